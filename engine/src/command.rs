@@ -1,0 +1,387 @@
+//! Commands: every state change the ledger knows, as typed values.
+//!
+//! A [`Request`] is what a producer (gateway handler, test, tool) submits:
+//! who sent it, the sender's idempotency id, and the [`Command`]. The
+//! sequencer wraps it into an [`Envelope`] by stamping the sequence number and
+//! the time; the ledger reads time only from there.
+
+use crate::ids::{ExtId, GameCode, Jurisdiction, OperatorId, PlayerId, Reason, RoundId, SourceId};
+use crate::money::{Amount, Currency};
+
+/// A request stamped by the sequencer: the unit the ledger applies and the
+/// journal stores.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Envelope {
+    /// Position in the total order, strictly increasing from 1.
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch, never decreasing.
+    pub time_ms: u64,
+    /// What was asked.
+    pub request: Request,
+}
+
+/// A command with its origin and idempotency id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Request {
+    /// Who sent it; scopes `id`.
+    pub source: SourceId,
+    /// The sender's id for this request: a retry carries the same id.
+    pub id: ExtId,
+    /// What to do.
+    pub command: Command,
+}
+
+/// A reference to an earlier request by its origin and id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TxRef {
+    /// The source the referenced request came from.
+    pub source: SourceId,
+    /// Its id.
+    pub id: ExtId,
+}
+
+/// Everything the ledger can be asked to do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Opens an account with a wallet in its base currency.
+    RegisterPlayer {
+        /// Base currency; its wallet is created at once.
+        currency: Currency,
+        /// Where the player is licensed.
+        jurisdiction: Jurisdiction,
+    },
+    /// Sets what a jurisdiction demands before money moves.
+    SetJurisdictionRules {
+        /// The jurisdiction the rules apply to.
+        jurisdiction: Jurisdiction,
+        /// The rules.
+        rules: JurisdictionRules,
+    },
+    /// Operator decision on an account: active, suspended, closed.
+    SetAccountStatus {
+        /// The player.
+        player: PlayerId,
+        /// The new status.
+        status: AccountStatus,
+        /// Who decided.
+        operator: OperatorId,
+    },
+    /// Player blocks themself from betting and depositing until a time.
+    /// It can be extended, never shortened.
+    SelfExclude {
+        /// The player.
+        player: PlayerId,
+        /// End of the exclusion, ms since the epoch.
+        until_ms: u64,
+    },
+    /// A short break (time-out) with the same effect as self-exclusion.
+    TimeOut {
+        /// The player.
+        player: PlayerId,
+        /// End of the time-out, ms since the epoch.
+        until_ms: u64,
+    },
+    /// Records a KYC decision.
+    SetKyc {
+        /// The player.
+        player: PlayerId,
+        /// The new level.
+        level: KycLevel,
+    },
+    /// Sets or removes a responsible-gambling limit on one wallet.
+    /// Lowering applies at once; raising or removing after the cooling-off.
+    SetLimit {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+        /// Which limit.
+        limit: LimitKind,
+        /// The new maximum, or `None` to remove the limit.
+        amount: Option<Amount>,
+    },
+    /// A payment provider started a deposit; it counts against deposit limits.
+    DepositInitiate {
+        /// The player.
+        player: PlayerId,
+        /// Currency of the deposit.
+        currency: Currency,
+        /// Amount, positive.
+        amount: Amount,
+    },
+    /// The provider confirmed an initiated deposit: the cash lands.
+    DepositConfirm {
+        /// The initiating request.
+        deposit: TxRef,
+    },
+    /// The provider reported an initiated deposit failed.
+    DepositFail {
+        /// The initiating request.
+        deposit: TxRef,
+    },
+    /// The player asks to withdraw: the amount moves from cash to reserved.
+    WithdrawalRequest {
+        /// The player.
+        player: PlayerId,
+        /// Currency of the withdrawal.
+        currency: Currency,
+        /// Amount, positive.
+        amount: Amount,
+    },
+    /// Finance approves a requested withdrawal (stays reserved).
+    WithdrawalApprove {
+        /// The requesting request.
+        withdrawal: TxRef,
+    },
+    /// Finance rejects a withdrawal: the reserve is released back to cash.
+    WithdrawalReject {
+        /// The requesting request.
+        withdrawal: TxRef,
+    },
+    /// The payout went out: the reserve leaves the ledger.
+    WithdrawalComplete {
+        /// The requesting request.
+        withdrawal: TxRef,
+    },
+    /// A stake on a round.
+    Bet(Bet),
+    /// A payout on a round (or a jackpot/promotional payout).
+    Win(Win),
+    /// Cancels a bet (by the bet's request id, from the same source).
+    Rollback {
+        /// The player.
+        player: PlayerId,
+        /// The bet's request id.
+        bet: ExtId,
+    },
+    /// Closes a round: no more bets or wins on it.
+    EndRound {
+        /// The player.
+        player: PlayerId,
+        /// The round.
+        round: RoundRef,
+    },
+    /// A manual correction of a cash balance, with who and why.
+    Adjust {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+        /// Signed change to cash, not zero.
+        amount: Amount,
+        /// Why.
+        reason: Reason,
+        /// Who.
+        operator: OperatorId,
+    },
+    /// Grants a bonus with a wagering requirement.
+    BonusGrant(BonusGrant),
+    /// Takes the active bonus and its balance away.
+    BonusForfeit {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+    },
+    /// Forfeits the active bonus if its expiry has passed (a sweep; expiry
+    /// also happens on the wallet's next money movement).
+    BonusExpire {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+    },
+    /// Reads a wallet's balances. Read-only.
+    QueryBalance {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+    },
+    /// Reads what became of an earlier request. Read-only.
+    QueryTransaction {
+        /// The request.
+        tx: TxRef,
+    },
+}
+
+impl Command {
+    /// Queries change nothing and are neither recorded nor deduplicated.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Command::QueryBalance { .. } | Command::QueryTransaction { .. }
+        )
+    }
+
+    /// A short stable name, for logs, metrics and journal filters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::RegisterPlayer { .. } => "register_player",
+            Command::SetJurisdictionRules { .. } => "set_jurisdiction_rules",
+            Command::SetAccountStatus { .. } => "set_account_status",
+            Command::SelfExclude { .. } => "self_exclude",
+            Command::TimeOut { .. } => "time_out",
+            Command::SetKyc { .. } => "set_kyc",
+            Command::SetLimit { .. } => "set_limit",
+            Command::DepositInitiate { .. } => "deposit_initiate",
+            Command::DepositConfirm { .. } => "deposit_confirm",
+            Command::DepositFail { .. } => "deposit_fail",
+            Command::WithdrawalRequest { .. } => "withdrawal_request",
+            Command::WithdrawalApprove { .. } => "withdrawal_approve",
+            Command::WithdrawalReject { .. } => "withdrawal_reject",
+            Command::WithdrawalComplete { .. } => "withdrawal_complete",
+            Command::Bet(_) => "bet",
+            Command::Win(_) => "win",
+            Command::Rollback { .. } => "rollback",
+            Command::EndRound { .. } => "end_round",
+            Command::Adjust { .. } => "adjust",
+            Command::BonusGrant(_) => "bonus_grant",
+            Command::BonusForfeit { .. } => "bonus_forfeit",
+            Command::BonusExpire { .. } => "bonus_expire",
+            Command::QueryBalance { .. } => "query_balance",
+            Command::QueryTransaction { .. } => "query_transaction",
+        }
+    }
+}
+
+/// A round as the aggregator names it: rounds are keyed by
+/// (source, round id, game).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoundRef {
+    /// The aggregator's round id.
+    pub id: RoundId,
+    /// The game played.
+    pub game: GameCode,
+}
+
+/// A stake.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Bet {
+    /// The player.
+    pub player: PlayerId,
+    /// Currency of the stake; the player must hold a wallet in it.
+    pub currency: Currency,
+    /// Stake, positive. Spent from cash first, then bonus.
+    pub amount: Amount,
+    /// The round it belongs to (opened by its first bet).
+    pub round: RoundRef,
+    /// Close the round after this bet.
+    pub close_round: bool,
+}
+
+/// What a win pays for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WinKind {
+    /// The outcome of a round: the round must be known.
+    Regular,
+    /// A jackpot payout: may come without a known round.
+    Jackpot,
+    /// A promotional payout (e.g. a tournament prize): may come without a known round.
+    Promotional,
+}
+
+/// A payout.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Win {
+    /// The player.
+    pub player: PlayerId,
+    /// Currency of the payout.
+    pub currency: Currency,
+    /// Payout, zero or more (a zero win just records the result).
+    pub amount: Amount,
+    /// The round it pays.
+    pub round: RoundRef,
+    /// Regular, jackpot or promotional.
+    pub kind: WinKind,
+    /// Close the round after this win.
+    pub close_round: bool,
+}
+
+/// A bonus offer turned into bonus money.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BonusGrant {
+    /// The player.
+    pub player: PlayerId,
+    /// The wallet's currency.
+    pub currency: Currency,
+    /// Bonus money granted, positive.
+    pub amount: Amount,
+    /// Total stake (after contribution) needed before conversion to cash.
+    pub wagering: Amount,
+    /// Contribution to wagering, in percent of the stake, per game.
+    pub contributions: Vec<(GameCode, u8)>,
+    /// Contribution, in percent, of games not listed.
+    pub default_contribution_pct: u8,
+    /// Most cash a conversion can yield; the rest of the bonus is forfeited.
+    pub conversion_cap: Amount,
+    /// When the bonus expires unconverted, ms since the epoch.
+    pub expires_at_ms: u64,
+}
+
+/// Operator-decided account status. Self-exclusion and time-outs are
+/// separate, time-bounded blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccountStatus {
+    /// May play.
+    Active,
+    /// Frozen by the operator: no bets, deposits or withdrawals.
+    Suspended,
+    /// Closed: no bets or deposits; owed money still lands and can be withdrawn.
+    Closed,
+}
+
+/// Where a player's identity verification stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KycLevel {
+    /// Nothing submitted.
+    None,
+    /// Submitted, not decided.
+    Pending,
+    /// Verified.
+    Verified,
+    /// Refused.
+    Rejected,
+}
+
+/// What a jurisdiction requires before money moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct JurisdictionRules {
+    /// Verified KYC before any deposit.
+    pub kyc_before_deposit: bool,
+    /// Verified KYC before any bet.
+    pub kyc_before_bet: bool,
+    /// Verified KYC before any withdrawal.
+    pub kyc_before_withdrawal: bool,
+}
+
+/// What a limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitMetric {
+    /// Deposits initiated (failed ones are taken back out).
+    Deposit,
+    /// Net loss: stakes minus wins and refunds.
+    Loss,
+    /// Stakes.
+    Wager,
+}
+
+/// Over how long a limit counts (rolling windows ending now).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitPeriod {
+    /// The last 24 hours.
+    Day,
+    /// The last 7 days.
+    Week,
+    /// The last 30 days.
+    Month,
+}
+
+/// One responsible-gambling limit: a metric over a period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LimitKind {
+    /// What is counted.
+    pub metric: LimitMetric,
+    /// Over how long.
+    pub period: LimitPeriod,
+}

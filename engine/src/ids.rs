@@ -1,0 +1,190 @@
+//! Typed identifiers.
+//!
+//! Players get dense numeric ids from the ledger; everything named by the
+//! outside world (transaction ids, round ids, game codes) is a bounded,
+//! validated string, so the engine never sees an empty or unbounded key.
+
+use std::fmt;
+
+/// A player, numbered by the ledger from 1 in registration order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlayerId(pub u64);
+
+impl fmt::Display for PlayerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Who originated a request: an aggregator, a payment provider, the
+/// operator back office … Idempotency keys are scoped by source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceId(pub u32);
+
+/// An operator (a member of staff) acting through the operator API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OperatorId(pub u32);
+
+/// Why a text could not become an identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// Empty text.
+    #[error("identifier must not be empty")]
+    Empty,
+    /// Longer than the identifier's limit.
+    #[error("identifier longer than {max} bytes")]
+    TooLong {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// Contains control characters or whitespace.
+    #[error("identifier must be printable ASCII without spaces")]
+    NotPrintable,
+}
+
+macro_rules! bounded_text_id {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Box<str>);
+
+        impl $name {
+            /// Longest accepted text, in bytes.
+            pub const MAX_LEN: usize = $max;
+
+            /// Validates `text`: 1..=`MAX_LEN` bytes of printable ASCII.
+            pub fn new(text: &str) -> Result<Self, IdError> {
+                check_id_text(text, Self::MAX_LEN).map(|()| Self(text.into()))
+            }
+
+            /// The identifier's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+bounded_text_id!(
+    /// An externally chosen id (transaction, request, deposit …), unique per source.
+    ExtId,
+    64
+);
+bounded_text_id!(
+    /// An aggregator's round id.
+    RoundId,
+    64
+);
+bounded_text_id!(
+    /// A game's code as the aggregator names it.
+    GameCode,
+    64
+);
+
+fn check_id_text(text: &str, max: usize) -> Result<(), IdError> {
+    if text.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if text.len() > max {
+        return Err(IdError::TooLong { max });
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(IdError::NotPrintable);
+    }
+    Ok(())
+}
+
+/// A free-text reason an operator gives for an action (1..=256 bytes, UTF-8).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Reason(Box<str>);
+
+impl Reason {
+    /// Longest accepted reason, in bytes.
+    pub const MAX_LEN: usize = 256;
+
+    /// Validates `text`: not blank, at most `MAX_LEN` bytes, no control characters.
+    pub fn new(text: &str) -> Result<Reason, IdError> {
+        if text.trim().is_empty() {
+            return Err(IdError::Empty);
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(IdError::TooLong { max: Self::MAX_LEN });
+        }
+        if text.chars().any(char::is_control) {
+            return Err(IdError::NotPrintable);
+        }
+        Ok(Reason(text.into()))
+    }
+
+    /// The reason's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A licensing jurisdiction: an upper-case two-letter code ("MT", "SE", "GB").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Jurisdiction([u8; 2]);
+
+impl Jurisdiction {
+    /// Validates a two-letter upper-case code.
+    pub fn new(code: &str) -> Result<Jurisdiction, IdError> {
+        match code.as_bytes() {
+            [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => {
+                Ok(Jurisdiction([*a, *b]))
+            }
+            [] => Err(IdError::Empty),
+            _ => Err(IdError::NotPrintable),
+        }
+    }
+
+    /// The two-letter code.
+    pub fn as_str(&self) -> &str {
+        // Constructed only from ASCII upper-case letters.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+}
+
+impl fmt::Display for Jurisdiction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_ids_are_bounded_and_printable() {
+        assert!(ExtId::new("tx-0001").is_ok());
+        assert_eq!(ExtId::new(""), Err(IdError::Empty));
+        assert_eq!(
+            ExtId::new(&"x".repeat(65)),
+            Err(IdError::TooLong { max: 64 })
+        );
+        assert!(ExtId::new(&"x".repeat(64)).is_ok());
+        assert_eq!(ExtId::new("a b"), Err(IdError::NotPrintable));
+        assert_eq!(GameCode::new("slot\n"), Err(IdError::NotPrintable));
+        assert_eq!(RoundId::new("é"), Err(IdError::NotPrintable));
+    }
+
+    #[test]
+    fn reasons_and_jurisdictions_validate() {
+        assert!(Reason::new("goodwill after outage").is_ok());
+        assert_eq!(Reason::new("   "), Err(IdError::Empty));
+        assert_eq!(Reason::new("a\u{7}"), Err(IdError::NotPrintable));
+        assert_eq!(
+            Jurisdiction::new("MT").map(|j| j.to_string()),
+            Ok("MT".to_string())
+        );
+        assert!(Jurisdiction::new("mt").is_err());
+        assert!(Jurisdiction::new("MLT").is_err());
+    }
+}

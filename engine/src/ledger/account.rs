@@ -1,0 +1,230 @@
+//! Players and their wallets: the per-account state of the ledger.
+
+use smallvec::SmallVec;
+
+use super::limits::Limits;
+use crate::command::{AccountStatus, JurisdictionRules, KycLevel};
+use crate::ids::{GameCode, Jurisdiction};
+use crate::money::{Amount, Currency};
+use crate::outcome::{Balances, BlockReason, Rejection};
+
+/// One account.
+#[derive(Clone, Debug)]
+pub(crate) struct Player {
+    pub(crate) status: AccountStatus,
+    pub(crate) kyc: KycLevel,
+    pub(crate) jurisdiction: Jurisdiction,
+    pub(crate) currency: Currency,
+    pub(crate) self_excluded_until_ms: u64,
+    pub(crate) timed_out_until_ms: u64,
+    /// Most players hold one currency: keep it inline.
+    pub(crate) wallets: SmallVec<[Wallet; 1]>,
+}
+
+/// What a player is trying to do, for the status checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Activity {
+    Bet,
+    Deposit,
+    Withdraw,
+    /// Receiving a bonus is marketing: refused to blocked players too.
+    ReceiveBonus,
+}
+
+impl Player {
+    pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction) -> Player {
+        Player {
+            status: AccountStatus::Active,
+            kyc: KycLevel::None,
+            jurisdiction,
+            currency,
+            self_excluded_until_ms: 0,
+            timed_out_until_ms: 0,
+            wallets: SmallVec::from_buf([Wallet::new(currency)]),
+        }
+    }
+
+    /// Whether the player may do `activity` at `now_ms`.
+    ///
+    /// Owed money (wins, refunds, confirmed deposits) is never blocked:
+    /// those paths do not call this.
+    pub(crate) fn check(
+        &self,
+        activity: Activity,
+        rules: JurisdictionRules,
+        now_ms: u64,
+    ) -> Result<(), Rejection> {
+        let blocked = |reason| Err(Rejection::PlayerBlocked(reason));
+        match (self.status, activity) {
+            (AccountStatus::Suspended, _) => return blocked(BlockReason::Suspended),
+            (AccountStatus::Closed, Activity::Withdraw) | (AccountStatus::Active, _) => {}
+            (AccountStatus::Closed, _) => return blocked(BlockReason::Closed),
+        }
+        if activity != Activity::Withdraw {
+            if self.self_excluded_until_ms > now_ms {
+                return blocked(BlockReason::SelfExcluded {
+                    until_ms: self.self_excluded_until_ms,
+                });
+            }
+            if self.timed_out_until_ms > now_ms {
+                return blocked(BlockReason::TimedOut {
+                    until_ms: self.timed_out_until_ms,
+                });
+            }
+        }
+        let kyc_needed = match activity {
+            Activity::Bet => rules.kyc_before_bet,
+            Activity::Deposit => rules.kyc_before_deposit,
+            Activity::Withdraw => rules.kyc_before_withdrawal,
+            Activity::ReceiveBonus => false,
+        };
+        if kyc_needed && self.kyc != KycLevel::Verified {
+            return Err(Rejection::KycRequired { level: self.kyc });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wallet(&self, currency: Currency) -> Option<&Wallet> {
+        self.wallets.iter().find(|w| w.currency == currency)
+    }
+
+    pub(crate) fn wallet_mut(&mut self, currency: Currency) -> Result<&mut Wallet, Rejection> {
+        self.wallets
+            .iter_mut()
+            .find(|w| w.currency == currency)
+            .ok_or(Rejection::CurrencyMismatch { currency })
+    }
+
+    /// The wallet in `currency`, opened empty if the player has none yet.
+    pub(crate) fn wallet_or_open(&mut self, currency: Currency) -> &mut Wallet {
+        let position = match self.wallets.iter().position(|w| w.currency == currency) {
+            Some(position) => position,
+            None => {
+                self.wallets.push(Wallet::new(currency));
+                self.wallets.len() - 1
+            }
+        };
+        &mut self.wallets[position]
+    }
+}
+
+/// One currency's money of one player.
+#[derive(Clone, Debug)]
+pub(crate) struct Wallet {
+    pub(crate) currency: Currency,
+    pub(crate) cash: Amount,
+    pub(crate) bonus: Amount,
+    pub(crate) reserved: Amount,
+    pub(crate) loyalty_points: u64,
+    /// Serial of the most recent bonus granted (0: none yet).
+    pub(crate) bonus_serial: u32,
+    /// Serial of the most recent bonus converted to cash (0: none).
+    pub(crate) converted_serial: u32,
+    pub(crate) active_bonus: Option<Box<ActiveBonus>>,
+    pub(crate) limits: Option<Box<Limits>>,
+}
+
+impl Wallet {
+    pub(crate) fn new(currency: Currency) -> Wallet {
+        Wallet {
+            currency,
+            cash: Amount::ZERO,
+            bonus: Amount::ZERO,
+            reserved: Amount::ZERO,
+            loyalty_points: 0,
+            bonus_serial: 0,
+            converted_serial: 0,
+            active_bonus: None,
+            limits: None,
+        }
+    }
+
+    pub(crate) fn balances(&self) -> Balances {
+        Balances {
+            currency: self.currency,
+            cash: self.cash,
+            bonus: self.bonus,
+            reserved: self.reserved,
+            loyalty_points: self.loyalty_points,
+        }
+    }
+
+    /// Takes the active bonus away with its balance; returns the forfeited amount.
+    pub(crate) fn drop_bonus(&mut self) -> Amount {
+        self.active_bonus = None;
+        std::mem::replace(&mut self.bonus, Amount::ZERO)
+    }
+
+    /// Converts the active bonus to cash, up to its cap (and up to what cash
+    /// can hold); returns the forfeited rest.
+    pub(crate) fn convert_bonus(&mut self) -> Amount {
+        let Some(bonus) = self.active_bonus.take() else {
+            return Amount::ZERO;
+        };
+        let headroom = Amount::MAX.checked_sub(self.cash).unwrap_or(Amount::ZERO);
+        let converted = self
+            .bonus
+            .min(bonus.conversion_cap)
+            .min(headroom)
+            .max(Amount::ZERO);
+        let forfeited = Amount::from_minor(self.bonus.minor() - converted.minor());
+        self.cash = Amount::from_minor(self.cash.minor() + converted.minor());
+        self.bonus = Amount::ZERO;
+        self.converted_serial = bonus.serial;
+        forfeited
+    }
+
+    /// Serial of the active bonus, if any.
+    pub(crate) fn active_serial(&self) -> Option<u32> {
+        self.active_bonus.as_ref().map(|b| b.serial)
+    }
+
+    /// Where money that came from bonus `serial` goes back to.
+    pub(crate) fn bonus_route(&self, serial: u32) -> BonusRoute {
+        if serial != 0 && self.active_serial() == Some(serial) {
+            BonusRoute::Bonus
+        } else if serial != 0 && self.converted_serial == serial {
+            BonusRoute::Cash
+        } else {
+            BonusRoute::Forfeit
+        }
+    }
+}
+
+/// Where the bonus-funded share of a win or refund lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BonusRoute {
+    /// The bonus that funded it is still active: back into bonus money.
+    Bonus,
+    /// That bonus was converted: the share follows it into cash.
+    Cash,
+    /// That bonus was forfeited or expired: the share is forfeited too.
+    Forfeit,
+}
+
+/// A granted bonus still being wagered.
+#[derive(Clone, Debug)]
+pub(crate) struct ActiveBonus {
+    pub(crate) serial: u32,
+    pub(crate) wagering_required: Amount,
+    pub(crate) wagered: Amount,
+    pub(crate) conversion_cap: Amount,
+    pub(crate) expires_at_ms: u64,
+    pub(crate) contributions: Box<[(GameCode, u8)]>,
+    pub(crate) default_contribution_pct: u8,
+}
+
+impl ActiveBonus {
+    /// The share of a stake on `game` that counts toward wagering.
+    pub(crate) fn contribution(&self, game: &GameCode, stake: Amount) -> Amount {
+        let pct = self
+            .contributions
+            .iter()
+            .find(|(code, _)| code == game)
+            .map_or(self.default_contribution_pct, |&(_, pct)| pct);
+        // pct <= 100, so the result never exceeds the stake.
+        stake
+            .mul_div_floor(i64::from(pct), 100)
+            .unwrap_or(Amount::ZERO)
+    }
+}

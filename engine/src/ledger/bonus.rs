@@ -1,0 +1,112 @@
+//! Bonus commands: grant, forfeit, expiry.
+//!
+//! A wallet has at most one active bonus; bonus money exists only while one
+//! is active. Wagering progress and conversion happen on bets (see
+//! `gaming`); an expired bonus is forfeited on the wallet's next money
+//! movement or by an explicit `BonusExpire` sweep.
+
+use super::account::{ActiveBonus, Activity};
+use super::store::Detail;
+use super::{Applied, Ctx, Ledger, rejected};
+use crate::command::BonusGrant;
+use crate::ids::PlayerId;
+use crate::money::{Amount, Currency};
+use crate::outcome::{Capacity, Rejection};
+
+impl Ledger {
+    pub(super) fn bonus_grant(&mut self, ctx: Ctx, grant: &BonusGrant) -> Applied {
+        if !grant.amount.is_positive()
+            || grant.wagering.is_negative()
+            || grant.conversion_cap.is_negative()
+        {
+            return rejected(Rejection::InvalidAmount);
+        }
+        if grant.contributions.len() > self.config.bonus_contributions_max {
+            return rejected(Rejection::CapacityReached(Capacity::BonusContributions));
+        }
+        let pct_ok = |pct: u8| pct <= 100;
+        if !pct_ok(grant.default_contribution_pct)
+            || !grant.contributions.iter().all(|&(_, pct)| pct_ok(pct))
+        {
+            return rejected(Rejection::InvalidContribution);
+        }
+        if grant.expires_at_ms <= ctx.time_ms {
+            return rejected(Rejection::TimeNotInFuture);
+        }
+        let rules = check!(self.rules_for(grant.player));
+        check!(self.player(grant.player).and_then(|p| p.check(
+            Activity::ReceiveBonus,
+            rules,
+            ctx.time_ms
+        )));
+        self.expire_due_bonus(grant.player, grant.currency, ctx.time_ms);
+
+        let wallet = check!(self.player_mut(grant.player)).wallet_or_open(grant.currency);
+        if wallet.active_bonus.is_some() {
+            return rejected(Rejection::BonusAlreadyActive);
+        }
+        debug_assert_eq!(
+            wallet.bonus,
+            Amount::ZERO,
+            "bonus money without an active bonus"
+        );
+        let before = wallet.balances();
+        wallet.bonus_serial += 1;
+        wallet.bonus = grant.amount;
+        wallet.active_bonus = Some(Box::new(ActiveBonus {
+            serial: wallet.bonus_serial,
+            wagering_required: grant.wagering,
+            wagered: Amount::ZERO,
+            conversion_cap: grant.conversion_cap,
+            expires_at_ms: grant.expires_at_ms,
+            contributions: grant.contributions.clone().into_boxed_slice(),
+            default_contribution_pct: grant.default_contribution_pct,
+        }));
+        let forfeited = if grant.wagering == Amount::ZERO {
+            wallet.convert_bonus()
+        } else {
+            Amount::ZERO
+        };
+        let flows = self.flows_mut(grant.currency);
+        flows.bonus_granted += i128::from(grant.amount.minor());
+        flows.bonus_forfeited += i128::from(forfeited.minor());
+        (self.receipt(ctx, grant.player, before), Detail::Plain)
+    }
+
+    /// Forfeits the active bonus; with `only_if_expired`, only once its
+    /// expiry has passed.
+    pub(super) fn bonus_forfeit(
+        &mut self,
+        ctx: Ctx,
+        id: PlayerId,
+        currency: Currency,
+        only_if_expired: bool,
+    ) -> Applied {
+        let wallet = check!(self.player_mut(id).and_then(|p| p.wallet_mut(currency)));
+        let Some(active) = &wallet.active_bonus else {
+            return rejected(Rejection::NoActiveBonus);
+        };
+        if only_if_expired && active.expires_at_ms > ctx.time_ms {
+            return rejected(Rejection::BonusNotExpired);
+        }
+        let before = wallet.balances();
+        let forfeited = wallet.drop_bonus();
+        self.flows_mut(currency).bonus_forfeited += i128::from(forfeited.minor());
+        (self.receipt(ctx, id, before), Detail::Plain)
+    }
+
+    /// Forfeits the wallet's active bonus if it has expired by `now_ms`.
+    pub(super) fn expire_due_bonus(&mut self, id: PlayerId, currency: Currency, now_ms: u64) {
+        let Ok(wallet) = self.player_mut(id).and_then(|p| p.wallet_mut(currency)) else {
+            return;
+        };
+        if wallet
+            .active_bonus
+            .as_ref()
+            .is_some_and(|b| b.expires_at_ms <= now_ms)
+        {
+            let forfeited = wallet.drop_bonus();
+            self.flows_mut(currency).bonus_forfeited += i128::from(forfeited.minor());
+        }
+    }
+}

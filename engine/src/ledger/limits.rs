@@ -1,0 +1,327 @@
+//! Responsible-gambling limits of one wallet and the rolling windows they
+//! are checked against.
+//!
+//! Exact rolling sums would need every event of the last 30 days per player;
+//! instead each metric keeps 25 hourly and 31 daily buckets (under 1 KiB).
+//! A window sums every bucket that overlaps it, so an amount stays counted
+//! up to one bucket (an hour for the day window, a day for week and month)
+//! longer than the window, never shorter: the error is always on the
+//! player-protecting side.
+
+use crate::command::{LimitKind, LimitMetric, LimitPeriod};
+use crate::money::Amount;
+
+const HOUR_MS: u64 = 3_600_000;
+const DAY_MS: u64 = 24 * HOUR_MS;
+const HOUR_BUCKETS: usize = 25;
+const DAY_BUCKETS: usize = 31;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Bucket {
+    index: u64,
+    sum: i64,
+}
+
+/// Sums of one metric over hourly and daily buckets.
+#[derive(Clone, Debug)]
+pub(crate) struct Window {
+    hours: [Bucket; HOUR_BUCKETS],
+    days: [Bucket; DAY_BUCKETS],
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            hours: [Bucket::default(); HOUR_BUCKETS],
+            days: [Bucket::default(); DAY_BUCKETS],
+        }
+    }
+
+    /// Counts `delta` at `time_ms` (the current time).
+    fn add(&mut self, time_ms: u64, delta: i64) {
+        for (buckets, width) in [(&mut self.hours[..], HOUR_MS), (&mut self.days[..], DAY_MS)] {
+            let index = time_ms / width;
+            let bucket = &mut buckets[(index % buckets.len() as u64) as usize];
+            if bucket.index != index {
+                *bucket = Bucket { index, sum: 0 };
+            }
+            bucket.sum = bucket.sum.saturating_add(delta);
+        }
+    }
+
+    /// Takes `amount` counted at the earlier `time_ms` back out, in whichever
+    /// buckets still hold that time.
+    fn take_back(&mut self, time_ms: u64, amount: i64) {
+        for (buckets, width) in [(&mut self.hours[..], HOUR_MS), (&mut self.days[..], DAY_MS)] {
+            let index = time_ms / width;
+            let bucket = &mut buckets[(index % buckets.len() as u64) as usize];
+            if bucket.index == index {
+                bucket.sum = bucket.sum.saturating_sub(amount);
+            }
+        }
+    }
+
+    /// The sum over the window of `period` ending at `now_ms`.
+    fn total(&self, now_ms: u64, period: LimitPeriod) -> i64 {
+        let (buckets, width, span) = match period {
+            LimitPeriod::Day => (&self.hours[..], HOUR_MS, 24),
+            LimitPeriod::Week => (&self.days[..], DAY_MS, 7),
+            LimitPeriod::Month => (&self.days[..], DAY_MS, 30),
+        };
+        let newest = now_ms / width;
+        let oldest = newest.saturating_sub(span);
+        buckets
+            .iter()
+            .filter(|b| b.index >= oldest && b.index <= newest)
+            .fold(0_i64, |sum, b| sum.saturating_add(b.sum))
+    }
+}
+
+/// A limit change waiting for its cooling-off to pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pending {
+    amount: Option<Amount>,
+    effective_at_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    current: Option<Amount>,
+    pending: Option<Pending>,
+}
+
+/// The limits set on one wallet and the windows that feed them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Limits {
+    slots: [Slot; 9],
+    windows: [Option<Box<Window>>; 3],
+}
+
+/// What setting a limit did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LimitChange {
+    /// Took effect at once (a decrease, or a first limit).
+    Immediate,
+    /// Takes effect at the given time (an increase or removal).
+    Scheduled(u64),
+}
+
+const METRICS: [LimitMetric; 3] = [LimitMetric::Deposit, LimitMetric::Loss, LimitMetric::Wager];
+const PERIODS: [LimitPeriod; 3] = [LimitPeriod::Day, LimitPeriod::Week, LimitPeriod::Month];
+
+fn metric_index(metric: LimitMetric) -> usize {
+    match metric {
+        LimitMetric::Deposit => 0,
+        LimitMetric::Loss => 1,
+        LimitMetric::Wager => 2,
+    }
+}
+
+fn slot_index(kind: LimitKind) -> usize {
+    let period = match kind.period {
+        LimitPeriod::Day => 0,
+        LimitPeriod::Week => 1,
+        LimitPeriod::Month => 2,
+    };
+    metric_index(kind.metric) * 3 + period
+}
+
+impl Limits {
+    /// Sets (or removes, with `None`) a limit. Lowering applies at once;
+    /// raising or removing waits `cooling_off_ms`.
+    pub(crate) fn set(
+        &mut self,
+        kind: LimitKind,
+        amount: Option<Amount>,
+        now_ms: u64,
+        cooling_off_ms: u64,
+    ) -> LimitChange {
+        self.promote(now_ms);
+        let window = &mut self.windows[metric_index(kind.metric)];
+        window.get_or_insert_with(|| Box::new(Window::new()));
+        let slot = &mut self.slots[slot_index(kind)];
+        let tightens = match (slot.current, amount) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(current), Some(new)) => new <= current,
+        };
+        if tightens {
+            *slot = Slot {
+                current: amount,
+                pending: None,
+            };
+            LimitChange::Immediate
+        } else {
+            let effective_at_ms = now_ms.saturating_add(cooling_off_ms);
+            slot.pending = Some(Pending {
+                amount,
+                effective_at_ms,
+            });
+            LimitChange::Scheduled(effective_at_ms)
+        }
+    }
+
+    /// Applies pending changes whose cooling-off has passed.
+    pub(crate) fn promote(&mut self, now_ms: u64) {
+        for slot in &mut self.slots {
+            if let Some(pending) = slot.pending.filter(|p| p.effective_at_ms <= now_ms) {
+                *slot = Slot {
+                    current: pending.amount,
+                    pending: None,
+                };
+            }
+        }
+    }
+
+    /// The limit in force for `kind` (after [`Limits::promote`]).
+    pub(crate) fn current(&self, kind: LimitKind) -> Option<Amount> {
+        self.slots[slot_index(kind)].current
+    }
+
+    /// Checks that counting `amount` more on every metric in `metrics`
+    /// stays within all limits; names the first one it would break.
+    pub(crate) fn check(
+        &self,
+        metrics: &[LimitMetric],
+        amount: Amount,
+        now_ms: u64,
+    ) -> Result<(), (LimitKind, Amount)> {
+        for &metric in metrics {
+            let Some(window) = &self.windows[metric_index(metric)] else {
+                continue;
+            };
+            for period in PERIODS {
+                let kind = LimitKind { metric, period };
+                let Some(limit) = self.current(kind) else {
+                    continue;
+                };
+                let used = window.total(now_ms, period).max(0);
+                let remaining = limit.minor().saturating_sub(used).max(0);
+                if amount.minor() > remaining {
+                    return Err((kind, Amount::from_minor(remaining)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `delta` (signed) on `metric` at the current time.
+    pub(crate) fn record(&mut self, metric: LimitMetric, now_ms: u64, delta: i64) {
+        if let Some(window) = &mut self.windows[metric_index(metric)] {
+            window.add(now_ms, delta);
+        }
+    }
+
+    /// Takes back `amount` that was counted on `metric` at `then_ms`.
+    pub(crate) fn take_back(&mut self, metric: LimitMetric, then_ms: u64, amount: i64) {
+        if let Some(window) = &mut self.windows[metric_index(metric)] {
+            window.take_back(then_ms, amount);
+        }
+    }
+
+    /// Every limit in force, for views and digests.
+    pub(crate) fn in_force(&self) -> impl Iterator<Item = (LimitKind, Amount)> + '_ {
+        METRICS.iter().flat_map(move |&metric| {
+            PERIODS.iter().filter_map(move |&period| {
+                let kind = LimitKind { metric, period };
+                self.current(kind).map(|amount| (kind, amount))
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAGER_DAY: LimitKind = LimitKind {
+        metric: LimitMetric::Wager,
+        period: LimitPeriod::Day,
+    };
+    const WAGER_WEEK: LimitKind = LimitKind {
+        metric: LimitMetric::Wager,
+        period: LimitPeriod::Week,
+    };
+    const T0: u64 = 1_700_000_000_000;
+
+    fn amount(minor: i64) -> Amount {
+        Amount::from_minor(minor)
+    }
+
+    #[test]
+    fn first_limit_and_decrease_apply_at_once_increase_waits() {
+        let mut limits = Limits::default();
+        assert_eq!(
+            limits.set(WAGER_DAY, Some(amount(100)), T0, DAY_MS),
+            LimitChange::Immediate
+        );
+        assert_eq!(
+            limits.set(WAGER_DAY, Some(amount(50)), T0, DAY_MS),
+            LimitChange::Immediate
+        );
+        assert_eq!(limits.current(WAGER_DAY), Some(amount(50)));
+        assert_eq!(
+            limits.set(WAGER_DAY, Some(amount(500)), T0, DAY_MS),
+            LimitChange::Scheduled(T0 + DAY_MS)
+        );
+        limits.promote(T0 + DAY_MS - 1);
+        assert_eq!(limits.current(WAGER_DAY), Some(amount(50)));
+        limits.promote(T0 + DAY_MS);
+        assert_eq!(limits.current(WAGER_DAY), Some(amount(500)));
+        assert_eq!(
+            limits.set(WAGER_DAY, None, T0 + DAY_MS, DAY_MS),
+            LimitChange::Scheduled(T0 + 2 * DAY_MS)
+        );
+        limits.promote(T0 + 2 * DAY_MS);
+        assert_eq!(limits.current(WAGER_DAY), None);
+    }
+
+    #[test]
+    fn a_decrease_cancels_a_pending_increase() {
+        let mut limits = Limits::default();
+        limits.set(WAGER_DAY, Some(amount(100)), T0, DAY_MS);
+        limits.set(WAGER_DAY, Some(amount(500)), T0, DAY_MS);
+        limits.set(WAGER_DAY, Some(amount(80)), T0 + 1, DAY_MS);
+        limits.promote(T0 + 2 * DAY_MS);
+        assert_eq!(limits.current(WAGER_DAY), Some(amount(80)));
+    }
+
+    #[test]
+    fn windows_roll_and_err_on_the_protective_side() {
+        let mut limits = Limits::default();
+        limits.set(WAGER_DAY, Some(amount(100)), T0, DAY_MS);
+        limits.set(WAGER_WEEK, Some(amount(150)), T0, DAY_MS);
+        limits.record(LimitMetric::Wager, T0, 80);
+        assert_eq!(limits.check(&[LimitMetric::Wager], amount(20), T0), Ok(()));
+        assert_eq!(
+            limits.check(&[LimitMetric::Wager], amount(21), T0),
+            Err((WAGER_DAY, amount(20)))
+        );
+        // 25 hours later the day window has dropped the 80; the week has not.
+        let later = T0 + 25 * HOUR_MS;
+        assert_eq!(
+            limits.check(&[LimitMetric::Wager], amount(70), later),
+            Ok(())
+        );
+        assert_eq!(
+            limits.check(&[LimitMetric::Wager], amount(71), later),
+            Err((WAGER_WEEK, amount(70)))
+        );
+        // Nine days later everything has rolled out.
+        assert_eq!(
+            limits.check(&[LimitMetric::Wager], amount(100), T0 + 9 * DAY_MS),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn taking_back_only_touches_buckets_that_still_hold_the_time() {
+        let mut window = Window::new();
+        window.add(T0, 50);
+        window.take_back(T0, 20);
+        assert_eq!(window.total(T0, LimitPeriod::Day), 30);
+        window.add(T0 + 40 * DAY_MS, 5);
+        window.take_back(T0, 30);
+        assert_eq!(window.total(T0 + 40 * DAY_MS, LimitPeriod::Month), 5);
+    }
+}

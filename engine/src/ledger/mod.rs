@@ -1,0 +1,536 @@
+//! The ledger: all wallet state and the pure function that changes it.
+//!
+//! [`Ledger::apply`] is deterministic: its result depends only on the
+//! ledger's state and the envelope (which carries the time). It does no
+//! I/O, reads no clock, spawns nothing and iterates no hash map, so
+//! replaying the same envelopes into a fresh ledger gives the same outcomes
+//! and the same [`Ledger::digest`].
+//!
+//! Each command's handler validates everything first and mutates only once
+//! nothing can fail any more, so a rejected command changes nothing.
+
+/// Unwraps a `Result<_, Rejection>` inside a handler, returning the
+/// rejection as the handler's outcome.
+macro_rules! check {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(rejection) => return $crate::ledger::rejected(rejection),
+        }
+    };
+}
+
+mod account;
+mod bonus;
+mod gaming;
+mod limits;
+mod payments;
+mod players;
+mod store;
+
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHasher;
+
+use self::account::Player;
+use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
+use crate::command::{
+    AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef,
+};
+use crate::ids::{Jurisdiction, PlayerId, SourceId};
+use crate::money::{Amount, Currency};
+use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Limits and knobs of a ledger, fixed at start-up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Most players this ledger (shard) holds.
+    pub players_max: u32,
+    /// Most past requests remembered for idempotency (default 10,000,000).
+    pub idempotency_len_max: usize,
+    /// Requests older than this are forgotten (default 30 days). A retry or
+    /// rollback arriving later is treated as new / unknown.
+    pub idempotency_age_max_ms: u64,
+    /// Most open rounds (default 4,000,000); the oldest is forgotten first.
+    pub rounds_open_max: usize,
+    /// Open rounds older than this are forgotten (default 7 days).
+    pub round_age_max_ms: u64,
+    /// Most deposits and withdrawals open at once (default 1,000,000).
+    pub payments_open_max: usize,
+    /// Delay before a limit increase or removal applies (default 24 h).
+    pub limit_cooling_off_ms: u64,
+    /// Most per-game contribution entries in one bonus (default 256).
+    pub bonus_contributions_max: usize,
+    /// Secret key of the request fingerprints. Part of the state: it must
+    /// stay the same for the life of the data (snapshots carry it).
+    pub fingerprint_seed: [u64; 2],
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            players_max: 10_000_000,
+            idempotency_len_max: 10_000_000,
+            idempotency_age_max_ms: 30 * DAY_MS,
+            rounds_open_max: 4_000_000,
+            round_age_max_ms: 7 * DAY_MS,
+            payments_open_max: 1_000_000,
+            limit_cooling_off_ms: DAY_MS,
+            bonus_contributions_max: 256,
+            fingerprint_seed: [0x6372_6f75_7069_6572, 0x6c65_6467_6572_2d31],
+        }
+    }
+}
+
+/// Money that entered and left the ledger in one currency, for the
+/// conservation check (DESIGN.md invariant 4). Sums are 128-bit: lifetime
+/// turnover may exceed 64 bits even where no balance can.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flows {
+    /// Confirmed deposits.
+    pub deposits: i128,
+    /// Completed withdrawals.
+    pub withdrawals: i128,
+    /// Stakes taken.
+    pub bets: i128,
+    /// Wins paid.
+    pub wins: i128,
+    /// Stakes refunded by rollbacks.
+    pub rollbacks: i128,
+    /// Bonus money granted.
+    pub bonus_granted: i128,
+    /// Bonus money forfeited (forfeit, expiry, conversion above the cap).
+    pub bonus_forfeited: i128,
+    /// Operator adjustments (signed).
+    pub adjustments: i128,
+}
+
+impl Flows {
+    /// What the sum of all balances (cash + bonus + reserved) must be.
+    pub fn expected_balance(&self) -> i128 {
+        self.deposits - self.withdrawals - self.bets
+            + self.wins
+            + self.rollbacks
+            + self.bonus_granted
+            - self.bonus_forfeited
+            + self.adjustments
+    }
+}
+
+/// A player's account data, as the ledger holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerInfo {
+    /// The player.
+    pub id: PlayerId,
+    /// Operator-decided status.
+    pub status: AccountStatus,
+    /// KYC level.
+    pub kyc: KycLevel,
+    /// Licensing jurisdiction.
+    pub jurisdiction: Jurisdiction,
+    /// Base currency.
+    pub currency: Currency,
+    /// Self-excluded until (0: never was), ms since the epoch.
+    pub self_excluded_until_ms: u64,
+    /// Timed out until (0: never was), ms since the epoch.
+    pub timed_out_until_ms: u64,
+    /// Balances of every wallet.
+    pub wallets: Vec<Balances>,
+}
+
+/// A violated conservation law, found by [`Ledger::check_conservation`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{currency}: balances sum to {actual} minor units but flows say {expected}")]
+pub struct ConservationError {
+    /// The currency out of balance.
+    pub currency: Currency,
+    /// Sum of all balances.
+    pub actual: i128,
+    /// What the flows require.
+    pub expected: i128,
+}
+
+/// What a handler needs to know about the envelope.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) seq: u64,
+    pub(crate) time_ms: u64,
+    pub(crate) source: SourceId,
+    /// Fingerprint of the request's own (source, id).
+    pub(crate) key: Key,
+}
+
+/// What a handler produced: the outcome and what to remember with it.
+pub(crate) type Applied = (Outcome, Detail);
+
+pub(crate) fn rejected(rejection: Rejection) -> Applied {
+    (Outcome::Rejected(rejection), Detail::Plain)
+}
+
+/// The wallet ledger of one shard.
+pub struct Ledger {
+    config: Config,
+    players: Vec<Player>,
+    jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    txs: TxStore,
+    rounds: RoundStore,
+    fingerprints: Fingerprinter,
+    flows: [Flows; Currency::ALL.len()],
+    open_payments: usize,
+    last_seq: u64,
+    last_time_ms: u64,
+    history_digest: u64,
+}
+
+impl Ledger {
+    /// An empty ledger.
+    pub fn new(config: Config) -> Ledger {
+        let txs = TxStore::new(Retention {
+            len_max: config.idempotency_len_max,
+            age_max_ms: config.idempotency_age_max_ms,
+        });
+        let rounds = RoundStore::new(Retention {
+            len_max: config.rounds_open_max,
+            age_max_ms: config.round_age_max_ms,
+        });
+        Ledger {
+            fingerprints: Fingerprinter::new(config.fingerprint_seed),
+            config,
+            players: Vec::new(),
+            jurisdictions: Vec::new(),
+            txs,
+            rounds,
+            flows: [Flows::default(); Currency::ALL.len()],
+            open_payments: 0,
+            last_seq: 0,
+            last_time_ms: 0,
+            history_digest: 0,
+        }
+    }
+
+    /// Applies one envelope and returns its outcome.
+    ///
+    /// A request whose (source, id) was seen before returns the stored
+    /// outcome if the command is identical, and [`Rejection::Conflict`]
+    /// otherwise; neither changes state.
+    ///
+    /// # Panics
+    /// If `envelope.seq` does not increase: the sequencer guarantees it, so a
+    /// violation is a bug upstream, and applying out of order would corrupt
+    /// the history.
+    pub fn apply(&mut self, envelope: &Envelope) -> Outcome {
+        assert!(
+            envelope.seq > self.last_seq,
+            "sequence went from {} to {}",
+            self.last_seq,
+            envelope.seq
+        );
+        self.last_seq = envelope.seq;
+        self.last_time_ms = self.last_time_ms.max(envelope.time_ms);
+        let request = &envelope.request;
+        if request.command.is_read_only() {
+            return self.query(envelope.seq, &request.command);
+        }
+        let key = self.fingerprints.request(request.source, &request.id);
+        let ctx = Ctx {
+            seq: envelope.seq,
+            time_ms: self.last_time_ms,
+            source: request.source,
+            key,
+        };
+        let payload = payload_fingerprint(&request.command);
+        if let Some(seen) = self.txs.get(key) {
+            return match (&seen.detail, &request.command) {
+                (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
+                _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => {
+                    seen.outcome.clone()
+                }
+                _ => Outcome::Rejected(Rejection::Conflict),
+            };
+        }
+        let (outcome, detail) = self.execute(ctx, request);
+        self.fold_history(envelope.seq, payload, &outcome);
+        let record = TxRecord {
+            key,
+            payload,
+            seq: ctx.seq,
+            time_ms: ctx.time_ms,
+            outcome: outcome.clone(),
+            detail,
+        };
+        self.txs.insert(record);
+        outcome
+    }
+
+    fn execute(&mut self, ctx: Ctx, request: &Request) -> Applied {
+        match &request.command {
+            Command::RegisterPlayer {
+                currency,
+                jurisdiction,
+            } => self.register(*currency, *jurisdiction),
+            Command::SetJurisdictionRules {
+                jurisdiction,
+                rules,
+            } => self.set_rules(*jurisdiction, *rules),
+            Command::SetAccountStatus { player, status, .. } => self.set_status(*player, *status),
+            Command::SelfExclude { player, until_ms } => {
+                self.self_exclude(ctx, *player, *until_ms, false)
+            }
+            Command::TimeOut { player, until_ms } => {
+                self.self_exclude(ctx, *player, *until_ms, true)
+            }
+            Command::SetKyc { player, level } => self.set_kyc(*player, *level),
+            Command::SetLimit {
+                player,
+                currency,
+                limit,
+                amount,
+            } => self.set_limit(ctx, *player, *currency, *limit, *amount),
+            Command::DepositInitiate {
+                player,
+                currency,
+                amount,
+            } => self.deposit_initiate(ctx, *player, *currency, *amount),
+            Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, true),
+            Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, false),
+            Command::WithdrawalRequest {
+                player,
+                currency,
+                amount,
+            } => self.withdrawal_request(ctx, *player, *currency, *amount),
+            Command::WithdrawalApprove { withdrawal } => self.withdrawal_approve(ctx, withdrawal),
+            Command::WithdrawalReject { withdrawal } => {
+                self.withdrawal_settle(ctx, withdrawal, false)
+            }
+            Command::WithdrawalComplete { withdrawal } => {
+                self.withdrawal_settle(ctx, withdrawal, true)
+            }
+            Command::Bet(bet) => self.bet(ctx, bet),
+            Command::Win(win) => self.win(ctx, win),
+            Command::Rollback { player, bet } => self.rollback(ctx, *player, bet),
+            Command::EndRound { player, round } => self.end_round(ctx, *player, round),
+            Command::Adjust {
+                player,
+                currency,
+                amount,
+                ..
+            } => self.adjust(ctx, *player, *currency, *amount),
+            Command::BonusGrant(grant) => self.bonus_grant(ctx, grant),
+            Command::BonusForfeit { player, currency } => {
+                self.bonus_forfeit(ctx, *player, *currency, false)
+            }
+            Command::BonusExpire { player, currency } => {
+                self.bonus_forfeit(ctx, *player, *currency, true)
+            }
+            Command::QueryBalance { .. } | Command::QueryTransaction { .. } => {
+                unreachable!("queries are answered before execution")
+            }
+        }
+    }
+
+    fn query(&self, seq: u64, command: &Command) -> Outcome {
+        match command {
+            Command::QueryBalance { player, currency } => match self.balances(*player, *currency) {
+                Ok(balances) => Outcome::Balance(balances),
+                Err(rejection) => Outcome::Rejected(rejection),
+            },
+            Command::QueryTransaction { tx } => match self.transaction(tx) {
+                Some(summary) => Outcome::Transaction(Box::new(summary)),
+                None => Outcome::Rejected(Rejection::UnknownTransaction),
+            },
+            other => unreachable!("{} is not a query (at seq {seq})", other.kind()),
+        }
+    }
+
+    fn fold_history(&mut self, seq: u64, payload: u64, outcome: &Outcome) {
+        let mut hasher = FxHasher::default();
+        self.history_digest.hash(&mut hasher);
+        seq.hash(&mut hasher);
+        payload.hash(&mut hasher);
+        outcome.hash(&mut hasher);
+        self.history_digest = hasher.finish();
+    }
+
+    /// A cheap digest of the ledger: the running hash of every applied
+    /// command and outcome, the money flows and the counts. Two ledgers fed
+    /// the same envelopes have the same digest.
+    pub fn digest(&self) -> u64 {
+        let mut hasher = FxHasher::default();
+        self.history_digest.hash(&mut hasher);
+        self.flows.hash(&mut hasher);
+        self.players.len().hash(&mut hasher);
+        self.last_seq.hash(&mut hasher);
+        self.open_payments.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// A wallet's balances.
+    pub fn balances(&self, player: PlayerId, currency: Currency) -> Result<Balances, Rejection> {
+        let player = self.player(player)?;
+        player
+            .wallet(currency)
+            .map(|w| w.balances())
+            .ok_or(Rejection::CurrencyMismatch { currency })
+    }
+
+    /// A player's account data.
+    pub fn player_info(&self, id: PlayerId) -> Result<PlayerInfo, Rejection> {
+        let player = self.player(id)?;
+        Ok(PlayerInfo {
+            id,
+            status: player.status,
+            kyc: player.kyc,
+            jurisdiction: player.jurisdiction,
+            currency: player.currency,
+            self_excluded_until_ms: player.self_excluded_until_ms,
+            timed_out_until_ms: player.timed_out_until_ms,
+            wallets: player.wallets.iter().map(|w| w.balances()).collect(),
+        })
+    }
+
+    /// What became of an earlier request, if it is still remembered.
+    pub fn transaction(&self, tx: &TxRef) -> Option<TxSummary> {
+        let record = self.txs.get(self.fingerprints.request(tx.source, &tx.id))?;
+        Some(TxSummary {
+            seq: record.seq,
+            time_ms: record.time_ms,
+            state: record.state(),
+            outcome: record.outcome.clone(),
+        })
+    }
+
+    /// Money flows of one currency since the beginning.
+    pub fn flows(&self, currency: Currency) -> Flows {
+        self.flows[currency.index()]
+    }
+
+    /// Sum of every wallet's cash + bonus + reserved in `currency` (scans all players).
+    pub fn balance_total(&self, currency: Currency) -> i128 {
+        self.players
+            .iter()
+            .filter_map(|p| p.wallet(currency))
+            .map(|w| {
+                i128::from(w.cash.minor())
+                    + i128::from(w.bonus.minor())
+                    + i128::from(w.reserved.minor())
+            })
+            .sum()
+    }
+
+    /// Checks conservation (DESIGN.md invariant 4) and that no balance is
+    /// negative, for every currency. Scans all players: for tests and audits.
+    pub fn check_conservation(&self) -> Result<(), ConservationError> {
+        for &currency in Currency::ALL {
+            let expected = self.flows(currency).expected_balance();
+            let actual = self.balance_total(currency);
+            if actual != expected {
+                return Err(ConservationError {
+                    currency,
+                    actual,
+                    expected,
+                });
+            }
+        }
+        let negative =
+            self.players.iter().flat_map(|p| &p.wallets).find(|w| {
+                w.cash.is_negative() || w.bonus.is_negative() || w.reserved.is_negative()
+            });
+        if let Some(wallet) = negative {
+            let currency = wallet.currency;
+            let actual = i128::from(wallet.cash.min(wallet.bonus).min(wallet.reserved).minor());
+            return Err(ConservationError {
+                currency,
+                actual,
+                expected: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sequence number of the last applied envelope.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Registered players.
+    pub fn players_len(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Requests currently remembered for idempotency.
+    pub fn remembered_len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Rounds currently open.
+    pub fn open_rounds_len(&self) -> usize {
+        self.rounds.len()
+    }
+
+    /// The configuration the ledger runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn player(&self, id: PlayerId) -> Result<&Player, Rejection> {
+        player_index(id)
+            .and_then(|i| self.players.get(i))
+            .ok_or(Rejection::UnknownPlayer)
+    }
+
+    fn player_mut(&mut self, id: PlayerId) -> Result<&mut Player, Rejection> {
+        player_index(id)
+            .and_then(|i| self.players.get_mut(i))
+            .ok_or(Rejection::UnknownPlayer)
+    }
+
+    /// The jurisdiction rules that apply to `player`.
+    fn rules_for(&self, player: PlayerId) -> Result<JurisdictionRules, Rejection> {
+        self.player(player).map(|p| self.rules(p.jurisdiction))
+    }
+
+    fn rules(&self, jurisdiction: Jurisdiction) -> JurisdictionRules {
+        self.jurisdictions
+            .iter()
+            .find(|(j, _)| *j == jurisdiction)
+            .map_or_else(JurisdictionRules::default, |&(_, rules)| rules)
+    }
+
+    fn flows_mut(&mut self, currency: Currency) -> &mut Flows {
+        &mut self.flows[currency.index()]
+    }
+
+    /// A receipt for a movement on `player`'s `currency` wallet, with the
+    /// deltas taken from the balances before and after.
+    fn receipt(&self, ctx: Ctx, player: PlayerId, before: Balances) -> Outcome {
+        let after = self
+            .balances(player, before.currency)
+            .expect("wallet of a movement exists");
+        debug_assert!(
+            !after.cash.is_negative()
+                && !after.bonus.is_negative()
+                && !after.reserved.is_negative()
+        );
+        Outcome::Moved(Receipt {
+            seq: ctx.seq,
+            cash_delta: Amount::from_minor(after.cash.minor() - before.cash.minor()),
+            bonus_delta: Amount::from_minor(after.bonus.minor() - before.bonus.minor()),
+            balances: after,
+        })
+    }
+}
+
+fn player_index(id: PlayerId) -> Option<usize> {
+    usize::try_from(id.0).ok()?.checked_sub(1)
+}
+
+/// Fingerprint of a command's content, to tell a retry from a conflict.
+/// FxHash over the derived `Hash`: stable for a given toolchain (pinned in
+/// `rust-toolchain.toml`), which is all a snapshot needs.
+fn payload_fingerprint(command: &Command) -> u64 {
+    let mut hasher = FxHasher::default();
+    command.hash(&mut hasher);
+    hasher.finish()
+}

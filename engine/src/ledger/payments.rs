@@ -1,0 +1,252 @@
+//! Payment commands: deposits, withdrawals and operator adjustments.
+
+use super::account::Activity;
+use super::store::{Detail, PaymentDetail};
+use super::{Applied, Ctx, Ledger, rejected};
+use crate::command::{LimitMetric, TxRef};
+use crate::ids::PlayerId;
+use crate::money::{Amount, Currency};
+use crate::outcome::{Capacity, PaymentState, Rejection};
+
+impl Ledger {
+    pub(super) fn deposit_initiate(
+        &mut self,
+        ctx: Ctx,
+        id: PlayerId,
+        currency: Currency,
+        amount: Amount,
+    ) -> Applied {
+        if !amount.is_positive() {
+            return rejected(Rejection::InvalidAmount);
+        }
+        if self.open_payments >= self.config.payments_open_max {
+            return rejected(Rejection::CapacityReached(Capacity::OpenPayments));
+        }
+        let rules = check!(self.rules_for(id));
+        let player = check!(self.player_mut(id));
+        check!(player.check(Activity::Deposit, rules, ctx.time_ms));
+        if let Some(limits) = player
+            .wallet_mut(currency)
+            .ok()
+            .and_then(|w| w.limits.as_deref_mut())
+        {
+            limits.promote(ctx.time_ms);
+            if let Err((limit, remaining)) =
+                limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms)
+            {
+                return rejected(Rejection::LimitExceeded { limit, remaining });
+            }
+        }
+        // Nothing can fail from here on.
+        let wallet = player.wallet_or_open(currency);
+        if let Some(limits) = wallet.limits.as_deref_mut() {
+            limits.record(LimitMetric::Deposit, ctx.time_ms, amount.minor());
+        }
+        let before = wallet.balances();
+        self.open_payments += 1;
+        let detail = PaymentDetail {
+            player: id,
+            currency,
+            amount,
+            state: PaymentState::Initiated,
+        };
+        (self.receipt(ctx, id, before), Detail::Payment(detail))
+    }
+
+    /// Confirms (`confirm`) or fails an initiated deposit.
+    pub(super) fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
+        let key = self.fingerprints.request(deposit.source, &deposit.id);
+        let (payment, initiated_ms) =
+            check!(self.open_payment(key, true, &[PaymentState::Initiated]));
+        let player = check!(self.player_mut(payment.player));
+        let wallet = check!(player.wallet_mut(payment.currency));
+        let before = wallet.balances();
+        let state = if confirm {
+            wallet.cash = check!(
+                wallet
+                    .cash
+                    .checked_add(payment.amount)
+                    .ok_or(Rejection::Overflow)
+            );
+            self.flows_mut(payment.currency).deposits += i128::from(payment.amount.minor());
+            PaymentState::Confirmed
+        } else {
+            if let Some(limits) = wallet.limits.as_deref_mut() {
+                limits.take_back(LimitMetric::Deposit, initiated_ms, payment.amount.minor());
+            }
+            PaymentState::Failed
+        };
+        self.close_payment(key, state);
+        (self.receipt(ctx, payment.player, before), Detail::Plain)
+    }
+
+    pub(super) fn withdrawal_request(
+        &mut self,
+        ctx: Ctx,
+        id: PlayerId,
+        currency: Currency,
+        amount: Amount,
+    ) -> Applied {
+        if !amount.is_positive() {
+            return rejected(Rejection::InvalidAmount);
+        }
+        if self.open_payments >= self.config.payments_open_max {
+            return rejected(Rejection::CapacityReached(Capacity::OpenPayments));
+        }
+        let rules = check!(self.rules_for(id));
+        let player = check!(self.player_mut(id));
+        check!(player.check(Activity::Withdraw, rules, ctx.time_ms));
+        let wallet = check!(player.wallet_mut(currency));
+        if wallet.cash < amount {
+            return rejected(Rejection::InsufficientFunds {
+                available: wallet.cash,
+            });
+        }
+        let reserved = check!(
+            wallet
+                .reserved
+                .checked_add(amount)
+                .ok_or(Rejection::Overflow)
+        );
+        let before = wallet.balances();
+        wallet.cash = Amount::from_minor(wallet.cash.minor() - amount.minor());
+        wallet.reserved = reserved;
+        self.open_payments += 1;
+        let detail = PaymentDetail {
+            player: id,
+            currency,
+            amount,
+            state: PaymentState::Requested,
+        };
+        (self.receipt(ctx, id, before), Detail::Payment(detail))
+    }
+
+    pub(super) fn withdrawal_approve(&mut self, ctx: Ctx, withdrawal: &TxRef) -> Applied {
+        let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
+        let (payment, _) = check!(self.open_payment(key, false, &[PaymentState::Requested]));
+        let before = check!(self.balances(payment.player, payment.currency));
+        if let Some(super::store::TxRecord {
+            detail: Detail::Payment(p),
+            ..
+        }) = self.txs.get_mut(key)
+        {
+            p.state = PaymentState::Approved;
+        }
+        (self.receipt(ctx, payment.player, before), Detail::Plain)
+    }
+
+    /// Completes (`complete`) an approved withdrawal, or rejects a requested
+    /// or approved one, releasing the reserve.
+    pub(super) fn withdrawal_settle(
+        &mut self,
+        ctx: Ctx,
+        withdrawal: &TxRef,
+        complete: bool,
+    ) -> Applied {
+        let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
+        let allowed: &[PaymentState] = if complete {
+            &[PaymentState::Approved]
+        } else {
+            &[PaymentState::Requested, PaymentState::Approved]
+        };
+        let (payment, _) = check!(self.open_payment(key, false, allowed));
+        let wallet = check!(
+            self.player_mut(payment.player)
+                .and_then(|p| p.wallet_mut(payment.currency))
+        );
+        let before = wallet.balances();
+        let reserved = check!(
+            wallet
+                .reserved
+                .checked_sub(payment.amount)
+                .ok_or(Rejection::Overflow)
+        );
+        assert!(
+            !reserved.is_negative(),
+            "reserve of an open withdrawal went negative"
+        );
+        let state = if complete {
+            wallet.reserved = reserved;
+            self.flows_mut(payment.currency).withdrawals += i128::from(payment.amount.minor());
+            PaymentState::Completed
+        } else {
+            wallet.cash = check!(
+                wallet
+                    .cash
+                    .checked_add(payment.amount)
+                    .ok_or(Rejection::Overflow)
+            );
+            wallet.reserved = reserved;
+            PaymentState::Rejected
+        };
+        self.close_payment(key, state);
+        (self.receipt(ctx, payment.player, before), Detail::Plain)
+    }
+
+    /// The open payment under `key`, if it is a deposit (`deposit`) or a
+    /// withdrawal in one of the `allowed` states; with the time it began.
+    fn open_payment(
+        &self,
+        key: super::store::Key,
+        deposit: bool,
+        allowed: &[PaymentState],
+    ) -> Result<(PaymentDetail, u64), Rejection> {
+        let record = self.txs.get(key).ok_or(Rejection::UnknownTransaction)?;
+        let Detail::Payment(payment) = &record.detail else {
+            return Err(Rejection::WrongTransactionKind);
+        };
+        if payment.state.is_deposit() != deposit {
+            return Err(Rejection::WrongTransactionKind);
+        }
+        if !allowed.contains(&payment.state) {
+            return Err(Rejection::WrongPaymentState {
+                state: payment.state,
+            });
+        }
+        Ok((payment.clone(), record.time_ms))
+    }
+
+    fn close_payment(&mut self, key: super::store::Key, state: PaymentState) {
+        debug_assert!(state.is_final());
+        if let Some(super::store::TxRecord {
+            detail: Detail::Payment(p),
+            ..
+        }) = self.txs.get_mut(key)
+        {
+            p.state = state;
+        }
+        self.txs.settle(key);
+        self.open_payments -= 1;
+    }
+
+    pub(super) fn adjust(
+        &mut self,
+        ctx: Ctx,
+        id: PlayerId,
+        currency: Currency,
+        amount: Amount,
+    ) -> Applied {
+        if amount == Amount::ZERO {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let player = check!(self.player_mut(id));
+        let cash_now = match player.wallet(currency) {
+            Some(wallet) => wallet.cash,
+            None if amount.is_negative() => {
+                return rejected(Rejection::CurrencyMismatch { currency });
+            }
+            None => Amount::ZERO,
+        };
+        let cash = check!(cash_now.checked_add(amount).ok_or(Rejection::Overflow));
+        if cash.is_negative() {
+            return rejected(Rejection::InsufficientFunds {
+                available: cash_now,
+            });
+        }
+        let wallet = player.wallet_or_open(currency);
+        let before = wallet.balances();
+        wallet.cash = cash;
+        self.flows_mut(currency).adjustments += i128::from(amount.minor());
+        (self.receipt(ctx, id, before), Detail::Plain)
+    }
+}

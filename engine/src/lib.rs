@@ -1,0 +1,30 @@
+//! Croupier's wallet engine: the deterministic [`Ledger`] and the
+//! single-writer [`sequencer`] that feeds it.
+//!
+//! The ledger owns every balance, limit, bonus and idempotency record of one
+//! shard. It is a pure state machine: `apply(envelope) -> outcome`, with the
+//! time and sequence number stamped into the envelope by the sequencer. It
+//! must never do I/O, read a clock, spawn threads or depend on an async
+//! runtime; that is what makes replay, snapshots and simulation testing
+//! possible. Money is always an integer [`Amount`] of minor units.
+//!
+//! The sequencer is the only writer: producers on any thread push
+//! [`Request`]s into a bounded ring; one thread drains a batch, stamps and
+//! applies it, hands it to a [`sequencer::CommitSink`] and only then
+//! completes the replies (group commit).
+
+#![deny(missing_docs)]
+
+pub mod command;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod outcome;
+pub mod sequencer;
+pub mod workload;
+
+pub use command::{Command, Envelope, Request, TxRef};
+pub use ids::{ExtId, GameCode, Jurisdiction, OperatorId, PlayerId, Reason, RoundId, SourceId};
+pub use ledger::{Config, ConservationError, Flows, Ledger};
+pub use money::{Amount, Currency, MoneyError};
+pub use outcome::{Balances, Outcome, Receipt, Rejection};

@@ -1,0 +1,241 @@
+//! Outcomes: what applying a command produced.
+//!
+//! Business rejections are values, not errors: a refused bet is an
+//! [`Outcome::Rejected`] with a specific [`Rejection`], recorded like any
+//! other outcome so that a retry gets exactly the same answer.
+
+use crate::command::{KycLevel, LimitKind};
+use crate::ids::PlayerId;
+use crate::money::{Amount, Currency};
+
+/// The result of one command.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A player was registered.
+    Registered {
+        /// The new player's id.
+        player: PlayerId,
+    },
+    /// A non-monetary change took effect at once.
+    Accepted,
+    /// A limit increase or removal will take effect after the cooling-off.
+    Scheduled {
+        /// When it takes effect, ms since the epoch.
+        effective_at_ms: u64,
+    },
+    /// Money moved (or was reserved); balances are after the movement.
+    Moved(Receipt),
+    /// A wallet's balances (query).
+    Balance(Balances),
+    /// What became of an earlier request (query).
+    Transaction(Box<TxSummary>),
+    /// Refused; nothing changed (except for the tombstone a rollback of an
+    /// unknown bet leaves, see [`Rejection::UnknownTransaction`]).
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    /// True unless the command was rejected.
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, Outcome::Rejected(_))
+    }
+
+    /// The rejection, if any.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Outcome::Rejected(rejection) => Some(rejection),
+            _ => None,
+        }
+    }
+}
+
+/// Proof of a money movement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Receipt {
+    /// The sequence number that moved the money (the transaction id).
+    pub seq: u64,
+    /// Signed change applied to the cash balance.
+    pub cash_delta: Amount,
+    /// Signed change applied to the bonus balance.
+    pub bonus_delta: Amount,
+    /// Balances after the movement.
+    pub balances: Balances,
+}
+
+/// One wallet's balances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Balances {
+    /// The wallet's currency.
+    pub currency: Currency,
+    /// Withdrawable money.
+    pub cash: Amount,
+    /// Bonus money, playable but not withdrawable until converted.
+    pub bonus: Amount,
+    /// Cash held for pending withdrawals.
+    pub reserved: Amount,
+    /// Loyalty points (not money).
+    pub loyalty_points: u64,
+}
+
+/// Where an earlier request stands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TxSummary {
+    /// Sequence number it was applied at.
+    pub seq: u64,
+    /// Time it was applied at, ms since the epoch.
+    pub time_ms: u64,
+    /// Its current state.
+    pub state: TxState,
+    /// The outcome it got.
+    pub outcome: Outcome,
+}
+
+/// The life-cycle state of a recorded request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxState {
+    /// Applied and final (or rejected).
+    Done,
+    /// A bet that was later rolled back.
+    RolledBack,
+    /// A bet id that was rolled back before the bet arrived.
+    Tombstone,
+    /// A deposit or withdrawal, in the given state.
+    Payment(PaymentState),
+}
+
+/// States of deposits and withdrawals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaymentState {
+    /// Deposit started, funds not yet received.
+    Initiated,
+    /// Deposit funds received.
+    Confirmed,
+    /// Deposit failed.
+    Failed,
+    /// Withdrawal requested; amount reserved.
+    Requested,
+    /// Withdrawal approved; still reserved.
+    Approved,
+    /// Withdrawal rejected; reserve released.
+    Rejected,
+    /// Withdrawal paid out.
+    Completed,
+}
+
+impl PaymentState {
+    /// True for the states of a deposit, false for those of a withdrawal.
+    pub fn is_deposit(self) -> bool {
+        matches!(
+            self,
+            PaymentState::Initiated | PaymentState::Confirmed | PaymentState::Failed
+        )
+    }
+
+    /// True once no further transition is possible.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PaymentState::Confirmed
+                | PaymentState::Failed
+                | PaymentState::Rejected
+                | PaymentState::Completed
+        )
+    }
+}
+
+/// Why a player may not do something right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BlockReason {
+    /// Suspended by the operator.
+    Suspended,
+    /// Account closed.
+    Closed,
+    /// Self-excluded until the given time.
+    SelfExcluded {
+        /// End of the exclusion, ms since the epoch.
+        until_ms: u64,
+    },
+    /// On a time-out until the given time.
+    TimedOut {
+        /// End of the time-out, ms since the epoch.
+        until_ms: u64,
+    },
+}
+
+/// A limit in the ledger that was hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Capacity {
+    /// `Config::players_max`.
+    Players,
+    /// `Config::payments_open_max`.
+    OpenPayments,
+    /// `Config::bonus_contributions_max`.
+    BonusContributions,
+}
+
+/// Every reason the ledger refuses a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// The request id was used before with a different payload.
+    Conflict,
+    /// No such player.
+    UnknownPlayer,
+    /// The player holds no wallet in that currency.
+    CurrencyMismatch {
+        /// The currency asked for.
+        currency: Currency,
+    },
+    /// The player may not do this now.
+    PlayerBlocked(BlockReason),
+    /// The jurisdiction requires verified KYC first.
+    KycRequired {
+        /// The player's current level.
+        level: KycLevel,
+    },
+    /// Not enough money.
+    InsufficientFunds {
+        /// What could have been spent (cash + bonus for bets, cash otherwise).
+        available: Amount,
+    },
+    /// A responsible-gambling limit would be exceeded.
+    LimitExceeded {
+        /// Which limit.
+        limit: LimitKind,
+        /// What is left of it in the current window.
+        remaining: Amount,
+    },
+    /// Zero or negative where a positive amount is required (or zero adjustment).
+    InvalidAmount,
+    /// A balance or total would overflow 64 bits.
+    Overflow,
+    /// The round is unknown or already closed.
+    UnknownRound,
+    /// The round belongs to another player.
+    RoundPlayerMismatch,
+    /// No such transaction. For a rollback, the bet id is remembered so that
+    /// the bet, if it arrives late, is refused with [`Rejection::BetRolledBack`].
+    UnknownTransaction,
+    /// The bet's id was rolled back before the bet arrived.
+    BetRolledBack,
+    /// The bet was already rolled back.
+    AlreadyRolledBack,
+    /// The referenced transaction is not of the kind the command needs.
+    WrongTransactionKind,
+    /// The referenced payment is not in a state that allows this.
+    WrongPaymentState {
+        /// Its current state.
+        state: PaymentState,
+    },
+    /// A time that must lie in the future does not.
+    TimeNotInFuture,
+    /// A bonus is already active on this wallet.
+    BonusAlreadyActive,
+    /// No active bonus on this wallet.
+    NoActiveBonus,
+    /// The bonus has not expired yet.
+    BonusNotExpired,
+    /// A contribution percentage above 100.
+    InvalidContribution,
+    /// A configured capacity of the ledger is exhausted.
+    CapacityReached(Capacity),
+}

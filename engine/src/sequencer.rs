@@ -1,0 +1,439 @@
+//! The single writer: a bounded ring in, one thread applying batches, group
+//! commit, replies out.
+//!
+//! Producers on any thread call [`SequencerHandle::submit`], which pushes the
+//! request into a bounded lock-free ring (crossbeam's array channel) and
+//! returns a [`Completion`] at once, or [`SubmitError::Busy`] when the ring
+//! is full, so memory stays bounded and the caller can answer "retry".
+//!
+//! The sequencer thread owns the [`Ledger`]. It drains up to
+//! `batch_len_max` requests, stamps each with the next sequence number and
+//! the batch's time, applies them, hands the whole batch to the
+//! [`CommitSink`] and completes the replies only after the sink said the
+//! batch is durable: one flush per batch, however many commands it holds.
+//! If the sink fails, the sequencer stops (fail-stop): nothing after a
+//! failed flush is ever acknowledged.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+
+use crate::command::{Envelope, Request};
+use crate::ledger::Ledger;
+use crate::outcome::Outcome;
+
+/// Sizes of the sequencer, fixed at start-up.
+#[derive(Clone, Copy, Debug)]
+pub struct SequencerConfig {
+    /// Requests the ring holds before `submit` answers `Busy` (default 65,536).
+    pub ring_capacity: usize,
+    /// Most requests applied and committed as one batch (default 4,096).
+    pub batch_len_max: usize,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> SequencerConfig {
+        SequencerConfig {
+            ring_capacity: 65_536,
+            batch_len_max: 4_096,
+        }
+    }
+}
+
+/// An applied envelope and its outcome: what a sink makes durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The stamped request.
+    pub envelope: Envelope,
+    /// What applying it produced.
+    pub outcome: Outcome,
+}
+
+/// A sink failed to make a batch durable.
+#[derive(Debug, thiserror::Error)]
+#[error("commit of batch {first_seq}..={last_seq} failed: {message}")]
+pub struct CommitError {
+    /// First sequence number of the batch.
+    pub first_seq: u64,
+    /// Last sequence number of the batch.
+    pub last_seq: u64,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Where committed batches go: the journal, a follower, or memory.
+pub trait CommitSink: Send + 'static {
+    /// Makes `batch` durable. Returns only once it is (under the sink's
+    /// policy); an error stops the sequencer.
+    fn commit(&mut self, batch: &[Committed]) -> Result<(), CommitError>;
+}
+
+/// A sink that keeps batches in memory (or only counts them): for tests,
+/// benchmarks and the engine demo. Nothing survives the process.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    /// Keep every committed record in `records`.
+    pub keep: bool,
+    /// The records kept, in order.
+    pub records: Vec<Committed>,
+    /// Batches committed.
+    pub batches: u64,
+    /// Records committed.
+    pub committed: u64,
+}
+
+impl MemorySink {
+    /// A sink that keeps every record.
+    pub fn keeping() -> MemorySink {
+        MemorySink {
+            keep: true,
+            ..MemorySink::default()
+        }
+    }
+
+    /// A sink that only counts.
+    pub fn counting() -> MemorySink {
+        MemorySink::default()
+    }
+}
+
+impl CommitSink for MemorySink {
+    fn commit(&mut self, batch: &[Committed]) -> Result<(), CommitError> {
+        self.batches += 1;
+        self.committed += batch.len() as u64;
+        if self.keep {
+            self.records.extend_from_slice(batch);
+        }
+        Ok(())
+    }
+}
+
+/// The sequencer's source of time. Read once per batch.
+pub trait Clock: Send + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&mut self) -> u64;
+}
+
+/// The operating system's wall clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&mut self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+impl<F: FnMut() -> u64 + Send + 'static> Clock for F {
+    fn now_ms(&mut self) -> u64 {
+        self()
+    }
+}
+
+/// The answer to one request, sent once its batch is durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The sequence number the request was applied at.
+    pub seq: u64,
+    /// The time stamped on it.
+    pub time_ms: u64,
+    /// What it produced.
+    pub outcome: Outcome,
+}
+
+/// Why a request was not accepted into the ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The ring is full: retry later (HTTP 503 + Retry-After).
+    #[error("sequencer busy: ring full")]
+    Busy,
+    /// The sequencer is stopping or stopped.
+    #[error("sequencer shut down")]
+    ShutDown,
+}
+
+/// Why an accepted request got no outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// The sequencer stopped before applying it: it had no effect.
+    #[error("sequencer stopped before applying the request")]
+    ShutDown,
+    /// It was applied but its batch could not be made durable; the sequencer
+    /// halted. Whether it survives a restart is unknown: treat as in doubt.
+    #[error("commit failed: outcome in doubt")]
+    CommitFailed,
+}
+
+type ReplySender = oneshot::Sender<Result<Reply, ReplyError>>;
+
+enum Message {
+    Submit(Request, ReplySender),
+    Stop,
+}
+
+/// A pending reply: wait for it (`wait`) or `.await` it.
+#[derive(Debug)]
+pub struct Completion(oneshot::Receiver<Result<Reply, ReplyError>>);
+
+impl Completion {
+    /// Blocks the calling thread until the reply arrives.
+    pub fn wait(self) -> Result<Reply, ReplyError> {
+        self.0.recv().unwrap_or(Err(ReplyError::ShutDown))
+    }
+}
+
+/// The future of a [`Completion`].
+pub struct CompletionFuture(oneshot::AsyncReceiver<Result<Reply, ReplyError>>);
+
+impl std::future::Future for CompletionFuture {
+    type Output = Result<Reply, ReplyError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|reply| reply.unwrap_or(Err(ReplyError::ShutDown)))
+    }
+}
+
+impl IntoFuture for Completion {
+    type Output = Result<Reply, ReplyError>;
+    type IntoFuture = CompletionFuture;
+
+    fn into_future(self) -> CompletionFuture {
+        CompletionFuture(self.0.into_future())
+    }
+}
+
+/// Counters of the sequencer, readable from any thread (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct SequencerStats {
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Requests applied and committed.
+    pub commands: AtomicU64,
+    /// Length of the last batch.
+    pub last_batch_len: AtomicU64,
+}
+
+/// Submits requests to a running sequencer. Cheap to clone; one per producer.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    ring: Sender<Message>,
+    closing: Arc<AtomicBool>,
+    stats: Arc<SequencerStats>,
+}
+
+impl SequencerHandle {
+    /// Queues `request`; never blocks.
+    pub fn submit(&self, request: Request) -> Result<Completion, SubmitError> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(SubmitError::ShutDown);
+        }
+        let (reply, completion) = oneshot::channel();
+        match self.ring.try_send(Message::Submit(request, reply)) {
+            Ok(()) => Ok(Completion(completion)),
+            Err(TrySendError::Full(_)) => Err(SubmitError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::ShutDown),
+        }
+    }
+
+    /// Requests waiting in the ring.
+    pub fn ring_depth(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// The sequencer's counters.
+    pub fn stats(&self) -> &SequencerStats {
+        &self.stats
+    }
+}
+
+/// How the sequencer thread ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerError {
+    /// The sink failed; the sequencer halted at that batch.
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    /// The sequencer thread panicked (a broken invariant).
+    #[error("sequencer thread panicked")]
+    Panicked,
+}
+
+/// A running sequencer thread that owns a ledger and a sink.
+pub struct Sequencer<S: CommitSink> {
+    handle: SequencerHandle,
+    thread: JoinHandle<Result<(Ledger, S), CommitError>>,
+}
+
+impl<S: CommitSink> Sequencer<S> {
+    /// Starts the sequencer thread. `ledger.last_seq()` continues the numbering.
+    pub fn start(
+        ledger: Ledger,
+        sink: S,
+        clock: impl Clock,
+        config: SequencerConfig,
+    ) -> std::io::Result<Sequencer<S>> {
+        assert!(
+            config.ring_capacity > 0 && config.batch_len_max > 0,
+            "empty ring or batch"
+        );
+        let (ring, drain) = crossbeam_channel::bounded(config.ring_capacity);
+        let closing = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(SequencerStats::default());
+        let worker = Worker {
+            ledger,
+            sink,
+            clock,
+            drain,
+            closing: closing.clone(),
+            stats: stats.clone(),
+            config,
+        };
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || worker.run())?;
+        Ok(Sequencer {
+            handle: SequencerHandle {
+                ring,
+                closing,
+                stats,
+            },
+            thread,
+        })
+    }
+
+    /// A handle to submit requests with.
+    pub fn handle(&self) -> SequencerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, applies and commits everything already in the ring,
+    /// and returns the ledger and the sink.
+    pub fn shutdown(self) -> Result<(Ledger, S), SequencerError> {
+        self.handle.closing.store(true, Ordering::Release);
+        // Blocks only while the ring is full, which the draining thread ends.
+        let _ = self.handle.ring.send(Message::Stop);
+        drop(self.handle);
+        match self.thread.join() {
+            Ok(result) => result.map_err(SequencerError::Commit),
+            Err(_) => Err(SequencerError::Panicked),
+        }
+    }
+}
+
+struct Worker<S, C> {
+    ledger: Ledger,
+    sink: S,
+    clock: C,
+    drain: Receiver<Message>,
+    closing: Arc<AtomicBool>,
+    stats: Arc<SequencerStats>,
+    config: SequencerConfig,
+}
+
+impl<S: CommitSink, C: Clock> Worker<S, C> {
+    fn run(mut self) -> Result<(Ledger, S), CommitError> {
+        let mut requests = Vec::with_capacity(self.config.batch_len_max);
+        let mut batch = Batch::with_capacity(self.config.batch_len_max);
+        let mut stopping = false;
+        let mut last_time_ms = 0;
+        while !stopping || !requests.is_empty() {
+            if !stopping {
+                // Sleep until there is work (or every handle is gone).
+                match self.drain.recv() {
+                    Ok(Message::Submit(request, reply)) => requests.push((request, reply)),
+                    Ok(Message::Stop) | Err(_) => stopping = true,
+                }
+            }
+            while requests.len() < self.config.batch_len_max {
+                match self.drain.try_recv() {
+                    Ok(Message::Submit(request, reply)) => requests.push((request, reply)),
+                    Ok(Message::Stop) => stopping = true,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            if requests.is_empty() {
+                continue;
+            }
+            last_time_ms = self.clock.now_ms().max(last_time_ms);
+            batch.apply(&mut self.ledger, requests.drain(..), last_time_ms);
+            if let Err(error) = self.sink.commit(&batch.committed) {
+                self.closing.store(true, Ordering::Release);
+                batch.fail();
+                return Err(error);
+            }
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .commands
+                .fetch_add(batch.committed.len() as u64, Ordering::Relaxed);
+            self.stats
+                .last_batch_len
+                .store(batch.committed.len() as u64, Ordering::Relaxed);
+            batch.complete();
+        }
+        Ok((self.ledger, self.sink))
+    }
+}
+
+/// One batch on its way: applied records and the replies owed for them.
+struct Batch {
+    committed: Vec<Committed>,
+    replies: Vec<ReplySender>,
+}
+
+impl Batch {
+    fn with_capacity(capacity: usize) -> Batch {
+        Batch {
+            committed: Vec::with_capacity(capacity),
+            replies: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        ledger: &mut Ledger,
+        requests: impl Iterator<Item = (Request, ReplySender)>,
+        time_ms: u64,
+    ) {
+        for (request, reply) in requests {
+            let envelope = Envelope {
+                seq: ledger.last_seq() + 1,
+                time_ms,
+                request,
+            };
+            let outcome = ledger.apply(&envelope);
+            self.committed.push(Committed { envelope, outcome });
+            self.replies.push(reply);
+        }
+    }
+
+    /// The batch is durable: answer everyone.
+    fn complete(&mut self) {
+        for (record, reply) in self.committed.drain(..).zip(self.replies.drain(..)) {
+            let Committed { envelope, outcome } = record;
+            // A producer that stopped waiting is no error.
+            let _ = reply.send(Ok(Reply {
+                seq: envelope.seq,
+                time_ms: envelope.time_ms,
+                outcome,
+            }));
+        }
+    }
+
+    /// The batch could not be made durable: its outcomes are in doubt.
+    fn fail(&mut self) {
+        self.committed.clear();
+        for reply in self.replies.drain(..) {
+            let _ = reply.send(Err(ReplyError::CommitFailed));
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! A deterministic, seeded generator of realistic request streams.
+//!
+//! Shared by the benchmarks, the load tester and the engine demo so that
+//! every figure in BENCHMARKS.md is measured on the same mix: by default
+//! bet 50 %, win 40 %, rollback 2 %, deposit/withdrawal 3 %, retries 5 %.
+//! The generator is a plain function of its seed; it lives beside the ledger
+//! but the ledger never uses it.
+
+use std::collections::VecDeque;
+
+use crate::command::{Bet, Command, Request, RoundRef, TxRef, Win, WinKind};
+use crate::ids::{ExtId, GameCode, Jurisdiction, PlayerId, RoundId, SourceId};
+use crate::money::{Amount, Currency};
+
+/// SplitMix64: tiny, fast, and good enough to pick players and amounts.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound` (`bound > 0`).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
+    }
+}
+
+/// Percentages of each kind of request; the rest of 100 are bets.
+#[derive(Clone, Copy, Debug)]
+pub struct Mix {
+    /// Wins on an earlier bet's round.
+    pub win_pct: u64,
+    /// Rollbacks of an earlier bet.
+    pub rollback_pct: u64,
+    /// Deposits (initiate, confirm) and withdrawal requests.
+    pub payment_pct: u64,
+    /// Verbatim retries of a recent request.
+    pub retry_pct: u64,
+}
+
+impl Default for Mix {
+    fn default() -> Mix {
+        Mix {
+            win_pct: 40,
+            rollback_pct: 2,
+            payment_pct: 3,
+            retry_pct: 5,
+        }
+    }
+}
+
+/// The source id the workload's requests come from.
+pub const WORKLOAD_SOURCE: SourceId = SourceId(1);
+/// Cash each player is funded with by [`Workload::setup`], in minor units.
+pub const STARTING_CASH_MINOR: i64 = 100_000_000;
+
+const RECENT_MAX: usize = 1024;
+const OPEN_BETS_MAX: usize = 65_536;
+const GAMES: u64 = 64;
+
+/// Generates requests over `players` players, all holding `currency`.
+pub struct Workload {
+    rng: SplitMix64,
+    players: u64,
+    currency: Currency,
+    mix: Mix,
+    next_id: u64,
+    recent: VecDeque<Request>,
+    open_bets: VecDeque<(PlayerId, RoundRef, ExtId)>,
+    pending_deposits: VecDeque<ExtId>,
+}
+
+impl Workload {
+    /// A workload over players `1..=players` with the default mix.
+    pub fn new(seed: u64, players: u64, currency: Currency) -> Workload {
+        Workload::with_mix(seed, players, currency, Mix::default())
+    }
+
+    /// A workload with a custom mix.
+    pub fn with_mix(seed: u64, players: u64, currency: Currency, mix: Mix) -> Workload {
+        assert!(players > 0, "a workload needs players");
+        Workload {
+            rng: SplitMix64::new(seed),
+            players,
+            currency,
+            mix,
+            next_id: 0,
+            recent: VecDeque::with_capacity(RECENT_MAX),
+            open_bets: VecDeque::with_capacity(OPEN_BETS_MAX),
+            pending_deposits: VecDeque::new(),
+        }
+    }
+
+    /// Requests that register the players and fund each with
+    /// [`STARTING_CASH_MINOR`] (three requests per player).
+    pub fn setup(&mut self) -> impl Iterator<Item = Request> + '_ {
+        let jurisdiction = Jurisdiction::new("MT").expect("valid code");
+        let currency = self.currency;
+        (1..=self.players).flat_map(move |n| {
+            let player = PlayerId(n);
+            let deposit = ExtId::new(&format!("fund-{n}")).expect("valid id");
+            let amount = Amount::from_minor(STARTING_CASH_MINOR);
+            [
+                request(
+                    &format!("reg-{n}"),
+                    Command::RegisterPlayer {
+                        currency,
+                        jurisdiction,
+                    },
+                ),
+                request(
+                    deposit.as_str(),
+                    Command::DepositInitiate {
+                        player,
+                        currency,
+                        amount,
+                    },
+                ),
+                request(
+                    &format!("fund-ok-{n}"),
+                    Command::DepositConfirm {
+                        deposit: TxRef {
+                            source: WORKLOAD_SOURCE,
+                            id: deposit,
+                        },
+                    },
+                ),
+            ]
+        })
+    }
+
+    /// The next request of the mix.
+    pub fn next_request(&mut self) -> Request {
+        let roll = self.rng.below(100);
+        let Mix {
+            win_pct,
+            rollback_pct,
+            payment_pct,
+            retry_pct,
+        } = self.mix;
+        let request = if roll < retry_pct && !self.recent.is_empty() {
+            let index = self.rng.below(self.recent.len() as u64) as usize;
+            return self.recent[index].clone();
+        } else if roll < retry_pct + win_pct && !self.open_bets.is_empty() {
+            self.win()
+        } else if roll < retry_pct + win_pct + rollback_pct && !self.open_bets.is_empty() {
+            self.rollback()
+        } else if roll < retry_pct + win_pct + rollback_pct + payment_pct {
+            self.payment()
+        } else {
+            self.bet()
+        };
+        if self.recent.len() == RECENT_MAX {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(request.clone());
+        request
+    }
+
+    fn fresh_id(&mut self) -> ExtId {
+        self.next_id += 1;
+        ExtId::new(&format!("w{}", self.next_id)).expect("valid id")
+    }
+
+    fn player(&mut self) -> PlayerId {
+        PlayerId(1 + self.rng.below(self.players))
+    }
+
+    fn bet(&mut self) -> Request {
+        let player = self.player();
+        let id = self.fresh_id();
+        let round = RoundRef {
+            id: RoundId::new(&format!("r{}", self.next_id)).expect("valid id"),
+            game: GameCode::new(&format!("game-{}", self.rng.below(GAMES))).expect("valid id"),
+        };
+        let amount = Amount::from_minor(1 + self.rng.below(500) as i64);
+        if self.open_bets.len() == OPEN_BETS_MAX {
+            self.open_bets.pop_front();
+        }
+        self.open_bets
+            .push_back((player, round.clone(), id.clone()));
+        let bet = Bet {
+            player,
+            currency: self.currency,
+            amount,
+            round,
+            close_round: false,
+        };
+        Request {
+            source: WORKLOAD_SOURCE,
+            id,
+            command: Command::Bet(bet),
+        }
+    }
+
+    fn win(&mut self) -> Request {
+        let (player, round, _) = self.open_bets.pop_front().expect("checked non-empty");
+        let amount = Amount::from_minor(self.rng.below(1_000) as i64);
+        let win = Win {
+            player,
+            currency: self.currency,
+            amount,
+            round,
+            kind: WinKind::Regular,
+            close_round: true,
+        };
+        Request {
+            source: WORKLOAD_SOURCE,
+            id: self.fresh_id(),
+            command: Command::Win(win),
+        }
+    }
+
+    fn rollback(&mut self) -> Request {
+        let (player, _, bet) = self.open_bets.pop_back().expect("checked non-empty");
+        Request {
+            source: WORKLOAD_SOURCE,
+            id: self.fresh_id(),
+            command: Command::Rollback { player, bet },
+        }
+    }
+
+    fn payment(&mut self) -> Request {
+        let player = self.player();
+        let currency = self.currency;
+        let id = self.fresh_id();
+        let command = match self.rng.below(3) {
+            0 if !self.pending_deposits.is_empty() => {
+                let deposit = self
+                    .pending_deposits
+                    .pop_front()
+                    .expect("checked non-empty");
+                Command::DepositConfirm {
+                    deposit: TxRef {
+                        source: WORKLOAD_SOURCE,
+                        id: deposit,
+                    },
+                }
+            }
+            1 => Command::WithdrawalRequest {
+                player,
+                currency,
+                amount: Amount::from_minor(1_000),
+            },
+            _ => {
+                self.pending_deposits.push_back(id.clone());
+                Command::DepositInitiate {
+                    player,
+                    currency,
+                    amount: Amount::from_minor(5_000),
+                }
+            }
+        };
+        Request {
+            source: WORKLOAD_SOURCE,
+            id,
+            command,
+        }
+    }
+}
+
+fn request(id: &str, command: Command) -> Request {
+    Request {
+        source: WORKLOAD_SOURCE,
+        id: ExtId::new(id).expect("valid id"),
+        command,
+    }
+}
