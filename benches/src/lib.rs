@@ -1,1 +1,178 @@
-//! Shared benchmark helpers.
+//! Shared set-up for Croupier's benchmarks and the memory probe.
+//!
+//! Every measurement runs on the same state and the same request mix:
+//!
+//! * a [`Ledger`] with [`Config::default()`] and [`PLAYERS`] players, each
+//!   registered and funded by [`Workload::setup`] (three requests per
+//!   player), applied directly with envelopes stamped here;
+//! * the realistic mix of [`Workload::next_request`] (bet 50 %, win 40 %,
+//!   rollback 2 %, deposit/withdrawal 3 %, retries 5 %), from the fixed seed
+//!   [`SEED`] so that runs are comparable.
+//!
+//! Envelopes are stamped the way the sequencer would: strictly increasing
+//! sequence numbers, and a time that starts at the wall clock when the
+//! fixture is built and then advances by one millisecond every
+//! [`COMMANDS_PER_MS`] commands (one full sequencer batch per millisecond).
+//! The time therefore stays close to the real clock, so a fixture can be
+//! handed to a sequencer running on [`engine::sequencer::SystemClock`]
+//! without the first batch expiring everything by age.
+//!
+//! Requests are generated ahead of the timed regions by [`Fixture::requests`]
+//! and [`Fixture::envelopes`]: generating one formats several ids and
+//! allocates for each (about 0.3 µs here), a cost the timed regions must
+//! not include.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use engine::workload::Workload;
+use engine::{Config, Currency, Envelope, Ledger, Outcome, Request};
+
+/// Players in the benchmark ledger (the issue's target size).
+pub const PLAYERS: u64 = 1_000_000;
+/// Idempotency entries the memory probe retains by default (the default
+/// retention limit of [`Config`]).
+pub const RETAINED: usize = 10_000_000;
+/// Seed of the workload generator.
+pub const SEED: u64 = 0x00c0_ffee;
+/// Currency every workload player holds.
+pub const CURRENCY: Currency = Currency::EUR;
+/// Simulated clock: commands stamped per millisecond.
+pub const COMMANDS_PER_MS: u64 = 4_096;
+
+/// A ledger with funded players, and the generator that continues its
+/// workload.
+pub struct Fixture {
+    /// The ledger, applied to directly (or handed to a sequencer).
+    pub ledger: Ledger,
+    /// The generator that funded the players; it continues the mix.
+    pub workload: Workload,
+    base_ms: u64,
+}
+
+impl Fixture {
+    /// An empty ledger with [`Config::default()`] and a workload over
+    /// `players` players; nothing is applied yet.
+    pub fn empty(players: u64) -> Fixture {
+        Fixture::with_config(players, Config::default())
+    }
+
+    /// Like [`Fixture::empty`] with a custom configuration.
+    pub fn with_config(players: u64, config: Config) -> Fixture {
+        let base_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Fixture {
+            ledger: Ledger::new(config),
+            workload: Workload::new(SEED, players, CURRENCY),
+            base_ms,
+        }
+    }
+
+    /// Registers and funds the players (three requests each), checking
+    /// every outcome.
+    pub fn fund(&mut self) {
+        self.fund_where(|_| true);
+    }
+
+    /// Applies the set-up requests whose position in the set-up stream
+    /// (register, deposit, confirm, register, ...) satisfies `keep`,
+    /// checking every outcome. `fund_where(|i| i % 3 == 0)` then
+    /// `fund_where(|i| i % 3 != 0)` registers first and funds afterwards.
+    pub fn fund_where(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mut seq = self.ledger.last_seq();
+        let base_ms = self.base_ms;
+        let setup = self.workload.setup().enumerate();
+        for request in setup.filter(|(i, _)| keep(*i)).map(|(_, r)| r) {
+            seq += 1;
+            let envelope = Envelope {
+                seq,
+                time_ms: base_ms + seq / COMMANDS_PER_MS,
+                request,
+            };
+            let outcome = self.ledger.apply(&envelope);
+            assert!(outcome.is_ok(), "set-up request {seq} failed: {outcome:?}");
+        }
+    }
+
+    /// A ledger with `players` registered and funded players.
+    pub fn funded(players: u64) -> Fixture {
+        let mut fixture = Fixture::empty(players);
+        fixture.fund();
+        fixture
+    }
+
+    /// The next `n` requests of the mix.
+    pub fn requests(&mut self, n: usize) -> Vec<Request> {
+        (0..n).map(|_| self.workload.next_request()).collect()
+    }
+
+    /// The next `n` requests of the mix, stamped to follow the ledger's last
+    /// sequence number. They must be applied in order, before any other.
+    pub fn envelopes(&mut self, n: usize) -> Vec<Envelope> {
+        let first = self.ledger.last_seq() + 1;
+        let base_ms = self.base_ms;
+        (first..first + n as u64)
+            .map(|seq| Envelope {
+                seq,
+                time_ms: base_ms + seq / COMMANDS_PER_MS,
+                request: self.workload.next_request(),
+            })
+            .collect()
+    }
+
+    /// Generates, stamps and applies the next request of the mix.
+    pub fn apply_next(&mut self) -> Outcome {
+        let seq = self.ledger.last_seq() + 1;
+        let envelope = Envelope {
+            seq,
+            time_ms: self.base_ms + seq / COMMANDS_PER_MS,
+            request: self.workload.next_request(),
+        };
+        self.ledger.apply(&envelope)
+    }
+
+    /// Applies the next `n` requests of the mix.
+    pub fn apply_n(&mut self, n: u64) {
+        for _ in 0..n {
+            self.apply_next();
+        }
+    }
+
+    /// Applies requests of the mix until `done(ledger)` holds; returns how
+    /// many were applied.
+    pub fn apply_until(&mut self, mut done: impl FnMut(&Ledger) -> bool) -> u64 {
+        let mut applied = 0;
+        while !done(&self.ledger) {
+            self.apply_next();
+            applied += 1;
+        }
+        applied
+    }
+
+    /// Fills the idempotency memory to its retention limit, so that every
+    /// further request also evicts one: the ledger's steady state.
+    pub fn warm_to_retention_limit(&mut self) -> u64 {
+        let limit = self.ledger.config().idempotency_len_max;
+        self.apply_until(|ledger| ledger.remembered_len() >= limit)
+    }
+}
+
+/// The ledger every benchmark starts from: [`PLAYERS`] funded players,
+/// then warmed with workload requests until the idempotency memory is at
+/// its retention limit (10,000,000 by default). Prints what it built.
+pub fn bench_fixture() -> Fixture {
+    let started = Instant::now();
+    let mut fixture = Fixture::funded(PLAYERS);
+    let funded_s = started.elapsed().as_secs_f64();
+    let warmed = fixture.warm_to_retention_limit();
+    eprintln!(
+        "fixture: {} players funded in {funded_s:.1} s, then {warmed} warm-up requests \
+         ({:.1} s total): {} requests remembered, {} rounds open, last seq {}",
+        fixture.ledger.players_len(),
+        started.elapsed().as_secs_f64(),
+        fixture.ledger.remembered_len(),
+        fixture.ledger.open_rounds_len(),
+        fixture.ledger.last_seq(),
+    );
+    fixture
+}

@@ -208,10 +208,7 @@ pub enum Command {
 impl Command {
     /// Queries change nothing and are neither recorded nor deduplicated.
     pub fn is_read_only(&self) -> bool {
-        matches!(
-            self,
-            Command::QueryBalance { .. } | Command::QueryTransaction { .. }
-        )
+        matches!(self, Command::QueryBalance { .. } | Command::QueryTransaction { .. })
     }
 
     /// A short stable name, for logs, metrics and journal filters.

@@ -136,9 +136,7 @@ impl Jurisdiction {
     /// Validates a two-letter upper-case code.
     pub fn new(code: &str) -> Result<Jurisdiction, IdError> {
         match code.as_bytes() {
-            [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => {
-                Ok(Jurisdiction([*a, *b]))
-            }
+            [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Ok(Jurisdiction([*a, *b])),
             [] => Err(IdError::Empty),
             _ => Err(IdError::NotPrintable),
         }
@@ -165,10 +163,7 @@ mod tests {
     fn text_ids_are_bounded_and_printable() {
         assert!(ExtId::new("tx-0001").is_ok());
         assert_eq!(ExtId::new(""), Err(IdError::Empty));
-        assert_eq!(
-            ExtId::new(&"x".repeat(65)),
-            Err(IdError::TooLong { max: 64 })
-        );
+        assert_eq!(ExtId::new(&"x".repeat(65)), Err(IdError::TooLong { max: 64 }));
         assert!(ExtId::new(&"x".repeat(64)).is_ok());
         assert_eq!(ExtId::new("a b"), Err(IdError::NotPrintable));
         assert_eq!(GameCode::new("slot\n"), Err(IdError::NotPrintable));
@@ -180,10 +175,7 @@ mod tests {
         assert!(Reason::new("goodwill after outage").is_ok());
         assert_eq!(Reason::new("   "), Err(IdError::Empty));
         assert_eq!(Reason::new("a\u{7}"), Err(IdError::NotPrintable));
-        assert_eq!(
-            Jurisdiction::new("MT").map(|j| j.to_string()),
-            Ok("MT".to_string())
-        );
+        assert_eq!(Jurisdiction::new("MT").map(|j| j.to_string()), Ok("MT".to_string()));
         assert!(Jurisdiction::new("mt").is_err());
         assert!(Jurisdiction::new("MLT").is_err());
     }

@@ -343,11 +343,7 @@ mod tests {
             }),
         );
         check_parse("92233720368547758.08", eur, Err(MoneyError::Overflow));
-        check_parse(
-            "99999999999999999999999999999999",
-            eur,
-            Err(MoneyError::Overflow),
-        );
+        check_parse("99999999999999999999999999999999", eur, Err(MoneyError::Overflow));
     }
 
     #[test]
@@ -361,42 +357,23 @@ mod tests {
 
     #[test]
     fn positive_parse_refuses_zero_and_negative() {
-        assert_eq!(
-            Amount::parse_positive("0", Currency::EUR),
-            Err(MoneyError::NotPositive)
-        );
+        assert_eq!(Amount::parse_positive("0", Currency::EUR), Err(MoneyError::NotPositive));
         assert_eq!(
             Amount::parse_positive("-1", Currency::EUR),
             Err(MoneyError::NotPositive)
         );
-        assert_eq!(
-            Amount::parse_positive("0.01", Currency::EUR),
-            Ok(Amount::from_minor(1))
-        );
+        assert_eq!(Amount::parse_positive("0.01", Currency::EUR), Ok(Amount::from_minor(1)));
     }
 
     #[test]
     fn prints_with_the_currency_exponent() {
-        assert_eq!(
-            Amount::from_minor(1250)
-                .to_decimal(Currency::EUR)
-                .to_string(),
-            "12.50"
-        );
-        assert_eq!(
-            Amount::from_minor(1000)
-                .to_decimal(Currency::JPY)
-                .to_string(),
-            "1000"
-        );
+        assert_eq!(Amount::from_minor(1250).to_decimal(Currency::EUR).to_string(), "12.50");
+        assert_eq!(Amount::from_minor(1000).to_decimal(Currency::JPY).to_string(), "1000");
         assert_eq!(
             Amount::from_minor(1).to_decimal(Currency::BTC).to_string(),
             "0.00000001"
         );
-        assert_eq!(
-            Amount::from_minor(-5).to_decimal(Currency::EUR).to_string(),
-            "-0.05"
-        );
+        assert_eq!(Amount::from_minor(-5).to_decimal(Currency::EUR).to_string(), "-0.05");
     }
 
     #[test]
@@ -407,18 +384,12 @@ mod tests {
             Ok(Amount::from_minor(1250))
         );
         assert!(Amount::from_scaled(1_250_001, 5, Currency::EUR).is_err());
-        assert_eq!(
-            Amount::from_scaled(1, 5, Currency::BTC),
-            Ok(Amount::from_minor(1000))
-        );
+        assert_eq!(Amount::from_scaled(1, 5, Currency::BTC), Ok(Amount::from_minor(1000)));
         assert_eq!(
             Amount::from_scaled(i64::MAX, 5, Currency::BTC),
             Err(MoneyError::Overflow)
         );
-        assert_eq!(
-            Amount::from_minor(1250).to_scaled(5, Currency::EUR),
-            Some(1_250_000)
-        );
+        assert_eq!(Amount::from_minor(1250).to_scaled(5, Currency::EUR), Some(1_250_000));
         assert_eq!(Amount::from_minor(1001).to_scaled(5, Currency::BTC), None);
     }
 
@@ -438,10 +409,7 @@ mod tests {
     fn mul_div_uses_wide_arithmetic() {
         let big = Amount::from_minor(i64::MAX / 2);
         assert_eq!(big.mul_div_floor(2, 2), Some(big));
-        assert_eq!(
-            Amount::from_minor(10).mul_div_floor(1, 3),
-            Some(Amount::from_minor(3))
-        );
+        assert_eq!(Amount::from_minor(10).mul_div_floor(1, 3), Some(Amount::from_minor(3)));
         assert_eq!(Amount::from_minor(10).mul_div_floor(1, 0), None);
     }
 }

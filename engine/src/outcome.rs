@@ -135,10 +135,7 @@ impl PaymentState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            PaymentState::Confirmed
-                | PaymentState::Failed
-                | PaymentState::Rejected
-                | PaymentState::Completed
+            PaymentState::Confirmed | PaymentState::Failed | PaymentState::Rejected | PaymentState::Completed
         )
     }
 }

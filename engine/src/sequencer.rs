@@ -16,7 +16,7 @@
 
 use std::future::IntoFuture;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -194,10 +194,7 @@ pub struct CompletionFuture(oneshot::AsyncReceiver<Result<Reply, ReplyError>>);
 impl std::future::Future for CompletionFuture {
     type Output = Result<Reply, ReplyError>;
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         std::pin::Pin::new(&mut self.0)
             .poll(cx)
             .map(|reply| reply.unwrap_or(Err(ReplyError::ShutDown)))
@@ -224,26 +221,53 @@ pub struct SequencerStats {
     pub last_batch_len: AtomicU64,
 }
 
+/// State shared by the handles and the sequencer thread.
+///
+/// Closing the ring is a handshake: a producer counts itself in
+/// `submitting` before it checks `closing` and pushes; the sequencer sets
+/// `closing`, waits for `submitting` to reach zero and only then takes the
+/// last requests out. So no request can land in the ring after the
+/// sequencer's final look, where it would wait forever for a reply.
+#[derive(Debug, Default)]
+struct Shared {
+    closing: AtomicBool,
+    submitting: AtomicUsize,
+    stats: SequencerStats,
+}
+
+impl Shared {
+    /// Stops new submissions and waits for those under way to finish.
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        while self.submitting.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 /// Submits requests to a running sequencer. Cheap to clone; one per producer.
 #[derive(Clone)]
 pub struct SequencerHandle {
     ring: Sender<Message>,
-    closing: Arc<AtomicBool>,
-    stats: Arc<SequencerStats>,
+    shared: Arc<Shared>,
 }
 
 impl SequencerHandle {
     /// Queues `request`; never blocks.
     pub fn submit(&self, request: Request) -> Result<Completion, SubmitError> {
-        if self.closing.load(Ordering::Acquire) {
-            return Err(SubmitError::ShutDown);
-        }
-        let (reply, completion) = oneshot::channel();
-        match self.ring.try_send(Message::Submit(request, reply)) {
-            Ok(()) => Ok(Completion(completion)),
-            Err(TrySendError::Full(_)) => Err(SubmitError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(SubmitError::ShutDown),
-        }
+        self.shared.submitting.fetch_add(1, Ordering::SeqCst);
+        let result = if self.shared.closing.load(Ordering::SeqCst) {
+            Err(SubmitError::ShutDown)
+        } else {
+            let (reply, completion) = oneshot::channel();
+            match self.ring.try_send(Message::Submit(request, reply)) {
+                Ok(()) => Ok(Completion(completion)),
+                Err(TrySendError::Full(_)) => Err(SubmitError::Busy),
+                Err(TrySendError::Disconnected(_)) => Err(SubmitError::ShutDown),
+            }
+        };
+        self.shared.submitting.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 
     /// Requests waiting in the ring.
@@ -253,7 +277,7 @@ impl SequencerHandle {
 
     /// The sequencer's counters.
     pub fn stats(&self) -> &SequencerStats {
-        &self.stats
+        &self.shared.stats
     }
 }
 
@@ -276,37 +300,27 @@ pub struct Sequencer<S: CommitSink> {
 
 impl<S: CommitSink> Sequencer<S> {
     /// Starts the sequencer thread. `ledger.last_seq()` continues the numbering.
-    pub fn start(
-        ledger: Ledger,
-        sink: S,
-        clock: impl Clock,
-        config: SequencerConfig,
-    ) -> std::io::Result<Sequencer<S>> {
+    pub fn start(ledger: Ledger, sink: S, clock: impl Clock, config: SequencerConfig) -> std::io::Result<Sequencer<S>> {
         assert!(
             config.ring_capacity > 0 && config.batch_len_max > 0,
             "empty ring or batch"
         );
         let (ring, drain) = crossbeam_channel::bounded(config.ring_capacity);
-        let closing = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(SequencerStats::default());
+        let shared = Arc::new(Shared::default());
         let worker = Worker {
             ledger,
             sink,
             clock,
             drain,
-            closing: closing.clone(),
-            stats: stats.clone(),
+            shared: shared.clone(),
             config,
+            last_time_ms: 0,
         };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || worker.run())?;
         Ok(Sequencer {
-            handle: SequencerHandle {
-                ring,
-                closing,
-                stats,
-            },
+            handle: SequencerHandle { ring, shared },
             thread,
         })
     }
@@ -319,7 +333,7 @@ impl<S: CommitSink> Sequencer<S> {
     /// Stops accepting, applies and commits everything already in the ring,
     /// and returns the ledger and the sink.
     pub fn shutdown(self) -> Result<(Ledger, S), SequencerError> {
-        self.handle.closing.store(true, Ordering::Release);
+        self.handle.shared.closing.store(true, Ordering::SeqCst);
         // Blocks only while the ring is full, which the draining thread ends.
         let _ = self.handle.ring.send(Message::Stop);
         drop(self.handle);
@@ -335,9 +349,9 @@ struct Worker<S, C> {
     sink: S,
     clock: C,
     drain: Receiver<Message>,
-    closing: Arc<AtomicBool>,
-    stats: Arc<SequencerStats>,
+    shared: Arc<Shared>,
     config: SequencerConfig,
+    last_time_ms: u64,
 }
 
 impl<S: CommitSink, C: Clock> Worker<S, C> {
@@ -345,8 +359,7 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
         let mut requests = Vec::with_capacity(self.config.batch_len_max);
         let mut batch = Batch::with_capacity(self.config.batch_len_max);
         let mut stopping = false;
-        let mut last_time_ms = 0;
-        while !stopping || !requests.is_empty() {
+        loop {
             if !stopping {
                 // Sleep until there is work (or every handle is gone).
                 match self.drain.recv() {
@@ -354,33 +367,60 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
                     Ok(Message::Stop) | Err(_) => stopping = true,
                 }
             }
-            while requests.len() < self.config.batch_len_max {
-                match self.drain.try_recv() {
-                    Ok(Message::Submit(request, reply)) => requests.push((request, reply)),
-                    Ok(Message::Stop) => stopping = true,
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                }
+            stopping |= self.fill(&mut requests);
+            if requests.is_empty() && stopping {
+                break;
             }
-            if requests.is_empty() {
-                continue;
-            }
-            last_time_ms = self.clock.now_ms().max(last_time_ms);
-            batch.apply(&mut self.ledger, requests.drain(..), last_time_ms);
-            if let Err(error) = self.sink.commit(&batch.committed) {
-                self.closing.store(true, Ordering::Release);
-                batch.fail();
+            if let Err(error) = self.commit(&mut batch, &mut requests) {
+                // Fail-stop: whatever is still queued is never applied.
+                self.shared.close();
+                while self.drain.try_recv().is_ok() {}
                 return Err(error);
             }
-            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .commands
-                .fetch_add(batch.committed.len() as u64, Ordering::Relaxed);
-            self.stats
-                .last_batch_len
-                .store(batch.committed.len() as u64, Ordering::Relaxed);
-            batch.complete();
+        }
+        // Requests pushed while we were stopping were accepted: apply them.
+        self.shared.close();
+        while !self.fill(&mut requests) && !requests.is_empty() {
+            self.commit(&mut batch, &mut requests)?;
         }
         Ok((self.ledger, self.sink))
+    }
+
+    /// Takes waiting requests without blocking, up to a batch; true if a
+    /// stop was among them.
+    fn fill(&mut self, requests: &mut Vec<(Request, ReplySender)>) -> bool {
+        let mut stop = false;
+        while requests.len() < self.config.batch_len_max {
+            match self.drain.try_recv() {
+                Ok(Message::Submit(request, reply)) => requests.push((request, reply)),
+                Ok(Message::Stop) => stop = true,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        stop
+    }
+
+    /// Applies, commits and answers one batch.
+    fn commit(&mut self, batch: &mut Batch, requests: &mut Vec<(Request, ReplySender)>) -> Result<(), CommitError> {
+        if requests.is_empty() {
+            return Ok(());
+        }
+        self.last_time_ms = self.clock.now_ms().max(self.last_time_ms);
+        batch.apply(&mut self.ledger, requests.drain(..), self.last_time_ms);
+        if let Err(error) = self.sink.commit(&batch.committed) {
+            batch.fail();
+            return Err(error);
+        }
+        let stats = &self.shared.stats;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .commands
+            .fetch_add(batch.committed.len() as u64, Ordering::Relaxed);
+        stats
+            .last_batch_len
+            .store(batch.committed.len() as u64, Ordering::Relaxed);
+        batch.complete();
+        Ok(())
     }
 }
 
@@ -398,12 +438,7 @@ impl Batch {
         }
     }
 
-    fn apply(
-        &mut self,
-        ledger: &mut Ledger,
-        requests: impl Iterator<Item = (Request, ReplySender)>,
-        time_ms: u64,
-    ) {
+    fn apply(&mut self, ledger: &mut Ledger, requests: impl Iterator<Item = (Request, ReplySender)>, time_ms: u64) {
         for (request, reply) in requests {
             let envelope = Envelope {
                 seq: ledger.last_seq() + 1,

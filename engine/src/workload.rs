@@ -113,13 +113,7 @@ impl Workload {
             let deposit = ExtId::new(&format!("fund-{n}")).expect("valid id");
             let amount = Amount::from_minor(STARTING_CASH_MINOR);
             [
-                request(
-                    &format!("reg-{n}"),
-                    Command::RegisterPlayer {
-                        currency,
-                        jurisdiction,
-                    },
-                ),
+                request(&format!("reg-{n}"), Command::RegisterPlayer { currency, jurisdiction }),
                 request(
                     deposit.as_str(),
                     Command::DepositInitiate {
@@ -189,8 +183,7 @@ impl Workload {
         if self.open_bets.len() == OPEN_BETS_MAX {
             self.open_bets.pop_front();
         }
-        self.open_bets
-            .push_back((player, round.clone(), id.clone()));
+        self.open_bets.push_back((player, round.clone(), id.clone()));
         let bet = Bet {
             player,
             currency: self.currency,
@@ -238,10 +231,7 @@ impl Workload {
         let id = self.fresh_id();
         let command = match self.rng.below(3) {
             0 if !self.pending_deposits.is_empty() => {
-                let deposit = self
-                    .pending_deposits
-                    .pop_front()
-                    .expect("checked non-empty");
+                let deposit = self.pending_deposits.pop_front().expect("checked non-empty");
                 Command::DepositConfirm {
                     deposit: TxRef {
                         source: WORKLOAD_SOURCE,

@@ -1,1 +1,185 @@
-fn main() {}
+//! `croupier`: the server binary.
+//!
+//! Until the HTTP/QUIC gateway lands (issue #4), its one job is `demo`: a
+//! real, short session of the engine (registration, funding, a realistic
+//! bet/win/rollback/payment mix from several producer threads through the
+//! sequencer) that prints balances, conservation and throughput. It commits
+//! to memory only: nothing is written to disk yet, and it says so.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use engine::sequencer::{
+    Completion, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SubmitError, SystemClock,
+};
+use engine::workload::Workload;
+use engine::{Command, Config, Currency, Ledger, Outcome, PlayerId, Request};
+
+#[derive(Parser)]
+#[command(name = "croupier", version, about = "Croupier casino wallet server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Mode>,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Run a short simulated session through the real sequencer and ledger (the default).
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Players to register and fund.
+    #[arg(long, default_value_t = 10_000)]
+    players: u64,
+    /// Requests to play after set-up.
+    #[arg(long, default_value_t = 1_000_000)]
+    requests: u64,
+    /// Producer threads submitting concurrently.
+    #[arg(long, default_value_t = 2)]
+    producers: u64,
+    /// Seed of the simulated session.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl Default for DemoArgs {
+    fn default() -> DemoArgs {
+        DemoArgs {
+            players: 10_000,
+            requests: 1_000_000,
+            producers: 2,
+            seed: 42,
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command.unwrap_or(Mode::Demo(DemoArgs::default())) {
+        Mode::Demo(args) => demo(&args),
+    }
+}
+
+fn demo(args: &DemoArgs) -> Result<()> {
+    if args.players == 0 || args.producers == 0 {
+        bail!("--players and --producers must be at least 1");
+    }
+    println!(
+        "croupier engine demo: in-memory commit sink, nothing is written to disk (the journal arrives with issue #3)"
+    );
+    let sequencer = Sequencer::start(
+        Ledger::new(Config::default()),
+        MemorySink::counting(),
+        SystemClock,
+        SequencerConfig::default(),
+    )
+    .context("starting the sequencer")?;
+    let handle = sequencer.handle();
+
+    let started = Instant::now();
+    let setup: Vec<Request> = Workload::new(args.seed, args.players, Currency::EUR).setup().collect();
+    let setup_len = setup.len();
+    let rejected = drive(&handle, setup)?;
+    println!(
+        "set-up: {} players registered and funded ({setup_len} requests, {rejected} rejected) in {:.2?}",
+        args.players,
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let per_producer = args.requests / args.producers;
+    let producers: Vec<_> = (0..args.producers)
+        .map(|n| {
+            let handle = handle.clone();
+            let mut workload = Workload::new(args.seed + 1 + n, args.players, Currency::EUR);
+            let requests: Vec<Request> = (0..per_producer).map(|_| workload.next_request()).collect();
+            std::thread::spawn(move || drive(&handle, requests))
+        })
+        .collect();
+    let mut rejected = 0;
+    for producer in producers {
+        rejected += producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("a producer thread panicked"))??;
+    }
+    let elapsed = started.elapsed();
+    let played = per_producer * args.producers;
+    println!(
+        "played {played} requests from {} producers in {elapsed:.2?}: {:.0} requests/s submit-to-reply ({rejected} rejected by business rules, e.g. cross-producer rollbacks)",
+        args.producers,
+        played as f64 / elapsed.as_secs_f64()
+    );
+
+    for player in [1, args.players / 2 + 1, args.players] {
+        let query = Request {
+            source: engine::SourceId(0),
+            id: engine::ExtId::new("demo-query")?,
+            command: Command::QueryBalance {
+                player: PlayerId(player),
+                currency: Currency::EUR,
+            },
+        };
+        if let Outcome::Balance(b) = submit(&handle, query)?.wait()?.outcome {
+            let show = |a: engine::Amount| a.to_decimal(b.currency);
+            println!(
+                "player {player:>7}: cash {} {}, bonus {}, reserved {}",
+                show(b.cash),
+                b.currency,
+                show(b.bonus),
+                show(b.reserved)
+            );
+        }
+    }
+    let (ledger, sink) = sequencer.shutdown().context("stopping the sequencer")?;
+    ledger.check_conservation().context("conservation check failed")?;
+    let flows = ledger.flows(Currency::EUR);
+    println!(
+        "EUR flows: deposits {}, withdrawals {}, bets {}, wins {}, rollbacks {}; balances sum {} (conservation holds)",
+        flows.deposits,
+        flows.withdrawals,
+        flows.bets,
+        flows.wins,
+        flows.rollbacks,
+        ledger.balance_total(Currency::EUR)
+    );
+    println!(
+        "{} batches, {} commands committed, last seq {}, digest {:016x}",
+        sink.batches,
+        sink.committed,
+        ledger.last_seq(),
+        ledger.digest()
+    );
+    Ok(())
+}
+
+/// Submits every request, keeping a bounded window in flight; returns how many were rejected.
+fn drive(handle: &SequencerHandle, requests: Vec<Request>) -> Result<u64> {
+    const WINDOW: usize = 4_096;
+    let mut pending: VecDeque<Completion> = VecDeque::with_capacity(WINDOW);
+    let mut rejected = 0;
+    let mut settle = |completion: Completion| -> Result<()> {
+        rejected += u64::from(!completion.wait()?.outcome.is_ok());
+        Ok(())
+    };
+    for request in requests {
+        if pending.len() == WINDOW {
+            settle(pending.pop_front().expect("window is full"))?;
+        }
+        pending.push_back(submit(handle, request)?);
+    }
+    pending.into_iter().try_for_each(settle)?;
+    Ok(rejected)
+}
+
+fn submit(handle: &SequencerHandle, request: Request) -> Result<Completion> {
+    loop {
+        match handle.submit(request.clone()) {
+            Ok(completion) => return Ok(completion),
+            Err(SubmitError::Busy) => std::thread::yield_now(),
+            Err(error) => return Err(error.into()),
+        }
+    }
+}

@@ -48,12 +48,7 @@ impl Player {
     ///
     /// Owed money (wins, refunds, confirmed deposits) is never blocked:
     /// those paths do not call this.
-    pub(crate) fn check(
-        &self,
-        activity: Activity,
-        rules: JurisdictionRules,
-        now_ms: u64,
-    ) -> Result<(), Rejection> {
+    pub(crate) fn check(&self, activity: Activity, rules: JurisdictionRules, now_ms: u64) -> Result<(), Rejection> {
         let blocked = |reason| Err(Rejection::PlayerBlocked(reason));
         match (self.status, activity) {
             (AccountStatus::Suspended, _) => return blocked(BlockReason::Suspended),
@@ -162,11 +157,7 @@ impl Wallet {
             return Amount::ZERO;
         };
         let headroom = Amount::MAX.checked_sub(self.cash).unwrap_or(Amount::ZERO);
-        let converted = self
-            .bonus
-            .min(bonus.conversion_cap)
-            .min(headroom)
-            .max(Amount::ZERO);
+        let converted = self.bonus.min(bonus.conversion_cap).min(headroom).max(Amount::ZERO);
         let forfeited = Amount::from_minor(self.bonus.minor() - converted.minor());
         self.cash = Amount::from_minor(self.cash.minor() + converted.minor());
         self.bonus = Amount::ZERO;
@@ -223,8 +214,6 @@ impl ActiveBonus {
             .find(|(code, _)| code == game)
             .map_or(self.default_contribution_pct, |&(_, pct)| pct);
         // pct <= 100, so the result never exceeds the stake.
-        stake
-            .mul_div_floor(i64::from(pct), 100)
-            .unwrap_or(Amount::ZERO)
+        stake.mul_div_floor(i64::from(pct), 100).unwrap_or(Amount::ZERO)
     }
 }

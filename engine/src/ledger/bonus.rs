@@ -15,41 +15,31 @@ use crate::outcome::{Capacity, Rejection};
 
 impl Ledger {
     pub(super) fn bonus_grant(&mut self, ctx: Ctx, grant: &BonusGrant) -> Applied {
-        if !grant.amount.is_positive()
-            || grant.wagering.is_negative()
-            || grant.conversion_cap.is_negative()
-        {
+        if !grant.amount.is_positive() || grant.wagering.is_negative() || grant.conversion_cap.is_negative() {
             return rejected(Rejection::InvalidAmount);
         }
         if grant.contributions.len() > self.config.bonus_contributions_max {
             return rejected(Rejection::CapacityReached(Capacity::BonusContributions));
         }
         let pct_ok = |pct: u8| pct <= 100;
-        if !pct_ok(grant.default_contribution_pct)
-            || !grant.contributions.iter().all(|&(_, pct)| pct_ok(pct))
-        {
+        if !pct_ok(grant.default_contribution_pct) || !grant.contributions.iter().all(|&(_, pct)| pct_ok(pct)) {
             return rejected(Rejection::InvalidContribution);
         }
         if grant.expires_at_ms <= ctx.time_ms {
             return rejected(Rejection::TimeNotInFuture);
         }
         let rules = check!(self.rules_for(grant.player));
-        check!(self.player(grant.player).and_then(|p| p.check(
-            Activity::ReceiveBonus,
-            rules,
-            ctx.time_ms
-        )));
+        check!(
+            self.player(grant.player)
+                .and_then(|p| p.check(Activity::ReceiveBonus, rules, ctx.time_ms))
+        );
         self.expire_due_bonus(grant.player, grant.currency, ctx.time_ms);
 
         let wallet = check!(self.player_mut(grant.player)).wallet_or_open(grant.currency);
         if wallet.active_bonus.is_some() {
             return rejected(Rejection::BonusAlreadyActive);
         }
-        debug_assert_eq!(
-            wallet.bonus,
-            Amount::ZERO,
-            "bonus money without an active bonus"
-        );
+        debug_assert_eq!(wallet.bonus, Amount::ZERO, "bonus money without an active bonus");
         let before = wallet.balances();
         wallet.bonus_serial += 1;
         wallet.bonus = grant.amount;
@@ -100,11 +90,7 @@ impl Ledger {
         let Ok(wallet) = self.player_mut(id).and_then(|p| p.wallet_mut(currency)) else {
             return;
         };
-        if wallet
-            .active_bonus
-            .as_ref()
-            .is_some_and(|b| b.expires_at_ms <= now_ms)
-        {
+        if wallet.active_bonus.as_ref().is_some_and(|b| b.expires_at_ms <= now_ms) {
             let forfeited = wallet.drop_bonus();
             self.flows_mut(currency).bonus_forfeited += i128::from(forfeited.minor());
         }

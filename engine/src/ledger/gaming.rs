@@ -40,9 +40,7 @@ impl Ledger {
         check!(
             player
                 .wallet(bet.currency)
-                .ok_or(Rejection::CurrencyMismatch {
-                    currency: bet.currency
-                })
+                .ok_or(Rejection::CurrencyMismatch { currency: bet.currency })
         );
         self.expire_due_bonus(bet.player, bet.currency, ctx.time_ms);
 
@@ -52,15 +50,10 @@ impl Ledger {
         if round.is_some_and(|r| r.player != index) {
             return rejected(Rejection::RoundPlayerMismatch);
         }
-        let (round_cash, round_bonus, round_serial) = round
-            .map_or((Amount::ZERO, Amount::ZERO, 0), |r| {
-                (r.cash, r.bonus, r.bonus_serial)
-            });
+        let (round_cash, round_bonus, round_serial) =
+            round.map_or((Amount::ZERO, Amount::ZERO, 0), |r| (r.cash, r.bonus, r.bonus_serial));
 
-        let wallet = check!(
-            self.player_mut(bet.player)
-                .and_then(|p| p.wallet_mut(bet.currency))
-        );
+        let wallet = check!(self.player_mut(bet.player).and_then(|p| p.wallet_mut(bet.currency)));
         let cash_part = wallet.cash.min(bet.amount);
         let bonus_part = Amount::from_minor(bet.amount.minor() - cash_part.minor());
         if bonus_part > wallet.bonus {
@@ -134,14 +127,10 @@ impl Ledger {
             return rejected(Rejection::InvalidAmount);
         }
         let index = check!(owner_index(win.player));
-        check!(
-            self.player(win.player)
-                .and_then(
-                    |p| p.wallet(win.currency).ok_or(Rejection::CurrencyMismatch {
-                        currency: win.currency
-                    })
-                )
-        );
+        check!(self.player(win.player).and_then(|p| {
+            p.wallet(win.currency)
+                .ok_or(Rejection::CurrencyMismatch { currency: win.currency })
+        }));
         self.expire_due_bonus(win.player, win.currency, ctx.time_ms);
 
         let round_key = self.fingerprints.round(ctx.source, &win.round);
@@ -161,10 +150,7 @@ impl Ledger {
         };
         let cash_share = Amount::from_minor(win.amount.minor() - bonus_share.minor());
 
-        let wallet = check!(
-            self.player_mut(win.player)
-                .and_then(|p| p.wallet_mut(win.currency))
-        );
+        let wallet = check!(self.player_mut(win.player).and_then(|p| p.wallet_mut(win.currency)));
         let (to_cash, to_bonus, forfeited) = route_share(wallet.bonus_route(serial), bonus_share);
         let cash = check!(add(wallet.cash, cash_share).and_then(|c| add(c, to_cash)));
         let bonus = check!(add(wallet.bonus, to_bonus));
@@ -221,8 +207,7 @@ impl Ledger {
         self.expire_due_bonus(id, bet.currency, ctx.time_ms);
 
         let wallet = check!(self.player_mut(id).and_then(|p| p.wallet_mut(bet.currency)));
-        let (to_cash, to_bonus, forfeited) =
-            route_share(wallet.bonus_route(bet.bonus_serial), bet.bonus);
+        let (to_cash, to_bonus, forfeited) = route_share(wallet.bonus_route(bet.bonus_serial), bet.bonus);
         let cash = check!(add(wallet.cash, bet.cash).and_then(|c| add(c, to_cash)));
         let bonus = check!(add(wallet.bonus, to_bonus));
 

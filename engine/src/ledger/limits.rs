@@ -299,10 +299,7 @@ mod tests {
         );
         // 25 hours later the day window has dropped the 80; the week has not.
         let later = T0 + 25 * HOUR_MS;
-        assert_eq!(
-            limits.check(&[LimitMetric::Wager], amount(70), later),
-            Ok(())
-        );
+        assert_eq!(limits.check(&[LimitMetric::Wager], amount(70), later), Ok(()));
         assert_eq!(
             limits.check(&[LimitMetric::Wager], amount(71), later),
             Err((WAGER_WEEK, amount(70)))

@@ -34,9 +34,7 @@ use rustc_hash::FxHasher;
 
 use self::account::Player;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
-use crate::command::{
-    AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef,
-};
+use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
@@ -110,10 +108,7 @@ pub struct Flows {
 impl Flows {
     /// What the sum of all balances (cash + bonus + reserved) must be.
     pub fn expected_balance(&self) -> i128 {
-        self.deposits - self.withdrawals - self.bets
-            + self.wins
-            + self.rollbacks
-            + self.bonus_granted
+        self.deposits - self.withdrawals - self.bets + self.wins + self.rollbacks + self.bonus_granted
             - self.bonus_forfeited
             + self.adjustments
     }
@@ -244,9 +239,7 @@ impl Ledger {
         if let Some(seen) = self.txs.get(key) {
             return match (&seen.detail, &request.command) {
                 (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
-                _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => {
-                    seen.outcome.clone()
-                }
+                _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),
                 _ => Outcome::Rejected(Rejection::Conflict),
             };
         }
@@ -266,21 +259,11 @@ impl Ledger {
 
     fn execute(&mut self, ctx: Ctx, request: &Request) -> Applied {
         match &request.command {
-            Command::RegisterPlayer {
-                currency,
-                jurisdiction,
-            } => self.register(*currency, *jurisdiction),
-            Command::SetJurisdictionRules {
-                jurisdiction,
-                rules,
-            } => self.set_rules(*jurisdiction, *rules),
+            Command::RegisterPlayer { currency, jurisdiction } => self.register(*currency, *jurisdiction),
+            Command::SetJurisdictionRules { jurisdiction, rules } => self.set_rules(*jurisdiction, *rules),
             Command::SetAccountStatus { player, status, .. } => self.set_status(*player, *status),
-            Command::SelfExclude { player, until_ms } => {
-                self.self_exclude(ctx, *player, *until_ms, false)
-            }
-            Command::TimeOut { player, until_ms } => {
-                self.self_exclude(ctx, *player, *until_ms, true)
-            }
+            Command::SelfExclude { player, until_ms } => self.self_exclude(ctx, *player, *until_ms, false),
+            Command::TimeOut { player, until_ms } => self.self_exclude(ctx, *player, *until_ms, true),
             Command::SetKyc { player, level } => self.set_kyc(*player, *level),
             Command::SetLimit {
                 player,
@@ -301,12 +284,8 @@ impl Ledger {
                 amount,
             } => self.withdrawal_request(ctx, *player, *currency, *amount),
             Command::WithdrawalApprove { withdrawal } => self.withdrawal_approve(ctx, withdrawal),
-            Command::WithdrawalReject { withdrawal } => {
-                self.withdrawal_settle(ctx, withdrawal, false)
-            }
-            Command::WithdrawalComplete { withdrawal } => {
-                self.withdrawal_settle(ctx, withdrawal, true)
-            }
+            Command::WithdrawalReject { withdrawal } => self.withdrawal_settle(ctx, withdrawal, false),
+            Command::WithdrawalComplete { withdrawal } => self.withdrawal_settle(ctx, withdrawal, true),
             Command::Bet(bet) => self.bet(ctx, bet),
             Command::Win(win) => self.win(ctx, win),
             Command::Rollback { player, bet } => self.rollback(ctx, *player, bet),
@@ -318,12 +297,8 @@ impl Ledger {
                 ..
             } => self.adjust(ctx, *player, *currency, *amount),
             Command::BonusGrant(grant) => self.bonus_grant(ctx, grant),
-            Command::BonusForfeit { player, currency } => {
-                self.bonus_forfeit(ctx, *player, *currency, false)
-            }
-            Command::BonusExpire { player, currency } => {
-                self.bonus_forfeit(ctx, *player, *currency, true)
-            }
+            Command::BonusForfeit { player, currency } => self.bonus_forfeit(ctx, *player, *currency, false),
+            Command::BonusExpire { player, currency } => self.bonus_forfeit(ctx, *player, *currency, true),
             Command::QueryBalance { .. } | Command::QueryTransaction { .. } => {
                 unreachable!("queries are answered before execution")
             }
@@ -355,13 +330,13 @@ impl Ledger {
 
     /// A cheap digest of the ledger: the running hash of every applied
     /// command and outcome, the money flows and the counts. Two ledgers fed
-    /// the same envelopes have the same digest.
+    /// the same envelopes have the same digest; retries and queries, which
+    /// change nothing, leave it as it is.
     pub fn digest(&self) -> u64 {
         let mut hasher = FxHasher::default();
         self.history_digest.hash(&mut hasher);
         self.flows.hash(&mut hasher);
         self.players.len().hash(&mut hasher);
-        self.last_seq.hash(&mut hasher);
         self.open_payments.hash(&mut hasher);
         hasher.finish()
     }
@@ -411,11 +386,7 @@ impl Ledger {
         self.players
             .iter()
             .filter_map(|p| p.wallet(currency))
-            .map(|w| {
-                i128::from(w.cash.minor())
-                    + i128::from(w.bonus.minor())
-                    + i128::from(w.reserved.minor())
-            })
+            .map(|w| i128::from(w.cash.minor()) + i128::from(w.bonus.minor()) + i128::from(w.reserved.minor()))
             .sum()
     }
 
@@ -433,10 +404,11 @@ impl Ledger {
                 });
             }
         }
-        let negative =
-            self.players.iter().flat_map(|p| &p.wallets).find(|w| {
-                w.cash.is_negative() || w.bonus.is_negative() || w.reserved.is_negative()
-            });
+        let negative = self
+            .players
+            .iter()
+            .flat_map(|p| &p.wallets)
+            .find(|w| w.cash.is_negative() || w.bonus.is_negative() || w.reserved.is_negative());
         if let Some(wallet) = negative {
             let currency = wallet.currency;
             let actual = i128::from(wallet.cash.min(wallet.bonus).min(wallet.reserved).minor());
@@ -508,11 +480,7 @@ impl Ledger {
         let after = self
             .balances(player, before.currency)
             .expect("wallet of a movement exists");
-        debug_assert!(
-            !after.cash.is_negative()
-                && !after.bonus.is_negative()
-                && !after.reserved.is_negative()
-        );
+        debug_assert!(!after.cash.is_negative() && !after.bonus.is_negative() && !after.reserved.is_negative());
         Outcome::Moved(Receipt {
             seq: ctx.seq,
             cash_delta: Amount::from_minor(after.cash.minor() - before.cash.minor()),

@@ -9,13 +9,7 @@ use crate::money::{Amount, Currency};
 use crate::outcome::{Capacity, PaymentState, Rejection};
 
 impl Ledger {
-    pub(super) fn deposit_initiate(
-        &mut self,
-        ctx: Ctx,
-        id: PlayerId,
-        currency: Currency,
-        amount: Amount,
-    ) -> Applied {
+    pub(super) fn deposit_initiate(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if !amount.is_positive() {
             return rejected(Rejection::InvalidAmount);
         }
@@ -25,15 +19,9 @@ impl Ledger {
         let rules = check!(self.rules_for(id));
         let player = check!(self.player_mut(id));
         check!(player.check(Activity::Deposit, rules, ctx.time_ms));
-        if let Some(limits) = player
-            .wallet_mut(currency)
-            .ok()
-            .and_then(|w| w.limits.as_deref_mut())
-        {
+        if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
             limits.promote(ctx.time_ms);
-            if let Err((limit, remaining)) =
-                limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms)
-            {
+            if let Err((limit, remaining)) = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms) {
                 return rejected(Rejection::LimitExceeded { limit, remaining });
             }
         }
@@ -56,18 +44,12 @@ impl Ledger {
     /// Confirms (`confirm`) or fails an initiated deposit.
     pub(super) fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
-        let (payment, initiated_ms) =
-            check!(self.open_payment(key, true, &[PaymentState::Initiated]));
+        let (payment, initiated_ms) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
         let player = check!(self.player_mut(payment.player));
         let wallet = check!(player.wallet_mut(payment.currency));
         let before = wallet.balances();
         let state = if confirm {
-            wallet.cash = check!(
-                wallet
-                    .cash
-                    .checked_add(payment.amount)
-                    .ok_or(Rejection::Overflow)
-            );
+            wallet.cash = check!(wallet.cash.checked_add(payment.amount).ok_or(Rejection::Overflow));
             self.flows_mut(payment.currency).deposits += i128::from(payment.amount.minor());
             PaymentState::Confirmed
         } else {
@@ -80,13 +62,7 @@ impl Ledger {
         (self.receipt(ctx, payment.player, before), Detail::Plain)
     }
 
-    pub(super) fn withdrawal_request(
-        &mut self,
-        ctx: Ctx,
-        id: PlayerId,
-        currency: Currency,
-        amount: Amount,
-    ) -> Applied {
+    pub(super) fn withdrawal_request(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if !amount.is_positive() {
             return rejected(Rejection::InvalidAmount);
         }
@@ -98,16 +74,9 @@ impl Ledger {
         check!(player.check(Activity::Withdraw, rules, ctx.time_ms));
         let wallet = check!(player.wallet_mut(currency));
         if wallet.cash < amount {
-            return rejected(Rejection::InsufficientFunds {
-                available: wallet.cash,
-            });
+            return rejected(Rejection::InsufficientFunds { available: wallet.cash });
         }
-        let reserved = check!(
-            wallet
-                .reserved
-                .checked_add(amount)
-                .ok_or(Rejection::Overflow)
-        );
+        let reserved = check!(wallet.reserved.checked_add(amount).ok_or(Rejection::Overflow));
         let before = wallet.balances();
         wallet.cash = Amount::from_minor(wallet.cash.minor() - amount.minor());
         wallet.reserved = reserved;
@@ -137,12 +106,7 @@ impl Ledger {
 
     /// Completes (`complete`) an approved withdrawal, or rejects a requested
     /// or approved one, releasing the reserve.
-    pub(super) fn withdrawal_settle(
-        &mut self,
-        ctx: Ctx,
-        withdrawal: &TxRef,
-        complete: bool,
-    ) -> Applied {
+    pub(super) fn withdrawal_settle(&mut self, ctx: Ctx, withdrawal: &TxRef, complete: bool) -> Applied {
         let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
         let allowed: &[PaymentState] = if complete {
             &[PaymentState::Approved]
@@ -155,27 +119,14 @@ impl Ledger {
                 .and_then(|p| p.wallet_mut(payment.currency))
         );
         let before = wallet.balances();
-        let reserved = check!(
-            wallet
-                .reserved
-                .checked_sub(payment.amount)
-                .ok_or(Rejection::Overflow)
-        );
-        assert!(
-            !reserved.is_negative(),
-            "reserve of an open withdrawal went negative"
-        );
+        let reserved = check!(wallet.reserved.checked_sub(payment.amount).ok_or(Rejection::Overflow));
+        assert!(!reserved.is_negative(), "reserve of an open withdrawal went negative");
         let state = if complete {
             wallet.reserved = reserved;
             self.flows_mut(payment.currency).withdrawals += i128::from(payment.amount.minor());
             PaymentState::Completed
         } else {
-            wallet.cash = check!(
-                wallet
-                    .cash
-                    .checked_add(payment.amount)
-                    .ok_or(Rejection::Overflow)
-            );
+            wallet.cash = check!(wallet.cash.checked_add(payment.amount).ok_or(Rejection::Overflow));
             wallet.reserved = reserved;
             PaymentState::Rejected
         };
@@ -199,9 +150,7 @@ impl Ledger {
             return Err(Rejection::WrongTransactionKind);
         }
         if !allowed.contains(&payment.state) {
-            return Err(Rejection::WrongPaymentState {
-                state: payment.state,
-            });
+            return Err(Rejection::WrongPaymentState { state: payment.state });
         }
         Ok((payment.clone(), record.time_ms))
     }
@@ -219,13 +168,7 @@ impl Ledger {
         self.open_payments -= 1;
     }
 
-    pub(super) fn adjust(
-        &mut self,
-        ctx: Ctx,
-        id: PlayerId,
-        currency: Currency,
-        amount: Amount,
-    ) -> Applied {
+    pub(super) fn adjust(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if amount == Amount::ZERO {
             return rejected(Rejection::InvalidAmount);
         }
@@ -239,9 +182,7 @@ impl Ledger {
         };
         let cash = check!(cash_now.checked_add(amount).ok_or(Rejection::Overflow));
         if cash.is_negative() {
-            return rejected(Rejection::InsufficientFunds {
-                available: cash_now,
-            });
+            return rejected(Rejection::InsufficientFunds { available: cash_now });
         }
         let wallet = player.wallet_or_open(currency);
         let before = wallet.balances();

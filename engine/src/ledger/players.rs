@@ -20,16 +20,8 @@ impl Ledger {
         (Outcome::Registered { player }, Detail::Plain)
     }
 
-    pub(super) fn set_rules(
-        &mut self,
-        jurisdiction: Jurisdiction,
-        rules: JurisdictionRules,
-    ) -> Applied {
-        match self
-            .jurisdictions
-            .iter_mut()
-            .find(|(j, _)| *j == jurisdiction)
-        {
+    pub(super) fn set_rules(&mut self, jurisdiction: Jurisdiction, rules: JurisdictionRules) -> Applied {
+        match self.jurisdictions.iter_mut().find(|(j, _)| *j == jurisdiction) {
             Some(entry) => entry.1 = rules,
             None => self.jurisdictions.push((jurisdiction, rules)),
         }
@@ -47,13 +39,7 @@ impl Ledger {
     }
 
     /// Self-exclusion or time-out: extends, never shortens.
-    pub(super) fn self_exclude(
-        &mut self,
-        ctx: Ctx,
-        player: PlayerId,
-        until_ms: u64,
-        time_out: bool,
-    ) -> Applied {
+    pub(super) fn self_exclude(&mut self, ctx: Ctx, player: PlayerId, until_ms: u64, time_out: bool) -> Applied {
         if until_ms <= ctx.time_ms {
             return rejected(Rejection::TimeNotInFuture);
         }
@@ -96,9 +82,7 @@ impl Ledger {
             Ok(wallet) => wallet,
             Err(rejection) => return rejected(rejection),
         };
-        let limits = wallet
-            .limits
-            .get_or_insert_with(|| Box::new(Limits::default()));
+        let limits = wallet.limits.get_or_insert_with(|| Box::new(Limits::default()));
         let outcome = match limits.set(kind, amount, ctx.time_ms, cooling_off_ms) {
             LimitChange::Immediate => Outcome::Accepted,
             LimitChange::Scheduled(effective_at_ms) => Outcome::Scheduled { effective_at_ms },
@@ -107,12 +91,7 @@ impl Ledger {
     }
 
     /// The limits in force on a wallet at `now_ms` (for views and tests).
-    pub fn limits_in_force(
-        &self,
-        player: PlayerId,
-        currency: Currency,
-        now_ms: u64,
-    ) -> Vec<(LimitKind, Amount)> {
+    pub fn limits_in_force(&self, player: PlayerId, currency: Currency, now_ms: u64) -> Vec<(LimitKind, Amount)> {
         let Some(limits) = self
             .player(player)
             .ok()

@@ -218,11 +218,7 @@ impl TxStore {
         self.evict(record.time_ms);
         if self.ring.len() == self.ring.capacity() {
             // Grow toward the retention limit, never past it.
-            let room = self
-                .ring
-                .len()
-                .max(1024)
-                .min(self.retention.len_max - self.ring.len());
+            let room = self.ring.len().max(1024).min(self.retention.len_max - self.ring.len());
             self.ring.reserve_exact(room);
         }
         let position = self.front.wrapping_add(self.ring.len() as u32);
@@ -326,11 +322,7 @@ impl RoundStore {
             }
             self.order.pop_front();
             // The same key may have been closed and reopened since.
-            if self
-                .open
-                .get(&key)
-                .is_some_and(|r| r.opened_ms == opened_ms)
-            {
+            if self.open.get(&key).is_some_and(|r| r.opened_ms == opened_ms) {
                 self.open.remove(&key);
             }
         }
@@ -375,10 +367,7 @@ mod tests {
         for n in 2..=6 {
             store.insert(record(n, 0, Detail::Plain));
         }
-        assert!(
-            store.get(Key(1, 1)).is_some(),
-            "open payment must survive eviction"
-        );
+        assert!(store.get(Key(1, 1)).is_some(), "open payment must survive eviction");
         assert!(store.get(Key(2, 2)).is_none());
         assert!(store.get(Key(3, 3)).is_none());
         for n in 4..=6 {
