@@ -113,8 +113,9 @@ pub(crate) struct Wallet {
     pub(crate) loyalty_points: u64,
     /// Serial of the most recent bonus granted (0: none yet).
     pub(crate) bonus_serial: u32,
-    /// Serial of the most recent bonus converted to cash (0: none).
-    pub(crate) converted_serial: u32,
+    /// Which of the last 64 bonuses were converted to cash: bit `k` stands
+    /// for serial `bonus_serial - k`. Older bonuses count as forfeited.
+    pub(crate) converted_bits: u64,
     pub(crate) active_bonus: Option<Box<ActiveBonus>>,
     pub(crate) limits: Option<Box<Limits>>,
 }
@@ -128,7 +129,7 @@ impl Wallet {
             reserved: Amount::ZERO,
             loyalty_points: 0,
             bonus_serial: 0,
-            converted_serial: 0,
+            converted_bits: 0,
             active_bonus: None,
             limits: None,
         }
@@ -161,20 +162,63 @@ impl Wallet {
         let forfeited = Amount::from_minor(self.bonus.minor() - converted.minor());
         self.cash = Amount::from_minor(self.cash.minor() + converted.minor());
         self.bonus = Amount::ZERO;
-        self.converted_serial = bonus.serial;
+        self.mark_converted(bonus.serial);
         forfeited
     }
 
-    /// Serial of the active bonus, if any.
-    pub(crate) fn active_serial(&self) -> Option<u32> {
-        self.active_bonus.as_ref().map(|b| b.serial)
+    fn mark_converted(&mut self, serial: u32) {
+        if let Some(bit) = self.bonus_serial.checked_sub(serial).filter(|&k| k < 64) {
+            self.converted_bits |= 1 << bit;
+        }
     }
 
-    /// Where money that came from bonus `serial` goes back to.
-    pub(crate) fn bonus_route(&self, serial: u32) -> BonusRoute {
-        if serial != 0 && self.active_serial() == Some(serial) {
+    fn was_converted(&self, serial: u32) -> bool {
+        self.bonus_serial
+            .checked_sub(serial)
+            .is_some_and(|k| k < 64 && self.converted_bits & (1 << k) != 0)
+    }
+
+    /// Starts a new bonus serial (its converted bit starts clear).
+    pub(crate) fn next_bonus_serial(&mut self) -> u32 {
+        self.bonus_serial += 1;
+        self.converted_bits <<= 1;
+        self.bonus_serial
+    }
+
+    /// The active bonus, unless it has expired by `now_ms`.
+    pub(crate) fn live_bonus(&self, now_ms: u64) -> Option<&ActiveBonus> {
+        self.active_bonus.as_deref().filter(|b| b.expires_at_ms > now_ms)
+    }
+
+    /// Bonus money that can still be spent at `now_ms` (none once expired).
+    pub(crate) fn spendable_bonus(&self, now_ms: u64) -> Amount {
+        if self.live_bonus(now_ms).is_some() {
+            self.bonus
+        } else {
+            Amount::ZERO
+        }
+    }
+
+    /// Forfeits the active bonus if it has expired by `now_ms`; returns the
+    /// amount forfeited. Called only once a command is sure to succeed.
+    pub(crate) fn expire_if_due(&mut self, now_ms: u64) -> Amount {
+        if self.active_bonus.is_some() && self.live_bonus(now_ms).is_none() {
+            self.drop_bonus()
+        } else {
+            Amount::ZERO
+        }
+    }
+
+    /// Serial of the live bonus at `now_ms`, 0 if none.
+    pub(crate) fn live_serial(&self, now_ms: u64) -> u32 {
+        self.live_bonus(now_ms).map_or(0, |b| b.serial)
+    }
+
+    /// Where money that came from bonus `serial` goes back to at `now_ms`.
+    pub(crate) fn bonus_route(&self, serial: u32, now_ms: u64) -> BonusRoute {
+        if serial != 0 && self.live_serial(now_ms) == serial {
             BonusRoute::Bonus
-        } else if serial != 0 && self.converted_serial == serial {
+        } else if serial != 0 && self.was_converted(serial) {
             BonusRoute::Cash
         } else {
             BonusRoute::Forfeit

@@ -2,8 +2,8 @@
 //!
 //! A wallet has at most one active bonus; bonus money exists only while one
 //! is active. Wagering progress and conversion happen on bets (see
-//! `gaming`); an expired bonus is forfeited on the wallet's next money
-//! movement or by an explicit `BonusExpire` sweep.
+//! `gaming`); an expired bonus is forfeited by the wallet's next successful
+//! money movement or by an explicit `BonusExpire` sweep.
 
 use super::account::{ActiveBonus, Activity};
 use super::store::Detail;
@@ -29,22 +29,23 @@ impl Ledger {
             return rejected(Rejection::TimeNotInFuture);
         }
         let rules = check!(self.rules_for(grant.player));
-        check!(
-            self.player(grant.player)
-                .and_then(|p| p.check(Activity::ReceiveBonus, rules, ctx.time_ms))
-        );
-        self.expire_due_bonus(grant.player, grant.currency, ctx.time_ms);
-
-        let wallet = check!(self.player_mut(grant.player)).wallet_or_open(grant.currency);
-        if wallet.active_bonus.is_some() {
+        let player = check!(self.player(grant.player));
+        check!(player.check(Activity::ReceiveBonus, rules, ctx.time_ms));
+        if player
+            .wallet(grant.currency)
+            .is_some_and(|w| w.live_bonus(ctx.time_ms).is_some())
+        {
             return rejected(Rejection::BonusAlreadyActive);
         }
-        debug_assert_eq!(wallet.bonus, Amount::ZERO, "bonus money without an active bonus");
+
+        let wallet = check!(self.player_mut(grant.player)).wallet_or_open(grant.currency);
         let before = wallet.balances();
-        wallet.bonus_serial += 1;
+        let expired = wallet.expire_if_due(ctx.time_ms);
+        debug_assert_eq!(wallet.bonus, Amount::ZERO, "bonus money without an active bonus");
+        let serial = wallet.next_bonus_serial();
         wallet.bonus = grant.amount;
         wallet.active_bonus = Some(Box::new(ActiveBonus {
-            serial: wallet.bonus_serial,
+            serial,
             wagering_required: grant.wagering,
             wagered: Amount::ZERO,
             conversion_cap: grant.conversion_cap,
@@ -52,14 +53,14 @@ impl Ledger {
             contributions: grant.contributions.clone().into_boxed_slice(),
             default_contribution_pct: grant.default_contribution_pct,
         }));
-        let forfeited = if grant.wagering == Amount::ZERO {
+        let converted_forfeit = if grant.wagering == Amount::ZERO {
             wallet.convert_bonus()
         } else {
             Amount::ZERO
         };
         let flows = self.flows_mut(grant.currency);
         flows.bonus_granted += i128::from(grant.amount.minor());
-        flows.bonus_forfeited += i128::from(forfeited.minor());
+        flows.bonus_forfeited += i128::from(converted_forfeit.minor()) + i128::from(expired.minor());
         (self.receipt(ctx, grant.player, before), Detail::Plain)
     }
 
@@ -83,16 +84,5 @@ impl Ledger {
         let forfeited = wallet.drop_bonus();
         self.flows_mut(currency).bonus_forfeited += i128::from(forfeited.minor());
         (self.receipt(ctx, id, before), Detail::Plain)
-    }
-
-    /// Forfeits the wallet's active bonus if it has expired by `now_ms`.
-    pub(super) fn expire_due_bonus(&mut self, id: PlayerId, currency: Currency, now_ms: u64) {
-        let Ok(wallet) = self.player_mut(id).and_then(|p| p.wallet_mut(currency)) else {
-            return;
-        };
-        if wallet.active_bonus.as_ref().is_some_and(|b| b.expires_at_ms <= now_ms) {
-            let forfeited = wallet.drop_bonus();
-            self.flows_mut(currency).bonus_forfeited += i128::from(forfeited.minor());
-        }
     }
 }

@@ -4,122 +4,167 @@
 //! were funded, and its wins follow that split: the bonus-funded share goes
 //! back to the bonus that funded it (or to cash if that bonus was converted
 //! since, or is forfeited if it was forfeited or expired).
+//!
+//! Each handler validates into a plan and then commits it; an expired bonus
+//! is forfeited only in the commit, so a refused command changes nothing.
 
-use super::account::{Activity, BonusRoute};
-use super::store::{BetDetail, Detail, Round, TxRecord};
+use super::account::{Activity, BonusRoute, Wallet};
+use super::store::{BetDetail, Detail, Key, Round, TxRecord};
 use super::{Applied, Ctx, Ledger, player_index, rejected};
 use crate::command::{Bet, LimitMetric, RoundRef, Win, WinKind};
 use crate::ids::{ExtId, PlayerId};
-use crate::money::Amount;
+use crate::money::{Amount, Currency};
 use crate::outcome::{Outcome, Rejection};
 
 const BET_METRICS: [LimitMetric; 2] = [LimitMetric::Wager, LimitMetric::Loss];
 
-/// Splits a share that came from bonus money by where it must go.
-/// Returns (to cash, to bonus, forfeited).
-fn route_share(route: BonusRoute, share: Amount) -> (Amount, Amount, Amount) {
-    match route {
-        BonusRoute::Bonus => (Amount::ZERO, share, Amount::ZERO),
-        BonusRoute::Cash => (share, Amount::ZERO, Amount::ZERO),
-        BonusRoute::Forfeit => (Amount::ZERO, Amount::ZERO, share),
+/// Money coming back to a wallet (a win or a refund), already split.
+#[derive(Clone, Copy, Debug)]
+struct Credit {
+    /// Total to cash (the cash share plus a bonus share whose bonus converted).
+    cash: Amount,
+    /// To the live bonus that funded it.
+    bonus: Amount,
+    /// A bonus share whose bonus is gone.
+    forfeited: Amount,
+}
+
+impl Credit {
+    /// Splits `cash_share` + `bonus_share` by where bonus `serial`'s money goes now.
+    fn new(wallet: &Wallet, cash_share: Amount, bonus_share: Amount, serial: u32, now_ms: u64) -> Credit {
+        let (to_cash, bonus, forfeited) = match wallet.bonus_route(serial, now_ms) {
+            BonusRoute::Bonus => (Amount::ZERO, bonus_share, Amount::ZERO),
+            BonusRoute::Cash => (bonus_share, Amount::ZERO, Amount::ZERO),
+            BonusRoute::Forfeit => (Amount::ZERO, Amount::ZERO, bonus_share),
+        };
+        Credit {
+            cash: Amount::from_minor(cash_share.minor().saturating_add(to_cash.minor())),
+            bonus,
+            forfeited,
+        }
+    }
+
+    /// The balances after the credit (and after any due expiry), or
+    /// `Overflow`.
+    fn balances_after(&self, wallet: &Wallet, now_ms: u64) -> Result<(Amount, Amount), Rejection> {
+        let cash = wallet.cash.checked_add(self.cash).ok_or(Rejection::Overflow)?;
+        let bonus = wallet
+            .spendable_bonus(now_ms)
+            .checked_add(self.bonus)
+            .ok_or(Rejection::Overflow)?;
+        Ok((cash, bonus))
     }
 }
 
-fn add(a: Amount, b: Amount) -> Result<Amount, Rejection> {
-    a.checked_add(b).ok_or(Rejection::Overflow)
+/// A validated bet, ready to commit.
+struct BetPlan {
+    index: u32,
+    round_key: Key,
+    round: Round,
+    cash: Amount,
+    bonus: Amount,
 }
 
 impl Ledger {
     pub(super) fn bet(&mut self, ctx: Ctx, bet: &Bet) -> Applied {
-        if !bet.amount.is_positive() {
-            return rejected(Rejection::InvalidAmount);
-        }
-        let rules = check!(self.rules_for(bet.player));
-        let player = check!(self.player(bet.player));
-        check!(player.check(Activity::Bet, rules, ctx.time_ms));
-        check!(
-            player
-                .wallet(bet.currency)
-                .ok_or(Rejection::CurrencyMismatch { currency: bet.currency })
-        );
-        self.expire_due_bonus(bet.player, bet.currency, ctx.time_ms);
-
-        let index = check!(owner_index(bet.player));
-        let round_key = self.fingerprints.round(ctx.source, &bet.round);
-        let round = self.rounds.get(round_key);
-        if round.is_some_and(|r| r.player != index) {
-            return rejected(Rejection::RoundPlayerMismatch);
-        }
-        let (round_cash, round_bonus, round_serial) =
-            round.map_or((Amount::ZERO, Amount::ZERO, 0), |r| (r.cash, r.bonus, r.bonus_serial));
-
-        let wallet = check!(self.player_mut(bet.player).and_then(|p| p.wallet_mut(bet.currency)));
-        let cash_part = wallet.cash.min(bet.amount);
-        let bonus_part = Amount::from_minor(bet.amount.minor() - cash_part.minor());
-        if bonus_part > wallet.bonus {
-            let available = wallet.cash.checked_add(wallet.bonus).unwrap_or(Amount::MAX);
-            return rejected(Rejection::InsufficientFunds { available });
-        }
-        if let Some(limits) = wallet.limits.as_deref_mut() {
-            limits.promote(ctx.time_ms);
-            if let Err((limit, remaining)) = limits.check(&BET_METRICS, bet.amount, ctx.time_ms) {
-                return rejected(Rejection::LimitExceeded { limit, remaining });
-            }
-        }
-        let round_cash = check!(add(round_cash, cash_part));
-        let round_bonus = check!(add(round_bonus, bonus_part));
-
-        // Validated: from here on nothing can fail.
+        let plan = check!(self.plan_bet(ctx, bet));
+        let wallet = self.wallet_mut_unchecked(bet.player, bet.currency);
         let before = wallet.balances();
-        wallet.cash = Amount::from_minor(wallet.cash.minor() - cash_part.minor());
-        wallet.bonus = Amount::from_minor(wallet.bonus.minor() - bonus_part.minor());
-        wallet.loyalty_points += loyalty_points(cash_part, bet.currency.exponent());
+        let expired = wallet.expire_if_due(ctx.time_ms);
+        let bonus_serial = wallet.live_serial(ctx.time_ms);
+        wallet.cash = Amount::from_minor(wallet.cash.minor() - plan.cash.minor());
+        wallet.bonus = Amount::from_minor(wallet.bonus.minor() - plan.bonus.minor());
+        wallet.loyalty_points += loyalty_points(plan.cash, bet.currency);
         if let Some(limits) = wallet.limits.as_deref_mut() {
             for metric in BET_METRICS {
                 limits.record(metric, ctx.time_ms, bet.amount.minor());
             }
         }
-        let bonus_serial = wallet.active_serial().unwrap_or(0);
-        let (wagering_credit, forfeited) = wager(wallet, &bet.round, bet.amount);
+        let (wagering_credit, conversion_forfeit) = wager(wallet, &bet.round, bet.amount);
         let flows = self.flows_mut(bet.currency);
         flows.bets += i128::from(bet.amount.minor());
-        flows.bonus_forfeited += i128::from(forfeited.minor());
+        flows.bonus_forfeited += i128::from(expired.minor()) + i128::from(conversion_forfeit.minor());
 
-        let funded_by = if bonus_part.is_positive() {
+        let funded_by = if plan.bonus.is_positive() {
             bonus_serial
         } else {
-            round_serial
+            plan.round.bonus_serial
         };
         let round = Round {
-            player: index,
-            cash: round_cash,
-            bonus: round_bonus,
             bonus_serial: funded_by,
-            opened_ms: ctx.time_ms,
+            ..plan.round
         };
-        match self.rounds.get_mut(round_key) {
+        match self.rounds.get_mut(plan.round_key) {
             Some(open) => {
                 *open = Round {
                     opened_ms: open.opened_ms,
                     ..round
                 }
             }
-            None => self.rounds.open(round_key, round),
+            None => self.rounds.open(plan.round_key, round),
         }
         if bet.close_round {
-            self.rounds.close(round_key);
+            self.rounds.close(plan.round_key);
         }
         let detail = BetDetail {
-            player: index,
+            player: plan.index,
             currency: bet.currency,
             bonus_serial,
-            cash: cash_part,
-            bonus: bonus_part,
+            cash: plan.cash,
+            bonus: plan.bonus,
             wagering_credit,
-            round: round_key,
+            round: plan.round_key,
             rolled_back: false,
         };
         (self.receipt(ctx, bet.player, before), Detail::Bet(detail))
+    }
+
+    /// Everything a bet must pass, in order; the round totals it will leave.
+    fn plan_bet(&mut self, ctx: Ctx, bet: &Bet) -> Result<BetPlan, Rejection> {
+        if !bet.amount.is_positive() {
+            return Err(Rejection::InvalidAmount);
+        }
+        let rules = self.rules_for(bet.player)?;
+        self.player(bet.player)?.check(Activity::Bet, rules, ctx.time_ms)?;
+        let index = owner_index(bet.player)?;
+        let round_key = self.fingerprints.round(ctx.source, &bet.round);
+        let round = self.rounds.get(round_key).cloned();
+        if round.as_ref().is_some_and(|r| r.player != index) {
+            return Err(Rejection::RoundPlayerMismatch);
+        }
+        let round = round.unwrap_or(Round {
+            player: index,
+            cash: Amount::ZERO,
+            bonus: Amount::ZERO,
+            bonus_serial: 0,
+            opened_ms: ctx.time_ms,
+        });
+        let wallet = self.player_mut(bet.player)?.wallet_mut(bet.currency)?;
+        let spendable_bonus = wallet.spendable_bonus(ctx.time_ms);
+        let cash = wallet.cash.min(bet.amount);
+        let bonus = Amount::from_minor(bet.amount.minor() - cash.minor());
+        if bonus > spendable_bonus {
+            let available = wallet.cash.checked_add(spendable_bonus).unwrap_or(Amount::MAX);
+            return Err(Rejection::InsufficientFunds { available });
+        }
+        if let Some(limits) = wallet.limits.as_deref_mut() {
+            limits.promote(ctx.time_ms);
+            limits
+                .check(&BET_METRICS, bet.amount, ctx.time_ms)
+                .map_err(|(limit, remaining)| Rejection::LimitExceeded { limit, remaining })?;
+        }
+        let round = Round {
+            cash: round.cash.checked_add(cash).ok_or(Rejection::Overflow)?,
+            bonus: round.bonus.checked_add(bonus).ok_or(Rejection::Overflow)?,
+            ..round
+        };
+        Ok(BetPlan {
+            index,
+            round_key,
+            round,
+            cash,
+            bonus,
+        })
     }
 
     pub(super) fn win(&mut self, ctx: Ctx, win: &Win) -> Applied {
@@ -127,12 +172,11 @@ impl Ledger {
             return rejected(Rejection::InvalidAmount);
         }
         let index = check!(owner_index(win.player));
-        check!(self.player(win.player).and_then(|p| {
-            p.wallet(win.currency)
-                .ok_or(Rejection::CurrencyMismatch { currency: win.currency })
-        }));
-        self.expire_due_bonus(win.player, win.currency, ctx.time_ms);
-
+        let currency = win.currency;
+        check!(
+            self.player(win.player)
+                .and_then(|p| p.wallet(currency).ok_or(Rejection::CurrencyMismatch { currency }))
+        );
         let round_key = self.fingerprints.round(ctx.source, &win.round);
         let round = self.rounds.get(round_key);
         match round {
@@ -140,30 +184,22 @@ impl Ledger {
             Some(r) if r.player != index => return rejected(Rejection::RoundPlayerMismatch),
             _ => {}
         }
-        let (bonus_share, serial) = match round {
-            Some(r) if r.cash.minor() + r.bonus.minor() > 0 => {
-                let share = i128::from(win.amount.minor()) * i128::from(r.bonus.minor())
-                    / (i128::from(r.cash.minor()) + i128::from(r.bonus.minor()));
-                (Amount::from_minor(share as i64), r.bonus_serial)
-            }
-            _ => (Amount::ZERO, 0),
-        };
+        let (bonus_share, serial) = round.map_or((Amount::ZERO, 0), |r| bonus_share_of(win.amount, r));
         let cash_share = Amount::from_minor(win.amount.minor() - bonus_share.minor());
-
-        let wallet = check!(self.player_mut(win.player).and_then(|p| p.wallet_mut(win.currency)));
-        let (to_cash, to_bonus, forfeited) = route_share(wallet.bonus_route(serial), bonus_share);
-        let cash = check!(add(wallet.cash, cash_share).and_then(|c| add(c, to_cash)));
-        let bonus = check!(add(wallet.bonus, to_bonus));
+        let wallet = self.wallet_mut_unchecked(win.player, currency);
+        let credit = Credit::new(wallet, cash_share, bonus_share, serial, ctx.time_ms);
+        let (cash, bonus) = check!(credit.balances_after(wallet, ctx.time_ms));
 
         let before = wallet.balances();
+        let expired = wallet.expire_if_due(ctx.time_ms);
         wallet.cash = cash;
         wallet.bonus = bonus;
         if let Some(limits) = wallet.limits.as_deref_mut() {
             limits.record(LimitMetric::Loss, ctx.time_ms, -win.amount.minor());
         }
-        let flows = self.flows_mut(win.currency);
+        let flows = self.flows_mut(currency);
         flows.wins += i128::from(win.amount.minor());
-        flows.bonus_forfeited += i128::from(forfeited.minor());
+        flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
         if win.close_round {
             self.rounds.close(round_key);
         }
@@ -171,52 +207,18 @@ impl Ledger {
     }
 
     pub(super) fn rollback(&mut self, ctx: Ctx, id: PlayerId, bet_id: &ExtId) -> Applied {
-        let index = check!(owner_index(id));
-        check!(self.player(id));
-        let bet_key = self.fingerprints.request(ctx.source, bet_id);
-        if bet_key == ctx.key {
-            return rejected(Rejection::WrongTransactionKind);
-        }
-        let Some(record) = self.txs.get(bet_key) else {
-            // Remember the id so that the bet, should it arrive late, is refused.
-            let outcome = Outcome::Rejected(Rejection::BetRolledBack);
-            let tombstone = TxRecord {
-                key: bet_key,
-                payload: 0,
-                seq: ctx.seq,
-                time_ms: ctx.time_ms,
-                outcome,
-                detail: Detail::Tombstone,
-            };
-            self.txs.insert(tombstone);
-            return rejected(Rejection::UnknownTransaction);
-        };
-        let (bet, bet_ms) = match &record.detail {
-            Detail::Bet(bet) if bet.player != index => {
-                return rejected(Rejection::UnknownTransaction);
-            }
-            Detail::Bet(bet) if bet.rolled_back => return rejected(Rejection::AlreadyRolledBack),
-            Detail::Bet(bet) => (bet.clone(), record.time_ms),
-            Detail::Tombstone => return rejected(Rejection::UnknownTransaction),
-            // A refused bet moved no money: there is nothing to roll back.
-            Detail::Plain if !record.outcome.is_ok() => {
-                return rejected(Rejection::UnknownTransaction);
-            }
-            Detail::Plain | Detail::Payment(_) => return rejected(Rejection::WrongTransactionKind),
-        };
-        self.expire_due_bonus(id, bet.currency, ctx.time_ms);
-
-        let wallet = check!(self.player_mut(id).and_then(|p| p.wallet_mut(bet.currency)));
-        let (to_cash, to_bonus, forfeited) = route_share(wallet.bonus_route(bet.bonus_serial), bet.bonus);
-        let cash = check!(add(wallet.cash, bet.cash).and_then(|c| add(c, to_cash)));
-        let bonus = check!(add(wallet.bonus, to_bonus));
+        let (bet_key, bet, placed) = check!(self.rollback_target(ctx, id, bet_id));
+        let wallet = self.wallet_mut_unchecked(id, bet.currency);
+        let credit = Credit::new(wallet, bet.cash, bet.bonus, bet.bonus_serial, ctx.time_ms);
+        let (cash, bonus) = check!(credit.balances_after(wallet, ctx.time_ms));
 
         let before = wallet.balances();
+        let expired = wallet.expire_if_due(ctx.time_ms);
         wallet.cash = cash;
         wallet.bonus = bonus;
         wallet.loyalty_points = wallet
             .loyalty_points
-            .saturating_sub(loyalty_points(bet.cash, bet.currency.exponent()));
+            .saturating_sub(loyalty_points(bet.cash, bet.currency));
         if let Some(active) = wallet
             .active_bonus
             .as_deref_mut()
@@ -231,12 +233,12 @@ impl Ledger {
         let stake = bet.cash.minor() + bet.bonus.minor();
         if let Some(limits) = wallet.limits.as_deref_mut() {
             for metric in BET_METRICS {
-                limits.take_back(metric, bet_ms, stake);
+                limits.take_back(metric, placed, stake);
             }
         }
         let flows = self.flows_mut(bet.currency);
         flows.rollbacks += i128::from(stake);
-        flows.bonus_forfeited += i128::from(forfeited.minor());
+        flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
         if let Some(round) = self.rounds.get_mut(bet.round) {
             round.cash = round
                 .cash
@@ -259,6 +261,44 @@ impl Ledger {
         (self.receipt(ctx, id, before), Detail::Plain)
     }
 
+    /// The bet a rollback refers to, with the (seq, time) it was placed at.
+    /// A bet never seen gets a tombstone so that it is refused if it arrives.
+    fn rollback_target(
+        &mut self,
+        ctx: Ctx,
+        id: PlayerId,
+        bet_id: &ExtId,
+    ) -> Result<(Key, BetDetail, (u64, u64)), Rejection> {
+        let index = owner_index(id)?;
+        self.player(id)?;
+        let bet_key = self.fingerprints.request(ctx.source, bet_id);
+        if bet_key == ctx.key {
+            return Err(Rejection::WrongTransactionKind);
+        }
+        let Some(record) = self.txs.get(bet_key) else {
+            let outcome = Outcome::Rejected(Rejection::BetRolledBack);
+            let (seq, time_ms) = (ctx.seq, ctx.time_ms);
+            self.txs.insert(TxRecord {
+                key: bet_key,
+                payload: 0,
+                seq,
+                time_ms,
+                outcome,
+                detail: Detail::Tombstone,
+            });
+            return Err(Rejection::UnknownTransaction);
+        };
+        match &record.detail {
+            Detail::Bet(bet) if bet.player != index => Err(Rejection::UnknownTransaction),
+            Detail::Bet(bet) if bet.rolled_back => Err(Rejection::AlreadyRolledBack),
+            Detail::Bet(bet) => Ok((bet_key, bet.clone(), (record.seq, record.time_ms))),
+            Detail::Tombstone => Err(Rejection::UnknownTransaction),
+            // A refused bet moved no money: there is nothing to roll back.
+            Detail::Plain if !record.outcome.is_ok() => Err(Rejection::UnknownTransaction),
+            Detail::Plain | Detail::Payment(_) => Err(Rejection::WrongTransactionKind),
+        }
+    }
+
     pub(super) fn end_round(&mut self, ctx: Ctx, id: PlayerId, round: &RoundRef) -> Applied {
         let index = check!(owner_index(id));
         check!(self.player(id));
@@ -272,6 +312,25 @@ impl Ledger {
             }
         }
     }
+
+    /// The wallet of a player and currency already validated to exist.
+    fn wallet_mut_unchecked(&mut self, id: PlayerId, currency: Currency) -> &mut Wallet {
+        self.player_mut(id)
+            .and_then(|p| p.wallet_mut(currency))
+            .expect("validated wallet exists")
+    }
+}
+
+/// The bonus-funded share of `amount` by the round's funding split, and the
+/// bonus serial that funded it. Computed in 128 bits: stakes may sum past i64.
+fn bonus_share_of(amount: Amount, round: &Round) -> (Amount, u32) {
+    let total = i128::from(round.cash.minor()) + i128::from(round.bonus.minor());
+    if total <= 0 {
+        return (Amount::ZERO, 0);
+    }
+    let share = i128::from(amount.minor()) * i128::from(round.bonus.minor()) / total;
+    // share <= amount, so it fits.
+    (Amount::from_minor(share as i64), round.bonus_serial)
 }
 
 /// The dense index the ledger stores for a player (ids start at 1).
@@ -282,14 +341,14 @@ fn owner_index(id: PlayerId) -> Result<u32, Rejection> {
 }
 
 /// One loyalty point per whole currency unit staked from cash.
-fn loyalty_points(cash: Amount, exponent: u32) -> u64 {
-    (cash.minor() / 10_i64.pow(exponent)).unsigned_abs()
+fn loyalty_points(cash: Amount, currency: Currency) -> u64 {
+    (cash.minor() / 10_i64.pow(currency.exponent())).unsigned_abs()
 }
 
 /// Counts a stake toward the active bonus's wagering and converts the bonus
 /// when the requirement is met. Returns (credit counted, amount forfeited
 /// by a capped conversion).
-fn wager(wallet: &mut super::account::Wallet, round: &RoundRef, stake: Amount) -> (Amount, Amount) {
+fn wager(wallet: &mut Wallet, round: &RoundRef, stake: Amount) -> (Amount, Amount) {
     let Some(active) = wallet.active_bonus.as_deref_mut() else {
         return (Amount::ZERO, Amount::ZERO);
     };

@@ -25,16 +25,16 @@ struct Bucket {
 /// Sums of one metric over hourly and daily buckets.
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
+    /// Sequence number at which counting began: amounts from earlier
+    /// commands were never counted, so they are never taken back either.
+    counting_since_seq: u64,
     hours: [Bucket; HOUR_BUCKETS],
     days: [Bucket; DAY_BUCKETS],
 }
 
 impl Window {
-    fn new() -> Window {
-        Window {
-            hours: [Bucket::default(); HOUR_BUCKETS],
-            days: [Bucket::default(); DAY_BUCKETS],
-        }
+    fn new(counting_since_seq: u64) -> Window {
+        Window { counting_since_seq, hours: [Bucket::default(); HOUR_BUCKETS], days: [Bucket::default(); DAY_BUCKETS] }
     }
 
     /// Counts `delta` at `time_ms` (the current time).
@@ -127,18 +127,18 @@ fn slot_index(kind: LimitKind) -> usize {
 }
 
 impl Limits {
-    /// Sets (or removes, with `None`) a limit. Lowering applies at once;
-    /// raising or removing waits `cooling_off_ms`.
+    /// Sets (or removes, with `None`) a limit at `(seq, now_ms)`. Lowering
+    /// applies at once; raising or removing waits `cooling_off_ms`.
     pub(crate) fn set(
         &mut self,
         kind: LimitKind,
         amount: Option<Amount>,
-        now_ms: u64,
+        (seq, now_ms): (u64, u64),
         cooling_off_ms: u64,
     ) -> LimitChange {
         self.promote(now_ms);
         let window = &mut self.windows[metric_index(kind.metric)];
-        window.get_or_insert_with(|| Box::new(Window::new()));
+        window.get_or_insert_with(|| Box::new(Window::new(seq)));
         let slot = &mut self.slots[slot_index(kind)];
         let tightens = match (slot.current, amount) {
             (None, _) => true,
@@ -212,10 +212,13 @@ impl Limits {
         }
     }
 
-    /// Takes back `amount` that was counted on `metric` at `then_ms`.
-    pub(crate) fn take_back(&mut self, metric: LimitMetric, then_ms: u64, amount: i64) {
+    /// Takes back `amount` that the command at `(then_seq, then_ms)` counted
+    /// on `metric`, if it was counted at all.
+    pub(crate) fn take_back(&mut self, metric: LimitMetric, (then_seq, then_ms): (u64, u64), amount: i64) {
         if let Some(window) = &mut self.windows[metric_index(metric)] {
-            window.take_back(then_ms, amount);
+            if then_seq > window.counting_since_seq {
+                window.take_back(then_ms, amount);
+            }
         }
     }
 
@@ -252,16 +255,16 @@ mod tests {
     fn first_limit_and_decrease_apply_at_once_increase_waits() {
         let mut limits = Limits::default();
         assert_eq!(
-            limits.set(WAGER_DAY, Some(amount(100)), T0, DAY_MS),
+            limits.set(WAGER_DAY, Some(amount(100)), (1, T0), DAY_MS),
             LimitChange::Immediate
         );
         assert_eq!(
-            limits.set(WAGER_DAY, Some(amount(50)), T0, DAY_MS),
+            limits.set(WAGER_DAY, Some(amount(50)), (1, T0), DAY_MS),
             LimitChange::Immediate
         );
         assert_eq!(limits.current(WAGER_DAY), Some(amount(50)));
         assert_eq!(
-            limits.set(WAGER_DAY, Some(amount(500)), T0, DAY_MS),
+            limits.set(WAGER_DAY, Some(amount(500)), (1, T0), DAY_MS),
             LimitChange::Scheduled(T0 + DAY_MS)
         );
         limits.promote(T0 + DAY_MS - 1);
@@ -269,7 +272,7 @@ mod tests {
         limits.promote(T0 + DAY_MS);
         assert_eq!(limits.current(WAGER_DAY), Some(amount(500)));
         assert_eq!(
-            limits.set(WAGER_DAY, None, T0 + DAY_MS, DAY_MS),
+            limits.set(WAGER_DAY, None, (1, T0 + DAY_MS), DAY_MS),
             LimitChange::Scheduled(T0 + 2 * DAY_MS)
         );
         limits.promote(T0 + 2 * DAY_MS);
@@ -279,9 +282,9 @@ mod tests {
     #[test]
     fn a_decrease_cancels_a_pending_increase() {
         let mut limits = Limits::default();
-        limits.set(WAGER_DAY, Some(amount(100)), T0, DAY_MS);
-        limits.set(WAGER_DAY, Some(amount(500)), T0, DAY_MS);
-        limits.set(WAGER_DAY, Some(amount(80)), T0 + 1, DAY_MS);
+        limits.set(WAGER_DAY, Some(amount(100)), (1, T0), DAY_MS);
+        limits.set(WAGER_DAY, Some(amount(500)), (1, T0), DAY_MS);
+        limits.set(WAGER_DAY, Some(amount(80)), (1, T0 + 1), DAY_MS);
         limits.promote(T0 + 2 * DAY_MS);
         assert_eq!(limits.current(WAGER_DAY), Some(amount(80)));
     }
@@ -289,8 +292,8 @@ mod tests {
     #[test]
     fn windows_roll_and_err_on_the_protective_side() {
         let mut limits = Limits::default();
-        limits.set(WAGER_DAY, Some(amount(100)), T0, DAY_MS);
-        limits.set(WAGER_WEEK, Some(amount(150)), T0, DAY_MS);
+        limits.set(WAGER_DAY, Some(amount(100)), (1, T0), DAY_MS);
+        limits.set(WAGER_WEEK, Some(amount(150)), (1, T0), DAY_MS);
         limits.record(LimitMetric::Wager, T0, 80);
         assert_eq!(limits.check(&[LimitMetric::Wager], amount(20), T0), Ok(()));
         assert_eq!(
@@ -313,7 +316,7 @@ mod tests {
 
     #[test]
     fn taking_back_only_touches_buckets_that_still_hold_the_time() {
-        let mut window = Window::new();
+        let mut window = Window::new(0);
         window.add(T0, 50);
         window.take_back(T0, 20);
         assert_eq!(window.total(T0, LimitPeriod::Day), 30);

@@ -44,7 +44,7 @@ impl Ledger {
     /// Confirms (`confirm`) or fails an initiated deposit.
     pub(super) fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
-        let (payment, initiated_ms) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
+        let (payment, initiated) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
         let player = check!(self.player_mut(payment.player));
         let wallet = check!(player.wallet_mut(payment.currency));
         let before = wallet.balances();
@@ -54,7 +54,7 @@ impl Ledger {
             PaymentState::Confirmed
         } else {
             if let Some(limits) = wallet.limits.as_deref_mut() {
-                limits.take_back(LimitMetric::Deposit, initiated_ms, payment.amount.minor());
+                limits.take_back(LimitMetric::Deposit, initiated, payment.amount.minor());
             }
             PaymentState::Failed
         };
@@ -135,13 +135,13 @@ impl Ledger {
     }
 
     /// The open payment under `key`, if it is a deposit (`deposit`) or a
-    /// withdrawal in one of the `allowed` states; with the time it began.
+    /// withdrawal in one of the `allowed` states; with the (seq, time) it began.
     fn open_payment(
         &self,
         key: super::store::Key,
         deposit: bool,
         allowed: &[PaymentState],
-    ) -> Result<(PaymentDetail, u64), Rejection> {
+    ) -> Result<(PaymentDetail, (u64, u64)), Rejection> {
         let record = self.txs.get(key).ok_or(Rejection::UnknownTransaction)?;
         let Detail::Payment(payment) = &record.detail else {
             return Err(Rejection::WrongTransactionKind);
@@ -152,7 +152,7 @@ impl Ledger {
         if !allowed.contains(&payment.state) {
             return Err(Rejection::WrongPaymentState { state: payment.state });
         }
-        Ok((payment.clone(), record.time_ms))
+        Ok((payment.clone(), (record.seq, record.time_ms)))
     }
 
     fn close_payment(&mut self, key: super::store::Key, state: PaymentState) {

@@ -83,7 +83,7 @@ impl Ledger {
             Err(rejection) => return rejected(rejection),
         };
         let limits = wallet.limits.get_or_insert_with(|| Box::new(Limits::default()));
-        let outcome = match limits.set(kind, amount, ctx.time_ms, cooling_off_ms) {
+        let outcome = match limits.set(kind, amount, (ctx.seq, ctx.time_ms), cooling_off_ms) {
             LimitChange::Immediate => Outcome::Accepted,
             LimitChange::Scheduled(effective_at_ms) => Outcome::Scheduled { effective_at_ms },
         };
