@@ -19,7 +19,10 @@ const HOUR_MS: u64 = 3_600_000;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Apply(Request),
+    /// A command from a source, with placeholders for ids and references.
+    Apply(SourceId, IdChoice, Command),
+    /// Commands from one source with fresh ids, in a row (a payment's life).
+    Flow(SourceId, Vec<Command>),
     Wait(u64),
 }
 
@@ -38,8 +41,17 @@ fn currency() -> impl Strategy<Value = Currency> {
     prop_oneof![4 => Just(Currency::EUR), 1 => Just(Currency::JPY), 1 => Just(Currency::BTC)]
 }
 
+/// Mostly the three funded players; sometimes unknown ids (0, 5) or late registrations.
 fn player() -> impl Strategy<Value = PlayerId> {
-    (0u64..=5).prop_map(PlayerId)
+    prop_oneof![8 => (1u64..=3).prop_map(PlayerId), 1 => (0u64..=5).prop_map(PlayerId)]
+}
+
+/// How far back a reference or retry may point.
+const BACK: u8 = 12;
+
+/// A reference to the request `offset` steps back, resolved in `envelopes`.
+fn placeholder(offset: u8) -> ExtId {
+    ExtId::new(&format!("back-{offset}")).unwrap()
 }
 
 fn amount() -> impl Strategy<Value = Amount> {
@@ -51,11 +63,13 @@ fn amount() -> impl Strategy<Value = Amount> {
 }
 
 fn tx_ref() -> impl Strategy<Value = TxRef> {
-    (0u32..2, 0u8..40).prop_map(|(source, n)| TxRef {
-        source: SourceId(source),
-        id: ext_id(n),
+    (1u8..=BACK).prop_map(|offset| TxRef {
+        source: PLACEHOLDER_SOURCE,
+        id: placeholder(offset),
     })
 }
+
+const PLACEHOLDER_SOURCE: SourceId = SourceId(u32::MAX);
 
 fn limit_kind() -> impl Strategy<Value = LimitKind> {
     let metric = prop_oneof![
@@ -81,7 +95,7 @@ fn gaming_command() -> impl Strategy<Value = Command> {
             let kind = [WinKind::Regular, WinKind::Jackpot, WinKind::Promotional][kind as usize];
             Command::Win(Win { player, currency, amount, round, kind, close_round })
         }),
-        2 => (player(), 0u8..40).prop_map(|(player, n)| Command::Rollback { player, bet: ext_id(n) }),
+        2 => (player(), 1u8..=BACK).prop_map(|(player, n)| Command::Rollback { player, bet: placeholder(n) }),
         1 => (player(), round).prop_map(|(player, round)| Command::EndRound { player, round }),
     ]
 }
@@ -144,15 +158,120 @@ fn bonus_command() -> impl Strategy<Value = Command> {
     ]
 }
 
+/// Whose id a request uses.
+#[derive(Clone, Copy, Debug)]
+enum IdChoice {
+    /// A new id.
+    Fresh,
+    /// Exactly the request `n` steps back, again (a retry).
+    Retry(u8),
+    /// The id of the request `n` steps back with this step's command (a conflict, mostly).
+    Reuse(u8),
+}
+
 fn step() -> impl Strategy<Value = Step> {
     let command =
         prop_oneof![10 => gaming_command(), 4 => payment_command(), 3 => account_command(), 2 => bonus_command()];
-    let request = (0u32..2, 0u8..40, command).prop_map(|(source, n, command)| Request {
-        source: SourceId(source),
-        id: ext_id(n),
-        command,
-    });
-    prop_oneof![12 => request.prop_map(Step::Apply), 1 => (0u64..30 * HOUR_MS).prop_map(Step::Wait)]
+    let id = prop_oneof![
+        8 => Just(IdChoice::Fresh),
+        1 => (1u8..=BACK).prop_map(IdChoice::Retry),
+        1 => (1u8..=BACK).prop_map(IdChoice::Reuse),
+    ];
+    let request = (0u32..2, id, command).prop_map(|(source, id, command)| (SourceId(source), id, command));
+    prop_oneof![
+        24 => request.prop_map(|(source, id, command)| Step::Apply(source, id, command)),
+        2 => (0u32..2, payment_flow()).prop_map(|(source, flow)| Step::Flow(SourceId(source), flow)),
+        2 => (0u64..30 * HOUR_MS).prop_map(Step::Wait),
+    ]
+}
+
+/// A deposit or withdrawal followed through some of its states.
+fn payment_flow() -> impl Strategy<Value = Vec<Command>> {
+    let back = |n: u8| TxRef {
+        source: PLACEHOLDER_SOURCE,
+        id: placeholder(n),
+    };
+    let start = prop_oneof![
+        (player(), currency(), amount()).prop_map(|(player, currency, amount)| (
+            true,
+            Command::DepositInitiate {
+                player,
+                currency,
+                amount
+            }
+        )),
+        (player(), currency(), amount()).prop_map(|(player, currency, amount)| (
+            false,
+            Command::WithdrawalRequest {
+                player,
+                currency,
+                amount
+            }
+        )),
+    ];
+    (start, 0u8..4).prop_map(move |((deposit, first), ending)| {
+        let rest = match (deposit, ending) {
+            (true, 0) => vec![Command::DepositFail { deposit: back(1) }],
+            (true, _) => vec![Command::DepositConfirm { deposit: back(1) }],
+            (false, 0) => vec![Command::WithdrawalReject { withdrawal: back(1) }],
+            (false, 1) => vec![
+                Command::WithdrawalApprove { withdrawal: back(1) },
+                Command::WithdrawalReject { withdrawal: back(2) },
+            ],
+            (false, _) => vec![
+                Command::WithdrawalApprove { withdrawal: back(1) },
+                Command::WithdrawalComplete { withdrawal: back(2) },
+            ],
+        };
+        std::iter::once(first).chain(rest).collect()
+    })
+}
+
+/// Resolves placeholders against the requests made so far.
+fn resolve(source: SourceId, id: IdChoice, command: Command, history: &[Request]) -> Request {
+    let back = |n: u8| history.len().checked_sub(usize::from(n)).map(|i| &history[i]);
+    let fresh = ExtId::new(&format!("s{}", history.len())).unwrap();
+    let (source, id) = match id {
+        IdChoice::Retry(n) if back(n).is_some() => return back(n).unwrap().clone(),
+        IdChoice::Reuse(n) if back(n).is_some() => (back(n).unwrap().source, back(n).unwrap().id.clone()),
+        _ => (source, fresh),
+    };
+    let target = |placeholder: &ExtId| {
+        let offset: u8 = placeholder.as_str().trim_start_matches("back-").parse().unwrap();
+        back(offset).map_or(TxRef { source, id: ext_id(0) }, |r| TxRef {
+            source: r.source,
+            id: r.id.clone(),
+        })
+    };
+    let command = match command {
+        Command::DepositConfirm { deposit } => Command::DepositConfirm {
+            deposit: target(&deposit.id),
+        },
+        Command::DepositFail { deposit } => Command::DepositFail {
+            deposit: target(&deposit.id),
+        },
+        Command::WithdrawalApprove { withdrawal } => Command::WithdrawalApprove {
+            withdrawal: target(&withdrawal.id),
+        },
+        Command::WithdrawalReject { withdrawal } => Command::WithdrawalReject {
+            withdrawal: target(&withdrawal.id),
+        },
+        Command::WithdrawalComplete { withdrawal } => Command::WithdrawalComplete {
+            withdrawal: target(&withdrawal.id),
+        },
+        Command::QueryTransaction { tx } => Command::QueryTransaction { tx: target(&tx.id) },
+        Command::Rollback { player, bet } => {
+            // A rollback comes from the bet's own source.
+            let bet = target(&bet);
+            return Request {
+                source: bet.source,
+                id,
+                command: Command::Rollback { player, bet: bet.id },
+            };
+        }
+        other => other,
+    };
+    Request { source, id, command }
 }
 
 /// Three funded players so that most random commands have something to act on.
@@ -194,25 +313,98 @@ fn setup() -> Vec<Request> {
 /// Turns steps into envelopes with increasing seq and time.
 fn envelopes(steps: &[Step]) -> Vec<Envelope> {
     let mut time_ms = T0;
-    let setup = setup().into_iter().map(Step::Apply);
-    let mut seq = 0;
-    let mut out = Vec::new();
-    for step in setup.chain(steps.iter().cloned()) {
+    let mut history: Vec<Request> = setup();
+    let mut out: Vec<Envelope> = history
+        .iter()
+        .zip(1..)
+        .map(|(request, seq)| Envelope {
+            seq,
+            time_ms,
+            request: request.clone(),
+        })
+        .collect();
+    for step in steps {
         match step {
             Step::Wait(ms) => time_ms += ms,
-            Step::Apply(request) => {
-                seq += 1;
-                out.push(Envelope { seq, time_ms, request });
+            Step::Apply(source, id, command) => {
+                let request = resolve(*source, *id, command.clone(), &history);
+                history.push(request.clone());
+                out.push(Envelope {
+                    seq: out.len() as u64 + 1,
+                    time_ms,
+                    request,
+                });
+            }
+            Step::Flow(source, commands) => {
+                for command in commands {
+                    let request = resolve(*source, IdChoice::Fresh, command.clone(), &history);
+                    history.push(request.clone());
+                    out.push(Envelope {
+                        seq: out.len() as u64 + 1,
+                        time_ms,
+                        request,
+                    });
+                }
             }
         }
     }
     out
 }
 
+/// 1,000 streams per property in CI; `PROPTEST_CASES` raises it.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
     ProptestConfig {
-        cases: 512,
+        cases,
         ..ProptestConfig::default()
+    }
+}
+
+/// Guards the properties against vacuity: the generated streams must
+/// actually move money through every path, not just collect rejections.
+#[test]
+fn streams_exercise_every_money_path() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::collections::BTreeMap;
+    let mut runner = TestRunner::deterministic();
+    let mut moved: BTreeMap<&'static str, u32> = BTreeMap::new();
+    for _ in 0..300 {
+        let steps = prop::collection::vec(step(), 100..250)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut ledger = Ledger::new(Config::default());
+        for envelope in envelopes(&steps) {
+            if let Outcome::Moved(receipt) = ledger.apply(&envelope) {
+                let kind = envelope.request.command.kind();
+                let nonzero = receipt.cash_delta.minor() != 0 || receipt.bonus_delta.minor() != 0;
+                // Completing a withdrawal moves reserved, not cash or bonus.
+                let completes = kind == "withdrawal_complete";
+                *moved.entry(kind).or_default() += u32::from(nonzero || completes);
+            }
+        }
+    }
+    let paths = [
+        "bet",
+        "win",
+        "rollback",
+        "deposit_confirm",
+        "withdrawal_request",
+        "withdrawal_reject",
+        "adjust",
+    ];
+    for kind in paths
+        .into_iter()
+        .chain(["withdrawal_complete", "bonus_grant", "bonus_forfeit"])
+    {
+        assert!(
+            moved.get(kind).copied().unwrap_or(0) >= 5,
+            "{kind} rarely moved money: {moved:?}"
+        );
     }
 }
 
