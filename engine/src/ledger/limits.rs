@@ -34,7 +34,11 @@ pub(crate) struct Window {
 
 impl Window {
     fn new(counting_since_seq: u64) -> Window {
-        Window { counting_since_seq, hours: [Bucket::default(); HOUR_BUCKETS], days: [Bucket::default(); DAY_BUCKETS] }
+        Window {
+            counting_since_seq,
+            hours: [Bucket::default(); HOUR_BUCKETS],
+            days: [Bucket::default(); DAY_BUCKETS],
+        }
     }
 
     /// Counts `delta` at `time_ms` (the current time).
