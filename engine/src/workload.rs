@@ -71,14 +71,18 @@ const OPEN_BETS_MAX: usize = 65_536;
 const GAMES: u64 = 64;
 
 /// Generates requests over `players` players, all holding `currency`.
+///
+/// Ids are unique per workload; give concurrent workloads distinct sources
+/// ([`Workload::with_source`]) so that their ids do not collide.
 pub struct Workload {
+    source: SourceId,
     rng: SplitMix64,
     players: u64,
     currency: Currency,
     mix: Mix,
     next_id: u64,
     recent: VecDeque<Request>,
-    open_bets: VecDeque<(PlayerId, RoundRef, ExtId)>,
+    open_bets: VecDeque<(PlayerId, RoundRef, ExtId, Amount)>,
     pending_deposits: VecDeque<ExtId>,
 }
 
@@ -92,6 +96,7 @@ impl Workload {
     pub fn with_mix(seed: u64, players: u64, currency: Currency, mix: Mix) -> Workload {
         assert!(players > 0, "a workload needs players");
         Workload {
+            source: WORKLOAD_SOURCE,
             rng: SplitMix64::new(seed),
             players,
             currency,
@@ -101,6 +106,12 @@ impl Workload {
             open_bets: VecDeque::with_capacity(OPEN_BETS_MAX),
             pending_deposits: VecDeque::new(),
         }
+    }
+
+    /// The same workload sending from `source` instead of [`WORKLOAD_SOURCE`].
+    pub fn with_source(mut self, source: SourceId) -> Workload {
+        self.source = source;
+        self
     }
 
     /// Requests that register the players and fund each with
@@ -183,7 +194,7 @@ impl Workload {
         if self.open_bets.len() == OPEN_BETS_MAX {
             self.open_bets.pop_front();
         }
-        self.open_bets.push_back((player, round.clone(), id.clone()));
+        self.open_bets.push_back((player, round.clone(), id.clone(), amount));
         let bet = Bet {
             player,
             currency: self.currency,
@@ -192,15 +203,22 @@ impl Workload {
             close_round: false,
         };
         Request {
-            source: WORKLOAD_SOURCE,
+            source: self.source,
             id,
             command: Command::Bet(bet),
         }
     }
 
     fn win(&mut self) -> Request {
-        let (player, round, _) = self.open_bets.pop_front().expect("checked non-empty");
-        let amount = Amount::from_minor(self.rng.below(1_000) as i64);
+        let (player, round, _, stake) = self.open_bets.pop_front().expect("checked non-empty");
+        // Half the rounds lose; the others pay up to 3.84x: 96 % return to player.
+        let max_payout = stake.minor() as u64 * 384 / 100;
+        let amount = if self.rng.below(2) == 0 {
+            0
+        } else {
+            self.rng.below(max_payout + 1) as i64
+        };
+        let amount = Amount::from_minor(amount);
         let win = Win {
             player,
             currency: self.currency,
@@ -210,16 +228,16 @@ impl Workload {
             close_round: true,
         };
         Request {
-            source: WORKLOAD_SOURCE,
+            source: self.source,
             id: self.fresh_id(),
             command: Command::Win(win),
         }
     }
 
     fn rollback(&mut self) -> Request {
-        let (player, _, bet) = self.open_bets.pop_back().expect("checked non-empty");
+        let (player, _, bet, _) = self.open_bets.pop_back().expect("checked non-empty");
         Request {
-            source: WORKLOAD_SOURCE,
+            source: self.source,
             id: self.fresh_id(),
             command: Command::Rollback { player, bet },
         }
@@ -234,7 +252,7 @@ impl Workload {
                 let deposit = self.pending_deposits.pop_front().expect("checked non-empty");
                 Command::DepositConfirm {
                     deposit: TxRef {
-                        source: WORKLOAD_SOURCE,
+                        source: self.source,
                         id: deposit,
                     },
                 }
@@ -254,7 +272,7 @@ impl Workload {
             }
         };
         Request {
-            source: WORKLOAD_SOURCE,
+            source: self.source,
             id,
             command,
         }

@@ -94,7 +94,8 @@ fn demo(args: &DemoArgs) -> Result<()> {
     let producers: Vec<_> = (0..args.producers)
         .map(|n| {
             let handle = handle.clone();
-            let mut workload = Workload::new(args.seed + 1 + n, args.players, Currency::EUR);
+            let mut workload = Workload::new(args.seed + 1 + n, args.players, Currency::EUR)
+                .with_source(engine::SourceId(100 + n as u32));
             let requests: Vec<Request> = (0..per_producer).map(|_| workload.next_request()).collect();
             std::thread::spawn(move || drive(&handle, requests))
         })
@@ -108,7 +109,7 @@ fn demo(args: &DemoArgs) -> Result<()> {
     let elapsed = started.elapsed();
     let played = per_producer * args.producers;
     println!(
-        "played {played} requests from {} producers in {elapsed:.2?}: {:.0} requests/s submit-to-reply ({rejected} rejected by business rules, e.g. cross-producer rollbacks)",
+        "played {played} requests from {} producers in {elapsed:.2?}: {:.0} requests/s submit-to-reply ({rejected} refused by business rules)",
         args.producers,
         played as f64 / elapsed.as_secs_f64()
     );

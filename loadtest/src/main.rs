@@ -67,7 +67,8 @@ fn main() -> Result<()> {
     let producers: Vec<_> = (0..args.producers)
         .map(|n| {
             let handle = sequencer.handle();
-            let mut workload = Workload::new(args.seed + 1 + n, args.players, Currency::EUR);
+            let mut workload = Workload::new(args.seed + 1 + n, args.players, Currency::EUR)
+                .with_source(engine::SourceId(100 + n as u32));
             let requests: Vec<_> = (0..args.requests).map(|_| workload.next_request()).collect();
             let window = args.window;
             std::thread::spawn(move || -> Result<Histogram<u64>> {
