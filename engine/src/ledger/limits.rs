@@ -219,10 +219,10 @@ impl Limits {
     /// Takes back `amount` that the command at `(then_seq, then_ms)` counted
     /// on `metric`, if it was counted at all.
     pub(crate) fn take_back(&mut self, metric: LimitMetric, (then_seq, then_ms): (u64, u64), amount: i64) {
-        if let Some(window) = &mut self.windows[metric_index(metric)] {
-            if then_seq > window.counting_since_seq {
-                window.take_back(then_ms, amount);
-            }
+        if let Some(window) = &mut self.windows[metric_index(metric)]
+            && then_seq > window.counting_since_seq
+        {
+            window.take_back(then_ms, amount);
         }
     }
 
