@@ -10,7 +10,8 @@ use crate::money::{Amount, Currency};
 
 /// A request stamped by the sequencer: the unit the ledger applies and the
 /// journal stores.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Envelope {
     /// Position in the total order, strictly increasing from 1.
     pub seq: u64,
@@ -21,7 +22,8 @@ pub struct Envelope {
 }
 
 /// A command with its origin and idempotency id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Request {
     /// Who sent it; scopes `id`.
     pub source: SourceId,
@@ -32,7 +34,8 @@ pub struct Request {
 }
 
 /// A reference to an earlier request by its origin and id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct TxRef {
     /// The source the referenced request came from.
     pub source: SourceId,
@@ -41,7 +44,8 @@ pub struct TxRef {
 }
 
 /// Everything the ledger can be asked to do.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum Command {
     /// Opens an account with a wallet in its base currency.
     RegisterPlayer {
@@ -244,7 +248,8 @@ impl Command {
 
 /// A round as the aggregator names it: rounds are keyed by
 /// (source, round id, game).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct RoundRef {
     /// The aggregator's round id.
     pub id: RoundId,
@@ -253,7 +258,8 @@ pub struct RoundRef {
 }
 
 /// A stake.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Bet {
     /// The player.
     pub player: PlayerId,
@@ -268,7 +274,8 @@ pub struct Bet {
 }
 
 /// What a win pays for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum WinKind {
     /// The outcome of a round: the round must be known.
     Regular,
@@ -279,7 +286,8 @@ pub enum WinKind {
 }
 
 /// A payout.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Win {
     /// The player.
     pub player: PlayerId,
@@ -296,7 +304,8 @@ pub struct Win {
 }
 
 /// A bonus offer turned into bonus money.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct BonusGrant {
     /// The player.
     pub player: PlayerId,
@@ -318,7 +327,8 @@ pub struct BonusGrant {
 
 /// Operator-decided account status. Self-exclusion and time-outs are
 /// separate, time-bounded blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum AccountStatus {
     /// May play.
     Active,
@@ -329,7 +339,8 @@ pub enum AccountStatus {
 }
 
 /// Where a player's identity verification stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum KycLevel {
     /// Nothing submitted.
     None,
@@ -342,7 +353,8 @@ pub enum KycLevel {
 }
 
 /// What a jurisdiction requires before money moves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct JurisdictionRules {
     /// Verified KYC before any deposit.
     pub kyc_before_deposit: bool,
@@ -353,7 +365,8 @@ pub struct JurisdictionRules {
 }
 
 /// What a limit counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum LimitMetric {
     /// Deposits initiated (failed ones are taken back out).
     Deposit,
@@ -364,7 +377,8 @@ pub enum LimitMetric {
 }
 
 /// Over how long a limit counts (rolling windows ending now).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum LimitPeriod {
     /// The last 24 hours.
     Day,
@@ -375,7 +389,8 @@ pub enum LimitPeriod {
 }
 
 /// One responsible-gambling limit: a metric over a period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct LimitKind {
     /// What is counted.
     pub metric: LimitMetric,

@@ -7,7 +7,10 @@
 use std::fmt;
 
 /// A player, numbered by the ledger from 1 in registration order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct PlayerId(pub u64);
 
 impl fmt::Display for PlayerId {
@@ -18,11 +21,17 @@ impl fmt::Display for PlayerId {
 
 /// Who originated a request: an aggregator, a payment provider, the
 /// operator back office … Idempotency keys are scoped by source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct SourceId(pub u32);
 
 /// An operator (a member of staff) acting through the operator API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct OperatorId(pub u32);
 
 /// Why a text could not become an identifier.
@@ -46,6 +55,8 @@ macro_rules! bounded_text_id {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+        #[rkyv(attr(allow(missing_docs)))]
         pub struct $name(Box<str>);
 
         impl $name {
@@ -101,7 +112,8 @@ fn check_id_text(text: &str, max: usize) -> Result<(), IdError> {
 }
 
 /// A free-text reason an operator gives for an action (1..=256 bytes, UTF-8).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Reason(Box<str>);
 
 impl Reason {
@@ -129,7 +141,10 @@ impl Reason {
 }
 
 /// A licensing jurisdiction: an upper-case two-letter code ("MT", "SE", "GB").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Jurisdiction([u8; 2]);
 
 impl Jurisdiction {

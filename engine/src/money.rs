@@ -14,7 +14,10 @@ use rust_decimal::Decimal;
 /// A count of minor units (cents, satoshis, yen …) of some currency.
 ///
 /// Arithmetic is checked: every operation that can overflow returns `Option`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Amount(i64);
 
 impl Amount {
@@ -210,6 +213,8 @@ macro_rules! currencies {
     ($($variant:ident = $exponent:literal, $name:literal;)*) => {
         /// The currencies the ledger holds, each with its ISO 4217 exponent.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+        #[rkyv(attr(allow(missing_docs)))]
         #[repr(u8)]
         pub enum Currency {
             $(

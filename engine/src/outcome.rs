@@ -9,7 +9,13 @@ use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
 
 /// The result of one command.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+// `Outcome` contains itself through `TxSummary`: the derive needs its
+// bounds spelled out (see rkyv's json_like_schema example).
+#[rkyv(serialize_bounds(__S: rkyv::ser::Writer + rkyv::ser::Allocator, __S::Error: rkyv::rancor::Source))]
+#[rkyv(deserialize_bounds(__D::Error: rkyv::rancor::Source))]
+#[rkyv(bytecheck(bounds(__C: rkyv::validation::ArchiveContext, __C::Error: rkyv::rancor::Source)))]
 pub enum Outcome {
     /// A player was registered.
     Registered {
@@ -28,7 +34,7 @@ pub enum Outcome {
     /// A wallet's balances (query).
     Balance(Balances),
     /// What became of an earlier request (query).
-    Transaction(Box<TxSummary>),
+    Transaction(#[rkyv(omit_bounds)] Box<TxSummary>),
     /// Refused; nothing changed (except for the tombstone a rollback of an
     /// unknown bet leaves, see [`Rejection::UnknownTransaction`]).
     Rejected(Rejection),
@@ -50,7 +56,8 @@ impl Outcome {
 }
 
 /// Proof of a money movement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Receipt {
     /// The sequence number that moved the money (the transaction id).
     pub seq: u64,
@@ -63,7 +70,8 @@ pub struct Receipt {
 }
 
 /// One wallet's balances.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Balances {
     /// The wallet's currency.
     pub currency: Currency,
@@ -78,7 +86,8 @@ pub struct Balances {
 }
 
 /// Where an earlier request stands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct TxSummary {
     /// Sequence number it was applied at.
     pub seq: u64,
@@ -91,7 +100,8 @@ pub struct TxSummary {
 }
 
 /// The life-cycle state of a recorded request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum TxState {
     /// Applied and final (or rejected).
     Done,
@@ -104,7 +114,8 @@ pub enum TxState {
 }
 
 /// States of deposits and withdrawals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum PaymentState {
     /// Deposit started, funds not yet received.
     Initiated,
@@ -141,7 +152,8 @@ impl PaymentState {
 }
 
 /// Why a player may not do something right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum BlockReason {
     /// Suspended by the operator.
     Suspended,
@@ -160,7 +172,8 @@ pub enum BlockReason {
 }
 
 /// A limit in the ledger that was hit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum Capacity {
     /// `Config::players_max`.
     Players,
@@ -171,7 +184,8 @@ pub enum Capacity {
 }
 
 /// Every reason the ledger refuses a command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub enum Rejection {
     /// The request id was used before with a different payload.
     Conflict,

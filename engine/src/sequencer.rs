@@ -45,7 +45,9 @@ impl Default for SequencerConfig {
 }
 
 /// An applied envelope and its outcome: what a sink makes durable.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Encoded for the journal by [`crate::record`].
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Committed {
     /// The stamped request.
     pub envelope: Envelope,
