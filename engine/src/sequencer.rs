@@ -179,6 +179,16 @@ enum Message {
     Stop,
 }
 
+impl Message {
+    /// The request of a `Submit` handed back (handles only send `Submit`).
+    fn into_request(self) -> Request {
+        match self {
+            Message::Submit(request, _) => request,
+            Message::Stop => unreachable!("handles never send Stop"),
+        }
+    }
+}
+
 /// A pending reply: wait for it (`wait`) or `.await` it.
 #[derive(Debug)]
 pub struct Completion(oneshot::Receiver<Result<Reply, ReplyError>>);
@@ -257,15 +267,21 @@ pub struct SequencerHandle {
 impl SequencerHandle {
     /// Queues `request`; never blocks.
     pub fn submit(&self, request: Request) -> Result<Completion, SubmitError> {
+        self.try_submit(request).map_err(|(error, _)| error)
+    }
+
+    /// Like [`SequencerHandle::submit`], but a refused request comes back
+    /// with the error, so a caller can retry on `Busy` without cloning.
+    pub fn try_submit(&self, request: Request) -> Result<Completion, (SubmitError, Request)> {
         self.shared.submitting.fetch_add(1, Ordering::SeqCst);
         let result = if self.shared.closing.load(Ordering::SeqCst) {
-            Err(SubmitError::ShutDown)
+            Err((SubmitError::ShutDown, request))
         } else {
             let (reply, completion) = oneshot::channel();
             match self.ring.try_send(Message::Submit(request, reply)) {
                 Ok(()) => Ok(Completion(completion)),
-                Err(TrySendError::Full(_)) => Err(SubmitError::Busy),
-                Err(TrySendError::Disconnected(_)) => Err(SubmitError::ShutDown),
+                Err(TrySendError::Full(message)) => Err((SubmitError::Busy, message.into_request())),
+                Err(TrySendError::Disconnected(message)) => Err((SubmitError::ShutDown, message.into_request())),
             }
         };
         self.shared.submitting.fetch_sub(1, Ordering::SeqCst);

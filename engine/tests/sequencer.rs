@@ -162,6 +162,9 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     }
     assert_eq!(accepted.len(), 1 + 8, "the ring holds exactly its capacity");
     assert_eq!(busy, 99 - 8);
+    // A refused request comes back intact for a later retry.
+    let (error, returned) = handle.try_submit(query(1, 500)).err().expect("ring still full");
+    assert_eq!((error, returned), (SubmitError::Busy, query(1, 500)));
     gate.wait();
     for completion in accepted {
         assert!(completion.wait().is_ok());
@@ -277,12 +280,15 @@ fn the_sequencer_and_a_direct_replay_agree() {
     let mut requests: Vec<_> = workload.setup().collect();
     requests.extend((0..3_000).map(|_| workload.next_request()));
     let mut completions = Vec::new();
-    for request in requests {
+    for mut request in requests {
         loop {
-            match handle.submit(request.clone()) {
+            match handle.try_submit(request) {
                 Ok(completion) => break completions.push(completion),
-                Err(SubmitError::Busy) => std::thread::yield_now(),
-                Err(error) => panic!("{error}"),
+                Err((SubmitError::Busy, refused)) => {
+                    request = refused;
+                    std::thread::yield_now();
+                }
+                Err((error, _)) => panic!("{error}"),
             }
         }
     }

@@ -175,12 +175,15 @@ fn drive(handle: &SequencerHandle, requests: Vec<Request>) -> Result<u64> {
     Ok(rejected)
 }
 
-fn submit(handle: &SequencerHandle, request: Request) -> Result<Completion> {
+fn submit(handle: &SequencerHandle, mut request: Request) -> Result<Completion> {
     loop {
-        match handle.submit(request.clone()) {
+        match handle.try_submit(request) {
             Ok(completion) => return Ok(completion),
-            Err(SubmitError::Busy) => std::thread::yield_now(),
-            Err(error) => return Err(error.into()),
+            Err((SubmitError::Busy, refused)) => {
+                request = refused;
+                std::thread::yield_now();
+            }
+            Err((error, _)) => return Err(error.into()),
         }
     }
 }

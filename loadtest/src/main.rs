@@ -74,7 +74,7 @@ fn main() -> Result<()> {
             std::thread::spawn(move || -> Result<Histogram<u64>> {
                 let mut latencies = Histogram::<u64>::new(3)?;
                 let mut pending: VecDeque<(Instant, Completion)> = VecDeque::with_capacity(window);
-                for request in requests {
+                for mut request in requests {
                     if pending.len() == window {
                         let (sent, completion) = pending.pop_front().expect("window is full");
                         completion.wait()?;
@@ -82,10 +82,13 @@ fn main() -> Result<()> {
                     }
                     let sent = Instant::now();
                     let completion = loop {
-                        match handle.submit(request.clone()) {
+                        match handle.try_submit(request) {
                             Ok(completion) => break completion,
-                            Err(SubmitError::Busy) => std::thread::yield_now(),
-                            Err(error) => return Err(error.into()),
+                            Err((SubmitError::Busy, refused)) => {
+                                request = refused;
+                                std::thread::yield_now();
+                            }
+                            Err((error, _)) => return Err(error.into()),
                         }
                     };
                     pending.push_back((sent, completion));
