@@ -1,10 +1,72 @@
 //! Croupier's journal: the durable, tamper-evident log of committed batches.
 //!
-//! Not built yet (issue #3): the sequencer's `CommitSink` trait in `engine`
-//! is the seam it will plug into. Until then the server commits to memory
-//! only, and says so at start-up.
+//! **What it owns.** A directory of pre-allocated, memory-mapped segment
+//! files, each named by the first sequence number it holds. The unit of
+//! append and of flush is the *batch*: the sequencer applies a batch of
+//! commands, hands the journal their records as bytes, and replies only after
+//! [`Journal::flush`] returned, so one `msync` covers the whole batch (group
+//! commit). Every batch carries two CRC32C checksums (header, payload), a
+//! BLAKE3 hash of its payload, and the BLAKE3 hash of the previous batch's
+//! header: a hash chain, so a deleted, reordered or rewritten batch is
+//! detected by [`verify`], by [`Reader`] and on [`Journal::open`].
 //!
-//! The journal will stay generic over bytes: it must never know the
-//! engine's record types, and never depend on `engine`.
+//! **Why it is shaped this way.** Batches amortise the flush; pre-allocated
+//! segments (zero-filled and synced by a background thread before they are
+//! needed) keep file creation and block allocation off the append path; the
+//! memory map turns an append into a `memcpy` and a flush into one `msync`
+//! of the bytes just written. Recovery scans every batch, zeroes a *torn
+//! tail* (the last write cut short) and refuses to open on *corruption* —
+//! a bad batch with valid data after it, a sealed segment that does not end
+//! cleanly, a sequence gap or a broken chain — naming the segment file, the
+//! byte offset and the sequence number. `FORMAT.md` beside this crate is the
+//! byte-level reference and lists the write path and recovery in fsync order.
+//!
+//! **What it must never do.** Know what a record means: it stores bytes, and
+//! must never depend on `engine` or any of its types (the `CommitSink`
+//! adapter lives on the engine's side of the boundary). Acknowledge anything
+//! it has not flushed under [`FlushPolicy::Always`]. Retry a failed fsync
+//! (after one, the journal answers [`JournalError::Poisoned`]). Open a
+//! directory with damage before its tail, or a directory another writer holds.
+//!
+//! ```
+//! use journal::{FlushPolicy, Journal, JournalConfig, Reader};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let config = JournalConfig { segment_size_bytes: 1 << 20, flush: FlushPolicy::Always };
+//! let (mut journal, recovered) = Journal::open(dir.path(), config)?;
+//! assert_eq!(recovered.last_seq, 0);
+//! journal.append(1, &[&b"first"[..], b"second"])?; // seqs 1 and 2
+//! journal.flush()?;                                   // durable: now reply
+//! drop(journal);
+//!
+//! let batches: Vec<_> = Reader::open(dir.path())?.batches().collect::<Result<_, _>>()?;
+//! assert_eq!(batches[0].first_seq, 1);
+//! assert_eq!(batches[0].records, vec![b"first".to_vec(), b"second".to_vec()]);
+//! assert!(journal::verify(dir.path())?.is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod config;
+mod error;
+mod flusher;
+pub mod format;
+mod journal;
+mod reader;
+mod scan;
+mod segment;
+mod verify;
+
+pub use config::{
+    FLUSH_INTERVAL_MAX_MS, FlushPolicy, JournalConfig, SEGMENT_SIZE_DEFAULT_BYTES, SEGMENT_SIZE_MAX_BYTES,
+    SEGMENT_SIZE_MIN_BYTES,
+};
+pub use error::{Corruption, JournalError, Problem};
+pub use format::{BatchHash, DecodeError, DecodedBatch, decode_batch};
+pub use journal::{Journal, JournalStats, Recovered};
+pub use reader::{Batch, Batches, Reader};
+pub use scan::TornTail;
+pub use segment::{LOCK_FILE_NAME, PREPARED_FILE_NAME, segment_file_name};
+pub use verify::{VerifyReport, verify};

@@ -1,0 +1,202 @@
+//! Errors with the context an operator needs: which file, which byte, which sequence number.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::format::DecodeError;
+
+/// What is wrong at a corrupt spot of the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The bytes there are not a valid batch, and valid data follows them
+    /// (so this is not a torn tail).
+    BadBatch {
+        /// Why the bytes did not decode.
+        error: DecodeError,
+        /// Offset in the same segment of the next valid batch found after it.
+        valid_batch_at_bytes: u64,
+    },
+    /// The bytes there are not a valid batch, in a segment that is not the
+    /// last: sealed segments were fully synced before the next one began, so
+    /// nothing in them may be torn.
+    BadBatchInSealedSegment {
+        /// Why the bytes did not decode.
+        error: DecodeError,
+    },
+    /// A valid batch with the wrong first sequence number (a batch deleted,
+    /// reordered or duplicated).
+    SeqMismatch {
+        /// The sequence number the chain expects.
+        expected: u64,
+        /// The batch's `first_seq`.
+        found: u64,
+    },
+    /// A valid batch whose `prev_hash` is not the hash of the batch before
+    /// it (a batch replaced, or the history rewritten).
+    ChainBroken {
+        /// The hash of the previous batch.
+        expected: crate::BatchHash,
+        /// The batch's `prev_hash`.
+        found: crate::BatchHash,
+    },
+    /// A segment's name does not match the sequence number the chain has
+    /// reached (a segment deleted, renamed or reordered).
+    SegmentNameMismatch {
+        /// The first sequence number in the name.
+        named: u64,
+    },
+    /// A segment that is not the last holds no batch.
+    EmptySealedSegment,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::BadBatch {
+                error,
+                valid_batch_at_bytes,
+            } => write!(
+                f,
+                "bad batch ({error}) followed by a valid batch at byte {valid_batch_at_bytes}"
+            ),
+            Problem::BadBatchInSealedSegment { error } => write!(f, "bad batch in a sealed segment ({error})"),
+            Problem::SeqMismatch { expected, found } => {
+                write!(f, "batch starts at seq {found}, the chain expects {expected}")
+            }
+            Problem::ChainBroken { expected, found } => {
+                write!(
+                    f,
+                    "hash chain broken: prev_hash {found}, previous batch hashes to {expected}"
+                )
+            }
+            Problem::SegmentNameMismatch { named } => write!(f, "segment is named for seq {named}"),
+            Problem::EmptySealedSegment => write!(f, "a segment that is not the last holds no batch"),
+        }
+    }
+}
+
+/// A corrupt spot: where it is and what is wrong there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Corruption {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Byte offset of the bad batch within the segment.
+    pub offset_bytes: u64,
+    /// The first bad sequence number: the one the chain expected there.
+    pub seq: u64,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "journal corrupt in {} at byte {}, seq {}: {}",
+            self.segment.display(),
+            self.offset_bytes,
+            self.seq,
+            self.problem
+        )
+    }
+}
+
+/// Everything that can go wrong in the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// An I/O call failed.
+    #[error("{operation} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("open", "msync", "fsync directory" …).
+        operation: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// Corruption before the tail: the journal refuses to open.
+    #[error("{0}")]
+    Corrupt(Box<Corruption>),
+    /// A `.seg` file whose name is not 20 digits.
+    #[error("unexpected segment file name {}", path.display())]
+    BadSegmentName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Another `Journal` holds the directory's lock.
+    #[error("journal directory {} is locked by another writer", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The configuration is out of its limits.
+    #[error("invalid journal configuration: {0}")]
+    Config(String),
+    /// `append` was given a batch that does not continue the journal.
+    #[error("batch starts at seq {got}, the journal expects {expected}")]
+    SeqOutOfOrder {
+        /// The next sequence number of the journal.
+        expected: u64,
+        /// The batch's first sequence number.
+        got: u64,
+    },
+    /// `append` was given more records than a batch may hold (or sequence
+    /// numbers past `u64::MAX`).
+    #[error("batch of {record_count} records is over the limit of one batch")]
+    TooManyRecords {
+        /// Records given.
+        record_count: u64,
+    },
+    /// `append` was given no record.
+    #[error("empty batch")]
+    EmptyBatch,
+    /// The batch does not fit a segment (or the format's limits).
+    #[error("batch of {len_bytes} bytes does not fit a segment of {segment_size_bytes} bytes")]
+    BatchTooLarge {
+        /// Encoded length of the batch (or `u64::MAX` past the format's limits).
+        len_bytes: u64,
+        /// The configured segment size.
+        segment_size_bytes: u64,
+    },
+    /// An earlier write or flush failed; nothing more is accepted (a failed
+    /// fsync cannot be retried safely).
+    #[error("journal stopped after an earlier failure")]
+    Poisoned,
+}
+
+impl JournalError {
+    /// True if the journal's contents are damaged (as opposed to I/O failing
+    /// or the caller misusing the API).
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, JournalError::Corrupt(_))
+    }
+
+    /// The corruption's details, if this is one.
+    pub fn corruption(&self) -> Option<&Corruption> {
+        match self {
+            JournalError::Corrupt(corruption) => Some(corruption),
+            _ => None,
+        }
+    }
+
+    /// True if an I/O call failed.
+    pub fn is_io(&self) -> bool {
+        matches!(self, JournalError::Io { .. })
+    }
+
+    pub(crate) fn io(operation: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> JournalError {
+        let path = path.into();
+        move |source| JournalError::Io {
+            operation,
+            path,
+            source,
+        }
+    }
+}
+
+impl From<Corruption> for JournalError {
+    fn from(corruption: Corruption) -> JournalError {
+        JournalError::Corrupt(Box::new(corruption))
+    }
+}
