@@ -19,6 +19,7 @@
 // every item written by hand in these two modules is documented.
 #[allow(missing_docs)]
 pub mod command;
+pub mod durable;
 pub mod ids;
 pub mod ledger;
 pub mod money;
