@@ -85,7 +85,7 @@ fn no_acknowledged_command_is_lost_to_kill_9() {
             last_acked_seq = last_acked_seq.max(ack.seq);
             acknowledged.insert((ack.tx.source.0, ack.tx.id.to_string()), ack);
         }
-        let recovered = recover(dir.path(), Config::default(), journal_config.clone())
+        let recovered = recover(dir.path(), Config::default(), journal_config)
             .unwrap_or_else(|e| panic!("round {round} (seed {seed}): recovery failed: {e}"));
         let ledger = &recovered.ledger;
         assert!(

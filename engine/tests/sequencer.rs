@@ -163,7 +163,7 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     assert_eq!(accepted.len(), 1 + 8, "the ring holds exactly its capacity");
     assert_eq!(busy, 99 - 8);
     // A refused request comes back intact for a later retry.
-    let (error, returned) = handle.try_submit(query(1, 500)).err().expect("ring still full");
+    let (error, returned) = handle.try_submit(query(1, 500)).expect_err("ring still full");
     assert_eq!((error, returned), (SubmitError::Busy, query(1, 500)));
     gate.wait();
     for completion in accepted {
