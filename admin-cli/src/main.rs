@@ -1,13 +1,20 @@
 //! `croupier-admin`: the operator's command-line tool.
 //!
-//! It talks to the server over its public APIs (from issue #4) and opens a
-//! journal directory offline for `journal verify` / `inspect` (issue #3).
-//! Today it answers what the engine alone can: the currencies the ledger
-//! holds and how it reads amounts in them.
+//! Offline, on a data directory: `journal verify` (checksums, hash chain and
+//! record decoding; exit code 0 only if intact), `journal inspect` (records
+//! as a table or JSON, filtered by sequence range, player and kind) and
+//! `replay` (rebuild the ledger, print its digest and per-currency totals).
+//! It also answers what the engine alone knows: currencies and how an amount
+//! is stored. The operator API arrives with the gateway (issue #4).
 
-use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use engine::{Amount, Currency};
+use engine::sequencer::Committed;
+use engine::{Amount, Config, Currency, Outcome, PlayerId};
+use journal::Reader;
 
 #[derive(Parser)]
 #[command(name = "croupier-admin", version, about = "Croupier operator tool")]
@@ -27,25 +34,269 @@ enum Cmd {
         /// ISO 4217 code, e.g. EUR.
         currency: String,
     },
+    /// Offline journal tools; they only read the directory.
+    #[command(subcommand)]
+    Journal(JournalCmd),
+    /// Rebuild the ledger from a data directory; print its digest and per-currency totals.
+    Replay {
+        /// The data directory.
+        dir: PathBuf,
+    },
 }
 
-fn main() -> Result<()> {
+#[derive(Subcommand)]
+enum JournalCmd {
+    /// Check every checksum, the whole hash chain and every record; exit 0 only if intact.
+    Verify {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// Print journal records.
+    Inspect {
+        /// The data directory.
+        dir: PathBuf,
+        /// First sequence number to print.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last sequence number to print.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only records about this player.
+        #[arg(long)]
+        player: Option<u64>,
+        /// Only commands of this kind (e.g. bet, win, rollback, deposit_confirm).
+        #[arg(long)]
+        kind: Option<String>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> Result<ExitCode> {
     match Cli::parse().command {
-        Cmd::Currencies => {
-            println!("{:<6} {:>8}", "code", "decimals");
-            for currency in Currency::ALL {
-                println!("{:<6} {:>8}", currency.code(), currency.exponent());
+        Cmd::Currencies => currencies(),
+        Cmd::Amount { value, currency } => amount(&value, &currency)?,
+        Cmd::Journal(JournalCmd::Verify { dir }) => return verify(&dir),
+        Cmd::Journal(JournalCmd::Inspect {
+            dir,
+            from,
+            to,
+            player,
+            kind,
+            json,
+        }) => {
+            let filter = Filter {
+                from,
+                to: to.unwrap_or(u64::MAX),
+                player: player.map(PlayerId),
+                kind,
+            };
+            inspect(&dir, &filter, json)?;
+        }
+        Cmd::Replay { dir } => replay(&dir)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn currencies() {
+    println!("{:<6} {:>8}", "code", "decimals");
+    for currency in Currency::ALL {
+        println!("{:<6} {:>8}", currency.code(), currency.exponent());
+    }
+}
+
+fn amount(value: &str, currency: &str) -> Result<()> {
+    let currency: Currency = currency.parse().with_context(|| format!("currency {currency:?}"))?;
+    let amount = Amount::parse(value, currency).with_context(|| format!("amount {value:?} in {currency}"))?;
+    println!(
+        "{} {currency} = {} minor units",
+        amount.to_decimal(currency),
+        amount.minor()
+    );
+    Ok(())
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    Ok(())
+}
+
+fn verify(dir: &Path) -> Result<ExitCode> {
+    check_dir(dir)?;
+    let report = journal::verify(dir).with_context(|| format!("verifying {}", dir.display()))?;
+    if let Some(corruption) = &report.corruption {
+        println!("DAMAGED: first bad seq {}: {corruption}", corruption.seq);
+        println!(
+            "intact before it: {} batches, {} records, up to seq {}",
+            report.batches, report.records, report.last_seq
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    // The chain is intact; every record must also be a valid engine record.
+    for batch in Reader::open(dir)?.batches() {
+        let batch = batch?;
+        for (seq, bytes) in (batch.first_seq..).zip(&batch.records) {
+            if let Err(error) = decode_at(seq, bytes) {
+                println!("DAMAGED: first bad seq {seq}: {error:#}");
+                return Ok(ExitCode::FAILURE);
             }
         }
-        Cmd::Amount { value, currency } => {
-            let currency: Currency = currency.parse().with_context(|| format!("currency {currency:?}"))?;
-            let amount = Amount::parse(&value, currency).with_context(|| format!("amount {value:?} in {currency}"))?;
-            println!(
-                "{} {currency} = {} minor units",
-                amount.to_decimal(currency),
-                amount.minor()
-            );
+    }
+    println!(
+        "intact: {} segments, {} batches, {} records, last seq {}, last batch hash {:?}",
+        report.segments, report.batches, report.records, report.last_seq, report.last_hash
+    );
+    if let Some(torn) = &report.torn_tail {
+        println!(
+            "note: a torn last write of {} bytes follows (it was never acknowledged; opening discards it)",
+            torn.len_bytes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode_at(seq: u64, bytes: &[u8]) -> Result<Committed> {
+    let record = engine::record::decode(bytes).with_context(|| format!("record {seq}"))?;
+    if record.envelope.seq != seq {
+        bail!("record at seq {seq} claims seq {}", record.envelope.seq);
+    }
+    Ok(record)
+}
+
+struct Filter {
+    from: u64,
+    to: u64,
+    player: Option<PlayerId>,
+    kind: Option<String>,
+}
+
+impl Filter {
+    fn accepts(&self, record: &Committed) -> bool {
+        let command = &record.envelope.request.command;
+        let player = command.player().or(match record.outcome {
+            Outcome::Registered { player } => Some(player),
+            _ => None,
+        });
+        let seq = record.envelope.seq;
+        seq >= self.from
+            && seq <= self.to
+            && self.player.is_none_or(|p| player == Some(p))
+            && self.kind.as_deref().is_none_or(|k| command.kind() == k)
+    }
+}
+
+fn inspect(dir: &Path, filter: &Filter, json: bool) -> Result<()> {
+    check_dir(dir)?;
+    if !json {
+        println!(
+            "{:>10}  {:>13}  {:>6}  {:<24} {:<20} {:>8}  outcome",
+            "seq", "time_ms", "source", "id", "kind", "player"
+        );
+    }
+    for batch in Reader::open(dir)?.batches_from(filter.from) {
+        let batch = batch?;
+        for (seq, bytes) in (batch.first_seq..).zip(&batch.records) {
+            if seq > filter.to {
+                return Ok(());
+            }
+            let record = decode_at(seq, bytes)?;
+            if filter.accepts(&record) {
+                print_record(&record, json);
+            }
         }
     }
     Ok(())
+}
+
+fn print_record(record: &Committed, json: bool) {
+    let envelope = &record.envelope;
+    let request = &envelope.request;
+    let player = request.command.player().map(|p| p.0);
+    if json {
+        let line = serde_json::json!({
+            "seq": envelope.seq,
+            "time_ms": envelope.time_ms,
+            "source": request.source.0,
+            "id": request.id.as_str(),
+            "kind": request.command.kind(),
+            "player": player,
+            "ok": record.outcome.is_ok(),
+            "command": format!("{:?}", request.command),
+            "outcome": format!("{:?}", record.outcome),
+        });
+        println!("{line}");
+    } else {
+        let player = player.map_or_else(|| "-".to_string(), |p| p.to_string());
+        println!(
+            "{:>10}  {:>13}  {:>6}  {:<24} {:<20} {:>8}  {:?}",
+            envelope.seq,
+            envelope.time_ms,
+            request.source.0,
+            request.id.as_str(),
+            request.command.kind(),
+            player,
+            record.outcome
+        );
+    }
+}
+
+fn replay(dir: &Path) -> Result<()> {
+    check_dir(dir)?;
+    let (ledger, report) =
+        engine::durable::replay(dir, Config::default()).with_context(|| format!("replaying {}", dir.display()))?;
+    let ledger = &ledger;
+    println!(
+        "replayed {} commands in {} batches ({:.2?}); last seq {}; digest {:016x}",
+        report.commands, report.batches, report.elapsed, report.last_seq, report.digest
+    );
+    if report.torn_tail_bytes > 0 {
+        println!(
+            "discarded a torn last write of {} bytes (never acknowledged)",
+            report.torn_tail_bytes
+        );
+    }
+    println!("{} players", ledger.players_len());
+    println!(
+        "{:<6} {:>20} {:>20} {:>20} {:>20} {:>20}",
+        "ccy", "balances", "deposits", "withdrawals", "bets", "wins"
+    );
+    for &currency in Currency::ALL {
+        let flows = ledger.flows(currency);
+        let balances = ledger.balance_total(currency);
+        if balances == 0 && flows == engine::Flows::default() {
+            continue;
+        }
+        let show = |minor: i128| decimal(minor, currency);
+        println!(
+            "{:<6} {:>20} {:>20} {:>20} {:>20} {:>20}",
+            currency.code(),
+            show(balances),
+            show(flows.deposits),
+            show(flows.withdrawals),
+            show(flows.bets),
+            show(flows.wins)
+        );
+    }
+    ledger.check_conservation().context("conservation check failed")?;
+    println!("conservation holds");
+    Ok(())
+}
+
+/// Prints 128-bit minor-unit totals in major units without losing digits.
+fn decimal(minor: i128, currency: Currency) -> String {
+    let exponent = currency.exponent();
+    let scale = 10_i128.pow(exponent);
+    let sign = if minor < 0 { "-" } else { "" };
+    let (whole, fraction) = (
+        minor.unsigned_abs() / scale as u128,
+        minor.unsigned_abs() % scale as u128,
+    );
+    if exponent == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction:0width$}", width = exponent as usize)
+    }
 }

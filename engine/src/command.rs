@@ -215,6 +215,37 @@ impl Command {
         matches!(self, Command::QueryBalance { .. } | Command::QueryTransaction { .. })
     }
 
+    /// The player the command is about, if it names one (payment settlements
+    /// name their payment instead).
+    pub fn player(&self) -> Option<PlayerId> {
+        match self {
+            Command::SetAccountStatus { player, .. }
+            | Command::SelfExclude { player, .. }
+            | Command::TimeOut { player, .. }
+            | Command::SetKyc { player, .. }
+            | Command::SetLimit { player, .. }
+            | Command::DepositInitiate { player, .. }
+            | Command::WithdrawalRequest { player, .. }
+            | Command::Rollback { player, .. }
+            | Command::EndRound { player, .. }
+            | Command::Adjust { player, .. }
+            | Command::BonusForfeit { player, .. }
+            | Command::BonusExpire { player, .. }
+            | Command::QueryBalance { player, .. } => Some(*player),
+            Command::Bet(bet) => Some(bet.player),
+            Command::Win(win) => Some(win.player),
+            Command::BonusGrant(grant) => Some(grant.player),
+            Command::RegisterPlayer { .. }
+            | Command::SetJurisdictionRules { .. }
+            | Command::DepositConfirm { .. }
+            | Command::DepositFail { .. }
+            | Command::WithdrawalApprove { .. }
+            | Command::WithdrawalReject { .. }
+            | Command::WithdrawalComplete { .. }
+            | Command::QueryTransaction { .. } => None,
+        }
+    }
+
     /// A short stable name, for logs, metrics and journal filters.
     pub fn kind(&self) -> &'static str {
         match self {

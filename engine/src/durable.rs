@@ -51,10 +51,25 @@ impl CommitSink for JournalSink {
             .map(record::encode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail(e.to_string()))?;
-        self.journal
-            .append(first_seq, &records)
+        self.append_fitting(first_seq, &records)
             .map_err(|e| fail(e.to_string()))?;
+        // One flush for the whole sequencer batch, however it was split.
         self.journal.flush().map_err(|e| fail(e.to_string()))
+    }
+}
+
+impl JournalSink {
+    /// Appends `records` as one journal batch, or, if that would not fit a
+    /// segment, as several consecutive ones.
+    fn append_fitting<R: AsRef<[u8]>>(&mut self, first_seq: u64, records: &[R]) -> Result<(), JournalError> {
+        match self.journal.append(first_seq, records) {
+            Err(JournalError::BatchTooLarge { .. }) if records.len() > 1 => {
+                let (head, tail) = records.split_at(records.len() / 2);
+                self.append_fitting(first_seq, head)?;
+                self.append_fitting(first_seq + head.len() as u64, tail)
+            }
+            other => other,
+        }
     }
 }
 
@@ -133,15 +148,37 @@ pub struct Recovered {
 }
 
 /// Opens (or creates) the journal in `dir` and rebuilds the ledger from it.
+/// A torn last write (never acknowledged) is discarded.
 pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
     let (journal, opened) = Journal::open(dir, journal_config)?;
-    let mut ledger = Ledger::new(config);
+    let (ledger, mut report) = replay_into(dir, Ledger::new(config))?;
+    debug_assert_eq!(ledger.last_seq(), opened.last_seq);
+    report.torn_tail_bytes = opened.truncated_bytes();
+    report.elapsed = started.elapsed();
+    Ok(Recovered {
+        ledger,
+        sink: JournalSink::new(journal),
+        report,
+    })
+}
+
+/// Rebuilds the ledger from the journal in `dir` without writing anything:
+/// no lock is taken and a torn tail is left in place (and not replayed).
+/// For offline tools; a server uses [`recover`].
+pub fn replay(dir: &Path, config: Config) -> Result<(Ledger, RecoveryReport), RecoveryError> {
+    let started = Instant::now();
+    let (ledger, mut report) = replay_into(dir, Ledger::new(config))?;
+    report.elapsed = started.elapsed();
+    Ok((ledger, report))
+}
+
+fn replay_into(dir: &Path, mut ledger: Ledger) -> Result<(Ledger, RecoveryReport), RecoveryError> {
     let mut report = RecoveryReport {
         batches: 0,
         commands: 0,
         last_seq: 0,
-        torn_tail_bytes: opened.truncated_bytes(),
+        torn_tail_bytes: 0,
         digest: 0,
         elapsed: Duration::ZERO,
     };
@@ -153,15 +190,9 @@ pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Res
         report.batches += 1;
         report.commands += batch.records.len() as u64;
     }
-    debug_assert_eq!(ledger.last_seq(), opened.last_seq);
     report.last_seq = ledger.last_seq();
     report.digest = ledger.digest();
-    report.elapsed = started.elapsed();
-    Ok(Recovered {
-        ledger,
-        sink: JournalSink::new(journal),
-        report,
-    })
+    Ok((ledger, report))
 }
 
 fn replay_one(ledger: &mut Ledger, dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), RecoveryError> {

@@ -111,3 +111,40 @@ fn a_damaged_journal_is_refused_with_its_location() {
         "names the segment: {message}"
     );
 }
+
+#[test]
+fn a_batch_larger_than_a_segment_is_split_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = JournalConfig {
+        segment_size_bytes: 16 * 1024,
+        ..JournalConfig::default()
+    };
+    let recovered = recover(dir.path(), Config::default(), tiny).unwrap();
+    // Hold the sequencer's first batch until the ring holds far more than a segment's worth.
+    let config = SequencerConfig {
+        ring_capacity: 4_096,
+        batch_len_max: 4_096,
+    };
+    let mut started = false;
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let release = gate.clone();
+    let clock = move || {
+        if !std::mem::replace(&mut started, true) {
+            release.wait();
+        }
+        T0
+    };
+    let sequencer = Sequencer::start(recovered.ledger, recovered.sink, clock, config).unwrap();
+    let handle = sequencer.handle();
+    let mut workload = Workload::new(6, 500, Currency::EUR);
+    let completions: Vec<_> = workload.setup().map(|r| handle.submit(r).unwrap()).collect();
+    gate.wait();
+    let replies: Vec<_> = completions.into_iter().map(|c| c.wait().unwrap()).collect();
+    assert_eq!(replies.len(), 1_500);
+    let sequencer_batches = handle.stats().batches.load(std::sync::atomic::Ordering::Relaxed);
+    let (ledger, sink) = sequencer.shutdown().unwrap();
+    assert!(sink.journal().stats().batches > sequencer_batches, "a batch too big for a segment was split");
+    drop(sink);
+    let again = recover(dir.path(), Config::default(), tiny).unwrap();
+    assert_eq!(again.report.digest, ledger.digest());
+}
