@@ -7,6 +7,7 @@
 //! It also answers what the engine alone knows: currencies and how an amount
 //! is stored. The operator API arrives with the gateway (issue #4).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -190,11 +191,16 @@ impl Filter {
 
 fn inspect(dir: &Path, filter: &Filter, json: bool) -> Result<()> {
     check_dir(dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     if !json {
-        println!(
+        let header = format!(
             "{:>10}  {:>13}  {:>6}  {:<24} {:<20} {:>8}  outcome",
             "seq", "time_ms", "source", "id", "kind", "player"
         );
+        if writeln!(out, "{header}").is_err() {
+            return Ok(()); // stdout already closed
+        }
     }
     for batch in Reader::open(dir)?.batches_from(filter.from) {
         let batch = batch?;
@@ -204,14 +210,18 @@ fn inspect(dir: &Path, filter: &Filter, json: bool) -> Result<()> {
             }
             let record = decode_at(seq, bytes)?;
             if filter.accepts(&record) {
-                print_record(&record, json);
+                match print_record(&mut out, &record, json) {
+                    // The reader went away (`| head`): a normal end, not an error.
+                    Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    other => other?,
+                }
             }
         }
     }
     Ok(())
 }
 
-fn print_record(record: &Committed, json: bool) {
+fn print_record(out: &mut impl Write, record: &Committed, json: bool) -> std::io::Result<()> {
     let envelope = &record.envelope;
     let request = &envelope.request;
     let player = request.command.player().map(|p| p.0);
@@ -227,10 +237,11 @@ fn print_record(record: &Committed, json: bool) {
             "command": format!("{:?}", request.command),
             "outcome": format!("{:?}", record.outcome),
         });
-        println!("{line}");
+        writeln!(out, "{line}")
     } else {
         let player = player.map_or_else(|| "-".to_string(), |p| p.to_string());
-        println!(
+        writeln!(
+            out,
             "{:>10}  {:>13}  {:>6}  {:<24} {:<20} {:>8}  {:?}",
             envelope.seq,
             envelope.time_ms,
@@ -239,7 +250,7 @@ fn print_record(record: &Committed, json: bool) {
             request.command.kind(),
             player,
             record.outcome
-        );
+        )
     }
 }
 

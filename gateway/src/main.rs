@@ -4,18 +4,22 @@
 //! real, short session of the engine (registration, funding, a realistic
 //! bet/win/rollback/payment mix from several producer threads through the
 //! sequencer) that prints balances, conservation and throughput. It commits
-//! to memory only: nothing is written to disk yet, and it says so.
+//! to memory, or with `--data-dir` to the journal (recovering first).
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use engine::durable::recover;
 use engine::sequencer::{
-    Completion, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SubmitError, SystemClock,
+    CommitSink, Completion, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SubmitError, SystemClock,
 };
 use engine::workload::Workload;
 use engine::{Command, Config, Currency, Ledger, Outcome, PlayerId, Request};
+use journal::JournalConfig;
 
 #[derive(Parser)]
 #[command(name = "croupier", version, about = "Croupier casino wallet server")]
@@ -44,6 +48,10 @@ struct DemoArgs {
     /// Seed of the simulated session.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Journal to this data directory (recovering what is there first)
+    /// instead of committing to memory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 impl Default for DemoArgs {
@@ -53,6 +61,7 @@ impl Default for DemoArgs {
             requests: 1_000_000,
             producers: 2,
             seed: 42,
+            data_dir: None,
         }
     }
 }
@@ -67,18 +76,60 @@ fn demo(args: &DemoArgs) -> Result<()> {
     if args.players == 0 || args.producers == 0 {
         bail!("--players and --producers must be at least 1");
     }
+    let ledger = match &args.data_dir {
+        None => {
+            println!(
+                "croupier engine demo: in-memory commit sink, nothing is written to disk (use --data-dir to journal)"
+            );
+            let sequencer = Sequencer::start(
+                Ledger::new(Config::default()),
+                MemorySink::counting(),
+                SystemClock,
+                sequencer_config(),
+            )
+            .context("starting the sequencer")?;
+            session(sequencer, args)?
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let recovered = recover(dir, Config::default(), JournalConfig::default())
+                .with_context(|| format!("recovering from {}", dir.display()))?;
+            let report = &recovered.report;
+            println!(
+                "croupier engine demo: journal in {}; recovered {} commands (last seq {}) in {:.2?}; a second run replays the same ids, so every request is an idempotent retry",
+                dir.display(),
+                report.commands,
+                report.last_seq,
+                report.elapsed
+            );
+            let sequencer = Sequencer::start(recovered.ledger, recovered.sink, SystemClock, sequencer_config())
+                .context("starting the sequencer")?;
+            session(sequencer, args)?
+        }
+    };
+    ledger.check_conservation().context("conservation check failed")?;
+    let flows = ledger.flows(Currency::EUR);
     println!(
-        "croupier engine demo: in-memory commit sink, nothing is written to disk (the journal arrives with issue #3)"
+        "EUR flows: deposits {}, withdrawals {}, bets {}, wins {}, rollbacks {}; balances sum {} (conservation holds)",
+        flows.deposits,
+        flows.withdrawals,
+        flows.bets,
+        flows.wins,
+        flows.rollbacks,
+        ledger.balance_total(Currency::EUR)
     );
-    let sequencer = Sequencer::start(
-        Ledger::new(Config::default()),
-        MemorySink::counting(),
-        SystemClock,
-        SequencerConfig::default(),
-    )
-    .context("starting the sequencer")?;
-    let handle = sequencer.handle();
+    println!("last seq {}, digest {:016x}", ledger.last_seq(), ledger.digest());
+    Ok(())
+}
 
+fn sequencer_config() -> SequencerConfig {
+    SequencerConfig::default()
+}
+
+/// Registers and funds the players, plays the mix, shows three balances and
+/// stops the sequencer; returns the final ledger.
+fn session<S: CommitSink>(sequencer: Sequencer<S>, args: &DemoArgs) -> Result<Ledger> {
+    let handle = sequencer.handle();
     let started = Instant::now();
     let setup: Vec<Request> = Workload::new(args.seed, args.players, Currency::EUR).setup().collect();
     let setup_len = setup.len();
@@ -108,51 +159,40 @@ fn demo(args: &DemoArgs) -> Result<()> {
     }
     let elapsed = started.elapsed();
     let played = per_producer * args.producers;
+    let stats = handle.stats();
     println!(
-        "played {played} requests from {} producers in {elapsed:.2?}: {:.0} requests/s submit-to-reply ({rejected} refused by business rules)",
+        "played {played} requests from {} producers in {elapsed:.2?}: {:.0} requests/s submit-to-reply ({rejected} refused by business rules); {} batches committed",
         args.producers,
-        played as f64 / elapsed.as_secs_f64()
+        played as f64 / elapsed.as_secs_f64(),
+        stats.batches.load(Ordering::Relaxed)
     );
-
     for player in [1, args.players / 2 + 1, args.players] {
-        let query = Request {
-            source: engine::SourceId(0),
-            id: engine::ExtId::new("demo-query")?,
-            command: Command::QueryBalance {
-                player: PlayerId(player),
-                currency: Currency::EUR,
-            },
-        };
-        if let Outcome::Balance(b) = submit(&handle, query)?.wait()?.outcome {
-            let show = |a: engine::Amount| a.to_decimal(b.currency);
-            println!(
-                "player {player:>7}: cash {} {}, bonus {}, reserved {}",
-                show(b.cash),
-                b.currency,
-                show(b.bonus),
-                show(b.reserved)
-            );
-        }
+        show_balance(&handle, PlayerId(player))?;
     }
-    let (ledger, sink) = sequencer.shutdown().context("stopping the sequencer")?;
-    ledger.check_conservation().context("conservation check failed")?;
-    let flows = ledger.flows(Currency::EUR);
-    println!(
-        "EUR flows: deposits {}, withdrawals {}, bets {}, wins {}, rollbacks {}; balances sum {} (conservation holds)",
-        flows.deposits,
-        flows.withdrawals,
-        flows.bets,
-        flows.wins,
-        flows.rollbacks,
-        ledger.balance_total(Currency::EUR)
-    );
-    println!(
-        "{} batches, {} commands committed, last seq {}, digest {:016x}",
-        sink.batches,
-        sink.committed,
-        ledger.last_seq(),
-        ledger.digest()
-    );
+    let (ledger, _sink) = sequencer.shutdown().context("stopping the sequencer")?;
+    Ok(ledger)
+}
+
+fn show_balance(handle: &SequencerHandle, player: PlayerId) -> Result<()> {
+    let command = Command::QueryBalance {
+        player,
+        currency: Currency::EUR,
+    };
+    let query = Request {
+        source: engine::SourceId(0),
+        id: engine::ExtId::new("demo-query")?,
+        command,
+    };
+    if let Outcome::Balance(b) = submit(handle, query)?.wait()?.outcome {
+        let show = |a: engine::Amount| a.to_decimal(b.currency);
+        println!(
+            "player {player:>7}: cash {} {}, bonus {}, reserved {}",
+            show(b.cash),
+            b.currency,
+            show(b.bonus),
+            show(b.reserved)
+        );
+    }
     Ok(())
 }
 
