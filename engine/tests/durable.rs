@@ -143,7 +143,10 @@ fn a_batch_larger_than_a_segment_is_split_not_refused() {
     assert_eq!(replies.len(), 1_500);
     let sequencer_batches = handle.stats().batches.load(std::sync::atomic::Ordering::Relaxed);
     let (ledger, sink) = sequencer.shutdown().unwrap();
-    assert!(sink.journal().stats().batches > sequencer_batches, "a batch too big for a segment was split");
+    assert!(
+        sink.journal().stats().batches > sequencer_batches,
+        "a batch too big for a segment was split"
+    );
     drop(sink);
     let again = recover(dir.path(), Config::default(), tiny).unwrap();
     assert_eq!(again.report.digest, ledger.digest());

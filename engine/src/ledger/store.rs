@@ -11,6 +11,15 @@
 //! Eviction is oldest-first by count and age, except that a deposit or
 //! withdrawal that is still open is never forgotten: it moves to a small
 //! side map until it reaches a final state.
+//!
+//! Retention is exact: the ring never holds more than `len_max` records and
+//! a record leaves it (and can no longer be found) as soon as it is past
+//! either limit. Only the table's bookkeeping is batched: the entries of up
+//! to [`STALE_MAX`] evicted records stay in the table, where lookups skip
+//! them because their positions are no longer in the ring, and are removed
+//! together. Removing one entry is a random DRAM access; removing a batch
+//! lets those independent accesses overlap (memory-level parallelism)
+//! instead of costing one full miss per request.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -161,12 +170,30 @@ pub(crate) struct Retention {
     pub(crate) age_max_ms: u64,
 }
 
+/// Most evicted records whose table entries await removal together.
+const STALE_MAX: usize = 2048;
+
 /// The request memory: FIFO ring plus position table plus open payments.
+///
+/// A table entry is a `u32`: the record's ring position (modulo
+/// `position_mask + 1`) in the bits of `position_mask`, and the same bits of
+/// the key's second word's top half in the bits above (8 of them at the
+/// default 10M limit, none from 2^31). The table's own 7-bit tags match a
+/// wrong entry in several percent of the lookups of new keys; those extra
+/// bits reject nearly all of them without reading the ring (a DRAM miss).
 pub(crate) struct TxStore {
+    /// Entries of the records, plus those of up to [`STALE_MAX`] evicted
+    /// records (listed in `stale`).
     table: HashTable<u32>,
     ring: VecDeque<TxRecord>,
-    /// Ring position counter of `ring[0]` (wraps; only differences matter).
+    /// Ring position of `ring[0]`, modulo `position_mask + 1`.
     front: u32,
+    /// 2^k - 1 for the least k with 2^k > `len_max + STALE_MAX`, so that
+    /// live and stale positions never alias.
+    position_mask: u32,
+    /// (hash, entry) of evicted records whose table entries are not removed
+    /// yet. Their positions precede `front`, so lookups skip them.
+    stale: Vec<(u64, u32)>,
     /// Open payments evicted from the ring, kept until final.
     pinned: KeyMap<TxRecord>,
     retention: Retention,
@@ -174,28 +201,40 @@ pub(crate) struct TxStore {
 
 impl TxStore {
     pub(crate) fn new(retention: Retention) -> TxStore {
-        assert!(retention.len_max > 0 && retention.len_max < u32::MAX as usize);
+        // Live and stale positions together must fit the u32 position space.
+        assert!(retention.len_max > 0 && retention.len_max < u32::MAX as usize - STALE_MAX);
+        let positions = (retention.len_max + STALE_MAX + 1) as u64;
+        let position_mask = (positions.next_power_of_two() - 1).min(u64::from(u32::MAX)) as u32;
         TxStore {
             table: HashTable::new(),
             ring: VecDeque::new(),
             front: 0,
+            position_mask,
+            stale: Vec::new(),
             pinned: KeyMap::default(),
             retention,
         }
     }
 
-    fn index(&self, position: u32) -> usize {
-        position.wrapping_sub(self.front) as usize
+    /// The ring index an entry points to: past the end of the ring for a
+    /// stale entry.
+    fn index(&self, entry: u32) -> usize {
+        (entry.wrapping_sub(self.front) & self.position_mask) as usize
+    }
+
+    /// The key bits an entry carries above its position.
+    fn tag(&self, key: Key) -> u32 {
+        (key.1 >> 32) as u32 & !self.position_mask
     }
 
     fn find(&self, key: Key) -> Option<usize> {
-        let ring = &self.ring;
-        let front = self.front;
+        let tag = self.tag(key);
+        let tag_mask = !self.position_mask;
         self.table
-            .find(key.0, |&position| {
-                ring[position.wrapping_sub(front) as usize].key == key
+            .find(key.0, |&entry| {
+                entry & tag_mask == tag && self.ring.get(self.index(entry)).is_some_and(|r| r.key == key)
             })
-            .map(|&position| self.index(position))
+            .map(|&entry| self.index(entry))
     }
 
     pub(crate) fn get(&self, key: Key) -> Option<&TxRecord> {
@@ -221,15 +260,21 @@ impl TxStore {
             let room = self.ring.len().max(1024).min(self.retention.len_max - self.ring.len());
             self.ring.reserve_exact(room);
         }
-        let position = self.front.wrapping_add(self.ring.len() as u32);
-        let ring = &self.ring;
-        let front = self.front;
-        let hasher = |&p: &u32| ring[p.wrapping_sub(front) as usize].key.0;
-        self.table.insert_unique(record.key.0, position, hasher);
+        if self.table.len() == self.table.capacity() {
+            // Growing rehashes every entry through the ring: stale ones
+            // cannot be, so drop them first.
+            self.remove_stale();
+        }
+        let position = self.front.wrapping_add(self.ring.len() as u32) & self.position_mask;
+        let entry = self.tag(record.key) | position;
+        let (ring, front, mask) = (&self.ring, self.front, self.position_mask);
+        let hasher = |&entry: &u32| ring[(entry.wrapping_sub(front) & mask) as usize].key.0;
+        self.table.insert_unique(record.key.0, entry, hasher);
         self.ring.push_back(record);
     }
 
-    /// Forgets the oldest requests past the retention limits.
+    /// Forgets the oldest requests past the retention limits. Their table
+    /// entries go stale and are removed in batches of [`STALE_MAX`].
     fn evict(&mut self, now_ms: u64) {
         while let Some(oldest) = self.ring.front() {
             let full = self.ring.len() >= self.retention.len_max;
@@ -237,15 +282,25 @@ impl TxStore {
             if !full && !expired {
                 break;
             }
-            let position = self.front;
-            let key = oldest.key;
-            if let Ok(entry) = self.table.find_entry(key.0, |&p| p == position) {
-                entry.remove();
-            }
             let record = self.ring.pop_front().expect("front exists");
-            self.front = self.front.wrapping_add(1);
+            if self.stale.len() == STALE_MAX {
+                self.remove_stale();
+            }
+            self.stale.push((record.key.0, self.tag(record.key) | self.front));
+            self.front = self.front.wrapping_add(1) & self.position_mask;
             if record.is_open_payment() {
-                self.pinned.insert(key, record);
+                self.pinned.insert(record.key, record);
+            }
+        }
+    }
+
+    /// Removes the table entries of evicted records. The lookups are
+    /// independent of each other, so the CPU overlaps their cache misses.
+    fn remove_stale(&mut self) {
+        let table = &mut self.table;
+        for (hash, stale) in self.stale.drain(..) {
+            if let Ok(entry) = table.find_entry(hash, |&entry| entry == stale) {
+                entry.remove();
             }
         }
     }
@@ -277,11 +332,26 @@ pub(crate) struct Round {
     pub(crate) opened_ms: u64,
 }
 
+/// Open rounds the map makes room for in one step once it holds
+/// [`ROUNDS_PRESIZE_FROM`] (capped by the count limit). A busy ledger keeps
+/// most of a million rounds open; growing there by doubling would rehash
+/// the whole map (~40 ms at 850k rounds) in the middle of the traffic, and
+/// deletions at a high load factor leave tombstones that force more rehashes.
+const ROUNDS_PRESIZE: usize = 1 << 20;
+/// Open rounds from which the map is presized: small ledgers (tests, quiet
+/// shards) never pay for the big table.
+const ROUNDS_PRESIZE_FROM: usize = 1 << 14;
+
 /// Open rounds, forgotten oldest-first past the count and age limits.
+///
+/// `order` lists every round opened, closed or not, in opening order: the
+/// count limit applies to it, so it never holds more than `len_max` entries
+/// and a closed round leaves it at the latest `len_max` openings later.
 pub(crate) struct RoundStore {
     open: KeyMap<Round>,
     order: VecDeque<(Key, u64)>,
     retention: Retention,
+    presized: bool,
 }
 
 impl RoundStore {
@@ -290,6 +360,7 @@ impl RoundStore {
             open: KeyMap::default(),
             order: VecDeque::new(),
             retention,
+            presized: false,
         }
     }
 
@@ -304,6 +375,11 @@ impl RoundStore {
     /// Opens a round (the key must not be open).
     pub(crate) fn open(&mut self, key: Key, round: Round) {
         self.evict(round.opened_ms);
+        if !self.presized && self.open.len() >= ROUNDS_PRESIZE_FROM {
+            self.presized = true;
+            let target = ROUNDS_PRESIZE.min(self.retention.len_max);
+            self.open.reserve(target.saturating_sub(self.open.len()));
+        }
         self.order.push_back((key, round.opened_ms));
         let previous = self.open.insert(key, round);
         debug_assert!(previous.is_none(), "round opened twice");
@@ -400,13 +476,179 @@ mod tests {
             len_max: 4,
             age_max_ms: u64::MAX,
         });
-        store.front = u32::MAX - 2;
+        store.front = store.position_mask - 2;
         for n in 1..=10 {
             store.insert(record(n, 0, Detail::Plain));
             assert_eq!(store.get(Key(n, n)).map(|r| r.seq), Some(n));
         }
         assert!(store.get(Key(6, 6)).is_none());
         assert!(store.get(Key(7, 7)).is_some());
+    }
+
+    /// Every request still in the ring is found; every evicted one is not,
+    /// whether or not its table entry has been removed yet.
+    fn assert_retains_exactly(store: &TxStore, evicted: std::ops::Range<u64>, kept: std::ops::Range<u64>) {
+        for n in evicted {
+            assert!(store.get(Key(n, n)).is_none(), "request {n} should be forgotten");
+        }
+        for n in kept {
+            assert_eq!(
+                store.get(Key(n, n)).map(|r| r.seq),
+                Some(n),
+                "request {n} should be remembered"
+            );
+        }
+    }
+
+    #[test]
+    fn batched_removal_keeps_retention_exact() {
+        let len_max = 1000;
+        let mut store = TxStore::new(Retention {
+            len_max,
+            age_max_ms: u64::MAX,
+        });
+        let total = (3 * STALE_MAX + 500) as u64;
+        for n in 1..=total {
+            store.insert(record(n, 0, Detail::Plain));
+            assert!(store.ring.len() <= len_max);
+            assert!(store.stale.len() <= STALE_MAX);
+            assert_eq!(store.table.len(), store.ring.len() + store.stale.len());
+            if n % 97 == 0 {
+                let first_kept = (n + 1).saturating_sub(len_max as u64).max(1);
+                assert_retains_exactly(&store, 1..first_kept, first_kept..n + 1);
+            }
+        }
+        assert_eq!(store.len(), len_max);
+    }
+
+    #[test]
+    fn a_key_reinserted_before_its_stale_entry_is_removed_survives_the_removal() {
+        let mut store = TxStore::new(Retention {
+            len_max: 2,
+            age_max_ms: u64::MAX,
+        });
+        store.table.reserve(16, |_| unreachable!("the table is empty")); // no growth below
+        for n in 1..=3 {
+            store.insert(record(n, 0, Detail::Plain)); // 3 evicts 1: its entry goes stale
+        }
+        assert!(store.get(Key(1, 1)).is_none());
+        let mut again = record(1, 0, Detail::Plain);
+        again.seq = 100;
+        store.insert(again); // evicts 2
+        assert_eq!(store.stale.len(), 2);
+        assert_eq!(store.get(Key(1, 1)).map(|r| r.seq), Some(100));
+        store.remove_stale();
+        assert_eq!(store.table.len(), 2);
+        assert_eq!(store.get(Key(1, 1)).map(|r| r.seq), Some(100));
+        assert_eq!(store.get(Key(3, 3)).map(|r| r.seq), Some(3));
+        assert!(store.get(Key(2, 2)).is_none());
+    }
+
+    #[test]
+    fn mass_expiry_is_exact_and_pins_open_payments() {
+        let mut store = TxStore::new(Retention {
+            len_max: 1_000_000,
+            age_max_ms: 10,
+        });
+        let total = (2 * STALE_MAX + 7) as u64;
+        for n in 1..=total {
+            let detail = if n % 1000 == 0 { open_deposit() } else { Detail::Plain };
+            store.insert(record(n, 0, detail));
+        }
+        // Everything expires at once, more than one batch of stale entries.
+        store.insert(record(total + 1, 11, Detail::Plain));
+        assert!(store.stale.len() <= STALE_MAX);
+        for n in 1..=total {
+            let found = store.get(Key(n, n)).is_some();
+            assert_eq!(found, n % 1000 == 0, "request {n}");
+        }
+        assert_eq!(store.pinned_len(), (total / 1000) as usize);
+        assert_eq!(store.len(), 1 + (total / 1000) as usize);
+        // Settled payments are forgotten.
+        store.settle(Key(1000, 1000));
+        assert!(store.get(Key(1000, 1000)).is_none());
+    }
+
+    #[test]
+    fn table_growth_with_stale_entries_pending() {
+        // Age evicts in small bursts long before the count limit, so the
+        // table (live plus stale entries) grows while stale ones are pending.
+        let mut store = TxStore::new(Retention {
+            len_max: 100_000,
+            age_max_ms: 10,
+        });
+        let mut grew_with_stale = 0;
+        for n in 1..=20_000u64 {
+            let capacity = store.table.capacity();
+            let pending = !store.stale.is_empty();
+            store.insert(record(n, n / 50, Detail::Plain));
+            if store.table.capacity() > capacity && pending {
+                grew_with_stale += 1;
+            }
+            assert_eq!(store.table.len(), store.ring.len() + store.stale.len());
+        }
+        assert!(grew_with_stale > 0);
+        let now = 20_000 / 50;
+        for n in 1..=20_000u64 {
+            let expired = n / 50 + 10 < now;
+            assert_eq!(store.get(Key(n, n)).is_some(), !expired, "request {n}");
+        }
+    }
+
+    #[test]
+    fn stale_positions_survive_wrapping() {
+        let mut store = TxStore::new(Retention {
+            len_max: 4,
+            age_max_ms: u64::MAX,
+        });
+        store.front = store.position_mask - (STALE_MAX as u32) / 2;
+        for n in 1..=(3 * STALE_MAX as u64) {
+            store.insert(record(n, 0, Detail::Plain));
+            assert_eq!(store.get(Key(n, n)).map(|r| r.seq), Some(n));
+            if n > 4 {
+                assert!(store.get(Key(n - 4, n - 4)).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn entries_split_into_tag_and_position() {
+        let small = TxStore::new(Retention {
+            len_max: 3,
+            age_max_ms: u64::MAX,
+        });
+        assert_eq!(small.position_mask, 4095);
+        let default = TxStore::new(Retention {
+            len_max: 10_000_000,
+            age_max_ms: u64::MAX,
+        });
+        assert_eq!(default.position_mask, (1 << 24) - 1);
+        let largest = TxStore::new(Retention {
+            len_max: u32::MAX as usize - STALE_MAX - 1,
+            age_max_ms: u64::MAX,
+        });
+        assert_eq!(largest.position_mask, u32::MAX);
+        assert_eq!(largest.tag(Key(1, u64::MAX)), 0);
+    }
+
+    #[test]
+    fn keys_sharing_the_hash_or_the_tag_stay_apart() {
+        let mut store = TxStore::new(Retention {
+            len_max: 100,
+            age_max_ms: u64::MAX,
+        });
+        let keys = [Key(7, 1), Key(7, 2), Key(7, 1 << 63), Key(7, (1 << 63) | 1), Key(8, 1)];
+        for (n, &key) in keys.iter().enumerate() {
+            store.insert(TxRecord {
+                key,
+                ..record(n as u64, 0, Detail::Plain)
+            });
+        }
+        for (n, &key) in keys.iter().enumerate() {
+            assert_eq!(store.get(key).map(|r| r.seq), Some(n as u64));
+        }
+        assert!(store.get(Key(7, 3)).is_none());
+        assert!(store.get(Key(7, (1 << 63) | 2)).is_none());
     }
 
     #[test]
