@@ -51,7 +51,10 @@ pub struct Config {
     /// Requests older than this are forgotten (default 30 days). A retry or
     /// rollback arriving later is treated as new / unknown.
     pub idempotency_age_max_ms: u64,
-    /// Most open rounds (default 4,000,000); the oldest is forgotten first.
+    /// Rounds tracked (default 4,000,000). The count covers the last
+    /// 4,000,000 round openings, closed rounds included, so an open round is
+    /// forgotten once that many newer rounds were opened (its late wins are
+    /// then refused as `UnknownRound`); at most this many are open at once.
     pub rounds_open_max: usize,
     /// Open rounds older than this are forgotten (default 7 days).
     pub round_age_max_ms: u64,
