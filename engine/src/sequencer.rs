@@ -288,6 +288,22 @@ impl SequencerHandle {
         result
     }
 
+    /// Like [`SequencerHandle::submit`], but while the ring is full it
+    /// yields and tries again: for batch tools and tests that want
+    /// backpressure to slow them down rather than fail them. Servers answer
+    /// `Busy` to their clients instead.
+    pub fn submit_waiting(&self, mut request: Request) -> Result<Completion, SubmitError> {
+        loop {
+            match self.try_submit(request) {
+                Err((SubmitError::Busy, refused)) => {
+                    request = refused;
+                    std::thread::yield_now();
+                }
+                other => return other.map_err(|(error, _)| error),
+            }
+        }
+    }
+
     /// Requests waiting in the ring.
     pub fn ring_depth(&self) -> usize {
         self.ring.len()

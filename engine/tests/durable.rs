@@ -2,7 +2,7 @@
 //! the same digest and the same idempotency answers.
 
 use engine::durable::recover;
-use engine::sequencer::{Completion, Sequencer, SequencerConfig, SubmitError};
+use engine::sequencer::{Completion, Sequencer, SequencerConfig};
 use engine::workload::Workload;
 use engine::{Config, Currency, Ledger, Outcome, Request};
 use journal::JournalConfig;
@@ -34,16 +34,10 @@ fn run(dir: &std::path::Path, requests: Vec<Request>) -> (Vec<Outcome>, u64, u64
     };
     let sequencer = Sequencer::start(recovered.ledger, recovered.sink, clock(), config).unwrap();
     let handle = sequencer.handle();
-    let mut completions: Vec<Completion> = Vec::new();
-    for mut request in requests {
-        loop {
-            match handle.try_submit(request) {
-                Ok(completion) => break completions.push(completion),
-                Err((SubmitError::Busy, refused)) => request = refused,
-                Err((error, _)) => panic!("{error}"),
-            }
-        }
-    }
+    let completions: Vec<Completion> = requests
+        .into_iter()
+        .map(|r| handle.submit_waiting(r).unwrap())
+        .collect();
     let outcomes = completions.into_iter().map(|c| c.wait().unwrap().outcome).collect();
     let (ledger, _) = sequencer.shutdown().unwrap();
     (outcomes, ledger.digest(), ledger.last_seq())

@@ -279,19 +279,10 @@ fn the_sequencer_and_a_direct_replay_agree() {
     let mut workload = Workload::new(7, 50, Currency::EUR);
     let mut requests: Vec<_> = workload.setup().collect();
     requests.extend((0..3_000).map(|_| workload.next_request()));
-    let mut completions = Vec::new();
-    for mut request in requests {
-        loop {
-            match handle.try_submit(request) {
-                Ok(completion) => break completions.push(completion),
-                Err((SubmitError::Busy, refused)) => {
-                    request = refused;
-                    std::thread::yield_now();
-                }
-                Err((error, _)) => panic!("{error}"),
-            }
-        }
-    }
+    let completions: Vec<_> = requests
+        .into_iter()
+        .map(|r| handle.submit_waiting(r).unwrap())
+        .collect();
     let replies: Vec<_> = completions.into_iter().map(|c| c.wait().unwrap()).collect();
     let (ledger, sink) = sequencer.shutdown().unwrap();
     ledger.check_conservation().unwrap();

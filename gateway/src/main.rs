@@ -14,9 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use engine::durable::recover;
-use engine::sequencer::{
-    CommitSink, Completion, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SubmitError, SystemClock,
-};
+use engine::sequencer::{CommitSink, Completion, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SystemClock};
 use engine::workload::Workload;
 use engine::{Command, Config, Currency, Ledger, Outcome, PlayerId, Request};
 use journal::JournalConfig;
@@ -215,15 +213,6 @@ fn drive(handle: &SequencerHandle, requests: Vec<Request>) -> Result<u64> {
     Ok(rejected)
 }
 
-fn submit(handle: &SequencerHandle, mut request: Request) -> Result<Completion> {
-    loop {
-        match handle.try_submit(request) {
-            Ok(completion) => return Ok(completion),
-            Err((SubmitError::Busy, refused)) => {
-                request = refused;
-                std::thread::yield_now();
-            }
-            Err((error, _)) => return Err(error.into()),
-        }
-    }
+fn submit(handle: &SequencerHandle, request: Request) -> Result<Completion> {
+    Ok(handle.submit_waiting(request)?)
 }

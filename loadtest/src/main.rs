@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use engine::sequencer::{Completion, MemorySink, Sequencer, SequencerConfig, SubmitError, SystemClock};
+use engine::sequencer::{Completion, MemorySink, Sequencer, SequencerConfig, SystemClock};
 use engine::workload::Workload;
 use engine::{Config, Currency, Ledger};
 use hdrhistogram::Histogram;
@@ -74,23 +74,14 @@ fn main() -> Result<()> {
             std::thread::spawn(move || -> Result<Histogram<u64>> {
                 let mut latencies = Histogram::<u64>::new(3)?;
                 let mut pending: VecDeque<(Instant, Completion)> = VecDeque::with_capacity(window);
-                for mut request in requests {
+                for request in requests {
                     if pending.len() == window {
                         let (sent, completion) = pending.pop_front().expect("window is full");
                         completion.wait()?;
                         latencies.record(sent.elapsed().as_nanos() as u64)?;
                     }
                     let sent = Instant::now();
-                    let completion = loop {
-                        match handle.try_submit(request) {
-                            Ok(completion) => break completion,
-                            Err((SubmitError::Busy, refused)) => {
-                                request = refused;
-                                std::thread::yield_now();
-                            }
-                            Err((error, _)) => return Err(error.into()),
-                        }
-                    };
+                    let completion = handle.submit_waiting(request)?;
                     pending.push_back((sent, completion));
                 }
                 for (sent, completion) in pending {

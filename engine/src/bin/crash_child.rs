@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use engine::durable::recover;
-use engine::sequencer::{Sequencer, SequencerConfig, SubmitError, SystemClock};
+use engine::sequencer::{Sequencer, SequencerConfig, SystemClock};
 use engine::workload::Workload;
 use engine::{Config, Currency, SourceId};
 use journal::JournalConfig;
@@ -51,18 +51,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut pending = VecDeque::with_capacity(WINDOW);
-    for mut request in requests {
+    for request in requests {
         if pending.len() == WINDOW {
             acknowledge(&mut out, pending.pop_front().expect("window is full"))?;
         }
         let tag = (request.source, request.id.clone());
-        let completion = loop {
-            match handle.try_submit(request) {
-                Ok(completion) => break completion,
-                Err((SubmitError::Busy, refused)) => request = refused,
-                Err((error, _)) => return Err(error.into()),
-            }
-        };
+        let completion = handle.submit_waiting(request)?;
         pending.push_back((tag, completion));
     }
     for entry in pending {
