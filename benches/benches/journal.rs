@@ -41,7 +41,10 @@
 //! sequencer continues it. One or two producers each keep `window` requests
 //! in flight (see `sequencer.rs` for the producer loop); latency (submit to
 //! reply) goes to HDR histograms printed after the group on lines starting
-//! with `journal e2e`.
+//! with `journal e2e`, with how busy the sequencer thread was, how much of
+//! its time the sink took, and how much CPU other processes used (this is a
+//! shared 2-vCPU machine). Last, as a control in the same run, the same
+//! ledger continues with `MemorySink::counting()` instead of the journal.
 //!
 //! Files go under `JOURNAL_BENCH_DIR` (default: the system temp directory),
 //! which must not be a tmpfs: the point is the real disk.
@@ -81,8 +84,8 @@ use tempfile::TempDir;
 
 /// Records per appended batch.
 const BATCHES: [usize; 4] = [1, 64, 1_024, 8_192];
-/// Distinct pre-encoded records, cycled through (64 MiB-ish of them would
-/// defeat the cache; 16 MiB keeps the source side realistic).
+/// Distinct pre-encoded records, cycled through (about 13 MB of them: more
+/// than the caches hold, so the source side is not unrealistically hot).
 const POOL: usize = 65_536;
 /// Players of the small ledger the append records come from.
 const RECORD_PLAYERS: u64 = 100_000;
