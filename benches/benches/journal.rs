@@ -55,25 +55,20 @@
 //! cargo bench -p croupier-benches --bench journal -- journal_e2e
 //! ```
 
-use std::collections::VecDeque;
 use std::fs::File;
-use std::future::{Future, IntoFuture};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{JoinHandle, Thread};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use croupier_benches::{COMMANDS_PER_MS, Fixture, PLAYERS};
+use croupier_benches::{COMMANDS_PER_MS, Fixture, PLAYERS, Producer, cpu_ticks};
 use engine::durable::JournalSink;
 use engine::sequencer::{
-    CommitError, CommitSink, Committed, CompletionFuture, MemorySink, Sequencer, SequencerConfig, SequencerHandle,
-    SubmitError, SystemClock,
+    CommitError, CommitSink, Committed, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SystemClock,
 };
 use engine::{Config, Envelope, Ledger, Request};
 use hdrhistogram::Histogram;
@@ -110,8 +105,6 @@ const E2E_RUNS: [(SinkKind, usize, usize); 7] = [
 ];
 /// Clock ticks per second of `/proc/stat` and `/proc/<pid>/stat` (USER_HZ).
 const TICKS_PER_S: f64 = 100.0;
-/// How long a producer spins for a reply before it parks.
-const SPIN: Duration = Duration::from_micros(50);
 
 /// The directory the journals go in, checked not to be memory-backed.
 fn bench_root() -> PathBuf {
@@ -462,110 +455,6 @@ fn append(c: &mut Criterion) {
     }
 }
 
-/// Wakes the producer thread when a reply it polled for arrives.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// One producer with a bounded window of outstanding completions (as in
-/// `sequencer.rs`, except that it may run on any thread).
-struct Producer {
-    handle: SequencerHandle,
-    window: usize,
-    in_flight: VecDeque<(Instant, CompletionFuture)>,
-    /// Submit-to-reply latency in nanoseconds.
-    latency: Histogram<u64>,
-    /// Times `submit` answered `Busy` (the request is then resubmitted).
-    busy: u64,
-}
-
-impl Producer {
-    fn new(handle: SequencerHandle, window: usize) -> Producer {
-        Producer {
-            handle,
-            window,
-            in_flight: VecDeque::with_capacity(window),
-            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds"),
-            busy: 0,
-        }
-    }
-
-    /// Submits every request and waits for every reply, on the calling thread.
-    fn run(&mut self, requests: Vec<Request>) {
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        for mut request in requests {
-            while self.in_flight.len() >= self.window {
-                self.wait_oldest(&waker);
-            }
-            loop {
-                let submitted = Instant::now();
-                match self.handle.try_submit(request) {
-                    Ok(completion) => {
-                        self.in_flight.push_back((submitted, completion.into_future()));
-                        break;
-                    }
-                    Err((SubmitError::Busy, back)) => {
-                        self.busy += 1;
-                        request = back;
-                        if self.in_flight.is_empty() {
-                            std::thread::yield_now();
-                        } else {
-                            self.wait_oldest(&waker);
-                        }
-                    }
-                    Err((SubmitError::ShutDown, _)) => panic!("sequencer shut down"),
-                }
-            }
-            self.collect(&waker);
-        }
-        while !self.in_flight.is_empty() {
-            self.wait_oldest(&waker);
-        }
-    }
-
-    /// Records the replies that have arrived, oldest first; returns how many.
-    fn collect(&mut self, waker: &Waker) -> usize {
-        let mut cx = Context::from_waker(waker);
-        let mut now = None;
-        let mut collected = 0;
-        while let Some((submitted, completion)) = self.in_flight.front_mut() {
-            match Pin::new(completion).poll(&mut cx) {
-                Poll::Pending => break,
-                Poll::Ready(reply) => {
-                    let reply = reply.expect("applied and committed");
-                    std::hint::black_box(reply);
-                    let now = *now.get_or_insert_with(Instant::now);
-                    let nanos = now.duration_since(*submitted).as_nanos() as u64;
-                    self.latency.saturating_record(nanos.max(1));
-                    self.in_flight.pop_front();
-                    collected += 1;
-                }
-            }
-        }
-        collected
-    }
-
-    /// Waits for at least the oldest reply: spins up to [`SPIN`], then parks.
-    fn wait_oldest(&mut self, waker: &Waker) {
-        let started = Instant::now();
-        while self.collect(waker) == 0 && !self.in_flight.is_empty() {
-            if started.elapsed() < SPIN {
-                std::hint::spin_loop();
-            } else {
-                std::thread::park();
-            }
-        }
-    }
-}
-
 /// Time spent in the journal sink, shared with the bench thread.
 #[derive(Default)]
 struct SinkTime {
@@ -615,26 +504,6 @@ fn sched_ns(tid: &str) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
     let mut fields = stat.split_whitespace().map(str::parse::<u64>);
     Some((fields.next()?.ok()?, fields.next()?.ok()?))
-}
-
-/// Busy clock ticks of the whole machine (all CPUs) and of this process.
-fn cpu_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let cpu: Vec<u64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|field| field.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    let machine = cpu.iter().sum::<u64>() - cpu.get(3)? - cpu.get(4)?;
-    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_comm = own.rsplit_once(") ")?.1;
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let process = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some((machine, process))
 }
 
 /// Thread id of the thread named `name`.

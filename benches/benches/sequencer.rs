@@ -20,22 +20,13 @@
 //! cargo bench -p croupier-benches --bench sequencer
 //! ```
 
-use std::collections::VecDeque;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use croupier_benches::bench_fixture;
-use engine::sequencer::{
-    CompletionFuture, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SubmitError, SystemClock,
-};
-use engine::{Config, Ledger, Request};
-use hdrhistogram::Histogram;
+use croupier_benches::{Producer, bench_fixture};
+use engine::sequencer::{MemorySink, Sequencer, SequencerConfig, SystemClock};
+use engine::{Config, Ledger};
 
 /// Requests generated per untimed chunk.
 const CHUNK: u64 = 1 << 20;
@@ -44,22 +35,6 @@ const CHUNK: u64 = 1 << 20;
 /// (still well under the ring's 65,536). With the window full, latency is
 /// about window / throughput (Little's law).
 const WINDOWS: [usize; 3] = [1, 1_024, 16_384];
-
-/// How long the producer spins for a reply before it parks.
-const SPIN: Duration = Duration::from_micros(50);
-
-/// Wakes the producer thread when a reply it polled for arrives.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
 
 /// On-CPU time of a thread of this process, in nanoseconds, from
 /// `/proc/self/task/<tid>/schedstat` (`None` where that is unavailable).
@@ -120,101 +95,6 @@ impl Busy {
     }
 }
 
-/// One producer with a bounded window of outstanding completions.
-struct Producer {
-    handle: SequencerHandle,
-    ring_capacity: usize,
-    window: usize,
-    in_flight: VecDeque<(Instant, CompletionFuture)>,
-    waker: Waker,
-    /// Submit-to-reply latency in nanoseconds.
-    latency: Histogram<u64>,
-    /// Times the ring was full and the producer had to wait first.
-    ring_full: u64,
-}
-
-impl Producer {
-    fn new(handle: SequencerHandle, ring_capacity: usize, window: usize) -> Producer {
-        assert!(window > 0);
-        Producer {
-            handle,
-            ring_capacity,
-            window,
-            in_flight: VecDeque::with_capacity(window),
-            waker: Waker::from(Arc::new(Unpark(std::thread::current()))),
-            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds"),
-            ring_full: 0,
-        }
-    }
-
-    /// Submits every request and waits for every reply.
-    fn run(&mut self, requests: Vec<Request>) {
-        for request in requests {
-            while self.in_flight.len() >= self.window {
-                self.wait_oldest();
-            }
-            // `submit` drops the request when it answers `Busy`, so make
-            // sure it cannot: with one producer the ring only drains while
-            // we look, so a ring with room now still has room at `submit`.
-            while self.handle.ring_depth() >= self.ring_capacity {
-                self.ring_full += 1;
-                if self.in_flight.is_empty() {
-                    std::thread::yield_now();
-                } else {
-                    self.wait_oldest();
-                }
-            }
-            let submitted = Instant::now();
-            match self.handle.submit(request) {
-                Ok(completion) => self.in_flight.push_back((submitted, completion.into_future())),
-                Err(SubmitError::Busy) => unreachable!("ring full despite the depth check"),
-                Err(SubmitError::ShutDown) => panic!("sequencer shut down"),
-            }
-            self.collect();
-        }
-        while !self.in_flight.is_empty() {
-            self.wait_oldest();
-        }
-    }
-
-    /// Records the replies that have arrived, oldest first; returns how many.
-    fn collect(&mut self) -> usize {
-        let mut cx = Context::from_waker(&self.waker);
-        let mut now = None;
-        let mut collected = 0;
-        while let Some((submitted, completion)) = self.in_flight.front_mut() {
-            match Pin::new(completion).poll(&mut cx) {
-                Poll::Pending => break,
-                Poll::Ready(reply) => {
-                    let reply = reply.expect("applied and committed");
-                    std::hint::black_box(reply);
-                    let now = *now.get_or_insert_with(Instant::now);
-                    let nanos = now.duration_since(*submitted).as_nanos() as u64;
-                    self.latency.saturating_record(nanos.max(1));
-                    self.in_flight.pop_front();
-                    collected += 1;
-                }
-            }
-        }
-        collected
-    }
-
-    /// Waits until at least the oldest reply has arrived: spins for up to
-    /// [`SPIN`] (waking a parked thread costs tens of microseconds on a
-    /// virtual machine), then parks.
-    fn wait_oldest(&mut self) {
-        let started = Instant::now();
-        while self.collect() == 0 && !self.in_flight.is_empty() {
-            if started.elapsed() < SPIN {
-                std::hint::spin_loop();
-            } else {
-                // The waker registered by the poll in `collect` unparks us.
-                std::thread::park();
-            }
-        }
-    }
-}
-
 fn sequencer(c: &mut Criterion) {
     let mut fixture = bench_fixture();
     let ledger = std::mem::replace(&mut fixture.ledger, Ledger::new(Config::default()));
@@ -227,7 +107,7 @@ fn sequencer(c: &mut Criterion) {
     let tids = thread_ids();
     for window in WINDOWS {
         let mut busy = Busy::default();
-        let mut producer = Producer::new(sequencer.handle(), config.ring_capacity, window);
+        let mut producer = Producer::new(sequencer.handle(), window);
         let handle = sequencer.handle();
         let stats = handle.stats();
         let (batches_before, commands_before) = (
@@ -267,14 +147,14 @@ fn sequencer(c: &mut Criterion) {
         println!(
             "sequencer latency window={window}: p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, \
              max {:.1} us over {} requests (submit to reply, warm-up included); \
-             mean batch {:.0} commands over {batches} batches; ring full {} times; {}",
+             mean batch {:.0} commands over {batches} batches; ring full (Busy) {} times; {}",
             us(0.50),
             us(0.99),
             us(0.999),
             h.max() as f64 / 1_000.0,
             h.len(),
             *commands as f64 / (*batches).max(1) as f64,
-            producer.ring_full,
+            producer.busy,
             busy.describe(),
         );
     }

@@ -22,7 +22,16 @@
 //! allocates for each (about 0.3 µs here), a cost the timed regions must
 //! not include.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::collections::VecDeque;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use engine::sequencer::{CompletionFuture, SequencerHandle, SubmitError};
+use hdrhistogram::Histogram;
 
 use engine::workload::Workload;
 use engine::{Config, Currency, Envelope, Ledger, Outcome, Request};
@@ -175,4 +184,133 @@ pub fn bench_fixture() -> Fixture {
         fixture.ledger.last_seq(),
     );
     fixture
+}
+
+/// How long a producer spins for a reply before it parks.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Wakes the producer thread when a reply it polled for arrives.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// One producer with a bounded window of outstanding completions that
+/// records every submit-to-reply latency; it may run on any thread, next to
+/// other producers.
+pub struct Producer {
+    handle: SequencerHandle,
+    window: usize,
+    in_flight: VecDeque<(Instant, CompletionFuture)>,
+    /// Submit-to-reply latency in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Times `submit` answered `Busy` (the request is then resubmitted).
+    pub busy: u64,
+}
+
+impl Producer {
+    /// A producer keeping at most `window` requests in flight.
+    pub fn new(handle: SequencerHandle, window: usize) -> Producer {
+        Producer {
+            handle,
+            window,
+            in_flight: VecDeque::with_capacity(window),
+            latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds"),
+            busy: 0,
+        }
+    }
+
+    /// Submits every request and waits for every reply, on the calling thread.
+    pub fn run(&mut self, requests: Vec<Request>) {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        for mut request in requests {
+            while self.in_flight.len() >= self.window {
+                self.wait_oldest(&waker);
+            }
+            loop {
+                let submitted = Instant::now();
+                match self.handle.try_submit(request) {
+                    Ok(completion) => {
+                        self.in_flight.push_back((submitted, completion.into_future()));
+                        break;
+                    }
+                    Err((SubmitError::Busy, back)) => {
+                        self.busy += 1;
+                        request = back;
+                        if self.in_flight.is_empty() {
+                            std::thread::yield_now();
+                        } else {
+                            self.wait_oldest(&waker);
+                        }
+                    }
+                    Err((SubmitError::ShutDown, _)) => panic!("sequencer shut down"),
+                }
+            }
+            self.collect(&waker);
+        }
+        while !self.in_flight.is_empty() {
+            self.wait_oldest(&waker);
+        }
+    }
+
+    /// Records the replies that have arrived, oldest first; returns how many.
+    fn collect(&mut self, waker: &Waker) -> usize {
+        let mut cx = Context::from_waker(waker);
+        let mut now = None;
+        let mut collected = 0;
+        while let Some((submitted, completion)) = self.in_flight.front_mut() {
+            match Pin::new(completion).poll(&mut cx) {
+                Poll::Pending => break,
+                Poll::Ready(reply) => {
+                    let reply = reply.expect("applied and committed");
+                    std::hint::black_box(reply);
+                    let now = *now.get_or_insert_with(Instant::now);
+                    let nanos = now.duration_since(*submitted).as_nanos() as u64;
+                    self.latency.saturating_record(nanos.max(1));
+                    self.in_flight.pop_front();
+                    collected += 1;
+                }
+            }
+        }
+        collected
+    }
+
+    /// Waits for at least the oldest reply: spins up to [`SPIN`], then parks.
+    fn wait_oldest(&mut self, waker: &Waker) {
+        let started = Instant::now();
+        while self.collect(waker) == 0 && !self.in_flight.is_empty() {
+            if started.elapsed() < SPIN {
+                std::hint::spin_loop();
+            } else {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+/// Busy clock ticks of the whole machine (all CPUs) and of this process.
+pub fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let machine = cpu.iter().sum::<u64>() - cpu.get(3)? - cpu.get(4)?;
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_comm = own.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let process = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((machine, process))
 }

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use croupier_benches::{COMMANDS_PER_MS, Fixture, PLAYERS};
+use croupier_benches::{COMMANDS_PER_MS, Fixture, PLAYERS, cpu_ticks};
 use engine::Config;
 use engine::Envelope;
 use engine::durable::{RecoveryReport, recover, replay};
@@ -172,25 +172,6 @@ fn cached_bytes(files: &[PathBuf]) -> Option<u64> {
         .ok()?;
     let text = String::from_utf8(output.stdout).ok()?;
     Some(text.lines().filter_map(|line| line.trim().parse::<u64>().ok()).sum())
-}
-
-/// Busy clock ticks (USER_HZ, 100 per second) of the whole machine and of this process.
-fn cpu_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let cpu: Vec<u64> = stat
-        .lines()
-        .next()?
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|field| field.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    let machine = cpu.iter().sum::<u64>() - cpu.get(3)? - cpu.get(4)?;
-    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = own.rsplit_once(") ")?.1.split_whitespace().collect();
-    let process = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some((machine, process))
 }
 
 /// CPUs used by other processes between two `cpu_ticks` samples `wall_s` apart.
