@@ -62,15 +62,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use croupier_benches::{COMMANDS_PER_MS, Fixture, PLAYERS, Producer, cpu_ticks};
+use croupier_benches::{Fixture, PLAYERS, Producer, cpu_ticks};
 use engine::durable::JournalSink;
 use engine::sequencer::{
     CommitError, CommitSink, Committed, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SystemClock,
 };
-use engine::{Config, Envelope, Ledger, Request};
+use engine::{Config, Ledger, Request};
 use hdrhistogram::Histogram;
 use journal::format::{BatchHash, encode_batch, encode_batch_into};
 use journal::{FlushPolicy, Journal, JournalConfig, SEGMENT_SIZE_DEFAULT_BYTES};
@@ -138,12 +138,6 @@ fn mount_of(path: &Path) -> Option<(String, String, String)> {
         })
         .filter(|(mount, _, _)| path.starts_with(mount))
         .max_by_key(|(mount, _, _)| mount.len())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// `n` committed commands of the realistic mix, and their records encoded
@@ -587,23 +581,22 @@ fn build_e2e(root: &Path) -> E2e {
         "a new journal for a new ledger"
     );
     let mut sink = JournalSink::new(journal);
-    let base_ms = now_ms();
     let mut batch: Vec<Committed> = Vec::with_capacity(FILL_BATCH);
     let commit = |batch: &mut Vec<Committed>, sink: &mut JournalSink| {
         sink.commit(batch).expect("commit the set-up");
         batch.clear();
     };
     // The fixture's `fund` and `warm_to_retention_limit`, through the sink.
-    for request in fixture.workload.setup() {
-        let seq = fixture.ledger.last_seq() + 1;
-        let envelope = Envelope {
-            seq,
-            time_ms: base_ms + seq / COMMANDS_PER_MS,
-            request,
-        };
-        let outcome = fixture.ledger.apply(&envelope);
-        assert!(outcome.is_ok(), "set-up request {seq} failed: {outcome:?}");
-        batch.push(Committed { envelope, outcome });
+    let setup: Vec<Request> = fixture.workload.setup().collect();
+    for request in setup {
+        let committed = fixture.apply_stamped(request);
+        let seq = committed.envelope.seq;
+        assert!(
+            committed.outcome.is_ok(),
+            "set-up request {seq} failed: {:?}",
+            committed.outcome
+        );
+        batch.push(committed);
         if batch.len() == FILL_BATCH {
             commit(&mut batch, &mut sink);
         }
@@ -611,14 +604,8 @@ fn build_e2e(root: &Path) -> E2e {
     let funded_s = started.elapsed().as_secs_f64();
     let limit = fixture.ledger.config().idempotency_len_max;
     while fixture.ledger.remembered_len() < limit {
-        let seq = fixture.ledger.last_seq() + 1;
-        let envelope = Envelope {
-            seq,
-            time_ms: base_ms + seq / COMMANDS_PER_MS,
-            request: fixture.workload.next_request(),
-        };
-        let outcome = fixture.ledger.apply(&envelope);
-        batch.push(Committed { envelope, outcome });
+        let request = fixture.workload.next_request();
+        batch.push(fixture.apply_stamped(request));
         if batch.len() == FILL_BATCH {
             commit(&mut batch, &mut sink);
         }

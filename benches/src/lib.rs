@@ -30,7 +30,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use engine::sequencer::{CompletionFuture, SequencerHandle, SubmitError};
+use engine::sequencer::{Committed, CompletionFuture, SequencerHandle, SubmitError};
 use hdrhistogram::Histogram;
 
 use engine::workload::Workload;
@@ -88,19 +88,42 @@ impl Fixture {
     /// checking every outcome. `fund_where(|i| i % 3 == 0)` then
     /// `fund_where(|i| i % 3 != 0)` registers first and funds afterwards.
     pub fn fund_where(&mut self, mut keep: impl FnMut(usize) -> bool) {
-        let mut seq = self.ledger.last_seq();
-        let base_ms = self.base_ms;
-        let setup = self.workload.setup().enumerate();
-        for request in setup.filter(|(i, _)| keep(*i)).map(|(_, r)| r) {
-            seq += 1;
-            let envelope = Envelope {
-                seq,
-                time_ms: base_ms + seq / COMMANDS_PER_MS,
-                request,
-            };
-            let outcome = self.ledger.apply(&envelope);
-            assert!(outcome.is_ok(), "set-up request {seq} failed: {outcome:?}");
+        let setup: Vec<Request> = self
+            .workload
+            .setup()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, r)| r)
+            .collect();
+        for request in setup {
+            let committed = self.apply_stamped(request);
+            let seq = committed.envelope.seq;
+            assert!(
+                committed.outcome.is_ok(),
+                "set-up request {seq} failed: {:?}",
+                committed.outcome
+            );
         }
+    }
+
+    /// Stamps `request` to follow the `offset`-th envelope after the
+    /// ledger's last: the next sequence number plus `offset`, and the time
+    /// the simulated clock gives it.
+    pub fn stamp(&self, request: Request, offset: u64) -> Envelope {
+        let seq = self.ledger.last_seq() + 1 + offset;
+        Envelope {
+            seq,
+            time_ms: self.base_ms + seq / COMMANDS_PER_MS,
+            request,
+        }
+    }
+
+    /// Stamps and applies `request`; returns it with its outcome, as a
+    /// commit sink would receive it.
+    pub fn apply_stamped(&mut self, request: Request) -> Committed {
+        let envelope = self.stamp(request, 0);
+        let outcome = self.ledger.apply(&envelope);
+        Committed { envelope, outcome }
     }
 
     /// A ledger with `players` registered and funded players.
@@ -118,26 +141,17 @@ impl Fixture {
     /// The next `n` requests of the mix, stamped to follow the ledger's last
     /// sequence number. They must be applied in order, before any other.
     pub fn envelopes(&mut self, n: usize) -> Vec<Envelope> {
-        let first = self.ledger.last_seq() + 1;
-        let base_ms = self.base_ms;
-        (first..first + n as u64)
-            .map(|seq| Envelope {
-                seq,
-                time_ms: base_ms + seq / COMMANDS_PER_MS,
-                request: self.workload.next_request(),
-            })
+        let requests = self.requests(n);
+        (0..)
+            .zip(requests)
+            .map(|(offset, request)| self.stamp(request, offset))
             .collect()
     }
 
     /// Generates, stamps and applies the next request of the mix.
     pub fn apply_next(&mut self) -> Outcome {
-        let seq = self.ledger.last_seq() + 1;
-        let envelope = Envelope {
-            seq,
-            time_ms: self.base_ms + seq / COMMANDS_PER_MS,
-            request: self.workload.next_request(),
-        };
-        self.ledger.apply(&envelope)
+        let request = self.workload.next_request();
+        self.apply_stamped(request).outcome
     }
 
     /// Applies the next `n` requests of the mix.

@@ -26,11 +26,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use croupier_benches::{COMMANDS_PER_MS, Fixture, PLAYERS, cpu_ticks};
+use croupier_benches::{Fixture, PLAYERS, cpu_ticks};
 use engine::Config;
-use engine::Envelope;
 use engine::durable::{RecoveryReport, recover, replay};
 use engine::sequencer::{CommitSink, Committed};
 
@@ -114,20 +113,16 @@ fn prepare(args: &Args) {
     assert_eq!(opened.report.last_seq, 0, "a new journal");
     let mut sink = opened.sink;
     drop(opened.ledger);
-    let base_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     let mut batch: Vec<Committed> = Vec::with_capacity(COMMIT_BATCH);
     let mut push = |fixture: &mut Fixture, request: engine::Request, setup: bool| {
-        let seq = fixture.ledger.last_seq() + 1;
-        let envelope = Envelope {
-            seq,
-            time_ms: base_ms + seq / COMMANDS_PER_MS,
-            request,
-        };
-        let outcome = fixture.ledger.apply(&envelope);
-        assert!(!setup || outcome.is_ok(), "set-up request {seq} failed: {outcome:?}");
-        batch.push(Committed { envelope, outcome });
+        let committed = fixture.apply_stamped(request);
+        let seq = committed.envelope.seq;
+        assert!(
+            !setup || committed.outcome.is_ok(),
+            "set-up request {seq} failed: {:?}",
+            committed.outcome
+        );
+        batch.push(committed);
         if batch.len() == COMMIT_BATCH || seq == args.commands {
             sink.commit(&batch).expect("commit");
             batch.clear();
