@@ -48,6 +48,12 @@ pub enum Problem {
     },
     /// A segment that is not the last holds no batch.
     EmptySealedSegment,
+    /// The first segment does not start at seq 1, and no retirement anchor
+    /// (`RETIRED`) says the history before it was retired on purpose.
+    HistoryMissing {
+        /// Where the anchor says retained history starts, if there is one.
+        anchored_at: Option<u64>,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -72,6 +78,15 @@ impl fmt::Display for Problem {
             }
             Problem::SegmentNameMismatch { named } => write!(f, "segment is named for seq {named}"),
             Problem::EmptySealedSegment => write!(f, "a segment that is not the last holds no batch"),
+            Problem::HistoryMissing { anchored_at: None } => {
+                write!(f, "history before this segment is missing and was never retired")
+            }
+            Problem::HistoryMissing {
+                anchored_at: Some(anchored_at),
+            } => write!(
+                f,
+                "history before this segment is missing: retirement stopped at seq {anchored_at}"
+            ),
         }
     }
 }
@@ -122,6 +137,12 @@ pub enum JournalError {
     #[error("unexpected segment file name {}", path.display())]
     BadSegmentName {
         /// The file.
+        path: PathBuf,
+    },
+    /// The retirement anchor file is not one this journal wrote.
+    #[error("malformed retirement anchor {}", path.display())]
+    BadAnchor {
+        /// The anchor file.
         path: PathBuf,
     },
     /// Another `Journal` holds the directory's lock.

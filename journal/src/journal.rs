@@ -5,16 +5,21 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{FlushPolicy, JournalConfig};
 use crate::error::JournalError;
+use crate::error::{Corruption, Problem};
 use crate::flusher::IntervalFlusher;
 use crate::format::{
     BATCH_RECORD_COUNT_MAX, BatchHash, batch_len_bytes, decode_batch, encode_batch_into, payload_len_bytes,
 };
+use crate::retire::read_anchor;
 use crate::scan::{Chain, Step, TornTail, Walk, WalkEnd};
 use crate::segment::{self, LOCK_FILE_NAME, OpenSegment, Preparer, SegmentFile};
 
 /// What [`Journal::open`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recovered {
+    /// The first sequence number in the directory: 1, or where the history
+    /// kept after retiring older segments starts (see [`retire`](crate::retire)).
+    pub first_seq: u64,
     /// The last sequence number in the journal (0 when it is empty).
     pub last_seq: u64,
     /// The hash of the last batch ([`BatchHash::GENESIS`] when empty): the
@@ -115,10 +120,13 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
     }
 }
 
-/// Walks every segment from the genesis; returns what it found and how the walk ended.
-fn scan(segments: Vec<SegmentFile>) -> Result<(Recovered, WalkEnd), JournalError> {
+/// Walks every segment from the genesis (or the retirement anchor); returns
+/// what it found and how the walk ended.
+fn scan(dir: &Path, segments: Vec<SegmentFile>) -> Result<(Recovered, WalkEnd), JournalError> {
     let segment_count = segments.len();
-    let mut walk = Walk::new(segments, Chain::GENESIS);
+    let start = Chain::start(&segments, read_anchor(dir)?)?;
+    let first_segment = segments.first().map(|first| first.path.clone());
+    let mut walk = Walk::new(segments, start);
     let mut batches = 0;
     let end = loop {
         match walk.step()? {
@@ -127,9 +135,20 @@ fn scan(segments: Vec<SegmentFile>) -> Result<(Recovered, WalkEnd), JournalError
         }
     };
     let chain = walk.chain();
+    let Some(last_hash) = chain.last_hash else {
+        // Only a retirement cut short starts unanchored, and it always
+        // leaves a sealed segment (with batches) behind it.
+        return Err(JournalError::from(Corruption {
+            segment: first_segment.unwrap_or_default(),
+            offset_bytes: 0,
+            seq: start.next_seq,
+            problem: Problem::HistoryMissing { anchored_at: None },
+        }));
+    };
     let recovered = Recovered {
+        first_seq: start.next_seq,
         last_seq: chain.next_seq - 1,
-        last_hash: chain.last_hash.unwrap_or(BatchHash::GENESIS),
+        last_hash,
         batches,
         segments: segment_count,
         torn_tail: end.torn.clone(),
@@ -162,7 +181,7 @@ impl Journal {
         segment::remove_stale_prepared(&dir)?;
         let segments = segment::list_segments(&dir)?;
         let last_path = segments.last().map(|segment| segment.path.clone());
-        let (recovered, end) = scan(segments)?;
+        let (recovered, end) = scan(&dir, segments)?;
         let active = match last_path {
             Some(path) => {
                 let mut active = segment::open_segment(&path)?;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::JournalError;
+use crate::format::BatchHash;
+use crate::retire::{Anchor, read_anchor};
 use crate::scan::{Chain, Step, Walk};
 use crate::segment::{self, SegmentFile};
 
@@ -11,6 +13,10 @@ use crate::segment::{self, SegmentFile};
 pub struct Batch {
     /// Sequence number of `records[0]`.
     pub first_seq: u64,
+    /// The hash of the batch before it (its `prev_hash` field).
+    pub prev_hash: BatchHash,
+    /// This batch's hash: the next batch's `prev_hash`.
+    pub hash: BatchHash,
     /// The records, in sequence order.
     pub records: Vec<Vec<u8>>,
 }
@@ -28,6 +34,7 @@ impl Batch {
 pub struct Reader {
     dir: PathBuf,
     segments: Vec<SegmentFile>,
+    anchor: Option<Anchor>,
 }
 
 impl Reader {
@@ -36,7 +43,8 @@ impl Reader {
     pub fn open(dir: impl AsRef<Path>) -> Result<Reader, JournalError> {
         let dir = dir.as_ref().to_path_buf();
         let segments = segment::list_segments(&dir)?;
-        Ok(Reader { dir, segments })
+        let anchor = read_anchor(&dir)?;
+        Ok(Reader { dir, segments, anchor })
     }
 
     /// The journal's directory.
@@ -44,7 +52,13 @@ impl Reader {
         &self.dir
     }
 
-    /// Every batch from the first, with the whole hash chain checked.
+    /// The first sequence number in the directory (1 unless older segments were retired).
+    pub fn first_seq(&self) -> u64 {
+        self.segments.first().map_or(1, |first| first.first_seq)
+    }
+
+    /// Every batch from the first, with the whole hash chain checked (from
+    /// the retirement anchor when older segments were retired).
     pub fn batches(&self) -> Batches {
         self.batches_from(1)
     }
@@ -53,20 +67,26 @@ impl Reader {
     /// batch read; the hash chain from the start of the segment holding
     /// `seq` (the whole chain only when that is the first segment: use
     /// [`verify`](crate::verify) for a full check). A torn tail ends the
-    /// iteration quietly; corruption ends it with one `Err`.
+    /// iteration quietly; corruption (or history missing before the first
+    /// segment) ends it with one `Err`.
     pub fn batches_from(&self, seq: u64) -> Batches {
         let start = self.segments.partition_point(|s| s.first_seq <= seq).saturating_sub(1);
         let segments = self.segments[start..].to_vec();
         let chain = match segments.first() {
-            Some(first) if start > 0 => Chain {
+            Some(first) if start > 0 => Ok(Chain {
                 next_seq: first.first_seq,
                 last_hash: None,
-            },
-            _ => Chain::GENESIS,
+            }),
+            _ => Chain::start(&segments, self.anchor),
+        };
+        let (chain, pending) = match chain {
+            Ok(chain) => (chain, None),
+            Err(error) => (Chain::GENESIS, Some(error)),
         };
         Batches {
             walk: Walk::new(segments, chain),
             from_seq: seq,
+            pending,
             done: false,
         }
     }
@@ -76,6 +96,8 @@ impl Reader {
 pub struct Batches {
     walk: Walk,
     from_seq: u64,
+    /// An error found before the walk began, returned first.
+    pending: Option<JournalError>,
     done: bool,
 }
 
@@ -83,12 +105,20 @@ impl Iterator for Batches {
     type Item = Result<Batch, JournalError>;
 
     fn next(&mut self) -> Option<Result<Batch, JournalError>> {
+        if let Some(error) = self.pending.take() {
+            self.done = true;
+            return Some(Err(error));
+        }
         while !self.done {
             match self.walk.step() {
                 Ok(Step::Batch { batch, .. }) if batch.last_seq() >= self.from_seq => {
                     let records = batch.records().map(<[u8]>::to_vec).collect();
-                    let first_seq = batch.first_seq();
-                    return Some(Ok(Batch { first_seq, records }));
+                    return Some(Ok(Batch {
+                        first_seq: batch.first_seq(),
+                        prev_hash: batch.prev_hash(),
+                        hash: batch.hash,
+                        records,
+                    }));
                 }
                 Ok(Step::Batch { .. }) => {}
                 Ok(Step::End(_)) => self.done = true,

@@ -11,6 +11,7 @@ use crate::format::{
     BATCH_ALIGN_BYTES, BATCH_HEADER_SIZE_BYTES, BATCH_MAGIC, BatchHash, BatchHeader, DecodeError, DecodedBatch,
     decode_batch,
 };
+use crate::retire::Anchor;
 use crate::segment::{SegmentFile, map_read};
 
 /// The bytes after the last valid batch of the last segment that are not
@@ -40,6 +41,38 @@ impl Chain {
         next_seq: 1,
         last_hash: Some(BatchHash::GENESIS),
     };
+
+    /// Where a walk over `segments` (the retained history, oldest first)
+    /// starts: at the genesis, or at the first segment left after older ones
+    /// were retired, continuing from the hash the `anchor` recorded. A first
+    /// segment that is not the genesis and that no anchor covers means
+    /// history is missing.
+    pub fn start(segments: &[SegmentFile], anchor: Option<Anchor>) -> Result<Chain, JournalError> {
+        let Some(first) = segments.first().filter(|first| first.first_seq > 1) else {
+            return Ok(Chain::GENESIS);
+        };
+        let next_seq = first.first_seq;
+        match anchor {
+            Some(anchor) if anchor.first_seq == next_seq => Ok(Chain {
+                next_seq,
+                last_hash: Some(anchor.prev_hash),
+            }),
+            // A retirement cut short after writing its anchor: the segments
+            // it had not moved yet are still here, before the anchor.
+            Some(anchor) if anchor.first_seq > next_seq => Ok(Chain {
+                next_seq,
+                last_hash: None,
+            }),
+            _ => Err(JournalError::from(Corruption {
+                segment: first.path.clone(),
+                offset_bytes: 0,
+                seq: next_seq,
+                problem: Problem::HistoryMissing {
+                    anchored_at: anchor.map(|anchor| anchor.first_seq),
+                },
+            })),
+        }
+    }
 
     /// Checks that `batch` continues the chain.
     fn check(&self, batch: &DecodedBatch<'_>) -> Result<(), Problem> {

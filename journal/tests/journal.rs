@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use journal::format::encode_batch;
 use journal::{
-    Batch, BatchHash, FlushPolicy, Journal, JournalConfig, JournalError, PREPARED_FILE_NAME, Problem, Reader,
-    decode_batch, segment_file_name, verify,
+    ANCHOR_FILE_NAME, ARCHIVE_DIR_NAME, Batch, BatchHash, FlushPolicy, Journal, JournalConfig, JournalError,
+    PREPARED_FILE_NAME, Problem, Reader, Retirement, decode_batch, read_anchor, retire, segment_file_name, verify,
 };
 use proptest::prelude::*;
 use tempfile::TempDir;
@@ -32,10 +32,16 @@ fn append_all(journal: &mut Journal, counts: &[u64]) -> Vec<Batch> {
         .iter()
         .map(|&count| {
             let first_seq = journal.next_seq();
+            let prev_hash = journal.last_hash();
             let records = records(first_seq, count);
             journal.append(first_seq, &records).expect("append");
             journal.flush().expect("flush");
-            Batch { first_seq, records }
+            Batch {
+                first_seq,
+                prev_hash,
+                hash: journal.last_hash(),
+                records,
+            }
         })
         .collect()
 }
@@ -458,6 +464,146 @@ fn an_empty_last_segment_left_by_a_roll_is_used() {
     assert!(matches!(corruption.problem, Problem::SegmentNameMismatch { named } if named == u64::MAX - 1));
 }
 
+/// The segments of `dir`, oldest first (none if it does not exist).
+fn segment_paths(dir: &Path) -> Vec<PathBuf> {
+    if !dir.is_dir() {
+        return Vec::new();
+    }
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn retired_segments_leave_a_checkable_chain_and_appending_continues() {
+    for how in [Retirement::Archive, Retirement::Remove] {
+        let (dir, mut batches) = new_journal(4096, &vec![5; 120]);
+        let before = segment_paths(dir.path());
+        assert!(before.len() >= 6, "{}", before.len());
+        let located = layout(dir.path());
+        // Everything up to the end of the fourth segment may go.
+        let through = located
+            .iter()
+            .filter(|l| l.segment == before[3])
+            .map(|l| l.last_seq)
+            .max()
+            .unwrap();
+        let report = retire(dir.path(), through, how).unwrap();
+        assert_eq!(report.segments, before[..4].to_vec(), "{how:?}");
+        let anchor = report.anchor.unwrap();
+        assert_eq!(anchor.first_seq, through + 1);
+        let last_retired = located.iter().find(|l| l.last_seq == through).unwrap();
+        assert_eq!(anchor.prev_hash, last_retired.hash);
+        assert_eq!(read_anchor(dir.path()).unwrap(), Some(anchor));
+        assert_eq!(segment_paths(dir.path()), before[4..].to_vec());
+        let archived = segment_paths(&dir.path().join(ARCHIVE_DIR_NAME));
+        match how {
+            Retirement::Archive => assert_eq!(archived.len(), 4),
+            Retirement::Remove => assert!(archived.is_empty()),
+        }
+
+        // verify walks the archive too, or starts at the anchor.
+        let report = verify(dir.path()).unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        let expected_first = if how == Retirement::Archive { 1 } else { through + 1 };
+        assert_eq!((report.first_seq, report.last_seq), (expected_first, 600));
+
+        // The journal opens from the anchor and goes on appending.
+        let (mut journal, recovered) = Journal::open(dir.path(), config(4096)).unwrap();
+        assert_eq!((recovered.first_seq, recovered.last_seq), (through + 1, 600));
+        batches.extend(append_all(&mut journal, &vec![4; 40]));
+        drop(journal);
+        let kept: Vec<Batch> = batches.iter().filter(|b| b.first_seq > through).cloned().collect();
+        assert_eq!(read_all(dir.path()), kept);
+        assert!(verify(dir.path()).unwrap().is_ok());
+
+        // Retiring again never touches the two newest segments.
+        retire(dir.path(), u64::MAX, how).unwrap();
+        assert_eq!(segment_paths(dir.path()).len(), 2);
+        let (_, recovered) = Journal::open(dir.path(), config(4096)).unwrap();
+        assert_eq!(recovered.last_seq, 760);
+        assert!(verify(dir.path()).unwrap().is_ok());
+    }
+}
+
+#[test]
+fn history_missing_without_an_anchor_or_against_it_is_refused() {
+    let (dir, _) = new_journal(4096, &vec![5; 80]);
+    let segments = segment_paths(dir.path());
+    // A first segment deleted without retirement.
+    fs::remove_file(&segments[0]).unwrap();
+    let corruption = corruption_of(Journal::open(dir.path(), config(4096)));
+    assert_eq!(corruption.segment, segments[1]);
+    assert_eq!(corruption.problem, Problem::HistoryMissing { anchored_at: None });
+    assert!(!verify(dir.path()).unwrap().is_ok());
+    assert!(Reader::open(dir.path()).unwrap().batches().next().unwrap().is_err());
+
+    // An anchor whose hash is not the retained history's.
+    let located = layout(dir.path());
+    let first_seq = located[0].first_seq;
+    fs::write(
+        dir.path().join(ANCHOR_FILE_NAME),
+        format!("first_seq={first_seq}\nprev_hash={}\n", BatchHash([7; 16])),
+    )
+    .unwrap();
+    let corruption = corruption_of(Journal::open(dir.path(), config(4096)));
+    assert!(
+        matches!(corruption.problem, Problem::ChainBroken { .. }),
+        "{corruption}"
+    );
+    assert_eq!(corruption.seq, first_seq);
+
+    // More segments deleted past an anchor: missing history again.
+    fs::write(
+        dir.path().join(ANCHOR_FILE_NAME),
+        format!("first_seq={}\nprev_hash={}\n", first_seq - 5, BatchHash([7; 16])),
+    )
+    .unwrap();
+    let corruption = corruption_of(Journal::open(dir.path(), config(4096)));
+    assert_eq!(
+        corruption.problem,
+        Problem::HistoryMissing {
+            anchored_at: Some(first_seq - 5)
+        }
+    );
+}
+
+#[test]
+fn a_retirement_cut_short_after_its_anchor_still_opens() {
+    let (dir, batches) = new_journal(4096, &vec![5; 80]);
+    let segments = segment_paths(dir.path());
+    let located = layout(dir.path());
+    let second = located
+        .iter()
+        .find(|l| l.segment == segments[1] && l.offset == 0)
+        .unwrap();
+    let third = located
+        .iter()
+        .find(|l| l.segment == segments[2] && l.offset == 0)
+        .unwrap();
+    // The anchor says retained history starts at the third segment; the
+    // crash came after the first segment moved, before the second did.
+    let prev_of_third = located.iter().find(|l| l.last_seq + 1 == third.first_seq).unwrap().hash;
+    fs::write(
+        dir.path().join(ANCHOR_FILE_NAME),
+        format!("first_seq={}\nprev_hash={prev_of_third}\n", third.first_seq),
+    )
+    .unwrap();
+    fs::remove_file(&segments[0]).unwrap();
+    let (_, recovered) = Journal::open(dir.path(), config(4096)).unwrap();
+    assert_eq!((recovered.first_seq, recovered.last_seq), (second.first_seq, 400));
+    let kept: Vec<Batch> = batches
+        .iter()
+        .filter(|b| b.first_seq >= second.first_seq)
+        .cloned()
+        .collect();
+    assert_eq!(read_all(dir.path()), kept);
+}
+
 #[test]
 fn reading_from_a_sequence_number_starts_at_its_batch() {
     let (dir, batches) = new_journal(4096, &vec![3; 50]);
@@ -510,10 +656,10 @@ proptest! {
                 drop(journal);
                 journal = Journal::open(dir.path(), config(8192)).unwrap().0;
             }
-            let first_seq = journal.next_seq();
+            let (first_seq, prev_hash) = (journal.next_seq(), journal.last_hash());
             journal.append(first_seq, &records).unwrap();
             journal.flush().unwrap();
-            written.push(Batch { first_seq, records });
+            written.push(Batch { first_seq, prev_hash, hash: journal.last_hash(), records });
         }
         drop(journal);
         prop_assert_eq!(read_all(dir.path()), written);
