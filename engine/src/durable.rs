@@ -1,5 +1,6 @@
-//! Durability: the journal as the sequencer's [`CommitSink`], and recovery
-//! of a ledger by replaying the journal.
+//! Durability: the journal as the sequencer's [`CommitSink`], recovery of a
+//! ledger from the newest usable snapshot plus the journal after it, and
+//! taking snapshots.
 //!
 //! This is the one place where the engine meets the disk. The ledger itself
 //! still does no I/O: recovery reads records here and feeds the envelopes to
@@ -7,31 +8,68 @@
 //! deterministic, every replayed outcome must equal the recorded one; a
 //! difference means the code or the data changed meaning, and recovery
 //! refuses to go on rather than serve a state nobody acknowledged.
+//!
+//! A snapshot is only combined with the journal it was taken from: the
+//! journal's chain hash at the snapshot's sequence number must equal the one
+//! the snapshot recorded. A snapshot that is damaged, ahead of the journal or
+//! from another history is skipped (and reported) in favour of an older one,
+//! or of the genesis while the journal still starts at seq 1.
+//!
+//! A snapshot is taken by rebuilding the ledger *from disk* (newest snapshot
+//! plus the durable journal after it) on whatever thread asks, never by
+//! copying the live ledger: the sequencer does not pause for it at all.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use journal::{Journal, JournalConfig, JournalError, Reader};
+use journal::{BatchHash, Journal, JournalConfig, JournalError, Reader, Retirement};
 
 use crate::ledger::{Config, Ledger};
 use crate::outcome::Outcome;
 use crate::record::{self, RecordError};
 use crate::sequencer::{CommitError, CommitSink, Committed};
+use crate::snapshot::{self, SnapshotError, SnapshotInfo, SnapshotTimings};
+
+/// The last sequence number a [`JournalSink`] has made durable (under its
+/// flush policy), readable from any thread.
+#[derive(Clone, Debug, Default)]
+pub struct DurableSeq(Arc<AtomicU64>);
+
+impl DurableSeq {
+    /// The last durable sequence number (0: none yet).
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, seq: u64) {
+        self.0.store(seq, Ordering::Release);
+    }
+}
 
 /// Writes each batch to the journal and flushes it before the sequencer replies.
 pub struct JournalSink {
     journal: Journal,
+    durable: DurableSeq,
 }
 
 impl JournalSink {
     /// Wraps an open journal; its next sequence number must follow the ledger's.
     pub fn new(journal: Journal) -> JournalSink {
-        JournalSink { journal }
+        let durable = DurableSeq::default();
+        durable.set(journal.last_seq());
+        JournalSink { journal, durable }
     }
 
     /// The journal, e.g. for its statistics.
     pub fn journal(&self) -> &Journal {
         &self.journal
+    }
+
+    /// A handle on the last durable sequence number, e.g. for a [`Snapshotter`](crate::snapshotter::Snapshotter).
+    pub fn durable_seq(&self) -> DurableSeq {
+        self.durable.clone()
     }
 }
 
@@ -54,7 +92,9 @@ impl CommitSink for JournalSink {
         self.append_fitting(first_seq, &records)
             .map_err(|e| fail(e.to_string()))?;
         // One flush for the whole sequencer batch, however it was split.
-        self.journal.flush().map_err(|e| fail(e.to_string()))
+        self.journal.flush().map_err(|e| fail(e.to_string()))?;
+        self.durable.set(last_seq);
+        Ok(())
     }
 }
 
@@ -97,6 +137,26 @@ pub enum RecoveryError {
         /// What it says.
         found: u64,
     },
+    /// A snapshot could not be read or written.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// The journal no longer starts at seq 1 (older segments were retired)
+    /// and no snapshot covering the start could be used.
+    #[error("the journal starts at seq {first_seq} (older history retired) and no usable snapshot covers it{}", skipped_list(.skipped))]
+    NoUsableSnapshot {
+        /// The first sequence number in the journal.
+        first_seq: u64,
+        /// The snapshots tried, and why each was refused.
+        skipped: Vec<String>,
+    },
+    /// Recovery ended before the sequence number it had to reach.
+    #[error("the journal ends at seq {reached}, before seq {expected}")]
+    Short {
+        /// Where it had to reach.
+        expected: u64,
+        /// Where it ended.
+        reached: u64,
+    },
     /// Replaying gave another outcome than the one recorded and acknowledged.
     #[error("replay diverged at seq {seq}: recorded {recorded:?}, replayed {replayed:?}")]
     Diverged {
@@ -109,13 +169,21 @@ pub enum RecoveryError {
     },
 }
 
+fn skipped_list(skipped: &[String]) -> String {
+    skipped.iter().map(|reason| format!("; {reason}")).collect()
+}
+
 impl RecoveryError {
     /// True when the stored data is damaged (as opposed to an I/O failure).
     pub fn is_corruption(&self) -> bool {
         match self {
             RecoveryError::Journal(error) => error.is_corruption(),
-            RecoveryError::Record { .. } | RecoveryError::SeqMismatch { .. } => true,
-            RecoveryError::Diverged { .. } => false,
+            RecoveryError::Record { .. }
+            | RecoveryError::SeqMismatch { .. }
+            | RecoveryError::NoUsableSnapshot { .. }
+            | RecoveryError::Short { .. } => true,
+            RecoveryError::Snapshot(SnapshotError::Damaged { .. }) => true,
+            RecoveryError::Snapshot(_) | RecoveryError::Diverged { .. } => false,
         }
     }
 }
@@ -123,9 +191,15 @@ impl RecoveryError {
 /// What recovery found.
 #[derive(Clone, Debug)]
 pub struct RecoveryReport {
-    /// Batches replayed.
+    /// The snapshot recovery started from (`None`: from the genesis).
+    pub snapshot: Option<SnapshotInfo>,
+    /// Time spent loading it.
+    pub snapshot_timings: SnapshotTimings,
+    /// Newer snapshots that could not be used, and why.
+    pub skipped_snapshots: Vec<String>,
+    /// Batches replayed after the snapshot.
     pub batches: u64,
-    /// Commands replayed.
+    /// Commands replayed after the snapshot.
     pub commands: u64,
     /// Last sequence number recovered (0 for a new data directory).
     pub last_seq: u64,
@@ -147,34 +221,153 @@ pub struct Recovered {
     pub report: RecoveryReport,
 }
 
-/// Opens (or creates) the journal in `dir` and rebuilds the ledger from it.
-/// A torn last write (never acknowledged) is discarded.
+/// Opens (or creates) the journal in `dir` and rebuilds the ledger from the
+/// newest usable snapshot and the journal after it. A torn last write
+/// (never acknowledged) is discarded.
 pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
     let (journal, opened) = Journal::open(dir, journal_config)?;
-    let (ledger, mut report) = replay_into(dir, Ledger::new(config))?;
-    debug_assert_eq!(ledger.last_seq(), opened.last_seq);
+    let restored = restore(dir, config, Some(opened.last_seq))?;
+    let mut report = restored.report;
+    if report.last_seq != opened.last_seq {
+        return Err(RecoveryError::Short {
+            expected: opened.last_seq,
+            reached: report.last_seq,
+        });
+    }
     report.torn_tail_bytes = opened.truncated_bytes();
     report.elapsed = started.elapsed();
     Ok(Recovered {
-        ledger,
+        ledger: restored.ledger,
         sink: JournalSink::new(journal),
         report,
     })
 }
 
-/// Rebuilds the ledger from the journal in `dir` without writing anything:
-/// no lock is taken and a torn tail is left in place (and not replayed).
-/// For offline tools; a server uses [`recover`].
+/// Rebuilds the ledger from the data directory `dir` (newest usable
+/// snapshot plus journal) without writing anything: no lock is taken and a
+/// torn tail is left in place (and not replayed). For offline tools; a
+/// server uses [`recover`].
 pub fn replay(dir: &Path, config: Config) -> Result<(Ledger, RecoveryReport), RecoveryError> {
     let started = Instant::now();
-    let (ledger, mut report) = replay_into(dir, Ledger::new(config))?;
+    let restored = restore(dir, config, None)?;
+    let mut report = restored.report;
     report.elapsed = started.elapsed();
-    Ok((ledger, report))
+    Ok((restored.ledger, report))
 }
 
-fn replay_into(dir: &Path, mut ledger: Ledger) -> Result<(Ledger, RecoveryReport), RecoveryError> {
+/// Like [`replay`], but from the genesis, ignoring every snapshot: the
+/// auditor's check that the snapshots agree with the whole history. Needs
+/// the journal from seq 1 in `dir`.
+pub fn replay_from_genesis(dir: &Path, config: Config) -> Result<(Ledger, RecoveryReport), RecoveryError> {
+    let started = Instant::now();
+    let reader = Reader::open(dir)?;
+    if reader.first_seq() > 1 {
+        return Err(RecoveryError::NoUsableSnapshot {
+            first_seq: reader.first_seq(),
+            skipped: vec!["snapshots ignored on request".to_string()],
+        });
+    }
+    let mut restored = replay_journal(&reader, Ledger::new(config), None, None)?;
+    restored.report.elapsed = started.elapsed();
+    Ok((restored.ledger, restored.report))
+}
+
+/// A ledger rebuilt from disk, and the journal's chain hash at its last seq.
+struct Restored {
+    ledger: Ledger,
+    chain_hash: BatchHash,
+    report: RecoveryReport,
+}
+
+/// Newest usable snapshot (at or before `until`) plus the journal after it,
+/// up to `until` (a batch boundary) or the journal's end.
+fn restore(dir: &Path, config: Config, until: Option<u64>) -> Result<Restored, RecoveryError> {
+    let reader = Reader::open(dir)?;
+    let mut skipped = Vec::new();
+    for (seq, path) in snapshot::list(dir)? {
+        if until.is_some_and(|until| seq > until) {
+            skipped.push(format!("{}: ahead of the journal (seq {seq})", path.display()));
+            continue;
+        }
+        let (ledger, info, timings) = match snapshot::load(&path, &config) {
+            Ok(loaded) => loaded,
+            Err(error @ SnapshotError::Io { .. }) => return Err(error.into()),
+            Err(error) => {
+                skipped.push(error.to_string());
+                continue;
+            }
+        };
+        match replay_journal(&reader, ledger, Some(&info), until) {
+            Ok(mut restored) => {
+                restored.report.snapshot = Some(info);
+                restored.report.snapshot_timings = timings;
+                restored.report.skipped_snapshots = skipped;
+                return Ok(restored);
+            }
+            Err(Mismatch::Snapshot(reason)) => skipped.push(format!("{}: {reason}", path.display())),
+            Err(Mismatch::Recovery(error)) => return Err(error),
+        }
+    }
+    if reader.first_seq() > 1 {
+        return Err(RecoveryError::NoUsableSnapshot {
+            first_seq: reader.first_seq(),
+            skipped,
+        });
+    }
+    let mut restored = replay_journal(&reader, Ledger::new(config), None, until)?;
+    restored.report.skipped_snapshots = skipped;
+    Ok(restored)
+}
+
+/// Why replaying on top of a snapshot failed.
+enum Mismatch {
+    /// The snapshot does not fit this journal: try an older one.
+    Snapshot(String),
+    /// The journal itself failed.
+    Recovery(RecoveryError),
+}
+
+impl From<RecoveryError> for Mismatch {
+    fn from(error: RecoveryError) -> Mismatch {
+        Mismatch::Recovery(error)
+    }
+}
+
+impl From<JournalError> for Mismatch {
+    fn from(error: JournalError) -> Mismatch {
+        Mismatch::Recovery(error.into())
+    }
+}
+
+impl From<Mismatch> for RecoveryError {
+    fn from(mismatch: Mismatch) -> RecoveryError {
+        match mismatch {
+            Mismatch::Recovery(error) => error,
+            Mismatch::Snapshot(reason) => RecoveryError::NoUsableSnapshot {
+                first_seq: 1,
+                skipped: vec![reason],
+            },
+        }
+    }
+}
+
+/// Replays the journal after the ledger's last seq (checking that the
+/// journal continues `snapshot`'s history) up to `until` or the end.
+fn replay_journal(
+    reader: &Reader,
+    mut ledger: Ledger,
+    snapshot: Option<&SnapshotInfo>,
+    until: Option<u64>,
+) -> Result<Restored, Mismatch> {
+    let dir = reader.dir();
+    let start = ledger.last_seq();
+    let mut chain_hash = snapshot.map_or(BatchHash::GENESIS, |info| info.chain_hash);
+    let mut anchored = snapshot.is_none();
     let mut report = RecoveryReport {
+        snapshot: None,
+        snapshot_timings: SnapshotTimings::default(),
+        skipped_snapshots: Vec::new(),
         batches: 0,
         commands: 0,
         last_seq: 0,
@@ -182,17 +375,58 @@ fn replay_into(dir: &Path, mut ledger: Ledger) -> Result<(Ledger, RecoveryReport
         digest: 0,
         elapsed: Duration::ZERO,
     };
-    for batch in Reader::open(dir)?.batches() {
+    let reached = |ledger: &Ledger| until.is_some_and(|until| ledger.last_seq() >= until);
+    // Reading a live journal must not go past `until`: the writer may be
+    // in the middle of the next batch.
+    let mut batches = reader.batches_from(start.max(1));
+    while !(anchored && reached(&ledger)) {
+        let Some(batch) = batches.next() else { break };
         let batch = batch?;
+        if !anchored {
+            // The batch holding the snapshot's last seq, or the first one kept after it.
+            let continues = if batch.last_seq() == start {
+                batch.hash == chain_hash
+            } else {
+                batch.first_seq == start + 1 && batch.prev_hash == chain_hash
+            };
+            if !continues {
+                return Err(Mismatch::Snapshot(format!(
+                    "the journal's hash chain at seq {start} is not the one the snapshot recorded"
+                )));
+            }
+            anchored = true;
+            if batch.last_seq() == start {
+                continue;
+            }
+        }
+        if until.is_some_and(|until| batch.last_seq() > until) {
+            break;
+        }
         for (seq, bytes) in (batch.first_seq..).zip(&batch.records) {
             replay_one(&mut ledger, dir, seq, bytes)?;
         }
+        chain_hash = batch.hash;
         report.batches += 1;
         report.commands += batch.records.len() as u64;
     }
+    if !anchored {
+        return Err(Mismatch::Snapshot(format!(
+            "the journal ends before the snapshot's seq {start}"
+        )));
+    }
+    if let Some(until) = until.filter(|&until| ledger.last_seq() != until) {
+        return Err(Mismatch::Recovery(RecoveryError::Short {
+            expected: until,
+            reached: ledger.last_seq(),
+        }));
+    }
     report.last_seq = ledger.last_seq();
     report.digest = ledger.digest();
-    Ok((ledger, report))
+    Ok(Restored {
+        ledger,
+        chain_hash,
+        report,
+    })
 }
 
 fn replay_one(ledger: &mut Ledger, dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), RecoveryError> {
@@ -216,4 +450,76 @@ fn replay_one(ledger: &mut Ledger, dir: &Path, seq: u64, bytes: &[u8]) -> Result
         });
     }
     Ok(())
+}
+
+/// How snapshots are kept and what happens to the journal behind them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Snapshots kept (at least 1; default 2, so that a damaged newest one
+    /// can fall back to the one before).
+    pub keep: usize,
+    /// What happens to journal segments behind the oldest kept snapshot
+    /// (`None`: they stay in place).
+    pub retire: Option<Retirement>,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> SnapshotPolicy {
+        SnapshotPolicy {
+            keep: 2,
+            retire: Some(Retirement::Archive),
+        }
+    }
+}
+
+/// What [`take_snapshot`] did.
+#[derive(Clone, Debug)]
+pub struct SnapshotTaken {
+    /// The snapshot written.
+    pub info: SnapshotInfo,
+    /// The snapshot it started from, if any.
+    pub base: Option<SnapshotInfo>,
+    /// Commands replayed on top of the base.
+    pub replayed_commands: u64,
+    /// Time to load the base and replay the journal after it.
+    pub rebuild: Duration,
+    /// Time to encode and write the new snapshot.
+    pub write: SnapshotTimings,
+    /// Journal segments retired behind the oldest kept snapshot.
+    pub retired_segments: usize,
+}
+
+/// Takes a snapshot of the data directory `dir` as of `through_seq` (a
+/// durable batch boundary, e.g. [`DurableSeq::get`]; `None`: the end of the
+/// journal), by rebuilding the ledger from the newest snapshot and the
+/// journal; then applies `policy`. Safe while a server appends to the
+/// journal. `Ok(None)` if there is nothing newer than the newest snapshot.
+pub fn take_snapshot(
+    dir: &Path,
+    config: Config,
+    through_seq: Option<u64>,
+    policy: SnapshotPolicy,
+) -> Result<Option<SnapshotTaken>, RecoveryError> {
+    let started = Instant::now();
+    let restored = restore(dir, config, through_seq)?;
+    let base = restored.report.snapshot.clone();
+    let last_seq = restored.ledger.last_seq();
+    if last_seq == 0 || base.as_ref().is_some_and(|base| base.seq == last_seq) {
+        return Ok(None);
+    }
+    let rebuild = started.elapsed();
+    let (info, write) = snapshot::write(dir, restored.ledger, restored.chain_hash)?;
+    let oldest_kept = snapshot::prune(dir, policy.keep)?;
+    let retired_segments = match (policy.retire, oldest_kept) {
+        (Some(how), Some(seq)) => journal::retire(dir, seq, how)?.segments.len(),
+        _ => 0,
+    };
+    Ok(Some(SnapshotTaken {
+        info,
+        base,
+        replayed_commands: restored.report.commands,
+        rebuild,
+        write,
+        retired_segments,
+    }))
 }

@@ -12,6 +12,11 @@
 //! [`Request`]s into a bounded ring; one thread drains a batch, stamps and
 //! applies it, hands it to a [`sequencer::CommitSink`] and only then
 //! completes the replies (group commit).
+//!
+//! [`durable`] puts the journal behind the sequencer and recovers a ledger
+//! from disk; [`snapshot`] writes and loads whole-ledger snapshots, which a
+//! [`snapshotter`] takes in the background so that recovery replays only
+//! the recent journal.
 
 #![deny(missing_docs)]
 
@@ -27,6 +32,8 @@ pub mod money;
 pub mod outcome;
 pub mod record;
 pub mod sequencer;
+pub mod snapshot;
+pub mod snapshotter;
 pub mod workload;
 
 pub use command::{Command, Envelope, Request, TxRef};

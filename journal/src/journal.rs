@@ -390,6 +390,11 @@ impl Journal {
         &self.active.path
     }
 
+    /// Where the next batch goes in the active segment (if it fits there).
+    pub fn write_offset_bytes(&self) -> u64 {
+        self.write_offset_bytes as u64
+    }
+
     /// Counters since open.
     pub fn stats(&self) -> JournalStats {
         self.stats

@@ -23,6 +23,7 @@ macro_rules! check {
 mod account;
 mod bonus;
 mod gaming;
+mod image;
 mod limits;
 mod payments;
 mod players;
@@ -33,6 +34,8 @@ use std::hash::{Hash, Hasher};
 use rustc_hash::FxHasher;
 
 use self::account::Player;
+pub use self::image::ImageError;
+pub(crate) use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
 use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};
@@ -42,7 +45,8 @@ use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
 const DAY_MS: u64 = 86_400_000;
 
 /// Limits and knobs of a ledger, fixed at start-up.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Config {
     /// Most players this ledger (shard) holds.
     pub players_max: u32,
@@ -88,7 +92,8 @@ impl Default for Config {
 /// Money that entered and left the ledger in one currency, for the
 /// conservation check (DESIGN.md invariant 4). Sums are 128-bit: lifetime
 /// turnover may exceed 64 bits even where no balance can.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
 pub struct Flows {
     /// Confirmed deposits.
     pub deposits: i128,

@@ -34,7 +34,7 @@ use crate::outcome::{Outcome, PaymentState, TxState};
 
 /// A 128-bit fingerprint used as a map key. Already uniformly random, so the
 /// maps hash it by taking its low word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct Key(pub(crate) u64, pub(crate) u64);
 
 impl Hash for Key {
@@ -103,7 +103,7 @@ impl Fingerprinter {
 }
 
 /// What the ledger needs to remember about a past request beyond its outcome.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) enum Detail {
     /// Nothing beyond the outcome.
     Plain,
@@ -115,7 +115,7 @@ pub(crate) enum Detail {
     Tombstone,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct BetDetail {
     pub(crate) player: u32,
     pub(crate) currency: Currency,
@@ -127,7 +127,7 @@ pub(crate) struct BetDetail {
     pub(crate) rolled_back: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct PaymentDetail {
     pub(crate) player: PlayerId,
     pub(crate) currency: Currency,
@@ -136,7 +136,7 @@ pub(crate) struct PaymentDetail {
 }
 
 /// One remembered request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct TxRecord {
     pub(crate) key: Key,
     /// Fingerprint of the command, to tell a retry from a conflict.
@@ -305,6 +305,47 @@ impl TxStore {
         }
     }
 
+    /// The remembered requests, for a snapshot: the ring (oldest first) and
+    /// the pinned open payments (sorted by key, so equal stores give equal
+    /// bytes). The table is not kept: [`TxStore::from_parts`] rebuilds it.
+    pub(crate) fn into_parts(self) -> (VecDeque<TxRecord>, Vec<TxRecord>) {
+        let mut pinned: Vec<TxRecord> = self.pinned.into_values().collect();
+        pinned.sort_unstable_by_key(|record| record.key);
+        (self.ring, pinned)
+    }
+
+    /// Rebuilds a store from [`TxStore::into_parts`]. `None` if the parts
+    /// break its invariants (more records than retained, a key twice).
+    pub(crate) fn from_parts(retention: Retention, ring: VecDeque<TxRecord>, pinned: Vec<TxRecord>) -> Option<TxStore> {
+        if ring.len() > retention.len_max {
+            return None;
+        }
+        let mut store = TxStore::new(retention);
+        let (mask, ring_ref) = (store.position_mask, &ring);
+        store.table.reserve(ring.len(), |_| unreachable!("the table is empty"));
+        for (position, record) in ring.iter().enumerate() {
+            let entry = store.tag(record.key) | position as u32;
+            let key_at = |e: &u32| ring_ref[(e & mask) as usize].key;
+            match store
+                .table
+                .entry(record.key.0, |e| key_at(e) == record.key, |e| key_at(e).0)
+            {
+                hashbrown::hash_table::Entry::Occupied(_) => return None, // a key twice
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(entry);
+                }
+            }
+        }
+        store.ring = ring;
+        for record in pinned {
+            if !record.is_open_payment() || store.get(record.key).is_some() {
+                return None;
+            }
+            store.pinned.insert(record.key, record);
+        }
+        Some(store)
+    }
+
     /// A payment reached a final state: it no longer needs pinning.
     pub(crate) fn settle(&mut self, key: Key) {
         self.pinned.remove(&key);
@@ -323,7 +364,7 @@ impl TxStore {
 }
 
 /// An open round: who plays it and how its stakes were funded.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct Round {
     pub(crate) player: u32,
     pub(crate) cash: Amount,
@@ -407,6 +448,53 @@ impl RoundStore {
     pub(crate) fn len(&self) -> usize {
         self.open.len()
     }
+
+    /// The rounds, for a snapshot: the open ones (sorted by key, so equal
+    /// stores give equal bytes), the opening order, and whether the map was
+    /// presized.
+    pub(crate) fn into_parts(self) -> RoundParts {
+        let mut open: Vec<(Key, Round)> = self.open.into_iter().collect();
+        open.sort_unstable_by_key(|(key, _)| *key);
+        RoundParts {
+            open,
+            order: self.order,
+            presized: self.presized,
+        }
+    }
+
+    /// Rebuilds a store from [`RoundStore::into_parts`]. `None` if the parts
+    /// break its invariants.
+    pub(crate) fn from_parts(retention: Retention, parts: RoundParts) -> Option<RoundStore> {
+        if parts.order.len() > retention.len_max || parts.open.len() > parts.order.len() {
+            return None;
+        }
+        let mut open = KeyMap::default();
+        let capacity = if parts.presized {
+            ROUNDS_PRESIZE.min(retention.len_max).max(parts.open.len())
+        } else {
+            parts.open.len()
+        };
+        open.reserve(capacity);
+        for (key, round) in parts.open {
+            if open.insert(key, round).is_some() {
+                return None;
+            }
+        }
+        Some(RoundStore {
+            open,
+            order: parts.order,
+            retention,
+            presized: parts.presized,
+        })
+    }
+}
+
+/// A [`RoundStore`] taken apart for a snapshot.
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub(crate) struct RoundParts {
+    pub(crate) open: Vec<(Key, Round)>,
+    pub(crate) order: VecDeque<(Key, u64)>,
+    pub(crate) presized: bool,
 }
 
 #[cfg(test)]

@@ -1,0 +1,154 @@
+//! The ledger taken apart into plain data for a snapshot, and put back.
+//!
+//! A [`LedgerImage`] holds every piece of state the ledger's behaviour
+//! depends on, moved out of the ledger (no copy of the big stores), in a
+//! form rkyv archives: hash tables become sorted vectors (so equal ledgers
+//! give equal bytes) and are rebuilt on the way back, with their
+//! invariants checked. The file format around it lives in `crate::snapshot`.
+
+use std::collections::VecDeque;
+
+use super::account::Player;
+use super::store::{Fingerprinter, Retention, RoundParts, RoundStore, TxRecord, TxStore};
+use super::{Config, Flows, Ledger};
+use crate::command::JurisdictionRules;
+use crate::ids::Jurisdiction;
+use crate::money::Currency;
+
+/// Everything a ledger is, as plain data.
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub(crate) struct LedgerImage {
+    pub(crate) config: Config,
+    players: Vec<Player>,
+    jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    /// Remembered requests, oldest first.
+    requests: VecDeque<TxRecord>,
+    /// Open payments evicted from `requests`, sorted by key.
+    pinned_payments: Vec<TxRecord>,
+    rounds: RoundParts,
+    flows: Vec<Flows>,
+    open_payments: u64,
+    pub(crate) last_seq: u64,
+    pub(crate) last_time_ms: u64,
+    history_digest: u64,
+}
+
+/// Why an image cannot become a ledger.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// The image was taken under another configuration: replaying the
+    /// journal on top of it could give other outcomes than it recorded.
+    #[error("the snapshot was taken with another ledger configuration ({0})")]
+    ConfigChanged(&'static str),
+    /// The image breaks an invariant of the ledger's state.
+    #[error("the snapshot's state is inconsistent: {0}")]
+    Inconsistent(&'static str),
+}
+
+impl Ledger {
+    /// Takes the ledger apart for a snapshot (consuming it: the stores move,
+    /// nothing big is copied).
+    pub(crate) fn into_image(self) -> LedgerImage {
+        let (requests, pinned_payments) = self.txs.into_parts();
+        LedgerImage {
+            config: self.config,
+            players: self.players,
+            jurisdictions: self.jurisdictions,
+            requests,
+            pinned_payments,
+            rounds: self.rounds.into_parts(),
+            flows: self.flows.to_vec(),
+            open_payments: self.open_payments as u64,
+            last_seq: self.last_seq,
+            last_time_ms: self.last_time_ms,
+            history_digest: self.history_digest,
+        }
+    }
+
+    /// Rebuilds a ledger from an image taken under `config`.
+    pub(crate) fn from_image(image: LedgerImage, config: &Config) -> Result<Ledger, ImageError> {
+        if let Some(field) = config_difference(&image.config, config) {
+            return Err(ImageError::ConfigChanged(field));
+        }
+        let inconsistent = |what| Err(ImageError::Inconsistent(what));
+        if image.players.len() > config.players_max as usize {
+            return inconsistent("more players than the configuration allows");
+        }
+        let Ok(flows) = <[Flows; Currency::ALL.len()]>::try_from(image.flows) else {
+            return inconsistent("money flows for another set of currencies");
+        };
+        let Ok(open_payments) = usize::try_from(image.open_payments) else {
+            return inconsistent("open payment count out of range");
+        };
+        let Some(txs) = TxStore::from_parts(
+            Retention {
+                len_max: config.idempotency_len_max,
+                age_max_ms: config.idempotency_age_max_ms,
+            },
+            image.requests,
+            image.pinned_payments,
+        ) else {
+            return inconsistent("remembered requests break the store's limits or repeat a key");
+        };
+        let Some(rounds) = RoundStore::from_parts(
+            Retention {
+                len_max: config.rounds_open_max,
+                age_max_ms: config.round_age_max_ms,
+            },
+            image.rounds,
+        ) else {
+            return inconsistent("rounds break the store's limits or repeat a key");
+        };
+        let ledger = Ledger {
+            fingerprints: Fingerprinter::new(config.fingerprint_seed),
+            config: image.config,
+            players: image.players,
+            jurisdictions: image.jurisdictions,
+            txs,
+            rounds,
+            flows,
+            open_payments,
+            last_seq: image.last_seq,
+            last_time_ms: image.last_time_ms,
+            history_digest: image.history_digest,
+        };
+        if ledger.check_conservation().is_err() {
+            return inconsistent("balances do not add up to the money flows");
+        }
+        Ok(ledger)
+    }
+}
+
+/// The first field in which two configurations differ, if any.
+fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
+    let Config {
+        players_max,
+        idempotency_len_max,
+        idempotency_age_max_ms,
+        rounds_open_max,
+        round_age_max_ms,
+        payments_open_max,
+        limit_cooling_off_ms,
+        bonus_contributions_max,
+        fingerprint_seed,
+    } = a;
+    [
+        (*players_max != b.players_max, "players_max"),
+        (*idempotency_len_max != b.idempotency_len_max, "idempotency_len_max"),
+        (
+            *idempotency_age_max_ms != b.idempotency_age_max_ms,
+            "idempotency_age_max_ms",
+        ),
+        (*rounds_open_max != b.rounds_open_max, "rounds_open_max"),
+        (*round_age_max_ms != b.round_age_max_ms, "round_age_max_ms"),
+        (*payments_open_max != b.payments_open_max, "payments_open_max"),
+        (*limit_cooling_off_ms != b.limit_cooling_off_ms, "limit_cooling_off_ms"),
+        (
+            *bonus_contributions_max != b.bonus_contributions_max,
+            "bonus_contributions_max",
+        ),
+        (*fingerprint_seed != b.fingerprint_seed, "fingerprint_seed"),
+    ]
+    .into_iter()
+    .find_map(|(differs, field)| differs.then_some(field))
+}

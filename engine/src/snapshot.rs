@@ -1,0 +1,338 @@
+//! Snapshot files: the whole ledger at a batch boundary, so that recovery
+//! replays only the journal after it.
+//!
+//! A snapshot lives in `<data dir>/snapshots/<seq, 20 digits>.snap`: a
+//! 128-byte header, then the rkyv archive of the ledger's
+//! [`LedgerImage`]. The header records the sequence number, the time, the
+//! ledger's digest and the journal's hash-chain value after that sequence
+//! number (so a snapshot is only ever combined with the journal it was
+//! taken from), and a CRC32C over the header fields and the payload.
+//! Loading checks the CRC, then validates the archive (bytecheck) before
+//! deserializing, then rebuilds the ledger's tables checking their
+//! invariants and conservation: damaged bytes give an error, never a panic
+//! or a wrong ledger.
+//!
+//! Writing is atomic: a temp file, written and fsynced, renamed into place,
+//! then the directory fsynced. A crash leaves either the old set of
+//! snapshots or the new one, plus at most a `.tmp` that the next write
+//! removes.
+//!
+//! ```text
+//! offset size field
+//!      0    8 magic "CRPSNAP1"
+//!      8    4 format version (u32, 1)
+//!     12    4 reserved (0)
+//!     16    8 seq: the last sequence number applied
+//!     24    8 time_ms of that envelope
+//!     32    8 digest (Ledger::digest)
+//!     40    8 payload length in bytes
+//!     48   16 journal chain hash after `seq`
+//!     64    4 CRC32C of bytes 0..64 followed by the payload
+//!     68   60 zeros (the payload starts 16-byte aligned, as rkyv needs)
+//! ```
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use journal::BatchHash;
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+use crate::ledger::{Config, ImageError, Ledger, LedgerImage};
+
+/// Subdirectory of the data directory that holds snapshots.
+pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
+/// Version of the snapshot format; bump on any change to the archived types.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+
+const MAGIC: [u8; 8] = *b"CRPSNAP1";
+const HEADER_SIZE_BYTES: usize = 128;
+const CHECKED_HEADER_BYTES: usize = 64;
+const EXTENSION: &str = "snap";
+
+/// A snapshot on disk, as its header describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// The last sequence number the snapshot holds.
+    pub seq: u64,
+    /// The time of that sequence number, ms since the epoch.
+    pub time_ms: u64,
+    /// The ledger's digest at `seq`.
+    pub digest: u64,
+    /// The journal's chain hash after `seq` (the `prev_hash` of the batch after it).
+    pub chain_hash: BatchHash,
+    /// Size of the file.
+    pub len_bytes: u64,
+}
+
+/// What went wrong with a snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// An I/O call failed.
+    #[error("{operation} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The file is not an intact snapshot of this format.
+    #[error("snapshot {} is damaged: {what}", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// The snapshot is intact but cannot become a ledger here.
+    #[error("snapshot {}: {source}", path.display())]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ImageError,
+    },
+    /// Archiving the ledger failed.
+    #[error("cannot encode snapshot: {0}")]
+    Encode(String),
+}
+
+impl SnapshotError {
+    fn io(operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotError {
+        let path = path.to_path_buf();
+        move |source| SnapshotError::Io {
+            operation,
+            path,
+            source,
+        }
+    }
+
+    fn damaged(path: &Path, what: impl Into<String>) -> SnapshotError {
+        SnapshotError::Damaged {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}
+
+/// Time spent in the phases of writing or loading a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotTimings {
+    /// Archiving the ledger (write) or validating and deserializing it (load).
+    pub encode: Duration,
+    /// Disk I/O: writing and fsyncing, or reading.
+    pub io: Duration,
+    /// Rebuilding the ledger's tables from the image (load only).
+    pub rebuild: Duration,
+}
+
+/// The snapshot directory of a data directory.
+pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(SNAPSHOT_DIR_NAME)
+}
+
+fn file_name(seq: u64) -> String {
+    format!("{seq:020}.{EXTENSION}")
+}
+
+/// The snapshots of a data directory, newest first, by their names.
+pub fn list(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotError> {
+    let dir = snapshot_dir(data_dir);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(SnapshotError::io("read directory", &dir)(error)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(SnapshotError::io("read directory", &dir))?.path();
+        let seq = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_suffix(".snap"))
+            .filter(|digits| digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<u64>().ok());
+        if let Some(seq) = seq {
+            found.push((seq, path));
+        }
+    }
+    found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    Ok(found)
+}
+
+/// Writes `ledger` (consumed: its stores move into the archive without a
+/// copy) as the snapshot of its last sequence number, atomically.
+/// `chain_hash` is the journal's hash after that sequence number.
+pub fn write(
+    data_dir: &Path,
+    ledger: Ledger,
+    chain_hash: BatchHash,
+) -> Result<(SnapshotInfo, SnapshotTimings), SnapshotError> {
+    let started = Instant::now();
+    let digest = ledger.digest();
+    let image = ledger.into_image();
+    let (seq, time_ms) = (image.last_seq, image.last_time_ms);
+    let payload = rkyv::to_bytes::<rancor::Error>(&image).map_err(|e| SnapshotError::Encode(e.to_string()))?;
+    drop(image);
+    let encoded = Instant::now();
+
+    let mut header = [0u8; HEADER_SIZE_BYTES];
+    header[0..8].copy_from_slice(&MAGIC);
+    header[8..12].copy_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+    header[16..24].copy_from_slice(&seq.to_le_bytes());
+    header[24..32].copy_from_slice(&time_ms.to_le_bytes());
+    header[32..40].copy_from_slice(&digest.to_le_bytes());
+    header[40..48].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    header[48..64].copy_from_slice(&chain_hash.0);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&header[..CHECKED_HEADER_BYTES]), &payload);
+    header[64..68].copy_from_slice(&crc.to_le_bytes());
+
+    let dir = snapshot_dir(data_dir);
+    fs::create_dir_all(&dir).map_err(SnapshotError::io("create directory", &dir))?;
+    let path = dir.join(file_name(seq));
+    let temp = dir.join(format!("{}.tmp", file_name(seq)));
+    let mut file = File::create(&temp).map_err(SnapshotError::io("create", &temp))?;
+    file.write_all(&header)
+        .and_then(|()| file.write_all(&payload))
+        .and_then(|()| file.sync_all())
+        .map_err(SnapshotError::io("write", &temp))?;
+    drop(file);
+    fs::rename(&temp, &path).map_err(SnapshotError::io("rename", &path))?;
+    File::open(&dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(SnapshotError::io("fsync directory", &dir))?;
+    let info = SnapshotInfo {
+        path,
+        seq,
+        time_ms,
+        digest,
+        chain_hash,
+        len_bytes: (HEADER_SIZE_BYTES + payload.len()) as u64,
+    };
+    let timings = SnapshotTimings {
+        encode: encoded - started,
+        io: encoded.elapsed(),
+        rebuild: Duration::ZERO,
+    };
+    Ok((info, timings))
+}
+
+/// Reads only the header of the snapshot at `path` (cheap; the payload is
+/// not checked: use [`load`] for that).
+pub fn read_info(path: &Path) -> Result<SnapshotInfo, SnapshotError> {
+    let mut file = File::open(path).map_err(SnapshotError::io("open", path))?;
+    let len_bytes = file.metadata().map_err(SnapshotError::io("stat", path))?.len();
+    let mut header = [0u8; HEADER_SIZE_BYTES];
+    file.read_exact(&mut header)
+        .map_err(|_| SnapshotError::damaged(path, "shorter than a snapshot header"))?;
+    parse_header(path, &header, len_bytes).map(|(info, _, _)| info)
+}
+
+/// Parses a header; returns the info, the payload length and the stored CRC.
+fn parse_header(
+    path: &Path,
+    header: &[u8; HEADER_SIZE_BYTES],
+    len_bytes: u64,
+) -> Result<(SnapshotInfo, usize, u32), SnapshotError> {
+    let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    if header[0..8] != MAGIC {
+        return Err(SnapshotError::damaged(path, "not a snapshot (bad magic)"));
+    }
+    let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+    if version != SNAPSHOT_FORMAT_VERSION {
+        return Err(SnapshotError::damaged(
+            path,
+            format!("format version {version}, expected {SNAPSHOT_FORMAT_VERSION}"),
+        ));
+    }
+    let payload_len = u64_at(40);
+    if len_bytes != HEADER_SIZE_BYTES as u64 + payload_len {
+        return Err(SnapshotError::damaged(
+            path,
+            format!(
+                "file is {len_bytes} bytes, the header says {}",
+                HEADER_SIZE_BYTES as u64 + payload_len
+            ),
+        ));
+    }
+    let payload_len = usize::try_from(payload_len).map_err(|_| SnapshotError::damaged(path, "payload too large"))?;
+    let mut chain_hash = [0; 16];
+    chain_hash.copy_from_slice(&header[48..64]);
+    let crc = u32::from_le_bytes(header[64..68].try_into().expect("4 bytes"));
+    let info = SnapshotInfo {
+        path: path.to_path_buf(),
+        seq: u64_at(16),
+        time_ms: u64_at(24),
+        digest: u64_at(32),
+        chain_hash: BatchHash(chain_hash),
+        len_bytes,
+    };
+    Ok((info, payload_len, crc))
+}
+
+/// Loads and checks the snapshot at `path` into a ledger running `config`.
+pub fn load(path: &Path, config: &Config) -> Result<(Ledger, SnapshotInfo, SnapshotTimings), SnapshotError> {
+    let started = Instant::now();
+    let mut file = File::open(path).map_err(SnapshotError::io("open", path))?;
+    let len_bytes = file.metadata().map_err(SnapshotError::io("stat", path))?.len();
+    let mut header = [0u8; HEADER_SIZE_BYTES];
+    file.read_exact(&mut header)
+        .map_err(|_| SnapshotError::damaged(path, "shorter than a snapshot header"))?;
+    let (info, payload_len, crc) = parse_header(path, &header, len_bytes)?;
+    let mut payload = AlignedVec::<16>::with_capacity(payload_len);
+    payload.resize(payload_len, 0);
+    file.read_exact(&mut payload).map_err(SnapshotError::io("read", path))?;
+    let read = Instant::now();
+
+    if crc32c::crc32c_append(crc32c::crc32c(&header[..CHECKED_HEADER_BYTES]), &payload) != crc {
+        return Err(SnapshotError::damaged(path, "checksum mismatch"));
+    }
+    let image = rkyv::from_bytes::<LedgerImage, rancor::Error>(&payload)
+        .map_err(|e| SnapshotError::damaged(path, format!("invalid archive: {e}")))?;
+    drop(payload);
+    let decoded = Instant::now();
+    if (image.last_seq, image.last_time_ms) != (info.seq, info.time_ms) {
+        return Err(SnapshotError::damaged(
+            path,
+            "header and state disagree on the sequence number",
+        ));
+    }
+    let ledger = Ledger::from_image(image, config).map_err(|source| SnapshotError::Unusable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if ledger.digest() != info.digest {
+        return Err(SnapshotError::damaged(path, "state does not match the recorded digest"));
+    }
+    let timings = SnapshotTimings {
+        io: read - started,
+        encode: decoded - read,
+        rebuild: decoded.elapsed(),
+    };
+    Ok((ledger, info, timings))
+}
+
+/// Deletes all but the newest `keep` snapshots (and leftover temp files).
+/// Returns the sequence number of the oldest snapshot kept, if any.
+pub fn prune(data_dir: &Path, keep: usize) -> Result<Option<u64>, SnapshotError> {
+    let dir = snapshot_dir(data_dir);
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|extension| extension == "tmp") {
+                fs::remove_file(&path).map_err(SnapshotError::io("remove", &path))?;
+            }
+        }
+    }
+    let snapshots = list(data_dir)?;
+    for (_, path) in snapshots.iter().skip(keep.max(1)) {
+        fs::remove_file(path).map_err(SnapshotError::io("remove", path))?;
+    }
+    Ok(snapshots.iter().take(keep.max(1)).last().map(|(seq, _)| *seq))
+}
