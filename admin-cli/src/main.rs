@@ -3,7 +3,9 @@
 //! Offline, on a data directory: `journal verify` (checksums, hash chain and
 //! record decoding; exit code 0 only if intact), `journal inspect` (records
 //! as a table or JSON, filtered by sequence range, player and kind) and
-//! `replay` (rebuild the ledger, print its digest and per-currency totals).
+//! `replay` (rebuild the ledger from the newest usable snapshot and the
+//! journal, or `--from-genesis`, and print its digest and per-currency
+//! totals) and `snapshot` (take one now, then apply the retention policy).
 //! It also answers what the engine alone knows: currencies and how an amount
 //! is stored. The operator API arrives with the gateway (issue #4).
 
@@ -13,9 +15,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use engine::durable::{SnapshotPolicy, take_snapshot};
 use engine::sequencer::Committed;
 use engine::{Amount, Config, Currency, Outcome, PlayerId};
-use journal::Reader;
+use journal::{Reader, Retirement};
 
 #[derive(Parser)]
 #[command(name = "croupier-admin", version, about = "Croupier operator tool")]
@@ -42,7 +45,32 @@ enum Cmd {
     Replay {
         /// The data directory.
         dir: PathBuf,
+        /// Ignore snapshots and replay the whole journal (it must still start at seq 1).
+        #[arg(long)]
+        from_genesis: bool,
     },
+    /// Take a snapshot of a data directory now (safe while a server runs),
+    /// then keep the newest snapshots and retire the journal behind them.
+    Snapshot {
+        /// The data directory.
+        dir: PathBuf,
+        /// Snapshots to keep.
+        #[arg(long, default_value_t = 2)]
+        keep: usize,
+        /// What to do with journal segments behind the oldest kept snapshot.
+        #[arg(long, value_enum, default_value_t = RetireArg::Archive)]
+        retire: RetireArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RetireArg {
+    /// Move them to `archive/` in the data directory.
+    Archive,
+    /// Delete them.
+    Remove,
+    /// Leave them in place.
+    Keep,
 }
 
 #[derive(Subcommand)]
@@ -95,7 +123,8 @@ fn main() -> Result<ExitCode> {
             };
             inspect(&dir, &filter, json)?;
         }
-        Cmd::Replay { dir } => replay(&dir)?,
+        Cmd::Replay { dir, from_genesis } => replay(&dir, from_genesis)?,
+        Cmd::Snapshot { dir, keep, retire } => snapshot(&dir, keep, retire)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -150,6 +179,19 @@ fn verify(dir: &Path) -> Result<ExitCode> {
         "intact: {} segments, {} batches, {} records, last seq {}, last batch hash {:?}",
         report.segments, report.batches, report.records, report.last_seq, report.last_hash
     );
+    if report.archived_segments > 0 {
+        println!(
+            "({} of the segments are archived in archive/)",
+            report.archived_segments
+        );
+    }
+    if report.first_seq > 1 {
+        println!(
+            "history before seq {} was retired and removed: the chain is checked from the anchor in {}",
+            report.first_seq,
+            journal::ANCHOR_FILE_NAME
+        );
+    }
     if let Some(torn) = &report.torn_tail {
         println!(
             "note: a torn last write of {} bytes follows (it was never acknowledged; opening discards it)",
@@ -254,11 +296,71 @@ fn print_record(out: &mut impl Write, record: &Committed, json: bool) -> std::io
     }
 }
 
-fn replay(dir: &Path) -> Result<()> {
+fn snapshot(dir: &Path, keep: usize, retire: RetireArg) -> Result<()> {
     check_dir(dir)?;
-    let (ledger, report) =
-        engine::durable::replay(dir, Config::default()).with_context(|| format!("replaying {}", dir.display()))?;
+    if keep == 0 {
+        bail!("--keep must be at least 1");
+    }
+    let policy = SnapshotPolicy {
+        keep,
+        retire: match retire {
+            RetireArg::Archive => Some(Retirement::Archive),
+            RetireArg::Remove => Some(Retirement::Remove),
+            RetireArg::Keep => None,
+        },
+    };
+    let taken = take_snapshot(dir, Config::default(), None, policy)
+        .with_context(|| format!("taking a snapshot of {}", dir.display()))?;
+    let Some(taken) = taken else {
+        println!("nothing new: the newest snapshot already holds the whole journal");
+        return Ok(());
+    };
+    let info = &taken.info;
+    match &taken.base {
+        Some(base) => println!(
+            "rebuilt from snapshot at seq {} plus {} journaled commands in {:.2?}",
+            base.seq, taken.replayed_commands, taken.rebuild
+        ),
+        None => println!(
+            "rebuilt from the journal ({} commands) in {:.2?}",
+            taken.replayed_commands, taken.rebuild
+        ),
+    }
+    println!(
+        "snapshot {}: seq {}, digest {:016x}, {} bytes, encoded in {:.2?}, written and synced in {:.2?}",
+        info.path.display(),
+        info.seq,
+        info.digest,
+        info.len_bytes,
+        taken.write.encode,
+        taken.write.io
+    );
+    if taken.retired_segments > 0 {
+        println!("retired {} journal segments", taken.retired_segments);
+    }
+    Ok(())
+}
+
+fn replay(dir: &Path, from_genesis: bool) -> Result<()> {
+    check_dir(dir)?;
+    let replayed = if from_genesis {
+        engine::durable::replay_from_genesis(dir, Config::default())
+    } else {
+        engine::durable::replay(dir, Config::default())
+    };
+    let (ledger, report) = replayed.with_context(|| format!("replaying {}", dir.display()))?;
     let ledger = &ledger;
+    for skipped in &report.skipped_snapshots {
+        println!("skipped snapshot: {skipped}");
+    }
+    if let Some(snapshot) = &report.snapshot {
+        println!(
+            "started from snapshot {} (seq {}, loaded in {:.2?})",
+            snapshot.path.display(),
+            snapshot.seq,
+            report.snapshot_timings.io + report.snapshot_timings.encode + report.snapshot_timings.rebuild
+        );
+    }
     println!(
         "replayed {} commands in {} batches ({:.2?}); last seq {}; digest {:016x}",
         report.commands, report.batches, report.elapsed, report.last_seq, report.digest

@@ -128,3 +128,46 @@ fn bad_input_gets_a_clear_error() {
     assert!(!amount.status.success());
     assert!(String::from_utf8_lossy(&amount.stderr).contains("EUR allows at most 2 decimals"));
 }
+
+#[test]
+fn snapshot_then_replay_starts_from_it_with_the_same_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = write_session(dir.path());
+    let path = dir.path().to_str().unwrap();
+    let digest_line = format!("digest {digest:016x}");
+
+    let taken = admin(&["snapshot", path, "--retire", "archive"]);
+    assert!(taken.status.success(), "{}", stdout(&taken));
+    let text = stdout(&taken);
+    assert!(text.contains("seq 1030") && text.contains(&digest_line), "{text}");
+    assert!(
+        text.contains("retired"),
+        "the journal behind the snapshot is archived: {text}"
+    );
+    let again = admin(&["snapshot", path]);
+    assert!(stdout(&again).contains("nothing new"), "{}", stdout(&again));
+
+    let replayed = admin(&["replay", path]);
+    assert!(replayed.status.success(), "{}", stdout(&replayed));
+    let text = stdout(&replayed);
+    assert!(
+        text.contains("started from snapshot") && text.contains("replayed 0 commands"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&digest_line) && text.contains("conservation holds"),
+        "{text}"
+    );
+
+    // The archive keeps the whole chain checkable; the live journal no
+    // longer starts at seq 1, so a replay from the genesis is refused.
+    let verified = admin(&["journal", "verify", path]);
+    assert!(verified.status.success(), "{}", stdout(&verified));
+    assert!(stdout(&verified).contains("archived"), "{}", stdout(&verified));
+    let genesis = admin(&["replay", path, "--from-genesis"]);
+    assert!(!genesis.status.success());
+    assert!(String::from_utf8_lossy(&genesis.stderr).contains("retired"));
+
+    let bad = admin(&["snapshot", path, "--keep", "0"]);
+    assert!(!bad.status.success());
+}
