@@ -226,7 +226,21 @@ pub struct Recovered {
 /// (never acknowledged) is discarded.
 pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
-    let (journal, opened) = Journal::open(dir, journal_config)?;
+    // The open scan checks only the segments from the newest snapshot on;
+    // the replay then checks that they continue the snapshot's chain hash.
+    // (If that snapshot turns out unusable, the replay from an older one
+    // checks everything it reads.)
+    let newest = snapshot::list(dir)?
+        .into_iter()
+        .find_map(|(_, path)| snapshot::read_info(&path).ok())
+        .map_or(1, |info| info.seq);
+    let (mut journal, mut opened) = Journal::open_from(dir, journal_config, newest)?;
+    if opened.last_seq < newest {
+        // The journal ends before the snapshot (it lost a window it never
+        // made durable): check it all, and let `restore` skip the snapshot.
+        drop(journal);
+        (journal, opened) = Journal::open(dir, journal_config)?;
+    }
     let restored = restore(dir, config, Some(opened.last_seq))?;
     let mut report = restored.report;
     if report.last_seq != opened.last_seq {

@@ -141,7 +141,10 @@ fn a_restored_ledger_behaves_exactly_like_the_original() {
     assert_eq!(restored.digest(), node.ledger.digest());
     assert_eq!(restored.remembered_len(), node.ledger.remembered_len());
     assert_eq!(restored.open_rounds_len(), node.ledger.open_rounds_len());
-    assert!(node.ledger.remembered_len() > 500, "open payments are pinned past the limit");
+    assert!(
+        node.ledger.remembered_len() > 500,
+        "open payments are pinned past the limit"
+    );
     for player in 1..=50 {
         let player = PlayerId(player);
         assert_eq!(restored.player_info(player), node.ledger.player_info(player));
@@ -157,7 +160,12 @@ fn a_restored_ledger_behaves_exactly_like_the_original() {
     future.extend(history.iter().rev().take(800).cloned());
     for (offset, request) in future.into_iter().enumerate() {
         let envelope = node.stamp(offset as u64, request);
-        assert_eq!(restored.apply(&envelope), node.ledger.apply(&envelope), "seq {}", envelope.seq);
+        assert_eq!(
+            restored.apply(&envelope),
+            node.ledger.apply(&envelope),
+            "seq {}",
+            envelope.seq
+        );
     }
     assert_eq!(restored.digest(), node.ledger.digest());
     restored.check_conservation().unwrap();
@@ -213,10 +221,7 @@ fn recovery_replays_only_the_journal_after_the_newest_snapshot() {
 fn damaged_foreign_and_reconfigured_snapshots_are_not_used() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::default();
-    let keep_all = SnapshotPolicy {
-        keep: 3,
-        retire: None,
-    };
+    let keep_all = SnapshotPolicy { keep: 3, retire: None };
     let mut node = Node::open(dir.path(), config.clone());
     node.run(&requests(30, 1_000));
     let older = snapshot_now(dir.path(), &config, keep_all);

@@ -122,9 +122,23 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
 
 /// Walks every segment from the genesis (or the retirement anchor); returns
 /// what it found and how the walk ended.
-fn scan(dir: &Path, segments: Vec<SegmentFile>) -> Result<(Recovered, WalkEnd), JournalError> {
+///
+/// With `from_seq > 1`, the walk begins at the segment holding `from_seq`,
+/// taking its first `prev_hash` on trust: the caller vouches for the history
+/// before it (a snapshot that records the chain hash there).
+fn scan(dir: &Path, mut segments: Vec<SegmentFile>, from_seq: u64) -> Result<(Recovered, WalkEnd), JournalError> {
     let segment_count = segments.len();
-    let start = Chain::start(&segments, read_anchor(dir)?)?;
+    let first_seq = segments.first().map_or(1, |first| first.first_seq);
+    let skip = segments.partition_point(|s| s.first_seq <= from_seq).saturating_sub(1);
+    let start = if skip == 0 {
+        Chain::start(&segments, read_anchor(dir)?)?
+    } else {
+        segments.drain(..skip);
+        Chain {
+            next_seq: segments[0].first_seq,
+            last_hash: None,
+        }
+    };
     let first_segment = segments.first().map(|first| first.path.clone());
     let mut walk = Walk::new(segments, start);
     let mut batches = 0;
@@ -146,7 +160,7 @@ fn scan(dir: &Path, segments: Vec<SegmentFile>) -> Result<(Recovered, WalkEnd), 
         }));
     };
     let recovered = Recovered {
-        first_seq: start.next_seq,
+        first_seq,
         last_seq: chain.next_seq - 1,
         last_hash,
         batches,
@@ -174,6 +188,19 @@ impl Journal {
     /// [`JournalError::Corrupt`] on damage before the tail. Prepares the next
     /// segment in the background.
     pub fn open(dir: impl AsRef<Path>, config: JournalConfig) -> Result<(Journal, Recovered), JournalError> {
+        Journal::open_from(dir, config, 1)
+    }
+
+    /// Like [`open`](Journal::open), but checks only the segments from the
+    /// one holding `from_seq`: for a server that restores a snapshot of
+    /// everything before `from_seq` and checks that the journal continues
+    /// the snapshot's chain hash. `Recovered::batches` then counts only the
+    /// batches checked. [`verify`](crate::verify) still checks everything.
+    pub fn open_from(
+        dir: impl AsRef<Path>,
+        config: JournalConfig,
+        from_seq: u64,
+    ) -> Result<(Journal, Recovered), JournalError> {
         config.validate()?;
         let dir = dir.as_ref().to_path_buf();
         create_dir(&dir)?;
@@ -181,7 +208,7 @@ impl Journal {
         segment::remove_stale_prepared(&dir)?;
         let segments = segment::list_segments(&dir)?;
         let last_path = segments.last().map(|segment| segment.path.clone());
-        let (recovered, end) = scan(&dir, segments)?;
+        let (recovered, end) = scan(&dir, segments, from_seq)?;
         let active = match last_path {
             Some(path) => {
                 let mut active = segment::open_segment(&path)?;

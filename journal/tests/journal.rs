@@ -605,6 +605,26 @@ fn a_retirement_cut_short_after_its_anchor_still_opens() {
 }
 
 #[test]
+fn opening_from_a_sequence_number_checks_only_the_segments_from_there() {
+    let (dir, _) = new_journal(4096, &vec![5; 120]);
+    let located = layout(dir.path());
+    let segments = segment_paths(dir.path());
+    // Damage the first segment's first batch.
+    let mut bytes = fs::read(&segments[0]).unwrap();
+    bytes[70] ^= 0x01;
+    fs::write(&segments[0], &bytes).unwrap();
+    corruption_of(Journal::open(dir.path(), config(4096)));
+    let later = located.iter().find(|l| l.segment == segments[3]).unwrap().first_seq + 2;
+    let (mut journal, recovered) = Journal::open_from(dir.path(), config(4096), later).unwrap();
+    assert_eq!((recovered.first_seq, recovered.last_seq), (1, 600));
+    let checked = located.iter().filter(|l| l.segment >= segments[3]).count() as u64;
+    assert_eq!(recovered.batches, checked);
+    append_all(&mut journal, &[3]);
+    drop(journal);
+    assert!(!verify(dir.path()).unwrap().is_ok(), "verify still checks everything");
+}
+
+#[test]
 fn reading_from_a_sequence_number_starts_at_its_batch() {
     let (dir, batches) = new_journal(4096, &vec![3; 50]);
     let reader = Reader::open(dir.path()).unwrap();

@@ -17,21 +17,36 @@
 //! * `recover`: `engine::durable::recover` (`Journal::open`, which scans and
 //!   checks every batch, then the same replay), page cache warm;
 //! * `cold`: `recover` after the segments were evicted from the page cache
-//!   (`dd iflag=nocache`, per file: nothing else on the machine is touched).
+//!   (`dd iflag=nocache`, per file: nothing else on the machine is touched);
+//! * `snapshot`: `take_snapshot` through seq `--snapshot-at` (default: 95%
+//!   of the commands, rounded down to a commit boundary), the way the
+//!   background snapshotter takes one: rebuilt from the journal, then
+//!   encoded, written and fsynced. Target for recovery from it: <= 2 s;
+//! * `snap-recover`: `recover` again, now from that snapshot plus the
+//!   journal after it (page cache warm);
+//! * `stall`: the sequencer over the recovered ledger (`--players` players,
+//!   all retained requests) serving a closed-loop producer (window 64),
+//!   first alone, then while the snapshotter takes a snapshot: latency
+//!   percentiles of both phases side by side. The snapshotter never touches
+//!   the sequencer, so any difference is contention for the 2 cores.
 //!
 //! ```text
 //! cargo run --release -p croupier-benches --bin recovery_probe \
-//!     [-- --commands N --players P --dir PATH --reuse --keep --runs replay,recover,cold]
+//!     [-- --commands N --players P --dir PATH --reuse --keep \
+//!         --runs replay,recover,cold,snapshot,snap-recover,stall --snapshot-at SEQ]
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use croupier_benches::{Fixture, PLAYERS, cpu_ticks};
-use engine::Config;
-use engine::durable::{RecoveryReport, recover, replay};
-use engine::sequencer::{CommitSink, Committed};
+use croupier_benches::{CURRENCY, Fixture, PLAYERS, Producer, cpu_ticks};
+use engine::durable::{RecoveryReport, SnapshotPolicy, recover, replay, take_snapshot};
+use engine::sequencer::{CommitSink, Committed, Sequencer, SequencerConfig, SystemClock};
+use engine::snapshotter::{Snapshotter, SnapshotterConfig};
+use engine::workload::Workload;
+use engine::{Config, SourceId};
+use hdrhistogram::Histogram;
 
 const TARGET_S: f64 = 10.0;
 const COMMIT_BATCH: usize = 4_096;
@@ -44,6 +59,7 @@ struct Args {
     reuse: bool,
     keep: bool,
     runs: Vec<String>,
+    snapshot_at: Option<u64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -53,7 +69,10 @@ fn parse_args() -> Result<Args, String> {
         dir: std::env::temp_dir().join("croupier-recovery-probe"),
         reuse: false,
         keep: false,
-        runs: vec!["replay".into(), "recover".into(), "cold".into()],
+        runs: ["replay", "recover", "cold", "snapshot", "snap-recover", "stall"]
+            .map(str::to_owned)
+            .to_vec(),
+        snapshot_at: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
             "--players" => args.players = value()?.parse().map_err(|e| format!("--players: {e}"))?,
             "--dir" => args.dir = PathBuf::from(value()?),
             "--runs" => args.runs = value()?.split(',').map(str::to_owned).collect(),
+            "--snapshot-at" => args.snapshot_at = Some(value()?.parse().map_err(|e| format!("--snapshot-at: {e}"))?),
             "--reuse" => args.reuse = true,
             "--keep" => args.keep = true,
             other => return Err(format!("unknown argument {other}")),
@@ -97,7 +117,7 @@ fn clear(dir: &Path) -> Result<(), String> {
         .filter_map(Result::ok)
         .all(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            name == "LOCK" || name.ends_with(".seg") || name == "next-segment.prepared"
+            name == "LOCK" || name.ends_with(".seg") || name == "next-segment.prepared" || name == "snapshots"
         });
     if !ours {
         return Err(format!("{} holds other files; refusing to delete it", dir.display()));
@@ -212,6 +232,82 @@ fn describe(name: &str, wall_s: f64, report: &RecoveryReport, others: &str) {
     );
 }
 
+/// Closed-loop load on the recovered ledger, without and then during a snapshot.
+fn stall(args: &Args) {
+    let recovered = recover(&args.dir, Config::default(), Default::default()).expect("recover");
+    let players = recovered.ledger.players_len() as u64;
+    let remembered = recovered.ledger.remembered_len();
+    let snapshotter = Snapshotter::spawn(
+        args.dir.clone(),
+        Config::default(),
+        recovered.sink.durable_seq(),
+        SnapshotterConfig {
+            every_commands: 0,
+            poll: std::time::Duration::from_millis(20),
+            policy: SnapshotPolicy { keep: 1, retire: None },
+        },
+    )
+    .expect("start the snapshotter");
+    let sequencer = Sequencer::start(
+        recovered.ledger,
+        recovered.sink,
+        SystemClock,
+        SequencerConfig::default(),
+    )
+    .expect("start the sequencer");
+    let mut workload = Workload::new(0x5eed, players, CURRENCY).with_source(SourceId(77));
+    let mut producer = Producer::new(sequencer.handle(), 64);
+    let phase = |producer: &mut Producer, workload: &mut Workload, until: &mut dyn FnMut() -> bool| {
+        producer.latency.reset();
+        let started = Instant::now();
+        let mut requests = 0;
+        while !until() {
+            producer.run((0..10_000).map(|_| workload.next_request()).collect());
+            requests += 10_000;
+        }
+        (requests, started.elapsed().as_secs_f64(), producer.latency.clone())
+    };
+    let quiet_until = Instant::now() + std::time::Duration::from_secs(10);
+    let quiet = phase(&mut producer, &mut workload, &mut || Instant::now() >= quiet_until);
+    let reply = snapshotter.request();
+    let mut done = None;
+    let during = phase(&mut producer, &mut workload, &mut || {
+        if done.is_none() {
+            done = reply.try_recv().ok();
+        }
+        done.is_some()
+    });
+    let taken = done.expect("snapshot finished").expect("snapshot taken");
+    drop(producer);
+    snapshotter.stop();
+    sequencer.shutdown().expect("shut down");
+    println!(
+        "stall probe: {players} players, {remembered} requests remembered; snapshot of seq {:?} took {:.2} s \
+         (rebuild {:.2} s, encode {:.2} s, write {:.2} s)",
+        taken.as_ref().map(|t| t.info.seq),
+        taken
+            .as_ref()
+            .map_or(0.0, |t| (t.rebuild + t.write.encode + t.write.io).as_secs_f64()),
+        taken.as_ref().map_or(0.0, |t| t.rebuild.as_secs_f64()),
+        taken.as_ref().map_or(0.0, |t| t.write.encode.as_secs_f64()),
+        taken.as_ref().map_or(0.0, |t| t.write.io.as_secs_f64()),
+    );
+    let show = |name: &str, (requests, seconds, latency): &(u64, f64, Histogram<u64>)| {
+        let us = |q: f64| latency.value_at_quantile(q) as f64 / 1e3;
+        println!(
+            "  {name}: {requests} requests in {seconds:.1} s ({:.0} cmd/s); latency p50 {:.0} us, p99 {:.0} us, \
+             p99.9 {:.0} us, max {:.1} ms",
+            *requests as f64 / seconds,
+            us(0.5),
+            us(0.99),
+            us(0.999),
+            latency.max() as f64 / 1e6,
+        );
+    };
+    show("without a snapshot", &quiet);
+    show("during the snapshot", &during);
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -277,6 +373,53 @@ fn main() -> ExitCode {
                 describe(name, wall, &recovered.report, &others);
                 drop(recovered);
             }
+            "snapshot" => {
+                let through = args
+                    .snapshot_at
+                    .unwrap_or(args.commands / 20 * 19 / COMMIT_BATCH as u64 * COMMIT_BATCH as u64);
+                let policy = SnapshotPolicy { keep: 1, retire: None };
+                let started = Instant::now();
+                let taken = take_snapshot(&args.dir, Config::default(), Some(through), policy)
+                    .expect("take a snapshot")
+                    .expect("something to snapshot");
+                println!(
+                    "snapshot through seq {}: {:.2} s in all: rebuilt in {:.2} s ({} commands replayed{}), \
+                     encoded in {:.2} s, written and fsynced in {:.2} s ({:.3} GiB, {:.0} MB/s)",
+                    taken.info.seq,
+                    started.elapsed().as_secs_f64(),
+                    taken.rebuild.as_secs_f64(),
+                    taken.replayed_commands,
+                    taken
+                        .base
+                        .map(|b| format!(" on top of seq {}", b.seq))
+                        .unwrap_or_default(),
+                    taken.write.encode.as_secs_f64(),
+                    taken.write.io.as_secs_f64(),
+                    taken.info.len_bytes as f64 / GIB,
+                    taken.info.len_bytes as f64 / 1e6 / taken.write.io.as_secs_f64(),
+                );
+            }
+            "snap-recover" => {
+                let started = Instant::now();
+                let recovered = recover(&args.dir, Config::default(), Default::default()).expect("recover");
+                let wall = started.elapsed().as_secs_f64();
+                let report = &recovered.report;
+                let timings = report.snapshot_timings;
+                println!(
+                    "recover from snapshot (warm cache): {wall:.2} s wall: snapshot at seq {} read in {:.2} s, \
+                     validated and decoded in {:.2} s, tables rebuilt in {:.2} s; then {} journaled commands replayed; \
+                     last seq {}, digest {:016x} -> {} (target <= 2 s)",
+                    report.snapshot.as_ref().map_or(0, |s| s.seq),
+                    timings.io.as_secs_f64(),
+                    timings.encode.as_secs_f64(),
+                    timings.rebuild.as_secs_f64(),
+                    report.commands,
+                    report.last_seq,
+                    report.digest,
+                    if wall <= 2.0 { "met" } else { "MISSED" },
+                );
+            }
+            "stall" => stall(&args),
             other => eprintln!("recovery_probe: unknown run {other}, skipped"),
         }
     }

@@ -45,6 +45,15 @@ pub enum ImageError {
     Inconsistent(&'static str),
 }
 
+impl LedgerImage {
+    /// A generous estimate of the archive's size in bytes.
+    pub(crate) fn encoded_len_estimate(&self) -> usize {
+        let records = self.requests.len() + self.pinned_payments.len();
+        let rounds = self.rounds.open.len() + self.rounds.order.len();
+        (records * 256 + self.players.len() * 512 + rounds * 96).saturating_add(1 << 20)
+    }
+}
+
 impl Ledger {
     /// Takes the ledger apart for a snapshot (consuming it: the stores move,
     /// nothing big is copied).
