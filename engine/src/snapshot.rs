@@ -164,7 +164,7 @@ pub fn list(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotError> {
             found.push((seq, path));
         }
     }
-    found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    found.sort_unstable_by_key(|&(seq, _)| std::cmp::Reverse(seq));
     Ok(found)
 }
 
@@ -346,5 +346,8 @@ pub fn prune(data_dir: &Path, keep: usize) -> Result<Option<u64>, SnapshotError>
     for (_, path) in snapshots.iter().skip(keep.max(1)) {
         fs::remove_file(path).map_err(SnapshotError::io("remove", path))?;
     }
-    Ok(snapshots.iter().take(keep.max(1)).last().map(|(seq, _)| *seq))
+    Ok(snapshots
+        .get(..keep.max(1).min(snapshots.len()))
+        .and_then(<[_]>::last)
+        .map(|(seq, _)| *seq))
 }

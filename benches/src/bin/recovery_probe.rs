@@ -257,15 +257,24 @@ fn stall(args: &Args) {
     .expect("start the sequencer");
     let mut workload = Workload::new(0x5eed, players, CURRENCY).with_source(SourceId(77));
     let mut producer = Producer::new(sequencer.handle(), 64);
+    // Latency of the whole phase, and the worst reply of each 10,000-request
+    // chunk with the time it ended, to place stalls on the snapshot's timeline.
     let phase = |producer: &mut Producer, workload: &mut Workload, until: &mut dyn FnMut() -> bool| {
-        producer.latency.reset();
         let started = Instant::now();
         let mut requests = 0;
+        let mut all = producer.latency.clone();
+        all.reset();
+        let mut worst = (0.0, 0u64);
         while !until() {
+            producer.latency.reset();
             producer.run((0..10_000).map(|_| workload.next_request()).collect());
             requests += 10_000;
+            all.add(&producer.latency).expect("same bounds");
+            if producer.latency.max() > worst.1 {
+                worst = (started.elapsed().as_secs_f64(), producer.latency.max());
+            }
         }
-        (requests, started.elapsed().as_secs_f64(), producer.latency.clone())
+        (requests, started.elapsed().as_secs_f64(), all, worst)
     };
     let quiet_until = Instant::now() + std::time::Duration::from_secs(10);
     let quiet = phase(&mut producer, &mut workload, &mut || Instant::now() >= quiet_until);
@@ -292,16 +301,17 @@ fn stall(args: &Args) {
         taken.as_ref().map_or(0.0, |t| t.write.encode.as_secs_f64()),
         taken.as_ref().map_or(0.0, |t| t.write.io.as_secs_f64()),
     );
-    let show = |name: &str, (requests, seconds, latency): &(u64, f64, Histogram<u64>)| {
+    let show = |name: &str, (requests, seconds, latency, worst): &(u64, f64, Histogram<u64>, (f64, u64))| {
         let us = |q: f64| latency.value_at_quantile(q) as f64 / 1e3;
         println!(
             "  {name}: {requests} requests in {seconds:.1} s ({:.0} cmd/s); latency p50 {:.0} us, p99 {:.0} us, \
-             p99.9 {:.0} us, max {:.1} ms",
+             p99.9 {:.0} us, max {:.1} ms (in the chunk ending {:.1} s into the phase)",
             *requests as f64 / seconds,
             us(0.5),
             us(0.99),
             us(0.999),
-            latency.max() as f64 / 1e6,
+            worst.1 as f64 / 1e6,
+            worst.0,
         );
     };
     show("without a snapshot", &quiet);
