@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use journal::{BatchHash, Journal, JournalConfig, JournalError, Reader, Retirement};
+use rkyv::util::AlignedVec;
 
 use crate::ledger::{Config, Ledger};
 use crate::outcome::Outcome;
@@ -52,6 +53,10 @@ impl DurableSeq {
 pub struct JournalSink {
     journal: Journal,
     durable: DurableSeq,
+    /// The records of the batch being committed, back to back.
+    encoded: AlignedVec,
+    /// Where each record is in `encoded`.
+    ranges: Vec<std::ops::Range<usize>>,
 }
 
 impl JournalSink {
@@ -59,7 +64,12 @@ impl JournalSink {
     pub fn new(journal: Journal) -> JournalSink {
         let durable = DurableSeq::default();
         durable.set(journal.last_seq());
-        JournalSink { journal, durable }
+        JournalSink {
+            journal,
+            durable,
+            encoded: AlignedVec::new(),
+            ranges: Vec::new(),
+        }
     }
 
     /// The journal, e.g. for its statistics.
@@ -84,13 +94,20 @@ impl CommitSink for JournalSink {
             last_seq,
             message,
         };
-        let records = batch
-            .iter()
-            .map(record::encode)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| fail(e.to_string()))?;
-        self.append_fitting(first_seq, &records)
-            .map_err(|e| fail(e.to_string()))?;
+        // One buffer for the whole batch, kept from batch to batch.
+        let mut buffer = std::mem::take(&mut self.encoded);
+        buffer.clear();
+        self.ranges.clear();
+        for committed in batch {
+            let (grown, range) = record::encode_into(committed, buffer).map_err(|e| fail(e.to_string()))?;
+            buffer = grown;
+            self.ranges.push(range);
+        }
+        let records: Vec<&[u8]> = self.ranges.iter().map(|range| &buffer[range.clone()]).collect();
+        let appended = self.append_fitting(first_seq, &records);
+        drop(records);
+        self.encoded = buffer;
+        appended.map_err(|e| fail(e.to_string()))?;
         // One flush for the whole sequencer batch, however it was split.
         self.journal.flush().map_err(|e| fail(e.to_string()))?;
         self.durable.set(last_seq);

@@ -30,6 +30,23 @@ pub fn encode(record: &Committed) -> Result<AlignedVec, RecordError> {
     rkyv::to_bytes::<rancor::Error>(record).map_err(|e| RecordError::Encode(e.to_string()))
 }
 
+/// Archives one committed command at the end of `buffer` (first padded to
+/// the archive's alignment) and returns where its bytes are. The bytes in
+/// that range are a complete archive: rkyv's pointers are relative. Lets a
+/// batch reuse one buffer instead of allocating one per record.
+pub fn encode_into(
+    record: &Committed,
+    buffer: AlignedVec,
+) -> Result<(AlignedVec, std::ops::Range<usize>), RecordError> {
+    let mut buffer = buffer;
+    let start = buffer.len().next_multiple_of(AlignedVec::<16>::ALIGNMENT);
+    buffer.resize(start, 0);
+    let buffer = rkyv::api::high::to_bytes_in::<_, rancor::Error>(record, buffer)
+        .map_err(|e| RecordError::Encode(e.to_string()))?;
+    let end = buffer.len();
+    Ok((buffer, start..end))
+}
+
 /// Validates and decodes one record. The bytes need no particular alignment.
 pub fn decode(bytes: &[u8]) -> Result<Committed, RecordError> {
     let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
@@ -65,6 +82,31 @@ mod tests {
                 id: ExtId::new("tx-9").unwrap(),
                 command: Command::Bet(bet),
             },
+        }
+    }
+
+    #[test]
+    fn records_encoded_into_a_shared_buffer_are_the_same_bytes() {
+        let records = [
+            Committed {
+                envelope: bet(),
+                outcome: Outcome::Rejected(Rejection::Conflict),
+            },
+            Committed {
+                envelope: bet(),
+                outcome: Outcome::Accepted,
+            },
+        ];
+        let mut buffer = AlignedVec::new();
+        let mut ranges = Vec::new();
+        for record in &records {
+            let (grown, range) = encode_into(record, buffer).unwrap();
+            buffer = grown;
+            ranges.push(range);
+        }
+        for (record, range) in records.iter().zip(ranges) {
+            assert_eq!(&buffer[range.clone()], &encode(record).unwrap()[..]);
+            assert_eq!(&decode(&buffer[range]).unwrap(), record);
         }
     }
 
