@@ -211,7 +211,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         ));
     }
     let segment = journal::SEGMENT_SIZE_MIN_BYTES..=journal::SEGMENT_SIZE_MAX_BYTES;
-    if !segment.contains(&config.journal_segment_bytes) || config.journal_segment_bytes % 8 != 0 {
+    if !segment.contains(&config.journal_segment_bytes) || !config.journal_segment_bytes.is_multiple_of(8) {
         return Err(ConfigError::Invalid(
             "journal_segment_bytes must be a multiple of 8 from 4 KiB to 1 GiB",
         ));

@@ -49,8 +49,10 @@ fn authorize(state: &AppState, headers: &HeaderMap, allowed: &[Role]) -> Result<
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::unauthorized("missing_token", "an operator bearer token is required"))?;
-    let digest = tokens::digest(token.trim());
+    let digest = tokens::digest(token);
     let view = state.view.read();
     let (id, operator) = view
         .access

@@ -46,3 +46,66 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use axum::response::IntoResponse;
+    use engine::sequencer::{CommitError, CommitSink, Committed, Sequencer, SequencerConfig};
+    use engine::{Command, Config, Currency, ExtId, Ledger, PlayerId, SourceId};
+
+    use super::*;
+
+    /// A sink that says when a commit started and holds it until released.
+    struct Gate {
+        entered: mpsc::Sender<()>,
+        release: mpsc::Receiver<()>,
+    }
+
+    impl CommitSink for Gate {
+        fn commit(&mut self, _batch: &[Committed]) -> Result<(), CommitError> {
+            let _ = self.entered.send(());
+            let _ = self.release.recv();
+            Ok(())
+        }
+    }
+
+    fn query() -> Request {
+        Request {
+            source: SourceId(1),
+            id: ExtId::new("q").unwrap(),
+            command: Command::QueryBalance {
+                player: PlayerId(1),
+                currency: Currency::EUR,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_ring_answers_503_with_retry_after() {
+        let (entered, entered_rx) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let gate = Gate {
+            entered,
+            release: release_rx,
+        };
+        let config = SequencerConfig {
+            ring_capacity: 1,
+            batch_len_max: 1,
+        };
+        let sequencer = Sequencer::start(Ledger::new(Config::default()), gate, || 0_u64, config).unwrap();
+        let engine = Engine::new(sequencer.handle(), 7);
+        let first = sequencer.handle().submit(query()).unwrap();
+        entered_rx.recv().unwrap();
+        // The sequencer holds the first in its commit; the second fills the ring.
+        let second = sequencer.handle().submit(query()).unwrap();
+        let busy = engine.run(query()).await.unwrap_err();
+        assert_eq!((busy.status.as_u16(), busy.code), (503, "busy"));
+        let response = busy.into_response();
+        assert_eq!(response.headers()["retry-after"], "7");
+        drop(release);
+        assert!(first.wait().is_ok() && second.wait().is_ok());
+        sequencer.shutdown().unwrap();
+    }
+}
