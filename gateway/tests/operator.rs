@@ -260,3 +260,28 @@ async fn the_first_operator_token_is_private_and_made_once() {
     assert_eq!(me.text(), r#"{"player":1,"currency":"JPY"}"#);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_that_outlives_its_timeout_gets_a_json_503() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = gateway::config::ServeConfig {
+        request_timeout_ms: 50,
+        ..support::config(dir.path())
+    };
+    let server = TestServer::start_at(config, std::sync::Arc::new(support::T0.into())).await;
+    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    // A body that never arrives in full.
+    let head =
+        "POST /wallet/v1/bet HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = vec![0; 4096];
+    let n = stream.read(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains(r#"{"error":{"code":"timeout","#), "{reply}");
+    drop(stream);
+    server.stop().await;
+}

@@ -184,3 +184,48 @@ async fn a_restart_mid_session_keeps_state_tokens_and_idempotency() {
     assert_eq!(w.balance().await["cash"], "92.50");
     w.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_graceful_stop_finishes_the_request_in_flight_and_keeps_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let body = json!({"token": w.token, "transaction_id": "b-1", "round_id": "r-1", "game": "slots",
+        "currency": "EUR", "amount": "10.00"})
+    .to_string();
+    let mut head = format!(
+        "POST /wallet/v1/bet HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in w.aggregator.headers(body.as_bytes(), w.server.now()) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = tokio::net::TcpStream::connect(w.server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // "100 Continue" comes once the handler reads the body: the request is in flight.
+    let mut buffer = vec![0; 4096];
+    let n = stream.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 100"));
+    let World { server, .. } = w;
+    let clock = server.clock.clone();
+    let stopping = tokio::spawn(server.stop());
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let answered = wallet_ok(1, "90.00", Some(FIRST - 1));
+    assert!(reply.ends_with(&answered), "{reply}");
+    stopping.await.unwrap();
+    // The acknowledged bet survived the stop.
+    let server = support::TestServer::start_at(support::config(dir.path()), clock).await;
+    let path = "/operator/v1/players/1/balance?currency=EUR";
+    let balance = server
+        .op(Http::V1, &server.first_token(), Method::GET, path, None)
+        .await;
+    assert_eq!(balance.json()["cash"], "90.00");
+    server.stop().await;
+}
