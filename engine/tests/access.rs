@@ -659,3 +659,99 @@ impl Harness {
         ledger
     }
 }
+
+mod random_sessions {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Bet { minor: i64, round: u8 },
+        Win { minor: i64, round: u8 },
+        Rollback { bet: usize },
+        Retry { of: usize },
+        Advance { ms: u64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (1..3_000_i64, 0..3_u8).prop_map(|(minor, round)| Op::Bet { minor, round }),
+            3 => (0..4_000_i64, 0..3_u8).prop_map(|(minor, round)| Op::Win { minor, round }),
+            1 => (0..40_usize).prop_map(|bet| Op::Rollback { bet }),
+            2 => (0..40_usize).prop_map(|of| Op::Retry { of }),
+            1 => (0..90_000_u64).prop_map(|ms| Op::Advance { ms }),
+        ]
+    }
+
+    fn round_of(n: u8) -> RoundRef {
+        RoundRef {
+            id: RoundId::new(&format!("r-{n}")).unwrap(),
+            game: GameCode::new("slots").unwrap(),
+        }
+    }
+
+    proptest! {
+        // 256 streams in CI; `PROPTEST_CASES` raises it.
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
+            ..ProptestConfig::default()
+        })]
+
+        /// Random in-session play across the session's expiry: the read copy
+        /// follows the ledger (checked after every command by the harness),
+        /// money is conserved, every retry gets the identical outcome, and a
+        /// replay reproduces the digest and the access state.
+        #[test]
+        fn sessions_conserve_money_replay_and_retry_exactly(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut h = Harness::set_up();
+            h.issue("s-1", 1, T0 + 2 * MINUTE);
+            let mut sent: Vec<(String, Command, Outcome)> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                let id = format!("t-{n}");
+                let command = match op {
+                    Op::Bet { minor, round } => Command::Bet(Bet {
+                        player: PLAYER,
+                        currency: EUR,
+                        amount: Amount::from_minor(minor),
+                        round: round_of(round),
+                        close_round: false,
+                    }),
+                    Op::Win { minor, round } => Command::Win(Win {
+                        player: PLAYER,
+                        currency: EUR,
+                        amount: Amount::from_minor(minor),
+                        round: round_of(round),
+                        kind: WinKind::Regular,
+                        close_round: false,
+                    }),
+                    Op::Rollback { bet } => Command::Rollback {
+                        player: PLAYER,
+                        bet: ExtId::new(&format!("t-{bet}")).unwrap(),
+                    },
+                    Op::Retry { of } => {
+                        if let Some((id, command, outcome)) = sent.get(of).cloned() {
+                            prop_assert_eq!(h.apply(GAME, &id, in_session(1, command)), outcome);
+                        }
+                        continue;
+                    }
+                    Op::Advance { ms } => {
+                        h.now += ms;
+                        continue;
+                    }
+                };
+                let outcome = h.apply(GAME, &id, in_session(1, command.clone()));
+                if matches!(command, Command::Bet(_)) && h.now >= T0 + 2 * MINUTE {
+                    prop_assert!(
+                        matches!(outcome.rejection(), Some(Rejection::SessionExpired { .. } | Rejection::BetRolledBack)),
+                        "a bet after expiry: {outcome:?}"
+                    );
+                }
+                sent.push((id, command, outcome));
+            }
+            let replayed = h.replay();
+            prop_assert_eq!(replayed.digest(), h.ledger.digest());
+            prop_assert_eq!(replayed.access(), h.ledger.access());
+        }
+    }
+}

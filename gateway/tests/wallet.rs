@@ -229,3 +229,55 @@ async fn a_graceful_stop_finishes_the_request_in_flight_and_keeps_it() {
     assert_eq!(balance.json()["cash"], "90.00");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_serves_only_its_aggregator_and_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let body = json!({"token": w.token, "transaction_id": "b-1", "round_id": "r-1", "game": "slots",
+        "currency": "USD", "amount": "1.00"});
+    let usd = w.wallet(Http::V2, "bet", body).await;
+    let mismatch = r#"{"error":{"code":"currency_mismatch","message":"the wallet or session does not hold USD"},"player":1,"currency":"EUR","cash":"100.00","bonus":"0.00"}"#;
+    assert_eq!(
+        (usd.status, usd.text()),
+        (StatusCode::UNPROCESSABLE_ENTITY, mismatch.into())
+    );
+    // Another aggregator cannot use this aggregator's token.
+    let other = w
+        .server
+        .op(
+            Http::V1,
+            &w.admin,
+            Method::POST,
+            "/operator/v1/aggregators",
+            Some(json!({"name": "zeta"})),
+        )
+        .await
+        .json();
+    let other = support::Aggregator {
+        id: other["aggregator"].as_u64().unwrap() as u32,
+        secret: engine::Secret(
+            hex::decode(other["secret"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        ),
+    };
+    let body = json!({"token": w.token}).to_string();
+    let headers = other.headers(body.as_bytes(), w.server.now());
+    let reply = w
+        .server
+        .send(
+            Http::V1,
+            Method::POST,
+            "/wallet/v1/authenticate",
+            &headers,
+            Some(body.into_bytes()),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::UNAUTHORIZED, "unknown_token".into())
+    );
+    w.server.stop().await;
+}
