@@ -5,7 +5,9 @@
 //! sequencer wraps it into an [`Envelope`] by stamping the sequence number and
 //! the time; the ledger reads time only from there.
 
-use crate::ids::{ExtId, GameCode, Jurisdiction, OperatorId, PlayerId, Reason, RoundId, SourceId};
+use crate::ids::{
+    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, Secret, SourceId, TokenHash,
+};
 use crate::money::{Amount, Currency};
 
 /// A request stamped by the sequencer: the unit the ledger applies and the
@@ -46,6 +48,11 @@ pub struct TxRef {
 /// Everything the ledger can be asked to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[rkyv(attr(allow(missing_docs)))]
+// `Command` contains itself through `InSession`: the derive needs its
+// bounds spelled out (as for `Outcome`).
+#[rkyv(serialize_bounds(__S: rkyv::ser::Writer + rkyv::ser::Allocator, __S::Error: rkyv::rancor::Source))]
+#[rkyv(deserialize_bounds(__D::Error: rkyv::rancor::Source))]
+#[rkyv(bytecheck(bounds(__C: rkyv::validation::ArchiveContext, __C::Error: rkyv::rancor::Source)))]
 pub enum Command {
     /// Opens an account with a wallet in its base currency.
     RegisterPlayer {
@@ -207,9 +214,113 @@ pub enum Command {
         /// The request.
         tx: TxRef,
     },
+    /// Creates an operator account bound to a role. Its bearer token is
+    /// known to the ledger only as a digest. The first operator of an empty
+    /// ledger is created by [`OperatorId::SYSTEM`]; every later one by an admin.
+    CreateOperator {
+        /// Digest of the operator's bearer token.
+        token: TokenHash,
+        /// What the operator may do.
+        role: Role,
+        /// Display name.
+        name: Name,
+        /// Who created it.
+        operator: OperatorId,
+    },
+    /// Registers a game aggregator and the secret its requests are signed
+    /// with. The aggregator gets its own [`SourceId`]. Admins only.
+    CreateAggregator {
+        /// Display name, unique.
+        name: Name,
+        /// The HMAC-SHA256 key of its signatures.
+        secret: Secret,
+        /// Who created it.
+        operator: OperatorId,
+    },
+    /// Issues a game-launch token: a session of one player, in one currency,
+    /// with one aggregator, until a time.
+    IssueSession {
+        /// Digest of the game-launch token.
+        token: TokenHash,
+        /// The player.
+        player: PlayerId,
+        /// The wallet the session plays from.
+        currency: Currency,
+        /// The aggregator that may use it.
+        aggregator: SourceId,
+        /// End of the session, ms since the epoch. Bets are refused after
+        /// it; wins, rollbacks and round ends still land.
+        expires_at_ms: u64,
+        /// Who issued it.
+        operator: OperatorId,
+    },
+    /// A wallet command (bet, win, rollback or end of round) an aggregator
+    /// sends within a game session. The session must belong to the sending
+    /// source and name the command's player and currency; a bet also needs
+    /// it unexpired. Refusals carry the wallet's balances
+    /// ([`crate::Outcome::RejectedInSession`]).
+    InSession {
+        /// Digest of the session's game-launch token.
+        token: TokenHash,
+        /// The wallet command.
+        #[rkyv(omit_bounds)]
+        command: Box<Command>,
+    },
+}
+
+/// What an operator may do. The gateway enforces it per route; the ledger
+/// itself checks only that access is managed by admins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub enum Role {
+    /// Everything, including operators and aggregators.
+    Admin,
+    /// Money: funding, payments.
+    Finance,
+    /// Responsible gambling: limits, exclusions.
+    Compliance,
+    /// Player support: players, game sessions.
+    Support,
+    /// Reads only.
+    ReadOnly,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Finance,
+        Role::Compliance,
+        Role::Support,
+        Role::ReadOnly,
+    ];
+
+    /// The role's stable lower-case name ("admin", "read-only" …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Finance => "finance",
+            Role::Compliance => "compliance",
+            Role::Support => "support",
+            Role::ReadOnly => "read-only",
+        }
+    }
+
+    /// The role of a name given by [`Role::name`].
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.name() == name)
+    }
 }
 
 impl Command {
+    /// The command itself, or for [`Command::InSession`] the wallet command inside.
+    pub fn unwrapped(&self) -> &Command {
+        match self {
+            Command::InSession { command, .. } => command,
+            other => other,
+        }
+    }
+
     /// Queries change nothing and are neither recorded nor deduplicated.
     pub fn is_read_only(&self) -> bool {
         matches!(self, Command::QueryBalance { .. } | Command::QueryTransaction { .. })
@@ -235,7 +346,11 @@ impl Command {
             Command::Bet(bet) => Some(bet.player),
             Command::Win(win) => Some(win.player),
             Command::BonusGrant(grant) => Some(grant.player),
+            Command::IssueSession { player, .. } => Some(*player),
+            Command::InSession { command, .. } => command.player(),
             Command::RegisterPlayer { .. }
+            | Command::CreateOperator { .. }
+            | Command::CreateAggregator { .. }
             | Command::SetJurisdictionRules { .. }
             | Command::DepositConfirm { .. }
             | Command::DepositFail { .. }
@@ -273,6 +388,11 @@ impl Command {
             Command::BonusExpire { .. } => "bonus_expire",
             Command::QueryBalance { .. } => "query_balance",
             Command::QueryTransaction { .. } => "query_transaction",
+            Command::CreateOperator { .. } => "create_operator",
+            Command::CreateAggregator { .. } => "create_aggregator",
+            Command::IssueSession { .. } => "issue_session",
+            // Journal filters and metrics count a bet as a bet, in a session or not.
+            Command::InSession { command, .. } => command.kind(),
         }
     }
 }

@@ -34,6 +34,57 @@ pub struct SourceId(pub u32);
 #[rkyv(attr(allow(missing_docs)))]
 pub struct OperatorId(pub u32);
 
+impl OperatorId {
+    /// The server itself, for the one action no operator can do: creating
+    /// the first operator of an empty ledger. Operators are numbered from 1.
+    pub const SYSTEM: OperatorId = OperatorId(0);
+}
+
+impl fmt::Display for OperatorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The SHA-256 digest of a bearer token (an operator token or a game-launch
+/// token). The ledger stores and compares only digests: whoever reads the
+/// journal learns no token that would let them act.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+#[rkyv(derive(PartialEq, Eq, PartialOrd, Ord))]
+pub struct TokenHash(pub [u8; 32]);
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix is enough to tell digests apart in logs.
+        write!(
+            f,
+            "TokenHash({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// A shared secret an aggregator signs its requests with (HMAC-SHA256).
+/// Unlike tokens it must be kept in the clear to verify signatures, so it is
+/// in the journal: protect the data directory accordingly. `Debug` never
+/// prints it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub struct Secret(pub [u8; 32]);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
 /// Why a text could not become an identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -95,6 +146,12 @@ bounded_text_id!(
 bounded_text_id!(
     /// A game's code as the aggregator names it.
     GameCode,
+    64
+);
+
+bounded_text_id!(
+    /// A display name of an operator or an aggregator.
+    Name,
     64
 );
 

@@ -36,8 +36,10 @@ pub mod snapshot;
 pub mod snapshotter;
 pub mod workload;
 
-pub use command::{Command, Envelope, Request, TxRef};
-pub use ids::{ExtId, GameCode, Jurisdiction, OperatorId, PlayerId, Reason, RoundId, SourceId};
+pub use command::{Command, Envelope, Request, Role, TxRef};
+pub use ids::{
+    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, Secret, SourceId, TokenHash,
+};
 pub use ledger::{Config, ConservationError, Flows, Ledger};
 pub use money::{Amount, Currency, MoneyError};
 pub use outcome::{Balances, Outcome, Receipt, Rejection};

@@ -5,7 +5,7 @@
 //! other outcome so that a retry gets exactly the same answer.
 
 use crate::command::{KycLevel, LimitKind};
-use crate::ids::PlayerId;
+use crate::ids::{OperatorId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 
 /// The result of one command.
@@ -38,18 +38,39 @@ pub enum Outcome {
     /// Refused; nothing changed (except for the tombstone a rollback of an
     /// unknown bet leaves, see [`Rejection::UnknownTransaction`]).
     Rejected(Rejection),
+    /// An operator account was created.
+    OperatorCreated {
+        /// Its id (who did it, in later commands).
+        operator: OperatorId,
+        /// The source its own requests carry.
+        source: SourceId,
+    },
+    /// An aggregator was registered.
+    AggregatorCreated {
+        /// The source its requests carry.
+        aggregator: SourceId,
+    },
+    /// A wallet command inside a game session was refused, as
+    /// [`Outcome::Rejected`], with the session wallet's balances at that
+    /// moment (recorded, so a retry shows the same ones).
+    RejectedInSession {
+        /// Why.
+        rejection: Rejection,
+        /// The session wallet's balances.
+        balances: Balances,
+    },
 }
 
 impl Outcome {
     /// True unless the command was rejected.
     pub fn is_ok(&self) -> bool {
-        !matches!(self, Outcome::Rejected(_))
+        self.rejection().is_none()
     }
 
     /// The rejection, if any.
     pub fn rejection(&self) -> Option<&Rejection> {
         match self {
-            Outcome::Rejected(rejection) => Some(rejection),
+            Outcome::Rejected(rejection) | Outcome::RejectedInSession { rejection, .. } => Some(rejection),
             _ => None,
         }
     }
@@ -181,6 +202,12 @@ pub enum Capacity {
     OpenPayments,
     /// `Config::bonus_contributions_max`.
     BonusContributions,
+    /// `Config::operators_max`.
+    Operators,
+    /// `Config::aggregators_max`.
+    Aggregators,
+    /// `Config::sessions_max` (sessions still within their retention).
+    Sessions,
 }
 
 /// Every reason the ledger refuses a command.
@@ -249,4 +276,25 @@ pub enum Rejection {
     InvalidContribution,
     /// A configured capacity of the ledger is exhausted.
     CapacityReached(Capacity),
+    /// No such operator.
+    UnknownOperator,
+    /// The operator's role does not allow this (or, for
+    /// [`crate::OperatorId::SYSTEM`], operators exist already).
+    NotPermitted,
+    /// The name is already taken.
+    NameTaken,
+    /// The token digest is already in use.
+    TokenTaken,
+    /// No such aggregator.
+    UnknownAggregator,
+    /// No such game session (never issued, or past its retention).
+    UnknownSession,
+    /// The game session ended: bets are refused.
+    SessionExpired {
+        /// When it ended, ms since the epoch.
+        expired_at_ms: u64,
+    },
+    /// The session belongs to another aggregator, player or currency, or
+    /// the command is not a wallet command.
+    SessionMismatch,
 }

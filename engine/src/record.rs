@@ -12,7 +12,8 @@ use rkyv::util::AlignedVec;
 use crate::sequencer::Committed;
 
 /// Version of the record encoding; bump on any change to the archived types.
-pub const RECORD_FORMAT_VERSION: u16 = 1;
+/// 2: access commands (operators, aggregators, game sessions) and their outcomes.
+pub const RECORD_FORMAT_VERSION: u16 = 2;
 
 /// A record could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

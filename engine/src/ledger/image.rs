@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use super::access::Access;
 use super::account::Player;
 use super::store::{Fingerprinter, Retention, RoundParts, RoundStore, TxRecord, TxStore};
 use super::{Config, Flows, Ledger};
@@ -21,6 +22,8 @@ pub(crate) struct LedgerImage {
     pub(crate) config: Config,
     players: Vec<Player>,
     jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    /// Operators, aggregators and game sessions.
+    access: Access,
     /// Remembered requests, oldest first.
     requests: VecDeque<TxRecord>,
     /// Open payments evicted from `requests`, sorted by key.
@@ -63,6 +66,7 @@ impl Ledger {
             config: self.config,
             players: self.players,
             jurisdictions: self.jurisdictions,
+            access: self.access,
             requests,
             pinned_payments,
             rounds: self.rounds.into_parts(),
@@ -82,6 +86,13 @@ impl Ledger {
         let inconsistent = |what| Err(ImageError::Inconsistent(what));
         if image.players.len() > config.players_max as usize {
             return inconsistent("more players than the configuration allows");
+        }
+        let access = &image.access;
+        if access.operators_len() > config.operators_max
+            || access.aggregators_len() > config.aggregators_max
+            || access.sessions_len() > config.sessions_max
+        {
+            return inconsistent("more operators, aggregators or sessions than the configuration allows");
         }
         let Ok(flows) = <[Flows; Currency::ALL.len()]>::try_from(image.flows) else {
             return inconsistent("money flows for another set of currencies");
@@ -113,6 +124,7 @@ impl Ledger {
             config: image.config,
             players: image.players,
             jurisdictions: image.jurisdictions,
+            access: image.access,
             txs,
             rounds,
             flows,
@@ -139,6 +151,10 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
         payments_open_max,
         limit_cooling_off_ms,
         bonus_contributions_max,
+        operators_max,
+        aggregators_max,
+        sessions_max,
+        session_retention_ms,
         fingerprint_seed,
     } = a;
     [
@@ -156,6 +172,10 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
             *bonus_contributions_max != b.bonus_contributions_max,
             "bonus_contributions_max",
         ),
+        (*operators_max != b.operators_max, "operators_max"),
+        (*aggregators_max != b.aggregators_max, "aggregators_max"),
+        (*sessions_max != b.sessions_max, "sessions_max"),
+        (*session_retention_ms != b.session_retention_ms, "session_retention_ms"),
         (*fingerprint_seed != b.fingerprint_seed, "fingerprint_seed"),
     ]
     .into_iter()

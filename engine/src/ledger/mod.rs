@@ -20,6 +20,7 @@ macro_rules! check {
     };
 }
 
+mod access;
 mod account;
 mod bonus;
 mod gaming;
@@ -33,11 +34,12 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
 
+pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 pub use self::image::ImageError;
 pub(crate) use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
-use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
+use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
@@ -68,6 +70,15 @@ pub struct Config {
     pub limit_cooling_off_ms: u64,
     /// Most per-game contribution entries in one bonus (default 256).
     pub bonus_contributions_max: usize,
+    /// Most operator accounts (default 10,000).
+    pub operators_max: usize,
+    /// Most aggregators (default 1,000).
+    pub aggregators_max: usize,
+    /// Most game sessions remembered at once (default 1,000,000).
+    pub sessions_max: usize,
+    /// How long a game session is remembered after it expired, so that late
+    /// wins and rollbacks still land (default 30 days, as idempotency).
+    pub session_retention_ms: u64,
     /// Secret key of the request fingerprints. Part of the state: it must
     /// stay the same for the life of the data (snapshots carry it).
     pub fingerprint_seed: [u64; 2],
@@ -84,6 +95,10 @@ impl Default for Config {
             payments_open_max: 1_000_000,
             limit_cooling_off_ms: DAY_MS,
             bonus_contributions_max: 256,
+            operators_max: 10_000,
+            aggregators_max: 1_000,
+            sessions_max: 1_000_000,
+            session_retention_ms: 30 * DAY_MS,
             fingerprint_seed: [0x6372_6f75_7069_6572, 0x6c65_6467_6572_2d31],
         }
     }
@@ -177,6 +192,7 @@ pub struct Ledger {
     config: Config,
     players: Vec<Player>,
     jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    access: Access,
     txs: TxStore,
     rounds: RoundStore,
     fingerprints: Fingerprinter,
@@ -203,6 +219,7 @@ impl Ledger {
             config,
             players: Vec::new(),
             jurisdictions: Vec::new(),
+            access: Access::default(),
             txs,
             rounds,
             flows: [Flows::default(); Currency::ALL.len()],
@@ -245,13 +262,13 @@ impl Ledger {
         };
         let payload = payload_fingerprint(&request.command);
         if let Some(seen) = self.txs.get(key) {
-            return match (&seen.detail, &request.command) {
+            return match (&seen.detail, request.command.unwrapped()) {
                 (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
                 _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),
                 _ => Outcome::Rejected(Rejection::Conflict),
             };
         }
-        let (outcome, detail) = self.execute(ctx, request);
+        let (outcome, detail) = self.execute(ctx, &request.command);
         self.fold_history(envelope.seq, payload, &outcome);
         let record = TxRecord {
             key,
@@ -265,8 +282,8 @@ impl Ledger {
         outcome
     }
 
-    fn execute(&mut self, ctx: Ctx, request: &Request) -> Applied {
-        match &request.command {
+    fn execute(&mut self, ctx: Ctx, command: &Command) -> Applied {
+        match command {
             Command::RegisterPlayer { currency, jurisdiction } => self.register(*currency, *jurisdiction),
             Command::SetJurisdictionRules { jurisdiction, rules } => self.set_rules(*jurisdiction, *rules),
             Command::SetAccountStatus { player, status, .. } => self.set_status(*player, *status),
@@ -307,6 +324,31 @@ impl Ledger {
             Command::BonusGrant(grant) => self.bonus_grant(ctx, grant),
             Command::BonusForfeit { player, currency } => self.bonus_forfeit(ctx, *player, *currency, false),
             Command::BonusExpire { player, currency } => self.bonus_forfeit(ctx, *player, *currency, true),
+            Command::CreateOperator {
+                token,
+                role,
+                name,
+                operator,
+            } => self.create_operator(*token, *role, name, *operator),
+            Command::CreateAggregator { name, secret, operator } => self.create_aggregator(name, *secret, *operator),
+            Command::IssueSession {
+                token,
+                player,
+                currency,
+                aggregator,
+                expires_at_ms,
+                operator,
+            } => {
+                let session = Session {
+                    player: *player,
+                    currency: *currency,
+                    aggregator: *aggregator,
+                    expires_at_ms: *expires_at_ms,
+                    issued_by: *operator,
+                };
+                self.issue_session(ctx, *token, session)
+            }
+            Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::QueryBalance { .. } | Command::QueryTransaction { .. } => {
                 unreachable!("queries are answered before execution")
             }

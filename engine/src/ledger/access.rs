@@ -1,0 +1,390 @@
+//! Access: who may talk to the ledger. Operators (bearer tokens bound to
+//! roles), aggregators (the secrets their requests are signed with) and game
+//! sessions (game-launch tokens of one player, currency and aggregator).
+//!
+//! This is ledger state like any balance (DESIGN.md invariant 1): created
+//! only by commands, journaled, replayed, and all of it in one struct,
+//! [`Access`], so that a snapshot archives it whole (it derives rkyv). The
+//! gateway authenticates requests against a read-only copy kept up to date
+//! with [`Access::follow`] from the committed stream, so a request with a bad
+//! signature or an unknown token is refused without touching the sequencer.
+//!
+//! Tokens are random values made by the gateway; the ledger sees and keeps
+//! only their SHA-256 digests. Aggregator secrets are kept in the clear,
+//! because verifying an HMAC needs the key.
+//!
+//! Sessions are bounded: a session is forgotten `session_retention_ms` after
+//! it expired (long enough for late wins and rollbacks), pruned in issue
+//! order when new sessions are issued, and `sessions_max` caps the rest.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::store::Detail;
+use super::{Applied, Config, Ctx, Ledger, rejected};
+use crate::command::{Command, Envelope, Role};
+use crate::ids::{Name, OperatorId, PlayerId, Secret, SourceId, TokenHash};
+use crate::money::Currency;
+use crate::outcome::{Capacity, Outcome, Rejection};
+
+/// Everything the ledger knows about access.
+#[derive(Clone, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub struct Access {
+    /// Who each source id belongs to; index = source id − 1.
+    principals: Vec<Principal>,
+    /// Index = operator id − 1.
+    operators: Vec<Operator>,
+    operator_tokens: BTreeMap<TokenHash, OperatorId>,
+    aggregators: Vec<Aggregator>,
+    sessions: BTreeMap<TokenHash, Session>,
+    /// Session digests in issue order, for pruning.
+    session_order: VecDeque<TokenHash>,
+}
+
+/// Who a [`SourceId`] handed out by the ledger belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub enum Principal {
+    /// An operator; its requests carry this source.
+    Operator(OperatorId),
+    /// An aggregator (index into the aggregators, from 0).
+    Aggregator(u32),
+}
+
+/// An operator account.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub struct Operator {
+    /// Display name, unique among operators.
+    pub name: Name,
+    /// What it may do.
+    pub role: Role,
+    /// The source its own requests carry (so every action it takes is
+    /// journaled under it).
+    pub source: SourceId,
+    /// Digest of its bearer token.
+    pub token: TokenHash,
+    /// Who created it.
+    pub created_by: OperatorId,
+}
+
+/// A game aggregator.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub struct Aggregator {
+    /// Display name, unique among aggregators.
+    pub name: Name,
+    /// The source its requests carry.
+    pub source: SourceId,
+    /// The HMAC-SHA256 key of its signatures.
+    pub secret: Secret,
+    /// Who created it.
+    pub created_by: OperatorId,
+}
+
+/// A game session opened by a game-launch token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub struct Session {
+    /// The player.
+    pub player: PlayerId,
+    /// The wallet it plays from.
+    pub currency: Currency,
+    /// The aggregator that may use it.
+    pub aggregator: SourceId,
+    /// End of the session (bets refused from then on), ms since the epoch.
+    pub expires_at_ms: u64,
+    /// Who issued it.
+    pub issued_by: OperatorId,
+}
+
+impl Session {
+    /// True once the session is past its retention and may be forgotten.
+    fn prunable(&self, now_ms: u64, retention_ms: u64) -> bool {
+        self.expires_at_ms.saturating_add(retention_ms) <= now_ms
+    }
+}
+
+impl Access {
+    /// Operators created so far.
+    pub fn operators_len(&self) -> usize {
+        self.operators.len()
+    }
+
+    /// Aggregators created so far.
+    pub fn aggregators_len(&self) -> usize {
+        self.aggregators.len()
+    }
+
+    /// Sessions remembered (live, or expired within their retention).
+    pub fn sessions_len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// An operator by id.
+    pub fn operator(&self, id: OperatorId) -> Option<&Operator> {
+        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
+        self.operators.get(index)
+    }
+
+    /// The operator whose bearer token has this digest.
+    pub fn operator_by_token(&self, token: &TokenHash) -> Option<(OperatorId, &Operator)> {
+        let id = *self.operator_tokens.get(token)?;
+        self.operator(id).map(|operator| (id, operator))
+    }
+
+    /// An aggregator by the source its requests carry.
+    pub fn aggregator(&self, source: SourceId) -> Option<&Aggregator> {
+        match self.principal(source)? {
+            Principal::Aggregator(index) => self.aggregators.get(index as usize),
+            Principal::Operator(_) => None,
+        }
+    }
+
+    /// Every aggregator, in creation order.
+    pub fn aggregators(&self) -> impl Iterator<Item = &Aggregator> {
+        self.aggregators.iter()
+    }
+
+    /// Who a source id belongs to, if the ledger handed it out.
+    pub fn principal(&self, source: SourceId) -> Option<Principal> {
+        let index = usize::try_from(source.0).ok()?.checked_sub(1)?;
+        self.principals.get(index).copied()
+    }
+
+    /// The session of a game-launch token digest.
+    pub fn session(&self, token: &TokenHash) -> Option<&Session> {
+        self.sessions.get(token)
+    }
+
+    /// Brings a copy of the access state up to date with one committed
+    /// command, exactly as the ledger changed its own: for read models fed
+    /// from the committed stream. Refused commands, retries (which return a
+    /// stored outcome and change nothing) and commands about anything else
+    /// leave it as it is. `config` must be the ledger's.
+    pub fn follow(&mut self, config: &Config, envelope: &Envelope, outcome: &Outcome) {
+        match (&envelope.request.command, outcome) {
+            (
+                Command::CreateOperator {
+                    token,
+                    role,
+                    name,
+                    operator: by,
+                },
+                Outcome::OperatorCreated { operator, .. },
+            ) if operator.0 as usize == self.operators.len() + 1 => {
+                self.add_operator(*token, *role, name.clone(), *by);
+            }
+            (
+                Command::CreateAggregator {
+                    name,
+                    secret,
+                    operator: by,
+                },
+                Outcome::AggregatorCreated { aggregator },
+            ) if aggregator.0 as usize == self.principals.len() + 1 => {
+                self.add_aggregator(name.clone(), *secret, *by);
+            }
+            (
+                Command::IssueSession {
+                    token,
+                    player,
+                    currency,
+                    aggregator,
+                    expires_at_ms,
+                    operator,
+                },
+                Outcome::Accepted,
+            ) => {
+                let session = Session {
+                    player: *player,
+                    currency: *currency,
+                    aggregator: *aggregator,
+                    expires_at_ms: *expires_at_ms,
+                    issued_by: *operator,
+                };
+                // A retry of an issue whose session was since pruned is
+                // prunable now: the ledger did not add it again either.
+                let retry = self.sessions.contains_key(token)
+                    || session.prunable(envelope.time_ms, config.session_retention_ms);
+                if !retry {
+                    self.add_session(*token, session, envelope.time_ms, config.session_retention_ms);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Who may manage access: the server for the very first operator, an
+    /// admin after that.
+    fn check_manager(&self, by: OperatorId) -> Result<(), Rejection> {
+        if by == OperatorId::SYSTEM {
+            return if self.operators.is_empty() {
+                Ok(())
+            } else {
+                Err(Rejection::NotPermitted)
+            };
+        }
+        match self.operator(by) {
+            None => Err(Rejection::UnknownOperator),
+            Some(operator) if operator.role != Role::Admin => Err(Rejection::NotPermitted),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn next_source(&self) -> SourceId {
+        SourceId(self.principals.len() as u32 + 1)
+    }
+
+    fn add_operator(&mut self, token: TokenHash, role: Role, name: Name, by: OperatorId) -> (OperatorId, SourceId) {
+        let id = OperatorId(self.operators.len() as u32 + 1);
+        let source = self.next_source();
+        self.principals.push(Principal::Operator(id));
+        self.operators.push(Operator {
+            name,
+            role,
+            source,
+            token,
+            created_by: by,
+        });
+        self.operator_tokens.insert(token, id);
+        (id, source)
+    }
+
+    fn add_aggregator(&mut self, name: Name, secret: Secret, by: OperatorId) -> SourceId {
+        let source = self.next_source();
+        self.principals
+            .push(Principal::Aggregator(self.aggregators.len() as u32));
+        self.aggregators.push(Aggregator {
+            name,
+            source,
+            secret,
+            created_by: by,
+        });
+        source
+    }
+
+    /// Forgets sessions past their retention, oldest issued first.
+    fn prune_sessions(&mut self, now_ms: u64, retention_ms: u64) {
+        while let Some(token) = self.session_order.front() {
+            match self.sessions.get(token) {
+                Some(session) if !session.prunable(now_ms, retention_ms) => break,
+                Some(_) => {
+                    self.sessions.remove(token);
+                }
+                None => {}
+            }
+            self.session_order.pop_front();
+        }
+    }
+
+    fn add_session(&mut self, token: TokenHash, session: Session, now_ms: u64, retention_ms: u64) {
+        self.prune_sessions(now_ms, retention_ms);
+        self.sessions.insert(token, session);
+        self.session_order.push_back(token);
+    }
+
+    /// Room for one more session at `now_ms`, counting what pruning frees.
+    fn session_room(&self, config: &Config, now_ms: u64) -> bool {
+        if self.sessions.len() < config.sessions_max {
+            return true;
+        }
+        self.session_order
+            .front()
+            .and_then(|token| self.sessions.get(token))
+            .is_some_and(|oldest| oldest.prunable(now_ms, config.session_retention_ms))
+    }
+}
+
+impl Ledger {
+    /// The access state: operators, aggregators, game sessions.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    pub(super) fn create_operator(&mut self, token: TokenHash, role: Role, name: &Name, by: OperatorId) -> Applied {
+        check!(self.access.check_manager(by));
+        if self.access.operators.len() >= self.config.operators_max {
+            return rejected(Rejection::CapacityReached(Capacity::Operators));
+        }
+        if self.access.operator_tokens.contains_key(&token) {
+            return rejected(Rejection::TokenTaken);
+        }
+        if self.access.operators.iter().any(|o| o.name == *name) {
+            return rejected(Rejection::NameTaken);
+        }
+        let (operator, source) = self.access.add_operator(token, role, name.clone(), by);
+        (Outcome::OperatorCreated { operator, source }, Detail::Plain)
+    }
+
+    pub(super) fn create_aggregator(&mut self, name: &Name, secret: Secret, by: OperatorId) -> Applied {
+        check!(self.access.check_manager(by));
+        if self.access.aggregators.len() >= self.config.aggregators_max {
+            return rejected(Rejection::CapacityReached(Capacity::Aggregators));
+        }
+        if self.access.aggregators.iter().any(|a| a.name == *name) {
+            return rejected(Rejection::NameTaken);
+        }
+        let aggregator = self.access.add_aggregator(name.clone(), secret, by);
+        (Outcome::AggregatorCreated { aggregator }, Detail::Plain)
+    }
+
+    pub(super) fn issue_session(&mut self, ctx: Ctx, token: TokenHash, session: Session) -> Applied {
+        if self.access.operator(session.issued_by).is_none() {
+            return rejected(Rejection::UnknownOperator);
+        }
+        if self.access.aggregator(session.aggregator).is_none() {
+            return rejected(Rejection::UnknownAggregator);
+        }
+        check!(self.balances(session.player, session.currency));
+        if session.expires_at_ms <= ctx.time_ms {
+            return rejected(Rejection::TimeNotInFuture);
+        }
+        if self.access.sessions.contains_key(&token) {
+            return rejected(Rejection::TokenTaken);
+        }
+        if !self.access.session_room(&self.config, ctx.time_ms) {
+            return rejected(Rejection::CapacityReached(Capacity::Sessions));
+        }
+        let retention_ms = self.config.session_retention_ms;
+        self.access.add_session(token, session, ctx.time_ms, retention_ms);
+        (Outcome::Accepted, Detail::Plain)
+    }
+
+    /// A wallet command within a game session: checks the session, runs the
+    /// command, and attaches the session wallet's balances to a refusal
+    /// (and to the end of a round, which moves no money).
+    pub(super) fn in_session(&mut self, ctx: Ctx, token: &TokenHash, command: &Command) -> Applied {
+        let Some(session) = self.access.session(token).copied() else {
+            return rejected(Rejection::UnknownSession);
+        };
+        let (player, currency, is_bet) = match command {
+            Command::Bet(bet) => (bet.player, Some(bet.currency), true),
+            Command::Win(win) => (win.player, Some(win.currency), false),
+            Command::Rollback { player, .. } | Command::EndRound { player, .. } => (*player, None, false),
+            _ => return rejected(Rejection::SessionMismatch),
+        };
+        if session.aggregator != ctx.source || session.player != player {
+            return rejected(Rejection::SessionMismatch);
+        }
+        let balances = check!(self.balances(session.player, session.currency));
+        let refuse = |rejection| (Outcome::RejectedInSession { rejection, balances }, Detail::Plain);
+        if let Some(currency) = currency.filter(|&c| c != session.currency) {
+            return refuse(Rejection::CurrencyMismatch { currency });
+        }
+        if is_bet && ctx.time_ms >= session.expires_at_ms {
+            return refuse(Rejection::SessionExpired {
+                expired_at_ms: session.expires_at_ms,
+            });
+        }
+        let (outcome, detail) = self.execute(ctx, command);
+        let outcome = match outcome {
+            // A rollback's tombstone changes no balance: these are still current.
+            Outcome::Rejected(rejection) => Outcome::RejectedInSession { rejection, balances },
+            // Ending a round moves no money: the balances are still current.
+            Outcome::Accepted => Outcome::Balance(balances),
+            other => other,
+        };
+        (outcome, detail)
+    }
+}

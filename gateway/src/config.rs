@@ -1,0 +1,295 @@
+//! Server configuration: built-in defaults < TOML file < `CROUPIER_*`
+//! environment variables < command-line flags.
+//!
+//! [`ServeArgs`] is the clap view (every flag optional, each with its
+//! environment variable, so clap resolves flag over env); [`FileConfig`] the
+//! TOML view (every key optional, unknown keys refused); [`ServeConfig`] the
+//! resolved result with every value set.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The resolved configuration of `croupier serve`.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Journal directory; also holds the first operator token.
+    pub data_dir: PathBuf,
+    /// TCP address for HTTP/1.1 and HTTP/2 (cleartext, prior knowledge).
+    pub listen: SocketAddr,
+    /// How far a signed request's timestamp may be from the server's clock.
+    pub signature_window_ms: u64,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take, end to end.
+    pub request_timeout_ms: u64,
+    /// Lifetime of a game-launch token when the operator names none.
+    pub session_ttl_ms: u64,
+    /// Requests the sequencer's ring holds before the server answers 503.
+    pub ring_capacity: usize,
+    /// Most requests the sequencer applies and flushes as one batch.
+    pub batch_len_max: usize,
+    /// `Retry-After` of a 503, in seconds.
+    pub retry_after_s: u64,
+    /// Size of each pre-allocated journal segment file.
+    pub journal_segment_bytes: u64,
+    /// Take a snapshot every this many durable commands (0: never).
+    pub snapshot_every_commands: u64,
+    /// What happens to journal segments behind the snapshots kept.
+    pub snapshot_retire: SnapshotRetire,
+    /// Log filter (tracing-subscriber `EnvFilter` syntax).
+    pub log: String,
+}
+
+impl Default for ServeConfig {
+    fn default() -> ServeConfig {
+        ServeConfig {
+            data_dir: PathBuf::from("./croupier-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            signature_window_ms: 300_000,
+            body_limit_bytes: 64 * 1024,
+            request_timeout_ms: 10_000,
+            session_ttl_ms: 4 * 3_600_000,
+            ring_capacity: 65_536,
+            batch_len_max: 4_096,
+            retry_after_s: 1,
+            journal_segment_bytes: journal::SEGMENT_SIZE_DEFAULT_BYTES,
+            snapshot_every_commands: 5_000_000,
+            snapshot_retire: SnapshotRetire::Archive,
+            log: "info".into(),
+        }
+    }
+}
+
+/// What happens to journal segments that the kept snapshots cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotRetire {
+    /// Move them to `archive/` in the data directory (still verifiable).
+    Archive,
+    /// Delete them.
+    Remove,
+    /// Leave them where they are.
+    Keep,
+}
+
+impl SnapshotRetire {
+    /// The journal's retirement, if any.
+    pub fn retirement(self) -> Option<journal::Retirement> {
+        match self {
+            SnapshotRetire::Archive => Some(journal::Retirement::Archive),
+            SnapshotRetire::Remove => Some(journal::Retirement::Remove),
+            SnapshotRetire::Keep => None,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// The TOML file: the same keys as [`ServeConfig`], each optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub signature_window_ms: Option<u64>,
+    pub body_limit_bytes: Option<usize>,
+    pub request_timeout_ms: Option<u64>,
+    pub session_ttl_ms: Option<u64>,
+    pub ring_capacity: Option<usize>,
+    pub batch_len_max: Option<usize>,
+    pub retry_after_s: Option<u64>,
+    pub journal_segment_bytes: Option<u64>,
+    pub snapshot_every_commands: Option<u64>,
+    pub snapshot_retire: Option<SnapshotRetire>,
+    pub log: Option<String>,
+}
+
+/// The flags of `croupier serve`; each can also come from its environment variable.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as the long flags, with underscores).
+    #[arg(long, env = "CROUPIER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./croupier-data].
+    #[arg(long, env = "CROUPIER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP/1.1 and HTTP/2 address [default: 127.0.0.1:8080].
+    #[arg(long, env = "CROUPIER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Accepted clock difference of signed requests, ms [default: 300000].
+    #[arg(long, env = "CROUPIER_SIGNATURE_WINDOW_MS")]
+    pub signature_window_ms: Option<u64>,
+    /// Largest request body, bytes [default: 65536].
+    #[arg(long, env = "CROUPIER_BODY_LIMIT_BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// Request timeout, ms [default: 10000].
+    #[arg(long, env = "CROUPIER_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Default game-launch token lifetime, ms [default: 14400000].
+    #[arg(long, env = "CROUPIER_SESSION_TTL_MS")]
+    pub session_ttl_ms: Option<u64>,
+    /// Sequencer ring capacity [default: 65536].
+    #[arg(long, env = "CROUPIER_RING_CAPACITY")]
+    pub ring_capacity: Option<usize>,
+    /// Most requests per sequencer batch [default: 4096].
+    #[arg(long, env = "CROUPIER_BATCH_LEN_MAX")]
+    pub batch_len_max: Option<usize>,
+    /// Retry-After of a busy answer, s [default: 1].
+    #[arg(long, env = "CROUPIER_RETRY_AFTER_S")]
+    pub retry_after_s: Option<u64>,
+    /// Journal segment size, bytes [default: 67108864].
+    #[arg(long, env = "CROUPIER_JOURNAL_SEGMENT_BYTES")]
+    pub journal_segment_bytes: Option<u64>,
+    /// Snapshot every this many durable commands, 0 for never [default: 5000000].
+    #[arg(long, env = "CROUPIER_SNAPSHOT_EVERY_COMMANDS")]
+    pub snapshot_every_commands: Option<u64>,
+    /// Journal segments behind the kept snapshots: archive, remove or keep [default: archive].
+    #[arg(long, env = "CROUPIER_SNAPSHOT_RETIRE", value_enum)]
+    pub snapshot_retire: Option<SnapshotRetire>,
+    /// Log filter, e.g. "info" or "gateway=debug" [default: info].
+    #[arg(long, env = "CROUPIER_LOG")]
+    pub log: Option<String>,
+}
+
+/// Why the configuration could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Resolves flags (and env) over the file over the defaults.
+    pub fn resolve(&self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        resolve(self, file)
+    }
+}
+
+/// Layers `args` over `file` over [`ServeConfig::default`].
+pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, ConfigError> {
+    let d = ServeConfig::default();
+    let config = ServeConfig {
+        data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
+        listen: args.listen.or(file.listen).unwrap_or(d.listen),
+        signature_window_ms: args
+            .signature_window_ms
+            .or(file.signature_window_ms)
+            .unwrap_or(d.signature_window_ms),
+        body_limit_bytes: args
+            .body_limit_bytes
+            .or(file.body_limit_bytes)
+            .unwrap_or(d.body_limit_bytes),
+        request_timeout_ms: args
+            .request_timeout_ms
+            .or(file.request_timeout_ms)
+            .unwrap_or(d.request_timeout_ms),
+        session_ttl_ms: args.session_ttl_ms.or(file.session_ttl_ms).unwrap_or(d.session_ttl_ms),
+        ring_capacity: args.ring_capacity.or(file.ring_capacity).unwrap_or(d.ring_capacity),
+        batch_len_max: args.batch_len_max.or(file.batch_len_max).unwrap_or(d.batch_len_max),
+        retry_after_s: args.retry_after_s.or(file.retry_after_s).unwrap_or(d.retry_after_s),
+        journal_segment_bytes: args
+            .journal_segment_bytes
+            .or(file.journal_segment_bytes)
+            .unwrap_or(d.journal_segment_bytes),
+        snapshot_every_commands: args
+            .snapshot_every_commands
+            .or(file.snapshot_every_commands)
+            .unwrap_or(d.snapshot_every_commands),
+        snapshot_retire: args
+            .snapshot_retire
+            .or(file.snapshot_retire)
+            .unwrap_or(d.snapshot_retire),
+        log: args.log.clone().or(file.log).unwrap_or(d.log),
+    };
+    if config.ring_capacity == 0 || config.batch_len_max == 0 {
+        return Err(ConfigError::Invalid(
+            "ring_capacity and batch_len_max must be at least 1",
+        ));
+    }
+    if config.body_limit_bytes == 0 || config.request_timeout_ms == 0 || config.session_ttl_ms == 0 {
+        return Err(ConfigError::Invalid(
+            "body_limit_bytes, request_timeout_ms and session_ttl_ms must be at least 1",
+        ));
+    }
+    let segment = journal::SEGMENT_SIZE_MIN_BYTES..=journal::SEGMENT_SIZE_MAX_BYTES;
+    if !segment.contains(&config.journal_segment_bytes) || !config.journal_segment_bytes.is_multiple_of(8) {
+        return Err(ConfigError::Invalid(
+            "journal_segment_bytes must be a multiple of 8 from 4 KiB to 1 GiB",
+        ));
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_the_defaults() {
+        let file: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\nbody_limit_bytes = 1000\nlog = \"debug\"").unwrap();
+        let args = ServeArgs {
+            body_limit_bytes: Some(2000),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, file).unwrap();
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
+        assert_eq!(config.body_limit_bytes, 2000);
+        assert_eq!(config.log, "debug");
+        assert_eq!(config.data_dir, PathBuf::from("./croupier-data"));
+    }
+
+    #[test]
+    fn unknown_keys_and_zero_sizes_are_refused() {
+        assert!(toml::from_str::<FileConfig>("listne = \"x\"").is_err());
+        let args = ServeArgs {
+            ring_capacity: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(resolve(&args, FileConfig::default()).is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! The croupier gateway: the HTTP edge in front of the engine.
+//!
+//! It owns the wire and nothing else. Requests are authenticated (aggregator
+//! HMAC signatures, operator bearer tokens), parsed strictly (unknown fields,
+//! wrong types and inexact amounts are refused), translated into engine
+//! [`engine::Command`]s, submitted to the sequencer's ring and answered from
+//! the [`engine::Outcome`] once the batch holding them is durable. Replies
+//! are rendered from the outcome alone, so an idempotent retry gets the same
+//! bytes.
+//!
+//! It must never keep durable state of its own (DESIGN.md invariant 1):
+//! operators, aggregators and game sessions are engine commands like any
+//! balance. What it holds in memory is a read copy of the ledger's access
+//! state ([`projection`]), fed from the committed stream, so that bad
+//! signatures and unknown tokens are refused without touching the ring.
+//!
+//! One [`axum::Router`] ([`app::router`]) serves every transport: TCP with
+//! HTTP/1.1 and HTTP/2 today ([`server`]); TLS and HTTP/3 will hand the same
+//! router their connections.
+
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod operator;
+pub mod projection;
+pub mod server;
+pub mod signature;
+pub mod submit;
+pub mod tokens;
+pub mod wallet;
+pub mod wire;

@@ -1,0 +1,124 @@
+//! Prometheus metrics: one registry per server (no globals, so tests can run
+//! several servers in one process), a middleware that counts and times every
+//! request by route and status, and the sequencer's figures, read at scrape
+//! time (ring depth, commands, batches) or recorded by the commit sink
+//! (batch size, flush latency).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use engine::sequencer::SequencerHandle;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::app::AppState;
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    ring_depth: IntGauge,
+    commands: IntCounter,
+    batches: IntCounter,
+    /// Commands per committed batch.
+    pub batch_len: Histogram,
+    /// Time to make a batch durable.
+    pub flush_seconds: Histogram,
+}
+
+const LATENCY_BUCKETS_S: [f64; 14] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 64.0, 256.0, 1024.0, 2048.0, 4096.0];
+
+impl Metrics {
+    /// Registers every metric in a fresh registry.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("croupier".into()), None)?;
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route")
+                .buckets(LATENCY_BUCKETS_S.to_vec()),
+            &["route"],
+        )?;
+        let ring_depth = IntGauge::new("ring_depth", "Requests waiting in the sequencer's ring")?;
+        let commands = IntCounter::new("commands_applied_total", "Commands applied and committed")?;
+        let batches = IntCounter::new("batches_committed_total", "Batches committed")?;
+        let batch_len = Histogram::with_opts(
+            HistogramOpts::new("batch_len", "Commands per committed batch").buckets(BATCH_BUCKETS.to_vec()),
+        )?;
+        let flush_seconds = Histogram::with_opts(
+            HistogramOpts::new("flush_duration_seconds", "Time to make one batch durable")
+                .buckets(LATENCY_BUCKETS_S.to_vec()),
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(ring_depth.clone()))?;
+        registry.register(Box::new(commands.clone()))?;
+        registry.register(Box::new(batches.clone()))?;
+        registry.register(Box::new(batch_len.clone()))?;
+        registry.register(Box::new(flush_seconds.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            ring_depth,
+            commands,
+            batches,
+            batch_len,
+            flush_seconds,
+        })
+    }
+
+    /// The Prometheus text exposition, with the sequencer's counters read now.
+    pub fn render(&self, sequencer: &SequencerHandle) -> String {
+        self.ring_depth.set(sequencer.ring_depth() as i64);
+        let stats = sequencer.stats();
+        catch_up(&self.commands, stats.commands.load(Ordering::Relaxed));
+        catch_up(&self.batches, stats.batches.load(Ordering::Relaxed));
+        let mut text = Vec::new();
+        // Encoding into a Vec fails only on invalid metric data, which the
+        // registration above rules out.
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut text) {
+            tracing::error!(%error, "encoding metrics");
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
+/// Moves a counter up to an absolute value read from elsewhere.
+fn catch_up(counter: &IntCounter, total: u64) {
+    let current = counter.get();
+    if total > current {
+        counter.inc_by(total - current);
+    }
+}
+
+/// Middleware: counts and times each request under its route template.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let metrics = &state.metrics;
+    metrics
+        .latency
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+        .inc();
+    response
+}

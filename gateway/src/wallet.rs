@@ -1,0 +1,396 @@
+//! The native wallet API, for aggregators integrating with us directly:
+//! `authenticate`, `balance`, `bet`, `win`, `rollback`, `end-round`.
+//!
+//! Every request is signed ([`crate::signature`]) and names a game session
+//! by its game-launch token. Money commands go to the engine wrapped in
+//! [`Command::InSession`], so the ledger checks the session (a bet needs it
+//! unexpired; wins, rollbacks and round ends land after expiry) inside the
+//! same idempotent step as the money: a retry with the same transaction id
+//! gets the recorded outcome, rendered to the same bytes, and the same id
+//! with any other field is a conflict. Every answer carries the player's
+//! cash and bonus balances, refusals included, except those the engine
+//! answers without a wallet (conflicts, unknown sessions).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::command::{Bet, RoundRef, Win, WinKind};
+use engine::ledger::Session;
+use engine::{Command, Outcome, Request, SourceId, TokenHash};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::body::{JsonBody, decode};
+use crate::error::{ApiError, ErrorBody, ErrorDetail, json_response, to_json};
+use crate::wire::{self, Money, Sign};
+use crate::{signature, tokens};
+
+/// A request naming only the session.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The game-launch token.
+    pub token: String,
+}
+
+/// A stake.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetRequest {
+    /// The game-launch token.
+    pub token: String,
+    /// The aggregator's id of this transaction (idempotency key), 1–64 printable ASCII.
+    pub transaction_id: String,
+    /// The aggregator's round id.
+    pub round_id: String,
+    /// The game's code.
+    pub game: String,
+    /// Currency code; must be the session's.
+    pub currency: String,
+    /// Decimal amount in the currency's unit, e.g. "2.50"; positive.
+    pub amount: String,
+    /// Close the round after this bet.
+    #[serde(default)]
+    pub close_round: bool,
+}
+
+/// What a win pays for.
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WinKindWire {
+    /// The result of a round (the round must be known).
+    #[default]
+    Regular,
+    /// A jackpot.
+    Jackpot,
+    /// A promotion (e.g. a tournament prize).
+    Promotional,
+}
+
+/// A payout.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WinRequest {
+    /// The game-launch token (may have expired).
+    pub token: String,
+    /// The aggregator's id of this transaction.
+    pub transaction_id: String,
+    /// The round it pays.
+    pub round_id: String,
+    /// The game's code.
+    pub game: String,
+    /// Currency code; must be the session's.
+    pub currency: String,
+    /// Decimal amount, zero or more.
+    pub amount: String,
+    /// Regular (default), jackpot or promotional.
+    #[serde(default)]
+    pub kind: WinKindWire,
+    /// Close the round after this win.
+    #[serde(default)]
+    pub close_round: bool,
+}
+
+/// Cancels a bet.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The game-launch token (may have expired).
+    pub token: String,
+    /// The aggregator's id of this rollback.
+    pub transaction_id: String,
+    /// The transaction id of the bet to cancel.
+    pub bet_transaction_id: String,
+}
+
+/// Closes a round.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndRoundRequest {
+    /// The game-launch token (may have expired).
+    pub token: String,
+    /// The aggregator's id of this request.
+    pub transaction_id: String,
+    /// The round.
+    pub round_id: String,
+    /// The game's code.
+    pub game: String,
+}
+
+/// A successful answer: the player's wallet after the request.
+#[derive(Serialize, ToSchema)]
+pub struct WalletReply {
+    /// The player id.
+    pub player: u64,
+    /// Currency code.
+    pub currency: &'static str,
+    /// Cash balance.
+    pub cash: String,
+    /// Bonus balance.
+    pub bonus: String,
+    /// Our transaction number (the engine's sequence number), for money movements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<u64>,
+}
+
+/// A refusal with the player's wallet at that moment.
+#[derive(Serialize, ToSchema)]
+pub struct WalletRefusal {
+    /// Why.
+    pub error: ErrorDetail,
+    /// The player id.
+    pub player: u64,
+    /// Currency code.
+    pub currency: &'static str,
+    /// Cash balance.
+    pub cash: String,
+    /// Bonus balance.
+    pub bonus: String,
+}
+
+fn finish(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Checks the signature; returns the aggregator.
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<SourceId, ApiError> {
+    let signed = signature::parse(headers)?;
+    let secret = state
+        .view
+        .read()
+        .access
+        .aggregator(signed.aggregator)
+        .map(|aggregator| aggregator.secret)
+        .ok_or_else(|| ApiError::unauthorized("unknown_aggregator", "no such aggregator"))?;
+    signature::verify(&signed, &secret, body, state.now_ms(), state.config.signature_window_ms)?;
+    Ok(signed.aggregator)
+}
+
+/// The session of `token`, if it belongs to `aggregator`.
+fn session(state: &AppState, aggregator: SourceId, token: &str) -> Result<(TokenHash, Session), ApiError> {
+    let digest = tokens::digest(token);
+    match state.view.read().access.session(&digest) {
+        Some(session) if session.aggregator == aggregator => Ok((digest, *session)),
+        _ => Err(ApiError::unauthorized("unknown_token", "unknown game-launch token")),
+    }
+}
+
+/// Renders an outcome for the session's player.
+fn render(outcome: &Outcome, session: &Session) -> Result<Response, ApiError> {
+    let reply = |balances: &engine::Balances, transaction| {
+        let money = Money::of(balances);
+        let body = WalletReply {
+            player: session.player.0,
+            currency: money.currency,
+            cash: money.cash,
+            bonus: money.bonus,
+            transaction,
+        };
+        json_response(StatusCode::OK, to_json(&body))
+    };
+    match outcome {
+        Outcome::Moved(receipt) => Ok(reply(&receipt.balances, Some(receipt.seq))),
+        Outcome::Balance(balances) => Ok(reply(balances, None)),
+        Outcome::RejectedInSession { rejection, balances } => {
+            let error = wire::rejection(rejection, balances.currency);
+            let money = Money::of(balances);
+            let body = WalletRefusal {
+                error: ErrorDetail {
+                    code: error.code,
+                    message: error.message,
+                },
+                player: session.player.0,
+                currency: money.currency,
+                cash: money.cash,
+                bonus: money.bonus,
+            };
+            Ok(json_response(error.status, to_json(&body)))
+        }
+        Outcome::Rejected(rejection) => Err(wire::rejection(rejection, session.currency)),
+        other => {
+            tracing::error!(?other, "unexpected outcome of a wallet command");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "unexpected outcome",
+            ))
+        }
+    }
+}
+
+/// Submits a wallet command within the session and renders the outcome.
+async fn in_session(
+    state: &AppState,
+    source: SourceId,
+    transaction_id: &str,
+    (token, session): (TokenHash, Session),
+    command: Command,
+) -> Result<Response, ApiError> {
+    let request = Request {
+        source,
+        id: wire::ext_id(transaction_id, "transaction_id")?,
+        command: Command::InSession {
+            token,
+            command: Box::new(command),
+        },
+    };
+    let reply = state.engine.run(request).await?;
+    render(&reply.outcome, &session)
+}
+
+/// Reads the session's wallet.
+async fn query_balance(state: &AppState, source: SourceId, session: &Session) -> Result<Response, ApiError> {
+    let request = Request {
+        source,
+        id: wire::ext_id("balance-query", "id")?,
+        command: Command::QueryBalance {
+            player: session.player,
+            currency: session.currency,
+        },
+    };
+    let reply = state.engine.run(request).await?;
+    render(&reply.outcome, session)
+}
+
+/// Exchanges a game-launch token for the player, currency and balances.
+#[utoipa::path(post, path = "/wallet/v1/authenticate", tag = "wallet", request_body = TokenRequest,
+    params(("x-croupier-aggregator" = u32, Header), ("x-croupier-timestamp" = u64, Header), ("x-croupier-signature" = String, Header)),
+    responses((status = 200, body = WalletReply), (status = 401, body = ErrorBody)))]
+pub async fn authenticate(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+    finish(
+        async {
+            let source = verified(&state, &headers, &body)?;
+            let request: TokenRequest = decode(&body)?;
+            let (_, session) = session(&state, source, &request.token)?;
+            if state.now_ms() >= session.expires_at_ms {
+                return Err(ApiError::unauthorized("session_expired", "the game session has ended"));
+            }
+            query_balance(&state, source, &session).await
+        }
+        .await,
+    )
+}
+
+/// The player's balances (also after the session expired).
+#[utoipa::path(post, path = "/wallet/v1/balance", tag = "wallet", request_body = TokenRequest,
+    responses((status = 200, body = WalletReply), (status = 401, body = ErrorBody)))]
+pub async fn balance(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+    finish(
+        async {
+            let source = verified(&state, &headers, &body)?;
+            let request: TokenRequest = decode(&body)?;
+            let (_, session) = session(&state, source, &request.token)?;
+            query_balance(&state, source, &session).await
+        }
+        .await,
+    )
+}
+
+/// Takes a stake. Refused after the session expired, when a limit or an
+/// exclusion blocks it, or without funds (with the balances).
+#[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = BetRequest,
+    responses((status = 200, body = WalletReply), (status = 422, body = WalletRefusal), (status = 403, body = WalletRefusal),
+        (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn bet(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+    finish(
+        async {
+            let source = verified(&state, &headers, &body)?;
+            let request: BetRequest = decode(&body)?;
+            let currency = wire::currency(&request.currency)?;
+            let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
+            let round = RoundRef {
+                id: wire::round_id(&request.round_id)?,
+                game: wire::game_code(&request.game)?,
+            };
+            let session = session(&state, source, &request.token)?;
+            let command = Command::Bet(Bet {
+                player: session.1.player,
+                currency,
+                amount,
+                round,
+                close_round: request.close_round,
+            });
+            in_session(&state, source, &request.transaction_id, session, command).await
+        }
+        .await,
+    )
+}
+
+/// Pays out. Accepted after the session expired and despite limits or exclusions.
+#[utoipa::path(post, path = "/wallet/v1/win", tag = "wallet", request_body = WinRequest,
+    responses((status = 200, body = WalletReply), (status = 404, body = WalletRefusal), (status = 409, body = ErrorBody)))]
+pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+    finish(
+        async {
+            let source = verified(&state, &headers, &body)?;
+            let request: WinRequest = decode(&body)?;
+            let currency = wire::currency(&request.currency)?;
+            let amount = wire::amount(&request.amount, currency, Sign::NonNegative, "amount")?;
+            let round = RoundRef {
+                id: wire::round_id(&request.round_id)?,
+                game: wire::game_code(&request.game)?,
+            };
+            let kind = match request.kind {
+                WinKindWire::Regular => WinKind::Regular,
+                WinKindWire::Jackpot => WinKind::Jackpot,
+                WinKindWire::Promotional => WinKind::Promotional,
+            };
+            let session = session(&state, source, &request.token)?;
+            let command = Command::Win(Win {
+                player: session.1.player,
+                currency,
+                amount,
+                round,
+                kind,
+                close_round: request.close_round,
+            });
+            in_session(&state, source, &request.transaction_id, session, command).await
+        }
+        .await,
+    )
+}
+
+/// Cancels a bet and refunds it. A rollback of a bet never seen is refused
+/// (404) and remembered, so that the bet is refused if it arrives later.
+#[utoipa::path(post, path = "/wallet/v1/rollback", tag = "wallet", request_body = RollbackRequest,
+    responses((status = 200, body = WalletReply), (status = 404, body = WalletRefusal), (status = 409, body = WalletRefusal)))]
+pub async fn rollback(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+    finish(
+        async {
+            let source = verified(&state, &headers, &body)?;
+            let request: RollbackRequest = decode(&body)?;
+            let bet = wire::ext_id(&request.bet_transaction_id, "bet_transaction_id")?;
+            let session = session(&state, source, &request.token)?;
+            let command = Command::Rollback {
+                player: session.1.player,
+                bet,
+            };
+            in_session(&state, source, &request.transaction_id, session, command).await
+        }
+        .await,
+    )
+}
+
+/// Closes a round: no more bets or wins on it.
+#[utoipa::path(post, path = "/wallet/v1/end-round", tag = "wallet", request_body = EndRoundRequest,
+    responses((status = 200, body = WalletReply), (status = 404, body = WalletRefusal)))]
+pub async fn end_round(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+    finish(
+        async {
+            let source = verified(&state, &headers, &body)?;
+            let request: EndRoundRequest = decode(&body)?;
+            let round = RoundRef {
+                id: wire::round_id(&request.round_id)?,
+                game: wire::game_code(&request.game)?,
+            };
+            let session = session(&state, source, &request.token)?;
+            let command = Command::EndRound {
+                player: session.1.player,
+                round,
+            };
+            in_session(&state, source, &request.transaction_id, session, command).await
+        }
+        .await,
+    )
+}

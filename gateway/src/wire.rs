@@ -1,0 +1,276 @@
+//! The wire vocabulary shared by the APIs: decimal amounts in a currency's
+//! unit (parsed exactly, never through a float), currency codes, bounded
+//! ids, and the translation of engine rejections into HTTP errors with
+//! stable codes.
+//!
+//! Everything here is a pure function of its input, so a reply rendered
+//! from a recorded outcome is the same bytes every time.
+
+use axum::http::StatusCode;
+use engine::command::{LimitMetric, LimitPeriod};
+use engine::outcome::{BlockReason, Capacity};
+use engine::{Amount, Balances, Currency, ExtId, GameCode, MoneyError, Rejection, RoundId};
+
+use crate::error::ApiError;
+
+/// A currency by its code.
+pub fn currency(code: &str) -> Result<Currency, ApiError> {
+    Currency::from_code(code)
+        .ok_or_else(|| ApiError::bad_request("unknown_currency", format!("unknown currency {code:?}")))
+}
+
+/// What an amount may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sign {
+    /// Strictly above zero (stakes, deposits).
+    Positive,
+    /// Zero or above (wins, limits).
+    NonNegative,
+}
+
+/// Parses a decimal amount of `currency`, exactly.
+pub fn amount(text: &str, currency: Currency, sign: Sign, field: &str) -> Result<Amount, ApiError> {
+    let parsed = Amount::parse(text, currency).map_err(|error| money_error(error, field))?;
+    match sign {
+        Sign::Positive if !parsed.is_positive() => Err(money_error(MoneyError::NotPositive, field)),
+        Sign::NonNegative if parsed.is_negative() => Err(ApiError::bad_request(
+            "invalid_amount",
+            format!("{field} must not be negative"),
+        )),
+        _ => Ok(parsed),
+    }
+}
+
+fn money_error(error: MoneyError, field: &str) -> ApiError {
+    let code = match error {
+        MoneyError::Syntax | MoneyError::NotPositive => "invalid_amount",
+        MoneyError::TooManyDecimals { .. } => "too_many_decimals",
+        MoneyError::Overflow => "amount_overflow",
+        MoneyError::UnknownCurrency => "unknown_currency",
+    };
+    ApiError::bad_request(code, format!("{field}: {error}"))
+}
+
+/// An amount as decimal text with exactly the currency's decimals.
+pub fn money(amount: Amount, currency: Currency) -> String {
+    amount.to_decimal(currency).to_string()
+}
+
+/// A bounded external id.
+pub fn ext_id(text: &str, field: &str) -> Result<ExtId, ApiError> {
+    ExtId::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("{field}: {error}")))
+}
+
+/// A round id.
+pub fn round_id(text: &str) -> Result<RoundId, ApiError> {
+    RoundId::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("round_id: {error}")))
+}
+
+/// A game code.
+pub fn game_code(text: &str) -> Result<GameCode, ApiError> {
+    GameCode::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("game: {error}")))
+}
+
+/// Cash and bonus of a wallet, as decimal text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Money {
+    /// Currency code.
+    pub currency: &'static str,
+    /// Cash balance.
+    pub cash: String,
+    /// Bonus balance.
+    pub bonus: String,
+}
+
+impl Money {
+    /// The text form of a wallet's balances.
+    pub fn of(balances: &Balances) -> Money {
+        Money {
+            currency: balances.currency.code(),
+            cash: money(balances.cash, balances.currency),
+            bonus: money(balances.bonus, balances.currency),
+        }
+    }
+}
+
+/// The HTTP error for an engine rejection. `currency` prints the amounts a
+/// rejection carries.
+pub fn rejection(rejection: &Rejection, currency: Currency) -> ApiError {
+    let (status, code, message) = describe(rejection, currency);
+    ApiError::new(status, code, message)
+}
+
+fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static str, String) {
+    use StatusCode as S;
+    let show = |amount: Amount| format!("{} {}", money(amount, currency), currency.code());
+    match *rejection {
+        Rejection::Conflict => (
+            S::CONFLICT,
+            "conflict",
+            "this id was used before with a different request".into(),
+        ),
+        Rejection::UnknownPlayer => (S::NOT_FOUND, "unknown_player", "no such player".into()),
+        Rejection::CurrencyMismatch { currency } => (
+            S::UNPROCESSABLE_ENTITY,
+            "currency_mismatch",
+            format!("the wallet or session does not hold {}", currency.code()),
+        ),
+        Rejection::PlayerBlocked(reason) => (S::FORBIDDEN, "player_blocked", blocked(reason)),
+        Rejection::KycRequired { level } => (
+            S::FORBIDDEN,
+            "kyc_required",
+            format!("verified KYC is required (the player's level is {level:?})"),
+        ),
+        Rejection::InsufficientFunds { available } => (
+            S::UNPROCESSABLE_ENTITY,
+            "insufficient_funds",
+            format!("insufficient funds: {} available", show(available)),
+        ),
+        Rejection::LimitExceeded { limit, remaining } => (
+            S::FORBIDDEN,
+            "limit_exceeded",
+            format!(
+                "the {} {} limit would be exceeded: {} left",
+                period_name(limit.period),
+                metric_name(limit.metric),
+                show(remaining)
+            ),
+        ),
+        Rejection::InvalidAmount => (
+            S::BAD_REQUEST,
+            "invalid_amount",
+            "the amount is not allowed here".into(),
+        ),
+        Rejection::Overflow => (
+            S::UNPROCESSABLE_ENTITY,
+            "overflow",
+            "a balance or total would overflow".into(),
+        ),
+        Rejection::UnknownRound => (S::NOT_FOUND, "unknown_round", "the round is unknown or closed".into()),
+        Rejection::RoundPlayerMismatch => (
+            S::CONFLICT,
+            "round_player_mismatch",
+            "the round belongs to another player".into(),
+        ),
+        Rejection::UnknownTransaction => (S::NOT_FOUND, "unknown_transaction", "no such transaction".into()),
+        Rejection::BetRolledBack => (
+            S::CONFLICT,
+            "bet_rolled_back",
+            "this bet was rolled back before it arrived".into(),
+        ),
+        Rejection::AlreadyRolledBack => (
+            S::CONFLICT,
+            "already_rolled_back",
+            "the bet was already rolled back".into(),
+        ),
+        Rejection::WrongTransactionKind => (
+            S::CONFLICT,
+            "wrong_transaction_kind",
+            "the referenced transaction is of another kind".into(),
+        ),
+        Rejection::WrongPaymentState { state } => {
+            (S::CONFLICT, "wrong_payment_state", format!("the payment is {state:?}"))
+        }
+        Rejection::TimeNotInFuture => (
+            S::BAD_REQUEST,
+            "time_not_in_future",
+            "the time must lie in the future".into(),
+        ),
+        Rejection::BonusAlreadyActive => (S::CONFLICT, "bonus_already_active", "a bonus is already active".into()),
+        Rejection::NoActiveBonus => (S::CONFLICT, "no_active_bonus", "no bonus is active".into()),
+        Rejection::BonusNotExpired => (S::CONFLICT, "bonus_not_expired", "the bonus has not expired".into()),
+        Rejection::InvalidContribution => (
+            S::BAD_REQUEST,
+            "invalid_contribution",
+            "a contribution is above 100 %".into(),
+        ),
+        Rejection::CapacityReached(capacity) => (
+            S::SERVICE_UNAVAILABLE,
+            "capacity_reached",
+            format!("the ledger holds no more {}", capacity_name(capacity)),
+        ),
+        Rejection::UnknownOperator => (S::FORBIDDEN, "unknown_operator", "no such operator".into()),
+        Rejection::NotPermitted => (
+            S::FORBIDDEN,
+            "forbidden",
+            "the operator's role does not allow this".into(),
+        ),
+        Rejection::NameTaken => (S::CONFLICT, "name_taken", "the name is already taken".into()),
+        Rejection::TokenTaken => (S::CONFLICT, "token_taken", "the token is already in use".into()),
+        Rejection::UnknownAggregator => (S::NOT_FOUND, "unknown_aggregator", "no such aggregator".into()),
+        Rejection::UnknownSession => (S::UNAUTHORIZED, "unknown_token", "unknown game-launch token".into()),
+        Rejection::SessionExpired { expired_at_ms } => (
+            S::UNAUTHORIZED,
+            "session_expired",
+            format!("the game session ended at {expired_at_ms} ms"),
+        ),
+        Rejection::SessionMismatch => (
+            S::FORBIDDEN,
+            "session_mismatch",
+            "the game session belongs to another aggregator or player".into(),
+        ),
+    }
+}
+
+fn blocked(reason: BlockReason) -> String {
+    match reason {
+        BlockReason::Suspended => "the account is suspended".into(),
+        BlockReason::Closed => "the account is closed".into(),
+        BlockReason::SelfExcluded { until_ms } => format!("the player is self-excluded until {until_ms} ms"),
+        BlockReason::TimedOut { until_ms } => format!("the player is on a time-out until {until_ms} ms"),
+    }
+}
+
+/// Wire name of a limit metric.
+pub fn metric_name(metric: LimitMetric) -> &'static str {
+    match metric {
+        LimitMetric::Deposit => "deposit",
+        LimitMetric::Loss => "loss",
+        LimitMetric::Wager => "wager",
+    }
+}
+
+/// Wire name of a limit period.
+pub fn period_name(period: LimitPeriod) -> &'static str {
+    match period {
+        LimitPeriod::Day => "day",
+        LimitPeriod::Week => "week",
+        LimitPeriod::Month => "month",
+    }
+}
+
+fn capacity_name(capacity: Capacity) -> &'static str {
+    match capacity {
+        Capacity::Players => "players",
+        Capacity::OpenPayments => "open payments",
+        Capacity::BonusContributions => "bonus contributions",
+        Capacity::Operators => "operators",
+        Capacity::Aggregators => "aggregators",
+        Capacity::Sessions => "game sessions",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_exactly_or_are_refused_with_a_code() {
+        let eur = Currency::EUR;
+        assert_eq!(
+            amount("12.5", eur, Sign::Positive, "amount"),
+            Ok(Amount::from_minor(1250))
+        );
+        assert_eq!(amount("0", eur, Sign::NonNegative, "amount"), Ok(Amount::ZERO));
+        let code = |text: &str, sign| amount(text, eur, sign, "amount").unwrap_err().code;
+        assert_eq!(code("0", Sign::Positive), "invalid_amount");
+        assert_eq!(code("-1", Sign::Positive), "invalid_amount");
+        assert_eq!(code("-1", Sign::NonNegative), "invalid_amount");
+        assert_eq!(code("1.005", Sign::Positive), "too_many_decimals");
+        assert_eq!(code("99999999999999999999", Sign::Positive), "amount_overflow");
+        assert_eq!(code("1e3", Sign::Positive), "invalid_amount");
+        assert_eq!(money(Amount::from_minor(1250), eur), "12.50");
+        assert_eq!(money(Amount::from_minor(5), Currency::JPY), "5");
+        assert_eq!(currency("XYZ").unwrap_err().code, "unknown_currency");
+    }
+}

@@ -1,0 +1,287 @@
+//! The operator API and the server's own routes: roles per route, funding
+//! retries, transaction lookups, health, readiness, metrics, OpenAPI, and
+//! the first operator token file.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Http, TestServer, World};
+
+async fn create_operator(w: &World, role: &str) -> String {
+    let body = json!({"name": format!("{role}-1"), "role": role});
+    let reply = w
+        .server
+        .op(Http::V1, &w.admin, Method::POST, "/operator/v1/operators", Some(body))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(reply.json()["role"], role);
+    reply.json()["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn each_route_admits_only_its_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let mut tokens = vec![("admin", w.admin.clone())];
+    for role in ["finance", "compliance", "support", "read-only"] {
+        tokens.push((role, create_operator(&w, role).await));
+    }
+    let p = w.player;
+    let agg = w.aggregator.id;
+    // (method, path, body, roles allowed)
+    let routes: Vec<(Method, String, Option<Value>, &[&str])> = vec![
+        (
+            Method::POST,
+            "/operator/v1/operators".into(),
+            Some(json!({"name": "x", "role": "support"})),
+            &["admin"],
+        ),
+        (
+            Method::POST,
+            "/operator/v1/aggregators".into(),
+            Some(json!({"name": "y"})),
+            &["admin"],
+        ),
+        (
+            Method::POST,
+            "/operator/v1/players".into(),
+            Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+            &["admin", "support"],
+        ),
+        (
+            Method::POST,
+            format!("/operator/v1/players/{p}/deposits"),
+            Some(json!({"deposit_id": "d-2", "currency": "EUR", "amount": "1.00"})),
+            &["admin", "finance"],
+        ),
+        (
+            Method::PUT,
+            format!("/operator/v1/players/{p}/limits"),
+            Some(json!({"currency": "EUR", "metric": "loss", "period": "week", "amount": "500"})),
+            &["admin", "compliance"],
+        ),
+        (
+            Method::POST,
+            format!("/operator/v1/players/{p}/self-exclusion"),
+            Some(json!({"until_ms": support::T0 + 86_400_000})),
+            &["admin", "compliance", "support"],
+        ),
+        (
+            Method::POST,
+            "/operator/v1/sessions".into(),
+            Some(json!({"player": p, "currency": "EUR", "aggregator": agg})),
+            &["admin", "support"],
+        ),
+        (
+            Method::GET,
+            format!("/operator/v1/players/{p}/balance?currency=EUR"),
+            None,
+            &["admin", "finance", "compliance", "support", "read-only"],
+        ),
+    ];
+    for (method, path, body, allowed) in routes {
+        for (role, token) in &tokens {
+            // Creations need fresh names: only the first allowed role succeeds with a name.
+            let body = body.clone().map(|mut b| {
+                if b.get("name").is_some() {
+                    b["name"] = json!(format!("n-{role}-{}", path.len()));
+                }
+                b
+            });
+            let reply = w.server.op(Http::V2, token, method.clone(), &path, body).await;
+            if allowed.contains(role) {
+                assert!(reply.status.is_success(), "{role} {method} {path}: {}", reply.text());
+            } else {
+                let expected = (StatusCode::FORBIDDEN, "forbidden".to_owned());
+                assert_eq!((reply.status, reply.code()), expected, "{role} {method} {path}");
+            }
+        }
+    }
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn funding_is_idempotent_per_deposit_id_and_transactions_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let path = format!("/operator/v1/players/{}/deposits", w.player);
+    let fund = json!({"deposit_id": "dep-2", "currency": "EUR", "amount": "0.50"});
+    let first = w
+        .server
+        .op(Http::V1, &w.admin, Method::POST, &path, Some(fund.clone()))
+        .await;
+    let expected = r#"{"player":1,"currency":"EUR","cash":"100.50","bonus":"0.00","reserved":"0.00","transaction":8}"#;
+    assert_eq!(first.text(), expected);
+    assert_eq!(
+        w.server.op(Http::V2, &w.admin, Method::POST, &path, Some(fund)).await,
+        first
+    );
+    let changed = json!({"deposit_id": "dep-2", "currency": "EUR", "amount": "0.60"});
+    let conflict = w
+        .server
+        .op(Http::V1, &w.admin, Method::POST, &path, Some(changed))
+        .await;
+    assert_eq!(
+        (conflict.status, conflict.code()),
+        (StatusCode::CONFLICT, "conflict".into())
+    );
+    assert_eq!(w.balance().await["cash"], "100.50");
+
+    // The admin is operator 1 with source 1: its deposit, and a rolled-back bet.
+    let tx = |source: u32, id: &str| format!("/operator/v1/transactions/{source}/{id}");
+    let deposit = w
+        .server
+        .op(Http::V1, &w.admin, Method::GET, &tx(1, "dep-2"), None)
+        .await;
+    assert_eq!(deposit.json()["state"], "confirmed");
+    assert_eq!(deposit.json()["seq"], 7);
+    w.bet(Http::V1, "b-1", "1.00", "r-1").await;
+    w.rollback(Http::V1, "rb-1", "b-1").await;
+    let bet = w
+        .server
+        .op(Http::V2, &w.admin, Method::GET, &tx(w.aggregator.id, "b-1"), None)
+        .await;
+    assert_eq!(
+        (bet.json()["state"].clone(), bet.json()["ok"].clone()),
+        (json!("rolled_back"), json!(true))
+    );
+    let missing = w.server.op(Http::V1, &w.admin, Method::GET, &tx(1, "nope"), None).await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::NOT_FOUND, "unknown_transaction".into())
+    );
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    for http in support::BOTH {
+        let health = w.server.send(http, Method::GET, "/healthz", &[], None).await;
+        assert_eq!(
+            (health.status, health.text()),
+            (StatusCode::OK, r#"{"status":"ok"}"#.into())
+        );
+        let ready = w.server.send(http, Method::GET, "/readyz", &[], None).await;
+        assert_eq!(
+            (ready.status, ready.text()),
+            (StatusCode::OK, r#"{"status":"ready"}"#.into())
+        );
+    }
+    w.bet(Http::V1, "b-1", "1.00", "r-1").await;
+    let metrics = w.server.send(Http::V1, Method::GET, "/metrics", &[], None).await.text();
+    for line in [
+        r#"croupier_http_requests_total{method="POST",route="/wallet/v1/bet",status="200"} 1"#,
+        r#"croupier_http_requests_total{method="POST",route="/operator/v1/aggregators",status="201"} 1"#,
+        "croupier_ring_depth 0",
+        "croupier_commands_applied_total 7",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
+    }
+    for family in [
+        "croupier_http_request_duration_seconds_bucket",
+        "croupier_batch_len_bucket",
+        "croupier_flush_duration_seconds_bucket",
+        "croupier_batches_committed_total",
+    ] {
+        assert!(metrics.contains(family), "missing {family}");
+    }
+    let openapi = w
+        .server
+        .send(Http::V2, Method::GET, "/openapi.json", &[], None)
+        .await
+        .json();
+    let mut paths: Vec<&str> = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/healthz",
+            "/metrics",
+            "/openapi.json",
+            "/operator/v1/aggregators",
+            "/operator/v1/operators",
+            "/operator/v1/players",
+            "/operator/v1/players/{player}/balance",
+            "/operator/v1/players/{player}/deposits",
+            "/operator/v1/players/{player}/limits",
+            "/operator/v1/players/{player}/self-exclusion",
+            "/operator/v1/sessions",
+            "/operator/v1/transactions/{source}/{id}",
+            "/readyz",
+            "/wallet/v1/authenticate",
+            "/wallet/v1/balance",
+            "/wallet/v1/bet",
+            "/wallet/v1/end-round",
+            "/wallet/v1/rollback",
+            "/wallet/v1/win",
+        ]
+    );
+    let reply = w.server.send(Http::V1, Method::GET, "/healthz", &[], None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_operator_token_is_private_and_made_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let token = server.first_token();
+    assert!(token.starts_with("cop_") && token.len() == 68, "{token}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("operator-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let clock = server.clock.clone();
+    server.stop().await;
+    let server = TestServer::start_at(support::config(dir.path()), clock).await;
+    assert_eq!(server.first_token(), token);
+    let me = server
+        .op(
+            Http::V1,
+            &token,
+            Method::POST,
+            "/operator/v1/players",
+            Some(json!({"currency": "JPY", "jurisdiction": "SE"})),
+        )
+        .await;
+    assert_eq!(me.text(), r#"{"player":1,"currency":"JPY"}"#);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_its_timeout_gets_a_json_503() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = gateway::config::ServeConfig {
+        request_timeout_ms: 50,
+        ..support::config(dir.path())
+    };
+    let server = TestServer::start_at(config, std::sync::Arc::new(support::T0.into())).await;
+    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    // A body that never arrives in full.
+    let head =
+        "POST /wallet/v1/bet HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = vec![0; 4096];
+    let n = stream.read(&mut reply).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains(r#"{"error":{"code":"timeout","#), "{reply}");
+    drop(stream);
+    server.stop().await;
+}
