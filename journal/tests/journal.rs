@@ -71,14 +71,8 @@ struct Located {
 
 /// Every batch of every segment, found by decoding the files directly.
 fn layout(dir: &Path) -> Vec<Located> {
-    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    paths.sort();
     let mut found = Vec::new();
-    for segment in paths {
+    for segment in segment_paths(dir) {
         let bytes = fs::read(&segment).unwrap();
         let mut offset = 0;
         while let Ok(batch) = decode_batch(&bytes[offset..]) {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use super::access::Access;
 use super::account::Player;
-use super::store::{Fingerprinter, Retention, RoundParts, RoundStore, TxRecord, TxStore};
+use super::store::{Fingerprinter, RoundParts, RoundStore, TxRecord, TxStore};
 use super::{Config, Flows, Ledger};
 use crate::command::JurisdictionRules;
 use crate::ids::Jurisdiction;
@@ -100,23 +100,10 @@ impl Ledger {
         let Ok(open_payments) = usize::try_from(image.open_payments) else {
             return inconsistent("open payment count out of range");
         };
-        let Some(txs) = TxStore::from_parts(
-            Retention {
-                len_max: config.idempotency_len_max,
-                age_max_ms: config.idempotency_age_max_ms,
-            },
-            image.requests,
-            image.pinned_payments,
-        ) else {
+        let Some(txs) = TxStore::from_parts(config.request_retention(), image.requests, image.pinned_payments) else {
             return inconsistent("remembered requests break the store's limits or repeat a key");
         };
-        let Some(rounds) = RoundStore::from_parts(
-            Retention {
-                len_max: config.rounds_open_max,
-                age_max_ms: config.round_age_max_ms,
-            },
-            image.rounds,
-        ) else {
+        let Some(rounds) = RoundStore::from_parts(config.round_retention(), image.rounds) else {
             return inconsistent("rounds break the store's limits or repeat a key");
         };
         let ledger = Ledger {

@@ -84,6 +84,24 @@ pub struct Config {
     pub fingerprint_seed: [u64; 2],
 }
 
+impl Config {
+    /// How long requests are remembered.
+    pub(crate) fn request_retention(&self) -> Retention {
+        Retention {
+            len_max: self.idempotency_len_max,
+            age_max_ms: self.idempotency_age_max_ms,
+        }
+    }
+
+    /// How long rounds are tracked.
+    pub(crate) fn round_retention(&self) -> Retention {
+        Retention {
+            len_max: self.rounds_open_max,
+            age_max_ms: self.round_age_max_ms,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -206,14 +224,8 @@ pub struct Ledger {
 impl Ledger {
     /// An empty ledger.
     pub fn new(config: Config) -> Ledger {
-        let txs = TxStore::new(Retention {
-            len_max: config.idempotency_len_max,
-            age_max_ms: config.idempotency_age_max_ms,
-        });
-        let rounds = RoundStore::new(Retention {
-            len_max: config.rounds_open_max,
-            age_max_ms: config.round_age_max_ms,
-        });
+        let txs = TxStore::new(config.request_retention());
+        let rounds = RoundStore::new(config.round_retention());
         Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config,
