@@ -802,18 +802,12 @@ fn end_to_end(c: &mut Criterion) {
 
 criterion_group! {
     name = append_benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    config = croupier_benches::criterion_config(1, 4);
     targets = append
 }
 criterion_group! {
     name = e2e_benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(6));
+    config = croupier_benches::criterion_config(2, 6);
     targets = end_to_end
 }
 criterion_main!(append_benches, e2e_benches);

@@ -173,10 +173,7 @@ fn sequencer(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(8));
+    config = croupier_benches::criterion_config(2, 8);
     targets = sequencer
 }
 criterion_main!(benches);

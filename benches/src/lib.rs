@@ -328,3 +328,12 @@ pub fn cpu_ticks() -> Option<(u64, u64)> {
     let process = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some((machine, process))
 }
+
+/// The criterion settings of every bench here: 10 samples (each one runs
+/// long, and the machine is small), with the given warm-up and measurement.
+pub fn criterion_config(warm_up_s: u64, measurement_s: u64) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_secs(warm_up_s))
+        .measurement_time(std::time::Duration::from_secs(measurement_s))
+}

@@ -14,7 +14,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engine::command::{Bet, RoundRef, Win, WinKind};
+use engine::command::{Bet, Win, WinKind};
 use engine::ledger::Session;
 use engine::{Command, Outcome, Request, SourceId, TokenHash};
 use serde::{Deserialize, Serialize};
@@ -299,10 +299,7 @@ pub async fn bet(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
             let request: BetRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
-            let round = RoundRef {
-                id: wire::round_id(&request.round_id)?,
-                game: wire::game_code(&request.game)?,
-            };
+            let round = wire::round(&request.round_id, &request.game)?;
             let session = session(&state, source, &request.token)?;
             let command = Command::Bet(Bet {
                 player: session.1.player,
@@ -327,10 +324,7 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
             let request: WinRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let amount = wire::amount(&request.amount, currency, Sign::NonNegative, "amount")?;
-            let round = RoundRef {
-                id: wire::round_id(&request.round_id)?,
-                game: wire::game_code(&request.game)?,
-            };
+            let round = wire::round(&request.round_id, &request.game)?;
             let kind = match request.kind {
                 WinKindWire::Regular => WinKind::Regular,
                 WinKindWire::Jackpot => WinKind::Jackpot,
@@ -380,10 +374,7 @@ pub async fn end_round(State(state): State<AppState>, headers: HeaderMap, JsonBo
         async {
             let source = verified(&state, &headers, &body)?;
             let request: EndRoundRequest = decode(&body)?;
-            let round = RoundRef {
-                id: wire::round_id(&request.round_id)?,
-                game: wire::game_code(&request.game)?,
-            };
+            let round = wire::round(&request.round_id, &request.game)?;
             let session = session(&state, source, &request.token)?;
             let command = Command::EndRound {
                 player: session.1.player,

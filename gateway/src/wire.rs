@@ -7,7 +7,7 @@
 //! from a recorded outcome is the same bytes every time.
 
 use axum::http::StatusCode;
-use engine::command::{LimitMetric, LimitPeriod};
+use engine::command::{LimitMetric, LimitPeriod, RoundRef};
 use engine::outcome::{BlockReason, Capacity};
 use engine::{Amount, Balances, Currency, ExtId, GameCode, MoneyError, Rejection, RoundId};
 
@@ -69,6 +69,14 @@ pub fn round_id(text: &str) -> Result<RoundId, ApiError> {
 /// A game code.
 pub fn game_code(text: &str) -> Result<GameCode, ApiError> {
     GameCode::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("game: {error}")))
+}
+
+/// A round reference from its `round_id` and `game` fields.
+pub fn round(round_id: &str, game: &str) -> Result<RoundRef, ApiError> {
+    Ok(RoundRef {
+        id: self::round_id(round_id)?,
+        game: game_code(game)?,
+    })
 }
 
 /// Cash and bonus of a wallet, as decimal text.
