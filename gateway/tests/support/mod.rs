@@ -80,13 +80,15 @@ impl TestServer {
 
     pub async fn start_at(config: ServeConfig, clock: Arc<AtomicU64>) -> TestServer {
         let read = clock.clone();
-        let running = start_with(
-            config,
-            engine::Config::default(),
-            Arc::new(move || read.load(Ordering::SeqCst)),
-        )
-        .await
-        .expect("server starts");
+        TestServer::start_with_clock(config, clock, Arc::new(move || read.load(Ordering::SeqCst))).await
+    }
+
+    /// A server whose clock is `read`; `clock` is what [`TestServer::now`]
+    /// reports and [`TestServer::advance`] moves (`read` should follow it).
+    pub async fn start_with_clock(config: ServeConfig, clock: Arc<AtomicU64>, read: gateway::app::Clock) -> TestServer {
+        let running = start_with(config, engine::Config::default(), read)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", running.addr());
         TestServer {
             running: Some(running),
@@ -214,7 +216,11 @@ pub struct World {
 
 impl World {
     pub async fn new(dir: &Path) -> World {
-        let server = TestServer::start(dir).await;
+        World::on(TestServer::start(dir).await).await
+    }
+
+    /// The world on an already started server.
+    pub async fn on(server: TestServer) -> World {
         let admin = server.first_token();
         let created = server
             .op(

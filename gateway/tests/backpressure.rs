@@ -1,0 +1,128 @@
+//! Back-pressure end to end (DESIGN.md invariant 7): when the sequencer's
+//! ring is full, a request over HTTP is answered 503 with `Retry-After` and
+//! changes nothing; the same request retried once there is room is applied
+//! exactly once.
+//!
+//! To fill the ring without depending on timing, the server's clock blocks
+//! when the sequencer thread reads it (it reads the clock once per batch,
+//! before applying): the first request is then held inside the sequencer,
+//! the second waits in the one-slot ring, and the third finds it full.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use support::{Http, T0, TestServer, World, wallet_ok};
+
+/// Holds the sequencer thread in its clock read while closed.
+#[derive(Default)]
+struct SequencerGate {
+    closed: Mutex<bool>,
+    opened: Condvar,
+    held: AtomicU64,
+}
+
+impl SequencerGate {
+    fn hold_if_closed(&self) {
+        if std::thread::current().name() != Some("sequencer") {
+            return;
+        }
+        let mut closed = self.closed.lock().unwrap();
+        if *closed {
+            self.held.fetch_add(1, Ordering::SeqCst);
+            while *closed {
+                closed = self.opened.wait(closed).unwrap();
+            }
+        }
+    }
+
+    fn set(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.opened.notify_all();
+    }
+}
+
+/// Polls `condition` every few milliseconds for up to 30 s.
+async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    for _ in 0..6_000 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("gave up waiting until {what}");
+}
+
+async fn ring_depth(server: &TestServer) -> u64 {
+    let text = server.send(Http::V1, Method::GET, "/metrics", &[], None).await.text();
+    text.lines()
+        .find_map(|line| line.strip_prefix("croupier_ring_depth "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_full_ring_answers_503_with_retry_after_over_http_and_the_retry_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::config(dir.path());
+    config.ring_capacity = 1;
+    config.batch_len_max = 1;
+    config.retry_after_s = 3;
+    let gate = Arc::new(SequencerGate::default());
+    let clock = Arc::new(AtomicU64::new(T0));
+    let read = {
+        let (gate, clock) = (gate.clone(), clock.clone());
+        Arc::new(move || {
+            gate.hold_if_closed();
+            clock.load(Ordering::SeqCst)
+        })
+    };
+    let w = Arc::new(World::on(TestServer::start_with_clock(config, clock, read).await).await);
+    let applied = w.server.commands_applied().await;
+
+    gate.set(true);
+    let held = tokio::spawn({
+        let w = w.clone();
+        async move { w.bet(Http::V2, "b-held", "1.00", "r-1").await }
+    });
+    eventually("the sequencer holds the first bet", async || {
+        gate.held.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let queued = tokio::spawn({
+        let w = w.clone();
+        async move { w.bet(Http::V1, "b-queued", "2.00", "r-1").await }
+    });
+    eventually("the second bet waits in the ring", async || {
+        ring_depth(&w.server).await == 1
+    })
+    .await;
+
+    for http in [Http::V1, Http::V2] {
+        let refused = w.bet(http, "b-refused", "4.00", "r-1").await;
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{}", refused.text());
+        assert_eq!(refused.retry_after.as_deref(), Some("3"));
+        assert_eq!(refused.code(), "busy");
+    }
+    assert_eq!(w.server.commands_applied().await, applied, "nothing applied while held");
+
+    gate.set(false);
+    let held = held.await.unwrap();
+    let queued = queued.await.unwrap();
+    assert_eq!((held.status, queued.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        w.server.commands_applied().await,
+        applied + 2,
+        "the refused bet changed nothing"
+    );
+
+    let retried = w.bet(Http::V1, "b-refused", "4.00", "r-1").await;
+    assert_eq!(retried.text(), wallet_ok(1, "93.00", Some(applied + 3)));
+    let again = w.bet(Http::V2, "b-refused", "4.00", "r-1").await;
+    assert_eq!(again.text(), retried.text(), "a retry answers from the record");
+    assert_eq!(w.balance().await["cash"], "93.00", "applied once");
+
+    Arc::into_inner(w).expect("no other owner").server.stop().await;
+}
