@@ -143,6 +143,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
 pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Clock) -> Result<Running, ServeError> {
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    // Before recovery: a bad certificate stops the start before anything runs.
+    let identity = load_identity(&config).await?;
     let journal_config = JournalConfig {
         segment_size_bytes: config.journal_segment_bytes,
         ..JournalConfig::default()
@@ -196,7 +198,6 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         .map_err(io("starting the sequencer"))?;
     let engine = Engine::new(sequencer.handle(), config.retry_after_s);
     let first_token_path = first_operator(&engine, &view, &dir).await?;
-    let identity = load_identity(&config).await?;
     let transports = Transports::bind(&config, identity.as_ref()).await?;
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let state = AppState(Arc::new(Shared {

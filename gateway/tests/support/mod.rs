@@ -259,7 +259,7 @@ impl TestServer {
 
     /// Sends a request over HTTP/3 on this server's QUIC port.
     async fn send_h3(&self, method: Method, path: &str, headers: &[(&str, String)], body: Option<Vec<u8>>) -> Reply {
-        let client = self.h3.get_or_init(|| self.connect_h3()).await;
+        let client = self.h3_client().await;
         let mut request = axum::http::Request::builder()
             .method(method)
             .uri(format!("https://localhost{path}"));
@@ -311,6 +311,11 @@ impl TestServer {
             body,
             retry_after,
         }
+    }
+
+    /// This server's HTTP/3 client connection (made on first use).
+    pub async fn h3_client(&self) -> &H3Client {
+        self.h3.get_or_init(|| self.connect_h3()).await
     }
 
     async fn connect_h3(&self) -> H3Client {
@@ -512,7 +517,7 @@ impl World {
 /// An HTTP/3 client connection (quinn + h3), trusting one certificate.
 pub struct H3Client {
     endpoint: quinn::Endpoint,
-    send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+    pub send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
 }
 
 impl H3Client {
