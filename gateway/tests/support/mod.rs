@@ -55,6 +55,9 @@ impl Http {
     }
 }
 
+/// The two TCP versions in cleartext (kept for tests written before HTTP/3).
+pub const BOTH: [Http; 2] = [Http::V1, Http::V2];
+
 /// Every version a default (cleartext TCP) server speaks.
 pub const ALL: [Http; 3] = [Http::V1, Http::V2, Http::V3];
 
