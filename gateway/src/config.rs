@@ -17,8 +17,20 @@ use serde::Deserialize;
 pub struct ServeConfig {
     /// Journal directory; also holds the first operator token.
     pub data_dir: PathBuf,
-    /// TCP address for HTTP/1.1 and HTTP/2 (cleartext, prior knowledge).
+    /// TCP address for HTTP/1.1 and HTTP/2 (cleartext with prior
+    /// knowledge, or TLS with ALPN when [`ServeConfig::tls`] is on).
     pub listen: SocketAddr,
+    /// TLS on the TCP listener.
+    pub tls: bool,
+    /// The operator's PEM certificate chain; `None`: `<data_dir>/tls/cert.pem`,
+    /// self-signed on first start.
+    pub tls_cert: Option<PathBuf>,
+    /// The operator's PEM private key (set together with `tls_cert`).
+    pub tls_key: Option<PathBuf>,
+    /// HTTP/3 over QUIC.
+    pub quic: bool,
+    /// UDP address for HTTP/3.
+    pub quic_listen: SocketAddr,
     /// How far a signed request's timestamp may be from the server's clock.
     pub signature_window_ms: u64,
     /// Largest request body accepted.
@@ -48,6 +60,11 @@ impl Default for ServeConfig {
         ServeConfig {
             data_dir: PathBuf::from("./croupier-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: false,
+            tls_cert: None,
+            tls_key: None,
+            quic: true,
+            quic_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             signature_window_ms: 300_000,
             body_limit_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
@@ -91,7 +108,36 @@ impl ServeConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
     }
+
+    /// How long a graceful stop waits for requests in flight: the longest a
+    /// request may take in the router, plus time to write its reply.
+    pub fn drain_timeout(&self) -> Duration {
+        self.request_timeout() + DRAIN_MARGIN
+    }
+
+    /// True if some transport needs a certificate.
+    pub fn needs_certificate(&self) -> bool {
+        self.tls || self.quic
+    }
+
+    /// Where the certificate comes from.
+    pub fn tls_source(&self) -> crate::tls::Source {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::tls::Source::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            // `resolve` refuses one without the other.
+            _ => crate::tls::Source::DataDir {
+                data_dir: self.data_dir.clone(),
+                addresses: vec![self.listen.ip(), self.quic_listen.ip()],
+            },
+        }
+    }
 }
+
+/// What a graceful stop adds to the request timeout for replies to be written.
+const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
 /// The TOML file: the same keys as [`ServeConfig`], each optional.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -100,6 +146,11 @@ impl ServeConfig {
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
+    pub tls: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub quic: Option<bool>,
+    pub quic_listen: Option<SocketAddr>,
     pub signature_window_ms: Option<u64>,
     pub body_limit_bytes: Option<usize>,
     pub request_timeout_ms: Option<u64>,
@@ -122,9 +173,29 @@ pub struct ServeArgs {
     /// Data directory [default: ./croupier-data].
     #[arg(long, env = "CROUPIER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// HTTP/1.1 and HTTP/2 address [default: 127.0.0.1:8080].
+    /// HTTP/1.1 and HTTP/2 address (TCP) [default: 127.0.0.1:8080].
     #[arg(long, env = "CROUPIER_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// TLS on the TCP address, HTTP/2 and HTTP/1.1 by ALPN (`--tls` or `--tls=false`) [default: false].
+    #[arg(long, env = "CROUPIER_TLS", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    pub tls: Option<bool>,
+    /// PEM certificate chain [default: <data-dir>/tls/cert.pem, self-signed on first start].
+    #[arg(long, env = "CROUPIER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [default: <data-dir>/tls/key.pem].
+    #[arg(long, env = "CROUPIER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// HTTP/3 over QUIC (`--quic` or `--quic=false`) [default: true].
+    #[arg(long, env = "CROUPIER_QUIC", num_args = 0..=1, require_equals = true, default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new())]
+    pub quic: Option<bool>,
+    /// No HTTP/3 (the same as --quic=false).
+    #[arg(long)]
+    pub no_quic: bool,
+    /// HTTP/3 address (UDP) [default: 127.0.0.1:8443].
+    #[arg(long, env = "CROUPIER_QUIC_LISTEN")]
+    pub quic_listen: Option<SocketAddr>,
     /// Accepted clock difference of signed requests, ms [default: 300000].
     #[arg(long, env = "CROUPIER_SIGNATURE_WINDOW_MS")]
     pub signature_window_ms: Option<u64>,
@@ -212,9 +283,15 @@ impl ServeArgs {
 /// Layers `args` over `file` over [`ServeConfig::default`].
 pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, ConfigError> {
     let d = ServeConfig::default();
+    let quic_flag = if args.no_quic { Some(false) } else { args.quic };
     let config = ServeConfig {
         data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
+        tls: args.tls.or(file.tls).unwrap_or(d.tls),
+        tls_cert: args.tls_cert.clone().or(file.tls_cert),
+        tls_key: args.tls_key.clone().or(file.tls_key),
+        quic: quic_flag.or(file.quic).unwrap_or(d.quic),
+        quic_listen: args.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
         signature_window_ms: args
             .signature_window_ms
             .or(file.signature_window_ms)
@@ -255,6 +332,9 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             "body_limit_bytes, request_timeout_ms and session_ttl_ms must be at least 1",
         ));
     }
+    if config.tls_cert.is_some() != config.tls_key.is_some() {
+        return Err(ConfigError::Invalid("tls_cert and tls_key must be set together"));
+    }
     let segment = journal::SEGMENT_SIZE_MIN_BYTES..=journal::SEGMENT_SIZE_MAX_BYTES;
     if !segment.contains(&config.journal_segment_bytes) || !config.journal_segment_bytes.is_multiple_of(8) {
         return Err(ConfigError::Invalid(
@@ -281,6 +361,47 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 2000);
         assert_eq!(config.log, "debug");
         assert_eq!(config.data_dir, PathBuf::from("./croupier-data"));
+    }
+
+    #[test]
+    fn transports_layer_like_every_other_option() {
+        let file: FileConfig = toml::from_str("tls = true\nquic = false\nquic_listen = \"127.0.0.1:9443\"").unwrap();
+        let config = resolve(&ServeArgs::default(), file.clone()).unwrap();
+        assert!(config.tls && !config.quic);
+        assert_eq!(config.quic_listen, SocketAddr::from(([127, 0, 0, 1], 9443)));
+        let args = ServeArgs {
+            tls: Some(false),
+            quic: Some(true),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, file).unwrap();
+        assert!(!config.tls && config.quic);
+        let defaults = resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert!(!defaults.tls && defaults.quic && defaults.needs_certificate());
+        assert_eq!(defaults.quic_listen, SocketAddr::from(([127, 0, 0, 1], 8443)));
+        let off = ServeArgs {
+            no_quic: true,
+            ..ServeArgs::default()
+        };
+        assert!(!resolve(&off, FileConfig::default()).unwrap().needs_certificate());
+    }
+
+    #[test]
+    fn the_transport_flags_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let parse = |line: &[&str]| Cli::try_parse_from([&["serve"], line].concat()).map(|cli| cli.args);
+        let args = parse(&["--tls", "--no-quic"]).unwrap();
+        assert_eq!((args.tls, args.no_quic), (Some(true), true));
+        assert!(!resolve(&args, FileConfig::default()).unwrap().quic);
+        let args = parse(&["--tls=false", "--quic=yes", "--quic-listen", "127.0.0.1:0"]).unwrap();
+        assert_eq!((args.tls, args.quic), (Some(false), Some(true)));
+        let half = parse(&["--tls-cert", "/x/cert.pem"]).unwrap();
+        assert!(resolve(&half, FileConfig::default()).is_err());
     }
 
     #[test]

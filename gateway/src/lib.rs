@@ -14,9 +14,10 @@
 //! state ([`projection`]), fed from the committed stream, so that bad
 //! signatures and unknown tokens are refused without touching the ring.
 //!
-//! One [`axum::Router`] ([`app::router`]) serves every transport: TCP with
-//! HTTP/1.1 and HTTP/2 today ([`server`]); TLS and HTTP/3 will hand the same
-//! router their connections.
+//! One [`axum::Router`] ([`app::router`]) serves every transport, so a
+//! request gets the same answer on each: TCP with HTTP/1.1 and HTTP/2, in
+//! cleartext or over TLS ([`tcp`]), and HTTP/3 over QUIC ([`quic`]), with
+//! the certificate from [`tls`]; [`server`] starts and stops them.
 
 #![deny(missing_docs)]
 
@@ -28,9 +29,12 @@ pub mod metrics;
 pub mod openapi;
 pub mod operator;
 pub mod projection;
+pub mod quic;
 pub mod server;
 pub mod signature;
 pub mod submit;
+pub mod tcp;
+pub mod tls;
 pub mod tokens;
 pub mod wallet;
 pub mod wire;

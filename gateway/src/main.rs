@@ -1,7 +1,8 @@
 //! `croupier`: the server binary.
 //!
 //! `croupier serve` runs the gateway (native wallet API and operator API
-//! over HTTP/1.1 and HTTP/2) in front of the sequencer and the journal;
+//! over HTTP/1.1 and HTTP/2, cleartext or TLS, and HTTP/3 over QUIC) in
+//! front of the sequencer and the journal;
 //! `croupier demo` (the default with no subcommand) runs a short simulated
 //! session through the engine and prints what happened.
 
@@ -21,8 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Mode {
-    /// Serve the wallet and operator APIs (defaults: ./croupier-data, 127.0.0.1:8080).
-    Serve(ServeArgs),
+    /// Serve the wallet and operator APIs (defaults: ./croupier-data, TCP 127.0.0.1:8080, QUIC 127.0.0.1:8443).
+    // Boxed: the flags outweigh the demo's many times over.
+    Serve(Box<ServeArgs>),
     /// Run a short simulated session through the real sequencer and ledger (the default).
     Demo(demo::DemoArgs),
 }

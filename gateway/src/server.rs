@@ -1,15 +1,16 @@
-//! Start-up and shutdown of `croupier serve`, and the TCP transport.
+//! Start-up and shutdown of `croupier serve`.
 //!
 //! Start: recover the ledger from the data directory, start the sequencer
 //! with the journal sink (wrapped by the [`ProjectingSink`]), create the
 //! first operator on an empty ledger (its token written to a 0600 file
-//! first), bind, serve. Stop: stop accepting, let in-flight requests finish,
-//! shut the sequencer down (it applies and flushes what it holds), return.
+//! first), load or make the TLS certificate, bind the transports, serve.
+//! Stop: every transport stops accepting and lets its in-flight requests
+//! finish (bounded by [`ServeConfig::drain_timeout`]), then the sequencer is
+//! shut down (it applies and flushes what it holds), then we return.
 //!
-//! The TCP transport serves HTTP/1.1 and HTTP/2 (h2c with prior knowledge)
-//! on one port through axum's server (hyper-util's auto builder). A TLS or
-//! QUIC transport would be a sibling of [`serve_tcp`] taking the same
-//! [`axum::Router`].
+//! The transports are siblings that hand the same [`axum::Router`] their
+//! requests: [`crate::tcp`] (HTTP/1.1 and HTTP/2, cleartext or TLS) and
+//! [`crate::quic`] (HTTP/3).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,20 +19,24 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use engine::durable::{RecoveryError, SnapshotPolicy, recover};
 use engine::sequencer::{Sequencer, SequencerConfig};
 use engine::snapshotter::{Snapshotter, SnapshotterConfig};
 use engine::{Command, ExtId, Name, OperatorId, Outcome, Request, Role, SourceId};
 use journal::JournalConfig;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::app::{self, AppState, Clock, Shared};
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::projection::{ProjectingSink, SharedView, View};
+use crate::quic::QuicTransport;
 use crate::submit::Engine;
+use crate::tcp::TcpTransport;
+use crate::tls::{Identity, TlsError};
 use crate::tokens;
 
 /// The source of the server's own requests (the first operator).
@@ -63,6 +68,9 @@ pub enum ServeError {
     /// The sequencer stopped with an error.
     #[error("sequencer: {0}")]
     Sequencer(String),
+    /// The certificate could not be loaded or made.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -73,6 +81,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
 /// A running server.
 pub struct Running {
     addr: SocketAddr,
+    quic_addr: Option<SocketAddr>,
+    cert_path: Option<PathBuf>,
     first_token_path: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
@@ -82,6 +92,16 @@ impl Running {
     /// The bound TCP address (the port is real even if 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound UDP address of HTTP/3, if QUIC is on.
+    pub fn quic_addr(&self) -> Option<SocketAddr> {
+        self.quic_addr
+    }
+
+    /// The certificate served over TLS and QUIC, if either is on.
+    pub fn cert_path(&self) -> Option<&std::path::Path> {
+        self.cert_path.as_deref()
     }
 
     /// Where the first operator token was written.
@@ -123,6 +143,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
 pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Clock) -> Result<Running, ServeError> {
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    // Before recovery: a bad certificate stops the start before anything runs.
+    let identity = load_identity(&config).await?;
     let journal_config = JournalConfig {
         segment_size_bytes: config.journal_segment_bytes,
         ..JournalConfig::default()
@@ -176,10 +198,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         .map_err(io("starting the sequencer"))?;
     let engine = Engine::new(sequencer.handle(), config.retry_after_s);
     let first_token_path = first_operator(&engine, &view, &dir).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(io(format!("binding {}", config.listen)))?;
-    let addr = listener.local_addr().map_err(io("reading the bound address"))?;
+    let transports = Transports::bind(&config, identity.as_ref()).await?;
+    let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let state = AppState(Arc::new(Shared {
         engine,
         view,
@@ -189,16 +209,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         clock,
         ready: true.into(),
     }));
-    tracing::info!(%addr, "serving HTTP/1.1 and HTTP/2 (h2c)");
     let (stop, stopped) = oneshot::channel();
-    let router = app::router(state.clone());
     let task = tokio::spawn(async move {
-        let served = serve_tcp(listener, router, async move {
-            let _ = stopped.await;
-            state.ready.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: no new connections, draining requests");
-        })
-        .await;
+        transports.serve(state, stopped).await;
         let halted = tokio::task::spawn_blocking(move || sequencer.shutdown())
             .await
             .map_err(|error| ServeError::Sequencer(format!("shutdown task failed: {error}")))?;
@@ -212,27 +225,134 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         if let Some(error) = status.last_error {
             tracing::warn!(%error, "the last snapshot attempt failed");
         }
-        served
+        Ok(())
     });
     Ok(Running {
         addr,
+        quic_addr,
+        cert_path: identity.map(|identity| identity.cert_path().to_path_buf()),
         first_token_path,
         stop: Some(stop),
         task,
     })
 }
 
-/// Serves `router` over TCP, HTTP/1.1 and HTTP/2, until `shutdown`
-/// completes and every connection has finished its requests.
-pub async fn serve_tcp(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+/// The certificate, if a transport needs one: the configured files, or the
+/// data directory's pair (generated on the first start).
+async fn load_identity(config: &ServeConfig) -> Result<Option<Identity>, ServeError> {
+    if !config.needs_certificate() {
+        return Ok(None);
+    }
+    let source = config.tls_source();
+    // Key generation and file syncs block: keep them off the async workers.
+    let identity = tokio::task::spawn_blocking(move || Identity::load(&source))
         .await
-        .map_err(io("serving TCP"))
+        .map_err(|error| ServeError::Sequencer(format!("certificate task failed: {error}")))??;
+    tracing::info!(
+        cert = %identity.cert_path().display(),
+        key = %identity.key_path().display(),
+        sha256 = %identity.fingerprint_sha256(),
+        generated = identity.generated(),
+        "TLS certificate"
+    );
+    Ok(Some(identity))
+}
+
+/// The bound listeners, before they serve.
+struct Transports {
+    tcp: TcpTransport,
+    tcp_addr: SocketAddr,
+    quic: Option<QuicTransport>,
+    quic_addr: Option<SocketAddr>,
+}
+
+impl Transports {
+    async fn bind(config: &ServeConfig, identity: Option<&Identity>) -> Result<Transports, ServeError> {
+        let tls = match identity {
+            Some(identity) if config.tls => Some(identity.tcp_config()?),
+            _ => None,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(io(format!("binding {}", config.listen)))?;
+        let tcp_addr = listener.local_addr().map_err(io("reading the bound address"))?;
+        let what = if tls.is_some() {
+            "HTTP/1.1 and HTTP/2 over TLS"
+        } else {
+            "HTTP/1.1 and HTTP/2 (h2c)"
+        };
+        tracing::info!(addr = %tcp_addr, "serving {what}");
+        let drain_timeout = config.drain_timeout();
+        let tcp = TcpTransport {
+            listener,
+            tls,
+            drain_timeout,
+        };
+        let (quic, quic_addr) = match identity {
+            Some(identity) if config.quic => {
+                let endpoint = quinn::Endpoint::server(identity.quic_config()?, config.quic_listen)
+                    .map_err(io(format!("binding {}/udp", config.quic_listen)))?;
+                let addr = endpoint.local_addr().map_err(io("reading the bound QUIC address"))?;
+                tracing::info!(%addr, "serving HTTP/3 (QUIC)");
+                (
+                    Some(QuicTransport {
+                        endpoint,
+                        drain_timeout,
+                    }),
+                    Some(addr),
+                )
+            }
+            _ => (None, None),
+        };
+        Ok(Transports {
+            tcp,
+            tcp_addr,
+            quic,
+            quic_addr,
+        })
+    }
+
+    /// Serves until `stopped` fires (or its sender is dropped), then lets
+    /// every transport drain.
+    async fn serve(self, state: AppState, stopped: oneshot::Receiver<()>) {
+        let router = app::router(state.clone());
+        let tcp_router = match self.quic_addr {
+            Some(addr) => advertise_http3(router.clone(), addr.port()),
+            None => router.clone(),
+        };
+        let (stopping, _) = watch::channel(false);
+        let stop_signal = |mut receiver: watch::Receiver<bool>| async move {
+            let _ = receiver.wait_for(|stopping| *stopping).await;
+        };
+        let tcp = self.tcp.serve(tcp_router, stop_signal(stopping.subscribe()));
+        let quic = async {
+            if let Some(quic) = self.quic {
+                quic.serve(router, stop_signal(stopping.subscribe())).await;
+            }
+        };
+        let announce = async {
+            let _ = stopped.await;
+            state.ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: no new connections, draining requests");
+            stopping.send_replace(true);
+        };
+        tokio::join!(tcp, quic, announce);
+    }
+}
+
+/// Adds `Alt-Svc: h3=":<port>"` to every reply, so that clients learn they
+/// may switch to HTTP/3.
+fn advertise_http3(router: Router, port: u16) -> Router {
+    let value = HeaderValue::from_str(&format!("h3=\":{port}\"; ma=86400"));
+    let Ok(value) = value else {
+        return router;
+    };
+    router.layer(tower::util::MapResponseLayer::new(
+        move |mut response: axum::response::Response| {
+            response.headers_mut().insert(header::ALT_SVC, value.clone());
+            response
+        },
+    ))
 }
 
 /// Creates the first operator (admin) of an empty ledger; returns the path

@@ -1,5 +1,5 @@
 //! Back-pressure end to end (DESIGN.md invariant 7): when the sequencer's
-//! ring is full, a request over HTTP is answered 503 with `Retry-After` and
+//! ring is full, a request over HTTP/1.1, HTTP/2 or HTTP/3 is answered 503 with `Retry-After` and
 //! changes nothing; the same request retried once there is room is applied
 //! exactly once.
 //!
@@ -100,7 +100,7 @@ async fn a_full_ring_answers_503_with_retry_after_over_http_and_the_retry_lands_
     })
     .await;
 
-    for http in [Http::V1, Http::V2] {
+    for http in [Http::V1, Http::V2, Http::V3] {
         let refused = w.bet(http, "b-refused", "4.00", "r-1").await;
         assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{}", refused.text());
         assert_eq!(refused.retry_after.as_deref(), Some("3"));

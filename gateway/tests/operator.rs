@@ -158,7 +158,7 @@ async fn funding_is_idempotent_per_deposit_id_and_transactions_can_be_read() {
 async fn health_readiness_metrics_and_openapi() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path()).await;
-    for http in support::BOTH {
+    for http in support::ALL {
         let health = w.server.send(http, Method::GET, "/healthz", &[], None).await;
         assert_eq!(
             (health.status, health.text()),

@@ -1,13 +1,14 @@
-//! The native wallet API end to end: a real server on a loopback port with a
-//! journal in a temporary directory, driven over HTTP/1.1 and HTTP/2.
-//! Replies are compared byte for byte.
+//! The native wallet API end to end: a real server on loopback ports with a
+//! journal in a temporary directory, driven over HTTP/1.1, HTTP/2 and HTTP/3
+//! (and, for the full round, HTTP/1.1 and HTTP/2 over TLS). Replies are
+//! compared byte for byte.
 
 mod support;
 
 use gateway::config::ServeConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::{BOTH, Http, World, wallet_ok};
+use support::{ALL, EVERY, Http, World, wallet_ok};
 
 const DAY: u64 = 86_400_000;
 
@@ -16,10 +17,10 @@ const DAY: u64 = 86_400_000;
 const FIRST: u64 = 8;
 
 #[tokio::test]
-async fn a_full_round_over_http1_and_http2() {
-    for http in BOTH {
+async fn a_full_round_on_every_transport() {
+    for http in EVERY {
         let dir = tempfile::tempdir().unwrap();
-        let w = World::new(dir.path()).await;
+        let w = World::new_for(dir.path(), http).await;
         let auth = w.wallet(http, "authenticate", json!({"token": w.token})).await;
         assert_eq!(
             (auth.status, auth.text()),
@@ -66,14 +67,15 @@ async fn retries_get_the_original_bytes_on_every_transport_and_changed_payloads_
     );
     // The balance moves on; retries still answer what was answered then.
     assert_eq!(w.win(Http::V1, "w-1", "5.00", "r-1").await.status, StatusCode::OK);
-    for http in BOTH {
+    for http in ALL {
         assert_eq!(w.bet(http, "b-1", "10.00", "r-1").await, first);
         assert_eq!(w.bet(http, "b-big", "500.00", "r-1").await, refused);
     }
     let conflicts = [
         w.bet(Http::V1, "b-1", "10.01", "r-1").await,
         w.bet(Http::V2, "b-1", "10.00", "r-2").await,
-        w.win(Http::V1, "b-1", "10.00", "r-1").await,
+        w.win(Http::V3, "b-1", "10.00", "r-1").await,
+        w.bet(Http::V3, "b-big", "500.01", "r-1").await,
     ];
     let conflict = r#"{"error":{"code":"conflict","message":"this id was used before with a different request"}}"#;
     for reply in conflicts {
@@ -85,54 +87,58 @@ async fn retries_get_the_original_bytes_on_every_transport_and_changed_payloads_
 
 #[tokio::test]
 async fn a_rollback_before_its_bet_refuses_the_late_bet() {
-    let dir = tempfile::tempdir().unwrap();
-    let w = World::new(dir.path()).await;
-    let rollback = w.rollback(Http::V2, "rb-1", "b-late").await;
-    let unknown = r#"{"error":{"code":"unknown_transaction","message":"no such transaction"},"player":1,"currency":"EUR","cash":"100.00","bonus":"0.00"}"#;
-    assert_eq!(
-        (rollback.status, rollback.text()),
-        (StatusCode::NOT_FOUND, unknown.into())
-    );
-    let late = w.bet(Http::V1, "b-late", "5.00", "r-1").await;
-    assert_eq!(
-        (late.status, late.code()),
-        (StatusCode::CONFLICT, "bet_rolled_back".into())
-    );
-    assert_eq!(w.rollback(Http::V1, "rb-1", "b-late").await, rollback);
-    assert_eq!(w.balance().await["cash"], "100.00");
-    w.server.stop().await;
+    for http in ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let w = World::new(dir.path()).await;
+        let rollback = w.rollback(http, "rb-1", "b-late").await;
+        let unknown = r#"{"error":{"code":"unknown_transaction","message":"no such transaction"},"player":1,"currency":"EUR","cash":"100.00","bonus":"0.00"}"#;
+        assert_eq!(
+            (rollback.status, rollback.text()),
+            (StatusCode::NOT_FOUND, unknown.into())
+        );
+        let late = w.bet(http, "b-late", "5.00", "r-1").await;
+        assert_eq!(
+            (late.status, late.code()),
+            (StatusCode::CONFLICT, "bet_rolled_back".into())
+        );
+        assert_eq!(w.rollback(http, "rb-1", "b-late").await, rollback);
+        assert_eq!(w.balance().await["cash"], "100.00");
+        w.server.stop().await;
+    }
 }
 
 #[tokio::test]
 async fn limits_and_self_exclusion_block_bets_but_not_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let w = World::new(dir.path()).await;
-    let (s, admin, player) = (&w.server, &w.admin, w.player);
-    let limit = json!({"currency": "EUR", "metric": "wager", "period": "day", "amount": "20.00"});
-    let path = format!("/operator/v1/players/{player}/limits");
-    let set = s.op(Http::V1, admin, Method::PUT, &path, Some(limit)).await;
-    assert_eq!(set.text(), r#"{"status":"accepted"}"#);
-    assert_eq!(w.bet(Http::V1, "b-1", "15.00", "r-1").await.status, StatusCode::OK);
-    let over = w.bet(Http::V2, "b-2", "10.00", "r-1").await;
-    let exceeded = r#"{"error":{"code":"limit_exceeded","message":"the day wager limit would be exceeded: 5.00 EUR left"},"player":1,"currency":"EUR","cash":"85.00","bonus":"0.00"}"#;
-    assert_eq!((over.status, over.text()), (StatusCode::FORBIDDEN, exceeded.into()));
-    let win = w.win(Http::V2, "w-1", "30.00", "r-1").await;
-    assert_eq!(win.text(), wallet_ok(1, "115.00", Some(FIRST + 2)));
-    let until = s.now() + DAY;
-    let path = format!("/operator/v1/players/{player}/self-exclusion");
-    let excluded = s
-        .op(Http::V2, admin, Method::POST, &path, Some(json!({"until_ms": until})))
-        .await;
-    assert_eq!(excluded.text(), r#"{"status":"accepted"}"#);
-    let blocked = w.bet(Http::V1, "b-3", "1.00", "r-1").await;
-    assert_eq!(
-        (blocked.status, blocked.code()),
-        (StatusCode::FORBIDDEN, "player_blocked".into())
-    );
-    assert_eq!(blocked.json()["cash"], "115.00");
-    let win = w.win(Http::V1, "w-2", "1.00", "r-1").await;
-    assert_eq!(win.text(), wallet_ok(1, "116.00", Some(FIRST + 5)));
-    w.server.stop().await;
+    for http in ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let w = World::new(dir.path()).await;
+        let (s, admin, player) = (&w.server, &w.admin, w.player);
+        let limit = json!({"currency": "EUR", "metric": "wager", "period": "day", "amount": "20.00"});
+        let path = format!("/operator/v1/players/{player}/limits");
+        let set = s.op(http, admin, Method::PUT, &path, Some(limit)).await;
+        assert_eq!(set.text(), r#"{"status":"accepted"}"#);
+        assert_eq!(w.bet(http, "b-1", "15.00", "r-1").await.status, StatusCode::OK);
+        let over = w.bet(http, "b-2", "10.00", "r-1").await;
+        let exceeded = r#"{"error":{"code":"limit_exceeded","message":"the day wager limit would be exceeded: 5.00 EUR left"},"player":1,"currency":"EUR","cash":"85.00","bonus":"0.00"}"#;
+        assert_eq!((over.status, over.text()), (StatusCode::FORBIDDEN, exceeded.into()));
+        let win = w.win(http, "w-1", "30.00", "r-1").await;
+        assert_eq!(win.text(), wallet_ok(1, "115.00", Some(FIRST + 2)));
+        let until = s.now() + DAY;
+        let path = format!("/operator/v1/players/{player}/self-exclusion");
+        let excluded = s
+            .op(http, admin, Method::POST, &path, Some(json!({"until_ms": until})))
+            .await;
+        assert_eq!(excluded.text(), r#"{"status":"accepted"}"#);
+        let blocked = w.bet(http, "b-3", "1.00", "r-1").await;
+        assert_eq!(
+            (blocked.status, blocked.code()),
+            (StatusCode::FORBIDDEN, "player_blocked".into())
+        );
+        assert_eq!(blocked.json()["cash"], "115.00");
+        let win = w.win(http, "w-2", "1.00", "r-1").await;
+        assert_eq!(win.text(), wallet_ok(1, "116.00", Some(FIRST + 5)));
+        w.server.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -147,7 +153,7 @@ async fn after_the_session_expires_bets_are_refused_and_wins_and_rollbacks_land(
         (auth.status, auth.code()),
         (StatusCode::UNAUTHORIZED, "session_expired".into())
     );
-    let bet = w.bet(Http::V2, "b-3", "1.00", "r-1").await;
+    let bet = w.bet(Http::V3, "b-3", "1.00", "r-1").await;
     assert_eq!(
         (bet.status, bet.code()),
         (StatusCode::UNAUTHORIZED, "session_expired".into())
@@ -173,12 +179,12 @@ async fn a_restart_mid_session_keeps_state_tokens_and_idempotency() {
     let refused = w.bet(Http::V1, "b-big", "1000.00", "r-1").await;
     let w = w.restart(dir.path()).await;
     assert_eq!(w.server.first_token(), first_token, "no second first operator");
-    for http in BOTH {
+    for http in ALL {
         assert_eq!(w.bet(http, "b-1", "10.00", "r-1").await, bet);
         assert_eq!(w.bet(http, "b-big", "1000.00", "r-1").await, refused);
         assert_eq!(w.bet(http, "b-1", "11.00", "r-1").await.code(), "conflict");
     }
-    let win = w.win(Http::V2, "w-1", "2.50", "r-1").await;
+    let win = w.win(Http::V3, "w-1", "2.50", "r-1").await;
     assert_eq!(win.json()["cash"], "92.50");
     let auth = w.wallet(Http::V1, "authenticate", json!({"token": w.token})).await;
     assert_eq!(auth.text(), wallet_ok(1, "92.50", None));
@@ -316,7 +322,7 @@ async fn a_restart_from_a_snapshot_keeps_state_tokens_and_idempotency() {
         server: support::TestServer::start_at(snapshotting(), clock).await,
         ..w
     };
-    for http in BOTH {
+    for http in ALL {
         assert_eq!(
             w.bet(http, "b-1", "10.00", "r-1").await,
             bet,

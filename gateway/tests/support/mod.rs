@@ -1,33 +1,68 @@
-//! Test support: a server on an ephemeral loopback port with a temporary
-//! data directory and a clock the test moves, clients for HTTP/1.1 and
-//! HTTP/2 (prior knowledge), an admin, an aggregator with its secret, and a
-//! funded player with a game-launch token.
+//! Test support: a server on ephemeral loopback ports (TCP and UDP) with a
+//! temporary data directory and a clock the test moves; clients for
+//! HTTP/1.1 and HTTP/2 in cleartext (HTTP/2 by prior knowledge) or over TLS
+//! (HTTP/2 by ALPN), and for HTTP/3 over QUIC (quinn + h3 directly), all
+//! trusting the certificate the server generated; an admin, an aggregator
+//! with its secret, and a funded player with a game-launch token.
 
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use bytes::{Buf, Bytes};
 use engine::Secret;
 use gateway::config::ServeConfig;
 use gateway::server::{Running, start_with};
 use reqwest::{Client, Method, StatusCode};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: u64 = 1_767_225_600_000;
 
-/// Which HTTP version a client speaks.
+/// Which HTTP version a client speaks, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Http {
-    /// HTTP/1.1.
+    /// HTTP/1.1 over cleartext TCP.
     V1,
     /// HTTP/2 over cleartext TCP, prior knowledge.
     V2,
+    /// HTTP/1.1 over TLS (ALPN http/1.1).
+    V1Tls,
+    /// HTTP/2 over TLS, chosen by ALPN.
+    V2Tls,
+    /// HTTP/3 over QUIC.
+    V3,
 }
 
+impl Http {
+    /// True for the TCP transports that need the server's TLS on.
+    pub fn tls(self) -> bool {
+        matches!(self, Http::V1Tls | Http::V2Tls)
+    }
+
+    fn version(self) -> reqwest::Version {
+        match self {
+            Http::V1 | Http::V1Tls => reqwest::Version::HTTP_11,
+            Http::V2 | Http::V2Tls => reqwest::Version::HTTP_2,
+            Http::V3 => reqwest::Version::HTTP_3,
+        }
+    }
+}
+
+/// The two TCP versions in cleartext (kept for tests written before HTTP/3).
 pub const BOTH: [Http; 2] = [Http::V1, Http::V2];
+
+/// Every version a default (cleartext TCP) server speaks.
+pub const ALL: [Http; 3] = [Http::V1, Http::V2, Http::V3];
+
+/// Every transport: a test that uses them all starts a TLS server for [`Http::tls`] ones.
+pub const EVERY: [Http; 5] = [Http::V1, Http::V2, Http::V1Tls, Http::V2Tls, Http::V3];
 
 /// A response: status and exact body bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,21 +91,33 @@ pub struct TestServer {
     pub running: Option<Running>,
     pub base: String,
     pub clock: Arc<AtomicU64>,
+    /// TLS on the TCP port.
+    pub tls: bool,
     h1: Client,
     h2: Client,
+    h3: tokio::sync::OnceCell<H3Client>,
+    cert_pem: Option<Vec<u8>>,
 }
 
-/// A small journal segment: tests start many servers.
+/// Ephemeral loopback ports, QUIC on, TCP in cleartext, and a small journal
+/// segment: tests start many servers.
 pub fn config(dir: &Path) -> ServeConfig {
     ServeConfig {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        quic: true,
+        quic_listen: "127.0.0.1:0".parse().unwrap(),
         journal_segment_bytes: 1 << 20,
         body_limit_bytes: 4096,
         signature_window_ms: 60_000,
         log: "warn".into(),
         ..ServeConfig::default()
     }
+}
+
+/// [`config`] with TLS on the TCP port if `tls`.
+pub fn config_with_tls(dir: &Path, tls: bool) -> ServeConfig {
+    ServeConfig { tls, ..config(dir) }
 }
 
 impl TestServer {
@@ -86,17 +133,53 @@ impl TestServer {
     /// A server whose clock is `read`; `clock` is what [`TestServer::now`]
     /// reports and [`TestServer::advance`] moves (`read` should follow it).
     pub async fn start_with_clock(config: ServeConfig, clock: Arc<AtomicU64>, read: gateway::app::Clock) -> TestServer {
+        let tls = config.tls;
         let running = start_with(config, engine::Config::default(), read)
             .await
             .expect("server starts");
-        let base = format!("http://{}", running.addr());
+        let cert_pem = running
+            .cert_path()
+            .map(|path| std::fs::read(path).expect("certificate readable"));
+        let (h1, h2, base) = match (&cert_pem, tls) {
+            (Some(pem), true) => {
+                let trusted = || {
+                    Client::builder()
+                        .tls_built_in_root_certs(false)
+                        .add_root_certificate(reqwest::Certificate::from_pem(pem).unwrap())
+                };
+                let base = format!("https://{}", running.addr());
+                (
+                    trusted().http1_only().build().unwrap(),
+                    trusted().build().unwrap(),
+                    base,
+                )
+            }
+            _ => (
+                Client::builder().http1_only().build().unwrap(),
+                Client::builder().http2_prior_knowledge().build().unwrap(),
+                format!("http://{}", running.addr()),
+            ),
+        };
         TestServer {
             running: Some(running),
             base,
             clock,
-            h1: Client::builder().http1_only().build().unwrap(),
-            h2: Client::builder().http2_prior_knowledge().build().unwrap(),
+            tls,
+            h1,
+            h2,
+            h3: tokio::sync::OnceCell::new(),
+            cert_pem,
         }
+    }
+
+    /// The HTTP/1.1 variant this server's TCP port speaks.
+    pub fn h1(&self) -> Http {
+        if self.tls { Http::V1Tls } else { Http::V1 }
+    }
+
+    /// The bound TCP address.
+    pub fn addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().addr()
     }
 
     pub async fn stop(mut self) {
@@ -119,9 +202,16 @@ impl TestServer {
     }
 
     fn client(&self, http: Http) -> &Client {
+        assert_eq!(
+            http.tls(),
+            self.tls,
+            "{http:?} against a server with tls = {}",
+            self.tls
+        );
         match http {
-            Http::V1 => &self.h1,
-            Http::V2 => &self.h2,
+            Http::V1 | Http::V1Tls => &self.h1,
+            Http::V2 | Http::V2Tls => &self.h2,
+            Http::V3 => unreachable!("HTTP/3 does not go through reqwest"),
         }
     }
 
@@ -134,6 +224,9 @@ impl TestServer {
         headers: &[(&str, String)],
         body: Option<Vec<u8>>,
     ) -> Reply {
+        if http == Http::V3 {
+            return self.send_h3(method, path, headers, body).await;
+        }
         let mut request = self.client(http).request(method, format!("{}{path}", self.base));
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -142,11 +235,7 @@ impl TestServer {
             request = request.body(body);
         }
         let response = request.send().await.expect("request sent");
-        let expected = match http {
-            Http::V1 => reqwest::Version::HTTP_11,
-            Http::V2 => reqwest::Version::HTTP_2,
-        };
-        assert_eq!(response.version(), expected);
+        assert_eq!(response.version(), http.version());
         let status = response.status();
         let retry_after = response
             .headers()
@@ -173,9 +262,77 @@ impl TestServer {
             .await
     }
 
+    /// Sends a request over HTTP/3 on this server's QUIC port.
+    async fn send_h3(&self, method: Method, path: &str, headers: &[(&str, String)], body: Option<Vec<u8>>) -> Reply {
+        let client = self.h3_client().await;
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(format!("https://localhost{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = &body {
+            request = request.header("content-length", body.len());
+        }
+        let mut stream = client
+            .send
+            .clone()
+            .send_request(request.body(()).unwrap())
+            .await
+            .expect("HTTP/3 request sent");
+        // A server that answers without reading the whole body (413, 415,
+        // 404 ...) stops the request stream with H3_NO_ERROR; its reply
+        // still counts (RFC 9114 §4.1).
+        let sent = match body {
+            Some(body) => stream.send_data(Bytes::from(body)).await,
+            None => Ok(()),
+        };
+        let finished = match sent {
+            Ok(()) => stream.finish().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = finished {
+            let stopped_cleanly = matches!(&error, h3::error::StreamError::RemoteTerminate { code, .. }
+                if *code == h3::error::Code::H3_NO_ERROR);
+            assert!(stopped_cleanly, "HTTP/3 request not sent: {error}");
+        }
+        let response = stream.recv_response().await.expect("HTTP/3 response");
+        assert_eq!(response.version(), reqwest::Version::HTTP_3);
+        let mut body = Vec::new();
+        while let Some(mut chunk) = stream.recv_data().await.expect("HTTP/3 body") {
+            while chunk.has_remaining() {
+                let bytes = chunk.chunk();
+                body.extend_from_slice(bytes);
+                let read = bytes.len();
+                chunk.advance(read);
+            }
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Reply {
+            status: response.status(),
+            body,
+            retry_after,
+        }
+    }
+
+    /// This server's HTTP/3 client connection (made on first use).
+    pub async fn h3_client(&self) -> &H3Client {
+        self.h3.get_or_init(|| self.connect_h3()).await
+    }
+
+    async fn connect_h3(&self) -> H3Client {
+        let running = self.running.as_ref().expect("server running");
+        let addr = running.quic_addr().expect("QUIC is on");
+        let pem = self.cert_pem.as_deref().expect("the server has a certificate");
+        H3Client::connect(addr, pem).await
+    }
+
     /// The sequencer's applied command count (journal records), from /metrics.
     pub async fn commands_applied(&self) -> u64 {
-        let text = self.send(Http::V1, Method::GET, "/metrics", &[], None).await.text();
+        let text = self.send(self.h1(), Method::GET, "/metrics", &[], None).await.text();
         text.lines()
             .find_map(|line| line.strip_prefix("croupier_commands_applied_total "))
             .map_or(0, |n| n.trim().parse().unwrap())
@@ -216,7 +373,16 @@ pub struct World {
 
 impl World {
     pub async fn new(dir: &Path) -> World {
-        World::on(TestServer::start(dir).await).await
+        World::new_with(config(dir)).await
+    }
+
+    /// A world whose server speaks `http` (TLS on TCP for the TLS variants).
+    pub async fn new_for(dir: &Path, http: Http) -> World {
+        World::new_with(config_with_tls(dir, http.tls())).await
+    }
+
+    pub async fn new_with(config: ServeConfig) -> World {
+        World::on(TestServer::start_at(config, Arc::new(AtomicU64::new(T0))).await).await
     }
 
     /// The world on an already started server.
@@ -224,7 +390,7 @@ impl World {
         let admin = server.first_token();
         let created = server
             .op(
-                Http::V1,
+                server.h1(),
                 &admin,
                 Method::POST,
                 "/operator/v1/aggregators",
@@ -243,7 +409,7 @@ impl World {
         };
         let player = server
             .op(
-                Http::V1,
+                server.h1(),
                 &admin,
                 Method::POST,
                 "/operator/v1/players",
@@ -255,7 +421,7 @@ impl World {
             .unwrap();
         let funded = server
             .op(
-                Http::V1,
+                server.h1(),
                 &admin,
                 Method::POST,
                 &format!("/operator/v1/players/{player}/deposits"),
@@ -279,7 +445,7 @@ impl World {
         let issued = self
             .server
             .op(
-                Http::V1,
+                self.server.h1(),
                 &self.admin,
                 Method::POST,
                 "/operator/v1/sessions",
@@ -330,7 +496,7 @@ impl World {
     pub async fn balance(&self) -> Value {
         let path = format!("/operator/v1/players/{}/balance?currency=EUR", self.player);
         self.server
-            .op(Http::V1, &self.admin, Method::GET, &path, None)
+            .op(self.server.h1(), &self.admin, Method::GET, &path, None)
             .await
             .json()
     }
@@ -350,9 +516,50 @@ impl World {
     /// Stops the server and starts a new one on the same data directory
     /// and clock (a new port): what a restart mid-session looks like.
     pub async fn restart(self, dir: &Path) -> World {
-        let clock = self.server.clock.clone();
+        let (clock, tls) = (self.server.clock.clone(), self.server.tls);
         self.server.stop().await;
-        let server = TestServer::start_at(config(dir), clock).await;
+        let server = TestServer::start_at(config_with_tls(dir, tls), clock).await;
         World { server, ..self }
+    }
+}
+
+/// An HTTP/3 client connection (quinn + h3), trusting one certificate.
+pub struct H3Client {
+    endpoint: quinn::Endpoint,
+    pub send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+}
+
+impl H3Client {
+    pub async fn connect(addr: SocketAddr, cert_pem: &[u8]) -> H3Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(cert_pem) {
+            roots.add(cert.expect("PEM certificate")).expect("trusted certificate");
+        }
+        let mut tls = rustls::ClientConfig::builder_with_provider(gateway::tls::provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h3".to_vec()];
+        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+        let mut transport = quinn::TransportConfig::default();
+        // Tests may sit idle (waiting for a snapshot) longer than the idle timeout.
+        transport.keep_alive_interval(Some(Duration::from_secs(2)));
+        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+        client.transport_config(Arc::new(transport));
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(client);
+        let connection = endpoint
+            .connect(addr, "localhost")
+            .unwrap()
+            .await
+            .expect("QUIC handshake");
+        let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(connection))
+            .await
+            .expect("HTTP/3 connection");
+        tokio::spawn(async move {
+            let _ = driver.wait_idle().await;
+        });
+        H3Client { endpoint, send }
     }
 }
