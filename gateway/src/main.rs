@@ -22,7 +22,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Mode {
     /// Serve the wallet and operator APIs (defaults: ./croupier-data, 127.0.0.1:8080).
-    Serve(ServeArgs),
+    // Boxed: the flags are far larger than the demo's, and parsed once.
+    Serve(Box<ServeArgs>),
     /// Run a short simulated session through the real sequencer and ledger (the default).
     Demo(demo::DemoArgs),
 }

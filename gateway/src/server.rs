@@ -31,6 +31,7 @@ use crate::app::{self, AppState, Clock, Shared};
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::projection::{ProjectingSink, SharedView, View};
+use crate::rsa_signature::RsaSigner;
 use crate::submit::Engine;
 use crate::tokens;
 
@@ -63,6 +64,9 @@ pub enum ServeError {
     /// The sequencer stopped with an error.
     #[error("sequencer: {0}")]
     Sequencer(String),
+    /// The operator's RSA signing key could not be read or made.
+    #[error("the operator's RSA key: {0}")]
+    RsaKey(#[from] crate::rsa_signature::KeyError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -123,6 +127,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
 pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Clock) -> Result<Running, ServeError> {
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    let rsa_key_path = config.rsa_key_path();
+    let rsa_signer = tokio::task::spawn_blocking(move || RsaSigner::load_or_generate(&rsa_key_path))
+        .await
+        .map_err(|error| ServeError::Sequencer(format!("RSA key task failed: {error}")))??;
     let journal_config = JournalConfig {
         segment_size_bytes: config.journal_segment_bytes,
         ..JournalConfig::default()
@@ -186,6 +194,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         config,
         ledger_config: ledger,
         metrics,
+        rsa_signer: Arc::new(rsa_signer),
         clock,
         ready: true.into(),
     }));

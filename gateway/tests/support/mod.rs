@@ -35,6 +35,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
     pub retry_after: Option<String>,
+    /// The `x-hub88-signature` of a Hub88 adapter response.
+    pub hub88_signature: Option<String>,
 }
 
 impl Reply {
@@ -146,15 +148,19 @@ impl TestServer {
         };
         assert_eq!(response.version(), expected);
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let (retry_after, hub88_signature) = (header("retry-after"), header("x-hub88-signature"));
         let body = response.bytes().await.expect("body").to_vec();
         Reply {
             status,
             body,
             retry_after,
+            hub88_signature,
         }
     }
 
@@ -268,6 +274,12 @@ impl World {
         world
     }
 
+    /// Registers an aggregator as the admin.
+    pub async fn create_aggregator(&self, http: Http, body: Value) -> Reply {
+        let path = "/operator/v1/aggregators";
+        self.server.op(http, &self.admin, Method::POST, path, Some(body)).await
+    }
+
     /// A fresh game-launch token for the player, valid `ttl_ms`.
     pub async fn issue_token(&self, ttl_ms: u64) -> String {
         let issued = self
@@ -286,15 +298,15 @@ impl World {
 
     /// A signed wallet call with raw body bytes.
     pub async fn wallet_raw(&self, http: Http, route: &str, body: &[u8]) -> Reply {
-        let headers = self.aggregator.headers(body, self.server.now());
+        self.wallet_as(&self.aggregator, http, route, body).await
+    }
+
+    /// A wallet call with raw body bytes, signed by `aggregator`.
+    pub async fn wallet_as(&self, aggregator: &Aggregator, http: Http, route: &str, body: &[u8]) -> Reply {
+        let headers = aggregator.headers(body, self.server.now());
+        let path = format!("/wallet/v1/{route}");
         self.server
-            .send(
-                http,
-                Method::POST,
-                &format!("/wallet/v1/{route}"),
-                &headers,
-                Some(body.to_vec()),
-            )
+            .send(http, Method::POST, &path, &headers, Some(body.to_vec()))
             .await
     }
 
