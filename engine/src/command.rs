@@ -6,7 +6,8 @@
 //! the time; the ledger reads time only from there.
 
 use crate::ids::{
-    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, Secret, SourceId, TokenHash,
+    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
+    TokenHash,
 };
 use crate::money::{Amount, Currency};
 
@@ -227,13 +228,13 @@ pub enum Command {
         /// Who created it.
         operator: OperatorId,
     },
-    /// Registers a game aggregator and the secret its requests are signed
-    /// with. The aggregator gets its own [`SourceId`]. Admins only.
+    /// Registers a game aggregator and the credential its requests are
+    /// signed with. The aggregator gets its own [`SourceId`]. Admins only.
     CreateAggregator {
         /// Display name, unique.
         name: Name,
-        /// The HMAC-SHA256 key of its signatures.
-        secret: Secret,
+        /// What its signatures are checked with.
+        credential: AggregatorCredential,
         /// Who created it.
         operator: OperatorId,
     },
@@ -266,6 +267,18 @@ pub enum Command {
         #[rkyv(omit_bounds)]
         command: Box<Command>,
     },
+}
+
+/// What an aggregator's request signatures are checked with. Which wallet
+/// contract an aggregator may speak follows from it: the native API signs
+/// with HMAC, RSA contracts (Hub88) with a key pair.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub enum AggregatorCredential {
+    /// A shared HMAC-SHA256 key (kept in the clear: verifying needs it).
+    Hmac(Secret),
+    /// The aggregator's RSA public key; it signs with the private half.
+    RsaPublicKey(RsaPublicKeyDer),
 }
 
 /// What an operator may do. The gateway enforces it per route; the ledger

@@ -85,6 +85,42 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// An aggregator's RSA public key as DER `SubjectPublicKeyInfo` bytes (what
+/// a PEM "PUBLIC KEY" block holds), 1..=[`RsaPublicKeyDer::MAX_LEN`] bytes.
+/// The engine only stores and bounds it: the gateway parses and validates
+/// the key before submitting it, and verifies signatures with it, so no
+/// cryptography runs inside the ledger. Public, so `Debug` shows only its
+/// length.
+#[derive(Clone, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[rkyv(attr(allow(missing_docs)))]
+pub struct RsaPublicKeyDer(Box<[u8]>);
+
+impl RsaPublicKeyDer {
+    /// Longest accepted key, in bytes: a 8192-bit key's `SubjectPublicKeyInfo`
+    /// is about 1,060 bytes.
+    pub const MAX_LEN: usize = 2048;
+
+    /// Bounds `der`: 1..=`MAX_LEN` bytes (its content is the gateway's to check).
+    pub fn new(der: &[u8]) -> Result<RsaPublicKeyDer, IdError> {
+        match der.len() {
+            0 => Err(IdError::Empty),
+            len if len > Self::MAX_LEN => Err(IdError::TooLong { max: Self::MAX_LEN }),
+            _ => Ok(RsaPublicKeyDer(der.into())),
+        }
+    }
+
+    /// The DER bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RsaPublicKeyDer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RsaPublicKeyDer({} bytes)", self.0.len())
+    }
+}
+
 /// Why a text could not become an identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -250,5 +286,18 @@ mod tests {
         assert_eq!(Jurisdiction::new("MT").map(|j| j.to_string()), Ok("MT".to_string()));
         assert!(Jurisdiction::new("mt").is_err());
         assert!(Jurisdiction::new("MLT").is_err());
+    }
+
+    #[test]
+    fn rsa_public_keys_are_bounded_and_debug_shows_only_their_length() {
+        assert_eq!(RsaPublicKeyDer::new(&[]), Err(IdError::Empty));
+        let longest = vec![1; RsaPublicKeyDer::MAX_LEN];
+        assert_eq!(RsaPublicKeyDer::new(&longest).map(|k| k.as_bytes().len()), Ok(2048));
+        assert_eq!(
+            RsaPublicKeyDer::new(&[1; RsaPublicKeyDer::MAX_LEN + 1]),
+            Err(IdError::TooLong { max: 2048 })
+        );
+        let key = RsaPublicKeyDer::new(&[0x30, 0x82]).unwrap();
+        assert_eq!(format!("{key:?}"), "RsaPublicKeyDer(2 bytes)");
     }
 }

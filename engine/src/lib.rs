@@ -36,9 +36,10 @@ pub mod snapshot;
 pub mod snapshotter;
 pub mod workload;
 
-pub use command::{Command, Envelope, Request, Role, TxRef};
+pub use command::{AggregatorCredential, Command, Envelope, Request, Role, TxRef};
 pub use ids::{
-    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, Secret, SourceId, TokenHash,
+    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
+    TokenHash,
 };
 pub use ledger::{Config, ConservationError, Flows, Ledger};
 pub use money::{Amount, Currency, MoneyError};

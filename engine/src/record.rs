@@ -13,7 +13,8 @@ use crate::sequencer::Committed;
 
 /// Version of the record encoding; bump on any change to the archived types.
 /// 2: access commands (operators, aggregators, game sessions) and their outcomes.
-pub const RECORD_FORMAT_VERSION: u16 = 2;
+/// 3: aggregator credentials (HMAC secret or RSA public key).
+pub const RECORD_FORMAT_VERSION: u16 = 3;
 
 /// A record could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic "CRPSNAP1"
-//!      8    4 format version (u32, 2)
+//!      8    4 format version (u32, 3)
 //!     12    4 reserved (0)
 //!     16    8 seq: the last sequence number applied
 //!     24    8 time_ms of that envelope
@@ -45,7 +45,8 @@ use crate::ledger::{Config, ImageError, Ledger, LedgerImage};
 /// Subdirectory of the data directory that holds snapshots.
 pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// Version of the snapshot format; bump on any change to the archived types.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+/// 3: aggregator credentials (HMAC secret or RSA public key).
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
 
 const MAGIC: [u8; 8] = *b"CRPSNAP1";
 const HEADER_SIZE_BYTES: usize = 128;

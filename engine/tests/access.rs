@@ -9,8 +9,8 @@ use engine::command::{
 use engine::ledger::Access;
 use engine::outcome::{BlockReason, Capacity};
 use engine::{
-    Amount, Balances, Config, Currency, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId, Outcome, PlayerId,
-    Receipt, Rejection, RoundId, Secret, SourceId, TokenHash,
+    AggregatorCredential, Amount, Balances, Config, Currency, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId,
+    Outcome, PlayerId, Receipt, Rejection, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash,
 };
 
 const T0: u64 = 1_750_000_000_000;
@@ -148,7 +148,7 @@ fn create_operator(token: u8, role: Role, who: &str, by: OperatorId) -> Command 
 fn create_aggregator(who: &str, by: OperatorId) -> Command {
     Command::CreateAggregator {
         name: name(who),
-        secret: Secret([7; 32]),
+        credential: AggregatorCredential::Hmac(Secret([7; 32])),
         operator: by,
     }
 }
@@ -262,8 +262,8 @@ fn operators_and_aggregators_get_ids_and_sources_in_creation_order() {
     );
     let acme = access.aggregator(GAME).unwrap();
     assert_eq!(
-        (acme.name.as_str(), acme.secret, acme.created_by),
-        ("acme", Secret([7; 32]), ADMIN)
+        (acme.name.as_str(), &acme.credential, acme.created_by),
+        ("acme", &AggregatorCredential::Hmac(Secret([7; 32])), ADMIN)
     );
     assert!(
         access.aggregator(ADMIN_SOURCE).is_none(),
@@ -754,4 +754,64 @@ mod random_sessions {
             prop_assert_eq!(replayed.access(), h.ledger.access());
         }
     }
+}
+
+#[test]
+fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
+    use engine::durable::{SnapshotPolicy, recover, replay_from_genesis, take_snapshot};
+    use engine::sequencer::{CommitSink, Committed};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::default();
+    let der: Vec<u8> = (0..=255_u8).cycle().take(294).collect();
+    let rsa = AggregatorCredential::RsaPublicKey(RsaPublicKeyDer::new(&der).unwrap());
+    let recovered = recover(dir.path(), config.clone(), journal::JournalConfig::default()).unwrap();
+    let (mut ledger, mut sink) = (recovered.ledger, recovered.sink);
+    let commands = [
+        (
+            SYSTEM,
+            "boot",
+            create_operator(1, Role::Admin, "root", OperatorId::SYSTEM),
+        ),
+        (
+            ADMIN_SOURCE,
+            "agg-rsa",
+            Command::CreateAggregator {
+                name: name("hub88"),
+                credential: rsa.clone(),
+                operator: ADMIN,
+            },
+        ),
+        (ADMIN_SOURCE, "agg-hmac", create_aggregator("acme", ADMIN)),
+    ];
+    for (seq, (source, id, command)) in (1..).zip(commands) {
+        let envelope = Envelope {
+            seq,
+            time_ms: T0 + seq,
+            request: Request {
+                source,
+                id: ExtId::new(id).unwrap(),
+                command,
+            },
+        };
+        let outcome = ledger.apply(&envelope);
+        assert!(outcome.is_ok(), "{outcome:?}");
+        sink.commit(&[Committed { envelope, outcome }]).unwrap();
+    }
+    drop(sink);
+    assert_eq!(ledger.access().aggregator(GAME).unwrap().credential, rsa);
+
+    let (replayed, _) = replay_from_genesis(dir.path(), config.clone()).unwrap();
+    assert_eq!(replayed.access(), ledger.access());
+    assert_eq!(replayed.digest(), ledger.digest());
+    let taken = take_snapshot(dir.path(), config.clone(), None, SnapshotPolicy::default())
+        .unwrap()
+        .expect("a snapshot of three commands");
+    let (restored, _, _) = engine::snapshot::load(&taken.info.path, &config).unwrap();
+    assert_eq!(restored.access(), ledger.access());
+    assert_eq!(restored.access().aggregator(GAME).unwrap().credential, rsa);
+    assert_eq!(
+        restored.access().aggregator(SourceId(3)).unwrap().credential,
+        AggregatorCredential::Hmac(Secret([7; 32]))
+    );
 }

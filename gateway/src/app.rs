@@ -1,8 +1,9 @@
 //! The application: shared state and the one [`Router`] every transport
 //! serves, with its layers (request ids, tracing, timeout, metrics).
 //!
-//! Routes: `/wallet/v1/*` (aggregators, signed), `/operator/v1/*` (operators,
-//! bearer tokens), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//! Routes: `/wallet/v1/*` (aggregators, HMAC-signed), `/hub88/{aggregator}/*`
+//! (Hub88's contract, RSA-signed), `/operator/v1/*` (operators, bearer
+//! tokens), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +20,9 @@ use tower_http::trace::TraceLayer;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::projection::SharedView;
+use crate::rsa_signature::RsaSigner;
 use crate::submit::Engine;
-use crate::{metrics, openapi, operator, wallet};
+use crate::{hub88, metrics, openapi, operator, wallet};
 
 /// Milliseconds since the epoch. The server reads time only through this
 /// (the sequencer included), so tests can move it.
@@ -47,6 +49,8 @@ pub struct Shared {
     pub ledger_config: engine::Config,
     /// Metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The operator's RSA key: signs the responses of RSA contracts (Hub88).
+    pub rsa_signer: Arc<RsaSigner>,
     /// The clock.
     pub clock: Clock,
     /// True between start-up and the beginning of shutdown.
@@ -96,6 +100,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/operator/v1/sessions", post(operator::issue_session))
         .route("/operator/v1/transactions/{source}/{id}", get(operator::transaction))
+        .route("/operator/v1/hub88/public-key", get(operator::rsa_public_key))
+        .route("/hub88/{aggregator}/user/info", post(hub88::user_info_route))
+        .route("/hub88/{aggregator}/user/balance", post(hub88::balance_route))
+        .route("/hub88/{aggregator}/transaction/bet", post(hub88::bet_route))
+        .route("/hub88/{aggregator}/transaction/win", post(hub88::win_route))
+        .route("/hub88/{aggregator}/transaction/rollback", post(hub88::rollback_route))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

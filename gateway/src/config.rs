@@ -53,6 +53,10 @@ pub struct ServeConfig {
     pub snapshot_retire: SnapshotRetire,
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
     pub log: String,
+    /// The operator's RSA private key (PEM) that signs Hub88 responses;
+    /// `None`: `<data_dir>/operator-rsa-key.pem`. Generated where it is
+    /// missing, reused afterwards.
+    pub rsa_key_file: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -76,6 +80,7 @@ impl Default for ServeConfig {
             snapshot_every_commands: 5_000_000,
             snapshot_retire: SnapshotRetire::Archive,
             log: "info".into(),
+            rsa_key_file: None,
         }
     }
 }
@@ -104,6 +109,13 @@ impl SnapshotRetire {
 }
 
 impl ServeConfig {
+    /// Where the operator's RSA signing key lives.
+    pub fn rsa_key_path(&self) -> PathBuf {
+        self.rsa_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::rsa_signature::KEY_FILE))
+    }
+
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
@@ -162,6 +174,7 @@ pub struct FileConfig {
     pub snapshot_every_commands: Option<u64>,
     pub snapshot_retire: Option<SnapshotRetire>,
     pub log: Option<String>,
+    pub rsa_key_file: Option<PathBuf>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -229,6 +242,10 @@ pub struct ServeArgs {
     /// Log filter, e.g. "info" or "gateway=debug" [default: info].
     #[arg(long, env = "CROUPIER_LOG")]
     pub log: Option<String>,
+    /// Operator RSA private key (PEM) signing Hub88 responses; made if missing
+    /// [default: <data dir>/operator-rsa-key.pem].
+    #[arg(long, env = "CROUPIER_RSA_KEY_FILE")]
+    pub rsa_key_file: Option<PathBuf>,
 }
 
 /// Why the configuration could not be resolved.
@@ -321,6 +338,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             .or(file.snapshot_retire)
             .unwrap_or(d.snapshot_retire),
         log: args.log.clone().or(file.log).unwrap_or(d.log),
+        rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
     };
     if config.ring_capacity == 0 || config.batch_len_max == 0 {
         return Err(ConfigError::Invalid(

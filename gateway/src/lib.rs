@@ -1,12 +1,13 @@
 //! The croupier gateway: the HTTP edge in front of the engine.
 //!
 //! It owns the wire and nothing else. Requests are authenticated (aggregator
-//! HMAC signatures, operator bearer tokens), parsed strictly (unknown fields,
+//! HMAC or RSA signatures, operator bearer tokens), parsed strictly (unknown fields,
 //! wrong types and inexact amounts are refused), translated into engine
 //! [`engine::Command`]s, submitted to the sequencer's ring and answered from
 //! the [`engine::Outcome`] once the batch holding them is durable. Replies
 //! are rendered from the outcome alone, so an idempotent retry gets the same
-//! bytes.
+//! bytes. Aggregator contracts other than the native one (Hub88's, in
+//! [`hub88`]) are adapters over the same commands ([`seamless`]).
 //!
 //! It must never keep durable state of its own (DESIGN.md invariant 1):
 //! operators, aggregators and game sessions are engine commands like any
@@ -25,11 +26,14 @@ pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod hub88;
 pub mod metrics;
 pub mod openapi;
 pub mod operator;
 pub mod projection;
 pub mod quic;
+pub mod rsa_signature;
+pub mod seamless;
 pub mod server;
 pub mod signature;
 pub mod submit;

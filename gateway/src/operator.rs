@@ -1,6 +1,7 @@
 //! The operator API (minimal; it grows with the PAM and payments issues):
-//! operators, aggregators, players and their funding, game-launch tokens,
-//! balances and transactions, limits and self-exclusion.
+//! operators, aggregators (HMAC secret or RSA public key), players and their
+//! funding, game-launch tokens, balances and transactions, limits and
+//! self-exclusion, and the operator's RSA public key for Hub88.
 //!
 //! Callers present a bearer token; the read copy of the ledger's access
 //! state maps its digest to an operator and a role, and each route names the
@@ -16,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use engine::command::{LimitKind, LimitMetric, LimitPeriod};
 use engine::outcome::{PaymentState, TxState};
 use engine::{
-    Command, Currency, ExtId, Jurisdiction, Name, OperatorId, Outcome, PlayerId, Request, Role, SourceId, TxRef,
+    AggregatorCredential, Command, Currency, ExtId, Jurisdiction, Name, OperatorId, Outcome, PlayerId, Request, Role,
+    SourceId, TxRef,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,8 +26,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::body::{JsonBody, decode};
 use crate::error::{ApiError, ErrorBody, json_response, to_json};
-use crate::tokens;
 use crate::wire::{self, Money, Sign};
+use crate::{rsa_signature, tokens};
 
 /// Header carrying the caller's idempotency id for a change.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -181,28 +183,38 @@ pub async fn create_operator(State(state): State<AppState>, headers: HeaderMap, 
     )
 }
 
-/// A new aggregator.
+/// A new aggregator. Without `rsa_public_key` it signs the native wallet
+/// API with an HMAC secret the server makes; with one it speaks an RSA
+/// contract (Hub88, under `/hub88/{aggregator}/...`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAggregatorRequest {
     /// Display name, unique.
     pub name: String,
+    /// The aggregator's RSA public key, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`, 1024–8192 bits).
+    #[serde(default)]
+    pub rsa_public_key: Option<String>,
 }
 
-/// The created aggregator and its signing secret (shown once).
+/// The created aggregator and, for HMAC, its signing secret (shown once).
 #[derive(Serialize, ToSchema)]
 pub struct AggregatorReply {
-    /// Aggregator id: the `x-croupier-aggregator` header of its requests.
+    /// Aggregator id: the `x-croupier-aggregator` header of its native
+    /// requests, the `{aggregator}` path segment of its Hub88 requests.
     pub aggregator: u32,
     /// Its name.
     pub name: String,
-    /// HMAC-SHA256 key, hex.
-    pub secret: String,
+    /// How its requests are signed: "hmac" or "rsa".
+    pub signature: &'static str,
+    /// HMAC-SHA256 key, hex (HMAC aggregators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// Registers an aggregator (admins).
 #[utoipa::path(post, path = "/operator/v1/aggregators", tag = "operator", request_body = CreateAggregatorRequest,
-    security(("bearer" = [])), responses((status = 201, body = AggregatorReply), (status = 409, body = ErrorBody)))]
+    security(("bearer" = [])), responses((status = 201, body = AggregatorReply), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 pub async fn create_aggregator(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -212,10 +224,20 @@ pub async fn create_aggregator(
         async {
             let caller = authorize(&state, &headers, ADMIN)?;
             let request: CreateAggregatorRequest = decode(&body)?;
-            let secret = tokens::new_secret().map_err(internal)?;
+            let credential = match &request.rsa_public_key {
+                Some(pem) => AggregatorCredential::RsaPublicKey(
+                    rsa_signature::public_key_der_from_pem(pem)
+                        .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string()))?,
+                ),
+                None => AggregatorCredential::Hmac(tokens::new_secret().map_err(internal)?),
+            };
+            let (signature, secret) = match &credential {
+                AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
+                AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
+            };
             let command = Command::CreateAggregator {
                 name: name(&request.name)?,
-                secret,
+                credential,
                 operator: caller.id,
             };
             match submit(&state, caller, request_id(&headers)?, command).await? {
@@ -224,7 +246,8 @@ pub async fn create_aggregator(
                     &AggregatorReply {
                         aggregator: aggregator.0,
                         name: request.name,
-                        secret: hex::encode(secret.0),
+                        signature,
+                        secret,
                     },
                 ),
                 other => Err(refusal(&other, Currency::EUR)),
@@ -232,6 +255,18 @@ pub async fn create_aggregator(
         }
         .await,
     )
+}
+
+/// The operator's RSA public key (PEM), which RSA-signing aggregators
+/// (Hub88) verify our responses with (every role).
+#[utoipa::path(get, path = "/operator/v1/hub88/public-key", tag = "operator", security(("bearer" = [])),
+    responses((status = 200, description = "PEM `PUBLIC KEY`", content_type = "application/x-pem-file"),
+        (status = 401, body = ErrorBody)))]
+pub async fn rsa_public_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    finish(authorize(&state, &headers, ALL).map(|_| {
+        let pem = state.rsa_signer.public_key_pem().to_owned();
+        ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+    }))
 }
 
 /// A new player.

@@ -34,6 +34,7 @@ use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::projection::{ProjectingSink, SharedView, View};
 use crate::quic::QuicTransport;
+use crate::rsa_signature::RsaSigner;
 use crate::submit::Engine;
 use crate::tcp::TcpTransport;
 use crate::tls::{Identity, TlsError};
@@ -71,6 +72,9 @@ pub enum ServeError {
     /// The certificate could not be loaded or made.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The operator's RSA signing key could not be read or made.
+    #[error("the operator's RSA key: {0}")]
+    RsaKey(#[from] crate::rsa_signature::KeyError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -145,6 +149,10 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     // Before recovery: a bad certificate stops the start before anything runs.
     let identity = load_identity(&config).await?;
+    let rsa_key_path = config.rsa_key_path();
+    let rsa_signer = tokio::task::spawn_blocking(move || RsaSigner::load_or_generate(&rsa_key_path))
+        .await
+        .map_err(|error| ServeError::Sequencer(format!("RSA key task failed: {error}")))??;
     let journal_config = JournalConfig {
         segment_size_bytes: config.journal_segment_bytes,
         ..JournalConfig::default()
@@ -206,6 +214,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         config,
         ledger_config: ledger,
         metrics,
+        rsa_signer: Arc::new(rsa_signer),
         clock,
         ready: true.into(),
     }));

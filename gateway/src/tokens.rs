@@ -1,5 +1,5 @@
-//! Random tokens and secrets, their digests, and the first operator token
-//! file.
+//! Random tokens and secrets, their digests, and private files (the first
+//! operator token, the operator's signing key).
 //!
 //! Tokens are 32 random bytes from the operating system, written as 64 hex
 //! digits after a prefix that says what they are (`cop_` operator, `clt_`
@@ -41,11 +41,23 @@ pub fn digest(token: &str) -> TokenHash {
 }
 
 /// Writes the first operator token to `dir/operator-token`, readable only by
-/// the owner (mode 0600), and flushes it to disk before the operator is
-/// created, so that a crash in between leaves a file and no operator (the
-/// next start replaces it) rather than an operator nobody can use.
+/// the owner, and flushes it to disk before the operator is created, so that
+/// a crash in between leaves a file and no operator (the next start replaces
+/// it) rather than an operator nobody can use.
 pub fn write_first_token(dir: &Path, token: &str) -> std::io::Result<PathBuf> {
     let path = dir.join(FIRST_TOKEN_FILE);
+    write_private_file(&path, format!("{token}\n").as_bytes())?;
+    Ok(path)
+}
+
+/// Writes a file readable only by its owner (mode 0600) atomically: a temp
+/// file beside it, written and synced, renamed into place, then the
+/// directory synced. A crash leaves the old file or the new one, never a
+/// torn one, and whoever reads the path finds a complete file.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -53,16 +65,21 @@ pub fn write_first_token(dir: &Path, token: &str) -> std::io::Result<PathBuf> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&path)?;
+    let mut file = options.open(&temp)?;
     #[cfg(unix)]
     {
-        // `mode` applies only when the file is created: tighten an old one too.
+        // `mode` applies only when the file is created: tighten a stale one too.
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    writeln!(file, "{token}")?;
+    file.write_all(contents)?;
     file.sync_all()?;
-    Ok(path)
+    drop(file);
+    std::fs::rename(&temp, path)?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,15 +16,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::command::{Bet, Win, WinKind};
 use engine::ledger::Session;
-use engine::{Command, Outcome, Request, SourceId, TokenHash};
+use engine::{AggregatorCredential, Command, Outcome, SourceId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{JsonBody, decode};
 use crate::error::{ApiError, ErrorBody, ErrorDetail, json_response, to_json};
+use crate::seamless::{self, SessionRef};
+use crate::signature;
 use crate::wire::{self, Money, Sign};
-use crate::{signature, tokens};
 
 /// A request naming only the session.
 #[derive(Deserialize, ToSchema)]
@@ -156,24 +157,24 @@ fn finish(result: Result<Response, ApiError>) -> Response {
 /// Checks the signature; returns the aggregator.
 fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<SourceId, ApiError> {
     let signed = signature::parse(headers)?;
-    let secret = state
-        .view
-        .read()
-        .access
-        .aggregator(signed.aggregator)
-        .map(|aggregator| aggregator.secret)
-        .ok_or_else(|| ApiError::unauthorized("unknown_aggregator", "no such aggregator"))?;
+    let secret = match seamless::credential(state, signed.aggregator) {
+        Some(AggregatorCredential::Hmac(secret)) => secret,
+        Some(AggregatorCredential::RsaPublicKey(_)) => {
+            return Err(ApiError::unauthorized(
+                "wrong_contract",
+                "this aggregator signs with an RSA key: it speaks its own contract (e.g. /hub88/{aggregator}/...)",
+            ));
+        }
+        None => return Err(ApiError::unauthorized("unknown_aggregator", "no such aggregator")),
+    };
     signature::verify(&signed, &secret, body, state.now_ms(), state.config.signature_window_ms)?;
     Ok(signed.aggregator)
 }
 
 /// The session of `token`, if it belongs to `aggregator`.
-fn session(state: &AppState, aggregator: SourceId, token: &str) -> Result<(TokenHash, Session), ApiError> {
-    let digest = tokens::digest(token);
-    match state.view.read().access.session(&digest) {
-        Some(session) if session.aggregator == aggregator => Ok((digest, *session)),
-        _ => Err(ApiError::unauthorized("unknown_token", "unknown game-launch token")),
-    }
+fn session(state: &AppState, aggregator: SourceId, token: &str) -> Result<SessionRef, ApiError> {
+    seamless::session(state, aggregator, token)
+        .ok_or_else(|| ApiError::unauthorized("unknown_token", "unknown game-launch token"))
 }
 
 /// Renders an outcome for the session's player.
@@ -224,33 +225,17 @@ async fn in_session(
     state: &AppState,
     source: SourceId,
     transaction_id: &str,
-    (token, session): (TokenHash, Session),
+    session: SessionRef,
     command: Command,
 ) -> Result<Response, ApiError> {
-    let request = Request {
-        source,
-        id: wire::ext_id(transaction_id, "transaction_id")?,
-        command: Command::InSession {
-            token,
-            command: Box::new(command),
-        },
-    };
-    let reply = state.engine.run(request).await?;
-    render(&reply.outcome, &session)
+    let id = wire::ext_id(transaction_id, "transaction_id")?;
+    let outcome = seamless::in_session(state, source, id, &session, command).await?;
+    render(&outcome, &session.session)
 }
 
 /// Reads the session's wallet.
 async fn query_balance(state: &AppState, source: SourceId, session: &Session) -> Result<Response, ApiError> {
-    let request = Request {
-        source,
-        id: wire::ext_id("balance-query", "id")?,
-        command: Command::QueryBalance {
-            player: session.player,
-            currency: session.currency,
-        },
-    };
-    let reply = state.engine.run(request).await?;
-    render(&reply.outcome, session)
+    render(&seamless::balance(state, source, session).await?, session)
 }
 
 /// Exchanges a game-launch token for the player, currency and balances.
@@ -262,7 +247,7 @@ pub async fn authenticate(State(state): State<AppState>, headers: HeaderMap, Jso
         async {
             let source = verified(&state, &headers, &body)?;
             let request: TokenRequest = decode(&body)?;
-            let (_, session) = session(&state, source, &request.token)?;
+            let session = session(&state, source, &request.token)?.session;
             if state.now_ms() >= session.expires_at_ms {
                 return Err(ApiError::unauthorized("session_expired", "the game session has ended"));
             }
@@ -280,7 +265,7 @@ pub async fn balance(State(state): State<AppState>, headers: HeaderMap, JsonBody
         async {
             let source = verified(&state, &headers, &body)?;
             let request: TokenRequest = decode(&body)?;
-            let (_, session) = session(&state, source, &request.token)?;
+            let session = session(&state, source, &request.token)?.session;
             query_balance(&state, source, &session).await
         }
         .await,
@@ -302,7 +287,7 @@ pub async fn bet(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
             let round = wire::round(&request.round_id, &request.game)?;
             let session = session(&state, source, &request.token)?;
             let command = Command::Bet(Bet {
-                player: session.1.player,
+                player: session.session.player,
                 currency,
                 amount,
                 round,
@@ -332,7 +317,7 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
             };
             let session = session(&state, source, &request.token)?;
             let command = Command::Win(Win {
-                player: session.1.player,
+                player: session.session.player,
                 currency,
                 amount,
                 round,
@@ -357,7 +342,7 @@ pub async fn rollback(State(state): State<AppState>, headers: HeaderMap, JsonBod
             let bet = wire::ext_id(&request.bet_transaction_id, "bet_transaction_id")?;
             let session = session(&state, source, &request.token)?;
             let command = Command::Rollback {
-                player: session.1.player,
+                player: session.session.player,
                 bet,
             };
             in_session(&state, source, &request.transaction_id, session, command).await
@@ -377,7 +362,7 @@ pub async fn end_round(State(state): State<AppState>, headers: HeaderMap, JsonBo
             let round = wire::round(&request.round_id, &request.game)?;
             let session = session(&state, source, &request.token)?;
             let command = Command::EndRound {
-                player: session.1.player,
+                player: session.session.player,
                 round,
             };
             in_session(&state, source, &request.transaction_id, session, command).await

@@ -79,6 +79,12 @@ async fn each_route_admits_only_its_roles() {
             None,
             &["admin", "finance", "compliance", "support", "read-only"],
         ),
+        (
+            Method::GET,
+            "/operator/v1/hub88/public-key".into(),
+            None,
+            &["admin", "finance", "compliance", "support", "read-only"],
+        ),
     ];
     for (method, path, body, allowed) in routes {
         for (role, token) in &tokens {
@@ -204,9 +210,15 @@ async fn health_readiness_metrics_and_openapi() {
         paths,
         [
             "/healthz",
+            "/hub88/{aggregator}/transaction/bet",
+            "/hub88/{aggregator}/transaction/rollback",
+            "/hub88/{aggregator}/transaction/win",
+            "/hub88/{aggregator}/user/balance",
+            "/hub88/{aggregator}/user/info",
             "/metrics",
             "/openapi.json",
             "/operator/v1/aggregators",
+            "/operator/v1/hub88/public-key",
             "/operator/v1/operators",
             "/operator/v1/players",
             "/operator/v1/players/{player}/balance",

@@ -250,17 +250,7 @@ async fn a_session_serves_only_its_aggregator_and_currency() {
         (StatusCode::UNPROCESSABLE_ENTITY, mismatch.into())
     );
     // Another aggregator cannot use this aggregator's token.
-    let other = w
-        .server
-        .op(
-            Http::V1,
-            &w.admin,
-            Method::POST,
-            "/operator/v1/aggregators",
-            Some(json!({"name": "zeta"})),
-        )
-        .await
-        .json();
+    let other = w.create_aggregator(Http::V1, json!({"name": "zeta"})).await.json();
     let other = support::Aggregator {
         id: other["aggregator"].as_u64().unwrap() as u32,
         secret: engine::Secret(
@@ -271,17 +261,7 @@ async fn a_session_serves_only_its_aggregator_and_currency() {
         ),
     };
     let body = json!({"token": w.token}).to_string();
-    let headers = other.headers(body.as_bytes(), w.server.now());
-    let reply = w
-        .server
-        .send(
-            Http::V1,
-            Method::POST,
-            "/wallet/v1/authenticate",
-            &headers,
-            Some(body.into_bytes()),
-        )
-        .await;
+    let reply = w.wallet_as(&other, Http::V1, "authenticate", body.as_bytes()).await;
     assert_eq!(
         (reply.status, reply.code()),
         (StatusCode::UNAUTHORIZED, "unknown_token".into())

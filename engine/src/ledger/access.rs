@@ -1,5 +1,6 @@
 //! Access: who may talk to the ledger. Operators (bearer tokens bound to
-//! roles), aggregators (the secrets their requests are signed with) and game
+//! roles), aggregators (the HMAC secrets or RSA public keys their requests
+//! are signed with) and game
 //! sessions (game-launch tokens of one player, currency and aggregator).
 //!
 //! This is ledger state like any balance (DESIGN.md invariant 1): created
@@ -10,8 +11,9 @@
 //! signature or an unknown token is refused without touching the sequencer.
 //!
 //! Tokens are random values made by the gateway; the ledger sees and keeps
-//! only their SHA-256 digests. Aggregator secrets are kept in the clear,
-//! because verifying an HMAC needs the key.
+//! only their SHA-256 digests. Aggregator HMAC secrets are kept in the
+//! clear, because verifying an HMAC needs the key; RSA public keys are
+//! stored as the gateway validated them (DER), never parsed here.
 //!
 //! Sessions are bounded: a session is forgotten `session_retention_ms` after
 //! it expired (long enough for late wins and rollbacks), pruned in issue
@@ -21,8 +23,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::store::Detail;
 use super::{Applied, Config, Ctx, Ledger, rejected};
-use crate::command::{Command, Envelope, Role};
-use crate::ids::{Name, OperatorId, PlayerId, Secret, SourceId, TokenHash};
+use crate::command::{AggregatorCredential, Command, Envelope, Role};
+use crate::ids::{Name, OperatorId, PlayerId, SourceId, TokenHash};
 use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
 
@@ -76,8 +78,8 @@ pub struct Aggregator {
     pub name: Name,
     /// The source its requests carry.
     pub source: SourceId,
-    /// The HMAC-SHA256 key of its signatures.
-    pub secret: Secret,
+    /// What its signatures are checked with.
+    pub credential: AggregatorCredential,
     /// Who created it.
     pub created_by: OperatorId,
 }
@@ -178,12 +180,12 @@ impl Access {
             (
                 Command::CreateAggregator {
                     name,
-                    secret,
+                    credential,
                     operator: by,
                 },
                 Outcome::AggregatorCreated { aggregator },
             ) if aggregator.0 as usize == self.principals.len() + 1 => {
-                self.add_aggregator(name.clone(), *secret, *by);
+                self.add_aggregator(name.clone(), credential.clone(), *by);
             }
             (
                 Command::IssueSession {
@@ -251,14 +253,14 @@ impl Access {
         (id, source)
     }
 
-    fn add_aggregator(&mut self, name: Name, secret: Secret, by: OperatorId) -> SourceId {
+    fn add_aggregator(&mut self, name: Name, credential: AggregatorCredential, by: OperatorId) -> SourceId {
         let source = self.next_source();
         self.principals
             .push(Principal::Aggregator(self.aggregators.len() as u32));
         self.aggregators.push(Aggregator {
             name,
             source,
-            secret,
+            credential,
             created_by: by,
         });
         source
@@ -317,7 +319,12 @@ impl Ledger {
         (Outcome::OperatorCreated { operator, source }, Detail::Plain)
     }
 
-    pub(super) fn create_aggregator(&mut self, name: &Name, secret: Secret, by: OperatorId) -> Applied {
+    pub(super) fn create_aggregator(
+        &mut self,
+        name: &Name,
+        credential: &AggregatorCredential,
+        by: OperatorId,
+    ) -> Applied {
         check!(self.access.check_manager(by));
         if self.access.aggregators.len() >= self.config.aggregators_max {
             return rejected(Rejection::CapacityReached(Capacity::Aggregators));
@@ -325,7 +332,7 @@ impl Ledger {
         if self.access.aggregators.iter().any(|a| a.name == *name) {
             return rejected(Rejection::NameTaken);
         }
-        let aggregator = self.access.add_aggregator(name.clone(), secret, by);
+        let aggregator = self.access.add_aggregator(name.clone(), credential.clone(), by);
         (Outcome::AggregatorCreated { aggregator }, Detail::Plain)
     }
 

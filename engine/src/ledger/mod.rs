@@ -342,7 +342,11 @@ impl Ledger {
                 name,
                 operator,
             } => self.create_operator(*token, *role, name, *operator),
-            Command::CreateAggregator { name, secret, operator } => self.create_aggregator(name, *secret, *operator),
+            Command::CreateAggregator {
+                name,
+                credential,
+                operator,
+            } => self.create_aggregator(name, credential, *operator),
             Command::IssueSession {
                 token,
                 player,

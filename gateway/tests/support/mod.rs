@@ -70,6 +70,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
     pub retry_after: Option<String>,
+    /// The `x-hub88-signature` of a Hub88 adapter response.
+    pub hub88_signature: Option<String>,
 }
 
 impl Reply {
@@ -237,15 +239,19 @@ impl TestServer {
         let response = request.send().await.expect("request sent");
         assert_eq!(response.version(), http.version());
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let (retry_after, hub88_signature) = (header("retry-after"), header("x-hub88-signature"));
         let body = response.bytes().await.expect("body").to_vec();
         Reply {
             status,
             body,
             retry_after,
+            hub88_signature,
         }
     }
 
@@ -307,14 +313,12 @@ impl TestServer {
                 chunk.advance(read);
             }
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
         Reply {
             status: response.status(),
             body,
-            retry_after,
+            retry_after: header("retry-after"),
+            hub88_signature: header("x-hub88-signature"),
         }
     }
 
@@ -440,6 +444,12 @@ impl World {
         world
     }
 
+    /// Registers an aggregator as the admin.
+    pub async fn create_aggregator(&self, http: Http, body: Value) -> Reply {
+        let path = "/operator/v1/aggregators";
+        self.server.op(http, &self.admin, Method::POST, path, Some(body)).await
+    }
+
     /// A fresh game-launch token for the player, valid `ttl_ms`.
     pub async fn issue_token(&self, ttl_ms: u64) -> String {
         let issued = self
@@ -458,15 +468,15 @@ impl World {
 
     /// A signed wallet call with raw body bytes.
     pub async fn wallet_raw(&self, http: Http, route: &str, body: &[u8]) -> Reply {
-        let headers = self.aggregator.headers(body, self.server.now());
+        self.wallet_as(&self.aggregator, http, route, body).await
+    }
+
+    /// A wallet call with raw body bytes, signed by `aggregator`.
+    pub async fn wallet_as(&self, aggregator: &Aggregator, http: Http, route: &str, body: &[u8]) -> Reply {
+        let headers = aggregator.headers(body, self.server.now());
+        let path = format!("/wallet/v1/{route}");
         self.server
-            .send(
-                http,
-                Method::POST,
-                &format!("/wallet/v1/{route}"),
-                &headers,
-                Some(body.to_vec()),
-            )
+            .send(http, Method::POST, &path, &headers, Some(body.to_vec()))
             .await
     }
 

@@ -1,0 +1,363 @@
+//! The Hub88-compatible wallet adapter: Hub88's seamless-wallet contract
+//! (`/user/info`, `/user/balance`, `/transaction/{bet,win,rollback}`)
+//! translated onto exactly the commands the native wallet API submits
+//! ([`crate::seamless`]), so the ledger cannot tell the two apart.
+//!
+//! Hub88 lets the operator configure the wallet's base URL, so each Hub88
+//! integration is an aggregator registered with an RSA public key and
+//! mounted at `/hub88/{aggregator}/...` (the aggregator id, i.e. its source
+//! id). Checks run in this order, each with its own status: the path names
+//! an RSA aggregator (`RS_ERROR_INVALID_PARTNER`), the body is readable JSON
+//! within the limit, `X-Hub88-Signature` is the aggregator's RSA-SHA256 of
+//! the exact body (`RS_ERROR_INVALID_SIGNATURE`), the body has the contract's
+//! shape and types, the token names a session of this aggregator and of the
+//! request's `user`, the values are valid; only then does anything reach
+//! the ring. Business answers are HTTP 200 with a status; only when the
+//! outcome is unknown (busy ring, stopping server, commit in doubt) is the
+//! HTTP status 503/500, so that Hub88 retries with the same
+//! `transaction_uuid`. Every response is signed with the operator's key.
+//!
+//! Idempotency is the ledger's: `transaction_uuid` is the request id, so a
+//! retry gets the recorded outcome (status and balance of that moment) and
+//! the same uuid with another amount, currency, round, game, token or kind
+//! is `RS_ERROR_DUPLICATE_TRANSACTION`. The response echoes the retry's own
+//! `request_uuid`, as Hub88 requires: a retry with the same bytes gets the
+//! same bytes.
+
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::command::{Bet, RoundRef, Win, WinKind};
+use engine::ledger::Session;
+use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
+
+use self::wire::{Reply, Stake, Status};
+use crate::app::AppState;
+use crate::body::JsonBody;
+use crate::error::{ApiError, json_response, to_json};
+use crate::rsa_signature;
+use crate::seamless::{self, SessionRef};
+
+/// Header of the base64 RSA-SHA256 signature, on requests and responses.
+pub const SIGNATURE_HEADER: &str = "x-hub88-signature";
+
+/// Which call of the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    UserInfo,
+    Balance,
+    Bet,
+    Win,
+    Rollback,
+}
+
+/// Why a call ended before a reply was rendered from an outcome.
+enum Stop {
+    /// A Hub88 status (HTTP 200).
+    Status(Status),
+    /// The engine gave no outcome: busy, stopping, or in doubt.
+    Engine(ApiError),
+}
+
+impl From<Status> for Stop {
+    fn from(status: Status) -> Stop {
+        Stop::Status(status)
+    }
+}
+
+impl From<ApiError> for Stop {
+    fn from(error: ApiError) -> Stop {
+        Stop::Engine(error)
+    }
+}
+
+/// Runs one call and signs its answer.
+async fn serve(
+    state: AppState,
+    partner: &str,
+    headers: &HeaderMap,
+    body: Result<JsonBody, ApiError>,
+    call: Call,
+) -> Response {
+    let result = match checked(&state, partner, headers, &body) {
+        Ok((source, bytes)) => run(&state, source, bytes, call).await,
+        Err(stop) => Err(stop),
+    };
+    let request_uuid = || body.as_ref().ok().and_then(|body| wire::request_uuid_of(&body.0));
+    let (http, reply) = match result {
+        Ok(reply) => (StatusCode::OK, reply),
+        Err(Stop::Status(status)) => (StatusCode::OK, Reply::status(status, request_uuid())),
+        Err(Stop::Engine(error)) => (error.status, Reply::status(Status::Unknown, request_uuid())),
+    };
+    if reply.status != Status::Ok {
+        tracing::debug!(?call, status = ?reply.status, "hub88 refusal");
+    }
+    signed(&state, http, &reply).await
+}
+
+/// The partner, a readable body and its signature: returns the aggregator
+/// and the verified bytes.
+fn checked<'a>(
+    state: &AppState,
+    partner: &str,
+    headers: &HeaderMap,
+    body: &'a Result<JsonBody, ApiError>,
+) -> Result<(SourceId, &'a [u8]), Stop> {
+    let source = partner.parse().map(SourceId).map_err(|_| Status::InvalidPartner)?;
+    let Some(AggregatorCredential::RsaPublicKey(key)) = seamless::credential(state, source) else {
+        return Err(Status::InvalidPartner.into());
+    };
+    // A wrong content type or an oversized body cannot even be checked.
+    let body = body.as_ref().map_err(|_| Status::WrongSyntax)?;
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(Status::InvalidSignature)?;
+    rsa_signature::verify(&key, &body.0, signature).map_err(|_| Status::InvalidSignature)?;
+    Ok((source, &body.0))
+}
+
+async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+    match call {
+        Call::UserInfo => user_info(state, body),
+        Call::Balance => balance(state, source, body).await,
+        Call::Bet | Call::Win => transaction(state, source, body, call).await,
+        Call::Rollback => rollback(state, source, body).await,
+    }
+}
+
+fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop> {
+    let request: wire::UserInfoRequest = wire::decode(body)?;
+    let players_len = state.view.read().players_len;
+    if wire::user_player(&request.user).is_none_or(|player| player.0 > players_len) {
+        return Err(Status::Unknown.into());
+    }
+    Ok(Reply {
+        user: Some(request.user),
+        ..Reply::status(Status::Ok, Some(request.request_uuid))
+    })
+}
+
+async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
+    let request: wire::BalanceRequest = wire::decode(body)?;
+    let session = session(state, source, &request.token, &request.user)?;
+    let outcome = seamless::balance(state, source, &session.session).await?;
+    Ok(render(&outcome, &session.session, request.request_uuid, Call::Balance))
+}
+
+async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+    let request: wire::TransactionRequest = wire::decode(body)?;
+    let session = session(state, source, &request.token, &request.user)?;
+    let command = transaction_command(&request, &session.session, call)?;
+    let id = ext_id(&request.transaction_uuid)?;
+    let outcome = seamless::in_session(state, source, id, &session, command).await?;
+    Ok(render(&outcome, &session.session, request.request_uuid, call))
+}
+
+async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
+    let request: wire::RollbackRequest = wire::decode(body)?;
+    let session = session(state, source, &request.token, &request.user)?;
+    let command = Command::Rollback {
+        player: session.session.player,
+        bet: ext_id(&request.reference_transaction_uuid)?,
+    };
+    let id = ext_id(&request.transaction_uuid)?;
+    let outcome = seamless::in_session(state, source, id, &session, command).await?;
+    Ok(render(&outcome, &session.session, request.request_uuid, Call::Rollback))
+}
+
+/// The session of `token`, which must be this aggregator's and `user`'s.
+fn session(state: &AppState, source: SourceId, token: &str, user: &str) -> Result<SessionRef, Status> {
+    let session = seamless::session(state, source, token).ok_or(Status::InvalidToken)?;
+    if wire::user_player(user) != Some(session.session.player) {
+        return Err(Status::InvalidToken);
+    }
+    Ok(session)
+}
+
+fn ext_id(text: &str) -> Result<ExtId, Status> {
+    ExtId::new(text).map_err(|_| Status::WrongSyntax)
+}
+
+/// The engine command of a bet or a win. A free-round bet (`is_free`)
+/// stakes nothing: it is recorded as a zero promotional win on its round
+/// (the ledger refuses zero bets), which keeps it idempotent and journaled;
+/// its winnings come as a promotional win. A jackpot win is a jackpot win.
+fn transaction_command(request: &wire::TransactionRequest, session: &Session, call: Call) -> Result<Command, Status> {
+    match (call, &request.reference_transaction_uuid, request.jackpot_win) {
+        (Call::Bet, None, None) => {}
+        // Hub88 names the bet a win pays; the ledger pays by round (see README).
+        (Call::Win, Some(reference), _) => {
+            ext_id(reference)?;
+        }
+        _ => return Err(Status::WrongSyntax),
+    }
+    let currency = Currency::from_code(&request.currency).ok_or(Status::WrongCurrency)?;
+    let free = request.is_free == Some(true);
+    let stake = if call == Call::Bet && !free {
+        Stake::Positive
+    } else {
+        Stake::NonNegative
+    };
+    let amount = wire::amount(&request.amount, currency, stake)?;
+    let round = RoundRef {
+        id: RoundId::new(&request.round).map_err(|_| Status::WrongSyntax)?,
+        game: GameCode::new(&request.game_code).map_err(|_| Status::InvalidGame)?,
+    };
+    let close_round = request.round_closed == Some(true);
+    let player = session.player;
+    let win = |amount, kind| {
+        Command::Win(Win {
+            player,
+            currency,
+            amount,
+            round: round.clone(),
+            kind,
+            close_round,
+        })
+    };
+    Ok(match call {
+        Call::Bet if free => win(Amount::ZERO, WinKind::Promotional),
+        Call::Bet => Command::Bet(Bet {
+            player,
+            currency,
+            amount,
+            round: round.clone(),
+            close_round,
+        }),
+        _ if request.jackpot_win == Some(true) => win(amount, WinKind::Jackpot),
+        _ if free => win(amount, WinKind::Promotional),
+        _ => win(amount, WinKind::Regular),
+    })
+}
+
+/// The reply of an outcome: only the recorded outcome and the request's
+/// own uuid go in, so a retry renders the same bytes.
+fn render(outcome: &Outcome, session: &Session, request_uuid: String, call: Call) -> Reply {
+    let reply = |status| Reply {
+        user: Some(wire::user_name(session.player)),
+        ..Reply::status(status, Some(request_uuid.clone()))
+    };
+    match outcome {
+        Outcome::Moved(receipt) => reply(Status::Ok).with_balances(&receipt.balances),
+        Outcome::Balance(balances) => reply(Status::Ok).with_balances(balances),
+        Outcome::RejectedInSession { rejection, balances } => reply(status_of(rejection, call)).with_balances(balances),
+        Outcome::Rejected(rejection) => reply(status_of(rejection, call)),
+        other => {
+            tracing::error!(?other, "unexpected outcome of a wallet command");
+            reply(Status::Unknown)
+        }
+    }
+}
+
+/// The Hub88 status of an engine refusal.
+fn status_of(rejection: &Rejection, call: Call) -> Status {
+    match rejection {
+        // Hub88: a rollback of a transaction that cannot be found answers
+        // RS_OK. The ledger left a tombstone: the bet is refused if it comes.
+        Rejection::UnknownTransaction | Rejection::WrongTransactionKind if call == Call::Rollback => Status::Ok,
+        Rejection::Conflict => Status::DuplicateTransaction,
+        Rejection::CurrencyMismatch { .. } => Status::WrongCurrency,
+        Rejection::PlayerBlocked(_) | Rejection::KycRequired { .. } => Status::UserDisabled,
+        Rejection::InsufficientFunds { .. } => Status::NotEnoughMoney,
+        Rejection::LimitExceeded { .. } => Status::LimitReached,
+        Rejection::InvalidAmount => Status::WrongSyntax,
+        Rejection::UnknownRound | Rejection::UnknownTransaction => Status::TransactionDoesNotExist,
+        Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::TransactionRolledBack,
+        Rejection::SessionExpired { .. } => Status::TokenExpired,
+        Rejection::UnknownSession | Rejection::SessionMismatch => Status::InvalidToken,
+        _ => Status::Unknown,
+    }
+}
+
+/// The reply's bytes with the operator's signature of exactly them. Signing
+/// takes about 2 ms of CPU: it runs on the blocking pool.
+async fn signed(state: &AppState, http: StatusCode, reply: &Reply) -> Response {
+    let bytes = to_json(reply);
+    let signer = Arc::clone(&state.rsa_signer);
+    let signing = tokio::task::spawn_blocking(move || {
+        let signature = signer.sign(&bytes);
+        (bytes, signature)
+    });
+    match signing.await {
+        Ok((bytes, Ok(signature))) => {
+            let mut response = json_response(http, bytes);
+            if let Ok(value) = HeaderValue::from_str(&signature) {
+                response.headers_mut().insert(SIGNATURE_HEADER, value);
+            }
+            response
+        }
+        Ok((_, Err(error))) => unsigned(&error),
+        Err(error) => unsigned(&error),
+    }
+}
+
+fn unsigned(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "cannot sign a hub88 response");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the response could not be signed",
+    )
+    .into_response()
+}
+
+/// A route of the contract: one handler per path, for the OpenAPI document.
+macro_rules! route {
+    ($(#[$attribute:meta])* $name:ident => $call:expr) => {
+        $(#[$attribute])*
+        pub async fn $name(
+            State(state): State<AppState>,
+            Path(aggregator): Path<String>,
+            headers: HeaderMap,
+            body: Result<JsonBody, ApiError>,
+        ) -> Response {
+            serve(state, &aggregator, &headers, body, $call).await
+        }
+    };
+}
+
+route! {
+    /// Who a user is (no token: any user of ours).
+    #[utoipa::path(post, path = "/hub88/{aggregator}/user/info", tag = "hub88", request_body = wire::UserInfoRequest,
+        params(("aggregator" = u32, Path, description = "the RSA aggregator's id"),
+            ("x-hub88-signature" = String, Header, description = "base64 RSA-SHA256 of the body")),
+        responses((status = 200, body = wire::Reply, description = "a status; signed in x-hub88-signature")))]
+    user_info_route => Call::UserInfo
+}
+
+route! {
+    /// The session's balance (also after it expired).
+    #[utoipa::path(post, path = "/hub88/{aggregator}/user/balance", tag = "hub88", request_body = wire::BalanceRequest,
+        params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
+        responses((status = 200, body = wire::Reply)))]
+    balance_route => Call::Balance
+}
+
+route! {
+    /// A stake (refused after the session expired, or by limits or exclusions).
+    #[utoipa::path(post, path = "/hub88/{aggregator}/transaction/bet", tag = "hub88",
+        request_body = wire::TransactionRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
+        responses((status = 200, body = wire::Reply), (status = 503, body = wire::Reply, description = "busy: retry")))]
+    bet_route => Call::Bet
+}
+
+route! {
+    /// A payout (lands after expiry and despite limits or exclusions).
+    #[utoipa::path(post, path = "/hub88/{aggregator}/transaction/win", tag = "hub88",
+        request_body = wire::TransactionRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
+        responses((status = 200, body = wire::Reply), (status = 503, body = wire::Reply, description = "busy: retry")))]
+    win_route => Call::Win
+}
+
+route! {
+    /// Cancels a bet; one never seen answers RS_OK and is refused if it comes later.
+    #[utoipa::path(post, path = "/hub88/{aggregator}/transaction/rollback", tag = "hub88",
+        request_body = wire::RollbackRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
+        responses((status = 200, body = wire::Reply), (status = 503, body = wire::Reply, description = "busy: retry")))]
+    rollback_route => Call::Rollback
+}

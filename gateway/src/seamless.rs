@@ -1,0 +1,84 @@
+//! What every seamless-wallet contract shares, whatever its wire: the
+//! aggregator's credential, the game session a launch token names, and the
+//! engine requests a wallet call becomes (a command inside the session, or
+//! a read of the session's wallet).
+//!
+//! The native API ([`crate::wallet`]) and each aggregator adapter
+//! ([`crate::hub88`]) parse their own bodies and render their own replies
+//! around these, so they submit exactly the same commands and a second
+//! contract is a translation, not a second wallet. Nothing here knows JSON.
+
+use engine::ledger::Session;
+use engine::{AggregatorCredential, Command, ExtId, Outcome, Request, SourceId, TokenHash};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::tokens;
+
+/// A game session as its aggregator names it: the launch token's digest and
+/// what the ledger knows of it.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionRef {
+    /// Digest of the game-launch token.
+    pub token: TokenHash,
+    /// Player, currency, aggregator, expiry.
+    pub session: Session,
+}
+
+/// The credential of aggregator `source`, if that source is an aggregator.
+pub fn credential(state: &AppState, source: SourceId) -> Option<AggregatorCredential> {
+    let view = state.view.read();
+    view.access
+        .aggregator(source)
+        .map(|aggregator| aggregator.credential.clone())
+}
+
+/// The session of a game-launch token, if it exists and belongs to
+/// `aggregator` (another aggregator's token is as unknown as a made-up one).
+pub fn session(state: &AppState, aggregator: SourceId, token: &str) -> Option<SessionRef> {
+    let digest = tokens::digest(token);
+    let view = state.view.read();
+    match view.access.session(&digest) {
+        Some(session) if session.aggregator == aggregator => Some(SessionRef {
+            token: digest,
+            session: *session,
+        }),
+        _ => None,
+    }
+}
+
+/// Submits a wallet command (bet, win, rollback, end of round) under the
+/// aggregator's transaction id within the session, and waits for its
+/// durable outcome. The ledger checks the session, the idempotency and the
+/// money in one step.
+pub async fn in_session(
+    state: &AppState,
+    source: SourceId,
+    id: ExtId,
+    session: &SessionRef,
+    command: Command,
+) -> Result<Outcome, ApiError> {
+    let request = Request {
+        source,
+        id,
+        command: Command::InSession {
+            token: session.token,
+            command: Box::new(command),
+        },
+    };
+    Ok(state.engine.run(request).await?.outcome)
+}
+
+/// Reads the session's wallet (through the ring, so it sees exactly the
+/// committed order).
+pub async fn balance(state: &AppState, source: SourceId, session: &Session) -> Result<Outcome, ApiError> {
+    let request = Request {
+        source,
+        id: crate::wire::ext_id("balance-query", "id")?,
+        command: Command::QueryBalance {
+            player: session.player,
+            currency: session.currency,
+        },
+    };
+    Ok(state.engine.run(request).await?.outcome)
+}
