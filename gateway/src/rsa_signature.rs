@@ -2,28 +2,34 @@
 //! contracts that sign with key pairs use them (Hub88's `X-Hub88-Signature`).
 //!
 //! Two keys are involved. The aggregator's public key checks its requests:
-//! an operator registers it as PEM, it is validated here and stored by the
-//! ledger as DER (`engine::RsaPublicKeyDer`), and parsed again for every
-//! check (a DER parse costs microseconds, the verification itself tens of
-//! them). The operator's own private key signs our responses: generated
-//! (2048 bits) into the data directory on the first start, written
-//! atomically with mode 0600, and reused afterwards; its public half is what
-//! the operator hands the aggregator. Signing costs about 2 ms of CPU per
-//! response (verifying about 0.06 ms), so handlers sign on the blocking pool.
+//! an operator registers it as PEM, it is validated here (2048 to 8192
+//! bits) and stored by the ledger as SubjectPublicKeyInfo DER
+//! (`engine::RsaPublicKeyDer`); a check walks that DER to the key (no
+//! big-number work) and verifies. The operator's own private key signs our
+//! responses: generated (2048 bits) into the data directory on the first
+//! start, written atomically with mode 0600, and reused afterwards; its
+//! public half is what the operator hands the aggregator.
 //!
-//! `rsa` 0.10 computes on constant-time big integers (`crypto-bigint`), and
-//! signing blinds with the operating system's RNG.
+//! The arithmetic is `ring`'s (already in the build for TLS): constant-time,
+//! blinded, and 3.7× faster to sign and 3.1× faster to verify than the `rsa`
+//! crate (`cargo bench -p croupier-benches --bench signatures`: 0.42 ms and
+//! 16 µs). Signing still costs a fraction of a millisecond of CPU per
+//! response, so handlers sign on the blocking pool. The `rsa` crate is kept
+//! for what `ring` does not do: generating keys and reading PEM forms.
 
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use engine::RsaPublicKeyDer;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use std::sync::Arc;
+
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey};
+use rsa::pkcs8::spki::SubjectPublicKeyInfoRef;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::rand_core::{TryCryptoRng, TryRng};
-use rsa::sha2::Sha256;
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
 
 use crate::tokens;
@@ -32,6 +38,10 @@ use crate::tokens;
 pub const KEY_FILE: &str = "operator-rsa-key.pem";
 /// Size of the keys this server generates.
 pub const KEY_BITS: usize = 2048;
+/// Smallest aggregator key accepted.
+pub const MIN_BITS: usize = 2048;
+/// Largest aggregator key accepted.
+pub const MAX_BITS: usize = 8192;
 
 /// Why a key could not be read, made or stored.
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +92,9 @@ pub enum SignatureError {
 }
 
 /// Validates an aggregator's public key, given as PEM: a `PUBLIC KEY`
-/// (SubjectPublicKeyInfo) or an `RSA PUBLIC KEY` (PKCS#1) block, of 1024 to
-/// 8192 bits. Returns the SubjectPublicKeyInfo DER the ledger stores.
+/// (SubjectPublicKeyInfo) or an `RSA PUBLIC KEY` (PKCS#1) block, of 2048 to
+/// 8192 bits (shorter keys are no longer safe, and `ring` refuses them).
+/// Returns the SubjectPublicKeyInfo DER the ledger stores.
 pub fn public_key_der_from_pem(pem: &str) -> Result<RsaPublicKeyDer, KeyError> {
     let pem = pem.trim();
     let parsed = PublicKey::from_public_key_pem(pem).or_else(|spki_error| {
@@ -94,6 +105,13 @@ pub fn public_key_der_from_pem(pem: &str) -> Result<RsaPublicKeyDer, KeyError> {
         what: "public key",
         reason,
     })?;
+    let bits = key.size() * 8;
+    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+        return Err(KeyError::Pem {
+            what: "public key",
+            reason: format!("a {bits}-bit key; {MIN_BITS} to {MAX_BITS} bits are accepted"),
+        });
+    }
     let der = key.to_public_key_der().map_err(|error| KeyError::Pem {
         what: "public key",
         reason: error.to_string(),
@@ -107,12 +125,13 @@ pub fn public_key_der_from_pem(pem: &str) -> Result<RsaPublicKeyDer, KeyError> {
 
 /// Checks `signature_base64` over `body` with the aggregator's key.
 pub fn verify(key: &RsaPublicKeyDer, body: &[u8], signature_base64: &str) -> Result<(), SignatureError> {
-    let bytes = BASE64
+    let signature = BASE64
         .decode(signature_base64.trim())
         .map_err(|_| SignatureError::NotBase64)?;
-    let key = PublicKey::from_public_key_der(key.as_bytes()).map_err(|_| SignatureError::BadKey)?;
-    let signature = Signature::try_from(bytes.as_slice()).map_err(|_| SignatureError::Mismatch)?;
-    VerifyingKey::<Sha256>::new(key)
+    // ring takes the PKCS#1 RSAPublicKey inside the SubjectPublicKeyInfo.
+    let info = SubjectPublicKeyInfoRef::try_from(key.as_bytes()).map_err(|_| SignatureError::BadKey)?;
+    let pkcs1 = info.subject_public_key.raw_bytes();
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1)
         .verify(body, &signature)
         .map_err(|_| SignatureError::Mismatch)
 }
@@ -121,7 +140,8 @@ pub fn verify(key: &RsaPublicKeyDer, body: &[u8], signature_base64: &str) -> Res
 /// or in tests an aggregator's (requests).
 #[derive(Clone)]
 pub struct RsaSigner {
-    key: SigningKey<Sha256>,
+    key: Arc<RsaKeyPair>,
+    random: SystemRandom,
     public_pem: String,
 }
 
@@ -157,8 +177,16 @@ impl RsaSigner {
             .to_public_key()
             .to_public_key_pem(LineEnding::LF)
             .map_err(|error| KeyError::Generate(error.to_string()))?;
+        let pkcs8 = key
+            .to_pkcs8_der()
+            .map_err(|error| KeyError::Generate(error.to_string()))?;
+        let key = RsaKeyPair::from_pkcs8(pkcs8.as_bytes()).map_err(|error| KeyError::Pem {
+            what: "private key",
+            reason: format!("unusable for signing (2048 to 8192 bits are): {error}"),
+        })?;
         Ok(RsaSigner {
-            key: SigningKey::new(key),
+            key: Arc::new(key),
+            random: SystemRandom::new(),
             public_pem,
         })
     }
@@ -192,11 +220,11 @@ impl RsaSigner {
     /// The base64 RSA-SHA256 signature of `bytes`. Fails only if the
     /// operating system's RNG (used for blinding) fails.
     pub fn sign(&self, bytes: &[u8]) -> Result<String, KeyError> {
-        let signature = self
-            .key
-            .try_sign(bytes)
-            .map_err(|error| KeyError::Generate(error.to_string()))?;
-        Ok(BASE64.encode(signature.to_bytes()))
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(&RSA_PKCS1_SHA256, &self.random, bytes, &mut signature)
+            .map_err(|error| KeyError::Generate(format!("signing: {error}")))?;
+        Ok(BASE64.encode(signature))
     }
 }
 
@@ -268,6 +296,16 @@ mod tests {
                 "{pem:?}"
             );
         }
+    }
+
+    #[test]
+    fn keys_shorter_than_2048_bits_are_refused() {
+        let short = PrivateKey::new(&mut OsRandom, 1024).unwrap();
+        let pem = short.to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let refused = public_key_der_from_pem(&pem).unwrap_err();
+        assert!(refused.to_string().contains("a 1024-bit key"), "{refused}");
+        let pkcs8 = short.to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert!(matches!(RsaSigner::from_pem(&pkcs8), Err(KeyError::Pem { .. })));
     }
 
     #[cfg(unix)]
