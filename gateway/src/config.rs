@@ -53,6 +53,8 @@ pub struct ServeConfig {
     pub snapshot_retire: SnapshotRetire,
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
     pub log: String,
+    /// How log lines are written: text for people, JSON for collectors.
+    pub log_format: LogFormat,
     /// The operator's RSA private key (PEM) that signs Hub88 responses;
     /// `None`: `<data_dir>/operator-rsa-key.pem`. Generated where it is
     /// missing, reused afterwards.
@@ -80,9 +82,20 @@ impl Default for ServeConfig {
             snapshot_every_commands: 5_000_000,
             snapshot_retire: SnapshotRetire::Archive,
             log: "info".into(),
+            log_format: LogFormat::Text,
             rsa_key_file: None,
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, span fields included (request id, route).
+    Json,
 }
 
 /// What happens to journal segments that the kept snapshots cover.
@@ -174,6 +187,7 @@ pub struct FileConfig {
     pub snapshot_every_commands: Option<u64>,
     pub snapshot_retire: Option<SnapshotRetire>,
     pub log: Option<String>,
+    pub log_format: Option<LogFormat>,
     pub rsa_key_file: Option<PathBuf>,
 }
 
@@ -242,6 +256,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. "info" or "gateway=debug" [default: info].
     #[arg(long, env = "CROUPIER_LOG")]
     pub log: Option<String>,
+    /// Log lines as text or json [default: text].
+    #[arg(long, env = "CROUPIER_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Operator RSA private key (PEM) signing Hub88 responses; made if missing
     /// [default: <data dir>/operator-rsa-key.pem].
     #[arg(long, env = "CROUPIER_RSA_KEY_FILE")]
@@ -338,6 +355,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             .or(file.snapshot_retire)
             .unwrap_or(d.snapshot_retire),
         log: args.log.clone().or(file.log).unwrap_or(d.log),
+        log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
         rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
     };
     if config.ring_capacity == 0 || config.batch_len_max == 0 {
@@ -379,6 +397,28 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 2000);
         assert_eq!(config.log, "debug");
         assert_eq!(config.data_dir, PathBuf::from("./croupier-data"));
+    }
+
+    #[test]
+    fn the_log_format_layers_and_refuses_unknown_values() {
+        assert_eq!(
+            resolve(&ServeArgs::default(), FileConfig::default())
+                .unwrap()
+                .log_format,
+            LogFormat::Text
+        );
+        let file: FileConfig = toml::from_str("log_format = \"json\"").unwrap();
+        assert_eq!(
+            resolve(&ServeArgs::default(), file).unwrap().log_format,
+            LogFormat::Json
+        );
+        let file: FileConfig = toml::from_str("log_format = \"json\"").unwrap();
+        let args = ServeArgs {
+            log_format: Some(LogFormat::Text),
+            ..ServeArgs::default()
+        };
+        assert_eq!(resolve(&args, file).unwrap().log_format, LogFormat::Text);
+        assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
     }
 
     #[test]

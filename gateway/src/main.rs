@@ -10,7 +10,7 @@ mod demo;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use gateway::config::ServeArgs;
+use gateway::config::{LogFormat, ServeArgs};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -39,7 +39,14 @@ fn main() -> Result<()> {
 fn serve(args: &ServeArgs) -> Result<()> {
     let config = args.resolve().context("configuration")?;
     let filter = EnvFilter::try_new(&config.log).with_context(|| format!("log filter {:?}", config.log))?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(filter)
+            .init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
