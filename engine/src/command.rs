@@ -465,6 +465,11 @@ pub struct Win {
     pub kind: WinKind,
     /// Close the round after this win.
     pub close_round: bool,
+    /// The bet this win pays, when the aggregator names it (Hub88 does):
+    /// the win is then refused if that bet is unknown, was refused, or was
+    /// rolled back (or its rollback came first), so a stake refunded by a
+    /// rollback is never also paid out.
+    pub bet: Option<ExtId>,
 }
 
 /// A bonus offer turned into bonus money.

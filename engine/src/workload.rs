@@ -226,6 +226,7 @@ impl Workload {
             round,
             kind: WinKind::Regular,
             close_round: true,
+            bet: None,
         };
         Request {
             source: self.source,

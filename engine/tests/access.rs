@@ -211,6 +211,7 @@ fn win(minor: i64) -> Command {
         round: round(),
         kind: WinKind::Regular,
         close_round: false,
+        bet: None,
     })
 }
 
@@ -724,6 +725,7 @@ mod random_sessions {
                         round: round_of(round),
                         kind: WinKind::Regular,
                         close_round: false,
+                        bet: None,
                     }),
                     Op::Rollback { bet } => Command::Rollback {
                         player: PLAYER,

@@ -369,6 +369,7 @@ fn win_on(player: PlayerId, minor: i64, round: RoundRef, kind: WinKind, close: b
         round,
         kind,
         close_round: close,
+        bet: None,
     })
 }
 
@@ -1275,6 +1276,7 @@ fn a_zero_win_is_recorded_and_a_negative_one_refused() {
         round: round("r1"),
         kind: WinKind::Regular,
         close_round: false,
+        bet: None,
         player: p,
     });
     check_rejected(h.run(GAME, usd), Rejection::CurrencyMismatch { currency: USD });
@@ -1385,6 +1387,51 @@ fn a_rollback_before_its_bet_leaves_a_tombstone_that_refuses_the_bet() {
     // The id is taken: anything else under it conflicts.
     let win = win_cmd(p, 5, "r1", WinKind::Jackpot);
     check_rejected(h.apply(GAME, "b9", win), Rejection::Conflict);
+}
+
+/// A win that names the bet it pays.
+fn win_paying(player: PlayerId, minor: i64, round_id: &str, bet: &str) -> Command {
+    let Command::Win(win) = win_cmd(player, minor, round_id, WinKind::Regular) else {
+        unreachable!("win_cmd makes a win")
+    };
+    Command::Win(Win {
+        bet: Some(ext(bet)),
+        ..win
+    })
+}
+
+#[test]
+fn a_win_naming_its_bet_pays_only_a_live_bet_of_its_player() {
+    let mut h = Harness::new();
+    let (p, other) = (h.register(), h.register());
+    h.fund(p, 1000);
+    h.fund(other, 1000);
+    check(h.bet("b1", p, 100, "r1"), h.moved(-100, 0, bal(900, 0, 0, 1)));
+    check(h.rollback(p, "b1"), h.moved(100, 0, bal(1000, 0, 0, 0)));
+    check_rejected(h.rollback(p, "b-late"), Rejection::UnknownTransaction);
+    let short = Rejection::InsufficientFunds { available: amt(1000) };
+    check_rejected(h.bet("b-refused", p, 5000, "r1"), short);
+    check(h.bet("b-other", other, 100, "r9"), h.moved(-100, 0, bal(900, 0, 0, 1)));
+    check(h.bet("b2", p, 100, "r1"), h.moved(-100, 0, bal(900, 0, 0, 1)));
+    let money = h.money();
+    let refusals = [
+        ("w-rolled-back", "b1", Rejection::BetRolledBack),
+        ("w-tombstone", "b-late", Rejection::BetRolledBack),
+        ("w-never", "b-never", Rejection::UnknownTransaction),
+        ("w-refused", "b-refused", Rejection::UnknownTransaction),
+        ("w-other", "b-other", Rejection::UnknownTransaction),
+        ("w-itself", "w-itself", Rejection::WrongTransactionKind),
+    ];
+    for (id, bet, rejection) in refusals {
+        check_rejected(h.apply(GAME, id, win_paying(p, 500, "r1", bet)), rejection);
+    }
+    assert_eq!(h.money(), money, "refused wins change nothing");
+    check(
+        h.apply(GAME, "w2", win_paying(p, 500, "r1", "b2")),
+        h.moved(500, 0, bal(1400, 0, 0, 1)),
+    );
+    // The bet named is part of the payload: the same id naming another bet conflicts.
+    check_rejected(h.apply(GAME, "w2", win_paying(p, 500, "r1", "b1")), Rejection::Conflict);
 }
 
 #[test]
@@ -2055,6 +2102,7 @@ fn per_player_commands(p: PlayerId, currency: Currency) -> Vec<Command> {
             round: round("r1"),
             kind: WinKind::Jackpot,
             close_round: false,
+            bet: None,
         }),
         adjust_cmd(p, currency, -1),
         Command::BonusForfeit { player: p, currency },

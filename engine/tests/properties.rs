@@ -93,7 +93,7 @@ fn gaming_command() -> impl Strategy<Value = Command> {
         }),
         5 => (player(), currency(), amount(), round.clone(), 0u8..3, any::<bool>()).prop_map(|(player, currency, amount, round, kind, close_round)| {
             let kind = [WinKind::Regular, WinKind::Jackpot, WinKind::Promotional][kind as usize];
-            Command::Win(Win { player, currency, amount, round, kind, close_round })
+            Command::Win(Win { player, currency, amount, round, kind, close_round, bet: None })
         }),
         2 => (player(), 1u8..=BACK).prop_map(|(player, n)| Command::Rollback { player, bet: placeholder(n) }),
         1 => (player(), round).prop_map(|(player, round)| Command::EndRound { player, round }),

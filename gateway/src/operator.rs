@@ -191,7 +191,7 @@ pub async fn create_operator(State(state): State<AppState>, headers: HeaderMap, 
 pub struct CreateAggregatorRequest {
     /// Display name, unique.
     pub name: String,
-    /// The aggregator's RSA public key, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`, 1024–8192 bits).
+    /// The aggregator's RSA public key, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`, 2048–8192 bits).
     #[serde(default)]
     pub rsa_public_key: Option<String>,
 }

@@ -25,6 +25,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+/// Most bytes of a request's headers (HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE):
+/// a head is buffered whole before the router sees it.
+const HEAD_BYTES_MAX: u64 = 16 * 1024;
+/// Longest a request's head may take to arrive once its stream is open
+/// (the router's request timeout starts only after it).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Longest a stop waits for closed connections to be acknowledged.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -117,7 +124,11 @@ async fn connection(incoming: quinn::Incoming, router: Router, mut stopping: wat
         },
         _ = stopping.changed() => return,
     };
-    let mut h3 = match h3::server::Connection::new(h3_quinn::Connection::new(connection.clone())).await {
+    let mut h3 = match h3::server::builder()
+        .max_field_section_size(HEAD_BYTES_MAX)
+        .build(h3_quinn::Connection::new(connection.clone()))
+        .await
+    {
         Ok(h3) => h3,
         Err(error) => return tracing::debug!(%peer, %error, "HTTP/3 connection set-up failed"),
     };
@@ -126,8 +137,10 @@ async fn connection(incoming: quinn::Incoming, router: Router, mut stopping: wat
         tokio::select! {
             biased;
             _ = stopping.changed() => {
-                // GOAWAY: requests already accepted finish, later ones are refused.
-                if let Err(error) = h3.shutdown(0).await {
+                // GOAWAY: requests already accepted finish, later ones are
+                // refused. The id sent is the first one not processed (RFC
+                // 9114 §5.2), so it must be past the last accepted request.
+                if let Err(error) = h3.shutdown(1).await {
                     tracing::debug!(%peer, %error, "HTTP/3 GOAWAY not sent");
                 }
                 break;
@@ -160,9 +173,10 @@ type RecvHalf = RequestStream<h3_quinn::RecvStream, Bytes>;
 /// Reads one request's head, runs it through the router with its body
 /// streaming in, and sends the reply.
 async fn request(resolver: Resolver, router: Router, peer: SocketAddr) {
-    let (head, stream) = match resolver.resolve_request().await {
-        Ok(resolved) => resolved,
-        Err(error) => return tracing::debug!(%peer, %error, "HTTP/3 request head unreadable"),
+    let (head, stream) = match tokio::time::timeout(HEAD_TIMEOUT, resolver.resolve_request()).await {
+        Ok(Ok(resolved)) => resolved,
+        Ok(Err(error)) => return tracing::debug!(%peer, %error, "HTTP/3 request head unreadable"),
+        Err(_) => return tracing::debug!(%peer, "HTTP/3 request head not sent in time"),
     };
     let (mut send, recv) = stream.split();
     let request: Request<Body> = head.map(|()| Body::new(RequestBody::new(recv)));

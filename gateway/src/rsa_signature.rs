@@ -105,7 +105,7 @@ pub fn public_key_der_from_pem(pem: &str) -> Result<RsaPublicKeyDer, KeyError> {
         what: "public key",
         reason,
     })?;
-    let bits = key.size() * 8;
+    let bits = key.n().bit_width() as usize;
     if !(MIN_BITS..=MAX_BITS).contains(&bits) {
         return Err(KeyError::Pem {
             what: "public key",

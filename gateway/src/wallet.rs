@@ -323,6 +323,7 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
                 round,
                 kind,
                 close_round: request.close_round,
+                bet: None,
             });
             in_session(&state, source, &request.transaction_id, session, command).await
         }

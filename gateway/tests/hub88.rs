@@ -71,15 +71,26 @@ impl Hub {
         issued.json()["token"].as_str().unwrap().to_owned()
     }
 
+    /// Sends raw bytes with these headers to `/hub88/{partner}/{route}`.
+    async fn send_unchecked(
+        &self,
+        http: Http,
+        partner: &str,
+        route: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Reply {
+        let path = format!("/hub88/{partner}/{route}");
+        self.w
+            .server
+            .send(http, Method::POST, &path, headers, Some(body.to_vec()))
+            .await
+    }
+
     /// Sends raw bytes with these headers to `/hub88/{partner}/{route}` and
     /// checks the response's signature.
     async fn send(&self, http: Http, partner: &str, route: &str, headers: &[(&str, String)], body: &[u8]) -> Reply {
-        let path = format!("/hub88/{partner}/{route}");
-        let reply = self
-            .w
-            .server
-            .send(http, Method::POST, &path, headers, Some(body.to_vec()))
-            .await;
+        let reply = self.send_unchecked(http, partner, route, headers, body).await;
         let signature = reply.hub88_signature.as_deref().expect("a signed response");
         assert_eq!(
             rsa_signature::verify(&self.operator_key, &reply.body, signature),
@@ -290,9 +301,10 @@ async fn not_enough_money_wrong_currency_and_free_and_jackpot_rounds() {
     free_win["is_free"] = json!(true);
     let free_win = h.call(Http::V2, "transaction/win", &free_win).await;
     expect(&free_win, "RS_OK", "w-free", 103 * EUR);
-    // A jackpot win needs no open round.
+    // A jackpot win needs no open round, nor a bet.
     let mut jackpot = h.win_body("w-jp", 1_000 * EUR, "r-jackpot", "b-x");
     jackpot["jackpot_win"] = json!(true);
+    jackpot.as_object_mut().unwrap().remove("reference_transaction_uuid");
     let jackpot = h.call(Http::V1, "transaction/win", &jackpot).await;
     expect(&jackpot, "RS_OK", "w-jp", 1_103 * EUR);
     h.w.server.stop().await;
@@ -396,13 +408,13 @@ async fn partners_signatures_and_tokens_are_checked_before_the_ledger() {
     ];
     let applied = h.w.server.commands_applied().await;
     for (http, (name, partner, headers, expected)) in ALL.into_iter().cycle().zip(cases) {
-        let reply = h.send(http, partner, "transaction/bet", &headers, &body).await;
+        let reply = h
+            .send_unchecked(http, partner, "transaction/bet", &headers, &body)
+            .await;
+        // Before authentication nothing is signed, nor request_uuid echoed.
         assert_eq!(
-            (reply.status, reply.text()),
-            (
-                StatusCode::OK,
-                format!(r#"{{"status":"{expected}","request_uuid":"rq-b-1"}}"#)
-            ),
+            (reply.status, reply.text(), reply.hub88_signature),
+            (StatusCode::OK, format!(r#"{{"status":"{expected}"}}"#), None),
             "{name}"
         );
     }
@@ -490,7 +502,6 @@ async fn bad_input_gets_the_contract_status_and_changes_nothing() {
         ("another aggregator's token", set("token", json!(other_session)), TOKEN),
         ("another user", set("user", json!("player-2")), TOKEN),
         ("a user not in our form", set("user", json!("player-01")), TOKEN),
-        ("oversized body", set("meta", json!("x".repeat(5_000))), SYNTAX),
     ];
     let mut no_bet = h.win_body("w-1", EUR, "r-1", "b-1");
     no_bet.as_object_mut().unwrap().remove("reference_transaction_uuid");
@@ -525,16 +536,29 @@ async fn bad_input_gets_the_contract_status_and_changes_nothing() {
         assert_eq!(status(&reply), expected, "{name}: {}", reply.text());
         assert!(reply.json().get("balance").is_none(), "{name}");
     }
-    let wrong_type = [("content-type", "text/plain".to_owned())];
+    // A body that cannot even be checked is refused before authentication: unsigned.
     let body = bet.to_string().into_bytes();
-    let headers = [
-        wrong_type[0].clone(),
+    let wrong_type = [
+        ("content-type", "text/plain".to_owned()),
         ("x-hub88-signature", aggregator_key().sign(&body).unwrap()),
     ];
-    let reply = h
-        .send(Http::V2, &h.partner.to_string(), "transaction/bet", &headers, &body)
-        .await;
-    assert_eq!(status(&reply), "RS_ERROR_WRONG_SYNTAX", "wrong content type");
+    let oversized = set("meta", json!("x".repeat(5_000)));
+    let oversized_headers = signed_headers(aggregator_key(), &oversized);
+    for (name, headers, body) in [
+        ("wrong content type", &wrong_type[..], &body),
+        ("oversized body", &oversized_headers[..], &oversized),
+    ] {
+        for http in ALL {
+            let reply = h
+                .send_unchecked(http, &h.partner.to_string(), "transaction/bet", headers, body)
+                .await;
+            assert_eq!(
+                (reply.status, reply.text(), reply.hub88_signature),
+                (StatusCode::OK, r#"{"status":"RS_ERROR_WRONG_SYNTAX"}"#.to_owned(), None),
+                "{name}"
+            );
+        }
+    }
     assert_eq!(h.w.server.commands_applied().await, applied, "the journal did not grow");
     assert_eq!(h.w.balance().await["cash"], "100.00");
     h.w.server.stop().await;
@@ -607,4 +631,75 @@ async fn operators_register_rsa_aggregators_only_with_a_valid_public_key() {
     let reply = w.create_aggregator(Http::V1, body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_win_pays_only_a_live_bet_and_rounds_down_to_the_cent() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hub::new(dir.path()).await;
+    // A bet rolled back (its stake refunded) can no longer be paid.
+    expect(&h.bet(Http::V1, "b-1", 10 * EUR, "r-1").await, "RS_OK", "b-1", 90 * EUR);
+    expect(&h.rollback(Http::V2, "rb-1", "b-1").await, "RS_OK", "rb-1", 100 * EUR);
+    let paid_twice = h
+        .call(Http::V3, "transaction/win", &h.win_body("w-1", 25 * EUR, "r-1", "b-1"))
+        .await;
+    expect(&paid_twice, "RS_ERROR_TRANSACTION_ROLLED_BACK", "w-1", 100 * EUR);
+    // Nor a bet whose rollback came first, nor a bet never seen.
+    expect(
+        &h.rollback(Http::V1, "rb-2", "b-late").await,
+        "RS_OK",
+        "rb-2",
+        100 * EUR,
+    );
+    let late = h
+        .call(Http::V1, "transaction/win", &h.win_body("w-2", EUR, "r-1", "b-late"))
+        .await;
+    expect(&late, "RS_ERROR_TRANSACTION_ROLLED_BACK", "w-2", 100 * EUR);
+    let unknown = h
+        .call(Http::V2, "transaction/win", &h.win_body("w-3", EUR, "r-1", "b-never"))
+        .await;
+    expect(&unknown, "RS_ERROR_TRANSACTION_DOES_NOT_EXIST", "w-3", 100 * EUR);
+    // A live bet is paid; a win finer than a cent is paid rounded down, not refused.
+    expect(&h.bet(Http::V1, "b-4", 10 * EUR, "r-1").await, "RS_OK", "b-4", 90 * EUR);
+    let fine = h.win_body("w-4", 13_700, "r-1", "b-4");
+    expect(
+        &h.call(Http::V2, "transaction/win", &fine).await,
+        "RS_OK",
+        "w-4",
+        90 * EUR + 13_000,
+    );
+    assert_eq!(
+        h.call(Http::V3, "transaction/win", &fine).await.text(),
+        answer("RS_OK", "w-4", 90 * EUR + 13_000)
+    );
+    // The bet a win names is part of its payload.
+    let other_bet = h.win_body("w-4", 13_700, "r-1", "b-1");
+    let duplicate = h.call(Http::V1, "transaction/win", &other_bet).await;
+    assert_eq!(status(&duplicate), "RS_ERROR_DUPLICATE_TRANSACTION");
+    assert_eq!(h.w.balance().await["cash"], "90.13");
+    h.w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_supplier_promotion_stakes_nothing_and_its_win_needs_no_bet() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hub::new(dir.path()).await;
+    let mut promo_bet = h.bet_body("b-promo", 0, "r-promo");
+    promo_bet["is_supplier_promo"] = json!(true);
+    expect(
+        &h.call(Http::V1, "transaction/bet", &promo_bet).await,
+        "RS_OK",
+        "b-promo",
+        100 * EUR,
+    );
+    let mut promo_win = h.win_body("w-promo", 2 * EUR, "r-promo", "b-x");
+    promo_win["is_supplier_promo"] = json!(true);
+    promo_win.as_object_mut().unwrap().remove("reference_transaction_uuid");
+    expect(
+        &h.call(Http::V2, "transaction/win", &promo_win).await,
+        "RS_OK",
+        "w-promo",
+        102 * EUR,
+    );
+    h.w.server.stop().await;
 }

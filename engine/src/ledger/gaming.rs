@@ -184,6 +184,9 @@ impl Ledger {
             Some(r) if r.player != index => return rejected(Rejection::RoundPlayerMismatch),
             _ => {}
         }
+        if let Some(bet_id) = &win.bet {
+            check!(self.paid_bet(ctx, index, bet_id));
+        }
         let (bonus_share, serial) = round.map_or((Amount::ZERO, 0), |r| bonus_share_of(win.amount, r));
         let cash_share = Amount::from_minor(win.amount.minor() - bonus_share.minor());
         let wallet = self.wallet_mut_unchecked(win.player, currency);
@@ -259,6 +262,26 @@ impl Ledger {
             bet.rolled_back = true;
         }
         (self.receipt(ctx, id, before), Detail::Plain)
+    }
+
+    /// Checks the bet a win names: it must have been taken from this player
+    /// and not rolled back. A free-round bet recorded without a stake (a
+    /// successful record that is not a bet) may be named too.
+    fn paid_bet(&self, ctx: Ctx, player: u32, bet_id: &ExtId) -> Result<(), Rejection> {
+        let bet_key = self.fingerprints.request(ctx.source, bet_id);
+        if bet_key == ctx.key {
+            return Err(Rejection::WrongTransactionKind);
+        }
+        let record = self.txs.get(bet_key).ok_or(Rejection::UnknownTransaction)?;
+        match &record.detail {
+            Detail::Bet(bet) if bet.player != player => Err(Rejection::UnknownTransaction),
+            Detail::Bet(bet) if bet.rolled_back => Err(Rejection::BetRolledBack),
+            Detail::Bet(_) => Ok(()),
+            Detail::Tombstone => Err(Rejection::BetRolledBack),
+            Detail::Plain if record.outcome.is_ok() => Ok(()),
+            Detail::Plain => Err(Rejection::UnknownTransaction),
+            Detail::Payment(_) => Err(Rejection::WrongTransactionKind),
+        }
     }
 
     /// The bet a rollback refers to, with the (seq, time) it was placed at.

@@ -15,12 +15,17 @@
 //! the ring. Business answers are HTTP 200 with a status; only when the
 //! outcome is unknown (busy ring, stopping server, commit in doubt) is the
 //! HTTP status 503/500, so that Hub88 retries with the same
-//! `transaction_uuid`. Every response is signed with the operator's key.
+//! `transaction_uuid`. Every response to an authenticated request is signed
+//! with the operator's key; partner and signature refusals are not (nor do
+//! they echo `request_uuid`).
 //!
 //! Idempotency is the ledger's: `transaction_uuid` is the request id, so a
 //! retry gets the recorded outcome (status and balance of that moment) and
-//! the same uuid with another amount, currency, round, game, token or kind
-//! is `RS_ERROR_DUPLICATE_TRANSACTION`. The response echoes the retry's own
+//! the same uuid with another amount, currency, round, game, token, kind or
+//! referenced bet is `RS_ERROR_DUPLICATE_TRANSACTION`. A win names the bet
+//! it pays (`reference_transaction_uuid`); the ledger refuses it if that bet
+//! is unknown (`RS_ERROR_TRANSACTION_DOES_NOT_EXIST`) or was rolled back
+//! (`RS_ERROR_TRANSACTION_ROLLED_BACK`), in the same step as the payout. The response echoes the retry's own
 //! `request_uuid`, as Hub88 requires: a retry with the same bytes gets the
 //! same bytes.
 
@@ -83,11 +88,15 @@ async fn serve(
     body: Result<JsonBody, ApiError>,
     call: Call,
 ) -> Response {
-    let result = match checked(&state, partner, headers, &body) {
-        Ok((source, bytes)) => run(&state, source, bytes, call).await,
-        Err(stop) => Err(stop),
+    let (source, bytes) = match checked(&state, partner, headers, &body) {
+        Ok(checked) => checked,
+        // Nothing is signed or echoed before the caller is authenticated: a
+        // signature costs CPU a stranger must not be able to spend, and ours
+        // must never cover bytes a stranger chose.
+        Err(status) => return json_response(StatusCode::OK, to_json(&Reply::status(status, None))),
     };
-    let request_uuid = || body.as_ref().ok().and_then(|body| wire::request_uuid_of(&body.0));
+    let result = run(&state, source, bytes, call).await;
+    let request_uuid = || wire::request_uuid_of(bytes);
     let (http, reply) = match result {
         Ok(reply) => (StatusCode::OK, reply),
         Err(Stop::Status(status)) => (StatusCode::OK, Reply::status(status, request_uuid())),
@@ -106,10 +115,10 @@ fn checked<'a>(
     partner: &str,
     headers: &HeaderMap,
     body: &'a Result<JsonBody, ApiError>,
-) -> Result<(SourceId, &'a [u8]), Stop> {
+) -> Result<(SourceId, &'a [u8]), Status> {
     let source = partner.parse().map(SourceId).map_err(|_| Status::InvalidPartner)?;
     let Some(AggregatorCredential::RsaPublicKey(key)) = seamless::credential(state, source) else {
-        return Err(Status::InvalidPartner.into());
+        return Err(Status::InvalidPartner);
     };
     // A wrong content type or an oversized body cannot even be checked.
     let body = body.as_ref().map_err(|_| Status::WrongSyntax)?;
@@ -183,25 +192,29 @@ fn ext_id(text: &str) -> Result<ExtId, Status> {
     ExtId::new(text).map_err(|_| Status::WrongSyntax)
 }
 
-/// The engine command of a bet or a win. A free-round bet (`is_free`)
-/// stakes nothing: it is recorded as a zero promotional win on its round
-/// (the ledger refuses zero bets), which keeps it idempotent and journaled;
-/// its winnings come as a promotional win. A jackpot win is a jackpot win.
+/// The engine command of a bet or a win. A free-round bet (`is_free`, or a
+/// supplier promotion's, `is_supplier_promo`) stakes nothing: it is
+/// recorded as a zero promotional win on its round (the ledger refuses zero
+/// bets), which keeps it idempotent and journaled; its winnings come as a
+/// promotional win. A jackpot win is a jackpot win. A win's amount is
+/// rounded down to the currency's minor unit (see [`wire::amount`]).
 fn transaction_command(request: &wire::TransactionRequest, session: &Session, call: Call) -> Result<Command, Status> {
-    match (call, &request.reference_transaction_uuid, request.jackpot_win) {
-        (Call::Bet, None, None) => {}
-        // Hub88 names the bet a win pays; the ledger pays by round (see README).
-        (Call::Win, Some(reference), _) => {
-            ext_id(reference)?;
-        }
+    let promo = request.is_supplier_promo == Some(true);
+    let jackpot = request.jackpot_win == Some(true);
+    let paid_bet = match (call, &request.reference_transaction_uuid, request.jackpot_win) {
+        (Call::Bet, None, None) => None,
+        // The ledger checks the bet a win names, atomically with the payout.
+        (Call::Win, Some(reference), _) => Some(ext_id(reference)?),
+        // A supplier promotion's or a jackpot's win may pay no bet.
+        (Call::Win, None, _) if promo || jackpot => None,
         _ => return Err(Status::WrongSyntax),
-    }
+    };
     let currency = Currency::from_code(&request.currency).ok_or(Status::WrongCurrency)?;
-    let free = request.is_free == Some(true);
-    let stake = if call == Call::Bet && !free {
-        Stake::Positive
-    } else {
-        Stake::NonNegative
+    let free = request.is_free == Some(true) || promo;
+    let stake = match call {
+        Call::Bet if !free => Stake::Positive,
+        Call::Bet => Stake::NonNegative,
+        _ => Stake::Payout,
     };
     let amount = wire::amount(&request.amount, currency, stake)?;
     let round = RoundRef {
@@ -218,6 +231,7 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
             round: round.clone(),
             kind,
             close_round,
+            bet: paid_bet.clone(),
         })
     };
     Ok(match call {
@@ -229,7 +243,7 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
             round: round.clone(),
             close_round,
         }),
-        _ if request.jackpot_win == Some(true) => win(amount, WinKind::Jackpot),
+        _ if jackpot => win(amount, WinKind::Jackpot),
         _ if free => win(amount, WinKind::Promotional),
         _ => win(amount, WinKind::Regular),
     })

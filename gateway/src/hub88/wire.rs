@@ -159,7 +159,8 @@ pub struct TransactionRequest {
     pub request_uuid: String,
     /// The transaction's id: our idempotency key.
     pub transaction_uuid: String,
-    /// For a win, the bet it pays (recorded by Hub88; we pay by round).
+    /// For a win, the bet it pays: the win is refused if that bet is unknown
+    /// or was rolled back.
     pub reference_transaction_uuid: Option<String>,
     /// The round.
     pub round: String,
@@ -176,6 +177,9 @@ pub struct TransactionRequest {
     pub amount: Number,
     /// A free-round bet (no stake is taken) or its win (a promotional win).
     pub is_free: Option<bool>,
+    /// A supplier promotion (Hub88, since May 2025): its bet stakes nothing,
+    /// like a free round, and its win (promotional) may name no bet.
+    pub is_supplier_promo: Option<bool>,
     /// A jackpot win.
     pub jackpot_win: Option<bool>,
     /// Hub88's aggregated free-bet flag (informational).
@@ -258,11 +262,17 @@ pub fn request_uuid_of(body: &[u8]) -> Option<String> {
 pub enum Stake {
     /// Strictly positive (a bet).
     Positive,
-    /// Zero or more (a win, a free-round bet).
+    /// Zero or more, exactly (a free-round bet).
     NonNegative,
+    /// Zero or more, rounded down to the minor unit (a win): Hub88's unit
+    /// is finer than most currencies' (a crash game may pay 0.137 EUR), and
+    /// refusing a payout would leave money owed to the player unpaid on
+    /// every retry. The remainder below a cent is not paid.
+    Payout,
 }
 
-/// An amount in 1/100,000 of `currency`, exactly, as minor units.
+/// An amount in 1/100,000 of `currency` as minor units: exactly, or for a
+/// payout rounded down to the minor unit.
 pub fn amount(number: &Number, currency: Currency, stake: Stake) -> Result<Amount, Status> {
     let Some(units) = number.as_i64() else {
         // Above i64 (a u64) is a value out of range; a float literal is the wrong type.
@@ -271,6 +281,15 @@ pub fn amount(number: &Number, currency: Currency, stake: Stake) -> Result<Amoun
         } else {
             Status::WrongTypes
         });
+    };
+    if units < 0 {
+        return Err(Status::WrongSyntax);
+    }
+    let exponent = currency.exponent();
+    let units = if stake == Stake::Payout && exponent < SCALE {
+        units - units % 10_i64.pow(SCALE - exponent)
+    } else {
+        units
     };
     // Not a whole number of minor units, or too large for them.
     let amount = Amount::from_scaled(units, SCALE, currency).map_err(|_| Status::WrongSyntax)?;
