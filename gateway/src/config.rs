@@ -49,6 +49,9 @@ pub struct ServeConfig {
     pub journal_segment_bytes: u64,
     /// Take a snapshot every this many durable commands (0: never).
     pub snapshot_every_commands: u64,
+    /// Most connections open at once, per transport (TCP, QUIC); beyond it
+    /// new ones are closed at once, so a flood cannot exhaust the server.
+    pub max_connections: usize,
     /// What happens to journal segments behind the snapshots kept.
     pub snapshot_retire: SnapshotRetire,
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
@@ -80,6 +83,7 @@ impl Default for ServeConfig {
             retry_after_s: 1,
             journal_segment_bytes: journal::SEGMENT_SIZE_DEFAULT_BYTES,
             snapshot_every_commands: 5_000_000,
+            max_connections: 10_000,
             snapshot_retire: SnapshotRetire::Archive,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -185,6 +189,7 @@ pub struct FileConfig {
     pub retry_after_s: Option<u64>,
     pub journal_segment_bytes: Option<u64>,
     pub snapshot_every_commands: Option<u64>,
+    pub max_connections: Option<usize>,
     pub snapshot_retire: Option<SnapshotRetire>,
     pub log: Option<String>,
     pub log_format: Option<LogFormat>,
@@ -250,6 +255,9 @@ pub struct ServeArgs {
     /// Snapshot every this many durable commands, 0 for never [default: 5000000].
     #[arg(long, env = "CROUPIER_SNAPSHOT_EVERY_COMMANDS")]
     pub snapshot_every_commands: Option<u64>,
+    /// Most connections open at once, per transport [default: 10000].
+    #[arg(long, env = "CROUPIER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Journal segments behind the kept snapshots: archive, remove or keep [default: archive].
     #[arg(long, env = "CROUPIER_SNAPSHOT_RETIRE", value_enum)]
     pub snapshot_retire: Option<SnapshotRetire>,
@@ -354,13 +362,17 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             .snapshot_retire
             .or(file.snapshot_retire)
             .unwrap_or(d.snapshot_retire),
+        max_connections: args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(d.max_connections),
         log: args.log.clone().or(file.log).unwrap_or(d.log),
         log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
         rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
     };
-    if config.ring_capacity == 0 || config.batch_len_max == 0 {
+    if config.ring_capacity == 0 || config.batch_len_max == 0 || config.max_connections == 0 {
         return Err(ConfigError::Invalid(
-            "ring_capacity and batch_len_max must be at least 1",
+            "ring_capacity, batch_len_max and max_connections must be at least 1",
         ));
     }
     if config.body_limit_bytes == 0 || config.request_timeout_ms == 0 || config.session_ttl_ms == 0 {

@@ -50,6 +50,8 @@ pub struct QuicTransport {
     pub endpoint: quinn::Endpoint,
     /// Longest a stop waits for connections to finish their requests.
     pub drain_timeout: Duration,
+    /// Most connections served at once; later ones are turned away.
+    pub max_connections: usize,
 }
 
 impl QuicTransport {
@@ -59,6 +61,7 @@ impl QuicTransport {
         let QuicTransport {
             endpoint,
             drain_timeout,
+            max_connections,
         } = self;
         let (stop, stopping) = watch::channel(());
         let mut connections = JoinSet::new();
@@ -69,6 +72,11 @@ impl QuicTransport {
                 () = &mut shutdown => break,
                 Some(joined) = connections.join_next(), if !connections.is_empty() => log_join(joined),
                 incoming = endpoint.accept() => match incoming {
+                    Some(incoming) if connections.len() >= max_connections => {
+                        tracing::debug!(peer = %incoming.remote_address(), max_connections,
+                            "QUIC connection refused: at the limit");
+                        incoming.refuse();
+                    }
                     Some(incoming) => {
                         connections.spawn(connection(incoming, router.clone(), stopping.clone()));
                     }

@@ -1,9 +1,10 @@
 //! Start-up and shutdown of `croupier serve`.
 //!
-//! Start: recover the ledger from the data directory, start the sequencer
-//! with the journal sink (wrapped by the [`ProjectingSink`]), create the
-//! first operator on an empty ledger (its token written to a 0600 file
-//! first), load or make the TLS certificate, bind the transports, serve.
+//! Start: load or make the operator's RSA key and the TLS certificate, bind
+//! the transports (so a port in use fails fast), recover the ledger from
+//! the data directory, start the sequencer with the journal sink (wrapped
+//! by the [`ProjectingSink`]), create the first operator on an empty ledger
+//! (its token written to a 0600 file first), serve.
 //! Stop: every transport stops accepting and lets its in-flight requests
 //! finish (bounded by [`ServeConfig::drain_timeout`]), then the sequencer is
 //! shut down (it applies and flushes what it holds), then we return.
@@ -147,8 +148,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
 pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Clock) -> Result<Running, ServeError> {
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-    // Before recovery: a bad certificate stops the start before anything runs.
+    // Before recovery: a bad certificate or a port in use stops the start
+    // before anything runs (and before a recovery that may take seconds).
+    // Connections that arrive meanwhile wait in the listeners' queues.
     let identity = load_identity(&config).await?;
+    let transports = Transports::bind(&config, identity.as_ref()).await?;
     let rsa_key_path = config.rsa_key_path();
     let rsa_signer = tokio::task::spawn_blocking(move || RsaSigner::load_or_generate(&rsa_key_path))
         .await
@@ -206,7 +210,6 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         .map_err(io("starting the sequencer"))?;
     let engine = Engine::new(sequencer.handle(), config.retry_after_s);
     let first_token_path = first_operator(&engine, &view, &dir).await?;
-    let transports = Transports::bind(&config, identity.as_ref()).await?;
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let state = AppState(Arc::new(Shared {
         engine,
@@ -296,6 +299,7 @@ impl Transports {
             listener,
             tls,
             drain_timeout,
+            max_connections: config.max_connections,
         };
         let (quic, quic_addr) = match identity {
             Some(identity) if config.quic => {
@@ -307,6 +311,7 @@ impl Transports {
                     Some(QuicTransport {
                         endpoint,
                         drain_timeout,
+                        max_connections: config.max_connections,
                     }),
                     Some(addr),
                 )

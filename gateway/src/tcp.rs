@@ -38,6 +38,8 @@ pub struct TcpTransport {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Longest a stop waits for connections to finish their requests.
     pub drain_timeout: Duration,
+    /// Most connections served at once; later ones are turned away.
+    pub max_connections: usize,
 }
 
 impl TcpTransport {
@@ -48,6 +50,7 @@ impl TcpTransport {
             listener,
             tls,
             drain_timeout,
+            max_connections,
         } = self;
         let tls = tls.map(TlsAcceptor::from);
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -63,6 +66,10 @@ impl TcpTransport {
                 () = &mut shutdown => break,
                 Some(joined) = connections.join_next(), if !connections.is_empty() => log_join(joined),
                 accepted = listener.accept() => match accepted {
+                    Ok((_, peer)) if connections.len() >= max_connections => {
+                        // Dropping the stream closes it.
+                        tracing::debug!(%peer, max_connections, "TCP connection turned away: at the limit");
+                    }
                     Ok((stream, peer)) => {
                         let connection = Connection {
                             builder: builder.clone(),

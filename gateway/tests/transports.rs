@@ -247,3 +247,62 @@ async fn a_bad_certificate_stops_the_start_with_a_clear_error() {
     assert!(error.to_string().contains("garbage.pem: no certificate"), "{error}");
     assert!(!dir.path().join("operator-token").exists(), "nothing ran");
 }
+
+#[tokio::test]
+async fn a_port_in_use_stops_the_start_before_recovery() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = gateway::config::ServeConfig {
+        listen: taken.local_addr().unwrap(),
+        ..support::config(dir.path())
+    };
+    let clock: gateway::app::Clock = Arc::new(|| support::T0);
+    let started = gateway::server::start_with(config, engine::Config::default(), clock).await;
+    let error = started.err().expect("no start on a port in use");
+    assert!(error.to_string().starts_with("binding 127.0.0.1:"), "{error}");
+    assert!(!dir.path().join("operator-token").exists(), "nothing ran");
+    let journal_files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".seg"))
+        .count();
+    assert_eq!(journal_files, 0, "no journal opened");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_turned_away_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gateway::config::ServeConfig {
+        max_connections: 1,
+        ..support::config(dir.path())
+    };
+    let clock: gateway::app::Clock = Arc::new(|| support::T0);
+    let running = gateway::server::start_with(config, engine::Config::default(), clock)
+        .await
+        .unwrap();
+    let url = format!("http://{}/healthz", running.addr());
+    let client = || reqwest::Client::builder().http1_only().build().unwrap();
+    let first = client();
+    assert_eq!(first.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    // The first client keeps its connection open: a second one is closed at once.
+    assert!(
+        client().get(&url).send().await.is_err(),
+        "a second connection is served"
+    );
+    drop(first);
+    let mut served = false;
+    for _ in 0..200 {
+        if client()
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(served, "a connection is served again once the first closed");
+    running.stop().await.unwrap();
+}
