@@ -91,6 +91,12 @@ pub struct WinRequest {
     /// Close the round after this win.
     #[serde(default)]
     pub close_round: bool,
+    /// The transaction id of the bet this win pays (optional). When given,
+    /// the win is refused if that bet is unknown (404 `unknown_transaction`)
+    /// or was rolled back (409 `bet_rolled_back`), so a refunded stake is
+    /// never also paid out.
+    #[serde(default)]
+    pub bet_transaction_id: Option<String>,
 }
 
 /// Cancels a bet.
@@ -315,6 +321,11 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
                 WinKindWire::Jackpot => WinKind::Jackpot,
                 WinKindWire::Promotional => WinKind::Promotional,
             };
+            let bet = request
+                .bet_transaction_id
+                .as_deref()
+                .map(|id| wire::ext_id(id, "bet_transaction_id"))
+                .transpose()?;
             let session = session(&state, source, &request.token)?;
             let command = Command::Win(Win {
                 player: session.session.player,
@@ -323,7 +334,7 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
                 round,
                 kind,
                 close_round: request.close_round,
-                bet: None,
+                bet,
             });
             in_session(&state, source, &request.transaction_id, session, command).await
         }

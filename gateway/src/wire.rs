@@ -164,7 +164,7 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
         Rejection::BetRolledBack => (
             S::CONFLICT,
             "bet_rolled_back",
-            "this bet was rolled back before it arrived".into(),
+            "the bet was rolled back (or its rollback came first)".into(),
         ),
         Rejection::AlreadyRolledBack => (
             S::CONFLICT,

@@ -108,6 +108,44 @@ async fn a_rollback_before_its_bet_refuses_the_late_bet() {
 }
 
 #[tokio::test]
+async fn a_win_naming_its_bet_is_refused_once_the_bet_was_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let paying = |id: &str, bet: &str| {
+        json!({"token": w.token, "transaction_id": id, "round_id": "r-1", "game": "slots",
+            "currency": "EUR", "amount": "25.00", "bet_transaction_id": bet})
+    };
+    assert_eq!(w.bet(Http::V1, "b-1", "10.00", "r-1").await.status, StatusCode::OK);
+    assert_eq!(w.rollback(Http::V2, "rb-1", "b-1").await.status, StatusCode::OK);
+    let too_long = "x".repeat(65);
+    let cases = [
+        (Http::V1, "w-1", "b-1", StatusCode::CONFLICT, "bet_rolled_back"),
+        (Http::V2, "w-2", "b-never", StatusCode::NOT_FOUND, "unknown_transaction"),
+        (
+            Http::V3,
+            "w-3",
+            too_long.as_str(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (http, id, bet, status, code) in cases {
+        let refused = w.wallet(http, "win", paying(id, bet)).await;
+        assert_eq!((refused.status, refused.code()), (status, code.to_owned()), "{id}");
+    }
+    assert_eq!(
+        w.balance().await["cash"],
+        "100.00",
+        "a refunded stake is not also paid out"
+    );
+    assert_eq!(w.bet(Http::V1, "b-2", "10.00", "r-1").await.status, StatusCode::OK);
+    let paid = w.wallet(Http::V3, "win", paying("w-4", "b-2")).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+    assert_eq!(w.balance().await["cash"], "115.00");
+    w.server.stop().await;
+}
+
+#[tokio::test]
 async fn limits_and_self_exclusion_block_bets_but_not_wins() {
     for http in ALL {
         let dir = tempfile::tempdir().unwrap();
