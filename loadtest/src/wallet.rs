@@ -1,5 +1,7 @@
 //! `croupier-loadtest wallet`: signed bets and wins over HTTP against a
-//! running `croupier serve`, closed loop.
+//! running `croupier serve`, closed loop, through the native wallet API
+//! (HMAC-signed) or the Hub88 adapter (`--contract hub88`: RSA-signed
+//! requests, RSA-signed replies; the client signs too, on the same cores).
 //!
 //! Set-up goes through the operator API with the admin token the server
 //! wrote: one aggregator, then per connection one player funded with
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 use engine::Secret;
+use gateway::rsa_signature::RsaSigner;
 use gateway::signature::{AGGREGATOR_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use hdrhistogram::Histogram;
 use reqwest::{Client, StatusCode};
@@ -45,6 +48,25 @@ pub struct WalletArgs {
     /// instead of HTTP/1.1.
     #[arg(long)]
     http2: bool,
+    /// Which wallet contract to speak.
+    #[arg(long, value_enum, default_value = "native")]
+    contract: Contract,
+}
+
+/// A wallet contract the load speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Contract {
+    /// `/wallet/v1/*`, HMAC-SHA256 signatures.
+    Native,
+    /// `/hub88/{aggregator}/transaction/*`, RSA-SHA256 signatures.
+    Hub88,
+}
+
+/// How the aggregator signs.
+#[derive(Clone)]
+enum Credential {
+    Hmac(Secret),
+    Rsa(RsaSigner),
 }
 
 /// What one connection measured.
@@ -78,14 +100,15 @@ async fn drive(args: WalletArgs, admin: String) -> Result<()> {
         base: base.clone(),
         admin,
     };
-    let (aggregator, secret) = setup.aggregator().await?;
+    let (aggregator, credential) = setup.aggregator(args.contract).await?;
     let mut tokens = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
         tokens.push(setup.funded_session(aggregator).await?);
     }
     println!(
-        "{} connection(s) over {}, {} s measured after {} s warm-up",
+        "{} connection(s), {:?} contract, over {}, {} s measured after {} s warm-up",
         args.connections,
+        args.contract,
         if args.http2 { "HTTP/2" } else { "HTTP/1.1" },
         args.seconds,
         args.warmup_seconds
@@ -96,7 +119,7 @@ async fn drive(args: WalletArgs, admin: String) -> Result<()> {
     let players: Vec<_> = tokens
         .into_iter()
         .enumerate()
-        .map(|(n, token)| {
+        .map(|(n, (player, token))| {
             let client = if args.http2 {
                 Client::builder().http2_prior_knowledge().build()
             } else {
@@ -105,7 +128,8 @@ async fn drive(args: WalletArgs, admin: String) -> Result<()> {
             let player = Player {
                 base: base.clone(),
                 aggregator,
-                secret,
+                credential: credential.clone(),
+                player,
                 token,
                 connection: n,
             };
@@ -162,21 +186,28 @@ impl Setup {
         serde_json::from_str(&text).with_context(|| format!("POST {path}: not JSON: {text}"))
     }
 
-    /// A new aggregator: its id and HMAC secret.
-    async fn aggregator(&self) -> Result<(u32, Secret)> {
+    /// A new aggregator: its id and how it signs.
+    async fn aggregator(&self, contract: Contract) -> Result<(u32, Credential)> {
         let millis = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
         let name = format!("loadtest-{}-{millis}", std::process::id());
+        if contract == Contract::Hub88 {
+            let signer = RsaSigner::from_pem(&RsaSigner::generate_pem()?)?;
+            let body = json!({ "name": name, "rsa_public_key": signer.public_key_pem() });
+            let created = self.post("/operator/v1/aggregators", body).await?;
+            let id = created["aggregator"].as_u64().context("aggregator id")?;
+            return Ok((u32::try_from(id)?, Credential::Rsa(signer)));
+        }
         let created = self.post("/operator/v1/aggregators", json!({ "name": name })).await?;
         let id = created["aggregator"].as_u64().context("aggregator id")?;
         let secret = hex::decode(created["secret"].as_str().context("aggregator secret")?)?;
         let secret: [u8; 32] = secret
             .try_into()
             .map_err(|_| anyhow::anyhow!("secret is not 32 bytes"))?;
-        Ok((u32::try_from(id)?, Secret(secret)))
+        Ok((u32::try_from(id)?, Credential::Hmac(Secret(secret))))
     }
 
     /// A new player with 1,000,000.00 EUR and a day-long game-launch token.
-    async fn funded_session(&self, aggregator: u32) -> Result<String> {
+    async fn funded_session(&self, aggregator: u32) -> Result<(u64, String)> {
         let player = self
             .post("/operator/v1/players", json!({"currency": "EUR", "jurisdiction": "MT"}))
             .await?["player"]
@@ -193,7 +224,7 @@ impl Setup {
                 json!({"player": player, "currency": "EUR", "aggregator": aggregator, "ttl_ms": 86_400_000}),
             )
             .await?;
-        Ok(session["token"].as_str().context("session token")?.to_owned())
+        Ok((player, session["token"].as_str().context("session token")?.to_owned()))
     }
 }
 
@@ -201,7 +232,8 @@ impl Setup {
 struct Player {
     base: String,
     aggregator: u32,
-    secret: Secret,
+    credential: Credential,
+    player: u64,
     token: String,
     connection: usize,
 }
@@ -217,14 +249,12 @@ impl Player {
         while Instant::now() < until {
             round += 1;
             let round_id = format!("c{}-r{round}", self.connection);
-            let bet = json!({"token": self.token, "transaction_id": format!("{round_id}-b"), "round_id": round_id,
-                "game": "slots", "currency": "EUR", "amount": "1.00"});
-            let elapsed = self.call(&client, "bet", &bet).await?;
+            let (bet_id, win_id) = (format!("{round_id}-b"), format!("{round_id}-w"));
+            let elapsed = self.call(&client, "bet", &self.bet_body(&round_id, &bet_id)).await?;
             if Instant::now() >= measure_from {
                 measured.bets.record(elapsed.as_nanos() as u64)?;
             }
-            let win = json!({"token": self.token, "transaction_id": format!("{round_id}-w"), "round_id": round_id,
-                "game": "slots", "currency": "EUR", "amount": "0.50", "close_round": true});
+            let win = self.win_body(&round_id, &bet_id, &win_id);
             let elapsed = self.call(&client, "win", &win).await?;
             if Instant::now() >= measure_from {
                 measured.wins.record(elapsed.as_nanos() as u64)?;
@@ -233,18 +263,49 @@ impl Player {
         Ok(measured)
     }
 
-    /// One signed wallet request; its round-trip time. Anything but 200 stops the run.
+    /// A 1.00 EUR stake.
+    fn bet_body(&self, round_id: &str, bet_id: &str) -> Value {
+        match self.credential {
+            Credential::Hmac(_) => json!({"token": self.token, "transaction_id": bet_id, "round_id": round_id,
+                "game": "slots", "currency": "EUR", "amount": "1.00"}),
+            Credential::Rsa(_) => json!({"user": format!("player-{}", self.player), "token": self.token,
+                "request_uuid": format!("rq-{bet_id}"), "transaction_uuid": bet_id, "round": round_id,
+                "round_closed": false, "game_code": "slots", "currency": "EUR", "amount": 100_000}),
+        }
+    }
+
+    /// A 0.50 EUR win that closes the round.
+    fn win_body(&self, round_id: &str, bet_id: &str, win_id: &str) -> Value {
+        match self.credential {
+            Credential::Hmac(_) => json!({"token": self.token, "transaction_id": win_id, "round_id": round_id,
+                "game": "slots", "currency": "EUR", "amount": "0.50", "close_round": true}),
+            Credential::Rsa(_) => json!({"user": format!("player-{}", self.player), "token": self.token,
+                "request_uuid": format!("rq-{win_id}"), "transaction_uuid": win_id, "round": round_id,
+                "round_closed": true, "game_code": "slots", "currency": "EUR", "amount": 50_000,
+                "reference_transaction_uuid": bet_id}),
+        }
+    }
+
+    /// One signed wallet request; its round-trip time. Anything but an
+    /// accepted answer (200, and `RS_OK` for Hub88) stops the run.
     async fn call(&self, client: &Client, route: &str, body: &Value) -> Result<Duration> {
         let body = body.to_string().into_bytes();
-        let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
-        let signature = sign(&self.secret, timestamp_ms, &body);
+        let request = match &self.credential {
+            Credential::Hmac(secret) => {
+                let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
+                client
+                    .post(format!("{}/wallet/v1/{route}", self.base))
+                    .header(AGGREGATOR_HEADER, self.aggregator)
+                    .header(TIMESTAMP_HEADER, timestamp_ms)
+                    .header(SIGNATURE_HEADER, sign(secret, timestamp_ms, &body))
+            }
+            Credential::Rsa(signer) => client
+                .post(format!("{}/hub88/{}/transaction/{route}", self.base, self.aggregator))
+                .header(gateway::hub88::SIGNATURE_HEADER, signer.sign(&body)?),
+        };
         let sent = Instant::now();
-        let response = client
-            .post(format!("{}/wallet/v1/{route}", self.base))
+        let response = request
             .header("content-type", "application/json")
-            .header(AGGREGATOR_HEADER, self.aggregator)
-            .header(TIMESTAMP_HEADER, timestamp_ms)
-            .header(SIGNATURE_HEADER, signature)
             .body(body)
             .send()
             .await
@@ -252,7 +313,14 @@ impl Player {
         let status = response.status();
         let reply = response.bytes().await?;
         let elapsed = sent.elapsed();
-        if status != StatusCode::OK {
+        let accepted = match self.credential {
+            Credential::Hmac(_) => status == StatusCode::OK,
+            Credential::Rsa(_) => {
+                status == StatusCode::OK
+                    && serde_json::from_slice::<Value>(&reply).is_ok_and(|reply| reply["status"] == "RS_OK")
+            }
+        };
+        if !accepted {
             bail!("{route}: {status}: {}", String::from_utf8_lossy(&reply));
         }
         Ok(elapsed)

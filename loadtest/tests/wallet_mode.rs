@@ -1,6 +1,6 @@
-//! `croupier-loadtest wallet` against a real server on a loopback port: it
-//! sets up its players through the operator API, plays, and reports what
-//! the server applied.
+//! `croupier-loadtest wallet` against a real server on a loopback port,
+//! over the native API and the Hub88 adapter: it sets up its players
+//! through the operator API, plays, and reports what it measured.
 
 use std::process::Command;
 
@@ -8,10 +8,22 @@ use gateway::config::ServeConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_mode_plays_rounds_against_a_running_server() {
+    plays_rounds(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_mode_plays_rounds_through_the_hub88_adapter() {
+    plays_rounds(&["--contract", "hub88"]).await;
+}
+
+/// Runs the wallet mode for a second with `extra` flags; asserts it played.
+async fn plays_rounds(extra: &'static [&'static str]) {
     let dir = tempfile::tempdir().unwrap();
     let config = ServeConfig {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        // Tests run side by side: no fixed QUIC port.
+        quic: false,
         journal_segment_bytes: 1 << 20,
         log: "warn".into(),
         ..ServeConfig::default()
@@ -22,7 +34,9 @@ async fn wallet_mode_plays_rounds_against_a_running_server() {
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
             .args(["wallet", "--url", &url, "--connections", "2", "--seconds", "1"])
-            .args(["--warmup-seconds", "0", "--token-file"])
+            .args(["--warmup-seconds", "0"])
+            .args(extra)
+            .arg("--token-file")
             .arg(token_file)
             .output()
             .unwrap()
