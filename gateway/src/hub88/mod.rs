@@ -223,30 +223,30 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
     };
     let close_round = request.round_closed == Some(true);
     let player = session.player;
-    let win = |amount, kind| {
-        Command::Win(Win {
-            player,
-            currency,
-            amount,
-            round: round.clone(),
-            kind,
-            close_round,
-            bet: paid_bet.clone(),
-        })
+    let (amount, kind) = match call {
+        Call::Bet if free => (Amount::ZERO, WinKind::Promotional),
+        Call::Bet => {
+            return Ok(Command::Bet(Bet {
+                player,
+                currency,
+                amount,
+                round,
+                close_round,
+            }));
+        }
+        _ if jackpot => (amount, WinKind::Jackpot),
+        _ if free => (amount, WinKind::Promotional),
+        _ => (amount, WinKind::Regular),
     };
-    Ok(match call {
-        Call::Bet if free => win(Amount::ZERO, WinKind::Promotional),
-        Call::Bet => Command::Bet(Bet {
-            player,
-            currency,
-            amount,
-            round: round.clone(),
-            close_round,
-        }),
-        _ if jackpot => win(amount, WinKind::Jackpot),
-        _ if free => win(amount, WinKind::Promotional),
-        _ => win(amount, WinKind::Regular),
-    })
+    Ok(Command::Win(Win {
+        player,
+        currency,
+        amount,
+        round,
+        kind,
+        close_round,
+        bet: paid_bet,
+    }))
 }
 
 /// The reply of an outcome: only the recorded outcome and the request's
