@@ -267,6 +267,19 @@ pub enum Command {
         #[rkyv(omit_bounds)]
         command: Box<Command>,
     },
+    /// A deposit that is initiated and confirmed in one step: an operator
+    /// funding a player by hand, or a provider that confirms synchronously.
+    /// It passes the checks of [`Command::DepositInitiate`] and lands like
+    /// [`Command::DepositConfirm`], or changes nothing.
+    // Appended last: archived commands keep their tags.
+    Deposit {
+        /// The player.
+        player: PlayerId,
+        /// Currency of the deposit.
+        currency: Currency,
+        /// Amount, positive.
+        amount: Amount,
+    },
 }
 
 /// What an aggregator's request signatures are checked with. Which wallet
@@ -334,7 +347,8 @@ impl Command {
         }
     }
 
-    /// Queries change nothing and are neither recorded nor deduplicated.
+    /// Queries change nothing: the sequencer answers them without a
+    /// sequence number or a journal record, and they are not deduplicated.
     pub fn is_read_only(&self) -> bool {
         matches!(self, Command::QueryBalance { .. } | Command::QueryTransaction { .. })
     }
@@ -349,6 +363,7 @@ impl Command {
             | Command::SetKyc { player, .. }
             | Command::SetLimit { player, .. }
             | Command::DepositInitiate { player, .. }
+            | Command::Deposit { player, .. }
             | Command::WithdrawalRequest { player, .. }
             | Command::Rollback { player, .. }
             | Command::EndRound { player, .. }
@@ -404,6 +419,7 @@ impl Command {
             Command::CreateOperator { .. } => "create_operator",
             Command::CreateAggregator { .. } => "create_aggregator",
             Command::IssueSession { .. } => "issue_session",
+            Command::Deposit { .. } => "deposit",
             // Journal filters and metrics count a bet as a bet, in a session or not.
             Command::InSession { command, .. } => command.kind(),
         }

@@ -13,6 +13,10 @@
 //! batch is durable: one flush per batch, however many commands it holds.
 //! If the sink fails, the sequencer stops (fail-stop): nothing after a
 //! failed flush is ever acknowledged.
+//!
+//! Queries and retries change nothing ([`Ledger::answer`]): they take no
+//! sequence number and write no record, but their answers still wait for the
+//! batch they were drained with, since they may show its effects.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -141,7 +145,8 @@ impl<F: FnMut() -> u64 + Send + 'static> Clock for F {
 /// The answer to one request, sent once its batch is durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
-    /// The sequence number the request was applied at.
+    /// The sequence number the request was applied at; for a query or a
+    /// retry, which get none, the last one applied before it (the state it read).
     pub seq: u64,
     /// The time stamped on it.
     pub time_ms: u64,
@@ -227,8 +232,10 @@ impl IntoFuture for Completion {
 pub struct SequencerStats {
     /// Batches committed.
     pub batches: AtomicU64,
-    /// Requests applied and committed.
+    /// Requests applied and committed (each one journal record).
     pub commands: AtomicU64,
+    /// Queries and retries answered from the ledger without a record.
+    pub answered: AtomicU64,
     /// Length of the last batch.
     pub last_batch_len: AtomicU64,
 }
@@ -441,27 +448,36 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
         }
         self.last_time_ms = self.clock.now_ms().max(self.last_time_ms);
         batch.apply(&mut self.ledger, requests.drain(..), self.last_time_ms);
-        if let Err(error) = self.sink.commit(&batch.committed) {
-            batch.fail();
-            return Err(error);
-        }
         let stats = &self.shared.stats;
-        stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
-            .commands
-            .fetch_add(batch.committed.len() as u64, Ordering::Relaxed);
-        stats
-            .last_batch_len
-            .store(batch.committed.len() as u64, Ordering::Relaxed);
+        // Reads and retries alone need no flush: every earlier batch is durable.
+        if !batch.committed.is_empty() {
+            if let Err(error) = self.sink.commit(&batch.committed) {
+                batch.fail();
+                return Err(error);
+            }
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats
+                .commands
+                .fetch_add(batch.committed.len() as u64, Ordering::Relaxed);
+            stats
+                .last_batch_len
+                .store(batch.committed.len() as u64, Ordering::Relaxed);
+        }
+        stats.answered.fetch_add(batch.answered.len() as u64, Ordering::Relaxed);
         batch.complete();
         Ok(())
     }
 }
 
-/// One batch on its way: applied records and the replies owed for them.
+/// One batch on its way: applied records and the replies owed for them,
+/// and the reads and retries answered without a record.
 struct Batch {
     committed: Vec<Committed>,
     replies: Vec<ReplySender>,
+    /// Queries and retries: they change nothing, so they get no sequence
+    /// number and no journal record. Their answers may show this batch's
+    /// effects, so they too wait for its flush.
+    answered: Vec<(Reply, ReplySender)>,
 }
 
 impl Batch {
@@ -469,11 +485,22 @@ impl Batch {
         Batch {
             committed: Vec::with_capacity(capacity),
             replies: Vec::with_capacity(capacity),
+            answered: Vec::new(),
         }
     }
 
     fn apply(&mut self, ledger: &mut Ledger, requests: impl Iterator<Item = (Request, ReplySender)>, time_ms: u64) {
         for (request, reply) in requests {
+            if let Some(outcome) = ledger.answer(&request) {
+                // Current as of the last applied command.
+                let reply_now = Reply {
+                    seq: ledger.last_seq(),
+                    time_ms,
+                    outcome,
+                };
+                self.answered.push((reply_now, reply));
+                continue;
+            }
             let envelope = Envelope {
                 seq: ledger.last_seq() + 1,
                 time_ms,
@@ -496,12 +523,17 @@ impl Batch {
                 outcome,
             }));
         }
+        for (answer, reply) in self.answered.drain(..) {
+            let _ = reply.send(Ok(answer));
+        }
     }
 
-    /// The batch could not be made durable: its outcomes are in doubt.
+    /// The batch could not be made durable: its outcomes are in doubt, and
+    /// so are answers that may have seen them.
     fn fail(&mut self) {
         self.committed.clear();
-        for reply in self.replies.drain(..) {
+        let answered = self.answered.drain(..).map(|(_, reply)| reply);
+        for reply in self.replies.drain(..).chain(answered) {
             let _ = reply.send(Err(ReplyError::CommitFailed));
         }
     }

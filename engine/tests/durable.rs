@@ -145,3 +145,63 @@ fn a_batch_larger_than_a_segment_is_split_not_refused() {
     let again = recover(dir.path(), Config::default(), tiny).unwrap();
     assert_eq!(again.report.digest, ledger.digest());
 }
+
+/// Issue #9 item 5: a read or a retry changes nothing, so it must cost no
+/// journal record and no flush; before, each one was stamped and journaled.
+#[test]
+fn queries_and_retries_write_nothing_to_the_journal() {
+    use engine::{Amount, Command, ExtId, Jurisdiction, PlayerId, SourceId, TxRef};
+    let request = |id: &str, command: Command| Request {
+        source: SourceId(1),
+        id: ExtId::new(id).unwrap(),
+        command,
+    };
+    let (player, currency) = (PlayerId(1), Currency::EUR);
+    let deposit = |minor| Command::Deposit {
+        player,
+        currency,
+        amount: Amount::from_minor(minor),
+    };
+    let register = Command::RegisterPlayer {
+        currency,
+        jurisdiction: Jurisdiction::new("MT").unwrap(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (written, _, last_seq) = run(dir.path(), vec![request("reg", register), request("dep", deposit(500))]);
+    assert_eq!(last_seq, 2);
+    let segment_bytes = || {
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.retain(|p| p.extension().is_some_and(|e| e == "seg"));
+        files.sort();
+        files.iter().map(|p| std::fs::read(p).unwrap()).collect::<Vec<_>>()
+    };
+    let before = segment_bytes();
+
+    let reads = vec![
+        request("q-1", Command::QueryBalance { player, currency }),
+        request(
+            "q-2",
+            Command::QueryTransaction {
+                tx: TxRef {
+                    source: SourceId(1),
+                    id: ExtId::new("dep").unwrap(),
+                },
+            },
+        ),
+        request("dep", deposit(500)),
+        request("dep", deposit(600)),
+    ];
+    let (answers, _, last_seq) = run(dir.path(), reads);
+    assert!(
+        matches!(&answers[0], Outcome::Balance(b) if b.cash == Amount::from_minor(500)),
+        "{answers:?}"
+    );
+    assert!(matches!(&answers[1], Outcome::Transaction(_)), "{answers:?}");
+    assert_eq!(answers[2], written[1], "a retry gets the original outcome");
+    assert_eq!(answers[3], Outcome::Rejected(engine::Rejection::Conflict));
+    assert_eq!(last_seq, 2, "no sequence number was spent");
+    assert_eq!(segment_bytes(), before, "the journal did not change");
+}

@@ -146,7 +146,8 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
     let handle = sequencer.handle();
-    let first = handle.submit(query(1, 0)).unwrap();
+    // Writes: reads would not reach the gated sink.
+    let first = handle.submit(register(1, 0)).unwrap();
     // Wait until the sequencer has taken request 0 and is held at the gate.
     while handle.ring_depth() > 0 {
         std::thread::yield_now();
@@ -154,7 +155,7 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     let mut accepted = vec![first];
     let mut busy = 0;
     for n in 1..100 {
-        match handle.submit(query(1, n)) {
+        match handle.submit(register(1, n)) {
             Ok(completion) => accepted.push(completion),
             Err(SubmitError::Busy) => busy += 1,
             Err(other) => panic!("unexpected {other}"),
@@ -163,8 +164,8 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     assert_eq!(accepted.len(), 1 + 8, "the ring holds exactly its capacity");
     assert_eq!(busy, 99 - 8);
     // A refused request comes back intact for a later retry.
-    let (error, returned) = handle.try_submit(query(1, 500)).expect_err("ring still full");
-    assert_eq!((error, returned), (SubmitError::Busy, query(1, 500)));
+    let (error, returned) = handle.try_submit(register(1, 500)).expect_err("ring still full");
+    assert_eq!((error, returned), (SubmitError::Busy, register(1, 500)));
     gate.wait();
     for completion in accepted {
         assert!(completion.wait().is_ok());
@@ -280,16 +281,62 @@ fn the_sequencer_and_a_direct_replay_agree() {
     let mut requests: Vec<_> = workload.setup().collect();
     requests.extend((0..3_000).map(|_| workload.next_request()));
     let completions: Vec<_> = requests
-        .into_iter()
-        .map(|r| handle.submit_waiting(r).unwrap())
+        .iter()
+        .map(|r| handle.submit_waiting(r.clone()).unwrap())
         .collect();
     let replies: Vec<_> = completions.into_iter().map(|c| c.wait().unwrap()).collect();
     let (ledger, sink) = sequencer.shutdown().unwrap();
     ledger.check_conservation().unwrap();
+    // Records are the requests that changed something; queries and retries
+    // were answered in between, as of the last record before them.
     let mut replayed = Ledger::new(Config::default());
-    for (record, reply) in sink.records.iter().zip(&replies) {
-        assert_eq!(record.envelope.request.source, WORKLOAD_SOURCE);
-        assert_eq!(replayed.apply(&record.envelope), reply.outcome);
+    let mut records = sink.records.iter().peekable();
+    let mut answered = 0;
+    for (request, reply) in requests.iter().zip(&replies) {
+        match records.peek() {
+            Some(record) if record.envelope.seq == reply.seq && record.envelope.request == *request => {
+                assert_eq!(record.envelope.request.source, WORKLOAD_SOURCE);
+                assert_eq!(replayed.apply(&record.envelope), reply.outcome);
+                records.next();
+            }
+            _ => {
+                assert_eq!(replayed.last_seq(), reply.seq, "answered as of the last record");
+                assert_eq!(replayed.answer(request).as_ref(), Some(&reply.outcome));
+                answered += 1;
+            }
+        }
     }
+    assert!(records.next().is_none(), "every record was a reply");
+    assert!(answered > 0, "the workload has retries and queries");
     assert_eq!(replayed.digest(), ledger.digest());
+}
+
+/// Issue #9 item 5: a query or a retry changes nothing, so it takes no
+/// sequence number and never reaches the sink (the journal).
+#[test]
+fn queries_and_retries_take_no_sequence_number_and_reach_no_sink() {
+    let sequencer = Sequencer::start(
+        Ledger::new(Config::default()),
+        MemorySink::keeping(),
+        clock(),
+        SequencerConfig::default(),
+    )
+    .unwrap();
+    let handle = sequencer.handle();
+    let registered = handle.submit(register(1, 0)).unwrap().wait().unwrap();
+    let retried = handle.submit(register(1, 0)).unwrap().wait().unwrap();
+    let read = handle.submit(query(1, 1)).unwrap().wait().unwrap();
+    assert_eq!(retried.outcome, registered.outcome);
+    assert!(matches!(read.outcome, Outcome::Balance(_)), "{:?}", read.outcome);
+    assert_eq!((registered.seq, retried.seq, read.seq), (1, 1, 1));
+    let stats = handle.stats();
+    assert_eq!(
+        (
+            stats.commands.load(Ordering::Relaxed),
+            stats.answered.load(Ordering::Relaxed)
+        ),
+        (1, 2)
+    );
+    let (ledger, sink) = sequencer.shutdown().unwrap();
+    assert_eq!((ledger.last_seq(), sink.records.len()), (1, 1));
 }

@@ -24,6 +24,7 @@ pub struct Metrics {
     latency: HistogramVec,
     ring_depth: IntGauge,
     commands: IntCounter,
+    answered: IntCounter,
     batches: IntCounter,
     /// Commands per committed batch.
     pub batch_len: Histogram,
@@ -51,6 +52,10 @@ impl Metrics {
         )?;
         let ring_depth = IntGauge::new("ring_depth", "Requests waiting in the sequencer's ring")?;
         let commands = IntCounter::new("commands_applied_total", "Commands applied and committed")?;
+        let answered = IntCounter::new(
+            "requests_answered_total",
+            "Queries and retries answered without a journal record",
+        )?;
         let batches = IntCounter::new("batches_committed_total", "Batches committed")?;
         let batch_len = Histogram::with_opts(
             HistogramOpts::new("batch_len", "Commands per committed batch").buckets(BATCH_BUCKETS.to_vec()),
@@ -63,6 +68,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(ring_depth.clone()))?;
         registry.register(Box::new(commands.clone()))?;
+        registry.register(Box::new(answered.clone()))?;
         registry.register(Box::new(batches.clone()))?;
         registry.register(Box::new(batch_len.clone()))?;
         registry.register(Box::new(flush_seconds.clone()))?;
@@ -72,6 +78,7 @@ impl Metrics {
             latency,
             ring_depth,
             commands,
+            answered,
             batches,
             batch_len,
             flush_seconds,
@@ -83,6 +90,7 @@ impl Metrics {
         self.ring_depth.set(sequencer.ring_depth() as i64);
         let stats = sequencer.stats();
         catch_up(&self.commands, stats.commands.load(Ordering::Relaxed));
+        catch_up(&self.answered, stats.answered.load(Ordering::Relaxed));
         catch_up(&self.batches, stats.batches.load(Ordering::Relaxed));
         let mut text = Vec::new();
         // Encoding into a Vec fails only on invalid metric data, which the

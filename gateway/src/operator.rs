@@ -373,28 +373,15 @@ pub async fn fund_player(
             let request: FundRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
-            if request.deposit_id.len() > ExtId::MAX_LEN - 8 {
-                return Err(ApiError::bad_request("invalid_request", "deposit_id: at most 56 bytes"));
-            }
             let deposit = wire::ext_id(&request.deposit_id, "deposit_id")?;
-            let confirm_id = wire::ext_id(&format!("{}/confirm", request.deposit_id), "deposit_id")?;
             let player = player(&state, &player_id)?;
-            let initiate = Command::DepositInitiate {
+            // One command: it lands whole or changes nothing.
+            let command = Command::Deposit {
                 player,
                 currency,
                 amount,
             };
-            let initiated = submit(&state, caller, deposit.clone(), initiate).await?;
-            if !initiated.is_ok() {
-                return Err(refusal(&initiated, currency));
-            }
-            let confirm = Command::DepositConfirm {
-                deposit: TxRef {
-                    source: caller.source,
-                    id: deposit,
-                },
-            };
-            match submit(&state, caller, confirm_id, confirm).await? {
+            match submit(&state, caller, deposit, command).await? {
                 Outcome::Moved(receipt) => ok(
                     StatusCode::OK,
                     &balance_reply(player, &receipt.balances, Some(receipt.seq)),

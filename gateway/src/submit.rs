@@ -53,7 +53,7 @@ mod tests {
 
     use axum::response::IntoResponse;
     use engine::sequencer::{CommitError, CommitSink, Committed, Sequencer, SequencerConfig};
-    use engine::{Command, Config, Currency, ExtId, Ledger, PlayerId, SourceId};
+    use engine::{Command, Config, Currency, ExtId, Ledger, SourceId};
 
     use super::*;
 
@@ -71,13 +71,15 @@ mod tests {
         }
     }
 
-    fn query() -> Request {
+    /// A write: only writes reach the (gated) sink; queries are answered
+    /// without it.
+    fn register() -> Request {
         Request {
             source: SourceId(1),
-            id: ExtId::new("q").unwrap(),
-            command: Command::QueryBalance {
-                player: PlayerId(1),
+            id: ExtId::new("r").unwrap(),
+            command: Command::RegisterPlayer {
                 currency: Currency::EUR,
+                jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
             },
         }
     }
@@ -96,11 +98,11 @@ mod tests {
         };
         let sequencer = Sequencer::start(Ledger::new(Config::default()), gate, || 0_u64, config).unwrap();
         let engine = Engine::new(sequencer.handle(), 7);
-        let first = sequencer.handle().submit(query()).unwrap();
+        let first = sequencer.handle().submit(register()).unwrap();
         entered_rx.recv().unwrap();
         // The sequencer holds the first in its commit; the second fills the ring.
-        let second = sequencer.handle().submit(query()).unwrap();
-        let busy = engine.run(query()).await.unwrap_err();
+        let second = sequencer.handle().submit(register()).unwrap();
+        let busy = engine.run(register()).await.unwrap_err();
         assert_eq!((busy.status.as_u16(), busy.code), (503, "busy"));
         let response = busy.into_response();
         assert_eq!(response.headers()["retry-after"], "7");

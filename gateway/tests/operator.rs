@@ -117,7 +117,7 @@ async fn funding_is_idempotent_per_deposit_id_and_transactions_can_be_read() {
         .server
         .op(Http::V1, &w.admin, Method::POST, &path, Some(fund.clone()))
         .await;
-    let expected = r#"{"player":1,"currency":"EUR","cash":"100.50","bonus":"0.00","reserved":"0.00","transaction":8}"#;
+    let expected = r#"{"player":1,"currency":"EUR","cash":"100.50","bonus":"0.00","reserved":"0.00","transaction":6}"#;
     assert_eq!(first.text(), expected);
     assert_eq!(
         w.server.op(Http::V2, &w.admin, Method::POST, &path, Some(fund)).await,
@@ -141,7 +141,7 @@ async fn funding_is_idempotent_per_deposit_id_and_transactions_can_be_read() {
         .op(Http::V1, &w.admin, Method::GET, &tx(1, "dep-2"), None)
         .await;
     assert_eq!(deposit.json()["state"], "confirmed");
-    assert_eq!(deposit.json()["seq"], 7);
+    assert_eq!(deposit.json()["seq"], 6);
     w.bet(Http::V1, "b-1", "1.00", "r-1").await;
     w.rollback(Http::V1, "rb-1", "b-1").await;
     let bet = w
@@ -157,6 +157,80 @@ async fn funding_is_idempotent_per_deposit_id_and_transactions_can_be_read() {
         (missing.status, missing.code()),
         (StatusCode::NOT_FOUND, "unknown_transaction".into())
     );
+    w.server.stop().await;
+}
+
+/// Issue #9 items 3 and 4: funding is one command under the caller's own id.
+/// Before, it was an initiate under `deposit_id` and a confirm under
+/// `deposit_id + "/confirm"`: a deposit named `x/confirm` blocked `x`, and a
+/// refused confirm left an initiated deposit open for ever.
+#[tokio::test]
+async fn funding_is_one_command_in_the_callers_id_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let path = format!("/operator/v1/players/{}/deposits", w.player);
+    let fund = |id: &str, amount: &str| json!({"deposit_id": id, "currency": "EUR", "amount": amount});
+    let tx = |id: &str| format!("/operator/v1/transactions/1/{id}");
+    let post = |body| w.server.op(Http::V1, &w.admin, Method::POST, &path, Some(body));
+    assert_eq!(post(fund("x/confirm", "1.00")).await.status, StatusCode::OK);
+    let x = post(fund("x", "3.00")).await;
+    assert_eq!((x.status, x.json()["cash"].clone()), (StatusCode::OK, json!("104.00")));
+    assert_eq!(post(fund("x", "3.00")).await, x, "a retry, not a conflict");
+    for id in ["x", "x%2Fconfirm"] {
+        let lookup = w.server.op(Http::V1, &w.admin, Method::GET, &tx(id), None).await;
+        assert_eq!(lookup.json()["state"], "confirmed", "{id}");
+    }
+
+    let applied = w.server.commands_applied().await;
+    let big = post(fund("big", "92233720368547758.07")).await;
+    assert_eq!(
+        (big.status, big.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "overflow".into())
+    );
+    assert_eq!(w.server.commands_applied().await, applied + 1, "one command");
+    let lookup = w.server.op(Http::V1, &w.admin, Method::GET, &tx("big"), None).await;
+    assert_eq!(
+        (lookup.json()["state"].clone(), lookup.json()["ok"].clone()),
+        (json!("done"), json!(false)),
+        "refused, not initiated: {}",
+        lookup.text()
+    );
+    assert_eq!(w.balance().await["cash"], "104.00");
+    w.server.stop().await;
+}
+
+/// Issue #9 item 5: balance reads, transaction lookups and retries are
+/// answered without a journal record (before, each was journaled and flushed).
+#[tokio::test]
+async fn reads_and_retries_write_nothing_to_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let applied = w.server.commands_applied().await;
+    let journal_bytes = || {
+        let mut segments: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        segments.sort();
+        segments
+            .iter()
+            .map(|path| std::fs::read(path).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let before = journal_bytes();
+    for http in support::ALL {
+        let balance = format!("/operator/v1/players/{}/balance?currency=EUR", w.player);
+        let balance = w.server.op(http, &w.admin, Method::GET, &balance, None).await;
+        assert_eq!(balance.json()["cash"], "100.00");
+        let lookup = w
+            .server
+            .op(http, &w.admin, Method::GET, "/operator/v1/transactions/1/nope", None)
+            .await;
+        assert_eq!(lookup.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(w.server.commands_applied().await, applied);
+    assert_eq!(journal_bytes(), before, "the journal did not change");
     w.server.stop().await;
 }
 
@@ -182,7 +256,7 @@ async fn health_readiness_metrics_and_openapi() {
         r#"croupier_http_requests_total{method="POST",route="/wallet/v1/bet",status="200"} 1"#,
         r#"croupier_http_requests_total{method="POST",route="/operator/v1/aggregators",status="201"} 1"#,
         "croupier_ring_depth 0",
-        "croupier_commands_applied_total 7",
+        "croupier_commands_applied_total 6",
     ] {
         assert!(metrics.lines().any(|l| l == line), "missing {line:?} in\n{metrics}");
     }

@@ -39,7 +39,7 @@ use self::account::Player;
 pub use self::image::ImageError;
 pub(crate) use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
-use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, TxRef};
+use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
@@ -262,8 +262,10 @@ impl Ledger {
         self.last_seq = envelope.seq;
         self.last_time_ms = self.last_time_ms.max(envelope.time_ms);
         let request = &envelope.request;
-        if request.command.is_read_only() {
-            return self.query(envelope.seq, &request.command);
+        // Journals written before reads and retries left the journal still
+        // hold them: they are answered here exactly as `answer` would.
+        if let Some(outcome) = self.answer(request) {
+            return outcome;
         }
         let key = self.fingerprints.request(request.source, &request.id);
         let ctx = Ctx {
@@ -273,13 +275,6 @@ impl Ledger {
             key,
         };
         let payload = payload_fingerprint(&request.command);
-        if let Some(seen) = self.txs.get(key) {
-            return match (&seen.detail, request.command.unwrapped()) {
-                (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
-                _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),
-                _ => Outcome::Rejected(Rejection::Conflict),
-            };
-        }
         let (outcome, detail) = self.execute(ctx, &request.command);
         self.fold_history(envelope.seq, payload, &outcome);
         let record = TxRecord {
@@ -292,6 +287,28 @@ impl Ledger {
         };
         self.txs.insert(record);
         outcome
+    }
+
+    /// Answers `request` without changing anything, if it changes nothing:
+    /// a query, or a request whose (source, id) was seen before (its stored
+    /// outcome if the command is identical, [`Rejection::Conflict`]
+    /// otherwise, [`Rejection::BetRolledBack`] for a bet a rollback came
+    /// before). `None` means the request must be applied.
+    ///
+    /// The sequencer answers these without a sequence number or a journal
+    /// record: reads and retries cost no disk and no flush.
+    pub fn answer(&self, request: &Request) -> Option<Outcome> {
+        if request.command.is_read_only() {
+            return Some(self.query(&request.command));
+        }
+        let key = self.fingerprints.request(request.source, &request.id);
+        let seen = self.txs.get(key)?;
+        let payload = payload_fingerprint(&request.command);
+        Some(match (&seen.detail, request.command.unwrapped()) {
+            (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
+            _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),
+            _ => Outcome::Rejected(Rejection::Conflict),
+        })
     }
 
     fn execute(&mut self, ctx: Ctx, command: &Command) -> Applied {
@@ -313,6 +330,11 @@ impl Ledger {
                 currency,
                 amount,
             } => self.deposit_initiate(ctx, *player, *currency, *amount),
+            Command::Deposit {
+                player,
+                currency,
+                amount,
+            } => self.deposit_instant(ctx, *player, *currency, *amount),
             Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, true),
             Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, false),
             Command::WithdrawalRequest {
@@ -371,7 +393,7 @@ impl Ledger {
         }
     }
 
-    fn query(&self, seq: u64, command: &Command) -> Outcome {
+    fn query(&self, command: &Command) -> Outcome {
         match command {
             Command::QueryBalance { player, currency } => match self.balances(*player, *currency) {
                 Ok(balances) => Outcome::Balance(balances),
@@ -381,7 +403,7 @@ impl Ledger {
                 Some(summary) => Outcome::Transaction(Box::new(summary)),
                 None => Outcome::Rejected(Rejection::UnknownTransaction),
             },
-            other => unreachable!("{} is not a query (at seq {seq})", other.kind()),
+            other => unreachable!("{} is not a query", other.kind()),
         }
     }
 

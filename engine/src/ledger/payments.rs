@@ -41,6 +41,41 @@ impl Ledger {
         (self.receipt(ctx, id, before), Detail::Payment(detail))
     }
 
+    /// A deposit initiated and confirmed at once: the initiation's checks,
+    /// then the confirmation's, and only then any change.
+    pub(super) fn deposit_instant(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
+        if !amount.is_positive() {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let rules = check!(self.rules_for(id));
+        let player = check!(self.player_mut(id));
+        check!(player.check(Activity::Deposit, rules, ctx.time_ms));
+        let wallet = player.wallet_mut(currency).ok();
+        let cash = wallet.as_ref().map_or(Amount::ZERO, |w| w.cash);
+        let cash = check!(cash.checked_add(amount).ok_or(Rejection::Overflow));
+        if let Some(limits) = wallet.and_then(|w| w.limits.as_deref_mut()) {
+            limits.promote(ctx.time_ms);
+            if let Err((limit, remaining)) = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms) {
+                return rejected(Rejection::LimitExceeded { limit, remaining });
+            }
+        }
+        // Nothing can fail from here on.
+        let wallet = player.wallet_or_open(currency);
+        if let Some(limits) = wallet.limits.as_deref_mut() {
+            limits.record(LimitMetric::Deposit, ctx.time_ms, amount.minor());
+        }
+        let before = wallet.balances();
+        wallet.cash = cash;
+        self.flows_mut(currency).deposits += i128::from(amount.minor());
+        let detail = PaymentDetail {
+            player: id,
+            currency,
+            amount,
+            state: PaymentState::Confirmed,
+        };
+        (self.receipt(ctx, id, before), Detail::Payment(detail))
+    }
+
     /// Confirms (`confirm`) or fails an initiated deposit.
     pub(super) fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
