@@ -194,8 +194,12 @@ fn verify(dir: &Path) -> Result<ExitCode> {
     }
     if let Some(torn) = &report.torn_tail {
         println!(
-            "note: a torn last write of {} bytes follows (it was never acknowledged; opening discards it)",
-            torn.len_bytes
+            "note: a torn last write of {} bytes follows at byte {} of {} (it never completed, so it was \
+             never acknowledged); opening the journal copies it to {} and then truncates it",
+            torn.len_bytes,
+            torn.offset_bytes,
+            torn.segment.display(),
+            dir.join(journal::QUARANTINE_DIR_NAME).display()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -365,10 +369,12 @@ fn replay(dir: &Path, from_genesis: bool) -> Result<()> {
         "replayed {} commands in {} batches ({:.2?}); last seq {}; digest {:016x}",
         report.commands, report.batches, report.elapsed, report.last_seq, report.digest
     );
-    if report.torn_tail_bytes > 0 {
+    if let Some(torn) = &report.torn_tail {
         println!(
-            "discarded a torn last write of {} bytes (never acknowledged)",
-            report.torn_tail_bytes
+            "not replayed: a torn last write of {} bytes at byte {} of {} (never acknowledged)",
+            torn.len_bytes,
+            torn.offset_bytes,
+            torn.segment.display()
         );
     }
     println!("{} players", ledger.players_len());

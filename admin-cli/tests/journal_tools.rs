@@ -72,6 +72,67 @@ fn verify_passes_an_intact_journal_and_names_the_first_bad_seq() {
     );
 }
 
+/// The offset and length of the last batch in a segment's bytes.
+fn last_batch(bytes: &[u8]) -> (usize, usize) {
+    let (mut offset, mut last) = (0, (0, 0));
+    while let Ok(batch) = journal::decode_batch(&bytes[offset..]) {
+        last = (offset, batch.encoded_len_bytes());
+        offset += batch.encoded_len_bytes();
+    }
+    last
+}
+
+#[test]
+fn verify_fails_on_a_damaged_last_batch_and_notes_a_torn_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_session(dir.path());
+    let path = dir.path().to_str().unwrap();
+    let mut segments: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segments.sort();
+    let last = segments.pop().unwrap();
+    let pristine = std::fs::read(&last).unwrap();
+    let (offset, len) = last_batch(&pristine);
+    assert!(len > 0);
+
+    // Written completely, then a bit flipped: acknowledged data damaged.
+    let mut bytes = pristine.clone();
+    bytes[offset + len / 2] ^= 0x08;
+    std::fs::write(&last, &bytes).unwrap();
+    let damaged = admin(&["journal", "verify", path]);
+    assert_eq!(damaged.status.code(), Some(1), "{}", stdout(&damaged));
+    assert!(
+        stdout(&damaged).contains("DAMAGED") && stdout(&damaged).contains(&format!("byte {offset}")),
+        "{}",
+        stdout(&damaged)
+    );
+    let refused = recover(dir.path(), Config::default(), JournalConfig::default());
+    assert!(refused.is_err(), "a damaged last batch must not be recovered from");
+    assert_eq!(std::fs::read(&last).unwrap(), bytes, "nothing on disk changed");
+
+    // Its trailer never written: a torn write, never acknowledged.
+    let mut bytes = pristine.clone();
+    bytes[offset + len - 8..offset + len].fill(0);
+    std::fs::write(&last, &bytes).unwrap();
+    let torn = admin(&["journal", "verify", path]);
+    assert!(torn.status.success(), "{}", stdout(&torn));
+    assert!(
+        stdout(&torn).contains("torn last write") && stdout(&torn).contains("quarantine"),
+        "{}",
+        stdout(&torn)
+    );
+    let recovered = recover(dir.path(), Config::default(), JournalConfig::default()).unwrap();
+    let quarantined = recovered
+        .report
+        .torn_tail
+        .and_then(|torn| torn.quarantined_to)
+        .expect("quarantined");
+    assert!(quarantined.starts_with(dir.path().join(journal::QUARANTINE_DIR_NAME)));
+}
+
 #[test]
 fn inspect_filters_by_range_player_and_kind() {
     let dir = tempfile::tempdir().unwrap();

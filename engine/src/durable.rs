@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use journal::{BatchHash, Journal, JournalConfig, JournalError, Reader, Retirement};
+use journal::{BatchHash, Journal, JournalConfig, JournalError, Reader, Retirement, TornTail};
 use rkyv::util::AlignedVec;
 
 use crate::ledger::{Config, Ledger};
@@ -220,12 +220,21 @@ pub struct RecoveryReport {
     pub commands: u64,
     /// Last sequence number recovered (0 for a new data directory).
     pub last_seq: u64,
-    /// Bytes of a torn last write that were discarded.
-    pub torn_tail_bytes: u64,
+    /// A torn last write (never completed, so never acknowledged) that
+    /// recovery copied to the journal's `quarantine/` and then truncated:
+    /// where it was, how long, and where the copy is.
+    pub torn_tail: Option<TornTail>,
     /// Digest of the recovered ledger.
     pub digest: u64,
     /// Time spent.
     pub elapsed: Duration,
+}
+
+impl RecoveryReport {
+    /// Bytes of a torn last write that were quarantined and truncated (0 if none).
+    pub fn torn_tail_bytes(&self) -> u64 {
+        self.torn_tail.as_ref().map_or(0, |torn| torn.len_bytes)
+    }
 }
 
 /// A recovered ledger and the journal sink that continues its history.
@@ -240,7 +249,8 @@ pub struct Recovered {
 
 /// Opens (or creates) the journal in `dir` and rebuilds the ledger from the
 /// newest usable snapshot and the journal after it. A torn last write
-/// (never acknowledged) is discarded.
+/// (never completed, so never acknowledged) is quarantined and truncated
+/// (reported in [`RecoveryReport::torn_tail`]); a damaged one refuses.
 pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
     // The open scan checks only the segments from the newest snapshot on;
@@ -266,7 +276,7 @@ pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Res
             reached: report.last_seq,
         });
     }
-    report.torn_tail_bytes = opened.truncated_bytes();
+    report.torn_tail = opened.torn_tail;
     report.elapsed = started.elapsed();
     Ok(Recovered {
         ledger: restored.ledger,
@@ -402,7 +412,7 @@ fn replay_journal(
         batches: 0,
         commands: 0,
         last_seq: 0,
-        torn_tail_bytes: 0,
+        torn_tail: None,
         digest: 0,
         elapsed: Duration::ZERO,
     };

@@ -55,7 +55,7 @@ fn a_restart_recovers_state_digest_and_idempotency() {
     assert_eq!(recovered.report.last_seq, last_seq);
     assert_eq!(recovered.report.commands, last_seq);
     assert_eq!(recovered.report.digest, digest, "replay must rebuild the same state");
-    assert_eq!(recovered.report.torn_tail_bytes, 0);
+    assert_eq!(recovered.report.torn_tail, None);
     recovered.ledger.check_conservation().unwrap();
     drop(recovered);
 

@@ -552,11 +552,15 @@ proptest! {
             let keep = torn_len.index(len as usize) as u64;
             drop(sink);
             let mut bytes = std::fs::read(&segment).unwrap();
-            // Every byte past `keep` differs from what was written (zeros
-            // alone could leave the batch whole: its padding is zeros).
-            for byte in &mut bytes[(offset + keep) as usize..(offset + len) as usize] {
-                *byte ^= 0x5A;
-            }
+            // Sectors are the unit a write tears at (journal/FORMAT.md): the
+            // sectors before the one holding byte `keep` reached the disk,
+            // that one and the rest did not (they stay zero, as the segment
+            // was prepared). The bytes of the batch before it that share the
+            // first sector are intact (powersafe overwrite). The trailer is
+            // always among the lost bytes, so the batch is never left whole.
+            let sector = journal::format::SECTOR_SIZE_BYTES as u64;
+            let lost_from = ((offset + keep) / sector * sector).max(offset);
+            bytes[lost_from as usize..(offset + len) as usize].fill(0);
             std::fs::write(&segment, bytes).unwrap();
         } else {
             drop(sink);

@@ -172,10 +172,21 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         dir = %dir.display(),
         commands = report.commands,
         last_seq = report.last_seq,
-        torn_tail_bytes = report.torn_tail_bytes,
+        torn_tail_bytes = report.torn_tail_bytes(),
         elapsed_ms = report.elapsed.as_millis() as u64,
         "ledger recovered"
     );
+    if let Some(torn) = &report.torn_tail {
+        // Never acknowledged (the write did not complete), but bytes were
+        // removed from the journal: the operator should know what and where.
+        tracing::warn!(
+            segment = %torn.segment.display(),
+            offset_bytes = torn.offset_bytes,
+            len_bytes = torn.len_bytes,
+            quarantined_to = %torn.quarantined_to.as_deref().map_or_else(|| "-".into(), |path| path.display().to_string()),
+            "journal: truncated a torn last write (never completed, never acknowledged); its bytes were copied to the quarantine file first"
+        );
+    }
     if let Some(snapshot) = &report.snapshot {
         tracing::info!(seq = snapshot.seq, path = %snapshot.path.display(), "started from snapshot");
     }

@@ -24,6 +24,14 @@ pub enum Problem {
         /// Why the bytes did not decode.
         error: DecodeError,
     },
+    /// The last batch of the last segment was written completely (its
+    /// trailer is there and no sector of it is missing) but does not check
+    /// out: bytes that were acknowledged have been damaged since. Not a torn
+    /// write, so recovery must not discard it.
+    DamagedLastBatch {
+        /// Why the bytes did not decode.
+        error: DecodeError,
+    },
     /// A valid batch with the wrong first sequence number (a batch deleted,
     /// reordered or duplicated).
     SeqMismatch {
@@ -67,6 +75,10 @@ impl fmt::Display for Problem {
                 "bad batch ({error}) followed by a valid batch at byte {valid_batch_at_bytes}"
             ),
             Problem::BadBatchInSealedSegment { error } => write!(f, "bad batch in a sealed segment ({error})"),
+            Problem::DamagedLastBatch { error } => write!(
+                f,
+                "the last batch was written completely but is damaged ({error}); not a torn write"
+            ),
             Problem::SeqMismatch { expected, found } => {
                 write!(f, "batch starts at seq {found}, the chain expects {expected}")
             }

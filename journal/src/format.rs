@@ -1,4 +1,5 @@
-//! The batch format: a 64-byte header, length-framed records, zero padding.
+//! The batch format: a 64-byte header, length-framed records, zero padding,
+//! and (since version 2) an 8-byte trailer written last.
 //!
 //! Everything here works on byte slices and does no I/O, so the decoder can be
 //! fuzzed and property-tested in memory. `FORMAT.md` is the byte-by-byte
@@ -14,8 +15,19 @@ pub const BATCH_ALIGN_BYTES: usize = 8;
 pub const RECORD_LEN_SIZE_BYTES: usize = 4;
 /// The first four bytes of every batch: `b"CRPJ"`.
 pub const BATCH_MAGIC: [u8; 4] = *b"CRPJ";
-/// The only format version this build reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes (and reads, beside [`FORMAT_VERSION_V1`]).
+pub const FORMAT_VERSION: u16 = 2;
+/// The first format version: no trailer. Still read, so that data
+/// directories written before the trailer keep opening; never written.
+pub const FORMAT_VERSION_V1: u16 = 1;
+/// Size of the trailer that ends every version-2 batch.
+pub const BATCH_TRAILER_SIZE_BYTES: usize = 8;
+/// The last four bytes of every version-2 batch: `b"CRPE"`.
+pub const BATCH_END_MAGIC: [u8; 4] = *b"CRPE";
+/// The unit in which writes reach the disk whole or not at all (`FORMAT.md`,
+/// assumptions): recovery looks for all-zero sectors to recognise a write
+/// that never completed. Sectors are counted from the start of the segment file.
+pub const SECTOR_SIZE_BYTES: usize = 512;
 /// Most records one batch may hold (also bounded by the payload length).
 pub const BATCH_RECORD_COUNT_MAX: u32 = 1 << 24;
 /// Most payload bytes one batch may hold (segments are smaller still).
@@ -45,7 +57,7 @@ mod offset {
 pub struct BatchHeader {
     /// [`BATCH_MAGIC`].
     pub magic: [u8; 4],
-    /// [`FORMAT_VERSION`].
+    /// [`FORMAT_VERSION`] (or [`FORMAT_VERSION_V1`] in batches written before the trailer).
     pub version: u16,
     /// Reserved, zero.
     pub flags: u16,
@@ -69,6 +81,10 @@ const _: () = assert!(size_of::<BatchHeader>() == BATCH_HEADER_SIZE_BYTES);
 const _: () = assert!(offset::END == BATCH_HEADER_SIZE_BYTES);
 const _: () = assert!(BATCH_HEADER_SIZE_BYTES.is_multiple_of(BATCH_ALIGN_BYTES));
 const _: () = assert!(BATCH_PAYLOAD_SIZE_MAX_BYTES as u64 <= u32::MAX as u64);
+// An 8-byte trailer at an 8-aligned offset never straddles a sector, so it
+// reaches the disk whole or not at all.
+const _: () = assert!(BATCH_TRAILER_SIZE_BYTES == BATCH_ALIGN_BYTES);
+const _: () = assert!(SECTOR_SIZE_BYTES.is_multiple_of(BATCH_ALIGN_BYTES));
 
 /// A truncated BLAKE3 hash that links a batch to the one before it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -168,15 +184,36 @@ impl BatchHeader {
         self.first_seq + u64::from(self.record_count) - 1
     }
 
-    /// Bytes the whole batch takes in a segment: header, payload, padding.
+    /// Bytes the whole batch takes in a segment: header, payload, padding,
+    /// and the trailer unless it is a version-1 batch.
     pub fn encoded_len_bytes(&self) -> usize {
-        batch_len_bytes(self.payload_len_bytes as usize)
+        let framed = framed_len_bytes(self.payload_len_bytes as usize);
+        if self.version == FORMAT_VERSION_V1 {
+            framed
+        } else {
+            framed + BATCH_TRAILER_SIZE_BYTES
+        }
+    }
+
+    /// The trailer a version-2 batch with this header ends with: a copy of
+    /// `header_checksum`, then [`BATCH_END_MAGIC`].
+    pub fn trailer(&self) -> [u8; BATCH_TRAILER_SIZE_BYTES] {
+        let mut out = [0; BATCH_TRAILER_SIZE_BYTES];
+        out[..4].copy_from_slice(&self.header_checksum.to_le_bytes());
+        out[4..].copy_from_slice(&BATCH_END_MAGIC);
+        out
     }
 }
 
-/// Bytes a batch with `payload_len_bytes` of framed records takes in a segment.
-pub fn batch_len_bytes(payload_len_bytes: usize) -> usize {
+/// Header, payload and padding: a batch without its trailer.
+fn framed_len_bytes(payload_len_bytes: usize) -> usize {
     (BATCH_HEADER_SIZE_BYTES + payload_len_bytes).next_multiple_of(BATCH_ALIGN_BYTES)
+}
+
+/// Bytes a batch with `payload_len_bytes` of framed records takes in a
+/// segment, as this build writes it (version 2, trailer included).
+pub fn batch_len_bytes(payload_len_bytes: usize) -> usize {
+    framed_len_bytes(payload_len_bytes) + BATCH_TRAILER_SIZE_BYTES
 }
 
 /// Payload bytes of `records` once framed (length prefixes included), or
@@ -258,6 +295,12 @@ pub enum DecodeError {
     /// A padding byte after the payload is not zero.
     #[error("non-zero padding after the payload")]
     PaddingNotZero,
+    /// The trailer of a version-2 batch is not the header checksum followed by `CRPE`.
+    #[error("bad batch trailer {found:02x?}")]
+    BadTrailer {
+        /// The eight bytes found.
+        found: [u8; BATCH_TRAILER_SIZE_BYTES],
+    },
 }
 
 /// A batch read from bytes, all checks passed. Borrows the bytes.
@@ -347,30 +390,50 @@ fn split_record(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Decodes the batch at the start of `bytes` (which may continue past it),
 /// checking magic, both checksums, the payload hash, every header field, the
-/// record framing and the padding. Never panics, whatever the bytes.
+/// record framing, the padding and (version 2) the trailer. Reads versions 1
+/// and 2. Never panics, whatever the bytes.
 pub fn decode_batch(bytes: &[u8]) -> Result<DecodedBatch<'_>, DecodeError> {
     let header_bytes = header_bytes(bytes)?;
     let header = BatchHeader::from_bytes(header_bytes);
     check_header(&header, header_bytes)?;
     let payload_len_bytes = header.payload_len_bytes as usize;
     let after_header = &bytes[BATCH_HEADER_SIZE_BYTES..];
-    let encoded_len_bytes = header.encoded_len_bytes();
-    let Some(payload_and_padding) = after_header.get(..encoded_len_bytes - BATCH_HEADER_SIZE_BYTES) else {
+    let Some(rest) = after_header.get(..header.encoded_len_bytes() - BATCH_HEADER_SIZE_BYTES) else {
         return Err(DecodeError::Truncated {
             payload_len_bytes: header.payload_len_bytes,
             available_bytes: after_header.len(),
         });
     };
+    let (payload_and_padding, trailer) = rest.split_at(framed_len_bytes(payload_len_bytes) - BATCH_HEADER_SIZE_BYTES);
     let (payload, padding) = payload_and_padding.split_at(payload_len_bytes);
     check_payload(&header, payload)?;
     if padding.iter().any(|&byte| byte != 0) {
         return Err(DecodeError::PaddingNotZero);
+    }
+    // Version 1 has no trailer: `trailer` is empty then.
+    if header.version != FORMAT_VERSION_V1 && trailer != header.trailer() {
+        let mut found = [0; BATCH_TRAILER_SIZE_BYTES];
+        found.copy_from_slice(trailer);
+        return Err(DecodeError::BadTrailer { found });
     }
     Ok(DecodedBatch {
         header,
         hash: BatchHash::of_header(header_bytes),
         payload,
     })
+}
+
+/// The header at the start of `bytes` if its checksum holds (its fields
+/// unchecked): then it was written whole, and it says where its batch ends.
+pub(crate) fn whole_header(bytes: &[u8]) -> Option<BatchHeader> {
+    let header_bytes = header_bytes(bytes).ok()?;
+    let header = BatchHeader::from_bytes(header_bytes);
+    (header.magic == BATCH_MAGIC && header.header_checksum == BatchHeader::checksum_of(header_bytes)).then_some(header)
+}
+
+/// Whether [`check_fields`] and the version check accept `header`.
+pub(crate) fn header_fields_valid(header: &BatchHeader) -> bool {
+    matches!(header.version, FORMAT_VERSION | FORMAT_VERSION_V1) && check_fields(header).is_ok()
 }
 
 fn header_bytes(bytes: &[u8]) -> Result<&[u8; BATCH_HEADER_SIZE_BYTES], DecodeError> {
@@ -392,7 +455,7 @@ fn check_header(header: &BatchHeader, bytes: &[u8; BATCH_HEADER_SIZE_BYTES]) -> 
             computed,
         });
     }
-    if header.version != FORMAT_VERSION {
+    if header.version != FORMAT_VERSION && header.version != FORMAT_VERSION_V1 {
         return Err(DecodeError::UnsupportedVersion { found: header.version });
     }
     check_fields(header)
@@ -448,11 +511,36 @@ fn check_framing(record_count: u32, payload: &[u8]) -> Result<(), DecodeError> {
 /// Encodes a batch into `dst`, which must be exactly
 /// `batch_len_bytes(payload_len_bytes(records))` long. Returns the header written.
 ///
+/// Writes in the order recovery relies on: records and padding, then the
+/// header, then the trailer last, so that a trailer in place means the write
+/// went through to its end (`FORMAT.md`, write path).
+///
 /// # Panics
 /// If `records` is empty, breaks the format's limits, or `dst` has the wrong
 /// length: the caller checks these first (they are programming errors here).
 pub fn encode_batch_into<R: AsRef<[u8]>>(
     dst: &mut [u8],
+    first_seq: u64,
+    prev_hash: BatchHash,
+    records: &[R],
+) -> BatchHeader {
+    let (framed, trailer) = dst.split_at_mut(dst.len().saturating_sub(BATCH_TRAILER_SIZE_BYTES));
+    let header = encode_framed(framed, FORMAT_VERSION, first_seq, prev_hash, records);
+    assert_eq!(trailer.len(), BATCH_TRAILER_SIZE_BYTES, "destination length");
+    // The trailer goes in only after every other byte: the compiler may not
+    // move the stores above past this (another process reading the mapping,
+    // or a crash of this one, must never see the trailer before the rest).
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
+    // Eight bytes at an 8-aligned offset of the mapping: one store.
+    trailer.copy_from_slice(&header.trailer());
+    header
+}
+
+/// Writes header, records and padding of a batch of `version` into `dst`
+/// (exactly their length): records and padding first, the header last.
+fn encode_framed<R: AsRef<[u8]>>(
+    dst: &mut [u8],
+    version: u16,
     first_seq: u64,
     prev_hash: BatchHash,
     records: &[R],
@@ -464,14 +552,14 @@ pub fn encode_batch_into<R: AsRef<[u8]>>(
         "record count out of range"
     );
     assert!(first_seq >= 1 && first_seq.checked_add(u64::from(record_count)).is_some());
-    assert_eq!(dst.len(), batch_len_bytes(payload_len as usize), "destination length");
+    assert_eq!(dst.len(), framed_len_bytes(payload_len as usize), "destination length");
     let (head, rest) = dst.split_at_mut(BATCH_HEADER_SIZE_BYTES);
     let (payload, padding) = rest.split_at_mut(payload_len as usize);
     write_records(payload, records);
     padding.fill(0);
     let mut header = BatchHeader {
         magic: BATCH_MAGIC,
-        version: FORMAT_VERSION,
+        version,
         flags: 0,
         record_count,
         payload_len_bytes: payload_len,
@@ -509,6 +597,36 @@ pub fn encode_batch<R: AsRef<[u8]>>(first_seq: u64, prev_hash: BatchHash, record
     let mut out = vec![0; batch_len_bytes(payload_len as usize)];
     encode_batch_into(&mut out, first_seq, prev_hash, records);
     out
+}
+
+/// Encodes a version-1 batch (no trailer), as builds before version 2 wrote
+/// them: for tests and tools that need such data. The journal never writes one.
+///
+/// # Panics
+/// As [`encode_batch_into`].
+pub fn encode_batch_v1<R: AsRef<[u8]>>(first_seq: u64, prev_hash: BatchHash, records: &[R]) -> Vec<u8> {
+    let payload_len = payload_len_bytes(records).expect("batch within the format's limits");
+    let mut out = vec![0; framed_len_bytes(payload_len as usize)];
+    encode_framed(&mut out, FORMAT_VERSION_V1, first_seq, prev_hash, records);
+    out
+}
+
+/// Encodes `records` as a batch of the given `version` (1 or 2): what a
+/// decoded batch of that version re-encodes to.
+///
+/// # Panics
+/// As [`encode_batch_into`], and for any other version.
+pub fn encode_batch_version<R: AsRef<[u8]>>(
+    version: u16,
+    first_seq: u64,
+    prev_hash: BatchHash,
+    records: &[R],
+) -> Vec<u8> {
+    match version {
+        FORMAT_VERSION => encode_batch(first_seq, prev_hash, records),
+        FORMAT_VERSION_V1 => encode_batch_v1(first_seq, prev_hash, records),
+        _ => panic!("no encoder for format version {version}"),
+    }
 }
 
 #[cfg(test)]
@@ -561,8 +679,8 @@ mod tests {
         check(|b| b.fill(0), |e| matches!(e, E::BadMagic { found: [0, 0, 0, 0] }));
         check(|b| b[20] ^= 1, |e| matches!(e, E::HeaderChecksum { .. }));
         check(
-            |b| set_field(b, 4, &2u16.to_le_bytes()),
-            |e| matches!(e, E::UnsupportedVersion { found: 2 }),
+            |b| set_field(b, 4, &3u16.to_le_bytes()),
+            |e| matches!(e, E::UnsupportedVersion { found: 3 }),
         );
         check(
             |b| set_field(b, 6, &1u16.to_le_bytes()),
@@ -598,7 +716,11 @@ mod tests {
         );
         check(|b| b.truncate(b.len() - 8), |e| matches!(e, E::Truncated { .. }));
         check(|b| b[70] ^= 1, |e| matches!(e, E::PayloadChecksum { .. }));
-        check(|b| *b.last_mut().unwrap() = 1, |e| matches!(e, E::PaddingNotZero));
+        // 64 + 18 payload bytes: padding at 82..88, the trailer at 88..96.
+        check(|b| b[87] = 1, |e| matches!(e, E::PaddingNotZero));
+        check(|b| b[88] ^= 1, |e| matches!(e, E::BadTrailer { .. }));
+        check(|b| *b.last_mut().unwrap() = 0, |e| matches!(e, E::BadTrailer { .. }));
+        check(|b| b.truncate(b.len() - 1), |e| matches!(e, E::Truncated { .. }));
     }
 
     #[test]
@@ -640,8 +762,13 @@ mod tests {
     fn payload_length_limits() {
         assert_eq!(payload_len_bytes::<&[u8]>(&[]), Some(0));
         assert_eq!(payload_len_bytes(&[&b"abc"[..], b""]), Some(4 + 3 + 4));
-        assert_eq!(batch_len_bytes(11), 80);
-        assert_eq!(batch_len_bytes(0), 64);
+        assert_eq!(batch_len_bytes(11), 80 + 8);
+        assert_eq!(batch_len_bytes(0), 64 + 8);
+        assert_eq!(encode_batch_v1(1, BatchHash::GENESIS, &[b"abcdefg"]).len(), 80);
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
     /// The format is pinned: a change to these bytes is a new format version.
@@ -653,6 +780,34 @@ mod tests {
             "CRC32C (Castagnoli) check value"
         );
         let bytes = encode_batch(42, BatchHash([0xAB; 16]), &[&b"croupier!"[..], b""]);
+        let expected = concat!(
+            "4352504a",
+            "0200",
+            "0000",
+            "02000000",
+            "11000000",
+            "2a00000000000000",
+            "abababababababababababababababab",
+            "7eaa632d6ef564feff263853ca704789",
+            "ee9004a4",
+            "213bde5f",
+            "09000000",
+            "63726f757069657221",
+            "00000000",
+            "00000000000000",
+            "213bde5f",
+            "43525045",
+        );
+        assert_eq!(hex(&bytes), expected);
+        let batch = decode_batch(&bytes).expect("valid");
+        assert_eq!(batch.encoded_len_bytes(), 96);
+        assert_eq!(batch.hash.to_string(), "d5ee3db348ed55b9eb62fb3eef31ff38");
+    }
+
+    /// Version 1 (no trailer), as written before version 2: still read.
+    #[test]
+    fn version_1_batches_are_still_read() {
+        let bytes = encode_batch_v1(42, BatchHash([0xAB; 16]), &[&b"croupier!"[..], b""]);
         let expected = concat!(
             "4352504a",
             "0100",
@@ -669,10 +824,17 @@ mod tests {
             "00000000",
             "00000000000000",
         );
-        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        assert_eq!(hex, expected);
+        assert_eq!(hex(&bytes), expected);
         let batch = decode_batch(&bytes).expect("valid");
+        assert_eq!(batch.encoded_len_bytes(), 88);
         assert_eq!(batch.hash.to_string(), "4f56527f640e147b1a2b297371324254");
+        let records: Vec<&[u8]> = batch.records().collect();
+        assert_eq!(records, vec![&b"croupier!"[..], b""]);
+        // What follows a version-1 batch is the next batch, not a trailer.
+        let mut two = bytes.clone();
+        two.extend_from_slice(&encode_batch(44, batch.hash, &[b"v2"]));
+        let second = decode_batch(&two[batch.encoded_len_bytes()..]).expect("v2 after v1");
+        assert_eq!(second.prev_hash(), batch.hash);
     }
 
     proptest! {
@@ -685,7 +847,8 @@ mod tests {
                 prop_assert!(len <= bytes.len());
                 let records: Vec<&[u8]> = batch.records().collect();
                 prop_assert_eq!(records.len(), batch.header.record_count as usize);
-                prop_assert_eq!(&encode_batch(batch.first_seq(), batch.prev_hash(), &records)[..], &bytes[..len]);
+                let again = encode_batch_version(batch.header.version, batch.first_seq(), batch.prev_hash(), &records);
+                prop_assert_eq!(&again[..], &bytes[..len]);
             }
         }
 

@@ -10,6 +10,7 @@ use crate::flusher::IntervalFlusher;
 use crate::format::{
     BATCH_RECORD_COUNT_MAX, BatchHash, batch_len_bytes, decode_batch, encode_batch_into, payload_len_bytes,
 };
+use crate::quarantine::quarantine;
 use crate::retire::read_anchor;
 use crate::scan::{Chain, Step, TornTail, Walk, WalkEnd};
 use crate::segment::{self, LOCK_FILE_NAME, OpenSegment, Preparer, SegmentFile};
@@ -29,12 +30,13 @@ pub struct Recovered {
     pub batches: u64,
     /// Segment files found (0 for a new journal).
     pub segments: usize,
-    /// The torn tail that was zeroed, if the last write had been cut short.
+    /// The torn tail that was quarantined and zeroed, if the last write had
+    /// been cut short (`quarantined_to` names the copy).
     pub torn_tail: Option<TornTail>,
 }
 
 impl Recovered {
-    /// Bytes of torn tail zeroed (0 after a clean shutdown).
+    /// Bytes of torn tail quarantined and zeroed (0 after a clean shutdown).
     pub fn truncated_bytes(&self) -> u64 {
         self.torn_tail.as_ref().map_or(0, |torn| torn.len_bytes)
     }
@@ -170,23 +172,32 @@ fn scan(dir: &Path, mut segments: Vec<SegmentFile>, from_seq: u64) -> Result<(Re
     Ok((recovered, end))
 }
 
-/// Zeroes a torn tail and syncs the zeros, so that no stale byte of it can
-/// be mistaken later for part of a batch written over it.
-fn zero_torn_tail(active: &mut OpenSegment, torn: &TornTail) -> Result<(), JournalError> {
+/// Copies a torn tail to the quarantine directory (durably), then zeroes it
+/// and syncs the zeros, so that no stale byte of it can be mistaken later for
+/// part of a batch written over it. Returns where the copy is.
+fn quarantine_and_zero(dir: &Path, active: &mut OpenSegment, torn: &TornTail) -> Result<PathBuf, JournalError> {
     let start = torn.offset_bytes as usize;
     let len = torn.len_bytes as usize;
+    assert!(
+        len > 0 && start + len <= active.map.len(),
+        "torn tail within the segment"
+    );
+    let quarantined_to = quarantine(dir, &active.path, torn.offset_bytes, &active.map[start..start + len])?;
     active.map[start..start + len].fill(0);
     active
         .map
         .flush_range(start, len)
-        .map_err(JournalError::io("msync torn tail", &active.path))
+        .map_err(JournalError::io("msync torn tail", &active.path))?;
+    Ok(quarantined_to)
 }
 
 impl Journal {
     /// Opens (or creates) the journal in `dir`: takes the directory lock,
-    /// scans every batch, zeroes a torn tail, and refuses with
-    /// [`JournalError::Corrupt`] on damage before the tail. Prepares the next
-    /// segment in the background.
+    /// scans every batch, copies a torn tail (a last write that never
+    /// completed) to `quarantine/` and zeroes it, and refuses with
+    /// [`JournalError::Corrupt`] on damage, including a last batch that was
+    /// written completely but does not check out. Prepares the next segment
+    /// in the background.
     pub fn open(dir: impl AsRef<Path>, config: JournalConfig) -> Result<(Journal, Recovered), JournalError> {
         Journal::open_from(dir, config, 1)
     }
@@ -208,12 +219,12 @@ impl Journal {
         segment::remove_stale_prepared(&dir)?;
         let segments = segment::list_segments(&dir)?;
         let last_path = segments.last().map(|segment| segment.path.clone());
-        let (recovered, end) = scan(&dir, segments, from_seq)?;
+        let (mut recovered, end) = scan(&dir, segments, from_seq)?;
         let active = match last_path {
             Some(path) => {
                 let mut active = segment::open_segment(&path)?;
-                if let Some(torn) = &end.torn {
-                    zero_torn_tail(&mut active, torn)?;
+                if let Some(torn) = &mut recovered.torn_tail {
+                    torn.quarantined_to = Some(quarantine_and_zero(&dir, &mut active, torn)?);
                 }
                 active
             }

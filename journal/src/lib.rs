@@ -14,9 +14,11 @@
 //! segments (zero-filled and synced by a background thread before they are
 //! needed) keep file creation and block allocation off the append path; the
 //! memory map turns an append into a `memcpy` and a flush into one `msync`
-//! of the bytes just written. Recovery scans every batch, zeroes a *torn
-//! tail* (the last write cut short) and refuses to open on *corruption* —
-//! a bad batch with valid data after it, a sealed segment that does not end
+//! of the bytes just written. Recovery scans every batch; it copies a *torn
+//! tail* (the last write cut short: its trailer or a sector of it never
+//! reached the disk) to `quarantine/` and zeroes it, and refuses to open on
+//! *corruption* — a last batch written completely that does not check out, a
+//! bad batch with valid data after it, a sealed segment that does not end
 //! cleanly, a sequence gap or a broken chain — naming the segment file, the
 //! byte offset and the sequence number. `FORMAT.md` beside this crate is the
 //! byte-level reference and lists the write path and recovery in fsync order.
@@ -54,6 +56,7 @@ mod error;
 mod flusher;
 pub mod format;
 mod journal;
+mod quarantine;
 mod reader;
 mod retire;
 mod scan;
@@ -67,6 +70,7 @@ pub use config::{
 pub use error::{Corruption, JournalError, Problem};
 pub use format::{BatchHash, DecodeError, DecodedBatch, decode_batch};
 pub use journal::{Journal, JournalStats, Recovered};
+pub use quarantine::QUARANTINE_DIR_NAME;
 pub use reader::{Batch, Batches, Reader};
 pub use retire::{ANCHOR_FILE_NAME, ARCHIVE_DIR_NAME, Anchor, RetireReport, Retirement, read_anchor, retire};
 pub use scan::TornTail;

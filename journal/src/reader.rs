@@ -66,9 +66,10 @@ impl Reader {
     /// The batches that hold `seq` or later. Checksums are checked for every
     /// batch read; the hash chain from the start of the segment holding
     /// `seq` (the whole chain only when that is the first segment: use
-    /// [`verify`](crate::verify) for a full check). A torn tail ends the
-    /// iteration quietly; corruption (or history missing before the first
-    /// segment) ends it with one `Err`.
+    /// [`verify`](crate::verify) for a full check). A torn tail (a last write
+    /// that never completed, or one a live writer is still making) ends the
+    /// iteration quietly; corruption (a damaged last batch included, or
+    /// history missing before the first segment) ends it with one `Err`.
     pub fn batches_from(&self, seq: u64) -> Batches {
         let start = self.segments.partition_point(|s| s.first_seq <= seq).saturating_sub(1);
         let segments = self.segments[start..].to_vec();

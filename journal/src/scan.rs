@@ -8,14 +8,17 @@ use memmap2::Mmap;
 
 use crate::error::{Corruption, JournalError, Problem};
 use crate::format::{
-    BATCH_ALIGN_BYTES, BATCH_HEADER_SIZE_BYTES, BATCH_MAGIC, BatchHash, BatchHeader, DecodeError, DecodedBatch,
-    decode_batch,
+    BATCH_ALIGN_BYTES, BATCH_END_MAGIC, BATCH_HEADER_SIZE_BYTES, BATCH_MAGIC, BATCH_TRAILER_SIZE_BYTES, BatchHash,
+    BatchHeader, DecodeError, DecodedBatch, FORMAT_VERSION_V1, SECTOR_SIZE_BYTES, decode_batch, header_fields_valid,
+    whole_header,
 };
 use crate::retire::Anchor;
 use crate::segment::{SegmentFile, map_read};
 
 /// The bytes after the last valid batch of the last segment that are not
-/// zero: what a write cut short left behind. Recovery zeroes them.
+/// zero: what a write cut short left behind (it never completed, so it was
+/// never acknowledged). Recovery copies them to a quarantine file, then
+/// zeroes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TornTail {
     /// The segment file (always the last one).
@@ -24,6 +27,9 @@ pub struct TornTail {
     pub offset_bytes: u64,
     /// From there to the last non-zero byte, inclusive.
     pub len_bytes: u64,
+    /// Where [`Journal::open`](crate::Journal::open) copied the bytes before
+    /// zeroing them; `None` from the read-only walks (`verify`, `Reader`).
+    pub quarantined_to: Option<PathBuf>,
 }
 
 /// Where the hash chain stands: the next batch must start at `next_seq` and
@@ -102,8 +108,10 @@ impl Chain {
 /// `Ok(len)` for a torn tail of `len` bytes, or the corruption it is.
 ///
 /// Only the last segment may end torn: every earlier one was synced whole
-/// before the next was begun. And a tail is torn only if no valid batch
-/// follows the bad bytes; otherwise the bad bytes are a hole in the middle.
+/// before the next was begun. A tail is torn only if no valid batch follows
+/// the bad bytes (otherwise they are a hole in the middle), and only if the
+/// write there did not complete: a batch written to its end and damaged
+/// since is corruption, however it came to be the last one.
 pub(crate) fn classify_end(bytes: &[u8], offset: usize, error: DecodeError, is_last: bool) -> Result<u64, Problem> {
     let rest = bytes.get(offset..).unwrap_or_default();
     let Some(last_nonzero) = rest.iter().rposition(|&byte| byte != 0) else {
@@ -119,7 +127,92 @@ pub(crate) fn classify_end(bytes: &[u8], offset: usize, error: DecodeError, is_l
             valid_batch_at_bytes: valid_at as u64,
         });
     }
+    if write_completed(bytes, offset, search_end) {
+        // A reader of a live journal may have read the batch while the
+        // writer was still filling it in and the trailer after it was done
+        // (the writer puts it last, behind a fence): decoding again tells.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        if decode_batch(rest).is_ok() {
+            return Ok(0);
+        }
+        return Err(Problem::DamagedLastBatch { error });
+    }
     Ok(last_nonzero as u64 + 1)
+}
+
+/// Whether the batch at `offset`, which does not decode and whose non-zero
+/// bytes end before `nonzero_end`, was nevertheless written to its end:
+/// then it was damaged afterwards (corruption), else the write was torn.
+/// The rules, in `FORMAT.md` (recovery, step 4):
+///
+/// - a header whose checksum holds was written whole and says where the
+///   batch ends. Its fields must be valid (no torn write produces such a
+///   header with bad fields); a version-1 batch has no trailer and counts as
+///   torn, as before version 2. A trailer of zeros means the write did not
+///   get there; a trailer that is not zero and not the header's is damage;
+/// - a header whose checksum fails: the write got to its end if the eight
+///   bytes that end at the last non-zero byte (rounded up to 8) carry the end
+///   magic `CRPE`;
+/// - either way, if a sector the batch covers is all zeros in the part the
+///   batch covers (the header's part included), that sector never reached
+///   the disk: torn.
+fn write_completed(bytes: &[u8], offset: usize, nonzero_end: usize) -> bool {
+    let end = match whole_header(&bytes[offset..]) {
+        Some(header) if !header_fields_valid(&header) => return true,
+        Some(header) if header.version == FORMAT_VERSION_V1 => return false,
+        Some(header) => {
+            let end = offset.saturating_add(header.encoded_len_bytes());
+            if end > bytes.len() {
+                // The segment file ends before the batch does (cut short).
+                return false;
+            }
+            let trailer = zero_padded(bytes, end - BATCH_TRAILER_SIZE_BYTES);
+            if trailer == [0; BATCH_TRAILER_SIZE_BYTES] {
+                return false;
+            }
+            if trailer != header.trailer() {
+                return true;
+            }
+            end
+        }
+        None => {
+            let end = nonzero_end.next_multiple_of(BATCH_ALIGN_BYTES);
+            if end < offset + BATCH_HEADER_SIZE_BYTES + BATCH_TRAILER_SIZE_BYTES {
+                return false;
+            }
+            let trailer = zero_padded(bytes, end - BATCH_TRAILER_SIZE_BYTES);
+            if trailer[4..] != BATCH_END_MAGIC {
+                return false;
+            }
+            end
+        }
+    };
+    !sector_missing(bytes, offset, offset + BATCH_HEADER_SIZE_BYTES) && !sector_missing(bytes, offset, end)
+}
+
+/// The eight bytes at `at`, zeros where they run past the end of `bytes`
+/// (a segment file cut short).
+fn zero_padded(bytes: &[u8], at: usize) -> [u8; BATCH_TRAILER_SIZE_BYTES] {
+    let mut out = [0; BATCH_TRAILER_SIZE_BYTES];
+    let available = bytes.get(at..).unwrap_or_default();
+    let len = available.len().min(BATCH_TRAILER_SIZE_BYTES);
+    out[..len].copy_from_slice(&available[..len]);
+    out
+}
+
+/// True if, for some sector, the bytes of `start..end` within it are all
+/// zeros (bytes past the end of the file count as zeros).
+fn sector_missing(bytes: &[u8], start: usize, end: usize) -> bool {
+    let mut at = start;
+    while at < end {
+        let sector_end = (at + 1).next_multiple_of(SECTOR_SIZE_BYTES).min(end);
+        let share = bytes.get(at..sector_end.min(bytes.len())).unwrap_or_default();
+        if share.iter().all(|&byte| byte == 0) {
+            return true;
+        }
+        at = sector_end;
+    }
+    false
 }
 
 /// The offset of the first batch starting in `from..until` (aligned) that decodes.
@@ -280,6 +373,7 @@ impl Walk {
                 segment: self.segments[self.index].path.clone(),
                 offset_bytes,
                 len_bytes: torn_len_bytes,
+                quarantined_to: None,
             }),
             data_end_bytes: offset_bytes,
         }
@@ -345,13 +439,62 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_last_batch_reads_as_a_torn_tail() {
+    fn a_damaged_last_batch_is_corruption_not_a_torn_tail() {
+        let (pristine, offsets) = image(&[]);
+        for at in [offsets[2] + 3, offsets[2] + 60, offsets[2] + 70, offsets[3] - 1] {
+            let mut bytes = pristine.clone();
+            bytes[at] ^= 1;
+            assert!(
+                matches!(
+                    classify_at(&bytes, offsets[2], true),
+                    Err(Problem::DamagedLastBatch { .. })
+                ),
+                "byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_last_batch_without_its_trailer_is_torn() {
         let (mut bytes, offsets) = image(&[]);
-        bytes[offsets[2] + 3] ^= 1;
+        let pristine = bytes.clone();
+        bytes[offsets[3] - 8..offsets[3]].fill(0);
         let last_nonzero = bytes[..offsets[3]].iter().rposition(|&byte| byte != 0).unwrap();
+        let torn_len = (last_nonzero + 1 - offsets[2]) as u64;
+        assert_eq!(classify_at(&bytes, offsets[2], true), Ok(torn_len));
+        // A segment file that ends inside the trailer.
+        let cut = &pristine[..offsets[3] - 3];
+        assert_eq!(
+            classify_at(cut, offsets[2], true),
+            Ok((offsets[3] - 3 - offsets[2]) as u64)
+        );
+    }
+
+    #[test]
+    fn a_damaged_last_version_1_batch_still_reads_as_a_torn_tail() {
+        let (mut bytes, offsets) = image(&[]);
+        let last = crate::format::encode_batch_v1(3, BatchHash::GENESIS, &["record 3"]);
+        bytes[offsets[2]..offsets[3]].fill(0);
+        bytes[offsets[2]..offsets[2] + last.len()].copy_from_slice(&last);
+        bytes[offsets[2] + 70] ^= 1;
         assert_eq!(
             classify_at(&bytes, offsets[2], true),
-            Ok((last_nonzero + 1 - offsets[2]) as u64)
+            Ok(64 + 4 + 8) // header and one record of 8 bytes; the padding is zeros
         );
+    }
+
+    #[test]
+    fn an_all_zero_sector_inside_the_last_batch_means_torn() {
+        let mut bytes = vec![0u8; 4096];
+        let records = [vec![0x11u8; 1500]];
+        let batch = encode_batch(1, BatchHash::GENESIS, &records);
+        bytes[40..40 + batch.len()].copy_from_slice(&batch);
+        bytes[40 + 100] ^= 1; // damaged, and ...
+        assert!(matches!(
+            classify_at(&bytes, 40, true),
+            Err(Problem::DamagedLastBatch { .. })
+        ));
+        bytes[512..1024].fill(0); // ... a sector never written: torn after all.
+        assert_eq!(classify_at(&bytes, 40, true), Ok(batch.len() as u64));
     }
 }

@@ -29,7 +29,10 @@ pub struct VerifyReport {
     pub last_seq: u64,
     /// The hash of the last valid batch.
     pub last_hash: BatchHash,
-    /// A torn tail after the last batch (not an error: opening the journal zeroes it).
+    /// A torn tail after the last batch: a last write that never completed,
+    /// so never acknowledged. Not an error: opening the journal copies it to
+    /// `quarantine/` and zeroes it. (A last batch written completely that
+    /// does not check out is `corruption`, [`Problem::DamagedLastBatch`](crate::Problem::DamagedLastBatch).)
     pub torn_tail: Option<TornTail>,
     /// The first corruption, if any: the journal would refuse to open.
     pub corruption: Option<Corruption>,

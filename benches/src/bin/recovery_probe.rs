@@ -222,7 +222,7 @@ fn describe(name: &str, wall_s: f64, report: &RecoveryReport, others: &str) {
         report.batches,
         report.commands as f64 / wall_s,
         report.last_seq,
-        report.torn_tail_bytes,
+        report.torn_tail_bytes(),
         report.digest,
         if wall_s * 1e7 / report.commands.max(1) as f64 <= TARGET_S {
             "met"

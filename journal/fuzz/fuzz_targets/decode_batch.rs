@@ -2,14 +2,15 @@
 //!
 //! 1. raw, as a segment would hold them after any damage: the decoder must
 //!    return a batch or an error, never panic, and a batch it accepts must
-//!    re-encode to exactly the bytes it came from (the format is canonical);
+//!    re-encode to exactly the bytes it came from, in its own version (1 or
+//!    2; the format is canonical);
 //! 2. as the records of a valid batch that then gets one byte changed: the
 //!    damage must always be detected (CRC32C catches every burst of up to
 //!    32 bits), which the raw phase alone rarely reaches past the checksums.
 
 #![no_main]
 
-use journal::format::encode_batch;
+use journal::format::{encode_batch, encode_batch_version};
 use journal::{BatchHash, decode_batch};
 use libfuzzer_sys::fuzz_target;
 
@@ -21,7 +22,7 @@ fn check_raw(data: &[u8]) {
     assert!(len <= data.len());
     let records: Vec<&[u8]> = batch.records().collect();
     assert_eq!(records.len(), batch.header.record_count as usize);
-    let again = encode_batch(batch.first_seq(), batch.prev_hash(), &records);
+    let again = encode_batch_version(batch.header.version, batch.first_seq(), batch.prev_hash(), &records);
     assert_eq!(&again[..], &data[..len], "a decoded batch re-encodes to its bytes");
 }
 
