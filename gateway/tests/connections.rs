@@ -168,11 +168,17 @@ async fn h2_frames_until_closed(stream: &mut TcpStream, answer_pings: bool) -> V
 #[tokio::test]
 async fn http2_connections_without_requests_get_goaway_and_are_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(small_timeouts(dir.path())).await;
+    // Idle long enough after a request for the gauge to be read before it fires.
+    let config = ServeConfig {
+        idle_timeout_ms: 1_000,
+        ..small_timeouts(dir.path())
+    };
+    let server = start(config).await;
 
     // A real client's connection, idle after its request, is closed while
     // the client still holds it (the gauge is read over HTTP/3).
     let open = r#"croupier_connections_open{transport="tcp"}"#;
+    assert_eq!(server.metric(open).await, Some(0));
     let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
     let reply = client.get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
