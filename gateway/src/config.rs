@@ -52,6 +52,23 @@ pub struct ServeConfig {
     /// Most connections open at once, per transport (TCP, QUIC); beyond it
     /// new ones are closed at once, so a flood cannot exhaust the server.
     pub max_connections: usize,
+    /// Most connections open at once from one client address, per transport
+    /// (an IPv6 client counts per /64): one client cannot take every place
+    /// under [`ServeConfig::max_connections`].
+    pub max_connections_per_ip: usize,
+    /// TCP: longest a client may take to send a request's head, counted
+    /// from the connection's start (after the TLS handshake) or, on
+    /// HTTP/1.1, from the previous reply, which makes it HTTP/1.1's
+    /// keep-alive idle limit too. A connection that sends nothing, or its
+    /// head too slowly, is closed.
+    pub header_read_timeout_ms: u64,
+    /// HTTP/2 and HTTP/3: a connection with no request in flight for this
+    /// long is closed (GOAWAY first); also QUIC's transport idle timeout.
+    pub idle_timeout_ms: u64,
+    /// HTTP/2: the server pings a connection this often (0: never) ...
+    pub http2_keep_alive_interval_ms: u64,
+    /// ... and closes it if a ping is not answered within this.
+    pub http2_keep_alive_timeout_ms: u64,
     /// What happens to journal segments behind the snapshots kept.
     pub snapshot_retire: SnapshotRetire,
     /// Log filter (tracing-subscriber `EnvFilter` syntax).
@@ -84,6 +101,11 @@ impl Default for ServeConfig {
             journal_segment_bytes: journal::SEGMENT_SIZE_DEFAULT_BYTES,
             snapshot_every_commands: 5_000_000,
             max_connections: 10_000,
+            max_connections_per_ip: 256,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            http2_keep_alive_interval_ms: 30_000,
+            http2_keep_alive_timeout_ms: 10_000,
             snapshot_retire: SnapshotRetire::Archive,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -144,6 +166,26 @@ impl ServeConfig {
         self.request_timeout() + DRAIN_MARGIN
     }
 
+    /// [`ServeConfig::header_read_timeout_ms`] as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// [`ServeConfig::idle_timeout_ms`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// The HTTP/2 ping interval, if pings are on.
+    pub fn http2_keep_alive_interval(&self) -> Option<Duration> {
+        (self.http2_keep_alive_interval_ms > 0).then(|| Duration::from_millis(self.http2_keep_alive_interval_ms))
+    }
+
+    /// [`ServeConfig::http2_keep_alive_timeout_ms`] as a duration.
+    pub fn http2_keep_alive_timeout(&self) -> Duration {
+        Duration::from_millis(self.http2_keep_alive_timeout_ms)
+    }
+
     /// True if some transport needs a certificate.
     pub fn needs_certificate(&self) -> bool {
         self.tls || self.quic
@@ -164,6 +206,9 @@ impl ServeConfig {
         }
     }
 }
+
+/// Longest idle timeout: a day (QUIC needs it to fit its variable-length integers).
+const IDLE_TIMEOUT_MAX_MS: u64 = 86_400_000;
 
 /// What a graceful stop adds to the request timeout for replies to be written.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
@@ -190,6 +235,11 @@ pub struct FileConfig {
     pub journal_segment_bytes: Option<u64>,
     pub snapshot_every_commands: Option<u64>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub http2_keep_alive_interval_ms: Option<u64>,
+    pub http2_keep_alive_timeout_ms: Option<u64>,
     pub snapshot_retire: Option<SnapshotRetire>,
     pub log: Option<String>,
     pub log_format: Option<LogFormat>,
@@ -258,6 +308,21 @@ pub struct ServeArgs {
     /// Most connections open at once, per transport [default: 10000].
     #[arg(long, env = "CROUPIER_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most connections open at once from one client address (IPv6: one /64), per transport [default: 256].
+    #[arg(long, env = "CROUPIER_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Longest until a request's head is in (from connect, or on HTTP/1.1 from the last reply), ms [default: 10000].
+    #[arg(long, env = "CROUPIER_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// HTTP/2 and HTTP/3 connections with no request in flight are closed after this, ms [default: 60000].
+    #[arg(long, env = "CROUPIER_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// HTTP/2 ping interval, ms, 0 for none [default: 30000].
+    #[arg(long, env = "CROUPIER_HTTP2_KEEP_ALIVE_INTERVAL_MS")]
+    pub http2_keep_alive_interval_ms: Option<u64>,
+    /// HTTP/2: close a connection whose ping is not answered within this, ms [default: 10000].
+    #[arg(long, env = "CROUPIER_HTTP2_KEEP_ALIVE_TIMEOUT_MS")]
+    pub http2_keep_alive_timeout_ms: Option<u64>,
     /// Journal segments behind the kept snapshots: archive, remove or keep [default: archive].
     #[arg(long, env = "CROUPIER_SNAPSHOT_RETIRE", value_enum)]
     pub snapshot_retire: Option<SnapshotRetire>,
@@ -366,6 +431,26 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             .max_connections
             .or(file.max_connections)
             .unwrap_or(d.max_connections),
+        max_connections_per_ip: args
+            .max_connections_per_ip
+            .or(file.max_connections_per_ip)
+            .unwrap_or(d.max_connections_per_ip),
+        header_read_timeout_ms: args
+            .header_read_timeout_ms
+            .or(file.header_read_timeout_ms)
+            .unwrap_or(d.header_read_timeout_ms),
+        idle_timeout_ms: args
+            .idle_timeout_ms
+            .or(file.idle_timeout_ms)
+            .unwrap_or(d.idle_timeout_ms),
+        http2_keep_alive_interval_ms: args
+            .http2_keep_alive_interval_ms
+            .or(file.http2_keep_alive_interval_ms)
+            .unwrap_or(d.http2_keep_alive_interval_ms),
+        http2_keep_alive_timeout_ms: args
+            .http2_keep_alive_timeout_ms
+            .or(file.http2_keep_alive_timeout_ms)
+            .unwrap_or(d.http2_keep_alive_timeout_ms),
         log: args.log.clone().or(file.log).unwrap_or(d.log),
         log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
         rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
@@ -379,6 +464,18 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         return Err(ConfigError::Invalid(
             "body_limit_bytes, request_timeout_ms and session_ttl_ms must be at least 1",
         ));
+    }
+    if config.max_connections_per_ip == 0
+        || config.header_read_timeout_ms == 0
+        || config.idle_timeout_ms == 0
+        || config.http2_keep_alive_timeout_ms == 0
+    {
+        return Err(ConfigError::Invalid(
+            "max_connections_per_ip, header_read_timeout_ms, idle_timeout_ms and http2_keep_alive_timeout_ms must be at least 1",
+        ));
+    }
+    if config.idle_timeout_ms > IDLE_TIMEOUT_MAX_MS {
+        return Err(ConfigError::Invalid("idle_timeout_ms must be at most 86400000 (a day)"));
     }
     if config.tls_cert.is_some() != config.tls_key.is_some() {
         return Err(ConfigError::Invalid("tls_cert and tls_key must be set together"));
@@ -472,6 +569,48 @@ mod tests {
         assert_eq!((args.tls, args.quic), (Some(false), Some(true)));
         let half = parse(&["--tls-cert", "/x/cert.pem"]).unwrap();
         assert!(resolve(&half, FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn connection_limits_and_timeouts_layer_and_refuse_zero() {
+        let defaults = resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(
+            (
+                defaults.max_connections_per_ip,
+                defaults.header_read_timeout_ms,
+                defaults.idle_timeout_ms
+            ),
+            (256, 10_000, 60_000)
+        );
+        assert_eq!(defaults.http2_keep_alive_interval(), Some(Duration::from_secs(30)));
+        let file: FileConfig = toml::from_str(
+            "max_connections_per_ip = 8\nheader_read_timeout_ms = 2000\nidle_timeout_ms = 5000\nhttp2_keep_alive_interval_ms = 0",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            idle_timeout_ms: Some(7_000),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, file).unwrap();
+        assert_eq!(
+            (
+                config.max_connections_per_ip,
+                config.header_read_timeout(),
+                config.idle_timeout()
+            ),
+            (8, Duration::from_secs(2), Duration::from_secs(7))
+        );
+        assert_eq!(config.http2_keep_alive_interval(), None, "0 turns pings off");
+        for zero in [
+            "max_connections_per_ip = 0",
+            "header_read_timeout_ms = 0",
+            "idle_timeout_ms = 0",
+        ] {
+            let file: FileConfig = toml::from_str(zero).unwrap();
+            assert!(resolve(&ServeArgs::default(), file).is_err(), "{zero}");
+        }
+        let file: FileConfig = toml::from_str("idle_timeout_ms = 86400001").unwrap();
+        assert!(resolve(&ServeArgs::default(), file).is_err(), "longer than a day");
     }
 
     #[test]

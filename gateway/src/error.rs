@@ -1,6 +1,11 @@
 //! The one error shape of every API: `{"error": {"code", "message"}}`, with
 //! a stable machine-readable `code` and an HTTP status. Wallet refusals that
 //! the engine recorded with balances carry them beside the error.
+//!
+//! Answers the router makes without a handler (a method a route does not
+//! take, a path parameter that does not parse) get the same shape:
+//! [`app::router`](crate::app::router) passes every error reply that is not
+//! JSON through [`ApiError::from_plain`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -69,6 +74,18 @@ impl ApiError {
         }
     }
 
+    /// The error for a reply made without us, e.g. one of axum's
+    /// rejections (plain text), from its status and text.
+    pub fn from_plain(status: StatusCode, text: &str) -> ApiError {
+        let text = text.trim();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_ascii_lowercase()
+        } else {
+            text.to_owned()
+        };
+        ApiError::new(status, code_of_status(status), message)
+    }
+
     /// The JSON body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
@@ -78,6 +95,30 @@ impl ApiError {
             },
         }
     }
+}
+
+/// The code of an error known only by its status.
+pub fn code_of_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        status if status.is_server_error() => "internal",
+        // 400, 422 and the rest: the request is not one we take.
+        _ => "invalid_request",
+    }
+}
+
+/// True if `headers` say the body is JSON.
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A JSON response with exactly these bytes and status.
@@ -105,5 +146,31 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_errors_get_a_code_from_their_status_and_keep_their_text() {
+        let check = |status: u16, text: &str, expect: (&str, &str)| {
+            let status = StatusCode::from_u16(status).unwrap();
+            let error = ApiError::from_plain(status, text);
+            assert_eq!(
+                (error.status, error.code, error.message.as_str()),
+                (status, expect.0, expect.1)
+            );
+        };
+        check(
+            400,
+            "Invalid URL: Cannot parse `abc` to a `u32`",
+            ("invalid_request", "Invalid URL: Cannot parse `abc` to a `u32`"),
+        );
+        check(405, "", ("method_not_allowed", "method not allowed"));
+        check(404, "\n", ("not_found", "not found"));
+        check(500, "boom", ("internal", "boom"));
+        check(422, "x", ("invalid_request", "x"));
     }
 }

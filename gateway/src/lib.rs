@@ -22,11 +22,13 @@
 
 #![deny(missing_docs)]
 
+pub mod admission;
 pub mod app;
 pub mod body;
 pub mod config;
 pub mod error;
 pub mod hub88;
+pub mod log_limit;
 pub mod metrics;
 pub mod openapi;
 pub mod operator;

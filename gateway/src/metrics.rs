@@ -2,7 +2,8 @@
 //! several servers in one process), a middleware that counts and times every
 //! request by route and status, and the sequencer's figures, read at scrape
 //! time (ring depth, commands, batches) or recorded by the commit sink
-//! (batch size, flush latency).
+//! (batch size, flush latency), and the transports' connections (open,
+//! turned away by which limit).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -12,8 +13,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use engine::sequencer::SequencerHandle;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
+
+use crate::admission::ConnectionMetrics;
 
 use crate::app::AppState;
 
@@ -30,6 +34,8 @@ pub struct Metrics {
     pub batch_len: Histogram,
     /// Time to make a batch durable.
     pub flush_seconds: Histogram,
+    connections_open: IntGaugeVec,
+    connections_refused: IntCounterVec,
 }
 
 const LATENCY_BUCKETS_S: [f64; 14] = [
@@ -64,7 +70,20 @@ impl Metrics {
             HistogramOpts::new("flush_duration_seconds", "Time to make one batch durable")
                 .buckets(LATENCY_BUCKETS_S.to_vec()),
         )?;
+        let connections_open = IntGaugeVec::new(
+            Opts::new("connections_open", "Connections open now, by transport"),
+            &["transport"],
+        )?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "connections_refused_total",
+                "Connections closed at once, by transport and limit (max_connections: full, max_connections_per_ip: per_ip)",
+            ),
+            &["transport", "reason"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(connections_refused.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(ring_depth.clone()))?;
         registry.register(Box::new(commands.clone()))?;
@@ -82,7 +101,18 @@ impl Metrics {
             batches,
             batch_len,
             flush_seconds,
+            connections_open,
+            connections_refused,
         })
+    }
+
+    /// The connection metrics of `transport` (`tcp`, `quic`).
+    pub fn connections(&self, transport: &str) -> ConnectionMetrics {
+        ConnectionMetrics {
+            open: self.connections_open.with_label_values(&[transport]),
+            refused_full: self.connections_refused.with_label_values(&[transport, "full"]),
+            refused_per_ip: self.connections_refused.with_label_values(&[transport, "per_ip"]),
+        }
     }
 
     /// The Prometheus text exposition, with the sequencer's counters read now.

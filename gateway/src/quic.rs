@@ -8,6 +8,14 @@
 //! connections, sends GOAWAY on each open one, lets the requests in flight
 //! finish (up to a bound), closes the connections and waits, briefly, for
 //! the endpoint to go idle.
+//!
+//! As over TCP, [`Admission`] turns a connection away at once when the
+//! transport, or the client's address, holds its maximum, and a connection
+//! with no request in flight is closed (GOAWAY, then CONNECTION_CLOSE) after
+//! the header-read timeout before its first request and the idle timeout
+//! after; QUIC's own idle timeout (set by the server) closes one whose peer
+//! went silent. Client keep-alive PINGs keep the QUIC connection alive, not
+//! the HTTP/3 one.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,7 +31,11 @@ use h3::error::{Code, StreamError};
 use h3::server::{RequestResolver, RequestStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tower::ServiceExt;
+
+use crate::admission::{Admission, Permit, Refusal};
+use crate::log_limit::LogLimit;
 
 /// Most bytes of a request's headers (HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE):
 /// a head is buffered whole before the router sees it.
@@ -50,8 +62,12 @@ pub struct QuicTransport {
     pub endpoint: quinn::Endpoint,
     /// Longest a stop waits for connections to finish their requests.
     pub drain_timeout: Duration,
-    /// Most connections served at once; later ones are turned away.
-    pub max_connections: usize,
+    /// Which connections are let in.
+    pub admission: Admission,
+    /// Longest a connection may go without a request before its first one.
+    pub header_read_timeout: Duration,
+    /// Longest a connection may go without a request in flight after its first.
+    pub idle_timeout: Duration,
 }
 
 impl QuicTransport {
@@ -61,10 +77,17 @@ impl QuicTransport {
         let QuicTransport {
             endpoint,
             drain_timeout,
-            max_connections,
+            admission,
+            header_read_timeout,
+            idle_timeout,
         } = self;
         let (stop, stopping) = watch::channel(());
         let mut connections = JoinSet::new();
+        let refusals = LogLimit::new();
+        let idle = Idle {
+            first: header_read_timeout,
+            then: idle_timeout,
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -72,14 +95,15 @@ impl QuicTransport {
                 () = &mut shutdown => break,
                 Some(joined) = connections.join_next(), if !connections.is_empty() => log_join(joined),
                 incoming = endpoint.accept() => match incoming {
-                    Some(incoming) if connections.len() >= max_connections => {
-                        tracing::debug!(peer = %incoming.remote_address(), max_connections,
-                            "QUIC connection refused: at the limit");
-                        incoming.refuse();
-                    }
-                    Some(incoming) => {
-                        connections.spawn(connection(incoming, router.clone(), stopping.clone()));
-                    }
+                    Some(incoming) => match admission.admit(incoming.remote_address().ip()) {
+                        Ok(permit) => {
+                            connections.spawn(connection(incoming, router.clone(), stopping.clone(), idle, permit));
+                        }
+                        Err(refusal) => {
+                            log_refusal(&refusals, incoming.remote_address(), refusal);
+                            incoming.refuse();
+                        }
+                    },
                     None => break,
                 },
             }
@@ -108,6 +132,24 @@ impl QuicTransport {
     }
 }
 
+/// A refused connection: a debug line each, and a warning at most once a
+/// second (one client can cause any number of them).
+fn log_refusal(limit: &LogLimit, peer: SocketAddr, refusal: Refusal) {
+    tracing::debug!(%peer, ?refusal, "QUIC connection refused");
+    if let Some(suppressed) = limit.admit() {
+        tracing::warn!(%peer, ?refusal, suppressed, "QUIC connection refused at a connection limit (suppressed: refusals not logged in the last second)");
+    }
+}
+
+/// How long a connection may go without a request in flight.
+#[derive(Clone, Copy, Debug)]
+struct Idle {
+    /// Before its first request.
+    first: Duration,
+    /// After.
+    then: Duration,
+}
+
 /// H3_NO_ERROR as a QUIC application error code.
 fn no_error() -> quinn::VarInt {
     quinn::VarInt::from_u32(Code::H3_NO_ERROR.value() as u32)
@@ -122,8 +164,16 @@ fn log_join(joined: Result<(), tokio::task::JoinError>) {
 }
 
 /// Serves one QUIC connection: accepts its request streams until the peer
-/// goes away or the server stops, then waits for the requests in flight.
-async fn connection(incoming: quinn::Incoming, router: Router, mut stopping: watch::Receiver<()>) {
+/// goes away, the server stops or the connection has been idle too long,
+/// then waits for the requests in flight. `_permit` is its place under the
+/// connection limits, given back when it ends.
+async fn connection(
+    incoming: quinn::Incoming,
+    router: Router,
+    mut stopping: watch::Receiver<()>,
+    idle: Idle,
+    _permit: Permit,
+) {
     let peer = incoming.remote_address();
     let connection = tokio::select! {
         handshake = incoming => match handshake {
@@ -141,7 +191,9 @@ async fn connection(incoming: quinn::Incoming, router: Router, mut stopping: wat
         Err(error) => return tracing::debug!(%peer, %error, "HTTP/3 connection set-up failed"),
     };
     let mut requests = JoinSet::new();
+    let (mut idle_since, mut served) = (Instant::now(), false);
     loop {
+        let idle_until = idle_since + if served { idle.then } else { idle.first };
         tokio::select! {
             biased;
             _ = stopping.changed() => {
@@ -153,9 +205,22 @@ async fn connection(incoming: quinn::Incoming, router: Router, mut stopping: wat
                 }
                 break;
             }
-            Some(joined) = requests.join_next(), if !requests.is_empty() => log_join(joined),
+            Some(joined) = requests.join_next(), if !requests.is_empty() => {
+                log_join(joined);
+                if requests.is_empty() {
+                    idle_since = Instant::now();
+                }
+            }
+            () = tokio::time::sleep_until(idle_until), if requests.is_empty() => {
+                tracing::debug!(%peer, served, "closing an idle HTTP/3 connection");
+                if let Err(error) = h3.shutdown(1).await {
+                    tracing::debug!(%peer, %error, "HTTP/3 GOAWAY not sent");
+                }
+                break;
+            }
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
+                    served = true;
                     requests.spawn(request(resolver, router.clone(), peer));
                 }
                 Ok(None) => break,

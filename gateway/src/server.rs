@@ -30,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::admission::Admission;
 use crate::app::{self, AppState, Clock, Shared};
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
@@ -37,7 +38,7 @@ use crate::projection::{ProjectingSink, SharedView, View};
 use crate::quic::QuicTransport;
 use crate::rsa_signature::RsaSigner;
 use crate::submit::Engine;
-use crate::tcp::TcpTransport;
+use crate::tcp::{TcpTransport, Timeouts};
 use crate::tls::{Identity, TlsError};
 use crate::tokens;
 
@@ -152,7 +153,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     // before anything runs (and before a recovery that may take seconds).
     // Connections that arrive meanwhile wait in the listeners' queues.
     let identity = load_identity(&config).await?;
-    let transports = Transports::bind(&config, identity.as_ref()).await?;
+    let metrics = Arc::new(Metrics::new()?);
+    let transports = Transports::bind(&config, identity.as_ref(), &metrics).await?;
     let rsa_key_path = config.rsa_key_path();
     let rsa_signer = tokio::task::spawn_blocking(move || RsaSigner::load_or_generate(&rsa_key_path))
         .await
@@ -210,7 +212,6 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     )
     .map_err(io("starting the snapshotter"))?;
     let view = SharedView::new(View::of(&recovered.ledger));
-    let metrics = Arc::new(Metrics::new()?);
     let sink = ProjectingSink::new(recovered.sink, view.clone(), ledger.clone(), metrics.clone());
     let sequencer_clock = clock.clone();
     let sequencer_config = SequencerConfig {
@@ -290,7 +291,11 @@ struct Transports {
 }
 
 impl Transports {
-    async fn bind(config: &ServeConfig, identity: Option<&Identity>) -> Result<Transports, ServeError> {
+    async fn bind(
+        config: &ServeConfig,
+        identity: Option<&Identity>,
+        metrics: &Metrics,
+    ) -> Result<Transports, ServeError> {
         let tls = match identity {
             Some(identity) if config.tls => Some(identity.tcp_config()?),
             _ => None,
@@ -306,15 +311,30 @@ impl Transports {
         };
         tracing::info!(addr = %tcp_addr, "serving {what}");
         let drain_timeout = config.drain_timeout();
+        let admission = |transport| {
+            Admission::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+                Some(metrics.connections(transport)),
+            )
+        };
         let tcp = TcpTransport {
             listener,
             tls,
             drain_timeout,
-            max_connections: config.max_connections,
+            admission: admission("tcp"),
+            timeouts: Timeouts {
+                header_read: config.header_read_timeout(),
+                idle: config.idle_timeout(),
+                http2_keep_alive_interval: config.http2_keep_alive_interval(),
+                http2_keep_alive_timeout: config.http2_keep_alive_timeout(),
+            },
         };
         let (quic, quic_addr) = match identity {
             Some(identity) if config.quic => {
-                let endpoint = quinn::Endpoint::server(identity.quic_config()?, config.quic_listen)
+                let mut server_config = identity.quic_config()?;
+                server_config.transport_config(Arc::new(quic_transport(config)));
+                let endpoint = quinn::Endpoint::server(server_config, config.quic_listen)
                     .map_err(io(format!("binding {}/udp", config.quic_listen)))?;
                 let addr = endpoint.local_addr().map_err(io("reading the bound QUIC address"))?;
                 tracing::info!(%addr, "serving HTTP/3 (QUIC)");
@@ -322,7 +342,9 @@ impl Transports {
                     Some(QuicTransport {
                         endpoint,
                         drain_timeout,
-                        max_connections: config.max_connections,
+                        admission: admission("quic"),
+                        header_read_timeout: config.header_read_timeout(),
+                        idle_timeout: config.idle_timeout(),
                     }),
                     Some(addr),
                 )
@@ -363,6 +385,17 @@ impl Transports {
         };
         tokio::join!(tcp, quic, announce);
     }
+}
+
+/// QUIC's transport settings: quinn's defaults, with the configured idle
+/// timeout (a connection that hears nothing from its peer for this long is
+/// gone; the smaller of the two sides' values applies).
+fn quic_transport(config: &ServeConfig) -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    // The configuration bounds the timeout far below QUIC's 2^62 ms.
+    let idle_ms = u32::try_from(config.idle_timeout_ms).unwrap_or(u32::MAX);
+    transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(idle_ms))));
+    transport
 }
 
 /// Adds `Alt-Svc: h3=":<port>"` to every reply, so that clients learn they

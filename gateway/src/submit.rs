@@ -2,11 +2,48 @@
 //! reply, with the ring's refusals turned into HTTP answers: a full ring is
 //! 503 + `Retry-After` (DESIGN.md invariant 7), a stopping sequencer 503, a
 //! failed commit 500 "in doubt".
+//!
+//! A request in the router runs under a [`Submission`], which records
+//! whether it reached the ring: a request that timed out before that changed
+//! nothing and may be retried as it is; one that timed out after has an
+//! unknown outcome, which only a retry with the same id can tell.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use engine::Request;
 use engine::sequencer::{Reply, ReplyError, SequencerHandle, SubmitError};
 
 use crate::error::ApiError;
+
+tokio::task_local! {
+    /// The submission record of the request this task is serving, if any.
+    static SUBMISSION: Submission;
+}
+
+/// Whether a request has reached the sequencer's ring.
+#[derive(Clone, Debug, Default)]
+pub struct Submission(Arc<AtomicBool>);
+
+impl Submission {
+    /// Runs `future` (a request in the router), recording here whether
+    /// anything it runs submits to the ring.
+    pub async fn track<F: std::future::Future>(&self, future: F) -> F::Output {
+        SUBMISSION.scope(self.clone(), future).await
+    }
+
+    /// True once the request was handed to the ring (whether or not it was
+    /// then applied).
+    pub fn submitted(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Records that the current request is about to reach the ring (nothing
+/// to record outside a [`Submission::track`], e.g. at start-up).
+fn mark_submitted() {
+    let _ = SUBMISSION.try_with(|submission| submission.0.store(true, Ordering::SeqCst));
+}
 
 /// The gateway's link to the sequencer.
 #[derive(Clone)]
@@ -29,6 +66,8 @@ impl Engine {
     /// Submits `request` and waits until its batch is durable.
     pub async fn run(&self, request: Request) -> Result<Reply, ApiError> {
         let kind = request.command.kind();
+        // Before the ring sees it: from here on a timeout cannot say what happened.
+        mark_submitted();
         let completion = self.handle.submit(request).map_err(|error| match error {
             SubmitError::Busy => ApiError::busy("busy", "the server is busy: retry", self.retry_after_s),
             SubmitError::ShutDown => ApiError::busy("shutting_down", "the server is stopping", self.retry_after_s),
@@ -52,8 +91,8 @@ mod tests {
     use std::sync::mpsc;
 
     use axum::response::IntoResponse;
-    use engine::sequencer::{CommitError, CommitSink, Committed, Sequencer, SequencerConfig};
-    use engine::{Command, Config, Currency, ExtId, Ledger, SourceId};
+    use engine::sequencer::{CommitError, CommitSink, Committed, MemorySink, Sequencer, SequencerConfig};
+    use engine::{Command, Config, Currency, ExtId, Ledger, PlayerId, SourceId};
 
     use super::*;
 
@@ -68,6 +107,17 @@ mod tests {
             let _ = self.entered.send(());
             let _ = self.release.recv();
             Ok(())
+        }
+    }
+
+    fn query() -> Request {
+        Request {
+            source: SourceId(1),
+            id: ExtId::new("q").unwrap(),
+            command: Command::QueryBalance {
+                player: PlayerId(1),
+                currency: Currency::EUR,
+            },
         }
     }
 
@@ -108,6 +158,26 @@ mod tests {
         assert_eq!(response.headers()["retry-after"], "7");
         drop(release);
         assert!(first.wait().is_ok() && second.wait().is_ok());
+        sequencer.shutdown().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_submission_is_recorded_only_once_the_ring_is_reached() {
+        let sequencer = Sequencer::start(
+            Ledger::new(Config::default()),
+            MemorySink::counting(),
+            || 0_u64,
+            SequencerConfig::default(),
+        )
+        .unwrap();
+        let engine = Engine::new(sequencer.handle(), 1);
+        let submission = Submission::default();
+        submission.track(async {}).await;
+        assert!(!submission.submitted(), "nothing ran");
+        submission.track(engine.run(query())).await.unwrap();
+        assert!(submission.submitted());
+        // Outside a tracked request there is nothing to record, and no panic.
+        engine.run(query()).await.unwrap();
         sequencer.shutdown().unwrap();
     }
 }

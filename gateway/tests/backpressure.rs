@@ -7,6 +7,9 @@
 //! when the sequencer thread reads it (it reads the clock once per batch,
 //! before applying): the first request is then held inside the sequencer,
 //! the second waits in the one-slot ring, and the third finds it full.
+//! The same gate holds a request past its timeout once it is in the ring:
+//! its outcome is then unknown (503, retry with the same id), unlike a
+//! request that timed out before it was submitted (408, in `operator.rs`).
 
 mod support;
 
@@ -125,4 +128,39 @@ async fn a_full_ring_answers_503_with_retry_after_over_http_and_the_retry_lands_
     assert_eq!(w.balance().await["cash"], "93.00", "applied once");
 
     Arc::into_inner(w).expect("no other owner").server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_that_times_out_after_it_was_submitted_has_an_unknown_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::config(dir.path());
+    config.request_timeout_ms = 300;
+    let gate = Arc::new(SequencerGate::default());
+    let clock = Arc::new(AtomicU64::new(T0));
+    let read = {
+        let (gate, clock) = (gate.clone(), clock.clone());
+        Arc::new(move || {
+            gate.hold_if_closed();
+            clock.load(Ordering::SeqCst)
+        })
+    };
+    let w = World::on(TestServer::start_with_clock(config, clock, read).await).await;
+    gate.set(true);
+    let timed_out = w.bet(Http::V1, "b-held", "1.00", "r-1").await;
+    assert_eq!(
+        timed_out.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        timed_out.text()
+    );
+    assert_eq!(
+        timed_out.text(),
+        r#"{"error":{"code":"timeout","message":"the request took too long; its outcome is unknown: retry with the same id"}}"#
+    );
+    gate.set(false);
+    // The retry learns the outcome: the held bet was applied.
+    let retried = w.bet(Http::V1, "b-held", "1.00", "r-1").await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text());
+    assert_eq!(w.balance().await["cash"], "99.00", "applied once");
+    w.server.stop().await;
 }

@@ -406,3 +406,97 @@ async fn bad_operator_requests_are_refused_with_a_code_and_change_nothing() {
     assert_eq!(s.commands_applied().await, applied, "the journal did not grow");
     w.server.stop().await;
 }
+
+/// (name, method, path, status, code, allow header).
+type RoutingCase<'a> = (&'a str, Method, &'a str, StatusCode, &'a str, Option<&'a str>);
+
+#[tokio::test]
+async fn what_the_router_refuses_by_itself_is_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let auth = [("authorization", format!("Bearer {}", w.admin))];
+    let cases: Vec<RoutingCase> = vec![
+        (
+            "a method a POST route does not take",
+            Method::GET,
+            "/wallet/v1/bet",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            Some("POST"),
+        ),
+        (
+            "a method a GET route does not take",
+            Method::DELETE,
+            "/operator/v1/players/1/balance",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            Some("GET,HEAD"),
+        ),
+        (
+            "a source id that is not a number",
+            Method::GET,
+            "/operator/v1/transactions/abc/x",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            None,
+        ),
+        (
+            "a source id beyond 32 bits",
+            Method::GET,
+            "/operator/v1/transactions/4294967296/x",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            None,
+        ),
+        (
+            "an id that is not UTF-8",
+            Method::GET,
+            "/operator/v1/transactions/1/%FF",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            None,
+        ),
+        (
+            "a player that is not UTF-8",
+            Method::GET,
+            "/operator/v1/players/%FF/balance?currency=EUR",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            None,
+        ),
+        (
+            "an unknown route",
+            Method::GET,
+            "/nope",
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+    ];
+    let applied = w.server.commands_applied().await;
+    for http in support::ALL {
+        for (name, method, path, status, code, allow) in &cases {
+            let reply = w.server.send(http, method.clone(), path, &auth, None).await;
+            let what = format!("{name}, {http:?}: {}", reply.text());
+            assert_eq!((reply.status, reply.code().as_str()), (*status, *code), "{what}");
+            assert_eq!(reply.content_type.as_deref(), Some("application/json"), "{what}");
+            assert_eq!(reply.allow.as_deref(), *allow, "{what}");
+            let error = reply.json();
+            assert_eq!(error.as_object().unwrap().len(), 1, "{what}: only the error");
+            let message = error["error"]["message"].as_str().unwrap_or_default();
+            assert!(!message.is_empty(), "{what}");
+        }
+    }
+    // The parse failure is explained, not just named.
+    let reply = w
+        .server
+        .send(Http::V1, Method::GET, "/operator/v1/transactions/abc/x", &auth, None)
+        .await;
+    assert!(
+        reply.json()["error"]["message"].as_str().unwrap().contains("abc"),
+        "{}",
+        reply.text()
+    );
+    assert_eq!(w.server.commands_applied().await, applied, "the journal did not grow");
+    w.server.stop().await;
+}

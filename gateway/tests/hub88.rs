@@ -703,3 +703,52 @@ async fn a_supplier_promotion_stakes_nothing_and_its_win_needs_no_bet() {
     );
     h.w.server.stop().await;
 }
+
+#[tokio::test]
+async fn amounts_beyond_64_bits_are_wrong_syntax_however_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hub::new(dir.path()).await;
+    // serde_json cannot write these numbers: the amount is spliced in as text.
+    let placeholder = 424_242_424_242_i64;
+    let bet = h.bet_body("b-1", placeholder, "r-1").to_string();
+    let cases = [
+        ("10^20", "100000000000000000000", SYNTAX),
+        ("2^64", "18446744073709551616", SYNTAX),
+        ("-10^20", "-100000000000000000000", SYNTAX),
+        ("below i64", "-9223372036854775809", SYNTAX),
+        ("10^20 with an exponent", "1e20", SYNTAX),
+        ("a fraction", "1.5", TYPES),
+        ("a small exponent", "1e3", TYPES),
+    ];
+    let applied = h.w.server.commands_applied().await;
+    for (http, (name, amount, expected)) in ALL.into_iter().cycle().zip(cases) {
+        let body = bet.replace(&placeholder.to_string(), amount);
+        assert!(body.contains(&format!("\"amount\":{amount}")), "{body}");
+        let reply = h.call_raw(http, "transaction/bet", body.as_bytes()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        assert_eq!(status(&reply), expected, "{name}: {}", reply.text());
+    }
+    assert_eq!(h.w.server.commands_applied().await, applied, "the journal did not grow");
+    h.w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_partner_segment_that_is_not_text_is_an_invalid_partner() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hub::new(dir.path()).await;
+    let body = h.bet_body("b-1", EUR, "r-1").to_string().into_bytes();
+    let headers = signed_headers(aggregator_key(), &body);
+    for http in ALL {
+        let reply = h.send_unchecked(http, "%FF", "transaction/bet", &headers, &body).await;
+        assert_eq!(
+            (reply.status, reply.text(), reply.hub88_signature),
+            (
+                StatusCode::OK,
+                r#"{"status":"RS_ERROR_INVALID_PARTNER"}"#.to_owned(),
+                None
+            ),
+            "{http:?}"
+        );
+    }
+    h.w.server.stop().await;
+}

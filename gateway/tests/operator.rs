@@ -348,7 +348,7 @@ async fn the_first_operator_token_is_private_and_made_once() {
 }
 
 #[tokio::test]
-async fn a_request_that_outlives_its_timeout_gets_a_json_503() {
+async fn a_request_whose_body_never_arrives_gets_a_json_408_saying_nothing_was_submitted() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let config = gateway::config::ServeConfig {
@@ -356,18 +356,25 @@ async fn a_request_that_outlives_its_timeout_gets_a_json_503() {
         ..support::config(dir.path())
     };
     let server = TestServer::start_at(config, std::sync::Arc::new(support::T0.into())).await;
-    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    // A body that never arrives in full.
-    let head =
-        "POST /wallet/v1/bet HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{";
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = vec![0; 4096];
-    let n = stream.read(&mut reply).await.unwrap();
-    let reply = String::from_utf8_lossy(&reply[..n]);
-    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
-    assert!(reply.contains(r#"{"error":{"code":"timeout","#), "{reply}");
-    drop(stream);
+    let applied = server.commands_applied().await;
+    for path in ["/wallet/v1/bet", "/operator/v1/players"] {
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        // A body that never arrives in full.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut reply = vec![0; 4096];
+        let n = stream.read(&mut reply).await.unwrap();
+        let reply = String::from_utf8_lossy(&reply[..n]);
+        assert!(reply.starts_with("HTTP/1.1 408"), "{path}: {reply}");
+        let body = &reply[reply.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(
+            body,
+            r#"{"error":{"code":"request_timeout","message":"the request did not arrive in full within 50 ms; nothing was submitted, so retrying is safe"}}"#,
+            "{path}"
+        );
+    }
+    assert_eq!(server.commands_applied().await, applied, "nothing was submitted");
     server.stop().await;
 }

@@ -33,6 +33,7 @@ pub mod wire;
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -326,10 +327,12 @@ macro_rules! route {
         $(#[$attribute])*
         pub async fn $name(
             State(state): State<AppState>,
-            Path(aggregator): Path<String>,
+            aggregator: Result<Path<String>, PathRejection>,
             headers: HeaderMap,
             body: Result<JsonBody, ApiError>,
         ) -> Response {
+            // A segment that is not text (bad UTF-8) names no partner either.
+            let aggregator = aggregator.map(|Path(aggregator)| aggregator).unwrap_or_default();
             serve(state, &aggregator, &headers, body, $call).await
         }
     };

@@ -6,8 +6,9 @@
 //! a field of the wrong JSON type is `RS_ERROR_WRONG_TYPES`. Amounts are
 //! integers in 1/100,000 of the currency ([`SCALE`]); one that is not a
 //! whole number of the currency's minor units, negative, zero where a stake
-//! is needed, or too large is `RS_ERROR_WRONG_SYNTAX` (the type is right,
-//! the value is not one the contract allows), and a non-integer number is
+//! is needed, or too large (beyond 64 bits included, however written) is
+//! `RS_ERROR_WRONG_SYNTAX` (the type is right, the value is not one the
+//! contract allows), and any other non-integer number is
 //! `RS_ERROR_WRONG_TYPES`. Everything here is a pure function of its input.
 
 use engine::{Amount, Balances, Currency, PlayerId};
@@ -275,12 +276,7 @@ pub enum Stake {
 /// payout rounded down to the minor unit.
 pub fn amount(number: &Number, currency: Currency, stake: Stake) -> Result<Amount, Status> {
     let Some(units) = number.as_i64() else {
-        // Above i64 (a u64) is a value out of range; a float literal is the wrong type.
-        return Err(if number.is_u64() {
-            Status::WrongSyntax
-        } else {
-            Status::WrongTypes
-        });
+        return Err(not_an_i64(number));
     };
     if units < 0 {
         return Err(Status::WrongSyntax);
@@ -297,6 +293,22 @@ pub fn amount(number: &Number, currency: Currency, stake: Stake) -> Result<Amoun
         _ if amount.is_negative() => Err(Status::WrongSyntax),
         Stake::Positive if !amount.is_positive() => Err(Status::WrongSyntax),
         _ => Ok(amount),
+    }
+}
+
+/// Why a JSON number is not an `i64`: a value beyond 64 bits, in whatever
+/// notation, is a value the contract does not allow (`RS_ERROR_WRONG_SYNTAX`);
+/// any other number written as a fraction or with an exponent is not an
+/// integer (`RS_ERROR_WRONG_TYPES`). serde_json keeps an integer literal
+/// beyond `u64` only as an `f64`, so the literal cannot tell; the magnitude can.
+fn not_an_i64(number: &Number) -> Status {
+    // 2^63: every f64 at least this large (either sign) is outside i64,
+    // and every one this large is a whole number.
+    const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+    match number.as_f64() {
+        _ if number.is_u64() => Status::WrongSyntax,
+        Some(value) if value.abs() >= I64_BOUND => Status::WrongSyntax,
+        _ => Status::WrongTypes,
     }
 }
 
@@ -365,6 +377,24 @@ mod tests {
         );
         check("1.5", Currency::EUR, Stake::Positive, Err(Status::WrongTypes));
         check("1e3", Currency::EUR, Stake::Positive, Err(Status::WrongTypes));
+        check("-1.5", Currency::EUR, Stake::Positive, Err(Status::WrongTypes));
+        check(
+            "9223372036854775807.5",
+            Currency::EUR,
+            Stake::Positive,
+            Err(Status::WrongSyntax),
+        );
+        check("1.0e18", Currency::EUR, Stake::Positive, Err(Status::WrongTypes));
+        // Beyond 64 bits, written any way.
+        for beyond in [
+            "18446744073709551616",
+            "100000000000000000000",
+            "-100000000000000000000",
+            "-9223372036854775809",
+            "1e20",
+        ] {
+            check(beyond, Currency::EUR, Stake::Positive, Err(Status::WrongSyntax));
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub struct Reply {
     pub retry_after: Option<String>,
     /// The `x-hub88-signature` of a Hub88 adapter response.
     pub hub88_signature: Option<String>,
+    /// The `content-type`.
+    pub content_type: Option<String>,
+    /// The `allow` header (of a 405).
+    pub allow: Option<String>,
 }
 
 impl Reply {
@@ -179,6 +183,25 @@ impl TestServer {
         if self.tls { Http::V1Tls } else { Http::V1 }
     }
 
+    /// The server's certificate (PEM), if it has one.
+    pub fn cert_pem(&self) -> &[u8] {
+        self.cert_pem.as_deref().expect("the server has a certificate")
+    }
+
+    /// The bound UDP address of HTTP/3.
+    pub fn quic_addr(&self) -> SocketAddr {
+        self.running.as_ref().unwrap().quic_addr().expect("QUIC is on")
+    }
+
+    /// The value of a metric line (`name{labels}` exactly as exposed), read over HTTP/3
+    /// so that reading it opens no TCP connection.
+    pub async fn metric(&self, series: &str) -> Option<i64> {
+        let text = self.send(Http::V3, Method::GET, "/metrics", &[], None).await.text();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map(|n| n.trim().parse().unwrap())
+    }
+
     /// The bound TCP address.
     pub fn addr(&self) -> SocketAddr {
         self.running.as_ref().unwrap().addr()
@@ -246,12 +269,15 @@ impl TestServer {
                 .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
         };
         let (retry_after, hub88_signature) = (header("retry-after"), header("x-hub88-signature"));
+        let (content_type, allow) = (header("content-type"), header("allow"));
         let body = response.bytes().await.expect("body").to_vec();
         Reply {
             status,
             body,
             retry_after,
             hub88_signature,
+            content_type,
+            allow,
         }
     }
 
@@ -319,6 +345,8 @@ impl TestServer {
             body,
             retry_after: header("retry-after"),
             hub88_signature: header("x-hub88-signature"),
+            content_type: header("content-type"),
+            allow: header("allow"),
         }
     }
 
@@ -536,11 +564,26 @@ impl World {
 /// An HTTP/3 client connection (quinn + h3), trusting one certificate.
 pub struct H3Client {
     endpoint: quinn::Endpoint,
+    pub connection: quinn::Connection,
     pub send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
 }
 
 impl H3Client {
     pub async fn connect(addr: SocketAddr, cert_pem: &[u8]) -> H3Client {
+        // Tests may sit idle (waiting for a snapshot) longer than the idle timeout.
+        H3Client::connect_from("127.0.0.1:0".parse().unwrap(), addr, cert_pem, Duration::from_secs(2))
+            .await
+            .expect("QUIC handshake")
+    }
+
+    /// Connects from `bind` (a loopback address of the test's choice),
+    /// sending QUIC keep-alive PINGs every `keep_alive`.
+    pub async fn connect_from(
+        bind: SocketAddr,
+        addr: SocketAddr,
+        cert_pem: &[u8],
+        keep_alive: Duration,
+    ) -> Result<H3Client, quinn::ConnectionError> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(cert_pem) {
             roots.add(cert.expect("PEM certificate")).expect("trusted certificate");
@@ -553,23 +596,34 @@ impl H3Client {
         tls.alpn_protocols = vec![b"h3".to_vec()];
         let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
         let mut transport = quinn::TransportConfig::default();
-        // Tests may sit idle (waiting for a snapshot) longer than the idle timeout.
-        transport.keep_alive_interval(Some(Duration::from_secs(2)));
+        transport.keep_alive_interval(Some(keep_alive));
         let mut client = quinn::ClientConfig::new(Arc::new(crypto));
         client.transport_config(Arc::new(transport));
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut endpoint = quinn::Endpoint::client(bind).unwrap();
         endpoint.set_default_client_config(client);
-        let connection = endpoint
-            .connect(addr, "localhost")
-            .unwrap()
-            .await
-            .expect("QUIC handshake");
-        let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(connection))
+        let connection = endpoint.connect(addr, "localhost").unwrap().await?;
+        let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(connection.clone()))
             .await
             .expect("HTTP/3 connection");
         tokio::spawn(async move {
             let _ = driver.wait_idle().await;
         });
-        H3Client { endpoint, send }
+        Ok(H3Client {
+            endpoint,
+            connection,
+            send,
+        })
+    }
+
+    /// A GET of `path`: its status, or `None` if the connection failed.
+    pub async fn get(&self, path: &str) -> Option<StatusCode> {
+        let request = axum::http::Request::get(format!("https://localhost{path}"))
+            .body(())
+            .unwrap();
+        let mut stream = self.send.clone().send_request(request).await.ok()?;
+        stream.finish().await.ok()?;
+        let response = stream.recv_response().await.ok()?;
+        while stream.recv_data().await.ok()?.is_some() {}
+        Some(response.status())
     }
 }
