@@ -227,14 +227,16 @@ async fn json_errors(response: Response) -> Response {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "alive", body = crate::openapi::HealthReply)))]
 pub async fn healthz() -> Response {
     crate::error::json_response(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
 }
 
 /// Readiness: the ledger is recovered and the sequencer takes requests.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "ready"), (status = 503, description = "starting or stopping")))]
+    (status = 200, description = "ready", body = crate::openapi::HealthReply),
+    (status = 503, description = "starting or stopping", body = crate::openapi::HealthReply)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.ready.load(Ordering::SeqCst) {
         crate::error::json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec())

@@ -26,6 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::body::{JsonBody, decode};
 use crate::error::{ApiError, ErrorBody, json_response, to_json};
+use crate::openapi::{BearerErrors, BodyErrors, IdempotencyKey, LedgerErrors, RoleErrors};
 use crate::wire::{self, Money, Sign};
 use crate::{rsa_signature, tokens};
 
@@ -152,7 +153,9 @@ pub struct OperatorReply {
 
 /// Creates an operator (admins).
 #[utoipa::path(post, path = "/operator/v1/operators", tag = "operator", request_body = CreateOperatorRequest,
-    security(("bearer" = [])), responses((status = 201, body = OperatorReply), (status = 403, body = ErrorBody)))]
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = OperatorReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 409, body = ErrorBody, description = "name_taken, token_taken, conflict (Idempotency-Key reused)")))]
 pub async fn create_operator(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -213,8 +216,10 @@ pub struct AggregatorReply {
 
 /// Registers an aggregator (admins).
 #[utoipa::path(post, path = "/operator/v1/aggregators", tag = "operator", request_body = CreateAggregatorRequest,
-    security(("bearer" = [])), responses((status = 201, body = AggregatorReply), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = AggregatorReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_public_key, malformed_json, invalid_request …"),
+        (status = 409, body = ErrorBody, description = "name_taken, conflict (Idempotency-Key reused)")))]
 pub async fn create_aggregator(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -260,8 +265,7 @@ pub async fn create_aggregator(
 /// The operator's RSA public key (PEM), which RSA-signing aggregators
 /// (Hub88) verify our responses with (every role).
 #[utoipa::path(get, path = "/operator/v1/hub88/public-key", tag = "operator", security(("bearer" = [])),
-    responses((status = 200, description = "PEM `PUBLIC KEY`", content_type = "application/x-pem-file"),
-        (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "PEM `PUBLIC KEY`", content_type = "application/x-pem-file"), BearerErrors))]
 pub async fn rsa_public_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
     finish(authorize(&state, &headers, ALL).map(|_| {
         let pem = state.rsa_signer.public_key_pem().to_owned();
@@ -290,7 +294,9 @@ pub struct PlayerReply {
 
 /// Registers a player (admins, support).
 #[utoipa::path(post, path = "/operator/v1/players", tag = "operator", request_body = CreatePlayerRequest,
-    security(("bearer" = [])), responses((status = 201, body = PlayerReply)))]
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = PlayerReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)")))]
 pub async fn create_player(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -360,7 +366,11 @@ fn balance_reply(player: PlayerId, balances: &engine::Balances, transaction: Opt
 /// Funds a player: a deposit initiated and confirmed at once (admins, finance).
 #[utoipa::path(post, path = "/operator/v1/players/{player}/deposits", tag = "operator", request_body = FundRequest,
     params(("player" = u64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = BalanceReply), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = BalanceReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 403, body = ErrorBody, description = "forbidden (role), limit_exceeded (deposit limit), player_blocked, kyc_required"),
+        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state"),
+        (status = 422, body = ErrorBody, description = "currency_mismatch, overflow")))]
 pub async fn fund_player(
     State(state): State<AppState>,
     Path(player_id): Path<String>,
@@ -395,6 +405,7 @@ pub async fn fund_player(
 
 /// Which wallet.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CurrencyQuery {
     /// Currency code.
@@ -404,7 +415,10 @@ pub struct CurrencyQuery {
 /// A wallet's balances (every role).
 #[utoipa::path(get, path = "/operator/v1/players/{player}/balance", tag = "operator",
     params(("player" = u64, Path), CurrencyQuery), security(("bearer" = [])),
-    responses((status = 200, body = BalanceReply), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = BalanceReply), BearerErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (?currency=CODE is required), unknown_currency"),
+        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
 pub async fn balance(
     State(state): State<AppState>,
     Path(player_id): Path<String>,
@@ -475,7 +489,11 @@ fn change_reply(outcome: &Outcome, currency: Currency) -> Result<Response, ApiEr
 /// Sets or removes a limit: a decrease applies at once, an increase after
 /// the cooling-off (admins, compliance).
 #[utoipa::path(put, path = "/operator/v1/players/{player}/limits", tag = "operator", request_body = LimitRequest,
-    params(("player" = u64, Path)), security(("bearer" = [])), responses((status = 200, body = ChangeReply)))]
+    params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
+    responses((status = 200, body = ChangeReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)"),
+        (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
 pub async fn set_limit(
     State(state): State<AppState>,
     Path(player_id): Path<String>,
@@ -533,8 +551,11 @@ pub struct SelfExcludeRequest {
 
 /// Records a player's self-exclusion (admins, compliance, support).
 #[utoipa::path(post, path = "/operator/v1/players/{player}/self-exclusion", tag = "operator",
-    request_body = SelfExcludeRequest, params(("player" = u64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = ChangeReply)))]
+    request_body = SelfExcludeRequest, params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
+    responses((status = 200, body = ChangeReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "time_not_in_future, malformed_json, invalid_request"),
+        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)")))]
 pub async fn self_exclude(
     State(state): State<AppState>,
     Path(player_id): Path<String>,
@@ -589,7 +610,11 @@ pub struct SessionReply {
 
 /// Issues a game-launch token (admins, support).
 #[utoipa::path(post, path = "/operator/v1/sessions", tag = "operator", request_body = IssueSessionRequest,
-    security(("bearer" = [])), responses((status = 201, body = SessionReply), (status = 404, body = ErrorBody)))]
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = SessionReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 404, body = ErrorBody, description = "unknown_player, unknown_aggregator"),
+        (status = 409, body = ErrorBody, description = "token_taken, conflict (Idempotency-Key reused)"),
+        (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
 pub async fn issue_session(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -666,7 +691,9 @@ fn state_name(state: TxState) -> &'static str {
 /// What became of a request, by the source that sent it and its id (every role).
 #[utoipa::path(get, path = "/operator/v1/transactions/{source}/{id}", tag = "operator",
     params(("source" = u32, Path), ("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = TransactionReply), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TransactionReply), BearerErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request: the id is not 1–64 printable ASCII, or the source not a number"),
+        (status = 404, body = ErrorBody, description = "unknown_transaction")))]
 pub async fn transaction(
     State(state): State<AppState>,
     Path((source, id)): Path<(u32, String)>,

@@ -22,7 +22,8 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{JsonBody, decode};
-use crate::error::{ApiError, ErrorBody, ErrorDetail, json_response, to_json};
+use crate::error::{ApiError, ErrorDetail, json_response, to_json};
+use crate::openapi::{BodyErrors, LedgerErrors, SignatureHeaders, SignedErrors, WalletRefusals};
 use crate::seamless::{self, SessionRef};
 use crate::signature;
 use crate::wire::{self, Money, Sign};
@@ -246,8 +247,7 @@ async fn query_balance(state: &AppState, source: SourceId, session: &Session) ->
 
 /// Exchanges a game-launch token for the player, currency and balances.
 #[utoipa::path(post, path = "/wallet/v1/authenticate", tag = "wallet", request_body = TokenRequest,
-    params(("x-croupier-aggregator" = u32, Header), ("x-croupier-timestamp" = u64, Header), ("x-croupier-signature" = String, Header)),
-    responses((status = 200, body = WalletReply), (status = 401, body = ErrorBody)))]
+    params(SignatureHeaders), responses((status = 200, body = WalletReply), BodyErrors, SignedErrors, LedgerErrors))]
 pub async fn authenticate(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -265,7 +265,7 @@ pub async fn authenticate(State(state): State<AppState>, headers: HeaderMap, Jso
 
 /// The player's balances (also after the session expired).
 #[utoipa::path(post, path = "/wallet/v1/balance", tag = "wallet", request_body = TokenRequest,
-    responses((status = 200, body = WalletReply), (status = 401, body = ErrorBody)))]
+    params(SignatureHeaders), responses((status = 200, body = WalletReply), BodyErrors, SignedErrors, LedgerErrors))]
 pub async fn balance(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -280,9 +280,9 @@ pub async fn balance(State(state): State<AppState>, headers: HeaderMap, JsonBody
 
 /// Takes a stake. Refused after the session expired, when a limit or an
 /// exclusion blocks it, or without funds (with the balances).
-#[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = BetRequest,
-    responses((status = 200, body = WalletReply), (status = 422, body = WalletRefusal), (status = 403, body = WalletRefusal),
-        (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/wallet/v1/bet", tag = "wallet", request_body = BetRequest, params(SignatureHeaders),
+    responses((status = 200, body = WalletReply), BodyErrors, SignedErrors, WalletRefusals, LedgerErrors,
+        (status = 422, body = WalletRefusal, description = "insufficient_funds, currency_mismatch, overflow")))]
 pub async fn bet(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -306,8 +306,9 @@ pub async fn bet(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
 }
 
 /// Pays out. Accepted after the session expired and despite limits or exclusions.
-#[utoipa::path(post, path = "/wallet/v1/win", tag = "wallet", request_body = WinRequest,
-    responses((status = 200, body = WalletReply), (status = 404, body = WalletRefusal), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/wallet/v1/win", tag = "wallet", request_body = WinRequest, params(SignatureHeaders),
+    responses((status = 200, body = WalletReply), BodyErrors, SignedErrors, WalletRefusals, LedgerErrors,
+        (status = 422, body = WalletRefusal, description = "currency_mismatch, overflow")))]
 pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -344,8 +345,9 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
 
 /// Cancels a bet and refunds it. A rollback of a bet never seen is refused
 /// (404) and remembered, so that the bet is refused if it arrives later.
-#[utoipa::path(post, path = "/wallet/v1/rollback", tag = "wallet", request_body = RollbackRequest,
-    responses((status = 200, body = WalletReply), (status = 404, body = WalletRefusal), (status = 409, body = WalletRefusal)))]
+#[utoipa::path(post, path = "/wallet/v1/rollback", tag = "wallet", request_body = RollbackRequest, params(SignatureHeaders),
+    responses((status = 200, body = WalletReply), BodyErrors, SignedErrors, WalletRefusals, LedgerErrors,
+        (status = 422, body = WalletRefusal, description = "overflow")))]
 pub async fn rollback(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {
@@ -365,7 +367,8 @@ pub async fn rollback(State(state): State<AppState>, headers: HeaderMap, JsonBod
 
 /// Closes a round: no more bets or wins on it.
 #[utoipa::path(post, path = "/wallet/v1/end-round", tag = "wallet", request_body = EndRoundRequest,
-    responses((status = 200, body = WalletReply), (status = 404, body = WalletRefusal)))]
+    params(SignatureHeaders),
+    responses((status = 200, body = WalletReply), BodyErrors, SignedErrors, WalletRefusals, LedgerErrors))]
 pub async fn end_round(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
     finish(
         async {

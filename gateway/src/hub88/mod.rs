@@ -45,6 +45,7 @@ use self::wire::{Reply, Stake, Status};
 use crate::app::AppState;
 use crate::body::JsonBody;
 use crate::error::{ApiError, json_response, to_json};
+use crate::openapi::Hub88Failures;
 use crate::rsa_signature;
 use crate::seamless::{self, SessionRef};
 
@@ -343,7 +344,8 @@ route! {
     #[utoipa::path(post, path = "/hub88/{aggregator}/user/info", tag = "hub88", request_body = wire::UserInfoRequest,
         params(("aggregator" = u32, Path, description = "the RSA aggregator's id"),
             ("x-hub88-signature" = String, Header, description = "base64 RSA-SHA256 of the body")),
-        responses((status = 200, body = wire::Reply, description = "a status; signed in x-hub88-signature")))]
+        responses((status = 200, body = wire::Reply, description = "a status; signed in x-hub88-signature unless a partner or signature refusal"),
+            Hub88Failures))]
     user_info_route => Call::UserInfo
 }
 
@@ -351,7 +353,7 @@ route! {
     /// The session's balance (also after it expired).
     #[utoipa::path(post, path = "/hub88/{aggregator}/user/balance", tag = "hub88", request_body = wire::BalanceRequest,
         params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
-        responses((status = 200, body = wire::Reply)))]
+        responses((status = 200, body = wire::Reply), Hub88Failures))]
     balance_route => Call::Balance
 }
 
@@ -359,7 +361,7 @@ route! {
     /// A stake (refused after the session expired, or by limits or exclusions).
     #[utoipa::path(post, path = "/hub88/{aggregator}/transaction/bet", tag = "hub88",
         request_body = wire::TransactionRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
-        responses((status = 200, body = wire::Reply), (status = 503, body = wire::Reply, description = "busy: retry")))]
+        responses((status = 200, body = wire::Reply), Hub88Failures))]
     bet_route => Call::Bet
 }
 
@@ -367,7 +369,7 @@ route! {
     /// A payout (lands after expiry and despite limits or exclusions).
     #[utoipa::path(post, path = "/hub88/{aggregator}/transaction/win", tag = "hub88",
         request_body = wire::TransactionRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
-        responses((status = 200, body = wire::Reply), (status = 503, body = wire::Reply, description = "busy: retry")))]
+        responses((status = 200, body = wire::Reply), Hub88Failures))]
     win_route => Call::Win
 }
 
@@ -375,6 +377,6 @@ route! {
     /// Cancels a bet; one never seen answers RS_OK and is refused if it comes later.
     #[utoipa::path(post, path = "/hub88/{aggregator}/transaction/rollback", tag = "hub88",
         request_body = wire::RollbackRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
-        responses((status = 200, body = wire::Reply), (status = 503, body = wire::Reply, description = "busy: retry")))]
+        responses((status = 200, body = wire::Reply), Hub88Failures))]
     rollback_route => Call::Rollback
 }

@@ -200,6 +200,8 @@ pub struct TransactionRequest {
 
 /// `/transaction/rollback`: cancels a bet.
 #[derive(Deserialize, ToSchema)]
+// Named apart from the native API's `RollbackRequest`: components are keyed by name.
+#[schema(as = Hub88RollbackRequest)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// Our user id.
