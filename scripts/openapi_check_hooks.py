@@ -96,21 +96,6 @@ def _sign(case, kwargs):
 
 
 @schemathesis.hook
-def filter_failure(context, failure, case, response):
-    """Drops one known failure, and only it: a path segment that axum cannot
-    parse (`/operator/v1/transactions/-1/…`: not a u32) is answered with a
-    text/plain 400 until the error-mapping branch makes it the JSON error
-    body. Remove this hook once that branch is merged."""
-    content_type = (response.headers.get("content-type") or [""])[0]
-    axum_path_rejection = (
-        response.status_code == 400
-        and content_type.startswith("text/plain")
-        and response.content.startswith(b"Invalid URL")
-    )
-    return not axum_path_rejection
-
-
-@schemathesis.hook
 def before_call(context, case, kwargs):
     _realistic(case)
     if case.operation.path.startswith("/wallet/v1/"):

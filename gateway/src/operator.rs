@@ -369,7 +369,7 @@ fn balance_reply(player: PlayerId, balances: &engine::Balances, transaction: Opt
     responses((status = 200, body = BalanceReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 403, body = ErrorBody, description = "forbidden (role), limit_exceeded (deposit limit), player_blocked, kyc_required"),
         (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state"),
+        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit)"),
         (status = 422, body = ErrorBody, description = "currency_mismatch, overflow")))]
 pub async fn fund_player(
     State(state): State<AppState>,
