@@ -1703,23 +1703,23 @@ fn an_instant_deposit_lands_whole_or_changes_nothing() {
         currency: EUR,
         amount: amt(minor),
     };
-    let day = limit(LimitMetric::Deposit, LimitPeriod::Day);
-    check(h.run(OPS, limit_cmd(p, day, Some(500))), Outcome::Accepted);
     check(h.apply(OPS, "i1", instant(300)), h.moved(300, 0, bal(300, 0, 0, 0)));
     assert_eq!(h.state(OPS, "i1"), Some(TxState::Payment(PaymentState::Confirmed)));
     assert_eq!(h.flows().deposits, 300);
     check_rejected(h.apply(OPS, "i2", instant(i64::MAX)), Rejection::Overflow);
     assert_eq!(h.state(OPS, "i2"), Some(TxState::Done), "refused, not left open");
     check_rejected(h.apply(OPS, "i3", instant(0)), Rejection::InvalidAmount);
+    let day = limit(LimitMetric::Deposit, LimitPeriod::Day);
+    check(h.run(OPS, limit_cmd(p, day, Some(500))), Outcome::Accepted);
     let hit = Rejection::LimitExceeded {
         limit: day,
-        remaining: amt(200),
+        remaining: amt(500),
     };
-    check_rejected(h.apply(OPS, "i4", instant(201)), hit);
-    check(h.apply(OPS, "i5", instant(200)), h.moved(200, 0, bal(500, 0, 0, 0)));
+    check_rejected(h.apply(OPS, "i4", instant(501)), hit);
+    check(h.apply(OPS, "i5", instant(500)), h.moved(500, 0, bal(800, 0, 0, 0)));
     check(h.run(OPS, status_cmd(p, AccountStatus::Suspended)), Outcome::Accepted);
     check_rejected(h.apply(OPS, "i6", instant(1)), blocked(BlockReason::Suspended));
-    assert_eq!((h.balances(p), h.flows().deposits), (bal(500, 0, 0, 0), 500));
+    assert_eq!((h.balances(p), h.flows().deposits), (bal(800, 0, 0, 0), 800));
     assert_eq!(h.replay().digest(), h.ledger.digest());
 }
 

@@ -1,6 +1,6 @@
 //! Payment commands: deposits, withdrawals and operator adjustments.
 
-use super::account::Activity;
+use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
 use super::{Applied, Ctx, Ledger, rejected};
 use crate::command::{LimitMetric, TxRef};
@@ -16,21 +16,9 @@ impl Ledger {
         if self.open_payments >= self.config.payments_open_max {
             return rejected(Rejection::CapacityReached(Capacity::OpenPayments));
         }
-        let rules = check!(self.rules_for(id));
-        let player = check!(self.player_mut(id));
-        check!(player.check(Activity::Deposit, rules, ctx.time_ms));
-        if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
-            limits.promote(ctx.time_ms);
-            if let Err((limit, remaining)) = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms) {
-                return rejected(Rejection::LimitExceeded { limit, remaining });
-            }
-        }
+        check!(self.may_deposit(ctx, id, currency, amount));
         // Nothing can fail from here on.
-        let wallet = player.wallet_or_open(currency);
-        if let Some(limits) = wallet.limits.as_deref_mut() {
-            limits.record(LimitMetric::Deposit, ctx.time_ms, amount.minor());
-        }
-        let before = wallet.balances();
+        let before = self.count_deposit(ctx, id, currency, amount).balances();
         self.open_payments += 1;
         let detail = PaymentDetail {
             player: id,
@@ -47,23 +35,11 @@ impl Ledger {
         if !amount.is_positive() {
             return rejected(Rejection::InvalidAmount);
         }
-        let rules = check!(self.rules_for(id));
-        let player = check!(self.player_mut(id));
-        check!(player.check(Activity::Deposit, rules, ctx.time_ms));
-        let wallet = player.wallet_mut(currency).ok();
-        let cash = wallet.as_ref().map_or(Amount::ZERO, |w| w.cash);
+        check!(self.may_deposit(ctx, id, currency, amount));
+        let cash = self.balances(id, currency).map_or(Amount::ZERO, |b| b.cash);
         let cash = check!(cash.checked_add(amount).ok_or(Rejection::Overflow));
-        if let Some(limits) = wallet.and_then(|w| w.limits.as_deref_mut()) {
-            limits.promote(ctx.time_ms);
-            if let Err((limit, remaining)) = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms) {
-                return rejected(Rejection::LimitExceeded { limit, remaining });
-            }
-        }
         // Nothing can fail from here on.
-        let wallet = player.wallet_or_open(currency);
-        if let Some(limits) = wallet.limits.as_deref_mut() {
-            limits.record(LimitMetric::Deposit, ctx.time_ms, amount.minor());
-        }
+        let wallet = self.count_deposit(ctx, id, currency, amount);
         let before = wallet.balances();
         wallet.cash = cash;
         self.flows_mut(currency).deposits += i128::from(amount.minor());
@@ -74,6 +50,33 @@ impl Ledger {
             state: PaymentState::Confirmed,
         };
         (self.receipt(ctx, id, before), Detail::Payment(detail))
+    }
+
+    /// Whether the player may deposit `amount` now: account, jurisdiction
+    /// and deposit limits (whose pending raises are promoted first).
+    fn may_deposit(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Result<(), Rejection> {
+        let rules = self.rules_for(id)?;
+        let player = self.player_mut(id)?;
+        player.check(Activity::Deposit, rules, ctx.time_ms)?;
+        if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
+            limits.promote(ctx.time_ms);
+            let checked = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms);
+            checked.map_err(|(limit, remaining)| Rejection::LimitExceeded { limit, remaining })?;
+        }
+        Ok(())
+    }
+
+    /// Counts an accepted deposit against the limits, opening the wallet if
+    /// needed; returns the wallet, its balances not yet changed.
+    fn count_deposit(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> &mut Wallet {
+        let wallet = self
+            .player_mut(id)
+            .expect("checked by may_deposit")
+            .wallet_or_open(currency);
+        if let Some(limits) = wallet.limits.as_deref_mut() {
+            limits.record(LimitMetric::Deposit, ctx.time_ms, amount.minor());
+        }
+        wallet
     }
 
     /// Confirms (`confirm`) or fails an initiated deposit.
