@@ -41,6 +41,6 @@ pub use ids::{
     ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
     TokenHash,
 };
-pub use ledger::{Config, ConservationError, Flows, Ledger};
+pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger};
 pub use money::{Amount, Currency, MoneyError};
 pub use outcome::{Balances, Outcome, Receipt, Rejection};

@@ -14,7 +14,7 @@
 //! If the sink fails, the sequencer stops (fail-stop): nothing after a
 //! failed flush is ever acknowledged.
 //!
-//! Queries and retries change nothing ([`Ledger::answer`]): they take no
+//! Queries and retries change nothing ([`Ledger::admit`]): they take no
 //! sequence number and write no record, but their answers still wait for the
 //! batch they were drained with, since they may show its effects.
 
@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::command::{Envelope, Request};
-use crate::ledger::Ledger;
+use crate::ledger::{Admission, Ledger};
 use crate::outcome::Outcome;
 
 /// Sizes of the sequencer, fixed at start-up.
@@ -491,22 +491,25 @@ impl Batch {
 
     fn apply(&mut self, ledger: &mut Ledger, requests: impl Iterator<Item = (Request, ReplySender)>, time_ms: u64) {
         for (request, reply) in requests {
-            if let Some(outcome) = ledger.answer(&request) {
-                // Current as of the last applied command.
-                let reply_now = Reply {
-                    seq: ledger.last_seq(),
-                    time_ms,
-                    outcome,
-                };
-                self.answered.push((reply_now, reply));
-                continue;
-            }
+            let fresh = match ledger.admit(&request) {
+                Admission::Fresh(fresh) => fresh,
+                Admission::Answered(outcome) => {
+                    // Current as of the last applied command.
+                    let reply_now = Reply {
+                        seq: ledger.last_seq(),
+                        time_ms,
+                        outcome,
+                    };
+                    self.answered.push((reply_now, reply));
+                    continue;
+                }
+            };
             let envelope = Envelope {
                 seq: ledger.last_seq() + 1,
                 time_ms,
                 request,
             };
-            let outcome = ledger.apply(&envelope);
+            let outcome = ledger.apply_fresh(&envelope, fresh);
             self.committed.push(Committed { envelope, outcome });
             self.replies.push(reply);
         }

@@ -205,6 +205,20 @@ pub(crate) fn rejected(rejection: Rejection) -> Applied {
     (Outcome::Rejected(rejection), Detail::Plain)
 }
 
+/// What [`Ledger::admit`] makes of a request.
+#[derive(Debug)]
+pub enum Admission {
+    /// It changes nothing: a query, or a request id seen before.
+    Answered(Outcome),
+    /// It must be applied (with [`Ledger::apply_fresh`]).
+    Fresh(Fresh),
+}
+
+/// A request found new by [`Ledger::admit`], with its idempotency key, so
+/// applying it does not look it up again.
+#[derive(Debug)]
+pub struct Fresh(Key);
+
 /// The wallet ledger of one shard.
 pub struct Ledger {
     config: Config,
@@ -253,21 +267,29 @@ impl Ledger {
     /// violation is a bug upstream, and applying out of order would corrupt
     /// the history.
     pub fn apply(&mut self, envelope: &Envelope) -> Outcome {
-        assert!(
-            envelope.seq > self.last_seq,
-            "sequence went from {} to {}",
-            self.last_seq,
-            envelope.seq
-        );
-        self.last_seq = envelope.seq;
-        self.last_time_ms = self.last_time_ms.max(envelope.time_ms);
-        let request = &envelope.request;
-        // Journals written before reads and retries left the journal still
-        // hold them: they are answered here exactly as `answer` would.
-        if let Some(outcome) = self.answer(request) {
-            return outcome;
+        match self.admit(&envelope.request) {
+            Admission::Fresh(fresh) => self.apply_fresh(envelope, fresh),
+            // Journals written before reads and retries left the journal
+            // still hold them: they keep their sequence numbers on replay.
+            Admission::Answered(outcome) => {
+                self.stamp(envelope);
+                outcome
+            }
         }
-        let key = self.fingerprints.request(request.source, &request.id);
+    }
+
+    /// Applies an envelope whose request [`Ledger::admit`] found `fresh`
+    /// (and nothing was applied since): the sequencer's path, which looks
+    /// the request up once.
+    ///
+    /// # Panics
+    /// As [`Ledger::apply`].
+    pub fn apply_fresh(&mut self, envelope: &Envelope, fresh: Fresh) -> Outcome {
+        let request = &envelope.request;
+        let key = fresh.0;
+        debug_assert!(key == self.fingerprints.request(request.source, &request.id));
+        debug_assert!(self.txs.get(key).is_none(), "admitted as fresh, then applied");
+        self.stamp(envelope);
         let ctx = Ctx {
             seq: envelope.seq,
             time_ms: self.last_time_ms,
@@ -289,22 +311,43 @@ impl Ledger {
         outcome
     }
 
+    fn stamp(&mut self, envelope: &Envelope) {
+        assert!(
+            envelope.seq > self.last_seq,
+            "sequence went from {} to {}",
+            self.last_seq,
+            envelope.seq
+        );
+        self.last_seq = envelope.seq;
+        self.last_time_ms = self.last_time_ms.max(envelope.time_ms);
+    }
+
     /// Answers `request` without changing anything, if it changes nothing:
     /// a query, or a request whose (source, id) was seen before (its stored
     /// outcome if the command is identical, [`Rejection::Conflict`]
     /// otherwise, [`Rejection::BetRolledBack`] for a bet a rollback came
     /// before). `None` means the request must be applied.
-    ///
-    /// The sequencer answers these without a sequence number or a journal
-    /// record: reads and retries cost no disk and no flush.
     pub fn answer(&self, request: &Request) -> Option<Outcome> {
+        match self.admit(request) {
+            Admission::Answered(outcome) => Some(outcome),
+            Admission::Fresh(_) => None,
+        }
+    }
+
+    /// Looks `request` up once: answered without a change (a query or a
+    /// seen id), or fresh and to be applied with [`Ledger::apply_fresh`].
+    /// The sequencer answers the first kind without a sequence number or a
+    /// journal record: reads and retries cost no disk and no flush.
+    pub fn admit(&self, request: &Request) -> Admission {
         if request.command.is_read_only() {
-            return Some(self.query(&request.command));
+            return Admission::Answered(self.query(&request.command));
         }
         let key = self.fingerprints.request(request.source, &request.id);
-        let seen = self.txs.get(key)?;
+        let Some(seen) = self.txs.get(key) else {
+            return Admission::Fresh(Fresh(key));
+        };
         let payload = payload_fingerprint(&request.command);
-        Some(match (&seen.detail, request.command.unwrapped()) {
+        Admission::Answered(match (&seen.detail, request.command.unwrapped()) {
             (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
             _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),
             _ => Outcome::Rejected(Rejection::Conflict),
