@@ -130,6 +130,59 @@ fn check_manifest(path: &str, text: &str, workspace: &[String]) -> Vec<Violation
     found
 }
 
+/// Everything `root` links according to `Cargo.lock`, itself included.
+/// The lock lists a workspace member's dev-dependencies beside its normal
+/// ones, so this over-approximates (errs on the strict side).
+fn lock_closure(lock: &str, root: &str) -> Result<std::collections::BTreeSet<String>, String> {
+    let lock: toml::Table = toml::from_str(lock).map_err(|error| format!("does not parse: {error}"))?;
+    let packages = lock
+        .get("package")
+        .and_then(|p| p.as_array())
+        .ok_or("has no [[package]]")?;
+    let mut edges: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for package in packages {
+        let name = package
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or("a package without a name")?;
+        let deps = package
+            .get("dependencies")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten();
+        // Entries are "name" or "name version" when several versions are locked.
+        let names = deps.filter_map(|d| d.as_str()).filter_map(|d| d.split(' ').next());
+        edges.entry(name).or_default().extend(names);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = vec![root];
+    while let Some(name) = stack.pop() {
+        if seen.insert(name.to_owned()) {
+            stack.extend(edges.get(name).into_iter().flatten());
+        }
+    }
+    Ok(seen)
+}
+
+/// What the protocol crate links, directly or not: no server, HTTP stack or runtime.
+fn check_protocol_closure(path: &str, lock: &str) -> Vec<Violation> {
+    let closure = match lock_closure(lock, "croupier-protocol") {
+        Ok(closure) => closure,
+        Err(error) => return vec![violation(path, "manifest", error)],
+    };
+    PROTOCOL_MUST_NOT_USE
+        .iter()
+        .filter(|dep| closure.contains(**dep))
+        .map(|dep| {
+            violation(
+                path,
+                "protocol links no server, HTTP stack or runtime",
+                format!("croupier-protocol links {dep} through its dependencies"),
+            )
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------- source text
 
 fn violation(path: &str, rule: &'static str, detail: String) -> Violation {
@@ -344,6 +397,7 @@ fn dependencies_point_the_designs_way() {
     for (path, text) in &manifests {
         found.extend(check_manifest(&relative(path), text, &names));
     }
+    found.extend(check_protocol_closure("Cargo.lock", &read(&root().join("Cargo.lock"))));
     for path in pure_ledger_files() {
         found.extend(check_ledger_imports(&relative(&path), &read(&path)));
     }
@@ -421,6 +475,39 @@ mod rules {
                 "croupier-protocol depends on axum"
             ]
         );
+    }
+
+    #[test]
+    fn a_protocol_linking_a_runtime_through_a_dependency_is_refused() {
+        let lock = r#"
+            [[package]]
+            name = "croupier-protocol"
+            dependencies = ["croupier-engine", "serde"]
+            [[package]]
+            name = "croupier-engine"
+            dependencies = ["hyper 1.0.0"]
+            [[package]]
+            name = "hyper"
+            version = "1.0.0"
+            dependencies = ["tokio"]
+            [[package]]
+            name = "tokio"
+            [[package]]
+            name = "serde"
+        "#;
+        let details: Vec<String> = check_protocol_closure("Cargo.lock", lock)
+            .into_iter()
+            .map(|v| v.detail)
+            .collect();
+        assert_eq!(
+            details,
+            [
+                "croupier-protocol links hyper through its dependencies",
+                "croupier-protocol links tokio through its dependencies"
+            ]
+        );
+        let clean = lock.replace("\"hyper 1.0.0\"", "\"serde\"");
+        assert_eq!(check_protocol_closure("Cargo.lock", &clean), []);
     }
 
     #[test]
