@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use engine::Secret;
-use gateway::rsa_signature::{self, RsaSigner};
+use protocol::rsa_signature::{self, RsaSigner};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::sha2::Sha256;
@@ -27,7 +27,7 @@ fn signatures(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let secret = Secret([7; 32]);
     group.bench_function("hmac_sha256_sign", |b| {
-        b.iter(|| gateway::signature::sign(&secret, 1_767_225_600_000, BODY))
+        b.iter(|| protocol::signature::sign(&secret, 1_767_225_600_000, BODY))
     });
 
     let private_pem = RsaSigner::generate_pem().expect("key generated");

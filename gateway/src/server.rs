@@ -36,7 +36,6 @@ use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::projection::{ProjectingSink, SharedView, View};
 use crate::quic::QuicTransport;
-use crate::rsa_signature::RsaSigner;
 use crate::submit::Engine;
 use crate::tcp::{TcpTransport, Timeouts};
 use crate::tls::{Identity, TlsError};
@@ -156,7 +155,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let metrics = Arc::new(Metrics::new()?);
     let transports = Transports::bind(&config, identity.as_ref(), &metrics).await?;
     let rsa_key_path = config.rsa_key_path();
-    let rsa_signer = tokio::task::spawn_blocking(move || RsaSigner::load_or_generate(&rsa_key_path))
+    let rsa_signer = tokio::task::spawn_blocking(move || crate::rsa_signature::load_or_generate(&rsa_key_path))
         .await
         .map_err(|error| ServeError::Sequencer(format!("RSA key task failed: {error}")))??;
     let journal_config = JournalConfig {

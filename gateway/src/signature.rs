@@ -1,25 +1,13 @@
-//! Aggregator request signatures: HMAC-SHA256 with the aggregator's secret
-//! over `"{timestamp}.{raw body}"`, sent as hex in `X-Croupier-Signature`,
-//! with the aggregator's id in `X-Croupier-Aggregator` and the timestamp (ms
-//! since the epoch) in `X-Croupier-Timestamp`.
-//!
-//! The timestamp is inside the signed bytes so that it cannot be changed to
-//! bring an old request back into the window. Comparison is constant-time
-//! (`hmac`'s `verify_slice`, built on `subtle`).
+//! Aggregator request signatures as the server checks them: the three
+//! headers read from a request, and the HMAC-SHA256 of
+//! [`protocol::signature`] (`"{timestamp}.{raw body}"`, re-exported here)
+//! verified with its refusals in the API's error shape.
 
 use axum::http::HeaderMap;
 use engine::{Secret, SourceId};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+pub use protocol::signature::{AGGREGATOR_HEADER, HmacError, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 use crate::error::ApiError;
-
-/// Header naming the aggregator (its numeric id).
-pub const AGGREGATOR_HEADER: &str = "x-croupier-aggregator";
-/// Header with the signing time, ms since the epoch.
-pub const TIMESTAMP_HEADER: &str = "x-croupier-timestamp";
-/// Header with the hex HMAC-SHA256.
-pub const SIGNATURE_HEADER: &str = "x-croupier-signature";
 
 /// The signature headers of a request, parsed.
 #[derive(Clone, Debug)]
@@ -58,31 +46,17 @@ pub fn parse(headers: &HeaderMap) -> Result<Signed, ApiError> {
     })
 }
 
-/// Checks the timestamp window and the MAC.
+/// Checks the timestamp window and the MAC ([`protocol::signature::verify`]).
 pub fn verify(signed: &Signed, secret: &Secret, body: &[u8], now_ms: u64, window_ms: u64) -> Result<(), ApiError> {
-    if signed.timestamp_ms.abs_diff(now_ms) > window_ms {
-        return Err(ApiError::unauthorized(
-            "stale_timestamp",
-            format!("x-croupier-timestamp is more than {window_ms} ms away from the server's clock"),
-        ));
-    }
-    mac(secret, signed.timestamp_ms, body)
-        .verify_slice(&signed.mac)
-        .map_err(|_| ApiError::unauthorized("bad_signature", "the signature does not match the body"))
-}
-
-fn mac(secret: &Secret, timestamp_ms: u64, body: &[u8]) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length: this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret.0).expect("HMAC takes any key length");
-    mac.update(timestamp_ms.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
-}
-
-/// The hex signature of `body` at `timestamp_ms`: what an aggregator sends.
-pub fn sign(secret: &Secret, timestamp_ms: u64, body: &[u8]) -> String {
-    hex::encode(mac(secret, timestamp_ms, body).finalize().into_bytes())
+    protocol::signature::verify(secret, signed.timestamp_ms, body, &signed.mac, now_ms, window_ms).map_err(|error| {
+        match error {
+            HmacError::Stale { window_ms } => ApiError::unauthorized(
+                "stale_timestamp",
+                format!("x-croupier-timestamp is more than {window_ms} ms away from the server's clock"),
+            ),
+            HmacError::Mismatch => ApiError::unauthorized("bad_signature", "the signature does not match the body"),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -90,7 +64,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_signature_verifies_only_for_its_secret_body_and_time() {
+    fn refusals_get_the_api_codes() {
         let secret = Secret([1; 32]);
         let signature = sign(&secret, 1_000, b"{}");
         let signed = Signed {

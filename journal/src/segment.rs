@@ -70,6 +70,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 }
 
 /// Maps a whole file read-only.
+// Memory maps are unsafe by nature (another process could change the
+// file); these two functions are the journal's only unsafe code.
+#[allow(unsafe_code)]
 pub(crate) fn map_read(path: &Path) -> Result<Mmap, JournalError> {
     let file = File::open(path).map_err(JournalError::io("open", path))?;
     // SAFETY: the journal never truncates or shrinks a segment, so the
@@ -81,6 +84,7 @@ pub(crate) fn map_read(path: &Path) -> Result<Mmap, JournalError> {
 }
 
 /// Maps a whole file read-write.
+#[allow(unsafe_code)]
 pub(crate) fn map_write(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
     // SAFETY: as `map_read`; in addition the directory lock makes this
     // mapping the only writer of the file.

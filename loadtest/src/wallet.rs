@@ -18,9 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 use engine::Secret;
-use gateway::rsa_signature::RsaSigner;
-use gateway::signature::{AGGREGATOR_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use hdrhistogram::Histogram;
+use protocol::rsa_signature::RsaSigner;
+use protocol::signature::{AGGREGATOR_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -301,7 +301,7 @@ impl Player {
             }
             Credential::Rsa(signer) => client
                 .post(format!("{}/hub88/{}/transaction/{route}", self.base, self.aggregator))
-                .header(gateway::hub88::SIGNATURE_HEADER, signer.sign(&body)?),
+                .header(protocol::hub88::SIGNATURE_HEADER, signer.sign(&body)?),
         };
         let sent = Instant::now();
         let response = request

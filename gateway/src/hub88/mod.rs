@@ -29,7 +29,8 @@
 //! `request_uuid`, as Hub88 requires: a retry with the same bytes gets the
 //! same bytes.
 
-pub mod wire;
+/// Hub88's wire, from the protocol crate the tools share.
+pub use protocol::hub88 as wire;
 
 use std::sync::Arc;
 
@@ -49,8 +50,7 @@ use crate::openapi::Hub88Failures;
 use crate::rsa_signature;
 use crate::seamless::{self, SessionRef};
 
-/// Header of the base64 RSA-SHA256 signature, on requests and responses.
-pub const SIGNATURE_HEADER: &str = "x-hub88-signature";
+pub use protocol::hub88::SIGNATURE_HEADER;
 
 /// Which call of the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 use utoipa::ToSchema;
 
+/// Header of the base64 RSA-SHA256 signature, on requests and responses
+/// (see [`crate::rsa_signature`]).
+pub const SIGNATURE_HEADER: &str = "x-hub88-signature";
+
 /// Hub88 amounts and balances count 1/10^5 of the currency's major unit.
 pub const SCALE: u32 = 5;
 
