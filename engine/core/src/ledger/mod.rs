@@ -37,7 +37,7 @@ use rustc_hash::FxHasher;
 pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 pub use self::image::ImageError;
-pub(crate) use self::image::LedgerImage;
+pub use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
 use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};

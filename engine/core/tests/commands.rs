@@ -8,12 +8,12 @@
 //! their deltas and balances, rejections with their fields), balances and
 //! money flows.
 
-use engine::command::{
+use engine_core::command::{
     AccountStatus, Bet, BonusGrant, Command, Envelope, JurisdictionRules, KycLevel, LimitKind, LimitMetric,
     LimitPeriod, Request, RoundRef, TxRef, Win, WinKind,
 };
-use engine::outcome::{BlockReason, Capacity, PaymentState, TxState, TxSummary};
-use engine::{
+use engine_core::outcome::{BlockReason, Capacity, PaymentState, TxState, TxSummary};
+use engine_core::{
     Amount, Balances, Config, Currency, ExtId, Flows, GameCode, Jurisdiction, Ledger, OperatorId, Outcome, PlayerId,
     Reason, Receipt, Rejection, RoundId, SourceId,
 };
