@@ -4,7 +4,8 @@
 //! depends on, moved out of the ledger (no copy of the big stores), in a
 //! form rkyv archives: hash tables become sorted vectors (so equal ledgers
 //! give equal bytes) and are rebuilt on the way back, with their
-//! invariants checked. The file format around it lives in `crate::snapshot`.
+//! invariants checked. The file format around it lives in the runtime
+//! crate, `engine::snapshot`.
 
 use std::collections::VecDeque;
 
@@ -17,8 +18,11 @@ use crate::ids::Jurisdiction;
 use crate::money::Currency;
 
 /// Everything a ledger is, as plain data.
+///
+/// Public so that the runtime crate's snapshot file (`engine::snapshot`) can
+/// archive it; its contents stay private to the ledger.
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub(crate) struct LedgerImage {
+pub struct LedgerImage {
     pub(crate) config: Config,
     players: Vec<Player>,
     jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
@@ -31,8 +35,10 @@ pub(crate) struct LedgerImage {
     rounds: RoundParts,
     flows: Vec<Flows>,
     open_payments: u64,
-    pub(crate) last_seq: u64,
-    pub(crate) last_time_ms: u64,
+    /// The sequence number of the last envelope applied.
+    pub last_seq: u64,
+    /// The time stamped into the last envelope applied.
+    pub last_time_ms: u64,
     history_digest: u64,
 }
 
@@ -50,7 +56,7 @@ pub enum ImageError {
 
 impl LedgerImage {
     /// A generous estimate of the archive's size in bytes.
-    pub(crate) fn encoded_len_estimate(&self) -> usize {
+    pub fn encoded_len_estimate(&self) -> usize {
         let records = self.requests.len() + self.pinned_payments.len();
         let rounds = self.rounds.open.len() + self.rounds.order.len();
         (records * 256 + self.players.len() * 512 + rounds * 96).saturating_add(1 << 20)
@@ -60,7 +66,7 @@ impl LedgerImage {
 impl Ledger {
     /// Takes the ledger apart for a snapshot (consuming it: the stores move,
     /// nothing big is copied).
-    pub(crate) fn into_image(self) -> LedgerImage {
+    pub fn into_image(self) -> LedgerImage {
         let (requests, pinned_payments) = self.txs.into_parts();
         LedgerImage {
             config: self.config,
@@ -79,7 +85,7 @@ impl Ledger {
     }
 
     /// Rebuilds a ledger from an image taken under `config`.
-    pub(crate) fn from_image(image: LedgerImage, config: &Config) -> Result<Ledger, ImageError> {
+    pub fn from_image(image: LedgerImage, config: &Config) -> Result<Ledger, ImageError> {
         if let Some(field) = config_difference(&image.config, config) {
             return Err(ImageError::ConfigChanged(field));
         }

@@ -8,6 +8,16 @@
 //!
 //! Each command's handler validates everything first and mutates only once
 //! nothing can fail any more, so a rejected command changes nothing.
+//!
+//! One folder per domain, each with its apply functions (and its unit tests
+//! where it has them): `players/` (registration, status, KYC, jurisdictions,
+//! exclusions), `payments/` (deposits, withdrawals, adjustments), `gaming/`
+//! (bets, wins, rollbacks, rounds), `limits/` (responsible gambling: limits
+//! and their rolling windows), `bonus/` and `access/` (operators,
+//! aggregators, game sessions). What several domains share stays beside
+//! them: `account.rs` (per-player and per-wallet state), `store.rs` (request
+//! memory and open rounds) and `image.rs` (the snapshot image). A new domain
+//! (games, jackpots, compliance) gets its own folder here.
 
 /// Unwraps a `Result<_, Rejection>` inside a handler, returning the
 /// rejection as the handler's outcome.
@@ -37,7 +47,7 @@ use rustc_hash::FxHasher;
 pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 pub use self::image::ImageError;
-pub(crate) use self::image::LedgerImage;
+pub use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
 use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};

@@ -1,0 +1,40 @@
+//! Croupier's pure wallet ledger: money, ids, commands, outcomes and the
+//! deterministic [`Ledger`] state machine of one shard.
+//!
+//! The ledger owns every balance, limit, bonus and idempotency record. It is
+//! `apply(envelope) -> outcome`, with the time and sequence number stamped
+//! into the [`Envelope`] by the caller (the sequencer in `croupier-engine`).
+//! Money is always an integer [`Amount`] of minor units.
+//!
+//! It must never do I/O, read a clock, spawn threads, use channels or depend
+//! on the journal or an async runtime: that is what makes replay, snapshots
+//! and simulation testing possible. This crate is its own compilation unit so
+//! that the compiler enforces it: its `Cargo.toml` lists no runtime crate, and
+//! must never list one. The runtime (sequencer, clock, record codec, journal
+//! sink, recovery, snapshots) lives in `croupier-engine`, which re-exports
+//! this crate.
+//!
+//! [`workload`] is here too: a seeded, deterministic request generator over
+//! the ledger's own types, shared by tests, benches and the load generator.
+
+#![deny(missing_docs)]
+
+// rkyv derives undocumented resolver types for enums with struct variants;
+// every item written by hand in these two modules is documented.
+#[allow(missing_docs)]
+pub mod command;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+#[allow(missing_docs)]
+pub mod outcome;
+pub mod workload;
+
+pub use command::{AggregatorCredential, Command, Envelope, Request, Role, TxRef};
+pub use ids::{
+    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
+    TokenHash,
+};
+pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger};
+pub use money::{Amount, Currency, MoneyError};
+pub use outcome::{Balances, Outcome, Receipt, Rejection};

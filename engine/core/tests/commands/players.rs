@@ -1,0 +1,252 @@
+//! Players: registration, jurisdictions, KYC, account status, exclusions.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Registration, jurisdictions, KYC
+// ---------------------------------------------------------------------------
+
+#[test]
+fn register_numbers_players_from_one_with_an_empty_base_wallet() {
+    let mut h = Harness::new();
+    for expected in 1..=3 {
+        check(
+            h.run(OPS, register_cmd(EUR, "MT")),
+            Outcome::Registered {
+                player: PlayerId(expected),
+            },
+        );
+    }
+    check(
+        h.run(OPS, register_cmd(USD, "GB")),
+        Outcome::Registered { player: PlayerId(4) },
+    );
+    let info = h.ledger.player_info(PlayerId(4)).unwrap();
+    assert_eq!(info.status, AccountStatus::Active);
+    assert_eq!(info.kyc, KycLevel::None);
+    assert_eq!(info.jurisdiction.as_str(), "GB");
+    assert_eq!(info.wallets, vec![bal_in(USD, 0, 0, 0, 0)]);
+    assert_eq!(h.balances(PlayerId(1)), bal(0, 0, 0, 0));
+    assert_eq!(h.ledger.players_len(), 4);
+}
+
+#[test]
+fn register_beyond_players_max_is_capacity_reached() {
+    let mut h = Harness::with(Config {
+        players_max: 2,
+        ..Config::default()
+    });
+    assert_eq!(h.register(), PlayerId(1));
+    assert_eq!(h.register(), PlayerId(2));
+    let refused = Rejection::CapacityReached(Capacity::Players);
+    check_rejected(h.apply(OPS, "reg-3", register_cmd(EUR, "MT")), refused);
+    check_rejected(h.apply(OPS, "reg-3", register_cmd(EUR, "MT")), refused);
+    assert_eq!(h.ledger.players_len(), 2);
+    assert_eq!(h.ledger.balances(PlayerId(3), EUR), Err(Rejection::UnknownPlayer));
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Bet,
+    Deposit,
+    Withdraw,
+}
+
+const ACTS: [Act; 3] = [Act::Bet, Act::Deposit, Act::Withdraw];
+
+/// Tries 100 EUR of `act`.
+fn attempt(h: &mut Harness, player: PlayerId, act: Act) -> Outcome {
+    match act {
+        Act::Bet => h.run(GAME, bet_cmd(player, 100, "r-act")),
+        Act::Deposit => h.run(PSP, deposit_cmd(player, 100)),
+        Act::Withdraw => h.run(PSP, withdraw_cmd(player, 100)),
+    }
+}
+
+/// What `attempt` yields on a wallet holding exactly 1000 cash.
+fn attempt_ok(h: &Harness, act: Act) -> Outcome {
+    match act {
+        Act::Bet => h.moved(-100, 0, bal(900, 0, 0, 1)),
+        Act::Deposit => h.moved(0, 0, bal(1000, 0, 0, 0)),
+        Act::Withdraw => h.moved(-100, 0, bal(900, 0, 100, 0)),
+    }
+}
+
+fn kyc_rules(act: Act) -> JurisdictionRules {
+    JurisdictionRules {
+        kyc_before_deposit: act == Act::Deposit,
+        kyc_before_bet: act == Act::Bet,
+        kyc_before_withdrawal: act == Act::Withdraw,
+    }
+}
+
+#[test]
+fn kyc_rules_gate_exactly_the_activity_they_name() {
+    for gated in ACTS {
+        for act in ACTS {
+            let mut h = Harness::new();
+            let p = h.register_in(EUR, "SE");
+            h.fund(p, 1000);
+            check(h.run(OPS, rules_cmd("SE", kyc_rules(gated))), Outcome::Accepted);
+            let outcome = attempt(&mut h, p, act);
+            if act == gated {
+                let level = KycLevel::None;
+                assert_eq!(outcome, Outcome::Rejected(Rejection::KycRequired { level }));
+            } else {
+                assert_eq!(outcome, attempt_ok(&h, act), "{gated:?} gates {act:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn kyc_required_reports_the_level_until_verified() {
+    let all = JurisdictionRules {
+        kyc_before_deposit: true,
+        kyc_before_bet: true,
+        kyc_before_withdrawal: true,
+    };
+    for act in ACTS {
+        let mut h = Harness::new();
+        let p = h.register_in(EUR, "SE");
+        h.fund(p, 1000);
+        check(h.run(OPS, rules_cmd("SE", all)), Outcome::Accepted);
+        for level in [KycLevel::None, KycLevel::Pending, KycLevel::Rejected] {
+            check(h.run(OPS, kyc_cmd(p, level)), Outcome::Accepted);
+            let refused = Rejection::KycRequired { level };
+            check_rejected(attempt(&mut h, p, act), refused);
+        }
+        check(h.run(OPS, kyc_cmd(p, KycLevel::Verified)), Outcome::Accepted);
+        let outcome = attempt(&mut h, p, act);
+        assert_eq!(outcome, attempt_ok(&h, act), "{act:?}");
+        assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Verified);
+    }
+}
+
+#[test]
+fn kyc_rules_apply_only_to_their_own_jurisdiction() {
+    let mut h = Harness::new();
+    let swede = h.register_in(EUR, "SE");
+    let maltese = h.register_in(EUR, "MT");
+    let rules = kyc_rules(Act::Deposit);
+    check(h.run(OPS, rules_cmd("SE", rules)), Outcome::Accepted);
+    let level = KycLevel::None;
+    check_rejected(h.run(PSP, deposit_cmd(swede, 100)), Rejection::KycRequired { level });
+    let outcome = h.run(PSP, deposit_cmd(maltese, 100));
+    check(outcome, h.moved(0, 0, bal(0, 0, 0, 0)));
+    // Replacing the rules lifts the requirement.
+    let none = JurisdictionRules::default();
+    check(h.run(OPS, rules_cmd("SE", none)), Outcome::Accepted);
+    let outcome = h.run(PSP, deposit_cmd(swede, 100));
+    check(outcome, h.moved(0, 0, bal(0, 0, 0, 0)));
+}
+
+// ---------------------------------------------------------------------------
+// Account status, self-exclusion, time-outs
+// ---------------------------------------------------------------------------
+
+#[test]
+fn account_status_decides_bets_deposits_and_withdrawals() {
+    use AccountStatus::{Active, Closed, Suspended};
+    let cases = [
+        (Active, Act::Bet, None),
+        (Active, Act::Deposit, None),
+        (Active, Act::Withdraw, None),
+        (Suspended, Act::Bet, Some(BlockReason::Suspended)),
+        (Suspended, Act::Deposit, Some(BlockReason::Suspended)),
+        (Suspended, Act::Withdraw, Some(BlockReason::Suspended)),
+        (Closed, Act::Bet, Some(BlockReason::Closed)),
+        (Closed, Act::Deposit, Some(BlockReason::Closed)),
+        (Closed, Act::Withdraw, None),
+    ];
+    for (status, act, block) in cases {
+        let mut h = Harness::new();
+        let p = h.register();
+        h.fund(p, 1000);
+        check(h.run(OPS, status_cmd(p, status)), Outcome::Accepted);
+        let outcome = attempt(&mut h, p, act);
+        let expected = match block {
+            None => attempt_ok(&h, act),
+            Some(reason) => Outcome::Rejected(blocked(reason)),
+        };
+        assert_eq!(outcome, expected, "{status:?} {act:?}");
+        assert_eq!(h.ledger.player_info(p).unwrap().status, status);
+    }
+}
+
+#[test]
+fn reactivating_a_suspended_account_unblocks_it() {
+    let mut h = Harness::new();
+    let p = h.register();
+    h.fund(p, 1000);
+    check(h.run(OPS, status_cmd(p, AccountStatus::Suspended)), Outcome::Accepted);
+    check_rejected(attempt(&mut h, p, Act::Bet), blocked(BlockReason::Suspended));
+    check(h.run(OPS, status_cmd(p, AccountStatus::Active)), Outcome::Accepted);
+    let outcome = attempt(&mut h, p, Act::Bet);
+    check(outcome, attempt_ok(&h, Act::Bet));
+}
+
+const EXCLUSIONS: [Exclusion; 2] = [Exclusion::SelfExclude, Exclusion::TimeOut];
+
+#[test]
+fn exclusions_block_bets_deposits_and_bonuses_until_they_end() {
+    for exclusion in EXCLUSIONS {
+        let mut h = Harness::new();
+        let p = h.register();
+        h.fund(p, 1000);
+        let until = T0 + 10 * DAY;
+        check(h.run(OPS, exclusion.command(p, until)), Outcome::Accepted);
+        check_rejected(attempt(&mut h, p, Act::Bet), exclusion.reason(until));
+        check_rejected(attempt(&mut h, p, Act::Deposit), exclusion.reason(until));
+        check_rejected(h.grant(grant(p, 500, 0, 500)), exclusion.reason(until));
+        // Withdrawing one's own money stays possible.
+        let outcome = attempt(&mut h, p, Act::Withdraw);
+        check(outcome, attempt_ok(&h, Act::Withdraw));
+        h.at(until - 1);
+        check_rejected(attempt(&mut h, p, Act::Bet), exclusion.reason(until));
+        h.at(until);
+        let outcome = attempt(&mut h, p, Act::Bet);
+        check(outcome, h.moved(-100, 0, bal(800, 0, 100, 1)));
+        let outcome = attempt(&mut h, p, Act::Deposit);
+        check(outcome, h.moved(0, 0, bal(800, 0, 100, 1)));
+    }
+}
+
+#[test]
+fn exclusions_extend_but_never_shorten() {
+    for exclusion in EXCLUSIONS {
+        let mut h = Harness::new();
+        let p = h.register();
+        h.fund(p, 1000);
+        let (long, short, longer) = (T0 + 10 * DAY, T0 + 5 * DAY, T0 + 20 * DAY);
+        check(h.run(OPS, exclusion.command(p, long)), Outcome::Accepted);
+        check(h.run(OPS, exclusion.command(p, short)), Outcome::Accepted);
+        assert_eq!(exclusion.until(&h, p), long, "{exclusion:?} was shortened");
+        h.at(short + 1);
+        check_rejected(attempt(&mut h, p, Act::Bet), exclusion.reason(long));
+        check(h.run(OPS, exclusion.command(p, longer)), Outcome::Accepted);
+        assert_eq!(exclusion.until(&h, p), longer);
+        h.at(long);
+        check_rejected(attempt(&mut h, p, Act::Bet), exclusion.reason(longer));
+    }
+}
+
+#[test]
+fn times_that_must_lie_ahead_are_time_not_in_future() {
+    let mut h = Harness::new();
+    let p = h.register();
+    let now = h.now;
+    for exclusion in EXCLUSIONS {
+        for until in [now, now - 1, 0] {
+            let outcome = h.run(OPS, exclusion.command(p, until));
+            check_rejected(outcome, Rejection::TimeNotInFuture);
+        }
+        assert_eq!(exclusion.until(&h, p), 0);
+    }
+    let expired = BonusGrant {
+        expires_at_ms: now,
+        ..grant(p, 500, 1000, 500)
+    };
+    check_rejected(h.grant(expired), Rejection::TimeNotInFuture);
+    assert_eq!(h.balances(p), bal(0, 0, 0, 0));
+}
