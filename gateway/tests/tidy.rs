@@ -15,8 +15,8 @@
 //! It lives among the gateway's tests because that is the crate that sees
 //! the whole workspace, and it is cheap: it reads files, runs nothing. Each
 //! rule is a pure function of (path, text) with a unit test below showing
-//! that it fires. When the engine is split, the purity rules follow
-//! `engine/core/` if it exists.
+//! that it fires. The purity rules read `engine/core/`, the pure ledger's
+//! crate.
 
 use std::path::{Path, PathBuf};
 
@@ -352,17 +352,11 @@ fn members() -> Vec<PathBuf> {
         .collect()
 }
 
-/// The files of the pure ledger: `engine/core/src` once the engine is
-/// split, today's ledger folder and value types until then.
+/// The files of the pure ledger: the `engine/core` crate.
 fn pure_ledger_files() -> Vec<PathBuf> {
     let core = root().join("engine/core/src");
-    if core.is_dir() {
-        return rust_files(&core);
-    }
-    let src = root().join("engine/src");
-    let mut files = rust_files(&src.join("ledger"));
-    files.extend(["money.rs", "ids.rs", "command.rs", "outcome.rs"].map(|f| src.join(f)));
-    files
+    assert!(core.is_dir(), "the pure ledger's crate is missing: {}", core.display());
+    rust_files(&core)
 }
 
 fn report(found: Vec<Violation>) {
@@ -525,7 +519,7 @@ mod rules {
     #[test]
     fn a_ledger_reaching_the_runtime_is_refused() {
         let check = |text: &str| -> Vec<String> {
-            check_ledger_imports("engine/src/ledger/x.rs", text)
+            check_ledger_imports("engine/core/src/ledger/x.rs", text)
                 .into_iter()
                 .map(|v| v.detail)
                 .collect()
@@ -544,7 +538,7 @@ mod rules {
     #[test]
     fn clocks_files_threads_and_randomness_in_the_ledger_are_refused() {
         let check = |text: &str| -> Vec<String> {
-            check_purity("engine/src/ledger/x.rs", text)
+            check_purity("engine/core/src/ledger/x.rs", text)
                 .into_iter()
                 .map(|v| v.detail)
                 .collect()
