@@ -391,68 +391,38 @@ impl ServeArgs {
 pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, ConfigError> {
     let d = ServeConfig::default();
     let quic_flag = if args.no_quic { Some(false) } else { args.quic };
+    // Each setting: the flag (or env), else the file, else the default.
+    macro_rules! layer {
+        ($field:ident) => {
+            args.$field.clone().or(file.$field).unwrap_or(d.$field)
+        };
+    }
     let config = ServeConfig {
-        data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
-        listen: args.listen.or(file.listen).unwrap_or(d.listen),
-        tls: args.tls.or(file.tls).unwrap_or(d.tls),
+        data_dir: layer!(data_dir),
+        listen: layer!(listen),
+        tls: layer!(tls),
         tls_cert: args.tls_cert.clone().or(file.tls_cert),
         tls_key: args.tls_key.clone().or(file.tls_key),
         quic: quic_flag.or(file.quic).unwrap_or(d.quic),
-        quic_listen: args.quic_listen.or(file.quic_listen).unwrap_or(d.quic_listen),
-        signature_window_ms: args
-            .signature_window_ms
-            .or(file.signature_window_ms)
-            .unwrap_or(d.signature_window_ms),
-        body_limit_bytes: args
-            .body_limit_bytes
-            .or(file.body_limit_bytes)
-            .unwrap_or(d.body_limit_bytes),
-        request_timeout_ms: args
-            .request_timeout_ms
-            .or(file.request_timeout_ms)
-            .unwrap_or(d.request_timeout_ms),
-        session_ttl_ms: args.session_ttl_ms.or(file.session_ttl_ms).unwrap_or(d.session_ttl_ms),
-        ring_capacity: args.ring_capacity.or(file.ring_capacity).unwrap_or(d.ring_capacity),
-        batch_len_max: args.batch_len_max.or(file.batch_len_max).unwrap_or(d.batch_len_max),
-        retry_after_s: args.retry_after_s.or(file.retry_after_s).unwrap_or(d.retry_after_s),
-        journal_segment_bytes: args
-            .journal_segment_bytes
-            .or(file.journal_segment_bytes)
-            .unwrap_or(d.journal_segment_bytes),
-        snapshot_every_commands: args
-            .snapshot_every_commands
-            .or(file.snapshot_every_commands)
-            .unwrap_or(d.snapshot_every_commands),
-        snapshot_retire: args
-            .snapshot_retire
-            .or(file.snapshot_retire)
-            .unwrap_or(d.snapshot_retire),
-        max_connections: args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(d.max_connections),
-        max_connections_per_ip: args
-            .max_connections_per_ip
-            .or(file.max_connections_per_ip)
-            .unwrap_or(d.max_connections_per_ip),
-        header_read_timeout_ms: args
-            .header_read_timeout_ms
-            .or(file.header_read_timeout_ms)
-            .unwrap_or(d.header_read_timeout_ms),
-        idle_timeout_ms: args
-            .idle_timeout_ms
-            .or(file.idle_timeout_ms)
-            .unwrap_or(d.idle_timeout_ms),
-        http2_keep_alive_interval_ms: args
-            .http2_keep_alive_interval_ms
-            .or(file.http2_keep_alive_interval_ms)
-            .unwrap_or(d.http2_keep_alive_interval_ms),
-        http2_keep_alive_timeout_ms: args
-            .http2_keep_alive_timeout_ms
-            .or(file.http2_keep_alive_timeout_ms)
-            .unwrap_or(d.http2_keep_alive_timeout_ms),
-        log: args.log.clone().or(file.log).unwrap_or(d.log),
-        log_format: args.log_format.or(file.log_format).unwrap_or(d.log_format),
+        quic_listen: layer!(quic_listen),
+        signature_window_ms: layer!(signature_window_ms),
+        body_limit_bytes: layer!(body_limit_bytes),
+        request_timeout_ms: layer!(request_timeout_ms),
+        session_ttl_ms: layer!(session_ttl_ms),
+        ring_capacity: layer!(ring_capacity),
+        batch_len_max: layer!(batch_len_max),
+        retry_after_s: layer!(retry_after_s),
+        journal_segment_bytes: layer!(journal_segment_bytes),
+        snapshot_every_commands: layer!(snapshot_every_commands),
+        snapshot_retire: layer!(snapshot_retire),
+        max_connections: layer!(max_connections),
+        max_connections_per_ip: layer!(max_connections_per_ip),
+        header_read_timeout_ms: layer!(header_read_timeout_ms),
+        idle_timeout_ms: layer!(idle_timeout_ms),
+        http2_keep_alive_interval_ms: layer!(http2_keep_alive_interval_ms),
+        http2_keep_alive_timeout_ms: layer!(http2_keep_alive_timeout_ms),
+        log: layer!(log),
+        log_format: layer!(log_format),
         rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
     };
     if config.ring_capacity == 0 || config.batch_len_max == 0 || config.max_connections == 0 {
