@@ -257,6 +257,7 @@ async fn request(resolver: Resolver, router: Router, peer: SocketAddr) {
         Ok(response) => response,
         Err(infallible) => match infallible {},
     };
+    tracing::debug!(%peer, status = response.status().as_u16(), "HTTP/3 request answered");
     if let Err(error) = respond(&mut send, response).await {
         tracing::debug!(%peer, %error, "HTTP/3 reply not sent");
     }
