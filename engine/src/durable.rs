@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use journal::{BatchHash, Journal, JournalConfig, JournalError, Reader, Retirement, TornTail};
-use rkyv::util::AlignedVec;
 
 use crate::ledger::{Config, Ledger};
 use crate::outcome::Outcome;
@@ -54,7 +53,7 @@ pub struct JournalSink {
     journal: Journal,
     durable: DurableSeq,
     /// The records of the batch being committed, back to back.
-    encoded: AlignedVec,
+    encoded: Vec<u8>,
     /// Where each record is in `encoded`.
     ranges: Vec<std::ops::Range<usize>>,
 }
@@ -67,7 +66,7 @@ impl JournalSink {
         JournalSink {
             journal,
             durable,
-            encoded: AlignedVec::new(),
+            encoded: Vec::new(),
             ranges: Vec::new(),
         }
     }
@@ -99,9 +98,7 @@ impl CommitSink for JournalSink {
         buffer.clear();
         self.ranges.clear();
         for committed in batch {
-            let (grown, range) = record::encode_into(committed, buffer).map_err(|e| fail(e.to_string()))?;
-            buffer = grown;
-            self.ranges.push(range);
+            self.ranges.push(record::encode_into(committed, &mut buffer));
         }
         let records: Vec<&[u8]> = self.ranges.iter().map(|range| &buffer[range.clone()]).collect();
         let appended = self.append_fitting(first_seq, &records);

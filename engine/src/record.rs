@@ -1,64 +1,84 @@
-//! The journal record format: one rkyv archive per committed command.
+//! The journal record format: one versioned record per committed command.
 //!
 //! The journal stores opaque bytes; the engine owns what they mean. A record
-//! is a [`Committed`] (the stamped envelope and the outcome it produced),
-//! archived with rkyv in its little-endian, 32-bit-offset format. Decoding
-//! validates the archive (bytecheck) before use, so arbitrary bytes give an
-//! error, never a panic or undefined behaviour.
+//! is a [`Committed`] (the stamped envelope and the outcome it produced) in
+//! the ledger's canonical encoding (`engine_core::codec`: explicit fields,
+//! little-endian integers, a stable tag per command, outcome and rejection
+//! variant), after one byte naming the record format version:
+//!
+//! ```text
+//! offset size field
+//!      0    1 record format version (1)
+//!      1    … Envelope: seq u64, time_ms u64, source u32, id (u32 len + bytes),
+//!             command (u16 tag + its fields)
+//!      …    … Outcome: u16 tag + its fields
+//! ```
+//!
+//! Every build reads every record version from 1 (the first frozen format)
+//! onward; `journal/FORMAT.md` lists them, and the fixtures under
+//! `engine/tests/fixtures/` hold a journal of each. Decoding validates every
+//! field, so arbitrary bytes give an error, never a panic.
 
-use rkyv::rancor;
-use rkyv::util::AlignedVec;
+use engine_core::codec::{self, DecodeError, Encode, Reader};
 
 use crate::sequencer::Committed;
 
-/// Version of the record encoding; bump on any change to the archived types.
-/// 2: access commands (operators, aggregators, game sessions) and their outcomes.
-/// 3: aggregator credentials (HMAC secret or RSA public key).
-/// 4: a win may name the bet it pays.
-///
-/// Not yet written into the journal: a journal from a build with another
-/// record format is refused on recovery by validation ("invalid record
-/// bytes" at its first record), not by name.
-pub const RECORD_FORMAT_VERSION: u16 = 4;
+/// The record format this build writes.
+/// 1: the first frozen format (canonical encoding, stable tags).
+pub const RECORD_FORMAT_VERSION: u8 = 1;
 
-/// A record could not be encoded or decoded.
+/// A record could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// Archiving failed (out of memory, or a type limit).
-    #[error("cannot encode record: {0}")]
-    Encode(String),
-    /// The bytes are not a valid archived record.
+    /// An empty record.
+    #[error("empty record")]
+    Empty,
+    /// A record format version this build does not know. Versions before 1
+    /// had no version byte: journals written before the format was frozen
+    /// (Croupier before the versioned record format) are not readable.
+    #[error(
+        "record format version {0} is unknown to this build (it reads versions 1..={RECORD_FORMAT_VERSION}; a journal written before the record format was frozen cannot be read)"
+    )]
+    UnknownVersion(u8),
+    /// The bytes are not a valid record of their version.
     #[error("invalid record bytes: {0}")]
-    Decode(String),
+    Decode(#[from] DecodeError),
 }
 
-/// Archives one committed command.
-pub fn encode(record: &Committed) -> Result<AlignedVec, RecordError> {
-    rkyv::to_bytes::<rancor::Error>(record).map_err(|e| RecordError::Encode(e.to_string()))
+/// Encodes one committed command as a new record.
+pub fn encode(record: &Committed) -> Vec<u8> {
+    let mut buffer = Vec::with_capacity(128);
+    encode_into(record, &mut buffer);
+    buffer
 }
 
-/// Archives one committed command at the end of `buffer` (first padded to
-/// the archive's alignment) and returns where its bytes are. The bytes in
-/// that range are a complete archive: rkyv's pointers are relative. Lets a
-/// batch reuse one buffer instead of allocating one per record.
-pub fn encode_into(
-    record: &Committed,
-    buffer: AlignedVec,
-) -> Result<(AlignedVec, std::ops::Range<usize>), RecordError> {
-    let mut buffer = buffer;
-    let start = buffer.len().next_multiple_of(AlignedVec::<16>::ALIGNMENT);
-    buffer.resize(start, 0);
-    let buffer = rkyv::api::high::to_bytes_in::<_, rancor::Error>(record, buffer)
-        .map_err(|e| RecordError::Encode(e.to_string()))?;
-    let end = buffer.len();
-    Ok((buffer, start..end))
+/// Appends one committed command's record to `buffer` and returns where its
+/// bytes are: lets a batch reuse one buffer instead of allocating one per
+/// record.
+pub fn encode_into(record: &Committed, buffer: &mut Vec<u8>) -> std::ops::Range<usize> {
+    let start = buffer.len();
+    buffer.push(RECORD_FORMAT_VERSION);
+    record.envelope.encode(buffer);
+    record.outcome.encode(buffer);
+    start..buffer.len()
 }
 
-/// Validates and decodes one record. The bytes need no particular alignment.
+/// Validates and decodes one record of any known version.
 pub fn decode(bytes: &[u8]) -> Result<Committed, RecordError> {
-    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
-    aligned.extend_from_slice(bytes);
-    rkyv::from_bytes::<Committed, rancor::Error>(&aligned).map_err(|e| RecordError::Decode(e.to_string()))
+    let (&version, body) = bytes.split_first().ok_or(RecordError::Empty)?;
+    match version {
+        1 => decode_v1(body),
+        other => Err(RecordError::UnknownVersion(other)),
+    }
+}
+
+/// Version 1: envelope then outcome, nothing after.
+fn decode_v1(body: &[u8]) -> Result<Committed, RecordError> {
+    let mut input = Reader::new(body);
+    let envelope = codec::Decode::decode(&mut input)?;
+    let outcome = codec::Decode::decode(&mut input)?;
+    input.finish()?;
+    Ok(Committed { envelope, outcome })
 }
 
 #[cfg(test)]
@@ -104,15 +124,13 @@ mod tests {
                 outcome: Outcome::Accepted,
             },
         ];
-        let mut buffer = AlignedVec::new();
+        let mut buffer = Vec::new();
         let mut ranges = Vec::new();
         for record in &records {
-            let (grown, range) = encode_into(record, buffer).unwrap();
-            buffer = grown;
-            ranges.push(range);
+            ranges.push(encode_into(record, &mut buffer));
         }
         for (record, range) in records.iter().zip(ranges) {
-            assert_eq!(&buffer[range.clone()], &encode(record).unwrap()[..]);
+            assert_eq!(&buffer[range.clone()], &encode(record)[..]);
             assert_eq!(&decode(&buffer[range]).unwrap(), record);
         }
     }
@@ -132,7 +150,7 @@ mod tests {
                 envelope: bet(),
                 outcome,
             };
-            let bytes = encode(&record).unwrap();
+            let bytes = encode(&record);
             assert_eq!(decode(&bytes).unwrap(), record);
             // Unaligned input decodes too.
             let mut shifted = vec![0u8];
@@ -148,8 +166,7 @@ mod tests {
         let bytes = encode(&Committed {
             envelope: bet(),
             outcome: Outcome::Accepted,
-        })
-        .unwrap();
+        });
         for cut in 0..bytes.len() {
             let _ = decode(&bytes[..cut]);
         }

@@ -50,8 +50,7 @@ impl Default for SequencerConfig {
 
 /// An applied envelope and its outcome: what a sink makes durable.
 /// Encoded for the journal by [`crate::record`].
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committed {
     /// The stamped request.
     pub envelope: Envelope,

@@ -2,13 +2,14 @@
 //! replays only the journal after it.
 //!
 //! A snapshot lives in `<data dir>/snapshots/<seq, 20 digits>.snap`: a
-//! 128-byte header, then the rkyv archive of the ledger's
-//! [`LedgerImage`]. The header records the sequence number, the time, the
+//! 128-byte header, then the ledger's [`LedgerImage`] in the canonical
+//! encoding (`engine_core::codec`: explicit fields in a fixed order, stable
+//! tags), versioned by the header's format version. The header records the sequence number, the time, the
 //! ledger's digest and the journal's hash-chain value after that sequence
 //! number (so a snapshot is only ever combined with the journal it was
 //! taken from), and a CRC32C over the header fields and the payload.
-//! Loading checks the CRC, then validates the archive (bytecheck) before
-//! deserializing, then rebuilds the ledger's tables checking their
+//! Loading checks the CRC, then decodes the image (validating every field),
+//! then rebuilds the ledger's tables checking their
 //! invariants and conservation: damaged bytes give an error, never a panic
 //! or a wrong ledger.
 //!
@@ -20,7 +21,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic "CRPSNAP1"
-//!      8    4 format version (u32, 3)
+//!      8    4 format version (u32, 4)
 //!     12    4 reserved (0)
 //!     16    8 seq: the last sequence number applied
 //!     24    8 time_ms of that envelope
@@ -28,25 +29,30 @@
 //!     40    8 payload length in bytes
 //!     48   16 journal chain hash after `seq`
 //!     64    4 CRC32C of bytes 0..64 followed by the payload
-//!     68   60 zeros (the payload starts 16-byte aligned, as rkyv needs)
+//!     68   60 zeros
 //! ```
+//!
+//! Every build reads every snapshot version from 4 (the first frozen
+//! format) onward; versions 1 to 3 (rkyv archives of the in-memory types)
+//! are refused by name.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use engine_core::codec::{self, Encode};
 use journal::BatchHash;
-use rkyv::rancor;
-use rkyv::util::AlignedVec;
 
 use crate::ledger::{Config, ImageError, Ledger, LedgerImage};
 
 /// Subdirectory of the data directory that holds snapshots.
 pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
-/// Version of the snapshot format; bump on any change to the archived types.
-/// 3: aggregator credentials (HMAC secret or RSA public key).
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 3;
+/// Version of the snapshot format this build writes.
+/// 4: the first frozen format (canonical encoding, stable tags).
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
+/// The oldest snapshot format version this build reads.
+pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 
 const MAGIC: [u8; 8] = *b"CRPSNAP1";
 const HEADER_SIZE_BYTES: usize = 128;
@@ -101,9 +107,17 @@ pub enum SnapshotError {
         /// Why.
         source: ImageError,
     },
-    /// Archiving the ledger failed.
-    #[error("cannot encode snapshot: {0}")]
-    Encode(String),
+    /// A snapshot format this build does not read.
+    #[error(
+        "snapshot {} has format version {version}; this build reads versions {SNAPSHOT_FORMAT_FIRST}..={SNAPSHOT_FORMAT_VERSION} (older ones were written before the format was frozen)",
+        path.display()
+    )]
+    UnknownVersion {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        version: u32,
+    },
 }
 
 impl SnapshotError {
@@ -184,8 +198,8 @@ pub fn write(
     // Sized up front: growing a multi-GiB buffer by doubling would copy it
     // several times over (untouched capacity costs no memory).
     let capacity = image.encoded_len_estimate();
-    let payload = rkyv::api::high::to_bytes_in::<_, rancor::Error>(&image, AlignedVec::<16>::with_capacity(capacity))
-        .map_err(|e| SnapshotError::Encode(e.to_string()))?;
+    let mut payload = Vec::with_capacity(capacity);
+    image.encode(&mut payload);
     drop(image);
     let encoded = Instant::now();
 
@@ -258,11 +272,11 @@ fn parse_header(
         return Err(SnapshotError::damaged(path, "not a snapshot (bad magic)"));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if version != SNAPSHOT_FORMAT_VERSION {
-        return Err(SnapshotError::damaged(
-            path,
-            format!("format version {version}, expected {SNAPSHOT_FORMAT_VERSION}"),
-        ));
+    if !(SNAPSHOT_FORMAT_FIRST..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
+        return Err(SnapshotError::UnknownVersion {
+            path: path.to_path_buf(),
+            version,
+        });
     }
     let payload_len = u64_at(40);
     if len_bytes != HEADER_SIZE_BYTES as u64 + payload_len {
@@ -298,16 +312,17 @@ pub fn load(path: &Path, config: &Config) -> Result<(Ledger, SnapshotInfo, Snaps
     file.read_exact(&mut header)
         .map_err(|_| SnapshotError::damaged(path, "shorter than a snapshot header"))?;
     let (info, payload_len, crc) = parse_header(path, &header, len_bytes)?;
-    let mut payload = AlignedVec::<16>::with_capacity(payload_len);
-    payload.resize(payload_len, 0);
+    let mut payload = vec![0; payload_len];
     file.read_exact(&mut payload).map_err(SnapshotError::io("read", path))?;
     let read = Instant::now();
 
     if crc32c::crc32c_append(crc32c::crc32c(&header[..CHECKED_HEADER_BYTES]), &payload) != crc {
         return Err(SnapshotError::damaged(path, "checksum mismatch"));
     }
-    let image = rkyv::from_bytes::<LedgerImage, rancor::Error>(&payload)
-        .map_err(|e| SnapshotError::damaged(path, format!("invalid archive: {e}")))?;
+    // Version 4 is the only one so far; a later version adds its decoder
+    // here beside this one.
+    let image = codec::from_bytes::<LedgerImage>(&payload)
+        .map_err(|e| SnapshotError::damaged(path, format!("invalid image: {e}")))?;
     drop(payload);
     let decoded = Instant::now();
     if (image.last_seq, image.last_time_ms) != (info.seq, info.time_ms) {

@@ -645,7 +645,7 @@ fn replay_rebuilds_the_same_access_state_outcomes_and_digest() {
             envelope: envelope.clone(),
             outcome,
         };
-        let bytes = engine::record::encode(&committed).unwrap();
+        let bytes = engine::record::encode(&committed);
         assert_eq!(engine::record::decode(&bytes).unwrap(), committed);
     }
 }

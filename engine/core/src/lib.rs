@@ -21,6 +21,7 @@
 
 // rkyv derives undocumented resolver types for enums with struct variants;
 // every item written by hand in these two modules is documented.
+pub mod codec;
 #[allow(missing_docs)]
 pub mod command;
 pub mod ids;

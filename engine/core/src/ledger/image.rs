@@ -11,8 +11,11 @@ use std::collections::VecDeque;
 
 use super::access::Access;
 use super::account::Player;
+use super::account::{ActiveBonus, Wallet};
+use super::store::{BetDetail, Detail, Key, PaymentDetail, Round};
 use super::store::{Fingerprinter, RoundParts, RoundStore, TxRecord, TxStore};
 use super::{Config, Flows, Ledger};
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_enum, codec_struct};
 use crate::command::JurisdictionRules;
 use crate::ids::Jurisdiction;
 use crate::money::Currency;
@@ -173,4 +176,111 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
     ]
     .into_iter()
     .find_map(|(differs, field)| differs.then_some(field))
+}
+
+// The snapshot image (see `crate::codec`: append fields, never reorder;
+// tags are never reused). Access and limits encode in their own folders.
+codec_struct!(LedgerImage {
+    config,
+    players,
+    jurisdictions,
+    access,
+    requests,
+    pinned_payments,
+    rounds,
+    flows,
+    open_payments,
+    last_seq,
+    last_time_ms,
+    history_digest
+});
+codec_struct!(Config {
+    players_max,
+    idempotency_len_max,
+    idempotency_age_max_ms,
+    rounds_open_max,
+    round_age_max_ms,
+    payments_open_max,
+    limit_cooling_off_ms,
+    bonus_contributions_max,
+    operators_max,
+    aggregators_max,
+    sessions_max,
+    session_retention_ms,
+    fingerprint_seed
+});
+codec_struct!(Player {
+    status,
+    kyc,
+    jurisdiction,
+    currency,
+    self_excluded_until_ms,
+    timed_out_until_ms,
+    wallets
+});
+codec_struct!(Wallet {
+    currency,
+    cash,
+    bonus,
+    reserved,
+    loyalty_points,
+    bonus_serial,
+    converted_bits,
+    active_bonus,
+    limits
+});
+codec_struct!(ActiveBonus {
+    serial,
+    wagering_required,
+    wagered,
+    conversion_cap,
+    expires_at_ms,
+    contributions,
+    default_contribution_pct
+});
+codec_struct!(TxRecord {
+    key,
+    payload,
+    seq,
+    time_ms,
+    outcome,
+    detail
+});
+codec_enum!(Detail: u8 { 1 => Plain, 2 => Bet(bet), 3 => Payment(payment), 4 => Tombstone });
+codec_struct!(BetDetail {
+    player,
+    currency,
+    bonus_serial,
+    cash,
+    bonus,
+    wagering_credit,
+    round,
+    rolled_back
+});
+codec_struct!(PaymentDetail {
+    player,
+    currency,
+    amount,
+    state
+});
+codec_struct!(Round {
+    player,
+    cash,
+    bonus,
+    bonus_serial,
+    opened_ms
+});
+codec_struct!(RoundParts { open, order, presized });
+
+impl Encode for Key {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.0.encode(out);
+        self.1.encode(out);
+    }
+}
+
+impl Decode for Key {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Key(u64::decode(input)?, u64::decode(input)?))
+    }
 }

@@ -40,15 +40,12 @@ mod payments;
 mod players;
 mod store;
 
-use std::hash::{Hash, Hasher};
-
-use rustc_hash::FxHasher;
-
 pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 pub use self::image::ImageError;
 pub use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
+use crate::codec::{StableHasher, codec_struct};
 use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
@@ -155,6 +152,17 @@ pub struct Flows {
     /// Operator adjustments (signed).
     pub adjustments: i128,
 }
+
+codec_struct!(Flows {
+    deposits,
+    withdrawals,
+    bets,
+    wins,
+    rollbacks,
+    bonus_granted,
+    bonus_forfeited,
+    adjustments
+});
 
 impl Flows {
     /// What the sum of all balances (cash + bonus + reserved) must be.
@@ -306,7 +314,7 @@ impl Ledger {
             source: request.source,
             key,
         };
-        let payload = payload_fingerprint(&request.command);
+        let payload = self.fingerprints.payload(&request.command);
         let (outcome, detail) = self.execute(ctx, &request.command);
         self.fold_history(envelope.seq, payload, &outcome);
         let record = TxRecord {
@@ -356,7 +364,7 @@ impl Ledger {
         let Some(seen) = self.txs.get(key) else {
             return Admission::Fresh(Fresh(key));
         };
-        let payload = payload_fingerprint(&request.command);
+        let payload = self.fingerprints.payload(&request.command);
         Admission::Answered(match (&seen.detail, request.command.unwrapped()) {
             (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
             _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),
@@ -461,12 +469,12 @@ impl Ledger {
     }
 
     fn fold_history(&mut self, seq: u64, payload: u64, outcome: &Outcome) {
-        let mut hasher = FxHasher::default();
-        self.history_digest.hash(&mut hasher);
-        seq.hash(&mut hasher);
-        payload.hash(&mut hasher);
-        outcome.hash(&mut hasher);
-        self.history_digest = hasher.finish();
+        self.history_digest = StableHasher::new(DIGEST_KEY)
+            .add(&self.history_digest)
+            .add(&seq)
+            .add(&payload)
+            .add(outcome)
+            .finish();
     }
 
     /// A cheap digest of the ledger: the running hash of every applied
@@ -474,12 +482,12 @@ impl Ledger {
     /// the same envelopes have the same digest; retries and queries, which
     /// change nothing, leave it as it is.
     pub fn digest(&self) -> u64 {
-        let mut hasher = FxHasher::default();
-        self.history_digest.hash(&mut hasher);
-        self.flows.hash(&mut hasher);
-        self.players.len().hash(&mut hasher);
-        self.open_payments.hash(&mut hasher);
-        hasher.finish()
+        StableHasher::new(DIGEST_KEY)
+            .add(&self.history_digest)
+            .add(&self.flows)
+            .add(&(self.players.len() as u64))
+            .add(&(self.open_payments as u64))
+            .finish()
     }
 
     /// A wallet's balances.
@@ -635,11 +643,6 @@ fn player_index(id: PlayerId) -> Option<usize> {
     usize::try_from(id.0).ok()?.checked_sub(1)
 }
 
-/// Fingerprint of a command's content, to tell a retry from a conflict.
-/// FxHash over the derived `Hash`: stable for a given toolchain (pinned in
-/// `rust-toolchain.toml`), which is all a snapshot needs.
-fn payload_fingerprint(command: &Command) -> u64 {
-    let mut hasher = FxHasher::default();
-    command.hash(&mut hasher);
-    hasher.finish()
-}
+/// Key of the history digest's SipHash-1-3 ("croupier", "digest-1"): a
+/// constant, so that the digest of the same history is the same anywhere.
+const DIGEST_KEY: [u64; 2] = [0x6372_6f75_7069_6572, 0x6469_6765_7374_2d31];

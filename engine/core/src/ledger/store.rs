@@ -27,7 +27,8 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use hashbrown::HashTable;
 use siphasher::sip128::{Hasher128, SipHasher13};
 
-use crate::command::RoundRef;
+use crate::codec::Encode;
+use crate::command::{Command, RoundRef};
 use crate::ids::{ExtId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Outcome, PaymentState, TxState};
@@ -77,8 +78,8 @@ impl Fingerprinter {
 
     fn hasher(&self, domain: u8, source: SourceId) -> SipHasher13 {
         let mut hasher = SipHasher13::new_with_keys(self.seed[0], self.seed[1]);
-        hasher.write_u8(domain);
-        hasher.write_u32(source.0);
+        hasher.write(&[domain]);
+        hasher.write(&source.0.to_le_bytes());
         hasher
     }
 
@@ -93,10 +94,20 @@ impl Fingerprinter {
         Self::finish(hasher)
     }
 
+    /// Fingerprint of a command's content, to tell a retry from a conflict:
+    /// SipHash-1-3 under the secret key over the command's canonical
+    /// encoding (so nobody can craft a conflict that passes for a retry).
+    pub(crate) fn payload(&self, command: &Command) -> u64 {
+        let mut hasher = SipHasher13::new_with_keys(self.seed[0], self.seed[1]);
+        hasher.write(&[3]);
+        command.encode(&mut hasher);
+        hasher.finish128().h1
+    }
+
     pub(crate) fn round(&self, source: SourceId, round: &RoundRef) -> Key {
         let mut hasher = self.hasher(2, source);
         hasher.write(round.id.as_str().as_bytes());
-        hasher.write_u8(0xff); // ids are ASCII: 0xff separates them unambiguously
+        hasher.write(&[0xff]); // ids are ASCII: 0xff separates them unambiguously
         hasher.write(round.game.as_str().as_bytes());
         Self::finish(hasher)
     }

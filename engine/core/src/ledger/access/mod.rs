@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::store::Detail;
 use super::{Applied, Config, Ctx, Ledger, rejected};
+use crate::codec::{codec_enum, codec_struct};
 use crate::command::{AggregatorCredential, Command, Envelope, Role};
 use crate::ids::{Name, OperatorId, PlayerId, SourceId, TokenHash};
 use crate::money::Currency;
@@ -395,3 +396,35 @@ impl Ledger {
         (outcome, detail)
     }
 }
+
+// The snapshot image of access state (see `crate::codec`: append fields,
+// never reorder; tags are never reused).
+codec_struct!(Access {
+    principals,
+    operators,
+    operator_tokens,
+    aggregators,
+    sessions,
+    session_order
+});
+codec_enum!(Principal: u8 { 1 => Operator(operator), 2 => Aggregator(index) });
+codec_struct!(Operator {
+    name,
+    role,
+    source,
+    token,
+    created_by
+});
+codec_struct!(Aggregator {
+    name,
+    source,
+    credential,
+    created_by
+});
+codec_struct!(Session {
+    player,
+    currency,
+    aggregator,
+    expires_at_ms,
+    issued_by
+});

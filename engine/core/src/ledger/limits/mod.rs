@@ -8,6 +8,7 @@
 //! longer than the window, never shorter: the error is always on the
 //! player-protecting side.
 
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_struct};
 use crate::command::{LimitKind, LimitMetric, LimitPeriod};
 use crate::money::Amount;
 
@@ -239,3 +240,33 @@ impl Limits {
 
 #[cfg(test)]
 mod tests;
+
+// The snapshot image of limit state (see `crate::codec`).
+codec_struct!(Bucket { index, sum });
+codec_struct!(Window {
+    counting_since_seq,
+    hours,
+    days
+});
+codec_struct!(Pending {
+    amount,
+    effective_at_ms
+});
+codec_struct!(Slot { current, pending });
+
+impl Encode for Limits {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.slots.encode(out);
+        for window in &self.windows {
+            window.encode(out);
+        }
+    }
+}
+
+impl Decode for Limits {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let slots = Decode::decode(input)?;
+        let windows = [Decode::decode(input)?, Decode::decode(input)?, Decode::decode(input)?];
+        Ok(Limits { slots, windows })
+    }
+}

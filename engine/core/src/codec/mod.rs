@@ -1,0 +1,482 @@
+//! The canonical byte encoding of the ledger's data: journal records,
+//! snapshot images, and the bytes that fingerprints and digests hash.
+//!
+//! Explicit and versioned, never derived from the in-memory layout: every
+//! field is written in a fixed order, integers little-endian, text and byte
+//! strings with a `u32` length, options and booleans as one byte 0/1,
+//! sequences with a `u32` count. Every enum variant has a stable numeric
+//! tag (a `u16` for commands, outcomes and rejections, a `u8` for the small
+//! enums) that is never reused: a variant that goes away keeps its tag
+//! reserved, and a new one takes the next free number.
+//!
+//! Changing how an existing tag is encoded is a new format version: the
+//! writer of the current version and the readers of every version since the
+//! first (the fixtures under `engine/tests/fixtures/` hold each) live side by
+//! side. Decoding validates everything it builds (ids through their own
+//! constructors, counts against the bytes left, nesting depth), so damaged
+//! or hostile bytes give a [`DecodeError`], never a panic.
+//!
+//! Hashes are SipHash-1-3 (the `siphasher` crate) over these bytes, streamed
+//! through [`Sink`] without building a buffer: named, specified and stable
+//! across toolchains, unlike `derive(Hash)`.
+
+mod wire;
+
+pub use wire::{TAG_COMMAND, TAG_OUTCOME, TAG_REJECTION};
+
+use siphasher::sip128::{Hasher128, SipHasher13};
+use std::hash::Hasher;
+
+/// Where encoded bytes go: a buffer, or straight into a hash.
+pub trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for SipHasher13 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.write(bytes);
+    }
+}
+
+/// A value with a canonical encoding.
+pub trait Encode {
+    /// Writes the value's bytes into `out`.
+    fn encode<S: Sink>(&self, out: &mut S);
+}
+
+/// A value that can be read back from its canonical encoding.
+pub trait Decode: Sized {
+    /// Reads one value, validating it.
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError>;
+}
+
+/// Encodes `value` into a new buffer.
+pub fn to_bytes<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    value.encode(&mut out);
+    out
+}
+
+/// Decodes one `T` that must use all of `bytes`.
+pub fn from_bytes<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let mut input = Reader::new(bytes);
+    let value = T::decode(&mut input)?;
+    input.finish()?;
+    Ok(value)
+}
+
+/// SipHash-1-3 with a 64-bit result over canonical encodings, fed one
+/// value after another (the same bytes as encoding them in a row).
+pub struct StableHasher(SipHasher13);
+
+impl StableHasher {
+    /// A hasher keyed with `key`.
+    pub fn new(key: [u64; 2]) -> StableHasher {
+        StableHasher(SipHasher13::new_with_keys(key[0], key[1]))
+    }
+
+    /// Adds the encoding of `value`.
+    pub fn add<T: Encode + ?Sized>(&mut self, value: &T) -> &mut StableHasher {
+        value.encode(&mut self.0);
+        self
+    }
+
+    /// The hash: the first half of SipHash-1-3's 128-bit output.
+    pub fn finish(&self) -> u64 {
+        self.0.finish128().h1
+    }
+}
+
+/// Why bytes are not a valid encoding.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The bytes end inside a value.
+    #[error("the bytes end inside {0}")]
+    UnexpectedEnd(&'static str),
+    /// A tag no version of the format has used for this type.
+    #[error("unknown {what} tag {tag}")]
+    UnknownTag {
+        /// The type.
+        what: &'static str,
+        /// The tag found.
+        tag: u16,
+    },
+    /// A value its type does not accept (a bad id, an unknown currency ...).
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    /// Values nest deeper than any valid record.
+    #[error("values nest too deeply")]
+    TooDeep,
+    /// Bytes are left after the value.
+    #[error("{0} bytes left after the value")]
+    TrailingBytes(usize),
+    /// A format version this build does not read.
+    #[error("unknown {what} format version {version}")]
+    UnknownVersion {
+        /// What was versioned.
+        what: &'static str,
+        /// The version found.
+        version: u32,
+    },
+}
+
+/// Deepest nesting of boxed values (an in-session command holds a command,
+/// a transaction summary an outcome): far above any valid record.
+const DEPTH_MAX: u8 = 8;
+
+/// Reads encoded bytes front to back.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    depth: u8,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, depth: 0 }
+    }
+
+    /// The next `len` bytes.
+    pub fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        if self.bytes.len() < len {
+            return Err(DecodeError::UnexpectedEnd(what));
+        }
+        let (head, tail) = self.bytes.split_at(len);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
+        let mut array = [0; N];
+        array.copy_from_slice(self.take(N, what)?);
+        Ok(array)
+    }
+
+    /// One byte.
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    /// A little-endian `u16`.
+    pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array(what)?))
+    }
+
+    /// A little-endian `u32`.
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    /// A little-endian `u64`.
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    /// A count of items that each take at least `min_item_bytes`: refused if
+    /// the bytes left cannot hold them, so a damaged count never allocates.
+    pub fn count(&mut self, min_item_bytes: usize, what: &'static str) -> Result<usize, DecodeError> {
+        let count = self.u32(what)? as usize;
+        if count.saturating_mul(min_item_bytes.max(1)) > self.bytes.len() {
+            return Err(DecodeError::UnexpectedEnd(what));
+        }
+        Ok(count)
+    }
+
+    /// A `u32`-length-prefixed byte string.
+    pub fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+        let len = self.count(1, what)?;
+        self.take(len, what)
+    }
+
+    /// A `u32`-length-prefixed UTF-8 string.
+    pub fn str(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+        std::str::from_utf8(self.bytes(what)?).map_err(|_| DecodeError::Invalid(what))
+    }
+
+    /// Decodes a boxed (possibly recursive) value, bounding the nesting.
+    pub fn nested<T>(
+        &mut self,
+        decode: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        if self.depth >= DEPTH_MAX {
+            return Err(DecodeError::TooDeep);
+        }
+        self.depth += 1;
+        let value = decode(self);
+        self.depth -= 1;
+        value
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Fails if bytes are left.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.bytes.len() {
+            0 => Ok(()),
+            left => Err(DecodeError::TrailingBytes(left)),
+        }
+    }
+}
+
+macro_rules! int_codec {
+    ($($ty:ty),*) => {$(
+        impl Encode for $ty {
+            fn encode<S: Sink>(&self, out: &mut S) {
+                out.put(&self.to_le_bytes());
+            }
+        }
+        impl Decode for $ty {
+            fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok(<$ty>::from_le_bytes(input.array(stringify!($ty))?))
+            }
+        }
+    )*};
+}
+int_codec!(u8, u16, u32, u64, i64, i128);
+
+/// A `usize` is a `u64` on the wire, whatever the platform.
+impl Encode for usize {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        (*self as u64).encode(out);
+    }
+}
+
+impl Decode for usize {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        usize::try_from(u64::decode(input)?).map_err(|_| DecodeError::Invalid("usize"))
+    }
+}
+
+impl Encode for bool {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        out.put(&[u8::from(*self)]);
+    }
+}
+
+impl Decode for bool {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match input.u8("bool")? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError::Invalid("bool")),
+        }
+    }
+}
+
+impl<T: Encode> Encode for Option<T> {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        match self {
+            None => out.put(&[0]),
+            Some(value) => {
+                out.put(&[1]);
+                value.encode(out);
+            }
+        }
+    }
+}
+
+impl<T: Decode> Decode for Option<T> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match input.u8("option")? {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode(input)?)),
+            _ => Err(DecodeError::Invalid("option")),
+        }
+    }
+}
+
+impl<T: Encode + ?Sized> Encode for Box<T> {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        (**self).encode(out);
+    }
+}
+
+impl<T: Decode> Decode for Box<T> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        input.nested(|input| T::decode(input).map(Box::new))
+    }
+}
+
+impl<T: Encode> Encode for [T] {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_len(self.len(), out);
+        for item in self {
+            item.encode(out);
+        }
+    }
+}
+
+impl<T: Encode> Encode for Vec<T> {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.as_slice().encode(out);
+    }
+}
+
+impl<T: Decode> Decode for Vec<T> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let count = input.count(1, "sequence")?;
+        (0..count).map(|_| T::decode(input)).collect()
+    }
+}
+
+impl<T: Decode> Decode for Box<[T]> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Vec::<T>::decode(input).map(Vec::into_boxed_slice)
+    }
+}
+
+impl<T: Encode> Encode for std::collections::VecDeque<T> {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_len(self.len(), out);
+        for item in self {
+            item.encode(out);
+        }
+    }
+}
+
+impl<T: Decode> Decode for std::collections::VecDeque<T> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Vec::<T>::decode(input).map(Into::into)
+    }
+}
+
+impl<T: Encode, const N: usize> Encode for smallvec::SmallVec<[T; N]> {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.as_slice().encode(out);
+    }
+}
+
+impl<T: Decode, const N: usize> Decode for smallvec::SmallVec<[T; N]> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Vec::<T>::decode(input).map(smallvec::SmallVec::from_vec)
+    }
+}
+
+/// A map is its entries in key order; decoding refuses a repeated key.
+impl<K: Encode, V: Encode> Encode for std::collections::BTreeMap<K, V> {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_len(self.len(), out);
+        for (key, value) in self {
+            key.encode(out);
+            value.encode(out);
+        }
+    }
+}
+
+impl<K: Decode + Ord, V: Decode> Decode for std::collections::BTreeMap<K, V> {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let entries = Vec::<(K, V)>::decode(input)?;
+        let count = entries.len();
+        let map: std::collections::BTreeMap<K, V> = entries.into_iter().collect();
+        if map.len() != count {
+            return Err(DecodeError::Invalid("map with a repeated key"));
+        }
+        Ok(map)
+    }
+}
+
+impl<A: Encode, B: Encode> Encode for (A, B) {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.0.encode(out);
+        self.1.encode(out);
+    }
+}
+
+impl<A: Decode, B: Decode> Decode for (A, B) {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok((A::decode(input)?, B::decode(input)?))
+    }
+}
+
+impl<T: Encode, const N: usize> Encode for [T; N] {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        // Fixed length: no count.
+        for item in self {
+            item.encode(out);
+        }
+    }
+}
+
+impl<T: Decode + Copy + Default, const N: usize> Decode for [T; N] {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut array = [T::default(); N];
+        for item in &mut array {
+            *item = T::decode(input)?;
+        }
+        Ok(array)
+    }
+}
+
+/// Writes a sequence length. Every sequence the ledger holds is bounded far
+/// below `u32::MAX` by its configuration.
+pub fn encode_len<S: Sink>(len: usize, out: &mut S) {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.put(&len.to_le_bytes());
+}
+
+/// Writes a byte string with its `u32` length.
+pub fn encode_bytes<S: Sink>(bytes: &[u8], out: &mut S) {
+    encode_len(bytes.len(), out);
+    out.put(bytes);
+}
+
+/// Implements [`Encode`] and [`Decode`] for a struct, its fields in the
+/// order listed (the order is the format: append, never reorder).
+macro_rules! codec_struct {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::codec::Encode for $ty {
+            fn encode<S: $crate::codec::Sink>(&self, out: &mut S) {
+                $($crate::codec::Encode::encode(&self.$field, out);)*
+            }
+        }
+        impl $crate::codec::Decode for $ty {
+            fn decode(input: &mut $crate::codec::Reader<'_>) -> Result<Self, $crate::codec::DecodeError> {
+                Ok($ty { $($field: $crate::codec::Decode::decode(input)?,)* })
+            }
+        }
+    };
+}
+
+/// Implements [`Encode`] and [`Decode`] for an enum with an explicit,
+/// stable tag per variant (`$tag_ty` is `u8` or `u16`). Variants are unit,
+/// one-field tuples or structs; their fields follow the tag in the order
+/// listed.
+macro_rules! codec_enum {
+    ($ty:ident : $tag_ty:ident { $($tag:literal => $variant:ident $({ $($field:ident),* $(,)? })? $(( $inner:ident ))?),* $(,)? }) => {
+        impl $crate::codec::Encode for $ty {
+            fn encode<S: $crate::codec::Sink>(&self, out: &mut S) {
+                match self {
+                    $($ty::$variant $({ $($field),* })? $(($inner))? => {
+                        let tag: $tag_ty = $tag;
+                        out.put(&tag.to_le_bytes());
+                        $($($crate::codec::Encode::encode($field, out);)*)?
+                        $($crate::codec::Encode::encode($inner, out);)?
+                    })*
+                }
+            }
+        }
+        impl $crate::codec::Decode for $ty {
+            fn decode(input: &mut $crate::codec::Reader<'_>) -> Result<Self, $crate::codec::DecodeError> {
+                let tag = input.$tag_ty(stringify!($ty))?;
+                Ok(match tag {
+                    $($tag => $ty::$variant $({ $($field: $crate::codec::Decode::decode(input)?),* })?
+                        $(($crate::codec::Decode::decode(input).map(|$inner| $inner)?))?,)*
+                    tag => return Err($crate::codec::DecodeError::UnknownTag { what: stringify!($ty), tag: u16::from(tag) }),
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use {codec_enum, codec_struct};

@@ -1,0 +1,291 @@
+//! The encoding of the types a journal record holds: ids, money, commands,
+//! outcomes and rejections, each variant under its stable tag.
+//!
+//! Tags are the format. Never renumber or reuse one; a removed variant's
+//! tag stays reserved (list it in the enum's comment here). `TAG_*` name
+//! the next free tag of the three big enums, so a new variant takes it.
+
+use super::{Decode, DecodeError, Encode, Reader, Sink, codec_enum, codec_struct, encode_bytes};
+use crate::command::{
+    AccountStatus, AggregatorCredential, Bet, BonusGrant, Command, Envelope, JurisdictionRules, KycLevel, LimitKind,
+    LimitMetric, LimitPeriod, Request, Role, RoundRef, TxRef, Win, WinKind,
+};
+use crate::ids::{
+    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
+    TokenHash,
+};
+use crate::money::{Amount, Currency};
+use crate::outcome::{Balances, BlockReason, Capacity, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary};
+
+/// The next free [`Command`] tag.
+pub const TAG_COMMAND: u16 = 30;
+/// The next free [`Outcome`] tag.
+pub const TAG_OUTCOME: u16 = 11;
+/// The next free [`Rejection`] tag.
+pub const TAG_REJECTION: u16 = 31;
+
+macro_rules! newtype_codec {
+    ($($ty:ident($inner:ty)),*) => {$(
+        impl Encode for $ty {
+            fn encode<S: Sink>(&self, out: &mut S) {
+                self.0.encode(out);
+            }
+        }
+        impl Decode for $ty {
+            fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                <$inner>::decode(input).map($ty)
+            }
+        }
+    )*};
+}
+newtype_codec!(PlayerId(u64), SourceId(u32), OperatorId(u32));
+
+macro_rules! text_codec {
+    ($($ty:ident),*) => {$(
+        impl Encode for $ty {
+            fn encode<S: Sink>(&self, out: &mut S) {
+                encode_bytes(self.as_str().as_bytes(), out);
+            }
+        }
+        impl Decode for $ty {
+            fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                $ty::new(input.str(stringify!($ty))?).map_err(|_| DecodeError::Invalid(stringify!($ty)))
+            }
+        }
+    )*};
+}
+text_codec!(ExtId, RoundId, GameCode, Name, Reason);
+
+macro_rules! digest_codec {
+    ($($ty:ident),*) => {$(
+        impl Encode for $ty {
+            fn encode<S: Sink>(&self, out: &mut S) {
+                out.put(&self.0);
+            }
+        }
+        impl Decode for $ty {
+            fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                input.array(stringify!($ty)).map($ty)
+            }
+        }
+    )*};
+}
+digest_codec!(TokenHash, Secret);
+
+impl Encode for RsaPublicKeyDer {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_bytes(self.as_bytes(), out);
+    }
+}
+
+impl Decode for RsaPublicKeyDer {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        RsaPublicKeyDer::new(input.bytes("RsaPublicKeyDer")?).map_err(|_| DecodeError::Invalid("RsaPublicKeyDer"))
+    }
+}
+
+impl Encode for Jurisdiction {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        out.put(self.as_str().as_bytes());
+    }
+}
+
+impl Decode for Jurisdiction {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let code = input.take(2, "Jurisdiction")?;
+        std::str::from_utf8(code)
+            .ok()
+            .and_then(|code| Jurisdiction::new(code).ok())
+            .ok_or(DecodeError::Invalid("Jurisdiction"))
+    }
+}
+
+impl Encode for Amount {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.minor().encode(out);
+    }
+}
+
+impl Decode for Amount {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        i64::decode(input).map(Amount::from_minor)
+    }
+}
+
+/// A currency is its code (ISO 4217 or the customary crypto code), with its
+/// length: the declaration order of [`Currency`] is not part of the format.
+impl Encode for Currency {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        let code = self.code().as_bytes();
+        out.put(&[code.len() as u8]);
+        out.put(code);
+    }
+}
+
+impl Decode for Currency {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let len = input.u8("Currency")?;
+        let code = input.take(usize::from(len), "Currency")?;
+        std::str::from_utf8(code)
+            .ok()
+            .and_then(Currency::from_code)
+            .ok_or(DecodeError::Invalid("Currency"))
+    }
+}
+
+codec_struct!(Envelope { seq, time_ms, request });
+codec_struct!(Request { source, id, command });
+codec_struct!(TxRef { source, id });
+codec_struct!(RoundRef { id, game });
+codec_struct!(Bet {
+    player,
+    currency,
+    amount,
+    round,
+    close_round
+});
+codec_struct!(Win {
+    player,
+    currency,
+    amount,
+    round,
+    kind,
+    close_round,
+    bet
+});
+codec_struct!(BonusGrant {
+    player,
+    currency,
+    amount,
+    wagering,
+    contributions,
+    default_contribution_pct,
+    conversion_cap,
+    expires_at_ms
+});
+codec_struct!(JurisdictionRules {
+    kyc_before_deposit,
+    kyc_before_bet,
+    kyc_before_withdrawal
+});
+codec_struct!(LimitKind { metric, period });
+
+codec_enum!(WinKind: u8 { 1 => Regular, 2 => Jackpot, 3 => Promotional });
+codec_enum!(AccountStatus: u8 { 1 => Active, 2 => Suspended, 3 => Closed });
+codec_enum!(KycLevel: u8 { 1 => None, 2 => Pending, 3 => Verified, 4 => Rejected });
+codec_enum!(LimitMetric: u8 { 1 => Deposit, 2 => Loss, 3 => Wager });
+codec_enum!(LimitPeriod: u8 { 1 => Day, 2 => Week, 3 => Month });
+codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly });
+codec_enum!(AggregatorCredential: u8 { 1 => Hmac(secret), 2 => RsaPublicKey(key) });
+
+// Command tags. Next free: TAG_COMMAND.
+codec_enum!(Command: u16 {
+    1 => RegisterPlayer { currency, jurisdiction },
+    2 => SetJurisdictionRules { jurisdiction, rules },
+    3 => SetAccountStatus { player, status, operator },
+    4 => SelfExclude { player, until_ms },
+    5 => TimeOut { player, until_ms },
+    6 => SetKyc { player, level },
+    7 => SetLimit { player, currency, limit, amount },
+    8 => DepositInitiate { player, currency, amount },
+    9 => DepositConfirm { deposit },
+    10 => DepositFail { deposit },
+    11 => WithdrawalRequest { player, currency, amount },
+    12 => WithdrawalApprove { withdrawal },
+    13 => WithdrawalReject { withdrawal },
+    14 => WithdrawalComplete { withdrawal },
+    15 => Bet(bet),
+    16 => Win(win),
+    17 => Rollback { player, bet },
+    18 => EndRound { player, round },
+    19 => Adjust { player, currency, amount, reason, operator },
+    20 => BonusGrant(grant),
+    21 => BonusForfeit { player, currency },
+    22 => BonusExpire { player, currency },
+    23 => QueryBalance { player, currency },
+    24 => QueryTransaction { tx },
+    25 => CreateOperator { token, role, name, operator },
+    26 => CreateAggregator { name, credential, operator },
+    27 => IssueSession { token, player, currency, aggregator, expires_at_ms, operator },
+    28 => InSession { token, command },
+    29 => Deposit { player, currency, amount },
+});
+
+codec_struct!(Receipt {
+    seq,
+    cash_delta,
+    bonus_delta,
+    balances
+});
+codec_struct!(Balances {
+    currency,
+    cash,
+    bonus,
+    reserved,
+    loyalty_points
+});
+codec_struct!(TxSummary {
+    seq,
+    time_ms,
+    state,
+    outcome
+});
+
+codec_enum!(PaymentState: u8 {
+    1 => Initiated, 2 => Confirmed, 3 => Failed, 4 => Requested, 5 => Approved, 6 => Rejected, 7 => Completed,
+});
+codec_enum!(TxState: u8 { 1 => Done, 2 => RolledBack, 3 => Tombstone, 4 => Payment(state) });
+codec_enum!(BlockReason: u8 {
+    1 => Suspended, 2 => Closed, 3 => SelfExcluded { until_ms }, 4 => TimedOut { until_ms },
+});
+codec_enum!(Capacity: u8 {
+    1 => Players, 2 => OpenPayments, 3 => BonusContributions, 4 => Operators, 5 => Aggregators, 6 => Sessions,
+});
+
+// Outcome tags. Next free: TAG_OUTCOME.
+codec_enum!(Outcome: u16 {
+    1 => Registered { player },
+    2 => Accepted,
+    3 => Scheduled { effective_at_ms },
+    4 => Moved(receipt),
+    5 => Balance(balances),
+    6 => Transaction(summary),
+    7 => Rejected(rejection),
+    8 => OperatorCreated { operator, source },
+    9 => AggregatorCreated { aggregator },
+    10 => RejectedInSession { rejection, balances },
+});
+
+// Rejection tags. Next free: TAG_REJECTION.
+codec_enum!(Rejection: u16 {
+    1 => Conflict,
+    2 => UnknownPlayer,
+    3 => CurrencyMismatch { currency },
+    4 => PlayerBlocked(reason),
+    5 => KycRequired { level },
+    6 => InsufficientFunds { available },
+    7 => LimitExceeded { limit, remaining },
+    8 => InvalidAmount,
+    9 => Overflow,
+    10 => UnknownRound,
+    11 => RoundPlayerMismatch,
+    12 => UnknownTransaction,
+    13 => BetRolledBack,
+    14 => AlreadyRolledBack,
+    15 => WrongTransactionKind,
+    16 => WrongPaymentState { state },
+    17 => TimeNotInFuture,
+    18 => BonusAlreadyActive,
+    19 => NoActiveBonus,
+    20 => BonusNotExpired,
+    21 => InvalidContribution,
+    22 => CapacityReached(capacity),
+    23 => UnknownOperator,
+    24 => NotPermitted,
+    25 => NameTaken,
+    26 => TokenTaken,
+    27 => UnknownAggregator,
+    28 => UnknownSession,
+    29 => SessionExpired { expired_at_ms },
+    30 => SessionMismatch,
+});
