@@ -26,7 +26,7 @@
 //! * `encode_cpu_only`: the journal's encoding of the batch (framing,
 //!   CRC32C, BLAKE3) into memory, no I/O: the CPU part of an append;
 //! * `record_encode_cpu_only`: `engine::record::encode` of the batch's
-//!   records (rkyv), which `JournalSink` does on the sequencer thread before
+//!   records (the canonical codec), which `JournalSink` does on the sequencer thread before
 //!   it appends (outside the timed region of every other variant).
 //!
 //! Each iteration is one batch: criterion reports records/s and bytes/s.
@@ -153,7 +153,7 @@ fn realistic_records(n: usize) -> (Vec<Committed>, Vec<Vec<u8>>) {
             Committed { envelope, outcome }
         })
         .collect();
-    let records = committed.iter().map(|record| engine::record::encode(record)).collect();
+    let records = committed.iter().map(engine::record::encode).collect();
     (committed, records)
 }
 

@@ -294,6 +294,28 @@ fn check_purity(path: &str, text: &str) -> Vec<Violation> {
     found
 }
 
+/// Hashers whose output depends on `derive(Hash)`, the toolchain or the
+/// process: never for what the ledger stores (fingerprints, digests).
+const UNSTABLE_HASHERS: &[&str] = &["FxHasher", "DefaultHasher", "RandomState", "AHasher", "rkyv"];
+
+/// The pure ledger hashes what it stores only through `codec::StableHasher`
+/// (or the keyed SipHash of `store::Fingerprinter`) over canonical bytes,
+/// and encodes only through `codec`: never a layout-dependent format.
+fn check_stable_hashing(path: &str, text: &str) -> Vec<Violation> {
+    let code = code_only(text);
+    UNSTABLE_HASHERS
+        .iter()
+        .filter(|name| has_word(&code, name))
+        .map(|name| {
+            violation(
+                path,
+                "stored fingerprints, digests and formats use the canonical codec, not derive(Hash) or rkyv",
+                format!("names {name}"),
+            )
+        })
+        .collect()
+}
+
 /// A source file opens with its `//!` module doc.
 fn check_module_doc(path: &str, text: &str) -> Vec<Violation> {
     let first = text.lines().map(str::trim).find(|line| !line.is_empty());
@@ -405,6 +427,15 @@ fn the_pure_ledger_has_no_clock_files_threads_or_randomness() {
     let mut found = Vec::new();
     for path in files {
         found.extend(check_purity(&relative(&path), &read(&path)));
+    }
+    report(found);
+}
+
+#[test]
+fn the_pure_ledger_hashes_and_encodes_only_through_the_codec() {
+    let mut found = Vec::new();
+    for path in pure_ledger_files() {
+        found.extend(check_stable_hashing(&relative(&path), &read(&path)));
     }
     report(found);
 }
@@ -554,6 +585,18 @@ mod rules {
         let fine =
             "use std::time::Duration;\n// no Instant::now here\nlet operand::x = getrandom_like; let instant_ms = 3;";
         assert_eq!(check(fine), Vec::<String>::new());
+        let unstable = |text: &str| -> Vec<String> {
+            check_stable_hashing("engine/core/src/ledger/x.rs", text)
+                .into_iter()
+                .map(|v| v.detail)
+                .collect()
+        };
+        assert_eq!(
+            unstable("let mut h = rustc_hash::FxHasher::default();"),
+            ["names FxHasher"]
+        );
+        assert_eq!(unstable("#[derive(rkyv::Archive)]"), ["names rkyv"]);
+        assert_eq!(unstable("StableHasher::new(KEY).add(&x)"), Vec::<String>::new());
         assert_eq!(
             check_purity("a.rs", "std::fs::x")[0].to_string(),
             "a.rs: [the pure ledger does no I/O, reads no clock, spawns no thread, draws no random number] uses std::fs"

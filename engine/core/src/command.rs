@@ -13,8 +13,7 @@ use crate::money::{Amount, Currency};
 
 /// A request stamped by the sequencer: the unit the ledger applies and the
 /// journal stores.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Envelope {
     /// Position in the total order, strictly increasing from 1.
     pub seq: u64,
@@ -25,8 +24,7 @@ pub struct Envelope {
 }
 
 /// A command with its origin and idempotency id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Request {
     /// Who sent it; scopes `id`.
     pub source: SourceId,
@@ -37,8 +35,7 @@ pub struct Request {
 }
 
 /// A reference to an earlier request by its origin and id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TxRef {
     /// The source the referenced request came from.
     pub source: SourceId,
@@ -47,13 +44,9 @@ pub struct TxRef {
 }
 
 /// Everything the ledger can be asked to do.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 // `Command` contains itself through `InSession`: the derive needs its
 // bounds spelled out (as for `Outcome`).
-#[rkyv(serialize_bounds(__S: rkyv::ser::Writer + rkyv::ser::Allocator, __S::Error: rkyv::rancor::Source))]
-#[rkyv(deserialize_bounds(__D::Error: rkyv::rancor::Source))]
-#[rkyv(bytecheck(bounds(__C: rkyv::validation::ArchiveContext, __C::Error: rkyv::rancor::Source)))]
 pub enum Command {
     /// Opens an account with a wallet in its base currency.
     RegisterPlayer {
@@ -264,7 +257,6 @@ pub enum Command {
         /// Digest of the session's game-launch token.
         token: TokenHash,
         /// The wallet command.
-        #[rkyv(omit_bounds)]
         command: Box<Command>,
     },
     /// A deposit that is initiated and confirmed in one step: an operator
@@ -285,8 +277,7 @@ pub enum Command {
 /// What an aggregator's request signatures are checked with. Which wallet
 /// contract an aggregator may speak follows from it: the native API signs
 /// with HMAC, RSA contracts (Hub88) with a key pair.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AggregatorCredential {
     /// A shared HMAC-SHA256 key (kept in the clear: verifying needs it).
     Hmac(Secret),
@@ -296,8 +287,7 @@ pub enum AggregatorCredential {
 
 /// What an operator may do. The gateway enforces it per route; the ledger
 /// itself checks only that access is managed by admins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Everything, including operators and aggregators.
     Admin,
@@ -428,8 +418,7 @@ impl Command {
 
 /// A round as the aggregator names it: rounds are keyed by
 /// (source, round id, game).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RoundRef {
     /// The aggregator's round id.
     pub id: RoundId,
@@ -438,8 +427,7 @@ pub struct RoundRef {
 }
 
 /// A stake.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Bet {
     /// The player.
     pub player: PlayerId,
@@ -454,8 +442,7 @@ pub struct Bet {
 }
 
 /// What a win pays for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WinKind {
     /// The outcome of a round: the round must be known.
     Regular,
@@ -466,8 +453,7 @@ pub enum WinKind {
 }
 
 /// A payout.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Win {
     /// The player.
     pub player: PlayerId,
@@ -489,8 +475,7 @@ pub struct Win {
 }
 
 /// A bonus offer turned into bonus money.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BonusGrant {
     /// The player.
     pub player: PlayerId,
@@ -512,8 +497,7 @@ pub struct BonusGrant {
 
 /// Operator-decided account status. Self-exclusion and time-outs are
 /// separate, time-bounded blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AccountStatus {
     /// May play.
     Active,
@@ -524,8 +508,7 @@ pub enum AccountStatus {
 }
 
 /// Where a player's identity verification stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KycLevel {
     /// Nothing submitted.
     None,
@@ -538,8 +521,7 @@ pub enum KycLevel {
 }
 
 /// What a jurisdiction requires before money moves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct JurisdictionRules {
     /// Verified KYC before any deposit.
     pub kyc_before_deposit: bool,
@@ -550,8 +532,7 @@ pub struct JurisdictionRules {
 }
 
 /// What a limit counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitMetric {
     /// Deposits initiated (failed ones are taken back out).
     Deposit,
@@ -562,8 +543,7 @@ pub enum LimitMetric {
 }
 
 /// Over how long a limit counts (rolling windows ending now).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitPeriod {
     /// The last 24 hours.
     Day,
@@ -574,8 +554,7 @@ pub enum LimitPeriod {
 }
 
 /// One responsible-gambling limit: a metric over a period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LimitKind {
     /// What is counted.
     pub metric: LimitMetric,

@@ -7,10 +7,7 @@
 use std::fmt;
 
 /// A player, numbered by the ledger from 1 in registration order.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PlayerId(pub u64);
 
 impl fmt::Display for PlayerId {
@@ -21,17 +18,11 @@ impl fmt::Display for PlayerId {
 
 /// Who originated a request: an aggregator, a payment provider, the
 /// operator back office … Idempotency keys are scoped by source.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceId(pub u32);
 
 /// An operator (a member of staff) acting through the operator API.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OperatorId(pub u32);
 
 impl OperatorId {
@@ -55,9 +46,7 @@ impl fmt::Display for SourceId {
 /// The SHA-256 digest of a bearer token (an operator token or a game-launch
 /// token). The ledger stores and compares only digests: whoever reads the
 /// journal learns no token that would let them act.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
-#[rkyv(derive(PartialEq, Eq, PartialOrd, Ord))]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
 impl fmt::Debug for TokenHash {
@@ -75,8 +64,7 @@ impl fmt::Debug for TokenHash {
 /// Unlike tokens it must be kept in the clear to verify signatures, so it is
 /// in the journal: protect the data directory accordingly. `Debug` never
 /// prints it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Secret(pub [u8; 32]);
 
 impl fmt::Debug for Secret {
@@ -91,8 +79,7 @@ impl fmt::Debug for Secret {
 /// the key before submitting it, and verifies signatures with it, so no
 /// cryptography runs inside the ledger. Public, so `Debug` shows only its
 /// length.
-#[derive(Clone, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RsaPublicKeyDer(Box<[u8]>);
 
 impl RsaPublicKeyDer {
@@ -142,8 +129,6 @@ macro_rules! bounded_text_id {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-        #[rkyv(attr(allow(missing_docs)))]
         pub struct $name(Box<str>);
 
         impl $name {
@@ -205,8 +190,7 @@ fn check_id_text(text: &str, max: usize) -> Result<(), IdError> {
 }
 
 /// A free-text reason an operator gives for an action (1..=256 bytes, UTF-8).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Reason(Box<str>);
 
 impl Reason {
@@ -234,10 +218,7 @@ impl Reason {
 }
 
 /// A licensing jurisdiction: an upper-case two-letter code ("MT", "SE", "GB").
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Jurisdiction([u8; 2]);
 
 impl Jurisdiction {

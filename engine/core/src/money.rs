@@ -14,10 +14,7 @@ use rust_decimal::Decimal;
 /// A count of minor units (cents, satoshis, yen …) of some currency.
 ///
 /// Arithmetic is checked: every operation that can overflow returns `Option`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(i64);
 
 impl Amount {
@@ -213,8 +210,6 @@ macro_rules! currencies {
     ($($variant:ident = $exponent:literal, $name:literal;)*) => {
         /// The currencies the ledger holds, each with its ISO 4217 exponent.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-        #[rkyv(attr(allow(missing_docs)))]
         #[repr(u8)]
         pub enum Currency {
             $(

@@ -9,13 +9,7 @@ use crate::ids::{OperatorId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 
 /// The result of one command.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
-// `Outcome` contains itself through `TxSummary`: the derive needs its
-// bounds spelled out (see rkyv's json_like_schema example).
-#[rkyv(serialize_bounds(__S: rkyv::ser::Writer + rkyv::ser::Allocator, __S::Error: rkyv::rancor::Source))]
-#[rkyv(deserialize_bounds(__D::Error: rkyv::rancor::Source))]
-#[rkyv(bytecheck(bounds(__C: rkyv::validation::ArchiveContext, __C::Error: rkyv::rancor::Source)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// A player was registered.
     Registered {
@@ -34,7 +28,7 @@ pub enum Outcome {
     /// A wallet's balances (query).
     Balance(Balances),
     /// What became of an earlier request (query).
-    Transaction(#[rkyv(omit_bounds)] Box<TxSummary>),
+    Transaction(Box<TxSummary>),
     /// Refused; nothing changed (except for the tombstone a rollback of an
     /// unknown bet leaves, see [`Rejection::UnknownTransaction`]).
     Rejected(Rejection),
@@ -77,8 +71,7 @@ impl Outcome {
 }
 
 /// Proof of a money movement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Receipt {
     /// The sequence number that moved the money (the transaction id).
     pub seq: u64,
@@ -91,8 +84,7 @@ pub struct Receipt {
 }
 
 /// One wallet's balances.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Balances {
     /// The wallet's currency.
     pub currency: Currency,
@@ -107,8 +99,7 @@ pub struct Balances {
 }
 
 /// Where an earlier request stands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TxSummary {
     /// Sequence number it was applied at.
     pub seq: u64,
@@ -121,8 +112,7 @@ pub struct TxSummary {
 }
 
 /// The life-cycle state of a recorded request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TxState {
     /// Applied and final (or rejected).
     Done,
@@ -135,8 +125,7 @@ pub enum TxState {
 }
 
 /// States of deposits and withdrawals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PaymentState {
     /// Deposit started, funds not yet received.
     Initiated,
@@ -173,8 +162,7 @@ impl PaymentState {
 }
 
 /// Why a player may not do something right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BlockReason {
     /// Suspended by the operator.
     Suspended,
@@ -193,8 +181,7 @@ pub enum BlockReason {
 }
 
 /// A limit in the ledger that was hit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Capacity {
     /// `Config::players_max`.
     Players,
@@ -211,8 +198,7 @@ pub enum Capacity {
 }
 
 /// Every reason the ledger refuses a command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rejection {
     /// The request id was used before with a different payload.
     Conflict,

@@ -9,7 +9,7 @@ use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, BlockReason, Rejection};
 
 /// One account.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct Player {
     pub(crate) status: AccountStatus,
     pub(crate) kyc: KycLevel,
@@ -104,7 +104,7 @@ impl Player {
 }
 
 /// One currency's money of one player.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct Wallet {
     pub(crate) currency: Currency,
     pub(crate) cash: Amount,
@@ -238,7 +238,7 @@ pub(crate) enum BonusRoute {
 }
 
 /// A granted bonus still being wagered.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct ActiveBonus {
     pub(crate) serial: u32,
     pub(crate) wagering_required: Amount,

@@ -1,10 +1,10 @@
 //! The ledger taken apart into plain data for a snapshot, and put back.
 //!
 //! A [`LedgerImage`] holds every piece of state the ledger's behaviour
-//! depends on, moved out of the ledger (no copy of the big stores), in a
-//! form rkyv archives: hash tables become sorted vectors (so equal ledgers
-//! give equal bytes) and are rebuilt on the way back, with their
-//! invariants checked. The file format around it lives in the runtime
+//! depends on, moved out of the ledger (no copy of the big stores), as
+//! plain data with a canonical encoding (`crate::codec`, at the end of this
+//! file): hash tables become sorted vectors (so equal ledgers give equal
+//! bytes) and are rebuilt on the way back, with their invariants checked. The file format around it lives in the runtime
 //! crate, `engine::snapshot`.
 
 use std::collections::VecDeque;
@@ -24,7 +24,6 @@ use crate::money::Currency;
 ///
 /// Public so that the runtime crate's snapshot file (`engine::snapshot`) can
 /// archive it; its contents stay private to the ledger.
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct LedgerImage {
     pub(crate) config: Config,
     players: Vec<Player>,

@@ -54,8 +54,7 @@ use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
 const DAY_MS: u64 = 86_400_000;
 
 /// Limits and knobs of a ledger, fixed at start-up.
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Most players this ledger (shard) holds.
     pub players_max: u32,
@@ -132,8 +131,7 @@ impl Default for Config {
 /// Money that entered and left the ledger in one currency, for the
 /// conservation check (DESIGN.md invariant 4). Sums are 128-bit: lifetime
 /// turnover may exceed 64 bits even where no balance can.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Flows {
     /// Confirmed deposits.
     pub deposits: i128,

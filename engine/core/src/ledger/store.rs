@@ -35,7 +35,7 @@ use crate::outcome::{Outcome, PaymentState, TxState};
 
 /// A 128-bit fingerprint used as a map key. Already uniformly random, so the
 /// maps hash it by taking its low word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Key(pub(crate) u64, pub(crate) u64);
 
 impl Hash for Key {
@@ -114,7 +114,7 @@ impl Fingerprinter {
 }
 
 /// What the ledger needs to remember about a past request beyond its outcome.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) enum Detail {
     /// Nothing beyond the outcome.
     Plain,
@@ -126,7 +126,7 @@ pub(crate) enum Detail {
     Tombstone,
 }
 
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct BetDetail {
     pub(crate) player: u32,
     pub(crate) currency: Currency,
@@ -138,7 +138,7 @@ pub(crate) struct BetDetail {
     pub(crate) rolled_back: bool,
 }
 
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct PaymentDetail {
     pub(crate) player: PlayerId,
     pub(crate) currency: Currency,
@@ -147,7 +147,7 @@ pub(crate) struct PaymentDetail {
 }
 
 /// One remembered request.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct TxRecord {
     pub(crate) key: Key,
     /// Fingerprint of the command, to tell a retry from a conflict.
@@ -375,7 +375,7 @@ impl TxStore {
 }
 
 /// An open round: who plays it and how its stakes were funded.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct Round {
     pub(crate) player: u32,
     pub(crate) cash: Amount,
@@ -501,7 +501,6 @@ impl RoundStore {
 }
 
 /// A [`RoundStore`] taken apart for a snapshot.
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct RoundParts {
     pub(crate) open: Vec<(Key, Round)>,
     pub(crate) order: VecDeque<(Key, u64)>,

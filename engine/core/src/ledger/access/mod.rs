@@ -5,7 +5,7 @@
 //!
 //! This is ledger state like any balance (DESIGN.md invariant 1): created
 //! only by commands, journaled, replayed, and all of it in one struct,
-//! [`Access`], so that a snapshot archives it whole (it derives rkyv). The
+//! [`Access`], so that a snapshot encodes it whole (codec at the end). The
 //! gateway authenticates requests against a read-only copy kept up to date
 //! with [`Access::follow`] from the committed stream, so a request with a bad
 //! signature or an unknown token is refused without touching the sequencer.
@@ -30,8 +30,7 @@ use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
 
 /// Everything the ledger knows about access.
-#[derive(Clone, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Access {
     /// Who each source id belongs to; index = source id − 1.
     principals: Vec<Principal>,
@@ -45,8 +44,7 @@ pub struct Access {
 }
 
 /// Who a [`SourceId`] handed out by the ledger belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Principal {
     /// An operator; its requests carry this source.
     Operator(OperatorId),
@@ -55,8 +53,7 @@ pub enum Principal {
 }
 
 /// An operator account.
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Operator {
     /// Display name, unique among operators.
     pub name: Name,
@@ -72,8 +69,7 @@ pub struct Operator {
 }
 
 /// A game aggregator.
-#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Aggregator {
     /// Display name, unique among aggregators.
     pub name: Name,
@@ -86,8 +82,7 @@ pub struct Aggregator {
 }
 
 /// A game session opened by a game-launch token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-#[rkyv(attr(allow(missing_docs)))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Session {
     /// The player.
     pub player: PlayerId,

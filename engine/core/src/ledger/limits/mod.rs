@@ -17,14 +17,14 @@ const DAY_MS: u64 = 24 * HOUR_MS;
 const HOUR_BUCKETS: usize = 25;
 const DAY_BUCKETS: usize = 31;
 
-#[derive(Clone, Copy, Debug, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Bucket {
     index: u64,
     sum: i64,
 }
 
 /// Sums of one metric over hourly and daily buckets.
-#[derive(Clone, Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct Window {
     /// Sequence number at which counting began: amounts from earlier
     /// commands were never counted, so they are never taken back either.
@@ -83,20 +83,20 @@ impl Window {
 }
 
 /// A limit change waiting for its cooling-off to pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pending {
     amount: Option<Amount>,
     effective_at_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     current: Option<Amount>,
     pending: Option<Pending>,
 }
 
 /// The limits set on one wallet and the windows that feed them.
-#[derive(Clone, Debug, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Limits {
     slots: [Slot; 9],
     windows: [Option<Box<Window>>; 3],

@@ -1,0 +1,495 @@
+//! Data directories written by earlier builds still start: every journal
+//! and snapshot format from the first frozen one onward is read, replays to
+//! the same digest and balances it had when it was written, and its records
+//! encode back to the same bytes.
+//!
+//! Each `tests/fixtures/format-N/` is a small data directory (journal, one
+//! snapshot in the middle, the journal after it) written by the build that
+//! froze format N, with `expected.txt` holding what that build saw. The rule
+//! (ARCHITECTURE.md, "Formats that last"): a change to the record or
+//! snapshot encoding bumps its version, keeps the old decoder, and adds a
+//! fixture written by the new build; the old fixtures must keep passing.
+//!
+//! To write the fixture of a new format (only then):
+//! `CROUPIER_WRITE_FIXTURE=format-N cargo test -p croupier-engine --test fixtures -- --ignored`
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use engine::command::{
+    AccountStatus, AggregatorCredential, Bet, BonusGrant, Command, KycLevel, LimitKind, LimitMetric, LimitPeriod, Role,
+    RoundRef, Win, WinKind,
+};
+use engine::durable::{SnapshotPolicy, recover, replay, replay_from_genesis, take_snapshot};
+use engine::sequencer::{CommitSink, Committed};
+use engine::workload::{WORKLOAD_SOURCE, Workload};
+use engine::{
+    Amount, Config, Currency, Envelope, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId, PlayerId, Reason,
+    Request, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash, TxRef,
+};
+use journal::JournalConfig;
+
+const T0: u64 = 1_780_000_000_000;
+/// Players whose balances `expected.txt` records.
+const WATCHED: [(u64, Currency); 4] = [
+    (1, Currency::EUR),
+    (2, Currency::EUR),
+    (3, Currency::EUR),
+    (101, Currency::USD),
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn journal_config() -> JournalConfig {
+    JournalConfig {
+        segment_size_bytes: 64 * 1024,
+        ..JournalConfig::default()
+    }
+}
+
+/// Copies a fixture's data directory somewhere writable (recovery may
+/// write: a lock file, a new segment).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// What a build saw after writing a fixture: `key value` lines.
+fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<String, String> {
+    let mut expected = BTreeMap::new();
+    expected.insert("last_seq".to_owned(), ledger.last_seq().to_string());
+    expected.insert("digest".to_owned(), format!("{:016x}", ledger.digest()));
+    expected.insert("snapshot_seq".to_owned(), snapshot_seq.to_string());
+    expected.insert("records".to_owned(), records.to_string());
+    for (player, currency) in WATCHED {
+        let value = match ledger.balances(PlayerId(player), currency) {
+            Ok(b) => format!(
+                "cash={} bonus={} reserved={}",
+                b.cash.minor(),
+                b.bonus.minor(),
+                b.reserved.minor()
+            ),
+            Err(rejection) => format!("{rejection:?}"),
+        };
+        expected.insert(format!("balance.{player}.{currency}"), value);
+    }
+    expected
+}
+
+fn read_expected(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (key, value) = line.split_once(' ').expect("`key value`");
+            (key.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// Every record of the journal, as stored.
+fn raw_records(dir: &Path) -> Vec<Vec<u8>> {
+    let mut records = Vec::new();
+    for batch in journal::Reader::open(dir).unwrap().batches() {
+        records.extend(batch.unwrap().records.into_iter().map(|bytes| bytes.to_vec()));
+    }
+    records
+}
+
+#[test]
+fn every_frozen_format_recovers_to_what_its_build_saw() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let fixture = entry.unwrap().path();
+        if !fixture.join("expected.txt").is_file() {
+            continue;
+        }
+        let name = fixture.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = read_expected(&fixture.join("expected.txt"));
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&fixture.join("data"), dir.path());
+
+        // The whole history from the genesis, ignoring the snapshot.
+        let (genesis, _) = replay_from_genesis(dir.path(), Config::default()).unwrap();
+        let snapshot_seq: u64 = expected["snapshot_seq"].parse().unwrap();
+        let records = raw_records(dir.path());
+        assert_eq!(
+            expected_of(&genesis, snapshot_seq, records.len()),
+            expected,
+            "{name}: replay from the genesis"
+        );
+
+        // The snapshot plus the journal after it.
+        let (restored, report) = replay(dir.path(), Config::default()).unwrap();
+        assert_eq!(
+            report.snapshot.as_ref().map(|info| info.seq),
+            Some(snapshot_seq),
+            "{name}: the snapshot is read ({:?})",
+            report.skipped_snapshots
+        );
+        assert_eq!(
+            expected_of(&restored, snapshot_seq, records.len()),
+            expected,
+            "{name}: snapshot + journal"
+        );
+
+        // Records decode, and this build encodes them to the same bytes:
+        // the encoding of every tag in them is unchanged.
+        for (n, bytes) in records.iter().enumerate() {
+            let record = engine::record::decode(bytes).unwrap_or_else(|e| panic!("{name}: record {n}: {e}"));
+            if bytes[0] == engine::record::RECORD_FORMAT_VERSION {
+                assert_eq!(&engine::record::encode(&record), bytes, "{name}: record {n} re-encoded");
+            }
+        }
+
+        // A server starts on it and goes on writing.
+        let mut recovered = recover(dir.path(), Config::default(), journal_config()).unwrap();
+        assert_eq!(recovered.ledger.digest(), genesis.digest());
+        let envelope = Envelope {
+            seq: recovered.ledger.last_seq() + 1,
+            // Later than anything a fixture holds.
+            time_ms: T0 + 3_650 * 86_400_000,
+            request: Request {
+                source: WORKLOAD_SOURCE,
+                id: ExtId::new("after-the-upgrade").unwrap(),
+                command: Command::Deposit {
+                    player: PlayerId(1),
+                    currency: Currency::EUR,
+                    amount: Amount::from_minor(1_00),
+                },
+            },
+        };
+        let outcome = recovered.ledger.apply(&envelope);
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+        recovered.sink.commit(&[Committed { envelope, outcome }]).unwrap();
+        let digest = recovered.ledger.digest();
+        drop(recovered);
+        let (again, _) = replay_from_genesis(dir.path(), Config::default()).unwrap();
+        assert_eq!(again.digest(), digest, "{name}: old and new records replay together");
+        checked += 1;
+    }
+    assert!(checked >= 1, "no fixture found under {}", fixtures().display());
+}
+
+/// Writes the fixture named by `CROUPIER_WRITE_FIXTURE` (never overwriting
+/// one): the history below, a snapshot after its first part, the rest after.
+#[test]
+#[ignore = "writes a new fixture; run by hand when a format changes"]
+fn write_fixture() {
+    let Ok(name) = std::env::var("CROUPIER_WRITE_FIXTURE") else {
+        return;
+    };
+    let fixture = fixtures().join(&name);
+    assert!(!fixture.exists(), "{} exists: fixtures are frozen", fixture.display());
+    let data = fixture.join("data");
+    let config = Config::default();
+    let mut recovered = recover(&data, config.clone(), journal_config()).unwrap();
+    let (first, second) = history();
+    for (n, part) in [first, second].into_iter().enumerate() {
+        for chunk in part.chunks(20) {
+            let committed: Vec<Committed> = chunk
+                .iter()
+                .map(|request| {
+                    let seq = recovered.ledger.last_seq() + 1;
+                    let envelope = Envelope {
+                        seq,
+                        time_ms: T0 + seq * 60_000,
+                        request: request.clone(),
+                    };
+                    let outcome = recovered.ledger.apply(&envelope);
+                    Committed { envelope, outcome }
+                })
+                .collect();
+            recovered.sink.commit(&committed).unwrap();
+        }
+        if n == 0 {
+            take_snapshot(&data, config.clone(), None, SnapshotPolicy::default())
+                .unwrap()
+                .expect("a snapshot");
+        }
+    }
+    let snapshot_seq = engine::snapshot::list(&data).unwrap()[0].0;
+    let records = raw_records(&data).len();
+    let expected = expected_of(&recovered.ledger, snapshot_seq, records);
+    let mut text = format!("# Written by the build that froze {name}; never edit.\n");
+    for (key, value) in expected {
+        text.push_str(&format!("{key} {value}\n"));
+    }
+    std::fs::write(fixture.join("expected.txt"), text).unwrap();
+}
+
+/// Every kind of command, accepted and refused, then the workload's mix.
+fn history() -> (Vec<Request>, Vec<Request>) {
+    let mut workload = Workload::new(7, 100, Currency::EUR);
+    let mut first: Vec<Request> = workload.setup().collect();
+    let operator = SourceId(0);
+    let id = |text: &str| ExtId::new(text).unwrap();
+    let player = PlayerId(1);
+    let eur = Currency::EUR;
+    let minor = Amount::from_minor;
+    let round = |text: &str| RoundRef {
+        id: RoundId::new(text).unwrap(),
+        game: GameCode::new("slots").unwrap(),
+    };
+    let tx = |text: &str| TxRef {
+        source: operator,
+        id: id(text),
+    };
+    let commands = vec![
+        Command::CreateOperator {
+            token: TokenHash([1; 32]),
+            role: Role::Admin,
+            name: Name::new("first").unwrap(),
+            operator: OperatorId::SYSTEM,
+        },
+        Command::CreateOperator {
+            token: TokenHash([2; 32]),
+            role: Role::Support,
+            name: Name::new("support").unwrap(),
+            operator: OperatorId(1),
+        },
+        Command::CreateAggregator {
+            name: Name::new("hmac-games").unwrap(),
+            credential: AggregatorCredential::Hmac(Secret([7; 32])),
+            operator: OperatorId(1),
+        },
+        Command::CreateAggregator {
+            name: Name::new("rsa-games").unwrap(),
+            credential: AggregatorCredential::RsaPublicKey(RsaPublicKeyDer::new(&[0x30, 0x82, 1, 2]).unwrap()),
+            operator: OperatorId(1),
+        },
+        Command::RegisterPlayer {
+            currency: Currency::USD,
+            jurisdiction: Jurisdiction::new("SE").unwrap(),
+        },
+        Command::SetJurisdictionRules {
+            jurisdiction: Jurisdiction::new("SE").unwrap(),
+            rules: engine::command::JurisdictionRules {
+                kyc_before_deposit: false,
+                kyc_before_bet: false,
+                kyc_before_withdrawal: true,
+            },
+        },
+        Command::SetKyc {
+            player,
+            level: KycLevel::Verified,
+        },
+        Command::Deposit {
+            player,
+            currency: eur,
+            amount: minor(50_000),
+        },
+        Command::DepositInitiate {
+            player,
+            currency: eur,
+            amount: minor(20_00),
+        },
+        Command::DepositConfirm { deposit: tx("fx-8") },
+        Command::DepositInitiate {
+            player,
+            currency: eur,
+            amount: minor(30_00),
+        },
+        Command::DepositFail { deposit: tx("fx-10") },
+        Command::WithdrawalRequest {
+            player,
+            currency: eur,
+            amount: minor(40_00),
+        },
+        Command::WithdrawalApprove {
+            withdrawal: tx("fx-12"),
+        },
+        Command::WithdrawalComplete {
+            withdrawal: tx("fx-12"),
+        },
+        Command::WithdrawalRequest {
+            player,
+            currency: eur,
+            amount: minor(10_00),
+        },
+        Command::WithdrawalReject {
+            withdrawal: tx("fx-15"),
+        },
+        Command::SetLimit {
+            player,
+            currency: eur,
+            limit: LimitKind {
+                metric: LimitMetric::Deposit,
+                period: LimitPeriod::Week,
+            },
+            amount: Some(minor(100_000)),
+        },
+        Command::Bet(Bet {
+            player,
+            currency: eur,
+            amount: minor(5_00),
+            round: round("fx-r1"),
+            close_round: false,
+        }),
+        Command::Win(Win {
+            player,
+            currency: eur,
+            amount: minor(7_50),
+            round: round("fx-r1"),
+            kind: WinKind::Regular,
+            close_round: true,
+            bet: Some(id("fx-18")),
+        }),
+        Command::Bet(Bet {
+            player,
+            currency: eur,
+            amount: minor(3_00),
+            round: round("fx-r2"),
+            close_round: false,
+        }),
+        Command::Rollback {
+            player,
+            bet: id("fx-20"),
+        },
+        Command::Bet(Bet {
+            player,
+            currency: eur,
+            amount: minor(100_000_000),
+            round: round("fx-r3"),
+            close_round: false,
+        }),
+        Command::Bet(Bet {
+            player,
+            currency: eur,
+            amount: minor(2_00),
+            round: round("fx-r4"),
+            close_round: false,
+        }),
+        Command::EndRound {
+            player,
+            round: round("fx-r4"),
+        },
+        Command::Adjust {
+            player,
+            currency: eur,
+            amount: minor(-1_00),
+            reason: Reason::new("fixture correction").unwrap(),
+            operator: OperatorId(1),
+        },
+        Command::BonusGrant(BonusGrant {
+            player: PlayerId(2),
+            currency: eur,
+            amount: minor(10_00),
+            wagering: minor(10_000),
+            contributions: vec![
+                (GameCode::new("slots").unwrap(), 100),
+                (GameCode::new("roulette").unwrap(), 10),
+            ],
+            default_contribution_pct: 50,
+            conversion_cap: minor(50_00),
+            // Still active in the snapshot.
+            expires_at_ms: T0 + 30 * 86_400_000,
+        }),
+        Command::BonusForfeit {
+            player: PlayerId(7),
+            currency: eur,
+        },
+        Command::BonusGrant(BonusGrant {
+            player: PlayerId(3),
+            currency: eur,
+            amount: minor(5_00),
+            wagering: minor(50_00),
+            contributions: Vec::new(),
+            default_contribution_pct: 100,
+            conversion_cap: minor(20_00),
+            // Expired by the second part, which starts by expiring it.
+            expires_at_ms: T0 + 400 * 60_000,
+        }),
+        Command::BonusExpire {
+            player: PlayerId(3),
+            currency: eur,
+        },
+        Command::SelfExclude {
+            player: PlayerId(4),
+            until_ms: T0 + 86_400_000,
+        },
+        Command::TimeOut {
+            player: PlayerId(5),
+            until_ms: T0 + 86_400_000,
+        },
+        Command::SetAccountStatus {
+            player: PlayerId(6),
+            status: AccountStatus::Suspended,
+            operator: OperatorId(1),
+        },
+        Command::IssueSession {
+            token: TokenHash([9; 32]),
+            player,
+            currency: eur,
+            aggregator: SourceId(3),
+            expires_at_ms: T0 + 86_400_000,
+            operator: OperatorId(2),
+        },
+        Command::InSession {
+            token: TokenHash([9; 32]),
+            command: Box::new(Command::Bet(Bet {
+                player,
+                currency: eur,
+                amount: minor(1_00),
+                round: round("fx-r5"),
+                close_round: true,
+            })),
+        },
+        Command::InSession {
+            token: TokenHash([8; 32]),
+            command: Box::new(Command::Bet(Bet {
+                player,
+                currency: eur,
+                amount: minor(1_00),
+                round: round("fx-r6"),
+                close_round: true,
+            })),
+        },
+    ];
+    // Ids "fx-<n>" with n the position, which the payment and rollback
+    // commands above refer to.
+    for (n, command) in commands.into_iter().enumerate() {
+        // In-session commands come from the session's aggregator.
+        let source = match command {
+            Command::InSession { .. } => SourceId(3),
+            _ => operator,
+        };
+        first.push(Request {
+            source,
+            id: id(&format!("fx-{n}")),
+            command,
+        });
+    }
+    // A conflict: an id seen before with another command.
+    first.push(Request {
+        source: operator,
+        id: id("fx-7"),
+        command: Command::Deposit {
+            player,
+            currency: eur,
+            amount: minor(1),
+        },
+    });
+    first.extend((0..200).map(|_| workload.next_request()));
+    let mut second = vec![Request {
+        source: operator,
+        id: id("fx-expire"),
+        command: Command::BonusExpire {
+            player: PlayerId(3),
+            currency: eur,
+        },
+    }];
+    second.extend((0..150).map(|_| workload.next_request()));
+    (first, second)
+}
