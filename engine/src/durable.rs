@@ -56,6 +56,17 @@ pub struct JournalSink {
     encoded: Vec<u8>,
     /// Where each record is in `encoded`.
     ranges: Vec<std::ops::Range<usize>>,
+    /// Told of every durable batch, on the sequencer thread.
+    tap: Option<Box<dyn Tap>>,
+}
+
+/// Receives every batch once it is durable, as the record bytes the journal
+/// holds: how read models follow the journal without re-reading the files.
+/// Runs on the sequencer thread before the replies go out, so it must be
+/// cheap and must never block (copy the bytes and hand them over).
+pub trait Tap: Send {
+    /// Batch `first_seq..` is durable; record `i` is `bytes[ranges[i]]`.
+    fn durable(&mut self, first_seq: u64, bytes: &[u8], ranges: &[std::ops::Range<usize>]);
 }
 
 impl JournalSink {
@@ -68,7 +79,13 @@ impl JournalSink {
             durable,
             encoded: Vec::new(),
             ranges: Vec::new(),
+            tap: None,
         }
+    }
+
+    /// Tells `tap` of every batch made durable from now on.
+    pub fn set_tap(&mut self, tap: Box<dyn Tap>) {
+        self.tap = Some(tap);
     }
 
     /// The journal, e.g. for its statistics.
@@ -108,6 +125,9 @@ impl CommitSink for JournalSink {
         // One flush for the whole sequencer batch, however it was split.
         self.journal.flush().map_err(|e| fail(e.to_string()))?;
         self.durable.set(last_seq);
+        if let Some(tap) = &mut self.tap {
+            tap.durable(first_seq, &self.encoded, &self.ranges);
+        }
         Ok(())
     }
 }

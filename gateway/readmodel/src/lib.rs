@@ -1,0 +1,382 @@
+//! Read models off the sequencer: what operators, reports and the back
+//! office read, kept on a thread of its own so that no query ever loads the
+//! thread that moves money.
+//!
+//! A [`ReadModel`] follows the committed journal into an embedded SQLite
+//! file (`<data dir>/readmodel.sqlite`, WAL mode, versioned migrations in
+//! [`store`]). On start it catches up by reading the journal from its
+//! checkpoint; then the journal sink hands it every durable batch's record
+//! bytes through a [`Feed`] (a bounded queue: if it ever fills, the thread
+//! reads the gap back from the journal). Each transaction of applied records
+//! moves the checkpoint with them, so a crash loses nothing the journal
+//! cannot replay. A missing, damaged or newer file is rebuilt; if the journal
+//! before the checkpoint was retired, balances are seeded from the newest
+//! snapshot and the history starts there.
+//!
+//! Views say the sequence number they are current to (`as_of_seq`).
+//! [`ReadModel::wait_for`] lets a request read its own writes: it waits,
+//! within a limit, until the projection has applied a given sequence number.
+//!
+//! The first projection is [`history`]: transactions by (source, id), every
+//! movement of every player's money (deposit confirmations and withdrawal
+//! settlements included), players and balances.
+
+pub mod history;
+pub mod store;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use engine::Config;
+use engine::durable::{DurableSeq, Tap};
+use engine::sequencer::Committed;
+use rusqlite::Connection;
+use tokio::sync::watch;
+
+pub use history::{Movement, TxView};
+pub use store::Checkpoint;
+
+/// What went wrong in a read model.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadModelError {
+    /// SQLite failed.
+    #[error("read-model store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A file operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer release.
+    #[error("read-model schema version {found} is newer than this build's {known}")]
+    NewerSchema {
+        /// The file's version.
+        found: u32,
+        /// The newest this build knows.
+        known: u32,
+    },
+    /// The file holds something this build cannot read.
+    #[error("read-model store damaged: {0}")]
+    Damaged(String),
+    /// The journal could not be read.
+    #[error("journal: {0}")]
+    Journal(String),
+    /// The read model has not reached the sequence number asked for in time.
+    #[error("the read model is at sequence {at}, behind {wanted}")]
+    Behind {
+        /// Where it is.
+        at: u64,
+        /// Where it should be.
+        wanted: u64,
+    },
+    /// The read model's thread is gone.
+    #[error("the read model stopped")]
+    Stopped,
+}
+
+/// Durable batches on their way from the journal sink to the projection.
+const FEED_BATCHES_MAX: usize = 4096;
+/// Records applied in one SQLite transaction at most while catching up.
+const CATCH_UP_RECORDS_PER_TX: usize = 4096;
+/// Readers kept open for queries.
+const READERS_MAX: usize = 4;
+
+/// One durable batch, as the journal holds it.
+struct FeedBatch {
+    first_seq: u64,
+    bytes: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+/// The journal sink's side of the feed ([`Tap`]): copies each durable
+/// batch's record bytes into the queue, never blocking the sequencer.
+pub struct Feed {
+    sender: Sender<FeedBatch>,
+}
+
+impl Tap for Feed {
+    fn durable(&mut self, first_seq: u64, bytes: &[u8], ranges: &[Range<usize>]) {
+        let batch = FeedBatch {
+            first_seq,
+            bytes: bytes.to_vec(),
+            ranges: ranges.to_vec(),
+        };
+        match self.sender.try_send(batch) {
+            // Full: the projection reads the gap back from the journal.
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
+/// A running read model: the projection thread's handle for queries.
+#[derive(Clone)]
+pub struct ReadModel {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    path: PathBuf,
+    applied: watch::Sender<u64>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl ReadModel {
+    /// Opens the read model of `data_dir` (whose ledger runs `config` and
+    /// whose journal sink publishes `durable`), starts its thread, and
+    /// returns it with the [`Feed`] to hand to the journal sink
+    /// ([`engine::durable::JournalSink::set_tap`]) before the sequencer
+    /// starts. Catching up happens on the thread: queries wait for it
+    /// through [`ReadModel::wait_for`]. It never reads past `durable`: what
+    /// is not durable may still be lost.
+    pub fn start(data_dir: &Path, config: Config, durable: DurableSeq) -> Result<(ReadModel, Feed), ReadModelError> {
+        let path = store::path(data_dir);
+        let mut connection = store::open(&path)?;
+        let mut checkpoint = store::checkpoint(&connection)?;
+        if checkpoint.seq > durable.get() {
+            // Ahead of the journal: a file from another data directory, or a
+            // journal restored from an older backup. Rebuild.
+            tracing::warn!(
+                checkpoint = checkpoint.seq,
+                journal = durable.get(),
+                "read model ahead of the journal: rebuilding it"
+            );
+            drop(connection);
+            store::remove(&path)?;
+            connection = store::open(&path)?;
+            checkpoint = store::checkpoint(&connection)?;
+        }
+        let (applied, _) = watch::channel(checkpoint.seq);
+        let shared = Arc::new(Shared {
+            path,
+            applied,
+            readers: Mutex::new(Vec::new()),
+        });
+        let (sender, receiver) = crossbeam_channel::bounded(FEED_BATCHES_MAX);
+        let projector = Projector {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            connection,
+            checkpoint,
+            feed: receiver,
+            durable,
+            shared: shared.clone(),
+        };
+        std::thread::Builder::new()
+            .name("croupier-readmodel".into())
+            .spawn(move || projector.run())
+            .map_err(|source| ReadModelError::Io {
+                path: data_dir.to_path_buf(),
+                source,
+            })?;
+        Ok((ReadModel { shared }, Feed { sender }))
+    }
+
+    /// The last sequence number the views hold.
+    pub fn applied_seq(&self) -> u64 {
+        *self.shared.applied.borrow()
+    }
+
+    /// Waits until the views hold `seq` (at most `limit`); returns the
+    /// sequence number they are current to.
+    pub async fn wait_for(&self, seq: u64, limit: Duration) -> Result<u64, ReadModelError> {
+        let mut receiver = self.shared.applied.subscribe();
+        let reached = tokio::time::timeout(limit, receiver.wait_for(|applied| *applied >= seq)).await;
+        match reached {
+            Ok(Ok(applied)) => Ok(*applied),
+            Ok(Err(_)) => Err(ReadModelError::Stopped),
+            Err(_) => Err(ReadModelError::Behind {
+                at: self.applied_seq(),
+                wanted: seq,
+            }),
+        }
+    }
+
+    /// Runs `query` on a reader connection off the async threads, and says
+    /// which sequence number the views were at (at least) when it ran.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
+    ) -> Result<(T, u64), ReadModelError> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let as_of = *shared.applied.borrow();
+            let pooled = shared.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => store::open_reader(&shared.path)?,
+            };
+            // A read transaction: every statement of the query sees one state.
+            connection.execute_batch("BEGIN")?;
+            let result = query(&connection);
+            connection.execute_batch("COMMIT")?;
+            let mut readers = shared.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if readers.len() < READERS_MAX {
+                readers.push(connection);
+            }
+            result.map(|value| (value, as_of))
+        })
+        .await
+        .map_err(|_| ReadModelError::Stopped)?
+    }
+}
+
+/// The projection thread.
+struct Projector {
+    data_dir: PathBuf,
+    config: Config,
+    connection: Connection,
+    checkpoint: Checkpoint,
+    feed: Receiver<FeedBatch>,
+    durable: DurableSeq,
+    shared: Arc<Shared>,
+}
+
+impl Projector {
+    fn run(mut self) {
+        loop {
+            match self.follow() {
+                Ok(()) => return, // the feed closed: the server stopped
+                Err(error) => {
+                    tracing::error!(%error, seq = self.checkpoint.seq, "read model failed; retrying from its checkpoint in 1 s");
+                    std::thread::sleep(Duration::from_secs(1));
+                    match store::open(&self.shared.path).and_then(|c| store::checkpoint(&c).map(|k| (c, k))) {
+                        Ok((connection, checkpoint)) => {
+                            self.connection = connection;
+                            self.checkpoint = checkpoint;
+                        }
+                        Err(error) => tracing::error!(%error, "read model cannot reopen its store"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Catches up from the journal, then applies the feed as it comes.
+    fn follow(&mut self) -> Result<(), ReadModelError> {
+        self.catch_up(self.durable.get())?;
+        while let Ok(first) = self.feed.recv() {
+            let mut batches = vec![first];
+            batches.extend(self.feed.try_iter().take(255));
+            for batch in &batches {
+                if batch.first_seq > self.checkpoint.seq + 1 {
+                    // Batches were dropped (the queue was full): read them back.
+                    self.catch_up(batch.first_seq - 1)?;
+                }
+            }
+            let tx = self.connection.transaction()?;
+            let mut checkpoint = self.checkpoint;
+            for batch in &batches {
+                for (i, range) in batch.ranges.iter().enumerate() {
+                    let seq = batch.first_seq + i as u64;
+                    if seq <= checkpoint.seq {
+                        continue;
+                    }
+                    let committed = decode(seq, &batch.bytes[range.clone()])?;
+                    checkpoint.time_ms = history::apply(&tx, &committed, checkpoint.time_ms)?;
+                    checkpoint.seq = seq;
+                }
+            }
+            store::set_checkpoint(&tx, checkpoint)?;
+            tx.commit()?;
+            self.advance(checkpoint);
+        }
+        Ok(())
+    }
+
+    /// Applies the journal after the checkpoint, up to `until` (durable).
+    fn catch_up(&mut self, until: u64) -> Result<(), ReadModelError> {
+        let reader = journal::Reader::open(&self.data_dir).map_err(|e| ReadModelError::Journal(e.to_string()))?;
+        if self.checkpoint.seq + 1 < reader.first_seq() {
+            self.seed_from_snapshot()?;
+        }
+        let mut tx = self.connection.transaction()?;
+        let mut checkpoint = self.checkpoint;
+        let mut in_tx = 0;
+        'batches: for batch in reader.batches_from(checkpoint.seq + 1) {
+            let batch = batch.map_err(|e| ReadModelError::Journal(e.to_string()))?;
+            for (i, bytes) in batch.records.iter().enumerate() {
+                let seq = batch.first_seq + i as u64;
+                if seq > until {
+                    break 'batches;
+                }
+                if seq <= checkpoint.seq {
+                    continue;
+                }
+                let committed = decode(seq, bytes)?;
+                checkpoint.time_ms = history::apply(&tx, &committed, checkpoint.time_ms)?;
+                checkpoint.seq = seq;
+                in_tx += 1;
+            }
+            if in_tx >= CATCH_UP_RECORDS_PER_TX {
+                store::set_checkpoint(&tx, checkpoint)?;
+                tx.commit()?;
+                self.advance(checkpoint);
+                tx = self.connection.transaction()?;
+                in_tx = 0;
+            }
+        }
+        store::set_checkpoint(&tx, checkpoint)?;
+        tx.commit()?;
+        self.advance(checkpoint);
+        Ok(())
+    }
+
+    /// The journal before the checkpoint is gone: start from the newest
+    /// snapshot's balances (the history then starts after it).
+    fn seed_from_snapshot(&mut self) -> Result<(), ReadModelError> {
+        let snapshots = engine::snapshot::list(&self.data_dir).map_err(|e| ReadModelError::Journal(e.to_string()))?;
+        let mut last_error = None;
+        for (_, path) in snapshots {
+            match engine::snapshot::load(&path, &self.config) {
+                Ok((ledger, info, _)) => {
+                    tracing::warn!(
+                        snapshot_seq = info.seq,
+                        "read model: the journal before the snapshot was retired; balances start from the snapshot, the history after it"
+                    );
+                    store::remove(&self.shared.path)?;
+                    self.connection = store::open(&self.shared.path)?;
+                    let tx = self.connection.transaction()?;
+                    history::seed(&tx, &ledger)?;
+                    let checkpoint = Checkpoint {
+                        seq: info.seq,
+                        time_ms: info.time_ms,
+                        history_from_seq: info.seq + 1,
+                    };
+                    store::set_checkpoint(&tx, checkpoint)?;
+                    tx.commit()?;
+                    self.advance(checkpoint);
+                    return Ok(());
+                }
+                Err(error) => last_error = Some(error.to_string()),
+            }
+        }
+        Err(ReadModelError::Journal(format!(
+            "the journal before sequence {} is retired and no snapshot is usable ({})",
+            self.checkpoint.seq + 1,
+            last_error.unwrap_or_else(|| "no snapshot".into())
+        )))
+    }
+
+    fn advance(&mut self, checkpoint: Checkpoint) {
+        self.checkpoint = checkpoint;
+        self.shared.applied.send_replace(checkpoint.seq);
+    }
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {
+    let committed = engine::record::decode(bytes).map_err(|e| ReadModelError::Journal(format!("record {seq}: {e}")))?;
+    if committed.envelope.seq != seq {
+        return Err(ReadModelError::Journal(format!(
+            "record {seq} holds sequence number {}",
+            committed.envelope.seq
+        )));
+    }
+    Ok(committed)
+}
