@@ -53,6 +53,12 @@ pub struct Shared {
     pub engine: Engine,
     /// The read copy of access state.
     pub view: SharedView,
+    /// The read models (history, balances, transaction lookups), off the
+    /// sequencer.
+    pub readmodel: readmodel::ReadModel,
+    /// The last durable sequence number: what a read must reflect to see
+    /// every write acknowledged before it.
+    pub durable: engine::durable::DurableSeq,
     /// The server's configuration.
     pub config: ServeConfig,
     /// The ledger's configuration.

@@ -40,6 +40,7 @@ use crate::submit::Engine;
 use crate::tcp::{TcpTransport, Timeouts};
 use crate::tls::{Identity, TlsError};
 use crate::tokens;
+use readmodel::ReadModel;
 
 /// The source of the server's own requests (the first operator).
 pub const SYSTEM_SOURCE: SourceId = SourceId(0);
@@ -76,6 +77,9 @@ pub enum ServeError {
     /// The operator's RSA signing key could not be read or made.
     #[error("the operator's RSA key: {0}")]
     RsaKey(#[from] crate::rsa_signature::KeyError),
+    /// The read models could not be opened.
+    #[error("read model: {0}")]
+    ReadModel(#[from] readmodel::ReadModelError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -210,6 +214,17 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         },
     )
     .map_err(io("starting the snapshotter"))?;
+    // Read models follow the durable journal on their own thread; they
+    // catch up there, so a long rebuild never delays the start.
+    let durable = recovered.sink.durable_seq();
+    let (readmodel, feed) = {
+        let (dir, ledger, durable) = (dir.clone(), ledger.clone(), durable.clone());
+        tokio::task::spawn_blocking(move || ReadModel::start(&dir, ledger, durable))
+            .await
+            .map_err(|error| ServeError::Sequencer(format!("read-model task failed: {error}")))??
+    };
+    let mut recovered = recovered;
+    recovered.sink.set_tap(Box::new(feed));
     let view = SharedView::new(View::of(&recovered.ledger));
     let sink = ProjectingSink::new(recovered.sink, view.clone(), ledger.clone(), metrics.clone());
     let sequencer_clock = clock.clone();
@@ -225,6 +240,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let state = AppState(Arc::new(Shared {
         engine,
         view,
+        readmodel,
+        durable,
         config,
         ledger_config: ledger,
         metrics,

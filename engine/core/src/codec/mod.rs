@@ -16,16 +16,15 @@
 //! constructors, counts against the bytes left, nesting depth), so damaged
 //! or hostile bytes give a [`DecodeError`], never a panic.
 //!
-//! Hashes are SipHash-1-3 (the `siphasher` crate) over these bytes, streamed
-//! through [`Sink`] without building a buffer: named, specified and stable
-//! across toolchains, unlike `derive(Hash)`.
+//! Hashes are XXH3-64 (the `xxhash-rust` crate; the algorithm is specified
+//! and its output stable across versions and platforms) over these bytes,
+//! encoded into a stack buffer and hashed in one call: named and stable
+//! across toolchains, unlike `derive(Hash)`, and cheap enough for the
+//! sequencer's path (two hashes a command).
 
 mod wire;
 
 pub use wire::{TAG_COMMAND, TAG_OUTCOME, TAG_REJECTION};
-
-use siphasher::sip128::{Hasher128, SipHasher13};
-use std::hash::Hasher;
 
 /// Where encoded bytes go: a buffer, or straight into a hash.
 pub trait Sink {
@@ -39,9 +38,68 @@ impl Sink for Vec<u8> {
     }
 }
 
-impl Sink for SipHasher13 {
+/// Bytes encoded to be hashed: on the stack up to [`Scratch::INLINE`]
+/// bytes (every command and outcome but the rare long one), so hashing a
+/// value costs no allocation and one hash call.
+pub struct Scratch {
+    inline: [u8; Scratch::INLINE],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl Scratch {
+    /// Bytes held without allocating.
+    pub const INLINE: usize = 192;
+
+    /// An empty buffer.
+    pub fn new() -> Scratch {
+        Scratch {
+            inline: [0; Scratch::INLINE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+
+    /// The bytes put so far.
+    pub fn as_slice(&self) -> &[u8] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch::new()
+    }
+}
+
+impl Scratch {
+    /// The rare value longer than the inline buffer.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, bytes: &[u8]) {
+        if self.spilled.is_empty() {
+            self.spilled.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spilled.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Scratch {
+    // Inlined, so that the fixed-size puts of integers and tags become
+    // plain stores.
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        self.write(bytes);
+        let end = self.len + bytes.len();
+        if end <= Scratch::INLINE && self.spilled.is_empty() {
+            self.inline[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            self.spill(bytes);
+        }
     }
 }
 
@@ -72,25 +130,34 @@ pub fn from_bytes<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
-/// SipHash-1-3 with a 64-bit result over canonical encodings, fed one
-/// value after another (the same bytes as encoding them in a row).
-pub struct StableHasher(SipHasher13);
+/// XXH3-64 seeded with `seed` over the canonical encodings of the values
+/// added, one after another (the same bytes as encoding them in a row).
+pub struct StableHasher {
+    seed: u64,
+    bytes: Scratch,
+}
 
 impl StableHasher {
-    /// A hasher keyed with `key`.
-    pub fn new(key: [u64; 2]) -> StableHasher {
-        StableHasher(SipHasher13::new_with_keys(key[0], key[1]))
+    /// A hasher seeded with `seed`.
+    #[inline]
+    pub fn new(seed: u64) -> StableHasher {
+        StableHasher {
+            seed,
+            bytes: Scratch::new(),
+        }
     }
 
     /// Adds the encoding of `value`.
+    #[inline]
     pub fn add<T: Encode + ?Sized>(&mut self, value: &T) -> &mut StableHasher {
-        value.encode(&mut self.0);
+        value.encode(&mut self.bytes);
         self
     }
 
-    /// The hash: the first half of SipHash-1-3's 128-bit output.
+    /// The hash of everything added.
+    #[inline]
     pub fn finish(&self) -> u64 {
-        self.0.finish128().h1
+        xxhash_rust::xxh3::xxh3_64_with_seed(self.bytes.as_slice(), self.seed)
     }
 }
 
@@ -499,9 +566,9 @@ mod tests {
 
     #[test]
     fn the_encoding_is_the_documented_bytes() {
-        // Tag 29 (u16 LE), player u64 LE, currency as its code with its
-        // length, amount i64 LE.
-        let mut expected = vec![29, 0, 7, 0, 0, 0, 0, 0, 0, 0, 4, b'U', b'S', b'D', b'T'];
+        // Tag 29 (u16 LE), player u64 LE, currency as its code in four
+        // bytes, amount i64 LE.
+        let mut expected = vec![29, 0, 7, 0, 0, 0, 0, 0, 0, 0, b'U', b'S', b'D', b'T'];
         expected.extend_from_slice(&(-5i64).to_le_bytes());
         assert_eq!(to_bytes(&deposit()), expected);
         assert_eq!(from_bytes::<Command>(&expected), Ok(deposit()));
@@ -522,7 +589,7 @@ mod tests {
         trailing.push(0);
         assert_eq!(from_bytes::<Command>(&trailing), Err(DecodeError::TrailingBytes(1)));
         let mut bad_currency = to_bytes(&deposit());
-        bad_currency[11] = b'X';
+        bad_currency[10] = b'X';
         assert_eq!(
             from_bytes::<Command>(&bad_currency),
             Err(DecodeError::Invalid("Currency"))
@@ -552,9 +619,14 @@ mod tests {
     }
 
     #[test]
-    fn hashes_are_sip13_over_the_encoding() {
-        let mut bytes = SipHasher13::new_with_keys(1, 2);
-        bytes.write(&to_bytes(&deposit()));
-        assert_eq!(StableHasher::new([1, 2]).add(&deposit()).finish(), bytes.finish128().h1);
+    fn hashes_are_xxh3_over_the_encoding() {
+        let expected = xxhash_rust::xxh3::xxh3_64_with_seed(&to_bytes(&deposit()), 12);
+        assert_eq!(StableHasher::new(12).add(&deposit()).finish(), expected);
+        // Past the inline buffer, the same bytes give the same hash.
+        let long: Vec<u64> = (0..100).collect();
+        let mut twice = to_bytes(&long);
+        twice.extend_from_slice(&to_bytes(&long));
+        let expected = xxhash_rust::xxh3::xxh3_64_with_seed(&twice, 12);
+        assert_eq!(StableHasher::new(12).add(&long).add(&long).finish(), expected);
     }
 }

@@ -112,23 +112,35 @@ impl Decode for Amount {
     }
 }
 
-/// A currency is its code (ISO 4217 or the customary crypto code), with its
-/// length: the declaration order of [`Currency`] is not part of the format.
+/// A currency is its code (ISO 4217 or the customary crypto code) in four
+/// bytes, zero-padded on the right: the declaration order of [`Currency`]
+/// is not part of the format, and a fixed width encodes in one store.
 impl Encode for Currency {
+    #[inline]
     fn encode<S: Sink>(&self, out: &mut S) {
-        let code = self.code().as_bytes();
-        out.put(&[code.len() as u8]);
-        out.put(code);
+        out.put(&currency_bytes(*self));
     }
+}
+
+/// A currency's four bytes on the wire.
+#[inline]
+fn currency_bytes(currency: Currency) -> [u8; 4] {
+    let mut bytes = [0; 4];
+    let code = currency.code().as_bytes();
+    // Every code is 3 or 4 ASCII letters.
+    let len = code.len().min(4);
+    bytes[..len].copy_from_slice(&code[..len]);
+    bytes
 }
 
 impl Decode for Currency {
     fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let len = input.u8("Currency")?;
-        let code = input.take(usize::from(len), "Currency")?;
-        std::str::from_utf8(code)
+        let bytes: [u8; 4] = input.array("Currency")?;
+        let len = bytes.iter().position(|&b| b == 0).unwrap_or(4);
+        std::str::from_utf8(&bytes[..len])
             .ok()
             .and_then(Currency::from_code)
+            .filter(|currency| currency_bytes(*currency) == bytes)
             .ok_or(DecodeError::Invalid("Currency"))
     }
 }

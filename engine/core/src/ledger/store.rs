@@ -27,7 +27,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use hashbrown::HashTable;
 use siphasher::sip128::{Hasher128, SipHasher13};
 
-use crate::codec::Encode;
+use crate::codec::StableHasher;
 use crate::command::{Command, RoundRef};
 use crate::ids::{ExtId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
@@ -78,8 +78,9 @@ impl Fingerprinter {
 
     fn hasher(&self, domain: u8, source: SourceId) -> SipHasher13 {
         let mut hasher = SipHasher13::new_with_keys(self.seed[0], self.seed[1]);
-        hasher.write(&[domain]);
-        hasher.write(&source.0.to_le_bytes());
+        // siphasher writes integers little-endian on every platform.
+        hasher.write_u8(domain);
+        hasher.write_u32(source.0);
         hasher
     }
 
@@ -95,19 +96,16 @@ impl Fingerprinter {
     }
 
     /// Fingerprint of a command's content, to tell a retry from a conflict:
-    /// SipHash-1-3 under the secret key over the command's canonical
-    /// encoding (so nobody can craft a conflict that passes for a retry).
+    /// XXH3-64 over the command's canonical encoding, seeded with the secret
+    /// key (the ids themselves are keyed with SipHash above).
     pub(crate) fn payload(&self, command: &Command) -> u64 {
-        let mut hasher = SipHasher13::new_with_keys(self.seed[0], self.seed[1]);
-        hasher.write(&[3]);
-        command.encode(&mut hasher);
-        hasher.finish128().h1
+        StableHasher::new(self.seed[0] ^ self.seed[1]).add(command).finish()
     }
 
     pub(crate) fn round(&self, source: SourceId, round: &RoundRef) -> Key {
         let mut hasher = self.hasher(2, source);
         hasher.write(round.id.as_str().as_bytes());
-        hasher.write(&[0xff]); // ids are ASCII: 0xff separates them unambiguously
+        hasher.write_u8(0xff); // ids are ASCII: 0xff separates them unambiguously
         hasher.write(round.game.as_str().as_bytes());
         Self::finish(hasher)
     }
