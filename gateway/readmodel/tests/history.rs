@@ -215,7 +215,7 @@ async fn a_players_history_holds_every_movement_including_payment_follow_ups() {
             Command::DepositInitiate {
                 player,
                 currency: eur,
-                amount: Amount::from_minor(100_00),
+                amount: Amount::from_minor(10_000),
             },
         ),
         request(
@@ -229,7 +229,7 @@ async fn a_players_history_holds_every_movement_including_payment_follow_ups() {
             Command::WithdrawalRequest {
                 player,
                 currency: eur,
-                amount: Amount::from_minor(30_00),
+                amount: Amount::from_minor(3_000),
             },
         ),
         request(
@@ -267,10 +267,10 @@ async fn a_players_history_holds_every_movement_including_payment_follow_ups() {
         steps,
         [
             ("deposit_initiate", 0, 0, 0),
-            ("deposit_confirm", 100_00, 100_00, 0),
-            ("withdrawal_request", -30_00, 70_00, 30_00),
-            ("withdrawal_approve", 0, 70_00, 30_00),
-            ("withdrawal_complete", 0, 70_00, 0),
+            ("deposit_confirm", 10_000, 10_000, 0),
+            ("withdrawal_request", -3_000, 7_000, 3_000),
+            ("withdrawal_approve", 0, 7_000, 3_000),
+            ("withdrawal_complete", 0, 7_000, 0),
         ]
     );
     // Paging: after the second movement, one at a time.
