@@ -32,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::projection::SharedView;
 use crate::rsa_signature::RsaSigner;
 use crate::submit::{Engine, Submission};
-use crate::{hub88, metrics, openapi, operator, wallet};
+use crate::{hub88, metrics, openapi, operator, reads, wallet};
 
 /// Milliseconds since the epoch. The server reads time only through this
 /// (the sequencer included), so tests can move it.
@@ -108,14 +108,15 @@ pub fn router(state: AppState) -> Router {
         .route("/operator/v1/aggregators", post(operator::create_aggregator))
         .route("/operator/v1/players", post(operator::create_player))
         .route("/operator/v1/players/{player}/deposits", post(operator::fund_player))
-        .route("/operator/v1/players/{player}/balance", get(operator::balance))
+        .route("/operator/v1/players/{player}/balance", get(reads::balance))
+        .route("/operator/v1/players/{player}/history", get(reads::history))
         .route("/operator/v1/players/{player}/limits", put(operator::set_limit))
         .route(
             "/operator/v1/players/{player}/self-exclusion",
             post(operator::self_exclude),
         )
         .route("/operator/v1/sessions", post(operator::issue_session))
-        .route("/operator/v1/transactions/{source}/{id}", get(operator::transaction))
+        .route("/operator/v1/transactions/{source}/{id}", get(reads::transaction))
         .route("/operator/v1/hub88/public-key", get(operator::rsa_public_key))
         .route("/hub88/{aggregator}/user/info", post(hub88::user_info_route))
         .route("/hub88/{aggregator}/user/balance", post(hub88::balance_route))

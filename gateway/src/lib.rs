@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod operator;
 pub mod projection;
 pub mod quic;
+pub mod reads;
 pub mod rsa_signature;
 pub mod seamless;
 pub mod server;

@@ -23,7 +23,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, RefOr, Required, Schema};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::error::{ErrorBody, ErrorDetail, json_response, to_json};
-use crate::{app, hub88, operator, signature, wallet};
+use crate::{app, hub88, operator, reads, signature, wallet};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -32,7 +32,7 @@ use crate::{app, hub88, operator, signature, wallet};
     paths(
         wallet::authenticate, wallet::balance, wallet::bet, wallet::win, wallet::rollback, wallet::end_round,
         operator::create_operator, operator::create_aggregator, operator::create_player, operator::fund_player,
-        operator::balance, operator::set_limit, operator::self_exclude, operator::issue_session, operator::transaction,
+        reads::balance, reads::history, operator::set_limit, operator::self_exclude, operator::issue_session, reads::transaction,
         operator::rsa_public_key,
         hub88::user_info_route, hub88::balance_route, hub88::bet_route, hub88::win_route, hub88::rollback_route,
         app::healthz, app::readyz, app::metrics_text, serve

@@ -11,17 +11,16 @@
 //! Creating a token or a secret is not retryable: the secret is shown once,
 //! and a retry under the same key, carrying a new one, is a conflict.
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::command::{LimitKind, LimitMetric, LimitPeriod};
-use engine::outcome::{PaymentState, TxState};
 use engine::{
     AggregatorCredential, Command, Currency, ExtId, Jurisdiction, Name, OperatorId, Outcome, PlayerId, Request, Role,
-    SourceId, TxRef,
+    SourceId,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{JsonBody, decode};
@@ -33,7 +32,7 @@ use crate::{rsa_signature, tokens};
 /// Header carrying the caller's idempotency id for a change.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-const ALL: &[Role] = &Role::ALL;
+pub(crate) const ALL: &[Role] = &Role::ALL;
 const ADMIN: &[Role] = &[Role::Admin];
 const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
 const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
@@ -42,12 +41,12 @@ const EXCLUSION: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
 
 /// The authenticated operator.
 #[derive(Clone, Copy, Debug)]
-struct Caller {
+pub(crate) struct Caller {
     id: OperatorId,
     source: SourceId,
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -90,13 +89,13 @@ fn request_id(headers: &HeaderMap) -> Result<ExtId, ApiError> {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
     tracing::error!(%error, "internal error");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
 }
 
 /// A player id from the path, known to exist.
-fn player(state: &AppState, text: &str) -> Result<PlayerId, ApiError> {
+pub(crate) fn player(state: &AppState, text: &str) -> Result<PlayerId, ApiError> {
     let unknown = || ApiError::not_found("unknown_player", "no such player");
     let id = text.parse::<u64>().map_err(|_| unknown())?;
     if id == 0 || id > state.view.read().players_len {
@@ -118,11 +117,11 @@ async fn submit(state: &AppState, caller: Caller, id: ExtId, command: Command) -
     Ok(state.engine.run(request).await?.outcome)
 }
 
-fn ok<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ApiError> {
+pub(crate) fn ok<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ApiError> {
     Ok(json_response(status, to_json(body)))
 }
 
-fn finish(result: Result<Response, ApiError>) -> Response {
+pub(crate) fn finish(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -349,9 +348,12 @@ pub struct BalanceReply {
     /// The transaction that moved money, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction: Option<u64>,
+    /// For a read: the sequence number it is current to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of_seq: Option<u64>,
 }
 
-fn balance_reply(player: PlayerId, balances: &engine::Balances, transaction: Option<u64>) -> BalanceReply {
+pub(crate) fn balance_reply(player: PlayerId, balances: &engine::Balances, transaction: Option<u64>) -> BalanceReply {
     let money = Money::of(balances);
     BalanceReply {
         player: player.0,
@@ -360,6 +362,7 @@ fn balance_reply(player: PlayerId, balances: &engine::Balances, transaction: Opt
         bonus: money.bonus,
         reserved: wire::money(balances.reserved, balances.currency),
         transaction,
+        as_of_seq: None,
     }
 }
 
@@ -396,45 +399,6 @@ pub async fn fund_player(
                     StatusCode::OK,
                     &balance_reply(player, &receipt.balances, Some(receipt.seq)),
                 ),
-                other => Err(refusal(&other, currency)),
-            }
-        }
-        .await,
-    )
-}
-
-/// Which wallet.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct CurrencyQuery {
-    /// Currency code.
-    pub currency: String,
-}
-
-/// A wallet's balances (every role).
-#[utoipa::path(get, path = "/operator/v1/players/{player}/balance", tag = "operator",
-    params(("player" = u64, Path), CurrencyQuery), security(("bearer" = [])),
-    responses((status = 200, body = BalanceReply), BearerErrors, LedgerErrors,
-        (status = 400, body = ErrorBody, description = "invalid_request (?currency=CODE is required), unknown_currency"),
-        (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
-pub async fn balance(
-    State(state): State<AppState>,
-    Path(player_id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    finish(
-        async {
-            let caller = authorize(&state, &headers, ALL)?;
-            let Query(query) = Query::<CurrencyQuery>::try_from_uri(&uri)
-                .map_err(|_| ApiError::bad_request("invalid_request", "?currency=CODE is required"))?;
-            let currency = wire::currency(&query.currency)?;
-            let player = player(&state, &player_id)?;
-            let command = Command::QueryBalance { player, currency };
-            match submit(&state, caller, wire::ext_id("balance-query", "id")?, command).await? {
-                Outcome::Balance(balances) => ok(StatusCode::OK, &balance_reply(player, &balances, None)),
                 other => Err(refusal(&other, currency)),
             }
         }
@@ -655,81 +619,8 @@ pub async fn issue_session(State(state): State<AppState>, headers: HeaderMap, Js
     )
 }
 
-/// What became of a request.
-#[derive(Serialize, ToSchema)]
-pub struct TransactionReply {
-    /// Our transaction number (sequence number).
-    pub seq: u64,
-    /// When it was applied, ms since the epoch.
-    pub time_ms: u64,
-    /// done, rolled_back, tombstone, or the payment's state.
-    pub state: &'static str,
-    /// Whether it was accepted.
-    pub ok: bool,
-    /// The refusal code, if refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-}
-
-fn state_name(state: TxState) -> &'static str {
-    match state {
-        TxState::Done => "done",
-        TxState::RolledBack => "rolled_back",
-        TxState::Tombstone => "tombstone",
-        TxState::Payment(payment) => match payment {
-            PaymentState::Initiated => "initiated",
-            PaymentState::Confirmed => "confirmed",
-            PaymentState::Failed => "failed",
-            PaymentState::Requested => "requested",
-            PaymentState::Approved => "approved",
-            PaymentState::Rejected => "rejected",
-            PaymentState::Completed => "completed",
-        },
-    }
-}
-
-/// What became of a request, by the source that sent it and its id (every role).
-#[utoipa::path(get, path = "/operator/v1/transactions/{source}/{id}", tag = "operator",
-    params(("source" = u32, Path), ("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = TransactionReply), BearerErrors, LedgerErrors,
-        (status = 400, body = ErrorBody, description = "invalid_request: the id is not 1–64 printable ASCII, or the source not a number"),
-        (status = 404, body = ErrorBody, description = "unknown_transaction")))]
-pub async fn transaction(
-    State(state): State<AppState>,
-    Path((source, id)): Path<(u32, String)>,
-    headers: HeaderMap,
-) -> Response {
-    finish(
-        async {
-            let caller = authorize(&state, &headers, ALL)?;
-            let tx = TxRef {
-                source: SourceId(source),
-                id: wire::ext_id(&id, "id")?,
-            };
-            let command = Command::QueryTransaction { tx };
-            match submit(&state, caller, wire::ext_id("tx-query", "id")?, command).await? {
-                Outcome::Transaction(summary) => ok(
-                    StatusCode::OK,
-                    &TransactionReply {
-                        seq: summary.seq,
-                        time_ms: summary.time_ms,
-                        state: state_name(summary.state),
-                        ok: summary.outcome.is_ok(),
-                        code: summary
-                            .outcome
-                            .rejection()
-                            .map(|rejection| wire::rejection(rejection, Currency::EUR).code),
-                    },
-                ),
-                other => Err(refusal(&other, Currency::EUR)),
-            }
-        }
-        .await,
-    )
-}
-
 /// The error for an outcome that is not the expected success.
-fn refusal(outcome: &Outcome, currency: Currency) -> ApiError {
+pub(crate) fn refusal(outcome: &Outcome, currency: Currency) -> ApiError {
     match outcome.rejection() {
         Some(rejection) => wire::rejection(rejection, currency),
         None => unexpected(outcome),

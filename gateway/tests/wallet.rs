@@ -47,7 +47,10 @@ async fn a_full_round_on_every_transport() {
         );
         let balance = w.wallet(http, "balance", json!({"token": w.token})).await;
         assert_eq!(balance.text(), wallet_ok(1, "114.50", None));
-        let expected = json!({"player": 1, "currency": "EUR", "cash": "114.50", "bonus": "0.00", "reserved": "0.00"});
+        // The operator's view, from the read model: current to every write
+        // acknowledged before it (the end-round at seq 11 included).
+        let expected = json!({"player": 1, "currency": "EUR", "cash": "114.50", "bonus": "0.00", "reserved": "0.00",
+            "as_of_seq": 11});
         assert_eq!(w.balance().await, expected);
         w.server.stop().await;
     }
