@@ -299,6 +299,7 @@ impl<'a> Reader<'a> {
 macro_rules! int_codec {
     ($($ty:ty),*) => {$(
         impl Encode for $ty {
+            #[inline]
             fn encode<S: Sink>(&self, out: &mut S) {
                 out.put(&self.to_le_bytes());
             }
@@ -487,12 +488,14 @@ impl<T: Decode + Copy + Default, const N: usize> Decode for [T; N] {
 
 /// Writes a sequence length. Every sequence the ledger holds is bounded far
 /// below `u32::MAX` by its configuration.
+#[inline]
 pub fn encode_len<S: Sink>(len: usize, out: &mut S) {
     let len = u32::try_from(len).unwrap_or(u32::MAX);
     out.put(&len.to_le_bytes());
 }
 
 /// Writes a byte string with its `u32` length.
+#[inline]
 pub fn encode_bytes<S: Sink>(bytes: &[u8], out: &mut S) {
     encode_len(bytes.len(), out);
     out.put(bytes);
@@ -503,6 +506,7 @@ pub fn encode_bytes<S: Sink>(bytes: &[u8], out: &mut S) {
 macro_rules! codec_struct {
     ($ty:ident { $($field:ident),* $(,)? }) => {
         impl $crate::codec::Encode for $ty {
+            #[inline]
             fn encode<S: $crate::codec::Sink>(&self, out: &mut S) {
                 $($crate::codec::Encode::encode(&self.$field, out);)*
             }

@@ -27,6 +27,7 @@ pub const TAG_REJECTION: u16 = 31;
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
         impl Encode for $ty {
+            #[inline]
             fn encode<S: Sink>(&self, out: &mut S) {
                 self.0.encode(out);
             }
@@ -43,6 +44,7 @@ newtype_codec!(PlayerId(u64), SourceId(u32), OperatorId(u32));
 macro_rules! text_codec {
     ($($ty:ident),*) => {$(
         impl Encode for $ty {
+            #[inline]
             fn encode<S: Sink>(&self, out: &mut S) {
                 encode_bytes(self.as_str().as_bytes(), out);
             }
@@ -101,6 +103,7 @@ impl Decode for Jurisdiction {
 }
 
 impl Encode for Amount {
+    #[inline]
     fn encode<S: Sink>(&self, out: &mut S) {
         self.minor().encode(out);
     }
