@@ -19,7 +19,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use tower::ServiceBuilder;
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -28,11 +27,11 @@ use tower_http::trace::TraceLayer;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::log_limit::LogLimit;
+use crate::metrics;
 use crate::metrics::Metrics;
 use crate::projection::SharedView;
 use crate::rsa_signature::RsaSigner;
 use crate::submit::{Engine, Submission};
-use crate::{hub88, metrics, openapi, operator, reads, wallet};
 
 /// Milliseconds since the epoch. The server reads time only through this
 /// (the sequencer included), so tests can move it.
@@ -97,36 +96,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout();
-    let routes = Router::new()
-        .route("/wallet/v1/authenticate", post(wallet::authenticate))
-        .route("/wallet/v1/balance", post(wallet::balance))
-        .route("/wallet/v1/bet", post(wallet::bet))
-        .route("/wallet/v1/win", post(wallet::win))
-        .route("/wallet/v1/rollback", post(wallet::rollback))
-        .route("/wallet/v1/end-round", post(wallet::end_round))
-        .route("/operator/v1/operators", post(operator::create_operator))
-        .route("/operator/v1/aggregators", post(operator::create_aggregator))
-        .route("/operator/v1/players", post(operator::create_player))
-        .route("/operator/v1/players/{player}/deposits", post(operator::fund_player))
-        .route("/operator/v1/players/{player}/balance", get(reads::balance))
-        .route("/operator/v1/players/{player}/history", get(reads::history))
-        .route("/operator/v1/players/{player}/limits", put(operator::set_limit))
-        .route(
-            "/operator/v1/players/{player}/self-exclusion",
-            post(operator::self_exclude),
-        )
-        .route("/operator/v1/sessions", post(operator::issue_session))
-        .route("/operator/v1/transactions/{source}/{id}", get(reads::transaction))
-        .route("/operator/v1/hub88/public-key", get(operator::rsa_public_key))
-        .route("/hub88/{aggregator}/user/info", post(hub88::user_info_route))
-        .route("/hub88/{aggregator}/user/balance", post(hub88::balance_route))
-        .route("/hub88/{aggregator}/transaction/bet", post(hub88::bet_route))
-        .route("/hub88/{aggregator}/transaction/win", post(hub88::win_route))
-        .route("/hub88/{aggregator}/transaction/rollback", post(hub88::rollback_route))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .route("/openapi.json", get(openapi::serve))
+    let routes = crate::routes::router(&state)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

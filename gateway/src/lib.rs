@@ -35,6 +35,7 @@ pub mod operator;
 pub mod projection;
 pub mod quic;
 pub mod reads;
+pub mod routes;
 pub mod rsa_signature;
 pub mod seamless;
 pub mod server;

@@ -1,17 +1,18 @@
 //! The operator API (minimal; it grows with the PAM and payments issues):
 //! operators, aggregators (HMAC secret or RSA public key), players and their
-//! funding, game-launch tokens, balances and transactions, limits and
-//! self-exclusion, and the operator's RSA public key for Hub88.
+//! funding, game-launch tokens, limits and self-exclusion, and the
+//! operator's RSA public key for Hub88 (reads are in `reads.rs`).
 //!
 //! Callers present a bearer token; the read copy of the ledger's access
-//! state maps its digest to an operator and a role, and each route names the
-//! roles it admits. Every change is a command sent under the operator's own
+//! state maps its digest to an operator and a role, and the route table
+//! (`routes.rs`) names the roles each route admits and checks them before
+//! the handler runs, which receives the [`Caller`]. Every change is a command sent under the operator's own
 //! source id, so the journal records who did what; an `Idempotency-Key`
 //! header makes a change safe to retry (ids are scoped per operator).
 //! Creating a token or a secret is not retryable: the secret is shown once,
 //! and a retry under the same key, carrying a new one, is a conflict.
 
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::command::{LimitKind, LimitMetric, LimitPeriod};
@@ -32,16 +33,10 @@ use crate::{rsa_signature, tokens};
 /// Header carrying the caller's idempotency id for a change.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-pub(crate) const ALL: &[Role] = &Role::ALL;
-const ADMIN: &[Role] = &[Role::Admin];
-const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
-const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
-const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
-const EXCLUSION: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
-
-/// The authenticated operator.
+/// The authenticated operator (put in the request's extensions by the
+/// role check of [`crate::routes`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Caller {
+pub struct Caller {
     id: OperatorId,
     source: SourceId,
 }
@@ -155,10 +150,14 @@ pub struct OperatorReply {
     params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = OperatorReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 409, body = ErrorBody, description = "name_taken, token_taken, conflict (Idempotency-Key reused)")))]
-pub async fn create_operator(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+pub async fn create_operator(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, ADMIN)?;
             let request: CreateOperatorRequest = decode(&body)?;
             let role = Role::from_name(&request.role)
                 .ok_or_else(|| ApiError::bad_request("invalid_request", format!("unknown role {:?}", request.role)))?;
@@ -221,12 +220,12 @@ pub struct AggregatorReply {
         (status = 409, body = ErrorBody, description = "name_taken, conflict (Idempotency-Key reused)")))]
 pub async fn create_aggregator(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, ADMIN)?;
             let request: CreateAggregatorRequest = decode(&body)?;
             let credential = match &request.rsa_public_key {
                 Some(pem) => AggregatorCredential::RsaPublicKey(
@@ -265,11 +264,9 @@ pub async fn create_aggregator(
 /// (Hub88) verify our responses with (every role).
 #[utoipa::path(get, path = "/operator/v1/hub88/public-key", tag = "operator", security(("bearer" = [])),
     responses((status = 200, description = "PEM `PUBLIC KEY`", content_type = "application/x-pem-file"), BearerErrors))]
-pub async fn rsa_public_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    finish(authorize(&state, &headers, ALL).map(|_| {
-        let pem = state.rsa_signer.public_key_pem().to_owned();
-        ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
-    }))
+pub async fn rsa_public_key(State(state): State<AppState>) -> Response {
+    let pem = state.rsa_signer.public_key_pem().to_owned();
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
 }
 
 /// A new player.
@@ -296,10 +293,14 @@ pub struct PlayerReply {
     params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = PlayerReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)")))]
-pub async fn create_player(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+pub async fn create_player(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, SUPPORT)?;
             let request: CreatePlayerRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let jurisdiction = Jurisdiction::new(&request.jurisdiction)
@@ -376,13 +377,12 @@ pub(crate) fn balance_reply(player: PlayerId, balances: &engine::Balances, trans
         (status = 422, body = ErrorBody, description = "currency_mismatch, overflow")))]
 pub async fn fund_player(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(player_id): Path<String>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, FINANCE)?;
             let request: FundRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
@@ -460,13 +460,13 @@ fn change_reply(outcome: &Outcome, currency: Currency) -> Result<Response, ApiEr
         (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
 pub async fn set_limit(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(player_id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, COMPLIANCE)?;
             let request: LimitRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let metric = match request.metric.as_str() {
@@ -522,13 +522,13 @@ pub struct SelfExcludeRequest {
         (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)")))]
 pub async fn self_exclude(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(player_id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, EXCLUSION)?;
             let request: SelfExcludeRequest = decode(&body)?;
             let player = player(&state, &player_id)?;
             let command = Command::SelfExclude {
@@ -579,10 +579,14 @@ pub struct SessionReply {
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_aggregator"),
         (status = 409, body = ErrorBody, description = "token_taken, conflict (Idempotency-Key reused)"),
         (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
-pub async fn issue_session(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Response {
+pub async fn issue_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Response {
     finish(
         async {
-            let caller = authorize(&state, &headers, SUPPORT)?;
             let request: IssueSessionRequest = decode(&body)?;
             let currency = wire::currency(&request.currency)?;
             let player = player(&state, &request.player.to_string())?;

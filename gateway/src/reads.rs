@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use engine::{Currency, PlayerId, SourceId, TxRef};
 use readmodel::{ReadModelError, history};
@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{BearerErrors, LedgerErrors};
-use crate::operator::{ALL, BalanceReply, authorize, balance_reply, finish, internal, ok, player};
+use crate::operator::{BalanceReply, balance_reply, finish, internal, ok, player};
 use crate::wire;
 
 /// Longest a read waits for the read model to reach the writes acknowledged
@@ -75,15 +75,9 @@ pub struct CurrencyQuery {
         (status = 400, body = ErrorBody, description = "invalid_request (?currency=CODE is required), unknown_currency"),
         (status = 404, body = ErrorBody, description = "unknown_player"),
         (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
-pub async fn balance(
-    State(state): State<AppState>,
-    Path(player_id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn balance(State(state): State<AppState>, Path(player_id): Path<String>, uri: Uri) -> Response {
     finish(
         async {
-            authorize(&state, &headers, ALL)?;
             let Query(query) = Query::<CurrencyQuery>::try_from_uri(&uri)
                 .map_err(|_| ApiError::bad_request("invalid_request", "?currency=CODE is required"))?;
             let currency = wire::currency(&query.currency)?;
@@ -130,14 +124,9 @@ pub struct TransactionReply {
     responses((status = 200, body = TransactionReply), BearerErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request: the id is not 1–64 printable ASCII, or the source not a number"),
         (status = 404, body = ErrorBody, description = "unknown_transaction")))]
-pub async fn transaction(
-    State(state): State<AppState>,
-    Path((source, id)): Path<(u32, String)>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn transaction(State(state): State<AppState>, Path((source, id)): Path<(u32, String)>) -> Response {
     finish(
         async {
-            authorize(&state, &headers, ALL)?;
             let tx = TxRef {
                 source: SourceId(source),
                 id: wire::ext_id(&id, "id")?,
@@ -229,15 +218,9 @@ pub struct HistoryReply {
     responses((status = 200, body = HistoryReply), BearerErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, limit outside 1–1000), unknown_currency"),
         (status = 404, body = ErrorBody, description = "unknown_player")))]
-pub async fn history(
-    State(state): State<AppState>,
-    Path(player_id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn history(State(state): State<AppState>, Path(player_id): Path<String>, uri: Uri) -> Response {
     finish(
         async {
-            authorize(&state, &headers, ALL)?;
             let Query(query) = Query::<HistoryQuery>::try_from_uri(&uri).map_err(|_| {
                 ApiError::bad_request("invalid_request", "query parameters are currency, after_seq and limit")
             })?;

@@ -358,11 +358,14 @@ async fn a_request_whose_body_never_arrives_gets_a_json_408_saying_nothing_was_s
     };
     let server = TestServer::start_at(config, std::sync::Arc::new(support::T0.into())).await;
     let applied = server.commands_applied().await;
-    for path in ["/wallet/v1/bet", "/operator/v1/players"] {
+    // Operator routes check the token before reading the body (an unknown
+    // caller gets 401 at once): this one is the admin's.
+    let admin = format!("authorization: Bearer {}\r\n", server.first_token());
+    for (path, auth) in [("/wallet/v1/bet", ""), ("/operator/v1/players", admin.as_str())] {
         let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         // A body that never arrives in full.
         let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
+            "POST {path} HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
         );
         stream.write_all(head.as_bytes()).await.unwrap();
         let mut reply = vec![0; 4096];
