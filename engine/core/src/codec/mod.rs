@@ -157,8 +157,15 @@ impl StableHasher {
     /// The hash of everything added.
     #[inline]
     pub fn finish(&self) -> u64 {
-        xxhash_rust::xxh3::xxh3_64_with_seed(self.bytes.as_slice(), self.seed)
+        hash_bytes(self.seed, self.bytes.as_slice())
     }
+}
+
+/// The stable hash of already encoded bytes: XXH3-64 seeded with `seed`
+/// (what [`StableHasher`] computes over the values it was given).
+#[inline]
+pub fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(bytes, seed)
 }
 
 /// Why bytes are not a valid encoding.

@@ -127,6 +127,7 @@ impl Ledger {
             last_seq: image.last_seq,
             last_time_ms: image.last_time_ms,
             history_digest: image.history_digest,
+            encoded: Vec::new(),
         };
         if ledger.check_conservation().is_err() {
             return inconsistent("balances do not add up to the money flows");

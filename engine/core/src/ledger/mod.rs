@@ -45,7 +45,7 @@ use self::account::Player;
 pub use self::image::ImageError;
 pub use self::image::LedgerImage;
 use self::store::{Detail, Fingerprinter, Key, Retention, RoundStore, TxRecord, TxStore};
-use crate::codec::{StableHasher, codec_struct};
+use crate::codec::{Encode, StableHasher, codec_struct, hash_bytes};
 use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Request, TxRef};
 use crate::ids::{Jurisdiction, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
@@ -249,6 +249,9 @@ pub struct Ledger {
     last_seq: u64,
     last_time_ms: u64,
     history_digest: u64,
+    /// Where a command and then its outcome are encoded to be hashed (not
+    /// state: kept only to reuse its allocation).
+    encoded: Vec<u8>,
 }
 
 impl Ledger {
@@ -269,6 +272,7 @@ impl Ledger {
             last_seq: 0,
             last_time_ms: 0,
             history_digest: 0,
+            encoded: Vec::new(),
         }
     }
 
@@ -312,9 +316,13 @@ impl Ledger {
             source: request.source,
             key,
         };
-        let payload = self.fingerprints.payload(&request.command);
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        request.command.encode(&mut encoded);
+        let payload = self.fingerprints.payload_of_encoded(&encoded);
         let (outcome, detail) = self.execute(ctx, &request.command);
-        self.fold_history(envelope.seq, payload, &outcome);
+        self.fold_history(&mut encoded, envelope.seq, payload, &outcome);
+        self.encoded = encoded;
         let record = TxRecord {
             key,
             payload,
@@ -466,13 +474,16 @@ impl Ledger {
         }
     }
 
-    fn fold_history(&mut self, seq: u64, payload: u64, outcome: &Outcome) {
-        self.history_digest = StableHasher::new(DIGEST_KEY)
-            .add(&self.history_digest)
-            .add(&seq)
-            .add(&payload)
-            .add(outcome)
-            .finish();
+    /// Folds an applied command into the history digest: the stable hash
+    /// of (digest so far, seq, payload fingerprint, outcome), encoded into
+    /// `encoded` (a reused buffer).
+    fn fold_history(&mut self, encoded: &mut Vec<u8>, seq: u64, payload: u64, outcome: &Outcome) {
+        encoded.clear();
+        self.history_digest.encode(encoded);
+        seq.encode(encoded);
+        payload.encode(encoded);
+        outcome.encode(encoded);
+        self.history_digest = hash_bytes(DIGEST_KEY, encoded);
     }
 
     /// A cheap digest of the ledger: the running hash of every applied

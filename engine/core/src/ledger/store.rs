@@ -99,7 +99,16 @@ impl Fingerprinter {
     /// XXH3-64 over the command's canonical encoding, seeded with the secret
     /// key (the ids themselves are keyed with SipHash above).
     pub(crate) fn payload(&self, command: &Command) -> u64 {
-        StableHasher::new(self.seed[0] ^ self.seed[1]).add(command).finish()
+        StableHasher::new(self.payload_seed()).add(command).finish()
+    }
+
+    /// [`Fingerprinter::payload`] of a command already encoded.
+    pub(crate) fn payload_of_encoded(&self, command: &[u8]) -> u64 {
+        crate::codec::hash_bytes(self.payload_seed(), command)
+    }
+
+    fn payload_seed(&self) -> u64 {
+        self.seed[0] ^ self.seed[1]
     }
 
     pub(crate) fn round(&self, source: SourceId, round: &RoundRef) -> Key {
