@@ -341,6 +341,8 @@ impl Projector {
                         "read model: the journal before the snapshot was retired; balances start from the snapshot, the history after it"
                     );
                     store::remove(&self.shared.path)?;
+                    // Pooled readers would still see the removed file.
+                    self.shared.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
                     self.connection = store::open(&self.shared.path)?;
                     let tx = self.connection.transaction()?;
                     history::seed(&tx, &ledger)?;
