@@ -36,6 +36,8 @@ pub struct Metrics {
     pub flush_seconds: Histogram,
     connections_open: IntGaugeVec,
     connections_refused: IntCounterVec,
+    durable_seq: IntGauge,
+    readmodel_seq: IntGauge,
 }
 
 const LATENCY_BUCKETS_S: [f64; 14] = [
@@ -58,6 +60,11 @@ impl Metrics {
         )?;
         let ring_depth = IntGauge::new("ring_depth", "Requests waiting in the sequencer's ring")?;
         let commands = IntCounter::new("commands_applied_total", "Commands applied and committed")?;
+        let durable_seq = IntGauge::new("journal_durable_seq", "The last durable sequence number")?;
+        let readmodel_seq = IntGauge::new(
+            "readmodel_applied_seq",
+            "The last sequence number the read models hold (lag: journal_durable_seq minus this)",
+        )?;
         let answered = IntCounter::new(
             "requests_answered_total",
             "Queries and retries answered without a journal record",
@@ -91,6 +98,8 @@ impl Metrics {
         registry.register(Box::new(batches.clone()))?;
         registry.register(Box::new(batch_len.clone()))?;
         registry.register(Box::new(flush_seconds.clone()))?;
+        registry.register(Box::new(durable_seq.clone()))?;
+        registry.register(Box::new(readmodel_seq.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -103,6 +112,8 @@ impl Metrics {
             flush_seconds,
             connections_open,
             connections_refused,
+            durable_seq,
+            readmodel_seq,
         })
     }
 
@@ -116,8 +127,10 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the sequencer's counters read now.
-    pub fn render(&self, sequencer: &SequencerHandle) -> String {
+    pub fn render(&self, sequencer: &SequencerHandle, durable_seq: u64, readmodel_seq: u64) -> String {
         self.ring_depth.set(sequencer.ring_depth() as i64);
+        self.durable_seq.set(durable_seq as i64);
+        self.readmodel_seq.set(readmodel_seq as i64);
         let stats = sequencer.stats();
         catch_up(&self.commands, stats.commands.load(Ordering::Relaxed));
         catch_up(&self.answered, stats.answered.load(Ordering::Relaxed));

@@ -491,5 +491,9 @@ async fn history_and_lookups_come_from_the_read_model_current_to_acknowledged_wr
 
     // None of these reads went through the sequencer.
     assert_eq!(w.server.metric("croupier_requests_answered_total").await, answered);
+    // The read model's lag is visible: none, after the reads above.
+    let durable = w.server.metric("croupier_journal_durable_seq").await.unwrap();
+    assert!(durable >= last as i64);
+    assert_eq!(w.server.metric("croupier_readmodel_applied_seq").await, Some(durable));
     w.server.stop().await;
 }
