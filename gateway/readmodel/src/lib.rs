@@ -26,10 +26,11 @@ pub mod store;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use engine::Config;
 use engine::durable::{DurableSeq, Tap};
 use engine::sequencer::Committed;
@@ -81,11 +82,13 @@ pub enum ReadModelError {
 }
 
 /// Durable batches on their way from the journal sink to the projection.
-const FEED_BATCHES_MAX: usize = 4096;
+pub const FEED_BATCHES_MAX: usize = 4096;
 /// Records applied in one SQLite transaction at most while catching up.
 const CATCH_UP_RECORDS_PER_TX: usize = 4096;
 /// Readers kept open for queries.
 const READERS_MAX: usize = 4;
+/// How often an idle projection checks whether the feed dropped batches.
+const DROP_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// One durable batch, as the journal holds it.
 struct FeedBatch {
@@ -98,6 +101,8 @@ struct FeedBatch {
 /// batch's record bytes into the queue, never blocking the sequencer.
 pub struct Feed {
     sender: Sender<FeedBatch>,
+    /// Set when a batch did not fit: the projection reads the journal.
+    dropped: Arc<AtomicBool>,
 }
 
 impl Tap for Feed {
@@ -109,8 +114,8 @@ impl Tap for Feed {
         };
         match self.sender.try_send(batch) {
             // Full: the projection reads the gap back from the journal.
-            Ok(()) | Err(TrySendError::Full(_)) => {}
-            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => self.dropped.store(true, Ordering::Release),
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
         }
     }
 }
@@ -124,6 +129,8 @@ pub struct ReadModel {
 struct Shared {
     path: PathBuf,
     applied: watch::Sender<u64>,
+    /// Times the feed had dropped batches and the journal was read instead.
+    gaps: AtomicU64,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -136,6 +143,17 @@ impl ReadModel {
     /// through [`ReadModel::wait_for`]. It never reads past `durable`: what
     /// is not durable may still be lost.
     pub fn start(data_dir: &Path, config: Config, durable: DurableSeq) -> Result<(ReadModel, Feed), ReadModelError> {
+        ReadModel::start_with(data_dir, config, durable, FEED_BATCHES_MAX)
+    }
+
+    /// [`ReadModel::start`] with a feed that holds at most `feed_batches`
+    /// batches (when it is full, batches are read back from the journal).
+    pub fn start_with(
+        data_dir: &Path,
+        config: Config,
+        durable: DurableSeq,
+        feed_batches: usize,
+    ) -> Result<(ReadModel, Feed), ReadModelError> {
         let path = store::path(data_dir);
         let mut connection = store::open(&path)?;
         let mut checkpoint = store::checkpoint(&connection)?;
@@ -157,14 +175,17 @@ impl ReadModel {
             path,
             applied,
             readers: Mutex::new(Vec::new()),
+            gaps: AtomicU64::new(0),
         });
-        let (sender, receiver) = crossbeam_channel::bounded(FEED_BATCHES_MAX);
+        let (sender, receiver) = crossbeam_channel::bounded(feed_batches.max(1));
+        let dropped = Arc::new(AtomicBool::new(false));
         let projector = Projector {
             data_dir: data_dir.to_path_buf(),
             config,
             connection,
             checkpoint,
             feed: receiver,
+            dropped: dropped.clone(),
             durable,
             shared: shared.clone(),
         };
@@ -175,12 +196,19 @@ impl ReadModel {
                 path: data_dir.to_path_buf(),
                 source,
             })?;
-        Ok((ReadModel { shared }, Feed { sender }))
+        Ok((ReadModel { shared }, Feed { sender, dropped }))
     }
 
     /// The last sequence number the views hold.
     pub fn applied_seq(&self) -> u64 {
         *self.shared.applied.borrow()
+    }
+
+    /// How many times the feed had dropped batches (the projection was
+    /// behind by more than the feed holds) and they were read back from the
+    /// journal.
+    pub fn gaps_recovered(&self) -> u64 {
+        self.shared.gaps.load(Ordering::Relaxed)
     }
 
     /// Waits until the views hold `seq` (at most `limit`); returns the
@@ -234,6 +262,7 @@ struct Projector {
     connection: Connection,
     checkpoint: Checkpoint,
     feed: Receiver<FeedBatch>,
+    dropped: Arc<AtomicBool>,
     durable: DurableSeq,
     shared: Arc<Shared>,
 }
@@ -261,14 +290,25 @@ impl Projector {
     /// Catches up from the journal, then applies the feed as it comes.
     fn follow(&mut self) -> Result<(), ReadModelError> {
         self.catch_up(self.durable.get())?;
-        while let Ok(first) = self.feed.recv() {
+        loop {
+            let first = match self.feed.recv_timeout(DROP_CHECK_INTERVAL) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.recover_dropped()?;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
             let mut batches = vec![first];
             batches.extend(self.feed.try_iter().take(255));
+            let mut next = self.checkpoint.seq + 1;
             for batch in &batches {
-                if batch.first_seq > self.checkpoint.seq + 1 {
-                    // Batches were dropped (the queue was full): read them back.
+                if batch.first_seq > next {
+                    // Batches before this one were dropped: read them back.
+                    self.shared.gaps.fetch_add(1, Ordering::Relaxed);
                     self.catch_up(batch.first_seq - 1)?;
                 }
+                next = next.max(batch.first_seq + batch.ranges.len() as u64);
             }
             let tx = self.connection.transaction()?;
             let mut checkpoint = self.checkpoint;
@@ -286,6 +326,17 @@ impl Projector {
             store::set_checkpoint(&tx, checkpoint)?;
             tx.commit()?;
             self.advance(checkpoint);
+            self.recover_dropped()?;
+        }
+    }
+
+    /// If the feed dropped batches (it was full), reads the journal up to
+    /// the durable end: the dropped ones may be the last, with no later
+    /// batch to reveal the gap.
+    fn recover_dropped(&mut self) -> Result<(), ReadModelError> {
+        if self.dropped.swap(false, Ordering::AcqRel) {
+            self.shared.gaps.fetch_add(1, Ordering::Relaxed);
+            self.catch_up(self.durable.get())?;
         }
         Ok(())
     }
