@@ -75,15 +75,13 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     let ok = outcome.is_ok();
 
     if let (Command::RegisterPlayer { currency, .. }, Outcome::Registered { player }) = (command, outcome) {
-        tx.execute(
-            "INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)",
-            params![player.0 as i64, currency.code()],
-        )?;
-        tx.execute(
+        tx.prepare_cached("INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)")?
+            .execute(params![player.0 as i64, currency.code()])?;
+        tx.prepare_cached(
             "INSERT OR REPLACE INTO balances (player, currency, cash, bonus, reserved, loyalty_points, seq)
              VALUES (?1, ?2, 0, 0, 0, 0, ?3)",
-            params![player.0 as i64, currency.code(), seq as i64],
-        )?;
+        )?
+        .execute(params![player.0 as i64, currency.code(), seq as i64])?;
     }
 
     // The payment a follow-up moves on, and its new state.
@@ -147,25 +145,25 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
 
     if let (Outcome::Moved(receipt), Some(player)) = (outcome, player) {
         let b = &receipt.balances;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR REPLACE INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
                  cash_delta, bonus_delta, cash, bonus, reserved)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                seq as i64,
-                player.0 as i64,
-                b.currency.code(),
-                command.kind(),
-                request.source.0,
-                request.id.as_str(),
-                time_ms as i64,
-                receipt.cash_delta.minor(),
-                receipt.bonus_delta.minor(),
-                b.cash.minor(),
-                b.bonus.minor(),
-                b.reserved.minor(),
-            ],
-        )?;
+        )?
+        .execute(params![
+            seq as i64,
+            player.0 as i64,
+            b.currency.code(),
+            command.kind(),
+            request.source.0,
+            request.id.as_str(),
+            time_ms as i64,
+            receipt.cash_delta.minor(),
+            receipt.bonus_delta.minor(),
+            b.cash.minor(),
+            b.bonus.minor(),
+            b.reserved.minor(),
+        ])?;
         upsert_balances(tx, player, b, seq)?;
     }
     Ok(time_ms)
@@ -185,28 +183,26 @@ fn upsert_transaction(
 ) -> Result<(), ReadModelError> {
     // A (source, id) seen again after the ledger forgot it is a new request:
     // the row is the latest one, as the ledger's lookup would be.
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO transactions (source, ext_id, seq, time_ms, kind, player, state, outcome)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            source.0,
-            id.as_str(),
-            seq as i64,
-            time_ms as i64,
-            kind,
-            player.map(|p| p.0 as i64),
-            state,
-            codec::to_bytes(outcome),
-        ],
-    )?;
+    )?
+    .execute(params![
+        source.0,
+        id.as_str(),
+        seq as i64,
+        time_ms as i64,
+        kind,
+        player.map(|p| p.0 as i64),
+        state,
+        codec::to_bytes(outcome),
+    ])?;
     Ok(())
 }
 
 fn set_state(tx: &Transaction<'_>, source: SourceId, id: &ExtId, state: &str) -> Result<(), ReadModelError> {
-    tx.execute(
-        "UPDATE transactions SET state = ?3 WHERE source = ?1 AND ext_id = ?2",
-        params![source.0, id.as_str(), state],
-    )?;
+    tx.prepare_cached("UPDATE transactions SET state = ?3 WHERE source = ?1 AND ext_id = ?2")?
+        .execute(params![source.0, id.as_str(), state])?;
     Ok(())
 }
 
@@ -215,19 +211,19 @@ fn payment_player(tx: &Transaction<'_>, payment: &TxRef) -> Result<Option<Player
 }
 
 fn upsert_balances(tx: &Transaction<'_>, player: PlayerId, b: &Balances, seq: u64) -> Result<(), ReadModelError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO balances (player, currency, cash, bonus, reserved, loyalty_points, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            player.0 as i64,
-            b.currency.code(),
-            b.cash.minor(),
-            b.bonus.minor(),
-            b.reserved.minor(),
-            b.loyalty_points as i64,
-            seq as i64,
-        ],
-    )?;
+    )?
+    .execute(params![
+        player.0 as i64,
+        b.currency.code(),
+        b.cash.minor(),
+        b.bonus.minor(),
+        b.reserved.minor(),
+        b.loyalty_points as i64,
+        seq as i64,
+    ])?;
     Ok(())
 }
 
@@ -240,10 +236,8 @@ pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadMode
         for &currency in Currency::ALL {
             if let Ok(balances) = ledger.balances(player, currency) {
                 if !registered {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)",
-                        params![id as i64, currency.code()],
-                    )?;
+                    tx.prepare_cached("INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)")?
+                        .execute(params![id as i64, currency.code()])?;
                     registered = true;
                 }
                 upsert_balances(tx, player, &balances, ledger.last_seq())?;
@@ -255,20 +249,19 @@ pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadMode
 
 fn find(connection: &Connection, source: SourceId, id: &ExtId) -> Result<Option<TxView>, ReadModelError> {
     let row = connection
-        .query_row(
+        .prepare_cached(
             "SELECT seq, time_ms, kind, player, state, outcome FROM transactions WHERE source = ?1 AND ext_id = ?2",
-            params![source.0, id.as_str()],
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Option<i64>>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Vec<u8>>(5)?,
-                ))
-            },
-        )
+        )?
+        .query_row(params![source.0, id.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<i64>>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+            ))
+        })
         .optional()?;
     let Some((seq, time_ms, kind, player, state, outcome)) = row else {
         return Ok(None);

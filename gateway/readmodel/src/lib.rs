@@ -343,6 +343,9 @@ impl Projector {
 
     /// Applies the journal after the checkpoint, up to `until` (durable).
     fn catch_up(&mut self, until: u64) -> Result<(), ReadModelError> {
+        if until <= self.checkpoint.seq {
+            return Ok(());
+        }
         let reader = journal::Reader::open(&self.data_dir).map_err(|e| ReadModelError::Journal(e.to_string()))?;
         if self.checkpoint.seq + 1 < reader.first_seq() {
             self.seed_from_snapshot()?;
@@ -350,7 +353,11 @@ impl Projector {
         let mut tx = self.connection.transaction()?;
         let mut checkpoint = self.checkpoint;
         let mut in_tx = 0;
-        'batches: for batch in reader.batches_from(checkpoint.seq + 1) {
+        let mut batches = reader.batches_from(checkpoint.seq + 1);
+        // Never asks the reader for a batch past `until`: the writer may be
+        // writing it right now, and a half-written batch must not be read.
+        'batches: while checkpoint.seq < until {
+            let Some(batch) = batches.next() else { break };
             let batch = batch.map_err(|e| ReadModelError::Journal(e.to_string()))?;
             for (i, bytes) in batch.records.iter().enumerate() {
                 let seq = batch.first_seq + i as u64;
