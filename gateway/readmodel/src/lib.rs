@@ -269,6 +269,13 @@ struct Projector {
 
 impl Projector {
     fn run(mut self) {
+        // The lowest priority (niceness 19 on Linux): under a CPU shortage
+        // the sequencer and the transports go first, and the projection
+        // lags (visible in `croupier_readmodel_applied_seq`) rather than
+        // slowing the money path.
+        if let Err(error) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+            tracing::debug!(?error, "read model: could not lower the projection thread's priority");
+        }
         loop {
             match self.follow() {
                 Ok(()) => return, // the feed closed: the server stopped
