@@ -9,9 +9,18 @@
 //! Applies the workload's set-up for 1,000 players, builds 200,000 more
 //! envelopes, and applies those inside `run` (the only function measured).
 //! Prints the digest, the last sequence number and the native time.
+//!
+//! With `printed` as its argument it measures what the sequencer thread
+//! does instead, in `run_printed`: each request's fingerprints are computed
+//! before (as producers do on their own threads, `Ledger::printer`), and
+//! the measured loop only admits and applies:
+//!
+//! ```sh
+//! valgrind --tool=callgrind --toggle-collect='apply_count::run_printed' target/release/examples/apply_count printed
+//! ```
 
 use engine::workload::Workload;
-use engine::{Config, Currency, Envelope, Ledger};
+use engine::{Admission, Config, Currency, Envelope, Ledger, Prints};
 
 const T0: u64 = 1_750_000_000_000;
 const COMMANDS: usize = 200_000;
@@ -23,7 +32,23 @@ fn run(ledger: &mut Ledger, envelopes: &[Envelope]) {
     }
 }
 
+/// The sequencer's share: admit with the producer's prints, apply if fresh.
+#[inline(never)]
+fn run_printed(ledger: &mut Ledger, envelopes: &[Envelope], prints: &[Prints]) {
+    for (envelope, prints) in envelopes.iter().zip(prints) {
+        match ledger.admit_printed(&envelope.request, *prints) {
+            Admission::Fresh(fresh) => {
+                std::hint::black_box(ledger.apply_fresh(envelope, fresh));
+            }
+            Admission::Answered(outcome) => {
+                std::hint::black_box(outcome);
+            }
+        }
+    }
+}
+
 fn main() {
+    let printed = std::env::args().nth(1).as_deref() == Some("printed");
     let mut workload = Workload::new(1, 1_000, Currency::EUR);
     let mut ledger = Ledger::new(Config::default());
     let mut seq = 0;
@@ -40,8 +65,14 @@ fn main() {
         ledger.apply(envelope);
     }
     let envelopes: Vec<Envelope> = (0..COMMANDS).map(|_| stamp(workload.next_request())).collect();
+    let printer = ledger.printer();
+    let prints: Vec<Prints> = envelopes.iter().map(|e| printer.prints(&e.request)).collect();
     let started = std::time::Instant::now();
-    run(&mut ledger, &envelopes);
+    if printed {
+        run_printed(&mut ledger, &envelopes, &prints);
+    } else {
+        run(&mut ledger, &envelopes);
+    }
     let elapsed = started.elapsed();
     println!(
         "digest {:016x} last_seq {} {:.0} ns/cmd",

@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::command::{Envelope, Request};
-use crate::ledger::{Admission, Ledger};
+use crate::ledger::{Admission, Ledger, Printer, Prints};
 use crate::outcome::Outcome;
 
 /// Sizes of the sequencer, fixed at start-up.
@@ -178,8 +178,16 @@ pub enum ReplyError {
 
 type ReplySender = oneshot::Sender<Result<Reply, ReplyError>>;
 
+/// A request on its way through the ring, with the fingerprints its
+/// producer computed ([`Printer`]) so the single writer does not hash it.
+struct Submitted {
+    request: Request,
+    prints: Prints,
+    reply: ReplySender,
+}
+
 enum Message {
-    Submit(Request, ReplySender),
+    Submit(Submitted),
     Stop,
 }
 
@@ -187,7 +195,7 @@ impl Message {
     /// The request of a `Submit` handed back (handles only send `Submit`).
     fn into_request(self) -> Request {
         match self {
-            Message::Submit(request, _) => request,
+            Message::Submit(submitted) => submitted.request,
             Message::Stop => unreachable!("handles never send Stop"),
         }
     }
@@ -268,6 +276,7 @@ impl Shared {
 pub struct SequencerHandle {
     ring: Sender<Message>,
     shared: Arc<Shared>,
+    printer: Printer,
 }
 
 impl SequencerHandle {
@@ -284,7 +293,10 @@ impl SequencerHandle {
             Err((SubmitError::ShutDown, request))
         } else {
             let (reply, completion) = oneshot::channel();
-            match self.ring.try_send(Message::Submit(request, reply)) {
+            // Hashed here, on the producer's thread, not on the sequencer's.
+            let prints = self.printer.prints(&request);
+            let submitted = Submitted { request, prints, reply };
+            match self.ring.try_send(Message::Submit(submitted)) {
                 Ok(()) => Ok(Completion(completion)),
                 Err(TrySendError::Full(message)) => Err((SubmitError::Busy, message.into_request())),
                 Err(TrySendError::Disconnected(message)) => Err((SubmitError::ShutDown, message.into_request())),
@@ -347,6 +359,7 @@ impl<S: CommitSink> Sequencer<S> {
         );
         let (ring, drain) = crossbeam_channel::bounded(config.ring_capacity);
         let shared = Arc::new(Shared::default());
+        let printer = ledger.printer();
         let worker = Worker {
             ledger,
             sink,
@@ -360,7 +373,7 @@ impl<S: CommitSink> Sequencer<S> {
             .name("sequencer".into())
             .spawn(move || worker.run())?;
         Ok(Sequencer {
-            handle: SequencerHandle { ring, shared },
+            handle: SequencerHandle { ring, shared, printer },
             thread,
         })
     }
@@ -403,7 +416,7 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
             if !stopping {
                 // Sleep until there is work (or every handle is gone).
                 match self.drain.recv() {
-                    Ok(Message::Submit(request, reply)) => requests.push((request, reply)),
+                    Ok(Message::Submit(submitted)) => requests.push(submitted),
                     Ok(Message::Stop) | Err(_) => stopping = true,
                 }
             }
@@ -428,11 +441,11 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
 
     /// Takes waiting requests without blocking, up to a batch; true if a
     /// stop was among them.
-    fn fill(&mut self, requests: &mut Vec<(Request, ReplySender)>) -> bool {
+    fn fill(&mut self, requests: &mut Vec<Submitted>) -> bool {
         let mut stop = false;
         while requests.len() < self.config.batch_len_max {
             match self.drain.try_recv() {
-                Ok(Message::Submit(request, reply)) => requests.push((request, reply)),
+                Ok(Message::Submit(submitted)) => requests.push(submitted),
                 Ok(Message::Stop) => stop = true,
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
@@ -441,7 +454,7 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
     }
 
     /// Applies, commits and answers one batch.
-    fn commit(&mut self, batch: &mut Batch, requests: &mut Vec<(Request, ReplySender)>) -> Result<(), CommitError> {
+    fn commit(&mut self, batch: &mut Batch, requests: &mut Vec<Submitted>) -> Result<(), CommitError> {
         if requests.is_empty() {
             return Ok(());
         }
@@ -488,9 +501,9 @@ impl Batch {
         }
     }
 
-    fn apply(&mut self, ledger: &mut Ledger, requests: impl Iterator<Item = (Request, ReplySender)>, time_ms: u64) {
-        for (request, reply) in requests {
-            let fresh = match ledger.admit(&request) {
+    fn apply(&mut self, ledger: &mut Ledger, requests: impl Iterator<Item = Submitted>, time_ms: u64) {
+        for Submitted { request, prints, reply } in requests {
+            let fresh = match ledger.admit_printed(&request, prints) {
                 Admission::Fresh(fresh) => fresh,
                 Admission::Answered(outcome) => {
                     // Current as of the last applied command.

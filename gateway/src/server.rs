@@ -45,6 +45,10 @@ use readmodel::ReadModel;
 /// The source of the server's own requests (the first operator).
 pub const SYSTEM_SOURCE: SourceId = SourceId(0);
 
+/// How long a stop waits for the read model to apply what it was fed and
+/// close its file.
+const READ_MODEL_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why the server could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -237,6 +241,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let engine = Engine::new(sequencer.handle(), config.retry_after_s);
     let first_token_path = first_operator(&engine, &view, &dir).await?;
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
+    let projection = readmodel.clone();
     let state = AppState(Arc::new(Shared {
         engine,
         view,
@@ -257,6 +262,11 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             .map_err(|error| ServeError::Sequencer(format!("shutdown task failed: {error}")))?;
         halted.map_err(|error| ServeError::Sequencer(error.to_string()))?;
         tracing::info!("sequencer stopped, journal flushed");
+        // The sequencer's sink held the read model's feed: the projection
+        // now applies what is left, syncs its file and ends.
+        if !projection.finished(READ_MODEL_CLOSE_LIMIT).await {
+            tracing::warn!("the read model did not close in time; a restart of the machine will rebuild it");
+        }
         let status = snapshotter.status();
         // Waits for a snapshot in progress (it only reads the journal).
         tokio::task::spawn_blocking(move || snapshotter.stop())

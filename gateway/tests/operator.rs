@@ -496,4 +496,16 @@ async fn history_and_lookups_come_from_the_read_model_current_to_acknowledged_wr
     assert!(durable >= last as i64);
     assert_eq!(w.server.metric("croupier_readmodel_applied_seq").await, Some(durable));
     w.server.stop().await;
+
+    // A stop closes the read model's file cleanly: synced and marked so, so
+    // that a restart of the machine does not rebuild it.
+    let file = rusqlite::Connection::open(dir.path().join("readmodel.sqlite")).unwrap();
+    let (seq, closed_cleanly): (i64, bool) = file
+        .query_row(
+            "SELECT checkpoint.seq, open_state.closed_cleanly FROM checkpoint, open_state",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((seq, closed_cleanly), (durable, true));
 }

@@ -32,6 +32,6 @@ pub use ids::{
     ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
     TokenHash,
 };
-pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger};
+pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger, Printer, Prints};
 pub use money::{Amount, Currency, MoneyError};
 pub use outcome::{Balances, Outcome, Receipt, Rejection};

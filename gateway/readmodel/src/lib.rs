@@ -129,6 +129,8 @@ pub struct ReadModel {
 struct Shared {
     path: PathBuf,
     applied: watch::Sender<u64>,
+    /// Set when the projection thread has ended (and closed its file).
+    finished: watch::Sender<bool>,
     /// Times the feed had dropped batches and the journal was read instead.
     gaps: AtomicU64,
     readers: Mutex<Vec<Connection>>,
@@ -174,6 +176,7 @@ impl ReadModel {
         let shared = Arc::new(Shared {
             path,
             applied,
+            finished: watch::channel(false).0,
             readers: Mutex::new(Vec::new()),
             gaps: AtomicU64::new(0),
         });
@@ -209,6 +212,19 @@ impl ReadModel {
     /// journal.
     pub fn gaps_recovered(&self) -> u64 {
         self.shared.gaps.load(Ordering::Relaxed)
+    }
+
+    /// Waits (at most `limit`) until the projection thread has ended, which
+    /// it does once the journal sink holding its [`Feed`] is dropped: it
+    /// applies what the feed still holds, then syncs and closes its file so
+    /// that a restart of the machine does not rebuild it. Says whether it
+    /// ended in time.
+    pub async fn finished(&self, limit: Duration) -> bool {
+        let mut receiver = self.shared.finished.subscribe();
+        matches!(
+            tokio::time::timeout(limit, receiver.wait_for(|finished| *finished)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Waits until the views hold `seq` (at most `limit`); returns the
@@ -278,7 +294,14 @@ impl Projector {
         }
         loop {
             match self.follow() {
-                Ok(()) => return, // the feed closed: the server stopped
+                // The feed closed: the server stopped.
+                Ok(()) => {
+                    if let Err(error) = store::close(self.connection) {
+                        tracing::warn!(%error, "read model: closing its file failed; the next start after a reboot rebuilds it");
+                    }
+                    self.shared.finished.send_replace(true);
+                    return;
+                }
                 Err(error) => {
                     tracing::error!(%error, seq = self.checkpoint.seq, "read model failed; retrying from its checkpoint in 1 s");
                     std::thread::sleep(Duration::from_secs(1));

@@ -230,10 +230,43 @@ pub enum Admission {
     Fresh(Fresh),
 }
 
-/// A request found new by [`Ledger::admit`], with its idempotency key, so
-/// applying it does not look it up again.
+/// A request found new by [`Ledger::admit`], with its idempotency key (and
+/// its payload fingerprint, if it came printed), so applying it does not
+/// compute them again.
 #[derive(Debug)]
-pub struct Fresh(Key);
+pub struct Fresh {
+    key: Key,
+    payload: Option<u64>,
+}
+
+/// A request's fingerprints: its idempotency key (keyed SipHash of source
+/// and id) and its payload fingerprint (XXH3 of the command's canonical
+/// encoding). Computing them is a third of what applying a bet costs, and
+/// they depend on nothing but the request and the ledger's secret seed, so
+/// a producer computes them on its own thread ([`Printer`]) and the single
+/// writer only checks the table ([`Ledger::admit_printed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prints {
+    key: Key,
+    payload: u64,
+}
+
+/// Computes [`Prints`] off the single writer: the ledger's fingerprint
+/// functions under its secret seed ([`Ledger::printer`]). Only prints made
+/// by the printer of the same ledger may be given to it; replay computes
+/// them itself, so the journal and the digest never depend on them.
+#[derive(Clone, Debug)]
+pub struct Printer(Fingerprinter);
+
+impl Printer {
+    /// The fingerprints of `request`.
+    pub fn prints(&self, request: &Request) -> Prints {
+        Prints {
+            key: self.0.request(request.source, &request.id),
+            payload: self.0.payload(&request.command),
+        }
+    }
+}
 
 /// The wallet ledger of one shard.
 pub struct Ledger {
@@ -306,7 +339,7 @@ impl Ledger {
     /// As [`Ledger::apply`].
     pub fn apply_fresh(&mut self, envelope: &Envelope, fresh: Fresh) -> Outcome {
         let request = &envelope.request;
-        let key = fresh.0;
+        let key = fresh.key;
         debug_assert!(key == self.fingerprints.request(request.source, &request.id));
         debug_assert!(self.txs.get(key).is_none(), "admitted as fresh, then applied");
         self.stamp(envelope);
@@ -317,9 +350,14 @@ impl Ledger {
             key,
         };
         let mut encoded = std::mem::take(&mut self.encoded);
-        encoded.clear();
-        request.command.encode(&mut encoded);
-        let payload = self.fingerprints.payload_of_encoded(&encoded);
+        let payload = match fresh.payload {
+            Some(payload) => payload,
+            None => {
+                encoded.clear();
+                request.command.encode(&mut encoded);
+                self.fingerprints.payload_of_encoded(&encoded)
+            }
+        };
         let (outcome, detail) = self.execute(ctx, &request.command);
         self.fold_history(&mut encoded, envelope.seq, payload, &outcome);
         self.encoded = encoded;
@@ -367,10 +405,32 @@ impl Ledger {
             return Admission::Answered(self.query(&request.command));
         }
         let key = self.fingerprints.request(request.source, &request.id);
+        self.admit_keyed(request, key, None)
+    }
+
+    /// [`Ledger::admit`] with the request's fingerprints computed ahead by
+    /// [`Ledger::printer`]'s printer (on a producer's thread): the single
+    /// writer then hashes nothing.
+    pub fn admit_printed(&self, request: &Request, prints: Prints) -> Admission {
+        debug_assert!(prints == self.printer().prints(request), "prints of another ledger");
+        if request.command.is_read_only() {
+            return Admission::Answered(self.query(&request.command));
+        }
+        self.admit_keyed(request, prints.key, Some(prints.payload))
+    }
+
+    /// The printer of this ledger's fingerprints, for producers.
+    pub fn printer(&self) -> Printer {
+        Printer(self.fingerprints.clone())
+    }
+
+    // Always inlined: `admit` and `admit_printed` each keep one call.
+    #[inline(always)]
+    fn admit_keyed(&self, request: &Request, key: Key, payload: Option<u64>) -> Admission {
         let Some(seen) = self.txs.get(key) else {
-            return Admission::Fresh(Fresh(key));
+            return Admission::Fresh(Fresh { key, payload });
         };
-        let payload = self.fingerprints.payload(&request.command);
+        let payload = payload.unwrap_or_else(|| self.fingerprints.payload(&request.command));
         Admission::Answered(match (&seen.detail, request.command.unwrapped()) {
             (Detail::Tombstone, Command::Bet(_)) => Outcome::Rejected(Rejection::BetRolledBack),
             _ if seen.payload == payload && !matches!(seen.detail, Detail::Tombstone) => seen.outcome.clone(),

@@ -425,3 +425,43 @@ fn a_different_history_gives_a_different_digest() {
     d.run(GAME, bet_cmd(PlayerId(1), 0, "r9"));
     assert_ne!(c.ledger.digest(), d.ledger.digest());
 }
+
+#[test]
+fn requests_printed_by_a_producer_are_admitted_and_applied_as_the_ledger_would() {
+    let mut h = Harness::new();
+    let p = h.register();
+    h.fund(p, 1000);
+    // A twin fed the same envelopes the sequencer's way: fingerprints made
+    // ahead by the printer, then admitted and applied without hashing.
+    let mut twin = h.replay();
+    let printer = twin.printer();
+    let cases: Vec<(SourceId, &str, Command)> = vec![
+        (GAME, "b1", bet_cmd(p, 100, "r1")),
+        (GAME, "b1", bet_cmd(p, 100, "r1")), // retry
+        (GAME, "b1", bet_cmd(p, 200, "r1")), // conflict
+        (GAME, "w1", win_cmd(p, 50, "r1", WinKind::Regular)),
+        (GAME, "rb-early", rollback_cmd(p, "b2")),
+        (GAME, "b2", bet_cmd(p, 100, "r2")), // rolled back before it came
+        (OPS, "adj", adjust_cmd(p, EUR, -5)),
+    ];
+    for (source, id, command) in cases {
+        let request = Request {
+            source,
+            id: ext(id),
+            command: command.clone(),
+        };
+        let prints = printer.prints(&request);
+        let expected = h.apply(source, id, command);
+        let envelope = Envelope {
+            seq: h.seq,
+            time_ms: h.now,
+            request,
+        };
+        let outcome = match twin.admit_printed(&envelope.request, prints) {
+            Admission::Fresh(fresh) => twin.apply_fresh(&envelope, fresh),
+            Admission::Answered(outcome) => outcome,
+        };
+        assert_eq!(outcome, expected, "{id}");
+        assert_eq!(twin.digest(), h.ledger.digest(), "{id}");
+    }
+}

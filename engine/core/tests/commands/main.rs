@@ -20,8 +20,8 @@ use engine_core::command::{
 };
 use engine_core::outcome::{BlockReason, Capacity, PaymentState, TxState, TxSummary};
 use engine_core::{
-    Amount, Balances, Config, Currency, ExtId, Flows, GameCode, Jurisdiction, Ledger, OperatorId, Outcome, PlayerId,
-    Reason, Receipt, Rejection, RoundId, SourceId,
+    Admission, Amount, Balances, Config, Currency, ExtId, Flows, GameCode, Jurisdiction, Ledger, OperatorId, Outcome,
+    PlayerId, Reason, Receipt, Rejection, RoundId, SourceId,
 };
 
 const HOUR: u64 = 3_600_000;
