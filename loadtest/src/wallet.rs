@@ -51,6 +51,22 @@ pub struct WalletArgs {
     /// Which wallet contract to speak.
     #[arg(long, value_enum, default_value = "native")]
     contract: Contract,
+    /// What each connection does.
+    #[arg(long, value_enum, default_value = "rounds")]
+    play: Play,
+}
+
+/// What a connection sends, over and over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Play {
+    /// A bet, then a win that closes the round.
+    Rounds,
+    /// The in-session balance the aggregator asks for (native
+    /// `/wallet/v1/balance`): answered by the sequencer, through the ring.
+    WalletBalance,
+    /// The operator's balance read (`/operator/v1/players/{p}/balance`):
+    /// answered from the read model, never through the ring.
+    OperatorBalance,
 }
 
 /// A wallet contract the load speaks.
@@ -87,6 +103,10 @@ pub fn run(args: WalletArgs) -> Result<()> {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     ensure!(loopback, "--url must be a loopback address, not {url}");
+    ensure!(
+        args.play != Play::WalletBalance || args.contract == Contract::Native,
+        "--play wallet-balance speaks the native contract"
+    );
     let admin = std::fs::read_to_string(&args.token_file)
         .with_context(|| format!("reading the operator token from {}", args.token_file.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -106,9 +126,10 @@ async fn drive(args: WalletArgs, admin: String) -> Result<()> {
         tokens.push(setup.funded_session(aggregator).await?);
     }
     println!(
-        "{} connection(s), {:?} contract, over {}, {} s measured after {} s warm-up",
+        "{} connection(s), {:?} contract, playing {:?}, over {}, {} s measured after {} s warm-up",
         args.connections,
         args.contract,
+        args.play,
         if args.http2 { "HTTP/2" } else { "HTTP/1.1" },
         args.seconds,
         args.warmup_seconds
@@ -126,6 +147,8 @@ async fn drive(args: WalletArgs, admin: String) -> Result<()> {
                 Client::builder().http1_only().pool_max_idle_per_host(1).build()
             };
             let player = Player {
+                play: args.play,
+                admin: setup.admin.clone(),
                 base: base.clone(),
                 aggregator,
                 credential: credential.clone(),
@@ -147,6 +170,16 @@ async fn drive(args: WalletArgs, admin: String) -> Result<()> {
     let mut all = bets.clone();
     all.add(&wins)?;
     let total = all.len();
+    if args.play != Play::Rounds {
+        println!(
+            "requests {total} ({:?}) in {} s: {:.0} req/s",
+            args.play,
+            args.seconds,
+            total as f64 / args.seconds as f64
+        );
+        print_latencies("balance read, request to reply", &all);
+        return Ok(());
+    }
     println!(
         "requests {total} ({} bets, {} wins) in {} s: {:.0} req/s",
         bets.len(),
@@ -230,6 +263,9 @@ impl Setup {
 
 /// One connection's player.
 struct Player {
+    play: Play,
+    /// The operator token, for operator reads.
+    admin: String,
     base: String,
     aggregator: u32,
     credential: Credential,
@@ -245,6 +281,16 @@ impl Player {
             bets: Histogram::new(3)?,
             wins: Histogram::new(3)?,
         };
+        if self.play != Play::Rounds {
+            // Balance reads are counted as `bets` (the report prints one figure).
+            while Instant::now() < until {
+                let elapsed = self.read_balance(&client).await?;
+                if Instant::now() >= measure_from {
+                    measured.bets.record(elapsed.as_nanos() as u64)?;
+                }
+            }
+            return Ok(measured);
+        }
         let mut round = 0_u64;
         while Instant::now() < until {
             round += 1;
@@ -261,6 +307,28 @@ impl Player {
             }
         }
         Ok(measured)
+    }
+
+    /// One balance read; its round-trip time. Anything but 200 stops the run.
+    async fn read_balance(&self, client: &Client) -> Result<Duration> {
+        if self.play == Play::WalletBalance {
+            return self.call(client, "balance", &json!({ "token": self.token })).await;
+        }
+        let path = format!("/operator/v1/players/{}/balance?currency=EUR", self.player);
+        let sent = Instant::now();
+        let response = client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .with_context(|| format!("GET {path} on connection {}", self.connection))?;
+        let status = response.status();
+        let reply = response.bytes().await?;
+        let elapsed = sent.elapsed();
+        if status != StatusCode::OK {
+            bail!("GET {path}: {status}: {}", String::from_utf8_lossy(&reply));
+        }
+        Ok(elapsed)
     }
 
     /// A 1.00 EUR stake.
