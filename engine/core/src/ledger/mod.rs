@@ -255,8 +255,15 @@ pub struct Prints {
 /// functions under its secret seed ([`Ledger::printer`]). Only prints made
 /// by the printer of the same ledger may be given to it; replay computes
 /// them itself, so the journal and the digest never depend on them.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Printer(Fingerprinter);
+
+impl std::fmt::Debug for Printer {
+    // The seed is a secret: it never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Printer(..)")
+    }
+}
 
 impl Printer {
     /// The fingerprints of `request`.
