@@ -1,9 +1,14 @@
-//! Every route the server serves, written once: method, path, who may call
-//! it, and its handler. The router is built from this table, operator
-//! routes get their role check from it (the handlers receive the
-//! authenticated [`Caller`]), and a test checks it against `/openapi.json`:
-//! every route documented, every documented operation served, every
-//! operator route with its roles and its bearer security.
+//! A route table row, written once per route: its handler, who may call it
+//! ([`Access`]), and its OpenAPI operation, from which the method and path
+//! are taken. Module crates export their rows; the server merges them into
+//! one router ([`router`]) and one API description ([`document`]), and a
+//! test checks the two against each other.
+//!
+//! The method and path are read from the handler's `#[utoipa::path]`
+//! annotation rather than written again in the row, so a route cannot be
+//! served under one path and documented under another. Operator routes get
+//! their role check here, in front of the handler, which then takes the
+//! authenticated [`Caller`].
 
 use axum::extract::{Request, State};
 use axum::handler::Handler;
@@ -12,10 +17,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use engine::Role;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::HttpMethod;
 
-use crate::app::{self, AppState};
-use crate::operator::{self, Caller, authorize};
-use crate::{hub88, openapi, reads, wallet};
+use crate::caller::{Caller, authenticate};
+use crate::state::AppState;
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,189 +31,121 @@ pub enum Access {
     /// An aggregator, by the signature over its request (checked by the
     /// wallet contract's handler, which needs the body).
     Aggregator,
-    /// An operator whose bearer token has one of these roles (checked here,
-    /// before the handler runs).
+    /// An operator whose bearer token has one of these roles (checked by
+    /// the router, before the handler runs).
     Operator(&'static [Role]),
 }
 
+/// The operation of a handler as its `#[utoipa::path]` annotation describes
+/// it: utoipa generates a `__path_<handler>` type implementing these.
+///
+/// `SchemaReferences` is utoipa's hidden trait for the schemas an operation
+/// names (request and response bodies); utoipa's own `OpenApi` derive and
+/// `utoipa-axum` collect schemas through it the same way.
+pub trait Operation: utoipa::Path + utoipa::__dev::SchemaReferences {}
+
+impl<P: utoipa::Path + utoipa::__dev::SchemaReferences> Operation for P {}
+
 /// One route.
-#[derive(Clone, Debug)]
 pub struct Route {
-    /// Its method.
+    /// Its method (from the annotation).
     pub method: Method,
-    /// Its path, in axum's syntax (`{param}`), the same as OpenAPI's.
-    pub path: &'static str,
+    /// Its path in OpenAPI's syntax (`{param}`), which is axum's too.
+    pub path: String,
     /// Who may call it.
     pub access: Access,
+    handler: MethodRouter<AppState>,
+    document: fn(&mut OpenApi),
 }
 
-const ALL: &[Role] = &Role::ALL;
-const ADMIN: &[Role] = &[Role::Admin];
-const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
-const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
-const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
-const EXCLUSION: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
-
-/// The table: each route with its handler.
-pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
-    use Access::{Aggregator, Operator, Public};
-    vec![
-        route(
-            Method::POST,
-            "/wallet/v1/authenticate",
-            Aggregator,
-            wallet::authenticate,
-        ),
-        route(Method::POST, "/wallet/v1/balance", Aggregator, wallet::balance),
-        route(Method::POST, "/wallet/v1/bet", Aggregator, wallet::bet),
-        route(Method::POST, "/wallet/v1/win", Aggregator, wallet::win),
-        route(Method::POST, "/wallet/v1/rollback", Aggregator, wallet::rollback),
-        route(Method::POST, "/wallet/v1/end-round", Aggregator, wallet::end_round),
-        route(
-            Method::POST,
-            "/operator/v1/operators",
-            Operator(ADMIN),
-            operator::create_operator,
-        ),
-        route(
-            Method::POST,
-            "/operator/v1/aggregators",
-            Operator(ADMIN),
-            operator::create_aggregator,
-        ),
-        route(
-            Method::POST,
-            "/operator/v1/players",
-            Operator(SUPPORT),
-            operator::create_player,
-        ),
-        route(
-            Method::POST,
-            "/operator/v1/players/{player}/deposits",
-            Operator(FINANCE),
-            operator::fund_player,
-        ),
-        route(
-            Method::GET,
-            "/operator/v1/players/{player}/balance",
-            Operator(ALL),
-            reads::balance,
-        ),
-        route(
-            Method::GET,
-            "/operator/v1/players/{player}/history",
-            Operator(ALL),
-            reads::history,
-        ),
-        route(
-            Method::PUT,
-            "/operator/v1/players/{player}/limits",
-            Operator(COMPLIANCE),
-            operator::set_limit,
-        ),
-        route(
-            Method::POST,
-            "/operator/v1/players/{player}/self-exclusion",
-            Operator(EXCLUSION),
-            operator::self_exclude,
-        ),
-        route(
-            Method::POST,
-            "/operator/v1/sessions",
-            Operator(SUPPORT),
-            operator::issue_session,
-        ),
-        route(
-            Method::GET,
-            "/operator/v1/transactions/{source}/{id}",
-            Operator(ALL),
-            reads::transaction,
-        ),
-        route(
-            Method::GET,
-            "/operator/v1/hub88/public-key",
-            Operator(ALL),
-            operator::rsa_public_key,
-        ),
-        route(
-            Method::POST,
-            "/hub88/{aggregator}/user/info",
-            Aggregator,
-            hub88::user_info_route,
-        ),
-        route(
-            Method::POST,
-            "/hub88/{aggregator}/user/balance",
-            Aggregator,
-            hub88::balance_route,
-        ),
-        route(
-            Method::POST,
-            "/hub88/{aggregator}/transaction/bet",
-            Aggregator,
-            hub88::bet_route,
-        ),
-        route(
-            Method::POST,
-            "/hub88/{aggregator}/transaction/win",
-            Aggregator,
-            hub88::win_route,
-        ),
-        route(
-            Method::POST,
-            "/hub88/{aggregator}/transaction/rollback",
-            Aggregator,
-            hub88::rollback_route,
-        ),
-        route(Method::GET, "/healthz", Public, app::healthz),
-        route(Method::GET, "/readyz", Public, app::readyz),
-        route(Method::GET, "/metrics", Public, app::metrics_text),
-        route(Method::GET, "/openapi.json", Public, openapi::serve),
-    ]
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("access", &self.access)
+            .finish_non_exhaustive()
+    }
 }
 
-/// One row of the table: the method is written once and serves both the
-/// description and the router.
-fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> (Route, MethodRouter<AppState>)
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    // The table holds only standard methods: a typo fails the start and
-    // every test, never serves a route under another method.
+/// A row: `handler`, documented by `P` (its `__path_<handler>` type), with
+/// `access`: `route::<__path_bet, _>(Access::Aggregator, bet)`.
+pub fn route<P: Operation, T: 'static>(access: Access, handler: impl Handler<T, AppState>) -> Route {
+    let method = single_method::<P>();
+    // The table holds only standard methods: a wrong one fails the start
+    // and every test, never serves a route under another method.
     let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method in the route table");
-    (Route { method, path, access }, on(filter, handler))
+    Route {
+        method,
+        path: P::path(),
+        access,
+        handler: on(filter, handler),
+        document: document_operation::<P>,
+    }
 }
 
-/// The routes without their handlers.
-pub fn routes() -> Vec<Route> {
-    table().into_iter().map(|(route, _)| route).collect()
+/// The one method of an annotation. Each handler serves one method; an
+/// annotation naming several is a mistake in the code, caught at start-up
+/// and by every test that builds the table.
+fn single_method<P: Operation>() -> Method {
+    let methods = P::methods();
+    let [method] = methods.as_slice() else {
+        panic!("{} must name exactly one method, not {}", P::path(), methods.len());
+    };
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
 }
 
-/// The table as a router, operator routes behind their role check.
-pub fn router(state: &AppState) -> axum::Router<AppState> {
+/// Adds `P`'s operation and the schemas it names to `doc`.
+fn document_operation<P: Operation>(doc: &mut OpenApi) {
+    doc.paths.add_path_operation(P::path(), P::methods(), P::operation());
+    let mut schemas = Vec::new();
+    P::schemas(&mut schemas);
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+}
+
+/// Adds every route's operation to `doc`.
+pub fn document(doc: &mut OpenApi, routes: &[Route]) {
+    for route in routes {
+        (route.document)(doc);
+    }
+}
+
+/// The rows as a router, operator routes behind their role check.
+pub fn router(routes: Vec<Route>, state: &AppState) -> axum::Router<AppState> {
     let mut router = axum::Router::new();
-    for (route, handler) in table() {
+    for route in routes {
         let handler = match route.access {
-            Access::Operator(roles) => handler.route_layer(axum::middleware::from_fn_with_state(
+            Access::Operator(roles) => route.handler.route_layer(axum::middleware::from_fn_with_state(
                 (state.clone(), roles),
                 require_role,
             )),
-            Access::Public | Access::Aggregator => handler,
+            Access::Public | Access::Aggregator => route.handler,
         };
-        router = router.route(route.path, handler);
+        router = router.route(&route.path, handler);
     }
     router
 }
 
 /// Authenticates the operator and checks the role before the handler runs;
-/// the handler finds the [`Caller`] in the request's extensions.
+/// the handler takes the [`Caller`] from the request's extensions.
 async fn require_role(
     State((state, roles)): State<(AppState, &'static [Role])>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match authorize(&state, request.headers(), roles) {
+    match authenticate(&state, request.headers(), roles) {
         Ok(caller) => {
             request.extensions_mut().insert::<Caller>(caller);
             next.run(request).await
