@@ -4,10 +4,9 @@
 //! code) and their tags and schemas, around the server's own header:
 //! title, security schemes, the error body.
 
+use edge::error::{ErrorBody, ErrorDetail};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-
-use edge::error::{ErrorBody, ErrorDetail};
 
 use crate::ops::HealthReply;
 

@@ -38,14 +38,13 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use engine::command::{Bet, RoundRef, Win, WinKind};
-use engine::ledger::Session;
-use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
-
 use edge::AppState;
 use edge::body::JsonBody;
 use edge::error::{ApiError, json_response, to_json};
 use edge::openapi::{error_body, json};
+use engine::command::{Bet, RoundRef, Win, WinKind};
+use engine::ledger::Session;
+use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
 use protocol::rsa_signature;
 use utoipa::openapi::Schema;
 use utoipa::openapi::response::Response as ApiResponse;
