@@ -31,6 +31,12 @@ fn every_route_is_documented_with_its_access_and_every_documented_operation_is_s
             route.method,
             route.path
         );
+        assert!(
+            operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()),
+            "{} {} has no tag",
+            route.method,
+            route.path
+        );
         let bearer = operation["security"]
             .as_array()
             .is_some_and(|schemes| schemes.iter().any(|scheme| scheme.get("bearer").is_some()));

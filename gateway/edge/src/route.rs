@@ -39,12 +39,13 @@ pub enum Access {
 /// The operation of a handler as its `#[utoipa::path]` annotation describes
 /// it: utoipa generates a `__path_<handler>` type implementing these.
 ///
-/// `SchemaReferences` is utoipa's hidden trait for the schemas an operation
-/// names (request and response bodies); utoipa's own `OpenApi` derive and
-/// `utoipa-axum` collect schemas through it the same way.
-pub trait Operation: utoipa::Path + utoipa::__dev::SchemaReferences {}
+/// `Tags` and `SchemaReferences` are utoipa's hidden traits for an
+/// operation's tags (`tag = "…"`, which `Path::operation` leaves out) and
+/// for the schemas it names (request and response bodies); utoipa's own
+/// `OpenApi` derive and `utoipa-axum` read them the same way.
+pub trait Operation: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static> {}
 
-impl<P: utoipa::Path + utoipa::__dev::SchemaReferences> Operation for P {}
+impl<P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>> Operation for P {}
 
 /// One route.
 pub struct Route {
@@ -104,9 +105,15 @@ fn single_method<P: Operation>() -> Method {
     }
 }
 
-/// Adds `P`'s operation and the schemas it names to `doc`.
+/// Adds `P`'s operation, with its tags, and the schemas it names to `doc`.
 fn document_operation<P: Operation>(doc: &mut OpenApi) {
-    doc.paths.add_path_operation(P::path(), P::methods(), P::operation());
+    let mut operation = P::operation();
+    let tags = <P as utoipa::__dev::Tags<'static>>::tags();
+    operation
+        .tags
+        .get_or_insert_with(Vec::new)
+        .extend(tags.into_iter().map(str::to_owned));
+    doc.paths.add_path_operation(P::path(), P::methods(), operation);
     let mut schemas = Vec::new();
     P::schemas(&mut schemas);
     doc.components
