@@ -1,6 +1,7 @@
-//! The application: shared state and the one [`Router`] every transport
-//! serves, with its layers (request ids, tracing, timeout, metrics, JSON
-//! errors).
+//! The application: the one [`Router`] every transport serves, built from
+//! the merged route table ([`crate::routes`]) over the handlers' shared
+//! state ([`AppState`], from the edge), with its layers (request ids,
+//! tracing, timeout, metrics, JSON errors).
 //!
 //! Every error is `{"error": {...}}`: handlers answer in that shape, and
 //! what the router answers by itself (no such route, a method the route
@@ -12,94 +13,40 @@
 //! tokens), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use edge::error::ApiError;
+use edge::submit::Submission;
 use tower::ServiceBuilder;
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
 
-use crate::config::ServeConfig;
-use crate::error::ApiError;
 use crate::log_limit::LogLimit;
-use crate::metrics;
-use crate::metrics::Metrics;
-use crate::projection::SharedView;
-use crate::rsa_signature::RsaSigner;
-use crate::submit::{Engine, Submission};
+use crate::metrics::{self, Metrics};
+use crate::openapi::ApiDoc;
+use crate::ops::OpenApiJson;
 
-/// Milliseconds since the epoch. The server reads time only through this
-/// (the sequencer included), so tests can move it.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// The operating system's clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64)
-    })
-}
-
-/// What every handler can reach.
-pub struct Shared {
-    /// The sequencer.
-    pub engine: Engine,
-    /// The read copy of access state.
-    pub view: SharedView,
-    /// The read models (history, balances, transaction lookups), off the
-    /// sequencer.
-    pub readmodel: readmodel::ReadModel,
-    /// The last durable sequence number: what a read must reflect to see
-    /// every write acknowledged before it.
-    pub durable: engine::durable::DurableSeq,
-    /// The server's configuration.
-    pub config: ServeConfig,
-    /// The ledger's configuration.
-    pub ledger_config: engine::Config,
-    /// Metrics registry.
-    pub metrics: Arc<Metrics>,
-    /// The operator's RSA key: signs the responses of RSA contracts (Hub88).
-    pub rsa_signer: Arc<RsaSigner>,
-    /// The clock.
-    pub clock: Clock,
-    /// True between start-up and the beginning of shutdown.
-    pub ready: AtomicBool,
-}
-
-/// Handler state: cheap to clone.
-#[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl AppState {
-    /// Now, by the server's clock.
-    pub fn now_ms(&self) -> u64 {
-        (self.clock)()
-    }
-}
+pub use edge::state::{AppState, Clock, Shared, system_clock};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The router with every route and layer.
-pub fn router(state: AppState) -> Router {
+/// The router with every route and layer. The metrics registry and the
+/// API description (rendered once, here) reach their handlers as request
+/// extensions.
+pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let timeout = state.config.request_timeout();
-    let routes = crate::routes::router(&state)
+    let openapi = OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into());
+    let routes = edge::route::router(crate::routes::routes(), &state)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
+        .layer(Extension(metrics))
+        .layer(Extension(openapi))
         .layer(axum::middleware::map_response(json_errors));
     routes.with_state(state).layer(
         ServiceBuilder::new()
@@ -187,7 +134,7 @@ const PLAIN_ERROR_BYTES_MAX: usize = 1024;
 /// its status, its headers (`Allow` on a 405) and its text as the message.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || crate::error::is_json(response.headers()) {
+    if !(status.is_client_error() || status.is_server_error()) || edge::error::is_json(response.headers()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -195,41 +142,10 @@ async fn json_errors(response: Response) -> Response {
         .await
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
-    let body = crate::error::to_json(&ApiError::from_plain(status, &text).body());
+    let body = edge::error::to_json(&ApiError::from_plain(status, &text).body());
     parts.headers.remove(header::CONTENT_LENGTH);
     parts
         .headers
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, axum::body::Body::from(body))
-}
-
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, description = "alive", body = crate::openapi::HealthReply)))]
-pub async fn healthz() -> Response {
-    crate::error::json_response(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
-}
-
-/// Readiness: the ledger is recovered and the sequencer takes requests.
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "ready", body = crate::openapi::HealthReply),
-    (status = 503, description = "starting or stopping", body = crate::openapi::HealthReply)))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.ready.load(Ordering::SeqCst) {
-        crate::error::json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec())
-    } else {
-        crate::error::json_response(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"unavailable"}"#.to_vec())
-    }
-}
-
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses(
-    (status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-pub async fn metrics_text(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(
-        state.engine.handle(),
-        state.durable.get(),
-        state.readmodel.applied_seq(),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -160,6 +160,17 @@ impl ServeConfig {
         Duration::from_millis(self.request_timeout_ms)
     }
 
+    /// The limits and defaults the API modules apply to requests.
+    pub fn api(&self) -> edge::state::ApiConfig {
+        edge::state::ApiConfig {
+            signature_window_ms: self.signature_window_ms,
+            body_limit_bytes: self.body_limit_bytes,
+            request_timeout_ms: self.request_timeout_ms,
+            session_ttl_ms: self.session_ttl_ms,
+            retry_after_s: self.retry_after_s,
+        }
+    }
+
     /// How long a graceful stop waits for requests in flight: the longest a
     /// request may take in the router, plus time to write its reply.
     pub fn drain_timeout(&self) -> Duration {

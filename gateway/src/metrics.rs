@@ -5,6 +5,7 @@
 //! (batch size, flush latency), and the transports' connections (open,
 //! turned away by which limit).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -18,8 +19,6 @@ use prometheus::{
 };
 
 use crate::admission::ConnectionMetrics;
-
-use crate::app::AppState;
 
 /// The server's metrics.
 pub struct Metrics {
@@ -154,7 +153,7 @@ fn catch_up(counter: &IntCounter, total: u64) {
 }
 
 /// Middleware: counts and times each request under its route template.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -162,7 +161,6 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    let metrics = &state.metrics;
     metrics
         .latency
         .with_label_values(&[route.as_str()])

@@ -1,70 +1,22 @@
-//! The gateway's read copy of the ledger's access state, fed from the
-//! committed stream.
+//! Feeding the read copy of the ledger's access state
+//! ([`edge::view::View`]) from the committed stream.
 //!
 //! [`ProjectingSink`] wraps the journal sink: once a batch is durable it
-//! applies the batch's access commands to the shared [`View`] with
+//! applies the batch's access commands to the shared view with
 //! [`engine::ledger::Access::follow`] (the same code the ledger runs), and
 //! times the flush for `/metrics`. It runs on the sequencer thread, before
 //! the replies go out, so an operator who was told "aggregator created" finds
 //! it in the view. The view is rebuilt from the journal at every start and
 //! never written anywhere: no private durable state (DESIGN.md invariant 1).
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
-use engine::ledger::Access;
+use edge::view::SharedView;
 use engine::sequencer::{CommitError, CommitSink, Committed};
-use engine::{Command, Config, Envelope, Ledger, Outcome};
+use engine::{Command, Config};
 
 use crate::metrics::Metrics;
-
-/// What the gateway may read without asking the sequencer.
-#[derive(Clone, Debug, Default)]
-pub struct View {
-    /// Operators, aggregators, game sessions.
-    pub access: Access,
-    /// Players registered (ids are dense, 1..=players_len).
-    pub players_len: u64,
-}
-
-impl View {
-    /// The view of a recovered ledger.
-    pub fn of(ledger: &Ledger) -> View {
-        View {
-            access: ledger.access().clone(),
-            players_len: ledger.players_len() as u64,
-        }
-    }
-
-    /// Applies one committed command.
-    pub fn follow(&mut self, config: &Config, envelope: &Envelope, outcome: &Outcome) {
-        self.access.follow(config, envelope, outcome);
-        if let Outcome::Registered { player } = outcome {
-            self.players_len = self.players_len.max(player.0);
-        }
-    }
-}
-
-/// The view shared between the handlers (readers) and the sink (writer).
-#[derive(Clone, Debug, Default)]
-pub struct SharedView(Arc<RwLock<View>>);
-
-impl SharedView {
-    /// Shares `view`.
-    pub fn new(view: View) -> SharedView {
-        SharedView(Arc::new(RwLock::new(view)))
-    }
-
-    /// Reads the view. A panic while writing cannot leave it half-updated
-    /// (follow validates nothing and allocates only), so poisoning is ignored.
-    pub fn read(&self) -> RwLockReadGuard<'_, View> {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, View> {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// Commands that can change the view.
 fn changes_view(command: &Command) -> bool {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use protocol::rsa_signature::*;
 
-use crate::tokens;
+use edge::tokens;
 
 /// Name of the operator's signing key in the data directory (PKCS#8 PEM).
 pub const KEY_FILE: &str = "operator-rsa-key.pem";

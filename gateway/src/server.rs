@@ -34,12 +34,13 @@ use crate::admission::Admission;
 use crate::app::{self, AppState, Clock, Shared};
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
-use crate::projection::{ProjectingSink, SharedView, View};
+use crate::projection::ProjectingSink;
 use crate::quic::QuicTransport;
-use crate::submit::Engine;
 use crate::tcp::{TcpTransport, Timeouts};
 use crate::tls::{Identity, TlsError};
-use crate::tokens;
+use edge::submit::Engine;
+use edge::tokens;
+use edge::view::{SharedView, View};
 use readmodel::ReadModel;
 
 /// The source of the server's own requests (the first operator).
@@ -247,16 +248,15 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         view,
         readmodel,
         durable,
-        config,
+        config: config.api(),
         ledger_config: ledger,
-        metrics,
         rsa_signer: Arc::new(rsa_signer),
         clock,
         ready: true.into(),
     }));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
-        transports.serve(state, stopped).await;
+        transports.serve(state, metrics, stopped).await;
         let halted = tokio::task::spawn_blocking(move || sequencer.shutdown())
             .await
             .map_err(|error| ServeError::Sequencer(format!("shutdown task failed: {error}")))?;
@@ -387,8 +387,8 @@ impl Transports {
 
     /// Serves until `stopped` fires (or its sender is dropped), then lets
     /// every transport drain.
-    async fn serve(self, state: AppState, stopped: oneshot::Receiver<()>) {
-        let router = app::router(state.clone());
+    async fn serve(self, state: AppState, metrics: Arc<Metrics>, stopped: oneshot::Receiver<()>) {
+        let router = app::router(state.clone(), metrics);
         let tcp_router = match self.quic_addr {
             Some(addr) => advertise_http3(router.clone(), addr.port()),
             None => router.clone(),

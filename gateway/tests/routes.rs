@@ -1,4 +1,5 @@
-//! The route table (`gateway::routes`) and the API description agree: every
+//! The merged route table (`gateway::routes`: every module crate's rows and
+//! the server's own) and the API description agree: every
 //! route served is documented under the same method and path, every
 //! documented operation is served, and who may call each one is stated
 //! once, in the table, and shown in the description (bearer security on
@@ -18,15 +19,21 @@ fn every_route_is_documented_with_its_access_and_every_documented_operation_is_s
     for route in &routes {
         let method = route.method.as_str().to_ascii_lowercase();
         assert!(
-            served.insert((route.path, method.clone())),
+            served.insert((route.path.clone(), method.clone())),
             "{} {} is in the table twice",
             route.method,
             route.path
         );
-        let operation = &doc["paths"][route.path][&method];
+        let operation = &doc["paths"][route.path.as_str()][&method];
         assert!(
             operation.is_object(),
             "{} {} is served but not documented",
+            route.method,
+            route.path
+        );
+        assert!(
+            operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()),
+            "{} {} has no tag",
             route.method,
             route.path
         );
@@ -55,7 +62,7 @@ fn every_route_is_documented_with_its_access_and_every_documented_operation_is_s
         for method in operations.as_object().unwrap().keys() {
             if ["get", "put", "post", "delete", "patch", "head", "options"].contains(&method.as_str()) {
                 assert!(
-                    served.contains(&(path.as_str(), method.clone())),
+                    served.contains(&(path.clone(), method.clone())),
                     "{method} {path} is documented but not served"
                 );
             }

@@ -8,6 +8,13 @@
 //!   runtime; the journal depends on no other workspace crate; the pure
 //!   ledger reaches no runtime module (sequencer, durability, snapshots,
 //!   records, the journal).
+//! - The server is a composition root over module crates: an API module
+//!   (any crate under `gateway/` but the server, `protocol/`, `edge/` and
+//!   `readmodel/`) stands on the edge, protocol, read models, engine and
+//!   journal only, never on the server or another module; the edge depends
+//!   on no module and not on the server.
+//! - No import cycles between the top-level modules of a crate under
+//!   `gateway/` (the server had a nine-module one before it was split).
 //! - The pure ledger reads no clock, touches no file, spawns no thread and
 //!   draws no random number.
 //! - Every source file opens with a `//!` comment saying why it exists.
@@ -54,6 +61,39 @@ const PROTOCOL_MUST_NOT_USE: &[&str] = &[
     "tower-http",
     "reqwest",
 ];
+
+/// Workspace crates the edge may depend on: the layers below it.
+const EDGE_MAY_USE: &[&str] = &[
+    "croupier-protocol",
+    "croupier-readmodel",
+    "croupier-engine",
+    "croupier-engine-core",
+    "croupier-journal",
+];
+/// Workspace crates an API module may depend on: the edge and what it may.
+const MODULE_MAY_USE: &[&str] = &[
+    "croupier-edge",
+    "croupier-protocol",
+    "croupier-readmodel",
+    "croupier-engine",
+    "croupier-engine-core",
+    "croupier-journal",
+];
+/// The crates under `gateway/` that are not API modules: the server (the
+/// composition root) and the layers the modules stand on.
+const GATEWAY_LAYERS: &[&str] = &[
+    "gateway/Cargo.toml",
+    "gateway/protocol/Cargo.toml",
+    "gateway/edge/Cargo.toml",
+    "gateway/readmodel/Cargo.toml",
+];
+
+/// Whether the manifest at `path` (relative to the workspace root) is an
+/// API module's: any crate under `gateway/` but the server and its layers,
+/// so a module added later is checked without being listed here.
+fn is_module(path: &str) -> bool {
+    path.starts_with("gateway/") && !GATEWAY_LAYERS.contains(&path)
+}
 
 /// The dependency names (after `package = ` renames) of one table kind:
 /// `dependencies`, `dev-dependencies` or `build-dependencies`, target
@@ -110,6 +150,28 @@ fn check_manifest(path: &str, text: &str, workspace: &[String]) -> Vec<Violation
                 "protocol links no server, HTTP stack or runtime",
                 format!("croupier-protocol depends on {dep}"),
             ));
+        }
+    }
+    let layered: Option<(&'static str, &[&str])> = if name == "croupier-edge" {
+        Some(("the edge depends on no module and not on the server", EDGE_MAY_USE))
+    } else if is_module(path) {
+        Some((
+            "a module depends on edge, protocol, readmodel, engine and journal only",
+            MODULE_MAY_USE,
+        ))
+    } else {
+        None
+    };
+    if let Some((rule, may_use)) = layered {
+        // Every kind: a dev-dependency on the server or on another module
+        // would be a cycle in the crate graph just the same.
+        for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            for dep in dependency_names(&manifest, kind)
+                .iter()
+                .filter(|d| workspace.contains(d) && !may_use.contains(&d.as_str()))
+            {
+                found.push(violation(path, rule, format!("{name} has {dep} in [{kind}]")));
+            }
         }
     }
     let self_contained = name == "croupier-journal" || name == "croupier-engine-core";
@@ -316,6 +378,122 @@ fn check_stable_hashing(path: &str, text: &str) -> Vec<Violation> {
         .collect()
 }
 
+/// The top-level modules of a crate's `src/` (`x.rs` or `x/mod.rs`),
+/// without the crate roots.
+fn top_modules(files: &[(String, String)]) -> Vec<String> {
+    let mut modules: Vec<String> = files.iter().filter_map(|(path, _)| top_module(path)).collect();
+    modules.sort();
+    modules.dedup();
+    modules
+}
+
+/// The top-level module a file of `src/` belongs to (`path` relative to
+/// `src/`), or `None` for a crate root.
+fn top_module(path: &str) -> Option<String> {
+    let first = path.split('/').next()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (!["lib", "main"].contains(&name)).then(|| name.to_owned())
+}
+
+/// The top-level modules `code` names through `crate::` (also inside a
+/// `crate::{…}` group).
+fn crate_references(code: &str, modules: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        if code[..at].chars().next_back().is_some_and(is_ident) {
+            continue;
+        }
+        let rest = &code[at + "crate::".len()..];
+        let named: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            // Top-level names of the group: those after `{` or a `,` at depth 0.
+            let mut names = Vec::new();
+            let (mut depth, mut start) = (0_usize, true);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => start = true,
+                    c if start && is_ident(c) => {
+                        let end = group[i..].find(|c: char| !is_ident(c)).map_or(group.len(), |e| i + e);
+                        names.push(&group[i..end]);
+                        start = false;
+                    }
+                    _ => {}
+                }
+            }
+            names
+        } else {
+            rest.split(|c: char| !is_ident(c)).next().into_iter().collect()
+        };
+        found.extend(
+            named
+                .into_iter()
+                .filter(|name| modules.iter().any(|m| m == name))
+                .map(str::to_owned),
+        );
+    }
+    found
+}
+
+/// Import cycles between the top-level modules of one crate: `files` are
+/// its `src/` files as (path relative to `src/`, text).
+fn check_module_cycles(krate: &str, files: &[(String, String)]) -> Vec<Violation> {
+    let modules = top_modules(files);
+    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for (path, text) in files {
+        let Some(from) = top_module(path) else { continue };
+        for to in crate_references(&code_only(text), &modules) {
+            if to != from {
+                edges.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    // A cycle is an edge a -> b with a path back from b to a; report each
+    // cycle once, by its smallest module, as the path it takes.
+    let mut found = Vec::new();
+    for start in &modules {
+        if let Some(cycle) = path_back(&edges, start)
+            && cycle.iter().all(|m| m >= start)
+        {
+            found.push(violation(
+                krate,
+                "no import cycles between a crate's modules",
+                cycle.join(" -> "),
+            ));
+        }
+    }
+    found
+}
+
+/// A shortest path of `edges` from `start` back to itself, if there is one.
+fn path_back(
+    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    start: &str,
+) -> Option<Vec<String>> {
+    let mut previous: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(at) = queue.pop_front() {
+        for next in edges.get(at).into_iter().flatten() {
+            if next == start {
+                let mut path = vec![start.to_owned()];
+                let mut step = at;
+                while step != start {
+                    path.insert(1, step.to_owned());
+                    step = previous[step];
+                }
+                path.push(start.to_owned());
+                return Some(path);
+            }
+            if !previous.contains_key(next.as_str()) {
+                previous.insert(next, at);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
 /// A source file opens with its `//!` module doc.
 fn check_module_doc(path: &str, text: &str) -> Vec<Violation> {
     let first = text.lines().map(str::trim).find(|line| !line.is_empty());
@@ -409,6 +587,8 @@ fn dependencies_point_the_designs_way() {
         })
         .collect();
     assert!(names.iter().any(|n| n == "croupier-protocol"), "{names:?}");
+    let modules = manifests.iter().filter(|(path, _)| is_module(&relative(path))).count();
+    assert!(modules >= 2, "only {modules} API module crates found under gateway/");
     let mut found = Vec::new();
     for (path, text) in &manifests {
         found.extend(check_manifest(&relative(path), text, &names));
@@ -417,6 +597,26 @@ fn dependencies_point_the_designs_way() {
     for path in pure_ledger_files() {
         found.extend(check_ledger_imports(&relative(&path), &read(&path)));
     }
+    report(found);
+}
+
+#[test]
+fn the_gateways_crates_have_no_module_cycles() {
+    let mut found = Vec::new();
+    let mut crates = 0;
+    for member in members().into_iter().filter(|m| relative(m).starts_with("gateway")) {
+        let src = member.join("src");
+        let files: Vec<(String, String)> = rust_files(&src)
+            .into_iter()
+            .map(|path| {
+                let text = read(&path);
+                (path.strip_prefix(&src).unwrap_or(&path).display().to_string(), text)
+            })
+            .collect();
+        crates += 1;
+        found.extend(check_module_cycles(&relative(&member), &files));
+    }
+    assert!(crates >= 6, "only {crates} gateway crates found");
     report(found);
 }
 
@@ -466,6 +666,10 @@ mod rules {
             "croupier-gateway",
             "croupier-protocol",
             "croupier-admin",
+            "croupier-edge",
+            "croupier-readmodel",
+            "croupier-wallet",
+            "croupier-operator",
         ]
         .map(String::from)
         .to_vec()
@@ -486,6 +690,84 @@ mod rules {
         assert_eq!(check_manifest("admin-cli/Cargo.toml", renamed, &workspace()).len(), 1);
         let dev = "[package]\nname = \"croupier-loadtest\"\n[dependencies]\ncroupier-protocol.workspace = true\n[dev-dependencies]\ncroupier-gateway.workspace = true\n";
         assert_eq!(check_manifest("loadtest/Cargo.toml", dev, &workspace()), []);
+    }
+
+    #[test]
+    fn a_module_on_the_server_or_on_another_module_is_refused() {
+        let bad = "[package]\nname = \"croupier-wallet\"\n[dependencies]\ncroupier-edge.workspace = true\ncroupier-gateway.workspace = true\n[dev-dependencies]\ncroupier-operator.workspace = true\n";
+        let found = check_manifest("gateway/wallet/Cargo.toml", bad, &workspace());
+        assert_eq!(
+            rules_of(&found),
+            [
+                "a module depends on edge, protocol, readmodel, engine and journal only",
+                "a module depends on edge, protocol, readmodel, engine and journal only"
+            ]
+        );
+        let details: Vec<&str> = found.iter().map(|v| v.detail.as_str()).collect();
+        assert_eq!(
+            details,
+            [
+                "croupier-wallet has croupier-gateway in [dependencies]",
+                "croupier-wallet has croupier-operator in [dev-dependencies]"
+            ]
+        );
+        // A module added later is one by its place, not by a list.
+        let later = "[package]\nname = \"croupier-pam\"\n[dependencies]\ncroupier-wallet.workspace = true\n";
+        assert_eq!(check_manifest("gateway/pam/Cargo.toml", later, &workspace()).len(), 1);
+        let fine = "[package]\nname = \"croupier-operator\"\n[dependencies]\ncroupier-edge.workspace = true\ncroupier-readmodel.workspace = true\ncroupier-engine.workspace = true\ncroupier-protocol.workspace = true\naxum.workspace = true\n";
+        assert_eq!(check_manifest("gateway/operator/Cargo.toml", fine, &workspace()), []);
+        // The server itself merges the modules.
+        let server = "[package]\nname = \"croupier-gateway\"\n[dependencies]\ncroupier-wallet.workspace = true\ncroupier-operator.workspace = true\n";
+        assert_eq!(check_manifest("gateway/Cargo.toml", server, &workspace()), []);
+    }
+
+    #[test]
+    fn an_edge_on_a_module_or_on_the_server_is_refused() {
+        let bad = "[package]\nname = \"croupier-edge\"\n[dependencies]\ncroupier-engine.workspace = true\ncroupier-wallet.workspace = true\n[dev-dependencies]\ncroupier-gateway.workspace = true\n";
+        let found = check_manifest("gateway/edge/Cargo.toml", bad, &workspace());
+        let details: Vec<&str> = found.iter().map(|v| v.detail.as_str()).collect();
+        assert_eq!(
+            details,
+            [
+                "croupier-edge has croupier-wallet in [dependencies]",
+                "croupier-edge has croupier-gateway in [dev-dependencies]"
+            ]
+        );
+        assert_eq!(found[0].rule, "the edge depends on no module and not on the server");
+        let fine = "[package]\nname = \"croupier-edge\"\n[dependencies]\ncroupier-engine.workspace = true\ncroupier-protocol.workspace = true\ncroupier-readmodel.workspace = true\n";
+        assert_eq!(check_manifest("gateway/edge/Cargo.toml", fine, &workspace()), []);
+    }
+
+    #[test]
+    fn an_import_cycle_between_modules_is_refused() {
+        let files = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
+        };
+        let cycle = files(&[
+            (
+                "lib.rs",
+                "pub mod app;\npub mod routes;\npub mod metrics;\nuse crate::app::x;",
+            ),
+            (
+                "app.rs",
+                "//! [`crate::metrics`] in a doc is no import.\nuse crate::routes::table;",
+            ),
+            ("routes.rs", "use crate::{metrics::{self, M}, other};"),
+            ("metrics/mod.rs", "fn f(s: crate::app::State) {}"),
+        ]);
+        let found = check_module_cycles("gateway", &cycle);
+        let details: Vec<&str> = found.iter().map(|v| v.detail.as_str()).collect();
+        assert_eq!(details, ["app -> routes -> metrics -> app"]);
+        assert_eq!(found[0].rule, "no import cycles between a crate's modules");
+        let layered = files(&[
+            ("app.rs", "use crate::routes::table;\nuse crate::metrics;"),
+            ("routes.rs", "use crate::{metrics::{self, M}};"),
+            (
+                "metrics/mod.rs",
+                "use crate::metrics::inner; use super::x; use my_crate::app;",
+            ),
+        ]);
+        assert_eq!(check_module_cycles("gateway", &layered), []);
     }
 
     #[test]

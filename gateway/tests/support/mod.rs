@@ -387,7 +387,7 @@ impl Aggregator {
             ("x-croupier-timestamp", timestamp_ms.to_string()),
             (
                 "x-croupier-signature",
-                gateway::signature::sign(&self.secret, timestamp_ms, body),
+                protocol::signature::sign(&self.secret, timestamp_ms, body),
             ),
         ]
     }

@@ -3,9 +3,9 @@
 //! the engine recorded with balances carry them beside the error.
 //!
 //! Answers the router makes without a handler (a method a route does not
-//! take, a path parameter that does not parse) get the same shape:
-//! [`app::router`](crate::app::router) passes every error reply that is not
-//! JSON through [`ApiError::from_plain`].
+//! take, a path parameter that does not parse) get the same shape: the
+//! server's router passes every error reply that is not JSON through
+//! [`ApiError::from_plain`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -64,6 +64,13 @@ impl ApiError {
     /// 404 with a code.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 500 `internal` for a fault of ours, logged with its cause (which the
+    /// client is not shown).
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     }
 
     /// 503 with `Retry-After`.

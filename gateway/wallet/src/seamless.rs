@@ -3,17 +3,15 @@
 //! engine requests a wallet call becomes (a command inside the session, or
 //! a read of the session's wallet).
 //!
-//! The native API ([`crate::wallet`]) and each aggregator adapter
-//! ([`crate::hub88`]) parse their own bodies and render their own replies
+//! The native API ([`crate::contracts::native`]) and each aggregator adapter
+//! ([`crate::contracts::hub88`]) parse their own bodies and render their own replies
 //! around these, so they submit exactly the same commands and a second
 //! contract is a translation, not a second wallet. Nothing here knows JSON.
 
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Command, ExtId, Outcome, Request, SourceId, TokenHash};
 
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::tokens;
+use edge::{ApiError, AppState, tokens};
 
 /// A game session as its aggregator names it: the launch token's digest and
 /// what the ledger knows of it.
@@ -74,7 +72,7 @@ pub async fn in_session(
 pub async fn balance(state: &AppState, source: SourceId, session: &Session) -> Result<Outcome, ApiError> {
     let request = Request {
         source,
-        id: crate::wire::ext_id("balance-query", "id")?,
+        id: edge::wire::ext_id("balance-query", "id")?,
         command: Command::QueryBalance {
             player: session.player,
             currency: session.currency,

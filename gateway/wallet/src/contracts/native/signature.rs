@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use engine::{Secret, SourceId};
 pub use protocol::signature::{AGGREGATOR_HEADER, HmacError, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
-use crate::error::ApiError;
+use edge::ApiError;
 
 /// The signature headers of a request, parsed.
 #[derive(Clone, Debug)]

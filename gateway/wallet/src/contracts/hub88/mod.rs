@@ -38,16 +38,19 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use edge::AppState;
+use edge::body::JsonBody;
+use edge::error::{ApiError, json_response, to_json};
+use edge::openapi::{error_body, json};
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
+use protocol::rsa_signature;
+use utoipa::openapi::Schema;
+use utoipa::openapi::response::Response as ApiResponse;
+use utoipa::openapi::schema::{AnyOfBuilder, Ref};
 
 use self::wire::{Reply, Stake, Status};
-use crate::app::AppState;
-use crate::body::JsonBody;
-use crate::error::{ApiError, json_response, to_json};
-use crate::openapi::Hub88Failures;
-use crate::rsa_signature;
 use crate::seamless::{self, SessionRef};
 
 pub use protocol::hub88::SIGNATURE_HEADER;
@@ -320,6 +323,27 @@ fn unsigned(error: &dyn std::fmt::Display) -> Response {
         "the response could not be signed",
     )
     .into_response()
+}
+
+/// A Hub88 answer without an outcome: Hub88's shape with
+/// `RS_ERROR_UNKNOWN` (ring full, stopping, commit in doubt), or the error
+/// body when the request timed out or the response could not be signed.
+fn hub88_failure(description: &str) -> ApiResponse {
+    let schema: Schema = AnyOfBuilder::new()
+        .item(Ref::from_schema_name("Reply"))
+        .item(error_body())
+        .build()
+        .into();
+    json(schema, description).build()
+}
+
+edge::responses! {
+    /// The Hub88 routes' answers without an outcome: Hub88 retries them
+    /// with the same transaction_uuid.
+    Hub88Failures {
+        500 => hub88_failure, "commit in doubt (RS_ERROR_UNKNOWN), or the response could not be signed";
+        503 => hub88_failure, "busy or stopping (RS_ERROR_UNKNOWN), or timeout";
+    }
 }
 
 /// A route of the contract: one handler per path, for the OpenAPI document.

@@ -1,7 +1,7 @@
 //! The native wallet API, for aggregators integrating with us directly:
 //! `authenticate`, `balance`, `bet`, `win`, `rollback`, `end-round`.
 //!
-//! Every request is signed ([`crate::signature`]) and names a game session
+//! Every request is signed ([`signature`]) and names a game session
 //! by its game-launch token. Money commands go to the engine wrapped in
 //! [`Command::InSession`], so the ledger checks the session (a bet needs it
 //! unexpired; wins, rollbacks and round ends land after expiry) inside the
@@ -20,13 +20,17 @@ use engine::{AggregatorCredential, Command, Outcome, SourceId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::body::{JsonBody, decode};
-use crate::error::{ApiError, ErrorDetail, json_response, to_json};
-use crate::openapi::{BodyErrors, LedgerErrors, SignatureHeaders, SignedErrors, WalletRefusals};
+use edge::AppState;
+use edge::body::{JsonBody, decode};
+use edge::error::{ApiError, ErrorDetail, json_response, to_json};
+use edge::openapi::{BodyErrors, LedgerErrors};
+use edge::wire::{self, Money, Sign};
+
+use self::openapi::{SignatureHeaders, SignedErrors, WalletRefusals};
 use crate::seamless::{self, SessionRef};
-use crate::signature;
-use crate::wire::{self, Money, Sign};
+
+pub mod openapi;
+pub mod signature;
 
 /// A request naming only the session.
 #[derive(Deserialize, ToSchema)]

@@ -20,11 +20,12 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::error::{ApiError, ErrorBody};
-use crate::openapi::{BearerErrors, LedgerErrors};
-use crate::operator::{BalanceReply, balance_reply, finish, internal, ok, player};
-use crate::wire;
+use edge::AppState;
+use edge::error::{ApiError, ErrorBody};
+use edge::openapi::{BearerErrors, LedgerErrors};
+use edge::wire;
+
+use crate::shared::{BalanceReply, balance_reply, ok, player};
 
 /// Longest a read waits for the read model to reach the writes acknowledged
 /// before it.
@@ -55,7 +56,7 @@ fn view_error(state: &AppState, error: ReadModelError) -> ApiError {
             format!("the read model is at sequence {at}, behind {wanted}; retry"),
             state.config.retry_after_s,
         ),
-        other => internal(other),
+        other => ApiError::internal(other),
     }
 }
 
@@ -75,21 +76,20 @@ pub struct CurrencyQuery {
         (status = 400, body = ErrorBody, description = "invalid_request (?currency=CODE is required), unknown_currency"),
         (status = 404, body = ErrorBody, description = "unknown_player"),
         (status = 422, body = ErrorBody, description = "currency_mismatch: the player has no wallet in that currency")))]
-pub async fn balance(State(state): State<AppState>, Path(player_id): Path<String>, uri: Uri) -> Response {
-    finish(
-        async {
-            let Query(query) = Query::<CurrencyQuery>::try_from_uri(&uri)
-                .map_err(|_| ApiError::bad_request("invalid_request", "?currency=CODE is required"))?;
-            let currency = wire::currency(&query.currency)?;
-            let player = player(&state, &player_id)?;
-            let (found, as_of_seq) = read(&state, move |c| history::balances(c, player, currency)).await?;
-            let balances = found.map_err(|rejection| wire::rejection(&rejection, currency))?;
-            let mut reply = balance_reply(player, &balances, None);
-            reply.as_of_seq = Some(as_of_seq);
-            ok(StatusCode::OK, &reply)
-        }
-        .await,
-    )
+pub async fn balance(
+    State(state): State<AppState>,
+    Path(player_id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let Query(query) = Query::<CurrencyQuery>::try_from_uri(&uri)
+        .map_err(|_| ApiError::bad_request("invalid_request", "?currency=CODE is required"))?;
+    let currency = wire::currency(&query.currency)?;
+    let player = player(&state, &player_id)?;
+    let (found, as_of_seq) = read(&state, move |c| history::balances(c, player, currency)).await?;
+    let balances = found.map_err(|rejection| wire::rejection(&rejection, currency))?;
+    let mut reply = balance_reply(player, &balances, None);
+    reply.as_of_seq = Some(as_of_seq);
+    ok(StatusCode::OK, &reply)
 }
 
 /// What became of a request.
@@ -124,33 +124,31 @@ pub struct TransactionReply {
     responses((status = 200, body = TransactionReply), BearerErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request: the id is not 1–64 printable ASCII, or the source not a number"),
         (status = 404, body = ErrorBody, description = "unknown_transaction")))]
-pub async fn transaction(State(state): State<AppState>, Path((source, id)): Path<(u32, String)>) -> Response {
-    finish(
-        async {
-            let tx = TxRef {
-                source: SourceId(source),
-                id: wire::ext_id(&id, "id")?,
-            };
-            let (found, as_of_seq) = read(&state, move |c| history::transaction(c, &tx)).await?;
-            let view = found.ok_or_else(|| ApiError::not_found("unknown_transaction", "no such transaction"))?;
-            ok(
-                StatusCode::OK,
-                &TransactionReply {
-                    seq: view.seq,
-                    time_ms: view.time_ms,
-                    state: view.state,
-                    ok: view.outcome.is_ok(),
-                    code: view
-                        .outcome
-                        .rejection()
-                        .map(|rejection| wire::rejection(rejection, Currency::EUR).code),
-                    kind: view.kind,
-                    player: view.player.map(|p| p.0),
-                    as_of_seq,
-                },
-            )
-        }
-        .await,
+pub async fn transaction(
+    State(state): State<AppState>,
+    Path((source, id)): Path<(u32, String)>,
+) -> Result<Response, ApiError> {
+    let tx = TxRef {
+        source: SourceId(source),
+        id: wire::ext_id(&id, "id")?,
+    };
+    let (found, as_of_seq) = read(&state, move |c| history::transaction(c, &tx)).await?;
+    let view = found.ok_or_else(|| ApiError::not_found("unknown_transaction", "no such transaction"))?;
+    ok(
+        StatusCode::OK,
+        &TransactionReply {
+            seq: view.seq,
+            time_ms: view.time_ms,
+            state: view.state,
+            ok: view.outcome.is_ok(),
+            code: view
+                .outcome
+                .rejection()
+                .map(|rejection| wire::rejection(rejection, Currency::EUR).code),
+            kind: view.kind,
+            player: view.player.map(|p| p.0),
+            as_of_seq,
+        },
     )
 }
 
@@ -218,59 +216,57 @@ pub struct HistoryReply {
     responses((status = 200, body = HistoryReply), BearerErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, limit outside 1–1000), unknown_currency"),
         (status = 404, body = ErrorBody, description = "unknown_player")))]
-pub async fn history(State(state): State<AppState>, Path(player_id): Path<String>, uri: Uri) -> Response {
-    finish(
-        async {
-            let Query(query) = Query::<HistoryQuery>::try_from_uri(&uri).map_err(|_| {
-                ApiError::bad_request("invalid_request", "query parameters are currency, after_seq and limit")
-            })?;
-            let currency = query.currency.as_deref().map(wire::currency).transpose()?;
-            let limit = query.limit.unwrap_or(100);
-            if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
-                return Err(ApiError::bad_request("invalid_request", "limit must be 1 to 1000"));
-            }
-            let after_seq = query.after_seq.unwrap_or(0);
-            let player: PlayerId = player(&state, &player_id)?;
-            let (movements, as_of_seq) = read(&state, move |c| {
-                if !history::player_exists(c, player)? {
-                    return Ok(None);
-                }
-                history::movements(c, player, currency, after_seq, limit).map(Some)
-            })
-            .await?;
-            let movements = movements.ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?;
-            let next_after_seq = (movements.len() == limit)
-                .then(|| movements.last().map(|m| m.seq))
-                .flatten();
-            let movements = movements
-                .into_iter()
-                .map(|m| {
-                    let money = |amount| wire::money(amount, m.currency);
-                    MovementReply {
-                        seq: m.seq,
-                        time_ms: m.time_ms,
-                        kind: m.kind,
-                        source: m.source.0,
-                        id: m.id,
-                        currency: m.currency.code(),
-                        cash_delta: money(m.cash_delta),
-                        bonus_delta: money(m.bonus_delta),
-                        cash: money(m.balances.cash),
-                        bonus: money(m.balances.bonus),
-                        reserved: money(m.balances.reserved),
-                    }
-                })
-                .collect();
-            ok(
-                StatusCode::OK,
-                &HistoryReply {
-                    player: player.0,
-                    movements,
-                    next_after_seq,
-                    as_of_seq,
-                },
-            )
+pub async fn history(
+    State(state): State<AppState>,
+    Path(player_id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let Query(query) = Query::<HistoryQuery>::try_from_uri(&uri)
+        .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are currency, after_seq and limit"))?;
+    let currency = query.currency.as_deref().map(wire::currency).transpose()?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_request", "limit must be 1 to 1000"));
+    }
+    let after_seq = query.after_seq.unwrap_or(0);
+    let player: PlayerId = player(&state, &player_id)?;
+    let (movements, as_of_seq) = read(&state, move |c| {
+        if !history::player_exists(c, player)? {
+            return Ok(None);
         }
-        .await,
+        history::movements(c, player, currency, after_seq, limit).map(Some)
+    })
+    .await?;
+    let movements = movements.ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?;
+    let next_after_seq = (movements.len() == limit)
+        .then(|| movements.last().map(|m| m.seq))
+        .flatten();
+    let movements = movements
+        .into_iter()
+        .map(|m| {
+            let money = |amount| wire::money(amount, m.currency);
+            MovementReply {
+                seq: m.seq,
+                time_ms: m.time_ms,
+                kind: m.kind,
+                source: m.source.0,
+                id: m.id,
+                currency: m.currency.code(),
+                cash_delta: money(m.cash_delta),
+                bonus_delta: money(m.bonus_delta),
+                cash: money(m.balances.cash),
+                bonus: money(m.balances.bonus),
+                reserved: money(m.balances.reserved),
+            }
+        })
+        .collect();
+    ok(
+        StatusCode::OK,
+        &HistoryReply {
+            player: player.0,
+            movements,
+            next_after_seq,
+            as_of_seq,
+        },
     )
 }

@@ -1,0 +1,37 @@
+//! The HTTP edge every API module of the croupier server stands on: what a
+//! route needs before and around its handler, and nothing about any one API.
+//!
+//! A module crate (`croupier-wallet`, `croupier-operator`, the ones later
+//! issues add) depends on this crate, never on the server binary or on
+//! another module, so modules can be read, tested and changed alone and the
+//! server merely merges them:
+//!
+//! - [`error`]: the one error shape, `{"error": {"code", "message"}}`;
+//! - [`body`]: JSON request bodies, bounded and parsed strictly;
+//! - [`caller`]: the authenticated operator ([`Caller`]), found by bearer
+//!   token and checked against the route's roles before the handler runs;
+//! - [`route`]: a route table row (handler, access, OpenAPI operation, all
+//!   in one place) and the router built from rows;
+//! - [`state`]: [`AppState`], what every handler can reach (the sequencer,
+//!   the access view, the read models, the API's limits);
+//! - [`submit`], [`view`], [`tokens`], [`wire`], [`openapi`]: ring
+//!   submission, the read copy of access state, tokens and digests, amounts
+//!   and rejections on the wire, the error groups of the API description.
+
+#![deny(missing_docs)]
+
+pub mod body;
+pub mod caller;
+pub mod error;
+pub mod openapi;
+pub mod route;
+pub mod state;
+pub mod submit;
+pub mod tokens;
+pub mod view;
+pub mod wire;
+
+pub use caller::Caller;
+pub use error::ApiError;
+pub use route::{Access, Route};
+pub use state::AppState;

@@ -1,0 +1,157 @@
+//! Who may use the server: operators (with a role and a bearer token shown
+//! once), aggregators (an HMAC secret shown once, or an RSA public key for
+//! an RSA contract such as Hub88), and the operator's RSA public key that
+//! RSA aggregators verify our responses with.
+//!
+//! Creating a token or a secret is not retryable: the secret is shown once,
+//! and a retry under the same `Idempotency-Key`, carrying a new one, is a
+//! conflict.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use edge::body::{JsonBody, decode};
+use edge::error::{ApiError, ErrorBody};
+use edge::openapi::{BearerErrors, BodyErrors, LedgerErrors, RoleErrors};
+use edge::{AppState, Caller, tokens};
+use engine::{AggregatorCredential, Command, Currency, Outcome, Role};
+use protocol::rsa_signature;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::shared::{IdempotencyKey, name, ok, refusal, request_id};
+
+/// A new operator.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperatorRequest {
+    /// Display name, unique.
+    pub name: String,
+    /// admin, finance, compliance, support or read-only.
+    pub role: String,
+}
+
+/// The created operator and its bearer token (shown once).
+#[derive(Serialize, ToSchema)]
+pub struct OperatorReply {
+    /// Operator id.
+    pub operator: u32,
+    /// Its role.
+    pub role: &'static str,
+    /// Its bearer token.
+    pub token: String,
+}
+
+/// Creates an operator (admins).
+#[utoipa::path(post, path = "/operator/v1/operators", tag = "operator", request_body = CreateOperatorRequest,
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = OperatorReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 409, body = ErrorBody, description = "name_taken, token_taken, conflict (Idempotency-Key reused)")))]
+pub async fn create_operator(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: CreateOperatorRequest = decode(&body)?;
+    let role = Role::from_name(&request.role)
+        .ok_or_else(|| ApiError::bad_request("invalid_request", format!("unknown role {:?}", request.role)))?;
+    let token = tokens::new_token(tokens::OPERATOR_PREFIX).map_err(ApiError::internal)?;
+    let command = Command::CreateOperator {
+        token: tokens::digest(&token),
+        role,
+        name: name(&request.name)?,
+        operator: caller.id,
+    };
+    match caller.submit(&state, request_id(&headers)?, command).await? {
+        Outcome::OperatorCreated { operator, .. } => ok(
+            StatusCode::CREATED,
+            &OperatorReply {
+                operator: operator.0,
+                role: role.name(),
+                token,
+            },
+        ),
+        other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+/// A new aggregator. Without `rsa_public_key` it signs the native wallet
+/// API with an HMAC secret the server makes; with one it speaks an RSA
+/// contract (Hub88, under `/hub88/{aggregator}/...`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAggregatorRequest {
+    /// Display name, unique.
+    pub name: String,
+    /// The aggregator's RSA public key, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`, 2048–8192 bits).
+    #[serde(default)]
+    pub rsa_public_key: Option<String>,
+}
+
+/// The created aggregator and, for HMAC, its signing secret (shown once).
+#[derive(Serialize, ToSchema)]
+pub struct AggregatorReply {
+    /// Aggregator id: the `x-croupier-aggregator` header of its native
+    /// requests, the `{aggregator}` path segment of its Hub88 requests.
+    pub aggregator: u32,
+    /// Its name.
+    pub name: String,
+    /// How its requests are signed: "hmac" or "rsa".
+    pub signature: &'static str,
+    /// HMAC-SHA256 key, hex (HMAC aggregators only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Registers an aggregator (admins).
+#[utoipa::path(post, path = "/operator/v1/aggregators", tag = "operator", request_body = CreateAggregatorRequest,
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = AggregatorReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_public_key, malformed_json, invalid_request …"),
+        (status = 409, body = ErrorBody, description = "name_taken, conflict (Idempotency-Key reused)")))]
+pub async fn create_aggregator(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: CreateAggregatorRequest = decode(&body)?;
+    let credential = match &request.rsa_public_key {
+        Some(pem) => AggregatorCredential::RsaPublicKey(
+            rsa_signature::public_key_der_from_pem(pem)
+                .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string()))?,
+        ),
+        None => AggregatorCredential::Hmac(tokens::new_secret().map_err(ApiError::internal)?),
+    };
+    let (signature, secret) = match &credential {
+        AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
+        AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
+    };
+    let command = Command::CreateAggregator {
+        name: name(&request.name)?,
+        credential,
+        operator: caller.id,
+    };
+    match caller.submit(&state, request_id(&headers)?, command).await? {
+        Outcome::AggregatorCreated { aggregator } => ok(
+            StatusCode::CREATED,
+            &AggregatorReply {
+                aggregator: aggregator.0,
+                name: request.name,
+                signature,
+                secret,
+            },
+        ),
+        other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+/// The operator's RSA public key (PEM), which RSA-signing aggregators
+/// (Hub88) verify our responses with (every role).
+#[utoipa::path(get, path = "/operator/v1/hub88/public-key", tag = "operator", security(("bearer" = [])),
+    responses((status = 200, description = "PEM `PUBLIC KEY`", content_type = "application/x-pem-file"), BearerErrors))]
+pub async fn rsa_public_key(State(state): State<AppState>) -> Response {
+    let pem = state.rsa_signer.public_key_pem().to_owned();
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+}

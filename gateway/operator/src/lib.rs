@@ -1,0 +1,58 @@
+//! The operator API (it grows with the PAM and payments issues): who may
+//! use the server ([`access`]), [`players`], [`payments`], responsible
+//! gambling [`limits`], game [`sessions`], and [`lookups`] served from the
+//! read models.
+//!
+//! Operators present a bearer token. Each route's row in [`routes`] names
+//! the roles it admits; the router checks them before the handler runs, and
+//! the handler takes the authenticated [`edge::Caller`], under whose own
+//! source id every change is submitted, so the journal records who did
+//! what. An `Idempotency-Key` header makes a change safe to retry (ids are
+//! scoped per operator).
+//!
+//! This crate knows nothing of the server or of other modules: the server
+//! merges [`routes`] and [`Doc`] with the other modules'.
+
+#![deny(missing_docs)]
+
+pub mod access;
+pub mod limits;
+pub mod lookups;
+pub mod payments;
+pub mod players;
+pub mod sessions;
+mod shared;
+
+use edge::route::{Access, Route, route};
+use engine::Role;
+use utoipa::OpenApi;
+
+const ALL: &[Role] = &Role::ALL;
+const ADMIN: &[Role] = &[Role::Admin];
+const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
+const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
+const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
+const EXCLUSION: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
+
+/// This module's routes, each with the roles it admits.
+pub fn routes() -> Vec<Route> {
+    use Access::Operator;
+    vec![
+        route::<access::__path_create_operator, _>(Operator(ADMIN), access::create_operator),
+        route::<access::__path_create_aggregator, _>(Operator(ADMIN), access::create_aggregator),
+        route::<access::__path_rsa_public_key, _>(Operator(ALL), access::rsa_public_key),
+        route::<players::__path_create_player, _>(Operator(SUPPORT), players::create_player),
+        route::<payments::__path_fund_player, _>(Operator(FINANCE), payments::fund_player),
+        route::<limits::__path_set_limit, _>(Operator(COMPLIANCE), limits::set_limit),
+        route::<limits::__path_self_exclude, _>(Operator(EXCLUSION), limits::self_exclude),
+        route::<sessions::__path_issue_session, _>(Operator(SUPPORT), sessions::issue_session),
+        route::<lookups::__path_balance, _>(Operator(ALL), lookups::balance),
+        route::<lookups::__path_history, _>(Operator(ALL), lookups::history),
+        route::<lookups::__path_transaction, _>(Operator(ALL), lookups::transaction),
+    ]
+}
+
+/// The tag of this module's operations.
+#[derive(OpenApi)]
+#[openapi(tags((name = "operator", description = "For operators: Authorization: Bearer <token>; roles per route.")))]
+pub struct Doc;
