@@ -20,6 +20,7 @@ use engine::{
     AggregatorCredential, Command, Currency, ExtId, Jurisdiction, Name, OperatorId, Outcome, PlayerId, Request, Role,
     SourceId,
 };
+use engine::{access, payments, players, rg};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -162,12 +163,12 @@ pub async fn create_operator(
             let role = Role::from_name(&request.role)
                 .ok_or_else(|| ApiError::bad_request("invalid_request", format!("unknown role {:?}", request.role)))?;
             let token = tokens::new_token(tokens::OPERATOR_PREFIX).map_err(internal)?;
-            let command = Command::CreateOperator {
+            let command = Command::Access(access::Command::CreateOperator {
                 token: tokens::digest(&token),
                 role,
                 name: name(&request.name)?,
                 operator: caller.id,
-            };
+            });
             match submit(&state, caller, request_id(&headers)?, command).await? {
                 Outcome::OperatorCreated { operator, .. } => ok(
                     StatusCode::CREATED,
@@ -238,11 +239,11 @@ pub async fn create_aggregator(
                 AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
                 AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
             };
-            let command = Command::CreateAggregator {
+            let command = Command::Access(access::Command::CreateAggregator {
                 name: name(&request.name)?,
                 credential,
                 operator: caller.id,
-            };
+            });
             match submit(&state, caller, request_id(&headers)?, command).await? {
                 Outcome::AggregatorCreated { aggregator } => ok(
                     StatusCode::CREATED,
@@ -305,7 +306,7 @@ pub async fn create_player(
             let currency = wire::currency(&request.currency)?;
             let jurisdiction = Jurisdiction::new(&request.jurisdiction)
                 .map_err(|_| ApiError::bad_request("invalid_request", "jurisdiction must be two upper-case letters"))?;
-            let command = Command::RegisterPlayer { currency, jurisdiction };
+            let command = Command::Players(players::Command::RegisterPlayer { currency, jurisdiction });
             match submit(&state, caller, request_id(&headers)?, command).await? {
                 Outcome::Registered { player } => ok(
                     StatusCode::CREATED,
@@ -389,11 +390,11 @@ pub async fn fund_player(
             let deposit = wire::ext_id(&request.deposit_id, "deposit_id")?;
             let player = player(&state, &player_id)?;
             // One command: it lands whole or changes nothing.
-            let command = Command::Deposit {
+            let command = Command::Payments(payments::Command::Deposit {
                 player,
                 currency,
                 amount,
-            };
+            });
             match submit(&state, caller, deposit, command).await? {
                 Outcome::Moved(receipt) => ok(
                     StatusCode::OK,
@@ -492,12 +493,12 @@ pub async fn set_limit(
                 .map(|text| wire::amount(text, currency, Sign::NonNegative, "amount"))
                 .transpose()?;
             let player = player(&state, &player_id)?;
-            let command = Command::SetLimit {
+            let command = Command::Rg(rg::Command::SetLimit {
                 player,
                 currency,
                 limit: LimitKind { metric, period },
                 amount,
-            };
+            });
             let outcome = submit(&state, caller, request_id(&headers)?, command).await?;
             change_reply(&outcome, currency)
         }
@@ -531,10 +532,10 @@ pub async fn self_exclude(
         async {
             let request: SelfExcludeRequest = decode(&body)?;
             let player = player(&state, &player_id)?;
-            let command = Command::SelfExclude {
+            let command = Command::Rg(rg::Command::SelfExclude {
                 player,
                 until_ms: request.until_ms,
-            };
+            });
             let outcome = submit(&state, caller, request_id(&headers)?, command).await?;
             change_reply(&outcome, Currency::EUR)
         }
@@ -597,14 +598,14 @@ pub async fn issue_session(
             let ttl_ms = request.ttl_ms.unwrap_or(state.config.session_ttl_ms).max(1);
             let expires_at_ms = state.now_ms().saturating_add(ttl_ms);
             let token = tokens::new_token(tokens::LAUNCH_PREFIX).map_err(internal)?;
-            let command = Command::IssueSession {
+            let command = Command::Access(access::Command::IssueSession {
                 token: tokens::digest(&token),
                 player,
                 currency,
                 aggregator,
                 expires_at_ms,
                 operator: caller.id,
-            };
+            });
             match submit(&state, caller, request_id(&headers)?, command).await? {
                 Outcome::Accepted => ok(
                     StatusCode::CREATED,

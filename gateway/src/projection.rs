@@ -15,6 +15,7 @@ use std::time::Instant;
 use engine::ledger::Access;
 use engine::sequencer::{CommitError, CommitSink, Committed};
 use engine::{Command, Config, Envelope, Ledger, Outcome};
+use engine::{access, players};
 
 use crate::metrics::Metrics;
 
@@ -70,10 +71,10 @@ impl SharedView {
 fn changes_view(command: &Command) -> bool {
     matches!(
         command,
-        Command::RegisterPlayer { .. }
-            | Command::CreateOperator { .. }
-            | Command::CreateAggregator { .. }
-            | Command::IssueSession { .. }
+        Command::Players(players::Command::RegisterPlayer { .. })
+            | Command::Access(access::Command::CreateOperator { .. })
+            | Command::Access(access::Command::CreateAggregator { .. })
+            | Command::Access(access::Command::IssueSession { .. })
     )
 }
 

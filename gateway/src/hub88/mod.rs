@@ -39,6 +39,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::command::{Bet, RoundRef, Win, WinKind};
+use engine::gaming;
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
 
@@ -172,10 +173,10 @@ async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call
 async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
     let request: wire::RollbackRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
-    let command = Command::Rollback {
+    let command = Command::Gaming(gaming::Command::Rollback {
         player: session.session.player,
         bet: ext_id(&request.reference_transaction_uuid)?,
-    };
+    });
     let id = ext_id(&request.transaction_uuid)?;
     let outcome = seamless::in_session(state, source, id, &session, command).await?;
     Ok(render(&outcome, &session.session, request.request_uuid, Call::Rollback))
@@ -228,7 +229,7 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
     let (amount, kind) = match call {
         Call::Bet if free => (Amount::ZERO, WinKind::Promotional),
         Call::Bet => {
-            return Ok(Command::Bet(Bet {
+            return Ok(Command::from(Bet {
                 player,
                 currency,
                 amount,
@@ -240,7 +241,7 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
         _ if free => (amount, WinKind::Promotional),
         _ => (amount, WinKind::Regular),
     };
-    Ok(Command::Win(Win {
+    Ok(Command::from(Win {
         player,
         currency,
         amount,
