@@ -209,7 +209,7 @@ impl Workload {
         Request {
             source: self.source,
             id,
-            command: Command::Gaming(gaming::Command::Bet(bet)),
+            command: Command::from(bet),
         }
     }
 
@@ -235,7 +235,7 @@ impl Workload {
         Request {
             source: self.source,
             id: self.fresh_id(),
-            command: Command::Gaming(gaming::Command::Win(win)),
+            command: Command::from(win),
         }
     }
 

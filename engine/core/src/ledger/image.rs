@@ -19,7 +19,7 @@ use super::payments::PaymentsState;
 use super::players::PlayersState;
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
 use super::store::{Fingerprinter, TxRecord, TxStore};
-use super::{Config, Flows, Ledger};
+use super::{Config, Flows, History, Ledger};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_enum, codec_struct};
 use crate::money::Currency;
 
@@ -84,9 +84,9 @@ impl Ledger {
             rounds: self.gaming.rounds.into_parts(),
             flows: self.flows.to_vec(),
             payments: self.payments,
-            last_seq: self.last_seq,
-            last_time_ms: self.last_time_ms,
-            history_digest: self.history_digest,
+            last_seq: self.history.last_seq,
+            last_time_ms: self.history.last_time_ms,
+            history_digest: self.history.digest,
         }
     }
 
@@ -124,9 +124,11 @@ impl Ledger {
             access: image.access,
             requests: txs,
             flows,
-            last_seq: image.last_seq,
-            last_time_ms: image.last_time_ms,
-            history_digest: image.history_digest,
+            history: History {
+                last_seq: image.last_seq,
+                last_time_ms: image.last_time_ms,
+                digest: image.history_digest,
+            },
             encoded: Vec::new(),
         };
         if ledger.check_conservation().is_err() {

@@ -24,9 +24,9 @@
 //! What several domains share stays beside them: `account.rs` (the
 //! per-player record with its wallets, which also holds the RG and bonus
 //! state of each wallet, see there why), `store.rs` (the request memory and
-//! the fingerprints that key every table), the money [`Flows`] and the
-//! history digest, and `image.rs` (the snapshot image, assembled from the
-//! domains' parts).
+//! the fingerprints that key every table), the money [`Flows`], the
+//! history (position in the total order and digest), and `image.rs` (the
+//! snapshot image, assembled from the domains' parts).
 
 /// Unwraps a `Result<_, Rejection>` inside a handler, returning the
 /// rejection as the handler's outcome.
@@ -247,6 +247,19 @@ pub enum Admission {
 #[derive(Debug)]
 pub struct Fresh(Key);
 
+/// The ledger's position in the total order and the running digest of the
+/// commands and outcomes that brought it there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct History {
+    /// Sequence number of the last envelope applied.
+    last_seq: u64,
+    /// Latest time stamped into an envelope (time never goes back).
+    last_time_ms: u64,
+    /// Hash of (digest before, seq, payload fingerprint, outcome) per
+    /// applied command.
+    digest: u64,
+}
+
 /// The wallet ledger of one shard: the domains' states, and what they share.
 pub struct Ledger {
     config: Config,
@@ -266,9 +279,9 @@ pub struct Ledger {
     fingerprints: Fingerprinter,
     /// Money in and out per currency, for conservation.
     flows: [Flows; Currency::ALL.len()],
-    last_seq: u64,
-    last_time_ms: u64,
-    history_digest: u64,
+    /// Where the ledger stands in the total order, and the digest of how
+    /// it got there.
+    history: History,
     /// Where a command and then its outcome are encoded to be hashed (not
     /// state: kept only to reuse its allocation).
     encoded: Vec<u8>,
@@ -286,9 +299,7 @@ impl Ledger {
             requests: TxStore::new(config.request_retention()),
             config,
             flows: [Flows::default(); Currency::ALL.len()],
-            last_seq: 0,
-            last_time_ms: 0,
-            history_digest: 0,
+            history: History::default(),
             encoded: Vec::new(),
         }
     }
@@ -329,7 +340,7 @@ impl Ledger {
         self.stamp(envelope);
         let ctx = Ctx {
             seq: envelope.seq,
-            time_ms: self.last_time_ms,
+            time_ms: self.history.last_time_ms,
             source: request.source,
             key,
         };
@@ -354,13 +365,13 @@ impl Ledger {
 
     fn stamp(&mut self, envelope: &Envelope) {
         assert!(
-            envelope.seq > self.last_seq,
+            envelope.seq > self.history.last_seq,
             "sequence went from {} to {}",
-            self.last_seq,
+            self.history.last_seq,
             envelope.seq
         );
-        self.last_seq = envelope.seq;
-        self.last_time_ms = self.last_time_ms.max(envelope.time_ms);
+        self.history.last_seq = envelope.seq;
+        self.history.last_time_ms = self.history.last_time_ms.max(envelope.time_ms);
     }
 
     /// Answers `request` without changing anything, if it changes nothing:
@@ -436,11 +447,11 @@ impl Ledger {
     /// `encoded` (a reused buffer).
     fn fold_history(&mut self, encoded: &mut Vec<u8>, seq: u64, payload: u64, outcome: &Outcome) {
         encoded.clear();
-        self.history_digest.encode(encoded);
+        self.history.digest.encode(encoded);
         seq.encode(encoded);
         payload.encode(encoded);
         outcome.encode(encoded);
-        self.history_digest = hash_bytes(DIGEST_KEY, encoded);
+        self.history.digest = hash_bytes(DIGEST_KEY, encoded);
     }
 
     /// A cheap digest of the ledger: the running hash of every applied
@@ -449,7 +460,7 @@ impl Ledger {
     /// change nothing, leave it as it is.
     pub fn digest(&self) -> u64 {
         StableHasher::new(DIGEST_KEY)
-            .add(&self.history_digest)
+            .add(&self.history.digest)
             .add(&self.flows)
             .add(&(self.players.len() as u64))
             .add(&(self.payments.open_len() as u64))
@@ -538,7 +549,7 @@ impl Ledger {
 
     /// Sequence number of the last applied envelope.
     pub fn last_seq(&self) -> u64 {
-        self.last_seq
+        self.history.last_seq
     }
 
     /// Registered players.
