@@ -107,7 +107,7 @@ mod tests {
             request: Request {
                 source: SourceId(3),
                 id: ExtId::new("tx-9").unwrap(),
-                command: Command::Bet(bet),
+                command: Command::from(bet),
             },
         }
     }

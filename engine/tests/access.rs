@@ -12,6 +12,7 @@ use engine::{
     AggregatorCredential, Amount, Balances, Config, Currency, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId,
     Outcome, PlayerId, Receipt, Rejection, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash,
 };
+use engine::{access, gaming, payments, players, rg};
 
 const T0: u64 = 1_750_000_000_000;
 const MINUTE: u64 = 60_000;
@@ -119,12 +120,12 @@ struct TxRefOf(SourceId, &'static str);
 
 impl TxRefOf {
     fn confirm(&self) -> Command {
-        Command::DepositConfirm {
+        Command::Payments(payments::Command::DepositConfirm {
             deposit: engine::TxRef {
                 source: self.0,
                 id: ExtId::new(self.1).unwrap(),
             },
-        }
+        })
     }
 }
 
@@ -137,46 +138,46 @@ fn name(text: &str) -> Name {
 }
 
 fn create_operator(token: u8, role: Role, who: &str, by: OperatorId) -> Command {
-    Command::CreateOperator {
+    Command::Access(access::Command::CreateOperator {
         token: hash(token),
         role,
         name: name(who),
         operator: by,
-    }
+    })
 }
 
 fn create_aggregator(who: &str, by: OperatorId) -> Command {
-    Command::CreateAggregator {
+    Command::Access(access::Command::CreateAggregator {
         name: name(who),
         credential: AggregatorCredential::Hmac(Secret([7; 32])),
         operator: by,
-    }
+    })
 }
 
 fn register() -> Command {
-    Command::RegisterPlayer {
+    Command::Players(players::Command::RegisterPlayer {
         currency: EUR,
         jurisdiction: Jurisdiction::new("MT").unwrap(),
-    }
+    })
 }
 
 fn deposit(minor: i64) -> Command {
-    Command::DepositInitiate {
+    Command::Payments(payments::Command::DepositInitiate {
         player: PLAYER,
         currency: EUR,
         amount: Amount::from_minor(minor),
-    }
+    })
 }
 
 fn issue(token: u8, expires_at_ms: u64) -> Command {
-    Command::IssueSession {
+    Command::Access(access::Command::IssueSession {
         token: hash(100 + token),
         player: PLAYER,
         currency: EUR,
         aggregator: GAME,
         expires_at_ms,
         operator: SUPPORT,
-    }
+    })
 }
 
 fn round() -> RoundRef {
@@ -194,7 +195,7 @@ fn in_session(token: u8, command: Command) -> Command {
 }
 
 fn bet(minor: i64, currency: Currency) -> Command {
-    Command::Bet(Bet {
+    Command::from(Bet {
         player: PLAYER,
         currency,
         amount: Amount::from_minor(minor),
@@ -204,7 +205,7 @@ fn bet(minor: i64, currency: Currency) -> Command {
 }
 
 fn win(minor: i64) -> Command {
-    Command::Win(Win {
+    Command::from(Win {
         player: PLAYER,
         currency: EUR,
         amount: Amount::from_minor(minor),
@@ -380,14 +381,14 @@ fn issuing_a_session_checks_operator_aggregator_wallet_time_and_token() {
 
 /// Edits the fields of an `IssueSession` as a tuple (token, player, currency, aggregator, expiry, operator).
 fn set(command: &mut Command, f: impl FnOnce(&mut (TokenHash, PlayerId, Currency, SourceId, u64, OperatorId))) {
-    let Command::IssueSession {
+    let Command::Access(access::Command::IssueSession {
         token,
         player,
         currency,
         aggregator,
         expires_at_ms,
         operator,
-    } = command
+    }) = command
     else {
         panic!("not an issue");
     };
@@ -413,18 +414,18 @@ fn a_session_round_bet_win_rollback_and_end() {
         h.apply(GAME, "b-2", in_session(1, bet(500, EUR))),
         moved(seq + 3, -500, 11_000, 15)
     );
-    let rollback = Command::Rollback {
+    let rollback = Command::Gaming(gaming::Command::Rollback {
         player: PLAYER,
         bet: ExtId::new("b-2").unwrap(),
-    };
+    });
     assert_eq!(
         h.apply(GAME, "rb-2", in_session(1, rollback)),
         moved(seq + 4, 500, 11_500, 10)
     );
-    let end = Command::EndRound {
+    let end = Command::Gaming(gaming::Command::EndRound {
         player: PLAYER,
         round: round(),
-    };
+    });
     let ended = Outcome::Balance(Balances {
         loyalty_points: 10,
         ..eur(11_500)
@@ -462,10 +463,10 @@ fn after_expiry_bets_are_refused_but_wins_and_rollbacks_land() {
         h.apply(GAME, "w-1", in_session(1, win(300))),
         moved(seq + 1, 300, 7_300, 30)
     );
-    let rollback = Command::Rollback {
+    let rollback = Command::Gaming(gaming::Command::Rollback {
         player: PLAYER,
         bet: ExtId::new("b-2").unwrap(),
-    };
+    });
     assert_eq!(
         h.apply(GAME, "rb-2", in_session(1, rollback)),
         moved(seq + 2, 2_000, 9_300, 10)
@@ -485,12 +486,12 @@ fn limits_and_self_exclusion_block_bets_in_a_session_but_not_wins() {
         metric: LimitMetric::Wager,
         period: LimitPeriod::Day,
     };
-    let set_limit = Command::SetLimit {
+    let set_limit = Command::Rg(rg::Command::SetLimit {
         player: PLAYER,
         currency: EUR,
         limit,
         amount: Some(Amount::from_minor(1_500)),
-    };
+    });
     assert_eq!(h.apply(SourceId(3), "lim-1", set_limit), Outcome::Accepted);
     h.apply(GAME, "b-1", in_session(1, bet(1_000, EUR)));
     let exceeded = Rejection::LimitExceeded {
@@ -501,10 +502,10 @@ fn limits_and_self_exclusion_block_bets_in_a_session_but_not_wins() {
         h.apply(GAME, "b-2", in_session(1, bet(600, EUR))),
         refused(exceeded, 9_000, 10)
     );
-    let exclude = Command::SelfExclude {
+    let exclude = Command::Rg(rg::Command::SelfExclude {
         player: PLAYER,
         until_ms: T0 + 1_000 * MINUTE,
-    };
+    });
     assert_eq!(h.apply(SourceId(3), "excl-1", exclude), Outcome::Accepted);
     let blocked = Rejection::PlayerBlocked(BlockReason::SelfExcluded {
         until_ms: T0 + 1_000 * MINUTE,
@@ -525,10 +526,10 @@ fn a_session_serves_only_its_aggregator_player_currency_and_wallet_commands() {
     let mut h = Harness::set_up();
     h.issue("s-1", 1, T0 + MINUTE);
     h.apply(ADMIN_SOURCE, "agg-2", create_aggregator("zeta", ADMIN));
-    let other_player = Command::Bet(Bet {
+    let other_player = Command::from(Bet {
         player: PlayerId(2),
         ..match bet(100, EUR) {
-            Command::Bet(bet) => bet,
+            Command::Gaming(gaming::Command::Bet(bet)) => bet,
             _ => unreachable!(),
         }
     });
@@ -582,10 +583,10 @@ fn a_session_serves_only_its_aggregator_player_currency_and_wallet_commands() {
 fn a_rollback_before_its_bet_in_a_session_refuses_the_late_bet() {
     let mut h = Harness::set_up();
     h.issue("s-1", 1, T0 + MINUTE);
-    let rollback = Command::Rollback {
+    let rollback = Command::Gaming(gaming::Command::Rollback {
         player: PLAYER,
         bet: ExtId::new("b-late").unwrap(),
-    };
+    });
     assert_eq!(
         h.apply(GAME, "rb-1", in_session(1, rollback)),
         refused(Rejection::UnknownTransaction, 10_000, 0)
@@ -711,14 +712,14 @@ mod random_sessions {
             for (n, op) in ops.into_iter().enumerate() {
                 let id = format!("t-{n}");
                 let command = match op {
-                    Op::Bet { minor, round } => Command::Bet(Bet {
+                    Op::Bet { minor, round } => Command::from(Bet {
                         player: PLAYER,
                         currency: EUR,
                         amount: Amount::from_minor(minor),
                         round: round_of(round),
                         close_round: false,
                     }),
-                    Op::Win { minor, round } => Command::Win(Win {
+                    Op::Win { minor, round } => Command::from(Win {
                         player: PLAYER,
                         currency: EUR,
                         amount: Amount::from_minor(minor),
@@ -727,10 +728,10 @@ mod random_sessions {
                         close_round: false,
                         bet: None,
                     }),
-                    Op::Rollback { bet } => Command::Rollback {
+                    Op::Rollback { bet } => Command::Gaming(gaming::Command::Rollback {
                         player: PLAYER,
                         bet: ExtId::new(&format!("t-{bet}")).unwrap(),
-                    },
+                    }),
                     Op::Retry { of } => {
                         if let Some((id, command, outcome)) = sent.get(of).cloned() {
                             prop_assert_eq!(h.apply(GAME, &id, in_session(1, command)), outcome);
@@ -743,7 +744,7 @@ mod random_sessions {
                     }
                 };
                 let outcome = h.apply(GAME, &id, in_session(1, command.clone()));
-                if matches!(command, Command::Bet(_)) && h.now >= T0 + 2 * MINUTE {
+                if matches!(command, Command::Gaming(gaming::Command::Bet(_))) && h.now >= T0 + 2 * MINUTE {
                     prop_assert!(
                         matches!(outcome.rejection(), Some(Rejection::SessionExpired { .. } | Rejection::BetRolledBack)),
                         "a bet after expiry: {outcome:?}"
@@ -778,11 +779,11 @@ fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
         (
             ADMIN_SOURCE,
             "agg-rsa",
-            Command::CreateAggregator {
+            Command::Access(access::Command::CreateAggregator {
                 name: name("hub88"),
                 credential: rsa.clone(),
                 operator: ADMIN,
-            },
+            }),
         ),
         (ADMIN_SOURCE, "agg-hmac", create_aggregator("acme", ADMIN)),
     ];

@@ -5,6 +5,7 @@ use engine::durable::recover;
 use engine::sequencer::{Completion, Sequencer, SequencerConfig};
 use engine::workload::Workload;
 use engine::{Config, Currency, Ledger, Outcome, Request};
+use engine::{Query, payments, players};
 use journal::JournalConfig;
 
 const T0: u64 = 1_750_000_000_000;
@@ -157,15 +158,17 @@ fn queries_and_retries_write_nothing_to_the_journal() {
         command,
     };
     let (player, currency) = (PlayerId(1), Currency::EUR);
-    let deposit = |minor| Command::Deposit {
-        player,
-        currency,
-        amount: Amount::from_minor(minor),
+    let deposit = |minor| {
+        Command::Payments(payments::Command::Deposit {
+            player,
+            currency,
+            amount: Amount::from_minor(minor),
+        })
     };
-    let register = Command::RegisterPlayer {
+    let register = Command::Players(players::Command::RegisterPlayer {
         currency,
         jurisdiction: Jurisdiction::new("MT").unwrap(),
-    };
+    });
     let dir = tempfile::tempdir().unwrap();
     let (written, _, last_seq) = run(dir.path(), vec![request("reg", register), request("dep", deposit(500))]);
     assert_eq!(last_seq, 2);
@@ -181,15 +184,15 @@ fn queries_and_retries_write_nothing_to_the_journal() {
     let before = segment_bytes();
 
     let reads = vec![
-        request("q-1", Command::QueryBalance { player, currency }),
+        request("q-1", Command::Query(Query::Balance { player, currency })),
         request(
             "q-2",
-            Command::QueryTransaction {
+            Command::Query(Query::Transaction {
                 tx: TxRef {
                     source: SourceId(1),
                     id: ExtId::new("dep").unwrap(),
                 },
-            },
+            }),
         ),
         request("dep", deposit(500)),
         request("dep", deposit(600)),

@@ -11,6 +11,7 @@ use engine::command::{
     RoundRef, TxRef, Win, WinKind,
 };
 use engine::{Amount, Config, Currency, ExtId, GameCode, Jurisdiction, Ledger, OperatorId, Outcome, PlayerId, Reason};
+use engine::{Query, bonus, gaming, payments, players, rg};
 use engine::{RoundId, SourceId};
 use proptest::prelude::*;
 
@@ -89,50 +90,50 @@ fn gaming_command() -> impl Strategy<Value = Command> {
     let round = (0u8..6, 0u8..3).prop_map(|(r, g)| round(r, g));
     prop_oneof![
         6 => (player(), currency(), amount(), round.clone(), any::<bool>()).prop_map(|(player, currency, amount, round, close_round)| {
-            Command::Bet(Bet { player, currency, amount, round, close_round })
+            Command::from(Bet { player, currency, amount, round, close_round })
         }),
         5 => (player(), currency(), amount(), round.clone(), 0u8..3, any::<bool>()).prop_map(|(player, currency, amount, round, kind, close_round)| {
             let kind = [WinKind::Regular, WinKind::Jackpot, WinKind::Promotional][kind as usize];
-            Command::Win(Win { player, currency, amount, round, kind, close_round, bet: None })
+            Command::from(Win { player, currency, amount, round, kind, close_round, bet: None })
         }),
-        2 => (player(), 1u8..=BACK).prop_map(|(player, n)| Command::Rollback { player, bet: placeholder(n) }),
-        1 => (player(), round).prop_map(|(player, round)| Command::EndRound { player, round }),
+        2 => (player(), 1u8..=BACK).prop_map(|(player, n)| Command::Gaming(gaming::Command::Rollback { player, bet: placeholder(n) })),
+        1 => (player(), round).prop_map(|(player, round)| Command::Gaming(gaming::Command::EndRound { player, round })),
     ]
 }
 
 fn payment_command() -> impl Strategy<Value = Command> {
     prop_oneof![
-        3 => (player(), currency(), amount()).prop_map(|(player, currency, amount)| Command::DepositInitiate { player, currency, amount }),
-        3 => tx_ref().prop_map(|deposit| Command::DepositConfirm { deposit }),
-        1 => tx_ref().prop_map(|deposit| Command::DepositFail { deposit }),
-        2 => (player(), currency(), amount()).prop_map(|(player, currency, amount)| Command::WithdrawalRequest { player, currency, amount }),
-        1 => tx_ref().prop_map(|withdrawal| Command::WithdrawalApprove { withdrawal }),
-        1 => tx_ref().prop_map(|withdrawal| Command::WithdrawalReject { withdrawal }),
-        1 => tx_ref().prop_map(|withdrawal| Command::WithdrawalComplete { withdrawal }),
-        1 => (player(), currency(), -2_000i64..2_000).prop_map(|(player, currency, minor)| Command::Adjust {
+        3 => (player(), currency(), amount()).prop_map(|(player, currency, amount)| Command::Payments(payments::Command::DepositInitiate { player, currency, amount })),
+        3 => tx_ref().prop_map(|deposit| Command::Payments(payments::Command::DepositConfirm { deposit })),
+        1 => tx_ref().prop_map(|deposit| Command::Payments(payments::Command::DepositFail { deposit })),
+        2 => (player(), currency(), amount()).prop_map(|(player, currency, amount)| Command::Payments(payments::Command::WithdrawalRequest { player, currency, amount })),
+        1 => tx_ref().prop_map(|withdrawal| Command::Payments(payments::Command::WithdrawalApprove { withdrawal })),
+        1 => tx_ref().prop_map(|withdrawal| Command::Payments(payments::Command::WithdrawalReject { withdrawal })),
+        1 => tx_ref().prop_map(|withdrawal| Command::Payments(payments::Command::WithdrawalComplete { withdrawal })),
+        1 => (player(), currency(), -2_000i64..2_000).prop_map(|(player, currency, minor)| Command::Payments(payments::Command::Adjust {
             player,
             currency,
             amount: Amount::from_minor(minor),
             reason: Reason::new("test").unwrap(),
             operator: OperatorId(1),
-        }),
+        })),
     ]
 }
 
 fn account_command() -> impl Strategy<Value = Command> {
     let hours = 1u64..72;
     prop_oneof![
-        1 => currency().prop_map(|currency| Command::RegisterPlayer { currency, jurisdiction: Jurisdiction::new("MT").unwrap() }),
-        1 => (player(), 0u8..3).prop_map(|(player, s)| Command::SetAccountStatus {
+        1 => currency().prop_map(|currency| Command::Players(players::Command::RegisterPlayer { currency, jurisdiction: Jurisdiction::new("MT").unwrap() })),
+        1 => (player(), 0u8..3).prop_map(|(player, s)| Command::Players(players::Command::SetAccountStatus {
             player,
             status: [AccountStatus::Active, AccountStatus::Suspended, AccountStatus::Closed][s as usize],
             operator: OperatorId(1),
-        }),
-        1 => (player(), hours.clone()).prop_map(|(player, h)| Command::SelfExclude { player, until_ms: T0 + h * HOUR_MS }),
-        1 => (player(), hours).prop_map(|(player, h)| Command::TimeOut { player, until_ms: T0 + h * HOUR_MS }),
-        1 => (player(), any::<bool>()).prop_map(|(player, ok)| Command::SetKyc { player, level: if ok { KycLevel::Verified } else { KycLevel::Pending } }),
+        })),
+        1 => (player(), hours.clone()).prop_map(|(player, h)| Command::Rg(rg::Command::SelfExclude { player, until_ms: T0 + h * HOUR_MS })),
+        1 => (player(), hours).prop_map(|(player, h)| Command::Rg(rg::Command::TimeOut { player, until_ms: T0 + h * HOUR_MS })),
+        1 => (player(), any::<bool>()).prop_map(|(player, ok)| Command::Players(players::Command::SetKyc { player, level: if ok { KycLevel::Verified } else { KycLevel::Pending } })),
         3 => (player(), currency(), limit_kind(), proptest::option::of(0i64..5_000)).prop_map(|(player, currency, limit, amount)| {
-            Command::SetLimit { player, currency, limit, amount: amount.map(Amount::from_minor) }
+            Command::Rg(rg::Command::SetLimit { player, currency, limit, amount: amount.map(Amount::from_minor) })
         }),
     ]
 }
@@ -140,7 +141,7 @@ fn account_command() -> impl Strategy<Value = Command> {
 fn bonus_command() -> impl Strategy<Value = Command> {
     prop_oneof![
         3 => (player(), currency(), amount(), 0i64..5_000, 0u8..=120, 0i64..3_000, 1u64..100).prop_map(
-            |(player, currency, amount, wagering, pct, cap, hours)| Command::BonusGrant(BonusGrant {
+            |(player, currency, amount, wagering, pct, cap, hours)| Command::from(BonusGrant {
                 player,
                 currency,
                 amount,
@@ -151,10 +152,10 @@ fn bonus_command() -> impl Strategy<Value = Command> {
                 expires_at_ms: T0 + hours * HOUR_MS,
             })
         ),
-        1 => (player(), currency()).prop_map(|(player, currency)| Command::BonusForfeit { player, currency }),
-        1 => (player(), currency()).prop_map(|(player, currency)| Command::BonusExpire { player, currency }),
-        1 => (player(), currency()).prop_map(|(player, currency)| Command::QueryBalance { player, currency }),
-        1 => tx_ref().prop_map(|tx| Command::QueryTransaction { tx }),
+        1 => (player(), currency()).prop_map(|(player, currency)| Command::Bonus(bonus::Command::Forfeit { player, currency })),
+        1 => (player(), currency()).prop_map(|(player, currency)| Command::Bonus(bonus::Command::Expire { player, currency })),
+        1 => (player(), currency()).prop_map(|(player, currency)| Command::Query(Query::Balance { player, currency })),
+        1 => tx_ref().prop_map(|tx| Command::Query(Query::Transaction { tx })),
     ]
 }
 
@@ -194,33 +195,37 @@ fn payment_flow() -> impl Strategy<Value = Vec<Command>> {
     let start = prop_oneof![
         (player(), currency(), amount()).prop_map(|(player, currency, amount)| (
             true,
-            Command::DepositInitiate {
+            Command::Payments(payments::Command::DepositInitiate {
                 player,
                 currency,
                 amount
-            }
+            })
         )),
         (player(), currency(), amount()).prop_map(|(player, currency, amount)| (
             false,
-            Command::WithdrawalRequest {
+            Command::Payments(payments::Command::WithdrawalRequest {
                 player,
                 currency,
                 amount
-            }
+            })
         )),
     ];
     (start, 0u8..4).prop_map(move |((deposit, first), ending)| {
         let rest = match (deposit, ending) {
-            (true, 0) => vec![Command::DepositFail { deposit: back(1) }],
-            (true, _) => vec![Command::DepositConfirm { deposit: back(1) }],
-            (false, 0) => vec![Command::WithdrawalReject { withdrawal: back(1) }],
+            (true, 0) => vec![Command::Payments(payments::Command::DepositFail { deposit: back(1) })],
+            (true, _) => vec![Command::Payments(payments::Command::DepositConfirm {
+                deposit: back(1),
+            })],
+            (false, 0) => vec![Command::Payments(payments::Command::WithdrawalReject {
+                withdrawal: back(1),
+            })],
             (false, 1) => vec![
-                Command::WithdrawalApprove { withdrawal: back(1) },
-                Command::WithdrawalReject { withdrawal: back(2) },
+                Command::Payments(payments::Command::WithdrawalApprove { withdrawal: back(1) }),
+                Command::Payments(payments::Command::WithdrawalReject { withdrawal: back(2) }),
             ],
             (false, _) => vec![
-                Command::WithdrawalApprove { withdrawal: back(1) },
-                Command::WithdrawalComplete { withdrawal: back(2) },
+                Command::Payments(payments::Command::WithdrawalApprove { withdrawal: back(1) }),
+                Command::Payments(payments::Command::WithdrawalComplete { withdrawal: back(2) }),
             ],
         };
         std::iter::once(first).chain(rest).collect()
@@ -244,29 +249,39 @@ fn resolve(source: SourceId, id: IdChoice, command: Command, history: &[Request]
         })
     };
     let command = match command {
-        Command::DepositConfirm { deposit } => Command::DepositConfirm {
-            deposit: target(&deposit.id),
-        },
-        Command::DepositFail { deposit } => Command::DepositFail {
-            deposit: target(&deposit.id),
-        },
-        Command::WithdrawalApprove { withdrawal } => Command::WithdrawalApprove {
-            withdrawal: target(&withdrawal.id),
-        },
-        Command::WithdrawalReject { withdrawal } => Command::WithdrawalReject {
-            withdrawal: target(&withdrawal.id),
-        },
-        Command::WithdrawalComplete { withdrawal } => Command::WithdrawalComplete {
-            withdrawal: target(&withdrawal.id),
-        },
-        Command::QueryTransaction { tx } => Command::QueryTransaction { tx: target(&tx.id) },
-        Command::Rollback { player, bet } => {
+        Command::Payments(payments::Command::DepositConfirm { deposit }) => {
+            Command::Payments(payments::Command::DepositConfirm {
+                deposit: target(&deposit.id),
+            })
+        }
+        Command::Payments(payments::Command::DepositFail { deposit }) => {
+            Command::Payments(payments::Command::DepositFail {
+                deposit: target(&deposit.id),
+            })
+        }
+        Command::Payments(payments::Command::WithdrawalApprove { withdrawal }) => {
+            Command::Payments(payments::Command::WithdrawalApprove {
+                withdrawal: target(&withdrawal.id),
+            })
+        }
+        Command::Payments(payments::Command::WithdrawalReject { withdrawal }) => {
+            Command::Payments(payments::Command::WithdrawalReject {
+                withdrawal: target(&withdrawal.id),
+            })
+        }
+        Command::Payments(payments::Command::WithdrawalComplete { withdrawal }) => {
+            Command::Payments(payments::Command::WithdrawalComplete {
+                withdrawal: target(&withdrawal.id),
+            })
+        }
+        Command::Query(Query::Transaction { tx }) => Command::Query(Query::Transaction { tx: target(&tx.id) }),
+        Command::Gaming(gaming::Command::Rollback { player, bet }) => {
             // A rollback comes from the bet's own source.
             let bet = target(&bet);
             return Request {
                 source: bet.source,
                 id,
-                command: Command::Rollback { player, bet: bet.id },
+                command: Command::Gaming(gaming::Command::Rollback { player, bet: bet.id }),
             };
         }
         other => other,
@@ -285,17 +300,17 @@ fn setup() -> Vec<Request> {
         requests.push(Request {
             source: operator,
             id: id("reg"),
-            command: Command::RegisterPlayer { currency, jurisdiction },
+            command: Command::Players(players::Command::RegisterPlayer { currency, jurisdiction }),
         });
         let amount = Amount::from_minor(5_000);
         requests.push(Request {
             source: operator,
             id: id("dep"),
-            command: Command::DepositInitiate {
+            command: Command::Payments(payments::Command::DepositInitiate {
                 player,
                 currency,
                 amount,
-            },
+            }),
         });
         let deposit = TxRef {
             source: operator,
@@ -304,7 +319,7 @@ fn setup() -> Vec<Request> {
         requests.push(Request {
             source: operator,
             id: id("ok"),
-            command: Command::DepositConfirm { deposit },
+            command: Command::Payments(payments::Command::DepositConfirm { deposit }),
         });
     }
     requests

@@ -13,6 +13,7 @@ use engine::sequencer::{
 };
 use engine::workload::{WORKLOAD_SOURCE, Workload};
 use engine::{Config, Currency, ExtId, Jurisdiction, Ledger, Outcome, PlayerId, SourceId};
+use engine::{Query, players};
 
 const T0: u64 = 1_750_000_000_000;
 
@@ -28,10 +29,10 @@ fn query(source: u32, n: u64) -> Request {
     Request {
         source: SourceId(source),
         id: ExtId::new(&format!("q{n}")).unwrap(),
-        command: Command::QueryBalance {
+        command: Command::Query(Query::Balance {
             player: PlayerId(1),
             currency: Currency::EUR,
-        },
+        }),
     }
 }
 
@@ -39,10 +40,10 @@ fn register(source: u32, n: u64) -> Request {
     Request {
         source: SourceId(source),
         id: ExtId::new(&format!("reg{n}")).unwrap(),
-        command: Command::RegisterPlayer {
+        command: Command::Players(players::Command::RegisterPlayer {
             currency: Currency::EUR,
             jurisdiction: Jurisdiction::new("MT").unwrap(),
-        },
+        }),
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use engine::command::{BonusGrant, Command, LimitKind, LimitMetric, LimitPeriod};
 use engine::durable::{RecoveryError, SnapshotPolicy, recover, replay, replay_from_genesis, take_snapshot};
 use engine::ledger::ImageError;
+use engine::rg;
 use engine::sequencer::{CommitSink, Committed, Sequencer, SequencerConfig};
 use engine::snapshot::{self, SnapshotError};
 use engine::snapshotter::{Snapshotter, SnapshotterConfig};
@@ -43,7 +44,7 @@ fn requests(seed: u64, count: usize) -> Vec<Request> {
     for n in 0..count {
         let player = PlayerId(n as u64 % 50 + 1);
         let command = match n % 97 {
-            13 => Command::SetLimit {
+            13 => Command::Rg(rg::Command::SetLimit {
                 player,
                 currency: Currency::EUR,
                 limit: LimitKind {
@@ -51,8 +52,8 @@ fn requests(seed: u64, count: usize) -> Vec<Request> {
                     period: LimitPeriod::Day,
                 },
                 amount: Some(Amount::from_minor(5_000_000 + n as i64)),
-            },
-            41 => Command::BonusGrant(BonusGrant {
+            }),
+            41 => Command::from(BonusGrant {
                 player,
                 currency: Currency::EUR,
                 amount: Amount::from_minor(2_000),

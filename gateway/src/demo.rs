@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use engine::Query;
 use engine::durable::recover;
 use engine::sequencer::{CommitSink, Completion, MemorySink, Sequencer, SequencerConfig, SequencerHandle, SystemClock};
 use engine::workload::Workload;
@@ -151,10 +152,10 @@ fn session<S: CommitSink>(sequencer: Sequencer<S>, args: &DemoArgs) -> Result<Le
 }
 
 fn show_balance(handle: &SequencerHandle, player: PlayerId) -> Result<()> {
-    let command = Command::QueryBalance {
+    let command = Command::Query(Query::Balance {
         player,
         currency: Currency::EUR,
-    };
+    });
     let query = Request {
         source: engine::SourceId(0),
         id: engine::ExtId::new("demo-query")?,

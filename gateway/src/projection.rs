@@ -15,6 +15,7 @@ use std::time::Instant;
 use edge::view::SharedView;
 use engine::sequencer::{CommitError, CommitSink, Committed};
 use engine::{Command, Config};
+use engine::{access, players};
 
 use crate::metrics::Metrics;
 
@@ -22,10 +23,10 @@ use crate::metrics::Metrics;
 fn changes_view(command: &Command) -> bool {
     matches!(
         command,
-        Command::RegisterPlayer { .. }
-            | Command::CreateOperator { .. }
-            | Command::CreateAggregator { .. }
-            | Command::IssueSession { .. }
+        Command::Players(players::Command::RegisterPlayer { .. })
+            | Command::Access(access::Command::CreateOperator { .. })
+            | Command::Access(access::Command::CreateAggregator { .. })
+            | Command::Access(access::Command::IssueSession { .. })
     )
 }
 

@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
+use engine::access;
 use engine::durable::{RecoveryError, SnapshotPolicy, recover};
 use engine::sequencer::{Sequencer, SequencerConfig};
 use engine::snapshotter::{Snapshotter, SnapshotterConfig};
@@ -453,12 +454,12 @@ async fn first_operator(engine: &Engine, view: &SharedView, dir: &std::path::Pat
     let request = Request {
         source: SYSTEM_SOURCE,
         id: ExtId::new("first-operator").map_err(|e| bootstrap(&e))?,
-        command: Command::CreateOperator {
+        command: Command::Access(access::Command::CreateOperator {
             token: tokens::digest(&token),
             role: Role::Admin,
             name: Name::new("admin").map_err(|e| bootstrap(&e))?,
             operator: OperatorId::SYSTEM,
-        },
+        }),
     };
     let reply = engine.run(request).await.map_err(|e| bootstrap(&e.message))?;
     match reply.outcome {

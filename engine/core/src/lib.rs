@@ -27,11 +27,14 @@ pub mod money;
 pub mod outcome;
 pub mod workload;
 
-pub use command::{AggregatorCredential, Command, Envelope, Request, Role, TxRef};
+pub use command::{AggregatorCredential, Command, Envelope, Query, Request, Role, TxRef};
 pub use ids::{
     ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
     TokenHash,
 };
 pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger, Printer, Prints};
+/// The domains, each with its `Command` enum and the types it carries
+/// (`gaming::Command::Bet(gaming::Bet { .. })`).
+pub use ledger::{access, bonus, gaming, payments, players, rg};
 pub use money::{Amount, Currency, MoneyError};
 pub use outcome::{Balances, Outcome, Receipt, Rejection};

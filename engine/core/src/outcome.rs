@@ -3,6 +3,13 @@
 //! Business rejections are values, not errors: a refused bet is an
 //! [`Outcome::Rejected`] with a specific [`Rejection`], recorded like any
 //! other outcome so that a retry gets exactly the same answer.
+//!
+//! Unlike commands, outcomes and rejections are not split by domain: a
+//! single bet can be refused by the players domain (blocked, KYC), by
+//! responsible gambling (a limit), by the wallet (funds) or by gaming (the
+//! round), and callers map every [`Rejection`] to one answer (an HTTP
+//! status, a Hub88 status) in one place. One shared enum keeps those maps
+//! exhaustive without a domain wrapper around each variant.
 
 use crate::command::{KycLevel, LimitKind};
 use crate::ids::{OperatorId, PlayerId, SourceId};

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use crate::command::{Bet, Command, Request, RoundRef, TxRef, Win, WinKind};
 use crate::ids::{ExtId, GameCode, Jurisdiction, PlayerId, RoundId, SourceId};
+use crate::ledger::{gaming, payments, players};
 use crate::money::{Amount, Currency};
 
 /// SplitMix64: tiny, fast, and good enough to pick players and amounts.
@@ -124,23 +125,26 @@ impl Workload {
             let deposit = ExtId::new(&format!("fund-{n}")).expect("valid id");
             let amount = Amount::from_minor(STARTING_CASH_MINOR);
             [
-                request(&format!("reg-{n}"), Command::RegisterPlayer { currency, jurisdiction }),
+                request(
+                    &format!("reg-{n}"),
+                    Command::Players(players::Command::RegisterPlayer { currency, jurisdiction }),
+                ),
                 request(
                     deposit.as_str(),
-                    Command::DepositInitiate {
+                    Command::Payments(payments::Command::DepositInitiate {
                         player,
                         currency,
                         amount,
-                    },
+                    }),
                 ),
                 request(
                     &format!("fund-ok-{n}"),
-                    Command::DepositConfirm {
+                    Command::Payments(payments::Command::DepositConfirm {
                         deposit: TxRef {
                             source: WORKLOAD_SOURCE,
                             id: deposit,
                         },
-                    },
+                    }),
                 ),
             ]
         })
@@ -205,7 +209,7 @@ impl Workload {
         Request {
             source: self.source,
             id,
-            command: Command::Bet(bet),
+            command: Command::from(bet),
         }
     }
 
@@ -231,7 +235,7 @@ impl Workload {
         Request {
             source: self.source,
             id: self.fresh_id(),
-            command: Command::Win(win),
+            command: Command::from(win),
         }
     }
 
@@ -240,7 +244,7 @@ impl Workload {
         Request {
             source: self.source,
             id: self.fresh_id(),
-            command: Command::Rollback { player, bet },
+            command: Command::Gaming(gaming::Command::Rollback { player, bet }),
         }
     }
 
@@ -251,25 +255,25 @@ impl Workload {
         let command = match self.rng.below(3) {
             0 if !self.pending_deposits.is_empty() => {
                 let deposit = self.pending_deposits.pop_front().expect("checked non-empty");
-                Command::DepositConfirm {
+                Command::Payments(payments::Command::DepositConfirm {
                     deposit: TxRef {
                         source: self.source,
                         id: deposit,
                     },
-                }
+                })
             }
-            1 => Command::WithdrawalRequest {
+            1 => Command::Payments(payments::Command::WithdrawalRequest {
                 player,
                 currency,
                 amount: Amount::from_minor(1_000),
-            },
+            }),
             _ => {
                 self.pending_deposits.push_back(id.clone());
-                Command::DepositInitiate {
+                Command::Payments(payments::Command::DepositInitiate {
                     player,
                     currency,
                     amount: Amount::from_minor(5_000),
-                }
+                })
             }
         };
         Request {

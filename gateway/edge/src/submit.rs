@@ -92,7 +92,7 @@ mod tests {
 
     use axum::response::IntoResponse;
     use engine::sequencer::{CommitError, CommitSink, Committed, MemorySink, Sequencer, SequencerConfig};
-    use engine::{Command, Config, Currency, ExtId, Ledger, PlayerId, SourceId};
+    use engine::{Command, Config, Currency, ExtId, Ledger, PlayerId, Query, SourceId, players};
 
     use super::*;
 
@@ -114,10 +114,10 @@ mod tests {
         Request {
             source: SourceId(1),
             id: ExtId::new("q").unwrap(),
-            command: Command::QueryBalance {
+            command: Command::Query(Query::Balance {
                 player: PlayerId(1),
                 currency: Currency::EUR,
-            },
+            }),
         }
     }
 
@@ -127,10 +127,10 @@ mod tests {
         Request {
             source: SourceId(1),
             id: ExtId::new("r").unwrap(),
-            command: Command::RegisterPlayer {
+            command: Command::Players(players::Command::RegisterPlayer {
                 currency: Currency::EUR,
                 jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
-            },
+            }),
         }
     }
 

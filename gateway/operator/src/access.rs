@@ -14,7 +14,7 @@ use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BearerErrors, BodyErrors, LedgerErrors, RoleErrors};
 use edge::{AppState, Caller, tokens};
-use engine::{AggregatorCredential, Command, Currency, Outcome, Role};
+use engine::{AggregatorCredential, Command, Currency, Outcome, Role, access};
 use protocol::rsa_signature;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -57,12 +57,12 @@ pub async fn create_operator(
     let role = Role::from_name(&request.role)
         .ok_or_else(|| ApiError::bad_request("invalid_request", format!("unknown role {:?}", request.role)))?;
     let token = tokens::new_token(tokens::OPERATOR_PREFIX).map_err(ApiError::internal)?;
-    let command = Command::CreateOperator {
+    let command = Command::Access(access::Command::CreateOperator {
         token: tokens::digest(&token),
         role,
         name: name(&request.name)?,
         operator: caller.id,
-    };
+    });
     match caller.submit(&state, request_id(&headers)?, command).await? {
         Outcome::OperatorCreated { operator, .. } => ok(
             StatusCode::CREATED,
@@ -128,11 +128,11 @@ pub async fn create_aggregator(
         AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
         AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
     };
-    let command = Command::CreateAggregator {
+    let command = Command::Access(access::Command::CreateAggregator {
         name: name(&request.name)?,
         credential,
         operator: caller.id,
-    };
+    });
     match caller.submit(&state, request_id(&headers)?, command).await? {
         Outcome::AggregatorCreated { aggregator } => ok(
             StatusCode::CREATED,

@@ -10,7 +10,7 @@ use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
 use engine::command::{LimitKind, LimitMetric, LimitPeriod};
-use engine::{Command, Currency};
+use engine::{Command, Currency, rg};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -70,12 +70,12 @@ pub async fn set_limit(
         .map(|text| wire::amount(text, currency, Sign::NonNegative, "amount"))
         .transpose()?;
     let player = player(&state, &player_id)?;
-    let command = Command::SetLimit {
+    let command = Command::Rg(rg::Command::SetLimit {
         player,
         currency,
         limit: LimitKind { metric, period },
         amount,
-    };
+    });
     let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
     change_reply(&outcome, currency)
 }
@@ -104,10 +104,10 @@ pub async fn self_exclude(
 ) -> Result<Response, ApiError> {
     let request: SelfExcludeRequest = decode(&body)?;
     let player = player(&state, &player_id)?;
-    let command = Command::SelfExclude {
+    let command = Command::Rg(rg::Command::SelfExclude {
         player,
         until_ms: request.until_ms,
-    };
+    });
     let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
     change_reply(&outcome, Currency::EUR)
 }

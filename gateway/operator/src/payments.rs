@@ -10,7 +10,7 @@ use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
-use engine::{Command, Outcome};
+use engine::{Command, Outcome, payments};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -48,11 +48,11 @@ pub async fn fund_player(
     let deposit = wire::ext_id(&request.deposit_id, "deposit_id")?;
     let player = player(&state, &player_id)?;
     // One command: it lands whole or changes nothing.
-    let command = Command::Deposit {
+    let command = Command::Payments(payments::Command::Deposit {
         player,
         currency,
         amount,
-    };
+    });
     match caller.submit(&state, deposit, command).await? {
         Outcome::Moved(receipt) => ok(
             StatusCode::OK,

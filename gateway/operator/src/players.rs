@@ -9,7 +9,7 @@ use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::wire::{self};
 use edge::{AppState, Caller};
-use engine::{Command, Jurisdiction, Outcome};
+use engine::{Command, Jurisdiction, Outcome, players};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,7 +49,7 @@ pub async fn create_player(
     let currency = wire::currency(&request.currency)?;
     let jurisdiction = Jurisdiction::new(&request.jurisdiction)
         .map_err(|_| ApiError::bad_request("invalid_request", "jurisdiction must be two upper-case letters"))?;
-    let command = Command::RegisterPlayer { currency, jurisdiction };
+    let command = Command::Players(players::Command::RegisterPlayer { currency, jurisdiction });
     match caller.submit(&state, request_id(&headers)?, command).await? {
         Outcome::Registered { player } => ok(
             StatusCode::CREATED,

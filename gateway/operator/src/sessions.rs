@@ -9,7 +9,7 @@ use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::wire::{self};
 use edge::{AppState, Caller, tokens};
-use engine::{Command, Outcome, SourceId};
+use engine::{Command, Outcome, SourceId, access};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -68,14 +68,14 @@ pub async fn issue_session(
     let ttl_ms = request.ttl_ms.unwrap_or(state.config.session_ttl_ms).max(1);
     let expires_at_ms = state.now_ms().saturating_add(ttl_ms);
     let token = tokens::new_token(tokens::LAUNCH_PREFIX).map_err(ApiError::internal)?;
-    let command = Command::IssueSession {
+    let command = Command::Access(access::Command::IssueSession {
         token: tokens::digest(&token),
         player,
         currency,
         aggregator,
         expires_at_ms,
         operator: caller.id,
-    };
+    });
     match caller.submit(&state, request_id(&headers)?, command).await? {
         Outcome::Accepted => ok(
             StatusCode::CREATED,

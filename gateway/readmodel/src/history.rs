@@ -17,6 +17,7 @@ use engine::command::Command;
 use engine::outcome::{Balances, Outcome, Rejection};
 use engine::sequencer::Committed;
 use engine::{Amount, Currency, ExtId, Ledger, PlayerId, SourceId, TxRef};
+use engine::{gaming, payments, players};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -74,7 +75,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     let time_ms = time_ms.max(envelope.time_ms);
     let ok = outcome.is_ok();
 
-    if let (Command::RegisterPlayer { currency, .. }, Outcome::Registered { player }) = (command, outcome) {
+    if let (Command::Players(players::Command::RegisterPlayer { currency, .. }), Outcome::Registered { player }) =
+        (command, outcome)
+    {
         tx.prepare_cached("INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)")?
             .execute(params![player.0 as i64, currency.code()])?;
         tx.prepare_cached(
@@ -86,11 +89,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
 
     // The payment a follow-up moves on, and its new state.
     let follow_up = match command {
-        Command::DepositConfirm { deposit } => Some((deposit, "confirmed")),
-        Command::DepositFail { deposit } => Some((deposit, "failed")),
-        Command::WithdrawalApprove { withdrawal } => Some((withdrawal, "approved")),
-        Command::WithdrawalReject { withdrawal } => Some((withdrawal, "rejected")),
-        Command::WithdrawalComplete { withdrawal } => Some((withdrawal, "completed")),
+        Command::Payments(payments::Command::DepositConfirm { deposit }) => Some((deposit, "confirmed")),
+        Command::Payments(payments::Command::DepositFail { deposit }) => Some((deposit, "failed")),
+        Command::Payments(payments::Command::WithdrawalApprove { withdrawal }) => Some((withdrawal, "approved")),
+        Command::Payments(payments::Command::WithdrawalReject { withdrawal }) => Some((withdrawal, "rejected")),
+        Command::Payments(payments::Command::WithdrawalComplete { withdrawal }) => Some((withdrawal, "completed")),
         _ => None,
     };
     let player = match follow_up {
@@ -98,9 +101,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         None => command.player(),
     };
     let state = match command {
-        Command::DepositInitiate { .. } if ok => "initiated",
-        Command::Deposit { .. } if ok => "confirmed",
-        Command::WithdrawalRequest { .. } if ok => "requested",
+        Command::Payments(payments::Command::DepositInitiate { .. }) if ok => "initiated",
+        Command::Payments(payments::Command::Deposit { .. }) if ok => "confirmed",
+        Command::Payments(payments::Command::WithdrawalRequest { .. }) if ok => "requested",
         _ => "done",
     };
     upsert_transaction(
@@ -121,12 +124,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 set_state(tx, payment.source, &payment.id, state)?;
             }
         }
-        (Command::Rollback { bet, .. }, _) if ok => set_state(tx, request.source, bet, "rolled_back")?,
+        (Command::Gaming(gaming::Command::Rollback { bet, .. }), _) if ok => {
+            set_state(tx, request.source, bet, "rolled_back")?
+        }
         // The ledger remembers a rollback of a bet it never saw as a
         // tombstone under the bet's id: the bet, if it comes, is refused.
-        (Command::Rollback { player, bet }, Outcome::Rejected(Rejection::UnknownTransaction))
-            if *bet != request.id && find(tx, request.source, bet)?.is_none() =>
-        {
+        (
+            Command::Gaming(gaming::Command::Rollback { player, bet }),
+            Outcome::Rejected(Rejection::UnknownTransaction),
+        ) if *bet != request.id && find(tx, request.source, bet)?.is_none() => {
             let tombstone = Outcome::Rejected(Rejection::BetRolledBack);
             upsert_transaction(
                 tx,

@@ -12,6 +12,7 @@ use engine::durable::{JournalSink, SnapshotPolicy, recover, take_snapshot};
 use engine::sequencer::{CommitSink, Committed};
 use engine::workload::{WORKLOAD_SOURCE, Workload};
 use engine::{Amount, Config, Currency, Envelope, ExtId, Ledger, PlayerId, Request, TxRef};
+use engine::{payments, players};
 use journal::{JournalConfig, Retirement};
 use readmodel::{ReadModel, history};
 
@@ -210,44 +211,44 @@ async fn a_players_history_holds_every_movement_including_payment_follow_ups() {
     node.run([
         request(
             "reg",
-            Command::RegisterPlayer {
+            Command::Players(players::Command::RegisterPlayer {
                 currency: eur,
                 jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
-            },
+            }),
         ),
         request(
             "dep",
-            Command::DepositInitiate {
+            Command::Payments(payments::Command::DepositInitiate {
                 player,
                 currency: eur,
                 amount: Amount::from_minor(10_000),
-            },
+            }),
         ),
         request(
             "dep-ok",
-            Command::DepositConfirm {
+            Command::Payments(payments::Command::DepositConfirm {
                 deposit: payment("dep"),
-            },
+            }),
         ),
         request(
             "wd",
-            Command::WithdrawalRequest {
+            Command::Payments(payments::Command::WithdrawalRequest {
                 player,
                 currency: eur,
                 amount: Amount::from_minor(3_000),
-            },
+            }),
         ),
         request(
             "wd-ok",
-            Command::WithdrawalApprove {
+            Command::Payments(payments::Command::WithdrawalApprove {
                 withdrawal: payment("wd"),
-            },
+            }),
         ),
         request(
             "wd-done",
-            Command::WithdrawalComplete {
+            Command::Payments(payments::Command::WithdrawalComplete {
                 withdrawal: payment("wd"),
-            },
+            }),
         ),
     ]);
     node.settle().await;

@@ -8,6 +8,7 @@
 //! around these, so they submit exactly the same commands and a second
 //! contract is a translation, not a second wallet. Nothing here knows JSON.
 
+use engine::Query;
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Command, ExtId, Outcome, Request, SourceId, TokenHash};
 
@@ -73,10 +74,10 @@ pub async fn balance(state: &AppState, source: SourceId, session: &Session) -> R
     let request = Request {
         source,
         id: edge::wire::ext_id("balance-query", "id")?,
-        command: Command::QueryBalance {
+        command: Command::Query(Query::Balance {
             player: session.player,
             currency: session.currency,
-        },
+        }),
     };
     Ok(state.engine.run(request).await?.outcome)
 }

@@ -557,22 +557,76 @@ macro_rules! codec_enum {
     };
 }
 
-pub(crate) use {codec_enum, codec_struct};
+/// Like [`codec_enum`], for an enum whose tags are a share of a bigger
+/// enum's tag space (a domain's commands within [`crate::Command`]'s): also
+/// implements [`DecodeTagged`], so that the bigger enum can read the tag
+/// once and hand the rest to the domain that owns it.
+macro_rules! codec_enum_tagged {
+    ($ty:path, $name:literal : $tag_ty:ident { $($tag:literal => $variant:ident $({ $($field:ident),* $(,)? })? $(( $inner:ident ))?),* $(,)? }) => {
+        impl $crate::codec::Encode for $ty {
+            #[inline]
+            fn encode<S: $crate::codec::Sink>(&self, out: &mut S) {
+                use $ty as This;
+                match self {
+                    $(This::$variant $({ $($field),* })? $(($inner))? => {
+                        let tag: $tag_ty = $tag;
+                        out.put(&tag.to_le_bytes());
+                        $($($crate::codec::Encode::encode($field, out);)*)?
+                        $($crate::codec::Encode::encode($inner, out);)?
+                    })*
+                }
+            }
+        }
+        impl $crate::codec::DecodeTagged for $ty {
+            fn decode_tagged(
+                tag: u16,
+                input: &mut $crate::codec::Reader<'_>,
+            ) -> Option<Result<Self, $crate::codec::DecodeError>> {
+                use $ty as This;
+                type Decoded = Result<$ty, $crate::codec::DecodeError>;
+                Some(match tag {
+                    $($tag => (|input: &mut $crate::codec::Reader<'_>| -> Decoded {
+                        Ok(This::$variant $({ $($field: $crate::codec::Decode::decode(input)?),* })?
+                            $(($crate::codec::Decode::decode(input).map(|$inner| $inner)?))?)
+                    })(input),)*
+                    _ => return None,
+                })
+            }
+        }
+        impl $crate::codec::Decode for $ty {
+            fn decode(input: &mut $crate::codec::Reader<'_>) -> Result<Self, $crate::codec::DecodeError> {
+                let tag = input.$tag_ty($name)?;
+                <$ty as $crate::codec::DecodeTagged>::decode_tagged(u16::from(tag), input)
+                    .unwrap_or(Err($crate::codec::DecodeError::UnknownTag { what: $name, tag: u16::from(tag) }))
+            }
+        }
+    };
+}
+
+/// A value whose tag was read by an enclosing enum: `None` if the tag is
+/// not one of its own.
+pub trait DecodeTagged: Sized {
+    /// Reads the rest of the value that `tag` began.
+    fn decode_tagged(tag: u16, input: &mut Reader<'_>) -> Option<Result<Self, DecodeError>>;
+}
+
+pub(crate) use {codec_enum, codec_enum_tagged, codec_struct};
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::command::Command;
     use crate::ids::{PlayerId, TokenHash};
+    use crate::ledger::payments;
     use crate::money::{Amount, Currency};
     use crate::outcome::{Outcome, Rejection};
 
     fn deposit() -> Command {
-        Command::Deposit {
+        Command::Payments(payments::Command::Deposit {
             player: PlayerId(7),
             currency: Currency::USDT,
             amount: Amount::from_minor(-5),
-        }
+        })
     }
 
     #[test]
@@ -585,6 +639,69 @@ mod tests {
         assert_eq!(from_bytes::<Command>(&expected), Ok(deposit()));
         let refused = Outcome::Rejected(Rejection::Conflict);
         assert_eq!(to_bytes(&refused), [7, 0, 1, 0]);
+    }
+
+    /// Every domain's commands keep the tag their flat variant had before
+    /// the split: the domain wrapper adds no byte.
+    #[test]
+    fn each_domain_command_keeps_its_flat_tag() {
+        use crate::command::{Query, TxRef};
+        use crate::ids::{ExtId, Jurisdiction, OperatorId, SourceId};
+        use crate::ledger::{access, bonus, gaming, players, rg};
+        let player = PlayerId(3);
+        let currency = Currency::EUR;
+        let tx = TxRef {
+            source: SourceId(2),
+            id: ExtId::new("d-1").unwrap(),
+        };
+        let commands: [(u16, Command); 9] = [
+            (
+                1,
+                players::Command::RegisterPlayer {
+                    currency,
+                    jurisdiction: Jurisdiction::new("MT").unwrap(),
+                }
+                .into(),
+            ),
+            (5, rg::Command::TimeOut { player, until_ms: 9 }.into()),
+            (9, payments::Command::DepositConfirm { deposit: tx.clone() }.into()),
+            (
+                17,
+                gaming::Command::Rollback {
+                    player,
+                    bet: ExtId::new("b-1").unwrap(),
+                }
+                .into(),
+            ),
+            (22, bonus::Command::Expire { player, currency }.into()),
+            (23, Query::Balance { player, currency }.into()),
+            (24, Query::Transaction { tx }.into()),
+            (
+                27,
+                access::Command::IssueSession {
+                    token: TokenHash([1; 32]),
+                    player,
+                    currency,
+                    aggregator: SourceId(4),
+                    expires_at_ms: 10,
+                    operator: OperatorId(1),
+                }
+                .into(),
+            ),
+            (29, deposit()),
+        ];
+        for (tag, command) in commands {
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes[..2], tag.to_le_bytes(), "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let in_session = Command::InSession {
+            token: TokenHash([2; 32]),
+            command: Box::new(deposit()),
+        };
+        let bytes = to_bytes(&in_session);
+        assert_eq!(bytes[..2], [28, 0]);
+        assert_eq!(bytes[34..], to_bytes(&deposit())[..]);
     }
 
     #[test]

@@ -5,15 +5,18 @@
 //! tag stays reserved (list it in the enum's comment here). `TAG_*` name
 //! the next free tag of the three big enums, so a new variant takes it.
 
-use super::{Decode, DecodeError, Encode, Reader, Sink, codec_enum, codec_struct, encode_bytes};
+use super::{
+    Decode, DecodeError, DecodeTagged, Encode, Reader, Sink, codec_enum, codec_enum_tagged, codec_struct, encode_bytes,
+};
 use crate::command::{
     AccountStatus, AggregatorCredential, Bet, BonusGrant, Command, Envelope, JurisdictionRules, KycLevel, LimitKind,
-    LimitMetric, LimitPeriod, Request, Role, RoundRef, TxRef, Win, WinKind,
+    LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
     ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
     TokenHash,
 };
+use crate::ledger::{access, bonus, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, BlockReason, Capacity, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary};
 
@@ -193,15 +196,21 @@ codec_enum!(LimitPeriod: u8 { 1 => Day, 2 => Week, 3 => Month });
 codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly });
 codec_enum!(AggregatorCredential: u8 { 1 => Hmac(secret), 2 => RsaPublicKey(key) });
 
-// Command tags. Next free: TAG_COMMAND.
-codec_enum!(Command: u16 {
+// Command tags. Next free: TAG_COMMAND. One tag space for every domain's
+// commands (a journal record names its command by this tag alone): a
+// domain's enum encodes its own tag, `Command` adds nothing around it.
+codec_enum_tagged!(players::Command, "Command": u16 {
     1 => RegisterPlayer { currency, jurisdiction },
     2 => SetJurisdictionRules { jurisdiction, rules },
     3 => SetAccountStatus { player, status, operator },
+    6 => SetKyc { player, level },
+});
+codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },
     5 => TimeOut { player, until_ms },
-    6 => SetKyc { player, level },
     7 => SetLimit { player, currency, limit, amount },
+});
+codec_enum_tagged!(payments::Command, "Command": u16 {
     8 => DepositInitiate { player, currency, amount },
     9 => DepositConfirm { deposit },
     10 => DepositFail { deposit },
@@ -209,22 +218,76 @@ codec_enum!(Command: u16 {
     12 => WithdrawalApprove { withdrawal },
     13 => WithdrawalReject { withdrawal },
     14 => WithdrawalComplete { withdrawal },
+    19 => Adjust { player, currency, amount, reason, operator },
+    29 => Deposit { player, currency, amount },
+});
+codec_enum_tagged!(gaming::Command, "Command": u16 {
     15 => Bet(bet),
     16 => Win(win),
     17 => Rollback { player, bet },
     18 => EndRound { player, round },
-    19 => Adjust { player, currency, amount, reason, operator },
-    20 => BonusGrant(grant),
-    21 => BonusForfeit { player, currency },
-    22 => BonusExpire { player, currency },
-    23 => QueryBalance { player, currency },
-    24 => QueryTransaction { tx },
+});
+codec_enum_tagged!(bonus::Command, "Command": u16 {
+    20 => Grant(grant),
+    21 => Forfeit { player, currency },
+    22 => Expire { player, currency },
+});
+codec_enum_tagged!(Query, "Command": u16 {
+    23 => Balance { player, currency },
+    24 => Transaction { tx },
+});
+codec_enum_tagged!(access::Command, "Command": u16 {
     25 => CreateOperator { token, role, name, operator },
     26 => CreateAggregator { name, credential, operator },
     27 => IssueSession { token, player, currency, aggregator, expires_at_ms, operator },
-    28 => InSession { token, command },
-    29 => Deposit { player, currency, amount },
 });
+/// `Command::InSession`'s tag: the one command that belongs to no domain.
+const TAG_IN_SESSION: u16 = 28;
+
+impl Encode for Command {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        // Bets and wins first: one comparison before their own dispatch,
+        // rather than a jump through the domains' table.
+        if let Command::Gaming(command) = self {
+            return command.encode(out);
+        }
+        match self {
+            Command::Players(command) => command.encode(out),
+            Command::Payments(command) => command.encode(out),
+            Command::Gaming(command) => command.encode(out),
+            Command::Rg(command) => command.encode(out),
+            Command::Bonus(command) => command.encode(out),
+            Command::Access(command) => command.encode(out),
+            Command::Query(query) => query.encode(out),
+            Command::InSession { token, command } => {
+                out.put(&TAG_IN_SESSION.to_le_bytes());
+                token.encode(out);
+                command.encode(out);
+            }
+        }
+    }
+}
+
+impl Decode for Command {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let tag = input.u16("Command")?;
+        if tag == TAG_IN_SESSION {
+            return Ok(Command::InSession {
+                token: Decode::decode(input)?,
+                command: Decode::decode(input)?,
+            });
+        }
+        let decoded = None
+            .or_else(|| players::Command::decode_tagged(tag, input).map(|c| c.map(Command::Players)))
+            .or_else(|| payments::Command::decode_tagged(tag, input).map(|c| c.map(Command::Payments)))
+            .or_else(|| gaming::Command::decode_tagged(tag, input).map(|c| c.map(Command::Gaming)))
+            .or_else(|| rg::Command::decode_tagged(tag, input).map(|c| c.map(Command::Rg)))
+            .or_else(|| bonus::Command::decode_tagged(tag, input).map(|c| c.map(Command::Bonus)))
+            .or_else(|| access::Command::decode_tagged(tag, input).map(|c| c.map(Command::Access)))
+            .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
+        decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
+    }
+}
 
 codec_struct!(Receipt {
     seq,

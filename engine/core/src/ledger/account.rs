@@ -1,8 +1,19 @@
-//! Players and their wallets: the per-account state of the ledger.
+//! Players and their wallets: the per-account record every money domain
+//! works on.
+//!
+//! One record per player holds the players domain's account data, each
+//! wallet's balances, and, inside the wallet, the responsible-gambling
+//! limits and the bonus state. A bet reads the account status, the limits
+//! and the bonus and moves the balances in one place: splitting the record
+//! by domain would add a lookup per domain to every bet and win, the hot
+//! path, for no change in behaviour. The domains own the rules; this file
+//! owns the layout.
 
 use smallvec::SmallVec;
 
-use super::limits::Limits;
+use crate::codec::codec_struct;
+
+use super::rg::limits::Limits;
 use crate::command::{AccountStatus, JurisdictionRules, KycLevel};
 use crate::ids::{GameCode, Jurisdiction};
 use crate::money::{Amount, Currency};
@@ -261,3 +272,35 @@ impl ActiveBonus {
         stake.mul_div_floor(i64::from(pct), 100).unwrap_or(Amount::ZERO)
     }
 }
+
+// The per-player record's part of the snapshot image (see `crate::codec`:
+// append fields, never reorder); the limits encode in `rg/limits/`.
+codec_struct!(Player {
+    status,
+    kyc,
+    jurisdiction,
+    currency,
+    self_excluded_until_ms,
+    timed_out_until_ms,
+    wallets
+});
+codec_struct!(Wallet {
+    currency,
+    cash,
+    bonus,
+    reserved,
+    loyalty_points,
+    bonus_serial,
+    converted_bits,
+    active_bonus,
+    limits
+});
+codec_struct!(ActiveBonus {
+    serial,
+    wagering_required,
+    wagered,
+    conversion_cap,
+    expires_at_ms,
+    contributions,
+    default_contribution_pct
+});

@@ -4,20 +4,23 @@
 //! depends on, moved out of the ledger (no copy of the big stores), as
 //! plain data with a canonical encoding (`crate::codec`, at the end of this
 //! file): hash tables become sorted vectors (so equal ledgers give equal
-//! bytes) and are rebuilt on the way back, with their invariants checked. The file format around it lives in the runtime
-//! crate, `engine::snapshot`.
+//! bytes) and are rebuilt on the way back, with their invariants checked.
+//! Each domain encodes its own part in its folder (players, access, the
+//! rounds in `gaming/rounds.rs`, payments, and the RG and bonus state inside
+//! each wallet in `account.rs`); this file puts the parts in their frozen
+//! order. The file format around it lives in the runtime crate,
+//! `engine::snapshot`.
 
 use std::collections::VecDeque;
 
 use super::access::Access;
-use super::account::Player;
-use super::account::{ActiveBonus, Wallet};
-use super::store::{BetDetail, Detail, Key, PaymentDetail, Round};
-use super::store::{Fingerprinter, RoundParts, RoundStore, TxRecord, TxStore};
-use super::{Config, Flows, Ledger};
+use super::gaming::{GamingState, RoundParts, RoundStore};
+use super::payments::PaymentsState;
+use super::players::PlayersState;
+use super::store::{BetDetail, Detail, Key, PaymentDetail};
+use super::store::{Fingerprinter, TxRecord, TxStore};
+use super::{Config, Flows, History, Ledger};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_enum, codec_struct};
-use crate::command::JurisdictionRules;
-use crate::ids::Jurisdiction;
 use crate::money::Currency;
 
 /// Everything a ledger is, as plain data.
@@ -26,17 +29,19 @@ use crate::money::Currency;
 /// archive it; its contents stay private to the ledger.
 pub struct LedgerImage {
     pub(crate) config: Config,
-    players: Vec<Player>,
-    jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    /// Accounts with their wallets, and jurisdiction rules.
+    players: PlayersState,
     /// Operators, aggregators and game sessions.
     access: Access,
     /// Remembered requests, oldest first.
     requests: VecDeque<TxRecord>,
     /// Open payments evicted from `requests`, sorted by key.
     pinned_payments: Vec<TxRecord>,
+    /// The gaming domain's open rounds.
     rounds: RoundParts,
     flows: Vec<Flows>,
-    open_payments: u64,
+    /// The payments domain's count of open payments.
+    payments: PaymentsState,
     /// The sequence number of the last envelope applied.
     pub last_seq: u64,
     /// The time stamped into the last envelope applied.
@@ -69,20 +74,19 @@ impl Ledger {
     /// Takes the ledger apart for a snapshot (consuming it: the stores move,
     /// nothing big is copied).
     pub fn into_image(self) -> LedgerImage {
-        let (requests, pinned_payments) = self.txs.into_parts();
+        let (requests, pinned_payments) = self.requests.into_parts();
         LedgerImage {
             config: self.config,
             players: self.players,
-            jurisdictions: self.jurisdictions,
             access: self.access,
             requests,
             pinned_payments,
-            rounds: self.rounds.into_parts(),
+            rounds: self.gaming.rounds.into_parts(),
             flows: self.flows.to_vec(),
-            open_payments: self.open_payments as u64,
-            last_seq: self.last_seq,
-            last_time_ms: self.last_time_ms,
-            history_digest: self.history_digest,
+            payments: self.payments,
+            last_seq: self.history.last_seq,
+            last_time_ms: self.history.last_time_ms,
+            history_digest: self.history.digest,
         }
     }
 
@@ -105,9 +109,6 @@ impl Ledger {
         let Ok(flows) = <[Flows; Currency::ALL.len()]>::try_from(image.flows) else {
             return inconsistent("money flows for another set of currencies");
         };
-        let Ok(open_payments) = usize::try_from(image.open_payments) else {
-            return inconsistent("open payment count out of range");
-        };
         let Some(txs) = TxStore::from_parts(config.request_retention(), image.requests, image.pinned_payments) else {
             return inconsistent("remembered requests break the store's limits or repeat a key");
         };
@@ -118,15 +119,16 @@ impl Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
             players: image.players,
-            jurisdictions: image.jurisdictions,
+            payments: image.payments,
+            gaming: GamingState { rounds },
             access: image.access,
-            txs,
-            rounds,
+            requests: txs,
             flows,
-            open_payments,
-            last_seq: image.last_seq,
-            last_time_ms: image.last_time_ms,
-            history_digest: image.history_digest,
+            history: History {
+                last_seq: image.last_seq,
+                last_time_ms: image.last_time_ms,
+                digest: image.history_digest,
+            },
             encoded: Vec::new(),
         };
         if ledger.check_conservation().is_err() {
@@ -179,17 +181,18 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 }
 
 // The snapshot image (see `crate::codec`: append fields, never reorder;
-// tags are never reused). Access and limits encode in their own folders.
+// tags are never reused). The order is frozen (format 4): the players'
+// part (accounts, then jurisdictions), access, the request memory, the
+// rounds, the flows, the open payments, the history.
 codec_struct!(LedgerImage {
     config,
     players,
-    jurisdictions,
     access,
     requests,
     pinned_payments,
     rounds,
     flows,
-    open_payments,
+    payments,
     last_seq,
     last_time_ms,
     history_digest
@@ -208,35 +211,6 @@ codec_struct!(Config {
     sessions_max,
     session_retention_ms,
     fingerprint_seed
-});
-codec_struct!(Player {
-    status,
-    kyc,
-    jurisdiction,
-    currency,
-    self_excluded_until_ms,
-    timed_out_until_ms,
-    wallets
-});
-codec_struct!(Wallet {
-    currency,
-    cash,
-    bonus,
-    reserved,
-    loyalty_points,
-    bonus_serial,
-    converted_bits,
-    active_bonus,
-    limits
-});
-codec_struct!(ActiveBonus {
-    serial,
-    wagering_required,
-    wagered,
-    conversion_cap,
-    expires_at_ms,
-    contributions,
-    default_contribution_pct
 });
 codec_struct!(TxRecord {
     key,
@@ -263,15 +237,6 @@ codec_struct!(PaymentDetail {
     amount,
     state
 });
-codec_struct!(Round {
-    player,
-    cash,
-    bonus,
-    bonus_serial,
-    opened_ms
-});
-codec_struct!(RoundParts { open, order, presized });
-
 impl Encode for Key {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.0.encode(out);

@@ -91,7 +91,11 @@ fn an_identical_retry_returns_the_identical_outcome_and_changes_nothing() {
         (PSP, "d1", deposit_cmd(p, 200)),
         (PSP, "c1", confirm_cmd("d1")),
         (PSP, "wd1", withdraw_cmd(p, 100)),
-        (OPS, "g1", Command::BonusGrant(grant(p, 300, 1000, 300))),
+        (
+            OPS,
+            "g1",
+            Command::Bonus(engine_core::bonus::Command::Grant(grant(p, 300, 1000, 300))),
+        ),
         (GAME, "too-much", bet_cmd(p, 1_000_000, "r2")),
         (
             OPS,
@@ -158,7 +162,7 @@ fn query_transaction_reports_each_state() {
         outcome: adjusted,
     };
     h.advance(5_000);
-    let query = Command::QueryTransaction { tx: tx(OPS, "a1") };
+    let query = Command::Query(Query::Transaction { tx: tx(OPS, "a1") });
     check(h.run(OPS, query), Outcome::Transaction(Box::new(expected)));
     h.bet("b1", p, 100, "r1");
     assert_eq!(h.state(GAME, "b1"), Some(TxState::Done));
@@ -171,7 +175,7 @@ fn query_transaction_reports_each_state() {
     assert_eq!(h.state(PSP, "d1"), deposit(PaymentState::Confirmed));
     h.rollback(p, "ghost");
     assert_eq!(h.state(GAME, "ghost"), Some(TxState::Tombstone));
-    let unknown = Command::QueryTransaction { tx: tx(OPS, "never") };
+    let unknown = Command::Query(Query::Transaction { tx: tx(OPS, "never") });
     check_rejected(h.run(OPS, unknown), Rejection::UnknownTransaction);
 }
 
@@ -231,25 +235,25 @@ fn retention_forgets_ids_older_than_the_age_limit() {
 fn per_player_commands(p: PlayerId, currency: Currency) -> Vec<Command> {
     let wager_day = limit(LimitMetric::Wager, LimitPeriod::Day);
     vec![
-        Command::SetLimit {
+        Command::Rg(engine_core::rg::Command::SetLimit {
             player: p,
             currency,
             limit: wager_day,
             amount: Some(amt(100)),
-        },
-        Command::WithdrawalRequest {
+        }),
+        Command::Payments(engine_core::payments::Command::WithdrawalRequest {
             player: p,
             currency,
             amount: amt(100),
-        },
-        Command::Bet(Bet {
+        }),
+        Command::Gaming(engine_core::gaming::Command::Bet(Bet {
             player: p,
             currency,
             amount: amt(100),
             round: round("r1"),
             close_round: false,
-        }),
-        Command::Win(Win {
+        })),
+        Command::Gaming(engine_core::gaming::Command::Win(Win {
             player: p,
             currency,
             amount: amt(100),
@@ -257,11 +261,11 @@ fn per_player_commands(p: PlayerId, currency: Currency) -> Vec<Command> {
             kind: WinKind::Jackpot,
             close_round: false,
             bet: None,
-        }),
+        })),
         adjust_cmd(p, currency, -1),
-        Command::BonusForfeit { player: p, currency },
-        Command::BonusExpire { player: p, currency },
-        Command::QueryBalance { player: p, currency },
+        Command::Bonus(engine_core::bonus::Command::Forfeit { player: p, currency }),
+        Command::Bonus(engine_core::bonus::Command::Expire { player: p, currency }),
+        Command::Query(Query::Balance { player: p, currency }),
     ]
 }
 
@@ -275,7 +279,7 @@ fn account_commands(p: PlayerId) -> Vec<Command> {
         rollback_cmd(p, "b1"),
         end_round_cmd(p, "r1"),
         adjust_cmd(p, EUR, 100),
-        Command::BonusGrant(grant(p, 100, 100, 100)),
+        Command::Bonus(engine_core::bonus::Command::Grant(grant(p, 100, 100, 100))),
     ]
 }
 
@@ -330,7 +334,7 @@ fn amounts_must_be_positive_where_money_moves() {
         withdraw_cmd(p, -1),
         adjust_cmd(p, EUR, 0),
         limit_cmd(p, limit(LimitMetric::Loss, LimitPeriod::Month), Some(-1)),
-        Command::BonusGrant(grant(p, 0, 100, 100)),
+        Command::Bonus(engine_core::bonus::Command::Grant(grant(p, 0, 100, 100))),
     ];
     for command in commands {
         let kind = command.kind();
@@ -350,24 +354,24 @@ fn queries_are_read_only_and_not_deduplicated() {
     let p = h.register();
     let dep = h.fund(p, 1000);
     let (digest, remembered) = (h.ledger.digest(), h.ledger.remembered_len());
-    let balance = Command::QueryBalance {
+    let balance = Command::Query(Query::Balance {
         player: p,
         currency: EUR,
-    };
+    });
     check(
         h.apply(GAME, "q1", balance.clone()),
         Outcome::Balance(bal(1000, 0, 0, 0)),
     );
     check(h.apply(GAME, "q1", balance), Outcome::Balance(bal(1000, 0, 0, 0)));
-    let query = Command::QueryTransaction { tx: tx(PSP, &dep) };
+    let query = Command::Query(Query::Transaction { tx: tx(PSP, &dep) });
     let Outcome::Transaction(summary) = h.apply(GAME, "q1", query) else {
         panic!("no transaction summary");
     };
     assert_eq!(summary.state, TxState::Payment(PaymentState::Confirmed));
-    let unknown = Command::QueryBalance {
+    let unknown = Command::Query(Query::Balance {
         player: NOBODY,
         currency: EUR,
-    };
+    });
     check_rejected(h.apply(GAME, "q1", unknown), Rejection::UnknownPlayer);
     assert_eq!(h.ledger.digest(), digest, "a query changed the digest");
     assert_eq!(h.ledger.remembered_len(), remembered);

@@ -153,10 +153,10 @@ fn forfeit_takes_the_active_bonus_away() {
     h.grant(grant(p, 500, 1000, 500));
     check(h.run(OPS, forfeit_cmd(p)), h.moved(0, -500, bal(100, 0, 0, 0)));
     check_rejected(h.run(OPS, forfeit_cmd(p)), Rejection::NoActiveBonus);
-    let usd = Command::BonusForfeit {
+    let usd = Command::Bonus(engine_core::bonus::Command::Forfeit {
         player: p,
         currency: USD,
-    };
+    });
     check_rejected(h.run(OPS, usd), Rejection::CurrencyMismatch { currency: USD });
     let flows = Flows {
         deposits: 100,

@@ -34,10 +34,10 @@ fn bets_are_refused_for_bad_amounts_players_currencies_and_funds() {
     let p = h.register();
     h.fund(p, 1000);
     let money = h.money();
-    let usd = Command::Bet(Bet {
+    let usd = Command::Gaming(engine_core::gaming::Command::Bet(Bet {
         currency: USD,
         ..bet_of(p, 100)
-    });
+    }));
     let cases = [
         ("zero", bet_cmd(p, 0, "r1"), Rejection::InvalidAmount),
         ("negative", bet_cmd(p, -5, "r1"), Rejection::InvalidAmount),
@@ -59,7 +59,7 @@ fn bets_are_refused_for_bad_amounts_players_currencies_and_funds() {
 
 fn bet_of(player: PlayerId, minor: i64) -> Bet {
     match bet_cmd(player, minor, "r1") {
-        Command::Bet(bet) => bet,
+        Command::Gaming(engine_core::gaming::Command::Bet(bet)) => bet,
         _ => unreachable!(),
     }
 }
@@ -206,7 +206,7 @@ fn a_zero_win_is_recorded_and_a_negative_one_refused() {
     h.bet("b1", p, 100, "r1");
     check(h.win(p, 0, "r1"), h.moved(0, 0, bal(900, 0, 0, 1)));
     check_rejected(h.win(p, -1, "r1"), Rejection::InvalidAmount);
-    let usd = Command::Win(Win {
+    let usd = Command::Gaming(engine_core::gaming::Command::Win(Win {
         currency: USD,
         amount: amt(10),
         round: round("r1"),
@@ -214,7 +214,7 @@ fn a_zero_win_is_recorded_and_a_negative_one_refused() {
         close_round: false,
         bet: None,
         player: p,
-    });
+    }));
     check_rejected(h.run(GAME, usd), Rejection::CurrencyMismatch { currency: USD });
     assert_eq!(h.flows().wins, 0);
 }
@@ -327,13 +327,14 @@ fn a_rollback_before_its_bet_leaves_a_tombstone_that_refuses_the_bet() {
 
 /// A win that names the bet it pays.
 fn win_paying(player: PlayerId, minor: i64, round_id: &str, bet: &str) -> Command {
-    let Command::Win(win) = win_cmd(player, minor, round_id, WinKind::Regular) else {
+    let Command::Gaming(engine_core::gaming::Command::Win(win)) = win_cmd(player, minor, round_id, WinKind::Regular)
+    else {
         unreachable!("win_cmd makes a win")
     };
-    Command::Win(Win {
+    Command::Gaming(engine_core::gaming::Command::Win(Win {
         bet: Some(ext(bet)),
         ..win
-    })
+    }))
 }
 
 #[test]

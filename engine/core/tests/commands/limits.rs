@@ -91,12 +91,12 @@ fn set_limit_validates_its_amount_player_and_wallet() {
     let p = h.register();
     let day = limit(LimitMetric::Wager, LimitPeriod::Day);
     check_rejected(h.run(OPS, limit_cmd(p, day, Some(-1))), Rejection::InvalidAmount);
-    let usd = Command::SetLimit {
+    let usd = Command::Rg(engine_core::rg::Command::SetLimit {
         player: p,
         currency: USD,
         limit: day,
         amount: Some(amt(10)),
-    };
+    });
     check_rejected(h.run(OPS, usd), Rejection::CurrencyMismatch { currency: USD });
     assert_eq!(h.ledger.limits_in_force(p, EUR, h.now), Vec::new());
     check(h.run(OPS, limit_cmd(p, day, Some(0))), Outcome::Accepted);

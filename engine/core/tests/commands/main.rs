@@ -16,7 +16,7 @@
 
 use engine_core::command::{
     AccountStatus, Bet, BonusGrant, Command, Envelope, JurisdictionRules, KycLevel, LimitKind, LimitMetric,
-    LimitPeriod, Request, RoundRef, TxRef, Win, WinKind,
+    LimitPeriod, Query, Request, RoundRef, TxRef, Win, WinKind,
 };
 use engine_core::outcome::{BlockReason, Capacity, PaymentState, TxState, TxSummary};
 use engine_core::{
@@ -152,7 +152,7 @@ impl Harness {
     }
 
     fn grant(&mut self, grant: BonusGrant) -> Outcome {
-        self.run(OPS, Command::BonusGrant(grant))
+        self.run(OPS, Command::Bonus(engine_core::bonus::Command::Grant(grant)))
     }
 
     fn balances(&self, player: PlayerId) -> Balances {
@@ -269,29 +269,29 @@ fn bal_in(currency: Currency, cash: i64, bonus: i64, reserved: i64, points: u64)
 }
 
 fn register_cmd(currency: Currency, jurisdiction: &str) -> Command {
-    Command::RegisterPlayer {
+    Command::Players(engine_core::players::Command::RegisterPlayer {
         currency,
         jurisdiction: Jurisdiction::new(jurisdiction).expect("valid jurisdiction"),
-    }
+    })
 }
 
 fn rules_cmd(jurisdiction: &str, rules: JurisdictionRules) -> Command {
-    Command::SetJurisdictionRules {
+    Command::Players(engine_core::players::Command::SetJurisdictionRules {
         jurisdiction: Jurisdiction::new(jurisdiction).expect("valid jurisdiction"),
         rules,
-    }
+    })
 }
 
 fn status_cmd(player: PlayerId, status: AccountStatus) -> Command {
-    Command::SetAccountStatus {
+    Command::Players(engine_core::players::Command::SetAccountStatus {
         player,
         status,
         operator: OperatorId(7),
-    }
+    })
 }
 
 fn kyc_cmd(player: PlayerId, level: KycLevel) -> Command {
-    Command::SetKyc { player, level }
+    Command::Players(engine_core::players::Command::SetKyc { player, level })
 }
 
 fn limit(metric: LimitMetric, period: LimitPeriod) -> LimitKind {
@@ -299,54 +299,54 @@ fn limit(metric: LimitMetric, period: LimitPeriod) -> LimitKind {
 }
 
 fn limit_cmd(player: PlayerId, kind: LimitKind, minor: Option<i64>) -> Command {
-    Command::SetLimit {
+    Command::Rg(engine_core::rg::Command::SetLimit {
         player,
         currency: EUR,
         limit: kind,
         amount: minor.map(amt),
-    }
+    })
 }
 
 fn deposit_cmd(player: PlayerId, minor: i64) -> Command {
-    Command::DepositInitiate {
+    Command::Payments(engine_core::payments::Command::DepositInitiate {
         player,
         currency: EUR,
         amount: amt(minor),
-    }
+    })
 }
 
 fn confirm_cmd(id: &str) -> Command {
-    Command::DepositConfirm { deposit: tx(PSP, id) }
+    Command::Payments(engine_core::payments::Command::DepositConfirm { deposit: tx(PSP, id) })
 }
 
 fn fail_cmd(id: &str) -> Command {
-    Command::DepositFail { deposit: tx(PSP, id) }
+    Command::Payments(engine_core::payments::Command::DepositFail { deposit: tx(PSP, id) })
 }
 
 fn withdraw_cmd(player: PlayerId, minor: i64) -> Command {
-    Command::WithdrawalRequest {
+    Command::Payments(engine_core::payments::Command::WithdrawalRequest {
         player,
         currency: EUR,
         amount: amt(minor),
-    }
+    })
 }
 
 fn approve_cmd(id: &str) -> Command {
-    Command::WithdrawalApprove {
+    Command::Payments(engine_core::payments::Command::WithdrawalApprove {
         withdrawal: tx(PSP, id),
-    }
+    })
 }
 
 fn reject_cmd(id: &str) -> Command {
-    Command::WithdrawalReject {
+    Command::Payments(engine_core::payments::Command::WithdrawalReject {
         withdrawal: tx(PSP, id),
-    }
+    })
 }
 
 fn complete_cmd(id: &str) -> Command {
-    Command::WithdrawalComplete {
+    Command::Payments(engine_core::payments::Command::WithdrawalComplete {
         withdrawal: tx(PSP, id),
-    }
+    })
 }
 
 fn bet_cmd(player: PlayerId, minor: i64, round_id: &str) -> Command {
@@ -354,13 +354,13 @@ fn bet_cmd(player: PlayerId, minor: i64, round_id: &str) -> Command {
 }
 
 fn bet_on(player: PlayerId, minor: i64, round: RoundRef, close_round: bool) -> Command {
-    Command::Bet(Bet {
+    Command::Gaming(engine_core::gaming::Command::Bet(Bet {
         player,
         currency: EUR,
         amount: amt(minor),
         round,
         close_round,
-    })
+    }))
 }
 
 fn win_cmd(player: PlayerId, minor: i64, round_id: &str, kind: WinKind) -> Command {
@@ -368,7 +368,7 @@ fn win_cmd(player: PlayerId, minor: i64, round_id: &str, kind: WinKind) -> Comma
 }
 
 fn win_on(player: PlayerId, minor: i64, round: RoundRef, kind: WinKind, close: bool) -> Command {
-    Command::Win(Win {
+    Command::Gaming(engine_core::gaming::Command::Win(Win {
         player,
         currency: EUR,
         amount: amt(minor),
@@ -376,28 +376,28 @@ fn win_on(player: PlayerId, minor: i64, round: RoundRef, kind: WinKind, close: b
         kind,
         close_round: close,
         bet: None,
-    })
+    }))
 }
 
 fn rollback_cmd(player: PlayerId, bet: &str) -> Command {
-    Command::Rollback { player, bet: ext(bet) }
+    Command::Gaming(engine_core::gaming::Command::Rollback { player, bet: ext(bet) })
 }
 
 fn end_round_cmd(player: PlayerId, round_id: &str) -> Command {
-    Command::EndRound {
+    Command::Gaming(engine_core::gaming::Command::EndRound {
         player,
         round: round(round_id),
-    }
+    })
 }
 
 fn adjust_cmd(player: PlayerId, currency: Currency, minor: i64) -> Command {
-    Command::Adjust {
+    Command::Payments(engine_core::payments::Command::Adjust {
         player,
         currency,
         amount: amt(minor),
         reason: Reason::new("goodwill correction").expect("valid reason"),
         operator: OperatorId(7),
-    }
+    })
 }
 
 /// A EUR bonus: 100 % contribution everywhere, expiring after 30 days.
@@ -415,11 +415,11 @@ fn grant(player: PlayerId, minor: i64, wagering: i64, cap: i64) -> BonusGrant {
 }
 
 fn forfeit_cmd(player: PlayerId) -> Command {
-    Command::BonusForfeit { player, currency: EUR }
+    Command::Bonus(engine_core::bonus::Command::Forfeit { player, currency: EUR })
 }
 
 fn expire_cmd(player: PlayerId) -> Command {
-    Command::BonusExpire { player, currency: EUR }
+    Command::Bonus(engine_core::bonus::Command::Expire { player, currency: EUR })
 }
 
 fn blocked(reason: BlockReason) -> Rejection {
@@ -436,8 +436,8 @@ enum Exclusion {
 impl Exclusion {
     fn command(self, player: PlayerId, until_ms: u64) -> Command {
         match self {
-            Exclusion::SelfExclude => Command::SelfExclude { player, until_ms },
-            Exclusion::TimeOut => Command::TimeOut { player, until_ms },
+            Exclusion::SelfExclude => Command::Rg(engine_core::rg::Command::SelfExclude { player, until_ms }),
+            Exclusion::TimeOut => Command::Rg(engine_core::rg::Command::TimeOut { player, until_ms }),
         }
     }
 

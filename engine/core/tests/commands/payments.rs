@@ -48,11 +48,11 @@ fn deposit_fail_credits_nothing() {
 fn settle_cmd(action: &str, source: SourceId, id: &str) -> Command {
     let (deposit, withdrawal) = (tx(source, id), tx(source, id));
     match action {
-        "confirm" => Command::DepositConfirm { deposit },
-        "fail" => Command::DepositFail { deposit },
-        "approve" => Command::WithdrawalApprove { withdrawal },
-        "reject" => Command::WithdrawalReject { withdrawal },
-        "complete" => Command::WithdrawalComplete { withdrawal },
+        "confirm" => Command::Payments(engine_core::payments::Command::DepositConfirm { deposit }),
+        "fail" => Command::Payments(engine_core::payments::Command::DepositFail { deposit }),
+        "approve" => Command::Payments(engine_core::payments::Command::WithdrawalApprove { withdrawal }),
+        "reject" => Command::Payments(engine_core::payments::Command::WithdrawalReject { withdrawal }),
+        "complete" => Command::Payments(engine_core::payments::Command::WithdrawalComplete { withdrawal }),
         other => panic!("no settlement {other}"),
     }
 }
@@ -264,10 +264,12 @@ fn balances_that_would_overflow_are_refused() {
 fn an_instant_deposit_lands_whole_or_changes_nothing() {
     let mut h = Harness::new();
     let p = h.register();
-    let instant = |minor| Command::Deposit {
-        player: p,
-        currency: EUR,
-        amount: amt(minor),
+    let instant = |minor| {
+        Command::Payments(engine_core::payments::Command::Deposit {
+            player: p,
+            currency: EUR,
+            amount: amt(minor),
+        })
     };
     check(h.apply(OPS, "i1", instant(300)), h.moved(300, 0, bal(300, 0, 0, 0)));
     assert_eq!(h.state(OPS, "i1"), Some(TxState::Payment(PaymentState::Confirmed)));

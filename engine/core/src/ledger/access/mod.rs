@@ -19,12 +19,17 @@
 //! it expired (long enough for late wins and rollbacks), pruned in issue
 //! order when new sessions are issued, and `sessions_max` caps the rest.
 
+mod command;
+
+pub use self::command::{AggregatorCredential, Command, Role};
+
 use std::collections::{BTreeMap, VecDeque};
 
+use super::gaming;
 use super::store::Detail;
 use super::{Applied, Config, Ctx, Ledger, rejected};
 use crate::codec::{codec_enum, codec_struct};
-use crate::command::{AggregatorCredential, Command, Envelope, Role};
+use crate::command::Envelope;
 use crate::ids::{Name, OperatorId, PlayerId, SourceId, TokenHash};
 use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
@@ -161,7 +166,10 @@ impl Access {
     /// stored outcome and change nothing) and commands about anything else
     /// leave it as it is. `config` must be the ledger's.
     pub fn follow(&mut self, config: &Config, envelope: &Envelope, outcome: &Outcome) {
-        match (&envelope.request.command, outcome) {
+        let crate::Command::Access(command) = &envelope.request.command else {
+            return;
+        };
+        match (command, outcome) {
             (
                 Command::CreateOperator {
                     token,
@@ -300,7 +308,41 @@ impl Ledger {
         &self.access
     }
 
-    pub(super) fn create_operator(&mut self, token: TokenHash, role: Role, name: &Name, by: OperatorId) -> Applied {
+    /// Applies one of the domain's commands.
+    pub(super) fn apply_access(&mut self, ctx: Ctx, command: &Command) -> Applied {
+        match command {
+            Command::CreateOperator {
+                token,
+                role,
+                name,
+                operator,
+            } => self.create_operator(*token, *role, name, *operator),
+            Command::CreateAggregator {
+                name,
+                credential,
+                operator,
+            } => self.create_aggregator(name, credential, *operator),
+            Command::IssueSession {
+                token,
+                player,
+                currency,
+                aggregator,
+                expires_at_ms,
+                operator,
+            } => {
+                let session = Session {
+                    player: *player,
+                    currency: *currency,
+                    aggregator: *aggregator,
+                    expires_at_ms: *expires_at_ms,
+                    issued_by: *operator,
+                };
+                self.issue_session(ctx, *token, session)
+            }
+        }
+    }
+
+    fn create_operator(&mut self, token: TokenHash, role: Role, name: &Name, by: OperatorId) -> Applied {
         check!(self.access.check_manager(by));
         if self.access.operators.len() >= self.config.operators_max {
             return rejected(Rejection::CapacityReached(Capacity::Operators));
@@ -315,12 +357,7 @@ impl Ledger {
         (Outcome::OperatorCreated { operator, source }, Detail::Plain)
     }
 
-    pub(super) fn create_aggregator(
-        &mut self,
-        name: &Name,
-        credential: &AggregatorCredential,
-        by: OperatorId,
-    ) -> Applied {
+    fn create_aggregator(&mut self, name: &Name, credential: &AggregatorCredential, by: OperatorId) -> Applied {
         check!(self.access.check_manager(by));
         if self.access.aggregators.len() >= self.config.aggregators_max {
             return rejected(Rejection::CapacityReached(Capacity::Aggregators));
@@ -332,7 +369,7 @@ impl Ledger {
         (Outcome::AggregatorCreated { aggregator }, Detail::Plain)
     }
 
-    pub(super) fn issue_session(&mut self, ctx: Ctx, token: TokenHash, session: Session) -> Applied {
+    fn issue_session(&mut self, ctx: Ctx, token: TokenHash, session: Session) -> Applied {
         if self.access.operator(session.issued_by).is_none() {
             return rejected(Rejection::UnknownOperator);
         }
@@ -357,15 +394,19 @@ impl Ledger {
     /// A wallet command within a game session: checks the session, runs the
     /// command, and attaches the session wallet's balances to a refusal
     /// (and to the end of a round, which moves no money).
-    pub(super) fn in_session(&mut self, ctx: Ctx, token: &TokenHash, command: &Command) -> Applied {
+    pub(super) fn in_session(&mut self, ctx: Ctx, token: &TokenHash, command: &crate::Command) -> Applied {
         let Some(session) = self.access.session(token).copied() else {
             return rejected(Rejection::UnknownSession);
         };
-        let (player, currency, is_bet) = match command {
-            Command::Bet(bet) => (bet.player, Some(bet.currency), true),
-            Command::Win(win) => (win.player, Some(win.currency), false),
-            Command::Rollback { player, .. } | Command::EndRound { player, .. } => (*player, None, false),
-            _ => return rejected(Rejection::SessionMismatch),
+        let crate::Command::Gaming(wallet_command) = command else {
+            return rejected(Rejection::SessionMismatch);
+        };
+        let (player, currency, is_bet) = match wallet_command {
+            gaming::Command::Bet(bet) => (bet.player, Some(bet.currency), true),
+            gaming::Command::Win(win) => (win.player, Some(win.currency), false),
+            gaming::Command::Rollback { player, .. } | gaming::Command::EndRound { player, .. } => {
+                (*player, None, false)
+            }
         };
         if session.aggregator != ctx.source || session.player != player {
             return rejected(Rejection::SessionMismatch);
@@ -380,6 +421,8 @@ impl Ledger {
                 expired_at_ms: session.expires_at_ms,
             });
         }
+        // Through the dispatch, not `apply_gaming`: one call site keeps
+        // the bet and win handlers inlined there.
         let (outcome, detail) = self.execute(ctx, command);
         let outcome = match outcome {
             // A rollback's tombstone changes no balance: these are still current.

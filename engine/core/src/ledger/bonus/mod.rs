@@ -1,20 +1,37 @@
-//! Bonus commands: grant, forfeit, expiry.
+//! The bonus domain: grant, forfeit, expiry.
 //!
 //! A wallet has at most one active bonus; bonus money exists only while one
 //! is active. Wagering progress and conversion happen on bets (see
 //! `gaming`); an expired bonus is forfeited by the wallet's next successful
-//! money movement or by an explicit `BonusExpire` sweep.
+//! money movement or by an explicit [`Command::Expire`] sweep.
+//!
+//! Its state lives in each wallet (`../account.rs`: the active bonus, the
+//! serials of converted ones), because every bet spends from it and a
+//! separate bonus table would cost each bet one more lookup; its part of
+//! the snapshot image is the active bonus's encoding inside each wallet's.
+
+mod command;
+
+pub use self::command::{BonusGrant, Command};
 
 use super::account::{ActiveBonus, Activity};
 use super::store::Detail;
 use super::{Applied, Ctx, Ledger, rejected};
-use crate::command::BonusGrant;
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
 use crate::outcome::{Capacity, Rejection};
 
 impl Ledger {
-    pub(super) fn bonus_grant(&mut self, ctx: Ctx, grant: &BonusGrant) -> Applied {
+    /// Applies one of the domain's commands.
+    pub(super) fn apply_bonus(&mut self, ctx: Ctx, command: &Command) -> Applied {
+        match command {
+            Command::Grant(grant) => self.bonus_grant(ctx, grant),
+            Command::Forfeit { player, currency } => self.bonus_forfeit(ctx, *player, *currency, false),
+            Command::Expire { player, currency } => self.bonus_forfeit(ctx, *player, *currency, true),
+        }
+    }
+
+    fn bonus_grant(&mut self, ctx: Ctx, grant: &BonusGrant) -> Applied {
         if !grant.amount.is_positive() || grant.wagering.is_negative() || grant.conversion_cap.is_negative() {
             return rejected(Rejection::InvalidAmount);
         }
@@ -66,13 +83,7 @@ impl Ledger {
 
     /// Forfeits the active bonus; with `only_if_expired`, only once its
     /// expiry has passed.
-    pub(super) fn bonus_forfeit(
-        &mut self,
-        ctx: Ctx,
-        id: PlayerId,
-        currency: Currency,
-        only_if_expired: bool,
-    ) -> Applied {
+    fn bonus_forfeit(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, only_if_expired: bool) -> Applied {
         let wallet = check!(self.player_mut(id).and_then(|p| p.wallet_mut(currency)));
         let Some(active) = &wallet.active_bonus else {
             return rejected(Rejection::NoActiveBonus);

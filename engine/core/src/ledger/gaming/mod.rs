@@ -1,4 +1,8 @@
-//! Gaming commands: bets, wins, rollbacks and rounds.
+//! The gaming domain: bets, wins, rollbacks and rounds.
+//!
+//! Its own state, [`GamingState`], is the open rounds (`rounds.rs`); the
+//! money is in the player's wallet and each bet's funding split in its
+//! request's record (`../store.rs`), which a rollback finds it by.
 //!
 //! Bets spend cash first, then bonus money. A round remembers how its stakes
 //! were funded, and its wins follow that split: the bonus-funded share goes
@@ -8,10 +12,17 @@
 //! Each handler validates into a plan and then commits it; an expired bonus
 //! is forfeited only in the commit, so a refused command changes nothing.
 
+mod command;
+mod rounds;
+
+pub use self::command::{Bet, Command, RoundRef, Win, WinKind};
+pub(crate) use self::rounds::{Round, RoundParts, RoundStore};
+
 use super::account::{Activity, BonusRoute, Wallet};
-use super::store::{BetDetail, Detail, Key, Round, TxRecord};
-use super::{Applied, Ctx, Ledger, player_index, rejected};
-use crate::command::{Bet, LimitMetric, RoundRef, Win, WinKind};
+use super::players::player_index;
+use super::store::{BetDetail, Detail, Key, Retention, TxRecord};
+use super::{Applied, Ctx, Ledger, rejected};
+use crate::command::LimitMetric;
 use crate::ids::{ExtId, PlayerId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Outcome, Rejection};
@@ -65,8 +76,34 @@ struct BetPlan {
     bonus: Amount,
 }
 
+/// The open rounds.
+pub(crate) struct GamingState {
+    pub(crate) rounds: RoundStore,
+}
+
+impl GamingState {
+    pub(crate) fn new(retention: Retention) -> GamingState {
+        GamingState {
+            rounds: RoundStore::new(retention),
+        }
+    }
+}
+
 impl Ledger {
-    pub(super) fn bet(&mut self, ctx: Ctx, bet: &Bet) -> Applied {
+    /// Applies one of the domain's commands: bets and wins, the hot path.
+    /// Called from `Ledger::execute` alone (a session's command goes
+    /// through there too), so that the handlers inline into the dispatch.
+    #[inline]
+    pub(super) fn apply_gaming(&mut self, ctx: Ctx, command: &Command) -> Applied {
+        match command {
+            Command::Bet(bet) => self.bet(ctx, bet),
+            Command::Win(win) => self.win(ctx, win),
+            Command::Rollback { player, bet } => self.rollback(ctx, *player, bet),
+            Command::EndRound { player, round } => self.end_round(ctx, *player, round),
+        }
+    }
+
+    fn bet(&mut self, ctx: Ctx, bet: &Bet) -> Applied {
         let plan = check!(self.plan_bet(ctx, bet));
         let wallet = self.wallet_mut_unchecked(bet.player, bet.currency);
         let before = wallet.balances();
@@ -94,17 +131,17 @@ impl Ledger {
             bonus_serial: funded_by,
             ..plan.round
         };
-        match self.rounds.get_mut(plan.round_key) {
+        match self.gaming.rounds.get_mut(plan.round_key) {
             Some(open) => {
                 *open = Round {
                     opened_ms: open.opened_ms,
                     ..round
                 }
             }
-            None => self.rounds.open(plan.round_key, round),
+            None => self.gaming.rounds.open(plan.round_key, round),
         }
         if bet.close_round {
-            self.rounds.close(plan.round_key);
+            self.gaming.rounds.close(plan.round_key);
         }
         let detail = BetDetail {
             player: plan.index,
@@ -128,7 +165,7 @@ impl Ledger {
         self.player(bet.player)?.check(Activity::Bet, rules, ctx.time_ms)?;
         let index = owner_index(bet.player)?;
         let round_key = self.fingerprints.round(ctx.source, &bet.round);
-        let round = self.rounds.get(round_key).cloned();
+        let round = self.gaming.rounds.get(round_key).cloned();
         if round.as_ref().is_some_and(|r| r.player != index) {
             return Err(Rejection::RoundPlayerMismatch);
         }
@@ -167,7 +204,7 @@ impl Ledger {
         })
     }
 
-    pub(super) fn win(&mut self, ctx: Ctx, win: &Win) -> Applied {
+    fn win(&mut self, ctx: Ctx, win: &Win) -> Applied {
         if win.amount.is_negative() {
             return rejected(Rejection::InvalidAmount);
         }
@@ -178,7 +215,7 @@ impl Ledger {
                 .and_then(|p| p.wallet(currency).ok_or(Rejection::CurrencyMismatch { currency }))
         );
         let round_key = self.fingerprints.round(ctx.source, &win.round);
-        let round = self.rounds.get(round_key);
+        let round = self.gaming.rounds.get(round_key);
         match round {
             None if win.kind == WinKind::Regular => return rejected(Rejection::UnknownRound),
             Some(r) if r.player != index => return rejected(Rejection::RoundPlayerMismatch),
@@ -204,12 +241,12 @@ impl Ledger {
         flows.wins += i128::from(win.amount.minor());
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
         if win.close_round {
-            self.rounds.close(round_key);
+            self.gaming.rounds.close(round_key);
         }
         (self.receipt(ctx, win.player, before), Detail::Plain)
     }
 
-    pub(super) fn rollback(&mut self, ctx: Ctx, id: PlayerId, bet_id: &ExtId) -> Applied {
+    fn rollback(&mut self, ctx: Ctx, id: PlayerId, bet_id: &ExtId) -> Applied {
         let (bet_key, bet, placed) = check!(self.rollback_target(ctx, id, bet_id));
         let wallet = self.wallet_mut_unchecked(id, bet.currency);
         let credit = Credit::new(wallet, bet.cash, bet.bonus, bet.bonus_serial, ctx.time_ms);
@@ -242,7 +279,7 @@ impl Ledger {
         let flows = self.flows_mut(bet.currency);
         flows.rollbacks += i128::from(stake);
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
-        if let Some(round) = self.rounds.get_mut(bet.round) {
+        if let Some(round) = self.gaming.rounds.get_mut(bet.round) {
             round.cash = round
                 .cash
                 .checked_sub(bet.cash)
@@ -257,7 +294,7 @@ impl Ledger {
         if let Some(TxRecord {
             detail: Detail::Bet(bet),
             ..
-        }) = self.txs.get_mut(bet_key)
+        }) = self.requests.get_mut(bet_key)
         {
             bet.rolled_back = true;
         }
@@ -272,7 +309,7 @@ impl Ledger {
         if bet_key == ctx.key {
             return Err(Rejection::WrongTransactionKind);
         }
-        let record = self.txs.get(bet_key).ok_or(Rejection::UnknownTransaction)?;
+        let record = self.requests.get(bet_key).ok_or(Rejection::UnknownTransaction)?;
         match &record.detail {
             Detail::Bet(bet) if bet.player != player => Err(Rejection::UnknownTransaction),
             Detail::Bet(bet) if bet.rolled_back => Err(Rejection::BetRolledBack),
@@ -298,10 +335,10 @@ impl Ledger {
         if bet_key == ctx.key {
             return Err(Rejection::WrongTransactionKind);
         }
-        let Some(record) = self.txs.get(bet_key) else {
+        let Some(record) = self.requests.get(bet_key) else {
             let outcome = Outcome::Rejected(Rejection::BetRolledBack);
             let (seq, time_ms) = (ctx.seq, ctx.time_ms);
-            self.txs.insert(TxRecord {
+            self.requests.insert(TxRecord {
                 key: bet_key,
                 payload: 0,
                 seq,
@@ -322,15 +359,15 @@ impl Ledger {
         }
     }
 
-    pub(super) fn end_round(&mut self, ctx: Ctx, id: PlayerId, round: &RoundRef) -> Applied {
+    fn end_round(&mut self, ctx: Ctx, id: PlayerId, round: &RoundRef) -> Applied {
         let index = check!(owner_index(id));
         check!(self.player(id));
         let key = self.fingerprints.round(ctx.source, round);
-        match self.rounds.get(key) {
+        match self.gaming.rounds.get(key) {
             None => rejected(Rejection::UnknownRound),
             Some(r) if r.player != index => rejected(Rejection::RoundPlayerMismatch),
             Some(_) => {
-                self.rounds.close(key);
+                self.gaming.rounds.close(key);
                 (Outcome::Accepted, Detail::Plain)
             }
         }

@@ -1,25 +1,80 @@
-//! Payment commands: deposits, withdrawals and operator adjustments.
+//! The payments domain: deposits, withdrawals and operator adjustments.
+//!
+//! Its own state, [`PaymentsState`], counts the payments not yet final
+//! (bounded by `Config::payments_open_max`); each open payment's details
+//! are its request's record in the request memory (`../store.rs`), which
+//! keeps it until it is final, and the money is in the player's wallet.
+
+mod command;
+
+pub use self::command::Command;
 
 use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
 use super::{Applied, Ctx, Ledger, rejected};
+use crate::codec::codec_struct;
 use crate::command::{LimitMetric, TxRef};
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
 use crate::outcome::{Capacity, PaymentState, Rejection};
 
+/// Deposits and withdrawals not yet final.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PaymentsState {
+    open: usize,
+}
+
+impl PaymentsState {
+    /// Payments not yet final.
+    pub(crate) fn open_len(&self) -> usize {
+        self.open
+    }
+}
+
 impl Ledger {
-    pub(super) fn deposit_initiate(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
+    /// Applies one of the domain's commands.
+    pub(super) fn apply_payments(&mut self, ctx: Ctx, command: &Command) -> Applied {
+        match command {
+            Command::DepositInitiate {
+                player,
+                currency,
+                amount,
+            } => self.deposit_initiate(ctx, *player, *currency, *amount),
+            Command::Deposit {
+                player,
+                currency,
+                amount,
+            } => self.deposit_instant(ctx, *player, *currency, *amount),
+            Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, true),
+            Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, false),
+            Command::WithdrawalRequest {
+                player,
+                currency,
+                amount,
+            } => self.withdrawal_request(ctx, *player, *currency, *amount),
+            Command::WithdrawalApprove { withdrawal } => self.withdrawal_approve(ctx, withdrawal),
+            Command::WithdrawalReject { withdrawal } => self.withdrawal_settle(ctx, withdrawal, false),
+            Command::WithdrawalComplete { withdrawal } => self.withdrawal_settle(ctx, withdrawal, true),
+            Command::Adjust {
+                player,
+                currency,
+                amount,
+                ..
+            } => self.adjust(ctx, *player, *currency, *amount),
+        }
+    }
+
+    fn deposit_initiate(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if !amount.is_positive() {
             return rejected(Rejection::InvalidAmount);
         }
-        if self.open_payments >= self.config.payments_open_max {
+        if self.payments.open >= self.config.payments_open_max {
             return rejected(Rejection::CapacityReached(Capacity::OpenPayments));
         }
         check!(self.may_deposit(ctx, id, currency, amount));
         // Nothing can fail from here on.
         let before = self.count_deposit(ctx, id, currency, amount).balances();
-        self.open_payments += 1;
+        self.payments.open += 1;
         let detail = PaymentDetail {
             player: id,
             currency,
@@ -31,7 +86,7 @@ impl Ledger {
 
     /// A deposit initiated and confirmed at once: the initiation's checks,
     /// then the confirmation's, and only then any change.
-    pub(super) fn deposit_instant(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
+    fn deposit_instant(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if !amount.is_positive() {
             return rejected(Rejection::InvalidAmount);
         }
@@ -80,7 +135,7 @@ impl Ledger {
     }
 
     /// Confirms (`confirm`) or fails an initiated deposit.
-    pub(super) fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
+    fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
         let (payment, initiated) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
         let player = check!(self.player_mut(payment.player));
@@ -100,11 +155,11 @@ impl Ledger {
         (self.receipt(ctx, payment.player, before), Detail::Plain)
     }
 
-    pub(super) fn withdrawal_request(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
+    fn withdrawal_request(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if !amount.is_positive() {
             return rejected(Rejection::InvalidAmount);
         }
-        if self.open_payments >= self.config.payments_open_max {
+        if self.payments.open >= self.config.payments_open_max {
             return rejected(Rejection::CapacityReached(Capacity::OpenPayments));
         }
         let rules = check!(self.rules_for(id));
@@ -118,7 +173,7 @@ impl Ledger {
         let before = wallet.balances();
         wallet.cash = Amount::from_minor(wallet.cash.minor() - amount.minor());
         wallet.reserved = reserved;
-        self.open_payments += 1;
+        self.payments.open += 1;
         let detail = PaymentDetail {
             player: id,
             currency,
@@ -128,14 +183,14 @@ impl Ledger {
         (self.receipt(ctx, id, before), Detail::Payment(detail))
     }
 
-    pub(super) fn withdrawal_approve(&mut self, ctx: Ctx, withdrawal: &TxRef) -> Applied {
+    fn withdrawal_approve(&mut self, ctx: Ctx, withdrawal: &TxRef) -> Applied {
         let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
         let (payment, _) = check!(self.open_payment(key, false, &[PaymentState::Requested]));
         let before = check!(self.balances(payment.player, payment.currency));
         if let Some(super::store::TxRecord {
             detail: Detail::Payment(p),
             ..
-        }) = self.txs.get_mut(key)
+        }) = self.requests.get_mut(key)
         {
             p.state = PaymentState::Approved;
         }
@@ -144,7 +199,7 @@ impl Ledger {
 
     /// Completes (`complete`) an approved withdrawal, or rejects a requested
     /// or approved one, releasing the reserve.
-    pub(super) fn withdrawal_settle(&mut self, ctx: Ctx, withdrawal: &TxRef, complete: bool) -> Applied {
+    fn withdrawal_settle(&mut self, ctx: Ctx, withdrawal: &TxRef, complete: bool) -> Applied {
         let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
         let allowed: &[PaymentState] = if complete {
             &[PaymentState::Approved]
@@ -180,7 +235,7 @@ impl Ledger {
         deposit: bool,
         allowed: &[PaymentState],
     ) -> Result<(PaymentDetail, (u64, u64)), Rejection> {
-        let record = self.txs.get(key).ok_or(Rejection::UnknownTransaction)?;
+        let record = self.requests.get(key).ok_or(Rejection::UnknownTransaction)?;
         let Detail::Payment(payment) = &record.detail else {
             return Err(Rejection::WrongTransactionKind);
         };
@@ -198,15 +253,15 @@ impl Ledger {
         if let Some(super::store::TxRecord {
             detail: Detail::Payment(p),
             ..
-        }) = self.txs.get_mut(key)
+        }) = self.requests.get_mut(key)
         {
             p.state = state;
         }
-        self.txs.settle(key);
-        self.open_payments -= 1;
+        self.requests.settle(key);
+        self.payments.open -= 1;
     }
 
-    pub(super) fn adjust(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
+    fn adjust(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
         if amount == Amount::ZERO {
             return rejected(Rejection::InvalidAmount);
         }
@@ -229,3 +284,7 @@ impl Ledger {
         (self.receipt(ctx, id, before), Detail::Plain)
     }
 }
+
+// The domain's part of the snapshot image (see `crate::codec`): the count
+// of open payments (a `usize` is a `u64` on the wire).
+codec_struct!(PaymentsState { open });

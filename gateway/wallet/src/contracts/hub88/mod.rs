@@ -43,6 +43,7 @@ use edge::body::JsonBody;
 use edge::error::{ApiError, json_response, to_json};
 use edge::openapi::{error_body, json};
 use engine::command::{Bet, RoundRef, Win, WinKind};
+use engine::gaming;
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
 use protocol::rsa_signature;
@@ -175,10 +176,10 @@ async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call
 async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
     let request: wire::RollbackRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
-    let command = Command::Rollback {
+    let command = Command::Gaming(gaming::Command::Rollback {
         player: session.session.player,
         bet: ext_id(&request.reference_transaction_uuid)?,
-    };
+    });
     let id = ext_id(&request.transaction_uuid)?;
     let outcome = seamless::in_session(state, source, id, &session, command).await?;
     Ok(render(&outcome, &session.session, request.request_uuid, Call::Rollback))
@@ -231,7 +232,7 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
     let (amount, kind) = match call {
         Call::Bet if free => (Amount::ZERO, WinKind::Promotional),
         Call::Bet => {
-            return Ok(Command::Bet(Bet {
+            return Ok(Command::from(Bet {
                 player,
                 currency,
                 amount,
@@ -243,7 +244,7 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
         _ if free => (amount, WinKind::Promotional),
         _ => (amount, WinKind::Regular),
     };
-    Ok(Command::Win(Win {
+    Ok(Command::from(Win {
         player,
         currency,
         amount,

@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use engine::command::{Bet, Win, WinKind};
+use engine::gaming;
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Command, Outcome, SourceId};
 use serde::{Deserialize, Serialize};
@@ -296,7 +297,7 @@ pub async fn bet(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
             let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
             let round = wire::round(&request.round_id, &request.game)?;
             let session = session(&state, source, &request.token)?;
-            let command = Command::Bet(Bet {
+            let command = Command::from(Bet {
                 player: session.session.player,
                 currency,
                 amount,
@@ -332,7 +333,7 @@ pub async fn win(State(state): State<AppState>, headers: HeaderMap, JsonBody(bod
                 .map(|id| wire::ext_id(id, "bet_transaction_id"))
                 .transpose()?;
             let session = session(&state, source, &request.token)?;
-            let command = Command::Win(Win {
+            let command = Command::from(Win {
                 player: session.session.player,
                 currency,
                 amount,
@@ -359,10 +360,10 @@ pub async fn rollback(State(state): State<AppState>, headers: HeaderMap, JsonBod
             let request: RollbackRequest = decode(&body)?;
             let bet = wire::ext_id(&request.bet_transaction_id, "bet_transaction_id")?;
             let session = session(&state, source, &request.token)?;
-            let command = Command::Rollback {
+            let command = Command::Gaming(gaming::Command::Rollback {
                 player: session.session.player,
                 bet,
-            };
+            });
             in_session(&state, source, &request.transaction_id, session, command).await
         }
         .await,
@@ -380,10 +381,10 @@ pub async fn end_round(State(state): State<AppState>, headers: HeaderMap, JsonBo
             let request: EndRoundRequest = decode(&body)?;
             let round = wire::round(&request.round_id, &request.game)?;
             let session = session(&state, source, &request.token)?;
-            let command = Command::EndRound {
+            let command = Command::Gaming(gaming::Command::EndRound {
                 player: session.session.player,
                 round,
-            };
+            });
             in_session(&state, source, &request.transaction_id, session, command).await
         }
         .await,

@@ -1,0 +1,124 @@
+//! The access domain's commands (operators, aggregators, game sessions)
+//! and the types they carry.
+
+use crate::ids::{Name, OperatorId, PlayerId, RsaPublicKeyDer, Secret, SourceId, TokenHash};
+use crate::money::Currency;
+
+/// What the access domain can be asked to do. Every one names the operator
+/// that asks, whose request carries that operator's own source.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Creates an operator account bound to a role. Its bearer token is
+    /// known to the ledger only as a digest. The first operator of an empty
+    /// ledger is created by [`OperatorId::SYSTEM`]; every later one by an admin.
+    CreateOperator {
+        /// Digest of the operator's bearer token.
+        token: TokenHash,
+        /// What the operator may do.
+        role: Role,
+        /// Display name.
+        name: Name,
+        /// Who created it.
+        operator: OperatorId,
+    },
+    /// Registers a game aggregator and the credential its requests are
+    /// signed with. The aggregator gets its own [`SourceId`]. Admins only.
+    CreateAggregator {
+        /// Display name, unique.
+        name: Name,
+        /// What its signatures are checked with.
+        credential: AggregatorCredential,
+        /// Who created it.
+        operator: OperatorId,
+    },
+    /// Issues a game-launch token: a session of one player, in one currency,
+    /// with one aggregator, until a time.
+    IssueSession {
+        /// Digest of the game-launch token.
+        token: TokenHash,
+        /// The player.
+        player: PlayerId,
+        /// The wallet the session plays from.
+        currency: Currency,
+        /// The aggregator that may use it.
+        aggregator: SourceId,
+        /// End of the session, ms since the epoch. Bets are refused after
+        /// it; wins, rollbacks and round ends still land.
+        expires_at_ms: u64,
+        /// Who issued it.
+        operator: OperatorId,
+    },
+}
+
+impl Command {
+    /// The player the command is about, if it names one.
+    pub fn player(&self) -> Option<PlayerId> {
+        match self {
+            Command::IssueSession { player, .. } => Some(*player),
+            Command::CreateOperator { .. } | Command::CreateAggregator { .. } => None,
+        }
+    }
+
+    /// A short stable name, for logs, metrics and journal filters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::CreateOperator { .. } => "create_operator",
+            Command::CreateAggregator { .. } => "create_aggregator",
+            Command::IssueSession { .. } => "issue_session",
+        }
+    }
+}
+
+/// What an aggregator's request signatures are checked with. Which wallet
+/// contract an aggregator may speak follows from it: the native API signs
+/// with HMAC, RSA contracts (Hub88) with a key pair.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AggregatorCredential {
+    /// A shared HMAC-SHA256 key (kept in the clear: verifying needs it).
+    Hmac(Secret),
+    /// The aggregator's RSA public key; it signs with the private half.
+    RsaPublicKey(RsaPublicKeyDer),
+}
+
+/// What an operator may do. The gateway enforces it per route; the ledger
+/// itself checks only that access is managed by admins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, including operators and aggregators.
+    Admin,
+    /// Money: funding, payments.
+    Finance,
+    /// Responsible gambling: limits, exclusions.
+    Compliance,
+    /// Player support: players, game sessions.
+    Support,
+    /// Reads only.
+    ReadOnly,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Finance,
+        Role::Compliance,
+        Role::Support,
+        Role::ReadOnly,
+    ];
+
+    /// The role's stable lower-case name ("admin", "read-only" …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Finance => "finance",
+            Role::Compliance => "compliance",
+            Role::Support => "support",
+            Role::ReadOnly => "read-only",
+        }
+    }
+
+    /// The role of a name given by [`Role::name`].
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.name() == name)
+    }
+}
