@@ -89,6 +89,16 @@ const CATCH_UP_RECORDS_PER_TX: usize = 4096;
 const READERS_MAX: usize = 4;
 /// How often an idle projection checks whether the feed dropped batches.
 const DROP_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// How long the projection gathers durable batches into one SQLite
+/// transaction while no reader waits for them. Each transaction writes every
+/// page it touched to the WAL again, so a few large ones cost the disk (which
+/// the journal's flush needs) far less than many small ones; a reader that
+/// waits ([`ReadModel::wait_for`]) ends the gathering at once.
+const GATHER_WINDOW: Duration = Duration::from_millis(50);
+/// How often a gathering projection looks whether a reader started waiting.
+const GATHER_POLL: Duration = Duration::from_millis(2);
+/// Most batches gathered into one transaction.
+const GATHER_BATCHES_MAX: usize = 1024;
 
 /// One durable batch, as the journal holds it.
 struct FeedBatch {
@@ -131,6 +141,9 @@ struct Shared {
     applied: watch::Sender<u64>,
     /// Set when the projection thread has ended (and closed its file).
     finished: watch::Sender<bool>,
+    /// The highest sequence number a reader has waited for: while it is
+    /// ahead of the views, the projection commits what it has at once.
+    wanted: AtomicU64,
     /// Times the feed had dropped batches and the journal was read instead.
     gaps: AtomicU64,
     readers: Mutex<Vec<Connection>>,
@@ -177,6 +190,7 @@ impl ReadModel {
             path,
             applied,
             finished: watch::channel(false).0,
+            wanted: AtomicU64::new(0),
             readers: Mutex::new(Vec::new()),
             gaps: AtomicU64::new(0),
         });
@@ -231,6 +245,9 @@ impl ReadModel {
     /// sequence number they are current to.
     pub async fn wait_for(&self, seq: u64, limit: Duration) -> Result<u64, ReadModelError> {
         let mut receiver = self.shared.applied.subscribe();
+        if *receiver.borrow() < seq {
+            self.shared.wanted.fetch_max(seq, Ordering::AcqRel);
+        }
         let reached = tokio::time::timeout(limit, receiver.wait_for(|applied| *applied >= seq)).await;
         match reached {
             Ok(Ok(applied)) => Ok(*applied),
@@ -329,8 +346,7 @@ impl Projector {
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
-            let mut batches = vec![first];
-            batches.extend(self.feed.try_iter().take(255));
+            let (batches, disconnected) = self.gather(first);
             let mut next = self.checkpoint.seq + 1;
             for batch in &batches {
                 if batch.first_seq > next {
@@ -356,7 +372,31 @@ impl Projector {
             store::set_checkpoint(&tx, checkpoint)?;
             tx.commit()?;
             self.advance(checkpoint);
+            if disconnected {
+                return Ok(());
+            }
             self.recover_dropped()?;
+        }
+    }
+
+    /// Gathers the batches that arrive within [`GATHER_WINDOW`] after
+    /// `first`, or until a reader waits for more than the views hold; says
+    /// whether the feed closed meanwhile.
+    fn gather(&self, first: FeedBatch) -> (Vec<FeedBatch>, bool) {
+        let deadline = std::time::Instant::now() + GATHER_WINDOW;
+        let mut batches = vec![first];
+        loop {
+            batches.extend(self.feed.try_iter().take(GATHER_BATCHES_MAX.saturating_sub(batches.len())));
+            let waited_for = self.shared.wanted.load(Ordering::Acquire) > self.checkpoint.seq;
+            let now = std::time::Instant::now();
+            if waited_for || now >= deadline || batches.len() >= GATHER_BATCHES_MAX {
+                return (batches, false);
+            }
+            match self.feed.recv_timeout(GATHER_POLL.min(deadline - now)) {
+                Ok(batch) => batches.push(batch),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return (batches, true),
+            }
         }
     }
 
