@@ -386,7 +386,8 @@ impl Projector {
         let deadline = std::time::Instant::now() + GATHER_WINDOW;
         let mut batches = vec![first];
         loop {
-            batches.extend(self.feed.try_iter().take(GATHER_BATCHES_MAX.saturating_sub(batches.len())));
+            let room = GATHER_BATCHES_MAX.saturating_sub(batches.len());
+            batches.extend(self.feed.try_iter().take(room));
             let waited_for = self.shared.wanted.load(Ordering::Acquire) > self.checkpoint.seq;
             let now = std::time::Instant::now();
             if waited_for || now >= deadline || batches.len() >= GATHER_BATCHES_MAX {
