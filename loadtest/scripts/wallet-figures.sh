@@ -9,18 +9,7 @@ set -euo pipefail
 rounds=${1:-3}
 seconds=${2:-10}
 cd "$(dirname "$0")/../.."
-cargo build --release -p croupier-gateway -p croupier-loadtest
-bin=${CARGO_TARGET_DIR:-target}/release
-data=$(mktemp -d)
-port=18080
-"$bin/croupier" serve --data-dir "$data" --listen "127.0.0.1:$port" --quic-listen "127.0.0.1:18443" --log warn &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do
-  kill -0 "$server" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-  sleep 0.1
-done
+. loadtest/scripts/scratch-server.sh
 for round in $(seq "$rounds"); do
   for connections in 1 64; do
     for http in "" --http2; do
