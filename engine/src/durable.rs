@@ -4,7 +4,7 @@
 //!
 //! This is the one place where the engine meets the disk. The ledger itself
 //! still does no I/O: recovery reads records here and feeds the envelopes to
-//! [`Ledger::apply`] exactly as the sequencer did. Because the ledger is
+//! the ledger exactly as the sequencer did. Because the ledger is
 //! deterministic, every replayed outcome must equal the recorded one; a
 //! difference means the code or the data changed meaning, and recovery
 //! refuses to go on rather than serve a state nobody acknowledged.
@@ -22,11 +22,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
 use std::time::{Duration, Instant};
 
 use journal::{BatchHash, Journal, JournalConfig, JournalError, Reader, Retirement, TornTail};
 
-use crate::ledger::{Config, Ledger};
+use crate::ledger::{Config, Ledger, Printer, Prints};
 use crate::outcome::Outcome;
 use crate::record::{self, RecordError};
 use crate::sequencer::{CommitError, CommitSink, Committed};
@@ -201,6 +202,9 @@ pub enum RecoveryError {
         /// What the ledger computes now.
         replayed: Box<Outcome>,
     },
+    /// The thread that reads the journal ahead of the replay could not start.
+    #[error("could not start the journal reader thread: {0}")]
+    Thread(std::io::Error),
 }
 
 fn skipped_list(skipped: &[String]) -> String {
@@ -217,7 +221,7 @@ impl RecoveryError {
             | RecoveryError::NoUsableSnapshot { .. }
             | RecoveryError::Short { .. } => true,
             RecoveryError::Snapshot(SnapshotError::Damaged { .. }) => true,
-            RecoveryError::Snapshot(_) | RecoveryError::Diverged { .. } => false,
+            RecoveryError::Snapshot(_) | RecoveryError::Diverged { .. } | RecoveryError::Thread(_) => false,
         }
     }
 }
@@ -412,16 +416,19 @@ impl From<Mismatch> for RecoveryError {
 
 /// Replays the journal after the ledger's last seq (checking that the
 /// journal continues `snapshot`'s history) up to `until` or the end.
+///
+/// Two threads share the work: a reader walks the journal (checksums and
+/// hash chain), decodes each record and computes its fingerprints, and this
+/// thread only applies (`Ledger::apply_printed`), as the sequencer thread
+/// does with its producers' prints. The channel between them is ordered, so
+/// the first failure in journal order is the one reported.
 fn replay_journal(
     reader: &Reader,
     mut ledger: Ledger,
     snapshot: Option<&SnapshotInfo>,
     until: Option<u64>,
 ) -> Result<Restored, Mismatch> {
-    let dir = reader.dir();
-    let start = ledger.last_seq();
     let mut chain_hash = snapshot.map_or(BatchHash::GENESIS, |info| info.chain_hash);
-    let mut anchored = snapshot.is_none();
     let mut report = RecoveryReport {
         snapshot: None,
         snapshot_timings: SnapshotTimings::default(),
@@ -433,45 +440,40 @@ fn replay_journal(
         digest: 0,
         elapsed: Duration::ZERO,
     };
-    let reached = |ledger: &Ledger| until.is_some_and(|until| ledger.last_seq() >= until);
-    // Reading a live journal must not go past `until`: the writer may be
-    // in the middle of the next batch.
-    let mut batches = reader.batches_from(start.max(1));
-    while !(anchored && reached(&ledger)) {
-        let Some(batch) = batches.next() else { break };
-        let batch = batch?;
-        if !anchored {
-            // The batch holding the snapshot's last seq, or the first one kept after it.
-            let continues = if batch.last_seq() == start {
-                batch.hash == chain_hash
-            } else {
-                batch.first_seq == start + 1 && batch.prev_hash == chain_hash
-            };
-            if !continues {
-                return Err(Mismatch::Snapshot(format!(
-                    "the journal's hash chain at seq {start} is not the one the snapshot recorded"
-                )));
+    let ahead = ReadAhead {
+        reader,
+        printer: ledger.printer(),
+        start: ledger.last_seq(),
+        chain_hash,
+        anchored: snapshot.is_none(),
+        until,
+    };
+    let (sender, decoded) = mpsc::sync_channel(READ_AHEAD_CHUNKS);
+    std::thread::scope(|scope| -> Result<(), Mismatch> {
+        std::thread::Builder::new()
+            .name("replay-read".into())
+            .spawn_scoped(scope, move || ahead.run(&sender))
+            .map_err(RecoveryError::Thread)?;
+        // Returning early drops `decoded`: the reader's next send fails and it stops.
+        for chunk in decoded {
+            for batch in chunk? {
+                for (committed, prints) in batch.records {
+                    let replayed = ledger.apply_printed(&committed.envelope, prints);
+                    if replayed != committed.outcome {
+                        return Err(Mismatch::Recovery(RecoveryError::Diverged {
+                            seq: committed.envelope.seq,
+                            recorded: Box::new(committed.outcome),
+                            replayed: Box::new(replayed),
+                        }));
+                    }
+                    report.commands += 1;
+                }
+                chain_hash = batch.hash;
+                report.batches += 1;
             }
-            anchored = true;
-            if batch.last_seq() == start {
-                continue;
-            }
         }
-        if until.is_some_and(|until| batch.last_seq() > until) {
-            break;
-        }
-        for (seq, bytes) in (batch.first_seq..).zip(&batch.records) {
-            replay_one(&mut ledger, dir, seq, bytes)?;
-        }
-        chain_hash = batch.hash;
-        report.batches += 1;
-        report.commands += batch.records.len() as u64;
-    }
-    if !anchored {
-        return Err(Mismatch::Snapshot(format!(
-            "the journal ends before the snapshot's seq {start}"
-        )));
-    }
+        Ok(())
+    })?;
     if let Some(until) = until.filter(|&until| ledger.last_seq() != until) {
         return Err(Mismatch::Recovery(RecoveryError::Short {
             expected: until,
@@ -487,27 +489,118 @@ fn replay_journal(
     })
 }
 
-fn replay_one(ledger: &mut Ledger, dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), RecoveryError> {
-    let record = record::decode(bytes).map_err(|source| RecoveryError::Record {
-        dir: dir.to_path_buf(),
-        seq,
-        source,
-    })?;
-    if record.envelope.seq != seq {
-        return Err(RecoveryError::SeqMismatch {
-            expected: seq,
-            found: record.envelope.seq,
-        });
+/// Chunks of decoded batches the reader may run ahead of the applier.
+const READ_AHEAD_CHUNKS: usize = 8;
+/// Records per chunk (a chunk ends at a batch boundary): one channel
+/// hand-off per this many records, not per small batch.
+const RECORDS_PER_CHUNK: usize = 1_024;
+
+/// One journal batch, decoded and printed, ready to apply.
+struct DecodedBatch {
+    hash: BatchHash,
+    records: Vec<(Committed, Prints)>,
+}
+
+/// What the reader hands the applier: decoded batches in journal order, or
+/// the failure that stopped it.
+type Chunk = Result<Vec<DecodedBatch>, Mismatch>;
+
+/// The reader side of [`replay_journal`].
+struct ReadAhead<'r> {
+    reader: &'r Reader,
+    printer: Printer,
+    /// The ledger's last seq before the replay.
+    start: u64,
+    /// The journal's chain hash at `start` (the snapshot's).
+    chain_hash: BatchHash,
+    /// Whether the journal is known to continue the ledger's history.
+    anchored: bool,
+    until: Option<u64>,
+}
+
+impl ReadAhead<'_> {
+    fn run(mut self, sender: &SyncSender<Chunk>) {
+        let mut chunk = Vec::new();
+        let result = self.read(sender, &mut chunk);
+        // Whatever was decoded before a failure is applied first, so a
+        // divergence earlier in the journal is still the error reported.
+        if !chunk.is_empty() && sender.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if let Err(error) = result {
+            let _ = sender.send(Err(error));
+        }
     }
-    let replayed = ledger.apply(&record.envelope);
-    if replayed != record.outcome {
-        return Err(RecoveryError::Diverged {
-            seq,
-            recorded: Box::new(record.outcome),
-            replayed: Box::new(replayed),
-        });
+
+    fn read(&mut self, sender: &SyncSender<Chunk>, chunk: &mut Vec<DecodedBatch>) -> Result<(), Mismatch> {
+        let dir = self.reader.dir();
+        let start = self.start;
+        let mut last_seq = start;
+        let mut chunk_records = 0;
+        let reached = |last_seq: u64| self.until.is_some_and(|until| last_seq >= until);
+        // Reading a live journal must not go past `until`: the writer may be
+        // in the middle of the next batch.
+        let mut batches = self.reader.batches_from(start.max(1));
+        while !(self.anchored && reached(last_seq)) {
+            let Some(batch) = batches.next() else { break };
+            let batch = batch?;
+            if !self.anchored {
+                // The batch holding the snapshot's last seq, or the first one kept after it.
+                let continues = if batch.last_seq() == start {
+                    batch.hash == self.chain_hash
+                } else {
+                    batch.first_seq == start + 1 && batch.prev_hash == self.chain_hash
+                };
+                if !continues {
+                    return Err(Mismatch::Snapshot(format!(
+                        "the journal's hash chain at seq {start} is not the one the snapshot recorded"
+                    )));
+                }
+                self.anchored = true;
+                if batch.last_seq() == start {
+                    continue;
+                }
+            }
+            if self.until.is_some_and(|until| batch.last_seq() > until) {
+                break;
+            }
+            let mut records = Vec::with_capacity(batch.records.len());
+            for (seq, bytes) in (batch.first_seq..).zip(&batch.records) {
+                let committed = record::decode(bytes).map_err(|source| RecoveryError::Record {
+                    dir: dir.to_path_buf(),
+                    seq,
+                    source,
+                })?;
+                if committed.envelope.seq != seq {
+                    return Err(RecoveryError::SeqMismatch {
+                        expected: seq,
+                        found: committed.envelope.seq,
+                    }
+                    .into());
+                }
+                let prints = self.printer.prints(&committed.envelope.request);
+                records.push((committed, prints));
+            }
+            last_seq = batch.last_seq();
+            chunk_records += records.len();
+            chunk.push(DecodedBatch {
+                hash: batch.hash,
+                records,
+            });
+            if chunk_records >= RECORDS_PER_CHUNK {
+                chunk_records = 0;
+                if sender.send(Ok(std::mem::take(chunk))).is_err() {
+                    return Ok(()); // the applier stopped
+                }
+            }
+        }
+        if !self.anchored {
+            return Err(Mismatch::Snapshot(format!(
+                "the journal ends before the snapshot's seq {start}"
+            )));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// How snapshots are kept and what happens to the journal behind them.

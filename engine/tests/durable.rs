@@ -1,7 +1,7 @@
 //! The sequencer over a real journal: a restart recovers the same state,
 //! the same digest and the same idempotency answers.
 
-use engine::durable::recover;
+use engine::durable::{RecoveryError, recover};
 use engine::sequencer::{Completion, Sequencer, SequencerConfig};
 use engine::workload::Workload;
 use engine::{Config, Currency, Ledger, Outcome, Request};
@@ -207,4 +207,102 @@ fn queries_and_retries_write_nothing_to_the_journal() {
     assert_eq!(answers[3], Outcome::Rejected(engine::Rejection::Conflict));
     assert_eq!(last_seq, 2, "no sequence number was spent");
     assert_eq!(segment_bytes(), before, "the journal did not change");
+}
+
+/// The records `count` workload commands (after the set-up) produce, as the
+/// sequencer would journal them.
+fn committed_records(count: usize) -> Vec<engine::sequencer::Committed> {
+    let mut workload = Workload::new(6, 30, Currency::EUR);
+    let mut ledger = Ledger::new(Config::default());
+    let mut requests: Vec<Request> = workload.setup().collect();
+    requests.extend((0..count).map(|_| workload.next_request()));
+    (1..)
+        .zip(requests)
+        .map(|(seq, request)| {
+            let envelope = engine::Envelope {
+                seq,
+                time_ms: T0 + seq,
+                request,
+            };
+            let outcome = ledger.apply(&envelope);
+            engine::sequencer::Committed { envelope, outcome }
+        })
+        .collect()
+}
+
+/// A journal in `dir` holding `records` (already encoded), 16 to a batch.
+fn write_journal(dir: &std::path::Path, records: &[Vec<u8>]) {
+    let (mut journal, _) = journal::Journal::open(dir, journal_config()).unwrap();
+    for (index, batch) in records.chunks(16).enumerate() {
+        journal.append(1 + 16 * index as u64, batch).unwrap();
+    }
+    journal.flush().unwrap();
+}
+
+#[test]
+fn a_record_that_does_not_replay_is_refused_at_its_seq_and_the_earliest_failure_wins() {
+    // Enough records that the replay's reader runs several chunks ahead.
+    let committed = committed_records(3_000);
+    let last = committed.len() as u64;
+    let encoded: Vec<Vec<u8>> = committed.iter().map(engine::record::encode).collect();
+    let with = |changes: &[(u64, Vec<u8>)]| {
+        let mut records = encoded.clone();
+        for (seq, bytes) in changes {
+            records[*seq as usize - 1] = bytes.clone();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_journal(dir.path(), &records);
+        let error = recover(dir.path(), Config::default(), journal_config())
+            .err()
+            .expect("must refuse");
+        (error, dir)
+    };
+    // An outcome other than the one the ledger computes (another record's).
+    let diverging_seq = 2_500;
+    let mut altered = committed[diverging_seq as usize - 1].clone();
+    altered.outcome = committed
+        .iter()
+        .map(|c| c.outcome.clone())
+        .find(|outcome| *outcome != altered.outcome)
+        .unwrap();
+    let diverging = (diverging_seq, engine::record::encode(&altered));
+    // Bytes that are no record at all, later in the journal.
+    let garbage = (last - 10, vec![1, 0xff, 0xff]);
+    // A record in another record's place.
+    let displaced = (100, encoded[100].clone());
+
+    let (error, _dir) = with(std::slice::from_ref(&diverging));
+    assert!(
+        matches!(error, RecoveryError::Diverged { seq, .. } if seq == diverging_seq),
+        "{error}"
+    );
+    assert!(
+        !error.is_corruption(),
+        "a divergence is the code's, not the disk's: {error}"
+    );
+
+    let (error, _dir) = with(std::slice::from_ref(&garbage));
+    assert!(
+        matches!(error, RecoveryError::Record { seq, .. } if seq == garbage.0),
+        "{error}"
+    );
+    assert!(error.is_corruption());
+
+    let (error, _dir) = with(&[diverging.clone(), garbage.clone()]);
+    assert!(
+        matches!(error, RecoveryError::Diverged { seq, .. } if seq == diverging_seq),
+        "the failure earliest in the journal is the one reported: {error}"
+    );
+
+    let (error, _dir) = with(&[displaced, diverging]);
+    assert!(
+        matches!(
+            error,
+            RecoveryError::SeqMismatch {
+                expected: 100,
+                found: 101
+            }
+        ),
+        "{error}"
+    );
 }

@@ -366,6 +366,22 @@ impl Ledger {
         }
     }
 
+    /// [`Ledger::apply`] with the request's fingerprints computed ahead by
+    /// this ledger's [`Printer`]: replay's path, whose reader thread prints
+    /// the next records while this one applies.
+    ///
+    /// # Panics
+    /// As [`Ledger::apply`].
+    pub fn apply_printed(&mut self, envelope: &Envelope, prints: Prints) -> Outcome {
+        match self.admit_printed(&envelope.request, prints) {
+            Admission::Fresh(fresh) => self.apply_fresh(envelope, fresh),
+            Admission::Answered(outcome) => {
+                self.stamp(envelope);
+                outcome
+            }
+        }
+    }
+
     /// Applies an envelope whose request [`Ledger::admit`] found `fresh`
     /// (and nothing was applied since): the sequencer's path, which looks
     /// the request up once.
