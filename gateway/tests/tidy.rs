@@ -47,6 +47,10 @@ impl std::fmt::Display for Violation {
 const TOOL_MAY_USE: &[&str] = &["croupier-protocol", "croupier-engine", "croupier-journal"];
 /// The tools.
 const TOOLS: &[&str] = &["croupier-admin", "croupier-loadtest"];
+/// Workspace crates the load tester may depend on: it speaks to a server
+/// over the wire only, like any client (the in-process sequencer load is a
+/// bench).
+const LOADTEST_MAY_USE: &[&str] = &["croupier-protocol"];
 /// What the protocol crate must not link: the server, HTTP stacks, runtimes.
 const PROTOCOL_MUST_NOT_USE: &[&str] = &[
     "croupier-gateway",
@@ -140,6 +144,18 @@ fn check_manifest(path: &str, text: &str, workspace: &[String]) -> Vec<Violation
                 path,
                 "tools depend on protocol, engine and journal only",
                 format!("{name} depends on {dep}; talk to the server through croupier-protocol (a [dev-dependency] for an end-to-end test is fine)"),
+            ));
+        }
+    }
+    if name == "croupier-loadtest" {
+        for dep in normal
+            .iter()
+            .filter(|d| workspace.contains(d) && !LOADTEST_MAY_USE.contains(&d.as_str()))
+        {
+            found.push(violation(
+                path,
+                "the load tester depends on protocol only",
+                format!("croupier-loadtest depends on {dep}; it loads a server over the wire"),
             ));
         }
     }
@@ -681,11 +697,16 @@ mod rules {
 
     #[test]
     fn a_tool_on_the_gateway_is_refused_but_a_dev_dependency_is_not() {
-        let bad = "[package]\nname = \"croupier-loadtest\"\n[dependencies]\ncroupier-gateway.workspace = true\ncroupier-engine.workspace = true\n";
-        let found = check_manifest("loadtest/Cargo.toml", bad, &workspace());
+        let bad = "[package]\nname = \"croupier-admin\"\n[dependencies]\ncroupier-gateway.workspace = true\ncroupier-engine.workspace = true\n";
+        let found = check_manifest("admin-cli/Cargo.toml", bad, &workspace());
         assert_eq!(rules_of(&found), ["tools depend on protocol, engine and journal only"]);
-        assert_eq!(found[0].path, "loadtest/Cargo.toml");
+        assert_eq!(found[0].path, "admin-cli/Cargo.toml");
         assert!(found[0].to_string().contains("croupier-gateway"), "{}", found[0]);
+        // The load tester may not even use the engine.
+        let engine = "[package]\nname = \"croupier-loadtest\"\n[dependencies]\ncroupier-protocol.workspace = true\ncroupier-engine.workspace = true\n";
+        let found = check_manifest("loadtest/Cargo.toml", engine, &workspace());
+        assert_eq!(rules_of(&found), ["the load tester depends on protocol only"]);
+        assert!(found[0].to_string().contains("croupier-engine"), "{}", found[0]);
         let renamed = "[package]\nname = \"croupier-admin\"\n[dependencies]\ngw = { package = \"croupier-gateway\", path = \"../gateway\" }\n";
         assert_eq!(check_manifest("admin-cli/Cargo.toml", renamed, &workspace()).len(), 1);
         let dev = "[package]\nname = \"croupier-loadtest\"\n[dependencies]\ncroupier-protocol.workspace = true\n[dev-dependencies]\ncroupier-gateway.workspace = true\n";

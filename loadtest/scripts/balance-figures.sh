@@ -14,10 +14,10 @@ cd "$(dirname "$0")/../.."
 . loadtest/scripts/scratch-server.sh
 for round in $(seq "$rounds"); do
   for connections in 1 64; do
-    for play in wallet-balance operator-balance; do
-      echo "## round $round, $connections connection(s), $play"
-      "$bin/croupier-loadtest" wallet --url "http://127.0.0.1:$port" --token-file "$data/operator-token" \
-        --connections "$connections" --seconds "$seconds" --warmup-seconds 2 --play "$play"
+    for scenario in wallet-balance operator-balance; do
+      echo "## round $round, $connections connection(s), $scenario"
+      "$bin/croupier-loadtest" run --url "http://127.0.0.1:$port" --token-file "$data/operator-token" \
+        --connections "$connections" --seconds "$seconds" --warmup-seconds 2 --scenario "$scenario"
     done
   done
 done

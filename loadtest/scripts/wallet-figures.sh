@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The wallet API figures of BENCHMARKS.md: a release `croupier serve` on a
 # fresh temporary data directory (journal flushed once per batch, the
-# default), then `croupier-loadtest wallet` with 1 and 64 connections over
+# default), then `croupier-loadtest run` (scenario `rounds`) with 1 and 64 connections over
 # HTTP/1.1 and HTTP/2, alternated, ROUNDS times. Loopback only.
 #
 # Usage: loadtest/scripts/wallet-figures.sh [ROUNDS] [SECONDS]
@@ -14,7 +14,7 @@ for round in $(seq "$rounds"); do
   for connections in 1 64; do
     for http in "" --http2; do
       echo "## round $round, $connections connection(s) ${http:---http1}"
-      "$bin/croupier-loadtest" wallet --url "http://127.0.0.1:$port" --token-file "$data/operator-token" \
+      "$bin/croupier-loadtest" run --url "http://127.0.0.1:$port" --token-file "$data/operator-token" \
         --connections "$connections" --seconds "$seconds" --warmup-seconds 2 $http
     done
   done

@@ -1,15 +1,29 @@
-//! `croupier-loadtest`: load generator with honest latency figures.
+//! `croupier-loadtest`: load against a running (or spawned) `croupier serve`
+//! over the wire, with honest latency figures and a money check at the end.
 //!
-//! Two modes: `sequencer` drives the sequencer in process (the ceiling, no
-//! journal, no HTTP); `wallet` drives a running `croupier serve` over
-//! HTTP with signed bets and wins on N keep-alive connections, closed loop.
-//! The open-loop mode (requests on a schedule, latency measured from the
-//! intended send time so that stalls are not hidden) comes with the load
-//! tester's own issue.
+//! `run` drives a scenario (`scenario.rs`) on N connections, closed loop
+//! (each connection waits for its reply) or open loop (`--rate`: requests on
+//! a schedule, latency measured from the intended send time, so a stall is
+//! not hidden by the requests it kept from being sent). It ends by comparing
+//! every player's balance on the server with what the acknowledged replies
+//! imply (`check.rs`), and writes `summary.json` and `report.html` if asked
+//! (`report.rs`). `compare a.json b.json` prints the ratios of two runs.
+//!
+//! It speaks only the wire protocols (`croupier-protocol`); it links no
+//! engine and no server. The in-process sequencer ceiling is
+//! `croupier-benches`' `sequencer-load`.
 
+mod check;
+mod client;
+mod fixture;
+mod pace;
 mod report;
-mod sequencer;
-mod wallet;
+mod run;
+mod scenario;
+mod spawn;
+mod svg;
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -23,15 +37,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Mode {
-    /// The sequencer in process, in memory: the engine's ceiling.
-    Sequencer(sequencer::SequencerArgs),
-    /// Bets and wins over HTTP against a running `croupier serve`.
-    Wallet(wallet::WalletArgs),
+    /// A scenario over HTTP against a running `croupier serve` (or one it
+    /// spawns with `--spawn`).
+    #[command(alias = "wallet")]
+    Run(run::RunArgs),
+    /// The ratios of two runs' `summary.json` (b over a).
+    Compare {
+        /// The first run's summary (the baseline).
+        a: PathBuf,
+        /// The second run's summary.
+        b: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().mode {
-        Mode::Sequencer(args) => sequencer::run(args),
-        Mode::Wallet(args) => wallet::run(args),
+        Mode::Run(args) => run::run(args),
+        Mode::Compare { a, b } => report::compare(&a, &b),
     }
 }

@@ -7,7 +7,9 @@
 //! bring an old request back into the window. Comparison is constant-time
 //! (`hmac`'s `verify_slice`, built on `subtle`).
 
-use engine::Secret;
+/// The aggregator's shared secret (the engine's type: it is journaled with
+/// the aggregator), re-exported for clients that sign without the engine.
+pub use engine::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

@@ -1,23 +1,32 @@
-//! `croupier-loadtest sequencer`: the sequencer in process, without the
-//! journal or HTTP. Producers submit the realistic workload mix with a fixed
-//! window of requests in flight, and every submit-to-reply latency is
-//! recorded in an HDR histogram: the ceiling the server is measured against.
+//! `sequencer-load`: the sequencer in process, without the journal or
+//! HTTP. Producers submit the realistic workload mix with a fixed window of
+//! requests in flight, and every submit-to-reply latency is recorded in an
+//! HDR histogram: the ceiling the server is measured against.
+//!
+//! ```sh
+//! cargo run --release -p croupier-benches --bin sequencer-load -- --players 100000 --requests 1000000
+//! ```
+//!
+//! (It was `croupier-loadtest sequencer` until the load tester stopped
+//! linking the engine: it speaks to a server only over the wire.)
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use clap::Args;
+use clap::Parser;
 use engine::sequencer::{Completion, MemorySink, Sequencer, SequencerConfig, SystemClock};
 use engine::workload::Workload;
 use engine::{Config, Currency, Ledger};
 use hdrhistogram::Histogram;
 
-use crate::report::print_latencies;
-
 /// Options of the in-process run.
-#[derive(Args)]
-pub struct SequencerArgs {
+#[derive(Parser)]
+#[command(
+    name = "sequencer-load",
+    about = "The sequencer in process, in memory: the engine's ceiling"
+)]
+struct SequencerArgs {
     /// Players registered and funded before the run.
     #[arg(long, default_value_t = 100_000)]
     players: u64,
@@ -39,7 +48,8 @@ pub struct SequencerArgs {
 }
 
 /// Runs the in-process load and prints throughput and latency.
-pub fn run(args: SequencerArgs) -> Result<()> {
+fn main() -> Result<()> {
+    let args = SequencerArgs::parse();
     if args.players == 0 || args.producers == 0 || args.window == 0 || args.batch == 0 {
         bail!("--players, --producers, --window and --batch must be at least 1");
     }
@@ -102,4 +112,17 @@ pub fn run(args: SequencerArgs) -> Result<()> {
     );
     print_latencies("submit-to-reply latency", &latencies);
     Ok(())
+}
+
+/// One line: p50, p90, p99, p99.9 and max of a histogram of nanoseconds, in µs.
+fn print_latencies(what: &str, latencies: &Histogram<u64>) {
+    let us = |nanos: u64| nanos as f64 / 1_000.0;
+    println!(
+        "{what}: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs",
+        us(latencies.value_at_quantile(0.5)),
+        us(latencies.value_at_quantile(0.9)),
+        us(latencies.value_at_quantile(0.99)),
+        us(latencies.value_at_quantile(0.999)),
+        us(latencies.max())
+    );
 }

@@ -1,0 +1,472 @@
+//! What each connection sends, step by step, and what it must get back.
+//!
+//! A [`Script`] is one connection's side of a scenario: it makes the next
+//! request ([`Script::next`]), then judges the reply ([`Script::settle`]):
+//! an accepted money movement moves the player's implied balance by the
+//! step's `delta`, an expected refusal moves nothing, and anything else
+//! (an unexpected status, a retry answered differently) stops the run.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::client::{Call, Reply, decimal};
+use crate::fixture::Seat;
+
+/// The scenarios `croupier-loadtest run` plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Native API: a bet of 1.00, then a win of 0.50 that closes the
+    /// round, over and over (the figure BENCHMARKS.md tracks).
+    Rounds,
+    /// Native API, a realistic mix: bets, wins of 0, 0.50 or 2.00,
+    /// rollbacks (10 % of open rounds), retries of the previous request
+    /// (5 %, which must be answered byte for byte as the first time) and
+    /// bets over the balance (8 % of new rounds, which must be refused).
+    Wallet,
+    /// Rounds as above, every connection on the same player: the ledger's
+    /// hottest key.
+    HotPlayer,
+    /// Operator deposits of 10.00 (the cashier's confirmed deposit).
+    Cashier,
+    /// Rounds through the Hub88 adapter (RSA-signed both ways; the client
+    /// signs on the same cores).
+    Hub88,
+    /// `GET /healthz`: no engine, no journal; the HTTP stack's own ceiling.
+    Noop,
+    /// The native in-session balance (`/wallet/v1/balance`), answered by
+    /// the sequencer through the ring.
+    WalletBalance,
+    /// The operator balance read, answered from the read model.
+    OperatorBalance,
+}
+
+impl Scenario {
+    /// Whether the aggregator signs with RSA (Hub88) rather than HMAC.
+    pub fn rsa(self) -> bool {
+        self == Scenario::Hub88
+    }
+
+    /// Players the fixture needs for `connections` connections.
+    pub fn seats(self, connections: usize) -> usize {
+        match self {
+            Scenario::Noop => 0,
+            Scenario::HotPlayer => 1,
+            _ => connections,
+        }
+    }
+}
+
+/// What a request is, for the per-kind figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Bet,
+    Win,
+    Rollback,
+    Retry,
+    RefusedBet,
+    Deposit,
+    Balance,
+    Noop,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Bet,
+        Kind::Win,
+        Kind::Rollback,
+        Kind::Retry,
+        Kind::RefusedBet,
+        Kind::Deposit,
+        Kind::Balance,
+        Kind::Noop,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether an accepted request of this kind moves a player's money.
+    pub fn moves_money(self) -> bool {
+        matches!(self, Kind::Bet | Kind::Win | Kind::Rollback | Kind::Deposit)
+    }
+}
+
+/// One request and what it must get.
+pub struct Step {
+    pub kind: Kind,
+    pub call: Call,
+    /// The player whose money it moves (0: none).
+    pub player: u64,
+    /// Cents the player's cash moves by if it is accepted.
+    pub delta: i64,
+    expect: Expect,
+}
+
+/// What a step's reply must be.
+enum Expect {
+    /// 200 (and `RS_OK` for Hub88).
+    Accepted,
+    /// This status with this error code.
+    Refused { status: u16, code: &'static str },
+    /// Exactly the reply the original request got.
+    SameAs(Reply),
+}
+
+/// How a reply was judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted: the step's delta happened.
+    Accepted,
+    /// Refused as expected, or a retry answered as the first time: nothing moved.
+    Unchanged,
+}
+
+/// One connection's script.
+pub struct Script {
+    scenario: Scenario,
+    connection: usize,
+    seat: Option<Seat>,
+    /// Requests made so far (ids are unique per connection).
+    made: u64,
+    rng: u64,
+    /// The open round and its bet's id.
+    open: Option<(String, String)>,
+    /// The last request that was not itself a retry, and its reply.
+    last: Option<(Call, Kind, Reply)>,
+}
+
+impl Script {
+    pub fn new(scenario: Scenario, connection: usize, seat: Option<Seat>, seed: u64) -> Script {
+        Script {
+            scenario,
+            connection,
+            seat,
+            made: 0,
+            // SplitMix64 needs any non-zero-ish start; distinct per connection.
+            rng: seed ^ (connection as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            open: None,
+            last: None,
+        }
+    }
+
+    /// A percentage roll, 0..100 (SplitMix64: reproducible per seed).
+    fn roll(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % 100
+    }
+
+    fn player(&self) -> u64 {
+        self.seat.as_ref().map_or(0, |seat| seat.player)
+    }
+
+    fn token(&self) -> &str {
+        self.seat.as_ref().map_or("", |seat| seat.token.as_str())
+    }
+
+    /// The next request.
+    pub fn next(&mut self) -> Step {
+        self.made += 1;
+        match self.scenario {
+            Scenario::Noop => self.step(Kind::Noop, Call::Get { path: "/healthz" }, 0, Expect::Accepted),
+            Scenario::WalletBalance => {
+                let body = json!({ "token": self.token() });
+                self.step(Kind::Balance, native("balance", &body), 0, Expect::Accepted)
+            }
+            Scenario::OperatorBalance => {
+                let path = format!("/operator/v1/players/{}/balance?currency=EUR", self.player());
+                self.step(Kind::Balance, Call::OperatorGet { path }, 0, Expect::Accepted)
+            }
+            Scenario::Cashier => {
+                let path = format!("/operator/v1/players/{}/deposits", self.player());
+                let body = json!({"deposit_id": format!("lt-c{}-d{}", self.connection, self.made),
+                    "currency": "EUR", "amount": decimal(1_000)});
+                let call = Call::OperatorPost {
+                    path,
+                    body: body.to_string().into_bytes(),
+                };
+                self.step(Kind::Deposit, call, 1_000, Expect::Accepted)
+            }
+            Scenario::Rounds | Scenario::HotPlayer | Scenario::Hub88 => match self.open.take() {
+                None => self.bet(100),
+                Some((round, bet)) => self.win(&round, &bet, 50),
+            },
+            Scenario::Wallet => self.mixed(),
+        }
+    }
+
+    fn mixed(&mut self) -> Step {
+        let roll = self.roll();
+        if roll < 5
+            && let Some((call, _, reply)) = &self.last
+        {
+            let (call, reply) = (
+                call.clone(),
+                Reply {
+                    status: reply.status,
+                    body: reply.body.clone(),
+                },
+            );
+            return Step {
+                kind: Kind::Retry,
+                call,
+                player: self.player(),
+                delta: 0,
+                expect: Expect::SameAs(reply),
+            };
+        }
+        match self.open.take() {
+            None if roll < 13 => {
+                // Ten million: more than any player here ever holds.
+                let (call, _) = self.bet_call(1_000_000_000);
+                self.step(
+                    Kind::RefusedBet,
+                    call,
+                    0,
+                    Expect::Refused {
+                        status: 422,
+                        code: "insufficient_funds",
+                    },
+                )
+            }
+            None => self.bet(100),
+            Some((_, bet)) if roll < 15 => {
+                let body = json!({"token": self.token(), "transaction_id": format!("{bet}-rb"),
+                    "bet_transaction_id": bet});
+                self.step(Kind::Rollback, native("rollback", &body), 100, Expect::Accepted)
+            }
+            Some((round, bet)) => {
+                let amount = [0, 50, 200][(roll % 3) as usize];
+                self.win(&round, &bet, amount)
+            }
+        }
+    }
+
+    fn step(&self, kind: Kind, call: Call, delta: i64, expect: Expect) -> Step {
+        Step {
+            kind,
+            call,
+            player: self.player(),
+            delta,
+            expect,
+        }
+    }
+
+    /// A bet of `cents` opening a new round; returns the call and the round.
+    fn bet_call(&self, cents: i64) -> (Call, (String, String)) {
+        let round = format!("c{}-r{}", self.connection, self.made);
+        let bet = format!("{round}-b");
+        let call = if self.scenario == Scenario::Hub88 {
+            hub88(
+                "transaction/bet",
+                &json!({"user": format!("player-{}", self.player()), "token": self.token(),
+                "request_uuid": format!("rq-{bet}"), "transaction_uuid": bet, "round": round,
+                "round_closed": false, "game_code": "slots", "currency": "EUR", "amount": cents * 1_000}),
+            )
+        } else {
+            native(
+                "bet",
+                &json!({"token": self.token(), "transaction_id": bet, "round_id": round,
+                "game": "slots", "currency": "EUR", "amount": decimal(cents)}),
+            )
+        };
+        (call, (round, bet))
+    }
+
+    fn bet(&mut self, cents: i64) -> Step {
+        let (call, open) = self.bet_call(cents);
+        self.open = Some(open);
+        self.step(Kind::Bet, call, -cents, Expect::Accepted)
+    }
+
+    /// A win of `cents` that closes `round`.
+    fn win(&self, round: &str, bet: &str, cents: i64) -> Step {
+        let win = format!("{round}-w");
+        let call = if self.scenario == Scenario::Hub88 {
+            hub88(
+                "transaction/win",
+                &json!({"user": format!("player-{}", self.player()), "token": self.token(),
+                "request_uuid": format!("rq-{win}"), "transaction_uuid": win, "round": round,
+                "round_closed": true, "game_code": "slots", "currency": "EUR", "amount": cents * 1_000,
+                "reference_transaction_uuid": bet}),
+            )
+        } else {
+            native(
+                "win",
+                &json!({"token": self.token(), "transaction_id": win, "round_id": round,
+                "game": "slots", "currency": "EUR", "amount": decimal(cents), "close_round": true,
+                "bet_transaction_id": bet}),
+            )
+        };
+        self.step(Kind::Win, call, cents, Expect::Accepted)
+    }
+
+    /// Judges `reply` to `step`. A bet the server refused although it was
+    /// meant to pass leaves no round open (the next step opens a new one).
+    pub fn settle(&mut self, step: Step, reply: Reply) -> Result<Verdict> {
+        let verdict = match &step.expect {
+            Expect::Accepted => {
+                let accepted = reply.status == reqwest::StatusCode::OK
+                    && (self.scenario != Scenario::Hub88 || reply.json()["status"] == "RS_OK");
+                if !accepted {
+                    bail!(
+                        "{:?} on connection {}: {} {}",
+                        step.kind,
+                        self.connection,
+                        reply.status,
+                        reply.text()
+                    );
+                }
+                Verdict::Accepted
+            }
+            Expect::Refused { status, code } => {
+                if reply.status.as_u16() != *status || reply.json()["error"]["code"] != *code {
+                    bail!(
+                        "{:?} on connection {}: expected {status} {code}, got {} {}",
+                        step.kind,
+                        self.connection,
+                        reply.status,
+                        reply.text()
+                    );
+                }
+                Verdict::Unchanged
+            }
+            Expect::SameAs(first) => {
+                if *first != reply {
+                    bail!(
+                        "a retry on connection {} was answered differently: first {} {}, then {} {}",
+                        self.connection,
+                        first.status,
+                        first.text(),
+                        reply.status,
+                        reply.text()
+                    );
+                }
+                Verdict::Unchanged
+            }
+        };
+        if step.kind != Kind::Retry {
+            self.last = Some((step.call, step.kind, reply));
+        }
+        Ok(verdict)
+    }
+}
+
+fn native(route: &'static str, body: &serde_json::Value) -> Call {
+    Call::Native {
+        route,
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn hub88(route: &'static str, body: &serde_json::Value) -> Call {
+    Call::Hub88 {
+        route,
+        body: body.to_string().into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat() -> Option<Seat> {
+        Some(Seat {
+            player: 7,
+            token: "t".into(),
+        })
+    }
+
+    #[test]
+    fn rounds_alternate_a_bet_and_the_win_that_closes_it() {
+        let mut script = Script::new(Scenario::Rounds, 0, seat(), 1);
+        let kinds: Vec<_> = (0..4).map(|_| script.next()).map(|s| (s.kind, s.delta)).collect();
+        assert_eq!(
+            kinds,
+            [(Kind::Bet, -100), (Kind::Win, 50), (Kind::Bet, -100), (Kind::Win, 50)]
+        );
+    }
+
+    #[test]
+    fn the_wallet_mix_has_every_kind_and_retries_repeat_the_previous_call() {
+        let mut script = Script::new(Scenario::Wallet, 3, seat(), 42);
+        let mut seen = std::collections::BTreeMap::new();
+        for _ in 0..2_000 {
+            let step = script.next();
+            *seen.entry(step.kind).or_insert(0) += 1;
+            let reply = match (&step.kind, &step.expect) {
+                (_, Expect::SameAs(first)) => Reply {
+                    status: first.status,
+                    body: first.body.clone(),
+                },
+                (_, Expect::Refused { status, code }) => Reply {
+                    status: reqwest::StatusCode::from_u16(*status).unwrap(),
+                    body: json!({"error": {"code": code}}).to_string().into_bytes(),
+                },
+                _ => Reply {
+                    status: reqwest::StatusCode::OK,
+                    body: b"{}".to_vec(),
+                },
+            };
+            if step.kind == Kind::Retry {
+                let Some((call, _, _)) = &script.last else {
+                    panic!("a retry of nothing")
+                };
+                assert_eq!(format!("{call:?}"), format!("{:?}", step.call));
+            }
+            script.settle(step, reply).unwrap();
+        }
+        for kind in [Kind::Bet, Kind::Win, Kind::Rollback, Kind::Retry, Kind::RefusedBet] {
+            assert!(seen.get(&kind).copied().unwrap_or(0) > 10, "{kind:?}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn an_unexpected_reply_or_a_different_retry_answer_stops_the_run() {
+        let mut script = Script::new(Scenario::Rounds, 0, seat(), 1);
+        let step = script.next();
+        let refused = Reply {
+            status: reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+            body: b"{}".to_vec(),
+        };
+        assert!(script.settle(step, refused).is_err());
+
+        let mut script = Script::new(Scenario::Rounds, 0, seat(), 1);
+        let step = script.next();
+        script
+            .settle(
+                step,
+                Reply {
+                    status: reqwest::StatusCode::OK,
+                    body: b"{\"cash\":\"1.00\"}".to_vec(),
+                },
+            )
+            .unwrap();
+        let (call, kind, first) = script.last.take().unwrap();
+        let retry = Step {
+            kind: Kind::Retry,
+            call: call.clone(),
+            player: 7,
+            delta: 0,
+            expect: Expect::SameAs(first),
+        };
+        script.last = Some((
+            call,
+            kind,
+            Reply {
+                status: reqwest::StatusCode::OK,
+                body: vec![],
+            },
+        ));
+        let other = Reply {
+            status: reqwest::StatusCode::OK,
+            body: b"{\"cash\":\"2.00\"}".to_vec(),
+        };
+        assert!(script.settle(retry, other).is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! `--spawn`: a `croupier serve` of our own on a fresh temporary data
+//! directory and a free loopback port, stopped and removed when the run
+//! ends (also when it fails).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// A server this run started.
+pub struct Spawned {
+    child: Child,
+    pub url: String,
+    pub token_file: PathBuf,
+    // Removed on drop, after the server stopped.
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `croupier` binary: `--server-bin`, or the one next to this program.
+fn server_binary(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path.to_path_buf());
+    }
+    let me = std::env::current_exe().context("locating croupier-loadtest")?;
+    let sibling = me.with_file_name(format!("croupier{}", std::env::consts::EXE_SUFFIX));
+    if sibling.is_file() {
+        return Ok(sibling);
+    }
+    bail!(
+        "no croupier binary next to {} (build it with `cargo build --release -p croupier-gateway`, or pass --server-bin)",
+        me.display()
+    )
+}
+
+/// A loopback port free at the time of asking.
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts the server and waits until it is ready (at most 30 s).
+pub async fn spawn(server_bin: Option<&Path>) -> Result<Spawned> {
+    let binary = server_binary(server_bin)?;
+    let dir = tempfile::Builder::new().prefix("croupier-loadtest-").tempdir()?;
+    let port = free_port()?;
+    let child = Command::new(&binary)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--no-quic", "--log", "warn"])
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let mut spawned = Spawned {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        token_file: dir.path().join("operator-token"),
+        _dir: dir,
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = spawned.child.try_wait()? {
+            bail!("the spawned server exited at start-up ({status})");
+        }
+        let ready = client
+            .get(format!("{}/readyz", spawned.url))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success());
+        if ready && spawned.token_file.is_file() {
+            return Ok(spawned);
+        }
+        if Instant::now() >= deadline {
+            bail!("the spawned server was not ready within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,181 @@
+//! `croupier-loadtest run` against a real server on a loopback port: every
+//! scenario sets up its players through the operator API, plays for a
+//! second (closed and open loop, HTTP/1.1 and HTTP/2), passes the money
+//! check, and writes reports that `compare` reads.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use gateway::config::ServeConfig;
+
+/// Runs the load tester with `args`; its output.
+async fn loadtest(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout_of(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The count on the line starting `prefix`.
+fn count(stdout: &str, prefix: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no '{prefix}' count in {stdout}"))
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_plays_and_passes_the_money_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServeConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        // Tests run side by side: no fixed QUIC port.
+        quic: false,
+        journal_segment_bytes: 1 << 20,
+        log: "warn".into(),
+        ..ServeConfig::default()
+    };
+    let running = gateway::server::start(config).await.expect("server starts");
+    let url = format!("http://{}", running.addr());
+    let token_file = running.first_token_path().display().to_string();
+    let reports = tempfile::tempdir().unwrap();
+    let base = |scenario: &str, extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--url",
+            &url,
+            "--token-file",
+            &token_file,
+            "--scenario",
+            scenario,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(["--connections", "2", "--seconds", "1", "--warmup-seconds", "0"].map(str::to_owned));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    for (scenario, extra) in [
+        ("rounds", &[][..]),
+        ("rounds", &["--http", "http2"][..]),
+        ("wallet", &[][..]),
+        ("hot-player", &[][..]),
+        ("cashier", &[][..]),
+        ("hub88", &[][..]),
+        ("noop", &[][..]),
+        ("wallet-balance", &[][..]),
+        ("operator-balance", &[][..]),
+    ] {
+        let stdout = stdout_of(&loadtest(base(scenario, extra)).await);
+        assert!(count(&stdout, "requests ") > 0, "{scenario}: {stdout}");
+        assert!(stdout.contains("all requests, request to reply: p50"), "{stdout}");
+        assert!(stdout.contains("0 mismatch(es)"), "{scenario}: {stdout}");
+        if scenario != "noop" && !scenario.ends_with("balance") {
+            assert!(
+                count(&stdout, "consistency: ") > 0,
+                "{scenario} checks its players: {stdout}"
+            );
+            let movements = stdout.split(" player(s), ").nth(1).unwrap();
+            assert!(!movements.starts_with("0 "), "{scenario} moved money: {stdout}");
+        }
+        if scenario == "wallet" {
+            for kind in ["bet", "win", "retry", "refused-bet"] {
+                assert!(
+                    stdout.contains(&format!("\n{kind}: p50")),
+                    "{kind} in the mix: {stdout}"
+                );
+            }
+        }
+    }
+
+    // Open loop, with reports: 200 req/s for a second is about 200 requests.
+    let (a, b) = (reports.path().join("a"), reports.path().join("b"));
+    for (out, rate) in [(&a, "200"), (&b, "100")] {
+        let mut args = base("rounds", &["--rate", rate, "--out"]);
+        args.push(out.display().to_string());
+        let stdout = stdout_of(&loadtest(args).await);
+        assert!(stdout.contains("open loop send lag"), "{stdout}");
+        let summary = summary(out);
+        let requests = summary["requests"].as_u64().unwrap();
+        let rate: u64 = rate.parse().unwrap();
+        assert!(
+            requests <= rate && requests >= rate * 8 / 10,
+            "a schedule of {rate} sends about {rate}: {requests}"
+        );
+        assert_eq!(summary["consistency"]["mismatches"].as_array().unwrap().len(), 0);
+        assert!(summary["curve"].as_array().unwrap().len() > 5);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert_eq!(html.matches("<svg").count(), 3, "three charts");
+    }
+    let compared = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+        .arg("compare")
+        .arg(a.join("summary.json"))
+        .arg(b.join("summary.json"))
+        .output()
+        .unwrap();
+    let compared = stdout_of(&compared);
+    let ratio: f64 = compared
+        .lines()
+        .find_map(|line| line.strip_prefix("req/s"))
+        .and_then(|rest| rest.split_whitespace().nth(2))
+        .and_then(|ratio| ratio.parse().ok())
+        .unwrap_or_else(|| panic!("{compared}"));
+    assert!((0.3..0.8).contains(&ratio), "100 over 200 req/s: {compared}");
+    running.stop().await.unwrap();
+}
+
+#[test]
+fn the_loadtest_refuses_a_non_loopback_target_and_bad_options() {
+    for args in [
+        &["run", "--url", "http://192.0.2.1:8080", "--seconds", "1"][..],
+        &["run", "--rate", "0"][..],
+        &["run", "--connections", "0"][..],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("loopback") || stderr.contains("--rate") || stderr.contains("--connections"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn compare_refuses_what_is_not_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let not = dir.path().join("not.json");
+    std::fs::write(&not, "{}").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+        .arg("compare")
+        .arg(&not)
+        .arg(&not)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a croupier-loadtest summary"));
+}
