@@ -1,13 +1,20 @@
-//! One connection's HTTP client, and signing each request the way its
+//! One connection's HTTP client (HTTP/1.1 and HTTP/2 through reqwest,
+//! HTTP/3 through quinn + h3), and signing each request the way its
 //! contract wants: HMAC for the native wallet API, RSA for Hub88, the
 //! bearer token for the operator API.
 
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use bytes::{Buf, Bytes};
 use protocol::rsa_signature::RsaSigner;
 use protocol::signature::{AGGREGATOR_HEADER, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, sign};
-use reqwest::{Client, RequestBuilder, StatusCode};
+use reqwest::{Client, Method, StatusCode};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 /// The HTTP version a run speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -17,6 +24,29 @@ pub enum Http {
     Http1,
     /// HTTP/2 with prior knowledge (cleartext), one stream at a time per connection.
     Http2,
+    /// HTTP/3 over QUIC (TLS 1.3), one stream at a time per connection.
+    Http3,
+}
+
+/// Where and how to reach the server's HTTP/3 port.
+#[derive(Clone, Debug)]
+pub struct Quic {
+    pub addr: SocketAddr,
+    /// The PEM certificate to trust (the server's, self-signed by default).
+    pub cert_pem: Vec<u8>,
+}
+
+impl Quic {
+    /// `addr`, trusting the certificate in `cert`.
+    pub fn new(addr: SocketAddr, cert: &Path) -> Result<Quic> {
+        let cert_pem = std::fs::read(cert).with_context(|| {
+            format!(
+                "reading the server certificate {} (for HTTP/3; see --ca-cert)",
+                cert.display()
+            )
+        })?;
+        Ok(Quic { addr, cert_pem })
+    }
 }
 
 /// How the aggregator signs.
@@ -49,7 +79,7 @@ impl Reply {
 
 /// One connection to the server, with what it needs to sign.
 pub struct Wire {
-    client: Client,
+    transport: Transport,
     base: String,
     admin: String,
     aggregator: u32,
@@ -71,15 +101,43 @@ pub enum Call {
     Get { path: &'static str },
 }
 
+/// How requests travel.
+enum Transport {
+    /// HTTP/1.1 or HTTP/2.
+    Tcp(Client),
+    /// HTTP/3: the QUIC connection's request sender (and its endpoint,
+    /// which must live as long).
+    H3 {
+        send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+        _endpoint: quinn::Endpoint,
+    },
+}
+
+/// A request ready to go out on any transport.
+struct Prepared {
+    method: Method,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Option<Vec<u8>>,
+}
+
 impl Wire {
-    /// A client that keeps one connection to `base`.
-    pub fn new(http: Http, base: &str, admin: &str, aggregator: u32, credential: Credential) -> Result<Wire> {
-        let client = match http {
-            Http::Http1 => Client::builder().http1_only().pool_max_idle_per_host(1).build()?,
-            Http::Http2 => Client::builder().http2_prior_knowledge().build()?,
+    /// A client that keeps one connection to `base` (for HTTP/3: to `quic`).
+    pub async fn new(
+        http: Http,
+        base: &str,
+        quic: Option<&Quic>,
+        admin: &str,
+        aggregator: u32,
+        credential: Credential,
+    ) -> Result<Wire> {
+        let transport = match http {
+            Http::Http1 => Transport::Tcp(Client::builder().http1_only().pool_max_idle_per_host(1).build()?),
+            Http::Http2 => Transport::Tcp(Client::builder().http2_prior_knowledge().build()?),
+            Http::Http3 => h3_connect(quic.context("HTTP/3 needs the server's QUIC address")?).await?,
         };
         Ok(Wire {
-            client,
+            transport,
             base: base.trim_end_matches('/').to_owned(),
             admin: admin.to_owned(),
             aggregator,
@@ -90,57 +148,148 @@ impl Wire {
     /// Sends `call` and reads the whole reply. A transport failure is an
     /// error; any HTTP status is a reply.
     pub async fn send(&self, call: &Call) -> Result<Reply> {
-        let request = self.request(call)?;
-        let response = request.send().await.with_context(|| format!("{call:?}"))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .with_context(|| format!("reading the reply to {call:?}"))?;
-        Ok(Reply {
-            status,
-            body: body.to_vec(),
-        })
+        let prepared = self.prepare(call)?;
+        let reply = match &self.transport {
+            Transport::Tcp(client) => {
+                let mut request = client.request(prepared.method, format!("{}{}", self.base, prepared.path));
+                for (name, value) in prepared.headers {
+                    request = request.header(name, value);
+                }
+                if let Some(body) = prepared.body {
+                    request = request.body(body);
+                }
+                let response = request.send().await.with_context(|| format!("{call:?}"))?;
+                let status = response.status();
+                let body = response
+                    .bytes()
+                    .await
+                    .with_context(|| format!("reading the reply to {call:?}"))?;
+                Reply {
+                    status,
+                    body: body.to_vec(),
+                }
+            }
+            Transport::H3 { send, .. } => h3_send(send.clone(), prepared)
+                .await
+                .with_context(|| format!("{call:?} over HTTP/3"))?,
+        };
+        Ok(reply)
     }
 
-    fn request(&self, call: &Call) -> Result<RequestBuilder> {
-        let json = |builder: RequestBuilder, body: &[u8]| {
-            builder.header("content-type", "application/json").body(body.to_vec())
+    fn prepare(&self, call: &Call) -> Result<Prepared> {
+        let json = |method: Method, path: String, mut headers: Vec<(&'static str, String)>, body: &[u8]| {
+            headers.push(("content-type", "application/json".to_owned()));
+            Prepared {
+                method,
+                path,
+                headers,
+                body: Some(body.to_vec()),
+            }
         };
+        let bearer = || vec![("authorization", format!("Bearer {}", self.admin))];
         Ok(match call {
             Call::Native { route, body } => {
                 let Credential::Hmac(secret) = &self.credential else {
                     anyhow::bail!("the native API needs an HMAC aggregator");
                 };
                 let timestamp_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
-                let builder = self
-                    .client
-                    .post(format!("{}/wallet/v1/{route}", self.base))
-                    .header(AGGREGATOR_HEADER, self.aggregator)
-                    .header(TIMESTAMP_HEADER, timestamp_ms)
-                    .header(SIGNATURE_HEADER, sign(secret, timestamp_ms, body));
-                json(builder, body)
+                let headers = vec![
+                    (AGGREGATOR_HEADER, self.aggregator.to_string()),
+                    (TIMESTAMP_HEADER, timestamp_ms.to_string()),
+                    (SIGNATURE_HEADER, sign(secret, timestamp_ms, body)),
+                ];
+                json(Method::POST, format!("/wallet/v1/{route}"), headers, body)
             }
             Call::Hub88 { route, body } => {
                 let Credential::Rsa(signer) = &self.credential else {
                     anyhow::bail!("Hub88 needs an RSA aggregator");
                 };
-                let builder = self
-                    .client
-                    .post(format!("{}/hub88/{}/{route}", self.base, self.aggregator))
-                    .header(protocol::hub88::SIGNATURE_HEADER, signer.sign(body)?);
-                json(builder, body)
+                let headers = vec![(protocol::hub88::SIGNATURE_HEADER, signer.sign(body)?)];
+                json(
+                    Method::POST,
+                    format!("/hub88/{}/{route}", self.aggregator),
+                    headers,
+                    body,
+                )
             }
-            Call::OperatorPost { path, body } => json(
-                self.client
-                    .post(format!("{}{path}", self.base))
-                    .bearer_auth(&self.admin),
-                body,
-            ),
-            Call::OperatorGet { path } => self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.admin),
-            Call::Get { path } => self.client.get(format!("{}{path}", self.base)),
+            Call::OperatorPost { path, body } => json(Method::POST, path.clone(), bearer(), body),
+            Call::OperatorGet { path } => Prepared {
+                method: Method::GET,
+                path: path.clone(),
+                headers: bearer(),
+                body: None,
+            },
+            Call::Get { path } => Prepared {
+                method: Method::GET,
+                path: (*path).to_owned(),
+                headers: Vec::new(),
+                body: None,
+            },
         })
     }
+}
+
+/// One QUIC connection to the server, trusting its certificate only.
+async fn h3_connect(quic: &Quic) -> Result<Transport> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&quic.cert_pem) {
+        roots.add(cert.context("the server certificate is not PEM")?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let connection = endpoint
+        .connect(quic.addr, "localhost")?
+        .await
+        .with_context(|| format!("QUIC handshake with {}", quic.addr))?;
+    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(connection))
+        .await
+        .map_err(|error| anyhow!("HTTP/3 connection: {error}"))?;
+    tokio::spawn(async move {
+        let _ = driver.wait_idle().await;
+    });
+    Ok(Transport::H3 {
+        send,
+        _endpoint: endpoint,
+    })
+}
+
+/// One request on a new HTTP/3 stream; the whole reply.
+async fn h3_send(mut send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>, prepared: Prepared) -> Result<Reply> {
+    let mut request = http::Request::builder()
+        .method(prepared.method)
+        .uri(format!("https://localhost{}", prepared.path));
+    for (name, value) in prepared.headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = &prepared.body {
+        request = request.header("content-length", body.len());
+    }
+    let mut stream = send.send_request(request.body(())?).await?;
+    if let Some(body) = prepared.body {
+        stream.send_data(Bytes::from(body)).await?;
+    }
+    stream.finish().await?;
+    let response = stream.recv_response().await?;
+    let mut body = Vec::new();
+    while let Some(mut chunk) = stream.recv_data().await? {
+        while chunk.has_remaining() {
+            let bytes = chunk.chunk();
+            body.extend_from_slice(bytes);
+            let read = bytes.len();
+            chunk.advance(read);
+        }
+    }
+    Ok(Reply {
+        status: response.status(),
+        body,
+    })
 }
 
 /// Cents from a decimal string of a two-decimal currency ("-12.30" → -1230).

@@ -1,7 +1,8 @@
 //! `croupier-loadtest`: load against a running (or spawned) `croupier serve`
 //! over the wire, with honest latency figures and a money check at the end.
 //!
-//! `run` drives a scenario (`scenario.rs`) on N connections, closed loop
+//! `run` drives a scenario (`scenario.rs`) on N connections over HTTP/1.1,
+//! 2 or 3, closed loop
 //! (each connection waits for its reply) or open loop (`--rate`: requests on
 //! a schedule, latency measured from the intended send time, so a stall is
 //! not hidden by the requests it kept from being sent). It ends by comparing

@@ -12,7 +12,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 
 use crate::check::{self, Implied};
-use crate::client::{Call, Http, Reply, Wire};
+use crate::client::{Call, Http, Quic, Reply, Wire};
 use crate::fixture::Setup;
 use crate::pace::Pace;
 use crate::report::{self, KindFigures, Percentiles, Second, Summary};
@@ -54,6 +54,12 @@ pub struct RunArgs {
     /// HTTP version.
     #[arg(long, value_enum, default_value = "http1")]
     http: Http,
+    /// The server's HTTP/3 (QUIC) address, for `--http http3`.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    quic_addr: std::net::SocketAddr,
+    /// The certificate to trust for HTTP/3 [default: tls/cert.pem beside the token file].
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
     /// The same as `--http http2`.
     #[arg(long)]
     http2: bool,
@@ -136,6 +142,7 @@ pub fn run(mut args: RunArgs) -> Result<()> {
         if let Some(spawned) = &spawned {
             args.url = spawned.url.clone();
             args.token_file = spawned.token_file.clone();
+            args.quic_addr = spawned.quic_addr;
         }
         let url = reqwest::Url::parse(&args.url).with_context(|| format!("--url {}", args.url))?;
         let host = url.host_str().unwrap_or_default();
@@ -147,11 +154,24 @@ pub fn run(mut args: RunArgs) -> Result<()> {
         ensure!(loopback, "--url must be a loopback address, not {url}");
         let admin = std::fs::read_to_string(&args.token_file)
             .with_context(|| format!("reading the operator token from {}", args.token_file.display()))?;
-        drive(&args, admin.trim()).await
+        let quic = if args.http == Http::Http3 {
+            ensure!(
+                args.quic_addr.ip().is_loopback(),
+                "--quic-addr must be a loopback address"
+            );
+            let cert = match &args.ca_cert {
+                Some(cert) => cert.clone(),
+                None => args.token_file.with_file_name("tls").join("cert.pem"),
+            };
+            Some(Quic::new(args.quic_addr, &cert)?)
+        } else {
+            None
+        };
+        drive(&args, quic.as_ref(), admin.trim()).await
     })
 }
 
-async fn drive(args: &RunArgs, admin: &str) -> Result<()> {
+async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let setup = Setup::new(&args.url, admin);
     let (aggregator, credential) = setup.aggregator(args.scenario.rsa()).await?;
     let mut seats = Vec::new();
@@ -184,7 +204,7 @@ async fn drive(args: &RunArgs, admin: &str) -> Result<()> {
             Some(seats[n % seats.len()].clone())
         };
         let script = Script::new(args.scenario, n, seat, args.seed);
-        let wire = Wire::new(args.http, &args.url, admin, aggregator, credential.clone())?;
+        let wire = Wire::new(args.http, &args.url, quic, admin, aggregator, credential.clone()).await?;
         let (pace, done) = (pace.clone(), done.clone());
         let open = args.rate.is_some();
         connections.push(tokio::spawn(connection(script, wire, pace, measure_from, open, done)));
@@ -201,7 +221,7 @@ async fn drive(args: &RunArgs, admin: &str) -> Result<()> {
     if let Some(error) = failure {
         return Err(error.context("the run stopped on an unexpected reply"));
     }
-    let wire = Wire::new(Http::Http1, &args.url, admin, aggregator, credential)?;
+    let wire = Wire::new(Http::Http1, &args.url, None, admin, aggregator, credential).await?;
     let consistency = check::check(&wire, &players, &recorded.implied).await?;
     let summary = summarize(args, started_unix_ms, &recorded, consistency);
     report::print(&summary);

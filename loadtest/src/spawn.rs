@@ -2,7 +2,7 @@
 //! directory and a free loopback port, stopped and removed when the run
 //! ends (also when it fails).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +13,8 @@ use anyhow::{Context, Result, bail};
 pub struct Spawned {
     child: Child,
     pub url: String,
+    /// Its HTTP/3 address (its certificate is `tls/cert.pem` beside the token file).
+    pub quic_addr: SocketAddr,
     pub token_file: PathBuf,
     // Removed on drop, after the server stopped.
     _dir: tempfile::TempDir,
@@ -41,27 +43,31 @@ fn server_binary(given: Option<&Path>) -> Result<PathBuf> {
     )
 }
 
-/// A loopback port free at the time of asking.
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Loopback TCP and UDP ports free at the time of asking.
+fn free_ports() -> Result<(u16, u16)> {
+    let tcp = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let udp = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+    Ok((tcp, udp))
 }
 
 /// Starts the server and waits until it is ready (at most 30 s).
 pub async fn spawn(server_bin: Option<&Path>) -> Result<Spawned> {
     let binary = server_binary(server_bin)?;
     let dir = tempfile::Builder::new().prefix("croupier-loadtest-").tempdir()?;
-    let port = free_port()?;
+    let (port, quic_port) = free_ports()?;
     let child = Command::new(&binary)
         .arg("serve")
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--no-quic", "--log", "warn"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--quic-listen", &format!("127.0.0.1:{quic_port}"), "--log", "warn"])
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     let mut spawned = Spawned {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        quic_addr: SocketAddr::from(([127, 0, 0, 1], quic_port)),
         token_file: dir.path().join("operator-token"),
         _dir: dir,
     };

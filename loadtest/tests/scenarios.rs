@@ -1,6 +1,6 @@
 //! `croupier-loadtest run` against a real server on a loopback port: every
 //! scenario sets up its players through the operator API, plays for a
-//! second (closed and open loop, HTTP/1.1 and HTTP/2), passes the money
+//! second (closed and open loop, HTTP/1.1, 2 and 3), passes the money
 //! check, and writes reports that `compare` reads.
 
 use std::path::Path;
@@ -51,7 +51,7 @@ async fn every_scenario_plays_and_passes_the_money_check() {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         // Tests run side by side: no fixed QUIC port.
-        quic: false,
+        quic_listen: "127.0.0.1:0".parse().unwrap(),
         journal_segment_bytes: 1 << 20,
         log: "warn".into(),
         ..ServeConfig::default()
@@ -59,6 +59,7 @@ async fn every_scenario_plays_and_passes_the_money_check() {
     let running = gateway::server::start(config).await.expect("server starts");
     let url = format!("http://{}", running.addr());
     let token_file = running.first_token_path().display().to_string();
+    let quic_addr = running.quic_addr().expect("QUIC is on").to_string();
     let reports = tempfile::tempdir().unwrap();
     let base = |scenario: &str, extra: &[&str]| -> Vec<String> {
         let mut args: Vec<String> = [
@@ -79,6 +80,9 @@ async fn every_scenario_plays_and_passes_the_money_check() {
     for (scenario, extra) in [
         ("rounds", &[][..]),
         ("rounds", &["--http", "http2"][..]),
+        // The certificate is found beside the token file.
+        ("rounds", &["--http", "http3", "--quic-addr", &quic_addr][..]),
+        ("wallet", &["--http", "http3", "--quic-addr", &quic_addr][..]),
         ("wallet", &[][..]),
         ("hot-player", &[][..]),
         ("cashier", &[][..]),
