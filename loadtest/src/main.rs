@@ -2,10 +2,10 @@
 //! over the wire, with honest latency figures and a money check at the end.
 //!
 //! `run` drives a scenario (`scenario.rs`) on N connections over HTTP/1.1,
-//! 2 or 3, closed loop
-//! (each connection waits for its reply) or open loop (`--rate`: requests on
-//! a schedule, latency measured from the intended send time, so a stall is
-//! not hidden by the requests it kept from being sent). It ends by comparing
+//! 2 or 3, closed loop (each connection waits for its reply) or open loop
+//! (`--rate`: requests on a schedule, latency measured from the intended
+//! send time, so a stall is not hidden by the requests it kept from being
+//! sent). It ends by comparing
 //! every player's balance on the server with what the acknowledged replies
 //! imply (`check.rs`), and writes `summary.json` and `report.html` if asked
 //! (`report.rs`). `compare a.json b.json` prints the ratios of two runs.
