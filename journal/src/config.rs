@@ -15,9 +15,9 @@ pub const FLUSH_INTERVAL_MAX_MS: u64 = 10_000;
 /// When appended batches are made durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FlushPolicy {
-    /// Every [`Journal::flush`](crate::Journal::flush) msyncs the bytes
-    /// appended since the last one (with `MS_SYNC`, an `fdatasync` of that
-    /// range). One flush per batch: nothing acknowledged is ever lost. The default.
+    /// Every [`Journal::flush`](crate::Journal::flush) fdatasyncs the
+    /// active segment if anything was appended since the last one. One
+    /// flush per batch: nothing acknowledged is ever lost. The default.
     #[default]
     Always,
     /// A background thread fdatasyncs the active segment every `ms`

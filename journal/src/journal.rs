@@ -51,7 +51,7 @@ pub struct JournalStats {
     pub records: u64,
     /// Bytes appended, headers and padding included.
     pub bytes: u64,
-    /// msync calls made (by flush, sync and rolls).
+    /// fdatasync calls made (by flush, sync and rolls).
     pub syncs: u64,
     /// Segments rolled over to.
     pub segment_rolls: u64,
@@ -64,6 +64,9 @@ pub struct Journal {
     dir: PathBuf,
     config: JournalConfig,
     active: OpenSegment,
+    /// The batch being appended, encoded before it is written (kept from
+    /// batch to batch for its allocation).
+    encoded: Vec<u8>,
     write_offset_bytes: usize,
     synced_offset_bytes: usize,
     next_seq: u64,
@@ -176,18 +179,15 @@ fn scan(dir: &Path, mut segments: Vec<SegmentFile>, from_seq: u64) -> Result<(Re
 /// and syncs the zeros, so that no stale byte of it can be mistaken later for
 /// part of a batch written over it. Returns where the copy is.
 fn quarantine_and_zero(dir: &Path, active: &mut OpenSegment, torn: &TornTail) -> Result<PathBuf, JournalError> {
-    let start = torn.offset_bytes as usize;
-    let len = torn.len_bytes as usize;
+    let (start, len) = (torn.offset_bytes, torn.len_bytes as usize);
     assert!(
-        len > 0 && start + len <= active.map.len(),
+        len > 0 && start + len as u64 <= active.len_bytes,
         "torn tail within the segment"
     );
-    let quarantined_to = quarantine(dir, &active.path, torn.offset_bytes, &active.map[start..start + len])?;
-    active.map[start..start + len].fill(0);
-    active
-        .map
-        .flush_range(start, len)
-        .map_err(JournalError::io("msync torn tail", &active.path))?;
+    let torn_bytes = active.read_at(start, len)?;
+    let quarantined_to = quarantine(dir, &active.path, torn.offset_bytes, &torn_bytes)?;
+    active.write_at(&vec![0; len], start)?;
+    active.sync()?;
     Ok(quarantined_to)
 }
 
@@ -240,6 +240,7 @@ impl Journal {
             config,
             _lock: lock,
             active,
+            encoded: Vec::new(),
             write_offset_bytes: end.data_end_bytes as usize,
             synced_offset_bytes: end.data_end_bytes as usize,
             next_seq: recovered.last_seq + 1,
@@ -264,20 +265,24 @@ impl Journal {
         let len_bytes = self.check_batch(first_seq, records)?;
         if self.config.flush == FlushPolicy::Always {
             // At most one unsynced batch, ever: a crash in the middle of one
-            // msync then tears only the last batch, never leaves a hole
+            // fdatasync then tears only the last batch, never leaves a hole
             // before a valid one (which recovery would have to refuse).
             let synced = self.sync_active();
             self.poison_on_error(synced)?;
         }
-        if self.write_offset_bytes + len_bytes > self.active.map.len() {
+        if (self.write_offset_bytes + len_bytes) as u64 > self.active.len_bytes {
             let rolled = self.roll();
             self.poison_on_error(rolled)?;
         }
-        let at = self.write_offset_bytes;
-        let dst = &mut self.active.map[at..at + len_bytes];
-        let header = encode_batch_into(dst, first_seq, self.last_hash, records);
-        // Read back what was written (costs a second checksum pass: debug builds only).
-        debug_assert!(decode_batch(dst).is_ok_and(|batch| batch.header == header));
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        encoded.resize(len_bytes, 0);
+        let header = encode_batch_into(&mut encoded, first_seq, self.last_hash, records);
+        // Read back what was encoded (costs a second checksum pass: debug builds only).
+        debug_assert!(decode_batch(&encoded).is_ok_and(|batch| batch.header == header));
+        let written = self.active.write_at(&encoded, self.write_offset_bytes as u64);
+        self.encoded = encoded;
+        self.poison_on_error(written)?;
         self.write_offset_bytes += len_bytes;
         self.next_seq = header.last_seq() + 1;
         self.last_hash = BatchHash::of_header(&header.to_bytes());
@@ -319,7 +324,7 @@ impl Journal {
     }
 
     /// Makes the appended batches durable as the [`FlushPolicy`] says:
-    /// `Always` msyncs everything appended since the last sync (call it once
+    /// `Always` fdatasyncs everything appended since the last sync (call it once
     /// per batch, before acknowledging it); `Interval` and `None` leave it to
     /// the flusher thread or to nobody, and only report an earlier failure.
     pub fn flush(&mut self) -> Result<(), JournalError> {
@@ -341,17 +346,12 @@ impl Journal {
         self.poison_on_error(synced)
     }
 
-    /// msyncs the active segment's bytes not yet synced.
+    /// fdatasyncs the active segment if bytes were written since the last sync.
     fn sync_active(&mut self) -> Result<(), JournalError> {
-        let start = self.synced_offset_bytes;
-        let len = self.write_offset_bytes - start;
-        if len == 0 {
+        if self.write_offset_bytes == self.synced_offset_bytes {
             return Ok(());
         }
-        self.active
-            .map
-            .flush_range(start, len)
-            .map_err(JournalError::io("msync", &self.active.path))?;
+        self.active.sync()?;
         self.synced_offset_bytes = self.write_offset_bytes;
         self.stats.syncs += 1;
         Ok(())

@@ -2,11 +2,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use memmap2::{Mmap, MmapMut, MmapOptions};
+use memmap2::Mmap;
 
 use crate::error::JournalError;
 
@@ -71,7 +72,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 
 /// Maps a whole file read-only.
 // Memory maps are unsafe by nature (another process could change the
-// file); these two functions are the journal's only unsafe code.
+// file); this function is the journal's only unsafe code.
 #[allow(unsafe_code)]
 pub(crate) fn map_read(path: &Path) -> Result<Mmap, JournalError> {
     let file = File::open(path).map_err(JournalError::io("open", path))?;
@@ -83,20 +84,39 @@ pub(crate) fn map_read(path: &Path) -> Result<Mmap, JournalError> {
     unsafe { Mmap::map(&file) }.map_err(JournalError::io("mmap", path))
 }
 
-/// Maps a whole file read-write.
-#[allow(unsafe_code)]
-pub(crate) fn map_write(file: &File, path: &Path) -> Result<MmapMut, JournalError> {
-    // SAFETY: as `map_read`; in addition the directory lock makes this
-    // mapping the only writer of the file.
-    unsafe { MmapOptions::new().populate().map_mut(file) }.map_err(JournalError::io("mmap", path))
-}
-
-/// An active segment: its file and a writable mapping of all of it.
+/// An active segment: its file, written with `pwrite` at explicit offsets
+/// and made durable with `fdatasync` (the file is pre-allocated and never
+/// grows, so a sync writes data blocks only, no metadata). Readers map it;
+/// Linux keeps the two views of the page cache coherent.
 pub(crate) struct OpenSegment {
     pub path: PathBuf,
     /// Shared with the interval flusher, which fdatasyncs it.
     pub file: Arc<File>,
-    pub map: MmapMut,
+    /// The file's size (fixed when it was prepared).
+    pub len_bytes: u64,
+}
+
+impl OpenSegment {
+    /// Writes `bytes` at `offset` (the whole of it, or an error).
+    pub fn write_at(&self, bytes: &[u8], offset: u64) -> Result<(), JournalError> {
+        self.file
+            .write_all_at(bytes, offset)
+            .map_err(JournalError::io("pwrite", &self.path))
+    }
+
+    /// Reads `len` bytes at `offset`.
+    pub fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, JournalError> {
+        let mut bytes = vec![0; len];
+        self.file
+            .read_exact_at(&mut bytes, offset)
+            .map_err(JournalError::io("pread", &self.path))?;
+        Ok(bytes)
+    }
+
+    /// Makes every byte written so far durable (`fdatasync`).
+    pub fn sync(&self) -> Result<(), JournalError> {
+        self.file.sync_data().map_err(JournalError::io("fdatasync", &self.path))
+    }
 }
 
 /// Opens an existing segment for writing.
@@ -106,11 +126,11 @@ pub(crate) fn open_segment(path: &Path) -> Result<OpenSegment, JournalError> {
         .write(true)
         .open(path)
         .map_err(JournalError::io("open", path))?;
-    let map = map_write(&file, path)?;
+    let len_bytes = file.metadata().map_err(JournalError::io("stat", path))?.len();
     Ok(OpenSegment {
         path: path.to_path_buf(),
         file: Arc::new(file),
-        map,
+        len_bytes,
     })
 }
 
@@ -138,14 +158,16 @@ fn create_zeroed(path: &Path, size_bytes: u64) -> io::Result<File> {
 /// A new segment file, zeroed and synced, under [`PREPARED_FILE_NAME`].
 pub(crate) struct PreparedSegment {
     pub file: File,
-    pub map: MmapMut,
+    pub len_bytes: u64,
 }
 
 fn prepare(dir: &Path, size_bytes: u64) -> Result<PreparedSegment, JournalError> {
     let path = dir.join(PREPARED_FILE_NAME);
     let file = create_zeroed(&path, size_bytes).map_err(JournalError::io("prepare segment", &path))?;
-    let map = map_write(&file, &path)?;
-    Ok(PreparedSegment { file, map })
+    Ok(PreparedSegment {
+        file,
+        len_bytes: size_bytes,
+    })
 }
 
 /// Renames the prepared file to the segment of `first_seq` and syncs the
@@ -158,7 +180,7 @@ pub(crate) fn install(dir: &Path, prepared: PreparedSegment, first_seq: u64) -> 
     Ok(OpenSegment {
         path,
         file: Arc::new(prepared.file),
-        map: prepared.map,
+        len_bytes: prepared.len_bytes,
     })
 }
 
@@ -247,9 +269,11 @@ mod tests {
     fn a_prepared_segment_is_zeroed_and_sized() {
         let dir = tempfile::tempdir().unwrap();
         let prepared = Preparer::spawn(dir.path(), 8192).unwrap().take().unwrap();
-        assert_eq!(prepared.map.len(), 8192);
-        assert!(prepared.map.iter().all(|&byte| byte == 0));
+        assert_eq!(prepared.len_bytes, 8192);
         let segment = install(dir.path(), prepared, 42).unwrap();
+        let bytes = std::fs::read(&segment.path).unwrap();
+        assert_eq!(bytes.len(), 8192);
+        assert!(bytes.iter().all(|&byte| byte == 0));
         assert_eq!(segment.path, dir.path().join(segment_file_name(42)));
         assert!(!dir.path().join(PREPARED_FILE_NAME).exists());
         let listed = list_segments(dir.path()).unwrap();
