@@ -57,13 +57,13 @@ pub struct JournalSink {
     encoded: Vec<u8>,
     /// Where each record is in `encoded`.
     ranges: Vec<std::ops::Range<usize>>,
-    /// Told of every durable batch, on the sequencer thread.
+    /// Told of every durable batch, on the commit thread.
     tap: Option<Box<dyn Tap>>,
 }
 
 /// Receives every batch once it is durable, as the record bytes the journal
 /// holds: how read models follow the journal without re-reading the files.
-/// Runs on the sequencer thread before the replies go out, so it must be
+/// Runs on the commit thread before the replies go out, so it must be
 /// cheap and must never block (copy the bytes and hand them over).
 pub trait Tap: Send {
     /// Batch `first_seq..` is durable; record `i` is `bytes[ranges[i]]`.

@@ -8,15 +8,21 @@
 //!
 //! The sequencer thread owns the [`Ledger`]. It drains up to
 //! `batch_len_max` requests, stamps each with the next sequence number and
-//! the batch's time, applies them, hands the whole batch to the
-//! [`CommitSink`] and completes the replies only after the sink said the
-//! batch is durable: one flush per batch, however many commands it holds.
-//! If the sink fails, the sequencer stops (fail-stop): nothing after a
-//! failed flush is ever acknowledged.
+//! the batch's time, applies them, and hands the whole batch to the commit
+//! thread, which owns the [`CommitSink`] and completes the replies only
+//! after the sink said the batch is durable: one flush per batch, however
+//! many commands it holds. The two overlap: while batch n is flushed, the
+//! sequencer applies every request that arrives into batch n+1, which goes
+//! to the commit thread the moment n is answered. Batches are committed and
+//! answered in the order they were applied. If the sink fails, both stop
+//! (fail-stop): the failed batch and every batch applied after it are
+//! answered `CommitFailed`, and nothing after a failed flush is ever
+//! acknowledged.
 //!
 //! Queries and retries change nothing ([`Ledger::admit`]): they take no
 //! sequence number and write no record, but their answers still wait for the
-//! batch they were drained with, since they may show its effects.
+//! batch they were drained with (and so for every batch before it), since
+//! they may show its effects.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -24,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError};
 
 use crate::command::{Envelope, Request};
 use crate::ledger::{Admission, Ledger, Printer, Prints};
@@ -344,10 +350,12 @@ pub enum SequencerError {
     Panicked,
 }
 
-/// A running sequencer thread that owns a ledger and a sink.
+/// A running sequencer: the thread that owns the ledger, and the commit
+/// thread that owns the sink.
 pub struct Sequencer<S: CommitSink> {
     handle: SequencerHandle,
-    thread: JoinHandle<Result<(Ledger, S), CommitError>>,
+    thread: JoinHandle<Ledger>,
+    commit_thread: JoinHandle<Result<S, CommitError>>,
 }
 
 impl<S: CommitSink> Sequencer<S> {
@@ -358,13 +366,22 @@ impl<S: CommitSink> Sequencer<S> {
             "empty ring or batch"
         );
         let (ring, drain) = crossbeam_channel::bounded(config.ring_capacity);
+        // One batch waits while another is flushed: the sequencer is never
+        // more than two batches ahead of the disk.
+        let (to_commit, batches) = crossbeam_channel::bounded(1);
+        let (answered, committed) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared::default());
         let printer = ledger.printer();
+        let commit_shared = shared.clone();
+        let commit_thread = std::thread::Builder::new()
+            .name("journal-commit".into())
+            .spawn(move || commit_batches(sink, batches, answered, &commit_shared))?;
         let worker = Worker {
             ledger,
-            sink,
             clock,
             drain,
+            to_commit,
+            committed,
             shared: shared.clone(),
             config,
             last_time_ms: 0,
@@ -375,6 +392,7 @@ impl<S: CommitSink> Sequencer<S> {
         Ok(Sequencer {
             handle: SequencerHandle { ring, shared, printer },
             thread,
+            commit_thread,
         })
     }
 
@@ -390,60 +408,113 @@ impl<S: CommitSink> Sequencer<S> {
         // Blocks only while the ring is full, which the draining thread ends.
         let _ = self.handle.ring.send(Message::Stop);
         drop(self.handle);
-        match self.thread.join() {
-            Ok(result) => result.map_err(SequencerError::Commit),
+        // The sequencer thread drops its end of the commit channel as it
+        // ends, which ends the commit thread after the last batch.
+        let ledger = self.thread.join().map_err(|_| SequencerError::Panicked)?;
+        match self.commit_thread.join() {
+            Ok(result) => Ok((ledger, result?)),
             Err(_) => Err(SequencerError::Panicked),
         }
     }
 }
 
-struct Worker<S, C> {
+/// The sequencer thread's side: applies batches and hands them to the
+/// commit thread.
+struct Worker<C> {
     ledger: Ledger,
-    sink: S,
     clock: C,
     drain: Receiver<Message>,
+    /// Batches to make durable and answer (at most one waits here).
+    to_commit: Sender<Batch>,
+    /// Batches answered, coming back empty for reuse; disconnected when
+    /// the commit thread stopped on a failure.
+    committed: Receiver<Batch>,
     shared: Arc<Shared>,
     config: SequencerConfig,
     last_time_ms: u64,
 }
 
-impl<S: CommitSink, C: Clock> Worker<S, C> {
-    fn run(mut self) -> Result<(Ledger, S), CommitError> {
-        let mut requests = Vec::with_capacity(self.config.batch_len_max);
-        let mut batch = Batch::with_capacity(self.config.batch_len_max);
+impl<C: Clock> Worker<C> {
+    /// Applies batch n+1 while the commit thread flushes batch n: a batch
+    /// takes every request that arrives while the one before it is being
+    /// made durable, and goes to the commit thread as soon as that one is
+    /// answered. Ends with the ledger when stopped, or when the commit
+    /// thread failed (the ledger then holds effects never acknowledged, so
+    /// only recovery from the journal may go on).
+    fn run(mut self) -> Ledger {
+        let max = self.config.batch_len_max;
+        let mut requests = Vec::with_capacity(max);
+        let mut current = Batch::with_capacity(max);
+        let mut spare: Vec<Batch> = Vec::new();
+        let mut in_flight = false;
         let mut stopping = false;
         loop {
-            if !stopping {
-                // Sleep until there is work (or every handle is gone).
-                match self.drain.recv() {
-                    Ok(Message::Submit(submitted)) => requests.push(submitted),
+            if !requests.is_empty() {
+                self.last_time_ms = self.clock.now_ms().max(self.last_time_ms);
+                current.apply(&mut self.ledger, requests.drain(..), self.last_time_ms);
+            }
+            if !in_flight && !current.is_empty() {
+                let next = spare.pop().unwrap_or_else(|| Batch::with_capacity(max));
+                if let Err(returned) = self.to_commit.send(std::mem::replace(&mut current, next)) {
+                    // The commit thread is gone: it failed.
+                    returned.into_inner().fail();
+                    break;
+                }
+                in_flight = true;
+            }
+            if stopping && !in_flight && current.is_empty() {
+                // Closed: nothing new can arrive. Take what is left.
+                self.fill(&mut requests, max);
+                if requests.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            let room = max - current.len();
+            let mut select = Select::new();
+            // While the batch is full (or we are stopping), wait for the
+            // commit thread only.
+            let ring = (room > 0 && !stopping).then(|| select.recv(&self.drain));
+            let done = in_flight.then(|| select.recv(&self.committed));
+            let operation = select.select();
+            if Some(operation.index()) == ring {
+                match operation.recv(&self.drain) {
+                    Ok(Message::Submit(submitted)) => {
+                        requests.push(submitted);
+                        stopping |= self.fill(&mut requests, room);
+                    }
                     Ok(Message::Stop) | Err(_) => stopping = true,
                 }
-            }
-            stopping |= self.fill(&mut requests);
-            if requests.is_empty() && stopping {
-                break;
-            }
-            if let Err(error) = self.commit(&mut batch, &mut requests) {
-                // Fail-stop: whatever is still queued is never applied.
-                self.shared.close();
-                while self.drain.try_recv().is_ok() {}
-                return Err(error);
+                if stopping {
+                    // Requests pushed until now were accepted: they are applied.
+                    self.shared.close();
+                }
+            } else if Some(operation.index()) == done {
+                match operation.recv(&self.committed) {
+                    Ok(batch) => {
+                        in_flight = false;
+                        spare.push(batch);
+                    }
+                    Err(_) => {
+                        // Fail-stop: the batch in flight failed. What this
+                        // thread applied since is in doubt too; whatever is
+                        // still queued is never applied.
+                        current.fail();
+                        break;
+                    }
+                }
             }
         }
-        // Requests pushed while we were stopping were accepted: apply them.
         self.shared.close();
-        while !self.fill(&mut requests) && !requests.is_empty() {
-            self.commit(&mut batch, &mut requests)?;
-        }
-        Ok((self.ledger, self.sink))
+        while self.drain.try_recv().is_ok() {}
+        self.ledger
     }
 
-    /// Takes waiting requests without blocking, up to a batch; true if a
-    /// stop was among them.
-    fn fill(&mut self, requests: &mut Vec<Submitted>) -> bool {
+    /// Takes waiting requests without blocking until `requests` holds
+    /// `limit`; true if a stop was among them.
+    fn fill(&mut self, requests: &mut Vec<Submitted>, limit: usize) -> bool {
         let mut stop = false;
-        while requests.len() < self.config.batch_len_max {
+        while requests.len() < limit {
             match self.drain.try_recv() {
                 Ok(Message::Submit(submitted)) => requests.push(submitted),
                 Ok(Message::Stop) => stop = true,
@@ -452,19 +523,27 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
         }
         stop
     }
+}
 
-    /// Applies, commits and answers one batch.
-    fn commit(&mut self, batch: &mut Batch, requests: &mut Vec<Submitted>) -> Result<(), CommitError> {
-        if requests.is_empty() {
-            return Ok(());
-        }
-        self.last_time_ms = self.clock.now_ms().max(self.last_time_ms);
-        batch.apply(&mut self.ledger, requests.drain(..), self.last_time_ms);
-        let stats = &self.shared.stats;
+/// The commit thread: makes each batch durable through the sink, then
+/// answers it, in the order the sequencer applied them. After a failure it
+/// answers every later batch `CommitFailed` and ends with the error.
+fn commit_batches<S: CommitSink>(
+    mut sink: S,
+    batches: Receiver<Batch>,
+    committed: Sender<Batch>,
+    shared: &Shared,
+) -> Result<S, CommitError> {
+    let stats = &shared.stats;
+    for mut batch in batches.iter() {
         // Reads and retries alone need no flush: every earlier batch is durable.
         if !batch.committed.is_empty() {
-            if let Err(error) = self.sink.commit(&batch.committed) {
+            if let Err(error) = sink.commit(&batch.committed) {
                 batch.fail();
+                drop(committed);
+                for mut later in batches.iter() {
+                    later.fail();
+                }
                 return Err(error);
             }
             stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -477,8 +556,10 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
         }
         stats.answered.fetch_add(batch.answered.len() as u64, Ordering::Relaxed);
         batch.complete();
-        Ok(())
+        // The sequencer may be gone already (stopping): nothing to reuse then.
+        let _ = committed.send(batch);
     }
+    Ok(sink)
 }
 
 /// One batch on its way: applied records and the replies owed for them,
@@ -493,6 +574,15 @@ struct Batch {
 }
 
 impl Batch {
+    /// Requests in it, applied or answered.
+    fn len(&self) -> usize {
+        self.committed.len() + self.answered.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn with_capacity(capacity: usize) -> Batch {
         Batch {
             committed: Vec::with_capacity(capacity),

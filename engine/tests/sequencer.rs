@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 
 use engine::command::{Command, Request};
 use engine::sequencer::{
-    CommitError, CommitSink, Committed, MemorySink, ReplyError, Sequencer, SequencerConfig, SubmitError,
+    CommitError, CommitSink, Committed, MemorySink, ReplyError, Sequencer, SequencerConfig, SequencerError, SubmitError,
 };
 use engine::workload::{WORKLOAD_SOURCE, Workload};
 use engine::{Config, Currency, ExtId, Jurisdiction, Ledger, Outcome, PlayerId, SourceId};
@@ -153,16 +153,22 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     while handle.ring_depth() > 0 {
         std::thread::yield_now();
     }
-    let mut accepted = vec![first];
+    // While batch 1 is flushed the sequencer applies one more batch (of
+    // one request here), then waits for the flush with the ring left alone.
+    let second = handle.submit(register(1, 1)).unwrap();
+    while handle.ring_depth() > 0 {
+        std::thread::yield_now();
+    }
+    let mut accepted = vec![first, second];
     let mut busy = 0;
-    for n in 1..100 {
+    for n in 2..101 {
         match handle.submit(register(1, n)) {
             Ok(completion) => accepted.push(completion),
             Err(SubmitError::Busy) => busy += 1,
             Err(other) => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(accepted.len(), 1 + 8, "the ring holds exactly its capacity");
+    assert_eq!(accepted.len(), 2 + 8, "the ring holds exactly its capacity");
     assert_eq!(busy, 99 - 8);
     // A refused request comes back intact for a later retry.
     let (error, returned) = handle.try_submit(register(1, 500)).expect_err("ring still full");
@@ -340,4 +346,112 @@ fn queries_and_retries_take_no_sequence_number_and_reach_no_sink() {
     );
     let (ledger, sink) = sequencer.shutdown().unwrap();
     assert_eq!((ledger.last_seq(), sink.records.len()), (1, 1));
+}
+
+/// A sink whose first commit waits for the test to open a gate, and which
+/// records the length of every batch it is given.
+struct FlushGate {
+    gate: std::sync::mpsc::Receiver<()>,
+    entered: std::sync::mpsc::Sender<()>,
+    first: bool,
+    batches: Arc<std::sync::Mutex<Vec<Vec<u64>>>>,
+}
+
+impl CommitSink for FlushGate {
+    fn commit(&mut self, batch: &[Committed]) -> Result<(), CommitError> {
+        if self.first {
+            self.first = false;
+            self.entered.send(()).unwrap();
+            self.gate.recv().unwrap();
+        }
+        let seqs = batch.iter().map(|c| c.envelope.seq).collect();
+        self.batches.lock().unwrap().push(seqs);
+        Ok(())
+    }
+}
+
+#[test]
+fn requests_arriving_during_a_flush_are_applied_into_the_next_batch_and_answered_after_it() {
+    let (open, gate) = std::sync::mpsc::channel();
+    let (entered, in_flush) = std::sync::mpsc::channel();
+    let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = FlushGate {
+        gate,
+        entered,
+        first: true,
+        batches: batches.clone(),
+    };
+    let config = SequencerConfig {
+        ring_capacity: 1_000,
+        batch_len_max: 64,
+    };
+    let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
+    let handle = sequencer.handle();
+    let first = handle.submit(register(1, 0)).unwrap();
+    in_flush.recv().unwrap();
+    // Batch 1 is being flushed: these are applied into batch 2 meanwhile,
+    // and a query among them sees batch 1's player, not yet durable.
+    let later: Vec<_> = (1..=10).map(|n| handle.submit(register(1, n)).unwrap()).collect();
+    let read = handle.submit(query(1, 0)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        batches.lock().unwrap().is_empty(),
+        "nothing is durable before the gate opens"
+    );
+    open.send(()).unwrap();
+    assert_eq!(first.wait().unwrap().seq, 1);
+    for (n, completion) in (2..).zip(later) {
+        assert_eq!(completion.wait().unwrap().seq, n);
+    }
+    let read = read.wait().unwrap();
+    assert!(
+        matches!(read.outcome, Outcome::Balance(_)),
+        "the read saw player 1, applied in batch 1: {read:?}"
+    );
+    sequencer.shutdown().unwrap();
+    let batches = batches.lock().unwrap();
+    assert_eq!(batches[0], [1]);
+    // Everything that arrived during the first flush went in one batch
+    // (the sequencer applied it while the flush ran).
+    assert_eq!(batches[1], (2..=11).collect::<Vec<u64>>());
+}
+
+#[test]
+fn after_a_failed_flush_no_later_batch_reaches_the_sink_or_is_acknowledged() {
+    let durable = Arc::new(AtomicU64::new(0));
+    let sink = FailingSink {
+        fail_at: 10,
+        durable: durable.clone(),
+    };
+    let config = SequencerConfig {
+        ring_capacity: 10_000,
+        batch_len_max: 4,
+    };
+    let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
+    let handle = sequencer.handle();
+    // Several producers keep the pipeline full when the failure comes.
+    let producers: Vec<_> = (0..4)
+        .map(|source| {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                let completions: Vec<_> = (0..500)
+                    .filter_map(|n| handle.submit(register(source + 1, n)).ok())
+                    .collect();
+                completions.into_iter().map(|c| c.wait()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let replies: Vec<_> = producers.into_iter().flat_map(|p| p.join().unwrap()).collect();
+    let durable = durable.load(Ordering::SeqCst);
+    assert!(durable < 10, "the sink took nothing past the failed batch: {durable}");
+    let mut failed = 0;
+    for reply in &replies {
+        match reply {
+            Ok(reply) => assert!(reply.seq <= durable, "seq {} acknowledged past the failure", reply.seq),
+            Err(ReplyError::CommitFailed) => failed += 1,
+            Err(ReplyError::ShutDown) => {}
+        }
+    }
+    assert!(failed >= 1);
+    assert!(matches!(sequencer.shutdown(), Err(SequencerError::Commit(_))));
 }
