@@ -145,14 +145,23 @@ async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Res
     }
 }
 
+/// Who a user is. Of the fields Hub88 defines for this answer we hold only
+/// the country (the player's jurisdiction, an ISO 3166-1 alpha-2 code). Left
+/// out until the player record holds them: `jurisdiction` (Hub88 means the
+/// licensing authority, e.g. `MGA`, which we do not record per player),
+/// `sub_partner_id` (no brands yet), `birth_date` (personal data, not in the
+/// ledger), `registration_date` (the ledger keeps no registration time, and
+/// a snapshot-recovered view could not tell it), `tags`, `sex` and
+/// `affiliate_id` (no PAM profile yet).
 fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop> {
     let request: wire::UserInfoRequest = wire::decode(body)?;
-    let players_len = state.view.read().players_len;
-    if wire::user_player(&request.user).is_none_or(|player| player.0 > players_len) {
+    let player = wire::user_player(&request.user).and_then(|player| state.view.read().player(player));
+    let Some(player) = player else {
         return Err(Status::Unknown.into());
-    }
+    };
     Ok(Reply {
         user: Some(request.user),
+        country: Some(player.jurisdiction.as_str().to_owned()),
         ..Reply::status(Status::Ok, Some(request.request_uuid))
     })
 }
@@ -167,7 +176,20 @@ async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Repl
 async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
     let request: wire::TransactionRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
-    let command = transaction_command(&request, &session.session, call)?;
+    let command = match transaction_command(&request, &session.session, call) {
+        Ok(command) => command,
+        // Refused before the ledger, but answered like the ledger's own
+        // refusals: with the wallet's balance.
+        Err(Status::WrongCurrency) => {
+            let outcome = seamless::balance(state, source, &session.session).await?;
+            let reply = render(&outcome, &session.session, request.request_uuid, call);
+            return Ok(Reply {
+                status: Status::WrongCurrency,
+                ..reply
+            });
+        }
+        Err(status) => return Err(status.into()),
+    };
     let id = ext_id(&request.transaction_uuid)?;
     let outcome = seamless::in_session(state, source, id, &session, command).await?;
     Ok(render(&outcome, &session.session, request.request_uuid, call))
@@ -215,7 +237,11 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
         (Call::Win, None, _) if promo || jackpot => None,
         _ => return Err(Status::WrongSyntax),
     };
-    let currency = Currency::from_code(&request.currency).ok_or(Status::WrongCurrency)?;
+    // The currency before the amount: the amount's granularity depends on
+    // it, and a stake in another currency is a wrong currency, not bad syntax.
+    let currency = Currency::from_code(&request.currency)
+        .filter(|currency| *currency == session.currency)
+        .ok_or(Status::WrongCurrency)?;
     let free = request.is_free == Some(true) || promo;
     let stake = match call {
         Call::Bet if !free => Stake::Positive,
