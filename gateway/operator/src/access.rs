@@ -14,7 +14,7 @@ use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BearerErrors, BodyErrors, LedgerErrors, RoleErrors};
 use edge::{AppState, Caller, tokens};
-use engine::{AggregatorCredential, Command, Currency, Outcome, Role, access};
+use engine::{AggregatorCredential, Command, Currency, HashKey, Outcome, Role, access};
 use protocol::rsa_signature;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -76,9 +76,11 @@ pub async fn create_operator(
     }
 }
 
-/// A new aggregator. Without `rsa_public_key` it signs the native wallet
-/// API with an HMAC secret the server makes; with one it speaks an RSA
-/// contract (Hub88, under `/hub88/{aggregator}/...`).
+/// A new aggregator. With neither key it signs the native wallet API with
+/// an HMAC secret the server makes; with `rsa_public_key` it speaks an RSA
+/// contract (Hub88, under `/hub88/{aggregator}/...`); with
+/// `pragmatic_secret_key` Pragmatic Play's seamless wallet (under
+/// `/pragmatic/{aggregator}/...`). At most one of the two.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAggregatorRequest {
@@ -87,6 +89,10 @@ pub struct CreateAggregatorRequest {
     /// The aggregator's RSA public key, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`, 2048–8192 bits).
     #[serde(default)]
     pub rsa_public_key: Option<String>,
+    /// The secret key Pragmatic Play hashes its requests with (1–128
+    /// printable ASCII characters, as agreed with Pragmatic Play).
+    #[serde(default)]
+    pub pragmatic_secret_key: Option<String>,
 }
 
 /// The created aggregator and, for HMAC, its signing secret (shown once).
@@ -97,7 +103,7 @@ pub struct AggregatorReply {
     pub aggregator: u32,
     /// Its name.
     pub name: String,
-    /// How its requests are signed: "hmac" or "rsa".
+    /// How its requests are signed: "hmac", "rsa" or "md5" (Pragmatic Play's hash).
     pub signature: &'static str,
     /// HMAC-SHA256 key, hex (HMAC aggregators only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,7 +114,7 @@ pub struct AggregatorReply {
 #[utoipa::path(post, path = "/operator/v1/aggregators", tag = "operator", request_body = CreateAggregatorRequest,
     params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = AggregatorReply), BodyErrors, RoleErrors, LedgerErrors,
-        (status = 400, body = ErrorBody, description = "invalid_public_key, malformed_json, invalid_request …"),
+        (status = 400, body = ErrorBody, description = "invalid_public_key, invalid_secret_key, malformed_json, invalid_request …"),
         (status = 409, body = ErrorBody, description = "name_taken, conflict (Idempotency-Key reused)")))]
 pub async fn create_aggregator(
     State(state): State<AppState>,
@@ -117,16 +123,12 @@ pub async fn create_aggregator(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: CreateAggregatorRequest = decode(&body)?;
-    let credential = match &request.rsa_public_key {
-        Some(pem) => AggregatorCredential::RsaPublicKey(
-            rsa_signature::public_key_der_from_pem(pem)
-                .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string()))?,
-        ),
-        None => AggregatorCredential::Hmac(tokens::new_secret().map_err(ApiError::internal)?),
-    };
+    let credential = credential(&request)?;
     let (signature, secret) = match &credential {
         AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
         AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
+        // The partner already knows its key: it is not echoed.
+        AggregatorCredential::HashKey(_) => ("md5", None),
     };
     let command = Command::Access(access::Command::CreateAggregator {
         name: name(&request.name)?,
@@ -144,6 +146,25 @@ pub async fn create_aggregator(
             },
         ),
         other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+/// The credential a new aggregator asks for (see [`CreateAggregatorRequest`]).
+fn credential(request: &CreateAggregatorRequest) -> Result<AggregatorCredential, ApiError> {
+    match (&request.rsa_public_key, &request.pragmatic_secret_key) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "invalid_request",
+            "give rsa_public_key or pragmatic_secret_key, not both",
+        )),
+        (Some(pem), None) => rsa_signature::public_key_der_from_pem(pem)
+            .map(AggregatorCredential::RsaPublicKey)
+            .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string())),
+        (None, Some(key)) => HashKey::new(key)
+            .map(AggregatorCredential::HashKey)
+            .map_err(|error| ApiError::bad_request("invalid_secret_key", format!("pragmatic_secret_key: {error}"))),
+        (None, None) => Ok(AggregatorCredential::Hmac(
+            tokens::new_secret().map_err(ApiError::internal)?,
+        )),
     }
 }
 

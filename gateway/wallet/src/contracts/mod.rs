@@ -6,3 +6,4 @@
 
 pub mod hub88;
 pub mod native;
+pub mod pragmatic;
