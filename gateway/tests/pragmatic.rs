@@ -143,6 +143,9 @@ fn form(params: &[(&str, &str)], key: Option<&str>) -> String {
     serializer.finish()
 }
 
+/// A form's parameters, owned.
+type Form = Vec<(String, String)>;
+
 fn error(reply: &Value) -> u64 {
     reply["error"].as_u64().unwrap_or(u64::MAX)
 }
@@ -418,15 +421,15 @@ async fn bad_parameters_and_strangers_get_their_codes_and_change_nothing() {
     let user = pp.user();
     let other_session = pp.w.token.clone();
     let bet = pp.bet_params(&user, "7001", "1.00");
-    let with = |key: &'static str, value: &'static str| -> Vec<(String, String)> {
-        let mut params: Vec<(String, String)> = bet.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let with = |key: &'static str, value: &'static str| -> Form {
+        let mut params: Form = bet.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         params.retain(|(k, _)| k != key);
         if !value.is_empty() {
             params.push((key.to_owned(), value.to_owned()));
         }
         params
     };
-    let mut cases: Vec<(&str, Vec<(String, String)>, u64)> = vec![
+    let mut cases: Vec<(&str, Form, u64)> = vec![
         ("missing amount", with("amount", ""), 7),
         ("missing reference", with("reference", ""), 7),
         ("missing providerId", with("providerId", ""), 7),
