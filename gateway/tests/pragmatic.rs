@@ -23,6 +23,13 @@ struct Pp {
 }
 
 impl Pp {
+    /// A world in a fresh temporary directory (kept alive by the caller).
+    async fn start() -> (tempfile::TempDir, Pp) {
+        let dir = tempfile::tempdir().unwrap();
+        let pp = Pp::new(dir.path()).await;
+        (dir, pp)
+    }
+
     async fn new(dir: &std::path::Path) -> Pp {
         let w = World::new(dir).await;
         let body = json!({"name": "pragmatic", "pragmatic_secret_key": KEY});
@@ -153,8 +160,7 @@ fn error(reply: &Value) -> u64 {
 #[tokio::test]
 async fn a_game_from_authenticate_to_end_round_on_every_transport() {
     for http in ALL {
-        let dir = tempfile::tempdir().unwrap();
-        let pp = Pp::new(dir.path()).await;
+        let (_dir, pp) = Pp::start().await;
         let auth_params = [
             ("token", pp.token.as_str()),
             ("providerId", "PragmaticPlay"),
@@ -227,8 +233,7 @@ async fn a_game_from_authenticate_to_end_round_on_every_transport() {
 
 #[tokio::test]
 async fn the_hash_and_the_partner_are_checked_before_anything_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let user = pp.user();
     let params = pp.bet_params(&user, "2001", "1.00");
     let applied = pp.w.server.commands_applied().await;
@@ -279,8 +284,7 @@ async fn the_hash_and_the_partner_are_checked_before_anything_else() {
 
 #[tokio::test]
 async fn a_repeated_reference_moves_nothing_and_answers_the_current_balance() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let first = pp.bet(Http::V1, "3001", "10.00").await;
     assert_eq!((error(&first), first["cash"].clone()), (0, json!(90.0)));
     let result = pp.result(Http::V2, "3002", "5.00").await;
@@ -313,8 +317,7 @@ fn refund_params<'a>(user: &'a str, token: &'a str, reference: &'a str) -> [(&'a
 
 #[tokio::test]
 async fn a_refund_before_its_bet_succeeds_and_the_late_bet_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let user = pp.user();
     for http in ALL {
         // Unknown: success and nothing moves; repeated: the same.
@@ -334,8 +337,7 @@ async fn a_refund_before_its_bet_succeeds_and_the_late_bet_is_refused() {
 
 #[tokio::test]
 async fn insufficient_funds_a_blocked_player_and_an_expired_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let broke = pp.bet(Http::V1, "5001", "500.00").await;
     assert_eq!((error(&broke), broke["cash"].clone()), (1, json!(100.0)));
     assert_eq!(pp.bet(Http::V1, "5002", "10.00").await["cash"], json!(90.0));
@@ -362,8 +364,7 @@ async fn insufficient_funds_a_blocked_player_and_an_expired_token() {
 
 #[tokio::test]
 async fn zero_wins_promotions_free_rounds_jackpots_and_adjustments() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let user = pp.user();
     assert_eq!(pp.bet(Http::V1, "6001", "10.00").await["cash"], json!(90.0));
     let zero = pp.result(Http::V2, "6002", "0.00").await;
@@ -416,8 +417,7 @@ async fn zero_wins_promotions_free_rounds_jackpots_and_adjustments() {
 
 #[tokio::test]
 async fn bad_parameters_and_strangers_get_their_codes_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let user = pp.user();
     let other_session = pp.w.token.clone();
     let bet = pp.bet_params(&user, "7001", "1.00");
@@ -498,8 +498,7 @@ async fn bad_parameters_and_strangers_get_their_codes_and_change_nothing() {
 /// not list (Pragmatic Play adds some over time) is answered error 0.
 #[tokio::test]
 async fn unknown_parameters_are_ignored_on_every_call() {
-    let dir = tempfile::tempdir().unwrap();
-    let pp = Pp::new(dir.path()).await;
+    let (_dir, pp) = Pp::start().await;
     let user = pp.user();
     let token = pp.token.as_str();
     let common = [

@@ -34,22 +34,18 @@ pub use protocol::hub88 as wire;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use edge::AppState;
 use edge::body::JsonBody;
 use edge::error::{ApiError, json_response, to_json};
-use edge::openapi::{error_body, json};
+use edge::openapi::partner_failure;
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::gaming;
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
 use protocol::rsa_signature;
-use utoipa::openapi::Schema;
 use utoipa::openapi::response::Response as ApiResponse;
-use utoipa::openapi::schema::{AnyOfBuilder, Ref};
 
 use self::wire::{Reply, Stake, Status};
 use crate::seamless::{self, SessionRef};
@@ -90,11 +86,11 @@ impl From<ApiError> for Stop {
 async fn serve(
     state: AppState,
     partner: &str,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Result<JsonBody, ApiError>,
     call: Call,
 ) -> Response {
-    let (source, bytes) = match checked(&state, partner, headers, &body) {
+    let (source, bytes) = match checked(&state, partner, &headers, &body) {
         Ok(checked) => checked,
         // Nothing is signed or echoed before the caller is authenticated: a
         // signature costs CPU a stranger must not be able to spend, and ours
@@ -356,12 +352,7 @@ fn unsigned(error: &dyn std::fmt::Display) -> Response {
 /// `RS_ERROR_UNKNOWN` (ring full, stopping, commit in doubt), or the error
 /// body when the request timed out or the response could not be signed.
 fn hub88_failure(description: &str) -> ApiResponse {
-    let schema: Schema = AnyOfBuilder::new()
-        .item(Ref::from_schema_name("Reply"))
-        .item(error_body())
-        .build()
-        .into();
-    json(schema, description).build()
+    partner_failure("Reply", description)
 }
 
 edge::responses! {
@@ -373,20 +364,10 @@ edge::responses! {
     }
 }
 
-/// A route of the contract: one handler per path, for the OpenAPI document.
+/// A route of the contract (see [`partner_route`](super)).
 macro_rules! route {
-    ($(#[$attribute:meta])* $name:ident => $call:expr) => {
-        $(#[$attribute])*
-        pub async fn $name(
-            State(state): State<AppState>,
-            aggregator: Result<Path<String>, PathRejection>,
-            headers: HeaderMap,
-            body: Result<JsonBody, ApiError>,
-        ) -> Response {
-            // A segment that is not text (bad UTF-8) names no partner either.
-            let aggregator = aggregator.map(|Path(aggregator)| aggregator).unwrap_or_default();
-            serve(state, &aggregator, &headers, body, $call).await
-        }
+    ($($route:tt)*) => {
+        partner_route! { serve(headers: HeaderMap, body: Result<JsonBody, ApiError>) $($route)* }
     };
 }
 

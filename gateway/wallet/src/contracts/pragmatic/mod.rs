@@ -50,14 +50,12 @@
 
 pub mod wire;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use edge::AppState;
 use edge::body::FormBody;
 use edge::error::{ApiError, json_response};
-use edge::openapi::{error_body, json};
+use edge::openapi::partner_failure;
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::{
     AggregatorCredential, Amount, Balances, Command, Currency, ExtId, GameCode, Outcome, PlayerId, Receipt, Rejection,
@@ -65,8 +63,6 @@ use engine::{
 };
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa::openapi::Schema;
-use utoipa::openapi::schema::{AnyOfBuilder, Ref};
 
 use self::wire::{Error, Params, Reply, Sign};
 use crate::seamless::{self, SessionRef};
@@ -555,12 +551,7 @@ pub struct FormDoc {
 /// The answers without an outcome (error 100, which Pragmatic Play retries
 /// with the same reference), or the router's timeout.
 fn pragmatic_failure(description: &str) -> utoipa::openapi::response::Response {
-    let schema: Schema = AnyOfBuilder::new()
-        .item(Ref::from_schema_name("PragmaticReply"))
-        .item(error_body())
-        .build()
-        .into();
-    json(schema, description).build()
+    partner_failure("PragmaticReply", description)
 }
 
 edge::responses! {
@@ -571,19 +562,10 @@ edge::responses! {
     }
 }
 
-/// A route of the contract: one handler per path, for the OpenAPI document.
+/// A route of the contract (see [`partner_route`](super)).
 macro_rules! route {
-    ($(#[$attribute:meta])* $name:ident => $call:expr) => {
-        $(#[$attribute])*
-        pub async fn $name(
-            State(state): State<AppState>,
-            aggregator: Result<Path<String>, PathRejection>,
-            body: Result<FormBody, ApiError>,
-        ) -> Response {
-            // A segment that is not text (bad UTF-8) names no partner either.
-            let aggregator = aggregator.map(|Path(aggregator)| aggregator).unwrap_or_default();
-            serve(state, &aggregator, body, $call).await
-        }
+    ($($route:tt)*) => {
+        partner_route! { serve(body: Result<FormBody, ApiError>) $($route)* }
     };
 }
 
