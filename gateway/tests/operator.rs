@@ -283,6 +283,12 @@ async fn health_readiness_metrics_and_openapi() {
     assert_eq!(
         paths,
         [
+            "/evolution/{aggregator}/balance",
+            "/evolution/{aggregator}/cancel",
+            "/evolution/{aggregator}/check",
+            "/evolution/{aggregator}/credit",
+            "/evolution/{aggregator}/debit",
+            "/evolution/{aggregator}/promo_payout",
             "/healthz",
             "/hub88/{aggregator}/transaction/bet",
             "/hub88/{aggregator}/transaction/rollback",

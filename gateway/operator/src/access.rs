@@ -80,7 +80,9 @@ pub async fn create_operator(
 /// an HMAC secret the server makes; with `rsa_public_key` it speaks an RSA
 /// contract (Hub88, under `/hub88/{aggregator}/...`); with
 /// `pragmatic_secret_key` Pragmatic Play's seamless wallet (under
-/// `/pragmatic/{aggregator}/...`). At most one of the two.
+/// `/pragmatic/{aggregator}/...`); with `evolution: true` Evolution's One
+/// Wallet (under `/evolution/{aggregator}/...`, with an `authToken` the
+/// server makes). At most one of the three.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAggregatorRequest {
@@ -93,6 +95,10 @@ pub struct CreateAggregatorRequest {
     /// printable ASCII characters, as agreed with Pragmatic Play).
     #[serde(default)]
     pub pragmatic_secret_key: Option<String>,
+    /// An Evolution One Wallet integration: the server makes its
+    /// `authToken` and shows it once.
+    #[serde(default)]
+    pub evolution: bool,
 }
 
 /// The created aggregator and, for HMAC, its signing secret (shown once).
@@ -103,9 +109,11 @@ pub struct AggregatorReply {
     pub aggregator: u32,
     /// Its name.
     pub name: String,
-    /// How its requests are signed: "hmac", "rsa" or "md5" (Pragmatic Play's hash).
+    /// How its requests are signed: "hmac", "rsa", "md5" (Pragmatic Play's
+    /// hash) or "token" (Evolution's `authToken`).
     pub signature: &'static str,
-    /// HMAC-SHA256 key, hex (HMAC aggregators only).
+    /// HMAC-SHA256 key, hex (HMAC aggregators), or the `authToken`
+    /// (Evolution): shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -123,12 +131,12 @@ pub async fn create_aggregator(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: CreateAggregatorRequest = decode(&body)?;
-    let credential = credential(&request)?;
-    let (signature, secret) = match &credential {
-        AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
-        AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
-        // The partner already knows its key: it is not echoed.
-        AggregatorCredential::HashKey(_) => ("md5", None),
+    let (credential, secret) = credential(&request)?;
+    let signature = match &credential {
+        AggregatorCredential::Hmac(_) => "hmac",
+        AggregatorCredential::RsaPublicKey(_) => "rsa",
+        AggregatorCredential::HashKey(_) => "md5",
+        AggregatorCredential::AuthToken(_) => "token",
     };
     let command = Command::Access(access::Command::CreateAggregator {
         name: name(&request.name)?,
@@ -149,21 +157,32 @@ pub async fn create_aggregator(
     }
 }
 
-/// The credential a new aggregator asks for (see [`CreateAggregatorRequest`]).
-fn credential(request: &CreateAggregatorRequest) -> Result<AggregatorCredential, ApiError> {
-    match (&request.rsa_public_key, &request.pragmatic_secret_key) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "invalid_request",
-            "give rsa_public_key or pragmatic_secret_key, not both",
-        )),
-        (Some(pem), None) => rsa_signature::public_key_der_from_pem(pem)
-            .map(AggregatorCredential::RsaPublicKey)
+/// The credential a new aggregator asks for (see [`CreateAggregatorRequest`])
+/// and the secret to show once, if the server made one (the partner already
+/// knows a key it gave us: it is not echoed).
+fn credential(request: &CreateAggregatorRequest) -> Result<(AggregatorCredential, Option<String>), ApiError> {
+    match (
+        &request.rsa_public_key,
+        &request.pragmatic_secret_key,
+        request.evolution,
+    ) {
+        (Some(pem), None, false) => rsa_signature::public_key_der_from_pem(pem)
+            .map(|key| (AggregatorCredential::RsaPublicKey(key), None))
             .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string())),
-        (None, Some(key)) => HashKey::new(key)
-            .map(AggregatorCredential::HashKey)
+        (None, Some(key), false) => HashKey::new(key)
+            .map(|key| (AggregatorCredential::HashKey(key), None))
             .map_err(|error| ApiError::bad_request("invalid_secret_key", format!("pragmatic_secret_key: {error}"))),
-        (None, None) => Ok(AggregatorCredential::Hmac(
-            tokens::new_secret().map_err(ApiError::internal)?,
+        (None, None, true) => {
+            let token = tokens::new_token("evo_").map_err(ApiError::internal)?;
+            Ok((AggregatorCredential::AuthToken(tokens::digest(&token)), Some(token)))
+        }
+        (None, None, false) => {
+            let secret = tokens::new_secret().map_err(ApiError::internal)?;
+            Ok((AggregatorCredential::Hmac(secret), Some(hex::encode(secret.0))))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_request",
+            "give at most one of rsa_public_key, pragmatic_secret_key and evolution",
         )),
     }
 }

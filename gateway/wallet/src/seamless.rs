@@ -102,3 +102,12 @@ pub async fn wallet_balance(
     };
     Ok(state.engine.run(request).await?.outcome)
 }
+
+/// A stable request id for a partner call that has no id of its own (a
+/// Pragmatic Play refund or end of round, an Evolution settlement): its
+/// kind and a digest of what it names, so a repeat is a retry. `None` only
+/// if `kind` makes it longer than an id may be.
+pub fn derived_id(kind: &str, parts: &[&str]) -> Option<ExtId> {
+    let digest = tokens::digest(&parts.join("\n"));
+    ExtId::new(&format!("{kind}-{}", hex::encode(&digest.0[..16]))).ok()
+}

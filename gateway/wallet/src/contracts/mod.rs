@@ -26,6 +26,8 @@ macro_rules! partner_route {
     };
 }
 
+pub mod evolution;
 pub mod hub88;
+pub mod json;
 pub mod native;
 pub mod pragmatic;

@@ -72,7 +72,7 @@ impl Command {
 /// What an aggregator's request signatures are checked with. Which wallet
 /// contract an aggregator may speak follows from it: the native API signs
 /// with HMAC, RSA contracts (Hub88) with a key pair, Pragmatic Play hashes
-/// its parameters with a shared key.
+/// its parameters with a shared key, Evolution sends a static token.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AggregatorCredential {
     /// A shared HMAC-SHA256 key (kept in the clear: verifying needs it).
@@ -82,6 +82,10 @@ pub enum AggregatorCredential {
     /// A key the aggregator appends to its parameters before hashing them
     /// (Pragmatic Play's seamless wallet; kept in the clear).
     HashKey(HashKey),
+    /// The digest of a static token the aggregator sends with each request
+    /// (Evolution's `authToken`); like operator tokens, only the digest is
+    /// kept.
+    AuthToken(TokenHash),
 }
 
 /// What an operator may do. The gateway enforces it per route; the ledger

@@ -171,10 +171,14 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Source
     let signed = signature::parse(headers)?;
     let secret = match seamless::credential(state, signed.aggregator) {
         Some(AggregatorCredential::Hmac(secret)) => secret,
-        Some(AggregatorCredential::RsaPublicKey(_) | AggregatorCredential::HashKey(_)) => {
+        Some(
+            AggregatorCredential::RsaPublicKey(_)
+            | AggregatorCredential::HashKey(_)
+            | AggregatorCredential::AuthToken(_),
+        ) => {
             return Err(ApiError::unauthorized(
                 "wrong_contract",
-                "this aggregator speaks its own contract (/hub88/{aggregator}/... or /pragmatic/{aggregator}/...)",
+                "this aggregator speaks its partner's contract (/hub88/..., /pragmatic/... or /evolution/{aggregator}/...)",
             ));
         }
         None => return Err(ApiError::unauthorized("unknown_aggregator", "no such aggregator")),

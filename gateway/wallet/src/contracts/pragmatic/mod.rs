@@ -290,7 +290,7 @@ async fn refund(state: &AppState, source: SourceId, params: &Params<'_>) -> Resu
         player: player.id,
         bet: ext_id(reference)?,
     });
-    let id = derived_id("refund", &[reference])?;
+    let id = seamless::derived_id("refund", &[reference]).ok_or(Error::BadParameters)?;
     settle(state, source, &player, id, command, Call::Refund).await
 }
 
@@ -299,7 +299,8 @@ async fn end_round(state: &AppState, source: SourceId, params: &Params<'_>) -> R
     params.required("providerId")?;
     let player = player(state, source, params)?;
     let round = round(params)?;
-    let id = derived_id("endRound", &[round.game.as_str(), round.id.as_str()])?;
+    let parts = [round.game.as_str(), round.id.as_str()];
+    let id = seamless::derived_id("endRound", &parts).ok_or(Error::BadParameters)?;
     let command = Command::Gaming(gaming::Command::EndRound {
         player: player.id,
         round,
@@ -464,14 +465,6 @@ fn required(params: &Params<'_>, keys: &[&str]) -> Result<(), Error> {
 
 fn ext_id(text: &str) -> Result<ExtId, Error> {
     ExtId::new(text).map_err(|_| Error::BadParameters)
-}
-
-/// A stable request id for a call that has no reference of its own: its
-/// kind and a digest of what it names (any length in, at most 41 bytes
-/// out, so always a valid id).
-fn derived_id(kind: &str, parts: &[&str]) -> Result<ExtId, Error> {
-    let digest = edge::tokens::digest(&parts.join("\n"));
-    ext_id(&format!("{kind}-{}", hex::encode(&digest.0[..16])))
 }
 
 /// Every Pragmatic Play reply: the fields that apply to the call, then

@@ -3,13 +3,14 @@
 //!
 //! Everything here is a pure function of its input. Amounts are parsed
 //! exactly (`Amount::parse`: no floats, no more decimals than the currency
-//! has) and printed exactly: replies are written by hand rather than through
-//! serde, because serde_json would carry a decimal number as an `f64`.
+//! has) and printed exactly ([`crate::contracts::json`]).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use engine::{Amount, Balances, Currency, HashKey, Jurisdiction};
+
+use crate::contracts::json::Json;
 use md5::{Digest, Md5};
 
 /// Pragmatic Play's error codes, those this wallet answers with. It never
@@ -220,12 +221,27 @@ impl Reply {
             json.text("country", country.as_str());
         }
         if let (false, Some(balances)) = (self.games.is_empty(), &self.balances) {
-            json.games(&self.games, balances);
+            json.raw("gamesBalances", &games(&self.games, balances));
         }
         json.raw("error", &error.code().to_string());
         json.text("description", error.description());
-        json.finish()
+        json.finish().into_bytes()
     }
+}
+
+/// `[{gameID, cash, bonus}, …]`: the one wallet, for each game asked about.
+fn games(games: &[String], balances: &Balances) -> String {
+    let entries: Vec<String> = games
+        .iter()
+        .map(|game| {
+            let mut entry = Json::default();
+            entry.text("gameID", game);
+            entry.money("cash", balances.cash, balances.currency);
+            entry.money("bonus", balances.bonus, balances.currency);
+            entry.finish()
+        })
+        .collect();
+    format!("[{}]", entries.join(","))
 }
 
 /// Cash + bonus, saturated (it is shown, never spent).
@@ -234,60 +250,6 @@ fn spendable(balances: &Balances) -> Amount {
         .cash
         .checked_add(balances.bonus)
         .unwrap_or(Amount::from_minor(i64::MAX))
-}
-
-/// A JSON object written field by field.
-#[derive(Default)]
-struct Json(String);
-
-impl Json {
-    fn key(&mut self, key: &str) {
-        self.0.push(if self.0.is_empty() { '{' } else { ',' });
-        self.0.push('"');
-        self.0.push_str(key);
-        self.0.push_str("\":");
-    }
-
-    /// A value already in JSON syntax (our own integers and decimals).
-    fn raw(&mut self, key: &str, value: &str) {
-        self.key(key);
-        self.0.push_str(value);
-    }
-
-    fn text(&mut self, key: &str, value: &str) {
-        self.key(key);
-        // Strings from the request (a token, a game id) are escaped.
-        self.0.push_str(&serde_json::Value::from(value).to_string());
-    }
-
-    /// An amount as a JSON number in major units, exactly (`97.50`).
-    fn money(&mut self, key: &str, amount: Amount, currency: Currency) {
-        self.raw(key, &amount.to_decimal(currency).to_string());
-    }
-
-    fn games(&mut self, games: &[String], balances: &Balances) {
-        self.key("gamesBalances");
-        self.0.push('[');
-        for (index, game) in games.iter().enumerate() {
-            let mut entry = Json::default();
-            entry.text("gameID", game);
-            entry.money("cash", balances.cash, balances.currency);
-            entry.money("bonus", balances.bonus, balances.currency);
-            if index > 0 {
-                self.0.push(',');
-            }
-            self.0.push_str(&String::from_utf8_lossy(&entry.finish()));
-        }
-        self.0.push(']');
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        if self.0.is_empty() {
-            self.0.push('{');
-        }
-        self.0.push('}');
-        self.0.into_bytes()
-    }
 }
 
 #[cfg(test)]
