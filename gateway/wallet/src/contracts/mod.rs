@@ -26,6 +26,34 @@ macro_rules! partner_route {
     };
 }
 
+use edge::ApiError;
+use engine::Balances;
+
+/// A partner's own refusal code (Hub88's status, Pragmatic Play's error,
+/// Evolution's status).
+pub trait Refusal {}
+
+/// Why a partner call ended without a success reply.
+pub enum Stop<R> {
+    /// The partner's refusal (HTTP 200), with the wallet's balances if the
+    /// ledger gave them.
+    Refused(R, Option<Balances>),
+    /// The engine gave no outcome: busy, stopping, or in doubt.
+    Engine(ApiError),
+}
+
+impl<R: Refusal> From<R> for Stop<R> {
+    fn from(refusal: R) -> Stop<R> {
+        Stop::Refused(refusal, None)
+    }
+}
+
+impl<R> From<ApiError> for Stop<R> {
+    fn from(error: ApiError) -> Stop<R> {
+        Stop::Engine(error)
+    }
+}
+
 pub mod evolution;
 pub mod hub88;
 pub mod json;

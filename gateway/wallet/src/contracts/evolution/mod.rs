@@ -37,13 +37,12 @@ use edge::error::{ApiError, json_response};
 use edge::openapi::partner_failure;
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::ledger::Session;
-use engine::{
-    AggregatorCredential, Balances, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId, gaming,
-};
+use engine::{AggregatorCredential, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId, gaming};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use self::wire::{Auth, Reply, Request, Status};
+use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
 
 /// Which call of the contract.
@@ -55,26 +54,6 @@ enum Call {
     Credit,
     Cancel,
     PromoPayout,
-}
-
-/// Why a call ended without a success reply.
-enum Stop {
-    /// A status (HTTP 200), with the balances if known.
-    Status(Status, Option<Balances>),
-    /// The engine gave no outcome: busy, stopping, or in doubt.
-    Engine(ApiError),
-}
-
-impl From<Status> for Stop {
-    fn from(status: Status) -> Stop {
-        Stop::Status(status, None)
-    }
-}
-
-impl From<ApiError> for Stop {
-    fn from(error: ApiError) -> Stop {
-        Stop::Engine(error)
-    }
 }
 
 /// Runs one call.
@@ -96,7 +75,7 @@ async fn serve(
     };
     let (http, bytes) = match result {
         Ok(reply) => (StatusCode::OK, reply.render(Status::Ok, uuid.as_deref())),
-        Err(Stop::Status(status, balances)) => {
+        Err(Stop::Refused(status, balances)) => {
             tracing::debug!(?call, ?status, "evolution refusal");
             let reply = Reply { sid: None, balances };
             (StatusCode::OK, reply.render(status, uuid.as_deref()))
@@ -122,7 +101,7 @@ fn authorized(state: &AppState, partner: &str, query: Result<Query<Auth>, QueryR
     }
 }
 
-async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop<Status>> {
     let request = wire::decode(body)?;
     let session = session(state, source, &request)?;
     match call {
@@ -228,7 +207,7 @@ async fn settle(
     id: ExtId,
     command: Command,
     call: Call,
-) -> Result<Reply, Stop> {
+) -> Result<Reply, Stop<Status>> {
     let completed = seamless::submit(state, source, id, Some(session), command).await?;
     match &completed.outcome {
         Outcome::Moved(receipt) if receipt.seq == completed.seq => Ok(Reply {
@@ -237,7 +216,7 @@ async fn settle(
         }),
         Outcome::Moved(_) => done(state, source, &session.session).await,
         Outcome::RejectedInSession { rejection, balances } => {
-            Err(Stop::Status(status_of(rejection, call), Some(*balances)))
+            Err(Stop::Refused(status_of(rejection, call), Some(*balances)))
         }
         Outcome::Rejected(rejection) => Err(status_of(rejection, call).into()),
         other => {
@@ -248,7 +227,7 @@ async fn settle(
 }
 
 /// The session's wallet now.
-async fn done(state: &AppState, source: SourceId, session: &Session) -> Result<Reply, Stop> {
+async fn done(state: &AppState, source: SourceId, session: &Session) -> Result<Reply, Stop<Status>> {
     match seamless::balance(state, source, session).await? {
         Outcome::Balance(balances) => Ok(Reply {
             sid: None,
@@ -353,6 +332,8 @@ edge::responses! {
         503 => evolution_failure, "busy or stopping (TEMPORARY_ERROR), or timeout";
     }
 }
+
+impl Refusal for Status {}
 
 /// A route of the contract (see [`partner_route`](super)).
 macro_rules! route {

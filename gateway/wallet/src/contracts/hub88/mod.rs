@@ -48,6 +48,7 @@ use protocol::rsa_signature;
 use utoipa::openapi::response::Response as ApiResponse;
 
 use self::wire::{Reply, Stake, Status};
+use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
 
 pub use protocol::hub88::SIGNATURE_HEADER;
@@ -60,26 +61,6 @@ enum Call {
     Bet,
     Win,
     Rollback,
-}
-
-/// Why a call ended before a reply was rendered from an outcome.
-enum Stop {
-    /// A Hub88 status (HTTP 200).
-    Status(Status),
-    /// The engine gave no outcome: busy, stopping, or in doubt.
-    Engine(ApiError),
-}
-
-impl From<Status> for Stop {
-    fn from(status: Status) -> Stop {
-        Stop::Status(status)
-    }
-}
-
-impl From<ApiError> for Stop {
-    fn from(error: ApiError) -> Stop {
-        Stop::Engine(error)
-    }
 }
 
 /// Runs one call and signs its answer.
@@ -101,7 +82,7 @@ async fn serve(
     let request_uuid = || wire::request_uuid_of(bytes);
     let (http, reply) = match result {
         Ok(reply) => (StatusCode::OK, reply),
-        Err(Stop::Status(status)) => (StatusCode::OK, Reply::status(status, request_uuid())),
+        Err(Stop::Refused(status, _)) => (StatusCode::OK, Reply::status(status, request_uuid())),
         Err(Stop::Engine(error)) => (error.status, Reply::status(Status::Unknown, request_uuid())),
     };
     if reply.status != Status::Ok {
@@ -132,7 +113,7 @@ fn checked<'a>(
     Ok((source, &body.0))
 }
 
-async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop<Status>> {
     match call {
         Call::UserInfo => user_info(state, body),
         Call::Balance => balance(state, source, body).await,
@@ -149,7 +130,7 @@ async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Res
 /// ledger), `registration_date` (the ledger keeps no registration time, and
 /// a snapshot-recovered view could not tell it), `tags`, `sex` and
 /// `affiliate_id` (no PAM profile yet).
-fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop> {
+fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::UserInfoRequest = wire::decode(body)?;
     let player = wire::user_player(&request.user).and_then(|player| state.view.read().player(player));
     let Some(player) = player else {
@@ -162,14 +143,14 @@ fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop> {
     })
 }
 
-async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
+async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::BalanceRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
     let outcome = seamless::balance(state, source, &session.session).await?;
     Ok(render(&outcome, &session.session, request.request_uuid, Call::Balance))
 }
 
-async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop<Status>> {
     let request: wire::TransactionRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
     let command = match transaction_command(&request, &session.session, call) {
@@ -191,7 +172,7 @@ async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call
     Ok(render(&outcome, &session.session, request.request_uuid, call))
 }
 
-async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
+async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::RollbackRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
     let command = Command::Gaming(gaming::Command::Rollback {
@@ -363,6 +344,8 @@ edge::responses! {
         503 => hub88_failure, "busy or stopping (RS_ERROR_UNKNOWN), or timeout";
     }
 }
+
+impl Refusal for Status {}
 
 /// A route of the contract (see [`partner_route`](super)).
 macro_rules! route {

@@ -65,6 +65,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use self::wire::{Error, Params, Reply, Sign};
+use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
 
 /// Which call of the contract.
@@ -83,26 +84,6 @@ enum Call {
     BalancePerGame,
 }
 
-/// Why a call ended without a success reply.
-enum Stop {
-    /// A Pragmatic Play error code (HTTP 200), with the balances if known.
-    Error(Error, Option<Balances>),
-    /// The engine gave no outcome: busy, stopping, or in doubt.
-    Engine(ApiError),
-}
-
-impl From<Error> for Stop {
-    fn from(error: Error) -> Stop {
-        Stop::Error(error, None)
-    }
-}
-
-impl From<ApiError> for Stop {
-    fn from(error: ApiError) -> Stop {
-        Stop::Engine(error)
-    }
-}
-
 /// The player a call is about: who, which wallet, and the session if the
 /// call named one.
 struct Player {
@@ -119,7 +100,7 @@ async fn serve(state: AppState, partner: &str, body: Result<FormBody, ApiError>,
     };
     let (http, bytes) = match result {
         Ok(reply) => (StatusCode::OK, reply.render(Error::Success)),
-        Err(Stop::Error(error, balances)) => {
+        Err(Stop::Refused(error, balances)) => {
             tracing::debug!(?call, ?error, "pragmatic refusal");
             let reply = Reply {
                 balances,
@@ -151,7 +132,7 @@ fn checked<'a>(
     Ok((source, params))
 }
 
-async fn run(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop> {
+async fn run(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop<Error>> {
     match call {
         Call::Authenticate => authenticate(state, source, params).await,
         Call::Balance | Call::BonusWin | Call::BalancePerGame => balance(state, source, params, call).await,
@@ -163,7 +144,7 @@ async fn run(state: &AppState, source: SourceId, params: &Params<'_>, call: Call
 }
 
 /// Opens the game: the token must be an unexpired session of this partner.
-async fn authenticate(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Reply, Stop> {
+async fn authenticate(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Reply, Stop<Error>> {
     params.required("providerId")?;
     let token = params.required("token").map_err(|_| Error::AuthenticationFailed)?;
     let session = seamless::session(state, source, token).ok_or(Error::AuthenticationFailed)?;
@@ -188,7 +169,7 @@ async fn authenticate(state: &AppState, source: SourceId, params: &Params<'_>) -
 /// Reads the balance: `balance`, `getBalancePerGame` (the one wallet, for
 /// each game asked about) and `bonusWin` (a report of free-round winnings
 /// their results already paid: checked, answered, nothing moved).
-async fn balance(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop> {
+async fn balance(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop<Error>> {
     params.required("providerId")?;
     let player = player(state, source, params)?;
     let games = match call {
@@ -218,7 +199,7 @@ fn game_list(list: &str) -> Result<Vec<String>, Error> {
 
 /// `bet`, or an `adjustment` (a negative one stakes, a positive one pays,
 /// zero only answers the balance).
-async fn stake(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop> {
+async fn stake(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop<Error>> {
     required(params, &["providerId", "timestamp"])?;
     let player = player(state, source, params)?;
     if call == Call::Bet && player.session.is_none() {
@@ -250,7 +231,7 @@ async fn stake(state: &AppState, source: SourceId, params: &Params<'_>, call: Ca
 }
 
 /// `result`, `jackpotWin` and `promoWin`: money owed to the player.
-async fn payout(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop> {
+async fn payout(state: &AppState, source: SourceId, params: &Params<'_>, call: Call) -> Result<Reply, Stop<Error>> {
     required(params, &["providerId", "timestamp"])?;
     let mut player = player(state, source, params)?;
     if call == Call::PromoWin {
@@ -282,7 +263,7 @@ fn campaign(params: &Params<'_>) -> Result<RoundRef, Error> {
 }
 
 /// Cancels the bet `reference` names; one we never took needs no refund.
-async fn refund(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Reply, Stop> {
+async fn refund(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Reply, Stop<Error>> {
     params.required("providerId")?;
     let player = player(state, source, params)?;
     let reference = params.required("reference")?;
@@ -295,7 +276,7 @@ async fn refund(state: &AppState, source: SourceId, params: &Params<'_>) -> Resu
 }
 
 /// Closes the round; a round already closed, or never seen, is ended.
-async fn end_round(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Reply, Stop> {
+async fn end_round(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Reply, Stop<Error>> {
     params.required("providerId")?;
     let player = player(state, source, params)?;
     let round = round(params)?;
@@ -316,7 +297,7 @@ async fn settle(
     id: ExtId,
     command: Command,
     call: Call,
-) -> Result<Reply, Stop> {
+) -> Result<Reply, Stop<Error>> {
     let completed = seamless::submit(state, source, id, player.session.as_ref(), command).await?;
     match &completed.outcome {
         // Fresh: the receipt's balances are the current ones.
@@ -330,7 +311,7 @@ async fn settle(
             done(state, source, player).await
         }
         Outcome::RejectedInSession { rejection, balances } => {
-            Err(Stop::Error(error_of(rejection, call), Some(*balances)))
+            Err(Stop::Refused(error_of(rejection, call), Some(*balances)))
         }
         Outcome::Rejected(rejection) => Err(error_of(rejection, call).into()),
         other => {
@@ -353,7 +334,7 @@ fn moved(receipt: &Receipt, balances: Balances, call: Call) -> Reply {
 }
 
 /// A success that moved nothing: the current balances.
-async fn done(state: &AppState, source: SourceId, player: &Player) -> Result<Reply, Stop> {
+async fn done(state: &AppState, source: SourceId, player: &Player) -> Result<Reply, Stop<Error>> {
     Ok(Reply {
         balances: Some(current(state, source, player).await?),
         ..Reply::default()
@@ -419,7 +400,7 @@ fn player(state: &AppState, source: SourceId, params: &Params<'_>) -> Result<Pla
 }
 
 /// The player's wallet now (through the ring).
-async fn current(state: &AppState, source: SourceId, player: &Player) -> Result<Balances, Stop> {
+async fn current(state: &AppState, source: SourceId, player: &Player) -> Result<Balances, Stop<Error>> {
     match seamless::wallet_balance(state, source, player.id, player.currency).await? {
         Outcome::Balance(balances) => Ok(balances),
         Outcome::Rejected(rejection) => Err(error_of(&rejection, Call::Balance).into()),
@@ -554,6 +535,8 @@ edge::responses! {
         503 => pragmatic_failure, "busy or stopping (error 100), or timeout";
     }
 }
+
+impl Refusal for Error {}
 
 /// A route of the contract (see [`partner_route`](super)).
 macro_rules! route {
