@@ -9,8 +9,8 @@ use engine::command::{
 use engine::ledger::Access;
 use engine::outcome::{BlockReason, Capacity};
 use engine::{
-    AggregatorCredential, Amount, Balances, Config, Currency, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId,
-    Outcome, PlayerId, Receipt, Rejection, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash,
+    AggregatorCredential, Amount, Balances, Config, Currency, ExtId, GameCode, HashKey, Jurisdiction, Ledger, Name,
+    OperatorId, Outcome, PlayerId, Receipt, Rejection, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash,
 };
 use engine::{access, gaming, payments, players, rg};
 
@@ -760,7 +760,7 @@ mod random_sessions {
 }
 
 #[test]
-fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
+fn rsa_and_hash_aggregator_keys_survive_journal_replay_and_a_snapshot() {
     use engine::durable::{SnapshotPolicy, recover, replay_from_genesis, take_snapshot};
     use engine::sequencer::{CommitSink, Committed};
 
@@ -768,6 +768,7 @@ fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
     let config = Config::default();
     let der: Vec<u8> = (0..=255_u8).cycle().take(294).collect();
     let rsa = AggregatorCredential::RsaPublicKey(RsaPublicKeyDer::new(&der).unwrap());
+    let hash_key = AggregatorCredential::HashKey(HashKey::new("testKey").unwrap());
     let recovered = recover(dir.path(), config.clone(), journal::JournalConfig::default()).unwrap();
     let (mut ledger, mut sink) = (recovered.ledger, recovered.sink);
     let commands = [
@@ -786,6 +787,15 @@ fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
             }),
         ),
         (ADMIN_SOURCE, "agg-hmac", create_aggregator("acme", ADMIN)),
+        (
+            ADMIN_SOURCE,
+            "agg-pragmatic",
+            Command::Access(access::Command::CreateAggregator {
+                name: name("pragmatic"),
+                credential: hash_key.clone(),
+                operator: ADMIN,
+            }),
+        ),
     ];
     for (seq, (source, id, command)) in (1..).zip(commands) {
         let envelope = Envelope {
@@ -809,7 +819,7 @@ fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
     assert_eq!(replayed.digest(), ledger.digest());
     let taken = take_snapshot(dir.path(), config.clone(), None, SnapshotPolicy::default())
         .unwrap()
-        .expect("a snapshot of three commands");
+        .expect("a snapshot of four commands");
     let (restored, _, _) = engine::snapshot::load(&taken.info.path, &config).unwrap();
     assert_eq!(restored.access(), ledger.access());
     assert_eq!(restored.access().aggregator(GAME).unwrap().credential, rsa);
@@ -817,4 +827,5 @@ fn an_rsa_aggregator_key_survives_journal_replay_and_a_snapshot() {
         restored.access().aggregator(SourceId(3)).unwrap().credential,
         AggregatorCredential::Hmac(Secret([7; 32]))
     );
+    assert_eq!(restored.access().aggregator(SourceId(4)).unwrap().credential, hash_key);
 }

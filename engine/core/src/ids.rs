@@ -108,6 +108,36 @@ impl fmt::Debug for RsaPublicKeyDer {
     }
 }
 
+/// A key an aggregator shares with us in the clear and mixes into a hash
+/// of each request (Pragmatic Play's secret key: MD5 over the sorted
+/// parameters followed by the key). The partner usually chooses it, so it
+/// is text: 1..=[`HashKey::MAX_LEN`] bytes of printable ASCII. Like
+/// [`Secret`] it is in the journal (verifying needs it); `Debug` never
+/// prints it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct HashKey(Box<str>);
+
+impl HashKey {
+    /// Longest accepted key, in bytes.
+    pub const MAX_LEN: usize = 128;
+
+    /// Validates `text`: 1..=`MAX_LEN` bytes of printable ASCII.
+    pub fn new(text: &str) -> Result<HashKey, IdError> {
+        check_id_text(text, Self::MAX_LEN).map(|()| HashKey(text.into()))
+    }
+
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashKey(…)")
+    }
+}
+
 /// Why a text could not become an identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -279,6 +309,9 @@ mod tests {
             Err(IdError::TooLong { max: 2048 })
         );
         let key = RsaPublicKeyDer::new(&[0x30, 0x82]).unwrap();
+        assert_eq!(format!("{:?}", HashKey::new("testKey").unwrap()), "HashKey(…)");
+        assert_eq!(HashKey::new("a key"), Err(IdError::NotPrintable));
+        assert_eq!(HashKey::new(&"k".repeat(129)), Err(IdError::TooLong { max: 128 }));
         assert_eq!(format!("{key:?}"), "RsaPublicKeyDer(2 bytes)");
     }
 }

@@ -12,7 +12,7 @@
 
 use utoipa::PartialSchema;
 use utoipa::openapi::response::{Response as ApiResponse, ResponseBuilder};
-use utoipa::openapi::schema::Ref;
+use utoipa::openapi::schema::{AnyOfBuilder, Ref};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, RefOr, Schema};
 
 /// A response whose JSON body is `schema`.
@@ -42,6 +42,18 @@ macro_rules! responses {
             }
         }
     };
+}
+
+/// A partner contract's answer without an outcome (busy, stopping, in
+/// doubt): the partner's own reply (schema `reply`) or, when the router
+/// answered a timeout, the error body.
+pub fn partner_failure(reply: &str, description: &str) -> ApiResponse {
+    let schema: Schema = AnyOfBuilder::new()
+        .item(Ref::from_schema_name(reply))
+        .item(error_body())
+        .build()
+        .into();
+    json(schema, description).build()
 }
 
 /// An error answer with the error body.

@@ -14,7 +14,7 @@ use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BearerErrors, BodyErrors, LedgerErrors, RoleErrors};
 use edge::{AppState, Caller, tokens};
-use engine::{AggregatorCredential, Command, Currency, Outcome, Role, access};
+use engine::{AggregatorCredential, Command, Currency, HashKey, Outcome, Role, access};
 use protocol::rsa_signature;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -76,9 +76,13 @@ pub async fn create_operator(
     }
 }
 
-/// A new aggregator. Without `rsa_public_key` it signs the native wallet
-/// API with an HMAC secret the server makes; with one it speaks an RSA
-/// contract (Hub88, under `/hub88/{aggregator}/...`).
+/// A new aggregator. With neither key it signs the native wallet API with
+/// an HMAC secret the server makes; with `rsa_public_key` it speaks an RSA
+/// contract (Hub88, under `/hub88/{aggregator}/...`); with
+/// `pragmatic_secret_key` Pragmatic Play's seamless wallet (under
+/// `/pragmatic/{aggregator}/...`); with `evolution: true` Evolution's One
+/// Wallet (under `/evolution/{aggregator}/...`, with an `authToken` the
+/// server makes). At most one of the three.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAggregatorRequest {
@@ -87,6 +91,14 @@ pub struct CreateAggregatorRequest {
     /// The aggregator's RSA public key, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`, 2048–8192 bits).
     #[serde(default)]
     pub rsa_public_key: Option<String>,
+    /// The secret key Pragmatic Play hashes its requests with (1–128
+    /// printable ASCII characters, as agreed with Pragmatic Play).
+    #[serde(default)]
+    pub pragmatic_secret_key: Option<String>,
+    /// An Evolution One Wallet integration: the server makes its
+    /// `authToken` and shows it once.
+    #[serde(default)]
+    pub evolution: bool,
 }
 
 /// The created aggregator and, for HMAC, its signing secret (shown once).
@@ -97,9 +109,11 @@ pub struct AggregatorReply {
     pub aggregator: u32,
     /// Its name.
     pub name: String,
-    /// How its requests are signed: "hmac" or "rsa".
+    /// How its requests are signed: "hmac", "rsa", "md5" (Pragmatic Play's
+    /// hash) or "token" (Evolution's `authToken`).
     pub signature: &'static str,
-    /// HMAC-SHA256 key, hex (HMAC aggregators only).
+    /// HMAC-SHA256 key, hex (HMAC aggregators), or the `authToken`
+    /// (Evolution): shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -108,7 +122,7 @@ pub struct AggregatorReply {
 #[utoipa::path(post, path = "/operator/v1/aggregators", tag = "operator", request_body = CreateAggregatorRequest,
     params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = AggregatorReply), BodyErrors, RoleErrors, LedgerErrors,
-        (status = 400, body = ErrorBody, description = "invalid_public_key, malformed_json, invalid_request …"),
+        (status = 400, body = ErrorBody, description = "invalid_public_key, invalid_secret_key, malformed_json, invalid_request …"),
         (status = 409, body = ErrorBody, description = "name_taken, conflict (Idempotency-Key reused)")))]
 pub async fn create_aggregator(
     State(state): State<AppState>,
@@ -117,16 +131,12 @@ pub async fn create_aggregator(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: CreateAggregatorRequest = decode(&body)?;
-    let credential = match &request.rsa_public_key {
-        Some(pem) => AggregatorCredential::RsaPublicKey(
-            rsa_signature::public_key_der_from_pem(pem)
-                .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string()))?,
-        ),
-        None => AggregatorCredential::Hmac(tokens::new_secret().map_err(ApiError::internal)?),
-    };
-    let (signature, secret) = match &credential {
-        AggregatorCredential::Hmac(secret) => ("hmac", Some(hex::encode(secret.0))),
-        AggregatorCredential::RsaPublicKey(_) => ("rsa", None),
+    let (credential, secret) = credential(&request)?;
+    let signature = match &credential {
+        AggregatorCredential::Hmac(_) => "hmac",
+        AggregatorCredential::RsaPublicKey(_) => "rsa",
+        AggregatorCredential::HashKey(_) => "md5",
+        AggregatorCredential::AuthToken(_) => "token",
     };
     let command = Command::Access(access::Command::CreateAggregator {
         name: name(&request.name)?,
@@ -144,6 +154,36 @@ pub async fn create_aggregator(
             },
         ),
         other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+/// The credential a new aggregator asks for (see [`CreateAggregatorRequest`])
+/// and the secret to show once, if the server made one (the partner already
+/// knows a key it gave us: it is not echoed).
+fn credential(request: &CreateAggregatorRequest) -> Result<(AggregatorCredential, Option<String>), ApiError> {
+    match (
+        &request.rsa_public_key,
+        &request.pragmatic_secret_key,
+        request.evolution,
+    ) {
+        (Some(pem), None, false) => rsa_signature::public_key_der_from_pem(pem)
+            .map(|key| (AggregatorCredential::RsaPublicKey(key), None))
+            .map_err(|error| ApiError::bad_request("invalid_public_key", error.to_string())),
+        (None, Some(key), false) => HashKey::new(key)
+            .map(|key| (AggregatorCredential::HashKey(key), None))
+            .map_err(|error| ApiError::bad_request("invalid_secret_key", format!("pragmatic_secret_key: {error}"))),
+        (None, None, true) => {
+            let token = tokens::new_token("evo_").map_err(ApiError::internal)?;
+            Ok((AggregatorCredential::AuthToken(tokens::digest(&token)), Some(token)))
+        }
+        (None, None, false) => {
+            let secret = tokens::new_secret().map_err(ApiError::internal)?;
+            Ok((AggregatorCredential::Hmac(secret), Some(hex::encode(secret.0))))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_request",
+            "give at most one of rsa_public_key, pragmatic_secret_key and evolution",
+        )),
     }
 }
 

@@ -39,7 +39,7 @@ pub fn request_id(headers: &HeaderMap) -> Result<ExtId, ApiError> {
 pub fn player(state: &AppState, text: &str) -> Result<PlayerId, ApiError> {
     let unknown = || ApiError::not_found("unknown_player", "no such player");
     let id = text.parse::<u64>().map_err(|_| unknown())?;
-    if id == 0 || id > state.view.read().players_len {
+    if id == 0 || id > state.view.read().players_len() {
         return Err(unknown());
     }
     Ok(PlayerId(id))

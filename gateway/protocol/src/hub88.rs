@@ -1,9 +1,12 @@
 //! Hub88's wire: request bodies, response statuses, the response, the
 //! amount unit and how our players are named.
 //!
-//! Parsing is strict in Hub88's own terms: a body that is not a JSON object,
-//! a missing required field or an unknown field is `RS_ERROR_WRONG_SYNTAX`;
-//! a field of the wrong JSON type is `RS_ERROR_WRONG_TYPES`. Amounts are
+//! Parsing is a tolerant reader in Hub88's own terms: fields we do not know
+//! are ignored (Hub88 adds fields to its requests over time, and a wallet
+//! that refuses them stops taking bets the day they appear); a body that
+//! is not a JSON object or lacks a required field is
+//! `RS_ERROR_WRONG_SYNTAX`, and a known field of the wrong JSON type is
+//! `RS_ERROR_WRONG_TYPES`. Amounts are
 //! integers in 1/100,000 of the currency ([`SCALE`]); one that is not a
 //! whole number of the currency's minor units, negative, zero where a stake
 //! is needed, or too large (beyond 64 bits included, however written) is
@@ -81,8 +84,8 @@ pub enum Status {
     LimitReached,
 }
 
-/// Every response body: `user`, `status`, `request_uuid`, `currency`,
-/// `balance`, each present when known.
+/// Every response body: `user`, `status`, `request_uuid`, `country`,
+/// `currency`, `balance`, each present when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Reply {
     /// The user, as Hub88 names it (`player-<id>`).
@@ -93,6 +96,10 @@ pub struct Reply {
     /// The request's own `request_uuid`, echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_uuid: Option<String>,
+    /// `/user/info` only: the player's ISO 3166-1 alpha-2 country (our
+    /// jurisdiction code, e.g. `MT`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
     /// Currency code of the session's wallet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<&'static str>,
@@ -109,6 +116,7 @@ impl Reply {
             user: None,
             status,
             request_uuid,
+            country: None,
             currency: None,
             balance: None,
         }
@@ -126,7 +134,6 @@ impl Reply {
 
 /// `/user/info`: who a user is.
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserInfoRequest {
     /// Our user id, `player-<id>`.
     pub user: String,
@@ -136,7 +143,6 @@ pub struct UserInfoRequest {
 
 /// `/user/balance`: the session's wallet.
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct BalanceRequest {
     /// Our user id.
     pub user: String,
@@ -154,7 +160,6 @@ pub struct BalanceRequest {
 
 /// `/transaction/bet` and `/transaction/win` (wins add the reference and `jackpot_win`).
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TransactionRequest {
     /// Our user id.
     pub user: String,
@@ -206,7 +211,6 @@ pub struct TransactionRequest {
 #[derive(Deserialize, ToSchema)]
 // Named apart from the native API's `RollbackRequest`: components are keyed by name.
 #[schema(as = Hub88RollbackRequest)]
-#[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// Our user id.
     pub user: String,
@@ -236,8 +240,8 @@ pub struct RollbackRequest {
 }
 
 /// Parses a body: `RS_ERROR_WRONG_SYNTAX` for anything but a JSON object
-/// with exactly the expected fields, `RS_ERROR_WRONG_TYPES` for a field of
-/// the wrong type.
+/// with the required fields, `RS_ERROR_WRONG_TYPES` for a known field of
+/// the wrong type; unknown fields are ignored.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Status> {
     let value: Value = serde_json::from_slice(body).map_err(|_| Status::WrongSyntax)?;
     if !value.is_object() {
@@ -246,11 +250,11 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Status> {
     T::deserialize(&value).map_err(|error| shape_or_type(&error.to_string()))
 }
 
-/// serde words the errors of an object's shape (its `missing_field`,
-/// `unknown_field` and `duplicate_field` errors) in fixed phrases; every
-/// other data error is a value of the wrong type.
+/// serde words the errors of an object's shape (its `missing_field` and
+/// `duplicate_field` errors) in fixed phrases; every other data error is a
+/// value of the wrong type.
 fn shape_or_type(message: &str) -> Status {
-    let shape = ["missing field", "unknown field", "duplicate field"];
+    let shape = ["missing field", "duplicate field"];
     if shape.iter().any(|phrase| message.starts_with(phrase)) {
         Status::WrongSyntax
     } else {
@@ -426,9 +430,11 @@ mod tests {
         };
         check(r#"{"user":"player-1","request_uuid":"u"}"#, Ok(()));
         check(r#"{"user":"player-1"}"#, Err(Status::WrongSyntax));
+        // A tolerant reader: unknown fields, flat or nested, are ignored.
+        check(r#"{"user":"player-1","request_uuid":"u","x":1}"#, Ok(()));
         check(
-            r#"{"user":"player-1","request_uuid":"u","x":1}"#,
-            Err(Status::WrongSyntax),
+            r#"{"user":"player-1","request_uuid":"u","x":{"y":[1,{"z":null}]}}"#,
+            Ok(()),
         );
         check(r#"{"user":1,"request_uuid":"u"}"#, Err(Status::WrongTypes));
         check(r#"{"user":"player-1","#, Err(Status::WrongSyntax));

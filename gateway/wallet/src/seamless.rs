@@ -4,13 +4,14 @@
 //! a read of the session's wallet).
 //!
 //! The native API ([`crate::contracts::native`]) and each aggregator adapter
-//! ([`crate::contracts::hub88`]) parse their own bodies and render their own replies
+//! ([`crate::contracts::hub88`], [`crate::contracts::pragmatic`]) parse their own bodies and render their own replies
 //! around these, so they submit exactly the same commands and a second
 //! contract is a translation, not a second wallet. Nothing here knows JSON.
 
 use engine::Query;
 use engine::ledger::Session;
-use engine::{AggregatorCredential, Command, ExtId, Outcome, Request, SourceId, TokenHash};
+use engine::sequencer::Reply;
+use engine::{AggregatorCredential, Command, Currency, ExtId, Outcome, PlayerId, Request, SourceId, TokenHash};
 
 use edge::{ApiError, AppState, tokens};
 
@@ -57,27 +58,56 @@ pub async fn in_session(
     session: &SessionRef,
     command: Command,
 ) -> Result<Outcome, ApiError> {
-    let request = Request {
-        source,
-        id,
-        command: Command::InSession {
+    Ok(submit(state, source, id, Some(session), command).await?.outcome)
+}
+
+/// Submits a wallet command under the aggregator's id, within `session` if
+/// there is one (a contract whose partner may call without a token, like
+/// Pragmatic Play's promotions, sends it bare), and returns the whole
+/// reply: its sequence number tells a fresh outcome from a retry's.
+pub async fn submit(
+    state: &AppState,
+    source: SourceId,
+    id: ExtId,
+    session: Option<&SessionRef>,
+    command: Command,
+) -> Result<Reply, ApiError> {
+    let command = match session {
+        Some(session) => Command::InSession {
             token: session.token,
             command: Box::new(command),
         },
+        None => command,
     };
-    Ok(state.engine.run(request).await?.outcome)
+    state.engine.run(Request { source, id, command }).await
 }
 
 /// Reads the session's wallet (through the ring, so it sees exactly the
 /// committed order).
 pub async fn balance(state: &AppState, source: SourceId, session: &Session) -> Result<Outcome, ApiError> {
+    wallet_balance(state, source, session.player, session.currency).await
+}
+
+/// Reads a player's wallet in `currency`, through the ring.
+pub async fn wallet_balance(
+    state: &AppState,
+    source: SourceId,
+    player: PlayerId,
+    currency: Currency,
+) -> Result<Outcome, ApiError> {
     let request = Request {
         source,
         id: edge::wire::ext_id("balance-query", "id")?,
-        command: Command::Query(Query::Balance {
-            player: session.player,
-            currency: session.currency,
-        }),
+        command: Command::Query(Query::Balance { player, currency }),
     };
     Ok(state.engine.run(request).await?.outcome)
+}
+
+/// A stable request id for a partner call that has no id of its own (a
+/// Pragmatic Play refund or end of round, an Evolution settlement): its
+/// kind and a digest of what it names, so a repeat is a retry. `None` only
+/// if `kind` makes it longer than an id may be.
+pub fn derived_id(kind: &str, parts: &[&str]) -> Option<ExtId> {
+    let digest = tokens::digest(&parts.join("\n"));
+    ExtId::new(&format!("{kind}-{}", hex::encode(&digest.0[..16]))).ok()
 }

@@ -704,6 +704,36 @@ mod tests {
         assert_eq!(bytes[34..], to_bytes(&deposit())[..]);
     }
 
+    /// Credential tags 1 and 2 are format 1's; 3 (a hash key, Pragmatic
+    /// Play's) and 4 (a token digest, Evolution's) were appended after it:
+    /// old bytes read as before, the new variants round-trip, and an
+    /// unknown tag is refused by name.
+    #[test]
+    fn credential_tags_are_stable_and_new_ones_are_appended() {
+        use crate::command::AggregatorCredential;
+        use crate::ids::{HashKey, Secret};
+        let hmac = AggregatorCredential::Hmac(Secret([7; 32]));
+        assert_eq!(to_bytes(&hmac)[..1], [1]);
+        let key = AggregatorCredential::HashKey(HashKey::new("testKey").unwrap());
+        let bytes = to_bytes(&key);
+        assert_eq!(bytes, [&[3, 7, 0, 0, 0][..], b"testKey"].concat());
+        assert_eq!(from_bytes::<AggregatorCredential>(&bytes), Ok(key));
+        let token = AggregatorCredential::AuthToken(TokenHash([9; 32]));
+        assert_eq!(to_bytes(&token), [&[4][..], &[9; 32]].concat());
+        assert_eq!(from_bytes::<AggregatorCredential>(&to_bytes(&token)), Ok(token));
+        assert_eq!(
+            from_bytes::<AggregatorCredential>(&[5]),
+            Err(DecodeError::UnknownTag {
+                what: "AggregatorCredential",
+                tag: 5
+            })
+        );
+        assert_eq!(
+            from_bytes::<AggregatorCredential>(&[3, 5, 0, 0, 0, b'a', b' ', b'k', b'e', b'y']),
+            Err(DecodeError::Invalid("HashKey"))
+        );
+    }
+
     #[test]
     fn bad_bytes_are_refused_by_name() {
         assert_eq!(

@@ -13,8 +13,8 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    ExtId, GameCode, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId,
-    TokenHash,
+    ExtId, GameCode, HashKey, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret,
+    SourceId, TokenHash,
 };
 use crate::ledger::{access, bonus, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
@@ -59,7 +59,7 @@ macro_rules! text_codec {
         }
     )*};
 }
-text_codec!(ExtId, RoundId, GameCode, Name, Reason);
+text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey);
 
 macro_rules! digest_codec {
     ($($ty:ident),*) => {$(
@@ -194,7 +194,14 @@ codec_enum!(KycLevel: u8 { 1 => None, 2 => Pending, 3 => Verified, 4 => Rejected
 codec_enum!(LimitMetric: u8 { 1 => Deposit, 2 => Loss, 3 => Wager });
 codec_enum!(LimitPeriod: u8 { 1 => Day, 2 => Week, 3 => Month });
 codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly });
-codec_enum!(AggregatorCredential: u8 { 1 => Hmac(secret), 2 => RsaPublicKey(key) });
+// 3 (HashKey) and 4 (AuthToken) appended after format 1: new variants, no
+// new format version.
+codec_enum!(AggregatorCredential: u8 {
+    1 => Hmac(secret),
+    2 => RsaPublicKey(key),
+    3 => HashKey(key),
+    4 => AuthToken(digest)
+});
 
 // Command tags. Next free: TAG_COMMAND. One tag space for every domain's
 // commands (a journal record names its command by this tag alone): a

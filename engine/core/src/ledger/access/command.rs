@@ -1,7 +1,7 @@
 //! The access domain's commands (operators, aggregators, game sessions)
 //! and the types they carry.
 
-use crate::ids::{Name, OperatorId, PlayerId, RsaPublicKeyDer, Secret, SourceId, TokenHash};
+use crate::ids::{HashKey, Name, OperatorId, PlayerId, RsaPublicKeyDer, Secret, SourceId, TokenHash};
 use crate::money::Currency;
 
 /// What the access domain can be asked to do. Every one names the operator
@@ -71,13 +71,21 @@ impl Command {
 
 /// What an aggregator's request signatures are checked with. Which wallet
 /// contract an aggregator may speak follows from it: the native API signs
-/// with HMAC, RSA contracts (Hub88) with a key pair.
+/// with HMAC, RSA contracts (Hub88) with a key pair, Pragmatic Play hashes
+/// its parameters with a shared key, Evolution sends a static token.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AggregatorCredential {
     /// A shared HMAC-SHA256 key (kept in the clear: verifying needs it).
     Hmac(Secret),
     /// The aggregator's RSA public key; it signs with the private half.
     RsaPublicKey(RsaPublicKeyDer),
+    /// A key the aggregator appends to its parameters before hashing them
+    /// (Pragmatic Play's seamless wallet; kept in the clear).
+    HashKey(HashKey),
+    /// The digest of a static token the aggregator sends with each request
+    /// (Evolution's `authToken`); like operator tokens, only the digest is
+    /// kept.
+    AuthToken(TokenHash),
 }
 
 /// What an operator may do. The gateway enforces it per route; the ledger

@@ -34,24 +34,21 @@ pub use protocol::hub88 as wire;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use edge::AppState;
 use edge::body::JsonBody;
 use edge::error::{ApiError, json_response, to_json};
-use edge::openapi::{error_body, json};
+use edge::openapi::partner_failure;
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::gaming;
 use engine::ledger::Session;
 use engine::{AggregatorCredential, Amount, Command, Currency, ExtId, GameCode, Outcome, Rejection, RoundId, SourceId};
 use protocol::rsa_signature;
-use utoipa::openapi::Schema;
 use utoipa::openapi::response::Response as ApiResponse;
-use utoipa::openapi::schema::{AnyOfBuilder, Ref};
 
 use self::wire::{Reply, Stake, Status};
+use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
 
 pub use protocol::hub88::SIGNATURE_HEADER;
@@ -66,35 +63,15 @@ enum Call {
     Rollback,
 }
 
-/// Why a call ended before a reply was rendered from an outcome.
-enum Stop {
-    /// A Hub88 status (HTTP 200).
-    Status(Status),
-    /// The engine gave no outcome: busy, stopping, or in doubt.
-    Engine(ApiError),
-}
-
-impl From<Status> for Stop {
-    fn from(status: Status) -> Stop {
-        Stop::Status(status)
-    }
-}
-
-impl From<ApiError> for Stop {
-    fn from(error: ApiError) -> Stop {
-        Stop::Engine(error)
-    }
-}
-
 /// Runs one call and signs its answer.
 async fn serve(
     state: AppState,
     partner: &str,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Result<JsonBody, ApiError>,
     call: Call,
 ) -> Response {
-    let (source, bytes) = match checked(&state, partner, headers, &body) {
+    let (source, bytes) = match checked(&state, partner, &headers, &body) {
         Ok(checked) => checked,
         // Nothing is signed or echoed before the caller is authenticated: a
         // signature costs CPU a stranger must not be able to spend, and ours
@@ -105,7 +82,7 @@ async fn serve(
     let request_uuid = || wire::request_uuid_of(bytes);
     let (http, reply) = match result {
         Ok(reply) => (StatusCode::OK, reply),
-        Err(Stop::Status(status)) => (StatusCode::OK, Reply::status(status, request_uuid())),
+        Err(Stop::Refused(status, _)) => (StatusCode::OK, Reply::status(status, request_uuid())),
         Err(Stop::Engine(error)) => (error.status, Reply::status(Status::Unknown, request_uuid())),
     };
     if reply.status != Status::Ok {
@@ -136,7 +113,7 @@ fn checked<'a>(
     Ok((source, &body.0))
 }
 
-async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop<Status>> {
     match call {
         Call::UserInfo => user_info(state, body),
         Call::Balance => balance(state, source, body).await,
@@ -145,35 +122,57 @@ async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Res
     }
 }
 
-fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop> {
+/// Who a user is. Of the fields Hub88 defines for this answer we hold only
+/// the country (the player's jurisdiction, an ISO 3166-1 alpha-2 code). Left
+/// out until the player record holds them: `jurisdiction` (Hub88 means the
+/// licensing authority, e.g. `MGA`, which we do not record per player),
+/// `sub_partner_id` (no brands yet), `birth_date` (personal data, not in the
+/// ledger), `registration_date` (the ledger keeps no registration time, and
+/// a snapshot-recovered view could not tell it), `tags`, `sex` and
+/// `affiliate_id` (no PAM profile yet).
+fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::UserInfoRequest = wire::decode(body)?;
-    let players_len = state.view.read().players_len;
-    if wire::user_player(&request.user).is_none_or(|player| player.0 > players_len) {
+    let player = wire::user_player(&request.user).and_then(|player| state.view.read().player(player));
+    let Some(player) = player else {
         return Err(Status::Unknown.into());
-    }
+    };
     Ok(Reply {
         user: Some(request.user),
+        country: Some(player.jurisdiction.as_str().to_owned()),
         ..Reply::status(Status::Ok, Some(request.request_uuid))
     })
 }
 
-async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
+async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::BalanceRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
     let outcome = seamless::balance(state, source, &session.session).await?;
     Ok(render(&outcome, &session.session, request.request_uuid, Call::Balance))
 }
 
-async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop> {
+async fn transaction(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop<Status>> {
     let request: wire::TransactionRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
-    let command = transaction_command(&request, &session.session, call)?;
+    let command = match transaction_command(&request, &session.session, call) {
+        Ok(command) => command,
+        // Refused before the ledger, but answered like the ledger's own
+        // refusals: with the wallet's balance.
+        Err(Status::WrongCurrency) => {
+            let outcome = seamless::balance(state, source, &session.session).await?;
+            let reply = render(&outcome, &session.session, request.request_uuid, call);
+            return Ok(Reply {
+                status: Status::WrongCurrency,
+                ..reply
+            });
+        }
+        Err(status) => return Err(status.into()),
+    };
     let id = ext_id(&request.transaction_uuid)?;
     let outcome = seamless::in_session(state, source, id, &session, command).await?;
     Ok(render(&outcome, &session.session, request.request_uuid, call))
 }
 
-async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop> {
+async fn rollback(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::RollbackRequest = wire::decode(body)?;
     let session = session(state, source, &request.token, &request.user)?;
     let command = Command::Gaming(gaming::Command::Rollback {
@@ -215,7 +214,11 @@ fn transaction_command(request: &wire::TransactionRequest, session: &Session, ca
         (Call::Win, None, _) if promo || jackpot => None,
         _ => return Err(Status::WrongSyntax),
     };
-    let currency = Currency::from_code(&request.currency).ok_or(Status::WrongCurrency)?;
+    // The currency before the amount: the amount's granularity depends on
+    // it, and a stake in another currency is a wrong currency, not bad syntax.
+    let currency = Currency::from_code(&request.currency)
+        .filter(|currency| *currency == session.currency)
+        .ok_or(Status::WrongCurrency)?;
     let free = request.is_free == Some(true) || promo;
     let stake = match call {
         Call::Bet if !free => Stake::Positive,
@@ -330,12 +333,7 @@ fn unsigned(error: &dyn std::fmt::Display) -> Response {
 /// `RS_ERROR_UNKNOWN` (ring full, stopping, commit in doubt), or the error
 /// body when the request timed out or the response could not be signed.
 fn hub88_failure(description: &str) -> ApiResponse {
-    let schema: Schema = AnyOfBuilder::new()
-        .item(Ref::from_schema_name("Reply"))
-        .item(error_body())
-        .build()
-        .into();
-    json(schema, description).build()
+    partner_failure("Reply", description)
 }
 
 edge::responses! {
@@ -347,20 +345,12 @@ edge::responses! {
     }
 }
 
-/// A route of the contract: one handler per path, for the OpenAPI document.
+impl Refusal for Status {}
+
+/// A route of the contract (see [`partner_route`](super)).
 macro_rules! route {
-    ($(#[$attribute:meta])* $name:ident => $call:expr) => {
-        $(#[$attribute])*
-        pub async fn $name(
-            State(state): State<AppState>,
-            aggregator: Result<Path<String>, PathRejection>,
-            headers: HeaderMap,
-            body: Result<JsonBody, ApiError>,
-        ) -> Response {
-            // A segment that is not text (bad UTF-8) names no partner either.
-            let aggregator = aggregator.map(|Path(aggregator)| aggregator).unwrap_or_default();
-            serve(state, &aggregator, &headers, body, $call).await
-        }
+    ($($route:tt)*) => {
+        partner_route! { serve(headers: HeaderMap, body: Result<JsonBody, ApiError>) $($route)* }
     };
 }
 

@@ -171,10 +171,14 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Source
     let signed = signature::parse(headers)?;
     let secret = match seamless::credential(state, signed.aggregator) {
         Some(AggregatorCredential::Hmac(secret)) => secret,
-        Some(AggregatorCredential::RsaPublicKey(_)) => {
+        Some(
+            AggregatorCredential::RsaPublicKey(_)
+            | AggregatorCredential::HashKey(_)
+            | AggregatorCredential::AuthToken(_),
+        ) => {
             return Err(ApiError::unauthorized(
                 "wrong_contract",
-                "this aggregator signs with an RSA key: it speaks its own contract (e.g. /hub88/{aggregator}/...)",
+                "this aggregator speaks its partner's contract (/hub88/..., /pragmatic/... or /evolution/{aggregator}/...)",
             ));
         }
         None => return Err(ApiError::unauthorized("unknown_aggregator", "no such aggregator")),
