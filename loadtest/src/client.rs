@@ -56,6 +56,10 @@ pub enum Credential {
     Hmac(Secret),
     /// Hub88's RSA key pair (ours; the server holds the public half).
     Rsa(RsaSigner),
+    /// Pragmatic Play's secret key (MD5 over the sorted parameters and the key).
+    HashKey(String),
+    /// Evolution's `authToken` (in the query of every call).
+    AuthToken(String),
 }
 
 /// A reply, read whole.
@@ -93,6 +97,13 @@ pub enum Call {
     Native { route: &'static str, body: Vec<u8> },
     /// `POST /hub88/{aggregator}/transaction/{route}` (or `user/{route}`), RSA-signed.
     Hub88 { route: &'static str, body: Vec<u8> },
+    /// `POST /pragmatic/{aggregator}/{method}.html`, a form with its `hash`.
+    Pragmatic {
+        method: &'static str,
+        params: Vec<(&'static str, String)>,
+    },
+    /// `POST /evolution/{aggregator}/{route}?authToken=…` with a JSON body.
+    Evolution { route: &'static str, body: Vec<u8> },
     /// `POST` on the operator API with the bearer token.
     OperatorPost { path: String, body: Vec<u8> },
     /// `GET` on the operator API with the bearer token.
@@ -212,6 +223,29 @@ impl Wire {
                     body,
                 )
             }
+            Call::Pragmatic { method, params } => {
+                let Credential::HashKey(key) = &self.credential else {
+                    anyhow::bail!("Pragmatic Play needs a hash-key aggregator");
+                };
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                for (name, value) in params {
+                    form.append_pair(name, value);
+                }
+                form.append_pair("hash", &pragmatic_hash(params, key));
+                Prepared {
+                    method: Method::POST,
+                    path: format!("/pragmatic/{}/{method}.html", self.aggregator),
+                    headers: vec![("content-type", "application/x-www-form-urlencoded".to_owned())],
+                    body: Some(form.finish().into_bytes()),
+                }
+            }
+            Call::Evolution { route, body } => {
+                let Credential::AuthToken(token) = &self.credential else {
+                    anyhow::bail!("Evolution needs an authToken aggregator");
+                };
+                let path = format!("/evolution/{}/{route}?authToken={token}", self.aggregator);
+                json(Method::POST, path, Vec::new(), body)
+            }
             Call::OperatorPost { path, body } => json(Method::POST, path.clone(), bearer(), body),
             Call::OperatorGet { path } => Prepared {
                 method: Method::GET,
@@ -227,6 +261,16 @@ impl Wire {
             },
         })
     }
+}
+
+/// Pragmatic Play's `hash`: MD5 (hex) of the parameters sorted by name as
+/// `key=value&…`, followed by the secret key.
+pub fn pragmatic_hash(params: &[(&str, String)], key: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut sorted: Vec<_> = params.iter().collect();
+    sorted.sort_by_key(|(name, _)| *name);
+    let joined: Vec<String> = sorted.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    hex::encode(Md5::digest(format!("{}{key}", joined.join("&"))))
 }
 
 /// One QUIC connection to the server, trusting its certificate only.
@@ -319,6 +363,18 @@ pub fn decimal(cents: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pragmatic_hash_is_md5_of_the_sorted_parameters_and_the_key() {
+        // Pragmatic Play's documented example shape: sorted `key=value&…` then the key.
+        let params = [
+            ("userId", "421".to_string()),
+            ("providerId", "PragmaticPlay".to_string()),
+        ];
+        use md5::{Digest, Md5};
+        let expected = hex::encode(Md5::digest("providerId=PragmaticPlay&userId=421testKey"));
+        assert_eq!(pragmatic_hash(&params, "testKey"), expected);
+    }
 
     #[test]
     fn cents_and_decimals_round_trip_and_refuse_what_is_not_two_decimals() {

@@ -15,6 +15,19 @@ use crate::client::{Credential, decimal};
 /// Every player's cash at the start: 1,000,000.00 EUR.
 pub const START_CENTS: i64 = 100_000_000;
 
+/// How an aggregator authenticates its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// The native API's HMAC secret.
+    Hmac,
+    /// Hub88's RSA keys.
+    Rsa,
+    /// Pragmatic Play's hash key.
+    HashKey,
+    /// Evolution's authToken.
+    AuthToken,
+}
+
 /// A funded player and its game session.
 #[derive(Clone, Debug)]
 pub struct Seat {
@@ -56,24 +69,43 @@ impl Setup {
         serde_json::from_str(&text).with_context(|| format!("POST {path}: not JSON: {text}"))
     }
 
-    /// A new aggregator: its id and how it signs (`rsa`: Hub88's scheme).
-    pub async fn aggregator(&self, rsa: bool) -> Result<(u32, Credential)> {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
-        let name = format!("loadtest-{}-{millis}", std::process::id());
-        if rsa {
-            let signer = RsaSigner::from_pem(&RsaSigner::generate_pem()?)?;
-            let body = json!({ "name": name, "rsa_public_key": signer.public_key_pem() });
-            let created = self.post("/operator/v1/aggregators", body).await?;
-            let id = created["aggregator"].as_u64().context("aggregator id")?;
-            return Ok((u32::try_from(id)?, Credential::Rsa(signer)));
+    /// A new aggregator: its id and how it signs.
+    pub async fn aggregator(&self, scheme: Scheme) -> Result<(u32, Credential)> {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+        let name = format!("loadtest-{}-{nanos}", std::process::id());
+        let id = |created: &Value| -> Result<u32> {
+            Ok(u32::try_from(created["aggregator"].as_u64().context("aggregator id")?)?)
+        };
+        let secret = |created: &Value| -> Result<String> {
+            Ok(created["secret"].as_str().context("aggregator secret")?.to_owned())
+        };
+        match scheme {
+            Scheme::Rsa => {
+                let signer = RsaSigner::from_pem(&RsaSigner::generate_pem()?)?;
+                let body = json!({ "name": name, "rsa_public_key": signer.public_key_pem() });
+                let created = self.post("/operator/v1/aggregators", body).await?;
+                Ok((id(&created)?, Credential::Rsa(signer)))
+            }
+            Scheme::HashKey => {
+                // A key of our own making: the partner and the operator agree on it.
+                let key = format!("lt{nanos:x}");
+                let body = json!({ "name": name, "pragmatic_secret_key": key });
+                let created = self.post("/operator/v1/aggregators", body).await?;
+                Ok((id(&created)?, Credential::HashKey(key)))
+            }
+            Scheme::AuthToken => {
+                let body = json!({ "name": name, "evolution": true });
+                let created = self.post("/operator/v1/aggregators", body).await?;
+                Ok((id(&created)?, Credential::AuthToken(secret(&created)?)))
+            }
+            Scheme::Hmac => {
+                let created = self.post("/operator/v1/aggregators", json!({ "name": name })).await?;
+                let bytes: [u8; 32] = hex::decode(secret(&created)?)?
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("secret is not 32 bytes"))?;
+                Ok((id(&created)?, Credential::Hmac(Secret(bytes))))
+            }
         }
-        let created = self.post("/operator/v1/aggregators", json!({ "name": name })).await?;
-        let id = created["aggregator"].as_u64().context("aggregator id")?;
-        let secret = hex::decode(created["secret"].as_str().context("aggregator secret")?)?;
-        let secret: [u8; 32] = secret
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("secret is not 32 bytes"))?;
-        Ok((u32::try_from(id)?, Credential::Hmac(Secret(secret))))
     }
 
     /// A new player with [`START_CENTS`] EUR and a day-long game-launch token.

@@ -173,7 +173,7 @@ pub fn run(mut args: RunArgs) -> Result<()> {
 
 async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let setup = Setup::new(&args.url, admin);
-    let (aggregator, credential) = setup.aggregator(args.scenario.rsa()).await?;
+    let (aggregator, credential) = setup.aggregator(args.scenario.scheme()).await?;
     let mut seats = Vec::new();
     for _ in 0..args.scenario.seats(args.connections) {
         seats.push(setup.seat(aggregator).await?);

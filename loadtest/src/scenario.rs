@@ -6,12 +6,14 @@
 //! step's `delta`, an expected refusal moves nothing, and anything else
 //! (an unexpected status, a retry answered differently) stops the run.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::client::{Call, Reply, decimal};
-use crate::fixture::Seat;
+use crate::fixture::{Scheme, Seat};
 
 /// The scenarios `croupier-loadtest run` plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -33,6 +35,11 @@ pub enum Scenario {
     /// Rounds through the Hub88 adapter (RSA-signed both ways; the client
     /// signs on the same cores).
     Hub88,
+    /// Pragmatic Play's flow: `bet`, `result`, `endRound` (form posts with
+    /// an MD5 hash).
+    Pragmatic,
+    /// Evolution's One Wallet: `debit`, then the `credit` that settles it.
+    Evolution,
     /// `GET /healthz`: no engine, no journal; the HTTP stack's own ceiling.
     Noop,
     /// The native in-session balance (`/wallet/v1/balance`), answered by
@@ -43,9 +50,14 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    /// Whether the aggregator signs with RSA (Hub88) rather than HMAC.
-    pub fn rsa(self) -> bool {
-        self == Scenario::Hub88
+    /// How the scenario's aggregator authenticates.
+    pub fn scheme(self) -> Scheme {
+        match self {
+            Scenario::Hub88 => Scheme::Rsa,
+            Scenario::Pragmatic => Scheme::HashKey,
+            Scenario::Evolution => Scheme::AuthToken,
+            _ => Scheme::Hmac,
+        }
     }
 
     /// Players the fixture needs for `connections` connections.
@@ -70,10 +82,11 @@ pub enum Kind {
     Deposit,
     Balance,
     Noop,
+    EndRound,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Bet,
         Kind::Win,
         Kind::Rollback,
@@ -82,6 +95,7 @@ impl Kind {
         Kind::Deposit,
         Kind::Balance,
         Kind::Noop,
+        Kind::EndRound,
     ];
 
     pub fn index(self) -> usize {
@@ -134,6 +148,8 @@ pub struct Script {
     rng: u64,
     /// The open round and its bet's id.
     open: Option<(String, String)>,
+    /// A settled round still to end (Pragmatic Play's `endRound`).
+    to_end: Option<String>,
     /// The last request that was not itself a retry, and its reply.
     last: Option<(Call, Kind, Reply)>,
 }
@@ -148,6 +164,7 @@ impl Script {
             // SplitMix64 needs any non-zero-ish start; distinct per connection.
             rng: seed ^ (connection as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             open: None,
+            to_end: None,
             last: None,
         }
     }
@@ -192,10 +209,17 @@ impl Script {
                 };
                 self.step(Kind::Deposit, call, 1_000, Expect::Accepted)
             }
-            Scenario::Rounds | Scenario::HotPlayer | Scenario::Hub88 => match self.open.take() {
-                None => self.bet(100),
-                Some((round, bet)) => self.win(&round, &bet, 50),
-            },
+            Scenario::Pragmatic if self.to_end.is_some() => {
+                let round = self.to_end.take().unwrap_or_default();
+                let call = self.pragmatic("endRound", &round, None);
+                self.step(Kind::EndRound, call, 0, Expect::Accepted)
+            }
+            Scenario::Rounds | Scenario::HotPlayer | Scenario::Hub88 | Scenario::Pragmatic | Scenario::Evolution => {
+                match self.open.take() {
+                    None => self.bet(100),
+                    Some((round, bet)) => self.win(&round, &bet, 50),
+                }
+            }
             Scenario::Wallet => self.mixed(),
         }
     }
@@ -257,11 +281,59 @@ impl Script {
         }
     }
 
+    fn user(&self) -> String {
+        format!("player-{}", self.player())
+    }
+
+    /// A Pragmatic Play call about `round`; `money`: its reference and amount.
+    fn pragmatic(&self, method: &'static str, round: &str, money: Option<(&str, i64)>) -> Call {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut params = vec![
+            ("userId", self.user()),
+            ("gameId", "slots".to_owned()),
+            ("roundId", round.to_owned()),
+            ("providerId", "PragmaticPlay".to_owned()),
+            ("timestamp", timestamp.to_string()),
+            ("token", self.token().to_owned()),
+        ];
+        if let Some((reference, cents)) = money {
+            params.push(("reference", reference.to_owned()));
+            params.push(("amount", decimal(cents)));
+            params.push(("roundDetails", "spin".to_owned()));
+        }
+        Call::Pragmatic { method, params }
+    }
+
+    /// An Evolution debit or credit of `cents` for the bet `bet` of `round`.
+    fn evolution(&self, route: &'static str, round: &str, bet: &str, id: &str, cents: i64) -> Call {
+        // Written by hand: the amount must be a JSON number with exactly
+        // the currency's decimals, which serde_json's floats would not keep.
+        let body = format!(
+            r#"{{"sid":{},"userId":{},"uuid":"u-{id}","currency":"EUR","game":{{"id":{},"type":"slots"}},"transaction":{{"id":{},"refId":{},"amount":{}}}}}"#,
+            json!(self.token()),
+            json!(self.user()),
+            json!(round),
+            json!(id),
+            json!(bet),
+            decimal(cents)
+        );
+        Call::Evolution {
+            route,
+            body: body.into_bytes(),
+        }
+    }
+
     /// A bet of `cents` opening a new round; returns the call and the round.
     fn bet_call(&self, cents: i64) -> (Call, (String, String)) {
         let round = format!("c{}-r{}", self.connection, self.made);
         let bet = format!("{round}-b");
-        let call = if self.scenario == Scenario::Hub88 {
+        let call = if self.scenario == Scenario::Pragmatic {
+            self.pragmatic("bet", &round, Some((&bet, cents)))
+        } else if self.scenario == Scenario::Evolution {
+            self.evolution("debit", &round, &bet, &bet, cents)
+        } else if self.scenario == Scenario::Hub88 {
             hub88(
                 "transaction/bet",
                 &json!({"user": format!("player-{}", self.player()), "token": self.token(),
@@ -285,9 +357,14 @@ impl Script {
     }
 
     /// A win of `cents` that closes `round`.
-    fn win(&self, round: &str, bet: &str, cents: i64) -> Step {
+    fn win(&mut self, round: &str, bet: &str, cents: i64) -> Step {
         let win = format!("{round}-w");
-        let call = if self.scenario == Scenario::Hub88 {
+        let call = if self.scenario == Scenario::Pragmatic {
+            self.to_end = Some(round.to_owned());
+            self.pragmatic("result", round, Some((&win, cents)))
+        } else if self.scenario == Scenario::Evolution {
+            self.evolution("credit", round, bet, &win, cents)
+        } else if self.scenario == Scenario::Hub88 {
             hub88(
                 "transaction/win",
                 &json!({"user": format!("player-{}", self.player()), "token": self.token(),
@@ -312,7 +389,12 @@ impl Script {
         let verdict = match &step.expect {
             Expect::Accepted => {
                 let accepted = reply.status == reqwest::StatusCode::OK
-                    && (self.scenario != Scenario::Hub88 || reply.json()["status"] == "RS_OK");
+                    && match self.scenario {
+                        Scenario::Hub88 => reply.json()["status"] == "RS_OK",
+                        Scenario::Pragmatic => reply.json()["error"] == 0,
+                        Scenario::Evolution => reply.json()["status"] == "OK",
+                        _ => true,
+                    };
                 if !accepted {
                     bail!(
                         "{:?} on connection {}: {} {}",

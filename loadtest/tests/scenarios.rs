@@ -87,6 +87,8 @@ async fn every_scenario_plays_and_passes_the_money_check() {
         ("hot-player", &[][..]),
         ("cashier", &[][..]),
         ("hub88", &[][..]),
+        ("pragmatic", &[][..]),
+        ("evolution", &[][..]),
         ("noop", &[][..]),
         ("wallet-balance", &[][..]),
         ("operator-balance", &[][..]),
