@@ -298,6 +298,8 @@ pub enum Rejection {
     },
     /// The player was erased: the profile and status can no longer change.
     PlayerErased,
+    /// The profile's data key seals another player's profile.
+    ProfileKeyInUse,
 }
 
 /// What a duplicate player matched on.

@@ -26,7 +26,7 @@ pub const TAG_COMMAND: u16 = 34;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 11;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 33;
+pub const TAG_REJECTION: u16 = 34;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -395,4 +395,5 @@ codec_enum!(Rejection: u16 {
     30 => SessionMismatch,
     31 => DuplicatePlayer { matched },
     32 => PlayerErased,
+    33 => ProfileKeyInUse,
 });

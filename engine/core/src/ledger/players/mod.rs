@@ -134,7 +134,7 @@ impl PlayersState {
         // The id the player would get: no other player holds it yet, so
         // only the indexes can collide.
         let next = PlayerId(self.players.len() as u64 + 1);
-        check!(self.profiles.check_profile(next, indexes));
+        check!(self.profiles.check_profile(next, profile, indexes));
         let applied = self.register(currency, jurisdiction, config);
         if let (Outcome::Registered { player }, _) = &applied {
             debug_assert_eq!(*player, next);
@@ -151,7 +151,7 @@ impl PlayersState {
         operator: OperatorId,
     ) -> Applied {
         check!(self.get(player));
-        check!(self.profiles.check_profile(player, indexes));
+        check!(self.profiles.check_profile(player, profile, indexes));
         self.profiles.set_profile(player, profile.clone(), *indexes, operator);
         (Outcome::Accepted, Detail::Plain)
     }

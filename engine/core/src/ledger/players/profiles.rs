@@ -21,6 +21,9 @@ pub(crate) struct Profiles {
     records: BTreeMap<PlayerId, ProfileRecord>,
     by_email: BTreeMap<BlindIndex, PlayerId>,
     by_identity: BTreeMap<BlindIndex, PlayerId>,
+    /// A data key seals one player's profile only: erasing one player must
+    /// never destroy another's key.
+    by_key: BTreeMap<KeyId, PlayerId>,
 }
 
 /// One player's profile data.
@@ -84,10 +87,19 @@ impl Profiles {
             .filter_map(|record| record.sealed.as_ref().map(|sealed| sealed.profile.key_id))
     }
 
-    /// Refused if erased, or if another player holds either index.
-    pub(crate) fn check_profile(&self, player: PlayerId, indexes: &ProfileIndexes) -> Result<(), Rejection> {
+    /// Refused if erased, or if another player holds either index or the
+    /// data key.
+    pub(crate) fn check_profile(
+        &self,
+        player: PlayerId,
+        profile: &SealedProfile,
+        indexes: &ProfileIndexes,
+    ) -> Result<(), Rejection> {
         if self.get(player).is_some_and(ProfileRecord::is_erased) {
             return Err(Rejection::PlayerErased);
+        }
+        if self.by_key.get(&profile.key_id).is_some_and(|&owner| owner != player) {
+            return Err(Rejection::ProfileKeyInUse);
         }
         let taken = |map: &BTreeMap<BlindIndex, PlayerId>, index| map.get(index).is_some_and(|&owner| owner != player);
         if taken(&self.by_email, &indexes.email) {
@@ -123,6 +135,7 @@ impl Profiles {
         self.drop_indexes(player);
         self.by_email.insert(indexes.email, player);
         self.by_identity.insert(indexes.identity, player);
+        self.by_key.insert(profile.key_id, player);
         let record = self.records.entry(player).or_default();
         record.sealed = Some(Sealed { profile, indexes });
         record.profile_by = Some(operator);
@@ -156,6 +169,7 @@ impl Profiles {
         if let Some(old) = self.records.get(&player).and_then(|r| r.sealed.as_ref()) {
             self.by_email.remove(&old.indexes.email);
             self.by_identity.remove(&old.indexes.identity);
+            self.by_key.remove(&old.profile.key_id);
         }
     }
 
@@ -184,8 +198,11 @@ impl Decode for Profiles {
             let Some(sealed) = &record.sealed else { continue };
             let email = profiles.by_email.insert(sealed.indexes.email, player);
             let identity = profiles.by_identity.insert(sealed.indexes.identity, player);
-            if email.is_some() || identity.is_some() || record.is_erased() {
-                return Err(DecodeError::Invalid("profiles (a blind index repeated, or an erased profile)"));
+            let key = profiles.by_key.insert(sealed.profile.key_id, player);
+            if email.is_some() || identity.is_some() || key.is_some() || record.is_erased() {
+                return Err(DecodeError::Invalid(
+                    "profiles (a blind index or data key repeated, or an erased profile)",
+                ));
             }
         }
         Ok(profiles)

@@ -107,7 +107,7 @@ fn register_profiled(state: &mut PlayersState, indexes: ProfileIndexes) -> Outco
     let command = Command::RegisterProfiled {
         currency: Currency::EUR,
         jurisdiction: Jurisdiction::new("GB").expect("valid code"),
-        profile: sealed(indexes.email.0[0]),
+        profile: sealed(indexes.email.0[0] * 16 + indexes.identity.0[0]),
         indexes,
         operator: OperatorId(1),
     };
@@ -134,9 +134,9 @@ fn a_second_player_with_either_index_is_refused_and_changes_nothing() {
         Outcome::Registered { player: PlayerId(2) }
     );
     // A player may keep its own indexes, not take another's.
-    let update = |player, indexes| Command::UpdateProfile {
+    let update = |player: u64, indexes| Command::UpdateProfile {
         player: PlayerId(player),
-        profile: sealed(9),
+        profile: sealed(100 + player as u8),
         indexes,
         operator: OperatorId(3),
     };
@@ -149,7 +149,22 @@ fn a_second_player_with_either_index_is_refused_and_changes_nothing() {
     assert_eq!(state.apply(&ctx(), &update(2, indexes(2, 1)), &config(10)).0, Outcome::Accepted);
     let record = state.profiles.get(PlayerId(1)).expect("a record");
     assert_eq!(record.profile_by, Some(OperatorId(3)));
-    assert_eq!(record.sealed.as_ref().map(|s| s.profile.clone()), Some(sealed(9)));
+    assert_eq!(record.sealed.as_ref().map(|s| s.profile.clone()), Some(sealed(101)));
+    // Nor another's data key.
+    assert_eq!(
+        state.apply(&ctx(), &update(1, indexes(7, 7)).clone(), &config(10)).0,
+        Outcome::Accepted
+    );
+    let stolen_key = Command::UpdateProfile {
+        player: PlayerId(2),
+        profile: sealed(101),
+        indexes: indexes(8, 8),
+        operator: OperatorId(3),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &stolen_key, &config(10)).0,
+        Outcome::Rejected(Rejection::ProfileKeyInUse)
+    );
 }
 
 #[test]
@@ -216,7 +231,9 @@ fn profiles_round_trip_and_a_repeated_index_is_refused() {
     let bytes = to_bytes(&state.profiles);
     let decoded: Profiles = from_bytes(&bytes).expect("decodes");
     assert_eq!(to_bytes(&decoded), bytes);
-    assert_eq!(decoded.check_profile(PlayerId(3), &indexes(2, 9)), state.profiles.check_profile(PlayerId(3), &indexes(2, 9)));
+    let probe = |p: &Profiles| p.check_profile(PlayerId(3), &sealed(34), &indexes(3, 3));
+    assert_eq!(probe(&decoded), Err(Rejection::ProfileKeyInUse));
+    assert_eq!(probe(&decoded), probe(&state.profiles));
     // Player 2's email index overwritten with player 1's.
     let mut records: Vec<(PlayerId, ProfileRecord)> = from_bytes(&bytes).expect("decodes");
     if let Some(sealed) = records[1].1.sealed.as_mut() {
