@@ -333,9 +333,13 @@ async fn no_personal_data_rests_in_clear_and_erasure_survives_restarts() {
     let live_keys = key_files(dir.path());
     assert_eq!(live_keys.len(), 1);
     let destroyed = key_of_erased.iter().find(|k| !live_keys.contains(k)).unwrap().clone();
+    // Wait for a snapshot that holds the erasure (a format-5 image with
+    // the profiles in it).
+    let applied = s.commands_applied().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while engine::snapshot::list(dir.path()).unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no snapshot");
+    let newest = || engine::snapshot::list(dir.path()).unwrap().iter().map(|(seq, _)| *seq).max();
+    while newest().is_none_or(|seq| seq < applied) {
+        assert!(std::time::Instant::now() < deadline, "no snapshot at {applied}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let clock = w.server.clock.clone();
@@ -363,7 +367,8 @@ async fn no_personal_data_rests_in_clear_and_erasure_survives_restarts() {
     server.stop().await;
     // The last start came from a snapshot, with the profiles in it.
     let (ledger, report) = engine::durable::replay(dir.path(), engine::Config::default()).unwrap();
-    assert!(report.snapshot.is_some() && report.skipped_snapshots.is_empty(), "{:?}", report.skipped_snapshots);
+    assert!(report.snapshot.as_ref().is_some_and(|s| s.seq >= applied), "{:?}", report.snapshot);
+    assert!(report.skipped_snapshots.is_empty(), "{:?}", report.skipped_snapshots);
     assert_eq!(ledger.profile_keys().len(), 1);
     assert!(ledger.profile(engine::PlayerId(players[0])).unwrap().unwrap().is_erased());
 }
