@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use edge::AppState;
-use edge::reads::read;
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BearerErrors, LedgerErrors};
+use edge::reads::read;
 use edge::wire;
 
 use crate::shared::{BalanceReply, balance_reply, ok, player};

@@ -81,4 +81,3 @@ pub fn change_reply(outcome: &Outcome, currency: Currency) -> Result<Response, A
         other => Err(refusal(other, currency)),
     }
 }
-

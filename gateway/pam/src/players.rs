@@ -223,7 +223,7 @@ pub async fn register(
     let command = players::Command::RegisterProfiled {
         currency,
         jurisdiction,
-        profile: sealed,
+        profile: Box::new(sealed),
         indexes: indexes(&vault, &normalized),
         operator: caller.id,
     };
@@ -312,14 +312,21 @@ pub async fn patch_profile(
 ) -> Result<Response, ApiError> {
     let patch: ProfilePatch = decode(&body)?;
     if patch.is_empty() {
-        return Err(ApiError::bad_request("invalid_request", "name at least one field to change"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "name at least one field to change",
+        ));
     }
     let player = player(&state, &player_id)?;
     let id = request_id(&headers)?;
     let vault = vault(&state)?;
     let (view, _) = view(&state, player).await?;
     if view.erased.is_some() {
-        return Err(ApiError::new(StatusCode::GONE, "player_erased", "the player's profile was erased"));
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "player_erased",
+            "the player's profile was erased",
+        ));
     }
     let (profile, key_id) = match view.profile {
         Some(sealed) => {
@@ -332,7 +339,7 @@ pub async fn patch_profile(
     let sealed = seal(&vault, key_id, &profile).await?;
     let command = players::Command::UpdateProfile {
         player,
-        profile: sealed,
+        profile: Box::new(sealed),
         indexes: indexes(&vault, &normalized),
         operator: caller.id,
     };
@@ -383,7 +390,10 @@ pub async fn set_status(
         reason,
         operator: caller.id,
     };
-    match caller.submit(&state, request_id(&headers)?, Command::Players(command)).await? {
+    match caller
+        .submit(&state, request_id(&headers)?, Command::Players(command))
+        .await?
+    {
         Outcome::Accepted => ok(StatusCode::OK, &request),
         other => Err(refusal(&other, Currency::EUR)),
     }

@@ -210,7 +210,12 @@ impl Profile {
                 return Err(invalid("affiliate_code", "1 to 64 printable ASCII characters"));
             }
         }
-        let name = self.name.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+        let name = self
+            .name
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let postcode: String = self
             .address
             .postcode
@@ -260,7 +265,9 @@ fn email(value: &str) -> Result<String, ApiError> {
     let (local, domain) = value.split_once('@').ok_or_else(bad)?;
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && local.bytes().all(|b| b.is_ascii_graphic() && !b"@\"(),:;<>[\\]".contains(&b))
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"@\"(),:;<>[\\]".contains(&b))
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
@@ -295,7 +302,10 @@ fn postcode(value: &str) -> Result<String, ApiError> {
         && value.len() <= 16
         && value.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-');
     if !valid {
-        return Err(invalid("address.postcode", "2 to 10 letters or digits (spaces and hyphens allowed)"));
+        return Err(invalid(
+            "address.postcode",
+            "2 to 10 letters or digits (spaces and hyphens allowed)",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -346,7 +356,11 @@ impl Date {
         let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         let shifted_month = (5 * day_of_year + 2) / 153;
         let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-        let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 } as u32;
+        let month = if shifted_month < 10 {
+            shifted_month + 3
+        } else {
+            shifted_month - 9
+        } as u32;
         let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
         Date { year, month, day }
     }
@@ -409,7 +423,9 @@ mod tests {
         for good in ["a@b.co", "first.last+tag@sub.example.org"] {
             assert!(email(good).is_ok(), "{good}");
         }
-        for bad in ["", "a", "a@b", "@b.co", "a@.co", "a@b..co", "a b@c.de", "a@b.c_o", ".a@b.co"] {
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.co", "a@b..co", "a b@c.de", "a@b.c_o", ".a@b.co",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert_eq!(phone("+44 (20) 7946-0000").unwrap(), "+442079460000");

@@ -245,7 +245,11 @@ impl Vault {
         self.random.fill(&mut nonce).map_err(|_| VaultError::Random)?;
         let mut sealed = key.to_vec();
         self.wrap
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(wrap_aad(id)), &mut sealed)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(wrap_aad(id)),
+                &mut sealed,
+            )
             .map_err(|_| VaultError::Random)?;
         let mut file = KEY_FILE_MAGIC.to_vec();
         file.extend_from_slice(&nonce);
@@ -286,7 +290,11 @@ impl DataKey {
     pub fn seal(&self, plaintext: &[u8]) -> Result<SealedProfile, VaultError> {
         let nonce_key = hmac::Key::new(
             hmac::HMAC_SHA256,
-            hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.key), b"croupier-pam nonce key v1").as_ref(),
+            hmac::sign(
+                &hmac::Key::new(hmac::HMAC_SHA256, &self.key),
+                b"croupier-pam nonce key v1",
+            )
+            .as_ref(),
         );
         let mut nonce = [0; 12];
         nonce.copy_from_slice(&hmac::sign(&nonce_key, plaintext).as_ref()[..12]);
@@ -378,7 +386,10 @@ fn read_or_make_master(path: &Path, key_dir: &Path, may_make: bool) -> Result<[u
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path).map_err(VaultError::io(path))?.permissions().mode();
         if mode & 0o077 != 0 {
-            return Err(refuse(format!("mode {:o}: must be readable by its owner only (0600)", mode & 0o777)));
+            return Err(refuse(format!(
+                "mode {:o}: must be readable by its owner only (0600)",
+                mode & 0o777
+            )));
         }
     }
     hex::decode(text.trim())
@@ -404,7 +415,10 @@ mod tests {
         assert!(key_b.open(&sealed).is_err());
         // Reopened with the same master key, the stored key opens it.
         let again = Vault::open(dir.path(), None).unwrap();
-        assert_eq!(again.key(a).unwrap().unwrap().open(&sealed).unwrap(), b"{\"name\":\"Ada\"}");
+        assert_eq!(
+            again.key(a).unwrap().unwrap().open(&sealed).unwrap(),
+            b"{\"name\":\"Ada\"}"
+        );
         assert_eq!(again.sweep(&[a]).unwrap(), 1);
         assert!(again.key(b).unwrap().is_none());
         assert!(again.destroy(a).unwrap());
@@ -418,20 +432,35 @@ mod tests {
         vault.key_or_create(vault.random_key_id().unwrap()).unwrap();
         let master = dir.path().join(MASTER_KEY_FILE);
         fs::remove_file(&master).unwrap();
-        assert!(matches!(Vault::open(dir.path(), None), Err(VaultError::MasterKey { .. })));
+        assert!(matches!(
+            Vault::open(dir.path(), None),
+            Err(VaultError::MasterKey { .. })
+        ));
         edge::tokens::write_private_file(&master, hex::encode([7u8; 32]).as_bytes()).unwrap();
-        assert!(matches!(Vault::open(dir.path(), None), Err(VaultError::DamagedKey { .. })));
+        assert!(matches!(
+            Vault::open(dir.path(), None),
+            Err(VaultError::DamagedKey { .. })
+        ));
         edge::tokens::write_private_file(&master, b"not hex").unwrap();
-        assert!(matches!(Vault::open(dir.path(), None), Err(VaultError::MasterKey { .. })));
+        assert!(matches!(
+            Vault::open(dir.path(), None),
+            Err(VaultError::MasterKey { .. })
+        ));
         let elsewhere = dir.path().join("elsewhere");
-        assert!(matches!(Vault::open(dir.path(), Some(&elsewhere)), Err(VaultError::MasterKey { .. })));
+        assert!(matches!(
+            Vault::open(dir.path(), Some(&elsewhere)),
+            Err(VaultError::MasterKey { .. })
+        ));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let good = hex::encode([7u8; 32]);
             edge::tokens::write_private_file(&master, good.as_bytes()).unwrap();
             fs::set_permissions(&master, fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(Vault::open(dir.path(), None), Err(VaultError::MasterKey { .. })));
+            assert!(matches!(
+                Vault::open(dir.path(), None),
+                Err(VaultError::MasterKey { .. })
+            ));
         }
     }
 
@@ -442,10 +471,19 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let other = Vault::open(other.path(), None).unwrap();
         assert_eq!(vault.blind_index("email", "a@b.c"), vault.blind_index("email", "a@b.c"));
-        assert_ne!(vault.blind_index("email", "a@b.c"), vault.blind_index("identity", "a@b.c"));
+        assert_ne!(
+            vault.blind_index("email", "a@b.c"),
+            vault.blind_index("identity", "a@b.c")
+        );
         assert_ne!(vault.blind_index("email", "a@b.c"), other.blind_index("email", "a@b.c"));
         let id = ExtId::new("reg-1").unwrap();
-        assert_eq!(vault.request_key_id(SourceId(2), &id), vault.request_key_id(SourceId(2), &id));
-        assert_ne!(vault.request_key_id(SourceId(2), &id), vault.request_key_id(SourceId(3), &id));
+        assert_eq!(
+            vault.request_key_id(SourceId(2), &id),
+            vault.request_key_id(SourceId(2), &id)
+        );
+        assert_ne!(
+            vault.request_key_id(SourceId(2), &id),
+            vault.request_key_id(SourceId(3), &id)
+        );
     }
 }

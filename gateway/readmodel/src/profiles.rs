@@ -200,8 +200,10 @@ fn seed_record(
         time_ms,
     } = &record.erasure
     {
-        tx.prepare_cached("UPDATE profiles SET erased_by = ?2, erased_reason = ?3, erased_at_ms = ?4 WHERE player = ?1")?
-            .execute(params![player.0 as i64, operator.0, reason.as_str(), *time_ms as i64])?;
+        tx.prepare_cached(
+            "UPDATE profiles SET erased_by = ?2, erased_reason = ?3, erased_at_ms = ?4 WHERE player = ?1",
+        )?
+        .execute(params![player.0 as i64, operator.0, reason.as_str(), *time_ms as i64])?;
     }
     Ok(())
 }

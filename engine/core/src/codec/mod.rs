@@ -723,7 +723,7 @@ mod tests {
                 players::Command::RegisterProfiled {
                     currency: Currency::EUR,
                     jurisdiction: Jurisdiction::new("GB").unwrap(),
-                    profile: profile.clone(),
+                    profile: Box::new(profile.clone()),
                     indexes,
                     operator,
                 },
@@ -732,7 +732,7 @@ mod tests {
                 31,
                 players::Command::UpdateProfile {
                     player,
-                    profile,
+                    profile: Box::new(profile),
                     indexes,
                     operator,
                 },
@@ -746,7 +746,14 @@ mod tests {
                     operator,
                 },
             ),
-            (33, players::Command::ErasePlayer { player, reason, operator }),
+            (
+                33,
+                players::Command::ErasePlayer {
+                    player,
+                    reason,
+                    operator,
+                },
+            ),
         ];
         for (tag, command) in commands {
             let command = Command::Players(command);
@@ -763,7 +770,10 @@ mod tests {
         let mut empty = to_bytes(&KeyId([1; 16]));
         empty.extend_from_slice(&[1; 13]);
         empty.extend_from_slice(&0u32.to_le_bytes());
-        assert_eq!(from_bytes::<SealedProfile>(&empty), Err(DecodeError::Invalid("SealedProfile")));
+        assert_eq!(
+            from_bytes::<SealedProfile>(&empty),
+            Err(DecodeError::Invalid("SealedProfile"))
+        );
     }
 
     #[test]

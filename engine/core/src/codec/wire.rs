@@ -19,7 +19,9 @@ use crate::ids::{
 use crate::ledger::players::{ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
-use crate::outcome::{Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary};
+use crate::outcome::{
+    Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary,
+};
 
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 34;

@@ -124,7 +124,11 @@ impl Ledger {
         let Some(rounds) = RoundStore::from_parts(config.round_retention(), image.rounds) else {
             return inconsistent("rounds break the store's limits or repeat a key");
         };
-        if image.profiles.last_player().is_some_and(|last| last.0 > image.players.len() as u64) {
+        if image
+            .profiles
+            .last_player()
+            .is_some_and(|last| last.0 > image.players.len() as u64)
+        {
             return inconsistent("a profile of a player that does not exist");
         }
         let mut players = image.players;

@@ -45,8 +45,9 @@ pub enum Command {
         currency: Currency,
         /// Where the player is licensed.
         jurisdiction: Jurisdiction,
-        /// The profile, encrypted by the gateway.
-        profile: SealedProfile,
+        /// The profile, encrypted by the gateway (boxed: every command in
+        /// the ring is as big as the biggest, and bets are the many).
+        profile: Box<SealedProfile>,
         /// What makes a player unique.
         indexes: ProfileIndexes,
         /// Who registered the player.
@@ -58,8 +59,8 @@ pub enum Command {
     UpdateProfile {
         /// The player.
         player: PlayerId,
-        /// The new profile, encrypted by the gateway.
-        profile: SealedProfile,
+        /// The new profile, encrypted by the gateway (boxed, as above).
+        profile: Box<SealedProfile>,
         /// Its blind indexes.
         indexes: ProfileIndexes,
         /// Who changed it.
@@ -100,9 +101,9 @@ impl Command {
             | Command::UpdateProfile { player, .. }
             | Command::SetStatus { player, .. }
             | Command::ErasePlayer { player, .. } => Some(*player),
-            Command::RegisterPlayer { .. } | Command::SetJurisdictionRules { .. } | Command::RegisterProfiled { .. } => {
-                None
-            }
+            Command::RegisterPlayer { .. }
+            | Command::SetJurisdictionRules { .. }
+            | Command::RegisterProfiled { .. } => None,
         }
     }
 

@@ -138,7 +138,8 @@ impl PlayersState {
         let applied = self.register(currency, jurisdiction, config);
         if let (Outcome::Registered { player }, _) = &applied {
             debug_assert_eq!(*player, next);
-            self.profiles.set_profile(*player, profile.clone(), *indexes, operator);
+            self.profiles
+                .set_profile(*player, SealedProfile::clone(profile), *indexes, operator);
         }
         applied
     }
@@ -152,7 +153,8 @@ impl PlayersState {
     ) -> Applied {
         check!(self.get(player));
         check!(self.profiles.check_profile(player, profile, indexes));
-        self.profiles.set_profile(player, profile.clone(), *indexes, operator);
+        self.profiles
+            .set_profile(player, SealedProfile::clone(profile), *indexes, operator);
         (Outcome::Accepted, Detail::Plain)
     }
 

@@ -107,7 +107,7 @@ fn register_profiled(state: &mut PlayersState, indexes: ProfileIndexes) -> Outco
     let command = Command::RegisterProfiled {
         currency: Currency::EUR,
         jurisdiction: Jurisdiction::new("GB").expect("valid code"),
-        profile: sealed(indexes.email.0[0] * 16 + indexes.identity.0[0]),
+        profile: Box::new(sealed(indexes.email.0[0] * 16 + indexes.identity.0[0])),
         indexes,
         operator: OperatorId(1),
     };
@@ -126,8 +126,14 @@ fn a_second_player_with_either_index_is_refused_and_changes_nothing() {
         Outcome::Registered { player: PlayerId(1) }
     );
     let duplicate = |matched| Outcome::Rejected(Rejection::DuplicatePlayer { matched });
-    assert_eq!(register_profiled(&mut state, indexes(1, 2)), duplicate(DuplicateOf::Email));
-    assert_eq!(register_profiled(&mut state, indexes(2, 1)), duplicate(DuplicateOf::Identity));
+    assert_eq!(
+        register_profiled(&mut state, indexes(1, 2)),
+        duplicate(DuplicateOf::Email)
+    );
+    assert_eq!(
+        register_profiled(&mut state, indexes(2, 1)),
+        duplicate(DuplicateOf::Identity)
+    );
     assert_eq!(state.len(), 1);
     assert_eq!(
         register_profiled(&mut state, indexes(2, 2)),
@@ -136,17 +142,23 @@ fn a_second_player_with_either_index_is_refused_and_changes_nothing() {
     // A player may keep its own indexes, not take another's.
     let update = |player: u64, indexes| Command::UpdateProfile {
         player: PlayerId(player),
-        profile: sealed(100 + player as u8),
+        profile: Box::new(sealed(100 + player as u8)),
         indexes,
         operator: OperatorId(3),
     };
-    assert_eq!(state.apply(&ctx(), &update(1, indexes(1, 3)), &config(10)).0, Outcome::Accepted);
+    assert_eq!(
+        state.apply(&ctx(), &update(1, indexes(1, 3)), &config(10)).0,
+        Outcome::Accepted
+    );
     assert_eq!(
         state.apply(&ctx(), &update(2, indexes(1, 2)), &config(10)).0,
         duplicate(DuplicateOf::Email)
     );
     // The old identity index of player 1 was released by its update.
-    assert_eq!(state.apply(&ctx(), &update(2, indexes(2, 1)), &config(10)).0, Outcome::Accepted);
+    assert_eq!(
+        state.apply(&ctx(), &update(2, indexes(2, 1)), &config(10)).0,
+        Outcome::Accepted
+    );
     let record = state.profiles.get(PlayerId(1)).expect("a record");
     assert_eq!(record.profile_by, Some(OperatorId(3)));
     assert_eq!(record.sealed.as_ref().map(|s| s.profile.clone()), Some(sealed(101)));
@@ -157,7 +169,7 @@ fn a_second_player_with_either_index_is_refused_and_changes_nothing() {
     );
     let stolen_key = Command::UpdateProfile {
         player: PlayerId(2),
-        profile: sealed(101),
+        profile: Box::new(sealed(101)),
         indexes: indexes(8, 8),
         operator: OperatorId(3),
     };
@@ -195,12 +207,17 @@ fn erasure_drops_the_profile_and_indexes_closes_the_account_and_is_final() {
     };
     let update = Command::UpdateProfile {
         player: PlayerId(1),
-        profile: sealed(5),
+        profile: Box::new(sealed(5)),
         indexes: indexes(5, 5),
         operator: OperatorId(2),
     };
     for command in [erase, status, update] {
-        assert_eq!(state.apply(&ctx(), &command, &config(10)).0, erased, "{}", command.kind());
+        assert_eq!(
+            state.apply(&ctx(), &command, &config(10)).0,
+            erased,
+            "{}",
+            command.kind()
+        );
     }
     assert_eq!(state.get(PlayerId(1)).map(|p| p.status), Ok(AccountStatus::Closed));
 }
