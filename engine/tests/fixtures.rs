@@ -21,13 +21,13 @@ use engine::command::{
     RoundRef, Win, WinKind,
 };
 use engine::durable::{SnapshotPolicy, recover, replay, replay_from_genesis, take_snapshot};
+use engine::players::{ProfileIndexes, SealedProfile};
 use engine::sequencer::{CommitSink, Committed};
 use engine::workload::{WORKLOAD_SOURCE, Workload};
 use engine::{
     Amount, Config, Currency, Envelope, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId, PlayerId, Reason,
     Request, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash, TxRef,
 };
-use engine::players::{ProfileIndexes, SealedProfile};
 use engine::{BlindIndex, KeyId};
 use engine::{access, bonus, gaming, payments, players, rg};
 use journal::JournalConfig;

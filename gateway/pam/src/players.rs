@@ -250,6 +250,24 @@ pub async fn register(
     }
 }
 
+/// Submits a change whose success is `Accepted`; its refusal otherwise.
+async fn change(state: &AppState, caller: &Caller, id: ExtId, command: players::Command) -> Result<(), ApiError> {
+    match caller.submit(state, id, Command::Players(command)).await? {
+        Outcome::Accepted => Ok(()),
+        // The players domain's refusals carry no amounts: any currency prints them.
+        other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+edge::responses! {
+    /// A change to an existing player.
+    PlayerErrors {
+        404 => edge::openapi::error, "unknown_player";
+        409 => edge::openapi::error, "duplicate_player (a profile change); conflict (Idempotency-Key reused)";
+        410 => edge::openapi::error, "player_erased: the profile and status can no longer change";
+    }
+}
+
 /// The profile view of `player`, current to every acknowledged write.
 async fn view(state: &AppState, player: PlayerId) -> Result<(ProfileView, u64), ApiError> {
     let (found, as_of_seq) = read(state, move |c| profiles::profile(c, player)).await?;
@@ -298,10 +316,7 @@ pub async fn get_profile(State(state): State<AppState>, Path(player_id): Path<St
 /// change is journaled with the operator who made it.
 #[utoipa::path(patch, path = "/operator/v1/players/{player}/profile", tag = "pam", request_body = ProfilePatch,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
-    responses((status = 200, body = ProfileChanged), BodyErrors, RoleErrors, LedgerErrors,
-        (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 409, body = ErrorBody, description = "duplicate_player; conflict (Idempotency-Key reused)"),
-        (status = 410, body = ErrorBody, description = "player_erased"),
+    responses((status = 200, body = ProfileChanged), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors,
         (status = 422, body = ErrorBody, description = "under_age")))]
 pub async fn patch_profile(
     State(state): State<AppState>,
@@ -343,26 +358,21 @@ pub async fn patch_profile(
         indexes: indexes(&vault, &normalized),
         operator: caller.id,
     };
-    match caller.submit(&state, id, Command::Players(command)).await? {
-        Outcome::Accepted => ok(
-            StatusCode::OK,
-            &ProfileChanged {
-                player: player.0,
-                profile,
-            },
-        ),
-        other => Err(refusal(&other, Currency::EUR)),
-    }
+    change(&state, &caller, id, command).await?;
+    ok(
+        StatusCode::OK,
+        &ProfileChanged {
+            player: player.0,
+            profile,
+        },
+    )
 }
 
 /// Sets a player's account status with the reason (admins, compliance,
 /// support): a suspended or closed player can neither bet nor deposit.
 #[utoipa::path(put, path = "/operator/v1/players/{player}/status", tag = "pam", request_body = StatusRequest,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
-    responses((status = 200, body = StatusRequest), BodyErrors, RoleErrors, LedgerErrors,
-        (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)"),
-        (status = 410, body = ErrorBody, description = "player_erased")))]
+    responses((status = 200, body = StatusRequest), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors))]
 pub async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
@@ -390,13 +400,8 @@ pub async fn set_status(
         reason,
         operator: caller.id,
     };
-    match caller
-        .submit(&state, request_id(&headers)?, Command::Players(command))
-        .await?
-    {
-        Outcome::Accepted => ok(StatusCode::OK, &request),
-        other => Err(refusal(&other, Currency::EUR)),
-    }
+    change(&state, &caller, request_id(&headers)?, command).await?;
+    ok(StatusCode::OK, &request)
 }
 
 /// Erases a player's personal data (admins, compliance): the ledger drops
@@ -405,10 +410,7 @@ pub async fn set_status(
 /// can never be opened again. Ids and amounts stay for the regulator.
 #[utoipa::path(post, path = "/operator/v1/players/{player}/erasure", tag = "pam", request_body = ErasureRequest,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
-    responses((status = 200, body = ErasedReply), BodyErrors, RoleErrors, LedgerErrors,
-        (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)"),
-        (status = 410, body = ErrorBody, description = "player_erased: erased before")))]
+    responses((status = 200, body = ErasedReply), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors))]
 pub async fn erase(
     State(state): State<AppState>,
     caller: Caller,
@@ -428,23 +430,19 @@ pub async fn erase(
         reason,
         operator: caller.id,
     };
-    match caller.submit(&state, id, Command::Players(command)).await? {
-        Outcome::Accepted => {
-            // Durable now: the key goes. A crash before this line leaves
-            // the key for the start-up sweep, which destroys it.
-            let destroyed = match key_id {
-                Some(key_id) => blocking(move || vault.destroy(key_id)).await?,
-                None => false,
-            };
-            ok(
-                StatusCode::OK,
-                &ErasedReply {
-                    player: player.0,
-                    erased: true,
-                    data_key_destroyed: destroyed,
-                },
-            )
-        }
-        other => Err(refusal(&other, Currency::EUR)),
-    }
+    change(&state, &caller, id, command).await?;
+    // Durable now: the key goes. A crash before this line leaves the key
+    // for the start-up sweep, which destroys it.
+    let destroyed = match key_id {
+        Some(key_id) => blocking(move || vault.destroy(key_id)).await?,
+        None => false,
+    };
+    ok(
+        StatusCode::OK,
+        &ErasedReply {
+            player: player.0,
+            erased: true,
+            data_key_destroyed: destroyed,
+        },
+    )
 }
