@@ -128,6 +128,11 @@ impl Vault {
     pub fn open(data_dir: &Path, master_key_file: Option<&Path>) -> Result<Vault, VaultError> {
         let dir = data_dir.join(KEY_DIR);
         fs::create_dir_all(&dir).map_err(VaultError::io(&dir))?;
+        // The key directory's own entry must be durable before a key in it
+        // is relied on.
+        fs::File::open(data_dir)
+            .and_then(|parent| parent.sync_all())
+            .map_err(VaultError::io(data_dir))?;
         let path = master_key_file.map_or_else(|| data_dir.join(MASTER_KEY_FILE), Path::to_path_buf);
         let master = read_or_make_master(&path, &dir, master_key_file.is_none())?;
         let derive = |label: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &master), label.as_bytes());
