@@ -21,7 +21,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic "CRPSNAP1"
-//!      8    4 format version (u32, 4)
+//!      8    4 format version (u32, 4 or 5)
 //!     12    4 reserved (0)
 //!     16    8 seq: the last sequence number applied
 //!     24    8 time_ms of that envelope
@@ -34,14 +34,17 @@
 //!
 //! Every build reads every snapshot version from 4 (the first frozen
 //! format) onward; versions 1 to 3 (rkyv archives of the in-memory types)
-//! are refused by name.
+//! are refused by name. Format 5 is format 4 with the players' profiles
+//! (sealed ciphertext, blind indexes, status reasons, erasures) appended
+//! to the image; a format-4 snapshot loads with no profiles, which is what
+//! the ledger that wrote it had.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use engine_core::codec::{self, Encode};
+use engine_core::codec::Encode;
 use journal::BatchHash;
 
 use crate::ledger::{Config, ImageError, Ledger, LedgerImage};
@@ -50,7 +53,10 @@ use crate::ledger::{Config, ImageError, Ledger, LedgerImage};
 pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// Version of the snapshot format this build writes.
 /// 4: the first frozen format (canonical encoding, stable tags).
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
+/// 5: the image ends with the players' profiles.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 5;
+// The newest snapshot format writes the newest image layout.
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_PROFILES);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 
@@ -303,6 +309,11 @@ fn parse_header(
     Ok((info, payload_len, crc))
 }
 
+/// The format version a header names.
+fn info_version(header: &[u8; HEADER_SIZE_BYTES]) -> u32 {
+    u32::from_le_bytes([header[8], header[9], header[10], header[11]])
+}
+
 /// Loads and checks the snapshot at `path` into a ledger running `config`.
 pub fn load(path: &Path, config: &Config) -> Result<(Ledger, SnapshotInfo, SnapshotTimings), SnapshotError> {
     let started = Instant::now();
@@ -319,9 +330,9 @@ pub fn load(path: &Path, config: &Config) -> Result<(Ledger, SnapshotInfo, Snaps
     if crc32c::crc32c_append(crc32c::crc32c(&header[..CHECKED_HEADER_BYTES]), &payload) != crc {
         return Err(SnapshotError::damaged(path, "checksum mismatch"));
     }
-    // Version 4 is the only one so far; a later version adds its decoder
-    // here beside this one.
-    let image = codec::from_bytes::<LedgerImage>(&payload)
+    // The image's layout follows the snapshot's version (4: without
+    // profiles, 5: with them); `parse_header` refused any other.
+    let image = LedgerImage::decode_format(&payload, info_version(&header))
         .map_err(|e| SnapshotError::damaged(path, format!("invalid image: {e}")))?;
     drop(payload);
     let decoded = Instant::now();

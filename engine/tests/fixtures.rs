@@ -21,12 +21,14 @@ use engine::command::{
     RoundRef, Win, WinKind,
 };
 use engine::durable::{SnapshotPolicy, recover, replay, replay_from_genesis, take_snapshot};
+use engine::players::{ProfileIndexes, SealedProfile};
 use engine::sequencer::{CommitSink, Committed};
 use engine::workload::{WORKLOAD_SOURCE, Workload};
 use engine::{
     Amount, Config, Currency, Envelope, ExtId, GameCode, Jurisdiction, Ledger, Name, OperatorId, PlayerId, Reason,
     Request, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash, TxRef,
 };
+use engine::{BlindIndex, KeyId};
 use engine::{access, bonus, gaming, payments, players, rg};
 use journal::JournalConfig;
 
@@ -83,6 +85,17 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
             Err(rejection) => format!("{rejection:?}"),
         };
         expected.insert(format!("balance.{player}.{currency}"), value);
+    }
+    // Since snapshot format 5 (absent before: no profiles then).
+    let profiles: Vec<String> = (1..=ledger.players_len() as u64)
+        .filter_map(|id| {
+            let record = ledger.profile(PlayerId(id)).ok().flatten()?;
+            let key = record.sealed.as_ref().map(|s| format!("{:?}", s.profile.key_id));
+            Some(format!("{id}:{}:{}", key.unwrap_or_default(), record.is_erased()))
+        })
+        .collect();
+    if !profiles.is_empty() {
+        expected.insert("profiles".to_owned(), profiles.join(","));
     }
     expected
 }
@@ -244,6 +257,26 @@ fn write_fixture() {
         text.push_str(&format!("{key} {value}\n"));
     }
     std::fs::write(fixture.join("expected.txt"), text).unwrap();
+}
+
+/// A sealed profile under key `key` (its bytes are the gateway's; the
+/// ledger only stores them).
+fn sealed(key: u8, version: u8) -> SealedProfile {
+    SealedProfile::new(KeyId([key; 16]), 1, [version; 12], &[key ^ version; 64]).unwrap()
+}
+
+/// A registration with a profile and its blind indexes.
+fn profiled(key: u8, email: [u8; 16], identity: [u8; 16]) -> Command {
+    Command::Players(players::Command::RegisterProfiled {
+        currency: Currency::EUR,
+        jurisdiction: Jurisdiction::new("GB").unwrap(),
+        profile: Box::new(sealed(key, 1)),
+        indexes: ProfileIndexes {
+            email: BlindIndex(email),
+            identity: BlindIndex(identity),
+        },
+        operator: OperatorId(2),
+    })
 }
 
 /// Every kind of command, accepted and refused, then the workload's mix.
@@ -443,6 +476,32 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         Command::Players(players::Command::SetAccountStatus {
             player: PlayerId(6),
             status: AccountStatus::Suspended,
+            operator: OperatorId(1),
+        }),
+        // Since snapshot format 5: profiles (sealed bytes here are opaque
+        // to the ledger), a duplicate, a change, a status with its reason,
+        // an erasure.
+        profiled(0x11, [1; 16], [2; 16]),
+        profiled(0x12, [1; 16], [3; 16]),
+        profiled(0x13, [4; 16], [5; 16]),
+        Command::Players(players::Command::UpdateProfile {
+            player: PlayerId(103),
+            profile: Box::new(sealed(0x13, 2)),
+            indexes: ProfileIndexes {
+                email: BlindIndex([6; 16]),
+                identity: BlindIndex([5; 16]),
+            },
+            operator: OperatorId(2),
+        }),
+        Command::Players(players::Command::SetStatus {
+            player: PlayerId(102),
+            status: AccountStatus::Suspended,
+            reason: Reason::new("source of funds review").unwrap(),
+            operator: OperatorId(1),
+        }),
+        Command::Players(players::Command::ErasePlayer {
+            player: PlayerId(102),
+            reason: Reason::new("erasure request 1").unwrap(),
             operator: OperatorId(1),
         }),
         Command::Access(access::Command::IssueSession {

@@ -79,6 +79,10 @@ pub struct ServeConfig {
     /// `None`: `<data_dir>/operator-rsa-key.pem`. Generated where it is
     /// missing, reused afterwards.
     pub rsa_key_file: Option<PathBuf>,
+    /// The PAM master key (64 hex digits, mode 0600) that wraps the
+    /// players' data keys; `None`: `<data_dir>/pam-master-key`, made on the
+    /// first start. A configured file is never made: it must exist.
+    pub pam_master_key_file: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -110,6 +114,7 @@ impl Default for ServeConfig {
             log: "info".into(),
             log_format: LogFormat::Text,
             rsa_key_file: None,
+            pam_master_key_file: None,
         }
     }
 }
@@ -255,6 +260,7 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub log_format: Option<LogFormat>,
     pub rsa_key_file: Option<PathBuf>,
+    pub pam_master_key_file: Option<PathBuf>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -347,6 +353,11 @@ pub struct ServeArgs {
     /// [default: <data dir>/operator-rsa-key.pem].
     #[arg(long, env = "CROUPIER_RSA_KEY_FILE")]
     pub rsa_key_file: Option<PathBuf>,
+    /// PAM master key file (64 hex digits, mode 0600) wrapping the players'
+    /// data keys; must exist if given [default: <data dir>/pam-master-key,
+    /// made on the first start].
+    #[arg(long, env = "CROUPIER_PAM_MASTER_KEY_FILE")]
+    pub pam_master_key_file: Option<PathBuf>,
 }
 
 /// Why the configuration could not be resolved.
@@ -435,6 +446,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         log: layer!(log),
         log_format: layer!(log_format),
         rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
+        pam_master_key_file: args.pam_master_key_file.clone().or(file.pam_master_key_file),
     };
     if config.ring_capacity == 0 || config.batch_len_max == 0 || config.max_connections == 0 {
         return Err(ConfigError::Invalid(

@@ -18,6 +18,7 @@ impl OpenApi for ApiDoc {
         let mut doc = Header::openapi();
         doc.merge(wallet::Doc::openapi());
         doc.merge(operator::Doc::openapi());
+        doc.merge(pam::Doc::openapi());
         doc.merge(Ops::openapi());
         edge::route::document(&mut doc, &crate::routes::routes());
         doc

@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 fn changes_view(command: &Command) -> bool {
     matches!(
         command,
-        Command::Players(players::Command::RegisterPlayer { .. })
+        Command::Players(players::Command::RegisterPlayer { .. } | players::Command::RegisterProfiled { .. })
             | Command::Access(access::Command::CreateOperator { .. })
             | Command::Access(access::Command::CreateAggregator { .. })
             | Command::Access(access::Command::IssueSession { .. })

@@ -12,6 +12,7 @@ use crate::ops;
 pub fn routes() -> Vec<Route> {
     let mut routes = wallet::routes();
     routes.extend(operator::routes());
+    routes.extend(pam::routes());
     routes.extend(ops::routes());
     routes
 }

@@ -62,6 +62,9 @@ pub enum ServeError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The PAM key vault could not be opened.
+    #[error("PAM key vault: {0}")]
+    Vault(pam::VaultError),
     /// The journal could not be recovered.
     #[error("recovering the ledger: {0}")]
     Recovery(#[from] RecoveryError),
@@ -229,6 +232,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             .await
             .map_err(|error| ServeError::Sequencer(format!("read-model task failed: {error}")))??
     };
+    let vault = open_vault(&config, &recovered.ledger).await?;
     let mut recovered = recovered;
     recovered.sink.set_tap(Box::new(feed));
     let view = SharedView::new(View::of(&recovered.ledger));
@@ -244,7 +248,10 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let first_token_path = first_operator(&engine, &view, &dir).await?;
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let projection = readmodel.clone();
+    let mut modules = axum::http::Extensions::new();
+    modules.insert(vault);
     let state = AppState(Arc::new(Shared {
+        modules,
         engine,
         view,
         readmodel,
@@ -286,6 +293,30 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         stop: Some(stop),
         task,
     })
+}
+
+/// Opens the PAM key vault and destroys the data keys no live profile
+/// names: those of players erased just before a crash, and of
+/// registrations that never landed. Before any request, so no registration
+/// is in flight.
+async fn open_vault(config: &ServeConfig, ledger: &engine::Ledger) -> Result<Arc<pam::Vault>, ServeError> {
+    let (dir, file, live) = (
+        config.data_dir.clone(),
+        config.pam_master_key_file.clone(),
+        ledger.profile_keys(),
+    );
+    let vault = tokio::task::spawn_blocking(move || {
+        let vault = pam::Vault::open(&dir, file.as_deref())?;
+        let destroyed = vault.sweep(&live)?;
+        if destroyed > 0 {
+            tracing::info!(destroyed, "PAM: destroyed data keys no live profile names");
+        }
+        Ok::<_, pam::VaultError>(vault)
+    })
+    .await
+    .map_err(|error| ServeError::Sequencer(format!("PAM vault task failed: {error}")))?
+    .map_err(ServeError::Vault)?;
+    Ok(Arc::new(vault))
 }
 
 /// The certificate, if a transport needs one: the configured files, or the

@@ -138,6 +138,35 @@ impl fmt::Debug for HashKey {
     }
 }
 
+/// A blind index: a keyed hash (the gateway's HMAC-SHA256 under a key
+/// derived from its master key, truncated to 16 bytes) of normalized
+/// personal data. Equal data gives equal indexes, so the ledger can refuse
+/// a duplicate player atomically without ever holding the data itself.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlindIndex(pub [u8; 16]);
+
+impl fmt::Debug for BlindIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlindIndex({:02x}{:02x}…)", self.0[0], self.0[1])
+    }
+}
+
+/// The id of a player's data key in the gateway's key store (random, made
+/// with the key). The ledger keeps it beside the sealed profile so that the
+/// key store can tell live keys from ones to destroy.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub [u8; 16]);
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "KeyId({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
 /// Why a text could not become an identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {

@@ -290,4 +290,23 @@ pub enum Rejection {
     /// The session belongs to another aggregator, player or currency, or
     /// the command is not a wallet command.
     SessionMismatch,
+    /// Another player has the same email, or the same name, date of birth
+    /// and postcode (by their blind indexes).
+    DuplicatePlayer {
+        /// Which of the two matched.
+        matched: DuplicateOf,
+    },
+    /// The player was erased: the profile and status can no longer change.
+    PlayerErased,
+    /// The profile's data key seals another player's profile.
+    ProfileKeyInUse,
+}
+
+/// What a duplicate player matched on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DuplicateOf {
+    /// The email address.
+    Email,
+    /// Name, date of birth and postcode together.
+    Identity,
 }

@@ -14,16 +14,21 @@
 //!   in one place) and the router built from rows;
 //! - [`state`]: [`AppState`], what every handler can reach (the sequencer,
 //!   the access view, the read models, the API's limits);
-//! - [`submit`], [`view`], [`tokens`], [`wire`], [`openapi`]: ring
-//!   submission, the read copy of access state, tokens and digests, amounts
-//!   and rejections on the wire, the error groups of the API description.
+//! - [`change`]: request ids (`Idempotency-Key`), path player ids and
+//!   refusals of operator changes;
+//! - [`submit`], [`reads`], [`view`], [`tokens`], [`wire`], [`openapi`]:
+//!   ring submission, reads from the read models, the read copy of access
+//!   state, tokens and digests, amounts and rejections on the wire, the
+//!   error groups of the API description.
 
 #![deny(missing_docs)]
 
 pub mod body;
 pub mod caller;
+pub mod change;
 pub mod error;
 pub mod openapi;
+pub mod reads;
 pub mod route;
 pub mod state;
 pub mod submit;

@@ -1,7 +1,8 @@
 //! What every handler can reach: [`AppState`], cheap to clone, built once
 //! by the server at start-up. It holds handles, not policy: the sequencer,
 //! the read copy of access state, the read models, the durable sequence,
-//! the operator's RSA signer and the API's limits ([`ApiConfig`]), a subset
+//! the operator's RSA signer, the modules' own start-up state, and the
+//! API's limits ([`ApiConfig`]), a subset
 //! of the server's configuration so that modules need not know the rest.
 
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub struct Shared {
     pub clock: Clock,
     /// True between start-up and the beginning of shutdown.
     pub ready: AtomicBool,
+    /// What a module made at start-up for its own handlers (the PAM
+    /// module's key vault), by type: the edge knows no module's types.
+    pub modules: axum::http::Extensions,
 }
 
 /// Handler state: cheap to clone.

@@ -55,9 +55,14 @@ impl View {
     pub fn follow(&mut self, config: &Config, envelope: &Envelope, outcome: &Outcome) {
         self.access.follow(config, envelope, outcome);
         let registration = match &envelope.request.command {
-            Command::Players(players::Command::RegisterPlayer {
-                jurisdiction, currency, ..
-            }) => Some(PlayerView {
+            Command::Players(
+                players::Command::RegisterPlayer {
+                    jurisdiction, currency, ..
+                }
+                | players::Command::RegisterProfiled {
+                    jurisdiction, currency, ..
+                },
+            ) => Some(PlayerView {
                 jurisdiction: *jurisdiction,
                 currency: *currency,
             }),

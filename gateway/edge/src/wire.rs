@@ -8,7 +8,7 @@
 
 use axum::http::StatusCode;
 use engine::command::{LimitMetric, LimitPeriod, RoundRef};
-use engine::outcome::{BlockReason, Capacity};
+use engine::outcome::{BlockReason, Capacity, DuplicateOf};
 use engine::{Amount, Balances, Currency, ExtId, GameCode, MoneyError, Rejection, RoundId};
 
 use crate::error::ApiError;
@@ -216,6 +216,22 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             S::FORBIDDEN,
             "session_mismatch",
             "the game session belongs to another aggregator or player".into(),
+        ),
+        Rejection::DuplicatePlayer { matched } => (
+            S::CONFLICT,
+            "duplicate_player",
+            match matched {
+                DuplicateOf::Email => "a player with this email is already registered".into(),
+                DuplicateOf::Identity => {
+                    "a player with this name, date of birth and postcode is already registered".into()
+                }
+            },
+        ),
+        Rejection::PlayerErased => (S::GONE, "player_erased", "the player's profile was erased".into()),
+        Rejection::ProfileKeyInUse => (
+            S::CONFLICT,
+            "conflict",
+            "the profile's data key belongs to another player (an Idempotency-Key reused after its retention?)".into(),
         ),
     }
 }

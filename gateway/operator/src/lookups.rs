@@ -1,64 +1,26 @@
 //! Operator reads served from the read models (`croupier-readmodel`), never
 //! through the sequencer: balances, transaction lookups and a player's
-//! history.
-//!
-//! Every read is current to every write acknowledged before it arrived: it
-//! first waits (briefly) until the read model has applied the durable
-//! sequence number of that moment, and its reply says the sequence number
-//! it is current to (`as_of_seq`). A read model that cannot catch up in time
-//! answers 503 `view_behind` with `Retry-After`; nothing was submitted, so
-//! the read may be retried at once.
-
-use std::time::Duration;
+//! history, each current to every write acknowledged before it
+//! ([`edge::reads`]).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use engine::{Currency, PlayerId, SourceId, TxRef};
-use readmodel::{ReadModelError, history};
-use rusqlite::Connection;
+use readmodel::history;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use edge::AppState;
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BearerErrors, LedgerErrors};
+use edge::reads::read;
 use edge::wire;
 
 use crate::shared::{BalanceReply, balance_reply, ok, player};
 
-/// Longest a read waits for the read model to reach the writes acknowledged
-/// before it.
-const VIEW_WAIT_MAX: Duration = Duration::from_secs(2);
 /// Most movements in one page of history.
 const HISTORY_PAGE_MAX: usize = 1_000;
-
-/// Runs `query` on the read model once it holds every write acknowledged
-/// before now; returns its result and the sequence number it is current to.
-async fn read<T: Send + 'static>(
-    state: &AppState,
-    query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
-) -> Result<(T, u64), ApiError> {
-    let wanted = state.durable.get();
-    let limit = VIEW_WAIT_MAX.min(state.config.request_timeout() / 2);
-    state
-        .readmodel
-        .wait_for(wanted, limit)
-        .await
-        .map_err(|e| view_error(state, e))?;
-    state.readmodel.query(query).await.map_err(|e| view_error(state, e))
-}
-
-fn view_error(state: &AppState, error: ReadModelError) -> ApiError {
-    match error {
-        ReadModelError::Behind { at, wanted } => ApiError::busy(
-            "view_behind",
-            format!("the read model is at sequence {at}, behind {wanted}; retry"),
-            state.config.retry_after_s,
-        ),
-        other => ApiError::internal(other),
-    }
-}
 
 /// Which wallet.
 #[derive(Deserialize, IntoParams)]

@@ -75,8 +75,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     let time_ms = time_ms.max(envelope.time_ms);
     let ok = outcome.is_ok();
 
-    if let (Command::Players(players::Command::RegisterPlayer { currency, .. }), Outcome::Registered { player }) =
-        (command, outcome)
+    if let (
+        Command::Players(
+            players::Command::RegisterPlayer { currency, .. } | players::Command::RegisterProfiled { currency, .. },
+        ),
+        Outcome::Registered { player },
+    ) = (command, outcome)
     {
         tx.prepare_cached("INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)")?
             .execute(params![player.0 as i64, currency.code()])?;
@@ -172,6 +176,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         ])?;
         upsert_balances(tx, player, b, seq)?;
     }
+    crate::profiles::apply(tx, committed)?;
     Ok(time_ms)
 }
 
@@ -250,7 +255,7 @@ pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadMode
             }
         }
     }
-    Ok(())
+    crate::profiles::seed(tx, ledger)
 }
 
 fn find(connection: &Connection, source: SourceId, id: &ExtId) -> Result<Option<TxView>, ReadModelError> {

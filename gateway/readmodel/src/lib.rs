@@ -19,9 +19,11 @@
 //!
 //! The first projection is [`history`]: transactions by (source, id), every
 //! movement of every player's money (deposit confirmations and withdrawal
-//! settlements included), players and balances.
+//! settlements included), players and balances. [`profiles`] keeps each
+//! player's status and sealed profile (ciphertext only).
 
 pub mod history;
+pub mod profiles;
 pub mod store;
 
 use std::ops::Range;

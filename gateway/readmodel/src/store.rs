@@ -89,6 +89,8 @@ pub const MIGRATIONS: &[&str] = &[
         closed_cleanly INTEGER NOT NULL
     );
     INSERT INTO open_state (id, boot_id, closed_cleanly) VALUES (1, '', 1);",
+    // 3: account status and sealed profiles (`crate::profiles`).
+    crate::profiles::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

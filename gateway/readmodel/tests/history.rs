@@ -2,7 +2,8 @@
 //! what `Ledger::transaction` says, balances are the ledger's, and a
 //! player's movements include payment follow-ups. It survives restarts:
 //! resumed from its checkpoint, rebuilt when its file is gone, seeded from
-//! a snapshot when the journal before it was retired.
+//! a snapshot when the journal before it was retired. The profiles view
+//! follows profiles, statuses and erasures, and seeds from a snapshot too.
 
 use std::path::Path;
 use std::time::Duration;
@@ -342,4 +343,99 @@ async fn batches_the_feed_drops_are_read_back_from_the_journal() {
         node.view.gaps_recovered() > 0,
         "the feed never overflowed: the test did not test anything"
     );
+}
+
+/// The profiles view follows registrations with a profile, changes,
+/// statuses and erasures, holds only the sealed bytes, and is seeded alike
+/// from a snapshot when the journal before it was retired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profiles_view_follows_profiles_statuses_and_erasures_and_seeds_from_a_snapshot() {
+    use engine::command::AccountStatus;
+    use engine::players::{ProfileIndexes, SealedProfile};
+    use engine::{BlindIndex, Jurisdiction, KeyId, OperatorId, Reason};
+    use readmodel::profiles::{self, ProfileView};
+
+    let sealed = |key: u8| SealedProfile::new(KeyId([key; 16]), 1, [key; 12], &[key; 48]).unwrap();
+    let register = |key: u8| {
+        Command::Players(players::Command::RegisterProfiled {
+            currency: Currency::EUR,
+            jurisdiction: Jurisdiction::new("GB").unwrap(),
+            profile: Box::new(sealed(key)),
+            indexes: ProfileIndexes {
+                email: BlindIndex([key; 16]),
+                identity: BlindIndex([key; 16]),
+            },
+            operator: OperatorId(3),
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path());
+    node.run(workload(9, 50));
+    let first = node.ledger.players_len() as u64 + 1;
+    node.run([
+        request("p-1", register(1)),
+        request("p-2", register(2)),
+        request("p-dup", register(2)),
+        request(
+            "s-1",
+            Command::Players(players::Command::SetStatus {
+                player: PlayerId(first),
+                status: AccountStatus::Suspended,
+                reason: Reason::new("review").unwrap(),
+                operator: OperatorId(4),
+            }),
+        ),
+        request(
+            "e-2",
+            Command::Players(players::Command::ErasePlayer {
+                player: PlayerId(first + 1),
+                reason: Reason::new("erasure").unwrap(),
+                operator: OperatorId(5),
+            }),
+        ),
+    ]);
+    assert_eq!(node.ledger.players_len() as u64, first + 1, "the duplicate was refused");
+    async fn views(node: &Node, last: u64) -> Vec<Option<ProfileView>> {
+        let query = move |c: &rusqlite::Connection| {
+            (1..=last)
+                .map(|p| profiles::profile(c, PlayerId(p)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        node.view.query(query).await.unwrap().0
+    }
+    node.settle().await;
+    let followed = views(&node, first + 1).await;
+    let suspended = followed[first as usize - 1].clone().unwrap();
+    assert_eq!(
+        suspended,
+        ProfileView {
+            jurisdiction: Some(Jurisdiction::new("GB").unwrap()),
+            status: "suspended".into(),
+            status_reason: Some("review".into()),
+            status_by: Some(OperatorId(4)),
+            profile: Some(sealed(1)),
+            profile_by: Some(OperatorId(3)),
+            erased: None,
+        }
+    );
+    let erased = followed[first as usize].clone().unwrap();
+    assert_eq!((erased.profile, erased.status.as_str()), (None, "closed"));
+    assert_eq!(
+        erased.erased.map(|(by, reason, _)| (by, reason)),
+        Some((OperatorId(5), "erasure".into()))
+    );
+    assert_eq!(followed[0].as_ref().map(|v| v.status.as_str()), Some("active"));
+    drop(node);
+
+    readmodel::store::remove(&readmodel::store::path(dir.path())).unwrap();
+    let policy = SnapshotPolicy {
+        keep: 1,
+        retire: Some(Retirement::Remove),
+    };
+    take_snapshot(dir.path(), Config::default(), None, policy)
+        .unwrap()
+        .unwrap();
+    let node = Node::open(dir.path());
+    node.settle().await;
+    assert_eq!(views(&node, first + 1).await, followed, "seeded from the snapshot");
 }

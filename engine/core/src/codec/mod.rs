@@ -734,6 +734,78 @@ mod tests {
         );
     }
 
+    /// The profile commands and rejections took new tags (30..=33, 31 and
+    /// 32): no earlier tag changed.
+    #[test]
+    fn the_profile_commands_and_rejections_have_their_own_tags() {
+        use crate::ids::{BlindIndex, Jurisdiction, KeyId, OperatorId, Reason};
+        use crate::ledger::players::{self, AccountStatus, ProfileIndexes, SealedProfile};
+        use crate::outcome::DuplicateOf;
+        let profile = SealedProfile::new(KeyId([1; 16]), 1, [2; 12], b"ciphertext").unwrap();
+        let indexes = ProfileIndexes {
+            email: BlindIndex([3; 16]),
+            identity: BlindIndex([4; 16]),
+        };
+        let (player, operator, reason) = (PlayerId(5), OperatorId(6), Reason::new("why").unwrap());
+        let commands: [(u16, players::Command); 4] = [
+            (
+                30,
+                players::Command::RegisterProfiled {
+                    currency: Currency::EUR,
+                    jurisdiction: Jurisdiction::new("GB").unwrap(),
+                    profile: Box::new(profile.clone()),
+                    indexes,
+                    operator,
+                },
+            ),
+            (
+                31,
+                players::Command::UpdateProfile {
+                    player,
+                    profile: Box::new(profile),
+                    indexes,
+                    operator,
+                },
+            ),
+            (
+                32,
+                players::Command::SetStatus {
+                    player,
+                    status: AccountStatus::Suspended,
+                    reason: reason.clone(),
+                    operator,
+                },
+            ),
+            (
+                33,
+                players::Command::ErasePlayer {
+                    player,
+                    reason,
+                    operator,
+                },
+            ),
+        ];
+        for (tag, command) in commands {
+            let command = Command::Players(command);
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes[..2], tag.to_le_bytes(), "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let duplicate = Outcome::Rejected(Rejection::DuplicatePlayer {
+            matched: DuplicateOf::Identity,
+        });
+        assert_eq!(to_bytes(&duplicate), [7, 0, 31, 0, 2]);
+        assert_eq!(to_bytes(&Outcome::Rejected(Rejection::PlayerErased)), [7, 0, 32, 0]);
+        // An empty or oversized ciphertext does not decode.
+        let mut empty = to_bytes(&KeyId([1; 16]));
+        empty.extend_from_slice(&[1; 13]);
+        empty.extend_from_slice(&0u32.to_le_bytes());
+        assert_eq!(
+            from_bytes::<SealedProfile>(&empty),
+            Err(DecodeError::Invalid("SealedProfile"))
+        );
+    }
+
     #[test]
     fn bad_bytes_are_refused_by_name() {
         assert_eq!(

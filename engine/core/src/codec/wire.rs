@@ -13,19 +13,22 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    ExtId, GameCode, HashKey, Jurisdiction, Name, OperatorId, PlayerId, Reason, RoundId, RsaPublicKeyDer, Secret,
-    SourceId, TokenHash,
+    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PlayerId, Reason, RoundId,
+    RsaPublicKeyDer, Secret, SourceId, TokenHash,
 };
+use crate::ledger::players::{ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
-use crate::outcome::{Balances, BlockReason, Capacity, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary};
+use crate::outcome::{
+    Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary,
+};
 
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 30;
+pub const TAG_COMMAND: u16 = 34;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 11;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 31;
+pub const TAG_REJECTION: u16 = 34;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -75,7 +78,7 @@ macro_rules! digest_codec {
         }
     )*};
 }
-digest_codec!(TokenHash, Secret);
+digest_codec!(TokenHash, Secret, BlindIndex, KeyId);
 
 impl Encode for RsaPublicKeyDer {
     fn encode<S: Sink>(&self, out: &mut S) {
@@ -187,6 +190,27 @@ codec_struct!(JurisdictionRules {
     kyc_before_withdrawal
 });
 codec_struct!(LimitKind { metric, period });
+codec_struct!(ProfileIndexes { email, identity });
+
+/// Key id, scheme, nonce, then the ciphertext with its `u32` length.
+impl Encode for SealedProfile {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.key_id.encode(out);
+        self.scheme.encode(out);
+        out.put(&self.nonce);
+        encode_bytes(self.ciphertext(), out);
+    }
+}
+
+impl Decode for SealedProfile {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let key_id = KeyId::decode(input)?;
+        let scheme = u8::decode(input)?;
+        let nonce = input.array("SealedProfile")?;
+        let ciphertext = input.bytes("SealedProfile")?;
+        SealedProfile::new(key_id, scheme, nonce, ciphertext).map_err(|_| DecodeError::Invalid("SealedProfile"))
+    }
+}
 
 codec_enum!(WinKind: u8 { 1 => Regular, 2 => Jackpot, 3 => Promotional });
 codec_enum!(AccountStatus: u8 { 1 => Active, 2 => Suspended, 3 => Closed });
@@ -211,6 +235,10 @@ codec_enum_tagged!(players::Command, "Command": u16 {
     2 => SetJurisdictionRules { jurisdiction, rules },
     3 => SetAccountStatus { player, status, operator },
     6 => SetKyc { player, level },
+    30 => RegisterProfiled { currency, jurisdiction, profile, indexes, operator },
+    31 => UpdateProfile { player, profile, indexes, operator },
+    32 => SetStatus { player, status, reason, operator },
+    33 => ErasePlayer { player, reason, operator },
 });
 codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },
@@ -323,6 +351,7 @@ codec_enum!(TxState: u8 { 1 => Done, 2 => RolledBack, 3 => Tombstone, 4 => Payme
 codec_enum!(BlockReason: u8 {
     1 => Suspended, 2 => Closed, 3 => SelfExcluded { until_ms }, 4 => TimedOut { until_ms },
 });
+codec_enum!(DuplicateOf: u8 { 1 => Email, 2 => Identity });
 codec_enum!(Capacity: u8 {
     1 => Players, 2 => OpenPayments, 3 => BonusContributions, 4 => Operators, 5 => Aggregators, 6 => Sessions,
 });
@@ -373,4 +402,7 @@ codec_enum!(Rejection: u16 {
     28 => UnknownSession,
     29 => SessionExpired { expired_at_ms },
     30 => SessionMismatch,
+    31 => DuplicatePlayer { matched },
+    32 => PlayerErased,
+    33 => ProfileKeyInUse,
 });

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use super::access::Access;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::payments::PaymentsState;
-use super::players::PlayersState;
+use super::players::{PlayersState, Profiles};
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
 use super::store::{Fingerprinter, TxRecord, TxStore};
 use super::{Config, Flows, History, Ledger};
@@ -47,7 +47,14 @@ pub struct LedgerImage {
     /// The time stamped into the last envelope applied.
     pub last_time_ms: u64,
     history_digest: u64,
+    /// The players domain's profiles (format 5 on; empty in format 4).
+    profiles: Profiles,
 }
+
+/// The image layout of snapshot format 4: everything but the profiles.
+pub const IMAGE_FORMAT_NO_PROFILES: u32 = 4;
+/// The image layout of snapshot format 5: format 4, then the profiles.
+pub const IMAGE_FORMAT_PROFILES: u32 = 5;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,9 +80,11 @@ impl LedgerImage {
 impl Ledger {
     /// Takes the ledger apart for a snapshot (consuming it: the stores move,
     /// nothing big is copied).
-    pub fn into_image(self) -> LedgerImage {
+    pub fn into_image(mut self) -> LedgerImage {
         let (requests, pinned_payments) = self.requests.into_parts();
+        let profiles = std::mem::take(&mut self.players.profiles);
         LedgerImage {
+            profiles,
             config: self.config,
             players: self.players,
             access: self.access,
@@ -115,10 +124,19 @@ impl Ledger {
         let Some(rounds) = RoundStore::from_parts(config.round_retention(), image.rounds) else {
             return inconsistent("rounds break the store's limits or repeat a key");
         };
+        if image
+            .profiles
+            .last_player()
+            .is_some_and(|last| last.0 > image.players.len() as u64)
+        {
+            return inconsistent("a profile of a player that does not exist");
+        }
+        let mut players = image.players;
+        players.profiles = image.profiles;
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
-            players: image.players,
+            players,
             payments: image.payments,
             gaming: GamingState { rounds },
             access: image.access,
@@ -183,20 +201,57 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // The snapshot image (see `crate::codec`: append fields, never reorder;
 // tags are never reused). The order is frozen (format 4): the players'
 // part (accounts, then jurisdictions), access, the request memory, the
-// rounds, the flows, the open payments, the history.
-codec_struct!(LedgerImage {
-    config,
-    players,
-    access,
-    requests,
-    pinned_payments,
-    rounds,
-    flows,
-    payments,
-    last_seq,
-    last_time_ms,
-    history_digest
-});
+// rounds, the flows, the open payments, the history; format 5 appends the
+// profiles. [`Encode`] writes the newest layout.
+impl Encode for LedgerImage {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.config.encode(out);
+        self.players.encode(out);
+        self.access.encode(out);
+        self.requests.encode(out);
+        self.pinned_payments.encode(out);
+        self.rounds.encode(out);
+        self.flows.encode(out);
+        self.payments.encode(out);
+        self.last_seq.encode(out);
+        self.last_time_ms.encode(out);
+        self.history_digest.encode(out);
+        self.profiles.encode(out);
+    }
+}
+
+impl LedgerImage {
+    /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`] or
+    /// [`IMAGE_FORMAT_PROFILES`]) that must use all of `bytes`.
+    pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_PROFILES).contains(&format) {
+            return Err(DecodeError::UnknownVersion {
+                what: "snapshot image",
+                version: format,
+            });
+        }
+        let input = &mut Reader::new(bytes);
+        let image = LedgerImage {
+            config: Decode::decode(input)?,
+            players: Decode::decode(input)?,
+            access: Decode::decode(input)?,
+            requests: Decode::decode(input)?,
+            pinned_payments: Decode::decode(input)?,
+            rounds: Decode::decode(input)?,
+            flows: Decode::decode(input)?,
+            payments: Decode::decode(input)?,
+            last_seq: Decode::decode(input)?,
+            last_time_ms: Decode::decode(input)?,
+            history_digest: Decode::decode(input)?,
+            profiles: match format {
+                IMAGE_FORMAT_NO_PROFILES => Profiles::default(),
+                _ => Decode::decode(input)?,
+            },
+        };
+        input.finish()?;
+        Ok(image)
+    }
+}
 codec_struct!(Config {
     players_max,
     idempotency_len_max,

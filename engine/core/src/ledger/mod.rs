@@ -53,13 +53,13 @@ pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
-pub use self::image::LedgerImage;
+pub use self::image::{IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES, LedgerImage};
 use self::payments::PaymentsState;
 use self::players::PlayersState;
 use self::store::{Detail, Fingerprinter, Key, Retention, TxRecord, TxStore};
 use crate::codec::{Encode, StableHasher, codec_struct, hash_bytes};
 use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Query, Request, TxRef};
-use crate::ids::{Jurisdiction, PlayerId, SourceId};
+use crate::ids::{Jurisdiction, KeyId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
 
@@ -501,7 +501,7 @@ impl Ledger {
             return self.apply_gaming(ctx, command);
         }
         match command {
-            Command::Players(command) => self.players.apply(command, &self.config),
+            Command::Players(command) => self.players.apply(&ctx, command, &self.config),
             Command::Payments(command) => self.apply_payments(ctx, command),
             Command::Gaming(_) => unreachable!("dispatched above"),
             Command::Rg(command) => self.apply_rg(ctx, command),
@@ -572,6 +572,20 @@ impl Ledger {
             timed_out_until_ms: player.timed_out_until_ms,
             wallets: player.wallets.iter().map(|w| w.balances()).collect(),
         })
+    }
+
+    /// A player's profile record (sealed profile, status reason, erasure),
+    /// if the player has one; `UnknownPlayer` if there is no such player.
+    pub fn profile(&self, id: PlayerId) -> Result<Option<&players::ProfileRecord>, Rejection> {
+        self.player(id)?;
+        Ok(self.players.profiles.get(id))
+    }
+
+    /// The data keys live profiles are sealed under: every other key in
+    /// the gateway's key store belongs to an erased player or to a
+    /// registration that never landed, and may be destroyed.
+    pub fn profile_keys(&self) -> Vec<KeyId> {
+        self.players.profiles.live_keys().collect()
     }
 
     /// What became of an earlier request, if it is still remembered.

@@ -250,3 +250,66 @@ fn times_that_must_lie_ahead_are_time_not_in_future() {
     check_rejected(h.grant(expired), Rejection::TimeNotInFuture);
     assert_eq!(h.balances(p), bal(0, 0, 0, 0));
 }
+
+// ---------------------------------------------------------------------------
+// Profiles, status with a reason, erasure
+// ---------------------------------------------------------------------------
+
+fn profiled_cmd(key: u8, email: u8, identity: u8) -> Command {
+    use engine_core::players::{ProfileIndexes, SealedProfile};
+    use engine_core::{BlindIndex, KeyId};
+    Command::Players(engine_core::players::Command::RegisterProfiled {
+        currency: EUR,
+        jurisdiction: Jurisdiction::new("GB").unwrap(),
+        profile: Box::new(SealedProfile::new(KeyId([key; 16]), 1, [key; 12], &[key; 32]).unwrap()),
+        indexes: ProfileIndexes {
+            email: BlindIndex([email; 16]),
+            identity: BlindIndex([identity; 16]),
+        },
+        operator: OperatorId(1),
+    })
+}
+
+#[test]
+fn a_duplicate_registration_is_refused_retried_alike_and_replays() {
+    let mut h = Harness::new();
+    check(
+        h.apply(OPS, "reg-a", profiled_cmd(1, 1, 1)),
+        Outcome::Registered { player: PlayerId(1) },
+    );
+    let duplicate = Rejection::DuplicatePlayer {
+        matched: engine_core::outcome::DuplicateOf::Email,
+    };
+    check_rejected(h.apply(OPS, "reg-b", profiled_cmd(2, 1, 2)), duplicate);
+    // A retry gets the recorded refusal; the same id with another payload conflicts.
+    check_rejected(h.apply(OPS, "reg-b", profiled_cmd(2, 1, 2)), duplicate);
+    check_rejected(h.apply(OPS, "reg-b", profiled_cmd(3, 3, 3)), Rejection::Conflict);
+    assert_eq!(h.ledger.players_len(), 1);
+    let replayed = h.replay();
+    assert_eq!(replayed.digest(), h.ledger.digest());
+    assert_eq!(replayed.profile_keys(), h.ledger.profile_keys());
+}
+
+#[test]
+fn an_erased_player_is_closed_for_bets_and_deposits_but_may_withdraw() {
+    let mut h = Harness::new();
+    check(
+        h.apply(OPS, "reg-a", profiled_cmd(1, 1, 1)),
+        Outcome::Registered { player: PlayerId(1) },
+    );
+    let p = PlayerId(1);
+    h.fund(p, 1000);
+    let erase = Command::Players(engine_core::players::Command::ErasePlayer {
+        player: p,
+        reason: Reason::new("erasure request").unwrap(),
+        operator: OperatorId(1),
+    });
+    check(h.run(OPS, erase.clone()), Outcome::Accepted);
+    check_rejected(h.run(OPS, erase), Rejection::PlayerErased);
+    for act in [Act::Bet, Act::Deposit] {
+        check_rejected(attempt(&mut h, p, act), Rejection::PlayerBlocked(BlockReason::Closed));
+    }
+    check(attempt(&mut h, p, Act::Withdraw), attempt_ok(&h, Act::Withdraw));
+    assert!(h.ledger.profile_keys().is_empty());
+    assert!(h.ledger.profile(p).unwrap().unwrap().is_erased());
+}

@@ -1,7 +1,7 @@
-//! The players domain's commands (account life-cycle, KYC, jurisdiction
-//! rules) and the account types they carry.
+//! The players domain's commands (account life-cycle, profiles, KYC,
+//! jurisdiction rules) and the account types they carry.
 
-use crate::ids::{Jurisdiction, OperatorId, PlayerId};
+use crate::ids::{BlindIndex, IdError, Jurisdiction, KeyId, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
 
 /// What the players domain (PAM) can be asked to do.
@@ -37,14 +37,73 @@ pub enum Command {
         /// The new level.
         level: KycLevel,
     },
+    /// Opens an account with a profile: as [`Command::RegisterPlayer`],
+    /// plus the sealed profile and its blind indexes, refused with
+    /// [`crate::Rejection::DuplicatePlayer`] if another player has either.
+    RegisterProfiled {
+        /// Base currency; its wallet is created at once.
+        currency: Currency,
+        /// Where the player is licensed.
+        jurisdiction: Jurisdiction,
+        /// The profile, encrypted by the gateway (boxed: every command in
+        /// the ring is as big as the biggest, and bets are the many).
+        profile: Box<SealedProfile>,
+        /// What makes a player unique.
+        indexes: ProfileIndexes,
+        /// Who registered the player.
+        operator: OperatorId,
+    },
+    /// Replaces a player's profile (or gives one to a player registered
+    /// without): refused if another player has either blind index, or the
+    /// player was erased.
+    UpdateProfile {
+        /// The player.
+        player: PlayerId,
+        /// The new profile, encrypted by the gateway (boxed, as above).
+        profile: Box<SealedProfile>,
+        /// Its blind indexes.
+        indexes: ProfileIndexes,
+        /// Who changed it.
+        operator: OperatorId,
+    },
+    /// Operator decision on an account with its reason (the successor of
+    /// [`Command::SetAccountStatus`], which has none).
+    SetStatus {
+        /// The player.
+        player: PlayerId,
+        /// The new status.
+        status: AccountStatus,
+        /// Why.
+        reason: Reason,
+        /// Who decided.
+        operator: OperatorId,
+    },
+    /// Right to erasure: drops the sealed profile and its blind indexes and
+    /// closes the account for good. Amounts and ids stay; the gateway then
+    /// destroys the data key, so the profile left in older journal records
+    /// can never be opened again.
+    ErasePlayer {
+        /// The player.
+        player: PlayerId,
+        /// Why (the request's reference).
+        reason: Reason,
+        /// Who erased.
+        operator: OperatorId,
+    },
 }
 
 impl Command {
     /// The player the command is about, if it names one.
     pub fn player(&self) -> Option<PlayerId> {
         match self {
-            Command::SetAccountStatus { player, .. } | Command::SetKyc { player, .. } => Some(*player),
-            Command::RegisterPlayer { .. } | Command::SetJurisdictionRules { .. } => None,
+            Command::SetAccountStatus { player, .. }
+            | Command::SetKyc { player, .. }
+            | Command::UpdateProfile { player, .. }
+            | Command::SetStatus { player, .. }
+            | Command::ErasePlayer { player, .. } => Some(*player),
+            Command::RegisterPlayer { .. }
+            | Command::SetJurisdictionRules { .. }
+            | Command::RegisterProfiled { .. } => None,
         }
     }
 
@@ -55,6 +114,10 @@ impl Command {
             Command::SetJurisdictionRules { .. } => "set_jurisdiction_rules",
             Command::SetAccountStatus { .. } => "set_account_status",
             Command::SetKyc { .. } => "set_kyc",
+            Command::RegisterProfiled { .. } => "register_profiled",
+            Command::UpdateProfile { .. } => "update_profile",
+            Command::SetStatus { .. } => "set_status",
+            Command::ErasePlayer { .. } => "erase_player",
         }
     }
 }
@@ -93,4 +156,62 @@ pub struct JurisdictionRules {
     pub kyc_before_bet: bool,
     /// Verified KYC before any withdrawal.
     pub kyc_before_withdrawal: bool,
+}
+
+/// A player's profile as the ledger holds it: ciphertext only. The gateway
+/// serializes the profile fields and seals them with an AEAD under the
+/// player's data key ([`SealedProfile::key_id`]); the ledger stores and
+/// bounds the bytes and never opens them.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SealedProfile {
+    /// The data key it is sealed under.
+    pub key_id: KeyId,
+    /// The sealing scheme (algorithm and plaintext layout), the gateway's
+    /// to interpret, so that a later scheme can live beside this one.
+    pub scheme: u8,
+    /// The AEAD nonce.
+    pub nonce: [u8; 12],
+    ciphertext: Box<[u8]>,
+}
+
+impl SealedProfile {
+    /// Longest accepted ciphertext, in bytes: a profile's fields with
+    /// their limits fit several times over.
+    pub const CIPHERTEXT_MAX: usize = 4096;
+
+    /// Bounds the ciphertext: 1..=`CIPHERTEXT_MAX` bytes.
+    pub fn new(key_id: KeyId, scheme: u8, nonce: [u8; 12], ciphertext: &[u8]) -> Result<SealedProfile, IdError> {
+        match ciphertext.len() {
+            0 => Err(IdError::Empty),
+            len if len > Self::CIPHERTEXT_MAX => Err(IdError::TooLong {
+                max: Self::CIPHERTEXT_MAX,
+            }),
+            _ => Ok(SealedProfile {
+                key_id,
+                scheme,
+                nonce,
+                ciphertext: ciphertext.into(),
+            }),
+        }
+    }
+
+    /// The sealed bytes (with the AEAD tag).
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.ciphertext
+    }
+}
+
+impl std::fmt::Debug for SealedProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedProfile({:?}, {} bytes)", self.key_id, self.ciphertext.len())
+    }
+}
+
+/// The blind indexes of a profile: what two players may not share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProfileIndexes {
+    /// Of the normalized email address.
+    pub email: BlindIndex,
+    /// Of the normalized name, date of birth and postcode together.
+    pub identity: BlindIndex,
 }

@@ -1,23 +1,27 @@
-//! The players domain (PAM): registration, account status, KYC and
-//! jurisdiction rules.
+//! The players domain (PAM): registration, profiles, account status, KYC,
+//! erasure and jurisdiction rules.
 //!
-//! Its state, [`PlayersState`], is every account (with its wallets) and the
-//! rules of each jurisdiction. The other money domains work on the same
+//! Its state, [`PlayersState`], is every account (with its wallets), the
+//! rules of each jurisdiction, and the profiles (`profiles.rs`: sealed
+//! ciphertext and blind indexes only, never personal data in clear). The other money domains work on the same
 //! per-player record (`../account.rs`): see there why wallets are not split
 //! out by domain. Its commands touch nothing but this state, so they apply
 //! to it alone.
 
 mod command;
+mod profiles;
 #[cfg(test)]
 mod tests;
 
-pub use self::command::{AccountStatus, Command, JurisdictionRules, KycLevel};
+pub use self::command::{AccountStatus, Command, JurisdictionRules, KycLevel, ProfileIndexes, SealedProfile};
+pub(crate) use self::profiles::Profiles;
+pub use self::profiles::{Erasure, ProfileRecord, Sealed};
 
 use super::account::Player;
 use super::store::Detail;
-use super::{Applied, Config, rejected};
-use crate::codec::codec_struct;
-use crate::ids::{Jurisdiction, PlayerId};
+use super::{Applied, Config, Ctx, rejected};
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
+use crate::ids::{Jurisdiction, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
 
@@ -28,6 +32,8 @@ pub(crate) struct PlayersState {
     players: Vec<Player>,
     /// Few (one per licence): a vector is faster than a map.
     jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    /// Sealed profiles, blind indexes, status reasons, erasures.
+    pub(crate) profiles: Profiles,
 }
 
 /// The index of a player id in [`PlayersState`] (ids start at 1).
@@ -70,12 +76,40 @@ impl PlayersState {
     }
 
     /// Applies one of the domain's commands.
-    pub(crate) fn apply(&mut self, command: &Command, config: &Config) -> Applied {
+    pub(crate) fn apply(&mut self, ctx: &Ctx, command: &Command, config: &Config) -> Applied {
         match command {
             Command::RegisterPlayer { currency, jurisdiction } => self.register(*currency, *jurisdiction, config),
             Command::SetJurisdictionRules { jurisdiction, rules } => self.set_rules(*jurisdiction, *rules),
-            Command::SetAccountStatus { player, status, .. } => self.set_status(*player, *status),
+            Command::SetAccountStatus {
+                player,
+                status,
+                operator,
+            } => self.set_status(*player, *status, None, *operator),
             Command::SetKyc { player, level } => self.set_kyc(*player, *level),
+            Command::RegisterProfiled {
+                currency,
+                jurisdiction,
+                profile,
+                indexes,
+                operator,
+            } => self.register_profiled(*currency, *jurisdiction, profile, indexes, *operator, config),
+            Command::UpdateProfile {
+                player,
+                profile,
+                indexes,
+                operator,
+            } => self.update_profile(*player, profile, indexes, *operator),
+            Command::SetStatus {
+                player,
+                status,
+                reason,
+                operator,
+            } => self.set_status(*player, *status, Some(reason), *operator),
+            Command::ErasePlayer {
+                player,
+                reason,
+                operator,
+            } => self.erase(*player, reason, *operator, ctx.time_ms),
         }
     }
 
@@ -88,6 +122,52 @@ impl PlayersState {
         (Outcome::Registered { player }, Detail::Plain)
     }
 
+    fn register_profiled(
+        &mut self,
+        currency: Currency,
+        jurisdiction: Jurisdiction,
+        profile: &SealedProfile,
+        indexes: &ProfileIndexes,
+        operator: OperatorId,
+        config: &Config,
+    ) -> Applied {
+        // The id the player would get: no other player holds it yet, so
+        // only the indexes can collide.
+        let next = PlayerId(self.players.len() as u64 + 1);
+        check!(self.profiles.check_profile(next, profile, indexes));
+        let applied = self.register(currency, jurisdiction, config);
+        if let (Outcome::Registered { player }, _) = &applied {
+            debug_assert_eq!(*player, next);
+            self.profiles
+                .set_profile(*player, SealedProfile::clone(profile), *indexes, operator);
+        }
+        applied
+    }
+
+    fn update_profile(
+        &mut self,
+        player: PlayerId,
+        profile: &SealedProfile,
+        indexes: &ProfileIndexes,
+        operator: OperatorId,
+    ) -> Applied {
+        check!(self.get(player));
+        check!(self.profiles.check_profile(player, profile, indexes));
+        self.profiles
+            .set_profile(player, SealedProfile::clone(profile), *indexes, operator);
+        (Outcome::Accepted, Detail::Plain)
+    }
+
+    fn erase(&mut self, player: PlayerId, reason: &Reason, operator: OperatorId, time_ms: u64) -> Applied {
+        check!(self.profiles.check_not_erased(player));
+        let account = check!(self.get_mut(player));
+        // Erasure ends the relationship: nothing may be staked or paid in
+        // again; owed money can still be withdrawn, as for any closed account.
+        account.status = AccountStatus::Closed;
+        self.profiles.erase(player, reason.clone(), operator, time_ms);
+        (Outcome::Accepted, Detail::Plain)
+    }
+
     fn set_rules(&mut self, jurisdiction: Jurisdiction, rules: JurisdictionRules) -> Applied {
         match self.jurisdictions.iter_mut().find(|(j, _)| *j == jurisdiction) {
             Some(entry) => entry.1 = rules,
@@ -96,9 +176,17 @@ impl PlayersState {
         (Outcome::Accepted, Detail::Plain)
     }
 
-    fn set_status(&mut self, player: PlayerId, status: AccountStatus) -> Applied {
-        let player = check!(self.get_mut(player));
-        player.status = status;
+    fn set_status(
+        &mut self,
+        player: PlayerId,
+        status: AccountStatus,
+        reason: Option<&Reason>,
+        operator: OperatorId,
+    ) -> Applied {
+        check!(self.profiles.check_not_erased(player));
+        let account = check!(self.get_mut(player));
+        account.status = status;
+        self.profiles.set_status_reason(player, reason.cloned(), operator);
         (Outcome::Accepted, Detail::Plain)
     }
 
@@ -111,4 +199,22 @@ impl PlayersState {
 
 // The domain's part of the snapshot image (see `crate::codec`: append
 // fields, never reorder): every account, then the jurisdictions' rules.
-codec_struct!(PlayersState { players, jurisdictions });
+// The profiles are not in it: they came with snapshot format 5 and are
+// appended at the end of the image (`../image.rs`), so format 4 still
+// decodes as it was written.
+impl Encode for PlayersState {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.players.encode(out);
+        self.jurisdictions.encode(out);
+    }
+}
+
+impl Decode for PlayersState {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(PlayersState {
+            players: Decode::decode(input)?,
+            jurisdictions: Decode::decode(input)?,
+            profiles: Profiles::default(),
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! Reads served from the read models, never through the sequencer, each
+//! current to every write acknowledged before it arrived.
+//!
+//! A read first waits (briefly) until the read model has applied the
+//! durable sequence number of that moment, and its reply says the sequence
+//! number it is current to (`as_of_seq`). A read model that cannot catch up
+//! in time answers 503 `view_behind` with `Retry-After`; nothing was
+//! submitted, so the read may be retried at once.
+
+use std::time::Duration;
+
+use readmodel::ReadModelError;
+use rusqlite::Connection;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest a read waits for the read model to reach the writes acknowledged
+/// before it.
+pub const VIEW_WAIT_MAX: Duration = Duration::from_secs(2);
+
+/// Runs `query` on the read model once it holds every write acknowledged
+/// before now; returns its result and the sequence number it is current to.
+pub async fn read<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
+) -> Result<(T, u64), ApiError> {
+    let wanted = state.durable.get();
+    let limit = VIEW_WAIT_MAX.min(state.config.request_timeout() / 2);
+    state
+        .readmodel
+        .wait_for(wanted, limit)
+        .await
+        .map_err(|e| view_error(state, e))?;
+    state.readmodel.query(query).await.map_err(|e| view_error(state, e))
+}
+
+fn view_error(state: &AppState, error: ReadModelError) -> ApiError {
+    match error {
+        ReadModelError::Behind { at, wanted } => ApiError::busy(
+            "view_behind",
+            format!("the read model is at sequence {at}, behind {wanted}; retry"),
+            state.config.retry_after_s,
+        ),
+        other => ApiError::internal(other),
+    }
+}

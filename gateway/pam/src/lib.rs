@@ -1,0 +1,54 @@
+//! Player account management (PAM): registration with a profile, profile
+//! changes, account status with a reason, and erasure, over the operator
+//! API.
+//!
+//! Personal data stays in this module: profiles are validated here and
+//! sealed under a per-player data key ([`vault`]) before the command that
+//! carries them is built, so the ledger, the journal, snapshots and the
+//! read model hold ciphertext and blind indexes only. What must hold
+//! atomically with other players' state (no duplicate email or
+//! name + date of birth + postcode, no change after erasure) is the
+//! ledger's; erasure destroys the data key (crypto-shredding).
+//!
+//! The server opens the [`Vault`] at start-up (after recovery, sweeping
+//! keys no live profile names) and hands it to the handlers through
+//! `AppState::modules`. This crate knows nothing of the server or of other
+//! modules.
+
+#![deny(missing_docs)]
+
+pub mod players;
+pub mod profile;
+pub mod vault;
+
+use edge::route::{Access, Route, route};
+use engine::Role;
+use utoipa::OpenApi;
+
+pub use vault::{Vault, VaultError};
+
+/// Who registers players and changes their profiles.
+const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
+/// Who may read personal data.
+const PROFILE_READERS: &[Role] = &[Role::Admin, Role::Support, Role::Compliance];
+/// Who suspends, closes and reopens accounts.
+const STATUS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
+/// Who erases personal data.
+const ERASURE: &[Role] = &[Role::Admin, Role::Compliance];
+
+/// This module's routes, each with the roles it admits.
+pub fn routes() -> Vec<Route> {
+    use Access::Operator;
+    vec![
+        route::<players::__path_register, _>(Operator(SUPPORT), players::register),
+        route::<players::__path_get_profile, _>(Operator(PROFILE_READERS), players::get_profile),
+        route::<players::__path_patch_profile, _>(Operator(SUPPORT), players::patch_profile),
+        route::<players::__path_set_status, _>(Operator(STATUS), players::set_status),
+        route::<players::__path_erase, _>(Operator(ERASURE), players::erase),
+    ]
+}
+
+/// The tag of this module's operations.
+#[derive(OpenApi)]
+#[openapi(tags((name = "pam", description = "Player accounts and profiles, for operators: Authorization: Bearer <token>; roles per route. Personal data is sealed at rest.")))]
+pub struct Doc;

@@ -1,0 +1,448 @@
+//! The PAM routes: registration with a profile, reading and changing the
+//! profile, account status with a reason, and erasure.
+//!
+//! Every change is one ledger command under the operator's own source (so
+//! the journal records who did it), built only once the input is valid:
+//! bad input gets a 4xx and submits nothing. The profile is sealed here,
+//! before the command is built; the ledger sees ciphertext and blind
+//! indexes ([`crate::vault`]). Reads come from the read model's profiles
+//! view and are opened with the player's data key.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use edge::body::{JsonBody, decode};
+use edge::change::{IDEMPOTENCY_HEADER, IdempotencyKey, ok, player, refusal, request_id};
+use edge::error::{ApiError, ErrorBody};
+use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
+use edge::reads::read;
+use edge::{AppState, Caller, wire};
+use engine::command::AccountStatus;
+use engine::players::{ProfileIndexes, SealedProfile};
+use engine::{Command, Currency, ExtId, Jurisdiction, KeyId, Outcome, PlayerId, Reason, players};
+use readmodel::profiles::{self, ProfileView};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::profile::{Date, Normalized, Profile, ProfilePatch};
+use crate::vault::{DataKey, Vault, VaultError};
+
+/// A registration: the account and the player's profile.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRequest {
+    /// Base currency code; its wallet is created at once.
+    pub currency: String,
+    /// Licensing jurisdiction, two upper-case letters (`GB`, `MT`).
+    pub jurisdiction: String,
+    /// The player's personal data (sealed before it reaches the ledger).
+    pub profile: Profile,
+}
+
+/// A registered player.
+#[derive(Serialize, ToSchema)]
+pub struct RegistrationReply {
+    /// Player id.
+    pub player: u64,
+    /// Base currency.
+    pub currency: &'static str,
+    /// Licensing jurisdiction.
+    pub jurisdiction: String,
+}
+
+/// A player's account and profile as the operator sees it.
+#[derive(Serialize, ToSchema)]
+pub struct ProfileReply {
+    /// Player id.
+    pub player: u64,
+    /// Licensing jurisdiction, if known.
+    pub jurisdiction: Option<String>,
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    /// Why the account has its status, if an operator said.
+    pub status_reason: Option<String>,
+    /// Who last set the status (operator id).
+    pub status_by: Option<u32>,
+    /// The profile; null if the player has none or was erased.
+    pub profile: Option<Profile>,
+    /// Who last registered or changed the profile (operator id).
+    pub profile_by: Option<u32>,
+    /// True once erased: the profile is gone for good.
+    pub erased: bool,
+    /// Who erased it, why and when (ms since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<ErasureReply>,
+    /// The sequence number the read is current to.
+    pub as_of_seq: u64,
+}
+
+/// Who erased a profile, why and when.
+#[derive(Serialize, ToSchema)]
+pub struct ErasureReply {
+    /// Operator id.
+    pub by: u32,
+    /// The reason given.
+    pub reason: String,
+    /// When, ms since the epoch.
+    pub at_ms: u64,
+}
+
+/// A changed profile.
+#[derive(Serialize, ToSchema)]
+pub struct ProfileChanged {
+    /// Player id.
+    pub player: u64,
+    /// The profile now.
+    pub profile: Profile,
+}
+
+/// An account status and why.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    /// Why (1 to 256 bytes, no control characters).
+    pub reason: String,
+}
+
+/// An erasure request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// Why, such as the data-subject request's reference (1 to 256 bytes).
+    pub reason: String,
+}
+
+/// An erased player.
+#[derive(Serialize, ToSchema)]
+pub struct ErasedReply {
+    /// Player id.
+    pub player: u64,
+    /// Always true.
+    pub erased: bool,
+    /// Whether this request destroyed the data key (false: there was none
+    /// left, as after a retry).
+    pub data_key_destroyed: bool,
+}
+
+/// The vault the server made at start-up.
+fn vault(state: &AppState) -> Result<Arc<Vault>, ApiError> {
+    state
+        .modules
+        .get::<Arc<Vault>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("the PAM key vault was not set up"))
+}
+
+/// Runs blocking vault work (files, fsyncs) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+fn jurisdiction(text: &str) -> Result<Jurisdiction, ApiError> {
+    Jurisdiction::new(text)
+        .map_err(|_| ApiError::bad_request("invalid_request", "jurisdiction must be two upper-case letters"))
+}
+
+fn reason(text: &str) -> Result<Reason, ApiError> {
+    Reason::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("reason: {error}")))
+}
+
+fn indexes(vault: &Vault, normalized: &Normalized) -> ProfileIndexes {
+    ProfileIndexes {
+        email: vault.blind_index("email", &normalized.email),
+        identity: vault.blind_index("identity", &normalized.identity),
+    }
+}
+
+/// The key a new profile is sealed under: for a request with an
+/// `Idempotency-Key`, one derived from it, so that a retry seals the same
+/// bytes and gets the recorded outcome; otherwise a random one.
+fn new_key_id(vault: &Vault, caller: &Caller, headers: &HeaderMap, id: &ExtId) -> Result<KeyId, ApiError> {
+    if headers.contains_key(IDEMPOTENCY_HEADER) {
+        Ok(vault.request_key_id(caller.source, id))
+    } else {
+        vault.random_key_id().map_err(ApiError::internal)
+    }
+}
+
+/// Seals `profile` under the key `key_id` (made and stored first if new).
+async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile) -> Result<SealedProfile, ApiError> {
+    let json = serde_json::to_vec(profile).map_err(ApiError::internal)?;
+    let vault = Arc::clone(vault);
+    blocking(move || vault.key_or_create(key_id)?.seal(&json)).await
+}
+
+/// Opens a sealed profile with its data key.
+async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Profile, ApiError> {
+    let vault = Arc::clone(vault);
+    let id = sealed.key_id;
+    let plain = blocking(move || {
+        let key: Option<DataKey> = vault.key(id)?;
+        key.map(|key| key.open(&sealed)).transpose()
+    })
+    .await?
+    .ok_or_else(|| ApiError::internal(format!("the data key {id:?} of a live profile is missing")))?;
+    serde_json::from_slice(&plain).map_err(ApiError::internal)
+}
+
+/// Registers a player with a profile (admins, support). The profile is
+/// validated (required fields, email, phone, date of birth, the
+/// jurisdiction's minimum age), sealed under a new data key, and submitted
+/// with its blind indexes; the same email, or the same name, date of birth
+/// and postcode as another player's, is refused.
+#[utoipa::path(post, path = "/operator/v1/registrations", tag = "pam", request_body = RegistrationRequest,
+    params(IdempotencyKey), security(("bearer" = [])),
+    responses((status = 201, body = RegistrationReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 409, body = ErrorBody, description = "duplicate_player; conflict (Idempotency-Key reused)"),
+        (status = 422, body = ErrorBody, description = "under_age: younger than the jurisdiction's minimum age")))]
+pub async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: RegistrationRequest = decode(&body)?;
+    let currency = wire::currency(&request.currency)?;
+    let jurisdiction = jurisdiction(&request.jurisdiction)?;
+    let (profile, normalized) = request
+        .profile
+        .validate(Some(jurisdiction), Date::from_epoch_ms(state.now_ms()))?;
+    let vault = vault(&state)?;
+    let id = request_id(&headers)?;
+    let key_id = new_key_id(&vault, &caller, &headers, &id)?;
+    let sealed = seal(&vault, key_id, &profile).await?;
+    let command = players::Command::RegisterProfiled {
+        currency,
+        jurisdiction,
+        profile: Box::new(sealed),
+        indexes: indexes(&vault, &normalized),
+        operator: caller.id,
+    };
+    match caller.submit(&state, id, Command::Players(command)).await? {
+        Outcome::Registered { player } => ok(
+            StatusCode::CREATED,
+            &RegistrationReply {
+                player: player.0,
+                currency: currency.code(),
+                jurisdiction: jurisdiction.to_string(),
+            },
+        ),
+        other => {
+            // A random key no retry can name is destroyed now; a derived
+            // one stays for the retry (it may also seal a live profile:
+            // the ledger refuses a key that is another player's), and the
+            // start-up sweep destroys it if no profile names it.
+            if !headers.contains_key(IDEMPOTENCY_HEADER) {
+                let vault = Arc::clone(&vault);
+                blocking(move || vault.destroy(key_id)).await?;
+            }
+            Err(refusal(&other, currency))
+        }
+    }
+}
+
+/// Submits a change whose success is `Accepted`; its refusal otherwise.
+async fn change(state: &AppState, caller: &Caller, id: ExtId, command: players::Command) -> Result<(), ApiError> {
+    match caller.submit(state, id, Command::Players(command)).await? {
+        Outcome::Accepted => Ok(()),
+        // The players domain's refusals carry no amounts: any currency prints them.
+        other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+edge::responses! {
+    /// A change to an existing player.
+    PlayerErrors {
+        404 => edge::openapi::error, "unknown_player";
+        409 => edge::openapi::error, "duplicate_player (a profile change); conflict (Idempotency-Key reused)";
+        410 => edge::openapi::error, "player_erased: the profile and status can no longer change";
+    }
+}
+
+/// The profile view of `player`, current to every acknowledged write.
+async fn view(state: &AppState, player: PlayerId) -> Result<(ProfileView, u64), ApiError> {
+    let (found, as_of_seq) = read(state, move |c| profiles::profile(c, player)).await?;
+    let found = found.ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?;
+    Ok((found, as_of_seq))
+}
+
+/// A player's account status and profile, opened with the player's data
+/// key (admins, support, compliance). An erased player shows as erased,
+/// with no profile.
+#[utoipa::path(get, path = "/operator/v1/players/{player}/profile", tag = "pam",
+    params(("player" = u64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = ProfileReply), RoleErrors, LedgerErrors,
+        (status = 404, body = ErrorBody, description = "unknown_player")))]
+pub async fn get_profile(State(state): State<AppState>, Path(player_id): Path<String>) -> Result<Response, ApiError> {
+    let player = player(&state, &player_id)?;
+    let (view, as_of_seq) = view(&state, player).await?;
+    let profile = match view.profile {
+        Some(sealed) => Some(open(&vault(&state)?, sealed).await?),
+        None => None,
+    };
+    ok(
+        StatusCode::OK,
+        &ProfileReply {
+            player: player.0,
+            jurisdiction: view.jurisdiction.map(|j| j.to_string()),
+            status: view.status,
+            status_reason: view.status_reason,
+            status_by: view.status_by.map(|o| o.0),
+            profile,
+            profile_by: view.profile_by.map(|o| o.0),
+            erased: view.erased.is_some(),
+            erasure: view.erased.map(|(by, reason, at_ms)| ErasureReply {
+                by: by.0,
+                reason,
+                at_ms,
+            }),
+            as_of_seq,
+        },
+    )
+}
+
+/// Changes a player's profile (admins, support): the fields given replace
+/// the stored ones (a player registered without a profile must give them
+/// all), validated as at registration and checked for duplicates. The
+/// change is journaled with the operator who made it.
+#[utoipa::path(patch, path = "/operator/v1/players/{player}/profile", tag = "pam", request_body = ProfilePatch,
+    params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
+    responses((status = 200, body = ProfileChanged), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors,
+        (status = 422, body = ErrorBody, description = "under_age")))]
+pub async fn patch_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(player_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let patch: ProfilePatch = decode(&body)?;
+    if patch.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "name at least one field to change",
+        ));
+    }
+    let player = player(&state, &player_id)?;
+    let id = request_id(&headers)?;
+    let vault = vault(&state)?;
+    let (view, _) = view(&state, player).await?;
+    if view.erased.is_some() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "player_erased",
+            "the player's profile was erased",
+        ));
+    }
+    let (profile, key_id) = match view.profile {
+        Some(sealed) => {
+            let key_id = sealed.key_id;
+            (patch.apply(open(&vault, sealed).await?), key_id)
+        }
+        None => (patch.complete()?, new_key_id(&vault, &caller, &headers, &id)?),
+    };
+    let (profile, normalized) = profile.validate(view.jurisdiction, Date::from_epoch_ms(state.now_ms()))?;
+    let sealed = seal(&vault, key_id, &profile).await?;
+    let command = players::Command::UpdateProfile {
+        player,
+        profile: Box::new(sealed),
+        indexes: indexes(&vault, &normalized),
+        operator: caller.id,
+    };
+    change(&state, &caller, id, command).await?;
+    ok(
+        StatusCode::OK,
+        &ProfileChanged {
+            player: player.0,
+            profile,
+        },
+    )
+}
+
+/// Sets a player's account status with the reason (admins, compliance,
+/// support): a suspended or closed player can neither bet nor deposit.
+#[utoipa::path(put, path = "/operator/v1/players/{player}/status", tag = "pam", request_body = StatusRequest,
+    params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
+    responses((status = 200, body = StatusRequest), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(player_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: StatusRequest = decode(&body)?;
+    let status = match request.status.as_str() {
+        "active" => AccountStatus::Active,
+        "suspended" => AccountStatus::Suspended,
+        "closed" => AccountStatus::Closed,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "status: active, suspended or closed",
+            ));
+        }
+    };
+    let reason = reason(&request.reason)?;
+    let player = player(&state, &player_id)?;
+    let command = players::Command::SetStatus {
+        player,
+        status,
+        reason,
+        operator: caller.id,
+    };
+    change(&state, &caller, request_id(&headers)?, command).await?;
+    ok(StatusCode::OK, &request)
+}
+
+/// Erases a player's personal data (admins, compliance): the ledger drops
+/// the sealed profile and its blind indexes and closes the account, then
+/// the player's data key is destroyed, so the ciphertext the journal keeps
+/// can never be opened again. Ids and amounts stay for the regulator.
+#[utoipa::path(post, path = "/operator/v1/players/{player}/erasure", tag = "pam", request_body = ErasureRequest,
+    params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
+    responses((status = 200, body = ErasedReply), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors))]
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(player_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: ErasureRequest = decode(&body)?;
+    let reason = reason(&request.reason)?;
+    let player = player(&state, &player_id)?;
+    let id = request_id(&headers)?;
+    let vault = vault(&state)?;
+    let (view, _) = view(&state, player).await?;
+    let key_id = view.profile.map(|sealed| sealed.key_id);
+    let command = players::Command::ErasePlayer {
+        player,
+        reason,
+        operator: caller.id,
+    };
+    change(&state, &caller, id, command).await?;
+    // Durable now: the key goes. A crash before this line leaves the key
+    // for the start-up sweep, which destroys it.
+    let destroyed = match key_id {
+        Some(key_id) => blocking(move || vault.destroy(key_id)).await?,
+        None => false,
+    };
+    ok(
+        StatusCode::OK,
+        &ErasedReply {
+            player: player.0,
+            erased: true,
+            data_key_destroyed: destroyed,
+        },
+    )
+}

@@ -1,0 +1,257 @@
+//! The profiles projection: each player's account status (with its reason
+//! and who set it), the sealed profile, and whether it was erased.
+//!
+//! It holds what the ledger holds and nothing more: the profile is the
+//! [`SealedProfile`]'s canonical encoding, ciphertext only, so this file,
+//! like the journal, never holds personal data in clear. An erasure sets
+//! the profile to NULL; the ciphertext the journal still holds is useless
+//! once the gateway has destroyed the data key.
+
+use engine::codec;
+use engine::command::{AccountStatus, Command};
+use engine::outcome::Outcome;
+use engine::players::{self, ProfileRecord, SealedProfile};
+use engine::sequencer::Committed;
+use engine::{Jurisdiction, Ledger, OperatorId, PlayerId};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::ReadModelError;
+
+/// The schema migration that creates the table (appended to
+/// `store::MIGRATIONS`). Players registered before it get a row with the
+/// status the old API could give them: active (no route reached the old
+/// status command).
+pub(crate) const MIGRATION: &str = "CREATE TABLE profiles (
+        player INTEGER PRIMARY KEY,
+        jurisdiction TEXT,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        status_by INTEGER,
+        profile BLOB,
+        profile_by INTEGER,
+        erased_by INTEGER,
+        erased_reason TEXT,
+        erased_at_ms INTEGER
+    );
+    INSERT INTO profiles (player, status) SELECT player, 'active' FROM players;";
+
+/// What the read model knows of a player's account and profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileView {
+    /// Licensing jurisdiction (unknown for players registered before this
+    /// view existed).
+    pub jurisdiction: Option<Jurisdiction>,
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    /// Why, if the operator said.
+    pub status_reason: Option<String>,
+    /// Who last set the status.
+    pub status_by: Option<OperatorId>,
+    /// The sealed profile; `None` if never given or erased.
+    pub profile: Option<SealedProfile>,
+    /// Who last registered or changed the profile.
+    pub profile_by: Option<OperatorId>,
+    /// Set once erased: who, why and when (ms since the epoch).
+    pub erased: Option<(OperatorId, String, u64)>,
+}
+
+/// The wire name of a status.
+pub fn status_name(status: AccountStatus) -> &'static str {
+    match status {
+        AccountStatus::Active => "active",
+        AccountStatus::Suspended => "suspended",
+        AccountStatus::Closed => "closed",
+    }
+}
+
+/// Folds one committed record into the table (refused commands change
+/// nothing).
+pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), ReadModelError> {
+    let Command::Players(command) = committed.envelope.request.command.unwrapped() else {
+        return Ok(());
+    };
+    let time_ms = committed.envelope.time_ms;
+    match (command, &committed.outcome) {
+        (players::Command::RegisterPlayer { jurisdiction, .. }, Outcome::Registered { player }) => {
+            insert(tx, *player, *jurisdiction)
+        }
+        (
+            players::Command::RegisterProfiled {
+                jurisdiction,
+                profile,
+                operator,
+                ..
+            },
+            Outcome::Registered { player },
+        ) => {
+            insert(tx, *player, *jurisdiction)?;
+            set_profile(tx, *player, profile, *operator)
+        }
+        (_, outcome) if !outcome.is_ok() => Ok(()),
+        (
+            players::Command::UpdateProfile {
+                player,
+                profile,
+                operator,
+                ..
+            },
+            _,
+        ) => set_profile(tx, *player, profile, *operator),
+        (
+            players::Command::SetAccountStatus {
+                player,
+                status,
+                operator,
+            },
+            _,
+        ) => set_status(tx, *player, *status, None, *operator),
+        (
+            players::Command::SetStatus {
+                player,
+                status,
+                reason,
+                operator,
+            },
+            _,
+        ) => set_status(tx, *player, *status, Some(reason.as_str()), *operator),
+        (
+            players::Command::ErasePlayer {
+                player,
+                reason,
+                operator,
+            },
+            _,
+        ) => {
+            tx.prepare_cached(
+                "UPDATE profiles SET profile = NULL, status = 'closed', erased_by = ?2, erased_reason = ?3,
+                 erased_at_ms = ?4 WHERE player = ?1",
+            )?
+            .execute(params![player.0 as i64, operator.0, reason.as_str(), time_ms as i64])?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn insert(tx: &Transaction<'_>, player: PlayerId, jurisdiction: Jurisdiction) -> Result<(), ReadModelError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO profiles (player, jurisdiction, status) VALUES (?1, ?2, 'active')")?
+        .execute(params![player.0 as i64, jurisdiction.as_str()])?;
+    Ok(())
+}
+
+fn set_profile(
+    tx: &Transaction<'_>,
+    player: PlayerId,
+    profile: &SealedProfile,
+    operator: OperatorId,
+) -> Result<(), ReadModelError> {
+    tx.prepare_cached("UPDATE profiles SET profile = ?2, profile_by = ?3 WHERE player = ?1")?
+        .execute(params![player.0 as i64, codec::to_bytes(profile), operator.0])?;
+    Ok(())
+}
+
+fn set_status(
+    tx: &Transaction<'_>,
+    player: PlayerId,
+    status: AccountStatus,
+    reason: Option<&str>,
+    operator: OperatorId,
+) -> Result<(), ReadModelError> {
+    tx.prepare_cached("UPDATE profiles SET status = ?2, status_reason = ?3, status_by = ?4 WHERE player = ?1")?
+        .execute(params![player.0 as i64, status_name(status), reason, operator.0])?;
+    Ok(())
+}
+
+/// Seeds the table from a snapshot's ledger (when the journal before it was
+/// retired).
+pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadModelError> {
+    for id in 1..=ledger.players_len() as u64 {
+        let player = PlayerId(id);
+        let Ok(info) = ledger.player_info(player) else { continue };
+        insert(tx, player, info.jurisdiction)?;
+        let record = ledger.profile(player).ok().flatten().cloned().unwrap_or_default();
+        seed_record(tx, player, info.status, &record)?;
+    }
+    Ok(())
+}
+
+fn seed_record(
+    tx: &Transaction<'_>,
+    player: PlayerId,
+    status: AccountStatus,
+    record: &ProfileRecord,
+) -> Result<(), ReadModelError> {
+    let by = |operator: Option<OperatorId>| operator.map(|o| o.0);
+    tx.prepare_cached(
+        "UPDATE profiles SET status = ?2, status_reason = ?3, status_by = ?4, profile = ?5, profile_by = ?6
+         WHERE player = ?1",
+    )?
+    .execute(params![
+        player.0 as i64,
+        status_name(status),
+        record.status_reason.as_ref().map(|r| r.as_str()),
+        by(record.status_by),
+        record.sealed.as_ref().map(|s| codec::to_bytes(&s.profile)),
+        by(record.profile_by),
+    ])?;
+    if let players::Erasure::Erased {
+        operator,
+        reason,
+        time_ms,
+    } = &record.erasure
+    {
+        tx.prepare_cached(
+            "UPDATE profiles SET erased_by = ?2, erased_reason = ?3, erased_at_ms = ?4 WHERE player = ?1",
+        )?
+        .execute(params![player.0 as i64, operator.0, reason.as_str(), *time_ms as i64])?;
+    }
+    Ok(())
+}
+
+/// The profile view of `player`, if the player exists.
+pub fn profile(connection: &Connection, player: PlayerId) -> Result<Option<ProfileView>, ReadModelError> {
+    let row = connection
+        .prepare_cached(
+            "SELECT jurisdiction, status, status_reason, status_by, profile, profile_by, erased_by, erased_reason,
+             erased_at_ms FROM profiles WHERE player = ?1",
+        )?
+        .query_row(params![player.0 as i64], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<u32>>(3)?,
+                row.get::<_, Option<Vec<u8>>>(4)?,
+                row.get::<_, Option<u32>>(5)?,
+                (
+                    row.get::<_, Option<u32>>(6)?,
+                    row.get::<_, Option<String>>(7)?,
+                    row.get::<_, Option<i64>>(8)?,
+                ),
+            ))
+        })
+        .optional()?;
+    let Some((jurisdiction, status, status_reason, status_by, profile, profile_by, erased)) = row else {
+        return Ok(None);
+    };
+    let damaged = |what: &str| ReadModelError::Damaged(format!("profile of player {player}: {what}"));
+    let jurisdiction = jurisdiction
+        .map(|code| Jurisdiction::new(&code).map_err(|_| damaged("jurisdiction")))
+        .transpose()?;
+    let profile = profile
+        .map(|bytes| codec::from_bytes::<SealedProfile>(&bytes).map_err(|_| damaged("sealed profile")))
+        .transpose()?;
+    let erased = match erased {
+        (Some(by), Some(reason), Some(at_ms)) => Some((OperatorId(by), reason, at_ms as u64)),
+        _ => None,
+    };
+    Ok(Some(ProfileView {
+        jurisdiction,
+        status,
+        status_reason,
+        status_by: status_by.map(OperatorId),
+        profile,
+        profile_by: profile_by.map(OperatorId),
+        erased,
+    }))
+}

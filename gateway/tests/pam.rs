@@ -1,0 +1,664 @@
+//! The PAM routes end to end: registration with a profile, reading and
+//! changing it, account status with a reason, erasure; bad input refused
+//! with nothing changed; duplicates by email or by name, date of birth and
+//! postcode; the status blocking money; no personal data in clear anywhere
+//! in the data directory, the erased player's data key gone, and all of it
+//! through a restart (from the journal and from a snapshot).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use gateway::config::ServeConfig;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Http, Reply, TestServer, World};
+
+/// A valid profile (the clock is 2026-01-01: born 2008-01-01 is just 18).
+fn profile(name: &str, email: &str, phone: &str, postcode: &str) -> Value {
+    json!({
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "date_of_birth": "1990-05-17",
+        "address": {"line": "12 Quayside Lane", "city": "Whitby", "postcode": postcode},
+        "country": "GB",
+        "language": "en-GB",
+        "marketing": {"email": true, "sms": false, "phone": false, "post": true},
+        "affiliate_code": "aff-42"
+    })
+}
+
+fn registration(profile: Value) -> Value {
+    json!({"currency": "GBP", "jurisdiction": "GB", "profile": profile})
+}
+
+async fn op(s: &TestServer, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+    s.op(Http::V1, token, method, path, body).await
+}
+
+async fn register(s: &TestServer, token: &str, profile: Value) -> Reply {
+    let body = registration(profile);
+    op(s, token, Method::POST, "/operator/v1/registrations", Some(body)).await
+}
+
+async fn register_ok(s: &TestServer, token: &str, profile: Value) -> u64 {
+    let reply = register(s, token, profile).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    reply.json()["player"].as_u64().unwrap()
+}
+
+async fn get_profile(s: &TestServer, token: &str, player: u64) -> Value {
+    let path = format!("/operator/v1/players/{player}/profile");
+    let reply = op(s, token, Method::GET, &path, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    reply.json()
+}
+
+fn key_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(pam::vault::KEY_DIR))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every file under `dir` that holds one of `needles`, with the needle.
+fn files_holding(dir: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push((path.clone(), needle.to_string()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_profile_is_registered_read_changed_suspended_and_erased() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let player = register_ok(
+        s,
+        &w.admin,
+        profile("Ada Lovelace", "ada@example.org", "+44 20 7946 0001", "W1 2AB"),
+    )
+    .await;
+    let read = get_profile(s, &w.admin, player).await;
+    assert_eq!(read["status"], "active");
+    assert_eq!(read["jurisdiction"], "GB");
+    assert_eq!(read["profile"]["email"], "ada@example.org");
+    assert_eq!(read["profile"]["phone"], "+442079460001");
+    assert_eq!(read["profile"]["address"]["postcode"], "W1 2AB");
+    assert_eq!(read["profile"]["marketing"]["post"], true);
+    assert_eq!(read["profile_by"], 1);
+    assert_eq!(read["erased"], false);
+
+    let path = format!("/operator/v1/players/{player}/profile");
+    let changed = op(
+        s,
+        &w.admin,
+        Method::PATCH,
+        &path,
+        Some(json!({"phone": "+44 20 7946 0002"})),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let read = get_profile(s, &w.admin, player).await;
+    assert_eq!(read["profile"]["phone"], "+442079460002");
+    assert_eq!(read["profile"]["name"], "Ada Lovelace");
+
+    let status = format!("/operator/v1/players/{player}/status");
+    let body = json!({"status": "suspended", "reason": "chargeback under review"});
+    let suspended = op(s, &w.admin, Method::PUT, &status, Some(body)).await;
+    assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.text());
+    let read = get_profile(s, &w.admin, player).await;
+    assert_eq!(
+        (read["status"].as_str(), read["status_reason"].as_str()),
+        (Some("suspended"), Some("chargeback under review"))
+    );
+    assert_eq!(read["status_by"], 1);
+
+    assert_eq!(key_files(dir.path()).len(), 1);
+    let erasure = format!("/operator/v1/players/{player}/erasure");
+    let erased = op(
+        s,
+        &w.admin,
+        Method::POST,
+        &erasure,
+        Some(json!({"reason": "GDPR request 7"})),
+    )
+    .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
+    assert_eq!(erased.json()["data_key_destroyed"], true);
+    assert_eq!(
+        key_files(dir.path()),
+        Vec::<PathBuf>::new(),
+        "the data key is destroyed"
+    );
+    let read = get_profile(s, &w.admin, player).await;
+    assert_eq!(
+        (read["erased"].as_bool(), read["status"].as_str()),
+        (Some(true), Some("closed"))
+    );
+    assert_eq!(read["profile"], Value::Null);
+    assert_eq!(read["erasure"]["reason"], "GDPR request 7");
+    // Erased is final.
+    let again = op(s, &w.admin, Method::POST, &erasure, Some(json!({"reason": "again"}))).await;
+    assert_eq!((again.status, again.code()), (StatusCode::GONE, "player_erased".into()));
+    let reopen = op(
+        s,
+        &w.admin,
+        Method::PUT,
+        &status,
+        Some(json!({"status": "active", "reason": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (reopen.status, reopen.code()),
+        (StatusCode::GONE, "player_erased".into())
+    );
+    let patch = op(s, &w.admin, Method::PATCH, &path, Some(json!({"name": "Someone Else"}))).await;
+    assert_eq!((patch.status, patch.code()), (StatusCode::GONE, "player_erased".into()));
+    // A player registered without a profile reads without one, and gets
+    // one with a complete patch.
+    let legacy = get_profile(s, &w.admin, w.player).await;
+    assert_eq!(
+        (legacy["profile"].clone(), legacy["jurisdiction"].as_str()),
+        (Value::Null, Some("MT"))
+    );
+    let legacy_path = format!("/operator/v1/players/{}/profile", w.player);
+    let partial = op(
+        s,
+        &w.admin,
+        Method::PATCH,
+        &legacy_path,
+        Some(json!({"name": "Grace Hopper"})),
+    )
+    .await;
+    assert_eq!(partial.status, StatusCode::BAD_REQUEST, "{}", partial.text());
+    let full = profile("Grace Hopper", "grace@example.org", "+1 202 555 0101", "20500");
+    let given = op(s, &w.admin, Method::PATCH, &legacy_path, Some(full)).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text());
+    assert_eq!(
+        get_profile(s, &w.admin, w.player).await["profile"]["name"],
+        "Grace Hopper"
+    );
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_registration_gets_the_same_player() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let body = registration(profile("Alan Turing", "alan@example.org", "+44 161 496 0000", "M1 1AA"));
+    let headers = [
+        ("authorization", format!("Bearer {}", w.admin)),
+        ("content-type", "application/json".into()),
+        ("idempotency-key", "reg-1".into()),
+    ];
+    let send = || {
+        s.send(
+            Http::V2,
+            Method::POST,
+            "/operator/v1/registrations",
+            &headers,
+            Some(body.to_string().into_bytes()),
+        )
+    };
+    let first = send().await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    assert_eq!(send().await.text(), first.text());
+    assert_eq!(key_files(dir.path()).len(), 1);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_clearly_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let player = register_ok(
+        s,
+        &w.admin,
+        profile("Mary Somerville", "mary@example.org", "+44 131 496 0000", "EH1 1AA"),
+    )
+    .await;
+    let before_profile = get_profile(s, &w.admin, player).await;
+    let applied = s.commands_applied().await;
+    let keys = key_files(dir.path());
+    let with = |field: &str, value: Value| {
+        let mut p = profile("Ann Other", "ann@example.org", "+44 131 496 0001", "EH2 2BB");
+        p[field] = value;
+        registration(p)
+    };
+    let without = |field: &str| {
+        let mut p = profile("Ann Other", "ann@example.org", "+44 131 496 0001", "EH2 2BB");
+        p.as_object_mut().unwrap().remove(field);
+        registration(p)
+    };
+    let mut registrations: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            with("email", json!("not-an-email")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (with("email", json!("a@b")), StatusCode::BAD_REQUEST, "invalid_request"),
+        (with("name", json!("   ")), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            with("phone", json!("12345")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            with("date_of_birth", json!("1990-02-30")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            with("date_of_birth", json!("2030-01-01")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            with("date_of_birth", json!("2008-01-02")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "under_age",
+        ),
+        (with("country", json!("gb")), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            with("language", json!("English")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            with("address", json!({"line": "x", "city": "y", "postcode": "!!"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (with("unknown", json!(1)), StatusCode::BAD_REQUEST, "invalid_request"),
+        (without("email"), StatusCode::BAD_REQUEST, "invalid_request"),
+        (without("marketing"), StatusCode::BAD_REQUEST, "invalid_request"),
+    ];
+    let mut bad_account = with("email", json!("fine@example.org"));
+    bad_account["jurisdiction"] = json!("gb");
+    registrations.push((bad_account.clone(), StatusCode::BAD_REQUEST, "invalid_request"));
+    bad_account["jurisdiction"] = json!("GB");
+    bad_account["currency"] = json!("XXX");
+    registrations.push((bad_account, StatusCode::BAD_REQUEST, "unknown_currency"));
+    for (body, status, code) in registrations {
+        let reply = op(
+            s,
+            &w.admin,
+            Method::POST,
+            "/operator/v1/registrations",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (status, code),
+            "{body}: {}",
+            reply.text()
+        );
+    }
+    let path = format!("/operator/v1/players/{player}/profile");
+    let status = format!("/operator/v1/players/{player}/status");
+    let erasure = format!("/operator/v1/players/{player}/erasure");
+    let changes: Vec<(Method, String, Value, StatusCode)> = vec![
+        (Method::PATCH, path.clone(), json!({}), StatusCode::BAD_REQUEST),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"email": "nope"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"date_of_birth": "2010-01-01"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::PATCH,
+            path.clone(),
+            json!({"currency": "EUR"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            status.clone(),
+            json!({"status": "frozen", "reason": "x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            status.clone(),
+            json!({"status": "suspended", "reason": " "}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PUT,
+            status.clone(),
+            json!({"status": "suspended"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            erasure.clone(),
+            json!({"reason": ""}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (Method::POST, erasure.clone(), json!({}), StatusCode::BAD_REQUEST),
+        (
+            Method::PATCH,
+            "/operator/v1/players/999/profile".into(),
+            json!({"name": "X Y"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PUT,
+            "/operator/v1/players/999/status".into(),
+            json!({"status": "closed", "reason": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            "/operator/v1/players/0/erasure".into(),
+            json!({"reason": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (method, path, body, expected) in changes {
+        let reply = op(s, &w.admin, method.clone(), &path, Some(body.clone())).await;
+        assert_eq!(reply.status, expected, "{method} {path} {body}: {}", reply.text());
+        assert!(!reply.code().is_empty(), "an error code: {}", reply.text());
+    }
+    let unknown = op(s, &w.admin, Method::GET, "/operator/v1/players/999/profile", None).await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "unknown_player".into())
+    );
+    // Without a token, or with a role that may not: refused before the body is read.
+    let unauthenticated = op(s, "", Method::GET, &path, None).await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    let created = op(
+        s,
+        &w.admin,
+        Method::POST,
+        "/operator/v1/operators",
+        Some(json!({"name": "fin", "role": "finance"})),
+    )
+    .await;
+    let finance = created.json()["token"].as_str().unwrap().to_owned();
+    for (method, path) in [
+        (Method::GET, path.as_str()),
+        (Method::POST, erasure.as_str()),
+        (Method::POST, "/operator/v1/registrations"),
+    ] {
+        let reply = op(s, &finance, method, path, Some(json!({}))).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+    }
+
+    assert_eq!(s.commands_applied().await, applied + 1, "only the operator was created");
+    assert_eq!(key_files(dir.path()), keys, "no data key was made or destroyed");
+    assert_eq!(
+        get_profile(s, &w.admin, player).await["profile"],
+        before_profile["profile"]
+    );
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_player_with_the_same_email_or_identity_is_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let first = register_ok(
+        s,
+        &w.admin,
+        profile("Jane  Doe", "Jane.Doe@Example.org", "+44 20 7946 1000", "SW1A 1AA"),
+    )
+    .await;
+    let duplicate = |reply: Reply| {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::CONFLICT, "duplicate_player".into()),
+            "{}",
+            reply.text()
+        );
+        reply.json()["error"]["message"].as_str().unwrap().to_owned()
+    };
+    // The same email, in other case and with spaces around it.
+    let message = duplicate(
+        register(
+            s,
+            &w.admin,
+            profile("John Roe", " jane.doe@example.ORG ", "+44 20 7946 1001", "N1 9GU"),
+        )
+        .await,
+    );
+    assert!(message.contains("email"), "{message}");
+    // The same name (case, spaces), date of birth and postcode (spacing).
+    let message = duplicate(
+        register(
+            s,
+            &w.admin,
+            profile("jane doe", "other@example.org", "+44 20 7946 1002", "sw1a-1aa"),
+        )
+        .await,
+    );
+    assert!(message.contains("date of birth"), "{message}");
+    // Nothing was left behind: no key, no player.
+    assert_eq!(key_files(dir.path()).len(), 1);
+    let second = register_ok(
+        s,
+        &w.admin,
+        profile("Jane Doe", "jane2@example.org", "+44 20 7946 1003", "SW1A 2AA"),
+    )
+    .await;
+    assert_eq!(second, first + 1);
+    // A change to another player's email is a duplicate too.
+    let path = format!("/operator/v1/players/{second}/profile");
+    duplicate(
+        op(
+            s,
+            &w.admin,
+            Method::PATCH,
+            &path,
+            Some(json!({"email": "jane.doe@example.org"})),
+        )
+        .await,
+    );
+    // After an erasure the person may register again.
+    let erasure = format!("/operator/v1/players/{first}/erasure");
+    let erased = op(
+        s,
+        &w.admin,
+        Method::POST,
+        &erasure,
+        Some(json!({"reason": "request 9"})),
+    )
+    .await;
+    assert_eq!(erased.status, StatusCode::OK);
+    register_ok(
+        s,
+        &w.admin,
+        profile("Jane Doe", "jane.doe@example.org", "+44 20 7946 1000", "SW1A 1AA"),
+    )
+    .await;
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_suspended_closed_or_erased_player_cannot_bet_or_deposit() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let status = format!("/operator/v1/players/{}/status", w.player);
+    let deposit = format!("/operator/v1/players/{}/deposits", w.player);
+    let blocked = |reply: Reply| {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::FORBIDDEN, "player_blocked".into()),
+            "{}",
+            reply.text()
+        );
+    };
+    for (i, state) in ["suspended", "closed"].into_iter().enumerate() {
+        let set = op(
+            s,
+            &w.admin,
+            Method::PUT,
+            &status,
+            Some(json!({"status": state, "reason": "test"})),
+        )
+        .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+        blocked(w.bet(Http::V1, &format!("b-{i}"), "1.00", "r-1").await);
+        let body = json!({"deposit_id": format!("d-{i}"), "currency": "EUR", "amount": "5.00"});
+        blocked(op(s, &w.admin, Method::POST, &deposit, Some(body)).await);
+    }
+    let active = op(
+        s,
+        &w.admin,
+        Method::PUT,
+        &status,
+        Some(json!({"status": "active", "reason": "cleared"})),
+    )
+    .await;
+    assert_eq!(active.status, StatusCode::OK);
+    let bet = w.bet(Http::V1, "b-ok", "1.00", "r-1").await;
+    assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+    let erasure = format!("/operator/v1/players/{}/erasure", w.player);
+    assert_eq!(
+        op(s, &w.admin, Method::POST, &erasure, Some(json!({"reason": "gdpr"})))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    blocked(w.bet(Http::V1, "b-late", "1.00", "r-1").await);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn no_personal_data_rests_in_clear_and_erasure_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Snapshots after every command: the restart below starts from one.
+    let config = || ServeConfig {
+        snapshot_every_commands: 1,
+        ..support::config(dir.path())
+    };
+    let w = World::new_with(config()).await;
+    let s = &w.server;
+    let people = [
+        (
+            "Zebediah Quuxington",
+            "zeb.quux@example.org",
+            "+44 7700 900123",
+            "ZQ9 8XY",
+        ),
+        ("Ottilie Fernsby", "ottilie.f@example.net", "+44 7700 900456", "YX8 7QZ"),
+    ];
+    let mut players = Vec::new();
+    for (name, email, phone, postcode) in people {
+        players.push(register_ok(s, &w.admin, profile(name, email, phone, postcode)).await);
+    }
+    let erasure = format!("/operator/v1/players/{}/erasure", players[0]);
+    let key_of_erased = key_files(dir.path());
+    assert_eq!(key_of_erased.len(), 2);
+    let kept = std::fs::read(&key_of_erased[0]).unwrap();
+    let erased = op(
+        s,
+        &w.admin,
+        Method::POST,
+        &erasure,
+        Some(json!({"reason": "GDPR art. 17"})),
+    )
+    .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
+    let live_keys = key_files(dir.path());
+    assert_eq!(live_keys.len(), 1);
+    let destroyed = key_of_erased.iter().find(|k| !live_keys.contains(k)).unwrap().clone();
+    // Wait for a snapshot that holds the erasure (a format-5 image with
+    // the profiles in it).
+    let applied = s.commands_applied().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let newest = || {
+        engine::snapshot::list(dir.path())
+            .unwrap()
+            .iter()
+            .map(|(seq, _)| *seq)
+            .max()
+    };
+    while newest().is_none_or(|seq| seq < applied) {
+        assert!(std::time::Instant::now() < deadline, "no snapshot at {applied}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let clock = w.server.clock.clone();
+    w.server.stop().await;
+
+    let mut needles = Vec::new();
+    for (name, email, phone, postcode) in people {
+        needles.extend([
+            name,
+            email,
+            phone,
+            postcode,
+            "+447700900123",
+            "+447700900456",
+            "1990-05-17",
+            "Quayside",
+        ]);
+        let lower = name.to_lowercase();
+        assert!(files_holding(dir.path(), &[&lower]).is_empty(), "{lower}");
+    }
+    let found = files_holding(dir.path(), &needles);
+    assert!(found.is_empty(), "personal data in clear: {found:?}");
+
+    // A crash between the erasure and the key's removal: the key is back
+    // on disk; the next start destroys it. The other player's key stays.
+    std::fs::write(&destroyed, &kept).unwrap();
+    let server = TestServer::start_at(config(), clock).await;
+    assert_eq!(
+        key_files(dir.path()),
+        live_keys,
+        "the erased player's key is swept at start-up"
+    );
+    let gone = get_profile(&server, &w.admin, players[0]).await;
+    assert_eq!(
+        (gone["erased"].as_bool(), gone["profile"].clone()),
+        (Some(true), Value::Null)
+    );
+    let kept = get_profile(&server, &w.admin, players[1]).await;
+    assert_eq!(kept["profile"]["email"], "ottilie.f@example.net");
+    assert_eq!(kept["status"], "active");
+    server.stop().await;
+    // The last start came from a snapshot, with the profiles in it.
+    let (ledger, report) = engine::durable::replay(dir.path(), engine::Config::default()).unwrap();
+    assert!(
+        report.snapshot.as_ref().is_some_and(|s| s.seq >= applied),
+        "{:?}",
+        report.snapshot
+    );
+    assert!(report.skipped_snapshots.is_empty(), "{:?}", report.skipped_snapshots);
+    assert_eq!(ledger.profile_keys().len(), 1);
+    assert!(
+        ledger
+            .profile(engine::PlayerId(players[0]))
+            .unwrap()
+            .unwrap()
+            .is_erased()
+    );
+}
