@@ -193,7 +193,7 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup_seconds);
     let until = measure_from + Duration::from_secs(args.seconds);
-    let pace = Arc::new(Pace::new(args.rate, start, until));
+    let pace = Arc::new(Pace::new(args.rate, start, until, args.connections)?);
     let done = Arc::new(AtomicU64::new(0));
     let progress = progress(args.warmup_seconds + args.seconds, done.clone());
     let mut connections = Vec::with_capacity(args.connections);
