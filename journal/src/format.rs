@@ -511,9 +511,9 @@ fn check_framing(record_count: u32, payload: &[u8]) -> Result<(), DecodeError> {
 /// Encodes a batch into `dst`, which must be exactly
 /// `batch_len_bytes(payload_len_bytes(records))` long. Returns the header written.
 ///
-/// Writes in the order recovery relies on: records and padding, then the
-/// header, then the trailer last, so that a trailer in place means the write
-/// went through to its end (`FORMAT.md`, write path).
+/// The journal encodes a batch here, in memory, then writes it with one
+/// `pwrite`: the disk may receive its sectors in any order, which recovery
+/// allows for (`FORMAT.md`, write path and recovery).
 ///
 /// # Panics
 /// If `records` is empty, breaks the format's limits, or `dst` has the wrong
@@ -527,11 +527,6 @@ pub fn encode_batch_into<R: AsRef<[u8]>>(
     let (framed, trailer) = dst.split_at_mut(dst.len().saturating_sub(BATCH_TRAILER_SIZE_BYTES));
     let header = encode_framed(framed, FORMAT_VERSION, first_seq, prev_hash, records);
     assert_eq!(trailer.len(), BATCH_TRAILER_SIZE_BYTES, "destination length");
-    // The trailer goes in only after every other byte: the compiler may not
-    // move the stores above past this (another process reading the mapping,
-    // or a crash of this one, must never see the trailer before the rest).
-    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
-    // Eight bytes at an 8-aligned offset of the mapping: one store.
     trailer.copy_from_slice(&header.trailer());
     header
 }
@@ -588,7 +583,7 @@ fn write_records<R: AsRef<[u8]>>(payload: &mut [u8], records: &[R]) {
 }
 
 /// Encodes a batch into a new buffer (for tests, tools and fuzz seeds; the
-/// journal writes in place with [`encode_batch_into`]).
+/// journal reuses one buffer with [`encode_batch_into`]).
 ///
 /// # Panics
 /// As [`encode_batch_into`].

@@ -63,7 +63,7 @@ pub enum Credential {
 }
 
 /// A reply, read whole.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,

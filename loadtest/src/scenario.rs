@@ -151,7 +151,7 @@ pub struct Script {
     /// A settled round still to end (Pragmatic Play's `endRound`).
     to_end: Option<String>,
     /// The last request that was not itself a retry, and its reply.
-    last: Option<(Call, Kind, Reply)>,
+    last: Option<(Call, Reply)>,
 }
 
 impl Script {
@@ -227,21 +227,14 @@ impl Script {
     fn mixed(&mut self) -> Step {
         let roll = self.roll();
         if roll < 5
-            && let Some((call, _, reply)) = &self.last
+            && let Some((call, reply)) = &self.last
         {
-            let (call, reply) = (
-                call.clone(),
-                Reply {
-                    status: reply.status,
-                    body: reply.body.clone(),
-                },
-            );
             return Step {
                 kind: Kind::Retry,
-                call,
+                call: call.clone(),
                 player: self.player(),
                 delta: 0,
-                expect: Expect::SameAs(reply),
+                expect: Expect::SameAs(reply.clone()),
             };
         }
         match self.open.take() {
@@ -433,7 +426,7 @@ impl Script {
             }
         };
         if step.kind != Kind::Retry {
-            self.last = Some((step.call, step.kind, reply));
+            self.last = Some((step.call, reply));
         }
         Ok(verdict)
     }
@@ -482,10 +475,7 @@ mod tests {
             let step = script.next();
             *seen.entry(step.kind).or_insert(0) += 1;
             let reply = match (&step.kind, &step.expect) {
-                (_, Expect::SameAs(first)) => Reply {
-                    status: first.status,
-                    body: first.body.clone(),
-                },
+                (_, Expect::SameAs(first)) => first.clone(),
                 (_, Expect::Refused { status, code }) => Reply {
                     status: reqwest::StatusCode::from_u16(*status).unwrap(),
                     body: json!({"error": {"code": code}}).to_string().into_bytes(),
@@ -496,7 +486,7 @@ mod tests {
                 },
             };
             if step.kind == Kind::Retry {
-                let Some((call, _, _)) = &script.last else {
+                let Some((call, _)) = &script.last else {
                     panic!("a retry of nothing")
                 };
                 assert_eq!(format!("{call:?}"), format!("{:?}", step.call));
@@ -529,7 +519,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let (call, kind, first) = script.last.take().unwrap();
+        let (call, first) = script.last.take().unwrap();
         let retry = Step {
             kind: Kind::Retry,
             call: call.clone(),
@@ -539,7 +529,6 @@ mod tests {
         };
         script.last = Some((
             call,
-            kind,
             Reply {
                 status: reqwest::StatusCode::OK,
                 body: vec![],
