@@ -689,3 +689,29 @@ pub async fn webhook(
         other => Err(refusal(&other, Currency::EUR)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_needs_a_date_of_birth_at_least_the_minimum_age_ago() {
+        let today = Date::parse("2026-01-01").unwrap();
+        let gb = engine::Jurisdiction::new("GB").ok();
+        let refusal = |born: Option<&str>| age_refusal(born, gb, today).map(|e| e.body().error.code);
+        assert_eq!(refusal(Some("2008-01-01")), None, "18 today");
+        assert_eq!(refusal(Some("2008-01-02")), Some("under_age"), "18 tomorrow");
+        assert_eq!(refusal(Some("2015-06-01")), Some("under_age"));
+        assert_eq!(refusal(None), Some("age_unknown"));
+        assert_eq!(refusal(Some("not a date")), Some("age_unknown"));
+    }
+
+    #[test]
+    fn document_numbers_are_normalized_before_hashing_and_checked() {
+        assert_eq!(normalized_number("925 665-416").ok().as_deref(), Some("925665416"));
+        assert_eq!(normalized_number("ab12").ok().as_deref(), Some("AB12"));
+        for bad in ["", "  ", "92/5", &"1".repeat(65)] {
+            assert!(normalized_number(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -7,9 +7,9 @@
 //! out WebSDK links and answers status reads. Its control side, under
 //! `/sandbox/`, is what a person at the provider would do: decide a review
 //! (`POST /sandbox/applicants/{id}/review` with `{"answer": "GREEN" | "RED"
-//! | "PENDING", "rejectLabels": [...]}`), which records a webhook event
-//! (event times strictly increasing) and sends it, signed, to the webhook
-//! URL; and resend any recorded event as it was (`POST
+//! | "PENDING", "rejectLabels": [...], "deliver": true}`), which records a
+//! webhook event (event times strictly increasing) and sends it, signed,
+//! to the webhook URL (unless `deliver` is false); and send any recorded event as it was (`POST
 //! /sandbox/events/{n}/deliver`), which is how tests make duplicates and
 //! out-of-order deliveries. The webhook URL (`PUT /sandbox/webhook`) must
 //! be on loopback: the sandbox never sends traffic elsewhere.
@@ -321,6 +321,14 @@ struct Decision {
     answer: String,
     #[serde(default)]
     reject_labels: Vec<String>,
+    /// Send the webhook now (default); false: only record it, for a test
+    /// to deliver later, out of order.
+    #[serde(default = "deliver_now")]
+    deliver: bool,
+}
+
+fn deliver_now() -> bool {
+    true
 }
 
 async fn review(State(shared): State<Shared>, Path(id): Path<String>, Json(decision): Json<Decision>) -> Response {
@@ -364,7 +372,8 @@ async fn review(State(shared): State<Shared>, Path(id): Path<String>, Json(decis
             return error(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the event");
         };
         inner.events.push(body);
-        (inner.events.len() - 1, sender(&inner))
+        let target = if decision.deliver { sender(&inner) } else { None };
+        (inner.events.len() - 1, target)
     };
     let delivered = send(&shared, event, target).await;
     Json(json!({"event": event, "delivered": delivered})).into_response()
