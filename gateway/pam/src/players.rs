@@ -251,7 +251,12 @@ pub async fn register(
 }
 
 /// Submits a change whose success is `Accepted`; its refusal otherwise.
-pub(crate) async fn change(state: &AppState, caller: &Caller, id: ExtId, command: players::Command) -> Result<(), ApiError> {
+pub(crate) async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: ExtId,
+    command: players::Command,
+) -> Result<(), ApiError> {
     match caller.submit(state, id, Command::Players(command)).await? {
         Outcome::Accepted => Ok(()),
         // The players domain's refusals carry no amounts: any currency prints them.

@@ -138,7 +138,11 @@ impl Ledger {
         {
             return inconsistent("a profile of a player that does not exist");
         }
-        if image.kyc.last_player().is_some_and(|last| last.0 > image.players.len() as u64) {
+        if image
+            .kyc
+            .last_player()
+            .is_some_and(|last| last.0 > image.players.len() as u64)
+        {
             return inconsistent("KYC records of a player that does not exist");
         }
         let mut players = image.players;

@@ -397,12 +397,18 @@ mod kyc {
         for act in ACTS {
             let mut h = Harness::new();
             let p = gated_player(&mut h);
-            check(h.run(OPS, decide(p, KycLevel::Verified, "documents checked")), Outcome::Accepted);
+            check(
+                h.run(OPS, decide(p, KycLevel::Verified, "documents checked")),
+                Outcome::Accepted,
+            );
             assert_eq!(attempt(&mut h, p, act), attempt_ok(&h, act), "{act:?}");
             let record = h.ledger.kyc(p).unwrap().expect("a record");
             assert_eq!(record.reason.as_ref().map(Reason::as_str), Some("documents checked"));
             assert_eq!(record.by, Some(KycSource::Operator(COMPLIANCE)));
-            check(h.run(OPS, decide(p, KycLevel::Rejected, "forged document")), Outcome::Accepted);
+            check(
+                h.run(OPS, decide(p, KycLevel::Rejected, "forged document")),
+                Outcome::Accepted,
+            );
             let level = KycLevel::Rejected;
             check_rejected(attempt(&mut h, p, act), Rejection::KycRequired { level });
         }
@@ -419,7 +425,10 @@ mod kyc {
         // A verdict on another check, or none newer than the last, is ignored.
         let other = h.run(OPS, verdict(p, "app-0", T0 + 5, KycLevel::Verified));
         check(other, Outcome::KycEventIgnored { level });
-        check(h.run(OPS, verdict(p, "app-1", T0 + 10, KycLevel::Verified)), Outcome::Accepted);
+        check(
+            h.run(OPS, verdict(p, "app-1", T0 + 10, KycLevel::Verified)),
+            Outcome::Accepted,
+        );
         assert_eq!(attempt(&mut h, p, Act::Bet), attempt_ok(&h, Act::Bet));
         let stale = h.run(OPS, verdict(p, "app-1", T0 + 9, KycLevel::Pending));
         let level = KycLevel::Verified;
@@ -432,8 +441,14 @@ mod kyc {
         // A new check of a verified player leaves it verified until decided.
         check(h.run(OPS, start(p, "app-2")), Outcome::Accepted);
         assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Verified);
-        check(h.run(OPS, verdict(p, "app-1", T0 + 20, KycLevel::Rejected)), Outcome::KycEventIgnored { level });
-        check(h.run(OPS, verdict(p, "app-2", T0 + 1, KycLevel::Rejected)), Outcome::Accepted);
+        check(
+            h.run(OPS, verdict(p, "app-1", T0 + 20, KycLevel::Rejected)),
+            Outcome::KycEventIgnored { level },
+        );
+        check(
+            h.run(OPS, verdict(p, "app-2", T0 + 1, KycLevel::Rejected)),
+            Outcome::Accepted,
+        );
         assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Rejected);
         assert_eq!(h.replay().kyc(p).unwrap(), h.ledger.kyc(p).unwrap());
     }
@@ -445,12 +460,21 @@ mod kyc {
         let q = h.register();
         let today = (T0 / DAY) as u32;
         let pending = passport(1, DocumentStatus::Pending, Some(today + 365));
-        check(h.run(OPS, record(p, pending.clone())), Outcome::KycDocumentRecorded { document: 1 });
+        check(
+            h.run(OPS, record(p, pending.clone())),
+            Outcome::KycDocumentRecorded { document: 1 },
+        );
         let mut verified = pending.clone();
         verified.status = DocumentStatus::Verified;
-        check(h.run(OPS, record(p, verified.clone())), Outcome::KycDocumentRecorded { document: 1 });
+        check(
+            h.run(OPS, record(p, verified.clone())),
+            Outcome::KycDocumentRecorded { document: 1 },
+        );
         let documents = &h.ledger.kyc(p).unwrap().unwrap().documents;
-        assert_eq!((documents.len(), documents[0].document.status), (1, DocumentStatus::Verified));
+        assert_eq!(
+            (documents.len(), documents[0].document.status),
+            (1, DocumentStatus::Verified)
+        );
         // The same number is another player's: refused.
         check_rejected(h.run(OPS, record(q, pending.clone())), Rejection::KycDocumentTaken);
         // Verified past its expiry: refused; recorded as expired: fine.
@@ -460,13 +484,19 @@ mod kyc {
             status: DocumentStatus::Expired,
             ..old
         };
-        check(h.run(OPS, record(p, expired)), Outcome::KycDocumentRecorded { document: 2 });
+        check(
+            h.run(OPS, record(p, expired)),
+            Outcome::KycDocumentRecorded { document: 2 },
+        );
         // Unknown players, and a list that is full.
         check_rejected(h.run(OPS, record(NOBODY, pending)), Rejection::UnknownPlayer);
         for n in 3..=players::DOCUMENTS_PER_PLAYER_MAX as u8 {
             let document = passport(n, DocumentStatus::Pending, None);
             let number = u32::from(n);
-            check(h.run(OPS, record(p, document)), Outcome::KycDocumentRecorded { document: number });
+            check(
+                h.run(OPS, record(p, document)),
+                Outcome::KycDocumentRecorded { document: number },
+            );
         }
         let one_more = passport(200, DocumentStatus::Pending, None);
         check_rejected(h.run(OPS, record(p, one_more)), Rejection::KycDocumentsFull);

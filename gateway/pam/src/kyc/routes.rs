@@ -285,7 +285,11 @@ fn kyc_reply(player: PlayerId, view: KycView, as_of_seq: u64) -> KycReply {
 
 /// Why a player may not be verified: under the jurisdiction's minimum age
 /// on `today`, or no date of birth on file. `None`: old enough.
-pub(crate) fn age_refusal(date_of_birth: Option<&str>, jurisdiction: Option<engine::Jurisdiction>, today: Date) -> Option<ApiError> {
+pub(crate) fn age_refusal(
+    date_of_birth: Option<&str>,
+    jurisdiction: Option<engine::Jurisdiction>,
+    today: Date,
+) -> Option<ApiError> {
     let minimum = minimum_age(jurisdiction);
     let Some(born) = date_of_birth.and_then(Date::parse) else {
         return Some(ApiError::new(
@@ -307,7 +311,11 @@ pub(crate) fn age_refusal(date_of_birth: Option<&str>, jurisdiction: Option<engi
 async fn check_age(state: &AppState, player: PlayerId) -> Result<Option<ApiError>, ApiError> {
     let (profile, _) = crate::players::view(state, player).await?;
     if profile.erased.is_some() {
-        return Err(ApiError::new(StatusCode::GONE, "player_erased", "the player's profile was erased"));
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "player_erased",
+            "the player's profile was erased",
+        ));
     }
     let opened = match profile.profile {
         Some(sealed) => Some(open(&vault(state)?, sealed).await?),
@@ -340,13 +348,20 @@ pub async fn start_check(
     let provider = provider(&state)?;
     let (profile, _) = crate::players::view(&state, player).await?;
     if profile.erased.is_some() {
-        return Err(ApiError::new(StatusCode::GONE, "player_erased", "the player's profile was erased"));
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "player_erased",
+            "the player's profile was erased",
+        ));
     }
     let external_user_id = format!("croupier-player-{}", player.0);
-    let started = provider.start(&external_user_id, state.now_ms()).await.map_err(|error| {
-        tracing::warn!(%error, player = player.0, "starting a KYC check failed");
-        ApiError::new(StatusCode::BAD_GATEWAY, "kyc_provider_error", error.to_string())
-    })?;
+    let started = provider
+        .start(&external_user_id, state.now_ms())
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, player = player.0, "starting a KYC check failed");
+            ApiError::new(StatusCode::BAD_GATEWAY, "kyc_provider_error", error.to_string())
+        })?;
     let check = ExtId::new(&started.check).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -490,10 +505,12 @@ fn document(state: &AppState, request: &DocumentRequest) -> Result<KycDocument, 
     let number = normalized_number(&request.number)?;
     let expires_on_day = match &request.expires_on {
         Some(text) => {
-            let date = Date::parse(text).ok_or_else(|| ApiError::bad_request("invalid_request", "expires_on: a date YYYY-MM-DD"))?;
-            Some(u32::try_from(date.days_since_epoch()).map_err(|_| {
-                ApiError::bad_request("invalid_request", "expires_on: on or after 1970-01-01")
-            })?)
+            let date = Date::parse(text)
+                .ok_or_else(|| ApiError::bad_request("invalid_request", "expires_on: a date YYYY-MM-DD"))?;
+            Some(
+                u32::try_from(date.days_since_epoch())
+                    .map_err(|_| ApiError::bad_request("invalid_request", "expires_on: on or after 1970-01-01"))?,
+            )
         }
         None => None,
     };
@@ -605,7 +622,10 @@ fn verdict_level(verdict: &Verdict) -> (KycLevel, String) {
         Verdict::Pending => (KycLevel::Pending, "under review at the provider".into()),
         Verdict::Verified => (KycLevel::Verified, "verified by the provider".into()),
         Verdict::Rejected { labels } if labels.is_empty() => (KycLevel::Rejected, "rejected by the provider".into()),
-        Verdict::Rejected { labels } => (KycLevel::Rejected, format!("rejected by the provider: {}", labels.join(", "))),
+        Verdict::Rejected { labels } => (
+            KycLevel::Rejected,
+            format!("rejected by the provider: {}", labels.join(", ")),
+        ),
     }
 }
 
@@ -641,13 +661,22 @@ pub async fn webhook(
         }
     })?;
     let Some(verdict) = &event.verdict else {
-        return ok(StatusCode::OK, &WebhookReply { applied: false, level: None });
+        return ok(
+            StatusCode::OK,
+            &WebhookReply {
+                applied: false,
+                level: None,
+            },
+        );
     };
     let reference = event.check.clone();
     let (found, _) = read(&state, move |c| view::player_of_check(c, &reference)).await?;
     let Some(player) = found else {
         tracing::warn!(check = %event.check, "KYC webhook for a check not started here");
-        return Err(ApiError::not_found("unknown_check", "no KYC check with this reference was started here"));
+        return Err(ApiError::not_found(
+            "unknown_check",
+            "no KYC check with this reference was started here",
+        ));
     };
     let check = wire::ext_id(&event.check, "applicantId")?;
     let (mut level, mut why) = verdict_level(verdict);
@@ -655,7 +684,10 @@ pub async fn webhook(
         if let Some(refused) = check_age(&state, player).await? {
             // The provider verified the documents, but the player may not play here.
             level = KycLevel::Rejected;
-            why = format!("verified by the provider, refused here: {}", refused.body().error.message);
+            why = format!(
+                "verified by the provider, refused here: {}",
+                refused.body().error.message
+            );
         }
     }
     let reason = Reason::new(&why).map_err(ApiError::internal)?;

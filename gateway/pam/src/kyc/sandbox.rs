@@ -193,7 +193,10 @@ fn authenticate(inner: &Inner, method: &Method, uri: &Uri, headers: &HeaderMap, 
     let now_s = (inner.config.clock)() / 1_000;
     let ts = header(ACCESS_TS_HEADER).and_then(|ts| ts.parse::<u64>().ok());
     let Some(ts) = ts.filter(|ts| ts.abs_diff(now_s) <= REQUEST_WINDOW_S) else {
-        return Err(error(StatusCode::UNAUTHORIZED, "Request timestamp is missing or too far off"));
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "Request timestamp is missing or too far off",
+        ));
     };
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let ts_text = ts.to_string();
@@ -231,8 +234,15 @@ async fn create_applicant(
     if level.is_empty() || create.external_user_id.is_empty() {
         return error(StatusCode::BAD_REQUEST, "levelName and externalUserId are required");
     }
-    if inner.applicants.values().any(|a| a.external_user_id == create.external_user_id) {
-        return error(StatusCode::CONFLICT, "Applicant with this external user id already exists");
+    if inner
+        .applicants
+        .values()
+        .any(|a| a.external_user_id == create.external_user_id)
+    {
+        return error(
+            StatusCode::CONFLICT,
+            "Applicant with this external user id already exists",
+        );
     }
     if inner.applicants.len() >= RECORDS_MAX {
         return error(StatusCode::TOO_MANY_REQUESTS, "the sandbox is full");
@@ -292,7 +302,13 @@ async fn get_status(
     }
 }
 
-async fn websdk_link(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn websdk_link(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let inner = shared.lock();
     if let Err(refused) = authenticate(&inner, &method, &uri, &headers, &body) {
         return refused;
@@ -335,18 +351,24 @@ async fn review(State(shared): State<Shared>, Path(id): Path<String>, Json(decis
     let (event, target) = {
         let mut inner = shared.lock();
         let (kind, review) = match decision.answer.as_str() {
-            "PENDING" => ("applicantPending", Review {
-                review_status: "pending".into(),
-                review_result: None,
-            }),
-            "GREEN" | "RED" => ("applicantReviewed", Review {
-                review_status: "completed".into(),
-                review_result: Some(ReviewResult {
-                    review_answer: decision.answer.clone(),
-                    reject_labels: decision.reject_labels,
-                    review_reject_type: (decision.answer == "RED").then(|| "FINAL".into()),
-                }),
-            }),
+            "PENDING" => (
+                "applicantPending",
+                Review {
+                    review_status: "pending".into(),
+                    review_result: None,
+                },
+            ),
+            "GREEN" | "RED" => (
+                "applicantReviewed",
+                Review {
+                    review_status: "completed".into(),
+                    review_result: Some(ReviewResult {
+                        review_answer: decision.answer.clone(),
+                        reject_labels: decision.reject_labels,
+                        review_reject_type: (decision.answer == "RED").then(|| "FINAL".into()),
+                    }),
+                },
+            ),
             _ => return error(StatusCode::BAD_REQUEST, "answer: GREEN, RED or PENDING"),
         };
         if inner.events.len() >= RECORDS_MAX {

@@ -164,7 +164,12 @@ pub fn hmac_matches(key: &str, parts: &[&[u8]], signature: &str) -> bool {
 pub fn request_signature(secret: &str, ts_s: u64, method: &str, path_and_query: &str, body: &[u8]) -> String {
     hmac_hex(
         secret,
-        &[ts_s.to_string().as_bytes(), method.as_bytes(), path_and_query.as_bytes(), body],
+        &[
+            ts_s.to_string().as_bytes(),
+            method.as_bytes(),
+            path_and_query.as_bytes(),
+            body,
+        ],
     )
 }
 
@@ -194,13 +199,23 @@ pub fn parse_event_time(text: &str) -> Option<u64> {
         let value: u64 = part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())??;
         (value <= max).then_some(value)
     };
-    let (hours, minutes, seconds, millis) = (number(0..2, 23)?, number(3..5, 59)?, number(6..8, 59)?, number(9..12, 999)?);
+    let (hours, minutes, seconds, millis) = (
+        number(0..2, 23)?,
+        number(3..5, 59)?,
+        number(6..8, 59)?,
+        number(9..12, 999)?,
+    );
     Some(days * 86_400_000 + hours * 3_600_000 + minutes * 60_000 + seconds * 1_000 + millis)
 }
 
 /// Authenticates and parses a webhook body (the protocol's rules, shared
 /// by the client and the sandbox's own tests).
-pub fn parse_webhook(secret: &str, headers: &HeaderMap, body: &[u8], now_ms: u64) -> Result<WebhookEvent, WebhookError> {
+pub fn parse_webhook(
+    secret: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_ms: u64,
+) -> Result<WebhookEvent, WebhookError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if header(DIGEST_ALG_HEADER).is_some_and(|alg| alg != DIGEST_ALG) {
         return Err(WebhookError::BadSignature);
@@ -219,9 +234,9 @@ pub fn parse_webhook(secret: &str, headers: &HeaderMap, body: &[u8], now_ms: u64
         return Err(WebhookError::Malformed("applicantId: required".into()));
     }
     let verdict = match webhook.kind.as_str() {
-        "applicantReviewed" | "applicantPending" | "applicantOnHold" | "applicantReset" => Some(
-            verdict(&webhook.review_status, webhook.review_result.as_ref()).map_err(WebhookError::Malformed)?,
-        ),
+        "applicantReviewed" | "applicantPending" | "applicantOnHold" | "applicantReset" => {
+            Some(verdict(&webhook.review_status, webhook.review_result.as_ref()).map_err(WebhookError::Malformed)?)
+        }
         _ => None,
     };
     Ok(WebhookEvent {
@@ -301,7 +316,10 @@ impl SumsubClient {
             return Self::parse(created);
         }
         // The user has an applicant already: reuse it.
-        let path = format!("/resources/applicants/-;externalUserId={}/one", encode(external_user_id));
+        let path = format!(
+            "/resources/applicants/-;externalUserId={}/one",
+            encode(external_user_id)
+        );
         Self::parse(self.call(reqwest::Method::GET, &path, None, now_ms).await?)
     }
 
@@ -367,7 +385,12 @@ mod tests {
             assert_eq!(parse_event_time(&format_event_time(ms)), Some(ms));
         }
         assert_eq!(format_event_time(1_767_225_661_002), "2026-01-01 00:01:01.002");
-        for bad in ["2026-01-01 24:00:00.000", "2026-01-01T00:00:00.000", "2026-01-01 00:00:00", "x"] {
+        for bad in [
+            "2026-01-01 24:00:00.000",
+            "2026-01-01T00:00:00.000",
+            "2026-01-01 00:00:00",
+            "x",
+        ] {
             assert_eq!(parse_event_time(bad), None, "{bad}");
         }
     }
@@ -404,9 +427,17 @@ mod tests {
         assert_eq!(event.verdict, Some(Verdict::Verified));
         let forged = parse_webhook("s", &signed(&good, "t"), good.as_bytes(), now);
         assert_eq!(forged, Err(WebhookError::BadSignature));
-        assert_eq!(parse_webhook("s", &HeaderMap::new(), good.as_bytes(), now), Err(WebhookError::BadSignature));
+        assert_eq!(
+            parse_webhook("s", &HeaderMap::new(), good.as_bytes(), now),
+            Err(WebhookError::BadSignature)
+        );
         let old = body(now - WEBHOOK_AGE_MAX_MS - 1);
         let stale = parse_webhook("s", &signed(&old, "s"), old.as_bytes(), now);
-        assert_eq!(stale, Err(WebhookError::Stale { event_ms: now - WEBHOOK_AGE_MAX_MS - 1 }));
+        assert_eq!(
+            stale,
+            Err(WebhookError::Stale {
+                event_ms: now - WEBHOOK_AGE_MAX_MS - 1
+            })
+        );
     }
 }

@@ -88,8 +88,7 @@ pub struct KycDocument {
 impl KycDocument {
     /// True if the document's expiry date is before the day of `time_ms`.
     pub fn expired_at(&self, time_ms: u64) -> bool {
-        self.expires_on_day
-            .is_some_and(|day| u64::from(day) < time_ms / DAY_MS)
+        self.expires_on_day.is_some_and(|day| u64::from(day) < time_ms / DAY_MS)
     }
 }
 
@@ -157,7 +156,11 @@ impl Kyc {
         document: &KycDocument,
         time_ms: u64,
     ) -> Result<Option<usize>, Rejection> {
-        if self.by_document.get(&document.number).is_some_and(|&owner| owner != player) {
+        if self
+            .by_document
+            .get(&document.number)
+            .is_some_and(|&owner| owner != player)
+        {
             return Err(Rejection::KycDocumentTaken);
         }
         if document.status == DocumentStatus::Verified && document.expired_at(time_ms) {
