@@ -431,10 +431,10 @@ pub async fn decide(
     let reason = reason(&request.reason)?;
     let player = player(&state, &player_id)?;
     let id = request_id(&headers)?;
-    if level == KycLevel::Verified {
-        if let Some(refused) = check_age(&state, player).await? {
-            return Err(refused);
-        }
+    if level == KycLevel::Verified
+        && let Some(refused) = check_age(&state, player).await?
+    {
+        return Err(refused);
     }
     let command = players::Command::SetKycLevel {
         player,
@@ -680,15 +680,15 @@ pub async fn webhook(
     };
     let check = wire::ext_id(&event.check, "applicantId")?;
     let (mut level, mut why) = verdict_level(verdict);
-    if level == KycLevel::Verified {
-        if let Some(refused) = check_age(&state, player).await? {
-            // The provider verified the documents, but the player may not play here.
-            level = KycLevel::Rejected;
-            why = format!(
-                "verified by the provider, refused here: {}",
-                refused.body().error.message
-            );
-        }
+    if level == KycLevel::Verified
+        && let Some(refused) = check_age(&state, player).await?
+    {
+        // The provider verified the documents, but the player may not play here.
+        level = KycLevel::Rejected;
+        why = format!(
+            "verified by the provider, refused here: {}",
+            refused.body().error.message
+        );
     }
     let reason = Reason::new(&why).map_err(ApiError::internal)?;
     let command = players::Command::ApplyKycVerdict {
