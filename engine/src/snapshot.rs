@@ -21,7 +21,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic "CRPSNAP1"
-//!      8    4 format version (u32, 4 or 5)
+//!      8    4 format version (u32, 4, 5 or 6)
 //!     12    4 reserved (0)
 //!     16    8 seq: the last sequence number applied
 //!     24    8 time_ms of that envelope
@@ -37,7 +37,9 @@
 //! are refused by name. Format 5 is format 4 with the players' profiles
 //! (sealed ciphertext, blind indexes, status reasons, erasures) appended
 //! to the image; a format-4 snapshot loads with no profiles, which is what
-//! the ledger that wrote it had.
+//! the ledger that wrote it had. Format 6 appends the players' KYC records
+//! (level reasons, provider checks, documents with hashed numbers); formats
+//! 4 and 5 load with none.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -54,9 +56,10 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// Version of the snapshot format this build writes.
 /// 4: the first frozen format (canonical encoding, stable tags).
 /// 5: the image ends with the players' profiles.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 5;
+/// 6: then the players' KYC records.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 6;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_PROFILES);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_KYC);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

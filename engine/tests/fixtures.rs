@@ -21,7 +21,7 @@ use engine::command::{
     RoundRef, Win, WinKind,
 };
 use engine::durable::{SnapshotPolicy, recover, replay, replay_from_genesis, take_snapshot};
-use engine::players::{ProfileIndexes, SealedProfile};
+use engine::players::{DocumentKind, DocumentStatus, KycDocument, KycSource, ProfileIndexes, SealedProfile};
 use engine::sequencer::{CommitSink, Committed};
 use engine::workload::{WORKLOAD_SOURCE, Workload};
 use engine::{
@@ -96,6 +96,27 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
         .collect();
     if !profiles.is_empty() {
         expected.insert("profiles".to_owned(), profiles.join(","));
+    }
+    // Since snapshot format 6 (absent before: no KYC records then).
+    let kyc: Vec<String> = (1..=ledger.players_len() as u64)
+        .filter_map(|id| {
+            let record = ledger.kyc(PlayerId(id)).ok().flatten()?;
+            let level = ledger.player_info(PlayerId(id)).ok()?.kyc;
+            let last_event = record.check.as_ref().map_or(0, |c| c.last_event_ms);
+            let statuses: Vec<String> = record
+                .documents
+                .iter()
+                .map(|d| format!("{:?}", d.document.status))
+                .collect();
+            Some(format!(
+                "{id}:{level:?}:{}:{last_event}:{}",
+                record.reason.as_ref().map_or("-", |r| r.as_str()).replace(' ', "_"),
+                statuses.join("+")
+            ))
+        })
+        .collect();
+    if !kyc.is_empty() {
+        expected.insert("kyc".to_owned(), kyc.join(","));
     }
     expected
 }
@@ -276,6 +297,34 @@ fn profiled(key: u8, email: [u8; 16], identity: [u8; 16]) -> Command {
             identity: BlindIndex(identity),
         },
         operator: OperatorId(2),
+    })
+}
+
+/// The provider's verdict on player 103's check, as of `event_ms`.
+fn kyc_verdict(event_ms: u64, level: KycLevel) -> Command {
+    Command::Players(players::Command::ApplyKycVerdict {
+        player: PlayerId(103),
+        check: ExtId::new("app-fx-1").unwrap(),
+        event_ms,
+        level,
+        reason: Reason::new("provider verdict").unwrap(),
+    })
+}
+
+/// A passport with the number hash `number`.
+fn kyc_document(player: PlayerId, number: [u8; 16], status: DocumentStatus, expires_on_day: Option<u32>) -> Command {
+    Command::Players(players::Command::RecordKycDocument {
+        player,
+        document: Box::new(KycDocument {
+            kind: DocumentKind::Passport,
+            issuing_country: Jurisdiction::new("GB").unwrap(),
+            number: BlindIndex(number),
+            expires_on_day,
+            provider_ref: Some(ExtId::new("doc-fx").unwrap()),
+            status,
+            reason: None,
+        }),
+        source: KycSource::Operator(OperatorId(1)),
     })
 }
 
@@ -532,6 +581,25 @@ fn history() -> (Vec<Request>, Vec<Request>) {
                 close_round: true,
             })),
         },
+        // Since snapshot format 6: KYC checks, verdicts (one stale),
+        // decisions with reasons, documents (one taken, one expired).
+        Command::Players(players::Command::StartKycCheck {
+            player: PlayerId(103),
+            check: id("app-fx-1"),
+            operator: OperatorId(1),
+        }),
+        kyc_verdict(T0 + 1_000, KycLevel::Verified),
+        kyc_verdict(T0 + 500, KycLevel::Pending),
+        Command::Players(players::Command::SetKycLevel {
+            player: PlayerId(2),
+            level: KycLevel::Rejected,
+            reason: Reason::new("document unreadable").unwrap(),
+            operator: OperatorId(1),
+        }),
+        kyc_document(PlayerId(103), [7; 16], DocumentStatus::Verified, Some(30_000)),
+        kyc_document(PlayerId(2), [7; 16], DocumentStatus::Pending, None),
+        kyc_document(PlayerId(2), [8; 16], DocumentStatus::Verified, Some(1)),
+        kyc_document(PlayerId(2), [8; 16], DocumentStatus::Expired, Some(1)),
     ];
     // Ids "fx-<n>" with n the position, which the payment and rollback
     // commands above refer to.

@@ -83,6 +83,18 @@ pub struct ServeConfig {
     /// players' data keys; `None`: `<data_dir>/pam-master-key`, made on the
     /// first start. A configured file is never made: it must exist.
     pub pam_master_key_file: Option<PathBuf>,
+    /// The KYC provider's base URL; `None`: no provider (starting a check
+    /// answers 503 `kyc_provider_not_configured`). The four `kyc_*`
+    /// secrets and the level must then be set too.
+    pub kyc_provider_url: Option<String>,
+    /// The app token given by the KYC provider.
+    pub kyc_app_token: Option<String>,
+    /// The secret key requests to the KYC provider are signed with.
+    pub kyc_secret_key: Option<String>,
+    /// The secret the KYC provider signs webhooks with.
+    pub kyc_webhook_secret: Option<String>,
+    /// The KYC provider's verification level [default: basic-kyc-level].
+    pub kyc_level_name: String,
 }
 
 impl Default for ServeConfig {
@@ -115,6 +127,11 @@ impl Default for ServeConfig {
             log_format: LogFormat::Text,
             rsa_key_file: None,
             pam_master_key_file: None,
+            kyc_provider_url: None,
+            kyc_app_token: None,
+            kyc_secret_key: None,
+            kyc_webhook_secret: None,
+            kyc_level_name: "basic-kyc-level".into(),
         }
     }
 }
@@ -173,7 +190,19 @@ impl ServeConfig {
             request_timeout_ms: self.request_timeout_ms,
             session_ttl_ms: self.session_ttl_ms,
             retry_after_s: self.retry_after_s,
+            kyc_provider: self.kyc_provider(),
         }
+    }
+
+    /// The KYC provider's settings, if a provider is configured.
+    fn kyc_provider(&self) -> Option<edge::state::KycProviderConfig> {
+        Some(edge::state::KycProviderConfig {
+            base_url: self.kyc_provider_url.clone()?.trim_end_matches('/').to_owned(),
+            app_token: self.kyc_app_token.clone()?,
+            secret_key: self.kyc_secret_key.clone()?,
+            webhook_secret: self.kyc_webhook_secret.clone()?,
+            level_name: self.kyc_level_name.clone(),
+        })
     }
 
     /// How long a graceful stop waits for requests in flight: the longest a
@@ -261,6 +290,11 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub rsa_key_file: Option<PathBuf>,
     pub pam_master_key_file: Option<PathBuf>,
+    pub kyc_provider_url: Option<String>,
+    pub kyc_app_token: Option<String>,
+    pub kyc_secret_key: Option<String>,
+    pub kyc_webhook_secret: Option<String>,
+    pub kyc_level_name: Option<String>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -358,6 +392,22 @@ pub struct ServeArgs {
     /// made on the first start].
     #[arg(long, env = "CROUPIER_PAM_MASTER_KEY_FILE")]
     pub pam_master_key_file: Option<PathBuf>,
+    /// KYC provider base URL (Sumsub-style API; `croupier sandbox kyc` for a
+    /// local one) [default: none: KYC checks cannot be started].
+    #[arg(long, env = "CROUPIER_KYC_PROVIDER_URL")]
+    pub kyc_provider_url: Option<String>,
+    /// KYC provider app token (with --kyc-provider-url).
+    #[arg(long, env = "CROUPIER_KYC_APP_TOKEN")]
+    pub kyc_app_token: Option<String>,
+    /// KYC provider secret key signing our requests (with --kyc-provider-url).
+    #[arg(long, env = "CROUPIER_KYC_SECRET_KEY")]
+    pub kyc_secret_key: Option<String>,
+    /// Secret the KYC provider signs webhooks with (with --kyc-provider-url).
+    #[arg(long, env = "CROUPIER_KYC_WEBHOOK_SECRET")]
+    pub kyc_webhook_secret: Option<String>,
+    /// KYC provider verification level [default: basic-kyc-level].
+    #[arg(long, env = "CROUPIER_KYC_LEVEL_NAME")]
+    pub kyc_level_name: Option<String>,
 }
 
 /// Why the configuration could not be resolved.
@@ -447,7 +497,19 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         log_format: layer!(log_format),
         rsa_key_file: args.rsa_key_file.clone().or(file.rsa_key_file),
         pam_master_key_file: args.pam_master_key_file.clone().or(file.pam_master_key_file),
+        kyc_provider_url: args.kyc_provider_url.clone().or(file.kyc_provider_url),
+        kyc_app_token: args.kyc_app_token.clone().or(file.kyc_app_token),
+        kyc_secret_key: args.kyc_secret_key.clone().or(file.kyc_secret_key),
+        kyc_webhook_secret: args.kyc_webhook_secret.clone().or(file.kyc_webhook_secret),
+        kyc_level_name: layer!(kyc_level_name),
     };
+    if config.kyc_provider_url.is_some()
+        && (config.kyc_app_token.is_none() || config.kyc_secret_key.is_none() || config.kyc_webhook_secret.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "kyc_provider_url needs kyc_app_token, kyc_secret_key and kyc_webhook_secret",
+        ));
+    }
     if config.ring_capacity == 0 || config.batch_len_max == 0 || config.max_connections == 0 {
         return Err(ConfigError::Invalid(
             "ring_capacity, batch_len_max and max_connections must be at least 1",

@@ -4,7 +4,8 @@
 //! over HTTP/1.1 and HTTP/2, cleartext or TLS, and HTTP/3 over QUIC) in
 //! front of the sequencer and the journal;
 //! `croupier demo` (the default with no subcommand) runs a short simulated
-//! session through the engine and prints what happened.
+//! session through the engine and prints what happened;
+//! `croupier sandbox kyc` runs the KYC provider sandbox on loopback.
 
 mod demo;
 
@@ -27,13 +28,72 @@ enum Mode {
     Serve(Box<ServeArgs>),
     /// Run a short simulated session through the real sequencer and ledger (the default).
     Demo(demo::DemoArgs),
+    /// Run a sandbox of a third-party service on loopback, for local testing.
+    #[command(subcommand)]
+    Sandbox(SandboxKind),
+}
+
+#[derive(Subcommand)]
+enum SandboxKind {
+    /// A KYC provider speaking the Sumsub protocol the server's adapter speaks.
+    Kyc(KycSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct KycSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// App token clients must present (the server's --kyc-app-token).
+    #[arg(long, env = "CROUPIER_KYC_APP_TOKEN", default_value = "sandbox-app-token")]
+    app_token: String,
+    /// Secret key requests are signed with (the server's --kyc-secret-key).
+    #[arg(long, env = "CROUPIER_KYC_SECRET_KEY", default_value = "sandbox-secret-key")]
+    secret_key: String,
+    /// Secret webhooks are signed with (the server's --kyc-webhook-secret).
+    #[arg(long, env = "CROUPIER_KYC_WEBHOOK_SECRET", default_value = "sandbox-webhook-secret")]
+    webhook_secret: String,
+    /// Where webhooks go, on loopback (e.g. http://127.0.0.1:8080/webhooks/v1/kyc).
+    #[arg(long)]
+    webhook_url: Option<String>,
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command.unwrap_or(Mode::Demo(demo::DemoArgs::default())) {
         Mode::Demo(args) => demo::run(&args),
         Mode::Serve(args) => serve(&args),
+        Mode::Sandbox(SandboxKind::Kyc(args)) => kyc_sandbox(args),
     }
+}
+
+fn kyc_sandbox(args: KycSandboxArgs) -> Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let config = pam::kyc::sandbox::SandboxConfig {
+            app_token: args.app_token,
+            secret_key: args.secret_key,
+            webhook_secret: args.webhook_secret,
+            webhook_url: args.webhook_url,
+            clock: std::sync::Arc::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64)
+            }),
+        };
+        let sandbox = pam::kyc::sandbox::Sandbox::start(config, args.listen)
+            .await
+            .context("starting the KYC sandbox")?;
+        println!("KYC sandbox listening on {}", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
 }
 
 fn serve(args: &ServeArgs) -> Result<()> {

@@ -250,6 +250,11 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let projection = readmodel.clone();
     let mut modules = axum::http::Extensions::new();
     modules.insert(vault);
+    if let Some(provider) = config.api().kyc_provider {
+        let client = pam::kyc::sumsub::SumsubClient::new(provider)
+            .map_err(|e| io("the KYC provider client")(std::io::Error::other(e.to_string())))?;
+        modules.insert(pam::kyc::routes::ProviderHandle(Arc::new(client)));
+    }
     let state = AppState(Arc::new(Shared {
         modules,
         engine,

@@ -3,16 +3,26 @@
 //! with nothing changed; duplicates by email or by name, date of birth and
 //! postcode; the status blocking money; no personal data in clear anywhere
 //! in the data directory, the erased player's data key gone, and all of it
-//! through a restart (from the journal and from a snapshot).
+//! through a restart (from the journal and from a snapshot). KYC: a check
+//! started at the sandbox provider (a real loopback server speaking the
+//! provider's protocol), decided there and reported by signed webhooks
+//! (duplicates, out of order, forged, stale, unknown), the jurisdiction's
+//! gates refusing then allowing a bet and a deposit; manual decisions with
+//! the age check; documents with hashed numbers; bad input changing
+//! nothing; no document number in clear in the data directory.
 
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gateway::config::ServeConfig;
+use pam::kyc::sandbox::{Sandbox, SandboxConfig};
+use pam::kyc::sumsub;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Http, Reply, TestServer, World};
+use support::{Http, Reply, T0, TestServer, World};
 
 /// A valid profile (the clock is 2026-01-01: born 2008-01-01 is just 18).
 fn profile(name: &str, email: &str, phone: &str, postcode: &str) -> Value {
@@ -661,4 +671,542 @@ async fn no_personal_data_rests_in_clear_and_erasure_survives_restarts() {
             .unwrap()
             .is_erased()
     );
+}
+
+// ---------------------------------------------------------------------------
+// KYC
+// ---------------------------------------------------------------------------
+
+const APP_TOKEN: &str = "test-app-token";
+const SECRET_KEY: &str = "test-secret-key";
+const WEBHOOK_SECRET: &str = "test-webhook-secret";
+const WEBHOOK_PATH: &str = "/webhooks/v1/kyc";
+
+/// A world whose server talks to a sandbox provider on loopback, both on
+/// one clock, the sandbox sending its webhooks to the server.
+async fn kyc_world(dir: &Path) -> (World, Sandbox) {
+    let clock = Arc::new(AtomicU64::new(T0));
+    let read = clock.clone();
+    let sandbox = Sandbox::start(
+        SandboxConfig {
+            app_token: APP_TOKEN.into(),
+            secret_key: SECRET_KEY.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
+            webhook_url: None,
+            clock: Arc::new(move || read.load(Ordering::SeqCst)),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("the sandbox starts");
+    let config = ServeConfig {
+        kyc_provider_url: Some(sandbox.url()),
+        kyc_app_token: Some(APP_TOKEN.into()),
+        kyc_secret_key: Some(SECRET_KEY.into()),
+        kyc_webhook_secret: Some(WEBHOOK_SECRET.into()),
+        ..support::config(dir)
+    };
+    let w = World::on(TestServer::start_at(config, clock).await).await;
+    let target = json!({"url": format!("http://{}{WEBHOOK_PATH}", w.server.addr())});
+    let set = reqwest::Client::new()
+        .put(format!("{}/sandbox/webhook", sandbox.url()))
+        .header("content-type", "application/json")
+        .body(target.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    (w, sandbox)
+}
+
+/// A call to the sandbox's control side.
+async fn sandbox_post(sandbox: &Sandbox, path: &str, body: Value) -> Value {
+    let reply = reqwest::Client::new()
+        .post(format!("{}{path}", sandbox.url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK, "{path}");
+    serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap()
+}
+
+/// The sandbox decides `check` (and sends the webhook if `deliver`); the
+/// webhook's delivery status and event number.
+async fn sandbox_decides(sandbox: &Sandbox, check: &str, answer: &str, deliver: bool) -> (Value, u64) {
+    let path = format!("/sandbox/applicants/{check}/review");
+    let body = json!({"answer": answer, "rejectLabels": [], "deliver": deliver});
+    let reply = sandbox_post(sandbox, &path, body).await;
+    (reply["delivered"].clone(), reply["event"].as_u64().unwrap())
+}
+
+/// Delivers recorded event `n` again, as it was.
+async fn sandbox_resends(sandbox: &Sandbox, n: u64) -> Value {
+    sandbox_post(sandbox, &format!("/sandbox/events/{n}/deliver"), json!({})).await["delivered"].clone()
+}
+
+/// The player's KYC state without the read's sequence number.
+async fn kyc_state(s: &TestServer, token: &str, player: u64) -> Value {
+    let reply = op(
+        s,
+        token,
+        Method::GET,
+        &format!("/operator/v1/players/{player}/kyc"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let mut state = reply.json();
+    state.as_object_mut().unwrap().remove("as_of_seq");
+    state
+}
+
+/// A webhook sent straight to the server, signed with `secret` (`None`: unsigned).
+async fn post_webhook(s: &TestServer, body: &str, secret: Option<&str>) -> Reply {
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(secret) = secret {
+        headers.push((sumsub::DIGEST_HEADER, sumsub::hmac_hex(secret, &[body.as_bytes()])));
+        headers.push((sumsub::DIGEST_ALG_HEADER, sumsub::DIGEST_ALG.to_owned()));
+    }
+    s.send(
+        Http::V1,
+        Method::POST,
+        WEBHOOK_PATH,
+        &headers,
+        Some(body.as_bytes().to_vec()),
+    )
+    .await
+}
+
+fn review_body(check: &str, answer: &str, event_ms: u64) -> String {
+    json!({"applicantId": check, "externalUserId": "x", "type": "applicantReviewed", "reviewStatus": "completed",
+        "reviewResult": {"reviewAnswer": answer}, "createdAtMs": sumsub::format_event_time(event_ms)})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_sandbox_check_verifies_the_player_and_opens_the_gates_whatever_the_webhooks_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, sandbox) = kyc_world(dir.path()).await;
+    let s = &w.server;
+    let p = w.player;
+    // The world's player has no profile: give one (its date of birth is the
+    // age check's), then gate everything in its jurisdiction.
+    let full = profile("Grace Hopper", "grace@example.org", "+1 202 555 0101", "20500");
+    let given = op(
+        s,
+        &w.admin,
+        Method::PATCH,
+        &format!("/operator/v1/players/{p}/profile"),
+        Some(full),
+    )
+    .await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text());
+    let gates = json!({"before_deposit": true, "before_bet": true, "before_withdrawal": true});
+    let set = op(
+        s,
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/jurisdictions/MT/kyc-gates",
+        Some(gates),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    let deposit = format!("/operator/v1/players/{p}/deposits");
+    let refused = |reply: Reply| {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::FORBIDDEN, "kyc_required".into()),
+            "{}",
+            reply.text()
+        );
+    };
+    refused(w.bet(Http::V1, "b-1", "1.00", "r-1").await);
+    let body = json!({"deposit_id": "d-1", "currency": "EUR", "amount": "5.00"});
+    refused(op(s, &w.admin, Method::POST, &deposit, Some(body)).await);
+    assert_eq!(kyc_state(s, &w.admin, p).await["level"], "none");
+
+    let started = op(
+        s,
+        &w.admin,
+        Method::POST,
+        &format!("/operator/v1/players/{p}/kyc/checks"),
+        None,
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.text());
+    let started = started.json();
+    let check = started["check"].as_str().unwrap().to_owned();
+    assert_eq!(started["level"], "pending");
+    assert!(
+        started["url"].as_str().unwrap().starts_with(&sandbox.url()),
+        "{started}"
+    );
+    let state = kyc_state(s, &w.admin, p).await;
+    assert_eq!(
+        (state["level"].as_str(), state["check"]["reference"].as_str()),
+        (Some("pending"), Some(check.as_str()))
+    );
+    refused(w.bet(Http::V1, "b-2", "1.00", "r-1").await);
+
+    // The provider reviews: pending first (its webhook held back), then green.
+    s.advance(1_000);
+    assert_eq!(
+        sandbox_decides(&sandbox, &check, "PENDING", false).await,
+        (Value::Null, 0)
+    );
+    s.advance(1_000);
+    assert_eq!(sandbox_decides(&sandbox, &check, "GREEN", true).await, (json!(200), 1));
+    let verified = kyc_state(s, &w.admin, p).await;
+    assert_eq!(verified["level"], "verified", "{verified}");
+    assert_eq!(verified["by"], json!({"kind": "provider", "check": check}));
+    assert_eq!(verified["check"]["last_event_ms"], T0 + 2_000);
+    let bet = w.bet(Http::V1, "b-3", "1.00", "r-1").await;
+    assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+    let body = json!({"deposit_id": "d-2", "currency": "EUR", "amount": "5.00"});
+    let funded = op(s, &w.admin, Method::POST, &deposit, Some(body)).await;
+    assert_eq!(funded.status, StatusCode::OK, "{}", funded.text());
+
+    // The stale pending event arrives now, out of order, then twice; the
+    // green one again: 200 each time, and nothing changes.
+    assert_eq!(sandbox_resends(&sandbox, 0).await, json!(200));
+    assert_eq!(kyc_state(s, &w.admin, p).await, verified);
+    let applied = s.commands_applied().await;
+    assert_eq!(sandbox_resends(&sandbox, 0).await, json!(200));
+    assert_eq!(sandbox_resends(&sandbox, 1).await, json!(200));
+    assert_eq!(
+        s.commands_applied().await,
+        applied,
+        "duplicates are answered from memory"
+    );
+    assert_eq!(kyc_state(s, &w.admin, p).await, verified);
+
+    // Forged, unsigned, stale, unknown, malformed: a 4xx, nothing changes.
+    let applied = s.commands_applied().await;
+    let red = review_body(&check, "RED", s.now());
+    let cases: Vec<(String, Option<&str>, StatusCode, &str)> = vec![
+        (
+            red.clone(),
+            Some("not-the-secret"),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (red.clone(), None, StatusCode::UNAUTHORIZED, "bad_signature"),
+        (
+            review_body(&check, "RED", s.now() - sumsub::WEBHOOK_AGE_MAX_MS - 1),
+            Some(WEBHOOK_SECRET),
+            StatusCode::BAD_REQUEST,
+            "stale_webhook",
+        ),
+        (
+            review_body("sbx-unknown", "RED", s.now()),
+            Some(WEBHOOK_SECRET),
+            StatusCode::NOT_FOUND,
+            "unknown_check",
+        ),
+        (
+            "{\"applicantId\": 7}".into(),
+            Some(WEBHOOK_SECRET),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            review_body(&check, "BLUE", s.now()),
+            Some(WEBHOOK_SECRET),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (body, secret, status, code) in cases {
+        let reply = post_webhook(s, &body, secret).await;
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (status, code),
+            "{body}: {}",
+            reply.text()
+        );
+    }
+    // A genuine event's signature on a body with the answer flipped.
+    let genuine = review_body(&check, "GREEN", s.now());
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        (
+            sumsub::DIGEST_HEADER,
+            sumsub::hmac_hex(WEBHOOK_SECRET, &[genuine.as_bytes()]),
+        ),
+    ];
+    let flipped = genuine.replace("GREEN", "RED").into_bytes();
+    let forged = s
+        .send(Http::V1, Method::POST, WEBHOOK_PATH, &headers, Some(flipped))
+        .await;
+    assert_eq!(
+        (forged.status, forged.code()),
+        (StatusCode::UNAUTHORIZED, "bad_signature".into())
+    );
+    assert_eq!(s.commands_applied().await, applied, "nothing reached the ledger");
+    assert_eq!(kyc_state(s, &w.admin, p).await, verified);
+
+    // A genuine later rejection closes the gates again.
+    s.advance(1_000);
+    assert_eq!(sandbox_decides(&sandbox, &check, "RED", true).await.0, json!(200));
+    assert_eq!(kyc_state(s, &w.admin, p).await["level"], "rejected");
+    refused(w.bet(Http::V1, "b-4", "1.00", "r-1").await);
+    w.server.stop().await;
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn manual_decisions_and_documents_keep_reasons_and_hashed_numbers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let ada = register_ok(
+        s,
+        &w.admin,
+        profile("Ada Lovelace", "ada@example.org", "+44 20 7946 0001", "W1 2AB"),
+    )
+    .await;
+    let kyc = format!("/operator/v1/players/{ada}/kyc");
+    let documents = format!("/operator/v1/players/{ada}/kyc/documents");
+    let decided = op(
+        s,
+        &w.admin,
+        Method::PUT,
+        &kyc,
+        Some(json!({"level": "verified", "reason": "passport seen"})),
+    )
+    .await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.text());
+    let state = kyc_state(s, &w.admin, ada).await;
+    assert_eq!(
+        (state["level"].as_str(), state["reason"].as_str()),
+        (Some("verified"), Some("passport seen"))
+    );
+    assert_eq!(state["by"], json!({"kind": "operator", "operator": 1}));
+
+    let passport = json!({"kind": "passport", "issuing_country": "GB", "number": "925 665 416",
+        "expires_on": "2030-06-30", "status": "pending"});
+    let recorded = op(s, &w.admin, Method::POST, &documents, Some(passport.clone())).await;
+    assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.text());
+    assert_eq!(recorded.json()["document"], 1);
+    let mut checked = passport.clone();
+    checked["number"] = json!("925-665-416");
+    checked["status"] = json!("verified");
+    let again = op(s, &w.admin, Method::POST, &documents, Some(checked)).await;
+    assert_eq!(
+        (again.status, again.json()["document"].clone()),
+        (StatusCode::CREATED, json!(1)),
+        "the same document"
+    );
+    let state = kyc_state(s, &w.admin, ada).await;
+    let document = &state["documents"][0];
+    assert_eq!(
+        (document["status"].as_str(), document["expires_on"].as_str()),
+        (Some("verified"), Some("2030-06-30"))
+    );
+    assert_eq!(document["number_hash"], recorded.json()["number_hash"]);
+    assert_eq!(state["documents"].as_array().unwrap().len(), 1);
+
+    // Refusals, each changing nothing.
+    let grace = register_ok(
+        s,
+        &w.admin,
+        profile("Grace Hopper", "grace@example.org", "+1 202 555 0101", "20500"),
+    )
+    .await;
+    let before = (kyc_state(s, &w.admin, ada).await, kyc_state(s, &w.admin, grace).await);
+    let applied = s.commands_applied().await;
+    let support_token = {
+        let created = op(
+            s,
+            &w.admin,
+            Method::POST,
+            "/operator/v1/operators",
+            Some(json!({"name": "desk", "role": "support"})),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        created.json()["token"].as_str().unwrap().to_owned()
+    };
+    let applied = applied + 1;
+    let with = |field: &str, value: Value| {
+        let mut body = passport.clone();
+        body[field] = value;
+        body
+    };
+    let grace_documents = format!("/operator/v1/players/{grace}/kyc/documents");
+    let legacy_kyc = format!("/operator/v1/players/{}/kyc", w.player);
+    let cases: Vec<(&str, Method, String, Value, StatusCode, &str)> = vec![
+        (
+            &w.admin,
+            Method::PUT,
+            kyc.clone(),
+            json!({"level": "gold", "reason": "x"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            kyc.clone(),
+            json!({"level": "rejected", "reason": " "}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            kyc.clone(),
+            json!({"level": "rejected"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            legacy_kyc.clone(),
+            json!({"level": "verified", "reason": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "age_unknown",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/players/999/kyc".into(),
+            json!({"level": "rejected", "reason": "x"}),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            &support_token,
+            Method::PUT,
+            kyc.clone(),
+            json!({"level": "rejected", "reason": "x"}),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            documents.clone(),
+            with("kind", json!("visa")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            documents.clone(),
+            with("issuing_country", json!("gb")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            documents.clone(),
+            with("number", json!("92/56")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            documents.clone(),
+            with("expires_on", json!("2030-02-30")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            documents.clone(),
+            with("status", json!("rejected")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            documents.clone(),
+            with("colour", json!("red")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            grace_documents.clone(),
+            passport.clone(),
+            StatusCode::CONFLICT,
+            "kyc_document_taken",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            grace_documents.clone(),
+            json!({"kind": "id_card", "issuing_country": "US", "number": "A1", "expires_on": "2025-12-31", "status": "verified"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "kyc_document_expired",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            format!("/operator/v1/players/{ada}/kyc/checks"),
+            json!({}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "kyc_provider_not_configured",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/jurisdictions/mt/kyc-gates".into(),
+            json!({"before_deposit": true, "before_bet": true, "before_withdrawal": true}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/jurisdictions/MT/kyc-gates".into(),
+            json!({"before_bet": true}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (token, method, path, body, status, code) in cases {
+        let reply = op(s, token, method.clone(), &path, Some(body.clone())).await;
+        assert_eq!(
+            (reply.status, reply.code().as_str()),
+            (status, code),
+            "{method} {path} {body}: {}",
+            reply.text()
+        );
+    }
+    let webhook = post_webhook(s, &review_body("x", "GREEN", s.now()), Some(WEBHOOK_SECRET)).await;
+    assert_eq!(
+        (webhook.status, webhook.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "kyc_provider_not_configured".into())
+    );
+    // Refused by the ledger: two requests reached it (and were journaled as refusals).
+    assert_eq!(
+        s.commands_applied().await,
+        applied + 2,
+        "only the taken and the expired document reached the ledger"
+    );
+    assert_eq!(
+        (kyc_state(s, &w.admin, ada).await, kyc_state(s, &w.admin, grace).await),
+        before
+    );
+    assert_eq!(
+        kyc_state(s, &support_token, ada).await["level"],
+        "verified",
+        "support may read"
+    );
+
+    // No document number in clear anywhere in the data directory.
+    w.server.stop().await;
+    let found = files_holding(dir.path(), &["925665416", "925 665 416", "925-665-416"]);
+    assert!(found.is_empty(), "document numbers in clear: {found:?}");
 }

@@ -60,6 +60,18 @@ pub enum Outcome {
         /// The session wallet's balances.
         balances: Balances,
     },
+    /// A KYC document was recorded (or the one with its number changed).
+    KycDocumentRecorded {
+        /// Its number in the player's list, from 1.
+        document: u32,
+    },
+    /// A provider's verdict changed nothing: it was about an earlier check,
+    /// or a verdict as recent was applied already (a duplicate, or a stale
+    /// event arriving late).
+    KycEventIgnored {
+        /// The player's level, unchanged.
+        level: KycLevel,
+    },
 }
 
 impl Outcome {
@@ -300,6 +312,13 @@ pub enum Rejection {
     PlayerErased,
     /// The profile's data key seals another player's profile.
     ProfileKeyInUse,
+    /// Another player has a document with this number.
+    KycDocumentTaken,
+    /// A document cannot be verified past its expiry date.
+    KycDocumentExpired,
+    /// The player has as many documents as the ledger keeps
+    /// (`players::DOCUMENTS_PER_PLAYER_MAX`).
+    KycDocumentsFull,
 }
 
 /// What a duplicate player matched on.

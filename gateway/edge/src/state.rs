@@ -40,6 +40,34 @@ pub struct ApiConfig {
     pub session_ttl_ms: u64,
     /// `Retry-After` of busy answers.
     pub retry_after_s: u64,
+    /// The KYC provider; `None`: not configured (checks cannot be started,
+    /// manual decisions still work).
+    pub kyc_provider: Option<KycProviderConfig>,
+}
+
+/// Where the KYC provider is and the secrets shared with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KycProviderConfig {
+    /// The provider API's base URL (`https://api.sumsub.com`, or the
+    /// sandbox's `http://127.0.0.1:<port>`).
+    pub base_url: String,
+    /// The app token that names this operator to the provider.
+    pub app_token: String,
+    /// The secret key requests to the provider are signed with.
+    pub secret_key: String,
+    /// The secret the provider signs its webhooks with.
+    pub webhook_secret: String,
+    /// The provider's verification level (its list of required checks).
+    pub level_name: String,
+}
+
+impl std::fmt::Debug for KycProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KycProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("level_name", &self.level_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiConfig {

@@ -233,6 +233,21 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "conflict",
             "the profile's data key belongs to another player (an Idempotency-Key reused after its retention?)".into(),
         ),
+        Rejection::KycDocumentTaken => (
+            S::CONFLICT,
+            "kyc_document_taken",
+            "another player has a document with this number".into(),
+        ),
+        Rejection::KycDocumentExpired => (
+            S::UNPROCESSABLE_ENTITY,
+            "kyc_document_expired",
+            "a document past its expiry date cannot be verified".into(),
+        ),
+        Rejection::KycDocumentsFull => (
+            S::CONFLICT,
+            "kyc_documents_full",
+            "the player has as many documents as are kept".into(),
+        ),
     }
 }
 

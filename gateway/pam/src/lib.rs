@@ -1,6 +1,7 @@
 //! Player account management (PAM): registration with a profile, profile
-//! changes, account status with a reason, and erasure, over the operator
-//! API.
+//! changes, account status with a reason, erasure, and KYC (provider
+//! checks, manual decisions, documents, the provider's webhook), over the
+//! operator API.
 //!
 //! Personal data stays in this module: profiles are validated here and
 //! sealed under a per-player data key ([`vault`]) before the command that
@@ -17,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod kyc;
 pub mod players;
 pub mod profile;
 pub mod vault;
@@ -35,16 +37,27 @@ const PROFILE_READERS: &[Role] = &[Role::Admin, Role::Support, Role::Compliance]
 const STATUS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
 /// Who erases personal data.
 const ERASURE: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who reads KYC state.
+const KYC_READERS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
+/// Who starts checks, decides KYC, records documents and sets KYC gates.
+const KYC_DECIDERS: &[Role] = &[Role::Admin, Role::Compliance];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
-    use Access::Operator;
+    use Access::{Operator, Public};
     vec![
         route::<players::__path_register, _>(Operator(SUPPORT), players::register),
         route::<players::__path_get_profile, _>(Operator(PROFILE_READERS), players::get_profile),
         route::<players::__path_patch_profile, _>(Operator(SUPPORT), players::patch_profile),
         route::<players::__path_set_status, _>(Operator(STATUS), players::set_status),
         route::<players::__path_erase, _>(Operator(ERASURE), players::erase),
+        route::<kyc::routes::__path_start_check, _>(Operator(KYC_DECIDERS), kyc::routes::start_check),
+        route::<kyc::routes::__path_get_kyc, _>(Operator(KYC_READERS), kyc::routes::get_kyc),
+        route::<kyc::routes::__path_decide, _>(Operator(KYC_DECIDERS), kyc::routes::decide),
+        route::<kyc::routes::__path_record_document, _>(Operator(KYC_DECIDERS), kyc::routes::record_document),
+        route::<kyc::routes::__path_set_gates, _>(Operator(KYC_DECIDERS), kyc::routes::set_gates),
+        // Authenticated by the provider's signature over the body.
+        route::<kyc::routes::__path_webhook, _>(Public, kyc::routes::webhook),
     ]
 }
 

@@ -129,7 +129,7 @@ pub struct ErasedReply {
 }
 
 /// The vault the server made at start-up.
-fn vault(state: &AppState) -> Result<Arc<Vault>, ApiError> {
+pub(crate) fn vault(state: &AppState) -> Result<Arc<Vault>, ApiError> {
     state
         .modules
         .get::<Arc<Vault>>()
@@ -138,7 +138,7 @@ fn vault(state: &AppState) -> Result<Arc<Vault>, ApiError> {
 }
 
 /// Runs blocking vault work (files, fsyncs) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
@@ -147,12 +147,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)
 }
 
-fn jurisdiction(text: &str) -> Result<Jurisdiction, ApiError> {
+pub(crate) fn jurisdiction(text: &str) -> Result<Jurisdiction, ApiError> {
     Jurisdiction::new(text)
         .map_err(|_| ApiError::bad_request("invalid_request", "jurisdiction must be two upper-case letters"))
 }
 
-fn reason(text: &str) -> Result<Reason, ApiError> {
+pub(crate) fn reason(text: &str) -> Result<Reason, ApiError> {
     Reason::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("reason: {error}")))
 }
 
@@ -182,7 +182,7 @@ async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile) -> Result<Se
 }
 
 /// Opens a sealed profile with its data key.
-async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Profile, ApiError> {
+pub(crate) async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Profile, ApiError> {
     let vault = Arc::clone(vault);
     let id = sealed.key_id;
     let plain = blocking(move || {
@@ -251,7 +251,12 @@ pub async fn register(
 }
 
 /// Submits a change whose success is `Accepted`; its refusal otherwise.
-async fn change(state: &AppState, caller: &Caller, id: ExtId, command: players::Command) -> Result<(), ApiError> {
+pub(crate) async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: ExtId,
+    command: players::Command,
+) -> Result<(), ApiError> {
     match caller.submit(state, id, Command::Players(command)).await? {
         Outcome::Accepted => Ok(()),
         // The players domain's refusals carry no amounts: any currency prints them.
@@ -269,7 +274,7 @@ edge::responses! {
 }
 
 /// The profile view of `player`, current to every acknowledged write.
-async fn view(state: &AppState, player: PlayerId) -> Result<(ProfileView, u64), ApiError> {
+pub(crate) async fn view(state: &AppState, player: PlayerId) -> Result<(ProfileView, u64), ApiError> {
     let (found, as_of_seq) = read(state, move |c| profiles::profile(c, player)).await?;
     let found = found.ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?;
     Ok((found, as_of_seq))

@@ -365,6 +365,17 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// Days from 1970-01-01 to this date (Howard Hinnant's days-from-civil).
+    pub fn days_since_epoch(&self) -> i64 {
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let year_of_era = year.rem_euclid(400);
+        let month = i64::from(self.month);
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+
     fn days_in_month(&self) -> u32 {
         let leap = (self.year % 4 == 0 && self.year % 100 != 0) || self.year % 400 == 0;
         match self.month {
@@ -416,6 +427,10 @@ mod tests {
         let born = Date::parse("2008-12-02").unwrap();
         assert_eq!(born.age_on(Date::parse("2026-12-01").unwrap()), 17);
         assert_eq!(born.age_on(Date::parse("2026-12-02").unwrap()), 18);
+        for ms in [0, 951_782_400_000, 1_796_083_200_000] {
+            assert_eq!(Date::from_epoch_ms(ms).days_since_epoch(), (ms / 86_400_000) as i64);
+        }
+        assert_eq!(Date::parse("1969-12-31").unwrap_or(born).days_since_epoch(), -1);
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         upsert_balances(tx, player, b, seq)?;
     }
     crate::profiles::apply(tx, committed)?;
+    crate::kyc::apply(tx, committed)?;
     Ok(time_ms)
 }
 
@@ -255,7 +256,8 @@ pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadMode
             }
         }
     }
-    crate::profiles::seed(tx, ledger)
+    crate::profiles::seed(tx, ledger)?;
+    crate::kyc::seed(tx, ledger)
 }
 
 fn find(connection: &Connection, source: SourceId, id: &ExtId) -> Result<Option<TxView>, ReadModelError> {

@@ -20,9 +20,11 @@
 //! The first projection is [`history`]: transactions by (source, id), every
 //! movement of every player's money (deposit confirmations and withdrawal
 //! settlements included), players and balances. [`profiles`] keeps each
-//! player's status and sealed profile (ciphertext only).
+//! player's status and sealed profile (ciphertext only); [`kyc`] each
+//! player's KYC level, provider checks and documents (numbers hashed).
 
 pub mod history;
+pub mod kyc;
 pub mod profiles;
 pub mod store;
 

@@ -91,6 +91,8 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO open_state (id, boot_id, closed_cleanly) VALUES (1, '', 1);",
     // 3: account status and sealed profiles (`crate::profiles`).
     crate::profiles::MIGRATION,
+    // 4: KYC levels, checks and documents, numbers hashed (`crate::kyc`).
+    crate::kyc::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

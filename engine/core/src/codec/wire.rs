@@ -24,11 +24,11 @@ use crate::outcome::{
 };
 
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 34;
+pub const TAG_COMMAND: u16 = 38;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 11;
+pub const TAG_OUTCOME: u16 = 13;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 34;
+pub const TAG_REJECTION: u16 = 37;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -239,6 +239,10 @@ codec_enum_tagged!(players::Command, "Command": u16 {
     31 => UpdateProfile { player, profile, indexes, operator },
     32 => SetStatus { player, status, reason, operator },
     33 => ErasePlayer { player, reason, operator },
+    34 => StartKycCheck { player, check, operator },
+    35 => SetKycLevel { player, level, reason, operator },
+    36 => RecordKycDocument { player, document, source },
+    37 => ApplyKycVerdict { player, check, event_ms, level, reason },
 });
 codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },
@@ -368,6 +372,8 @@ codec_enum!(Outcome: u16 {
     8 => OperatorCreated { operator, source },
     9 => AggregatorCreated { aggregator },
     10 => RejectedInSession { rejection, balances },
+    11 => KycDocumentRecorded { document },
+    12 => KycEventIgnored { level },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -405,4 +411,7 @@ codec_enum!(Rejection: u16 {
     31 => DuplicatePlayer { matched },
     32 => PlayerErased,
     33 => ProfileKeyInUse,
+    34 => KycDocumentTaken,
+    35 => KycDocumentExpired,
+    36 => KycDocumentsFull,
 });

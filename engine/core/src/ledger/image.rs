@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use super::access::Access;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::payments::PaymentsState;
-use super::players::{PlayersState, Profiles};
+use super::players::{Kyc, PlayersState, Profiles};
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
 use super::store::{Fingerprinter, TxRecord, TxStore};
 use super::{Config, Flows, History, Ledger};
@@ -49,12 +49,17 @@ pub struct LedgerImage {
     history_digest: u64,
     /// The players domain's profiles (format 5 on; empty in format 4).
     profiles: Profiles,
+    /// The players' KYC reasons, checks and documents (format 6 on; empty
+    /// before).
+    kyc: Kyc,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
 pub const IMAGE_FORMAT_NO_PROFILES: u32 = 4;
 /// The image layout of snapshot format 5: format 4, then the profiles.
 pub const IMAGE_FORMAT_PROFILES: u32 = 5;
+/// The image layout of snapshot format 6: format 5, then the KYC records.
+pub const IMAGE_FORMAT_KYC: u32 = 6;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -83,8 +88,10 @@ impl Ledger {
     pub fn into_image(mut self) -> LedgerImage {
         let (requests, pinned_payments) = self.requests.into_parts();
         let profiles = std::mem::take(&mut self.players.profiles);
+        let kyc = std::mem::take(&mut self.players.kyc);
         LedgerImage {
             profiles,
+            kyc,
             config: self.config,
             players: self.players,
             access: self.access,
@@ -131,8 +138,16 @@ impl Ledger {
         {
             return inconsistent("a profile of a player that does not exist");
         }
+        if image
+            .kyc
+            .last_player()
+            .is_some_and(|last| last.0 > image.players.len() as u64)
+        {
+            return inconsistent("KYC records of a player that does not exist");
+        }
         let mut players = image.players;
         players.profiles = image.profiles;
+        players.kyc = image.kyc;
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
@@ -202,7 +217,7 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // tags are never reused). The order is frozen (format 4): the players'
 // part (accounts, then jurisdictions), access, the request memory, the
 // rounds, the flows, the open payments, the history; format 5 appends the
-// profiles. [`Encode`] writes the newest layout.
+// profiles, format 6 the KYC records. [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.config.encode(out);
@@ -217,14 +232,16 @@ impl Encode for LedgerImage {
         self.last_time_ms.encode(out);
         self.history_digest.encode(out);
         self.profiles.encode(out);
+        self.kyc.encode(out);
     }
 }
 
 impl LedgerImage {
-    /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`] or
-    /// [`IMAGE_FORMAT_PROFILES`]) that must use all of `bytes`.
+    /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
+    /// [`IMAGE_FORMAT_PROFILES`] or [`IMAGE_FORMAT_KYC`]) that must use all
+    /// of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_PROFILES).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_KYC).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -245,6 +262,10 @@ impl LedgerImage {
             history_digest: Decode::decode(input)?,
             profiles: match format {
                 IMAGE_FORMAT_NO_PROFILES => Profiles::default(),
+                _ => Decode::decode(input)?,
+            },
+            kyc: match format {
+                IMAGE_FORMAT_NO_PROFILES | IMAGE_FORMAT_PROFILES => Kyc::default(),
                 _ => Decode::decode(input)?,
             },
         };

@@ -53,7 +53,7 @@ pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
-pub use self::image::{IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES, LedgerImage};
+pub use self::image::{IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES, LedgerImage};
 use self::payments::PaymentsState;
 use self::players::PlayersState;
 use self::store::{Detail, Fingerprinter, Key, Retention, TxRecord, TxStore};
@@ -579,6 +579,14 @@ impl Ledger {
     pub fn profile(&self, id: PlayerId) -> Result<Option<&players::ProfileRecord>, Rejection> {
         self.player(id)?;
         Ok(self.players.profiles.get(id))
+    }
+
+    /// A player's KYC record (reason, check, documents), if the player has
+    /// one; `UnknownPlayer` if there is no such player. The level is in
+    /// [`Ledger::player_info`].
+    pub fn kyc(&self, id: PlayerId) -> Result<Option<&players::KycRecord>, Rejection> {
+        self.player(id)?;
+        Ok(self.players.kyc.get(id))
     }
 
     /// The data keys live profiles are sealed under: every other key in

@@ -313,3 +313,222 @@ fn an_erased_player_is_closed_for_bets_and_deposits_but_may_withdraw() {
     assert!(h.ledger.profile_keys().is_empty());
     assert!(h.ledger.profile(p).unwrap().unwrap().is_erased());
 }
+
+// ---------------------------------------------------------------------------
+// KYC: levels with reasons, provider checks and verdicts, documents
+// ---------------------------------------------------------------------------
+
+mod kyc {
+    use engine_core::players::{DocumentKind, DocumentStatus, KycDocument, KycSource};
+    use engine_core::{BlindIndex, players};
+
+    use super::*;
+
+    const COMPLIANCE: OperatorId = OperatorId(4);
+
+    fn all_gates() -> JurisdictionRules {
+        JurisdictionRules {
+            kyc_before_deposit: true,
+            kyc_before_bet: true,
+            kyc_before_withdrawal: true,
+        }
+    }
+
+    fn start(player: PlayerId, check: &str) -> Command {
+        players::Command::StartKycCheck {
+            player,
+            check: ext(check),
+            operator: COMPLIANCE,
+        }
+        .into()
+    }
+
+    fn decide(player: PlayerId, level: KycLevel, why: &str) -> Command {
+        players::Command::SetKycLevel {
+            player,
+            level,
+            reason: Reason::new(why).unwrap(),
+            operator: COMPLIANCE,
+        }
+        .into()
+    }
+
+    fn verdict(player: PlayerId, check: &str, event_ms: u64, level: KycLevel) -> Command {
+        players::Command::ApplyKycVerdict {
+            player,
+            check: ext(check),
+            event_ms,
+            level,
+            reason: Reason::new("provider verdict").unwrap(),
+        }
+        .into()
+    }
+
+    fn passport(number: u8, status: DocumentStatus, expires_on_day: Option<u32>) -> KycDocument {
+        KycDocument {
+            kind: DocumentKind::Passport,
+            issuing_country: Jurisdiction::new("GB").unwrap(),
+            number: BlindIndex([number; 16]),
+            expires_on_day,
+            provider_ref: Some(ext("doc-1")),
+            status,
+            reason: None,
+        }
+    }
+
+    fn record(player: PlayerId, document: KycDocument) -> Command {
+        players::Command::RecordKycDocument {
+            player,
+            document: Box::new(document),
+            source: KycSource::Operator(COMPLIANCE),
+        }
+        .into()
+    }
+
+    fn gated_player(h: &mut Harness) -> PlayerId {
+        let p = h.register_in(EUR, "SE");
+        h.fund(p, 1000);
+        check(h.run(OPS, rules_cmd("SE", all_gates())), Outcome::Accepted);
+        p
+    }
+
+    #[test]
+    fn a_decision_with_its_reason_opens_every_gate_and_a_rejection_closes_them() {
+        for act in ACTS {
+            let mut h = Harness::new();
+            let p = gated_player(&mut h);
+            check(
+                h.run(OPS, decide(p, KycLevel::Verified, "documents checked")),
+                Outcome::Accepted,
+            );
+            assert_eq!(attempt(&mut h, p, act), attempt_ok(&h, act), "{act:?}");
+            let record = h.ledger.kyc(p).unwrap().expect("a record");
+            assert_eq!(record.reason.as_ref().map(Reason::as_str), Some("documents checked"));
+            assert_eq!(record.by, Some(KycSource::Operator(COMPLIANCE)));
+            check(
+                h.run(OPS, decide(p, KycLevel::Rejected, "forged document")),
+                Outcome::Accepted,
+            );
+            let level = KycLevel::Rejected;
+            check_rejected(attempt(&mut h, p, act), Rejection::KycRequired { level });
+        }
+    }
+
+    #[test]
+    fn a_check_makes_the_player_pending_and_only_its_newer_verdicts_count() {
+        let mut h = Harness::new();
+        let p = gated_player(&mut h);
+        check(h.run(OPS, start(p, "app-1")), Outcome::Accepted);
+        assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Pending);
+        let level = KycLevel::Pending;
+        check_rejected(attempt(&mut h, p, Act::Bet), Rejection::KycRequired { level });
+        // A verdict on another check, or none newer than the last, is ignored.
+        let other = h.run(OPS, verdict(p, "app-0", T0 + 5, KycLevel::Verified));
+        check(other, Outcome::KycEventIgnored { level });
+        check(
+            h.run(OPS, verdict(p, "app-1", T0 + 10, KycLevel::Verified)),
+            Outcome::Accepted,
+        );
+        assert_eq!(attempt(&mut h, p, Act::Bet), attempt_ok(&h, Act::Bet));
+        let stale = h.run(OPS, verdict(p, "app-1", T0 + 9, KycLevel::Pending));
+        let level = KycLevel::Verified;
+        check(stale, Outcome::KycEventIgnored { level });
+        let duplicate = h.run(OPS, verdict(p, "app-1", T0 + 10, KycLevel::Rejected));
+        check(duplicate, Outcome::KycEventIgnored { level });
+        let record = h.ledger.kyc(p).unwrap().unwrap();
+        assert_eq!(record.check.as_ref().unwrap().last_event_ms, T0 + 10);
+        assert_eq!(record.by, Some(KycSource::Provider { check: ext("app-1") }));
+        // A new check of a verified player leaves it verified until decided.
+        check(h.run(OPS, start(p, "app-2")), Outcome::Accepted);
+        assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Verified);
+        check(
+            h.run(OPS, verdict(p, "app-1", T0 + 20, KycLevel::Rejected)),
+            Outcome::KycEventIgnored { level },
+        );
+        check(
+            h.run(OPS, verdict(p, "app-2", T0 + 1, KycLevel::Rejected)),
+            Outcome::Accepted,
+        );
+        assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Rejected);
+        assert_eq!(h.replay().kyc(p).unwrap(), h.ledger.kyc(p).unwrap());
+    }
+
+    #[test]
+    fn documents_are_recorded_changed_and_refused_when_taken_expired_or_too_many() {
+        let mut h = Harness::new();
+        let p = h.register();
+        let q = h.register();
+        let today = (T0 / DAY) as u32;
+        let pending = passport(1, DocumentStatus::Pending, Some(today + 365));
+        check(
+            h.run(OPS, record(p, pending.clone())),
+            Outcome::KycDocumentRecorded { document: 1 },
+        );
+        let mut verified = pending.clone();
+        verified.status = DocumentStatus::Verified;
+        check(
+            h.run(OPS, record(p, verified.clone())),
+            Outcome::KycDocumentRecorded { document: 1 },
+        );
+        let documents = &h.ledger.kyc(p).unwrap().unwrap().documents;
+        assert_eq!(
+            (documents.len(), documents[0].document.status),
+            (1, DocumentStatus::Verified)
+        );
+        // The same number is another player's: refused.
+        check_rejected(h.run(OPS, record(q, pending.clone())), Rejection::KycDocumentTaken);
+        // Verified past its expiry: refused; recorded as expired: fine.
+        let old = passport(2, DocumentStatus::Verified, Some(today - 1));
+        check_rejected(h.run(OPS, record(p, old.clone())), Rejection::KycDocumentExpired);
+        let expired = KycDocument {
+            status: DocumentStatus::Expired,
+            ..old
+        };
+        check(
+            h.run(OPS, record(p, expired)),
+            Outcome::KycDocumentRecorded { document: 2 },
+        );
+        // Unknown players, and a list that is full.
+        check_rejected(h.run(OPS, record(NOBODY, pending)), Rejection::UnknownPlayer);
+        for n in 3..=players::DOCUMENTS_PER_PLAYER_MAX as u8 {
+            let document = passport(n, DocumentStatus::Pending, None);
+            let number = u32::from(n);
+            check(
+                h.run(OPS, record(p, document)),
+                Outcome::KycDocumentRecorded { document: number },
+            );
+        }
+        let one_more = passport(200, DocumentStatus::Pending, None);
+        check_rejected(h.run(OPS, record(p, one_more)), Rejection::KycDocumentsFull);
+        assert_eq!(h.replay().kyc(p).unwrap(), h.ledger.kyc(p).unwrap());
+    }
+
+    #[test]
+    fn kyc_commands_on_unknown_or_erased_players_are_refused() {
+        let mut h = Harness::new();
+        for command in [
+            start(NOBODY, "app-1"),
+            decide(NOBODY, KycLevel::Verified, "x"),
+            verdict(NOBODY, "app-1", T0, KycLevel::Verified),
+        ] {
+            check_rejected(h.run(OPS, command), Rejection::UnknownPlayer);
+        }
+        let p = h.register();
+        check(h.run(OPS, start(p, "app-1")), Outcome::Accepted);
+        let erase = players::Command::ErasePlayer {
+            player: p,
+            reason: Reason::new("request 1").unwrap(),
+            operator: COMPLIANCE,
+        };
+        check(h.run(OPS, erase.into()), Outcome::Accepted);
+        for command in [
+            start(p, "app-2"),
+            decide(p, KycLevel::Verified, "x"),
+            verdict(p, "app-1", T0 + 1, KycLevel::Verified),
+            record(p, passport(9, DocumentStatus::Pending, None)),
+        ] {
+            check_rejected(h.run(OPS, command), Rejection::PlayerErased);
+        }
+        assert_eq!(h.ledger.player_info(p).unwrap().kyc, KycLevel::Pending);
+    }
+}

@@ -1,7 +1,8 @@
 //! The players domain's commands (account life-cycle, profiles, KYC,
 //! jurisdiction rules) and the account types they carry.
 
-use crate::ids::{BlindIndex, IdError, Jurisdiction, KeyId, OperatorId, PlayerId, Reason};
+use super::kyc::{KycDocument, KycSource};
+use crate::ids::{BlindIndex, ExtId, IdError, Jurisdiction, KeyId, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
 
 /// What the players domain (PAM) can be asked to do.
@@ -90,6 +91,57 @@ pub enum Command {
         /// Who erased.
         operator: OperatorId,
     },
+    /// Opens a check at the KYC provider: the level becomes pending (a
+    /// verified player stays verified until the provider decides), and
+    /// only verdicts on this check count from now on.
+    StartKycCheck {
+        /// The player.
+        player: PlayerId,
+        /// The provider's reference of the check (applicant id).
+        check: ExtId,
+        /// Who started it.
+        operator: OperatorId,
+    },
+    /// An operator's KYC decision with its reason (the successor of
+    /// [`Command::SetKyc`], which has none).
+    SetKycLevel {
+        /// The player.
+        player: PlayerId,
+        /// The new level.
+        level: KycLevel,
+        /// Why.
+        reason: Reason,
+        /// Who decided.
+        operator: OperatorId,
+    },
+    /// Records an identity document, or changes the one with the same
+    /// number (its status, expiry, reason): answered with
+    /// [`crate::Outcome::KycDocumentRecorded`].
+    RecordKycDocument {
+        /// The player.
+        player: PlayerId,
+        /// The document (boxed: every command in the ring is as big as the
+        /// biggest).
+        document: Box<KycDocument>,
+        /// Who recorded it.
+        source: KycSource,
+    },
+    /// The provider's verdict on a check, as of the provider's event time:
+    /// applied only if the check is the player's current one and nothing
+    /// as recent was applied, so duplicates and stale events that arrive
+    /// late change nothing ([`crate::Outcome::KycEventIgnored`]).
+    ApplyKycVerdict {
+        /// The player.
+        player: PlayerId,
+        /// The provider's reference of the check.
+        check: ExtId,
+        /// When the provider decided, ms since the epoch (its clock).
+        event_ms: u64,
+        /// The level the verdict gives.
+        level: KycLevel,
+        /// Why.
+        reason: Reason,
+    },
 }
 
 impl Command {
@@ -100,7 +152,11 @@ impl Command {
             | Command::SetKyc { player, .. }
             | Command::UpdateProfile { player, .. }
             | Command::SetStatus { player, .. }
-            | Command::ErasePlayer { player, .. } => Some(*player),
+            | Command::ErasePlayer { player, .. }
+            | Command::StartKycCheck { player, .. }
+            | Command::SetKycLevel { player, .. }
+            | Command::RecordKycDocument { player, .. }
+            | Command::ApplyKycVerdict { player, .. } => Some(*player),
             Command::RegisterPlayer { .. }
             | Command::SetJurisdictionRules { .. }
             | Command::RegisterProfiled { .. } => None,
@@ -118,6 +174,10 @@ impl Command {
             Command::UpdateProfile { .. } => "update_profile",
             Command::SetStatus { .. } => "set_status",
             Command::ErasePlayer { .. } => "erase_player",
+            Command::StartKycCheck { .. } => "start_kyc_check",
+            Command::SetKycLevel { .. } => "set_kyc_level",
+            Command::RecordKycDocument { .. } => "record_kyc_document",
+            Command::ApplyKycVerdict { .. } => "apply_kyc_verdict",
         }
     }
 }

@@ -9,11 +9,16 @@
 //! to it alone.
 
 mod command;
+mod kyc;
 mod profiles;
 #[cfg(test)]
 mod tests;
 
 pub use self::command::{AccountStatus, Command, JurisdictionRules, KycLevel, ProfileIndexes, SealedProfile};
+pub(crate) use self::kyc::Kyc;
+pub use self::kyc::{
+    DOCUMENTS_PER_PLAYER_MAX, DocumentKind, DocumentRecord, DocumentStatus, KycCheck, KycDocument, KycRecord, KycSource,
+};
 pub(crate) use self::profiles::Profiles;
 pub use self::profiles::{Erasure, ProfileRecord, Sealed};
 
@@ -21,7 +26,7 @@ use super::account::Player;
 use super::store::Detail;
 use super::{Applied, Config, Ctx, rejected};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
-use crate::ids::{Jurisdiction, OperatorId, PlayerId, Reason};
+use crate::ids::{ExtId, Jurisdiction, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
 
@@ -34,6 +39,8 @@ pub(crate) struct PlayersState {
     jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
     /// Sealed profiles, blind indexes, status reasons, erasures.
     pub(crate) profiles: Profiles,
+    /// KYC reasons, provider checks and documents.
+    pub(crate) kyc: Kyc,
 }
 
 /// The index of a player id in [`PlayersState`] (ids start at 1).
@@ -85,7 +92,7 @@ impl PlayersState {
                 status,
                 operator,
             } => self.set_status(*player, *status, None, *operator),
-            Command::SetKyc { player, level } => self.set_kyc(*player, *level),
+            Command::SetKyc { player, level } => self.set_kyc(*player, *level, None, ctx.time_ms),
             Command::RegisterProfiled {
                 currency,
                 jurisdiction,
@@ -110,6 +117,32 @@ impl PlayersState {
                 reason,
                 operator,
             } => self.erase(*player, reason, *operator, ctx.time_ms),
+            Command::StartKycCheck {
+                player,
+                check,
+                operator,
+            } => self.start_kyc_check(*player, check, *operator, ctx.time_ms),
+            Command::SetKycLevel {
+                player,
+                level,
+                reason,
+                operator,
+            } => {
+                let decided = Some((reason.clone(), KycSource::Operator(*operator)));
+                self.set_kyc(*player, *level, decided, ctx.time_ms)
+            }
+            Command::RecordKycDocument {
+                player,
+                document,
+                source,
+            } => self.record_document(*player, document, source, ctx.time_ms),
+            Command::ApplyKycVerdict {
+                player,
+                check,
+                event_ms,
+                level,
+                reason,
+            } => self.apply_verdict(*player, check, *event_ms, *level, reason, ctx.time_ms),
         }
     }
 
@@ -190,10 +223,77 @@ impl PlayersState {
         (Outcome::Accepted, Detail::Plain)
     }
 
-    fn set_kyc(&mut self, player: PlayerId, level: KycLevel) -> Applied {
-        let player = check!(self.get_mut(player));
+    /// Sets the level; `decided`: its reason and who gave it (`None`: the
+    /// old command, which gives neither, and may still change an erased
+    /// player's level as it always could).
+    fn set_kyc(
+        &mut self,
+        id: PlayerId,
+        level: KycLevel,
+        decided: Option<(Reason, KycSource)>,
+        time_ms: u64,
+    ) -> Applied {
+        if decided.is_some() {
+            check!(self.profiles.check_not_erased(id));
+        }
+        let player = check!(self.get_mut(id));
         player.kyc = level;
+        let (reason, by) = decided.unzip();
+        self.kyc.set_reason(id, reason, by, time_ms);
         (Outcome::Accepted, Detail::Plain)
+    }
+
+    fn start_kyc_check(&mut self, id: PlayerId, check: &ExtId, operator: OperatorId, time_ms: u64) -> Applied {
+        check!(self.profiles.check_not_erased(id));
+        let player = check!(self.get_mut(id));
+        if player.kyc != KycLevel::Verified {
+            player.kyc = KycLevel::Pending;
+        }
+        let pending = player.kyc == KycLevel::Pending;
+        let source = KycSource::Operator(operator);
+        let reason = Reason::new("verification started at the provider").ok();
+        if pending {
+            self.kyc.set_reason(id, reason, Some(source), time_ms);
+        }
+        self.kyc.start_check(
+            id,
+            KycCheck {
+                reference: check.clone(),
+                started_by: operator,
+                started_at_ms: time_ms,
+                last_event_ms: 0,
+            },
+        );
+        (Outcome::Accepted, Detail::Plain)
+    }
+
+    fn record_document(&mut self, id: PlayerId, document: &KycDocument, source: &KycSource, time_ms: u64) -> Applied {
+        check!(self.get(id));
+        check!(self.profiles.check_not_erased(id));
+        let index = check!(self.kyc.check_document(id, document, time_ms));
+        let number = self
+            .kyc
+            .set_document(id, index, document.clone(), source.clone(), time_ms);
+        (Outcome::KycDocumentRecorded { document: number }, Detail::Plain)
+    }
+
+    fn apply_verdict(
+        &mut self,
+        id: PlayerId,
+        check: &ExtId,
+        event_ms: u64,
+        level: KycLevel,
+        reason: &Reason,
+        time_ms: u64,
+    ) -> Applied {
+        let current = check!(self.get(id)).kyc;
+        check!(self.profiles.check_not_erased(id));
+        if !self.kyc.is_news(id, check, event_ms) {
+            return (Outcome::KycEventIgnored { level: current }, Detail::Plain);
+        }
+        self.kyc.advance_check(id, event_ms);
+        let by = KycSource::Provider { check: check.clone() };
+        self.set_kyc(id, level, Some((reason.clone(), by)), time_ms)
     }
 }
 
@@ -201,7 +301,7 @@ impl PlayersState {
 // fields, never reorder): every account, then the jurisdictions' rules.
 // The profiles are not in it: they came with snapshot format 5 and are
 // appended at the end of the image (`../image.rs`), so format 4 still
-// decodes as it was written.
+// decodes as it was written; the KYC records (format 6) likewise.
 impl Encode for PlayersState {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.players.encode(out);
@@ -215,6 +315,7 @@ impl Decode for PlayersState {
             players: Decode::decode(input)?,
             jurisdictions: Decode::decode(input)?,
             profiles: Profiles::default(),
+            kyc: Kyc::default(),
         })
     }
 }

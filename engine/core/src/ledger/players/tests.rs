@@ -258,3 +258,42 @@ fn profiles_round_trip_and_a_repeated_index_is_refused() {
     }
     assert!(from_bytes::<Profiles>(&to_bytes(&records)).is_err());
 }
+
+fn document(number: u8) -> KycDocument {
+    KycDocument {
+        kind: DocumentKind::IdCard,
+        issuing_country: Jurisdiction::new("MT").expect("valid code"),
+        number: BlindIndex([number; 16]),
+        expires_on_day: Some(30_000),
+        provider_ref: None,
+        status: DocumentStatus::Pending,
+        reason: Some(reason("awaiting the back side")),
+    }
+}
+
+#[test]
+fn kyc_records_round_trip_and_a_document_of_two_players_is_refused() {
+    let mut state = PlayersState::default();
+    register(&mut state, &config(10));
+    register(&mut state, &config(10));
+    for (player, number) in [(1, 1), (2, 2)] {
+        let command = Command::RecordKycDocument {
+            player: PlayerId(player),
+            document: Box::new(document(number)),
+            source: KycSource::Operator(OperatorId(4)),
+        };
+        let outcome = state.apply(&ctx(), &command, &config(10)).0;
+        assert_eq!(outcome, Outcome::KycDocumentRecorded { document: 1 });
+    }
+    let bytes = to_bytes(&state.kyc);
+    let decoded: Kyc = from_bytes(&bytes).expect("decodes");
+    assert_eq!(to_bytes(&decoded), bytes);
+    assert_eq!(
+        decoded.check_document(PlayerId(2), &document(1), 0),
+        Err(Rejection::KycDocumentTaken)
+    );
+    // Player 2's document given player 1's number.
+    let mut records: Vec<(PlayerId, KycRecord)> = from_bytes(&bytes).expect("decodes");
+    records[1].1.documents[0].document.number = BlindIndex([1; 16]);
+    assert!(from_bytes::<Kyc>(&to_bytes(&records)).is_err());
+}
