@@ -11,7 +11,7 @@
 //! status, a Hub88 status) in one place. One shared enum keeps those maps
 //! exhaustive without a domain wrapper around each variant.
 
-use crate::command::{KycLevel, LimitKind};
+use crate::command::{KycLevel, LimitKind, Role};
 use crate::ids::{OperatorId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 
@@ -59,6 +59,18 @@ pub enum Outcome {
         rejection: Rejection,
         /// The session wallet's balances.
         balances: Balances,
+    },
+    /// An operator's role or token changed
+    /// ([`crate::access::Command::SetOperatorRole`], `DisableOperator`,
+    /// `RotateOperatorToken`). It records the role before, so the journal
+    /// alone tells the audit trail what changed.
+    OperatorChanged {
+        /// The operator's role before the change.
+        role_before: Role,
+        /// The sequence number of the change: a retry returns this outcome
+        /// again under another sequence number, which read copies
+        /// ([`crate::ledger::Access::follow`]) must not apply twice.
+        seq: u64,
     },
 }
 
@@ -300,6 +312,10 @@ pub enum Rejection {
     PlayerErased,
     /// The profile's data key seals another player's profile.
     ProfileKeyInUse,
+    /// An operator may not disable themselves.
+    SelfDisable,
+    /// The change would leave no enabled admin.
+    LastAdmin,
 }
 
 /// What a duplicate player matched on.

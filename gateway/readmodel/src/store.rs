@@ -91,7 +91,17 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO open_state (id, boot_id, closed_cleanly) VALUES (1, '', 1);",
     // 3: account status and sealed profiles (`crate::profiles`).
     crate::profiles::MIGRATION,
+    // Index 6 once merged after the KYC (4) and history (5) migrations: the
+    // audit trail and the operators it names (`crate::audit`). A file made
+    // before it is rebuilt (`REBUILT_BEFORE`).
+    crate::audit::MIGRATION,
 ];
+
+/// Migrations that a file made before them does not get: such a file is
+/// rebuilt from the journal instead, because their tables must hold every
+/// record since the first (the audit trail), not only those after the
+/// upgrade.
+const REBUILT_BEFORE: &[&str] = &[crate::audit::MIGRATION];
 
 /// Where Linux says which boot this is (a random id made at each boot).
 const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
@@ -192,6 +202,18 @@ fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
     let known = MIGRATIONS.len() as u32;
     if version > known {
         return Err(ReadModelError::NewerSchema { found: version, known });
+    }
+    let predates = |migration: &&str| {
+        MIGRATIONS
+            .iter()
+            .position(|m| m == migration)
+            .is_some_and(|index| version > 0 && (version as usize) <= index)
+    };
+    if let Some(missing) = REBUILT_BEFORE.iter().find(|m| predates(m)) {
+        let index = MIGRATIONS.iter().position(|m| m == missing).unwrap_or_default();
+        return Err(ReadModelError::Damaged(format!(
+            "schema version {version} predates migration {index}, whose tables start with the journal"
+        )));
     }
     let tx = connection.transaction()?;
     for (number, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
