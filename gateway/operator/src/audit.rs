@@ -137,7 +137,8 @@ pub async fn audit(State(state): State<AppState>, uri: Uri) -> Result<Response, 
 #[utoipa::path(get, path = "/operator/v1/audit/export", tag = "operator",
     params(AuditQuery), security(("bearer" = [])),
     responses(
-        (status = 200, description = "text/csv, or application/json (an array of entries)", content_type = "text/csv"),
+        (status = 200, description = "CSV with a header row (format=csv, the default), or a JSON array of entries (format=json)",
+            content((String = "text/csv"), (Vec<AuditEntryReply> = "application/json"))),
         RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, format not csv or json, from_ms after to_ms)")))]
 pub async fn export(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {

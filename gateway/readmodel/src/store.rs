@@ -301,6 +301,33 @@ mod tests {
     }
 
     #[test]
+    fn a_file_made_before_the_audit_trail_is_rebuilt_from_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(dir.path());
+        // What an earlier release left: every migration before the audit
+        // trail's, and a checkpoint past some records.
+        let audit = MIGRATIONS.iter().position(|m| *m == crate::audit::MIGRATION).unwrap();
+        {
+            let connection = Connection::open(&path).unwrap();
+            for (number, migration) in MIGRATIONS[..audit].iter().enumerate() {
+                connection.execute_batch(migration).unwrap();
+                connection.pragma_update(None, "user_version", number as u32 + 1).unwrap();
+            }
+            connection.execute("UPDATE checkpoint SET seq = 7 WHERE id = 1", []).unwrap();
+        }
+        let connection = open_as(&path, Some("boot-a")).unwrap();
+        assert_eq!(checkpoint(&connection).unwrap().seq, 0, "rebuilt from the first record");
+        let version: u32 = connection.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+        let rows: i64 = connection.query_row("SELECT count(*) FROM audit", [], |row| row.get(0)).unwrap();
+        assert_eq!(rows, 0);
+        // A current file is kept as it is.
+        close(connection).unwrap();
+        drop(open_and_write(&path, Some("boot-a"), 9));
+        assert_eq!(checkpoint_seq_when_opened_as(&path, Some("boot-a")), 9);
+    }
+
+    #[test]
     fn a_file_an_earlier_boot_left_open_unsynced_is_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         let path = path(dir.path());
