@@ -85,6 +85,20 @@ async fn each_route_admits_only_its_roles() {
             None,
             &["admin", "finance", "compliance", "support", "read-only"],
         ),
+        (
+            Method::POST,
+            format!("/operator/v1/players/{p}/time-out"),
+            Some(json!({"until_ms": support::T0 + 3_600_000})),
+            &["admin", "compliance", "support"],
+        ),
+        (Method::GET, "/operator/v1/operators".into(), None, &["admin"]),
+        (Method::GET, "/operator/v1/audit".into(), None, &["admin", "compliance"]),
+        (
+            Method::GET,
+            "/operator/v1/audit/export?format=json".into(),
+            None,
+            &["admin", "compliance"],
+        ),
     ];
     for (method, path, body, allowed) in routes {
         for (role, token) in &tokens {
@@ -298,8 +312,13 @@ async fn health_readiness_metrics_and_openapi() {
             "/metrics",
             "/openapi.json",
             "/operator/v1/aggregators",
+            "/operator/v1/audit",
+            "/operator/v1/audit/export",
             "/operator/v1/hub88/public-key",
             "/operator/v1/operators",
+            "/operator/v1/operators/{operator}/disable",
+            "/operator/v1/operators/{operator}/role",
+            "/operator/v1/operators/{operator}/token",
             "/operator/v1/players",
             "/operator/v1/players/{player}/balance",
             "/operator/v1/players/{player}/deposits",
@@ -309,6 +328,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/profile",
             "/operator/v1/players/{player}/self-exclusion",
             "/operator/v1/players/{player}/status",
+            "/operator/v1/players/{player}/time-out",
             "/operator/v1/registrations",
             "/operator/v1/sessions",
             "/operator/v1/transactions/{source}/{id}",

@@ -159,8 +159,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
     let outcome = &committed.outcome;
     let who = match operator_of(tx, request.source)? {
         Some(who) => Some(who),
-        // The server creates the first operator under its own source.
-        None if matches!(command, Command::Access(access::Command::CreateOperator { .. })) => {
+        // The server creates the first operator under its own source (0).
+        None if request.source == SourceId(0)
+            && matches!(command, Command::Access(access::Command::CreateOperator { .. })) =>
+        {
             Some((OperatorId::SYSTEM, SYSTEM_NAME.to_owned()))
         }
         None => None,
