@@ -54,9 +54,17 @@ async fn json(config: &Path, args: &[&str]) -> Value {
 async fn fails(config: &Path, args: &[&str], code: i32) -> String {
     let output = admin(config, args).await;
     let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}{}", text(&output.stdout));
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{args:?}: {stderr}{}",
+        text(&output.stdout)
+    );
     assert_eq!(stderr.lines().count(), 1, "{args:?}: one line, not {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
     stderr.trim().to_owned()
 }
 
@@ -83,7 +91,10 @@ fn config(dir: &Path, tls: bool) -> ServeConfig {
 }
 
 fn first_token(running: &gateway::server::Running) -> String {
-    std::fs::read_to_string(running.first_token_path()).unwrap().trim().to_owned()
+    std::fs::read_to_string(running.first_token_path())
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 const REGISTER: &[&str] = &[
@@ -119,7 +130,9 @@ const REGISTER: &[&str] = &[
 async fn every_online_command_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let running = gateway::server::start(config(dir.path(), false)).await.expect("server starts");
+    let running = gateway::server::start(config(dir.path(), false))
+        .await
+        .expect("server starts");
     let url = format!("http://{}", running.addr());
     let admin_token = first_token(&running);
     let login_file: PathBuf = home.path().join("croupier").join("admin.toml");
@@ -130,7 +143,11 @@ async fn every_online_command_against_a_running_server() {
     let wrong = fails(cfg, &["login", "--server", &url, "--token", "op_wrong"], 3).await;
     assert!(wrong.contains("invalid_token"), "{wrong}");
     assert!(!login_file.exists());
-    assert!(fails(cfg, &["login", "--server", "ftp://x", "--token", "t"], 2).await.contains("http"));
+    assert!(
+        fails(cfg, &["login", "--server", "ftp://x", "--token", "t"], 2)
+            .await
+            .contains("http")
+    );
 
     // Login: a 0600 file with the server and the token.
     let login = ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
@@ -148,15 +165,38 @@ async fn every_online_command_against_a_running_server() {
     assert_eq!(created["operator"], 2);
     let sam_token = created["token"].as_str().unwrap().to_owned();
     let role = json(cfg, &["operators", "role", "2", "compliance"]).await;
-    assert_eq!((&role["role_before"], &role["role"]), (&Value::from("support"), &Value::from("compliance")));
-    assert!(ok(cfg, &["operators", "role", "2", "support"]).await.contains("compliance -> support"));
+    assert_eq!(
+        (&role["role_before"], &role["role"]),
+        (&Value::from("support"), &Value::from("compliance"))
+    );
+    assert!(
+        ok(cfg, &["operators", "role", "2", "support"])
+            .await
+            .contains("compliance -> support")
+    );
     let rotated = json(cfg, &["operators", "rotate", "2"]).await;
     let sam_new = rotated["token"].as_str().unwrap().to_owned();
     assert_ne!(sam_new, sam_token);
-    assert!(fails(cfg, &["operators", "role", "2", "root"], 2).await.contains("invalid_request"));
-    assert!(fails(cfg, &["operators", "role", "9", "support"], 4).await.contains("unknown_operator"));
-    assert!(fails(cfg, &["operators", "disable", "1"], 5).await.contains("cannot_disable_self"));
-    assert!(fails(cfg, &["operators", "role", "1", "finance"], 5).await.contains("last_admin"));
+    assert!(
+        fails(cfg, &["operators", "role", "2", "root"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(
+        fails(cfg, &["operators", "role", "9", "support"], 4)
+            .await
+            .contains("unknown_operator")
+    );
+    assert!(
+        fails(cfg, &["operators", "disable", "1"], 5)
+            .await
+            .contains("cannot_disable_self")
+    );
+    assert!(
+        fails(cfg, &["operators", "role", "1", "finance"], 5)
+            .await
+            .contains("last_admin")
+    );
 
     // Players.
     let registered = json(cfg, REGISTER).await;
@@ -164,19 +204,57 @@ async fn every_online_command_against_a_running_server() {
     let p = player.as_str();
     let shown = ok(cfg, &["players", "show", p]).await;
     assert!(shown.contains("Ada Lovelace") && shown.contains("active"), "{shown}");
-    assert!(ok(cfg, &["players", "status", p, "suspended", "--reason", "fraud check"]).await.contains("suspended"));
+    assert!(
+        ok(cfg, &["players", "status", p, "suspended", "--reason", "fraud check"])
+            .await
+            .contains("suspended")
+    );
     assert_eq!(json(cfg, &["players", "show", p]).await["status"], "suspended");
     ok(cfg, &["players", "status", p, "active", "--reason", "cleared"]).await;
-    assert!(fails(cfg, &["players", "show", "999"], 4).await.contains("unknown_player"));
-    assert!(fails(cfg, &["players", "status", p, "asleep", "--reason", "x"], 2).await.contains("invalid_request"));
-    assert!(usage(cfg, &["players", "register", "--currency", "EUR"]).await.contains("required"));
+    assert!(
+        fails(cfg, &["players", "show", "999"], 4)
+            .await
+            .contains("unknown_player")
+    );
+    assert!(
+        fails(cfg, &["players", "status", p, "asleep", "--reason", "x"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(
+        usage(cfg, &["players", "register", "--currency", "EUR"])
+            .await
+            .contains("required")
+    );
 
     // Responsible gambling.
-    let limit = json(cfg, &["limits", p, "--currency", "EUR", "--metric", "deposit", "--period", "day", "--amount", "100"]).await;
+    let limit = json(
+        cfg,
+        &[
+            "limits",
+            p,
+            "--currency",
+            "EUR",
+            "--metric",
+            "deposit",
+            "--period",
+            "day",
+            "--amount",
+            "100",
+        ],
+    )
+    .await;
     assert_eq!(limit["status"], "accepted");
     assert!(ok(cfg, &["time-out", p, "--hours", "2"]).await.contains("in force"));
-    assert!(fails(cfg, &["self-exclude", p, "--until-ms", "1"], 2).await.contains("time_not_in_future"));
-    assert_eq!(json(cfg, &["self-exclude", p, "--days", "180"]).await["status"], "accepted");
+    assert!(
+        fails(cfg, &["self-exclude", p, "--until-ms", "1"], 2)
+            .await
+            .contains("time_not_in_future")
+    );
+    assert_eq!(
+        json(cfg, &["self-exclude", p, "--days", "180"]).await["status"],
+        "accepted"
+    );
 
     // Lookups.
     let balance = json(cfg, &["balance", p, "--currency", "EUR"]).await;
@@ -187,18 +265,41 @@ async fn every_online_command_against_a_running_server() {
 
     // The audit trail: everything above, in the journal's order.
     let trail = json(cfg, &["audit", "--limit", "1000"]).await;
-    let kinds: Vec<&str> = trail["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    for kind in ["create_operator", "set_operator_role", "rotate_operator_token", "register_profiled", "set_status", "set_limit", "time_out", "self_exclude"] {
+    let kinds: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "create_operator",
+        "set_operator_role",
+        "rotate_operator_token",
+        "register_profiled",
+        "set_status",
+        "set_limit",
+        "time_out",
+        "self_exclude",
+    ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
     let statuses = json(cfg, &["audit", "--player", p, "--kind", "set_status"]).await;
     let first = &statuses["entries"][0];
-    assert_eq!((&first["before"], &first["after"]), (&Value::from("active"), &Value::from("suspended")));
+    assert_eq!(
+        (&first["before"], &first["after"]),
+        (&Value::from("active"), &Value::from("suspended"))
+    );
     let profile = &json(cfg, &["audit", "--kind", "register_profiled"]).await["entries"][0];
-    assert!(!profile.to_string().contains("Ada"), "no personal data in the trail: {profile}");
+    assert!(
+        !profile.to_string().contains("Ada"),
+        "no personal data in the trail: {profile}"
+    );
     let csv = ok(cfg, &["audit", "--csv", "--operator", "1"]).await;
     assert!(csv.starts_with("seq,time_ms,operator,operator_name"), "{csv}");
-    assert!(csv.contains(",set_operator_role,operator,2,role,support,compliance,"), "{csv}");
+    assert!(
+        csv.contains(",set_operator_role,operator,2,role,support,compliance,"),
+        "{csv}"
+    );
     assert!(ok(cfg, &["audit", "--kind", "set_limit"]).await.contains("100.00 EUR"));
     assert!(fails(cfg, &["audit", "--limit", "0"], 2).await.contains("limit"));
 
@@ -211,7 +312,10 @@ async fn every_online_command_against_a_running_server() {
 
     // Completions and help.
     for shell in ["bash", "zsh", "fish"] {
-        assert!(ok(cfg, &["completions", shell]).await.contains("croupier-admin"), "{shell}");
+        assert!(
+            ok(cfg, &["completions", shell]).await.contains("croupier-admin"),
+            "{shell}"
+        );
     }
     assert!(ok(cfg, &["--help"]).await.contains("6 server unreachable"));
     usage(cfg, &["completions", "tcsh"]).await;
@@ -226,7 +330,9 @@ async fn every_online_command_against_a_running_server() {
 async fn https_with_the_servers_self_signed_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let running = gateway::server::start(config(dir.path(), true)).await.expect("server starts");
+    let running = gateway::server::start(config(dir.path(), true))
+        .await
+        .expect("server starts");
     let url = format!("https://localhost:{}", running.addr().port());
     let token = first_token(&running);
     let cert = running.cert_path().expect("a certificate").display().to_string();
@@ -234,9 +340,24 @@ async fn https_with_the_servers_self_signed_certificate() {
 
     let untrusted = fails(&cfg, &["login", "--server", &url, "--token", &token], 6).await;
     assert!(untrusted.contains("cannot reach"), "{untrusted}");
-    ok(&cfg, &["login", "--server", &url, "--token", &token, "--ca-cert", &cert]).await;
-    assert_eq!(json(&cfg, &["operators", "list"]).await["operators"][0]["role"], "admin");
+    ok(
+        &cfg,
+        &["login", "--server", &url, "--token", &token, "--ca-cert", &cert],
+    )
+    .await;
+    assert_eq!(
+        json(&cfg, &["operators", "list"]).await["operators"][0]["role"],
+        "admin"
+    );
     let missing = home.path().join("none.pem").display().to_string();
-    assert!(fails(&cfg, &["login", "--server", &url, "--token", &token, "--ca-cert", &missing], 2).await.contains("--ca-cert"));
+    assert!(
+        fails(
+            &cfg,
+            &["login", "--server", &url, "--token", &token, "--ca-cert", &missing],
+            2
+        )
+        .await
+        .contains("--ca-cert")
+    );
     running.stop().await.unwrap();
 }

@@ -697,7 +697,11 @@ fn an_admin_changes_roles_disables_and_rotates_tokens_and_the_outcome_says_the_r
             seq: seq + 1
         }
     );
-    assert_eq!(h.ledger.access().operator_by_token(&hash(2)), None, "the old token is gone");
+    assert_eq!(
+        h.ledger.access().operator_by_token(&hash(2)),
+        None,
+        "the old token is gone"
+    );
     assert_eq!(h.ledger.access().operator_by_token(&hash(9)).unwrap().0, SUPPORT);
 
     let disabled = h.apply(ADMIN_SOURCE, "dis-1", disable(SUPPORT, ADMIN));
@@ -741,8 +745,14 @@ fn operator_changes_are_refused_without_changing_anything() {
         (set_role(ADMIN, Role::ReadOnly, SUPPORT), Rejection::NotPermitted),
         (disable(ADMIN, SUPPORT), Rejection::NotPermitted),
         (rotate(ADMIN, 40, SUPPORT), Rejection::NotPermitted),
-        (set_role(SUPPORT, Role::Admin, OperatorId::SYSTEM), Rejection::NotPermitted),
-        (set_role(SUPPORT, Role::Admin, OperatorId(9)), Rejection::UnknownOperator),
+        (
+            set_role(SUPPORT, Role::Admin, OperatorId::SYSTEM),
+            Rejection::NotPermitted,
+        ),
+        (
+            set_role(SUPPORT, Role::Admin, OperatorId(9)),
+            Rejection::UnknownOperator,
+        ),
         // The target must exist.
         (set_role(OperatorId(9), Role::Admin, ADMIN), Rejection::UnknownOperator),
         (disable(OperatorId(9), ADMIN), Rejection::UnknownOperator),
@@ -769,7 +779,10 @@ fn the_last_enabled_admin_stays_but_one_of_two_may_go() {
         panic!("{second:?}")
     };
     // With two admins, one may step down or be disabled by the other.
-    assert!(h.apply(ADMIN_SOURCE, "r-1", set_role(ADMIN, Role::Finance, ADMIN)).is_ok());
+    assert!(
+        h.apply(ADMIN_SOURCE, "r-1", set_role(ADMIN, Role::Finance, ADMIN))
+            .is_ok()
+    );
     assert_eq!(
         h.apply(SourceId(4), "r-2", disable(ada, ada)),
         Outcome::Rejected(Rejection::SelfDisable)
@@ -792,7 +805,10 @@ fn the_last_enabled_admin_stays_but_one_of_two_may_go() {
 fn a_retried_change_returns_its_outcome_and_the_read_copy_does_not_apply_it_twice() {
     let mut h = Harness::set_up();
     let first = h.apply(ADMIN_SOURCE, "role-1", set_role(SUPPORT, Role::Finance, ADMIN));
-    assert!(h.apply(ADMIN_SOURCE, "role-2", set_role(SUPPORT, Role::Support, ADMIN)).is_ok());
+    assert!(
+        h.apply(ADMIN_SOURCE, "role-2", set_role(SUPPORT, Role::Support, ADMIN))
+            .is_ok()
+    );
     assert!(h.apply(ADMIN_SOURCE, "rot-1", rotate(SUPPORT, 9, ADMIN)).is_ok());
     assert!(h.apply(ADMIN_SOURCE, "rot-2", rotate(SUPPORT, 10, ADMIN)).is_ok());
     // Retries (the harness checks the read copy against the ledger after each).

@@ -132,9 +132,9 @@ impl Client {
 
     fn json(&self, request: RequestBuilder) -> Result<Value, Failure> {
         let response = self.send(request)?;
-        let bytes = response
-            .bytes()
-            .map_err(|error| Failure::Unreachable(format!("reading the answer from {}: {}", self.server, root(&error))))?;
+        let bytes = response.bytes().map_err(|error| {
+            Failure::Unreachable(format!("reading the answer from {}: {}", self.server, root(&error)))
+        })?;
         serde_json::from_slice(&bytes)
             .map_err(|_| Failure::Other(format!("{} answered something that is not JSON", self.server)))
     }

@@ -57,7 +57,11 @@ pub fn set_limit(client: &Client, args: LimitArgs, output: Output) -> Result<(),
         "amount": args.amount,
     });
     let player = args.player;
-    let value = client.send_json(Method::PUT, &format!("/operator/v1/players/{player}/limits"), Some(&body))?;
+    let value = client.send_json(
+        Method::PUT,
+        &format!("/operator/v1/players/{player}/limits"),
+        Some(&body),
+    )?;
     let what = format!("{} {} limit of player {player}", args.period, args.metric);
     output.done(&value, &effect(&value, &what));
     Ok(())
@@ -74,8 +78,15 @@ pub fn until(client: &Client, route: &str, args: UntilArgs, output: Output) -> R
     };
     let player = args.player;
     let body = json!({"until_ms": until_ms});
-    let value = client.send_json(Method::POST, &format!("/operator/v1/players/{player}/{route}"), Some(&body))?;
-    output.done(&value, &effect(&value, &format!("{route} of player {player} until {until_ms} ms")));
+    let value = client.send_json(
+        Method::POST,
+        &format!("/operator/v1/players/{player}/{route}"),
+        Some(&body),
+    )?;
+    output.done(
+        &value,
+        &effect(&value, &format!("{route} of player {player} until {until_ms} ms")),
+    );
     Ok(())
 }
 

@@ -72,7 +72,10 @@ pub fn history(client: &Client, args: HistoryArgs, output: Output) -> Result<(),
 /// Prints a wallet's balances.
 pub fn balance(client: &Client, args: BalanceArgs, output: Output) -> Result<(), Failure> {
     let currency = super::client::query_value(&args.currency);
-    let value = client.get(&format!("/operator/v1/players/{}/balance?currency={currency}", args.player))?;
+    let value = client.get(&format!(
+        "/operator/v1/players/{}/balance?currency={currency}",
+        args.player
+    ))?;
     output.table(&value, |v| {
         fields(v, &["player", "currency", "cash", "bonus", "reserved", "as_of_seq"])
     });

@@ -83,7 +83,11 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             output.done(&value, &message);
         }
         Command::Disable { operator } => {
-            let value = client.send_json(Method::POST, &format!("/operator/v1/operators/{operator}/disable"), None)?;
+            let value = client.send_json(
+                Method::POST,
+                &format!("/operator/v1/operators/{operator}/disable"),
+                None,
+            )?;
             let message = format!(
                 "operator {operator} disabled (was {}; journal seq {})",
                 text(&value["role_before"]),

@@ -66,5 +66,8 @@ pub fn text(value: &Value) -> String {
 
 /// The cells of `row` for `columns`.
 pub fn cells(row: &Value, columns: &[&str]) -> Vec<String> {
-    columns.iter().map(|c| row.get(c).map(text).unwrap_or_default()).collect()
+    columns
+        .iter()
+        .map(|c| row.get(c).map(text).unwrap_or_default())
+        .collect()
 }

@@ -91,7 +91,14 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             output.table(&value, |v| {
                 let mut table = fields(
                     v,
-                    &["player", "jurisdiction", "status", "status_reason", "status_by", "erased"],
+                    &[
+                        "player",
+                        "jurisdiction",
+                        "status",
+                        "status_reason",
+                        "status_by",
+                        "erased",
+                    ],
                 );
                 if let Some(profile) = v.get("profile").filter(|p| p.is_object()) {
                     for name in ["name", "email", "phone", "date_of_birth", "country", "language"] {

@@ -112,7 +112,10 @@ pub struct AuditReply {
 pub async fn audit(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let query = parse(&uri)?;
     if query.format.is_some() {
-        return Err(ApiError::bad_request("invalid_request", "format is for /operator/v1/audit/export"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "format is for /operator/v1/audit/export",
+        ));
     }
     let limit = query.limit.unwrap_or(100);
     if !(1..=PAGE_MAX).contains(&limit) {
@@ -120,7 +123,9 @@ pub async fn audit(State(state): State<AppState>, uri: Uri) -> Result<Response, 
     }
     let filter = filter(&query)?;
     let (entries, as_of_seq) = read(&state, move |c| audit::entries(c, &filter, limit)).await?;
-    let next_after_seq = (entries.len() == limit).then(|| entries.last().map(|e| e.seq)).flatten();
+    let next_after_seq = (entries.len() == limit)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
     ok(
         StatusCode::OK,
         &AuditReply {
@@ -170,7 +175,10 @@ pub async fn export(State(state): State<AppState>, uri: Uri) -> Result<Response,
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::HeaderName::from_static("x-croupier-as-of-seq"), as_of_seq.to_string()),
+            (
+                header::HeaderName::from_static("x-croupier-as-of-seq"),
+                as_of_seq.to_string(),
+            ),
         ],
         body,
     )

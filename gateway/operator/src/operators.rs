@@ -192,7 +192,10 @@ async fn change(
     role: Role,
 ) -> Result<Response, ApiError> {
     let target = command.target_operator().unwrap_or(OperatorId::SYSTEM);
-    match caller.submit(state, request_id(headers)?, Command::Access(command)).await? {
+    match caller
+        .submit(state, request_id(headers)?, Command::Access(command))
+        .await?
+    {
         Outcome::OperatorChanged { role_before, seq } => ok(
             StatusCode::OK,
             &OperatorChangeReply {

@@ -261,7 +261,11 @@ fn change(tx: &Transaction<'_>, command: &Command, outcome: &Outcome) -> Result<
     })
 }
 
-fn players_change(tx: &Transaction<'_>, command: &players::Command, outcome: &Outcome) -> Result<Change, ReadModelError> {
+fn players_change(
+    tx: &Transaction<'_>,
+    command: &players::Command,
+    outcome: &Outcome,
+) -> Result<Change, ReadModelError> {
     let registered = match outcome {
         Outcome::Registered { player } => Some(Target::Player(*player)),
         _ => None,
@@ -532,7 +536,13 @@ pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadMode
     let access = ledger.access();
     for id in 1..=access.operators_len() as u32 {
         if let Some(operator) = access.operator(OperatorId(id)) {
-            insert_operator(tx, OperatorId(id), operator.source, operator.name.as_str(), operator.role)?;
+            insert_operator(
+                tx,
+                OperatorId(id),
+                operator.source,
+                operator.name.as_str(),
+                operator.role,
+            )?;
         }
     }
     Ok(())

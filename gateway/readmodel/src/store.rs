@@ -311,15 +311,23 @@ mod tests {
             let connection = Connection::open(&path).unwrap();
             for (number, migration) in MIGRATIONS[..audit].iter().enumerate() {
                 connection.execute_batch(migration).unwrap();
-                connection.pragma_update(None, "user_version", number as u32 + 1).unwrap();
+                connection
+                    .pragma_update(None, "user_version", number as u32 + 1)
+                    .unwrap();
             }
-            connection.execute("UPDATE checkpoint SET seq = 7 WHERE id = 1", []).unwrap();
+            connection
+                .execute("UPDATE checkpoint SET seq = 7 WHERE id = 1", [])
+                .unwrap();
         }
         let connection = open_as(&path, Some("boot-a")).unwrap();
         assert_eq!(checkpoint(&connection).unwrap().seq, 0, "rebuilt from the first record");
-        let version: u32 = connection.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+        let version: u32 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
         assert_eq!(version as usize, MIGRATIONS.len());
-        let rows: i64 = connection.query_row("SELECT count(*) FROM audit", [], |row| row.get(0)).unwrap();
+        let rows: i64 = connection
+            .query_row("SELECT count(*) FROM audit", [], |row| row.get(0))
+            .unwrap();
         assert_eq!(rows, 0);
         // A current file is kept as it is.
         close(connection).unwrap();
