@@ -572,6 +572,9 @@ async fn operator_rows(w: &World) -> Vec<(u64, String, String)> {
         .collect()
 }
 
+/// A refused request: (token, method, path, body, status, code).
+type Case<'a> = (&'a str, Method, &'a str, Option<Value>, StatusCode, &'a str);
+
 #[tokio::test]
 async fn admins_list_operators_change_roles_disable_and_rotate_tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -646,7 +649,7 @@ async fn admins_list_operators_change_roles_disable_and_rotate_tokens() {
     // Refusals: each clear, none changes an operator.
     let before = operator_rows(&w).await;
     let applied = w.server.commands_applied().await;
-    let cases: Vec<(&str, Method, &str, Option<Value>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             &w.admin,
             Method::POST,
@@ -678,7 +681,7 @@ async fn admins_list_operators_change_roles_disable_and_rotate_tokens() {
         "refused by the ledger: journaled"
     );
     let applied = w.server.commands_applied().await;
-    let cases: Vec<(&str, Method, &str, Option<Value>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             &w.admin,
             Method::PUT,
