@@ -7,22 +7,33 @@
 //! journal, or `--from-genesis`, and print its digest and per-currency
 //! totals) and `snapshot` (take one now, then apply the retention policy).
 //! It also answers what the engine alone knows: currencies and how an amount
-//! is stored. The operator API arrives with the gateway (issue #4).
+//! is stored.
+//!
+//! Online, over a running server's operator API ([`online`]): `login`
+//! stores the server and a token, then `players`, `limits`,
+//! `self-exclude`, `time-out`, `history`, `balance`, `operators` and
+//! `audit`. Tables by default, `--json` for scripts; `completions` prints
+//! a shell's completion script. Exit codes are in [`online::EXIT_CODES`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use engine::durable::{SnapshotPolicy, take_snapshot};
 use engine::sequencer::Committed;
 use engine::{Amount, Config, Currency, Outcome, PlayerId};
 use journal::{Reader, Retirement};
 
+mod online;
+
 #[derive(Parser)]
-#[command(name = "croupier-admin", version, about = "Croupier operator tool")]
+#[command(name = "croupier-admin", version, about = "Croupier operator tool", after_help = online::EXIT_CODES)]
 struct Cli {
+    /// Print JSON (one object, or one per line for `journal inspect`) instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -61,6 +72,13 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = RetireArg::Archive)]
         retire: RetireArg,
     },
+    /// Print a shell's completion script (e.g. `croupier-admin completions bash > /etc/bash_completion.d/croupier-admin`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    #[command(flatten)]
+    Online(online::Command),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -96,14 +114,13 @@ enum JournalCmd {
         /// Only commands of this kind (e.g. bet, win, rollback, deposit_confirm).
         #[arg(long)]
         kind: Option<String>,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
     },
 }
 
 fn main() -> Result<ExitCode> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match cli.command {
         Cmd::Currencies => currencies(),
         Cmd::Amount { value, currency } => amount(&value, &currency)?,
         Cmd::Journal(JournalCmd::Verify { dir }) => return verify(&dir),
@@ -113,7 +130,6 @@ fn main() -> Result<ExitCode> {
             to,
             player,
             kind,
-            json,
         }) => {
             let filter = Filter {
                 from,
@@ -125,6 +141,15 @@ fn main() -> Result<ExitCode> {
         }
         Cmd::Replay { dir, from_genesis } => replay(&dir, from_genesis)?,
         Cmd::Snapshot { dir, keep, retire } => snapshot(&dir, keep, retire)?,
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "croupier-admin", &mut std::io::stdout());
+        }
+        Cmd::Online(command) => {
+            if let Err(failure) = online::run(command, online::Output { json }) {
+                eprintln!("croupier-admin: {}", failure.message());
+                return Ok(ExitCode::from(failure.code()));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -651,6 +651,191 @@ fn replay_rebuilds_the_same_access_state_outcomes_and_digest() {
     }
 }
 
+fn set_role(target: OperatorId, role: Role, by: OperatorId) -> Command {
+    Command::Access(access::Command::SetOperatorRole {
+        target,
+        role,
+        operator: by,
+    })
+}
+
+fn disable(target: OperatorId, by: OperatorId) -> Command {
+    Command::Access(access::Command::DisableOperator { target, operator: by })
+}
+
+fn rotate(target: OperatorId, token: u8, by: OperatorId) -> Command {
+    Command::Access(access::Command::RotateOperatorToken {
+        target,
+        token: hash(token),
+        operator: by,
+    })
+}
+
+fn role_of(h: &Harness, operator: OperatorId) -> Role {
+    h.ledger.access().operator(operator).unwrap().role
+}
+
+#[test]
+fn an_admin_changes_roles_disables_and_rotates_tokens_and_the_outcome_says_the_role_before() {
+    let mut h = Harness::set_up();
+    let seq = h.seq + 1;
+    let changed = h.apply(ADMIN_SOURCE, "role-1", set_role(SUPPORT, Role::Finance, ADMIN));
+    assert_eq!(
+        changed,
+        Outcome::OperatorChanged {
+            role_before: Role::Support,
+            seq
+        }
+    );
+    assert_eq!(role_of(&h, SUPPORT), Role::Finance);
+
+    let rotated = h.apply(ADMIN_SOURCE, "rot-1", rotate(SUPPORT, 9, ADMIN));
+    assert_eq!(
+        rotated,
+        Outcome::OperatorChanged {
+            role_before: Role::Finance,
+            seq: seq + 1
+        }
+    );
+    assert_eq!(
+        h.ledger.access().operator_by_token(&hash(2)),
+        None,
+        "the old token is gone"
+    );
+    assert_eq!(h.ledger.access().operator_by_token(&hash(9)).unwrap().0, SUPPORT);
+
+    let disabled = h.apply(ADMIN_SOURCE, "dis-1", disable(SUPPORT, ADMIN));
+    assert_eq!(
+        disabled,
+        Outcome::OperatorChanged {
+            role_before: Role::Finance,
+            seq: seq + 2
+        }
+    );
+    assert_eq!(role_of(&h, SUPPORT), Role::Disabled);
+    // Its token still names it (the gateway refuses it by its role).
+    assert_eq!(h.ledger.access().operator_by_token(&hash(9)).unwrap().0, SUPPORT);
+    // A disabled operator manages nothing, not even as a former admin.
+    let by_disabled = h.apply(SourceId(3), "x-1", create_operator(30, Role::Support, "eve", SUPPORT));
+    assert_eq!(by_disabled, Outcome::Rejected(Rejection::NotPermitted));
+    // Given a role again, it is enabled with it.
+    let enabled = h.apply(ADMIN_SOURCE, "role-2", set_role(SUPPORT, Role::Support, ADMIN));
+    assert_eq!(
+        enabled,
+        Outcome::OperatorChanged {
+            role_before: Role::Disabled,
+            seq: seq + 4
+        }
+    );
+    assert_eq!(role_of(&h, SUPPORT), Role::Support);
+}
+
+#[test]
+fn operator_changes_are_refused_without_changing_anything() {
+    let mut h = Harness::set_up();
+    let before = h.ledger.access().clone();
+    let digest_before = h.ledger.balances(PLAYER, EUR);
+    let cases = [
+        // Nobody disables themselves.
+        (disable(ADMIN, ADMIN), Rejection::SelfDisable),
+        (set_role(ADMIN, Role::Disabled, ADMIN), Rejection::SelfDisable),
+        // The only admin stays an admin.
+        (set_role(ADMIN, Role::Support, ADMIN), Rejection::LastAdmin),
+        // Only admins manage operators; the system never does once one exists.
+        (set_role(ADMIN, Role::ReadOnly, SUPPORT), Rejection::NotPermitted),
+        (disable(ADMIN, SUPPORT), Rejection::NotPermitted),
+        (rotate(ADMIN, 40, SUPPORT), Rejection::NotPermitted),
+        (
+            set_role(SUPPORT, Role::Admin, OperatorId::SYSTEM),
+            Rejection::NotPermitted,
+        ),
+        (
+            set_role(SUPPORT, Role::Admin, OperatorId(9)),
+            Rejection::UnknownOperator,
+        ),
+        // The target must exist.
+        (set_role(OperatorId(9), Role::Admin, ADMIN), Rejection::UnknownOperator),
+        (disable(OperatorId(9), ADMIN), Rejection::UnknownOperator),
+        (rotate(OperatorId(9), 41, ADMIN), Rejection::UnknownOperator),
+        // A new token must be new.
+        (rotate(SUPPORT, 1, ADMIN), Rejection::TokenTaken),
+        (rotate(SUPPORT, 2, ADMIN), Rejection::TokenTaken),
+    ];
+    let seq = h.seq;
+    for (n, (command, rejection)) in cases.into_iter().enumerate() {
+        let outcome = h.apply(ADMIN_SOURCE, &format!("bad-{n}"), command);
+        assert_eq!(outcome, Outcome::Rejected(rejection), "case {n}");
+    }
+    assert_eq!(h.ledger.access(), &before, "refusals change no access state");
+    assert_eq!(h.ledger.balances(PLAYER, EUR), digest_before);
+    assert_eq!(h.ledger.last_seq(), seq + 13);
+}
+
+#[test]
+fn the_last_enabled_admin_stays_but_one_of_two_may_go() {
+    let mut h = Harness::set_up();
+    let second = h.apply(ADMIN_SOURCE, "op-3", create_operator(3, Role::Admin, "ada", ADMIN));
+    let Outcome::OperatorCreated { operator: ada, .. } = second else {
+        panic!("{second:?}")
+    };
+    // With two admins, one may step down or be disabled by the other.
+    assert!(
+        h.apply(ADMIN_SOURCE, "r-1", set_role(ADMIN, Role::Finance, ADMIN))
+            .is_ok()
+    );
+    assert_eq!(
+        h.apply(SourceId(4), "r-2", disable(ada, ada)),
+        Outcome::Rejected(Rejection::SelfDisable)
+    );
+    // Ada is now the last admin: she cannot be demoted or disabled.
+    assert_eq!(
+        h.apply(SourceId(4), "r-3", set_role(ada, Role::ReadOnly, ada)),
+        Outcome::Rejected(Rejection::LastAdmin)
+    );
+    assert!(h.apply(SourceId(4), "r-4", set_role(ADMIN, Role::Admin, ada)).is_ok());
+    assert!(h.apply(ADMIN_SOURCE, "r-5", disable(ada, ADMIN)).is_ok());
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "r-6", set_role(ADMIN, Role::Support, ADMIN)),
+        Outcome::Rejected(Rejection::LastAdmin),
+        "a disabled admin does not count"
+    );
+}
+
+#[test]
+fn a_retried_change_returns_its_outcome_and_the_read_copy_does_not_apply_it_twice() {
+    let mut h = Harness::set_up();
+    let first = h.apply(ADMIN_SOURCE, "role-1", set_role(SUPPORT, Role::Finance, ADMIN));
+    assert!(
+        h.apply(ADMIN_SOURCE, "role-2", set_role(SUPPORT, Role::Support, ADMIN))
+            .is_ok()
+    );
+    assert!(h.apply(ADMIN_SOURCE, "rot-1", rotate(SUPPORT, 9, ADMIN)).is_ok());
+    assert!(h.apply(ADMIN_SOURCE, "rot-2", rotate(SUPPORT, 10, ADMIN)).is_ok());
+    // Retries (the harness checks the read copy against the ledger after each).
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "role-1", set_role(SUPPORT, Role::Finance, ADMIN)),
+        first
+    );
+    assert!(h.apply(ADMIN_SOURCE, "rot-1", rotate(SUPPORT, 9, ADMIN)).is_ok());
+    assert_eq!(role_of(&h, SUPPORT), Role::Support);
+    assert_eq!(h.ledger.access().operator_by_token(&hash(10)).unwrap().0, SUPPORT);
+    assert_eq!(h.ledger.access().operator_by_token(&hash(9)), None);
+    // A replay and the record format agree.
+    let replayed = h.replay();
+    assert_eq!(replayed.access(), h.ledger.access());
+    assert_eq!(replayed.digest(), h.ledger.digest());
+    for envelope in &h.log {
+        let mut fresh = h.replay_until(envelope.seq);
+        let outcome = fresh.apply(envelope);
+        let committed = engine::sequencer::Committed {
+            envelope: envelope.clone(),
+            outcome,
+        };
+        let bytes = engine::record::encode(&committed);
+        assert_eq!(engine::record::decode(&bytes).unwrap(), committed);
+    }
+}
+
 impl Harness {
     /// A fresh ledger fed the envelopes before `seq`.
     fn replay_until(&self, seq: u64) -> Ledger {

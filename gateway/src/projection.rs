@@ -27,6 +27,9 @@ fn changes_view(command: &Command) -> bool {
             | Command::Access(access::Command::CreateOperator { .. })
             | Command::Access(access::Command::CreateAggregator { .. })
             | Command::Access(access::Command::IssueSession { .. })
+            | Command::Access(access::Command::SetOperatorRole { .. })
+            | Command::Access(access::Command::DisableOperator { .. })
+            | Command::Access(access::Command::RotateOperatorToken { .. })
     )
 }
 

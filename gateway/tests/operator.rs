@@ -85,6 +85,20 @@ async fn each_route_admits_only_its_roles() {
             None,
             &["admin", "finance", "compliance", "support", "read-only"],
         ),
+        (
+            Method::POST,
+            format!("/operator/v1/players/{p}/time-out"),
+            Some(json!({"until_ms": support::T0 + 3_600_000})),
+            &["admin", "compliance", "support"],
+        ),
+        (Method::GET, "/operator/v1/operators".into(), None, &["admin"]),
+        (Method::GET, "/operator/v1/audit".into(), None, &["admin", "compliance"]),
+        (
+            Method::GET,
+            "/operator/v1/audit/export?format=json".into(),
+            None,
+            &["admin", "compliance"],
+        ),
     ];
     for (method, path, body, allowed) in routes {
         for (role, token) in &tokens {
@@ -298,8 +312,13 @@ async fn health_readiness_metrics_and_openapi() {
             "/metrics",
             "/openapi.json",
             "/operator/v1/aggregators",
+            "/operator/v1/audit",
+            "/operator/v1/audit/export",
             "/operator/v1/hub88/public-key",
             "/operator/v1/operators",
+            "/operator/v1/operators/{operator}/disable",
+            "/operator/v1/operators/{operator}/role",
+            "/operator/v1/operators/{operator}/token",
             "/operator/v1/players",
             "/operator/v1/players/{player}/balance",
             "/operator/v1/players/{player}/deposits",
@@ -309,6 +328,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/profile",
             "/operator/v1/players/{player}/self-exclusion",
             "/operator/v1/players/{player}/status",
+            "/operator/v1/players/{player}/time-out",
             "/operator/v1/registrations",
             "/operator/v1/sessions",
             "/operator/v1/transactions/{source}/{id}",
@@ -529,4 +549,519 @@ async fn history_and_lookups_come_from_the_read_model_current_to_acknowledged_wr
         )
         .unwrap();
     assert_eq!((seq, closed_cleanly), (durable, true));
+}
+
+/// The operator list as the admin sees it: (id, name, role) rows.
+async fn operator_rows(w: &World) -> Vec<(u64, String, String)> {
+    let list = w
+        .server
+        .op(Http::V1, &w.admin, Method::GET, "/operator/v1/operators", None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    list.json()["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["operator"].as_u64().unwrap(),
+                o["name"].as_str().unwrap().to_owned(),
+                o["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A refused request: (token, method, path, body, status, code).
+type Case<'a> = (&'a str, Method, &'a str, Option<Value>, StatusCode, &'a str);
+
+#[tokio::test]
+async fn admins_list_operators_change_roles_disable_and_rotate_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let sam = create_operator(&w, "support").await;
+    let reader = create_operator(&w, "read-only").await;
+    assert_eq!(
+        operator_rows(&w).await,
+        vec![
+            (1, "admin".into(), "admin".into()),
+            (2, "support-1".into(), "support".into()),
+            (3, "read-only-1".into(), "read-only".into()),
+        ]
+    );
+    let server = &w.server;
+    let op = |token: &str, method: Method, path: &str, body: Option<Value>| {
+        let token = token.to_owned();
+        let path = path.to_owned();
+        async move { server.op(Http::V1, &token, method, &path, body).await }
+    };
+    let deposit = format!("/operator/v1/players/{}/deposits", w.player);
+    let fund = |id: &str| Some(json!({"deposit_id": id, "currency": "EUR", "amount": "1.00"}));
+    assert_eq!(op(&sam, Method::POST, &deposit, fund("d-a")).await.code(), "forbidden");
+
+    // A new role is in force at once.
+    let role = op(
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/operators/2/role",
+        Some(json!({"role": "finance"})),
+    )
+    .await;
+    assert_eq!(role.status, StatusCode::OK, "{}", role.text());
+    assert_eq!(role.json()["role_before"], "support");
+    assert_eq!(role.json()["role"], "finance");
+    assert_eq!(
+        op(&sam, Method::POST, &deposit, fund("d-b")).await.status,
+        StatusCode::OK
+    );
+
+    // A rotated token replaces the old one.
+    let rotated = op(&w.admin, Method::POST, "/operator/v1/operators/2/token", None).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text());
+    let new_token = rotated.json()["token"].as_str().unwrap().to_owned();
+    assert_ne!(new_token, sam);
+    let old = op(&sam, Method::POST, &deposit, fund("d-c")).await;
+    assert_eq!(
+        (old.status, old.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_token".into())
+    );
+    assert_eq!(
+        op(&new_token, Method::POST, &deposit, fund("d-d")).await.status,
+        StatusCode::OK
+    );
+
+    // A disabled operator's token is refused on every route.
+    let disabled = op(&w.admin, Method::POST, "/operator/v1/operators/2/disable", None).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text());
+    assert_eq!(disabled.json()["role_before"], "finance");
+    assert_eq!(disabled.json()["role"], "disabled");
+    let balance = format!("/operator/v1/players/{}/balance?currency=EUR", w.player);
+    for (method, path, body) in [(Method::POST, &deposit, fund("d-e")), (Method::GET, &balance, None)] {
+        let refused = op(&new_token, method, path, body).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::FORBIDDEN, "operator_disabled".into()),
+            "{path}"
+        );
+    }
+    assert_eq!(operator_rows(&w).await[1].2, "disabled");
+
+    // Refusals: each clear, none changes an operator.
+    let before = operator_rows(&w).await;
+    let applied = w.server.commands_applied().await;
+    let cases: Vec<Case> = vec![
+        (
+            &w.admin,
+            Method::POST,
+            "/operator/v1/operators/1/disable",
+            None,
+            StatusCode::CONFLICT,
+            "cannot_disable_self",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/operators/1/role",
+            Some(json!({"role": "support"})),
+            StatusCode::CONFLICT,
+            "last_admin",
+        ),
+    ];
+    for (n, (token, method, path, body, status, code)) in cases.into_iter().enumerate() {
+        let reply = op(token, method, path, body).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "ledger case {n}"
+        );
+    }
+    assert_eq!(
+        w.server.commands_applied().await,
+        applied + 2,
+        "refused by the ledger: journaled"
+    );
+    let applied = w.server.commands_applied().await;
+    let cases: Vec<Case> = vec![
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/operators/9/role",
+            Some(json!({"role": "support"})),
+            StatusCode::NOT_FOUND,
+            "unknown_operator",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            "/operator/v1/operators/x/disable",
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown_operator",
+        ),
+        (
+            &w.admin,
+            Method::POST,
+            "/operator/v1/operators/0/token",
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown_operator",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/operators/2/role",
+            Some(json!({"role": "disabled"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/operators/2/role",
+            Some(json!({"role": "root"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/operators/2/role",
+            Some(json!({"role": "admin", "x": 1})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &reader,
+            Method::POST,
+            "/operator/v1/operators/2/disable",
+            None,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            &reader,
+            Method::GET,
+            "/operator/v1/operators",
+            None,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            "nope",
+            Method::POST,
+            "/operator/v1/operators/3/token",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
+    ];
+    for (n, (token, method, path, body, status, code)) in cases.into_iter().enumerate() {
+        let reply = op(token, method, path, body).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "edge case {n}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(w.server.commands_applied().await, applied, "refused before the ledger");
+    assert_eq!(operator_rows(&w).await, before);
+
+    // Given a role again, the disabled operator is back, with the same token.
+    let enabled = op(
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/operators/2/role",
+        Some(json!({"role": "support"})),
+    )
+    .await;
+    assert_eq!(enabled.json()["role_before"], "disabled");
+    assert_eq!(op(&new_token, Method::GET, &balance, None).await.status, StatusCode::OK);
+
+    // The view is rebuilt from the journal: a restart keeps all of it.
+    let w = w.restart(dir.path()).await;
+    assert_eq!(operator_rows(&w).await[1].2, "support");
+    let after = w.server.op(Http::V1, &sam, Method::GET, &balance, None).await;
+    assert_eq!(after.code(), "invalid_token", "the rotated-out token stays out");
+    w.server.stop().await;
+}
+
+/// Every audit entry of a page, as JSON.
+async fn audit(w: &World, token: &str, query: &str) -> (StatusCode, Value) {
+    let reply = w
+        .server
+        .op(
+            Http::V1,
+            token,
+            Method::GET,
+            &format!("/operator/v1/audit{query}"),
+            None,
+        )
+        .await;
+    (reply.status, reply.json())
+}
+
+#[tokio::test]
+async fn the_audit_trail_shows_who_did_what_to_whom_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let compliance = create_operator(&w, "compliance").await;
+    let support = create_operator(&w, "support").await;
+    let p = w.player;
+    let server = &w.server;
+    let op = |token: &str, method: Method, path: String, body: Value| {
+        let token = token.to_owned();
+        async move { server.op(Http::V1, &token, method, &path, Some(body)).await }
+    };
+    let status = op(
+        &w.admin,
+        Method::PUT,
+        format!("/operator/v1/players/{p}/status"),
+        json!({"status": "suspended", "reason": "fraud check"}),
+    )
+    .await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.text());
+    let limit = json!({"currency": "EUR", "metric": "deposit", "period": "day", "amount": "500"});
+    assert!(
+        op(
+            &compliance,
+            Method::PUT,
+            format!("/operator/v1/players/{p}/limits"),
+            limit
+        )
+        .await
+        .status
+        .is_success()
+    );
+    let lower = json!({"currency": "EUR", "metric": "deposit", "period": "day", "amount": "200"});
+    assert!(
+        op(
+            &compliance,
+            Method::PUT,
+            format!("/operator/v1/players/{p}/limits"),
+            lower
+        )
+        .await
+        .status
+        .is_success()
+    );
+    let until = support::T0 + 86_400_000;
+    let timed_out = op(
+        &support,
+        Method::POST,
+        format!("/operator/v1/players/{p}/time-out"),
+        json!({"until_ms": until}),
+    )
+    .await;
+    assert_eq!(timed_out.status, StatusCode::OK, "{}", timed_out.text());
+    let role = op(
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/operators/3/role".into(),
+        json!({"role": "read-only"}),
+    )
+    .await;
+    let role_seq = role.json()["seq"].as_u64().unwrap();
+    let refused = w
+        .server
+        .op(
+            Http::V1,
+            &w.admin,
+            Method::POST,
+            "/operator/v1/operators/1/disable",
+            None,
+        )
+        .await;
+    assert_eq!(refused.code(), "cannot_disable_self");
+
+    let (code, page) = audit(&w, &w.admin, "?limit=1000").await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    let entries = page["entries"].as_array().unwrap().clone();
+    let by_kind = |kind: &str| -> Vec<Value> { entries.iter().filter(|e| e["kind"] == kind).cloned().collect() };
+    // The first operator, created by the server itself.
+    let first = &entries[0];
+    assert_eq!(
+        (
+            &first["seq"],
+            &first["operator"],
+            &first["operator_name"],
+            &first["kind"]
+        ),
+        (&json!(1), &json!(0), &json!("system"), &json!("create_operator"))
+    );
+    assert_eq!(
+        (&first["target_type"], &first["target"], &first["after"]),
+        (&json!("operator"), &json!(1), &json!("admin"))
+    );
+    // The funding in World::new: cash before and after from the receipt.
+    let deposit = &by_kind("deposit")[0];
+    assert_eq!(
+        (
+            &deposit["target"],
+            &deposit["field"],
+            &deposit["before"],
+            &deposit["after"]
+        ),
+        (&json!(p), &json!("cash:EUR"), &json!("0.00 EUR"), &json!("100.00 EUR"))
+    );
+    let status = &by_kind("set_status")[0];
+    assert_eq!(
+        (
+            &status["operator_name"],
+            &status["before"],
+            &status["after"],
+            &status["detail"]
+        ),
+        (
+            &json!("admin"),
+            &json!("active"),
+            &json!("suspended"),
+            &json!("fraud check")
+        )
+    );
+    let limits = by_kind("set_limit");
+    assert_eq!(limits[0]["operator_name"], "compliance-1");
+    assert_eq!(
+        (&limits[0]["before"], &limits[0]["after"]),
+        (&json!("none"), &json!("500.00 EUR"))
+    );
+    assert_eq!(
+        (&limits[1]["before"], &limits[1]["after"]),
+        (&json!("500.00 EUR"), &json!("200.00 EUR"))
+    );
+    assert_eq!(limits[1]["field"], "limit:deposit:day:EUR");
+    assert_eq!(by_kind("time_out")[0]["after"], format!("until {until}"));
+    let role = &by_kind("set_operator_role")[0];
+    assert_eq!(role["seq"], role_seq, "the reply names the entry's seq");
+    assert_eq!(
+        (&role["target_type"], &role["target"], &role["before"], &role["after"]),
+        (&json!("operator"), &json!(3), &json!("support"), &json!("read-only"))
+    );
+    let refusal = &by_kind("disable_operator")[0];
+    assert_eq!(
+        (&refusal["ok"], &refusal["code"]),
+        (&json!(false), &json!("cannot_disable_self"))
+    );
+
+    // Each entry is the journal record of its seq.
+    let reader = journal::Reader::open(dir.path()).unwrap();
+    let mut journal = std::collections::BTreeMap::new();
+    for batch in reader.batches() {
+        let batch = batch.unwrap();
+        for (seq, bytes) in (batch.first_seq..).zip(&batch.records) {
+            let committed = engine::record::decode(bytes).unwrap();
+            journal.insert(
+                seq,
+                (committed.envelope.request.command.kind(), committed.outcome.is_ok()),
+            );
+        }
+    }
+    for entry in &entries {
+        let seq = entry["seq"].as_u64().unwrap();
+        assert_eq!(
+            journal[&seq],
+            (entry["kind"].as_str().unwrap(), entry["ok"].as_bool().unwrap()),
+            "seq {seq}"
+        );
+    }
+
+    // Filters.
+    let kinds = |page: &Value| -> Vec<String> {
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&audit(&w, &w.admin, "?operator=2").await.1),
+        ["set_limit", "set_limit"]
+    );
+    assert_eq!(
+        kinds(&audit(&w, &w.admin, &format!("?player={p}&kind=set_status")).await.1),
+        ["set_status"]
+    );
+    let all_for_player = audit(&w, &w.admin, &format!("?player={p}")).await.1;
+    assert!(
+        all_for_player["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["target"] == p && e["target_type"] == "player")
+    );
+    let t = status["time_ms"].as_u64().unwrap();
+    let window = audit(&w, &w.admin, &format!("?from_ms={t}&to_ms={}&kind=set_status", t + 1))
+        .await
+        .1;
+    assert_eq!(kinds(&window), ["set_status"]);
+    assert_eq!(
+        kinds(&audit(&w, &w.admin, &format!("?to_ms={t}&kind=set_status")).await.1),
+        Vec::<String>::new()
+    );
+    // Pages of 2 joined are the whole trail.
+    let mut paged = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = audit(&w, &compliance, &format!("?limit=2&after_seq={cursor}")).await.1;
+        paged.extend(page["entries"].as_array().unwrap().iter().cloned());
+        match page["next_after_seq"].as_u64() {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    assert_eq!(paged, entries);
+
+    // Exports: CSV and JSON of the same entries.
+    let admin = w.admin.clone();
+    let export = |query: &str| {
+        let path = format!("/operator/v1/audit/export{query}");
+        let admin = admin.clone();
+        async move { server.op(Http::V2, &admin, Method::GET, &path, None).await }
+    };
+    let csv = export("").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+    let text = csv.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "seq,time_ms,operator,operator_name,request_id,kind,target_type,target,field,before,after,detail,ok,code"
+    );
+    assert_eq!(lines.len(), entries.len() + 1);
+    assert!(lines[1].starts_with("1,"), "{}", lines[1]);
+    assert!(
+        text.contains(",set_status,player,1,status,active,suspended,fraud check,true,"),
+        "{text}"
+    );
+    let json_export = export("?format=json&kind=set_limit").await;
+    assert_eq!(json_export.json(), json!(limits));
+
+    // Bad queries and roles: clear refusals.
+    for query in [
+        "?limit=0",
+        "?limit=1001",
+        "?format=csv",
+        "?from_ms=5&to_ms=4",
+        "?bogus=1",
+        "?kind=DROP%20TABLE",
+        "?operator=x",
+    ] {
+        let (code, body) = audit(&w, &w.admin, query).await;
+        assert_eq!(
+            (code, body["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!("invalid_request")),
+            "{query}"
+        );
+    }
+    for query in ["?format=xml", "?limit=5"] {
+        let reply = export(query).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request".into()),
+            "{query}"
+        );
+    }
+    assert_eq!(audit(&w, &support, "").await.0, StatusCode::FORBIDDEN);
+    w.server.stop().await;
 }

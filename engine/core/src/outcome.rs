@@ -11,7 +11,7 @@
 //! status, a Hub88 status) in one place. One shared enum keeps those maps
 //! exhaustive without a domain wrapper around each variant.
 
-use crate::command::{KycLevel, LimitKind};
+use crate::command::{KycLevel, LimitKind, Role};
 use crate::ids::{OperatorId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 
@@ -71,6 +71,18 @@ pub enum Outcome {
     KycEventIgnored {
         /// The player's level, unchanged.
         level: KycLevel,
+    },
+    /// An operator's role or token changed
+    /// ([`crate::access::Command::SetOperatorRole`], `DisableOperator`,
+    /// `RotateOperatorToken`). It records the role before, so the journal
+    /// alone tells the audit trail what changed.
+    OperatorChanged {
+        /// The operator's role before the change.
+        role_before: Role,
+        /// The sequence number of the change: a retry returns this outcome
+        /// again under another sequence number, which read copies
+        /// ([`crate::ledger::Access::follow`]) must not apply twice.
+        seq: u64,
     },
 }
 
@@ -319,6 +331,10 @@ pub enum Rejection {
     /// The player has as many documents as the ledger keeps
     /// (`players::DOCUMENTS_PER_PLAYER_MAX`).
     KycDocumentsFull,
+    /// An operator may not disable themselves.
+    SelfDisable,
+    /// The change would leave no enabled admin.
+    LastAdmin,
 }
 
 /// What a duplicate player matched on.

@@ -43,7 +43,8 @@ impl Caller {
 }
 
 /// Finds the operator of the request's bearer token and checks that its
-/// role is one of `allowed`: 401 without a known token, 403 with another role.
+/// role is one of `allowed`: 401 without a known token, 403
+/// `operator_disabled` for a disabled operator's, 403 with another role.
 pub fn authenticate(state: &AppState, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -58,6 +59,13 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap, allowed: &[Role]) -> 
         .access
         .operator_by_token(&digest)
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "unknown operator token"))?;
+    if operator.role == Role::Disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operator_disabled",
+            format!("operator {id} is disabled"),
+        ));
+    }
     if !allowed.contains(&operator.role) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -228,6 +228,16 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             },
         ),
         Rejection::PlayerErased => (S::GONE, "player_erased", "the player's profile was erased".into()),
+        Rejection::SelfDisable => (
+            S::CONFLICT,
+            "cannot_disable_self",
+            "an operator cannot disable themselves".into(),
+        ),
+        Rejection::LastAdmin => (
+            S::CONFLICT,
+            "last_admin",
+            "the change would leave no enabled admin".into(),
+        ),
         Rejection::ProfileKeyInUse => (
             S::CONFLICT,
             "conflict",

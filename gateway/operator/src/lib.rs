@@ -1,5 +1,5 @@
 //! The operator API (it grows with the PAM and payments issues): who may
-//! use the server ([`access`]), [`players`], [`payments`], responsible
+//! use the server ([`access`], [`operators`]), the [`audit`] trail, [`players`], [`payments`], responsible
 //! gambling [`limits`], game [`sessions`], and [`lookups`] served from the
 //! read models.
 //!
@@ -16,8 +16,10 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod limits;
 pub mod lookups;
+pub mod operators;
 pub mod payments;
 pub mod players;
 pub mod sessions;
@@ -33,6 +35,7 @@ const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
 const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
 const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
 const EXCLUSION: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
+const AUDIT: &[Role] = &[Role::Admin, Role::Compliance];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
@@ -41,10 +44,17 @@ pub fn routes() -> Vec<Route> {
         route::<access::__path_create_operator, _>(Operator(ADMIN), access::create_operator),
         route::<access::__path_create_aggregator, _>(Operator(ADMIN), access::create_aggregator),
         route::<access::__path_rsa_public_key, _>(Operator(ALL), access::rsa_public_key),
+        route::<operators::__path_list_operators, _>(Operator(ADMIN), operators::list_operators),
+        route::<operators::__path_set_role, _>(Operator(ADMIN), operators::set_role),
+        route::<operators::__path_disable, _>(Operator(ADMIN), operators::disable),
+        route::<operators::__path_rotate_token, _>(Operator(ADMIN), operators::rotate_token),
+        route::<audit::__path_audit, _>(Operator(AUDIT), audit::audit),
+        route::<audit::__path_export, _>(Operator(AUDIT), audit::export),
         route::<players::__path_create_player, _>(Operator(SUPPORT), players::create_player),
         route::<payments::__path_fund_player, _>(Operator(FINANCE), payments::fund_player),
         route::<limits::__path_set_limit, _>(Operator(COMPLIANCE), limits::set_limit),
         route::<limits::__path_self_exclude, _>(Operator(EXCLUSION), limits::self_exclude),
+        route::<limits::__path_time_out, _>(Operator(EXCLUSION), limits::time_out),
         route::<sessions::__path_issue_session, _>(Operator(SUPPORT), sessions::issue_session),
         route::<lookups::__path_balance, _>(Operator(ALL), lookups::balance),
         route::<lookups::__path_history, _>(Operator(ALL), lookups::history),

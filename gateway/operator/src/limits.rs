@@ -111,3 +111,35 @@ pub async fn self_exclude(
     let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
     change_reply(&outcome, Currency::EUR)
 }
+
+/// A time-out (a short break the player asked for).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeOutRequest {
+    /// End of the time-out, ms since the epoch (extends, never shortens).
+    pub until_ms: u64,
+}
+
+/// Records a player's time-out (admins, compliance, support).
+#[utoipa::path(post, path = "/operator/v1/players/{player}/time-out", tag = "operator",
+    request_body = TimeOutRequest, params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
+    responses((status = 200, body = ChangeReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "time_not_in_future, malformed_json, invalid_request"),
+        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)")))]
+pub async fn time_out(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(player_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: TimeOutRequest = decode(&body)?;
+    let player = player(&state, &player_id)?;
+    let command = Command::Rg(rg::Command::TimeOut {
+        player,
+        until_ms: request.until_ms,
+    });
+    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
+    change_reply(&outcome, Currency::EUR)
+}

@@ -22,7 +22,10 @@
 //! settlements included), players and balances. [`profiles`] keeps each
 //! player's status and sealed profile (ciphertext only); [`kyc`] each
 //! player's KYC level, provider checks and documents (numbers hashed).
+//! [`audit`] is the audit trail: every operator action, one row per journal
+//! record.
 
+pub mod audit;
 pub mod history;
 pub mod kyc;
 pub mod profiles;
@@ -369,7 +372,7 @@ impl Projector {
                         continue;
                     }
                     let committed = decode(seq, &batch.bytes[range.clone()])?;
-                    checkpoint.time_ms = history::apply(&tx, &committed, checkpoint.time_ms)?;
+                    checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms)?;
                     checkpoint.seq = seq;
                 }
             }
@@ -443,7 +446,7 @@ impl Projector {
                     continue;
                 }
                 let committed = decode(seq, bytes)?;
-                checkpoint.time_ms = history::apply(&tx, &committed, checkpoint.time_ms)?;
+                checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms)?;
                 checkpoint.seq = seq;
                 in_tx += 1;
             }
@@ -479,6 +482,7 @@ impl Projector {
                     self.connection = store::open(&self.shared.path)?;
                     let tx = self.connection.transaction()?;
                     history::seed(&tx, &ledger)?;
+                    audit::seed(&tx, &ledger)?;
                     let checkpoint = Checkpoint {
                         seq: info.seq,
                         time_ms: info.time_ms,
@@ -503,6 +507,14 @@ impl Projector {
         self.checkpoint = checkpoint;
         self.shared.applied.send_replace(checkpoint.seq);
     }
+}
+
+/// Applies one committed record to every projection; returns the ledger's
+/// clock after it. The audit trail goes first: it reads the state before
+/// the record (a status, a payment's state) from the other views.
+fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
+    audit::apply(tx, committed)?;
+    history::apply(tx, committed, time_ms)
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {

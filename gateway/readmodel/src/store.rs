@@ -93,7 +93,16 @@ pub const MIGRATIONS: &[&str] = &[
     crate::profiles::MIGRATION,
     // 4: KYC levels, checks and documents, numbers hashed (`crate::kyc`).
     crate::kyc::MIGRATION,
+    // 5: the audit trail and the operators it names (`crate::audit`). A
+    // file made before it is rebuilt (`REBUILT_BEFORE`).
+    crate::audit::MIGRATION,
 ];
+
+/// Migrations that a file made before them does not get: such a file is
+/// rebuilt from the journal instead, because their tables must hold every
+/// record since the first (the audit trail), not only those after the
+/// upgrade.
+const REBUILT_BEFORE: &[&str] = &[crate::audit::MIGRATION];
 
 /// Where Linux says which boot this is (a random id made at each boot).
 const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
@@ -195,6 +204,18 @@ fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
     if version > known {
         return Err(ReadModelError::NewerSchema { found: version, known });
     }
+    let predates = |migration: &&str| {
+        MIGRATIONS
+            .iter()
+            .position(|m| m == migration)
+            .is_some_and(|index| version > 0 && (version as usize) <= index)
+    };
+    if let Some(missing) = REBUILT_BEFORE.iter().find(|m| predates(m)) {
+        let index = MIGRATIONS.iter().position(|m| m == missing).unwrap_or_default();
+        return Err(ReadModelError::Damaged(format!(
+            "schema version {version} predates migration {index}, whose tables start with the journal"
+        )));
+    }
     let tx = connection.transaction()?;
     for (number, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(migration)?;
@@ -278,6 +299,41 @@ mod tests {
 
     fn checkpoint_seq_when_opened_as(path: &Path, boot: Option<&str>) -> u64 {
         checkpoint(&open_as(path, boot).unwrap()).unwrap().seq
+    }
+
+    #[test]
+    fn a_file_made_before_the_audit_trail_is_rebuilt_from_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(dir.path());
+        // What an earlier release left: every migration before the audit
+        // trail's, and a checkpoint past some records.
+        let audit = MIGRATIONS.iter().position(|m| *m == crate::audit::MIGRATION).unwrap();
+        {
+            let connection = Connection::open(&path).unwrap();
+            for (number, migration) in MIGRATIONS[..audit].iter().enumerate() {
+                connection.execute_batch(migration).unwrap();
+                connection
+                    .pragma_update(None, "user_version", number as u32 + 1)
+                    .unwrap();
+            }
+            connection
+                .execute("UPDATE checkpoint SET seq = 7 WHERE id = 1", [])
+                .unwrap();
+        }
+        let connection = open_as(&path, Some("boot-a")).unwrap();
+        assert_eq!(checkpoint(&connection).unwrap().seq, 0, "rebuilt from the first record");
+        let version: u32 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+        let rows: i64 = connection
+            .query_row("SELECT count(*) FROM audit", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+        // A current file is kept as it is.
+        close(connection).unwrap();
+        drop(open_and_write(&path, Some("boot-a"), 9));
+        assert_eq!(checkpoint_seq_when_opened_as(&path, Some("boot-a")), 9);
     }
 
     #[test]

@@ -24,11 +24,11 @@ use crate::outcome::{
 };
 
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 38;
+pub const TAG_COMMAND: u16 = 47;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 13;
+pub const TAG_OUTCOME: u16 = 15;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 37;
+pub const TAG_REJECTION: u16 = 42;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -217,7 +217,9 @@ codec_enum!(AccountStatus: u8 { 1 => Active, 2 => Suspended, 3 => Closed });
 codec_enum!(KycLevel: u8 { 1 => None, 2 => Pending, 3 => Verified, 4 => Rejected });
 codec_enum!(LimitMetric: u8 { 1 => Deposit, 2 => Loss, 3 => Wager });
 codec_enum!(LimitPeriod: u8 { 1 => Day, 2 => Week, 3 => Month });
-codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly });
+// 6 (Disabled) appended after snapshot format 5: a new variant, so every
+// existing operator record encodes to the same bytes.
+codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly, 6 => Disabled });
 // 3 (HashKey) and 4 (AuthToken) appended after format 1: new variants, no
 // new format version.
 codec_enum!(AggregatorCredential: u8 {
@@ -279,6 +281,9 @@ codec_enum_tagged!(access::Command, "Command": u16 {
     25 => CreateOperator { token, role, name, operator },
     26 => CreateAggregator { name, credential, operator },
     27 => IssueSession { token, player, currency, aggregator, expires_at_ms, operator },
+    43 => SetOperatorRole { target, role, operator },
+    44 => DisableOperator { target, operator },
+    45 => RotateOperatorToken { target, token, operator },
 });
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
@@ -374,6 +379,7 @@ codec_enum!(Outcome: u16 {
     10 => RejectedInSession { rejection, balances },
     11 => KycDocumentRecorded { document },
     12 => KycEventIgnored { level },
+    14 => OperatorChanged { role_before, seq },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -414,4 +420,6 @@ codec_enum!(Rejection: u16 {
     34 => KycDocumentTaken,
     35 => KycDocumentExpired,
     36 => KycDocumentsFull,
+    40 => SelfDisable,
+    41 => LastAdmin,
 });

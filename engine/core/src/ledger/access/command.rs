@@ -48,6 +48,36 @@ pub enum Command {
         /// Who issued it.
         operator: OperatorId,
     },
+    /// Gives an operator another role; a disabled operator given a role is
+    /// enabled again with it. Admins only; the last enabled admin keeps the
+    /// admin role. [`Role::Disabled`] is given by [`Command::DisableOperator`].
+    SetOperatorRole {
+        /// The operator whose role changes.
+        target: OperatorId,
+        /// Its new role.
+        role: Role,
+        /// Who changes it.
+        operator: OperatorId,
+    },
+    /// Disables an operator: its token is refused from the next committed
+    /// batch on, and it keeps its id, name and history. Admins only; nobody
+    /// disables themselves, and the last enabled admin stays.
+    DisableOperator {
+        /// The operator to disable.
+        target: OperatorId,
+        /// Who disables it.
+        operator: OperatorId,
+    },
+    /// Replaces an operator's bearer token (its digest): the old token is
+    /// refused from then on. Admins only.
+    RotateOperatorToken {
+        /// The operator whose token changes.
+        target: OperatorId,
+        /// Digest of the new bearer token.
+        token: TokenHash,
+        /// Who rotates it.
+        operator: OperatorId,
+    },
 }
 
 impl Command {
@@ -55,7 +85,11 @@ impl Command {
     pub fn player(&self) -> Option<PlayerId> {
         match self {
             Command::IssueSession { player, .. } => Some(*player),
-            Command::CreateOperator { .. } | Command::CreateAggregator { .. } => None,
+            Command::CreateOperator { .. }
+            | Command::CreateAggregator { .. }
+            | Command::SetOperatorRole { .. }
+            | Command::DisableOperator { .. }
+            | Command::RotateOperatorToken { .. } => None,
         }
     }
 
@@ -65,6 +99,19 @@ impl Command {
             Command::CreateOperator { .. } => "create_operator",
             Command::CreateAggregator { .. } => "create_aggregator",
             Command::IssueSession { .. } => "issue_session",
+            Command::SetOperatorRole { .. } => "set_operator_role",
+            Command::DisableOperator { .. } => "disable_operator",
+            Command::RotateOperatorToken { .. } => "rotate_operator_token",
+        }
+    }
+
+    /// The operator the command changes, if it changes one.
+    pub fn target_operator(&self) -> Option<OperatorId> {
+        match self {
+            Command::SetOperatorRole { target, .. }
+            | Command::DisableOperator { target, .. }
+            | Command::RotateOperatorToken { target, .. } => Some(*target),
+            Command::CreateOperator { .. } | Command::CreateAggregator { .. } | Command::IssueSession { .. } => None,
         }
     }
 }
@@ -90,6 +137,12 @@ pub enum AggregatorCredential {
 
 /// What an operator may do. The gateway enforces it per route; the ledger
 /// itself checks only that access is managed by admins.
+///
+/// [`Role::Disabled`] is the role of a disabled operator: it may do
+/// nothing. Being a role rather than a flag beside it, disabling changes
+/// no operator record's encoding (a new tag of this enum, no new snapshot
+/// format), and a disabled operator's former role is in the journal (the
+/// [`crate::Outcome::OperatorChanged`] that disabled it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Everything, including operators and aggregators.
@@ -102,10 +155,12 @@ pub enum Role {
     Support,
     /// Reads only.
     ReadOnly,
+    /// Disabled: its token is refused everywhere.
+    Disabled,
 }
 
 impl Role {
-    /// Every role.
+    /// Every role an enabled operator may have (all but [`Role::Disabled`]).
     pub const ALL: [Role; 5] = [
         Role::Admin,
         Role::Finance,
@@ -122,10 +177,12 @@ impl Role {
             Role::Compliance => "compliance",
             Role::Support => "support",
             Role::ReadOnly => "read-only",
+            Role::Disabled => "disabled",
         }
     }
 
-    /// The role of a name given by [`Role::name`].
+    /// The role of a name given by [`Role::name`], for an enabled operator
+    /// ("disabled" is not one: disabling is its own command).
     pub fn from_name(name: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|role| role.name() == name)
     }

@@ -217,8 +217,73 @@ impl Access {
                     self.add_session(*token, session, envelope.time_ms, config.session_retention_ms);
                 }
             }
+            (command, Outcome::OperatorChanged { seq, .. }) if *seq == envelope.seq => {
+                if let Some(target) = command.target_operator() {
+                    self.change_operator(target, command);
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Applies an operator change the ledger accepted (role, disabling,
+    /// token) to `target`, which exists.
+    fn change_operator(&mut self, target: OperatorId, command: &Command) {
+        let Some(index) = usize::try_from(target.0).ok().and_then(|id| id.checked_sub(1)) else {
+            return;
+        };
+        let Some(operator) = self.operators.get_mut(index) else {
+            return;
+        };
+        match command {
+            Command::SetOperatorRole { role, .. } => operator.role = *role,
+            Command::DisableOperator { .. } => operator.role = Role::Disabled,
+            Command::RotateOperatorToken { token, .. } => {
+                let old = std::mem::replace(&mut operator.token, *token);
+                self.operator_tokens.remove(&old);
+                self.operator_tokens.insert(*token, target);
+            }
+            Command::CreateOperator { .. } | Command::CreateAggregator { .. } | Command::IssueSession { .. } => {}
+        }
+    }
+
+    /// Enabled admins other than `except`.
+    fn other_admins(&self, except: OperatorId) -> usize {
+        self.operators
+            .iter()
+            .enumerate()
+            .filter(|(index, operator)| operator.role == Role::Admin && *index as u32 + 1 != except.0)
+            .count()
+    }
+
+    /// Whether `by` may make `command` (an operator change) happen to its
+    /// target: an admin manages it, the target exists, nobody disables
+    /// themselves, and the last enabled admin stays one. Returns the
+    /// target's role before the change.
+    fn check_operator_change(&self, by: OperatorId, command: &Command) -> Result<Role, Rejection> {
+        if by == OperatorId::SYSTEM {
+            return Err(Rejection::NotPermitted);
+        }
+        self.check_manager(by)?;
+        let target = command.target_operator().ok_or(Rejection::UnknownOperator)?;
+        let current = self.operator(target).ok_or(Rejection::UnknownOperator)?;
+        let role_after = match command {
+            Command::SetOperatorRole { role, .. } => *role,
+            Command::DisableOperator { .. } => Role::Disabled,
+            _ => current.role,
+        };
+        if role_after == Role::Disabled && target == by {
+            return Err(Rejection::SelfDisable);
+        }
+        if current.role == Role::Admin && role_after != Role::Admin && self.other_admins(target) == 0 {
+            return Err(Rejection::LastAdmin);
+        }
+        if let Command::RotateOperatorToken { token, .. } = command
+            && self.operator_tokens.contains_key(token)
+        {
+            return Err(Rejection::TokenTaken);
+        }
+        Ok(current.role)
     }
 
     /// Who may manage access: the server for the very first operator, an
@@ -339,7 +404,25 @@ impl Ledger {
                 };
                 self.issue_session(ctx, *token, session)
             }
+            Command::SetOperatorRole { operator, .. }
+            | Command::DisableOperator { operator, .. }
+            | Command::RotateOperatorToken { operator, .. } => self.change_operator(ctx, command, *operator),
         }
+    }
+
+    /// Changes an operator's role, disables it, or rotates its token.
+    fn change_operator(&mut self, ctx: Ctx, command: &Command, by: OperatorId) -> Applied {
+        let role_before = check!(self.access.check_operator_change(by, command));
+        if let Some(target) = command.target_operator() {
+            self.access.change_operator(target, command);
+        }
+        (
+            Outcome::OperatorChanged {
+                role_before,
+                seq: ctx.seq,
+            },
+            Detail::Plain,
+        )
     }
 
     fn create_operator(&mut self, token: TokenHash, role: Role, name: &Name, by: OperatorId) -> Applied {

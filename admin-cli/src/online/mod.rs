@@ -1,0 +1,100 @@
+//! The online commands: `croupier-admin` as a client of a running server's
+//! operator API, one module per command group ([`players`], [`limits`],
+//! [`lookups`], [`operators`], [`audit`]) over one [`client::Client`].
+//!
+//! A new group is one file here: its clap `Subcommand` and a `run` that
+//! takes the client and the output mode, plus one variant of [`Command`]
+//! and one arm in [`run`]. Every failure is a [`Failure`], printed as one
+//! line on stderr and turned into a documented exit code ([`Failure::code`]);
+//! nothing here panics on what the server or the user sent.
+
+mod client;
+mod config;
+mod output;
+
+mod audit;
+mod limits;
+mod lookups;
+mod operators;
+mod players;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+pub use self::client::{Client, Failure};
+pub use self::output::Output;
+
+/// The exit codes, as `--help` and the README list them.
+pub const EXIT_CODES: &str = "Exit codes: 0 ok; 1 other failure (a server error, an offline tool failed); \
+2 usage (bad arguments, or input the server refused as invalid, 400); 3 authentication (not logged in, \
+a wrong, rotated or disabled token, or a role that may not do this: 401/403); 4 not found (an unknown \
+player or operator: 404); 5 refused (the server refused the change: a conflict, a limit, the last admin: \
+409/410/422); 6 server unreachable (connection refused, TLS or timeout).";
+
+/// The online commands (each talks to the server `login` stored).
+#[derive(Subcommand)]
+pub enum Command {
+    /// Store the server URL and an operator token (a 0600 file; `CROUPIER_ADMIN_CONFIG` overrides where).
+    Login {
+        /// The server, e.g. https://casino.example:8080 or http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// The operator's bearer token.
+        #[arg(long)]
+        token: String,
+        /// The server's certificate (PEM) to trust for https, e.g. its self-signed
+        /// `<data dir>/tls/cert.pem`.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
+    /// Players: register, show, status, erase.
+    #[command(subcommand)]
+    Players(players::Command),
+    /// Set or remove a responsible-gambling limit.
+    Limits(limits::LimitArgs),
+    /// Record a player's self-exclusion.
+    SelfExclude(limits::UntilArgs),
+    /// Record a player's time-out.
+    TimeOut(limits::UntilArgs),
+    /// A player's history: every movement of their money, in pages.
+    History(lookups::HistoryArgs),
+    /// A player's wallet balances.
+    Balance(lookups::BalanceArgs),
+    /// Operators: list, create, role, disable, rotate.
+    #[command(subcommand)]
+    Operators(operators::Command),
+    /// The audit trail: every operator action, filtered; `--csv` exports it.
+    Audit(audit::AuditArgs),
+}
+
+/// Runs an online command.
+pub fn run(command: Command, output: Output) -> Result<(), Failure> {
+    match command {
+        Command::Login { server, token, ca_cert } => login(&server, &token, ca_cert, output),
+        Command::Players(command) => players::run(&Client::from_config()?, command, output),
+        Command::Limits(args) => limits::set_limit(&Client::from_config()?, args, output),
+        Command::SelfExclude(args) => limits::until(&Client::from_config()?, "self-exclusion", args, output),
+        Command::TimeOut(args) => limits::until(&Client::from_config()?, "time-out", args, output),
+        Command::History(args) => lookups::history(&Client::from_config()?, args, output),
+        Command::Balance(args) => lookups::balance(&Client::from_config()?, args, output),
+        Command::Operators(command) => operators::run(&Client::from_config()?, command, output),
+        Command::Audit(args) => audit::run(&Client::from_config()?, args, output),
+    }
+}
+
+/// Checks the token against the server (a route every role may read), then
+/// stores it: a wrong token or a server that is down stores nothing.
+fn login(server: &str, token: &str, ca_cert: Option<PathBuf>, output: Output) -> Result<(), Failure> {
+    let stored = config::Config {
+        server: server.trim_end_matches('/').to_owned(),
+        token: token.to_owned(),
+        ca_cert,
+    };
+    let client = Client::new(&stored)?;
+    client.get_text("/operator/v1/hub88/public-key")?;
+    let path = config::save(&stored)?;
+    let message = format!("logged in to {}; stored in {}", stored.server, path.display());
+    output.done(&serde_json::json!({"server": stored.server, "config": path}), &message);
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! `croupier-admin` online, against a real server on a loopback port: every
+//! command, tables and `--json` (parsed back), the 0600 login file, and the
+//! failures a person meets (a wrong or disabled token, an unknown player, a
+//! refused change, a server that is down, https without its certificate),
+//! each one line on stderr with its documented exit code.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use gateway::config::ServeConfig;
+use serde_json::Value;
+
+/// Runs `croupier-admin` with the login file `config`.
+async fn admin(config: &Path, args: &[&str]) -> Output {
+    let config = config.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_croupier-admin"))
+            .args(&args)
+            .env("CROUPIER_ADMIN_CONFIG", &config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command that must succeed; its stdout.
+async fn ok(config: &Path, args: &[&str]) -> String {
+    let output = admin(config, args).await;
+    assert!(
+        output.status.success(),
+        "{args:?}: {}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// Runs a command with `--json` that must succeed; its output parsed.
+async fn json(config: &Path, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let stdout = ok(config, &args).await;
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+/// Runs a command that must fail with exit code `code`; its one stderr line.
+async fn fails(config: &Path, args: &[&str], code: i32) -> String {
+    let output = admin(config, args).await;
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{args:?}: {stderr}{}",
+        text(&output.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line, not {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    stderr.trim().to_owned()
+}
+
+/// Runs a command with arguments clap refuses: exit 2 and clap's message.
+async fn usage(config: &Path, args: &[&str]) -> String {
+    let output = admin(config, args).await;
+    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("error:"), "{stderr}");
+    stderr
+}
+
+fn config(dir: &Path, tls: bool) -> ServeConfig {
+    ServeConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls,
+        quic: false,
+        quic_listen: "127.0.0.1:0".parse().unwrap(),
+        journal_segment_bytes: 1 << 20,
+        log: "warn".into(),
+        ..ServeConfig::default()
+    }
+}
+
+fn first_token(running: &gateway::server::Running) -> String {
+    std::fs::read_to_string(running.first_token_path())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+const REGISTER: &[&str] = &[
+    "players",
+    "register",
+    "--currency",
+    "EUR",
+    "--jurisdiction",
+    "MT",
+    "--name",
+    "Ada Lovelace",
+    "--email",
+    "ada@example.com",
+    "--phone",
+    "+442079460001",
+    "--date-of-birth",
+    "1990-05-17",
+    "--address",
+    "12 Quayside Lane",
+    "--city",
+    "Whitby",
+    "--postcode",
+    "YO21 1AA",
+    "--country",
+    "GB",
+    "--language",
+    "en-GB",
+    "--marketing",
+    "email,post",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_online_command_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = gateway::server::start(config(dir.path(), false))
+        .await
+        .expect("server starts");
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let login_file: PathBuf = home.path().join("croupier").join("admin.toml");
+    let cfg = login_file.as_path();
+
+    // Not logged in; a wrong token stores nothing.
+    assert!(fails(cfg, &["operators", "list"], 3).await.contains("not logged in"));
+    let wrong = fails(cfg, &["login", "--server", &url, "--token", "op_wrong"], 3).await;
+    assert!(wrong.contains("invalid_token"), "{wrong}");
+    assert!(!login_file.exists());
+    assert!(
+        fails(cfg, &["login", "--server", "ftp://x", "--token", "t"], 2)
+            .await
+            .contains("http")
+    );
+
+    // Login: a 0600 file with the server and the token.
+    let login = ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    assert!(login.contains("logged in"), "{login}");
+    let mode = std::fs::metadata(&login_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let stored = std::fs::read_to_string(&login_file).unwrap();
+    assert!(stored.contains(&url) && stored.contains(&admin_token), "{stored}");
+
+    // Operators.
+    let list = json(cfg, &["operators", "list"]).await;
+    assert_eq!(list["operators"][0]["name"], "admin");
+    assert!(ok(cfg, &["operators", "list"]).await.contains("admin"));
+    let created = json(cfg, &["operators", "create", "--name", "sam", "--role", "support"]).await;
+    assert_eq!(created["operator"], 2);
+    let sam_token = created["token"].as_str().unwrap().to_owned();
+    let role = json(cfg, &["operators", "role", "2", "compliance"]).await;
+    assert_eq!(
+        (&role["role_before"], &role["role"]),
+        (&Value::from("support"), &Value::from("compliance"))
+    );
+    assert!(
+        ok(cfg, &["operators", "role", "2", "support"])
+            .await
+            .contains("compliance -> support")
+    );
+    let rotated = json(cfg, &["operators", "rotate", "2"]).await;
+    let sam_new = rotated["token"].as_str().unwrap().to_owned();
+    assert_ne!(sam_new, sam_token);
+    assert!(
+        fails(cfg, &["operators", "role", "2", "root"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(
+        fails(cfg, &["operators", "role", "9", "support"], 4)
+            .await
+            .contains("unknown_operator")
+    );
+    assert!(
+        fails(cfg, &["operators", "disable", "1"], 5)
+            .await
+            .contains("cannot_disable_self")
+    );
+    assert!(
+        fails(cfg, &["operators", "role", "1", "finance"], 5)
+            .await
+            .contains("last_admin")
+    );
+
+    // Players.
+    let registered = json(cfg, REGISTER).await;
+    let player = registered["player"].as_u64().unwrap().to_string();
+    let p = player.as_str();
+    let shown = ok(cfg, &["players", "show", p]).await;
+    assert!(shown.contains("Ada Lovelace") && shown.contains("active"), "{shown}");
+    assert!(
+        ok(cfg, &["players", "status", p, "suspended", "--reason", "fraud check"])
+            .await
+            .contains("suspended")
+    );
+    assert_eq!(json(cfg, &["players", "show", p]).await["status"], "suspended");
+    ok(cfg, &["players", "status", p, "active", "--reason", "cleared"]).await;
+    assert!(
+        fails(cfg, &["players", "show", "999"], 4)
+            .await
+            .contains("unknown_player")
+    );
+    assert!(
+        fails(cfg, &["players", "status", p, "asleep", "--reason", "x"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(
+        usage(cfg, &["players", "register", "--currency", "EUR"])
+            .await
+            .contains("required")
+    );
+
+    // Responsible gambling.
+    let limit = json(
+        cfg,
+        &[
+            "limits",
+            p,
+            "--currency",
+            "EUR",
+            "--metric",
+            "deposit",
+            "--period",
+            "day",
+            "--amount",
+            "100",
+        ],
+    )
+    .await;
+    assert_eq!(limit["status"], "accepted");
+    assert!(ok(cfg, &["time-out", p, "--hours", "2"]).await.contains("in force"));
+    assert!(
+        fails(cfg, &["self-exclude", p, "--until-ms", "1"], 2)
+            .await
+            .contains("time_not_in_future")
+    );
+    assert_eq!(
+        json(cfg, &["self-exclude", p, "--days", "180"]).await["status"],
+        "accepted"
+    );
+
+    // Lookups.
+    let balance = json(cfg, &["balance", p, "--currency", "EUR"]).await;
+    assert_eq!(balance["cash"], "0.00");
+    let history = json(cfg, &["history", p]).await;
+    assert!(history["movements"].as_array().unwrap().is_empty());
+    assert!(ok(cfg, &["history", p, "--currency", "EUR"]).await.contains("seq"));
+
+    // The audit trail: everything above, in the journal's order.
+    let trail = json(cfg, &["audit", "--limit", "1000"]).await;
+    let kinds: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "create_operator",
+        "set_operator_role",
+        "rotate_operator_token",
+        "register_profiled",
+        "set_status",
+        "set_limit",
+        "time_out",
+        "self_exclude",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let statuses = json(cfg, &["audit", "--player", p, "--kind", "set_status"]).await;
+    let first = &statuses["entries"][0];
+    assert_eq!(
+        (&first["before"], &first["after"]),
+        (&Value::from("active"), &Value::from("suspended"))
+    );
+    let profile = &json(cfg, &["audit", "--kind", "register_profiled"]).await["entries"][0];
+    assert!(
+        !profile.to_string().contains("Ada"),
+        "no personal data in the trail: {profile}"
+    );
+    let csv = ok(cfg, &["audit", "--csv", "--operator", "1"]).await;
+    assert!(csv.starts_with("seq,time_ms,operator,operator_name"), "{csv}");
+    assert!(
+        csv.contains(",set_operator_role,operator,2,role,support,compliance,"),
+        "{csv}"
+    );
+    assert!(ok(cfg, &["audit", "--kind", "set_limit"]).await.contains("100.00 EUR"));
+    assert!(fails(cfg, &["audit", "--limit", "0"], 2).await.contains("limit"));
+
+    // Another operator's login: a disabled one is refused at once.
+    let sam_file = home.path().join("sam.toml");
+    ok(&sam_file, &["login", "--server", &url, "--token", &sam_new]).await;
+    assert!(fails(&sam_file, &["operators", "list"], 3).await.contains("forbidden"));
+    ok(cfg, &["operators", "disable", "2"]).await;
+    assert!(fails(&sam_file, &["history", p], 3).await.contains("operator_disabled"));
+
+    // Completions and help.
+    for shell in ["bash", "zsh", "fish"] {
+        assert!(
+            ok(cfg, &["completions", shell]).await.contains("croupier-admin"),
+            "{shell}"
+        );
+    }
+    assert!(ok(cfg, &["--help"]).await.contains("6 server unreachable"));
+    usage(cfg, &["completions", "tcsh"]).await;
+
+    // The server is down: one line, exit 6.
+    running.stop().await.unwrap();
+    let down = fails(cfg, &["players", "show", p], 6).await;
+    assert!(down.contains("cannot reach"), "{down}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_servers_self_signed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = gateway::server::start(config(dir.path(), true))
+        .await
+        .expect("server starts");
+    let url = format!("https://localhost:{}", running.addr().port());
+    let token = first_token(&running);
+    let cert = running.cert_path().expect("a certificate").display().to_string();
+    let cfg = home.path().join("admin.toml");
+
+    let untrusted = fails(&cfg, &["login", "--server", &url, "--token", &token], 6).await;
+    assert!(untrusted.contains("cannot reach"), "{untrusted}");
+    ok(
+        &cfg,
+        &["login", "--server", &url, "--token", &token, "--ca-cert", &cert],
+    )
+    .await;
+    assert_eq!(
+        json(&cfg, &["operators", "list"]).await["operators"][0]["role"],
+        "admin"
+    );
+    let missing = home.path().join("none.pem").display().to_string();
+    assert!(
+        fails(
+            &cfg,
+            &["login", "--server", &url, "--token", &token, "--ca-cert", &missing],
+            2
+        )
+        .await
+        .contains("--ca-cert")
+    );
+    running.stop().await.unwrap();
+}
