@@ -60,6 +60,12 @@ pub enum Outcome {
         /// The session wallet's balances.
         balances: Balances,
     },
+    /// A login was recorded; `blocked` says why the account may not play
+    /// now (closed, suspended, self-excluded, timed out), if it may not.
+    LoginRecorded {
+        /// The block in force at the login, if any.
+        blocked: Option<BlockReason>,
+    },
 }
 
 impl Outcome {

@@ -6,7 +6,7 @@ use super::*;
 use crate::codec::{from_bytes, to_bytes};
 use crate::ids::{BlindIndex, KeyId, SourceId};
 use crate::ledger::store::Key;
-use crate::outcome::DuplicateOf;
+use crate::outcome::{BlockReason, DuplicateOf};
 
 fn ctx() -> Ctx {
     Ctx {
@@ -257,4 +257,86 @@ fn profiles_round_trip_and_a_repeated_index_is_refused() {
         sealed.indexes.email = BlindIndex([1; 16]);
     }
     assert!(from_bytes::<Profiles>(&to_bytes(&records)).is_err());
+}
+
+fn login_context() -> LoginContext {
+    LoginContext {
+        device: BlindIndex([7; 16]),
+        ip: BlindIndex([8; 16]),
+        agent: AgentFamily {
+            browser: Browser::Safari,
+            os: Os::Ios,
+        },
+    }
+}
+
+#[test]
+fn a_login_is_recorded_with_the_block_in_force_and_refused_only_when_erased() {
+    let config = config(10);
+    let mut state = PlayersState::default();
+    register(&mut state, &config);
+    let player = PlayerId(1);
+    let login = Command::RecordLogin {
+        player,
+        context: login_context(),
+    };
+    let logout = Command::RecordLogout {
+        player,
+        context: login_context(),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::LoginRecorded { blocked: None }
+    );
+    assert_eq!(state.apply(&ctx(), &logout, &config).0, Outcome::Accepted);
+    // Self-excluded until after now: still recorded, with the reason.
+    if let Ok(account) = state.get_mut(player) {
+        account.self_excluded_until_ms = 5_000;
+    }
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::LoginRecorded {
+            blocked: Some(BlockReason::SelfExcluded { until_ms: 5_000 })
+        }
+    );
+    // The operator's status comes first.
+    let close = Command::SetStatus {
+        player,
+        status: AccountStatus::Closed,
+        reason: reason("player asked"),
+        operator: OperatorId(1),
+    };
+    state.apply(&ctx(), &close, &config);
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::LoginRecorded {
+            blocked: Some(BlockReason::Closed)
+        }
+    );
+    let erase = Command::ErasePlayer {
+        player,
+        reason: reason("erasure request 1"),
+        operator: OperatorId(1),
+    };
+    assert_eq!(state.apply(&ctx(), &erase, &config).0, Outcome::Accepted);
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::Rejected(Rejection::PlayerErased)
+    );
+    let stranger = Command::RecordLogin {
+        player: PlayerId(9),
+        context: login_context(),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &stranger, &config).0,
+        Outcome::Rejected(Rejection::UnknownPlayer)
+    );
+    let stranger = Command::RecordLogout {
+        player: PlayerId(9),
+        context: login_context(),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &stranger, &config).0,
+        Outcome::Rejected(Rejection::UnknownPlayer)
+    );
 }
