@@ -1,6 +1,7 @@
 //! Player account management (PAM): registration with a profile, profile
-//! changes, account status with a reason, and erasure, over the operator
-//! API.
+//! changes, account status with a reason, erasure, and the front end's
+//! login and logout reports with the sessions, devices and risk flags drawn
+//! from them ([`logins`]), over the operator API.
 //!
 //! Personal data stays in this module: profiles are validated here and
 //! sealed under a per-player data key ([`vault`]) before the command that
@@ -17,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod logins;
 pub mod players;
 pub mod profile;
 pub mod vault;
@@ -33,6 +35,8 @@ const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
 const PROFILE_READERS: &[Role] = &[Role::Admin, Role::Support, Role::Compliance];
 /// Who suspends, closes and reopens accounts.
 const STATUS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
+/// Who reads the risk lists across players.
+const RISK: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who erases personal data.
 const ERASURE: &[Role] = &[Role::Admin, Role::Compliance];
 
@@ -45,6 +49,12 @@ pub fn routes() -> Vec<Route> {
         route::<players::__path_patch_profile, _>(Operator(SUPPORT), players::patch_profile),
         route::<players::__path_set_status, _>(Operator(STATUS), players::set_status),
         route::<players::__path_erase, _>(Operator(ERASURE), players::erase),
+        route::<logins::__path_login, _>(Operator(SUPPORT), logins::login),
+        route::<logins::__path_logout, _>(Operator(SUPPORT), logins::logout),
+        route::<logins::__path_sessions, _>(Operator(PROFILE_READERS), logins::sessions),
+        route::<logins::__path_devices, _>(Operator(PROFILE_READERS), logins::devices),
+        route::<logins::__path_flags, _>(Operator(PROFILE_READERS), logins::flags),
+        route::<logins::__path_shared, _>(Operator(RISK), logins::shared),
     ]
 }
 

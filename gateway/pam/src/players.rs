@@ -129,7 +129,7 @@ pub struct ErasedReply {
 }
 
 /// The vault the server made at start-up.
-fn vault(state: &AppState) -> Result<Arc<Vault>, ApiError> {
+pub(crate) fn vault(state: &AppState) -> Result<Arc<Vault>, ApiError> {
     state
         .modules
         .get::<Arc<Vault>>()

@@ -19,10 +19,15 @@
 //!
 //! The first projection is [`history`]: transactions by (source, id), every
 //! movement of every player's money (deposit confirmations and withdrawal
-//! settlements included), players and balances. [`profiles`] keeps each
-//! player's status and sealed profile (ciphertext only).
+//! settlements included, bets, wins and rollbacks with their game round),
+//! players and balances, the statement and balances at a past moment read
+//! from them, and each player's game rounds. [`profiles`] keeps each
+//! player's status and sealed profile (ciphertext only); [`logins`] the
+//! login sessions, devices and IP addresses (as blind indexes) and the
+//! flags drawn from them.
 
 pub mod history;
+pub mod logins;
 pub mod profiles;
 pub mod store;
 

@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO open_state (id, boot_id, closed_cleanly) VALUES (1, '', 1);",
     // 3: account status and sealed profiles (`crate::profiles`).
     crate::profiles::MIGRATION,
+    // 4 (5 once the KYC read model's lands before it): login sessions,
+    // devices and addresses, and the movements' game rounds
+    // (`crate::logins`). Movements projected before it have no round: the
+    // game history starts with it unless the file is rebuilt.
+    crate::logins::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

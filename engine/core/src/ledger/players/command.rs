@@ -304,3 +304,34 @@ pub enum Os {
     /// ChromeOS.
     ChromeOs,
 }
+
+impl Browser {
+    /// A short stable name (`chrome`, `other` ...), for views and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Other => "other",
+            Browser::Chrome => "chrome",
+            Browser::Firefox => "firefox",
+            Browser::Safari => "safari",
+            Browser::Edge => "edge",
+            Browser::Opera => "opera",
+            Browser::Samsung => "samsung",
+            Browser::App => "app",
+        }
+    }
+}
+
+impl Os {
+    /// A short stable name (`windows`, `ios` ...), for views and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Other => "other",
+            Os::Windows => "windows",
+            Os::MacOs => "macos",
+            Os::Linux => "linux",
+            Os::Android => "android",
+            Os::Ios => "ios",
+            Os::ChromeOs => "chromeos",
+        }
+    }
+}
