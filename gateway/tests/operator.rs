@@ -302,14 +302,23 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/operators",
             "/operator/v1/players",
             "/operator/v1/players/{player}/balance",
+            "/operator/v1/players/{player}/balances",
             "/operator/v1/players/{player}/deposits",
+            "/operator/v1/players/{player}/devices",
             "/operator/v1/players/{player}/erasure",
+            "/operator/v1/players/{player}/games",
             "/operator/v1/players/{player}/history",
             "/operator/v1/players/{player}/limits",
+            "/operator/v1/players/{player}/login-flags",
+            "/operator/v1/players/{player}/logins",
+            "/operator/v1/players/{player}/logouts",
             "/operator/v1/players/{player}/profile",
             "/operator/v1/players/{player}/self-exclusion",
+            "/operator/v1/players/{player}/sessions",
+            "/operator/v1/players/{player}/statement",
             "/operator/v1/players/{player}/status",
             "/operator/v1/registrations",
+            "/operator/v1/risk/shared-identifiers",
             "/operator/v1/sessions",
             "/operator/v1/transactions/{source}/{id}",
             "/pragmatic/{aggregator}/adjustment.html",
@@ -571,7 +580,10 @@ async fn statements_balances_at_past_moments_and_game_history() {
     assert_eq!(w.bet(Http::V1, "b-3", "1.25", "r-3").await.status, StatusCode::OK);
     let deposit = json!({"deposit_id": "dep-2", "currency": "EUR", "amount": "20.00"});
     let path = format!("/operator/v1/players/{p}/deposits");
-    let funded = w.server.op(Http::V1, &w.admin, Method::POST, &path, Some(deposit)).await;
+    let funded = w
+        .server
+        .op(Http::V1, &w.admin, Method::POST, &path, Some(deposit))
+        .await;
     assert_eq!(funded.status, StatusCode::OK, "{}", funded.text());
 
     // The statement: every movement, and balances that add up exactly.
@@ -588,7 +600,7 @@ async fn statements_balances_at_past_moments_and_game_history() {
         assert_eq!(minor(line["balance"].as_str().unwrap()), cash + bonus, "{line}");
     }
     assert_eq!(cash, 10_000 - 500 + 750 - 200 + 200 - 125 + 2_000);
-    assert_eq!(w.balance().await["cash"], "118.75");
+    assert_eq!(w.balance().await["cash"], "121.25");
     assert_eq!(lines[4]["round"], "r-2", "a rollback is in its bet's round");
     assert_eq!(lines[4]["game"], "roulette");
     assert_eq!(lines[0]["round"], Value::Null);
@@ -606,8 +618,21 @@ async fn statements_balances_at_past_moments_and_game_history() {
     }
     assert_eq!(paged, lines);
     // A time range.
-    let ranged = get_ok(&w, &format!("/operator/v1/players/{p}/statement?from={}&to={}", t0 + 1_000, t0 + 2_000)).await;
-    let ranged: Vec<&str> = ranged["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    let ranged = get_ok(
+        &w,
+        &format!(
+            "/operator/v1/players/{p}/statement?from={}&to={}",
+            t0 + 1_000,
+            t0 + 2_000
+        ),
+    )
+    .await;
+    let ranged: Vec<&str> = ranged["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(ranged, ["bet", "win"]);
 
     // CSV, by parameter and by Accept header, reads back to the JSON lines.
@@ -615,7 +640,10 @@ async fn statements_balances_at_past_moments_and_game_history() {
     let by_format = get(&w, &csv_path).await;
     assert_eq!(by_format.status, StatusCode::OK);
     assert_eq!(by_format.content_type.as_deref(), Some("text/csv; charset=utf-8"));
-    let headers = [("authorization", format!("Bearer {}", w.admin)), ("accept", "text/csv".into())];
+    let headers = [
+        ("authorization", format!("Bearer {}", w.admin)),
+        ("accept", "text/csv".into()),
+    ];
     let path = format!("/operator/v1/players/{p}/statement");
     let by_accept = w.server.send(Http::V1, Method::GET, &path, &headers, None).await;
     assert_eq!(by_accept.body, by_format.body);
@@ -633,8 +661,16 @@ async fn statements_balances_at_past_moments_and_game_history() {
             assert_eq!(field, expected, "{column}");
         }
     }
-    let empty = get(&w, &format!("/operator/v1/players/{p}/statement?format=csv&from={}", t0 + 10_000)).await;
-    assert_eq!(String::from_utf8(empty.body).unwrap().lines().count(), 1, "the header alone");
+    let empty = get(
+        &w,
+        &format!("/operator/v1/players/{p}/statement?format=csv&from={}", t0 + 10_000),
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8(empty.body).unwrap().lines().count(),
+        1,
+        "the header alone"
+    );
 
     // Balances at past moments.
     let at = |t: u64| format!("/operator/v1/players/{p}/balances?at={t}");
@@ -645,12 +681,22 @@ async fn statements_balances_at_past_moments_and_game_history() {
     assert_eq!(cash_at(&get_ok(&w, &at(t0 + 1_500)).await), "102.50");
     assert_eq!(cash_at(&get_ok(&w, &at(t0 + 2_000)).await), "102.50");
     let now = get_ok(&w, &at(t0 + 3_000)).await;
-    assert_eq!(cash_at(&now), "118.75");
-    assert_eq!(now["balances"][0]["balance"], "118.75");
+    assert_eq!(cash_at(&now), "121.25");
+    assert_eq!(now["balances"][0]["balance"], "121.25");
     assert_eq!(now["balances"][0]["currency"], "EUR");
-    let rfc = get_ok(&w, &format!("/operator/v1/players/{p}/balances?at=2026-01-01T00:00:01.500Z")).await;
-    assert_eq!((rfc["at_ms"].as_u64(), cash_at(&rfc)), (Some(t0 + 1_500), "102.50".into()));
-    assert_eq!(cash_at(&get_ok(&w, &format!("/operator/v1/players/{p}/balances")).await), "118.75");
+    let rfc = get_ok(
+        &w,
+        &format!("/operator/v1/players/{p}/balances?at=2026-01-01T00:00:01.500Z"),
+    )
+    .await;
+    assert_eq!(
+        (rfc["at_ms"].as_u64(), cash_at(&rfc)),
+        (Some(t0 + 1_500), "102.50".into())
+    );
+    assert_eq!(
+        cash_at(&get_ok(&w, &format!("/operator/v1/players/{p}/balances")).await),
+        "121.25"
+    );
 
     // Game history: rounds, newest first, whole, with their game and aggregator.
     let games = get_ok(&w, &format!("/operator/v1/players/{p}/games")).await;
@@ -658,18 +704,34 @@ async fn statements_balances_at_past_moments_and_game_history() {
     let ids: Vec<&str> = rounds.iter().map(|r| r["round"].as_str().unwrap()).collect();
     assert_eq!(ids, ["r-3", "r-2", "r-1"]);
     let r1 = &rounds[2];
-    assert_eq!((r1["game"].as_str(), r1["staked"].as_str(), r1["won"].as_str()), (Some("slots"), Some("5.00"), Some("7.50")));
+    assert_eq!(
+        (r1["game"].as_str(), r1["staked"].as_str(), r1["won"].as_str()),
+        (Some("slots"), Some("5.00"), Some("7.50"))
+    );
     assert_eq!(r1["aggregator"], w.aggregator.id);
     assert_eq!(r1["aggregator_name"], "acme");
-    let plays: Vec<&str> = r1["plays"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    let plays: Vec<&str> = r1["plays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(plays, ["bet", "win"]);
-    assert_eq!((rounds[1]["refunded"].as_str(), rounds[1]["game"].as_str()), (Some("2.00"), Some("roulette")));
+    assert_eq!(
+        (rounds[1]["refunded"].as_str(), rounds[1]["game"].as_str()),
+        (Some("2.00"), Some("roulette"))
+    );
     let only = |query: &str| {
         let path = format!("/operator/v1/players/{p}/games?{query}");
         let w = &w;
         async move {
             let page = get_ok(w, &path).await;
-            page["rounds"].as_array().unwrap().iter().map(|r| r["round"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            page["rounds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["round"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(only("game=roulette").await, ["r-2"]);
@@ -686,28 +748,100 @@ async fn statements_balances_at_past_moments_and_game_history() {
     // Bad input: a clear 4xx, nothing submitted.
     let applied = w.server.commands_applied().await;
     let refused: [(String, StatusCode, &str); 16] = [
-        (format!("/operator/v1/players/999/statement"), StatusCode::NOT_FOUND, "unknown_player"),
-        (format!("/operator/v1/players/999/balances?at=1"), StatusCode::NOT_FOUND, "unknown_player"),
-        (format!("/operator/v1/players/999/games"), StatusCode::NOT_FOUND, "unknown_player"),
-        (format!("/operator/v1/players/{p}/statement?cursor=abc"), StatusCode::BAD_REQUEST, "invalid_cursor"),
-        (format!("/operator/v1/players/{p}/statement?cursor=0"), StatusCode::BAD_REQUEST, "invalid_cursor"),
-        (format!("/operator/v1/players/{p}/statement?format=xml"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/statement?from=yesterday"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/statement?from=5&to=4"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/statement?limit=0"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/statement?currency=XXX"), StatusCode::BAD_REQUEST, "unknown_currency"),
-        (format!("/operator/v1/players/{p}/statement?page=2"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/balances?at=-5"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/balances?at=2026-13-01T00:00:00Z"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/games?kind=jackpot"), StatusCode::BAD_REQUEST, "invalid_request"),
-        (format!("/operator/v1/players/{p}/games?cursor=-1"), StatusCode::BAD_REQUEST, "invalid_cursor"),
-        (format!("/operator/v1/players/{p}/games?limit=201"), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            format!("/operator/v1/players/999/statement"),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            format!("/operator/v1/players/999/balances?at=1"),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            format!("/operator/v1/players/999/games"),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?cursor=abc"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?cursor=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?format=xml"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?from=yesterday"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?from=5&to=4"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?limit=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?currency=XXX"),
+            StatusCode::BAD_REQUEST,
+            "unknown_currency",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?page=2"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/balances?at=-5"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/balances?at=2026-13-01T00:00:00Z"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/games?kind=jackpot"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/games?cursor=-1"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p}/games?limit=201"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
     ];
     for (path, status, code) in refused {
         let reply = get(&w, &path).await;
-        assert_eq!((reply.status, reply.code()), (status, code.to_owned()), "{path}: {}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
     }
     assert_eq!(w.server.commands_applied().await, applied);
-    assert_eq!(get_ok(&w, &format!("/operator/v1/players/{p}/statement")).await["lines"], Value::Array(lines));
+    assert_eq!(
+        get_ok(&w, &format!("/operator/v1/players/{p}/statement")).await["lines"],
+        Value::Array(lines)
+    );
     w.server.stop().await;
 }

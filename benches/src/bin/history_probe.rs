@@ -174,7 +174,9 @@ fn run(args: &Args) -> Result<(), String> {
         let t = Instant::now();
         let page = history::movements_matching(&connection, player, &MovementFilter::default(), 1_000)
             .map_err(|e| e.to_string())?;
-        statement.record(t.elapsed().as_micros() as u64).map_err(|e| e.to_string())?;
+        statement
+            .record(t.elapsed().as_micros() as u64)
+            .map_err(|e| e.to_string())?;
         rows[0] += page.len() as u64;
 
         let moment = first_ms as u64 + draw.below(span_ms + 1);
@@ -189,7 +191,9 @@ fn run(args: &Args) -> Result<(), String> {
             ..RoundFilter::default()
         };
         let rounds = history::rounds(&connection, player, &filter, 50).map_err(|e| e.to_string())?;
-        games.record(t.elapsed().as_micros() as u64).map_err(|e| e.to_string())?;
+        games
+            .record(t.elapsed().as_micros() as u64)
+            .map_err(|e| e.to_string())?;
         rows[2] += rounds.len() as u64;
     }
     report("statement", &statement, rows[0]);

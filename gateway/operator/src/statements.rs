@@ -41,7 +41,11 @@ fn time_ms(text: &str, field: &str) -> Result<u64, ApiError> {
         )
     };
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse::<u64>().ok().filter(|&ms| ms <= i64::MAX as u64).ok_or_else(bad);
+        return text
+            .parse::<u64>()
+            .ok()
+            .filter(|&ms| ms <= i64::MAX as u64)
+            .ok_or_else(bad);
     }
     let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| bad())?;
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).map_err(|_| bad())
@@ -221,7 +225,12 @@ fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
-            .any(|media| media.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv")))),
+            .any(|media| {
+                media
+                    .split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv"))
+            })),
     }
 }
 
@@ -230,9 +239,7 @@ fn csv_response(player: PlayerId, reply: &StatementReply) -> Result<Response, Ap
     let mut writer = csv::Writer::from_writer(Vec::new());
     if reply.lines.is_empty() {
         // serde writes the header with the first record: name the columns anyway.
-        writer
-            .write_record(STATEMENT_COLUMNS)
-            .map_err(ApiError::internal)?;
+        writer.write_record(STATEMENT_COLUMNS).map_err(ApiError::internal)?;
     }
     for line in &reply.lines {
         writer.serialize(line).map_err(ApiError::internal)?;
@@ -240,7 +247,10 @@ fn csv_response(player: PlayerId, reply: &StatementReply) -> Result<Response, Ap
     let bytes = writer.into_inner().map_err(ApiError::internal)?;
     let mut response = Response::new(Body::from(bytes));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     let disposition = format!("attachment; filename=\"statement-{}.csv\"", player.0);
     headers.insert(
         header::CONTENT_DISPOSITION,
@@ -248,7 +258,10 @@ fn csv_response(player: PlayerId, reply: &StatementReply) -> Result<Response, Ap
     );
     headers.insert("x-as-of-seq", HeaderValue::from(reply.as_of_seq));
     if let Some(next) = &reply.next_cursor {
-        headers.insert("x-next-cursor", HeaderValue::from_str(next).map_err(ApiError::internal)?);
+        headers.insert(
+            "x-next-cursor",
+            HeaderValue::from_str(next).map_err(ApiError::internal)?,
+        );
     }
     Ok(response)
 }
@@ -512,7 +525,10 @@ fn round_reply(state: &AppState, round: history::RoundView) -> Result<RoundReply
         .first()
         .ok_or_else(|| ApiError::internal("a round without movements"))?;
     let currency: Currency = first.currency;
-    let (started_ms, last_ms) = (first.time_ms, round.movements.last().map_or(first.time_ms, |m| m.time_ms));
+    let (started_ms, last_ms) = (
+        first.time_ms,
+        round.movements.last().map_or(first.time_ms, |m| m.time_ms),
+    );
     let (mut staked, mut won, mut refunded) = (Amount::ZERO, Amount::ZERO, Amount::ZERO);
     let mut plays = Vec::with_capacity(round.movements.len());
     for m in round.movements {
@@ -571,7 +587,11 @@ fn round_reply(state: &AppState, round: history::RoundView) -> Result<RoundReply
     responses((status = 200, body = GamesReply), BearerErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, time or game code, from after to, kind not bet, win or rollback, limit outside 1–200), invalid_cursor"),
         (status = 404, body = ErrorBody, description = "unknown_player")))]
-pub async fn games(State(state): State<AppState>, Path(player_id): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+pub async fn games(
+    State(state): State<AppState>,
+    Path(player_id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let Query(query) = Query::<GamesQuery>::try_from_uri(&uri).map_err(|_| {
         ApiError::bad_request(
             "invalid_request",
@@ -627,8 +647,19 @@ mod tests {
         assert_eq!(time_ms("0", "at").ok(), Some(0));
         assert_eq!(time_ms("1767225600000", "at").ok(), Some(1_767_225_600_000));
         assert_eq!(time_ms("2026-01-01T00:00:00Z", "at").ok(), Some(1_767_225_600_000));
-        assert_eq!(time_ms("2026-01-01T01:00:00.250+01:00", "at").ok(), Some(1_767_225_600_250));
-        for bad in ["", "-1", "1e3", "yesterday", "2026-01-01", "1969-12-31T23:59:59Z", "99999999999999999999"] {
+        assert_eq!(
+            time_ms("2026-01-01T01:00:00.250+01:00", "at").ok(),
+            Some(1_767_225_600_250)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1e3",
+            "yesterday",
+            "2026-01-01",
+            "1969-12-31T23:59:59Z",
+            "99999999999999999999",
+        ] {
             assert!(time_ms(bad, "at").is_err(), "{bad}");
         }
         assert_eq!(rfc3339(1_767_225_600_250), "2026-01-01T00:00:00.25Z");

@@ -390,7 +390,11 @@ async fn for_player<T: Send + 'static>(
     responses((status = 200, body = SessionsReply), RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, limit outside 1–500), invalid_cursor"),
         (status = 404, body = ErrorBody, description = "unknown_player")))]
-pub async fn sessions(State(state): State<AppState>, Path(player_id): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+pub async fn sessions(
+    State(state): State<AppState>,
+    Path(player_id): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let Query(query) = Query::<PageQuery>::try_from_uri(&uri)
         .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are cursor and limit"))?;
     let limit = limit(query.limit, SESSIONS_PAGE_MAX)?;
@@ -399,7 +403,8 @@ pub async fn sessions(State(state): State<AppState>, Path(player_id): Path<Strin
         Some(text) => text.parse::<u64>().ok().filter(|&seq| seq > 0).ok_or_else(bad_cursor)?,
     };
     let player = player(&state, &player_id)?;
-    let (sessions, as_of_seq) = for_player(&state, player, move |c| logins::sessions(c, player, before_seq, limit)).await?;
+    let (sessions, as_of_seq) =
+        for_player(&state, player, move |c| logins::sessions(c, player, before_seq, limit)).await?;
     let next_cursor = (sessions.len() == limit)
         .then(|| sessions.last().map(|s| s.seq.to_string()))
         .flatten();

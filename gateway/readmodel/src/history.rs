@@ -499,8 +499,7 @@ pub fn balances_at(
     let mut statement = connection.prepare_cached(&sql)?;
     let mut found = Vec::new();
     for code in wallets {
-        let currency =
-            Currency::from_code(&code).ok_or_else(|| ReadModelError::Damaged(format!("currency {code}")))?;
+        let currency = Currency::from_code(&code).ok_or_else(|| ReadModelError::Damaged(format!("currency {code}")))?;
         let last = statement
             .query_row(params![player.0 as i64, code, clamp(at_ms)], movement_row)
             .optional()?
@@ -535,7 +534,8 @@ pub struct RoundFilter {
     /// Only rounds with a movement of this kind (`bet`, `win`, `rollback`).
     pub kind: Option<String>,
     /// Only rounds whose last selected movement is before this sequence
-    /// number (paging, newest first).
+    /// number (paging, newest first: a round is on one page only, the one
+    /// its last selected movement puts it on).
     pub before_seq: u64,
 }
 
@@ -567,8 +567,8 @@ pub fn rounds(
         "SELECT source, round, game, MAX(seq) AS last FROM movements
          WHERE player = ?1 AND round IS NOT NULL
            AND (?2 IS NULL OR time_ms >= ?2) AND (?3 IS NULL OR time_ms < ?3)
-           AND (?4 IS NULL OR game = ?4) AND (?5 IS NULL OR kind = ?5) AND seq < ?6
-         GROUP BY source, round, game ORDER BY last DESC LIMIT ?7",
+           AND (?4 IS NULL OR game = ?4) AND (?5 IS NULL OR kind = ?5)
+         GROUP BY source, round, game HAVING last < ?6 ORDER BY last DESC LIMIT ?7",
     )?;
     let heads = statement
         .query_map(

@@ -16,7 +16,7 @@ use engine::outcome::{BlockReason, Outcome};
 use engine::players::{self, LoginContext};
 use engine::sequencer::Committed;
 use engine::{BlindIndex, PlayerId};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use crate::ReadModelError;
 
@@ -304,7 +304,11 @@ pub fn sessions(
     sessions_where(
         connection,
         "player = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-        &[&(player.0 as i64), &(before_seq.min(i64::MAX as u64) as i64), &(limit as i64)],
+        &[
+            &(player.0 as i64),
+            &(before_seq.min(i64::MAX as u64) as i64),
+            &(limit as i64),
+        ],
     )
 }
 
@@ -393,8 +397,8 @@ pub fn identifiers(
     Ok(found)
 }
 
-/// The players who logged in from an identifier, lowest id first, after
-/// `after` (paging), at most `limit`.
+/// The players who logged in from an identifier, lowest id first, at most
+/// `limit`.
 pub fn identifier_players(
     connection: &Connection,
     kind: Identifier,
@@ -444,15 +448,6 @@ pub fn shared(
         found.push((kind, index(hash)?, players as u64));
     }
     Ok(found)
-}
-
-/// Whether an identifier is known at all (for a 404 on an unknown one).
-pub fn identifier_known(connection: &Connection, kind: Identifier, hash: &BlindIndex) -> Result<bool, ReadModelError> {
-    Ok(connection
-        .prepare_cached("SELECT 1 FROM identifier_players WHERE kind = ?1 AND hash = ?2")?
-        .query_row(params![kind.name(), &hash.0[..]], |_| Ok(()))
-        .optional()?
-        .is_some())
 }
 
 /// A player's sessions that were concurrent with another (newest first, at
