@@ -749,17 +749,17 @@ async fn statements_balances_at_past_moments_and_game_history() {
     let applied = w.server.commands_applied().await;
     let refused: [(String, StatusCode, &str); 16] = [
         (
-            format!("/operator/v1/players/999/statement"),
+            "/operator/v1/players/999/statement".to_owned(),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),
         (
-            format!("/operator/v1/players/999/balances?at=1"),
+            "/operator/v1/players/999/balances?at=1".to_owned(),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),
         (
-            format!("/operator/v1/players/999/games"),
+            "/operator/v1/players/999/games".to_owned(),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),

@@ -910,13 +910,13 @@ async fn logins_make_sessions_devices_and_risk_flags_without_personal_data_in_cl
     let applied = s.commands_applied().await;
     let post_refusals: Vec<(String, Value, StatusCode, &str)> = vec![
         (
-            format!("/operator/v1/players/999/logins"),
+            "/operator/v1/players/999/logins".to_owned(),
             device(laptop, home_ip, ""),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),
         (
-            format!("/operator/v1/players/999/logouts"),
+            "/operator/v1/players/999/logouts".to_owned(),
             device(laptop, home_ip, ""),
             StatusCode::NOT_FOUND,
             "unknown_player",
@@ -975,17 +975,17 @@ async fn logins_make_sessions_devices_and_risk_flags_without_personal_data_in_cl
     }
     let get_refusals: [(String, StatusCode, &str); 8] = [
         (
-            format!("/operator/v1/players/999/sessions"),
+            "/operator/v1/players/999/sessions".to_owned(),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),
         (
-            format!("/operator/v1/players/999/devices"),
+            "/operator/v1/players/999/devices".to_owned(),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),
         (
-            format!("/operator/v1/players/999/login-flags"),
+            "/operator/v1/players/999/login-flags".to_owned(),
             StatusCode::NOT_FOUND,
             "unknown_player",
         ),
