@@ -321,15 +321,24 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/operators/{operator}/token",
             "/operator/v1/players",
             "/operator/v1/players/{player}/balance",
+            "/operator/v1/players/{player}/balances",
             "/operator/v1/players/{player}/deposits",
+            "/operator/v1/players/{player}/devices",
             "/operator/v1/players/{player}/erasure",
+            "/operator/v1/players/{player}/games",
             "/operator/v1/players/{player}/history",
             "/operator/v1/players/{player}/limits",
+            "/operator/v1/players/{player}/login-flags",
+            "/operator/v1/players/{player}/logins",
+            "/operator/v1/players/{player}/logouts",
             "/operator/v1/players/{player}/profile",
             "/operator/v1/players/{player}/self-exclusion",
+            "/operator/v1/players/{player}/sessions",
+            "/operator/v1/players/{player}/statement",
             "/operator/v1/players/{player}/status",
             "/operator/v1/players/{player}/time-out",
             "/operator/v1/registrations",
+            "/operator/v1/risk/shared-identifiers",
             "/operator/v1/sessions",
             "/operator/v1/transactions/{source}/{id}",
             "/pragmatic/{aggregator}/adjustment.html",
@@ -1063,5 +1072,311 @@ async fn the_audit_trail_shows_who_did_what_to_whom_from_the_journal() {
         );
     }
     assert_eq!(audit(&w, &support, "").await.0, StatusCode::FORBIDDEN);
+    w.server.stop().await;
+}
+
+/// An EUR decimal string as minor units.
+fn minor(text: &str) -> i64 {
+    let (units, cents) = text.split_once('.').unwrap();
+    let value = units.trim_start_matches('-').parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap();
+    if text.starts_with('-') { -value } else { value }
+}
+
+async fn get(w: &World, path: &str) -> support::Reply {
+    w.server.op(Http::V1, &w.admin, Method::GET, path, None).await
+}
+
+async fn get_ok(w: &World, path: &str) -> Value {
+    let reply = get(w, path).await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
+    reply.json()
+}
+
+/// Bets, wins and a rollback in three rounds of two games, a second
+/// deposit, each at its own time: the statement adds up line by line, its
+/// CSV export reads back to the same lines, the balances at past moments
+/// are those the statement shows then, and the game history groups the
+/// rounds and filters them by time, game and kind.
+#[tokio::test]
+async fn statements_balances_at_past_moments_and_game_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let p = w.player;
+    let t0 = w.server.now();
+    w.server.advance(1_000);
+    assert_eq!(w.bet(Http::V1, "b-1", "5.00", "r-1").await.status, StatusCode::OK);
+    assert_eq!(w.win(Http::V1, "w-1", "7.50", "r-1").await.status, StatusCode::OK);
+    w.server.advance(1_000);
+    let roulette = json!({"token": w.token, "transaction_id": "b-2", "round_id": "r-2", "game": "roulette",
+        "currency": "EUR", "amount": "2.00"});
+    assert_eq!(w.wallet(Http::V1, "bet", roulette).await.status, StatusCode::OK);
+    assert_eq!(w.rollback(Http::V1, "rb-1", "b-2").await.status, StatusCode::OK);
+    w.server.advance(1_000);
+    assert_eq!(w.bet(Http::V1, "b-3", "1.25", "r-3").await.status, StatusCode::OK);
+    let deposit = json!({"deposit_id": "dep-2", "currency": "EUR", "amount": "20.00"});
+    let path = format!("/operator/v1/players/{p}/deposits");
+    let funded = w
+        .server
+        .op(Http::V1, &w.admin, Method::POST, &path, Some(deposit))
+        .await;
+    assert_eq!(funded.status, StatusCode::OK, "{}", funded.text());
+
+    // The statement: every movement, and balances that add up exactly.
+    let statement = get_ok(&w, &format!("/operator/v1/players/{p}/statement")).await;
+    let lines = statement["lines"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["deposit", "bet", "win", "bet", "rollback", "bet", "deposit"]);
+    let (mut cash, mut bonus) = (0, 0);
+    for line in &lines {
+        cash += minor(line["cash_delta"].as_str().unwrap());
+        bonus += minor(line["bonus_delta"].as_str().unwrap());
+        assert_eq!(minor(line["cash"].as_str().unwrap()), cash, "{line}");
+        assert_eq!(minor(line["bonus"].as_str().unwrap()), bonus, "{line}");
+        assert_eq!(minor(line["balance"].as_str().unwrap()), cash + bonus, "{line}");
+    }
+    assert_eq!(cash, 10_000 - 500 + 750 - 200 + 200 - 125 + 2_000);
+    assert_eq!(w.balance().await["cash"], "121.25");
+    assert_eq!(lines[4]["round"], "r-2", "a rollback is in its bet's round");
+    assert_eq!(lines[4]["game"], "roulette");
+    assert_eq!(lines[0]["round"], Value::Null);
+
+    // Pages by cursor give the same lines.
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = get_ok(&w, &format!("/operator/v1/players/{p}/statement?limit=3{cursor}")).await;
+        paged.extend(page["lines"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, lines);
+    // A time range.
+    let ranged = get_ok(
+        &w,
+        &format!(
+            "/operator/v1/players/{p}/statement?from={}&to={}",
+            t0 + 1_000,
+            t0 + 2_000
+        ),
+    )
+    .await;
+    let ranged: Vec<&str> = ranged["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(ranged, ["bet", "win"]);
+
+    // CSV, by parameter and by Accept header, reads back to the JSON lines.
+    let csv_path = format!("/operator/v1/players/{p}/statement?format=csv");
+    let by_format = get(&w, &csv_path).await;
+    assert_eq!(by_format.status, StatusCode::OK);
+    assert_eq!(by_format.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+    let headers = [
+        ("authorization", format!("Bearer {}", w.admin)),
+        ("accept", "text/csv".into()),
+    ];
+    let path = format!("/operator/v1/players/{p}/statement");
+    let by_accept = w.server.send(Http::V1, Method::GET, &path, &headers, None).await;
+    assert_eq!(by_accept.body, by_format.body);
+    let mut reader = csv::Reader::from_reader(&by_format.body[..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), lines.len());
+    for (record, line) in records.iter().zip(&lines) {
+        for (column, field) in header.iter().zip(record.iter()) {
+            let expected = match &line[column.as_str()] {
+                Value::Null => String::new(),
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(field, expected, "{column}");
+        }
+    }
+    let empty = get(
+        &w,
+        &format!("/operator/v1/players/{p}/statement?format=csv&from={}", t0 + 10_000),
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8(empty.body).unwrap().lines().count(),
+        1,
+        "the header alone"
+    );
+
+    // Balances at past moments.
+    let at = |t: u64| format!("/operator/v1/players/{p}/balances?at={t}");
+    let cash_at = |reply: &Value| reply["balances"][0]["cash"].as_str().unwrap().to_owned();
+    assert_eq!(cash_at(&get_ok(&w, &at(t0 - 1)).await), "0.00");
+    assert_eq!(get_ok(&w, &at(t0 - 1)).await["balances"][0]["last_seq"], 0);
+    assert_eq!(cash_at(&get_ok(&w, &at(t0)).await), "100.00");
+    assert_eq!(cash_at(&get_ok(&w, &at(t0 + 1_500)).await), "102.50");
+    assert_eq!(cash_at(&get_ok(&w, &at(t0 + 2_000)).await), "102.50");
+    let now = get_ok(&w, &at(t0 + 3_000)).await;
+    assert_eq!(cash_at(&now), "121.25");
+    assert_eq!(now["balances"][0]["balance"], "121.25");
+    assert_eq!(now["balances"][0]["currency"], "EUR");
+    let rfc = get_ok(
+        &w,
+        &format!("/operator/v1/players/{p}/balances?at=2026-01-01T00:00:01.500Z"),
+    )
+    .await;
+    assert_eq!(
+        (rfc["at_ms"].as_u64(), cash_at(&rfc)),
+        (Some(t0 + 1_500), "102.50".into())
+    );
+    assert_eq!(
+        cash_at(&get_ok(&w, &format!("/operator/v1/players/{p}/balances")).await),
+        "121.25"
+    );
+
+    // Game history: rounds, newest first, whole, with their game and aggregator.
+    let games = get_ok(&w, &format!("/operator/v1/players/{p}/games")).await;
+    let rounds = games["rounds"].as_array().unwrap();
+    let ids: Vec<&str> = rounds.iter().map(|r| r["round"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["r-3", "r-2", "r-1"]);
+    let r1 = &rounds[2];
+    assert_eq!(
+        (r1["game"].as_str(), r1["staked"].as_str(), r1["won"].as_str()),
+        (Some("slots"), Some("5.00"), Some("7.50"))
+    );
+    assert_eq!(r1["aggregator"], w.aggregator.id);
+    assert_eq!(r1["aggregator_name"], "acme");
+    let plays: Vec<&str> = r1["plays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(plays, ["bet", "win"]);
+    assert_eq!(
+        (rounds[1]["refunded"].as_str(), rounds[1]["game"].as_str()),
+        (Some("2.00"), Some("roulette"))
+    );
+    let only = |query: &str| {
+        let path = format!("/operator/v1/players/{p}/games?{query}");
+        let w = &w;
+        async move {
+            let page = get_ok(w, &path).await;
+            page["rounds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["round"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(only("game=roulette").await, ["r-2"]);
+    assert_eq!(only("kind=rollback").await, ["r-2"]);
+    assert_eq!(only("kind=win").await, ["r-1"]);
+    assert_eq!(only(&format!("from={}", t0 + 3_000)).await, ["r-3"]);
+    assert_eq!(only(&format!("from={}&to={}", t0, t0 + 2_000)).await, ["r-1"]);
+    assert_eq!(only("game=blackjack").await, Vec::<String>::new());
+    let first = get_ok(&w, &format!("/operator/v1/players/{p}/games?limit=2")).await;
+    assert_eq!(first["rounds"].as_array().unwrap().len(), 2);
+    let next = first["next_cursor"].as_str().unwrap();
+    assert_eq!(only(&format!("limit=2&cursor={next}")).await, ["r-1"]);
+
+    // Bad input: a clear 4xx, nothing submitted.
+    let applied = w.server.commands_applied().await;
+    let refused: [(String, StatusCode, &str); 16] = [
+        (
+            "/operator/v1/players/999/statement".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            "/operator/v1/players/999/balances?at=1".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            "/operator/v1/players/999/games".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?cursor=abc"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?cursor=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?format=xml"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?from=yesterday"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?from=5&to=4"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?limit=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?currency=XXX"),
+            StatusCode::BAD_REQUEST,
+            "unknown_currency",
+        ),
+        (
+            format!("/operator/v1/players/{p}/statement?page=2"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/balances?at=-5"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/balances?at=2026-13-01T00:00:00Z"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/games?kind=jackpot"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p}/games?cursor=-1"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p}/games?limit=201"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (path, status, code) in refused {
+        let reply = get(&w, &path).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(w.server.commands_applied().await, applied);
+    assert_eq!(
+        get_ok(&w, &format!("/operator/v1/players/{p}/statement")).await["lines"],
+        Value::Array(lines)
+    );
     w.server.stop().await;
 }

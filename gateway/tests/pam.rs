@@ -1210,3 +1210,388 @@ async fn manual_decisions_and_documents_keep_reasons_and_hashed_numbers_only() {
     let found = files_holding(dir.path(), &["925665416", "925 665 416", "925-665-416"]);
     assert!(found.is_empty(), "document numbers in clear: {found:?}");
 }
+
+const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0 QuokkaBuild/7731";
+const SAFARI_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 \
+    (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1 WombatKit/3319";
+
+fn device(device_id: &str, ip: &str, user_agent: &str) -> Value {
+    json!({"device_id": device_id, "ip": ip, "user_agent": user_agent})
+}
+
+async fn login(s: &TestServer, token: &str, player: u64, body: Value) -> Reply {
+    op(
+        s,
+        token,
+        Method::POST,
+        &format!("/operator/v1/players/{player}/logins"),
+        Some(body),
+    )
+    .await
+}
+
+async fn login_ok(s: &TestServer, token: &str, player: u64, body: Value) -> Value {
+    let reply = login(s, token, player, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    reply.json()
+}
+
+async fn read_ok(s: &TestServer, token: &str, path: &str) -> Value {
+    let reply = op(s, token, Method::GET, path, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
+    reply.json()
+}
+
+/// Logins and logouts: sessions with their durations, ended by a logout or
+/// by the next login from the same device; a login while another device's
+/// session is open flagged as concurrent; a device and an IP address
+/// shared between players flagged and listed for risk; a blocked player's
+/// login recorded with the reason, an erased one's refused; bad input
+/// refused with nothing submitted; and the device ids, addresses and user
+/// agents nowhere in clear in the data directory.
+#[tokio::test]
+async fn logins_make_sessions_devices_and_risk_flags_without_personal_data_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let (p1, admin) = (w.player, w.admin.as_str());
+    let registered = op(
+        s,
+        admin,
+        Method::POST,
+        "/operator/v1/players",
+        Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+    )
+    .await;
+    let p2 = registered.json()["player"].as_u64().unwrap();
+    let (laptop, phone) = ("dev-laptop-4f1c9e2a77", "dev-phone-8b3d0c6e51");
+    let (home_ip, cafe_ip) = ("198.51.100.23", "2001:db8:4::beef:17");
+
+    // A login and its logout a minute later.
+    let first = login_ok(s, admin, p1, device(laptop, home_ip, FIREFOX_LINUX)).await;
+    let session = &first["session"];
+    assert_eq!(
+        (first["may_play"].as_bool(), session["concurrent_with"].clone()),
+        (Some(true), Value::Null)
+    );
+    assert_eq!(
+        (session["browser"].as_str(), session["os"].as_str()),
+        (Some("firefox"), Some("linux"))
+    );
+    let first_id = session["session"].as_u64().unwrap();
+    s.advance(60_000);
+    let logout = op(
+        s,
+        admin,
+        Method::POST,
+        &format!("/operator/v1/players/{p1}/logouts"),
+        Some(device(laptop, home_ip, FIREFOX_LINUX)),
+    )
+    .await;
+    assert_eq!(logout.status, StatusCode::OK, "{}", logout.text());
+    let ended = &logout.json()["ended"];
+    assert_eq!(
+        (ended["session"].as_u64(), ended["duration_ms"].as_u64()),
+        (Some(first_id), Some(60_000))
+    );
+    assert_eq!(ended["ended_by"], "logout");
+    // A logout with no session open on that device ends nothing.
+    let stray = op(
+        s,
+        admin,
+        Method::POST,
+        &format!("/operator/v1/players/{p1}/logouts"),
+        Some(device(phone, home_ip, "")),
+    )
+    .await;
+    assert_eq!(
+        (stray.status, stray.json()["ended"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
+
+    // The laptop again (left open), then the phone meanwhile: concurrent.
+    s.advance(1_000);
+    let open = login_ok(s, admin, p1, device(laptop, home_ip, FIREFOX_LINUX)).await["session"]["session"]
+        .as_u64()
+        .unwrap();
+    s.advance(1_000);
+    // A retry of the same report gets the same session.
+    let body = device(phone, cafe_ip, SAFARI_IOS);
+    let path = format!("/operator/v1/players/{p1}/logins");
+    let headers = [
+        ("authorization", format!("Bearer {admin}")),
+        ("content-type", "application/json".to_owned()),
+        ("idempotency-key", "login-phone-1".to_owned()),
+    ];
+    let bytes = body.to_string().into_bytes();
+    let concurrent = s
+        .send(Http::V1, Method::POST, &path, &headers, Some(bytes.clone()))
+        .await;
+    assert_eq!(concurrent.status, StatusCode::CREATED, "{}", concurrent.text());
+    let retried = s.send(Http::V1, Method::POST, &path, &headers, Some(bytes)).await;
+    assert_eq!(retried.json()["session"], concurrent.json()["session"]);
+    let concurrent = concurrent.json()["session"].clone();
+    assert_eq!(concurrent["concurrent_with"].as_u64(), Some(open));
+    assert_eq!(
+        (concurrent["browser"].as_str(), concurrent["os"].as_str()),
+        (Some("safari"), Some("ios"))
+    );
+    // The laptop once more without a logout: the open laptop session ends
+    // there, and the phone's is still open: concurrent again.
+    s.advance(5_000);
+    login_ok(s, admin, p1, device(laptop, home_ip, FIREFOX_LINUX)).await;
+
+    let sessions = read_ok(s, admin, &format!("/operator/v1/players/{p1}/sessions")).await;
+    let sessions = sessions["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 4);
+    let by_id = |id: u64| {
+        sessions
+            .iter()
+            .find(|x| x["session"].as_u64() == Some(id))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id(open)["ended_by"], "next_login");
+    assert_eq!(by_id(open)["duration_ms"].as_u64(), Some(6_000));
+    assert_eq!(sessions[0]["ended_ms"], Value::Null, "the newest is open");
+    // Pages by cursor give the same sessions.
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = read_ok(s, admin, &format!("/operator/v1/players/{p1}/sessions?limit=3{cursor}")).await;
+        paged.extend(page["sessions"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, sessions);
+    let devices = read_ok(s, admin, &format!("/operator/v1/players/{p1}/devices")).await;
+    assert_eq!(devices["devices"].as_array().unwrap().len(), 2);
+    assert_eq!(devices["addresses"].as_array().unwrap().len(), 2);
+    assert_eq!(devices["devices"][0]["logins"], 3, "the laptop, used last");
+    let flags = read_ok(s, admin, &format!("/operator/v1/players/{p1}/login-flags")).await;
+    let flagged: Vec<Option<u64>> = flags["concurrent_sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["concurrent_with"].as_u64())
+        .collect();
+    assert_eq!(flagged, [concurrent["session"].as_u64(), Some(open)]);
+    assert_eq!(
+        (flags["flagged"].as_bool(), flags["shared"].clone()),
+        (Some(true), json!([]))
+    );
+
+    // Player 2 on player 1's phone, from player 1's home address written
+    // as IPv6: the device and the address are shared.
+    login_ok(s, admin, p2, device(phone, "::ffff:198.51.100.23", "CasinoApp/2.0")).await;
+    let flags = read_ok(s, admin, &format!("/operator/v1/players/{p2}/login-flags")).await;
+    let shared = flags["shared"].as_array().unwrap();
+    let kinds: Vec<&str> = shared.iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 2);
+    assert!(kinds.contains(&"device") && kinds.contains(&"ip"), "{kinds:?}");
+    for identifier in shared {
+        assert_eq!(identifier["player_ids"], json!([p1, p2]));
+    }
+    assert_eq!(flags["concurrent_sessions"], json!([]));
+    let risk = read_ok(s, admin, "/operator/v1/risk/shared-identifiers").await;
+    assert_eq!(risk["shared"].as_array().unwrap().len(), 2);
+    let first_page = read_ok(s, admin, "/operator/v1/risk/shared-identifiers?limit=1").await;
+    let next = first_page["next_cursor"].as_str().unwrap();
+    let second = read_ok(
+        s,
+        admin,
+        &format!("/operator/v1/risk/shared-identifiers?limit=1&cursor={next}"),
+    )
+    .await;
+    assert_eq!(
+        [first_page["shared"][0].clone(), second["shared"][0].clone()],
+        risk["shared"].as_array().unwrap()[..]
+    );
+
+    // A self-excluded, then closed, player's login is recorded with the reason.
+    let until = s.now() + 86_400_000;
+    let excluded = op(
+        s,
+        admin,
+        Method::POST,
+        &format!("/operator/v1/players/{p2}/self-exclusion"),
+        Some(json!({"until_ms": until})),
+    )
+    .await;
+    assert_eq!(excluded.status, StatusCode::OK, "{}", excluded.text());
+    let blocked = login_ok(s, admin, p2, device(phone, cafe_ip, "")).await;
+    assert_eq!(blocked["may_play"], false);
+    assert_eq!(
+        blocked["session"]["blocked"],
+        json!({"reason": "self_excluded", "until_ms": until})
+    );
+    let status = json!({"status": "closed", "reason": "player asked"});
+    assert_eq!(
+        op(
+            s,
+            admin,
+            Method::PUT,
+            &format!("/operator/v1/players/{p2}/status"),
+            Some(status)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let closed = login_ok(s, admin, p2, device(phone, cafe_ip, "")).await;
+    assert_eq!(closed["session"]["blocked"], json!({"reason": "closed"}));
+    let erasure = op(
+        s,
+        admin,
+        Method::POST,
+        &format!("/operator/v1/players/{p2}/erasure"),
+        Some(json!({"reason": "gdpr 9"})),
+    )
+    .await;
+    assert_eq!(erasure.status, StatusCode::OK, "{}", erasure.text());
+    let gone = login(s, admin, p2, device(phone, cafe_ip, "")).await;
+    assert_eq!((gone.status, gone.code()), (StatusCode::GONE, "player_erased".into()));
+
+    // Bad input: a clear 4xx, nothing submitted.
+    let applied = s.commands_applied().await;
+    let post_refusals: Vec<(String, Value, StatusCode, &str)> = vec![
+        (
+            "/operator/v1/players/999/logins".to_owned(),
+            device(laptop, home_ip, ""),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            "/operator/v1/players/999/logouts".to_owned(),
+            device(laptop, home_ip, ""),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logins"),
+            device("", home_ip, ""),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logins"),
+            device(&"d".repeat(257), home_ip, ""),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logins"),
+            device(laptop, "300.1.2.3", ""),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logouts"),
+            device(laptop, "home", ""),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logins"),
+            device(laptop, home_ip, &"x".repeat(2049)),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logins"),
+            json!({"device_id": laptop, "ip": home_ip}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/logins"),
+            json!({"device_id": laptop, "ip": home_ip, "user_agent": "", "x": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (path, body, status, code) in post_refusals {
+        let reply = op(s, admin, Method::POST, &path, Some(body)).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
+    }
+    let get_refusals: [(String, StatusCode, &str); 8] = [
+        (
+            "/operator/v1/players/999/sessions".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            "/operator/v1/players/999/devices".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            "/operator/v1/players/999/login-flags".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/sessions?cursor=soon"),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/sessions?limit=0"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            format!("/operator/v1/players/{p1}/sessions?offset=3"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/risk/shared-identifiers?cursor=ip:zz".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
+        (
+            "/operator/v1/risk/shared-identifiers?limit=501".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (path, status, code) in get_refusals {
+        let reply = op(s, admin, Method::GET, &path, None).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(s.commands_applied().await, applied);
+    assert_eq!(
+        read_ok(s, admin, &format!("/operator/v1/players/{p1}/sessions")).await["sessions"],
+        Value::Array(sessions)
+    );
+
+    // Nothing of it in clear in any file of the data directory.
+    let w_server = w.server;
+    w_server.stop().await;
+    let needles = [
+        laptop,
+        phone,
+        home_ip,
+        cafe_ip,
+        "2001:db8:4::beef:17",
+        "QuokkaBuild",
+        "WombatKit",
+        "CasinoApp",
+        "rv:121.0",
+    ];
+    let found = files_holding(dir.path(), &needles);
+    assert!(found.is_empty(), "login data in clear: {found:?}");
+}

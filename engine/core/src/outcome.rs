@@ -84,6 +84,12 @@ pub enum Outcome {
         /// ([`crate::ledger::Access::follow`]) must not apply twice.
         seq: u64,
     },
+    /// A login was recorded; `blocked` says why the account may not play
+    /// now (closed, suspended, self-excluded, timed out), if it may not.
+    LoginRecorded {
+        /// The block in force at the login, if any.
+        blocked: Option<BlockReason>,
+    },
 }
 
 impl Outcome {

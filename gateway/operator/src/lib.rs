@@ -1,7 +1,8 @@
 //! The operator API (it grows with the PAM and payments issues): who may
 //! use the server ([`access`], [`operators`]), the [`audit`] trail, [`players`], [`payments`], responsible
-//! gambling [`limits`], game [`sessions`], and [`lookups`] served from the
-//! read models.
+//! gambling [`limits`], game [`sessions`], and [`lookups`] and
+//! [`statements`] (statements, balances at a past moment, game history)
+//! served from the read models.
 //!
 //! Operators present a bearer token. Each route's row in [`routes`] names
 //! the roles it admits; the router checks them before the handler runs, and
@@ -24,6 +25,7 @@ pub mod payments;
 pub mod players;
 pub mod sessions;
 mod shared;
+pub mod statements;
 
 use edge::route::{Access, Route, route};
 use engine::Role;
@@ -59,6 +61,9 @@ pub fn routes() -> Vec<Route> {
         route::<lookups::__path_balance, _>(Operator(ALL), lookups::balance),
         route::<lookups::__path_history, _>(Operator(ALL), lookups::history),
         route::<lookups::__path_transaction, _>(Operator(ALL), lookups::transaction),
+        route::<statements::__path_statement, _>(Operator(ALL), statements::statement),
+        route::<statements::__path_balances_at, _>(Operator(ALL), statements::balances_at),
+        route::<statements::__path_games, _>(Operator(ALL), statements::games),
     ]
 }
 

@@ -1,7 +1,8 @@
 //! Player account management (PAM): registration with a profile, profile
-//! changes, account status with a reason, erasure, and KYC (provider
-//! checks, manual decisions, documents, the provider's webhook), over the
-//! operator API.
+//! changes, account status with a reason, erasure, KYC (provider checks,
+//! manual decisions, documents, the provider's webhook), and the front
+//! end's login and logout reports with the sessions, devices and risk flags
+//! drawn from them ([`logins`]), over the operator API.
 //!
 //! Personal data stays in this module: profiles are validated here and
 //! sealed under a per-player data key ([`vault`]) before the command that
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod kyc;
+pub mod logins;
 pub mod players;
 pub mod profile;
 pub mod vault;
@@ -35,6 +37,8 @@ const SUPPORT: &[Role] = &[Role::Admin, Role::Support];
 const PROFILE_READERS: &[Role] = &[Role::Admin, Role::Support, Role::Compliance];
 /// Who suspends, closes and reopens accounts.
 const STATUS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
+/// Who reads the risk lists across players.
+const RISK: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who erases personal data.
 const ERASURE: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who reads KYC state.
@@ -58,6 +62,12 @@ pub fn routes() -> Vec<Route> {
         route::<kyc::routes::__path_set_gates, _>(Operator(KYC_DECIDERS), kyc::routes::set_gates),
         // Authenticated by the provider's signature over the body.
         route::<kyc::routes::__path_webhook, _>(Public, kyc::routes::webhook),
+        route::<logins::__path_login, _>(Operator(SUPPORT), logins::login),
+        route::<logins::__path_logout, _>(Operator(SUPPORT), logins::logout),
+        route::<logins::__path_sessions, _>(Operator(PROFILE_READERS), logins::sessions),
+        route::<logins::__path_devices, _>(Operator(PROFILE_READERS), logins::devices),
+        route::<logins::__path_flags, _>(Operator(PROFILE_READERS), logins::flags),
+        route::<logins::__path_shared, _>(Operator(RISK), logins::shared),
     ]
 }
 

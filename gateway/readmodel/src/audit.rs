@@ -339,6 +339,17 @@ fn players_change(
             )),
             ..Change::default()
         },
+        // Device and address are blind indexes: the trail names the report only.
+        players::Command::RecordLogin { .. } => Change {
+            field: Some("session".into()),
+            after: Some("login".into()),
+            ..Change::default()
+        },
+        players::Command::RecordLogout { .. } => Change {
+            field: Some("session".into()),
+            after: Some("logout".into()),
+            ..Change::default()
+        },
         // Sealed: the trail says that it changed, never what it holds.
         players::Command::UpdateProfile { .. } => Change {
             field: Some("profile".into()),

@@ -62,6 +62,10 @@ pub struct Movement {
     pub bonus_delta: Amount,
     /// The wallet after the movement.
     pub balances: Balances,
+    /// The game round it belongs to (bets, wins, rollbacks): the
+    /// aggregator's round id and the game code. None for other movements,
+    /// and for movements projected before the read model kept rounds.
+    pub round: Option<(String, String)>,
 }
 
 /// Applies one committed record. `time_ms` is the ledger's clock before it
@@ -155,10 +159,19 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
 
     if let (Outcome::Moved(receipt), Some(player)) = (outcome, player) {
         let b = &receipt.balances;
+        let (round, game) = match command {
+            Command::Gaming(gaming::Command::Bet(gaming::Bet { round, .. }))
+            | Command::Gaming(gaming::Command::Win(gaming::Win { round, .. })) => {
+                (Some(round.id.as_str().to_owned()), Some(round.game.as_str().to_owned()))
+            }
+            // A rollback moves money in the round of the bet it undoes.
+            Command::Gaming(gaming::Command::Rollback { bet, .. }) => bet_round(tx, request.source, bet)?.unzip(),
+            _ => (None, None),
+        };
         tx.prepare_cached(
             "INSERT OR REPLACE INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
-                 cash_delta, bonus_delta, cash, bonus, reserved)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 cash_delta, bonus_delta, cash, bonus, reserved, round, game)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?
         .execute(params![
             seq as i64,
@@ -173,11 +186,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             b.cash.minor(),
             b.bonus.minor(),
             b.reserved.minor(),
+            round,
+            game,
         ])?;
         upsert_balances(tx, player, b, seq)?;
     }
     crate::profiles::apply(tx, committed)?;
     crate::kyc::apply(tx, committed)?;
+    crate::logins::apply(tx, committed, time_ms)?;
     Ok(time_ms)
 }
 
@@ -210,6 +226,17 @@ fn upsert_transaction(
         codec::to_bytes(outcome),
     ])?;
     Ok(())
+}
+
+/// The round and game of the bet `bet` from `source`, from its movement.
+fn bet_round(tx: &Transaction<'_>, source: SourceId, bet: &ExtId) -> Result<Option<(String, String)>, ReadModelError> {
+    let Some(view) = find(tx, source, bet)? else {
+        return Ok(None);
+    };
+    Ok(tx
+        .prepare_cached("SELECT round, game FROM movements WHERE seq = ?1 AND round IS NOT NULL")?
+        .query_row(params![view.seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
 }
 
 fn set_state(tx: &Transaction<'_>, source: SourceId, id: &ExtId, state: &str) -> Result<(), ReadModelError> {
@@ -341,6 +368,20 @@ pub fn player_exists(connection: &Connection, player: PlayerId) -> Result<bool, 
         .is_some())
 }
 
+/// Which of a player's movements to read: oldest first, after a sequence
+/// number (paging), within a time range, in one currency or all.
+#[derive(Clone, Debug, Default)]
+pub struct MovementFilter {
+    /// Only this wallet.
+    pub currency: Option<Currency>,
+    /// Only after this sequence number.
+    pub after_seq: u64,
+    /// Only at or after this time, ms since the epoch.
+    pub from_ms: Option<u64>,
+    /// Only before this time.
+    pub to_ms: Option<u64>,
+}
+
 /// A player's movements after `after_seq`, oldest first, at most `limit`,
 /// in one currency or all.
 pub fn movements(
@@ -350,59 +391,226 @@ pub fn movements(
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<Movement>, ReadModelError> {
-    let mut statement = connection.prepare_cached(
-        "SELECT seq, time_ms, currency, kind, source, ext_id, cash_delta, bonus_delta, cash, bonus, reserved
-         FROM movements
+    let filter = MovementFilter {
+        currency,
+        after_seq,
+        ..MovementFilter::default()
+    };
+    movements_matching(connection, player, &filter, limit)
+}
+
+/// A player's movements that `filter` selects, oldest first, at most `limit`.
+pub fn movements_matching(
+    connection: &Connection,
+    player: PlayerId,
+    filter: &MovementFilter,
+    limit: usize,
+) -> Result<Vec<Movement>, ReadModelError> {
+    let sql = format!(
+        "SELECT {MOVEMENT_COLUMNS} FROM movements
          WHERE player = ?1 AND seq > ?2 AND (?3 IS NULL OR currency = ?3)
-         ORDER BY seq LIMIT ?4",
-    )?;
+           AND (?4 IS NULL OR time_ms >= ?4) AND (?5 IS NULL OR time_ms < ?5)
+         ORDER BY seq LIMIT ?6"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(
         params![
             player.0 as i64,
-            after_seq as i64,
-            currency.map(Currency::code),
+            clamp(filter.after_seq),
+            filter.currency.map(Currency::code),
+            filter.from_ms.map(clamp),
+            filter.to_ms.map(clamp),
             limit as i64
         ],
-        |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, u32>(4)?,
-                row.get::<_, String>(5)?,
-                [
-                    row.get::<_, i64>(6)?,
-                    row.get::<_, i64>(7)?,
-                    row.get::<_, i64>(8)?,
-                    row.get::<_, i64>(9)?,
-                    row.get::<_, i64>(10)?,
-                ],
-            ))
-        },
+        movement_row,
     )?;
-    let mut movements = Vec::new();
-    for row in rows {
-        let (seq, time_ms, currency, kind, source, id, [cash_delta, bonus_delta, cash, bonus, reserved]) = row?;
-        let currency =
-            Currency::from_code(&currency).ok_or_else(|| ReadModelError::Damaged(format!("currency {currency}")))?;
-        movements.push(Movement {
-            seq: seq as u64,
-            time_ms: time_ms as u64,
+    rows.map(|row| row?).collect()
+}
+
+/// A number from the wire as SQLite's integer (which is signed).
+pub(crate) fn clamp(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
+}
+
+pub(crate) const MOVEMENT_COLUMNS: &str =
+    "seq, time_ms, currency, kind, source, ext_id, cash_delta, bonus_delta, cash, bonus, reserved, round, game";
+
+/// One row of [`MOVEMENT_COLUMNS`].
+pub(crate) fn movement_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Movement, ReadModelError>> {
+    let currency: String = row.get(2)?;
+    let Some(currency) = Currency::from_code(&currency) else {
+        return Ok(Err(ReadModelError::Damaged(format!("currency {currency}"))));
+    };
+    let amount = |i| row.get::<_, i64>(i).map(Amount::from_minor);
+    let round: Option<String> = row.get(11)?;
+    let game: Option<String> = row.get(12)?;
+    Ok(Ok(Movement {
+        seq: row.get::<_, i64>(0)? as u64,
+        time_ms: row.get::<_, i64>(1)? as u64,
+        currency,
+        kind: row.get(3)?,
+        source: SourceId(row.get(4)?),
+        id: row.get(5)?,
+        cash_delta: amount(6)?,
+        bonus_delta: amount(7)?,
+        balances: Balances {
             currency,
-            kind,
-            source: SourceId(source),
-            id,
-            cash_delta: Amount::from_minor(cash_delta),
-            bonus_delta: Amount::from_minor(bonus_delta),
-            balances: Balances {
-                currency,
-                cash: Amount::from_minor(cash),
-                bonus: Amount::from_minor(bonus),
-                reserved: Amount::from_minor(reserved),
-                loyalty_points: 0,
-            },
+            cash: amount(8)?,
+            bonus: amount(9)?,
+            reserved: amount(10)?,
+            loyalty_points: 0,
+        },
+        round: round.zip(game),
+    }))
+}
+
+/// A wallet's balances at a past moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BalanceAt {
+    /// The balances after the last movement at or before the moment (all
+    /// zero before the wallet's first movement), and that movement's
+    /// sequence number (0: none).
+    Known(Balances, u64),
+    /// The read model's history starts after the moment (the journal before
+    /// it was retired): the balances then are not known here.
+    BeforeHistory,
+}
+
+/// Each of `player`'s wallets as it was at `at_ms` (after every movement
+/// stamped at or before it), base currency first; None for an unknown player.
+pub fn balances_at(
+    connection: &Connection,
+    player: PlayerId,
+    at_ms: u64,
+) -> Result<Option<Vec<BalanceAt>>, ReadModelError> {
+    let base: Option<String> = connection
+        .prepare_cached("SELECT currency FROM players WHERE player = ?1")?
+        .query_row(params![player.0 as i64], |row| row.get(0))
+        .optional()?;
+    let Some(base) = base else { return Ok(None) };
+    let mut wallets: Vec<String> = connection
+        .prepare_cached("SELECT currency FROM balances WHERE player = ?1 ORDER BY currency")?
+        .query_map(params![player.0 as i64], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    wallets.sort_by_key(|code| *code != base);
+    let whole_history = crate::store::checkpoint(connection)?.history_from_seq <= 1;
+    let sql = format!(
+        "SELECT {MOVEMENT_COLUMNS} FROM movements
+         WHERE player = ?1 AND currency = ?2 AND time_ms <= ?3 ORDER BY time_ms DESC, seq DESC LIMIT 1"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let mut found = Vec::new();
+    for code in wallets {
+        let currency = Currency::from_code(&code).ok_or_else(|| ReadModelError::Damaged(format!("currency {code}")))?;
+        let last = statement
+            .query_row(params![player.0 as i64, code, clamp(at_ms)], movement_row)
+            .optional()?
+            .transpose()?;
+        found.push(match last {
+            Some(movement) => BalanceAt::Known(movement.balances, movement.seq),
+            None if whole_history => BalanceAt::Known(
+                Balances {
+                    currency,
+                    cash: Amount::ZERO,
+                    bonus: Amount::ZERO,
+                    reserved: Amount::ZERO,
+                    loyalty_points: 0,
+                },
+                0,
+            ),
+            None => BalanceAt::BeforeHistory,
         });
     }
-    Ok(movements)
+    Ok(Some(found))
+}
+
+/// Which game rounds to read.
+#[derive(Clone, Debug, Default)]
+pub struct RoundFilter {
+    /// Only rounds with a movement at or after this time, ms since the epoch.
+    pub from_ms: Option<u64>,
+    /// Only rounds with a movement before this time.
+    pub to_ms: Option<u64>,
+    /// Only this game.
+    pub game: Option<String>,
+    /// Only rounds with a movement of this kind (`bet`, `win`, `rollback`).
+    pub kind: Option<String>,
+    /// Only rounds whose last selected movement is before this sequence
+    /// number (paging, newest first: a round is on one page only, the one
+    /// its last selected movement puts it on).
+    pub before_seq: u64,
+}
+
+/// A game round of one player: its movements, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoundView {
+    /// The aggregator (the source that sent the round's commands).
+    pub aggregator: SourceId,
+    /// The aggregator's round id.
+    pub round: String,
+    /// The game code.
+    pub game: String,
+    /// The sequence number of its last movement the filter selected (the
+    /// page cursor).
+    pub last_seq: u64,
+    /// Every movement of the round: bets, wins, rollbacks.
+    pub movements: Vec<Movement>,
+}
+
+/// A player's game rounds that `filter` selects, the most recently played
+/// first, at most `limit`.
+pub fn rounds(
+    connection: &Connection,
+    player: PlayerId,
+    filter: &RoundFilter,
+    limit: usize,
+) -> Result<Vec<RoundView>, ReadModelError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT source, round, game, MAX(seq) AS last FROM movements
+         WHERE player = ?1 AND round IS NOT NULL
+           AND (?2 IS NULL OR time_ms >= ?2) AND (?3 IS NULL OR time_ms < ?3)
+           AND (?4 IS NULL OR game = ?4) AND (?5 IS NULL OR kind = ?5)
+         GROUP BY source, round, game HAVING last < ?6 ORDER BY last DESC LIMIT ?7",
+    )?;
+    let heads = statement
+        .query_map(
+            params![
+                player.0 as i64,
+                filter.from_ms.map(clamp),
+                filter.to_ms.map(clamp),
+                filter.game,
+                filter.kind,
+                clamp(filter.before_seq),
+                limit as i64
+            ],
+            |row| {
+                Ok((
+                    row.get::<_, u32>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let sql = format!(
+        "SELECT {MOVEMENT_COLUMNS} FROM movements
+         WHERE player = ?1 AND source = ?2 AND round = ?3 AND game = ?4 ORDER BY seq"
+    );
+    let mut moves = connection.prepare_cached(&sql)?;
+    let mut rounds = Vec::with_capacity(heads.len());
+    for (source, round, game, last) in heads {
+        let movements = moves
+            .query_map(params![player.0 as i64, source, round, game], movement_row)?
+            .map(|row| row?)
+            .collect::<Result<Vec<_>, _>>()?;
+        rounds.push(RoundView {
+            aggregator: SourceId(source),
+            round,
+            game,
+            last_seq: last as u64,
+            movements,
+        });
+    }
+    Ok(rounds)
 }

@@ -19,15 +19,19 @@
 //!
 //! The first projection is [`history`]: transactions by (source, id), every
 //! movement of every player's money (deposit confirmations and withdrawal
-//! settlements included), players and balances. [`profiles`] keeps each
+//! settlements included, bets, wins and rollbacks with their game round),
+//! players and balances, the statement and balances at a past moment read
+//! from them, and each player's game rounds. [`profiles`] keeps each
 //! player's status and sealed profile (ciphertext only); [`kyc`] each
-//! player's KYC level, provider checks and documents (numbers hashed).
-//! [`audit`] is the audit trail: every operator action, one row per journal
-//! record.
+//! player's KYC level, provider checks and documents (numbers hashed);
+//! [`logins`] the login sessions, devices and IP addresses (as blind
+//! indexes) and the flags drawn from them. [`audit`] is the audit trail:
+//! every operator action, one row per journal record.
 
 pub mod audit;
 pub mod history;
 pub mod kyc;
+pub mod logins;
 pub mod profiles;
 pub mod store;
 

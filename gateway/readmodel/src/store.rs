@@ -96,13 +96,17 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: the audit trail and the operators it names (`crate::audit`). A
     // file made before it is rebuilt (`REBUILT_BEFORE`).
     crate::audit::MIGRATION,
+    // 6: login sessions, devices and addresses, and the movements' game
+    // rounds (`crate::logins`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so every movement has its round.
+    crate::logins::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
 /// rebuilt from the journal instead, because their tables must hold every
-/// record since the first (the audit trail), not only those after the
-/// upgrade.
-const REBUILT_BEFORE: &[&str] = &[crate::audit::MIGRATION];
+/// record since the first (the audit trail, the movements' game rounds),
+/// not only those after the upgrade.
+const REBUILT_BEFORE: &[&str] = &[crate::audit::MIGRATION, crate::logins::MIGRATION];
 
 /// Where Linux says which boot this is (a random id made at each boot).
 const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";

@@ -806,6 +806,41 @@ mod tests {
         );
     }
 
+    /// The login commands and their outcome took new tags (40, 41; 13):
+    /// the bytes are the documented ones and round-trip.
+    #[test]
+    fn the_login_commands_and_outcome_have_their_own_tags() {
+        use crate::ids::BlindIndex;
+        use crate::ledger::players::{self, AgentFamily, Browser, LoginContext, Os};
+        use crate::outcome::BlockReason;
+        let context = LoginContext {
+            device: BlindIndex([1; 16]),
+            ip: BlindIndex([2; 16]),
+            agent: AgentFamily {
+                browser: Browser::Firefox,
+                os: Os::Linux,
+            },
+        };
+        let player = PlayerId(5);
+        for (tag, command) in [
+            (40u16, players::Command::RecordLogin { player, context }),
+            (41, players::Command::RecordLogout { player, context }),
+        ] {
+            let command = Command::Players(command);
+            let bytes = to_bytes(&command);
+            let expected = [&tag.to_le_bytes()[..], &5u64.to_le_bytes(), &[1; 16], &[2; 16], &[3, 4]].concat();
+            assert_eq!(bytes, expected, "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let blocked = Outcome::LoginRecorded {
+            blocked: Some(BlockReason::Closed),
+        };
+        assert_eq!(to_bytes(&blocked), [13, 0, 1, 2]);
+        assert_eq!(from_bytes::<Outcome>(&to_bytes(&blocked)), Ok(blocked));
+        let free = Outcome::LoginRecorded { blocked: None };
+        assert_eq!(to_bytes(&free), [13, 0, 0]);
+    }
+
     #[test]
     fn bad_bytes_are_refused_by_name() {
         assert_eq!(

@@ -16,7 +16,7 @@ use crate::ids::{
     BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PlayerId, Reason, RoundId,
     RsaPublicKeyDer, Secret, SourceId, TokenHash,
 };
-use crate::ledger::players::{ProfileIndexes, SealedProfile};
+use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
@@ -191,6 +191,8 @@ codec_struct!(JurisdictionRules {
 });
 codec_struct!(LimitKind { metric, period });
 codec_struct!(ProfileIndexes { email, identity });
+codec_struct!(LoginContext { device, ip, agent });
+codec_struct!(AgentFamily { browser, os });
 
 /// Key id, scheme, nonce, then the ciphertext with its `u32` length.
 impl Encode for SealedProfile {
@@ -215,6 +217,10 @@ impl Decode for SealedProfile {
 codec_enum!(WinKind: u8 { 1 => Regular, 2 => Jackpot, 3 => Promotional });
 codec_enum!(AccountStatus: u8 { 1 => Active, 2 => Suspended, 3 => Closed });
 codec_enum!(KycLevel: u8 { 1 => None, 2 => Pending, 3 => Verified, 4 => Rejected });
+codec_enum!(Browser: u8 {
+    1 => Other, 2 => Chrome, 3 => Firefox, 4 => Safari, 5 => Edge, 6 => Opera, 7 => Samsung, 8 => App,
+});
+codec_enum!(Os: u8 { 1 => Other, 2 => Windows, 3 => MacOs, 4 => Linux, 5 => Android, 6 => Ios, 7 => ChromeOs });
 codec_enum!(LimitMetric: u8 { 1 => Deposit, 2 => Loss, 3 => Wager });
 codec_enum!(LimitPeriod: u8 { 1 => Day, 2 => Week, 3 => Month });
 // 6 (Disabled) appended after snapshot format 5: a new variant, so every
@@ -245,6 +251,8 @@ codec_enum_tagged!(players::Command, "Command": u16 {
     35 => SetKycLevel { player, level, reason, operator },
     36 => RecordKycDocument { player, document, source },
     37 => ApplyKycVerdict { player, check, event_ms, level, reason },
+    40 => RecordLogin { player, context },
+    41 => RecordLogout { player, context },
 });
 codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },
@@ -379,6 +387,7 @@ codec_enum!(Outcome: u16 {
     10 => RejectedInSession { rejection, balances },
     11 => KycDocumentRecorded { document },
     12 => KycEventIgnored { level },
+    13 => LoginRecorded { blocked },
     14 => OperatorChanged { role_before, seq },
 });
 

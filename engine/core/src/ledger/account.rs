@@ -59,6 +59,23 @@ impl Player {
     ///
     /// Owed money (wins, refunds, confirmed deposits) is never blocked:
     /// those paths do not call this.
+    /// Why the player may not play at `now_ms`, if blocked: the operator's
+    /// status first, then self-exclusion, then a time-out (KYC is not a
+    /// block: a player logs in to complete it).
+    pub(crate) fn login_block(&self, now_ms: u64) -> Option<BlockReason> {
+        match self.status {
+            AccountStatus::Suspended => Some(BlockReason::Suspended),
+            AccountStatus::Closed => Some(BlockReason::Closed),
+            AccountStatus::Active if self.self_excluded_until_ms > now_ms => Some(BlockReason::SelfExcluded {
+                until_ms: self.self_excluded_until_ms,
+            }),
+            AccountStatus::Active if self.timed_out_until_ms > now_ms => Some(BlockReason::TimedOut {
+                until_ms: self.timed_out_until_ms,
+            }),
+            AccountStatus::Active => None,
+        }
+    }
+
     pub(crate) fn check(&self, activity: Activity, rules: JurisdictionRules, now_ms: u64) -> Result<(), Rejection> {
         let blocked = |reason| Err(Rejection::PlayerBlocked(reason));
         match (self.status, activity) {

@@ -142,6 +142,24 @@ pub enum Command {
         /// Why.
         reason: Reason,
     },
+    /// The operator's front end reports that a player logged in. Recorded
+    /// for any player not erased, also a blocked one (the outcome says
+    /// why the account is blocked, for the front end to refuse play); the
+    /// ledger keeps nothing of it beyond the journal record.
+    RecordLogin {
+        /// The player.
+        player: PlayerId,
+        /// Where from, pseudonymized by the gateway.
+        context: LoginContext,
+    },
+    /// The operator's front end reports that a player logged out (of the
+    /// session open on that device). Recorded for any known player.
+    RecordLogout {
+        /// The player.
+        player: PlayerId,
+        /// Where from, pseudonymized by the gateway.
+        context: LoginContext,
+    },
 }
 
 impl Command {
@@ -157,6 +175,7 @@ impl Command {
             | Command::SetKycLevel { player, .. }
             | Command::RecordKycDocument { player, .. }
             | Command::ApplyKycVerdict { player, .. } => Some(*player),
+            Command::RecordLogin { player, .. } | Command::RecordLogout { player, .. } => Some(*player),
             Command::RegisterPlayer { .. }
             | Command::SetJurisdictionRules { .. }
             | Command::RegisterProfiled { .. } => None,
@@ -178,6 +197,8 @@ impl Command {
             Command::SetKycLevel { .. } => "set_kyc_level",
             Command::RecordKycDocument { .. } => "record_kyc_document",
             Command::ApplyKycVerdict { .. } => "apply_kyc_verdict",
+            Command::RecordLogin { .. } => "record_login",
+            Command::RecordLogout { .. } => "record_logout",
         }
     }
 }
@@ -274,4 +295,102 @@ pub struct ProfileIndexes {
     pub email: BlindIndex,
     /// Of the normalized name, date of birth and postcode together.
     pub identity: BlindIndex,
+}
+
+/// Where a login or logout came from, with no personal data in clear: the
+/// device id and the IP address as blind indexes (keyed hashes made by the
+/// gateway: equal values give equal indexes, so a device or address shared
+/// between players shows, while the journal cannot be searched for a guessed
+/// value without the key), and the user agent reduced to its family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LoginContext {
+    /// Blind index of the front end's device id.
+    pub device: BlindIndex,
+    /// Blind index of the client's IP address.
+    pub ip: BlindIndex,
+    /// The user agent's browser and operating-system families.
+    pub agent: AgentFamily,
+}
+
+/// A user agent reduced to what identifies no one: the browser family and
+/// the operating-system family, without versions, build ids or languages
+/// (the full string is close to a fingerprint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AgentFamily {
+    /// The browser (or app) family.
+    pub browser: Browser,
+    /// The operating-system family.
+    pub os: Os,
+}
+
+/// Browser families a user agent is reduced to (append only: the tags are
+/// the journal's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Browser {
+    /// Not recognized, or absent.
+    Other,
+    /// Chrome or Chromium.
+    Chrome,
+    /// Firefox.
+    Firefox,
+    /// Safari.
+    Safari,
+    /// Microsoft Edge.
+    Edge,
+    /// Opera.
+    Opera,
+    /// Samsung Internet.
+    Samsung,
+    /// A native app or HTTP library rather than a browser.
+    App,
+}
+
+/// Operating-system families a user agent is reduced to (append only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Os {
+    /// Not recognized, or absent.
+    Other,
+    /// Windows.
+    Windows,
+    /// macOS.
+    MacOs,
+    /// Linux (not Android).
+    Linux,
+    /// Android.
+    Android,
+    /// iOS or iPadOS.
+    Ios,
+    /// ChromeOS.
+    ChromeOs,
+}
+
+impl Browser {
+    /// A short stable name (`chrome`, `other` ...), for views and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Other => "other",
+            Browser::Chrome => "chrome",
+            Browser::Firefox => "firefox",
+            Browser::Safari => "safari",
+            Browser::Edge => "edge",
+            Browser::Opera => "opera",
+            Browser::Samsung => "samsung",
+            Browser::App => "app",
+        }
+    }
+}
+
+impl Os {
+    /// A short stable name (`windows`, `ios` ...), for views and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Other => "other",
+            Os::Windows => "windows",
+            Os::MacOs => "macos",
+            Os::Linux => "linux",
+            Os::Android => "android",
+            Os::Ios => "ios",
+            Os::ChromeOs => "chromeos",
+        }
+    }
 }

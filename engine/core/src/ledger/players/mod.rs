@@ -14,7 +14,10 @@ mod profiles;
 #[cfg(test)]
 mod tests;
 
-pub use self::command::{AccountStatus, Command, JurisdictionRules, KycLevel, ProfileIndexes, SealedProfile};
+pub use self::command::{
+    AccountStatus, AgentFamily, Browser, Command, JurisdictionRules, KycLevel, LoginContext, Os, ProfileIndexes,
+    SealedProfile,
+};
 pub(crate) use self::kyc::Kyc;
 pub use self::kyc::{
     DOCUMENTS_PER_PLAYER_MAX, DocumentKind, DocumentRecord, DocumentStatus, KycCheck, KycDocument, KycRecord, KycSource,
@@ -143,7 +146,22 @@ impl PlayersState {
                 level,
                 reason,
             } => self.apply_verdict(*player, check, *event_ms, *level, reason, ctx.time_ms),
+            Command::RecordLogin { player, .. } => self.record_login(*player, ctx.time_ms),
+            Command::RecordLogout { player, .. } => {
+                check!(self.get(*player));
+                (Outcome::Accepted, Detail::Plain)
+            }
         }
+    }
+
+    /// A login is recorded for any player not erased; the outcome says
+    /// whether the account may play now. The context is only journaled: the
+    /// ledger keeps no login state (the read model does).
+    fn record_login(&self, player: PlayerId, now_ms: u64) -> Applied {
+        check!(self.profiles.check_not_erased(player));
+        let account = check!(self.get(player));
+        let blocked = account.login_block(now_ms);
+        (Outcome::LoginRecorded { blocked }, Detail::Plain)
     }
 
     fn register(&mut self, currency: Currency, jurisdiction: Jurisdiction, config: &Config) -> Applied {

@@ -6,7 +6,7 @@ use super::*;
 use crate::codec::{from_bytes, to_bytes};
 use crate::ids::{BlindIndex, KeyId, SourceId};
 use crate::ledger::store::Key;
-use crate::outcome::DuplicateOf;
+use crate::outcome::{BlockReason, DuplicateOf};
 
 fn ctx() -> Ctx {
     Ctx {
@@ -271,6 +271,17 @@ fn document(number: u8) -> KycDocument {
     }
 }
 
+fn login_context() -> LoginContext {
+    LoginContext {
+        device: BlindIndex([7; 16]),
+        ip: BlindIndex([8; 16]),
+        agent: AgentFamily {
+            browser: Browser::Safari,
+            os: Os::Ios,
+        },
+    }
+}
+
 #[test]
 fn kyc_records_round_trip_and_a_document_of_two_players_is_refused() {
     let mut state = PlayersState::default();
@@ -296,4 +307,75 @@ fn kyc_records_round_trip_and_a_document_of_two_players_is_refused() {
     let mut records: Vec<(PlayerId, KycRecord)> = from_bytes(&bytes).expect("decodes");
     records[1].1.documents[0].document.number = BlindIndex([1; 16]);
     assert!(from_bytes::<Kyc>(&to_bytes(&records)).is_err());
+}
+
+#[test]
+fn a_login_is_recorded_with_the_block_in_force_and_refused_only_when_erased() {
+    let config = config(10);
+    let mut state = PlayersState::default();
+    register(&mut state, &config);
+    let player = PlayerId(1);
+    let login = Command::RecordLogin {
+        player,
+        context: login_context(),
+    };
+    let logout = Command::RecordLogout {
+        player,
+        context: login_context(),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::LoginRecorded { blocked: None }
+    );
+    assert_eq!(state.apply(&ctx(), &logout, &config).0, Outcome::Accepted);
+    // Self-excluded until after now: still recorded, with the reason.
+    if let Ok(account) = state.get_mut(player) {
+        account.self_excluded_until_ms = 5_000;
+    }
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::LoginRecorded {
+            blocked: Some(BlockReason::SelfExcluded { until_ms: 5_000 })
+        }
+    );
+    // The operator's status comes first.
+    let close = Command::SetStatus {
+        player,
+        status: AccountStatus::Closed,
+        reason: reason("player asked"),
+        operator: OperatorId(1),
+    };
+    state.apply(&ctx(), &close, &config);
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::LoginRecorded {
+            blocked: Some(BlockReason::Closed)
+        }
+    );
+    let erase = Command::ErasePlayer {
+        player,
+        reason: reason("erasure request 1"),
+        operator: OperatorId(1),
+    };
+    assert_eq!(state.apply(&ctx(), &erase, &config).0, Outcome::Accepted);
+    assert_eq!(
+        state.apply(&ctx(), &login, &config).0,
+        Outcome::Rejected(Rejection::PlayerErased)
+    );
+    let stranger = Command::RecordLogin {
+        player: PlayerId(9),
+        context: login_context(),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &stranger, &config).0,
+        Outcome::Rejected(Rejection::UnknownPlayer)
+    );
+    let stranger = Command::RecordLogout {
+        player: PlayerId(9),
+        context: login_context(),
+    };
+    assert_eq!(
+        state.apply(&ctx(), &stranger, &config).0,
+        Outcome::Rejected(Rejection::UnknownPlayer)
+    );
 }
