@@ -315,6 +315,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/audit",
             "/operator/v1/audit/export",
             "/operator/v1/hub88/public-key",
+            "/operator/v1/jurisdictions/{jurisdiction}/kyc-gates",
             "/operator/v1/operators",
             "/operator/v1/operators/{operator}/disable",
             "/operator/v1/operators/{operator}/role",
@@ -327,6 +328,9 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/erasure",
             "/operator/v1/players/{player}/games",
             "/operator/v1/players/{player}/history",
+            "/operator/v1/players/{player}/kyc",
+            "/operator/v1/players/{player}/kyc/checks",
+            "/operator/v1/players/{player}/kyc/documents",
             "/operator/v1/players/{player}/limits",
             "/operator/v1/players/{player}/login-flags",
             "/operator/v1/players/{player}/logins",
@@ -359,6 +363,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/wallet/v1/end-round",
             "/wallet/v1/rollback",
             "/wallet/v1/win",
+            "/webhooks/v1/kyc",
         ]
     );
     let reply = w.server.send(Http::V1, Method::GET, "/healthz", &[], None).await;

@@ -1187,7 +1187,7 @@ async fn manual_decisions_and_documents_keep_reasons_and_hashed_numbers_only() {
     let webhook = post_webhook(s, &review_body("x", "GREEN", s.now()), Some(WEBHOOK_SECRET)).await;
     assert_eq!(
         (webhook.status, webhook.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "kyc_provider_not_configured".into())
+        (StatusCode::NOT_FOUND, "kyc_provider_not_configured".into())
     );
     // Refused by the ledger: two requests reached it (and were journaled as refusals).
     assert_eq!(

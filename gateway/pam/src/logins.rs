@@ -79,7 +79,7 @@ pub struct BlockedReply {
 
 /// One login session.
 #[derive(Serialize, ToSchema)]
-pub struct SessionReply {
+pub struct LoginSessionReply {
     /// The session's id: its login's sequence number.
     pub session: u64,
     /// When it started, ms since the epoch.
@@ -107,9 +107,9 @@ pub struct SessionReply {
     pub concurrent_with: Option<u64>,
 }
 
-impl From<SessionView> for SessionReply {
-    fn from(view: SessionView) -> SessionReply {
-        SessionReply {
+impl From<SessionView> for LoginSessionReply {
+    fn from(view: SessionView) -> LoginSessionReply {
+        LoginSessionReply {
             session: view.seq,
             started_ms: view.start_ms,
             ended_ms: view.end_ms,
@@ -131,7 +131,7 @@ pub struct LoginReply {
     /// Player id.
     pub player: u64,
     /// The session it opened.
-    pub session: SessionReply,
+    pub session: LoginSessionReply,
     /// False if the account may not play now (see `session.blocked`): the
     /// front end should refuse play and show the reason.
     pub may_play: bool,
@@ -145,7 +145,7 @@ pub struct LogoutReply {
     /// Player id.
     pub player: u64,
     /// The session it ended; null if no session was open on that device.
-    pub ended: Option<SessionReply>,
+    pub ended: Option<LoginSessionReply>,
     /// The sequence number this answer is current to.
     pub as_of_seq: u64,
 }
@@ -315,7 +315,7 @@ pub async fn logout(
         StatusCode::OK,
         &LogoutReply {
             player: player.0,
-            ended: ended.map(SessionReply::from),
+            ended: ended.map(LoginSessionReply::from),
             as_of_seq,
         },
     )
@@ -338,7 +338,7 @@ pub struct SessionsReply {
     /// Player id.
     pub player: u64,
     /// Sessions, newest first.
-    pub sessions: Vec<SessionReply>,
+    pub sessions: Vec<LoginSessionReply>,
     /// The cursor of the next page, if this one was full.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -412,7 +412,7 @@ pub async fn sessions(
         StatusCode::OK,
         &SessionsReply {
             player: player.0,
-            sessions: sessions.into_iter().map(SessionReply::from).collect(),
+            sessions: sessions.into_iter().map(LoginSessionReply::from).collect(),
             next_cursor,
             as_of_seq,
         },
@@ -515,7 +515,7 @@ pub struct FlagsReply {
     pub player: u64,
     /// Sessions started while another device's session was open, newest
     /// first (at most 100).
-    pub concurrent_sessions: Vec<SessionReply>,
+    pub concurrent_sessions: Vec<LoginSessionReply>,
     /// Devices and IP addresses other players logged in from too.
     pub shared: Vec<SharedReply>,
     /// True if any flag is raised.
@@ -564,7 +564,7 @@ pub async fn flags(State(state): State<AppState>, Path(player_id): Path<String>)
         &FlagsReply {
             player: player.0,
             flagged: !concurrent.is_empty() || !shared.is_empty(),
-            concurrent_sessions: concurrent.into_iter().map(SessionReply::from).collect(),
+            concurrent_sessions: concurrent.into_iter().map(LoginSessionReply::from).collect(),
             shared,
             as_of_seq,
         },

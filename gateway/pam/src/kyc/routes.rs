@@ -641,17 +641,24 @@ fn verdict_level(verdict: &Verdict) -> (KycLevel, String) {
     responses((status = 200, body = WebhookReply),
         (status = 400, body = ErrorBody, description = "invalid_request (not a webhook of the protocol), stale_webhook (event time outside the window)"),
         (status = 401, body = ErrorBody, description = "bad_signature"),
-        (status = 404, body = ErrorBody, description = "unknown_check: no check with that reference was started here"),
+        (status = 404, body = ErrorBody, description = "unknown_check: no check with that reference was started here; kyc_provider_not_configured: no provider, so no webhook is expected"),
         (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 415, body = ErrorBody, description = "unsupported_media_type: the body must be application/json"),
         (status = 500, body = ErrorBody, description = "commit_failed or internal"),
-        (status = 503, body = ErrorBody, description = "kyc_provider_not_configured; busy, shutting_down, timeout")))]
+        (status = 503, body = ErrorBody, description = "busy, shutting_down, timeout")))]
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let provider = provider(&state)?;
+    // Without a provider there is no webhook receiver here: nothing a
+    // retry would find later, so not a 503.
+    let provider = provider(&state).map_err(|_| {
+        ApiError::not_found(
+            "kyc_provider_not_configured",
+            "no KYC provider is configured here (kyc_provider_url): no webhook is expected",
+        )
+    })?;
     let event = provider.webhook(&headers, &body, state.now_ms()).map_err(|error| {
         tracing::warn!(%error, "KYC webhook refused");
         match error {
