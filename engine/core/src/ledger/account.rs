@@ -55,10 +55,6 @@ impl Player {
         }
     }
 
-    /// Whether the player may do `activity` at `now_ms`.
-    ///
-    /// Owed money (wins, refunds, confirmed deposits) is never blocked:
-    /// those paths do not call this.
     /// Why the player may not play at `now_ms`, if blocked: the operator's
     /// status first, then self-exclusion, then a time-out (KYC is not a
     /// block: a player logs in to complete it).
@@ -76,6 +72,10 @@ impl Player {
         }
     }
 
+    /// Whether the player may do `activity` at `now_ms`.
+    ///
+    /// Owed money (wins, refunds, confirmed deposits) is never blocked:
+    /// those paths do not call this.
     pub(crate) fn check(&self, activity: Activity, rules: JurisdictionRules, now_ms: u64) -> Result<(), Rejection> {
         let blocked = |reason| Err(Rejection::PlayerBlocked(reason));
         match (self.status, activity) {
