@@ -195,6 +195,9 @@ pub fn remove(path: &Path) -> Result<(), ReadModelError> {
     Ok(())
 }
 
+/// The projection's page cache, in KiB (SQLite's negative `cache_size`).
+const PROJECTION_CACHE_KIB: i64 = -64 * 1024;
+
 fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
     let mut connection = Connection::open(path)?;
     // WAL: readers never block the projection's writes, nor it them.
@@ -202,6 +205,10 @@ fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
     // open mark must be on disk before unsynced writes begin.
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
+    // The projection touches the same indexes' pages record after record:
+    // with SQLite's default 2 MiB page cache it re-read them from the OS
+    // cache on every statement (kernel copies were the top of its profile).
+    connection.pragma_update(None, "cache_size", PROJECTION_CACHE_KIB)?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     let version: u32 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let known = MIGRATIONS.len() as u32;
