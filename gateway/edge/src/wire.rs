@@ -56,6 +56,19 @@ pub fn money(amount: Amount, currency: Currency) -> String {
     amount.to_decimal(currency).to_string()
 }
 
+/// A page size from `?limit=`: `default` when absent, refused outside
+/// 1..=`max` (every paginated read answers the same error).
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("limit must be 1 to {max}"),
+        ));
+    }
+    Ok(limit)
+}
+
 /// A bounded external id.
 pub fn ext_id(text: &str, field: &str) -> Result<ExtId, ApiError> {
     ExtId::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("{field}: {error}")))

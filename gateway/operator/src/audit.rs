@@ -117,10 +117,7 @@ pub async fn audit(State(state): State<AppState>, uri: Uri) -> Result<Response, 
             "format is for /operator/v1/audit/export",
         ));
     }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_request", "limit must be 1 to 1000"));
-    }
+    let limit = edge::wire::page_limit(query.limit, 100, PAGE_MAX)?;
     let filter = filter(&query)?;
     let (entries, as_of_seq) = read(&state, move |c| audit::entries(c, &filter, limit)).await?;
     let next_after_seq = (entries.len() == limit)

@@ -186,10 +186,7 @@ pub async fn history(
     let Query(query) = Query::<HistoryQuery>::try_from_uri(&uri)
         .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are currency, after_seq and limit"))?;
     let currency = query.currency.as_deref().map(wire::currency).transpose()?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_request", "limit must be 1 to 1000"));
-    }
+    let limit = wire::page_limit(query.limit, 100, HISTORY_PAGE_MAX)?;
     let after_seq = query.after_seq.unwrap_or(0);
     let player: PlayerId = player(&state, &player_id)?;
     let (movements, as_of_seq) = read(&state, move |c| {

@@ -72,17 +72,6 @@ fn range(from: Option<&str>, to: Option<&str>) -> Result<(Option<u64>, Option<u6
     Ok((from, to))
 }
 
-fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            format!("limit must be 1 to {max}"),
-        ));
-    }
-    Ok(limit)
-}
-
 /// A cursor: the sequence number the previous page ended at.
 fn cursor(text: Option<&str>) -> Result<Option<u64>, ApiError> {
     text.map(|text| {
@@ -314,7 +303,7 @@ pub async fn statement(
     let csv = wants_csv(query.format.as_deref(), &headers)?;
     let currency = query.currency.as_deref().map(wire::currency).transpose()?;
     let (from_ms, to_ms) = range(query.from.as_deref(), query.to.as_deref())?;
-    let limit = page_limit(query.limit, 1_000, STATEMENT_PAGE_MAX)?;
+    let limit = wire::page_limit(query.limit, 1_000, STATEMENT_PAGE_MAX)?;
     let after_seq = cursor(query.cursor.as_deref())?.unwrap_or(0);
     let player = player(&state, &player_id)?;
     let filter = MovementFilter {
@@ -609,7 +598,7 @@ pub async fn games(
         Some(kind @ ("bet" | "win" | "rollback")) => Some(kind.to_owned()),
         Some(_) => return Err(ApiError::bad_request("invalid_request", "kind: bet, win or rollback")),
     };
-    let limit = page_limit(query.limit, 50, ROUNDS_PAGE_MAX)?;
+    let limit = wire::page_limit(query.limit, 50, ROUNDS_PAGE_MAX)?;
     let before_seq = cursor(query.cursor.as_deref())?.unwrap_or(u64::MAX);
     let player = player(&state, &player_id)?;
     let filter = RoundFilter {

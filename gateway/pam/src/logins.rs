@@ -346,17 +346,6 @@ pub struct SessionsReply {
     pub as_of_seq: u64,
 }
 
-fn limit(limit: Option<usize>, max: usize) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(100);
-    if !(1..=max).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            format!("limit must be 1 to {max}"),
-        ));
-    }
-    Ok(limit)
-}
-
 fn bad_cursor() -> ApiError {
     ApiError::bad_request(
         "invalid_cursor",
@@ -397,7 +386,7 @@ pub async fn sessions(
 ) -> Result<Response, ApiError> {
     let Query(query) = Query::<PageQuery>::try_from_uri(&uri)
         .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are cursor and limit"))?;
-    let limit = limit(query.limit, SESSIONS_PAGE_MAX)?;
+    let limit = edge::wire::page_limit(query.limit, 100, SESSIONS_PAGE_MAX)?;
     let before_seq = match query.cursor.as_deref() {
         None => u64::MAX,
         Some(text) => text.parse::<u64>().ok().filter(|&seq| seq > 0).ok_or_else(bad_cursor)?,
@@ -599,7 +588,7 @@ fn parse_shared_cursor(text: &str) -> Option<(Identifier, BlindIndex)> {
 pub async fn shared(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let Query(query) = Query::<PageQuery>::try_from_uri(&uri)
         .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are cursor and limit"))?;
-    let limit = limit(query.limit, SHARED_PAGE_MAX)?;
+    let limit = edge::wire::page_limit(query.limit, 100, SHARED_PAGE_MAX)?;
     let after = query
         .cursor
         .as_deref()
