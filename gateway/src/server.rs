@@ -249,6 +249,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let projection = readmodel.clone();
     let mut modules = axum::http::Extensions::new();
+    let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
+    modules.insert(edge::directory::Directory(Arc::new(directory)));
     modules.insert(vault);
     if let Some(provider) = config.api().kyc_provider {
         let client = pam::kyc::sumsub::SumsubClient::new(provider)

@@ -199,7 +199,9 @@ async fn a_full_round_over_http1_http2_and_http3_with_signed_requests_and_respon
             (info.status, info.text()),
             (
                 StatusCode::OK,
-                r#"{"user":"player-1","status":"RS_OK","request_uuid":"rq-info","country":"MT"}"#.into()
+                // No profile: the jurisdiction's code as the country, its
+                // regulator, and the day the test clock registered the player.
+                r#"{"user":"player-1","status":"RS_OK","request_uuid":"rq-info","country":"MT","jurisdiction":"MGA","registration_date":"2026-01-01"}"#.into()
             )
         );
         let body =
@@ -773,6 +775,63 @@ fn with_unknown_fields(mut body: Value) -> Value {
     body
 }
 
+/// Hub88's `/user/info` (docs.hub88.io, Operator API reference, Wallet
+/// API: "The Operator is expected to return all available details"):
+/// `country`, `jurisdiction`, `birth_date` and `registration_date` as
+/// `YYYY-MM-DD`, `affiliate_id`, from the player's profile. After an
+/// erasure only what is not personal data is left.
+#[tokio::test]
+async fn user_info_tells_what_the_profile_holds_and_nothing_after_an_erasure() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hub::new(dir.path()).await;
+    h.w.server.advance(86_400_000 + 5);
+    let profile = json!({"currency": "EUR", "jurisdiction": "MT", "profile": {
+        "name": "Grace Hopper", "email": "grace@example.org", "phone": "+356 2123 4567",
+        "date_of_birth": "1986-12-09", "address": {"line": "1 Republic Street", "city": "Valletta",
+        "postcode": "VLT 1117"}, "country": "IE", "language": "en",
+        "marketing": {"email": false, "sms": false, "phone": false, "post": false},
+        "affiliate_code": "aff-7"}});
+    let registered =
+        h.w.server
+            .op(
+                Http::V1,
+                &h.w.admin,
+                Method::POST,
+                "/operator/v1/registrations",
+                Some(profile),
+            )
+            .await;
+    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.text());
+    let user = format!("player-{}", registered.json()["player"]);
+    let info = |uuid: &str| json!({"user": user, "request_uuid": uuid});
+    let told = h.call(Http::V1, "user/info", &info("rq-1")).await;
+    assert_eq!(
+        told.text(),
+        format!(
+            r#"{{"user":"{user}","status":"RS_OK","request_uuid":"rq-1","country":"IE","jurisdiction":"MGA","birth_date":"1986-12-09","registration_date":"2026-01-02","affiliate_id":"aff-7"}}"#
+        )
+    );
+    let path = format!("/operator/v1/players/{}/erasure", registered.json()["player"]);
+    let erased =
+        h.w.server
+            .op(
+                Http::V1,
+                &h.w.admin,
+                Method::POST,
+                &path,
+                Some(json!({"reason": "GDPR request"})),
+            )
+            .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
+    let told = h.call(Http::V1, "user/info", &info("rq-2")).await;
+    assert_eq!(
+        told.text(),
+        format!(
+            r#"{{"user":"{user}","status":"RS_OK","request_uuid":"rq-2","country":"MT","jurisdiction":"MGA","registration_date":"2026-01-02"}}"#
+        )
+    );
+}
+
 /// Hub88's documentation (docs.hub88.io, Operator API reference, Wallet
 /// API) lists each request's fields; a tolerant reader ignores any others,
 /// at the top level or nested, on every route.
@@ -817,7 +876,7 @@ async fn every_request_with_unknown_fields_is_answered_rs_ok() {
             Some((uuid, balance)) => expect(&reply, "RS_OK", uuid, balance),
             None => assert_eq!(
                 reply.text(),
-                r#"{"user":"player-1","status":"RS_OK","request_uuid":"rq-info","country":"MT"}"#
+                r#"{"user":"player-1","status":"RS_OK","request_uuid":"rq-info","country":"MT","jurisdiction":"MGA","registration_date":"2026-01-01"}"#
             ),
         }
     }

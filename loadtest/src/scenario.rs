@@ -47,6 +47,10 @@ pub enum Scenario {
     WalletBalance,
     /// The operator balance read, answered from the read model.
     OperatorBalance,
+    /// Player registrations with a full profile (`POST
+    /// /operator/v1/registrations`): validation, duplicate checks, a data
+    /// key made and wrapped, the profile sealed, the account journaled.
+    Registrations,
 }
 
 impl Scenario {
@@ -63,7 +67,7 @@ impl Scenario {
     /// Players the fixture needs for `connections` connections.
     pub fn seats(self, connections: usize) -> usize {
         match self {
-            Scenario::Noop => 0,
+            Scenario::Noop | Scenario::Registrations => 0,
             Scenario::HotPlayer => 1,
             _ => connections,
         }
@@ -83,10 +87,11 @@ pub enum Kind {
     Balance,
     Noop,
     EndRound,
+    Register,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Bet,
         Kind::Win,
         Kind::Rollback,
@@ -96,6 +101,7 @@ impl Kind {
         Kind::Balance,
         Kind::Noop,
         Kind::EndRound,
+        Kind::Register,
     ];
 
     pub fn index(self) -> usize {
@@ -123,6 +129,8 @@ pub struct Step {
 enum Expect {
     /// 200 (and `RS_OK` for Hub88).
     Accepted,
+    /// 201 Created.
+    Created,
     /// This status with this error code.
     Refused { status: u16, code: &'static str },
     /// Exactly the reply the original request got.
@@ -152,6 +160,9 @@ pub struct Script {
     to_end: Option<String>,
     /// The last request that was not itself a retry, and its reply.
     last: Option<(Call, Reply)>,
+    /// Distinct per run, so that a second run against the same server
+    /// registers new people rather than duplicates.
+    run: u128,
 }
 
 impl Script {
@@ -166,6 +177,7 @@ impl Script {
             open: None,
             to_end: None,
             last: None,
+            run: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
         }
     }
 
@@ -221,7 +233,25 @@ impl Script {
                 }
             }
             Scenario::Wallet => self.mixed(),
+            Scenario::Registrations => self.registration(),
         }
+    }
+
+    /// A new person, unique by email and by name + date of birth +
+    /// postcode (the server's duplicate rules).
+    fn registration(&mut self) -> Step {
+        let who = format!("{:x}-{}-{}", self.run, self.connection, self.made);
+        let day = 1 + self.roll() % 28;
+        let body = json!({"currency": "EUR", "jurisdiction": "MT", "profile": {
+            "name": format!("Load Test {who}"), "email": format!("lt-{who}@example.org"),
+            "phone": "+356 2123 4567", "date_of_birth": format!("1985-03-{day:02}"),
+            "address": {"line": "1 Republic Street", "city": "Valletta", "postcode": "VLT 1117"},
+            "country": "MT", "language": "en", "marketing": {"email": false, "sms": false, "phone": false, "post": false}}});
+        let call = Call::OperatorPost {
+            path: "/operator/v1/registrations".to_owned(),
+            body: body.to_string().into_bytes(),
+        };
+        self.step(Kind::Register, call, 0, Expect::Created)
     }
 
     fn mixed(&mut self) -> Step {
@@ -399,6 +429,18 @@ impl Script {
                 }
                 Verdict::Accepted
             }
+            Expect::Created => {
+                if reply.status != reqwest::StatusCode::CREATED {
+                    bail!(
+                        "{:?} on connection {}: {} {}",
+                        step.kind,
+                        self.connection,
+                        reply.status,
+                        reply.text()
+                    );
+                }
+                Verdict::Accepted
+            }
             Expect::Refused { status, code } => {
                 if reply.status.as_u16() != *status || reply.json()["error"]["code"] != *code {
                     bail!(
@@ -496,6 +538,35 @@ mod tests {
         for kind in [Kind::Bet, Kind::Win, Kind::Rollback, Kind::Retry, Kind::RefusedBet] {
             assert!(seen.get(&kind).copied().unwrap_or(0) > 10, "{kind:?}: {seen:?}");
         }
+    }
+
+    #[test]
+    fn registrations_are_distinct_people_and_must_be_created() {
+        let mut script = Script::new(Scenario::Registrations, 2, None, 1);
+        let bodies: Vec<serde_json::Value> = (0..3)
+            .map(|_| match script.next().call {
+                Call::OperatorPost { path, body } => {
+                    assert_eq!(path, "/operator/v1/registrations");
+                    serde_json::from_slice(&body).unwrap()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let emails: std::collections::BTreeSet<_> = bodies.iter().map(|b| b["profile"]["email"].to_string()).collect();
+        let names: std::collections::BTreeSet<_> = bodies.iter().map(|b| b["profile"]["name"].to_string()).collect();
+        assert_eq!((emails.len(), names.len()), (3, 3));
+        let step = script.next();
+        let ok = Reply {
+            status: reqwest::StatusCode::OK,
+            body: b"{}".to_vec(),
+        };
+        assert!(script.settle(step, ok).is_err(), "a registration is 201, not 200");
+        let step = script.next();
+        let created = Reply {
+            status: reqwest::StatusCode::CREATED,
+            body: b"{}".to_vec(),
+        };
+        assert_eq!(script.settle(step, created).unwrap(), Verdict::Accepted);
     }
 
     #[test]

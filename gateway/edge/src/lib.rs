@@ -26,6 +26,7 @@
 pub mod body;
 pub mod caller;
 pub mod change;
+pub mod directory;
 pub mod error;
 pub mod openapi;
 pub mod reads;

@@ -84,8 +84,10 @@ pub enum Status {
     LimitReached,
 }
 
-/// Every response body: `user`, `status`, `request_uuid`, `country`,
-/// `currency`, `balance`, each present when known.
+/// Every response body: `user`, `status`, `request_uuid`, `currency`,
+/// `balance`, and for `/user/info` the player's details (`country`,
+/// `jurisdiction`, `birth_date`, `registration_date`, `affiliate_id`),
+/// each present when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Reply {
     /// The user, as Hub88 names it (`player-<id>`).
@@ -96,10 +98,24 @@ pub struct Reply {
     /// The request's own `request_uuid`, echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_uuid: Option<String>,
-    /// `/user/info` only: the player's ISO 3166-1 alpha-2 country (our
-    /// jurisdiction code, e.g. `MT`).
+    /// `/user/info` only: the player's ISO 3166-1 alpha-2 country of
+    /// residence (from the profile; the licensing jurisdiction's code when
+    /// there is no profile).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// `/user/info` only: the licensing authority the player plays under
+    /// (`MGA`, `UKGC`), where the jurisdiction has a well-known one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<&'static str>,
+    /// `/user/info` only: date of birth, `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
+    /// `/user/info` only: registration date (UTC), `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_date: Option<String>,
+    /// `/user/info` only: the affiliate's tracking code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affiliate_id: Option<String>,
     /// Currency code of the session's wallet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<&'static str>,
@@ -117,6 +133,10 @@ impl Reply {
             status,
             request_uuid,
             country: None,
+            jurisdiction: None,
+            birth_date: None,
+            registration_date: None,
+            affiliate_id: None,
             currency: None,
             balance: None,
         }

@@ -35,6 +35,13 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE profiles (
     );
     INSERT INTO profiles (player, status) SELECT player, 'active' FROM players;";
 
+/// The migration that records when each player registered (the time of the
+/// registration's record). A file made before it is rebuilt from the journal
+/// (`store::REBUILT_BEFORE`), so every player journaled since the first
+/// record has the time; players seeded from a snapshot after the journal
+/// before it was retired have none.
+pub(crate) const REGISTERED_AT_MIGRATION: &str = "ALTER TABLE profiles ADD COLUMN registered_at_ms INTEGER;";
+
 /// What the read model knows of a player's account and profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileView {
@@ -53,6 +60,9 @@ pub struct ProfileView {
     pub profile_by: Option<OperatorId>,
     /// Set once erased: who, why and when (ms since the epoch).
     pub erased: Option<(OperatorId, String, u64)>,
+    /// When the player registered (ms since the epoch), if the journal
+    /// still held the registration when this view was built.
+    pub registered_at_ms: Option<u64>,
 }
 
 /// The wire name of a status.
@@ -73,7 +83,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
     let time_ms = committed.envelope.time_ms;
     match (command, &committed.outcome) {
         (players::Command::RegisterPlayer { jurisdiction, .. }, Outcome::Registered { player }) => {
-            insert(tx, *player, *jurisdiction)
+            insert(tx, *player, *jurisdiction)?;
+            registered_at(tx, *player, time_ms)
         }
         (
             players::Command::RegisterProfiled {
@@ -85,6 +96,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
             Outcome::Registered { player },
         ) => {
             insert(tx, *player, *jurisdiction)?;
+            registered_at(tx, *player, time_ms)?;
             set_profile(tx, *player, profile, *operator)
         }
         (_, outcome) if !outcome.is_ok() => Ok(()),
@@ -136,6 +148,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
 fn insert(tx: &Transaction<'_>, player: PlayerId, jurisdiction: Jurisdiction) -> Result<(), ReadModelError> {
     tx.prepare_cached("INSERT OR REPLACE INTO profiles (player, jurisdiction, status) VALUES (?1, ?2, 'active')")?
         .execute(params![player.0 as i64, jurisdiction.as_str()])?;
+    Ok(())
+}
+
+fn registered_at(tx: &Transaction<'_>, player: PlayerId, time_ms: u64) -> Result<(), ReadModelError> {
+    tx.prepare_cached("UPDATE profiles SET registered_at_ms = ?2 WHERE player = ?1")?
+        .execute(params![player.0 as i64, time_ms as i64])?;
     Ok(())
 }
 
@@ -213,7 +231,7 @@ pub fn profile(connection: &Connection, player: PlayerId) -> Result<Option<Profi
     let row = connection
         .prepare_cached(
             "SELECT jurisdiction, status, status_reason, status_by, profile, profile_by, erased_by, erased_reason,
-             erased_at_ms FROM profiles WHERE player = ?1",
+             erased_at_ms, registered_at_ms FROM profiles WHERE player = ?1",
         )?
         .query_row(params![player.0 as i64], |row| {
             Ok((
@@ -228,10 +246,12 @@ pub fn profile(connection: &Connection, player: PlayerId) -> Result<Option<Profi
                     row.get::<_, Option<String>>(7)?,
                     row.get::<_, Option<i64>>(8)?,
                 ),
+                row.get::<_, Option<i64>>(9)?,
             ))
         })
         .optional()?;
-    let Some((jurisdiction, status, status_reason, status_by, profile, profile_by, erased)) = row else {
+    let Some((jurisdiction, status, status_reason, status_by, profile, profile_by, erased, registered_at_ms)) = row
+    else {
         return Ok(None);
     };
     let damaged = |what: &str| ReadModelError::Damaged(format!("profile of player {player}: {what}"));
@@ -253,5 +273,6 @@ pub fn profile(connection: &Connection, player: PlayerId) -> Result<Option<Profi
         profile,
         profile_by: profile_by.map(OperatorId),
         erased,
+        registered_at_ms: registered_at_ms.map(|ms| ms as u64),
     }))
 }

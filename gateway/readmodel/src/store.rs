@@ -100,13 +100,21 @@ pub const MIGRATIONS: &[&str] = &[
     // rounds (`crate::logins`). A file made before it is rebuilt
     // (`REBUILT_BEFORE`), so every movement has its round.
     crate::logins::MIGRATION,
+    // 7: each player's registration time (`crate::profiles`), for the
+    // partner contracts that report it. A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so every journaled player has it.
+    crate::profiles::REGISTERED_AT_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
 /// rebuilt from the journal instead, because their tables must hold every
 /// record since the first (the audit trail, the movements' game rounds),
 /// not only those after the upgrade.
-const REBUILT_BEFORE: &[&str] = &[crate::audit::MIGRATION, crate::logins::MIGRATION];
+const REBUILT_BEFORE: &[&str] = &[
+    crate::audit::MIGRATION,
+    crate::logins::MIGRATION,
+    crate::profiles::REGISTERED_AT_MIGRATION,
+];
 
 /// Where Linux says which boot this is (a random id made at each boot).
 const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";

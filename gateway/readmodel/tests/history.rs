@@ -416,8 +416,17 @@ async fn the_profiles_view_follows_profiles_statuses_and_erasures_and_seeds_from
             profile: Some(sealed(1)),
             profile_by: Some(OperatorId(3)),
             erased: None,
+            registered_at_ms: suspended.registered_at_ms,
         }
     );
+    // Every player followed from the journal has its registration time,
+    // and the two registered here are no earlier than the workload's.
+    let times: Vec<u64> = followed
+        .iter()
+        .map(|view| view.as_ref().and_then(|v| v.registered_at_ms).unwrap())
+        .collect();
+    assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "{times:?}");
+    assert!(times[0] > 0, "{times:?}");
     let erased = followed[first as usize].clone().unwrap();
     assert_eq!((erased.profile, erased.status.as_str()), (None, "closed"));
     assert_eq!(

@@ -115,32 +115,71 @@ fn checked<'a>(
 
 async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Result<Reply, Stop<Status>> {
     match call {
-        Call::UserInfo => user_info(state, body),
+        Call::UserInfo => user_info(state, body).await,
         Call::Balance => balance(state, source, body).await,
         Call::Bet | Call::Win => transaction(state, source, body, call).await,
         Call::Rollback => rollback(state, source, body).await,
     }
 }
 
-/// Who a user is. Of the fields Hub88 defines for this answer we hold only
-/// the country (the player's jurisdiction, an ISO 3166-1 alpha-2 code). Left
-/// out until the player record holds them: `jurisdiction` (Hub88 means the
-/// licensing authority, e.g. `MGA`, which we do not record per player),
-/// `sub_partner_id` (no brands yet), `birth_date` (personal data, not in the
-/// ledger), `registration_date` (the ledger keeps no registration time, and
-/// a snapshot-recovered view could not tell it), `tags`, `sex` and
-/// `affiliate_id` (no PAM profile yet).
-fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>> {
+/// Who a user is: Hub88 asks operators for every detail they hold. From
+/// the player's profile (through the PAM module's directory): the country
+/// of residence, the date of birth and the affiliate code; the registration
+/// date from the read model; the licensing authority from the player's
+/// jurisdiction (`licensing_authority`). Not sent, because we do not hold
+/// them: `sub_partner_id` (no brands yet), `tags` (no segments yet) and
+/// `sex` (not collected). An erased player is reported with its
+/// registration date only, and the jurisdiction's code as its country.
+async fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::UserInfoRequest = wire::decode(body)?;
-    let player = wire::user_player(&request.user).and_then(|player| state.view.read().player(player));
-    let Some(player) = player else {
+    let found = wire::user_player(&request.user).and_then(|id| Some((id, state.view.read().player(id)?)));
+    let Some((id, player)) = found else {
         return Err(Status::Unknown.into());
+    };
+    let facts = match state.directory() {
+        Some(directory) => directory.facts(state, id).await?.unwrap_or_default(),
+        None => Default::default(),
     };
     Ok(Reply {
         user: Some(request.user),
-        country: Some(player.jurisdiction.as_str().to_owned()),
+        country: Some(facts.country.unwrap_or_else(|| player.jurisdiction.as_str().to_owned())),
+        jurisdiction: licensing_authority(player.jurisdiction.as_str()),
+        birth_date: facts.birth_date,
+        registration_date: facts.registered_at_ms.and_then(utc_date),
+        affiliate_id: facts.affiliate_code,
         ..Reply::status(Status::Ok, Some(request.request_uuid))
     })
+}
+
+/// The licensing authority Hub88 names (its example: `MGA`) for the
+/// jurisdictions whose regulator is unambiguous.
+fn licensing_authority(jurisdiction: &str) -> Option<&'static str> {
+    Some(match jurisdiction {
+        "MT" => "MGA",
+        "GB" => "UKGC",
+        "SE" => "SGA",
+        "DK" => "DGA",
+        "EE" => "EMTA",
+        "ES" => "DGOJ",
+        "IT" => "ADM",
+        "NL" => "KSA",
+        "DE" => "GGL",
+        "IE" => "GRAI",
+        "IM" => "GSC",
+        _ => return None,
+    })
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in ms since the epoch.
+fn utc_date(ms: u64) -> Option<String> {
+    let nanos = i128::from(ms).checked_mul(1_000_000)?;
+    let date = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?.date();
+    Some(format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
 }
 
 async fn balance(state: &AppState, source: SourceId, body: &[u8]) -> Result<Reply, Stop<Status>> {

@@ -1,0 +1,52 @@
+//! What a module may learn about a player from the module that keeps
+//! players, without depending on it: the PAM module registers a
+//! [`PlayerDirectory`] in `AppState::modules` at start-up, and the partner
+//! contracts (Hub88's `/user/info`) ask it.
+//!
+//! Only facts a partner contract may be told are here; the profile itself
+//! stays with the PAM module, which opens it with the player's data key.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use engine::PlayerId;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What partner contracts may be told about a player.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlayerFacts {
+    /// Country of residence, ISO 3166-1 alpha-2 (`GB`); `None` without a
+    /// profile or after an erasure.
+    pub country: Option<String>,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// When the player registered, ms since the epoch.
+    pub registered_at_ms: Option<u64>,
+    /// The affiliate's tracking code, if the player came through one.
+    pub affiliate_code: Option<String>,
+}
+
+/// A boxed future of a directory answer.
+pub type FactsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<PlayerFacts>, ApiError>> + Send + 'a>>;
+
+/// Tells what partners may know of a player (`None`: no such player).
+pub trait PlayerDirectory: Send + Sync {
+    /// The facts about `player`, as of the read model.
+    fn facts<'a>(&'a self, state: &'a AppState, player: PlayerId) -> FactsFuture<'a>;
+}
+
+/// The directory a module registered, as `AppState::modules` holds it.
+#[derive(Clone)]
+pub struct Directory(pub Arc<dyn PlayerDirectory>);
+
+impl AppState {
+    /// The player directory, if a module registered one.
+    pub fn directory(&self) -> Option<Arc<dyn PlayerDirectory>> {
+        self.modules
+            .get::<Directory>()
+            .map(|directory| Arc::clone(&directory.0))
+    }
+}
