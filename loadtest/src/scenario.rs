@@ -410,27 +410,16 @@ impl Script {
     /// meant to pass leaves no round open (the next step opens a new one).
     pub fn settle(&mut self, step: Step, reply: Reply) -> Result<Verdict> {
         let verdict = match &step.expect {
-            Expect::Accepted => {
-                let accepted = reply.status == reqwest::StatusCode::OK
-                    && match self.scenario {
-                        Scenario::Hub88 => reply.json()["status"] == "RS_OK",
-                        Scenario::Pragmatic => reply.json()["error"] == 0,
-                        Scenario::Evolution => reply.json()["status"] == "OK",
-                        _ => true,
-                    };
+            Expect::Accepted | Expect::Created => {
+                let accepted = match (&step.expect, self.scenario) {
+                    (Expect::Created, _) => reply.status == reqwest::StatusCode::CREATED,
+                    _ if reply.status != reqwest::StatusCode::OK => false,
+                    (_, Scenario::Hub88) => reply.json()["status"] == "RS_OK",
+                    (_, Scenario::Pragmatic) => reply.json()["error"] == 0,
+                    (_, Scenario::Evolution) => reply.json()["status"] == "OK",
+                    _ => true,
+                };
                 if !accepted {
-                    bail!(
-                        "{:?} on connection {}: {} {}",
-                        step.kind,
-                        self.connection,
-                        reply.status,
-                        reply.text()
-                    );
-                }
-                Verdict::Accepted
-            }
-            Expect::Created => {
-                if reply.status != reqwest::StatusCode::CREATED {
                     bail!(
                         "{:?} on connection {}: {} {}",
                         step.kind,
