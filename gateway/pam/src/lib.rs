@@ -19,6 +19,7 @@
 
 #![deny(missing_docs)]
 
+pub mod exclusion;
 pub mod kyc;
 pub mod logins;
 pub mod players;

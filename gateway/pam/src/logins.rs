@@ -38,6 +38,7 @@ use readmodel::logins::{self, Identifier, IdentifierView, SessionView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::exclusion::screening::{self, RegistryLedgerErrors, RegistryReply};
 use crate::players::vault;
 use crate::vault::Vault;
 
@@ -135,6 +136,11 @@ pub struct LoginReply {
     /// False if the account may not play now (see `session.blocked`): the
     /// front end should refuse play and show the reason.
     pub may_play: bool,
+    /// What the self-exclusion register said, if the player's jurisdiction
+    /// is checked there: `Y` means the account was suspended for it (the
+    /// front end should tell the player they are self-excluded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_exclusion_registry: Option<RegistryReply>,
     /// The sequence number this answer is current to.
     pub as_of_seq: u64,
 }
@@ -242,13 +248,19 @@ async fn after<T: Send + 'static>(
 /// suspended, self-excluded or timed-out player's login is recorded too,
 /// and the reply says the account may not play, and why. A login from a
 /// device whose session is still open ends that session; a login while
-/// another device's session is open is flagged as concurrent.
+/// another device's session is open is flagged as concurrent. A player of
+/// a jurisdiction checked at the self-exclusion register is checked first:
+/// excluded there, an active account is suspended (reason `registry: …`)
+/// before the login is recorded, so the login already says the player may
+/// not play and the ledger refuses bets and deposits.
 #[utoipa::path(post, path = "/operator/v1/players/{player}/logins", tag = "pam", request_body = LoginRequest,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
-    responses((status = 201, body = LoginReply), BodyErrors, RoleErrors, LedgerErrors,
+    responses((status = 201, body = LoginReply), BodyErrors, RoleErrors, RegistryLedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_player"),
         (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)"),
-        (status = 410, body = ErrorBody, description = "player_erased")))]
+        (status = 410, body = ErrorBody, description = "player_erased"),
+        (status = 422, body = ErrorBody, description = "registry_profile_required: the jurisdiction fails closed \
+            and the player has no profile to check at the self-exclusion register")))]
 pub async fn login(
     State(state): State<AppState>,
     caller: Caller,
@@ -260,6 +272,7 @@ pub async fn login(
     let context = context(&*vault(&state)?, &request)?;
     let player = player(&state, &player_id)?;
     let id = request_id(&headers)?;
+    let registry = screening::login(&state, &caller, player, &id).await?;
     let command = players::Command::RecordLogin { player, context };
     let blocked = match caller.submit(&state, id.clone(), Command::Players(command)).await? {
         Outcome::LoginRecorded { blocked } => blocked,
@@ -277,6 +290,7 @@ pub async fn login(
             player: player.0,
             session: session.into(),
             may_play: blocked.is_none(),
+            self_exclusion_registry: registry,
             as_of_seq,
         },
     )
