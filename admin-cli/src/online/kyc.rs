@@ -91,7 +91,8 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             let documents = json!({"player": value["player"], "documents": value["documents"],
                 "as_of_seq": value["as_of_seq"]});
             output.table(&documents, |v| {
-                let mut table = table(&[DOCUMENT_COLUMNS, &["by"]].concat());
+                let header: Vec<&str> = DOCUMENT_COLUMNS.iter().copied().chain(["by"]).collect();
+                let mut table = table(&header);
                 for document in v["documents"].as_array().into_iter().flatten() {
                     let mut row = cells(document, DOCUMENT_COLUMNS);
                     row.push(source(&document["by"]));

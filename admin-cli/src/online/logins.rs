@@ -46,7 +46,8 @@ pub fn sessions(client: &Client, args: SessionsArgs, output: Output) -> Result<(
     let query = query(&[("cursor", args.cursor), ("limit", args.limit.map(|l| l.to_string()))]);
     let value = client.get(&format!("/operator/v1/players/{}/sessions{query}", args.player))?;
     output.table(&value, |v| {
-        let mut table = table(&[SESSION_COLUMNS, &["blocked"]].concat());
+        let header: Vec<&str> = SESSION_COLUMNS.iter().copied().chain(["blocked"]).collect();
+        let mut table = table(&header);
         for session in v["sessions"].as_array().into_iter().flatten() {
             let mut row = cells(session, SESSION_COLUMNS);
             row.push(text(&session["blocked"]["reason"]));
@@ -66,7 +67,10 @@ pub fn sessions(client: &Client, args: SessionsArgs, output: Output) -> Result<(
 pub fn devices(client: &Client, args: DevicesArgs, output: Output) -> Result<(), Failure> {
     let value = client.get(&format!("/operator/v1/players/{}/devices", args.player))?;
     output.table(&value, |v| {
-        let mut table = table(&[&["kind"], IDENTIFIER_COLUMNS].concat());
+        let header: Vec<&str> = std::iter::once("kind")
+            .chain(IDENTIFIER_COLUMNS.iter().copied())
+            .collect();
+        let mut table = table(&header);
         for (kind, list) in [("device", &v["devices"]), ("ip", &v["addresses"])] {
             for identifier in list.as_array().into_iter().flatten() {
                 let mut row = vec![kind.to_owned()];

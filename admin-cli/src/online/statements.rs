@@ -4,7 +4,7 @@
 //! statement routes.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -96,7 +96,7 @@ pub fn statement(client: &Client, args: StatementArgs, output: Output) -> Result
 }
 
 /// Writes every page of the CSV statement to `file`, the header once.
-fn export(client: &Client, path: &str, pairs: Vec<(&str, Option<String>)>, file: &PathBuf) -> Result<(), Failure> {
+fn export(client: &Client, path: &str, pairs: Vec<(&str, Option<String>)>, file: &Path) -> Result<(), Failure> {
     let mut csv = String::new();
     let mut cursor: Option<String> = None;
     loop {
