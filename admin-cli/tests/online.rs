@@ -433,10 +433,11 @@ async fn every_online_command_against_a_running_server() {
 
     // Completions and help.
     for shell in ["bash", "zsh", "fish"] {
-        assert!(
-            ok(cfg, &["completions", shell]).await.contains("croupier-admin"),
-            "{shell}"
-        );
+        let script = ok(cfg, &["completions", shell]).await;
+        assert!(script.contains("croupier-admin"), "{shell}");
+        for command in ["kyc", "set-level", "statement", "balances", "sessions", "devices"] {
+            assert!(script.contains(command), "{shell}: {command}");
+        }
     }
     assert!(ok(cfg, &["--help"]).await.contains("6 server unreachable"));
     usage(cfg, &["completions", "tcsh"]).await;

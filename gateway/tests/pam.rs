@@ -1810,3 +1810,53 @@ async fn the_self_exclusion_register_refuses_registrations_and_suspends_at_login
     assert!(found.is_empty(), "personal data in clear: {found:?}");
     w.server.stop().await;
 }
+
+/// `croupier sandbox gamstop`, as a person runs it locally: it prints where
+/// it listens and answers the protocol there.
+#[tokio::test]
+async fn the_gamstop_sandbox_subcommand_serves_the_protocol_on_loopback() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args([
+            "sandbox",
+            "gamstop",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "local-key",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("GAMSTOP sandbox listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let person = "firstName=Ada&lastName=King&dateOfBirth=1990-05-17&email=ada%40example.org&postcode=YO1+7HH\
+                  &mobile=07700900461";
+    let check = |key: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{url}/v2"))
+            .header(pam::exclusion::gamstop::API_KEY_HEADER, key)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(person)
+            .send()
+    };
+    let answer = check("local-key").await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["x-exclusion"], "N");
+    assert!(answer.headers().contains_key("x-unique-id"));
+    assert_eq!(check("other-key").await.unwrap().status(), StatusCode::FORBIDDEN);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
