@@ -1,6 +1,6 @@
 //! `croupier-admin` online, against a real server on a loopback port: every
-//! command, tables and `--json` (parsed back), the 0600 login file, and the
-//! failures a person meets (a wrong or disabled token, an unknown player, a
+//! command, tables and `--json` (parsed back), the 0600 login file, a
+//! statement's CSV export, and the failures a person meets (a wrong or disabled token, an unknown player, a
 //! refused change, a server that is down, https without its certificate),
 //! each one line on stderr with its documented exit code.
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use gateway::config::ServeConfig;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Runs `croupier-admin` with the login file `config`.
 async fn admin(config: &Path, args: &[&str]) -> Output {
@@ -75,6 +75,20 @@ async fn usage(config: &Path, args: &[&str]) -> String {
     let stderr = text(&output.stderr);
     assert!(stderr.starts_with("error:"), "{stderr}");
     stderr
+}
+
+/// What the operator's front end or a payment provider would send: a
+/// POST straight to the server, as JSON.
+async fn post(url: &str, token: &str, path: &str, body: Value) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 fn config(dir: &Path, tls: bool) -> ServeConfig {
@@ -227,6 +241,104 @@ async fn every_online_command_against_a_running_server() {
             .contains("required")
     );
 
+    // KYC: show, decide, documents; no provider configured here.
+    let kyc = json(cfg, &["kyc", "show", p]).await;
+    assert_eq!(kyc["level"], "none");
+    assert!(
+        ok(cfg, &["kyc", "set-level", p, "verified", "--reason", "passport seen"])
+            .await
+            .contains("verified")
+    );
+    let kyc = json(cfg, &["kyc", "show", p]).await;
+    assert_eq!(
+        (&kyc["level"], &kyc["reason"], &kyc["by"]["operator"]),
+        (&Value::from("verified"), &Value::from("passport seen"), &Value::from(1))
+    );
+    let shown = ok(cfg, &["kyc", "show", p]).await;
+    assert!(
+        shown.contains("passport seen") && shown.contains("operator 1"),
+        "{shown}"
+    );
+    let documents = json(cfg, &["kyc", "documents", p]).await;
+    assert_eq!(documents["documents"], Value::Array(Vec::new()));
+    assert!(ok(cfg, &["kyc", "documents", p]).await.contains("number_hash"));
+    assert!(
+        fails(cfg, &["kyc", "set-level", p, "golden", "--reason", "x"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(fails(cfg, &["kyc", "show", "999"], 4).await.contains("unknown_player"));
+    assert!(
+        fails(cfg, &["kyc", "start", p], 1)
+            .await
+            .contains("kyc_provider_not_configured")
+    );
+
+    // Money and a login, as the payment side and the front end report them.
+    let deposit = json!({"deposit_id": "dep-1", "currency": "EUR", "amount": "25.00"});
+    let path = format!("/operator/v1/players/{p}/deposits");
+    assert!(post(&url, &admin_token, &path, deposit).await.is_success());
+    let device = json!({"device_id": "laptop-1", "ip": "192.0.2.7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0"});
+    let path = format!("/operator/v1/players/{p}/logins");
+    assert!(post(&url, &admin_token, &path, device).await.is_success());
+
+    // Statements and balances at a moment.
+    let statement = json(cfg, &["statement", p]).await;
+    let line = &statement["lines"][0];
+    assert_eq!(
+        (&line["kind"], &line["cash_delta"], &line["balance"]),
+        (&Value::from("deposit"), &Value::from("25.00"), &Value::from("25.00"))
+    );
+    assert!(ok(cfg, &["statement", p, "--currency", "EUR"]).await.contains("25.00"));
+    let export = home.path().join("statement.csv");
+    let export_arg = export.to_str().unwrap();
+    ok(cfg, &["statement", p, "--csv", export_arg, "--limit", "1"]).await;
+    let csv = std::fs::read_to_string(&export).unwrap();
+    assert!(csv.starts_with("seq,time,time_ms,currency,kind"), "{csv}");
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(ok(cfg, &["statement", p, "--csv", "-"]).await.contains(",deposit,"));
+    assert!(
+        fails(cfg, &["statement", p, "--from", "yesterday"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(fails(cfg, &["statement", "999"], 4).await.contains("unknown_player"));
+    assert!(
+        fails(cfg, &["statement", p, "--csv", "-", "--json"], 2)
+            .await
+            .contains("choose one")
+    );
+    let then = json(cfg, &["balances", p, "--at", "2000-01-01T00:00:00Z"]).await;
+    assert_eq!(then["balances"][0]["cash"], "0.00");
+    let now = json(cfg, &["balances", p]).await;
+    assert_eq!(now["balances"][0]["cash"], "25.00");
+    assert!(ok(cfg, &["balances", p]).await.contains("25.00"));
+    assert!(
+        fails(cfg, &["balances", p, "--at", "soon"], 2)
+            .await
+            .contains("invalid_request")
+    );
+
+    // Sessions and devices.
+    let sessions = json(cfg, &["sessions", p]).await;
+    let session = &sessions["sessions"][0];
+    assert_eq!(
+        (&session["browser"], &session["os"]),
+        (&Value::from("firefox"), &Value::from("linux"))
+    );
+    assert!(ok(cfg, &["sessions", p]).await.contains("firefox"));
+    let devices = json(cfg, &["devices", p]).await;
+    assert_eq!(devices["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(devices["addresses"].as_array().unwrap().len(), 1);
+    let table = ok(cfg, &["devices", p]).await;
+    assert!(table.contains("device") && table.contains("ip"), "{table}");
+    assert!(
+        !table.contains("192.0.2.7") && !table.contains("laptop-1"),
+        "hashes only: {table}"
+    );
+    assert!(fails(cfg, &["sessions", p, "--limit", "0"], 2).await.contains("limit"));
+    assert!(fails(cfg, &["devices", "999"], 4).await.contains("unknown_player"));
+
     // Responsible gambling.
     let limit = json(
         cfg,
@@ -258,9 +370,9 @@ async fn every_online_command_against_a_running_server() {
 
     // Lookups.
     let balance = json(cfg, &["balance", p, "--currency", "EUR"]).await;
-    assert_eq!(balance["cash"], "0.00");
+    assert_eq!(balance["cash"], "25.00");
     let history = json(cfg, &["history", p]).await;
-    assert!(history["movements"].as_array().unwrap().is_empty());
+    assert_eq!(history["movements"].as_array().unwrap().len(), 1);
     assert!(ok(cfg, &["history", p, "--currency", "EUR"]).await.contains("seq"));
 
     // The audit trail: everything above, in the journal's order.
@@ -309,13 +421,23 @@ async fn every_online_command_against_a_running_server() {
     assert!(fails(&sam_file, &["operators", "list"], 3).await.contains("forbidden"));
     ok(cfg, &["operators", "disable", "2"]).await;
     assert!(fails(&sam_file, &["history", p], 3).await.contains("operator_disabled"));
+    for command in [&["statement", p][..], &["sessions", p], &["kyc", "show", p]] {
+        assert!(
+            fails(&sam_file, command, 3).await.contains("operator_disabled"),
+            "{command:?}"
+        );
+    }
+    let wrong_file = home.path().join("wrong.toml");
+    std::fs::write(&wrong_file, format!("server = \"{url}\"\ntoken = \"op_wrong\"\n")).unwrap();
+    assert!(fails(&wrong_file, &["devices", p], 3).await.contains("invalid_token"));
 
     // Completions and help.
     for shell in ["bash", "zsh", "fish"] {
-        assert!(
-            ok(cfg, &["completions", shell]).await.contains("croupier-admin"),
-            "{shell}"
-        );
+        let script = ok(cfg, &["completions", shell]).await;
+        assert!(script.contains("croupier-admin"), "{shell}");
+        for command in ["kyc", "set-level", "statement", "balances", "sessions", "devices"] {
+            assert!(script.contains(command), "{shell}: {command}");
+        }
     }
     assert!(ok(cfg, &["--help"]).await.contains("6 server unreachable"));
     usage(cfg, &["completions", "tcsh"]).await;
@@ -324,6 +446,15 @@ async fn every_online_command_against_a_running_server() {
     running.stop().await.unwrap();
     let down = fails(cfg, &["players", "show", p], 6).await;
     assert!(down.contains("cannot reach"), "{down}");
+    for command in [
+        &["kyc", "show", p][..],
+        &["statement", p],
+        &["balances", p],
+        &["sessions", p],
+        &["devices", p],
+    ] {
+        assert!(fails(cfg, command, 6).await.contains("cannot reach"), "{command:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

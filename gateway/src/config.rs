@@ -95,6 +95,22 @@ pub struct ServeConfig {
     pub kyc_webhook_secret: Option<String>,
     /// The KYC provider's verification level [default: basic-kyc-level].
     pub kyc_level_name: String,
+    /// The self-exclusion register's single-check URL (GAMSTOP API v2:
+    /// `https://api.gamstop.io/v2`); `None`: no register, nobody is checked.
+    /// Needs `self_exclusion_registry_api_key`.
+    pub self_exclusion_registry_url: Option<String>,
+    /// The register's batch URL (`https://batch.gamstop.io/v2`); `None`:
+    /// batches cannot be sent.
+    pub self_exclusion_registry_batch_url: Option<String>,
+    /// The API key the register gave this operator.
+    pub self_exclusion_registry_api_key: Option<String>,
+    /// The jurisdictions whose players are checked at registration and
+    /// login [default: GB]; nobody else's data is sent to the register.
+    pub self_exclusion_registry_jurisdictions: Vec<String>,
+    /// The checked jurisdictions where an unreachable register lets a
+    /// registration or login through (fail-open) [default: none: every
+    /// checked jurisdiction fails closed, as the UK requires].
+    pub self_exclusion_registry_fail_open: Vec<String>,
 }
 
 impl Default for ServeConfig {
@@ -132,6 +148,11 @@ impl Default for ServeConfig {
             kyc_secret_key: None,
             kyc_webhook_secret: None,
             kyc_level_name: "basic-kyc-level".into(),
+            self_exclusion_registry_url: None,
+            self_exclusion_registry_batch_url: None,
+            self_exclusion_registry_api_key: None,
+            self_exclusion_registry_jurisdictions: vec!["GB".into()],
+            self_exclusion_registry_fail_open: Vec::new(),
         }
     }
 }
@@ -295,6 +316,11 @@ pub struct FileConfig {
     pub kyc_secret_key: Option<String>,
     pub kyc_webhook_secret: Option<String>,
     pub kyc_level_name: Option<String>,
+    pub self_exclusion_registry_url: Option<String>,
+    pub self_exclusion_registry_batch_url: Option<String>,
+    pub self_exclusion_registry_api_key: Option<String>,
+    pub self_exclusion_registry_jurisdictions: Option<Vec<String>>,
+    pub self_exclusion_registry_fail_open: Option<Vec<String>>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -408,6 +434,23 @@ pub struct ServeArgs {
     /// KYC provider verification level [default: basic-kyc-level].
     #[arg(long, env = "CROUPIER_KYC_LEVEL_NAME")]
     pub kyc_level_name: Option<String>,
+    /// Self-exclusion register single-check URL (GAMSTOP API v2; `croupier
+    /// sandbox gamstop` for a local one) [default: none: nobody is checked].
+    #[arg(long, env = "CROUPIER_SELF_EXCLUSION_REGISTRY_URL")]
+    pub self_exclusion_registry_url: Option<String>,
+    /// Self-exclusion register batch URL [default: none].
+    #[arg(long, env = "CROUPIER_SELF_EXCLUSION_REGISTRY_BATCH_URL")]
+    pub self_exclusion_registry_batch_url: Option<String>,
+    /// Self-exclusion register API key (with --self-exclusion-registry-url).
+    #[arg(long, env = "CROUPIER_SELF_EXCLUSION_REGISTRY_API_KEY")]
+    pub self_exclusion_registry_api_key: Option<String>,
+    /// Jurisdictions whose players are checked, comma-separated [default: GB].
+    #[arg(long, env = "CROUPIER_SELF_EXCLUSION_REGISTRY_JURISDICTIONS", value_delimiter = ',')]
+    pub self_exclusion_registry_jurisdictions: Option<Vec<String>>,
+    /// Checked jurisdictions let through when the register does not answer
+    /// (fail-open), comma-separated [default: none: all fail closed].
+    #[arg(long, env = "CROUPIER_SELF_EXCLUSION_REGISTRY_FAIL_OPEN", value_delimiter = ',')]
+    pub self_exclusion_registry_fail_open: Option<Vec<String>>,
 }
 
 /// Why the configuration could not be resolved.
@@ -502,7 +545,34 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         kyc_secret_key: args.kyc_secret_key.clone().or(file.kyc_secret_key),
         kyc_webhook_secret: args.kyc_webhook_secret.clone().or(file.kyc_webhook_secret),
         kyc_level_name: layer!(kyc_level_name),
+        self_exclusion_registry_url: args
+            .self_exclusion_registry_url
+            .clone()
+            .or(file.self_exclusion_registry_url),
+        self_exclusion_registry_batch_url: args
+            .self_exclusion_registry_batch_url
+            .clone()
+            .or(file.self_exclusion_registry_batch_url),
+        self_exclusion_registry_api_key: args
+            .self_exclusion_registry_api_key
+            .clone()
+            .or(file.self_exclusion_registry_api_key),
+        self_exclusion_registry_jurisdictions: layer!(self_exclusion_registry_jurisdictions),
+        self_exclusion_registry_fail_open: layer!(self_exclusion_registry_fail_open),
     };
+    if config.self_exclusion_registry_url.is_some() && config.self_exclusion_registry_api_key.is_none() {
+        return Err(ConfigError::Invalid(
+            "self_exclusion_registry_url needs self_exclusion_registry_api_key",
+        ));
+    }
+    let two_letters = |j: &String| j.len() == 2 && j.bytes().all(|b| b.is_ascii_uppercase());
+    if !config.self_exclusion_registry_jurisdictions.iter().all(two_letters)
+        || !config.self_exclusion_registry_fail_open.iter().all(two_letters)
+    {
+        return Err(ConfigError::Invalid(
+            "self_exclusion_registry_jurisdictions and _fail_open are jurisdictions: two upper-case letters each",
+        ));
+    }
     if config.kyc_provider_url.is_some()
         && (config.kyc_app_token.is_none() || config.kyc_secret_key.is_none() || config.kyc_webhook_secret.is_none())
     {
@@ -666,6 +736,48 @@ mod tests {
         }
         let file: FileConfig = toml::from_str("idle_timeout_ms = 86400001").unwrap();
         assert!(resolve(&ServeArgs::default(), file).is_err(), "longer than a day");
+    }
+
+    #[test]
+    fn the_self_exclusion_registry_layers_needs_its_key_and_takes_jurisdictions() {
+        let defaults = resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(defaults.self_exclusion_registry_url, None);
+        assert_eq!(defaults.self_exclusion_registry_jurisdictions, ["GB"]);
+        assert!(defaults.self_exclusion_registry_fail_open.is_empty());
+        let file: FileConfig = toml::from_str(
+            "self_exclusion_registry_url = \"http://127.0.0.1:1/v2\"\n\
+             self_exclusion_registry_api_key = \"k\"\n\
+             self_exclusion_registry_jurisdictions = [\"GB\", \"MT\"]",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            self_exclusion_registry_fail_open: Some(vec!["MT".into()]),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, file.clone()).unwrap();
+        assert_eq!(config.self_exclusion_registry_jurisdictions, ["GB", "MT"]);
+        assert_eq!(config.self_exclusion_registry_fail_open, ["MT"]);
+        let keyless = FileConfig {
+            self_exclusion_registry_api_key: None,
+            ..file.clone()
+        };
+        assert!(resolve(&ServeArgs::default(), keyless).is_err());
+        let lower = ServeArgs {
+            self_exclusion_registry_jurisdictions: Some(vec!["gb".into()]),
+            ..ServeArgs::default()
+        };
+        assert!(resolve(&lower, file).is_err());
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        let parsed = Cli::try_parse_from(["serve", "--self-exclusion-registry-jurisdictions=GB,MT"]).unwrap();
+        assert_eq!(
+            parsed.args.self_exclusion_registry_jurisdictions,
+            Some(vec!["GB".to_owned(), "MT".to_owned()])
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! front of the sequencer and the journal;
 //! `croupier demo` (the default with no subcommand) runs a short simulated
 //! session through the engine and prints what happened;
-//! `croupier sandbox kyc` runs the KYC provider sandbox on loopback.
+//! `croupier sandbox kyc` runs the KYC provider sandbox on loopback, and
+//! `croupier sandbox gamstop` the self-exclusion register sandbox.
 
 mod demo;
 
@@ -37,6 +38,25 @@ enum Mode {
 enum SandboxKind {
     /// A KYC provider speaking the Sumsub protocol the server's adapter speaks.
     Kyc(KycSandboxArgs),
+    /// A self-exclusion register speaking the GAMSTOP API v2 protocol the server's adapter speaks.
+    Gamstop(GamstopSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct GamstopSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// API key clients must present (the server's --self-exclusion-registry-api-key).
+    #[arg(
+        long,
+        env = "CROUPIER_SELF_EXCLUSION_REGISTRY_API_KEY",
+        default_value = "sandbox-api-key"
+    )]
+    api_key: String,
+    /// Most requests a second before answering 429 [default: no limit].
+    #[arg(long)]
+    requests_per_second_max: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -63,7 +83,39 @@ fn main() -> Result<()> {
         Mode::Demo(args) => demo::run(&args),
         Mode::Serve(args) => serve(&args),
         Mode::Sandbox(SandboxKind::Kyc(args)) => kyc_sandbox(args),
+        Mode::Sandbox(SandboxKind::Gamstop(args)) => gamstop_sandbox(args),
     }
+}
+
+fn system_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn gamstop_sandbox(args: GamstopSandboxArgs) -> Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let config = pam::exclusion::sandbox::SandboxConfig {
+            api_key: args.api_key,
+            requests_per_second_max: args.requests_per_second_max,
+            clock: std::sync::Arc::new(system_ms),
+        };
+        let sandbox = pam::exclusion::sandbox::Sandbox::start(config, args.listen)
+            .await
+            .context("starting the self-exclusion register sandbox")?;
+        println!("GAMSTOP sandbox listening on {}", sandbox.url());
+        println!("  checks: {}  batches: {}", sandbox.check_url(), sandbox.batch_url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
 }
 
 fn kyc_sandbox(args: KycSandboxArgs) -> Result<()> {
@@ -78,11 +130,7 @@ fn kyc_sandbox(args: KycSandboxArgs) -> Result<()> {
             secret_key: args.secret_key,
             webhook_secret: args.webhook_secret,
             webhook_url: args.webhook_url,
-            clock: std::sync::Arc::new(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64)
-            }),
+            clock: std::sync::Arc::new(system_ms),
         };
         let sandbox = pam::kyc::sandbox::Sandbox::start(config, args.listen)
             .await

@@ -257,6 +257,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             .map_err(|e| io("the KYC provider client")(std::io::Error::other(e.to_string())))?;
         modules.insert(pam::kyc::routes::ProviderHandle(Arc::new(client)));
     }
+    if let Some(registry) = exclusion_registry(&config)? {
+        modules.insert(registry);
+    }
     let state = AppState(Arc::new(Shared {
         modules,
         engine,
@@ -300,6 +303,34 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         stop: Some(stop),
         task,
     })
+}
+
+/// The self-exclusion register's client and policy, if one is configured
+/// (`resolve` checked the jurisdictions' form and that a key is given).
+fn exclusion_registry(config: &ServeConfig) -> Result<Option<pam::exclusion::RegistryHandle>, ServeError> {
+    use pam::exclusion::gamstop::{GamstopClient, GamstopConfig};
+    let (Some(url), Some(api_key)) = (
+        &config.self_exclusion_registry_url,
+        &config.self_exclusion_registry_api_key,
+    ) else {
+        return Ok(None);
+    };
+    let client = GamstopClient::new(GamstopConfig {
+        url: url.clone(),
+        batch_url: config.self_exclusion_registry_batch_url.clone(),
+        api_key: api_key.clone(),
+    })
+    .map_err(|e| io("the self-exclusion register client")(std::io::Error::other(e.to_string())))?;
+    let jurisdictions = |list: &[String]| -> Vec<engine::Jurisdiction> {
+        list.iter().filter_map(|j| engine::Jurisdiction::new(j).ok()).collect()
+    };
+    Ok(Some(pam::exclusion::RegistryHandle {
+        registry: Arc::new(client),
+        policy: pam::exclusion::RegistryPolicy {
+            jurisdictions: jurisdictions(&config.self_exclusion_registry_jurisdictions),
+            fail_open: jurisdictions(&config.self_exclusion_registry_fail_open),
+        },
+    }))
 }
 
 /// Opens the PAM key vault and destroys the data keys no live profile

@@ -9,7 +9,9 @@
 //! (duplicates, out of order, forged, stale, unknown), the jurisdiction's
 //! gates refusing then allowing a bet and a deposit; manual decisions with
 //! the age check; documents with hashed numbers; bad input changing
-//! nothing; no document number in clear in the data directory.
+//! nothing; no document number in clear in the data directory. The
+//! self-exclusion register (a sandbox speaking GAMSTOP's protocol on
+//! loopback) at registration and login, failing closed or open.
 
 mod support;
 
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gateway::config::ServeConfig;
+use pam::exclusion::sandbox::{Sandbox as ExclusionSandbox, SandboxConfig as ExclusionSandboxConfig};
 use pam::kyc::sandbox::{Sandbox, SandboxConfig};
 use pam::kyc::sumsub;
 use reqwest::{Method, StatusCode};
@@ -1594,4 +1597,266 @@ async fn logins_make_sessions_devices_and_risk_flags_without_personal_data_in_cl
     ];
     let found = files_holding(dir.path(), &needles);
     assert!(found.is_empty(), "login data in clear: {found:?}");
+}
+
+const REGISTRY_KEY: &str = "test-registry-key";
+
+/// A world whose server asks a sandbox self-exclusion register (a real
+/// loopback server speaking GAMSTOP's protocol) about GB and MT players;
+/// MT fails open, GB closed.
+async fn registry_world(dir: &Path) -> (World, ExclusionSandbox) {
+    let sandbox = ExclusionSandbox::start(
+        ExclusionSandboxConfig {
+            api_key: REGISTRY_KEY.into(),
+            requests_per_second_max: None,
+            clock: Arc::new(|| T0),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("the sandbox starts");
+    let config = ServeConfig {
+        self_exclusion_registry_url: Some(sandbox.check_url()),
+        self_exclusion_registry_batch_url: Some(sandbox.batch_url()),
+        self_exclusion_registry_api_key: Some(REGISTRY_KEY.into()),
+        self_exclusion_registry_jurisdictions: vec!["GB".into(), "MT".into()],
+        self_exclusion_registry_fail_open: vec!["MT".into()],
+        ..support::config(dir)
+    };
+    (World::new_with(config).await, sandbox)
+}
+
+/// Puts a person on the sandbox register (`Y` or `P`); the entry's number.
+async fn exclude_at_register(sandbox: &ExclusionSandbox, fields: Value) -> u64 {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/sandbox/exclusions", sandbox.url()))
+        .header("content-type", "application/json")
+        .body(fields.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let body: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+    body["exclusion"].as_u64().unwrap()
+}
+
+/// How many single checks the sandbox register has answered.
+async fn register_checks(sandbox: &ExclusionSandbox) -> u64 {
+    let reply = reqwest::get(format!("{}/sandbox/checks", sandbox.url())).await.unwrap();
+    let body: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+    body["checks"].as_u64().unwrap()
+}
+
+fn registration_in(profile: Value, currency: &str, jurisdiction: &str) -> Value {
+    json!({"currency": currency, "jurisdiction": jurisdiction, "profile": profile})
+}
+
+/// The self-exclusion register at registration and login: an excluded
+/// person's registration refused with nothing recorded (no command, no
+/// data key), a previously excluded one and an unknown one registered with
+/// the register's answer; a jurisdiction not checked never sent; a player
+/// excluded after registering suspended at the next login (reason
+/// `registry: …`), the login saying so and money refused; a retried login
+/// the same; an unanswering register refusing GB (fail-closed) and letting
+/// MT through (fail-open), and a GB player without a profile refused.
+#[tokio::test]
+async fn the_self_exclusion_register_refuses_registrations_and_suspends_at_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, sandbox) = registry_world(dir.path()).await;
+    let (s, admin) = (&w.server, w.admin.as_str());
+    let registrations = "/operator/v1/registrations";
+    // Excluded by email (another spelling of it): refused, nothing recorded.
+    exclude_at_register(
+        &sandbox,
+        json!({"firstName": "X", "lastName": "Y", "dateOfBirth": "1970-01-01",
+            "email": "Eve@Example.org", "exclusion": "Y"}),
+    )
+    .await;
+    let (applied, keys) = (s.commands_applied().await, key_files(dir.path()).len());
+    let eve = profile("Eve Moneypenny", "eve@example.org", "+44 7700 900001", "SW1A 1AA");
+    let refused = op(s, admin, Method::POST, registrations, Some(registration(eve))).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "self_excluded".into()),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(s.commands_applied().await, applied);
+    assert_eq!(
+        key_files(dir.path()).len(),
+        keys,
+        "no data key made for a refused person"
+    );
+    // Previously excluded (by names, date of birth and postcode): let in, with the answer.
+    exclude_at_register(
+        &sandbox,
+        json!({"firstName": "bob", "lastName": "CRATCHIT", "dateOfBirth": "1990-05-17",
+            "postcode": "EC1A1BB", "exclusion": "P"}),
+    )
+    .await;
+    let bob = profile("Bob Cratchit", "bob@example.org", "+44 7700 900002", "EC1A 1BB");
+    let reply = op(s, admin, Method::POST, registrations, Some(registration(bob))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(reply.json()["self_exclusion_registry"]["answer"], "P");
+    let carol = profile("Carol Danvers", "carol@example.org", "+44 7700 900003", "M1 1AE");
+    let reply = op(s, admin, Method::POST, registrations, Some(registration(carol))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let registered = reply.json();
+    assert_eq!(registered["self_exclusion_registry"]["answer"], "N");
+    assert!(registered["self_exclusion_registry"]["reference"].is_string());
+    let carol_id = registered["player"].as_u64().unwrap();
+    // A jurisdiction that is not checked: nobody is asked.
+    let checks = register_checks(&sandbox).await;
+    let dora = profile("Dora Explorer", "dora@example.org", "+49 30 1234567", "10115");
+    let body = registration_in(dora, "EUR", "DE");
+    let reply = op(s, admin, Method::POST, registrations, Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert!(reply.json().get("self_exclusion_registry").is_none());
+    assert_eq!(register_checks(&sandbox).await, checks);
+
+    // Carol logs in, then excludes herself at the register (by mobile and
+    // date of birth): her next login suspends the account.
+    let laptop = device("laptop-1", "192.0.2.10", FIREFOX_LINUX);
+    let first = login_ok(s, admin, carol_id, laptop.clone()).await;
+    assert_eq!(
+        (first["may_play"].as_bool(), &first["self_exclusion_registry"]["answer"]),
+        (Some(true), &json!("N"))
+    );
+    exclude_at_register(
+        &sandbox,
+        json!({"firstName": "C", "lastName": "D", "dateOfBirth": "1990-05-17",
+            "mobile": "07700 900003", "exclusion": "Y"}),
+    )
+    .await;
+    let logins = format!("/operator/v1/players/{carol_id}/logins");
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("authorization", format!("Bearer {admin}")),
+        ("idempotency-key", "login-carol-2".to_owned()),
+    ];
+    let body = laptop.to_string().into_bytes();
+    let hit = s
+        .send(Http::V1, Method::POST, &logins, &headers, Some(body.clone()))
+        .await;
+    assert_eq!(hit.status, StatusCode::CREATED, "{}", hit.text());
+    let hit = hit.json();
+    assert_eq!(hit["self_exclusion_registry"]["answer"], "Y");
+    assert_eq!(hit["may_play"], false);
+    assert_eq!(hit["session"]["blocked"]["reason"], "suspended");
+    let carol_profile = get_profile(s, admin, carol_id).await;
+    assert_eq!(carol_profile["status"], "suspended");
+    assert_eq!(carol_profile["status_reason"], pam::exclusion::REGISTRY_REASON);
+    let deposit = format!("/operator/v1/players/{carol_id}/deposits");
+    let money = json!({"deposit_id": "d-carol", "currency": "GBP", "amount": "5.00"});
+    let refused = op(s, admin, Method::POST, &deposit, Some(money)).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "player_blocked".into())
+    );
+    // The same login again: the same answer, the same session.
+    let again = s.send(Http::V1, Method::POST, &logins, &headers, Some(body)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+    let again = again.json();
+    assert_eq!(again["session"]["session"], hit["session"]["session"]);
+    assert_eq!(again["self_exclusion_registry"]["answer"], "Y");
+
+    // A GB player without a profile cannot be checked: GB fails closed.
+    let bare = op(
+        s,
+        admin,
+        Method::POST,
+        "/operator/v1/players",
+        Some(json!({"currency": "GBP", "jurisdiction": "GB"})),
+    )
+    .await
+    .json()["player"]
+        .as_u64()
+        .unwrap();
+    let applied = s.commands_applied().await;
+    let refused = login(s, admin, bare, device("d-bare", "192.0.2.11", "")).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "registry_profile_required".into())
+    );
+    assert_eq!(s.commands_applied().await, applied);
+    // The world's player (MT, no profile): MT fails open.
+    let open = login_ok(s, admin, w.player, device("d-mt", "192.0.2.12", "")).await;
+    assert_eq!(open["self_exclusion_registry"]["answer"], "no_profile");
+
+    // The register goes down: GB refuses, MT lets in and says so.
+    sandbox.stop().await;
+    let applied = s.commands_applied().await;
+    let frank = profile("Frank Castle", "frank@example.org", "+44 7700 900004", "L1 8JQ");
+    let down = op(s, admin, Method::POST, registrations, Some(registration(frank.clone()))).await;
+    assert_eq!(
+        (down.status, down.code()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "self_exclusion_registry_unavailable".into()
+        ),
+        "{}",
+        down.text()
+    );
+    let down = login(s, admin, carol_id, laptop).await;
+    assert_eq!(down.code(), "self_exclusion_registry_unavailable");
+    assert_eq!(s.commands_applied().await, applied);
+    let body = registration_in(frank, "EUR", "MT");
+    let through = op(s, admin, Method::POST, registrations, Some(body)).await;
+    assert_eq!(through.status, StatusCode::CREATED, "{}", through.text());
+    assert_eq!(through.json()["self_exclusion_registry"]["answer"], "unavailable");
+    // The register only ever saw the people of checked jurisdictions, and
+    // the data directory holds none of their details in clear.
+    let found = files_holding(dir.path(), &["eve@example.org", "Cratchit", "07700900003"]);
+    assert!(found.is_empty(), "personal data in clear: {found:?}");
+    w.server.stop().await;
+}
+
+/// `croupier sandbox gamstop`, as a person runs it locally: it prints where
+/// it listens and answers the protocol there.
+#[tokio::test]
+async fn the_gamstop_sandbox_subcommand_serves_the_protocol_on_loopback() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_croupier"))
+        .args([
+            "sandbox",
+            "gamstop",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "local-key",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("GAMSTOP sandbox listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let person = "firstName=Ada&lastName=King&dateOfBirth=1990-05-17&email=ada%40example.org&postcode=YO1+7HH\
+                  &mobile=07700900461";
+    let check = |key: &'static str| {
+        reqwest::Client::new()
+            .post(format!("{url}/v2"))
+            .header(pam::exclusion::gamstop::API_KEY_HEADER, key)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(person)
+            .send()
+    };
+    let answer = check("local-key").await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["x-exclusion"], "N");
+    assert!(answer.headers().contains_key("x-unique-id"));
+    assert_eq!(check("other-key").await.unwrap().status(), StatusCode::FORBIDDEN);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

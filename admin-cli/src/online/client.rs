@@ -113,6 +113,24 @@ impl Client {
             .map_err(|error| Failure::Unreachable(format!("reading the answer from {}: {}", self.server, root(&error))))
     }
 
+    /// GETs a page of CSV at `path`; its text and the cursor of the next
+    /// page (`x-next-cursor`), if there is one.
+    pub fn get_csv(&self, path: &str) -> Result<(String, Option<String>), Failure> {
+        let response = self.send(
+            self.request(Method::GET, path)
+                .header(reqwest::header::ACCEPT, "text/csv"),
+        )?;
+        let next = response
+            .headers()
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().map_err(|error| {
+            Failure::Unreachable(format!("reading the answer from {}: {}", self.server, root(&error)))
+        })?;
+        Ok((text, next))
+    }
+
     /// Sends `body` (JSON, if any) with `method` to `path`; the JSON answer.
     pub fn send_json(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
         let mut request = self.request(method, path);

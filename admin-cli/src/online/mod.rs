@@ -1,6 +1,7 @@
 //! The online commands: `croupier-admin` as a client of a running server's
-//! operator API, one module per command group ([`players`], [`limits`],
-//! [`lookups`], [`operators`], [`audit`]) over one [`client::Client`].
+//! operator API, one module per command group ([`players`], [`kyc`],
+//! [`limits`], [`lookups`], [`statements`], [`logins`], [`operators`],
+//! [`audit`]) over one [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
 //! takes the client and the output mode, plus one variant of [`Command`]
@@ -13,10 +14,13 @@ mod config;
 mod output;
 
 mod audit;
+mod kyc;
 mod limits;
+mod logins;
 mod lookups;
 mod operators;
 mod players;
+mod statements;
 
 use std::path::PathBuf;
 
@@ -51,6 +55,9 @@ pub enum Command {
     /// Players: register, show, status, erase.
     #[command(subcommand)]
     Players(players::Command),
+    /// KYC: show, set-level, documents, start a provider check.
+    #[command(subcommand)]
+    Kyc(kyc::Command),
     /// Set or remove a responsible-gambling limit.
     Limits(limits::LimitArgs),
     /// Record a player's self-exclusion.
@@ -61,6 +68,14 @@ pub enum Command {
     History(lookups::HistoryArgs),
     /// A player's wallet balances.
     Balance(lookups::BalanceArgs),
+    /// A player's statement: every movement with the balances after it; `--csv FILE` exports it all.
+    Statement(statements::StatementArgs),
+    /// A player's balances at a past moment (`--at`), per wallet.
+    Balances(statements::BalancesArgs),
+    /// A player's login sessions, newest first.
+    Sessions(logins::SessionsArgs),
+    /// The devices and IP addresses a player logged in from (keyed hashes).
+    Devices(logins::DevicesArgs),
     /// Operators: list, create, role, disable, rotate.
     #[command(subcommand)]
     Operators(operators::Command),
@@ -73,11 +88,16 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
     match command {
         Command::Login { server, token, ca_cert } => login(&server, &token, ca_cert, output),
         Command::Players(command) => players::run(&Client::from_config()?, command, output),
+        Command::Kyc(command) => kyc::run(&Client::from_config()?, command, output),
         Command::Limits(args) => limits::set_limit(&Client::from_config()?, args, output),
         Command::SelfExclude(args) => limits::until(&Client::from_config()?, "self-exclusion", args, output),
         Command::TimeOut(args) => limits::until(&Client::from_config()?, "time-out", args, output),
         Command::History(args) => lookups::history(&Client::from_config()?, args, output),
         Command::Balance(args) => lookups::balance(&Client::from_config()?, args, output),
+        Command::Statement(args) => statements::statement(&Client::from_config()?, args, output),
+        Command::Balances(args) => statements::balances(&Client::from_config()?, args, output),
+        Command::Sessions(args) => logins::sessions(&Client::from_config()?, args, output),
+        Command::Devices(args) => logins::devices(&Client::from_config()?, args, output),
         Command::Operators(command) => operators::run(&Client::from_config()?, command, output),
         Command::Audit(args) => audit::run(&Client::from_config()?, args, output),
     }

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod directory;
+pub mod exclusion;
 pub mod kyc;
 pub mod logins;
 pub mod players;

@@ -19,6 +19,17 @@
 //! from the same device or, when none was reported, at the next login from
 //! that device; a login while another device's session is open is flagged
 //! as concurrent (`readmodel::logins`).
+//!
+//! Before a login is recorded, a player of a jurisdiction checked at the
+//! self-exclusion register is checked there ([`crate::exclusion`]): a hit
+//! suspends an active account (status reason
+//! [`crate::exclusion::REGISTRY_REASON`], under the reporting operator,
+//! with a request id derived from the login's so that a retried login does
+//! not suspend twice), so the login's own outcome already says the player
+//! may not play and the ledger refuses money from then on. An account the
+//! register no longer excludes stays suspended until an operator reopens
+//! it; the next login checks again, so it cannot be reopened while the
+//! exclusion lasts.
 
 use std::net::IpAddr;
 
@@ -31,14 +42,17 @@ use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::{AppState, Caller};
+use engine::command::AccountStatus;
 use engine::players::{AgentFamily, Browser, LoginContext, Os};
-use engine::{BlindIndex, Command, Currency, Outcome, PlayerId, TxRef, players};
+use engine::{BlindIndex, Command, Currency, ExtId, Outcome, PlayerId, Reason, TxRef, players};
 use readmodel::history;
 use readmodel::logins::{self, Identifier, IdentifierView, SessionView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::players::vault;
+use crate::exclusion::screening::{self, RegistryLedgerErrors, RegistryReply};
+use crate::exclusion::{Exclusion, REGISTRY_REASON};
+use crate::players::{open, vault};
 use crate::vault::Vault;
 
 /// Longest device id accepted, in bytes.
@@ -135,6 +149,11 @@ pub struct LoginReply {
     /// False if the account may not play now (see `session.blocked`): the
     /// front end should refuse play and show the reason.
     pub may_play: bool,
+    /// What the self-exclusion register said, if the player's jurisdiction
+    /// is checked there: `Y` means the account was suspended for it (the
+    /// front end should tell the player they are self-excluded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_exclusion_registry: Option<RegistryReply>,
     /// The sequence number this answer is current to.
     pub as_of_seq: u64,
 }
@@ -237,18 +256,84 @@ async fn after<T: Send + 'static>(
     Ok((found, as_of_seq))
 }
 
+/// The id of the suspension a login's hit submits: derived from the
+/// login's id, so that a retried login finds it done.
+fn suspension_id(login: &ExtId) -> Result<ExtId, ApiError> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, login.as_str().as_bytes());
+    let text = format!("registry-{}", hex::encode(&digest.as_ref()[..16]));
+    ExtId::new(&text).map_err(ApiError::internal)
+}
+
+/// Screens a player about to be logged in at the self-exclusion register: `None` if there is nothing to
+/// check (no register, a jurisdiction not checked, an erased player: the
+/// ledger refuses that login), what the register said otherwise. A hit
+/// suspends an active account first.
+async fn screen(
+    state: &AppState,
+    caller: &Caller,
+    player: PlayerId,
+    login: &ExtId,
+) -> Result<Option<RegistryReply>, ApiError> {
+    let Some(handle) = screening::handle(state) else {
+        return Ok(None);
+    };
+    let (view, _) = crate::players::view(state, player).await?;
+    if view.erased.is_some() || !handle.policy.checks(view.jurisdiction) {
+        return Ok(None);
+    }
+    let Some(sealed) = view.profile else {
+        if handle.policy.fails_open(view.jurisdiction) {
+            return Ok(Some(RegistryReply::without_answer("no_profile")));
+        }
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "registry_profile_required",
+            "the player has no profile to check at the self-exclusion register: give the profile first",
+        ));
+    };
+    let profile = open(&vault(state)?, sealed).await?;
+    let Some(answer) = screening::ask(state, &handle, view.jurisdiction, &profile).await? else {
+        return Ok(Some(RegistryReply::without_answer("unavailable")));
+    };
+    if answer.exclusion == Exclusion::Excluded && view.status == "active" {
+        tracing::info!(player = player.0, reference = %answer.reference, "suspended: self-excluded at the register");
+        let reason = Reason::new(REGISTRY_REASON).map_err(ApiError::internal)?;
+        let command = players::Command::SetStatus {
+            player,
+            status: AccountStatus::Suspended,
+            reason,
+            operator: caller.id,
+        };
+        match caller
+            .submit(state, suspension_id(login)?, Command::Players(command))
+            .await?
+        {
+            Outcome::Accepted => {}
+            // The players domain's refusals carry no amounts: any currency prints them.
+            other => return Err(refusal(&other, Currency::EUR)),
+        }
+    }
+    Ok(Some(RegistryReply::answered(&answer)))
+}
+
 /// Records a player's login as the operator's front end reports it
 /// (admins, support). Recorded for every player not erased; a closed,
 /// suspended, self-excluded or timed-out player's login is recorded too,
 /// and the reply says the account may not play, and why. A login from a
 /// device whose session is still open ends that session; a login while
-/// another device's session is open is flagged as concurrent.
+/// another device's session is open is flagged as concurrent. A player of
+/// a jurisdiction checked at the self-exclusion register is checked first:
+/// excluded there, an active account is suspended (reason `registry: …`)
+/// before the login is recorded, so the login already says the player may
+/// not play and the ledger refuses bets and deposits.
 #[utoipa::path(post, path = "/operator/v1/players/{player}/logins", tag = "pam", request_body = LoginRequest,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
-    responses((status = 201, body = LoginReply), BodyErrors, RoleErrors, LedgerErrors,
+    responses((status = 201, body = LoginReply), BodyErrors, RoleErrors, RegistryLedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_player"),
         (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)"),
-        (status = 410, body = ErrorBody, description = "player_erased")))]
+        (status = 410, body = ErrorBody, description = "player_erased"),
+        (status = 422, body = ErrorBody, description = "registry_profile_required: the jurisdiction fails closed \
+            and the player has no profile to check at the self-exclusion register")))]
 pub async fn login(
     State(state): State<AppState>,
     caller: Caller,
@@ -260,6 +345,7 @@ pub async fn login(
     let context = context(&*vault(&state)?, &request)?;
     let player = player(&state, &player_id)?;
     let id = request_id(&headers)?;
+    let registry = screen(&state, &caller, player, &id).await?;
     let command = players::Command::RecordLogin { player, context };
     let blocked = match caller.submit(&state, id.clone(), Command::Players(command)).await? {
         Outcome::LoginRecorded { blocked } => blocked,
@@ -277,6 +363,7 @@ pub async fn login(
             player: player.0,
             session: session.into(),
             may_play: blocked.is_none(),
+            self_exclusion_registry: registry,
             as_of_seq,
         },
     )

@@ -26,6 +26,7 @@ use readmodel::profiles::{self, ProfileView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::exclusion::screening::{self, RegistryLedgerErrors, RegistryReply};
 use crate::profile::{Date, Normalized, Profile, ProfilePatch};
 use crate::vault::{DataKey, Vault, VaultError};
 
@@ -50,6 +51,10 @@ pub struct RegistrationReply {
     pub currency: &'static str,
     /// Licensing jurisdiction.
     pub jurisdiction: String,
+    /// What the self-exclusion register said, if the jurisdiction's
+    /// players are checked there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_exclusion_registry: Option<RegistryReply>,
 }
 
 /// A player's account and profile as the operator sees it.
@@ -196,12 +201,17 @@ pub(crate) async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Pr
 
 /// Registers a player with a profile (admins, support). The profile is
 /// validated (required fields, email, phone, date of birth, the
-/// jurisdiction's minimum age), sealed under a new data key, and submitted
-/// with its blind indexes; the same email, or the same name, date of birth
-/// and postcode as another player's, is refused.
+/// jurisdiction's minimum age), checked at the self-exclusion register if
+/// the jurisdiction's players are (a person excluded there is refused with
+/// 403 `self_excluded` and nothing is recorded), sealed under a new data
+/// key, and submitted with its blind indexes; the same email, or the same
+/// name, date of birth and postcode as another player's, is refused.
 #[utoipa::path(post, path = "/operator/v1/registrations", tag = "pam", request_body = RegistrationRequest,
     params(IdempotencyKey), security(("bearer" = [])),
-    responses((status = 201, body = RegistrationReply), BodyErrors, RoleErrors, LedgerErrors,
+    responses((status = 201, body = RegistrationReply), BodyErrors, RegistryLedgerErrors,
+        (status = 401, body = ErrorBody, description = "missing_token or invalid_token"),
+        (status = 403, body = ErrorBody, description = "forbidden: the operator's role may not do this; \
+            self_excluded: the person is excluded at the national self-exclusion register"),
         (status = 409, body = ErrorBody, description = "duplicate_player; conflict (Idempotency-Key reused)"),
         (status = 422, body = ErrorBody, description = "under_age: younger than the jurisdiction's minimum age")))]
 pub async fn register(
@@ -216,8 +226,9 @@ pub async fn register(
     let (profile, normalized) = request
         .profile
         .validate(Some(jurisdiction), Date::from_epoch_ms(state.now_ms()))?;
-    let vault = vault(&state)?;
     let id = request_id(&headers)?;
+    let registry = screening::registration(&state, jurisdiction, &profile).await?;
+    let vault = vault(&state)?;
     let key_id = new_key_id(&vault, &caller, &headers, &id)?;
     let sealed = seal(&vault, key_id, &profile).await?;
     let command = players::Command::RegisterProfiled {
@@ -234,6 +245,7 @@ pub async fn register(
                 player: player.0,
                 currency: currency.code(),
                 jurisdiction: jurisdiction.to_string(),
+                self_exclusion_registry: registry,
             },
         ),
         other => {
