@@ -95,6 +95,10 @@ pub struct ServeConfig {
     pub kyc_webhook_secret: Option<String>,
     /// The KYC provider's verification level [default: basic-kyc-level].
     pub kyc_level_name: String,
+    /// At start, submit the jurisdiction profiles this release ships (UK,
+    /// Malta, default) for each the ledger has none of (journaled, so later
+    /// releases change nothing an old journal replays to) [default: true].
+    pub ship_jurisdiction_profiles: bool,
 }
 
 impl Default for ServeConfig {
@@ -132,6 +136,7 @@ impl Default for ServeConfig {
             kyc_secret_key: None,
             kyc_webhook_secret: None,
             kyc_level_name: "basic-kyc-level".into(),
+            ship_jurisdiction_profiles: true,
         }
     }
 }
@@ -295,6 +300,7 @@ pub struct FileConfig {
     pub kyc_secret_key: Option<String>,
     pub kyc_webhook_secret: Option<String>,
     pub kyc_level_name: Option<String>,
+    pub ship_jurisdiction_profiles: Option<bool>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -408,6 +414,12 @@ pub struct ServeArgs {
     /// KYC provider verification level [default: basic-kyc-level].
     #[arg(long, env = "CROUPIER_KYC_LEVEL_NAME")]
     pub kyc_level_name: Option<String>,
+    /// Submit the shipped jurisdiction profiles (UK, MT, default) the ledger
+    /// has none of, at start (`--ship-jurisdiction-profiles=false`: do not)
+    /// [default: true].
+    #[arg(long, env = "CROUPIER_SHIP_JURISDICTION_PROFILES", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub ship_jurisdiction_profiles: Option<bool>,
 }
 
 /// Why the configuration could not be resolved.
@@ -502,6 +514,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         kyc_secret_key: args.kyc_secret_key.clone().or(file.kyc_secret_key),
         kyc_webhook_secret: args.kyc_webhook_secret.clone().or(file.kyc_webhook_secret),
         kyc_level_name: layer!(kyc_level_name),
+        ship_jurisdiction_profiles: layer!(ship_jurisdiction_profiles),
     };
     if config.kyc_provider_url.is_some()
         && (config.kyc_app_token.is_none() || config.kyc_secret_key.is_none() || config.kyc_webhook_secret.is_none())

@@ -242,7 +242,9 @@ async fn after<T: Send + 'static>(
 /// suspended, self-excluded or timed-out player's login is recorded too,
 /// and the reply says the account may not play, and why. A login from a
 /// device whose session is still open ends that session; a login while
-/// another device's session is open is flagged as concurrent.
+/// another device's session is open is flagged as concurrent. A player
+/// not yet an adult for the jurisdiction's stake caps is banded again from
+/// the sealed date of birth (a birthday since journals the new band).
 #[utoipa::path(post, path = "/operator/v1/players/{player}/logins", tag = "pam", request_body = LoginRequest,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = LoginReply), BodyErrors, RoleErrors, LedgerErrors,
@@ -265,6 +267,7 @@ pub async fn login(
         Outcome::LoginRecorded { blocked } => blocked,
         other => return Err(refusal(&other, Currency::EUR)),
     };
+    crate::jurisdictions::reevaluate_band(&state, &caller, player).await?;
     let tx = TxRef {
         source: caller.source,
         id,
