@@ -1,6 +1,7 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`limits`],
-//! [`lookups`], [`operators`], [`audit`]) over one [`client::Client`].
+//! [`lookups`], [`operators`], [`audit`], [`jurisdictions`]) over one
+//! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
 //! takes the client and the output mode, plus one variant of [`Command`]
@@ -13,6 +14,7 @@ mod config;
 mod output;
 
 mod audit;
+mod jurisdictions;
 mod limits;
 mod lookups;
 mod operators;
@@ -66,6 +68,9 @@ pub enum Command {
     Operators(operators::Command),
     /// The audit trail: every operator action, filtered; `--csv` exports it.
     Audit(audit::AuditArgs),
+    /// Jurisdiction profiles: list, show (with history), set a version.
+    #[command(subcommand)]
+    Jurisdictions(jurisdictions::Command),
 }
 
 /// Runs an online command.
@@ -80,6 +85,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Balance(args) => lookups::balance(&Client::from_config()?, args, output),
         Command::Operators(command) => operators::run(&Client::from_config()?, command, output),
         Command::Audit(args) => audit::run(&Client::from_config()?, args, output),
+        Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
     }
 }
 

@@ -8,7 +8,7 @@
 //! at start only where the ledger has none ([`submit_shipped`]), so a later
 //! release can ship new values without changing what an old journal
 //! replays to, and compliance operators change them with
-//! `PUT /operator/v1/jurisdictions/{code}/profile`.
+//! `PUT /operator/v1/jurisdictions/{jurisdiction}/profile`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +16,7 @@ use axum::response::Response;
 use edge::body::{JsonBody, decode};
 use edge::change::{IdempotencyKey, ok, player, refusal, request_id};
 use edge::error::{ApiError, ErrorBody};
-use edge::openapi::{BodyErrors, LedgerErrors, PlayerErrors, RoleErrors};
+use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
 use engine::command::JurisdictionRules;
@@ -31,7 +31,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use crate::kyc::routes::KycGates;
-use crate::players::reason;
+use crate::players::{PlayerErrors, reason};
 use crate::profile::Date;
 
 /// The path segment that names the default profile.
@@ -44,8 +44,6 @@ pub const STAKE_CAP_APPLIES_TO: &str =
 /// withdrawal reversal, so the cashier reads it.
 pub const WITHDRAWAL_REVERSAL_NOTE: &str =
     "read by the cashier: the ledger has no player-side withdrawal reversal to refuse";
-
-const DAY_MS: u64 = 86_400_000;
 
 fn minor(major: i64, currency: Currency) -> Amount {
     let scale = 10_i64.pow(currency.exponent());
@@ -582,8 +580,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// One jurisdiction's profile with its version history (`default` for the
 /// default profile). A jurisdiction with no profile of its own answers 404
 /// `unknown_jurisdiction` (its players get the default profile).
-#[utoipa::path(get, path = "/operator/v1/jurisdictions/{code}", tag = "pam",
-    params(("code" = String, Path, description = "two upper-case letters, or default")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/operator/v1/jurisdictions/{jurisdiction}", tag = "pam",
+    params(("jurisdiction" = String, Path, description = "two upper-case letters, or default")), security(("bearer" = [])),
     responses((status = 200, body = JurisdictionReply), RoleErrors,
         (status = 400, body = ErrorBody, description = "invalid_request: not a jurisdiction code"),
         (status = 404, body = ErrorBody, description = "unknown_jurisdiction: no profile of its own")))]
@@ -610,8 +608,8 @@ pub async fn show(State(state): State<AppState>, Path(code): Path<String>) -> Re
 /// whole profile, in force from `effective_from` (at once if absent;
 /// scheduled if later; refused with `time_not_in_future` if earlier than
 /// now). A version on the same time as an earlier one replaces it.
-#[utoipa::path(put, path = "/operator/v1/jurisdictions/{code}/profile", tag = "pam", request_body = ProfileRequest,
-    params(("code" = String, Path, description = "two upper-case letters, or default"), IdempotencyKey),
+#[utoipa::path(put, path = "/operator/v1/jurisdictions/{jurisdiction}/profile", tag = "pam", request_body = ProfileRequest,
+    params(("jurisdiction" = String, Path, description = "two upper-case letters, or default"), IdempotencyKey),
     security(("bearer" = [])),
     responses((status = 200, body = ProfileSetReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_profile (the field is named), unknown_currency, invalid_amount, too_many_decimals; invalid_request: the code or effective_from; time_not_in_future: effective_from is before now"),
@@ -627,6 +625,14 @@ pub async fn set_profile(
     let jurisdiction = scope(&code)?;
     let profile = request.profile.to_profile()?;
     let effective_from_ms = request.effective_from.as_ref().map(effective_from).transpose()?;
+    if effective_from_ms.is_some_and(|ms| ms < state.now_ms()) {
+        // The ledger refuses it too (by its own time); refused here first,
+        // so nothing reaches the journal.
+        return Err(ApiError::bad_request(
+            "time_not_in_future",
+            "effective_from is before now: a profile version cannot be back-dated",
+        ));
+    }
     let id = request_id(&headers)?;
     let command = players::Command::SetJurisdictionProfile {
         jurisdiction,
@@ -656,8 +662,7 @@ pub async fn set_profile(
 /// until this is recorded.
 #[utoipa::path(post, path = "/operator/v1/players/{player}/due-diligence", tag = "pam",
     request_body = DueDiligenceRequest, params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
-    responses((status = 200, body = DueDiligenceReply), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors,
-        (status = 409, body = ErrorBody, description = "conflict (Idempotency-Key reused)")))]
+    responses((status = 200, body = DueDiligenceReply), BodyErrors, RoleErrors, LedgerErrors, PlayerErrors))]
 pub async fn record_due_diligence(
     State(state): State<AppState>,
     caller: Caller,
@@ -744,7 +749,7 @@ mod tests {
         let uk = united_kingdom();
         assert_eq!(uk.stake_cap(Currency::GBP, AgeBand::Adult), Some(Amount::from_minor(500)));
         assert_eq!(uk.stake_cap(Currency::GBP, AgeBand::YoungAdult), Some(Amount::from_minor(200)));
-        assert_eq!(uk.self_exclusion_min_ms(), 181 * DAY_MS);
+        assert_eq!(uk.self_exclusion_min_ms(), 181 * 86_400_000);
     }
 
     #[test]

@@ -237,14 +237,14 @@ impl Profile {
 /// jurisdiction profile in force (the ledger's, journaled; the default
 /// profile's for a jurisdiction without one, or for `None`).
 pub fn minimum_age(profiles: &JurisdictionProfiles, jurisdiction: Option<Jurisdiction>, now_ms: u64) -> u32 {
-    let profile = match jurisdiction {
-        Some(jurisdiction) => profiles.in_force(jurisdiction, now_ms),
+    let years = match jurisdiction {
+        Some(jurisdiction) => profiles.in_force(jurisdiction, now_ms).minimum_age_years,
         None => profiles
             .versions(None)
             .and_then(|v| v.in_force(now_ms))
-            .map_or(&JurisdictionProfile::UNRESTRICTED, |v| &v.profile),
+            .map_or(JurisdictionProfile::UNRESTRICTED.minimum_age_years, |v| v.profile.minimum_age_years),
     };
-    u32::from(profile.minimum_age_years)
+    u32::from(years)
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {

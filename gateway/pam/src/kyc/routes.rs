@@ -189,7 +189,7 @@ pub struct DocumentRecorded {
 }
 
 /// A jurisdiction's KYC gates.
-#[derive(Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KycGates {
     /// Verified KYC before any deposit.
@@ -577,8 +577,10 @@ pub async fn record_document(
 }
 
 /// Sets which activities a jurisdiction gates behind verified KYC (admins,
-/// compliance): deposits, bets, withdrawals. The ledger refuses each gated
-/// activity of an unverified player with `kyc_required`.
+/// compliance): deposits, bets, withdrawals, as a version of the
+/// jurisdiction's profile in force from now (its other fields unchanged;
+/// see `PUT /operator/v1/jurisdictions/{code}/profile`). The ledger refuses
+/// each gated activity of an unverified player with `kyc_required`.
 #[utoipa::path(put, path = "/operator/v1/jurisdictions/{jurisdiction}/kyc-gates", tag = "pam", request_body = KycGates,
     params(("jurisdiction" = String, Path, description = "two upper-case letters"), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = KycGates), BodyErrors, RoleErrors, LedgerErrors,

@@ -97,7 +97,7 @@ impl Ledger {
         let wallet = self.count_deposit(ctx, id, currency, amount);
         let before = wallet.balances();
         wallet.cash = cash;
-        self.count_confirmed(id, currency, amount);
+        self.count_confirmed(ctx, id, currency, amount);
         self.flows_mut(currency).deposits += i128::from(amount.minor());
         let detail = PaymentDetail {
             player: id,
@@ -135,9 +135,20 @@ impl Ledger {
         wallet
     }
 
-    /// Counts a confirmed deposit towards the due-diligence threshold (a
+    /// Counts a confirmed deposit towards the due-diligence threshold, if
+    /// the player's profile in force has one in its currency (a
     /// confirmation is owed money: it lands even past the threshold).
-    fn count_confirmed(&mut self, id: PlayerId, currency: Currency, amount: Amount) {
+    /// Counting only under a threshold keeps the count a function of the
+    /// journal alone: ledgers before profiles counted nothing, so a replay
+    /// from the genesis and one from an older snapshot (which holds no
+    /// counts) agree.
+    fn count_confirmed(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) {
+        let Ok((_, profile)) = self.players.with_profile(id, ctx.time_ms) else {
+            return;
+        };
+        if profile.due_diligence_threshold(currency).is_none() {
+            return;
+        }
         if let Ok(player) = self.player_mut(id) {
             player.due_diligence.get_or_insert_default().count(currency, amount);
         }
@@ -152,7 +163,7 @@ impl Ledger {
         let before = wallet.balances();
         let state = if confirm {
             wallet.cash = check!(wallet.cash.checked_add(payment.amount).ok_or(Rejection::Overflow));
-            self.count_confirmed(payment.player, payment.currency, payment.amount);
+            self.count_confirmed(ctx, payment.player, payment.currency, payment.amount);
             self.flows_mut(payment.currency).deposits += i128::from(payment.amount.minor());
             PaymentState::Confirmed
         } else {

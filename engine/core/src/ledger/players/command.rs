@@ -265,7 +265,9 @@ impl Command {
             Command::SetJurisdictionProfile { .. } => "set_jurisdiction_profile",
             Command::RecordDueDiligence { .. } => "record_due_diligence",
             Command::SetAgeBand { .. } => "set_age_band",
-            Command::RegisterAged { .. } => "register_aged",
+            // The same operator action as `RegisterProfiled` (with the age
+            // band): one name, so filters on registrations find both.
+            Command::RegisterAged { .. } => "register_profiled",
         }
     }
 }

@@ -261,8 +261,9 @@ impl Versions {
         self.versions.iter().filter(move |v| v.effective_from_ms > time_ms)
     }
 
-    /// Where `version` would go, and the version to drop for room; refused
-    /// if there is no room.
+    /// Whether a version from `effective_from_ms` fits: it replaces one on
+    /// the same time, or there is room, or a superseded version can make
+    /// room; refused otherwise.
     fn check_insert(&self, effective_from_ms: u64, now_ms: u64) -> Result<(), Rejection> {
         let replaces = self.versions.iter().any(|v| v.effective_from_ms == effective_from_ms);
         if replaces || self.versions.len() < PROFILE_VERSIONS_MAX || self.superseded(now_ms) > 0 {
@@ -514,7 +515,9 @@ pub(crate) struct ProfilesParts {
 }
 
 /// A player's due-diligence state: confirmed deposits counted per currency
-/// and whether a compliance operator recorded due diligence.
+/// (those confirmed while the player's profile had a threshold in that
+/// currency: ledgers before profiles counted none) and whether a
+/// compliance operator recorded due diligence.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DueDiligence {
     /// Confirmed deposits since registration, per currency (saturating).
