@@ -335,7 +335,7 @@ fn jurisdiction_profile(code: Option<&str>, effective_from_ms: Option<u64>, cap:
         self_exclusion_min_days: 1,
         due_diligence_thresholds: vec![players::CurrencyAmount {
             currency: Currency::EUR,
-            amount: Amount::from_minor(100_00),
+            amount: Amount::from_minor(10_000),
         }],
         ..players::JurisdictionProfile::UNRESTRICTED
     };
@@ -693,7 +693,7 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         Command::Payments(payments::Command::Deposit {
             player,
             currency: eur,
-            amount: minor(150_00),
+            amount: minor(15_000),
         }),
         Command::Payments(payments::Command::Deposit {
             player,

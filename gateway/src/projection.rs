@@ -30,8 +30,7 @@ fn changes_view(command: &Command) -> bool {
                 | players::Command::SetAgeBand { .. }
                 | players::Command::SetJurisdictionProfile { .. }
                 | players::Command::SetJurisdictionRules { .. }
-        )
-            | Command::Access(access::Command::CreateOperator { .. })
+        ) | Command::Access(access::Command::CreateOperator { .. })
             | Command::Access(access::Command::CreateAggregator { .. })
             | Command::Access(access::Command::IssueSession { .. })
             | Command::Access(access::Command::SetOperatorRole { .. })

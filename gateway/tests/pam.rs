@@ -1637,7 +1637,10 @@ async fn jurisdiction_profiles_are_shipped_listed_and_set_with_effective_dates_a
     assert_eq!(codes, ["default", "GB", "MT", "UK"]);
     let gb = read_ok(s, &w.admin, "/operator/v1/jurisdictions/GB").await;
     let uk = &gb["in_force"]["profile"];
-    assert_eq!(uk["stake_caps"], json!([{"currency": "GBP", "adult": "5.00", "young_adult": "2.00"}]));
+    assert_eq!(
+        uk["stake_caps"],
+        json!([{"currency": "GBP", "adult": "5.00", "young_adult": "2.00"}])
+    );
     assert_eq!(uk["bonus_wagering_cap_x"], 10);
     assert_eq!(uk["self_exclusion_min_days"], 181);
     assert_eq!(uk["withdrawal_reversal_allowed"], false);
@@ -1657,27 +1660,85 @@ async fn jurisdiction_profiles_are_shipped_listed_and_set_with_effective_dates_a
     };
     let caps = |currency: &str, adult: &str| json!([{"currency": currency, "adult": adult, "young_adult": "1.00"}]);
     let cases = [
-        ("MT", with("stake_caps", caps("XXX", "5.00")), StatusCode::BAD_REQUEST, "unknown_currency"),
-        ("MT", with("stake_caps", caps("EUR", "-5.00")), StatusCode::BAD_REQUEST, "invalid_amount"),
-        ("MT", with("stake_caps", caps("EUR", "0.50")), StatusCode::BAD_REQUEST, "invalid_profile"),
-        ("MT", with("reality_check_interval_min", json!(0)), StatusCode::BAD_REQUEST, "invalid_profile"),
-        ("MT", with("minimum_age_years", json!(0)), StatusCode::BAD_REQUEST, "invalid_profile"),
-        ("MT", with("bonus_wagering_cap_x", json!(0)), StatusCode::BAD_REQUEST, "invalid_profile"),
-        ("MT", json!({"profile": good, "effective_from": T0 - 1}), StatusCode::BAD_REQUEST, "time_not_in_future"),
-        ("MT", json!({"profile": good, "effective_from": "soon"}), StatusCode::BAD_REQUEST, "invalid_request"),
-        ("MT", json!({"profile": good, "extra": 1}), StatusCode::BAD_REQUEST, "invalid_request"),
-        ("malta", json!({"profile": good}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            "MT",
+            with("stake_caps", caps("XXX", "5.00")),
+            StatusCode::BAD_REQUEST,
+            "unknown_currency",
+        ),
+        (
+            "MT",
+            with("stake_caps", caps("EUR", "-5.00")),
+            StatusCode::BAD_REQUEST,
+            "invalid_amount",
+        ),
+        (
+            "MT",
+            with("stake_caps", caps("EUR", "0.50")),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            with("reality_check_interval_min", json!(0)),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            with("minimum_age_years", json!(0)),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            with("bonus_wagering_cap_x", json!(0)),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            json!({"profile": good, "effective_from": T0 - 1}),
+            StatusCode::BAD_REQUEST,
+            "time_not_in_future",
+        ),
+        (
+            "MT",
+            json!({"profile": good, "effective_from": "soon"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "MT",
+            json!({"profile": good, "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "malta",
+            json!({"profile": good}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
     ];
     for (code, body, status, error) in cases {
         let reply = put_profile(s, &w.admin, code, body.clone()).await;
-        assert_eq!((reply.status, reply.code()), (status, error.into()), "{body}: {}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, error.into()),
+            "{body}: {}",
+            reply.text()
+        );
     }
     let forbidden = put_profile(s, &support_token, "MT", json!({"profile": good})).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN, "{}", forbidden.text());
     assert_eq!(s.commands_applied().await, applied);
     assert_eq!(jurisdictions(s, &w.admin).await, listed);
     let unknown = op(s, &w.admin, Method::GET, "/operator/v1/jurisdictions/SE", None).await;
-    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "unknown_jurisdiction".into()));
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "unknown_jurisdiction".into())
+    );
     let bad = op(s, &w.admin, Method::GET, "/operator/v1/jurisdictions/se", None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
@@ -1699,7 +1760,14 @@ async fn jurisdiction_profiles_are_shipped_listed_and_set_with_effective_dates_a
 
     // The old KYC-gates route sets the gates of the profile in force.
     let gates = json!({"before_deposit": true, "before_bet": false, "before_withdrawal": true});
-    let set = op(s, &w.admin, Method::PUT, "/operator/v1/jurisdictions/MT/kyc-gates", Some(gates.clone())).await;
+    let set = op(
+        s,
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/jurisdictions/MT/kyc-gates",
+        Some(gates.clone()),
+    )
+    .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text());
     let shown = read_ok(s, &w.admin, "/operator/v1/jurisdictions/MT").await;
     assert_eq!(shown["in_force"]["profile"]["kyc_gates"], gates);
@@ -1736,7 +1804,12 @@ async fn the_profile_caps_stakes_blocks_money_past_the_aml_threshold_and_bands_p
     let w = World::new_with(config).await;
     let s = &w.server;
     let refused = |reply: &Reply, status: StatusCode, code: &str| {
-        assert_eq!((reply.status, reply.code()), (status, code.to_owned()), "{}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{}",
+            reply.text()
+        );
     };
 
     // Malta with a EUR stake cap (2.00 until 25, as the player's band is
@@ -1749,7 +1822,11 @@ async fn the_profile_caps_stakes_blocks_money_past_the_aml_threshold_and_bands_p
     let set = put_profile(s, &w.admin, "MT", json!({"profile": profile})).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text());
     let balance = money(&w).await;
-    refused(&w.bet(Http::V1, "b-1", "2.01", "r-1").await, StatusCode::FORBIDDEN, "stake_cap_exceeded");
+    refused(
+        &w.bet(Http::V1, "b-1", "2.01", "r-1").await,
+        StatusCode::FORBIDDEN,
+        "stake_cap_exceeded",
+    );
     assert_eq!(money(&w).await, balance);
     let bet = w.bet(Http::V1, "b-2", "2.00", "r-1").await;
     assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
@@ -1765,15 +1842,33 @@ async fn the_profile_caps_stakes_blocks_money_past_the_aml_threshold_and_bands_p
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let newcomer = created.json()["player"].as_u64().unwrap();
-    refused(&deposit(s, &w.admin, newcomer, "n-1", "50.01").await, StatusCode::FORBIDDEN, "limit_exceeded");
-    assert_eq!(deposit(s, &w.admin, newcomer, "n-2", "50.00").await.status, StatusCode::OK);
+    refused(
+        &deposit(s, &w.admin, newcomer, "n-1", "50.01").await,
+        StatusCode::FORBIDDEN,
+        "limit_exceeded",
+    );
+    assert_eq!(
+        deposit(s, &w.admin, newcomer, "n-2", "50.00").await.status,
+        StatusCode::OK
+    );
 
     // The AML threshold (EUR 2,000 cumulative, shipped): reached, then
     // deposits and bets wait for due diligence.
-    assert_eq!(deposit(s, &w.admin, w.player, "d-1", "1900.00").await.status, StatusCode::OK);
+    assert_eq!(
+        deposit(s, &w.admin, w.player, "d-1", "1900.00").await.status,
+        StatusCode::OK
+    );
     let before = money(&w).await;
-    refused(&deposit(s, &w.admin, w.player, "d-2", "1.00").await, StatusCode::FORBIDDEN, "due_diligence_required");
-    refused(&w.bet(Http::V1, "b-3", "1.00", "r-1").await, StatusCode::FORBIDDEN, "due_diligence_required");
+    refused(
+        &deposit(s, &w.admin, w.player, "d-2", "1.00").await,
+        StatusCode::FORBIDDEN,
+        "due_diligence_required",
+    );
+    refused(
+        &w.bet(Http::V1, "b-3", "1.00", "r-1").await,
+        StatusCode::FORBIDDEN,
+        "due_diligence_required",
+    );
     assert_eq!(money(&w).await, before);
     let path = format!("/operator/v1/players/{}/due-diligence", w.player);
     let applied = s.commands_applied().await;
@@ -1807,7 +1902,10 @@ async fn the_profile_caps_stakes_blocks_money_past_the_aml_threshold_and_bands_p
     .await;
     assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.text());
     assert_eq!(recorded.json()["due_diligence_recorded"], true);
-    assert_eq!(deposit(s, &w.admin, w.player, "d-3", "1.00").await.status, StatusCode::OK);
+    assert_eq!(
+        deposit(s, &w.admin, w.player, "d-3", "1.00").await.status,
+        StatusCode::OK
+    );
     assert_eq!(w.bet(Http::V1, "b-4", "1.00", "r-1").await.status, StatusCode::OK);
 
     // The self-exclusion minimum (Malta: 181 days); a time-out is shorter.
@@ -1825,7 +1923,12 @@ async fn the_profile_caps_stakes_blocks_money_past_the_aml_threshold_and_bands_p
     let player = register_ok(s, &w.admin, young.clone()).await;
     let bands = "/operator/v1/audit?kind=set_age_band";
     login_ok(s, &w.admin, player, device("dev-1", "198.51.100.7", "Mozilla/5.0")).await;
-    assert!(read_ok(s, &w.admin, bands).await["entries"].as_array().unwrap().is_empty());
+    assert!(
+        read_ok(s, &w.admin, bands).await["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     s.advance(2 * 86_400_000);
     login_ok(s, &w.admin, player, device("dev-1", "198.51.100.7", "Mozilla/5.0")).await;
     let entries = read_ok(s, &w.admin, bands).await;

@@ -65,7 +65,11 @@ fn stake_caps(profile: &Value) -> String {
             )
         })
         .collect();
-    if caps.is_empty() { "none".into() } else { caps.join(", ") }
+    if caps.is_empty() {
+        "none".into()
+    } else {
+        caps.join(", ")
+    }
 }
 
 fn summary_row(code: &Value, version: &Value, scheduled: usize) -> Vec<String> {
@@ -109,7 +113,10 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             });
         }
         Command::Show { code } => {
-            let value = client.get(&format!("/operator/v1/jurisdictions/{}", super::client::query_value(&code)))?;
+            let value = client.get(&format!(
+                "/operator/v1/jurisdictions/{}",
+                super::client::query_value(&code)
+            ))?;
             output.table(&value, |v| {
                 let mut rows = table(&["version", "effective from", "set by", "profile"]);
                 for version in v["history"].as_array().into_iter().flatten() {
@@ -145,14 +152,21 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             if let Some(from) = from {
                 body["effective_from"] = effective_from(&from);
             }
-            let path = format!("/operator/v1/jurisdictions/{}/profile", super::client::query_value(&code));
+            let path = format!(
+                "/operator/v1/jurisdictions/{}/profile",
+                super::client::query_value(&code)
+            );
             let value = client.send_json(Method::PUT, &path, Some(&body))?;
             let when = if value["scheduled"] == json!(true) {
                 "scheduled from"
             } else {
                 "in force since"
             };
-            let message = format!("{}: profile {when} {}", text(&value["code"]), text(&value["effective_from"]));
+            let message = format!(
+                "{}: profile {when} {}",
+                text(&value["code"]),
+                text(&value["effective_from"])
+            );
             output.done(&value, &message);
         }
     }

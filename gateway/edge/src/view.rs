@@ -47,7 +47,12 @@ impl View {
     /// The view of a recovered ledger.
     pub fn of(ledger: &Ledger) -> View {
         let players = (1..=ledger.players_len() as u64)
-            .filter_map(|id| Some((ledger.player_info(PlayerId(id)).ok()?, ledger.compliance(PlayerId(id)).ok()?)))
+            .filter_map(|id| {
+                Some((
+                    ledger.player_info(PlayerId(id)).ok()?,
+                    ledger.compliance(PlayerId(id)).ok()?,
+                ))
+            })
             .map(|(info, (age_band, _))| PlayerView {
                 jurisdiction: info.jurisdiction,
                 currency: info.currency,

@@ -323,11 +323,8 @@ impl ProfileBody {
         let default_currencies = currencies(&self.deposit_limit_defaults, |d| &d.currency, "deposit_limit_defaults")?;
         let mut deposit_limit_defaults = Vec::new();
         for (limits, currency) in self.deposit_limit_defaults.iter().zip(default_currencies) {
-            let amount = |text: &Option<String>, field| {
-                text.as_deref()
-                    .map(|t| non_negative(t, currency, field))
-                    .transpose()
-            };
+            let amount =
+                |text: &Option<String>, field| text.as_deref().map(|t| non_negative(t, currency, field)).transpose();
             deposit_limit_defaults.push(DepositLimitDefault {
                 currency,
                 day: amount(&limits.day, "deposit_limit_defaults.day")?,
@@ -342,7 +339,12 @@ impl ProfileBody {
         )?;
         let mut due_diligence_thresholds = Vec::new();
         for (threshold, currency) in self.due_diligence_thresholds.iter().zip(threshold_currencies) {
-            let amount = wire::amount(&threshold.amount, currency, Sign::Positive, "due_diligence_thresholds.amount")?;
+            let amount = wire::amount(
+                &threshold.amount,
+                currency,
+                Sign::Positive,
+                "due_diligence_thresholds.amount",
+            )?;
             due_diligence_thresholds.push(CurrencyAmount { currency, amount });
         }
         let profile = JurisdictionProfile {
@@ -724,7 +726,10 @@ pub(crate) async fn reevaluate_band(state: &AppState, caller: &Caller, player: P
         band,
         operator: caller.id,
     };
-    match caller.submit(state, request_id(&HeaderMap::new())?, Command::Players(command)).await? {
+    match caller
+        .submit(state, request_id(&HeaderMap::new())?, Command::Players(command))
+        .await?
+    {
         Outcome::Accepted => {
             tracing::info!(player = player.0, band = band.name(), "age band changed at login");
             Ok(())
@@ -747,8 +752,14 @@ mod tests {
             assert_eq!(back.to_profile().unwrap(), profile);
         }
         let uk = united_kingdom();
-        assert_eq!(uk.stake_cap(Currency::GBP, AgeBand::Adult), Some(Amount::from_minor(500)));
-        assert_eq!(uk.stake_cap(Currency::GBP, AgeBand::YoungAdult), Some(Amount::from_minor(200)));
+        assert_eq!(
+            uk.stake_cap(Currency::GBP, AgeBand::Adult),
+            Some(Amount::from_minor(500))
+        );
+        assert_eq!(
+            uk.stake_cap(Currency::GBP, AgeBand::YoungAdult),
+            Some(Amount::from_minor(200))
+        );
         assert_eq!(uk.self_exclusion_min_ms(), 181 * 86_400_000);
     }
 
@@ -756,9 +767,15 @@ mod tests {
     fn the_band_changes_on_the_young_adult_birthday() {
         let uk = united_kingdom();
         let born = Date::parse("2001-06-15").unwrap();
-        assert_eq!(age_band(born, Date::parse("2026-06-14").unwrap(), &uk), AgeBand::YoungAdult);
+        assert_eq!(
+            age_band(born, Date::parse("2026-06-14").unwrap(), &uk),
+            AgeBand::YoungAdult
+        );
         assert_eq!(age_band(born, Date::parse("2026-06-15").unwrap(), &uk), AgeBand::Adult);
-        assert_eq!(age_band(born, Date::parse("2020-01-01").unwrap(), &malta()), AgeBand::Adult);
+        assert_eq!(
+            age_band(born, Date::parse("2020-01-01").unwrap(), &malta()),
+            AgeBand::Adult
+        );
     }
 
     #[test]
@@ -776,9 +793,13 @@ mod tests {
         body.stake_caps[0].young_adult = "6.00".into();
         assert_eq!(body.to_profile().unwrap_err().code, "invalid_profile");
         let mut body = ProfileBody::of(&malta());
-        body.due_diligence_thresholds.push(body.due_diligence_thresholds[0].clone());
+        body.due_diligence_thresholds
+            .push(body.due_diligence_thresholds[0].clone());
         assert_eq!(body.to_profile().unwrap_err().code, "invalid_profile");
-        assert_eq!(effective_from(&serde_json::json!("2026-06-01T00:00:00Z")).ok(), Some(1_780_272_000_000));
+        assert_eq!(
+            effective_from(&serde_json::json!("2026-06-01T00:00:00Z")).ok(),
+            Some(1_780_272_000_000)
+        );
         assert!(effective_from(&serde_json::json!(-5)).is_err());
         assert!(effective_from(&serde_json::json!("tomorrow")).is_err());
     }

@@ -50,7 +50,13 @@ const KYC_DECIDERS: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who sets jurisdiction profiles and records due diligence.
 const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who reads jurisdiction profiles (regulatory data, no personal data).
-const PROFILE_VIEWERS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support, Role::Finance, Role::ReadOnly];
+const PROFILE_VIEWERS: &[Role] = &[
+    Role::Admin,
+    Role::Compliance,
+    Role::Support,
+    Role::Finance,
+    Role::ReadOnly,
+];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {

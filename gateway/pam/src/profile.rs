@@ -242,7 +242,9 @@ pub fn minimum_age(profiles: &JurisdictionProfiles, jurisdiction: Option<Jurisdi
         None => profiles
             .versions(None)
             .and_then(|v| v.in_force(now_ms))
-            .map_or(JurisdictionProfile::UNRESTRICTED.minimum_age_years, |v| v.profile.minimum_age_years),
+            .map_or(JurisdictionProfile::UNRESTRICTED.minimum_age_years, |v| {
+                v.profile.minimum_age_years
+            }),
     };
     u32::from(years)
 }

@@ -912,7 +912,12 @@ mod tests {
             assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
         }
         let rejections = [
-            (42u16, Rejection::StakeCapExceeded { cap: Amount::from_minor(200) }),
+            (
+                42u16,
+                Rejection::StakeCapExceeded {
+                    cap: Amount::from_minor(200),
+                },
+            ),
             (43, Rejection::DueDiligenceRequired),
             (44, Rejection::WageringCapExceeded { cap_x: 10 }),
             (45, Rejection::SelfExclusionTooShort { minimum_days: 181 }),
@@ -923,7 +928,10 @@ mod tests {
             assert_eq!(bytes[..4], [7, 0, tag.to_le_bytes()[0], tag.to_le_bytes()[1]]);
             assert_eq!(from_bytes::<Outcome>(&bytes), Ok(outcome));
         }
-        assert_eq!(to_bytes(&Outcome::Rejected(Rejection::DueDiligenceRequired)), [7, 0, 43, 0]);
+        assert_eq!(
+            to_bytes(&Outcome::Rejected(Rejection::DueDiligenceRequired)),
+            [7, 0, 43, 0]
+        );
     }
 
     #[test]

@@ -86,7 +86,12 @@ impl Player {
     ///
     /// Owed money (wins, refunds, confirmed deposits) is never blocked:
     /// those paths do not call this.
-    pub(crate) fn check(&self, activity: Activity, profile: &JurisdictionProfile, now_ms: u64) -> Result<(), Rejection> {
+    pub(crate) fn check(
+        &self,
+        activity: Activity,
+        profile: &JurisdictionProfile,
+        now_ms: u64,
+    ) -> Result<(), Rejection> {
         let rules = profile.kyc;
         let blocked = |reason| Err(Rejection::PlayerBlocked(reason));
         match (self.status, activity) {

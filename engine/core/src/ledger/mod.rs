@@ -699,10 +699,7 @@ impl Ledger {
     }
 
     /// A player's age band and due-diligence state.
-    pub fn compliance(
-        &self,
-        id: PlayerId,
-    ) -> Result<(players::AgeBand, Option<&players::DueDiligence>), Rejection> {
+    pub fn compliance(&self, id: PlayerId) -> Result<(players::AgeBand, Option<&players::DueDiligence>), Rejection> {
         let player = self.player(id)?;
         Ok((player.age_band, player.due_diligence.as_deref()))
     }

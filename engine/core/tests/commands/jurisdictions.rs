@@ -5,7 +5,7 @@
 
 use super::*;
 use engine_core::players::{
-    AgeBand, CurrencyAmount, DepositLimitDefault, JurisdictionProfile, StakeCap, Command as PlayersCommand,
+    AgeBand, Command as PlayersCommand, CurrencyAmount, DepositLimitDefault, JurisdictionProfile, StakeCap,
 };
 
 fn mt() -> Option<Jurisdiction> {
@@ -74,7 +74,12 @@ fn stakes_above_the_cap_of_the_players_age_band_are_refused_and_change_nothing()
     check(h.run(OPS, band_cmd(young, AgeBand::Adult)), Outcome::Accepted);
     assert!(h.bet("b-5", young, 500, "r-3").is_ok());
     // Other currencies have no cap in this profile.
-    assert_eq!(h.ledger.profile_in_force(mt().unwrap(), h.now).stake_cap(USD, AgeBand::Adult), None);
+    assert_eq!(
+        h.ledger
+            .profile_in_force(mt().unwrap(), h.now)
+            .stake_cap(USD, AgeBand::Adult),
+        None
+    );
 }
 
 #[test]
@@ -212,7 +217,10 @@ fn a_self_exclusion_shorter_than_the_minimum_is_refused_time_outs_are_not() {
         Rejection::SelfExclusionTooShort { minimum_days: 181 },
     );
     assert_eq!(Exclusion::SelfExclude.until(&h, player), 0);
-    check(h.run(OPS, Exclusion::TimeOut.command(player, T0 + DAY)), Outcome::Accepted);
+    check(
+        h.run(OPS, Exclusion::TimeOut.command(player, T0 + DAY)),
+        Outcome::Accepted,
+    );
     check(
         h.run(OPS, Exclusion::SelfExclude.command(player, T0 + 181 * DAY)),
         Outcome::Accepted,

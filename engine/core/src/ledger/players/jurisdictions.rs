@@ -653,7 +653,10 @@ mod tests {
             table.check_set(Some(gb()), &profile, 10_000, 0),
             Err(Rejection::CapacityReached(Capacity::ProfileVersions))
         );
-        assert_eq!(table.check_set(Some(gb()), &profile, 0, 50), Err(Rejection::TimeNotInFuture));
+        assert_eq!(
+            table.check_set(Some(gb()), &profile, 0, 50),
+            Err(Rejection::TimeNotInFuture)
+        );
         // At 200 all but the last version are superseded: room again.
         assert_eq!(table.check_set(Some(gb()), &profile, 10_000, 200), Ok(()));
         table.set(Some(gb()), version(10_000, 30), 200);

@@ -20,11 +20,11 @@ pub use self::command::{
     AccountStatus, AgentFamily, Browser, Command, JurisdictionRules, KycLevel, LoginContext, Os, ProfileIndexes,
     SealedProfile,
 };
+pub(crate) use self::jurisdictions::ProfilesParts;
 pub use self::jurisdictions::{
     AgeBand, CurrencyAmount, DepositLimitDefault, DueDiligence, DueDiligenceRecord, JurisdictionProfile,
     JurisdictionProfiles, PROFILE_CURRENCIES_MAX, PROFILE_VERSIONS_MAX, ProfileVersion, StakeCap, Versions,
 };
-pub(crate) use self::jurisdictions::ProfilesParts;
 pub(crate) use self::kyc::Kyc;
 pub use self::kyc::{
     DOCUMENTS_PER_PLAYER_MAX, DocumentKind, DocumentRecord, DocumentStatus, KycCheck, KycDocument, KycRecord, KycSource,
@@ -36,8 +36,8 @@ use super::account::Player;
 use super::store::Detail;
 use super::{Applied, Config, Ctx, rejected};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
-use crate::ids::{ExtId, Jurisdiction, OperatorId, PlayerId, Reason};
 use crate::command::{LimitKind, LimitMetric, LimitPeriod};
+use crate::ids::{ExtId, Jurisdiction, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
 
@@ -84,7 +84,11 @@ impl PlayersState {
     /// A player and the profile of their jurisdiction in force at
     /// `time_ms`: one lookup of each (the bet path).
     #[inline]
-    pub(crate) fn with_profile(&self, id: PlayerId, time_ms: u64) -> Result<(&Player, &JurisdictionProfile), Rejection> {
+    pub(crate) fn with_profile(
+        &self,
+        id: PlayerId,
+        time_ms: u64,
+    ) -> Result<(&Player, &JurisdictionProfile), Rejection> {
         let player = self.get(id)?;
         Ok((player, self.jurisdictions.in_force(player.jurisdiction, time_ms)))
     }
@@ -298,7 +302,10 @@ impl PlayersState {
         now_ms: u64,
     ) -> Applied {
         let effective_from_ms = effective_from_ms.unwrap_or(now_ms);
-        check!(self.jurisdictions.check_set(jurisdiction, profile, effective_from_ms, now_ms));
+        check!(
+            self.jurisdictions
+                .check_set(jurisdiction, profile, effective_from_ms, now_ms)
+        );
         let version = ProfileVersion {
             effective_from_ms,
             set_at_ms: now_ms,
@@ -454,7 +461,10 @@ pub(crate) struct Compliance {
     pub(crate) due_diligence: Option<DueDiligence>,
 }
 
-crate::codec::codec_struct!(Compliance { age_band, due_diligence });
+crate::codec::codec_struct!(Compliance {
+    age_band,
+    due_diligence
+});
 
 impl PlayersState {
     /// The players' age bands and due-diligence states, in player order.
