@@ -32,7 +32,7 @@ use utoipa::ToSchema;
 
 use crate::kyc::routes::KycGates;
 use crate::players::{PlayerErrors, reason};
-use crate::profile::Date;
+use crate::profile::{Date, age_band};
 
 /// The path segment that names the default profile.
 pub const DEFAULT_CODE: &str = "default";
@@ -178,16 +178,6 @@ pub fn shipped_commands(view: &edge::view::View) -> Vec<(String, Command)> {
 
 fn code_text(jurisdiction: Option<Jurisdiction>) -> String {
     jurisdiction.map_or_else(|| DEFAULT_CODE.to_owned(), |j| j.to_string())
-}
-
-/// A player's age band on `today` under `profile`, from the date of birth.
-pub fn age_band(born: Date, today: Date, profile: &JurisdictionProfile) -> AgeBand {
-    let young_until = u32::from(profile.young_adult_until_age_years);
-    if young_until > 0 && born.age_on(today) < young_until {
-        AgeBand::YoungAdult
-    } else {
-        AgeBand::Adult
-    }
 }
 
 /// A stake cap, as JSON.

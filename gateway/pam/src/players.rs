@@ -225,7 +225,7 @@ pub async fn register(
     let today = Date::from_epoch_ms(now_ms);
     let (profile, normalized) = request.profile.validate(Some(jurisdiction), minimum, today)?;
     let born = Date::parse(&profile.date_of_birth).ok_or_else(|| ApiError::internal("a validated date of birth"))?;
-    let age_band = crate::jurisdictions::age_band(born, today, &age_profile);
+    let age_band = crate::profile::age_band(born, today, &age_profile);
     let vault = vault(&state)?;
     let id = request_id(&headers)?;
     let key_id = new_key_id(&vault, &caller, &headers, &id)?;

@@ -7,7 +7,7 @@
 
 use edge::error::ApiError;
 use engine::Jurisdiction;
-use engine::players::{JurisdictionProfile, JurisdictionProfiles};
+use engine::players::{AgeBand, JurisdictionProfile, JurisdictionProfiles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -247,6 +247,16 @@ pub fn minimum_age(profiles: &JurisdictionProfiles, jurisdiction: Option<Jurisdi
             }),
     };
     u32::from(years)
+}
+
+/// A player's age band on `today` under `profile`, from the date of birth.
+pub fn age_band(born: Date, today: Date, profile: &JurisdictionProfile) -> AgeBand {
+    let young_until = u32::from(profile.young_adult_until_age_years);
+    if young_until > 0 && born.age_on(today) < young_until {
+        AgeBand::YoungAdult
+    } else {
+        AgeBand::Adult
+    }
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
