@@ -363,9 +363,76 @@ async fn every_online_command_against_a_running_server() {
             .await
             .contains("time_not_in_future")
     );
+    // Malta's shipped profile: at least six months (181 days).
+    assert!(
+        fails(cfg, &["self-exclude", p, "--days", "30"], 5)
+            .await
+            .contains("self_exclusion_too_short")
+    );
     assert_eq!(
-        json(cfg, &["self-exclude", p, "--days", "180"]).await["status"],
+        json(cfg, &["self-exclude", p, "--days", "183"]).await["status"],
         "accepted"
+    );
+
+    // Jurisdiction profiles: the shipped ones, a scheduled version, refusals.
+    let listed = json(cfg, &["jurisdictions", "list"]).await;
+    let codes: Vec<&str> = listed["jurisdictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["default", "GB", "MT", "UK"]);
+    let table = ok(cfg, &["jurisdictions", "list"]).await;
+    assert!(
+        table.contains("GBP 5.00 (2.00 young)") && table.contains("10x"),
+        "{table}"
+    );
+    let malta = json(cfg, &["jurisdictions", "show", "MT"]).await;
+    let mut profile = malta["in_force"]["profile"].clone();
+    assert_eq!(profile["self_exclusion_min_days"], 181);
+    profile["reality_check_interval_min"] = Value::from(30);
+    let file = home.path().join("mt.json");
+    std::fs::write(&file, profile.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let later = "2099-01-01T00:00:00Z";
+    let set = ok(
+        cfg,
+        &["jurisdictions", "set", "MT", "--file", file, "--effective-from", later],
+    )
+    .await;
+    assert!(set.contains("MT: profile scheduled from 2099-01-01T00:00:00Z"), "{set}");
+    let shown = json(cfg, &["jurisdictions", "show", "MT"]).await;
+    assert_eq!(shown["scheduled"][0]["profile"]["reality_check_interval_min"], 30);
+    assert_eq!(shown["history"].as_array().unwrap().len(), 2);
+    assert!(ok(cfg, &["jurisdictions", "show", "MT"]).await.contains("scheduled"));
+    assert!(
+        fails(
+            cfg,
+            &["jurisdictions", "set", "MT", "--file", file, "--effective-from", "1"],
+            2
+        )
+        .await
+        .contains("time_not_in_future")
+    );
+    profile["stake_caps"] = serde_json::json!([{"currency": "XXX", "adult": "1.00", "young_adult": "1.00"}]);
+    let bad = home.path().join("bad.json");
+    std::fs::write(&bad, profile.to_string()).unwrap();
+    let bad = bad.to_str().unwrap();
+    assert!(
+        fails(cfg, &["jurisdictions", "set", "MT", "--file", bad], 2)
+            .await
+            .contains("unknown_currency")
+    );
+    assert!(
+        fails(cfg, &["jurisdictions", "set", "MT", "--file", "/nonexistent.json"], 2)
+            .await
+            .contains("reading")
+    );
+    assert!(
+        fails(cfg, &["jurisdictions", "show", "SE"], 4)
+            .await
+            .contains("unknown_jurisdiction")
     );
 
     // Lookups.

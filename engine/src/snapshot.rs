@@ -39,7 +39,10 @@
 //! to the image; a format-4 snapshot loads with no profiles, which is what
 //! the ledger that wrote it had. Format 6 appends the players' KYC records
 //! (level reasons, provider checks, documents with hashed numbers); formats
-//! 4 and 5 load with none.
+//! 4 and 5 load with none. Format 7 writes the KYC gates' list empty and
+//! appends the jurisdiction profiles (every version) and each player's age
+//! band and due-diligence state; formats 4 to 6 load with each
+//! jurisdiction's gates as a profile in force since 0.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -57,9 +60,11 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 4: the first frozen format (canonical encoding, stable tags).
 /// 5: the image ends with the players' profiles.
 /// 6: then the players' KYC records.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 6;
+/// 7: then the jurisdiction profiles and the players' age bands and
+///    due-diligence states.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 7;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_KYC);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_JURISDICTION_PROFILES);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

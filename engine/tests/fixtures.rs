@@ -118,6 +118,38 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
     if !kyc.is_empty() {
         expected.insert("kyc".to_owned(), kyc.join(","));
     }
+    // Since snapshot format 7 (absent before: the KYC gates of the old
+    // command are versions set by the system, and no band or count).
+    let profiles = ledger.jurisdiction_profiles();
+    let default = profiles.versions(None).map(|v| ("default".to_owned(), v));
+    let versions: Vec<String> = default
+        .into_iter()
+        .chain(profiles.jurisdictions().map(|(code, v)| (code.to_string(), v)))
+        .flat_map(|(code, versions)| {
+            versions
+                .all()
+                .iter()
+                .filter(|v| v.set_by != OperatorId::SYSTEM)
+                .map(move |v| format!("{code}:{}:{}", v.effective_from_ms, v.set_by.0))
+        })
+        .collect();
+    if !versions.is_empty() {
+        expected.insert("jurisdiction_profiles".to_owned(), versions.join(","));
+    }
+    let compliance: Vec<String> = (1..=ledger.players_len() as u64)
+        .filter_map(|id| {
+            let (band, due_diligence) = ledger.compliance(PlayerId(id)).ok()?;
+            if band == players::AgeBand::Unknown && due_diligence.is_none() {
+                return None;
+            }
+            let deposited = due_diligence.map_or(0, |d| d.deposited(Currency::EUR).minor());
+            let recorded = due_diligence.is_some_and(|d| d.recorded.is_some());
+            Some(format!("{id}:{}:{deposited}:{recorded}", band.name()))
+        })
+        .collect();
+    if !compliance.is_empty() {
+        expected.insert("compliance".to_owned(), compliance.join(","));
+    }
     expected
 }
 
@@ -278,6 +310,41 @@ fn write_fixture() {
         text.push_str(&format!("{key} {value}\n"));
     }
     std::fs::write(fixture.join("expected.txt"), text).unwrap();
+}
+
+/// A version of a jurisdiction's profile (`None`: the default profile):
+/// a GBP stake cap of `cap` if given, a EUR due-diligence threshold of
+/// 100.00 (so the fixture's player 1 reaches it), KYC before withdrawals.
+fn jurisdiction_profile(code: Option<&str>, effective_from_ms: Option<u64>, cap: Option<i64>) -> Command {
+    let profile = players::JurisdictionProfile {
+        young_adult_until_age_years: 25,
+        kyc: engine::command::JurisdictionRules {
+            kyc_before_deposit: false,
+            kyc_before_bet: false,
+            kyc_before_withdrawal: true,
+        },
+        stake_caps: cap
+            .map(|adult| players::StakeCap {
+                currency: Currency::GBP,
+                adult: Amount::from_minor(adult),
+                young_adult: Amount::from_minor(adult / 2),
+            })
+            .into_iter()
+            .collect(),
+        bonus_wagering_cap_x: Some(10),
+        self_exclusion_min_days: 1,
+        due_diligence_thresholds: vec![players::CurrencyAmount {
+            currency: Currency::EUR,
+            amount: Amount::from_minor(10_000),
+        }],
+        ..players::JurisdictionProfile::UNRESTRICTED
+    };
+    Command::Players(players::Command::SetJurisdictionProfile {
+        jurisdiction: code.map(|c| Jurisdiction::new(c).unwrap()),
+        profile: Box::new(profile),
+        effective_from_ms,
+        operator: OperatorId(1),
+    })
 }
 
 /// A sealed profile under key `key` (its bytes are the gateway's; the
@@ -600,6 +667,44 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         kyc_document(PlayerId(2), [7; 16], DocumentStatus::Pending, None),
         kyc_document(PlayerId(2), [8; 16], DocumentStatus::Verified, Some(1)),
         kyc_document(PlayerId(2), [8; 16], DocumentStatus::Expired, Some(1)),
+        // Since snapshot format 7: jurisdiction profiles (one in force, one
+        // scheduled, the default), an age band at registration and one
+        // changed, the due-diligence threshold reached and recorded.
+        jurisdiction_profile(Some("GB"), None, Some(5_00)),
+        jurisdiction_profile(Some("GB"), Some(T0 + 30 * 86_400_000), None),
+        jurisdiction_profile(None, None, None),
+        jurisdiction_profile(Some("SE"), None, None),
+        Command::Players(players::Command::RegisterAged {
+            currency: Currency::GBP,
+            jurisdiction: Jurisdiction::new("GB").unwrap(),
+            profile: Box::new(sealed(0x14, 1)),
+            indexes: ProfileIndexes {
+                email: BlindIndex([8; 16]),
+                identity: BlindIndex([9; 16]),
+            },
+            age_band: players::AgeBand::YoungAdult,
+            operator: OperatorId(2),
+        }),
+        Command::Players(players::Command::SetAgeBand {
+            player: PlayerId(104),
+            band: players::AgeBand::Adult,
+            operator: OperatorId(2),
+        }),
+        Command::Payments(payments::Command::Deposit {
+            player,
+            currency: eur,
+            amount: minor(15_000),
+        }),
+        Command::Payments(payments::Command::Deposit {
+            player,
+            currency: eur,
+            amount: minor(1_00),
+        }),
+        Command::Players(players::Command::RecordDueDiligence {
+            player,
+            reason: Reason::new("fixture: source of funds seen").unwrap(),
+            operator: OperatorId(1),
+        }),
     ];
     // Ids "fx-<n>" with n the position, which the payment and rollback
     // commands above refer to.

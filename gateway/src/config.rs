@@ -111,6 +111,10 @@ pub struct ServeConfig {
     /// registration or login through (fail-open) [default: none: every
     /// checked jurisdiction fails closed, as the UK requires].
     pub self_exclusion_registry_fail_open: Vec<String>,
+    /// At start, submit the jurisdiction profiles this release ships (UK,
+    /// Malta, default) for each the ledger has none of (journaled, so later
+    /// releases change nothing an old journal replays to) [default: true].
+    pub ship_jurisdiction_profiles: bool,
 }
 
 impl Default for ServeConfig {
@@ -153,6 +157,7 @@ impl Default for ServeConfig {
             self_exclusion_registry_api_key: None,
             self_exclusion_registry_jurisdictions: vec!["GB".into()],
             self_exclusion_registry_fail_open: Vec::new(),
+            ship_jurisdiction_profiles: true,
         }
     }
 }
@@ -321,6 +326,7 @@ pub struct FileConfig {
     pub self_exclusion_registry_api_key: Option<String>,
     pub self_exclusion_registry_jurisdictions: Option<Vec<String>>,
     pub self_exclusion_registry_fail_open: Option<Vec<String>>,
+    pub ship_jurisdiction_profiles: Option<bool>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -451,6 +457,12 @@ pub struct ServeArgs {
     /// (fail-open), comma-separated [default: none: all fail closed].
     #[arg(long, env = "CROUPIER_SELF_EXCLUSION_REGISTRY_FAIL_OPEN", value_delimiter = ',')]
     pub self_exclusion_registry_fail_open: Option<Vec<String>>,
+    /// Submit the shipped jurisdiction profiles (UK, MT, default) the ledger
+    /// has none of, at start (`--ship-jurisdiction-profiles=false`: do not)
+    /// [default: true].
+    #[arg(long, env = "CROUPIER_SHIP_JURISDICTION_PROFILES", num_args = 0..=1, require_equals = true,
+        default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub ship_jurisdiction_profiles: Option<bool>,
 }
 
 /// Why the configuration could not be resolved.
@@ -559,6 +571,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             .or(file.self_exclusion_registry_api_key),
         self_exclusion_registry_jurisdictions: layer!(self_exclusion_registry_jurisdictions),
         self_exclusion_registry_fail_open: layer!(self_exclusion_registry_fail_open),
+        ship_jurisdiction_profiles: layer!(ship_jurisdiction_profiles),
     };
     if config.self_exclusion_registry_url.is_some() && config.self_exclusion_registry_api_key.is_none() {
         return Err(ConfigError::Invalid(

@@ -23,8 +23,14 @@ use crate::metrics::Metrics;
 fn changes_view(command: &Command) -> bool {
     matches!(
         command,
-        Command::Players(players::Command::RegisterPlayer { .. } | players::Command::RegisterProfiled { .. })
-            | Command::Access(access::Command::CreateOperator { .. })
+        Command::Players(
+            players::Command::RegisterPlayer { .. }
+                | players::Command::RegisterProfiled { .. }
+                | players::Command::RegisterAged { .. }
+                | players::Command::SetAgeBand { .. }
+                | players::Command::SetJurisdictionProfile { .. }
+                | players::Command::SetJurisdictionRules { .. }
+        ) | Command::Access(access::Command::CreateOperator { .. })
             | Command::Access(access::Command::CreateAggregator { .. })
             | Command::Access(access::Command::IssueSession { .. })
             | Command::Access(access::Command::SetOperatorRole { .. })

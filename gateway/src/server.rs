@@ -246,6 +246,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         .map_err(io("starting the sequencer"))?;
     let engine = Engine::new(sequencer.handle(), config.retry_after_s);
     let first_token_path = first_operator(&engine, &view, &dir).await?;
+    if config.ship_jurisdiction_profiles {
+        ship_jurisdiction_profiles(&engine, &view).await?;
+    }
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let projection = readmodel.clone();
     let mut modules = axum::http::Extensions::new();
@@ -511,6 +514,29 @@ fn advertise_http3(router: Router, port: u16) -> Router {
 
 /// Creates the first operator (admin) of an empty ledger; returns the path
 /// of its token file either way.
+/// Submits each jurisdiction profile this release ships that the ledger
+/// has no version of (under a fixed request id per profile, so a start
+/// that repeats one gets the recorded outcome): profiles are journaled
+/// data, so a later release with new values changes nothing an old journal
+/// replays to.
+async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView) -> Result<(), ServeError> {
+    let commands = pam::jurisdictions::shipped_commands(&view.read());
+    let bootstrap = |e: &dyn std::fmt::Display| ServeError::Bootstrap(e.to_string());
+    for (id, command) in commands {
+        let request = Request {
+            source: SYSTEM_SOURCE,
+            id: ExtId::new(&id).map_err(|e| bootstrap(&e))?,
+            command,
+        };
+        let reply = engine.run(request).await.map_err(|e| bootstrap(&e.message))?;
+        match reply.outcome {
+            Outcome::Accepted => tracing::info!(%id, "shipped jurisdiction profile submitted"),
+            other => return Err(ServeError::Bootstrap(format!("{id}: {other:?}"))),
+        }
+    }
+    Ok(())
+}
+
 async fn first_operator(engine: &Engine, view: &SharedView, dir: &std::path::Path) -> Result<PathBuf, ServeError> {
     let path = dir.join(tokens::FIRST_TOKEN_FILE);
     if view.read().access.operators_len() > 0 {

@@ -1860,3 +1860,377 @@ async fn the_gamstop_sandbox_subcommand_serves_the_protocol_on_loopback() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Jurisdiction profiles
+// ---------------------------------------------------------------------------
+
+/// The shipped Malta profile with its reality check changed, as JSON.
+fn malta_profile(s_profile: &Value) -> Value {
+    let mut profile = s_profile.clone();
+    profile["reality_check_interval_min"] = json!(30);
+    profile
+}
+
+async fn jurisdictions(s: &TestServer, token: &str) -> Value {
+    read_ok(s, token, "/operator/v1/jurisdictions").await
+}
+
+async fn put_profile(s: &TestServer, token: &str, code: &str, body: Value) -> Reply {
+    let path = format!("/operator/v1/jurisdictions/{code}/profile");
+    op(s, token, Method::PUT, &path, Some(body)).await
+}
+
+#[tokio::test]
+async fn jurisdiction_profiles_are_shipped_listed_and_set_with_effective_dates_and_bad_ones_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServeConfig {
+        ship_jurisdiction_profiles: true,
+        ..support::config(dir.path())
+    };
+    let w = World::new_with(config).await;
+    let s = &w.server;
+
+    // Shipped at start: the default first, then by code.
+    let listed = jurisdictions(s, &w.admin).await;
+    let codes: Vec<&str> = listed["jurisdictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["default", "GB", "MT", "UK"]);
+    let gb = read_ok(s, &w.admin, "/operator/v1/jurisdictions/GB").await;
+    let uk = &gb["in_force"]["profile"];
+    assert_eq!(
+        uk["stake_caps"],
+        json!([{"currency": "GBP", "adult": "5.00", "young_adult": "2.00"}])
+    );
+    assert_eq!(uk["bonus_wagering_cap_x"], 10);
+    assert_eq!(uk["self_exclusion_min_days"], 181);
+    assert_eq!(uk["withdrawal_reversal_allowed"], false);
+    assert_eq!(gb["in_force"]["set_by"], 0);
+    assert_eq!(gb["history"].as_array().unwrap().len(), 1);
+    assert!(gb["stake_cap_applies_to"].as_str().unwrap().contains("every bet"));
+
+    // Refusals: each a clear 4xx, nothing submitted, nothing changed.
+    let malta = read_ok(s, &w.admin, "/operator/v1/jurisdictions/MT").await;
+    let good = malta_profile(&malta["in_force"]["profile"]);
+    let support_token = create_operator(s, &w.admin, "sue", "support").await;
+    let applied = s.commands_applied().await;
+    let with = |field: &str, value: Value| {
+        let mut profile = good.clone();
+        profile[field] = value;
+        json!({"profile": profile})
+    };
+    let caps = |currency: &str, adult: &str| json!([{"currency": currency, "adult": adult, "young_adult": "1.00"}]);
+    let cases = [
+        (
+            "MT",
+            with("stake_caps", caps("XXX", "5.00")),
+            StatusCode::BAD_REQUEST,
+            "unknown_currency",
+        ),
+        (
+            "MT",
+            with("stake_caps", caps("EUR", "-5.00")),
+            StatusCode::BAD_REQUEST,
+            "invalid_amount",
+        ),
+        (
+            "MT",
+            with("stake_caps", caps("EUR", "0.50")),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            with("reality_check_interval_min", json!(0)),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            with("minimum_age_years", json!(0)),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            with("bonus_wagering_cap_x", json!(0)),
+            StatusCode::BAD_REQUEST,
+            "invalid_profile",
+        ),
+        (
+            "MT",
+            json!({"profile": good, "effective_from": T0 - 1}),
+            StatusCode::BAD_REQUEST,
+            "time_not_in_future",
+        ),
+        (
+            "MT",
+            json!({"profile": good, "effective_from": "soon"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "MT",
+            json!({"profile": good, "extra": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "malta",
+            json!({"profile": good}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (code, body, status, error) in cases {
+        let reply = put_profile(s, &w.admin, code, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, error.into()),
+            "{body}: {}",
+            reply.text()
+        );
+    }
+    let forbidden = put_profile(s, &support_token, "MT", json!({"profile": good})).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN, "{}", forbidden.text());
+    assert_eq!(s.commands_applied().await, applied);
+    assert_eq!(jurisdictions(s, &w.admin).await, listed);
+    let unknown = op(s, &w.admin, Method::GET, "/operator/v1/jurisdictions/SE", None).await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "unknown_jurisdiction".into())
+    );
+    let bad = op(s, &w.admin, Method::GET, "/operator/v1/jurisdictions/se", None).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // A version from tomorrow: scheduled, listed, in force from its date.
+    let tomorrow = T0 + 86_400_000;
+    let set = put_profile(s, &w.admin, "MT", json!({"profile": good, "effective_from": tomorrow})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    assert_eq!(set.json()["scheduled"], true);
+    assert_eq!(set.json()["effective_from"], "2026-01-02T00:00:00Z");
+    let shown = read_ok(s, &w.admin, "/operator/v1/jurisdictions/MT").await;
+    assert_eq!(shown["in_force"]["profile"]["reality_check_interval_min"], 60);
+    assert_eq!(shown["scheduled"][0]["profile"]["reality_check_interval_min"], 30);
+    assert_eq!(shown["scheduled"][0]["set_by"], 1);
+    s.advance(86_400_000);
+    let shown = read_ok(s, &w.admin, "/operator/v1/jurisdictions/MT").await;
+    assert_eq!(shown["in_force"]["profile"]["reality_check_interval_min"], 30);
+    assert!(shown["scheduled"].as_array().unwrap().is_empty());
+    assert_eq!(shown["history"].as_array().unwrap().len(), 2);
+
+    // The old KYC-gates route sets the gates of the profile in force.
+    let gates = json!({"before_deposit": true, "before_bet": false, "before_withdrawal": true});
+    let set = op(
+        s,
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/jurisdictions/MT/kyc-gates",
+        Some(gates.clone()),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    let shown = read_ok(s, &w.admin, "/operator/v1/jurisdictions/MT").await;
+    assert_eq!(shown["in_force"]["profile"]["kyc_gates"], gates);
+    assert_eq!(shown["in_force"]["profile"]["reality_check_interval_min"], 30);
+
+    // Profiles are journaled: a restart (no new shipping: each exists) keeps them.
+    let before = jurisdictions(s, &w.admin).await;
+    let admin = w.admin.clone();
+    let w = w.restart(dir.path()).await;
+    assert_eq!(jurisdictions(&w.server, &admin).await, before);
+    w.server.stop().await;
+}
+
+async fn create_operator(s: &TestServer, admin: &str, name: &str, role: &str) -> String {
+    let reply = op(
+        s,
+        admin,
+        Method::POST,
+        "/operator/v1/operators",
+        Some(json!({"name": name, "role": role})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    reply.json()["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_profile_caps_stakes_blocks_money_past_the_aml_threshold_and_bands_players_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServeConfig {
+        ship_jurisdiction_profiles: true,
+        ..support::config(dir.path())
+    };
+    let w = World::new_with(config).await;
+    let s = &w.server;
+    let refused = |reply: &Reply, status: StatusCode, code: &str| {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{}",
+            reply.text()
+        );
+    };
+
+    // Malta with a EUR stake cap (2.00 until 25, as the player's band is
+    // not known: registered without a date of birth) and deposit defaults.
+    let malta = read_ok(s, &w.admin, "/operator/v1/jurisdictions/MT").await;
+    let mut profile = malta["in_force"]["profile"].clone();
+    profile["young_adult_until_age_years"] = json!(25);
+    profile["stake_caps"] = json!([{"currency": "EUR", "adult": "5.00", "young_adult": "2.00"}]);
+    profile["deposit_limit_defaults"] = json!([{"currency": "EUR", "day": "50.00"}]);
+    let set = put_profile(s, &w.admin, "MT", json!({"profile": profile})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    let balance = money(&w).await;
+    refused(
+        &w.bet(Http::V1, "b-1", "2.01", "r-1").await,
+        StatusCode::FORBIDDEN,
+        "stake_cap_exceeded",
+    );
+    assert_eq!(money(&w).await, balance);
+    let bet = w.bet(Http::V1, "b-2", "2.00", "r-1").await;
+    assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+
+    // Deposit-limit defaults: a player registered now starts with them.
+    let created = op(
+        s,
+        &w.admin,
+        Method::POST,
+        "/operator/v1/players",
+        Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let newcomer = created.json()["player"].as_u64().unwrap();
+    refused(
+        &deposit(s, &w.admin, newcomer, "n-1", "50.01").await,
+        StatusCode::FORBIDDEN,
+        "limit_exceeded",
+    );
+    assert_eq!(
+        deposit(s, &w.admin, newcomer, "n-2", "50.00").await.status,
+        StatusCode::OK
+    );
+
+    // The AML threshold (EUR 2,000 cumulative, shipped): reached, then
+    // deposits and bets wait for due diligence.
+    assert_eq!(
+        deposit(s, &w.admin, w.player, "d-1", "1900.00").await.status,
+        StatusCode::OK
+    );
+    let before = money(&w).await;
+    refused(
+        &deposit(s, &w.admin, w.player, "d-2", "1.00").await,
+        StatusCode::FORBIDDEN,
+        "due_diligence_required",
+    );
+    refused(
+        &w.bet(Http::V1, "b-3", "1.00", "r-1").await,
+        StatusCode::FORBIDDEN,
+        "due_diligence_required",
+    );
+    assert_eq!(money(&w).await, before);
+    let path = format!("/operator/v1/players/{}/due-diligence", w.player);
+    let applied = s.commands_applied().await;
+    let bad = op(s, &w.admin, Method::POST, &path, Some(json!({"reason": ""}))).await;
+    refused(&bad, StatusCode::BAD_REQUEST, "invalid_request");
+    let bad = op(s, &w.admin, Method::POST, &path, Some(json!({"why": "x"}))).await;
+    refused(&bad, StatusCode::BAD_REQUEST, "invalid_request");
+    let unknown = op(
+        s,
+        &w.admin,
+        Method::POST,
+        "/operator/v1/players/999/due-diligence",
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    refused(&unknown, StatusCode::NOT_FOUND, "unknown_player");
+    let support_token = create_operator(s, &w.admin, "sue", "support").await;
+    let applied_after_create = s.commands_applied().await;
+    assert_eq!(applied_after_create, applied + 1);
+    let forbidden = op(s, &support_token, Method::POST, &path, Some(json!({"reason": "x"}))).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(s.commands_applied().await, applied_after_create);
+    assert_eq!(money(&w).await, before);
+    let recorded = op(
+        s,
+        &w.admin,
+        Method::POST,
+        &path,
+        Some(json!({"reason": "source of funds: payslips, case 118"})),
+    )
+    .await;
+    assert_eq!(recorded.status, StatusCode::OK, "{}", recorded.text());
+    assert_eq!(recorded.json()["due_diligence_recorded"], true);
+    assert_eq!(
+        deposit(s, &w.admin, w.player, "d-3", "1.00").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(w.bet(Http::V1, "b-4", "1.00", "r-1").await.status, StatusCode::OK);
+
+    // The self-exclusion minimum (Malta: 181 days); a time-out is shorter.
+    let exclusion = format!("/operator/v1/players/{}/self-exclusion", w.player);
+    let short = json!({"until_ms": s.now() + 30 * 86_400_000});
+    let reply = op(s, &w.admin, Method::POST, &exclusion, Some(short)).await;
+    refused(&reply, StatusCode::UNPROCESSABLE_ENTITY, "self_exclusion_too_short");
+    assert_eq!(w.bet(Http::V1, "b-5", "1.00", "r-1").await.status, StatusCode::OK);
+
+    // Registration: the profile's minimum age, and the age band for the
+    // UK's young-adult cap, re-evaluated at login after the birthday.
+    let mut young = profile_born("Young Adult", "young@example.org", "2001-01-03");
+    let under = register(s, &w.admin, profile_born("Too Young", "kid@example.org", "2009-01-01")).await;
+    refused(&under, StatusCode::UNPROCESSABLE_ENTITY, "under_age");
+    let player = register_ok(s, &w.admin, young.clone()).await;
+    let bands = "/operator/v1/audit?kind=set_age_band";
+    login_ok(s, &w.admin, player, device("dev-1", "198.51.100.7", "Mozilla/5.0")).await;
+    assert!(
+        read_ok(s, &w.admin, bands).await["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.advance(2 * 86_400_000);
+    login_ok(s, &w.admin, player, device("dev-1", "198.51.100.7", "Mozilla/5.0")).await;
+    let entries = read_ok(s, &w.admin, bands).await;
+    assert_eq!(entries["entries"][0]["after"], "adult", "{entries}");
+    assert_eq!(entries["entries"].as_array().unwrap().len(), 1);
+    let gb = read_ok(s, &w.admin, "/operator/v1/jurisdictions/GB").await;
+    let mut stricter = gb["in_force"]["profile"].clone();
+    stricter["minimum_age_years"] = json!(26);
+    stricter["young_adult_until_age_years"] = json!(30);
+    let set = put_profile(s, &w.admin, "GB", json!({"profile": stricter})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    young["email"] = json!("young2@example.org");
+    young["address"]["postcode"] = json!("YO1 1AA");
+    let refused_now = register(s, &w.admin, young).await;
+    refused(&refused_now, StatusCode::UNPROCESSABLE_ENTITY, "under_age");
+    assert!(refused_now.text().contains("26"), "{}", refused_now.text());
+    w.server.stop().await;
+}
+
+/// The player's EUR balances, without the sequence they are current to
+/// (a refusal is journaled too, so that one moves).
+async fn money(w: &World) -> Value {
+    let mut balance = w.balance().await;
+    balance.as_object_mut().unwrap().remove("as_of_seq");
+    balance
+}
+
+/// A EUR deposit, initiated and confirmed at once.
+async fn deposit(s: &TestServer, admin: &str, player: u64, id: &str, amount: &str) -> Reply {
+    let path = format!("/operator/v1/players/{player}/deposits");
+    let body = json!({"deposit_id": id, "currency": "EUR", "amount": amount});
+    op(s, admin, Method::POST, &path, Some(body)).await
+}
+
+/// A GB profile with this name, email and date of birth.
+fn profile_born(name: &str, email: &str, date_of_birth: &str) -> Value {
+    let mut profile = profile(name, email, "+44 20 7946 0002", "YO21 1AA");
+    profile["date_of_birth"] = json!(date_of_birth);
+    profile
+}

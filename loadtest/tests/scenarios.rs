@@ -54,6 +54,10 @@ async fn every_scenario_plays_and_passes_the_money_check() {
         quic_listen: "127.0.0.1:0".parse().unwrap(),
         journal_segment_bytes: 1 << 20,
         log: "warn".into(),
+        // The scenarios fund players far past the shipped profiles'
+        // due-diligence threshold: a load test measures the wallet
+        // unregulated, as `--ship-jurisdiction-profiles=false` does.
+        ship_jurisdiction_profiles: false,
         ..ServeConfig::default()
     };
     let running = gateway::server::start(config).await.expect("server starts");

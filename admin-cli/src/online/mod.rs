@@ -1,7 +1,7 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`lookups`], [`statements`], [`logins`], [`operators`],
-//! [`audit`]) over one [`client::Client`].
+//! [`audit`], [`jurisdictions`]) over one [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
 //! takes the client and the output mode, plus one variant of [`Command`]
@@ -15,6 +15,7 @@ mod output;
 
 mod audit;
 mod kyc;
+mod jurisdictions;
 mod limits;
 mod logins;
 mod lookups;
@@ -81,6 +82,9 @@ pub enum Command {
     Operators(operators::Command),
     /// The audit trail: every operator action, filtered; `--csv` exports it.
     Audit(audit::AuditArgs),
+    /// Jurisdiction profiles: list, show (with history), set a version.
+    #[command(subcommand)]
+    Jurisdictions(jurisdictions::Command),
 }
 
 /// Runs an online command.
@@ -100,6 +104,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Devices(args) => logins::devices(&Client::from_config()?, args, output),
         Command::Operators(command) => operators::run(&Client::from_config()?, command, output),
         Command::Audit(args) => audit::run(&Client::from_config()?, args, output),
+        Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
     }
 }
 

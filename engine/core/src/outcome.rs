@@ -232,6 +232,9 @@ pub enum Capacity {
     Aggregators,
     /// `Config::sessions_max` (sessions still within their retention).
     Sessions,
+    /// `players::PROFILE_VERSIONS_MAX`: a jurisdiction's profile versions,
+    /// every one still in force or scheduled.
+    ProfileVersions,
 }
 
 /// Every reason the ledger refuses a command.
@@ -341,6 +344,25 @@ pub enum Rejection {
     SelfDisable,
     /// The change would leave no enabled admin.
     LastAdmin,
+    /// The stake is above the jurisdiction's cap for the player's age band.
+    StakeCapExceeded {
+        /// The cap.
+        cap: Amount,
+    },
+    /// The player's confirmed deposits reached the jurisdiction's
+    /// due-diligence threshold: no deposit or bet until a compliance
+    /// operator records due diligence.
+    DueDiligenceRequired,
+    /// The bonus's wagering requirement is above the jurisdiction's cap.
+    WageringCapExceeded {
+        /// The cap, as a multiple of the bonus.
+        cap_x: u32,
+    },
+    /// A self-exclusion shorter than the jurisdiction's minimum.
+    SelfExclusionTooShort {
+        /// The minimum, in days.
+        minimum_days: u32,
+    },
 }
 
 /// What a duplicate player matched on.

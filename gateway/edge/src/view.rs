@@ -1,5 +1,6 @@
 //! The read copy of the ledger's access state (operators, aggregators, game
-//! sessions, which players exist with their jurisdiction and currency), which handlers
+//! sessions, which players exist with their jurisdiction, currency and age
+//! band, the jurisdiction profiles), which handlers
 //! consult without asking the sequencer: bad tokens, unknown aggregators and
 //! unknown players are refused before anything reaches the ring.
 //!
@@ -11,6 +12,7 @@
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use engine::ledger::Access;
+use engine::players::{AgeBand, JurisdictionProfiles};
 use engine::{Command, Config, Currency, Envelope, Jurisdiction, Ledger, Outcome, PlayerId, players};
 
 /// What the gateway may read without asking the sequencer.
@@ -22,38 +24,52 @@ pub struct View {
     /// 1): a few bytes a player, bounded by the ledger's player limit. A
     /// partner contract that describes the player (Hub88's `/user/info`) or
     /// names no session (Pragmatic Play's promotions) reads it here instead
-    /// of sending a query to the ring. Neither field ever changes.
+    /// of sending a query to the ring. Only the age band changes.
     players: Vec<PlayerView>,
+    /// Every jurisdiction's profile versions (registration reads the
+    /// minimum and young-adult ages; the operator API lists them), kept in
+    /// step by [`JurisdictionProfiles::follow`], the ledger's own code.
+    pub profiles: JurisdictionProfiles,
 }
 
-/// What never changes about a player.
+/// What the gateway reads about a player without the ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlayerView {
     /// Licensing jurisdiction (an ISO 3166-1 alpha-2 code).
     pub jurisdiction: Jurisdiction,
     /// Base currency.
     pub currency: Currency,
+    /// The age band the ledger holds (for the stake caps).
+    pub age_band: AgeBand,
 }
 
 impl View {
     /// The view of a recovered ledger.
     pub fn of(ledger: &Ledger) -> View {
         let players = (1..=ledger.players_len() as u64)
-            .filter_map(|id| ledger.player_info(PlayerId(id)).ok())
-            .map(|info| PlayerView {
+            .filter_map(|id| {
+                Some((
+                    ledger.player_info(PlayerId(id)).ok()?,
+                    ledger.compliance(PlayerId(id)).ok()?,
+                ))
+            })
+            .map(|(info, (age_band, _))| PlayerView {
                 jurisdiction: info.jurisdiction,
                 currency: info.currency,
+                age_band,
             })
             .collect();
         View {
             access: ledger.access().clone(),
             players,
+            profiles: ledger.jurisdiction_profiles().clone(),
         }
     }
 
     /// Applies one committed command.
     pub fn follow(&mut self, config: &Config, envelope: &Envelope, outcome: &Outcome) {
         self.access.follow(config, envelope, outcome);
+        self.profiles.follow(envelope, outcome);
         let registration = match &envelope.request.command {
             Command::Players(
                 players::Command::RegisterPlayer {
@@ -65,7 +81,26 @@ impl View {
             ) => Some(PlayerView {
                 jurisdiction: *jurisdiction,
                 currency: *currency,
+                age_band: AgeBand::Unknown,
             }),
+            Command::Players(players::Command::RegisterAged {
+                jurisdiction,
+                currency,
+                age_band,
+                ..
+            }) => Some(PlayerView {
+                jurisdiction: *jurisdiction,
+                currency: *currency,
+                age_band: *age_band,
+            }),
+            Command::Players(players::Command::SetAgeBand { player, band, .. }) => {
+                if *outcome == Outcome::Accepted
+                    && let Some(view) = player.0.checked_sub(1).and_then(|i| self.players.get_mut(i as usize))
+                {
+                    view.age_band = *band;
+                }
+                None
+            }
             _ => None,
         };
         if let (Outcome::Registered { player }, Some(registered)) = (outcome, registration) {

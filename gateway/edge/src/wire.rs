@@ -271,6 +271,27 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "kyc_documents_full",
             "the player has as many documents as are kept".into(),
         ),
+        Rejection::StakeCapExceeded { cap } => (
+            S::FORBIDDEN,
+            "stake_cap_exceeded",
+            format!("the jurisdiction caps a stake at {} for this player", show(cap)),
+        ),
+        Rejection::DueDiligenceRequired => (
+            S::FORBIDDEN,
+            "due_diligence_required",
+            "the player's deposits reached the due-diligence threshold: no deposit or bet until due diligence is recorded"
+                .into(),
+        ),
+        Rejection::WageringCapExceeded { cap_x } => (
+            S::UNPROCESSABLE_ENTITY,
+            "wagering_cap_exceeded",
+            format!("the jurisdiction caps bonus wagering at {cap_x} times the bonus"),
+        ),
+        Rejection::SelfExclusionTooShort { minimum_days } => (
+            S::UNPROCESSABLE_ENTITY,
+            "self_exclusion_too_short",
+            format!("the jurisdiction's shortest self-exclusion is {minimum_days} days"),
+        ),
     }
 }
 
@@ -309,6 +330,7 @@ fn capacity_name(capacity: Capacity) -> &'static str {
         Capacity::Operators => "operators",
         Capacity::Aggregators => "aggregators",
         Capacity::Sessions => "game sessions",
+        Capacity::ProfileVersions => "profile versions of the jurisdiction",
     }
 }
 

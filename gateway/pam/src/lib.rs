@@ -2,7 +2,8 @@
 //! changes, account status with a reason, erasure, KYC (provider checks,
 //! manual decisions, documents, the provider's webhook), and the front
 //! end's login and logout reports with the sessions, devices and risk flags
-//! drawn from them ([`logins`]), over the operator API.
+//! drawn from them ([`logins`]), jurisdiction profiles with their effective
+//! dates and due diligence ([`jurisdictions`]), over the operator API.
 //!
 //! Personal data stays in this module: profiles are validated here and
 //! sealed under a per-player data key ([`vault`]) before the command that
@@ -21,6 +22,7 @@
 
 pub mod directory;
 pub mod exclusion;
+pub mod jurisdictions;
 pub mod kyc;
 pub mod logins;
 pub mod players;
@@ -47,6 +49,16 @@ const ERASURE: &[Role] = &[Role::Admin, Role::Compliance];
 const KYC_READERS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
 /// Who starts checks, decides KYC, records documents and sets KYC gates.
 const KYC_DECIDERS: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who sets jurisdiction profiles and records due diligence.
+const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who reads jurisdiction profiles (regulatory data, no personal data).
+const PROFILE_VIEWERS: &[Role] = &[
+    Role::Admin,
+    Role::Compliance,
+    Role::Support,
+    Role::Finance,
+    Role::ReadOnly,
+];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
@@ -70,6 +82,13 @@ pub fn routes() -> Vec<Route> {
         route::<logins::__path_devices, _>(Operator(PROFILE_READERS), logins::devices),
         route::<logins::__path_flags, _>(Operator(PROFILE_READERS), logins::flags),
         route::<logins::__path_shared, _>(Operator(RISK), logins::shared),
+        route::<jurisdictions::__path_list, _>(Operator(PROFILE_VIEWERS), jurisdictions::list),
+        route::<jurisdictions::__path_show, _>(Operator(PROFILE_VIEWERS), jurisdictions::show),
+        route::<jurisdictions::__path_set_profile, _>(Operator(COMPLIANCE), jurisdictions::set_profile),
+        route::<jurisdictions::__path_record_due_diligence, _>(
+            Operator(COMPLIANCE),
+            jurisdictions::record_due_diligence,
+        ),
     ]
 }
 

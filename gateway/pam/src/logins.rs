@@ -325,7 +325,9 @@ async fn screen(
 /// a jurisdiction checked at the self-exclusion register is checked first:
 /// excluded there, an active account is suspended (reason `registry: …`)
 /// before the login is recorded, so the login already says the player may
-/// not play and the ledger refuses bets and deposits.
+/// not play and the ledger refuses bets and deposits. A player not yet an
+/// adult for the jurisdiction's stake caps is banded again from the sealed
+/// date of birth (a birthday since journals the new band).
 #[utoipa::path(post, path = "/operator/v1/players/{player}/logins", tag = "pam", request_body = LoginRequest,
     params(("player" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = LoginReply), BodyErrors, RoleErrors, RegistryLedgerErrors,
@@ -351,6 +353,7 @@ pub async fn login(
         Outcome::LoginRecorded { blocked } => blocked,
         other => return Err(refusal(&other, Currency::EUR)),
     };
+    crate::jurisdictions::reevaluate_band(&state, &caller, player).await?;
     let tx = TxRef {
         source: caller.source,
         id,

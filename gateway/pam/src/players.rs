@@ -200,12 +200,15 @@ pub(crate) async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Pr
 }
 
 /// Registers a player with a profile (admins, support). The profile is
-/// validated (required fields, email, phone, date of birth, the
-/// jurisdiction's minimum age), checked at the self-exclusion register if
-/// the jurisdiction's players are (a person excluded there is refused with
-/// 403 `self_excluded` and nothing is recorded), sealed under a new data
-/// key, and submitted with its blind indexes; the same email, or the same
-/// name, date of birth and postcode as another player's, is refused.
+/// validated (required fields, email, phone, date of birth, the minimum
+/// age of the jurisdiction's profile in force), checked at the
+/// self-exclusion register if the jurisdiction's players are (a person
+/// excluded there is refused with 403 `self_excluded` and nothing is
+/// recorded), sealed under a new data key, and submitted with its blind
+/// indexes and the player's age band (from the date of birth and the
+/// profile's young-adult age, for the stake caps); the same email, or the
+/// same name, date of birth and postcode as another player's, is refused.
+/// The wallet starts with the profile's deposit-limit defaults.
 #[utoipa::path(post, path = "/operator/v1/registrations", tag = "pam", request_body = RegistrationRequest,
     params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = RegistrationReply), BodyErrors, RegistryLedgerErrors,
@@ -223,19 +226,27 @@ pub async fn register(
     let request: RegistrationRequest = decode(&body)?;
     let currency = wire::currency(&request.currency)?;
     let jurisdiction = jurisdiction(&request.jurisdiction)?;
-    let (profile, normalized) = request
-        .profile
-        .validate(Some(jurisdiction), Date::from_epoch_ms(state.now_ms()))?;
+    let now_ms = state.now_ms();
+    let (minimum, age_profile) = {
+        let view = state.view.read();
+        let profile = view.profiles.in_force(jurisdiction, now_ms);
+        (u32::from(profile.minimum_age_years), profile.clone())
+    };
+    let today = Date::from_epoch_ms(now_ms);
+    let (profile, normalized) = request.profile.validate(Some(jurisdiction), minimum, today)?;
+    let born = Date::parse(&profile.date_of_birth).ok_or_else(|| ApiError::internal("a validated date of birth"))?;
+    let age_band = crate::profile::age_band(born, today, &age_profile);
     let id = request_id(&headers)?;
     let registry = screening::registration(&state, jurisdiction, &profile).await?;
     let vault = vault(&state)?;
     let key_id = new_key_id(&vault, &caller, &headers, &id)?;
     let sealed = seal(&vault, key_id, &profile).await?;
-    let command = players::Command::RegisterProfiled {
+    let command = players::Command::RegisterAged {
         currency,
         jurisdiction,
         profile: Box::new(sealed),
         indexes: indexes(&vault, &normalized),
+        age_band,
         operator: caller.id,
     };
     match caller.submit(&state, id, Command::Players(command)).await? {
@@ -367,7 +378,9 @@ pub async fn patch_profile(
         }
         None => (patch.complete()?, new_key_id(&vault, &caller, &headers, &id)?),
     };
-    let (profile, normalized) = profile.validate(view.jurisdiction, Date::from_epoch_ms(state.now_ms()))?;
+    let now_ms = state.now_ms();
+    let minimum = crate::profile::minimum_age(&state.view.read().profiles, view.jurisdiction, now_ms);
+    let (profile, normalized) = profile.validate(view.jurisdiction, minimum, Date::from_epoch_ms(now_ms))?;
     let sealed = seal(&vault, key_id, &profile).await?;
     let command = players::Command::UpdateProfile {
         player,

@@ -1,12 +1,13 @@
 //! A player's profile: its fields, their validation (clear 400s before
 //! anything is stored), the normalized forms the blind indexes are made
-//! of, and the minimum age of each jurisdiction.
+//! of, and the minimum age of each jurisdiction (from its profile).
 //!
 //! The profile is what gets sealed: it is serialized to JSON and never
 //! leaves the gateway in clear.
 
 use edge::error::ApiError;
 use engine::Jurisdiction;
+use engine::players::{AgeBand, JurisdictionProfile, JurisdictionProfiles};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -167,14 +168,16 @@ fn invalid(field: &str, what: &str) -> ApiError {
 }
 
 impl Profile {
-    /// Checks every field and the player's age on `today` in
-    /// `jurisdiction`; returns the profile with its fields trimmed and
+    /// Checks every field and the player's age on `today` against
+    /// `minimum`, the minimum age of the profile of `jurisdiction` (see
+    /// [`minimum_age`]); returns the profile with its fields trimmed and
     /// the normalized forms for the blind indexes.
     /// (`None`: a player registered before jurisdictions were recorded in
-    /// the read model: the default minimum age).
+    /// the read model: the default profile's minimum age).
     pub fn validate(
         mut self,
         jurisdiction: Option<Jurisdiction>,
+        minimum: u32,
         today: Date,
     ) -> Result<(Profile, Normalized), ApiError> {
         self.name = text("name", &self.name, TEXT_MAX)?;
@@ -184,7 +187,6 @@ impl Profile {
         if born > today {
             return Err(invalid("date_of_birth", "in the future"));
         }
-        let minimum = minimum_age(jurisdiction);
         if born.age_on(today) < minimum {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -231,15 +233,30 @@ impl Profile {
     }
 }
 
-/// The minimum age of players in `jurisdiction`: 18 in the UK (`GB`, or
-/// `UK`), Malta (`MT`) and by default. A table, so that a jurisdiction with
-/// another age is one row.
-pub fn minimum_age(jurisdiction: Option<Jurisdiction>) -> u32 {
-    const AGES: &[(&str, u32)] = &[("GB", 18), ("UK", 18), ("MT", 18)];
-    const DEFAULT: u32 = 18;
-    AGES.iter()
-        .find(|(code, _)| Some(*code) == jurisdiction.as_ref().map(Jurisdiction::as_str))
-        .map_or(DEFAULT, |&(_, age)| age)
+/// The minimum age of players in `jurisdiction` at `now_ms`: that of its
+/// jurisdiction profile in force (the ledger's, journaled; the default
+/// profile's for a jurisdiction without one, or for `None`).
+pub fn minimum_age(profiles: &JurisdictionProfiles, jurisdiction: Option<Jurisdiction>, now_ms: u64) -> u32 {
+    let years = match jurisdiction {
+        Some(jurisdiction) => profiles.in_force(jurisdiction, now_ms).minimum_age_years,
+        None => profiles
+            .versions(None)
+            .and_then(|v| v.in_force(now_ms))
+            .map_or(JurisdictionProfile::UNRESTRICTED.minimum_age_years, |v| {
+                v.profile.minimum_age_years
+            }),
+    };
+    u32::from(years)
+}
+
+/// A player's age band on `today` under `profile`, from the date of birth.
+pub fn age_band(born: Date, today: Date, profile: &JurisdictionProfile) -> AgeBand {
+    let young_until = u32::from(profile.young_adult_until_age_years);
+    if young_until > 0 && born.age_on(today) < young_until {
+        AgeBand::YoungAdult
+    } else {
+        AgeBand::Adult
+    }
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {

@@ -274,6 +274,9 @@ fn players_change(
         players::Command::RegisterPlayer { currency, jurisdiction }
         | players::Command::RegisterProfiled {
             currency, jurisdiction, ..
+        }
+        | players::Command::RegisterAged {
+            currency, jurisdiction, ..
         } => Change {
             target: registered,
             field: Some("account".into()),
@@ -348,6 +351,33 @@ fn players_change(
         players::Command::RecordLogout { .. } => Change {
             field: Some("session".into()),
             after: Some("logout".into()),
+            ..Change::default()
+        },
+        players::Command::SetJurisdictionProfile {
+            jurisdiction,
+            effective_from_ms,
+            ..
+        } => Change {
+            field: Some(format!(
+                "jurisdiction_profile:{}",
+                jurisdiction.map_or_else(|| "default".to_owned(), |j| j.to_string())
+            )),
+            after: Some(match outcome {
+                Outcome::Scheduled { .. } => "scheduled".into(),
+                _ => "in force".into(),
+            }),
+            detail: effective_from_ms.map(|ms| format!("effective from {ms} ms")),
+            ..Change::default()
+        },
+        players::Command::RecordDueDiligence { reason, .. } => Change {
+            field: Some("due_diligence".into()),
+            after: Some("recorded".into()),
+            detail: Some(reason.as_str().to_owned()),
+            ..Change::default()
+        },
+        players::Command::SetAgeBand { band, .. } => Change {
+            field: Some("age_band".into()),
+            after: Some(band.name().into()),
             ..Change::default()
         },
         // Sealed: the trail says that it changed, never what it holds.

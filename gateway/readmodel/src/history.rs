@@ -81,7 +81,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
 
     if let (
         Command::Players(
-            players::Command::RegisterPlayer { currency, .. } | players::Command::RegisterProfiled { currency, .. },
+            players::Command::RegisterPlayer { currency, .. }
+            | players::Command::RegisterProfiled { currency, .. }
+            | players::Command::RegisterAged { currency, .. },
         ),
         Outcome::Registered { player },
     ) = (command, outcome)

@@ -92,6 +92,12 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
                 profile,
                 operator,
                 ..
+            }
+            | players::Command::RegisterAged {
+                jurisdiction,
+                profile,
+                operator,
+                ..
             },
             Outcome::Registered { player },
         ) => {

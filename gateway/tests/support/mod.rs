@@ -117,6 +117,9 @@ pub fn config(dir: &Path) -> ServeConfig {
         body_limit_bytes: 4096,
         signature_window_ms: 60_000,
         log: "warn".into(),
+        // The wallet's tests run without regulation; `pam.rs` starts
+        // servers that ship the jurisdiction profiles.
+        ship_jurisdiction_profiles: false,
         ..ServeConfig::default()
     }
 }

@@ -841,6 +841,99 @@ mod tests {
         assert_eq!(to_bytes(&free), [13, 0, 0]);
     }
 
+    /// The jurisdiction-profile commands and rejections took new tags
+    /// (47 to 50; 42 to 45) and round-trip.
+    #[test]
+    fn the_jurisdiction_profile_commands_and_rejections_have_their_own_tags() {
+        use crate::ids::{BlindIndex, Jurisdiction, KeyId, OperatorId, Reason};
+        use crate::ledger::players::{
+            self, AgeBand, CurrencyAmount, JurisdictionProfile, ProfileIndexes, SealedProfile, StakeCap,
+        };
+        let profile = JurisdictionProfile {
+            stake_caps: vec![StakeCap {
+                currency: Currency::GBP,
+                adult: Amount::from_minor(500),
+                young_adult: Amount::from_minor(200),
+            }],
+            bonus_wagering_cap_x: Some(10),
+            due_diligence_thresholds: vec![CurrencyAmount {
+                currency: Currency::EUR,
+                amount: Amount::from_minor(200_000),
+            }],
+            ..JurisdictionProfile::UNRESTRICTED
+        };
+        let operator = OperatorId(3);
+        let player = PlayerId(5);
+        let commands = [
+            (
+                47u16,
+                players::Command::SetJurisdictionProfile {
+                    jurisdiction: Jurisdiction::new("GB").ok(),
+                    profile: Box::new(profile),
+                    effective_from_ms: Some(1_780_000_000_000),
+                    operator,
+                },
+            ),
+            (
+                48,
+                players::Command::RecordDueDiligence {
+                    player,
+                    reason: Reason::new("source of funds").unwrap(),
+                    operator,
+                },
+            ),
+            (
+                49,
+                players::Command::SetAgeBand {
+                    player,
+                    band: AgeBand::Adult,
+                    operator,
+                },
+            ),
+            (
+                50,
+                players::Command::RegisterAged {
+                    currency: Currency::GBP,
+                    jurisdiction: Jurisdiction::new("GB").unwrap(),
+                    profile: Box::new(SealedProfile::new(KeyId([1; 16]), 1, [2; 12], &[3; 40]).unwrap()),
+                    indexes: ProfileIndexes {
+                        email: BlindIndex([4; 16]),
+                        identity: BlindIndex([5; 16]),
+                    },
+                    age_band: AgeBand::YoungAdult,
+                    operator,
+                },
+            ),
+        ];
+        for (tag, command) in commands {
+            let command = Command::Players(command);
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes[..2], tag.to_le_bytes(), "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let rejections = [
+            (
+                42u16,
+                Rejection::StakeCapExceeded {
+                    cap: Amount::from_minor(200),
+                },
+            ),
+            (43, Rejection::DueDiligenceRequired),
+            (44, Rejection::WageringCapExceeded { cap_x: 10 }),
+            (45, Rejection::SelfExclusionTooShort { minimum_days: 181 }),
+        ];
+        for (tag, rejection) in rejections {
+            let outcome = Outcome::Rejected(rejection);
+            let bytes = to_bytes(&outcome);
+            assert_eq!(bytes[..4], [7, 0, tag.to_le_bytes()[0], tag.to_le_bytes()[1]]);
+            assert_eq!(from_bytes::<Outcome>(&bytes), Ok(outcome));
+        }
+        assert_eq!(
+            to_bytes(&Outcome::Rejected(Rejection::DueDiligenceRequired)),
+            [7, 0, 43, 0]
+        );
+    }
+
     #[test]
     fn bad_bytes_are_refused_by_name() {
         assert_eq!(

@@ -24,11 +24,11 @@ use crate::outcome::{
 };
 
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 47;
+pub const TAG_COMMAND: u16 = 51;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 15;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 42;
+pub const TAG_REJECTION: u16 = 46;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -253,6 +253,10 @@ codec_enum_tagged!(players::Command, "Command": u16 {
     37 => ApplyKycVerdict { player, check, event_ms, level, reason },
     40 => RecordLogin { player, context },
     41 => RecordLogout { player, context },
+    47 => SetJurisdictionProfile { jurisdiction, profile, effective_from_ms, operator },
+    48 => RecordDueDiligence { player, reason, operator },
+    49 => SetAgeBand { player, band, operator },
+    50 => RegisterAged { currency, jurisdiction, profile, indexes, age_band, operator },
 });
 codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },
@@ -371,6 +375,7 @@ codec_enum!(BlockReason: u8 {
 codec_enum!(DuplicateOf: u8 { 1 => Email, 2 => Identity });
 codec_enum!(Capacity: u8 {
     1 => Players, 2 => OpenPayments, 3 => BonusContributions, 4 => Operators, 5 => Aggregators, 6 => Sessions,
+    7 => ProfileVersions,
 });
 
 // Outcome tags. Next free: TAG_OUTCOME.
@@ -431,4 +436,8 @@ codec_enum!(Rejection: u16 {
     36 => KycDocumentsFull,
     40 => SelfDisable,
     41 => LastAdmin,
+    42 => StakeCapExceeded { cap },
+    43 => DueDiligenceRequired,
+    44 => WageringCapExceeded { cap_x },
+    45 => SelfExclusionTooShort { minimum_days },
 });

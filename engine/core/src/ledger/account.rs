@@ -11,10 +11,11 @@
 
 use smallvec::SmallVec;
 
-use crate::codec::codec_struct;
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_struct};
 
+use super::players::{AgeBand, DueDiligence, JurisdictionProfile};
 use super::rg::limits::Limits;
-use crate::command::{AccountStatus, JurisdictionRules, KycLevel};
+use crate::command::{AccountStatus, KycLevel};
 use crate::ids::{GameCode, Jurisdiction};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, BlockReason, Rejection};
@@ -30,6 +31,12 @@ pub(crate) struct Player {
     pub(crate) timed_out_until_ms: u64,
     /// Most players hold one currency: keep it inline.
     pub(crate) wallets: SmallVec<[Wallet; 1]>,
+    /// For the stake caps of the jurisdiction's profile.
+    pub(crate) age_band: AgeBand,
+    /// Confirmed deposits counted against the profile's due-diligence
+    /// threshold (`None`: no deposit confirmed yet; boxed: most bets only
+    /// test it for `None`).
+    pub(crate) due_diligence: Option<Box<DueDiligence>>,
 }
 
 /// What a player is trying to do, for the status checks.
@@ -52,6 +59,8 @@ impl Player {
             self_excluded_until_ms: 0,
             timed_out_until_ms: 0,
             wallets: SmallVec::from_buf([Wallet::new(currency)]),
+            age_band: AgeBand::Unknown,
+            due_diligence: None,
         }
     }
 
@@ -72,11 +81,18 @@ impl Player {
         }
     }
 
-    /// Whether the player may do `activity` at `now_ms`.
+    /// Whether the player may do `activity` at `now_ms` under `profile`
+    /// (its KYC gates and due-diligence threshold).
     ///
     /// Owed money (wins, refunds, confirmed deposits) is never blocked:
     /// those paths do not call this.
-    pub(crate) fn check(&self, activity: Activity, rules: JurisdictionRules, now_ms: u64) -> Result<(), Rejection> {
+    pub(crate) fn check(
+        &self,
+        activity: Activity,
+        profile: &JurisdictionProfile,
+        now_ms: u64,
+    ) -> Result<(), Rejection> {
+        let rules = profile.kyc;
         let blocked = |reason| Err(Rejection::PlayerBlocked(reason));
         match (self.status, activity) {
             (AccountStatus::Suspended, _) => return blocked(BlockReason::Suspended),
@@ -103,6 +119,10 @@ impl Player {
         };
         if kyc_needed && self.kyc != KycLevel::Verified {
             return Err(Rejection::KycRequired { level: self.kyc });
+        }
+        let money_in = matches!(activity, Activity::Bet | Activity::Deposit);
+        if money_in && self.due_diligence.as_deref().is_some_and(|d| d.required(profile)) {
+            return Err(Rejection::DueDiligenceRequired);
         }
         Ok(())
     }
@@ -291,16 +311,37 @@ impl ActiveBonus {
 }
 
 // The per-player record's part of the snapshot image (see `crate::codec`:
-// append fields, never reorder); the limits encode in `rg/limits/`.
-codec_struct!(Player {
-    status,
-    kyc,
-    jurisdiction,
-    currency,
-    self_excluded_until_ms,
-    timed_out_until_ms,
-    wallets
-});
+// append fields, never reorder); the limits encode in `rg/limits/`. The age
+// band and the due-diligence state are not in it: snapshot format 7
+// appends them at the end of the image (`players::Compliance`), so the
+// earlier formats still decode as they were written.
+impl Encode for Player {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.status.encode(out);
+        self.kyc.encode(out);
+        self.jurisdiction.encode(out);
+        self.currency.encode(out);
+        self.self_excluded_until_ms.encode(out);
+        self.timed_out_until_ms.encode(out);
+        self.wallets.encode(out);
+    }
+}
+
+impl Decode for Player {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Player {
+            status: Decode::decode(input)?,
+            kyc: Decode::decode(input)?,
+            jurisdiction: Decode::decode(input)?,
+            currency: Decode::decode(input)?,
+            self_excluded_until_ms: Decode::decode(input)?,
+            timed_out_until_ms: Decode::decode(input)?,
+            wallets: Decode::decode(input)?,
+            age_band: AgeBand::Unknown,
+            due_diligence: None,
+        })
+    }
+}
 codec_struct!(Wallet {
     currency,
     cash,

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use super::access::Access;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::payments::PaymentsState;
-use super::players::{Kyc, PlayersState, Profiles};
+use super::players::{Compliance, JurisdictionProfiles, Kyc, PlayersState, Profiles, ProfilesParts};
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
 use super::store::{Fingerprinter, TxRecord, TxStore};
 use super::{Config, Flows, History, Ledger};
@@ -52,6 +52,12 @@ pub struct LedgerImage {
     /// The players' KYC reasons, checks and documents (format 6 on; empty
     /// before).
     kyc: Kyc,
+    /// The jurisdictions' profile versions (format 7 on; before, the KYC
+    /// gates in the players' part became versions in force since 0).
+    jurisdictions: Option<ProfilesParts>,
+    /// Each player's age band and due-diligence state, in player order
+    /// (format 7 on; empty before: bands unknown, nothing counted).
+    compliance: Vec<Compliance>,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -60,6 +66,10 @@ pub const IMAGE_FORMAT_NO_PROFILES: u32 = 4;
 pub const IMAGE_FORMAT_PROFILES: u32 = 5;
 /// The image layout of snapshot format 6: format 5, then the KYC records.
 pub const IMAGE_FORMAT_KYC: u32 = 6;
+/// The image layout of snapshot format 7: format 6 (with the rules' list
+/// empty), then the jurisdiction profiles and the players' age bands and
+/// due-diligence states.
+pub const IMAGE_FORMAT_JURISDICTION_PROFILES: u32 = 7;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,9 +99,13 @@ impl Ledger {
         let (requests, pinned_payments) = self.requests.into_parts();
         let profiles = std::mem::take(&mut self.players.profiles);
         let kyc = std::mem::take(&mut self.players.kyc);
+        let jurisdictions = Some(self.players.jurisdictions.to_parts());
+        let compliance = self.players.compliance();
         LedgerImage {
             profiles,
             kyc,
+            jurisdictions,
+            compliance,
             config: self.config,
             players: self.players,
             access: self.access,
@@ -148,6 +162,15 @@ impl Ledger {
         let mut players = image.players;
         players.profiles = image.profiles;
         players.kyc = image.kyc;
+        if let Some(parts) = image.jurisdictions {
+            let Some(jurisdictions) = JurisdictionProfiles::from_parts(parts, image.last_time_ms) else {
+                return inconsistent("jurisdiction profiles out of order, invalid or too many");
+            };
+            players.jurisdictions = jurisdictions;
+            if !players.restore_compliance(image.compliance) {
+                return inconsistent("age bands and due-diligence states for another number of players");
+            }
+        }
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
@@ -233,15 +256,20 @@ impl Encode for LedgerImage {
         self.history_digest.encode(out);
         self.profiles.encode(out);
         self.kyc.encode(out);
+        match &self.jurisdictions {
+            Some(parts) => parts.encode(out),
+            None => ProfilesParts::default().encode(out),
+        }
+        self.compliance.encode(out);
     }
 }
 
 impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
-    /// [`IMAGE_FORMAT_PROFILES`] or [`IMAGE_FORMAT_KYC`]) that must use all
-    /// of `bytes`.
+    /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`] or
+    /// [`IMAGE_FORMAT_JURISDICTION_PROFILES`]) that must use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_KYC).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_JURISDICTION_PROFILES).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -267,6 +295,14 @@ impl LedgerImage {
             kyc: match format {
                 IMAGE_FORMAT_NO_PROFILES | IMAGE_FORMAT_PROFILES => Kyc::default(),
                 _ => Decode::decode(input)?,
+            },
+            jurisdictions: match format {
+                IMAGE_FORMAT_JURISDICTION_PROFILES => Some(Decode::decode(input)?),
+                _ => None,
+            },
+            compliance: match format {
+                IMAGE_FORMAT_JURISDICTION_PROFILES => Decode::decode(input)?,
+                _ => Vec::new(),
             },
         };
         input.finish()?;

@@ -53,12 +53,14 @@ pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
-pub use self::image::{IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES, LedgerImage};
+pub use self::image::{
+    IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES, LedgerImage,
+};
 use self::payments::PaymentsState;
 use self::players::PlayersState;
 use self::store::{Detail, Fingerprinter, Key, Retention, TxRecord, TxStore};
 use crate::codec::{Encode, StableHasher, codec_struct, hash_bytes};
-use crate::command::{AccountStatus, Command, Envelope, JurisdictionRules, KycLevel, Query, Request, TxRef};
+use crate::command::{AccountStatus, Command, Envelope, KycLevel, Query, Request, TxRef};
 use crate::ids::{Jurisdiction, KeyId, PlayerId, SourceId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Balances, Outcome, Receipt, Rejection, TxSummary};
@@ -685,9 +687,21 @@ impl Ledger {
         self.players.get_mut(id)
     }
 
-    /// The jurisdiction rules that apply to `player`.
-    fn rules_for(&self, player: PlayerId) -> Result<JurisdictionRules, Rejection> {
-        self.players.rules_for(player)
+    /// The profile of `jurisdiction` in force at `time_ms` (its own, else
+    /// the default profile's, else [`players::JurisdictionProfile::UNRESTRICTED`]).
+    pub fn profile_in_force(&self, jurisdiction: Jurisdiction, time_ms: u64) -> &players::JurisdictionProfile {
+        self.players.jurisdictions.in_force(jurisdiction, time_ms)
+    }
+
+    /// Every jurisdiction's profile versions, and the default profile's.
+    pub fn jurisdiction_profiles(&self) -> &players::JurisdictionProfiles {
+        &self.players.jurisdictions
+    }
+
+    /// A player's age band and due-diligence state.
+    pub fn compliance(&self, id: PlayerId) -> Result<(players::AgeBand, Option<&players::DueDiligence>), Rejection> {
+        let player = self.player(id)?;
+        Ok((player.age_band, player.due_diligence.as_deref()))
     }
 
     fn flows_mut(&mut self, currency: Currency) -> &mut Flows {

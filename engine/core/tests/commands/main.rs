@@ -460,6 +460,7 @@ impl Exclusion {
 mod across;
 mod bonus;
 mod gaming;
+mod jurisdictions;
 mod limits;
 mod payments;
 mod players;

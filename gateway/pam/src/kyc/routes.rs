@@ -189,7 +189,7 @@ pub struct DocumentRecorded {
 }
 
 /// A jurisdiction's KYC gates.
-#[derive(Deserialize, Serialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KycGates {
     /// Verified KYC before any deposit.
@@ -285,12 +285,7 @@ fn kyc_reply(player: PlayerId, view: KycView, as_of_seq: u64) -> KycReply {
 
 /// Why a player may not be verified: under the jurisdiction's minimum age
 /// on `today`, or no date of birth on file. `None`: old enough.
-pub(crate) fn age_refusal(
-    date_of_birth: Option<&str>,
-    jurisdiction: Option<engine::Jurisdiction>,
-    today: Date,
-) -> Option<ApiError> {
-    let minimum = minimum_age(jurisdiction);
+pub(crate) fn age_refusal(date_of_birth: Option<&str>, minimum: u32, today: Date) -> Option<ApiError> {
     let Some(born) = date_of_birth.and_then(Date::parse) else {
         return Some(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -321,9 +316,10 @@ async fn check_age(state: &AppState, player: PlayerId) -> Result<Option<ApiError
         Some(sealed) => Some(open(&vault(state)?, sealed).await?),
         None => None,
     };
-    let today = Date::from_epoch_ms(state.now_ms());
+    let now_ms = state.now_ms();
+    let minimum = minimum_age(&state.view.read().profiles, profile.jurisdiction, now_ms);
     let born = opened.as_ref().map(|p| p.date_of_birth.as_str());
-    Ok(age_refusal(born, profile.jurisdiction, today))
+    Ok(age_refusal(born, minimum, Date::from_epoch_ms(now_ms)))
 }
 
 /// Starts a verification at the KYC provider (admins, compliance): the
@@ -581,8 +577,10 @@ pub async fn record_document(
 }
 
 /// Sets which activities a jurisdiction gates behind verified KYC (admins,
-/// compliance): deposits, bets, withdrawals. The ledger refuses each gated
-/// activity of an unverified player with `kyc_required`.
+/// compliance): deposits, bets, withdrawals, as a version of the
+/// jurisdiction's profile in force from now (its other fields unchanged;
+/// see `PUT /operator/v1/jurisdictions/{code}/profile`). The ledger refuses
+/// each gated activity of an unverified player with `kyc_required`.
 #[utoipa::path(put, path = "/operator/v1/jurisdictions/{jurisdiction}/kyc-gates", tag = "pam", request_body = KycGates,
     params(("jurisdiction" = String, Path, description = "two upper-case letters"), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = KycGates), BodyErrors, RoleErrors, LedgerErrors,
@@ -736,8 +734,7 @@ mod tests {
     #[test]
     fn verification_needs_a_date_of_birth_at_least_the_minimum_age_ago() {
         let today = Date::parse("2026-01-01").unwrap();
-        let gb = engine::Jurisdiction::new("GB").ok();
-        let refusal = |born: Option<&str>| age_refusal(born, gb, today).map(|e| e.body().error.code);
+        let refusal = |born: Option<&str>| age_refusal(born, 18, today).map(|e| e.body().error.code);
         assert_eq!(refusal(Some("2008-01-01")), None, "18 today");
         assert_eq!(refusal(Some("2008-01-02")), Some("under_age"), "18 tomorrow");
         assert_eq!(refusal(Some("2015-06-01")), Some("under_age"));

@@ -45,9 +45,13 @@ impl Ledger {
         if grant.expires_at_ms <= ctx.time_ms {
             return rejected(Rejection::TimeNotInFuture);
         }
-        let rules = check!(self.rules_for(grant.player));
-        let player = check!(self.player(grant.player));
-        check!(player.check(Activity::ReceiveBonus, rules, ctx.time_ms));
+        let (player, profile) = check!(self.players.with_profile(grant.player, ctx.time_ms));
+        check!(player.check(Activity::ReceiveBonus, profile, ctx.time_ms));
+        if let Some(cap_x) = profile.bonus_wagering_cap_x
+            && i128::from(grant.wagering.minor()) > i128::from(grant.amount.minor()) * i128::from(cap_x)
+        {
+            return rejected(Rejection::WageringCapExceeded { cap_x });
+        }
         if player
             .wallet(grant.currency)
             .is_some_and(|w| w.live_bonus(ctx.time_ms).is_some())

@@ -161,8 +161,13 @@ impl Ledger {
         if !bet.amount.is_positive() {
             return Err(Rejection::InvalidAmount);
         }
-        let rules = self.rules_for(bet.player)?;
-        self.player(bet.player)?.check(Activity::Bet, rules, ctx.time_ms)?;
+        let (player, profile) = self.players.with_profile(bet.player, ctx.time_ms)?;
+        player.check(Activity::Bet, profile, ctx.time_ms)?;
+        if let Some(cap) = profile.stake_cap(bet.currency, player.age_band)
+            && bet.amount > cap
+        {
+            return Err(Rejection::StakeCapExceeded { cap });
+        }
         let index = owner_index(bet.player)?;
         let round_key = self.fingerprints.round(ctx.source, &bet.round);
         let round = self.gaming.rounds.get(round_key).cloned();

@@ -97,6 +97,7 @@ impl Ledger {
         let wallet = self.count_deposit(ctx, id, currency, amount);
         let before = wallet.balances();
         wallet.cash = cash;
+        self.count_confirmed(ctx, id, currency, amount);
         self.flows_mut(currency).deposits += i128::from(amount.minor());
         let detail = PaymentDetail {
             player: id,
@@ -110,9 +111,9 @@ impl Ledger {
     /// Whether the player may deposit `amount` now: account, jurisdiction
     /// and deposit limits (whose pending raises are promoted first).
     fn may_deposit(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Result<(), Rejection> {
-        let rules = self.rules_for(id)?;
+        let (player, profile) = self.players.with_profile(id, ctx.time_ms)?;
+        player.check(Activity::Deposit, profile, ctx.time_ms)?;
         let player = self.player_mut(id)?;
-        player.check(Activity::Deposit, rules, ctx.time_ms)?;
         if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
             limits.promote(ctx.time_ms);
             let checked = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms);
@@ -134,6 +135,25 @@ impl Ledger {
         wallet
     }
 
+    /// Counts a confirmed deposit towards the due-diligence threshold, if
+    /// the player's profile in force has one in its currency (a
+    /// confirmation is owed money: it lands even past the threshold).
+    /// Counting only under a threshold keeps the count a function of the
+    /// journal alone: ledgers before profiles counted nothing, so a replay
+    /// from the genesis and one from an older snapshot (which holds no
+    /// counts) agree.
+    fn count_confirmed(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) {
+        let Ok((_, profile)) = self.players.with_profile(id, ctx.time_ms) else {
+            return;
+        };
+        if profile.due_diligence_threshold(currency).is_none() {
+            return;
+        }
+        if let Ok(player) = self.player_mut(id) {
+            player.due_diligence.get_or_insert_default().count(currency, amount);
+        }
+    }
+
     /// Confirms (`confirm`) or fails an initiated deposit.
     fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
@@ -143,6 +163,7 @@ impl Ledger {
         let before = wallet.balances();
         let state = if confirm {
             wallet.cash = check!(wallet.cash.checked_add(payment.amount).ok_or(Rejection::Overflow));
+            self.count_confirmed(ctx, payment.player, payment.currency, payment.amount);
             self.flows_mut(payment.currency).deposits += i128::from(payment.amount.minor());
             PaymentState::Confirmed
         } else {
@@ -162,9 +183,9 @@ impl Ledger {
         if self.payments.open >= self.config.payments_open_max {
             return rejected(Rejection::CapacityReached(Capacity::OpenPayments));
         }
-        let rules = check!(self.rules_for(id));
+        let (player, profile) = check!(self.players.with_profile(id, ctx.time_ms));
+        check!(player.check(Activity::Withdraw, profile, ctx.time_ms));
         let player = check!(self.player_mut(id));
-        check!(player.check(Activity::Withdraw, rules, ctx.time_ms));
         let wallet = check!(player.wallet_mut(currency));
         if wallet.cash < amount {
             return rejected(Rejection::InsufficientFunds { available: wallet.cash });

@@ -1,6 +1,7 @@
 //! The players domain's commands (account life-cycle, profiles, KYC,
-//! jurisdiction rules) and the account types they carry.
+//! jurisdiction profiles, due diligence) and the account types they carry.
 
+use super::jurisdictions::{AgeBand, JurisdictionProfile};
 use super::kyc::{KycDocument, KycSource};
 use crate::ids::{BlindIndex, ExtId, IdError, Jurisdiction, KeyId, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
@@ -15,7 +16,10 @@ pub enum Command {
         /// Where the player is licensed.
         jurisdiction: Jurisdiction,
     },
-    /// Sets what a jurisdiction demands before money moves.
+    /// Sets what a jurisdiction demands before money moves: since
+    /// jurisdiction profiles, a version of the jurisdiction's profile in
+    /// force from now with these KYC gates (its other fields those in
+    /// force for it now). Kept because old journals replay it.
     SetJurisdictionRules {
         /// The jurisdiction the rules apply to.
         jurisdiction: Jurisdiction,
@@ -160,6 +164,61 @@ pub enum Command {
         /// Where from, pseudonymized by the gateway.
         context: LoginContext,
     },
+    /// A compliance operator sets a version of a jurisdiction's profile
+    /// (or of the default profile), in force from `effective_from_ms`:
+    /// scheduled if later than the command's time, refused
+    /// ([`crate::Rejection::TimeNotInFuture`]) if earlier. A version on
+    /// the same time as an earlier one replaces it.
+    SetJurisdictionProfile {
+        /// The jurisdiction (`None`: the default profile).
+        jurisdiction: Option<Jurisdiction>,
+        /// The profile (boxed: every command in the ring is as big as the
+        /// biggest).
+        profile: Box<JurisdictionProfile>,
+        /// When it takes effect, ms since the epoch (`None`: at the
+        /// command's time).
+        effective_from_ms: Option<u64>,
+        /// Who set it.
+        operator: OperatorId,
+    },
+    /// A compliance operator records the due diligence that lifts the
+    /// block on deposits and bets past the jurisdiction's threshold.
+    RecordDueDiligence {
+        /// The player.
+        player: PlayerId,
+        /// The finding and the case's reference.
+        reason: Reason,
+        /// Who recorded it.
+        operator: OperatorId,
+    },
+    /// The player's age band changed (the gateway saw, at a login, that the
+    /// sealed date of birth crossed the profile's young-adult age).
+    SetAgeBand {
+        /// The player.
+        player: PlayerId,
+        /// The band now.
+        band: AgeBand,
+        /// Who reported it (the operator whose front end reported the login).
+        operator: OperatorId,
+    },
+    /// [`Command::RegisterProfiled`] with the player's age band, which the
+    /// gateway derived from the sealed date of birth and the profile's
+    /// young-adult age; the wallet gets the profile's deposit-limit
+    /// defaults (as every registration does).
+    RegisterAged {
+        /// Base currency; its wallet is created at once.
+        currency: Currency,
+        /// Where the player is licensed.
+        jurisdiction: Jurisdiction,
+        /// The profile, encrypted by the gateway (boxed, as above).
+        profile: Box<SealedProfile>,
+        /// What makes a player unique.
+        indexes: ProfileIndexes,
+        /// The player's age band.
+        age_band: AgeBand,
+        /// Who registered the player.
+        operator: OperatorId,
+    },
 }
 
 impl Command {
@@ -174,11 +233,15 @@ impl Command {
             | Command::StartKycCheck { player, .. }
             | Command::SetKycLevel { player, .. }
             | Command::RecordKycDocument { player, .. }
-            | Command::ApplyKycVerdict { player, .. } => Some(*player),
+            | Command::ApplyKycVerdict { player, .. }
+            | Command::RecordDueDiligence { player, .. }
+            | Command::SetAgeBand { player, .. } => Some(*player),
             Command::RecordLogin { player, .. } | Command::RecordLogout { player, .. } => Some(*player),
             Command::RegisterPlayer { .. }
             | Command::SetJurisdictionRules { .. }
-            | Command::RegisterProfiled { .. } => None,
+            | Command::RegisterProfiled { .. }
+            | Command::SetJurisdictionProfile { .. }
+            | Command::RegisterAged { .. } => None,
         }
     }
 
@@ -199,6 +262,12 @@ impl Command {
             Command::ApplyKycVerdict { .. } => "apply_kyc_verdict",
             Command::RecordLogin { .. } => "record_login",
             Command::RecordLogout { .. } => "record_logout",
+            Command::SetJurisdictionProfile { .. } => "set_jurisdiction_profile",
+            Command::RecordDueDiligence { .. } => "record_due_diligence",
+            Command::SetAgeBand { .. } => "set_age_band",
+            // The same operator action as `RegisterProfiled` (with the age
+            // band): one name, so filters on registrations find both.
+            Command::RegisterAged { .. } => "register_profiled",
         }
     }
 }

@@ -1,14 +1,16 @@
 //! The players domain (PAM): registration, profiles, account status, KYC,
-//! erasure and jurisdiction rules.
+//! erasure, jurisdiction profiles and due diligence.
 //!
-//! Its state, [`PlayersState`], is every account (with its wallets), the
-//! rules of each jurisdiction, and the profiles (`profiles.rs`: sealed
+//! Its state, [`PlayersState`], is every account (with its wallets, age
+//! band and due-diligence state), the jurisdictions' profiles with their
+//! effective dates (`jurisdictions.rs`), and the profiles (`profiles.rs`: sealed
 //! ciphertext and blind indexes only, never personal data in clear). The other money domains work on the same
 //! per-player record (`../account.rs`): see there why wallets are not split
 //! out by domain. Its commands touch nothing but this state, so they apply
 //! to it alone.
 
 mod command;
+mod jurisdictions;
 mod kyc;
 mod profiles;
 #[cfg(test)]
@@ -17,6 +19,11 @@ mod tests;
 pub use self::command::{
     AccountStatus, AgentFamily, Browser, Command, JurisdictionRules, KycLevel, LoginContext, Os, ProfileIndexes,
     SealedProfile,
+};
+pub(crate) use self::jurisdictions::ProfilesParts;
+pub use self::jurisdictions::{
+    AgeBand, CurrencyAmount, DepositLimitDefault, DueDiligence, DueDiligenceRecord, JurisdictionProfile,
+    JurisdictionProfiles, PROFILE_CURRENCIES_MAX, PROFILE_VERSIONS_MAX, ProfileVersion, StakeCap, Versions,
 };
 pub(crate) use self::kyc::Kyc;
 pub use self::kyc::{
@@ -29,17 +36,18 @@ use super::account::Player;
 use super::store::Detail;
 use super::{Applied, Config, Ctx, rejected};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
+use crate::command::{LimitKind, LimitMetric, LimitPeriod};
 use crate::ids::{ExtId, Jurisdiction, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
 use crate::outcome::{Capacity, Outcome, Rejection};
 
-/// Every account and the jurisdictions' rules.
+/// Every account and the jurisdictions' profiles.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PlayersState {
     /// Index = player id − 1: a player is found without a lookup table.
     players: Vec<Player>,
-    /// Few (one per licence): a vector is faster than a map.
-    jurisdictions: Vec<(Jurisdiction, JurisdictionRules)>,
+    /// Each jurisdiction's profile versions, and the default profile's.
+    pub(crate) jurisdictions: JurisdictionProfiles,
     /// Sealed profiles, blind indexes, status reasons, erasures.
     pub(crate) profiles: Profiles,
     /// KYC reasons, provider checks and documents.
@@ -73,23 +81,28 @@ impl PlayersState {
             .ok_or(Rejection::UnknownPlayer)
     }
 
-    /// The jurisdiction rules that apply to `player`.
-    pub(crate) fn rules_for(&self, player: PlayerId) -> Result<JurisdictionRules, Rejection> {
-        self.get(player).map(|p| self.rules(p.jurisdiction))
-    }
-
-    fn rules(&self, jurisdiction: Jurisdiction) -> JurisdictionRules {
-        self.jurisdictions
-            .iter()
-            .find(|(j, _)| *j == jurisdiction)
-            .map_or_else(JurisdictionRules::default, |&(_, rules)| rules)
+    /// A player and the profile of their jurisdiction in force at
+    /// `time_ms`: one lookup of each (the bet path).
+    #[inline]
+    pub(crate) fn with_profile(
+        &self,
+        id: PlayerId,
+        time_ms: u64,
+    ) -> Result<(&Player, &JurisdictionProfile), Rejection> {
+        let player = self.get(id)?;
+        Ok((player, self.jurisdictions.in_force(player.jurisdiction, time_ms)))
     }
 
     /// Applies one of the domain's commands.
     pub(crate) fn apply(&mut self, ctx: &Ctx, command: &Command, config: &Config) -> Applied {
         match command {
-            Command::RegisterPlayer { currency, jurisdiction } => self.register(*currency, *jurisdiction, config),
-            Command::SetJurisdictionRules { jurisdiction, rules } => self.set_rules(*jurisdiction, *rules),
+            Command::RegisterPlayer { currency, jurisdiction } => {
+                self.register(*currency, *jurisdiction, AgeBand::Unknown, ctx, config)
+            }
+            Command::SetJurisdictionRules { jurisdiction, rules } => {
+                self.jurisdictions.set_kyc_gates(*jurisdiction, *rules, ctx.time_ms);
+                (Outcome::Accepted, Detail::Plain)
+            }
             Command::SetAccountStatus {
                 player,
                 status,
@@ -102,7 +115,37 @@ impl PlayersState {
                 profile,
                 indexes,
                 operator,
-            } => self.register_profiled(*currency, *jurisdiction, profile, indexes, *operator, config),
+            } => {
+                let registration = (*currency, *jurisdiction, AgeBand::Unknown);
+                self.register_profiled(registration, profile, indexes, *operator, ctx, config)
+            }
+            Command::RegisterAged {
+                currency,
+                jurisdiction,
+                profile,
+                indexes,
+                age_band,
+                operator,
+            } => {
+                let registration = (*currency, *jurisdiction, *age_band);
+                self.register_profiled(registration, profile, indexes, *operator, ctx, config)
+            }
+            Command::SetJurisdictionProfile {
+                jurisdiction,
+                profile,
+                effective_from_ms,
+                operator,
+            } => self.set_profile(*jurisdiction, profile, *effective_from_ms, *operator, ctx.time_ms),
+            Command::RecordDueDiligence {
+                player,
+                reason,
+                operator,
+            } => self.record_due_diligence(*player, reason, *operator, ctx.time_ms),
+            Command::SetAgeBand { player, band, .. } => {
+                check!(self.profiles.check_not_erased(*player));
+                check!(self.get_mut(*player)).age_band = *band;
+                (Outcome::Accepted, Detail::Plain)
+            }
             Command::UpdateProfile {
                 player,
                 profile,
@@ -164,29 +207,60 @@ impl PlayersState {
         (Outcome::LoginRecorded { blocked }, Detail::Plain)
     }
 
-    fn register(&mut self, currency: Currency, jurisdiction: Jurisdiction, config: &Config) -> Applied {
+    /// Opens an account; its base wallet gets the deposit-limit defaults
+    /// of the jurisdiction's profile in force (none in a ledger without
+    /// profiles, as before them).
+    fn register(
+        &mut self,
+        currency: Currency,
+        jurisdiction: Jurisdiction,
+        age_band: AgeBand,
+        ctx: &Ctx,
+        config: &Config,
+    ) -> Applied {
         if self.players.len() >= config.players_max as usize {
             return rejected(Rejection::CapacityReached(Capacity::Players));
         }
-        self.players.push(Player::new(currency, jurisdiction));
+        let mut account = Player::new(currency, jurisdiction);
+        account.age_band = age_band;
+        let profile = self.jurisdictions.in_force(jurisdiction, ctx.time_ms);
+        if let Some(defaults) = profile.deposit_limit_defaults.iter().find(|d| d.currency == currency) {
+            let periods = [
+                (LimitPeriod::Day, defaults.day),
+                (LimitPeriod::Week, defaults.week),
+                (LimitPeriod::Month, defaults.month),
+            ];
+            let limits = account.wallets[0].limits.get_or_insert_default();
+            for (period, amount) in periods {
+                if let Some(amount) = amount {
+                    let kind = LimitKind {
+                        metric: LimitMetric::Deposit,
+                        period,
+                    };
+                    // A first limit on a wallet takes effect at once.
+                    limits.set(kind, Some(amount), (ctx.seq, ctx.time_ms), config.limit_cooling_off_ms);
+                }
+            }
+        }
+        self.players.push(account);
         let player = PlayerId(self.players.len() as u64);
         (Outcome::Registered { player }, Detail::Plain)
     }
 
     fn register_profiled(
         &mut self,
-        currency: Currency,
-        jurisdiction: Jurisdiction,
+        (currency, jurisdiction, age_band): (Currency, Jurisdiction, AgeBand),
         profile: &SealedProfile,
         indexes: &ProfileIndexes,
         operator: OperatorId,
+        ctx: &Ctx,
         config: &Config,
     ) -> Applied {
         // The id the player would get: no other player holds it yet, so
         // only the indexes can collide.
         let next = PlayerId(self.players.len() as u64 + 1);
         check!(self.profiles.check_profile(next, profile, indexes));
-        let applied = self.register(currency, jurisdiction, config);
+        let applied = self.register(currency, jurisdiction, age_band, ctx, config);
         if let (Outcome::Registered { player }, _) = &applied {
             debug_assert_eq!(*player, next);
             self.profiles
@@ -219,11 +293,47 @@ impl PlayersState {
         (Outcome::Accepted, Detail::Plain)
     }
 
-    fn set_rules(&mut self, jurisdiction: Jurisdiction, rules: JurisdictionRules) -> Applied {
-        match self.jurisdictions.iter_mut().find(|(j, _)| *j == jurisdiction) {
-            Some(entry) => entry.1 = rules,
-            None => self.jurisdictions.push((jurisdiction, rules)),
+    fn set_profile(
+        &mut self,
+        jurisdiction: Option<Jurisdiction>,
+        profile: &JurisdictionProfile,
+        effective_from_ms: Option<u64>,
+        operator: OperatorId,
+        now_ms: u64,
+    ) -> Applied {
+        let effective_from_ms = effective_from_ms.unwrap_or(now_ms);
+        check!(
+            self.jurisdictions
+                .check_set(jurisdiction, profile, effective_from_ms, now_ms)
+        );
+        let version = ProfileVersion {
+            effective_from_ms,
+            set_at_ms: now_ms,
+            set_by: operator,
+            profile: profile.clone(),
+        };
+        self.jurisdictions.set(jurisdiction, version, now_ms);
+        if effective_from_ms > now_ms {
+            (
+                Outcome::Scheduled {
+                    effective_at_ms: effective_from_ms,
+                },
+                Detail::Plain,
+            )
+        } else {
+            (Outcome::Accepted, Detail::Plain)
         }
+    }
+
+    fn record_due_diligence(&mut self, id: PlayerId, reason: &Reason, operator: OperatorId, now_ms: u64) -> Applied {
+        check!(self.profiles.check_not_erased(id));
+        let player = check!(self.get_mut(id));
+        let state = player.due_diligence.get_or_insert_default();
+        state.recorded = Some(DueDiligenceRecord {
+            at_ms: now_ms,
+            by: operator,
+            reason: reason.clone(),
+        });
         (Outcome::Accepted, Detail::Plain)
     }
 
@@ -319,21 +429,65 @@ impl PlayersState {
 // fields, never reorder): every account, then the jurisdictions' rules.
 // The profiles are not in it: they came with snapshot format 5 and are
 // appended at the end of the image (`../image.rs`), so format 4 still
-// decodes as it was written; the KYC records (format 6) likewise.
+// decodes as it was written; the KYC records (format 6) likewise. Since
+// format 7 the rules' list is written empty: the KYC gates are in the
+// jurisdiction profiles, appended with the players' age bands and
+// due-diligence states; a format 4 to 6 image's rules become versions in
+// force since 0.
 impl Encode for PlayersState {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.players.encode(out);
-        self.jurisdictions.encode(out);
+        Vec::<(Jurisdiction, JurisdictionRules)>::new().encode(out);
     }
 }
 
 impl Decode for PlayersState {
     fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let players = Decode::decode(input)?;
+        let rules: Vec<(Jurisdiction, JurisdictionRules)> = Decode::decode(input)?;
         Ok(PlayersState {
-            players: Decode::decode(input)?,
-            jurisdictions: Decode::decode(input)?,
+            players,
+            jurisdictions: JurisdictionProfiles::from_rules(&rules),
             profiles: Profiles::default(),
             kyc: Kyc::default(),
         })
+    }
+}
+
+/// What snapshot format 7 appends per player, in player order: the age
+/// band and the due-diligence state.
+pub(crate) struct Compliance {
+    pub(crate) age_band: AgeBand,
+    pub(crate) due_diligence: Option<DueDiligence>,
+}
+
+crate::codec::codec_struct!(Compliance {
+    age_band,
+    due_diligence
+});
+
+impl PlayersState {
+    /// The players' age bands and due-diligence states, in player order.
+    pub(crate) fn compliance(&self) -> Vec<Compliance> {
+        self.players
+            .iter()
+            .map(|p| Compliance {
+                age_band: p.age_band,
+                due_diligence: p.due_diligence.as_deref().cloned(),
+            })
+            .collect()
+    }
+
+    /// Puts back what [`PlayersState::compliance`] took (`None`: an image
+    /// from before format 7, every band unknown and no deposits counted).
+    pub(crate) fn restore_compliance(&mut self, parts: Vec<Compliance>) -> bool {
+        if parts.len() != self.players.len() {
+            return false;
+        }
+        for (player, part) in self.players.iter_mut().zip(parts) {
+            player.age_band = part.age_band;
+            player.due_diligence = part.due_diligence.map(Box::new);
+        }
+        true
     }
 }

@@ -1,5 +1,5 @@
 //! Unit tests of the players domain's state: registration up to the
-//! capacity, jurisdiction rules replaced in place, unknown players;
+//! capacity, jurisdiction rules at one time replaced in place, unknown players;
 //! profiles: duplicates by either blind index, erasure, status reasons.
 
 use super::*;
@@ -65,9 +65,12 @@ fn jurisdiction_rules_are_replaced_not_repeated() {
         };
         let command = Command::SetJurisdictionRules { jurisdiction, rules };
         assert_eq!(state.apply(&ctx(), &command, &config).0, Outcome::Accepted);
-        assert_eq!(state.rules_for(PlayerId(1)), Ok(rules));
+        let (_, profile) = state.with_profile(PlayerId(1), ctx().time_ms).expect("registered");
+        assert_eq!(profile.kyc, rules);
     }
-    assert_eq!(state.jurisdictions.len(), 1);
+    // Set at the same time, each version replaced the one before.
+    let versions = state.jurisdictions.versions(Some(jurisdiction)).expect("a profile");
+    assert_eq!(versions.all().len(), 1);
 }
 
 #[test]

@@ -40,6 +40,14 @@ impl Ledger {
         if until_ms <= ctx.time_ms {
             return rejected(Rejection::TimeNotInFuture);
         }
+        if !time_out {
+            let (_, profile) = check!(self.players.with_profile(player, ctx.time_ms));
+            let minimum_ms = profile.self_exclusion_min_ms();
+            if until_ms - ctx.time_ms < minimum_ms {
+                let minimum_days = profile.self_exclusion_min_days;
+                return rejected(Rejection::SelfExclusionTooShort { minimum_days });
+            }
+        }
         let player = check!(self.player_mut(player));
         let field = if time_out {
             &mut player.timed_out_until_ms

@@ -254,9 +254,11 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::Conflict if settlement => Status::BetAlreadySettled,
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::BetAlreadySettled,
         Rejection::SessionExpired { .. } | Rejection::UnknownSession | Rejection::SessionMismatch => Status::InvalidSid,
-        Rejection::PlayerBlocked(_) | Rejection::KycRequired { .. } | Rejection::LimitExceeded { .. } => {
-            Status::AccountLocked
-        }
+        Rejection::PlayerBlocked(_)
+        | Rejection::KycRequired { .. }
+        | Rejection::LimitExceeded { .. }
+        | Rejection::StakeCapExceeded { .. }
+        | Rejection::DueDiligenceRequired => Status::AccountLocked,
         Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
             Status::InvalidParameter
         }

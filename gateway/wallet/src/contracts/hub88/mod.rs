@@ -324,9 +324,11 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::UnknownTransaction | Rejection::WrongTransactionKind if call == Call::Rollback => Status::Ok,
         Rejection::Conflict => Status::DuplicateTransaction,
         Rejection::CurrencyMismatch { .. } => Status::WrongCurrency,
-        Rejection::PlayerBlocked(_) | Rejection::KycRequired { .. } => Status::UserDisabled,
+        Rejection::PlayerBlocked(_) | Rejection::KycRequired { .. } | Rejection::DueDiligenceRequired => {
+            Status::UserDisabled
+        }
         Rejection::InsufficientFunds { .. } => Status::NotEnoughMoney,
-        Rejection::LimitExceeded { .. } => Status::LimitReached,
+        Rejection::LimitExceeded { .. } | Rejection::StakeCapExceeded { .. } => Status::LimitReached,
         Rejection::InvalidAmount => Status::WrongSyntax,
         Rejection::UnknownRound | Rejection::UnknownTransaction => Status::TransactionDoesNotExist,
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::TransactionRolledBack,

@@ -360,7 +360,9 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
     match rejection {
         Rejection::InsufficientFunds { .. } => Error::InsufficientBalance,
         Rejection::UnknownPlayer => Error::PlayerNotFound,
-        Rejection::KycRequired { .. } | Rejection::BetRolledBack => Error::BetNotAllowed,
+        Rejection::KycRequired { .. } | Rejection::BetRolledBack | Rejection::DueDiligenceRequired => {
+            Error::BetNotAllowed
+        }
         Rejection::SessionExpired { .. } | Rejection::UnknownSession | Rejection::SessionMismatch => {
             Error::AuthenticationFailed
         }
@@ -370,7 +372,7 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
         Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
             Error::BadParameters
         }
-        Rejection::LimitExceeded { .. } => Error::BetLimit,
+        Rejection::LimitExceeded { .. } | Rejection::StakeCapExceeded { .. } => Error::BetLimit,
         _ if call == Call::EndRound => Error::EndRound,
         _ => Error::InternalNoRetry,
     }
