@@ -14,8 +14,8 @@ mod config;
 mod output;
 
 mod audit;
-mod kyc;
 mod jurisdictions;
+mod kyc;
 mod limits;
 mod logins;
 mod lookups;
