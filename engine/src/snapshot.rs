@@ -57,9 +57,14 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 4: the first frozen format (canonical encoding, stable tags).
 /// 5: the image ends with the players' profiles.
 /// 6: then the players' KYC records.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 6;
+/// 7: (another branch's: jurisdiction profiles; not read by this build.)
+/// 8: format 6, then the players' RG session records.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 8;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_KYC);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_RG);
+/// Versions in `SNAPSHOT_FORMAT_FIRST..=SNAPSHOT_FORMAT_VERSION` this
+/// build does not read.
+const SNAPSHOT_FORMATS_SKIPPED: [u32; 1] = [7];
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 
@@ -118,7 +123,7 @@ pub enum SnapshotError {
     },
     /// A snapshot format this build does not read.
     #[error(
-        "snapshot {} has format version {version}; this build reads versions {SNAPSHOT_FORMAT_FIRST}..={SNAPSHOT_FORMAT_VERSION} (older ones were written before the format was frozen)",
+        "snapshot {} has format version {version}; this build reads versions {SNAPSHOT_FORMAT_FIRST}..={SNAPSHOT_FORMAT_VERSION} but {SNAPSHOT_FORMATS_SKIPPED:?} (older ones were written before the format was frozen)",
         path.display()
     )]
     UnknownVersion {
@@ -281,7 +286,9 @@ fn parse_header(
         return Err(SnapshotError::damaged(path, "not a snapshot (bad magic)"));
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-    if !(SNAPSHOT_FORMAT_FIRST..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
+    if !(SNAPSHOT_FORMAT_FIRST..=SNAPSHOT_FORMAT_VERSION).contains(&version)
+        || SNAPSHOT_FORMATS_SKIPPED.contains(&version)
+    {
         return Err(SnapshotError::UnknownVersion {
             path: path.to_path_buf(),
             version,

@@ -14,6 +14,8 @@ use smallvec::SmallVec;
 use crate::codec::codec_struct;
 
 use super::rg::limits::Limits;
+use super::rg::session::PlayerRg;
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
 use crate::command::{AccountStatus, JurisdictionRules, KycLevel};
 use crate::ids::{GameCode, Jurisdiction};
 use crate::money::{Amount, Currency};
@@ -30,6 +32,12 @@ pub(crate) struct Player {
     pub(crate) timed_out_until_ms: u64,
     /// Most players hold one currency: keep it inline.
     pub(crate) wallets: SmallVec<[Wallet; 1]>,
+    /// The play session, reality checks, session time limit and limit
+    /// prompt dates (`rg/session.rs`); `None` for a player of an older
+    /// snapshot who has not logged in, bet or been given a setting since.
+    /// Not in this record's image part: appended at the image's end
+    /// (snapshot format 8).
+    pub(crate) rg: Option<Box<PlayerRg>>,
 }
 
 /// What a player is trying to do, for the status checks.
@@ -43,8 +51,9 @@ pub(crate) enum Activity {
 }
 
 impl Player {
-    pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction) -> Player {
+    pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction, registered_ms: u64) -> Player {
         Player {
+            rg: Some(Box::new(PlayerRg::registered(registered_ms))),
             status: AccountStatus::Active,
             kyc: KycLevel::None,
             jurisdiction,
@@ -105,6 +114,11 @@ impl Player {
             return Err(Rejection::KycRequired { level: self.kyc });
         }
         Ok(())
+    }
+
+    /// The player's RG session record, made empty if there is none yet.
+    pub(crate) fn rg_mut(&mut self) -> &mut PlayerRg {
+        self.rg.get_or_insert_with(Box::default)
     }
 
     pub(crate) fn wallet(&self, currency: Currency) -> Option<&Wallet> {
@@ -291,16 +305,36 @@ impl ActiveBonus {
 }
 
 // The per-player record's part of the snapshot image (see `crate::codec`:
-// append fields, never reorder); the limits encode in `rg/limits/`.
-codec_struct!(Player {
-    status,
-    kyc,
-    jurisdiction,
-    currency,
-    self_excluded_until_ms,
-    timed_out_until_ms,
-    wallets
-});
+// append fields, never reorder); the limits encode in `rg/limits/`. The RG
+// session record is not in it: it came with snapshot format 8 and is
+// appended at the end of the image (`image.rs`), so formats 4 to 6 still
+// decode as they were written.
+impl Encode for Player {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.status.encode(out);
+        self.kyc.encode(out);
+        self.jurisdiction.encode(out);
+        self.currency.encode(out);
+        self.self_excluded_until_ms.encode(out);
+        self.timed_out_until_ms.encode(out);
+        self.wallets.encode(out);
+    }
+}
+
+impl Decode for Player {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Player {
+            status: Decode::decode(input)?,
+            kyc: Decode::decode(input)?,
+            jurisdiction: Decode::decode(input)?,
+            currency: Decode::decode(input)?,
+            self_excluded_until_ms: Decode::decode(input)?,
+            timed_out_until_ms: Decode::decode(input)?,
+            wallets: Decode::decode(input)?,
+            rg: None,
+        })
+    }
+}
 codec_struct!(Wallet {
     currency,
     cash,

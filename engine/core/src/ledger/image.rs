@@ -17,6 +17,7 @@ use super::access::Access;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::payments::PaymentsState;
 use super::players::{Kyc, PlayersState, Profiles};
+use super::rg::session::PlayerRg;
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
 use super::store::{Fingerprinter, TxRecord, TxStore};
 use super::{Config, Flows, History, Ledger};
@@ -52,6 +53,9 @@ pub struct LedgerImage {
     /// The players' KYC reasons, checks and documents (format 6 on; empty
     /// before).
     kyc: Kyc,
+    /// The players' RG session records (reality checks, session time
+    /// limits, limit prompt dates) by player id (format 8 on; empty before).
+    rg: Vec<(crate::ids::PlayerId, PlayerRg)>,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -60,6 +64,10 @@ pub const IMAGE_FORMAT_NO_PROFILES: u32 = 4;
 pub const IMAGE_FORMAT_PROFILES: u32 = 5;
 /// The image layout of snapshot format 6: format 5, then the KYC records.
 pub const IMAGE_FORMAT_KYC: u32 = 6;
+/// The image layout of snapshot format 8: format 6, then the players' RG
+/// session records. (Format 7 is another branch's: the jurisdiction
+/// profiles; it is not read here.)
+pub const IMAGE_FORMAT_RG: u32 = 8;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,7 +97,9 @@ impl Ledger {
         let (requests, pinned_payments) = self.requests.into_parts();
         let profiles = std::mem::take(&mut self.players.profiles);
         let kyc = std::mem::take(&mut self.players.kyc);
+        let rg = self.players.take_rg();
         LedgerImage {
+            rg,
             profiles,
             kyc,
             config: self.config,
@@ -148,6 +158,9 @@ impl Ledger {
         let mut players = image.players;
         players.profiles = image.profiles;
         players.kyc = image.kyc;
+        if !players.restore_rg(image.rg) {
+            return inconsistent("RG session records of a player that does not exist, or out of order");
+        }
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
@@ -217,7 +230,8 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // tags are never reused). The order is frozen (format 4): the players'
 // part (accounts, then jurisdictions), access, the request memory, the
 // rounds, the flows, the open payments, the history; format 5 appends the
-// profiles, format 6 the KYC records. [`Encode`] writes the newest layout.
+// profiles, format 6 the KYC records, format 8 the RG session records.
+// [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.config.encode(out);
@@ -233,15 +247,22 @@ impl Encode for LedgerImage {
         self.history_digest.encode(out);
         self.profiles.encode(out);
         self.kyc.encode(out);
+        self.rg.encode(out);
     }
 }
 
 impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
-    /// [`IMAGE_FORMAT_PROFILES`] or [`IMAGE_FORMAT_KYC`]) that must use all
-    /// of `bytes`.
+    /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`] or
+    /// [`IMAGE_FORMAT_RG`]) that must use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_KYC).contains(&format) {
+        let known = [
+            IMAGE_FORMAT_NO_PROFILES,
+            IMAGE_FORMAT_PROFILES,
+            IMAGE_FORMAT_KYC,
+            IMAGE_FORMAT_RG,
+        ];
+        if !known.contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -267,6 +288,10 @@ impl LedgerImage {
             kyc: match format {
                 IMAGE_FORMAT_NO_PROFILES | IMAGE_FORMAT_PROFILES => Kyc::default(),
                 _ => Decode::decode(input)?,
+            },
+            rg: match format {
+                IMAGE_FORMAT_RG => Decode::decode(input)?,
+                _ => Vec::new(),
             },
         };
         input.finish()?;

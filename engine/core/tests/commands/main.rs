@@ -463,3 +463,4 @@ mod gaming;
 mod limits;
 mod payments;
 mod players;
+mod rg;

@@ -26,6 +26,7 @@ pub(crate) use self::profiles::Profiles;
 pub use self::profiles::{Erasure, ProfileRecord, Sealed};
 
 use super::account::Player;
+use super::rg::session::PlayerRg;
 use super::store::Detail;
 use super::{Applied, Config, Ctx, rejected};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
@@ -61,6 +62,33 @@ impl PlayersState {
         self.players.iter()
     }
 
+    /// Takes every player's RG session record out, by player id (for the
+    /// snapshot image's format-8 part).
+    pub(crate) fn take_rg(&mut self) -> Vec<(PlayerId, PlayerRg)> {
+        let mut taken = Vec::new();
+        for (index, player) in self.players.iter_mut().enumerate() {
+            if let Some(rg) = player.rg.take() {
+                taken.push((PlayerId(index as u64 + 1), *rg));
+            }
+        }
+        taken
+    }
+
+    /// Puts RG session records back (from a snapshot image); `false` if
+    /// they name a player that does not exist or are not in id order.
+    pub(crate) fn restore_rg(&mut self, records: Vec<(PlayerId, PlayerRg)>) -> bool {
+        if !records.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            return false;
+        }
+        for (id, rg) in records {
+            match player_index(id).and_then(|i| self.players.get_mut(i)) {
+                Some(player) => player.rg = Some(Box::new(rg)),
+                None => return false,
+            }
+        }
+        true
+    }
+
     pub(crate) fn get(&self, id: PlayerId) -> Result<&Player, Rejection> {
         player_index(id)
             .and_then(|i| self.players.get(i))
@@ -88,7 +116,9 @@ impl PlayersState {
     /// Applies one of the domain's commands.
     pub(crate) fn apply(&mut self, ctx: &Ctx, command: &Command, config: &Config) -> Applied {
         match command {
-            Command::RegisterPlayer { currency, jurisdiction } => self.register(*currency, *jurisdiction, config),
+            Command::RegisterPlayer { currency, jurisdiction } => {
+                self.register(*currency, *jurisdiction, ctx.time_ms, config)
+            }
             Command::SetJurisdictionRules { jurisdiction, rules } => self.set_rules(*jurisdiction, *rules),
             Command::SetAccountStatus {
                 player,
@@ -102,7 +132,7 @@ impl PlayersState {
                 profile,
                 indexes,
                 operator,
-            } => self.register_profiled(*currency, *jurisdiction, profile, indexes, *operator, config),
+            } => self.register_profiled(*currency, *jurisdiction, profile, indexes, *operator, ctx.time_ms, config),
             Command::UpdateProfile {
                 player,
                 profile,
@@ -148,27 +178,30 @@ impl PlayersState {
             } => self.apply_verdict(*player, check, *event_ms, *level, reason, ctx.time_ms),
             Command::RecordLogin { player, .. } => self.record_login(*player, ctx.time_ms),
             Command::RecordLogout { player, .. } => {
-                check!(self.get(*player));
+                let account = check!(self.get_mut(*player));
+                account.rg_mut().logout(ctx.time_ms);
                 (Outcome::Accepted, Detail::Plain)
             }
         }
     }
 
     /// A login is recorded for any player not erased; the outcome says
-    /// whether the account may play now. The context is only journaled: the
-    /// ledger keeps no login state (the read model does).
-    fn record_login(&self, player: PlayerId, now_ms: u64) -> Applied {
+    /// whether the account may play now. It starts a play session (reality
+    /// checks and the session time limit count from it); the context is
+    /// only journaled: the read model keeps the login sessions and devices.
+    fn record_login(&mut self, player: PlayerId, now_ms: u64) -> Applied {
         check!(self.profiles.check_not_erased(player));
-        let account = check!(self.get(player));
+        let account = check!(self.get_mut(player));
         let blocked = account.login_block(now_ms);
+        account.rg_mut().login(now_ms);
         (Outcome::LoginRecorded { blocked }, Detail::Plain)
     }
 
-    fn register(&mut self, currency: Currency, jurisdiction: Jurisdiction, config: &Config) -> Applied {
+    fn register(&mut self, currency: Currency, jurisdiction: Jurisdiction, now_ms: u64, config: &Config) -> Applied {
         if self.players.len() >= config.players_max as usize {
             return rejected(Rejection::CapacityReached(Capacity::Players));
         }
-        self.players.push(Player::new(currency, jurisdiction));
+        self.players.push(Player::new(currency, jurisdiction, now_ms));
         let player = PlayerId(self.players.len() as u64);
         (Outcome::Registered { player }, Detail::Plain)
     }
@@ -180,13 +213,14 @@ impl PlayersState {
         profile: &SealedProfile,
         indexes: &ProfileIndexes,
         operator: OperatorId,
+        now_ms: u64,
         config: &Config,
     ) -> Applied {
         // The id the player would get: no other player holds it yet, so
         // only the indexes can collide.
         let next = PlayerId(self.players.len() as u64 + 1);
         check!(self.profiles.check_profile(next, profile, indexes));
-        let applied = self.register(currency, jurisdiction, config);
+        let applied = self.register(currency, jurisdiction, now_ms, config);
         if let (Outcome::Registered { player }, _) = &applied {
             debug_assert_eq!(*player, next);
             self.profiles

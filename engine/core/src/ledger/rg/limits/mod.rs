@@ -227,6 +227,22 @@ impl Limits {
         }
     }
 
+    /// Every limit set or scheduled, as of `now_ms` (pending changes whose
+    /// cooling-off has passed count as in force), without promoting them.
+    pub(crate) fn statuses(&self, now_ms: u64) -> impl Iterator<Item = (LimitKind, Option<Amount>, Option<(Option<Amount>, u64)>)> + '_ {
+        METRICS.iter().flat_map(move |&metric| {
+            PERIODS.iter().filter_map(move |&period| {
+                let kind = LimitKind { metric, period };
+                let slot = self.slots[slot_index(kind)];
+                match slot.pending {
+                    Some(p) if p.effective_at_ms <= now_ms => p.amount.map(|amount| (kind, Some(amount), None)),
+                    Some(p) => Some((kind, slot.current, Some((p.amount, p.effective_at_ms)))),
+                    None => slot.current.map(|amount| (kind, Some(amount), None)),
+                }
+            })
+        })
+    }
+
     /// Every limit in force, for views and digests.
     pub(crate) fn in_force(&self) -> impl Iterator<Item = (LimitKind, Amount)> + '_ {
         METRICS.iter().flat_map(move |&metric| {
