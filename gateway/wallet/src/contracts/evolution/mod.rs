@@ -209,12 +209,19 @@ async fn settle(
     call: Call,
 ) -> Result<Reply, Stop<Status>> {
     let completed = seamless::submit(state, source, id, Some(session), command).await?;
+    // A movement (`MovedInSession` for a player with reality checks, which
+    // One Wallet has no field for).
+    if let Some(receipt) = completed.outcome.receipt() {
+        return if receipt.seq == completed.seq {
+            Ok(Reply {
+                sid: None,
+                balances: Some(receipt.balances),
+            })
+        } else {
+            done(state, source, &session.session).await
+        };
+    }
     match &completed.outcome {
-        Outcome::Moved(receipt) if receipt.seq == completed.seq => Ok(Reply {
-            sid: None,
-            balances: Some(receipt.balances),
-        }),
-        Outcome::Moved(_) => done(state, source, &session.session).await,
         Outcome::RejectedInSession { rejection, balances } => {
             Err(Stop::Refused(status_of(rejection, call), Some(*balances)))
         }
@@ -254,9 +261,12 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::Conflict if settlement => Status::BetAlreadySettled,
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::BetAlreadySettled,
         Rejection::SessionExpired { .. } | Rejection::UnknownSession | Rejection::SessionMismatch => Status::InvalidSid,
-        Rejection::PlayerBlocked(_) | Rejection::KycRequired { .. } | Rejection::LimitExceeded { .. } => {
-            Status::AccountLocked
-        }
+        // One Wallet has no responsible-gambling status but the lock.
+        Rejection::PlayerBlocked(_)
+        | Rejection::KycRequired { .. }
+        | Rejection::LimitExceeded { .. }
+        | Rejection::RealityCheckDue { .. }
+        | Rejection::SessionTimeLimitReached { .. } => Status::AccountLocked,
         Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
             Status::InvalidParameter
         }

@@ -267,6 +267,8 @@ fn render(outcome: &Outcome, session: &Session, request_uuid: String, call: Call
     };
     match outcome {
         Outcome::Moved(receipt) => reply(Status::Ok).with_balances(&receipt.balances),
+        // Hub88's transaction replies have no field for the reality check.
+        Outcome::MovedInSession(session_move) => reply(Status::Ok).with_balances(&session_move.receipt.balances),
         Outcome::Balance(balances) => reply(Status::Ok).with_balances(balances),
         Outcome::RejectedInSession { rejection, balances } => reply(status_of(rejection, call)).with_balances(balances),
         Outcome::Rejected(rejection) => reply(status_of(rejection, call)),
@@ -287,7 +289,10 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::CurrencyMismatch { .. } => Status::WrongCurrency,
         Rejection::PlayerBlocked(_) | Rejection::KycRequired { .. } => Status::UserDisabled,
         Rejection::InsufficientFunds { .. } => Status::NotEnoughMoney,
-        Rejection::LimitExceeded { .. } => Status::LimitReached,
+        // Hub88's responsible-gaming status covers the session rules too.
+        Rejection::LimitExceeded { .. }
+        | Rejection::RealityCheckDue { .. }
+        | Rejection::SessionTimeLimitReached { .. } => Status::LimitReached,
         Rejection::InvalidAmount => Status::WrongSyntax,
         Rejection::UnknownRound | Rejection::UnknownTransaction => Status::TransactionDoesNotExist,
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::TransactionRolledBack,

@@ -299,11 +299,18 @@ async fn settle(
     call: Call,
 ) -> Result<Reply, Stop<Error>> {
     let completed = seamless::submit(state, source, id, player.session.as_ref(), command).await?;
+    // A movement (`MovedInSession` for a player with reality checks: the
+    // contract's replies have no field for them).
+    if let Some(receipt) = completed.outcome.receipt() {
+        return if receipt.seq == completed.seq {
+            // Fresh: the receipt's balances are the current ones.
+            Ok(moved(receipt, receipt.balances, call))
+        } else {
+            // A repeat: the same transaction, today's balance.
+            Ok(moved(receipt, current(state, source, player).await?, call))
+        };
+    }
     match &completed.outcome {
-        // Fresh: the receipt's balances are the current ones.
-        Outcome::Moved(receipt) if receipt.seq == completed.seq => Ok(moved(receipt, receipt.balances, call)),
-        // A repeat: the same transaction, today's balance.
-        Outcome::Moved(receipt) => Ok(moved(receipt, current(state, source, player).await?, call)),
         Outcome::Balance(_) | Outcome::Accepted => done(state, source, player).await,
         Outcome::RejectedInSession { rejection, .. } | Outcome::Rejected(rejection)
             if succeeds_anyway(rejection, call) =>
@@ -370,7 +377,10 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
         Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
             Error::BadParameters
         }
-        Rejection::LimitExceeded { .. } => Error::BetLimit,
+        Rejection::LimitExceeded { .. } | Rejection::SessionTimeLimitReached { .. } => Error::BetLimit,
+        // The contract has no reality-check code: the bet is "not allowed"
+        // until the player acknowledges the check in the operator's front end.
+        Rejection::RealityCheckDue { .. } => Error::BetNotAllowed,
         _ if call == Call::EndRound => Error::EndRound,
         _ => Error::InternalNoRetry,
     }
