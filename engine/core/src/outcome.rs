@@ -12,8 +12,8 @@
 //! exhaustive without a domain wrapper around each variant.
 
 use crate::command::{KycLevel, LimitKind, Role};
-use crate::ledger::rg::{RgStatus, SessionMove};
 use crate::ids::{OperatorId, PlayerId, SourceId};
+use crate::ledger::rg::{RgStatus, SessionMove};
 use crate::money::{Amount, Currency};
 
 /// The result of one command.

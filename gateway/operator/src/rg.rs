@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody, ErrorDetail};
-use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
+use edge::openapi::{BearerErrors, BodyErrors, LedgerErrors, RoleErrors};
 use edge::wire::{self, RealityCheckReply};
 use edge::{AppState, Caller};
 use engine::rg::{LimitStatus, PromptReason, RG_DURATION_MAX_MS, RG_DURATION_MIN_MS, RgStatus};
@@ -288,12 +288,12 @@ pub fn rg_reply(status: &RgStatus) -> RgReply {
             started_ms: status.session_started_ms,
             net_position: wire::money(status.net_position, status.currency),
             time_limit_minutes: status.session_limit_ms.map(to_minutes),
-            time_limit_pending: status
-                .session_limit_pending
-                .map(|(limit_ms, effective_at_ms)| PendingSessionLimitReply {
+            time_limit_pending: status.session_limit_pending.map(|(limit_ms, effective_at_ms)| {
+                PendingSessionLimitReply {
                     limit_minutes: limit_ms.map(to_minutes),
                     effective_at_ms,
-                }),
+                }
+            }),
             reality_check_interval_minutes: status.reality_check_interval_ms.map(to_minutes),
             reality_check: status.reality_check.as_ref().map(RealityCheckReply::of),
             bets_refused,
@@ -320,7 +320,7 @@ pub fn rg_reply(status: &RgStatus) -> RgReply {
 /// Read through the ring, so it agrees with the next bet (every role).
 #[utoipa::path(get, path = "/operator/v1/players/{player}/rg", tag = "operator",
     params(("player" = u64, Path)), security(("bearer" = [])),
-    responses((status = 200, body = RgReply), RoleErrors, LedgerErrors,
+    responses((status = 200, body = RgReply), BearerErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_player")))]
 pub async fn get_rg(
     State(state): State<AppState>,

@@ -186,9 +186,7 @@ fn without_an_interval_nothing_is_ever_due() {
     check(h.run(OPS, interval_cmd(p, Some(MINUTE))), Outcome::Accepted);
     check_rejected(
         h.run(GAME, bet_cmd(p, 1_00, "r2")),
-        Rejection::RealityCheckDue {
-            due_at_ms: T0 + MINUTE,
-        },
+        Rejection::RealityCheckDue { due_at_ms: T0 + MINUTE },
     );
     check(h.run(OPS, interval_cmd(p, None)), Outcome::Accepted);
     assert!(h.bet("b2", p, 1_00, "r2").is_ok());
@@ -212,10 +210,7 @@ fn intervals_and_session_limits_outside_a_minute_to_a_day_are_refused_and_change
     ] {
         check_rejected(h.run(OPS, command), Rejection::UnknownPlayer);
     }
-    assert_eq!(
-        h.ledger.rg_status(NOBODY, h.now).unwrap_err(),
-        Rejection::UnknownPlayer
-    );
+    assert_eq!(h.ledger.rg_status(NOBODY, h.now).unwrap_err(), Rejection::UnknownPlayer);
     for edge in [MINUTE, DAY] {
         check(h.run(OPS, interval_cmd(p, Some(edge))), Outcome::Accepted);
     }
@@ -353,7 +348,10 @@ fn the_rg_read_names_limits_exclusions_and_pending_changes() {
     assert_eq!(later.limits[0].pending, None);
     // Reads change nothing.
     assert_eq!(status(&h, p), seen);
-    let query = Command::Query(Query::Rg { player: p, at_ms: h.now });
+    let query = Command::Query(Query::Rg {
+        player: p,
+        at_ms: h.now,
+    });
     check(h.run(OPS, query), Outcome::Rg(Box::new(seen)));
 }
 

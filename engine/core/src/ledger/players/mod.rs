@@ -132,7 +132,15 @@ impl PlayersState {
                 profile,
                 indexes,
                 operator,
-            } => self.register_profiled(*currency, *jurisdiction, profile, indexes, *operator, ctx.time_ms, config),
+            } => self.register_profiled(
+                *currency,
+                *jurisdiction,
+                profile,
+                indexes,
+                *operator,
+                ctx.time_ms,
+                config,
+            ),
             Command::UpdateProfile {
                 player,
                 profile,

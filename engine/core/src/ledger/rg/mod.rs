@@ -81,7 +81,10 @@ impl Ledger {
                 }
                 let cooling_off_ms = self.config.limit_cooling_off_ms;
                 let player = check!(self.player_mut(*player));
-                let outcome = match player.rg_mut().set_session_limit(*limit_ms, ctx.time_ms, cooling_off_ms) {
+                let outcome = match player
+                    .rg_mut()
+                    .set_session_limit(*limit_ms, ctx.time_ms, cooling_off_ms)
+                {
                     SessionLimitChange::Immediate => Outcome::Accepted,
                     SessionLimitChange::Scheduled(effective_at_ms) => Outcome::Scheduled { effective_at_ms },
                 };

@@ -224,7 +224,11 @@ fn render(outcome: &Outcome, session: &Session, check: Option<&RealityCheck>) ->
         Outcome::Moved(receipt) => Ok(reply(&receipt.balances, Some(receipt.seq), None)),
         Outcome::MovedInSession(session_move) => {
             let receipt = &session_move.receipt;
-            Ok(reply(&receipt.balances, Some(receipt.seq), Some(&session_move.reality_check)))
+            Ok(reply(
+                &receipt.balances,
+                Some(receipt.seq),
+                Some(&session_move.reality_check),
+            ))
         }
         Outcome::Balance(balances) => Ok(reply(balances, None, check)),
         Outcome::RejectedInSession { rejection, balances } => {

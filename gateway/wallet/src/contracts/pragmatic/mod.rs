@@ -378,9 +378,9 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
             Error::BadParameters
         }
         Rejection::LimitExceeded { .. } | Rejection::SessionTimeLimitReached { .. } => Error::BetLimit,
-        // The contract has no reality-check code: the bet is "not allowed"
-        // until the player acknowledges the check in the operator's front end.
-        Rejection::RealityCheckDue { .. } => Error::BetNotAllowed,
+        // The bet waits until the player acknowledges the check in the
+        // operator's front end.
+        Rejection::RealityCheckDue { .. } => Error::RealityCheck,
         _ if call == Call::EndRound => Error::EndRound,
         _ => Error::InternalNoRetry,
     }

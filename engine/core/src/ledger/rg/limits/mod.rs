@@ -229,7 +229,10 @@ impl Limits {
 
     /// Every limit set or scheduled, as of `now_ms` (pending changes whose
     /// cooling-off has passed count as in force), without promoting them.
-    pub(crate) fn statuses(&self, now_ms: u64) -> impl Iterator<Item = (LimitKind, Option<Amount>, Option<(Option<Amount>, u64)>)> + '_ {
+    pub(crate) fn statuses(
+        &self,
+        now_ms: u64,
+    ) -> impl Iterator<Item = (LimitKind, Option<Amount>, Option<(Option<Amount>, u64)>)> + '_ {
         METRICS.iter().flat_map(move |&metric| {
             PERIODS.iter().filter_map(move |&period| {
                 let kind = LimitKind { metric, period };
