@@ -51,9 +51,9 @@ pub(crate) enum Activity {
 }
 
 impl Player {
-    pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction, registered_ms: u64) -> Player {
+    pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction) -> Player {
         Player {
-            rg: Some(Box::new(PlayerRg::registered(registered_ms))),
+            rg: None,
             status: AccountStatus::Active,
             kyc: KycLevel::None,
             jurisdiction,

@@ -59,7 +59,7 @@ fn status(h: &Harness, player: PlayerId) -> RgStatus {
 /// 30 minutes.
 fn player_with_checks(h: &mut Harness) -> PlayerId {
     let p = h.register();
-    h.fund(p, 100_00);
+    h.fund(p, 10_000);
     check(h.run(OPS, interval_cmd(p, Some(30 * MINUTE))), Outcome::Accepted);
     check(h.run(OPS, login_cmd(p)), Outcome::LoginRecorded { blocked: None });
     p
@@ -143,7 +143,7 @@ fn wins_and_rollbacks_land_while_bets_wait_and_count_in_the_net_position() {
 fn without_a_login_the_first_bet_opens_the_session_and_a_new_login_starts_afresh() {
     let mut h = Harness::new();
     let p = h.register();
-    h.fund(p, 100_00);
+    h.fund(p, 10_000);
     check(h.run(OPS, interval_cmd(p, Some(20 * MINUTE))), Outcome::Accepted);
     assert_eq!(status(&h, p).session_started_ms, None);
     // A win without a session opens none.
@@ -176,7 +176,7 @@ fn without_a_login_the_first_bet_opens_the_session_and_a_new_login_starts_afresh
 fn without_an_interval_nothing_is_ever_due() {
     let mut h = Harness::new();
     let p = h.register();
-    h.fund(p, 100_00);
+    h.fund(p, 10_000);
     check(h.run(OPS, login_cmd(p)), Outcome::LoginRecorded { blocked: None });
     h.advance(DAY - 1);
     assert!(h.bet("b1", p, 1_00, "r1").is_ok());
@@ -220,7 +220,7 @@ fn intervals_and_session_limits_outside_a_minute_to_a_day_are_refused_and_change
 fn a_session_that_reached_its_time_limit_refuses_bets_until_the_next_login() {
     let mut h = Harness::new();
     let p = h.register();
-    h.fund(p, 100_00);
+    h.fund(p, 10_000);
     check(h.run(OPS, session_limit_cmd(p, Some(60 * MINUTE))), Outcome::Accepted);
     check(h.run(OPS, login_cmd(p)), Outcome::LoginRecorded { blocked: None });
     h.advance(60 * MINUTE - 1);
@@ -245,7 +245,7 @@ fn a_session_that_reached_its_time_limit_refuses_bets_until_the_next_login() {
 fn a_shorter_session_limit_applies_at_once_and_a_longer_one_after_the_cooling_off() {
     let mut h = Harness::new();
     let p = h.register();
-    h.fund(p, 100_00);
+    h.fund(p, 10_000);
     check(h.run(OPS, login_cmd(p)), Outcome::LoginRecorded { blocked: None });
     check(h.run(OPS, session_limit_cmd(p, Some(120 * MINUTE))), Outcome::Accepted);
     h.advance(45 * MINUTE);
@@ -303,7 +303,7 @@ fn limit_prompts_come_at_registration_first_deposit_and_every_six_months() {
     assert_eq!(seen.limit_prompt, prompt(PromptReason::FirstDeposit, first));
     // Setting a deposit limit answers it.
     let day = limit(LimitMetric::Deposit, LimitPeriod::Day);
-    check(h.run(OPS, limit_cmd(p, day, Some(500_00))), Outcome::Accepted);
+    check(h.run(OPS, limit_cmd(p, day, Some(50_000))), Outcome::Accepted);
     let reviewed = h.now;
     assert_eq!(status(&h, p).limit_prompt, None);
     assert_eq!(status(&h, p).limit_review_ms, Some(reviewed));
@@ -322,10 +322,10 @@ fn the_rg_read_names_limits_exclusions_and_pending_changes() {
     let mut h = Harness::new();
     let p = h.register();
     let day = limit(LimitMetric::Wager, LimitPeriod::Day);
-    check(h.run(OPS, limit_cmd(p, day, Some(100_00))), Outcome::Accepted);
+    check(h.run(OPS, limit_cmd(p, day, Some(10_000))), Outcome::Accepted);
     let effective_at_ms = h.now + DAY;
     check(
-        h.run(OPS, limit_cmd(p, day, Some(200_00))),
+        h.run(OPS, limit_cmd(p, day, Some(20_000))),
         Outcome::Scheduled { effective_at_ms },
     );
     let until_ms = h.now + 7 * DAY;
@@ -338,13 +338,13 @@ fn the_rg_read_names_limits_exclusions_and_pending_changes() {
         vec![rg::LimitStatus {
             currency: EUR,
             kind: day,
-            amount: Some(amt(100_00)),
-            pending: Some((Some(amt(200_00)), effective_at_ms)),
+            amount: Some(amt(10_000)),
+            pending: Some((Some(amt(20_000)), effective_at_ms)),
         }]
     );
     // Read as of the change's time, it is in force (without being promoted).
     let later = h.ledger.rg_status(p, effective_at_ms).unwrap();
-    assert_eq!(later.limits[0].amount, Some(amt(200_00)));
+    assert_eq!(later.limits[0].amount, Some(amt(20_000)));
     assert_eq!(later.limits[0].pending, None);
     // Reads change nothing.
     assert_eq!(status(&h, p), seen);

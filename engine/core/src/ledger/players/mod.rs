@@ -117,7 +117,8 @@ impl PlayersState {
     pub(crate) fn apply(&mut self, ctx: &Ctx, command: &Command, config: &Config) -> Applied {
         match command {
             Command::RegisterPlayer { currency, jurisdiction } => {
-                self.register(*currency, *jurisdiction, ctx.time_ms, config)
+                let applied = self.register(*currency, *jurisdiction, config);
+                self.stamp_registration(applied, ctx.time_ms)
             }
             Command::SetJurisdictionRules { jurisdiction, rules } => self.set_rules(*jurisdiction, *rules),
             Command::SetAccountStatus {
@@ -132,15 +133,10 @@ impl PlayersState {
                 profile,
                 indexes,
                 operator,
-            } => self.register_profiled(
-                *currency,
-                *jurisdiction,
-                profile,
-                indexes,
-                *operator,
-                ctx.time_ms,
-                config,
-            ),
+            } => {
+                let applied = self.register_profiled(*currency, *jurisdiction, profile, indexes, *operator, config);
+                self.stamp_registration(applied, ctx.time_ms)
+            }
             Command::UpdateProfile {
                 player,
                 profile,
@@ -205,11 +201,22 @@ impl PlayersState {
         (Outcome::LoginRecorded { blocked }, Detail::Plain)
     }
 
-    fn register(&mut self, currency: Currency, jurisdiction: Jurisdiction, now_ms: u64, config: &Config) -> Applied {
+    /// Records when a registration that landed happened (the first
+    /// deposit-limit prompt is reckoned from it).
+    fn stamp_registration(&mut self, applied: Applied, now_ms: u64) -> Applied {
+        if let (Outcome::Registered { player }, _) = &applied
+            && let Ok(account) = self.get_mut(*player)
+        {
+            account.rg = Some(Box::new(PlayerRg::registered(now_ms)));
+        }
+        applied
+    }
+
+    fn register(&mut self, currency: Currency, jurisdiction: Jurisdiction, config: &Config) -> Applied {
         if self.players.len() >= config.players_max as usize {
             return rejected(Rejection::CapacityReached(Capacity::Players));
         }
-        self.players.push(Player::new(currency, jurisdiction, now_ms));
+        self.players.push(Player::new(currency, jurisdiction));
         let player = PlayerId(self.players.len() as u64);
         (Outcome::Registered { player }, Detail::Plain)
     }
@@ -221,14 +228,13 @@ impl PlayersState {
         profile: &SealedProfile,
         indexes: &ProfileIndexes,
         operator: OperatorId,
-        now_ms: u64,
         config: &Config,
     ) -> Applied {
         // The id the player would get: no other player holds it yet, so
         // only the indexes can collide.
         let next = PlayerId(self.players.len() as u64 + 1);
         check!(self.profiles.check_profile(next, profile, indexes));
-        let applied = self.register(currency, jurisdiction, now_ms, config);
+        let applied = self.register(currency, jurisdiction, config);
         if let (Outcome::Registered { player }, _) = &applied {
             debug_assert_eq!(*player, next);
             self.profiles
