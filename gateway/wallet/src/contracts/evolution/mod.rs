@@ -402,3 +402,23 @@ route! {
         responses((status = 200, body = ReplyDoc), EvolutionFailures))]
     promo_payout_route => Call::PromoPayout
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One Wallet's only responsible-gambling status is the lock.
+    #[test]
+    fn the_session_rules_refusals_lock_the_account() {
+        for rejection in [
+            Rejection::RealityCheckDue { due_at_ms: 1 },
+            Rejection::SessionTimeLimitReached { limit_ms: 1 },
+        ] {
+            assert_eq!(
+                status_of(&rejection, Call::Debit),
+                Status::AccountLocked,
+                "{rejection:?}"
+            );
+        }
+    }
+}

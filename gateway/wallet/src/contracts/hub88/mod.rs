@@ -400,3 +400,19 @@ route! {
         responses((status = 200, body = wire::Reply), Hub88Failures))]
     rollback_route => Call::Rollback
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The play-session rules' refusals are Hub88's responsible-gaming status.
+    #[test]
+    fn the_session_rules_refusals_are_limit_reached() {
+        for rejection in [
+            Rejection::RealityCheckDue { due_at_ms: 1 },
+            Rejection::SessionTimeLimitReached { limit_ms: 1 },
+        ] {
+            assert_eq!(status_of(&rejection, Call::Bet), Status::LimitReached, "{rejection:?}");
+        }
+    }
+}

@@ -643,3 +643,22 @@ route! {
         params(("aggregator" = u32, Path)), responses((status = 200, body = ReplyDoc), PragmaticFailures))]
     balance_per_game_route => Call::BalancePerGame
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The play-session rules' refusals get the contract's codes: 210
+    /// (reality check warning) for a due check, 50 for the session time limit.
+    #[test]
+    fn the_session_rules_refusals_have_their_codes() {
+        let due = Rejection::RealityCheckDue { due_at_ms: 1 };
+        let reached = Rejection::SessionTimeLimitReached { limit_ms: 1 };
+        assert_eq!(error_of(&due, Call::Bet), Error::RealityCheck);
+        assert_eq!(
+            (Error::RealityCheck.code(), Error::RealityCheck.description()),
+            (210, "Reality check warning")
+        );
+        assert_eq!(error_of(&reached, Call::Bet), Error::BetLimit);
+    }
+}
