@@ -434,6 +434,34 @@ async fn every_online_command_against_a_running_server() {
             .await
             .contains("unknown_jurisdiction")
     );
+    // Reality checks, session time limits, limit reviews, the RG read.
+    let set = ok(cfg, &["rg", "reality-check", p, "--minutes", "60"]).await;
+    assert!(set.contains("in force"), "{set}");
+    let zero = fails(cfg, &["rg", "reality-check", p, "--minutes", "0"], 2).await;
+    assert!(zero.contains("invalid_duration"), "{zero}");
+    // The login reported above opened a play session, so there is a check
+    // to acknowledge (acknowledging with no session open is refused with
+    // `no_play_session`: `gateway/tests/operator.rs`).
+    let acknowledged = ok(cfg, &["rg", "acknowledge", p]).await;
+    assert!(acknowledged.contains("acknowledged"), "{acknowledged}");
+    let limit = json(cfg, &["rg", "session-limit", p, "--minutes", "120"]).await;
+    assert_eq!(limit["status"], "accepted");
+    let removal = json(cfg, &["rg", "session-limit", p, "--none"]).await;
+    assert_eq!(removal["status"], "scheduled");
+    assert!(ok(cfg, &["rg", "review", p]).await.contains("recorded"));
+    let shown = json(cfg, &["rg", "show", p]).await;
+    assert_eq!(shown["session"]["reality_check_interval_minutes"], 60);
+    assert_eq!(shown["session"]["time_limit_minutes"], 120);
+    assert_eq!(shown["session"]["time_limit_pending"]["limit_minutes"], Value::Null);
+    assert_eq!(shown["prompts"]["due"], Value::Null);
+    assert!(shown["self_excluded_until_ms"].as_u64().is_some(), "{shown}");
+    let table = ok(cfg, &["rg", "show", p]).await;
+    assert!(
+        table.contains("session limit minutes") && table.contains("day deposit limit"),
+        "{table}"
+    );
+    usage(cfg, &["rg", "session-limit", p]).await;
+    assert!(fails(cfg, &["rg", "show", "99"], 4).await.contains("unknown_player"));
 
     // Lookups.
     let balance = json(cfg, &["balance", p, "--currency", "EUR"]).await;
@@ -459,6 +487,9 @@ async fn every_online_command_against_a_running_server() {
         "set_limit",
         "time_out",
         "self_exclude",
+        "set_reality_check_interval",
+        "set_session_time_limit",
+        "record_limit_review",
     ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }

@@ -62,9 +62,10 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 6: then the players' KYC records.
 /// 7: then the jurisdiction profiles and the players' age bands and
 ///    due-diligence states.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 7;
+/// 8: format 7, then the players' RG session records.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 8;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_JURISDICTION_PROFILES);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_RG);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

@@ -150,6 +150,26 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
     if !compliance.is_empty() {
         expected.insert("compliance".to_owned(), compliance.join(","));
     }
+    // Since snapshot format 8 (absent before: no reality-check interval or
+    // session time limit could be set).
+    let rg: Vec<String> = (1..=ledger.players_len() as u64)
+        .filter_map(|id| {
+            let status = ledger.rg_status(PlayerId(id), 0).ok()?;
+            if status.reality_check_interval_ms.is_none() && status.session_limit_ms.is_none() {
+                return None;
+            }
+            Some(format!(
+                "{id}:{:?}:{:?}:{:?}:{:?}",
+                status.reality_check_interval_ms,
+                status.session_limit_ms,
+                status.session_limit_pending,
+                status.reality_check.map(|check| check.due_at_ms)
+            ))
+        })
+        .collect();
+    if !rg.is_empty() {
+        expected.insert("rg".to_owned(), rg.join(","));
+    }
     expected
 }
 
@@ -704,6 +724,50 @@ fn history() -> (Vec<Request>, Vec<Request>) {
             player,
             reason: Reason::new("fixture: source of funds seen").unwrap(),
             operator: OperatorId(1),
+        }),
+        // Since snapshot format 8: reality checks (an interval, a login, a
+        // movement in a session that reports it, an acknowledgement), session
+        // time limits (one at once, a raise scheduled), a limit review, and
+        // a refused interval. A day's interval and limits keep the
+        // workload's bets of player 1 going.
+        Command::Rg(rg::Command::SetRealityCheckInterval {
+            player,
+            interval_ms: Some(86_400_000),
+        }),
+        Command::Players(players::Command::RecordLogin {
+            player,
+            context: players::LoginContext {
+                device: BlindIndex([0x21; 16]),
+                ip: BlindIndex([0x22; 16]),
+                agent: players::AgentFamily {
+                    browser: players::Browser::Firefox,
+                    os: players::Os::Linux,
+                },
+            },
+        }),
+        Command::InSession {
+            token: TokenHash([9; 32]),
+            command: Box::new(Command::from(Bet {
+                player,
+                currency: eur,
+                amount: minor(1_00),
+                round: round("fx-r7"),
+                close_round: true,
+            })),
+        },
+        Command::Rg(rg::Command::AcknowledgeRealityCheck { player }),
+        Command::Rg(rg::Command::SetSessionTimeLimit {
+            player,
+            limit_ms: Some(12 * 3_600_000),
+        }),
+        Command::Rg(rg::Command::SetSessionTimeLimit {
+            player,
+            limit_ms: Some(86_400_000),
+        }),
+        Command::Rg(rg::Command::RecordLimitReview { player: PlayerId(2) }),
+        Command::Rg(rg::Command::SetRealityCheckInterval {
+            player: PlayerId(2),
+            interval_ms: Some(0),
         }),
     ];
     // Ids "fx-<n>" with n the position, which the payment and rollback

@@ -91,6 +91,30 @@ async fn each_route_admits_only_its_roles() {
             Some(json!({"until_ms": support::T0 + 3_600_000})),
             &["admin", "compliance", "support"],
         ),
+        (
+            Method::PUT,
+            format!("/operator/v1/players/{p}/reality-check"),
+            Some(json!({"interval_minutes": 60})),
+            &["admin", "compliance", "support"],
+        ),
+        (
+            Method::PUT,
+            format!("/operator/v1/players/{p}/session-time-limit"),
+            Some(json!({"limit_minutes": 120})),
+            &["admin", "compliance", "support"],
+        ),
+        (
+            Method::POST,
+            format!("/operator/v1/players/{p}/limit-review"),
+            Some(json!({})),
+            &["admin", "support"],
+        ),
+        (
+            Method::GET,
+            format!("/operator/v1/players/{p}/rg"),
+            None,
+            &["admin", "finance", "compliance", "support", "read-only"],
+        ),
         (Method::GET, "/operator/v1/operators".into(), None, &["admin"]),
         (Method::GET, "/operator/v1/audit".into(), None, &["admin", "compliance"]),
         (
@@ -335,12 +359,17 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/kyc",
             "/operator/v1/players/{player}/kyc/checks",
             "/operator/v1/players/{player}/kyc/documents",
+            "/operator/v1/players/{player}/limit-review",
             "/operator/v1/players/{player}/limits",
             "/operator/v1/players/{player}/login-flags",
             "/operator/v1/players/{player}/logins",
             "/operator/v1/players/{player}/logouts",
             "/operator/v1/players/{player}/profile",
+            "/operator/v1/players/{player}/reality-check",
+            "/operator/v1/players/{player}/reality-check/acknowledgement",
+            "/operator/v1/players/{player}/rg",
             "/operator/v1/players/{player}/self-exclusion",
+            "/operator/v1/players/{player}/session-time-limit",
             "/operator/v1/players/{player}/sessions",
             "/operator/v1/players/{player}/statement",
             "/operator/v1/players/{player}/status",
@@ -1387,5 +1416,195 @@ async fn statements_balances_at_past_moments_and_game_history() {
         get_ok(&w, &format!("/operator/v1/players/{p}/statement")).await["lines"],
         Value::Array(lines)
     );
+    w.server.stop().await;
+}
+
+/// The RG read of the world's player.
+async fn rg(w: &World) -> Value {
+    get_ok(w, &format!("/operator/v1/players/{}/rg", w.player)).await
+}
+
+/// An RG change as the admin: (status, error code or reply status).
+async fn rg_change(w: &World, method: Method, route: &str, body: Value) -> (StatusCode, String) {
+    let path = format!("/operator/v1/players/{}/{route}", w.player);
+    let reply = w.server.op(Http::V1, &w.admin, method, &path, Some(body)).await;
+    let code = match reply.status {
+        StatusCode::OK => reply.json()["status"].as_str().unwrap().to_owned(),
+        _ => reply.code(),
+    };
+    (reply.status, code)
+}
+
+/// Issue #12, responsible gambling: a reality check falls due an interval
+/// into the play session; the native wallet's replies say so with the
+/// elapsed time and net position; bets are refused until the front end
+/// reports the acknowledgement, wins still land. A session time limit
+/// refuses bets once reached. Refusals and bad input change nothing.
+#[tokio::test]
+async fn reality_checks_and_session_limits_over_the_operator_and_wallet_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = World::new(dir.path()).await;
+    w.token = w.issue_token(86_400_000).await;
+    let registered = rg(&w).await;
+    assert_eq!(registered["session"]["reality_check_interval_minutes"], Value::Null);
+    assert_eq!(registered["prompts"]["due"]["reason"], "first_deposit");
+
+    // Bad input: a clear 4xx, and the RG state is as before.
+    let before = rg(&w).await;
+    let bad: Vec<(Method, &str, Value, StatusCode, &str)> = vec![
+        (
+            Method::PUT,
+            "reality-check",
+            json!({"interval_minutes": 0}),
+            StatusCode::BAD_REQUEST,
+            "invalid_duration",
+        ),
+        (
+            Method::PUT,
+            "reality-check",
+            json!({"interval_minutes": 1441}),
+            StatusCode::BAD_REQUEST,
+            "invalid_duration",
+        ),
+        (
+            Method::PUT,
+            "reality-check",
+            json!({"interval": 5}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Method::PUT,
+            "reality-check",
+            json!({"interval_minutes": "5"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Method::PUT,
+            "session-time-limit",
+            json!({"limit_minutes": 0}),
+            StatusCode::BAD_REQUEST,
+            "invalid_duration",
+        ),
+        (
+            Method::POST,
+            "limit-review",
+            json!({"now": true}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        // No play session is open yet: nothing to acknowledge.
+        (
+            Method::POST,
+            "reality-check/acknowledgement",
+            json!({}),
+            StatusCode::CONFLICT,
+            "no_play_session",
+        ),
+    ];
+    for (method, route, body, status, code) in bad {
+        assert_eq!(
+            rg_change(&w, method, route, body).await,
+            (status, code.to_owned()),
+            "{route}"
+        );
+    }
+    let unknown = w
+        .server
+        .op(Http::V1, &w.admin, Method::GET, "/operator/v1/players/99/rg", None)
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "unknown_player".into())
+    );
+    let mut after = rg(&w).await;
+    after["at_ms"] = before["at_ms"].clone();
+    assert_eq!(after, before, "refusals changed nothing");
+
+    // A check every minute; the first bet opens the play session.
+    let interval = json!({"interval_minutes": 1});
+    let set = rg_change(&w, Method::PUT, "reality-check", interval).await;
+    assert_eq!(set, (StatusCode::OK, "accepted".into()));
+    let started = w.server.now();
+    let bet = w.bet(Http::V1, "rc-b1", "10.00", "rc-r1").await;
+    assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+    assert_eq!(
+        bet.json()["reality_check"],
+        json!({"due": false, "due_at_ms": started + 60_000, "elapsed_ms": 0, "interval_ms": 60_000,
+            "session_started_ms": started, "net_position": "-10.00", "currency": "EUR"})
+    );
+
+    // Due: the bet is refused with the balances and where the session stands.
+    w.server.advance(60_000);
+    let balance = w.balance().await;
+    let refused = w.bet(Http::V1, "rc-b2", "1.00", "rc-r2").await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "reality_check_due".into())
+    );
+    let refused = refused.json();
+    assert_eq!(refused["cash"], "90.00");
+    assert_eq!(refused["reality_check"]["due"], true);
+    assert_eq!(refused["reality_check"]["elapsed_ms"], 60_000);
+    assert_eq!(
+        w.balance().await["cash"],
+        balance["cash"],
+        "a refused bet moves nothing"
+    );
+    // The win of the open round lands, and says the check is due.
+    let win = w.win(Http::V1, "rc-w1", "4.00", "rc-r1").await;
+    assert_eq!(win.status, StatusCode::OK, "{}", win.text());
+    assert_eq!(win.json()["reality_check"]["net_position"], "-6.00");
+    assert_eq!(win.json()["reality_check"]["due"], true);
+    let token = json!({"token": w.token});
+    let read = w.wallet(Http::V1, "balance", token).await.json();
+    assert_eq!(
+        (read["cash"].clone(), read["reality_check"]["due"].clone()),
+        (json!("94.00"), json!(true))
+    );
+    let seen = rg(&w).await;
+    assert_eq!(seen["session"]["bets_refused"]["code"], "reality_check_due");
+    assert_eq!(seen["session"]["net_position"], "-6.00");
+
+    // The front end reports the acknowledgement: bets go on (a retry of the
+    // refused bet keeps its recorded refusal; a new one is taken).
+    let ack = rg_change(&w, Method::POST, "reality-check/acknowledgement", json!({})).await;
+    assert_eq!(ack, (StatusCode::OK, "accepted".into()));
+    let retried = w.bet(Http::V1, "rc-b2", "1.00", "rc-r2").await;
+    assert_eq!(retried.code(), "reality_check_due");
+    assert_eq!(w.bet(Http::V1, "rc-b3", "1.00", "rc-r2").await.status, StatusCode::OK);
+
+    // A 30-minute session limit, reached half an hour into the session.
+    assert_eq!(
+        rg_change(&w, Method::PUT, "reality-check", json!({"interval_minutes": null})).await,
+        (StatusCode::OK, "accepted".into())
+    );
+    let limit = json!({"limit_minutes": 30});
+    assert_eq!(
+        rg_change(&w, Method::PUT, "session-time-limit", limit).await,
+        (StatusCode::OK, "accepted".into())
+    );
+    w.server.advance(29 * 60_000);
+    let reached = w.bet(Http::V1, "rc-b4", "1.00", "rc-r3").await;
+    assert_eq!(
+        (reached.status, reached.code()),
+        (StatusCode::FORBIDDEN, "session_time_limit_reached".into())
+    );
+    assert!(reached.json().get("reality_check").is_none(), "{}", reached.text());
+    let longer = json!({"limit_minutes": 60});
+    let scheduled = rg_change(&w, Method::PUT, "session-time-limit", longer).await;
+    assert_eq!(scheduled, (StatusCode::OK, "scheduled".into()));
+    let seen = rg(&w).await;
+    assert_eq!(seen["session"]["time_limit_minutes"], 30);
+    assert_eq!(seen["session"]["time_limit_pending"]["limit_minutes"], 60);
+    assert_eq!(seen["session"]["bets_refused"]["code"], "session_time_limit_reached");
+
+    // The limit review answers the prompt.
+    let reviewed = rg_change(&w, Method::POST, "limit-review", json!({})).await;
+    assert_eq!(reviewed, (StatusCode::OK, "accepted".into()));
+    let seen = rg(&w).await;
+    assert_eq!(seen["prompts"]["due"], Value::Null);
+    assert_eq!(seen["prompts"]["last_limit_review_ms"], w.server.now());
     w.server.stop().await;
 }

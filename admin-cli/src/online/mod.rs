@@ -1,7 +1,7 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`kyc`],
-//! [`limits`], [`lookups`], [`statements`], [`logins`], [`operators`],
-//! [`audit`], [`jurisdictions`]) over one [`client::Client`].
+//! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
+//! [`operators`], [`audit`], [`jurisdictions`]) over one [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
 //! takes the client and the output mode, plus one variant of [`Command`]
@@ -21,6 +21,7 @@ mod logins;
 mod lookups;
 mod operators;
 mod players;
+mod rg;
 mod statements;
 
 use std::path::PathBuf;
@@ -65,6 +66,9 @@ pub enum Command {
     SelfExclude(limits::UntilArgs),
     /// Record a player's time-out.
     TimeOut(limits::UntilArgs),
+    /// Reality checks, session time limits, limit reviews, and the RG read.
+    #[command(subcommand)]
+    Rg(rg::Command),
     /// A player's history: every movement of their money, in pages.
     History(lookups::HistoryArgs),
     /// A player's wallet balances.
@@ -96,6 +100,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Limits(args) => limits::set_limit(&Client::from_config()?, args, output),
         Command::SelfExclude(args) => limits::until(&Client::from_config()?, "self-exclusion", args, output),
         Command::TimeOut(args) => limits::until(&Client::from_config()?, "time-out", args, output),
+        Command::Rg(command) => rg::run(&Client::from_config()?, command, output),
         Command::History(args) => lookups::history(&Client::from_config()?, args, output),
         Command::Balance(args) => lookups::balance(&Client::from_config()?, args, output),
         Command::Statement(args) => statements::statement(&Client::from_config()?, args, output),

@@ -104,6 +104,15 @@ pub enum Query {
         /// The request.
         tx: TxRef,
     },
+    /// Reads a player's responsible-gambling state: limits, exclusions,
+    /// the play session's reality check and time limit, the limit prompt due.
+    Rg {
+        /// The player.
+        player: PlayerId,
+        /// The moment to describe (the reader's clock; the ledger's own time
+        /// if that is later): a read has no envelope to stamp it.
+        at_ms: u64,
+    },
 }
 
 impl Command {
@@ -131,7 +140,7 @@ impl Command {
             Command::Rg(command) => Some(command.player()),
             Command::Bonus(command) => Some(command.player()),
             Command::Access(command) => command.player(),
-            Command::Query(Query::Balance { player, .. }) => Some(*player),
+            Command::Query(Query::Balance { player, .. } | Query::Rg { player, .. }) => Some(*player),
             Command::Query(Query::Transaction { .. }) => None,
             Command::InSession { command, .. } => command.player(),
         }
@@ -148,6 +157,7 @@ impl Command {
             Command::Access(command) => command.kind(),
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
+            Command::Query(Query::Rg { .. }) => "query_rg",
             // Journal filters and metrics count a bet as a bet, in a session or not.
             Command::InSession { command, .. } => command.kind(),
         }

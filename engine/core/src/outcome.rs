@@ -13,6 +13,7 @@
 
 use crate::command::{KycLevel, LimitKind, Role};
 use crate::ids::{OperatorId, PlayerId, SourceId};
+use crate::ledger::rg::{RgStatus, SessionMove};
 use crate::money::{Amount, Currency};
 
 /// The result of one command.
@@ -90,12 +91,29 @@ pub enum Outcome {
         /// The block in force at the login, if any.
         blocked: Option<BlockReason>,
     },
+    /// A player's responsible-gambling state (query [`crate::Query::Rg`]).
+    Rg(Box<RgStatus>),
+    /// Money moved inside a game session whose player has reality checks:
+    /// [`Outcome::Moved`] with where the session stands (elapsed time, net
+    /// position, when the next check is due), which the wallet's reply
+    /// carries. Without reality checks a session's movement is `Moved`.
+    MovedInSession(Box<SessionMove>),
 }
 
 impl Outcome {
     /// True unless the command was rejected.
     pub fn is_ok(&self) -> bool {
         self.rejection().is_none()
+    }
+
+    /// The receipt of a money movement ([`Outcome::Moved`] or
+    /// [`Outcome::MovedInSession`]).
+    pub fn receipt(&self) -> Option<&Receipt> {
+        match self {
+            Outcome::Moved(receipt) => Some(receipt),
+            Outcome::MovedInSession(session_move) => Some(&session_move.receipt),
+            _ => None,
+        }
     }
 
     /// The rejection, if any.
@@ -363,6 +381,23 @@ pub enum Rejection {
         /// The minimum, in days.
         minimum_days: u32,
     },
+    /// A reality check is due and not yet acknowledged: bets wait for the
+    /// front end's acknowledgement (wins and rollbacks still land).
+    RealityCheckDue {
+        /// When it became due, ms since the epoch.
+        due_at_ms: u64,
+    },
+    /// The play session has lasted as long as the player's session time
+    /// limit: bets are refused until the next login.
+    SessionTimeLimitReached {
+        /// The limit, ms.
+        limit_ms: u64,
+    },
+    /// No play session is open (nothing to acknowledge).
+    NoPlaySession,
+    /// A reality-check interval or session time limit outside 1 minute to
+    /// 24 hours.
+    InvalidDuration,
 }
 
 /// What a duplicate player matched on.

@@ -114,6 +114,42 @@ impl Money {
     }
 }
 
+/// Where a play session stands on its reality checks (UKGC RTS 13), as
+/// the wallet replies and the RG read show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RealityCheckReply {
+    /// Whether a check is due: bets are refused (`reality_check_due`) until
+    /// the front end reports that the player acknowledged it.
+    pub due: bool,
+    /// When the check is (or was) due, ms since the epoch.
+    pub due_at_ms: u64,
+    /// How long the play session has lasted, ms.
+    pub elapsed_ms: u64,
+    /// The interval between checks, ms.
+    pub interval_ms: u64,
+    /// When the play session started (login, or the first bet without one), ms since the epoch.
+    pub session_started_ms: u64,
+    /// Wins minus stakes since the session started, decimal (negative: a loss).
+    pub net_position: String,
+    /// The currency of `net_position` (the player's base currency).
+    pub currency: &'static str,
+}
+
+impl RealityCheckReply {
+    /// The reply form of the ledger's reality check.
+    pub fn of(check: &engine::rg::RealityCheck) -> RealityCheckReply {
+        RealityCheckReply {
+            due: check.due,
+            due_at_ms: check.due_at_ms,
+            elapsed_ms: check.elapsed_ms,
+            interval_ms: check.interval_ms,
+            session_started_ms: check.session_started_ms,
+            net_position: money(check.net_position, check.currency),
+            currency: check.currency.code(),
+        }
+    }
+}
+
 /// The HTTP error for an engine rejection. `currency` prints the amounts a
 /// rejection carries.
 pub fn rejection(rejection: &Rejection, currency: Currency) -> ApiError {
@@ -250,6 +286,26 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             S::CONFLICT,
             "last_admin",
             "the change would leave no enabled admin".into(),
+        ),
+        Rejection::RealityCheckDue { due_at_ms } => (
+            S::FORBIDDEN,
+            "reality_check_due",
+            format!("a reality check is due since {due_at_ms} ms: bets wait until the player acknowledges it"),
+        ),
+        Rejection::SessionTimeLimitReached { limit_ms } => (
+            S::FORBIDDEN,
+            "session_time_limit_reached",
+            format!("the play session reached the player's {limit_ms} ms limit: bets wait for the next login"),
+        ),
+        Rejection::NoPlaySession => (
+            S::CONFLICT,
+            "no_play_session",
+            "the player has no play session open: there is no reality check to acknowledge".into(),
+        ),
+        Rejection::InvalidDuration => (
+            S::BAD_REQUEST,
+            "invalid_duration",
+            "a reality-check interval or session time limit is 1 minute to 24 hours".into(),
         ),
         Rejection::ProfileKeyInUse => (
             S::CONFLICT,

@@ -1,6 +1,7 @@
 //! The operator API (it grows with the PAM and payments issues): who may
 //! use the server ([`access`], [`operators`]), the [`audit`] trail, [`players`], [`payments`], responsible
-//! gambling [`limits`], game [`sessions`], and [`lookups`] and
+//! gambling ([`limits`]; [`rg`]: reality checks, session time limits, limit
+//! reviews, the RG read), game [`sessions`], and [`lookups`] and
 //! [`statements`] (statements, balances at a past moment, game history)
 //! served from the read models.
 //!
@@ -23,6 +24,7 @@ pub mod lookups;
 pub mod operators;
 pub mod payments;
 pub mod players;
+pub mod rg;
 pub mod sessions;
 mod shared;
 pub mod statements;
@@ -38,6 +40,8 @@ const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
 const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
 const EXCLUSION: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
 const AUDIT: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who reports what the player did in the front end (as logins are reported).
+const FRONT_END: &[Role] = &[Role::Admin, Role::Support];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
@@ -57,6 +61,11 @@ pub fn routes() -> Vec<Route> {
         route::<limits::__path_set_limit, _>(Operator(COMPLIANCE), limits::set_limit),
         route::<limits::__path_self_exclude, _>(Operator(EXCLUSION), limits::self_exclude),
         route::<limits::__path_time_out, _>(Operator(EXCLUSION), limits::time_out),
+        route::<rg::__path_set_reality_check, _>(Operator(EXCLUSION), rg::set_reality_check),
+        route::<rg::__path_acknowledge_reality_check, _>(Operator(FRONT_END), rg::acknowledge_reality_check),
+        route::<rg::__path_set_session_time_limit, _>(Operator(EXCLUSION), rg::set_session_time_limit),
+        route::<rg::__path_record_limit_review, _>(Operator(FRONT_END), rg::record_limit_review),
+        route::<rg::__path_get_rg, _>(Operator(ALL), rg::get_rg),
         route::<sessions::__path_issue_session, _>(Operator(SUPPORT), sessions::issue_session),
         route::<lookups::__path_balance, _>(Operator(ALL), lookups::balance),
         route::<lookups::__path_history, _>(Operator(ALL), lookups::history),

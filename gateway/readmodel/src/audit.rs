@@ -441,6 +441,16 @@ fn rg_change(tx: &Transaction<'_>, command: &rg::Command) -> Result<Change, Read
             ),
             amount.map_or_else(|| "none".to_owned(), |amount| money(amount, *currency)),
         ),
+        rg::Command::SetRealityCheckInterval { interval_ms, .. } => (
+            "reality_check_interval".to_owned(),
+            interval_ms.map_or_else(|| "default".to_owned(), |ms| format!("{ms} ms")),
+        ),
+        rg::Command::AcknowledgeRealityCheck { .. } => ("reality_check".to_owned(), "acknowledged".to_owned()),
+        rg::Command::SetSessionTimeLimit { limit_ms, .. } => (
+            "session_time_limit".to_owned(),
+            limit_ms.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
+        ),
+        rg::Command::RecordLimitReview { .. } => ("limit_review".to_owned(), "reviewed".to_owned()),
     };
     let before = previous(tx, Target::Player(command.player()), &field)?;
     Ok(Change {
@@ -487,13 +497,13 @@ fn payments_change(
 /// A movement of cash: the balance before and after from its receipt.
 fn cash_change(currency: Currency, amount: Amount, reason: Option<&str>, outcome: &Outcome) -> Change {
     let amount = money(amount, currency);
-    let (before, after) = match outcome {
-        Outcome::Moved(receipt) => {
+    let (before, after) = match outcome.receipt() {
+        Some(receipt) => {
             let cash = receipt.balances.cash;
             let before = cash.checked_sub(receipt.cash_delta).unwrap_or(cash);
             (Some(money(before, currency)), Some(money(cash, currency)))
         }
-        _ => (None, None),
+        None => (None, None),
     };
     Change {
         field: Some(format!("cash:{currency}")),

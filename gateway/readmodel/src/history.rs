@@ -159,7 +159,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         _ => {}
     }
 
-    if let (Outcome::Moved(receipt), Some(player)) = (outcome, player) {
+    // In a game session with reality checks a movement is `MovedInSession`.
+    if let (Some(receipt), Some(player)) = (outcome.receipt(), player) {
         let b = &receipt.balances;
         let (round, game) = match command {
             Command::Gaming(gaming::Command::Bet(gaming::Bet { round, .. }))

@@ -10,6 +10,7 @@
 
 use engine::Query;
 use engine::ledger::Session;
+use engine::rg::RealityCheck;
 use engine::sequencer::Reply;
 use engine::{AggregatorCredential, Command, Currency, ExtId, Outcome, PlayerId, Request, SourceId, TokenHash};
 
@@ -101,6 +102,36 @@ pub async fn wallet_balance(
         command: Command::Query(Query::Balance { player, currency }),
     };
     Ok(state.engine.run(request).await?.outcome)
+}
+
+/// Where the session player's play session stands on its reality checks
+/// (`None`: no interval, or no session open), read through the ring at the
+/// gateway's clock.
+pub async fn reality_check(
+    state: &AppState,
+    source: SourceId,
+    session: &Session,
+) -> Result<Option<RealityCheck>, ApiError> {
+    let request = Request {
+        source,
+        id: edge::wire::ext_id("rg-query", "id")?,
+        command: Command::Query(Query::Rg {
+            player: session.player,
+            at_ms: state.now_ms(),
+        }),
+    };
+    match state.engine.run(request).await?.outcome {
+        Outcome::Rg(status) => Ok(status.reality_check),
+        Outcome::Rejected(rejection) => Err(edge::wire::rejection(&rejection, session.currency)),
+        other => {
+            tracing::error!(?other, "unexpected outcome of an RG read");
+            Err(ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "unexpected outcome",
+            ))
+        }
+    }
 }
 
 /// A stable request id for a partner call that has no id of its own (a

@@ -841,6 +841,121 @@ mod tests {
         assert_eq!(to_bytes(&free), [13, 0, 0]);
     }
 
+    /// The RG session commands, outcomes and rejections took new tags
+    /// (52..=56; 17, 18; 46..=49): the bytes are the documented ones and
+    /// round-trip.
+    #[test]
+    fn the_rg_session_tags_are_their_own_and_round_trip() {
+        use crate::Query;
+        use crate::ledger::rg::{self, LimitPrompt, PromptReason, RealityCheck, RgStatus, SessionMove};
+        use crate::outcome::{Balances, Receipt};
+        let player = PlayerId(5);
+        let commands: [(u16, Command, Vec<u8>); 5] = [
+            (
+                52,
+                Command::Rg(rg::Command::SetRealityCheckInterval {
+                    player,
+                    interval_ms: Some(60_000),
+                }),
+                [&[1][..], &60_000u64.to_le_bytes()].concat(),
+            ),
+            (
+                53,
+                Command::Rg(rg::Command::AcknowledgeRealityCheck { player }),
+                Vec::new(),
+            ),
+            (
+                54,
+                Command::Rg(rg::Command::SetSessionTimeLimit { player, limit_ms: None }),
+                vec![0],
+            ),
+            (55, Command::Rg(rg::Command::RecordLimitReview { player }), Vec::new()),
+            (
+                56,
+                Command::Query(Query::Rg { player, at_ms: 7 }),
+                7u64.to_le_bytes().to_vec(),
+            ),
+        ];
+        for (tag, command, rest) in commands {
+            let bytes = to_bytes(&command);
+            let expected = [&tag.to_le_bytes()[..], &5u64.to_le_bytes(), &rest].concat();
+            assert_eq!(bytes, expected, "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let rejections = [
+            (
+                46u16,
+                Rejection::RealityCheckDue { due_at_ms: 9 },
+                9u64.to_le_bytes().to_vec(),
+            ),
+            (
+                47,
+                Rejection::SessionTimeLimitReached { limit_ms: 8 },
+                8u64.to_le_bytes().to_vec(),
+            ),
+            (48, Rejection::NoPlaySession, Vec::new()),
+            (49, Rejection::InvalidDuration, Vec::new()),
+        ];
+        for (tag, rejection, rest) in rejections {
+            let outcome = Outcome::Rejected(rejection);
+            let bytes = to_bytes(&outcome);
+            assert_eq!(bytes, [&[7, 0][..], &tag.to_le_bytes(), &rest].concat());
+            assert_eq!(from_bytes::<Outcome>(&bytes), Ok(outcome));
+        }
+        let reality_check = RealityCheck {
+            interval_ms: 60_000,
+            session_started_ms: 1,
+            elapsed_ms: 2,
+            due_at_ms: 60_001,
+            due: false,
+            net_position: Amount::from_minor(-250),
+            currency: Currency::EUR,
+        };
+        let balances = Balances {
+            currency: Currency::EUR,
+            cash: Amount::from_minor(100),
+            bonus: Amount::ZERO,
+            reserved: Amount::ZERO,
+            loyalty_points: 0,
+        };
+        let receipt = Receipt {
+            seq: 3,
+            cash_delta: Amount::from_minor(-250),
+            bonus_delta: Amount::ZERO,
+            balances,
+        };
+        let moved = Outcome::MovedInSession(Box::new(SessionMove { receipt, reality_check }));
+        let bytes = to_bytes(&moved);
+        let expected = [&[18, 0][..], &to_bytes(&receipt), &to_bytes(&reality_check)].concat();
+        assert_eq!(bytes, expected);
+        assert_eq!(from_bytes::<Outcome>(&bytes), Ok(moved));
+        let status = Outcome::Rg(Box::new(RgStatus {
+            player,
+            at_ms: 10,
+            self_excluded_until_ms: 0,
+            timed_out_until_ms: 11,
+            limits: Vec::new(),
+            reality_check_interval_ms: Some(60_000),
+            reality_check: Some(reality_check),
+            session_started_ms: Some(1),
+            net_position: Amount::from_minor(-250),
+            currency: Currency::EUR,
+            session_limit_ms: None,
+            session_limit_pending: Some((Some(120_000), 12)),
+            bets_refused: Some(Rejection::RealityCheckDue { due_at_ms: 60_001 }),
+            registered_ms: None,
+            first_deposit_ms: Some(4),
+            limit_review_ms: None,
+            limit_prompt: Some(LimitPrompt {
+                reason: PromptReason::FirstDeposit,
+                due_since_ms: 4,
+            }),
+        }));
+        let bytes = to_bytes(&status);
+        assert_eq!(bytes[..2], [17, 0]);
+        assert_eq!(from_bytes::<Outcome>(&bytes), Ok(status));
+    }
+
     /// The jurisdiction-profile commands and rejections took new tags
     /// (47 to 50; 42 to 45) and round-trip.
     #[test]

@@ -23,12 +23,14 @@ use crate::outcome::{
     Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
+// Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
+// rejections 37–39.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 51;
+pub const TAG_COMMAND: u16 = 57;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 15;
+pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 46;
+pub const TAG_REJECTION: u16 = 50;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -262,6 +264,10 @@ codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },
     5 => TimeOut { player, until_ms },
     7 => SetLimit { player, currency, limit, amount },
+    52 => SetRealityCheckInterval { player, interval_ms },
+    53 => AcknowledgeRealityCheck { player },
+    54 => SetSessionTimeLimit { player, limit_ms },
+    55 => RecordLimitReview { player },
 });
 codec_enum_tagged!(payments::Command, "Command": u16 {
     8 => DepositInitiate { player, currency, amount },
@@ -288,6 +294,7 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
 codec_enum_tagged!(Query, "Command": u16 {
     23 => Balance { player, currency },
     24 => Transaction { tx },
+    56 => Rg { player, at_ms },
 });
 codec_enum_tagged!(access::Command, "Command": u16 {
     25 => CreateOperator { token, role, name, operator },
@@ -394,6 +401,8 @@ codec_enum!(Outcome: u16 {
     12 => KycEventIgnored { level },
     13 => LoginRecorded { blocked },
     14 => OperatorChanged { role_before, seq },
+    17 => Rg(status),
+    18 => MovedInSession(session_move),
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -440,4 +449,8 @@ codec_enum!(Rejection: u16 {
     43 => DueDiligenceRequired,
     44 => WageringCapExceeded { cap_x },
     45 => SelfExclusionTooShort { minimum_days },
+    46 => RealityCheckDue { due_at_ms },
+    47 => SessionTimeLimitReached { limit_ms },
+    48 => NoPlaySession,
+    49 => InvalidDuration,
 });

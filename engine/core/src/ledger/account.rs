@@ -15,6 +15,7 @@ use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_struct};
 
 use super::players::{AgeBand, DueDiligence, JurisdictionProfile};
 use super::rg::limits::Limits;
+use super::rg::session::PlayerRg;
 use crate::command::{AccountStatus, KycLevel};
 use crate::ids::{GameCode, Jurisdiction};
 use crate::money::{Amount, Currency};
@@ -37,6 +38,12 @@ pub(crate) struct Player {
     /// threshold (`None`: no deposit confirmed yet; boxed: most bets only
     /// test it for `None`).
     pub(crate) due_diligence: Option<Box<DueDiligence>>,
+    /// The play session, reality checks, session time limit and limit
+    /// prompt dates (`rg/session.rs`); `None` for a player of an older
+    /// snapshot who has not logged in, bet or been given a setting since.
+    /// Not in this record's image part: appended at the image's end
+    /// (snapshot format 8).
+    pub(crate) rg: Option<Box<PlayerRg>>,
 }
 
 /// What a player is trying to do, for the status checks.
@@ -52,6 +59,7 @@ pub(crate) enum Activity {
 impl Player {
     pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction) -> Player {
         Player {
+            rg: None,
             status: AccountStatus::Active,
             kyc: KycLevel::None,
             jurisdiction,
@@ -125,6 +133,11 @@ impl Player {
             return Err(Rejection::DueDiligenceRequired);
         }
         Ok(())
+    }
+
+    /// The player's RG session record, made empty if there is none yet.
+    pub(crate) fn rg_mut(&mut self) -> &mut PlayerRg {
+        self.rg.get_or_insert_with(Box::default)
     }
 
     pub(crate) fn wallet(&self, currency: Currency) -> Option<&Wallet> {
@@ -313,8 +326,9 @@ impl ActiveBonus {
 // The per-player record's part of the snapshot image (see `crate::codec`:
 // append fields, never reorder); the limits encode in `rg/limits/`. The age
 // band and the due-diligence state are not in it: snapshot format 7
-// appends them at the end of the image (`players::Compliance`), so the
-// earlier formats still decode as they were written.
+// appends them at the end of the image (`players::Compliance`), and the RG
+// session record came with format 8, appended after them (`image.rs`), so
+// the earlier formats still decode as they were written.
 impl Encode for Player {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.status.encode(out);
@@ -339,6 +353,7 @@ impl Decode for Player {
             wallets: Decode::decode(input)?,
             age_band: AgeBand::Unknown,
             due_diligence: None,
+            rg: None,
         })
     }
 }

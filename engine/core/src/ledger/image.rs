@@ -17,6 +17,7 @@ use super::access::Access;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::payments::PaymentsState;
 use super::players::{Compliance, JurisdictionProfiles, Kyc, PlayersState, Profiles, ProfilesParts};
+use super::rg::session::PlayerRg;
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
 use super::store::{Fingerprinter, TxRecord, TxStore};
 use super::{Config, Flows, History, Ledger};
@@ -58,6 +59,9 @@ pub struct LedgerImage {
     /// Each player's age band and due-diligence state, in player order
     /// (format 7 on; empty before: bands unknown, nothing counted).
     compliance: Vec<Compliance>,
+    /// The players' RG session records (reality checks, session time
+    /// limits, limit prompt dates) by player id (format 8 on; empty before).
+    rg: Vec<(crate::ids::PlayerId, PlayerRg)>,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -70,6 +74,9 @@ pub const IMAGE_FORMAT_KYC: u32 = 6;
 /// empty), then the jurisdiction profiles and the players' age bands and
 /// due-diligence states.
 pub const IMAGE_FORMAT_JURISDICTION_PROFILES: u32 = 7;
+/// The image layout of snapshot format 8: format 7, then the players' RG
+/// session records.
+pub const IMAGE_FORMAT_RG: u32 = 8;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -101,7 +108,9 @@ impl Ledger {
         let kyc = std::mem::take(&mut self.players.kyc);
         let jurisdictions = Some(self.players.jurisdictions.to_parts());
         let compliance = self.players.compliance();
+        let rg = self.players.take_rg();
         LedgerImage {
+            rg,
             profiles,
             kyc,
             jurisdictions,
@@ -170,6 +179,9 @@ impl Ledger {
             if !players.restore_compliance(image.compliance) {
                 return inconsistent("age bands and due-diligence states for another number of players");
             }
+        }
+        if !players.restore_rg(image.rg) {
+            return inconsistent("RG session records of a player that does not exist, or out of order");
         }
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
@@ -240,7 +252,8 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // tags are never reused). The order is frozen (format 4): the players'
 // part (accounts, then jurisdictions), access, the request memory, the
 // rounds, the flows, the open payments, the history; format 5 appends the
-// profiles, format 6 the KYC records. [`Encode`] writes the newest layout.
+// profiles, format 6 the KYC records, format 8 the RG session records.
+// [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
         self.config.encode(out);
@@ -261,15 +274,16 @@ impl Encode for LedgerImage {
             None => ProfilesParts::default().encode(out),
         }
         self.compliance.encode(out);
+        self.rg.encode(out);
     }
 }
 
 impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
-    /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`] or
-    /// [`IMAGE_FORMAT_JURISDICTION_PROFILES`]) that must use all of `bytes`.
+    /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`] or
+    /// [`IMAGE_FORMAT_RG`]) that must use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_JURISDICTION_PROFILES).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_RG).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -297,11 +311,15 @@ impl LedgerImage {
                 _ => Decode::decode(input)?,
             },
             jurisdictions: match format {
-                IMAGE_FORMAT_JURISDICTION_PROFILES => Some(Decode::decode(input)?),
+                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Some(Decode::decode(input)?),
                 _ => None,
             },
             compliance: match format {
-                IMAGE_FORMAT_JURISDICTION_PROFILES => Decode::decode(input)?,
+                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Decode::decode(input)?,
+                _ => Vec::new(),
+            },
+            rg: match format {
+                IMAGE_FORMAT_RG => Decode::decode(input)?,
                 _ => Vec::new(),
             },
         };

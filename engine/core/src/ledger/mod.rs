@@ -54,7 +54,8 @@ use self::account::Player;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
 pub use self::image::{
-    IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES, LedgerImage,
+    IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES,
+    IMAGE_FORMAT_RG, LedgerImage,
 };
 use self::payments::PaymentsState;
 use self::players::PlayersState;
@@ -523,6 +524,10 @@ impl Ledger {
             Query::Transaction { tx } => match self.transaction(tx) {
                 Some(summary) => Outcome::Transaction(Box::new(summary)),
                 None => Outcome::Rejected(Rejection::UnknownTransaction),
+            },
+            Query::Rg { player, at_ms } => match self.rg_status(*player, *at_ms) {
+                Ok(status) => Outcome::Rg(Box::new(status)),
+                Err(rejection) => Outcome::Rejected(rejection),
             },
         }
     }

@@ -464,3 +464,4 @@ mod jurisdictions;
 mod limits;
 mod payments;
 mod players;
+mod rg;

@@ -512,6 +512,9 @@ impl Ledger {
             Outcome::Rejected(rejection) => Outcome::RejectedInSession { rejection, balances },
             // Ending a round moves no money: the balances are still current.
             Outcome::Accepted => Outcome::Balance(balances),
+            // The reply tells where the play session stands, if the player
+            // has reality checks.
+            Outcome::Moved(receipt) => self.session_receipt(player, receipt, ctx.time_ms),
             other => other,
         };
         (outcome, detail)

@@ -118,6 +118,7 @@ impl Ledger {
             }
         }
         let (wagering_credit, conversion_forfeit) = wager(wallet, &bet.round, bet.amount);
+        self.rg_count_bet(bet.player, bet.currency, bet.amount, ctx.time_ms);
         let flows = self.flows_mut(bet.currency);
         flows.bets += i128::from(bet.amount.minor());
         flows.bonus_forfeited += i128::from(expired.minor()) + i128::from(conversion_forfeit.minor());
@@ -168,6 +169,7 @@ impl Ledger {
         {
             return Err(Rejection::StakeCapExceeded { cap });
         }
+        self.rg_bet_check(player, ctx.time_ms)?;
         let index = owner_index(bet.player)?;
         let round_key = self.fingerprints.round(ctx.source, &bet.round);
         let round = self.gaming.rounds.get(round_key).cloned();
@@ -242,6 +244,7 @@ impl Ledger {
         if let Some(limits) = wallet.limits.as_deref_mut() {
             limits.record(LimitMetric::Loss, ctx.time_ms, -win.amount.minor());
         }
+        self.rg_count_credit(win.player, currency, win.amount);
         let flows = self.flows_mut(currency);
         flows.wins += i128::from(win.amount.minor());
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
@@ -281,6 +284,7 @@ impl Ledger {
                 limits.take_back(metric, placed, stake);
             }
         }
+        self.rg_count_credit(id, bet.currency, Amount::from_minor(stake));
         let flows = self.flows_mut(bet.currency);
         flows.rollbacks += i128::from(stake);
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());

@@ -99,6 +99,7 @@ impl Ledger {
         wallet.cash = cash;
         self.count_confirmed(ctx, id, currency, amount);
         self.flows_mut(currency).deposits += i128::from(amount.minor());
+        self.note_first_deposit(id, ctx.time_ms);
         let detail = PaymentDetail {
             player: id,
             currency,
@@ -154,6 +155,14 @@ impl Ledger {
         }
     }
 
+    /// Records the player's first confirmed deposit (the limit prompt's
+    /// second moment, LCCP 3.5).
+    fn note_first_deposit(&mut self, id: PlayerId, now_ms: u64) {
+        if let Ok(player) = self.player_mut(id) {
+            player.rg_mut().first_deposit_ms.get_or_insert(now_ms);
+        }
+    }
+
     /// Confirms (`confirm`) or fails an initiated deposit.
     fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
@@ -165,6 +174,7 @@ impl Ledger {
             wallet.cash = check!(wallet.cash.checked_add(payment.amount).ok_or(Rejection::Overflow));
             self.count_confirmed(ctx, payment.player, payment.currency, payment.amount);
             self.flows_mut(payment.currency).deposits += i128::from(payment.amount.minor());
+            self.note_first_deposit(payment.player, ctx.time_ms);
             PaymentState::Confirmed
         } else {
             if let Some(limits) = wallet.limits.as_deref_mut() {

@@ -148,8 +148,9 @@ pub enum Command {
     },
     /// The operator's front end reports that a player logged in. Recorded
     /// for any player not erased, also a blocked one (the outcome says
-    /// why the account is blocked, for the front end to refuse play); the
-    /// ledger keeps nothing of it beyond the journal record.
+    /// why the account is blocked, for the front end to refuse play). It
+    /// starts a play session (reality checks and the session time limit
+    /// count from it); the context is kept by the journal alone.
     RecordLogin {
         /// The player.
         player: PlayerId,
@@ -157,7 +158,8 @@ pub enum Command {
         context: LoginContext,
     },
     /// The operator's front end reports that a player logged out (of the
-    /// session open on that device). Recorded for any known player.
+    /// session open on that device). Recorded for any known player; it
+    /// ends the play session.
     RecordLogout {
         /// The player.
         player: PlayerId,

@@ -33,6 +33,7 @@ pub(crate) use self::profiles::Profiles;
 pub use self::profiles::{Erasure, ProfileRecord, Sealed};
 
 use super::account::Player;
+use super::rg::session::PlayerRg;
 use super::store::Detail;
 use super::{Applied, Config, Ctx, rejected};
 use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
@@ -69,6 +70,33 @@ impl PlayersState {
         self.players.iter()
     }
 
+    /// Takes every player's RG session record out, by player id (for the
+    /// snapshot image's format-8 part).
+    pub(crate) fn take_rg(&mut self) -> Vec<(PlayerId, PlayerRg)> {
+        let mut taken = Vec::new();
+        for (index, player) in self.players.iter_mut().enumerate() {
+            if let Some(rg) = player.rg.take() {
+                taken.push((PlayerId(index as u64 + 1), *rg));
+            }
+        }
+        taken
+    }
+
+    /// Puts RG session records back (from a snapshot image); `false` if
+    /// they name a player that does not exist or are not in id order.
+    pub(crate) fn restore_rg(&mut self, records: Vec<(PlayerId, PlayerRg)>) -> bool {
+        if !records.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            return false;
+        }
+        for (id, rg) in records {
+            match player_index(id).and_then(|i| self.players.get_mut(i)) {
+                Some(player) => player.rg = Some(Box::new(rg)),
+                None => return false,
+            }
+        }
+        true
+    }
+
     pub(crate) fn get(&self, id: PlayerId) -> Result<&Player, Rejection> {
         player_index(id)
             .and_then(|i| self.players.get(i))
@@ -97,7 +125,8 @@ impl PlayersState {
     pub(crate) fn apply(&mut self, ctx: &Ctx, command: &Command, config: &Config) -> Applied {
         match command {
             Command::RegisterPlayer { currency, jurisdiction } => {
-                self.register(*currency, *jurisdiction, AgeBand::Unknown, ctx, config)
+                let applied = self.register(*currency, *jurisdiction, AgeBand::Unknown, ctx, config);
+                self.stamp_registration(applied, ctx.time_ms)
             }
             Command::SetJurisdictionRules { jurisdiction, rules } => {
                 self.jurisdictions.set_kyc_gates(*jurisdiction, *rules, ctx.time_ms);
@@ -117,7 +146,8 @@ impl PlayersState {
                 operator,
             } => {
                 let registration = (*currency, *jurisdiction, AgeBand::Unknown);
-                self.register_profiled(registration, profile, indexes, *operator, ctx, config)
+                let applied = self.register_profiled(registration, profile, indexes, *operator, ctx, config);
+                self.stamp_registration(applied, ctx.time_ms)
             }
             Command::RegisterAged {
                 currency,
@@ -128,7 +158,8 @@ impl PlayersState {
                 operator,
             } => {
                 let registration = (*currency, *jurisdiction, *age_band);
-                self.register_profiled(registration, profile, indexes, *operator, ctx, config)
+                let applied = self.register_profiled(registration, profile, indexes, *operator, ctx, config);
+                self.stamp_registration(applied, ctx.time_ms)
             }
             Command::SetJurisdictionProfile {
                 jurisdiction,
@@ -191,20 +222,34 @@ impl PlayersState {
             } => self.apply_verdict(*player, check, *event_ms, *level, reason, ctx.time_ms),
             Command::RecordLogin { player, .. } => self.record_login(*player, ctx.time_ms),
             Command::RecordLogout { player, .. } => {
-                check!(self.get(*player));
+                let account = check!(self.get_mut(*player));
+                account.rg_mut().logout(ctx.time_ms);
                 (Outcome::Accepted, Detail::Plain)
             }
         }
     }
 
     /// A login is recorded for any player not erased; the outcome says
-    /// whether the account may play now. The context is only journaled: the
-    /// ledger keeps no login state (the read model does).
-    fn record_login(&self, player: PlayerId, now_ms: u64) -> Applied {
+    /// whether the account may play now. It starts a play session (reality
+    /// checks and the session time limit count from it); the context is
+    /// only journaled: the read model keeps the login sessions and devices.
+    fn record_login(&mut self, player: PlayerId, now_ms: u64) -> Applied {
         check!(self.profiles.check_not_erased(player));
-        let account = check!(self.get(player));
+        let account = check!(self.get_mut(player));
         let blocked = account.login_block(now_ms);
+        account.rg_mut().login(now_ms);
         (Outcome::LoginRecorded { blocked }, Detail::Plain)
+    }
+
+    /// Records when a registration that landed happened (the first
+    /// deposit-limit prompt is reckoned from it).
+    fn stamp_registration(&mut self, applied: Applied, now_ms: u64) -> Applied {
+        if let (Outcome::Registered { player }, _) = &applied
+            && let Ok(account) = self.get_mut(*player)
+        {
+            account.rg = Some(Box::new(PlayerRg::registered(now_ms)));
+        }
+        applied
     }
 
     /// Opens an account; its base wallet gets the deposit-limit defaults

@@ -1,5 +1,6 @@
 //! The responsible-gambling domain's commands (self-exclusion, time-outs,
-//! limits) and the limit types they carry.
+//! limits, reality checks, session time limits, limit reviews) and the
+//! limit types they carry.
 
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
@@ -34,6 +35,36 @@ pub enum Command {
         /// The new maximum, or `None` to remove the limit.
         amount: Option<Amount>,
     },
+    /// Sets the player's reality-check interval (`None`: back to the
+    /// default). Applies at once, to the open session too.
+    SetRealityCheckInterval {
+        /// The player.
+        player: PlayerId,
+        /// The interval, 1 minute to 24 hours.
+        interval_ms: Option<u64>,
+    },
+    /// The front end reports that the player acknowledged the reality check
+    /// it showed: the next one is due an interval from now, and bets go on.
+    AcknowledgeRealityCheck {
+        /// The player.
+        player: PlayerId,
+    },
+    /// Sets or removes the player's maximum play-session length. A shorter
+    /// limit (or a first one) applies at once; a longer one or a removal
+    /// after the cooling-off the limits use.
+    SetSessionTimeLimit {
+        /// The player.
+        player: PlayerId,
+        /// The limit, 1 minute to 24 hours, or `None` to remove it.
+        limit_ms: Option<u64>,
+    },
+    /// The front end reports that the player reviewed their deposit limits
+    /// (answered the prompt at registration, first deposit or the 6-monthly
+    /// review).
+    RecordLimitReview {
+        /// The player.
+        player: PlayerId,
+    },
 }
 
 impl Command {
@@ -42,7 +73,11 @@ impl Command {
         match self {
             Command::SelfExclude { player, .. }
             | Command::TimeOut { player, .. }
-            | Command::SetLimit { player, .. } => *player,
+            | Command::SetLimit { player, .. }
+            | Command::SetRealityCheckInterval { player, .. }
+            | Command::AcknowledgeRealityCheck { player }
+            | Command::SetSessionTimeLimit { player, .. }
+            | Command::RecordLimitReview { player } => *player,
         }
     }
 
@@ -52,6 +87,10 @@ impl Command {
             Command::SelfExclude { .. } => "self_exclude",
             Command::TimeOut { .. } => "time_out",
             Command::SetLimit { .. } => "set_limit",
+            Command::SetRealityCheckInterval { .. } => "set_reality_check_interval",
+            Command::AcknowledgeRealityCheck { .. } => "acknowledge_reality_check",
+            Command::SetSessionTimeLimit { .. } => "set_session_time_limit",
+            Command::RecordLimitReview { .. } => "record_limit_review",
         }
     }
 }

@@ -1,24 +1,51 @@
 //! The responsible-gambling domain: self-exclusion, time-outs and limits
-//! (`limits/`: the limits of one wallet and their rolling windows).
+//! (`limits/`: the limits of one wallet and their rolling windows), and
+//! the play session (`session.rs`: reality checks, the session time limit,
+//! the dates the deposit-limit prompts are reckoned from).
 //!
 //! Its state lives in the per-player record (`../account.rs`): a player's
-//! exclusion and time-out ends, and each wallet's [`limits::Limits`]. A bet
-//! or a deposit checks them on the record it already holds; a separate RG
-//! table would cost every such command one more lookup. So this domain has
-//! no state struct of its own: its part of the snapshot image is the
-//! encoding of `Limits` (in `limits/`) inside each wallet's.
+//! exclusion and time-out ends, each wallet's [`limits::Limits`] and the
+//! player's [`session::PlayerRg`]. A bet or a deposit checks them on the
+//! record it already holds; a separate RG table would cost every such
+//! command one more lookup. So this domain has no state struct of its own:
+//! its part of the snapshot image is the encoding of `Limits` (in
+//! `limits/`) inside each wallet's, and (snapshot format 8) the players'
+//! `PlayerRg` records appended at the end of the image (`../image.rs`).
 
 mod command;
 pub(crate) mod limits;
+pub(crate) mod session;
 
 pub use self::command::{Command, LimitKind, LimitMetric, LimitPeriod};
+pub use self::session::{
+    LIMIT_REVIEW_AFTER_MS, LimitPrompt, LimitStatus, PromptReason, RG_DURATION_MAX_MS, RG_DURATION_MIN_MS,
+    RealityCheck, RgStatus, SessionMove,
+};
 
 use self::limits::{LimitChange, Limits};
+use self::session::{PlayerRg, SessionLimitChange};
+use super::account::Player;
+use super::players::PlayersState;
 use super::store::Detail;
 use super::{Applied, Ctx, Ledger, rejected};
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
-use crate::outcome::{Outcome, Rejection};
+use crate::outcome::{Outcome, Receipt, Rejection};
+
+impl PlayersState {
+    /// The reality-check interval that applies to `player`: their own, or
+    /// the default (none for now; the jurisdiction's, once profiles carry
+    /// one). Every reader of the interval goes through here.
+    #[inline]
+    pub(crate) fn reality_check_interval(&self, player: &Player) -> Option<u64> {
+        player.rg.as_deref().and_then(|rg| rg.reality_check_interval_ms)
+    }
+}
+
+/// Whether a reality-check interval or session time limit is in range.
+fn valid_duration(duration_ms: Option<u64>) -> bool {
+    duration_ms.is_none_or(|ms| (RG_DURATION_MIN_MS..=RG_DURATION_MAX_MS).contains(&ms))
+}
 
 impl Ledger {
     /// Applies one of the domain's commands.
@@ -32,7 +59,151 @@ impl Ledger {
                 limit,
                 amount,
             } => self.set_limit(ctx, *player, *currency, *limit, *amount),
+            Command::SetRealityCheckInterval { player, interval_ms } => {
+                if !valid_duration(*interval_ms) {
+                    return rejected(Rejection::InvalidDuration);
+                }
+                let player = check!(self.player_mut(*player));
+                player.rg_mut().reality_check_interval_ms = *interval_ms;
+                (Outcome::Accepted, Detail::Plain)
+            }
+            Command::AcknowledgeRealityCheck { player } => {
+                let player = check!(self.player_mut(*player));
+                match player.rg.as_deref_mut() {
+                    Some(rg) if rg.session_started_ms.is_some() => rg.acknowledged_ms = Some(ctx.time_ms),
+                    _ => return rejected(Rejection::NoPlaySession),
+                }
+                (Outcome::Accepted, Detail::Plain)
+            }
+            Command::SetSessionTimeLimit { player, limit_ms } => {
+                if !valid_duration(*limit_ms) {
+                    return rejected(Rejection::InvalidDuration);
+                }
+                let cooling_off_ms = self.config.limit_cooling_off_ms;
+                let player = check!(self.player_mut(*player));
+                let outcome = match player
+                    .rg_mut()
+                    .set_session_limit(*limit_ms, ctx.time_ms, cooling_off_ms)
+                {
+                    SessionLimitChange::Immediate => Outcome::Accepted,
+                    SessionLimitChange::Scheduled(effective_at_ms) => Outcome::Scheduled { effective_at_ms },
+                };
+                (outcome, Detail::Plain)
+            }
+            Command::RecordLimitReview { player } => {
+                let player = check!(self.player_mut(*player));
+                player.rg_mut().limit_review_ms = Some(ctx.time_ms);
+                (Outcome::Accepted, Detail::Plain)
+            }
         }
+    }
+
+    /// Whether the session rules let `player` bet at `now_ms` (the one
+    /// check the bet path adds: a field of the record it holds).
+    #[inline]
+    pub(super) fn rg_bet_check(&self, player: &Player, now_ms: u64) -> Result<(), Rejection> {
+        match player.rg.as_deref() {
+            Some(rg) => match rg.bet_refusal(now_ms, self.players.reality_check_interval(player)) {
+                Some(rejection) => Err(rejection),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a bet taken from `player`'s `currency` wallet into the play
+    /// session (opening one if none is open).
+    #[inline]
+    pub(super) fn rg_count_bet(&mut self, player: PlayerId, currency: Currency, stake: Amount, now_ms: u64) {
+        if let Ok(player) = self.player_mut(player) {
+            let counted = currency == player.currency;
+            player.rg_mut().count_bet(now_ms, stake.minor(), counted);
+        }
+    }
+
+    /// Counts money paid back to `player` (a win or a refund) into the open
+    /// play session.
+    #[inline]
+    pub(super) fn rg_count_credit(&mut self, player: PlayerId, currency: Currency, amount: Amount) {
+        if let Ok(player) = self.player_mut(player)
+            && currency == player.currency
+            && let Some(rg) = player.rg.as_deref_mut()
+        {
+            rg.count_credit(amount.minor());
+        }
+    }
+
+    /// The play session's reality check at `now_ms`, if a session is open
+    /// and an interval applies.
+    pub(super) fn reality_check(&self, player: &Player, now_ms: u64) -> Option<RealityCheck> {
+        let rg = player.rg.as_deref()?;
+        let interval_ms = self.players.reality_check_interval(player)?;
+        let started = rg.session_started_ms?;
+        let due_at_ms = rg.reality_check_due_at(Some(interval_ms))?;
+        Some(RealityCheck {
+            interval_ms,
+            session_started_ms: started,
+            elapsed_ms: now_ms.saturating_sub(started),
+            due_at_ms,
+            due: now_ms >= due_at_ms,
+            net_position: Amount::from_minor(rg.net_minor),
+            currency: player.currency,
+        })
+    }
+
+    /// A wallet command's receipt inside a game session, with the session's
+    /// reality check if the player has one.
+    pub(super) fn session_receipt(&self, id: PlayerId, receipt: Receipt, now_ms: u64) -> Outcome {
+        let check = self.player(id).ok().and_then(|p| self.reality_check(p, now_ms));
+        match check {
+            Some(reality_check) => Outcome::MovedInSession(Box::new(SessionMove { receipt, reality_check })),
+            None => Outcome::Moved(receipt),
+        }
+    }
+
+    /// Everything responsible gambling knows of `id` at `at_ms` (a read: the
+    /// later of `at_ms` and the ledger's own time).
+    pub fn rg_status(&self, id: PlayerId, at_ms: u64) -> Result<RgStatus, Rejection> {
+        let player = self.player(id)?;
+        let now_ms = at_ms.max(self.history.last_time_ms);
+        let default = PlayerRg::default();
+        let rg = player.rg.as_deref().unwrap_or(&default);
+        let limits = player
+            .wallets
+            .iter()
+            .filter_map(|w| w.limits.as_deref().map(|limits| (w.currency, limits)))
+            .flat_map(|(currency, limits)| {
+                limits.statuses(now_ms).map(move |(kind, amount, pending)| LimitStatus {
+                    currency,
+                    kind,
+                    amount,
+                    pending,
+                })
+            })
+            .collect();
+        let session_limit_pending = rg
+            .session_limit_pending
+            .filter(|p| p.effective_at_ms > now_ms)
+            .map(|p| (p.limit_ms, p.effective_at_ms));
+        Ok(RgStatus {
+            player: id,
+            at_ms: now_ms,
+            self_excluded_until_ms: player.self_excluded_until_ms,
+            timed_out_until_ms: player.timed_out_until_ms,
+            limits,
+            reality_check_interval_ms: self.players.reality_check_interval(player),
+            reality_check: self.reality_check(player, now_ms),
+            session_started_ms: rg.session_started_ms,
+            net_position: Amount::from_minor(rg.net_minor),
+            currency: player.currency,
+            session_limit_ms: rg.session_limit_at(now_ms),
+            session_limit_pending,
+            bets_refused: self.rg_bet_check(player, now_ms).err(),
+            registered_ms: rg.registered_ms,
+            first_deposit_ms: rg.first_deposit_ms,
+            limit_review_ms: rg.limit_review_ms,
+            limit_prompt: rg.limit_prompt(now_ms),
+        })
     }
 
     /// Self-exclusion or time-out: extends, never shortens.
@@ -70,7 +241,13 @@ impl Ledger {
             return rejected(Rejection::InvalidAmount);
         }
         let cooling_off_ms = self.config.limit_cooling_off_ms;
-        let wallet = check!(self.player_mut(player).and_then(|p| p.wallet_mut(currency)));
+        let player = check!(self.player_mut(player));
+        check!(player.wallet_mut(currency));
+        if kind.metric == LimitMetric::Deposit {
+            // Setting a deposit limit answers the prompt to set one.
+            player.rg_mut().limit_review_ms = Some(ctx.time_ms);
+        }
+        let wallet = player.wallet_mut(currency).expect("checked above");
         let limits = wallet.limits.get_or_insert_with(|| Box::new(Limits::default()));
         let outcome = match limits.set(kind, amount, (ctx.seq, ctx.time_ms), cooling_off_ms) {
             LimitChange::Immediate => Outcome::Accepted,

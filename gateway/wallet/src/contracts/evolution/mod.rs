@@ -209,12 +209,19 @@ async fn settle(
     call: Call,
 ) -> Result<Reply, Stop<Status>> {
     let completed = seamless::submit(state, source, id, Some(session), command).await?;
+    // A movement (`MovedInSession` for a player with reality checks, which
+    // One Wallet has no field for).
+    if let Some(receipt) = completed.outcome.receipt() {
+        return if receipt.seq == completed.seq {
+            Ok(Reply {
+                sid: None,
+                balances: Some(receipt.balances),
+            })
+        } else {
+            done(state, source, &session.session).await
+        };
+    }
     match &completed.outcome {
-        Outcome::Moved(receipt) if receipt.seq == completed.seq => Ok(Reply {
-            sid: None,
-            balances: Some(receipt.balances),
-        }),
-        Outcome::Moved(_) => done(state, source, &session.session).await,
         Outcome::RejectedInSession { rejection, balances } => {
             Err(Stop::Refused(status_of(rejection, call), Some(*balances)))
         }
@@ -254,11 +261,14 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::Conflict if settlement => Status::BetAlreadySettled,
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::BetAlreadySettled,
         Rejection::SessionExpired { .. } | Rejection::UnknownSession | Rejection::SessionMismatch => Status::InvalidSid,
+        // One Wallet has no responsible-gambling status but the lock.
         Rejection::PlayerBlocked(_)
         | Rejection::KycRequired { .. }
         | Rejection::LimitExceeded { .. }
         | Rejection::StakeCapExceeded { .. }
-        | Rejection::DueDiligenceRequired => Status::AccountLocked,
+        | Rejection::DueDiligenceRequired
+        | Rejection::RealityCheckDue { .. }
+        | Rejection::SessionTimeLimitReached { .. } => Status::AccountLocked,
         Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
             Status::InvalidParameter
         }
@@ -393,4 +403,24 @@ route! {
         params(("aggregator" = u32, Path), ("authToken" = String, Query)),
         responses((status = 200, body = ReplyDoc), EvolutionFailures))]
     promo_payout_route => Call::PromoPayout
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One Wallet's only responsible-gambling status is the lock.
+    #[test]
+    fn the_session_rules_refusals_lock_the_account() {
+        for rejection in [
+            Rejection::RealityCheckDue { due_at_ms: 1 },
+            Rejection::SessionTimeLimitReached { limit_ms: 1 },
+        ] {
+            assert_eq!(
+                status_of(&rejection, Call::Debit),
+                Status::AccountLocked,
+                "{rejection:?}"
+            );
+        }
+    }
 }

@@ -306,6 +306,8 @@ fn render(outcome: &Outcome, session: &Session, request_uuid: String, call: Call
     };
     match outcome {
         Outcome::Moved(receipt) => reply(Status::Ok).with_balances(&receipt.balances),
+        // Hub88's transaction replies have no field for the reality check.
+        Outcome::MovedInSession(session_move) => reply(Status::Ok).with_balances(&session_move.receipt.balances),
         Outcome::Balance(balances) => reply(Status::Ok).with_balances(balances),
         Outcome::RejectedInSession { rejection, balances } => reply(status_of(rejection, call)).with_balances(balances),
         Outcome::Rejected(rejection) => reply(status_of(rejection, call)),
@@ -328,7 +330,11 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
             Status::UserDisabled
         }
         Rejection::InsufficientFunds { .. } => Status::NotEnoughMoney,
-        Rejection::LimitExceeded { .. } | Rejection::StakeCapExceeded { .. } => Status::LimitReached,
+        // Hub88's responsible-gaming status covers the session rules too.
+        Rejection::LimitExceeded { .. }
+        | Rejection::StakeCapExceeded { .. }
+        | Rejection::RealityCheckDue { .. }
+        | Rejection::SessionTimeLimitReached { .. } => Status::LimitReached,
         Rejection::InvalidAmount => Status::WrongSyntax,
         Rejection::UnknownRound | Rejection::UnknownTransaction => Status::TransactionDoesNotExist,
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::TransactionRolledBack,
@@ -435,4 +441,20 @@ route! {
         request_body = wire::RollbackRequest, params(("aggregator" = u32, Path), ("x-hub88-signature" = String, Header)),
         responses((status = 200, body = wire::Reply), Hub88Failures))]
     rollback_route => Call::Rollback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The play-session rules' refusals are Hub88's responsible-gaming status.
+    #[test]
+    fn the_session_rules_refusals_are_limit_reached() {
+        for rejection in [
+            Rejection::RealityCheckDue { due_at_ms: 1 },
+            Rejection::SessionTimeLimitReached { limit_ms: 1 },
+        ] {
+            assert_eq!(status_of(&rejection, Call::Bet), Status::LimitReached, "{rejection:?}");
+        }
+    }
 }

@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use engine::command::{Bet, Win, WinKind};
 use engine::gaming;
 use engine::ledger::Session;
-use engine::{AggregatorCredential, Command, Outcome, SourceId};
+use engine::rg::RealityCheck;
+use engine::{AggregatorCredential, Command, Outcome, Rejection, SourceId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -25,7 +26,7 @@ use edge::AppState;
 use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorDetail, json_response, to_json};
 use edge::openapi::{BodyErrors, LedgerErrors};
-use edge::wire::{self, Money, Sign};
+use edge::wire::{self, Money, RealityCheckReply, Sign};
 
 use self::openapi::{SignatureHeaders, SignedErrors, WalletRefusals};
 use crate::seamless::{self, SessionRef};
@@ -145,6 +146,12 @@ pub struct WalletReply {
     /// Our transaction number (the engine's sequence number), for money movements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction: Option<u64>,
+    /// Where the play session stands on its reality checks: present when
+    /// the player has a reality-check interval and a session is open (bets
+    /// are refused with `reality_check_due` once `due`). A client should
+    /// ignore fields it does not know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reality_check: Option<RealityCheckReply>,
 }
 
 /// A refusal with the player's wallet at that moment.
@@ -160,6 +167,10 @@ pub struct WalletRefusal {
     pub cash: String,
     /// Bonus balance.
     pub bonus: String,
+    /// For `reality_check_due`: where the play session stands (elapsed
+    /// time, net position).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reality_check: Option<RealityCheckReply>,
 }
 
 fn finish(result: Result<Response, ApiError>) -> Response {
@@ -193,9 +204,11 @@ fn session(state: &AppState, aggregator: SourceId, token: &str) -> Result<Sessio
         .ok_or_else(|| ApiError::unauthorized("unknown_token", "unknown game-launch token"))
 }
 
-/// Renders an outcome for the session's player.
-fn render(outcome: &Outcome, session: &Session) -> Result<Response, ApiError> {
-    let reply = |balances: &engine::Balances, transaction| {
+/// Renders an outcome for the session's player; `check` is the session's
+/// reality check read after a balance query or a `reality_check_due` refusal
+/// (a movement's own outcome carries it).
+fn render(outcome: &Outcome, session: &Session, check: Option<&RealityCheck>) -> Result<Response, ApiError> {
+    let reply = |balances: &engine::Balances, transaction, check: Option<&RealityCheck>| {
         let money = Money::of(balances);
         let body = WalletReply {
             player: session.player.0,
@@ -203,12 +216,21 @@ fn render(outcome: &Outcome, session: &Session) -> Result<Response, ApiError> {
             cash: money.cash,
             bonus: money.bonus,
             transaction,
+            reality_check: check.map(RealityCheckReply::of),
         };
         json_response(StatusCode::OK, to_json(&body))
     };
     match outcome {
-        Outcome::Moved(receipt) => Ok(reply(&receipt.balances, Some(receipt.seq))),
-        Outcome::Balance(balances) => Ok(reply(balances, None)),
+        Outcome::Moved(receipt) => Ok(reply(&receipt.balances, Some(receipt.seq), None)),
+        Outcome::MovedInSession(session_move) => {
+            let receipt = &session_move.receipt;
+            Ok(reply(
+                &receipt.balances,
+                Some(receipt.seq),
+                Some(&session_move.reality_check),
+            ))
+        }
+        Outcome::Balance(balances) => Ok(reply(balances, None, check)),
         Outcome::RejectedInSession { rejection, balances } => {
             let error = wire::rejection(rejection, balances.currency);
             let money = Money::of(balances);
@@ -221,6 +243,7 @@ fn render(outcome: &Outcome, session: &Session) -> Result<Response, ApiError> {
                 currency: money.currency,
                 cash: money.cash,
                 bonus: money.bonus,
+                reality_check: check.map(RealityCheckReply::of),
             };
             Ok(json_response(error.status, to_json(&body)))
         }
@@ -246,12 +269,20 @@ async fn in_session(
 ) -> Result<Response, ApiError> {
     let id = wire::ext_id(transaction_id, "transaction_id")?;
     let outcome = seamless::in_session(state, source, id, &session, command).await?;
-    render(&outcome, &session.session)
+    // A bet refused for a due check says where the session stands (a read:
+    // once per check, not on the money path).
+    let check = match outcome.rejection() {
+        Some(Rejection::RealityCheckDue { .. }) => seamless::reality_check(state, source, &session.session).await?,
+        _ => None,
+    };
+    render(&outcome, &session.session, check.as_ref())
 }
 
-/// Reads the session's wallet.
+/// Reads the session's wallet, and where the play session stands.
 async fn query_balance(state: &AppState, source: SourceId, session: &Session) -> Result<Response, ApiError> {
-    render(&seamless::balance(state, source, session).await?, session)
+    let balance = seamless::balance(state, source, session).await?;
+    let check = seamless::reality_check(state, source, session).await?;
+    render(&balance, session, check.as_ref())
 }
 
 /// Exchanges a game-launch token for the player, currency and balances.

@@ -299,11 +299,18 @@ async fn settle(
     call: Call,
 ) -> Result<Reply, Stop<Error>> {
     let completed = seamless::submit(state, source, id, player.session.as_ref(), command).await?;
+    // A movement (`MovedInSession` for a player with reality checks: the
+    // contract's replies have no field for them).
+    if let Some(receipt) = completed.outcome.receipt() {
+        return if receipt.seq == completed.seq {
+            // Fresh: the receipt's balances are the current ones.
+            Ok(moved(receipt, receipt.balances, call))
+        } else {
+            // A repeat: the same transaction, today's balance.
+            Ok(moved(receipt, current(state, source, player).await?, call))
+        };
+    }
     match &completed.outcome {
-        // Fresh: the receipt's balances are the current ones.
-        Outcome::Moved(receipt) if receipt.seq == completed.seq => Ok(moved(receipt, receipt.balances, call)),
-        // A repeat: the same transaction, today's balance.
-        Outcome::Moved(receipt) => Ok(moved(receipt, current(state, source, player).await?, call)),
         Outcome::Balance(_) | Outcome::Accepted => done(state, source, player).await,
         Outcome::RejectedInSession { rejection, .. } | Outcome::Rejected(rejection)
             if succeeds_anyway(rejection, call) =>
@@ -372,7 +379,12 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
         Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
             Error::BadParameters
         }
-        Rejection::LimitExceeded { .. } | Rejection::StakeCapExceeded { .. } => Error::BetLimit,
+        Rejection::LimitExceeded { .. }
+        | Rejection::StakeCapExceeded { .. }
+        | Rejection::SessionTimeLimitReached { .. } => Error::BetLimit,
+        // The bet waits until the player acknowledges the check in the
+        // operator's front end.
+        Rejection::RealityCheckDue { .. } => Error::RealityCheck,
         _ if call == Call::EndRound => Error::EndRound,
         _ => Error::InternalNoRetry,
     }
@@ -634,4 +646,23 @@ route! {
         request_body(content = FormDoc, content_type = "application/x-www-form-urlencoded"),
         params(("aggregator" = u32, Path)), responses((status = 200, body = ReplyDoc), PragmaticFailures))]
     balance_per_game_route => Call::BalancePerGame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The play-session rules' refusals get the contract's codes: 210
+    /// (reality check warning) for a due check, 50 for the session time limit.
+    #[test]
+    fn the_session_rules_refusals_have_their_codes() {
+        let due = Rejection::RealityCheckDue { due_at_ms: 1 };
+        let reached = Rejection::SessionTimeLimitReached { limit_ms: 1 };
+        assert_eq!(error_of(&due, Call::Bet), Error::RealityCheck);
+        assert_eq!(
+            (Error::RealityCheck.code(), Error::RealityCheck.description()),
+            (210, "Reality check warning")
+        );
+        assert_eq!(error_of(&reached, Call::Bet), Error::BetLimit);
+    }
 }

@@ -44,6 +44,9 @@ pub enum Error {
     InternalNoRetry,
     /// 130: the round could not be ended.
     EndRound,
+    /// 210: a reality check is due; the bet waits for the player to
+    /// acknowledge it (Pragmatic Play's "reality check warning").
+    RealityCheck,
 }
 
 impl Error {
@@ -63,6 +66,7 @@ impl Error {
             Error::InternalRetry => 100,
             Error::InternalNoRetry => 120,
             Error::EndRound => 130,
+            Error::RealityCheck => 210,
         }
     }
 
@@ -82,6 +86,7 @@ impl Error {
             Error::InternalRetry => "Internal server error, retry",
             Error::InternalNoRetry => "Internal server error",
             Error::EndRound => "Internal server error on endRound",
+            Error::RealityCheck => "Reality check warning",
         }
     }
 }

@@ -102,6 +102,11 @@ pub(crate) struct Limits {
     windows: [Option<Box<Window>>; 3],
 }
 
+/// A limit as of a moment: its kind, the maximum in force, and a change
+/// waiting for its cooling-off (the new maximum, `None` for a removal, and
+/// when it applies).
+pub(crate) type LimitState = (LimitKind, Option<Amount>, Option<(Option<Amount>, u64)>);
+
 /// What setting a limit did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LimitChange {
@@ -225,6 +230,22 @@ impl Limits {
         {
             window.take_back(then_ms, amount);
         }
+    }
+
+    /// Every limit set or scheduled, as of `now_ms` (pending changes whose
+    /// cooling-off has passed count as in force), without promoting them.
+    pub(crate) fn statuses(&self, now_ms: u64) -> impl Iterator<Item = LimitState> + '_ {
+        METRICS.iter().flat_map(move |&metric| {
+            PERIODS.iter().filter_map(move |&period| {
+                let kind = LimitKind { metric, period };
+                let slot = self.slots[slot_index(kind)];
+                match slot.pending {
+                    Some(p) if p.effective_at_ms <= now_ms => p.amount.map(|amount| (kind, Some(amount), None)),
+                    Some(p) => Some((kind, slot.current, Some((p.amount, p.effective_at_ms)))),
+                    None => slot.current.map(|amount| (kind, Some(amount), None)),
+                }
+            })
+        })
     }
 
     /// Every limit in force, for views and digests.

@@ -1,0 +1,367 @@
+//! A player's play session as responsible gambling sees it: reality checks
+//! (UKGC RTS 13), the session time limit, and the dates the limit prompts
+//! (LCCP 3.5: at registration, at the first deposit, every 6 months) are
+//! reckoned from.
+//!
+//! One small record per player ([`PlayerRg`]), kept in the per-player
+//! record (`../../account.rs`) so that a bet checks it on the record it
+//! already holds. A play session starts at a login, or at the first bet when
+//! none is open, and ends at a logout or the next login. A reality check is
+//! due once the interval has passed since the later of the session's start
+//! and the last acknowledgement; bets are then refused until the front end
+//! reports the acknowledgement. Wins, rollbacks and reads never are: money
+//! owed to the player always lands.
+
+use crate::codec::{codec_enum, codec_struct};
+use crate::command::LimitKind;
+use crate::ids::PlayerId;
+use crate::money::{Amount, Currency};
+use crate::outcome::{Receipt, Rejection};
+
+/// Shortest reality-check interval or session time limit (one minute).
+pub const RG_DURATION_MIN_MS: u64 = 60_000;
+/// Longest reality-check interval or session time limit (24 hours).
+pub const RG_DURATION_MAX_MS: u64 = 86_400_000;
+/// How long after the last review (or the last prompt answered) the
+/// player is prompted to review the deposit limits again: 6 months.
+pub const LIMIT_REVIEW_AFTER_MS: u64 = 183 * 86_400_000;
+
+/// A session time limit change waiting for its cooling-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PendingSessionLimit {
+    /// The new limit (`None`: removal).
+    pub(crate) limit_ms: Option<u64>,
+    pub(crate) effective_at_ms: u64,
+}
+
+/// A player's responsible-gambling session state and settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlayerRg {
+    /// The player's own reality-check interval (`None`: the default).
+    pub(crate) reality_check_interval_ms: Option<u64>,
+    /// The session time limit in force until `session_limit_pending` applies.
+    pub(crate) session_limit_ms: Option<u64>,
+    pub(crate) session_limit_pending: Option<PendingSessionLimit>,
+    /// Start of the open play session, if one is open.
+    pub(crate) session_started_ms: Option<u64>,
+    /// The last reality check acknowledged in this session.
+    pub(crate) acknowledged_ms: Option<u64>,
+    /// Wins minus stakes since the session started, in the player's base
+    /// currency (movements in other wallets are not counted).
+    pub(crate) net_minor: i64,
+    /// A session ended (logout) after reaching its time limit: bets stay
+    /// refused until the next login.
+    pub(crate) held_until_login: bool,
+    /// Registration time (`None` for players registered before this was
+    /// recorded).
+    pub(crate) registered_ms: Option<u64>,
+    /// The first confirmed deposit.
+    pub(crate) first_deposit_ms: Option<u64>,
+    /// The last limit review the front end reported (or a deposit limit set).
+    pub(crate) limit_review_ms: Option<u64>,
+}
+
+/// What setting the session time limit did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SessionLimitChange {
+    Immediate,
+    Scheduled(u64),
+}
+
+impl PlayerRg {
+    /// A fresh record for a player registered at `now_ms`.
+    pub(crate) fn registered(now_ms: u64) -> PlayerRg {
+        PlayerRg {
+            registered_ms: Some(now_ms),
+            ..PlayerRg::default()
+        }
+    }
+
+    /// The session time limit in force at `now_ms` (a pending change whose
+    /// cooling-off has passed counts; nothing is mutated, so a refusal that
+    /// reads it changes nothing).
+    pub(crate) fn session_limit_at(&self, now_ms: u64) -> Option<u64> {
+        match self.session_limit_pending {
+            Some(pending) if pending.effective_at_ms <= now_ms => pending.limit_ms,
+            _ => self.session_limit_ms,
+        }
+    }
+
+    /// When the next reality check is (or was) due, if a session is open
+    /// and an interval applies.
+    pub(crate) fn reality_check_due_at(&self, interval_ms: Option<u64>) -> Option<u64> {
+        let started = self.session_started_ms?;
+        let since = self.acknowledged_ms.map_or(started, |ack| ack.max(started));
+        Some(since.saturating_add(interval_ms?))
+    }
+
+    /// Why a bet at `now_ms` is refused, if it is: the session time limit
+    /// first (only a new login lifts it), then an unacknowledged reality check.
+    #[inline]
+    pub(crate) fn bet_refusal(&self, now_ms: u64, interval_ms: Option<u64>) -> Option<Rejection> {
+        if self.held_until_login {
+            let limit_ms = self.session_limit_at(now_ms).unwrap_or(0);
+            return Some(Rejection::SessionTimeLimitReached { limit_ms });
+        }
+        let started = self.session_started_ms?;
+        if let Some(limit_ms) = self.session_limit_at(now_ms)
+            && now_ms >= started.saturating_add(limit_ms)
+        {
+            return Some(Rejection::SessionTimeLimitReached { limit_ms });
+        }
+        match self.reality_check_due_at(interval_ms) {
+            Some(due_at_ms) if now_ms >= due_at_ms => Some(Rejection::RealityCheckDue { due_at_ms }),
+            _ => None,
+        }
+    }
+
+    /// A login: a new session starts; the last one's acknowledgements,
+    /// net position and any hold end with it.
+    pub(crate) fn login(&mut self, now_ms: u64) {
+        self.session_started_ms = Some(now_ms);
+        self.acknowledged_ms = None;
+        self.net_minor = 0;
+        self.held_until_login = false;
+    }
+
+    /// A logout ends the session; one that reached its time limit leaves
+    /// bets refused until the next login.
+    pub(crate) fn logout(&mut self, now_ms: u64) {
+        if let (Some(started), Some(limit_ms)) = (self.session_started_ms, self.session_limit_at(now_ms))
+            && now_ms >= started.saturating_add(limit_ms)
+        {
+            self.held_until_login = true;
+        }
+        self.session_started_ms = None;
+        self.acknowledged_ms = None;
+        self.net_minor = 0;
+    }
+
+    /// A bet was taken: opens a session if none is open, and counts the stake.
+    pub(crate) fn count_bet(&mut self, now_ms: u64, stake_minor: i64, counted: bool) {
+        if self.session_started_ms.is_none() {
+            self.session_started_ms = Some(now_ms);
+            self.acknowledged_ms = None;
+            self.net_minor = 0;
+        }
+        if counted {
+            self.net_minor = self.net_minor.saturating_sub(stake_minor);
+        }
+    }
+
+    /// Money came back (a win or a refund) within the open session.
+    pub(crate) fn count_credit(&mut self, amount_minor: i64) {
+        if self.session_started_ms.is_some() {
+            self.net_minor = self.net_minor.saturating_add(amount_minor);
+        }
+    }
+
+    /// Sets the session time limit: a shorter one (or a first one) applies at
+    /// once, a longer one or a removal after `cooling_off_ms`.
+    pub(crate) fn set_session_limit(
+        &mut self,
+        limit_ms: Option<u64>,
+        now_ms: u64,
+        cooling_off_ms: u64,
+    ) -> SessionLimitChange {
+        let current = self.session_limit_at(now_ms);
+        let tightens = match (current, limit_ms) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(current), Some(new)) => new <= current,
+        };
+        if tightens {
+            self.session_limit_ms = limit_ms;
+            self.session_limit_pending = None;
+            SessionLimitChange::Immediate
+        } else {
+            self.session_limit_ms = current;
+            let effective_at_ms = now_ms.saturating_add(cooling_off_ms);
+            self.session_limit_pending = Some(PendingSessionLimit {
+                limit_ms,
+                effective_at_ms,
+            });
+            SessionLimitChange::Scheduled(effective_at_ms)
+        }
+    }
+
+    /// The deposit-limit prompt due at `now_ms`, if any, with why.
+    pub(crate) fn limit_prompt(&self, now_ms: u64) -> Option<LimitPrompt> {
+        let prompt = |reason, due_since_ms| Some(LimitPrompt { reason, due_since_ms });
+        match (self.limit_review_ms, self.first_deposit_ms) {
+            (None, Some(deposit)) => prompt(PromptReason::FirstDeposit, deposit),
+            (None, None) => prompt(PromptReason::Registration, self.registered_ms.unwrap_or(0)),
+            (Some(review), Some(deposit)) if deposit > review => prompt(PromptReason::FirstDeposit, deposit),
+            (Some(review), _) => {
+                let due = review.saturating_add(LIMIT_REVIEW_AFTER_MS);
+                if now_ms >= due {
+                    prompt(PromptReason::Review, due)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Why the player must be prompted to set or review deposit limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PromptReason {
+    /// Registered, and never answered a prompt nor set a deposit limit.
+    Registration,
+    /// Made a first deposit since (or without) answering one.
+    FirstDeposit,
+    /// Six months have passed since the last review.
+    Review,
+}
+
+/// A deposit-limit prompt that is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LimitPrompt {
+    /// Why.
+    pub reason: PromptReason,
+    /// Since when (0: a registration from before this was recorded).
+    pub due_since_ms: u64,
+}
+
+/// Where a play session stands on its reality checks, as a wallet reply
+/// tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RealityCheck {
+    /// The interval in force.
+    pub interval_ms: u64,
+    /// When the session started, ms since the epoch.
+    pub session_started_ms: u64,
+    /// How long the session has lasted at the moment of the reply.
+    pub elapsed_ms: u64,
+    /// When the next check is (or was) due.
+    pub due_at_ms: u64,
+    /// Whether it is due (bets are refused until it is acknowledged).
+    pub due: bool,
+    /// Wins minus stakes since the session started.
+    pub net_position: Amount,
+    /// The currency of `net_position` (the player's base currency).
+    pub currency: Currency,
+}
+
+codec_struct!(PendingSessionLimit {
+    limit_ms,
+    effective_at_ms
+});
+codec_struct!(PlayerRg {
+    reality_check_interval_ms,
+    session_limit_ms,
+    session_limit_pending,
+    session_started_ms,
+    acknowledged_ms,
+    net_minor,
+    held_until_login,
+    registered_ms,
+    first_deposit_ms,
+    limit_review_ms
+});
+
+/// A responsible-gambling limit of one wallet, with a change waiting for
+/// its cooling-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LimitStatus {
+    /// The wallet's currency.
+    pub currency: Currency,
+    /// Which limit.
+    pub kind: LimitKind,
+    /// The maximum in force (`None`: no limit now).
+    pub amount: Option<Amount>,
+    /// A raise or removal waiting for the cooling-off: the new maximum
+    /// (`None`: removal) and when it applies.
+    pub pending: Option<(Option<Amount>, u64)>,
+}
+
+/// Everything responsible gambling knows of a player, at a moment: the
+/// answer to [`crate::Query::Rg`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RgStatus {
+    /// The player.
+    pub player: PlayerId,
+    /// The moment it describes, ms since the epoch.
+    pub at_ms: u64,
+    /// Self-excluded until (0: never was).
+    pub self_excluded_until_ms: u64,
+    /// Timed out until (0: never was).
+    pub timed_out_until_ms: u64,
+    /// Every limit set on any wallet.
+    pub limits: Vec<LimitStatus>,
+    /// The reality-check interval that applies (`None`: no checks).
+    pub reality_check_interval_ms: Option<u64>,
+    /// Where the open session stands on its checks (`None`: no session
+    /// open, or no interval).
+    pub reality_check: Option<RealityCheck>,
+    /// Start of the open play session.
+    pub session_started_ms: Option<u64>,
+    /// Wins minus stakes since the session started (base currency).
+    pub net_position: Amount,
+    /// The player's base currency.
+    pub currency: Currency,
+    /// The session time limit in force.
+    pub session_limit_ms: Option<u64>,
+    /// A longer limit or a removal waiting for the cooling-off: the new
+    /// limit (`None`: removal) and when it applies.
+    pub session_limit_pending: Option<(Option<u64>, u64)>,
+    /// Why a bet would be refused now by the session rules, if it would.
+    pub bets_refused: Option<Rejection>,
+    /// Registration (`None`: before it was recorded).
+    pub registered_ms: Option<u64>,
+    /// The first confirmed deposit.
+    pub first_deposit_ms: Option<u64>,
+    /// The last limit review (or deposit limit set).
+    pub limit_review_ms: Option<u64>,
+    /// The deposit-limit prompt due now, if any.
+    pub limit_prompt: Option<LimitPrompt>,
+}
+
+/// A money movement inside a game session whose player has reality checks:
+/// the receipt, and where the session stands ([`crate::Outcome::MovedInSession`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionMove {
+    /// The movement.
+    pub receipt: Receipt,
+    /// The session's reality check at the movement.
+    pub reality_check: RealityCheck,
+}
+
+codec_struct!(LimitPrompt { reason, due_since_ms });
+codec_struct!(RealityCheck {
+    interval_ms,
+    session_started_ms,
+    elapsed_ms,
+    due_at_ms,
+    due,
+    net_position,
+    currency
+});
+codec_struct!(LimitStatus {
+    currency,
+    kind,
+    amount,
+    pending
+});
+codec_struct!(RgStatus {
+    player,
+    at_ms,
+    self_excluded_until_ms,
+    timed_out_until_ms,
+    limits,
+    reality_check_interval_ms,
+    reality_check,
+    session_started_ms,
+    net_position,
+    currency,
+    session_limit_ms,
+    session_limit_pending,
+    bets_refused,
+    registered_ms,
+    first_deposit_ms,
+    limit_review_ms,
+    limit_prompt
+});
+codec_struct!(SessionMove { receipt, reality_check });
+codec_enum!(PromptReason: u8 { 1 => Registration, 2 => FirstDeposit, 3 => Review });
