@@ -6,6 +6,12 @@
 //! requests of the realistic mix; generating and stamping them happens
 //! outside the timed region, in chunks. Target: >= 5,000,000 commands/s.
 //!
+//! `apply_1m_players_mix_profiled` then runs the same mix after giving the
+//! players' jurisdiction a profile whose compliance checks all run on the
+//! bet and deposit paths (a stake cap, a due-diligence threshold) without
+//! refusing anything: the cost of those checks, side by side with the
+//! first (issue #12: within 5 %).
+//!
 //! ```text
 //! cargo bench -p croupier-benches --bench ledger
 //! ```
@@ -14,7 +20,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use croupier_benches::bench_fixture;
+use croupier_benches::{CURRENCY, Fixture, bench_fixture};
+use engine::command::{Command, Request};
+use engine::players::{self, CurrencyAmount, JurisdictionProfile, StakeCap};
+use engine::{Amount, ExtId, Jurisdiction, OperatorId, Outcome, SourceId};
 
 /// Envelopes generated per untimed chunk: bounds the memory held by
 /// pre-generated requests however many iterations criterion asks for.
@@ -25,23 +34,11 @@ fn apply(c: &mut Criterion) {
     let mut group = c.benchmark_group("ledger");
     group.throughput(Throughput::Elements(1));
     group.bench_function("apply_1m_players_mix", |b| {
-        b.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(CHUNK);
-                left -= n;
-                let envelopes = fixture.envelopes(n as usize);
-                let ledger = &mut fixture.ledger;
-                let start = Instant::now();
-                for envelope in &envelopes {
-                    black_box(ledger.apply(envelope));
-                }
-                timed += start.elapsed();
-                drop(envelopes);
-            }
-            timed
-        });
+        b.iter_custom(|iters| timed_mix(&mut fixture, iters))
+    });
+    give_the_players_a_profile(&mut fixture);
+    group.bench_function("apply_1m_players_mix_profiled", |b| {
+        b.iter_custom(|iters| timed_mix(&mut fixture, iters))
     });
     group.finish();
     eprintln!(
@@ -50,6 +47,56 @@ fn apply(c: &mut Criterion) {
         fixture.ledger.open_rounds_len(),
         fixture.ledger.last_seq(),
     );
+}
+
+/// Applies `iters` requests of the mix; only the applying is timed.
+fn timed_mix(fixture: &mut Fixture, iters: u64) -> Duration {
+    let mut timed = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        left -= n;
+        let envelopes = fixture.envelopes(n as usize);
+        let ledger = &mut fixture.ledger;
+        let start = Instant::now();
+        for envelope in &envelopes {
+            black_box(ledger.apply(envelope));
+        }
+        timed += start.elapsed();
+        drop(envelopes);
+    }
+    timed
+}
+
+/// A profile for the workload's jurisdiction (MT) whose stake cap and
+/// due-diligence threshold are checked on every bet and deposit but are far
+/// above anything the mix stakes or deposits, so the outcomes stay the same.
+fn give_the_players_a_profile(fixture: &mut Fixture) {
+    let far = Amount::from_minor(1 << 50);
+    let profile = JurisdictionProfile {
+        stake_caps: vec![StakeCap {
+            currency: CURRENCY,
+            adult: far,
+            young_adult: far,
+        }],
+        due_diligence_thresholds: vec![CurrencyAmount {
+            currency: CURRENCY,
+            amount: far,
+        }],
+        ..JurisdictionProfile::UNRESTRICTED
+    };
+    let request = Request {
+        source: SourceId(1),
+        id: ExtId::new("bench-profile").expect("valid id"),
+        command: Command::Players(players::Command::SetJurisdictionProfile {
+            jurisdiction: Some(Jurisdiction::new("MT").expect("valid code")),
+            profile: Box::new(profile),
+            effective_from_ms: None,
+            operator: OperatorId(1),
+        }),
+    };
+    let outcome = fixture.apply_stamped(request).outcome;
+    assert_eq!(outcome, Outcome::Accepted, "the bench's profile was refused");
 }
 
 criterion_group! {
