@@ -15,7 +15,7 @@ use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_struct};
 
 use super::players::{AgeBand, DueDiligence, JurisdictionProfile};
 use super::rg::limits::Limits;
-use super::rg::session::PlayerRg;
+use super::rg::session::{PlaySession, PromptDates, RgSettings};
 use crate::command::{AccountStatus, KycLevel};
 use crate::ids::{GameCode, Jurisdiction};
 use crate::money::{Amount, Currency};
@@ -38,12 +38,15 @@ pub(crate) struct Player {
     /// threshold (`None`: no deposit confirmed yet; boxed: most bets only
     /// test it for `None`).
     pub(crate) due_diligence: Option<Box<DueDiligence>>,
-    /// The play session, reality checks, session time limit and limit
-    /// prompt dates (`rg/session.rs`); `None` for a player of an older
-    /// snapshot who has not logged in, bet or been given a setting since.
-    /// Not in this record's image part: appended at the image's end
-    /// (snapshot format 8).
-    pub(crate) rg: Option<Box<PlayerRg>>,
+    /// The open play session (`rg/session.rs`): inline, every bet and win
+    /// touches it.
+    pub(crate) session: PlaySession,
+    /// The player's own reality-check interval and session time limit, and
+    /// the state only they need (`None`: never set any, as most players).
+    pub(crate) rg: Option<Box<RgSettings>>,
+    /// The dates the deposit-limit prompts are reckoned from (`None`: a
+    /// player of an older snapshot with none recorded since).
+    pub(crate) prompts: Option<Box<PromptDates>>,
 }
 
 /// What a player is trying to do, for the status checks.
@@ -59,7 +62,9 @@ pub(crate) enum Activity {
 impl Player {
     pub(crate) fn new(currency: Currency, jurisdiction: Jurisdiction) -> Player {
         Player {
+            session: PlaySession::default(),
             rg: None,
+            prompts: None,
             status: AccountStatus::Active,
             kyc: KycLevel::None,
             jurisdiction,
@@ -133,11 +138,6 @@ impl Player {
             return Err(Rejection::DueDiligenceRequired);
         }
         Ok(())
-    }
-
-    /// The player's RG session record, made empty if there is none yet.
-    pub(crate) fn rg_mut(&mut self) -> &mut PlayerRg {
-        self.rg.get_or_insert_with(Box::default)
     }
 
     pub(crate) fn wallet(&self, currency: Currency) -> Option<&Wallet> {
@@ -353,7 +353,9 @@ impl Decode for Player {
             wallets: Decode::decode(input)?,
             age_band: AgeBand::Unknown,
             due_diligence: None,
+            session: PlaySession::default(),
             rg: None,
+            prompts: None,
         })
     }
 }

@@ -108,7 +108,7 @@ impl Ledger {
         let kyc = std::mem::take(&mut self.players.kyc);
         let jurisdictions = Some(self.players.jurisdictions.to_parts());
         let compliance = self.players.compliance();
-        let rg = self.players.take_rg();
+        let rg = self.players.rg_records();
         LedgerImage {
             rg,
             profiles,

@@ -159,7 +159,7 @@ impl Ledger {
     /// second moment, LCCP 3.5).
     fn note_first_deposit(&mut self, id: PlayerId, now_ms: u64) {
         if let Ok(player) = self.player_mut(id) {
-            player.rg_mut().first_deposit_ms.get_or_insert(now_ms);
+            player.prompts_mut().first_deposit_ms.get_or_insert(now_ms);
         }
     }
 

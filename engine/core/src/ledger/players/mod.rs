@@ -70,27 +70,24 @@ impl PlayersState {
         self.players.iter()
     }
 
-    /// Takes every player's RG session record out, by player id (for the
-    /// snapshot image's format-8 part).
-    pub(crate) fn take_rg(&mut self) -> Vec<(PlayerId, PlayerRg)> {
-        let mut taken = Vec::new();
-        for (index, player) in self.players.iter_mut().enumerate() {
-            if let Some(rg) = player.rg.take() {
-                taken.push((PlayerId(index as u64 + 1), *rg));
-            }
-        }
-        taken
+    /// Every player's RG record, by player id (for the snapshot image's
+    /// format-8 part); the players keep theirs.
+    pub(crate) fn rg_records(&self) -> Vec<(PlayerId, PlayerRg)> {
+        let records = self.players.iter().enumerate();
+        records
+            .filter_map(|(index, player)| Some((PlayerId(index as u64 + 1), PlayerRg::of(player)?)))
+            .collect()
     }
 
-    /// Puts RG session records back (from a snapshot image); `false` if
-    /// they name a player that does not exist or are not in id order.
+    /// Puts RG records back (from a snapshot image); `false` if they name
+    /// a player that does not exist or are not in id order.
     pub(crate) fn restore_rg(&mut self, records: Vec<(PlayerId, PlayerRg)>) -> bool {
         if !records.windows(2).all(|pair| pair[0].0 < pair[1].0) {
             return false;
         }
         for (id, rg) in records {
             match player_index(id).and_then(|i| self.players.get_mut(i)) {
-                Some(player) => player.rg = Some(Box::new(rg)),
+                Some(player) => rg.restore_into(player),
                 None => return false,
             }
         }
@@ -223,7 +220,7 @@ impl PlayersState {
             Command::RecordLogin { player, .. } => self.record_login(*player, ctx.time_ms),
             Command::RecordLogout { player, .. } => {
                 let account = check!(self.get_mut(*player));
-                account.rg_mut().logout(ctx.time_ms);
+                account.logout(ctx.time_ms);
                 (Outcome::Accepted, Detail::Plain)
             }
         }
@@ -237,7 +234,7 @@ impl PlayersState {
         check!(self.profiles.check_not_erased(player));
         let account = check!(self.get_mut(player));
         let blocked = account.login_block(now_ms);
-        account.rg_mut().login(now_ms);
+        account.login(now_ms);
         (Outcome::LoginRecorded { blocked }, Detail::Plain)
     }
 
@@ -247,7 +244,7 @@ impl PlayersState {
         if let (Outcome::Registered { player }, _) = &applied
             && let Ok(account) = self.get_mut(*player)
         {
-            account.rg = Some(Box::new(PlayerRg::registered(now_ms)));
+            account.prompts_mut().registered_ms = Some(now_ms);
         }
         applied
     }

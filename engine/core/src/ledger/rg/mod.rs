@@ -4,8 +4,8 @@
 //! the dates the deposit-limit prompts are reckoned from).
 //!
 //! Its state lives in the per-player record (`../account.rs`): a player's
-//! exclusion and time-out ends, each wallet's [`limits::Limits`] and the
-//! player's [`session::PlayerRg`]. A bet or a deposit checks them on the
+//! exclusion and time-out ends, each wallet's [`limits::Limits`], the play
+//! session, and the player's own settings and prompt dates (`session.rs`). A bet or a deposit checks them on the
 //! record it already holds; a separate RG table would cost every such
 //! command one more lookup. So this domain has no state struct of its own:
 //! its part of the snapshot image is the encoding of `Limits` (in
@@ -23,7 +23,7 @@ pub use self::session::{
 };
 
 use self::limits::{LimitChange, Limits};
-use self::session::{PlayerRg, SessionLimitChange};
+use self::session::SessionLimitChange;
 use super::account::Player;
 use super::players::PlayersState;
 use super::store::Detail;
@@ -64,15 +64,15 @@ impl Ledger {
                     return rejected(Rejection::InvalidDuration);
                 }
                 let player = check!(self.player_mut(*player));
-                player.rg_mut().reality_check_interval_ms = *interval_ms;
+                player.rg_settings_mut().reality_check_interval_ms = *interval_ms;
                 (Outcome::Accepted, Detail::Plain)
             }
             Command::AcknowledgeRealityCheck { player } => {
                 let player = check!(self.player_mut(*player));
-                match player.rg.as_deref_mut() {
-                    Some(rg) if rg.session_started_ms.is_some() => rg.acknowledged_ms = Some(ctx.time_ms),
-                    _ => return rejected(Rejection::NoPlaySession),
+                if player.session.started_ms.is_none() {
+                    return rejected(Rejection::NoPlaySession);
                 }
+                player.rg_settings_mut().acknowledged_ms = Some(ctx.time_ms);
                 (Outcome::Accepted, Detail::Plain)
             }
             Command::SetSessionTimeLimit { player, limit_ms } => {
@@ -82,7 +82,7 @@ impl Ledger {
                 let cooling_off_ms = self.config.limit_cooling_off_ms;
                 let player = check!(self.player_mut(*player));
                 let outcome = match player
-                    .rg_mut()
+                    .rg_settings_mut()
                     .set_session_limit(*limit_ms, ctx.time_ms, cooling_off_ms)
                 {
                     SessionLimitChange::Immediate => Outcome::Accepted,
@@ -92,7 +92,7 @@ impl Ledger {
             }
             Command::RecordLimitReview { player } => {
                 let player = check!(self.player_mut(*player));
-                player.rg_mut().limit_review_ms = Some(ctx.time_ms);
+                player.prompts_mut().limit_review_ms = Some(ctx.time_ms);
                 (Outcome::Accepted, Detail::Plain)
             }
         }
@@ -102,11 +102,8 @@ impl Ledger {
     /// check the bet path adds: a field of the record it holds).
     #[inline]
     pub(super) fn rg_bet_check(&self, player: &Player, now_ms: u64) -> Result<(), Rejection> {
-        match player.rg.as_deref() {
-            Some(rg) => match rg.bet_refusal(now_ms, self.players.reality_check_interval(player)) {
-                Some(rejection) => Err(rejection),
-                None => Ok(()),
-            },
+        match player.bet_refusal(now_ms, self.players.reality_check_interval(player)) {
+            Some(rejection) => Err(rejection),
             None => Ok(()),
         }
     }
@@ -117,7 +114,7 @@ impl Ledger {
     pub(super) fn rg_count_bet(&mut self, player: PlayerId, currency: Currency, stake: Amount, now_ms: u64) {
         if let Ok(player) = self.player_mut(player) {
             let counted = currency == player.currency;
-            player.rg_mut().count_bet(now_ms, stake.minor(), counted);
+            player.count_bet(now_ms, stake.minor(), counted);
         }
     }
 
@@ -127,26 +124,24 @@ impl Ledger {
     pub(super) fn rg_count_credit(&mut self, player: PlayerId, currency: Currency, amount: Amount) {
         if let Ok(player) = self.player_mut(player)
             && currency == player.currency
-            && let Some(rg) = player.rg.as_deref_mut()
         {
-            rg.count_credit(amount.minor());
+            player.count_credit(amount.minor());
         }
     }
 
     /// The play session's reality check at `now_ms`, if a session is open
     /// and an interval applies.
     pub(super) fn reality_check(&self, player: &Player, now_ms: u64) -> Option<RealityCheck> {
-        let rg = player.rg.as_deref()?;
         let interval_ms = self.players.reality_check_interval(player)?;
-        let started = rg.session_started_ms?;
-        let due_at_ms = rg.reality_check_due_at(Some(interval_ms))?;
+        let started = player.session.started_ms?;
+        let due_at_ms = player.reality_check_due_at(Some(interval_ms))?;
         Some(RealityCheck {
             interval_ms,
             session_started_ms: started,
             elapsed_ms: now_ms.saturating_sub(started),
             due_at_ms,
             due: now_ms >= due_at_ms,
-            net_position: Amount::from_minor(rg.net_minor),
+            net_position: Amount::from_minor(player.session.net_minor),
             currency: player.currency,
         })
     }
@@ -166,8 +161,8 @@ impl Ledger {
     pub fn rg_status(&self, id: PlayerId, at_ms: u64) -> Result<RgStatus, Rejection> {
         let player = self.player(id)?;
         let now_ms = at_ms.max(self.history.last_time_ms);
-        let default = PlayerRg::default();
-        let rg = player.rg.as_deref().unwrap_or(&default);
+        let settings = player.rg.as_deref().copied().unwrap_or_default();
+        let prompts = player.prompts.as_deref().copied().unwrap_or_default();
         let limits = player
             .wallets
             .iter()
@@ -181,7 +176,7 @@ impl Ledger {
                 })
             })
             .collect();
-        let session_limit_pending = rg
+        let session_limit_pending = settings
             .session_limit_pending
             .filter(|p| p.effective_at_ms > now_ms)
             .map(|p| (p.limit_ms, p.effective_at_ms));
@@ -193,16 +188,16 @@ impl Ledger {
             limits,
             reality_check_interval_ms: self.players.reality_check_interval(player),
             reality_check: self.reality_check(player, now_ms),
-            session_started_ms: rg.session_started_ms,
-            net_position: Amount::from_minor(rg.net_minor),
+            session_started_ms: player.session.started_ms,
+            net_position: Amount::from_minor(player.session.net_minor),
             currency: player.currency,
-            session_limit_ms: rg.session_limit_at(now_ms),
+            session_limit_ms: settings.session_limit_at(now_ms),
             session_limit_pending,
             bets_refused: self.rg_bet_check(player, now_ms).err(),
-            registered_ms: rg.registered_ms,
-            first_deposit_ms: rg.first_deposit_ms,
-            limit_review_ms: rg.limit_review_ms,
-            limit_prompt: rg.limit_prompt(now_ms),
+            registered_ms: prompts.registered_ms,
+            first_deposit_ms: prompts.first_deposit_ms,
+            limit_review_ms: prompts.limit_review_ms,
+            limit_prompt: prompts.limit_prompt(now_ms),
         })
     }
 
@@ -245,7 +240,7 @@ impl Ledger {
         check!(player.wallet_mut(currency));
         if kind.metric == LimitMetric::Deposit {
             // Setting a deposit limit answers the prompt to set one.
-            player.rg_mut().limit_review_ms = Some(ctx.time_ms);
+            player.prompts_mut().limit_review_ms = Some(ctx.time_ms);
         }
         let wallet = player.wallet_mut(currency).expect("checked above");
         let limits = wallet.limits.get_or_insert_with(|| Box::new(Limits::default()));

@@ -3,15 +3,19 @@
 //! (LCCP 3.5: at registration, at the first deposit, every 6 months) are
 //! reckoned from.
 //!
-//! One small record per player ([`PlayerRg`]), kept in the per-player
-//! record (`../../account.rs`) so that a bet checks it on the record it
-//! already holds. A play session starts at a login, or at the first bet when
+//! The open session (start and net position) is inline in the per-player
+//! record (`../../account.rs`), so a bet checks and counts it on the record
+//! it already holds; the player's own settings ([`RgSettings`]) and the
+//! prompt dates ([`PromptDates`]) are boxed beside it, there only for the
+//! players who have them. The snapshot image keeps all three as one
+//! [`PlayerRg`] record per player. A play session starts at a login, or at the first bet when
 //! none is open, and ends at a logout or the next login. A reality check is
 //! due once the interval has passed since the later of the session's start
 //! and the last acknowledgement; bets are then refused until the front end
 //! reports the acknowledgement. Wins, rollbacks and reads never are: money
 //! owed to the player always lands.
 
+use super::super::account::Player;
 use crate::codec::{codec_enum, codec_struct};
 use crate::command::LimitKind;
 use crate::ids::PlayerId;
@@ -34,24 +38,38 @@ pub(crate) struct PendingSessionLimit {
     pub(crate) effective_at_ms: u64,
 }
 
-/// A player's responsible-gambling session state and settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct PlayerRg {
+/// The open play session: inline in the player's record, because every
+/// bet and win reads or updates it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlaySession {
+    /// Start of the open play session, if one is open.
+    pub(crate) started_ms: Option<u64>,
+    /// Wins minus stakes since the session started, in the player's base
+    /// currency (movements in other wallets are not counted).
+    pub(crate) net_minor: i64,
+}
+
+/// A player's own session settings and the state only they need: boxed,
+/// and absent for the many players who never set anything, so a bet of
+/// theirs reads no second record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RgSettings {
     /// The player's own reality-check interval (`None`: the default).
     pub(crate) reality_check_interval_ms: Option<u64>,
     /// The session time limit in force until `session_limit_pending` applies.
     pub(crate) session_limit_ms: Option<u64>,
     pub(crate) session_limit_pending: Option<PendingSessionLimit>,
-    /// Start of the open play session, if one is open.
-    pub(crate) session_started_ms: Option<u64>,
     /// The last reality check acknowledged in this session.
     pub(crate) acknowledged_ms: Option<u64>,
-    /// Wins minus stakes since the session started, in the player's base
-    /// currency (movements in other wallets are not counted).
-    pub(crate) net_minor: i64,
     /// A session ended (logout) after reaching its time limit: bets stay
     /// refused until the next login.
     pub(crate) held_until_login: bool,
+}
+
+/// The moments the deposit-limit prompts are reckoned from: boxed, as
+/// only registration, deposits, limit reviews and the RG read touch them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PromptDates {
     /// Registration time (`None` for players registered before this was
     /// recorded).
     pub(crate) registered_ms: Option<u64>,
@@ -61,6 +79,67 @@ pub(crate) struct PlayerRg {
     pub(crate) limit_review_ms: Option<u64>,
 }
 
+/// A player's RG record as the snapshot image holds it (format 8 on): the
+/// three parts above in one, so the image layout does not depend on how
+/// memory is arranged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlayerRg {
+    pub(crate) reality_check_interval_ms: Option<u64>,
+    pub(crate) session_limit_ms: Option<u64>,
+    pub(crate) session_limit_pending: Option<PendingSessionLimit>,
+    pub(crate) session_started_ms: Option<u64>,
+    pub(crate) acknowledged_ms: Option<u64>,
+    pub(crate) net_minor: i64,
+    pub(crate) held_until_login: bool,
+    pub(crate) registered_ms: Option<u64>,
+    pub(crate) first_deposit_ms: Option<u64>,
+    pub(crate) limit_review_ms: Option<u64>,
+}
+
+impl PlayerRg {
+    /// The image record of `player`'s RG state (`None`: nothing to keep).
+    pub(crate) fn of(player: &Player) -> Option<PlayerRg> {
+        let session = player.session;
+        let settings = player.rg.as_deref().copied().unwrap_or_default();
+        let prompts = player.prompts.as_deref().copied().unwrap_or_default();
+        let record = PlayerRg {
+            reality_check_interval_ms: settings.reality_check_interval_ms,
+            session_limit_ms: settings.session_limit_ms,
+            session_limit_pending: settings.session_limit_pending,
+            session_started_ms: session.started_ms,
+            acknowledged_ms: settings.acknowledged_ms,
+            net_minor: session.net_minor,
+            held_until_login: settings.held_until_login,
+            registered_ms: prompts.registered_ms,
+            first_deposit_ms: prompts.first_deposit_ms,
+            limit_review_ms: prompts.limit_review_ms,
+        };
+        (record != PlayerRg::default()).then_some(record)
+    }
+
+    /// Puts an image record back into `player`'s parts.
+    pub(crate) fn restore_into(self, player: &mut Player) {
+        player.session = PlaySession {
+            started_ms: self.session_started_ms,
+            net_minor: self.net_minor,
+        };
+        let settings = RgSettings {
+            reality_check_interval_ms: self.reality_check_interval_ms,
+            session_limit_ms: self.session_limit_ms,
+            session_limit_pending: self.session_limit_pending,
+            acknowledged_ms: self.acknowledged_ms,
+            held_until_login: self.held_until_login,
+        };
+        player.rg = (settings != RgSettings::default()).then(|| Box::new(settings));
+        let prompts = PromptDates {
+            registered_ms: self.registered_ms,
+            first_deposit_ms: self.first_deposit_ms,
+            limit_review_ms: self.limit_review_ms,
+        };
+        player.prompts = (prompts != PromptDates::default()).then(|| Box::new(prompts));
+    }
+}
+
 /// What setting the session time limit did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SessionLimitChange {
@@ -68,15 +147,7 @@ pub(crate) enum SessionLimitChange {
     Scheduled(u64),
 }
 
-impl PlayerRg {
-    /// A fresh record for a player registered at `now_ms`.
-    pub(crate) fn registered(now_ms: u64) -> PlayerRg {
-        PlayerRg {
-            registered_ms: Some(now_ms),
-            ..PlayerRg::default()
-        }
-    }
-
+impl RgSettings {
     /// The session time limit in force at `now_ms` (a pending change whose
     /// cooling-off has passed counts; nothing is mutated, so a refusal that
     /// reads it changes nothing).
@@ -84,75 +155,6 @@ impl PlayerRg {
         match self.session_limit_pending {
             Some(pending) if pending.effective_at_ms <= now_ms => pending.limit_ms,
             _ => self.session_limit_ms,
-        }
-    }
-
-    /// When the next reality check is (or was) due, if a session is open
-    /// and an interval applies.
-    pub(crate) fn reality_check_due_at(&self, interval_ms: Option<u64>) -> Option<u64> {
-        let started = self.session_started_ms?;
-        let since = self.acknowledged_ms.map_or(started, |ack| ack.max(started));
-        Some(since.saturating_add(interval_ms?))
-    }
-
-    /// Why a bet at `now_ms` is refused, if it is: the session time limit
-    /// first (only a new login lifts it), then an unacknowledged reality check.
-    #[inline]
-    pub(crate) fn bet_refusal(&self, now_ms: u64, interval_ms: Option<u64>) -> Option<Rejection> {
-        if self.held_until_login {
-            let limit_ms = self.session_limit_at(now_ms).unwrap_or(0);
-            return Some(Rejection::SessionTimeLimitReached { limit_ms });
-        }
-        let started = self.session_started_ms?;
-        if let Some(limit_ms) = self.session_limit_at(now_ms)
-            && now_ms >= started.saturating_add(limit_ms)
-        {
-            return Some(Rejection::SessionTimeLimitReached { limit_ms });
-        }
-        match self.reality_check_due_at(interval_ms) {
-            Some(due_at_ms) if now_ms >= due_at_ms => Some(Rejection::RealityCheckDue { due_at_ms }),
-            _ => None,
-        }
-    }
-
-    /// A login: a new session starts; the last one's acknowledgements,
-    /// net position and any hold end with it.
-    pub(crate) fn login(&mut self, now_ms: u64) {
-        self.session_started_ms = Some(now_ms);
-        self.acknowledged_ms = None;
-        self.net_minor = 0;
-        self.held_until_login = false;
-    }
-
-    /// A logout ends the session; one that reached its time limit leaves
-    /// bets refused until the next login.
-    pub(crate) fn logout(&mut self, now_ms: u64) {
-        if let (Some(started), Some(limit_ms)) = (self.session_started_ms, self.session_limit_at(now_ms))
-            && now_ms >= started.saturating_add(limit_ms)
-        {
-            self.held_until_login = true;
-        }
-        self.session_started_ms = None;
-        self.acknowledged_ms = None;
-        self.net_minor = 0;
-    }
-
-    /// A bet was taken: opens a session if none is open, and counts the stake.
-    pub(crate) fn count_bet(&mut self, now_ms: u64, stake_minor: i64, counted: bool) {
-        if self.session_started_ms.is_none() {
-            self.session_started_ms = Some(now_ms);
-            self.acknowledged_ms = None;
-            self.net_minor = 0;
-        }
-        if counted {
-            self.net_minor = self.net_minor.saturating_sub(stake_minor);
-        }
-    }
-
-    /// Money came back (a win or a refund) within the open session.
-    pub(crate) fn count_credit(&mut self, amount_minor: i64) {
-        if self.session_started_ms.is_some() {
-            self.net_minor = self.net_minor.saturating_add(amount_minor);
         }
     }
 
@@ -184,7 +186,112 @@ impl PlayerRg {
             SessionLimitChange::Scheduled(effective_at_ms)
         }
     }
+}
 
+impl Player {
+    /// The player's own RG settings, made empty if there are none yet.
+    pub(crate) fn rg_settings_mut(&mut self) -> &mut RgSettings {
+        self.rg.get_or_insert_with(Box::default)
+    }
+
+    /// The player's prompt dates, made empty if there are none yet.
+    pub(crate) fn prompts_mut(&mut self) -> &mut PromptDates {
+        self.prompts.get_or_insert_with(Box::default)
+    }
+
+    /// The last reality check acknowledged in the open session.
+    fn acknowledged_ms(&self) -> Option<u64> {
+        self.rg.as_deref().and_then(|s| s.acknowledged_ms)
+    }
+
+    /// When the next reality check is (or was) due, if a session is open
+    /// and an interval applies.
+    pub(crate) fn reality_check_due_at(&self, interval_ms: Option<u64>) -> Option<u64> {
+        let started = self.session.started_ms?;
+        let since = self.acknowledged_ms().map_or(started, |ack| ack.max(started));
+        Some(since.saturating_add(interval_ms?))
+    }
+
+    /// Why a bet at `now_ms` is refused, if it is: the session time limit
+    /// first (only a new login lifts it), then an unacknowledged reality
+    /// check. A player without settings of their own reads only the inline
+    /// session.
+    #[inline]
+    pub(crate) fn bet_refusal(&self, now_ms: u64, interval_ms: Option<u64>) -> Option<Rejection> {
+        if let Some(settings) = self.rg.as_deref() {
+            let limit_ms = settings.session_limit_at(now_ms);
+            if settings.held_until_login {
+                let limit_ms = limit_ms.unwrap_or(0);
+                return Some(Rejection::SessionTimeLimitReached { limit_ms });
+            }
+            if let (Some(started), Some(limit_ms)) = (self.session.started_ms, limit_ms)
+                && now_ms >= started.saturating_add(limit_ms)
+            {
+                return Some(Rejection::SessionTimeLimitReached { limit_ms });
+            }
+        }
+        match self.reality_check_due_at(interval_ms) {
+            Some(due_at_ms) if now_ms >= due_at_ms => Some(Rejection::RealityCheckDue { due_at_ms }),
+            _ => None,
+        }
+    }
+
+    /// A login: a new session starts; the last one's acknowledgements,
+    /// net position and any hold end with it.
+    pub(crate) fn login(&mut self, now_ms: u64) {
+        self.session = PlaySession {
+            started_ms: Some(now_ms),
+            net_minor: 0,
+        };
+        if let Some(settings) = self.rg.as_deref_mut() {
+            settings.acknowledged_ms = None;
+            settings.held_until_login = false;
+        }
+    }
+
+    /// A logout ends the session; one that reached its time limit leaves
+    /// bets refused until the next login.
+    pub(crate) fn logout(&mut self, now_ms: u64) {
+        let started = self.session.started_ms;
+        if let Some(settings) = self.rg.as_deref_mut() {
+            if let (Some(started), Some(limit_ms)) = (started, settings.session_limit_at(now_ms))
+                && now_ms >= started.saturating_add(limit_ms)
+            {
+                settings.held_until_login = true;
+            }
+            settings.acknowledged_ms = None;
+        }
+        self.session = PlaySession::default();
+    }
+
+    /// A bet was taken: opens a session if none is open, and counts the
+    /// stake (`counted`: it was staked in the base currency).
+    #[inline]
+    pub(crate) fn count_bet(&mut self, now_ms: u64, stake_minor: i64, counted: bool) {
+        if self.session.started_ms.is_none() {
+            self.session = PlaySession {
+                started_ms: Some(now_ms),
+                net_minor: 0,
+            };
+            if let Some(settings) = self.rg.as_deref_mut() {
+                settings.acknowledged_ms = None;
+            }
+        }
+        if counted {
+            self.session.net_minor = self.session.net_minor.saturating_sub(stake_minor);
+        }
+    }
+
+    /// Money came back (a win or a refund) within the open session.
+    #[inline]
+    pub(crate) fn count_credit(&mut self, amount_minor: i64) {
+        if self.session.started_ms.is_some() {
+            self.session.net_minor = self.session.net_minor.saturating_add(amount_minor);
+        }
+    }
+}
+
+impl PromptDates {
     /// The deposit-limit prompt due at `now_ms`, if any, with why.
     pub(crate) fn limit_prompt(&self, now_ms: u64) -> Option<LimitPrompt> {
         let prompt = |reason, due_since_ms| Some(LimitPrompt { reason, due_since_ms });
