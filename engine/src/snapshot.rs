@@ -21,7 +21,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic "CRPSNAP1"
-//!      8    4 format version (u32, 4, 5 or 6)
+//!      8    4 format version (u32, 4 to 9)
 //!     12    4 reserved (0)
 //!     16    8 seq: the last sequence number applied
 //!     24    8 time_ms of that envelope
@@ -42,7 +42,11 @@
 //! 4 and 5 load with none. Format 7 writes the KYC gates' list empty and
 //! appends the jurisdiction profiles (every version) and each player's age
 //! band and due-diligence state; formats 4 to 6 load with each
-//! jurisdiction's gates as a profile in force since 0.
+//! jurisdiction's gates as a profile in force since 0. Format 8 appends the
+//! players' RG session records. Format 9 extends two records in place: each
+//! profile version ends with its play-session rules, each RG record with
+//! the session's last activity; formats 7 and 8 load with none of either
+//! (no version had the rules, so no activity was kept).
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -63,9 +67,11 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 7: then the jurisdiction profiles and the players' age bands and
 ///    due-diligence states.
 /// 8: format 7, then the players' RG session records.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 8;
+/// 9: format 8 with the profiles' play-session rules and the sessions'
+///    last activity.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 9;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_RG);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_PLAY_SESSION_RULES);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

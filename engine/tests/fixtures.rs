@@ -170,6 +170,40 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
     if !rg.is_empty() {
         expected.insert("rg".to_owned(), rg.join(","));
     }
+    // Since snapshot format 9 (absent before: no version had play-session
+    // rules): the versions with them, and where their players' sessions
+    // stand.
+    let rules: Vec<String> = profiles
+        .jurisdictions()
+        .flat_map(|(code, versions)| versions.all().iter().map(move |v| (code, v)))
+        .filter(|(_, v)| v.profile.play_sessions != players::PlaySessionRules::NONE)
+        .map(|(code, v)| {
+            let rules = v.profile.play_sessions;
+            format!(
+                "{code}:{}:{}:{}",
+                v.effective_from_ms, rules.reality_check_by_default, rules.idle_end_min
+            )
+        })
+        .collect();
+    if !rules.is_empty() {
+        expected.insert("play_session_rules".to_owned(), rules.join(","));
+        let sessions: Vec<String> = (1..=ledger.players_len() as u64)
+            .filter_map(|id| {
+                let status = ledger.rg_status(PlayerId(id), 0).ok()?;
+                let profile =
+                    ledger.profile_in_force(ledger.player_info(PlayerId(id)).ok()?.jurisdiction, status.at_ms);
+                (profile.play_sessions != players::PlaySessionRules::NONE).then(|| {
+                    format!(
+                        "{id}:{:?}:{}:{:?}",
+                        status.session_started_ms,
+                        status.net_position.minor(),
+                        status.bets_refused
+                    )
+                })
+            })
+            .collect();
+        expected.insert("play_sessions".to_owned(), sessions.join(","));
+    }
     expected
 }
 
@@ -769,6 +803,37 @@ fn history() -> (Vec<Request>, Vec<Request>) {
             player: PlayerId(2),
             interval_ms: Some(0),
         }),
+        // Since snapshot format 9: a profile with play-session rules (IM:
+        // reality checks every hour by default, sessions end after 30 idle
+        // minutes), one from before them (tag 47), and player 105 of IM
+        // funded; its bets follow below.
+        Command::Players(players::Command::SetJurisdictionProfile {
+            jurisdiction: Some(Jurisdiction::new("IM").unwrap()),
+            profile: Box::new(players::JurisdictionProfile {
+                play_sessions: players::PlaySessionRules {
+                    reality_check_by_default: true,
+                    idle_end_min: 30,
+                },
+                ..players::JurisdictionProfile::UNRESTRICTED
+            }),
+            effective_from_ms: None,
+            operator: OperatorId(1),
+        }),
+        Command::Players(players::Command::SetJurisdictionProfileV1 {
+            jurisdiction: Some(Jurisdiction::new("IE").unwrap()),
+            profile: players::ProfileV1(Box::new(players::JurisdictionProfile::UNRESTRICTED)),
+            effective_from_ms: None,
+            operator: OperatorId(1),
+        }),
+        Command::Players(players::Command::RegisterPlayer {
+            currency: eur,
+            jurisdiction: Jurisdiction::new("IM").unwrap(),
+        }),
+        Command::Payments(payments::Command::Deposit {
+            player: PlayerId(105),
+            currency: eur,
+            amount: minor(10_000),
+        }),
     ];
     // Ids "fx-<n>" with n the position, which the payment and rollback
     // commands above refer to.
@@ -784,6 +849,27 @@ fn history() -> (Vec<Request>, Vec<Request>) {
             command,
         });
     }
+    // Player 105 bets once a minute: the hour's reality check falls due
+    // (a bet refused), is acknowledged, and play goes on.
+    let mt_bet = |n: usize| {
+        Command::from(Bet {
+            player: PlayerId(105),
+            currency: eur,
+            amount: minor(10),
+            round: round(&format!("fx-mt-{n}")),
+            close_round: true,
+        })
+    };
+    let mut mt_session: Vec<Command> = (0..62).map(mt_bet).collect();
+    mt_session.push(Command::Rg(rg::Command::AcknowledgeRealityCheck {
+        player: PlayerId(105),
+    }));
+    mt_session.push(mt_bet(62));
+    first.extend(mt_session.into_iter().enumerate().map(|(n, command)| Request {
+        source: operator,
+        id: id(&format!("fx-mt-{n}")),
+        command,
+    }));
     // A conflict: an id seen before with another command.
     first.push(Request {
         source: operator,
@@ -804,5 +890,12 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         }),
     }];
     second.extend((0..150).map(|_| workload.next_request()));
+    // Hours later (the workload's requests between): the idle end closed
+    // that session, so this bet opens a new one.
+    second.push(Request {
+        source: operator,
+        id: id("fx-mt-later"),
+        command: mt_bet(63),
+    });
     (first, second)
 }

@@ -29,6 +29,7 @@ fn changes_view(command: &Command) -> bool {
                 | players::Command::RegisterAged { .. }
                 | players::Command::SetAgeBand { .. }
                 | players::Command::SetJurisdictionProfile { .. }
+                | players::Command::SetJurisdictionProfileV1 { .. }
                 | players::Command::SetJurisdictionRules { .. }
         ) | Command::Access(access::Command::CreateOperator { .. })
             | Command::Access(access::Command::CreateAggregator { .. })

@@ -247,7 +247,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let engine = Engine::new(sequencer.handle(), config.retry_after_s);
     let first_token_path = first_operator(&engine, &view, &dir).await?;
     if config.ship_jurisdiction_profiles {
-        ship_jurisdiction_profiles(&engine, &view).await?;
+        ship_jurisdiction_profiles(&engine, &view, clock()).await?;
     }
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let projection = readmodel.clone();
@@ -512,15 +512,14 @@ fn advertise_http3(router: Router, port: u16) -> Router {
     ))
 }
 
-/// Creates the first operator (admin) of an empty ledger; returns the path
-/// of its token file either way.
 /// Submits each jurisdiction profile this release ships that the ledger
-/// has no version of (under a fixed request id per profile, so a start
-/// that repeats one gets the recorded outcome): profiles are journaled
-/// data, so a later release with new values changes nothing an old journal
-/// replays to.
-async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView) -> Result<(), ServeError> {
-    let commands = pam::jurisdictions::shipped_commands(&view.read());
+/// has no version of, or still has only an earlier shipped revision of
+/// (under a fixed request id per profile and revision, so a start that
+/// repeats one gets the recorded outcome): profiles are journaled data, so
+/// a later release with new values changes nothing an old journal replays
+/// to, and a profile an operator set is never replaced.
+async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView, now_ms: u64) -> Result<(), ServeError> {
+    let commands = pam::jurisdictions::shipped_commands(&view.read(), now_ms);
     let bootstrap = |e: &dyn std::fmt::Display| ServeError::Bootstrap(e.to_string());
     for (id, command) in commands {
         let request = Request {
@@ -537,6 +536,8 @@ async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView) -> Resul
     Ok(())
 }
 
+/// Creates the first operator (admin) of an empty ledger; returns the path
+/// of its token file either way.
 async fn first_operator(engine: &Engine, view: &SharedView, dir: &std::path::Path) -> Result<PathBuf, ServeError> {
     let path = dir.join(tokens::FIRST_TOKEN_FILE);
     if view.read().access.operators_len() > 0 {

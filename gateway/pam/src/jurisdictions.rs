@@ -21,8 +21,8 @@ use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
 use engine::command::JurisdictionRules;
 use engine::players::{
-    AgeBand, CurrencyAmount, DepositLimitDefault, JurisdictionProfile, PROFILE_CURRENCIES_MAX, ProfileVersion,
-    StakeCap, Versions,
+    AgeBand, CurrencyAmount, DepositLimitDefault, JurisdictionProfile, PROFILE_CURRENCIES_MAX, PlaySessionRules,
+    ProfileVersion, StakeCap, Versions,
 };
 use engine::{Amount, Command, Currency, Jurisdiction, OperatorId, Outcome, PlayerId, players};
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,9 @@ fn due_diligence_thresholds() -> Vec<CurrencyAmount> {
 ///   19 January 2026);
 /// - self-exclusion at least six months: LCCP SR code 3.5.3 (181 days,
 ///   the shortest six calendar months);
-/// - reality checks: RTS 13 (the interval is the operator's; 60 minutes);
+/// - reality checks: RTS 13 (the interval is the operator's; every 60
+///   minutes for every player who set none; a session ends after 30 idle
+///   minutes);
 /// - no reversal of withdrawals: RTS 14B;
 /// - KYC before gambling and before deposits: LCCP 17 (age and identity
 ///   verified before a customer may deposit or gamble).
@@ -102,6 +104,7 @@ pub fn united_kingdom() -> JurisdictionProfile {
         deposit_limit_defaults: Vec::new(),
         due_diligence_thresholds: due_diligence_thresholds(),
         withdrawal_reversal_allowed: false,
+        play_sessions: SHIPPED_PLAY_SESSIONS,
     }
 }
 
@@ -110,7 +113,7 @@ pub fn united_kingdom() -> JurisdictionProfile {
 /// - self-exclusion at least six months: the same directive, art. 11
 ///   (definite self-exclusion of not less than six months);
 /// - reality checks: art. 8 (the player sets the interval; 60 minutes by
-///   default);
+///   default; a session ends after 30 idle minutes);
 /// - KYC before withdrawals: PMLFTR and the FIAU Implementing Procedures
 ///   (verification by the EUR 2,000 threshold at the latest; withdrawals
 ///   wait for it);
@@ -131,16 +134,41 @@ pub fn malta() -> JurisdictionProfile {
         deposit_limit_defaults: Vec::new(),
         due_diligence_thresholds: due_diligence_thresholds(),
         withdrawal_reversal_allowed: true,
+        play_sessions: SHIPPED_PLAY_SESSIONS,
     }
 }
 
 /// The default profile, for jurisdictions without one: 18+, the EU AML
-/// threshold, a 60-minute reality check, and nothing else restricted until
-/// a compliance operator configures the jurisdiction.
+/// threshold, a 60-minute reality check for every player (sessions end
+/// after 30 idle minutes), and nothing else restricted until a compliance
+/// operator configures the jurisdiction.
 pub fn default_profile() -> JurisdictionProfile {
     JurisdictionProfile {
         due_diligence_thresholds: due_diligence_thresholds(),
+        play_sessions: SHIPPED_PLAY_SESSIONS,
         ..JurisdictionProfile::UNRESTRICTED
+    }
+}
+
+/// The play-session rules of every shipped profile: the reality check at
+/// the profile's interval for every player who set none, and sessions that
+/// end after 30 minutes without a bet or win (so a player back the next
+/// day starts a new session instead of facing a day-long one).
+pub const SHIPPED_PLAY_SESSIONS: PlaySessionRules = PlaySessionRules {
+    reality_check_by_default: true,
+    idle_end_min: 30,
+};
+
+/// Which revision of the shipped profiles this release carries. Revision 1
+/// (the first release with profiles) had no play-session rules; revision
+/// 2 adds them.
+pub const SHIPPED_REVISION: u32 = 2;
+
+/// A shipped profile as revision 1 had it.
+fn revision_1(profile: &JurisdictionProfile) -> JurisdictionProfile {
+    JurisdictionProfile {
+        play_sessions: PlaySessionRules::NONE,
+        ..profile.clone()
     }
 }
 
@@ -156,15 +184,27 @@ pub fn shipped() -> Vec<(Option<Jurisdiction>, JurisdictionProfile)> {
     ]
 }
 
-/// The commands that submit the shipped profiles the ledger (as `view`
-/// shows it) has no version of, each with its request id: a restart that
-/// submits one again gets the recorded outcome.
-pub fn shipped_commands(view: &edge::view::View) -> Vec<(String, Command)> {
+/// The commands that submit the shipped profiles, each with its request
+/// id (a restart that submits one again gets the recorded outcome): where
+/// the ledger (as `view` shows it at `now_ms`) has no version yet, and
+/// where it still runs an earlier revision the system shipped, unchanged
+/// by any operator. A profile a compliance operator set is never replaced.
+pub fn shipped_commands(view: &edge::view::View, now_ms: u64) -> Vec<(String, Command)> {
     shipped()
         .into_iter()
-        .filter(|(jurisdiction, _)| view.profiles.versions(*jurisdiction).is_none_or(|v| v.all().is_empty()))
+        .filter(|(jurisdiction, profile)| match view.profiles.versions(*jurisdiction) {
+            None => true,
+            Some(versions) if versions.all().is_empty() => true,
+            Some(versions) => {
+                let only_shipped = versions.all().iter().all(|v| v.set_by == OperatorId::SYSTEM);
+                let earlier = versions
+                    .in_force(now_ms)
+                    .is_some_and(|v| v.profile == revision_1(profile) && v.profile != *profile);
+                only_shipped && earlier
+            }
+        })
         .map(|(jurisdiction, profile)| {
-            let id = format!("shipped-profile-{}-1", code_text(jurisdiction));
+            let id = format!("shipped-profile-{}-{SHIPPED_REVISION}", code_text(jurisdiction));
             let command = players::Command::SetJurisdictionProfile {
                 jurisdiction,
                 profile: Box::new(profile),
@@ -249,6 +289,24 @@ pub struct ProfileBody {
     pub due_diligence_thresholds: Vec<ThresholdBody>,
     /// Whether a player may reverse a requested withdrawal.
     pub withdrawal_reversal_allowed: bool,
+    /// How play sessions run (absent: neither rule, as profiles set before
+    /// these rules existed).
+    #[serde(default)]
+    pub play_sessions: PlaySessionsBody,
+}
+
+/// A profile's play-session rules, as JSON. They count from the moment
+/// their version takes effect.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaySessionsBody {
+    /// Every player without an interval of their own gets reality checks at
+    /// `reality_check_interval_min`.
+    pub reality_check_by_default: bool,
+    /// A session with no bet, win or acknowledgement for this many minutes
+    /// ends; the next bet opens a new one (0: only a logout or the next
+    /// login ends a session; at most 1440).
+    pub idle_end_min: u32,
 }
 
 fn invalid(field: &str, what: &str) -> ApiError {
@@ -289,6 +347,9 @@ impl ProfileBody {
         }
         if !(1..=1440).contains(&self.reality_check_interval_min) {
             return Err(invalid("reality_check_interval_min", "1 to 1440 minutes"));
+        }
+        if self.play_sessions.idle_end_min > PlaySessionRules::IDLE_END_MAX_MIN {
+            return Err(invalid("play_sessions.idle_end_min", "0 (no idle end) to 1440 minutes"));
         }
         if self.self_exclusion_min_days > 3650 {
             return Err(invalid("self_exclusion_min_days", "0 to 3650 days"));
@@ -352,6 +413,10 @@ impl ProfileBody {
             deposit_limit_defaults,
             due_diligence_thresholds,
             withdrawal_reversal_allowed: self.withdrawal_reversal_allowed,
+            play_sessions: PlaySessionRules {
+                reality_check_by_default: self.play_sessions.reality_check_by_default,
+                idle_end_min: self.play_sessions.idle_end_min,
+            },
         };
         // What the ledger also checks: refused here first, with a clear error.
         profile
@@ -402,6 +467,10 @@ impl ProfileBody {
                 })
                 .collect(),
             withdrawal_reversal_allowed: profile.withdrawal_reversal_allowed,
+            play_sessions: PlaySessionsBody {
+                reality_check_by_default: profile.play_sessions.reality_check_by_default,
+                idle_end_min: profile.play_sessions.idle_end_min,
+            },
         }
     }
 }
@@ -792,5 +861,94 @@ mod tests {
         );
         assert!(effective_from(&serde_json::json!(-5)).is_err());
         assert!(effective_from(&serde_json::json!("tomorrow")).is_err());
+        let mut body = ProfileBody::of(&malta());
+        body.play_sessions.idle_end_min = 1441;
+        let error = body.to_profile().unwrap_err();
+        assert_eq!(
+            (error.code, error.message.starts_with("play_sessions.idle_end_min")),
+            ("invalid_profile", true)
+        );
+        // Absent play-session rules are none, as before they existed.
+        let mut json = serde_json::to_value(ProfileBody::of(&malta())).unwrap();
+        json.as_object_mut().unwrap().remove("play_sessions");
+        let body: ProfileBody = serde_json::from_value(json).unwrap();
+        assert_eq!(body.to_profile().unwrap().play_sessions, PlaySessionRules::NONE);
+    }
+
+    /// Applies `command` to `ledger` at `time_ms` as the system would.
+    fn apply(ledger: &mut engine::Ledger, time_ms: u64, id: &str, command: Command) -> Outcome {
+        let envelope = engine::Envelope {
+            seq: ledger.last_seq() + 1,
+            time_ms,
+            request: engine::Request {
+                source: engine::SourceId(0),
+                id: engine::ExtId::new(id).unwrap(),
+                command,
+            },
+        };
+        ledger.apply(&envelope)
+    }
+
+    #[test]
+    fn a_new_release_ships_its_revision_where_the_ledger_runs_the_last_one_unchanged() {
+        let t0 = 1_780_000_000_000;
+        let mut ledger = engine::Ledger::new(engine::Config::default());
+        // What the first release with profiles submitted: revision 1 of every
+        // shipped profile; then an operator set Malta's.
+        for (jurisdiction, profile) in shipped() {
+            let command = players::Command::SetJurisdictionProfile {
+                jurisdiction,
+                profile: Box::new(revision_1(&profile)),
+                effective_from_ms: None,
+                operator: OperatorId::SYSTEM,
+            };
+            let id = format!("shipped-profile-{}-1", code_text(jurisdiction));
+            assert_eq!(
+                apply(&mut ledger, t0, &id, Command::Players(command)),
+                Outcome::Accepted
+            );
+        }
+        let operators_own = players::Command::SetJurisdictionProfile {
+            jurisdiction: Jurisdiction::new("MT").ok(),
+            profile: Box::new(revision_1(&malta())),
+            effective_from_ms: None,
+            operator: OperatorId(7),
+        };
+        assert_eq!(
+            apply(&mut ledger, t0 + 1, "mt-by-hand", Command::Players(operators_own)),
+            Outcome::Accepted
+        );
+        let now = t0 + 60_000;
+        let view = edge::view::View::of(&ledger);
+        let commands = shipped_commands(&view, now);
+        let ids: Vec<&str> = commands.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "shipped-profile-GB-2",
+                "shipped-profile-UK-2",
+                "shipped-profile-default-2"
+            ],
+            "Malta was set by an operator: kept"
+        );
+        for (id, command) in commands {
+            assert_eq!(apply(&mut ledger, now, &id, command), Outcome::Accepted);
+        }
+        let in_force = ledger.profile_in_force(Jurisdiction::new("GB").unwrap(), now);
+        assert_eq!(in_force.play_sessions, SHIPPED_PLAY_SESSIONS);
+        assert_eq!(
+            ledger
+                .profile_in_force(Jurisdiction::new("MT").unwrap(), now)
+                .play_sessions,
+            PlaySessionRules::NONE
+        );
+        // Once shipped, nothing more to ship.
+        assert!(shipped_commands(&edge::view::View::of(&ledger), now + 1).is_empty());
+        // A fresh ledger gets every shipped profile.
+        let fresh = engine::Ledger::new(engine::Config::default());
+        assert_eq!(
+            shipped_commands(&edge::view::View::of(&fresh), now).len(),
+            shipped().len()
+        );
     }
 }

@@ -357,6 +357,11 @@ fn players_change(
             jurisdiction,
             effective_from_ms,
             ..
+        }
+        | players::Command::SetJurisdictionProfileV1 {
+            jurisdiction,
+            effective_from_ms,
+            ..
         } => Change {
             field: Some(format!(
                 "jurisdiction_profile:{}",

@@ -982,9 +982,24 @@ mod tests {
         let commands = [
             (
                 47u16,
+                players::Command::SetJurisdictionProfileV1 {
+                    jurisdiction: Jurisdiction::new("GB").ok(),
+                    profile: players::ProfileV1(Box::new(profile.clone())),
+                    effective_from_ms: Some(1_780_000_000_000),
+                    operator,
+                },
+            ),
+            (
+                63,
                 players::Command::SetJurisdictionProfile {
                     jurisdiction: Jurisdiction::new("GB").ok(),
-                    profile: Box::new(profile),
+                    profile: Box::new(JurisdictionProfile {
+                        play_sessions: players::PlaySessionRules {
+                            reality_check_by_default: true,
+                            idle_end_min: 30,
+                        },
+                        ..profile
+                    }),
                     effective_from_ms: Some(1_780_000_000_000),
                     operator,
                 },
@@ -1047,6 +1062,65 @@ mod tests {
             to_bytes(&Outcome::Rejected(Rejection::DueDiligenceRequired)),
             [7, 0, 43, 0]
         );
+    }
+
+    /// A profile set before play-session rules (tag 47) keeps its bytes and
+    /// decodes with none; the current command (tag 63) is the same bytes
+    /// followed by the rules.
+    #[test]
+    fn profiles_from_before_play_session_rules_decode_with_none() {
+        use crate::ids::OperatorId;
+        use crate::ledger::players::{self, JurisdictionProfile, PlaySessionRules, ProfileV1};
+        let rules = PlaySessionRules {
+            reality_check_by_default: true,
+            idle_end_min: 45,
+        };
+        let current = JurisdictionProfile {
+            play_sessions: rules,
+            ..JurisdictionProfile::UNRESTRICTED
+        };
+        let set = |tag: u16| {
+            let command = match tag {
+                47 => players::Command::SetJurisdictionProfileV1 {
+                    jurisdiction: None,
+                    profile: ProfileV1(Box::new(current.clone())),
+                    effective_from_ms: None,
+                    operator: OperatorId(1),
+                },
+                _ => players::Command::SetJurisdictionProfile {
+                    jurisdiction: None,
+                    profile: Box::new(current.clone()),
+                    effective_from_ms: None,
+                    operator: OperatorId(1),
+                },
+            };
+            to_bytes(&Command::Players(command))
+        };
+        let (old, new) = (set(47), set(63));
+        // After the profile: no effective time (1 byte), the operator (4).
+        let profile_end = old.len() - 5;
+        let rules_bytes = [1, 45, 0, 0, 0];
+        let expected = [&old[2..profile_end], &rules_bytes, &old[profile_end..]].concat();
+        assert_eq!(new[2..], expected, "the same fields, then the rules");
+        match from_bytes::<Command>(&old) {
+            Ok(Command::Players(players::Command::SetJurisdictionProfileV1 { profile, .. })) => {
+                assert_eq!(profile.0.play_sessions, PlaySessionRules::NONE);
+                assert_eq!(
+                    *profile.0,
+                    JurisdictionProfile {
+                        play_sessions: PlaySessionRules::NONE,
+                        ..current.clone()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match from_bytes::<Command>(&new) {
+            Ok(Command::Players(players::Command::SetJurisdictionProfile { profile, .. })) => {
+                assert_eq!(*profile, current);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -23,10 +23,10 @@ use crate::outcome::{
     Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
-// rejections 37–39.
+// Unused and reserved: commands 38, 39, 42, 46, 51 (57–62 held for the
+// cashier); outcomes 15, 16; rejections 37–39.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 57;
+pub const TAG_COMMAND: u16 = 64;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
@@ -255,10 +255,11 @@ codec_enum_tagged!(players::Command, "Command": u16 {
     37 => ApplyKycVerdict { player, check, event_ms, level, reason },
     40 => RecordLogin { player, context },
     41 => RecordLogout { player, context },
-    47 => SetJurisdictionProfile { jurisdiction, profile, effective_from_ms, operator },
+    47 => SetJurisdictionProfileV1 { jurisdiction, profile, effective_from_ms, operator },
     48 => RecordDueDiligence { player, reason, operator },
     49 => SetAgeBand { player, band, operator },
     50 => RegisterAged { currency, jurisdiction, profile, indexes, age_band, operator },
+    63 => SetJurisdictionProfile { jurisdiction, profile, effective_from_ms, operator },
 });
 codec_enum_tagged!(rg::Command, "Command": u16 {
     4 => SelfExclude { player, until_ms },

@@ -77,6 +77,10 @@ pub const IMAGE_FORMAT_JURISDICTION_PROFILES: u32 = 7;
 /// The image layout of snapshot format 8: format 7, then the players' RG
 /// session records.
 pub const IMAGE_FORMAT_RG: u32 = 8;
+/// The image layout of snapshot format 9: format 8 with each jurisdiction
+/// profile's play-session rules after its other fields, and each RG
+/// record's last activity after its other fields.
+pub const IMAGE_FORMAT_PLAY_SESSION_RULES: u32 = 9;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -252,7 +256,9 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // tags are never reused). The order is frozen (format 4): the players'
 // part (accounts, then jurisdictions), access, the request memory, the
 // rounds, the flows, the open payments, the history; format 5 appends the
-// profiles, format 6 the KYC records, format 8 the RG session records.
+// profiles, format 6 the KYC records, format 8 the RG session records;
+// format 9 extends two records (the profiles' play-session rules, the RG
+// records' last activity), decoded in the older layouts by `decode_v1`.
 // [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
@@ -280,10 +286,10 @@ impl Encode for LedgerImage {
 
 impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
-    /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`] or
-    /// [`IMAGE_FORMAT_RG`]) that must use all of `bytes`.
+    /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`],
+    /// [`IMAGE_FORMAT_RG`] or [`IMAGE_FORMAT_PLAY_SESSION_RULES`]) that must use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_RG).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_PLAY_SESSION_RULES).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -311,15 +317,19 @@ impl LedgerImage {
                 _ => Decode::decode(input)?,
             },
             jurisdictions: match format {
-                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Some(Decode::decode(input)?),
+                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Some(ProfilesParts::decode_v1(input)?),
+                IMAGE_FORMAT_PLAY_SESSION_RULES => Some(Decode::decode(input)?),
                 _ => None,
             },
             compliance: match format {
-                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Decode::decode(input)?,
+                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG | IMAGE_FORMAT_PLAY_SESSION_RULES => {
+                    Decode::decode(input)?
+                }
                 _ => Vec::new(),
             },
             rg: match format {
-                IMAGE_FORMAT_RG => Decode::decode(input)?,
+                IMAGE_FORMAT_RG => PlayerRg::decode_v1_list(input)?,
+                IMAGE_FORMAT_PLAY_SESSION_RULES => Decode::decode(input)?,
                 _ => Vec::new(),
             },
         };

@@ -54,8 +54,8 @@ use self::account::Player;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
 pub use self::image::{
-    IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PROFILES,
-    IMAGE_FORMAT_RG, LedgerImage,
+    IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES,
+    IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
 };
 use self::payments::PaymentsState;
 use self::players::PlayersState;

@@ -377,3 +377,153 @@ fn the_session_state_replays_to_the_same_refusals() {
     let replayed = h.replay();
     assert_eq!(replayed.rg_status(p, h.now).unwrap(), status(&h, p));
 }
+
+/// Malta's profile from now: reality checks every hour for everyone, and
+/// (if `idle_end_min` is not 0) sessions that end when idle that long.
+fn session_rules_cmd(idle_end_min: u32) -> Command {
+    Command::Players(players::Command::SetJurisdictionProfile {
+        jurisdiction: Some(engine_core::Jurisdiction::new("MT").unwrap()),
+        profile: Box::new(players::JurisdictionProfile {
+            reality_check_interval_min: 60,
+            play_sessions: players::PlaySessionRules {
+                reality_check_by_default: true,
+                idle_end_min,
+            },
+            ..players::JurisdictionProfile::UNRESTRICTED
+        }),
+        effective_from_ms: None,
+        operator: OperatorId(4),
+    })
+}
+
+#[test]
+fn a_profile_gives_its_interval_to_every_player_without_one_reckoned_from_when_it_took_effect() {
+    let mut h = Harness::new();
+    let p = h.register();
+    h.fund(p, 10_000);
+    // A session open for hours before the profile: nothing was due then,
+    // and the profile reckons nothing before it took effect.
+    assert!(h.bet("b1", p, 1_00, "r1").is_ok());
+    h.advance(3 * 60 * MINUTE);
+    let effective = h.now;
+    check(h.run(OPS, session_rules_cmd(0)), Outcome::Accepted);
+    assert!(h.bet("b2", p, 1_00, "r2").is_ok());
+    let seen = status(&h, p);
+    assert_eq!(seen.reality_check_interval_ms, Some(60 * MINUTE));
+    assert_eq!(seen.reality_check.map(|c| c.due_at_ms), Some(effective + 60 * MINUTE));
+    h.advance(60 * MINUTE);
+    let due = Rejection::RealityCheckDue {
+        due_at_ms: effective + 60 * MINUTE,
+    };
+    refused_unchanged(&mut h, bet_cmd(p, 1_00, "r3"), due, p);
+    check(h.run(OPS, ack_cmd(p)), Outcome::Accepted);
+    assert!(h.bet("b3", p, 1_00, "r3").is_ok());
+    // A player's own interval wins over the profile's.
+    let q = h.register();
+    h.fund(q, 10_000);
+    check(h.run(OPS, interval_cmd(q, Some(20 * MINUTE))), Outcome::Accepted);
+    let first_bet = h.now;
+    assert!(h.bet("b4", q, 1_00, "r4").is_ok());
+    h.advance(20 * MINUTE);
+    check_rejected(
+        h.run(GAME, bet_cmd(q, 1_00, "r5")),
+        Rejection::RealityCheckDue {
+            due_at_ms: first_bet + 20 * MINUTE,
+        },
+    );
+    // Other jurisdictions keep none.
+    let r = h.register_in(EUR, "SE");
+    assert_eq!(status(&h, r).reality_check_interval_ms, None);
+    let replayed = h.replay();
+    for player in [p, q, r] {
+        assert_eq!(replayed.rg_status(player, h.now).unwrap(), status(&h, player));
+    }
+}
+
+#[test]
+fn a_profile_set_before_play_session_rules_existed_gives_no_interval() {
+    let mut h = Harness::new();
+    // The command of journals written before the rules (tag 47), with the
+    // interval field every profile had: it was never a default, and
+    // replaying such a journal must refuse nothing new.
+    let before = Command::Players(players::Command::SetJurisdictionProfileV1 {
+        jurisdiction: Some(engine_core::Jurisdiction::new("MT").unwrap()),
+        profile: players::ProfileV1(Box::new(players::JurisdictionProfile::UNRESTRICTED)),
+        effective_from_ms: None,
+        operator: OperatorId(4),
+    });
+    check(h.run(OPS, before), Outcome::Accepted);
+    let p = h.register();
+    h.fund(p, 10_000);
+    assert!(h.bet("b1", p, 1_00, "r1").is_ok());
+    h.advance(DAY);
+    assert!(h.bet("b2", p, 1_00, "r2").is_ok());
+    let seen = status(&h, p);
+    assert_eq!((seen.reality_check_interval_ms, seen.reality_check), (None, None));
+}
+
+#[test]
+fn an_idle_session_ends_and_the_next_bet_opens_a_new_one() {
+    let mut h = Harness::new();
+    check(h.run(OPS, session_rules_cmd(30)), Outcome::Accepted);
+    let p = h.register();
+    h.fund(p, 10_000);
+    let started = h.now;
+    assert!(h.bet("b1", p, 2_00, "r1").is_ok());
+    // Activity keeps it open: a bet or a win within 30 minutes of the last.
+    h.advance(29 * MINUTE);
+    assert!(h.win(p, 50, "r1").is_ok());
+    h.advance(29 * MINUTE);
+    assert!(h.bet("b2", p, 1_00, "r2").is_ok());
+    assert_eq!(status(&h, p).session_started_ms, Some(started));
+    assert_eq!(status(&h, p).net_position, amt(-2_00 + 50 - 1_00));
+    // 30 idle minutes end it: nothing is due, nothing to acknowledge, and
+    // a late win lands without reopening it.
+    h.advance(30 * MINUTE);
+    let seen = status(&h, p);
+    assert_eq!((seen.session_started_ms, seen.reality_check), (None, None));
+    assert_eq!(seen.net_position, amt(0));
+    check_rejected(h.run(OPS, ack_cmd(p)), Rejection::NoPlaySession);
+    assert!(h.win(p, 1_00, "r2").is_ok());
+    assert_eq!(status(&h, p).session_started_ms, None);
+    // The next bet opens a new session, checked an hour from its start.
+    let restarted = h.now;
+    assert!(h.bet("b3", p, 1_00, "r3").is_ok());
+    let seen = status(&h, p);
+    assert_eq!(seen.session_started_ms, Some(restarted));
+    assert_eq!(seen.net_position, amt(-1_00));
+    assert_eq!(seen.reality_check.map(|c| c.due_at_ms), Some(restarted + 60 * MINUTE));
+    let replayed = h.replay();
+    assert_eq!(replayed.rg_status(p, h.now).unwrap(), status(&h, p));
+}
+
+#[test]
+fn a_session_that_reached_its_time_limit_before_going_idle_stays_held_until_login() {
+    let mut h = Harness::new();
+    check(h.run(OPS, session_rules_cmd(30)), Outcome::Accepted);
+    let p = h.register();
+    h.fund(p, 10_000);
+    check(h.run(OPS, session_limit_cmd(p, Some(40 * MINUTE))), Outcome::Accepted);
+    let started = h.now;
+    assert!(h.bet("b1", p, 1_00, "r1").is_ok());
+    h.advance(20 * MINUTE);
+    assert!(h.bet("b2", p, 1_00, "r2").is_ok());
+    h.advance(20 * MINUTE);
+    let held = Rejection::SessionTimeLimitReached { limit_ms: 40 * MINUTE };
+    refused_unchanged(&mut h, bet_cmd(p, 1_00, "r3"), held, p);
+    // Going idle does not lift it: the session ended past its limit.
+    h.advance(2 * 60 * MINUTE);
+    refused_unchanged(&mut h, bet_cmd(p, 1_00, "r3"), held, p);
+    check(h.run(OPS, login_cmd(p)), Outcome::LoginRecorded { blocked: None });
+    assert!(h.bet("b3", p, 1_00, "r3").is_ok());
+    assert!(status(&h, p).session_started_ms > Some(started));
+    // A session that went idle before its limit ends without a hold.
+    let q = h.register();
+    h.fund(q, 10_000);
+    check(h.run(OPS, session_limit_cmd(q, Some(40 * MINUTE))), Outcome::Accepted);
+    assert!(h.bet("b4", q, 1_00, "r4").is_ok());
+    h.advance(35 * MINUTE);
+    assert!(h.bet("b5", q, 1_00, "r5").is_ok());
+    check(h.run(OPS, logout_cmd(q)), Outcome::Accepted);
+    assert!(h.bet("b6", q, 1_00, "r6").is_ok());
+}

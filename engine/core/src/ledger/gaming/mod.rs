@@ -20,6 +20,7 @@ pub(crate) use self::rounds::{Round, RoundParts, RoundStore};
 
 use super::account::{Activity, BonusRoute, Wallet};
 use super::players::player_index;
+use super::rg::session::SessionRules;
 use super::store::{BetDetail, Detail, Key, Retention, TxRecord};
 use super::{Applied, Ctx, Ledger, rejected};
 use crate::command::LimitMetric;
@@ -69,6 +70,9 @@ impl Credit {
 
 /// A validated bet, ready to commit.
 struct BetPlan {
+    /// The play-session rules of the profile version the bet was checked
+    /// against, to count it into the session by the same rules.
+    session_rules: SessionRules,
     index: u32,
     round_key: Key,
     round: Round,
@@ -118,7 +122,7 @@ impl Ledger {
             }
         }
         let (wagering_credit, conversion_forfeit) = wager(wallet, &bet.round, bet.amount);
-        self.rg_count_bet(bet.player, bet.currency, bet.amount, ctx.time_ms);
+        self.rg_count_bet(bet.player, bet.currency, bet.amount, ctx.time_ms, &plan.session_rules);
         let flows = self.flows_mut(bet.currency);
         flows.bets += i128::from(bet.amount.minor());
         flows.bonus_forfeited += i128::from(expired.minor()) + i128::from(conversion_forfeit.minor());
@@ -162,14 +166,16 @@ impl Ledger {
         if !bet.amount.is_positive() {
             return Err(Rejection::InvalidAmount);
         }
-        let (player, profile) = self.players.with_profile(bet.player, ctx.time_ms)?;
+        let (player, version) = self.players.with_profile_version(bet.player, ctx.time_ms)?;
+        let profile = &version.profile;
         player.check(Activity::Bet, profile, ctx.time_ms)?;
         if let Some(cap) = profile.stake_cap(bet.currency, player.age_band)
             && bet.amount > cap
         {
             return Err(Rejection::StakeCapExceeded { cap });
         }
-        self.rg_bet_check(player, ctx.time_ms)?;
+        let session_rules = SessionRules::of(version);
+        self.rg_bet_check(player, &session_rules, ctx.time_ms)?;
         let index = owner_index(bet.player)?;
         let round_key = self.fingerprints.round(ctx.source, &bet.round);
         let round = self.gaming.rounds.get(round_key).cloned();
@@ -203,6 +209,7 @@ impl Ledger {
             ..round
         };
         Ok(BetPlan {
+            session_rules,
             index,
             round_key,
             round,
@@ -244,7 +251,7 @@ impl Ledger {
         if let Some(limits) = wallet.limits.as_deref_mut() {
             limits.record(LimitMetric::Loss, ctx.time_ms, -win.amount.minor());
         }
-        self.rg_count_credit(win.player, currency, win.amount);
+        self.rg_count_credit(win.player, currency, win.amount, ctx.time_ms);
         let flows = self.flows_mut(currency);
         flows.wins += i128::from(win.amount.minor());
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
@@ -284,7 +291,7 @@ impl Ledger {
                 limits.take_back(metric, placed, stake);
             }
         }
-        self.rg_count_credit(id, bet.currency, Amount::from_minor(stake));
+        self.rg_count_credit(id, bet.currency, Amount::from_minor(stake), ctx.time_ms);
         let flows = self.flows_mut(bet.currency);
         flows.rollbacks += i128::from(stake);
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());

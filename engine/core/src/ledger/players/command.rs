@@ -1,7 +1,7 @@
 //! The players domain's commands (account life-cycle, profiles, KYC,
 //! jurisdiction profiles, due diligence) and the account types they carry.
 
-use super::jurisdictions::{AgeBand, JurisdictionProfile};
+use super::jurisdictions::{AgeBand, JurisdictionProfile, ProfileV1};
 use super::kyc::{KycDocument, KycSource};
 use crate::ids::{BlindIndex, ExtId, IdError, Jurisdiction, KeyId, OperatorId, PlayerId, Reason};
 use crate::money::Currency;
@@ -183,6 +183,20 @@ pub enum Command {
         /// Who set it.
         operator: OperatorId,
     },
+    /// [`Command::SetJurisdictionProfile`] as journaled before profiles
+    /// had play-session rules (tag 47): the version has
+    /// [`PlaySessionRules::NONE`](super::PlaySessionRules::NONE). Decoded
+    /// from old journals; the gateway sends the current command.
+    SetJurisdictionProfileV1 {
+        /// The jurisdiction (`None`: the default profile).
+        jurisdiction: Option<Jurisdiction>,
+        /// The profile.
+        profile: ProfileV1,
+        /// When it takes effect (`None`: at the command's time).
+        effective_from_ms: Option<u64>,
+        /// Who set it.
+        operator: OperatorId,
+    },
     /// A compliance operator records the due diligence that lifts the
     /// block on deposits and bets past the jurisdiction's threshold.
     RecordDueDiligence {
@@ -243,6 +257,7 @@ impl Command {
             | Command::SetJurisdictionRules { .. }
             | Command::RegisterProfiled { .. }
             | Command::SetJurisdictionProfile { .. }
+            | Command::SetJurisdictionProfileV1 { .. }
             | Command::RegisterAged { .. } => None,
         }
     }
@@ -264,7 +279,9 @@ impl Command {
             Command::ApplyKycVerdict { .. } => "apply_kyc_verdict",
             Command::RecordLogin { .. } => "record_login",
             Command::RecordLogout { .. } => "record_logout",
-            Command::SetJurisdictionProfile { .. } => "set_jurisdiction_profile",
+            Command::SetJurisdictionProfile { .. } | Command::SetJurisdictionProfileV1 { .. } => {
+                "set_jurisdiction_profile"
+            }
             Command::RecordDueDiligence { .. } => "record_due_diligence",
             Command::SetAgeBand { .. } => "set_age_band",
             // The same operator action as `RegisterProfiled` (with the age

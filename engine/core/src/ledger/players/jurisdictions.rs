@@ -20,7 +20,7 @@
 use smallvec::SmallVec;
 
 use super::command::JurisdictionRules;
-use crate::codec::{codec_enum, codec_struct};
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink, codec_enum, codec_struct};
 use crate::ids::{Jurisdiction, OperatorId, Reason};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Capacity, Rejection};
@@ -113,7 +113,8 @@ pub struct JurisdictionProfile {
     /// Highest bonus wagering requirement, as a multiple of the bonus
     /// (`None`: no cap).
     pub bonus_wagering_cap_x: Option<u32>,
-    /// How often a reality check is due, in minutes (at least 1).
+    /// How often a reality check is due, in minutes (at least 1): every
+    /// player's default when `play_sessions.reality_check_by_default`.
     pub reality_check_interval_min: u32,
     /// Shortest self-exclusion, in days (0: none). Time-outs are separate.
     pub self_exclusion_min_days: u32,
@@ -127,6 +128,34 @@ pub struct JurisdictionProfile {
     /// balance at the player's request (UK RTS 14B: no). The ledger has no
     /// player-side reversal yet; the cashier reads this.
     pub withdrawal_reversal_allowed: bool,
+    /// How play sessions run under this version (none of it in versions
+    /// set before command tag 63: they decode with [`PlaySessionRules::NONE`],
+    /// so old journals replay to the same outcomes).
+    pub play_sessions: PlaySessionRules,
+}
+
+/// A profile's rules for play sessions. They count from the moment their
+/// version takes effect: a session open since before is reckoned as if it
+/// had started then.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PlaySessionRules {
+    /// Players without an interval of their own get reality checks at the
+    /// profile's `reality_check_interval_min`.
+    pub reality_check_by_default: bool,
+    /// A play session with no bet, win or acknowledgement for this many
+    /// minutes ends, and the next bet opens a new one (0: only a logout or
+    /// the next login ends a session).
+    pub idle_end_min: u32,
+}
+
+impl PlaySessionRules {
+    /// What every version set before play-session rules existed has.
+    pub const NONE: PlaySessionRules = PlaySessionRules {
+        reality_check_by_default: false,
+        idle_end_min: 0,
+    };
+    /// Longest idle end (24 hours).
+    pub const IDLE_END_MAX_MIN: u32 = 1440;
 }
 
 impl JurisdictionProfile {
@@ -148,6 +177,7 @@ impl JurisdictionProfile {
         deposit_limit_defaults: Vec::new(),
         due_diligence_thresholds: Vec::new(),
         withdrawal_reversal_allowed: true,
+        play_sessions: PlaySessionRules::NONE,
     };
 
     /// Checks what the ledger relies on: amounts not negative, a young
@@ -155,7 +185,10 @@ impl JurisdictionProfile {
     /// each currency at most once per list, lists bounded.
     pub fn validate(&self) -> Result<(), Rejection> {
         let invalid = Err(Rejection::InvalidAmount);
-        if self.reality_check_interval_min == 0 || self.minimum_age_years == 0 {
+        if self.reality_check_interval_min == 0
+            || self.minimum_age_years == 0
+            || self.play_sessions.idle_end_min > PlaySessionRules::IDLE_END_MAX_MIN
+        {
             return invalid;
         }
         let caps_ok = self
@@ -201,8 +234,14 @@ impl JurisdictionProfile {
     }
 }
 
-/// [`JurisdictionProfile::UNRESTRICTED`] with an address, to lend out.
-static UNRESTRICTED: JurisdictionProfile = JurisdictionProfile::UNRESTRICTED;
+/// [`JurisdictionProfile::UNRESTRICTED`] as a version in force since 0,
+/// with an address, to lend out.
+static UNRESTRICTED_VERSION: ProfileVersion = ProfileVersion {
+    effective_from_ms: 0,
+    set_at_ms: 0,
+    set_by: OperatorId::SYSTEM,
+    profile: JurisdictionProfile::UNRESTRICTED,
+};
 
 fn distinct(currencies: impl Iterator<Item = Currency> + Clone) -> bool {
     let count = currencies.clone().count();
@@ -333,12 +372,19 @@ impl JurisdictionProfiles {
     /// the default's, else [`JurisdictionProfile::UNRESTRICTED`].
     #[inline]
     pub fn in_force(&self, jurisdiction: Jurisdiction, time_ms: u64) -> &JurisdictionProfile {
+        &self.version_in_force(jurisdiction, time_ms).profile
+    }
+
+    /// The version in force for `jurisdiction` at `time_ms` (for a
+    /// jurisdiction with none, the unrestricted profile in force since 0).
+    #[inline]
+    pub fn version_in_force(&self, jurisdiction: Jurisdiction, time_ms: u64) -> &ProfileVersion {
         self.by_code
             .iter()
             .find(|(code, _)| *code == jurisdiction)
             .and_then(|(_, versions)| versions.in_force(time_ms))
             .or_else(|| self.default.in_force(time_ms))
-            .map_or(&UNRESTRICTED, |v| &v.profile)
+            .unwrap_or(&UNRESTRICTED_VERSION)
     }
 
     /// The versions of `jurisdiction` (`None`: the default profile's).
@@ -426,14 +472,25 @@ impl JurisdictionProfiles {
             return;
         };
         let now_ms = envelope.time_ms;
-        match (command, outcome) {
+        let set = match command {
+            Players::SetJurisdictionProfile {
+                jurisdiction,
+                profile,
+                effective_from_ms,
+                operator,
+            } => Some((jurisdiction, &**profile, effective_from_ms, operator)),
+            Players::SetJurisdictionProfileV1 {
+                jurisdiction,
+                profile,
+                effective_from_ms,
+                operator,
+            } => Some((jurisdiction, &*profile.0, effective_from_ms, operator)),
+            _ => None,
+        };
+        match (set, command, outcome) {
             (
-                Players::SetJurisdictionProfile {
-                    jurisdiction,
-                    profile,
-                    effective_from_ms,
-                    operator,
-                },
+                Some((jurisdiction, profile, effective_from_ms, operator)),
+                _,
                 crate::Outcome::Accepted | crate::Outcome::Scheduled { .. },
             ) => {
                 let version = ProfileVersion {
@@ -449,7 +506,7 @@ impl JurisdictionProfiles {
                     self.set(*jurisdiction, version, now_ms);
                 }
             }
-            (Players::SetJurisdictionRules { jurisdiction, rules }, crate::Outcome::Accepted) => {
+            (_, Players::SetJurisdictionRules { jurisdiction, rules }, crate::Outcome::Accepted) => {
                 self.set_kyc_gates(*jurisdiction, *rules, now_ms);
             }
             _ => {}
@@ -579,19 +636,117 @@ codec_struct!(DepositLimitDefault {
     month
 });
 codec_struct!(CurrencyAmount { currency, amount });
-codec_struct!(JurisdictionProfile {
-    minimum_age_years,
-    young_adult_until_age_years,
-    kyc,
-    stake_caps,
-    bonus_wagering_cap_x,
-    reality_check_interval_min,
-    self_exclusion_min_days,
-    deposit_limit_defaults,
-    due_diligence_thresholds,
-    withdrawal_reversal_allowed
+// A profile's layout: the fields of command tag 47 and snapshot formats 7
+// and 8 (`encode_v1`/`decode_v1`), then (tag 63, format 9 on) the
+// play-session rules.
+impl JurisdictionProfile {
+    fn encode_v1<S: Sink>(&self, out: &mut S) {
+        self.minimum_age_years.encode(out);
+        self.young_adult_until_age_years.encode(out);
+        self.kyc.encode(out);
+        self.stake_caps.encode(out);
+        self.bonus_wagering_cap_x.encode(out);
+        self.reality_check_interval_min.encode(out);
+        self.self_exclusion_min_days.encode(out);
+        self.deposit_limit_defaults.encode(out);
+        self.due_diligence_thresholds.encode(out);
+        self.withdrawal_reversal_allowed.encode(out);
+    }
+
+    fn decode_v1(input: &mut Reader<'_>) -> Result<JurisdictionProfile, DecodeError> {
+        Ok(JurisdictionProfile {
+            minimum_age_years: Decode::decode(input)?,
+            young_adult_until_age_years: Decode::decode(input)?,
+            kyc: Decode::decode(input)?,
+            stake_caps: Decode::decode(input)?,
+            bonus_wagering_cap_x: Decode::decode(input)?,
+            reality_check_interval_min: Decode::decode(input)?,
+            self_exclusion_min_days: Decode::decode(input)?,
+            deposit_limit_defaults: Decode::decode(input)?,
+            due_diligence_thresholds: Decode::decode(input)?,
+            withdrawal_reversal_allowed: Decode::decode(input)?,
+            play_sessions: PlaySessionRules::NONE,
+        })
+    }
+}
+
+impl Encode for JurisdictionProfile {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.encode_v1(out);
+        self.play_sessions.encode(out);
+    }
+}
+
+impl Decode for JurisdictionProfile {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut profile = JurisdictionProfile::decode_v1(input)?;
+        profile.play_sessions = Decode::decode(input)?;
+        Ok(profile)
+    }
+}
+
+/// A profile in the layout from before play-session rules (command tag
+/// 47): decodes with [`PlaySessionRules::NONE`]; encodes without them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProfileV1(pub Box<JurisdictionProfile>);
+
+impl Encode for ProfileV1 {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.0.encode_v1(out);
+    }
+}
+
+impl Decode for ProfileV1 {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        JurisdictionProfile::decode_v1(input).map(|p| ProfileV1(Box::new(p)))
+    }
+}
+
+/// A profile version as snapshot formats 7 and 8 hold it.
+struct ProfileVersionV1 {
+    effective_from_ms: u64,
+    set_at_ms: u64,
+    set_by: OperatorId,
+    profile: ProfileV1,
+}
+
+impl From<ProfileVersionV1> for ProfileVersion {
+    fn from(v1: ProfileVersionV1) -> ProfileVersion {
+        ProfileVersion {
+            effective_from_ms: v1.effective_from_ms,
+            set_at_ms: v1.set_at_ms,
+            set_by: v1.set_by,
+            profile: *v1.profile.0,
+        }
+    }
+}
+
+impl ProfilesParts {
+    /// Decodes the table as snapshot formats 7 and 8 hold it.
+    pub(crate) fn decode_v1(input: &mut Reader<'_>) -> Result<ProfilesParts, DecodeError> {
+        fn convert(versions: Vec<ProfileVersionV1>) -> Vec<ProfileVersion> {
+            versions.into_iter().map(ProfileVersion::from).collect()
+        }
+        let default: Vec<ProfileVersionV1> = Decode::decode(input)?;
+        let by_code: Vec<(Jurisdiction, Vec<ProfileVersionV1>)> = Decode::decode(input)?;
+        Ok(ProfilesParts {
+            default: convert(default),
+            by_code: by_code.into_iter().map(|(code, v)| (code, convert(v))).collect(),
+        })
+    }
+}
+
+codec_struct!(PlaySessionRules {
+    reality_check_by_default,
+    idle_end_min
 });
 codec_struct!(ProfileVersion {
+    effective_from_ms,
+    set_at_ms,
+    set_by,
+    profile
+});
+codec_struct!(ProfileVersionV1 {
     effective_from_ms,
     set_at_ms,
     set_by,

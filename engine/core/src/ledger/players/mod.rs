@@ -23,7 +23,8 @@ pub use self::command::{
 pub(crate) use self::jurisdictions::ProfilesParts;
 pub use self::jurisdictions::{
     AgeBand, CurrencyAmount, DepositLimitDefault, DueDiligence, DueDiligenceRecord, JurisdictionProfile,
-    JurisdictionProfiles, PROFILE_CURRENCIES_MAX, PROFILE_VERSIONS_MAX, ProfileVersion, StakeCap, Versions,
+    JurisdictionProfiles, PROFILE_CURRENCIES_MAX, PROFILE_VERSIONS_MAX, PlaySessionRules, ProfileV1, ProfileVersion,
+    StakeCap, Versions,
 };
 pub(crate) use self::kyc::Kyc;
 pub use self::kyc::{
@@ -114,8 +115,23 @@ impl PlayersState {
         id: PlayerId,
         time_ms: u64,
     ) -> Result<(&Player, &JurisdictionProfile), Rejection> {
+        let (player, version) = self.with_profile_version(id, time_ms)?;
+        Ok((player, &version.profile))
+    }
+
+    /// A player and the version of their jurisdiction's profile in force
+    /// at `time_ms` (with its effective date, for the play-session rules).
+    #[inline]
+    pub(crate) fn with_profile_version(
+        &self,
+        id: PlayerId,
+        time_ms: u64,
+    ) -> Result<(&Player, &ProfileVersion), Rejection> {
         let player = self.get(id)?;
-        Ok((player, self.jurisdictions.in_force(player.jurisdiction, time_ms)))
+        Ok((
+            player,
+            self.jurisdictions.version_in_force(player.jurisdiction, time_ms),
+        ))
     }
 
     /// Applies one of the domain's commands.
@@ -164,6 +180,12 @@ impl PlayersState {
                 effective_from_ms,
                 operator,
             } => self.set_profile(*jurisdiction, profile, *effective_from_ms, *operator, ctx.time_ms),
+            Command::SetJurisdictionProfileV1 {
+                jurisdiction,
+                profile,
+                effective_from_ms,
+                operator,
+            } => self.set_profile(*jurisdiction, &profile.0, *effective_from_ms, *operator, ctx.time_ms),
             Command::RecordDueDiligence {
                 player,
                 reason,
@@ -219,8 +241,9 @@ impl PlayersState {
             } => self.apply_verdict(*player, check, *event_ms, *level, reason, ctx.time_ms),
             Command::RecordLogin { player, .. } => self.record_login(*player, ctx.time_ms),
             Command::RecordLogout { player, .. } => {
+                let rules = check!(self.get(*player).map(|p| self.session_rules(p, ctx.time_ms)));
                 let account = check!(self.get_mut(*player));
-                account.logout(ctx.time_ms);
+                account.logout(ctx.time_ms, &rules);
                 (Outcome::Accepted, Detail::Plain)
             }
         }

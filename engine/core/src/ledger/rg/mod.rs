@@ -23,7 +23,7 @@ pub use self::session::{
 };
 
 use self::limits::{LimitChange, Limits};
-use self::session::SessionLimitChange;
+use self::session::{SessionLimitChange, SessionRules};
 use super::account::Player;
 use super::players::PlayersState;
 use super::store::Detail;
@@ -33,12 +33,12 @@ use crate::money::{Amount, Currency};
 use crate::outcome::{Outcome, Receipt, Rejection};
 
 impl PlayersState {
-    /// The reality-check interval that applies to `player`: their own, or
-    /// the default (none for now; the jurisdiction's, once profiles carry
-    /// one). Every reader of the interval goes through here.
+    /// The play-session rules for `player` at `time_ms`: those of the
+    /// profile version in force for their jurisdiction (the default
+    /// reality-check interval, the idle end). Every reader goes through here.
     #[inline]
-    pub(crate) fn reality_check_interval(&self, player: &Player) -> Option<u64> {
-        player.rg.as_deref().and_then(|rg| rg.reality_check_interval_ms)
+    pub(crate) fn session_rules(&self, player: &Player, time_ms: u64) -> SessionRules {
+        SessionRules::of(self.jurisdictions.version_in_force(player.jurisdiction, time_ms))
     }
 }
 
@@ -68,11 +68,9 @@ impl Ledger {
                 (Outcome::Accepted, Detail::Plain)
             }
             Command::AcknowledgeRealityCheck { player } => {
+                let rules = check!(self.player(*player).map(|p| self.players.session_rules(p, ctx.time_ms)));
                 let player = check!(self.player_mut(*player));
-                if player.session.started_ms.is_none() {
-                    return rejected(Rejection::NoPlaySession);
-                }
-                player.rg_settings_mut().acknowledged_ms = Some(ctx.time_ms);
+                check!(player.acknowledge(ctx.time_ms, &rules));
                 (Outcome::Accepted, Detail::Plain)
             }
             Command::SetSessionTimeLimit { player, limit_ms } => {
@@ -101,8 +99,8 @@ impl Ledger {
     /// Whether the session rules let `player` bet at `now_ms` (the one
     /// check the bet path adds: a field of the record it holds).
     #[inline]
-    pub(super) fn rg_bet_check(&self, player: &Player, now_ms: u64) -> Result<(), Rejection> {
-        match player.bet_refusal(now_ms, self.players.reality_check_interval(player)) {
+    pub(super) fn rg_bet_check(&self, player: &Player, rules: &SessionRules, now_ms: u64) -> Result<(), Rejection> {
+        match player.bet_refusal(now_ms, rules) {
             Some(rejection) => Err(rejection),
             None => Ok(()),
         }
@@ -111,30 +109,40 @@ impl Ledger {
     /// Counts a bet taken from `player`'s `currency` wallet into the play
     /// session (opening one if none is open).
     #[inline]
-    pub(super) fn rg_count_bet(&mut self, player: PlayerId, currency: Currency, stake: Amount, now_ms: u64) {
+    pub(super) fn rg_count_bet(
+        &mut self,
+        player: PlayerId,
+        currency: Currency,
+        stake: Amount,
+        now_ms: u64,
+        rules: &SessionRules,
+    ) {
         if let Ok(player) = self.player_mut(player) {
             let counted = currency == player.currency;
-            player.count_bet(now_ms, stake.minor(), counted);
+            player.count_bet(now_ms, stake.minor(), counted, rules);
         }
     }
 
     /// Counts money paid back to `player` (a win or a refund) into the open
     /// play session.
     #[inline]
-    pub(super) fn rg_count_credit(&mut self, player: PlayerId, currency: Currency, amount: Amount) {
+    pub(super) fn rg_count_credit(&mut self, player: PlayerId, currency: Currency, amount: Amount, now_ms: u64) {
+        let Ok(rules) = self.player(player).map(|p| self.players.session_rules(p, now_ms)) else {
+            return;
+        };
         if let Ok(player) = self.player_mut(player)
             && currency == player.currency
         {
-            player.count_credit(amount.minor());
+            player.count_credit(amount.minor(), now_ms, &rules);
         }
     }
 
     /// The play session's reality check at `now_ms`, if a session is open
     /// and an interval applies.
     pub(super) fn reality_check(&self, player: &Player, now_ms: u64) -> Option<RealityCheck> {
-        let interval_ms = self.players.reality_check_interval(player)?;
-        let started = player.session.started_ms?;
-        let due_at_ms = player.reality_check_due_at(Some(interval_ms))?;
+        let rules = self.players.session_rules(player, now_ms);
+        let started = player.open_session(now_ms, &rules)?;
+        let (interval_ms, due_at_ms) = player.reality_check_due_at(now_ms, &rules)?;
         Some(RealityCheck {
             interval_ms,
             session_started_ms: started,
@@ -161,6 +169,9 @@ impl Ledger {
     pub fn rg_status(&self, id: PlayerId, at_ms: u64) -> Result<RgStatus, Rejection> {
         let player = self.player(id)?;
         let now_ms = at_ms.max(self.history.last_time_ms);
+        let rules = self.players.session_rules(player, now_ms);
+        let session_started_ms = player.open_session(now_ms, &rules);
+        let net_minor = session_started_ms.map_or(0, |_| player.session.net_minor);
         let settings = player.rg.as_deref().copied().unwrap_or_default();
         let prompts = player.prompts.as_deref().copied().unwrap_or_default();
         let limits = player
@@ -186,14 +197,14 @@ impl Ledger {
             self_excluded_until_ms: player.self_excluded_until_ms,
             timed_out_until_ms: player.timed_out_until_ms,
             limits,
-            reality_check_interval_ms: self.players.reality_check_interval(player),
+            reality_check_interval_ms: player.reality_check_interval(&rules),
             reality_check: self.reality_check(player, now_ms),
-            session_started_ms: player.session.started_ms,
-            net_position: Amount::from_minor(player.session.net_minor),
+            session_started_ms,
+            net_position: Amount::from_minor(net_minor),
             currency: player.currency,
             session_limit_ms: settings.session_limit_at(now_ms),
             session_limit_pending,
-            bets_refused: self.rg_bet_check(player, now_ms).err(),
+            bets_refused: self.rg_bet_check(player, &rules, now_ms).err(),
             registered_ms: prompts.registered_ms,
             first_deposit_ms: prompts.first_deposit_ms,
             limit_review_ms: prompts.limit_review_ms,

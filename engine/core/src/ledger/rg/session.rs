@@ -16,7 +16,8 @@
 //! owed to the player always lands.
 
 use super::super::account::Player;
-use crate::codec::{codec_enum, codec_struct};
+use super::super::players::ProfileVersion;
+use crate::codec::{Decode, DecodeError, Reader, codec_enum, codec_struct};
 use crate::command::LimitKind;
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
@@ -47,6 +48,9 @@ pub(crate) struct PlaySession {
     /// Wins minus stakes since the session started, in the player's base
     /// currency (movements in other wallets are not counted).
     pub(crate) net_minor: i64,
+    /// The session's last bet, win or acknowledgement, kept only while a
+    /// profile's idle end applies (`None`: none kept).
+    pub(crate) last_activity_ms: Option<u64>,
 }
 
 /// A player's own session settings and the state only they need: boxed,
@@ -94,9 +98,47 @@ pub(crate) struct PlayerRg {
     pub(crate) registered_ms: Option<u64>,
     pub(crate) first_deposit_ms: Option<u64>,
     pub(crate) limit_review_ms: Option<u64>,
+    /// Format 9 on.
+    pub(crate) last_activity_ms: Option<u64>,
+}
+
+/// [`PlayerRg`] as snapshot format 8 holds it.
+struct PlayerRgV1 {
+    reality_check_interval_ms: Option<u64>,
+    session_limit_ms: Option<u64>,
+    session_limit_pending: Option<PendingSessionLimit>,
+    session_started_ms: Option<u64>,
+    acknowledged_ms: Option<u64>,
+    net_minor: i64,
+    held_until_login: bool,
+    registered_ms: Option<u64>,
+    first_deposit_ms: Option<u64>,
+    limit_review_ms: Option<u64>,
 }
 
 impl PlayerRg {
+    /// Decodes the records of snapshot format 8 (no last activity).
+    pub(crate) fn decode_v1_list(input: &mut Reader<'_>) -> Result<Vec<(PlayerId, PlayerRg)>, DecodeError> {
+        let records: Vec<(PlayerId, PlayerRgV1)> = Decode::decode(input)?;
+        let convert = |(id, v1): (PlayerId, PlayerRgV1)| {
+            let record = PlayerRg {
+                reality_check_interval_ms: v1.reality_check_interval_ms,
+                session_limit_ms: v1.session_limit_ms,
+                session_limit_pending: v1.session_limit_pending,
+                session_started_ms: v1.session_started_ms,
+                acknowledged_ms: v1.acknowledged_ms,
+                net_minor: v1.net_minor,
+                held_until_login: v1.held_until_login,
+                registered_ms: v1.registered_ms,
+                first_deposit_ms: v1.first_deposit_ms,
+                limit_review_ms: v1.limit_review_ms,
+                last_activity_ms: None,
+            };
+            (id, record)
+        };
+        Ok(records.into_iter().map(convert).collect())
+    }
+
     /// The image record of `player`'s RG state (`None`: nothing to keep).
     pub(crate) fn of(player: &Player) -> Option<PlayerRg> {
         let session = player.session;
@@ -113,6 +155,7 @@ impl PlayerRg {
             registered_ms: prompts.registered_ms,
             first_deposit_ms: prompts.first_deposit_ms,
             limit_review_ms: prompts.limit_review_ms,
+            last_activity_ms: session.last_activity_ms,
         };
         (record != PlayerRg::default()).then_some(record)
     }
@@ -122,6 +165,7 @@ impl PlayerRg {
         player.session = PlaySession {
             started_ms: self.session_started_ms,
             net_minor: self.net_minor,
+            last_activity_ms: self.last_activity_ms,
         };
         let settings = RgSettings {
             reality_check_interval_ms: self.reality_check_interval_ms,
@@ -204,34 +248,78 @@ impl Player {
         self.rg.as_deref().and_then(|s| s.acknowledged_ms)
     }
 
-    /// When the next reality check is (or was) due, if a session is open
-    /// and an interval applies.
-    pub(crate) fn reality_check_due_at(&self, interval_ms: Option<u64>) -> Option<u64> {
+    /// The reality-check interval that applies, and the earliest moment
+    /// checks are reckoned from: the player's own interval since the
+    /// session's start, else the profile's default since it took effect.
+    fn interval(&self, rules: &SessionRules) -> Option<(u64, u64)> {
+        match self.rg.as_deref().and_then(|s| s.reality_check_interval_ms) {
+            Some(own_ms) => Some((own_ms, 0)),
+            None => rules.default_interval_ms.map(|default_ms| (default_ms, rules.since_ms)),
+        }
+    }
+
+    /// The reality-check interval that applies to the player.
+    pub(crate) fn reality_check_interval(&self, rules: &SessionRules) -> Option<u64> {
+        self.interval(rules).map(|(interval_ms, _)| interval_ms)
+    }
+
+    /// When the open session ends for idleness, if an idle end applies: an
+    /// idle end after the last activity, reckoned from no earlier than the
+    /// moment the rule took effect.
+    fn idle_end_at(&self, rules: &SessionRules) -> Option<u64> {
         let started = self.session.started_ms?;
-        let since = self.acknowledged_ms().map_or(started, |ack| ack.max(started));
-        Some(since.saturating_add(interval_ms?))
+        let idle_ms = rules.idle_end_ms?;
+        let last = self.session.last_activity_ms.unwrap_or(started);
+        Some(last.max(rules.since_ms).saturating_add(idle_ms))
+    }
+
+    /// The start of the session open at `now_ms` (`None`: none is, or the
+    /// last one ended idle).
+    pub(crate) fn open_session(&self, now_ms: u64, rules: &SessionRules) -> Option<u64> {
+        let started = self.session.started_ms?;
+        match self.idle_end_at(rules) {
+            Some(end_ms) if now_ms >= end_ms => None,
+            _ => Some(started),
+        }
+    }
+
+    /// The interval in force and when the next reality check is (or was)
+    /// due, if a session is open at `now_ms` and an interval applies.
+    pub(crate) fn reality_check_due_at(&self, now_ms: u64, rules: &SessionRules) -> Option<(u64, u64)> {
+        let started = self.open_session(now_ms, rules)?;
+        let (interval_ms, floor_ms) = self.interval(rules)?;
+        let since = self
+            .acknowledged_ms()
+            .map_or(started, |ack| ack.max(started))
+            .max(floor_ms);
+        Some((interval_ms, since.saturating_add(interval_ms)))
     }
 
     /// Why a bet at `now_ms` is refused, if it is: the session time limit
-    /// first (only a new login lifts it), then an unacknowledged reality
-    /// check. A player without settings of their own reads only the inline
-    /// session.
+    /// first (only a new login lifts it; a session that ended idle counts
+    /// until its end, as a logout then would have), then an unacknowledged
+    /// reality check. A player without settings of their own reads only
+    /// the inline session.
     #[inline]
-    pub(crate) fn bet_refusal(&self, now_ms: u64, interval_ms: Option<u64>) -> Option<Rejection> {
+    pub(crate) fn bet_refusal(&self, now_ms: u64, rules: &SessionRules) -> Option<Rejection> {
         if let Some(settings) = self.rg.as_deref() {
             let limit_ms = settings.session_limit_at(now_ms);
             if settings.held_until_login {
                 let limit_ms = limit_ms.unwrap_or(0);
                 return Some(Rejection::SessionTimeLimitReached { limit_ms });
             }
-            if let (Some(started), Some(limit_ms)) = (self.session.started_ms, limit_ms)
-                && now_ms >= started.saturating_add(limit_ms)
-            {
-                return Some(Rejection::SessionTimeLimitReached { limit_ms });
+            if let (Some(started), Some(limit_ms)) = (self.session.started_ms, limit_ms) {
+                let ended_ms = match self.idle_end_at(rules) {
+                    Some(end_ms) if now_ms >= end_ms => end_ms,
+                    _ => now_ms,
+                };
+                if ended_ms >= started.saturating_add(limit_ms) {
+                    return Some(Rejection::SessionTimeLimitReached { limit_ms });
+                }
             }
         }
-        match self.reality_check_due_at(interval_ms) {
-            Some(due_at_ms) if now_ms >= due_at_ms => Some(Rejection::RealityCheckDue { due_at_ms }),
+        match self.reality_check_due_at(now_ms, rules) {
+            Some((_, due_at_ms)) if now_ms >= due_at_ms => Some(Rejection::RealityCheckDue { due_at_ms }),
             _ => None,
         }
     }
@@ -242,6 +330,7 @@ impl Player {
         self.session = PlaySession {
             started_ms: Some(now_ms),
             net_minor: 0,
+            last_activity_ms: None,
         };
         if let Some(settings) = self.rg.as_deref_mut() {
             settings.acknowledged_ms = None;
@@ -249,13 +338,14 @@ impl Player {
         }
     }
 
-    /// A logout ends the session; one that reached its time limit leaves
-    /// bets refused until the next login.
-    pub(crate) fn logout(&mut self, now_ms: u64) {
+    /// A logout ends the session; one that reached its time limit (by now,
+    /// or by its idle end) leaves bets refused until the next login.
+    pub(crate) fn logout(&mut self, now_ms: u64, rules: &SessionRules) {
         let started = self.session.started_ms;
+        let ended_ms = self.idle_end_at(rules).map_or(now_ms, |end_ms| end_ms.min(now_ms));
         if let Some(settings) = self.rg.as_deref_mut() {
             if let (Some(started), Some(limit_ms)) = (started, settings.session_limit_at(now_ms))
-                && now_ms >= started.saturating_add(limit_ms)
+                && ended_ms >= started.saturating_add(limit_ms)
             {
                 settings.held_until_login = true;
             }
@@ -264,14 +354,23 @@ impl Player {
         self.session = PlaySession::default();
     }
 
-    /// A bet was taken: opens a session if none is open, and counts the
-    /// stake (`counted`: it was staked in the base currency).
+    /// Marks activity in the open session, where an idle end applies.
+    fn touch(&mut self, now_ms: u64, rules: &SessionRules) {
+        if rules.idle_end_ms.is_some() {
+            self.session.last_activity_ms = Some(now_ms);
+        }
+    }
+
+    /// A bet was taken: opens a session if none is open (or the last one
+    /// ended idle), and counts the stake (`counted`: it was staked in the
+    /// base currency).
     #[inline]
-    pub(crate) fn count_bet(&mut self, now_ms: u64, stake_minor: i64, counted: bool) {
-        if self.session.started_ms.is_none() {
+    pub(crate) fn count_bet(&mut self, now_ms: u64, stake_minor: i64, counted: bool, rules: &SessionRules) {
+        if self.open_session(now_ms, rules).is_none() {
             self.session = PlaySession {
                 started_ms: Some(now_ms),
                 net_minor: 0,
+                last_activity_ms: None,
             };
             if let Some(settings) = self.rg.as_deref_mut() {
                 settings.acknowledged_ms = None;
@@ -280,16 +379,59 @@ impl Player {
         if counted {
             self.session.net_minor = self.session.net_minor.saturating_sub(stake_minor);
         }
+        self.touch(now_ms, rules);
     }
 
     /// Money came back (a win or a refund) within the open session.
     #[inline]
-    pub(crate) fn count_credit(&mut self, amount_minor: i64) {
-        if self.session.started_ms.is_some() {
+    pub(crate) fn count_credit(&mut self, amount_minor: i64, now_ms: u64, rules: &SessionRules) {
+        if self.open_session(now_ms, rules).is_some() {
             self.session.net_minor = self.session.net_minor.saturating_add(amount_minor);
+            self.touch(now_ms, rules);
+        }
+    }
+
+    /// The player acknowledged the reality check of the open session;
+    /// refused if none is open.
+    pub(crate) fn acknowledge(&mut self, now_ms: u64, rules: &SessionRules) -> Result<(), Rejection> {
+        if self.open_session(now_ms, rules).is_none() {
+            return Err(Rejection::NoPlaySession);
+        }
+        self.rg_settings_mut().acknowledged_ms = Some(now_ms);
+        self.touch(now_ms, rules);
+        Ok(())
+    }
+}
+
+/// The play-session rules of the profile version in force for a player,
+/// as a bet, a win or a read applies them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SessionRules {
+    /// The reality-check interval of players without their own.
+    pub(crate) default_interval_ms: Option<u64>,
+    /// A session idle this long ends.
+    pub(crate) idle_end_ms: Option<u64>,
+    /// When the version took effect: its rules reckon nothing before.
+    pub(crate) since_ms: u64,
+}
+
+impl SessionRules {
+    /// The rules of `version`.
+    #[inline]
+    pub(crate) fn of(version: &ProfileVersion) -> SessionRules {
+        let profile = &version.profile;
+        let rules = profile.play_sessions;
+        SessionRules {
+            default_interval_ms: rules
+                .reality_check_by_default
+                .then(|| u64::from(profile.reality_check_interval_min) * MINUTE_MS),
+            idle_end_ms: (rules.idle_end_min > 0).then(|| u64::from(rules.idle_end_min) * MINUTE_MS),
+            since_ms: version.effective_from_ms,
         }
     }
 }
+
+const MINUTE_MS: u64 = 60_000;
 
 impl PromptDates {
     /// The deposit-limit prompt due at `now_ms`, if any, with why.
@@ -356,6 +498,19 @@ codec_struct!(PendingSessionLimit {
     effective_at_ms
 });
 codec_struct!(PlayerRg {
+    reality_check_interval_ms,
+    session_limit_ms,
+    session_limit_pending,
+    session_started_ms,
+    acknowledged_ms,
+    net_minor,
+    held_until_login,
+    registered_ms,
+    first_deposit_ms,
+    limit_review_ms,
+    last_activity_ms
+});
+codec_struct!(PlayerRgV1 {
     reality_check_interval_ms,
     session_limit_ms,
     session_limit_pending,
