@@ -8,7 +8,8 @@
 //!
 //! `apply_1m_players_mix_profiled` then runs the same mix after giving the
 //! players' jurisdiction a profile whose compliance checks all run on the
-//! bet and deposit paths (a stake cap, a due-diligence threshold) without
+//! bet and deposit paths (a stake cap, a due-diligence threshold, the
+//! play-session rules of a default reality check and an idle end) without
 //! refusing anything: the cost of those checks, side by side with the
 //! first (issue #12: within 5 %).
 //!
@@ -83,6 +84,13 @@ fn give_the_players_a_profile(fixture: &mut Fixture) {
             currency: CURRENCY,
             amount: far,
         }],
+        // The shipped profiles' play-session rules: every bet computes the
+        // default interval and the idle end, and keeps the last activity
+        // (the bench's clock never reaches either).
+        play_sessions: players::PlaySessionRules {
+            reality_check_by_default: true,
+            idle_end_min: 30,
+        },
         ..JurisdictionProfile::UNRESTRICTED
     };
     let request = Request {

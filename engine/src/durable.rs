@@ -281,11 +281,14 @@ pub fn recover(dir: &Path, config: Config, journal_config: JournalConfig) -> Res
     let newest = snapshot::list(dir)?
         .into_iter()
         .find_map(|(_, path)| snapshot::read_info(&path).ok())
-        .map_or(1, |info| info.seq);
-    let (mut journal, mut opened) = Journal::open_from(dir, journal_config, newest)?;
-    if opened.last_seq < newest {
+        .map(|info| info.seq);
+    let (mut journal, mut opened) = Journal::open_from(dir, journal_config, newest.unwrap_or(1))?;
+    if newest.is_some_and(|seq| opened.last_seq < seq) {
         // The journal ends before the snapshot (it lost a window it never
         // made durable): check it all, and let `restore` skip the snapshot.
+        // (Only then: a second open of a fresh directory could find the
+        // lock of the first still held by a child process forked meanwhile,
+        // until it execs.)
         drop(journal);
         (journal, opened) = Journal::open(dir, journal_config)?;
     }
