@@ -2,28 +2,52 @@
 //! command, tables and `--json` (parsed back), the 0600 login file, a
 //! statement's CSV export, and the failures a person meets (a wrong or disabled token, an unknown player, a
 //! refused change, a server that is down, https without its certificate),
-//! each one line on stderr with its documented exit code.
+//! each one line on stderr with its documented exit code. `kyc start` and
+//! `kyc show` against the KYC sandbox (a real loopback server speaking the
+//! provider's protocol): the player's link, and the verdicts its signed
+//! webhooks bring.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::sync::Arc;
 
 use gateway::config::ServeConfig;
+use pam::kyc::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
+
+/// Held to start a server (write) or to spawn `croupier-admin` (read): the
+/// tests run side by side, and a child spawned while another test's server
+/// starts would take that server's data directory lock with it. A server's
+/// first start opens its journal twice (`engine::durable::recover` reopens a
+/// journal that ends before seq 1), `flock`ing `<data dir>/LOCK` each time;
+/// a child forked in between shares the first open file until its `exec`
+/// closes it, so the lock outlives the first open and the second finds the
+/// directory locked (`Journal(Locked)`, about one run in twenty).
+static SERVER_STARTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Starts a server with `config` (no `croupier-admin` spawned meanwhile).
+async fn start(config: ServeConfig) -> gateway::server::Running {
+    let _no_spawns = SERVER_STARTS.write().await;
+    gateway::server::start(config).await.expect("server starts")
+}
 
 /// Runs `croupier-admin` with the login file `config`.
 async fn admin(config: &Path, args: &[&str]) -> Output {
-    let config = config.to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
+    let child = {
+        let _no_server_starting = SERVER_STARTS.read().await;
         std::process::Command::new(env!("CARGO_BIN_EXE_croupier-admin"))
-            .args(&args)
-            .env("CROUPIER_ADMIN_CONFIG", &config)
-            .output()
+            .args(args)
+            .env("CROUPIER_ADMIN_CONFIG", config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap()
-    })
-    .await
-    .unwrap()
+    };
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -144,9 +168,7 @@ const REGISTER: &[&str] = &[
 async fn every_online_command_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let running = gateway::server::start(config(dir.path(), false))
-        .await
-        .expect("server starts");
+    let running = start(config(dir.path(), false)).await;
     let url = format!("http://{}", running.addr());
     let admin_token = first_token(&running);
     let login_file: PathBuf = home.path().join("croupier").join("admin.toml");
@@ -559,9 +581,7 @@ async fn every_online_command_against_a_running_server() {
 async fn https_with_the_servers_self_signed_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
-    let running = gateway::server::start(config(dir.path(), true))
-        .await
-        .expect("server starts");
+    let running = start(config(dir.path(), true)).await;
     let url = format!("https://localhost:{}", running.addr().port());
     let token = first_token(&running);
     let cert = running.cert_path().expect("a certificate").display().to_string();
@@ -588,5 +608,202 @@ async fn https_with_the_servers_self_signed_certificate() {
         .await
         .contains("--ca-cert")
     );
+    running.stop().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// KYC at the provider: the sandbox (a real loopback server speaking the
+// provider's protocol, `croupier sandbox kyc`) beside the server.
+// ---------------------------------------------------------------------------
+
+const KYC_APP_TOKEN: &str = "admin-test-app-token";
+const KYC_SECRET_KEY: &str = "admin-test-secret-key";
+const KYC_WEBHOOK_SECRET: &str = "admin-test-webhook-secret";
+
+/// The wall clock in ms: the sandbox's, as `croupier sandbox kyc` runs it
+/// (the server reads the same one).
+fn system_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Registers a player as `REGISTER` does, under another name and email
+/// (not a duplicate); the player's id.
+async fn register_as(cfg: &Path, name: &str, email: &str) -> String {
+    let mut args = REGISTER.to_vec();
+    for (flag, value) in [("--name", name), ("--email", email)] {
+        let at = args.iter().position(|a| *a == flag).unwrap() + 1;
+        args[at] = value;
+    }
+    let registered = json(cfg, &args).await;
+    registered["player"].as_u64().unwrap().to_string()
+}
+
+/// The sandbox's reviewer decides `check` with `answer` (GREEN, RED) and
+/// its labels; the status the server answered the signed webhook with.
+async fn sandbox_decides(sandbox: &Sandbox, check: &str, answer: &str, labels: &[&str]) -> Value {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/sandbox/applicants/{check}/review", sandbox.url()))
+        .header("content-type", "application/json")
+        .body(json!({"answer": answer, "rejectLabels": labels}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), reqwest::StatusCode::OK, "{check}");
+    let reply: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+    reply["delivered"].clone()
+}
+
+/// A player's KYC state as `kyc show --json` prints it, without the read's
+/// sequence number.
+async fn kyc_state(cfg: &Path, player: &str) -> Value {
+    let mut state = json(cfg, &["kyc", "show", player]).await;
+    state.as_object_mut().unwrap().remove("as_of_seq");
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kyc_checks_started_at_the_sandbox_provider_and_decided_by_its_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(
+        SandboxConfig {
+            app_token: KYC_APP_TOKEN.into(),
+            secret_key: KYC_SECRET_KEY.into(),
+            webhook_secret: KYC_WEBHOOK_SECRET.into(),
+            webhook_url: None,
+            clock: Arc::new(system_ms),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("the sandbox starts");
+    let running = start(ServeConfig {
+        kyc_provider_url: Some(sandbox.url()),
+        kyc_app_token: Some(KYC_APP_TOKEN.into()),
+        kyc_secret_key: Some(KYC_SECRET_KEY.into()),
+        kyc_webhook_secret: Some(KYC_WEBHOOK_SECRET.into()),
+        ..config(dir.path(), false)
+    })
+    .await;
+    let url = format!("http://{}", running.addr());
+    // The sandbox signs its webhooks and sends them to this server.
+    let target = json!({"url": format!("{url}/webhooks/v1/kyc")});
+    let set = reqwest::Client::new()
+        .put(format!("{}/sandbox/webhook", sandbox.url()))
+        .header("content-type", "application/json")
+        .body(target.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), reqwest::StatusCode::NO_CONTENT);
+    let cfg_file = home.path().join("admin.toml");
+    let cfg = cfg_file.as_path();
+    ok(cfg, &["login", "--server", &url, "--token", &first_token(&running)]).await;
+    let ada = register_as(cfg, "Ada Lovelace", "ada@example.com").await;
+    let grace = register_as(cfg, "Grace Hopper", "grace@example.com").await;
+
+    // Started: one line with the provider's check, the pending level and
+    // the link the player opens at the provider; the server recorded that
+    // check, started by operator 1, no verdict yet.
+    let started = ok(cfg, &["kyc", "start", &ada]).await;
+    let pending = kyc_state(cfg, &ada).await;
+    let check = pending["check"]["reference"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            &pending["level"],
+            &pending["check"]["started_by"],
+            &pending["check"]["last_event_ms"]
+        ),
+        (&Value::from("pending"), &Value::from(1), &Value::from(0)),
+        "{pending}"
+    );
+    assert_eq!(started.lines().count(), 1, "{started}");
+    assert!(
+        started.starts_with(&format!("check {check} started for player {ada} (level pending)")),
+        "{started}"
+    );
+    let link = started.trim_end().rsplit(' ').next().unwrap();
+    assert!(link.starts_with(&format!("{}/websdk/p/", sandbox.url())), "{started}");
+    let table = ok(cfg, &["kyc", "show", &ada]).await;
+    assert!(
+        table.contains(&check) && table.contains("pending") && table.contains("none yet"),
+        "{table}"
+    );
+
+    // The provider's reviewer says GREEN; its signed webhook reaches the
+    // server, which verifies the player, the provider's check as the source.
+    assert_eq!(sandbox_decides(&sandbox, &check, "GREEN", &[]).await, json!(200));
+    let verified = kyc_state(cfg, &ada).await;
+    assert_eq!(
+        (&verified["level"], &verified["reason"], &verified["by"]),
+        (
+            &Value::from("verified"),
+            &Value::from("verified by the provider"),
+            &json!({"kind": "provider", "check": check})
+        ),
+        "{verified}"
+    );
+    assert!(verified["check"]["last_event_ms"].as_u64().unwrap() > 0, "{verified}");
+    let table = ok(cfg, &["kyc", "show", &ada]).await;
+    assert!(
+        table.contains("verified by the provider")
+            && table.contains(&format!("provider {check}"))
+            && !table.contains("none yet"),
+        "{table}"
+    );
+
+    // Another player, for a script (`--json`), rejected with the labels as
+    // the reason.
+    let started = json(cfg, &["kyc", "start", &grace]).await;
+    let grace_check = started["check"].as_str().unwrap().to_owned();
+    assert_ne!(grace_check, check);
+    assert_eq!(
+        (&started["player"], &started["level"]),
+        (&Value::from(grace.parse::<u64>().unwrap()), &Value::from("pending"))
+    );
+    assert!(
+        started["url"].as_str().unwrap().starts_with(&sandbox.url()),
+        "{started}"
+    );
+    let labels = ["FORGERY", "SELFIE_MISMATCH"];
+    assert_eq!(
+        sandbox_decides(&sandbox, &grace_check, "RED", &labels).await,
+        json!(200)
+    );
+    let rejected = kyc_state(cfg, &grace).await;
+    assert_eq!(
+        (&rejected["level"], &rejected["reason"], &rejected["by"]["check"]),
+        (
+            &Value::from("rejected"),
+            &Value::from("rejected by the provider: FORGERY, SELFIE_MISMATCH"),
+            &Value::from(grace_check.as_str())
+        ),
+        "{rejected}"
+    );
+    assert!(
+        ok(cfg, &["kyc", "show", &grace])
+            .await
+            .contains("rejected by the provider: FORGERY, SELFIE_MISMATCH")
+    );
+    assert_eq!(kyc_state(cfg, &ada).await, verified, "one player's verdict only");
+
+    // Bad input: one line and its exit code, nothing changed.
+    let unknown = fails(cfg, &["kyc", "start", "999"], 4).await;
+    assert!(unknown.contains("unknown_player"), "{unknown}");
+    usage(cfg, &["kyc", "start", "ada"]).await;
+    ok(cfg, &["players", "erase", &grace, "--reason", "GDPR request 7"]).await;
+    let before = kyc_state(cfg, &grace).await;
+    let erased = fails(cfg, &["kyc", "start", &grace], 5).await;
+    assert!(erased.contains("player_erased"), "{erased}");
+    assert_eq!(kyc_state(cfg, &grace).await, before);
+
+    // The provider is down: the server's 502, one line, exit 1; the
+    // player keeps the verdict and the check they had.
+    sandbox.stop().await;
+    let down = fails(cfg, &["kyc", "start", &ada], 1).await;
+    assert!(down.contains("kyc_provider_error"), "{down}");
+    assert_eq!(kyc_state(cfg, &ada).await, verified);
     running.stop().await.unwrap();
 }

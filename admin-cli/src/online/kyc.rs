@@ -72,6 +72,14 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
                 if let Some(check) = v.get("check").filter(|c| c.is_object()) {
                     table.add_row(vec!["check".to_owned(), text(&check["reference"])]);
                     table.add_row(vec!["check_started_by".to_owned(), text(&check["started_by"])]);
+                    table.add_row(vec!["check_started_at_ms".to_owned(), text(&check["started_at_ms"])]);
+                    // The provider's time of the verdict applied last: whether
+                    // it has answered at all is what a support call asks.
+                    let last = match check["last_event_ms"].as_u64() {
+                        Some(0) => "none yet".to_owned(),
+                        _ => text(&check["last_event_ms"]),
+                    };
+                    table.add_row(vec!["check_last_event_ms".to_owned(), last]);
                 }
                 let documents = v["documents"].as_array().map_or(0, Vec::len);
                 table.add_row(vec!["documents".to_owned(), documents.to_string()]);
