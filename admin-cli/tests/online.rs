@@ -16,35 +16,21 @@ use gateway::config::ServeConfig;
 use pam::kyc::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-/// Held to start a server (write) or to spawn `croupier-admin` (read): the
-/// tests run side by side, and a child spawned while another test's server
-/// starts would take that server's data directory lock with it. A server's
-/// first start opens its journal twice (`engine::durable::recover` reopens a
-/// journal that ends before seq 1), `flock`ing `<data dir>/LOCK` each time;
-/// a child forked in between shares the first open file until its `exec`
-/// closes it, so the lock outlives the first open and the second finds the
-/// directory locked (`Journal(Locked)`, about one run in twenty).
-static SERVER_STARTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-/// Starts a server with `config` (no `croupier-admin` spawned meanwhile).
+/// Starts a server with `config`.
 async fn start(config: ServeConfig) -> gateway::server::Running {
-    let _no_spawns = SERVER_STARTS.write().await;
     gateway::server::start(config).await.expect("server starts")
 }
 
 /// Runs `croupier-admin` with the login file `config`.
 async fn admin(config: &Path, args: &[&str]) -> Output {
-    let child = {
-        let _no_server_starting = SERVER_STARTS.read().await;
-        std::process::Command::new(env!("CARGO_BIN_EXE_croupier-admin"))
-            .args(args)
-            .env("CROUPIER_ADMIN_CONFIG", config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_croupier-admin"))
+        .args(args)
+        .env("CROUPIER_ADMIN_CONFIG", config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap()
