@@ -1,0 +1,305 @@
+//! The journal as an openraft log: openraft's own storage conformance suite
+//! on temporary data directories, then Normal entries that are real ledger
+//! batches (stored byte for byte, read back, applied, truncated, reopened
+//! after a crash cut an append short).
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::Path;
+
+use engine::Ledger;
+use engine::command::Envelope;
+use engine::money::Currency;
+use engine::outcome::Outcome;
+use engine::sequencer::Committed;
+use engine::workload::Workload;
+use journal::{BatchHash, FlushPolicy, Journal, JournalConfig};
+use openraft::storage::{IOFlushed, RaftLogStorage, RaftStateMachine};
+use openraft::testing::log::{StoreBuilder, Suite};
+use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftLogReader, StorageError};
+use replication::{BatchBytes, Entry, LeaderId, LedgerStateMachine, LogId, LogStore, Membership, TypeConfig};
+use tempfile::TempDir;
+
+fn journal_config() -> JournalConfig {
+    // Small segments: many stores are made, and batches should span segments.
+    JournalConfig {
+        segment_size_bytes: 64 * 1024,
+        flush: FlushPolicy::Always,
+    }
+}
+
+fn open(dir: &Path) -> (LogStore, LedgerStateMachine) {
+    let store = LogStore::open(dir, journal_config()).expect("open the log store");
+    let machine = LedgerStateMachine::open(dir, engine::Config::default()).expect("open the state machine");
+    (store, machine)
+}
+
+struct TempStores;
+
+impl StoreBuilder<TypeConfig, LogStore, LedgerStateMachine, TempDir> for TempStores {
+    async fn build(&self) -> Result<(TempDir, LogStore, LedgerStateMachine), StorageError<TypeConfig>> {
+        let failed = |error: io::Error| StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, error);
+        let dir = tempfile::tempdir().map_err(failed)?;
+        let store = LogStore::open(dir.path(), journal_config()).map_err(|error| failed(error.into()))?;
+        let machine =
+            LedgerStateMachine::open(dir.path(), engine::Config::default()).map_err(|error| failed(error.into()))?;
+        Ok((dir, store, machine))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openraft_storage_conformance_suite_passes() {
+    Suite::test_all(TempStores).await.expect("openraft's storage suite");
+}
+
+/// What a leader does before proposing: applies requests to its ledger and
+/// encodes the committed records as the next journal batch.
+struct Proposer {
+    workload: Workload,
+    ledger: Ledger,
+    next_seq: u64,
+    last_hash: BatchHash,
+    pending: std::collections::VecDeque<engine::command::Request>,
+}
+
+impl Proposer {
+    fn new(seed: u64) -> Proposer {
+        let mut workload = Workload::new(seed, 8, Currency::EUR);
+        let pending = workload.setup().collect();
+        Proposer {
+            workload,
+            ledger: Ledger::new(engine::Config::default()),
+            next_seq: 1,
+            last_hash: BatchHash::GENESIS,
+            pending,
+        }
+    }
+
+    /// The next batch of `len` records: its bytes and the outcomes recorded in it.
+    fn batch(&mut self, len: usize) -> (BatchBytes, Vec<Outcome>) {
+        let first_seq = self.next_seq;
+        let mut records = Vec::with_capacity(len);
+        let mut outcomes = Vec::with_capacity(len);
+        for seq in first_seq..first_seq + len as u64 {
+            let request = self.pending.pop_front().unwrap_or_else(|| self.workload.next_request());
+            let envelope = Envelope {
+                seq,
+                time_ms: 1_700_000_000_000 + seq,
+                request,
+            };
+            let outcome = self.ledger.apply(&envelope);
+            outcomes.push(outcome.clone());
+            records.push(engine::record::encode(&Committed { envelope, outcome }));
+        }
+        let bytes = journal::format::encode_batch(first_seq, self.last_hash, &records);
+        self.last_hash = journal::decode_batch(&bytes).unwrap().hash;
+        self.next_seq += len as u64;
+        (BatchBytes(bytes.into()), outcomes)
+    }
+}
+
+fn log_id(term: u64, node_id: u64, index: u64) -> LogId {
+    LogId::new(LeaderId { term, node_id }, index)
+}
+
+fn normal(term: u64, index: u64, batch: BatchBytes) -> Entry {
+    Entry {
+        log_id: log_id(term, 1, index),
+        payload: EntryPayload::Normal(batch),
+    }
+}
+
+fn blank(term: u64, index: u64) -> Entry {
+    Entry {
+        log_id: log_id(term, 1, index),
+        payload: EntryPayload::Blank,
+    }
+}
+
+async fn append(store: &mut LogStore, entries: Vec<Entry>) -> io::Result<()> {
+    store.append(entries, IOFlushed::noop()).await
+}
+
+async fn read_all(store: &mut LogStore) -> Vec<Entry> {
+    store.get_log_reader().await.try_get_log_entries(..).await.unwrap()
+}
+
+async fn apply(machine: &mut LedgerStateMachine, entries: &[Entry]) -> io::Result<()> {
+    let items: Vec<_> = entries.iter().cloned().map(|entry| Ok((entry, None))).collect();
+    machine.apply(futures_util::stream::iter(items)).await
+}
+
+/// A log of every kind of entry, leader changes included: membership,
+/// blank, Normal batches in two terms.
+fn mixed_log(proposer: &mut Proposer) -> Vec<Entry> {
+    let membership = Membership::new_with_defaults(vec![BTreeSet::from([1, 2, 3])], []);
+    let mut entries = vec![
+        Entry {
+            log_id: log_id(0, 0, 0),
+            payload: EntryPayload::Membership(membership),
+        },
+        blank(1, 1),
+    ];
+    for index in 2..6 {
+        entries.push(normal(1, index, proposer.batch(24).0)); // 24 + 3 × 8 setup records
+    }
+    entries.push(blank(2, 6));
+    for index in 7..10 {
+        entries.push(normal(2, index, proposer.batch(5).0));
+    }
+    entries
+}
+
+#[tokio::test]
+async fn normal_entries_are_the_leaders_batches_and_read_back_the_same_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proposer = Proposer::new(7);
+    let entries = mixed_log(&mut proposer);
+    {
+        let (mut store, mut machine) = open(dir.path());
+        // In three appends, as a follower receives them.
+        append(&mut store, entries[..3].to_vec()).await.unwrap();
+        append(&mut store, entries[3..7].to_vec()).await.unwrap();
+        append(&mut store, entries[7..].to_vec()).await.unwrap();
+        assert_eq!(read_all(&mut store).await, entries);
+        apply(&mut machine, &entries).await.unwrap();
+        assert_eq!(machine.ledger().digest(), proposer.ledger.digest());
+        assert_eq!(machine.ledger().last_seq(), proposer.next_seq - 1);
+    }
+    // The journal holds the leader's batches and nothing else, and checks out.
+    let report = journal::verify(dir.path()).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.batches, 7);
+    assert_eq!(report.last_seq, proposer.next_seq - 1);
+    let (mut store, _) = open(dir.path());
+    assert_eq!(read_all(&mut store).await, entries);
+    let state = store.get_log_state().await.unwrap();
+    assert_eq!(state.last_log_id, Some(log_id(2, 1, 9)));
+    assert_eq!(store.journal_tail(), (proposer.next_seq - 1, proposer.last_hash));
+}
+
+#[tokio::test]
+async fn truncating_a_suffix_cuts_the_journal_quarantines_it_and_a_new_leader_appends_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proposer = Proposer::new(11);
+    let entries = mixed_log(&mut proposer);
+    let (mut store, _) = open(dir.path());
+    append(&mut store, entries.clone()).await.unwrap();
+    // The new leader's log agrees up to index 4: 5.. go.
+    store.truncate_after(Some(log_id(1, 1, 4))).await.unwrap();
+    assert_eq!(read_all(&mut store).await, entries[..5]);
+    let quarantined: Vec<_> = std::fs::read_dir(dir.path().join(journal::QUARANTINE_DIR_NAME))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        quarantined.iter().any(|name| name.ends_with(".truncated")),
+        "{quarantined:?}"
+    );
+    // The new leader's batches chain on the kept ones.
+    let mut replacement = Proposer::new(11);
+    let kept: Vec<_> = (0..3).map(|_| replacement.batch(24).0).collect();
+    assert_eq!(
+        kept,
+        entries[2..5]
+            .iter()
+            .map(|entry| match &entry.payload {
+                EntryPayload::Normal(batch) => batch.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+    );
+    let new_suffix = vec![
+        blank(3, 5),
+        normal(3, 6, replacement.batch(2).0),
+        normal(3, 7, replacement.batch(9).0),
+    ];
+    append(&mut store, new_suffix.clone()).await.unwrap();
+    let expected = [entries[..5].to_vec(), new_suffix].concat();
+    assert_eq!(read_all(&mut store).await, expected);
+    drop(store);
+    assert!(journal::verify(dir.path()).unwrap().is_ok());
+    let (mut store, mut machine) = open(dir.path());
+    assert_eq!(read_all(&mut store).await, expected);
+    apply(&mut machine, &expected).await.unwrap();
+    assert_eq!(machine.ledger().digest(), replacement.ledger.digest());
+    // Truncating everything, then starting again from the same index.
+    store.truncate_after(None).await.unwrap();
+    assert_eq!(read_all(&mut store).await, Vec::<Entry>::new());
+    assert_eq!(store.journal_tail(), (0, BatchHash::GENESIS));
+}
+
+#[tokio::test]
+async fn a_batch_that_does_not_chain_on_the_journal_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proposer = Proposer::new(3);
+    let entries = mixed_log(&mut proposer);
+    let (mut store, _) = open(dir.path());
+    append(&mut store, entries[..4].to_vec()).await.unwrap();
+    let tail = store.journal_tail();
+    let control = std::fs::read(dir.path().join("raft/control.log")).unwrap();
+    // Index 4 given the batch of index 5 (skips one), then a damaged one.
+    let skipping = vec![blank(1, 4), entries[5].clone()];
+    let mut damaged = entries[4].clone();
+    if let EntryPayload::Normal(BatchBytes(bytes)) = &mut damaged.payload {
+        let mut flipped = bytes.to_vec();
+        flipped[80] ^= 0x10;
+        *bytes = flipped.into();
+    }
+    for (attempt, what) in [(skipping, "not chained"), (vec![damaged], "damaged")] {
+        let error = append(&mut store, attempt).await.expect_err(what);
+        assert!(
+            error.to_string().contains("does not continue the journal"),
+            "{what}: {error}"
+        );
+        assert_eq!(store.journal_tail(), tail, "{what}");
+        assert_eq!(read_all(&mut store).await, entries[..4], "{what}");
+        assert_eq!(
+            std::fs::read(dir.path().join("raft/control.log")).unwrap(),
+            control,
+            "{what}"
+        );
+    }
+    // A gap in the indexes is refused too.
+    let gap = vec![normal(
+        1,
+        5,
+        match &entries[4].payload {
+            EntryPayload::Normal(batch) => batch.clone(),
+            _ => unreachable!(),
+        },
+    )];
+    assert!(append(&mut store, gap).await.is_err());
+    // The right entry still goes in.
+    append(&mut store, vec![entries[4].clone()]).await.unwrap();
+    assert_eq!(read_all(&mut store).await, entries[..5]);
+}
+
+#[tokio::test]
+async fn a_crash_that_lost_the_last_batches_leaves_the_log_a_prefix_and_its_records_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proposer = Proposer::new(5);
+    let entries = mixed_log(&mut proposer);
+    {
+        let (mut store, _) = open(dir.path());
+        append(&mut store, entries.clone()).await.unwrap();
+    }
+    // The control records of the last append were synced, its batches were
+    // not (a crash between the two): cut the journal after index 7's batch.
+    let seq_after_7 = match &entries[7].payload {
+        EntryPayload::Normal(BatchBytes(bytes)) => journal::decode_batch(bytes).unwrap().first_seq() - 1,
+        _ => unreachable!(),
+    };
+    {
+        let (mut journal, _) = Journal::open(dir.path(), journal_config()).unwrap();
+        journal.truncate_after(seq_after_7).unwrap();
+    }
+    let (mut store, _) = open(dir.path());
+    assert_eq!(read_all(&mut store).await, entries[..7]);
+    assert_eq!(store.get_log_state().await.unwrap().last_log_id, Some(log_id(2, 1, 6)));
+    // Appending index 7 again (the leader resends it) continues the log.
+    append(&mut store, entries[7..].to_vec()).await.unwrap();
+    drop(store);
+    let (mut store, _) = open(dir.path());
+    assert_eq!(read_all(&mut store).await, entries);
+}
