@@ -303,3 +303,272 @@ async fn a_crash_that_lost_the_last_batches_leaves_the_log_a_prefix_and_its_reco
     let (mut store, _) = open(dir.path());
     assert_eq!(read_all(&mut store).await, entries);
 }
+
+// ------------------------------------------------ an in-process three-node group
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::BasicNode;
+use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use replication::{Raft, Snapshot, SnapshotBytes, Vote};
+
+/// Delivers RPCs by calling the target node's `Raft` directly (openraft's
+/// own tests do the same); a node removed from it is unreachable.
+#[derive(Clone, Default)]
+struct Router {
+    nodes: Arc<Mutex<BTreeMap<u64, Raft>>>,
+}
+
+impl Router {
+    fn node(&self, id: u64) -> Result<Raft, Unreachable<TypeConfig>> {
+        let nodes = self.nodes.lock().unwrap();
+        nodes.get(&id).cloned().ok_or_else(|| {
+            Unreachable::new(&io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("node {id} is down"),
+            ))
+        })
+    }
+}
+
+struct Connection {
+    router: Router,
+    target: u64,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Router {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Connection {
+        Connection {
+            router: self.clone(),
+            target,
+        }
+    }
+}
+
+fn unreachable<E: std::error::Error + 'static>(error: E) -> Unreachable<TypeConfig> {
+    Unreachable::new(&error)
+}
+
+impl RaftNetworkV2<TypeConfig> for Connection {
+    type SnapshotData = SnapshotBytes;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let node = self.router.node(self.target)?;
+        node.append_entries(rpc)
+            .await
+            .map_err(|error| unreachable(error).into())
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let node = self.router.node(self.target)?;
+        node.vote(rpc).await.map_err(|error| unreachable(error).into())
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let node = self.router.node(self.target)?;
+        node.pre_vote(rpc).await.map_err(|error| unreachable(error).into())
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        _cancel: impl std::future::Future<Output = ReplicationClosed> + Send + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let node = self.router.node(self.target)?;
+        node.install_full_snapshot(vote, snapshot)
+            .await
+            .map_err(|error| unreachable(error).into())
+    }
+}
+
+struct Node {
+    id: u64,
+    dir: TempDir,
+    raft: Raft,
+    progress: Arc<Mutex<replication::Progress>>,
+}
+
+async fn start_node(id: u64, router: &Router) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, machine) = open(dir.path());
+    let progress = machine.progress();
+    let config = openraft::Config {
+        cluster_name: "croupier-test".into(),
+        heartbeat_interval: 50,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        snapshot_policy: openraft::SnapshotPolicy::Never,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let raft = Raft::new(id, Arc::new(config), router.clone(), store, machine)
+        .await
+        .unwrap();
+    router.nodes.lock().unwrap().insert(id, raft.clone());
+    Node {
+        id,
+        dir,
+        raft,
+        progress,
+    }
+}
+
+/// Waits until `node` knows a leader other than `not`; returns it.
+async fn leader_seen_by(node: &Raft, not: Option<u64>, within: Duration) -> u64 {
+    let metrics = node
+        .wait(Some(within))
+        .metrics(
+            |metrics| metrics.current_leader.is_some_and(|leader| Some(leader) != not),
+            "a leader",
+        )
+        .await
+        .expect("a leader within the time");
+    metrics.current_leader.unwrap()
+}
+
+/// Writes `batches` batches through `leader`, checking each reply against
+/// the outcomes the proposer recorded; returns the last log index written.
+async fn write_batches(leader: &Raft, proposer: &mut Proposer, batches: usize) -> u64 {
+    let mut last_index = 0;
+    for n in 0..batches {
+        let (batch, outcomes) = proposer.batch(1 + n % 7);
+        let first_seq = proposer.next_seq - outcomes.len() as u64;
+        let reply = leader.client_write(batch).await.expect("a write through the leader");
+        assert_eq!(reply.data.first_seq, first_seq);
+        assert_eq!(reply.data.outcomes, outcomes);
+        last_index = reply.log_id.index;
+    }
+    last_index
+}
+
+async fn wait_applied(nodes: &[&Node], index: u64) {
+    for node in nodes {
+        node.raft
+            .wait(Some(Duration::from_secs(5)))
+            .applied_index_at_least(Some(index), "applied on every node")
+            .await
+            .unwrap();
+    }
+}
+
+/// Segment files by name.
+fn segments(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "seg"))
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_when_the_leader_dies() {
+    let router = Router::default();
+    let mut nodes = Vec::new();
+    for id in 1..=3 {
+        nodes.push(start_node(id, &router).await);
+    }
+    let members: BTreeMap<u64, BasicNode> = (1..=3)
+        .map(|id| {
+            (
+                id,
+                BasicNode {
+                    addr: format!("node-{id}"),
+                },
+            )
+        })
+        .collect();
+    nodes[0].raft.initialize(members).await.unwrap();
+    let first_leader = leader_seen_by(&nodes[0].raft, None, Duration::from_secs(5)).await;
+    let leader = &nodes[(first_leader - 1) as usize];
+    leader
+        .raft
+        .wait(Some(Duration::from_secs(5)))
+        .leader_with_quorum_acked(None, "the leader takes office")
+        .await
+        .unwrap();
+
+    // Writes through the leader are applied on every node, to the same ledger.
+    let mut proposer = Proposer::new(42);
+    let written = write_batches(&leader.raft, &mut proposer, 12).await;
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+    for node in &nodes {
+        let progress = *node.progress.lock().unwrap();
+        assert_eq!(progress.last_seq, proposer.next_seq - 1);
+        assert_eq!(progress.digest, proposer.ledger.digest());
+        assert_eq!(progress.chain_hash, proposer.last_hash);
+    }
+
+    // The leader dies: a new one is elected among the other two, in time.
+    let old = nodes.remove((first_leader - 1) as usize);
+    assert_eq!(old.id, first_leader);
+    router.nodes.lock().unwrap().remove(&first_leader);
+    old.raft.shutdown().await.unwrap();
+    // The target: a new leader within 5 s (the wait fails past it).
+    let new_leader = leader_seen_by(&nodes[0].raft, Some(first_leader), Duration::from_secs(5)).await;
+    let leader = nodes.iter().find(|node| node.id == new_leader).unwrap();
+    // A new leader writes only once a quorum acknowledged it (its lease).
+    leader
+        .raft
+        .wait(Some(Duration::from_secs(5)))
+        .leader_with_quorum_acked(None, "the new leader takes office")
+        .await
+        .unwrap();
+
+    // It takes writes that continue the same history.
+    let written = write_batches(&leader.raft, &mut proposer, 8).await;
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+    for node in &nodes {
+        let progress = *node.progress.lock().unwrap();
+        assert_eq!(progress.digest, proposer.ledger.digest());
+    }
+    for node in &nodes {
+        node.raft.shutdown().await.unwrap();
+    }
+    router.nodes.lock().unwrap().clear();
+
+    // Every journal checks out; the survivors' are byte-identical, and the
+    // dead leader's is the same bytes as far as it goes.
+    for dir in [old.dir.path(), nodes[0].dir.path(), nodes[1].dir.path()] {
+        let report = journal::verify(dir).unwrap();
+        assert!(report.is_ok(), "{}: {report:?}", dir.display());
+    }
+    assert_eq!(
+        journal::verify(nodes[0].dir.path()).unwrap().last_seq,
+        proposer.next_seq - 1
+    );
+    let survivor = segments(nodes[0].dir.path());
+    assert_eq!(survivor, segments(nodes[1].dir.path()));
+    let dead = segments(old.dir.path());
+    assert!(!dead.is_empty());
+    for (name, bytes) in &dead {
+        let common = bytes.iter().rposition(|&byte| byte != 0).map_or(0, |last| last + 1);
+        assert_eq!(bytes[..common], survivor[name][..common], "{name}");
+    }
+}
