@@ -408,10 +408,7 @@ struct Node {
     progress: Arc<Mutex<replication::Progress>>,
 }
 
-async fn start_node(id: u64, router: &Router) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, machine) = open(dir.path());
-    let progress = machine.progress();
+fn raft_config() -> Arc<openraft::Config> {
     let config = openraft::Config {
         cluster_name: "croupier-test".into(),
         heartbeat_interval: 50,
@@ -419,19 +416,17 @@ async fn start_node(id: u64, router: &Router) -> Node {
         election_timeout_max: 600,
         snapshot_policy: openraft::SnapshotPolicy::Never,
         ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    let raft = Raft::new(id, Arc::new(config), router.clone(), store, machine)
-        .await
-        .unwrap();
+    };
+    Arc::new(config.validate().unwrap())
+}
+
+/// Starts node `id` on the data directory `dir` (new or used before).
+async fn start_node(id: u64, dir: TempDir, router: &Router) -> Node {
+    let (store, machine) = open(dir.path());
+    let progress = machine.progress();
+    let raft = Raft::new(id, raft_config(), router.clone(), store, machine).await.unwrap();
     router.nodes.lock().unwrap().insert(id, raft.clone());
-    Node {
-        id,
-        dir,
-        raft,
-        progress,
-    }
+    Node { id, dir, raft, progress }
 }
 
 /// Waits until `node` knows a leader other than `not`; returns it.
@@ -492,7 +487,7 @@ async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_wh
     let router = Router::default();
     let mut nodes = Vec::new();
     for id in 1..=3 {
-        nodes.push(start_node(id, &router).await);
+        nodes.push(start_node(id, tempfile::tempdir().unwrap(), &router).await);
     }
     let members: BTreeMap<u64, BasicNode> = (1..=3)
         .map(|id| {
@@ -571,4 +566,21 @@ async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_wh
         let common = bytes.iter().rposition(|&byte| byte != 0).map_or(0, |last| last + 1);
         assert_eq!(bytes[..common], survivor[name][..common], "{name}");
     }
+
+    // A survivor restarted alone rebuilds its ledger from its own log up to
+    // what it knew was committed, without a leader.
+    let survivor = nodes.remove(0);
+    let (id, dir) = (survivor.id, survivor.dir);
+    drop(survivor.raft);
+    let restarted = start_node(id, dir, &Router::default()).await;
+    restarted
+        .raft
+        .wait(Some(Duration::from_secs(5)))
+        .applied_index_at_least(Some(written), "the committed entries applied again")
+        .await
+        .unwrap();
+    let progress = *restarted.progress.lock().unwrap();
+    assert_eq!(progress.last_seq, proposer.next_seq - 1);
+    assert_eq!(progress.digest, proposer.ledger.digest());
+    restarted.raft.shutdown().await.unwrap();
 }
