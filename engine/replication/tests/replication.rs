@@ -55,6 +55,9 @@ async fn openraft_storage_conformance_suite_passes() {
 /// What a leader does before proposing: applies requests to its ledger and
 /// encodes the committed records as the next journal batch.
 struct Proposer {
+    seed: u64,
+    /// The length of every batch made so far.
+    sizes: Vec<usize>,
     workload: Workload,
     ledger: Ledger,
     next_seq: u64,
@@ -67,6 +70,8 @@ impl Proposer {
         let mut workload = Workload::new(seed, 8, Currency::EUR);
         let pending = workload.setup().collect();
         Proposer {
+            seed,
+            sizes: Vec::new(),
             workload,
             ledger: Ledger::new(engine::Config::default()),
             next_seq: 1,
@@ -75,8 +80,19 @@ impl Proposer {
         }
     }
 
+    /// A proposer in the same state (the workload is deterministic): what
+    /// a leader that is about to be deposed would propose next.
+    fn fork(&self) -> Proposer {
+        let mut fork = Proposer::new(self.seed);
+        for &len in &self.sizes {
+            fork.batch(len);
+        }
+        fork
+    }
+
     /// The next batch of `len` records: its bytes and the outcomes recorded in it.
     fn batch(&mut self, len: usize) -> (BatchBytes, Vec<Outcome>) {
+        self.sizes.push(len);
         let first_seq = self.next_seq;
         let mut records = Vec::with_capacity(len);
         let mut outcomes = Vec::with_capacity(len);
@@ -316,22 +332,44 @@ use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use replication::{Raft, Snapshot, SnapshotBytes, Vote};
 
+/// Network faults the test injects.
+#[derive(Default)]
+struct Faults {
+    /// Nodes cut off from every other (both directions).
+    cut: BTreeSet<u64>,
+    /// A node whose AppendEntries that carry entries are lost (its
+    /// heartbeats still arrive, so its lease holds).
+    entries_lost_from: Option<u64>,
+}
+
 /// Delivers RPCs by calling the target node's `Raft` directly (openraft's
-/// own tests do the same); a node removed from it is unreachable.
+/// own tests do the same); a node removed from it, or cut off, is unreachable.
 #[derive(Clone, Default)]
 struct Router {
     nodes: Arc<Mutex<BTreeMap<u64, Raft>>>,
+    faults: Arc<Mutex<Faults>>,
+    /// The node this copy sends for.
+    from: u64,
 }
 
 impl Router {
-    fn node(&self, id: u64) -> Result<Raft, Unreachable<TypeConfig>> {
+    /// The copy node `from` sends through.
+    fn for_node(&self, from: u64) -> Router {
+        Router { from, ..self.clone() }
+    }
+
+    fn node(&self, id: u64, carries_entries: bool) -> Result<Raft, Unreachable<TypeConfig>> {
+        let down = |why: &str| Unreachable::new(&io::Error::new(io::ErrorKind::NotConnected, why.to_string()));
+        let faults = self.faults.lock().unwrap();
+        if faults.cut.contains(&id) || faults.cut.contains(&self.from) {
+            return Err(down("partitioned"));
+        }
+        if carries_entries && faults.entries_lost_from == Some(self.from) {
+            return Err(down("entries lost"));
+        }
+        drop(faults);
         let nodes = self.nodes.lock().unwrap();
-        nodes.get(&id).cloned().ok_or_else(|| {
-            Unreachable::new(&io::Error::new(
-                io::ErrorKind::NotConnected,
-                format!("node {id} is down"),
-            ))
-        })
+        nodes.get(&id).cloned().ok_or_else(|| down("node is down"))
     }
 }
 
@@ -363,7 +401,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        let node = self.router.node(self.target)?;
+        let node = self.router.node(self.target, !rpc.entries.is_empty())?;
         node.append_entries(rpc)
             .await
             .map_err(|error| unreachable(error).into())
@@ -374,7 +412,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: VoteRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        let node = self.router.node(self.target)?;
+        let node = self.router.node(self.target, false)?;
         node.vote(rpc).await.map_err(|error| unreachable(error).into())
     }
 
@@ -383,7 +421,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: VoteRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        let node = self.router.node(self.target)?;
+        let node = self.router.node(self.target, false)?;
         node.pre_vote(rpc).await.map_err(|error| unreachable(error).into())
     }
 
@@ -394,7 +432,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         _cancel: impl std::future::Future<Output = ReplicationClosed> + Send + 'static,
         _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let node = self.router.node(self.target)?;
+        let node = self.router.node(self.target, false)?;
         node.install_full_snapshot(vote, snapshot)
             .await
             .map_err(|error| unreachable(error).into())
@@ -420,13 +458,38 @@ fn raft_config() -> Arc<openraft::Config> {
     Arc::new(config.validate().unwrap())
 }
 
+/// Opens the log store of `dir` once the journal's lock is free: a node
+/// shut down in this process releases it when openraft's tasks have dropped
+/// their log readers, a moment after `shutdown` returns.
+async fn open_released(dir: &Path) -> (LogStore, LedgerStateMachine) {
+    for _ in 0..500 {
+        match LogStore::open(dir, journal_config()) {
+            Err(replication::StoreError::Journal(journal::JournalError::Locked { .. })) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            opened => {
+                let machine = LedgerStateMachine::open(dir, engine::Config::default()).unwrap();
+                return (opened.expect("open the log store"), machine);
+            }
+        }
+    }
+    panic!("the journal of {} stayed locked", dir.display());
+}
+
 /// Starts node `id` on the data directory `dir` (new or used before).
 async fn start_node(id: u64, dir: TempDir, router: &Router) -> Node {
-    let (store, machine) = open(dir.path());
+    let (store, machine) = open_released(dir.path()).await;
     let progress = machine.progress();
-    let raft = Raft::new(id, raft_config(), router.clone(), store, machine).await.unwrap();
+    let raft = Raft::new(id, raft_config(), router.for_node(id), store, machine)
+        .await
+        .unwrap();
     router.nodes.lock().unwrap().insert(id, raft.clone());
-    Node { id, dir, raft, progress }
+    Node {
+        id,
+        dir,
+        raft,
+        progress,
+    }
 }
 
 /// Waits until `node` knows a leader other than `not`; returns it.
@@ -482,12 +545,22 @@ fn segments(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_when_the_leader_dies() {
-    let router = Router::default();
+/// Waits until `node` leads with its lease (a quorum acknowledged it): only
+/// then does it take writes.
+async fn takes_office(node: &Node) {
+    node.raft
+        .wait(Some(Duration::from_secs(5)))
+        .leader_with_quorum_acked(None, "the leader takes office")
+        .await
+        .unwrap();
+}
+
+/// Three nodes on new data directories, initialized; returns the leader's id
+/// once it takes writes.
+async fn start_group(router: &Router) -> (Vec<Node>, u64) {
     let mut nodes = Vec::new();
     for id in 1..=3 {
-        nodes.push(start_node(id, tempfile::tempdir().unwrap(), &router).await);
+        nodes.push(start_node(id, tempfile::tempdir().unwrap(), router).await);
     }
     let members: BTreeMap<u64, BasicNode> = (1..=3)
         .map(|id| {
@@ -500,14 +573,16 @@ async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_wh
         })
         .collect();
     nodes[0].raft.initialize(members).await.unwrap();
-    let first_leader = leader_seen_by(&nodes[0].raft, None, Duration::from_secs(5)).await;
+    let leader = leader_seen_by(&nodes[0].raft, None, Duration::from_secs(5)).await;
+    takes_office(&nodes[(leader - 1) as usize]).await;
+    (nodes, leader)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_when_the_leader_dies() {
+    let router = Router::default();
+    let (mut nodes, first_leader) = start_group(&router).await;
     let leader = &nodes[(first_leader - 1) as usize];
-    leader
-        .raft
-        .wait(Some(Duration::from_secs(5)))
-        .leader_with_quorum_acked(None, "the leader takes office")
-        .await
-        .unwrap();
 
     // Writes through the leader are applied on every node, to the same ledger.
     let mut proposer = Proposer::new(42);
@@ -528,13 +603,7 @@ async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_wh
     // The target: a new leader within 5 s (the wait fails past it).
     let new_leader = leader_seen_by(&nodes[0].raft, Some(first_leader), Duration::from_secs(5)).await;
     let leader = nodes.iter().find(|node| node.id == new_leader).unwrap();
-    // A new leader writes only once a quorum acknowledged it (its lease).
-    leader
-        .raft
-        .wait(Some(Duration::from_secs(5)))
-        .leader_with_quorum_acked(None, "the new leader takes office")
-        .await
-        .unwrap();
+    takes_office(leader).await;
 
     // It takes writes that continue the same history.
     let written = write_batches(&leader.raft, &mut proposer, 8).await;
@@ -583,4 +652,78 @@ async fn a_three_node_group_replicates_ledger_batches_and_elects_a_new_leader_wh
     assert_eq!(progress.last_seq, proposer.next_seq - 1);
     assert_eq!(progress.digest, proposer.ledger.digest());
     restarted.raft.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_leader_acknowledges_nothing_and_truncates_its_unacknowledged_suffix_when_it_rejoins() {
+    let router = Router::default();
+    let (nodes, old_id) = start_group(&router).await;
+    let old = &nodes[(old_id - 1) as usize];
+    let mut proposer = Proposer::new(9);
+    let written = write_batches(&old.raft, &mut proposer, 6).await;
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+
+    // The leader's next batch reaches its own journal only (its heartbeats
+    // still arrive, so it holds its lease and takes the write).
+    router.faults.lock().unwrap().entries_lost_from = Some(old_id);
+    let mut attempts = 0;
+    let doomed = loop {
+        attempts += 1;
+        let (batch, _) = proposer.fork().batch(3);
+        let raft = old.raft.clone();
+        let write = tokio::spawn(async move { raft.client_write(batch).await });
+        let appended = old
+            .raft
+            .wait(Some(Duration::from_secs(5)))
+            .log_index_at_least(Some(written + 1), "the doomed batch in the old leader's log")
+            .await;
+        if appended.is_ok() {
+            break write;
+        }
+        // Refused outright: the lease lapsed while the machine stalled. Again.
+        assert!(
+            write.is_finished() && attempts < 3,
+            "the write neither refused nor appended"
+        );
+    };
+    // Then it is cut off; the other two elect a new leader and go on.
+    {
+        let mut faults = router.faults.lock().unwrap();
+        faults.entries_lost_from = None;
+        faults.cut.insert(old_id);
+    }
+    let others: Vec<&Node> = nodes.iter().filter(|node| node.id != old_id).collect();
+    let new_id = leader_seen_by(&others[0].raft, Some(old_id), Duration::from_secs(5)).await;
+    let new_leader = others.iter().find(|node| node.id == new_id).unwrap();
+    takes_office(new_leader).await;
+    let written = write_batches(&new_leader.raft, &mut proposer, 5).await;
+
+    // Healed: the old leader follows, drops its suffix (kept in quarantine),
+    // and catches up; its write was never acknowledged.
+    router.faults.lock().unwrap().cut.clear();
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+    if let Ok(answered) = tokio::time::timeout(Duration::from_secs(5), doomed).await {
+        // (Still unanswered after that: nothing acknowledged either.)
+        assert!(answered.unwrap().is_err(), "a deposed leader acknowledged a write");
+    }
+    let quarantined: Vec<String> = std::fs::read_dir(old.dir.path().join(journal::QUARANTINE_DIR_NAME))
+        .expect("the old leader quarantined its suffix")
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        quarantined.iter().any(|name| name.ends_with(".truncated")),
+        "{quarantined:?}"
+    );
+    for node in &nodes {
+        let progress = *node.progress.lock().unwrap();
+        assert_eq!(progress.digest, proposer.ledger.digest(), "node {}", node.id);
+        node.raft.shutdown().await.unwrap();
+    }
+    router.nodes.lock().unwrap().clear();
+    let images: Vec<_> = nodes.iter().map(|node| segments(node.dir.path())).collect();
+    assert_eq!(images[0], images[1]);
+    assert_eq!(images[0], images[2]);
+    for node in &nodes {
+        assert!(journal::verify(node.dir.path()).unwrap().is_ok(), "node {}", node.id);
+    }
 }
