@@ -16,8 +16,9 @@
 //! journal bytes of the same append, so no durable batch lacks its term. A
 //! truncation cuts the journal first (`Journal::truncate_after`, crash-safe
 //! on its own) and then rewrites `control.log` atomically; between the two a
-//! crash leaves a prefix of the old log. Purging is logical (the entries are
-//! forgotten; the journal keeps its segments until a snapshot retires them).
+//! crash leaves a prefix of the old log. Purging is logical: the entries are
+//! forgotten and `control.log` starts after them, but the journal keeps its
+//! segments (retiring them behind a Raft snapshot is a later slice).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
