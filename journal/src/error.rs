@@ -56,6 +56,12 @@ pub enum Problem {
     },
     /// A segment that is not the last holds no batch.
     EmptySealedSegment,
+    /// A batch that a scan accepted no longer checks out when it is read
+    /// back ([`Journal::batch_bytes`](crate::Journal::batch_bytes)).
+    Unreadable {
+        /// Why the bytes did not decode.
+        error: DecodeError,
+    },
     /// The first segment does not start at seq 1, and no retirement anchor
     /// (`RETIRED`) says the history before it was retired on purpose.
     HistoryMissing {
@@ -90,6 +96,7 @@ impl fmt::Display for Problem {
             }
             Problem::SegmentNameMismatch { named } => write!(f, "segment is named for seq {named}"),
             Problem::EmptySealedSegment => write!(f, "a segment that is not the last holds no batch"),
+            Problem::Unreadable { error } => write!(f, "a batch read back no longer checks out ({error})"),
             Problem::HistoryMissing { anchored_at: None } => {
                 write!(f, "history before this segment is missing and was never retired")
             }
@@ -196,6 +203,91 @@ pub enum JournalError {
     /// fsync cannot be retried safely).
     #[error("journal stopped after an earlier failure")]
     Poisoned,
+    /// [`Journal::append_encoded`](crate::Journal::append_encoded) refused a
+    /// batch encoded elsewhere; nothing was written.
+    #[error("encoded batch refused: {0}")]
+    Refused(#[from] Refusal),
+    /// [`Journal::truncate_after`](crate::Journal::truncate_after) was asked
+    /// for a cut it cannot make; nothing was changed.
+    #[error("cannot truncate after seq {seq}: {reason}")]
+    BadCut {
+        /// The sequence number asked to be kept last.
+        seq: u64,
+        /// Why not.
+        reason: BadCut,
+    },
+}
+
+/// Why an encoded batch (the leader's bytes) was not appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The bytes are not a valid batch (checksum, hash, framing or trailer).
+    #[error("not a valid batch: {0}")]
+    Undecodable(DecodeError),
+    /// The bytes hold a valid batch and then more, or less than one.
+    #[error("{given_bytes} bytes given for a batch of {batch_bytes}")]
+    WrongLength {
+        /// The batch's encoded length.
+        batch_bytes: usize,
+        /// The bytes given.
+        given_bytes: usize,
+    },
+    /// A batch of another format version than this build writes: every
+    /// node must hold the same bytes, so only the current version is taken.
+    #[error("batch of format version {version}, this build writes only version 2")]
+    OldVersion {
+        /// The version found.
+        version: u16,
+    },
+    /// The batch does not start at the journal's next sequence number.
+    #[error("batch starts at seq {got}, the journal expects {expected}")]
+    SeqOutOfOrder {
+        /// The journal's next sequence number.
+        expected: u64,
+        /// The batch's first sequence number.
+        got: u64,
+    },
+    /// The batch's `prev_hash` is not the journal's last hash.
+    #[error("batch continues chain {found}, the journal's last hash is {expected}")]
+    NotChained {
+        /// The journal's last hash.
+        expected: crate::BatchHash,
+        /// The batch's `prev_hash`.
+        found: crate::BatchHash,
+    },
+    /// The batch does not fit a segment.
+    #[error("batch of {len_bytes} bytes does not fit a segment of {segment_size_bytes} bytes")]
+    TooLarge {
+        /// The batch's encoded length.
+        len_bytes: u64,
+        /// The configured segment size.
+        segment_size_bytes: u64,
+    },
+}
+
+/// Why a truncation point was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadCut {
+    /// The journal ends before it.
+    #[error("the journal ends at seq {last_seq}")]
+    BeyondEnd {
+        /// The journal's last sequence number.
+        last_seq: u64,
+    },
+    /// It falls inside a batch (a batch is kept or dropped whole).
+    #[error("it falls inside the batch {first_seq}..={last_seq}")]
+    InsideBatch {
+        /// The batch's first sequence number.
+        first_seq: u64,
+        /// The batch's last sequence number.
+        last_seq: u64,
+    },
+    /// It is before the history this directory keeps (retired segments).
+    #[error("the journal's retained history starts at seq {first_seq}")]
+    Retired {
+        /// The first sequence number kept.
+        first_seq: u64,
+    },
 }
 
 impl JournalError {

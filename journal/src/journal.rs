@@ -8,12 +8,16 @@ use crate::error::JournalError;
 use crate::error::{Corruption, Problem};
 use crate::flusher::IntervalFlusher;
 use crate::format::{
-    BATCH_RECORD_COUNT_MAX, BatchHash, batch_len_bytes, decode_batch, encode_batch_into, payload_len_bytes,
+    BATCH_RECORD_COUNT_MAX, BatchHash, BatchHeader, batch_len_bytes, decode_batch, encode_batch_into, payload_len_bytes,
 };
-use crate::quarantine::quarantine;
+use crate::quarantine::{Why, quarantine};
 use crate::retire::read_anchor;
 use crate::scan::{Chain, Step, TornTail, Walk, WalkEnd};
 use crate::segment::{self, LOCK_FILE_NAME, OpenSegment, Preparer, SegmentFile};
+
+mod follower;
+
+pub use follower::{Appended, Truncated};
 
 /// What [`Journal::open`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,7 +189,7 @@ fn quarantine_and_zero(dir: &Path, active: &mut OpenSegment, torn: &TornTail) ->
         "torn tail within the segment"
     );
     let torn_bytes = active.read_at(start, len)?;
-    let quarantined_to = quarantine(dir, &active.path, torn.offset_bytes, &torn_bytes)?;
+    let quarantined_to = quarantine(dir, &active.path, torn.offset_bytes, &torn_bytes, Why::Torn)?;
     active.write_at(&vec![0; len], start)?;
     active.sync()?;
     Ok(quarantined_to)
@@ -263,6 +267,22 @@ impl Journal {
     pub fn append<R: AsRef<[u8]>>(&mut self, first_seq: u64, records: &[R]) -> Result<(), JournalError> {
         self.check_usable()?;
         let len_bytes = self.check_batch(first_seq, records)?;
+        self.make_room(len_bytes)?;
+        let mut encoded = std::mem::take(&mut self.encoded);
+        encoded.clear();
+        encoded.resize(len_bytes, 0);
+        let header = encode_batch_into(&mut encoded, first_seq, self.last_hash, records);
+        // Read back what was encoded (costs a second checksum pass: debug builds only).
+        debug_assert!(decode_batch(&encoded).is_ok_and(|batch| batch.header == header));
+        let written = self.write_batch(&encoded, &header);
+        self.encoded = encoded;
+        written
+    }
+
+    /// Makes room for a batch of `len_bytes` under the placement rule: under
+    /// `Always`, syncs an earlier unsynced batch first; rolls when the batch
+    /// does not fit the active segment.
+    fn make_room(&mut self, len_bytes: usize) -> Result<(), JournalError> {
         if self.config.flush == FlushPolicy::Always {
             // At most one unsynced batch, ever: a crash in the middle of one
             // fdatasync then tears only the last batch, never leaves a hole
@@ -274,21 +294,20 @@ impl Journal {
             let rolled = self.roll();
             self.poison_on_error(rolled)?;
         }
-        let mut encoded = std::mem::take(&mut self.encoded);
-        encoded.clear();
-        encoded.resize(len_bytes, 0);
-        let header = encode_batch_into(&mut encoded, first_seq, self.last_hash, records);
-        // Read back what was encoded (costs a second checksum pass: debug builds only).
-        debug_assert!(decode_batch(&encoded).is_ok_and(|batch| batch.header == header));
-        let written = self.active.write_at(&encoded, self.write_offset_bytes as u64);
-        self.encoded = encoded;
+        Ok(())
+    }
+
+    /// Writes an encoded batch at the write offset (room was made for it)
+    /// and advances the chain past it.
+    fn write_batch(&mut self, encoded: &[u8], header: &BatchHeader) -> Result<(), JournalError> {
+        let written = self.active.write_at(encoded, self.write_offset_bytes as u64);
         self.poison_on_error(written)?;
-        self.write_offset_bytes += len_bytes;
+        self.write_offset_bytes += encoded.len();
         self.next_seq = header.last_seq() + 1;
         self.last_hash = BatchHash::of_header(&header.to_bytes());
         self.stats.batches += 1;
-        self.stats.records += records.len() as u64;
-        self.stats.bytes += len_bytes as u64;
+        self.stats.records += u64::from(header.record_count);
+        self.stats.bytes += encoded.len() as u64;
         if let Some(flusher) = &self.flusher {
             flusher.mark_dirty();
         }

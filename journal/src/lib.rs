@@ -71,9 +71,9 @@ pub use config::{
     FLUSH_INTERVAL_MAX_MS, FlushPolicy, JournalConfig, SEGMENT_SIZE_DEFAULT_BYTES, SEGMENT_SIZE_MAX_BYTES,
     SEGMENT_SIZE_MIN_BYTES,
 };
-pub use error::{Corruption, JournalError, Problem};
+pub use error::{BadCut, Corruption, JournalError, Problem, Refusal};
 pub use format::{BatchHash, DecodeError, DecodedBatch, decode_batch};
-pub use journal::{Journal, JournalStats, Recovered};
+pub use journal::{Appended, Journal, JournalStats, Recovered, Truncated};
 pub use quarantine::QUARANTINE_DIR_NAME;
 pub use reader::{Batch, Batches, Reader};
 pub use retire::{ANCHOR_FILE_NAME, ARCHIVE_DIR_NAME, Anchor, RetireReport, Retirement, read_anchor, retire};

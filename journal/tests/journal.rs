@@ -681,3 +681,298 @@ proptest! {
         prop_assert!(verify(dir.path()).unwrap().is_ok());
     }
 }
+
+// Replication (issue 11): a follower's journal takes the leader's encoded
+// batches as they are, and truncates an uncommitted suffix crash-safely.
+
+/// Copies every batch of `leader` into a new journal at `dir` through
+/// `batch_bytes` and `append_encoded`.
+fn replicate(leader: &Journal, batches: &[Batch], dir: &Path, segment_size_bytes: u64) -> Journal {
+    let (mut follower, _) = Journal::open(dir, config(segment_size_bytes)).unwrap();
+    for batch in batches {
+        let bytes = leader.batch_bytes(batch.first_seq).unwrap().expect("the leader has it");
+        let appended = follower.append_encoded(&bytes).unwrap();
+        follower.flush().unwrap();
+        assert_eq!(
+            (appended.first_seq, appended.last_seq, appended.hash),
+            (batch.first_seq, batch.last_seq(), batch.hash)
+        );
+    }
+    follower
+}
+
+/// The segment files of `dir`, by name, with their bytes.
+fn segment_images(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    segment_paths(dir)
+        .into_iter()
+        .map(|path| {
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read(&path).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn quarantined(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir.join(journal::QUARANTINE_DIR_NAME))
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn leader_encoded_batches_make_a_byte_identical_follower_journal() {
+    let counts: Vec<u64> = (0..60).map(|i| 1 + i % 5).collect();
+    let leader_dir = tempfile::tempdir().unwrap();
+    let (mut leader, _) = Journal::open(leader_dir.path(), config(4096)).unwrap();
+    let batches = append_sized(&mut leader, &counts, 100);
+    assert!(segment_paths(leader_dir.path()).len() > 3, "the batches span segments");
+    let follower_dir = tempfile::tempdir().unwrap();
+    let follower = replicate(&leader, &batches, follower_dir.path(), 4096);
+    assert_eq!(
+        (follower.last_seq(), follower.last_hash()),
+        (leader.last_seq(), leader.last_hash())
+    );
+    drop((leader, follower));
+    assert_eq!(segment_images(follower_dir.path()), segment_images(leader_dir.path()));
+    assert!(verify(follower_dir.path()).unwrap().is_ok());
+    assert_eq!(read_all(follower_dir.path()), batches);
+}
+
+#[test]
+fn batch_bytes_answers_only_where_a_batch_starts() {
+    let (dir, batches) = new_journal(4096, &[3, 1, 4, 1, 5, 9, 2, 6]);
+    let (journal, _) = Journal::open(dir.path(), config(4096)).unwrap();
+    for batch in &batches {
+        let bytes = journal.batch_bytes(batch.first_seq).unwrap().unwrap();
+        let decoded = decode_batch(&bytes).unwrap();
+        assert_eq!((decoded.first_seq(), decoded.hash), (batch.first_seq, batch.hash));
+        assert_eq!(decoded.encoded_len_bytes(), bytes.len());
+        if batch.records.len() > 1 {
+            assert_eq!(
+                journal.batch_bytes(batch.first_seq + 1).unwrap(),
+                None,
+                "inside a batch"
+            );
+        }
+    }
+    assert_eq!(journal.batch_bytes(0).unwrap(), None);
+    assert_eq!(journal.batch_bytes(journal.next_seq()).unwrap(), None);
+}
+
+#[test]
+fn a_bad_checksum_a_wrong_chain_or_a_wrong_first_seq_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(dir.path(), config(4096)).unwrap();
+    append_all(&mut journal, &[2, 3]);
+    let (next, last_hash) = (journal.next_seq(), journal.last_hash());
+    let good = encode_batch(next, last_hash, &records(next, 2));
+    let mut bad_checksum = good.clone();
+    bad_checksum[70] ^= 0x01;
+    let wrong_chain = encode_batch(next, BatchHash([7; 16]), &records(next, 2));
+    let wrong_first_seq = encode_batch(next + 1, last_hash, &records(next + 1, 2));
+    let mut trailing = good.clone();
+    trailing.extend_from_slice(&[0; 8]);
+    let version_1 = journal::format::encode_batch_v1(next, last_hash, &records(next, 2));
+    let too_large_dir = tempfile::tempdir().unwrap();
+    let before = segment_images(dir.path());
+    let refusals = [
+        (bad_checksum, "undecodable"),
+        (wrong_chain, "chain"),
+        (wrong_first_seq, "seq"),
+        (trailing, "length"),
+        (version_1, "version"),
+    ];
+    for (bytes, what) in &refusals {
+        let error = journal.append_encoded(bytes).expect_err(what);
+        let JournalError::Refused(refusal) = error else {
+            panic!("{what}: {error}")
+        };
+        match (*what, refusal) {
+            ("undecodable", journal::Refusal::Undecodable(_))
+            | ("length", journal::Refusal::WrongLength { .. })
+            | ("version", journal::Refusal::OldVersion { version: 1 }) => {}
+            ("chain", journal::Refusal::NotChained { expected, found }) => {
+                assert_eq!((expected, found), (last_hash, BatchHash([7; 16])));
+            }
+            ("seq", journal::Refusal::SeqOutOfOrder { expected, got }) => assert_eq!((expected, got), (next, next + 1)),
+            (what, refusal) => panic!("{what}: {refusal}"),
+        }
+        assert_eq!((journal.next_seq(), journal.last_hash()), (next, last_hash), "{what}");
+        assert_eq!(segment_images(dir.path()), before, "{what}: nothing written");
+    }
+    // A batch larger than the segment: refused the same way.
+    let (mut small, _) = Journal::open(too_large_dir.path(), config(4096)).unwrap();
+    let huge = encode_batch(1, BatchHash::GENESIS, &[vec![1u8; 5000]]);
+    assert!(matches!(
+        small.append_encoded(&huge),
+        Err(JournalError::Refused(journal::Refusal::TooLarge { .. }))
+    ));
+    assert_eq!(small.next_seq(), 1);
+    // The journal is still usable: the good batch goes in.
+    journal.append_encoded(&good).unwrap();
+    journal.flush().unwrap();
+    drop(journal);
+    assert!(verify(dir.path()).unwrap().is_ok());
+    assert_eq!(read_all(dir.path()).last().unwrap().first_seq, next);
+}
+
+/// Appends batches of `count` records of `len` bytes each; returns them.
+fn append_sized(journal: &mut Journal, counts: &[u64], len: usize) -> Vec<Batch> {
+    counts
+        .iter()
+        .map(|&count| {
+            let (first_seq, prev_hash) = (journal.next_seq(), journal.last_hash());
+            let records: Vec<Vec<u8>> = (first_seq..first_seq + count).map(|seq| vec![seq as u8; len]).collect();
+            journal.append(first_seq, &records).unwrap();
+            journal.flush().unwrap();
+            Batch {
+                first_seq,
+                prev_hash,
+                hash: journal.last_hash(),
+                records,
+            }
+        })
+        .collect()
+}
+
+/// A journal of small segments (a few batches each) spanning several of them.
+fn spanning_journal() -> (TempDir, Vec<Batch>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(dir.path(), config(4096)).unwrap();
+    let counts: Vec<u64> = (0..24).map(|i| 1 + i % 4).collect();
+    let batches = append_sized(&mut journal, &counts, 300);
+    drop(journal);
+    assert!(segment_paths(dir.path()).len() >= 4);
+    (dir, batches)
+}
+
+/// Cut points: the genesis, inside the first segment, the end of a segment,
+/// inside the last segment, and the last batch only.
+fn cut_points(dir: &Path, batches: &[Batch]) -> Vec<u64> {
+    let second_segment_first = layout(dir)
+        .iter()
+        .find(|located| located.offset == 0 && located.first_seq > 1)
+        .unwrap()
+        .first_seq;
+    vec![
+        0,
+        batches[2].last_seq(),
+        second_segment_first - 1,
+        batches[batches.len() - 4].last_seq(),
+        batches[batches.len() - 2].last_seq(),
+    ]
+}
+
+#[test]
+fn truncate_after_keeps_the_prefix_quarantines_the_rest_and_appending_continues() {
+    let (template, batches) = spanning_journal();
+    for seq in cut_points(template.path(), &batches) {
+        let (dir, _) = spanning_journal();
+        let (mut journal, _) = Journal::open(dir.path(), config(4096)).unwrap();
+        let kept: Vec<Batch> = batches
+            .iter()
+            .filter(|batch| batch.last_seq() <= seq)
+            .cloned()
+            .collect();
+        let truncated = journal.truncate_after(seq).unwrap();
+        assert_eq!(truncated.records, batches.last().unwrap().last_seq() - seq);
+        assert!(truncated.quarantined.iter().all(|path| path.exists()), "{truncated:?}");
+        assert_eq!(truncated.quarantined[0].extension().unwrap(), "truncated");
+        assert_eq!(journal.last_seq(), seq);
+        assert_eq!(
+            journal.last_hash(),
+            kept.last().map_or(BatchHash::GENESIS, |batch| batch.hash)
+        );
+        // The journal as it is now reads back as the prefix, and takes new batches.
+        assert_eq!(read_all(dir.path()), kept, "cut after {seq}");
+        let more = append_all(&mut journal, &[2, 5]);
+        drop(journal);
+        let report = verify(dir.path()).unwrap();
+        assert!(report.is_ok(), "cut after {seq}: {report:?}");
+        let (reopened, recovered) = Journal::open(dir.path(), config(4096)).unwrap();
+        assert_eq!(recovered.last_seq, more.last().unwrap().last_seq());
+        assert_eq!(recovered.torn_tail, None);
+        assert_eq!(read_all(dir.path()), [kept, more].concat());
+        drop(reopened);
+    }
+}
+
+#[test]
+fn truncate_after_refuses_a_cut_inside_a_batch_or_past_the_end_and_changes_nothing() {
+    let (dir, batches) = new_journal(4096, &[3, 2]);
+    let (mut journal, _) = Journal::open(dir.path(), config(4096)).unwrap();
+    let before = segment_images(dir.path());
+    assert!(matches!(
+        journal.truncate_after(1),
+        Err(JournalError::BadCut {
+            seq: 1,
+            reason: journal::BadCut::InsideBatch {
+                first_seq: 1,
+                last_seq: 3
+            }
+        })
+    ));
+    assert!(matches!(
+        journal.truncate_after(6),
+        Err(JournalError::BadCut {
+            reason: journal::BadCut::BeyondEnd { last_seq: 5 },
+            ..
+        })
+    ));
+    assert_eq!(journal.truncate_after(5).unwrap(), journal::Truncated::default());
+    assert_eq!(segment_images(dir.path()), before);
+    assert_eq!(quarantined(dir.path()), Vec::<String>::new());
+    drop(journal);
+    assert_eq!(read_all(dir.path()), batches);
+}
+
+#[test]
+fn a_crash_after_any_step_of_truncate_after_leaves_a_valid_prefix_and_its_quarantine() {
+    let (template, batches) = spanning_journal();
+    for seq in cut_points(template.path(), &batches) {
+        let steps = {
+            let (journal, _) = Journal::open(template.path(), config(4096)).unwrap();
+            journal.truncate_step_count(seq).unwrap()
+        };
+        assert!(steps >= 2, "cut after {seq}: {steps} steps");
+        for crash_after in 0..steps {
+            let (dir, _) = spanning_journal();
+            let (mut journal, _) = Journal::open(dir.path(), config(4096)).unwrap();
+            assert!(matches!(
+                journal.truncate_after_then_crash(seq, crash_after),
+                Err(JournalError::Poisoned)
+            ));
+            drop(journal);
+            let context = format!("cut after {seq}, crash after step {crash_after} of {steps}");
+            let report = verify(dir.path()).unwrap();
+            assert!(report.is_ok(), "{context}: {report:?}");
+            let (journal, recovered) = Journal::open(dir.path(), config(4096)).unwrap();
+            assert_eq!(recovered.torn_tail, None, "{context}");
+            // A prefix of what was there, no shorter than the cut.
+            let found = read_all(dir.path());
+            assert!(recovered.last_seq >= seq, "{context}");
+            assert_eq!(found[..], batches[..found.len()], "{context}");
+            if crash_after >= 1 {
+                assert!(
+                    quarantined(dir.path()).iter().any(|name| name.ends_with(".truncated")),
+                    "{context}: {:?}",
+                    quarantined(dir.path())
+                );
+            }
+            // Finishing the truncation after the restart reaches the cut.
+            let mut journal = journal;
+            journal.truncate_after(seq).unwrap();
+            assert_eq!(journal.last_seq(), seq, "{context}");
+            drop(journal);
+            let (_, recovered) = Journal::open(dir.path(), config(4096)).unwrap();
+            assert_eq!(recovered.last_seq, seq, "{context}");
+        }
+    }
+}
