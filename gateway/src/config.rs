@@ -673,7 +673,8 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             "kyc_provider_url needs kyc_app_token, kyc_secret_key and kyc_webhook_secret",
         ));
     }
-    if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none()) {
+    if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())
+    {
         return Err(ConfigError::Invalid(
             "stripe_api_url needs stripe_secret_key and stripe_webhook_secret",
         ));

@@ -149,7 +149,11 @@ pub async fn initiate(
     record_reference(&state, &deposit, cashier.provider.name(), &started.reference, currency).await?;
     let reply = DepositReply {
         payment: format!("{}:{}", deposit.source.0, deposit.id),
-        state: if started.status == "succeeded" { "confirmed" } else { "initiated" },
+        state: if started.status == "succeeded" {
+            "confirmed"
+        } else {
+            "initiated"
+        },
         provider: cashier.provider.name(),
         reference: started.reference,
         provider_status: started.status,
@@ -169,7 +173,9 @@ pub(crate) async fn record_reference(
     currency: Currency,
 ) -> Result<(), ApiError> {
     let (Ok(provider_id), Ok(reference_id)) = (ExtId::new(provider), ExtId::new(reference)) else {
-        return Err(ApiError::internal(format!("the provider's reference {reference:?} is not a valid id")));
+        return Err(ApiError::internal(format!(
+            "the provider's reference {reference:?} is not a valid id"
+        )));
     };
     let command = Command::Payments(payments::Command::PaymentReference {
         payment: payment.clone(),

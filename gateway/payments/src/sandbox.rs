@@ -521,8 +521,16 @@ async fn create_intent(State(shared): State<Shared>, headers: HeaderMap, body: B
             object: "payment_intent".into(),
             amount,
             currency,
-            status: if confirm { "requires_action" } else { "requires_payment_method" }.into(),
-            client_secret: Some(format!("{id}_secret_{:016x}", inner.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15))),
+            status: if confirm {
+                "requires_action"
+            } else {
+                "requires_payment_method"
+            }
+            .into(),
+            client_secret: Some(format!(
+                "{id}_secret_{:016x}",
+                inner.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            )),
             next_action,
             last_payment_error: None,
             metadata: metadata_of(&form),
@@ -587,7 +595,9 @@ async fn cancel_intent(State(shared): State<Shared>, Path(id): Path<String>, hea
         intent.next_action = None;
         let object = serde_json::to_value(&*intent).unwrap_or(Value::Null);
         let answer = json_bytes(&*intent);
-        let made: Vec<usize> = record(&mut inner, "payment_intent.canceled", object).into_iter().collect();
+        let made: Vec<usize> = record(&mut inner, "payment_intent.canceled", object)
+            .into_iter()
+            .collect();
         (answer, made, take_timeout(&mut inner))
     };
     send_all(&shared, &made, true).await;

@@ -36,7 +36,12 @@ pub fn cashier(state: &AppState) -> Result<Cashier, ApiError> {
 /// same payment is the same request (a retry, answered from the ledger's
 /// memory).
 pub fn derived_id(step: &str, payment: &TxRef) -> ExtId {
-    let text = format!("{}\u{0}{}", payment.source.0, payment.id.as_str());
+    derived_id_with(step, payment, "")
+}
+
+/// [`derived_id`] for a step that also depends on `detail` (who asks).
+pub fn derived_id_with(step: &str, payment: &TxRef, detail: &str) -> ExtId {
+    let text = format!("{}\u{0}{}\u{0}{detail}", payment.source.0, payment.id.as_str());
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     let id = format!("{step}:{}", hex::encode(&digest.as_ref()[..20]));
     ExtId::new(&id).expect("a short step and 40 hex digits make a valid id")

@@ -57,7 +57,11 @@ pub struct WebhookReply {
         (status = 413, body = ErrorBody, description = "body too large"),
         (status = 415, body = ErrorBody, description = "not application/json"),
         (status = 502, body = ErrorBody, description = "provider_unavailable (a failed attempt could not be canceled at the provider: the provider resends the event)")))]
-pub async fn stripe(State(state): State<AppState>, headers: HeaderMap, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+pub async fn stripe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     // Without a provider there is no webhook receiver here: nothing a
     // retry would find later, so not a 503.
     let cashier = configured(&state).map_err(|_| {
@@ -87,14 +91,23 @@ pub async fn stripe(State(state): State<AppState>, headers: HeaderMap, JsonBody(
         } => {
             let view = payment(&state, cashier.provider.name(), reference, key.as_ref(), "deposit").await?;
             let deposit = view_tx(&view)?;
+            reference_first(&state, &cashier, &view, &deposit, reference).await?;
             let settlement = match settlement {
                 Settlement::Failed if webhook.kind != "payment_intent.canceled" => {
                     settle_failed_attempt(&cashier, reference).await?
                 }
                 other => *other,
             };
+            let ttl_ms = cashier.deposit_ttl.as_millis() as u64;
+            let stale = view.created_ms.saturating_add(ttl_ms) <= state.now_ms();
             let command = match settlement {
                 Settlement::Succeeded => payments::Command::DepositConfirm { deposit },
+                // The expiry sweep's cancellation coming back: an expiry
+                // (the ledger checks the journaled times again).
+                Settlement::Failed if stale => payments::Command::DepositExpire {
+                    deposit,
+                    after_ms: ttl_ms,
+                },
                 Settlement::Failed => payments::Command::DepositFail { deposit },
                 Settlement::Pending => return acknowledged(&webhook.kind, Some("provider_pending")),
             };
@@ -119,6 +132,7 @@ pub async fn stripe(State(state): State<AppState>, headers: HeaderMap, JsonBody(
         } => {
             let view = payment(&state, cashier.provider.name(), reference, key.as_ref(), "withdrawal").await?;
             let withdrawal = view_tx(&view)?;
+            reference_first(&state, &cashier, &view, &withdrawal, reference).await?;
             let command = match settlement {
                 Settlement::Succeeded => payments::Command::WithdrawalComplete { withdrawal },
                 Settlement::Failed => payments::Command::WithdrawalReject { withdrawal },
@@ -175,7 +189,10 @@ async fn payment(
     .await?;
     found.filter(|view| view.kind == kind).ok_or_else(|| {
         tracing::warn!(?key, kind, "payment webhook about a payment not started here");
-        ApiError::not_found("unknown_payment", format!("no {kind} with this reference was started here"))
+        ApiError::not_found(
+            "unknown_payment",
+            format!("no {kind} with this reference was started here"),
+        )
     })
 }
 
@@ -190,15 +207,36 @@ fn currency_of(view: &PaymentView) -> Currency {
     Currency::from_code(&view.currency).unwrap_or(Currency::EUR)
 }
 
+/// Journals the provider's reference of a payment that has none yet (its
+/// webhook came before the call that made it answered), so every payment
+/// settled by the provider names its object.
+async fn reference_first(
+    state: &AppState,
+    cashier: &Cashier,
+    view: &PaymentView,
+    payment: &TxRef,
+    reference: &str,
+) -> Result<(), ApiError> {
+    if view.reference.is_some() {
+        return Ok(());
+    }
+    crate::deposits::record_reference(state, payment, cashier.provider.name(), reference, currency_of(view)).await
+}
+
 /// A failed attempt: cancel the intent so no later attempt can succeed,
 /// and say where it stands after.
 async fn settle_failed_attempt(cashier: &Cashier, reference: &str) -> Result<Settlement, ApiError> {
-    cashier.provider.cancel_deposit(reference).await.map(|p| p.settlement).map_err(|error| {
-        tracing::warn!(%error, reference, "could not cancel a failed payment attempt; the provider will resend");
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "provider_unavailable",
-            format!("{error}: the event will be handled on its next delivery"),
-        )
-    })
+    cashier
+        .provider
+        .cancel_deposit(reference)
+        .await
+        .map(|p| p.settlement)
+        .map_err(|error| {
+            tracing::warn!(%error, reference, "could not cancel a failed payment attempt; the provider will resend");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                format!("{error}: the event will be handled on its next delivery"),
+            )
+        })
 }

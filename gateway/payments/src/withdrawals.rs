@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::deposits::{PaymentQuery, PaymentsReply, list_kind};
-use crate::shared::{cashier, derived_id, payment_path};
+use crate::shared::{cashier, derived_id, derived_id_with, payment_path};
 
 /// A withdrawal to request.
 #[derive(Deserialize, ToSchema)]
@@ -160,6 +160,14 @@ pub async fn approve(
 ) -> Result<Response, ApiError> {
     let cashier = cashier(&state)?;
     let (payment, view, currency) = find(&state, &payment_text).await?;
+    if view.state != "requested" {
+        // Approved or final: a first approval now would mean nothing.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_payment_state",
+            format!("the withdrawal is {}", view.state),
+        ));
+    }
     let four_eyes = needs_four_eyes(&cashier.four_eyes_above, view.amount_minor, currency)?;
     let (command, id) = match (&view.first_approval, four_eyes) {
         (_, false) => (
@@ -245,8 +253,7 @@ pub struct ReverseRequest {
         (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
         (status = 403, body = ErrorBody, description = "withdrawal_reversal_forbidden (the jurisdiction forbids it)"),
         (status = 404, body = ErrorBody, description = "unknown_withdrawal"),
-        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already)"),
-        (status = 422, body = ErrorBody, description = "wrong_transaction_kind (not this player's withdrawal)")))]
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), wrong_transaction_kind (not this player's withdrawal)")))]
 pub async fn reverse(
     State(state): State<AppState>,
     caller: Caller,
@@ -260,7 +267,8 @@ pub async fn reverse(
         withdrawal: payment.clone(),
         player: PlayerId(request.player),
     });
-    match caller.submit(&state, derived_id("reverse", &payment), command).await? {
+    let id = derived_id_with("reverse", &payment, &request.player.to_string());
+    match caller.submit(&state, id, command).await? {
         Outcome::Moved(receipt) => edge::change::ok(StatusCode::OK, &reply(&payment, "reversed", &receipt.balances)),
         other => Err(edge::change::refusal(&other, currency)),
     }

@@ -155,7 +155,9 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
             }
             Err(error) => {
                 tracing::error!(%error, withdrawal = %withdrawal.id, "the provider refused the payout: the withdrawal fails");
-                let reject = Command::Payments(payments::Command::WithdrawalReject { withdrawal: withdrawal.clone() });
+                let reject = Command::Payments(payments::Command::WithdrawalReject {
+                    withdrawal: withdrawal.clone(),
+                });
                 submit_system(state, derived_id("payout-refused", &withdrawal), reject)
                     .await
                     .map_err(|e| e.message)?;
@@ -224,7 +226,12 @@ async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Res
             },
         };
         let (command, step) = match settlement {
-            Settlement::Succeeded => (payments::Command::DepositConfirm { deposit: deposit.clone() }, "confirm-late"),
+            Settlement::Succeeded => (
+                payments::Command::DepositConfirm {
+                    deposit: deposit.clone(),
+                },
+                "confirm-late",
+            ),
             Settlement::Failed => (
                 payments::Command::DepositExpire {
                     deposit: deposit.clone(),

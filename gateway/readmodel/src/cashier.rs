@@ -115,14 +115,34 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             player,
             currency,
             amount,
-        } => insert(tx, &own, "deposit", *player, currency.code(), amount.minor(), "initiated", None, time_ms),
+        } => insert(
+            tx,
+            &own,
+            "deposit",
+            *player,
+            currency.code(),
+            amount.minor(),
+            "initiated",
+            None,
+            time_ms,
+        ),
         payments::Command::Deposit {
             player,
             currency,
             amount,
         } => {
             let manual = Some("manual");
-            insert(tx, &own, "deposit", *player, currency.code(), amount.minor(), "confirmed", manual, time_ms)
+            insert(
+                tx,
+                &own,
+                "deposit",
+                *player,
+                currency.code(),
+                amount.minor(),
+                "confirmed",
+                manual,
+                time_ms,
+            )
         }
         payments::Command::WithdrawalRequest {
             player,
@@ -130,7 +150,17 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             amount,
         } => {
             let (currency, amount) = (currency.code(), amount.minor());
-            insert(tx, &own, "withdrawal", *player, currency, amount, "requested", None, time_ms)
+            insert(
+                tx,
+                &own,
+                "withdrawal",
+                *player,
+                currency,
+                amount,
+                "requested",
+                None,
+                time_ms,
+            )
         }
         payments::Command::DepositConfirm { deposit } => set_state(tx, deposit, "confirmed", time_ms),
         payments::Command::DepositFail { deposit } => set_state(tx, deposit, "failed", time_ms),

@@ -368,11 +368,17 @@ fn a_deposit_expires_only_once_stale_by_journaled_time_and_gives_back_its_limit_
     check_rejected(h.run(PSP, expire_deposit_cmd("d1", HOUR)), early);
     assert_eq!(h.state(PSP, "d1"), Some(TxState::Payment(PaymentState::Initiated)));
     h.advance(1);
-    check(h.run(PSP, expire_deposit_cmd("d1", HOUR)), h.moved(0, 0, bal(0, 0, 0, 0)));
+    check(
+        h.run(PSP, expire_deposit_cmd("d1", HOUR)),
+        h.moved(0, 0, bal(0, 0, 0, 0)),
+    );
     let failed = PaymentState::Failed;
     assert_eq!(h.state(PSP, "d1"), Some(TxState::Payment(failed)));
     // A late success changes nothing; the limit is free again.
-    check_rejected(h.run(PSP, confirm_cmd("d1")), Rejection::WrongPaymentState { state: failed });
+    check_rejected(
+        h.run(PSP, confirm_cmd("d1")),
+        Rejection::WrongPaymentState { state: failed },
+    );
     check(h.apply(PSP, "d2", deposit_cmd(p, 1000)), h.moved(0, 0, bal(0, 0, 0, 0)));
     assert_eq!(h.flows(), Flows::default());
 }
@@ -443,11 +449,20 @@ fn four_eyes_needs_an_accepted_first_approval_of_the_same_withdrawal_by_another_
     h.apply(PSP, "w2", withdraw_cmd(p, 100));
     let money = h.money();
     // No first approval, one of another withdrawal, or one by the same source.
-    check_rejected(h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a1"))), Rejection::FourEyesRequired);
+    check_rejected(
+        h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a1"))),
+        Rejection::FourEyesRequired,
+    );
     check(h.apply(OPS, "a2", first_approval_cmd("w2")), Outcome::Accepted);
-    check_rejected(h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a2"))), Rejection::FourEyesRequired);
+    check_rejected(
+        h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a2"))),
+        Rejection::FourEyesRequired,
+    );
     check(h.apply(OPS, "a1", first_approval_cmd("w1")), Outcome::Accepted);
-    check_rejected(h.run(OPS, second_approval_cmd("w1", (OPS, "a1"))), Rejection::FourEyesRequired);
+    check_rejected(
+        h.run(OPS, second_approval_cmd("w1", (OPS, "a1"))),
+        Rejection::FourEyesRequired,
+    );
     assert_eq!(h.money(), money);
     assert_eq!(h.state(PSP, "w1"), Some(TxState::Payment(PaymentState::Requested)));
     check(
@@ -487,7 +502,10 @@ fn a_player_takes_back_a_withdrawal_only_where_the_jurisdiction_allows_it() {
     }
     h.apply(PSP, "uk", withdraw_cmd(uk, 400));
     h.apply(PSP, "mt", withdraw_cmd(mt, 400));
-    check_rejected(h.run(OPS, reverse_cmd("uk", uk)), Rejection::WithdrawalReversalForbidden);
+    check_rejected(
+        h.run(OPS, reverse_cmd("uk", uk)),
+        Rejection::WithdrawalReversalForbidden,
+    );
     assert_eq!(h.ledger.balances(uk, EUR), Ok(bal(600, 0, 400, 0)));
     check_rejected(h.run(OPS, reverse_cmd("mt", uk)), Rejection::WrongTransactionKind);
     check(h.run(OPS, reverse_cmd("mt", mt)), h.moved(400, 0, bal(1000, 0, 0, 0)));

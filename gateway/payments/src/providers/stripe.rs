@@ -265,9 +265,9 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now_s: u64, tolerance_s: 
     };
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let message = [signed_s.to_string().as_bytes(), b".", body].concat();
-    let matches = candidates.iter().any(|candidate| {
-        hex::decode(candidate).is_ok_and(|tag| hmac::verify(&key, &message, &tag).is_ok())
-    });
+    let matches = candidates
+        .iter()
+        .any(|candidate| hex::decode(candidate).is_ok_and(|tag| hmac::verify(&key, &message, &tag).is_ok()));
     if !matches {
         return Err(WebhookError::BadSignature);
     }
@@ -480,7 +480,12 @@ impl PaymentProvider for StripeClient {
             }
             let key = deposit.key.idempotency_key("deposit");
             let intent: PaymentIntent = self
-                .call(reqwest::Method::POST, "/v1/payment_intents", Some(form(&pairs)), Some(&key))
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/payment_intents",
+                    Some(form(&pairs)),
+                    Some(&key),
+                )
                 .await?;
             let redirect_url = intent
                 .next_action
@@ -508,7 +513,10 @@ impl PaymentProvider for StripeClient {
         Box::pin(async move {
             let path = format!("/v1/payment_intents/{}/cancel", checked_reference(reference)?);
             let body = form(&[("cancellation_reason", "abandoned")]);
-            match self.call::<PaymentIntent>(reqwest::Method::POST, &path, Some(body), None).await {
+            match self
+                .call::<PaymentIntent>(reqwest::Method::POST, &path, Some(body), None)
+                .await
+            {
                 Ok(intent) => Ok(intent_payment(intent)),
                 // Refused because it is final already (succeeded or
                 // canceled): say where it stands.
@@ -608,7 +616,10 @@ mod tests {
         assert_eq!(check(&format!("t={t},v1={good}"), t + 301), stale);
         assert_eq!(check(&format!("t={t},v1={good}"), t - 301), stale);
         // The body is covered byte for byte.
-        assert_eq!(verify(SECRET, &format!("t={t},v1={good}"), b"{\"id\":\"evt_3\"}", t, 300), bad);
+        assert_eq!(
+            verify(SECRET, &format!("t={t},v1={good}"), b"{\"id\":\"evt_3\"}", t, 300),
+            bad
+        );
     }
 
     fn event(kind: &str, object: serde_json::Value) -> Vec<u8> {
@@ -648,7 +659,11 @@ mod tests {
         });
         let cases = [
             ("payment_intent.succeeded", "succeeded", Settlement::Succeeded),
-            ("payment_intent.payment_failed", "requires_payment_method", Settlement::Failed),
+            (
+                "payment_intent.payment_failed",
+                "requires_payment_method",
+                Settlement::Failed,
+            ),
             ("payment_intent.canceled", "canceled", Settlement::Failed),
         ];
         for (kind, status, settlement) in cases {
@@ -707,7 +722,10 @@ mod tests {
         for bad in [
             b"not json".to_vec(),
             event("payment_intent.succeeded", serde_json::json!({"id": "pi_1"})),
-            event("charge.dispute.created", serde_json::json!({"id": "dp_1", "object": "dispute", "amount": 1, "currency": "eur"})),
+            event(
+                "charge.dispute.created",
+                serde_json::json!({"id": "dp_1", "object": "dispute", "amount": 1, "currency": "eur"}),
+            ),
             br#"{"id":"evt_1","object":"charge","type":"x","created":1,"data":{"object":{}}}"#.to_vec(),
         ] {
             assert!(matches!(parse_event(&bad), Err(WebhookError::Malformed(_))));
