@@ -663,6 +663,9 @@ async fn a_restart_in_the_middle_of_a_payout_pays_once() {
     c.server.stop().await;
 }
 
+/// A refused request: token, method, path, body, status and error code.
+type BadRequest<'a> = (&'a str, Method, String, Option<Value>, StatusCode, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_webhooks_and_bad_input_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -736,7 +739,7 @@ async fn forged_webhooks_and_bad_input_change_nothing() {
         body[key] = value;
         body
     };
-    let bad: Vec<(&str, Method, String, Option<Value>, StatusCode, &str)> = vec![
+    let bad: Vec<BadRequest> = vec![
         (
             &c.front,
             Method::POST,
