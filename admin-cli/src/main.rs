@@ -12,7 +12,8 @@
 //! Online, over a running server's operator API ([`online`]): `login`
 //! stores the server and a token, then `players`, `kyc`, `limits`,
 //! `self-exclude`, `time-out`, `history`, `balance`, `statement`,
-//! `balances`, `sessions`, `devices`, `operators` and `audit`. Tables by default, `--json` for scripts; `completions` prints
+//! `balances`, `sessions`, `devices`, `operators`, `audit`, `jurisdictions`,
+//! `deposits` and `withdrawals`. Tables by default, `--json` for scripts; `completions` prints
 //! a shell's completion script. Exit codes are in [`online::EXIT_CODES`].
 
 use std::io::Write;

@@ -541,7 +541,16 @@ async fn every_online_command_against_a_running_server() {
     for shell in ["bash", "zsh", "fish"] {
         let script = ok(cfg, &["completions", shell]).await;
         assert!(script.contains("croupier-admin"), "{shell}");
-        for command in ["kyc", "set-level", "statement", "balances", "sessions", "devices"] {
+        for command in [
+            "kyc",
+            "set-level",
+            "statement",
+            "balances",
+            "sessions",
+            "devices",
+            "withdrawals",
+            "deposits",
+        ] {
             assert!(script.contains(command), "{shell}: {command}");
         }
     }
@@ -561,6 +570,151 @@ async fn every_online_command_against_a_running_server() {
     ] {
         assert!(fails(cfg, command, 6).await.contains("cannot reach"), "{command:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_and_the_withdrawal_queue_over_the_cashier() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let clock = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    let sandbox = payments::sandbox::Sandbox::start(
+        payments::sandbox::SandboxConfig {
+            secret_key: "sk_test_admin".into(),
+            webhook_secret: "whsec_admin".into(),
+            webhook_url: None,
+            stall: std::time::Duration::from_secs(1),
+            clock: std::sync::Arc::new(clock),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let running = gateway::server::start(ServeConfig {
+        stripe_api_url: Some(sandbox.url()),
+        stripe_secret_key: Some("sk_test_admin".into()),
+        stripe_webhook_secret: Some("whsec_admin".into()),
+        cashier_four_eyes_above: "50".into(),
+        cashier_tick_ms: 20,
+        ship_jurisdiction_profiles: false,
+        ..config(dir.path(), false)
+    })
+    .await
+    .expect("server starts");
+    let url = format!("http://{}", running.addr());
+    let hook = json!({"url": format!("{url}/webhooks/v1/payments/stripe")});
+    let set = reqwest::Client::new()
+        .put(format!("{}/sandbox/webhook", sandbox.url()))
+        .header("content-type", "application/json")
+        .body(hook.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    // The front end's side: a player, funded, asking for three withdrawals.
+    let front = |path: String, body: Value| {
+        let (url, token) = (url.clone(), admin_token.clone());
+        async move {
+            let reply = reqwest::Client::new()
+                .post(format!("{url}{path}"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert!(reply.status().is_success(), "{path}: {}", reply.status());
+            serde_json::from_str::<Value>(&reply.text().await.unwrap()).unwrap()
+        }
+    };
+    let player = front(
+        "/operator/v1/players".into(),
+        json!({"currency": "EUR", "jurisdiction": "MT"}),
+    )
+    .await["player"]
+        .as_u64()
+        .unwrap();
+    let fund = json!({"deposit_id": "fund", "currency": "EUR", "amount": "100.00"});
+    front(format!("/operator/v1/players/{player}/deposits"), fund).await;
+    let mut names = Vec::new();
+    for (id, amount) in [("w-1", "10.00"), ("w-2", "60.00"), ("w-3", "5.00")] {
+        let body = json!({"withdrawal_id": id, "currency": "EUR", "amount": amount});
+        let made = front(format!("/cashier/v1/players/{player}/withdrawals"), body).await;
+        names.push(made["payment"].as_str().unwrap().to_owned());
+    }
+    let [w1, w2, w3] = [names[0].as_str(), names[1].as_str(), names[2].as_str()];
+    let source = w1.split(':').next().unwrap();
+
+    let deposits = json(cfg, &["deposits", "--player", &player.to_string()]).await;
+    assert_eq!(deposits["payments"][0]["provider"], "manual");
+    assert_eq!(deposits["payments"][0]["state"], "confirmed");
+    let queue = json(cfg, &["withdrawals", "list", "--state", "requested"]).await;
+    let listed: Vec<&str> = queue["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["payment"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [w1, w2, w3]);
+    assert!(ok(cfg, &["withdrawals", "list"]).await.contains(w2));
+    assert!(
+        ok(cfg, &["withdrawals", "approve", w1])
+            .await
+            .contains(&format!("{w1}: approved"))
+    );
+    // Above the four-eyes amount the admin's approval is the first of two.
+    let first = ok(cfg, &["withdrawals", "approve", w2]).await;
+    assert!(first.contains("another operator must approve"), "{first}");
+    assert!(
+        ok(cfg, &["withdrawals", "reject", w3])
+            .await
+            .contains(&format!("{w3}: rejected"))
+    );
+    // Rejecting again is a retry (the same answer); approving it now is refused.
+    assert!(
+        ok(cfg, &["withdrawals", "reject", w3])
+            .await
+            .contains(&format!("{w3}: rejected"))
+    );
+    assert!(
+        fails(cfg, &["withdrawals", "approve", w3], 5)
+            .await
+            .contains("wrong_payment_state")
+    );
+    let nobody = format!("{source}:nobody");
+    assert!(
+        fails(cfg, &["withdrawals", "approve", &nobody], 4)
+            .await
+            .contains("unknown_withdrawal")
+    );
+    assert!(
+        fails(cfg, &["withdrawals", "approve", "w-1"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    assert!(
+        fails(cfg, &["deposits", "--limit", "0"], 2)
+            .await
+            .contains("invalid_request")
+    );
+    // The approved one is paid out by the server's worker through the sandbox.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done = json(cfg, &["withdrawals", "list", "--state", "completed"]).await;
+        if done["payments"].as_array().unwrap().len() == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "w-1 was not paid out");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    running.stop().await.unwrap();
+    sandbox.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,6 +115,26 @@ pub struct ServeConfig {
     /// Malta, default) for each the ledger has none of (journaled, so later
     /// releases change nothing an old journal replays to) [default: true].
     pub ship_jurisdiction_profiles: bool,
+    /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
+    pub stripe_api_url: Option<String>,
+    /// The provider's secret API key (`sk_…`).
+    pub stripe_secret_key: Option<String>,
+    /// The provider's webhook signing secret (`whsec_…`).
+    pub stripe_webhook_secret: Option<String>,
+    /// Withdrawals above this amount (a decimal in each currency's major units) need two approvals by different operators [default: 1000].
+    pub cashier_four_eyes_above: String,
+    /// How long an initiated deposit may wait for its provider before it expires [default: 3600].
+    pub cashier_deposit_ttl_s: u64,
+    /// How long a call to the payment provider may take before it counts as a timeout (then retried) [default: 10000].
+    pub cashier_provider_timeout_ms: u64,
+    /// How often the cashier's worker looks at the payout outbox and for stale deposits [default: 1000].
+    pub cashier_tick_ms: u64,
+    /// The first delay before a failed payout call is retried, doubled per failure [default: 500].
+    pub cashier_retry_base_ms: u64,
+    /// The longest delay between payout retries [default: 60000].
+    pub cashier_retry_max_ms: u64,
+    /// How often a payout sent but not settled is asked about, in case a webhook was lost [default: 60000].
+    pub cashier_status_every_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -158,6 +178,16 @@ impl Default for ServeConfig {
             self_exclusion_registry_jurisdictions: vec!["GB".into()],
             self_exclusion_registry_fail_open: Vec::new(),
             ship_jurisdiction_profiles: true,
+            stripe_api_url: None,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            cashier_four_eyes_above: "1000".into(),
+            cashier_deposit_ttl_s: 3_600,
+            cashier_provider_timeout_ms: 10_000,
+            cashier_tick_ms: 1_000,
+            cashier_retry_base_ms: 500,
+            cashier_retry_max_ms: 60_000,
+            cashier_status_every_ms: 60_000,
         }
     }
 }
@@ -327,6 +357,16 @@ pub struct FileConfig {
     pub self_exclusion_registry_jurisdictions: Option<Vec<String>>,
     pub self_exclusion_registry_fail_open: Option<Vec<String>>,
     pub ship_jurisdiction_profiles: Option<bool>,
+    pub stripe_api_url: Option<String>,
+    pub stripe_secret_key: Option<String>,
+    pub stripe_webhook_secret: Option<String>,
+    pub cashier_four_eyes_above: Option<String>,
+    pub cashier_deposit_ttl_s: Option<u64>,
+    pub cashier_provider_timeout_ms: Option<u64>,
+    pub cashier_tick_ms: Option<u64>,
+    pub cashier_retry_base_ms: Option<u64>,
+    pub cashier_retry_max_ms: Option<u64>,
+    pub cashier_status_every_ms: Option<u64>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -463,6 +503,36 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_SHIP_JURISDICTION_PROFILES", num_args = 0..=1, require_equals = true,
         default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub ship_jurisdiction_profiles: Option<bool>,
+    /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
+    #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
+    pub stripe_api_url: Option<String>,
+    /// Stripe secret API key, sk_... (with --stripe-api-url).
+    #[arg(long, env = "CROUPIER_STRIPE_SECRET_KEY")]
+    pub stripe_secret_key: Option<String>,
+    /// Stripe webhook signing secret, whsec_... (with --stripe-api-url).
+    #[arg(long, env = "CROUPIER_STRIPE_WEBHOOK_SECRET")]
+    pub stripe_webhook_secret: Option<String>,
+    /// Withdrawals above this amount (decimal, in the withdrawal's currency) need two approvers [default: 1000].
+    #[arg(long, env = "CROUPIER_CASHIER_FOUR_EYES_ABOVE")]
+    pub cashier_four_eyes_above: Option<String>,
+    /// Seconds an initiated deposit may wait for its provider before it expires [default: 3600].
+    #[arg(long, env = "CROUPIER_CASHIER_DEPOSIT_TTL_S")]
+    pub cashier_deposit_ttl_s: Option<u64>,
+    /// Milliseconds a payment provider call may take [default: 10000].
+    #[arg(long, env = "CROUPIER_CASHIER_PROVIDER_TIMEOUT_MS")]
+    pub cashier_provider_timeout_ms: Option<u64>,
+    /// Milliseconds between the cashier worker's rounds (payout outbox, deposit expiry) [default: 1000].
+    #[arg(long, env = "CROUPIER_CASHIER_TICK_MS")]
+    pub cashier_tick_ms: Option<u64>,
+    /// First retry delay of a failed payout call, doubled per failure, in ms [default: 500].
+    #[arg(long, env = "CROUPIER_CASHIER_RETRY_BASE_MS")]
+    pub cashier_retry_base_ms: Option<u64>,
+    /// Longest delay between payout retries, in ms [default: 60000].
+    #[arg(long, env = "CROUPIER_CASHIER_RETRY_MAX_MS")]
+    pub cashier_retry_max_ms: Option<u64>,
+    /// How often an unsettled payout's status is read, in ms [default: 60000].
+    #[arg(long, env = "CROUPIER_CASHIER_STATUS_EVERY_MS")]
+    pub cashier_status_every_ms: Option<u64>,
 }
 
 /// Why the configuration could not be resolved.
@@ -572,6 +642,16 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         self_exclusion_registry_jurisdictions: layer!(self_exclusion_registry_jurisdictions),
         self_exclusion_registry_fail_open: layer!(self_exclusion_registry_fail_open),
         ship_jurisdiction_profiles: layer!(ship_jurisdiction_profiles),
+        stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
+        stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
+        stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
+        cashier_four_eyes_above: layer!(cashier_four_eyes_above),
+        cashier_deposit_ttl_s: layer!(cashier_deposit_ttl_s),
+        cashier_provider_timeout_ms: layer!(cashier_provider_timeout_ms),
+        cashier_tick_ms: layer!(cashier_tick_ms),
+        cashier_retry_base_ms: layer!(cashier_retry_base_ms),
+        cashier_retry_max_ms: layer!(cashier_retry_max_ms),
+        cashier_status_every_ms: layer!(cashier_status_every_ms),
     };
     if config.self_exclusion_registry_url.is_some() && config.self_exclusion_registry_api_key.is_none() {
         return Err(ConfigError::Invalid(
@@ -591,6 +671,27 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "kyc_provider_url needs kyc_app_token, kyc_secret_key and kyc_webhook_secret",
+        ));
+    }
+    if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "stripe_api_url needs stripe_secret_key and stripe_webhook_secret",
+        ));
+    }
+    let (whole, fraction) = config
+        .cashier_four_eyes_above
+        .split_once('.')
+        .unwrap_or((&config.cashier_four_eyes_above, "0"));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) {
+        return Err(ConfigError::Invalid(
+            "cashier_four_eyes_above is a decimal amount, zero or more",
+        ));
+    }
+    if config.cashier_tick_ms == 0 || config.cashier_retry_base_ms == 0 || config.cashier_provider_timeout_ms == 0 {
+        return Err(ConfigError::Invalid(
+            "cashier_tick_ms, cashier_retry_base_ms and cashier_provider_timeout_ms must be at least 1",
         ));
     }
     if config.ring_capacity == 0 || config.batch_len_max == 0 || config.max_connections == 0 {

@@ -5,8 +5,9 @@
 //! front of the sequencer and the journal;
 //! `croupier demo` (the default with no subcommand) runs a short simulated
 //! session through the engine and prints what happened;
-//! `croupier sandbox kyc` runs the KYC provider sandbox on loopback, and
-//! `croupier sandbox gamstop` the self-exclusion register sandbox.
+//! `croupier sandbox kyc` runs the KYC provider sandbox on loopback,
+//! `croupier sandbox gamstop` the self-exclusion register sandbox, and
+//! `croupier sandbox stripe` the payment provider sandbox.
 
 mod demo;
 
@@ -40,6 +41,27 @@ enum SandboxKind {
     Kyc(KycSandboxArgs),
     /// A self-exclusion register speaking the GAMSTOP API v2 protocol the server's adapter speaks.
     Gamstop(GamstopSandboxArgs),
+    /// A payment provider speaking the subset of Stripe's API the server's cashier speaks.
+    Stripe(StripeSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct StripeSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Secret API key clients must present (the server's --stripe-secret-key).
+    #[arg(long, env = "CROUPIER_STRIPE_SECRET_KEY", default_value = "sk_test_sandbox")]
+    secret_key: String,
+    /// Secret webhooks are signed with (the server's --stripe-webhook-secret).
+    #[arg(long, env = "CROUPIER_STRIPE_WEBHOOK_SECRET", default_value = "whsec_sandbox")]
+    webhook_secret: String,
+    /// Where webhooks go, on loopback (e.g. http://127.0.0.1:8080/webhooks/v1/payments/stripe).
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// How long a request made to time out (POST /sandbox/faults) is held, in ms.
+    #[arg(long, default_value_t = 30_000)]
+    stall_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -84,6 +106,7 @@ fn main() -> Result<()> {
         Mode::Serve(args) => serve(&args),
         Mode::Sandbox(SandboxKind::Kyc(args)) => kyc_sandbox(args),
         Mode::Sandbox(SandboxKind::Gamstop(args)) => gamstop_sandbox(args),
+        Mode::Sandbox(SandboxKind::Stripe(args)) => stripe_sandbox(args),
     }
 }
 
@@ -136,6 +159,32 @@ fn kyc_sandbox(args: KycSandboxArgs) -> Result<()> {
             .await
             .context("starting the KYC sandbox")?;
         println!("KYC sandbox listening on {}", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn stripe_sandbox(args: StripeSandboxArgs) -> Result<()> {
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let config = payments::sandbox::SandboxConfig {
+            secret_key: args.secret_key,
+            webhook_secret: args.webhook_secret,
+            webhook_url: args.webhook_url,
+            stall: std::time::Duration::from_millis(args.stall_ms),
+            clock: std::sync::Arc::new(system_ms),
+        };
+        let sandbox = payments::sandbox::Sandbox::start(config, args.listen)
+            .await
+            .context("starting the Stripe sandbox")?;
+        println!("Stripe sandbox listening on {}", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}
             () = shutdown_signal() => {}

@@ -64,11 +64,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Extension<Arc<Metrics>>) -> Response {
-    let text = metrics.render(
+    let mut text = metrics.render(
         state.engine.handle(),
         state.durable.get(),
         state.readmodel.applied_seq(),
     );
+    text.push_str(&payments::metrics::render(&state).await);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

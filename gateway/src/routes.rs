@@ -13,6 +13,7 @@ pub fn routes() -> Vec<Route> {
     let mut routes = wallet::routes();
     routes.extend(operator::routes());
     routes.extend(pam::routes());
+    routes.extend(payments::routes());
     routes.extend(ops::routes());
     routes
 }

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -49,7 +50,7 @@ pub const SYSTEM_SOURCE: SourceId = SourceId(0);
 
 /// How long a stop waits for the read model to apply what it was fed and
 /// close its file.
-const READ_MODEL_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+const READ_MODEL_CLOSE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why the server could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +264,10 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     if let Some(registry) = exclusion_registry(&config)? {
         modules.insert(registry);
     }
+    let cashier = cashier(&config)?;
+    if let Some(cashier) = &cashier {
+        modules.insert(cashier.clone());
+    }
     let state = AppState(Arc::new(Shared {
         modules,
         engine,
@@ -275,9 +280,16 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         clock,
         ready: true.into(),
     }));
+    // The cashier's worker submits like a handler: it stops with the
+    // transports, before the sequencer.
+    let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
+        if let Some(worker) = cashier_worker {
+            worker.abort();
+            let _ = worker.await;
+        }
         let halted = tokio::task::spawn_blocking(move || sequencer.shutdown())
             .await
             .map_err(|error| ServeError::Sequencer(format!("shutdown task failed: {error}")))?;
@@ -306,6 +318,35 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         stop: Some(stop),
         task,
     })
+}
+
+/// The cashier with its payment provider's client, if one is configured
+/// (`resolve` checked that its secrets are given).
+fn cashier(config: &ServeConfig) -> Result<Option<payments::Cashier>, ServeError> {
+    use payments::providers::stripe::{StripeClient, StripeConfig};
+    let (Some(url), Some(secret_key), Some(webhook_secret)) = (
+        &config.stripe_api_url,
+        &config.stripe_secret_key,
+        &config.stripe_webhook_secret,
+    ) else {
+        return Ok(None);
+    };
+    let client = StripeClient::new(StripeConfig {
+        base_url: url.trim_end_matches('/').to_owned(),
+        secret_key: secret_key.clone(),
+        webhook_secret: webhook_secret.clone(),
+        timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
+    })
+    .map_err(|e| io("the payment provider client")(std::io::Error::other(e.to_string())))?;
+    Ok(Some(payments::Cashier {
+        provider: Arc::new(client),
+        four_eyes_above: config.cashier_four_eyes_above.clone(),
+        deposit_ttl: Duration::from_secs(config.cashier_deposit_ttl_s),
+        tick: Duration::from_millis(config.cashier_tick_ms),
+        retry_base: Duration::from_millis(config.cashier_retry_base_ms),
+        retry_max: Duration::from_millis(config.cashier_retry_max_ms.max(config.cashier_retry_base_ms)),
+        status_every: Duration::from_millis(config.cashier_status_every_ms),
+    }))
 }
 
 /// The self-exclusion register's client and policy, if one is configured

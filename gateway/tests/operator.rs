@@ -321,6 +321,13 @@ async fn health_readiness_metrics_and_openapi() {
     assert_eq!(
         paths,
         [
+            "/cashier/v1/deposits",
+            "/cashier/v1/players/{player}/deposits",
+            "/cashier/v1/players/{player}/withdrawals",
+            "/cashier/v1/withdrawals",
+            "/cashier/v1/withdrawals/{payment}/approve",
+            "/cashier/v1/withdrawals/{payment}/reject",
+            "/cashier/v1/withdrawals/{payment}/reverse",
             "/evolution/{aggregator}/balance",
             "/evolution/{aggregator}/cancel",
             "/evolution/{aggregator}/check",
@@ -397,6 +404,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/wallet/v1/rollback",
             "/wallet/v1/win",
             "/webhooks/v1/kyc",
+            "/webhooks/v1/payments/stripe",
         ]
     );
     let reply = w.server.send(Http::V1, Method::GET, "/healthz", &[], None).await;

@@ -1,7 +1,8 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
-//! [`operators`], [`audit`], [`jurisdictions`]) over one [`client::Client`].
+//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`]) over one
+//! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
 //! takes the client and the output mode, plus one variant of [`Command`]
@@ -14,6 +15,7 @@ mod config;
 mod output;
 
 mod audit;
+mod cashier;
 mod jurisdictions;
 mod kyc;
 mod limits;
@@ -89,6 +91,11 @@ pub enum Command {
     /// Jurisdiction profiles: list, show (with history), set a version.
     #[command(subcommand)]
     Jurisdictions(jurisdictions::Command),
+    /// Deposits through the payment providers, filtered.
+    Deposits(cashier::ListArgs),
+    /// Withdrawals: list (the approval queue), approve, reject.
+    #[command(subcommand)]
+    Withdrawals(cashier::WithdrawalsCommand),
 }
 
 /// Runs an online command.
@@ -110,6 +117,8 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Operators(command) => operators::run(&Client::from_config()?, command, output),
         Command::Audit(args) => audit::run(&Client::from_config()?, args, output),
         Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
+        Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
+        Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
     }
 }
 

@@ -398,6 +398,17 @@ pub enum Rejection {
     /// A reality-check interval or session time limit outside 1 minute to
     /// 24 hours.
     InvalidDuration,
+    /// A withdrawal's second approval does not name an accepted first
+    /// approval of the same withdrawal by another operator (four eyes).
+    FourEyesRequired,
+    /// The player's jurisdiction profile does not let a player take back a
+    /// withdrawal (UK RTS 14B).
+    WithdrawalReversalForbidden,
+    /// The deposit is not stale yet: it may expire from this time on.
+    DepositNotExpired {
+        /// When it may expire, ms since the epoch.
+        expires_at_ms: u64,
+    },
 }
 
 /// What a duplicate player matched on.

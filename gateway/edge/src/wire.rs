@@ -307,6 +307,21 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_duration",
             "a reality-check interval or session time limit is 1 minute to 24 hours".into(),
         ),
+        Rejection::FourEyesRequired => (
+            S::CONFLICT,
+            "four_eyes_required",
+            "this withdrawal needs a second approval by another operator than the first".into(),
+        ),
+        Rejection::WithdrawalReversalForbidden => (
+            S::FORBIDDEN,
+            "withdrawal_reversal_forbidden",
+            "the player's jurisdiction does not let a player take back a withdrawal".into(),
+        ),
+        Rejection::DepositNotExpired { expires_at_ms } => (
+            S::CONFLICT,
+            "deposit_not_expired",
+            format!("the deposit may expire from {expires_at_ms} ms on"),
+        ),
         Rejection::ProfileKeyInUse => (
             S::CONFLICT,
             "conflict",

@@ -488,6 +488,12 @@ fn payments_change(
         payments::Command::WithdrawalApprove { withdrawal } => (withdrawal, "approved"),
         payments::Command::WithdrawalReject { withdrawal } => (withdrawal, "rejected"),
         payments::Command::WithdrawalComplete { withdrawal } => (withdrawal, "completed"),
+        payments::Command::DepositExpire { deposit, .. } => (deposit, "failed"),
+        payments::Command::DepositChargeback { deposit, .. } => (deposit, "charged_back"),
+        payments::Command::PaymentReference { payment, .. } => (payment, "referenced"),
+        payments::Command::WithdrawalFirstApproval { withdrawal } => (withdrawal, "first_approval"),
+        payments::Command::WithdrawalApproveSecond { withdrawal, .. } => (withdrawal, "approved"),
+        payments::Command::WithdrawalReverse { withdrawal, .. } => (withdrawal, "rejected"),
     };
     let (player, before) = payment_row(tx, payment)?.unzip();
     Ok(Change {

@@ -104,6 +104,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         Command::Payments(payments::Command::WithdrawalApprove { withdrawal }) => Some((withdrawal, "approved")),
         Command::Payments(payments::Command::WithdrawalReject { withdrawal }) => Some((withdrawal, "rejected")),
         Command::Payments(payments::Command::WithdrawalComplete { withdrawal }) => Some((withdrawal, "completed")),
+        Command::Payments(payments::Command::DepositExpire { deposit, .. }) => Some((deposit, "failed")),
+        // The ledger's state of a charged-back deposit stays `confirmed`
+        // (the cashier view says `charged_back`).
+        Command::Payments(payments::Command::DepositChargeback { deposit, .. }) => Some((deposit, "confirmed")),
+        Command::Payments(payments::Command::WithdrawalApproveSecond { withdrawal, .. }) => {
+            Some((withdrawal, "approved"))
+        }
+        Command::Payments(payments::Command::WithdrawalReverse { withdrawal, .. }) => Some((withdrawal, "rejected")),
         _ => None,
     };
     let player = match follow_up {
@@ -197,6 +205,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     crate::profiles::apply(tx, committed)?;
     crate::kyc::apply(tx, committed)?;
     crate::logins::apply(tx, committed, time_ms)?;
+    crate::cashier::apply(tx, committed, time_ms)?;
     Ok(time_ms)
 }
 

@@ -26,9 +26,12 @@
 //! player's KYC level, provider checks and documents (numbers hashed);
 //! [`logins`] the login sessions, devices and IP addresses (as blind
 //! indexes) and the flags drawn from them. [`audit`] is the audit trail:
-//! every operator action, one row per journal record.
+//! every operator action, one row per journal record. [`cashier`] keeps
+//! every deposit and withdrawal with its provider, reference and
+//! approvals (the withdrawal queue and the payout outbox).
 
 pub mod audit;
+pub mod cashier;
 pub mod history;
 pub mod kyc;
 pub mod logins;

@@ -104,6 +104,10 @@ pub const MIGRATIONS: &[&str] = &[
     // partner contracts that report it. A file made before it is rebuilt
     // (`REBUILT_BEFORE`), so every journaled player has it.
     crate::profiles::REGISTERED_AT_MIGRATION,
+    // 8: every deposit and withdrawal with its provider, reference, first
+    // approval and chargebacks (`crate::cashier`). A file made before it
+    // is rebuilt (`REBUILT_BEFORE`), so every payment has its row.
+    crate::cashier::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -114,6 +118,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::audit::MIGRATION,
     crate::logins::MIGRATION,
     crate::profiles::REGISTERED_AT_MIGRATION,
+    crate::cashier::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

@@ -895,6 +895,13 @@ mod tests {
             ),
             (48, Rejection::NoPlaySession, Vec::new()),
             (49, Rejection::InvalidDuration, Vec::new()),
+            (50, Rejection::FourEyesRequired, Vec::new()),
+            (51, Rejection::WithdrawalReversalForbidden, Vec::new()),
+            (
+                52,
+                Rejection::DepositNotExpired { expires_at_ms: 6 },
+                6u64.to_le_bytes().to_vec(),
+            ),
         ];
         for (tag, rejection, rest) in rejections {
             let outcome = Outcome::Rejected(rejection);
@@ -1120,6 +1127,72 @@ mod tests {
                 assert_eq!(*profile, current);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_cashier_commands_have_their_own_tags_and_round_trip() {
+        use crate::command::TxRef;
+        use crate::ids::{ExtId, SourceId};
+        let tx = |id: &str| TxRef {
+            source: SourceId(3),
+            id: ExtId::new(id).unwrap(),
+        };
+        // The TxRef: source u32 LE, then the id's length (u32 LE) and bytes.
+        let deposit = [&3u32.to_le_bytes()[..], &2u32.to_le_bytes(), b"d1"].concat();
+        let commands = [
+            (
+                57u16,
+                payments::Command::DepositExpire {
+                    deposit: tx("d1"),
+                    after_ms: 9,
+                },
+                [&deposit[..], &9u64.to_le_bytes()].concat(),
+            ),
+            (
+                58,
+                payments::Command::DepositChargeback {
+                    deposit: tx("d1"),
+                    amount: Amount::from_minor(4),
+                },
+                [&deposit[..], &4i64.to_le_bytes()].concat(),
+            ),
+            (
+                59,
+                payments::Command::PaymentReference {
+                    payment: tx("d1"),
+                    provider: ExtId::new("s").unwrap(),
+                    reference: ExtId::new("p").unwrap(),
+                },
+                [&deposit[..], &1u32.to_le_bytes(), b"s", &1u32.to_le_bytes(), b"p"].concat(),
+            ),
+            (
+                60,
+                payments::Command::WithdrawalFirstApproval { withdrawal: tx("d1") },
+                deposit.clone(),
+            ),
+            (
+                61,
+                payments::Command::WithdrawalApproveSecond {
+                    withdrawal: tx("d1"),
+                    first: tx("d1"),
+                },
+                [&deposit[..], &deposit].concat(),
+            ),
+            (
+                62,
+                payments::Command::WithdrawalReverse {
+                    withdrawal: tx("d1"),
+                    player: PlayerId(5),
+                },
+                [&deposit[..], &5u64.to_le_bytes()].concat(),
+            ),
+        ];
+        for (tag, command, rest) in commands {
+            let command = Command::Payments(command);
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes, [&tag.to_le_bytes()[..], &rest].concat(), "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
         }
     }
 

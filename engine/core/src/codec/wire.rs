@@ -23,14 +23,14 @@ use crate::outcome::{
     Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51 (57–62 held for the
-// cashier); outcomes 15, 16; rejections 37–39.
+// Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
+// rejections 37–39.
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 64;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 50;
+pub const TAG_REJECTION: u16 = 53;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -280,6 +280,12 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     14 => WithdrawalComplete { withdrawal },
     19 => Adjust { player, currency, amount, reason, operator },
     29 => Deposit { player, currency, amount },
+    57 => DepositExpire { deposit, after_ms },
+    58 => DepositChargeback { deposit, amount },
+    59 => PaymentReference { payment, provider, reference },
+    60 => WithdrawalFirstApproval { withdrawal },
+    61 => WithdrawalApproveSecond { withdrawal, first },
+    62 => WithdrawalReverse { withdrawal, player },
 });
 codec_enum_tagged!(gaming::Command, "Command": u16 {
     15 => Bet(bet),
@@ -454,4 +460,7 @@ codec_enum!(Rejection: u16 {
     47 => SessionTimeLimitReached { limit_ms },
     48 => NoPlaySession,
     49 => InvalidDuration,
+    50 => FourEyesRequired,
+    51 => WithdrawalReversalForbidden,
+    52 => DepositNotExpired { expires_at_ms },
 });

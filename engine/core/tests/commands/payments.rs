@@ -308,3 +308,209 @@ fn a_win_on_a_round_whose_stakes_sum_past_i64_does_not_panic() {
     // Bonus share: 2 * 1 / (MAX + 1) rounds to 0, so all of it is cash.
     check(h.win(p, 2, "r1"), h.moved(2, 0, bal(2, 9, 0, points)));
 }
+
+// ---------------------------------------------------------------------------
+// The cashier: expiry, chargebacks, references, four eyes, reversals
+// ---------------------------------------------------------------------------
+
+use engine_core::payments::Command as Payments;
+
+fn expire_deposit_cmd(id: &str, after_ms: u64) -> Command {
+    Command::Payments(Payments::DepositExpire {
+        deposit: tx(PSP, id),
+        after_ms,
+    })
+}
+
+fn chargeback_cmd(id: &str, minor: i64) -> Command {
+    Command::Payments(Payments::DepositChargeback {
+        deposit: tx(PSP, id),
+        amount: amt(minor),
+    })
+}
+
+fn first_approval_cmd(id: &str) -> Command {
+    Command::Payments(Payments::WithdrawalFirstApproval {
+        withdrawal: tx(PSP, id),
+    })
+}
+
+fn second_approval_cmd(id: &str, first: (SourceId, &str)) -> Command {
+    Command::Payments(Payments::WithdrawalApproveSecond {
+        withdrawal: tx(PSP, id),
+        first: tx(first.0, first.1),
+    })
+}
+
+fn reverse_cmd(id: &str, player: PlayerId) -> Command {
+    Command::Payments(Payments::WithdrawalReverse {
+        withdrawal: tx(PSP, id),
+        player,
+    })
+}
+
+#[test]
+fn a_deposit_expires_only_once_stale_by_journaled_time_and_gives_back_its_limit_use() {
+    let mut h = Harness::new();
+    let p = h.register();
+    let kind = limit(LimitMetric::Deposit, LimitPeriod::Day);
+    h.run(OPS, limit_cmd(p, kind, Some(1000)));
+    h.apply(PSP, "d1", deposit_cmd(p, 1000));
+    let spent = Rejection::LimitExceeded {
+        limit: kind,
+        remaining: amt(0),
+    };
+    check_rejected(h.run(PSP, deposit_cmd(p, 1)), spent);
+    h.advance(HOUR - 1);
+    let early = Rejection::DepositNotExpired {
+        expires_at_ms: T0 + HOUR,
+    };
+    check_rejected(h.run(PSP, expire_deposit_cmd("d1", HOUR)), early);
+    assert_eq!(h.state(PSP, "d1"), Some(TxState::Payment(PaymentState::Initiated)));
+    h.advance(1);
+    check(
+        h.run(PSP, expire_deposit_cmd("d1", HOUR)),
+        h.moved(0, 0, bal(0, 0, 0, 0)),
+    );
+    let failed = PaymentState::Failed;
+    assert_eq!(h.state(PSP, "d1"), Some(TxState::Payment(failed)));
+    // A late success changes nothing; the limit is free again.
+    check_rejected(
+        h.run(PSP, confirm_cmd("d1")),
+        Rejection::WrongPaymentState { state: failed },
+    );
+    check(h.apply(PSP, "d2", deposit_cmd(p, 1000)), h.moved(0, 0, bal(0, 0, 0, 0)));
+    assert_eq!(h.flows(), Flows::default());
+}
+
+#[test]
+fn a_chargeback_takes_back_at_most_the_deposit_and_never_below_zero_cash() {
+    let mut h = Harness::new();
+    let p = h.register();
+    let d = h.fund(p, 1000);
+    h.apply(GAME, "b1", bet_cmd(p, 700, "r1"));
+    // Half the deposit disputed while 300 is left: 300 is taken, 200 is short.
+    check(h.run(PSP, chargeback_cmd(&d, 500)), h.moved(-300, 0, bal(0, 0, 0, 7)));
+    let flows = Flows {
+        deposits: 700,
+        bets: 700,
+        ..Flows::default()
+    };
+    assert_eq!(h.flows(), flows);
+    // What is left to dispute is the other 500, not more.
+    check_rejected(h.run(PSP, chargeback_cmd(&d, 501)), Rejection::InvalidAmount);
+    h.fund(p, 200);
+    check(h.run(PSP, chargeback_cmd(&d, 500)), h.moved(-200, 0, bal(0, 0, 0, 7)));
+    check_rejected(h.run(PSP, chargeback_cmd(&d, 1)), Rejection::InvalidAmount);
+    // Only confirmed deposits are charged back.
+    h.apply(PSP, "open", deposit_cmd(p, 100));
+    let initiated = Rejection::WrongPaymentState {
+        state: PaymentState::Initiated,
+    };
+    check_rejected(h.run(PSP, chargeback_cmd("open", 100)), initiated);
+    check_rejected(h.run(PSP, chargeback_cmd("nope", 100)), Rejection::UnknownTransaction);
+    check_rejected(h.run(PSP, chargeback_cmd("open", 0)), Rejection::InvalidAmount);
+}
+
+#[test]
+fn a_provider_reference_is_recorded_for_an_open_payment_only() {
+    let mut h = Harness::new();
+    let p = h.register();
+    h.apply(PSP, "d1", deposit_cmd(p, 100));
+    h.apply(PSP, "adj", adjust_cmd(p, EUR, 5));
+    let reference = |id: &str| {
+        Command::Payments(Payments::PaymentReference {
+            payment: tx(PSP, id),
+            provider: ext("stripe"),
+            reference: ext("pi_1"),
+        })
+    };
+    let money = h.money();
+    check(h.run(PSP, reference("d1")), Outcome::Accepted);
+    assert_eq!(h.money(), money);
+    h.run(PSP, confirm_cmd("d1"));
+    let confirmed = Rejection::WrongPaymentState {
+        state: PaymentState::Confirmed,
+    };
+    check_rejected(h.run(PSP, reference("d1")), confirmed);
+    check_rejected(h.run(PSP, reference("nope")), Rejection::UnknownTransaction);
+    check_rejected(h.run(PSP, reference("adj")), Rejection::WrongTransactionKind);
+    h.apply(PSP, "w1", withdraw_cmd(p, 100));
+    check(h.run(PSP, reference("w1")), Outcome::Accepted);
+}
+
+#[test]
+fn four_eyes_needs_an_accepted_first_approval_of_the_same_withdrawal_by_another_source() {
+    const FINANCE_B: SourceId = SourceId(7);
+    let mut h = Harness::new();
+    let p = h.register();
+    h.fund(p, 1000);
+    h.apply(PSP, "w1", withdraw_cmd(p, 400));
+    h.apply(PSP, "w2", withdraw_cmd(p, 100));
+    let money = h.money();
+    // No first approval, one of another withdrawal, or one by the same source.
+    check_rejected(
+        h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a1"))),
+        Rejection::FourEyesRequired,
+    );
+    check(h.apply(OPS, "a2", first_approval_cmd("w2")), Outcome::Accepted);
+    check_rejected(
+        h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a2"))),
+        Rejection::FourEyesRequired,
+    );
+    check(h.apply(OPS, "a1", first_approval_cmd("w1")), Outcome::Accepted);
+    check_rejected(
+        h.run(OPS, second_approval_cmd("w1", (OPS, "a1"))),
+        Rejection::FourEyesRequired,
+    );
+    assert_eq!(h.money(), money);
+    assert_eq!(h.state(PSP, "w1"), Some(TxState::Payment(PaymentState::Requested)));
+    check(
+        h.run(FINANCE_B, second_approval_cmd("w1", (OPS, "a1"))),
+        h.moved(0, 0, bal(500, 0, 500, 0)),
+    );
+    assert_eq!(h.state(PSP, "w1"), Some(TxState::Payment(PaymentState::Approved)));
+    // A refused first approval counts for nothing.
+    let approved = Rejection::WrongPaymentState {
+        state: PaymentState::Approved,
+    };
+    check_rejected(h.apply(OPS, "a3", first_approval_cmd("w1")), approved);
+    check(h.run(PSP, complete_cmd("w1")), h.moved(0, 0, bal(500, 0, 100, 0)));
+}
+
+#[test]
+fn a_player_takes_back_a_withdrawal_only_where_the_jurisdiction_allows_it() {
+    use engine_core::players::{Command as PlayersCommand, JurisdictionProfile};
+    let mut h = Harness::new();
+    let no_reversal = JurisdictionProfile {
+        withdrawal_reversal_allowed: false,
+        ..JurisdictionProfile::UNRESTRICTED
+    };
+    h.run(
+        OPS,
+        Command::Players(PlayersCommand::SetJurisdictionProfile {
+            jurisdiction: Some(Jurisdiction::new("GB").unwrap()),
+            profile: Box::new(no_reversal),
+            effective_from_ms: None,
+            operator: OperatorId(4),
+        }),
+    );
+    let uk = h.register_in(EUR, "GB");
+    let mt = h.register();
+    for p in [uk, mt] {
+        h.fund(p, 1000);
+    }
+    h.apply(PSP, "uk", withdraw_cmd(uk, 400));
+    h.apply(PSP, "mt", withdraw_cmd(mt, 400));
+    check_rejected(
+        h.run(OPS, reverse_cmd("uk", uk)),
+        Rejection::WithdrawalReversalForbidden,
+    );
+    assert_eq!(h.ledger.balances(uk, EUR), Ok(bal(600, 0, 400, 0)));
+    check_rejected(h.run(OPS, reverse_cmd("mt", uk)), Rejection::WrongTransactionKind);
+    check(h.run(OPS, reverse_cmd("mt", mt)), h.moved(400, 0, bal(1000, 0, 0, 0)));
+    let rejected = Rejection::WrongPaymentState {
+        state: PaymentState::Rejected,
+    };
+    check_rejected(h.run(OPS, reverse_cmd("mt", mt)), rejected);
+}

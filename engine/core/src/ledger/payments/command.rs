@@ -2,7 +2,7 @@
 //! adjustments.
 
 use crate::command::TxRef;
-use crate::ids::{OperatorId, PlayerId, Reason};
+use crate::ids::{ExtId, OperatorId, PlayerId, Reason};
 use crate::money::{Amount, Currency};
 
 /// What the payments domain can be asked to do.
@@ -63,6 +63,64 @@ pub enum Command {
         /// The requesting request.
         withdrawal: TxRef,
     },
+    /// An initiated deposit nobody settled in time fails: refused unless the
+    /// envelope's time is at least `after_ms` past the initiation (journaled
+    /// time, so a replay decides the same). Its deposit-limit use is taken
+    /// back, as for [`Command::DepositFail`].
+    DepositExpire {
+        /// The initiating request.
+        deposit: TxRef,
+        /// How long an initiated deposit may stay open, ms.
+        after_ms: u64,
+    },
+    /// A confirmed deposit was disputed and the provider took the money
+    /// back (a chargeback): up to `amount` leaves the player's cash, never
+    /// more than there is; the rest is the operator's loss, reported by
+    /// the outcome's balances (and the read model) as the shortfall. The
+    /// deposit must still be in the request memory.
+    DepositChargeback {
+        /// The deposit disputed.
+        deposit: TxRef,
+        /// The amount charged back, positive, at most the deposit's.
+        amount: Amount,
+    },
+    /// Records which provider handles an open deposit or withdrawal and
+    /// under which reference (the provider's payment or payout id), so that
+    /// its webhooks, status reads and cancellation can be matched from the
+    /// journal alone.
+    PaymentReference {
+        /// The initiating or requesting request.
+        payment: TxRef,
+        /// The provider's name (`stripe`).
+        provider: ExtId,
+        /// The provider's reference of the payment.
+        reference: ExtId,
+    },
+    /// The first of two approvals of a withdrawal above the four-eyes
+    /// amount: nothing moves; [`Command::WithdrawalApproveSecond`] names it.
+    WithdrawalFirstApproval {
+        /// The requesting request.
+        withdrawal: TxRef,
+    },
+    /// The second approval of a withdrawal under four eyes: `first` must be
+    /// a [`Command::WithdrawalFirstApproval`] of the same withdrawal that
+    /// was accepted, sent from another source (another operator). Then as
+    /// [`Command::WithdrawalApprove`].
+    WithdrawalApproveSecond {
+        /// The requesting request.
+        withdrawal: TxRef,
+        /// The first approval's request.
+        first: TxRef,
+    },
+    /// The player takes back a withdrawal not yet approved: the reserve
+    /// returns to cash, where the player's jurisdiction profile allows it
+    /// (UK RTS 14B does not).
+    WithdrawalReverse {
+        /// The requesting request.
+        withdrawal: TxRef,
+        /// The player asking (must be the withdrawal's).
+        player: PlayerId,
+    },
     /// A manual correction of a cash balance, with who and why.
     Adjust {
         /// The player.
@@ -85,12 +143,18 @@ impl Command {
             Command::DepositInitiate { player, .. }
             | Command::Deposit { player, .. }
             | Command::WithdrawalRequest { player, .. }
+            | Command::WithdrawalReverse { player, .. }
             | Command::Adjust { player, .. } => Some(*player),
             Command::DepositConfirm { .. }
             | Command::DepositFail { .. }
             | Command::WithdrawalApprove { .. }
             | Command::WithdrawalReject { .. }
-            | Command::WithdrawalComplete { .. } => None,
+            | Command::WithdrawalComplete { .. }
+            | Command::DepositExpire { .. }
+            | Command::DepositChargeback { .. }
+            | Command::PaymentReference { .. }
+            | Command::WithdrawalFirstApproval { .. }
+            | Command::WithdrawalApproveSecond { .. } => None,
         }
     }
 
@@ -105,6 +169,12 @@ impl Command {
             Command::WithdrawalApprove { .. } => "withdrawal_approve",
             Command::WithdrawalReject { .. } => "withdrawal_reject",
             Command::WithdrawalComplete { .. } => "withdrawal_complete",
+            Command::DepositExpire { .. } => "deposit_expire",
+            Command::DepositChargeback { .. } => "deposit_chargeback",
+            Command::PaymentReference { .. } => "payment_reference",
+            Command::WithdrawalFirstApproval { .. } => "withdrawal_first_approval",
+            Command::WithdrawalApproveSecond { .. } => "withdrawal_approve_second",
+            Command::WithdrawalReverse { .. } => "withdrawal_reverse",
             Command::Adjust { .. } => "adjust",
         }
     }

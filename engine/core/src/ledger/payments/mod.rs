@@ -16,7 +16,7 @@ use crate::codec::codec_struct;
 use crate::command::{LimitMetric, TxRef};
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
-use crate::outcome::{Capacity, PaymentState, Rejection};
+use crate::outcome::{Capacity, Outcome, PaymentState, Rejection};
 
 /// Deposits and withdrawals not yet final.
 #[derive(Clone, Debug, Default)]
@@ -45,8 +45,18 @@ impl Ledger {
                 currency,
                 amount,
             } => self.deposit_instant(ctx, *player, *currency, *amount),
-            Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, true),
-            Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, false),
+            Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, Settle::Confirm),
+            Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, Settle::Fail),
+            Command::DepositExpire { deposit, after_ms } => {
+                self.deposit_settle(ctx, deposit, Settle::Expire { after_ms: *after_ms })
+            }
+            Command::DepositChargeback { deposit, amount } => self.deposit_chargeback(ctx, deposit, *amount),
+            Command::PaymentReference { payment, .. } => self.payment_reference(payment),
+            Command::WithdrawalFirstApproval { withdrawal } => self.withdrawal_first_approval(withdrawal),
+            Command::WithdrawalApproveSecond { withdrawal, first } => {
+                self.withdrawal_approve_second(ctx, withdrawal, first)
+            }
+            Command::WithdrawalReverse { withdrawal, player } => self.withdrawal_reverse(ctx, withdrawal, *player),
             Command::WithdrawalRequest {
                 player,
                 currency,
@@ -163,14 +173,21 @@ impl Ledger {
         }
     }
 
-    /// Confirms (`confirm`) or fails an initiated deposit.
-    fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, confirm: bool) -> Applied {
+    /// Confirms, fails or expires an initiated deposit.
+    fn deposit_settle(&mut self, ctx: Ctx, deposit: &TxRef, settle: Settle) -> Applied {
         let key = self.fingerprints.request(deposit.source, &deposit.id);
         let (payment, initiated) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
+        if let Settle::Expire { after_ms } = settle {
+            // Journaled times only: the initiation's and this envelope's.
+            let expires_at_ms = initiated.1.saturating_add(after_ms);
+            if ctx.time_ms < expires_at_ms {
+                return rejected(Rejection::DepositNotExpired { expires_at_ms });
+            }
+        }
         let player = check!(self.player_mut(payment.player));
         let wallet = check!(player.wallet_mut(payment.currency));
         let before = wallet.balances();
-        let state = if confirm {
+        let state = if settle == Settle::Confirm {
             wallet.cash = check!(wallet.cash.checked_add(payment.amount).ok_or(Rejection::Overflow));
             self.count_confirmed(ctx, payment.player, payment.currency, payment.amount);
             self.flows_mut(payment.currency).deposits += i128::from(payment.amount.minor());
@@ -184,6 +201,109 @@ impl Ledger {
         };
         self.close_payment(key, state);
         (self.receipt(ctx, payment.player, before), Detail::Plain)
+    }
+
+    /// Takes a disputed deposit's money back: up to `amount` from cash,
+    /// never below zero (the shortfall is the operator's loss, visible in
+    /// the receipt); the money leaves the ledger as a negative deposit.
+    /// The deposit's remembered amount becomes what may still be charged
+    /// back, so a second dispute of the same deposit cannot take more than
+    /// it brought.
+    fn deposit_chargeback(&mut self, ctx: Ctx, deposit: &TxRef, amount: Amount) -> Applied {
+        if !amount.is_positive() {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let key = self.fingerprints.request(deposit.source, &deposit.id);
+        let record = check!(self.requests.get(key).ok_or(Rejection::UnknownTransaction));
+        let Detail::Payment(payment) = &record.detail else {
+            return rejected(Rejection::WrongTransactionKind);
+        };
+        if !payment.state.is_deposit() {
+            return rejected(Rejection::WrongTransactionKind);
+        }
+        if payment.state != PaymentState::Confirmed {
+            return rejected(Rejection::WrongPaymentState { state: payment.state });
+        }
+        if amount > payment.amount {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let payment = payment.clone();
+        let wallet = check!(
+            self.player_mut(payment.player)
+                .and_then(|p| p.wallet_mut(payment.currency))
+        );
+        // Nothing can fail from here on.
+        let before = wallet.balances();
+        let taken = amount.min(wallet.cash);
+        wallet.cash = Amount::from_minor(wallet.cash.minor() - taken.minor());
+        self.flows_mut(payment.currency).deposits -= i128::from(taken.minor());
+        if let Some(super::store::TxRecord {
+            detail: Detail::Payment(p),
+            ..
+        }) = self.requests.get_mut(key)
+        {
+            p.amount = Amount::from_minor(p.amount.minor() - amount.minor());
+        }
+        (self.receipt(ctx, payment.player, before), Detail::Plain)
+    }
+
+    /// A provider's reference for a payment: accepted while the payment is
+    /// open; nothing in the ledger changes (the journal keeps it).
+    fn payment_reference(&mut self, payment: &TxRef) -> Applied {
+        let key = self.fingerprints.request(payment.source, &payment.id);
+        let record = check!(self.requests.get(key).ok_or(Rejection::UnknownTransaction));
+        let Detail::Payment(payment) = &record.detail else {
+            return rejected(Rejection::WrongTransactionKind);
+        };
+        if payment.state.is_final() {
+            return rejected(Rejection::WrongPaymentState { state: payment.state });
+        }
+        (Outcome::Accepted, Detail::Plain)
+    }
+
+    /// The first approval under four eyes: accepted for a requested
+    /// withdrawal; the second approval names this request.
+    fn withdrawal_first_approval(&mut self, withdrawal: &TxRef) -> Applied {
+        let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
+        check!(self.open_payment(key, false, &[PaymentState::Requested]));
+        (Outcome::Accepted, Detail::Plain)
+    }
+
+    /// The second approval under four eyes: the request memory must hold
+    /// `first` as an accepted first approval of this very withdrawal (its
+    /// payload fingerprint says which), from another source than this one.
+    fn withdrawal_approve_second(&mut self, ctx: Ctx, withdrawal: &TxRef, first: &TxRef) -> Applied {
+        if first.source == ctx.source {
+            return rejected(Rejection::FourEyesRequired);
+        }
+        let expected = Command::WithdrawalFirstApproval {
+            withdrawal: withdrawal.clone(),
+        };
+        let payload = self.fingerprints.payload(&crate::command::Command::Payments(expected));
+        let first_key = self.fingerprints.request(first.source, &first.id);
+        let approved_first = self
+            .requests
+            .get(first_key)
+            .is_some_and(|record| record.payload == payload && record.outcome == Outcome::Accepted);
+        if !approved_first {
+            return rejected(Rejection::FourEyesRequired);
+        }
+        self.withdrawal_approve(ctx, withdrawal)
+    }
+
+    /// The player takes back a requested withdrawal, where the profile in
+    /// force allows it.
+    fn withdrawal_reverse(&mut self, ctx: Ctx, withdrawal: &TxRef, player: PlayerId) -> Applied {
+        let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
+        let (payment, _) = check!(self.open_payment(key, false, &[PaymentState::Requested]));
+        if payment.player != player {
+            return rejected(Rejection::WrongTransactionKind);
+        }
+        let (_, profile) = check!(self.players.with_profile(player, ctx.time_ms));
+        if !profile.withdrawal_reversal_allowed {
+            return rejected(Rejection::WithdrawalReversalForbidden);
+        }
+        self.withdrawal_settle(ctx, withdrawal, false)
     }
 
     fn withdrawal_request(&mut self, ctx: Ctx, id: PlayerId, currency: Currency, amount: Amount) -> Applied {
@@ -314,6 +434,17 @@ impl Ledger {
         self.flows_mut(currency).adjustments += i128::from(amount.minor());
         (self.receipt(ctx, id, before), Detail::Plain)
     }
+}
+
+/// How an initiated deposit ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// The provider received the money.
+    Confirm,
+    /// The provider reported a failure.
+    Fail,
+    /// Nobody settled it within `after_ms` of its initiation.
+    Expire { after_ms: u64 },
 }
 
 // The domain's part of the snapshot image (see `crate::codec`): the count

@@ -1,0 +1,242 @@
+//! The payment provider's webhook: verified by its signature, then turned
+//! into the ledger command it implies, under a request id made from the
+//! provider's event id.
+//!
+//! Verification comes first: a missing or wrong signature, or a signed
+//! time outside the tolerance, is refused (401/400), logged, and reaches
+//! nothing. An event about a payment this server never started is refused
+//! (404) and logged without a command. Everything else is idempotent and
+//! order-independent by construction: a redelivered event has the same id,
+//! so the ledger answers its recorded outcome; an event that comes after
+//! the payment is final (a failure after a success, a success after an
+//! expiry) is refused by the ledger's payment state and acknowledged with
+//! `applied: false`, so the provider stops resending it and nothing moves.
+//!
+//! A failed attempt leaves a Stripe PaymentIntent open for another, so the
+//! handler cancels it at the provider before failing the deposit; if the
+//! provider says it succeeded meanwhile, the deposit is confirmed instead.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use edge::AppState;
+use edge::body::JsonBody;
+use edge::error::{ApiError, ErrorBody};
+use edge::openapi::LedgerErrors;
+use edge::reads::read;
+use engine::command::TxRef;
+use engine::{Amount, Command, Currency, Outcome, Rejection, payments};
+use readmodel::cashier::{self, PaymentView};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::Cashier;
+use crate::providers::{PaymentKey, ProviderEvent, Settlement, WebhookError};
+use crate::shared::{cashier as configured, event_id, submit_system, tx_of};
+
+/// What became of a webhook.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookReply {
+    /// Whether it changed the ledger (false: a duplicate, an event after
+    /// the payment was final, or one the cashier does not act on).
+    pub applied: bool,
+    /// The provider's event type.
+    pub event: String,
+    /// Why it changed nothing, as an error code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// Receives the payment provider's (Stripe-protocol) webhooks.
+#[utoipa::path(post, path = "/webhooks/v1/payments/stripe", tag = "cashier",
+    request_body(content = String, description = "a Stripe event, signed with Stripe-Signature", content_type = "application/json"),
+    responses((status = 200, body = WebhookReply), LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not an event), stale_webhook (signed outside the tolerance)"),
+        (status = 401, body = ErrorBody, description = "bad_signature"),
+        (status = 404, body = ErrorBody, description = "payment_provider_not_configured, unknown_payment (not started here)"),
+        (status = 413, body = ErrorBody, description = "body too large"),
+        (status = 415, body = ErrorBody, description = "not application/json"),
+        (status = 502, body = ErrorBody, description = "provider_unavailable (a failed attempt could not be canceled at the provider: the provider resends the event)")))]
+pub async fn stripe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    // Without a provider there is no webhook receiver here: nothing a
+    // retry would find later, so not a 503.
+    let cashier = configured(&state).map_err(|_| {
+        ApiError::not_found(
+            "payment_provider_not_configured",
+            "no payment provider is configured here (stripe_api_url): no webhook is expected",
+        )
+    })?;
+    let webhook = cashier
+        .provider
+        .webhook(&headers, &body, state.now_ms())
+        .map_err(|error| {
+            tracing::warn!(%error, "payment webhook refused");
+            match error {
+                WebhookError::BadSignature => ApiError::unauthorized("bad_signature", error.to_string()),
+                WebhookError::Stale { .. } => ApiError::bad_request("stale_webhook", error.to_string()),
+                WebhookError::Malformed(_) => ApiError::bad_request("invalid_request", error.to_string()),
+            }
+        })?;
+    let id = event_id(cashier.provider.name(), &webhook.event_id);
+    let (command, currency) = match &webhook.event {
+        ProviderEvent::Other => return acknowledged(&webhook.kind, None),
+        ProviderEvent::Deposit {
+            reference,
+            key,
+            settlement,
+        } => {
+            let view = payment(&state, cashier.provider.name(), reference, key.as_ref(), "deposit").await?;
+            let deposit = view_tx(&view)?;
+            reference_first(&state, &cashier, &view, &deposit, reference).await?;
+            let settlement = match settlement {
+                Settlement::Failed if webhook.kind != "payment_intent.canceled" => {
+                    settle_failed_attempt(&cashier, reference).await?
+                }
+                other => *other,
+            };
+            let ttl_ms = cashier.deposit_ttl.as_millis() as u64;
+            let stale = view.created_ms.saturating_add(ttl_ms) <= state.now_ms();
+            let command = match settlement {
+                Settlement::Succeeded => payments::Command::DepositConfirm { deposit },
+                // The expiry sweep's cancellation coming back: an expiry
+                // (the ledger checks the journaled times again).
+                Settlement::Failed if stale => payments::Command::DepositExpire {
+                    deposit,
+                    after_ms: ttl_ms,
+                },
+                Settlement::Failed => payments::Command::DepositFail { deposit },
+                Settlement::Pending => return acknowledged(&webhook.kind, Some("provider_pending")),
+            };
+            (command, currency_of(&view))
+        }
+        ProviderEvent::Dispute {
+            reference,
+            amount_minor,
+            ..
+        } => {
+            let view = payment(&state, cashier.provider.name(), reference, None, "deposit").await?;
+            let command = payments::Command::DepositChargeback {
+                deposit: view_tx(&view)?,
+                amount: Amount::from_minor(*amount_minor),
+            };
+            (command, currency_of(&view))
+        }
+        ProviderEvent::Payout {
+            reference,
+            key,
+            settlement,
+        } => {
+            let view = payment(&state, cashier.provider.name(), reference, key.as_ref(), "withdrawal").await?;
+            let withdrawal = view_tx(&view)?;
+            reference_first(&state, &cashier, &view, &withdrawal, reference).await?;
+            let command = match settlement {
+                Settlement::Succeeded => payments::Command::WithdrawalComplete { withdrawal },
+                Settlement::Failed => payments::Command::WithdrawalReject { withdrawal },
+                Settlement::Pending => return acknowledged(&webhook.kind, Some("provider_pending")),
+            };
+            (command, currency_of(&view))
+        }
+    };
+    match submit_system(&state, id, Command::Payments(command)).await? {
+        Outcome::Moved(_) | Outcome::MovedInSession(_) | Outcome::Accepted => edge::change::ok(
+            StatusCode::OK,
+            &WebhookReply {
+                applied: true,
+                event: webhook.kind,
+                reason: None,
+            },
+        ),
+        Outcome::Rejected(rejection @ (Rejection::WrongPaymentState { .. } | Rejection::InvalidAmount)) => {
+            // A duplicate or late event about a final payment: acknowledged.
+            let code = edge::wire::rejection(&rejection, currency).code;
+            tracing::info!(event = %webhook.event_id, kind = %webhook.kind, code, "payment webhook changed nothing");
+            acknowledged(&webhook.kind, Some(code))
+        }
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}
+
+fn acknowledged(kind: &str, reason: Option<&'static str>) -> Result<Response, ApiError> {
+    edge::change::ok(
+        StatusCode::OK,
+        &WebhookReply {
+            applied: false,
+            event: kind.to_owned(),
+            reason,
+        },
+    )
+}
+
+/// The payment an event is about: by the key its metadata names, else by
+/// the provider's reference; it must be of `kind` and started here.
+async fn payment(
+    state: &AppState,
+    provider: &'static str,
+    reference: &str,
+    key: Option<&PaymentKey>,
+    kind: &'static str,
+) -> Result<PaymentView, ApiError> {
+    let by_key = key.and_then(tx_of);
+    let reference = reference.to_owned();
+    let (found, _) = read(state, move |c| match &by_key {
+        Some(tx) => cashier::payment(c, tx.source, tx.id.as_str()),
+        None => cashier::by_reference(c, provider, &reference),
+    })
+    .await?;
+    found.filter(|view| view.kind == kind).ok_or_else(|| {
+        tracing::warn!(?key, kind, "payment webhook about a payment not started here");
+        ApiError::not_found(
+            "unknown_payment",
+            format!("no {kind} with this reference was started here"),
+        )
+    })
+}
+
+fn view_tx(view: &PaymentView) -> Result<TxRef, ApiError> {
+    Ok(TxRef {
+        source: view.source,
+        id: engine::ExtId::new(&view.id).map_err(ApiError::internal)?,
+    })
+}
+
+fn currency_of(view: &PaymentView) -> Currency {
+    Currency::from_code(&view.currency).unwrap_or(Currency::EUR)
+}
+
+/// Journals the provider's reference of a payment that has none yet (its
+/// webhook came before the call that made it answered), so every payment
+/// settled by the provider names its object.
+async fn reference_first(
+    state: &AppState,
+    cashier: &Cashier,
+    view: &PaymentView,
+    payment: &TxRef,
+    reference: &str,
+) -> Result<(), ApiError> {
+    if view.reference.is_some() {
+        return Ok(());
+    }
+    crate::deposits::record_reference(state, payment, cashier.provider.name(), reference, currency_of(view)).await
+}
+
+/// A failed attempt: cancel the intent so no later attempt can succeed,
+/// and say where it stands after.
+async fn settle_failed_attempt(cashier: &Cashier, reference: &str) -> Result<Settlement, ApiError> {
+    cashier
+        .provider
+        .cancel_deposit(reference)
+        .await
+        .map(|p| p.settlement)
+        .map_err(|error| {
+            tracing::warn!(%error, reference, "could not cancel a failed payment attempt; the provider will resend");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                format!("{error}: the event will be handled on its next delivery"),
+            )
+        })
+}

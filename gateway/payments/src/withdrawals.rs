@@ -1,0 +1,274 @@
+//! Withdrawals: the front end requests one for a player (the amount moves
+//! from cash to reserved), finance approves or rejects it, and the player
+//! may take it back before approval where the jurisdiction allows it. An
+//! approved withdrawal is paid out by the worker ([`crate::worker`]).
+//!
+//! Four eyes: a withdrawal above the configured amount needs two
+//! approvals by different operators. The first is journaled
+//! (`WithdrawalFirstApproval`) and changes no money; the second
+//! (`WithdrawalApproveSecond`) names the first, and the ledger checks that
+//! it is an accepted first approval of this withdrawal from another
+//! operator's source, so neither a restart nor a second click by the same
+//! operator can approve it alone. Each operator's approval of a given
+//! withdrawal is one request id (derived from the withdrawal's), so a
+//! repeated click is a retry.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use edge::body::{JsonBody, decode};
+use edge::error::{ApiError, ErrorBody};
+use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
+use edge::reads::read;
+use edge::wire::{self, Sign};
+use edge::{AppState, Caller};
+use engine::command::TxRef;
+use engine::{Amount, Command, Currency, Outcome, PlayerId, payments};
+use readmodel::cashier::{self, PaymentView};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::deposits::{PaymentQuery, PaymentsReply, list_kind};
+use crate::shared::{cashier, derived_id, derived_id_with, payment_path};
+
+/// A withdrawal to request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalRequest {
+    /// The withdrawal's id (idempotency key), 1–64 printable ASCII.
+    pub withdrawal_id: String,
+    /// Currency code.
+    pub currency: String,
+    /// Decimal amount, positive.
+    pub amount: String,
+}
+
+/// Where a withdrawal stands after a step.
+#[derive(Serialize, ToSchema)]
+pub struct WithdrawalReply {
+    /// `<source>:<id>`: how routes name it.
+    pub payment: String,
+    /// requested, awaiting_second_approval, approved, rejected, reversed.
+    pub state: &'static str,
+    /// Currency code.
+    pub currency: &'static str,
+    /// The wallet's cash after a step that moved money.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cash: Option<String>,
+    /// The wallet's reserved funds after a step that moved money.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<String>,
+}
+
+fn reply(payment: &TxRef, state: &'static str, balances: &engine::Balances) -> WithdrawalReply {
+    WithdrawalReply {
+        payment: format!("{}:{}", payment.source.0, payment.id),
+        state,
+        currency: balances.currency.code(),
+        cash: Some(wire::money(balances.cash, balances.currency)),
+        reserved: Some(wire::money(balances.reserved, balances.currency)),
+    }
+}
+
+/// Requests a withdrawal: the amount is reserved (admins, finance,
+/// support: the player's front end).
+#[utoipa::path(post, path = "/cashier/v1/players/{player}/withdrawals", tag = "cashier", request_body = WithdrawalRequest,
+    params(("player" = u64, Path)), security(("bearer" = [])),
+    responses((status = 201, body = WithdrawalReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 403, body = ErrorBody, description = "player_blocked, kyc_required"),
+        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 409, body = ErrorBody, description = "conflict (withdrawal_id reused for another withdrawal)"),
+        (status = 422, body = ErrorBody, description = "insufficient_funds, currency_mismatch, overflow")))]
+pub async fn request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(player_id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: WithdrawalRequest = decode(&body)?;
+    let currency = wire::currency(&request.currency)?;
+    let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
+    let id = wire::ext_id(&request.withdrawal_id, "withdrawal_id")?;
+    let player = edge::change::player(&state, &player_id)?;
+    // Without a provider, nothing could pay it out.
+    cashier(&state)?;
+    let command = Command::Payments(payments::Command::WithdrawalRequest {
+        player,
+        currency,
+        amount,
+    });
+    let outcome = caller.submit(&state, id.clone(), command).await?;
+    let Some(receipt) = outcome.receipt() else {
+        return Err(edge::change::refusal(&outcome, currency));
+    };
+    let payment = TxRef {
+        source: caller.source,
+        id,
+    };
+    edge::change::ok(StatusCode::CREATED, &reply(&payment, "requested", &receipt.balances))
+}
+
+/// Withdrawals, filtered, oldest first: the approval queue is
+/// `state=requested` (admins, finance, compliance, read-only).
+#[utoipa::path(get, path = "/cashier/v1/withdrawals", tag = "cashier",
+    params(PaymentQuery), security(("bearer" = [])),
+    responses((status = 200, body = PaymentsReply), RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, limit outside 1–1000, from_ms after to_ms)")))]
+pub async fn list(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+    list_kind(&state, &uri, "withdrawal").await
+}
+
+/// The withdrawal named in the path, from the cashier view.
+async fn find(state: &AppState, text: &str) -> Result<(TxRef, PaymentView, Currency), ApiError> {
+    let payment = payment_path(text)?;
+    let (source, id) = (payment.source, payment.id.as_str().to_owned());
+    let (found, _) = read(state, move |c| cashier::payment(c, source, &id)).await?;
+    let unknown = || ApiError::not_found("unknown_withdrawal", "no withdrawal was requested under this name");
+    let view = found.filter(|v| v.kind == "withdrawal").ok_or_else(unknown)?;
+    let currency = Currency::from_code(&view.currency).ok_or_else(unknown)?;
+    Ok((payment, view, currency))
+}
+
+/// Whether `amount_minor` needs four eyes under the configured amount.
+fn needs_four_eyes(four_eyes_above: &str, amount_minor: i64, currency: Currency) -> Result<bool, ApiError> {
+    let threshold = Amount::parse(four_eyes_above, currency)
+        .or_else(|_| {
+            // More decimals than the currency has: its whole part.
+            let whole = four_eyes_above.split('.').next().unwrap_or("0");
+            Amount::parse(whole, currency)
+        })
+        .map_err(|e| ApiError::internal(format!("cashier_four_eyes_above: {e}")))?;
+    Ok(amount_minor > threshold.minor())
+}
+
+/// Approves a withdrawal (admins, finance). Above the four-eyes amount the
+/// first approval answers 202 `awaiting_second_approval`, and only another
+/// operator's approval approves it.
+#[utoipa::path(post, path = "/cashier/v1/withdrawals/{payment}/approve", tag = "cashier",
+    params(("payment" = String, Path, description = "<source>:<id> of the withdrawal request")),
+    security(("bearer" = [])),
+    responses((status = 200, body = WithdrawalReply, description = "approved"),
+        (status = 202, body = WithdrawalReply, description = "awaiting_second_approval (four eyes: another operator must approve)"),
+        RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 404, body = ErrorBody, description = "unknown_withdrawal"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), four_eyes_required")))]
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+) -> Result<Response, ApiError> {
+    let (payment, view, currency) = find(&state, &payment_text).await?;
+    let cashier = cashier(&state)?;
+    if view.state != "requested" {
+        // Approved or final: a first approval now would mean nothing.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_payment_state",
+            format!("the withdrawal is {}", view.state),
+        ));
+    }
+    let four_eyes = needs_four_eyes(&cashier.four_eyes_above, view.amount_minor, currency)?;
+    let (command, id) = match (&view.first_approval, four_eyes) {
+        (_, false) => (
+            payments::Command::WithdrawalApprove {
+                withdrawal: payment.clone(),
+            },
+            derived_id("approve", &payment),
+        ),
+        (Some((source, first_id)), true) if *source != caller.source => (
+            payments::Command::WithdrawalApproveSecond {
+                withdrawal: payment.clone(),
+                first: TxRef {
+                    source: *source,
+                    id: wire::ext_id(first_id, "first approval")?,
+                },
+            },
+            derived_id("approve2", &payment),
+        ),
+        // No first approval yet, or this operator gave it: (again) the first.
+        (_, true) => (
+            payments::Command::WithdrawalFirstApproval {
+                withdrawal: payment.clone(),
+            },
+            derived_id("approve1", &payment),
+        ),
+    };
+    match caller.submit(&state, id, Command::Payments(command)).await? {
+        Outcome::Moved(receipt) => edge::change::ok(StatusCode::OK, &reply(&payment, "approved", &receipt.balances)),
+        // The first of two approvals moves nothing.
+        Outcome::Accepted => edge::change::ok(
+            StatusCode::ACCEPTED,
+            &WithdrawalReply {
+                payment: format!("{}:{}", payment.source.0, payment.id),
+                state: "awaiting_second_approval",
+                currency: currency.code(),
+                cash: None,
+                reserved: None,
+            },
+        ),
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}
+
+/// Rejects a withdrawal: the reserve returns to cash (admins, finance).
+#[utoipa::path(post, path = "/cashier/v1/withdrawals/{payment}/reject", tag = "cashier",
+    params(("payment" = String, Path, description = "<source>:<id> of the withdrawal request")),
+    security(("bearer" = [])),
+    responses((status = 200, body = WithdrawalReply), RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 404, body = ErrorBody, description = "unknown_withdrawal"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (final already)")))]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+) -> Result<Response, ApiError> {
+    // No provider is needed to refuse a payout.
+    let (payment, _, currency) = find(&state, &payment_text).await?;
+    let command = Command::Payments(payments::Command::WithdrawalReject {
+        withdrawal: payment.clone(),
+    });
+    match caller.submit(&state, derived_id("reject", &payment), command).await? {
+        Outcome::Moved(receipt) => edge::change::ok(StatusCode::OK, &reply(&payment, "rejected", &receipt.balances)),
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}
+
+/// The player taking a withdrawal back.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseRequest {
+    /// The player asking (must be the withdrawal's).
+    pub player: u64,
+}
+
+/// The player takes back a withdrawal not yet approved, where the
+/// player's jurisdiction allows it (not in the UK: RTS 14B) (admins,
+/// finance, support: the player's front end).
+#[utoipa::path(post, path = "/cashier/v1/withdrawals/{payment}/reverse", tag = "cashier", request_body = ReverseRequest,
+    params(("payment" = String, Path, description = "<source>:<id> of the withdrawal request")),
+    security(("bearer" = [])),
+    responses((status = 200, body = WithdrawalReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 403, body = ErrorBody, description = "withdrawal_reversal_forbidden (the jurisdiction forbids it)"),
+        (status = 404, body = ErrorBody, description = "unknown_withdrawal"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), wrong_transaction_kind (not this player's withdrawal)")))]
+pub async fn reverse(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: ReverseRequest = decode(&body)?;
+    let (payment, _, currency) = find(&state, &payment_text).await?;
+    let command = Command::Payments(payments::Command::WithdrawalReverse {
+        withdrawal: payment.clone(),
+        player: PlayerId(request.player),
+    });
+    let id = derived_id_with("reverse", &payment, &request.player.to_string());
+    match caller.submit(&state, id, command).await? {
+        Outcome::Moved(receipt) => edge::change::ok(StatusCode::OK, &reply(&payment, "reversed", &receipt.balances)),
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}

@@ -1,0 +1,254 @@
+//! The cashier's worker: pays out approved withdrawals from the outbox and
+//! expires deposits nobody finished.
+//!
+//! The outbox is the journal: an approved withdrawal is owed to the player
+//! until its completion or failure is journaled, and the read model lists
+//! those (`state = approved`) after any restart. For each one the worker
+//! asks the provider for the payout under the idempotency key made from
+//! the withdrawal's id, journals the provider's reference, and settles
+//! the withdrawal if the answer is already final; a pending payout waits
+//! for the webhook, and is asked about every `status_every` in case a
+//! webhook was lost. A timeout or a 5xx is retried with a doubling delay
+//! (from `retry_base` to `retry_max`); the idempotency key makes every
+//! retry, including one after a restart, find the payout the first
+//! attempt made instead of sending a second. A provider that refuses the
+//! payout (4xx) fails the withdrawal: the funds return to the player.
+//!
+//! Expiry: a deposit still initiated `deposit_ttl` after it began is
+//! canceled at the provider (if it has a reference) and then expired by a
+//! journaled command, which the ledger accepts only if the journaled time
+//! says it is stale. If the provider says it succeeded after all, it is
+//! confirmed instead.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use edge::AppState;
+use engine::command::TxRef;
+use engine::{Command, Currency, ExtId, Outcome, payments};
+use readmodel::cashier::{self, PaymentFilter, PaymentView};
+
+use crate::Cashier;
+use crate::deposits::record_reference;
+use crate::providers::{PayoutStart, ProviderPayment, Settlement};
+use crate::shared::{derived_id, key_of, submit_system};
+
+/// Most payments looked at per tick, per kind.
+const BATCH_MAX: u32 = 256;
+
+/// When a payment may be tried again.
+#[derive(Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    next: Instant,
+}
+
+/// The worker's memory between ticks (not durable: after a restart every
+/// owed payout is tried at once, which the idempotency key makes safe).
+#[derive(Default)]
+struct Memory {
+    backoff: HashMap<(u32, String), Backoff>,
+}
+
+/// Runs the worker until the task is aborted.
+pub async fn run(state: AppState, cashier: Cashier) {
+    let mut memory = Memory::default();
+    let mut ticker = tokio::time::interval(cashier.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = pay_out(&state, &cashier, &mut memory).await {
+            tracing::warn!(%error, "cashier worker: payouts");
+        }
+        if let Err(error) = expire(&state, &cashier, &mut memory).await {
+            tracing::warn!(%error, "cashier worker: deposit expiry");
+        }
+    }
+}
+
+/// Starts the worker on the runtime; abort the handle to stop it.
+pub fn spawn(state: AppState, cashier: Cashier) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(state, cashier))
+}
+
+fn due(memory: &Memory, view: &PaymentView, now: Instant) -> bool {
+    memory
+        .backoff
+        .get(&(view.source.0, view.id.clone()))
+        .is_none_or(|b| b.next <= now)
+}
+
+fn failed(memory: &mut Memory, cashier: &Cashier, view: &PaymentView) {
+    let entry = memory
+        .backoff
+        .entry((view.source.0, view.id.clone()))
+        .or_insert(Backoff {
+            failures: 0,
+            next: Instant::now(),
+        });
+    entry.failures = entry.failures.saturating_add(1);
+    let factor = 1u32 << entry.failures.saturating_sub(1).min(16);
+    let delay = cashier.retry_base.saturating_mul(factor).min(cashier.retry_max);
+    entry.next = Instant::now() + delay;
+}
+
+/// Waits `every` before the next status read of a sent payout.
+fn wait(memory: &mut Memory, view: &PaymentView, every: Duration) {
+    memory.backoff.insert(
+        (view.source.0, view.id.clone()),
+        Backoff {
+            failures: 0,
+            next: Instant::now() + every,
+        },
+    );
+}
+
+fn tx(view: &PaymentView) -> Result<TxRef, String> {
+    Ok(TxRef {
+        source: view.source,
+        id: ExtId::new(&view.id).map_err(|e| e.to_string())?,
+    })
+}
+
+async fn owed(state: &AppState, kind: &str, state_name: &str) -> Result<Vec<PaymentView>, String> {
+    let filter = PaymentFilter {
+        kind: kind.into(),
+        state: Some(state_name.into()),
+        limit: BATCH_MAX,
+        ..PaymentFilter::default()
+    };
+    state
+        .readmodel
+        .query(move |c| cashier::list(c, &filter))
+        .await
+        .map(|(rows, _)| rows)
+        .map_err(|e| e.to_string())
+}
+
+async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), String> {
+    let now = Instant::now();
+    for view in owed(state, "withdrawal", "approved").await? {
+        if !due(memory, &view, now) {
+            continue;
+        }
+        let withdrawal = tx(&view)?;
+        let currency = Currency::from_code(&view.currency).ok_or("a withdrawal in an unknown currency")?;
+        let answer = match &view.reference {
+            Some(reference) => cashier.provider.payout_status(reference).await,
+            None => {
+                let payout = PayoutStart {
+                    key: key_of(&withdrawal),
+                    amount_minor: view.amount_minor,
+                    currency: view.currency.clone(),
+                };
+                cashier.provider.payout(&payout).await
+            }
+        };
+        match answer {
+            Ok(payout) => {
+                settle_payout(state, cashier, &withdrawal, &payout, currency).await?;
+                wait(memory, &view, cashier.status_every);
+            }
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, withdrawal = %withdrawal.id, "payout call failed; retrying later");
+                failed(memory, cashier, &view);
+            }
+            Err(error) => {
+                tracing::error!(%error, withdrawal = %withdrawal.id, "the provider refused the payout: the withdrawal fails");
+                let reject = Command::Payments(payments::Command::WithdrawalReject {
+                    withdrawal: withdrawal.clone(),
+                });
+                submit_system(state, derived_id("payout-refused", &withdrawal), reject)
+                    .await
+                    .map_err(|e| e.message)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn settle_payout(
+    state: &AppState,
+    cashier: &Cashier,
+    withdrawal: &TxRef,
+    payout: &ProviderPayment,
+    currency: Currency,
+) -> Result<(), String> {
+    record_reference(state, withdrawal, cashier.provider.name(), &payout.reference, currency)
+        .await
+        .map_err(|e| e.message)?;
+    let (command, step) = match payout.settlement {
+        Settlement::Pending => return Ok(()),
+        Settlement::Succeeded => (
+            payments::Command::WithdrawalComplete {
+                withdrawal: withdrawal.clone(),
+            },
+            "payout-paid",
+        ),
+        Settlement::Failed => (
+            payments::Command::WithdrawalReject {
+                withdrawal: withdrawal.clone(),
+            },
+            "payout-failed",
+        ),
+    };
+    // A webhook may have settled it first: then this is refused, harmlessly.
+    submit_system(state, derived_id(step, withdrawal), Command::Payments(command))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.message)
+}
+
+async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), String> {
+    let ttl_ms = cashier.deposit_ttl.as_millis() as u64;
+    let before_ms = state.now_ms().saturating_sub(ttl_ms);
+    let stale = state
+        .readmodel
+        .query(move |c| cashier::stale_deposits(c, before_ms, BATCH_MAX))
+        .await
+        .map(|(rows, _)| rows)
+        .map_err(|e| e.to_string())?;
+    let now = Instant::now();
+    for view in stale {
+        if !due(memory, &view, now) {
+            continue;
+        }
+        let deposit = tx(&view)?;
+        let settlement = match &view.reference {
+            None => Settlement::Failed,
+            Some(reference) => match cashier.provider.cancel_deposit(reference).await {
+                Ok(payment) => payment.settlement,
+                Err(error) => {
+                    tracing::warn!(%error, deposit = %deposit.id, "could not cancel a stale deposit; retrying later");
+                    failed(memory, cashier, &view);
+                    continue;
+                }
+            },
+        };
+        let (command, step) = match settlement {
+            Settlement::Succeeded => (
+                payments::Command::DepositConfirm {
+                    deposit: deposit.clone(),
+                },
+                "confirm-late",
+            ),
+            Settlement::Failed => (
+                payments::Command::DepositExpire {
+                    deposit: deposit.clone(),
+                    after_ms: ttl_ms,
+                },
+                "expire",
+            ),
+            Settlement::Pending => continue,
+        };
+        match submit_system(state, derived_id(step, &deposit), Command::Payments(command)).await {
+            Ok(Outcome::Rejected(rejection)) => {
+                tracing::info!(?rejection, deposit = %deposit.id, "stale deposit not settled");
+                failed(memory, cashier, &view);
+            }
+            Ok(_) => {}
+            Err(error) => return Err(error.message),
+        }
+    }
+    Ok(())
+}
