@@ -8,12 +8,18 @@
 //! it already holds; the player's own settings ([`RgSettings`]) and the
 //! prompt dates ([`PromptDates`]) are boxed beside it, there only for the
 //! players who have them. The snapshot image keeps all three as one
-//! [`PlayerRg`] record per player. A play session starts at a login, or at the first bet when
-//! none is open, and ends at a logout or the next login. A reality check is
-//! due once the interval has passed since the later of the session's start
-//! and the last acknowledgement; bets are then refused until the front end
-//! reports the acknowledgement. Wins, rollbacks and reads never are: money
-//! owed to the player always lands.
+//! [`PlayerRg`] record per player.
+//!
+//! A play session starts at a login, or at the first bet when none is
+//! open, and ends at a logout, the next login, or (where the jurisdiction
+//! profile sets an idle end) after that long without a bet, win or
+//! acknowledgement. The interval is the player's own, else the profile's
+//! default where it gives one ([`SessionRules`]). A reality check is due
+//! once the interval has passed since the later of the session's start,
+//! the last acknowledgement and (for the profile's default) the moment its
+//! version took effect; bets are then refused until the front end reports
+//! the acknowledgement. Wins, rollbacks and reads never are: money owed to
+//! the player always lands.
 
 use super::super::account::Player;
 use super::super::players::ProfileVersion;
