@@ -393,7 +393,9 @@ async fn every_online_command_against_a_running_server() {
     assert_eq!(codes, ["default", "GB", "MT", "UK"]);
     let table = ok(cfg, &["jurisdictions", "list"]).await;
     assert!(
-        table.contains("GBP 5.00 (2.00 young)") && table.contains("10x"),
+        table.contains("GBP 5.00 (2.00 young)")
+            && table.contains("10x")
+            && table.contains("60 min, everyone, idle end 30 min"),
         "{table}"
     );
     let malta = json(cfg, &["jurisdictions", "show", "MT"]).await;

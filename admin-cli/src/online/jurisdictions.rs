@@ -85,9 +85,24 @@ fn summary_row(code: &Value, version: &Value, scheduled: usize) -> Vec<String> {
         stake_caps(profile),
         wagering,
         format!("{} days", text(&profile["self_exclusion_min_days"])),
-        format!("{} min", text(&profile["reality_check_interval_min"])),
+        reality_check(profile),
         scheduled.to_string(),
     ]
+}
+
+/// The interval, and the play-session rules if the profile has them:
+/// `60 min, everyone, idle end 30 min`.
+fn reality_check(profile: &Value) -> String {
+    let mut cell = format!("{} min", text(&profile["reality_check_interval_min"]));
+    let rules = &profile["play_sessions"];
+    if rules["reality_check_by_default"] == Value::Bool(true) {
+        cell.push_str(", everyone");
+    }
+    match rules["idle_end_min"].as_u64() {
+        Some(minutes) if minutes > 0 => cell.push_str(&format!(", idle end {minutes} min")),
+        _ => {}
+    }
+    cell
 }
 
 /// The `effective_from` of the request: a number if all digits.
