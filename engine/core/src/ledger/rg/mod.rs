@@ -5,12 +5,14 @@
 //!
 //! Its state lives in the per-player record (`../account.rs`): a player's
 //! exclusion and time-out ends, each wallet's [`limits::Limits`], the play
-//! session, and the player's own settings and prompt dates (`session.rs`). A bet or a deposit checks them on the
-//! record it already holds; a separate RG table would cost every such
-//! command one more lookup. So this domain has no state struct of its own:
-//! its part of the snapshot image is the encoding of `Limits` (in
-//! `limits/`) inside each wallet's, and (snapshot format 8) the players'
-//! `PlayerRg` records appended at the end of the image (`../image.rs`).
+//! session, and the player's own settings and prompt dates (`session.rs`).
+//! A bet or a deposit checks them on the record it already holds; a
+//! separate RG table would cost every such command one more lookup. So this
+//! domain has no state struct of its own: its part of the snapshot image is
+//! the encoding of `Limits` (in `limits/`) inside each wallet's, and
+//! (snapshot format 8 on) the players' `PlayerRg` records appended at the
+//! end of the image (`../image.rs`). The rules a jurisdiction profile sets
+//! for play sessions reach them through `PlayersState::session_rules`.
 
 mod command;
 pub(crate) mod limits;
