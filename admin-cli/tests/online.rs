@@ -451,7 +451,7 @@ async fn every_online_command_against_a_running_server() {
     assert!(zero.contains("invalid_duration"), "{zero}");
     // The login reported above opened a play session, so there is a check
     // to acknowledge (acknowledging with no session open is refused with
-    // `no_play_session`: `gateway/tests/operator.rs`).
+    // `no_play_session`: `gateway/tests/it/operator.rs`).
     let acknowledged = ok(cfg, &["rg", "acknowledge", p]).await;
     assert!(acknowledged.contains("acknowledged"), "{acknowledged}");
     let limit = json(cfg, &["rg", "session-limit", p, "--minutes", "120"]).await;

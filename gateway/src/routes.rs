@@ -1,7 +1,7 @@
 //! The server's route table: the rows of every module crate merged with the
 //! server's own ([`crate::ops`]). Each row is written once, in its module,
 //! with its handler, its access and (through the handler's annotation) its
-//! OpenAPI operation; `tests/routes.rs` checks the merged table against
+//! OpenAPI operation; `tests/it/routes.rs` checks the merged table against
 //! `/openapi.json` both ways.
 
 pub use edge::route::{Access, Route};

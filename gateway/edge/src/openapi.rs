@@ -6,7 +6,7 @@
 //! here; modules add their own with [`responses!`](crate::responses)) is the
 //! set of statuses one step of request handling can answer, and a route
 //! lists the groups of the steps it takes plus the few statuses of its own.
-//! `gateway/tests/openapi_check.rs` runs schemathesis against a live server
+//! `gateway/tests/it/openapi_check.rs` runs schemathesis against a live server
 //! to check that the result covers every status and body the server
 //! actually sends.
 

@@ -4,7 +4,7 @@
 //! cleartext; HTTP/3 is advertised over TCP and can be turned off; a stop
 //! lets HTTP/3 requests in flight finish.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

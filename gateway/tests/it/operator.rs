@@ -2,7 +2,7 @@
 //! retries, transaction lookups, health, readiness, metrics, OpenAPI, and
 //! the first operator token file.
 
-mod support;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -12,7 +12,7 @@
 //! (`CI` set) and is skipped with a notice elsewhere. The run is bounded by
 //! the number of examples per operation and, as a backstop, by [`DEADLINE`].
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

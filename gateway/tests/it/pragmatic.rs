@@ -5,7 +5,7 @@
 //! parameters sorted by name as `key=value&…`, followed by the key), over
 //! HTTP/1.1, HTTP/2 and HTTP/3. Refusals are checked not to grow the journal.
 
-mod support;
+use crate::support;
 
 use md5::{Digest, Md5};
 use reqwest::{Method, StatusCode};

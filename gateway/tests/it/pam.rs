@@ -13,7 +13,7 @@
 //! self-exclusion register (a sandbox speaking GAMSTOP's protocol on
 //! loopback) at registration and login, failing closed or open.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! settlements, retransmissions, cancels before debits, refusals.
 //! Refusals before the ledger are checked not to grow the journal.
 
-mod support;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@
 //! it does by reading the cashier's views with a deadline, never by a
 //! fixed sleep.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! against the operator's public key, over HTTP/1.1, HTTP/2 and HTTP/3. Refusals
 //! before the ledger are checked not to grow the journal.
 
-mod support;
+use crate::support;
 
 use std::sync::OnceLock;
 

@@ -3,7 +3,7 @@
 //! and code, and the journal checked not to have grown (the sequencer's
 //! applied-command count is the journal's record count).
 
-mod support;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

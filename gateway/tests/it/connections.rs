@@ -10,7 +10,7 @@
 //! The timeouts are set small through the configuration; every wait for
 //! the server to act is bounded by [`LIMIT`].
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! (and, for the full round, HTTP/1.1 and HTTP/2 over TLS). Replies are
 //! compared byte for byte.
 
-mod support;
+use crate::support;
 
 use gateway::config::ServeConfig;
 use reqwest::{Method, StatusCode};

@@ -11,7 +11,7 @@
 //! its outcome is then unknown (503, retry with the same id), unlike a
 //! request that timed out before it was submitted (408, in `operator.rs`).
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

@@ -1,0 +1,21 @@
+//! The gateway's end-to-end tests, in one test binary: each module drives
+//! real servers on loopback ports (or reads the workspace, for `tidy` and
+//! `routes`). One binary links the server once instead of once per file,
+//! which is most of CI's build time; add new files here as modules.
+
+mod support;
+
+mod backpressure;
+mod bad_input;
+mod connections;
+mod evolution;
+mod hub88;
+mod openapi_check;
+mod operator;
+mod pam;
+mod payments;
+mod pragmatic;
+mod routes;
+mod tidy;
+mod transports;
+mod wallet;
