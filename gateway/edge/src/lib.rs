@@ -16,6 +16,7 @@
 //!   the access view, the read models, the API's limits);
 //! - [`change`]: request ids (`Idempotency-Key`), path player ids and
 //!   refusals of operator changes;
+//! - [`sandbox`]: the loopback server every third-party sandbox runs on;
 //! - [`submit`], [`reads`], [`view`], [`tokens`], [`wire`], [`openapi`]:
 //!   ring submission, reads from the read models, the read copy of access
 //!   state, tokens and digests, amounts and rejections on the wire, the
@@ -31,6 +32,7 @@ pub mod error;
 pub mod openapi;
 pub mod reads;
 pub mod route;
+pub mod sandbox;
 pub mod state;
 pub mod submit;
 pub mod tokens;

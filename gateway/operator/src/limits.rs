@@ -14,7 +14,7 @@ use engine::{Command, Currency, rg};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::shared::{ChangeReply, IdempotencyKey, change_reply, player, request_id};
+use crate::shared::{ChangeReply, IdempotencyKey, change_player};
 
 /// A responsible-gambling limit.
 #[derive(Deserialize, ToSchema)]
@@ -69,15 +69,15 @@ pub async fn set_limit(
         .as_deref()
         .map(|text| wire::amount(text, currency, Sign::NonNegative, "amount"))
         .transpose()?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::SetLimit {
-        player,
-        currency,
-        limit: LimitKind { metric, period },
-        amount,
-    });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, currency)
+    change_player(&state, &caller, &headers, &player_id, currency, |player| {
+        Command::Rg(rg::Command::SetLimit {
+            player,
+            currency,
+            limit: LimitKind { metric, period },
+            amount,
+        })
+    })
+    .await
 }
 
 /// A self-exclusion.
@@ -103,13 +103,13 @@ pub async fn self_exclude(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: SelfExcludeRequest = decode(&body)?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::SelfExclude {
-        player,
-        until_ms: request.until_ms,
-    });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, Currency::EUR)
+    change_player(&state, &caller, &headers, &player_id, Currency::EUR, |player| {
+        Command::Rg(rg::Command::SelfExclude {
+            player,
+            until_ms: request.until_ms,
+        })
+    })
+    .await
 }
 
 /// A time-out (a short break the player asked for).
@@ -135,11 +135,11 @@ pub async fn time_out(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: TimeOutRequest = decode(&body)?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::TimeOut {
-        player,
-        until_ms: request.until_ms,
-    });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, Currency::EUR)
+    change_player(&state, &caller, &headers, &player_id, Currency::EUR, |player| {
+        Command::Rg(rg::Command::TimeOut {
+            player,
+            until_ms: request.until_ms,
+        })
+    })
+    .await
 }

@@ -19,7 +19,7 @@ use engine::{Command, Currency, Outcome, Query, rg};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::shared::{ChangeReply, IdempotencyKey, change_reply, ok, player, refusal, request_id};
+use crate::shared::{ChangeReply, IdempotencyKey, change_player, ok, player, refusal};
 
 /// A reality-check interval.
 #[derive(Deserialize, ToSchema)]
@@ -76,10 +76,10 @@ pub async fn set_reality_check(
 ) -> Result<Response, ApiError> {
     let request: RealityCheckRequest = decode(&body)?;
     let interval_ms = minutes(request.interval_minutes, "interval_minutes")?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::SetRealityCheckInterval { player, interval_ms });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, Currency::EUR)
+    change_player(&state, &caller, &headers, &player_id, Currency::EUR, |player| {
+        Command::Rg(rg::Command::SetRealityCheckInterval { player, interval_ms })
+    })
+    .await
 }
 
 /// The front end reports that the player acknowledged the reality check it
@@ -98,10 +98,10 @@ pub async fn acknowledge_reality_check(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let _: EmptyRequest = decode(&body)?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::AcknowledgeRealityCheck { player });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, Currency::EUR)
+    change_player(&state, &caller, &headers, &player_id, Currency::EUR, |player| {
+        Command::Rg(rg::Command::AcknowledgeRealityCheck { player })
+    })
+    .await
 }
 
 /// Sets or removes the player's session time limit: a shorter one applies
@@ -122,10 +122,10 @@ pub async fn set_session_time_limit(
 ) -> Result<Response, ApiError> {
     let request: SessionLimitRequest = decode(&body)?;
     let limit_ms = minutes(request.limit_minutes, "limit_minutes")?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::SetSessionTimeLimit { player, limit_ms });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, Currency::EUR)
+    change_player(&state, &caller, &headers, &player_id, Currency::EUR, |player| {
+        Command::Rg(rg::Command::SetSessionTimeLimit { player, limit_ms })
+    })
+    .await
 }
 
 /// The front end reports that the player reviewed their deposit limits
@@ -144,10 +144,10 @@ pub async fn record_limit_review(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let _: EmptyRequest = decode(&body)?;
-    let player = player(&state, &player_id)?;
-    let command = Command::Rg(rg::Command::RecordLimitReview { player });
-    let outcome = caller.submit(&state, request_id(&headers)?, command).await?;
-    change_reply(&outcome, Currency::EUR)
+    change_player(&state, &caller, &headers, &player_id, Currency::EUR, |player| {
+        Command::Rg(rg::Command::RecordLimitReview { player })
+    })
+    .await
 }
 
 /// A limit change waiting for its cooling-off.

@@ -2,14 +2,31 @@
 //! (balances, when a change takes effect) and checked names; request ids,
 //! path player ids and refusals come from [`edge::change`].
 
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 pub use edge::change::{IdempotencyKey, ok, player, refusal, request_id};
 use edge::error::ApiError;
 use edge::wire::{self, Money};
-use engine::{Currency, Name, Outcome, PlayerId};
+use edge::{AppState, Caller};
+use engine::{Command, Currency, Name, Outcome, PlayerId};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// Submits the change `command` makes to the path's player and answers
+/// with the ledger's reply (amounts in `currency`): what every handler of
+/// a change to one player does once its body is parsed.
+pub async fn change_player(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    player_id: &str,
+    currency: Currency,
+    command: impl FnOnce(PlayerId) -> Command,
+) -> Result<Response, ApiError> {
+    let player = player(state, player_id)?;
+    let outcome = caller.submit(state, request_id(headers)?, command(player)).await?;
+    change_reply(&outcome, currency)
+}
 
 /// A display name, checked.
 pub fn name(text: &str) -> Result<Name, ApiError> {

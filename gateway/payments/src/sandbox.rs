@@ -44,6 +44,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use edge::sandbox::{LoopbackServer, check_loopback};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -127,22 +128,17 @@ impl Shared {
 
 /// A running sandbox.
 pub struct Sandbox {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    server: LoopbackServer,
 }
 
 impl Sandbox {
     /// Binds `listen` (loopback) and serves until stopped.
     pub async fn start(config: SandboxConfig, listen: SocketAddr) -> std::io::Result<Sandbox> {
         let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
-        if !listen.ip().is_loopback() {
-            return Err(invalid("the Stripe sandbox listens on loopback only".into()));
-        }
         if let Some(url) = &config.webhook_url {
             check_loopback(url).map_err(invalid)?;
         }
-        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let listener = LoopbackServer::bind("the Stripe sandbox", listen).await?;
         let addr = listener.local_addr()?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -180,62 +176,29 @@ impl Sandbox {
             .route("/sandbox/events/{n}/deliver", post(deliver))
             .route("/sandbox/webhook", put(set_webhook))
             .with_state(shared);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "the Stripe sandbox stopped");
-            }
-        });
         Ok(Sandbox {
-            addr,
-            stop: Some(stop),
-            task,
+            server: LoopbackServer::serve("the Stripe sandbox", listener, router)?,
         })
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Its base URL (`http://127.0.0.1:<port>`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Serves until the process ends.
     pub async fn wait(self) {
-        let _ = self.task.await;
+        self.server.wait().await
     }
 
     /// Stops serving.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
-
-fn check_loopback(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: an http:// URL on loopback"))?;
-    let host = rest.split('/').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
-    let loopback = host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        Ok(())
-    } else {
-        Err(format!("{url}: the sandbox sends webhooks to loopback only"))
+    pub async fn stop(self) {
+        self.server.stop().await
     }
 }
 

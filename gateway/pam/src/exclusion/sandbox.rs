@@ -27,6 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
+use edge::sandbox::LoopbackServer;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -130,22 +131,13 @@ impl Shared {
 
 /// A running sandbox.
 pub struct Sandbox {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    server: LoopbackServer,
 }
 
 impl Sandbox {
     /// Binds `listen` (loopback) and serves until stopped.
     pub async fn start(config: SandboxConfig, listen: SocketAddr) -> std::io::Result<Sandbox> {
-        if !listen.ip().is_loopback() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the self-exclusion sandbox listens on loopback only",
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
+        let listener = LoopbackServer::bind("the self-exclusion sandbox", listen).await?;
         let shared = Shared(Arc::new(Mutex::new(Inner {
             config,
             register: Vec::new(),
@@ -160,30 +152,19 @@ impl Sandbox {
             .route("/sandbox/exclusions/{n}", put(change))
             .route("/sandbox/checks", get(counts))
             .with_state(shared);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
-                tracing::error!(%error, "the self-exclusion sandbox stopped");
-            }
-        });
         Ok(Sandbox {
-            addr,
-            stop: Some(stop),
-            task,
+            server: LoopbackServer::serve("the self-exclusion sandbox", listener, router)?,
         })
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Its base URL (`http://127.0.0.1:<port>`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Its single-check URL (`<base>/v2`).
@@ -198,15 +179,12 @@ impl Sandbox {
 
     /// Serves until the process ends.
     pub async fn wait(self) {
-        let _ = self.task.await;
+        self.server.wait().await
     }
 
     /// Stops serving.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
+    pub async fn stop(self) {
+        self.server.stop().await
     }
 }
 

@@ -421,8 +421,13 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
     serializer.finish()
 }
 
-fn metadata_pairs(key: &PaymentKey) -> [(String, String); 2] {
-    [
+/// The fields every money-moving call starts with: the amount in minor
+/// units, the lower-case currency, and our metadata naming the payment (so
+/// a webhook or a status read finds the ledger's payment again).
+fn money_fields(amount_minor: i64, currency: &str, key: &PaymentKey) -> Vec<(String, String)> {
+    vec![
+        ("amount".into(), amount_minor.to_string()),
+        ("currency".into(), currency.to_ascii_lowercase()),
         (format!("metadata[{METADATA_SOURCE}]"), key.source.to_string()),
         (format!("metadata[{METADATA_PAYMENT}]"), key.id.clone()),
     ]
@@ -463,15 +468,9 @@ impl PaymentProvider for StripeClient {
 
     fn start_deposit<'a>(&'a self, deposit: &'a DepositStart) -> ProviderFuture<'a, DepositStarted> {
         Box::pin(async move {
-            let amount = deposit.amount_minor.to_string();
-            let currency = deposit.currency.to_ascii_lowercase();
-            let metadata = metadata_pairs(&deposit.key);
-            let mut pairs: Vec<(&str, &str)> = vec![
-                ("amount", &amount),
-                ("currency", &currency),
-                ("payment_method_types[]", "card"),
-            ];
-            pairs.extend(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let fields = money_fields(deposit.amount_minor, &deposit.currency, &deposit.key);
+            let mut pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            pairs.push(("payment_method_types[]", "card"));
             if let Some(method) = &deposit.payment_method {
                 pairs.extend([("payment_method", method.as_str()), ("confirm", "true")]);
                 if let Some(url) = &deposit.return_url {
@@ -528,11 +527,8 @@ impl PaymentProvider for StripeClient {
 
     fn payout<'a>(&'a self, payout: &'a PayoutStart) -> ProviderFuture<'a, ProviderPayment> {
         Box::pin(async move {
-            let amount = payout.amount_minor.to_string();
-            let currency = payout.currency.to_ascii_lowercase();
-            let metadata = metadata_pairs(&payout.key);
-            let mut pairs: Vec<(&str, &str)> = vec![("amount", &amount), ("currency", &currency)];
-            pairs.extend(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let fields = money_fields(payout.amount_minor, &payout.currency, &payout.key);
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let key = payout.key.idempotency_key("payout");
             let created: Payout = self
                 .call(reqwest::Method::POST, "/v1/payouts", Some(form(&pairs)), Some(&key))
@@ -762,11 +758,11 @@ mod tests {
             source: 12,
             id: "a b&c".into(),
         };
-        let pairs = metadata_pairs(&key);
+        let pairs = money_fields(1050, "EUR", &key);
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             form(&refs),
-            "metadata%5Bcroupier_source%5D=12&metadata%5Bcroupier_payment%5D=a+b%26c"
+            "amount=1050&currency=eur&metadata%5Bcroupier_source%5D=12&metadata%5Bcroupier_payment%5D=a+b%26c"
         );
         assert_eq!(key.idempotency_key("payout"), "croupier-payout-12-a b&c");
         assert!(checked_reference("pi_3MtwBwLkdIwHu7ix28a3tqPa").is_ok());
