@@ -413,7 +413,9 @@ impl Projector {
                 }
                 next = next.max(batch.first_seq + batch.ranges.len() as u64);
             }
-            let tx = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut checkpoint = self.checkpoint;
             for batch in &batches {
                 for (i, range) in batch.ranges.iter().enumerate() {
@@ -478,7 +480,9 @@ impl Projector {
         if self.checkpoint.seq + 1 < reader.first_seq() {
             self.seed_from_snapshot()?;
         }
-        let mut tx = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut checkpoint = self.checkpoint;
         let mut in_tx = 0;
         let mut batches = reader.batches_from(checkpoint.seq + 1);
@@ -504,7 +508,9 @@ impl Projector {
                 store::set_checkpoint(&tx, checkpoint)?;
                 tx.commit()?;
                 self.advance(checkpoint);
-                tx = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx = self
+                    .connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 in_tx = 0;
             }
         }
@@ -531,7 +537,9 @@ impl Projector {
                     self.shared.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
                     self.shared.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
                     self.connection = store::open(&self.shared.path)?;
-                    let tx = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let tx = self
+                        .connection
+                        .transaction_with_behavior(TransactionBehavior::Immediate)?;
                     history::seed(&tx, &ledger)?;
                     audit::seed(&tx, &ledger)?;
                     let checkpoint = Checkpoint {

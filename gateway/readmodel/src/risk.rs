@@ -203,7 +203,9 @@ impl RuleSettings {
 /// The settings of `rule`.
 pub fn rule(connection: &Connection, rule: Rule) -> Result<RuleSettings, ReadModelError> {
     let row = connection
-        .prepare_cached("SELECT enabled, window_ms, count_min, percent, set_by, set_ms FROM risk_rules WHERE rule = ?1")?
+        .prepare_cached(
+            "SELECT enabled, window_ms, count_min, percent, set_by, set_ms FROM risk_rules WHERE rule = ?1",
+        )?
         .query_row([rule.name()], |row| {
             Ok((
                 row.get::<_, bool>(0)?,
@@ -216,10 +218,12 @@ pub fn rule(connection: &Connection, rule: Rule) -> Result<RuleSettings, ReadMod
         })
         .optional()?
         .ok_or_else(|| ReadModelError::Damaged(format!("no settings for rule {}", rule.name())))?;
-    let mut statement =
-        connection.prepare_cached("SELECT currency, amount_minor FROM risk_rule_amounts WHERE rule = ?1 ORDER BY currency")?;
+    let mut statement = connection
+        .prepare_cached("SELECT currency, amount_minor FROM risk_rule_amounts WHERE rule = ?1 ORDER BY currency")?;
     let amounts = statement
-        .query_map([rule.name()], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?
+        .query_map([rule.name()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?
         .filter_map(|row| match row {
             Ok((code, amount)) => Currency::from_code(&code).map(|c| Ok((c, amount))),
             Err(error) => Some(Err(error)),
@@ -318,7 +322,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             bonus_abuse(tx, &now)
         }
         Command::Gaming(gaming::Command::Win(win)) => {
-            let Some(receipt) = outcome.receipt() else { return Ok(()) };
+            let Some(receipt) = outcome.receipt() else {
+                return Ok(());
+            };
             let now = Event {
                 player: win.player,
                 currency: receipt.balances.currency,
@@ -356,7 +362,9 @@ struct Event {
 
 fn payment(tx: &Transaction<'_>, payment: &TxRef) -> Result<Option<(PlayerId, Currency, i64)>, ReadModelError> {
     let row = tx
-        .prepare_cached("SELECT player, currency, amount_minor FROM cashier_payments WHERE source = ?1 AND ext_id = ?2")?
+        .prepare_cached(
+            "SELECT player, currency, amount_minor FROM cashier_payments WHERE source = ?1 AND ext_id = ?2",
+        )?
         .query_row(params![payment.source.0, payment.id.as_str()], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
         })
@@ -413,11 +421,20 @@ fn armed(tx: &Transaction<'_>, which: Rule, now: &Event) -> Result<Option<RuleSe
 
 /// Movements of `kinds` of the player in the currency since `since_ms`
 /// (through the current record), oldest first: (seq, kind, cash + bonus moved, time).
-fn movements(tx: &Transaction<'_>, now: &Event, kinds: &[&str], since_ms: u64) -> Result<Vec<Evidence>, ReadModelError> {
-    let mut statement = tx.prepare_cached(
+fn movements(
+    tx: &Transaction<'_>,
+    now: &Event,
+    kinds: &[&str],
+    since_ms: u64,
+) -> Result<Vec<Evidence>, ReadModelError> {
+    // The kinds are this module's constants, never input.
+    let kinds_sql: Vec<String> = kinds.iter().map(|kind| format!("'{kind}'")).collect();
+    let sql = format!(
         "SELECT seq, kind, cash_delta + bonus_delta, time_ms FROM movements
-         WHERE player = ?1 AND time_ms >= ?2 AND currency = ?3 ORDER BY seq",
-    )?;
+         WHERE player = ?1 AND time_ms >= ?2 AND currency = ?3 AND kind IN ({}) ORDER BY seq",
+        kinds_sql.join(", ")
+    );
+    let mut statement = tx.prepare_cached(&sql)?;
     let rows = statement.query_map(
         params![now.player.0 as i64, since_ms as i64, now.currency.code()],
         |row| {
@@ -432,7 +449,7 @@ fn movements(tx: &Transaction<'_>, now: &Event, kinds: &[&str], since_ms: u64) -
     let mut found = Vec::new();
     for row in rows {
         let row = row?;
-        if kinds.contains(&row.kind.as_str()) && row.seq <= now.seq {
+        if row.seq <= now.seq {
             found.push(row);
         }
     }
@@ -879,9 +896,18 @@ pub fn score(connection: &Connection, player: PlayerId) -> Result<Score, ReadMod
     let abuse = count_alerts("SELECT COUNT(*) FROM risk_alerts WHERE player = ?1 AND rule = 'bonus_abuse'")?;
     let aml = count_alerts("SELECT COUNT(*) FROM risk_alerts WHERE player = ?1 AND rule <> 'bonus_abuse'")?;
     let findings = [
-        (devices, format!("{devices} device(s) also used by other players (up to {device_players} players)")),
-        (ips, format!("{ips} IP address(es) also used by other players (up to {ip_players} players)")),
-        (chargebacks, format!("{chargebacks} deposit(s) charged back, {charged} minor units in all")),
+        (
+            devices,
+            format!("{devices} device(s) also used by other players (up to {device_players} players)"),
+        ),
+        (
+            ips,
+            format!("{ips} IP address(es) also used by other players (up to {ip_players} players)"),
+        ),
+        (
+            chargebacks,
+            format!("{chargebacks} deposit(s) charged back, {charged} minor units in all"),
+        ),
         (abuse, format!("{abuse} bonus-abuse alert(s)")),
         (aml, format!("{aml} other AML alert(s)")),
     ];
@@ -1115,7 +1141,15 @@ pub fn resolve(
         "UPDATE risk_cases SET state = 'resolved', outcome = ?2, resolved_by = ?3, resolved_ms = ?4 WHERE id = ?1",
         params![case as i64, outcome, operator as i64, time_ms as i64],
     )?;
-    add_note(connection, case, operator, time_ms, "resolved", &format!("{outcome}: {text}"), None)
+    add_note(
+        connection,
+        case,
+        operator,
+        time_ms,
+        "resolved",
+        &format!("{outcome}: {text}"),
+        None,
+    )
 }
 
 /// The case `id`.
@@ -1265,7 +1299,11 @@ mod tests {
         let funded = projection.ledger.last_seq();
         let flagged = projection.alerts();
         assert_eq!(flagged.len(), 200, "one threshold alert per funded player");
-        assert!(flagged.iter().all(|a| a.rule == "cumulative_deposits" && a.evidence.len() == 1));
+        assert!(
+            flagged
+                .iter()
+                .all(|a| a.rule == "cumulative_deposits" && a.evidence.len() == 1)
+        );
         projection.time_ms += 31 * DAY_MS;
         // Then 40,000 requests of the mix, one a second (each player acts
         // about every 200 s): bets, wins, rollbacks, deposits, withdrawals.
@@ -1279,7 +1317,10 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert!(kinds >= 5, "the stream moved money in every way it knows ({kinds} kinds)");
+        assert!(
+            kinds >= 5,
+            "the stream moved money in every way it knows ({kinds} kinds)"
+        );
         let raised: Vec<AlertView> = projection.alerts().into_iter().filter(|a| a.seq > funded).collect();
         assert_eq!(raised, Vec::new(), "no alert on normal play");
     }
@@ -1310,6 +1351,134 @@ mod tests {
         assert_eq!(velocity.len(), 1, "{velocity:?}");
         assert_eq!(velocity[0].evidence.len(), 5, "the fifth deposit raised it");
         assert_eq!(velocity[0].amount_minor, 50_000);
-        assert!(velocity[0].evidence.iter().all(|e| e.kind == "deposit" && e.amount_minor == 10_000));
+        assert!(
+            velocity[0]
+                .evidence
+                .iter()
+                .all(|e| e.kind == "deposit" && e.amount_minor == 10_000)
+        );
+    }
+
+    fn request(id: &str, command: Command) -> Request {
+        Request {
+            source: engine::SourceId(1),
+            id: engine::ExtId::new(id).unwrap(),
+            command,
+        }
+    }
+
+    fn deposit(id: &str, minor: i64) -> Request {
+        request(
+            id,
+            Command::Payments(payments::Command::Deposit {
+                player: PlayerId(1),
+                currency: Currency::EUR,
+                amount: engine::Amount::from_minor(minor),
+            }),
+        )
+    }
+
+    fn withdrawal(id: &str, minor: i64) -> Request {
+        request(
+            id,
+            Command::Payments(payments::Command::WithdrawalRequest {
+                player: PlayerId(1),
+                currency: Currency::EUR,
+                amount: engine::Amount::from_minor(minor),
+            }),
+        )
+    }
+
+    fn bet(id: &str, minor: i64) -> Request {
+        request(
+            id,
+            Command::Gaming(gaming::Command::Bet(engine::command::Bet {
+                player: PlayerId(1),
+                currency: Currency::EUR,
+                amount: engine::Amount::from_minor(minor),
+                round: engine::command::RoundRef {
+                    id: engine::RoundId::new(id).unwrap(),
+                    game: engine::GameCode::new("slots").unwrap(),
+                },
+                close_round: true,
+            })),
+        )
+    }
+
+    /// A player registered a month before the crafted history.
+    fn registered() -> Projection {
+        let mut projection = Projection::new();
+        let register = request(
+            "reg-1",
+            Command::Players(engine::players::Command::RegisterPlayer {
+                currency: Currency::EUR,
+                jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
+            }),
+        );
+        projection.run([register], 10);
+        projection.time_ms += 31 * DAY_MS;
+        projection
+    }
+
+    fn rules_raised(projection: &Projection) -> Vec<String> {
+        projection.alerts().into_iter().map(|a| a.rule).collect()
+    }
+
+    #[test]
+    fn a_withdrawal_after_a_deposit_with_little_play_is_flagged_and_with_play_is_not() {
+        let mut projection = registered();
+        projection.run(
+            [deposit("d1", 50_000), bet("b1", 4_000), withdrawal("w1", 40_000)],
+            60_000,
+        );
+        let raised = projection.alerts();
+        assert_eq!(rules_raised(&projection), ["little_play"]);
+        let kinds: Vec<&str> = raised[0].evidence.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["deposit", "withdrawal_request"]);
+        assert!(raised[0].summary.contains("4000 wagered"), "{}", raised[0].summary);
+
+        let mut played = registered();
+        played.run(
+            [deposit("d1", 50_000), bet("b1", 6_000), withdrawal("w1", 40_000)],
+            60_000,
+        );
+        assert_eq!(
+            rules_raised(&played),
+            Vec::<String>::new(),
+            "12 % wagered is above 10 %"
+        );
+    }
+
+    #[test]
+    fn deposit_then_bonus_then_a_withdrawal_without_wagering_is_bonus_abuse() {
+        let mut projection = registered();
+        let grant = request(
+            "g1",
+            Command::Bonus(engine::bonus::Command::Grant(engine::bonus::BonusGrant {
+                player: PlayerId(1),
+                currency: Currency::EUR,
+                amount: engine::Amount::from_minor(10_000),
+                wagering: engine::Amount::from_minor(100_000),
+                contributions: Vec::new(),
+                default_contribution_pct: 100,
+                conversion_cap: engine::Amount::from_minor(10_000),
+                expires_at_ms: projection.time_ms + 30 * DAY_MS,
+            })),
+        );
+        projection.run(
+            [deposit("d1", 10_000), grant, bet("b1", 1_000), withdrawal("w1", 9_000)],
+            60_000,
+        );
+        let abuse: Vec<AlertView> = projection
+            .alerts()
+            .into_iter()
+            .filter(|a| a.rule == "bonus_abuse")
+            .collect();
+        assert_eq!(abuse.len(), 1, "{:?}", projection.alerts());
+        let kinds: Vec<&str> = abuse[0].evidence.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["deposit", "bonus_grant", "withdrawal_request"]);
+        let score = score(&projection.connection, PlayerId(1)).unwrap();
+        assert_eq!(score.score, 25 + 5, "{score:?}");
+        assert_eq!(score.reasons[0].signal, "bonus_abuse");
     }
 }
