@@ -1005,11 +1005,11 @@ async fn alerts_and_cases_over_the_risk_routes() {
     let acted = json(cfg, &["cases", "act", &case, "suspend", "--reason", "under review"]).await;
     assert_eq!(acted["notes"][3]["kind"], "action");
     assert!(acted["notes"][3]["journal_seq"].is_u64());
-    let shown = ok(cfg, &["cases", "show", &case]).await;
-    assert!(
-        shown.contains("suspended the player") && shown.contains("journal seq"),
-        "{shown}"
-    );
+    let shown = json(cfg, &["cases", "show", &case]).await;
+    let action = &shown["notes"][3];
+    assert!(action["text"].as_str().unwrap().starts_with("suspended the player: risk case"), "{shown}");
+    assert_eq!(action["journal_seq"], acted["notes"][3]["journal_seq"]);
+    assert!(ok(cfg, &["cases", "show", &case]).await.contains("action at"));
     let listed = json(cfg, &["cases", "list", "--state", "open"]).await;
     assert_eq!(listed["cases"].as_array().unwrap().len(), 1);
     ok(cfg, &["cases", "resolve", &case, "reported", "--text", "SAR filed"]).await;
