@@ -1007,7 +1007,13 @@ async fn alerts_and_cases_over_the_risk_routes() {
     assert!(acted["notes"][3]["journal_seq"].is_u64());
     let shown = json(cfg, &["cases", "show", &case]).await;
     let action = &shown["notes"][3];
-    assert!(action["text"].as_str().unwrap().starts_with("suspended the player: risk case"), "{shown}");
+    assert!(
+        action["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("suspended the player: risk case"),
+        "{shown}"
+    );
     assert_eq!(action["journal_seq"], acted["notes"][3]["journal_seq"]);
     assert!(ok(cfg, &["cases", "show", &case]).await.contains("action at"));
     let listed = json(cfg, &["cases", "list", "--state", "open"]).await;

@@ -45,6 +45,8 @@ pub mod kyc;
 pub mod logins;
 pub mod profiles;
 pub mod risk;
+#[cfg(test)]
+mod risk_tests;
 pub mod store;
 
 use std::ops::Range;
