@@ -117,6 +117,7 @@ fn bet_and_win(n: u64, player: PlayerId) -> [Request; 2] {
         round,
         kind: WinKind::Regular,
         close_round: true,
+        bet: None,
     };
     [
         request(format!("probe-bet-{n}"), gaming::Command::Bet(bet)),

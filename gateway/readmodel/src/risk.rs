@@ -823,9 +823,17 @@ pub fn alert(connection: &Connection, id: u64) -> Result<Option<AlertView>, Read
     found.map(|a| with_evidence(connection, a)).transpose()
 }
 
-/// Alerts raised per rule (every rule listed), and cases not resolved:
-/// the metrics.
-pub fn counts(connection: &Connection) -> Result<(Vec<(&'static str, u64)>, u64), ReadModelError> {
+/// What the metrics count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RiskCounts {
+    /// Alerts raised per rule, every rule listed.
+    pub by_rule: Vec<(&'static str, u64)>,
+    /// Cases not resolved.
+    pub open_cases: u64,
+}
+
+/// Alerts raised per rule and cases not resolved: the metrics.
+pub fn counts(connection: &Connection) -> Result<RiskCounts, ReadModelError> {
     let mut by_rule = Vec::new();
     for which in Rule::ALL {
         let count: i64 = connection
@@ -836,7 +844,10 @@ pub fn counts(connection: &Connection) -> Result<(Vec<(&'static str, u64)>, u64)
     let open: i64 = connection
         .prepare_cached("SELECT COUNT(*) FROM risk_cases WHERE state = 'open'")?
         .query_row([], |row| row.get(0))?;
-    Ok((by_rule, open as u64))
+    Ok(RiskCounts {
+        by_rule,
+        open_cases: open as u64,
+    })
 }
 
 /// One reason in a player's fraud score.
@@ -921,7 +932,7 @@ pub fn score(connection: &Connection, player: PlayerId) -> Result<Score, ReadMod
             detail,
         })
         .collect();
-    reasons.sort_by(|a, b| b.points.cmp(&a.points));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
     let score = reasons.iter().map(|r| r.points).sum::<u32>().min(100);
     Ok(Score { score, reasons })
 }
