@@ -13,7 +13,7 @@
 //! stores the server and a token, then `players`, `kyc`, `limits`,
 //! `self-exclude`, `time-out`, `history`, `balance`, `statement`,
 //! `balances`, `sessions`, `devices`, `operators`, `audit`, `jurisdictions`,
-//! `deposits` and `withdrawals`. Tables by default, `--json` for scripts; `completions` prints
+//! `deposits`, `withdrawals`, `alerts` and `cases`. Tables by default, `--json` for scripts; `completions` prints
 //! a shell's completion script. Exit codes are in [`online::EXIT_CODES`].
 
 use std::io::Write;

@@ -949,3 +949,83 @@ async fn kyc_checks_started_at_the_sandbox_provider_and_decided_by_its_webhooks(
     assert_eq!(kyc_state(cfg, &ada).await, verified);
     running.stop().await.unwrap();
 }
+
+/// `alerts` and `cases`: deposits structured below the threshold raise
+/// alerts; a case is opened from them, assigned, annotated, acted on
+/// (the player suspended through the ledger), resolved and exported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_and_cases_over_the_risk_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(ServeConfig {
+        ship_jurisdiction_profiles: false,
+        ..config(dir.path(), false)
+    })
+    .await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let p = register_as(cfg, "Ada Lovelace", "ada@example.com").await;
+    let player: u64 = p.parse().unwrap();
+    for n in 1..=3 {
+        let body = json!({"deposit_id": format!("s-{n}"), "currency": "EUR", "amount": "1950.00"});
+        let status = post(
+            &url,
+            &admin_token,
+            &format!("/operator/v1/players/{player}/deposits"),
+            body,
+        )
+        .await;
+        assert!(status.is_success(), "{status}");
+    }
+    let alerts = json(cfg, &["alerts", "list", "--player", &p, "--state", "queued"]).await;
+    let rules: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["cumulative_deposits", "structuring"]);
+    let structuring = alerts["alerts"][1]["id"].as_u64().unwrap().to_string();
+    let table = ok(cfg, &["alerts", "show", &structuring]).await;
+    assert!(
+        table.contains("structuring") && table.contains("evidence seq") && table.contains("1950.00"),
+        "{table}"
+    );
+
+    let opened = json(
+        cfg,
+        &["cases", "open", "--summary", "structured deposits", &structuring],
+    )
+    .await;
+    let case = opened["case"]["id"].as_u64().unwrap().to_string();
+    ok(cfg, &["cases", "assign", &case, "1"]).await;
+    ok(cfg, &["cases", "note", &case, "three deposits in a row"]).await;
+    let acted = json(cfg, &["cases", "act", &case, "suspend", "--reason", "under review"]).await;
+    assert_eq!(acted["notes"][3]["kind"], "action");
+    assert!(acted["notes"][3]["journal_seq"].is_u64());
+    let shown = json(cfg, &["cases", "show", &case]).await;
+    let action = &shown["notes"][3];
+    assert!(
+        action["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("suspended the player: risk case"),
+        "{shown}"
+    );
+    assert_eq!(action["journal_seq"], acted["notes"][3]["journal_seq"]);
+    assert!(ok(cfg, &["cases", "show", &case]).await.contains("action at"));
+    let listed = json(cfg, &["cases", "list", "--state", "open"]).await;
+    assert_eq!(listed["cases"].as_array().unwrap().len(), 1);
+    ok(cfg, &["cases", "resolve", &case, "reported", "--text", "SAR filed"]).await;
+    let csv = ok(cfg, &["cases", "export", &case, "--csv"]).await;
+    assert_eq!(csv.lines().count(), 1 + 3, "{csv}");
+    let report = json(cfg, &["cases", "export", &case]).await;
+    assert_eq!(report["case_file"]["case"]["outcome"], "reported");
+
+    let refused = fails(cfg, &["cases", "note", &case, "late"], 5).await;
+    assert!(refused.contains("resolved"), "{refused}");
+    fails(cfg, &["cases", "show", "99"], 4).await;
+    fails(cfg, &["cases", "resolve", &case, "shrug", "--text", "x"], 2).await;
+}

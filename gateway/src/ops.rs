@@ -70,6 +70,7 @@ pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Ext
         state.readmodel.applied_seq(),
     );
     text.push_str(&payments::metrics::render(&state).await);
+    text.push_str(&risk::metrics::render(&state).await);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -1,7 +1,8 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
-//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`]) over one
+//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`],
+//! [`risk`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -24,6 +25,7 @@ mod lookups;
 mod operators;
 mod players;
 mod rg;
+mod risk;
 mod statements;
 
 use std::path::PathBuf;
@@ -96,6 +98,12 @@ pub enum Command {
     /// Withdrawals: list (the approval queue), approve, reject.
     #[command(subcommand)]
     Withdrawals(cashier::WithdrawalsCommand),
+    /// AML alerts: list (the queue: `--state queued`), show with evidence.
+    #[command(subcommand)]
+    Alerts(risk::AlertsCommand),
+    /// Risk cases: list, show, open, assign, note, act, resolve, export.
+    #[command(subcommand)]
+    Cases(risk::CasesCommand),
 }
 
 /// Runs an online command.
@@ -119,6 +127,8 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
         Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
+        Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
+        Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
     }
 }
 

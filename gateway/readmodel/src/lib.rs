@@ -28,7 +28,15 @@
 //! indexes) and the flags drawn from them. [`audit`] is the audit trail:
 //! every operator action, one row per journal record. [`cashier`] keeps
 //! every deposit and withdrawal with its provider, reference and
-//! approvals (the withdrawal queue and the payout outbox).
+//! approvals (the withdrawal queue and the payout outbox). [`risk`] runs
+//! the AML rules as records arrive (alerts with their evidence), scores
+//! players for fraud, and keeps the case queue.
+//!
+//! The projection is the file's writer; the one exception is the risk
+//! module's own rows (rule settings and cases, operators' work that the
+//! journal does not hold yet), written through [`ReadModel::write`]. The
+//! projection's transactions take the write lock when they begin, so the
+//! two never meet half-way.
 
 pub mod audit;
 pub mod cashier;
@@ -36,6 +44,9 @@ pub mod history;
 pub mod kyc;
 pub mod logins;
 pub mod profiles;
+pub mod risk;
+#[cfg(test)]
+mod risk_tests;
 pub mod store;
 
 use std::ops::Range;
@@ -48,7 +59,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use engine::Config;
 use engine::durable::{DurableSeq, Tap};
 use engine::sequencer::Committed;
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::watch;
 
 pub use history::{Movement, TxView};
@@ -161,6 +172,8 @@ struct Shared {
     /// Times the feed had dropped batches and the journal was read instead.
     gaps: AtomicU64,
     readers: Mutex<Vec<Connection>>,
+    /// The connection of [`ReadModel::write`], once opened.
+    writer: Mutex<Option<Connection>>,
 }
 
 impl ReadModel {
@@ -206,6 +219,7 @@ impl ReadModel {
             finished: watch::channel(false).0,
             wanted: AtomicU64::new(0),
             readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
             gaps: AtomicU64::new(0),
         });
         let (sender, receiver) = crossbeam_channel::bounded(feed_batches.max(1));
@@ -302,6 +316,37 @@ impl ReadModel {
     }
 }
 
+impl ReadModel {
+    /// Runs `change` in one write transaction beside the projection, off
+    /// the async threads: for rows that operators own rather than the
+    /// journal (the risk module's rule settings and cases). An error from
+    /// `change` rolls everything it did back.
+    pub async fn write<T, E>(&self, change: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<ReadModelError> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if writer.is_none() {
+                *writer = Some(store::open_writer(&shared.path)?);
+            }
+            let Some(connection) = writer.as_mut() else {
+                return Err(E::from(ReadModelError::Stopped));
+            };
+            let tx = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(ReadModelError::from)?;
+            let value = change(&tx)?;
+            tx.commit().map_err(ReadModelError::from)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|_| E::from(ReadModelError::Stopped))?
+    }
+}
+
 /// The projection thread.
 struct Projector {
     data_dir: PathBuf,
@@ -370,7 +415,9 @@ impl Projector {
                 }
                 next = next.max(batch.first_seq + batch.ranges.len() as u64);
             }
-            let tx = self.connection.transaction()?;
+            let tx = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut checkpoint = self.checkpoint;
             for batch in &batches {
                 for (i, range) in batch.ranges.iter().enumerate() {
@@ -435,7 +482,9 @@ impl Projector {
         if self.checkpoint.seq + 1 < reader.first_seq() {
             self.seed_from_snapshot()?;
         }
-        let mut tx = self.connection.transaction()?;
+        let mut tx = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut checkpoint = self.checkpoint;
         let mut in_tx = 0;
         let mut batches = reader.batches_from(checkpoint.seq + 1);
@@ -461,7 +510,9 @@ impl Projector {
                 store::set_checkpoint(&tx, checkpoint)?;
                 tx.commit()?;
                 self.advance(checkpoint);
-                tx = self.connection.transaction()?;
+                tx = self
+                    .connection
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
                 in_tx = 0;
             }
         }
@@ -486,8 +537,11 @@ impl Projector {
                     store::remove(&self.shared.path)?;
                     // Pooled readers would still see the removed file.
                     self.shared.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                    self.shared.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
                     self.connection = store::open(&self.shared.path)?;
-                    let tx = self.connection.transaction()?;
+                    let tx = self
+                        .connection
+                        .transaction_with_behavior(TransactionBehavior::Immediate)?;
                     history::seed(&tx, &ledger)?;
                     audit::seed(&tx, &ledger)?;
                     let checkpoint = Checkpoint {

@@ -108,6 +108,10 @@ pub const MIGRATIONS: &[&str] = &[
     // approval and chargebacks (`crate::cashier`). A file made before it
     // is rebuilt (`REBUILT_BEFORE`), so every payment has its row.
     crate::cashier::MIGRATION,
+    // 9: AML rules' settings, alerts with their evidence, cases and their
+    // notes (`crate::risk`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so the rules have seen every record.
+    crate::risk::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -119,6 +123,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::logins::MIGRATION,
     crate::profiles::REGISTERED_AT_MIGRATION,
     crate::cashier::MIGRATION,
+    crate::risk::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).
@@ -246,6 +251,19 @@ fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
         tx.pragma_update(None, "user_version", number as u32 + 1)?;
     }
     tx.commit()?;
+    Ok(connection)
+}
+
+/// Opens another connection to an existing, migrated file, for the
+/// operators' own rows (the risk module's rule settings and cases): it
+/// writes beside the projection, one transaction at a time.
+pub fn open_writer(path: &Path) -> Result<Connection, ReadModelError> {
+    let connection = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(connection)
 }
 

@@ -15,6 +15,7 @@ mod operator;
 mod pam;
 mod payments;
 mod pragmatic;
+mod risk;
 mod routes;
 mod tidy;
 mod transports;

@@ -1,0 +1,262 @@
+//! The risk projection's rules on ledger-made histories: quiet on the
+//! workload's normal play, and each crafted pattern raising its alert with
+//! the records it rests on. (Beside `risk`, not inside it: the tests open
+//! the store, whose migrations name `risk`.)
+
+use engine::workload::Workload;
+use engine::{Config, Envelope, Ledger, Request};
+
+use engine::command::Command;
+use engine::sequencer::Committed;
+use engine::{Currency, PlayerId, gaming, payments};
+use rusqlite::Connection;
+
+use crate::risk::*;
+
+const T0: u64 = 1_780_000_000_000;
+const DAY_MS: u64 = 86_400_000;
+
+/// A ledger and a read-model file, records projected one by one.
+struct Projection {
+    ledger: Ledger,
+    connection: Connection,
+    time_ms: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl Projection {
+    fn new() -> Projection {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = crate::store::open_as(&crate::store::path(dir.path()), Some("boot")).unwrap();
+        Projection {
+            ledger: Ledger::new(Config::default()),
+            connection,
+            time_ms: T0,
+            _dir: dir,
+        }
+    }
+
+    /// Applies `requests`, `step_ms` apart, in one transaction.
+    fn run(&mut self, requests: impl IntoIterator<Item = Request>, step_ms: u64) {
+        let tx = self.connection.transaction().unwrap();
+        for request in requests {
+            if self.ledger.answer(&request).is_some() {
+                continue;
+            }
+            self.time_ms += step_ms;
+            let envelope = Envelope {
+                seq: self.ledger.last_seq() + 1,
+                time_ms: self.time_ms,
+                request,
+            };
+            let outcome = self.ledger.apply(&envelope);
+            let committed = Committed { envelope, outcome };
+            crate::project(&tx, &committed, self.time_ms).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    fn alerts(&self) -> Vec<AlertView> {
+        let filter = AlertFilter {
+            limit: u32::MAX,
+            ..AlertFilter::default()
+        };
+        alerts(&self.connection, &filter).unwrap()
+    }
+}
+
+#[test]
+fn the_rules_raise_nothing_on_the_workloads_normal_play() {
+    let mut projection = Projection::new();
+    let mut workload = Workload::new(7, 200, Currency::EUR);
+    // Funding: each player deposits 1,000,000.00 at once, which the
+    // cumulative threshold rightly flags; the play starts a month later.
+    let setup: Vec<Request> = workload.setup().collect();
+    projection.run(setup, 10);
+    let funded = projection.ledger.last_seq();
+    let flagged = projection.alerts();
+    assert_eq!(flagged.len(), 200, "one threshold alert per funded player");
+    assert!(
+        flagged
+            .iter()
+            .all(|a| a.rule == "cumulative_deposits" && a.evidence.len() == 1)
+    );
+    projection.time_ms += 31 * DAY_MS;
+    // Then 40,000 requests of the mix, one a second (each player acts
+    // about every 200 s): bets, wins, rollbacks, deposits, withdrawals.
+    let stream: Vec<Request> = (0..40_000).map(|_| workload.next_request()).collect();
+    projection.run(stream, 1_000);
+    let kinds: i64 = projection
+        .connection
+        .query_row(
+            "SELECT COUNT(DISTINCT kind) FROM movements WHERE seq > ?1",
+            [funded as i64],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        kinds >= 5,
+        "the stream moved money in every way it knows ({kinds} kinds)"
+    );
+    let raised: Vec<AlertView> = projection.alerts().into_iter().filter(|a| a.seq > funded).collect();
+    assert_eq!(raised, Vec::new(), "no alert on normal play");
+}
+
+#[test]
+fn a_burst_of_deposits_is_one_velocity_alert_with_every_deposit_as_evidence() {
+    let mut projection = Projection::new();
+    let mut workload = Workload::new(1, 1, Currency::EUR);
+    let setup: Vec<Request> = workload.setup().collect();
+    projection.run(setup, 10);
+    projection.time_ms += 31 * DAY_MS;
+    let player = PlayerId(1);
+    let deposits = (0..7).map(|n| Request {
+        source: engine::SourceId(1),
+        id: engine::ExtId::new(&format!("burst-{n}")).unwrap(),
+        command: Command::Payments(payments::Command::Deposit {
+            player,
+            currency: Currency::EUR,
+            amount: engine::Amount::from_minor(10_000),
+        }),
+    });
+    projection.run(deposits, 60_000);
+    let velocity: Vec<AlertView> = projection
+        .alerts()
+        .into_iter()
+        .filter(|a| a.rule == "deposit_velocity")
+        .collect();
+    assert_eq!(velocity.len(), 1, "{velocity:?}");
+    assert_eq!(velocity[0].evidence.len(), 5, "the fifth deposit raised it");
+    assert_eq!(velocity[0].amount_minor, 50_000);
+    assert!(
+        velocity[0]
+            .evidence
+            .iter()
+            .all(|e| e.kind == "deposit" && e.amount_minor == 10_000)
+    );
+}
+
+fn request(id: &str, command: Command) -> Request {
+    Request {
+        source: engine::SourceId(1),
+        id: engine::ExtId::new(id).unwrap(),
+        command,
+    }
+}
+
+fn deposit(id: &str, minor: i64) -> Request {
+    request(
+        id,
+        Command::Payments(payments::Command::Deposit {
+            player: PlayerId(1),
+            currency: Currency::EUR,
+            amount: engine::Amount::from_minor(minor),
+        }),
+    )
+}
+
+fn withdrawal(id: &str, minor: i64) -> Request {
+    request(
+        id,
+        Command::Payments(payments::Command::WithdrawalRequest {
+            player: PlayerId(1),
+            currency: Currency::EUR,
+            amount: engine::Amount::from_minor(minor),
+        }),
+    )
+}
+
+fn bet(id: &str, minor: i64) -> Request {
+    request(
+        id,
+        Command::Gaming(gaming::Command::Bet(engine::command::Bet {
+            player: PlayerId(1),
+            currency: Currency::EUR,
+            amount: engine::Amount::from_minor(minor),
+            round: engine::command::RoundRef {
+                id: engine::RoundId::new(id).unwrap(),
+                game: engine::GameCode::new("slots").unwrap(),
+            },
+            close_round: true,
+        })),
+    )
+}
+
+/// A player registered a month before the crafted history.
+fn registered() -> Projection {
+    let mut projection = Projection::new();
+    let register = request(
+        "reg-1",
+        Command::Players(engine::players::Command::RegisterPlayer {
+            currency: Currency::EUR,
+            jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
+        }),
+    );
+    projection.run([register], 10);
+    projection.time_ms += 31 * DAY_MS;
+    projection
+}
+
+fn rules_raised(projection: &Projection) -> Vec<String> {
+    projection.alerts().into_iter().map(|a| a.rule).collect()
+}
+
+#[test]
+fn a_withdrawal_after_a_deposit_with_little_play_is_flagged_and_with_play_is_not() {
+    let mut projection = registered();
+    projection.run(
+        [deposit("d1", 50_000), bet("b1", 4_000), withdrawal("w1", 40_000)],
+        60_000,
+    );
+    let raised = projection.alerts();
+    assert_eq!(rules_raised(&projection), ["little_play"]);
+    let kinds: Vec<&str> = raised[0].evidence.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["deposit", "withdrawal_request"]);
+    assert!(raised[0].summary.contains("4000 wagered"), "{}", raised[0].summary);
+
+    let mut played = registered();
+    played.run(
+        [deposit("d1", 50_000), bet("b1", 6_000), withdrawal("w1", 40_000)],
+        60_000,
+    );
+    assert_eq!(
+        rules_raised(&played),
+        Vec::<String>::new(),
+        "12 % wagered is above 10 %"
+    );
+}
+
+#[test]
+fn deposit_then_bonus_then_a_withdrawal_without_wagering_is_bonus_abuse() {
+    let mut projection = registered();
+    let grant = request(
+        "g1",
+        Command::Bonus(engine::bonus::Command::Grant(engine::bonus::BonusGrant {
+            player: PlayerId(1),
+            currency: Currency::EUR,
+            amount: engine::Amount::from_minor(10_000),
+            wagering: engine::Amount::from_minor(100_000),
+            contributions: Vec::new(),
+            default_contribution_pct: 100,
+            conversion_cap: engine::Amount::from_minor(10_000),
+            expires_at_ms: projection.time_ms + 30 * DAY_MS,
+        })),
+    );
+    projection.run(
+        [deposit("d1", 10_000), grant, bet("b1", 1_000), withdrawal("w1", 9_000)],
+        60_000,
+    );
+    let abuse: Vec<AlertView> = projection
+        .alerts()
+        .into_iter()
+        .filter(|a| a.rule == "bonus_abuse")
+        .collect();
+    assert_eq!(abuse.len(), 1, "{:?}", projection.alerts());
+    let kinds: Vec<&str> = abuse[0].evidence.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["deposit", "bonus_grant", "withdrawal_request"]);
+    let score = score(&projection.connection, PlayerId(1)).unwrap();
+    // 10.00 wagered is 10 % of the deposit (not little play) but 5 % of
+    // deposit and bonus: bonus abuse alone.
+    assert_eq!(score.score, 25, "{score:?}");
+    assert_eq!(score.reasons[0].signal, "bonus_abuse");
+}
