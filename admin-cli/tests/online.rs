@@ -1029,3 +1029,68 @@ async fn alerts_and_cases_over_the_risk_routes() {
     fails(cfg, &["cases", "show", "99"], 4).await;
     fails(cfg, &["cases", "resolve", &case, "shrug", "--text", "x"], 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn games_list_show_import_enable_and_disable() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), false)).await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let aggregator = reqwest::Client::new()
+        .post(format!("{url}/operator/v1/aggregators"))
+        .bearer_auth(&admin_token)
+        .header("content-type", "application/json")
+        .body(json!({"name": "acme"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(aggregator.status().is_success());
+    let provider = reqwest::Client::new()
+        .put(format!("{url}/operator/v1/games/providers/studio"))
+        .bearer_auth(&admin_token)
+        .header("content-type", "application/json")
+        .body(json!({"name": "Studio", "aggregators": ["acme"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(provider.status().is_success());
+    assert_eq!(json(cfg, &["games", "list"]).await, json!({"games": []}));
+
+    let files = tempfile::tempdir().unwrap();
+    let csv = files.path().join("studio.csv");
+    std::fs::write(
+        &csv,
+        "aggregator,code,provider,name,type,volatility,rtp_variants_bp,rtp_default_bp,rtp_by_jurisdiction,limits,jurisdictions,enabled\n\
+         acme,g1,studio,One,slot,low,9600,9600,,EUR:0.10:10.00,MT,true\n\
+         acme,g2,studio,Two,live,unrated,9700,9700,,EUR:1.00:500.00,MT;GB,true\n",
+    )
+    .unwrap();
+    let out = ok(cfg, &["games", "import", csv.to_str().unwrap()]).await;
+    assert!(out.contains("2 created, 0 updated, 0 unchanged"), "{out}");
+    let bad = files.path().join("bad.json");
+    std::fs::write(&bad, json!([{"aggregator": "acme", "code": "g3"}]).to_string()).unwrap();
+    let refused = fails(cfg, &["games", "import", bad.to_str().unwrap()], 2).await;
+    assert!(refused.starts_with("invalid_import: row 1, field record"), "{refused}");
+
+    let table = ok(cfg, &["games", "list", "--type", "live"]).await;
+    assert!(table.contains("g2") && !table.contains("g1"), "{table}");
+    let shown = json(cfg, &["games", "show", "acme", "g1"]).await;
+    assert_eq!(
+        shown["limits"],
+        json!([{"currency": "EUR", "min": "0.10", "max": "10.00"}])
+    );
+    let out = ok(cfg, &["games", "disable", "acme", "g1"]).await;
+    assert_eq!(out.trim(), "game acme/g1: disabled");
+    let disabled = json(cfg, &["games", "list", "--enabled", "false"]).await;
+    assert_eq!(disabled["games"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(cfg, &["games", "enable", "acme", "g1"]).await["enabled"],
+        json!(true)
+    );
+    let missing = fails(cfg, &["games", "show", "acme", "nope"], 4).await;
+    assert!(missing.starts_with("unknown_game"), "{missing}");
+    running.stop().await.unwrap();
+}

@@ -21,7 +21,7 @@
 //! ```text
 //! offset size field
 //!      0    8 magic "CRPSNAP1"
-//!      8    4 format version (u32, 4 to 9)
+//!      8    4 format version (u32, 4 to 10)
 //!     12    4 reserved (0)
 //!     16    8 seq: the last sequence number applied
 //!     24    8 time_ms of that envelope
@@ -46,7 +46,9 @@
 //! players' RG session records. Format 9 extends two records in place: each
 //! profile version ends with its play-session rules, each RG record with
 //! the session's last activity; formats 7 and 8 load with none of either
-//! (no version had the rules, so no activity was kept).
+//! (no version had the rules, so no activity was kept). Format 10 appends
+//! the game catalogue (providers, games); formats 4 to 9 load with an empty
+//! one, under which no bet was checked.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -69,9 +71,10 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 8: format 7, then the players' RG session records.
 /// 9: format 8 with the profiles' play-session rules and the sessions'
 ///    last activity.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 9;
+/// 10: format 9, then the game catalogue.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 10;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_PLAY_SESSION_RULES);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_GAMES);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

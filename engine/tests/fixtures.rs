@@ -29,7 +29,8 @@ use engine::{
     Request, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash, TxRef,
 };
 use engine::{BlindIndex, KeyId};
-use engine::{access, bonus, gaming, payments, players, rg};
+use engine::{ProviderCode, Title};
+use engine::{access, bonus, games, gaming, payments, players, rg};
 use journal::JournalConfig;
 
 const T0: u64 = 1_780_000_000_000;
@@ -203,6 +204,31 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
             })
             .collect();
         expected.insert("play_sessions".to_owned(), sessions.join(","));
+    }
+    // Since snapshot format 10 (absent before: no catalogue).
+    let catalogue = ledger.catalogue();
+    if !catalogue.is_empty() {
+        let providers: Vec<String> = catalogue
+            .providers()
+            .iter()
+            .map(|p| format!("{}:{}", p.code, p.aggregators.len()))
+            .collect();
+        expected.insert("game_providers".to_owned(), providers.join(","));
+        let games: Vec<String> = catalogue
+            .games()
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    g.aggregator.0,
+                    g.code,
+                    g.kind.name(),
+                    g.rtp_default_bp,
+                    g.enabled
+                )
+            })
+            .collect();
+        expected.insert("games".to_owned(), games.join(","));
     }
     expected
 }
@@ -881,6 +907,20 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         }),
     });
     first.extend((0..200).map(|_| workload.next_request()));
+    // Since snapshot format 10: a catalogue before the snapshot, so its
+    // image holds one; from then on every bet is checked against it (the
+    // workload's bets, from a source that is no aggregator, are refused as
+    // unknown games).
+    first.extend(
+        catalogue_history()
+            .into_iter()
+            .enumerate()
+            .map(|(n, (source, command))| Request {
+                source,
+                id: id(&format!("fx-games-{n}")),
+                command,
+            }),
+    );
     let mut second = vec![Request {
         source: operator,
         id: id("fx-expire"),
@@ -890,6 +930,16 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         }),
     }];
     second.extend((0..150).map(|_| workload.next_request()));
+    second.push(Request {
+        source: operator,
+        id: id("fx-games-disable"),
+        command: Command::Games(games::Command::SetGameEnabled {
+            aggregator: SourceId(3),
+            code: GameCode::new("slots").unwrap(),
+            enabled: false,
+            operator: OperatorId(1),
+        }),
+    });
     // Hours later (the workload's requests between): the idle end closed
     // that session, so this bet opens a new one.
     second.push(Request {
@@ -898,4 +948,86 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         command: mt_bet(63),
     });
     (first, second)
+}
+
+/// The catalogue's part of the history (snapshot format 10): a provider on
+/// the HMAC aggregator (source 3), two games, a refused record, a game
+/// disabled and enabled again, and bets each check passes or refuses.
+fn catalogue_history() -> Vec<(SourceId, Command)> {
+    let operator = SourceId(0);
+    let aggregator = SourceId(3);
+    let mt = Jurisdiction::new("MT").unwrap();
+    let eur = Currency::EUR;
+    let game = |code: &str, min: i64| games::Game {
+        aggregator,
+        code: GameCode::new(code).unwrap(),
+        provider: ProviderCode::new("studio").unwrap(),
+        name: Title::new("A Game of Chance").unwrap(),
+        kind: games::GameType::Slot,
+        volatility: games::Volatility::Medium,
+        rtp_variants_bp: vec![9_400, 9_600],
+        rtp_default_bp: 9_600,
+        rtp_by_jurisdiction: vec![(Jurisdiction::new("GB").unwrap(), 9_400)],
+        limits: vec![games::BetLimit {
+            currency: eur,
+            min: Amount::from_minor(min),
+            max: Amount::from_minor(10_000),
+        }],
+        jurisdictions: vec![mt],
+        enabled: true,
+    };
+    let upsert = |game: games::Game| {
+        Command::Games(games::Command::UpsertGame {
+            game: Box::new(game),
+            operator: OperatorId(1),
+        })
+    };
+    let enable = |enabled| {
+        Command::Games(games::Command::SetGameEnabled {
+            aggregator,
+            code: GameCode::new("live-roulette").unwrap(),
+            enabled,
+            operator: OperatorId(1),
+        })
+    };
+    let bet = |n: usize, code: &str, minor: i64| {
+        Command::from(Bet {
+            player: PlayerId(1),
+            currency: eur,
+            amount: Amount::from_minor(minor),
+            round: RoundRef {
+                id: RoundId::new(&format!("fx-games-{n}")).unwrap(),
+                game: GameCode::new(code).unwrap(),
+            },
+            close_round: true,
+        })
+    };
+    let mut roulette = game("live-roulette", 100);
+    roulette.kind = games::GameType::Live;
+    roulette.volatility = games::Volatility::Unrated;
+    let mut invalid = game("broken", 10);
+    invalid.rtp_default_bp = 9_000;
+    vec![
+        (
+            operator,
+            Command::Games(games::Command::UpsertProvider {
+                provider: games::Provider {
+                    code: ProviderCode::new("studio").unwrap(),
+                    name: Title::new("Studio One").unwrap(),
+                    aggregators: vec![aggregator],
+                },
+                operator: OperatorId(1),
+            }),
+        ),
+        (operator, upsert(game("slots", 10))),
+        (operator, upsert(roulette)),
+        (operator, upsert(invalid)),
+        (aggregator, bet(0, "slots", 50)),
+        (aggregator, bet(1, "slots", 5)),
+        (aggregator, bet(2, "unknown", 50)),
+        (operator, enable(false)),
+        (aggregator, bet(3, "live-roulette", 500)),
+        (operator, enable(true)),
+        (aggregator, bet(4, "live-roulette", 500)),
+    ]
 }

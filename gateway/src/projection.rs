@@ -37,6 +37,7 @@ fn changes_view(command: &Command) -> bool {
             | Command::Access(access::Command::SetOperatorRole { .. })
             | Command::Access(access::Command::DisableOperator { .. })
             | Command::Access(access::Command::RotateOperatorToken { .. })
+            | Command::Games(_)
     )
 }
 

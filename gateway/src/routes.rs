@@ -15,6 +15,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(pam::routes());
     routes.extend(payments::routes());
     routes.extend(risk::routes());
+    routes.extend(games::routes());
     routes.extend(ops::routes());
     routes
 }

@@ -142,6 +142,16 @@ impl Client {
         self.json(request)
     }
 
+    /// Sends raw `bytes` of `content_type` (a file) with `method` to `path`;
+    /// the JSON answer.
+    pub fn send_bytes(&self, method: Method, path: &str, content_type: &str, bytes: Vec<u8>) -> Result<Value, Failure> {
+        let request = self
+            .request(method, path)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        self.json(request)
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.server))

@@ -1,8 +1,8 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
-//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`],
-//! [`risk`]) over one
+//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
+//! [`games`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -17,6 +17,7 @@ mod output;
 
 mod audit;
 mod cashier;
+mod games;
 mod jurisdictions;
 mod kyc;
 mod limits;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Risk cases: list, show, open, assign, note, act, resolve, export.
     #[command(subcommand)]
     Cases(risk::CasesCommand),
+    /// The game catalogue: list, show, import a provider's list, enable, disable.
+    #[command(subcommand)]
+    Games(games::Command),
 }
 
 /// Runs an online command.
@@ -129,6 +133,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
         Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
+        Command::Games(command) => games::run(&Client::from_config()?, command, output),
     }
 }
 

@@ -13,7 +13,7 @@
 //! own stable tag (`codec/wire.rs`), the same bytes as before the split.
 
 use crate::ids::{ExtId, PlayerId, SourceId, TokenHash};
-use crate::ledger::{access, bonus, gaming, payments, players, rg};
+use crate::ledger::{access, bonus, games, gaming, payments, players, rg};
 use crate::money::Currency;
 
 pub use crate::ledger::access::{AggregatorCredential, Role};
@@ -69,6 +69,8 @@ pub enum Command {
     Bonus(bonus::Command),
     /// Operators, aggregators, game sessions.
     Access(access::Command),
+    /// The game catalogue: providers, games, enabling.
+    Games(games::Command),
     /// Reads; they change nothing.
     Query(Query),
     /// A wallet command (bet, win, rollback or end of round) an aggregator
@@ -140,6 +142,7 @@ impl Command {
             Command::Rg(command) => Some(command.player()),
             Command::Bonus(command) => Some(command.player()),
             Command::Access(command) => command.player(),
+            Command::Games(_) => None,
             Command::Query(Query::Balance { player, .. } | Query::Rg { player, .. }) => Some(*player),
             Command::Query(Query::Transaction { .. }) => None,
             Command::InSession { command, .. } => command.player(),
@@ -155,6 +158,7 @@ impl Command {
             Command::Rg(command) => command.kind(),
             Command::Bonus(command) => command.kind(),
             Command::Access(command) => command.kind(),
+            Command::Games(command) => command.kind(),
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
             Command::Query(Query::Rg { .. }) => "query_rg",
@@ -181,6 +185,7 @@ command_from! {
     rg::Command => |command| Command::Rg(command),
     bonus::Command => |command| Command::Bonus(command),
     access::Command => |command| Command::Access(command),
+    games::Command => |command| Command::Games(command),
     Query => |query| Command::Query(query),
     Bet => |bet| Command::Gaming(gaming::Command::Bet(bet)),
     Win => |win| Command::Gaming(gaming::Command::Win(win)),

@@ -230,6 +230,12 @@ bounded_text_id!(
 );
 
 bounded_text_id!(
+    /// A game provider's (studio's) code in the catalogue ("pragmatic-play").
+    ProviderCode,
+    64
+);
+
+bounded_text_id!(
     /// A display name of an operator or an aggregator.
     Name,
     64
@@ -273,6 +279,41 @@ impl Reason {
     /// The reason's text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A display title of a game or a provider (1..=128 bytes, UTF-8, spaces
+/// allowed, no control characters): "Gates of Olympus".
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Title(Box<str>);
+
+impl Title {
+    /// Longest accepted title, in bytes.
+    pub const MAX_LEN: usize = 128;
+
+    /// Validates `text`: not blank, at most `MAX_LEN` bytes, no control characters.
+    pub fn new(text: &str) -> Result<Title, IdError> {
+        if text.trim().is_empty() {
+            return Err(IdError::Empty);
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(IdError::TooLong { max: Self::MAX_LEN });
+        }
+        if text.chars().any(char::is_control) {
+            return Err(IdError::NotPrintable);
+        }
+        Ok(Title(text.into()))
+    }
+
+    /// The title's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Title {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -253,6 +253,9 @@ pub enum Capacity {
     /// `players::PROFILE_VERSIONS_MAX`: a jurisdiction's profile versions,
     /// every one still in force or scheduled.
     ProfileVersions,
+    /// `games::GAMES_MAX` games or `games::PROVIDERS_MAX` providers in the
+    /// catalogue.
+    Games,
 }
 
 /// Every reason the ledger refuses a command.
@@ -409,6 +412,52 @@ pub enum Rejection {
         /// When it may expire, ms since the epoch.
         expires_at_ms: u64,
     },
+    /// The catalogue refuses the bet's game (once it holds a game, every
+    /// bet's game must be in it): why.
+    GameRefused(GameRefusal),
+    /// The stake is outside the game's limits for the bet's currency.
+    StakeOutsideGameLimits {
+        /// The smallest stake the game takes in that currency.
+        min: Amount,
+        /// The largest.
+        max: Amount,
+    },
+    /// A catalogue command's record is invalid: which part.
+    InvalidCatalogueEntry(CatalogueFault),
+}
+
+/// Why the catalogue refuses a bet's game.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GameRefusal {
+    /// No game of that code from the bet's aggregator (also answers an
+    /// enable or disable of an unknown game).
+    Unknown,
+    /// The game is disabled.
+    Disabled,
+    /// The player's jurisdiction is not among the game's allowed ones.
+    JurisdictionNotAllowed,
+    /// The game has no bet limits in the bet's currency: not offered in it.
+    CurrencyNotOffered,
+}
+
+/// What is wrong with a provider or game record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CatalogueFault {
+    /// The game names a provider the catalogue does not hold.
+    UnknownProvider,
+    /// The game's aggregator is not one of its provider's aggregators.
+    AggregatorNotCarrying,
+    /// A list is empty that must not be (a provider's aggregators, a game's
+    /// RTP variants, bet limits or allowed jurisdictions), or longer than
+    /// its bound.
+    ListLength,
+    /// The same aggregator, RTP variant, currency or jurisdiction twice.
+    Duplicate,
+    /// An RTP outside 1..=10,000 basis points, or a configured RTP (the
+    /// default or a jurisdiction's) that is not one of the variants.
+    Rtp,
+    /// A bet limit whose minimum is not positive or exceeds its maximum.
+    Limits,
 }
 
 /// What a duplicate player matched on.

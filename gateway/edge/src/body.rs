@@ -50,6 +50,39 @@ impl FromRequest<AppState> for FormBody {
     }
 }
 
+/// The raw bytes of an uploaded file that may be JSON (`application/json`)
+/// or CSV (`text/csv`), with the same size checks as [`JsonBody`].
+pub struct JsonOrCsvBody {
+    /// The body.
+    pub bytes: Bytes,
+    /// Whether it came as CSV.
+    pub csv: bool,
+}
+
+impl FromRequest<AppState> for JsonOrCsvBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<JsonOrCsvBody, ApiError> {
+        let csv = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|found| found.trim().eq_ignore_ascii_case("text/csv"));
+        let (mime, message) = if csv {
+            ("text/csv", "")
+        } else {
+            (
+                "application/json",
+                "the body must be JSON (content-type: application/json) or CSV (content-type: text/csv)",
+            )
+        };
+        bounded(request, state, mime, message)
+            .await
+            .map(|bytes| JsonOrCsvBody { bytes, csv })
+    }
+}
+
 /// The body, if its content type is `mime` (415 otherwise) and it is within
 /// the configured limit (413 otherwise, before reading it if its declared
 /// length says so).

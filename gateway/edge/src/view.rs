@@ -1,6 +1,6 @@
 //! The read copy of the ledger's access state (operators, aggregators, game
 //! sessions, which players exist with their jurisdiction, currency and age
-//! band, the jurisdiction profiles), which handlers
+//! band, the jurisdiction profiles, the game catalogue), which handlers
 //! consult without asking the sequencer: bad tokens, unknown aggregators and
 //! unknown players are refused before anything reaches the ring.
 //!
@@ -11,6 +11,7 @@
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use engine::games::Catalogue;
 use engine::ledger::Access;
 use engine::players::{AgeBand, JurisdictionProfiles};
 use engine::{Command, Config, Currency, Envelope, Jurisdiction, Ledger, Outcome, PlayerId, players};
@@ -30,6 +31,10 @@ pub struct View {
     /// minimum and young-adult ages; the operator API lists them), kept in
     /// step by [`JurisdictionProfiles::follow`], the ledger's own code.
     pub profiles: JurisdictionProfiles,
+    /// The game catalogue (the operator API lists and shows it, an import
+    /// is checked against it), kept in step by [`Catalogue::follow`], the
+    /// ledger's own code.
+    pub games: Catalogue,
 }
 
 /// What the gateway reads about a player without the ring.
@@ -63,6 +68,7 @@ impl View {
             access: ledger.access().clone(),
             players,
             profiles: ledger.jurisdiction_profiles().clone(),
+            games: ledger.catalogue().clone(),
         }
     }
 
@@ -70,6 +76,7 @@ impl View {
     pub fn follow(&mut self, config: &Config, envelope: &Envelope, outcome: &Outcome) {
         self.access.follow(config, envelope, outcome);
         self.profiles.follow(envelope, outcome);
+        self.games.follow(envelope, outcome);
         let registration = match &envelope.request.command {
             Command::Players(
                 players::Command::RegisterPlayer {

@@ -8,7 +8,7 @@
 
 use axum::http::StatusCode;
 use engine::command::{LimitMetric, LimitPeriod, RoundRef};
-use engine::outcome::{BlockReason, Capacity, DuplicateOf};
+use engine::outcome::{BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal};
 use engine::{Amount, Balances, Currency, ExtId, GameCode, MoneyError, Rejection, RoundId};
 
 use crate::error::ApiError;
@@ -363,6 +363,57 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "self_exclusion_too_short",
             format!("the jurisdiction's shortest self-exclusion is {minimum_days} days"),
         ),
+        Rejection::GameRefused(refusal) => game_refused(refusal),
+        Rejection::StakeOutsideGameLimits { min, max } => (
+            S::FORBIDDEN,
+            "stake_outside_game_limits",
+            format!("the game takes stakes from {} to {} in this currency", show(min), show(max)),
+        ),
+        Rejection::InvalidCatalogueEntry(fault) => (
+            S::UNPROCESSABLE_ENTITY,
+            "invalid_catalogue_entry",
+            catalogue_fault(fault).into(),
+        ),
+    }
+}
+
+/// The code and message of a bet the catalogue refuses (an enable or
+/// disable of an unknown game is `unknown_game` too, 404).
+fn game_refused(refusal: GameRefusal) -> (StatusCode, &'static str, String) {
+    match refusal {
+        GameRefusal::Unknown => (
+            StatusCode::NOT_FOUND,
+            "unknown_game",
+            "the catalogue holds no game of this code from this aggregator".into(),
+        ),
+        GameRefusal::Disabled => (StatusCode::FORBIDDEN, "game_disabled", "the game is disabled".into()),
+        GameRefusal::JurisdictionNotAllowed => (
+            StatusCode::FORBIDDEN,
+            "game_not_allowed_in_jurisdiction",
+            "the game may not be played in the player's jurisdiction".into(),
+        ),
+        GameRefusal::CurrencyNotOffered => (
+            StatusCode::FORBIDDEN,
+            "game_currency_not_offered",
+            "the game has no bet limits in this currency".into(),
+        ),
+    }
+}
+
+fn catalogue_fault(fault: CatalogueFault) -> &'static str {
+    match fault {
+        CatalogueFault::UnknownProvider => "the game's provider is not in the catalogue",
+        CatalogueFault::AggregatorNotCarrying => {
+            "the aggregator does not carry this provider (or still carries one of its games)"
+        }
+        CatalogueFault::ListLength => {
+            "a list is empty or too long (aggregators, RTP variants, bet limits, allowed jurisdictions)"
+        }
+        CatalogueFault::Duplicate => "an aggregator, RTP variant, currency or jurisdiction is listed twice",
+        CatalogueFault::Rtp => {
+            "an RTP is outside 1 to 10000 basis points, or a configured RTP is not one of the variants"
+        }
+        CatalogueFault::Limits => "a bet limit's minimum is not positive or exceeds its maximum",
     }
 }
 
@@ -402,6 +453,7 @@ fn capacity_name(capacity: Capacity) -> &'static str {
         Capacity::Aggregators => "aggregators",
         Capacity::Sessions => "game sessions",
         Capacity::ProfileVersions => "profile versions of the jurisdiction",
+        Capacity::Games => "games or game providers",
     }
 }
 

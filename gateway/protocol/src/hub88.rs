@@ -46,7 +46,8 @@ pub enum Status {
     /// `RS_ERROR_INVALID_TOKEN`: unknown token, or one of another user.
     #[serde(rename = "RS_ERROR_INVALID_TOKEN")]
     InvalidToken,
-    /// `RS_ERROR_INVALID_GAME`: the game code is not a valid code.
+    /// `RS_ERROR_INVALID_GAME`: the game code is not a valid code, or the
+    /// catalogue has no such game enabled for the player.
     #[serde(rename = "RS_ERROR_INVALID_GAME")]
     InvalidGame,
     /// `RS_ERROR_WRONG_CURRENCY`: not the session's currency (or no currency we know).
@@ -79,7 +80,8 @@ pub enum Status {
     /// `RS_ERROR_TRANSACTION_ROLLED_BACK`: a bet whose rollback came first, or a second rollback.
     #[serde(rename = "RS_ERROR_TRANSACTION_ROLLED_BACK")]
     TransactionRolledBack,
-    /// `RS_ERROR_LIMIT_REACHED`: a responsible-gambling limit.
+    /// `RS_ERROR_LIMIT_REACHED`: a responsible-gambling limit, or a stake
+    /// outside the game's limits.
     #[serde(rename = "RS_ERROR_LIMIT_REACHED")]
     LimitReached,
 }

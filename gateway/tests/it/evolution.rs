@@ -307,3 +307,28 @@ async fn tokens_sids_and_parameters_are_checked_before_the_ledger() {
     assert_eq!(evo.cash().await, "99.00");
     evo.w.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_catalogues_refusals_are_invalid_parameter() {
+    let (_dir, evo) = Evo::start().await;
+    // Evolution names the game by its type.
+    evo.w.catalogue(evo.partner, "blackjack").await;
+    let ok = evo.call(Http::V1, "debit", &evo.money("u1", "D1", "R1", 1.0)).await;
+    assert_eq!((status(&ok), ok["balance"].clone()), ("OK", json!(99.0)));
+    let over = evo.call(Http::V1, "debit", &evo.money("u2", "D2", "R2", 60.0)).await;
+    assert_eq!(status(&over), "INVALID_PARAMETER");
+    let mut unknown = evo.money("u3", "D3", "R3", 1.0);
+    unknown["game"]["type"] = json!("baccarat");
+    assert_eq!(
+        status(&evo.call(Http::V2, "debit", &unknown).await),
+        "INVALID_PARAMETER"
+    );
+    evo.w.set_game_enabled(evo.partner, "blackjack", false).await;
+    let off = evo.call(Http::V1, "debit", &evo.money("u4", "D4", "R4", 1.0)).await;
+    assert_eq!(status(&off), "INVALID_PARAMETER");
+    // The open bet still settles.
+    let credit = evo.call(Http::V1, "credit", &evo.money("u5", "C1", "R1", 3.0)).await;
+    assert_eq!((status(&credit), credit["balance"].clone()), ("OK", json!(102.0)));
+    assert_eq!(evo.cash().await, "102.00");
+    evo.w.server.stop().await;
+}

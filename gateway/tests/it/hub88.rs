@@ -883,3 +883,29 @@ async fn every_request_with_unknown_fields_is_answered_rs_ok() {
     assert_eq!(h.w.balance().await["cash"], "105.00");
     h.w.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_catalogues_refusals_are_invalid_game_wrong_currency_and_limit_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Hub::new(dir.path()).await;
+    h.w.catalogue(h.partner, "clt_dragonrising").await;
+    expect(&h.bet(Http::V1, "b-ok", EUR, "r-1").await, "RS_OK", "b-ok", 99 * EUR);
+    // 60.00 is above the game's 50.00, 0.05 below its 0.10.
+    let over = h.bet(Http::V1, "b-over", 60 * EUR, "r-1").await;
+    expect(&over, "RS_ERROR_LIMIT_REACHED", "b-over", 99 * EUR);
+    let under = h.bet(Http::V2, "b-under", EUR / 20, "r-1").await;
+    expect(&under, "RS_ERROR_LIMIT_REACHED", "b-under", 99 * EUR);
+    let mut unknown = h.bet_body("b-unknown", EUR, "r-2");
+    unknown["game_code"] = json!("clt_not_catalogued");
+    let unknown = h.call(Http::V1, "transaction/bet", &unknown).await;
+    expect(&unknown, "RS_ERROR_INVALID_GAME", "b-unknown", 99 * EUR);
+    h.w.set_game_enabled(h.partner, "clt_dragonrising", false).await;
+    let disabled = h.bet(Http::V1, "b-off", EUR, "r-1").await;
+    expect(&disabled, "RS_ERROR_INVALID_GAME", "b-off", 99 * EUR);
+    // The round's win still lands on a disabled game.
+    let win = h
+        .call(Http::V1, "transaction/win", &h.win_body("w-1", 2 * EUR, "r-1", "b-ok"))
+        .await;
+    expect(&win, "RS_OK", "w-1", 101 * EUR);
+    h.w.server.stop().await;
+}

@@ -9,6 +9,7 @@ mod backpressure;
 mod bad_input;
 mod connections;
 mod evolution;
+mod games;
 mod hub88;
 mod openapi_check;
 mod operator;

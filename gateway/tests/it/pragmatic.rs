@@ -581,3 +581,33 @@ async fn operators_register_pragmatic_aggregators_only_with_a_valid_key() {
     }
     w.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_catalogues_refusals_are_8_310_and_3() {
+    let (_dir, pp) = Pp::start().await;
+    pp.w.catalogue(pp.partner, "vs20doghouse").await;
+    assert_eq!(pp.bet(Http::V1, "6001", "1.00").await["cash"], json!(99.0));
+    let over = pp.bet(Http::V1, "6002", "60.00").await;
+    assert_eq!((error(&over), over["cash"].clone()), (310, json!(99.0)));
+    assert_eq!(error(&pp.bet(Http::V2, "6003", "0.05").await), 310);
+    let user = pp.user();
+    let mut params = pp.bet_params(&user, "6004", "1.00");
+    params[1] = ("gameId", "vs_not_catalogued");
+    assert_eq!(error(&pp.call(Http::V1, "bet", &params).await), 8);
+    pp.w.set_game_enabled(pp.partner, "vs20doghouse", false).await;
+    assert_eq!(error(&pp.bet(Http::V1, "6005", "1.00").await), 8);
+    pp.w.set_game_enabled(pp.partner, "vs20doghouse", true).await;
+    // A game Malta's players may not play: the game allowed in Sweden only.
+    let game = json!({"provider": "studio", "name": "A Game", "type": "slot", "volatility": "high",
+        "rtp_variants_bp": [9650], "rtp_default_bp": 9650,
+        "limits": [{"currency": "EUR", "min": "0.10", "max": "50.00"}], "jurisdictions": ["SE"]});
+    let path = format!("/operator/v1/games/{}/vs20doghouse", pp.partner);
+    let put =
+        pp.w.server
+            .op(Http::V1, &pp.w.admin, Method::PUT, &path, Some(game))
+            .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+    assert_eq!(error(&pp.bet(Http::V1, "6006", "1.00").await), 3);
+    assert_eq!(pp.cash().await, "99.00");
+    pp.w.server.stop().await;
+}

@@ -358,3 +358,43 @@ async fn a_restart_from_a_snapshot_keeps_state_tokens_and_idempotency() {
     assert!(report.skipped_snapshots.is_empty(), "{:?}", report.skipped_snapshots);
     assert!(report.snapshot.is_some_and(|s| s.seq >= with_the_bet));
 }
+
+#[tokio::test]
+async fn once_the_catalogue_holds_a_game_bets_must_fit_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    // Before any game, any game takes bets.
+    assert_eq!(w.bet(Http::V1, "b-0", "1.00", "r-0").await.status, StatusCode::OK);
+    w.catalogue(w.aggregator.id, "slots").await;
+    assert_eq!(w.bet(Http::V1, "b-1", "50.00", "r-1").await.status, StatusCode::OK);
+    let refused = |reply: &support::Reply| (reply.status, reply.code(), reply.json()["cash"].clone());
+    let over = w.bet(Http::V1, "b-2", "50.01", "r-1").await;
+    assert_eq!(
+        refused(&over),
+        (
+            StatusCode::FORBIDDEN,
+            "stake_outside_game_limits".into(),
+            json!("49.00")
+        )
+    );
+    assert_eq!(
+        over.json()["error"]["message"],
+        "the game takes stakes from 0.10 EUR to 50.00 EUR in this currency"
+    );
+    let body = json!({"token": w.token, "transaction_id": "b-3", "round_id": "r-3", "game": "poker",
+        "currency": "EUR", "amount": "1.00"});
+    let unknown = w.wallet(Http::V2, "bet", body).await;
+    assert_eq!(
+        refused(&unknown),
+        (StatusCode::NOT_FOUND, "unknown_game".into(), json!("49.00"))
+    );
+    w.set_game_enabled(w.aggregator.id, "slots", false).await;
+    let off = w.bet(Http::V1, "b-4", "1.00", "r-1").await;
+    assert_eq!(
+        refused(&off),
+        (StatusCode::FORBIDDEN, "game_disabled".into(), json!("49.00"))
+    );
+    let win = w.win(Http::V1, "w-1", "5.00", "r-1").await;
+    assert_eq!(win.status, StatusCode::OK, "{}", win.text());
+    w.server.stop().await;
+}

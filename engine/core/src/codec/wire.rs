@@ -13,24 +13,25 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PlayerId, Reason, RoundId,
-    RsaPublicKeyDer, Secret, SourceId, TokenHash,
+    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PlayerId, ProviderCode, Reason,
+    RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
-use crate::ledger::{access, bonus, gaming, payments, players, rg};
+use crate::ledger::{access, bonus, games, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
-    Balances, BlockReason, Capacity, DuplicateOf, Outcome, PaymentState, Receipt, Rejection, TxState, TxSummary,
+    Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, Outcome, PaymentState, Receipt,
+    Rejection, TxState, TxSummary,
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 64;
+pub const TAG_COMMAND: u16 = 67;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 53;
+pub const TAG_REJECTION: u16 = 56;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -64,7 +65,7 @@ macro_rules! text_codec {
         }
     )*};
 }
-text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey);
+text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey, ProviderCode, Title);
 
 macro_rules! digest_codec {
     ($($ty:ident),*) => {$(
@@ -311,6 +312,11 @@ codec_enum_tagged!(access::Command, "Command": u16 {
     44 => DisableOperator { target, operator },
     45 => RotateOperatorToken { target, token, operator },
 });
+codec_enum_tagged!(games::Command, "Command": u16 {
+    64 => UpsertProvider { provider, operator },
+    65 => UpsertGame { game, operator },
+    66 => SetGameEnabled { aggregator, code, enabled, operator },
+});
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
 
@@ -328,6 +334,7 @@ impl Encode for Command {
             Command::Rg(command) => command.encode(out),
             Command::Bonus(command) => command.encode(out),
             Command::Access(command) => command.encode(out),
+            Command::Games(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -354,6 +361,7 @@ impl Decode for Command {
             .or_else(|| rg::Command::decode_tagged(tag, input).map(|c| c.map(Command::Rg)))
             .or_else(|| bonus::Command::decode_tagged(tag, input).map(|c| c.map(Command::Bonus)))
             .or_else(|| access::Command::decode_tagged(tag, input).map(|c| c.map(Command::Access)))
+            .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -389,7 +397,11 @@ codec_enum!(BlockReason: u8 {
 codec_enum!(DuplicateOf: u8 { 1 => Email, 2 => Identity });
 codec_enum!(Capacity: u8 {
     1 => Players, 2 => OpenPayments, 3 => BonusContributions, 4 => Operators, 5 => Aggregators, 6 => Sessions,
-    7 => ProfileVersions,
+    7 => ProfileVersions, 8 => Games,
+});
+codec_enum!(GameRefusal: u8 { 1 => Unknown, 2 => Disabled, 3 => JurisdictionNotAllowed, 4 => CurrencyNotOffered });
+codec_enum!(CatalogueFault: u8 {
+    1 => UnknownProvider, 2 => AggregatorNotCarrying, 3 => ListLength, 4 => Duplicate, 5 => Rtp, 6 => Limits,
 });
 
 // Outcome tags. Next free: TAG_OUTCOME.
@@ -463,4 +475,7 @@ codec_enum!(Rejection: u16 {
     50 => FourEyesRequired,
     51 => WithdrawalReversalForbidden,
     52 => DepositNotExpired { expires_at_ms },
+    53 => GameRefused(refusal),
+    54 => StakeOutsideGameLimits { min, max },
+    55 => InvalidCatalogueEntry(fault),
 });

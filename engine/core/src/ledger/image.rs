@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 
 use super::access::Access;
+use super::games::Catalogue;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::payments::PaymentsState;
 use super::players::{Compliance, JurisdictionProfiles, Kyc, PlayersState, Profiles, ProfilesParts};
@@ -62,6 +63,8 @@ pub struct LedgerImage {
     /// The players' RG session records (reality checks, session time
     /// limits, limit prompt dates) by player id (format 8 on; empty before).
     rg: Vec<(crate::ids::PlayerId, PlayerRg)>,
+    /// The game catalogue (format 10 on; empty before: no bet was checked).
+    games: Catalogue,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -81,6 +84,9 @@ pub const IMAGE_FORMAT_RG: u32 = 8;
 /// profile's play-session rules after its other fields, and each RG
 /// record's last activity after its other fields.
 pub const IMAGE_FORMAT_PLAY_SESSION_RULES: u32 = 9;
+/// The image layout of snapshot format 10: format 9, then the game
+/// catalogue (providers, games).
+pub const IMAGE_FORMAT_GAMES: u32 = 10;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +121,7 @@ impl Ledger {
         let rg = self.players.rg_records();
         LedgerImage {
             rg,
+            games: self.games,
             profiles,
             kyc,
             jurisdictions,
@@ -194,6 +201,7 @@ impl Ledger {
             payments: image.payments,
             gaming: GamingState { rounds },
             access: image.access,
+            games: image.games,
             requests: txs,
             flows,
             history: History {
@@ -258,7 +266,8 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // rounds, the flows, the open payments, the history; format 5 appends the
 // profiles, format 6 the KYC records, format 8 the RG session records;
 // format 9 extends two records (the profiles' play-session rules, the RG
-// records' last activity), decoded in the older layouts by `decode_v1`.
+// records' last activity), decoded in the older layouts by `decode_v1`;
+// format 10 appends the game catalogue.
 // [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
@@ -281,15 +290,17 @@ impl Encode for LedgerImage {
         }
         self.compliance.encode(out);
         self.rg.encode(out);
+        self.games.encode(out);
     }
 }
 
 impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
     /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`],
-    /// [`IMAGE_FORMAT_RG`] or [`IMAGE_FORMAT_PLAY_SESSION_RULES`]) that must use all of `bytes`.
+    /// [`IMAGE_FORMAT_RG`], [`IMAGE_FORMAT_PLAY_SESSION_RULES`] or [`IMAGE_FORMAT_GAMES`]) that must use
+    /// all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_PLAY_SESSION_RULES).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_GAMES).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -318,19 +329,24 @@ impl LedgerImage {
             },
             jurisdictions: match format {
                 IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Some(ProfilesParts::decode_v1(input)?),
-                IMAGE_FORMAT_PLAY_SESSION_RULES => Some(Decode::decode(input)?),
+                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES => Some(Decode::decode(input)?),
                 _ => None,
             },
             compliance: match format {
-                IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG | IMAGE_FORMAT_PLAY_SESSION_RULES => {
-                    Decode::decode(input)?
-                }
+                IMAGE_FORMAT_JURISDICTION_PROFILES
+                | IMAGE_FORMAT_RG
+                | IMAGE_FORMAT_PLAY_SESSION_RULES
+                | IMAGE_FORMAT_GAMES => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             rg: match format {
                 IMAGE_FORMAT_RG => PlayerRg::decode_v1_list(input)?,
-                IMAGE_FORMAT_PLAY_SESSION_RULES => Decode::decode(input)?,
+                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES => Decode::decode(input)?,
                 _ => Vec::new(),
+            },
+            games: match format {
+                IMAGE_FORMAT_GAMES => Decode::decode(input)?,
+                _ => Catalogue::default(),
             },
         };
         input.finish()?;

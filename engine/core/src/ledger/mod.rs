@@ -16,7 +16,8 @@
 //! withdrawals, adjustments; the open payments), `gaming/` (bets, wins,
 //! rollbacks; the open rounds), `rg/` (responsible gambling: exclusions,
 //! time-outs, limits and their rolling windows), `bonus/` and `access/`
-//! (operators, aggregators, game sessions). [`Ledger::apply`] hands each
+//! (operators, aggregators, game sessions), `games/` (the catalogue of
+//! providers and games, checked on every bet once it holds a game). [`Ledger::apply`] hands each
 //! [`Command`] to its domain's `apply`. A new domain (games, jackpots,
 //! compliance) gets its own folder here, a variant of [`Command`] and its
 //! tags in `codec/wire.rs`.
@@ -42,6 +43,7 @@ macro_rules! check {
 pub mod access;
 mod account;
 pub mod bonus;
+pub mod games;
 pub mod gaming;
 mod image;
 pub mod payments;
@@ -51,11 +53,12 @@ mod store;
 
 pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
+use self::games::Catalogue;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
 pub use self::image::{
-    IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES,
-    IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
+    IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES,
+    IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
 };
 use self::payments::PaymentsState;
 use self::players::PlayersState;
@@ -315,6 +318,8 @@ pub struct Ledger {
     gaming: GamingState,
     /// Operators, aggregators, game sessions.
     access: Access,
+    /// Providers and games; bets are checked against it once it holds one.
+    games: Catalogue,
     /// Remembered requests: idempotency, transaction lookups, payment
     /// life-cycles, bets to roll back.
     requests: TxStore,
@@ -339,6 +344,7 @@ impl Ledger {
             payments: PaymentsState::default(),
             gaming: GamingState::new(config.round_retention()),
             access: Access::default(),
+            games: Catalogue::default(),
             requests: TxStore::new(config.request_retention()),
             config,
             flows: [Flows::default(); Currency::ALL.len()],
@@ -510,6 +516,7 @@ impl Ledger {
             Command::Rg(command) => self.apply_rg(ctx, command),
             Command::Bonus(command) => self.apply_bonus(ctx, command),
             Command::Access(command) => self.apply_access(ctx, command),
+            Command::Games(command) => self.apply_games(command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }

@@ -459,6 +459,7 @@ impl Exclusion {
 
 mod across;
 mod bonus;
+mod games;
 mod gaming;
 mod jurisdictions;
 mod limits;

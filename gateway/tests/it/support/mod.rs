@@ -630,3 +630,41 @@ impl H3Client {
         Some(response.status())
     }
 }
+
+impl World {
+    /// Puts the provider "studio" on `aggregator` and its game `code` there:
+    /// EUR stakes 0.10 to 50.00, Malta only. The first game turns the
+    /// catalogue's checks on for every bet.
+    pub async fn catalogue(&self, aggregator: u32, code: &str) {
+        let provider = json!({"name": "Studio One", "aggregators": [aggregator]});
+        let put = self
+            .server
+            .op(
+                Http::V1,
+                &self.admin,
+                Method::PUT,
+                "/operator/v1/games/providers/studio",
+                Some(provider),
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+        let game = json!({"provider": "studio", "name": "A Game", "type": "slot", "volatility": "high",
+            "rtp_variants_bp": [9450, 9650], "rtp_default_bp": 9650,
+            "limits": [{"currency": "EUR", "min": "0.10", "max": "50.00"}], "jurisdictions": ["MT"]});
+        let path = format!("/operator/v1/games/{aggregator}/{code}");
+        let put = self
+            .server
+            .op(Http::V1, &self.admin, Method::PUT, &path, Some(game))
+            .await;
+        assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+    }
+
+    /// Disables (or enables) game `code` at `aggregator`.
+    pub async fn set_game_enabled(&self, aggregator: u32, code: &str, enabled: bool) {
+        let verb = if enabled { "enable" } else { "disable" };
+        let path = format!("/operator/v1/games/{aggregator}/{code}/{verb}");
+        let reply = self.server.op(Http::V1, &self.admin, Method::POST, &path, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(reply.json()["enabled"], json!(enabled));
+    }
+}

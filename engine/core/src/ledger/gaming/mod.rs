@@ -169,6 +169,13 @@ impl Ledger {
         let (player, version) = self.players.with_profile_version(bet.player, ctx.time_ms)?;
         let profile = &version.profile;
         player.check(Activity::Bet, profile, ctx.time_ms)?;
+        self.games.check_bet(
+            ctx.source,
+            &bet.round.game,
+            bet.currency,
+            bet.amount,
+            player.jurisdiction,
+        )?;
         if let Some(cap) = profile.stake_cap(bet.currency, player.age_band)
             && bet.amount > cap
         {

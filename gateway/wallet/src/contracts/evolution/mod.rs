@@ -269,9 +269,14 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         | Rejection::DueDiligenceRequired
         | Rejection::RealityCheckDue { .. }
         | Rejection::SessionTimeLimitReached { .. } => Status::AccountLocked,
-        Rejection::Conflict | Rejection::CurrencyMismatch { .. } | Rejection::InvalidAmount | Rejection::Overflow => {
-            Status::InvalidParameter
-        }
+        // One Wallet has no game status: a game the catalogue refuses (or a
+        // stake outside its limits) is a parameter of the debit it refuses.
+        Rejection::Conflict
+        | Rejection::CurrencyMismatch { .. }
+        | Rejection::InvalidAmount
+        | Rejection::Overflow
+        | Rejection::GameRefused(_)
+        | Rejection::StakeOutsideGameLimits { .. } => Status::InvalidParameter,
         _ => Status::UnknownError,
     }
 }

@@ -30,7 +30,8 @@ pub enum Status {
     BetDoesNotExist,
     /// A second settlement (credit or cancel) of a bet, or a debit after its cancel.
     BetAlreadySettled,
-    /// A malformed body, a missing or bad field, another currency.
+    /// A malformed body, a missing or bad field, another currency; a game
+    /// the catalogue refuses, or a stake outside its limits.
     InvalidParameter,
     /// Anything else.
     UnknownError,

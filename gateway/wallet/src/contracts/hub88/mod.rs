@@ -40,6 +40,7 @@ use edge::AppState;
 use edge::body::JsonBody;
 use edge::error::{ApiError, json_response, to_json};
 use edge::openapi::partner_failure;
+use engine::GameRefusal;
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::gaming;
 use engine::ledger::Session;
@@ -340,6 +341,16 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::BetRolledBack | Rejection::AlreadyRolledBack => Status::TransactionRolledBack,
         Rejection::SessionExpired { .. } => Status::TokenExpired,
         Rejection::UnknownSession | Rejection::SessionMismatch => Status::InvalidToken,
+        // Hub88 documents RS_ERROR_INVALID_GAME as an unknown game_code:
+        // a game the catalogue lacks, has disabled or does not offer in
+        // the player's jurisdiction is none this casino plays.
+        Rejection::GameRefused(GameRefusal::Unknown | GameRefusal::Disabled | GameRefusal::JurisdictionNotAllowed) => {
+            Status::InvalidGame
+        }
+        Rejection::GameRefused(GameRefusal::CurrencyNotOffered) => Status::WrongCurrency,
+        // Hub88 has no status for a game's stake limits; its limit status
+        // tells the game to show the player a limit rather than a fault.
+        Rejection::StakeOutsideGameLimits { .. } => Status::LimitReached,
         _ => Status::Unknown,
     }
 }

@@ -56,6 +56,7 @@ use edge::AppState;
 use edge::body::FormBody;
 use edge::error::{ApiError, json_response};
 use edge::openapi::partner_failure;
+use engine::GameRefusal;
 use engine::command::{Bet, RoundRef, Win, WinKind};
 use engine::{
     AggregatorCredential, Amount, Balances, Command, Currency, ExtId, GameCode, Outcome, PlayerId, Receipt, Rejection,
@@ -385,6 +386,11 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
         // The bet waits until the player acknowledges the check in the
         // operator's front end.
         Rejection::RealityCheckDue { .. } => Error::RealityCheck,
+        Rejection::GameRefused(GameRefusal::Unknown | GameRefusal::Disabled) => Error::GameNotFound,
+        Rejection::GameRefused(GameRefusal::JurisdictionNotAllowed | GameRefusal::CurrencyNotOffered) => {
+            Error::BetNotAllowed
+        }
+        Rejection::StakeOutsideGameLimits { .. } => Error::BetOutsideGameLimits,
         _ if call == Call::EndRound => Error::EndRound,
         _ => Error::InternalNoRetry,
     }

@@ -13,9 +13,7 @@ use engine::{Amount, Balances, Currency, HashKey, Jurisdiction};
 use crate::contracts::json::Json;
 use md5::{Digest, Md5};
 
-/// Pragmatic Play's error codes, those this wallet answers with. It never
-/// answers 210 (reality check: the ledger has none) or 310 (bet outside the
-/// game's limits: the ledger keeps no per-game limits).
+/// Pragmatic Play's error codes, those this wallet answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// 0: done.
@@ -24,7 +22,8 @@ pub enum Error {
     InsufficientBalance,
     /// 2: `userId` names no player of ours (case-sensitive).
     PlayerNotFound,
-    /// 3: the player may not bet (KYC required; the bet's refund came first).
+    /// 3: the player may not bet (KYC required; the bet's refund came first;
+    /// the game is not offered in the player's jurisdiction or currency).
     BetNotAllowed,
     /// 4: unknown, foreign or expired token, or a token of another player.
     AuthenticationFailed,
@@ -34,7 +33,8 @@ pub enum Error {
     PlayerFrozen,
     /// 7: a parameter is missing, repeated or malformed.
     BadParameters,
-    /// 8: the game id is not a valid game code.
+    /// 8: the game id is not a valid game code, or the catalogue has no
+    /// such game from this partner, or has it disabled.
     GameNotFound,
     /// 50: a responsible-gambling limit (wager, loss, deposit) was reached.
     BetLimit,
@@ -47,6 +47,8 @@ pub enum Error {
     /// 210: a reality check is due; the bet waits for the player to
     /// acknowledge it (Pragmatic Play's "reality check warning").
     RealityCheck,
+    /// 310: the stake is outside the game's limits in the bet's currency.
+    BetOutsideGameLimits,
 }
 
 impl Error {
@@ -67,6 +69,7 @@ impl Error {
             Error::InternalNoRetry => 120,
             Error::EndRound => 130,
             Error::RealityCheck => 210,
+            Error::BetOutsideGameLimits => 310,
         }
     }
 
@@ -87,6 +90,7 @@ impl Error {
             Error::InternalNoRetry => "Internal server error",
             Error::EndRound => "Internal server error on endRound",
             Error::RealityCheck => "Reality check warning",
+            Error::BetOutsideGameLimits => "Bet is outside the game's limits",
         }
     }
 }

@@ -1,0 +1,66 @@
+//! The game catalogue over the operator API (issue 14, its first slice).
+//!
+//! The catalogue is ledger state ([`engine::games::Catalogue`]): the
+//! providers (studios) with the aggregators that carry them, and the games
+//! keyed by aggregator and that aggregator's code, which every bet is
+//! checked against once the catalogue holds a game. This crate only turns
+//! it into HTTP:
+//!
+//! - [`catalogue`]: list, show and set providers and games, enable and
+//!   disable a game. Reads come from the gateway's view of the ledger (kept
+//!   in step by [`engine::games::Catalogue::follow`], the ledger's own
+//!   code), so they need neither the ring nor a read-model table; changes
+//!   are ledger commands.
+//! - [`import`]: a provider's game list as a JSON array or CSV, checked
+//!   whole (every row by the ledger's own rules, against the catalogue as
+//!   it stands) before anything is submitted, then one command per game
+//!   that is new or changed.
+//! - [`forms`]: the JSON and CSV forms of a game and their validation,
+//!   naming the field at fault.
+//!
+//! It keeps no state of its own and knows nothing of the server or of
+//! other modules.
+
+#![deny(missing_docs)]
+
+pub mod catalogue;
+pub mod forms;
+pub mod import;
+
+use edge::route::{Access, Route, route};
+use engine::Role;
+use utoipa::OpenApi;
+
+/// Who manages the catalogue: its RTPs, stake limits and jurisdictions are
+/// regulated settings, which compliance keeps (beside admins).
+const MANAGERS: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who reads it: every enabled role.
+const READERS: &[Role] = &[
+    Role::Admin,
+    Role::Finance,
+    Role::Compliance,
+    Role::Support,
+    Role::ReadOnly,
+];
+
+/// This module's routes, each with the roles it admits.
+pub fn routes() -> Vec<Route> {
+    use Access::Operator;
+    use catalogue as c;
+    vec![
+        route::<c::__path_list_providers, _>(Operator(READERS), c::list_providers),
+        route::<c::__path_show_provider, _>(Operator(READERS), c::show_provider),
+        route::<c::__path_put_provider, _>(Operator(MANAGERS), c::put_provider),
+        route::<c::__path_list_games, _>(Operator(READERS), c::list_games),
+        route::<c::__path_show_game, _>(Operator(READERS), c::show_game),
+        route::<c::__path_put_game, _>(Operator(MANAGERS), c::put_game),
+        route::<c::__path_enable_game, _>(Operator(MANAGERS), c::enable_game),
+        route::<c::__path_disable_game, _>(Operator(MANAGERS), c::disable_game),
+        route::<import::__path_import, _>(Operator(MANAGERS), import::import),
+    ]
+}
+
+/// The tag of this module's operations.
+#[derive(OpenApi)]
+#[openapi(tags((name = "games", description = "The game catalogue: providers, games (RTP variants, stake limits per currency, allowed jurisdictions, enabled flag) and imports of a provider's game list. Once the catalogue holds a game, every bet's game must be in it, enabled, allowed in the player's jurisdiction, and the stake within its limits. Operators: Authorization: Bearer <token>; admins and compliance change it, every role reads it.")))]
+pub struct Doc;
