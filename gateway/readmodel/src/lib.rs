@@ -28,10 +28,13 @@
 //! indexes) and the flags drawn from them. [`audit`] is the audit trail:
 //! every operator action, one row per journal record. [`cashier`] keeps
 //! every deposit and withdrawal with its provider, reference and
-//! approvals (the withdrawal queue and the payout outbox).
+//! approvals (the withdrawal queue and the payout outbox). [`credentials`]
+//! keeps the operators' back-office logins (argon2id hash, TOTP secret),
+//! which the ledger validates but does not keep.
 
 pub mod audit;
 pub mod cashier;
+pub mod credentials;
 pub mod history;
 pub mod kyc;
 pub mod logins;

@@ -108,6 +108,9 @@ pub const MIGRATIONS: &[&str] = &[
     // approval and chargebacks (`crate::cashier`). A file made before it
     // is rebuilt (`REBUILT_BEFORE`), so every payment has its row.
     crate::cashier::MIGRATION,
+    // 9: the operators' back-office credentials (`crate::credentials`).
+    // Only journals written after it hold any, so no rebuild.
+    crate::credentials::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -13,8 +13,8 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PlayerId, Reason, RoundId,
-    RsaPublicKeyDer, Secret, SourceId, TokenHash,
+    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId, Reason,
+    RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, gaming, payments, players, rg};
@@ -26,7 +26,7 @@ use crate::outcome::{
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 64;
+pub const TAG_COMMAND: u16 = 69;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
@@ -64,7 +64,7 @@ macro_rules! text_codec {
         }
     )*};
 }
-text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey);
+text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey, PasswordHash);
 
 macro_rules! digest_codec {
     ($($ty:ident),*) => {$(
@@ -310,6 +310,7 @@ codec_enum_tagged!(access::Command, "Command": u16 {
     43 => SetOperatorRole { target, role, operator },
     44 => DisableOperator { target, operator },
     45 => RotateOperatorToken { target, token, operator },
+    68 => SetOperatorCredential { target, password_hash, totp_secret, operator },
 });
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
