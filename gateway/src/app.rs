@@ -42,6 +42,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let timeout = state.config.request_timeout();
     let openapi = OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into());
     let routes = edge::route::router(crate::routes::routes(), &state)
+        .merge(backoffice::pages())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))

@@ -20,6 +20,7 @@ impl OpenApi for ApiDoc {
         doc.merge(operator::Doc::openapi());
         doc.merge(pam::Doc::openapi());
         doc.merge(payments::Doc::openapi());
+        doc.merge(backoffice::Doc::openapi());
         doc.merge(Ops::openapi());
         edge::route::document(&mut doc, &crate::routes::routes());
         doc
