@@ -1028,9 +1028,18 @@ fn set_credential(target: OperatorId, by: OperatorId) -> Command {
 fn credentials_are_set_by_an_admin_or_the_operator_themself_and_change_no_state() {
     let mut h = Harness::set_up();
     let before = h.ledger.access().clone();
-    assert_eq!(h.apply(ADMIN_SOURCE, "cred-1", set_credential(SUPPORT, ADMIN)), Outcome::Accepted);
-    assert_eq!(h.apply(SourceId(3), "cred-2", set_credential(SUPPORT, SUPPORT)), Outcome::Accepted);
-    assert_eq!(h.apply(ADMIN_SOURCE, "cred-3", set_credential(ADMIN, ADMIN)), Outcome::Accepted);
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "cred-1", set_credential(SUPPORT, ADMIN)),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        h.apply(SourceId(3), "cred-2", set_credential(SUPPORT, SUPPORT)),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "cred-3", set_credential(ADMIN, ADMIN)),
+        Outcome::Accepted
+    );
     let cases = [
         // Only an admin sets another operator's credential.
         (set_credential(ADMIN, SUPPORT), Rejection::NotPermitted),

@@ -10,7 +10,8 @@
 //!
 //! Routes: `/wallet/v1/*` (aggregators, HMAC-signed), `/hub88/{aggregator}/*`
 //! (Hub88's contract, RSA-signed), `/operator/v1/*` (operators, bearer
-//! tokens), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//! tokens), `/backoffice/*` (the back office's HTML pages, merged from
+//! `backoffice::pages`), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,7 +136,12 @@ const PLAIN_ERROR_BYTES_MAX: usize = 1024;
 /// its status, its headers (`Allow` on a 405) and its text as the message.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || edge::error::is_json(response.headers()) {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    // An HTML error page (the back office's) is meant for a person: kept.
+    if !(status.is_client_error() || status.is_server_error()) || edge::error::is_json(response.headers()) || html {
         return response;
     }
     let (mut parts, body) = response.into_parts();

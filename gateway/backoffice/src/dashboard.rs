@@ -84,7 +84,9 @@ pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
             }),
         }
     }
-    let bets: i64 = connection.query_row("SELECT COUNT(*) FROM movements WHERE kind = 'bet'", [], |row| row.get(0))?;
+    let bets: i64 = connection.query_row("SELECT COUNT(*) FROM movements WHERE kind = 'bet'", [], |row| {
+        row.get(0)
+    })?;
     let active_players: i64 = connection.query_row(
         "SELECT COUNT(DISTINCT player) FROM movements
          WHERE kind = 'bet' AND time_ms >= (SELECT COALESCE(MAX(time_ms), 0) FROM movements) - 86400000",
@@ -141,7 +143,11 @@ pub fn chart(values: &[f64]) -> String {
     const W: f64 = 120.0;
     const H: f64 = 32.0;
     let max = values.iter().copied().fold(1.0_f64, f64::max);
-    let step = if values.len() > 1 { W / (values.len() - 1) as f64 } else { W };
+    let step = if values.len() > 1 {
+        W / (values.len() - 1) as f64
+    } else {
+        W
+    };
     let points: Vec<String> = values
         .iter()
         .enumerate()

@@ -12,6 +12,8 @@ use crate::assets;
 /// Who is looking at a page: what the shell shows and the page may offer.
 #[derive(Clone, Debug)]
 pub struct Viewer {
+    /// The operator.
+    pub id: engine::OperatorId,
     /// The operator's name.
     pub name: String,
     /// Their role.
@@ -25,6 +27,12 @@ impl Viewer {
     /// rule: admins and finance). The API checks it again.
     pub fn may_approve(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Finance)
+    }
+
+    /// Whether the role reads the whole audit trail (the operator API's
+    /// rule: admins and compliance); others see their own actions.
+    pub fn reads_audit(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance)
     }
 }
 
@@ -95,7 +103,10 @@ pub fn head(title: &str) -> Markup {
 pub fn html_response(status: StatusCode, markup: Markup) -> Response {
     let mut response = (status, markup.into_string()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

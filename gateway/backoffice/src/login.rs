@@ -25,7 +25,8 @@ const GENERIC_FAILURE: &str = "Wrong username, password or code.";
 
 /// A verified hash of a password nobody has: an unknown name costs the
 /// same argon2 work as a known one.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$XxTfrgq2I1oG6tZpBx1P4wXl7Z2M1d9p3yN1b1uY3tE";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$XxTfrgq2I1oG6tZpBx1P4wXl7Z2M1d9p3yN1b1uY3tE";
 
 /// `GET /backoffice/login`: the form, with a fresh anti-forgery cookie.
 pub async fn form(State(state): State<AppState>) -> Response {

@@ -36,6 +36,7 @@ fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
         return Err(to_login());
     }
     Ok(Viewer {
+        id: session.operator,
         name: operator.name.to_string(),
         role: operator.role,
         csrf: session.csrf,
@@ -201,7 +202,9 @@ fn account(connection: &Connection, player: u64) -> Result<Option<Account>, Read
     };
     let wallets = connection
         .prepare_cached("SELECT currency, cash, bonus, reserved FROM balances WHERE player = ?1 ORDER BY currency")?
-        .query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+        .query_map(params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let movements = connection
         .prepare_cached(
@@ -224,7 +227,9 @@ fn account(connection: &Connection, player: u64) -> Result<Option<Account>, Read
             "SELECT source || ':' || ext_id, kind, state, amount_minor, currency FROM cashier_payments
              WHERE player = ?1 ORDER BY created_ms DESC LIMIT 20",
         )?
-        .query_map(params![id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?
+        .query_map(params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Account {
         currency,
@@ -413,15 +418,25 @@ pub async fn withdrawals(State(state): State<AppState>, headers: HeaderMap) -> R
     page("Withdrawals", "/backoffice/withdrawals", &viewer, body)
 }
 
-type AuditRow = (u64, u64, String, String, Option<String>, Option<String>, Option<String>, Option<String>, bool);
+type AuditRow = (
+    u64,
+    u64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
 
-fn audit_rows(connection: &Connection) -> Result<Vec<AuditRow>, ReadModelError> {
+fn audit_rows(connection: &Connection, only: Option<u32>) -> Result<Vec<AuditRow>, ReadModelError> {
     let rows = connection
         .prepare_cached(
             "SELECT seq, time_ms, operator_name, kind, target_type || ' ' || target, field, before, after, ok
-             FROM audit ORDER BY seq DESC LIMIT 100",
+             FROM audit WHERE (?1 IS NULL OR operator = ?1) ORDER BY seq DESC LIMIT 100",
         )?
-        .query_map([], |row| {
+        .query_map(params![only], |row| {
             Ok((
                 row.get::<_, i64>(0)? as u64,
                 row.get::<_, i64>(1)? as u64,
@@ -438,19 +453,22 @@ fn audit_rows(connection: &Connection) -> Result<Vec<AuditRow>, ReadModelError> 
     Ok(rows)
 }
 
-/// `GET /backoffice/audit`: the latest 100 operator actions, from the journal.
+/// `GET /backoffice/audit`: the latest 100 operator actions, from the
+/// journal: everyone's for the roles that read the audit trail (admins,
+/// compliance), the viewer's own for the others.
 pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let viewer = match viewer(&state, &headers) {
         Ok(viewer) => viewer,
         Err(redirect) => return redirect,
     };
-    let rows = match read(&state, audit_rows).await {
+    let only = (!viewer.reads_audit()).then_some(viewer.id.0);
+    let rows = match read(&state, move |c| audit_rows(c, only)).await {
         Ok((rows, _)) => rows,
         Err(error) => return error,
     };
     let body = html! {
         table.cardtable #audit {
-            caption { "Latest operator actions" }
+            caption { (if only.is_some() { "Your latest actions" } else { "Latest operator actions" }) }
             thead { tr {
                 th scope="col" { "Seq" } th scope="col" { "Time" } th scope="col" { "Operator" } th scope="col" { "Action" }
                 th scope="col" { "Target" } th scope="col" { "Change" } th scope="col" { "Result" }

@@ -115,7 +115,12 @@ impl Office {
     /// Creates an operator with `role` and enrols it; returns (id, token, TOTP).
     pub async fn enrolled(&self, name: &str, role: &str) -> (u32, String, totp_rs::TOTP) {
         let (status, made) = self
-            .api(self.admin(), Method::POST, "/operator/v1/operators", Some(json!({"name": name, "role": role})))
+            .api(
+                self.admin(),
+                Method::POST,
+                "/operator/v1/operators",
+                Some(json!({"name": name, "role": role})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
         let id = made["operator"].as_u64().unwrap() as u32;
@@ -127,7 +132,9 @@ impl Office {
     /// Sets operator `id`'s password with `token`; returns the TOTP it got.
     pub async fn enrol(&self, token: &str, id: u32, password: &str) -> totp_rs::TOTP {
         let path = format!("/operator/v1/operators/{id}/credentials");
-        let (status, reply) = self.api(token, Method::POST, &path, Some(json!({"password": password}))).await;
+        let (status, reply) = self
+            .api(token, Method::POST, &path, Some(json!({"password": password})))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{reply}");
         assert_eq!(reply["operator"], id);
         let uri = reply["otpauth_uri"].as_str().unwrap();
@@ -142,7 +149,14 @@ impl Office {
     }
 
     /// A request as a browser sends it, with `cookies` and form `fields`.
-    pub async fn browse(&self, method: Method, path: &str, cookies: &[(&str, &str)], fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+    pub async fn browse(
+        &self,
+        method: Method,
+        path: &str,
+        cookies: &[(&str, &str)],
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut request = self.http.request(method, format!("{}{path}", self.server().base));
         if !cookies.is_empty() {
             let line: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -152,7 +166,9 @@ impl Office {
             request = request.header(*name, *value);
         }
         if !fields.is_empty() {
-            let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields)
+                .finish();
             request = request
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body);
@@ -181,9 +197,20 @@ impl Office {
         assert_eq!(form.status, StatusCode::OK);
         let nonce = form.cookie("croupier_bo_login").expect("the form's cookie");
         assert_eq!(csrf_field(&form.body), nonce);
-        let fields = [("csrf", nonce.as_str()), ("username", username), ("password", password), ("totp", code)];
-        self.browse(Method::POST, "/backoffice/login", &[("croupier_bo_login", &nonce)], &fields, &[])
-            .await
+        let fields = [
+            ("csrf", nonce.as_str()),
+            ("username", username),
+            ("password", password),
+            ("totp", code),
+        ];
+        self.browse(
+            Method::POST,
+            "/backoffice/login",
+            &[("croupier_bo_login", &nonce)],
+            &fields,
+            &[],
+        )
+        .await
     }
 
     /// Logs in and returns the session cookie and its CSRF token.
@@ -198,7 +225,8 @@ impl Office {
     }
 
     pub async fn page(&self, session: &str, path: &str) -> Page {
-        self.browse(Method::GET, path, &[("croupier_bo", session)], &[], &[]).await
+        self.browse(Method::GET, path, &[("croupier_bo", session)], &[], &[])
+            .await
     }
 
     /// Requests a withdrawal for the player; returns its `<source>:<id>`.
@@ -224,7 +252,10 @@ async fn enrolment_is_an_admins_or_the_operators_own_and_bad_requests_change_not
     let (status, refused) = office
         .api(&viewer_token, Method::POST, &path, Some(json!({"password": PASSWORD})))
         .await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     let cases = [
         (json!({"password": "short"}), StatusCode::BAD_REQUEST),
         (json!({"password": "x".repeat(129)}), StatusCode::BAD_REQUEST),
@@ -236,15 +267,29 @@ async fn enrolment_is_an_admins_or_the_operators_own_and_bad_requests_change_not
         assert!(reply["error"]["code"].is_string(), "{reply}");
     }
     let (status, _) = office
-        .api(office.admin()(), Method::POST, "/operator/v1/operators/99/credentials", Some(json!({"password": PASSWORD})))
+        .api(
+            office.admin()(),
+            Method::POST,
+            "/operator/v1/operators/99/credentials",
+            Some(json!({"password": PASSWORD})),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = office.api("", Method::POST, &path, Some(json!({"password": PASSWORD}))).await;
+    let (status, _) = office
+        .api("", Method::POST, &path, Some(json!({"password": PASSWORD})))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The refused one was journaled as refused; the bad ones not at all.
     assert_eq!(office.server().commands_applied().await, applied + 1);
     // The audit trail names the credential changes, never their values.
-    let (_, trail) = office.api(office.admin()(), Method::GET, "/operator/v1/audit?kind=set_operator_credential", None).await;
+    let (_, trail) = office
+        .api(
+            office.admin()(),
+            Method::GET,
+            "/operator/v1/audit?kind=set_operator_credential",
+            None,
+        )
+        .await;
     let text = trail.to_string();
     assert!(text.contains("\"credential\""), "{text}");
     assert!(!text.contains("argon2"), "{text}");
@@ -258,14 +303,26 @@ async fn login_needs_password_and_a_fresh_totp_code_fails_alike_and_is_rate_limi
     let (_, _, guessed) = office.enrolled("guessed", "support").await;
 
     let to_login = office.browse(Method::GET, "/backoffice", &[], &[], &[]).await;
-    assert_eq!((to_login.status, to_login.location.as_deref()), (StatusCode::SEE_OTHER, Some("/backoffice/login")));
+    assert_eq!(
+        (to_login.status, to_login.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/backoffice/login"))
+    );
 
     let wrong_password = office.login("fin", "not the password!", &office.code(&totp)).await;
     let wrong_code = office.login("fin", PASSWORD, "000000").await;
     let unknown = office.login("nobody", PASSWORD, &office.code(&totp)).await;
     for failed in [&wrong_password, &wrong_code, &unknown] {
         assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
-        assert!(failed.body.contains("Wrong username, password or code."), "{}", failed.body);
+        assert!(
+            failed.body.starts_with("<!DOCTYPE html>"),
+            "a page for a person: {}",
+            failed.body
+        );
+        assert!(
+            failed.body.contains("Wrong username, password or code."),
+            "{}",
+            failed.body
+        );
         assert!(failed.cookie("croupier_bo").is_none());
     }
 
@@ -273,30 +330,53 @@ async fn login_needs_password_and_a_fresh_totp_code_fails_alike_and_is_rate_limi
     let form = office.browse(Method::GET, "/backoffice/login", &[], &[], &[]).await;
     let nonce = form.cookie("croupier_bo_login").unwrap();
     let code = office.code(&totp);
-    let fields = [("csrf", nonce.as_str()), ("username", "fin"), ("password", PASSWORD), ("totp", code.as_str())];
-    let forged = office.browse(Method::POST, "/backoffice/login", &[], &fields, &[]).await;
+    let fields = [
+        ("csrf", nonce.as_str()),
+        ("username", "fin"),
+        ("password", PASSWORD),
+        ("totp", code.as_str()),
+    ];
+    let forged = office
+        .browse(Method::POST, "/backoffice/login", &[], &fields, &[])
+        .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 
     let signed_in = office.login("fin", PASSWORD, &code).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
-    let line = signed_in.cookies.iter().find(|c| c.starts_with("croupier_bo=")).unwrap();
+    let line = signed_in
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("croupier_bo="))
+        .unwrap();
     assert!(line.contains("HttpOnly") && line.contains("SameSite=Strict"), "{line}");
-    assert!(!line.contains("Secure"), "cleartext: a Secure cookie would never come back: {line}");
+    assert!(
+        !line.contains("Secure"),
+        "cleartext: a Secure cookie would never come back: {line}"
+    );
     // The same code again opens nothing.
     let replayed = office.login("fin", PASSWORD, &code).await;
     assert_eq!(replayed.status, StatusCode::UNAUTHORIZED);
     // The next period's code does.
     office.server().advance(30_000);
-    assert_eq!(office.login("fin", PASSWORD, &office.code(&totp)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        office.login("fin", PASSWORD, &office.code(&totp)).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     // Five failures lock the name out, even with the right password and code.
     for _ in 0..5 {
-        assert_eq!(office.login("guessed", "wrong password!!", "123456").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            office.login("guessed", "wrong password!!", "123456").await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let locked = office.login("guessed", PASSWORD, &office.code(&guessed)).await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
     office.server().advance(15 * 60_000);
-    assert_eq!(office.login("guessed", PASSWORD, &office.code(&guessed)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        office.login("guessed", PASSWORD, &office.code(&guessed)).await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,59 +391,126 @@ async fn a_finance_session_approves_through_the_operator_api_and_a_read_only_one
     let (viewer, viewer_csrf) = office.session("viewer", &viewer_totp).await;
     let queue = office.page(&viewer, "/backoffice/withdrawals").await;
     assert!(queue.body.contains(&payment), "{}", queue.body);
-    assert!(!queue.body.contains("data-action"), "read-only sees no buttons: {}", queue.body);
+    assert!(
+        !queue.body.contains("data-action"),
+        "read-only sees no buttons: {}",
+        queue.body
+    );
     let forced = office
-        .browse(Method::POST, &approve, &[("croupier_bo", &viewer)], &[], &[("x-csrf-token", &viewer_csrf)])
+        .browse(
+            Method::POST,
+            &approve,
+            &[("croupier_bo", &viewer)],
+            &[],
+            &[("x-csrf-token", &viewer_csrf)],
+        )
         .await;
     assert_eq!(forced.status, StatusCode::FORBIDDEN, "{}", forced.body);
     assert!(forced.body.contains("\"forbidden\""), "{}", forced.body);
 
     let (fin, fin_csrf) = office.session("fin", &fin_totp).await;
     let queue = office.page(&fin, "/backoffice/withdrawals").await;
-    assert!(queue.body.contains(&format!("data-action=\"{approve}\"")), "{}", queue.body);
+    assert!(
+        queue.body.contains(&format!("data-action=\"{approve}\"")),
+        "{}",
+        queue.body
+    );
     let dashboard = office.page(&fin, "/backoffice").await;
-    assert!(dashboard.body.contains("data-figure=\"queue_depth\""), "{}", dashboard.body);
+    assert!(
+        dashboard.body.contains("data-figure=\"queue_depth\""),
+        "{}",
+        dashboard.body
+    );
     // A cookie alone, or a wrong token, changes nothing.
     let applied = office.server().commands_applied().await;
     for token in ["", "0123"] {
-        let headers: Vec<(&str, &str)> = if token.is_empty() { vec![] } else { vec![("x-csrf-token", token)] };
-        let refused = office.browse(Method::POST, &approve, &[("croupier_bo", &fin)], &[], &headers).await;
+        let headers: Vec<(&str, &str)> = if token.is_empty() {
+            vec![]
+        } else {
+            vec![("x-csrf-token", token)]
+        };
+        let refused = office
+            .browse(Method::POST, &approve, &[("croupier_bo", &fin)], &[], &headers)
+            .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(refused.body.contains("csrf_token_invalid"), "{}", refused.body);
     }
     assert_eq!(office.server().commands_applied().await, applied);
 
     let approved = office
-        .browse(Method::POST, &approve, &[("croupier_bo", &fin)], &[], &[("x-csrf-token", &fin_csrf)])
+        .browse(
+            Method::POST,
+            &approve,
+            &[("croupier_bo", &fin)],
+            &[],
+            &[("x-csrf-token", &fin_csrf)],
+        )
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
     assert!(approved.body.contains("\"approved\""), "{}", approved.body);
     let queue = office.page(&fin, "/backoffice/withdrawals").await;
     assert!(!queue.body.contains(&payment), "left the queue: {}", queue.body);
-    let player = office.page(&fin, &format!("/backoffice/players/{}", office.player())).await;
-    assert!(player.body.contains("75.00 EUR"), "cash after the withdrawal: {}", player.body);
+    let player = office
+        .page(&fin, &format!("/backoffice/players/{}", office.player()))
+        .await;
+    assert!(
+        player.body.contains("75.00 EUR"),
+        "cash after the withdrawal: {}",
+        player.body
+    );
     assert!(player.body.contains("approved"), "{}", player.body);
     let audit = office.page(&fin, "/backoffice/audit").await;
-    let row = audit.body.split("<tr").find(|row| row.contains("withdrawal_approve")).expect("the approval's row");
+    let row = audit
+        .body
+        .split("<tr")
+        .find(|row| row.contains("withdrawal_approve"))
+        .expect("the approval's row");
     assert!(row.contains(">fin<"), "by fin: {row}");
 
     // Search and a missing player.
-    let found = office.page(&fin, &format!("/backoffice/players?q={}", office.player())).await;
-    assert!(found.body.contains(&format!("/backoffice/players/{}", office.player())), "{}", found.body);
-    assert_eq!(office.page(&fin, "/backoffice/players/999").await.status, StatusCode::NOT_FOUND);
+    let found = office
+        .page(&fin, &format!("/backoffice/players?q={}", office.player()))
+        .await;
+    assert!(
+        found.body.contains(&format!("/backoffice/players/{}", office.player())),
+        "{}",
+        found.body
+    );
+    assert_eq!(
+        office.page(&fin, "/backoffice/players/999").await.status,
+        StatusCode::NOT_FOUND
+    );
     // Reads through the API with the session need no CSRF token.
-    let profile = office.page(&fin, &format!("/operator/v1/players/{}/rg", office.player())).await;
+    let profile = office
+        .page(&fin, &format!("/operator/v1/players/{}/rg", office.player()))
+        .await;
     assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
 
     // Logout needs the session's token, then the cookie opens nothing.
-    let refused = office.browse(Method::POST, "/backoffice/logout", &[("croupier_bo", &fin)], &[("csrf", "x")], &[]).await;
+    let refused = office
+        .browse(
+            Method::POST,
+            "/backoffice/logout",
+            &[("croupier_bo", &fin)],
+            &[("csrf", "x")],
+            &[],
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let out = office
-        .browse(Method::POST, "/backoffice/logout", &[("croupier_bo", &fin)], &[("csrf", &fin_csrf)], &[])
+        .browse(
+            Method::POST,
+            "/backoffice/logout",
+            &[("croupier_bo", &fin)],
+            &[("csrf", &fin_csrf)],
+            &[],
+        )
         .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(office.page(&fin, "/backoffice").await.status, StatusCode::SEE_OTHER);
-    let after = office.page(&fin, &format!("/operator/v1/players/{}/rg", office.player())).await;
+    let after = office
+        .page(&fin, &format!("/operator/v1/players/{}/rg", office.player()))
+        .await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -373,7 +520,9 @@ async fn the_dashboard_streams_figures_that_follow_the_ledger() {
     let office = Office::start(dir.path()).await;
     let (_, _, totp) = office.enrolled("fin", "finance").await;
     let (session, _) = office.session("fin", &totp).await;
-    let unauthenticated = office.browse(Method::GET, "/backoffice/dashboard/events", &[], &[], &[]).await;
+    let unauthenticated = office
+        .browse(Method::GET, "/backoffice/dashboard/events", &[], &[], &[])
+        .await;
     assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
     let response = office
         .http
@@ -383,7 +532,12 @@ async fn the_dashboard_streams_figures_that_follow_the_ledger() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let mut response = response;
     let mut text = String::new();
     while !text.contains("\n\n") {
@@ -404,8 +558,12 @@ async fn the_dashboard_streams_figures_that_follow_the_ledger() {
         next.push_str(&String::from_utf8_lossy(&chunk));
     }
     // Assets are embedded.
-    let css = office.browse(Method::GET, "/backoffice/assets/app.css", &[], &[], &[]).await;
+    let css = office
+        .browse(Method::GET, "/backoffice/assets/app.css", &[], &[], &[])
+        .await;
     assert_eq!(css.status, StatusCode::OK);
-    let htmx = office.browse(Method::GET, "/backoffice/assets/htmx.min.js", &[], &[], &[]).await;
+    let htmx = office
+        .browse(Method::GET, "/backoffice/assets/htmx.min.js", &[], &[], &[])
+        .await;
     assert!(htmx.body.starts_with("var htmx="), "{}", &htmx.body[..40]);
 }

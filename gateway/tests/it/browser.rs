@@ -75,11 +75,16 @@ async fn start_driver(path: &PathBuf) -> (Driver, u16) {
     (driver, port)
 }
 
-async fn browser(port: u16) -> Client {
+/// A browser session: a desktop window (1280 × 900), or a phone's viewport
+/// (375 × 812, Chromium's device emulation) with `phone`.
+async fn browser(port: u16, phone: bool) -> Client {
     let mut options = json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--window-size=1280,900", "--hide-scrollbars"]
     });
+    if phone {
+        options["mobileEmulation"] = json!({"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2.0}});
+    }
     for binary in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
         if std::path::Path::new(binary).exists() {
             options["binary"] = json!(binary);
@@ -88,8 +93,7 @@ async fn browser(port: u16) -> Client {
     }
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), options);
-    ClientBuilder::rustls()
-        .expect("a TLS connector")
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
@@ -124,22 +128,58 @@ async fn wait_text(client: &Client, selector: &str, ok: impl Fn(&str) -> bool) -
 }
 
 async fn login(client: &Client, office: &Office, name: &str, totp: &totp_rs::TOTP) {
-    client.goto(&format!("{}/backoffice/login", office.server().base)).await.unwrap();
+    client
+        .goto(&format!("{}/backoffice/login", office.server().base))
+        .await
+        .unwrap();
     wait_for(client, "#username").await.send_keys(name).await.unwrap();
-    client.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    client
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
     let code = office.code(totp);
-    client.find(Locator::Css("#totp")).await.unwrap().send_keys(&code).await.unwrap();
-    client.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#totp"))
+        .await
+        .unwrap()
+        .send_keys(&code)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for(client, "section#figures").await;
 }
 
 /// Whether the page is wider than the viewport.
 async fn overflows(client: &Client) -> bool {
     let wider = client
-        .execute("return document.documentElement.scrollWidth > document.documentElement.clientWidth;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+            vec![],
+        )
         .await
         .unwrap();
     wider.as_bool().unwrap_or(true)
+}
+
+/// Opens each page and checks that the viewport is `width` px wide and the
+/// page no wider.
+async fn check_widths(client: &Client, base: &str, pages: &[String], width: u64) {
+    let inner = client.execute("return window.innerWidth;", vec![]).await.unwrap();
+    assert_eq!(inner.as_u64(), Some(width), "the viewport");
+    for page in pages {
+        client.goto(&format!("{base}{page}")).await.unwrap();
+        wait_for(client, "main").await;
+        assert!(!overflows(client).await, "{page} overflows at {width} px");
+    }
 }
 
 async fn shoot(client: &Client, name: &str) {
@@ -159,7 +199,7 @@ async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths(
     let (_, _, fin_totp) = office.enrolled("fin", "finance").await;
     let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
     let (_driver, port) = start_driver(&driver_path).await;
-    let client = browser(port).await;
+    let client = browser(port, false).await;
     let base = office.server().base.clone();
     let player = office.player();
 
@@ -176,8 +216,18 @@ async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths(
 
     // Find the player and open their 360.
     client.goto(&format!("{base}/backoffice/players")).await.unwrap();
-    wait_for(&client, "#q").await.send_keys(&player.to_string()).await.unwrap();
-    client.find(Locator::Css("form.search button")).await.unwrap().click().await.unwrap();
+    wait_for(&client, "#q")
+        .await
+        .send_keys(&player.to_string())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let link = format!("#results a[href='/backoffice/players/{player}']");
     wait_text(&client, "#results caption", |t| t == "1 players").await;
     wait_for(&client, &link).await.click().await.unwrap();
@@ -189,14 +239,24 @@ async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths(
     let payment = office.withdrawal("wd-1", "20.00").await;
     client.goto(&format!("{base}/backoffice/withdrawals")).await.unwrap();
     let row = format!("tr[data-payment='{payment}']");
-    wait_for(&client, &format!("{row} button.approve")).await.click().await.unwrap();
+    wait_for(&client, &format!("{row} button.approve"))
+        .await
+        .click()
+        .await
+        .unwrap();
     wait_text(&client, "#flash", |t| t.contains("approved")).await;
     client.goto(&format!("{base}/backoffice/withdrawals")).await.unwrap();
     wait_text(&client, "#queue caption", |t| t == "0 awaiting approval").await;
-    client.goto(&format!("{base}/backoffice/players/{player}")).await.unwrap();
+    client
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
     wait_text(&client, "[data-field=cash_EUR]", |t| t == "77.00 EUR").await;
     client.goto(&format!("{base}/backoffice/audit")).await.unwrap();
-    wait_text(&client, "#audit tr[data-kind=withdrawal_approve]", |t| t.contains("fin")).await;
+    wait_text(&client, "#audit tr[data-kind=withdrawal_approve]", |t| {
+        t.contains("fin")
+    })
+    .await;
 
     // Every main page, at desktop and phone widths, without overflow.
     let pages = [
@@ -205,33 +265,37 @@ async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths(
         format!("/backoffice/players/{player}"),
         "/backoffice/withdrawals".to_owned(),
         "/backoffice/audit".to_owned(),
-        "/backoffice/login".to_owned(),
     ];
-    for (width, height) in [(1280, 900), (375, 812)] {
-        client.set_window_size(width, height).await.unwrap();
-        let inner = client.execute("return window.innerWidth;", vec![]).await.unwrap();
-        assert_eq!(inner.as_u64(), Some(width as u64), "the viewport is {width} px wide");
-        for page in &pages {
-            client.goto(&format!("{base}{page}")).await.unwrap();
-            wait_for(&client, "main").await;
-            assert!(!overflows(&client).await, "{page} overflows at {width} px");
-        }
-    }
-    client.goto(&format!("{base}/backoffice")).await.unwrap();
-    wait_for(&client, "section#figures").await;
-    shoot(&client, "dashboard-phone").await;
-    client.goto(&format!("{base}/backoffice/players/{player}")).await.unwrap();
-    wait_for(&client, "[data-api$='/rg'][data-loaded=true]").await;
-    shoot(&client, "player-360-phone").await;
+    check_widths(&client, &base, &pages, 1280).await;
+    // The phone: its own session (a code of the next period).
+    office.server().advance(30_000);
+    let phone = browser(port, true).await;
+    phone.goto(&format!("{base}/backoffice/login")).await.unwrap();
+    wait_for(&phone, "#username").await;
+    assert!(!overflows(&phone).await, "the login form overflows at 375 px");
+    login(&phone, &office, "fin", &fin_totp).await;
+    check_widths(&phone, &base, &pages, 375).await;
+    phone.goto(&format!("{base}/backoffice")).await.unwrap();
+    wait_for(&phone, "section#figures").await;
+    shoot(&phone, "dashboard-phone").await;
+    phone.goto(&format!("{base}/backoffice/players/{player}")).await.unwrap();
+    wait_for(&phone, "[data-api$='/rg'][data-loaded=true]").await;
+    shoot(&phone, "player-360-phone").await;
+    phone.close().await.unwrap();
 
     // A read-only operator sees no approve button; forcing the API fails.
-    client.set_window_size(1280, 900).await.unwrap();
     client.delete_all_cookies().await.unwrap();
     login(&client, &office, "viewer", &viewer_totp).await;
     let other = office.withdrawal("wd-2", "5.00").await;
     client.goto(&format!("{base}/backoffice/withdrawals")).await.unwrap();
     wait_for(&client, &format!("tr[data-payment='{other}']")).await;
-    assert!(client.find_all(Locator::Css("button.approve")).await.unwrap().is_empty());
+    assert!(
+        client
+            .find_all(Locator::Css("button.approve"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let forced = client
         .execute_async(
             "const done = arguments[arguments.length - 1];
