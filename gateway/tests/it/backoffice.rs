@@ -268,7 +268,7 @@ async fn enrolment_is_an_admins_or_the_operators_own_and_bad_requests_change_not
     }
     let (status, _) = office
         .api(
-            office.admin()(),
+            office.admin(),
             Method::POST,
             "/operator/v1/operators/99/credentials",
             Some(json!({"password": PASSWORD})),
@@ -284,7 +284,7 @@ async fn enrolment_is_an_admins_or_the_operators_own_and_bad_requests_change_not
     // The audit trail names the credential changes, never their values.
     let (_, trail) = office
         .api(
-            office.admin()(),
+            office.admin(),
             Method::GET,
             "/operator/v1/audit?kind=set_operator_credential",
             None,

@@ -25,6 +25,8 @@ use crate::outcome::{
 
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
+// Commands 64–67 were assigned to work landing beside the back office's 68
+// (whichever lands last sets this to the highest tag + 1).
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 69;
 /// The next free [`Outcome`] tag.
