@@ -80,8 +80,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
         password_hash.as_str(),
         &totp_secret.0[..],
         operator.0,
-        crate::history::clamp(committed.envelope.seq),
-        crate::history::clamp(committed.envelope.time_ms),
+        i64::try_from(committed.envelope.seq).unwrap_or(i64::MAX),
+        i64::try_from(committed.envelope.time_ms).unwrap_or(i64::MAX),
     ])?;
     Ok(())
 }

@@ -278,7 +278,10 @@ async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths(
     phone.goto(&format!("{base}/backoffice")).await.unwrap();
     wait_for(&phone, "section#figures").await;
     shoot(&phone, "dashboard-phone").await;
-    phone.goto(&format!("{base}/backoffice/players/{player}")).await.unwrap();
+    phone
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
     wait_for(&phone, "[data-api$='/rg'][data-loaded=true]").await;
     shoot(&phone, "player-360-phone").await;
     phone.close().await.unwrap();
