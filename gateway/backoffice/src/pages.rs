@@ -8,6 +8,10 @@
 //! Buttons post to the operator API ([`crate::sessions`]); a role the API
 //! would refuse is not shown them.
 
+// A page's early answer (the login redirect, an error page) is the
+// response itself, made at most once per request: boxing it buys nothing.
+#![allow(clippy::result_large_err)]
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
