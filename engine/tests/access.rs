@@ -1014,3 +1014,57 @@ fn rsa_and_hash_aggregator_keys_survive_journal_replay_and_a_snapshot() {
     );
     assert_eq!(restored.access().aggregator(SourceId(4)).unwrap().credential, hash_key);
 }
+
+fn set_credential(target: OperatorId, by: OperatorId) -> Command {
+    Command::Access(access::Command::SetOperatorCredential {
+        target,
+        password_hash: engine::PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g").unwrap(),
+        totp_secret: Secret([3; 32]),
+        operator: by,
+    })
+}
+
+#[test]
+fn credentials_are_set_by_an_admin_or_the_operator_themself_and_change_no_state() {
+    let mut h = Harness::set_up();
+    let before = h.ledger.access().clone();
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "cred-1", set_credential(SUPPORT, ADMIN)),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        h.apply(SourceId(3), "cred-2", set_credential(SUPPORT, SUPPORT)),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "cred-3", set_credential(ADMIN, ADMIN)),
+        Outcome::Accepted
+    );
+    let cases = [
+        // Only an admin sets another operator's credential.
+        (set_credential(ADMIN, SUPPORT), Rejection::NotPermitted),
+        (set_credential(SUPPORT, OperatorId::SYSTEM), Rejection::UnknownOperator),
+        (set_credential(SUPPORT, OperatorId(9)), Rejection::UnknownOperator),
+        (set_credential(OperatorId(9), ADMIN), Rejection::UnknownOperator),
+    ];
+    for (n, (command, rejection)) in cases.into_iter().enumerate() {
+        let outcome = h.apply(SourceId(3), &format!("bad-cred-{n}"), command);
+        assert_eq!(outcome, Outcome::Rejected(rejection), "case {n}");
+    }
+    // A disabled operator sets not even their own.
+    assert!(h.apply(ADMIN_SOURCE, "dis-1", disable(SUPPORT, ADMIN)).is_ok());
+    let disabled = h.apply(SourceId(3), "cred-4", set_credential(SUPPORT, SUPPORT));
+    assert_eq!(disabled, Outcome::Rejected(Rejection::NotPermitted));
+    // The ledger keeps no credential: only the role changed since.
+    let mut expected = before;
+    expected.follow(
+        &h.config,
+        h.log.iter().rev().nth(1).unwrap(),
+        &Outcome::OperatorChanged {
+            role_before: Role::Support,
+            seq: h.seq - 1,
+        },
+    );
+    assert_eq!(h.ledger.access(), &expected);
+    assert_eq!(h.replay().digest(), h.ledger.digest());
+}

@@ -10,7 +10,8 @@
 //!
 //! Routes: `/wallet/v1/*` (aggregators, HMAC-signed), `/hub88/{aggregator}/*`
 //! (Hub88's contract, RSA-signed), `/operator/v1/*` (operators, bearer
-//! tokens), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//! tokens), `/backoffice/*` (the back office's HTML pages, merged from
+//! `backoffice::pages`), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let timeout = state.config.request_timeout();
     let openapi = OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into());
     let routes = edge::route::router(crate::routes::routes(), &state)
+        .merge(backoffice::pages())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
@@ -134,7 +136,12 @@ const PLAIN_ERROR_BYTES_MAX: usize = 1024;
 /// its status, its headers (`Allow` on a 405) and its text as the message.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || edge::error::is_json(response.headers()) {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    // An HTML error page (the back office's) is meant for a person: kept.
+    if !(status.is_client_error() || status.is_server_error()) || edge::error::is_json(response.headers()) || html {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -22,6 +22,7 @@ impl OpenApi for ApiDoc {
         doc.merge(payments::Doc::openapi());
         doc.merge(risk::Doc::openapi());
         doc.merge(games::Doc::openapi());
+        doc.merge(backoffice::Doc::openapi());
         doc.merge(Ops::openapi());
         edge::route::document(&mut doc, &crate::routes::routes());
         doc

@@ -264,6 +264,14 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     if let Some(registry) = exclusion_registry(&config)? {
         modules.insert(registry);
     }
+    backoffice::install(
+        &mut modules,
+        backoffice::Settings {
+            // Over cleartext TCP a Secure cookie would never come back.
+            secure_cookies: config.tls,
+            ..backoffice::Settings::default()
+        },
+    );
     let cashier = cashier(&config)?;
     if let Some(cashier) = &cashier {
         modules.insert(cashier.clone());

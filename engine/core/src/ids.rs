@@ -240,6 +240,13 @@ bounded_text_id!(
     Name,
     64
 );
+bounded_text_id!(
+    /// An operator's back-office password as a PHC string (argon2id: the
+    /// algorithm, its parameters, the salt and the hash). The gateway hashes;
+    /// the ledger only stores it, bounded, and never sees the password.
+    PasswordHash,
+    128
+);
 
 fn check_id_text(text: &str, max: usize) -> Result<(), IdError> {
     if text.is_empty() {

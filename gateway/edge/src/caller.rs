@@ -10,7 +10,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use engine::{Command, ExtId, OperatorId, Outcome, Request, Role, SourceId};
 
 use crate::error::ApiError;
@@ -42,23 +42,40 @@ impl Caller {
     }
 }
 
-/// Finds the operator of the request's bearer token and checks that its
-/// role is one of `allowed`: 401 without a known token, 403
-/// `operator_disabled` for a disabled operator's, 403 with another role.
-pub fn authenticate(state: &AppState, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
-    let token = headers
+/// Finds the operator of the request's bearer token, or without one of its
+/// browser session ([`crate::browser`]), and checks that its role is one of
+/// `allowed`: 401 without a known token or session, 403 `operator_disabled`
+/// for a disabled operator, 403 with another role (or a browser's change
+/// without its CSRF token).
+pub fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    allowed: &[Role],
+) -> Result<Caller, ApiError> {
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("missing_token", "an operator bearer token is required"))?;
-    let digest = tokens::digest(token);
+        .filter(|token| !token.is_empty());
     let view = state.view.read();
-    let (id, operator) = view
-        .access
-        .operator_by_token(&digest)
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "unknown operator token"))?;
+    let (id, operator) = match bearer {
+        Some(token) => view
+            .access
+            .operator_by_token(&tokens::digest(token))
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "unknown operator token"))?,
+        None => {
+            let id = state
+                .browser_operator(headers, method)?
+                .ok_or_else(|| ApiError::unauthorized("missing_token", "an operator bearer token is required"))?;
+            let operator = view
+                .access
+                .operator(id)
+                .ok_or_else(|| ApiError::unauthorized("invalid_session", "the session's operator is unknown"))?;
+            (id, operator)
+        }
+    };
     if operator.role == Role::Disabled {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

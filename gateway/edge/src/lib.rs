@@ -9,7 +9,8 @@
 //! - [`error`]: the one error shape, `{"error": {"code", "message"}}`;
 //! - [`body`]: JSON request bodies, bounded and parsed strictly;
 //! - [`caller`]: the authenticated operator ([`Caller`]), found by bearer
-//!   token and checked against the route's roles before the handler runs;
+//!   token (or a browser session, [`browser`]) and checked against the
+//!   route's roles before the handler runs;
 //! - [`route`]: a route table row (handler, access, OpenAPI operation, all
 //!   in one place) and the router built from rows;
 //! - [`state`]: [`AppState`], what every handler can reach (the sequencer,
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod body;
+pub mod browser;
 pub mod caller;
 pub mod change;
 pub mod directory;

@@ -85,15 +85,15 @@ crate::responses! {
 crate::responses! {
     /// An operator route any role may call.
     BearerErrors {
-        401 => error, "missing_token or invalid_token";
+        401 => error, "missing_token or invalid_token (a back-office session: session_expired)";
     }
 }
 
 crate::responses! {
     /// An operator route limited to some roles.
     RoleErrors {
-        401 => error, "missing_token or invalid_token";
-        403 => error, "forbidden: the operator's role may not do this";
+        401 => error, "missing_token or invalid_token (a back-office session: session_expired)";
+        403 => error, "forbidden: the operator's role may not do this; operator_disabled; csrf_token_invalid (a back-office session's change without its x-csrf-token)";
     }
 }
 

@@ -152,7 +152,7 @@ async fn require_role(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match authenticate(&state, request.headers(), roles) {
+    match authenticate(&state, request.headers(), request.method(), roles) {
         Ok(caller) => {
             request.extensions_mut().insert::<Caller>(caller);
             next.run(request).await

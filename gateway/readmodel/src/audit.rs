@@ -590,6 +590,13 @@ fn access_change(tx: &Transaction<'_>, command: &access::Command, outcome: &Outc
                 ..Change::default()
             }
         }
+        // Neither the hash nor the secret is shown: only that it was set.
+        access::Command::SetOperatorCredential { target, .. } => Change {
+            target: Some(Target::Operator(*target)),
+            field: Some("credential".into()),
+            after: Some("set".into()),
+            ..Change::default()
+        },
     })
 }
 

@@ -30,7 +30,9 @@
 //! every deposit and withdrawal with its provider, reference and
 //! approvals (the withdrawal queue and the payout outbox). [`risk`] runs
 //! the AML rules as records arrive (alerts with their evidence), scores
-//! players for fraud, and keeps the case queue.
+//! players for fraud, and keeps the case queue. [`credentials`] keeps the
+//! operators' back-office logins (argon2id hash, TOTP secret), which the
+//! ledger validates but does not keep.
 //!
 //! The projection is the file's writer; the one exception is the risk
 //! module's own rows (rule settings and cases, operators' work that the
@@ -40,6 +42,7 @@
 
 pub mod audit;
 pub mod cashier;
+pub mod credentials;
 pub mod history;
 pub mod kyc;
 pub mod logins;

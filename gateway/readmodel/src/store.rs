@@ -112,6 +112,9 @@ pub const MIGRATIONS: &[&str] = &[
     // notes (`crate::risk`). A file made before it is rebuilt
     // (`REBUILT_BEFORE`), so the rules have seen every record.
     crate::risk::MIGRATION,
+    // 10: the operators' back-office credentials (`crate::credentials`).
+    // Only journals written after it hold any, so no rebuild.
+    crate::credentials::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

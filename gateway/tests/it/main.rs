@@ -5,8 +5,10 @@
 
 mod support;
 
+mod backoffice;
 mod backpressure;
 mod bad_input;
+mod browser;
 mod connections;
 mod evolution;
 mod games;

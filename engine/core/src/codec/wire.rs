@@ -13,8 +13,8 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PlayerId, ProviderCode, Reason,
-    RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
+    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId, ProviderCode,
+    Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, games, gaming, payments, players, rg};
@@ -26,8 +26,10 @@ use crate::outcome::{
 
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
+// Commands 64–67 were assigned to work landing beside the back office's 68
+// (whichever lands last sets this to the highest tag + 1).
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 67;
+pub const TAG_COMMAND: u16 = 69;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
@@ -65,7 +67,7 @@ macro_rules! text_codec {
         }
     )*};
 }
-text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey, ProviderCode, Title);
+text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey, ProviderCode, Title, PasswordHash);
 
 macro_rules! digest_codec {
     ($($ty:ident),*) => {$(
@@ -311,6 +313,7 @@ codec_enum_tagged!(access::Command, "Command": u16 {
     43 => SetOperatorRole { target, role, operator },
     44 => DisableOperator { target, operator },
     45 => RotateOperatorToken { target, token, operator },
+    68 => SetOperatorCredential { target, password_hash, totp_secret, operator },
 });
 codec_enum_tagged!(games::Command, "Command": u16 {
     64 => UpsertProvider { provider, operator },

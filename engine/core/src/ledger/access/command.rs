@@ -1,7 +1,7 @@
 //! The access domain's commands (operators, aggregators, game sessions)
 //! and the types they carry.
 
-use crate::ids::{HashKey, Name, OperatorId, PlayerId, RsaPublicKeyDer, Secret, SourceId, TokenHash};
+use crate::ids::{HashKey, Name, OperatorId, PasswordHash, PlayerId, RsaPublicKeyDer, Secret, SourceId, TokenHash};
 use crate::money::Currency;
 
 /// What the access domain can be asked to do. Every one names the operator
@@ -78,6 +78,23 @@ pub enum Command {
         /// Who rotates it.
         operator: OperatorId,
     },
+    /// Sets an operator's back-office login credential: a password hash
+    /// and a TOTP secret, replacing any earlier one. An admin sets anyone's,
+    /// any other enabled operator only their own. The ledger validates and
+    /// journals it but keeps nothing (the access image does not change):
+    /// the back office's read model projects it from the journal.
+    SetOperatorCredential {
+        /// The operator whose credential it is.
+        target: OperatorId,
+        /// The password's argon2id hash (PHC string).
+        password_hash: PasswordHash,
+        /// The TOTP (RFC 6238) shared secret. Like an aggregator's HMAC key
+        /// it must be kept in the clear to check codes, so it is in the
+        /// journal: protect the data directory accordingly.
+        totp_secret: Secret,
+        /// Who sets it.
+        operator: OperatorId,
+    },
 }
 
 impl Command {
@@ -89,7 +106,8 @@ impl Command {
             | Command::CreateAggregator { .. }
             | Command::SetOperatorRole { .. }
             | Command::DisableOperator { .. }
-            | Command::RotateOperatorToken { .. } => None,
+            | Command::RotateOperatorToken { .. }
+            | Command::SetOperatorCredential { .. } => None,
         }
     }
 
@@ -102,6 +120,7 @@ impl Command {
             Command::SetOperatorRole { .. } => "set_operator_role",
             Command::DisableOperator { .. } => "disable_operator",
             Command::RotateOperatorToken { .. } => "rotate_operator_token",
+            Command::SetOperatorCredential { .. } => "set_operator_credential",
         }
     }
 
@@ -110,7 +129,8 @@ impl Command {
         match self {
             Command::SetOperatorRole { target, .. }
             | Command::DisableOperator { target, .. }
-            | Command::RotateOperatorToken { target, .. } => Some(*target),
+            | Command::RotateOperatorToken { target, .. }
+            | Command::SetOperatorCredential { target, .. } => Some(*target),
             Command::CreateOperator { .. } | Command::CreateAggregator { .. } | Command::IssueSession { .. } => None,
         }
     }

@@ -243,7 +243,10 @@ impl Access {
                 self.operator_tokens.remove(&old);
                 self.operator_tokens.insert(*token, target);
             }
-            Command::CreateOperator { .. } | Command::CreateAggregator { .. } | Command::IssueSession { .. } => {}
+            Command::CreateOperator { .. }
+            | Command::CreateAggregator { .. }
+            | Command::IssueSession { .. }
+            | Command::SetOperatorCredential { .. } => {}
         }
     }
 
@@ -407,7 +410,29 @@ impl Ledger {
             Command::SetOperatorRole { operator, .. }
             | Command::DisableOperator { operator, .. }
             | Command::RotateOperatorToken { operator, .. } => self.change_operator(ctx, command, *operator),
+            Command::SetOperatorCredential { target, operator, .. } => self.set_operator_credential(*target, *operator),
         }
+    }
+
+    /// Accepts an operator's back-office credential: the target exists and
+    /// the one who sets it is an enabled admin, or the target themself (and
+    /// enabled). Nothing is kept: the journal holds the credential.
+    fn set_operator_credential(&mut self, target: OperatorId, by: OperatorId) -> Applied {
+        let Some(setter) = self.access.operator(by) else {
+            return rejected(Rejection::UnknownOperator);
+        };
+        let permitted = match setter.role {
+            Role::Disabled => false,
+            Role::Admin => true,
+            _ => by == target,
+        };
+        if !permitted {
+            return rejected(Rejection::NotPermitted);
+        }
+        if self.access.operator(target).is_none() {
+            return rejected(Rejection::UnknownOperator);
+        }
+        (Outcome::Accepted, Detail::Plain)
     }
 
     /// Changes an operator's role, disables it, or rotates its token.

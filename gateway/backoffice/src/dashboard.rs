@@ -1,0 +1,234 @@
+//! The live dashboard's figures, read from the read model: per currency
+//! the deposits, withdrawals paid, GGR (stakes − prizes, rollbacks netted)
+//! and bets; players with a bet in the last 24 hours; the withdrawal
+//! approval queue's depth. [`events`] sends them to an open page as
+//! server-sent events, with bets per second over each interval and a
+//! chart of the last minute.
+//!
+//! The sums scan the movements; fine for this slice, a projection of
+//! running totals is what a large operator needs (the reports slice).
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use edge::AppState;
+use maud::{Markup, html};
+use readmodel::ReadModelError;
+use rusqlite::Connection;
+
+use crate::layout::{money, trusted};
+
+/// Per-currency totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CurrencyFigures {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Deposits credited, minor units.
+    pub deposits_minor: i64,
+    /// Withdrawals approved or completed, minor units.
+    pub withdrawals_minor: i64,
+    /// Stakes − prizes (rollbacks netted), minor units.
+    pub ggr_minor: i64,
+}
+
+/// What the dashboard shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Per currency, by code.
+    pub currencies: Vec<CurrencyFigures>,
+    /// Bets accepted so far.
+    pub bets: u64,
+    /// Players with a bet in the 24 hours before the latest movement.
+    pub active_players: u64,
+    /// Withdrawals waiting for approval.
+    pub queue_depth: u64,
+    /// The read model's sequence number they are current to.
+    pub as_of_seq: u64,
+}
+
+/// Reads the figures.
+pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT currency,
+            COALESCE(SUM(CASE WHEN kind IN ('deposit', 'deposit_confirm') THEN cash_delta END), 0),
+            COALESCE(-SUM(CASE WHEN kind IN ('bet', 'win', 'rollback') THEN cash_delta + bonus_delta END), 0)
+         FROM movements GROUP BY currency ORDER BY currency",
+    )?;
+    let mut currencies = statement
+        .query_map([], |row| {
+            Ok(CurrencyFigures {
+                currency: row.get(0)?,
+                deposits_minor: row.get(1)?,
+                ggr_minor: row.get(2)?,
+                withdrawals_minor: 0,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut paid = connection.prepare_cached(
+        "SELECT currency, SUM(amount_minor) FROM cashier_payments
+         WHERE kind = 'withdrawal' AND state IN ('approved', 'completed') GROUP BY currency",
+    )?;
+    for row in paid.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))? {
+        let (currency, minor) = row?;
+        match currencies.iter_mut().find(|c| c.currency == currency) {
+            Some(figures) => figures.withdrawals_minor = minor,
+            None => currencies.push(CurrencyFigures {
+                currency,
+                withdrawals_minor: minor,
+                ..CurrencyFigures::default()
+            }),
+        }
+    }
+    let bets: i64 = connection.query_row("SELECT COUNT(*) FROM movements WHERE kind = 'bet'", [], |row| {
+        row.get(0)
+    })?;
+    let active_players: i64 = connection.query_row(
+        "SELECT COUNT(DISTINCT player) FROM movements
+         WHERE kind = 'bet' AND time_ms >= (SELECT COALESCE(MAX(time_ms), 0) FROM movements) - 86400000",
+        [],
+        |row| row.get(0),
+    )?;
+    let queue_depth: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM cashier_payments WHERE kind = 'withdrawal' AND state = 'requested'",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(Figures {
+        currencies,
+        bets: bets.max(0) as u64,
+        active_players: active_players.max(0) as u64,
+        queue_depth: queue_depth.max(0) as u64,
+        as_of_seq: 0,
+    })
+}
+
+/// The figures as the dashboard's cards; `rates` the bets per second of
+/// the last samples (newest last), for the chart.
+pub fn cards(figures: &Figures, rates: &[f64]) -> Markup {
+    let rate = rates.last().copied().unwrap_or(0.0);
+    html! {
+        div.cards data-as-of=(figures.as_of_seq) {
+            div.card { h2 { "Bets per second" } p.figure data-figure="bets_per_s" { (format!("{rate:.1}")) } (trusted(chart(rates))) }
+            div.card { h2 { "Bets" } p.figure data-figure="bets" { (figures.bets) } }
+            div.card { h2 { "Active players (24 h)" } p.figure data-figure="active_players" { (figures.active_players) } }
+            div.card { h2 { "Approval queue" } p.figure data-figure="queue_depth" { a href="/backoffice/withdrawals" { (figures.queue_depth) } } }
+        }
+        table.cardtable {
+            caption { "Money by currency (as of sequence " (figures.as_of_seq) ")" }
+            thead { tr { th scope="col" { "Currency" } th scope="col" { "Deposits" } th scope="col" { "Withdrawals paid" } th scope="col" { "GGR" } } }
+            tbody {
+                @for c in &figures.currencies {
+                    tr {
+                        td data-label="Currency" { (c.currency) }
+                        td data-label="Deposits" data-figure=(format!("deposits_{}", c.currency)) { (money(c.deposits_minor, &c.currency)) }
+                        td data-label="Withdrawals paid" { (money(c.withdrawals_minor, &c.currency)) }
+                        td data-label="GGR" data-figure=(format!("ggr_{}", c.currency)) { (money(c.ggr_minor, &c.currency)) }
+                    }
+                }
+                @if figures.currencies.is_empty() {
+                    tr { td colspan="4" { "No money has moved yet." } }
+                }
+            }
+        }
+    }
+}
+
+/// A sparkline of `values` as inline SVG (scaled to its maximum).
+pub fn chart(values: &[f64]) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 32.0;
+    let max = values.iter().copied().fold(1.0_f64, f64::max);
+    let step = if values.len() > 1 {
+        W / (values.len() - 1) as f64
+    } else {
+        W
+    };
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, H - (v / max) * (H - 2.0) - 1.0))
+        .collect();
+    format!(
+        "<svg class=\"spark\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"bets per second, last minute\"><polyline fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
+        points.join(" ")
+    )
+}
+
+/// Reads the figures, current to every write acknowledged before now.
+pub async fn current(state: &AppState) -> Result<Figures, edge::ApiError> {
+    let (mut figures, as_of) = edge::reads::read(state, read).await?;
+    figures.as_of_seq = as_of;
+    Ok(figures)
+}
+
+/// Samples kept for the chart (a minute at the default interval).
+const SAMPLES_MAX: usize = 60;
+
+struct Feed {
+    state: AppState,
+    every: Duration,
+    last: Option<(u64, u64)>,
+    rates: Vec<f64>,
+    first: bool,
+}
+
+/// `GET /backoffice/dashboard/events`: the cards as an HTML fragment in a
+/// `figures` event every interval, while the session lasts and the server
+/// is not stopping.
+pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Ok(back_office) = crate::of(&state) else {
+        return edge::ApiError::internal("the back office is not installed").into_response();
+    };
+    if back_office.sessions.current(&headers, state.now_ms()).is_none() {
+        return edge::ApiError::unauthorized("session_expired", "sign in first").into_response();
+    }
+    let feed = Feed {
+        state,
+        every: Duration::from_millis(back_office.settings.dashboard_every_ms.max(100)),
+        last: None,
+        rates: Vec::new(),
+        first: true,
+    };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        if !feed.first {
+            tokio::time::sleep(feed.every).await;
+        }
+        feed.first = false;
+        if !feed.state.ready.load(Ordering::Relaxed) {
+            return None;
+        }
+        let figures = current(&feed.state).await.ok()?;
+        let now = feed.state.now_ms();
+        let rate = match feed.last {
+            Some((bets, at)) if now > at => figures.bets.saturating_sub(bets) as f64 * 1000.0 / (now - at) as f64,
+            _ => 0.0,
+        };
+        feed.last = Some((figures.bets, now));
+        feed.rates.push(rate);
+        if feed.rates.len() > SAMPLES_MAX {
+            feed.rates.remove(0);
+        }
+        let event = Event::default()
+            .event("figures")
+            .data(cards(&figures, &feed.rates).into_string());
+        Some((Ok::<Event, Infallible>(event), feed))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chart_scales_to_its_maximum_and_survives_no_samples() {
+        let svg = chart(&[0.0, 2.0, 4.0]);
+        assert!(svg.contains("points=\"0.0,31.0 60.0,16.0 120.0,1.0\""), "{svg}");
+        assert!(chart(&[]).contains("points=\"\""));
+    }
+}

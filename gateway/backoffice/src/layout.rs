@@ -1,0 +1,142 @@
+//! The page shell every back-office page shares: head (viewport, embedded
+//! stylesheet and scripts), the navigation, the signed-in operator with
+//! the logout form, and the CSRF token htmx sends with every request.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use engine::Role;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::assets;
+
+/// Who is looking at a page: what the shell shows and the page may offer.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    /// The operator.
+    pub id: engine::OperatorId,
+    /// The operator's name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+impl Viewer {
+    /// Whether the role may approve and reject withdrawals (the cashier's
+    /// rule: admins and finance). The API checks it again.
+    pub fn may_approve(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Finance)
+    }
+
+    /// Whether the role reads the whole audit trail (the operator API's
+    /// rule: admins and compliance); others see their own actions.
+    pub fn reads_audit(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance)
+    }
+}
+
+/// The navigation: (path, label).
+const NAV: &[(&str, &str)] = &[
+    ("/backoffice", "Dashboard"),
+    ("/backoffice/players", "Players"),
+    ("/backoffice/withdrawals", "Withdrawals"),
+    ("/backoffice/audit", "Audit"),
+];
+
+/// A full page for a signed-in viewer.
+pub fn page(title: &str, current: &str, viewer: &Viewer, body: Markup) -> Response {
+    let csrf_headers = serde_json::json!({ edge::browser::CSRF_HEADER: viewer.csrf }).to_string();
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body hx-headers=(csrf_headers) {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    span.brand { "Croupier" }
+                    nav aria-label="Main" {
+                        ul {
+                            @for (path, label) in NAV {
+                                li {
+                                    @if *path == current {
+                                        a href=(path) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(path) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form.logout method="post" action="/backoffice/logout" {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        span.who { (viewer.name) " · " (viewer.role.name()) }
+                        button type="submit" { "Sign out" }
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    div #flash role="status" aria-live="polite" {}
+                    (body)
+                }
+            }
+        }
+    };
+    html_response(StatusCode::OK, markup)
+}
+
+/// The document head.
+pub fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Croupier back office" }
+            link rel="stylesheet" href=(assets::url("app.css"));
+            script src=(assets::url("htmx.min.js")) defer {}
+            script src=(assets::url("app.js")) defer {}
+        }
+    }
+}
+
+/// An HTML response that no other site may frame or cache.
+pub fn html_response(status: StatusCode, markup: Markup) -> Response {
+    let mut response = (status, markup.into_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+/// A money amount in minor units as text in `currency`.
+pub fn money(minor: i64, currency: &str) -> String {
+    match engine::Currency::from_code(currency) {
+        Some(c) => format!("{} {currency}", engine::Amount::from_minor(minor).to_decimal(c)),
+        None => format!("{minor} (minor) {currency}"),
+    }
+}
+
+/// A time in ms since the epoch as RFC 3339 (UTC, seconds).
+pub fn when(ms: u64) -> String {
+    let secs = (ms / 1000) as i64;
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Raw markup that is known safe (our own SVG).
+pub fn trusted(text: String) -> PreEscaped<String> {
+    PreEscaped(text)
+}

@@ -1,0 +1,314 @@
+//! The back office in a real browser: headless Chromium driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`, installed by
+//! `scripts/install-browser`). One browser session walks the main flows:
+//! log in with a TOTP code, watch the dashboard count bets as they arrive,
+//! find a player and open their 360, approve a withdrawal and see the
+//! queue, the balance and the audit trail change, check every main page at
+//! 1280 and 375 px for horizontal overflow, and a read-only operator who
+//! sees no approve button and is refused when forcing the API. Screenshots
+//! land in `target/backoffice-screenshots/`.
+//!
+//! Without chromedriver the test fails in CI (`CI` set) and is skipped
+//! with a notice elsewhere.
+
+use crate::backoffice::{Office, PASSWORD};
+use crate::support::Http;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+}
+
+/// chromedriver: `CROUPIER_CHROMEDRIVER`, or on the `PATH`.
+fn chromedriver() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CROUPIER_CHROMEDRIVER") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|path| path.is_file())
+}
+
+/// The target directory this test was built into (`<target>/debug/deps/<exe>`).
+fn screenshots_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let target = exe.ancestors().nth(3).expect("<target>/<profile>/deps/<exe>");
+    let dir = target.join("backoffice-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A chromedriver process, stopped on drop.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_driver(path: &PathBuf) -> (Driver, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (driver, port)
+}
+
+/// A browser session: a desktop window (1280 × 900), or a phone's viewport
+/// (375 × 812, Chromium's device emulation) with `phone`.
+async fn browser(port: u16, phone: bool) -> Client {
+    let mut options = json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,900", "--hide-scrollbars"]
+    });
+    if phone {
+        options["mobileEmulation"] = json!({"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2.0}});
+    }
+    for binary in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if std::path::Path::new(binary).exists() {
+            options["binary"] = json!(binary);
+            break;
+        }
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session")
+}
+
+/// Waits until `selector` matches, up to 10 s.
+async fn wait_for(client: &Client, selector: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .every(Duration::from_millis(50))
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector} did not appear: {e}"))
+}
+
+/// Waits until the text of `selector` satisfies `ok`, up to 10 s.
+async fn wait_text(client: &Client, selector: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = match client.find(Locator::Css(selector)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if ok(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{selector}: {text:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn login(client: &Client, office: &Office, name: &str, totp: &totp_rs::TOTP) {
+    client
+        .goto(&format!("{}/backoffice/login", office.server().base))
+        .await
+        .unwrap();
+    wait_for(client, "#username").await.send_keys(name).await.unwrap();
+    client
+        .find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    let code = office.code(totp);
+    client
+        .find(Locator::Css("#totp"))
+        .await
+        .unwrap()
+        .send_keys(&code)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(client, "section#figures").await;
+}
+
+/// Whether the page is wider than the viewport.
+async fn overflows(client: &Client) -> bool {
+    let wider = client
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wider.as_bool().unwrap_or(true)
+}
+
+/// Opens each page and checks that the viewport is `width` px wide and the
+/// page no wider.
+async fn check_widths(client: &Client, base: &str, pages: &[String], width: u64) {
+    let inner = client.execute("return window.innerWidth;", vec![]).await.unwrap();
+    assert_eq!(inner.as_u64(), Some(width), "the viewport");
+    for page in pages {
+        client.goto(&format!("{base}{page}")).await.unwrap();
+        wait_for(client, "main").await;
+        assert!(!overflows(client).await, "{page} overflows at {width} px");
+    }
+}
+
+async fn shoot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshots_dir().join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths() {
+    let Some(driver_path) = chromedriver() else {
+        assert!(!in_ci(), "chromedriver is missing: run scripts/install-browser");
+        eprintln!("skipped: no chromedriver (run scripts/install-browser)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let (_, _, fin_totp) = office.enrolled("fin", "finance").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let (_driver, port) = start_driver(&driver_path).await;
+    let client = browser(port, false).await;
+    let base = office.server().base.clone();
+    let player = office.player();
+
+    // Log in; the dashboard counts bets as they arrive.
+    login(&client, &office, "fin", &fin_totp).await;
+    wait_text(&client, "[data-figure=bets]", |t| t == "0").await;
+    for n in 1..=3 {
+        let bet = office.world.bet(Http::V1, &format!("bet-{n}"), "1.00", "round-1").await;
+        assert_eq!(bet.status, reqwest::StatusCode::OK, "{}", bet.text());
+    }
+    wait_text(&client, "[data-figure=bets]", |t| t == "3").await;
+    wait_text(&client, "[data-figure=ggr_EUR]", |t| t == "3.00 EUR").await;
+    shoot(&client, "dashboard-desktop").await;
+
+    // Find the player and open their 360.
+    client.goto(&format!("{base}/backoffice/players")).await.unwrap();
+    wait_for(&client, "#q")
+        .await
+        .send_keys(&player.to_string())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.search button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = format!("#results a[href='/backoffice/players/{player}']");
+    wait_text(&client, "#results caption", |t| t == "1 players").await;
+    wait_for(&client, &link).await.click().await.unwrap();
+    wait_for(&client, "[data-api$='/rg'][data-loaded=true]").await;
+    wait_text(&client, "[data-field=cash_EUR]", |t| t == "97.00 EUR").await;
+    shoot(&client, "player-360-desktop").await;
+
+    // Approve a withdrawal from the queue.
+    let payment = office.withdrawal("wd-1", "20.00").await;
+    client.goto(&format!("{base}/backoffice/withdrawals")).await.unwrap();
+    let row = format!("tr[data-payment='{payment}']");
+    wait_for(&client, &format!("{row} button.approve"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_text(&client, "#flash", |t| t.contains("approved")).await;
+    client.goto(&format!("{base}/backoffice/withdrawals")).await.unwrap();
+    wait_text(&client, "#queue caption", |t| t == "0 awaiting approval").await;
+    client
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
+    wait_text(&client, "[data-field=cash_EUR]", |t| t == "77.00 EUR").await;
+    client.goto(&format!("{base}/backoffice/audit")).await.unwrap();
+    wait_text(&client, "#audit tr[data-kind=withdrawal_approve]", |t| {
+        t.contains("fin")
+    })
+    .await;
+
+    // Every main page, at desktop and phone widths, without overflow.
+    let pages = [
+        "/backoffice".to_owned(),
+        "/backoffice/players".to_owned(),
+        format!("/backoffice/players/{player}"),
+        "/backoffice/withdrawals".to_owned(),
+        "/backoffice/audit".to_owned(),
+    ];
+    check_widths(&client, &base, &pages, 1280).await;
+    // The phone: its own session (a code of the next period).
+    office.server().advance(30_000);
+    let phone = browser(port, true).await;
+    phone.goto(&format!("{base}/backoffice/login")).await.unwrap();
+    wait_for(&phone, "#username").await;
+    assert!(!overflows(&phone).await, "the login form overflows at 375 px");
+    login(&phone, &office, "fin", &fin_totp).await;
+    check_widths(&phone, &base, &pages, 375).await;
+    phone.goto(&format!("{base}/backoffice")).await.unwrap();
+    wait_for(&phone, "section#figures").await;
+    shoot(&phone, "dashboard-phone").await;
+    phone
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
+    wait_for(&phone, "[data-api$='/rg'][data-loaded=true]").await;
+    shoot(&phone, "player-360-phone").await;
+    phone.close().await.unwrap();
+
+    // A read-only operator sees no approve button; forcing the API fails.
+    client.delete_all_cookies().await.unwrap();
+    login(&client, &office, "viewer", &viewer_totp).await;
+    let other = office.withdrawal("wd-2", "5.00").await;
+    client.goto(&format!("{base}/backoffice/withdrawals")).await.unwrap();
+    wait_for(&client, &format!("tr[data-payment='{other}']")).await;
+    assert!(
+        client
+            .find_all(Locator::Css("button.approve"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let forced = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const token = JSON.parse(document.body.getAttribute('hx-headers'))['x-csrf-token'];
+             fetch(arguments[0], {method: 'POST', credentials: 'same-origin', headers: {'x-csrf-token': token}})
+               .then(r => r.json().then(b => done([r.status, b.error && b.error.code])));",
+            vec![json!(format!("/cashier/v1/withdrawals/{other}/approve"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced, json!([403, "forbidden"]));
+    client.close().await.unwrap();
+}
