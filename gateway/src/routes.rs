@@ -14,6 +14,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(operator::routes());
     routes.extend(pam::routes());
     routes.extend(payments::routes());
+    routes.extend(crate::cluster::routes::routes());
     routes.extend(ops::routes());
     routes
 }

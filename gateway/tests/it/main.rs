@@ -7,6 +7,7 @@ mod support;
 
 mod backpressure;
 mod bad_input;
+mod cluster;
 mod connections;
 mod evolution;
 mod hub88;
