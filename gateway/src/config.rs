@@ -176,7 +176,9 @@ impl std::str::FromStr for Peer {
 
 impl<'de> Deserialize<'de> for Peer {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Peer, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -228,7 +230,10 @@ impl ClusterConfig {
 
     /// The API URL of node `id`, if it is a member.
     pub fn api_url(&self, id: u64) -> Option<&str> {
-        self.peers.iter().find(|peer| peer.id == id).map(|peer| peer.api_url.as_str())
+        self.peers
+            .iter()
+            .find(|peer| peer.id == id)
+            .map(|peer| peer.api_url.as_str())
     }
 }
 
@@ -267,7 +272,9 @@ fn resolve_cluster(args: &ServeArgs, file: ClusterFile) -> Result<Option<Cluster
         args.cluster_peers.clone()
     };
     if !peers.iter().any(|peer| peer.id == node_id) {
-        return Err(ConfigError::Invalid("the cluster peers must name this node (id=raft_addr=api_url)"));
+        return Err(ConfigError::Invalid(
+            "the cluster peers must name this node (id=raft_addr=api_url)",
+        ));
     }
     let mut ids: Vec<u64> = peers.iter().map(|peer| peer.id).collect();
     ids.sort_unstable();
@@ -275,26 +282,43 @@ fn resolve_cluster(args: &ServeArgs, file: ClusterFile) -> Result<Option<Cluster
     if ids.len() != peers.len() || !matches!(peers.len(), 1 | 3 | 5) {
         return Err(ConfigError::Invalid("a cluster has 1, 3 or 5 peers with distinct ids"));
     }
-    let secret = match (args.cluster_secret.clone().or(file.secret), args.cluster_secret_file.clone().or(file.secret_file)) {
+    let secret = match (
+        args.cluster_secret.clone().or(file.secret),
+        args.cluster_secret_file.clone().or(file.secret_file),
+    ) {
         (Some(secret), _) => secret.into_bytes(),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?;
             text.trim().as_bytes().to_vec()
         }
-        (None, None) => return Err(ConfigError::Invalid("a cluster node needs cluster secret or secret_file")),
+        (None, None) => {
+            return Err(ConfigError::Invalid(
+                "a cluster node needs cluster secret or secret_file",
+            ));
+        }
     };
     if secret.len() < CLUSTER_SECRET_MIN_BYTES {
         return Err(ConfigError::Invalid("the cluster secret must be at least 16 bytes"));
     }
     let config = ClusterConfig {
         node_id,
-        name: args.cluster_name.clone().or(file.name).unwrap_or_else(|| "croupier".into()),
+        name: args
+            .cluster_name
+            .clone()
+            .or(file.name)
+            .unwrap_or_else(|| "croupier".into()),
         raft_listen,
         peers,
         secret,
         heartbeat_ms: args.cluster_heartbeat_ms.or(file.heartbeat_ms).unwrap_or(100),
-        election_timeout_min_ms: args.cluster_election_timeout_min_ms.or(file.election_timeout_min_ms).unwrap_or(1_000),
-        election_timeout_max_ms: args.cluster_election_timeout_max_ms.or(file.election_timeout_max_ms).unwrap_or(2_000),
+        election_timeout_min_ms: args
+            .cluster_election_timeout_min_ms
+            .or(file.election_timeout_min_ms)
+            .unwrap_or(1_000),
+        election_timeout_max_ms: args
+            .cluster_election_timeout_max_ms
+            .or(file.election_timeout_max_ms)
+            .unwrap_or(2_000),
         commit_timeout_ms: file.commit_timeout_ms.unwrap_or(4_000),
     };
     if config.name.is_empty()

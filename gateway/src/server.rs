@@ -694,7 +694,11 @@ fn advertise_http3(router: Router, port: u16) -> Router {
 /// repeats one gets the recorded outcome): profiles are journaled data, so
 /// a later release with new values changes nothing an old journal replays
 /// to, and a profile an operator set is never replaced.
-pub(crate) async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView, now_ms: u64) -> Result<(), ServeError> {
+pub(crate) async fn ship_jurisdiction_profiles(
+    engine: &Engine,
+    view: &SharedView,
+    now_ms: u64,
+) -> Result<(), ServeError> {
     let commands = pam::jurisdictions::shipped_commands(&view.read(), now_ms);
     let bootstrap = |e: &dyn std::fmt::Display| ServeError::Bootstrap(e.to_string());
     for (id, command) in commands {
@@ -714,7 +718,11 @@ pub(crate) async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedVie
 
 /// Creates the first operator (admin) of an empty ledger; returns the path
 /// of its token file either way.
-pub(crate) async fn first_operator(engine: &Engine, view: &SharedView, dir: &std::path::Path) -> Result<PathBuf, ServeError> {
+pub(crate) async fn first_operator(
+    engine: &Engine,
+    view: &SharedView,
+    dir: &std::path::Path,
+) -> Result<PathBuf, ServeError> {
     let path = dir.join(tokens::FIRST_TOKEN_FILE);
     if view.read().access.operators_len() > 0 {
         tracing::info!(path = %path.display(), "operators exist; the first operator token was written to this file");

@@ -1,7 +1,7 @@
 //! The online commands: `croupier-admin` as a client of a running server's
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
-//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`]) over one
+//! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -16,6 +16,7 @@ mod output;
 
 mod audit;
 mod cashier;
+mod cluster;
 mod jurisdictions;
 mod kyc;
 mod limits;
@@ -96,6 +97,9 @@ pub enum Command {
     /// Withdrawals: list (the approval queue), approve, reject.
     #[command(subcommand)]
     Withdrawals(cashier::WithdrawalsCommand),
+    /// The replication group: status, transfer-leader.
+    #[command(subcommand)]
+    Cluster(cluster::Command),
 }
 
 /// Runs an online command.
@@ -119,6 +123,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
         Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
+        Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }
 

@@ -66,7 +66,13 @@ impl Rpc {
 pub trait Transport: Clone + Send + Sync + 'static {
     /// Sends `body` as `rpc` to node `target` at `addr` (its raft address).
     /// An error means the peer could not be reached or refused the call.
-    fn call(&self, target: u64, addr: &str, rpc: Rpc, body: Vec<u8>) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+    fn call(
+        &self,
+        target: u64,
+        addr: &str,
+        rpc: Rpc,
+        body: Vec<u8>,
+    ) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
 }
 
 /// Why a received RPC was refused before Raft saw it.
@@ -167,7 +173,12 @@ pub async fn answer(raft: &Raft, rpc: Rpc, body: &[u8]) -> Result<Vec<u8>, Refus
         }
         Rpc::TransferLeader => {
             let request: TransferLeaderRequest<TypeConfig> = decode(body).map_err(undecodable)?;
-            encode(&raft.handle_transfer_leader(request).await.map_err(|error| error.to_string()))
+            encode(
+                &raft
+                    .handle_transfer_leader(request)
+                    .await
+                    .map_err(|error| error.to_string()),
+            )
         }
     };
     Ok(reply)

@@ -200,7 +200,11 @@ impl Node {
             snapshot_policy: openraft::SnapshotPolicy::Never,
             ..Default::default()
         };
-        let config = Arc::new(config.validate().map_err(|error| NodeError::Settings(error.to_string()))?);
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|error| NodeError::Settings(error.to_string()))?,
+        );
         let raft = Raft::new(settings.id, config, Network::new(transport), store, machine)
             .await
             .map_err(raft_error)?;
@@ -297,7 +301,11 @@ impl Node {
     /// The raft address of member `id`.
     pub fn member_addr(&self, id: u64) -> Option<String> {
         let metrics = self.raft.metrics().borrow_watched().clone();
-        metrics.membership_config.nodes().find(|(member, _)| **member == id).map(|(_, node)| node.addr.clone())
+        metrics
+            .membership_config
+            .nodes()
+            .find(|(member, _)| **member == id)
+            .map(|(_, node)| node.addr.clone())
     }
 
     /// Waits until this node leads in a term with its lease (a quorum
@@ -313,7 +321,9 @@ impl Node {
                     metrics.state == ServerState::Leader
                         && metrics.current_leader == Some(metrics.id)
                         && metrics.last_applied.map(|log_id| log_id.index) == metrics.last_log_index
-                        && metrics.last_applied.is_some_and(|log_id| log_id.leader_id.term == metrics.current_term)
+                        && metrics
+                            .last_applied
+                            .is_some_and(|log_id| log_id.leader_id.term == metrics.current_term)
                 },
                 "leading with every entry applied",
             )
@@ -359,7 +369,13 @@ impl Node {
         let deadline = tokio::time::Instant::now() + within;
         let mut metrics = self.raft.metrics();
         loop {
-            if self.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).last_seq >= seq {
+            if self
+                .progress
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .last_seq
+                >= seq
+            {
                 return true;
             }
             if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
@@ -370,7 +386,12 @@ impl Node {
 
     /// Every member's id.
     pub fn member_ids(&self) -> BTreeSet<u64> {
-        self.raft.metrics().borrow_watched().membership_config.voter_ids().collect()
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .voter_ids()
+            .collect()
     }
 
     /// Stops Raft.

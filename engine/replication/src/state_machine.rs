@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use engine::durable::{self, SnapshotPolicy};
-use engine::outcome::Outcome;
 use engine::ledger::LedgerImage;
+use engine::outcome::Outcome;
 use engine::sequencer::Committed;
 use engine::{Config, Ledger, record, snapshot};
 use futures_util::{Stream, StreamExt};
@@ -221,7 +221,8 @@ impl LedgerStateMachine {
         image.encode(&mut bytes);
         drop(image);
         let rebuild = || {
-            let image = LedgerImage::decode_format(&bytes, snapshot::SNAPSHOT_FORMAT_VERSION).map_err(snapshot_error)?;
+            let image =
+                LedgerImage::decode_format(&bytes, snapshot::SNAPSHOT_FORMAT_VERSION).map_err(snapshot_error)?;
             Ledger::from_image(image, &self.config).map_err(snapshot_error)
         };
         // The machine's own first: if that fails, the node must not go on.

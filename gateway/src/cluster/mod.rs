@@ -311,7 +311,9 @@ async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>)
         let leads = status.role == Role::Leader && status.leader == Some(me);
         match leading.take() {
             Some((term, sequencer)) if !leads || status.term != term => {
-                supervision.gate.set(Leadership::Following(leader_url(handle, status.leader)));
+                supervision
+                    .gate
+                    .set(Leadership::Following(leader_url(handle, status.leader)));
                 tracing::warn!(term, now = status.term, leader = ?status.leader, "no longer the leader: writes are turned away");
                 step_down(sequencer).await;
                 continue;
@@ -333,7 +335,11 @@ async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>)
                     match Sequencer::start(office.ledger, sink, move || clock(), supervision.sequencer) {
                         Ok(sequencer) => {
                             supervision.gate.set(Leadership::Leading(sequencer.handle()));
-                            tracing::info!(term = office.term, last_seq, "took office: this node leads and takes writes");
+                            tracing::info!(
+                                term = office.term,
+                                last_seq,
+                                "took office: this node leads and takes writes"
+                            );
                             leading = Some((office.term, sequencer));
                             bootstrap(&supervision).await;
                         }
@@ -343,7 +349,9 @@ async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>)
                 Ok(None) => {}
                 Err(error) => tracing::error!(%error, "could not take office"),
             },
-            None => supervision.gate.set(Leadership::Following(leader_url(handle, status.leader))),
+            None => supervision
+                .gate
+                .set(Leadership::Following(leader_url(handle, status.leader))),
         }
         tokio::select! {
             () = tokio::time::sleep(SUPERVISE_EVERY) => {}
@@ -361,7 +369,9 @@ async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>)
 async fn step_down(sequencer: Sequencer<ReplicatedSink>) {
     match tokio::task::spawn_blocking(move || sequencer.shutdown()).await {
         Ok(Ok(_)) => tracing::info!("sequencer stopped"),
-        Ok(Err(error)) => tracing::warn!(%error, "sequencer stopped after a failed commit (those requests are in doubt)"),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "sequencer stopped after a failed commit (those requests are in doubt)")
+        }
         Err(error) => tracing::error!(%error, "the sequencer's shutdown task failed"),
     }
 }
@@ -376,7 +386,8 @@ async fn bootstrap(supervision: &Supervision) {
     }
     if supervision.ship_jurisdiction_profiles
         && let Err(error) =
-            crate::server::ship_jurisdiction_profiles(&supervision.engine, &supervision.view, (supervision.clock)()).await
+            crate::server::ship_jurisdiction_profiles(&supervision.engine, &supervision.view, (supervision.clock)())
+                .await
     {
         tracing::error!(%error, "shipping the jurisdiction profiles");
     }

@@ -169,7 +169,10 @@ pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): Json
     let request: TransferRequest = decode(&body)?;
     let status = handle.node.status();
     if status.role != NodeRole::Leader || status.leader != Some(status.id) {
-        let leader = status.leader.and_then(|id| handle.config.api_url(id)).map(str::to_owned);
+        let leader = status
+            .leader
+            .and_then(|id| handle.config.api_url(id))
+            .map(str::to_owned);
         return Err(ApiError::not_leader(leader, state.config.retry_after_s));
     }
     if request.to == status.id || !status.members.iter().any(|member| member.id == request.to) {
@@ -178,7 +181,11 @@ pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): Json
             format!("node {} is not another member of the group", request.to),
         ));
     }
-    handle.node.transfer_leader(request.to).await.map_err(ApiError::internal)?;
+    handle
+        .node
+        .transfer_leader(request.to)
+        .await
+        .map_err(ApiError::internal)?;
     tracing::info!(from = status.id, to = request.to, "leadership transfer asked");
     Ok(json_response(
         StatusCode::ACCEPTED,
@@ -207,21 +214,37 @@ pub fn render_metrics(handle: &ClusterHandle) -> String {
         "The leader's node id as this node knows it (0: none).",
         status.leader.unwrap_or(0),
     );
-    gauge("croupier_cluster_last_log_index", "The last index in this node's Raft log.", status.last_log_index.unwrap_or(0));
+    gauge(
+        "croupier_cluster_last_log_index",
+        "The last index in this node's Raft log.",
+        status.last_log_index.unwrap_or(0),
+    );
     gauge(
         "croupier_cluster_committed_index",
         "The last Raft index committed by a majority, as this node knows.",
         status.committed_index.unwrap_or(0),
     );
-    gauge("croupier_cluster_applied_index", "The last Raft index applied to this node's ledger.", status.applied_index.unwrap_or(0));
-    gauge("croupier_cluster_applied_seq", "The last sequence number applied to this node's ledger.", status.applied_seq);
+    gauge(
+        "croupier_cluster_applied_index",
+        "The last Raft index applied to this node's ledger.",
+        status.applied_index.unwrap_or(0),
+    );
+    gauge(
+        "croupier_cluster_applied_seq",
+        "The last sequence number applied to this node's ledger.",
+        status.applied_seq,
+    );
     let _ = writeln!(
         text,
         "# HELP croupier_cluster_member_lag_entries Log entries a member lacks of the leader's log (on the leader).\n# TYPE croupier_cluster_member_lag_entries gauge"
     );
     for member in &status.members {
         if let Some(lag) = member.lag_entries {
-            let _ = writeln!(text, "croupier_cluster_member_lag_entries{{member=\"{}\"}} {lag}", member.id);
+            let _ = writeln!(
+                text,
+                "croupier_cluster_member_lag_entries{{member=\"{}\"}} {lag}",
+                member.id
+            );
         }
     }
     text

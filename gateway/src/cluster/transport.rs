@@ -195,24 +195,47 @@ fn authenticate(credentials: &Credentials, headers: &HeaderMap, body: &[u8]) -> 
         ApiError::new(status, code, why.to_owned())
     };
     if cluster != Some(credentials.cluster.as_str()) {
-        return Err(refuse(StatusCode::FORBIDDEN, "other_cluster", "the call names another cluster"));
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "other_cluster",
+            "the call names another cluster",
+        ));
     }
     let from = from.and_then(|id| id.parse::<u64>().ok());
     let Some(from) = from.filter(|id| credentials.members.contains(id) && *id != credentials.node_id) else {
-        return Err(refuse(StatusCode::FORBIDDEN, "not_a_member", "the sender is not a member of this cluster"));
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "not_a_member",
+            "the sender is not a member of this cluster",
+        ));
     };
     let to = header(headers, TO_HEADER).and_then(|id| id.parse::<u64>().ok());
     if to != Some(credentials.node_id) {
-        return Err(refuse(StatusCode::FORBIDDEN, "other_node", "the call is for another node"));
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "other_node",
+            "the call is for another node",
+        ));
     }
     let timestamp = header(headers, signature::TIMESTAMP_HEADER).and_then(|t| t.parse::<u64>().ok());
     let mac = header(headers, signature::SIGNATURE_HEADER).and_then(|mac| hex::decode(mac).ok());
     let (Some(timestamp), Some(mac)) = (timestamp, mac) else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "bad_signature", "the call is not signed"));
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "the call is not signed",
+        ));
     };
     let signed = credentials.signed_bytes(from, credentials.node_id, body);
-    signature::verify(&credentials.secret, timestamp, &signed, &mac, now_ms(), SIGNATURE_WINDOW_MS)
-        .map_err(|error| refuse(StatusCode::UNAUTHORIZED, "bad_signature", &error.to_string()))
+    signature::verify(
+        &credentials.secret,
+        timestamp,
+        &signed,
+        &mac,
+        now_ms(),
+        SIGNATURE_WINDOW_MS,
+    )
+    .map_err(|error| refuse(StatusCode::UNAUTHORIZED, "bad_signature", &error.to_string()))
 }
 
 async fn receive(

@@ -148,7 +148,7 @@ impl Group {
         if reply.status() != StatusCode::OK {
             return None;
         }
-        reply.json().await.ok()
+        serde_json::from_slice(&reply.bytes().await.ok()?).ok()
     }
 
     /// The id of the member that says it leads (among the live ones), within `wait`.
@@ -187,7 +187,7 @@ impl Group {
             .request(method, format!("{base}{path}"))
             .bearer_auth(&self.admin);
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.header("content-type", "application/json").body(body.to_string());
         }
         request.send().await.unwrap()
     }
@@ -252,10 +252,15 @@ impl Wallet {
     async fn set_up(group: &Group, base: &str) -> Wallet {
         use reqwest::Method;
         let created = group
-            .op(base, Method::POST, "/operator/v1/aggregators", Some(json!({"name": "acme"})))
+            .op(
+                base,
+                Method::POST,
+                "/operator/v1/aggregators",
+                Some(json!({"name": "acme"})),
+            )
             .await;
         assert_eq!(created.status(), StatusCode::CREATED);
-        let created: Value = created.json().await.unwrap();
+        let created: Value = serde_json::from_slice(&created.bytes().await.unwrap()).unwrap();
         let secret: [u8; 32] = hex::decode(created["secret"].as_str().unwrap())
             .unwrap()
             .try_into()
@@ -272,8 +277,9 @@ impl Wallet {
                 Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
             )
             .await
-            .json()
+            .bytes()
             .await
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
             .unwrap();
         let player = player["player"].as_u64().unwrap();
         let funded = group
@@ -293,8 +299,9 @@ impl Wallet {
                 Some(json!({"player": player, "currency": "EUR", "aggregator": aggregator.id, "ttl_ms": 3_600_000})),
             )
             .await
-            .json()
+            .bytes()
             .await
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
             .unwrap();
         Wallet {
             aggregator,
@@ -364,7 +371,10 @@ fn signed_headers(secret: &str, cluster: &str, from: u64, to: u64, body: &[u8]) 
         ("x-croupier-node", from.to_string()),
         ("x-croupier-target", to.to_string()),
         ("x-croupier-timestamp", timestamp.to_string()),
-        ("x-croupier-signature", protocol::signature::sign(&key, timestamp, &signed)),
+        (
+            "x-croupier-signature",
+            protocol::signature::sign(&key, timestamp, &signed),
+        ),
     ]
 }
 
@@ -376,7 +386,12 @@ fn cash_of(reply: &[u8]) -> String {
 /// One leader-kill round: bets under way, the leader killed, a new one
 /// within the limit, every bet acknowledged, the old leader back as a
 /// follower. Returns the fail-over time.
-async fn kill_round(group: &mut Group, wallet: &Wallet, round: usize, acknowledged: &mut BTreeMap<String, Vec<u8>>) -> Duration {
+async fn kill_round(
+    group: &mut Group,
+    wallet: &Wallet,
+    round: usize,
+    acknowledged: &mut BTreeMap<String, Vec<u8>>,
+) -> Duration {
     let old = group.leader(Duration::from_secs(10)).await.expect("a leader");
     let mut base = group.member(old).api();
     for n in 0..15 {
@@ -450,14 +465,17 @@ async fn check_group(group: &Group, wallet: &Wallet, acknowledged: &BTreeMap<Str
     // balance (a follower's read says how current it is).
     let converged = group.converged().await;
     let digests: Vec<&String> = converged.values().map(|(_, digest)| digest).collect();
-    assert!(digests.windows(2).all(|w| w[0] == w[1]), "digests differ: {converged:?}");
+    assert!(
+        digests.windows(2).all(|w| w[0] == w[1]),
+        "digests differ: {converged:?}"
+    );
     for member in group.live() {
         let path = format!("/operator/v1/players/{}/balance?currency=EUR", wallet.player);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let reply = group.op(&member.api(), reqwest::Method::GET, &path, None).await;
             assert_eq!(reply.status(), StatusCode::OK, "node {}", member.id);
-            let balance: Value = reply.json().await.unwrap();
+            let balance: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
             if balance["cash"] == expected.as_str() {
                 assert!(balance["as_of_seq"].as_u64().is_some(), "{balance}");
                 break;
@@ -474,6 +492,8 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
     let leader = group.leader(Duration::from_secs(10)).await.unwrap();
     let leader_api = group.member(leader).api();
     let wallet = Wallet::set_up(&group, &leader_api).await;
+    // (A follower checks the game-launch token in its own copy first.)
+    group.converged().await;
 
     // A follower turns writes away, naming the leader; it serves reads.
     let follower = group.members.iter().find(|m| m.id != leader).unwrap();
@@ -492,7 +512,7 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(refused.headers()["x-croupier-leader"], leader_api.as_str());
-    let body: Value = refused.json().await.unwrap();
+    let body: Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "not_leader");
     assert_eq!(body["error"]["leader"], leader_api.as_str());
     let status = group.status(follower).await.unwrap();
@@ -510,7 +530,11 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
         .unwrap();
     assert!(metrics.contains("croupier_cluster_is_leader 1"), "{metrics}");
 
-    let rounds = if std::env::var("CROUPIER_SOAK").is_ok_and(|v| v == "1") { 20 } else { 1 };
+    let rounds = if std::env::var("CROUPIER_SOAK").is_ok_and(|v| v == "1") {
+        20
+    } else {
+        1
+    };
     let mut acknowledged = BTreeMap::new();
     let mut failovers = Vec::new();
     for round in 0..rounds {
@@ -541,17 +565,37 @@ async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_
         request.send()
     };
     let cases = [
-        (signed_headers("another-secret-0123456789", CLUSTER_NAME, leader, follower.id, &body), 401, "bad_signature"),
-        (signed_headers(SECRET, "other-cluster", leader, follower.id, &body), 403, "other_cluster"),
-        (signed_headers(SECRET, CLUSTER_NAME, 9, follower.id, &body), 403, "not_a_member"),
-        (signed_headers(SECRET, CLUSTER_NAME, leader, 9, &body), 403, "other_node"),
+        (
+            signed_headers("another-secret-0123456789", CLUSTER_NAME, leader, follower.id, &body),
+            401,
+            "bad_signature",
+        ),
+        (
+            signed_headers(SECRET, "other-cluster", leader, follower.id, &body),
+            403,
+            "other_cluster",
+        ),
+        (
+            signed_headers(SECRET, CLUSTER_NAME, 9, follower.id, &body),
+            403,
+            "not_a_member",
+        ),
+        (
+            signed_headers(SECRET, CLUSTER_NAME, leader, 9, &body),
+            403,
+            "other_node",
+        ),
         // Signed right, but not an append: refused before Raft sees it.
-        (signed_headers(SECRET, CLUSTER_NAME, leader, follower.id, &body), 400, "refused"),
+        (
+            signed_headers(SECRET, CLUSTER_NAME, leader, follower.id, &body),
+            400,
+            "refused",
+        ),
     ];
     for (headers, status, code) in cases {
         let reply = call(headers).await.unwrap();
         assert_eq!(reply.status().as_u16(), status, "{code}");
-        let answer: Value = reply.json().await.unwrap();
+        let answer: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
         assert_eq!(answer["error"]["code"], code);
     }
     // Nothing was applied, and the group still works.
