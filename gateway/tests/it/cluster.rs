@@ -187,7 +187,9 @@ impl Group {
             .request(method, format!("{base}{path}"))
             .bearer_auth(&self.admin);
         if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body.to_string());
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
         request.send().await.unwrap()
     }
