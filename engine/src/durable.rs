@@ -47,6 +47,13 @@ impl DurableSeq {
     fn set(&self, seq: u64) {
         self.0.store(seq, Ordering::Release);
     }
+
+    /// Moves the durable sequence number to `seq`: for what makes batches
+    /// durable other than a [`JournalSink`] (a replication group, where it
+    /// is the last sequence number committed by a majority and applied).
+    pub fn advance(&self, seq: u64) {
+        self.0.fetch_max(seq, Ordering::AcqRel);
+    }
 }
 
 /// Writes each batch to the journal and flushes it before the sequencer replies.

@@ -135,6 +135,203 @@ pub struct ServeConfig {
     pub cashier_retry_max_ms: u64,
     /// How often a payout sent but not settled is asked about, in case a webhook was lost [default: 60000].
     pub cashier_status_every_ms: u64,
+    /// The replication group this server is a member of; `None`: a single
+    /// node (the journal sink, as before).
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// A member of the replication group: `id=raft_addr=api_url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    /// Its node id.
+    pub id: u64,
+    /// Where its raft listener is (`host:port`).
+    pub raft_addr: String,
+    /// Its API's base URL, given to clients a follower turns away.
+    pub api_url: String,
+}
+
+impl std::str::FromStr for Peer {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Peer, String> {
+        let mut parts = text.splitn(3, '=');
+        let (Some(id), Some(raft_addr), Some(api_url)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("{text:?}: a peer is id=raft_addr=api_url"));
+        };
+        let id = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?}: the node id is a number"))?;
+        if raft_addr.trim().is_empty() || !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            return Err(format!("{text:?}: a peer is id=host:port=http(s)://api"));
+        }
+        Ok(Peer {
+            id,
+            raft_addr: raft_addr.trim().to_owned(),
+            api_url: api_url.trim().trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Peer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Peer, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The replication group (`[cluster]`), resolved.
+#[derive(Clone)]
+pub struct ClusterConfig {
+    /// This node's id (one of the peers').
+    pub node_id: u64,
+    /// The group's name: requests from another group's nodes are refused.
+    pub name: String,
+    /// Where this node's raft listener binds.
+    pub raft_listen: SocketAddr,
+    /// Every member, this node included.
+    pub peers: Vec<Peer>,
+    /// The shared secret every RPC between members is signed with.
+    pub secret: Vec<u8>,
+    /// How often the leader sends heartbeats [default: 100].
+    pub heartbeat_ms: u64,
+    /// Election timeout range; the leader's lease is the upper bound
+    /// [default: 1000..2000].
+    pub election_timeout_min_ms: u64,
+    /// See `election_timeout_min_ms`.
+    pub election_timeout_max_ms: u64,
+    /// Longest a batch may wait for a majority before the leader gives up
+    /// on it (fail-stop, outcome in doubt) [default: 4000].
+    pub commit_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("node_id", &self.node_id)
+            .field("name", &self.name)
+            .field("raft_listen", &self.raft_listen)
+            .field("peers", &self.peers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterConfig {
+    /// This node's own peer entry.
+    pub fn me(&self) -> &Peer {
+        // `resolve` checked that the peers name this node.
+        self.peers
+            .iter()
+            .find(|peer| peer.id == self.node_id)
+            .expect("the peers name this node")
+    }
+
+    /// The API URL of node `id`, if it is a member.
+    pub fn api_url(&self, id: u64) -> Option<&str> {
+        self.peers
+            .iter()
+            .find(|peer| peer.id == id)
+            .map(|peer| peer.api_url.as_str())
+    }
+}
+
+/// The `[cluster]` table of the TOML file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct ClusterFile {
+    pub node_id: Option<u64>,
+    pub name: Option<String>,
+    pub raft_listen: Option<SocketAddr>,
+    pub peers: Option<Vec<Peer>>,
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub heartbeat_ms: Option<u64>,
+    pub election_timeout_min_ms: Option<u64>,
+    pub election_timeout_max_ms: Option<u64>,
+    pub commit_timeout_ms: Option<u64>,
+}
+
+/// Shortest cluster secret accepted.
+const CLUSTER_SECRET_MIN_BYTES: usize = 16;
+
+/// Resolves `[cluster]` (flags over the file); `None` when no node id is given.
+fn resolve_cluster(args: &ServeArgs, file: ClusterFile) -> Result<Option<ClusterConfig>, ConfigError> {
+    let Some(node_id) = args.cluster_node_id.or(file.node_id) else {
+        return Ok(None);
+    };
+    let raft_listen = args
+        .cluster_raft_listen
+        .or(file.raft_listen)
+        .ok_or(ConfigError::Invalid("a cluster node needs cluster raft_listen"))?;
+    let peers = if args.cluster_peers.is_empty() {
+        file.peers.unwrap_or_default()
+    } else {
+        args.cluster_peers.clone()
+    };
+    if !peers.iter().any(|peer| peer.id == node_id) {
+        return Err(ConfigError::Invalid(
+            "the cluster peers must name this node (id=raft_addr=api_url)",
+        ));
+    }
+    let mut ids: Vec<u64> = peers.iter().map(|peer| peer.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() != peers.len() || !matches!(peers.len(), 1 | 3 | 5) {
+        return Err(ConfigError::Invalid("a cluster has 1, 3 or 5 peers with distinct ids"));
+    }
+    let secret = match (
+        args.cluster_secret.clone().or(file.secret),
+        args.cluster_secret_file.clone().or(file.secret_file),
+    ) {
+        (Some(secret), _) => secret.into_bytes(),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path, source })?;
+            text.trim().as_bytes().to_vec()
+        }
+        (None, None) => {
+            return Err(ConfigError::Invalid(
+                "a cluster node needs cluster secret or secret_file",
+            ));
+        }
+    };
+    if secret.len() < CLUSTER_SECRET_MIN_BYTES {
+        return Err(ConfigError::Invalid("the cluster secret must be at least 16 bytes"));
+    }
+    let config = ClusterConfig {
+        node_id,
+        name: args
+            .cluster_name
+            .clone()
+            .or(file.name)
+            .unwrap_or_else(|| "croupier".into()),
+        raft_listen,
+        peers,
+        secret,
+        heartbeat_ms: args.cluster_heartbeat_ms.or(file.heartbeat_ms).unwrap_or(100),
+        election_timeout_min_ms: args
+            .cluster_election_timeout_min_ms
+            .or(file.election_timeout_min_ms)
+            .unwrap_or(1_000),
+        election_timeout_max_ms: args
+            .cluster_election_timeout_max_ms
+            .or(file.election_timeout_max_ms)
+            .unwrap_or(2_000),
+        commit_timeout_ms: file.commit_timeout_ms.unwrap_or(4_000),
+    };
+    if config.name.is_empty()
+        || config.heartbeat_ms == 0
+        || config.election_timeout_min_ms <= config.heartbeat_ms
+        || config.election_timeout_max_ms <= config.election_timeout_min_ms
+        || config.commit_timeout_ms == 0
+    {
+        return Err(ConfigError::Invalid(
+            "cluster: a name, and 0 < heartbeat_ms < election_timeout_min_ms < election_timeout_max_ms, commit_timeout_ms > 0",
+        ));
+    }
+    Ok(Some(config))
 }
 
 impl Default for ServeConfig {
@@ -188,6 +385,7 @@ impl Default for ServeConfig {
             cashier_retry_base_ms: 500,
             cashier_retry_max_ms: 60_000,
             cashier_status_every_ms: 60_000,
+            cluster: None,
         }
     }
 }
@@ -367,6 +565,7 @@ pub struct FileConfig {
     pub cashier_retry_base_ms: Option<u64>,
     pub cashier_retry_max_ms: Option<u64>,
     pub cashier_status_every_ms: Option<u64>,
+    pub cluster: Option<ClusterFile>,
 }
 
 /// The flags of `croupier serve`; each can also come from its environment variable.
@@ -533,6 +732,33 @@ pub struct ServeArgs {
     /// How often an unsettled payout's status is read, in ms [default: 60000].
     #[arg(long, env = "CROUPIER_CASHIER_STATUS_EVERY_MS")]
     pub cashier_status_every_ms: Option<u64>,
+    /// This node's id in a replication group [default: none: a single node].
+    #[arg(long, env = "CROUPIER_CLUSTER_NODE_ID")]
+    pub cluster_node_id: Option<u64>,
+    /// The group's name; nodes of another group are refused [default: croupier].
+    #[arg(long, env = "CROUPIER_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+    /// Where this node's raft listener binds (HTTP/2 between the members).
+    #[arg(long, env = "CROUPIER_CLUSTER_RAFT_LISTEN")]
+    pub cluster_raft_listen: Option<SocketAddr>,
+    /// A member, id=raft_addr=api_url (repeat, or comma-separate in the env), this node included.
+    #[arg(long = "cluster-peer", env = "CROUPIER_CLUSTER_PEERS", value_delimiter = ',')]
+    pub cluster_peers: Vec<Peer>,
+    /// The secret RPCs between members are signed with (at least 16 bytes).
+    #[arg(long, env = "CROUPIER_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// A file holding the cluster secret.
+    #[arg(long, env = "CROUPIER_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Leader heartbeat interval, ms [default: 100].
+    #[arg(long, env = "CROUPIER_CLUSTER_HEARTBEAT_MS")]
+    pub cluster_heartbeat_ms: Option<u64>,
+    /// Shortest election timeout, ms [default: 1000].
+    #[arg(long, env = "CROUPIER_CLUSTER_ELECTION_TIMEOUT_MIN_MS")]
+    pub cluster_election_timeout_min_ms: Option<u64>,
+    /// Longest election timeout, ms; also the leader's lease [default: 2000].
+    #[arg(long, env = "CROUPIER_CLUSTER_ELECTION_TIMEOUT_MAX_MS")]
+    pub cluster_election_timeout_max_ms: Option<u64>,
 }
 
 /// Why the configuration could not be resolved.
@@ -652,6 +878,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         cashier_retry_base_ms: layer!(cashier_retry_base_ms),
         cashier_retry_max_ms: layer!(cashier_retry_max_ms),
         cashier_status_every_ms: layer!(cashier_status_every_ms),
+        cluster: resolve_cluster(args, file.cluster.unwrap_or_default())?,
     };
     if config.self_exclusion_registry_url.is_some() && config.self_exclusion_registry_api_key.is_none() {
         return Err(ConfigError::Invalid(

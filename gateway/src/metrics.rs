@@ -126,14 +126,18 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the sequencer's counters read now.
-    pub fn render(&self, sequencer: &SequencerHandle, durable_seq: u64, readmodel_seq: u64) -> String {
-        self.ring_depth.set(sequencer.ring_depth() as i64);
+    pub fn render(&self, sequencer: Option<&SequencerHandle>, durable_seq: u64, readmodel_seq: u64) -> String {
         self.durable_seq.set(durable_seq as i64);
         self.readmodel_seq.set(readmodel_seq as i64);
-        let stats = sequencer.stats();
-        catch_up(&self.commands, stats.commands.load(Ordering::Relaxed));
-        catch_up(&self.answered, stats.answered.load(Ordering::Relaxed));
-        catch_up(&self.batches, stats.batches.load(Ordering::Relaxed));
+        // A follower of a replication group runs no sequencer; its counters
+        // stay where its last term as leader left them.
+        if let Some(sequencer) = sequencer {
+            self.ring_depth.set(sequencer.ring_depth() as i64);
+            let stats = sequencer.stats();
+            catch_up(&self.commands, stats.commands.load(Ordering::Relaxed));
+            catch_up(&self.answered, stats.answered.load(Ordering::Relaxed));
+            catch_up(&self.batches, stats.batches.load(Ordering::Relaxed));
+        }
         let mut text = Vec::new();
         // Encoding into a Vec fails only on invalid metric data, which the
         // registration above rules out.

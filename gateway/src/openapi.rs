@@ -23,6 +23,7 @@ impl OpenApi for ApiDoc {
         doc.merge(risk::Doc::openapi());
         doc.merge(games::Doc::openapi());
         doc.merge(backoffice::Doc::openapi());
+        doc.merge(Cluster::openapi());
         doc.merge(Ops::openapi());
         edge::route::document(&mut doc, &crate::routes::routes());
         doc
@@ -46,6 +47,21 @@ struct Header;
     tags((name = "ops", description = "Health, readiness, metrics."))
 )]
 struct Ops;
+
+/// The replication group's routes' tag and schemas ([`crate::cluster::routes`]).
+#[derive(OpenApi)]
+#[openapi(
+    components(schemas(
+        crate::cluster::routes::ClusterStatus,
+        crate::cluster::routes::MemberReply,
+        crate::cluster::routes::TransferRequest,
+        crate::cluster::routes::TransferReply,
+        edge::error::NotLeaderBody,
+        edge::error::NotLeaderDetail
+    )),
+    tags((name = "cluster", description = "The replication group: status and leadership transfer (admins). A follower answers writes with 503 not_leader, the leader's API URL in error.leader and in x-croupier-leader."))
+)]
+struct Cluster;
 
 struct Security;
 

@@ -65,12 +65,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Extension<Arc<Metrics>>) -> Response {
     let mut text = metrics.render(
-        state.engine.handle(),
+        state.engine.handle().as_ref(),
         state.durable.get(),
         state.readmodel.applied_seq(),
     );
     text.push_str(&payments::metrics::render(&state).await);
     text.push_str(&risk::metrics::render(&state).await);
+    if let Some(cluster) = state.modules.get::<crate::cluster::ClusterHandle>() {
+        text.push_str(&crate::cluster::routes::render_metrics(cluster));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -20,7 +20,7 @@ use engine::{access, players};
 use crate::metrics::Metrics;
 
 /// Commands that can change the view.
-fn changes_view(command: &Command) -> bool {
+pub(crate) fn changes_view(command: &Command) -> bool {
     matches!(
         command,
         Command::Players(

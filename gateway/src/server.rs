@@ -90,6 +90,9 @@ pub enum ServeError {
     /// The read models could not be opened.
     #[error("read model: {0}")]
     ReadModel(#[from] readmodel::ReadModelError),
+    /// The replication group's node could not start.
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -172,6 +175,158 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let rsa_signer = tokio::task::spawn_blocking(move || crate::rsa_signature::load_or_generate(&rsa_key_path))
         .await
         .map_err(|error| ServeError::Sequencer(format!("RSA key task failed: {error}")))??;
+    let core = match &config.cluster {
+        Some(cluster) => start_member(&config, cluster, &ledger, &clock, &metrics).await?,
+        None => start_single(&config, &ledger, &clock, &metrics).await?,
+    };
+    let Core {
+        engine,
+        view,
+        readmodel,
+        durable,
+        vault,
+        stopper,
+        cluster,
+        first_token_path,
+    } = core;
+    let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
+    let projection = readmodel.clone();
+    let mut modules = axum::http::Extensions::new();
+    let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
+    modules.insert(edge::directory::Directory(Arc::new(directory)));
+    modules.insert(vault);
+    if let Some(provider) = config.api().kyc_provider {
+        let client = pam::kyc::sumsub::SumsubClient::new(provider)
+            .map_err(|e| io("the KYC provider client")(std::io::Error::other(e.to_string())))?;
+        modules.insert(pam::kyc::routes::ProviderHandle(Arc::new(client)));
+    }
+    if let Some(registry) = exclusion_registry(&config)? {
+        modules.insert(registry);
+    }
+    backoffice::install(
+        &mut modules,
+        backoffice::Settings {
+            // Over cleartext TCP a Secure cookie would never come back.
+            secure_cookies: config.tls,
+            ..backoffice::Settings::default()
+        },
+    );
+    let cashier = cashier(&config)?;
+    if let Some(cashier) = &cashier {
+        modules.insert(cashier.clone());
+    }
+    if let Some(cluster) = cluster {
+        modules.insert(cluster);
+    }
+    let state = AppState(Arc::new(Shared {
+        modules,
+        engine,
+        view,
+        readmodel,
+        durable,
+        config: config.api(),
+        ledger_config: ledger,
+        rsa_signer: Arc::new(rsa_signer),
+        clock,
+        ready: true.into(),
+    }));
+    // The cashier's worker submits like a handler: it stops with the
+    // transports, before the sequencer.
+    let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        transports.serve(state, metrics, stopped).await;
+        if let Some(worker) = cashier_worker {
+            worker.abort();
+            let _ = worker.await;
+        }
+        stopper.stop(projection).await
+    });
+    Ok(Running {
+        addr,
+        quic_addr,
+        cert_path: identity.map(|identity| identity.cert_path().to_path_buf()),
+        first_token_path,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// What the two ways of running (a single node, a group's member) hand
+/// the rest of the start.
+struct Core {
+    engine: Engine,
+    view: SharedView,
+    readmodel: ReadModel,
+    durable: engine::durable::DurableSeq,
+    vault: Arc<pam::Vault>,
+    stopper: Stopper,
+    cluster: Option<crate::cluster::ClusterHandle>,
+    /// Where the first operator's token is (on a group's member: once it
+    /// led first).
+    first_token_path: PathBuf,
+}
+
+/// What stops the core once the transports have drained.
+enum Stopper {
+    /// The sequencer and the snapshotter of a single node.
+    Single {
+        sequencer: Sequencer<ProjectingSink<engine::durable::JournalSink>>,
+        snapshotter: Snapshotter,
+    },
+    /// A group's member: its supervisor (and the sequencer if it leads), Raft.
+    Member(crate::cluster::Supervisor),
+}
+
+impl Stopper {
+    /// Stops the sequencer (it applies and flushes what it holds), lets the
+    /// read model finish, then the snapshotter.
+    async fn stop(self, projection: ReadModel) -> Result<(), ServeError> {
+        match self {
+            Stopper::Single { sequencer, snapshotter } => {
+                let halted = tokio::task::spawn_blocking(move || sequencer.shutdown())
+                    .await
+                    .map_err(|error| ServeError::Sequencer(format!("shutdown task failed: {error}")))?;
+                halted.map_err(|error| ServeError::Sequencer(error.to_string()))?;
+                tracing::info!("sequencer stopped, journal flushed");
+                close_read_model(&projection).await;
+                let status = snapshotter.status();
+                // Waits for a snapshot in progress (it only reads the journal).
+                tokio::task::spawn_blocking(move || snapshotter.stop())
+                    .await
+                    .map_err(|error| ServeError::Sequencer(format!("snapshotter stop failed: {error}")))?;
+                if let Some(error) = status.last_error {
+                    tracing::warn!(%error, "the last snapshot attempt failed");
+                }
+            }
+            Stopper::Member(supervisor) => {
+                supervisor.stop().await;
+                tracing::info!("left the replication group: sequencer and Raft stopped");
+                close_read_model(&projection).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sink held the read model's feed, now dropped: the projection
+/// applies what is left, syncs its file and ends.
+async fn close_read_model(projection: &ReadModel) {
+    if !projection.finished(READ_MODEL_CLOSE_LIMIT).await {
+        tracing::warn!("the read model did not close in time; a restart of the machine will rebuild it");
+    }
+}
+
+/// A single node: recovery from the journal, the snapshotter, the read
+/// models, the sequencer with the journal sink, the first operator.
+async fn start_single(
+    config: &ServeConfig,
+    ledger: &engine::Config,
+    clock: &Clock,
+    metrics: &Arc<Metrics>,
+) -> Result<Core, ServeError> {
+    let dir = config.data_dir.clone();
+    let ledger = ledger.clone();
     let journal_config = JournalConfig {
         segment_size_bytes: config.journal_segment_bytes,
         ..JournalConfig::default()
@@ -233,7 +388,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             .await
             .map_err(|error| ServeError::Sequencer(format!("read-model task failed: {error}")))??
     };
-    let vault = open_vault(&config, &recovered.ledger).await?;
+    let vault = open_vault(config, Some(&recovered.ledger)).await?;
     let mut recovered = recovered;
     recovered.sink.set_tap(Box::new(feed));
     let view = SharedView::new(View::of(&recovered.ledger));
@@ -250,81 +405,59 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     if config.ship_jurisdiction_profiles {
         ship_jurisdiction_profiles(&engine, &view, clock()).await?;
     }
-    let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
-    let projection = readmodel.clone();
-    let mut modules = axum::http::Extensions::new();
-    let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
-    modules.insert(edge::directory::Directory(Arc::new(directory)));
-    modules.insert(vault);
-    if let Some(provider) = config.api().kyc_provider {
-        let client = pam::kyc::sumsub::SumsubClient::new(provider)
-            .map_err(|e| io("the KYC provider client")(std::io::Error::other(e.to_string())))?;
-        modules.insert(pam::kyc::routes::ProviderHandle(Arc::new(client)));
-    }
-    if let Some(registry) = exclusion_registry(&config)? {
-        modules.insert(registry);
-    }
-    backoffice::install(
-        &mut modules,
-        backoffice::Settings {
-            // Over cleartext TCP a Secure cookie would never come back.
-            secure_cookies: config.tls,
-            ..backoffice::Settings::default()
-        },
-    );
-    let cashier = cashier(&config)?;
-    if let Some(cashier) = &cashier {
-        modules.insert(cashier.clone());
-    }
-    let state = AppState(Arc::new(Shared {
-        modules,
+    Ok(Core {
         engine,
         view,
         readmodel,
         durable,
-        config: config.api(),
-        ledger_config: ledger,
-        rsa_signer: Arc::new(rsa_signer),
-        clock,
-        ready: true.into(),
-    }));
-    // The cashier's worker submits like a handler: it stops with the
-    // transports, before the sequencer.
-    let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
-    let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        transports.serve(state, metrics, stopped).await;
-        if let Some(worker) = cashier_worker {
-            worker.abort();
-            let _ = worker.await;
-        }
-        let halted = tokio::task::spawn_blocking(move || sequencer.shutdown())
-            .await
-            .map_err(|error| ServeError::Sequencer(format!("shutdown task failed: {error}")))?;
-        halted.map_err(|error| ServeError::Sequencer(error.to_string()))?;
-        tracing::info!("sequencer stopped, journal flushed");
-        // The sequencer's sink held the read model's feed: the projection
-        // now applies what is left, syncs its file and ends.
-        if !projection.finished(READ_MODEL_CLOSE_LIMIT).await {
-            tracing::warn!("the read model did not close in time; a restart of the machine will rebuild it");
-        }
-        let status = snapshotter.status();
-        // Waits for a snapshot in progress (it only reads the journal).
-        tokio::task::spawn_blocking(move || snapshotter.stop())
-            .await
-            .map_err(|error| ServeError::Sequencer(format!("snapshotter stop failed: {error}")))?;
-        if let Some(error) = status.last_error {
-            tracing::warn!(%error, "the last snapshot attempt failed");
-        }
-        Ok(())
-    });
-    Ok(Running {
-        addr,
-        quic_addr,
-        cert_path: identity.map(|identity| identity.cert_path().to_path_buf()),
+        vault,
+        stopper: Stopper::Single { sequencer, snapshotter },
+        cluster: None,
         first_token_path,
-        stop: Some(stop),
-        task,
+    })
+}
+
+/// A member of a replication group: the node (its journal is the Raft log,
+/// its ledger the state machine), the read models following what it
+/// applies, and the supervisor that runs a sequencer while it leads.
+async fn start_member(
+    config: &ServeConfig,
+    cluster: &crate::config::ClusterConfig,
+    ledger: &engine::Config,
+    clock: &Clock,
+    metrics: &Arc<Metrics>,
+) -> Result<Core, ServeError> {
+    let started = crate::cluster::start(config, cluster, ledger).await?;
+    // The ledger is rebuilt by Raft applying the committed log after this:
+    // no sweep of the vault's keys against a ledger not yet replayed.
+    let vault = open_vault(config, None).await?;
+    let engine = Engine::gated(started.gate.clone(), config.retry_after_s);
+    let supervisor = crate::cluster::Supervisor::spawn(
+        started.raft_server,
+        crate::cluster::Supervision {
+            handle: started.handle.clone(),
+            gate: started.gate,
+            engine: engine.clone(),
+            view: started.view.clone(),
+            clock: clock.clone(),
+            sequencer: SequencerConfig {
+                ring_capacity: config.ring_capacity,
+                batch_len_max: config.batch_len_max,
+            },
+            metrics: metrics.clone(),
+            data_dir: config.data_dir.clone(),
+            ship_jurisdiction_profiles: config.ship_jurisdiction_profiles,
+        },
+    );
+    Ok(Core {
+        engine,
+        view: started.view,
+        readmodel: started.readmodel,
+        durable: started.durable,
+        vault,
+        stopper: Stopper::Member(supervisor),
+        cluster: Some(started.handle),
+        first_token_path: config.data_dir.join(tokens::FIRST_TOKEN_FILE),
     })
 }
 
@@ -389,17 +522,19 @@ fn exclusion_registry(config: &ServeConfig) -> Result<Option<pam::exclusion::Reg
 /// names: those of players erased just before a crash, and of
 /// registrations that never landed. Before any request, so no registration
 /// is in flight.
-async fn open_vault(config: &ServeConfig, ledger: &engine::Ledger) -> Result<Arc<pam::Vault>, ServeError> {
+async fn open_vault(config: &ServeConfig, ledger: Option<&engine::Ledger>) -> Result<Arc<pam::Vault>, ServeError> {
     let (dir, file, live) = (
         config.data_dir.clone(),
         config.pam_master_key_file.clone(),
-        ledger.profile_keys(),
+        ledger.map(|ledger| ledger.profile_keys()),
     );
     let vault = tokio::task::spawn_blocking(move || {
         let vault = pam::Vault::open(&dir, file.as_deref())?;
-        let destroyed = vault.sweep(&live)?;
-        if destroyed > 0 {
-            tracing::info!(destroyed, "PAM: destroyed data keys no live profile names");
+        if let Some(live) = live {
+            let destroyed = vault.sweep(&live)?;
+            if destroyed > 0 {
+                tracing::info!(destroyed, "PAM: destroyed data keys no live profile names");
+            }
         }
         Ok::<_, pam::VaultError>(vault)
     })
@@ -567,7 +702,11 @@ fn advertise_http3(router: Router, port: u16) -> Router {
 /// repeats one gets the recorded outcome): profiles are journaled data, so
 /// a later release with new values changes nothing an old journal replays
 /// to, and a profile an operator set is never replaced.
-async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView, now_ms: u64) -> Result<(), ServeError> {
+pub(crate) async fn ship_jurisdiction_profiles(
+    engine: &Engine,
+    view: &SharedView,
+    now_ms: u64,
+) -> Result<(), ServeError> {
     let commands = pam::jurisdictions::shipped_commands(&view.read(), now_ms);
     let bootstrap = |e: &dyn std::fmt::Display| ServeError::Bootstrap(e.to_string());
     for (id, command) in commands {
@@ -587,7 +726,11 @@ async fn ship_jurisdiction_profiles(engine: &Engine, view: &SharedView, now_ms: 
 
 /// Creates the first operator (admin) of an empty ledger; returns the path
 /// of its token file either way.
-async fn first_operator(engine: &Engine, view: &SharedView, dir: &std::path::Path) -> Result<PathBuf, ServeError> {
+pub(crate) async fn first_operator(
+    engine: &Engine,
+    view: &SharedView,
+    dir: &std::path::Path,
+) -> Result<PathBuf, ServeError> {
     let path = dir.join(tokens::FIRST_TOKEN_FILE);
     if view.read().access.operators_len() > 0 {
         tracing::info!(path = %path.display(), "operators exist; the first operator token was written to this file");

@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`]) over one
+//! [`games`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -17,6 +17,7 @@ mod output;
 
 mod audit;
 mod cashier;
+mod cluster;
 mod games;
 mod jurisdictions;
 mod kyc;
@@ -108,6 +109,9 @@ pub enum Command {
     /// The game catalogue: list, show, import a provider's list, enable, disable.
     #[command(subcommand)]
     Games(games::Command),
+    /// The replication group: status, transfer-leader.
+    #[command(subcommand)]
+    Cluster(cluster::Command),
 }
 
 /// Runs an online command.
@@ -134,6 +138,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
+        Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }
 

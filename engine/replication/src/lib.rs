@@ -28,12 +28,16 @@
 
 mod codec;
 mod log_store;
+pub mod network;
+pub mod node;
 mod state_machine;
 
 use std::fmt;
 
 pub use log_store::{LogReader, LogStore, StoreError};
-pub use state_machine::{Applied, ApplyError, LedgerStateMachine, Progress, SnapshotBuilder, SnapshotBytes};
+pub use state_machine::{
+    Applied, ApplyError, ApplyObserver, LedgerStateMachine, Progress, SnapshotBuilder, SnapshotBytes,
+};
 
 /// The directory inside the data directory that holds what the journal
 /// cannot: `control.log`, `vote`, `committed`, `snapshot`.
@@ -47,6 +51,32 @@ pub struct BatchBytes(pub bytes::Bytes);
 impl fmt::Debug for BatchBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BatchBytes({} bytes)", self.0.len())
+    }
+}
+
+// On the wire (CBOR) a batch is one byte string, not a list of numbers.
+impl serde::Serialize for BatchBytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BatchBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<BatchBytes, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = BatchBytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a journal batch's bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<BatchBytes, E> {
+                Ok(BatchBytes(bytes::Bytes::copy_from_slice(bytes)))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<BatchBytes, E> {
+                Ok(BatchBytes(bytes.into()))
+            }
+        }
+        deserializer.deserialize_byte_buf(Visitor)
     }
 }
 

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use engine::durable::{self, SnapshotPolicy};
+use engine::ledger::LedgerImage;
 use engine::outcome::Outcome;
+use engine::sequencer::Committed;
 use engine::{Config, Ledger, record, snapshot};
 use futures_util::{Stream, StreamExt};
 use journal::{BatchHash, decode_batch};
@@ -31,14 +33,26 @@ const INSTALLING_FILE_NAME: &str = "installing.snap";
 /// A snapshot's data: an engine snapshot file's bytes (empty for the empty ledger).
 pub type SnapshotBytes = Vec<u8>;
 
-/// What applying a Normal entry gave: the batch's records' outcomes, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What applying a Normal entry gave: where its records went. Each record
+/// gave the outcome it carries, or the entry would not have applied (the
+/// outcomes are the leader's, so they are not repeated here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Applied {
     /// The first record's sequence number (the ledger's next one for an
     /// entry that is not a batch).
     pub first_seq: u64,
-    /// The outcomes, one per record (none for a blank or membership entry).
-    pub outcomes: Vec<Outcome>,
+    /// How many records it applied (none for a blank or membership entry).
+    pub records: u64,
+}
+
+/// Told of every batch the state machine applies (committed by a majority),
+/// on Raft's state-machine task, before the write that proposed it is
+/// answered: how read models and read copies follow the group. It must be
+/// cheap and never block (copy and hand over).
+pub trait ApplyObserver: Send + 'static {
+    /// Records `first_seq..` were applied; record `i` is `bytes[ranges[i]]`
+    /// (the journal's record bytes) and decodes to `committed[i]`.
+    fn applied(&mut self, first_seq: u64, bytes: &[u8], ranges: &[std::ops::Range<usize>], committed: &[Committed]);
 }
 
 /// Why a committed entry could not be applied: the node stops (Raft storage
@@ -120,6 +134,9 @@ pub struct LedgerStateMachine {
     applied: Option<LogId>,
     membership: StoredMembership,
     progress: Arc<Mutex<Progress>>,
+    /// In a mutex only so the machine is `Sync`, as openraft asks: only the
+    /// machine's task uses it.
+    observer: Option<Mutex<Box<dyn ApplyObserver>>>,
 }
 
 impl std::fmt::Debug for LedgerStateMachine {
@@ -171,6 +188,7 @@ impl LedgerStateMachine {
             applied: meta.last_log_id,
             membership: meta.last_membership,
             progress: Arc::default(),
+            observer: None,
         };
         machine.publish();
         Ok(machine)
@@ -184,6 +202,32 @@ impl LedgerStateMachine {
     /// The ledger as applied so far.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// Tells `observer` of every batch applied from now on.
+    pub fn set_observer(&mut self, observer: Box<dyn ApplyObserver>) {
+        self.observer = Some(Mutex::new(observer));
+    }
+
+    /// A copy of the ledger as applied so far, and the hash of the last
+    /// batch applied: what a new leader's sequencer starts from. Copied
+    /// through the snapshot image (the ledger is taken apart, encoded once
+    /// and rebuilt twice), so it costs the state's size, not the history's.
+    pub fn copy_ledger(&mut self) -> Result<(Ledger, BatchHash), ApplyError> {
+        use engine::codec::Encode;
+        let ledger = std::mem::replace(&mut self.ledger, Ledger::new(self.config.clone()));
+        let image = ledger.into_image();
+        let mut bytes = Vec::with_capacity(image.encoded_len_estimate());
+        image.encode(&mut bytes);
+        drop(image);
+        let rebuild = || {
+            let image =
+                LedgerImage::decode_format(&bytes, snapshot::SNAPSHOT_FORMAT_VERSION).map_err(snapshot_error)?;
+            Ledger::from_image(image, &self.config).map_err(snapshot_error)
+        };
+        // The machine's own first: if that fails, the node must not go on.
+        self.ledger = rebuild()?;
+        Ok((rebuild()?, self.chain_hash))
     }
 
     fn publish(&mut self) {
@@ -208,7 +252,8 @@ impl LedgerStateMachine {
                 chain_hash: self.chain_hash,
             });
         }
-        let mut outcomes = Vec::with_capacity(batch.header.record_count as usize);
+        let mut applied = Vec::with_capacity(batch.header.record_count as usize);
+        let (mut buffer, mut ranges) = (Vec::new(), Vec::new());
         for (seq, bytes) in (batch.first_seq()..).zip(batch.records()) {
             let committed = record::decode(bytes).map_err(|error| ApplyError::Record {
                 seq,
@@ -220,20 +265,29 @@ impl LedgerStateMachine {
                     reason: format!("it claims seq {}", committed.envelope.seq),
                 });
             }
-            let applied = self.ledger.apply(&committed.envelope);
-            if applied != committed.outcome {
+            let outcome = self.ledger.apply(&committed.envelope);
+            if outcome != committed.outcome {
                 return Err(ApplyError::Diverged {
                     seq,
                     recorded: Box::new(committed.outcome),
-                    applied: Box::new(applied),
+                    applied: Box::new(outcome),
                 });
             }
-            outcomes.push(applied);
+            if self.observer.is_some() {
+                let start = buffer.len();
+                buffer.extend_from_slice(bytes);
+                ranges.push(start..buffer.len());
+            }
+            applied.push(committed);
         }
         self.chain_hash = batch.hash;
+        if let Some(observer) = &mut self.observer {
+            let observer = observer.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            observer.applied(batch.first_seq(), &buffer, &ranges, &applied);
+        }
         Ok(Applied {
             first_seq: batch.first_seq(),
-            outcomes,
+            records: applied.len() as u64,
         })
     }
 }
@@ -295,13 +349,13 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
             let response = match entry.payload {
                 EntryPayload::Blank => Applied {
                     first_seq: self.ledger.last_seq() + 1,
-                    outcomes: Vec::new(),
+                    records: 0,
                 },
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), membership);
                     Applied {
                         first_seq: self.ledger.last_seq() + 1,
-                        outcomes: Vec::new(),
+                        records: 0,
                     }
                 }
                 EntryPayload::Normal(BatchBytes(bytes)) => {

@@ -22,6 +22,31 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After` (busy answers).
     pub retry_after_s: Option<u64>,
+    /// The leader's API URL, when a follower of a replication group turns a
+    /// write away: in the body (`error.leader`) and in [`LEADER_HEADER`].
+    pub leader: Option<String>,
+}
+
+/// The header naming the leader's API URL on a follower's 503.
+pub const LEADER_HEADER: &str = "x-croupier-leader";
+
+/// The JSON body of a follower's 503: the error shape with the leader.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NotLeaderBody {
+    /// What went wrong, and where to go.
+    pub error: NotLeaderDetail,
+}
+
+/// Code, message and the leader's API URL.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NotLeaderDetail {
+    /// `not_leader`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The leader's API URL, if one is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
 }
 
 /// The JSON body of an error.
@@ -48,6 +73,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
+            leader: None,
         }
     }
 
@@ -78,6 +104,19 @@ impl ApiError {
         ApiError {
             retry_after_s: Some(retry_after_s),
             ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
+    }
+
+    /// 503 `not_leader` with `Retry-After`: this node follows; writes go to
+    /// `leader` (its API URL), if one is known.
+    pub fn not_leader(leader: Option<String>, retry_after_s: u64) -> ApiError {
+        let message = match &leader {
+            Some(url) => format!("this node is a follower: send writes to the leader at {url}"),
+            None => "this node is a follower and no leader is known yet (an election is under way): retry".to_owned(),
+        };
+        ApiError {
+            leader,
+            ..ApiError::busy("not_leader", message, retry_after_s)
         }
     }
 
@@ -146,7 +185,23 @@ pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = json_response(self.status, to_json(&self.body()));
+        let mut response = match &self.leader {
+            None => json_response(self.status, to_json(&self.body())),
+            Some(leader) => {
+                let body = NotLeaderBody {
+                    error: NotLeaderDetail {
+                        code: self.code,
+                        message: self.message.clone(),
+                        leader: Some(leader.clone()),
+                    },
+                };
+                let mut response = json_response(self.status, to_json(&body));
+                if let Ok(value) = HeaderValue::from_str(leader) {
+                    response.headers_mut().insert(LEADER_HEADER, value);
+                }
+                response
+            }
+        };
         if let Some(seconds) = self.retry_after_s {
             response
                 .headers_mut()

@@ -45,35 +45,115 @@ fn mark_submitted() {
     let _ = SUBMISSION.try_with(|submission| submission.0.store(true, Ordering::SeqCst));
 }
 
+/// Where a member of a replication group sends requests: its own
+/// sequencer while it leads; while it follows, nowhere (writes are turned
+/// away with the leader's API URL).
+#[derive(Default)]
+pub struct LeaderGate(std::sync::RwLock<Leadership>);
+
+/// What a [`LeaderGate`] holds.
+#[derive(Clone)]
+pub enum Leadership {
+    /// This node leads: its sequencer takes requests.
+    Leading(SequencerHandle),
+    /// This node follows the leader at this API URL (`None`: unknown yet).
+    Following(Option<String>),
+}
+
+impl Default for Leadership {
+    fn default() -> Leadership {
+        Leadership::Following(None)
+    }
+}
+
+impl LeaderGate {
+    /// Sets what the node does now.
+    pub fn set(&self, leadership: Leadership) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = leadership;
+    }
+
+    /// What the node does now.
+    pub fn get(&self) -> Leadership {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
 /// The gateway's link to the sequencer.
 #[derive(Clone)]
 pub struct Engine {
-    handle: SequencerHandle,
+    /// The sequencer of a single node (`None` on a group's member).
+    handle: Option<SequencerHandle>,
     retry_after_s: u64,
+    /// Set on a member of a replication group: requests go to the sequencer
+    /// the gate names.
+    gate: Option<Arc<LeaderGate>>,
 }
 
 impl Engine {
     /// Submits through `handle`; busy answers say to retry after `retry_after_s`.
     pub fn new(handle: SequencerHandle, retry_after_s: u64) -> Engine {
-        Engine { handle, retry_after_s }
+        Engine {
+            handle: Some(handle),
+            retry_after_s,
+            gate: None,
+        }
     }
 
-    /// The sequencer handle (for its statistics).
-    pub fn handle(&self) -> &SequencerHandle {
-        &self.handle
+    /// Submits through whatever sequencer `gate` names (a replication
+    /// group's member); while it names none, requests get 503 `not_leader`.
+    pub fn gated(gate: Arc<LeaderGate>, retry_after_s: u64) -> Engine {
+        Engine {
+            handle: None,
+            retry_after_s,
+            gate: Some(gate),
+        }
+    }
+
+    /// The sequencer handle (for its statistics): on a group's member, the
+    /// sequencer it runs while it leads, none while it follows.
+    pub fn handle(&self) -> Option<SequencerHandle> {
+        match (&self.handle, self.gate.as_deref().map(LeaderGate::get)) {
+            (Some(handle), _) => Some(handle.clone()),
+            (None, Some(Leadership::Leading(handle))) => Some(handle),
+            (None, _) => None,
+        }
     }
 
     /// Submits `request` and waits until its batch is durable.
     pub async fn run(&self, request: Request) -> Result<Reply, ApiError> {
+        if let Some(handle) = &self.handle {
+            return self.run_on(handle, request).await;
+        }
+        match self.gate.as_deref().map(LeaderGate::get) {
+            Some(Leadership::Leading(handle)) => self.run_on(&handle, request).await,
+            Some(Leadership::Following(leader)) => Err(ApiError::not_leader(leader, self.retry_after_s)),
+            None => Err(ApiError::not_leader(None, self.retry_after_s)),
+        }
+    }
+
+    async fn run_on(&self, handle: &SequencerHandle, request: Request) -> Result<Reply, ApiError> {
         let kind = request.command.kind();
         // Before the ring sees it: from here on a timeout cannot say what happened.
         mark_submitted();
-        let completion = self.handle.submit(request).map_err(|error| match error {
+        let completion = handle.submit(request).map_err(|error| match error {
             SubmitError::Busy => ApiError::busy("busy", "the server is busy: retry", self.retry_after_s),
             SubmitError::ShutDown => ApiError::busy("shutting_down", "the server is stopping", self.retry_after_s),
         })?;
         completion.await.map_err(|error| match error {
             ReplyError::ShutDown => ApiError::busy("shutting_down", "the server is stopping", self.retry_after_s),
+            // A leader that lost office mid-batch: where to retry, with the same id.
+            ReplyError::CommitFailed if self.gate.is_some() => {
+                tracing::warn!(kind, "commit failed: this node stopped leading");
+                let leader = match self.gate.as_deref().map(LeaderGate::get) {
+                    Some(Leadership::Following(leader)) => leader,
+                    _ => None,
+                };
+                ApiError {
+                    code: "commit_failed",
+                    message: "this node stopped leading before the request was committed; its outcome is in doubt: retry with the same id at the leader".into(),
+                    ..ApiError::not_leader(leader, self.retry_after_s)
+                }
+            }
             ReplyError::CommitFailed => {
                 tracing::error!(kind, "commit failed: the sequencer halted");
                 ApiError::new(

@@ -9,6 +9,7 @@ mod backoffice;
 mod backpressure;
 mod bad_input;
 mod browser;
+mod cluster;
 mod connections;
 mod evolution;
 mod games;

@@ -67,7 +67,17 @@ macro_rules! text_codec {
         }
     )*};
 }
-text_codec!(ExtId, RoundId, GameCode, Name, Reason, HashKey, ProviderCode, Title, PasswordHash);
+text_codec!(
+    ExtId,
+    RoundId,
+    GameCode,
+    Name,
+    Reason,
+    HashKey,
+    ProviderCode,
+    Title,
+    PasswordHash
+);
 
 macro_rules! digest_codec {
     ($($ty:ident),*) => {$(

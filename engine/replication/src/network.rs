@@ -1,0 +1,287 @@
+//! The group's RPCs over any request/reply transport: openraft's
+//! `RaftNetworkV2` on the sending side ([`Network`]), [`answer`] on the
+//! receiving side, and their wire encoding (CBOR; a batch travels as one
+//! byte string, the leader's bytes unchanged).
+//!
+//! The transport itself (HTTP/2 between the servers, authenticated with the
+//! cluster secret) belongs to the server: this crate only says which RPC a
+//! call is ([`Rpc`]) and what its bytes are, so openraft's types stay here.
+//! A received append is checked batch by batch (framing, CRC32C, BLAKE3)
+//! before Raft sees it: a damaged batch is refused and nothing is appended.
+
+use std::future::Future;
+use std::io;
+
+use openraft::BasicNode;
+use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{EntryPayload, OptionalSend};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{BatchBytes, Raft, Snapshot, SnapshotBytes, SnapshotMeta, TypeConfig, Vote};
+
+/// Which RPC a call carries; its name is the last segment of the path the
+/// transport posts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rpc {
+    /// AppendEntries (heartbeats included).
+    Append,
+    /// RequestVote.
+    Vote,
+    /// The pre-vote round before an election.
+    PreVote,
+    /// A whole snapshot, for a follower the log no longer covers.
+    Snapshot,
+    /// The leader hands leadership to a named node.
+    TransferLeader,
+}
+
+impl Rpc {
+    /// Every RPC.
+    pub const ALL: [Rpc; 5] = [Rpc::Append, Rpc::Vote, Rpc::PreVote, Rpc::Snapshot, Rpc::TransferLeader];
+
+    /// Its name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rpc::Append => "append",
+            Rpc::Vote => "vote",
+            Rpc::PreVote => "pre-vote",
+            Rpc::Snapshot => "snapshot",
+            Rpc::TransferLeader => "transfer-leader",
+        }
+    }
+
+    /// The RPC of a name, if it is one.
+    pub fn from_name(name: &str) -> Option<Rpc> {
+        Rpc::ALL.into_iter().find(|rpc| rpc.name() == name)
+    }
+}
+
+/// Carries one RPC's bytes to a peer and brings back its reply's bytes.
+pub trait Transport: Clone + Send + Sync + 'static {
+    /// Sends `body` as `rpc` to node `target` at `addr` (its raft address).
+    /// An error means the peer could not be reached or refused the call.
+    fn call(
+        &self,
+        target: u64,
+        addr: &str,
+        rpc: Rpc,
+        body: Vec<u8>,
+    ) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+}
+
+/// Why a received RPC was refused before Raft saw it.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// The body does not decode as that RPC.
+    #[error("the {rpc} request does not decode: {reason}")]
+    Undecodable {
+        /// The RPC's name.
+        rpc: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An appended batch is damaged (framing, CRC32C or BLAKE3).
+    #[error("log entry {index}: the batch is damaged: {error}")]
+    DamagedBatch {
+        /// The entry's index.
+        index: u64,
+        /// What the journal's decoder said.
+        error: journal::DecodeError,
+    },
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    // Writing into a Vec cannot fail, and openraft's messages serialize.
+    ciborium::into_writer(value, &mut bytes).expect("CBOR into a Vec");
+    bytes
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    ciborium::from_reader(bytes).map_err(|error| error.to_string())
+}
+
+/// What a peer answers: the RPC's reply, or why Raft refused it there.
+type Answer<T> = Result<T, String>;
+
+/// A snapshot as sent: the leader's vote, what it covers, its bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SnapshotCall {
+    vote: Vote,
+    meta: SnapshotMeta,
+    #[serde(with = "snapshot_bytes")]
+    data: SnapshotBytes,
+}
+
+mod snapshot_bytes {
+    pub fn serialize<S: serde::Serializer>(data: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(data)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let crate::BatchBytes(bytes) = serde::Deserialize::deserialize(deserializer)?;
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Answers one received RPC through `raft`: the reply's bytes, or why the
+/// request was refused (nothing reached Raft then).
+pub async fn answer(raft: &Raft, rpc: Rpc, body: &[u8]) -> Result<Vec<u8>, Refused> {
+    let undecodable = |reason: String| Refused::Undecodable {
+        rpc: rpc.name(),
+        reason,
+    };
+    let reply = match rpc {
+        Rpc::Append => {
+            let request: AppendEntriesRequest<TypeConfig> = decode(body).map_err(undecodable)?;
+            for entry in &request.entries {
+                if let EntryPayload::Normal(BatchBytes(bytes)) = &entry.payload {
+                    journal::decode_batch(bytes).map_err(|error| Refused::DamagedBatch {
+                        index: entry.log_id.index,
+                        error,
+                    })?;
+                }
+            }
+            encode(&raft.append_entries(request).await.map_err(|error| error.to_string()))
+        }
+        Rpc::Vote => {
+            let request: VoteRequest<TypeConfig> = decode(body).map_err(undecodable)?;
+            encode(&raft.vote(request).await.map_err(|error| error.to_string()))
+        }
+        Rpc::PreVote => {
+            let request: VoteRequest<TypeConfig> = decode(body).map_err(undecodable)?;
+            encode(&raft.pre_vote(request).await.map_err(|error| error.to_string()))
+        }
+        Rpc::Snapshot => {
+            let call: SnapshotCall = decode(body).map_err(undecodable)?;
+            let snapshot = Snapshot {
+                meta: call.meta,
+                snapshot: call.data,
+            };
+            encode(
+                &raft
+                    .install_full_snapshot(call.vote, snapshot)
+                    .await
+                    .map_err(|error| error.to_string()),
+            )
+        }
+        Rpc::TransferLeader => {
+            let request: TransferLeaderRequest<TypeConfig> = decode(body).map_err(undecodable)?;
+            encode(
+                &raft
+                    .handle_transfer_leader(request)
+                    .await
+                    .map_err(|error| error.to_string()),
+            )
+        }
+    };
+    Ok(reply)
+}
+
+/// Makes a [`Connection`] per peer over a [`Transport`].
+#[derive(Clone, Debug)]
+pub struct Network<T> {
+    transport: T,
+}
+
+impl<T: Transport> Network<T> {
+    /// RPCs over `transport`.
+    pub fn new(transport: T) -> Network<T> {
+        Network { transport }
+    }
+}
+
+impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
+    type Network = Connection<T>;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Connection<T> {
+        Connection {
+            transport: self.transport.clone(),
+            target,
+            addr: node.addr.clone(),
+        }
+    }
+}
+
+/// Sends RPCs to one peer.
+#[derive(Debug)]
+pub struct Connection<T> {
+    transport: T,
+    target: u64,
+    addr: String,
+}
+
+fn unreachable(error: impl std::fmt::Display) -> Unreachable<TypeConfig> {
+    Unreachable::new(&io::Error::new(io::ErrorKind::NotConnected, error.to_string()))
+}
+
+impl<T: Transport> Connection<T> {
+    /// One round trip; a peer that cannot be reached, refuses, or answers
+    /// with an error is unreachable for now (openraft backs off and retries).
+    async fn call<R: DeserializeOwned>(&self, rpc: Rpc, body: Vec<u8>) -> Result<R, Unreachable<TypeConfig>> {
+        let reply = self
+            .transport
+            .call(self.target, &self.addr, rpc, body)
+            .await
+            .map_err(unreachable)?;
+        let answer: Answer<R> = decode(&reply).map_err(unreachable)?;
+        answer.map_err(unreachable)
+    }
+}
+
+impl<T: Transport> RaftNetworkV2<TypeConfig> for Connection<T> {
+    type SnapshotData = SnapshotBytes;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self.call(Rpc::Append, encode(&rpc)).await?)
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self.call(Rpc::Vote, encode(&rpc)).await?)
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self.call(Rpc::PreVote, encode(&rpc)).await?)
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let call = SnapshotCall {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot,
+        };
+        Ok(self.call(Rpc::Snapshot, encode(&call)).await?)
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        request: TransferLeaderRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self.call(Rpc::TransferLeader, encode(&request)).await?)
+    }
+}

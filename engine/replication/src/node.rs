@@ -1,0 +1,401 @@
+//! One member of a replication group, as the server runs it: its log store
+//! and state machine on the data directory, openraft over a [`Transport`],
+//! and what the server asks of it (write a batch, take office, say where
+//! the group stands, hand leadership over, answer a peer's RPC). Openraft's
+//! types stay behind this API.
+//!
+//! Every member of a new group initializes it with the same member list (the
+//! first log entry is then identical everywhere), so no node is special at
+//! the first start.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use engine::Ledger;
+use journal::{BatchHash, JournalConfig};
+use openraft::async_runtime::WatchReceiver;
+use openraft::{BasicNode, Instant, ServerState};
+
+use crate::network::{self, Network, Refused, Rpc, Transport};
+use crate::{Applied, ApplyObserver, BatchBytes, LedgerStateMachine, LogStore, Progress, Raft};
+
+/// Who a node is and who its peers are, and the group's timing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// This node's id (one of `members`).
+    pub id: u64,
+    /// The group's name: a node of another group is refused.
+    pub cluster_name: String,
+    /// Every voter's id and raft address (this node's included).
+    pub members: BTreeMap<u64, String>,
+    /// How often the leader sends heartbeats.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in this range
+    /// starts an election; the leader's lease is the upper bound.
+    pub election_timeout_ms: (u64, u64),
+}
+
+/// Why a node could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The log store could not be opened.
+    #[error("the Raft log: {0}")]
+    Store(#[from] crate::StoreError),
+    /// The state machine could not be opened.
+    #[error("the state machine: {0}")]
+    StateMachine(#[from] crate::ApplyError),
+    /// The settings are not a valid openraft configuration.
+    #[error("the group's settings: {0}")]
+    Settings(String),
+    /// Raft stopped or refused.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+fn raft_error(error: impl std::fmt::Display) -> NodeError {
+    NodeError::Raft(error.to_string())
+}
+
+/// Why a write was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// This node does not lead (any more): the leader it knows, if any.
+    #[error("not the leader (the leader is {leader:?})")]
+    NotLeader {
+        /// The leader's id.
+        leader: Option<u64>,
+    },
+    /// Not committed within the time allowed: the outcome is unknown.
+    #[error("not committed within {0:?}")]
+    Timeout(Duration),
+    /// Raft failed.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// A node's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Leads: runs the sequencer.
+    Leader,
+    /// Follows a leader: a hot standby.
+    Follower,
+    /// Standing for election.
+    Candidate,
+    /// Receives the log without a vote.
+    Learner,
+    /// Stopped.
+    Shutdown,
+}
+
+impl Role {
+    /// Its name, as `cluster status` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Learner => "learner",
+            Role::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A member as this node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Its id.
+    pub id: u64,
+    /// Its raft address.
+    pub raft_addr: String,
+    /// The last log index known to be on it (the leader knows; others: none).
+    pub matched_index: Option<u64>,
+    /// Log entries it lacks of the leader's log (the leader knows).
+    pub lag_entries: Option<u64>,
+    /// Milliseconds since it last acknowledged the leader (the leader knows).
+    pub last_ack_ms: Option<u64>,
+}
+
+/// Where the group stands, as this node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// This node's id.
+    pub id: u64,
+    /// Its role.
+    pub role: Role,
+    /// The current term.
+    pub term: u64,
+    /// The leader it knows.
+    pub leader: Option<u64>,
+    /// The last index in its log.
+    pub last_log_index: Option<u64>,
+    /// The last index known committed.
+    pub committed_index: Option<u64>,
+    /// The last index applied to its ledger.
+    pub applied_index: Option<u64>,
+    /// The ledger's last sequence number (what is applied).
+    pub applied_seq: u64,
+    /// The ledger's digest.
+    pub digest: u64,
+    /// Milliseconds since a quorum last acknowledged this leader.
+    pub quorum_ack_ms: Option<u64>,
+    /// Every member.
+    pub members: Vec<MemberStatus>,
+}
+
+/// What a new leader starts its sequencer from.
+pub struct Office {
+    /// The term it leads in.
+    pub term: u64,
+    /// A copy of the ledger with every committed entry applied.
+    pub ledger: Ledger,
+    /// The hash of the last batch in it: the next batch's `prev_hash`.
+    pub chain_hash: BatchHash,
+}
+
+/// A running member of the group. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    id: u64,
+    raft: Raft,
+    progress: Arc<Mutex<Progress>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Opens the log and the state machine of `data_dir`, tells
+    /// `observer(ledger)` of every batch applied from now on (it is given the
+    /// ledger as it starts, before any entry is applied again), and joins the
+    /// group (initializing it with `settings.members` if this node never was).
+    pub async fn start<T: Transport>(
+        settings: &NodeSettings,
+        data_dir: &Path,
+        journal_config: JournalConfig,
+        ledger_config: engine::Config,
+        transport: T,
+        observer: impl FnOnce(&Ledger) -> Box<dyn ApplyObserver>,
+    ) -> Result<Node, NodeError> {
+        let store = LogStore::open(data_dir, journal_config)?;
+        let mut machine = LedgerStateMachine::open(data_dir, ledger_config)?;
+        let observer = observer(machine.ledger());
+        machine.set_observer(observer);
+        let progress = machine.progress();
+        let (election_min, election_max) = settings.election_timeout_ms;
+        let config = openraft::Config {
+            cluster_name: settings.cluster_name.clone(),
+            heartbeat_interval: settings.heartbeat_ms,
+            election_timeout_min: election_min,
+            election_timeout_max: election_max,
+            enable_pre_vote: Some(true),
+            // Snapshots and purging behind them are a later slice: the log
+            // is the whole journal for now.
+            snapshot_policy: openraft::SnapshotPolicy::Never,
+            ..Default::default()
+        };
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|error| NodeError::Settings(error.to_string()))?,
+        );
+        let raft = Raft::new(settings.id, config, Network::new(transport), store, machine)
+            .await
+            .map_err(raft_error)?;
+        if !raft.is_initialized().await.map_err(raft_error)? {
+            let members: BTreeMap<u64, BasicNode> = settings
+                .members
+                .iter()
+                .map(|(&id, addr)| (id, BasicNode { addr: addr.clone() }))
+                .collect();
+            // Another member's initialization may have reached us first:
+            // the same entry either way.
+            if let Err(error) = raft.initialize(members).await {
+                tracing::info!(%error, "the group was already initialized");
+            }
+        }
+        Ok(Node {
+            id: settings.id,
+            raft,
+            progress,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Commits one encoded journal batch through the group (a majority has
+    /// it durably) and applies it; waits at most `within`.
+    pub async fn write(&self, batch: Vec<u8>, within: Duration) -> Result<Applied, WriteError> {
+        let written = tokio::time::timeout(within, self.raft.client_write(BatchBytes(batch.into()))).await;
+        match written {
+            Err(_) => Err(WriteError::Timeout(within)),
+            Ok(Ok(reply)) => Ok(reply.data),
+            Ok(Err(error)) => match error.forward_to_leader() {
+                Some(forward) => Err(WriteError::NotLeader {
+                    leader: forward.leader_id,
+                }),
+                None => Err(WriteError::Raft(error.to_string())),
+            },
+        }
+    }
+
+    /// Where the group stands, as this node sees it.
+    pub fn status(&self) -> Status {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let progress = *self.progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let role = match metrics.state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Follower => Role::Follower,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Learner => Role::Learner,
+            ServerState::Shutdown => Role::Shutdown,
+        };
+        let last_log_index = metrics.last_log_index;
+        let members = metrics
+            .membership_config
+            .nodes()
+            .map(|(&id, node)| {
+                let matched_index = metrics
+                    .replication
+                    .as_ref()
+                    .and_then(|replication| replication.get(&id))
+                    .map(|matched| matched.as_ref().map_or(0, |log_id| log_id.index));
+                let last_ack_ms = metrics
+                    .heartbeat
+                    .as_ref()
+                    .and_then(|heartbeat| heartbeat.get(&id).copied().flatten())
+                    .map(|at| at.elapsed().as_millis() as u64);
+                MemberStatus {
+                    id,
+                    raft_addr: node.addr.clone(),
+                    matched_index,
+                    lag_entries: matched_index.map(|matched| last_log_index.unwrap_or(0).saturating_sub(matched)),
+                    last_ack_ms,
+                }
+            })
+            .collect();
+        Status {
+            id: self.id,
+            role,
+            term: metrics.current_term,
+            leader: metrics.current_leader,
+            last_log_index,
+            committed_index: metrics.cluster_committed.map(|log_id| log_id.index),
+            applied_index: metrics.last_applied.map(|log_id| log_id.index),
+            applied_seq: progress.last_seq,
+            digest: progress.digest,
+            quorum_ack_ms: metrics.last_quorum_acked.map(|at| at.elapsed().as_millis() as u64),
+            members,
+        }
+    }
+
+    /// The raft address of member `id`.
+    pub fn member_addr(&self, id: u64) -> Option<String> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        metrics
+            .membership_config
+            .nodes()
+            .find(|(member, _)| **member == id)
+            .map(|(_, node)| node.addr.clone())
+    }
+
+    /// Waits until this node leads in a term with its lease (a quorum
+    /// acknowledged it) and has applied every entry of its log (the blank
+    /// entry of its term included, so every committed batch), then copies
+    /// the ledger for its sequencer. `None` if it lost leadership meanwhile
+    /// or did not get there `within`.
+    pub async fn take_office(&self, within: Duration) -> Result<Option<Office>, NodeError> {
+        let wait = self.raft.wait(Some(within));
+        let Ok(metrics) = wait
+            .metrics(
+                |metrics| {
+                    metrics.state == ServerState::Leader
+                        && metrics.current_leader == Some(metrics.id)
+                        && metrics.last_applied.map(|log_id| log_id.index) == metrics.last_log_index
+                        && metrics
+                            .last_applied
+                            .is_some_and(|log_id| log_id.leader_id.term == metrics.current_term)
+                },
+                "leading with every entry applied",
+            )
+            .await
+        else {
+            return Ok(None);
+        };
+        let term = metrics.current_term;
+        if self
+            .raft
+            .wait(Some(within))
+            .leader_with_quorum_acked(None, "the lease")
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+        let copied = self
+            .raft
+            .with_state_machine(|machine: &mut LedgerStateMachine| Box::pin(async move { machine.copy_ledger() }))
+            .await
+            .map_err(raft_error)??;
+        let (ledger, chain_hash) = copied;
+        Ok(Some(Office {
+            term,
+            ledger,
+            chain_hash,
+        }))
+    }
+
+    /// Asks the leader (this node) to hand leadership to member `to`.
+    pub async fn transfer_leader(&self, to: u64) -> Result<(), NodeError> {
+        self.raft.trigger().transfer_leader(to).await.map_err(raft_error)
+    }
+
+    /// Answers a peer's RPC.
+    pub async fn answer(&self, rpc: Rpc, body: &[u8]) -> Result<Vec<u8>, Refused> {
+        network::answer(&self.raft, rpc, body).await
+    }
+
+    /// Waits until the ledger has applied sequence number `seq`, at most `within`.
+    pub async fn applied_seq_at_least(&self, seq: u64, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut metrics = self.raft.metrics();
+        loop {
+            if self
+                .progress
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .last_seq
+                >= seq
+            {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Every member's id.
+    pub fn member_ids(&self) -> BTreeSet<u64> {
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .voter_ids()
+            .collect()
+    }
+
+    /// Stops Raft.
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.raft.shutdown().await.map_err(io::Error::other)
+    }
+}

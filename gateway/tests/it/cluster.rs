@@ -1,0 +1,619 @@
+//! A replication group of three real `croupier serve` processes on loopback
+//! ports and temporary data directories: writes through the leader are
+//! acknowledged, a follower turns writes away naming the leader and serves
+//! reads with their `as_of_seq`; `kill -9` of the leader under a client that
+//! records every acknowledged reply gives a new leader within 5 s, where
+//! every acknowledged request (retried with its id) gets its original reply
+//! byte for byte, money is conserved and every node reaches the same ledger
+//! digest; a peer with the wrong cluster secret or another cluster's name is
+//! refused and nothing is applied.
+//!
+//! One leader-kill round in CI; `CROUPIER_SOAK=1` runs 20 and prints the
+//! fail-over times (kill → first write acknowledged by the new leader).
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::support::Aggregator;
+
+const SECRET: &str = "cluster-test-secret-0123456789";
+const CLUSTER_NAME: &str = "croupier-it";
+/// The target for a new leader after the old one dies.
+const FAILOVER_LIMIT: Duration = Duration::from_secs(5);
+
+/// A free loopback port (bound and released: the process binds it next).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Member {
+    id: u64,
+    api_port: u16,
+    raft_port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn api(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
+    }
+}
+
+/// Three members and what a client of the group holds.
+struct Group {
+    _root: tempfile::TempDir,
+    members: Vec<Member>,
+    http: Client,
+    admin: String,
+}
+
+impl Group {
+    fn peers(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("{}=127.0.0.1:{}={}", m.id, m.raft_port, m.api()))
+            .collect()
+    }
+
+    fn spawn(&mut self, index: usize) {
+        let peers = self.peers();
+        let member = &mut self.members[index];
+        let mut command = Command::new(env!("CARGO_BIN_EXE_croupier"));
+        command
+            .arg("serve")
+            .args(["--data-dir", member.dir.to_str().unwrap()])
+            .args(["--listen", &format!("127.0.0.1:{}", member.api_port)])
+            .arg("--no-quic")
+            .args(["--journal-segment-bytes", "1048576"])
+            .args(["--log", "warn"])
+            .arg("--ship-jurisdiction-profiles=false")
+            .args(["--cluster-node-id", &member.id.to_string()])
+            .args(["--cluster-name", CLUSTER_NAME])
+            .args(["--cluster-raft-listen", &format!("127.0.0.1:{}", member.raft_port)])
+            .args(["--cluster-secret", SECRET])
+            .args(["--cluster-heartbeat-ms", "50"])
+            .args(["--cluster-election-timeout-min-ms", "300"])
+            .args(["--cluster-election-timeout-max-ms", "600"])
+            .env_remove("CROUPIER_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for peer in &peers {
+            command.args(["--cluster-peer", peer]);
+        }
+        member.child = Some(command.spawn().expect("croupier serve starts"));
+    }
+
+    /// Starts three members and waits for the first operator (made by the
+    /// first leader) to be usable.
+    async fn start() -> Group {
+        let root = tempfile::tempdir().unwrap();
+        let members = (1..=3)
+            .map(|id| Member {
+                id,
+                api_port: free_port(),
+                raft_port: free_port(),
+                dir: root.path().join(format!("node-{id}")),
+                child: None,
+            })
+            .collect();
+        let http = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let mut group = Group {
+            _root: root,
+            members,
+            http,
+            admin: String::new(),
+        };
+        for index in 0..3 {
+            group.spawn(index);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "no first operator within 30 s");
+            let token = group.members.iter().find_map(|m| {
+                std::fs::read_to_string(m.dir.join("operator-token"))
+                    .ok()
+                    .map(|t| t.trim().to_owned())
+            });
+            if let Some(token) = token.filter(|t| !t.is_empty()) {
+                group.admin = token;
+                if group.leader(Duration::from_secs(1)).await.is_some() {
+                    return group;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.child.is_some())
+    }
+
+    async fn status(&self, member: &Member) -> Option<Value> {
+        let reply = self
+            .http
+            .get(format!("{}/operator/v1/cluster", member.api()))
+            .bearer_auth(&self.admin)
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await
+            .ok()?;
+        if reply.status() != StatusCode::OK {
+            return None;
+        }
+        serde_json::from_slice(&reply.bytes().await.ok()?).ok()
+    }
+
+    /// The id of the member that says it leads (among the live ones), within `wait`.
+    async fn leader(&self, wait: Duration) -> Option<u64> {
+        let deadline = Instant::now() + wait;
+        loop {
+            for member in self.live() {
+                if let Some(status) = self.status(member).await
+                    && status["role"] == "leader"
+                {
+                    return Some(member.id);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn member(&self, id: u64) -> &Member {
+        &self.members[(id - 1) as usize]
+    }
+
+    /// `kill -9` of member `id`.
+    fn kill(&mut self, id: u64) {
+        let member = &mut self.members[(id - 1) as usize];
+        let mut child = member.child.take().expect("a live member");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    async fn op(&self, base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&self.admin);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Waits until every live member has applied the same sequence number;
+    /// returns (seq, digest) per member.
+    async fn converged(&self) -> BTreeMap<u64, (u64, String)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut seen = BTreeMap::new();
+            for member in self.live() {
+                if let Some(status) = self.status(member).await {
+                    let seq = status["applied_seq"].as_u64().unwrap();
+                    seen.insert(member.id, (seq, status["digest"].as_str().unwrap().to_owned()));
+                }
+            }
+            let seqs: Vec<u64> = seen.values().map(|(seq, _)| *seq).collect();
+            if seen.len() == self.live().count() && seqs.windows(2).all(|w| w[0] == w[1]) {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "the members did not converge: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            if let Some(mut child) = member.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The wallet client: an aggregator, a player and its game-launch token.
+struct Wallet {
+    aggregator: Aggregator,
+    player: u64,
+    token: String,
+}
+
+/// What a wallet call got.
+enum Sent {
+    /// Acknowledged: the reply's body.
+    Acknowledged(Vec<u8>),
+    /// Turned away or in doubt: where the reply said the leader is.
+    Retry(Option<String>),
+}
+
+impl Wallet {
+    /// Sets up through the leader at `base`.
+    async fn set_up(group: &Group, base: &str) -> Wallet {
+        use reqwest::Method;
+        let created = group
+            .op(
+                base,
+                Method::POST,
+                "/operator/v1/aggregators",
+                Some(json!({"name": "acme"})),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = serde_json::from_slice(&created.bytes().await.unwrap()).unwrap();
+        let secret: [u8; 32] = hex::decode(created["secret"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let aggregator = Aggregator {
+            id: created["aggregator"].as_u64().unwrap() as u32,
+            secret: protocol::signature::Secret(secret),
+        };
+        let player: Value = group
+            .op(
+                base,
+                Method::POST,
+                "/operator/v1/players",
+                Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+            )
+            .await
+            .bytes()
+            .await
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+            .unwrap();
+        let player = player["player"].as_u64().unwrap();
+        let funded = group
+            .op(
+                base,
+                Method::POST,
+                &format!("/operator/v1/players/{player}/deposits"),
+                Some(json!({"deposit_id": "dep-1", "currency": "EUR", "amount": "100.00"})),
+            )
+            .await;
+        assert_eq!(funded.status(), StatusCode::OK);
+        let issued: Value = group
+            .op(
+                base,
+                Method::POST,
+                "/operator/v1/sessions",
+                Some(json!({"player": player, "currency": "EUR", "aggregator": aggregator.id, "ttl_ms": 3_600_000})),
+            )
+            .await
+            .bytes()
+            .await
+            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+            .unwrap();
+        Wallet {
+            aggregator,
+            player,
+            token: issued["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A bet of 0.01 with transaction id `id`, sent to `base`.
+    async fn bet(&self, http: &Client, base: &str, id: &str) -> Sent {
+        let body = json!({"token": self.token, "transaction_id": id, "round_id": format!("round-{id}"),
+            "game": "slots", "currency": "EUR", "amount": "0.01"})
+        .to_string();
+        let mut request = http
+            .post(format!("{base}/wallet/v1/bet"))
+            .timeout(Duration::from_secs(3))
+            .body(body.clone());
+        for (name, value) in self.aggregator.headers(body.as_bytes(), now_ms()) {
+            request = request.header(name, value);
+        }
+        let Ok(reply) = request.send().await else {
+            return Sent::Retry(None);
+        };
+        let status = reply.status();
+        let leader = reply
+            .headers()
+            .get("x-croupier-leader")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = reply.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        match status {
+            StatusCode::OK => Sent::Acknowledged(bytes),
+            StatusCode::SERVICE_UNAVAILABLE => Sent::Retry(leader),
+            other => panic!("bet {id}: {other} {}", String::from_utf8_lossy(&bytes)),
+        }
+    }
+
+    /// Sends bet `id` until some member acknowledges it (following leader
+    /// hints, else trying each member in turn), within 20 s.
+    async fn bet_until_acknowledged(&self, group: &Group, base: &mut String, id: &str) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut next = 0;
+        loop {
+            match self.bet(&group.http, base, id).await {
+                Sent::Acknowledged(bytes) => return bytes,
+                Sent::Retry(Some(leader)) => *base = leader,
+                Sent::Retry(None) => {
+                    let live: Vec<String> = group.live().map(Member::api).collect();
+                    next = (next + 1) % live.len();
+                    *base = live[next].clone();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            assert!(Instant::now() < deadline, "bet {id} was never acknowledged");
+        }
+    }
+}
+
+/// The cluster secret's key and a call's signature, as a member signs.
+fn signed_headers(secret: &str, cluster: &str, from: u64, to: u64, body: &[u8]) -> Vec<(&'static str, String)> {
+    let key = protocol::signature::Secret(Sha256::digest(secret.as_bytes()).into());
+    let timestamp = now_ms();
+    let mut signed = format!("{cluster}.{from}.{to}.").into_bytes();
+    signed.extend_from_slice(body);
+    vec![
+        ("x-croupier-cluster", cluster.to_owned()),
+        ("x-croupier-node", from.to_string()),
+        ("x-croupier-target", to.to_string()),
+        ("x-croupier-timestamp", timestamp.to_string()),
+        (
+            "x-croupier-signature",
+            protocol::signature::sign(&key, timestamp, &signed),
+        ),
+    ]
+}
+
+fn cash_of(reply: &[u8]) -> String {
+    let value: Value = serde_json::from_slice(reply).unwrap();
+    value["cash"].as_str().unwrap().to_owned()
+}
+
+/// One leader-kill round: bets under way, the leader killed, a new one
+/// within the limit, every bet acknowledged, the old leader back as a
+/// follower. Returns the fail-over time.
+async fn kill_round(
+    group: &mut Group,
+    wallet: &Wallet,
+    round: usize,
+    acknowledged: &mut BTreeMap<String, Vec<u8>>,
+) -> Duration {
+    let old = group.leader(Duration::from_secs(10)).await.expect("a leader");
+    let mut base = group.member(old).api();
+    for n in 0..15 {
+        let id = format!("r{round}-before-{n}");
+        let reply = wallet.bet_until_acknowledged(group, &mut base, &id).await;
+        acknowledged.insert(id, reply);
+    }
+    // A bet in flight while the leader dies: its outcome is unknown until
+    // retried with the same id.
+    let in_flight = {
+        let (http, base, wallet_token) = (group.http.clone(), base.clone(), wallet.token.clone());
+        let aggregator = wallet.aggregator.clone();
+        let player = wallet.player;
+        let id = format!("r{round}-in-flight");
+        tokio::spawn(async move {
+            let wallet = Wallet {
+                aggregator,
+                player,
+                token: wallet_token,
+            };
+            let _ = wallet.bet(&http, &base, &id).await;
+        })
+    };
+    group.kill(old);
+    let killed = Instant::now();
+    let _ = in_flight.await;
+    // The first write the new leader acknowledges.
+    let id = format!("r{round}-after-0");
+    let reply = wallet.bet_until_acknowledged(group, &mut base, &id).await;
+    let failover = killed.elapsed();
+    acknowledged.insert(id, reply);
+    let new = group.leader(Duration::from_secs(1)).await.expect("a new leader");
+    assert_ne!(new, old, "round {round}: the dead leader still leads");
+    assert!(failover < FAILOVER_LIMIT, "round {round}: fail-over took {failover:?}");
+    let id = format!("r{round}-in-flight");
+    let reply = wallet.bet_until_acknowledged(group, &mut base, &id).await;
+    acknowledged.insert(id, reply);
+    for n in 1..10 {
+        let id = format!("r{round}-after-{n}");
+        let reply = wallet.bet_until_acknowledged(group, &mut base, &id).await;
+        acknowledged.insert(id, reply);
+    }
+    // The old leader comes back on its data directory and follows.
+    let index = (old - 1) as usize;
+    group.spawn(index);
+    failover
+}
+
+async fn check_group(group: &Group, wallet: &Wallet, acknowledged: &BTreeMap<String, Vec<u8>>) {
+    // Every acknowledged bet, retried with its id, gets its original reply.
+    let leader = group.leader(Duration::from_secs(10)).await.expect("a leader");
+    let mut base = group.member(leader).api();
+    for (id, reply) in acknowledged {
+        let again = wallet.bet_until_acknowledged(group, &mut base, id).await;
+        assert_eq!(
+            String::from_utf8_lossy(&again),
+            String::from_utf8_lossy(reply),
+            "bet {id}: another reply on retry"
+        );
+    }
+    // Money is conserved: each bet took 0.01 exactly once.
+    let expected_cents = 10_000 - acknowledged.len() as i64;
+    let expected = format!("{}.{:02}", expected_cents / 100, expected_cents % 100);
+    let last = acknowledged
+        .values()
+        .map(|reply| cash_of(reply))
+        .min_by_key(|cash| cash.replace('.', "").parse::<i64>().unwrap())
+        .unwrap();
+    assert_eq!(last, expected, "the lowest balance any reply showed");
+    // Every member reaches the same ledger, and its read model the same
+    // balance (a follower's read says how current it is).
+    let converged = group.converged().await;
+    let digests: Vec<&String> = converged.values().map(|(_, digest)| digest).collect();
+    assert!(
+        digests.windows(2).all(|w| w[0] == w[1]),
+        "digests differ: {converged:?}"
+    );
+    for member in group.live() {
+        let path = format!("/operator/v1/players/{}/balance?currency=EUR", wallet.player);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = group.op(&member.api(), reqwest::Method::GET, &path, None).await;
+            assert_eq!(reply.status(), StatusCode::OK, "node {}", member.id);
+            let balance: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+            if balance["cash"] == expected.as_str() {
+                assert!(balance["as_of_seq"].as_u64().is_some(), "{balance}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {}: {balance}", member.id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write() {
+    let mut group = Group::start().await;
+    let leader = group.leader(Duration::from_secs(10)).await.unwrap();
+    let leader_api = group.member(leader).api();
+    let wallet = Wallet::set_up(&group, &leader_api).await;
+    // (A follower checks the game-launch token in its own copy first.)
+    group.converged().await;
+
+    // A follower turns writes away, naming the leader; it serves reads.
+    let follower = group.members.iter().find(|m| m.id != leader).unwrap();
+    match wallet.bet(&group.http, &follower.api(), "to-a-follower").await {
+        Sent::Retry(Some(named)) => assert_eq!(named, leader_api),
+        _ => panic!("a follower took a write"),
+    }
+    let refused = group
+        .op(
+            &follower.api(),
+            reqwest::Method::POST,
+            "/operator/v1/players",
+            Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["x-croupier-leader"], leader_api.as_str());
+    let body: Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "not_leader");
+    assert_eq!(body["error"]["leader"], leader_api.as_str());
+    let status = group.status(follower).await.unwrap();
+    assert_eq!(status["role"], "follower");
+    assert_eq!(status["leader"], leader);
+    assert_eq!(status["members"].as_array().unwrap().len(), 3);
+    let metrics = group
+        .http
+        .get(format!("{}/metrics", group.member(leader).api()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("croupier_cluster_is_leader 1"), "{metrics}");
+
+    let rounds = if std::env::var("CROUPIER_SOAK").is_ok_and(|v| v == "1") {
+        20
+    } else {
+        1
+    };
+    let mut acknowledged = BTreeMap::new();
+    let mut failovers = Vec::new();
+    for round in 0..rounds {
+        failovers.push(kill_round(&mut group, &wallet, round, &mut acknowledged).await);
+        check_group(&group, &wallet, &acknowledged).await;
+    }
+    failovers.sort();
+    eprintln!(
+        "cluster: {rounds} leader kills, fail-over (kill → first write acknowledged by the new leader): median {:?}, max {:?}",
+        failovers[failovers.len() / 2],
+        failovers[failovers.len() - 1]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_is_applied() {
+    let group = Group::start().await;
+    let leader = group.leader(Duration::from_secs(10)).await.unwrap();
+    let follower = group.members.iter().find(|m| m.id != leader).unwrap();
+    let before = group.status(follower).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/raft/v1/append", follower.raft_port);
+    let body = b"not even CBOR".to_vec();
+    let call = |headers: Vec<(&'static str, String)>| {
+        let mut request = group.http.post(&url).body(body.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let cases = [
+        (
+            signed_headers("another-secret-0123456789", CLUSTER_NAME, leader, follower.id, &body),
+            401,
+            "bad_signature",
+        ),
+        (
+            signed_headers(SECRET, "other-cluster", leader, follower.id, &body),
+            403,
+            "other_cluster",
+        ),
+        (
+            signed_headers(SECRET, CLUSTER_NAME, 9, follower.id, &body),
+            403,
+            "not_a_member",
+        ),
+        (
+            signed_headers(SECRET, CLUSTER_NAME, leader, 9, &body),
+            403,
+            "other_node",
+        ),
+        // Signed right, but not an append: refused before Raft sees it.
+        (
+            signed_headers(SECRET, CLUSTER_NAME, leader, follower.id, &body),
+            400,
+            "refused",
+        ),
+    ];
+    for (headers, status, code) in cases {
+        let reply = call(headers).await.unwrap();
+        assert_eq!(reply.status().as_u16(), status, "{code}");
+        let answer: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        assert_eq!(answer["error"]["code"], code);
+    }
+    // Nothing was applied, and the group still works.
+    let after = group.status(follower).await.unwrap();
+    assert_eq!(after["applied_seq"], before["applied_seq"]);
+    assert_eq!(after["term"], before["term"]);
+    assert_eq!(after["leader"], leader);
+    let leader_api = group.member(leader).api();
+    let reply = group
+        .op(
+            &leader_api,
+            reqwest::Method::POST,
+            "/operator/v1/players",
+            Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+        )
+        .await;
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    group.converged().await;
+}
