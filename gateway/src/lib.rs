@@ -26,6 +26,7 @@
 
 pub mod admission;
 pub mod app;
+pub mod bootstrap;
 pub mod cluster;
 pub mod config;
 pub mod log_limit;

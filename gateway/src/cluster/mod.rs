@@ -38,10 +38,10 @@ use replication::node::{Node, NodeSettings, Role};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::Clock;
+use crate::bootstrap::ServeError;
 use crate::config::{ClusterConfig, ServeConfig};
 use crate::metrics::Metrics;
-use crate::server::ServeError;
+use edge::state::Clock;
 
 /// How often the supervisor looks at the node's role.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(20);
@@ -380,13 +380,13 @@ async fn step_down(sequencer: Sequencer<ReplicatedSink>) {
 /// the shipped jurisdiction profiles (both idempotent).
 async fn bootstrap(supervision: &Supervision) {
     if let Err(error) =
-        crate::server::first_operator(&supervision.engine, &supervision.view, &supervision.data_dir).await
+        crate::bootstrap::first_operator(&supervision.engine, &supervision.view, &supervision.data_dir).await
     {
         tracing::error!(%error, "creating the first operator");
     }
     if supervision.ship_jurisdiction_profiles
         && let Err(error) =
-            crate::server::ship_jurisdiction_profiles(&supervision.engine, &supervision.view, (supervision.clock)())
+            crate::bootstrap::ship_jurisdiction_profiles(&supervision.engine, &supervision.view, (supervision.clock)())
                 .await
     {
         tracing::error!(%error, "shipping the jurisdiction profiles");

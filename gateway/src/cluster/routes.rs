@@ -11,6 +11,7 @@ use axum::response::Response;
 use edge::AppState;
 use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody, json_response, to_json};
+use edge::openapi::{BodyErrors, RoleErrors};
 use edge::route::{Access, Route, route};
 use engine::Role;
 use replication::node::Role as NodeRole;
@@ -158,10 +159,8 @@ pub struct TransferReply {
 /// Hands leadership to another member, for maintenance (asked of the leader).
 #[utoipa::path(post, path = "/operator/v1/cluster/transfer-leader", tag = "cluster", request_body = TransferRequest,
     security(("bearer" = [])),
-    responses((status = 202, body = TransferReply),
-        (status = 400, body = ErrorBody, description = "invalid_request, unknown_member (not a member, or the leader itself)"),
-        (status = 401, body = ErrorBody, description = "unauthorized"),
-        (status = 403, body = ErrorBody, description = "forbidden (admins only)"),
+    responses((status = 202, body = TransferReply), BodyErrors, RoleErrors,
+        (status = 400, body = ErrorBody, description = "malformed_json, invalid_request, unknown_member (not a member, or the leader itself)"),
         (status = 409, body = ErrorBody, description = "not_clustered"),
         (status = 503, body = ErrorBody, description = "not_leader: ask the leader (its API URL in x-croupier-leader)")))]
 pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
