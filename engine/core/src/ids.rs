@@ -261,6 +261,21 @@ fn check_id_text(text: &str, max: usize) -> Result<(), IdError> {
     Ok(())
 }
 
+/// Checks free text an operator types (a reason, a title): not blank, at
+/// most `max` bytes, no control characters.
+fn free_text(text: &str, max: usize) -> Result<(), IdError> {
+    if text.trim().is_empty() {
+        return Err(IdError::Empty);
+    }
+    if text.len() > max {
+        return Err(IdError::TooLong { max });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(IdError::NotPrintable);
+    }
+    Ok(())
+}
+
 /// A free-text reason an operator gives for an action (1..=256 bytes, UTF-8).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Reason(Box<str>);
@@ -271,15 +286,7 @@ impl Reason {
 
     /// Validates `text`: not blank, at most `MAX_LEN` bytes, no control characters.
     pub fn new(text: &str) -> Result<Reason, IdError> {
-        if text.trim().is_empty() {
-            return Err(IdError::Empty);
-        }
-        if text.len() > Self::MAX_LEN {
-            return Err(IdError::TooLong { max: Self::MAX_LEN });
-        }
-        if text.chars().any(char::is_control) {
-            return Err(IdError::NotPrintable);
-        }
+        free_text(text, Self::MAX_LEN)?;
         Ok(Reason(text.into()))
     }
 
@@ -300,15 +307,7 @@ impl Title {
 
     /// Validates `text`: not blank, at most `MAX_LEN` bytes, no control characters.
     pub fn new(text: &str) -> Result<Title, IdError> {
-        if text.trim().is_empty() {
-            return Err(IdError::Empty);
-        }
-        if text.len() > Self::MAX_LEN {
-            return Err(IdError::TooLong { max: Self::MAX_LEN });
-        }
-        if text.chars().any(char::is_control) {
-            return Err(IdError::NotPrintable);
-        }
+        free_text(text, Self::MAX_LEN)?;
         Ok(Title(text.into()))
     }
 
