@@ -1024,6 +1024,43 @@ fn set_credential(target: OperatorId, by: OperatorId) -> Command {
     })
 }
 
+/// The same with the TOTP secret sealed (command tag 77): the ledger treats
+/// it alike and never opens it.
+fn set_sealed_credential(target: OperatorId, by: OperatorId) -> Command {
+    let sealed = players::SealedProfile::new(engine::KeyId([0; 16]), 2, [5; 12], &[6; 48]).unwrap();
+    Command::Access(access::Command::SetOperatorSealedCredential {
+        target,
+        password_hash: engine::PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g").unwrap(),
+        totp_secret: sealed,
+        operator: by,
+    })
+}
+
+#[test]
+fn sealed_credentials_are_checked_like_clear_ones_and_round_trip_through_the_codec() {
+    let mut h = Harness::set_up();
+    let before = h.ledger.access().clone();
+    let command = set_sealed_credential(SUPPORT, ADMIN);
+    let bytes = engine::codec::to_bytes(&command);
+    assert_eq!(bytes[..2], 77_u16.to_le_bytes());
+    assert_eq!(engine::codec::from_bytes::<Command>(&bytes).unwrap(), command);
+    assert_eq!(h.apply(ADMIN_SOURCE, "sealed-1", command), Outcome::Accepted);
+    assert_eq!(
+        h.apply(SourceId(3), "sealed-2", set_sealed_credential(SUPPORT, SUPPORT)),
+        Outcome::Accepted
+    );
+    assert_eq!(
+        h.apply(SourceId(3), "sealed-3", set_sealed_credential(ADMIN, SUPPORT)),
+        Outcome::Rejected(Rejection::NotPermitted)
+    );
+    assert_eq!(
+        h.apply(ADMIN_SOURCE, "sealed-4", set_sealed_credential(OperatorId(9), ADMIN)),
+        Outcome::Rejected(Rejection::UnknownOperator)
+    );
+    assert_eq!(h.ledger.access(), &before, "the ledger keeps no credential");
+    assert_eq!(h.replay().digest(), h.ledger.digest());
+}
+
 #[test]
 fn credentials_are_set_by_an_admin_or_the_operator_themself_and_change_no_state() {
     let mut h = Harness::set_up();

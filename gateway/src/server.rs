@@ -143,6 +143,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let mut modules = axum::http::Extensions::new();
     let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
     modules.insert(edge::directory::Directory(Arc::new(directory)));
+    modules.insert(edge::secrets::Sealer(vault.clone()));
     modules.insert(vault);
     if let Some(provider) = config.api().kyc_provider {
         let client = pam::kyc::sumsub::SumsubClient::new(provider)

@@ -2,8 +2,10 @@
 //! (bearer token: an admin for anyone, any operator for themself) sets the
 //! operator's password (hashed here with argon2id) and makes a fresh TOTP
 //! secret, returned once as base32 and as an `otpauth://` URI for an
-//! authenticator app. The ledger checks who may set it and journals it
-//! (`SetOperatorCredential`); the read model keeps it for the login.
+//! authenticator app. The secret is sealed by the key vault before it is
+//! journaled (`SetOperatorSealedCredential`): the journal, its replicas and
+//! the read model hold only ciphertext bound to the operator, and the login
+//! opens it. The ledger checks who may set it.
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
@@ -15,7 +17,8 @@ use edge::change::{IdempotencyKey, ok, refusal, request_id};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::{AppState, Caller};
-use engine::{Command, Currency, OperatorId, Outcome, Secret, access};
+use engine::{Command, Currency, OperatorId, Outcome, access};
+use readmodel::credentials::{CredentialView, TotpSecret};
 use serde::{Deserialize, Serialize};
 use totp_rs::{Algorithm, TOTP};
 use utoipa::ToSchema;
@@ -130,10 +133,16 @@ pub async fn set_credential(
     let password_hash = engine::PasswordHash::new(&hash).map_err(|e| ApiError::internal(format!("hash: {e}")))?;
     let secret = edge::tokens::new_secret().map_err(ApiError::internal)?;
     let totp = totp(&secret.0, &name)?;
-    let command = Command::Access(access::Command::SetOperatorCredential {
+    let sealer = state
+        .sealer()
+        .ok_or_else(|| ApiError::internal("no key vault to seal the TOTP secret"))?;
+    let totp_secret = sealer
+        .seal_secret(&totp_context(target), &secret.0)
+        .map_err(ApiError::internal)?;
+    let command = Command::Access(access::Command::SetOperatorSealedCredential {
         target,
         password_hash,
-        totp_secret: Secret(secret.0),
+        totp_secret,
         operator: caller.id,
     });
     match caller.submit(&state, id, command).await? {
@@ -151,6 +160,31 @@ pub async fn set_credential(
             )
         }
         other => Err(refusal(&other, Currency::EUR)),
+    }
+}
+
+/// What a sealed TOTP secret is bound to: its operator (a sealed secret
+/// copied to another operator's row does not open).
+pub fn totp_context(operator: OperatorId) -> Vec<u8> {
+    format!("croupier back-office totp {}", operator.0).into_bytes()
+}
+
+/// The TOTP secret of a stored credential: opened by the vault when it is
+/// sealed; a credential set before sealing holds it in the clear. `None`
+/// when a sealed one does not open (another master key, damaged).
+pub fn totp_secret(state: &AppState, credential: &CredentialView) -> Option<Vec<u8>> {
+    match &credential.totp_secret {
+        TotpSecret::Clear(secret) => Some(secret.clone()),
+        TotpSecret::Sealed(sealed) => {
+            let opened = state.sealer()?.open_secret(&totp_context(credential.operator), sealed);
+            match opened {
+                Ok(secret) => Some(secret),
+                Err(error) => {
+                    tracing::error!(operator = credential.operator.0, %error, "a sealed TOTP secret does not open");
+                    None
+                }
+            }
+        }
     }
 }
 

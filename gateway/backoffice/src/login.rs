@@ -167,7 +167,8 @@ async fn check(state: &AppState, username: &str, password: &str, code: &str, now
     if !password_ok || role.is_none_or(|role| role == Role::Disabled) {
         return None;
     }
-    let totp = credentials::totp(&credential.totp_secret, username).ok()?;
+    let secret = credentials::totp_secret(state, &credential)?;
+    let totp = credentials::totp(&secret, username).ok()?;
     let step = credentials::totp_step(&totp, code, now_ms / 1000)?;
     let back_office = crate::of(state).ok()?;
     back_office.sessions.take_totp_step(id, step).then_some(id)

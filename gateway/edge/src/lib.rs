@@ -18,6 +18,8 @@
 //! - [`change`]: request ids (`Idempotency-Key`), path player ids and
 //!   refusals of operator changes;
 //! - [`sandbox`]: the loopback server every third-party sandbox runs on;
+//! - [`secrets`], [`directory`]: what the PAM module lends other modules
+//!   without their depending on it (sealing secrets, facts about players);
 //! - [`submit`], [`reads`], [`view`], [`tokens`], [`wire`], [`openapi`]:
 //!   ring submission, reads from the read models, the read copy of access
 //!   state, tokens and digests, amounts and rejections on the wire, the
@@ -35,6 +37,7 @@ pub mod openapi;
 pub mod reads;
 pub mod route;
 pub mod sandbox;
+pub mod secrets;
 pub mod state;
 pub mod submit;
 pub mod tokens;

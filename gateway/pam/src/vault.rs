@@ -20,6 +20,12 @@
 //! derived from it (HMAC-SHA256 with fixed labels): one wraps data keys,
 //! one keys the blind indexes. Losing it loses every profile.
 //!
+//! Operators' secrets that the journal must carry but not reveal (a TOTP
+//! secret) are sealed with AES-256-GCM under a third derived key, with a
+//! random nonce and the secret's owner as associated data
+//! ([`edge::secrets::SecretSealer`]); they name [`SECRETS_KEY_ID`], which
+//! is no data key, so no erasure or sweep touches them.
+//!
 //! Blind indexes are HMAC-SHA256 of normalized values under the index key,
 //! truncated to 16 bytes: equal data gives equal indexes, so the ledger can
 //! refuse duplicates atomically, while the journal learns nothing it could
@@ -46,6 +52,12 @@ pub const MASTER_KEY_FILE: &str = "pam-master-key";
 pub const KEY_DIR: &str = "keys";
 /// The sealing scheme of [`DataKey::seal`]: AES-256-GCM over the JSON profile.
 pub const SCHEME_AES_GCM_JSON: u8 = 1;
+/// The sealing scheme of [`Vault::seal_secret`]: AES-256-GCM over the raw
+/// secret, under the master key's secrets key.
+pub const SCHEME_AES_GCM_SECRET: u8 = 2;
+/// The key id a sealed secret names: the master key's secrets key, not a
+/// data key in the key store.
+pub const SECRETS_KEY_ID: KeyId = KeyId([0; 16]);
 
 const KEY_FILE_MAGIC: &[u8; 6] = b"CRPDK1";
 const KEY_FILE_LEN: usize = KEY_FILE_MAGIC.len() + 12 + 32 + 16;
@@ -97,6 +109,7 @@ impl VaultError {
 /// The master key's derived keys and the key store.
 pub struct Vault {
     wrap: LessSafeKey,
+    secrets: LessSafeKey,
     index: hmac::Key,
     dir: PathBuf,
     random: SystemRandom,
@@ -138,8 +151,11 @@ impl Vault {
         let derive = |label: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &master), label.as_bytes());
         let wrap = UnboundKey::new(&AES_256_GCM, derive("croupier-pam wrap key v1").as_ref())
             .map_err(|_| VaultError::Random)?;
+        let secrets = UnboundKey::new(&AES_256_GCM, derive("croupier operator secrets key v1").as_ref())
+            .map_err(|_| VaultError::Random)?;
         let vault = Vault {
             wrap: LessSafeKey::new(wrap),
+            secrets: LessSafeKey::new(secrets),
             index: hmac::Key::new(hmac::HMAC_SHA256, derive("croupier-pam blind index key v1").as_ref()),
             dir,
             random: SystemRandom::new(),
@@ -151,6 +167,37 @@ impl Vault {
             })?;
         }
         Ok(vault)
+    }
+
+    /// Seals a secret for `context` (its owner): AES-256-GCM under the
+    /// secrets key, a random nonce, `context` as associated data.
+    pub fn seal_secret(&self, context: &[u8], secret: &[u8]) -> Result<SealedProfile, VaultError> {
+        let mut nonce = [0; 12];
+        self.random.fill(&mut nonce).map_err(|_| VaultError::Random)?;
+        let mut sealed = secret.to_vec();
+        self.secrets
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context), &mut sealed)
+            .map_err(|_| VaultError::Unsealable)?;
+        SealedProfile::new(SECRETS_KEY_ID, SCHEME_AES_GCM_SECRET, nonce, &sealed).map_err(|_| VaultError::Unsealable)
+    }
+
+    /// Opens a secret [`Vault::seal_secret`] sealed for `context`.
+    pub fn open_secret(&self, context: &[u8], sealed: &SealedProfile) -> Result<Vec<u8>, VaultError> {
+        if sealed.key_id != SECRETS_KEY_ID || sealed.scheme != SCHEME_AES_GCM_SECRET {
+            return Err(VaultError::Unsealable);
+        }
+        let mut bytes = sealed.ciphertext().to_vec();
+        let len = self
+            .secrets
+            .open_in_place(
+                Nonce::assume_unique_for_key(sealed.nonce),
+                Aad::from(context),
+                &mut bytes,
+            )
+            .map_err(|_| VaultError::Unsealable)?
+            .len();
+        bytes.truncate(len);
+        Ok(bytes)
     }
 
     /// The ids of every stored data key.
@@ -403,6 +450,19 @@ fn read_or_make_master(path: &Path, key_dir: &Path, may_make: bool) -> Result<[u
         .ok_or_else(|| refuse("must hold 64 hex digits (32 bytes)".into()))
 }
 
+impl edge::secrets::SecretSealer for Vault {
+    fn seal_secret(&self, context: &[u8], secret: &[u8]) -> Result<SealedProfile, edge::secrets::SealError> {
+        Vault::seal_secret(self, context, secret).map_err(|error| match error {
+            VaultError::Random => edge::secrets::SealError::Random,
+            _ => edge::secrets::SealError::Unsealable,
+        })
+    }
+
+    fn open_secret(&self, context: &[u8], sealed: &SealedProfile) -> Result<Vec<u8>, edge::secrets::SealError> {
+        Vault::open_secret(self, context, sealed).map_err(|_| edge::secrets::SealError::Unsealable)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +488,32 @@ mod tests {
         assert!(again.key(b).unwrap().is_none());
         assert!(again.destroy(a).unwrap());
         assert!(again.key(a).unwrap().is_none());
+    }
+
+    #[test]
+    fn secrets_open_only_for_their_context_and_under_their_master_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path(), None).unwrap();
+        let secret = [9_u8; 32];
+        let sealed = vault.seal_secret(b"totp 2", &secret).unwrap();
+        assert_eq!((sealed.key_id, sealed.scheme), (SECRETS_KEY_ID, SCHEME_AES_GCM_SECRET));
+        assert!(!sealed.ciphertext().windows(8).any(|w| w == &secret[..8]));
+        // A fresh nonce each time: the same secret seals to other bytes.
+        assert_ne!(vault.seal_secret(b"totp 2", &secret).unwrap(), sealed);
+        assert_eq!(vault.open_secret(b"totp 2", &sealed).unwrap(), secret);
+        assert!(vault.open_secret(b"totp 3", &sealed).is_err(), "bound to its owner");
+        // Another master key (another data directory) does not open it.
+        let other = tempfile::tempdir().unwrap();
+        assert!(
+            Vault::open(other.path(), None)
+                .unwrap()
+                .open_secret(b"totp 2", &sealed)
+                .is_err()
+        );
+        // Nor does a profile's data key, nor the secrets key a profile.
+        let key = vault.key_or_create(vault.random_key_id().unwrap()).unwrap();
+        assert!(key.open(&sealed).is_err());
+        assert!(vault.open_secret(b"totp 2", &key.seal(b"{}").unwrap()).is_err());
     }
 
     #[test]

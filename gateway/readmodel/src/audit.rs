@@ -591,7 +591,8 @@ fn access_change(tx: &Transaction<'_>, command: &access::Command, outcome: &Outc
             }
         }
         // Neither the hash nor the secret is shown: only that it was set.
-        access::Command::SetOperatorCredential { target, .. } => Change {
+        access::Command::SetOperatorCredential { target, .. }
+        | access::Command::SetOperatorSealedCredential { target, .. } => Change {
             target: Some(Target::Operator(*target)),
             field: Some("credential".into()),
             after: Some("set".into()),

@@ -43,6 +43,8 @@
 pub mod audit;
 pub mod cashier;
 pub mod credentials;
+#[cfg(test)]
+mod credentials_tests;
 pub mod history;
 pub mod kyc;
 pub mod logins;

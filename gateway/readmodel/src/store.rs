@@ -115,6 +115,9 @@ pub const MIGRATIONS: &[&str] = &[
     // 10: the operators' back-office credentials (`crate::credentials`).
     // Only journals written after it hold any, so no rebuild.
     crate::credentials::MIGRATION,
+    // 11: the credentials' sealed TOTP secrets (`crate::credentials`);
+    // older rows keep their clear secret, so no rebuild.
+    crate::credentials::SEALED_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

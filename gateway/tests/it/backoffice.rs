@@ -243,10 +243,26 @@ impl Office {
 async fn enrolment_is_an_admins_or_the_operators_own_and_bad_requests_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let office = Office::start(dir.path()).await;
-    let (fin, fin_token, _) = office.enrolled("fin", "finance").await;
+    let (fin, fin_token, fin_totp) = office.enrolled("fin", "finance").await;
     let (viewer, viewer_token, _) = office.enrolled("viewer", "read-only").await;
     // Anyone may set their own; only an admin another's.
     office.enrol(&viewer_token, viewer, "another long password").await;
+    // The secret is sealed before it is journaled: no file of the data
+    // directory (journal, read model) holds it, and the login still opens it.
+    assert_eq!(fin_totp.secret.len(), 32);
+    let mut files = vec![dir.path().to_path_buf()];
+    let mut searched = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            searched += 1;
+            let found = bytes.windows(32).any(|window| window == &fin_totp.secret[..]);
+            assert!(!found, "{} holds the TOTP secret in the clear", path.display());
+        }
+    }
+    assert!(searched >= 3, "the journal and the read model were searched");
+    office.session("fin", &fin_totp).await;
     let applied = office.server().commands_applied().await;
     let path = format!("/operator/v1/operators/{fin}/credentials");
     let (status, refused) = office

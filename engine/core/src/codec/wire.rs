@@ -26,10 +26,11 @@ use crate::outcome::{
 
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
-// Commands 64–67 were assigned to work landing beside the back office's 68
+// Commands 64–67 were assigned to work landing beside the back office's 68;
+// 69–76 and 80–81 to work landing beside the sealed credential's 77
 // (whichever lands last sets this to the highest tag + 1).
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 69;
+pub const TAG_COMMAND: u16 = 78;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
@@ -324,6 +325,7 @@ codec_enum_tagged!(access::Command, "Command": u16 {
     44 => DisableOperator { target, operator },
     45 => RotateOperatorToken { target, token, operator },
     68 => SetOperatorCredential { target, password_hash, totp_secret, operator },
+    77 => SetOperatorSealedCredential { target, password_hash, totp_secret, operator },
 });
 codec_enum_tagged!(games::Command, "Command": u16 {
     64 => UpsertProvider { provider, operator },

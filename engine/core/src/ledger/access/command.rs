@@ -2,6 +2,7 @@
 //! and the types they carry.
 
 use crate::ids::{HashKey, Name, OperatorId, PasswordHash, PlayerId, RsaPublicKeyDer, Secret, SourceId, TokenHash};
+use crate::ledger::players::SealedProfile;
 use crate::money::Currency;
 
 /// What the access domain can be asked to do. Every one names the operator
@@ -88,10 +89,26 @@ pub enum Command {
         target: OperatorId,
         /// The password's argon2id hash (PHC string).
         password_hash: PasswordHash,
-        /// The TOTP (RFC 6238) shared secret. Like an aggregator's HMAC key
-        /// it must be kept in the clear to check codes, so it is in the
-        /// journal: protect the data directory accordingly.
+        /// The TOTP (RFC 6238) shared secret, in the clear. Journals written
+        /// before [`Command::SetOperatorSealedCredential`] hold these; the
+        /// gateway no longer submits it.
         totp_secret: Secret,
+        /// Who sets it.
+        operator: OperatorId,
+    },
+    /// [`Command::SetOperatorCredential`] with the TOTP secret sealed by
+    /// the gateway's key vault (AES-256-GCM under a key derived from the
+    /// master key, bound to the target operator), so the journal, its
+    /// replicas and the read model never hold a usable second factor. The
+    /// ledger checks who may set it, as for the clear one, and never opens it.
+    SetOperatorSealedCredential {
+        /// The operator whose credential it is.
+        target: OperatorId,
+        /// The password's argon2id hash (PHC string).
+        password_hash: PasswordHash,
+        /// The sealed TOTP secret: the vault's secrets key id, its scheme,
+        /// a random nonce and the ciphertext with its tag.
+        totp_secret: SealedProfile,
         /// Who sets it.
         operator: OperatorId,
     },
@@ -107,7 +124,8 @@ impl Command {
             | Command::SetOperatorRole { .. }
             | Command::DisableOperator { .. }
             | Command::RotateOperatorToken { .. }
-            | Command::SetOperatorCredential { .. } => None,
+            | Command::SetOperatorCredential { .. }
+            | Command::SetOperatorSealedCredential { .. } => None,
         }
     }
 
@@ -120,7 +138,9 @@ impl Command {
             Command::SetOperatorRole { .. } => "set_operator_role",
             Command::DisableOperator { .. } => "disable_operator",
             Command::RotateOperatorToken { .. } => "rotate_operator_token",
-            Command::SetOperatorCredential { .. } => "set_operator_credential",
+            Command::SetOperatorCredential { .. } | Command::SetOperatorSealedCredential { .. } => {
+                "set_operator_credential"
+            }
         }
     }
 
@@ -130,7 +150,8 @@ impl Command {
             Command::SetOperatorRole { target, .. }
             | Command::DisableOperator { target, .. }
             | Command::RotateOperatorToken { target, .. }
-            | Command::SetOperatorCredential { target, .. } => Some(*target),
+            | Command::SetOperatorCredential { target, .. }
+            | Command::SetOperatorSealedCredential { target, .. } => Some(*target),
             Command::CreateOperator { .. } | Command::CreateAggregator { .. } | Command::IssueSession { .. } => None,
         }
     }

@@ -246,7 +246,8 @@ impl Access {
             Command::CreateOperator { .. }
             | Command::CreateAggregator { .. }
             | Command::IssueSession { .. }
-            | Command::SetOperatorCredential { .. } => {}
+            | Command::SetOperatorCredential { .. }
+            | Command::SetOperatorSealedCredential { .. } => {}
         }
     }
 
@@ -410,7 +411,10 @@ impl Ledger {
             Command::SetOperatorRole { operator, .. }
             | Command::DisableOperator { operator, .. }
             | Command::RotateOperatorToken { operator, .. } => self.change_operator(ctx, command, *operator),
-            Command::SetOperatorCredential { target, operator, .. } => self.set_operator_credential(*target, *operator),
+            Command::SetOperatorCredential { target, operator, .. }
+            | Command::SetOperatorSealedCredential { target, operator, .. } => {
+                self.set_operator_credential(*target, *operator)
+            }
         }
     }
 
