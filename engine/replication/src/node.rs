@@ -17,10 +17,11 @@ use std::time::Duration;
 use engine::Ledger;
 use journal::{BatchHash, JournalConfig};
 use openraft::async_runtime::WatchReceiver;
+use openraft::impls::ProgressResponder;
 use openraft::{BasicNode, Instant, ServerState};
 
 use crate::network::{self, Network, Refused, Rpc, Transport};
-use crate::{Applied, ApplyObserver, BatchBytes, LedgerStateMachine, LogStore, Progress, Raft};
+use crate::{Applied, ApplyObserver, BatchBytes, LeaderId, LedgerStateMachine, LogStore, Progress, Raft};
 
 /// Who a node is and who its peers are, and the group's timing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,19 +234,35 @@ impl Node {
     }
 
     /// Commits one encoded journal batch through the group (a majority has
-    /// it durably) and applies it; waits at most `within`.
-    pub async fn write(&self, batch: Vec<u8>, within: Duration) -> Result<Applied, WriteError> {
-        let written = tokio::time::timeout(within, self.raft.client_write(BatchBytes(batch.into()))).await;
-        match written {
-            Err(_) => Err(WriteError::Timeout(within)),
-            Ok(Ok(reply)) => Ok(reply.data),
-            Ok(Err(error)) => match error.forward_to_leader() {
-                Some(forward) => Err(WriteError::NotLeader {
-                    leader: forward.leader_id,
-                }),
-                None => Err(WriteError::Raft(error.to_string())),
-            },
-        }
+    /// it durably) and applies it; waits at most `within`. The batch is
+    /// proposed only while this node still leads in `term`, the term it
+    /// took office in: a sequencer's batches continue the ledger it copied
+    /// then, and after a leadership change (even back to this node) another
+    /// leader's batches may follow that point in the log, so the write is
+    /// refused (`NotLeader`) rather than appended after them.
+    pub async fn write(&self, batch: Vec<u8>, term: u64, within: Duration) -> Result<Applied, WriteError> {
+        let leader = LeaderId { term, node_id: self.id };
+        let written = tokio::time::timeout(within, async {
+            let (responder, reply) = ProgressResponder::complete_only();
+            self.raft
+                .write(BatchBytes(batch.into()))
+                .with_leader(leader)
+                .responder(responder)
+                .await
+                .map_err(|fatal| WriteError::Raft(fatal.to_string()))?;
+            match reply.await {
+                Err(_) => Err(WriteError::Raft("raft dropped the write".into())),
+                Ok(Ok(response)) => Ok(response.data),
+                Ok(Err(error)) => match error {
+                    openraft::errors::ClientWriteError::ForwardToLeader(forward) => Err(WriteError::NotLeader {
+                        leader: forward.leader_id,
+                    }),
+                    other => Err(WriteError::Raft(other.to_string())),
+                },
+            }
+        })
+        .await;
+        written.unwrap_or(Err(WriteError::Timeout(within)))
     }
 
     /// Where the group stands, as this node sees it.

@@ -28,6 +28,26 @@ const CLUSTER_NAME: &str = "croupier-it";
 /// The target for a new leader after the old one dies.
 const FAILOVER_LIMIT: Duration = Duration::from_secs(5);
 
+/// The members' log level: `CROUPIER_IT_LOG` (e.g. `info`), else warnings.
+fn log_level() -> String {
+    std::env::var("CROUPIER_IT_LOG").unwrap_or_else(|_| "warn".into())
+}
+
+/// Where member `id` logs: `$CROUPIER_IT_LOG_DIR/node-<id>.log` (appended
+/// across restarts, kept after the test) when set, else nowhere.
+fn log_file(id: u64) -> Stdio {
+    let Ok(dir) = std::env::var("CROUPIER_IT_LOG_DIR") else {
+        return Stdio::null();
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::path::Path::new(&dir).join(format!("node-{id}.log")))
+        .unwrap();
+    Stdio::from(file)
+}
+
 /// A free loopback port (bound and released: the process binds it next).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -73,7 +93,7 @@ impl Group {
             .args(["--listen", &format!("127.0.0.1:{}", member.api_port)])
             .arg("--no-quic")
             .args(["--journal-segment-bytes", "1048576"])
-            .args(["--log", "warn"])
+            .args(["--log", &log_level()])
             .arg("--ship-jurisdiction-profiles=false")
             .args(["--cluster-node-id", &member.id.to_string()])
             .args(["--cluster-name", CLUSTER_NAME])
@@ -83,7 +103,7 @@ impl Group {
             .args(["--cluster-election-timeout-min-ms", "300"])
             .args(["--cluster-election-timeout-max-ms", "600"])
             .env_remove("CROUPIER_CONFIG")
-            .stdout(Stdio::null())
+            .stdout(log_file(member.id))
             .stderr(Stdio::null());
         for peer in &peers {
             command.args(["--cluster-peer", peer]);
