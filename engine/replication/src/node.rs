@@ -21,7 +21,7 @@ use openraft::impls::ProgressResponder;
 use openraft::{BasicNode, Instant, ServerState};
 
 use crate::network::{self, Network, Refused, Rpc, Transport};
-use crate::{Applied, ApplyObserver, BatchBytes, LeaderId, LedgerStateMachine, LogStore, Progress, Raft};
+use crate::{Applied, ApplyObserver, BatchBytes, LeaderId, LedgerStateMachine, LogGauge, LogStore, Progress, Raft};
 
 /// Who a node is and who its peers are, and the group's timing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +116,12 @@ pub struct MemberStatus {
     pub matched_index: Option<u64>,
     /// Log entries it lacks of the leader's log (the leader knows).
     pub lag_entries: Option<u64>,
+    /// Journal bytes of the batches it lacks (the leader knows).
+    pub lag_bytes: Option<u64>,
+    /// How long ago the oldest batch it lacks was appended on the leader,
+    /// in milliseconds: 0 when it lacks none (the leader knows; unknown for
+    /// batches older than the leader's own start).
+    pub lag_ms: Option<u64>,
     /// Milliseconds since it last acknowledged the leader (the leader knows).
     pub last_ack_ms: Option<u64>,
 }
@@ -163,6 +169,7 @@ pub struct Node {
     id: u64,
     raft: Raft,
     progress: Arc<Mutex<Progress>>,
+    gauge: LogGauge,
 }
 
 impl std::fmt::Debug for Node {
@@ -185,6 +192,7 @@ impl Node {
         observer: impl FnOnce(&Ledger) -> Box<dyn ApplyObserver>,
     ) -> Result<Node, NodeError> {
         let store = LogStore::open(data_dir, journal_config)?;
+        let gauge = store.gauge();
         let mut machine = LedgerStateMachine::open(data_dir, ledger_config)?;
         let observer = observer(machine.ledger());
         machine.set_observer(observer);
@@ -225,6 +233,7 @@ impl Node {
             id: settings.id,
             raft,
             progress,
+            gauge,
         })
     }
 
@@ -291,11 +300,23 @@ impl Node {
                     .as_ref()
                     .and_then(|heartbeat| heartbeat.get(&id).copied().flatten())
                     .map(|at| at.elapsed().as_millis() as u64);
+                let lag_entries = matched_index.map(|matched| last_log_index.unwrap_or(0).saturating_sub(matched));
+                let behind = metrics
+                    .replication
+                    .as_ref()
+                    .and_then(|replication| replication.get(&id))
+                    .map(|matched| self.gauge.behind(matched.as_ref().map(|log_id| log_id.index)));
                 MemberStatus {
                     id,
                     raft_addr: node.addr.clone(),
                     matched_index,
-                    lag_entries: matched_index.map(|matched| last_log_index.unwrap_or(0).saturating_sub(matched)),
+                    lag_entries,
+                    lag_bytes: behind.map(|behind| behind.bytes),
+                    lag_ms: behind.and_then(|behind| match (behind.oldest_ms, lag_entries) {
+                        (Some(ms), _) => Some(ms),
+                        (None, Some(0)) => Some(0),
+                        (None, _) => None,
+                    }),
                     last_ack_ms,
                 }
             })

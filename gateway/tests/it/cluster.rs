@@ -273,14 +273,28 @@ impl Wallet {
     /// Sets up through the leader at `base`.
     async fn set_up(group: &Group, base: &str) -> Wallet {
         use reqwest::Method;
-        let created = group
-            .op(
-                base,
-                Method::POST,
-                "/operator/v1/aggregators",
-                Some(json!({"name": "acme"})),
-            )
-            .await;
+        // The leader may still be taking office (503 not_leader, nothing
+        // submitted): ask again.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let created = loop {
+            let reply = group
+                .op(
+                    base,
+                    Method::POST,
+                    "/operator/v1/aggregators",
+                    Some(json!({"name": "acme"})),
+                )
+                .await;
+            let taking_office = reply.status() == StatusCode::SERVICE_UNAVAILABLE
+                && reply
+                    .headers()
+                    .get("x-croupier-leader")
+                    .is_none_or(|leader| leader.as_bytes() == base.as_bytes());
+            if !taking_office || Instant::now() >= deadline {
+                break reply;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert_eq!(created.status(), StatusCode::CREATED);
         let created: Value = serde_json::from_slice(&created.bytes().await.unwrap()).unwrap();
         let secret: [u8; 32] = hex::decode(created["secret"].as_str().unwrap())
@@ -541,6 +555,14 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
     assert_eq!(status["role"], "follower");
     assert_eq!(status["leader"], leader);
     assert_eq!(status["members"].as_array().unwrap().len(), 3);
+    let on_leader = group.status(group.member(leader)).await.unwrap();
+    for member in on_leader["members"].as_array().unwrap() {
+        if member["id"] != leader {
+            for lag in ["lag_entries", "lag_bytes", "lag_ms"] {
+                assert!(member[lag].as_u64().is_some(), "{lag}: {member}");
+            }
+        }
+    }
     let metrics = group
         .http
         .get(format!("{}/metrics", group.member(leader).api()))
@@ -551,6 +573,11 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
         .await
         .unwrap();
     assert!(metrics.contains("croupier_cluster_is_leader 1"), "{metrics}");
+    assert!(
+        metrics.contains("croupier_cluster_member_lag_bytes{member="),
+        "{metrics}"
+    );
+    assert!(metrics.contains("croupier_cluster_member_lag_ms{member="), "{metrics}");
 
     let rounds = if std::env::var("CROUPIER_SOAK").is_ok_and(|v| v == "1") {
         20
@@ -636,4 +663,147 @@ async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_
         .await;
     assert_eq!(reply.status(), StatusCode::CREATED);
     group.converged().await;
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to member `id`'s process.
+fn signal(group: &Group, id: u64, signal: &str) {
+    let pid = group.member(id).child.as_ref().expect("a live member").id();
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Member `id`'s journal: verified (checksums, chain), then every batch.
+fn journal_of(group: &Group, id: u64) -> Vec<journal::Batch> {
+    let dir = &group.member(id).dir;
+    let report = journal::verify(dir).unwrap();
+    assert!(report.corruption.is_none(), "node {id}: {report:?}");
+    journal::Reader::open(dir)
+        .unwrap()
+        .batches()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+/// Waits until the leader is `id`, within 10 s.
+async fn await_leader(group: &Group, id: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while group.leader(Duration::from_secs(1)).await != Some(id) {
+        assert!(Instant::now() < deadline, "node {id} did not take over");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_is_handed_over_a_restarted_follower_catches_up_and_a_deposed_leader_acknowledges_nothing() {
+    let mut group = Group::start().await;
+    let first = group.leader(Duration::from_secs(10)).await.unwrap();
+    let mut base = group.member(first).api();
+    let wallet = Wallet::set_up(&group, &base).await;
+    group.converged().await;
+    let mut acknowledged = BTreeMap::new();
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-before").await;
+    acknowledged.insert("t-before".to_owned(), reply);
+
+    // A manual transfer: writes continue at the new leader, and a retry
+    // there gets the original reply byte for byte.
+    let second = group.members.iter().map(|m| m.id).find(|&id| id != first).unwrap();
+    let asked = group
+        .op(
+            &group.member(first).api(),
+            reqwest::Method::POST,
+            "/operator/v1/cluster/transfer-leader",
+            Some(json!({"to": second})),
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    await_leader(&group, second).await;
+    match wallet
+        .bet(&group.http, &group.member(first).api(), "t-to-the-old")
+        .await
+    {
+        Sent::Retry(_) => {}
+        Sent::Acknowledged(_) => panic!("the leader that handed over took a write"),
+    }
+    let mut base = group.member(second).api();
+    for id in ["t-before", "t-after"] {
+        let reply = wallet.bet_until_acknowledged(&group, &mut base, id).await;
+        if let Some(original) = acknowledged.get(id) {
+            assert_eq!(reply, *original, "{id}: another reply after the transfer");
+        }
+        acknowledged.insert(id.to_owned(), reply);
+    }
+
+    // A follower killed while writes go on catches up when it comes back.
+    let follower = group.members.iter().map(|m| m.id).find(|&id| id != second).unwrap();
+    group.kill(follower);
+    for n in 0..5 {
+        let id = format!("t-while-down-{n}");
+        let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
+        acknowledged.insert(id, reply);
+    }
+    group.spawn((follower - 1) as usize);
+
+    // A deposed leader acknowledges nothing: frozen, it loses office; a
+    // bet that reached it meanwhile is refused once it runs again.
+    signal(&group, second, "STOP");
+    let held = {
+        let (http, wallet_base) = (group.http.clone(), group.member(second).api());
+        let (aggregator, player, token) = (wallet.aggregator.clone(), wallet.player, wallet.token.clone());
+        tokio::spawn(async move {
+            let wallet = Wallet {
+                aggregator,
+                player,
+                token,
+            };
+            wallet.bet(&http, &wallet_base, "t-held").await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let third = loop {
+        let mut found = None;
+        for member in group.live().filter(|m| m.id != second) {
+            if let Some(status) = group.status(member).await
+                && status["role"] == "leader"
+            {
+                found = Some(member.id);
+            }
+        }
+        if let Some(id) = found {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new leader while node {second} was frozen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut base = group.member(third).api();
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-new-office").await;
+    acknowledged.insert("t-new-office".to_owned(), reply);
+    signal(&group, second, "CONT");
+    match held.await.unwrap() {
+        Sent::Retry(_) => {}
+        Sent::Acknowledged(body) => panic!(
+            "the deposed leader acknowledged a bet: {}",
+            String::from_utf8_lossy(&body)
+        ),
+    }
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-held").await;
+    acknowledged.insert("t-held".to_owned(), reply);
+
+    // Every acknowledged bet once, the same ledger everywhere, and the
+    // same journal, byte for byte, on every node.
+    check_group(&group, &wallet, &acknowledged).await;
+    let journals: Vec<_> = group.members.iter().map(|m| journal_of(&group, m.id)).collect();
+    assert!(journals[0].len() > 10, "{} batches", journals[0].len());
+    for (member, journal) in group.members.iter().zip(&journals).skip(1) {
+        assert!(
+            journal == &journals[0],
+            "node {}'s journal differs from node 1's",
+            member.id
+        );
+    }
 }
