@@ -202,6 +202,9 @@ pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): Json
     ))
 }
 
+/// One per-member figure of [`MemberStatus`] (`None`: unknown here).
+type MemberFigure = fn(&MemberStatus) -> Option<u64>;
+
 /// The group's Prometheus lines (text exposition) for `/metrics`.
 pub fn render_metrics(handle: &ClusterHandle) -> String {
     let status = handle.node.status();
@@ -244,7 +247,7 @@ pub fn render_metrics(handle: &ClusterHandle) -> String {
         text,
         "# HELP croupier_cluster_member_lag_entries Log entries a member lacks of the leader's log (on the leader).\n# TYPE croupier_cluster_member_lag_entries gauge"
     );
-    let lags: [(&str, &str, fn(&MemberStatus) -> Option<u64>); 3] = [
+    let lags: [(&str, &str, MemberFigure); 3] = [
         (
             "croupier_cluster_member_lag_entries",
             "Log entries a member lacks of the leader's log (on the leader).",
