@@ -227,11 +227,7 @@ impl Group {
         loop {
             let reply = self.op(&base, method.clone(), path, Some(body.clone())).await;
             let status = reply.status();
-            let leader = reply
-                .headers()
-                .get("x-croupier-leader")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let leader = named_leader(&reply);
             let answer: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
             if answer["error"]["code"] != "not_leader" || Instant::now() >= deadline {
                 return (status, answer);
@@ -279,6 +275,15 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+/// The leader's API URL a 503 names (`x-croupier-leader`).
+fn named_leader(reply: &reqwest::Response) -> Option<String> {
+    reply
+        .headers()
+        .get("x-croupier-leader")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The wallet client: an aggregator, a player and its game-launch token.
@@ -361,11 +366,7 @@ impl Wallet {
             return Sent::Retry(None);
         };
         let status = reply.status();
-        let leader = reply
-            .headers()
-            .get("x-croupier-leader")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let leader = named_leader(&reply);
         let bytes = reply.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
         match status {
             StatusCode::OK => Sent::Acknowledged(bytes),
