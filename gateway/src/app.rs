@@ -41,6 +41,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// extensions.
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let timeout = state.config.request_timeout();
+    let retry_after_s = state.config.retry_after_s;
     let openapi = OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into());
     let routes = edge::route::router(crate::routes::routes(), &state)
         .merge(backoffice::pages())
@@ -67,7 +68,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(axum::middleware::from_fn(move |request, next| {
-                deadline(timeout, request, next)
+                deadline(timeout, retry_after_s, request, next)
             })),
     )
 }
@@ -75,16 +76,22 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
 /// Bounds a request's time. A request that timed out before it reached the
 /// sequencer changed nothing: 408, retrying is safe (in practice, a body
 /// that did not arrive). A wallet or operator change that timed out after
-/// may still be applied: 503, and the client must retry with the same id to
-/// learn its outcome.
-async fn deadline(timeout: Duration, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// may still be applied: 503 + `Retry-After`, and the client must retry with
+/// the same id to learn its outcome. No client waits longer than `timeout`,
+/// whatever the sequencer or the replication group does.
+async fn deadline(
+    timeout: Duration,
+    retry_after_s: u64,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let submission = Submission::default();
     match tokio::time::timeout(timeout, submission.track(next.run(request))).await {
         Ok(response) => response,
-        Err(_) if submission.submitted() => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        Err(_) if submission.submitted() => ApiError::busy(
             "timeout",
             "the request took too long; its outcome is unknown: retry with the same id",
+            retry_after_s,
         )
         .into_response(),
         Err(_) => ApiError::new(

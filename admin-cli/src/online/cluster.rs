@@ -41,6 +41,8 @@ const MEMBER_COLUMNS: &[&str] = &[
     "raft_addr",
     "matched_index",
     "lag_entries",
+    "lag_bytes",
+    "lag_ms",
     "last_ack_ms",
 ];
 

@@ -34,7 +34,7 @@ mod state_machine;
 
 use std::fmt;
 
-pub use log_store::{LogReader, LogStore, StoreError};
+pub use log_store::{Behind, LogGauge, LogReader, LogStore, StoreError};
 pub use state_machine::{
     Applied, ApplyError, ApplyObserver, LedgerStateMachine, Progress, SnapshotBuilder, SnapshotBytes,
 };

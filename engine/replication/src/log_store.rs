@@ -112,10 +112,14 @@ fn io_error(operation: &'static str, path: &Path) -> impl FnOnce(io::Error) -> S
 enum Slot {
     Blank(LeaderId),
     Membership(LeaderId, Membership),
-    /// A journal batch, starting at `first_seq`.
+    /// A journal batch, starting at `first_seq`, of `len_bytes` in the
+    /// journal, appended here at `appended_at` (unknown for batches found
+    /// on disk at start-up): what a member's lag in bytes and time counts.
     Normal {
         leader: LeaderId,
         first_seq: u64,
+        len_bytes: u64,
+        appended_at: Option<std::time::Instant>,
     },
 }
 
@@ -243,7 +247,11 @@ impl Index {
                         reason: "the log's first batch does not start a journal batch",
                     });
                 }
-                batches.push(batch.first_seq);
+                let payload = journal::format::payload_len_bytes(&batch.records).unwrap_or(0);
+                batches.push((
+                    batch.first_seq,
+                    journal::format::batch_len_bytes(payload as usize) as u64,
+                ));
             }
         }
         let mut batches = batches.into_iter();
@@ -253,14 +261,21 @@ impl Index {
             let slot = match named.remove(&index) {
                 Some(slot) => slot,
                 None => {
-                    let Some(first_seq) = batches.next() else { break };
+                    let Some((first_seq, len_bytes)) = batches.next() else {
+                        break;
+                    };
                     let Some((_, &leader)) = leaders.range(..=index).next_back() else {
                         return Err(StoreError::Inconsistent {
                             index,
                             reason: "a Normal entry without a leader id before it",
                         });
                     };
-                    Slot::Normal { leader, first_seq }
+                    Slot::Normal {
+                        leader,
+                        first_seq,
+                        len_bytes,
+                        appended_at: None,
+                    }
                 }
             };
             slots.push_back(slot);
@@ -374,6 +389,46 @@ pub struct LogStore {
     inner: Arc<Mutex<Inner>>,
 }
 
+/// What a member lacks of this node's log, in bytes and time (see [`LogGauge`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Behind {
+    /// Journal bytes of the batches after the member's last entry.
+    pub bytes: u64,
+    /// Milliseconds since the oldest of them was appended here (`None`:
+    /// nothing lacking, or only batches older than this node's start).
+    pub oldest_ms: Option<u64>,
+}
+
+/// Measures the log for `cluster status`: how much of it lies after an
+/// index. Reads the store's in-memory index, never the disk.
+#[derive(Clone)]
+pub struct LogGauge {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl LogGauge {
+    /// What lies after `matched` (the whole log for `None`).
+    pub fn behind(&self, matched: Option<u64>) -> Behind {
+        let inner = lock(&self.inner);
+        let index = &inner.index;
+        let from = matched.map_or(index.start, |matched| (matched + 1).max(index.start));
+        let skip = (from - index.start) as usize;
+        let mut behind = Behind::default();
+        for slot in index.slots.iter().skip(skip) {
+            if let Slot::Normal {
+                len_bytes, appended_at, ..
+            } = slot
+            {
+                behind.bytes += len_bytes;
+                if behind.oldest_ms.is_none() {
+                    behind.oldest_ms = appended_at.map(|at| at.elapsed().as_millis() as u64);
+                }
+            }
+        }
+        behind
+    }
+}
+
 /// Reads the log while the store appends (replication tasks hold one each).
 #[derive(Clone)]
 pub struct LogReader {
@@ -420,6 +475,14 @@ impl LogStore {
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
         })
+    }
+
+    /// A gauge of this log (for lag figures), usable after the store is
+    /// handed to Raft.
+    pub fn gauge(&self) -> LogGauge {
+        LogGauge {
+            inner: Arc::clone(&self.inner),
+        }
     }
 
     /// The journal's last sequence number and hash (where the next batch
@@ -492,6 +555,8 @@ impl LogStore {
                     Slot::Normal {
                         leader,
                         first_seq: batch.first_seq(),
+                        len_bytes: bytes.len() as u64,
+                        appended_at: Some(std::time::Instant::now()),
                     }
                 }
             };

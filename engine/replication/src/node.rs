@@ -17,10 +17,11 @@ use std::time::Duration;
 use engine::Ledger;
 use journal::{BatchHash, JournalConfig};
 use openraft::async_runtime::WatchReceiver;
+use openraft::impls::ProgressResponder;
 use openraft::{BasicNode, Instant, ServerState};
 
 use crate::network::{self, Network, Refused, Rpc, Transport};
-use crate::{Applied, ApplyObserver, BatchBytes, LedgerStateMachine, LogStore, Progress, Raft};
+use crate::{Applied, ApplyObserver, BatchBytes, LeaderId, LedgerStateMachine, LogGauge, LogStore, Progress, Raft};
 
 /// Who a node is and who its peers are, and the group's timing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +116,12 @@ pub struct MemberStatus {
     pub matched_index: Option<u64>,
     /// Log entries it lacks of the leader's log (the leader knows).
     pub lag_entries: Option<u64>,
+    /// Journal bytes of the batches it lacks (the leader knows).
+    pub lag_bytes: Option<u64>,
+    /// How long ago the oldest batch it lacks was appended on the leader,
+    /// in milliseconds: 0 when it lacks none (the leader knows; unknown for
+    /// batches older than the leader's own start).
+    pub lag_ms: Option<u64>,
     /// Milliseconds since it last acknowledged the leader (the leader knows).
     pub last_ack_ms: Option<u64>,
 }
@@ -162,6 +169,7 @@ pub struct Node {
     id: u64,
     raft: Raft,
     progress: Arc<Mutex<Progress>>,
+    gauge: LogGauge,
 }
 
 impl std::fmt::Debug for Node {
@@ -184,6 +192,7 @@ impl Node {
         observer: impl FnOnce(&Ledger) -> Box<dyn ApplyObserver>,
     ) -> Result<Node, NodeError> {
         let store = LogStore::open(data_dir, journal_config)?;
+        let gauge = store.gauge();
         let mut machine = LedgerStateMachine::open(data_dir, ledger_config)?;
         let observer = observer(machine.ledger());
         machine.set_observer(observer);
@@ -224,6 +233,7 @@ impl Node {
             id: settings.id,
             raft,
             progress,
+            gauge,
         })
     }
 
@@ -233,19 +243,35 @@ impl Node {
     }
 
     /// Commits one encoded journal batch through the group (a majority has
-    /// it durably) and applies it; waits at most `within`.
-    pub async fn write(&self, batch: Vec<u8>, within: Duration) -> Result<Applied, WriteError> {
-        let written = tokio::time::timeout(within, self.raft.client_write(BatchBytes(batch.into()))).await;
-        match written {
-            Err(_) => Err(WriteError::Timeout(within)),
-            Ok(Ok(reply)) => Ok(reply.data),
-            Ok(Err(error)) => match error.forward_to_leader() {
-                Some(forward) => Err(WriteError::NotLeader {
-                    leader: forward.leader_id,
-                }),
-                None => Err(WriteError::Raft(error.to_string())),
-            },
-        }
+    /// it durably) and applies it; waits at most `within`. The batch is
+    /// proposed only while this node still leads in `term`, the term it
+    /// took office in: a sequencer's batches continue the ledger it copied
+    /// then, and after a leadership change (even back to this node) another
+    /// leader's batches may follow that point in the log, so the write is
+    /// refused (`NotLeader`) rather than appended after them.
+    pub async fn write(&self, batch: Vec<u8>, term: u64, within: Duration) -> Result<Applied, WriteError> {
+        let leader = LeaderId { term, node_id: self.id };
+        let written = tokio::time::timeout(within, async {
+            let (responder, reply) = ProgressResponder::complete_only();
+            self.raft
+                .write(BatchBytes(batch.into()))
+                .with_leader(leader)
+                .responder(responder)
+                .await
+                .map_err(|fatal| WriteError::Raft(fatal.to_string()))?;
+            match reply.await {
+                Err(_) => Err(WriteError::Raft("raft dropped the write".into())),
+                Ok(Ok(response)) => Ok(response.data),
+                Ok(Err(error)) => match error {
+                    openraft::errors::ClientWriteError::ForwardToLeader(forward) => Err(WriteError::NotLeader {
+                        leader: forward.leader_id,
+                    }),
+                    other => Err(WriteError::Raft(other.to_string())),
+                },
+            }
+        })
+        .await;
+        written.unwrap_or(Err(WriteError::Timeout(within)))
     }
 
     /// Where the group stands, as this node sees it.
@@ -274,11 +300,23 @@ impl Node {
                     .as_ref()
                     .and_then(|heartbeat| heartbeat.get(&id).copied().flatten())
                     .map(|at| at.elapsed().as_millis() as u64);
+                let lag_entries = matched_index.map(|matched| last_log_index.unwrap_or(0).saturating_sub(matched));
+                let behind = metrics
+                    .replication
+                    .as_ref()
+                    .and_then(|replication| replication.get(&id))
+                    .map(|matched| self.gauge.behind(matched.as_ref().map(|log_id| log_id.index)));
                 MemberStatus {
                     id,
                     raft_addr: node.addr.clone(),
                     matched_index,
-                    lag_entries: matched_index.map(|matched| last_log_index.unwrap_or(0).saturating_sub(matched)),
+                    lag_entries,
+                    lag_bytes: behind.map(|behind| behind.bytes),
+                    lag_ms: behind.and_then(|behind| match (behind.oldest_ms, lag_entries) {
+                        (Some(ms), _) => Some(ms),
+                        (None, Some(0)) => Some(0),
+                        (None, _) => None,
+                    }),
                     last_ack_ms,
                 }
             })

@@ -25,6 +25,7 @@ pub mod transport;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use edge::submit::{Engine, LeaderGate, Leadership};
@@ -87,6 +88,12 @@ impl ApplyObserver for Follower {
 /// The leader's sink: each batch committed through the group.
 struct ReplicatedSink {
     node: Node,
+    /// Set when a commit failed: the sequencer has stopped (fail-stop),
+    /// and the supervisor must start a new one from the state machine's
+    /// ledger while the node still leads, or no write would ever be taken.
+    failed: Arc<AtomicBool>,
+    /// The term this node took office in: batches are proposed only in it.
+    term: u64,
     runtime: tokio::runtime::Handle,
     prev_hash: BatchHash,
     commit_timeout: Duration,
@@ -120,9 +127,14 @@ impl CommitSink for ReplicatedSink {
             .ok_or_else(|| fail("the encoded batch has no header".into()))?;
         let applied = self
             .runtime
-            .block_on(self.node.write(bytes, self.commit_timeout))
-            .map_err(|error| fail(error.to_string()))?;
+            .block_on(self.node.write(bytes, self.term, self.commit_timeout))
+            .map_err(|error| {
+                self.failed.store(true, Ordering::SeqCst);
+                tracing::warn!(first_seq, last_seq, %error, "a batch was not committed: its requests are in doubt");
+                fail(error.to_string())
+            })?;
         if applied.first_seq != first_seq || applied.records != batch.len() as u64 {
+            self.failed.store(true, Ordering::SeqCst);
             return Err(fail(format!(
                 "the group applied {} records from seq {}",
                 applied.records, applied.first_seq
@@ -299,10 +311,18 @@ fn leader_url(handle: &ClusterHandle, leader: Option<u64>) -> Option<String> {
     leader.and_then(|id| handle.config.api_url(id)).map(str::to_owned)
 }
 
+/// The sequencer this node runs while it leads, and the term it leads in.
+struct InOffice {
+    term: u64,
+    sequencer: Sequencer<ReplicatedSink>,
+    /// Its sink failed a commit: the sequencer stopped.
+    failed: Arc<AtomicBool>,
+}
+
 async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>) {
     let handle = &supervision.handle;
     let me = handle.config.node_id;
-    let mut leading: Option<(u64, Sequencer<ReplicatedSink>)> = None;
+    let mut leading: Option<InOffice> = None;
     loop {
         if *stopped.borrow() {
             break;
@@ -310,45 +330,34 @@ async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>)
         let status = handle.node.status();
         let leads = status.role == Role::Leader && status.leader == Some(me);
         match leading.take() {
-            Some((term, sequencer)) if !leads || status.term != term => {
+            Some(office) if !leads || status.term != office.term => {
                 supervision
                     .gate
                     .set(Leadership::Following(leader_url(handle, status.leader)));
-                tracing::warn!(term, now = status.term, leader = ?status.leader, "no longer the leader: writes are turned away");
-                step_down(sequencer).await;
+                tracing::warn!(term = office.term, now = status.term, leader = ?status.leader, "no longer the leader: writes are turned away");
+                step_down(office.sequencer).await;
+                continue;
+            }
+            Some(office) if office.failed.load(Ordering::SeqCst) => {
+                // Still the leader, but its sequencer stopped on a commit
+                // that failed (timed out): its speculative ledger holds
+                // batches in doubt. Take office again, from the state
+                // machine's ledger once the doubtful entry is resolved.
+                supervision.gate.set(Leadership::Following(None));
+                tracing::warn!(
+                    term = office.term,
+                    "a commit failed while leading: restarting the sequencer"
+                );
+                step_down(office.sequencer).await;
                 continue;
             }
             Some(kept) => leading = Some(kept),
-            None if leads => match handle.node.take_office(TAKE_OFFICE_WITHIN).await {
-                Ok(Some(office)) => {
-                    let sink = ReplicatedSink {
-                        node: handle.node.clone(),
-                        runtime: tokio::runtime::Handle::current(),
-                        prev_hash: office.chain_hash,
-                        commit_timeout: Duration::from_millis(handle.config.commit_timeout_ms),
-                        metrics: supervision.metrics.clone(),
-                        encoded: Vec::new(),
-                        ranges: Vec::new(),
-                    };
-                    let clock = supervision.clock.clone();
-                    let last_seq = office.ledger.last_seq();
-                    match Sequencer::start(office.ledger, sink, move || clock(), supervision.sequencer) {
-                        Ok(sequencer) => {
-                            supervision.gate.set(Leadership::Leading(sequencer.handle()));
-                            tracing::info!(
-                                term = office.term,
-                                last_seq,
-                                "took office: this node leads and takes writes"
-                            );
-                            leading = Some((office.term, sequencer));
-                            bootstrap(&supervision).await;
-                        }
-                        Err(error) => tracing::error!(%error, "could not start the sequencer"),
-                    }
-                }
-                Ok(None) => {}
-                Err(error) => tracing::error!(%error, "could not take office"),
-            },
+            None if leads => {
+                // Not taking writes until the sequencer runs; and no longer
+                // sending clients to the leader this node followed.
+                supervision.gate.set(Leadership::Following(None));
+                leading = take_office(&supervision).await;
+            }
             None => supervision
                 .gate
                 .set(Leadership::Following(leader_url(handle, status.leader))),
@@ -359,9 +368,58 @@ async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>)
         }
     }
     supervision.gate.set(Leadership::Following(None));
-    if let Some((_, sequencer)) = leading {
-        step_down(sequencer).await;
+    if let Some(office) = leading {
+        step_down(office.sequencer).await;
     }
+}
+
+/// Waits for this (leading) node's lease and committed entries, starts a
+/// sequencer over a copy of its ledger, opens the gate and submits the
+/// bootstrap requests. `None` if it did not get there.
+async fn take_office(supervision: &Supervision) -> Option<InOffice> {
+    let handle = &supervision.handle;
+    let office = match handle.node.take_office(TAKE_OFFICE_WITHIN).await {
+        Ok(Some(office)) => office,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::error!(%error, "could not take office");
+            return None;
+        }
+    };
+    let failed = Arc::new(AtomicBool::new(false));
+    let sink = ReplicatedSink {
+        node: handle.node.clone(),
+        failed: failed.clone(),
+        term: office.term,
+        runtime: tokio::runtime::Handle::current(),
+        prev_hash: office.chain_hash,
+        commit_timeout: Duration::from_millis(handle.config.commit_timeout_ms),
+        metrics: supervision.metrics.clone(),
+        encoded: Vec::new(),
+        ranges: Vec::new(),
+    };
+    let clock = supervision.clock.clone();
+    let last_seq = office.ledger.last_seq();
+    let sequencer = match Sequencer::start(office.ledger, sink, move || clock(), supervision.sequencer) {
+        Ok(sequencer) => sequencer,
+        Err(error) => {
+            tracing::error!(%error, "could not start the sequencer");
+            return None;
+        }
+    };
+    supervision.gate.set(Leadership::Leading(sequencer.handle()));
+    tracing::info!(
+        term = office.term,
+        last_seq,
+        "took office: this node leads and takes writes"
+    );
+    let in_office = InOffice {
+        term: office.term,
+        sequencer,
+        failed,
+    };
+    bootstrap(supervision).await;
+    Some(in_office)
 }
 
 /// Stops a sequencer: what it holds is committed if the group still takes

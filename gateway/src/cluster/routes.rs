@@ -14,7 +14,7 @@ use edge::error::{ApiError, ErrorBody, json_response, to_json};
 use edge::openapi::{BodyErrors, RoleErrors};
 use edge::route::{Access, Route, route};
 use engine::Role;
-use replication::node::Role as NodeRole;
+use replication::node::{MemberStatus, Role as NodeRole};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -76,6 +76,11 @@ pub struct MemberReply {
     pub matched_index: Option<u64>,
     /// Log entries (batches) it lacks of the leader's log (the leader knows).
     pub lag_entries: Option<u64>,
+    /// Journal bytes of the batches it lacks (the leader knows).
+    pub lag_bytes: Option<u64>,
+    /// Milliseconds since the oldest batch it lacks was appended on the
+    /// leader; 0 when it lacks none (the leader knows).
+    pub lag_ms: Option<u64>,
     /// Milliseconds since it last acknowledged the leader (the leader knows).
     pub last_ack_ms: Option<u64>,
 }
@@ -121,6 +126,8 @@ pub fn status(handle: &ClusterHandle) -> ClusterStatus {
                 raft_addr: member.raft_addr,
                 matched_index: member.matched_index,
                 lag_entries: member.lag_entries,
+                lag_bytes: member.lag_bytes,
+                lag_ms: member.lag_ms,
                 last_ack_ms: member.last_ack_ms,
             })
             .collect(),
@@ -195,6 +202,9 @@ pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): Json
     ))
 }
 
+/// One per-member figure of [`MemberStatus`] (`None`: unknown here).
+type MemberFigure = fn(&MemberStatus) -> Option<u64>;
+
 /// The group's Prometheus lines (text exposition) for `/metrics`.
 pub fn render_metrics(handle: &ClusterHandle) -> String {
     let status = handle.node.status();
@@ -237,13 +247,29 @@ pub fn render_metrics(handle: &ClusterHandle) -> String {
         text,
         "# HELP croupier_cluster_member_lag_entries Log entries a member lacks of the leader's log (on the leader).\n# TYPE croupier_cluster_member_lag_entries gauge"
     );
-    for member in &status.members {
-        if let Some(lag) = member.lag_entries {
-            let _ = writeln!(
-                text,
-                "croupier_cluster_member_lag_entries{{member=\"{}\"}} {lag}",
-                member.id
-            );
+    let lags: [(&str, &str, MemberFigure); 3] = [
+        (
+            "croupier_cluster_member_lag_entries",
+            "Log entries a member lacks of the leader's log (on the leader).",
+            |member| member.lag_entries,
+        ),
+        (
+            "croupier_cluster_member_lag_bytes",
+            "Journal bytes of the batches a member lacks (on the leader).",
+            |member| member.lag_bytes,
+        ),
+        (
+            "croupier_cluster_member_lag_ms",
+            "Milliseconds since the oldest batch a member lacks was appended on the leader (on the leader).",
+            |member| member.lag_ms,
+        ),
+    ];
+    for (name, help, value) in lags {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for member in &status.members {
+            if let Some(lag) = value(member) {
+                let _ = writeln!(text, "{name}{{member=\"{}\"}} {lag}", member.id);
+            }
         }
     }
     text

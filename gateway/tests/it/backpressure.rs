@@ -157,6 +157,7 @@ async fn a_request_that_times_out_after_it_was_submitted_has_an_unknown_outcome(
         timed_out.text(),
         r#"{"error":{"code":"timeout","message":"the request took too long; its outcome is unknown: retry with the same id"}}"#
     );
+    assert!(timed_out.retry_after.is_some(), "a bounded wait says when to retry");
     gate.set(false);
     // The retry learns the outcome: the held bet was applied.
     let retried = w.bet(Http::V1, "b-held", "1.00", "r-1").await;

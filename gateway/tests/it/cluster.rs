@@ -6,7 +6,11 @@
 //! every acknowledged request (retried with its id) gets its original reply
 //! byte for byte, money is conserved and every node reaches the same ledger
 //! digest; a peer with the wrong cluster secret or another cluster's name is
-//! refused and nothing is applied.
+//! refused and nothing is applied; a manual leadership transfer keeps
+//! writes going (a retry at the new leader gets the original reply), a
+//! follower killed and restarted catches up, a frozen leader deposed
+//! meanwhile acknowledges nothing once it runs again, and every node's
+//! journal verifies and holds the same batches byte for byte.
 //!
 //! One leader-kill round in CI; `CROUPIER_SOAK=1` runs 20 and prints the
 //! fail-over times (kill → first write acknowledged by the new leader).
@@ -27,6 +31,26 @@ const SECRET: &str = "cluster-test-secret-0123456789";
 const CLUSTER_NAME: &str = "croupier-it";
 /// The target for a new leader after the old one dies.
 const FAILOVER_LIMIT: Duration = Duration::from_secs(5);
+
+/// The members' log level: `CROUPIER_IT_LOG` (e.g. `info`), else warnings.
+fn log_level() -> String {
+    std::env::var("CROUPIER_IT_LOG").unwrap_or_else(|_| "warn".into())
+}
+
+/// Where member `id` logs: `$CROUPIER_IT_LOG_DIR/node-<id>.log` (appended
+/// across restarts, kept after the test) when set, else nowhere.
+fn log_file(id: u64) -> Stdio {
+    let Ok(dir) = std::env::var("CROUPIER_IT_LOG_DIR") else {
+        return Stdio::null();
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::path::Path::new(&dir).join(format!("node-{id}.log")))
+        .unwrap();
+    Stdio::from(file)
+}
 
 /// A free loopback port (bound and released: the process binds it next).
 fn free_port() -> u16 {
@@ -73,7 +97,7 @@ impl Group {
             .args(["--listen", &format!("127.0.0.1:{}", member.api_port)])
             .arg("--no-quic")
             .args(["--journal-segment-bytes", "1048576"])
-            .args(["--log", "warn"])
+            .args(["--log", &log_level()])
             .arg("--ship-jurisdiction-profiles=false")
             .args(["--cluster-node-id", &member.id.to_string()])
             .args(["--cluster-name", CLUSTER_NAME])
@@ -83,7 +107,7 @@ impl Group {
             .args(["--cluster-election-timeout-min-ms", "300"])
             .args(["--cluster-election-timeout-max-ms", "600"])
             .env_remove("CROUPIER_CONFIG")
-            .stdout(Stdio::null())
+            .stdout(log_file(member.id))
             .stderr(Stdio::null());
         for peer in &peers {
             command.args(["--cluster-peer", peer]);
@@ -194,6 +218,25 @@ impl Group {
         request.send().await.unwrap()
     }
 
+    /// An operator write at `base`, asked again (at the leader it names)
+    /// while the answer is 503 `not_leader`: nothing was submitted then (a
+    /// leader still taking office, or an election under a loaded machine).
+    async fn write(&self, base: &str, method: reqwest::Method, path: &str, body: Value) -> (StatusCode, Value) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut base = base.to_owned();
+        loop {
+            let reply = self.op(&base, method.clone(), path, Some(body.clone())).await;
+            let status = reply.status();
+            let leader = named_leader(&reply);
+            let answer: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+            if answer["error"]["code"] != "not_leader" || Instant::now() >= deadline {
+                return (status, answer);
+            }
+            base = leader.unwrap_or(base);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until every live member has applied the same sequence number;
     /// returns (seq, digest) per member.
     async fn converged(&self) -> BTreeMap<u64, (u64, String)> {
@@ -234,6 +277,15 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// The leader's API URL a 503 names (`x-croupier-leader`).
+fn named_leader(reply: &reqwest::Response) -> Option<String> {
+    reply
+        .headers()
+        .get("x-croupier-leader")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The wallet client: an aggregator, a player and its game-launch token.
 struct Wallet {
     aggregator: Aggregator,
@@ -253,16 +305,10 @@ impl Wallet {
     /// Sets up through the leader at `base`.
     async fn set_up(group: &Group, base: &str) -> Wallet {
         use reqwest::Method;
-        let created = group
-            .op(
-                base,
-                Method::POST,
-                "/operator/v1/aggregators",
-                Some(json!({"name": "acme"})),
-            )
+        let (status, created) = group
+            .write(base, Method::POST, "/operator/v1/aggregators", json!({"name": "acme"}))
             .await;
-        assert_eq!(created.status(), StatusCode::CREATED);
-        let created: Value = serde_json::from_slice(&created.bytes().await.unwrap()).unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{created}");
         let secret: [u8; 32] = hex::decode(created["secret"].as_str().unwrap())
             .unwrap()
             .try_into()
@@ -271,40 +317,32 @@ impl Wallet {
             id: created["aggregator"].as_u64().unwrap() as u32,
             secret: protocol::signature::Secret(secret),
         };
-        let player: Value = group
-            .op(
+        let (_, player) = group
+            .write(
                 base,
                 Method::POST,
                 "/operator/v1/players",
-                Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+                json!({"currency": "EUR", "jurisdiction": "MT"}),
             )
-            .await
-            .bytes()
-            .await
-            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
-            .unwrap();
+            .await;
         let player = player["player"].as_u64().unwrap();
-        let funded = group
-            .op(
+        let (funded, _) = group
+            .write(
                 base,
                 Method::POST,
                 &format!("/operator/v1/players/{player}/deposits"),
-                Some(json!({"deposit_id": "dep-1", "currency": "EUR", "amount": "100.00"})),
+                json!({"deposit_id": "dep-1", "currency": "EUR", "amount": "100.00"}),
             )
             .await;
-        assert_eq!(funded.status(), StatusCode::OK);
-        let issued: Value = group
-            .op(
+        assert_eq!(funded, StatusCode::OK);
+        let (_, issued) = group
+            .write(
                 base,
                 Method::POST,
                 "/operator/v1/sessions",
-                Some(json!({"player": player, "currency": "EUR", "aggregator": aggregator.id, "ttl_ms": 3_600_000})),
+                json!({"player": player, "currency": "EUR", "aggregator": aggregator.id, "ttl_ms": 3_600_000}),
             )
-            .await
-            .bytes()
-            .await
-            .map(|bytes| serde_json::from_slice(&bytes).unwrap())
-            .unwrap();
+            .await;
         Wallet {
             aggregator,
             player,
@@ -328,11 +366,7 @@ impl Wallet {
             return Sent::Retry(None);
         };
         let status = reply.status();
-        let leader = reply
-            .headers()
-            .get("x-croupier-leader")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let leader = named_leader(&reply);
         let bytes = reply.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
         match status {
             StatusCode::OK => Sent::Acknowledged(bytes),
@@ -521,6 +555,14 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
     assert_eq!(status["role"], "follower");
     assert_eq!(status["leader"], leader);
     assert_eq!(status["members"].as_array().unwrap().len(), 3);
+    let on_leader = group.status(group.member(leader)).await.unwrap();
+    for member in on_leader["members"].as_array().unwrap() {
+        if member["id"] != leader {
+            for lag in ["lag_entries", "lag_bytes", "lag_ms"] {
+                assert!(member[lag].as_u64().is_some(), "{lag}: {member}");
+            }
+        }
+    }
     let metrics = group
         .http
         .get(format!("{}/metrics", group.member(leader).api()))
@@ -531,6 +573,11 @@ async fn a_three_process_group_fails_over_without_losing_an_acknowledged_write()
         .await
         .unwrap();
     assert!(metrics.contains("croupier_cluster_is_leader 1"), "{metrics}");
+    assert!(
+        metrics.contains("croupier_cluster_member_lag_bytes{member="),
+        "{metrics}"
+    );
+    assert!(metrics.contains("croupier_cluster_member_lag_ms{member="), "{metrics}");
 
     let rounds = if std::env::var("CROUPIER_SOAK").is_ok_and(|v| v == "1") {
         20
@@ -606,14 +653,157 @@ async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_
     assert_eq!(after["term"], before["term"]);
     assert_eq!(after["leader"], leader);
     let leader_api = group.member(leader).api();
-    let reply = group
-        .op(
+    let (status, reply) = group
+        .write(
             &leader_api,
             reqwest::Method::POST,
             "/operator/v1/players",
-            Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+            json!({"currency": "EUR", "jurisdiction": "MT"}),
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::CREATED);
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
     group.converged().await;
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to member `id`'s process.
+fn signal(group: &Group, id: u64, signal: &str) {
+    let pid = group.member(id).child.as_ref().expect("a live member").id();
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Member `id`'s journal: verified (checksums, chain), then every batch.
+fn journal_of(group: &Group, id: u64) -> Vec<journal::Batch> {
+    let dir = &group.member(id).dir;
+    let report = journal::verify(dir).unwrap();
+    assert!(report.corruption.is_none(), "node {id}: {report:?}");
+    journal::Reader::open(dir)
+        .unwrap()
+        .batches()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+}
+
+/// Waits until the leader is `id`, within 10 s.
+async fn await_leader(group: &Group, id: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while group.leader(Duration::from_secs(1)).await != Some(id) {
+        assert!(Instant::now() < deadline, "node {id} did not take over");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_is_handed_over_a_restarted_follower_catches_up_and_a_deposed_leader_acknowledges_nothing() {
+    let mut group = Group::start().await;
+    let first = group.leader(Duration::from_secs(10)).await.unwrap();
+    let mut base = group.member(first).api();
+    let wallet = Wallet::set_up(&group, &base).await;
+    group.converged().await;
+    let mut acknowledged = BTreeMap::new();
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-before").await;
+    acknowledged.insert("t-before".to_owned(), reply);
+
+    // A manual transfer: writes continue at the new leader, and a retry
+    // there gets the original reply byte for byte.
+    let second = group.members.iter().map(|m| m.id).find(|&id| id != first).unwrap();
+    let asked = group
+        .op(
+            &group.member(first).api(),
+            reqwest::Method::POST,
+            "/operator/v1/cluster/transfer-leader",
+            Some(json!({"to": second})),
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    await_leader(&group, second).await;
+    match wallet
+        .bet(&group.http, &group.member(first).api(), "t-to-the-old")
+        .await
+    {
+        Sent::Retry(_) => {}
+        Sent::Acknowledged(_) => panic!("the leader that handed over took a write"),
+    }
+    let mut base = group.member(second).api();
+    for id in ["t-before", "t-after"] {
+        let reply = wallet.bet_until_acknowledged(&group, &mut base, id).await;
+        if let Some(original) = acknowledged.get(id) {
+            assert_eq!(reply, *original, "{id}: another reply after the transfer");
+        }
+        acknowledged.insert(id.to_owned(), reply);
+    }
+
+    // A follower killed while writes go on catches up when it comes back.
+    let follower = group.members.iter().map(|m| m.id).find(|&id| id != second).unwrap();
+    group.kill(follower);
+    for n in 0..5 {
+        let id = format!("t-while-down-{n}");
+        let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
+        acknowledged.insert(id, reply);
+    }
+    group.spawn((follower - 1) as usize);
+
+    // A deposed leader acknowledges nothing: frozen, it loses office; a
+    // bet that reached it meanwhile is refused once it runs again.
+    signal(&group, second, "STOP");
+    let held = {
+        let (http, wallet_base) = (group.http.clone(), group.member(second).api());
+        let (aggregator, player, token) = (wallet.aggregator.clone(), wallet.player, wallet.token.clone());
+        tokio::spawn(async move {
+            let wallet = Wallet {
+                aggregator,
+                player,
+                token,
+            };
+            wallet.bet(&http, &wallet_base, "t-held").await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let third = loop {
+        let mut found = None;
+        for member in group.live().filter(|m| m.id != second) {
+            if let Some(status) = group.status(member).await
+                && status["role"] == "leader"
+            {
+                found = Some(member.id);
+            }
+        }
+        if let Some(id) = found {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new leader while node {second} was frozen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut base = group.member(third).api();
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-new-office").await;
+    acknowledged.insert("t-new-office".to_owned(), reply);
+    signal(&group, second, "CONT");
+    match held.await.unwrap() {
+        Sent::Retry(_) => {}
+        Sent::Acknowledged(body) => panic!(
+            "the deposed leader acknowledged a bet: {}",
+            String::from_utf8_lossy(&body)
+        ),
+    }
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-held").await;
+    acknowledged.insert("t-held".to_owned(), reply);
+
+    // Every acknowledged bet once, the same ledger everywhere, and the
+    // same journal, byte for byte, on every node.
+    check_group(&group, &wallet, &acknowledged).await;
+    let journals: Vec<_> = group.members.iter().map(|m| journal_of(&group, m.id)).collect();
+    assert!(journals[0].len() > 10, "{} batches", journals[0].len());
+    for (member, journal) in group.members.iter().zip(&journals).skip(1) {
+        assert!(
+            journal == &journals[0],
+            "node {}'s journal differs from node 1's",
+            member.id
+        );
+    }
 }
