@@ -461,6 +461,7 @@ mod across;
 mod bonus;
 mod games;
 mod gaming;
+mod jackpots;
 mod jurisdictions;
 mod limits;
 mod payments;

@@ -221,7 +221,11 @@ fn render(outcome: &Outcome, session: &Session, check: Option<&RealityCheck>) ->
         json_response(StatusCode::OK, to_json(&body))
     };
     match outcome {
+        // A jackpot drop or payout is a movement like any other here.
         Outcome::Moved(receipt) => Ok(reply(&receipt.balances, Some(receipt.seq), None)),
+        Outcome::JackpotDropped(payout) | Outcome::JackpotPaid(payout) => {
+            Ok(reply(&payout.receipt.balances, Some(payout.receipt.seq), None))
+        }
         Outcome::MovedInSession(session_move) => {
             let receipt = &session_move.receipt;
             Ok(reply(
