@@ -52,7 +52,15 @@ pub enum Command {
     },
 }
 
-const COLUMNS: &[&str] = &["code", "name", "currency", "balance", "contribution_bp", "must_drop", "wins"];
+const COLUMNS: &[&str] = &[
+    "code",
+    "name",
+    "currency",
+    "balance",
+    "contribution_bp",
+    "must_drop",
+    "wins",
+];
 const FIELDS: &[&str] = &[
     "code",
     "name",
@@ -93,7 +101,10 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             seed,
             must_drop,
         } => {
-            let games = games.iter().map(|g| covered_game(g)).collect::<Result<Vec<Value>, Failure>>()?;
+            let games = games
+                .iter()
+                .map(|g| covered_game(g))
+                .collect::<Result<Vec<Value>, Failure>>()?;
             let body = json!({
                 "code": code,
                 "name": name,

@@ -279,7 +279,8 @@ pub enum Capacity {
     ProfileVersions,
     /// `games::GAMES_MAX` games or `games::PROVIDERS_MAX` providers in the
     /// catalogue.
-    Games,    /// Jackpot pools ([`crate::ledger::jackpots::POOLS_MAX`]).
+    Games,
+    /// Jackpot pools ([`crate::ledger::jackpots::POOLS_MAX`]).
     JackpotPools,
 }
 
@@ -448,7 +449,8 @@ pub enum Rejection {
         max: Amount,
     },
     /// A catalogue command's record is invalid: which part.
-    InvalidCatalogueEntry(CatalogueFault),    /// No jackpot pool of this code.
+    InvalidCatalogueEntry(CatalogueFault),
+    /// No jackpot pool of this code.
     UnknownJackpot,
     /// A jackpot pool's record is refused.
     InvalidJackpot(JackpotFault),

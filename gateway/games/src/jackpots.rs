@@ -236,7 +236,8 @@ pub async fn create(
 
 /// A pool from its body, every field checked (the ledger checks the rest).
 fn to_pool(body: &JackpotBody, view: &View) -> Result<Pool, ApiError> {
-    let invalid = |field: &str, message: String| ApiError::bad_request("invalid_jackpot", format!("{field}: {message}"));
+    let invalid =
+        |field: &str, message: String| ApiError::bad_request("invalid_jackpot", format!("{field}: {message}"));
     let code = JackpotCode::new(&body.code).map_err(|e| invalid("code", e.to_string()))?;
     let name = Title::new(&body.name).map_err(|e| invalid("name", e.to_string()))?;
     let currency = wire::currency(&body.currency)?;
@@ -300,7 +301,13 @@ pub async fn award(
         Outcome::JackpotPaid(payout) => payout,
         other => return Err(refusal(&other, currency)),
     };
-    let jackpot = state.view.read().jackpots.pool(&code).map(reply).ok_or_else(unknown_jackpot)?;
+    let jackpot = state
+        .view
+        .read()
+        .jackpots
+        .pool(&code)
+        .map(reply)
+        .ok_or_else(unknown_jackpot)?;
     let reply = AwardReply {
         jackpot,
         player: player.0,

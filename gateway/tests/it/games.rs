@@ -389,9 +389,17 @@ async fn jackpot_pools_take_contributions_drop_pay_and_conserve_money() {
     let dropped = w.bet(Http::V1, "b4", "1.00", "r4").await;
     assert_eq!(dropped.status, StatusCode::OK, "{}", dropped.text());
     assert_eq!(dropped.json()["cash"], json!("79.31"));
+    assert_eq!(
+        dropped.json()["jackpot"],
+        json!({"pool": "mega", "paid": "10.31", "how": "drop"})
+    );
     let shown = jackpot(&w).await;
     assert_eq!(
-        (shown["balance"].clone(), shown["contributions"].clone(), shown["wins"].clone()),
+        (
+            shown["balance"].clone(),
+            shown["contributions"].clone(),
+            shown["wins"].clone()
+        ),
         (json!("10.00"), json!("0.31"), json!(1))
     );
     assert_eq!(shown["last_win"]["player"], json!(w.player));
@@ -407,6 +415,10 @@ async fn jackpot_pools_take_contributions_drop_pay_and_conserve_money() {
         "currency": "EUR", "amount": "2.00", "kind": "jackpot"});
     let won = w.wallet(Http::V1, "win", body).await;
     assert_eq!(won.json()["cash"], json!("81.31"), "{}", won.text());
+    assert_eq!(
+        won.json()["jackpot"],
+        json!({"pool": "mega", "paid": "2.00", "how": "win"})
+    );
     assert_eq!(jackpot(&w).await["balance"], json!("10.00"));
     // An award pays the whole pool and reseeds it.
     let path = "/operator/v1/jackpots/mega/award";
@@ -414,7 +426,11 @@ async fn jackpot_pools_take_contributions_drop_pay_and_conserve_money() {
     assert_eq!(awarded.status, StatusCode::OK, "{}", awarded.text());
     let awarded = awarded.json();
     assert_eq!(
-        (awarded["paid"].clone(), awarded["reseed"].clone(), awarded["cash"].clone()),
+        (
+            awarded["paid"].clone(),
+            awarded["reseed"].clone(),
+            awarded["cash"].clone()
+        ),
         (json!("10.00"), json!("10.00"), json!("91.31"))
     );
     assert_eq!(awarded["jackpot"]["wins"], json!(3));
@@ -435,7 +451,10 @@ async fn jackpot_pools_take_contributions_drop_pay_and_conserve_money() {
     let pool = ledger.jackpots().pool("mega").unwrap();
     assert_eq!((pool.balance.minor(), pool.wins), (10_00, 3));
     let flows = ledger.jackpots().flows(engine::Currency::EUR);
-    assert_eq!((flows.contributed, flows.seeded, flows.paid), (36, 10_00 + 10_00 + 1_95 + 10_00, 10_31 + 2_00 + 10_00));
+    assert_eq!(
+        (flows.contributed, flows.seeded, flows.paid),
+        (36, 10_00 + 10_00 + 1_95 + 10_00, 10_31 + 2_00 + 10_00)
+    );
 }
 
 #[tokio::test]
@@ -475,15 +494,31 @@ async fn jackpot_mistakes_are_refused_and_change_nothing() {
         async move { op(w, &w.admin, Method::POST, path, Some(json!({"player": player}))).await }
     };
     let reply = award("/operator/v1/jackpots/nope/award", w.player).await;
-    assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "unknown_jackpot".into()));
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::NOT_FOUND, "unknown_jackpot".into())
+    );
     let reply = award("/operator/v1/jackpots/mega/award", 999).await;
-    assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "unknown_player".into()));
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::NOT_FOUND, "unknown_player".into())
+    );
     // Four refusals reached the ledger (journaled as refusals); the rest never did.
     assert_eq!(w.server.commands_applied().await, applied + 4);
     let auditor = read_only(&w).await;
     let reply = op(&w, &auditor, Method::GET, "/operator/v1/jackpots/mega", None).await;
     assert_eq!(reply.json()["balance"], json!("10.00"));
-    let reply = op(&w, &auditor, Method::POST, "/operator/v1/jackpots/mega/award", Some(json!({"player": w.player}))).await;
-    assert_eq!((reply.status, reply.code()), (StatusCode::FORBIDDEN, "forbidden".into()));
+    let reply = op(
+        &w,
+        &auditor,
+        Method::POST,
+        "/operator/v1/jackpots/mega/award",
+        Some(json!({"player": w.player})),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
     w.server.stop().await;
 }

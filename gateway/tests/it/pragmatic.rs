@@ -618,11 +618,10 @@ async fn a_jackpot_win_on_a_covered_game_is_paid_from_the_operators_pool() {
     let user = pp.user();
     let pool = json!({"code": "doghouse", "name": "Dog House Mega", "currency": "EUR",
         "games": [{"aggregator": pp.partner, "code": "vs20doghouse"}], "contribution_bp": 1000, "seed": "20.00"});
-    let created = pp
-        .w
-        .server
-        .op(Http::V1, &pp.w.admin, Method::POST, "/operator/v1/jackpots", Some(pool))
-        .await;
+    let created =
+        pp.w.server
+            .op(Http::V1, &pp.w.admin, Method::POST, "/operator/v1/jackpots", Some(pool))
+            .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     // 10 % of the 10.00 stake goes to the pool.
     assert_eq!(pp.bet(Http::V1, "7001", "10.00").await["cash"], json!(90.0));
@@ -644,7 +643,11 @@ async fn a_jackpot_win_on_a_covered_game_is_paid_from_the_operators_pool() {
     assert_eq!((error(&won), won["cash"].clone()), (0, json!(115.0)));
     let pool = shown(&pp.w).await;
     assert_eq!(
-        (pool["balance"].clone(), pool["wins"].clone(), pool["last_win"]["amount"].clone()),
+        (
+            pool["balance"].clone(),
+            pool["wins"].clone(),
+            pool["last_win"]["amount"].clone()
+        ),
         (json!("20.00"), json!(1), json!("21.00"))
     );
     // A retry pays nothing again.

@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 
 use super::access::Access;
 use super::games::Catalogue;
-use super::jackpots::Jackpots;
 use super::gaming::{GamingState, RoundParts, RoundStore};
+use super::jackpots::Jackpots;
 use super::payments::PaymentsState;
 use super::players::{Compliance, JurisdictionProfiles, Kyc, PlayersState, Profiles, ProfilesParts};
 use super::rg::session::PlayerRg;

@@ -58,12 +58,12 @@ pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
 use self::games::Catalogue;
 use self::gaming::GamingState;
-use self::jackpots::Jackpots;
 pub use self::image::ImageError;
 pub use self::image::{
-    IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JACKPOTS, IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES,
-    IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
+    IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JACKPOTS, IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC,
+    IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
 };
+use self::jackpots::Jackpots;
 use self::payments::PaymentsState;
 use self::players::PlayersState;
 use self::store::{Detail, Fingerprinter, Key, Retention, TxRecord, TxStore};

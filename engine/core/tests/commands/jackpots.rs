@@ -79,7 +79,10 @@ fn payout(seq: u64, cash_delta: i64, after: Balances, paid: i64, reseed: i64) ->
 #[test]
 fn covered_bets_contribute_and_others_do_not() {
     let (mut h, player) = setup(None);
-    check(h.bet("b1", player, 10_00, "r1"), h.moved(-10_00, 0, bal(90_00, 0, 0, 10)));
+    check(
+        h.bet("b1", player, 10_00, "r1"),
+        h.moved(-10_00, 0, bal(90_00, 0, 0, 10)),
+    );
     assert_eq!(balance(&h, "mega"), 10_10);
     // Another game, and the covered game from another source: nothing.
     h.apply(GAME, "b2", bet_on(player, 10_00, round_of("r2", "roulette"), false));
@@ -99,7 +102,10 @@ fn the_bet_after_the_cap_is_reached_wins_the_pool() {
     // The pool reached its cap: this bet contributes 5, then wins 10.25.
     let outcome = h.bet("b3", player, 5_00, "r3");
     let after = bal(80_00 - 5_00 + 10_25, 0, 0, 25);
-    check(outcome, Outcome::JackpotDropped(payout(h.seq, 5_25, after, 10_25, 10_00)));
+    check(
+        outcome,
+        Outcome::JackpotDropped(payout(h.seq, 5_25, after, 10_25, 10_00)),
+    );
     let state = h.ledger.jackpots().pool("mega").unwrap();
     assert_eq!((state.balance, state.wins), (amt(10_00), 1));
     assert_eq!(state.last_win.unwrap().player, player);
@@ -219,7 +225,10 @@ fn pools_are_checked_when_created() {
 /// checks that replay and a view following the outcomes agree.
 #[test]
 fn conservation_holds_across_every_jackpot_movement() {
-    let seed: u64 = std::env::var("JACKPOT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(14);
+    let seed: u64 = std::env::var("JACKPOT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(14);
     eprintln!("seed {seed} (JACKPOT_SEED reproduces)");
     let (mut h, first) = setup(Some(10_05));
     let second = h.register();
@@ -232,7 +241,9 @@ fn conservation_holds_across_every_jackpot_movement() {
     let mut view = Jackpots::default();
     let mut state = seed;
     let mut next = |n: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % n
     };
     let (mut drops, mut paid) = (0, 0);
@@ -242,7 +253,11 @@ fn conservation_holds_across_every_jackpot_movement() {
         let code = games[next(3) as usize];
         let round = round_of(&format!("r{}", next(20)), code);
         let outcome = match next(10) {
-            0..=4 => h.apply(GAME, &format!("bet-{step}"), bet_on(player, 1 + next(3_00) as i64, round, false)),
+            0..=4 => h.apply(
+                GAME,
+                &format!("bet-{step}"),
+                bet_on(player, 1 + next(3_00) as i64, round, false),
+            ),
             5 | 6 => h.run(GAME, win_on(player, next(2_00) as i64, round, WinKind::Regular, false)),
             7 => h.run(GAME, win_on(player, next(20_00) as i64, round, WinKind::Jackpot, false)),
             8 => h.rollback(player, &format!("bet-{}", step.saturating_sub(1 + next(5) as usize))),
@@ -251,7 +266,10 @@ fn conservation_holds_across_every_jackpot_movement() {
         drops += usize::from(matches!(outcome, Outcome::JackpotDropped(_)));
         paid += usize::from(matches!(outcome, Outcome::JackpotPaid(_)));
     }
-    assert!(drops > 0 && paid > 0, "the run must reach drops ({drops}) and payouts ({paid})");
+    assert!(
+        drops > 0 && paid > 0,
+        "the run must reach drops ({drops}) and payouts ({paid})"
+    );
     // Replay, with a view following each outcome as the gateway's does.
     let mut replayed = Ledger::new(h.config.clone());
     for envelope in &h.log {

@@ -138,7 +138,10 @@ pub struct Jackpots {
 /// borrowed code, so a lookup copies nothing.
 #[inline]
 fn cover_hash(aggregator: SourceId, code: &str, currency: Currency) -> u64 {
-    hash_bytes(u64::from(aggregator.0) | ((currency.index() as u64) << 32), code.as_bytes())
+    hash_bytes(
+        u64::from(aggregator.0) | ((currency.index() as u64) << 32),
+        code.as_bytes(),
+    )
 }
 
 impl Jackpots {
@@ -358,11 +361,11 @@ impl Jackpots {
         };
         for state in pools {
             let fresh = jackpots.slot_of(state.pool.code.as_str()).is_none();
-            let overlaps = state
-                .pool
-                .games
-                .iter()
-                .any(|g| jackpots.covering(g.aggregator, g.code.as_str(), state.pool.currency).is_some());
+            let overlaps = state.pool.games.iter().any(|g| {
+                jackpots
+                    .covering(g.aggregator, g.code.as_str(), state.pool.currency)
+                    .is_some()
+            });
             if !fresh || overlaps || check_record(&state.pool).is_err() || state.balance.is_negative() {
                 return None;
             }
@@ -442,7 +445,10 @@ impl Ledger {
         self.credit_jackpot(ctx, player, currency, paid);
         let reseed = self.jackpots.pay(slot, paid, player, ctx.seq, ctx.time_ms);
         let receipt = self.moved(ctx, player, before);
-        (Outcome::JackpotPaid(self.payout(receipt, slot, paid, reseed)), Detail::Plain)
+        (
+            Outcome::JackpotPaid(self.payout(receipt, slot, paid, reseed)),
+            Detail::Plain,
+        )
     }
 
     /// Credits a pool's payout to a wallet validated to exist and to hold

@@ -37,7 +37,10 @@ fn a_record_is_checked_part_by_part() {
     check(|p| p.contribution_bp = 0, Err(JackpotFault::Contribution));
     check(|p| p.contribution_bp = 1_001, Err(JackpotFault::Contribution));
     check(|p| p.seed = Amount::from_minor(-1), Err(JackpotFault::Seed));
-    check(|p| p.must_drop = Some(Amount::from_minor(1_000)), Err(JackpotFault::MustDrop));
+    check(
+        |p| p.must_drop = Some(Amount::from_minor(1_000)),
+        Err(JackpotFault::MustDrop),
+    );
     check(|p| p.must_drop = None, Ok(()));
 }
 
@@ -46,10 +49,7 @@ fn a_contribution_is_the_stakes_share_rounded_down() {
     let p = pool("p", &["a"]);
     assert_eq!(contribution_of(&p, Amount::from_minor(199)), Amount::from_minor(1));
     assert_eq!(contribution_of(&p, Amount::from_minor(99)), Amount::ZERO);
-    assert_eq!(
-        contribution_of(&p, Amount::MAX),
-        Amount::from_minor(i64::MAX / 100)
-    );
+    assert_eq!(contribution_of(&p, Amount::MAX), Amount::from_minor(i64::MAX / 100));
 }
 
 #[test]
@@ -91,7 +91,10 @@ fn the_cap_drops_on_the_bet_after_it_is_reached() {
     let reseed = jackpots.pay(c.slot, c.drop.unwrap(), PlayerId(7), 9, 99);
     assert_eq!(reseed, Amount::from_minor(1_000));
     let state = &jackpots.pools()[0];
-    assert_eq!((state.balance, state.wins, state.contributed), (Amount::from_minor(1_000), 1, 300));
+    assert_eq!(
+        (state.balance, state.wins, state.contributed),
+        (Amount::from_minor(1_000), 1, 300)
+    );
     assert_eq!(state.last_win.unwrap().amount, Amount::from_minor(1_300));
     let flows = jackpots.flows(Currency::EUR);
     assert_eq!((flows.contributed, flows.seeded, flows.paid), (300, 2_000, 1_300));
@@ -103,9 +106,15 @@ fn a_partial_payout_is_topped_up_to_the_seed() {
     let mut jackpots = Jackpots::default();
     jackpots.create(pool("p", &["a"]));
     jackpots.contribute(0, Amount::from_minor(150));
-    assert_eq!(jackpots.pay(0, Amount::from_minor(100), PlayerId(1), 1, 1), Amount::ZERO);
+    assert_eq!(
+        jackpots.pay(0, Amount::from_minor(100), PlayerId(1), 1, 1),
+        Amount::ZERO
+    );
     assert_eq!(jackpots.balance(0), Amount::from_minor(1_050));
-    assert_eq!(jackpots.pay(0, Amount::from_minor(1_000), PlayerId(1), 2, 2), Amount::from_minor(950));
+    assert_eq!(
+        jackpots.pay(0, Amount::from_minor(1_000), PlayerId(1), 2, 2),
+        Amount::from_minor(950)
+    );
     assert_eq!(jackpots.balance(0), Amount::from_minor(1_000));
 }
 
