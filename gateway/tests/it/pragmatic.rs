@@ -625,23 +625,14 @@ async fn a_jackpot_win_on_a_covered_game_is_paid_from_the_operators_pool() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     // 10 % of the 10.00 stake goes to the pool.
     assert_eq!(pp.bet(Http::V1, "7001", "10.00").await["cash"], json!(90.0));
-    let shown = |w: &World| {
-        let w = w;
-        async move {
-            w.server
-                .op(Http::V1, &w.admin, Method::GET, "/operator/v1/jackpots/doghouse", None)
-                .await
-                .json()
-        }
-    };
-    assert_eq!(shown(&pp.w).await["balance"], json!("21.00"));
+    assert_eq!(doghouse(&pp.w).await["balance"], json!("21.00"));
     // 25.00 won: the pool pays its 21.00, the operator the other 4.00; the
     // pool is reseeded.
     let mut jackpot = pp.bet_params(&user, "7002", "25.00");
     jackpot.push(("jackpotId", "jp-doghouse"));
     let won = pp.call(Http::V2, "jackpotWin", &jackpot).await;
     assert_eq!((error(&won), won["cash"].clone()), (0, json!(115.0)));
-    let pool = shown(&pp.w).await;
+    let pool = doghouse(&pp.w).await;
     assert_eq!(
         (
             pool["balance"].clone(),
@@ -653,6 +644,11 @@ async fn a_jackpot_win_on_a_covered_game_is_paid_from_the_operators_pool() {
     // A retry pays nothing again.
     let again = pp.call(Http::V2, "jackpotWin", &jackpot).await;
     assert_eq!(again["cash"], json!(115.0));
-    assert_eq!(shown(&pp.w).await["wins"], json!(1));
+    assert_eq!(doghouse(&pp.w).await["wins"], json!(1));
     pp.w.server.stop().await;
+}
+
+async fn doghouse(w: &World) -> Value {
+    let path = "/operator/v1/jackpots/doghouse";
+    w.server.op(Http::V1, &w.admin, Method::GET, path, None).await.json()
 }
