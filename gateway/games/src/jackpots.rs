@@ -158,7 +158,7 @@ pub fn reply(state: &PoolState) -> JackpotReply {
         seed: money(pool.seed),
         must_drop: pool.must_drop.map(money),
         balance: money(state.balance),
-        contributions: wide_money(state.contributed, currency),
+        contributions: engine::money::wide_decimal(state.contributed, currency),
         wins: state.wins,
         last_win: state.last_win.map(|w| LastWinReply {
             player: w.player.0,
@@ -166,18 +166,6 @@ pub fn reply(state: &PoolState) -> JackpotReply {
             seq: w.seq,
             time_ms: w.time_ms,
         }),
-    }
-}
-
-/// A lifetime sum (128 bits) as decimal text in `currency`.
-fn wide_money(minor: i128, currency: Currency) -> String {
-    let exponent = currency.exponent();
-    let unit = 10_u128.pow(exponent);
-    let sign = if minor < 0 { "-" } else { "" };
-    let (whole, fraction) = (minor.unsigned_abs() / unit, minor.unsigned_abs() % unit);
-    match exponent {
-        0 => format!("{sign}{whole}"),
-        _ => format!("{sign}{whole}.{fraction:0width$}", width = exponent as usize),
     }
 }
 

@@ -28,10 +28,10 @@ use crate::outcome::{
 // rejections 37–39.
 // Commands 64–67 were assigned to work landing beside the back office's 68
 // (whichever lands last sets this to the highest tag + 1). The jackpots
-// hold commands 69–72 (71 and 72 unused so far, kept for them), outcomes
-// 19–20 and rejections 56–58.
+// were assigned commands 69–72 (they use 69 and 70; 71 and 72 are theirs,
+// unused so far), outcomes 19–20 and rejections 56–58.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 73;
+pub const TAG_COMMAND: u16 = 71;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 21;
 /// The next free [`Rejection`] tag.

@@ -176,6 +176,11 @@ fn an_aggregator_jackpot_win_is_paid_from_the_pool_up_to_its_balance() {
     );
     let uncovered = win_on(player, 1_00, round_of("r9", "roulette"), WinKind::Jackpot, false);
     check(h.run(GAME, uncovered), h.moved(1_00, 0, bal(122_00, 0, 0, 10)));
+    // A zero jackpot win records the result and leaves the pool alone.
+    check(
+        h.run(GAME, win_cmd(player, 0, "r1", WinKind::Jackpot)),
+        h.moved(0, 0, bal(122_00, 0, 0, 10)),
+    );
     assert_eq!(h.ledger.jackpots().pool("mega").unwrap().wins, 2);
 }
 

@@ -291,7 +291,7 @@ impl Ledger {
         // A jackpot win on a game a pool covers is paid from the pool, up
         // to its balance; the operator pays the rest, as any win.
         let pool = match win.kind {
-            WinKind::Jackpot if !self.jackpots.is_empty() => {
+            WinKind::Jackpot if win.amount.is_positive() && !self.jackpots.is_empty() => {
                 self.jackpots.covering(ctx.source, win.round.game.as_str(), currency)
             }
             _ => None,
