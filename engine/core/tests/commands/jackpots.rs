@@ -53,7 +53,7 @@ fn setup(cap: Option<i64>) -> (Harness, PlayerId) {
     let mut h = Harness::new();
     super::games::with_access(&mut h);
     let player = h.register();
-    h.fund(player, 100_00);
+    h.fund(player, 10_000);
     check(h.run(OPS, create(pool("mega", cap))), Outcome::Accepted);
     (h, player)
 }
@@ -166,20 +166,20 @@ fn an_aggregator_jackpot_win_is_paid_from_the_pool_up_to_its_balance() {
     let outcome = h.run(GAME, win_cmd(player, 25_00, "r1", WinKind::Jackpot));
     check(
         outcome,
-        Outcome::JackpotPaid(payout(h.seq, 25_00, bal(120_00, 0, 0, 10), 10_00, 10_00)),
+        Outcome::JackpotPaid(payout(h.seq, 25_00, bal(12_000, 0, 0, 10), 10_00, 10_00)),
     );
     assert_eq!(h.flows().wins, 15_00);
     // A regular win, or a jackpot win on an uncovered game, is the operator's.
     check(
         h.run(GAME, win_cmd(player, 1_00, "r1", WinKind::Regular)),
-        h.moved(1_00, 0, bal(121_00, 0, 0, 10)),
+        h.moved(1_00, 0, bal(12_100, 0, 0, 10)),
     );
     let uncovered = win_on(player, 1_00, round_of("r9", "roulette"), WinKind::Jackpot, false);
-    check(h.run(GAME, uncovered), h.moved(1_00, 0, bal(122_00, 0, 0, 10)));
+    check(h.run(GAME, uncovered), h.moved(1_00, 0, bal(12_200, 0, 0, 10)));
     // A zero jackpot win records the result and leaves the pool alone.
     check(
         h.run(GAME, win_cmd(player, 0, "r1", WinKind::Jackpot)),
-        h.moved(0, 0, bal(122_00, 0, 0, 10)),
+        h.moved(0, 0, bal(12_200, 0, 0, 10)),
     );
     assert_eq!(h.ledger.jackpots().pool("mega").unwrap().wins, 2);
 }
@@ -188,7 +188,7 @@ fn an_aggregator_jackpot_win_is_paid_from_the_pool_up_to_its_balance() {
 fn a_rolled_back_bet_keeps_its_contribution_in_the_pool() {
     let (mut h, player) = setup(None);
     h.bet("b1", player, 20_00, "r1");
-    check(h.rollback(player, "b1"), h.moved(20_00, 0, bal(100_00, 0, 0, 0)));
+    check(h.rollback(player, "b1"), h.moved(20_00, 0, bal(10_000, 0, 0, 0)));
     assert_eq!(balance(&h, "mega"), 10_20);
     assert_eq!(h.flows().rollbacks, 20_00);
 }
@@ -237,7 +237,7 @@ fn conservation_holds_across_every_jackpot_movement() {
     eprintln!("seed {seed} (JACKPOT_SEED reproduces)");
     let (mut h, first) = setup(Some(10_05));
     let second = h.register();
-    h.fund(second, 100_00);
+    h.fund(second, 10_000);
     let mut roulette = pool("roulette", None);
     roulette.games[0].code = game("roulette");
     roulette.contribution_bp = 1_000;
