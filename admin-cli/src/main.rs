@@ -414,7 +414,7 @@ fn replay(dir: &Path, from_genesis: bool) -> Result<()> {
         if balances == 0 && flows == engine::Flows::default() {
             continue;
         }
-        let show = |minor: i128| decimal(minor, currency);
+        let show = |minor: i128| engine::money::wide_decimal(minor, currency);
         println!(
             "{:<6} {:>20} {:>20} {:>20} {:>20} {:>20}",
             currency.code(),
@@ -428,20 +428,4 @@ fn replay(dir: &Path, from_genesis: bool) -> Result<()> {
     ledger.check_conservation().context("conservation check failed")?;
     println!("conservation holds");
     Ok(())
-}
-
-/// Prints 128-bit minor-unit totals in major units without losing digits.
-fn decimal(minor: i128, currency: Currency) -> String {
-    let exponent = currency.exponent();
-    let scale = 10_i128.pow(exponent);
-    let sign = if minor < 0 { "-" } else { "" };
-    let (whole, fraction) = (
-        minor.unsigned_abs() / scale as u128,
-        minor.unsigned_abs() % scale as u128,
-    );
-    if exponent == 0 {
-        format!("{sign}{whole}")
-    } else {
-        format!("{sign}{whole}.{fraction:0width$}", width = exponent as usize)
-    }
 }

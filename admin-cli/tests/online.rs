@@ -1094,3 +1094,83 @@ async fn games_list_show_import_enable_and_disable() {
     assert!(missing.contains("unknown_game"), "{missing}");
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn jackpots_create_list_show_and_award() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), false)).await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let aggregator = post(&url, &admin_token, "/operator/v1/aggregators", json!({"name": "acme"})).await;
+    assert!(aggregator.is_success());
+    let player = post(
+        &url,
+        &admin_token,
+        "/operator/v1/players",
+        json!({"currency": "EUR", "jurisdiction": "MT"}),
+    )
+    .await;
+    assert!(player.is_success());
+    assert_eq!(json(cfg, &["jackpots", "list"]).await, json!({"jackpots": []}));
+    let create = [
+        "jackpots",
+        "create",
+        "mega",
+        "--name",
+        "Mega Slots",
+        "--currency",
+        "EUR",
+        "--game",
+        "acme:slots",
+        "--game",
+        "acme:books",
+        "--contribution-bp",
+        "100",
+        "--seed",
+        "10.00",
+        "--must-drop",
+        "50.00",
+    ];
+    let out = ok(cfg, &create).await;
+    assert_eq!(out.trim(), "created jackpot mega at 10.00 EUR");
+    let refused = fails(cfg, &create, 5).await;
+    assert!(refused.contains("jackpot_exists"), "{refused}");
+    let bad = fails(
+        cfg,
+        &[
+            "jackpots",
+            "create",
+            "x",
+            "--name",
+            "X",
+            "--currency",
+            "EUR",
+            "--game",
+            "slots",
+            "--contribution-bp",
+            "100",
+            "--seed",
+            "1.00",
+        ],
+        2,
+    )
+    .await;
+    assert!(bad.contains("AGGREGATOR:CODE"), "{bad}");
+    let table = ok(cfg, &["jackpots", "list"]).await;
+    assert!(table.contains("mega") && table.contains("10.00"), "{table}");
+    let shown = json(cfg, &["jackpots", "show", "mega"]).await;
+    assert_eq!(shown["games"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["must_drop"], json!("50.00"));
+    let out = ok(cfg, &["jackpots", "award", "mega", "--player", "1"]).await;
+    assert_eq!(
+        out.trim(),
+        "awarded 10.00 from jackpot mega to player 1; reseeded with 10.00"
+    );
+    assert_eq!(json(cfg, &["jackpots", "show", "mega"]).await["wins"], json!(1));
+    let missing = fails(cfg, &["jackpots", "show", "nope"], 4).await;
+    assert!(missing.contains("unknown_jackpot"), "{missing}");
+    running.stop().await.unwrap();
+}

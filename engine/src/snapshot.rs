@@ -48,7 +48,8 @@
 //! the session's last activity; formats 7 and 8 load with none of either
 //! (no version had the rules, so no activity was kept). Format 10 appends
 //! the game catalogue (providers, games); formats 4 to 9 load with an empty
-//! one, under which no bet was checked.
+//! one, under which no bet was checked. Format 11 appends the jackpot
+//! pools and their flows; formats 4 to 10 load with none.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -72,9 +73,10 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 9: format 8 with the profiles' play-session rules and the sessions'
 ///    last activity.
 /// 10: format 9, then the game catalogue.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 10;
+/// 11: format 10, then the jackpot pools.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 11;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_GAMES);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_JACKPOTS);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

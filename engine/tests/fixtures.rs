@@ -29,8 +29,8 @@ use engine::{
     Request, RoundId, RsaPublicKeyDer, Secret, SourceId, TokenHash, TxRef,
 };
 use engine::{BlindIndex, KeyId};
-use engine::{ProviderCode, Title};
-use engine::{access, bonus, games, gaming, payments, players, rg};
+use engine::{JackpotCode, ProviderCode, Title};
+use engine::{access, bonus, games, gaming, jackpots, payments, players, rg};
 use journal::JournalConfig;
 
 const T0: u64 = 1_780_000_000_000;
@@ -229,6 +229,30 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
             })
             .collect();
         expected.insert("games".to_owned(), games.join(","));
+    }
+    // Since snapshot format 11 (absent before: no pools).
+    let jackpots = ledger.jackpots();
+    if !jackpots.is_empty() {
+        let pools: Vec<String> = jackpots
+            .pools()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    p.pool.code,
+                    p.balance.minor(),
+                    p.contributed,
+                    p.wins,
+                    p.last_win.map_or(0, |w| w.amount.minor())
+                )
+            })
+            .collect();
+        expected.insert("jackpots".to_owned(), pools.join(","));
+        let flows = jackpots.flows(Currency::EUR);
+        expected.insert(
+            "jackpot_flows.EUR".to_owned(),
+            format!("{}:{}:{}", flows.contributed, flows.seeded, flows.paid),
+        );
     }
     expected
 }
@@ -921,6 +945,19 @@ fn history() -> (Vec<Request>, Vec<Request>) {
                 command,
             }),
     );
+    // Since snapshot format 11: a pool over the catalogue's slots, bets
+    // reaching its must-drop cap and the drop, a jackpot win and an award
+    // before the snapshot; a contribution and its rollback after.
+    first.extend(
+        jackpot_history()
+            .into_iter()
+            .enumerate()
+            .map(|(n, (source, command))| Request {
+                source,
+                id: id(&format!("fx-jackpots-{n}")),
+                command,
+            }),
+    );
     let mut second = vec![Request {
         source: operator,
         id: id("fx-expire"),
@@ -930,6 +967,19 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         }),
     }];
     second.extend((0..150).map(|_| workload.next_request()));
+    second.push(Request {
+        source: SourceId(3),
+        id: id("fx-jackpots-late"),
+        command: jackpot_bet("fx-jackpots-late", 200),
+    });
+    second.push(Request {
+        source: SourceId(3),
+        id: id("fx-jackpots-late-rollback"),
+        command: Command::Gaming(gaming::Command::Rollback {
+            player: PlayerId(1),
+            bet: id("fx-jackpots-late"),
+        }),
+    });
     second.push(Request {
         source: operator,
         id: id("fx-games-disable"),
@@ -948,6 +998,76 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         command: mt_bet(63),
     });
     (first, second)
+}
+
+/// A EUR bet of `minor` by player 1 on the catalogue's "slots".
+fn jackpot_bet(round: &str, minor: i64) -> Command {
+    Command::from(Bet {
+        player: PlayerId(1),
+        currency: Currency::EUR,
+        amount: Amount::from_minor(minor),
+        round: RoundRef {
+            id: RoundId::new(round).unwrap(),
+            game: GameCode::new("slots").unwrap(),
+        },
+        close_round: false,
+    })
+}
+
+/// The jackpots' part of the history (snapshot format 11): a pool over the
+/// HMAC aggregator's (source 3) slots, 5 % of each stake, seeded with 1.00,
+/// dropping once it holds 1.10; bets up to the drop, a jackpot win paid
+/// from it, an award, and a refused award.
+fn jackpot_history() -> Vec<(SourceId, Command)> {
+    let operator = SourceId(0);
+    let aggregator = SourceId(3);
+    let pool = jackpots::Pool {
+        code: JackpotCode::new("mega").unwrap(),
+        name: Title::new("Mega Slots").unwrap(),
+        currency: Currency::EUR,
+        games: vec![jackpots::CoveredGame {
+            aggregator,
+            code: GameCode::new("slots").unwrap(),
+        }],
+        contribution_bp: 500,
+        seed: Amount::from_minor(100),
+        must_drop: Some(Amount::from_minor(110)),
+    };
+    let award = |player| {
+        Command::Jackpots(jackpots::Command::Award {
+            pool: JackpotCode::new("mega").unwrap(),
+            player: PlayerId(player),
+            operator: OperatorId(1),
+        })
+    };
+    let jackpot_win = Command::from(Win {
+        player: PlayerId(1),
+        currency: Currency::EUR,
+        amount: Amount::from_minor(30),
+        round: RoundRef {
+            id: RoundId::new("fx-jackpots-1").unwrap(),
+            game: GameCode::new("slots").unwrap(),
+        },
+        kind: WinKind::Jackpot,
+        close_round: false,
+        bet: None,
+    });
+    vec![
+        (
+            operator,
+            Command::Jackpots(jackpots::Command::CreatePool {
+                pool: Box::new(pool),
+                operator: OperatorId(1),
+            }),
+        ),
+        (aggregator, jackpot_bet("fx-jackpots-1", 100)),
+        (aggregator, jackpot_bet("fx-jackpots-2", 100)),
+        (aggregator, jackpot_bet("fx-jackpots-3", 100)),
+        (aggregator, jackpot_win),
+        (aggregator, jackpot_bet("fx-jackpots-4", 100)),
+        (operator, award(2)),
+        (operator, award(101)),
+    ]
 }
 
 /// The catalogue's part of the history (snapshot format 10): a provider on

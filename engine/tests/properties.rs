@@ -1,5 +1,6 @@
 //! Property tests over random command streams: conservation after every
-//! command, no negative balance, deterministic replay, exact retries.
+//! command (jackpot pools included), no negative balance, deterministic
+//! replay, exact retries.
 //!
 //! Streams draw from a deliberately small universe (a few players, ids,
 //! rounds and amounts around the edges) so that retries, conflicts,
@@ -11,6 +12,7 @@ use engine::command::{
     RoundRef, TxRef, Win, WinKind,
 };
 use engine::{Amount, Config, Currency, ExtId, GameCode, Jurisdiction, Ledger, OperatorId, Outcome, PlayerId, Reason};
+use engine::{JackpotCode, Name, Title, TokenHash, access, jackpots};
 use engine::{Query, bonus, gaming, payments, players, rg};
 use engine::{RoundId, SourceId};
 use proptest::prelude::*;
@@ -170,9 +172,25 @@ enum IdChoice {
     Reuse(u8),
 }
 
+/// An operator's award of one of the setup's pools.
+fn jackpot_command() -> impl Strategy<Value = Command> {
+    (0usize..2, player()).prop_map(|(pool, player)| {
+        Command::Jackpots(jackpots::Command::Award {
+            pool: JackpotCode::new(["eur", "jpy"][pool]).unwrap(),
+            player,
+            operator: OperatorId(1),
+        })
+    })
+}
+
 fn step() -> impl Strategy<Value = Step> {
-    let command =
-        prop_oneof![10 => gaming_command(), 4 => payment_command(), 3 => account_command(), 2 => bonus_command()];
+    let command = prop_oneof![
+        10 => gaming_command(),
+        4 => payment_command(),
+        3 => account_command(),
+        2 => bonus_command(),
+        1 => jackpot_command(),
+    ];
     let id = prop_oneof![
         8 => Just(IdChoice::Fresh),
         1 => (1u8..=BACK).prop_map(IdChoice::Retry),
@@ -292,7 +310,7 @@ fn resolve(source: SourceId, id: IdChoice, command: Command, history: &[Request]
 /// Three funded players so that most random commands have something to act on.
 fn setup() -> Vec<Request> {
     let operator = SourceId(9);
-    let mut requests = Vec::new();
+    let mut requests = jackpot_setup();
     for (n, currency) in [Currency::EUR, Currency::EUR, Currency::JPY].into_iter().enumerate() {
         let id = |kind: &str| ExtId::new(&format!("{kind}-{n}")).unwrap();
         let player = PlayerId(n as u64 + 1);
@@ -323,6 +341,55 @@ fn setup() -> Vec<Request> {
         });
     }
     requests
+}
+
+/// An admin operator and two jackpot pools over the streams' games from
+/// both sources: EUR (g0, g1; 5 % of each stake, a must-drop cap a few
+/// bets above its seed, so drops happen) and JPY (g2; no seed, no cap).
+fn jackpot_setup() -> Vec<Request> {
+    let admin = Command::Access(access::Command::CreateOperator {
+        token: TokenHash([7; 32]),
+        role: engine::Role::Admin,
+        name: Name::new("admin").unwrap(),
+        operator: OperatorId::SYSTEM,
+    });
+    let covered = |games: &[u8]| -> Vec<jackpots::CoveredGame> {
+        (0u32..2)
+            .flat_map(|source| {
+                games.iter().map(move |g| jackpots::CoveredGame {
+                    aggregator: SourceId(source),
+                    code: GameCode::new(&format!("g{g}")).unwrap(),
+                })
+            })
+            .collect()
+    };
+    let pool = |code: &str, currency, games: &[u8], bp, seed, cap: Option<i64>| {
+        Command::Jackpots(jackpots::Command::CreatePool {
+            pool: Box::new(jackpots::Pool {
+                code: JackpotCode::new(code).unwrap(),
+                name: Title::new("Pool").unwrap(),
+                currency,
+                games: covered(games),
+                contribution_bp: bp,
+                seed: Amount::from_minor(seed),
+                must_drop: cap.map(Amount::from_minor),
+            }),
+            operator: OperatorId(1),
+        })
+    };
+    [
+        admin,
+        pool("eur", Currency::EUR, &[0, 1], 500, 1_000, Some(1_300)),
+        pool("jpy", Currency::JPY, &[2], 1_000, 0, None),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, command)| Request {
+        source: SourceId(0),
+        id: ExtId::new(&format!("jackpot-setup-{n}")).unwrap(),
+        command,
+    })
+    .collect()
 }
 
 /// Turns steps into envelopes with increasing seq and time.
@@ -394,7 +461,18 @@ fn streams_exercise_every_money_path() {
             .current();
         let mut ledger = Ledger::new(Config::default());
         for envelope in envelopes(&steps) {
-            if let Outcome::Moved(receipt) = ledger.apply(&envelope) {
+            let outcome = ledger.apply(&envelope);
+            // The pools' three ways out, counted under their own names.
+            let jackpot = match &outcome {
+                Outcome::JackpotDropped(_) => Some("jackpot_drop"),
+                Outcome::JackpotPaid(_) if envelope.request.command.kind() == "win" => Some("jackpot_win"),
+                Outcome::JackpotPaid(_) => Some("jackpot_award"),
+                _ => None,
+            };
+            if let Some(jackpot) = jackpot {
+                *moved.entry(jackpot).or_default() += 1;
+            }
+            if let Outcome::Moved(receipt) = outcome {
                 let kind = envelope.request.command.kind();
                 let nonzero = receipt.cash_delta.minor() != 0 || receipt.bonus_delta.minor() != 0;
                 // Completing a withdrawal moves reserved, not cash or bonus.
@@ -415,6 +493,7 @@ fn streams_exercise_every_money_path() {
     for kind in paths
         .into_iter()
         .chain(["withdrawal_complete", "bonus_grant", "bonus_forfeit"])
+        .chain(["jackpot_drop", "jackpot_win", "jackpot_award"])
     {
         assert!(
             moved.get(kind).copied().unwrap_or(0) >= 5,

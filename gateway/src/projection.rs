@@ -15,7 +15,7 @@ use std::time::Instant;
 use edge::view::SharedView;
 use engine::sequencer::{CommitError, CommitSink, Committed};
 use engine::{Command, Config};
-use engine::{access, players};
+use engine::{access, gaming, players};
 
 use crate::metrics::Metrics;
 
@@ -38,6 +38,20 @@ pub(crate) fn changes_view(command: &Command) -> bool {
             | Command::Access(access::Command::DisableOperator { .. })
             | Command::Access(access::Command::RotateOperatorToken { .. })
             | Command::Games(_)
+            | Command::Jackpots(_)
+    )
+}
+
+/// Commands that can change the jackpot pools once one exists: bets and
+/// jackpot wins (in a session or not), on top of [`changes_view`].
+fn changes_pools(command: &Command) -> bool {
+    matches!(
+        command.unwrapped(),
+        Command::Gaming(gaming::Command::Bet(_))
+            | Command::Gaming(gaming::Command::Win(gaming::Win {
+                kind: gaming::WinKind::Jackpot,
+                ..
+            }))
     )
 }
 
@@ -47,16 +61,21 @@ pub struct ProjectingSink<S> {
     view: SharedView,
     config: Config,
     metrics: Arc<Metrics>,
+    /// Whether a jackpot pool exists: until one does, bets leave the view
+    /// alone and batches of bets take no lock.
+    pools: bool,
 }
 
 impl<S: CommitSink> ProjectingSink<S> {
     /// Wraps `inner`; `config` must be the ledger's.
     pub fn new(inner: S, view: SharedView, config: Config, metrics: Arc<Metrics>) -> ProjectingSink<S> {
+        let pools = !view.read().jackpots.is_empty();
         ProjectingSink {
             inner,
             view,
             config,
             metrics,
+            pools,
         }
     }
 }
@@ -67,11 +86,13 @@ impl<S: CommitSink> CommitSink for ProjectingSink<S> {
         self.inner.commit(batch)?;
         self.metrics.flush_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.batch_len.observe(batch.len() as f64);
-        if batch.iter().any(|c| changes_view(&c.envelope.request.command)) {
+        let changes = |command: &Command| changes_view(command) || (self.pools && changes_pools(command));
+        if batch.iter().any(|c| changes(&c.envelope.request.command)) {
             let mut view = self.view.write();
             for committed in batch {
                 view.follow(&self.config, &committed.envelope, &committed.outcome);
             }
+            self.pools = !view.jackpots.is_empty();
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -19,6 +19,7 @@ mod audit;
 mod cashier;
 mod cluster;
 mod games;
+mod jackpots;
 mod jurisdictions;
 mod kyc;
 mod limits;
@@ -109,6 +110,9 @@ pub enum Command {
     /// The game catalogue: list, show, import a provider's list, enable, disable.
     #[command(subcommand)]
     Games(games::Command),
+    /// Jackpot pools: list, show, create, award.
+    #[command(subcommand)]
+    Jackpots(jackpots::Command),
     /// The replication group: status, transfer-leader.
     #[command(subcommand)]
     Cluster(cluster::Command),
@@ -138,6 +142,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
+        Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

@@ -13,7 +13,7 @@
 //! own stable tag (`codec/wire.rs`), the same bytes as before the split.
 
 use crate::ids::{ExtId, PlayerId, SourceId, TokenHash};
-use crate::ledger::{access, bonus, games, gaming, payments, players, rg};
+use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
 use crate::money::Currency;
 
 pub use crate::ledger::access::{AggregatorCredential, Role};
@@ -71,6 +71,8 @@ pub enum Command {
     Access(access::Command),
     /// The game catalogue: providers, games, enabling.
     Games(games::Command),
+    /// Jackpot pools: creation, awards.
+    Jackpots(jackpots::Command),
     /// Reads; they change nothing.
     Query(Query),
     /// A wallet command (bet, win, rollback or end of round) an aggregator
@@ -143,6 +145,7 @@ impl Command {
             Command::Bonus(command) => Some(command.player()),
             Command::Access(command) => command.player(),
             Command::Games(_) => None,
+            Command::Jackpots(command) => command.player(),
             Command::Query(Query::Balance { player, .. } | Query::Rg { player, .. }) => Some(*player),
             Command::Query(Query::Transaction { .. }) => None,
             Command::InSession { command, .. } => command.player(),
@@ -159,6 +162,7 @@ impl Command {
             Command::Bonus(command) => command.kind(),
             Command::Access(command) => command.kind(),
             Command::Games(command) => command.kind(),
+            Command::Jackpots(command) => command.kind(),
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
             Command::Query(Query::Rg { .. }) => "query_rg",
@@ -186,6 +190,7 @@ command_from! {
     bonus::Command => |command| Command::Bonus(command),
     access::Command => |command| Command::Access(command),
     games::Command => |command| Command::Games(command),
+    jackpots::Command => |command| Command::Jackpots(command),
     Query => |query| Command::Query(query),
     Bet => |bet| Command::Gaming(gaming::Command::Bet(bet)),
     Win => |win| Command::Gaming(gaming::Command::Win(win)),

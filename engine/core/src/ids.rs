@@ -236,6 +236,12 @@ bounded_text_id!(
 );
 
 bounded_text_id!(
+    /// A jackpot pool's code ("mega-eur").
+    JackpotCode,
+    64
+);
+
+bounded_text_id!(
     /// A display name of an operator or an aggregator.
     Name,
     64

@@ -29,12 +29,12 @@ pub mod workload;
 
 pub use command::{AggregatorCredential, Command, Envelope, Query, Request, Role, TxRef};
 pub use ids::{
-    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId, ProviderCode,
-    Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
+    BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
+    ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger, Printer, Prints};
 /// The domains, each with its `Command` enum and the types it carries
 /// (`gaming::Command::Bet(gaming::Bet { .. })`).
-pub use ledger::{access, bonus, games, gaming, payments, players, rg};
+pub use ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
 pub use money::{Amount, Currency, MoneyError};
-pub use outcome::{Balances, CatalogueFault, GameRefusal, Outcome, Receipt, Rejection};
+pub use outcome::{Balances, CatalogueFault, GameRefusal, JackpotFault, JackpotPayout, Outcome, Receipt, Rejection};

@@ -160,6 +160,20 @@ impl Amount {
     }
 }
 
+/// A 128-bit sum of minor units (lifetime totals, which may exceed an
+/// [`Amount`]) as decimal text in major units, without losing a digit.
+pub fn wide_decimal(minor: i128, currency: Currency) -> String {
+    let exponent = currency.exponent();
+    let scale = 10_u128.pow(exponent);
+    let sign = if minor < 0 { "-" } else { "" };
+    let (whole, fraction) = (minor.unsigned_abs() / scale, minor.unsigned_abs() % scale);
+    if exponent == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction:0width$}", width = exponent as usize)
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
@@ -297,6 +311,17 @@ mod tests {
             Amount::parse(text, currency).map(Amount::minor),
             expect,
             "{text} {currency}"
+        );
+    }
+
+    #[test]
+    fn wide_sums_print_in_major_units_without_losing_digits() {
+        assert_eq!(wide_decimal(-12_345, Currency::EUR), "-123.45");
+        assert_eq!(wide_decimal(5, Currency::EUR), "0.05");
+        assert_eq!(wide_decimal(1_000, Currency::JPY), "1000");
+        assert_eq!(
+            wide_decimal(i128::from(i64::MAX) * 4, Currency::BTC),
+            "368934881474.19103228"
         );
     }
 

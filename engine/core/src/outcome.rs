@@ -12,7 +12,7 @@
 //! exhaustive without a domain wrapper around each variant.
 
 use crate::command::{KycLevel, LimitKind, Role};
-use crate::ids::{OperatorId, PlayerId, SourceId};
+use crate::ids::{JackpotCode, OperatorId, PlayerId, SourceId};
 use crate::ledger::rg::{RgStatus, SessionMove};
 use crate::money::{Amount, Currency};
 
@@ -98,6 +98,15 @@ pub enum Outcome {
     /// position, when the next check is due), which the wallet's reply
     /// carries. Without reality checks a session's movement is `Moved`.
     MovedInSession(Box<SessionMove>),
+    /// A bet on a game covered by a jackpot pool that had reached its
+    /// must-drop cap: the stake was taken, its contribution added, and the
+    /// pool's whole balance paid to the bettor's cash. The receipt covers
+    /// both movements.
+    JackpotDropped(Box<JackpotPayout>),
+    /// A jackpot pool paid a player (an operator's award, or an
+    /// aggregator's jackpot win on a covered game): the receipt is the
+    /// wallet's movement, `paid` the pool's part of it.
+    JackpotPaid(Box<JackpotPayout>),
 }
 
 impl Outcome {
@@ -107,11 +116,12 @@ impl Outcome {
     }
 
     /// The receipt of a money movement ([`Outcome::Moved`] or
-    /// [`Outcome::MovedInSession`]).
+    /// [`Outcome::MovedInSession`], and the jackpot outcomes).
     pub fn receipt(&self) -> Option<&Receipt> {
         match self {
             Outcome::Moved(receipt) => Some(receipt),
             Outcome::MovedInSession(session_move) => Some(&session_move.receipt),
+            Outcome::JackpotDropped(payout) | Outcome::JackpotPaid(payout) => Some(&payout.receipt),
             _ => None,
         }
     }
@@ -123,6 +133,20 @@ impl Outcome {
             _ => None,
         }
     }
+}
+
+/// A jackpot pool's payout.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JackpotPayout {
+    /// The winner's wallet movement (for a drop, the bet's too).
+    pub receipt: Receipt,
+    /// The pool.
+    pub pool: JackpotCode,
+    /// What the pool paid (an aggregator's jackpot win above the pool's
+    /// balance is paid by the operator beyond it).
+    pub paid: Amount,
+    /// What the operator's seed funding put back into the pool after it.
+    pub reseed: Amount,
 }
 
 /// Proof of a money movement.
@@ -256,6 +280,8 @@ pub enum Capacity {
     /// `games::GAMES_MAX` games or `games::PROVIDERS_MAX` providers in the
     /// catalogue.
     Games,
+    /// Jackpot pools ([`crate::ledger::jackpots::POOLS_MAX`]).
+    JackpotPools,
 }
 
 /// Every reason the ledger refuses a command.
@@ -424,6 +450,33 @@ pub enum Rejection {
     },
     /// A catalogue command's record is invalid: which part.
     InvalidCatalogueEntry(CatalogueFault),
+    /// No jackpot pool of this code.
+    UnknownJackpot,
+    /// A jackpot pool's record is refused.
+    InvalidJackpot(JackpotFault),
+    /// The pool holds nothing to award.
+    JackpotEmpty,
+}
+
+/// What is wrong with a jackpot pool's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JackpotFault {
+    /// Another pool has this code.
+    CodeTaken,
+    /// No game, or more than a pool covers.
+    ListLength,
+    /// A game listed twice.
+    Duplicate,
+    /// Contribution outside 1 to 1,000 basis points.
+    Contribution,
+    /// A negative seed.
+    Seed,
+    /// A must-drop cap not above the seed.
+    MustDrop,
+    /// A game the catalogue does not hold (once it holds any).
+    UnknownGame,
+    /// A game another pool covers in the same currency.
+    Overlap,
 }
 
 /// Why the catalogue refuses a bet's game.

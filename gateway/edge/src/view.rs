@@ -1,6 +1,6 @@
 //! The read copy of the ledger's access state (operators, aggregators, game
 //! sessions, which players exist with their jurisdiction, currency and age
-//! band, the jurisdiction profiles, the game catalogue), which handlers
+//! band, the jurisdiction profiles, the game catalogue, the jackpot pools), which handlers
 //! consult without asking the sequencer: bad tokens, unknown aggregators and
 //! unknown players are refused before anything reaches the ring.
 //!
@@ -12,6 +12,7 @@
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use engine::games::Catalogue;
+use engine::jackpots::Jackpots;
 use engine::ledger::Access;
 use engine::players::{AgeBand, JurisdictionProfiles};
 use engine::{Command, Config, Currency, Envelope, Jurisdiction, Ledger, Outcome, PlayerId, players};
@@ -35,6 +36,10 @@ pub struct View {
     /// is checked against it), kept in step by [`Catalogue::follow`], the
     /// ledger's own code.
     pub games: Catalogue,
+    /// The jackpot pools (the operator API shows their balances, `/metrics`
+    /// exports them), kept in step by [`Jackpots::follow`], the ledger's own
+    /// arithmetic: covered bets, drops, wins and awards.
+    pub jackpots: Jackpots,
 }
 
 /// What the gateway reads about a player without the ring.
@@ -69,6 +74,7 @@ impl View {
             players,
             profiles: ledger.jurisdiction_profiles().clone(),
             games: ledger.catalogue().clone(),
+            jackpots: ledger.jackpots().clone(),
         }
     }
 
@@ -77,6 +83,7 @@ impl View {
         self.access.follow(config, envelope, outcome);
         self.profiles.follow(envelope, outcome);
         self.games.follow(envelope, outcome);
+        self.jackpots.follow(envelope, outcome);
         let registration = match &envelope.request.command {
             Command::Players(
                 players::Command::RegisterPlayer {

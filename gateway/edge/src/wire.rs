@@ -8,7 +8,7 @@
 
 use axum::http::StatusCode;
 use engine::command::{LimitMetric, LimitPeriod, RoundRef};
-use engine::outcome::{BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal};
+use engine::outcome::{BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault};
 use engine::{Amount, Balances, Currency, ExtId, GameCode, MoneyError, Rejection, RoundId};
 
 use crate::error::ApiError;
@@ -374,6 +374,31 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_catalogue_entry",
             catalogue_fault(fault).into(),
         ),
+        Rejection::UnknownJackpot => (S::NOT_FOUND, "unknown_jackpot", "no jackpot pool has this code".into()),
+        Rejection::InvalidJackpot(JackpotFault::CodeTaken) => (
+            S::CONFLICT,
+            "jackpot_exists",
+            "a jackpot pool with this code exists".into(),
+        ),
+        Rejection::InvalidJackpot(fault) => (S::UNPROCESSABLE_ENTITY, "invalid_jackpot", jackpot_fault(fault).into()),
+        Rejection::JackpotEmpty => (
+            S::CONFLICT,
+            "jackpot_empty",
+            "the jackpot pool holds nothing to award".into(),
+        ),
+    }
+}
+
+fn jackpot_fault(fault: JackpotFault) -> &'static str {
+    match fault {
+        JackpotFault::CodeTaken => "a jackpot pool with this code exists",
+        JackpotFault::ListLength => "a pool covers 1 to 10000 games",
+        JackpotFault::Duplicate => "a game is listed twice",
+        JackpotFault::Contribution => "the contribution is outside 1 to 1000 basis points",
+        JackpotFault::Seed => "the seed is negative",
+        JackpotFault::MustDrop => "the must-drop cap is not above the seed",
+        JackpotFault::UnknownGame => "a game is not in the catalogue",
+        JackpotFault::Overlap => "a game is covered by another pool in this currency",
     }
 }
 
@@ -454,6 +479,7 @@ fn capacity_name(capacity: Capacity) -> &'static str {
         Capacity::Sessions => "game sessions",
         Capacity::ProfileVersions => "profile versions of the jurisdiction",
         Capacity::Games => "games or game providers",
+        Capacity::JackpotPools => "jackpot pools",
     }
 }
 

@@ -15,6 +15,9 @@
 //!   whole (every row by the ledger's own rules, against the catalogue as
 //!   it stands) before anything is submitted, then one command per game
 //!   that is new or changed.
+//! - [`jackpots`]: progressive jackpot pools listed, shown (balance,
+//!   contributions, last win), created and awarded; admins and finance
+//!   change them (they move money), every role reads them.
 //! - [`forms`]: the JSON and CSV forms of a game and their validation,
 //!   naming the field at fault.
 //!
@@ -26,6 +29,7 @@
 pub mod catalogue;
 pub mod forms;
 pub mod import;
+pub mod jackpots;
 
 use edge::route::{Access, Route, route};
 use engine::Role;
@@ -34,6 +38,8 @@ use utoipa::OpenApi;
 /// Who manages the catalogue: its RTPs, stake limits and jurisdictions are
 /// regulated settings, which compliance keeps (beside admins).
 const MANAGERS: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who creates and awards jackpot pools: they move money.
+const JACKPOT_MANAGERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Who reads it: every enabled role.
 const READERS: &[Role] = &[
     Role::Admin,
@@ -57,10 +63,14 @@ pub fn routes() -> Vec<Route> {
         route::<c::__path_enable_game, _>(Operator(MANAGERS), c::enable_game),
         route::<c::__path_disable_game, _>(Operator(MANAGERS), c::disable_game),
         route::<import::__path_import, _>(Operator(MANAGERS), import::import),
+        route::<jackpots::__path_list, _>(Operator(READERS), jackpots::list),
+        route::<jackpots::__path_show, _>(Operator(READERS), jackpots::show),
+        route::<jackpots::__path_create, _>(Operator(JACKPOT_MANAGERS), jackpots::create),
+        route::<jackpots::__path_award, _>(Operator(JACKPOT_MANAGERS), jackpots::award),
     ]
 }
 
 /// The tag of this module's operations.
 #[derive(OpenApi)]
-#[openapi(tags((name = "games", description = "The game catalogue: providers, games (RTP variants, stake limits per currency, allowed jurisdictions, enabled flag) and imports of a provider's game list. Once the catalogue holds a game, every bet's game must be in it, enabled, allowed in the player's jurisdiction, and the stake within its limits. Operators: Authorization: Bearer <token>; admins and compliance change it, every role reads it.")))]
+#[openapi(tags((name = "games", description = "The game catalogue: providers, games (RTP variants, stake limits per currency, allowed jurisdictions, enabled flag), imports of a provider's game list, and progressive jackpot pools (create, list, show, award; admins and finance change them). Once the catalogue holds a game, every bet's game must be in it, enabled, allowed in the player's jurisdiction, and the stake within its limits. Operators: Authorization: Bearer <token>; admins and compliance change it, every role reads it.")))]
 pub struct Doc;

@@ -351,3 +351,174 @@ async fn imports_land_whole_or_not_at_all() {
     assert_eq!(w.server.commands_applied().await, applied + 3);
     w.server.stop().await;
 }
+
+/// A pool over the world's "slots" at acme: 1 % of each stake, seeded with
+/// 10.00, dropping once it holds 10.30.
+fn mega_pool() -> Value {
+    json!({"code": "mega", "name": "Mega Slots", "currency": "EUR",
+        "games": [{"aggregator": "acme", "code": "slots"}], "contribution_bp": 100,
+        "seed": "10.00", "must_drop": "10.30"})
+}
+
+async fn jackpot(w: &World) -> Value {
+    op(w, &w.admin, Method::GET, "/operator/v1/jackpots/mega", None)
+        .await
+        .json()
+}
+
+#[tokio::test]
+async fn jackpot_pools_take_contributions_drop_pay_and_conserve_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let created = op(&w, &w.admin, Method::POST, "/operator/v1/jackpots", Some(mega_pool())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(
+        created.json(),
+        json!({"code": "mega", "name": "Mega Slots", "currency": "EUR",
+            "games": [{"aggregator": w.aggregator.id, "code": "slots"}], "contribution_bp": 100,
+            "seed": "10.00", "must_drop": "10.30", "balance": "10.00", "contributions": "0.00",
+            "wins": 0, "last_win": null})
+    );
+    // Three bets of 10.00 bring the pool to its cap; the fourth (1.00)
+    // contributes 0.01 and wins the 10.31.
+    for (n, id) in ["b1", "b2", "b3"].into_iter().enumerate() {
+        let reply = w.bet(Http::V1, id, "10.00", &format!("r{n}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    }
+    assert_eq!(jackpot(&w).await["balance"], json!("10.30"));
+    let dropped = w.bet(Http::V1, "b4", "1.00", "r4").await;
+    assert_eq!(dropped.status, StatusCode::OK, "{}", dropped.text());
+    assert_eq!(dropped.json()["cash"], json!("79.31"));
+    assert_eq!(
+        dropped.json()["jackpot"],
+        json!({"pool": "mega", "paid": "10.31", "how": "drop"})
+    );
+    let shown = jackpot(&w).await;
+    assert_eq!(
+        (
+            shown["balance"].clone(),
+            shown["contributions"].clone(),
+            shown["wins"].clone()
+        ),
+        (json!("10.00"), json!("0.31"), json!(1))
+    );
+    assert_eq!(shown["last_win"]["player"], json!(w.player));
+    assert_eq!(shown["last_win"]["amount"], json!("10.31"));
+    // A rolled-back bet's contribution stays in the pool; the stake comes back.
+    w.bet(Http::V1, "b5", "5.00", "r5").await;
+    let rolled = w.rollback(Http::V1, "rb5", "b5").await;
+    assert_eq!(rolled.json()["cash"], json!("79.31"));
+    assert_eq!(jackpot(&w).await["balance"], json!("10.05"));
+    // A jackpot win (the native contract's `kind`) is paid from the pool,
+    // which is topped up to its seed.
+    let body = json!({"token": w.token, "transaction_id": "jw1", "round_id": "r5", "game": "slots",
+        "currency": "EUR", "amount": "2.00", "kind": "jackpot"});
+    let won = w.wallet(Http::V1, "win", body).await;
+    assert_eq!(won.json()["cash"], json!("81.31"), "{}", won.text());
+    assert_eq!(
+        won.json()["jackpot"],
+        json!({"pool": "mega", "paid": "2.00", "how": "win"})
+    );
+    assert_eq!(jackpot(&w).await["balance"], json!("10.00"));
+    // An award pays the whole pool and reseeds it.
+    let path = "/operator/v1/jackpots/mega/award";
+    let awarded = op(&w, &w.admin, Method::POST, path, Some(json!({"player": w.player}))).await;
+    assert_eq!(awarded.status, StatusCode::OK, "{}", awarded.text());
+    let awarded = awarded.json();
+    assert_eq!(
+        (
+            awarded["paid"].clone(),
+            awarded["reseed"].clone(),
+            awarded["cash"].clone()
+        ),
+        (json!("10.00"), json!("10.00"), json!("91.31"))
+    );
+    assert_eq!(awarded["jackpot"]["wins"], json!(3));
+    assert_eq!(
+        w.server
+            .metric("jackpot_pool_balance_minor{pool=\"mega\",currency=\"EUR\"}")
+            .await,
+        Some(10_00)
+    );
+    let list = op(&w, &w.admin, Method::GET, "/operator/v1/jackpots", None).await;
+    assert_eq!(list.json()["jackpots"][0]["balance"], json!("10.00"));
+    w.server.stop().await;
+
+    // The journal replays to the same pool, and money is conserved with
+    // the pool counted: 100.00 deposited, 91.31 in the wallet.
+    let (ledger, _) = engine::durable::replay(dir.path(), engine::Config::default()).unwrap();
+    assert_eq!(ledger.check_conservation(), Ok(()));
+    let pool = ledger.jackpots().pool("mega").unwrap();
+    assert_eq!((pool.balance.minor(), pool.wins), (10_00, 3));
+    let flows = ledger.jackpots().flows(engine::Currency::EUR);
+    assert_eq!(
+        (flows.contributed, flows.seeded, flows.paid),
+        (36, 10_00 + 10_00 + 1_95 + 10_00, 10_31 + 2_00 + 10_00)
+    );
+}
+
+#[tokio::test]
+async fn jackpot_mistakes_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let created = op(&w, &w.admin, Method::POST, "/operator/v1/jackpots", Some(mega_pool())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let applied = w.server.commands_applied().await;
+    let mut zero = mega_pool();
+    zero["code"] = json!("other");
+    zero["games"][0]["code"] = json!("roulette");
+    zero["contribution_bp"] = json!(0);
+    let mut low_cap = zero.clone();
+    low_cap["contribution_bp"] = json!(50);
+    low_cap["must_drop"] = json!("5.00");
+    let mut overlap = mega_pool();
+    overlap["code"] = json!("again");
+    let mut bad_seed = mega_pool();
+    bad_seed["seed"] = json!("1.001");
+    let mut no_aggregator = mega_pool();
+    no_aggregator["games"][0]["aggregator"] = json!("nobody");
+    let cases = [
+        (mega_pool(), StatusCode::CONFLICT, "jackpot_exists"),
+        (zero, StatusCode::UNPROCESSABLE_ENTITY, "invalid_jackpot"),
+        (low_cap, StatusCode::UNPROCESSABLE_ENTITY, "invalid_jackpot"),
+        (overlap, StatusCode::UNPROCESSABLE_ENTITY, "invalid_jackpot"),
+        (bad_seed, StatusCode::BAD_REQUEST, "too_many_decimals"),
+        (no_aggregator, StatusCode::NOT_FOUND, "unknown_aggregator"),
+    ];
+    for (body, status, code) in cases {
+        let reply = op(&w, &w.admin, Method::POST, "/operator/v1/jackpots", Some(body)).await;
+        assert_eq!((reply.status, reply.code()), (status, code.into()), "{}", reply.text());
+    }
+    let award = |path: &'static str, player: u64| {
+        let w = &w;
+        async move { op(w, &w.admin, Method::POST, path, Some(json!({"player": player}))).await }
+    };
+    let reply = award("/operator/v1/jackpots/nope/award", w.player).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::NOT_FOUND, "unknown_jackpot".into())
+    );
+    let reply = award("/operator/v1/jackpots/mega/award", 999).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::NOT_FOUND, "unknown_player".into())
+    );
+    // Four refusals reached the ledger (journaled as refusals); the rest never did.
+    assert_eq!(w.server.commands_applied().await, applied + 4);
+    let auditor = read_only(&w).await;
+    let reply = op(&w, &auditor, Method::GET, "/operator/v1/jackpots/mega", None).await;
+    assert_eq!(reply.json()["balance"], json!("10.00"));
+    let reply = op(
+        &w,
+        &auditor,
+        Method::POST,
+        "/operator/v1/jackpots/mega/award",
+        Some(json!({"player": w.player})),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    w.server.stop().await;
+}

@@ -611,3 +611,44 @@ async fn the_catalogues_refusals_are_8_310_and_3() {
     assert_eq!(pp.cash().await, "99.00");
     pp.w.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_jackpot_win_on_a_covered_game_is_paid_from_the_operators_pool() {
+    let (_dir, pp) = Pp::start().await;
+    let user = pp.user();
+    let pool = json!({"code": "doghouse", "name": "Dog House Mega", "currency": "EUR",
+        "games": [{"aggregator": pp.partner, "code": "vs20doghouse"}], "contribution_bp": 1000, "seed": "20.00"});
+    let created =
+        pp.w.server
+            .op(Http::V1, &pp.w.admin, Method::POST, "/operator/v1/jackpots", Some(pool))
+            .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    // 10 % of the 10.00 stake goes to the pool.
+    assert_eq!(pp.bet(Http::V1, "7001", "10.00").await["cash"], json!(90.0));
+    assert_eq!(doghouse(&pp.w).await["balance"], json!("21.00"));
+    // 25.00 won: the pool pays its 21.00, the operator the other 4.00; the
+    // pool is reseeded.
+    let mut jackpot = pp.bet_params(&user, "7002", "25.00");
+    jackpot.push(("jackpotId", "jp-doghouse"));
+    let won = pp.call(Http::V2, "jackpotWin", &jackpot).await;
+    assert_eq!((error(&won), won["cash"].clone()), (0, json!(115.0)));
+    let pool = doghouse(&pp.w).await;
+    assert_eq!(
+        (
+            pool["balance"].clone(),
+            pool["wins"].clone(),
+            pool["last_win"]["amount"].clone()
+        ),
+        (json!("20.00"), json!(1), json!("21.00"))
+    );
+    // A retry pays nothing again.
+    let again = pp.call(Http::V2, "jackpotWin", &jackpot).await;
+    assert_eq!(again["cash"], json!(115.0));
+    assert_eq!(doghouse(&pp.w).await["wins"], json!(1));
+    pp.w.server.stop().await;
+}
+
+async fn doghouse(w: &World) -> Value {
+    let path = "/operator/v1/jackpots/doghouse";
+    w.server.op(Http::V1, &w.admin, Method::GET, path, None).await.json()
+}

@@ -13,28 +13,30 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId, ProviderCode,
-    Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
+    BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
+    ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
-use crate::ledger::{access, bonus, games, gaming, payments, players, rg};
+use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
-    Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, Outcome, PaymentState, Receipt,
-    Rejection, TxState, TxSummary,
+    Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
+    PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
-// Commands 64–67 were assigned to work landing beside the back office's 68;
-// 69–76 and 80–81 to work landing beside the sealed credential's 77
-// (whichever lands last sets this to the highest tag + 1).
+// Commands 64–67 were assigned to work landing beside the back office's 68.
+// The jackpots were assigned commands 69–72 (they use 69 and 70; 71 and 72
+// are unused and reserved), outcomes 19–20 and rejections 56–58; the
+// reconciliation and FX commands 73–76 (75 used; 76 reserved), rejections
+// 59–61 (61 reserved); the sealed credential 77.
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 78;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 19;
+pub const TAG_OUTCOME: u16 = 21;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 56;
+pub const TAG_REJECTION: u16 = 59;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -77,7 +79,8 @@ text_codec!(
     HashKey,
     ProviderCode,
     Title,
-    PasswordHash
+    PasswordHash,
+    JackpotCode
 );
 
 macro_rules! digest_codec {
@@ -332,6 +335,10 @@ codec_enum_tagged!(games::Command, "Command": u16 {
     65 => UpsertGame { game, operator },
     66 => SetGameEnabled { aggregator, code, enabled, operator },
 });
+codec_enum_tagged!(jackpots::Command, "Command": u16 {
+    69 => CreatePool { pool, operator },
+    70 => Award { pool, player, operator },
+});
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
 
@@ -350,6 +357,7 @@ impl Encode for Command {
             Command::Bonus(command) => command.encode(out),
             Command::Access(command) => command.encode(out),
             Command::Games(command) => command.encode(out),
+            Command::Jackpots(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -377,6 +385,7 @@ impl Decode for Command {
             .or_else(|| bonus::Command::decode_tagged(tag, input).map(|c| c.map(Command::Bonus)))
             .or_else(|| access::Command::decode_tagged(tag, input).map(|c| c.map(Command::Access)))
             .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
+            .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -412,9 +421,19 @@ codec_enum!(BlockReason: u8 {
 codec_enum!(DuplicateOf: u8 { 1 => Email, 2 => Identity });
 codec_enum!(Capacity: u8 {
     1 => Players, 2 => OpenPayments, 3 => BonusContributions, 4 => Operators, 5 => Aggregators, 6 => Sessions,
-    7 => ProfileVersions, 8 => Games,
+    7 => ProfileVersions, 8 => Games, 9 => JackpotPools,
 });
 codec_enum!(GameRefusal: u8 { 1 => Unknown, 2 => Disabled, 3 => JurisdictionNotAllowed, 4 => CurrencyNotOffered });
+codec_enum!(JackpotFault: u8 {
+    1 => CodeTaken, 2 => ListLength, 3 => Duplicate, 4 => Contribution, 5 => Seed, 6 => MustDrop, 7 => UnknownGame,
+    8 => Overlap,
+});
+codec_struct!(JackpotPayout {
+    receipt,
+    pool,
+    paid,
+    reseed
+});
 codec_enum!(CatalogueFault: u8 {
     1 => UnknownProvider, 2 => AggregatorNotCarrying, 3 => ListLength, 4 => Duplicate, 5 => Rtp, 6 => Limits,
 });
@@ -437,6 +456,8 @@ codec_enum!(Outcome: u16 {
     14 => OperatorChanged { role_before, seq },
     17 => Rg(status),
     18 => MovedInSession(session_move),
+    19 => JackpotDropped(payout),
+    20 => JackpotPaid(payout),
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -493,4 +514,7 @@ codec_enum!(Rejection: u16 {
     53 => GameRefused(refusal),
     54 => StakeOutsideGameLimits { min, max },
     55 => InvalidCatalogueEntry(fault),
+    56 => UnknownJackpot,
+    57 => InvalidJackpot(fault),
+    58 => JackpotEmpty,
 });

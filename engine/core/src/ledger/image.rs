@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use super::access::Access;
 use super::games::Catalogue;
 use super::gaming::{GamingState, RoundParts, RoundStore};
+use super::jackpots::Jackpots;
 use super::payments::PaymentsState;
 use super::players::{Compliance, JurisdictionProfiles, Kyc, PlayersState, Profiles, ProfilesParts};
 use super::rg::session::PlayerRg;
@@ -65,6 +66,8 @@ pub struct LedgerImage {
     rg: Vec<(crate::ids::PlayerId, PlayerRg)>,
     /// The game catalogue (format 10 on; empty before: no bet was checked).
     games: Catalogue,
+    /// The jackpot pools and their flows (format 11 on; none before).
+    jackpots: Jackpots,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -87,6 +90,9 @@ pub const IMAGE_FORMAT_PLAY_SESSION_RULES: u32 = 9;
 /// The image layout of snapshot format 10: format 9, then the game
 /// catalogue (providers, games).
 pub const IMAGE_FORMAT_GAMES: u32 = 10;
+/// The image layout of snapshot format 11: format 10, then the jackpot
+/// pools and their flows.
+pub const IMAGE_FORMAT_JACKPOTS: u32 = 11;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +128,7 @@ impl Ledger {
         LedgerImage {
             rg,
             games: self.games,
+            jackpots: self.jackpots,
             profiles,
             kyc,
             jurisdictions,
@@ -202,6 +209,7 @@ impl Ledger {
             gaming: GamingState { rounds },
             access: image.access,
             games: image.games,
+            jackpots: image.jackpots,
             requests: txs,
             flows,
             history: History {
@@ -267,7 +275,7 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // profiles, format 6 the KYC records, format 8 the RG session records;
 // format 9 extends two records (the profiles' play-session rules, the RG
 // records' last activity), decoded in the older layouts by `decode_v1`;
-// format 10 appends the game catalogue.
+// format 10 appends the game catalogue, format 11 the jackpot pools.
 // [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
@@ -291,16 +299,17 @@ impl Encode for LedgerImage {
         self.compliance.encode(out);
         self.rg.encode(out);
         self.games.encode(out);
+        self.jackpots.encode(out);
     }
 }
 
 impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
     /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`],
-    /// [`IMAGE_FORMAT_RG`], [`IMAGE_FORMAT_PLAY_SESSION_RULES`] or [`IMAGE_FORMAT_GAMES`]) that must use
-    /// all of `bytes`.
+    /// [`IMAGE_FORMAT_RG`], [`IMAGE_FORMAT_PLAY_SESSION_RULES`], [`IMAGE_FORMAT_GAMES`] or
+    /// [`IMAGE_FORMAT_JACKPOTS`]) that must use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_GAMES).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_JACKPOTS).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -329,24 +338,31 @@ impl LedgerImage {
             },
             jurisdictions: match format {
                 IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Some(ProfilesParts::decode_v1(input)?),
-                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES => Some(Decode::decode(input)?),
+                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS => {
+                    Some(Decode::decode(input)?)
+                }
                 _ => None,
             },
             compliance: match format {
                 IMAGE_FORMAT_JURISDICTION_PROFILES
                 | IMAGE_FORMAT_RG
                 | IMAGE_FORMAT_PLAY_SESSION_RULES
-                | IMAGE_FORMAT_GAMES => Decode::decode(input)?,
+                | IMAGE_FORMAT_GAMES
+                | IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             rg: match format {
                 IMAGE_FORMAT_RG => PlayerRg::decode_v1_list(input)?,
-                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES => Decode::decode(input)?,
+                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             games: match format {
-                IMAGE_FORMAT_GAMES => Decode::decode(input)?,
+                IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
                 _ => Catalogue::default(),
+            },
+            jackpots: match format {
+                IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
+                _ => Jackpots::default(),
             },
         };
         input.finish()?;

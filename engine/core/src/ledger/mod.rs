@@ -17,7 +17,9 @@
 //! rollbacks; the open rounds), `rg/` (responsible gambling: exclusions,
 //! time-outs, limits and their rolling windows), `bonus/` and `access/`
 //! (operators, aggregators, game sessions), `games/` (the catalogue of
-//! providers and games, checked on every bet once it holds a game). [`Ledger::apply`] hands each
+//! providers and games, checked on every bet once it holds a game),
+//! `jackpots/` (progressive pools fed by covered bets, their wins, and
+//! their part of conservation). [`Ledger::apply`] hands each
 //! [`Command`] to its domain's `apply`. A new domain (games, jackpots,
 //! compliance) gets its own folder here, a variant of [`Command`] and its
 //! tags in `codec/wire.rs`.
@@ -46,6 +48,7 @@ pub mod bonus;
 pub mod games;
 pub mod gaming;
 mod image;
+pub mod jackpots;
 pub mod payments;
 pub mod players;
 pub mod rg;
@@ -57,9 +60,10 @@ use self::games::Catalogue;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
 pub use self::image::{
-    IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES,
-    IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
+    IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JACKPOTS, IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC,
+    IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
 };
+use self::jackpots::Jackpots;
 use self::payments::PaymentsState;
 use self::players::PlayersState;
 use self::store::{Detail, Fingerprinter, Key, Retention, TxRecord, TxStore};
@@ -320,6 +324,8 @@ pub struct Ledger {
     access: Access,
     /// Providers and games; bets are checked against it once it holds one.
     games: Catalogue,
+    /// Jackpot pools; bets are looked up in them once there is one.
+    jackpots: Jackpots,
     /// Remembered requests: idempotency, transaction lookups, payment
     /// life-cycles, bets to roll back.
     requests: TxStore,
@@ -345,6 +351,7 @@ impl Ledger {
             gaming: GamingState::new(config.round_retention()),
             access: Access::default(),
             games: Catalogue::default(),
+            jackpots: Jackpots::default(),
             requests: TxStore::new(config.request_retention()),
             config,
             flows: [Flows::default(); Currency::ALL.len()],
@@ -517,6 +524,7 @@ impl Ledger {
             Command::Bonus(command) => self.apply_bonus(ctx, command),
             Command::Access(command) => self.apply_access(ctx, command),
             Command::Games(command) => self.apply_games(command),
+            Command::Jackpots(command) => self.apply_jackpots(ctx, command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }
@@ -635,19 +643,37 @@ impl Ledger {
             .sum()
     }
 
-    /// Checks conservation (DESIGN.md invariant 4) and that no balance is
-    /// negative, for every currency. Scans all players: for tests and audits.
+    /// Checks conservation (DESIGN.md invariant 4, with the jackpot pools)
+    /// and that no balance is negative, for every currency: the wallets
+    /// hold what the flows say plus what pools paid them, and the pools
+    /// what was contributed and seeded minus what they paid. Scans all
+    /// players: for tests and audits.
     pub fn check_conservation(&self) -> Result<(), ConservationError> {
         for &currency in Currency::ALL {
-            let expected = self.flows(currency).expected_balance();
-            let actual = self.balance_total(currency);
-            if actual != expected {
-                return Err(ConservationError {
-                    currency,
-                    actual,
-                    expected,
-                });
+            let jackpots = self.jackpots.flows(currency);
+            let sums = [
+                (
+                    self.balance_total(currency),
+                    self.flows(currency).expected_balance() + jackpots.paid,
+                ),
+                (self.jackpots.balance_total(currency), jackpots.expected_pools()),
+            ];
+            for (actual, expected) in sums {
+                if actual != expected {
+                    return Err(ConservationError {
+                        currency,
+                        actual,
+                        expected,
+                    });
+                }
             }
+        }
+        if let Some(pool) = self.jackpots.pools().iter().find(|p| p.balance.is_negative()) {
+            return Err(ConservationError {
+                currency: pool.pool.currency,
+                actual: i128::from(pool.balance.minor()),
+                expected: 0,
+            });
         }
         let negative = self
             .players
@@ -723,16 +749,21 @@ impl Ledger {
     /// A receipt for a movement on `player`'s `currency` wallet, with the
     /// deltas taken from the balances before and after.
     fn receipt(&self, ctx: Ctx, player: PlayerId, before: Balances) -> Outcome {
+        Outcome::Moved(self.moved(ctx, player, before))
+    }
+
+    /// The [`Receipt`] of [`Ledger::receipt`].
+    fn moved(&self, ctx: Ctx, player: PlayerId, before: Balances) -> Receipt {
         let after = self
             .balances(player, before.currency)
             .expect("wallet of a movement exists");
         debug_assert!(!after.cash.is_negative() && !after.bonus.is_negative() && !after.reserved.is_negative());
-        Outcome::Moved(Receipt {
+        Receipt {
             seq: ctx.seq,
             cash_delta: Amount::from_minor(after.cash.minor() - before.cash.minor()),
             bonus_delta: Amount::from_minor(after.bonus.minor() - before.bonus.minor()),
             balances: after,
-        })
+        }
     }
 }
 

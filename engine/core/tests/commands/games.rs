@@ -18,7 +18,7 @@ const AGG: SourceId = SourceId(2);
 const OTHER_AGG: SourceId = SourceId(3);
 
 /// An admin and two aggregators.
-fn with_access(h: &mut Harness) {
+pub(super) fn with_access(h: &mut Harness) {
     let created = h.run(
         SourceId(0),
         Command::Access(AccessCommand::CreateOperator {

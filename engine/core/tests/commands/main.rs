@@ -10,7 +10,7 @@
 //!
 //! The harness and the command builders live here; the scenarios are grouped
 //! by the ledger's domains (`players`, `payments`, `limits`, `gaming`,
-//! `bonus`), with what holds across them in `across`. Access commands
+//! `bonus`, `games`, `jackpots`), with what holds across them in `across`. Access commands
 //! (operators, aggregators, sessions) are in `engine/tests/access.rs`, which
 //! also goes through the runtime's record codec and snapshots.
 
@@ -461,6 +461,7 @@ mod across;
 mod bonus;
 mod games;
 mod gaming;
+mod jackpots;
 mod jurisdictions;
 mod limits;
 mod payments;

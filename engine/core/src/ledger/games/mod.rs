@@ -290,7 +290,7 @@ impl Catalogue {
 }
 
 /// The operator must exist and be enabled (its role is the gateway's to check).
-fn check_operator(access: &Access, operator: OperatorId) -> Result<(), Rejection> {
+pub(super) fn check_operator(access: &Access, operator: OperatorId) -> Result<(), Rejection> {
     match access.operator(operator) {
         None => Err(Rejection::UnknownOperator),
         Some(op) if op.role == Role::Disabled => Err(Rejection::NotPermitted),

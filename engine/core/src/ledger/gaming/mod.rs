@@ -19,6 +19,7 @@ pub use self::command::{Bet, Command, RoundRef, Win, WinKind};
 pub(crate) use self::rounds::{Round, RoundParts, RoundStore};
 
 use super::account::{Activity, BonusRoute, Wallet};
+use super::jackpots::Contribution;
 use super::players::player_index;
 use super::rg::session::SessionRules;
 use super::store::{BetDetail, Detail, Key, Retention, TxRecord};
@@ -26,7 +27,7 @@ use super::{Applied, Ctx, Ledger, rejected};
 use crate::command::LimitMetric;
 use crate::ids::{ExtId, PlayerId};
 use crate::money::{Amount, Currency};
-use crate::outcome::{Outcome, Rejection};
+use crate::outcome::{Balances, Outcome, Rejection};
 
 const BET_METRICS: [LimitMetric; 2] = [LimitMetric::Wager, LimitMetric::Loss];
 
@@ -78,6 +79,8 @@ struct BetPlan {
     round: Round,
     cash: Amount,
     bonus: Amount,
+    /// The share a jackpot pool covering the game takes, if one does.
+    jackpot: Option<Contribution>,
 }
 
 /// The open rounds.
@@ -148,6 +151,10 @@ impl Ledger {
         if bet.close_round {
             self.gaming.rounds.close(plan.round_key);
         }
+        let outcome = match plan.jackpot {
+            None => self.receipt(ctx, bet.player, before),
+            Some(contribution) => self.contribute(ctx, bet, before, contribution),
+        };
         let detail = BetDetail {
             player: plan.index,
             currency: bet.currency,
@@ -158,7 +165,24 @@ impl Ledger {
             round: plan.round_key,
             rolled_back: false,
         };
-        (self.receipt(ctx, bet.player, before), Detail::Bet(detail))
+        (outcome, Detail::Bet(detail))
+    }
+
+    /// Moves a bet's planned contribution into its pool and, when the pool
+    /// had reached its must-drop cap, pays the pool to the bettor: the
+    /// outcome reports the drop.
+    fn contribute(&mut self, ctx: Ctx, bet: &Bet, before: Balances, contribution: Contribution) -> Outcome {
+        self.jackpots.contribute(contribution.slot, contribution.amount);
+        let Some(paid) = contribution.drop else {
+            return self.receipt(ctx, bet.player, before);
+        };
+        debug_assert!(paid == self.jackpots.balance(contribution.slot));
+        self.credit_jackpot(ctx, bet.player, bet.currency, paid);
+        let reseed = self
+            .jackpots
+            .pay(contribution.slot, paid, bet.player, ctx.seq, ctx.time_ms);
+        let receipt = self.moved(ctx, bet.player, before);
+        Outcome::JackpotDropped(self.payout(receipt, contribution.slot, paid, reseed))
     }
 
     /// Everything a bet must pass, in order; the round totals it will leave.
@@ -215,6 +239,19 @@ impl Ledger {
             bonus: round.bonus.checked_add(bonus).ok_or(Rejection::Overflow)?,
             ..round
         };
+        let cash_after = Amount::from_minor(wallet.cash.minor() - cash.minor());
+        // One emptiness test while there is no pool.
+        let jackpot = if self.jackpots.is_empty() {
+            None
+        } else {
+            let planned =
+                self.jackpots
+                    .plan_contribution(ctx.source, bet.round.game.as_str(), bet.currency, bet.amount)?;
+            if let Some(paid) = planned.and_then(|c| c.drop) {
+                cash_after.checked_add(paid).ok_or(Rejection::Overflow)?;
+            }
+            planned
+        };
         Ok(BetPlan {
             session_rules,
             index,
@@ -222,6 +259,7 @@ impl Ledger {
             round,
             cash,
             bonus,
+            jackpot,
         })
     }
 
@@ -250,7 +288,17 @@ impl Ledger {
         let wallet = self.wallet_mut_unchecked(win.player, currency);
         let credit = Credit::new(wallet, cash_share, bonus_share, serial, ctx.time_ms);
         let (cash, bonus) = check!(credit.balances_after(wallet, ctx.time_ms));
+        // A jackpot win on a game a pool covers is paid from the pool, up
+        // to its balance; the operator pays the rest, as any win.
+        let pool = match win.kind {
+            WinKind::Jackpot if win.amount.is_positive() && !self.jackpots.is_empty() => {
+                self.jackpots.covering(ctx.source, win.round.game.as_str(), currency)
+            }
+            _ => None,
+        };
+        let from_pool = pool.map_or(Amount::ZERO, |slot| win.amount.min(self.jackpots.balance(slot)));
 
+        let wallet = self.wallet_mut_unchecked(win.player, currency);
         let before = wallet.balances();
         let expired = wallet.expire_if_due(ctx.time_ms);
         wallet.cash = cash;
@@ -260,12 +308,20 @@ impl Ledger {
         }
         self.rg_count_credit(win.player, currency, win.amount, ctx.time_ms);
         let flows = self.flows_mut(currency);
-        flows.wins += i128::from(win.amount.minor());
+        flows.wins += i128::from(win.amount.minor() - from_pool.minor());
         flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
         if win.close_round {
             self.gaming.rounds.close(round_key);
         }
-        (self.receipt(ctx, win.player, before), Detail::Plain)
+        let Some(slot) = pool else {
+            return (self.receipt(ctx, win.player, before), Detail::Plain);
+        };
+        let reseed = self.jackpots.pay(slot, from_pool, win.player, ctx.seq, ctx.time_ms);
+        let receipt = self.moved(ctx, win.player, before);
+        (
+            Outcome::JackpotPaid(self.payout(receipt, slot, from_pool, reseed)),
+            Detail::Plain,
+        )
     }
 
     fn rollback(&mut self, ctx: Ctx, id: PlayerId, bet_id: &ExtId) -> Applied {

@@ -309,6 +309,9 @@ fn render(outcome: &Outcome, session: &Session, request_uuid: String, call: Call
         Outcome::Moved(receipt) => reply(Status::Ok).with_balances(&receipt.balances),
         // Hub88's transaction replies have no field for the reality check.
         Outcome::MovedInSession(session_move) => reply(Status::Ok).with_balances(&session_move.receipt.balances),
+        Outcome::JackpotDropped(payout) | Outcome::JackpotPaid(payout) => {
+            reply(Status::Ok).with_balances(&payout.receipt.balances)
+        }
         Outcome::Balance(balances) => reply(Status::Ok).with_balances(balances),
         Outcome::RejectedInSession { rejection, balances } => reply(status_of(rejection, call)).with_balances(balances),
         Outcome::Rejected(rejection) => reply(status_of(rejection, call)),

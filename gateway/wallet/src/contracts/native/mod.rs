@@ -152,6 +152,23 @@ pub struct WalletReply {
     /// ignore fields it does not know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reality_check: Option<RealityCheckReply>,
+    /// Present when an operator's jackpot pool paid the player in this
+    /// request: a bet that won the pool's must-drop, or a jackpot win paid
+    /// from the pool. `cash` already includes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jackpot: Option<WalletJackpot>,
+}
+
+/// A jackpot pool's payout within a wallet request.
+#[derive(Serialize, ToSchema)]
+pub struct WalletJackpot {
+    /// The pool's code.
+    pub pool: String,
+    /// What the pool paid.
+    pub paid: String,
+    /// `drop` (a must-drop won by this bet) or `win` (a jackpot win paid
+    /// from the pool).
+    pub how: &'static str,
 }
 
 /// A refusal with the player's wallet at that moment.
@@ -208,20 +225,38 @@ fn session(state: &AppState, aggregator: SourceId, token: &str) -> Result<Sessio
 /// reality check read after a balance query or a `reality_check_due` refusal
 /// (a movement's own outcome carries it).
 fn render(outcome: &Outcome, session: &Session, check: Option<&RealityCheck>) -> Result<Response, ApiError> {
-    let reply = |balances: &engine::Balances, transaction, check: Option<&RealityCheck>| {
-        let money = Money::of(balances);
-        let body = WalletReply {
-            player: session.player.0,
-            currency: money.currency,
-            cash: money.cash,
-            bonus: money.bonus,
-            transaction,
-            reality_check: check.map(RealityCheckReply::of),
+    let reply_with =
+        |balances: &engine::Balances, transaction, check: Option<&RealityCheck>, jackpot: Option<WalletJackpot>| {
+            let money = Money::of(balances);
+            let body = WalletReply {
+                player: session.player.0,
+                currency: money.currency,
+                cash: money.cash,
+                bonus: money.bonus,
+                transaction,
+                reality_check: check.map(RealityCheckReply::of),
+                jackpot,
+            };
+            json_response(StatusCode::OK, to_json(&body))
         };
-        json_response(StatusCode::OK, to_json(&body))
+    let reply = |balances: &engine::Balances, transaction, check: Option<&RealityCheck>| {
+        reply_with(balances, transaction, check, None)
     };
     match outcome {
         Outcome::Moved(receipt) => Ok(reply(&receipt.balances, Some(receipt.seq), None)),
+        Outcome::JackpotDropped(payout) | Outcome::JackpotPaid(payout) => {
+            let receipt = &payout.receipt;
+            let jackpot = WalletJackpot {
+                pool: payout.pool.to_string(),
+                paid: wire::money(payout.paid, receipt.balances.currency),
+                how: if matches!(outcome, Outcome::JackpotDropped(_)) {
+                    "drop"
+                } else {
+                    "win"
+                },
+            };
+            Ok(reply_with(&receipt.balances, Some(receipt.seq), None, Some(jackpot)))
+        }
         Outcome::MovedInSession(session_move) => {
             let receipt = &session_move.receipt;
             Ok(reply(
