@@ -47,6 +47,7 @@ pub mod history;
 pub mod kyc;
 pub mod logins;
 pub mod profiles;
+pub mod reconciliation;
 pub mod risk;
 #[cfg(test)]
 mod risk_tests;

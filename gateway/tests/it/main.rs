@@ -14,6 +14,7 @@ mod connections;
 mod evolution;
 mod games;
 mod hub88;
+mod nowpayments;
 mod openapi_check;
 mod operator;
 mod pam;

@@ -16,6 +16,7 @@ use crate::ids::{
     BlindIndex, ExtId, GameCode, HashKey, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId, ProviderCode,
     Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
+use crate::ledger::payments::{ReconciliationGap, ReconciliationItem};
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, games, gaming, payments, players, rg};
 use crate::money::{Amount, Currency};
@@ -27,13 +28,15 @@ use crate::outcome::{
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
 // Commands 64–67 were assigned to work landing beside the back office's 68
-// (whichever lands last sets this to the highest tag + 1).
+// (whichever lands last sets this to the highest tag + 1); 69–72 and 75–76
+// to other work landing beside reconciliation's 73–74; rejections 56–58
+// likewise beside 59.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 69;
+pub const TAG_COMMAND: u16 = 75;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 56;
+pub const TAG_REJECTION: u16 = 60;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -299,6 +302,19 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     60 => WithdrawalFirstApproval { withdrawal },
     61 => WithdrawalApproveSecond { withdrawal, first },
     62 => WithdrawalReverse { withdrawal, player },
+    73 => ReconciliationImport { provider, file, matched, items },
+    74 => ReconciliationResolve { provider, file, reference, reason, operator },
+});
+codec_enum!(ReconciliationGap: u8 {
+    1 => MissingInLedger, 2 => MissingInFile, 3 => AmountMismatch, 4 => CurrencyMismatch
+});
+codec_struct!(ReconciliationItem {
+    reference,
+    gap,
+    file_currency,
+    file_amount,
+    ledger_currency,
+    ledger_amount
 });
 codec_enum_tagged!(gaming::Command, "Command": u16 {
     15 => Bet(bet),
@@ -491,4 +507,5 @@ codec_enum!(Rejection: u16 {
     53 => GameRefused(refusal),
     54 => StakeOutsideGameLimits { min, max },
     55 => InvalidCatalogueEntry(fault),
+    59 => ReconciliationTooLarge { max },
 });

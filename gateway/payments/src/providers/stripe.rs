@@ -496,6 +496,7 @@ impl PaymentProvider for StripeClient {
                 status: intent.status,
                 client_secret: intent.client_secret,
                 redirect_url,
+                pay_address: None,
             })
         })
     }
@@ -543,6 +544,12 @@ impl PaymentProvider for StripeClient {
             let payout: Payout = self.call(reqwest::Method::GET, &path, None, None).await?;
             Ok(payout_payment(payout))
         })
+    }
+
+    fn failure_needs_cancel(&self, webhook: &Webhook) -> bool {
+        // A declined attempt leaves the PaymentIntent open; a cancellation
+        // is final already.
+        webhook.kind != "payment_intent.canceled"
     }
 
     fn webhook(&self, headers: &HeaderMap, body: &[u8], now_ms: u64) -> Result<Webhook, WebhookError> {
