@@ -20,6 +20,7 @@ mod operator;
 mod pam;
 mod payments;
 mod pragmatic;
+mod reconciliation;
 mod risk;
 mod routes;
 mod tidy;

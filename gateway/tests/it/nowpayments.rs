@@ -38,19 +38,19 @@ fn sandbox_config() -> NowPaymentsSandboxConfig {
 
 /// A server with both providers (NOWPayments the default), an admin, a
 /// finance operator, a front end and a player with 100.00 EUR.
-struct Both {
-    server: TestServer,
+pub(crate) struct Both {
+    pub(crate) server: TestServer,
     crypto: NowPaymentsSandbox,
     cards: Sandbox,
     http: reqwest::Client,
-    admin: String,
-    finance: String,
+    pub(crate) admin: String,
+    pub(crate) finance: String,
     front: String,
     player: u64,
 }
 
 impl Both {
-    async fn start(dir: &std::path::Path) -> Both {
+    pub(crate) async fn start(dir: &std::path::Path) -> Both {
         let clock = Arc::new(AtomicU64::new(T0));
         let crypto = NowPaymentsSandbox::start(sandbox_config(), "127.0.0.1:0".parse().unwrap())
             .await
@@ -134,7 +134,7 @@ impl Both {
         both
     }
 
-    async fn op(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub(crate) async fn op(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.server.op(self.server.h1(), token, method, path, body).await
     }
 
@@ -147,13 +147,13 @@ impl Both {
         made.json()["token"].as_str().unwrap().to_owned()
     }
 
-    async fn cash(&self) -> String {
+    pub(crate) async fn cash(&self) -> String {
         let path = format!("/operator/v1/players/{}/balance?currency=EUR", self.player);
         let read = self.op(&self.admin, Method::GET, &path, None).await;
         read.json()["cash"].as_str().unwrap().to_owned()
     }
 
-    async fn deposit(&self, id: &str, amount: &str, provider: Option<&str>) -> Value {
+    pub(crate) async fn deposit(&self, id: &str, amount: &str, provider: Option<&str>) -> Value {
         let mut body = json!({"deposit_id": id, "currency": "EUR", "amount": amount, "payment_method": "btc"});
         if let Some(provider) = provider {
             body["provider"] = json!(provider);
@@ -196,7 +196,7 @@ impl Both {
     }
 
     /// Moves a NOWPayments payment; the sandbox's answer (`ipn`, `delivered`).
-    async fn move_payment(&self, reference: &str, body: Value) -> Value {
+    pub(crate) async fn move_payment(&self, reference: &str, body: Value) -> Value {
         let url = format!("{}/sandbox/payments/{reference}/status", self.crypto.url());
         self.control(url, body).await
     }

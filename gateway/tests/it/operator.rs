@@ -391,6 +391,9 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/statement",
             "/operator/v1/players/{player}/status",
             "/operator/v1/players/{player}/time-out",
+            "/operator/v1/reconciliation",
+            "/operator/v1/reconciliation/{provider}",
+            "/operator/v1/reconciliation/{provider}/{reference}/resolve",
             "/operator/v1/registrations",
             "/operator/v1/risk/alerts",
             "/operator/v1/risk/alerts/{alert}",
@@ -426,6 +429,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/wallet/v1/rollback",
             "/wallet/v1/win",
             "/webhooks/v1/kyc",
+            "/webhooks/v1/payments/nowpayments",
             "/webhooks/v1/payments/stripe",
         ]
     );
