@@ -1,5 +1,5 @@
-//! `croupier-admin deposits`, `croupier-admin withdrawals list|approve|reject`
-//! and `croupier-admin reconcile`: the cashier's queues, finance's
+//! `croupier-admin deposits`, `croupier-admin withdrawals list|approve|reject`,
+//! `croupier-admin fx set|list` and `croupier-admin reconcile`: the cashier's queues, finance's
 //! decisions and the settlement-file reconciliation, over the cashier and
 //! reconciliation routes.
 
@@ -204,6 +204,70 @@ pub fn reconciliation(client: &Client, command: ReconciliationCommand, output: O
             let body = serde_json::json!({"file": file, "reason": reason});
             let value = client.send_json(Method::POST, &path, Some(&body))?;
             output.done(&value, &format!("{provider} {reference}: resolved"));
+        }
+    }
+    Ok(())
+}
+
+/// The FX rate table's commands.
+#[derive(Subcommand)]
+pub enum FxCommand {
+    /// Set the rate of BASE in QUOTE (journaled; history kept).
+    Set {
+        /// The currency priced (EUR).
+        base: String,
+        /// The currency it is priced in (GBP).
+        quote: String,
+        /// Units of QUOTE per BASE, a decimal with at most 8 places (0.85).
+        rate: String,
+        /// In force from this time, ms since the epoch (default: now).
+        #[arg(long)]
+        effective_at_ms: Option<u64>,
+    },
+    /// List the rate history, newest first per pair.
+    List {
+        /// Only this base currency.
+        #[arg(long)]
+        base: Option<String>,
+        /// Only this quote currency.
+        #[arg(long)]
+        quote: Option<String>,
+        /// Most listed, 1 to 1000.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+const RATE_COLUMNS: &[&str] = &["base", "quote", "rate", "effective_at_ms"];
+
+/// Runs an FX command.
+pub fn fx(client: &Client, command: FxCommand, output: Output) -> Result<(), Failure> {
+    match command {
+        FxCommand::Set {
+            base,
+            quote,
+            rate,
+            effective_at_ms,
+        } => {
+            let path = format!("/operator/v1/fx/{}/{}", query_value(&base), query_value(&quote));
+            let body = serde_json::json!({"rate": rate, "effective_at_ms": effective_at_ms});
+            let value = client.send_json(Method::PUT, &path, Some(&body))?;
+            output.done(&value, &format!("{base}/{quote}: {rate}"));
+        }
+        FxCommand::List { base, quote, limit } => {
+            let pairs = [
+                ("base", base),
+                ("quote", quote),
+                ("limit", limit.map(|l| l.to_string())),
+            ];
+            let value = client.get(&format!("/operator/v1/fx{}", query(&pairs)))?;
+            output.table(&value, |v| {
+                let mut table = table(RATE_COLUMNS);
+                for rate in v["rates"].as_array().into_iter().flatten() {
+                    table.add_row(cells(rate, RATE_COLUMNS));
+                }
+                table
+            });
         }
     }
     Ok(())

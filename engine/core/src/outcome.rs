@@ -401,6 +401,8 @@ pub enum Rejection {
     /// A reality-check interval or session time limit outside 1 minute to
     /// 24 hours.
     InvalidDuration,
+    /// An FX rate prices a currency in itself, or is not positive.
+    InvalidFxRate,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -28,6 +28,8 @@
 //! - [`reconciliation`]: a provider's settlement file (CSV) matched
 //!   against the ledger; differences queued for operators to resolve with
 //!   a reason; nothing changes money.
+//! - [`fx`]: the FX rate table (journaled settings with effective times,
+//!   history kept; integer rates scaled by 10^8).
 //! - [`worker`]: the payout outbox and the deposit expiry sweep. The
 //!   outbox is the journal itself: an approved withdrawal is a payout
 //!   owed until a completion or a failure is journaled, so a restart finds
@@ -43,6 +45,7 @@
 #![deny(missing_docs)]
 
 pub mod deposits;
+pub mod fx;
 pub mod metrics;
 pub mod providers;
 pub mod reconciliation;
@@ -119,6 +122,8 @@ pub fn routes() -> Vec<Route> {
         route::<withdrawals::__path_reject, _>(Operator(FINANCE), withdrawals::reject),
         route::<withdrawals::__path_reverse, _>(Operator(FRONT_END), withdrawals::reverse),
         // Authenticated by the provider's signature over the body.
+        route::<fx::__path_set, _>(Operator(FINANCE), fx::set),
+        route::<fx::__path_list, _>(Operator(READERS), fx::list),
         route::<reconciliation::__path_import, _>(Operator(FINANCE), reconciliation::import),
         route::<reconciliation::__path_list, _>(Operator(READERS), reconciliation::list),
         route::<reconciliation::__path_resolve, _>(Operator(FINANCE), reconciliation::resolve),

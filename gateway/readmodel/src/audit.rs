@@ -511,6 +511,19 @@ fn payments_change(
                 ..Change::default()
             });
         }
+        payments::Command::SetFxRate {
+            base,
+            quote,
+            rate_scaled,
+            effective_at_ms,
+            ..
+        } => {
+            return Ok(Change {
+                field: Some(format!("fx:{base}/{quote}")),
+                after: Some(format!("{rate_scaled} / 10^8 from {effective_at_ms} ms")),
+                ..Change::default()
+            });
+        }
         payments::Command::DepositConfirm { deposit } => (deposit, "confirmed"),
         payments::Command::DepositFail { deposit } => (deposit, "failed"),
         payments::Command::WithdrawalApprove { withdrawal } => (withdrawal, "approved"),

@@ -223,6 +223,22 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         payments::Command::ReconciliationImport { .. } | payments::Command::ReconciliationResolve { .. } => {
             crate::reconciliation::apply(tx, request.source, command, time_ms)
         }
+        payments::Command::SetFxRate {
+            base,
+            quote,
+            rate_scaled,
+            effective_at_ms,
+            ..
+        } => crate::fx::record(
+            tx,
+            *base,
+            *quote,
+            *effective_at_ms,
+            *rate_scaled,
+            committed.envelope.seq,
+            request.source.0,
+            time_ms,
+        ),
     }
 }
 

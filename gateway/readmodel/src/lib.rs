@@ -43,6 +43,7 @@
 pub mod audit;
 pub mod cashier;
 pub mod credentials;
+pub mod fx;
 pub mod history;
 pub mod kyc;
 pub mod logins;

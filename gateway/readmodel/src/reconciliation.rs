@@ -14,7 +14,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::ReadModelError;
 
 /// The schema migration that creates the tables (appended to
-/// `store::MIGRATIONS`).
+/// `store::MIGRATIONS` as index 12), with the FX rate table of `crate::fx`
+/// (the same index: one was assigned to this slice).
 pub(crate) const MIGRATION: &str = "CREATE TABLE reconciliation_files (
         provider TEXT NOT NULL,
         file TEXT NOT NULL,
@@ -39,7 +40,17 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE reconciliation_files (
         resolved_ms INTEGER,
         PRIMARY KEY (provider, file, reference)
     ) WITHOUT ROWID;
-    CREATE INDEX reconciliation_by_state ON reconciliation_items (state, imported_ms);";
+    CREATE INDEX reconciliation_by_state ON reconciliation_items (state, imported_ms);
+    CREATE TABLE fx_rates (
+        base TEXT NOT NULL,
+        quote TEXT NOT NULL,
+        effective_ms INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        rate_scaled INTEGER NOT NULL,
+        set_by_source INTEGER NOT NULL,
+        set_ms INTEGER NOT NULL,
+        PRIMARY KEY (base, quote, effective_ms, seq)
+    ) WITHOUT ROWID;";
 
 /// One difference in the queue.
 #[derive(Clone, Debug, PartialEq, Eq)]

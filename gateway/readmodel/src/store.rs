@@ -116,8 +116,9 @@ pub const MIGRATIONS: &[&str] = &[
     // Only journals written after it hold any, so no rebuild.
     crate::credentials::MIGRATION,
     // 12 (11 is assigned to work landing beside this; the lead orders
-    // them at merge): the reconciliation queue (`crate::reconciliation`).
-    // Only journals written after it hold imports, so no rebuild.
+    // them at merge): the reconciliation queue (`crate::reconciliation`)
+    // and the FX rate table (`crate::fx`). Only journals written after it
+    // hold imports or rates, so no rebuild.
     crate::reconciliation::MIGRATION,
 ];
 

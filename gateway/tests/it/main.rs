@@ -12,6 +12,7 @@ mod browser;
 mod cluster;
 mod connections;
 mod evolution;
+mod fx;
 mod games;
 mod hub88;
 mod nowpayments;

@@ -347,6 +347,8 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/audit/export",
             "/operator/v1/cluster",
             "/operator/v1/cluster/transfer-leader",
+            "/operator/v1/fx",
+            "/operator/v1/fx/{base}/{quote}",
             "/operator/v1/games",
             "/operator/v1/games/import",
             "/operator/v1/games/providers",

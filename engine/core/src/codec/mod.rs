@@ -907,6 +907,7 @@ mod tests {
                 Rejection::ReconciliationTooLarge { max: 7 },
                 7u32.to_le_bytes().to_vec(),
             ),
+            (60, Rejection::InvalidFxRate, Vec::new()),
         ];
         for (tag, rejection, rest) in rejections {
             let outcome = Outcome::Rejected(rejection);
@@ -1243,6 +1244,24 @@ mod tests {
                     b"p",
                     &1u32.to_le_bytes(),
                     b"r",
+                    &4u32.to_le_bytes(),
+                ]
+                .concat(),
+            ),
+            (
+                75,
+                payments::Command::SetFxRate {
+                    base: Currency::EUR,
+                    quote: Currency::GBP,
+                    rate_scaled: 85_000_000,
+                    effective_at_ms: 7,
+                    operator: OperatorId(4),
+                },
+                [
+                    &b"EUR\0"[..],
+                    b"GBP\0",
+                    &85_000_000i64.to_le_bytes(),
+                    &7u64.to_le_bytes(),
                     &4u32.to_le_bytes(),
                 ]
                 .concat(),

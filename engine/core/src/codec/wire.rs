@@ -28,15 +28,15 @@ use crate::outcome::{
 // Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
 // rejections 37–39.
 // Commands 64–67 were assigned to work landing beside the back office's 68
-// (whichever lands last sets this to the highest tag + 1); 69–72 and 75–76
+// (whichever lands last sets this to the highest tag + 1); 69–72
 // to other work landing beside reconciliation's 73–74; rejections 56–58
 // likewise beside 59.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 75;
+pub const TAG_COMMAND: u16 = 76;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 19;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 60;
+pub const TAG_REJECTION: u16 = 61;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -304,6 +304,7 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     62 => WithdrawalReverse { withdrawal, player },
     73 => ReconciliationImport { provider, file, matched, items },
     74 => ReconciliationResolve { provider, file, reference, reason, operator },
+    75 => SetFxRate { base, quote, rate_scaled, effective_at_ms, operator },
 });
 codec_enum!(ReconciliationGap: u8 {
     1 => MissingInLedger, 2 => MissingInFile, 3 => AmountMismatch, 4 => CurrencyMismatch
@@ -508,4 +509,5 @@ codec_enum!(Rejection: u16 {
     54 => StakeOutsideGameLimits { min, max },
     55 => InvalidCatalogueEntry(fault),
     59 => ReconciliationTooLarge { max },
+    60 => InvalidFxRate,
 });

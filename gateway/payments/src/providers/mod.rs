@@ -207,6 +207,30 @@ impl ProviderError {
     }
 }
 
+/// Sends a provider request and reads its answer the way both protocols
+/// do: no answer is [`ProviderError::Unreachable`], a 5xx
+/// [`ProviderError::Unavailable`], a 4xx [`ProviderError::Refused`] with
+/// the message `message_of` finds in the provider's error body (else the
+/// body's start), anything else the JSON object `T`.
+pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    message_of: impl Fn(&[u8]) -> Option<String>,
+) -> Result<T, ProviderError> {
+    let unreachable = |e: reqwest::Error| ProviderError::Unreachable(e.to_string());
+    let reply = request.send().await.map_err(unreachable)?;
+    let status = reply.status().as_u16();
+    let bytes = reply.bytes().await.map_err(unreachable)?;
+    let start = || String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>();
+    if status >= 500 {
+        return Err(ProviderError::Unavailable { status, body: start() });
+    }
+    if status >= 400 {
+        let message = message_of(&bytes).unwrap_or_else(start);
+        return Err(ProviderError::Refused { status, message });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed(e.to_string()))
+}
+
 /// Why a webhook was refused (nothing it says is applied).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {

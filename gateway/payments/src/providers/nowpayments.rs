@@ -438,26 +438,10 @@ impl NowPaymentsClient {
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
         }
-        let reply = request
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
-        let status = reply.status().as_u16();
-        let bytes = reply
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
-        if status >= 500 {
-            let body = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-            return Err(ProviderError::Unavailable { status, body });
-        }
-        if status >= 400 {
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-            return Err(ProviderError::Refused { status, message });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed(e.to_string()))
+        super::exchange(request, |bytes| {
+            serde_json::from_slice::<ErrorBody>(bytes).ok().map(|e| e.message)
+        })
+        .await
     }
 
     async fn token(&self) -> Result<String, ProviderError> {

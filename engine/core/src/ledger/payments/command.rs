@@ -151,6 +151,23 @@ pub enum Command {
         /// Who.
         operator: OperatorId,
     },
+    /// An operator sets the rate of `base` in `quote` from a moment on
+    /// (journaled history; a later setting for the same moment wins). The
+    /// ledger checks it and keeps nothing: the read side converts with it
+    /// (reporting, cross-currency AML thresholds).
+    SetFxRate {
+        /// The currency priced.
+        base: Currency,
+        /// The currency it is priced in.
+        quote: Currency,
+        /// Units of `quote` per unit of `base`, times [`FX_RATE_SCALE`];
+        /// positive.
+        rate_scaled: i64,
+        /// From when it is in force, ms since the epoch.
+        effective_at_ms: u64,
+        /// Who.
+        operator: OperatorId,
+    },
     /// A manual correction of a cash balance, with who and why.
     Adjust {
         /// The player.
@@ -165,6 +182,9 @@ pub enum Command {
         operator: OperatorId,
     },
 }
+
+/// The scale of an FX rate: eight decimal places.
+pub const FX_RATE_SCALE: i64 = 100_000_000;
 
 /// Most differences one settlement file may carry.
 pub const RECONCILIATION_ITEMS_MAX: usize = 10_000;
@@ -220,7 +240,8 @@ impl Command {
             | Command::WithdrawalFirstApproval { .. }
             | Command::WithdrawalApproveSecond { .. }
             | Command::ReconciliationImport { .. }
-            | Command::ReconciliationResolve { .. } => None,
+            | Command::ReconciliationResolve { .. }
+            | Command::SetFxRate { .. } => None,
         }
     }
 
@@ -243,6 +264,7 @@ impl Command {
             Command::WithdrawalReverse { .. } => "withdrawal_reverse",
             Command::ReconciliationImport { .. } => "reconciliation_import",
             Command::ReconciliationResolve { .. } => "reconciliation_resolve",
+            Command::SetFxRate { .. } => "set_fx_rate",
             Command::Adjust { .. } => "adjust",
         }
     }

@@ -7,7 +7,7 @@
 
 mod command;
 
-pub use self::command::{Command, RECONCILIATION_ITEMS_MAX, ReconciliationGap, ReconciliationItem};
+pub use self::command::{Command, FX_RATE_SCALE, RECONCILIATION_ITEMS_MAX, ReconciliationGap, ReconciliationItem};
 
 use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
@@ -91,6 +91,17 @@ impl Ledger {
             Command::ReconciliationImport { items, .. } => reconciliation_import(items),
             // The read side checks the difference exists; nothing here moves.
             Command::ReconciliationResolve { .. } => (Outcome::Accepted, Detail::Plain),
+            Command::SetFxRate {
+                base,
+                quote,
+                rate_scaled,
+                ..
+            } => {
+                if base == quote || *rate_scaled <= 0 {
+                    return rejected(Rejection::InvalidFxRate);
+                }
+                (Outcome::Accepted, Detail::Plain)
+            }
         }
     }
 
