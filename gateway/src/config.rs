@@ -121,6 +121,20 @@ pub struct ServeConfig {
     pub stripe_secret_key: Option<String>,
     /// The provider's webhook signing secret (`whsec_…`).
     pub stripe_webhook_secret: Option<String>,
+    /// The NOWPayments (crypto) API base URL; `None`: not configured. Needs `nowpayments_api_key` and `nowpayments_ipn_secret` (and `nowpayments_email` and `nowpayments_password` for payouts).
+    pub nowpayments_api_url: Option<String>,
+    /// The NOWPayments API key (`x-api-key`).
+    pub nowpayments_api_key: Option<String>,
+    /// The NOWPayments IPN secret (verifies `x-nowpayments-sig`).
+    pub nowpayments_ipn_secret: Option<String>,
+    /// The NOWPayments account e-mail (payouts authenticate with it).
+    pub nowpayments_email: Option<String>,
+    /// The NOWPayments account password.
+    pub nowpayments_password: Option<String>,
+    /// Where NOWPayments sends IPNs (this server's public `/webhooks/v1/payments/nowpayments`).
+    pub nowpayments_ipn_callback_url: Option<String>,
+    /// The provider a deposit without one goes to (`stripe` or `nowpayments`) [default: stripe if configured, else nowpayments].
+    pub cashier_default_provider: Option<String>,
     /// Withdrawals above this amount (a decimal in each currency's major units) need two approvals by different operators [default: 1000].
     pub cashier_four_eyes_above: String,
     /// How long an initiated deposit may wait for its provider before it expires [default: 3600].
@@ -378,6 +392,13 @@ impl Default for ServeConfig {
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
+            nowpayments_api_url: None,
+            nowpayments_api_key: None,
+            nowpayments_ipn_secret: None,
+            nowpayments_email: None,
+            nowpayments_password: None,
+            nowpayments_ipn_callback_url: None,
+            cashier_default_provider: None,
             cashier_four_eyes_above: "1000".into(),
             cashier_deposit_ttl_s: 3_600,
             cashier_provider_timeout_ms: 10_000,
@@ -558,6 +579,13 @@ pub struct FileConfig {
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
+    pub nowpayments_api_url: Option<String>,
+    pub nowpayments_api_key: Option<String>,
+    pub nowpayments_ipn_secret: Option<String>,
+    pub nowpayments_email: Option<String>,
+    pub nowpayments_password: Option<String>,
+    pub nowpayments_ipn_callback_url: Option<String>,
+    pub cashier_default_provider: Option<String>,
     pub cashier_four_eyes_above: Option<String>,
     pub cashier_deposit_ttl_s: Option<u64>,
     pub cashier_provider_timeout_ms: Option<u64>,
@@ -711,6 +739,27 @@ pub struct ServeArgs {
     /// Stripe webhook signing secret, whsec_... (with --stripe-api-url).
     #[arg(long, env = "CROUPIER_STRIPE_WEBHOOK_SECRET")]
     pub stripe_webhook_secret: Option<String>,
+    /// NOWPayments API base URL (https://api.nowpayments.io; `croupier sandbox nowpayments` for a local one) [default: none].
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_API_URL")]
+    pub nowpayments_api_url: Option<String>,
+    /// NOWPayments API key (with --nowpayments-api-url).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_API_KEY")]
+    pub nowpayments_api_key: Option<String>,
+    /// NOWPayments IPN secret (with --nowpayments-api-url).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_IPN_SECRET")]
+    pub nowpayments_ipn_secret: Option<String>,
+    /// NOWPayments account e-mail, for payouts.
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_EMAIL")]
+    pub nowpayments_email: Option<String>,
+    /// NOWPayments account password, for payouts.
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_PASSWORD")]
+    pub nowpayments_password: Option<String>,
+    /// Where NOWPayments sends IPNs (this server's /webhooks/v1/payments/nowpayments, as reachable from the internet).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_IPN_CALLBACK_URL")]
+    pub nowpayments_ipn_callback_url: Option<String>,
+    /// The provider of deposits that name none: stripe or nowpayments [default: stripe if configured].
+    #[arg(long, env = "CROUPIER_CASHIER_DEFAULT_PROVIDER")]
+    pub cashier_default_provider: Option<String>,
     /// Withdrawals above this amount (decimal, in the withdrawal's currency) need two approvers [default: 1000].
     #[arg(long, env = "CROUPIER_CASHIER_FOUR_EYES_ABOVE")]
     pub cashier_four_eyes_above: Option<String>,
@@ -871,6 +920,16 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
+        nowpayments_api_url: args.nowpayments_api_url.clone().or(file.nowpayments_api_url),
+        nowpayments_api_key: args.nowpayments_api_key.clone().or(file.nowpayments_api_key),
+        nowpayments_ipn_secret: args.nowpayments_ipn_secret.clone().or(file.nowpayments_ipn_secret),
+        nowpayments_email: args.nowpayments_email.clone().or(file.nowpayments_email),
+        nowpayments_password: args.nowpayments_password.clone().or(file.nowpayments_password),
+        nowpayments_ipn_callback_url: args
+            .nowpayments_ipn_callback_url
+            .clone()
+            .or(file.nowpayments_ipn_callback_url),
+        cashier_default_provider: args.cashier_default_provider.clone().or(file.cashier_default_provider),
         cashier_four_eyes_above: layer!(cashier_four_eyes_above),
         cashier_deposit_ttl_s: layer!(cashier_deposit_ttl_s),
         cashier_provider_timeout_ms: layer!(cashier_provider_timeout_ms),
@@ -904,6 +963,27 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "stripe_api_url needs stripe_secret_key and stripe_webhook_secret",
+        ));
+    }
+    if config.nowpayments_api_url.is_some()
+        && (config.nowpayments_api_key.is_none() || config.nowpayments_ipn_secret.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "nowpayments_api_url needs nowpayments_api_key and nowpayments_ipn_secret",
+        ));
+    }
+    let configured = |name: &str| match name {
+        "stripe" => config.stripe_api_url.is_some(),
+        "nowpayments" => config.nowpayments_api_url.is_some(),
+        _ => false,
+    };
+    if config
+        .cashier_default_provider
+        .as_deref()
+        .is_some_and(|name| !configured(name))
+    {
+        return Err(ConfigError::Invalid(
+            "cashier_default_provider names a provider that is not configured (stripe or nowpayments)",
         ));
     }
     let (whole, fraction) = config

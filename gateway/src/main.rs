@@ -7,7 +7,7 @@
 //! session through the engine and prints what happened;
 //! `croupier sandbox kyc` runs the KYC provider sandbox on loopback,
 //! `croupier sandbox gamstop` the self-exclusion register sandbox, and
-//! `croupier sandbox stripe` the payment provider sandbox.
+//! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes.
 
 mod demo;
 
@@ -43,6 +43,30 @@ enum SandboxKind {
     Gamstop(GamstopSandboxArgs),
     /// A payment provider speaking the subset of Stripe's API the server's cashier speaks.
     Stripe(StripeSandboxArgs),
+    /// A crypto payment provider speaking the subset of NOWPayments' API the server's cashier speaks.
+    Nowpayments(NowPaymentsSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct NowPaymentsSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// API key clients must present (the server's --nowpayments-api-key).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_API_KEY", default_value = "np_sandbox")]
+    api_key: String,
+    /// Secret IPNs are signed with (the server's --nowpayments-ipn-secret).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_IPN_SECRET", default_value = "ipn_sandbox")]
+    ipn_secret: String,
+    /// Account e-mail for payouts (the server's --nowpayments-email).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_EMAIL", default_value = "sandbox@example.com")]
+    email: String,
+    /// Account password for payouts (the server's --nowpayments-password).
+    #[arg(long, env = "CROUPIER_NOWPAYMENTS_PASSWORD", default_value = "sandbox")]
+    password: String,
+    /// Where IPNs go, on loopback (e.g. http://127.0.0.1:8080/webhooks/v1/payments/nowpayments).
+    #[arg(long)]
+    webhook_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -107,6 +131,7 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Kyc(args)) => kyc_sandbox(args),
         Mode::Sandbox(SandboxKind::Gamstop(args)) => gamstop_sandbox(args),
         Mode::Sandbox(SandboxKind::Stripe(args)) => stripe_sandbox(args),
+        Mode::Sandbox(SandboxKind::Nowpayments(args)) => nowpayments_sandbox(args),
     }
 }
 
@@ -185,6 +210,33 @@ fn stripe_sandbox(args: StripeSandboxArgs) -> Result<()> {
             .await
             .context("starting the Stripe sandbox")?;
         println!("Stripe sandbox listening on {}", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn nowpayments_sandbox(args: NowPaymentsSandboxArgs) -> Result<()> {
+    use payments::sandbox_nowpayments::{NowPaymentsSandbox, NowPaymentsSandboxConfig};
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let config = NowPaymentsSandboxConfig {
+            api_key: args.api_key,
+            ipn_secret: args.ipn_secret,
+            email: args.email,
+            password: args.password,
+            webhook_url: args.webhook_url,
+        };
+        let sandbox = NowPaymentsSandbox::start(config, args.listen)
+            .await
+            .context("starting the NOWPayments sandbox")?;
+        println!("NOWPayments sandbox listening on {}", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}
             () = shutdown_signal() => {}

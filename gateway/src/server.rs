@@ -411,26 +411,56 @@ async fn start_member(
     })
 }
 
-/// The cashier with its payment provider's client, if one is configured
-/// (`resolve` checked that its secrets are given).
+/// The cashier with its payment providers' clients, if any is configured
+/// (`resolve` checked that their secrets are given), the default first.
 fn cashier(config: &ServeConfig) -> Result<Option<payments::Cashier>, ServeError> {
+    use payments::providers::nowpayments::{NowPaymentsClient, NowPaymentsConfig};
     use payments::providers::stripe::{StripeClient, StripeConfig};
-    let (Some(url), Some(secret_key), Some(webhook_secret)) = (
+    let failed =
+        |e: payments::providers::ProviderError| io("the payment provider client")(std::io::Error::other(e.to_string()));
+    let timeout = Duration::from_millis(config.cashier_provider_timeout_ms);
+    let mut providers: Vec<Arc<dyn payments::PaymentProvider>> = Vec::new();
+    if let (Some(url), Some(secret_key), Some(webhook_secret)) = (
         &config.stripe_api_url,
         &config.stripe_secret_key,
         &config.stripe_webhook_secret,
-    ) else {
+    ) {
+        let client = StripeClient::new(StripeConfig {
+            base_url: url.trim_end_matches('/').to_owned(),
+            secret_key: secret_key.clone(),
+            webhook_secret: webhook_secret.clone(),
+            timeout,
+        })
+        .map_err(failed)?;
+        providers.push(Arc::new(client));
+    }
+    if let (Some(url), Some(api_key), Some(ipn_secret)) = (
+        &config.nowpayments_api_url,
+        &config.nowpayments_api_key,
+        &config.nowpayments_ipn_secret,
+    ) {
+        let client = NowPaymentsClient::new(NowPaymentsConfig {
+            base_url: url.trim_end_matches('/').to_owned(),
+            api_key: api_key.clone(),
+            ipn_secret: ipn_secret.clone(),
+            email: config.nowpayments_email.clone().unwrap_or_default(),
+            password: config.nowpayments_password.clone().unwrap_or_default(),
+            ipn_callback_url: config.nowpayments_ipn_callback_url.clone(),
+            timeout,
+        })
+        .map_err(failed)?;
+        providers.push(Arc::new(client));
+    }
+    if providers.is_empty() {
         return Ok(None);
-    };
-    let client = StripeClient::new(StripeConfig {
-        base_url: url.trim_end_matches('/').to_owned(),
-        secret_key: secret_key.clone(),
-        webhook_secret: webhook_secret.clone(),
-        timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
-    })
-    .map_err(|e| io("the payment provider client")(std::io::Error::other(e.to_string())))?;
+    }
+    if let Some(default) = &config.cashier_default_provider
+        && let Some(at) = providers.iter().position(|p| p.name() == default)
+    {
+        providers.swap(0, at);
+    }
     Ok(Some(payments::Cashier {
-        provider: Arc::new(client),
+        providers,
         four_eyes_above: config.cashier_four_eyes_above.clone(),
         deposit_ttl: Duration::from_secs(config.cashier_deposit_ttl_s),
         tick: Duration::from_millis(config.cashier_tick_ms),

@@ -101,6 +101,14 @@ pub enum Command {
     /// Withdrawals: list (the approval queue), approve, reject.
     #[command(subcommand)]
     Withdrawals(cashier::WithdrawalsCommand),
+    /// The FX rate table: set a rate from a moment on, list the history.
+    #[command(subcommand)]
+    Fx(cashier::FxCommand),
+    /// Import a provider's settlement file (CSV) and queue its differences from the ledger.
+    Reconcile(cashier::ReconcileArgs),
+    /// The reconciliation queue: list the differences, resolve one with a reason.
+    #[command(subcommand)]
+    Reconciliation(cashier::ReconciliationCommand),
     /// AML alerts: list (the queue: `--state queued`), show with evidence.
     #[command(subcommand)]
     Alerts(risk::AlertsCommand),
@@ -139,6 +147,9 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
         Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
+        Command::Fx(command) => cashier::fx(&Client::from_config()?, command, output),
+        Command::Reconcile(args) => cashier::reconcile(&Client::from_config()?, args, output),
+        Command::Reconciliation(command) => cashier::reconciliation(&Client::from_config()?, command, output),
         Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),

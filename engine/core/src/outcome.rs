@@ -427,6 +427,13 @@ pub enum Rejection {
     /// A reality-check interval or session time limit outside 1 minute to
     /// 24 hours.
     InvalidDuration,
+    /// An FX rate prices a currency in itself, or is not positive.
+    InvalidFxRate,
+    /// A settlement file's differences exceed what one import may carry.
+    ReconciliationTooLarge {
+        /// The most one import carries.
+        max: u32,
+    },
     /// A withdrawal's second approval does not name an accepted first
     /// approval of the same withdrawal by another operator (four eyes).
     FourEyesRequired,

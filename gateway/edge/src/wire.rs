@@ -307,6 +307,16 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_duration",
             "a reality-check interval or session time limit is 1 minute to 24 hours".into(),
         ),
+        Rejection::InvalidFxRate => (
+            S::BAD_REQUEST,
+            "invalid_fx_rate",
+            "an FX rate is positive and prices one currency in another".into(),
+        ),
+        Rejection::ReconciliationTooLarge { max } => (
+            S::PAYLOAD_TOO_LARGE,
+            "reconciliation_too_large",
+            format!("a settlement file may differ from the ledger in at most {max} rows per import"),
+        ),
         Rejection::FourEyesRequired => (
             S::CONFLICT,
             "four_eyes_required",

@@ -14,6 +14,8 @@
 //! payment fails the deposit at once (its limit use given back); one that
 //! cannot be reached leaves it initiated, for a retry or the expiry sweep.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -31,6 +33,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::providers::DepositStart;
 use crate::shared::{PaymentReply, cashier, derived_id, key_of, payment_reply, submit_system};
+use crate::{Cashier, PaymentProvider};
 
 /// Most payments in one page.
 const PAGE_MAX: usize = 1_000;
@@ -55,6 +58,11 @@ pub struct DepositRequest {
     /// Where the provider sends the player back after a redirect
     /// (https:// or http://).
     pub return_url: Option<String>,
+    /// The provider to pay through (`stripe`, `nowpayments`), one of those
+    /// configured; the default provider without it. With NOWPayments,
+    /// `payment_method` names the coin the player pays with (`btc`), the
+    /// deposit's currency without it.
+    pub provider: Option<String>,
 }
 
 /// A deposit started at the provider.
@@ -77,6 +85,9 @@ pub struct DepositReply {
     /// What the front end confirms the payment with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// Where the player sends the coins (crypto providers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pay_address: Option<String>,
 }
 
 /// Starts a deposit at the payment provider (admins, finance, support: the
@@ -85,7 +96,7 @@ pub struct DepositReply {
     params(("player" = u64, Path)), security(("bearer" = [])),
     responses((status = 201, body = DepositReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 403, body = ErrorBody, description = "limit_exceeded (deposit limit), player_blocked, kyc_required, due_diligence_required"),
-        (status = 404, body = ErrorBody, description = "unknown_player"),
+        (status = 404, body = ErrorBody, description = "unknown_player, unknown_provider (not one of those configured)"),
         (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state (the deposit is final already)"),
         (status = 422, body = ErrorBody, description = "currency_mismatch, overflow, provider_refused (the provider refused the payment: the deposit failed)"),
         (status = 502, body = ErrorBody, description = "provider_unavailable (the provider timed out or failed: retry with the same deposit_id)")))]
@@ -103,6 +114,7 @@ pub async fn initiate(
     check_return_url(request.return_url.as_deref())?;
     let player = edge::change::player(&state, &player_id)?;
     let cashier = cashier(&state)?;
+    let provider = chosen_provider(&cashier, request.provider.as_deref())?;
     let command = Command::Payments(payments::Command::DepositInitiate {
         player,
         currency,
@@ -123,7 +135,7 @@ pub async fn initiate(
         payment_method: request.payment_method,
         return_url: request.return_url,
     };
-    let started = match cashier.provider.start_deposit(&start).await {
+    let started = match provider.start_deposit(&start).await {
         Ok(started) => started,
         Err(error) if error.is_transient() => {
             tracing::warn!(%error, deposit = %deposit.id, "the payment provider did not start a deposit");
@@ -146,7 +158,7 @@ pub async fn initiate(
             ));
         }
     };
-    record_reference(&state, &deposit, cashier.provider.name(), &started.reference, currency).await?;
+    record_reference(&state, &deposit, provider.name(), &started.reference, currency).await?;
     let reply = DepositReply {
         payment: format!("{}:{}", deposit.source.0, deposit.id),
         state: if started.status == "succeeded" {
@@ -154,11 +166,12 @@ pub async fn initiate(
         } else {
             "initiated"
         },
-        provider: cashier.provider.name(),
+        provider: provider.name(),
         reference: started.reference,
         provider_status: started.status,
         redirect_url: started.redirect_url,
         client_secret: started.client_secret,
+        pay_address: started.pay_address,
     };
     edge::change::ok(StatusCode::CREATED, &reply)
 }
@@ -186,6 +199,20 @@ pub(crate) async fn record_reference(
         Outcome::Accepted | Outcome::Rejected(engine::Rejection::WrongPaymentState { .. }) => Ok(()),
         other => Err(edge::change::refusal(&other, currency)),
     }
+}
+
+/// The provider a deposit names, or the default one.
+fn chosen_provider(cashier: &Cashier, named: Option<&str>) -> Result<Arc<dyn PaymentProvider>, ApiError> {
+    let found = match named {
+        Some(name) => cashier.provider(name),
+        None => cashier.default_provider(),
+    };
+    found.cloned().ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_provider",
+            format!("provider: one of {}", cashier.names().join(", ")),
+        )
+    })
 }
 
 fn check_method(method: Option<&str>) -> Result<(), ApiError> {
@@ -225,7 +252,7 @@ pub struct PaymentQuery {
     pub state: Option<String>,
     /// Only this player's.
     pub player: Option<u64>,
-    /// Only this provider's (stripe, manual).
+    /// Only this provider's (stripe, nowpayments, manual).
     pub provider: Option<String>,
     /// Started at or after this time, ms since the epoch.
     pub from_ms: Option<u64>,

@@ -2,8 +2,19 @@
 //! providers, over the operator API.
 //!
 //! - [`providers`]: the [`PaymentProvider`] adapter interface and its
-//!   Stripe-protocol implementation; [`sandbox`] a loopback server
-//!   speaking that protocol (`croupier sandbox stripe`).
+//!   Stripe-protocol and NOWPayments-protocol implementations; [`sandbox`]
+//!   and [`sandbox_nowpayments`] loopback servers speaking those protocols
+//!   (`croupier sandbox stripe|nowpayments`). Several providers may be
+//!   configured: a deposit names its provider or takes the default.
+//! - Closed-loop payouts ([`worker`]): a withdrawal is paid out through
+//!   the provider of the player's latest deposit in its currency that a
+//!   provider settled and that started before the withdrawal (fixed once
+//!   the withdrawal exists, so every retry goes to the same provider),
+//!   when that provider is configured and can pay back to it; otherwise
+//!   through the default provider. NOWPayments pays to an address, which
+//!   the ledger does not hold yet (payment-method tokens are a later
+//!   slice), so its deposits are paid back through the default provider
+//!   for now.
 //! - [`deposits`]: a deposit is initiated in the ledger first (account,
 //!   KYC gates, due diligence and deposit limits checked there), then
 //!   started at the provider, whose reference is journaled; the front end
@@ -14,6 +25,11 @@
 //!   that the second approval names an accepted first one by someone
 //!   else), rejects, or the player takes it back where the jurisdiction
 //!   allows it.
+//! - [`reconciliation`]: a provider's settlement file (CSV) matched
+//!   against the ledger; differences queued for operators to resolve with
+//!   a reason; nothing changes money.
+//! - [`fx`]: the FX rate table (journaled settings with effective times,
+//!   history kept; integer rates scaled by 10^8).
 //! - [`worker`]: the payout outbox and the deposit expiry sweep. The
 //!   outbox is the journal itself: an approved withdrawal is a payout
 //!   owed until a completion or a failure is journaled, so a restart finds
@@ -29,9 +45,12 @@
 #![deny(missing_docs)]
 
 pub mod deposits;
+pub mod fx;
 pub mod metrics;
 pub mod providers;
+pub mod reconciliation;
 pub mod sandbox;
+pub mod sandbox_nowpayments;
 mod shared;
 pub mod webhook;
 pub mod withdrawals;
@@ -53,12 +72,12 @@ const FINANCE: &[Role] = &[Role::Admin, Role::Finance];
 /// Who reads the cashier's queues.
 const READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Compliance, Role::ReadOnly];
 
-/// The cashier's settings and its provider, set up by the server and
+/// The cashier's settings and its providers, set up by the server and
 /// handed to the handlers and the worker through `AppState::modules`.
 #[derive(Clone)]
 pub struct Cashier {
-    /// The payment provider.
-    pub provider: Arc<dyn PaymentProvider>,
+    /// The payment providers configured, the default first.
+    pub providers: Vec<Arc<dyn PaymentProvider>>,
     /// Withdrawals above this amount (in each currency's major units, a
     /// decimal) need two approvals by different operators.
     pub four_eyes_above: String,
@@ -74,6 +93,23 @@ pub struct Cashier {
     pub status_every: Duration,
 }
 
+impl Cashier {
+    /// The default provider (the first configured).
+    pub fn default_provider(&self) -> Option<&Arc<dyn PaymentProvider>> {
+        self.providers.first()
+    }
+
+    /// The provider named `name`, if configured.
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn PaymentProvider>> {
+        self.providers.iter().find(|p| p.name() == name)
+    }
+
+    /// The names of the providers configured, the default first.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.iter().map(|p| p.name()).collect()
+    }
+}
+
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
     use Access::{Operator, Public};
@@ -86,7 +122,13 @@ pub fn routes() -> Vec<Route> {
         route::<withdrawals::__path_reject, _>(Operator(FINANCE), withdrawals::reject),
         route::<withdrawals::__path_reverse, _>(Operator(FRONT_END), withdrawals::reverse),
         // Authenticated by the provider's signature over the body.
+        route::<fx::__path_set, _>(Operator(FINANCE), fx::set),
+        route::<fx::__path_list, _>(Operator(READERS), fx::list),
+        route::<reconciliation::__path_import, _>(Operator(FINANCE), reconciliation::import),
+        route::<reconciliation::__path_list, _>(Operator(READERS), reconciliation::list),
+        route::<reconciliation::__path_resolve, _>(Operator(FINANCE), reconciliation::resolve),
         route::<webhook::__path_stripe, _>(Public, webhook::stripe),
+        route::<webhook::__path_nowpayments, _>(Public, webhook::nowpayments),
     ]
 }
 

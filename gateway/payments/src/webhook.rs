@@ -15,6 +15,10 @@
 //! A failed attempt leaves a Stripe PaymentIntent open for another, so the
 //! handler cancels it at the provider before failing the deposit; if the
 //! provider says it succeeded meanwhile, the deposit is confirmed instead.
+//!
+//! Each configured provider has its own route (`/webhooks/v1/payments/
+//! stripe`, `/webhooks/v1/payments/nowpayments`), verified with its own
+//! secret; a payment is looked up under the provider that calls.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -30,7 +34,7 @@ use readmodel::cashier::{self, PaymentView};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::Cashier;
+use crate::PaymentProvider;
 use crate::providers::{PaymentKey, ProviderEvent, Settlement, WebhookError};
 use crate::shared::{cashier as configured, event_id, submit_system, tx_of};
 
@@ -47,7 +51,7 @@ pub struct WebhookReply {
     pub reason: Option<&'static str>,
 }
 
-/// Receives the payment provider's (Stripe-protocol) webhooks.
+/// Receives the Stripe provider's webhooks.
 #[utoipa::path(post, path = "/webhooks/v1/payments/stripe", tag = "cashier",
     request_body(content = String, description = "a Stripe event, signed with Stripe-Signature", content_type = "application/json"),
     responses((status = 200, body = WebhookReply), LedgerErrors,
@@ -62,26 +66,49 @@ pub async fn stripe(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    // Without a provider there is no webhook receiver here: nothing a
+    receive(&state, "stripe", &headers, &body).await
+}
+
+/// Receives the NOWPayments provider's IPN callbacks (payments and payouts).
+#[utoipa::path(post, path = "/webhooks/v1/payments/nowpayments", tag = "cashier",
+    request_body(content = String, description = "a NOWPayments payment or payout object, signed with x-nowpayments-sig", content_type = "application/json"),
+    responses((status = 200, body = WebhookReply), LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (neither a payment nor a payout)"),
+        (status = 401, body = ErrorBody, description = "bad_signature"),
+        (status = 404, body = ErrorBody, description = "payment_provider_not_configured, unknown_payment (not started here)"),
+        (status = 413, body = ErrorBody, description = "body too large"),
+        (status = 415, body = ErrorBody, description = "not application/json")))]
+pub async fn nowpayments(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    receive(&state, crate::providers::nowpayments::NAME, &headers, &body).await
+}
+
+/// Verifies a webhook of the provider `name` and applies what it says.
+async fn receive(state: &AppState, name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    // Without the provider there is no webhook receiver here: nothing a
     // retry would find later, so not a 503.
-    let cashier = configured(&state).map_err(|_| {
+    let not_configured = || {
         ApiError::not_found(
             "payment_provider_not_configured",
-            "no payment provider is configured here (stripe_api_url): no webhook is expected",
+            format!("the payment provider {name} is not configured here: no webhook is expected"),
         )
+    };
+    let cashier = configured(state).map_err(|_| not_configured())?;
+    let provider = cashier.provider(name).cloned().ok_or_else(not_configured)?;
+    let webhook = provider.webhook(headers, body, state.now_ms()).map_err(|error| {
+        tracing::warn!(%error, provider = name, "payment webhook refused");
+        match error {
+            WebhookError::BadSignature => ApiError::unauthorized("bad_signature", error.to_string()),
+            WebhookError::Stale { .. } => ApiError::bad_request("stale_webhook", error.to_string()),
+            WebhookError::Malformed(_) => ApiError::bad_request("invalid_request", error.to_string()),
+        }
     })?;
-    let webhook = cashier
-        .provider
-        .webhook(&headers, &body, state.now_ms())
-        .map_err(|error| {
-            tracing::warn!(%error, "payment webhook refused");
-            match error {
-                WebhookError::BadSignature => ApiError::unauthorized("bad_signature", error.to_string()),
-                WebhookError::Stale { .. } => ApiError::bad_request("stale_webhook", error.to_string()),
-                WebhookError::Malformed(_) => ApiError::bad_request("invalid_request", error.to_string()),
-            }
-        })?;
-    let id = event_id(cashier.provider.name(), &webhook.event_id);
+    let state = state.clone();
+    let provider_name = provider.name();
+    let id = event_id(provider_name, &webhook.event_id);
     let (command, currency) = match &webhook.event {
         ProviderEvent::Other => return acknowledged(&webhook.kind, None),
         ProviderEvent::Deposit {
@@ -89,12 +116,12 @@ pub async fn stripe(
             key,
             settlement,
         } => {
-            let view = payment(&state, cashier.provider.name(), reference, key.as_ref(), "deposit").await?;
+            let view = payment(&state, provider_name, reference, key.as_ref(), "deposit").await?;
             let deposit = view_tx(&view)?;
-            reference_first(&state, &cashier, &view, &deposit, reference).await?;
+            reference_first(&state, provider_name, &view, &deposit, reference).await?;
             let settlement = match settlement {
-                Settlement::Failed if webhook.kind != "payment_intent.canceled" => {
-                    settle_failed_attempt(&cashier, reference).await?
+                Settlement::Failed if provider.failure_needs_cancel(&webhook) => {
+                    settle_failed_attempt(provider.as_ref(), reference).await?
                 }
                 other => *other,
             };
@@ -118,10 +145,26 @@ pub async fn stripe(
             amount_minor,
             ..
         } => {
-            let view = payment(&state, cashier.provider.name(), reference, None, "deposit").await?;
+            let view = payment(&state, provider_name, reference, None, "deposit").await?;
             let command = payments::Command::DepositChargeback {
                 deposit: view_tx(&view)?,
                 amount: Amount::from_minor(*amount_minor),
+            };
+            (command, currency_of(&view))
+        }
+        ProviderEvent::Refund { reference, key } => {
+            let view = payment(&state, provider_name, reference, key.as_ref(), "deposit").await?;
+            let deposit = view_tx(&view)?;
+            reference_first(&state, provider_name, &view, &deposit, reference).await?;
+            // Refunded after it was confirmed: the whole deposit goes back,
+            // as a chargeback would take it; before: it simply failed.
+            let command = if view.state == "confirmed" {
+                payments::Command::DepositChargeback {
+                    deposit,
+                    amount: Amount::from_minor(view.amount_minor),
+                }
+            } else {
+                payments::Command::DepositFail { deposit }
             };
             (command, currency_of(&view))
         }
@@ -130,9 +173,9 @@ pub async fn stripe(
             key,
             settlement,
         } => {
-            let view = payment(&state, cashier.provider.name(), reference, key.as_ref(), "withdrawal").await?;
+            let view = payment(&state, provider_name, reference, key.as_ref(), "withdrawal").await?;
             let withdrawal = view_tx(&view)?;
-            reference_first(&state, &cashier, &view, &withdrawal, reference).await?;
+            reference_first(&state, provider_name, &view, &withdrawal, reference).await?;
             let command = match settlement {
                 Settlement::Succeeded => payments::Command::WithdrawalComplete { withdrawal },
                 Settlement::Failed => payments::Command::WithdrawalReject { withdrawal },
@@ -187,7 +230,10 @@ async fn payment(
         None => cashier::by_reference(c, provider, &reference),
     })
     .await?;
-    found.filter(|view| view.kind == kind).ok_or_else(|| {
+    // A key names the payment whatever the provider; it must be this
+    // provider's (or have none recorded yet).
+    let own = |view: &PaymentView| view.provider.as_deref().is_none_or(|p| p == provider);
+    found.filter(|view| view.kind == kind && own(view)).ok_or_else(|| {
         tracing::warn!(?key, kind, "payment webhook about a payment not started here");
         ApiError::not_found(
             "unknown_payment",
@@ -212,7 +258,7 @@ fn currency_of(view: &PaymentView) -> Currency {
 /// settled by the provider names its object.
 async fn reference_first(
     state: &AppState,
-    cashier: &Cashier,
+    provider: &str,
     view: &PaymentView,
     payment: &TxRef,
     reference: &str,
@@ -220,14 +266,13 @@ async fn reference_first(
     if view.reference.is_some() {
         return Ok(());
     }
-    crate::deposits::record_reference(state, payment, cashier.provider.name(), reference, currency_of(view)).await
+    crate::deposits::record_reference(state, payment, provider, reference, currency_of(view)).await
 }
 
 /// A failed attempt: cancel the intent so no later attempt can succeed,
 /// and say where it stands after.
-async fn settle_failed_attempt(cashier: &Cashier, reference: &str) -> Result<Settlement, ApiError> {
-    cashier
-        .provider
+async fn settle_failed_attempt(provider: &dyn PaymentProvider, reference: &str) -> Result<Settlement, ApiError> {
+    provider
         .cancel_deposit(reference)
         .await
         .map(|p| p.settlement)

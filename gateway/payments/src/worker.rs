@@ -14,6 +14,8 @@
 //! attempt made instead of sending a second. A provider that refuses the
 //! payout (4xx) fails the withdrawal: the funds return to the player.
 //!
+//! Which provider pays: see [`payout_provider`] (the closed-loop rule).
+//!
 //! Expiry: a deposit still initiated `deposit_ttl` after it began is
 //! canceled at the provider (if it has a reference) and then expired by a
 //! journaled command, which the ledger accepts only if the journaled time
@@ -21,6 +23,7 @@
 //! confirmed instead.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edge::AppState;
@@ -28,10 +31,10 @@ use engine::command::TxRef;
 use engine::{Command, Currency, ExtId, Outcome, payments};
 use readmodel::cashier::{self, PaymentFilter, PaymentView};
 
-use crate::Cashier;
 use crate::deposits::record_reference;
 use crate::providers::{PayoutStart, ProviderPayment, Settlement};
 use crate::shared::{derived_id, key_of, submit_system};
+use crate::{Cashier, PaymentProvider};
 
 /// Most payments looked at per tick, per kind.
 const BATCH_MAX: u32 = 256;
@@ -133,20 +136,26 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
         }
         let withdrawal = tx(&view)?;
         let currency = Currency::from_code(&view.currency).ok_or("a withdrawal in an unknown currency")?;
+        let Some(provider) = payout_provider(state, cashier, &view).await? else {
+            tracing::error!(withdrawal = %withdrawal.id, provider = ?view.provider, "the payout's provider is not configured");
+            failed(memory, cashier, &view);
+            continue;
+        };
         let answer = match &view.reference {
-            Some(reference) => cashier.provider.payout_status(reference).await,
+            Some(reference) => provider.payout_status(reference).await,
             None => {
                 let payout = PayoutStart {
                     key: key_of(&withdrawal),
                     amount_minor: view.amount_minor,
                     currency: view.currency.clone(),
+                    destination: None,
                 };
-                cashier.provider.payout(&payout).await
+                provider.payout(&payout).await
             }
         };
         match answer {
             Ok(payout) => {
-                settle_payout(state, cashier, &withdrawal, &payout, currency).await?;
+                settle_payout(state, provider.name(), &withdrawal, &payout, currency).await?;
                 wait(memory, &view, cashier.status_every);
             }
             Err(error) if error.is_transient() => {
@@ -167,14 +176,43 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
     Ok(())
 }
 
-async fn settle_payout(
+/// The provider that pays a withdrawal out: the one its payout was sent
+/// through, once recorded; before that the closed-loop rule (see the
+/// crate's documentation): the provider of the player's latest settled
+/// deposit in the currency that started before the withdrawal, if
+/// configured and able to pay back without an address the ledger does not
+/// hold, else the default. `None`: the recorded provider is no longer
+/// configured.
+async fn payout_provider(
     state: &AppState,
     cashier: &Cashier,
+    view: &PaymentView,
+) -> Result<Option<Arc<dyn PaymentProvider>>, String> {
+    if let Some(name) = &view.provider {
+        return Ok(cashier.provider(name).cloned());
+    }
+    let (player, currency, before_ms) = (view.player, view.currency.clone(), view.created_ms);
+    let source = state
+        .readmodel
+        .query(move |c| cashier::closed_loop_source(c, player, &currency, before_ms))
+        .await
+        .map(|(row, _)| row)
+        .map_err(|e| e.to_string())?;
+    let closed_loop = source
+        .and_then(|deposit| deposit.provider)
+        .and_then(|name| cashier.provider(&name).cloned())
+        .filter(|provider| !provider.payout_needs_destination());
+    Ok(closed_loop.or_else(|| cashier.default_provider().cloned()))
+}
+
+async fn settle_payout(
+    state: &AppState,
+    provider: &str,
     withdrawal: &TxRef,
     payout: &ProviderPayment,
     currency: Currency,
 ) -> Result<(), String> {
-    record_reference(state, withdrawal, cashier.provider.name(), &payout.reference, currency)
+    record_reference(state, withdrawal, provider, &payout.reference, currency)
         .await
         .map_err(|e| e.message)?;
     let (command, step) = match payout.settlement {
@@ -214,9 +252,15 @@ async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Res
             continue;
         }
         let deposit = tx(&view)?;
-        let settlement = match &view.reference {
-            None => Settlement::Failed,
-            Some(reference) => match cashier.provider.cancel_deposit(reference).await {
+        let provider = view.provider.as_deref().and_then(|name| cashier.provider(name));
+        let settlement = match (&view.reference, provider) {
+            (None, _) => Settlement::Failed,
+            (Some(_), None) => {
+                tracing::error!(deposit = %deposit.id, provider = ?view.provider, "a stale deposit's provider is not configured");
+                failed(memory, cashier, &view);
+                continue;
+            }
+            (Some(reference), Some(provider)) => match provider.cancel_deposit(reference).await {
                 Ok(payment) => payment.settlement,
                 Err(error) => {
                     tracing::warn!(%error, deposit = %deposit.id, "could not cancel a stale deposit; retrying later");

@@ -483,6 +483,47 @@ fn payments_change(
             reason,
             ..
         } => return Ok(cash_change(*currency, *amount, Some(reason.as_str()), outcome)),
+        payments::Command::ReconciliationImport {
+            provider,
+            file,
+            matched,
+            items,
+        } => {
+            return Ok(Change {
+                field: Some(format!("reconciliation:{provider}:{file}")),
+                after: Some("imported".into()),
+                detail: Some(format!("{matched} matched, {} differences", items.len())),
+                ..Change::default()
+            });
+        }
+        payments::Command::ReconciliationResolve {
+            provider,
+            file,
+            reference,
+            reason,
+            ..
+        } => {
+            return Ok(Change {
+                field: Some(format!("reconciliation:{provider}:{file}:{reference}")),
+                before: Some("open".into()),
+                after: Some("resolved".into()),
+                detail: Some(reason.as_str().to_owned()),
+                ..Change::default()
+            });
+        }
+        payments::Command::SetFxRate {
+            base,
+            quote,
+            rate_scaled,
+            effective_at_ms,
+            ..
+        } => {
+            return Ok(Change {
+                field: Some(format!("fx:{base}/{quote}")),
+                after: Some(format!("{rate_scaled} / 10^8 from {effective_at_ms} ms")),
+                ..Change::default()
+            });
+        }
         payments::Command::DepositConfirm { deposit } => (deposit, "confirmed"),
         payments::Command::DepositFail { deposit } => (deposit, "failed"),
         payments::Command::WithdrawalApprove { withdrawal } => (withdrawal, "approved"),

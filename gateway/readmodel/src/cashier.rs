@@ -220,6 +220,25 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         payments::Command::WithdrawalReverse { withdrawal, .. } => set_state(tx, withdrawal, "reversed", time_ms),
         payments::Command::WithdrawalComplete { withdrawal } => set_state(tx, withdrawal, "completed", time_ms),
         payments::Command::Adjust { .. } => Ok(()),
+        payments::Command::ReconciliationImport { .. } | payments::Command::ReconciliationResolve { .. } => {
+            crate::reconciliation::apply(tx, request.source, command, time_ms)
+        }
+        payments::Command::SetFxRate {
+            base,
+            quote,
+            rate_scaled,
+            effective_at_ms,
+            ..
+        } => crate::fx::record(
+            tx,
+            *base,
+            *quote,
+            *effective_at_ms,
+            *rate_scaled,
+            committed.envelope.seq,
+            request.source.0,
+            time_ms,
+        ),
     }
 }
 
@@ -327,6 +346,51 @@ pub fn list(connection: &Connection, filter: &PaymentFilter) -> Result<Vec<Payme
         ],
         row_view,
     )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The deposit a withdrawal pays back through (closed loop): the
+/// player's latest deposit in `currency` that a provider settled
+/// (confirmed, or charged back since) and that started at or before the
+/// withdrawal (`at_or_before_ms`), so the choice stays the same on every
+/// retry of the payout whatever the player deposits later. Operators'
+/// one-step (`manual`) deposits are no route back.
+pub fn closed_loop_source(
+    connection: &Connection,
+    player: PlayerId,
+    currency: &str,
+    at_or_before_ms: u64,
+) -> Result<Option<PaymentView>, ReadModelError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM cashier_payments WHERE kind = 'deposit' AND player = ?1 AND currency = ?2
+         AND state IN ('confirmed', 'charged_back') AND provider IS NOT NULL AND provider <> 'manual'
+         AND reference IS NOT NULL AND created_ms <= ?3
+         ORDER BY created_ms DESC, source DESC, ext_id DESC LIMIT 1"
+    );
+    Ok(connection
+        .prepare_cached(&sql)?
+        .query_row(params![player.0 as i64, currency, at_or_before_ms as i64], row_view)
+        .optional()?)
+}
+
+/// The payments a provider settled (deposits confirmed or charged back
+/// since, withdrawals completed) under a reference, started in
+/// `[from_ms, to_ms)`, at most `limit`: the ledger's side of a
+/// reconciliation.
+pub fn settled(
+    connection: &Connection,
+    provider: &str,
+    from_ms: u64,
+    to_ms: u64,
+    limit: u32,
+) -> Result<Vec<PaymentView>, ReadModelError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM cashier_payments WHERE provider = ?1 AND reference IS NOT NULL
+         AND ((kind = 'deposit' AND state IN ('confirmed', 'charged_back')) OR (kind = 'withdrawal' AND state = 'completed'))
+         AND created_ms >= ?2 AND created_ms < ?3 ORDER BY created_ms LIMIT ?4"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![provider, from_ms as i64, to_ms as i64, limit], row_view)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -43,12 +43,14 @@
 pub mod audit;
 pub mod cashier;
 pub mod credentials;
+pub mod fx;
 #[cfg(test)]
 mod credentials_tests;
 pub mod history;
 pub mod kyc;
 pub mod logins;
 pub mod profiles;
+pub mod reconciliation;
 pub mod risk;
 #[cfg(test)]
 mod risk_tests;

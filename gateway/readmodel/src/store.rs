@@ -118,6 +118,10 @@ pub const MIGRATIONS: &[&str] = &[
     // 11: the credentials' sealed TOTP secrets (`crate::credentials`);
     // older rows keep their clear secret, so no rebuild.
     crate::credentials::SEALED_MIGRATION,
+    // 12: the reconciliation queue (`crate::reconciliation`)
+    // and the FX rate table (`crate::fx`). Only journals written after it
+    // hold imports or rates, so no rebuild.
+    crate::reconciliation::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

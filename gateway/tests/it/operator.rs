@@ -347,6 +347,8 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/audit/export",
             "/operator/v1/cluster",
             "/operator/v1/cluster/transfer-leader",
+            "/operator/v1/fx",
+            "/operator/v1/fx/{base}/{quote}",
             "/operator/v1/games",
             "/operator/v1/games/import",
             "/operator/v1/games/providers",
@@ -394,6 +396,9 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/statement",
             "/operator/v1/players/{player}/status",
             "/operator/v1/players/{player}/time-out",
+            "/operator/v1/reconciliation",
+            "/operator/v1/reconciliation/{provider}",
+            "/operator/v1/reconciliation/{provider}/{reference}/resolve",
             "/operator/v1/registrations",
             "/operator/v1/risk/alerts",
             "/operator/v1/risk/alerts/{alert}",
@@ -429,6 +434,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/wallet/v1/rollback",
             "/wallet/v1/win",
             "/webhooks/v1/kyc",
+            "/webhooks/v1/payments/nowpayments",
             "/webhooks/v1/payments/stripe",
         ]
     );

@@ -902,6 +902,12 @@ mod tests {
                 Rejection::DepositNotExpired { expires_at_ms: 6 },
                 6u64.to_le_bytes().to_vec(),
             ),
+            (
+                59,
+                Rejection::ReconciliationTooLarge { max: 7 },
+                7u32.to_le_bytes().to_vec(),
+            ),
+            (60, Rejection::InvalidFxRate, Vec::new()),
         ];
         for (tag, rejection, rest) in rejections {
             let outcome = Outcome::Rejected(rejection);
@@ -1134,6 +1140,7 @@ mod tests {
     fn the_cashier_commands_have_their_own_tags_and_round_trip() {
         use crate::command::TxRef;
         use crate::ids::{ExtId, SourceId};
+        use crate::ids::{OperatorId, Reason};
         let tx = |id: &str| TxRef {
             source: SourceId(3),
             id: ExtId::new(id).unwrap(),
@@ -1186,6 +1193,78 @@ mod tests {
                     player: PlayerId(5),
                 },
                 [&deposit[..], &5u64.to_le_bytes()].concat(),
+            ),
+            (
+                73,
+                payments::Command::ReconciliationImport {
+                    provider: ExtId::new("s").unwrap(),
+                    file: ExtId::new("f").unwrap(),
+                    matched: 2,
+                    items: vec![payments::ReconciliationItem {
+                        reference: ExtId::new("p").unwrap(),
+                        gap: payments::ReconciliationGap::AmountMismatch,
+                        file_currency: Currency::EUR,
+                        file_amount: Amount::from_minor(9),
+                        ledger_currency: Currency::EUR,
+                        ledger_amount: Amount::from_minor(10),
+                    }],
+                },
+                [
+                    &1u32.to_le_bytes()[..],
+                    b"s",
+                    &1u32.to_le_bytes(),
+                    b"f",
+                    &2u32.to_le_bytes(),
+                    &1u32.to_le_bytes(),
+                    &1u32.to_le_bytes(),
+                    b"p",
+                    &[3],
+                    b"EUR\0",
+                    &9i64.to_le_bytes(),
+                    b"EUR\0",
+                    &10i64.to_le_bytes(),
+                ]
+                .concat(),
+            ),
+            (
+                74,
+                payments::Command::ReconciliationResolve {
+                    provider: ExtId::new("s").unwrap(),
+                    file: ExtId::new("f").unwrap(),
+                    reference: ExtId::new("p").unwrap(),
+                    reason: Reason::new("r").unwrap(),
+                    operator: OperatorId(4),
+                },
+                [
+                    &1u32.to_le_bytes()[..],
+                    b"s",
+                    &1u32.to_le_bytes(),
+                    b"f",
+                    &1u32.to_le_bytes(),
+                    b"p",
+                    &1u32.to_le_bytes(),
+                    b"r",
+                    &4u32.to_le_bytes(),
+                ]
+                .concat(),
+            ),
+            (
+                75,
+                payments::Command::SetFxRate {
+                    base: Currency::EUR,
+                    quote: Currency::GBP,
+                    rate_scaled: 85_000_000,
+                    effective_at_ms: 7,
+                    operator: OperatorId(4),
+                },
+                [
+                    &b"EUR\0"[..],
+                    b"GBP\0",
+                    &85_000_000i64.to_le_bytes(),
+                    &7u64.to_le_bytes(),
+                    &4u32.to_le_bytes(),
+                ]
+                .concat(),
             ),
         ];
         for (tag, command, rest) in commands {

@@ -16,6 +16,7 @@ use crate::ids::{
     BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
     ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
+use crate::ledger::payments::{ReconciliationGap, ReconciliationItem};
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
 use crate::money::{Amount, Currency};
@@ -36,7 +37,7 @@ pub const TAG_COMMAND: u16 = 78;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 21;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 59;
+pub const TAG_REJECTION: u16 = 61;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -303,6 +304,20 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     60 => WithdrawalFirstApproval { withdrawal },
     61 => WithdrawalApproveSecond { withdrawal, first },
     62 => WithdrawalReverse { withdrawal, player },
+    73 => ReconciliationImport { provider, file, matched, items },
+    74 => ReconciliationResolve { provider, file, reference, reason, operator },
+    75 => SetFxRate { base, quote, rate_scaled, effective_at_ms, operator },
+});
+codec_enum!(ReconciliationGap: u8 {
+    1 => MissingInLedger, 2 => MissingInFile, 3 => AmountMismatch, 4 => CurrencyMismatch
+});
+codec_struct!(ReconciliationItem {
+    reference,
+    gap,
+    file_currency,
+    file_amount,
+    ledger_currency,
+    ledger_amount
 });
 codec_enum_tagged!(gaming::Command, "Command": u16 {
     15 => Bet(bet),
@@ -517,4 +532,6 @@ codec_enum!(Rejection: u16 {
     56 => UnknownJackpot,
     57 => InvalidJackpot(fault),
     58 => JackpotEmpty,
+    59 => ReconciliationTooLarge { max },
+    60 => InvalidFxRate,
 });

@@ -3,11 +3,13 @@
 //! cancel a deposit nobody finished) and how it reads the provider's
 //! webhooks (verify, then parse into [`ProviderEvent`]s).
 //!
-//! The one implementation, [`stripe::StripeClient`], speaks the HTTP
-//! protocol of Stripe's documented API (PaymentIntents, Payouts, events
-//! signed with `Stripe-Signature`); [`crate::sandbox`] is a loopback server
-//! speaking the same subset, which the tests start and
-//! `croupier sandbox stripe` runs for local use.
+//! Two implementations: [`stripe::StripeClient`] speaks the HTTP protocol
+//! of Stripe's documented API (PaymentIntents, Payouts, events signed with
+//! `Stripe-Signature`), [`nowpayments::NowPaymentsClient`] that of
+//! NOWPayments' crypto API (payments, payouts, IPN callbacks signed with
+//! `x-nowpayments-sig`). [`crate::sandbox`] and [`crate::sandbox_nowpayments`]
+//! are loopback servers speaking the same subsets, which the tests start
+//! and `croupier sandbox stripe|nowpayments` runs for local use.
 //!
 //! Every call that creates something carries an idempotency key derived
 //! from the ledger's own id of the payment, so a call repeated after a
@@ -15,6 +17,7 @@
 //! instead of making a second one: this is what makes a payout happen
 //! once.
 
+pub mod nowpayments;
 pub mod stripe;
 
 use std::future::Future;
@@ -73,6 +76,8 @@ pub struct DepositStarted {
     pub client_secret: Option<String>,
     /// Where to send the player, if the provider asks for a redirect.
     pub redirect_url: Option<String>,
+    /// Where the player sends the coins (crypto providers).
+    pub pay_address: Option<String>,
 }
 
 /// A payout to send.
@@ -84,6 +89,10 @@ pub struct PayoutStart {
     pub amount_minor: i64,
     /// ISO 4217 code.
     pub currency: String,
+    /// Where the money goes, for a provider that pays out to an address
+    /// (NOWPayments); `None` for one that pays the account on file
+    /// (Stripe).
+    pub destination: Option<String>,
 }
 
 /// Where a deposit or payout stands at the provider.
@@ -138,6 +147,15 @@ pub enum ProviderEvent {
         /// Succeeded or failed.
         settlement: Settlement,
     },
+    /// The provider gave a deposit's money back to the payer (NOWPayments
+    /// `refunded`): before the deposit was confirmed it fails; after, the
+    /// whole deposit is taken back like a chargeback.
+    Refund {
+        /// The provider's reference.
+        reference: String,
+        /// The ledger's deposit, from the object's metadata.
+        key: Option<PaymentKey>,
+    },
     /// An event the cashier does not act on.
     Other,
 }
@@ -189,6 +207,30 @@ impl ProviderError {
     }
 }
 
+/// Sends a provider request and reads its answer the way both protocols
+/// do: no answer is [`ProviderError::Unreachable`], a 5xx
+/// [`ProviderError::Unavailable`], a 4xx [`ProviderError::Refused`] with
+/// the message `message_of` finds in the provider's error body (else the
+/// body's start), anything else the JSON object `T`.
+pub(crate) async fn exchange<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    message_of: impl Fn(&[u8]) -> Option<String>,
+) -> Result<T, ProviderError> {
+    let unreachable = |e: reqwest::Error| ProviderError::Unreachable(e.to_string());
+    let reply = request.send().await.map_err(unreachable)?;
+    let status = reply.status().as_u16();
+    let bytes = reply.bytes().await.map_err(unreachable)?;
+    let start = || String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>();
+    if status >= 500 {
+        return Err(ProviderError::Unavailable { status, body: start() });
+    }
+    if status >= 400 {
+        let message = message_of(&bytes).unwrap_or_else(start);
+        return Err(ProviderError::Refused { status, message });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed(e.to_string()))
+}
+
 /// Why a webhook was refused (nothing it says is applied).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
@@ -226,6 +268,21 @@ pub trait PaymentProvider: Send + Sync {
 
     /// Where the payout `reference` stands.
     fn payout_status<'a>(&'a self, reference: &'a str) -> ProviderFuture<'a, ProviderPayment>;
+
+    /// Whether a payout needs [`PayoutStart::destination`] (an address),
+    /// which the ledger does not hold yet: such a provider is not chosen
+    /// to pay a withdrawal back (closed loop) until it does.
+    fn payout_needs_destination(&self) -> bool {
+        false
+    }
+
+    /// Whether a deposit that `webhook` reports failed may still be paid
+    /// by another attempt, so the cashier must cancel it at the provider
+    /// before failing it (Stripe: a declined PaymentIntent stays open).
+    fn failure_needs_cancel(&self, webhook: &Webhook) -> bool {
+        let _ = webhook;
+        false
+    }
 
     /// Authenticates and parses a webhook: its signature over the raw
     /// body, the signed time against `now_ms`, then the event.

@@ -389,26 +389,10 @@ impl StripeClient {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(form);
         }
-        let reply = request
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
-        let status = reply.status().as_u16();
-        let bytes = reply
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
-        if status >= 500 {
-            let body = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-            return Err(ProviderError::Unavailable { status, body });
-        }
-        if status >= 400 {
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.error.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-            return Err(ProviderError::Refused { status, message });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ProviderError::Malformed(e.to_string()))
+        super::exchange(request, |bytes| {
+            serde_json::from_slice::<ErrorBody>(bytes).ok().map(|e| e.error.message)
+        })
+        .await
     }
 }
 
@@ -496,6 +480,7 @@ impl PaymentProvider for StripeClient {
                 status: intent.status,
                 client_secret: intent.client_secret,
                 redirect_url,
+                pay_address: None,
             })
         })
     }
@@ -543,6 +528,12 @@ impl PaymentProvider for StripeClient {
             let payout: Payout = self.call(reqwest::Method::GET, &path, None, None).await?;
             Ok(payout_payment(payout))
         })
+    }
+
+    fn failure_needs_cancel(&self, webhook: &Webhook) -> bool {
+        // A declined attempt leaves the PaymentIntent open; a cancellation
+        // is final already.
+        webhook.kind != "payment_intent.canceled"
     }
 
     fn webhook(&self, headers: &HeaderMap, body: &[u8], now_ms: u64) -> Result<Webhook, WebhookError> {

@@ -121,6 +121,53 @@ pub enum Command {
         /// The player asking (must be the withdrawal's).
         player: PlayerId,
     },
+    /// A provider's settlement file compared with the ledger: the
+    /// differences it showed, for operators to resolve. It changes no
+    /// money (nothing is ever corrected automatically); the ledger checks
+    /// its shape and keeps nothing: the queue is the read model's.
+    ReconciliationImport {
+        /// The provider whose file it is.
+        provider: ExtId,
+        /// The file's name: a digest of its bytes, so importing the same
+        /// file again is the same request.
+        file: ExtId,
+        /// Rows that matched the ledger.
+        matched: u32,
+        /// The differences, at most [`RECONCILIATION_ITEMS_MAX`].
+        items: Vec<ReconciliationItem>,
+    },
+    /// An operator resolves one difference of an imported file, with why.
+    /// The read side checks that the difference exists and is open.
+    ReconciliationResolve {
+        /// The provider whose file it is.
+        provider: ExtId,
+        /// The file (its digest).
+        file: ExtId,
+        /// The provider's reference of the difference.
+        reference: ExtId,
+        /// Why it is resolved (what was done outside the ledger, or why
+        /// nothing needs doing).
+        reason: Reason,
+        /// Who.
+        operator: OperatorId,
+    },
+    /// An operator sets the rate of `base` in `quote` from a moment on
+    /// (journaled history; a later setting for the same moment wins). The
+    /// ledger checks it and keeps nothing: the read side converts with it
+    /// (reporting, cross-currency AML thresholds).
+    SetFxRate {
+        /// The currency priced.
+        base: Currency,
+        /// The currency it is priced in.
+        quote: Currency,
+        /// Units of `quote` per unit of `base`, times [`FX_RATE_SCALE`];
+        /// positive.
+        rate_scaled: i64,
+        /// From when it is in force, ms since the epoch.
+        effective_at_ms: u64,
+        /// Who.
+        operator: OperatorId,
+    },
     /// A manual correction of a cash balance, with who and why.
     Adjust {
         /// The player.
@@ -134,6 +181,43 @@ pub enum Command {
         /// Who.
         operator: OperatorId,
     },
+}
+
+/// The scale of an FX rate: eight decimal places.
+pub const FX_RATE_SCALE: i64 = 100_000_000;
+
+/// Most differences one settlement file may carry.
+pub const RECONCILIATION_ITEMS_MAX: usize = 10_000;
+
+/// How a settlement file's row and the ledger's payment differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReconciliationGap {
+    /// The file names a payment the ledger has not settled under this
+    /// provider's reference.
+    MissingInLedger,
+    /// The ledger settled a payment the file does not name.
+    MissingInFile,
+    /// Both name it, with different amounts.
+    AmountMismatch,
+    /// Both name it, in different currencies.
+    CurrencyMismatch,
+}
+
+/// One difference between a settlement file and the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReconciliationItem {
+    /// The provider's reference of the payment.
+    pub reference: ExtId,
+    /// How they differ.
+    pub gap: ReconciliationGap,
+    /// The file's currency (the ledger's, if the file lacks the row).
+    pub file_currency: Currency,
+    /// The file's amount, not negative (zero if the file lacks the row).
+    pub file_amount: Amount,
+    /// The ledger's currency (the file's, if the ledger lacks the payment).
+    pub ledger_currency: Currency,
+    /// The ledger's amount, not negative (zero if it lacks the payment).
+    pub ledger_amount: Amount,
 }
 
 impl Command {
@@ -154,7 +238,10 @@ impl Command {
             | Command::DepositChargeback { .. }
             | Command::PaymentReference { .. }
             | Command::WithdrawalFirstApproval { .. }
-            | Command::WithdrawalApproveSecond { .. } => None,
+            | Command::WithdrawalApproveSecond { .. }
+            | Command::ReconciliationImport { .. }
+            | Command::ReconciliationResolve { .. }
+            | Command::SetFxRate { .. } => None,
         }
     }
 
@@ -175,6 +262,9 @@ impl Command {
             Command::WithdrawalFirstApproval { .. } => "withdrawal_first_approval",
             Command::WithdrawalApproveSecond { .. } => "withdrawal_approve_second",
             Command::WithdrawalReverse { .. } => "withdrawal_reverse",
+            Command::ReconciliationImport { .. } => "reconciliation_import",
+            Command::ReconciliationResolve { .. } => "reconciliation_resolve",
+            Command::SetFxRate { .. } => "set_fx_rate",
             Command::Adjust { .. } => "adjust",
         }
     }

@@ -7,7 +7,7 @@
 
 mod command;
 
-pub use self::command::Command;
+pub use self::command::{Command, FX_RATE_SCALE, RECONCILIATION_ITEMS_MAX, ReconciliationGap, ReconciliationItem};
 
 use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
@@ -17,6 +17,23 @@ use crate::command::{LimitMetric, TxRef};
 use crate::ids::PlayerId;
 use crate::money::{Amount, Currency};
 use crate::outcome::{Capacity, Outcome, PaymentState, Rejection};
+
+/// A settlement file's differences: bounded, amounts not negative. Nothing
+/// is kept and no money moves.
+fn reconciliation_import(items: &[ReconciliationItem]) -> Applied {
+    if items.len() > RECONCILIATION_ITEMS_MAX {
+        return rejected(Rejection::ReconciliationTooLarge {
+            max: RECONCILIATION_ITEMS_MAX as u32,
+        });
+    }
+    if items
+        .iter()
+        .any(|i| i.file_amount.is_negative() || i.ledger_amount.is_negative())
+    {
+        return rejected(Rejection::InvalidAmount);
+    }
+    (Outcome::Accepted, Detail::Plain)
+}
 
 /// Deposits and withdrawals not yet final.
 #[derive(Clone, Debug, Default)]
@@ -71,6 +88,20 @@ impl Ledger {
                 amount,
                 ..
             } => self.adjust(ctx, *player, *currency, *amount),
+            Command::ReconciliationImport { items, .. } => reconciliation_import(items),
+            // The read side checks the difference exists; nothing here moves.
+            Command::ReconciliationResolve { .. } => (Outcome::Accepted, Detail::Plain),
+            Command::SetFxRate {
+                base,
+                quote,
+                rate_scaled,
+                ..
+            } => {
+                if base == quote || *rate_scaled <= 0 {
+                    return rejected(Rejection::InvalidFxRate);
+                }
+                (Outcome::Accepted, Detail::Plain)
+            }
         }
     }
 
