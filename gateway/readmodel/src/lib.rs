@@ -43,9 +43,9 @@
 pub mod audit;
 pub mod cashier;
 pub mod credentials;
-pub mod fx;
 #[cfg(test)]
 mod credentials_tests;
+pub mod fx;
 pub mod history;
 pub mod kyc;
 pub mod logins;
