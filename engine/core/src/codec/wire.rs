@@ -25,13 +25,10 @@ use crate::outcome::{
     PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51; outcomes 15, 16;
-// rejections 37–39.
-// Commands 64–67 were assigned to work landing beside the back office's 68.
-// The jackpots were assigned commands 69–72 (they use 69 and 70; 71 and 72
-// are unused and reserved), outcomes 19–20 and rejections 56–58; the
-// reconciliation and FX commands 73–76 (75 used; 76 reserved), rejections
-// 59–61 (61 reserved); the sealed credential 77.
+// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76;
+// outcomes 15, 16; rejections 37–39. (Tags handed to work done side by
+// side and left unused: the jackpots 69–72, reconciliation and FX 73–76,
+// the sealed credential 77.)
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 78;
 /// The next free [`Outcome`] tag.
