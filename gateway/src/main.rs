@@ -141,13 +141,19 @@ fn system_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn gamstop_sandbox(args: GamstopSandboxArgs) -> Result<()> {
+/// Runs a sandbox subcommand's body: logs at info level on a fresh
+/// multi-threaded runtime, until the body (serving until a signal) returns.
+fn run_sandbox(body: impl std::future::Future<Output = Result<()>>) -> Result<()> {
     tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+        .context("starting the async runtime")?
+        .block_on(body)
+}
+
+fn gamstop_sandbox(args: GamstopSandboxArgs) -> Result<()> {
+    run_sandbox(async {
         let config = pam::exclusion::sandbox::SandboxConfig {
             api_key: args.api_key,
             requests_per_second_max: args.requests_per_second_max,
@@ -167,12 +173,7 @@ fn gamstop_sandbox(args: GamstopSandboxArgs) -> Result<()> {
 }
 
 fn kyc_sandbox(args: KycSandboxArgs) -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+    run_sandbox(async {
         let config = pam::kyc::sandbox::SandboxConfig {
             app_token: args.app_token,
             secret_key: args.secret_key,
@@ -193,12 +194,7 @@ fn kyc_sandbox(args: KycSandboxArgs) -> Result<()> {
 }
 
 fn stripe_sandbox(args: StripeSandboxArgs) -> Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+    run_sandbox(async {
         let config = payments::sandbox::SandboxConfig {
             secret_key: args.secret_key,
             webhook_secret: args.webhook_secret,
@@ -220,12 +216,7 @@ fn stripe_sandbox(args: StripeSandboxArgs) -> Result<()> {
 
 fn nowpayments_sandbox(args: NowPaymentsSandboxArgs) -> Result<()> {
     use payments::sandbox_nowpayments::{NowPaymentsSandbox, NowPaymentsSandboxConfig};
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::new("info")).init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+    run_sandbox(async {
         let config = NowPaymentsSandboxConfig {
             api_key: args.api_key,
             ipn_secret: args.ipn_secret,
