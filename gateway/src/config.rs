@@ -219,6 +219,9 @@ pub struct ClusterConfig {
     /// Longest a batch may wait for a majority before the leader gives up
     /// on it (fail-stop, outcome in doubt) [default: 4000].
     pub commit_timeout_ms: u64,
+    /// This node joins a running group (it waits to be added) rather than
+    /// initializing a new one [default: false].
+    pub join: bool,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -266,6 +269,7 @@ pub struct ClusterFile {
     pub election_timeout_min_ms: Option<u64>,
     pub election_timeout_max_ms: Option<u64>,
     pub commit_timeout_ms: Option<u64>,
+    pub join: Option<bool>,
 }
 
 /// Shortest cluster secret accepted.
@@ -290,11 +294,24 @@ fn resolve_cluster(args: &ServeArgs, file: ClusterFile) -> Result<Option<Cluster
             "the cluster peers must name this node (id=raft_addr=api_url)",
         ));
     }
+    let join = args.cluster_join.or(file.join).unwrap_or(false);
     let mut ids: Vec<u64> = peers.iter().map(|peer| peer.id).collect();
     ids.sort_unstable();
     ids.dedup();
-    if ids.len() != peers.len() || !matches!(peers.len(), 1 | 3 | 5) {
-        return Err(ConfigError::Invalid("a cluster has 1, 3 or 5 peers with distinct ids"));
+    if ids.len() != peers.len() {
+        return Err(ConfigError::Invalid("the cluster peers need distinct ids"));
+    }
+    // A new group starts with an odd number of voters; a joining node lists
+    // the members it knows and itself, whatever their number.
+    if !join && !matches!(peers.len(), 1 | 3 | 5) {
+        return Err(ConfigError::Invalid(
+            "a new cluster has 1, 3 or 5 peers (or this node joins one: cluster join)",
+        ));
+    }
+    if join && peers.len() < 2 {
+        return Err(ConfigError::Invalid(
+            "a joining node lists at least one member of the group besides itself",
+        ));
     }
     let secret = match (
         args.cluster_secret.clone().or(file.secret),
@@ -334,6 +351,7 @@ fn resolve_cluster(args: &ServeArgs, file: ClusterFile) -> Result<Option<Cluster
             .or(file.election_timeout_max_ms)
             .unwrap_or(2_000),
         commit_timeout_ms: file.commit_timeout_ms.unwrap_or(4_000),
+        join,
     };
     if config.name.is_empty()
         || config.heartbeat_ms == 0
@@ -808,6 +826,10 @@ pub struct ServeArgs {
     /// Longest election timeout, ms; also the leader's lease [default: 2000].
     #[arg(long, env = "CROUPIER_CLUSTER_ELECTION_TIMEOUT_MAX_MS")]
     pub cluster_election_timeout_max_ms: Option<u64>,
+    /// Join a running group: wait to be added (`croupier-admin cluster add`)
+    /// instead of initializing a new group with the peers.
+    #[arg(long, env = "CROUPIER_CLUSTER_JOIN", num_args = 0..=1, default_missing_value = "true")]
+    pub cluster_join: Option<bool>,
 }
 
 /// Why the configuration could not be resolved.
@@ -1038,6 +1060,32 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_group_has_an_odd_size_and_a_joining_node_any_size() {
+        let file = |peers: &str, join: bool| -> FileConfig {
+            let text = format!(
+                "[cluster]\nnode_id = 4\nraft_listen = \"127.0.0.1:7404\"\nsecret = \"0123456789abcdef0123\"\njoin = {join}\npeers = [{peers}]"
+            );
+            toml::from_str(&text).unwrap()
+        };
+        let four = (1..=4)
+            .map(|id| format!("\"{id}=127.0.0.1:740{id}=http://127.0.0.1:808{id}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let refused = resolve(&ServeArgs::default(), file(&four, false)).unwrap_err();
+        assert!(refused.to_string().contains("1, 3 or 5"), "{refused}");
+        let joining = resolve(&ServeArgs::default(), file(&four, true)).unwrap();
+        let cluster = joining.cluster.unwrap();
+        assert!(cluster.join);
+        assert_eq!(cluster.peers.len(), 4);
+        let alone = "\"4=127.0.0.1:7404=http://127.0.0.1:8084\"";
+        let refused = resolve(&ServeArgs::default(), file(alone, true)).unwrap_err();
+        assert!(refused.to_string().contains("at least one member"), "{refused}");
+        let twice = "\"4=127.0.0.1:7404=http://127.0.0.1:8084\", \"4=127.0.0.1:7405=http://127.0.0.1:8085\"";
+        let refused = resolve(&ServeArgs::default(), file(twice, true)).unwrap_err();
+        assert!(refused.to_string().contains("distinct ids"), "{refused}");
+    }
 
     #[test]
     fn flags_beat_the_file_which_beats_the_defaults() {

@@ -56,10 +56,12 @@ struct Ops;
         crate::cluster::routes::MemberReply,
         crate::cluster::routes::TransferRequest,
         crate::cluster::routes::TransferReply,
+        crate::cluster::routes::AddMemberRequest,
+        crate::cluster::routes::MembershipReply,
         edge::error::NotLeaderBody,
         edge::error::NotLeaderDetail
     )),
-    tags((name = "cluster", description = "The replication group: status and leadership transfer (admins). A follower answers writes with 503 not_leader, the leader's API URL in error.leader and in x-croupier-leader."))
+    tags((name = "cluster", description = "The replication group: status, leadership transfer, adding and removing members (admins). A follower answers writes with 503 not_leader, the leader's API URL in error.leader and in x-croupier-leader."))
 )]
 struct Cluster;
 

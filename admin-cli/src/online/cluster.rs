@@ -1,6 +1,7 @@
 //! `croupier-admin cluster`: the replication group as the logged-in server
-//! sees it (members, roles, term, commit and applied positions, lag), and a
-//! leadership transfer for maintenance (admins).
+//! sees it (members, roles, term, commit and applied positions, lag), a
+//! leadership transfer for maintenance, and adding and removing members
+//! (admins; asked of the leader).
 
 use clap::Subcommand;
 use reqwest::Method;
@@ -18,6 +19,21 @@ pub enum Command {
     TransferLeader {
         /// The member's node id.
         to: u64,
+    },
+    /// Add node <ID> (started with `--cluster-join`): it receives the log as a
+    /// learner, then gets a vote. Waits until it votes (up to a minute).
+    Add {
+        /// The new member's node id.
+        id: u64,
+        /// Its raft listener, host:port.
+        raft_addr: String,
+        /// Its API's base URL (http(s)://…).
+        api_url: String,
+    },
+    /// Remove member <ID> from the group (the leader itself included: it steps down).
+    Remove {
+        /// The member's node id.
+        id: u64,
     },
 }
 
@@ -76,6 +92,23 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             );
             output.done(&value, &message);
         }
+        Command::Add { id, raft_addr, api_url } => {
+            let body = json!({"id": id, "raft_addr": raft_addr, "api_url": api_url});
+            let value = client.send_json(Method::POST, "/operator/v1/cluster/members", Some(&body))?;
+            let message = format!("node {id} added; the voters are now {}", voters(&value));
+            output.done(&value, &message);
+        }
+        Command::Remove { id } => {
+            let path = format!("/operator/v1/cluster/members/{id}");
+            let value = client.send_json(Method::DELETE, &path, None)?;
+            let message = format!("node {id} removed; the voters are now {}", voters(&value));
+            output.done(&value, &message);
+        }
     }
     Ok(())
+}
+
+fn voters(value: &serde_json::Value) -> String {
+    let ids: Vec<String> = value["voters"].as_array().into_iter().flatten().map(text).collect();
+    ids.join(", ")
 }

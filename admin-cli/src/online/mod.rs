@@ -121,7 +121,7 @@ pub enum Command {
     /// Jackpot pools: list, show, create, award.
     #[command(subcommand)]
     Jackpots(jackpots::Command),
-    /// The replication group: status, transfer-leader.
+    /// The replication group: status, transfer-leader, add, remove.
     #[command(subcommand)]
     Cluster(cluster::Command),
 }

@@ -39,6 +39,38 @@ pub use state_machine::{
     Applied, ApplyError, ApplyObserver, LedgerStateMachine, Progress, SnapshotBuilder, SnapshotBytes,
 };
 
+/// A member's address as the group's membership stores it (openraft's
+/// `BasicNode::addr`): its raft address, then optionally a space and its
+/// API URL, so every member can name any other's API (a leader added at run
+/// time included) without each node's configuration listing it. Text stored
+/// by an earlier release (the raft address alone) reads as having no URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberAddress {
+    /// Where its peers send RPCs (`host:port`).
+    pub raft_addr: String,
+    /// Its operator and wallet API, if known.
+    pub api_url: Option<String>,
+}
+
+impl MemberAddress {
+    /// Reads the stored text.
+    pub fn parse(text: &str) -> MemberAddress {
+        let mut parts = text.split_whitespace();
+        MemberAddress {
+            raft_addr: parts.next().unwrap_or_default().to_owned(),
+            api_url: parts.next().map(str::to_owned),
+        }
+    }
+
+    /// The text to store.
+    pub fn to_text(&self) -> String {
+        match &self.api_url {
+            Some(url) => format!("{} {url}", self.raft_addr),
+            None => self.raft_addr.clone(),
+        }
+    }
+}
+
 /// The directory inside the data directory that holds what the journal
 /// cannot: `control.log`, `vote`, `committed`, `snapshot`.
 pub const RAFT_DIR_NAME: &str = "raft";
@@ -115,3 +147,21 @@ pub type SnapshotMeta = openraft::SnapshotMeta<LeaderId, u64, openraft::BasicNod
 pub type Snapshot = openraft::Snapshot<LeaderId, u64, openraft::BasicNode, SnapshotBytes>;
 /// A Raft node over this crate's storage.
 pub type Raft = openraft::Raft<TypeConfig, LedgerStateMachine>;
+
+#[cfg(test)]
+mod tests {
+    use super::MemberAddress;
+
+    #[test]
+    fn a_member_address_reads_back_and_an_earlier_release_text_has_no_url() {
+        let address = MemberAddress {
+            raft_addr: "10.0.0.4:7401".into(),
+            api_url: Some("https://n4.example:8443".into()),
+        };
+        assert_eq!(MemberAddress::parse(&address.to_text()), address);
+        let earlier = MemberAddress::parse("10.0.0.1:7401");
+        assert_eq!(earlier.raft_addr, "10.0.0.1:7401");
+        assert_eq!(earlier.api_url, None);
+        assert_eq!(earlier.to_text(), "10.0.0.1:7401");
+    }
+}

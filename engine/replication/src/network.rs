@@ -204,7 +204,7 @@ impl<T: Transport> RaftNetworkFactory<TypeConfig> for Network<T> {
         Connection {
             transport: self.transport.clone(),
             target,
-            addr: node.addr.clone(),
+            addr: crate::MemberAddress::parse(&node.addr).raft_addr,
         }
     }
 }

@@ -6,7 +6,9 @@
 //!
 //! Every member of a new group initializes it with the same member list (the
 //! first log entry is then identical everywhere), so no node is special at
-//! the first start.
+//! the first start. A node started to join a running group never
+//! initializes: it waits for the leader to add it ([`Node::add_member`]),
+//! first as a learner that receives the log, then as a voter.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -30,8 +32,12 @@ pub struct NodeSettings {
     pub id: u64,
     /// The group's name: a node of another group is refused.
     pub cluster_name: String,
-    /// Every voter's id and raft address (this node's included).
+    /// Every voter's id and address (this node's included), as
+    /// [`MemberAddress`](crate::MemberAddress) text.
     pub members: BTreeMap<u64, String>,
+    /// This node joins a running group (it waits to be added) rather than
+    /// initializing a new one with `members`.
+    pub join: bool,
     /// How often the leader sends heartbeats.
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time in this range
@@ -58,6 +64,46 @@ pub enum NodeError {
 
 fn raft_error(error: impl std::fmt::Display) -> NodeError {
     NodeError::Raft(error.to_string())
+}
+
+/// Why a change of the group's members was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    /// This node does not lead: the leader it knows, if any.
+    #[error("not the leader (the leader is {leader:?})")]
+    NotLeader {
+        /// The leader's id.
+        leader: Option<u64>,
+    },
+    /// The change makes no sense for the group as it is (an unknown
+    /// member, the last voter, a change already under way).
+    #[error("{0}")]
+    Refused(String),
+    /// The new member did not catch up within the time allowed; it stays a
+    /// learner (receiving the log, without a vote) until added again or removed.
+    #[error("node {id} did not catch up with the log within {within:?}; it stays a learner")]
+    Timeout {
+        /// The member.
+        id: u64,
+        /// The time allowed.
+        within: Duration,
+    },
+    /// Raft failed.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+fn membership_error(
+    error: openraft::errors::RaftError<crate::TypeConfig, openraft::errors::ClientWriteError<crate::TypeConfig>>,
+) -> MembershipError {
+    use openraft::errors::{ClientWriteError, RaftError};
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => MembershipError::NotLeader {
+            leader: forward.leader_id,
+        },
+        RaftError::APIError(other) => MembershipError::Refused(other.to_string()),
+        RaftError::Fatal(fatal) => MembershipError::Raft(fatal.to_string()),
+    }
 }
 
 /// Why a write was not committed.
@@ -112,6 +158,10 @@ pub struct MemberStatus {
     pub id: u64,
     /// Its raft address.
     pub raft_addr: String,
+    /// Its API URL, if the membership records it.
+    pub api_url: Option<String>,
+    /// It votes (a learner does not: it receives the log while it catches up).
+    pub voter: bool,
     /// The last log index known to be on it (the leader knows; others: none).
     pub matched_index: Option<u64>,
     /// Log entries it lacks of the leader's log (the leader knows).
@@ -217,7 +267,7 @@ impl Node {
         let raft = Raft::new(settings.id, config, Network::new(transport), store, machine)
             .await
             .map_err(raft_error)?;
-        if !raft.is_initialized().await.map_err(raft_error)? {
+        if !settings.join && !raft.is_initialized().await.map_err(raft_error)? {
             let members: BTreeMap<u64, BasicNode> = settings
                 .members
                 .iter()
@@ -286,10 +336,12 @@ impl Node {
             ServerState::Shutdown => Role::Shutdown,
         };
         let last_log_index = metrics.last_log_index;
+        let voters: BTreeSet<u64> = metrics.membership_config.voter_ids().collect();
         let members = metrics
             .membership_config
             .nodes()
             .map(|(&id, node)| {
+                let address = crate::MemberAddress::parse(&node.addr);
                 let matched_index = metrics
                     .replication
                     .as_ref()
@@ -308,7 +360,9 @@ impl Node {
                     .map(|matched| self.gauge.behind(matched.as_ref().map(|log_id| log_id.index)));
                 MemberStatus {
                     id,
-                    raft_addr: node.addr.clone(),
+                    raft_addr: address.raft_addr,
+                    api_url: address.api_url,
+                    voter: voters.contains(&id),
                     matched_index,
                     lag_entries,
                     lag_bytes: behind.map(|behind| behind.bytes),
@@ -336,14 +390,81 @@ impl Node {
         }
     }
 
-    /// The raft address of member `id`.
-    pub fn member_addr(&self, id: u64) -> Option<String> {
+    /// The address of member `id` (a learner's included).
+    pub fn member_address(&self, id: u64) -> Option<crate::MemberAddress> {
         let metrics = self.raft.metrics().borrow_watched().clone();
         metrics
             .membership_config
             .nodes()
             .find(|(member, _)| **member == id)
-            .map(|(_, node)| node.addr.clone())
+            .map(|(_, node)| crate::MemberAddress::parse(&node.addr))
+    }
+
+    /// Adds member `id` at `address` (asked of the leader): first as a
+    /// learner, waiting at most `within` for it to receive the log, then as
+    /// a voter (a joint-consensus change openraft commits through the old
+    /// and the new majority). Adding a voter again changes nothing.
+    pub async fn add_member(
+        &self,
+        id: u64,
+        address: &crate::MemberAddress,
+        within: Duration,
+    ) -> Result<(), MembershipError> {
+        if self.member_ids().contains(&id) {
+            return Ok(());
+        }
+        let node = BasicNode {
+            addr: address.to_text(),
+        };
+        match tokio::time::timeout(within, self.raft.add_learner(id, node, true)).await {
+            Err(_) => return Err(MembershipError::Timeout { id, within }),
+            Ok(added) => added.map_err(membership_error)?,
+        };
+        let voters = BTreeSet::from([id]);
+        self.raft
+            .change_membership(openraft::ChangeMembers::AddVoterIds(voters), false)
+            .await
+            .map_err(membership_error)?;
+        Ok(())
+    }
+
+    /// Removes member `id` (a voter or a learner) from the group (asked of
+    /// the leader); the leader itself may be removed, and then steps down
+    /// once the change is committed. The last voter cannot be.
+    pub async fn remove_member(&self, id: u64) -> Result<(), MembershipError> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let voters: BTreeSet<u64> = metrics.membership_config.voter_ids().collect();
+        let known = metrics.membership_config.nodes().any(|(member, _)| *member == id);
+        if !known {
+            return Err(MembershipError::Refused(format!(
+                "node {id} is not a member of the group"
+            )));
+        }
+        if voters.contains(&id) && voters.len() == 1 {
+            return Err(MembershipError::Refused(format!("node {id} is the group's last voter")));
+        }
+        let change = if voters.contains(&id) {
+            openraft::ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+        } else {
+            openraft::ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+        };
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map_err(membership_error)?;
+        Ok(())
+    }
+
+    /// Every node of the membership, learners included: who may call this
+    /// node's raft listener.
+    pub fn known_node_ids(&self) -> BTreeSet<u64> {
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .nodes()
+            .map(|(&id, _)| id)
+            .collect()
     }
 
     /// Waits until this node leads in a term with its lease (a quorum

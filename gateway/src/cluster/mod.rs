@@ -60,6 +60,17 @@ pub struct ClusterHandle {
     pub raft_addr: SocketAddr,
 }
 
+impl ClusterHandle {
+    /// The API URL of member `id`: as the group's membership records it
+    /// (members added at run time included), else as the configuration does.
+    pub fn api_url(&self, id: u64) -> Option<String> {
+        self.node
+            .member_address(id)
+            .and_then(|address| address.api_url)
+            .or_else(|| self.config.api_url(id).map(str::to_owned))
+    }
+}
+
 /// Tells the read models, the access view and the durable sequence number
 /// of every batch the group committed and this node applied.
 struct Follower {
@@ -198,8 +209,15 @@ pub async fn start(
         members: cluster
             .peers
             .iter()
-            .map(|peer| (peer.id, peer.raft_addr.clone()))
+            .map(|peer| {
+                let address = replication::MemberAddress {
+                    raft_addr: peer.raft_addr.clone(),
+                    api_url: Some(peer.api_url.clone()),
+                };
+                (peer.id, address.to_text())
+            })
             .collect(),
+        join: cluster.join,
         heartbeat_ms: cluster.heartbeat_ms,
         election_timeout_ms: (cluster.election_timeout_min_ms, cluster.election_timeout_max_ms),
     };
@@ -308,7 +326,7 @@ impl Supervisor {
 
 /// The leader's API URL as this node knows it.
 fn leader_url(handle: &ClusterHandle, leader: Option<u64>) -> Option<String> {
-    leader.and_then(|id| handle.config.api_url(id)).map(str::to_owned)
+    leader.and_then(|id| handle.api_url(id))
 }
 
 /// The sequencer this node runs while it leads, and the term it leads in.

@@ -1,11 +1,15 @@
 //! The replication group's operator routes: `GET /operator/v1/cluster`
-//! (members, roles, term, commit and applied positions, lag) and
-//! `POST /operator/v1/cluster/transfer-leader`; and its Prometheus lines.
+//! (members, roles, term, commit and applied positions, lag),
+//! `POST /operator/v1/cluster/transfer-leader`, and adding and removing
+//! members (`POST /operator/v1/cluster/members`,
+//! `DELETE /operator/v1/cluster/members/{id}`); and its Prometheus lines.
 //! On a single node they answer 409 `not_clustered`.
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use edge::AppState;
@@ -14,7 +18,8 @@ use edge::error::{ApiError, ErrorBody, json_response, to_json};
 use edge::openapi::{BodyErrors, RoleErrors};
 use edge::route::{Access, Route, route};
 use engine::Role;
-use replication::node::{MemberStatus, Role as NodeRole};
+use replication::MemberAddress;
+use replication::node::{MemberStatus, MembershipError, Role as NodeRole};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -27,6 +32,8 @@ pub fn routes() -> Vec<Route> {
     vec![
         route::<__path_cluster_status, _>(Access::Operator(ADMIN), cluster_status),
         route::<__path_transfer_leader, _>(Access::Operator(ADMIN), transfer_leader),
+        route::<__path_add_member, _>(Access::Operator(ADMIN), add_member),
+        route::<__path_remove_member, _>(Access::Operator(ADMIN), remove_member),
     ]
 }
 
@@ -70,7 +77,8 @@ pub struct MemberReply {
     pub raft_addr: String,
     /// Its API URL.
     pub api_url: Option<String>,
-    /// Leader, or follower as far as the answering node knows.
+    /// Leader, follower (a voter) or learner (receiving the log while it
+    /// catches up, without a vote), as far as the answering node knows.
     pub role: &'static str,
     /// The last log index known on it (the leader knows).
     pub matched_index: Option<u64>,
@@ -98,7 +106,7 @@ fn clustered(state: &AppState) -> Result<ClusterHandle, ApiError> {
 /// The status of `handle`'s node.
 pub fn status(handle: &ClusterHandle) -> ClusterStatus {
     let status = handle.node.status();
-    let api_url = |id: u64| handle.config.api_url(id).map(str::to_owned);
+    let api_url = |id: u64| handle.api_url(id);
     ClusterStatus {
         cluster: handle.config.name.clone(),
         node_id: status.id,
@@ -118,10 +126,14 @@ pub fn status(handle: &ClusterHandle) -> ClusterStatus {
             .map(|member| MemberReply {
                 role: if Some(member.id) == status.leader {
                     NodeRole::Leader.name()
-                } else {
+                } else if member.voter {
                     NodeRole::Follower.name()
+                } else {
+                    NodeRole::Learner.name()
                 },
-                api_url: api_url(member.id),
+                api_url: member
+                    .api_url
+                    .or_else(|| handle.config.api_url(member.id).map(str::to_owned)),
                 id: member.id,
                 raft_addr: member.raft_addr,
                 matched_index: member.matched_index,
@@ -175,10 +187,7 @@ pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): Json
     let request: TransferRequest = decode(&body)?;
     let status = handle.node.status();
     if status.role != NodeRole::Leader || status.leader != Some(status.id) {
-        let leader = status
-            .leader
-            .and_then(|id| handle.config.api_url(id))
-            .map(str::to_owned);
+        let leader = status.leader.and_then(|id| handle.api_url(id));
         return Err(ApiError::not_leader(leader, state.config.retry_after_s));
     }
     if request.to == status.id || !status.members.iter().any(|member| member.id == request.to) {
@@ -200,6 +209,123 @@ pub async fn transfer_leader(State(state): State<AppState>, JsonBody(body): Json
             to: request.to,
         }),
     ))
+}
+
+/// Longest `add` waits for the new member to receive the log before it
+/// gives it a vote.
+const CATCH_UP_WITHIN: Duration = Duration::from_secs(60);
+
+/// A member to add.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// Its node id (not a member's).
+    pub id: u64,
+    /// Where its raft listener is (`host:port`).
+    pub raft_addr: String,
+    /// Its API's base URL, given to clients when it leads.
+    pub api_url: String,
+}
+
+/// A change of the group's members, made.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipReply {
+    /// The member added or removed.
+    pub id: u64,
+    /// The voters now.
+    pub voters: Vec<u64>,
+}
+
+/// The error for a membership change refused at `handle`'s node.
+fn membership_refusal(handle: &ClusterHandle, state: &AppState, error: MembershipError) -> ApiError {
+    match error {
+        MembershipError::NotLeader { leader } => {
+            ApiError::not_leader(leader.and_then(|id| handle.api_url(id)), state.config.retry_after_s)
+        }
+        MembershipError::Refused(why) => ApiError::new(StatusCode::CONFLICT, "membership_refused", why),
+        timeout @ MembershipError::Timeout { .. } => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "not_caught_up", timeout.to_string())
+        }
+        MembershipError::Raft(why) => ApiError::internal(why),
+    }
+}
+
+fn membership_reply(handle: &ClusterHandle, id: u64) -> Response {
+    let voters = handle.node.member_ids().into_iter().collect();
+    json_response(StatusCode::OK, to_json(&MembershipReply { id, voters }))
+}
+
+fn leader_only(handle: &ClusterHandle, state: &AppState) -> Result<(), ApiError> {
+    let status = handle.node.status();
+    if status.role != NodeRole::Leader || status.leader != Some(status.id) {
+        return Err(ApiError::not_leader(
+            status.leader.and_then(|id| handle.api_url(id)),
+            state.config.retry_after_s,
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a member (asked of the leader): the new node, started with
+/// `cluster join`, first receives the log as a learner, then gets a vote.
+/// Answers once it votes; adding a voter again changes nothing.
+#[utoipa::path(post, path = "/operator/v1/cluster/members", tag = "cluster", request_body = AddMemberRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = MembershipReply), BodyErrors, RoleErrors,
+        (status = 400, body = ErrorBody, description = "malformed_json, invalid_request (a raft address host:port and an http(s) API URL)"),
+        (status = 409, body = ErrorBody, description = "not_clustered, membership_refused (e.g. a change already under way)"),
+        (status = 503, body = ErrorBody, description = "not_leader: ask the leader (its API URL in x-croupier-leader)"),
+        (status = 504, body = ErrorBody, description = "not_caught_up: the node did not receive the log in time; it stays a learner")))]
+pub async fn add_member(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let handle = clustered(&state)?;
+    let request: AddMemberRequest = decode(&body)?;
+    let raft_addr = request.raft_addr.trim();
+    let api_url = request.api_url.trim().trim_end_matches('/');
+    if raft_addr.is_empty() || raft_addr.contains(char::is_whitespace) || !raft_addr.contains(':') {
+        return Err(ApiError::bad_request("invalid_request", "raft_addr is host:port"));
+    }
+    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) || api_url.contains(char::is_whitespace) {
+        return Err(ApiError::bad_request("invalid_request", "api_url is an http(s) URL"));
+    }
+    if request.id == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "a node id is a positive number",
+        ));
+    }
+    leader_only(&handle, &state)?;
+    let address = MemberAddress {
+        raft_addr: raft_addr.to_owned(),
+        api_url: Some(api_url.to_owned()),
+    };
+    tracing::info!(id = request.id, raft_addr, api_url, "adding a member");
+    handle
+        .node
+        .add_member(request.id, &address, CATCH_UP_WITHIN)
+        .await
+        .map_err(|error| membership_refusal(&handle, &state, error))?;
+    tracing::info!(id = request.id, "member added");
+    Ok(membership_reply(&handle, request.id))
+}
+
+/// Removes a member (asked of the leader). Removing the leader itself is
+/// allowed: it steps down once the change is committed.
+#[utoipa::path(delete, path = "/operator/v1/cluster/members/{id}", tag = "cluster",
+    params(("id" = u64, Path, description = "the member's node id")), security(("bearer" = [])),
+    responses((status = 200, body = MembershipReply), RoleErrors,
+        (status = 409, body = ErrorBody, description = "not_clustered, membership_refused (not a member, the last voter, a change under way)"),
+        (status = 503, body = ErrorBody, description = "not_leader: ask the leader (its API URL in x-croupier-leader)")))]
+pub async fn remove_member(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Response, ApiError> {
+    let handle = clustered(&state)?;
+    leader_only(&handle, &state)?;
+    tracing::info!(id, "removing a member");
+    handle
+        .node
+        .remove_member(id)
+        .await
+        .map_err(|error| membership_refusal(&handle, &state, error))?;
+    tracing::info!(id, "member removed");
+    Ok(membership_reply(&handle, id))
 }
 
 /// One per-member figure of [`MemberStatus`] (`None`: unknown here).
@@ -242,10 +368,6 @@ pub fn render_metrics(handle: &ClusterHandle) -> String {
         "croupier_cluster_applied_seq",
         "The last sequence number applied to this node's ledger.",
         status.applied_seq,
-    );
-    let _ = writeln!(
-        text,
-        "# HELP croupier_cluster_member_lag_entries Log entries a member lacks of the leader's log (on the leader).\n# TYPE croupier_cluster_member_lag_entries gauge"
     );
     let lags: [(&str, &str, MemberFigure); 3] = [
         (

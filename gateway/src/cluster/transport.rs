@@ -186,8 +186,10 @@ fn log_refused(why: &str, from: Option<&str>, cluster: Option<&str>) {
     }
 }
 
-/// Checks who sent a call; `Err` is the refusal to send back.
-fn authenticate(credentials: &Credentials, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+/// Checks who sent a call; `Err` is the refusal to send back. The sender
+/// must be a configured peer or a node of the group's current membership
+/// (one added at run time).
+fn authenticate(credentials: &Credentials, node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let cluster = header(headers, CLUSTER_HEADER);
     let from = header(headers, FROM_HEADER);
     let refuse = |status: StatusCode, code: &'static str, why: &str| {
@@ -202,7 +204,8 @@ fn authenticate(credentials: &Credentials, headers: &HeaderMap, body: &[u8]) -> 
         ));
     }
     let from = from.and_then(|id| id.parse::<u64>().ok());
-    let Some(from) = from.filter(|id| credentials.members.contains(id) && *id != credentials.node_id) else {
+    let member = |id: &u64| credentials.members.contains(id) || node.known_node_ids().contains(id);
+    let Some(from) = from.filter(|id| *id != credentials.node_id && member(id)) else {
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "not_a_member",
@@ -247,7 +250,7 @@ async fn receive(
     let Some(rpc) = Rpc::from_name(&rpc) else {
         return ApiError::not_found("not_found", "no such RPC").into_response();
     };
-    if let Err(refused) = authenticate(&receiver.credentials, &headers, &body) {
+    if let Err(refused) = authenticate(&receiver.credentials, &receiver.node, &headers, &body) {
         return refused.into_response();
     }
     match receiver.node.answer(rpc, &body).await {
