@@ -57,6 +57,8 @@ pub struct Running {
     first_token_path: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
+    /// Resolves if the group's member fails on its own (Raft's fatal error).
+    fatal: Option<oneshot::Receiver<String>>,
 }
 
 impl Running {
@@ -89,10 +91,27 @@ impl Running {
     }
 
     /// Runs until `signal` completes (then stops gracefully) or the server fails.
+    /// A member whose Raft fails stops too, with that error.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let fatal = self.fatal.take();
+        let failed = async move {
+            match fatal {
+                Some(fatal) => match fatal.await {
+                    Ok(why) => why,
+                    // The supervisor ended without a failure: only a stop does that.
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = signal => self.stop().await,
             result = &mut self.task => flatten(result),
+            why = failed => {
+                let stopped = self.stop().await;
+                tracing::error!(%why, ?stopped, "stopped: this member's Raft failed");
+                Err(ServeError::Cluster(format!("raft failed: {why}")))
+            }
         }
     }
 }
@@ -137,6 +156,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         stopper,
         cluster,
         first_token_path,
+        fatal,
     } = core;
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let projection = readmodel.clone();
@@ -199,6 +219,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         first_token_path,
         stop: Some(stop),
         task,
+        fatal,
     })
 }
 
@@ -210,6 +231,8 @@ struct Core {
     readmodel: ReadModel,
     durable: engine::durable::DurableSeq,
     vault: Arc<pam::Vault>,
+    /// A group's member: resolves if its Raft fails.
+    fatal: Option<oneshot::Receiver<String>>,
     stopper: Stopper,
     cluster: Option<crate::cluster::ClusterHandle>,
     /// Where the first operator's token is (on a group's member: once it
@@ -361,6 +384,7 @@ async fn start_single(
         readmodel,
         durable,
         vault,
+        fatal: None,
         stopper: Stopper::Single { sequencer, snapshotter },
         cluster: None,
         first_token_path,
@@ -382,7 +406,7 @@ async fn start_member(
     // no sweep of the vault's keys against a ledger not yet replayed.
     let vault = open_vault(config, None).await?;
     let engine = Engine::gated(started.gate.clone(), config.retry_after_s);
-    let supervisor = crate::cluster::Supervisor::spawn(
+    let mut supervisor = crate::cluster::Supervisor::spawn(
         started.raft_server,
         crate::cluster::Supervision {
             handle: started.handle.clone(),
@@ -399,12 +423,14 @@ async fn start_member(
             ship_jurisdiction_profiles: config.ship_jurisdiction_profiles,
         },
     );
+    let fatal = supervisor.take_fatal();
     Ok(Core {
         engine,
         view: started.view,
         readmodel: started.readmodel,
         durable: started.durable,
         vault,
+        fatal,
         stopper: Stopper::Member(supervisor),
         cluster: Some(started.handle),
         first_token_path: config.data_dir.join(tokens::FIRST_TOKEN_FILE),

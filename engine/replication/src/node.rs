@@ -553,6 +553,16 @@ impl Node {
             .collect()
     }
 
+    /// Why Raft stopped on its own (a storage error is fatal in openraft),
+    /// if it did: the node can no longer follow or lead, and its process
+    /// should exit so that it is restarted.
+    pub fn fatal(&self) -> Option<String> {
+        match &self.raft.metrics().borrow_watched().running_state {
+            Ok(()) => None,
+            Err(fatal) => Some(fatal.to_string()),
+        }
+    }
+
     /// Stops Raft.
     pub async fn shutdown(&self) -> io::Result<()> {
         self.raft.shutdown().await.map_err(io::Error::other)

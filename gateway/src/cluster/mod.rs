@@ -292,6 +292,8 @@ pub struct Supervision {
 /// The running supervisor, and the raft listener, until [`Supervisor::stop`].
 pub struct Supervisor {
     stop: watch::Sender<bool>,
+    /// Why Raft stopped on its own (taken by the server, which then exits).
+    fatal: Option<tokio::sync::oneshot::Receiver<String>>,
     task: JoinHandle<()>,
     raft_server: RaftServer,
     node: Node,
@@ -301,14 +303,23 @@ impl Supervisor {
     /// Starts supervising the node of `supervision`; stops `raft_server` with it.
     pub fn spawn(raft_server: RaftServer, supervision: Supervision) -> Supervisor {
         let (stop, stopped) = watch::channel(false);
+        let (fatal_sender, fatal) = tokio::sync::oneshot::channel();
         let node = supervision.handle.node.clone();
-        let task = tokio::spawn(supervise(supervision, stopped));
+        let task = tokio::spawn(supervise(supervision, stopped, fatal_sender));
         Supervisor {
             stop,
+            fatal: Some(fatal),
             task,
             raft_server,
             node,
         }
+    }
+
+    /// Resolves with the reason if Raft stops on its own (a fatal storage
+    /// error): the member is dead though its process lives, so the server
+    /// stops and exits non-zero for a service manager to restart it.
+    pub fn take_fatal(&mut self) -> Option<tokio::sync::oneshot::Receiver<String>> {
+        self.fatal.take()
     }
 
     /// Stops leading (the sequencer flushes what it holds through the
@@ -337,12 +348,24 @@ struct InOffice {
     failed: Arc<AtomicBool>,
 }
 
-async fn supervise(supervision: Supervision, mut stopped: watch::Receiver<bool>) {
+async fn supervise(
+    supervision: Supervision,
+    mut stopped: watch::Receiver<bool>,
+    fatal: tokio::sync::oneshot::Sender<String>,
+) {
     let handle = &supervision.handle;
     let me = handle.config.node_id;
     let mut leading: Option<InOffice> = None;
+    let mut fatal = Some(fatal);
     loop {
         if *stopped.borrow() {
+            break;
+        }
+        if let Some(why) = handle.node.fatal() {
+            tracing::error!(error = %why, "raft stopped on a fatal error: this member is out of the group until restarted");
+            if let Some(fatal) = fatal.take() {
+                let _ = fatal.send(why);
+            }
             break;
         }
         let status = handle.node.status();

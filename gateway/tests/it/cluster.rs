@@ -1004,3 +1004,63 @@ async fn a_member_is_added_while_writes_go_on_and_the_leader_is_removed() {
         "the journals differ"
     );
 }
+
+/// `chattr +i` on a directory (even root can then create no file in it),
+/// undone when dropped.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    /// `None` where the file system or the container does not allow it.
+    fn set(dir: &std::path::Path) -> Option<Immutable> {
+        let done = Command::new("chattr").arg("+i").arg(dir).stderr(Stdio::null()).status();
+        done.is_ok_and(|status| status.success())
+            .then(|| Immutable(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_raft_storage_fails_exits_and_rejoins_once_restarted() {
+    let mut group = Group::start().await;
+    let leader = group.leader(Duration::from_secs(10)).await.unwrap();
+    let mut base = group.member(leader).api();
+    let wallet = Wallet::set_up(&group, &base).await;
+    let mut acknowledged = BTreeMap::new();
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-before").await;
+    acknowledged.insert("t-before".to_owned(), reply);
+    group.converged().await;
+
+    // The follower's raft directory takes no new file: its next vote cannot
+    // be saved, a storage error openraft treats as fatal.
+    let follower = group.members.iter().map(|m| m.id).find(|&id| id != leader).unwrap();
+    let Some(frozen) = Immutable::set(&group.member(follower).dir.join("raft")) else {
+        eprintln!("chattr +i is not allowed here: the fault cannot be injected, skipped");
+        return;
+    };
+    group.kill(leader);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        let child = group.members[(follower - 1) as usize].child.as_mut().unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "node {follower} lives on with a failed Raft");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(frozen);
+    assert!(!exit.success(), "node {follower} exited with {exit}");
+    group.members[(follower - 1) as usize].child = None;
+
+    // Restarted, both come back; nothing acknowledged is lost.
+    group.spawn((follower - 1) as usize);
+    group.spawn((leader - 1) as usize);
+    let mut base = group.live().next().unwrap().api();
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-after").await;
+    acknowledged.insert("t-after".to_owned(), reply);
+    check_group(&group, &wallet, &acknowledged).await;
+}
