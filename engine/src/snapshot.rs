@@ -184,6 +184,11 @@ fn file_name(seq: u64) -> String {
     format!("{seq:020}.{EXTENSION}")
 }
 
+/// Where the snapshot of `seq` lives in a data directory.
+pub fn path_for(data_dir: &Path, seq: u64) -> PathBuf {
+    snapshot_dir(data_dir).join(file_name(seq))
+}
+
 /// The snapshots of a data directory, newest first, by their names.
 pub fn list(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotError> {
     let dir = snapshot_dir(data_dir);

@@ -222,6 +222,9 @@ pub struct ClusterConfig {
     /// This node joins a running group (it waits to be added) rather than
     /// initializing a new one [default: false].
     pub join: bool,
+    /// A snapshot every this many log entries (batches); the journal before
+    /// the log kept after it is retired to `archive/` [default: 10000; 0: never].
+    pub snapshot_every_entries: u64,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -270,6 +273,7 @@ pub struct ClusterFile {
     pub election_timeout_max_ms: Option<u64>,
     pub commit_timeout_ms: Option<u64>,
     pub join: Option<bool>,
+    pub snapshot_every_entries: Option<u64>,
 }
 
 /// Shortest cluster secret accepted.
@@ -352,6 +356,10 @@ fn resolve_cluster(args: &ServeArgs, file: ClusterFile) -> Result<Option<Cluster
             .unwrap_or(2_000),
         commit_timeout_ms: file.commit_timeout_ms.unwrap_or(4_000),
         join,
+        snapshot_every_entries: args
+            .cluster_snapshot_every_entries
+            .or(file.snapshot_every_entries)
+            .unwrap_or(10_000),
     };
     if config.name.is_empty()
         || config.heartbeat_ms == 0
@@ -830,6 +838,10 @@ pub struct ServeArgs {
     /// instead of initializing a new group with the peers.
     #[arg(long, env = "CROUPIER_CLUSTER_JOIN", num_args = 0..=1, default_missing_value = "true")]
     pub cluster_join: Option<bool>,
+    /// A Raft snapshot every this many log entries; the journal before the
+    /// log kept after it is retired to archive/ [default: 10000; 0: never].
+    #[arg(long, env = "CROUPIER_CLUSTER_SNAPSHOT_EVERY_ENTRIES")]
+    pub cluster_snapshot_every_entries: Option<u64>,
 }
 
 /// Why the configuration could not be resolved.

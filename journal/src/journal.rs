@@ -148,6 +148,8 @@ fn scan(dir: &Path, mut segments: Vec<SegmentFile>, from_seq: u64) -> Result<(Re
             last_hash: None,
         }
     };
+    // A re-based journal whose first segment was never made starts at its anchor.
+    let first_seq = if segment_count == 0 { start.next_seq } else { first_seq };
     let first_segment = segments.first().map(|first| first.path.clone());
     let mut walk = Walk::new(segments, start);
     let mut batches = 0;
@@ -232,7 +234,12 @@ impl Journal {
                 }
                 active
             }
-            None => segment::install(&dir, Preparer::now(&dir, config.segment_size_bytes)?, 1)?,
+            // A new journal, or one re-based whose first segment was never made.
+            None => segment::install(
+                &dir,
+                Preparer::now(&dir, config.segment_size_bytes)?,
+                recovered.last_seq + 1,
+            )?,
         };
         let flusher = match config.flush {
             FlushPolicy::Interval { ms } => Some(IntervalFlusher::spawn(active.file.clone(), active.path.clone(), ms)?),

@@ -158,7 +158,7 @@ fn parse_hash(hex: &str) -> Option<BatchHash> {
 }
 
 /// Writes the anchor atomically: temp file, fsync, rename, directory fsync.
-fn write_anchor(dir: &Path, anchor: Anchor) -> Result<(), JournalError> {
+pub(crate) fn write_anchor(dir: &Path, anchor: Anchor) -> Result<(), JournalError> {
     let temp = dir.join(format!("{ANCHOR_FILE_NAME}.tmp"));
     let path = dir.join(ANCHOR_FILE_NAME);
     let text = format!("first_seq={}\nprev_hash={}\n", anchor.first_seq, anchor.prev_hash);

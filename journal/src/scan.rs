@@ -53,7 +53,17 @@ impl Chain {
     /// were retired, continuing from the hash the `anchor` recorded. A first
     /// segment that is not the genesis and that no anchor covers means
     /// history is missing.
+    /// With no segment at all, an anchor says where the next begins (a
+    /// replica re-based past a snapshot, cut short before that segment).
     pub fn start(segments: &[SegmentFile], anchor: Option<Anchor>) -> Result<Chain, JournalError> {
+        if segments.is_empty()
+            && let Some(anchor) = anchor
+        {
+            return Ok(Chain {
+                next_seq: anchor.first_seq,
+                last_hash: Some(anchor.prev_hash),
+            });
+        }
         let Some(first) = segments.first().filter(|first| first.first_seq > 1) else {
             return Ok(Chain::GENESIS);
         };

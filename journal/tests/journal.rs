@@ -976,3 +976,71 @@ fn a_crash_after_any_step_of_truncate_after_leaves_a_valid_prefix_and_its_quaran
         }
     }
 }
+
+#[test]
+fn a_replica_rebased_past_a_snapshot_continues_the_leaders_chain_and_reopens() {
+    // The leader's journal, and a replica that holds only its first batches.
+    let (leader, batches) = new_journal(4096, &vec![3; 100]);
+    let (leader_journal, _) = Journal::open(leader.path(), config(4096)).unwrap();
+    let encoded: Vec<Vec<u8>> = batches
+        .iter()
+        .map(|b| leader_journal.batch_bytes(b.first_seq).unwrap().unwrap())
+        .collect();
+    drop(leader_journal);
+    let replica = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(replica.path(), config(4096)).unwrap();
+    for bytes in &encoded[..10] {
+        journal.append_encoded(bytes).unwrap();
+    }
+    journal.sync().unwrap();
+
+    // Backwards, or onto itself, is refused and changes nothing.
+    for at in [5, 31] {
+        assert!(matches!(
+            journal.rebase(at, BatchHash::GENESIS),
+            Err(JournalError::Refused(_))
+        ));
+    }
+    assert_eq!(journal.next_seq(), 31);
+
+    // A snapshot covers everything up to batch 60: the replica continues there.
+    let from = &batches[60];
+    journal.rebase(from.first_seq, from.prev_hash).unwrap();
+    assert_eq!(
+        (journal.next_seq(), journal.last_hash()),
+        (from.first_seq, from.prev_hash)
+    );
+    for bytes in &encoded[60..] {
+        journal.append_encoded(bytes).unwrap();
+    }
+    journal.sync().unwrap();
+    drop(journal);
+    assert_eq!(read_all(replica.path()), batches[60..].to_vec());
+    let report = verify(replica.path()).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.first_seq, report.last_seq), (from.first_seq, 300));
+    let quarantined = fs::read_dir(replica.path().join(journal::QUARANTINE_DIR_NAME))
+        .unwrap()
+        .count();
+    assert!(quarantined >= 1, "the superseded segments are kept in quarantine");
+    let (_, recovered) = Journal::open(replica.path(), config(4096)).unwrap();
+    assert_eq!((recovered.first_seq, recovered.last_seq), (from.first_seq, 300));
+
+    // A re-base cut short after its anchor and its moves, before the new
+    // segment: the journal opens at the anchor and takes the next batch.
+    let cut = tempfile::tempdir().unwrap();
+    fs::write(
+        cut.path().join(ANCHOR_FILE_NAME),
+        format!("first_seq={}\nprev_hash={}\n", from.first_seq, from.prev_hash),
+    )
+    .unwrap();
+    let (mut journal, recovered) = Journal::open(cut.path(), config(4096)).unwrap();
+    assert_eq!(
+        (recovered.first_seq, recovered.last_seq),
+        (from.first_seq, from.first_seq - 1)
+    );
+    journal.append_encoded(&encoded[60]).unwrap();
+    journal.sync().unwrap();
+    drop(journal);
+    assert_eq!(read_all(cut.path()), vec![batches[60].clone()]);
+}

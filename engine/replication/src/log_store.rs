@@ -16,9 +16,16 @@
 //! journal bytes of the same append, so no durable batch lacks its term. A
 //! truncation cuts the journal first (`Journal::truncate_after`, crash-safe
 //! on its own) and then rewrites `control.log` atomically; between the two a
-//! crash leaves a prefix of the old log. Purging is logical: the entries are
-//! forgotten and `control.log` starts after them, but the journal keeps its
-//! segments (retiring them behind a Raft snapshot is a later slice).
+//! crash leaves a prefix of the old log. Purging (openraft purges only
+//! entries a snapshot covers and no live follower still needs: one that
+//! lacks them is sent the snapshot) forgets the entries, rewrites
+//! `control.log` to start after them, then retires the journal segments
+//! that hold only their batches (to `archive/`, as a single node's
+//! snapshots do). A follower that installs a snapshot past the end of its
+//! journal re-bases the journal there (`Journal::rebase`) when the first
+//! batch after the snapshot arrives: the batches it held move to
+//! quarantine, and its journal continues the leader's chain from the
+//! snapshot's sequence number.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
@@ -499,6 +506,21 @@ impl LogStore {
             return Ok(());
         };
         let mut records = Vec::new();
+        // After a snapshot installed past the journal's end (everything
+        // purged), the first batch may start past it: the journal re-bases.
+        let rebase = match entries.iter().find_map(|entry| match &entry.payload {
+            EntryPayload::Normal(BatchBytes(bytes)) => Some((entry.log_id.index, bytes)),
+            _ => None,
+        }) {
+            Some((index, bytes)) if inner.index.slots.is_empty() && inner.index.purged.is_some() => {
+                let batch = decode_batch(bytes).map_err(|error| StoreError::BadBatch {
+                    index,
+                    reason: error.to_string(),
+                })?;
+                (batch.first_seq() > inner.journal.next_seq()).then(|| (batch.first_seq(), batch.prev_hash()))
+            }
+            _ => None,
+        };
         if inner.index.slots.is_empty() {
             if let Some(purged) = inner.index.purged.filter(|purged| first.log_id.index <= purged.index) {
                 return Err(StoreError::NotContiguous {
@@ -508,7 +530,7 @@ impl LogStore {
             }
             records.push(Control::Start {
                 index: first.log_id.index,
-                first_seq: inner.journal.next_seq(),
+                first_seq: rebase.map_or(inner.journal.next_seq(), |(first_seq, _)| first_seq),
             });
         }
         // Everything is checked before anything is written.
@@ -518,7 +540,7 @@ impl LogStore {
             inner.index.end()
         };
         let mut previous = inner.index.slots.back().map(Slot::leader);
-        let (mut next_seq, mut last_hash) = (inner.journal.next_seq(), inner.journal.last_hash());
+        let (mut next_seq, mut last_hash) = rebase.unwrap_or((inner.journal.next_seq(), inner.journal.last_hash()));
         let mut slots = Vec::with_capacity(entries.len());
         for (expected, entry) in (first_index..).zip(&entries) {
             let (index, leader) = (entry.log_id.index, entry.log_id.leader_id);
@@ -562,6 +584,15 @@ impl LogStore {
             };
             previous = Some(leader);
             slots.push(slot);
+        }
+        // The re-base first: a crash after it leaves the log empty after
+        // the purge, its journal continuing where the next append begins.
+        if let Some((first_seq, prev_hash)) = rebase {
+            let rebased = inner.journal.rebase(first_seq, prev_hash);
+            if rebased.is_err() {
+                inner.poisoned = true;
+            }
+            rebased?;
         }
         let written = Self::write_append(&mut inner, &records, &entries);
         if written.is_err() {
@@ -645,7 +676,15 @@ impl LogStore {
         if result.is_err() {
             inner.poisoned = true;
         }
-        result
+        result?;
+        // Only batches before the log's first one: never one a live
+        // follower is still sent (openraft purged nothing it needs).
+        let through_seq = inner.index.start_seq.saturating_sub(1);
+        if through_seq > 0 {
+            let dir = inner.journal.dir().to_path_buf();
+            journal::retire(&dir, through_seq, journal::Retirement::Archive)?;
+        }
+        Ok(())
     }
 }
 

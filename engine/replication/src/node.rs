@@ -43,6 +43,11 @@ pub struct NodeSettings {
     /// A follower that hears no leader for a random time in this range
     /// starts an election; the leader's lease is the upper bound.
     pub election_timeout_ms: (u64, u64),
+    /// Take a snapshot every this many log entries (0: never). The log
+    /// keeps as many entries again after a snapshot, so a follower briefly
+    /// behind catches up from the log; one further behind is sent the
+    /// snapshot, and the journal before what the log keeps is retired.
+    pub snapshot_every_entries: u64,
 }
 
 /// Why a node could not start or act.
@@ -254,9 +259,18 @@ impl Node {
             election_timeout_min: election_min,
             election_timeout_max: election_max,
             enable_pre_vote: Some(true),
-            // Snapshots and purging behind them are a later slice: the log
-            // is the whole journal for now.
-            snapshot_policy: openraft::SnapshotPolicy::Never,
+            snapshot_policy: match settings.snapshot_every_entries {
+                0 => openraft::SnapshotPolicy::Never,
+                every => openraft::SnapshotPolicy::LogsSinceLast(every),
+            },
+            max_in_snapshot_log_to_keep: settings.snapshot_every_entries,
+            // A member whose disk was wiped and that restarts under its old
+            // id answers with an empty log: without this the leader's Raft
+            // stops (openraft panics on a follower's log going backwards);
+            // with it, the member is sent a snapshot like a new one. (Its
+            // vote is forgotten too: replace a lost disk by removing the
+            // member and adding it again, see the README.)
+            allow_log_reversion: Some(true),
             ..Default::default()
         };
         let config = Arc::new(

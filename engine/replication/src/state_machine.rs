@@ -53,6 +53,12 @@ pub trait ApplyObserver: Send + 'static {
     /// Records `first_seq..` were applied; record `i` is `bytes[ranges[i]]`
     /// (the journal's record bytes) and decodes to `committed[i]`.
     fn applied(&mut self, first_seq: u64, bytes: &[u8], ranges: &[std::ops::Range<usize>], committed: &[Committed]);
+
+    /// The ledger was replaced by a snapshot from the leader (this node was
+    /// behind the leader's purged log): what follows the batches starts
+    /// after `ledger.last_seq()`, and what was derived from the batches
+    /// before must be derived from `ledger` instead.
+    fn installed(&mut self, ledger: &Ledger);
 }
 
 /// Why a committed entry could not be applied: the node stops (Raft storage
@@ -154,16 +160,47 @@ fn snapshot_error(error: impl std::fmt::Display) -> ApplyError {
 }
 
 /// Loads an engine snapshot file's bytes into a ledger (through a file in
-/// `raft_dir`, as the engine loads snapshots from files).
-fn load_ledger(raft_dir: &Path, data: &[u8], config: &Config) -> Result<(Ledger, BatchHash), ApplyError> {
+/// `raft_dir`, as the engine loads snapshots from files). With `keep_in`,
+/// the file then becomes that data directory's engine snapshot of its
+/// sequence number: a snapshot installed from the leader is where this
+/// node's own later snapshots replay from, its journal having been
+/// re-based after it.
+fn load_ledger(
+    raft_dir: &Path,
+    data: &[u8],
+    config: &Config,
+    keep_in: Option<&Path>,
+) -> Result<(Ledger, BatchHash), ApplyError> {
     if data.is_empty() {
         return Ok((Ledger::new(config.clone()), BatchHash::GENESIS));
     }
     let path = raft_dir.join(INSTALLING_FILE_NAME);
-    fs::write(&path, data).map_err(snapshot_error)?;
+    let mut file = fs::File::create(&path).map_err(snapshot_error)?;
+    io::Write::write_all(&mut file, data)
+        .and_then(|()| file.sync_all())
+        .map_err(snapshot_error)?;
+    drop(file);
     let loaded = snapshot::load(&path, config).map_err(snapshot_error);
-    let _ = fs::remove_file(&path);
-    let (ledger, info, _) = loaded?;
+    let (ledger, info, _) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let _ = fs::remove_file(&path);
+            return Err(error);
+        }
+    };
+    match keep_in {
+        Some(data_dir) => {
+            let dir = snapshot::snapshot_dir(data_dir);
+            fs::create_dir_all(&dir).map_err(snapshot_error)?;
+            fs::rename(&path, snapshot::path_for(data_dir, info.seq)).map_err(snapshot_error)?;
+            fs::File::open(&dir)
+                .and_then(|handle| handle.sync_all())
+                .map_err(snapshot_error)?;
+        }
+        None => {
+            let _ = fs::remove_file(&path);
+        }
+    }
     Ok((ledger, info.chain_hash))
 }
 
@@ -179,7 +216,7 @@ impl LedgerStateMachine {
             Some(bytes) => codec::decode_snapshot(&bytes).map_err(snapshot_error)?,
             None => (SnapshotMeta::default(), Vec::new()),
         };
-        let (ledger, chain_hash) = load_ledger(&raft_dir, &data, &config)?;
+        let (ledger, chain_hash) = load_ledger(&raft_dir, &data, &config, None)?;
         let mut machine = LedgerStateMachine {
             data_dir: data_dir.to_path_buf(),
             config,
@@ -389,7 +426,7 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
 
     async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotBytes) -> Result<(), io::Error> {
         let raft_dir = self.data_dir.join(RAFT_DIR_NAME);
-        let (ledger, chain_hash) = load_ledger(&raft_dir, &snapshot, &self.config)?;
+        let (ledger, chain_hash) = load_ledger(&raft_dir, &snapshot, &self.config, Some(&self.data_dir))?;
         codec::write_atomic(
             &raft_dir,
             SNAPSHOT_FILE_NAME,
@@ -400,6 +437,10 @@ impl RaftStateMachine<TypeConfig> for LedgerStateMachine {
         self.chain_hash = chain_hash;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        if let Some(observer) = &mut self.observer {
+            let observer = observer.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+            observer.installed(&self.ledger);
+        }
         self.publish();
         Ok(())
     }

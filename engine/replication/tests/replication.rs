@@ -478,9 +478,14 @@ async fn open_released(dir: &Path) -> (LogStore, LedgerStateMachine) {
 
 /// Starts node `id` on the data directory `dir` (new or used before).
 async fn start_node(id: u64, dir: TempDir, router: &Router) -> Node {
+    start_node_with(id, dir, router, raft_config()).await
+}
+
+/// [`start_node`] with another openraft configuration.
+async fn start_node_with(id: u64, dir: TempDir, router: &Router, config: Arc<openraft::Config>) -> Node {
     let (store, machine) = open_released(dir.path()).await;
     let progress = machine.progress();
-    let raft = Raft::new(id, raft_config(), router.for_node(id), store, machine)
+    let raft = Raft::new(id, config, router.for_node(id), store, machine)
         .await
         .unwrap();
     router.nodes.lock().unwrap().insert(id, raft.clone());
@@ -728,4 +733,128 @@ async fn a_partitioned_leader_acknowledges_nothing_and_truncates_its_unacknowled
     for node in &nodes {
         assert!(journal::verify(node.dir.path()).unwrap().is_ok(), "node {}", node.id);
     }
+}
+
+/// Snapshots every 10 entries, and after one the log keeps none of what it covers.
+fn snapshotting_config() -> Arc<openraft::Config> {
+    let config = openraft::Config {
+        cluster_name: "croupier-test".into(),
+        heartbeat_interval: 50,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10),
+        max_in_snapshot_log_to_keep: 0,
+        ..Default::default()
+    };
+    Arc::new(config.validate().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_the_purged_log_is_sent_a_snapshot_and_its_journal_continues_from_it() {
+    let router = Router::default();
+    let mut nodes = Vec::new();
+    for id in 1..=3 {
+        nodes.push(start_node_with(id, tempfile::tempdir().unwrap(), &router, snapshotting_config()).await);
+    }
+    let members: BTreeMap<u64, BasicNode> = (1..=3)
+        .map(|id| {
+            (
+                id,
+                BasicNode {
+                    addr: format!("node-{id}"),
+                },
+            )
+        })
+        .collect();
+    nodes[0].raft.initialize(members).await.unwrap();
+    let leader_id = leader_seen_by(&nodes[0].raft, None, Duration::from_secs(5)).await;
+    takes_office(&nodes[(leader_id - 1) as usize]).await;
+    let mut proposer = Proposer::new(77);
+    let written = write_batches(&nodes[(leader_id - 1) as usize].raft, &mut proposer, 5).await;
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+
+    // A follower is cut off while the others go on far enough for the
+    // leader to snapshot and purge what it lacks.
+    let behind_id = (1..=3).find(|&id| id != leader_id).unwrap();
+    router.faults.lock().unwrap().cut.insert(behind_id);
+    let leader = &nodes[(leader_id - 1) as usize];
+    let written = write_batches(&leader.raft, &mut proposer, 300).await;
+    leader
+        .raft
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(
+            |metrics| metrics.purged.is_some_and(|purged| purged.index > 20),
+            "the leader purged the log behind a snapshot",
+        )
+        .await
+        .unwrap();
+    // Its journal before the log it keeps is retired to the archive, and
+    // the whole chain still checks out.
+    let archived = std::fs::read_dir(leader.dir.path().join(journal::ARCHIVE_DIR_NAME))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    assert!(archived > 0, "the leader retired no segment");
+    let leader_report = journal::verify(leader.dir.path()).unwrap();
+    assert!(leader_report.is_ok(), "{leader_report:?}");
+    assert_eq!(leader_report.first_seq, 1);
+
+    // Healed, it gets the snapshot, then the log after it, and applies
+    // the same ledger; its journal starts at the snapshot and checks out.
+    router.faults.lock().unwrap().cut.remove(&behind_id);
+    let behind = &nodes[(behind_id - 1) as usize];
+    behind
+        .raft
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(
+            |metrics| metrics.snapshot.is_some(),
+            "the follower installed a snapshot",
+        )
+        .await
+        .unwrap();
+    let written = written.max(write_batches(&leader.raft, &mut proposer, 5).await);
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+    for node in &nodes {
+        let progress = *node.progress.lock().unwrap();
+        assert_eq!(progress.last_seq, proposer.next_seq - 1, "node {}", node.id);
+        assert_eq!(progress.digest, proposer.ledger.digest(), "node {}", node.id);
+        assert_eq!(progress.chain_hash, proposer.last_hash, "node {}", node.id);
+    }
+    let report = journal::verify(behind.dir.path()).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.last_seq, proposer.next_seq - 1);
+    assert!(
+        report.first_seq > 1,
+        "the follower's journal starts after the snapshot: {report:?}"
+    );
+    let snapshots = engine::snapshot::list(behind.dir.path()).unwrap();
+    assert!(
+        !snapshots.is_empty(),
+        "the installed snapshot is kept as the node's own"
+    );
+
+    // Restarted on its data directory, it rebuilds the same ledger from the
+    // snapshot and its re-based journal.
+    let behind = nodes.remove((behind_id - 1) as usize);
+    router.nodes.lock().unwrap().remove(&behind_id);
+    behind.raft.shutdown().await.unwrap();
+    let (id, dir) = (behind.id, behind.dir);
+    drop(behind.raft);
+    let restarted = start_node_with(id, dir, &router, snapshotting_config()).await;
+    let written = write_batches(&leader_raft(&nodes, leader_id), &mut proposer, 3).await;
+    restarted
+        .raft
+        .wait(Some(Duration::from_secs(10)))
+        .applied_index_at_least(Some(written), "the restarted follower catches up")
+        .await
+        .unwrap();
+    let progress = *restarted.progress.lock().unwrap();
+    assert_eq!(progress.digest, proposer.ledger.digest());
+    assert_eq!(progress.chain_hash, proposer.last_hash);
+    for node in nodes.iter().chain([&restarted]) {
+        node.raft.shutdown().await.unwrap();
+    }
+}
+
+fn leader_raft(nodes: &[Node], leader_id: u64) -> Raft {
+    nodes.iter().find(|node| node.id == leader_id).unwrap().raft.clone()
 }

@@ -94,6 +94,14 @@ impl ApplyObserver for Follower {
         }
         self.durable.advance(first_seq + committed.len() as u64 - 1);
     }
+
+    fn installed(&mut self, ledger: &engine::Ledger) {
+        // The access view is rebuilt from the snapshot's ledger; the read
+        // models find the gap before the next batch and seed themselves
+        // from the snapshot file the state machine kept.
+        *self.view.write() = View::of(ledger);
+        self.durable.advance(ledger.last_seq());
+    }
 }
 
 /// The leader's sink: each batch committed through the group.
@@ -218,6 +226,7 @@ pub async fn start(
             })
             .collect(),
         join: cluster.join,
+        snapshot_every_entries: cluster.snapshot_every_entries,
         heartbeat_ms: cluster.heartbeat_ms,
         election_timeout_ms: (cluster.election_timeout_min_ms, cluster.election_timeout_max_ms),
     };

@@ -79,6 +79,8 @@ struct Group {
     members: Vec<Member>,
     http: Client,
     admin: String,
+    /// Flags every member is started with besides the usual ones.
+    extra: Vec<String>,
 }
 
 impl Group {
@@ -117,12 +119,18 @@ impl Group {
         if member.joining {
             command.arg("--cluster-join");
         }
+        command.args(&self.extra);
         member.child = Some(command.spawn().expect("croupier serve starts"));
     }
 
     /// Starts three members and waits for the first operator (made by the
     /// first leader) to be usable.
     async fn start() -> Group {
+        Group::start_with(Vec::new()).await
+    }
+
+    /// [`Group::start`] with `extra` flags on every member.
+    async fn start_with(extra: Vec<String>) -> Group {
         let root = tempfile::tempdir().unwrap();
         let members = (1..=3)
             .map(|id| Member {
@@ -140,6 +148,7 @@ impl Group {
             members,
             http,
             admin: String::new(),
+            extra,
         };
         for index in 0..3 {
             group.spawn(index);
@@ -1063,4 +1072,48 @@ async fn a_member_whose_raft_storage_fails_exits_and_rejoins_once_restarted() {
     let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-after").await;
     acknowledged.insert("t-after".to_owned(), reply);
     check_group(&group, &wallet, &acknowledged).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_follower_is_sent_a_snapshot_and_its_journal_starts_there() {
+    let extra = ["--cluster-snapshot-every-entries", "8"].map(str::to_owned).to_vec();
+    let mut group = Group::start_with(extra).await;
+    let leader = group.leader(Duration::from_secs(10)).await.unwrap();
+    let mut base = group.member(leader).api();
+    let wallet = Wallet::set_up(&group, &base).await;
+    let mut acknowledged = BTreeMap::new();
+    for n in 0..10 {
+        let id = format!("t-first-{n}");
+        let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
+        acknowledged.insert(id, reply);
+    }
+    group.converged().await;
+
+    // A follower loses its disk; the group goes on well past a snapshot.
+    let wiped = group.members.iter().map(|m| m.id).find(|&id| id != leader).unwrap();
+    group.kill(wiped);
+    std::fs::remove_dir_all(&group.member(wiped).dir).unwrap();
+    for n in 0..40 {
+        let id = format!("t-while-wiped-{n}");
+        let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
+        acknowledged.insert(id, reply);
+    }
+
+    // Back on an empty directory, it is sent the newest snapshot and the
+    // log after it: the same ledger, the same balances in its read model.
+    group.spawn((wiped - 1) as usize);
+    let reply = wallet.bet_until_acknowledged(&group, &mut base, "t-back").await;
+    acknowledged.insert("t-back".to_owned(), reply);
+    check_group(&group, &wallet, &acknowledged).await;
+    let rebuilt = journal::verify(&group.member(wiped).dir).unwrap();
+    assert!(rebuilt.is_ok(), "{rebuilt:?}");
+    assert!(
+        rebuilt.first_seq > 1,
+        "node {wiped} replayed the whole log: {rebuilt:?}"
+    );
+    assert!(!engine::snapshot::list(&group.member(wiped).dir).unwrap().is_empty());
+    for member in group.live() {
+        let report = journal::verify(&member.dir).unwrap();
+        assert!(report.is_ok(), "node {}: {report:?}", member.id);
+    }
 }

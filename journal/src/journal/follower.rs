@@ -1,7 +1,8 @@
 //! What a replica's journal needs beside the sequencer's own appends: a batch
 //! encoded elsewhere (by the Raft leader) appended byte for byte, a batch's
-//! bytes read back (to send to a follower), and a suffix that Raft never
-//! committed truncated so that a crash at any point leaves a valid journal.
+//! bytes read back (to send to a follower), a suffix that Raft never
+//! committed truncated so that a crash at any point leaves a valid journal,
+//! and the whole journal re-based past a snapshot installed in its place.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -14,6 +15,7 @@ use crate::format::{
     BATCH_HEADER_SIZE_BYTES, BatchHash, BatchHeader, FORMAT_VERSION, decode_batch, header_fields_valid, whole_header,
 };
 use crate::quarantine::{Why, quarantine, quarantine_segment};
+use crate::retire::{Anchor, write_anchor};
 use crate::segment::{self, OpenSegment};
 
 /// A batch that [`Journal::append_encoded`] wrote.
@@ -75,6 +77,52 @@ fn batches_in(path: &Path, end_bytes: Option<u64>) -> Result<Vec<(u64, BatchHead
 }
 
 impl Journal {
+    /// Makes a replica's journal continue after a snapshot installed in
+    /// its place (the leader had retired the batches this journal lacks):
+    /// every batch held here, all before `first_seq` and covered by the
+    /// snapshot, moves to `quarantine/`, the anchor records `first_seq` and
+    /// `prev_hash` (the snapshot's chain hash), and a new segment begins at
+    /// `first_seq`. Only forward: `first_seq` must lie past the journal's
+    /// end. A crash at any step leaves a journal that opens: the batches
+    /// not yet moved (as after a retirement cut short; re-basing again
+    /// finishes the move), or none, and then the anchor's segment is made
+    /// on open.
+    pub fn rebase(&mut self, first_seq: u64, prev_hash: BatchHash) -> Result<(), JournalError> {
+        self.check_usable()?;
+        if first_seq <= self.next_seq {
+            return Err(Refusal::SeqOutOfOrder {
+                expected: self.next_seq,
+                got: first_seq,
+            }
+            .into());
+        }
+        let result = (|| {
+            self.sync_active()?;
+            write_anchor(&self.dir, Anchor { first_seq, prev_hash })?;
+            for old in segment::list_segments(&self.dir)? {
+                quarantine_segment(&self.dir, &old.path)?;
+            }
+            let preparer = match self.preparer.take() {
+                Some(preparer) => preparer,
+                None => segment::Preparer::spawn(&self.dir, self.config.segment_size_bytes)?,
+            };
+            self.active = segment::install(&self.dir, preparer.take()?, first_seq)?;
+            self.write_offset_bytes = 0;
+            self.synced_offset_bytes = 0;
+            self.next_seq = first_seq;
+            self.last_hash = prev_hash;
+            if let Some(flusher) = &self.flusher {
+                flusher.set_file(self.active.file.clone(), self.active.path.clone());
+            }
+            self.preparer = Some(segment::Preparer::spawn(&self.dir, self.config.segment_size_bytes)?);
+            Ok(())
+        })();
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
     /// Appends a batch that was encoded elsewhere (the Raft leader's bytes),
     /// unchanged, so every replica's journal holds the same bytes. The batch
     /// must decode (CRC32C, BLAKE3, framing, trailer), be exactly `bytes`
