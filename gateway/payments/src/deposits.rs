@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::providers::DepositStart;
-use crate::shared::{PaymentReply, cashier, derived_id, key_of, payment_reply, submit_system};
+use crate::shared::{
+    PaymentReply, cashier, derived_id, key_of, payment_reply, record_method, submit_system, usable_method,
+};
 use crate::{Cashier, PaymentProvider};
 
 /// Most payments in one page.
@@ -63,6 +65,11 @@ pub struct DepositRequest {
     /// `payment_method` names the coin the player pays with (`btc`), the
     /// deposit's currency without it.
     pub provider: Option<String>,
+    /// The player's payment method it is paid with (its id, see
+    /// `/operator/v1/players/{p}/payment-methods`): it must be active. A
+    /// card method's reference is the provider's token when
+    /// `payment_method` is not given.
+    pub payment_method_id: Option<String>,
 }
 
 /// A deposit started at the provider.
@@ -96,8 +103,8 @@ pub struct DepositReply {
     params(("player" = u64, Path)), security(("bearer" = [])),
     responses((status = 201, body = DepositReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 403, body = ErrorBody, description = "limit_exceeded (deposit limit), player_blocked, kyc_required, due_diligence_required"),
-        (status = 404, body = ErrorBody, description = "unknown_player, unknown_provider (not one of those configured)"),
-        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state (the deposit is final already)"),
+        (status = 404, body = ErrorBody, description = "unknown_player, unknown_provider (not one of those configured), unknown_payment_method"),
+        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state (the deposit is final already), payment_method_inactive"),
         (status = 422, body = ErrorBody, description = "currency_mismatch, overflow, provider_refused (the provider refused the payment: the deposit failed)"),
         (status = 502, body = ErrorBody, description = "provider_unavailable (the provider timed out or failed: retry with the same deposit_id)")))]
 pub async fn initiate(
@@ -106,7 +113,7 @@ pub async fn initiate(
     Path(player_id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let request: DepositRequest = decode(&body)?;
+    let mut request: DepositRequest = decode(&body)?;
     let currency = wire::currency(&request.currency)?;
     let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
     let deposit_id = wire::ext_id(&request.deposit_id, "deposit_id")?;
@@ -115,6 +122,17 @@ pub async fn initiate(
     let player = edge::change::player(&state, &player_id)?;
     let cashier = cashier(&state)?;
     let provider = chosen_provider(&cashier, request.provider.as_deref())?;
+    let method = match request.payment_method_id.as_deref() {
+        Some(text) => Some(usable_method(&state, player, text).await?),
+        None => None,
+    };
+    if let Some((_, view)) = &method
+        && request.payment_method.is_none()
+        && view.kind == "card"
+        && check_method(Some(&view.reference)).is_ok()
+    {
+        request.payment_method = Some(view.reference.clone());
+    }
     let command = Command::Payments(payments::Command::DepositInitiate {
         player,
         currency,
@@ -128,6 +146,9 @@ pub async fn initiate(
         source: caller.source,
         id: deposit_id,
     };
+    if let Some((id, _)) = &method {
+        record_method(&state, &deposit, id, currency).await?;
+    }
     let start = DepositStart {
         key: key_of(&deposit),
         amount_minor: amount.minor(),
@@ -296,9 +317,30 @@ pub(crate) async fn list_kind(state: &AppState, uri: &Uri, kind: &str) -> Result
         to_ms: query.to_ms,
         limit: limit as u32,
     };
-    let (found, as_of_seq) = read(state, move |c| cashier::list(c, &filter)).await?;
+    let (found, as_of_seq) = read(state, move |c| {
+        let found = cashier::list(c, &filter)?;
+        // A requested withdrawal waits while an AML case on the player is open.
+        found
+            .into_iter()
+            .map(|view| {
+                let hold = if view.kind == "withdrawal" && view.state == "requested" {
+                    readmodel::risk::open_case_of(c, view.player)?.map(|case| format!("aml_case:{case}"))
+                } else {
+                    None
+                };
+                Ok((view, hold))
+            })
+            .collect::<Result<Vec<_>, readmodel::ReadModelError>>()
+    })
+    .await?;
     let reply = PaymentsReply {
-        payments: found.iter().map(payment_reply).collect(),
+        payments: found
+            .iter()
+            .map(|(view, hold)| PaymentReply {
+                hold: hold.clone(),
+                ..payment_reply(view)
+            })
+            .collect(),
         as_of_seq,
     };
     edge::change::ok(StatusCode::OK, &reply)

@@ -68,6 +68,8 @@ pub struct PaymentView {
     pub first_approval: Option<(SourceId, String)>,
     /// Taken back by chargebacks, minor units.
     pub charged_back_minor: i64,
+    /// The player's payment method it named (`crate::methods`).
+    pub method: Option<String>,
     /// What chargebacks could not take from the player's cash (the
     /// operator's loss), minor units.
     pub shortfall_minor: i64,
@@ -219,7 +221,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         payments::Command::WithdrawalReject { withdrawal } => set_state(tx, withdrawal, "rejected", time_ms),
         payments::Command::WithdrawalReverse { withdrawal, .. } => set_state(tx, withdrawal, "reversed", time_ms),
         payments::Command::WithdrawalComplete { withdrawal } => set_state(tx, withdrawal, "completed", time_ms),
-        payments::Command::Adjust { .. } => Ok(()),
+        // Payment methods are `crate::methods`' to project.
+        payments::Command::Adjust { .. }
+        | payments::Command::AddPaymentMethod { .. }
+        | payments::Command::SetPaymentMethodState { .. }
+        | payments::Command::PaymentMethodUse { .. } => Ok(()),
         payments::Command::ReconciliationImport { .. } | payments::Command::ReconciliationResolve { .. } => {
             crate::reconciliation::apply(tx, request.source, command, time_ms)
         }
@@ -280,7 +286,7 @@ fn set_state(tx: &Transaction<'_>, payment: &TxRef, state: &str, time_ms: u64) -
 }
 
 const COLUMNS: &str = "source, ext_id, kind, player, currency, amount_minor, state, provider, reference,
-    first_approval_source, first_approval_id, charged_back_minor, shortfall_minor, created_ms, updated_ms";
+    first_approval_source, first_approval_id, charged_back_minor, shortfall_minor, created_ms, updated_ms, method";
 
 fn row_view(row: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentView> {
     let first_source: Option<u32> = row.get(9)?;
@@ -300,6 +306,7 @@ fn row_view(row: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentView> {
         shortfall_minor: row.get(12)?,
         created_ms: row.get::<_, i64>(13)? as u64,
         updated_ms: row.get::<_, i64>(14)? as u64,
+        method: row.get(15)?,
     })
 }
 

@@ -206,6 +206,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     crate::kyc::apply(tx, committed)?;
     crate::logins::apply(tx, committed, time_ms)?;
     crate::cashier::apply(tx, committed, time_ms)?;
+    crate::methods::apply(tx, committed, time_ms)?;
     crate::risk::apply(tx, committed, time_ms)?;
     crate::credentials::apply(tx, committed)?;
     Ok(time_ms)

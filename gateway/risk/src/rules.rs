@@ -96,9 +96,14 @@ fn description(rule: Rule) -> &'static str {
         }
         Rule::LargeWin => "a win of at least the amount (the AML threshold applies to winnings too)",
         Rule::PaymentMethods => {
-            "at least `count` different payment references (instruments at the providers) within the window"
+            "at least `count` different payment methods within the window: the player's recorded methods, and the providers' references of payments that named none"
         }
-        Rule::CumulativeDeposits => "deposits within the window reaching the amount (linked operations)",
+        Rule::CumulativeDeposits => {
+            "deposits within the window, in every currency converted at the rates in force, reaching the amount (linked operations)"
+        }
+        Rule::ThirdPartyMethod => {
+            "a payment method held in another name than the player's profile (checked when the method is recorded)"
+        }
         Rule::BonusAbuse => {
             "a withdrawal request after a deposit and a bonus within the window, less than `percent` % of them wagered"
         }

@@ -7,7 +7,10 @@
 
 mod command;
 
-pub use self::command::{Command, FX_RATE_SCALE, RECONCILIATION_ITEMS_MAX, ReconciliationGap, ReconciliationItem};
+pub use self::command::{
+    Command, FX_RATE_SCALE, HolderMatch, PaymentMethodKind, PaymentMethodState, RECONCILIATION_ITEMS_MAX,
+    ReconciliationGap, ReconciliationItem, looks_like_card_number,
+};
 
 use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
@@ -88,6 +91,19 @@ impl Ledger {
                 amount,
                 ..
             } => self.adjust(ctx, *player, *currency, *amount),
+            Command::AddPaymentMethod { player, reference, .. } => {
+                check!(self.player(*player));
+                if looks_like_card_number(reference.as_str()) {
+                    return rejected(Rejection::CardNumberAsReference);
+                }
+                (Outcome::Accepted, Detail::Plain)
+            }
+            Command::SetPaymentMethodState { player, .. } => {
+                check!(self.player(*player));
+                (Outcome::Accepted, Detail::Plain)
+            }
+            // Recorded beside an open payment, as its provider reference is.
+            Command::PaymentMethodUse { payment, .. } => self.payment_reference(payment),
             Command::ReconciliationImport { items, .. } => reconciliation_import(items),
             // The read side checks the difference exists; nothing here moves.
             Command::ReconciliationResolve { .. } => (Outcome::Accepted, Detail::Plain),
