@@ -330,7 +330,7 @@ pub fn looks_like_card_number(reference: &str) -> bool {
             (_, doubled) => doubled,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The scale of an FX rate: eight decimal places.
