@@ -275,6 +275,22 @@ async fn methods_are_tokens_checked_against_the_profile_and_raise_their_alerts()
         .await;
     assert_eq!(code(&bad_query), (StatusCode::BAD_REQUEST, "invalid_request".into()));
 
+    // The rule has no window (each method alone), and off it raises nothing.
+    let rule = "/operator/v1/risk/rules/third_party_method";
+    let body = |window: u64, enabled: bool| json!({"enabled": enabled, "window_minutes": window, "count": 1, "percent": 0, "amounts": []});
+    let windowed = d.op(&d.compliance, Method::PUT, rule, Some(body(5, true))).await;
+    assert_eq!(code(&windowed), (StatusCode::BAD_REQUEST, "invalid_request".into()));
+    let off = d.op(&d.compliance, Method::PUT, rule, Some(body(0, false))).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text());
+    let other = d
+        .add_ok(
+            p,
+            json!({"method_id": "neteller", "kind": "ewallet", "reference": "nt_77", "holder_name": "Mary Somerville"}),
+        )
+        .await;
+    assert_eq!(other["holder"], "mismatch");
+    assert_eq!(d.alerts(p, "third_party_method").await.len(), 1, "the rule is off");
+
     // The audit trail has each change under the operator who made it.
     let audit = d
         .op(&d.c.admin, Method::GET, &format!("/operator/v1/audit?player={p}"), None)
@@ -333,6 +349,24 @@ async fn payments_name_methods_and_crypto_payouts_go_to_the_methods_address() {
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.text());
     let d1 = started.json()["payment"].as_str().unwrap().to_owned();
     assert_eq!(d.c.state("deposits", &d1).await["payment_method_id"], "tron");
+
+    // A card method's reference is the card provider's token: the deposit
+    // through Stripe is confirmed with it (a redirect), not left waiting
+    // for a payment method.
+    d.add_ok(
+        p,
+        json!({"method_id": "visa", "kind": "card", "reference": "pm_card_visa"}),
+    )
+    .await;
+    let body = json!({"deposit_id": "d2", "currency": "EUR", "amount": "5.00", "provider": "stripe",
+        "payment_method_id": "visa"});
+    let carded = d.op(&d.c.front, Method::POST, &path, Some(body)).await;
+    assert_eq!(carded.status, StatusCode::CREATED, "{}", carded.text());
+    let carded = carded.json();
+    assert_eq!(carded["provider_status"], "requires_action", "{carded}");
+    assert!(carded["redirect_url"].is_string(), "{carded}");
+    let d2 = carded["payment"].as_str().unwrap();
+    assert_eq!(d.c.state("deposits", d2).await["payment_method_id"], "visa");
 
     // A withdrawal to the crypto method is paid out by NOWPayments to its address.
     let made = d
