@@ -354,3 +354,87 @@ pub(crate) async fn list_kind(state: &AppState, uri: &Uri, kind: &str) -> Result
 pub async fn list(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     list_kind(&state, &uri, "deposit").await
 }
+
+/// A held deposit named in the path, from the cashier view.
+/// Also the journal position the view is current to.
+async fn held(state: &AppState, text: &str) -> Result<(TxRef, u64, Currency), ApiError> {
+    let payment = crate::shared::payment_path(text)?;
+    let (source, id) = (payment.source, payment.id.as_str().to_owned());
+    let (found, as_of_seq) = read(state, move |c| cashier::payment(c, source, &id)).await?;
+    let unknown = || ApiError::not_found("unknown_deposit", "no deposit was started under this name");
+    let view = found.filter(|v| v.kind == "deposit").ok_or_else(unknown)?;
+    if view.state != "held" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_payment_state",
+            format!("the deposit is {}, not held", view.state),
+        ));
+    }
+    let currency = Currency::from_code(&view.currency).ok_or_else(unknown)?;
+    Ok((payment, as_of_seq, currency))
+}
+
+/// Releases a held deposit (admins, finance): its confirmation again, the
+/// gates checked again now; refused (and still held) while one still
+/// fails.
+#[utoipa::path(post, path = "/cashier/v1/deposits/{payment}/release", tag = "cashier",
+    params(("payment" = String, Path, description = "<source>:<id> of the deposit")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PaymentReply, description = "confirmed: the cash landed"), RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 403, body = ErrorBody, description = "limit_exceeded, player_blocked, kyc_required, due_diligence_required: still held"),
+        (status = 404, body = ErrorBody, description = "unknown_deposit"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (not held)")))]
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+) -> Result<Response, ApiError> {
+    let (deposit, as_of_seq, currency) = held(&state, &payment_text).await?;
+    let command = Command::Payments(payments::Command::DepositConfirmChecked {
+        deposit: deposit.clone(),
+    });
+    // One attempt per journal position: a click repeated with nothing
+    // journaled between is a retry; after a change (the player reopened,
+    // KYC verified) it is a new attempt.
+    let id = crate::shared::derived_id_with("release", &deposit, &as_of_seq.to_string());
+    match caller.submit(&state, id, command).await? {
+        Outcome::Moved(_) => {
+            let (source, id) = (deposit.source, deposit.id.as_str().to_owned());
+            let (found, _) = read(&state, move |c| cashier::payment(c, source, &id)).await?;
+            let found = found.ok_or_else(|| ApiError::internal("a released deposit left the read model"))?;
+            edge::change::ok(StatusCode::OK, &payment_reply(&found))
+        }
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}
+
+/// Refuses a held deposit for good (admins, finance): it fails, nothing
+/// is credited, and the money is to be refunded at the provider (outside
+/// the ledger; reconciliation shows it until then).
+#[utoipa::path(post, path = "/cashier/v1/deposits/{payment}/refuse", tag = "cashier",
+    params(("payment" = String, Path, description = "<source>:<id> of the deposit")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PaymentReply, description = "failed"), RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 404, body = ErrorBody, description = "unknown_deposit"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (not held)")))]
+pub async fn refuse(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+) -> Result<Response, ApiError> {
+    let (deposit, _, currency) = held(&state, &payment_text).await?;
+    let command = Command::Payments(payments::Command::DepositFail {
+        deposit: deposit.clone(),
+    });
+    match caller.submit(&state, derived_id("refuse", &deposit), command).await? {
+        Outcome::Moved(_) => {
+            let (source, id) = (deposit.source, deposit.id.as_str().to_owned());
+            let (found, _) = read(&state, move |c| cashier::payment(c, source, &id)).await?;
+            let found = found.ok_or_else(|| ApiError::internal("a refused deposit left the read model"))?;
+            edge::change::ok(StatusCode::OK, &payment_reply(&found))
+        }
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}

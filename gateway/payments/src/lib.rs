@@ -116,6 +116,8 @@ pub fn routes() -> Vec<Route> {
     vec![
         route::<deposits::__path_initiate, _>(Operator(FRONT_END), deposits::initiate),
         route::<deposits::__path_list, _>(Operator(READERS), deposits::list),
+        route::<deposits::__path_release, _>(Operator(FINANCE), deposits::release),
+        route::<deposits::__path_refuse, _>(Operator(FINANCE), deposits::refuse),
         route::<withdrawals::__path_request, _>(Operator(FRONT_END), withdrawals::request),
         route::<withdrawals::__path_list, _>(Operator(READERS), withdrawals::list),
         route::<withdrawals::__path_approve, _>(Operator(FINANCE), withdrawals::approve),

@@ -160,7 +160,8 @@ pub struct PaymentReply {
     pub currency: String,
     /// Decimal amount.
     pub amount: String,
-    /// initiated, confirmed, failed, expired, charged_back (deposits);
+    /// initiated, held (paid, refused by a gate at confirmation: for
+    /// review), confirmed, failed, expired, charged_back (deposits);
     /// requested, approved, rejected, reversed, completed (withdrawals).
     pub state: String,
     /// The provider (manual: an operator's one-step deposit).
@@ -182,6 +183,9 @@ pub struct PaymentReply {
     /// The player's payment method it named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_method_id: Option<String>,
+    /// Why a held deposit is held: the gate its confirmation failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_reason: Option<String>,
     /// Why a requested withdrawal cannot be approved now
     /// (`aml_case:<id>`: an AML case is open for the player).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,6 +217,7 @@ pub fn payment_reply(view: &PaymentView) -> PaymentReply {
         charged_back: (view.charged_back_minor != 0).then(|| decimal(view.charged_back_minor)),
         shortfall: (view.shortfall_minor != 0).then(|| decimal(view.shortfall_minor)),
         payment_method_id: view.method.clone(),
+        held_reason: view.held_reason.clone(),
         hold: None,
         created_ms: view.created_ms,
         updated_ms: view.updated_ms,

@@ -298,7 +298,7 @@ async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Res
         };
         let (command, step) = match settlement {
             Settlement::Succeeded => (
-                payments::Command::DepositConfirm {
+                payments::Command::DepositConfirmChecked {
                     deposit: deposit.clone(),
                 },
                 "confirm-late",

@@ -568,7 +568,9 @@ fn payments_change(
                 ..Change::default()
             });
         }
-        payments::Command::DepositConfirm { deposit } => (deposit, "confirmed"),
+        payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit } => {
+            (deposit, "confirmed")
+        }
         payments::Command::DepositFail { deposit } => (deposit, "failed"),
         payments::Command::WithdrawalApprove { withdrawal } => (withdrawal, "approved"),
         payments::Command::WithdrawalReject { withdrawal } => (withdrawal, "rejected"),

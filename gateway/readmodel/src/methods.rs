@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::ReadModelError;
 
 /// The schema migration (appended to `store::MIGRATIONS`): the methods,
-/// the method a payment named, the rate an alert's evidence was converted
+/// the method a payment named, why a deposit is held (`crate::cashier`), the rate an alert's evidence was converted
 /// at (`crate::risk`, cross-currency thresholds) and the third-party
 /// method rule's settings.
 pub(crate) const MIGRATION: &str = "CREATE TABLE payment_methods (
@@ -36,6 +36,7 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE payment_methods (
         PRIMARY KEY (player, method)
     ) WITHOUT ROWID;
     ALTER TABLE cashier_payments ADD COLUMN method TEXT;
+    ALTER TABLE cashier_payments ADD COLUMN held_reason TEXT;
     ALTER TABLE risk_evidence ADD COLUMN currency TEXT;
     ALTER TABLE risk_evidence ADD COLUMN rate_scaled INTEGER;
     ALTER TABLE risk_evidence ADD COLUMN converted_minor INTEGER;

@@ -331,7 +331,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             currency,
             amount,
         }) => deposit_rules(tx, *player, *currency, seq, amount.minor(), time_ms),
-        Command::Payments(payments::Command::DepositConfirm { deposit }) => {
+        Command::Payments(
+            payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit },
+        ) => {
             let Some((player, currency, amount)) = payment(tx, deposit)? else {
                 return Ok(());
             };

@@ -41,7 +41,7 @@ fn sandbox_config() -> NowPaymentsSandboxConfig {
 pub(crate) struct Both {
     pub(crate) server: TestServer,
     pub(crate) crypto: NowPaymentsSandbox,
-    cards: Sandbox,
+    pub(crate) cards: Sandbox,
     http: reqwest::Client,
     pub(crate) admin: String,
     pub(crate) finance: String,

@@ -322,6 +322,8 @@ async fn health_readiness_metrics_and_openapi() {
         paths,
         [
             "/cashier/v1/deposits",
+            "/cashier/v1/deposits/{payment}/refuse",
+            "/cashier/v1/deposits/{payment}/release",
             "/cashier/v1/players/{player}/deposits",
             "/cashier/v1/players/{player}/withdrawals",
             "/cashier/v1/withdrawals",

@@ -463,3 +463,85 @@ async fn withdrawals_are_held_while_an_aml_case_on_the_player_is_open() {
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     d.c.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_whose_gates_fail_at_confirmation_is_held_then_released_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Desk::start(dir.path()).await;
+    let p = d.c.player;
+    let admin = d.c.admin.clone();
+    let status = |s: &'static str| json!({"status": s, "reason": "source of funds review"});
+    let status_path = format!("/operator/v1/players/{p}/status");
+    // Two card deposits start while the player may deposit.
+    let mut started = Vec::new();
+    for id in ["h1", "h2"] {
+        let body = json!({"deposit_id": id, "currency": "EUR", "amount": "30.00",
+            "payment_method": "pm_card_visa", "provider": "stripe"});
+        let path = format!("/cashier/v1/players/{p}/deposits");
+        let made = d.op(&d.c.front, Method::POST, &path, Some(body)).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+        started.push(made.json());
+    }
+    // Suspended before the provider confirms them: the confirmation's
+    // gates refuse, and each deposit is held with why, nothing credited.
+    let suspended = d.op(&admin, Method::PUT, &status_path, Some(status("suspended"))).await;
+    assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.text());
+    let client = reqwest::Client::new();
+    for deposit in &started {
+        let reference = deposit["reference"].as_str().unwrap();
+        let url = format!("{}/sandbox/payment_intents/{reference}/complete", d.c.cards.url());
+        let done = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(json!({"outcome": "succeeded"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(done.status().is_success());
+    }
+    let (h1, h2) = (
+        started[0]["payment"].as_str().unwrap().to_owned(),
+        started[1]["payment"].as_str().unwrap().to_owned(),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (a, b) = (d.c.state("deposits", &h1).await, d.c.state("deposits", &h2).await);
+        if (a["state"] == "held" && b["state"] == "held") || tokio::time::Instant::now() > deadline {
+            assert_eq!(
+                (&a["state"], &a["held_reason"]),
+                (&json!("held"), &json!("player_blocked")),
+                "{a}"
+            );
+            assert_eq!(b["state"], "held", "{b}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(d.c.cash().await, "100.00");
+
+    // Released while still suspended: refused, still held.
+    let release = |payment: &str| format!("/cashier/v1/deposits/{payment}/release");
+    let refused = d.op(&d.c.finance, Method::POST, &release(&h1), None).await;
+    assert_eq!(code(&refused), (StatusCode::FORBIDDEN, "player_blocked".into()));
+    assert_eq!(d.c.state("deposits", &h1).await["state"], "held");
+    let reader = d.op(&d.reader, Method::POST, &release(&h1), None).await;
+    assert_eq!(reader.status, StatusCode::FORBIDDEN);
+    // Reopened: released, the cash lands once.
+    let active = d.op(&admin, Method::PUT, &status_path, Some(status("active"))).await;
+    assert_eq!(active.status, StatusCode::OK, "{}", active.text());
+    let released = d.op(&d.c.finance, Method::POST, &release(&h1), None).await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text());
+    assert_eq!(released.json()["state"], "confirmed");
+    assert_eq!(d.c.cash().await, "130.00");
+    let again = d.op(&d.c.finance, Method::POST, &release(&h1), None).await;
+    assert_eq!(code(&again), (StatusCode::CONFLICT, "wrong_payment_state".into()));
+    // The other one is refused for good: failed, nothing credited.
+    let refuse = format!("/cashier/v1/deposits/{h2}/refuse");
+    let failed = d.op(&d.c.finance, Method::POST, &refuse, None).await;
+    assert_eq!(failed.status, StatusCode::OK, "{}", failed.text());
+    assert_eq!(failed.json()["state"], "failed");
+    assert_eq!(d.c.cash().await, "130.00");
+    let unknown = d.op(&d.c.finance, Method::POST, &release("2:nope"), None).await;
+    assert_eq!(code(&unknown), (StatusCode::NOT_FOUND, "unknown_deposit".into()));
+    d.c.server.stop().await;
+}

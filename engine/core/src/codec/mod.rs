@@ -1317,6 +1317,11 @@ mod tests {
                 },
                 [&deposit[..], &1u32.to_le_bytes(), b"m"].concat(),
             ),
+            (
+                88,
+                payments::Command::DepositConfirmChecked { deposit: tx("d1") },
+                deposit.clone(),
+            ),
         ];
         for (tag, command, rest) in commands {
             let command = Command::Payments(command);

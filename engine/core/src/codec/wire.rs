@@ -27,8 +27,8 @@ use crate::outcome::{
     PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 88,
-// 89; outcomes 15, 16, 24, 25; rejections 37–39, 68–70. (Tags handed to
+// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 89;
+// outcomes 15, 16, 24, 25; rejections 37–39, 68–70. (Tags handed to
 // work done side by side and left unused: the jackpots 69–72,
 // reconciliation and FX 73–76, the sealed credential 77, payment methods
 // 85–89, outcomes 24–25, rejections 67–70. Commands 78–84, outcomes 21–23
@@ -311,6 +311,7 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     85 => AddPaymentMethod { player, method, kind, reference, holder, operator },
     86 => SetPaymentMethodState { player, method, state, reason, operator },
     87 => PaymentMethodUse { payment, method },
+    88 => DepositConfirmChecked { deposit },
 });
 codec_enum!(PaymentMethodKind: u8 { 1 => Card, 2 => EWallet, 3 => Bank, 4 => Crypto });
 codec_enum!(HolderMatch: u8 { 1 => Matches, 2 => Mismatch, 3 => Unchecked });

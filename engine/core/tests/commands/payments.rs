@@ -583,3 +583,45 @@ fn a_payment_names_its_method_while_it_is_open() {
     };
     check_rejected(h.apply(PSP, "u3", use_cmd("d1")), wrong);
 }
+
+#[test]
+fn a_checked_confirmation_passes_the_initiations_gates_again_or_changes_nothing() {
+    let mut h = Harness::new();
+    let p = h.register();
+    let checked =
+        |id: &str| Command::Payments(engine_core::payments::Command::DepositConfirmChecked { deposit: tx(PSP, id) });
+    check(h.apply(PSP, "d1", deposit_cmd(p, 700)), h.moved(0, 0, bal(0, 0, 0, 0)));
+    // Suspended since the initiation: refused, the deposit still open.
+    check(h.run(OPS, status_cmd(p, AccountStatus::Suspended)), Outcome::Accepted);
+    check_rejected(
+        h.run(PSP, checked("d1")),
+        Rejection::PlayerBlocked(BlockReason::Suspended),
+    );
+    assert_eq!(h.state(PSP, "d1"), Some(TxState::Payment(PaymentState::Initiated)));
+    assert_eq!(h.balances(p), bal(0, 0, 0, 0));
+    // Reopened: it lands, once.
+    check(h.run(OPS, status_cmd(p, AccountStatus::Active)), Outcome::Accepted);
+    check(h.run(PSP, checked("d1")), h.moved(700, 0, bal(700, 0, 0, 0)));
+    let wrong = Rejection::WrongPaymentState {
+        state: PaymentState::Confirmed,
+    };
+    check_rejected(h.run(PSP, checked("d1")), wrong);
+
+    // A daily limit lowered below what is counted (a decrease is at once).
+    let daily = limit(LimitMetric::Deposit, LimitPeriod::Day);
+    check(h.run(OPS, limit_cmd(p, daily, Some(2_000))), Outcome::Accepted);
+    check(
+        h.apply(PSP, "d2", deposit_cmd(p, 500)),
+        h.moved(0, 0, bal(700, 0, 0, 0)),
+    );
+    check(h.run(OPS, limit_cmd(p, daily, Some(300))), Outcome::Accepted);
+    check_rejected(
+        h.run(PSP, checked("d2")),
+        Rejection::LimitExceeded {
+            limit: daily,
+            remaining: Amount::ZERO,
+        },
+    );
+    // The unchecked confirmation still lands (journals before tag 88).
+    check(h.run(PSP, confirm_cmd("d2")), h.moved(500, 0, bal(1_200, 0, 0, 0)));
+}

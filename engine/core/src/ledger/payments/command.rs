@@ -213,6 +213,18 @@ pub enum Command {
         /// The method's id.
         method: ExtId,
     },
+    /// The provider confirmed an initiated deposit, and the gates checked
+    /// at its initiation are checked again now: the account may still
+    /// deposit (status, exclusions, KYC gates, due diligence) and no
+    /// deposit limit is exceeded (a decrease since the initiation takes
+    /// effect at once). Then as [`Command::DepositConfirm`]; otherwise it
+    /// is refused with the gate's rejection and changes nothing: the
+    /// deposit stays open in the ledger and the read side holds it for
+    /// review (the money is at the provider, neither credited nor lost).
+    DepositConfirmChecked {
+        /// The initiating request.
+        deposit: TxRef,
+    },
     /// A manual correction of a cash balance, with who and why.
     Adjust {
         /// The player.
@@ -394,7 +406,8 @@ impl Command {
             | Command::ReconciliationImport { .. }
             | Command::ReconciliationResolve { .. }
             | Command::SetFxRate { .. }
-            | Command::PaymentMethodUse { .. } => None,
+            | Command::PaymentMethodUse { .. }
+            | Command::DepositConfirmChecked { .. } => None,
         }
     }
 
@@ -421,6 +434,8 @@ impl Command {
             Command::AddPaymentMethod { .. } => "add_payment_method",
             Command::SetPaymentMethodState { .. } => "set_payment_method_state",
             Command::PaymentMethodUse { .. } => "payment_method_use",
+            // The same confirmation as far as movements and reports go.
+            Command::DepositConfirmChecked { .. } => "deposit_confirm",
             Command::Adjust { .. } => "adjust",
         }
     }

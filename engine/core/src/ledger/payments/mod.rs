@@ -66,6 +66,12 @@ impl Ledger {
                 amount,
             } => self.deposit_instant(ctx, *player, *currency, *amount),
             Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, Settle::Confirm),
+            Command::DepositConfirmChecked { deposit } => {
+                let key = self.fingerprints.request(deposit.source, &deposit.id);
+                let (payment, _) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
+                check!(self.may_still_deposit(ctx, payment.player, payment.currency));
+                self.deposit_settle(ctx, deposit, Settle::Confirm)
+            }
             Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, Settle::Fail),
             Command::DepositExpire { deposit, after_ms } => {
                 self.deposit_settle(ctx, deposit, Settle::Expire { after_ms: *after_ms })
@@ -175,6 +181,21 @@ impl Ledger {
         if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
             limits.promote(ctx.time_ms);
             let checked = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms);
+            checked.map_err(|(limit, remaining)| Rejection::LimitExceeded { limit, remaining })?;
+        }
+        Ok(())
+    }
+
+    /// Whether an initiated deposit may still land: the account's gates
+    /// now, and no deposit limit exceeded by what is counted already (the
+    /// deposit itself counted at its initiation).
+    fn may_still_deposit(&mut self, ctx: Ctx, id: PlayerId, currency: Currency) -> Result<(), Rejection> {
+        let (player, profile) = self.players.with_profile(id, ctx.time_ms)?;
+        player.check(Activity::Deposit, profile, ctx.time_ms)?;
+        let player = self.player_mut(id)?;
+        if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
+            limits.promote(ctx.time_ms);
+            let checked = limits.exceeded(&[LimitMetric::Deposit], ctx.time_ms);
             checked.map_err(|(limit, remaining)| Rejection::LimitExceeded { limit, remaining })?;
         }
         Ok(())
