@@ -8,11 +8,16 @@
 //! Rules run on the records that can raise them: a confirmed deposit
 //! (velocity, structuring, cumulative deposits), a withdrawal request
 //! (deposit then withdrawal with little play, bonus abuse), a win (large
-//! wins) and a payment's provider reference (many payment references).
-//! Each reads its parameters from `risk_rules` as they are when the record
-//! is projected; amounts are per currency, and a currency without an
-//! amount is not checked by the amount rules (exchange rates come in a
-//! later slice, and with them thresholds in a reporting currency). The
+//! wins), a payment's provider reference and a recorded payment method
+//! (many payment methods; a holder other than the player: third-party
+//! methods). Each reads its parameters from `risk_rules` as they are when
+//! the record is projected. The money thresholds (velocity by amount,
+//! structuring, large wins, cumulative deposits) measure in the rule's
+//! currency: the record's own if the rule has an amount in it, else the
+//! rule's first; every record in another currency is converted at the FX
+//! rate in force when it was made (`crate::fx`), and its evidence row
+//! keeps its currency, the rate and the converted amount; one without a
+//! rate is listed with no converted amount and not counted. The
 //! shipped amounts are the AML due-diligence threshold (EUR 2,000: EU AMLD
 //! art. 11(d), stakes or winnings of EUR 2,000 or more, in one operation or
 //! several that appear linked), in GBP and USD as PAM's shipped profiles
