@@ -1174,3 +1174,63 @@ async fn jackpots_create_list_show_and_award() {
     assert!(missing.contains("unknown_jackpot"), "{missing}");
     running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_methods_list_add_disable_enable_and_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(ServeConfig {
+        ship_jurisdiction_profiles: false,
+        ..config(dir.path(), false)
+    })
+    .await;
+    let url = format!("http://{}", running.addr());
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &first_token(&running)]).await;
+    let p = register_as(cfg, "Ada Lovelace", "ada@example.com").await;
+    let added = ok(
+        cfg,
+        &[
+            "methods",
+            "add",
+            &p,
+            "visa",
+            "card",
+            "pm_card_visa",
+            "--holder-name",
+            "Ada Lovelace",
+        ],
+    )
+    .await;
+    assert!(added.contains("card visa recorded (holder matches)"), "{added}");
+    let third = json(
+        cfg,
+        &[
+            "methods",
+            "add",
+            &p,
+            "wallet",
+            "ewallet",
+            "skrill_1",
+            "--holder-name",
+            "Someone Else",
+        ],
+    )
+    .await;
+    assert_eq!(third["holder"], "mismatch");
+    let refused = fails(cfg, &["methods", "add", &p, "pan", "card", "4111111111111111"], 5).await;
+    assert!(refused.contains("card number"), "{refused}");
+    ok(cfg, &["methods", "disable", &p, "visa", "--reason", "lost"]).await;
+    let listed = ok(cfg, &["methods", "list", &p]).await;
+    assert!(listed.contains("disabled") && listed.contains("skrill_1"), "{listed}");
+    ok(cfg, &["methods", "enable", &p, "visa", "--reason", "found"]).await;
+    ok(cfg, &["methods", "remove", &p, "wallet"]).await;
+    let listed = json(cfg, &["methods", "list", &p]).await;
+    assert_eq!(listed["methods"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["methods"][0]["state"], "active");
+    let all = json(cfg, &["methods", "list", &p, "--removed"]).await;
+    assert_eq!(all["methods"][1]["state"], "removed");
+    fails(cfg, &["methods", "disable", &p, "nope", "--reason", "x"], 4).await;
+    fails(cfg, &["methods", "enable", &p, "wallet", "--reason", "x"], 5).await;
+    usage(cfg, &["methods", "disable", &p, "visa"]).await;
+}

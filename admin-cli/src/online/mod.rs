@@ -25,6 +25,7 @@ mod kyc;
 mod limits;
 mod logins;
 mod lookups;
+mod methods;
 mod operators;
 mod players;
 mod rg;
@@ -101,6 +102,9 @@ pub enum Command {
     /// Withdrawals: list (the approval queue), approve, reject.
     #[command(subcommand)]
     Withdrawals(cashier::WithdrawalsCommand),
+    /// A player's payment methods: list, add (by token), disable, enable, remove.
+    #[command(subcommand)]
+    Methods(methods::Command),
     /// The FX rate table: set a rate from a moment on, list the history.
     #[command(subcommand)]
     Fx(cashier::FxCommand),
@@ -147,6 +151,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Jurisdictions(command) => jurisdictions::run(&Client::from_config()?, command, output),
         Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
+        Command::Methods(command) => methods::run(&Client::from_config()?, command, output),
         Command::Fx(command) => cashier::fx(&Client::from_config()?, command, output),
         Command::Reconcile(args) => cashier::reconcile(&Client::from_config()?, args, output),
         Command::Reconciliation(command) => cashier::reconciliation(&Client::from_config()?, command, output),

@@ -429,6 +429,9 @@ pub enum Rejection {
     InvalidDuration,
     /// An FX rate prices a currency in itself, or is not positive.
     InvalidFxRate,
+    /// A payment method's reference looks like a card number (13 to 19
+    /// digits passing the Luhn check): only tokenized references are kept.
+    CardNumberAsReference,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

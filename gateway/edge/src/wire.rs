@@ -312,6 +312,12 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_fx_rate",
             "an FX rate is positive and prices one currency in another".into(),
         ),
+        Rejection::CardNumberAsReference => (
+            S::UNPROCESSABLE_ENTITY,
+            "card_number_refused",
+            "a payment method's reference must be a token, the last four digits or an address, never a card number"
+                .into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

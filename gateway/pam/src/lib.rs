@@ -3,7 +3,9 @@
 //! manual decisions, documents, the provider's webhook), and the front
 //! end's login and logout reports with the sessions, devices and risk flags
 //! drawn from them ([`logins`]), jurisdiction profiles with their effective
-//! dates and due diligence ([`jurisdictions`]), over the operator API.
+//! dates and due diligence ([`jurisdictions`]), and players' payment
+//! methods by tokenized reference, the holder's name checked against the
+//! sealed profile ([`methods`]), over the operator API.
 //!
 //! Personal data stays in this module: profiles are validated here and
 //! sealed under a per-player data key ([`vault`]) before the command that
@@ -25,6 +27,7 @@ pub mod exclusion;
 pub mod jurisdictions;
 pub mod kyc;
 pub mod logins;
+pub mod methods;
 pub mod players;
 pub mod profile;
 pub mod vault;
@@ -59,6 +62,10 @@ const PROFILE_VIEWERS: &[Role] = &[
     Role::Finance,
     Role::ReadOnly,
 ];
+/// Who records, disables and removes players' payment methods.
+const METHOD_WRITERS: &[Role] = &[Role::Admin, Role::Finance, Role::Support];
+/// Who reads players' payment methods.
+const METHOD_READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Compliance, Role::Support];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
@@ -89,6 +96,10 @@ pub fn routes() -> Vec<Route> {
             Operator(COMPLIANCE),
             jurisdictions::record_due_diligence,
         ),
+        route::<methods::__path_add, _>(Operator(METHOD_WRITERS), methods::add),
+        route::<methods::__path_list, _>(Operator(METHOD_READERS), methods::list),
+        route::<methods::__path_change_state, _>(Operator(METHOD_WRITERS), methods::change_state),
+        route::<methods::__path_remove, _>(Operator(METHOD_WRITERS), methods::remove),
     ]
 }
 

@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::providers::DepositStart;
-use crate::shared::{PaymentReply, cashier, derived_id, key_of, payment_reply, submit_system};
+use crate::shared::{
+    PaymentReply, cashier, derived_id, key_of, payment_reply, record_method, submit_system, usable_method,
+};
 use crate::{Cashier, PaymentProvider};
 
 /// Most payments in one page.
@@ -63,6 +65,11 @@ pub struct DepositRequest {
     /// `payment_method` names the coin the player pays with (`btc`), the
     /// deposit's currency without it.
     pub provider: Option<String>,
+    /// The player's payment method it is paid with (its id, see
+    /// `/operator/v1/players/{p}/payment-methods`): it must be active. A
+    /// card method's reference is the provider's token when
+    /// `payment_method` is not given.
+    pub payment_method_id: Option<String>,
 }
 
 /// A deposit started at the provider.
@@ -96,8 +103,8 @@ pub struct DepositReply {
     params(("player" = u64, Path)), security(("bearer" = [])),
     responses((status = 201, body = DepositReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 403, body = ErrorBody, description = "limit_exceeded (deposit limit), player_blocked, kyc_required, due_diligence_required"),
-        (status = 404, body = ErrorBody, description = "unknown_player, unknown_provider (not one of those configured)"),
-        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state (the deposit is final already)"),
+        (status = 404, body = ErrorBody, description = "unknown_player, unknown_provider (not one of those configured), unknown_payment_method"),
+        (status = 409, body = ErrorBody, description = "conflict (deposit_id reused for another deposit), wrong_payment_state (the deposit is final already), payment_method_inactive"),
         (status = 422, body = ErrorBody, description = "currency_mismatch, overflow, provider_refused (the provider refused the payment: the deposit failed)"),
         (status = 502, body = ErrorBody, description = "provider_unavailable (the provider timed out or failed: retry with the same deposit_id)")))]
 pub async fn initiate(
@@ -106,7 +113,7 @@ pub async fn initiate(
     Path(player_id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let request: DepositRequest = decode(&body)?;
+    let mut request: DepositRequest = decode(&body)?;
     let currency = wire::currency(&request.currency)?;
     let amount = wire::amount(&request.amount, currency, Sign::Positive, "amount")?;
     let deposit_id = wire::ext_id(&request.deposit_id, "deposit_id")?;
@@ -115,6 +122,17 @@ pub async fn initiate(
     let player = edge::change::player(&state, &player_id)?;
     let cashier = cashier(&state)?;
     let provider = chosen_provider(&cashier, request.provider.as_deref())?;
+    let method = match request.payment_method_id.as_deref() {
+        Some(text) => Some(usable_method(&state, player, text).await?),
+        None => None,
+    };
+    if let Some((_, view)) = &method
+        && request.payment_method.is_none()
+        && view.kind == "card"
+        && check_method(Some(&view.reference)).is_ok()
+    {
+        request.payment_method = Some(view.reference.clone());
+    }
     let command = Command::Payments(payments::Command::DepositInitiate {
         player,
         currency,
@@ -128,6 +146,9 @@ pub async fn initiate(
         source: caller.source,
         id: deposit_id,
     };
+    if let Some((id, _)) = &method {
+        record_method(&state, &deposit, id, currency).await?;
+    }
     let start = DepositStart {
         key: key_of(&deposit),
         amount_minor: amount.minor(),
@@ -296,9 +317,30 @@ pub(crate) async fn list_kind(state: &AppState, uri: &Uri, kind: &str) -> Result
         to_ms: query.to_ms,
         limit: limit as u32,
     };
-    let (found, as_of_seq) = read(state, move |c| cashier::list(c, &filter)).await?;
+    let (found, as_of_seq) = read(state, move |c| {
+        let found = cashier::list(c, &filter)?;
+        // A requested withdrawal waits while an AML case on the player is open.
+        found
+            .into_iter()
+            .map(|view| {
+                let hold = if view.kind == "withdrawal" && view.state == "requested" {
+                    readmodel::risk::open_case_of(c, view.player)?.map(|case| format!("aml_case:{case}"))
+                } else {
+                    None
+                };
+                Ok((view, hold))
+            })
+            .collect::<Result<Vec<_>, readmodel::ReadModelError>>()
+    })
+    .await?;
     let reply = PaymentsReply {
-        payments: found.iter().map(payment_reply).collect(),
+        payments: found
+            .iter()
+            .map(|(view, hold)| PaymentReply {
+                hold: hold.clone(),
+                ..payment_reply(view)
+            })
+            .collect(),
         as_of_seq,
     };
     edge::change::ok(StatusCode::OK, &reply)
@@ -311,4 +353,88 @@ pub(crate) async fn list_kind(state: &AppState, uri: &Uri, kind: &str) -> Result
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter, limit outside 1–1000, from_ms after to_ms)")))]
 pub async fn list(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     list_kind(&state, &uri, "deposit").await
+}
+
+/// A held deposit named in the path, from the cashier view.
+/// Also the journal position the view is current to.
+async fn held(state: &AppState, text: &str) -> Result<(TxRef, u64, Currency), ApiError> {
+    let payment = crate::shared::payment_path(text)?;
+    let (source, id) = (payment.source, payment.id.as_str().to_owned());
+    let (found, as_of_seq) = read(state, move |c| cashier::payment(c, source, &id)).await?;
+    let unknown = || ApiError::not_found("unknown_deposit", "no deposit was started under this name");
+    let view = found.filter(|v| v.kind == "deposit").ok_or_else(unknown)?;
+    if view.state != "held" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "wrong_payment_state",
+            format!("the deposit is {}, not held", view.state),
+        ));
+    }
+    let currency = Currency::from_code(&view.currency).ok_or_else(unknown)?;
+    Ok((payment, as_of_seq, currency))
+}
+
+/// Releases a held deposit (admins, finance): its confirmation again, the
+/// gates checked again now; refused (and still held) while one still
+/// fails.
+#[utoipa::path(post, path = "/cashier/v1/deposits/{payment}/release", tag = "cashier",
+    params(("payment" = String, Path, description = "<source>:<id> of the deposit")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PaymentReply, description = "confirmed: the cash landed"), RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 403, body = ErrorBody, description = "limit_exceeded, player_blocked, kyc_required, due_diligence_required: still held"),
+        (status = 404, body = ErrorBody, description = "unknown_deposit"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (not held)")))]
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+) -> Result<Response, ApiError> {
+    let (deposit, as_of_seq, currency) = held(&state, &payment_text).await?;
+    let command = Command::Payments(payments::Command::DepositConfirmChecked {
+        deposit: deposit.clone(),
+    });
+    // One attempt per journal position: a click repeated with nothing
+    // journaled between is a retry; after a change (the player reopened,
+    // KYC verified) it is a new attempt.
+    let id = crate::shared::derived_id_with("release", &deposit, &as_of_seq.to_string());
+    match caller.submit(&state, id, command).await? {
+        Outcome::Moved(_) => {
+            let (source, id) = (deposit.source, deposit.id.as_str().to_owned());
+            let (found, _) = read(&state, move |c| cashier::payment(c, source, &id)).await?;
+            let found = found.ok_or_else(|| ApiError::internal("a released deposit left the read model"))?;
+            edge::change::ok(StatusCode::OK, &payment_reply(&found))
+        }
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}
+
+/// Refuses a held deposit for good (admins, finance): it fails, nothing
+/// is credited, and the money is to be refunded at the provider (outside
+/// the ledger; reconciliation shows it until then).
+#[utoipa::path(post, path = "/cashier/v1/deposits/{payment}/refuse", tag = "cashier",
+    params(("payment" = String, Path, description = "<source>:<id> of the deposit")),
+    security(("bearer" = [])),
+    responses((status = 200, body = PaymentReply, description = "failed"), RoleErrors, LedgerErrors,
+        (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
+        (status = 404, body = ErrorBody, description = "unknown_deposit"),
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (not held)")))]
+pub async fn refuse(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(payment_text): Path<String>,
+) -> Result<Response, ApiError> {
+    let (deposit, _, currency) = held(&state, &payment_text).await?;
+    let command = Command::Payments(payments::Command::DepositFail {
+        deposit: deposit.clone(),
+    });
+    match caller.submit(&state, derived_id("refuse", &deposit), command).await? {
+        Outcome::Moved(_) => {
+            let (source, id) = (deposit.source, deposit.id.as_str().to_owned());
+            let (found, _) = read(&state, move |c| cashier::payment(c, source, &id)).await?;
+            let found = found.ok_or_else(|| ApiError::internal("a refused deposit left the read model"))?;
+            edge::change::ok(StatusCode::OK, &payment_reply(&found))
+        }
+        other => Err(edge::change::refusal(&other, currency)),
+    }
 }

@@ -11,15 +11,22 @@
 //!   provider settled and that started before the withdrawal (fixed once
 //!   the withdrawal exists, so every retry goes to the same provider),
 //!   when that provider is configured and can pay back to it; otherwise
-//!   through the default provider. NOWPayments pays to an address, which
-//!   the ledger does not hold yet (payment-method tokens are a later
-//!   slice), so its deposits are paid back through the default provider
-//!   for now.
+//!   through the default provider. NOWPayments pays to an address: the
+//!   player's crypto payment method (PAM's, in the read model), the one
+//!   the withdrawal named (then a provider that pays to addresses is
+//!   chosen) or else the latest; without one, its deposits are paid back
+//!   through the default provider.
 //! - [`deposits`]: a deposit is initiated in the ledger first (account,
 //!   KYC gates, due diligence and deposit limits checked there), then
 //!   started at the provider, whose reference is journaled; the front end
 //!   gets the redirect URL or client secret. The provider's verified
-//!   webhook ([`webhook`]) confirms or fails it, or charges it back.
+//!   webhook ([`webhook`]) confirms or fails it, or charges it back. The
+//!   confirmation checks the initiation's gates again
+//!   (`DepositConfirmChecked`); a deposit a gate refuses is held, and
+//!   finance releases or refuses it. A deposit or withdrawal may name the
+//!   player's payment method (`payment_method_id`, journaled beside it).
+//! - Withdrawals are held while an AML case on the player is open (the
+//!   cases are the read model's): approval is refused, the queue says so.
 //! - [`withdrawals`]: a request reserves the funds; finance approves (two
 //!   different operators above the four-eyes amount: the ledger checks
 //!   that the second approval names an accepted first one by someone
@@ -116,6 +123,8 @@ pub fn routes() -> Vec<Route> {
     vec![
         route::<deposits::__path_initiate, _>(Operator(FRONT_END), deposits::initiate),
         route::<deposits::__path_list, _>(Operator(READERS), deposits::list),
+        route::<deposits::__path_release, _>(Operator(FINANCE), deposits::release),
+        route::<deposits::__path_refuse, _>(Operator(FINANCE), deposits::refuse),
         route::<withdrawals::__path_request, _>(Operator(FRONT_END), withdrawals::request),
         route::<withdrawals::__path_list, _>(Operator(READERS), withdrawals::list),
         route::<withdrawals::__path_approve, _>(Operator(FINANCE), withdrawals::approve),

@@ -5,10 +5,13 @@
 use axum::http::StatusCode;
 use edge::AppState;
 use edge::error::ApiError;
+use edge::reads::read;
 use edge::wire;
+use engine::PlayerId;
 use engine::command::TxRef;
 use engine::{Command, Currency, ExtId, Outcome, Request, SourceId};
 use readmodel::cashier::PaymentView;
+use readmodel::methods::{self, MethodView};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -68,6 +71,47 @@ pub async fn submit_system(state: &AppState, id: ExtId, command: Command) -> Res
     Ok(state.engine.run(request).await?.outcome)
 }
 
+/// The player's payment method named by a deposit or withdrawal
+/// (`payment_method_id`): it must be the player's and active.
+pub async fn usable_method(state: &AppState, player: PlayerId, text: &str) -> Result<(ExtId, MethodView), ApiError> {
+    let id = wire::ext_id(text, "payment_method_id")?;
+    let name = id.as_str().to_owned();
+    let (found, _) = read(state, move |c| methods::method(c, player, &name)).await?;
+    let found = found.ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_payment_method",
+            format!("player {} has no payment method {id}", player.0),
+        )
+    })?;
+    if found.state != "active" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "payment_method_inactive",
+            format!("payment method {id} is {}", found.state),
+        ));
+    }
+    Ok((id, found))
+}
+
+/// Journals that `payment` uses the player's method `method`.
+pub async fn record_method(
+    state: &AppState,
+    payment: &TxRef,
+    method: &ExtId,
+    currency: Currency,
+) -> Result<(), ApiError> {
+    let command = Command::Payments(engine::payments::Command::PaymentMethodUse {
+        payment: payment.clone(),
+        method: method.clone(),
+    });
+    match submit_system(state, derived_id("method", payment), command).await? {
+        // Settled already (a provider that confirms at once): the record
+        // of the method is lost, not the money.
+        Outcome::Accepted | Outcome::Rejected(engine::Rejection::WrongPaymentState { .. }) => Ok(()),
+        other => Err(edge::change::refusal(&other, currency)),
+    }
+}
+
 /// A payment named in a path: `<source>:<id>`, the source and id of the
 /// request that started it.
 pub fn payment_path(text: &str) -> Result<TxRef, ApiError> {
@@ -116,7 +160,8 @@ pub struct PaymentReply {
     pub currency: String,
     /// Decimal amount.
     pub amount: String,
-    /// initiated, confirmed, failed, expired, charged_back (deposits);
+    /// initiated, held (paid, refused by a gate at confirmation: for
+    /// review), confirmed, failed, expired, charged_back (deposits);
     /// requested, approved, rejected, reversed, completed (withdrawals).
     pub state: String,
     /// The provider (manual: an operator's one-step deposit).
@@ -135,6 +180,16 @@ pub struct PaymentReply {
     /// What chargebacks could not take from the player (decimal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shortfall: Option<String>,
+    /// The player's payment method it named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method_id: Option<String>,
+    /// Why a held deposit is held: the gate its confirmation failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_reason: Option<String>,
+    /// Why a requested withdrawal cannot be approved now
+    /// (`aml_case:<id>`: an AML case is open for the player).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
     /// When it started, ms since the epoch.
     pub created_ms: u64,
     /// When it last changed.
@@ -161,6 +216,9 @@ pub fn payment_reply(view: &PaymentView) -> PaymentReply {
         first_approval_by_source: view.first_approval.as_ref().map(|(source, _)| source.0),
         charged_back: (view.charged_back_minor != 0).then(|| decimal(view.charged_back_minor)),
         shortfall: (view.shortfall_minor != 0).then(|| decimal(view.shortfall_minor)),
+        payment_method_id: view.method.clone(),
+        held_reason: view.held_reason.clone(),
+        hold: None,
         created_ms: view.created_ms,
         updated_ms: view.updated_ms,
     }

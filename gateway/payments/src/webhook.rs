@@ -128,7 +128,8 @@ async fn receive(state: &AppState, name: &str, headers: &HeaderMap, body: &[u8])
             let ttl_ms = cashier.deposit_ttl.as_millis() as u64;
             let stale = view.created_ms.saturating_add(ttl_ms) <= state.now_ms();
             let command = match settlement {
-                Settlement::Succeeded => payments::Command::DepositConfirm { deposit },
+                // The initiation's gates again: a refusal holds the deposit.
+                Settlement::Succeeded => payments::Command::DepositConfirmChecked { deposit },
                 // The expiry sweep's cancellation coming back: an expiry
                 // (the ledger checks the journaled times again).
                 Settlement::Failed if stale => payments::Command::DepositExpire {
@@ -198,6 +199,13 @@ async fn receive(state: &AppState, name: &str, headers: &HeaderMap, body: &[u8])
             let code = edge::wire::rejection(&rejection, currency).code;
             tracing::info!(event = %webhook.event_id, kind = %webhook.kind, code, "payment webhook changed nothing");
             acknowledged(&webhook.kind, Some(code))
+        }
+        Outcome::Rejected(rejection) if readmodel::cashier::hold_reason(&rejection).is_some() => {
+            // Paid at the provider, refused by a gate since the initiation:
+            // held for review (the read model says why), not retried.
+            let code = edge::wire::rejection(&rejection, currency).code;
+            tracing::warn!(event = %webhook.event_id, code, "a confirmed deposit is held for review");
+            acknowledged(&webhook.kind, Some("deposit_held"))
         }
         other => Err(edge::change::refusal(&other, currency)),
     }

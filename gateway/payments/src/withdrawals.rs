@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::deposits::{PaymentQuery, PaymentsReply, list_kind};
-use crate::shared::{cashier, derived_id, derived_id_with, payment_path};
+use crate::shared::{cashier, derived_id, derived_id_with, payment_path, record_method, usable_method};
 
 /// A withdrawal to request.
 #[derive(Deserialize, ToSchema)]
@@ -41,6 +41,9 @@ pub struct WithdrawalRequest {
     pub currency: String,
     /// Decimal amount, positive.
     pub amount: String,
+    /// The player's payment method it is paid to (its id): it must be
+    /// active; a crypto method's address is where a crypto payout goes.
+    pub payment_method_id: Option<String>,
 }
 
 /// Where a withdrawal stands after a step.
@@ -76,8 +79,8 @@ fn reply(payment: &TxRef, state: &'static str, balances: &engine::Balances) -> W
     params(("player" = u64, Path)), security(("bearer" = [])),
     responses((status = 201, body = WithdrawalReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 403, body = ErrorBody, description = "player_blocked, kyc_required"),
-        (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 409, body = ErrorBody, description = "conflict (withdrawal_id reused for another withdrawal)"),
+        (status = 404, body = ErrorBody, description = "unknown_player, unknown_payment_method"),
+        (status = 409, body = ErrorBody, description = "conflict (withdrawal_id reused for another withdrawal), payment_method_inactive"),
         (status = 422, body = ErrorBody, description = "insufficient_funds, currency_mismatch, overflow")))]
 pub async fn request(
     State(state): State<AppState>,
@@ -92,6 +95,10 @@ pub async fn request(
     let player = edge::change::player(&state, &player_id)?;
     // Without a provider, nothing could pay it out.
     cashier(&state)?;
+    let method = match request.payment_method_id.as_deref() {
+        Some(text) => Some(usable_method(&state, player, text).await?.0),
+        None => None,
+    };
     let command = Command::Payments(payments::Command::WithdrawalRequest {
         player,
         currency,
@@ -105,6 +112,9 @@ pub async fn request(
         source: caller.source,
         id,
     };
+    if let Some(method) = &method {
+        record_method(&state, &payment, method, currency).await?;
+    }
     edge::change::ok(StatusCode::CREATED, &reply(&payment, "requested", &receipt.balances))
 }
 
@@ -152,7 +162,7 @@ fn needs_four_eyes(four_eyes_above: &str, amount_minor: i64, currency: Currency)
         RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
         (status = 404, body = ErrorBody, description = "unknown_withdrawal"),
-        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), four_eyes_required")))]
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), four_eyes_required, withdrawal_held (an AML case is open for the player)")))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -166,6 +176,18 @@ pub async fn approve(
             StatusCode::CONFLICT,
             "wrong_payment_state",
             format!("the withdrawal is {}", view.state),
+        ));
+    }
+    let player = view.player;
+    let (case, _) = read(&state, move |c| readmodel::risk::open_case_of(c, player)).await?;
+    if let Some(case) = case {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "withdrawal_held",
+            format!(
+                "AML case {case} is open for player {}: the player's withdrawals are held until it is resolved",
+                player.0
+            ),
         ));
     }
     let four_eyes = needs_four_eyes(&cashier.four_eyes_above, view.amount_minor, currency)?;

@@ -30,6 +30,7 @@ use edge::AppState;
 use engine::command::TxRef;
 use engine::{Command, Currency, ExtId, Outcome, payments};
 use readmodel::cashier::{self, PaymentFilter, PaymentView};
+use readmodel::methods::{self, PayoutAddress};
 
 use crate::deposits::record_reference;
 use crate::providers::{PayoutStart, ProviderPayment, Settlement};
@@ -136,7 +137,8 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
         }
         let withdrawal = tx(&view)?;
         let currency = Currency::from_code(&view.currency).ok_or("a withdrawal in an unknown currency")?;
-        let Some(provider) = payout_provider(state, cashier, &view).await? else {
+        let address = payout_address(state, &view, &withdrawal).await?;
+        let Some(provider) = payout_provider(state, cashier, &view, address.as_ref()).await? else {
             tracing::error!(withdrawal = %withdrawal.id, provider = ?view.provider, "the payout's provider is not configured");
             failed(memory, cashier, &view);
             continue;
@@ -148,7 +150,9 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
                     key: key_of(&withdrawal),
                     amount_minor: view.amount_minor,
                     currency: view.currency.clone(),
-                    destination: None,
+                    destination: address
+                        .filter(|_| provider.payout_needs_destination())
+                        .map(|a| a.address),
                 };
                 provider.payout(&payout).await
             }
@@ -176,20 +180,43 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
     Ok(())
 }
 
+/// Where a crypto payout of the withdrawal goes (the player's crypto
+/// payment method), if it has one.
+async fn payout_address(
+    state: &AppState,
+    view: &PaymentView,
+    withdrawal: &TxRef,
+) -> Result<Option<PayoutAddress>, String> {
+    let (player, payment, before_ms) = (view.player, withdrawal.clone(), view.created_ms);
+    state
+        .readmodel
+        .query(move |c| methods::payout_address(c, player, &payment, before_ms))
+        .await
+        .map(|(row, _)| row)
+        .map_err(|e| e.to_string())
+}
+
 /// The provider that pays a withdrawal out: the one its payout was sent
-/// through, once recorded; before that the closed-loop rule (see the
-/// crate's documentation): the provider of the player's latest settled
-/// deposit in the currency that started before the withdrawal, if
-/// configured and able to pay back without an address the ledger does not
-/// hold, else the default. `None`: the recorded provider is no longer
-/// configured.
+/// through, once recorded; before that, a provider that pays to an
+/// address if the withdrawal named the player's crypto method; else the
+/// closed-loop rule (see the crate's documentation): the provider of the
+/// player's latest settled deposit in the currency that started before
+/// the withdrawal, if configured and able to pay back (to an address, the
+/// player's crypto method, if it needs one), else the default. `None`: the
+/// recorded provider is no longer configured.
 async fn payout_provider(
     state: &AppState,
     cashier: &Cashier,
     view: &PaymentView,
+    address: Option<&PayoutAddress>,
 ) -> Result<Option<Arc<dyn PaymentProvider>>, String> {
     if let Some(name) = &view.provider {
         return Ok(cashier.provider(name).cloned());
+    }
+    if address.is_some_and(|a| a.named)
+        && let Some(provider) = cashier.providers.iter().find(|p| p.payout_needs_destination())
+    {
+        return Ok(Some(Arc::clone(provider)));
     }
     let (player, currency, before_ms) = (view.player, view.currency.clone(), view.created_ms);
     let source = state
@@ -201,7 +228,7 @@ async fn payout_provider(
     let closed_loop = source
         .and_then(|deposit| deposit.provider)
         .and_then(|name| cashier.provider(&name).cloned())
-        .filter(|provider| !provider.payout_needs_destination());
+        .filter(|provider| !provider.payout_needs_destination() || address.is_some());
     Ok(closed_loop.or_else(|| cashier.default_provider().cloned()))
 }
 
@@ -271,7 +298,7 @@ async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Res
         };
         let (command, step) = match settlement {
             Settlement::Succeeded => (
-                payments::Command::DepositConfirm {
+                payments::Command::DepositConfirmChecked {
                     deposit: deposit.clone(),
                 },
                 "confirm-late",

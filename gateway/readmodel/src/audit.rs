@@ -524,7 +524,53 @@ fn payments_change(
                 ..Change::default()
             });
         }
-        payments::Command::DepositConfirm { deposit } => (deposit, "confirmed"),
+        payments::Command::AddPaymentMethod {
+            player,
+            method,
+            kind,
+            reference,
+            holder,
+            ..
+        } => {
+            return Ok(Change {
+                target: Some(Target::Player(*player)),
+                field: Some(format!("payment_method:{method}")),
+                after: Some("active".into()),
+                detail: Some(format!("{} {reference}, holder {}", kind.name(), holder.name())),
+                ..Change::default()
+            });
+        }
+        payments::Command::SetPaymentMethodState {
+            player,
+            method,
+            state,
+            reason,
+            ..
+        } => {
+            let before: Option<String> = tx
+                .prepare_cached("SELECT state FROM payment_methods WHERE player = ?1 AND method = ?2")?
+                .query_row(rusqlite::params![player.0 as i64, method.as_str()], |row| row.get(0))
+                .optional()?;
+            return Ok(Change {
+                target: Some(Target::Player(*player)),
+                field: Some(format!("payment_method:{method}")),
+                before,
+                after: Some(state.name().into()),
+                detail: Some(reason.as_str().to_owned()),
+            });
+        }
+        payments::Command::PaymentMethodUse { payment, method } => {
+            let player = payment_row(tx, payment)?.and_then(|(player, _)| player);
+            return Ok(Change {
+                target: player.map(Target::Player),
+                field: Some(format!("payment:{}:{}", payment.source, payment.id)),
+                after: Some(format!("method {method}")),
+                ..Change::default()
+            });
+        }
+        payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit } => {
+            (deposit, "confirmed")
+        }
         payments::Command::DepositFail { deposit } => (deposit, "failed"),
         payments::Command::WithdrawalApprove { withdrawal } => (withdrawal, "approved"),
         payments::Command::WithdrawalReject { withdrawal } => (withdrawal, "rejected"),

@@ -11,7 +11,7 @@
 use engine::command::{Command, TxRef};
 use engine::payments;
 use engine::sequencer::Committed;
-use engine::{PlayerId, SourceId};
+use engine::{PlayerId, Rejection, SourceId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -54,7 +54,8 @@ pub struct PaymentView {
     pub currency: String,
     /// The amount, minor units.
     pub amount_minor: i64,
-    /// `initiated`, `confirmed`, `failed`, `expired`, `charged_back` for
+    /// `initiated`, `held` (confirmed by the provider, refused by a gate:
+    /// for review), `confirmed`, `failed`, `expired`, `charged_back` for
     /// deposits; `requested`, `approved`, `rejected`, `reversed`,
     /// `completed` for withdrawals.
     pub state: String,
@@ -68,6 +69,12 @@ pub struct PaymentView {
     pub first_approval: Option<(SourceId, String)>,
     /// Taken back by chargebacks, minor units.
     pub charged_back_minor: i64,
+    /// The player's payment method it named (`crate::methods`).
+    pub method: Option<String>,
+    /// Why a deposit is `held`: the gate its confirmation failed
+    /// (`player_blocked`, `kyc_required`, `limit_exceeded`,
+    /// `due_diligence_required`, `player_erased`).
+    pub held_reason: Option<String>,
     /// What chargebacks could not take from the player's cash (the
     /// operator's loss), minor units.
     pub shortfall_minor: i64,
@@ -103,6 +110,17 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         return Ok(());
     };
     let outcome = &committed.outcome;
+    if let (payments::Command::DepositConfirmChecked { deposit }, Some(rejection)) = (command, outcome.rejection())
+        && let Some(reason) = hold_reason(rejection)
+    {
+        // The provider has the money and a gate refused it: held for review.
+        tx.prepare_cached(
+            "UPDATE cashier_payments SET state = 'held', held_reason = ?3, updated_ms = ?4
+             WHERE source = ?1 AND ext_id = ?2 AND state IN ('initiated', 'held')",
+        )?
+        .execute(params![deposit.source.0, deposit.id.as_str(), reason, time_ms as i64])?;
+        return Ok(());
+    }
     if !outcome.is_ok() {
         return Ok(());
     }
@@ -162,7 +180,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 time_ms,
             )
         }
-        payments::Command::DepositConfirm { deposit } => set_state(tx, deposit, "confirmed", time_ms),
+        payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit } => {
+            set_state(tx, deposit, "confirmed", time_ms)
+        }
         payments::Command::DepositFail { deposit } => set_state(tx, deposit, "failed", time_ms),
         payments::Command::DepositExpire { deposit, .. } => set_state(tx, deposit, "expired", time_ms),
         payments::Command::DepositChargeback { deposit, amount } => {
@@ -219,7 +239,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         payments::Command::WithdrawalReject { withdrawal } => set_state(tx, withdrawal, "rejected", time_ms),
         payments::Command::WithdrawalReverse { withdrawal, .. } => set_state(tx, withdrawal, "reversed", time_ms),
         payments::Command::WithdrawalComplete { withdrawal } => set_state(tx, withdrawal, "completed", time_ms),
-        payments::Command::Adjust { .. } => Ok(()),
+        // Payment methods are `crate::methods`' to project.
+        payments::Command::Adjust { .. }
+        | payments::Command::AddPaymentMethod { .. }
+        | payments::Command::SetPaymentMethodState { .. }
+        | payments::Command::PaymentMethodUse { .. } => Ok(()),
         payments::Command::ReconciliationImport { .. } | payments::Command::ReconciliationResolve { .. } => {
             crate::reconciliation::apply(tx, request.source, command, time_ms)
         }
@@ -240,6 +264,19 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             time_ms,
         ),
     }
+}
+
+/// Why a confirmation refused by a gate holds its deposit; `None` for a
+/// refusal that holds nothing (a deposit final already, an unknown one).
+pub fn hold_reason(rejection: &Rejection) -> Option<&'static str> {
+    Some(match rejection {
+        Rejection::PlayerBlocked(_) => "player_blocked",
+        Rejection::KycRequired { .. } => "kyc_required",
+        Rejection::LimitExceeded { .. } => "limit_exceeded",
+        Rejection::DueDiligenceRequired => "due_diligence_required",
+        Rejection::PlayerErased => "player_erased",
+        _ => return None,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -280,7 +317,7 @@ fn set_state(tx: &Transaction<'_>, payment: &TxRef, state: &str, time_ms: u64) -
 }
 
 const COLUMNS: &str = "source, ext_id, kind, player, currency, amount_minor, state, provider, reference,
-    first_approval_source, first_approval_id, charged_back_minor, shortfall_minor, created_ms, updated_ms";
+    first_approval_source, first_approval_id, charged_back_minor, shortfall_minor, created_ms, updated_ms, method, held_reason";
 
 fn row_view(row: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentView> {
     let first_source: Option<u32> = row.get(9)?;
@@ -300,6 +337,8 @@ fn row_view(row: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentView> {
         shortfall_minor: row.get(12)?,
         created_ms: row.get::<_, i64>(13)? as u64,
         updated_ms: row.get::<_, i64>(14)? as u64,
+        method: row.get(15)?,
+        held_reason: row.get(16)?,
     })
 }
 

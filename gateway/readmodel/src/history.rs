@@ -99,7 +99,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
 
     // The payment a follow-up moves on, and its new state.
     let follow_up = match command {
-        Command::Payments(payments::Command::DepositConfirm { deposit }) => Some((deposit, "confirmed")),
+        Command::Payments(
+            payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit },
+        ) => Some((deposit, "confirmed")),
         Command::Payments(payments::Command::DepositFail { deposit }) => Some((deposit, "failed")),
         Command::Payments(payments::Command::WithdrawalApprove { withdrawal }) => Some((withdrawal, "approved")),
         Command::Payments(payments::Command::WithdrawalReject { withdrawal }) => Some((withdrawal, "rejected")),
@@ -206,6 +208,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     crate::kyc::apply(tx, committed)?;
     crate::logins::apply(tx, committed, time_ms)?;
     crate::cashier::apply(tx, committed, time_ms)?;
+    crate::methods::apply(tx, committed, time_ms)?;
     crate::risk::apply(tx, committed, time_ms)?;
     crate::credentials::apply(tx, committed)?;
     Ok(time_ms)

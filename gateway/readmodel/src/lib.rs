@@ -49,6 +49,7 @@ pub mod fx;
 pub mod history;
 pub mod kyc;
 pub mod logins;
+pub mod methods;
 pub mod profiles;
 pub mod reconciliation;
 pub mod risk;

@@ -8,11 +8,16 @@
 //! Rules run on the records that can raise them: a confirmed deposit
 //! (velocity, structuring, cumulative deposits), a withdrawal request
 //! (deposit then withdrawal with little play, bonus abuse), a win (large
-//! wins) and a payment's provider reference (many payment references).
-//! Each reads its parameters from `risk_rules` as they are when the record
-//! is projected; amounts are per currency, and a currency without an
-//! amount is not checked by the amount rules (exchange rates come in a
-//! later slice, and with them thresholds in a reporting currency). The
+//! wins), a payment's provider reference and a recorded payment method
+//! (many payment methods; a holder other than the player: third-party
+//! methods). Each reads its parameters from `risk_rules` as they are when
+//! the record is projected. The money thresholds (velocity by amount,
+//! structuring, large wins, cumulative deposits) measure in the rule's
+//! currency: the record's own if the rule has an amount in it, else the
+//! rule's first; every record in another currency is converted at the FX
+//! rate in force when it was made (`crate::fx`), and its evidence row
+//! keeps its currency, the rate and the converted amount; one without a
+//! rate is listed with no converted amount and not counted. The
 //! shipped amounts are the AML due-diligence threshold (EUR 2,000: EU AMLD
 //! art. 11(d), stakes or winnings of EUR 2,000 or more, in one operation or
 //! several that appear linked), in GBP and USD as PAM's shipped profiles
@@ -28,6 +33,7 @@
 //! new KYC check) are ledger commands, journaled and audited.
 
 use engine::command::Command;
+use engine::payments::FX_RATE_SCALE;
 use engine::sequencer::Committed;
 use engine::{Currency, PlayerId, TxRef, gaming, payments};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -131,8 +137,9 @@ pub enum Rule {
     Structuring,
     /// A win of at least the amount.
     LargeWin,
-    /// At least `count_min` different payment references (instruments at
-    /// the providers) within the window.
+    /// At least `count_min` different payment methods within the window:
+    /// the methods recorded for the player, and the providers' references
+    /// of payments that named no method.
     PaymentMethods,
     /// Deposits within the window reach the amount (the deposit that
     /// crosses it raises the alert).
@@ -140,11 +147,14 @@ pub enum Rule {
     /// A withdrawal after a deposit and a bonus grant in the window, with
     /// less than `percent` % of deposits and bonus wagered.
     BonusAbuse,
+    /// A payment method whose holder's name differs from the player's
+    /// profile name (a third-party method).
+    ThirdPartyMethod,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 8] = [
         Rule::DepositVelocity,
         Rule::LittlePlay,
         Rule::Structuring,
@@ -152,6 +162,7 @@ impl Rule {
         Rule::PaymentMethods,
         Rule::CumulativeDeposits,
         Rule::BonusAbuse,
+        Rule::ThirdPartyMethod,
     ];
 
     /// Its stable name.
@@ -164,6 +175,7 @@ impl Rule {
             Rule::PaymentMethods => "payment_methods",
             Rule::CumulativeDeposits => "cumulative_deposits",
             Rule::BonusAbuse => "bonus_abuse",
+            Rule::ThirdPartyMethod => "third_party_method",
         }
     }
 
@@ -284,6 +296,30 @@ pub struct Evidence {
     pub amount_minor: i64,
     /// When, ms since the epoch.
     pub time_ms: u64,
+    /// The currency of `amount_minor` (the alert's, unless a rule summed
+    /// across currencies).
+    pub currency: String,
+    /// The FX rate (scaled by 10^8) it was converted into the alert's
+    /// currency at: the rate in force at `time_ms`. `None` in the alert's
+    /// own currency, or when no rate was in force.
+    pub rate_scaled: Option<i64>,
+    /// The amount in the alert's currency; `None` when no rate was in
+    /// force (the record is reported, and not counted).
+    pub converted_minor: Option<i64>,
+}
+
+impl Evidence {
+    fn plain(seq: u64, kind: &str, amount_minor: i64, time_ms: u64, currency: Currency) -> Evidence {
+        Evidence {
+            seq,
+            kind: kind.into(),
+            amount_minor,
+            time_ms,
+            currency: currency.code().into(),
+            rate_scaled: None,
+            converted_minor: Some(amount_minor),
+        }
+    }
 }
 
 /// Applies one committed record: runs the rules it can raise.
@@ -300,7 +336,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             currency,
             amount,
         }) => deposit_rules(tx, *player, *currency, seq, amount.minor(), time_ms),
-        Command::Payments(payments::Command::DepositConfirm { deposit }) => {
+        Command::Payments(
+            payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit },
+        ) => {
             let Some((player, currency, amount)) = payment(tx, deposit)? else {
                 return Ok(());
             };
@@ -347,11 +385,30 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             };
             payment_methods(tx, &now)
         }
+        Command::Payments(payments::Command::AddPaymentMethod {
+            player, method, holder, ..
+        }) => {
+            let Some(currency) = player_currency(tx, *player)? else {
+                return Ok(());
+            };
+            let now = Event {
+                player: *player,
+                currency,
+                seq,
+                amount_minor: 0,
+                time_ms,
+            };
+            if *holder == payments::HolderMatch::Mismatch {
+                third_party_method(tx, &now, method.as_str())?;
+            }
+            payment_methods(tx, &now)
+        }
         _ => Ok(()),
     }
 }
 
 /// The record a rule looks at.
+#[derive(Clone, Copy)]
 struct Event {
     player: PlayerId,
     currency: Currency,
@@ -372,6 +429,86 @@ fn payment(tx: &Transaction<'_>, payment: &TxRef) -> Result<Option<(PlayerId, Cu
     Ok(row.and_then(|(player, code, amount)| {
         Currency::from_code(&code).map(|currency| (PlayerId(player as u64), currency, amount))
     }))
+}
+
+fn player_currency(tx: &Transaction<'_>, player: PlayerId) -> Result<Option<Currency>, ReadModelError> {
+    let code: Option<String> = tx
+        .prepare_cached("SELECT currency FROM players WHERE player = ?1")?
+        .query_row([player.0 as i64], |row| row.get(0))
+        .optional()?;
+    Ok(code.as_deref().and_then(Currency::from_code))
+}
+
+/// The currency a rule with amounts measures `currency`'s records in: its
+/// own if the rule has an amount in it (or has no amounts), else the first
+/// currency the rule has an amount in (by code), into which the records are
+/// converted at the rates in force.
+fn rule_currency(tx: &Transaction<'_>, which: Rule, currency: Currency) -> Result<Currency, ReadModelError> {
+    let settings = rule(tx, which)?;
+    Ok(match settings.amounts.first() {
+        Some((first, _)) if settings.amount(currency).is_none() => *first,
+        _ => currency,
+    })
+}
+
+/// `minor` of `from` in `into` at the rate in force at `at_ms`: the amount
+/// (`None` without a rate, or on overflow) and the rate used (`None` in
+/// the same currency). A rate set only the other way round is inverted.
+fn convert(
+    tx: &Transaction<'_>,
+    minor: i64,
+    from: Currency,
+    into: Currency,
+    at_ms: u64,
+) -> Result<(Option<i64>, Option<i64>), ReadModelError> {
+    if from == into {
+        return Ok((Some(minor), None));
+    }
+    let rate = match crate::fx::rate_at(tx, from.code(), into.code(), at_ms)? {
+        Some(rate) => Some(rate.rate_scaled),
+        None => crate::fx::rate_at(tx, into.code(), from.code(), at_ms)?.and_then(|inverse| {
+            let scale = i128::from(FX_RATE_SCALE);
+            i64::try_from(scale * scale / i128::from(inverse.rate_scaled))
+                .ok()
+                .filter(|r| *r > 0)
+        }),
+    };
+    let Some(rate) = rate else {
+        return Ok((None, None));
+    };
+    let converted = crate::fx::convert_minor(minor, from.exponent(), into.exponent(), rate);
+    Ok((converted, Some(rate)))
+}
+
+/// The player's deposits in every currency within the window, each with
+/// its amount in `at.currency` at the rate in force when it was made.
+fn deposits_converted(tx: &Transaction<'_>, at: &Event, window_ms: u64) -> Result<Vec<Evidence>, ReadModelError> {
+    let since = at.time_ms.saturating_sub(window_ms);
+    let mut found = movements_in(tx, at, DEPOSIT_KINDS, since, None)?;
+    found.retain(|m| m.amount_minor > 0);
+    for deposit in &mut found {
+        deposit.kind = "deposit".into();
+        if let Some(from) = Currency::from_code(&deposit.currency) {
+            (deposit.converted_minor, deposit.rate_scaled) =
+                convert(tx, deposit.amount_minor, from, at.currency, deposit.time_ms)?;
+        }
+    }
+    Ok(found)
+}
+
+/// The sum of what converted, and a note on what did not.
+fn converted_total(found: &[Evidence], into: Currency) -> (i64, String) {
+    let total = found.iter().filter_map(|e| e.converted_minor).sum();
+    let missing = found.iter().filter(|e| e.converted_minor.is_none()).count();
+    let note = if missing == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {missing} amount(s) with no rate into {} in force, not counted",
+            into.code()
+        )
+    };
+    (total, note)
 }
 
 fn deposit_rules(
@@ -427,22 +564,37 @@ fn movements(
     kinds: &[&str],
     since_ms: u64,
 ) -> Result<Vec<Evidence>, ReadModelError> {
+    movements_in(tx, now, kinds, since_ms, Some(now.currency))
+}
+
+/// [`movements`] in one currency, or in every currency (`None`).
+fn movements_in(
+    tx: &Transaction<'_>,
+    now: &Event,
+    kinds: &[&str],
+    since_ms: u64,
+    currency: Option<Currency>,
+) -> Result<Vec<Evidence>, ReadModelError> {
     // The kinds are this module's constants, never input.
     let kinds_sql: Vec<String> = kinds.iter().map(|kind| format!("'{kind}'")).collect();
     let sql = format!(
-        "SELECT seq, kind, cash_delta + bonus_delta, time_ms FROM movements
-         WHERE player = ?1 AND time_ms >= ?2 AND currency = ?3 AND kind IN ({}) ORDER BY seq",
+        "SELECT seq, kind, cash_delta + bonus_delta, time_ms, currency FROM movements
+         WHERE player = ?1 AND time_ms >= ?2 AND (?3 IS NULL OR currency = ?3) AND kind IN ({}) ORDER BY seq",
         kinds_sql.join(", ")
     );
     let mut statement = tx.prepare_cached(&sql)?;
     let rows = statement.query_map(
-        params![now.player.0 as i64, since_ms as i64, now.currency.code()],
+        params![now.player.0 as i64, since_ms as i64, currency.map(|c| c.code())],
         |row| {
+            let amount_minor = row.get(2)?;
             Ok(Evidence {
                 seq: row.get::<_, i64>(0)? as u64,
                 kind: row.get(1)?,
-                amount_minor: row.get(2)?,
+                amount_minor,
                 time_ms: row.get::<_, i64>(3)? as u64,
+                currency: row.get(4)?,
+                rate_scaled: None,
+                converted_minor: Some(amount_minor),
             })
         },
     )?;
@@ -474,71 +626,88 @@ fn wagered(tx: &Transaction<'_>, now: &Event, window_ms: u64) -> Result<i64, Rea
 }
 
 fn deposit_velocity(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::DepositVelocity, now)? else {
+    let at = Event {
+        currency: rule_currency(tx, Rule::DepositVelocity, now.currency)?,
+        ..*now
+    };
+    let Some(settings) = armed(tx, Rule::DepositVelocity, &at)? else {
         return Ok(());
     };
-    let found = deposits(tx, now, settings.window_ms)?;
-    let total: i64 = found.iter().map(|d| d.amount_minor).sum();
+    let found = deposits_converted(tx, &at, settings.window_ms)?;
+    let (total, note) = converted_total(&found, at.currency);
     let by_count = found.len() as u64 >= u64::from(settings.count_min.max(1));
-    let by_amount = settings.amount(now.currency).is_some_and(|amount| total >= amount);
+    let by_amount = settings.amount(at.currency).is_some_and(|amount| total >= amount);
     if !(by_count || by_amount) {
         return Ok(());
     }
     let summary = format!(
-        "{} deposits totalling {} minor {} within {} min",
+        "{} deposits totalling {} minor {} within {} min{note}",
         found.len(),
         total,
-        now.currency.code(),
+        at.currency.code(),
         settings.window_ms / 60_000
     );
-    raise(tx, Rule::DepositVelocity, now, total, &summary, &found)
+    raise(tx, Rule::DepositVelocity, &at, total, &summary, &found)
 }
 
 fn structuring(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::Structuring, now)? else {
+    let at = Event {
+        currency: rule_currency(tx, Rule::Structuring, now.currency)?,
+        ..*now
+    };
+    let Some(settings) = armed(tx, Rule::Structuring, &at)? else {
         return Ok(());
     };
-    let Some(threshold) = settings.amount(now.currency) else {
+    let Some(threshold) = settings.amount(at.currency) else {
         return Ok(());
     };
     let floor = threshold - threshold * i64::from(settings.percent.min(100)) / 100;
-    let just_below = |amount: i64| amount >= floor && amount < threshold;
-    if !just_below(now.amount_minor) {
+    let just_below = |amount: Option<i64>| amount.is_some_and(|amount| amount >= floor && amount < threshold);
+    let (this, _) = convert(tx, now.amount_minor, now.currency, at.currency, now.time_ms)?;
+    if !just_below(this) {
         return Ok(());
     }
-    let mut found = deposits(tx, now, settings.window_ms)?;
-    found.retain(|d| just_below(d.amount_minor));
+    let mut found = deposits_converted(tx, &at, settings.window_ms)?;
+    let unconverted: Vec<Evidence> = found.iter().filter(|d| d.converted_minor.is_none()).cloned().collect();
+    found.retain(|d| just_below(d.converted_minor));
     if (found.len() as u64) < u64::from(settings.count_min.max(1)) {
         return Ok(());
     }
-    let total: i64 = found.iter().map(|d| d.amount_minor).sum();
+    let (total, _) = converted_total(&found, at.currency);
+    let (_, note) = converted_total(&unconverted, at.currency);
     let summary = format!(
-        "{} deposits between {floor} and {threshold} minor {} (just below the threshold) within {} min, {total} in all",
+        "{} deposits between {floor} and {threshold} minor {} (just below the threshold) within {} min, {total} in all{note}",
         found.len(),
-        now.currency.code(),
+        at.currency.code(),
         settings.window_ms / 60_000
     );
-    raise(tx, Rule::Structuring, now, total, &summary, &found)
+    found.extend(unconverted);
+    found.sort_by_key(|e| e.seq);
+    raise(tx, Rule::Structuring, &at, total, &summary, &found)
 }
 
 fn cumulative_deposits(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::CumulativeDeposits, now)? else {
+    let at = Event {
+        currency: rule_currency(tx, Rule::CumulativeDeposits, now.currency)?,
+        ..*now
+    };
+    let Some(settings) = armed(tx, Rule::CumulativeDeposits, &at)? else {
         return Ok(());
     };
-    let Some(threshold) = settings.amount(now.currency) else {
+    let Some(threshold) = settings.amount(at.currency) else {
         return Ok(());
     };
-    let found = deposits(tx, now, settings.window_ms)?;
-    let total: i64 = found.iter().map(|d| d.amount_minor).sum();
+    let found = deposits_converted(tx, &at, settings.window_ms)?;
+    let (total, note) = converted_total(&found, at.currency);
     if total < threshold {
         return Ok(());
     }
     let summary = format!(
-        "deposits of {total} minor {} within {} min reach the threshold of {threshold}",
-        now.currency.code(),
+        "deposits of {total} minor {} within {} min reach the threshold of {threshold}{note}",
+        at.currency.code(),
         settings.window_ms / 60_000
     );
-    raise(tx, Rule::CumulativeDeposits, now, total, &summary, &found)
+    raise(tx, Rule::CumulativeDeposits, &at, total, &summary, &found)
 }
 
 fn little_play(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
@@ -568,12 +737,13 @@ fn little_play(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> 
 }
 
 fn withdrawal(now: &Event) -> Evidence {
-    Evidence {
-        seq: now.seq,
-        kind: "withdrawal_request".into(),
-        amount_minor: now.amount_minor,
-        time_ms: now.time_ms,
-    }
+    Evidence::plain(
+        now.seq,
+        "withdrawal_request",
+        now.amount_minor,
+        now.time_ms,
+        now.currency,
+    )
 }
 
 fn bonus_abuse(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
@@ -611,27 +781,40 @@ fn bonus_abuse(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> 
 }
 
 fn large_win(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::LargeWin, now)? else {
+    let at = Event {
+        currency: rule_currency(tx, Rule::LargeWin, now.currency)?,
+        ..*now
+    };
+    let Some(settings) = armed(tx, Rule::LargeWin, &at)? else {
         return Ok(());
     };
-    let Some(threshold) = settings.amount(now.currency) else {
+    let Some(threshold) = settings.amount(at.currency) else {
         return Ok(());
     };
-    if now.amount_minor < threshold {
+    let (converted, rate_scaled) = convert(tx, now.amount_minor, now.currency, at.currency, now.time_ms)?;
+    let Some(amount) = converted else {
+        // No rate in force: nothing to compare; the win is not silently
+        // taken for under the threshold, it raises nothing it cannot measure.
+        return Ok(());
+    };
+    if amount < threshold {
         return Ok(());
     }
+    let rate = rate_scaled.map_or_else(String::new, |r| {
+        format!(" = {amount} minor {} at {r}/10^8", at.currency.code())
+    });
     let summary = format!(
-        "a win of {} minor {} (threshold {threshold})",
+        "a win of {} minor {}{rate} (threshold {threshold} {})",
         now.amount_minor,
-        now.currency.code()
+        now.currency.code(),
+        at.currency.code()
     );
     let evidence = [Evidence {
-        seq: now.seq,
-        kind: "win".into(),
-        amount_minor: now.amount_minor,
-        time_ms: now.time_ms,
+        rate_scaled,
+        converted_minor: converted,
+        ..Evidence::plain(now.seq, "win", now.amount_minor, now.time_ms, now.currency)
     }];
-    raise(tx, Rule::LargeWin, now, now.amount_minor, &summary, &evidence)
+    raise(tx, Rule::LargeWin, &at, amount, &summary, &evidence)
 }
 
 fn payment_methods(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
@@ -639,25 +822,51 @@ fn payment_methods(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelErr
         return Ok(());
     };
     let since = now.time_ms.saturating_sub(settings.window_ms) as i64;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut evidence = Vec::new();
+    // The methods recorded for the player (in any state since).
     let mut statement = tx.prepare_cached(
-        "SELECT p.provider, p.reference, p.amount_minor, p.kind, t.seq, t.time_ms FROM cashier_payments p
+        "SELECT method, seq, added_ms FROM payment_methods WHERE player = ?1 AND added_ms >= ?2 AND seq <= ?3
+         ORDER BY seq",
+    )?;
+    let rows = statement.query_map(params![now.player.0 as i64, since, now.seq as i64], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    })?;
+    for row in rows {
+        let (method, seq, added_ms) = row?;
+        if seen.insert(("method".to_owned(), method)) {
+            evidence.push(Evidence::plain(
+                seq as u64,
+                "payment_method",
+                0,
+                added_ms as u64,
+                now.currency,
+            ));
+        }
+    }
+    // Payments that named no method: the provider's reference stands for
+    // the instrument.
+    let mut statement = tx.prepare_cached(
+        "SELECT p.provider, p.reference, p.amount_minor, p.kind, t.seq, t.time_ms, p.currency FROM cashier_payments p
          JOIN transactions t ON t.source = p.source AND t.ext_id = p.ext_id
          WHERE p.player = ?1 AND p.created_ms >= ?2 AND p.currency = ?3 AND p.reference IS NOT NULL
-         ORDER BY t.seq",
+         AND p.method IS NULL ORDER BY t.seq",
     )?;
     let rows = statement.query_map(params![now.player.0 as i64, since, now.currency.code()], |row| {
+        let amount_minor = row.get(2)?;
         Ok((
             (row.get::<_, String>(0)?, row.get::<_, String>(1)?),
             Evidence {
-                amount_minor: row.get(2)?,
+                amount_minor,
                 kind: row.get(3)?,
                 seq: row.get::<_, i64>(4)? as u64,
                 time_ms: row.get::<_, i64>(5)? as u64,
+                currency: row.get(6)?,
+                rate_scaled: None,
+                converted_minor: Some(amount_minor),
             },
         ))
     })?;
-    let mut seen = std::collections::BTreeSet::new();
-    let mut evidence = Vec::new();
     for row in rows {
         let (reference, found) = row?;
         if seen.insert(reference) {
@@ -667,12 +876,31 @@ fn payment_methods(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelErr
     if (seen.len() as u64) < u64::from(settings.count_min.max(1)) {
         return Ok(());
     }
+    evidence.sort_by_key(|e| e.seq);
     let summary = format!(
-        "{} different payment references within {} min (each provider's reference stands for the instrument until the cashier journals method tokens)",
+        "{} different payment methods within {} min (recorded methods, and the providers' references of payments that named none)",
         seen.len(),
         settings.window_ms / 60_000
     );
     raise(tx, Rule::PaymentMethods, now, 0, &summary, &evidence)
+}
+
+/// A method whose holder is not the player: one alert per method, with the
+/// record that added it as evidence.
+fn third_party_method(tx: &Transaction<'_>, now: &Event, method: &str) -> Result<(), ReadModelError> {
+    let Some(_settings) = armed(tx, Rule::ThirdPartyMethod, now)? else {
+        return Ok(());
+    };
+    let kind: Option<String> = tx
+        .prepare_cached("SELECT kind FROM payment_methods WHERE player = ?1 AND method = ?2")?
+        .query_row(params![now.player.0 as i64, method], |row| row.get(0))
+        .optional()?;
+    let summary = format!(
+        "payment method {method} ({}) is held in another name than the player's profile (third-party method)",
+        kind.as_deref().unwrap_or("unknown kind")
+    );
+    let evidence = [Evidence::plain(now.seq, "payment_method", 0, now.time_ms, now.currency)];
+    raise(tx, Rule::ThirdPartyMethod, now, 0, &summary, &evidence)
 }
 
 fn raise(
@@ -701,14 +929,18 @@ fn raise(
     let skip = evidence.len().saturating_sub(EVIDENCE_MAX as usize);
     for item in &evidence[skip..] {
         tx.prepare_cached(
-            "INSERT OR IGNORE INTO risk_evidence (alert, seq, kind, amount_minor, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR IGNORE INTO risk_evidence (alert, seq, kind, amount_minor, time_ms, currency, rate_scaled,
+             converted_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             alert,
             item.seq as i64,
             item.kind,
             item.amount_minor,
-            item.time_ms as i64
+            item.time_ms as i64,
+            item.currency,
+            item.rate_scaled,
+            item.converted_minor
         ])?;
     }
     Ok(())
@@ -775,14 +1007,24 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertView> {
 }
 
 fn with_evidence(connection: &Connection, mut alert: AlertView) -> Result<AlertView, ReadModelError> {
-    let mut statement = connection
-        .prepare_cached("SELECT seq, kind, amount_minor, time_ms FROM risk_evidence WHERE alert = ?1 ORDER BY seq")?;
+    let mut statement = connection.prepare_cached(
+        "SELECT seq, kind, amount_minor, time_ms, currency, rate_scaled, converted_minor FROM risk_evidence
+         WHERE alert = ?1 ORDER BY seq",
+    )?;
+    let currency = alert.currency.clone();
     let rows = statement.query_map([alert.id as i64], |row| {
+        let amount_minor = row.get(2)?;
+        let own: Option<String> = row.get(4)?;
+        // Evidence raised before conversions existed: the alert's currency.
+        let converted_minor = if own.is_some() { row.get(6)? } else { Some(amount_minor) };
         Ok(Evidence {
             seq: row.get::<_, i64>(0)? as u64,
             kind: row.get(1)?,
-            amount_minor: row.get(2)?,
+            amount_minor,
             time_ms: row.get::<_, i64>(3)? as u64,
+            currency: own.unwrap_or_else(|| currency.clone()),
+            rate_scaled: row.get(5)?,
+            converted_minor,
         })
     })?;
     alert.evidence = rows.collect::<Result<_, _>>()?;
@@ -1238,4 +1480,14 @@ pub fn cases(connection: &Connection, filter: &CaseFilter) -> Result<Vec<CaseVie
         )?
         .collect::<Result<_, _>>()?;
     Ok(found)
+}
+
+/// The oldest open case of `player`, if any: while there is one, the
+/// player's withdrawals are held (the cashier refuses to approve them).
+pub fn open_case_of(connection: &Connection, player: PlayerId) -> Result<Option<u64>, ReadModelError> {
+    let found: Option<i64> = connection
+        .prepare_cached("SELECT id FROM risk_cases WHERE player = ?1 AND state = 'open' ORDER BY id LIMIT 1")?
+        .query_row([player.0 as i64], |row| row.get(0))
+        .optional()?;
+    Ok(found.map(|id| id as u64))
 }

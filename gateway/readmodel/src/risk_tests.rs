@@ -260,3 +260,129 @@ fn deposit_then_bonus_then_a_withdrawal_without_wagering_is_bonus_abuse() {
     assert_eq!(score.score, 25, "{score:?}");
     assert_eq!(score.reasons[0].signal, "bonus_abuse");
 }
+
+fn deposit_in(id: &str, currency: Currency, minor: i64) -> Request {
+    request(
+        id,
+        Command::Payments(payments::Command::Deposit {
+            player: PlayerId(1),
+            currency,
+            amount: engine::Amount::from_minor(minor),
+        }),
+    )
+}
+
+#[test]
+fn thresholds_sum_every_currency_at_the_rate_in_force_and_report_amounts_without_one() {
+    let mut projection = registered();
+    let rate = request(
+        "fx-1",
+        Command::Payments(payments::Command::SetFxRate {
+            base: Currency::GBP,
+            quote: Currency::EUR,
+            rate_scaled: 115_000_000,
+            effective_at_ms: T0,
+            operator: engine::OperatorId(1),
+        }),
+    );
+    projection.run([rate], 10);
+    // EUR 1,000.00, CHF 500.00 (no rate to anything), then GBP 900.00.
+    projection.run(
+        [
+            deposit_in("eur", Currency::EUR, 100_000),
+            deposit_in("chf", Currency::CHF, 50_000),
+            deposit_in("gbp", Currency::GBP, 90_000),
+        ],
+        60_000,
+    );
+    let alerts = projection.alerts();
+    assert_eq!(rules_raised(&projection), ["cumulative_deposits"], "{alerts:#?}");
+    let alert = &alerts[0];
+    // Measured in GBP, the rule's amount in the currency that raised it:
+    // 900.00 + 1,000.00 EUR at 1/1.15 (869.56) reach GBP 1,700.00.
+    assert_eq!(alert.currency, "GBP");
+    assert_eq!(alert.amount_minor, 90_000 + 86_956);
+    let seen: Vec<(&str, i64, Option<i64>, Option<i64>)> = alert
+        .evidence
+        .iter()
+        .map(|e| (e.currency.as_str(), e.amount_minor, e.rate_scaled, e.converted_minor))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("EUR", 100_000, Some(86_956_521), Some(86_956)),
+            ("CHF", 50_000, None, None),
+            ("GBP", 90_000, None, Some(90_000)),
+        ]
+    );
+    assert!(
+        alert.summary.contains("1 amount(s) with no rate into GBP"),
+        "{}",
+        alert.summary
+    );
+    // Without the rate, EUR alone never reached a threshold.
+    let mut plain = registered();
+    plain.run(
+        [
+            deposit_in("eur", Currency::EUR, 100_000),
+            deposit_in("gbp", Currency::GBP, 90_000),
+        ],
+        60_000,
+    );
+    assert_eq!(rules_raised(&plain), Vec::<String>::new());
+}
+
+#[test]
+fn a_large_win_in_another_currency_is_converted_into_the_rules_currency() {
+    let mut projection = registered();
+    let eur_only = RuleSettings {
+        amounts: vec![(Currency::EUR, 200_000)],
+        ..rule(&projection.connection, Rule::LargeWin).unwrap()
+    };
+    set_rule(&projection.connection, &eur_only).unwrap();
+    let rate = request(
+        "fx-1",
+        Command::Payments(payments::Command::SetFxRate {
+            base: Currency::GBP,
+            quote: Currency::EUR,
+            rate_scaled: 120_000_000,
+            effective_at_ms: T0,
+            operator: engine::OperatorId(1),
+        }),
+    );
+    let round = |id: &str| engine::command::RoundRef {
+        id: engine::RoundId::new(id).unwrap(),
+        game: engine::GameCode::new("slots").unwrap(),
+    };
+    let bet_gbp = request(
+        "b-1",
+        Command::Gaming(gaming::Command::Bet(engine::command::Bet {
+            player: PlayerId(1),
+            currency: Currency::GBP,
+            amount: engine::Amount::from_minor(100),
+            round: round("r-1"),
+            close_round: false,
+        })),
+    );
+    let win_gbp = request(
+        "w-1",
+        Command::Gaming(gaming::Command::Win(engine::command::Win {
+            player: PlayerId(1),
+            currency: Currency::GBP,
+            amount: engine::Amount::from_minor(170_000),
+            round: round("r-1"),
+            kind: engine::command::WinKind::Regular,
+            close_round: true,
+            bet: None,
+        })),
+    );
+    projection.run([rate, deposit_in("gbp", Currency::GBP, 1_000), bet_gbp, win_gbp], 10);
+    let alerts = projection.alerts();
+    let large: Vec<&AlertView> = alerts.iter().filter(|a| a.rule == "large_win").collect();
+    assert_eq!(large.len(), 1, "{alerts:#?}");
+    // GBP 1,700.00 at 1.20 = EUR 2,040.00, past EUR 2,000.00.
+    assert_eq!(large[0].currency, "EUR");
+    assert_eq!(large[0].amount_minor, 204_000);
+    assert_eq!(large[0].evidence[0].rate_scaled, Some(120_000_000));
+    assert_eq!(large[0].evidence[0].currency, "GBP");
+}

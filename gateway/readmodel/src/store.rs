@@ -122,6 +122,11 @@ pub const MIGRATIONS: &[&str] = &[
     // and the FX rate table (`crate::fx`). Only journals written after it
     // hold imports or rates, so no rebuild.
     crate::reconciliation::MIGRATION,
+    // 13: players' payment methods and the method a payment named
+    // (`crate::methods`), the rate each alert's evidence was converted at,
+    // the third-party method rule. Only journals written after it hold
+    // methods; older alerts keep their evidence unconverted, so no rebuild.
+    crate::methods::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -14,7 +14,7 @@ use readmodel::risk::{self, AlertFilter, AlertView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::shared::{money, path_id, query};
+use crate::shared::{money, path_id, print_rate, query};
 
 /// Most alerts in one page.
 const PAGE_MAX: usize = 1_000;
@@ -27,8 +27,18 @@ pub struct EvidenceReply {
     /// What it was: deposit, withdrawal_request, win, bonus_grant, or a
     /// payment's kind for a payment reference.
     pub kind: String,
-    /// Its amount (decimal, in the alert's currency).
+    /// Its amount (decimal, in `currency`).
     pub amount: String,
+    /// The currency of `amount`: the alert's, unless the rule summed
+    /// records in several currencies.
+    pub currency: String,
+    /// The FX rate it was converted into the alert's currency at (the
+    /// rate in force at `time_ms`, a decimal), if it was converted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<String>,
+    /// Its amount in the alert's currency (decimal); null when no rate was
+    /// in force: then it is reported here and not counted.
+    pub converted_amount: Option<String>,
     /// When, ms since the epoch.
     pub time_ms: u64,
 }
@@ -75,7 +85,10 @@ pub(crate) fn alert_reply(alert: &AlertView) -> AlertReply {
             .map(|e| EvidenceReply {
                 seq: e.seq,
                 kind: e.kind.clone(),
-                amount: money(e.amount_minor, &alert.currency),
+                amount: money(e.amount_minor, &e.currency),
+                currency: e.currency.clone(),
+                rate: e.rate_scaled.map(print_rate),
+                converted_amount: e.converted_minor.map(|m| money(m, &alert.currency)),
                 time_ms: e.time_ms,
             })
             .collect(),

@@ -480,7 +480,7 @@ pub struct ReportReply {
 /// read-only): JSON, or CSV with one row per journal record of evidence.
 #[utoipa::path(get, path = "/operator/v1/risk/cases/{case}/export", tag = "risk",
     params(("case" = u64, Path), ExportQuery), security(("bearer" = [])),
-    responses((status = 200, body = ReportReply, description = "JSON; with format=csv, text/csv: case, player, alert, rule, currency, alert_seq, evidence_seq, kind, amount, time_ms, summary"),
+    responses((status = 200, body = ReportReply, description = "JSON; with format=csv, text/csv: case, player, alert, rule, currency, alert_seq, evidence_seq, kind, amount (in evidence_currency), time_ms, summary, evidence_currency, rate (the FX rate it was converted at into the alert's currency)"),
         RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (format: json or csv)"),
         (status = 404, body = ErrorBody, description = "unknown_case")))]
@@ -517,7 +517,9 @@ pub async fn export(State(state): State<AppState>, Path(case): Path<String>, uri
 }
 
 fn csv_report(file: &CaseFile) -> String {
-    let mut out = String::from("case,player,alert,rule,currency,alert_seq,evidence_seq,kind,amount,time_ms,summary\n");
+    let mut out = String::from(
+        "case,player,alert,rule,currency,alert_seq,evidence_seq,kind,amount,time_ms,summary,evidence_currency,rate\n",
+    );
     for alert in &file.alerts {
         for evidence in &alert.evidence {
             let row = [
@@ -529,9 +531,11 @@ fn csv_report(file: &CaseFile) -> String {
                 alert.seq.to_string(),
                 evidence.seq.to_string(),
                 evidence.kind.clone(),
-                money(evidence.amount_minor, &alert.currency),
+                money(evidence.amount_minor, &evidence.currency),
                 evidence.time_ms.to_string(),
                 alert.summary.clone(),
+                evidence.currency.clone(),
+                evidence.rate_scaled.map(crate::shared::print_rate).unwrap_or_default(),
             ];
             let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell)).collect();
             out.push_str(&cells.join(","));

@@ -43,7 +43,7 @@ pub struct RuleReply {
     pub description: &'static str,
     /// Off: it raises nothing.
     pub enabled: bool,
-    /// Its window (0 for large_win: every win alone).
+    /// Its window (0 for large_win and third_party_method: each alone).
     pub window_minutes: u64,
     /// The count it needs, where it counts.
     pub count: u32,
@@ -73,7 +73,8 @@ pub struct RulesReply {
 pub struct RuleRequest {
     /// Off: it raises nothing.
     pub enabled: bool,
-    /// Its window, 1 minute to 366 days (large_win: 0, no window).
+    /// Its window, 1 minute to 366 days (large_win and third_party_method:
+    /// 0, no window).
     pub window_minutes: u64,
     /// The count it needs, 1 to 10000 (rules that do not count ignore it).
     pub count: u32,
@@ -96,9 +97,14 @@ fn description(rule: Rule) -> &'static str {
         }
         Rule::LargeWin => "a win of at least the amount (the AML threshold applies to winnings too)",
         Rule::PaymentMethods => {
-            "at least `count` different payment references (instruments at the providers) within the window"
+            "at least `count` different payment methods within the window: the player's recorded methods, and the providers' references of payments that named none"
         }
-        Rule::CumulativeDeposits => "deposits within the window reaching the amount (linked operations)",
+        Rule::CumulativeDeposits => {
+            "deposits within the window, in every currency converted at the rates in force, reaching the amount (linked operations)"
+        }
+        Rule::ThirdPartyMethod => {
+            "a payment method held in another name than the player's profile (checked when the method is recorded)"
+        }
         Rule::BonusAbuse => {
             "a withdrawal request after a deposit and a bonus within the window, less than `percent` % of them wagered"
         }
@@ -167,11 +173,13 @@ fn settings(rule: Rule, request: &RuleRequest, operator: u64, now_ms: u64) -> Re
         .checked_mul(60_000)
         .filter(|ms| *ms <= WINDOW_MS_MAX)
         .ok_or_else(|| bad(format!("window_minutes: at most {}", WINDOW_MS_MAX / 60_000)))?;
-    if rule != Rule::LargeWin && window_ms == 0 {
+    // Each win, each method, is judged alone.
+    let windowless = matches!(rule, Rule::LargeWin | Rule::ThirdPartyMethod);
+    if !windowless && window_ms == 0 {
         return Err(bad("window_minutes: at least 1".into()));
     }
-    if rule == Rule::LargeWin && window_ms != 0 {
-        return Err(bad("window_minutes: large_win has no window (0)".into()));
+    if windowless && window_ms != 0 {
+        return Err(bad(format!("window_minutes: {} has no window (0)", rule.name())));
     }
     if !(1..=COUNT_MAX).contains(&request.count) {
         return Err(bad(format!("count: 1 to {COUNT_MAX}")));

@@ -84,3 +84,15 @@ pub(crate) fn case_error(state: &AppState, error: CaseError) -> ApiError {
         CaseError::Store(other) => ApiError::internal(other),
     }
 }
+
+/// A rate scaled by 10^8 as a decimal without trailing zeros.
+pub(crate) fn print_rate(scaled: i64) -> String {
+    let scale = engine::payments::FX_RATE_SCALE;
+    let fraction = format!("{:08}", scaled % scale);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        (scaled / scale).to_string()
+    } else {
+        format!("{}.{fraction}", scaled / scale)
+    }
+}

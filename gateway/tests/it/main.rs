@@ -19,6 +19,7 @@ mod nowpayments;
 mod openapi_check;
 mod operator;
 mod pam;
+mod payment_methods;
 mod payments;
 mod pragmatic;
 mod reconciliation;

@@ -20,7 +20,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Reply, T0, TestServer};
 
-const API_KEY: &str = "np_test_key";
+pub(crate) const API_KEY: &str = "np_test_key";
 const IPN_SECRET: &str = "np_ipn_secret";
 const EMAIL: &str = "cashier@casino.example";
 const PASSWORD: &str = "np-password";
@@ -40,13 +40,13 @@ fn sandbox_config() -> NowPaymentsSandboxConfig {
 /// finance operator, a front end and a player with 100.00 EUR.
 pub(crate) struct Both {
     pub(crate) server: TestServer,
-    crypto: NowPaymentsSandbox,
-    cards: Sandbox,
+    pub(crate) crypto: NowPaymentsSandbox,
+    pub(crate) cards: Sandbox,
     http: reqwest::Client,
     pub(crate) admin: String,
     pub(crate) finance: String,
-    front: String,
-    player: u64,
+    pub(crate) front: String,
+    pub(crate) player: u64,
 }
 
 impl Both {
@@ -138,7 +138,7 @@ impl Both {
         self.server.op(self.server.h1(), token, method, path, body).await
     }
 
-    async fn operator(&self, name: &str, role: &str) -> String {
+    pub(crate) async fn operator(&self, name: &str, role: &str) -> String {
         let body = json!({"name": name, "role": role});
         let made = self
             .op(&self.admin, Method::POST, "/operator/v1/operators", Some(body))
@@ -164,7 +164,7 @@ impl Both {
         made.json()
     }
 
-    async fn state(&self, kind: &str, payment: &str) -> Value {
+    pub(crate) async fn state(&self, kind: &str, payment: &str) -> Value {
         let list = self
             .op(
                 &self.admin,

@@ -322,6 +322,8 @@ async fn health_readiness_metrics_and_openapi() {
         paths,
         [
             "/cashier/v1/deposits",
+            "/cashier/v1/deposits/{payment}/refuse",
+            "/cashier/v1/deposits/{payment}/release",
             "/cashier/v1/players/{player}/deposits",
             "/cashier/v1/players/{player}/withdrawals",
             "/cashier/v1/withdrawals",
@@ -386,6 +388,9 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/login-flags",
             "/operator/v1/players/{player}/logins",
             "/operator/v1/players/{player}/logouts",
+            "/operator/v1/players/{player}/payment-methods",
+            "/operator/v1/players/{player}/payment-methods/{method}",
+            "/operator/v1/players/{player}/payment-methods/{method}/state",
             "/operator/v1/players/{player}/profile",
             "/operator/v1/players/{player}/reality-check",
             "/operator/v1/players/{player}/reality-check/acknowledgement",

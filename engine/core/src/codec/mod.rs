@@ -908,6 +908,7 @@ mod tests {
                 7u32.to_le_bytes().to_vec(),
             ),
             (60, Rejection::InvalidFxRate, Vec::new()),
+            (67, Rejection::CardNumberAsReference, Vec::new()),
         ];
         for (tag, rejection, rest) in rejections {
             let outcome = Outcome::Rejected(rejection);
@@ -1265,6 +1266,61 @@ mod tests {
                     &4u32.to_le_bytes(),
                 ]
                 .concat(),
+            ),
+            (
+                85,
+                payments::Command::AddPaymentMethod {
+                    player: PlayerId(5),
+                    method: ExtId::new("m").unwrap(),
+                    kind: payments::PaymentMethodKind::Crypto,
+                    reference: ExtId::new("a").unwrap(),
+                    holder: payments::HolderMatch::Mismatch,
+                    operator: OperatorId(4),
+                },
+                [
+                    &5u64.to_le_bytes()[..],
+                    &1u32.to_le_bytes(),
+                    b"m",
+                    &[4],
+                    &1u32.to_le_bytes(),
+                    b"a",
+                    &[2],
+                    &4u32.to_le_bytes(),
+                ]
+                .concat(),
+            ),
+            (
+                86,
+                payments::Command::SetPaymentMethodState {
+                    player: PlayerId(5),
+                    method: ExtId::new("m").unwrap(),
+                    state: payments::PaymentMethodState::Removed,
+                    reason: Reason::new("r").unwrap(),
+                    operator: OperatorId(4),
+                },
+                [
+                    &5u64.to_le_bytes()[..],
+                    &1u32.to_le_bytes(),
+                    b"m",
+                    &[3],
+                    &1u32.to_le_bytes(),
+                    b"r",
+                    &4u32.to_le_bytes(),
+                ]
+                .concat(),
+            ),
+            (
+                87,
+                payments::Command::PaymentMethodUse {
+                    payment: tx("d1"),
+                    method: ExtId::new("m").unwrap(),
+                },
+                [&deposit[..], &1u32.to_le_bytes(), b"m"].concat(),
+            ),
+            (
+                88,
+                payments::Command::DepositConfirmChecked { deposit: tx("d1") },
+                deposit.clone(),
             ),
         ];
         for (tag, command, rest) in commands {

@@ -16,7 +16,9 @@ use crate::ids::{
     BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
     ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
-use crate::ledger::payments::{ReconciliationGap, ReconciliationItem};
+use crate::ledger::payments::{
+    HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
+};
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
 use crate::money::{Amount, Currency};
@@ -25,16 +27,18 @@ use crate::outcome::{
     PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76;
-// outcomes 15, 16; rejections 37–39. (Tags handed to work done side by
-// side and left unused: the jackpots 69–72, reconciliation and FX 73–76,
-// the sealed credential 77.)
+// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 89;
+// outcomes 15, 16, 24, 25; rejections 37–39, 68–70. (Tags handed to
+// work done side by side and left unused: the jackpots 69–72,
+// reconciliation and FX 73–76, the sealed credential 77, payment methods
+// 85–89, outcomes 24–25, rejections 67–70. Commands 78–84, outcomes 21–23
+// and rejections 61–66 were handed to other work in progress.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 78;
+pub const TAG_COMMAND: u16 = 90;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 21;
+pub const TAG_OUTCOME: u16 = 26;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 61;
+pub const TAG_REJECTION: u16 = 71;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -304,7 +308,14 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     73 => ReconciliationImport { provider, file, matched, items },
     74 => ReconciliationResolve { provider, file, reference, reason, operator },
     75 => SetFxRate { base, quote, rate_scaled, effective_at_ms, operator },
+    85 => AddPaymentMethod { player, method, kind, reference, holder, operator },
+    86 => SetPaymentMethodState { player, method, state, reason, operator },
+    87 => PaymentMethodUse { payment, method },
+    88 => DepositConfirmChecked { deposit },
 });
+codec_enum!(PaymentMethodKind: u8 { 1 => Card, 2 => EWallet, 3 => Bank, 4 => Crypto });
+codec_enum!(HolderMatch: u8 { 1 => Matches, 2 => Mismatch, 3 => Unchecked });
+codec_enum!(PaymentMethodState: u8 { 1 => Active, 2 => Disabled, 3 => Removed });
 codec_enum!(ReconciliationGap: u8 {
     1 => MissingInLedger, 2 => MissingInFile, 3 => AmountMismatch, 4 => CurrencyMismatch
 });
@@ -531,4 +542,5 @@ codec_enum!(Rejection: u16 {
     58 => JackpotEmpty,
     59 => ReconciliationTooLarge { max },
     60 => InvalidFxRate,
+    67 => CardNumberAsReference,
 });

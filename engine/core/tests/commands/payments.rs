@@ -514,3 +514,114 @@ fn a_player_takes_back_a_withdrawal_only_where_the_jurisdiction_allows_it() {
     };
     check_rejected(h.run(OPS, reverse_cmd("mt", mt)), rejected);
 }
+
+// ---------------------------------------------------------------------------
+// Payment methods
+// ---------------------------------------------------------------------------
+
+fn method_cmd(player: PlayerId, method: &str, reference: &str) -> Command {
+    Command::Payments(engine_core::payments::Command::AddPaymentMethod {
+        player,
+        method: ext(method),
+        kind: engine_core::payments::PaymentMethodKind::Card,
+        reference: ext(reference),
+        holder: engine_core::payments::HolderMatch::Mismatch,
+        operator: OperatorId(1),
+    })
+}
+
+#[test]
+fn payment_methods_need_a_player_and_a_token_never_a_card_number() {
+    let mut h = Harness::new();
+    let p = h.register();
+    check(
+        h.apply(PSP, "m1", method_cmd(p, "visa", "pm_card_visa")),
+        Outcome::Accepted,
+    );
+    check(h.apply(PSP, "m2", method_cmd(p, "last4", "4242")), Outcome::Accepted);
+    check_rejected(
+        h.apply(PSP, "m3", method_cmd(PlayerId(99), "x", "pm_x")),
+        Rejection::UnknownPlayer,
+    );
+    for pan in ["4111111111111111", "4111-1111-1111-1111", "378282246310005"] {
+        check_rejected(
+            h.apply(PSP, pan, method_cmd(p, "pan", pan)),
+            Rejection::CardNumberAsReference,
+        );
+    }
+    // Nothing moved, and a state change needs the player too.
+    assert_eq!(h.balances(p), bal(0, 0, 0, 0));
+    let disable = |player| {
+        Command::Payments(engine_core::payments::Command::SetPaymentMethodState {
+            player,
+            method: ext("visa"),
+            state: engine_core::payments::PaymentMethodState::Disabled,
+            reason: engine_core::ids::Reason::new("lost").unwrap(),
+            operator: OperatorId(1),
+        })
+    };
+    check(h.apply(PSP, "s1", disable(p)), Outcome::Accepted);
+    check_rejected(h.apply(PSP, "s2", disable(PlayerId(99))), Rejection::UnknownPlayer);
+}
+
+#[test]
+fn a_payment_names_its_method_while_it_is_open() {
+    let mut h = Harness::new();
+    let p = h.register();
+    let use_cmd = |id: &str| {
+        Command::Payments(engine_core::payments::Command::PaymentMethodUse {
+            payment: tx(PSP, id),
+            method: ext("visa"),
+        })
+    };
+    check(h.apply(PSP, "d1", deposit_cmd(p, 700)), h.moved(0, 0, bal(0, 0, 0, 0)));
+    check(h.apply(PSP, "u1", use_cmd("d1")), Outcome::Accepted);
+    check_rejected(h.apply(PSP, "u2", use_cmd("nope")), Rejection::UnknownTransaction);
+    check(h.run(PSP, confirm_cmd("d1")), h.moved(700, 0, bal(700, 0, 0, 0)));
+    let wrong = Rejection::WrongPaymentState {
+        state: PaymentState::Confirmed,
+    };
+    check_rejected(h.apply(PSP, "u3", use_cmd("d1")), wrong);
+}
+
+#[test]
+fn a_checked_confirmation_passes_the_initiations_gates_again_or_changes_nothing() {
+    let mut h = Harness::new();
+    let p = h.register();
+    let checked =
+        |id: &str| Command::Payments(engine_core::payments::Command::DepositConfirmChecked { deposit: tx(PSP, id) });
+    check(h.apply(PSP, "d1", deposit_cmd(p, 700)), h.moved(0, 0, bal(0, 0, 0, 0)));
+    // Suspended since the initiation: refused, the deposit still open.
+    check(h.run(OPS, status_cmd(p, AccountStatus::Suspended)), Outcome::Accepted);
+    check_rejected(
+        h.run(PSP, checked("d1")),
+        Rejection::PlayerBlocked(BlockReason::Suspended),
+    );
+    assert_eq!(h.state(PSP, "d1"), Some(TxState::Payment(PaymentState::Initiated)));
+    assert_eq!(h.balances(p), bal(0, 0, 0, 0));
+    // Reopened: it lands, once.
+    check(h.run(OPS, status_cmd(p, AccountStatus::Active)), Outcome::Accepted);
+    check(h.run(PSP, checked("d1")), h.moved(700, 0, bal(700, 0, 0, 0)));
+    let wrong = Rejection::WrongPaymentState {
+        state: PaymentState::Confirmed,
+    };
+    check_rejected(h.run(PSP, checked("d1")), wrong);
+
+    // A daily limit lowered below what is counted (a decrease is at once).
+    let daily = limit(LimitMetric::Deposit, LimitPeriod::Day);
+    check(h.run(OPS, limit_cmd(p, daily, Some(2_000))), Outcome::Accepted);
+    check(
+        h.apply(PSP, "d2", deposit_cmd(p, 500)),
+        h.moved(0, 0, bal(700, 0, 0, 0)),
+    );
+    check(h.run(OPS, limit_cmd(p, daily, Some(300))), Outcome::Accepted);
+    check_rejected(
+        h.run(PSP, checked("d2")),
+        Rejection::LimitExceeded {
+            limit: daily,
+            remaining: Amount::ZERO,
+        },
+    );
+    // The unchecked confirmation still lands (journals before tag 88).
+    check(h.run(PSP, confirm_cmd("d2")), h.moved(500, 0, bal(1_200, 0, 0, 0)));
+}

@@ -1,5 +1,5 @@
-//! The payments domain's commands: deposits, withdrawals and operator
-//! adjustments.
+//! The payments domain's commands: deposits, withdrawals, operator
+//! adjustments and players' payment methods.
 
 use crate::command::TxRef;
 use crate::ids::{ExtId, OperatorId, PlayerId, Reason};
@@ -168,6 +168,63 @@ pub enum Command {
         /// Who.
         operator: OperatorId,
     },
+    /// An operator records a payment method of a player: a card, e-wallet,
+    /// bank account or crypto address, by a tokenized reference only (the
+    /// provider's token, the last four digits, a wallet address), never a
+    /// card number ([`looks_like_card_number`] is refused). The ledger
+    /// checks the player exists and the reference's shape and keeps
+    /// nothing: the methods are the read model's.
+    AddPaymentMethod {
+        /// The player.
+        player: PlayerId,
+        /// The method's id, chosen by the caller, unique per player.
+        method: ExtId,
+        /// What it is.
+        kind: PaymentMethodKind,
+        /// The tokenized reference.
+        reference: ExtId,
+        /// How the holder's name compared with the player's profile (the
+        /// gateway compares; the name itself is never journaled).
+        holder: HolderMatch,
+        /// Who.
+        operator: OperatorId,
+    },
+    /// An operator disables, enables again or removes a payment method.
+    /// The read side checks the method exists and the change is allowed
+    /// (a removed method stays removed).
+    SetPaymentMethodState {
+        /// The player.
+        player: PlayerId,
+        /// The method's id.
+        method: ExtId,
+        /// Its new state.
+        state: PaymentMethodState,
+        /// Why.
+        reason: Reason,
+        /// Who.
+        operator: OperatorId,
+    },
+    /// A deposit or withdrawal names the payment method it uses (the read
+    /// side checked it is the player's and active). Like
+    /// [`Command::PaymentReference`], the payment must still be open.
+    PaymentMethodUse {
+        /// The initiating or requesting request.
+        payment: TxRef,
+        /// The method's id.
+        method: ExtId,
+    },
+    /// The provider confirmed an initiated deposit, and the gates checked
+    /// at its initiation are checked again now: the account may still
+    /// deposit (status, exclusions, KYC gates, due diligence) and no
+    /// deposit limit is exceeded (a decrease since the initiation takes
+    /// effect at once). Then as [`Command::DepositConfirm`]; otherwise it
+    /// is refused with the gate's rejection and changes nothing: the
+    /// deposit stays open in the ledger and the read side holds it for
+    /// review (the money is at the provider, neither credited nor lost).
+    DepositConfirmChecked {
+        /// The initiating request.
+        deposit: TxRef,
+    },
     /// A manual correction of a cash balance, with who and why.
     Adjust {
         /// The player.
@@ -181,6 +238,111 @@ pub enum Command {
         /// Who.
         operator: OperatorId,
     },
+}
+
+/// What a payment method is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaymentMethodKind {
+    /// A payment card, by the provider's token or its last four digits.
+    Card,
+    /// An e-wallet account, by the wallet provider's reference.
+    EWallet,
+    /// A bank account, by a tokenized reference.
+    Bank,
+    /// A crypto wallet, by its address (payouts go there).
+    Crypto,
+}
+
+impl PaymentMethodKind {
+    /// Its stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentMethodKind::Card => "card",
+            PaymentMethodKind::EWallet => "ewallet",
+            PaymentMethodKind::Bank => "bank",
+            PaymentMethodKind::Crypto => "crypto",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<PaymentMethodKind> {
+        [Self::Card, Self::EWallet, Self::Bank, Self::Crypto]
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+}
+
+/// How a payment method's holder name compared with the player's profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HolderMatch {
+    /// The same name.
+    Matches,
+    /// Another name: a third-party method (a risk signal).
+    Mismatch,
+    /// Not compared: no holder name given, or no profile to compare with.
+    Unchecked,
+}
+
+impl HolderMatch {
+    /// Its stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HolderMatch::Matches => "matches",
+            HolderMatch::Mismatch => "mismatch",
+            HolderMatch::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// Where a payment method stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaymentMethodState {
+    /// Usable.
+    Active,
+    /// Not usable until enabled again.
+    Disabled,
+    /// Gone for good (kept for the history).
+    Removed,
+}
+
+impl PaymentMethodState {
+    /// Its stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentMethodState::Active => "active",
+            PaymentMethodState::Disabled => "disabled",
+            PaymentMethodState::Removed => "removed",
+        }
+    }
+}
+
+/// Whether `reference` is, apart from spaces and dashes, 13 to 19 digits
+/// that pass the Luhn check: a primary account number, which must never be
+/// stored (PCI DSS); a tokenized reference never looks like one.
+pub fn looks_like_card_number(reference: &str) -> bool {
+    let mut digits = Vec::with_capacity(19);
+    for byte in reference.bytes() {
+        match byte {
+            b'0'..=b'9' if digits.len() < 20 => digits.push(u32::from(byte - b'0')),
+            b'0'..=b'9' => return false,
+            b' ' | b'-' => {}
+            _ => return false,
+        }
+    }
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match (i % 2, d * 2) {
+            (0, _) => d,
+            (_, doubled) if doubled > 9 => doubled - 9,
+            (_, doubled) => doubled,
+        })
+        .sum();
+    sum.is_multiple_of(10)
 }
 
 /// The scale of an FX rate: eight decimal places.
@@ -228,6 +390,8 @@ impl Command {
             | Command::Deposit { player, .. }
             | Command::WithdrawalRequest { player, .. }
             | Command::WithdrawalReverse { player, .. }
+            | Command::AddPaymentMethod { player, .. }
+            | Command::SetPaymentMethodState { player, .. }
             | Command::Adjust { player, .. } => Some(*player),
             Command::DepositConfirm { .. }
             | Command::DepositFail { .. }
@@ -241,7 +405,9 @@ impl Command {
             | Command::WithdrawalApproveSecond { .. }
             | Command::ReconciliationImport { .. }
             | Command::ReconciliationResolve { .. }
-            | Command::SetFxRate { .. } => None,
+            | Command::SetFxRate { .. }
+            | Command::PaymentMethodUse { .. }
+            | Command::DepositConfirmChecked { .. } => None,
         }
     }
 
@@ -265,7 +431,42 @@ impl Command {
             Command::ReconciliationImport { .. } => "reconciliation_import",
             Command::ReconciliationResolve { .. } => "reconciliation_resolve",
             Command::SetFxRate { .. } => "set_fx_rate",
+            Command::AddPaymentMethod { .. } => "add_payment_method",
+            Command::SetPaymentMethodState { .. } => "set_payment_method_state",
+            Command::PaymentMethodUse { .. } => "payment_method_use",
+            // The same confirmation as far as movements and reports go.
+            Command::DepositConfirmChecked { .. } => "deposit_confirm",
             Command::Adjust { .. } => "adjust",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_card_number;
+
+    #[test]
+    fn card_numbers_are_13_to_19_digits_passing_luhn() {
+        for pan in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+            "378282246310005",
+            "6011111111111117",
+            "4222222222222",
+        ] {
+            assert!(looks_like_card_number(pan), "{pan}");
+        }
+        for token in [
+            "4111111111111112",
+            "4242",
+            "pm_card_visa",
+            "411111111111",
+            "41111111111111111111",
+            "0xd1cDE08A07cD25adEbEd35c3867a59228C09B606",
+            "",
+        ] {
+            assert!(!looks_like_card_number(token), "{token}");
         }
     }
 }

@@ -7,7 +7,10 @@
 
 mod command;
 
-pub use self::command::{Command, FX_RATE_SCALE, RECONCILIATION_ITEMS_MAX, ReconciliationGap, ReconciliationItem};
+pub use self::command::{
+    Command, FX_RATE_SCALE, HolderMatch, PaymentMethodKind, PaymentMethodState, RECONCILIATION_ITEMS_MAX,
+    ReconciliationGap, ReconciliationItem, looks_like_card_number,
+};
 
 use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
@@ -63,6 +66,12 @@ impl Ledger {
                 amount,
             } => self.deposit_instant(ctx, *player, *currency, *amount),
             Command::DepositConfirm { deposit } => self.deposit_settle(ctx, deposit, Settle::Confirm),
+            Command::DepositConfirmChecked { deposit } => {
+                let key = self.fingerprints.request(deposit.source, &deposit.id);
+                let (payment, _) = check!(self.open_payment(key, true, &[PaymentState::Initiated]));
+                check!(self.may_still_deposit(ctx, payment.player, payment.currency));
+                self.deposit_settle(ctx, deposit, Settle::Confirm)
+            }
             Command::DepositFail { deposit } => self.deposit_settle(ctx, deposit, Settle::Fail),
             Command::DepositExpire { deposit, after_ms } => {
                 self.deposit_settle(ctx, deposit, Settle::Expire { after_ms: *after_ms })
@@ -88,6 +97,19 @@ impl Ledger {
                 amount,
                 ..
             } => self.adjust(ctx, *player, *currency, *amount),
+            Command::AddPaymentMethod { player, reference, .. } => {
+                check!(self.player(*player));
+                if looks_like_card_number(reference.as_str()) {
+                    return rejected(Rejection::CardNumberAsReference);
+                }
+                (Outcome::Accepted, Detail::Plain)
+            }
+            Command::SetPaymentMethodState { player, .. } => {
+                check!(self.player(*player));
+                (Outcome::Accepted, Detail::Plain)
+            }
+            // Recorded beside an open payment, as its provider reference is.
+            Command::PaymentMethodUse { payment, .. } => self.payment_reference(payment),
             Command::ReconciliationImport { items, .. } => reconciliation_import(items),
             // The read side checks the difference exists; nothing here moves.
             Command::ReconciliationResolve { .. } => (Outcome::Accepted, Detail::Plain),
@@ -159,6 +181,21 @@ impl Ledger {
         if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
             limits.promote(ctx.time_ms);
             let checked = limits.check(&[LimitMetric::Deposit], amount, ctx.time_ms);
+            checked.map_err(|(limit, remaining)| Rejection::LimitExceeded { limit, remaining })?;
+        }
+        Ok(())
+    }
+
+    /// Whether an initiated deposit may still land: the account's gates
+    /// now, and no deposit limit exceeded by what is counted already (the
+    /// deposit itself counted at its initiation).
+    fn may_still_deposit(&mut self, ctx: Ctx, id: PlayerId, currency: Currency) -> Result<(), Rejection> {
+        let (player, profile) = self.players.with_profile(id, ctx.time_ms)?;
+        player.check(Activity::Deposit, profile, ctx.time_ms)?;
+        let player = self.player_mut(id)?;
+        if let Some(limits) = player.wallet_mut(currency).ok().and_then(|w| w.limits.as_deref_mut()) {
+            limits.promote(ctx.time_ms);
+            let checked = limits.exceeded(&[LimitMetric::Deposit], ctx.time_ms);
             checked.map_err(|(limit, remaining)| Rejection::LimitExceeded { limit, remaining })?;
         }
         Ok(())

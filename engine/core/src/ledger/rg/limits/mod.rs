@@ -215,6 +215,26 @@ impl Limits {
         Ok(())
     }
 
+    /// The first limit on `metrics` that what is counted already goes past
+    /// (a limit lowered after the money was counted), with nothing left.
+    pub(crate) fn exceeded(&self, metrics: &[LimitMetric], now_ms: u64) -> Result<(), (LimitKind, Amount)> {
+        for &metric in metrics {
+            let Some(window) = &self.windows[metric_index(metric)] else {
+                continue;
+            };
+            for period in PERIODS {
+                let kind = LimitKind { metric, period };
+                let Some(limit) = self.current(kind) else {
+                    continue;
+                };
+                if window.total(now_ms, period) > limit.minor() {
+                    return Err((kind, Amount::ZERO));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Counts `delta` (signed) on `metric` at the current time.
     pub(crate) fn record(&mut self, metric: LimitMetric, now_ms: u64, delta: i64) {
         if let Some(window) = &mut self.windows[metric_index(metric)] {
