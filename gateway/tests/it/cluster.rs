@@ -1117,3 +1117,43 @@ async fn a_wiped_follower_is_sent_a_snapshot_and_its_journal_starts_there() {
         assert!(report.is_ok(), "node {}: {report:?}", member.id);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_go_on_on_the_other_majority_while_a_follower_is_frozen() {
+    let group = Group::start().await;
+    let leader = group.leader(Duration::from_secs(10)).await.unwrap();
+    let mut base = group.member(leader).api();
+    let wallet = Wallet::set_up(&group, &base).await;
+    let mut acknowledged = BTreeMap::new();
+    // A follower stops answering (SIGSTOP: a stalled disk or machine); the
+    // leader and the other follower are a majority and go on.
+    let slow = group.members.iter().map(|m| m.id).find(|&id| id != leader).unwrap();
+    signal(&group, slow, "STOP");
+    for n in 0..10 {
+        let id = format!("t-slow-{n}");
+        match wallet.bet(&group.http, &base, &id).await {
+            Sent::Acknowledged(reply) => {
+                acknowledged.insert(id, reply);
+            }
+            Sent::Retry(_) => {
+                // Only an election (a loaded machine) may turn a bet away.
+                let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
+                acknowledged.insert(id, reply);
+            }
+        }
+    }
+    let status = group.status_within(group.member(leader)).await;
+    let lagging = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == slow)
+        .cloned()
+        .unwrap();
+    if status["role"] == "leader" {
+        assert!(lagging["lag_entries"].as_u64().unwrap() > 0, "{lagging}");
+    }
+    // Resumed, it catches up to the same ledger.
+    signal(&group, slow, "CONT");
+    check_group(&group, &wallet, &acknowledged).await;
+}

@@ -348,6 +348,8 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/audit",
             "/operator/v1/audit/export",
             "/operator/v1/cluster",
+            "/operator/v1/cluster/members",
+            "/operator/v1/cluster/members/{id}",
             "/operator/v1/cluster/transfer-leader",
             "/operator/v1/fx",
             "/operator/v1/fx/{base}/{quote}",
