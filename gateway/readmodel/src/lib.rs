@@ -51,6 +51,7 @@ pub mod kyc;
 pub mod logins;
 pub mod profiles;
 pub mod reconciliation;
+pub mod reports;
 pub mod risk;
 #[cfg(test)]
 mod risk_tests;

@@ -122,6 +122,11 @@ pub const MIGRATIONS: &[&str] = &[
     // and the FX rate table (`crate::fx`). Only journals written after it
     // hold imports or rates, so no rebuild.
     crate::reconciliation::MIGRATION,
+    // 13: each movement's report figures (stake and its bonus share,
+    // prize and its cash share, bonus converted, jackpot paid) and an index
+    // by time (`crate::history`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so every movement has them.
+    crate::history::FIGURES_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -134,6 +139,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::profiles::REGISTERED_AT_MIGRATION,
     crate::cashier::MIGRATION,
     crate::risk::MIGRATION,
+    crate::history::FIGURES_MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).
