@@ -241,7 +241,7 @@ pub(crate) const FIGURES_MIGRATION: &str = "ALTER TABLE movements ADD COLUMN sta
     ALTER TABLE movements ADD COLUMN cash_prize INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN converted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN jackpot INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX movements_by_time ON movements (time_ms);";
+    CREATE INDEX movements_in_time ON movements (time_ms);";
 
 /// A movement's report figures ([`FIGURES_MIGRATION`]), minor units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -258,7 +258,7 @@ pub fn ukgc(inputs: &Inputs) -> Vec<Table> {
         "deposits",
         "Deposits by customers",
         &["customers"],
-        &["deposits"],
+        &["count"],
         &["deposits", "charged_back"],
     );
     for p in confirmed_deposits(inputs) {

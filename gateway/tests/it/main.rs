@@ -22,6 +22,7 @@ mod pam;
 mod payments;
 mod pragmatic;
 mod reconciliation;
+mod reports;
 mod risk;
 mod routes;
 mod tidy;
