@@ -233,7 +233,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
 /// - `cash_prize`: the share of `prize` credited to cash (a win on a
 ///   bonus-funded round credits its bonus share back to the bonus);
 /// - `converted`: bonus money turned into cash in the movement (a bet that
-///   met the wagering requirement, a grant without one);
+///   met the wagering requirement, a grant without one, the rollback of a
+///   bet whose bonus share comes back as cash because that bonus was
+///   converted since);
 /// - `jackpot`: what a jackpot pool paid in the movement (part of `prize`).
 pub(crate) const FIGURES_MIGRATION: &str = "ALTER TABLE movements ADD COLUMN stake INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN bonus_stake INTEGER NOT NULL DEFAULT 0;
@@ -262,6 +264,8 @@ pub struct Figures {
 
 /// The figures of an accepted money movement, from its command and receipt
 /// alone (the wallet before it is the receipt's balances minus its deltas).
+/// For every bet, win and rollback the cash moved is exactly
+/// `cash_prize + converted − (stake − bonus_stake)`.
 fn figures(
     tx: &Transaction<'_>,
     source: SourceId,
@@ -305,9 +309,12 @@ fn figures(
                 None => None,
             };
             let (stake, bonus_stake) = undone.unwrap_or_default();
+            // The cash share comes back to cash; a bonus share whose bonus
+            // was converted since comes back as cash too: a conversion.
             Figures {
                 stake: -stake,
                 bonus_stake: -bonus_stake,
+                converted: (cash_delta - (stake - bonus_stake)).max(0),
                 ..Figures::default()
             }
         }

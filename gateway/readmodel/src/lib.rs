@@ -52,6 +52,8 @@ pub mod logins;
 pub mod profiles;
 pub mod reconciliation;
 pub mod reports;
+#[cfg(test)]
+mod reports_tests;
 pub mod risk;
 #[cfg(test)]
 mod risk_tests;

@@ -16,8 +16,10 @@
 //!   awards). Bonus money converted to cash is not a prize: it is a bonus
 //!   cost (below).
 //! - **GGY / GGR** = stakes − prizes.
-//! - **bonus cost**: bonus money converted into cash (wagering met, or a
-//!   grant without wagering), in the period of the conversion.
+//! - **bonus cost**: bonus money converted into cash (wagering met, a
+//!   grant without wagering, or a rolled-back bet's bonus share refunded
+//!   as cash because its bonus converted since), in the period of the
+//!   conversion.
 //! - **NGR** = GGR − bonus cost. Jackpot contributions are not deducted:
 //!   the pools' payouts are already prizes, and deducting the
 //!   contributions too would count the same money twice.
@@ -202,7 +204,7 @@ const GAMING_DEFINITIONS: &[(&str, &str)] = &[
     ("ggy / ggr", "stakes − prizes."),
     (
         "bonus_cost",
-        "Bonus money converted into cash (wagering requirement met, or a grant without one), in the period of the conversion.",
+        "Bonus money converted into cash (wagering requirement met, a grant without one, or a rolled-back bet's bonus share refunded as cash because its bonus converted since), in the period of the conversion.",
     ),
     (
         "ngr",
