@@ -1208,7 +1208,11 @@ async fn reports_written_as_json_csv_and_html() {
     .await;
     assert!(player.is_success());
     let deposit = json!({"deposit_id": "d-1", "currency": "EUR", "amount": "42.50"});
-    assert!(post(&url, &admin_token, "/operator/v1/players/1/deposits", deposit).await.is_success());
+    assert!(
+        post(&url, &admin_token, "/operator/v1/players/1/deposits", deposit)
+            .await
+            .is_success()
+    );
     // The deposit was stamped today (the server's clock is the system's).
     let (from, to) = (today(), today());
     let report = json(cfg, &["reports", "business", "--from", &from, "--to", &to]).await;
@@ -1225,14 +1229,29 @@ async fn reports_written_as_json_csv_and_html() {
     );
     let file = home.path().join("business.csv");
     let file_arg = file.to_str().unwrap();
-    let args = ["reports", "business", "--from", &from, "--to", &to, "--format", "csv", "--out", file_arg];
+    let args = [
+        "reports", "business", "--from", &from, "--to", &to, "--format", "csv", "--out", file_arg,
+    ];
     ok(cfg, &args).await;
     let csv = std::fs::read_to_string(&file).unwrap();
     assert!(
         csv.contains("payments_by_provider,deposit,manual,confirmed,EUR,native,1,42.50,0.00\n"),
         "{csv}"
     );
-    let html = ok(cfg, &["reports", "ukgc-quarterly", "--from", &from, "--to", &to, "--format", "html"]).await;
+    let html = ok(
+        cfg,
+        &[
+            "reports",
+            "ukgc-quarterly",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            "html",
+        ],
+    )
+    .await;
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("42.50"), "{html}");
     let unknown = fails(cfg, &["reports", "pnl", "--month", "2026-01"], 4).await;
     assert!(unknown.contains("unknown_report"), "{unknown}");

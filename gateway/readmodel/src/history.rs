@@ -179,7 +179,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             Command::Gaming(gaming::Command::Rollback { bet, .. }) => bet_round(tx, request.source, bet)?.unzip(),
             _ => (None, None),
         };
-        let f = figures(tx, request.source, command, outcome, receipt)?;
+        let undone = match command {
+            Command::Gaming(gaming::Command::Rollback { bet, .. }) => undone_stake(tx, request.source, bet)?,
+            _ => None,
+        };
+        let f = crate::figures::of(command, outcome, receipt, undone);
         tx.prepare_cached(
             "INSERT OR REPLACE INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
                  cash_delta, bonus_delta, cash, bonus, reserved, round, game,
@@ -219,117 +223,18 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     Ok(time_ms)
 }
 
-/// The schema migration that gives each movement the figures the reports
-/// add up (appended to `store::MIGRATIONS`; a file made before it is
-/// rebuilt, so every movement has them). Minor units, zero where they do
-/// not apply:
-///
-/// - `stake`: a bet's whole stake; a rollback's is minus the stake of the
-///   bet it undid (so sums over a period net rollbacks out);
-/// - `bonus_stake`: the share of `stake` paid with bonus money (bets spend
-///   cash first, then bonus), negated likewise by a rollback;
-/// - `prize`: a win's amount, a jackpot's payout (a must-drop bet's, an
-///   award's);
-/// - `cash_prize`: the share of `prize` credited to cash (a win on a
-///   bonus-funded round credits its bonus share back to the bonus);
-/// - `converted`: bonus money turned into cash in the movement (a bet that
-///   met the wagering requirement, a grant without one, the rollback of a
-///   bet whose bonus share comes back as cash because that bonus was
-///   converted since);
-/// - `jackpot`: what a jackpot pool paid in the movement (part of `prize`).
-pub(crate) const FIGURES_MIGRATION: &str = "ALTER TABLE movements ADD COLUMN stake INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE movements ADD COLUMN bonus_stake INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE movements ADD COLUMN prize INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE movements ADD COLUMN cash_prize INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE movements ADD COLUMN converted INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE movements ADD COLUMN jackpot INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX movements_in_time ON movements (time_ms);";
-
-/// A movement's report figures ([`FIGURES_MIGRATION`]), minor units.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Figures {
-    /// Stake (negative: a rollback's refund).
-    pub stake: i64,
-    /// The bonus-funded share of the stake.
-    pub bonus_stake: i64,
-    /// Prize (win amount or jackpot payout).
-    pub prize: i64,
-    /// The share of the prize credited to cash.
-    pub cash_prize: i64,
-    /// Bonus money converted to cash.
-    pub converted: i64,
-    /// Paid by a jackpot pool.
-    pub jackpot: i64,
-}
-
-/// The figures of an accepted money movement, from its command and receipt
-/// alone (the wallet before it is the receipt's balances minus its deltas).
-/// For every bet, win and rollback the cash moved is exactly
-/// `cash_prize + converted − (stake − bonus_stake)`.
-fn figures(
-    tx: &Transaction<'_>,
-    source: SourceId,
-    command: &Command,
-    outcome: &Outcome,
-    receipt: &engine::outcome::Receipt,
-) -> Result<Figures, ReadModelError> {
-    let pool_paid = match outcome {
-        Outcome::JackpotDropped(payout) | Outcome::JackpotPaid(payout) => payout.paid.minor(),
-        _ => 0,
+/// The stake and its bonus share of the bet `bet` from `source`, from
+/// its movement (a rollback undoes them).
+fn undone_stake(tx: &Transaction<'_>, source: SourceId, bet: &ExtId) -> Result<Option<(i64, i64)>, ReadModelError> {
+    let Some(view) = find(tx, source, bet)? else {
+        return Ok(None);
     };
-    let cash_delta = receipt.cash_delta.minor();
-    Ok(match command {
-        Command::Gaming(gaming::Command::Bet(bet)) => {
-            let stake = bet.amount.minor();
-            let cash_before = receipt.balances.cash.minor() - cash_delta;
-            let cash_share = stake.min(cash_before.max(0));
-            // The cash moved: the cash share out, a conversion and a
-            // must-drop payout in.
-            Figures {
-                stake,
-                bonus_stake: stake - cash_share,
-                prize: pool_paid,
-                cash_prize: pool_paid,
-                converted: cash_delta + cash_share - pool_paid,
-                jackpot: pool_paid,
-            }
-        }
-        Command::Gaming(gaming::Command::Win(win)) => Figures {
-            prize: win.amount.minor(),
-            cash_prize: cash_delta,
-            jackpot: pool_paid,
-            ..Figures::default()
-        },
-        Command::Gaming(gaming::Command::Rollback { bet, .. }) => {
-            let undone = match find(tx, source, bet)? {
-                Some(view) => tx
-                    .prepare_cached("SELECT stake, bonus_stake FROM movements WHERE seq = ?1")?
-                    .query_row(params![view.seq as i64], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
-                    .optional()?,
-                None => None,
-            };
-            let (stake, bonus_stake) = undone.unwrap_or_default();
-            // The cash share comes back to cash; a bonus share whose bonus
-            // was converted since comes back as cash too: a conversion.
-            Figures {
-                stake: -stake,
-                bonus_stake: -bonus_stake,
-                converted: (cash_delta - (stake - bonus_stake)).max(0),
-                ..Figures::default()
-            }
-        }
-        Command::Jackpots(_) => Figures {
-            prize: pool_paid,
-            cash_prize: cash_delta,
-            jackpot: pool_paid,
-            ..Figures::default()
-        },
-        Command::Bonus(engine::bonus::Command::Grant(_)) => Figures {
-            converted: cash_delta.max(0),
-            ..Figures::default()
-        },
-        _ => Figures::default(),
-    })
+    Ok(tx
+        .prepare_cached("SELECT stake, bonus_stake FROM movements WHERE seq = ?1")?
+        .query_row(params![view.seq as i64], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })
+        .optional()?)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -45,6 +45,7 @@ pub mod cashier;
 pub mod credentials;
 #[cfg(test)]
 mod credentials_tests;
+pub mod figures;
 pub mod fx;
 pub mod history;
 pub mod kyc;

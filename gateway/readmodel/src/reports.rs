@@ -1,5 +1,5 @@
 //! The sums the reports are made of: movements' figures (migration 13,
-//! [`crate::history::FIGURES_MIGRATION`]) and the cashier's payments,
+//! [`crate::figures`]) and the cashier's payments,
 //! grouped by what a report splits them by, over a period `[from_ms,
 //! to_ms)`. The reports crate turns them into figures per product, day,
 //! game, country; this module only reads.

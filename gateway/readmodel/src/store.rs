@@ -124,9 +124,9 @@ pub const MIGRATIONS: &[&str] = &[
     crate::reconciliation::MIGRATION,
     // 13: each movement's report figures (stake and its bonus share,
     // prize and its cash share, bonus converted, jackpot paid) and an index
-    // by time (`crate::history`). A file made before it is rebuilt
+    // by time (`crate::figures`). A file made before it is rebuilt
     // (`REBUILT_BEFORE`), so every movement has them.
-    crate::history::FIGURES_MIGRATION,
+    crate::figures::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -139,7 +139,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::profiles::REGISTERED_AT_MIGRATION,
     crate::cashier::MIGRATION,
     crate::risk::MIGRATION,
-    crate::history::FIGURES_MIGRATION,
+    crate::figures::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

@@ -100,7 +100,11 @@ impl Inputs {
     }
 
     fn segment(&self, player: PlayerId) -> &'static str {
-        if self.player(player).country == "GB" { "gb" } else { "non_gb" }
+        if self.player(player).country == "GB" {
+            "gb"
+        } else {
+            "non_gb"
+        }
     }
 }
 
@@ -185,7 +189,14 @@ fn ggr_table(
             key,
             currency,
             &[g.bets, g.players.len() as u64],
-            &[g.cash_stakes(), g.cash_prize, ggr, g.converted, ggr - g.converted, g.jackpot],
+            &[
+                g.cash_stakes(),
+                g.cash_prize,
+                ggr,
+                g.converted,
+                ggr - g.converted,
+                g.jackpot,
+            ],
         );
     }
     table
@@ -212,7 +223,10 @@ const GAMING_DEFINITIONS: &[(&str, &str)] = &[
     ),
     ("jackpot_paid", "The part of prizes paid from jackpot pools."),
     ("bets", "Bets placed (rollbacks not subtracted)."),
-    ("players / active_customers", "Players with at least one bet in the period."),
+    (
+        "players / active_customers",
+        "Players with at least one bet in the period.",
+    ),
     (
         "customers gb / non_gb",
         "GB: the player's profile country is GB (without a profile: the licensing jurisdiction).",
@@ -242,7 +256,13 @@ pub fn ukgc(inputs: &Inputs) -> Vec<Table> {
             key,
             currency,
             &[g.players.len() as u64, g.bets],
-            &[g.cash_stakes(), g.cash_prize, g.ggr(), g.bonus_stake, g.prize - g.cash_prize],
+            &[
+                g.cash_stakes(),
+                g.cash_prize,
+                g.ggr(),
+                g.bonus_stake,
+                g.prize - g.cash_prize,
+            ],
         );
     }
     let mut customers = Table::new(
@@ -266,7 +286,12 @@ pub fn ukgc(inputs: &Inputs) -> Vec<Table> {
     for p in confirmed_deposits(inputs) {
         let segment = inputs.segment(p.player);
         depositors.entry((segment, p.currency)).or_default().insert(p.player);
-        deposits.add(vec![segment.into()], p.currency, &[p.count], &[p.amount, p.charged_back]);
+        deposits.add(
+            vec![segment.into()],
+            p.currency,
+            &[p.count],
+            &[p.amount, p.charged_back],
+        );
     }
     for ((segment, currency), players) in depositors {
         customers.add(vec![segment.into()], currency, &[0, players.len() as u64], &[]);
@@ -322,19 +347,37 @@ pub fn business(inputs: &Inputs) -> Vec<Table> {
                 ])
             },
         ),
-        ggr_table("ggr_by_provider", "GGR and NGR by provider", &["provider"], inputs, |sum| {
-            Some(vec![match (&sum.game, inputs.game(sum)) {
-                (_, Some(game)) => game.provider.clone(),
-                (Some(_), None) => UNKNOWN.into(),
-                (None, None) => "none".into(),
-            }])
-        }),
-        ggr_table("ggr_by_country", "GGR and NGR by country", &["country"], inputs, |sum| {
-            Some(vec![inputs.player(sum.player).country])
-        }),
-        ggr_table("ggr_by_affiliate", "GGR and NGR by affiliate", &["affiliate"], inputs, |sum| {
-            Some(vec![inputs.player(sum.player).affiliate.unwrap_or_else(|| "none".into())])
-        }),
+        ggr_table(
+            "ggr_by_provider",
+            "GGR and NGR by provider",
+            &["provider"],
+            inputs,
+            |sum| {
+                Some(vec![match (&sum.game, inputs.game(sum)) {
+                    (_, Some(game)) => game.provider.clone(),
+                    (Some(_), None) => UNKNOWN.into(),
+                    (None, None) => "none".into(),
+                }])
+            },
+        ),
+        ggr_table(
+            "ggr_by_country",
+            "GGR and NGR by country",
+            &["country"],
+            inputs,
+            |sum| Some(vec![inputs.player(sum.player).country]),
+        ),
+        ggr_table(
+            "ggr_by_affiliate",
+            "GGR and NGR by affiliate",
+            &["affiliate"],
+            inputs,
+            |sum| {
+                Some(vec![
+                    inputs.player(sum.player).affiliate.unwrap_or_else(|| "none".into()),
+                ])
+            },
+        ),
     ];
     let mut payments = Table::new(
         "payments_by_provider",
@@ -364,7 +407,12 @@ pub fn business(inputs: &Inputs) -> Vec<Table> {
             Vec::new(),
             sum.currency,
             &[],
-            &[sum.bonus_granted, sum.bonus_stake, sum.prize - sum.cash_prize, sum.converted],
+            &[
+                sum.bonus_granted,
+                sum.bonus_stake,
+                sum.prize - sum.cash_prize,
+                sum.converted,
+            ],
         );
     }
     tables.push(bonus);
@@ -392,7 +440,14 @@ pub fn mga_tax(inputs: &Inputs) -> Vec<Table> {
         "Wagers, bonuses and winnings by game type",
         &["game_type"],
         &["bets"],
-        &["wagers", "bonus_wagers", "winnings", "cash_winnings", "bonuses", "revenue"],
+        &[
+            "wagers",
+            "bonus_wagers",
+            "winnings",
+            "cash_winnings",
+            "bonuses",
+            "revenue",
+        ],
     );
     for ((key, _), (currency, g)) in groups(inputs, |sum| Some(vec![inputs.kind(sum)])) {
         table.add(
@@ -452,7 +507,15 @@ pub fn mga_funds(inputs: &Inputs) -> Vec<Table> {
             Vec::new(),
             b.currency,
             &[1],
-            &[cash, bonus, reserved, wallet.pending_withdrawals, 0, cash + bonus + reserved, 0],
+            &[
+                cash,
+                bonus,
+                reserved,
+                wallet.pending_withdrawals,
+                0,
+                cash + bonus + reserved,
+                0,
+            ],
         );
     }
     for &(currency, open) in &inputs.open_bets {
@@ -467,7 +530,10 @@ pub fn mga_funds(inputs: &Inputs) -> Vec<Table> {
 
 /// The player-funds report's definitions.
 pub const MGA_FUNDS_DEFINITIONS: &[(&str, &str)] = &[
-    ("cash / bonus / reserved", "Every wallet's balances after its last movement before the end of the period."),
+    (
+        "cash / bonus / reserved",
+        "Every wallet's balances after its last movement before the end of the period.",
+    ),
     (
         "reserved",
         "Cash held for withdrawals requested and not yet completed, rejected or reversed.",
@@ -521,10 +587,19 @@ pub const MGA_PLAYERS_DEFINITIONS: &[(&str, &str)] = &[
         "registration_country",
         "The profile's country (without a profile: the licensing jurisdiction; erased: unknown).",
     ),
-    ("last_login", "The start of the last login session before the end of the period, RFC 3339."),
+    (
+        "last_login",
+        "The start of the last login session before the end of the period, RFC 3339.",
+    ),
     ("bets_in_month", "Bets placed in the period."),
-    ("month_end_balance", "cash + bonus after the wallet's last movement before the end of the period."),
-    ("pending_transfers", "Withdrawals requested and not final at the end of the period."),
+    (
+        "month_end_balance",
+        "cash + bonus after the wallet's last movement before the end of the period.",
+    ),
+    (
+        "pending_transfers",
+        "Withdrawals requested and not final at the end of the period.",
+    ),
 ];
 
 fn rfc3339(time_ms: u64) -> String {

@@ -138,7 +138,10 @@ fn format_of(query: &ReportQuery) -> Result<Format, ApiError> {
         Some("csv") => Ok(Format::Csv),
         Some("tsv") => Ok(Format::Tsv),
         Some("html") => Ok(Format::Html),
-        Some(_) => Err(ApiError::bad_request("invalid_request", "format: json, csv, tsv or html")),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_request",
+            "format: json, csv, tsv or html",
+        )),
     }
 }
 
@@ -248,10 +251,7 @@ pub async fn generate(
     if !matches!(name, "mga-player-funds" | "mga-player-data") {
         definitions.extend_from_slice(build::gaming_definitions());
     }
-    let currencies: BTreeSet<Currency> = tables
-        .iter()
-        .flat_map(|t| t.lines.iter().map(|l| l.currency))
-        .collect();
+    let currencies: BTreeSet<Currency> = tables.iter().flat_map(|t| t.lines.iter().map(|l| l.currency)).collect();
     let rates = match reporting {
         Some(reporting) => rates(state, currencies, reporting, to_ms).await?,
         None => BTreeMap::new(),
@@ -361,7 +361,11 @@ pub fn respond(report: &Report, format: Format) -> Result<Response, ApiError> {
             "tsv",
             report.delimited(b'\t').map_err(ApiError::internal)?,
         ),
-        Format::Html => ("text/html; charset=utf-8", "html", report.html().into_string().into_bytes()),
+        Format::Html => (
+            "text/html; charset=utf-8",
+            "html",
+            report.html().into_string().into_bytes(),
+        ),
     };
     let mut response = Response::new(Body::from(bytes));
     let headers = response.headers_mut();

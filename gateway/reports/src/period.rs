@@ -124,7 +124,10 @@ mod tests {
     #[test]
     fn quarters_months_and_days_are_half_open_ranges_of_whole_utc_days() {
         let q4 = quarter("2026Q4").unwrap();
-        assert_eq!((q4.first_day.as_str(), q4.last_day.as_str()), ("2026-10-01", "2026-12-31"));
+        assert_eq!(
+            (q4.first_day.as_str(), q4.last_day.as_str()),
+            ("2026-10-01", "2026-12-31")
+        );
         assert_eq!(q4.from_ms, 1_790_812_800_000);
         assert_eq!(q4.to_ms, 1_798_761_600_000);
         let q1 = quarter("2026Q1").unwrap();

@@ -213,7 +213,9 @@ pub struct ReportReply {
 impl Report {
     /// The rates used, in currency order.
     pub fn rates_used(&self) -> Vec<RateUsed> {
-        let Some(reporting) = self.reporting else { return Vec::new() };
+        let Some(reporting) = self.reporting else {
+            return Vec::new();
+        };
         self.rates
             .iter()
             .map(|(currency, &(scaled, effective_ms))| RateUsed {
@@ -264,7 +266,9 @@ impl Report {
     fn converted(&self, table: &Table, reporting: Currency) -> Vec<Line> {
         let mut out = Table::new(table.name, table.title, table.keys, table.counts, table.money);
         for line in &table.lines {
-            let Some(&(scaled, _)) = self.rates.get(&line.currency) else { continue };
+            let Some(&(scaled, _)) = self.rates.get(&line.currency) else {
+                continue;
+            };
             let money: Vec<i64> = line
                 .money
                 .iter()

@@ -60,13 +60,21 @@ struct Entry {
 
 impl Books {
     fn sum(&self, filter: impl Fn(&Entry) -> bool) -> (i64, i64, u64) {
-        self.entries.iter().filter(|e| filter(e)).fold((0, 0, 0), |(s, p, b), e| {
-            (s + e.stake, p + e.prize, b + u64::from(e.bet))
-        })
+        self.entries
+            .iter()
+            .filter(|e| filter(e))
+            .fold((0, 0, 0), |(s, p, b), e| {
+                (s + e.stake, p + e.prize, b + u64::from(e.bet))
+            })
     }
 
     fn players(&self, filter: impl Fn(&Entry) -> bool) -> u64 {
-        let mut players: Vec<u64> = self.entries.iter().filter(|e| e.bet && filter(e)).map(|e| e.player).collect();
+        let mut players: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|e| e.bet && filter(e))
+            .map(|e| e.player)
+            .collect();
         players.sort_unstable();
         players.dedup();
         players.len() as u64
@@ -84,7 +92,11 @@ struct Player {
 const GAMES: &[(&str, &str)] = &[("slots", "slot"), ("blackjack", "table"), ("roulette-live", "live")];
 
 fn kind_of(game: &str) -> &'static str {
-    GAMES.iter().find(|(code, _)| *code == game).map(|(_, kind)| *kind).unwrap()
+    GAMES
+        .iter()
+        .find(|(code, _)| *code == game)
+        .map(|(_, kind)| *kind)
+        .unwrap()
 }
 
 /// Sends a bet, win or rollback and records it once the server acknowledged
@@ -204,7 +216,11 @@ fn delimited(text: &str, delimiter: u8) -> BTreeMap<String, Vec<Vec<String>>> {
     let mut tables: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
     for record in reader.records() {
         let record: Vec<String> = record.unwrap().iter().map(str::to_owned).collect();
-        let name = if record[0] == "table" { "header".to_owned() } else { record[0].clone() };
+        let name = if record[0] == "table" {
+            "header".to_owned()
+        } else {
+            record[0].clone()
+        };
         tables.entry(name).or_default().push(record);
     }
     tables
@@ -298,14 +314,28 @@ async fn casino(dir: &std::path::Path) -> Casino {
         .unwrap();
     assert_eq!(set.status(), StatusCode::NO_CONTENT);
     let provider = json!({"name": "Studio", "aggregators": ["acme"]});
-    let put = op(&w, &w.admin, Method::PUT, "/operator/v1/games/providers/studio", Some(provider)).await;
+    let put = op(
+        &w,
+        &w.admin,
+        Method::PUT,
+        "/operator/v1/games/providers/studio",
+        Some(provider),
+    )
+    .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text());
     for (code, kind) in GAMES {
         let game = json!({"provider": "studio", "name": "A game", "type": kind, "volatility": "medium",
             "rtp_variants_bp": [9600], "rtp_default_bp": 9600, "rtp_by_jurisdiction": {},
             "limits": [{"currency": "EUR", "min": "0.10", "max": "500.00"}, {"currency": "GBP", "min": "0.10", "max": "500.00"}],
             "jurisdictions": ["MT", "GB"]});
-        let put = op(&w, &w.admin, Method::PUT, &format!("/operator/v1/games/acme/{code}"), Some(game)).await;
+        let put = op(
+            &w,
+            &w.admin,
+            Method::PUT,
+            &format!("/operator/v1/games/acme/{code}"),
+            Some(game),
+        )
+        .await;
         assert_eq!(put.status, StatusCode::OK, "{}", put.text());
     }
     // World's player: MT, EUR, no profile (its country is its jurisdiction),
@@ -409,7 +439,10 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
 
     // UKGC, Q1 2026: GGY per product and segment from the books.
     let ukgc = report_json(&w, "ukgc-quarterly?quarter=2026Q1").await;
-    assert_eq!((ukgc["from"].as_str(), ukgc["to"].as_str()), (Some("2026-01-01"), Some("2026-03-31")));
+    assert_eq!(
+        (ukgc["from"].as_str(), ukgc["to"].as_str()),
+        (Some("2026-01-01"), Some("2026-03-31"))
+    );
     let product = |kind: &str| match kind {
         "slot" => "casino_slots",
         "table" => "casino_table",
@@ -424,7 +457,11 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
                 if bets == 0 {
                     continue;
                 }
-                let line = row(&ukgc, "ggy_by_product", &[product(kind), segment, currency.code(), "native"]);
+                let line = row(
+                    &ukgc,
+                    "ggy_by_product",
+                    &[product(kind), segment, currency.code(), "native"],
+                );
                 assert_eq!(line["stakes"], money(stakes, currency), "{segment} {kind}");
                 assert_eq!(line["prizes"], money(prizes, currency));
                 assert_eq!(line["ggy"], money(stakes - prizes, currency));
@@ -439,14 +476,35 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     assert_eq!(rows_of(&ukgc, "ggy_by_product"), 4, "no other line, nothing from Q2");
     // The figures by hand, for the reader: 10.00 − 25.50 on slots (the
     // rolled-back 7.25 nets out), and 20.00 − 4.10 for the GB player.
-    assert_eq!(row(&ukgc, "ggy_by_product", &["casino_slots", "non_gb"])["ggy"], "-15.50");
+    assert_eq!(
+        row(&ukgc, "ggy_by_product", &["casino_slots", "non_gb"])["ggy"],
+        "-15.50"
+    );
     assert_eq!(row(&ukgc, "ggy_by_product", &["casino_slots", "gb"])["ggy"], "15.90");
     let customers = row(&ukgc, "customers", &["non_gb", "EUR"]);
-    assert_eq!((customers["active_customers"].as_str(), customers["depositing_customers"].as_str()), ("2", "2"));
+    assert_eq!(
+        (
+            customers["active_customers"].as_str(),
+            customers["depositing_customers"].as_str()
+        ),
+        ("2", "2")
+    );
     let deposits = row(&ukgc, "deposits", &["non_gb", "EUR"]);
-    assert_eq!((deposits["deposits"].as_str(), deposits.get("charged_back").map(String::as_str)), ("150.00", Some("0.00")));
+    assert_eq!(
+        (
+            deposits["deposits"].as_str(),
+            deposits.get("charged_back").map(String::as_str)
+        ),
+        ("150.00", Some("0.00"))
+    );
     assert_eq!(row(&ukgc, "deposits", &["gb", "GBP"])["deposits"], "200.00");
-    assert!(ukgc["definitions"].as_array().unwrap().iter().any(|d| d["figure"] == "stakes"));
+    assert!(
+        ukgc["definitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["figure"] == "stakes")
+    );
 
     // Converted into EUR at the GBP/EUR rate in force at the quarter's end.
     let converted = report_json(&w, "ukgc-quarterly?quarter=2026Q1&currency=EUR").await;
@@ -455,11 +513,22 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
         json!([{"currency": "EUR", "reporting_currency": "EUR", "rate": "1", "effective_ms": 0},
             {"currency": "GBP", "reporting_currency": "EUR", "rate": "1.17", "effective_ms": T0}])
     );
-    let gb_slots = row(&converted, "ggy_by_product", &["casino_slots", "gb", "EUR", "converted"]);
+    let gb_slots = row(
+        &converted,
+        "ggy_by_product",
+        &["casino_slots", "gb", "EUR", "converted"],
+    );
     // 20.00 GBP × 1.17 = 23.40; 4.10 × 1.17 = 4.797 → 4.79; 15.90 × 1.17 = 18.603 → 18.60.
-    assert_eq!((gb_slots["stakes"].as_str(), gb_slots["prizes"].as_str()), ("23.40", "4.79"));
+    assert_eq!(
+        (gb_slots["stakes"].as_str(), gb_slots["prizes"].as_str()),
+        ("23.40", "4.79")
+    );
     assert_eq!(gb_slots["ggy"], "18.60");
-    let eur_slots = row(&converted, "ggy_by_product", &["casino_slots", "non_gb", "EUR", "converted"]);
+    let eur_slots = row(
+        &converted,
+        "ggy_by_product",
+        &["casino_slots", "non_gb", "EUR", "converted"],
+    );
     assert_eq!(eur_slots["ggy"], "-15.50", "EUR converts at 1");
     same_in_every_format(&w, "ukgc-quarterly?quarter=2026Q1&currency=EUR").await;
 
@@ -481,9 +550,16 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     assert_eq!((day["bonus_cost"].as_str(), day["ngr"].as_str()), ("0.00", "-9.50"));
     assert_eq!((day["bets"].as_str(), day["players"].as_str()), ("4", "2"));
     let gbp_day = row(&business, "ggr_by_day", &["2026-01-01", "GBP"]);
-    assert_eq!((gbp_day["stakes"].as_str(), gbp_day["ggr"].as_str()), ("23.00", "12.90"));
+    assert_eq!(
+        (gbp_day["stakes"].as_str(), gbp_day["ggr"].as_str()),
+        ("23.00", "12.90")
+    );
     let agg = w.aggregator.id.to_string();
-    let live = row(&business, "ggr_by_game", &[&agg, "roulette-live", "studio", "live", "EUR"]);
+    let live = row(
+        &business,
+        "ggr_by_game",
+        &[&agg, "roulette-live", "studio", "live", "EUR"],
+    );
     assert_eq!((live["stakes"].as_str(), live["players"].as_str()), ("6.00", "2"));
     assert_eq!(row(&business, "ggr_by_provider", &["studio", "GBP"])["prizes"], "10.10");
     for (country, currency) in [("MT", Currency::EUR), ("DE", Currency::EUR), ("GB", Currency::GBP)] {
@@ -493,27 +569,56 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
             "DE" => ("1.00", "0.00"),
             _ => ("23.00", "10.10"),
         };
-        assert_eq!((line["stakes"].as_str(), line["prizes"].as_str()), expected, "{country}");
+        assert_eq!(
+            (line["stakes"].as_str(), line["prizes"].as_str()),
+            expected,
+            "{country}"
+        );
     }
-    let manual = row(&business, "payments_by_provider", &["deposit", "manual", "confirmed", "EUR"]);
-    assert_eq!((manual["payments"].as_str(), manual["amount"].as_str()), ("2", "150.00"));
-    let paid = row(&business, "payments_by_provider", &["withdrawal", "stripe", "completed", "EUR"]);
+    let manual = row(
+        &business,
+        "payments_by_provider",
+        &["deposit", "manual", "confirmed", "EUR"],
+    );
+    assert_eq!(
+        (manual["payments"].as_str(), manual["amount"].as_str()),
+        ("2", "150.00")
+    );
+    let paid = row(
+        &business,
+        "payments_by_provider",
+        &["withdrawal", "stripe", "completed", "EUR"],
+    );
     assert_eq!((paid["payments"].as_str(), paid["amount"].as_str()), ("1", "20.00"));
-    let pending = row(&business, "payments_by_provider", &["withdrawal", "none", "requested", "EUR"]);
+    let pending = row(
+        &business,
+        "payments_by_provider",
+        &["withdrawal", "none", "requested", "EUR"],
+    );
     assert_eq!(pending["amount"], "5.00");
     let bonus = row(&business, "bonus_cost", &["EUR"]);
-    assert_eq!((bonus["bonus_granted"].as_str(), bonus["bonus_cost"].as_str()), ("0.00", "0.00"));
+    assert_eq!(
+        (bonus["bonus_granted"].as_str(), bonus["bonus_cost"].as_str()),
+        ("0.00", "0.00")
+    );
     same_in_every_format(&w, "business?from=2026-01-01&to=2026-01-31&currency=EUR").await;
 
     // MGA tax for January, per game type.
     let tax = report_json(&w, "mga-tax?month=2026-01").await;
     let slot = row(&tax, "tax_by_game_type", &["slot", "EUR"]);
     assert_eq!(
-        (slot["wagers"].as_str(), slot["winnings"].as_str(), slot["revenue"].as_str()),
+        (
+            slot["wagers"].as_str(),
+            slot["winnings"].as_str(),
+            slot["revenue"].as_str()
+        ),
         ("10.00", "25.50", "-15.50")
     );
     let table = row(&tax, "tax_by_game_type", &["table", "GBP"]);
-    assert_eq!((table["wagers"].as_str(), table["cash_winnings"].as_str()), ("3.00", "6.00"));
+    assert_eq!(
+        (table["wagers"].as_str(), table["cash_winnings"].as_str()),
+        ("3.00", "6.00")
+    );
     same_in_every_format(&w, "mga-tax?month=2026-01").await;
 
     // Player funds at the end of 1 January: the MT player's 85.50 cash and
@@ -522,10 +627,17 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     let funds = report_json(&w, "mga-player-funds?from=2026-01-01&to=2026-01-01").await;
     let eur = row(&funds, "player_funds", &["EUR"]);
     assert_eq!(
-        (eur["cash"].as_str(), eur["reserved"].as_str(), eur["pending_withdrawals"].as_str()),
+        (
+            eur["cash"].as_str(),
+            eur["reserved"].as_str(),
+            eur["pending_withdrawals"].as_str()
+        ),
         ("134.50", "5.00", "5.00")
     );
-    assert_eq!((eur["open_bets"].as_str(), eur["player_funds"].as_str()), ("6.00", "139.50"));
+    assert_eq!(
+        (eur["open_bets"].as_str(), eur["player_funds"].as_str()),
+        ("6.00", "139.50")
+    );
     assert_eq!(row(&funds, "player_funds", &["GBP"])["cash"], "187.10");
     same_in_every_format(&w, "mga-player-funds?month=2026-01").await;
 
@@ -539,16 +651,30 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     assert_eq!(
         records["header"][0],
         [
-            "table", "player", "registration_country", "date_of_birth", "last_login", "currency", "basis",
-            "bets_in_month", "month_end_balance", "pending_transfers"
+            "table",
+            "player",
+            "registration_country",
+            "date_of_birth",
+            "last_login",
+            "currency",
+            "basis",
+            "bets_in_month",
+            "month_end_balance",
+            "pending_transfers"
         ]
     );
     let lines = &records["player_data"];
     assert_eq!(lines.len(), 3);
     let of = |player: u64| lines.iter().find(|l| l[1] == player.to_string()).unwrap().clone();
     assert_eq!(of(w.player)[2..], ["MT", "", "", "EUR", "native", "3", "85.50", "5.00"]);
-    assert_eq!(of(ids[1])[2..], ["GB", "1990-05-17", "", "GBP", "native", "2", "187.10", "0.00"]);
-    assert_eq!(of(ids[2])[2..], ["DE", "1985-11-02", "", "EUR", "native", "1", "49.00", "0.00"]);
+    assert_eq!(
+        of(ids[1])[2..],
+        ["GB", "1990-05-17", "", "GBP", "native", "2", "187.10", "0.00"]
+    );
+    assert_eq!(
+        of(ids[2])[2..],
+        ["DE", "1985-11-02", "", "EUR", "native", "1", "49.00", "0.00"]
+    );
     w.server.stop().await;
 }
 
@@ -557,17 +683,49 @@ async fn bad_periods_unknown_reports_and_forbidden_roles_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path()).await;
     let bad = [
-        ("ukgc-quarterly?quarter=2026Q5", StatusCode::BAD_REQUEST, "invalid_period"),
+        (
+            "ukgc-quarterly?quarter=2026Q5",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
         ("ukgc-quarterly", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("ukgc-quarterly?quarter=2026Q1&month=2026-01", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("business?from=2026-02-01&to=2026-01-01", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("business?from=2026-02-30&to=2026-03-01", StatusCode::BAD_REQUEST, "invalid_period"),
+        (
+            "ukgc-quarterly?quarter=2026Q1&month=2026-01",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
+        (
+            "business?from=2026-02-01&to=2026-01-01",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
+        (
+            "business?from=2026-02-30&to=2026-03-01",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
         ("business?from=2026-01-01", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("business?from=2020-01-01&to=2026-01-01", StatusCode::BAD_REQUEST, "invalid_period"),
+        (
+            "business?from=2020-01-01&to=2026-01-01",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
         ("mga-tax?month=2026-13", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("mga-tax?month=2026-01&format=pdf", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("mga-tax?month=2026-01&brand=x", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("mga-tax?month=2026-01&currency=XXX", StatusCode::BAD_REQUEST, "unknown_currency"),
+        (
+            "mga-tax?month=2026-01&format=pdf",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "mga-tax?month=2026-01&brand=x",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "mga-tax?month=2026-01&currency=XXX",
+            StatusCode::BAD_REQUEST,
+            "unknown_currency",
+        ),
         ("profit-and-loss?month=2026-01", StatusCode::NOT_FOUND, "unknown_report"),
     ];
     for (path, status, code) in bad {
