@@ -374,6 +374,11 @@ async fn casino(dir: &std::path::Path) -> Casino {
     play(&w, b, &gb, "bet", "g2", "r5", "blackjack", "3.00", None).await;
     play(&w, b, &gb, "win", "g2w", "r5", "blackjack", "6.00", None).await;
     play(&w, b, &de, "bet", "d1", "r6", "roulette-live", "1.00", None).await;
+    // The GB player's login, which the player-data export shows.
+    let login = json!({"device_id": "phone-1", "ip": "203.0.113.7", "user_agent": ""});
+    let path = format!("/operator/v1/players/{gb_id}/logins");
+    let logged = op(&w, &w.admin, Method::POST, &path, Some(login)).await;
+    assert!(logged.status.is_success(), "{}", logged.text());
 
     // Two withdrawals of the MT player: one approved and paid out through
     // the sandbox, one left requested.
@@ -669,7 +674,16 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     assert_eq!(of(w.player)[2..], ["MT", "", "", "EUR", "native", "3", "85.50", "5.00"]);
     assert_eq!(
         of(ids[1])[2..],
-        ["GB", "1990-05-17", "", "GBP", "native", "2", "187.10", "0.00"]
+        [
+            "GB",
+            "1990-05-17",
+            "2026-01-01T00:00:00Z",
+            "GBP",
+            "native",
+            "2",
+            "187.10",
+            "0.00"
+        ]
     );
     assert_eq!(
         of(ids[2])[2..],
