@@ -25,13 +25,15 @@ use engine::{bonus, gaming};
 ///   met the wagering requirement, a grant without one, the rollback of a
 ///   bet whose bonus share comes back as cash because that bonus was
 ///   converted since);
-/// - `jackpot`: what a jackpot pool paid in the movement (part of `prize`).
+/// - `jackpot`: what a jackpot pool paid in the movement (part of `prize`);
+/// - `granted`: bonus money a grant gave.
 pub(crate) const MIGRATION: &str = "ALTER TABLE movements ADD COLUMN stake INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN bonus_stake INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN prize INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN cash_prize INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN converted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE movements ADD COLUMN jackpot INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE movements ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX movements_in_time ON movements (time_ms);";
 
 /// A movement's report figures ([`MIGRATION`]), minor units.
@@ -49,6 +51,8 @@ pub struct Figures {
     pub converted: i64,
     /// Paid by a jackpot pool.
     pub jackpot: i64,
+    /// Bonus money granted.
+    pub granted: i64,
 }
 
 /// The figures of an accepted money movement, from its command and receipt
@@ -77,6 +81,7 @@ pub(crate) fn of(command: &Command, outcome: &Outcome, receipt: &Receipt, undone
                 cash_prize: pool_paid,
                 converted: cash_delta + cash_share - pool_paid,
                 jackpot: pool_paid,
+                granted: 0,
             }
         }
         Command::Gaming(gaming::Command::Win(win)) => Figures {
@@ -102,8 +107,9 @@ pub(crate) fn of(command: &Command, outcome: &Outcome, receipt: &Receipt, undone
             jackpot: pool_paid,
             ..Figures::default()
         },
-        Command::Bonus(bonus::Command::Grant(_)) => Figures {
+        Command::Bonus(bonus::Command::Grant(grant)) => Figures {
             converted: cash_delta.max(0),
+            granted: grant.amount.minor(),
             ..Figures::default()
         },
         _ => Figures::default(),

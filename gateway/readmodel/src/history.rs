@@ -187,8 +187,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         tx.prepare_cached(
             "INSERT OR REPLACE INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
                  cash_delta, bonus_delta, cash, bonus, reserved, round, game,
-                 stake, bonus_stake, prize, cash_prize, converted, jackpot)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                 stake, bonus_stake, prize, cash_prize, converted, jackpot, granted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         )?
         .execute(params![
             seq as i64,
@@ -211,6 +211,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             f.cash_prize,
             f.converted,
             f.jackpot,
+            f.granted,
         ])?;
         upsert_balances(tx, player, b, seq)?;
     }

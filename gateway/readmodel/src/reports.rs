@@ -50,9 +50,9 @@ pub fn gaming(connection: &Connection, from_ms: u64, to_ms: u64) -> Result<Vec<G
     let mut statement = connection.prepare_cached(
         "SELECT player, currency, time_ms / ?3, CASE WHEN round IS NULL THEN NULL ELSE source END, game,
             SUM(kind = 'bet'), SUM(stake), SUM(bonus_stake), SUM(prize), SUM(cash_prize), SUM(converted),
-            SUM(jackpot), SUM(CASE WHEN kind = 'bonus_grant' THEN bonus_delta + converted ELSE 0 END)
+            SUM(jackpot), SUM(granted)
          FROM movements WHERE time_ms >= ?1 AND time_ms < ?2
-           AND (stake <> 0 OR prize <> 0 OR converted <> 0 OR kind IN ('bet', 'bonus_grant'))
+           AND (stake <> 0 OR prize <> 0 OR converted <> 0 OR granted <> 0 OR kind = 'bet')
          GROUP BY 1, 2, 3, 4, 5 ORDER BY 3, 1, 2, 4, 5",
     )?;
     let rows = statement.query_map(params![clamp(from_ms), clamp(to_ms), DAY_MS as i64], |row| {

@@ -374,6 +374,34 @@ async fn casino(dir: &std::path::Path) -> Casino {
     play(&w, b, &gb, "bet", "g2", "r5", "blackjack", "3.00", None).await;
     play(&w, b, &gb, "win", "g2w", "r5", "blackjack", "6.00", None).await;
     play(&w, b, &de, "bet", "d1", "r6", "roulette-live", "1.00", None).await;
+    // A jackpot pool on the slots, seeded with 10.00 and awarded to the MT
+    // player: a prize outside any game (product other).
+    let pool = json!({"code": "mega", "name": "Mega", "currency": "EUR",
+        "games": [{"aggregator": "acme", "code": "slots"}], "contribution_bp": 100, "seed": "10.00"});
+    let created = op(&w, &w.admin, Method::POST, "/operator/v1/jackpots", Some(pool)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let before = cash(&w, &mt).await;
+    let award = json!({"player": mt.id});
+    let awarded = op(
+        &w,
+        &w.admin,
+        Method::POST,
+        "/operator/v1/jackpots/mega/award",
+        Some(award),
+    )
+    .await;
+    assert_eq!(awarded.status, StatusCode::OK, "{}", awarded.text());
+    let paid = minor(awarded.json()["paid"].as_str().unwrap(), Currency::EUR);
+    assert_eq!((paid, cash(&w, &mt).await - before), (1_000, 1_000));
+    b.entries.push(Entry {
+        player: mt.id,
+        segment: "non_gb",
+        kind: "award",
+        currency: Currency::EUR,
+        stake: 0,
+        prize: paid,
+        bet: false,
+    });
     // The GB player's login, which the player-data export shows.
     let login = json!({"device_id": "phone-1", "ip": "203.0.113.7", "user_agent": ""});
     let path = format!("/operator/v1/players/{gb_id}/logins");
@@ -429,7 +457,7 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     let Casino {
         w,
         _sandbox,
-        mut books,
+        books,
         players,
     } = casino(dir.path()).await;
     // A bet in the second quarter, which no Q1 figure may count.
@@ -478,7 +506,12 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
         }
     }
     assert_eq!(checked, 4, "slots and live for non-GB, slots and table for GB");
-    assert_eq!(rows_of(&ukgc, "ggy_by_product"), 4, "no other line, nothing from Q2");
+    let (_, awarded, _) = books.sum(|e| e.kind == "award");
+    let other = row(&ukgc, "ggy_by_product", &["other", "non_gb", "EUR", "native"]);
+    assert_eq!((other["prizes"].as_str(), other["ggy"].as_str()), ("10.00", "-10.00"));
+    assert_eq!(minor(&other["prizes"], Currency::EUR), awarded);
+    assert_eq!((other["bets"].as_str(), other["active_customers"].as_str()), ("0", "0"));
+    assert_eq!(rows_of(&ukgc, "ggy_by_product"), 5, "nothing from Q2");
     // The figures by hand, for the reader: 10.00 − 25.50 on slots (the
     // rolled-back 7.25 nets out), and 20.00 − 4.10 for the GB player.
     assert_eq!(
@@ -538,7 +571,6 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     same_in_every_format(&w, "ukgc-quarterly?quarter=2026Q1&currency=EUR").await;
 
     // Q2 holds only the later bet.
-    books.entries.clear();
     let q2 = report_json(&w, "ukgc-quarterly?quarter=2026Q2").await;
     let line = row(&q2, "ggy_by_product", &["casino_slots", "non_gb", "EUR"]);
     assert_eq!((line["stakes"].as_str(), line["bets"].as_str()), ("2.00", "1"));
@@ -550,9 +582,12 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     let day = row(&business, "ggr_by_day", &["2026-01-01", "EUR"]);
     assert_eq!(
         (day["stakes"].as_str(), day["prizes"].as_str(), day["ggr"].as_str()),
-        ("16.00", "25.50", "-9.50")
+        ("16.00", "35.50", "-19.50")
     );
-    assert_eq!((day["bonus_cost"].as_str(), day["ngr"].as_str()), ("0.00", "-9.50"));
+    assert_eq!((day["bonus_cost"].as_str(), day["ngr"].as_str()), ("0.00", "-19.50"));
+    assert_eq!(day["jackpot_paid"], "10.00");
+    let (stakes, prizes, _) = books.sum(|e| e.currency == Currency::EUR);
+    assert_eq!(minor(&day["ggr"], Currency::EUR), stakes - prizes);
     assert_eq!((day["bets"].as_str(), day["players"].as_str()), ("4", "2"));
     let gbp_day = row(&business, "ggr_by_day", &["2026-01-01", "GBP"]);
     assert_eq!(
@@ -567,10 +602,14 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     );
     assert_eq!((live["stakes"].as_str(), live["players"].as_str()), ("6.00", "2"));
     assert_eq!(row(&business, "ggr_by_provider", &["studio", "GBP"])["prizes"], "10.10");
+    assert_eq!(
+        row(&business, "ggr_by_provider", &["none", "EUR"])["jackpot_paid"],
+        "10.00"
+    );
     for (country, currency) in [("MT", Currency::EUR), ("DE", Currency::EUR), ("GB", Currency::GBP)] {
         let line = row(&business, "ggr_by_country", &[country, currency.code()]);
         let expected = match country {
-            "MT" => ("15.00", "25.50"),
+            "MT" => ("15.00", "35.50"),
             "DE" => ("1.00", "0.00"),
             _ => ("23.00", "10.10"),
         };
@@ -619,6 +658,7 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
         ),
         ("10.00", "25.50", "-15.50")
     );
+    assert_eq!(row(&tax, "tax_by_game_type", &["none", "EUR"])["winnings"], "10.00");
     let table = row(&tax, "tax_by_game_type", &["table", "GBP"]);
     assert_eq!(
         (table["wagers"].as_str(), table["cash_winnings"].as_str()),
@@ -626,9 +666,10 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     );
     same_in_every_format(&w, "mga-tax?month=2026-01").await;
 
-    // Player funds at the end of 1 January: the MT player's 85.50 cash and
+    // Player funds at the end of 1 January: the MT player's 95.50 cash and
     // 5.00 reserved for the pending withdrawal, the DE player's 49.00; the
-    // two live rounds without a win are open bets (6.00).
+    // two live rounds without a win are open bets (6.00); the pool is back
+    // at its seed.
     let funds = report_json(&w, "mga-player-funds?from=2026-01-01&to=2026-01-01").await;
     let eur = row(&funds, "player_funds", &["EUR"]);
     assert_eq!(
@@ -637,12 +678,15 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
             eur["reserved"].as_str(),
             eur["pending_withdrawals"].as_str()
         ),
-        ("134.50", "5.00", "5.00")
+        ("144.50", "5.00", "5.00")
     );
     assert_eq!(
         (eur["open_bets"].as_str(), eur["player_funds"].as_str()),
-        ("6.00", "139.50")
+        ("6.00", "149.50")
     );
+    // The pool as it stands now (the read model keeps no history of pool
+    // balances): reseeded at 10.00, plus 1 % of the second quarter's bet.
+    assert_eq!(eur["jackpot_funds"], "10.02");
     assert_eq!(row(&funds, "player_funds", &["GBP"])["cash"], "187.10");
     same_in_every_format(&w, "mga-player-funds?month=2026-01").await;
 
@@ -671,7 +715,7 @@ async fn every_report_figure_matches_the_acknowledged_flows_to_the_cent() {
     let lines = &records["player_data"];
     assert_eq!(lines.len(), 3);
     let of = |player: u64| lines.iter().find(|l| l[1] == player.to_string()).unwrap().clone();
-    assert_eq!(of(w.player)[2..], ["MT", "", "", "EUR", "native", "3", "85.50", "5.00"]);
+    assert_eq!(of(w.player)[2..], ["MT", "", "", "EUR", "native", "3", "95.50", "5.00"]);
     assert_eq!(
         of(ids[1])[2..],
         [
