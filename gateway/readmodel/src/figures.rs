@@ -36,7 +36,7 @@ pub(crate) const MIGRATION: &str = "ALTER TABLE movements ADD COLUMN stake INTEG
     ALTER TABLE movements ADD COLUMN granted INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX movements_in_time ON movements (time_ms);";
 
-/// A movement's report figures ([`MIGRATION`]), minor units.
+/// A movement's report figures (the columns of migration 13), minor units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Figures {
     /// Stake (negative: a rollback's refund).
