@@ -1,6 +1,6 @@
 //! `croupier-admin` online, against a real server on a loopback port: every
 //! command, tables and `--json` (parsed back), the 0600 login file, a
-//! statement's CSV export, and the failures a person meets (a wrong or disabled token, an unknown player, a
+//! statement's CSV export, reports written as JSON, CSV and HTML, and the failures a person meets (a wrong or disabled token, an unknown player, a
 //! refused change, a server that is down, https without its certificate),
 //! each one line on stderr with its documented exit code. `kyc start` and
 //! `kyc show` against the KYC sandbox (a real loopback server speaking the
@@ -1233,4 +1233,89 @@ async fn payment_methods_list_add_disable_enable_and_remove() {
     fails(cfg, &["methods", "disable", &p, "nope", "--reason", "x"], 4).await;
     fails(cfg, &["methods", "enable", &p, "wallet", "--reason", "x"], 5).await;
     usage(cfg, &["methods", "disable", &p, "visa"]).await;
+}
+
+/// `YYYY-MM-DD` of today (UTC), from the system clock the server stamps with.
+fn today() -> String {
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let z = (system_ms() / 86_400_000) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[tokio::test]
+async fn reports_written_as_json_csv_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), false)).await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let player = post(
+        &url,
+        &admin_token,
+        "/operator/v1/players",
+        json!({"currency": "EUR", "jurisdiction": "MT"}),
+    )
+    .await;
+    assert!(player.is_success());
+    let deposit = json!({"deposit_id": "d-1", "currency": "EUR", "amount": "42.50"});
+    assert!(
+        post(&url, &admin_token, "/operator/v1/players/1/deposits", deposit)
+            .await
+            .is_success()
+    );
+    // The deposit was stamped today (the server's clock is the system's).
+    let (from, to) = (today(), today());
+    let report = json(cfg, &["reports", "business", "--from", &from, "--to", &to]).await;
+    assert_eq!(report["report"], "business");
+    let payments = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "payments_by_provider")
+        .unwrap();
+    assert_eq!(
+        payments["rows"],
+        json!([["deposit", "manual", "confirmed", "EUR", "native", "1", "42.50", "0.00"]])
+    );
+    let file = home.path().join("business.csv");
+    let file_arg = file.to_str().unwrap();
+    let args = [
+        "reports", "business", "--from", &from, "--to", &to, "--format", "csv", "--out", file_arg,
+    ];
+    ok(cfg, &args).await;
+    let csv = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        csv.contains("payments_by_provider,deposit,manual,confirmed,EUR,native,1,42.50,0.00\n"),
+        "{csv}"
+    );
+    let html = ok(
+        cfg,
+        &[
+            "reports",
+            "ukgc-quarterly",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--format",
+            "html",
+        ],
+    )
+    .await;
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("42.50"), "{html}");
+    let unknown = fails(cfg, &["reports", "pnl", "--month", "2026-01"], 4).await;
+    assert!(unknown.contains("unknown_report"), "{unknown}");
+    let bad = fails(cfg, &["reports", "business", "--from", &from], 2).await;
+    assert!(bad.contains("invalid_period"), "{bad}");
+    running.stop().await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`reports`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -28,6 +28,7 @@ mod lookups;
 mod methods;
 mod operators;
 mod players;
+mod reports;
 mod rg;
 mod risk;
 mod statements;
@@ -125,6 +126,8 @@ pub enum Command {
     /// Jackpot pools: list, show, create, award.
     #[command(subcommand)]
     Jackpots(jackpots::Command),
+    /// A regulatory or business report for a period, as JSON, CSV, TSV or HTML, to a file or stdout.
+    Reports(reports::ReportArgs),
     /// The replication group: status, transfer-leader, add, remove.
     #[command(subcommand)]
     Cluster(cluster::Command),
@@ -159,6 +162,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
+        Command::Reports(args) => reports::run(&Client::from_config()?, args, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

@@ -181,10 +181,16 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             Command::Gaming(gaming::Command::Rollback { bet, .. }) => bet_round(tx, request.source, bet)?.unzip(),
             _ => (None, None),
         };
+        let undone = match command {
+            Command::Gaming(gaming::Command::Rollback { bet, .. }) => undone_stake(tx, request.source, bet)?,
+            _ => None,
+        };
+        let f = crate::figures::of(command, outcome, receipt, undone);
         tx.prepare_cached(
             "INSERT OR REPLACE INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
-                 cash_delta, bonus_delta, cash, bonus, reserved, round, game)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 cash_delta, bonus_delta, cash, bonus, reserved, round, game,
+                 stake, bonus_stake, prize, cash_prize, converted, jackpot, granted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         )?
         .execute(params![
             seq as i64,
@@ -201,6 +207,13 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             b.reserved.minor(),
             round,
             game,
+            f.stake,
+            f.bonus_stake,
+            f.prize,
+            f.cash_prize,
+            f.converted,
+            f.jackpot,
+            f.granted,
         ])?;
         upsert_balances(tx, player, b, seq)?;
     }
@@ -212,6 +225,20 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     crate::risk::apply(tx, committed, time_ms)?;
     crate::credentials::apply(tx, committed)?;
     Ok(time_ms)
+}
+
+/// The stake and its bonus share of the bet `bet` from `source`, from
+/// its movement (a rollback undoes them).
+fn undone_stake(tx: &Transaction<'_>, source: SourceId, bet: &ExtId) -> Result<Option<(i64, i64)>, ReadModelError> {
+    let Some(view) = find(tx, source, bet)? else {
+        return Ok(None);
+    };
+    Ok(tx
+        .prepare_cached("SELECT stake, bonus_stake FROM movements WHERE seq = ?1")?
+        .query_row(params![view.seq as i64], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+        })
+        .optional()?)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -33,6 +33,9 @@
 //! players for fraud, and keeps the case queue. [`credentials`] keeps the
 //! operators' back-office logins (argon2id hash, TOTP secret), which the
 //! ledger validates but does not keep.
+//! [`figures`] splits each movement's money for the reports (stake and its
+//! bonus share, prize and its cash share, bonus converted and granted,
+//! jackpot paid), and [`reports`] reads the sums they are made of.
 //!
 //! The projection is the file's writer; the one exception is the risk
 //! module's own rows (rule settings and cases, operators' work that the
@@ -45,6 +48,7 @@ pub mod cashier;
 pub mod credentials;
 #[cfg(test)]
 mod credentials_tests;
+pub mod figures;
 pub mod fx;
 pub mod history;
 pub mod kyc;
@@ -52,6 +56,9 @@ pub mod logins;
 pub mod methods;
 pub mod profiles;
 pub mod reconciliation;
+pub mod reports;
+#[cfg(test)]
+mod reports_tests;
 pub mod risk;
 #[cfg(test)]
 mod risk_tests;

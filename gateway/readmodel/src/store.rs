@@ -127,6 +127,11 @@ pub const MIGRATIONS: &[&str] = &[
     // the third-party method rule. Only journals written after it hold
     // methods; older alerts keep their evidence unconverted, so no rebuild.
     crate::methods::MIGRATION,
+    // 14: each movement's report figures (stake and its bonus share,
+    // prize and its cash share, bonus converted, jackpot paid) and an index
+    // by time (`crate::figures`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so every movement has them.
+    crate::figures::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -139,6 +144,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::profiles::REGISTERED_AT_MIGRATION,
     crate::cashier::MIGRATION,
     crate::risk::MIGRATION,
+    crate::figures::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

@@ -23,6 +23,7 @@ mod payment_methods;
 mod payments;
 mod pragmatic;
 mod reconciliation;
+mod reports;
 mod risk;
 mod routes;
 mod tidy;

@@ -407,6 +407,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/reconciliation/{provider}",
             "/operator/v1/reconciliation/{provider}/{reference}/resolve",
             "/operator/v1/registrations",
+            "/operator/v1/reports/{report}",
             "/operator/v1/risk/alerts",
             "/operator/v1/risk/alerts/{alert}",
             "/operator/v1/risk/cases",

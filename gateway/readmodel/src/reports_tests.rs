@@ -1,0 +1,233 @@
+//! The movements' report figures on ledger-made histories: summed over a
+//! workload's mixed play they equal the ledger's own flows; on a crafted
+//! bonus history (bets spending cash then bonus, a win on a bonus-funded
+//! round, a conversion) each figure is the exact split. (Beside `reports`:
+//! the tests open the store, whose migrations name `history`.)
+
+use engine::command::{Bet, BonusGrant, Command, RoundRef, Win, WinKind};
+use engine::sequencer::Committed;
+use engine::workload::Workload;
+use engine::{Amount, Config, Currency, Envelope, ExtId, GameCode, Ledger, PlayerId, Request, RoundId, SourceId};
+use engine::{bonus, gaming, payments, players};
+use rusqlite::Connection;
+
+use crate::reports::{GamingSum, gaming};
+
+const T0: u64 = 1_780_000_000_000;
+
+struct Projection {
+    ledger: Ledger,
+    connection: Connection,
+    time_ms: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl Projection {
+    fn new() -> Projection {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = crate::store::open_as(&crate::store::path(dir.path()), Some("boot")).unwrap();
+        Projection {
+            ledger: Ledger::new(Config::default()),
+            connection,
+            time_ms: T0,
+            _dir: dir,
+        }
+    }
+
+    fn run(&mut self, requests: impl IntoIterator<Item = Request>) {
+        let tx = self.connection.transaction().unwrap();
+        for request in requests {
+            if self.ledger.answer(&request).is_some() {
+                continue;
+            }
+            self.time_ms += 1_000;
+            let envelope = Envelope {
+                seq: self.ledger.last_seq() + 1,
+                time_ms: self.time_ms,
+                request,
+            };
+            let outcome = self.ledger.apply(&envelope);
+            crate::project(&tx, &Committed { envelope, outcome }, self.time_ms).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    fn total(&self) -> GamingSum {
+        let sums = gaming(&self.connection, 0, u64::MAX / 2).unwrap();
+        sums.into_iter()
+            .reduce(|a, b| GamingSum {
+                bets: a.bets + b.bets,
+                stake: a.stake + b.stake,
+                bonus_stake: a.bonus_stake + b.bonus_stake,
+                prize: a.prize + b.prize,
+                cash_prize: a.cash_prize + b.cash_prize,
+                converted: a.converted + b.converted,
+                jackpot: a.jackpot + b.jackpot,
+                bonus_granted: a.bonus_granted + b.bonus_granted,
+                ..a
+            })
+            .unwrap()
+    }
+}
+
+#[test]
+fn summed_over_mixed_play_the_figures_are_the_ledgers_flows() {
+    let mut projection = Projection::new();
+    let mut workload = Workload::new(11, 40, Currency::EUR);
+    let setup: Vec<Request> = workload.setup().collect();
+    projection.run(setup);
+    let stream: Vec<Request> = (0..6_000).map(|_| workload.next_request()).collect();
+    projection.run(stream);
+    let flows = projection.ledger.flows(Currency::EUR);
+    let total = projection.total();
+    assert!(flows.rollbacks > 0 && flows.wins > 0, "the mix rolled back and won");
+    assert_eq!(i128::from(total.stake), flows.bets - flows.rollbacks);
+    assert_eq!(i128::from(total.prize), flows.wins);
+    assert_eq!(
+        total.cash_prize, total.prize,
+        "no bonus in the mix: every prize is cash"
+    );
+    assert_eq!((total.bonus_stake, total.converted), (0, 0));
+    let bets: i64 = projection
+        .connection
+        .query_row("SELECT COUNT(*) FROM movements WHERE kind = 'bet'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(total.bets, bets as u64);
+    cash_moved_is_the_figures(&projection);
+}
+
+/// Every bet, win and rollback moved cash by exactly its figures.
+fn cash_moved_is_the_figures(projection: &Projection) {
+    let wrong: i64 = projection
+        .connection
+        .query_row(
+            "SELECT COUNT(*) FROM movements WHERE kind IN ('bet', 'win', 'rollback')
+             AND cash_delta <> cash_prize + converted - (stake - bonus_stake)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(wrong, 0);
+}
+
+fn request(id: &str, command: Command) -> Request {
+    Request {
+        source: SourceId(1),
+        id: ExtId::new(id).unwrap(),
+        command,
+    }
+}
+
+fn round(id: &str) -> RoundRef {
+    RoundRef {
+        id: RoundId::new(id).unwrap(),
+        game: GameCode::new("slots").unwrap(),
+    }
+}
+
+fn bet(id: &str, round_id: &str, minor: i64) -> Request {
+    request(
+        id,
+        Command::Gaming(gaming::Command::Bet(Bet {
+            player: PlayerId(1),
+            currency: Currency::EUR,
+            amount: Amount::from_minor(minor),
+            round: round(round_id),
+            close_round: false,
+        })),
+    )
+}
+
+fn figures(projection: &Projection, id: &str) -> (i64, i64, i64, i64, i64) {
+    projection
+        .connection
+        .query_row(
+            "SELECT stake, bonus_stake, prize, cash_prize, converted FROM movements WHERE ext_id = ?1",
+            [id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn bonus_stakes_bonus_prizes_and_conversions_are_split_exactly() {
+    let mut projection = Projection::new();
+    let player = PlayerId(1);
+    let currency = Currency::EUR;
+    projection.run([
+        request(
+            "reg",
+            Command::Players(players::Command::RegisterPlayer {
+                currency,
+                jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
+            }),
+        ),
+        request(
+            "dep",
+            Command::Payments(payments::Command::Deposit {
+                player,
+                currency,
+                amount: Amount::from_minor(1_000),
+            }),
+        ),
+        request(
+            "grant",
+            Command::Bonus(bonus::Command::Grant(BonusGrant {
+                player,
+                currency,
+                amount: Amount::from_minor(5_000),
+                wagering: Amount::from_minor(6_000),
+                contributions: Vec::new(),
+                default_contribution_pct: 100,
+                conversion_cap: Amount::from_minor(10_000),
+                expires_at_ms: T0 + 86_400_000,
+            })),
+        ),
+        // 30.00: the 10.00 cash first, then 20.00 of bonus.
+        bet("b1", "r1", 3_000),
+        // 15.00 on a round funded 2/3 by bonus: 10.00 back to the bonus.
+        request(
+            "w1",
+            Command::Gaming(gaming::Command::Win(Win {
+                player,
+                currency,
+                amount: Amount::from_minor(1_500),
+                round: round("r1"),
+                kind: WinKind::Regular,
+                close_round: true,
+                bet: None,
+            })),
+        ),
+        // 40.00: the 5.00 cash, then 35.00 of the 40.00 bonus; 70.00 wagered
+        // meets the 60.00 requirement: the 5.00 bonus left becomes cash.
+        bet("b2", "r2", 4_000),
+        request(
+            "rb2",
+            Command::Gaming(gaming::Command::Rollback {
+                player,
+                bet: ExtId::new("b2").unwrap(),
+            }),
+        ),
+    ]);
+    assert_eq!(figures(&projection, "b1"), (3_000, 2_000, 0, 0, 0));
+    assert_eq!(figures(&projection, "w1"), (0, 0, 1_500, 500, 0));
+    assert_eq!(figures(&projection, "b2"), (4_000, 3_500, 0, 0, 500));
+    // Its bonus converted since, the rollback's 35.00 bonus share comes
+    // back as cash: a conversion.
+    assert_eq!(figures(&projection, "rb2"), (-4_000, -3_500, 0, 0, 3_500));
+    cash_moved_is_the_figures(&projection);
+    let flows = projection.ledger.flows(currency);
+    let total = projection.total();
+    assert_eq!(i128::from(total.stake), flows.bets - flows.rollbacks);
+    assert_eq!(i128::from(total.prize), flows.wins);
+    assert_eq!(i128::from(total.bonus_granted), flows.bonus_granted);
+    assert_eq!(total.bonus_granted, 5_000);
+    // The wallet: the 10.00 deposited all staked by b1, then 5.00 of
+    // prizes and 40.00 converted in cash (b2's 5.00 cash stake came back).
+    let balances = projection.ledger.balances(player, currency).unwrap();
+    assert_eq!(balances.bonus, Amount::ZERO);
+    assert_eq!(balances.cash.minor(), 500 + 500 + 3_500);
+    assert_eq!(total.stake - total.bonus_stake, 1_000, "b1's cash share");
+}
