@@ -16,6 +16,7 @@ use crate::ids::{
     BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
     ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
+use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus};
 use crate::ledger::payments::{ReconciliationGap, ReconciliationItem};
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
@@ -25,16 +26,17 @@ use crate::outcome::{
     PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76;
-// outcomes 15, 16; rejections 37–39. (Tags handed to work done side by
-// side and left unused: the jackpots 69–72, reconciliation and FX 73–76,
-// the sealed credential 77.)
+// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76,
+// 81–84; outcomes 15, 16, 23; rejections 37–39, 64–66. (Tags handed to
+// work done side by side and left unused: the jackpots 69–72,
+// reconciliation and FX 73–76, the sealed credential 77, the bonus queue
+// 78–84, 21–23, 61–66.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 78;
+pub const TAG_COMMAND: u16 = 85;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 21;
+pub const TAG_OUTCOME: u16 = 24;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 61;
+pub const TAG_REJECTION: u16 = 67;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -201,6 +203,22 @@ codec_struct!(BonusGrant {
     conversion_cap,
     expires_at_ms
 });
+codec_struct!(BonusGranted {
+    receipt,
+    serial,
+    position
+});
+codec_struct!(BonusList { currency, bonuses });
+codec_struct!(BonusStatus {
+    serial,
+    position,
+    amount,
+    wagering_required,
+    wagered,
+    conversion_cap,
+    expires_at_ms,
+    max_bet
+});
 codec_struct!(JurisdictionRules {
     kyc_before_deposit,
     kyc_before_bet,
@@ -326,11 +344,14 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     20 => Grant(grant),
     21 => Forfeit { player, currency },
     22 => Expire { player, currency },
+    78 => GrantQueued { grant, max_bet },
+    79 => ForfeitBonus { player, currency, serial },
 });
 codec_enum_tagged!(Query, "Command": u16 {
     23 => Balance { player, currency },
     24 => Transaction { tx },
     56 => Rg { player, at_ms },
+    80 => Bonuses { player, currency },
 });
 codec_enum_tagged!(access::Command, "Command": u16 {
     25 => CreateOperator { token, role, name, operator },
@@ -470,6 +491,8 @@ codec_enum!(Outcome: u16 {
     18 => MovedInSession(session_move),
     19 => JackpotDropped(payout),
     20 => JackpotPaid(payout),
+    21 => BonusGranted(granted),
+    22 => Bonuses(list),
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -531,4 +554,7 @@ codec_enum!(Rejection: u16 {
     58 => JackpotEmpty,
     59 => ReconciliationTooLarge { max },
     60 => InvalidFxRate,
+    61 => BonusQueueFull { max },
+    62 => BonusMaxBetExceeded { max },
+    63 => UnknownBonus { serial },
 });
