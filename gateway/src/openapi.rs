@@ -22,6 +22,7 @@ impl OpenApi for ApiDoc {
         doc.merge(payments::Doc::openapi());
         doc.merge(risk::Doc::openapi());
         doc.merge(games::Doc::openapi());
+        doc.merge(crm::Doc::openapi());
         doc.merge(backoffice::Doc::openapi());
         doc.merge(Cluster::openapi());
         doc.merge(Ops::openapi());

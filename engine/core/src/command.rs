@@ -149,7 +149,7 @@ impl Command {
             Command::Payments(command) => command.player(),
             Command::Gaming(command) => Some(command.player()),
             Command::Rg(command) => Some(command.player()),
-            Command::Bonus(command) => Some(command.player()),
+            Command::Bonus(command) => command.player(),
             Command::Access(command) => command.player(),
             Command::Games(_) => None,
             Command::Jackpots(command) => command.player(),

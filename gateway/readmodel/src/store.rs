@@ -122,6 +122,9 @@ pub const MIGRATIONS: &[&str] = &[
     // and the FX rate table (`crate::fx`). Only journals written after it
     // hold imports or rates, so no rebuild.
     crate::reconciliation::MIGRATION,
+    // 13: the bonus templates (`crate::bonuses`). Only journals written
+    // after it hold any, so no rebuild.
+    crate::bonuses::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

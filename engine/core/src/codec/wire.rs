@@ -13,10 +13,10 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
-    ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
+    BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
+    PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
-use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus};
+use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, TemplateKind};
 use crate::ledger::payments::{ReconciliationGap, ReconciliationItem};
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
@@ -27,7 +27,7 @@ use crate::outcome::{
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76,
-// 81–84; outcomes 15, 16, 23; rejections 37–39, 64–66. (Tags handed to
+// 82–84; outcomes 15, 16, 23; rejections 37–39, 64–66. (Tags handed to
 // work done side by side and left unused: the jackpots 69–72,
 // reconciliation and FX 73–76, the sealed credential 77, the bonus queue
 // 78–84, 21–23, 61–66.)
@@ -80,7 +80,8 @@ text_codec!(
     ProviderCode,
     Title,
     PasswordHash,
-    JackpotCode
+    JackpotCode,
+    BonusCode
 );
 
 macro_rules! digest_codec {
@@ -346,6 +347,29 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     22 => Expire { player, currency },
     78 => GrantQueued { grant, max_bet },
     79 => ForfeitBonus { player, currency, serial },
+    81 => SetTemplate { template, operator },
+});
+codec_enum!(TemplateKind: u8 {
+    1 => DepositMatch { percent, cap, min_deposit },
+    2 => NoDeposit { amount },
+    3 => Cashback { percent, period_days },
+    4 => FreeSpins { count, bet_value, games },
+});
+codec_struct!(BonusTemplate {
+    code,
+    name,
+    kind,
+    currency,
+    wagering_x,
+    contributions,
+    default_contribution_pct,
+    max_bet,
+    expiry_days,
+    conversion_cap,
+    automatic,
+    claim_code,
+    mixed_product,
+    enabled
 });
 codec_enum_tagged!(Query, "Command": u16 {
     23 => Balance { player, currency },

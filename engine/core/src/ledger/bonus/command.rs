@@ -1,7 +1,8 @@
 //! The bonus domain's commands: grant (alone, or queued behind the active
 //! bonus), forfeit, expiry sweep.
 
-use crate::ids::{GameCode, PlayerId};
+use super::template::BonusTemplate;
+use crate::ids::{GameCode, OperatorId, PlayerId};
 use crate::money::{Amount, Currency};
 
 /// What the bonus domain can be asked to do.
@@ -39,6 +40,14 @@ pub enum Command {
         /// Which bonus (`None`: the active one).
         serial: Option<u32>,
     },
+    /// Sets a bonus template (new, or replacing the one of its code). The
+    /// ledger checks it and keeps nothing; the read model keeps it.
+    SetTemplate {
+        /// The template.
+        template: Box<BonusTemplate>,
+        /// Who set it.
+        operator: OperatorId,
+    },
     /// Forfeits the active bonus if its expiry has passed (a sweep; expiry
     /// also happens on the wallet's next money movement).
     Expire {
@@ -50,14 +59,15 @@ pub enum Command {
 }
 
 impl Command {
-    /// The player the command is about.
-    pub fn player(&self) -> PlayerId {
-        match self {
+    /// The player the command is about (`None`: a template).
+    pub fn player(&self) -> Option<PlayerId> {
+        Some(match self {
+            Command::SetTemplate { .. } => return None,
             Command::Grant(grant) | Command::GrantQueued { grant, .. } => grant.player,
             Command::Forfeit { player, .. } | Command::ForfeitBonus { player, .. } | Command::Expire { player, .. } => {
                 *player
             }
-        }
+        })
     }
 
     /// A short stable name, for logs, metrics and journal filters.
@@ -66,6 +76,7 @@ impl Command {
             Command::Grant(_) | Command::GrantQueued { .. } => "bonus_grant",
             Command::Forfeit { .. } | Command::ForfeitBonus { .. } => "bonus_forfeit",
             Command::Expire { .. } => "bonus_expire",
+            Command::SetTemplate { .. } => "bonus_template",
         }
     }
 }

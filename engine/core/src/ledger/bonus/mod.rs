@@ -19,8 +19,10 @@
 //! (`BonusExtras`).
 
 mod command;
+mod template;
 
 pub use self::command::{BonusGrant, BonusGranted, BonusList, BonusStatus, Command};
+pub use self::template::{BonusTemplate, TEMPLATE_GAMES_MAX, TEMPLATE_WAGERING_X_MAX, TemplateKind};
 
 use super::account::{ActiveBonus, Activity, BonusExtras, QueuedBonus, Wallet};
 use super::players::PlayersState;
@@ -62,6 +64,10 @@ impl Ledger {
                 serial: Some(serial),
             } => self.bonus_forfeit_serial(ctx, *player, *currency, *serial),
             Command::Expire { player, currency } => self.bonus_forfeit(ctx, *player, *currency, true),
+            Command::SetTemplate { template, .. } => match template.validate() {
+                Ok(()) => (Outcome::Accepted, Detail::Plain),
+                Err(rejection) => rejected(rejection),
+            },
         }
     }
 
