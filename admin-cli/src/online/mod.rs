@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`bonuses`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -16,6 +16,7 @@ mod config;
 mod output;
 
 mod audit;
+mod bonuses;
 mod cashier;
 mod cluster;
 mod games;
@@ -121,6 +122,10 @@ pub enum Command {
     /// Jackpot pools: list, show, create, award.
     #[command(subcommand)]
     Jackpots(jackpots::Command),
+    /// Bonuses: templates (list, show, create), a player's bonuses (list,
+    /// grant, forfeit).
+    #[command(subcommand)]
+    Bonuses(bonuses::Command),
     /// The replication group: status, transfer-leader.
     #[command(subcommand)]
     Cluster(cluster::Command),
@@ -154,6 +159,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
+        Command::Bonuses(command) => bonuses::run(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

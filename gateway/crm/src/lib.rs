@@ -16,6 +16,9 @@
 //!   claim code (the amount worked out from the template and what it is
 //!   based on, the wagering multiple capped by the player's jurisdiction
 //!   profile), and forfeits of the active or a queued bonus.
+//! - [`triggers`]: the worker that grants the automatic templates (a
+//!   deposit match on each confirmed deposit, a no-deposit bonus at
+//!   registration) from the read model's outbox of owed grants.
 //!
 //! It keeps no state of its own and knows nothing of the server or of
 //! other modules.
@@ -24,6 +27,7 @@
 
 pub mod grants;
 pub mod templates;
+pub mod triggers;
 
 use edge::route::{Access, Route, route};
 use engine::Role;

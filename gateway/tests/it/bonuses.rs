@@ -365,3 +365,78 @@ async fn bonuses_are_granted_queued_listed_and_forfeited() {
     assert_eq!(capped.json()["wagering_required"], "500.00");
     w.server.stop().await;
 }
+
+/// Waits (at most 10 s) until the player's bonus list has `len` bonuses.
+async fn wait_for_bonuses(s: &TestServer, token: &str, player: u64, len: usize) -> Vec<(u64, String, String)> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = listed(&bonuses_of(s, token, player).await);
+        if found.len() >= len {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "player {player} has {found:?}, not {len} bonuses"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_templates_grant_on_deposit_and_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let (s, admin) = (&w.server, w.admin.as_str());
+    let matched = json!({"name": "Reload", "kind": "deposit_match", "currency": "EUR", "percent": 50,
+        "cap": "20.00", "min_deposit": "10.00", "wagering_x": 10, "expiry_days": 30, "automatic": true});
+    let mut free = no_deposit();
+    free["automatic"] = json!(true);
+    let mut off = no_deposit();
+    off["automatic"] = json!(true);
+    off["enabled"] = json!(false);
+    for (code, body) in [("reload", matched), ("signup", free), ("off", off)] {
+        let set = put_template(s, admin, code, body).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    }
+    let p = w.player;
+    let deposit = |id: &str, amount: &str| {
+        let body = json!({"deposit_id": id, "currency": "EUR", "amount": amount});
+        async move { post(s, admin, &format!("/operator/v1/players/{p}/deposits"), body).await }
+    };
+    // Below the minimum: nothing owed. Then 30.00: 50 % is 15.00.
+    assert_eq!(deposit("small", "5.00").await.status, StatusCode::OK);
+    assert_eq!(deposit("reload-1", "30.00").await.status, StatusCode::OK);
+    let granted = wait_for_bonuses(s, admin, p, 1).await;
+    assert_eq!(granted, [(1, "active".into(), "15.00".into())]);
+    // 100.00: 50.00 capped at 20.00, queued behind the first.
+    assert_eq!(deposit("reload-2", "100.00").await.status, StatusCode::OK);
+    let granted = wait_for_bonuses(s, admin, p, 2).await;
+    assert_eq!(granted[1], (2, "queued".into(), "20.00".into()));
+    let all = bonuses_of(s, admin, p).await.json();
+    assert_eq!(all["bonuses"][0]["wagering_required"], "150.00");
+
+    // A new player gets the enabled no-deposit template, once.
+    let made = post(
+        s,
+        admin,
+        "/operator/v1/players",
+        json!({"currency": "EUR", "jurisdiction": "MT"}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let newcomer = made.json()["player"].as_u64().unwrap();
+    let granted = wait_for_bonuses(s, admin, newcomer, 1).await;
+    assert_eq!(granted, [(1, "active".into(), "5.00".into())]);
+    // A later deposit of the newcomer's is matched too; the no-deposit
+    // bonus is not granted again.
+    let body = json!({"deposit_id": "nc-1", "currency": "EUR", "amount": "10.00"});
+    let paid = post(s, admin, &format!("/operator/v1/players/{newcomer}/deposits"), body).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text());
+    let granted = wait_for_bonuses(s, admin, newcomer, 2).await;
+    assert_eq!(
+        granted,
+        [(1, "active".into(), "5.00".into()), (2, "queued".into(), "5.00".into())]
+    );
+    assert_eq!(listed(&bonuses_of(s, admin, p).await).len(), 2);
+    w.server.stop().await;
+}

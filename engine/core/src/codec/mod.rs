@@ -1086,6 +1086,44 @@ mod tests {
             assert_eq!(bytes, [&[7, 0][..], &tag.to_le_bytes(), &rest].concat());
             assert_eq!(from_bytes::<Outcome>(&bytes), Ok(outcome));
         }
+        let template = bonus::BonusTemplate {
+            code: crate::ids::BonusCode::new("spins").unwrap(),
+            name: crate::ids::Title::new("Spins").unwrap(),
+            kind: bonus::TemplateKind::FreeSpins {
+                count: 10,
+                bet_value: Amount::from_minor(20),
+                games: vec![crate::ids::GameCode::new("slots").unwrap()],
+            },
+            currency,
+            wagering_x: 10,
+            contributions: Vec::new(),
+            default_contribution_pct: 100,
+            max_bet: None,
+            expiry_days: 3,
+            conversion_cap: Some(Amount::from_minor(1000)),
+            automatic: false,
+            claim_code: None,
+            mixed_product: true,
+            enabled: true,
+        };
+        let command = Command::Bonus(bonus::Command::SetTemplate {
+            template: Box::new(template),
+            operator: crate::ids::OperatorId(2),
+        });
+        let bytes = to_bytes(&command);
+        let head = [
+            &81u16.to_le_bytes()[..],
+            &5u32.to_le_bytes(),
+            b"spins",
+            &5u32.to_le_bytes(),
+            b"Spins",
+            &[4],
+            &10u32.to_le_bytes(),
+            &20i64.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(bytes[..head.len()], head[..]);
+        assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
     }
 
     /// The jurisdiction-profile commands and rejections took new tags

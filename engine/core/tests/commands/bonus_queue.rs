@@ -248,3 +248,84 @@ fn queues_and_max_bets_survive_a_snapshot_image() {
         Rejection::BonusMaxBetExceeded { max: amt(200) },
     );
 }
+
+#[test]
+fn templates_are_checked_and_the_ledger_keeps_nothing_of_them() {
+    use engine_core::bonus::{BonusTemplate, TemplateKind};
+    use engine_core::{BonusCode, Title};
+    let mut h = Harness::new();
+    let p = h.register();
+    let template = BonusTemplate {
+        code: BonusCode::new("welcome").unwrap(),
+        name: Title::new("Welcome").unwrap(),
+        kind: TemplateKind::DepositMatch {
+            percent: 100,
+            cap: amt(10_000),
+            min_deposit: amt(1_000),
+        },
+        currency: EUR,
+        wagering_x: 30,
+        contributions: vec![(game("roulette"), 10)],
+        default_contribution_pct: 100,
+        max_bet: Some(amt(500)),
+        expiry_days: 30,
+        conversion_cap: None,
+        automatic: true,
+        claim_code: Some(BonusCode::new("WELCOME").unwrap()),
+        mixed_product: false,
+        enabled: true,
+    };
+    let set = |t: BonusTemplate| {
+        Command::Bonus(BonusCommand::SetTemplate {
+            template: Box::new(t),
+            operator: OperatorId(1),
+        })
+    };
+    let before = h.money();
+    check(h.run(OPS, set(template.clone())), Outcome::Accepted);
+    let spoiled: [(fn(&mut BonusTemplate), Rejection); 7] = [
+        (
+            |t| {
+                t.kind = TemplateKind::DepositMatch {
+                    percent: 0,
+                    cap: amt(1),
+                    min_deposit: amt(0),
+                }
+            },
+            Rejection::InvalidAmount,
+        ),
+        (
+            |t| t.kind = TemplateKind::NoDeposit { amount: amt(0) },
+            Rejection::InvalidAmount,
+        ),
+        (
+            |t| {
+                t.kind = TemplateKind::FreeSpins {
+                    count: 10,
+                    bet_value: amt(20),
+                    games: Vec::new(),
+                }
+            },
+            Rejection::InvalidAmount,
+        ),
+        (
+            |t| {
+                t.kind = TemplateKind::Cashback {
+                    percent: 101,
+                    period_days: 7,
+                }
+            },
+            Rejection::InvalidAmount,
+        ),
+        (|t| t.wagering_x = 201, Rejection::InvalidAmount),
+        (|t| t.expiry_days = 0, Rejection::InvalidAmount),
+        (|t| t.default_contribution_pct = 101, Rejection::InvalidContribution),
+    ];
+    for (spoil, rejection) in spoiled {
+        let mut bad = template.clone();
+        spoil(&mut bad);
+        check_rejected(h.run(OPS, set(bad)), rejection);
+    }
+    assert_eq!(h.money(), before, "no money moves");
+    assert_eq!(h.serials(p), vec![]);
+}
