@@ -1,7 +1,7 @@
 //! `croupier-admin bonuses`: bonus templates (list, show, create) and a
 //! player's bonuses (list in queue order, grant from a template, forfeit).
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -63,70 +63,74 @@ pub enum TemplatesCommand {
         code: String,
     },
     /// Create a template, or replace the one of this code.
-    Create {
-        /// The template's code.
-        code: String,
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// deposit_match, no_deposit, cashback or free_spins.
-        #[arg(long)]
-        kind: String,
-        /// The currency (ISO 4217).
-        #[arg(long)]
-        currency: String,
-        /// Deposit match or cashback: the percent.
-        #[arg(long)]
-        percent: Option<u16>,
-        /// Deposit match: the cap.
-        #[arg(long)]
-        cap: Option<String>,
-        /// Deposit match: the smallest deposit matched.
-        #[arg(long)]
-        min_deposit: Option<String>,
-        /// No-deposit: the amount.
-        #[arg(long)]
-        amount: Option<String>,
-        /// Cashback: the period, days.
-        #[arg(long)]
-        period_days: Option<u16>,
-        /// Free spins: how many rounds.
-        #[arg(long)]
-        count: Option<u32>,
-        /// Free spins: each round's stake.
-        #[arg(long)]
-        bet_value: Option<String>,
-        /// Free spins: a game; repeat for each.
-        #[arg(long = "game")]
-        games: Vec<String>,
-        /// Wagering multiple of the bonus.
-        #[arg(long)]
-        wagering_x: u32,
-        /// Days until an unconverted bonus expires.
-        #[arg(long)]
-        expiry_days: u32,
-        /// A game's contribution as `GAME:PCT`; repeat for each.
-        #[arg(long = "contribution")]
-        contributions: Vec<String>,
-        /// Contribution of other games, percent.
-        #[arg(long)]
-        default_contribution_pct: Option<u8>,
-        /// The largest stake while the bonus is active.
-        #[arg(long)]
-        max_bet: Option<String>,
-        /// Most cash a conversion yields.
-        #[arg(long)]
-        conversion_cap: Option<String>,
-        /// The code players claim it with.
-        #[arg(long)]
-        claim_code: Option<String>,
-        /// Granted by a trigger (deposit match on deposit, no-deposit at registration).
-        #[arg(long)]
-        automatic: bool,
-        /// Created disabled.
-        #[arg(long)]
-        disabled: bool,
-    },
+    Create(Box<CreateArgs>),
+}
+
+/// A template's code and fields.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The template's code.
+    code: String,
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// deposit_match, no_deposit, cashback or free_spins.
+    #[arg(long)]
+    kind: String,
+    /// The currency (ISO 4217).
+    #[arg(long)]
+    currency: String,
+    /// Deposit match or cashback: the percent.
+    #[arg(long)]
+    percent: Option<u16>,
+    /// Deposit match: the cap.
+    #[arg(long)]
+    cap: Option<String>,
+    /// Deposit match: the smallest deposit matched.
+    #[arg(long)]
+    min_deposit: Option<String>,
+    /// No-deposit: the amount.
+    #[arg(long)]
+    amount: Option<String>,
+    /// Cashback: the period, days.
+    #[arg(long)]
+    period_days: Option<u16>,
+    /// Free spins: how many rounds.
+    #[arg(long)]
+    count: Option<u32>,
+    /// Free spins: each round's stake.
+    #[arg(long)]
+    bet_value: Option<String>,
+    /// Free spins: a game; repeat for each.
+    #[arg(long = "game")]
+    games: Vec<String>,
+    /// Wagering multiple of the bonus.
+    #[arg(long)]
+    wagering_x: u32,
+    /// Days until an unconverted bonus expires.
+    #[arg(long)]
+    expiry_days: u32,
+    /// A game's contribution as `GAME:PCT`; repeat for each.
+    #[arg(long = "contribution")]
+    contributions: Vec<String>,
+    /// Contribution of other games, percent.
+    #[arg(long)]
+    default_contribution_pct: Option<u8>,
+    /// The largest stake while the bonus is active.
+    #[arg(long)]
+    max_bet: Option<String>,
+    /// Most cash a conversion yields.
+    #[arg(long)]
+    conversion_cap: Option<String>,
+    /// The code players claim it with.
+    #[arg(long)]
+    claim_code: Option<String>,
+    /// Granted by a trigger (deposit match on deposit, no-deposit at registration).
+    #[arg(long)]
+    automatic: bool,
+    /// Created disabled.
+    #[arg(long)]
+    disabled: bool,
 }
 
 const TEMPLATE_COLUMNS: &[&str] = &[
@@ -246,8 +250,8 @@ fn templates(client: &Client, command: TemplatesCommand, output: Output) -> Resu
             let value = client.get(&template_path(&code))?;
             output.table(&value, |v| fields(v, TEMPLATE_FIELDS));
         }
-        create @ TemplatesCommand::Create { .. } => {
-            let (code, body) = template_body(create)?;
+        TemplatesCommand::Create(args) => {
+            let (code, body) = template_body(*args)?;
             let value = client.send_json(Method::PUT, &template_path(&code), Some(&body))?;
             let message = format!("set bonus template {} ({})", text(&value["code"]), text(&value["kind"]));
             output.done(&value, &message);
@@ -257,8 +261,8 @@ fn templates(client: &Client, command: TemplatesCommand, output: Output) -> Resu
 }
 
 /// The API body of a `templates create`, without the fields not given.
-fn template_body(command: TemplatesCommand) -> Result<(String, Value), Failure> {
-    let TemplatesCommand::Create {
+fn template_body(args: CreateArgs) -> Result<(String, Value), Failure> {
+    let CreateArgs {
         code,
         name,
         kind,
@@ -280,10 +284,7 @@ fn template_body(command: TemplatesCommand) -> Result<(String, Value), Failure> 
         claim_code,
         automatic,
         disabled,
-    } = command
-    else {
-        return Err(Failure::Usage("not a create".into()));
-    };
+    } = args;
     let contributions = contributions
         .iter()
         .map(|c| {

@@ -283,7 +283,8 @@ fn templates_are_checked_and_the_ledger_keeps_nothing_of_them() {
     };
     let before = h.money();
     check(h.run(OPS, set(template.clone())), Outcome::Accepted);
-    let spoiled: [(fn(&mut BonusTemplate), Rejection); 7] = [
+    type Spoil = (fn(&mut BonusTemplate), Rejection);
+    let spoiled: [Spoil; 7] = [
         (
             |t| {
                 t.kind = TemplateKind::DepositMatch {
