@@ -64,9 +64,13 @@ pub async fn tick(state: &AppState) -> Result<(), String> {
         let Some(request) = request_of(state, &trigger, &template.template) else {
             continue;
         };
-        // A refusal is journaled and settles the row like a grant.
-        if let Err(error) = state.engine.run(request).await {
-            tracing::warn!(key = %trigger.key, error = %error.message, "bonus trigger: not submitted");
+        // A refusal is journaled and settles the row like a grant. A
+        // follower submits nothing: the leader's worker grants, and the
+        // grant settles the row here when it is replicated.
+        match state.engine.run(request).await {
+            Ok(_) => {}
+            Err(error) if error.code == "not_leader" => return Ok(()),
+            Err(error) => tracing::warn!(key = %trigger.key, error = %error.message, "bonus trigger: not submitted"),
         }
     }
     Ok(())
