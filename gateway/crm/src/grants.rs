@@ -451,3 +451,99 @@ pub async fn forfeit(
     };
     ok(StatusCode::OK, &reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use engine::{BonusCode, GameCode, Title};
+
+    use super::*;
+
+    fn template(kind: TemplateKind) -> BonusTemplate {
+        BonusTemplate {
+            code: BonusCode::new("t").unwrap(),
+            name: Title::new("T").unwrap(),
+            kind,
+            currency: Currency::EUR,
+            wagering_x: 30,
+            contributions: vec![(GameCode::new("roulette").unwrap(), 10)],
+            default_contribution_pct: 100,
+            max_bet: None,
+            expiry_days: 2,
+            conversion_cap: None,
+            automatic: false,
+            claim_code: None,
+            mixed_product: false,
+            enabled: true,
+        }
+    }
+
+    fn basis(deposit: Option<&str>, net_losses: Option<&str>, winnings: Option<&str>) -> Basis {
+        Basis {
+            deposit: deposit.map(Into::into),
+            net_losses: net_losses.map(Into::into),
+            winnings: winnings.map(Into::into),
+        }
+    }
+
+    /// (amount, wagering) in minor units, or the error code.
+    fn check(kind: TemplateKind, basis: Basis, cap_x: Option<u32>) -> Result<(i64, i64), &'static str> {
+        grant_of(&template(kind), PlayerId(1), &basis, cap_x, 1_000)
+            .map(|g| {
+                assert_eq!(g.expires_at_ms, 1_000 + 2 * DAY_MS);
+                assert_eq!(g.conversion_cap, Amount::MAX);
+                (g.amount.minor(), g.wagering.minor())
+            })
+            .map_err(|e| e.code)
+    }
+
+    #[test]
+    fn the_amount_follows_the_template_and_the_wagering_the_jurisdiction_cap() {
+        let matched = TemplateKind::DepositMatch {
+            percent: 150,
+            cap: Amount::from_minor(10_000),
+            min_deposit: Amount::from_minor(1_000),
+        };
+        let deposit = |d| basis(Some(d), None, None);
+        assert_eq!(check(matched.clone(), deposit("20.00"), None), Ok((3_000, 90_000)));
+        assert_eq!(check(matched.clone(), deposit("20.00"), Some(10)), Ok((3_000, 30_000)));
+        assert_eq!(check(matched.clone(), deposit("500.00"), None), Ok((10_000, 300_000)));
+        assert_eq!(
+            check(matched.clone(), deposit("9.99"), None),
+            Err("deposit_below_minimum")
+        );
+        assert_eq!(
+            check(matched.clone(), basis(None, None, None), None),
+            Err("invalid_request")
+        );
+        assert_eq!(check(matched, deposit("1.001"), None), Err("too_many_decimals"));
+        let free = TemplateKind::NoDeposit {
+            amount: Amount::from_minor(500),
+        };
+        assert_eq!(check(free, basis(None, None, None), Some(50)), Ok((500, 15_000)));
+        let cashback = TemplateKind::Cashback {
+            percent: 10,
+            period_days: 7,
+        };
+        assert_eq!(
+            check(cashback.clone(), basis(None, Some("123.45"), None), None),
+            Ok((1_234, 37_020))
+        );
+        assert_eq!(
+            check(cashback, basis(None, Some("0.05"), None), None),
+            Err("nothing_to_grant")
+        );
+        let spins = TemplateKind::FreeSpins {
+            count: 10,
+            bet_value: Amount::from_minor(20),
+            games: vec![GameCode::new("slots").unwrap()],
+        };
+        assert_eq!(
+            check(spins.clone(), basis(None, None, Some("3.40")), Some(0)),
+            Ok((340, 0))
+        );
+        assert_eq!(
+            check(spins, basis(None, None, Some("0.00")), None),
+            Err("nothing_to_grant")
+        );
+    }
+}

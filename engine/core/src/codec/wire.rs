@@ -29,7 +29,8 @@ use crate::outcome::{
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76,
 // 82–84; outcomes 15, 16, 23; rejections 37–39, 64–66. (Tags handed to
 // work done side by side and left unused: the jackpots 69–72,
-// reconciliation and FX 73–76, the sealed credential 77, the bonus queue
+// reconciliation and FX 73–76, the sealed credential 77, the bonus
+// engine's commands 82–84, outcome 23 and rejections 64–66 of its
 // 78–84, 21–23, 61–66.)
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 85;
