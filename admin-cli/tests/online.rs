@@ -1319,3 +1319,157 @@ async fn reports_written_as_json_csv_and_html() {
     assert!(bad.contains("invalid_period"), "{bad}");
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn bonuses_templates_grant_list_and_forfeit() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), false)).await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let player = post(
+        &url,
+        &admin_token,
+        "/operator/v1/players",
+        json!({"currency": "EUR", "jurisdiction": "MT"}),
+    )
+    .await;
+    assert!(player.is_success());
+    assert_eq!(
+        json(cfg, &["bonuses", "templates", "list"]).await["templates"],
+        json!([])
+    );
+    let create = [
+        "bonuses",
+        "templates",
+        "create",
+        "welcome",
+        "--name",
+        "Welcome",
+        "--kind",
+        "deposit_match",
+        "--currency",
+        "EUR",
+        "--percent",
+        "100",
+        "--cap",
+        "100.00",
+        "--min-deposit",
+        "10.00",
+        "--wagering-x",
+        "30",
+        "--expiry-days",
+        "30",
+        "--contribution",
+        "roulette:10",
+        "--max-bet",
+        "5.00",
+        "--claim-code",
+        "WELCOME",
+    ];
+    let out = ok(cfg, &create).await;
+    assert_eq!(out.trim(), "set bonus template welcome (deposit_match)");
+    let free = [
+        "bonuses",
+        "templates",
+        "create",
+        "free",
+        "--name",
+        "Free five",
+        "--kind",
+        "no_deposit",
+        "--currency",
+        "EUR",
+        "--amount",
+        "5.00",
+        "--wagering-x",
+        "20",
+        "--expiry-days",
+        "7",
+    ];
+    ok(cfg, &free).await;
+    let shown = json(cfg, &["bonuses", "templates", "show", "welcome"]).await;
+    assert_eq!(shown["contributions"], json!([{"game": "roulette", "pct": 10}]));
+    assert_eq!(shown["max_bet"], json!("5.00"));
+    let table = ok(cfg, &["bonuses", "templates", "list"]).await;
+    assert!(table.contains("welcome") && table.contains("free"), "{table}");
+    let bad = fails(
+        cfg,
+        &[
+            "bonuses",
+            "templates",
+            "create",
+            "x",
+            "--name",
+            "X",
+            "--kind",
+            "no_deposit",
+            "--currency",
+            "EUR",
+            "--amount",
+            "1.00",
+            "--wagering-x",
+            "1",
+            "--expiry-days",
+            "1",
+            "--contribution",
+            "slots",
+        ],
+        2,
+    )
+    .await;
+    assert!(bad.contains("GAME:PCT"), "{bad}");
+    let invalid = fails(
+        cfg,
+        &[
+            "bonuses",
+            "templates",
+            "create",
+            "x",
+            "--name",
+            "X",
+            "--kind",
+            "lottery",
+            "--currency",
+            "EUR",
+            "--wagering-x",
+            "1",
+            "--expiry-days",
+            "1",
+        ],
+        2,
+    )
+    .await;
+    assert!(invalid.contains("invalid_template"), "{invalid}");
+
+    let out = ok(
+        cfg,
+        &["bonuses", "grant", "1", "--template", "welcome", "--deposit", "50.00"],
+    )
+    .await;
+    assert_eq!(out.trim(), "granted bonus 1 (50.00 EUR) to player 1: active");
+    let out = ok(cfg, &["bonuses", "grant", "1", "--template", "free"]).await;
+    assert_eq!(out.trim(), "granted bonus 2 (5.00 EUR) to player 1: queued");
+    let listed = json(cfg, &["bonuses", "list", "1"]).await;
+    let serials: Vec<(u64, &str)> = listed["bonuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["serial"].as_u64().unwrap(), b["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(serials, [(1, "active"), (2, "queued")]);
+    let missing = fails(cfg, &["bonuses", "grant", "1", "--template", "nope"], 4).await;
+    assert!(missing.contains("unknown_template"), "{missing}");
+    let out = ok(cfg, &["bonuses", "forfeit", "1"]).await;
+    assert_eq!(
+        out.trim(),
+        "forfeited the active bonus of player 1; bonus money now 5.00 EUR"
+    );
+    let unknown = fails(cfg, &["bonuses", "forfeit", "1", "--serial", "9"], 4).await;
+    assert!(unknown.contains("unknown_bonus"), "{unknown}");
+    let table = ok(cfg, &["bonuses", "list", "1", "--currency", "EUR"]).await;
+    assert!(table.contains("active") && table.contains("5.00"), "{table}");
+    running.stop().await.unwrap();
+}

@@ -230,6 +230,34 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
             .collect();
         expected.insert("games".to_owned(), games.join(","));
     }
+    // Since snapshot format 12 (absent before: one bonus at a time, no max
+    // bet): the wallets with queued bonuses or a max bet.
+    let bonuses: Vec<String> = (1..=ledger.players_len() as u64)
+        .flat_map(|id| {
+            let wallets = ledger
+                .player_info(PlayerId(id))
+                .map(|info| info.wallets)
+                .unwrap_or_default();
+            wallets.into_iter().filter_map(move |w| {
+                let list = ledger.bonuses(PlayerId(id), w.currency).ok()?;
+                let shown = list.bonuses.len() > 1 || list.bonuses.iter().any(|b| b.max_bet.is_some());
+                shown.then(|| {
+                    let each: Vec<String> = list
+                        .bonuses
+                        .iter()
+                        .map(|b| {
+                            let max_bet = b.max_bet.map_or("-".to_owned(), |m| m.minor().to_string());
+                            format!("{}/{}/{}/{max_bet}", b.serial, b.amount.minor(), b.wagered.minor())
+                        })
+                        .collect();
+                    format!("{id}.{}:{}", w.currency, each.join("+"))
+                })
+            })
+        })
+        .collect();
+    if !bonuses.is_empty() {
+        expected.insert("bonuses".to_owned(), bonuses.join(","));
+    }
     // Since snapshot format 11 (absent before: no pools).
     let jackpots = ledger.jackpots();
     if !jackpots.is_empty() {
@@ -958,6 +986,21 @@ fn history() -> (Vec<Request>, Vec<Request>) {
                 command,
             }),
     );
+    // Since snapshot format 12: bonuses queued behind player 2's active
+    // one (one with a max bet), an active bonus with a max bet for player
+    // 12, and the grant of tag 20 refused while bonuses queue; the second
+    // part forfeits the active one (the next becomes active) and names an
+    // unknown serial.
+    first.extend(
+        bonus_queue_history()
+            .into_iter()
+            .enumerate()
+            .map(|(n, command)| Request {
+                source: operator,
+                id: id(&format!("fx-bonus-queue-{n}")),
+                command,
+            }),
+    );
     let mut second = vec![Request {
         source: operator,
         id: id("fx-expire"),
@@ -990,6 +1033,17 @@ fn history() -> (Vec<Request>, Vec<Request>) {
             operator: OperatorId(1),
         }),
     });
+    for (n, serial) in [None, Some(99)].into_iter().enumerate() {
+        second.push(Request {
+            source: operator,
+            id: id(&format!("fx-bonus-forfeit-{n}")),
+            command: Command::Bonus(bonus::Command::ForfeitBonus {
+                player: PlayerId(2),
+                currency: eur,
+                serial,
+            }),
+        });
+    }
     // Hours later (the workload's requests between): the idle end closed
     // that session, so this bet opens a new one.
     second.push(Request {
@@ -998,6 +1052,35 @@ fn history() -> (Vec<Request>, Vec<Request>) {
         command: mt_bet(63),
     });
     (first, second)
+}
+
+/// Queued bonuses and max bets (snapshot format 12).
+fn bonus_queue_history() -> Vec<Command> {
+    let queued = |player: u64, minor: i64, max_bet: Option<i64>| {
+        Command::Bonus(bonus::Command::GrantQueued {
+            grant: BonusGrant {
+                player: PlayerId(player),
+                currency: Currency::EUR,
+                amount: Amount::from_minor(minor),
+                wagering: Amount::from_minor(minor * 5),
+                contributions: vec![(GameCode::new("slots").unwrap(), 100)],
+                default_contribution_pct: 20,
+                conversion_cap: Amount::from_minor(minor),
+                expires_at_ms: T0 + 30 * 86_400_000,
+            },
+            max_bet: max_bet.map(Amount::from_minor),
+        })
+    };
+    let legacy = match queued(2, 1_00, None) {
+        Command::Bonus(bonus::Command::GrantQueued { grant, .. }) => Command::from(grant),
+        _ => unreachable!("a queued grant"),
+    };
+    vec![
+        queued(2, 3_00, None),
+        queued(2, 2_00, Some(50_00)),
+        queued(12, 4_00, Some(5_00)),
+        legacy,
+    ]
 }
 
 /// A EUR bet of `minor` by player 1 on the catalogue's "slots".

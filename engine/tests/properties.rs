@@ -1,5 +1,5 @@
 //! Property tests over random command streams: conservation after every
-//! command (jackpot pools included), no negative balance, deterministic
+//! command (jackpot pools and queued bonuses included), no negative balance, deterministic
 //! replay, exact retries.
 //!
 //! Streams draw from a deliberately small universe (a few players, ids,
@@ -154,6 +154,25 @@ fn bonus_command() -> impl Strategy<Value = Command> {
                 expires_at_ms: T0 + hours * HOUR_MS,
             })
         ),
+        3 => (player(), currency(), amount(), 0i64..5_000, 0i64..3_000, 1u64..100, proptest::option::of(1i64..2_000)).prop_map(
+            |(player, currency, amount, wagering, cap, hours, max_bet)| Command::Bonus(bonus::Command::GrantQueued {
+                grant: BonusGrant {
+                    player,
+                    currency,
+                    amount,
+                    wagering: Amount::from_minor(wagering),
+                    contributions: vec![(GameCode::new("g0").unwrap(), 50)],
+                    default_contribution_pct: 100,
+                    conversion_cap: Amount::from_minor(cap),
+                    expires_at_ms: T0 + hours * HOUR_MS,
+                },
+                max_bet: max_bet.map(Amount::from_minor),
+            })
+        ),
+        1 => (player(), currency(), proptest::option::of(1u32..6)).prop_map(|(player, currency, serial)| {
+            Command::Bonus(bonus::Command::ForfeitBonus { player, currency, serial })
+        }),
+        1 => (player(), currency()).prop_map(|(player, currency)| Command::Query(Query::Bonuses { player, currency })),
         1 => (player(), currency()).prop_map(|(player, currency)| Command::Bonus(bonus::Command::Forfeit { player, currency })),
         1 => (player(), currency()).prop_map(|(player, currency)| Command::Bonus(bonus::Command::Expire { player, currency })),
         1 => (player(), currency()).prop_map(|(player, currency)| Command::Query(Query::Balance { player, currency })),

@@ -17,6 +17,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(risk::routes());
     routes.extend(games::routes());
     routes.extend(reports::routes());
+    routes.extend(crm::routes());
     routes.extend(backoffice::routes());
     routes.extend(crate::cluster::routes::routes());
     routes.extend(ops::routes());

@@ -203,6 +203,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     // The cashier's worker submits like a handler: it stops with the
     // transports, before the sequencer.
     let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
+    // So does the bonus triggers' worker.
+    let bonus_worker = crm::triggers::spawn(state.clone());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
@@ -210,6 +212,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             worker.abort();
             let _ = worker.await;
         }
+        bonus_worker.abort();
+        let _ = bonus_worker.await;
         stopper.stop(projection).await
     });
     Ok(Running {

@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`reports`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`bonuses`], [`reports`], [`methods`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -16,6 +16,7 @@ mod config;
 mod output;
 
 mod audit;
+mod bonuses;
 mod cashier;
 mod cluster;
 mod games;
@@ -126,6 +127,10 @@ pub enum Command {
     /// Jackpot pools: list, show, create, award.
     #[command(subcommand)]
     Jackpots(jackpots::Command),
+    /// Bonuses: templates (list, show, create), a player's bonuses (list,
+    /// grant, forfeit).
+    #[command(subcommand)]
+    Bonuses(bonuses::Command),
     /// A regulatory or business report for a period, as JSON, CSV, TSV or HTML, to a file or stdout.
     Reports(reports::ReportArgs),
     /// The replication group: status, transfer-leader, add, remove.
@@ -163,6 +168,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),
+        Command::Bonuses(command) => bonuses::run(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

@@ -117,6 +117,13 @@ pub enum Query {
         /// if that is later): a read has no envelope to stamp it.
         at_ms: u64,
     },
+    /// Reads a wallet's bonuses: the active one, then the queue in order.
+    Bonuses {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+    },
 }
 
 impl Command {
@@ -142,11 +149,13 @@ impl Command {
             Command::Payments(command) => command.player(),
             Command::Gaming(command) => Some(command.player()),
             Command::Rg(command) => Some(command.player()),
-            Command::Bonus(command) => Some(command.player()),
+            Command::Bonus(command) => command.player(),
             Command::Access(command) => command.player(),
             Command::Games(_) => None,
             Command::Jackpots(command) => command.player(),
-            Command::Query(Query::Balance { player, .. } | Query::Rg { player, .. }) => Some(*player),
+            Command::Query(
+                Query::Balance { player, .. } | Query::Rg { player, .. } | Query::Bonuses { player, .. },
+            ) => Some(*player),
             Command::Query(Query::Transaction { .. }) => None,
             Command::InSession { command, .. } => command.player(),
         }
@@ -166,6 +175,7 @@ impl Command {
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
             Command::Query(Query::Rg { .. }) => "query_rg",
+            Command::Query(Query::Bonuses { .. }) => "query_bonuses",
             // Journal filters and metrics count a bet as a bet, in a session or not.
             Command::InSession { command, .. } => command.kind(),
         }

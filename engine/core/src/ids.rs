@@ -242,6 +242,13 @@ bounded_text_id!(
 );
 
 bounded_text_id!(
+    /// A bonus template's code, or the code a player claims one with
+    /// ("welcome-100").
+    BonusCode,
+    64
+);
+
+bounded_text_id!(
     /// A display name of an operator or an aggregator.
     Name,
     64

@@ -29,8 +29,8 @@ pub mod workload;
 
 pub use command::{AggregatorCredential, Command, Envelope, Query, Request, Role, TxRef};
 pub use ids::{
-    BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
-    ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
+    BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
+    PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger, Printer, Prints};
 /// The domains, each with its `Command` enum and the types it carries

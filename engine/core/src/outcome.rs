@@ -13,6 +13,7 @@
 
 use crate::command::{KycLevel, LimitKind, Role};
 use crate::ids::{JackpotCode, OperatorId, PlayerId, SourceId};
+use crate::ledger::bonus::{BonusGranted, BonusList};
 use crate::ledger::rg::{RgStatus, SessionMove};
 use crate::money::{Amount, Currency};
 
@@ -107,6 +108,12 @@ pub enum Outcome {
     /// aggregator's jackpot win on a covered game): the receipt is the
     /// wallet's movement, `paid` the pool's part of it.
     JackpotPaid(Box<JackpotPayout>),
+    /// A bonus was granted ([`crate::bonus::Command::GrantQueued`]): its
+    /// serial, whether it is active or where it waits, and the receipt.
+    BonusGranted(Box<BonusGranted>),
+    /// A wallet's bonuses, the active one then the queue (query
+    /// [`crate::Query::Bonuses`]).
+    Bonuses(Box<BonusList>),
 }
 
 impl Outcome {
@@ -122,6 +129,7 @@ impl Outcome {
             Outcome::Moved(receipt) => Some(receipt),
             Outcome::MovedInSession(session_move) => Some(&session_move.receipt),
             Outcome::JackpotDropped(payout) | Outcome::JackpotPaid(payout) => Some(&payout.receipt),
+            Outcome::BonusGranted(granted) => Some(&granted.receipt),
             _ => None,
         }
     }
@@ -466,6 +474,22 @@ pub enum Rejection {
     InvalidJackpot(JackpotFault),
     /// The pool holds nothing to award.
     JackpotEmpty,
+    /// The wallet's bonus queue is full: a bonus is active and `max` wait
+    /// behind it.
+    BonusQueueFull {
+        /// The most bonuses that may wait.
+        max: u32,
+    },
+    /// The stake is above the max bet of the active bonus.
+    BonusMaxBetExceeded {
+        /// The largest stake allowed while that bonus is active.
+        max: Amount,
+    },
+    /// No bonus of this serial is active or queued on the wallet.
+    UnknownBonus {
+        /// The serial asked for.
+        serial: u32,
+    },
 }
 
 /// What is wrong with a jackpot pool's record.

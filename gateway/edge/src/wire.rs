@@ -236,6 +236,21 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
         Rejection::BonusAlreadyActive => (S::CONFLICT, "bonus_already_active", "a bonus is already active".into()),
         Rejection::NoActiveBonus => (S::CONFLICT, "no_active_bonus", "no bonus is active".into()),
         Rejection::BonusNotExpired => (S::CONFLICT, "bonus_not_expired", "the bonus has not expired".into()),
+        Rejection::BonusQueueFull { max } => (
+            S::CONFLICT,
+            "bonus_queue_full",
+            format!("{max} bonuses already wait behind the active one"),
+        ),
+        Rejection::BonusMaxBetExceeded { max } => (
+            S::FORBIDDEN,
+            "bonus_max_bet_exceeded",
+            format!("the active bonus allows stakes up to {}", show(max)),
+        ),
+        Rejection::UnknownBonus { serial } => (
+            S::NOT_FOUND,
+            "unknown_bonus",
+            format!("no bonus {serial} is active or queued on this wallet"),
+        ),
         Rejection::InvalidContribution => (
             S::BAD_REQUEST,
             "invalid_contribution",

@@ -247,7 +247,7 @@ fn change(tx: &Transaction<'_>, command: &Command, outcome: &Outcome) -> Result<
         Command::Players(command) => players_change(tx, command, outcome)?,
         Command::Rg(command) => rg_change(tx, command)?,
         Command::Payments(command) => payments_change(tx, command, outcome)?,
-        Command::Bonus(bonus::Command::Grant(grant)) => Change {
+        Command::Bonus(bonus::Command::Grant(grant) | bonus::Command::GrantQueued { grant, .. }) => Change {
             field: Some(format!("bonus:{}", grant.currency)),
             after: Some(money(grant.amount, grant.currency)),
             ..Change::default()

@@ -44,6 +44,7 @@
 //! two never meet half-way.
 
 pub mod audit;
+pub mod bonuses;
 pub mod cashier;
 pub mod credentials;
 #[cfg(test)]
@@ -590,6 +591,7 @@ impl Projector {
 /// the record (a status, a payment's state) from the other views.
 fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
     audit::apply(tx, committed)?;
+    bonuses::apply(tx, committed)?;
     history::apply(tx, committed, time_ms)
 }
 

@@ -132,6 +132,9 @@ pub const MIGRATIONS: &[&str] = &[
     // by time (`crate::figures`). A file made before it is rebuilt
     // (`REBUILT_BEFORE`), so every movement has them.
     crate::figures::MIGRATION,
+    // 15: the bonus templates (`crate::bonuses`). Only journals written
+    // after it hold any, so no rebuild.
+    crate::bonuses::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

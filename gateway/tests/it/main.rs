@@ -8,6 +8,7 @@ mod support;
 mod backoffice;
 mod backpressure;
 mod bad_input;
+mod bonuses;
 mod browser;
 mod cluster;
 mod connections;

@@ -970,6 +970,163 @@ mod tests {
         assert_eq!(from_bytes::<Outcome>(&bytes), Ok(status));
     }
 
+    /// The bonus-queue commands, outcomes and rejections took new tags
+    /// (78 to 80; 21, 22; 61 to 63): the bytes are the documented ones and
+    /// round-trip, and the grant of tag 20 decodes as before.
+    #[test]
+    fn the_bonus_queue_tags_are_their_own_and_round_trip() {
+        use crate::Query;
+        use crate::command::BonusGrant;
+        use crate::ledger::bonus::{self, BonusGranted, BonusList, BonusStatus};
+        use crate::outcome::{Balances, Receipt};
+        let player = PlayerId(5);
+        let currency = Currency::EUR;
+        let grant = BonusGrant {
+            player,
+            currency,
+            amount: Amount::from_minor(500),
+            wagering: Amount::from_minor(1000),
+            contributions: Vec::new(),
+            default_contribution_pct: 100,
+            conversion_cap: Amount::from_minor(500),
+            expires_at_ms: 9,
+        };
+        let legacy = Command::Bonus(bonus::Command::Grant(grant.clone()));
+        let legacy_bytes = to_bytes(&legacy);
+        assert_eq!(legacy_bytes[..2], 20u16.to_le_bytes());
+        assert_eq!(from_bytes::<Command>(&legacy_bytes), Ok(legacy));
+        let queued = Command::Bonus(bonus::Command::GrantQueued {
+            grant,
+            max_bet: Some(Amount::from_minor(200)),
+        });
+        let bytes = to_bytes(&queued);
+        let expected = [
+            &78u16.to_le_bytes()[..],
+            &legacy_bytes[2..],
+            &[1],
+            &200i64.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(bytes, expected);
+        assert_eq!(from_bytes::<Command>(&bytes), Ok(queued));
+        let wallet = [&5u64.to_le_bytes()[..], b"EUR\0"].concat();
+        let commands: [(u16, Command, Vec<u8>); 2] = [
+            (
+                79,
+                Command::Bonus(bonus::Command::ForfeitBonus {
+                    player,
+                    currency,
+                    serial: Some(3),
+                }),
+                [&wallet[..], &[1], &3u32.to_le_bytes()].concat(),
+            ),
+            (80, Command::Query(Query::Bonuses { player, currency }), wallet.clone()),
+        ];
+        for (tag, command, rest) in commands {
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes, [&tag.to_le_bytes()[..], &rest].concat(), "{}", command.kind());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let receipt = Receipt {
+            seq: 3,
+            cash_delta: Amount::ZERO,
+            bonus_delta: Amount::ZERO,
+            balances: Balances {
+                currency,
+                cash: Amount::ZERO,
+                bonus: Amount::from_minor(500),
+                reserved: Amount::ZERO,
+                loyalty_points: 0,
+            },
+        };
+        let granted = Outcome::BonusGranted(Box::new(BonusGranted {
+            receipt,
+            serial: 2,
+            position: 1,
+        }));
+        let bytes = to_bytes(&granted);
+        let expected = [
+            &[21, 0][..],
+            &to_bytes(&receipt),
+            &2u32.to_le_bytes(),
+            &1u32.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(bytes, expected);
+        assert_eq!(from_bytes::<Outcome>(&bytes), Ok(granted));
+        let list = Outcome::Bonuses(Box::new(BonusList {
+            currency,
+            bonuses: vec![BonusStatus {
+                serial: 1,
+                position: 0,
+                amount: Amount::from_minor(500),
+                wagering_required: Amount::from_minor(1000),
+                wagered: Amount::from_minor(10),
+                conversion_cap: Amount::from_minor(500),
+                expires_at_ms: 9,
+                max_bet: None,
+            }],
+        }));
+        let bytes = to_bytes(&list);
+        assert_eq!(bytes[..2], [22, 0]);
+        assert_eq!(from_bytes::<Outcome>(&bytes), Ok(list));
+        let rejections = [
+            (61u16, Rejection::BonusQueueFull { max: 8 }, 8u32.to_le_bytes().to_vec()),
+            (
+                62,
+                Rejection::BonusMaxBetExceeded {
+                    max: Amount::from_minor(200),
+                },
+                200i64.to_le_bytes().to_vec(),
+            ),
+            (63, Rejection::UnknownBonus { serial: 4 }, 4u32.to_le_bytes().to_vec()),
+        ];
+        for (tag, rejection, rest) in rejections {
+            let outcome = Outcome::Rejected(rejection);
+            let bytes = to_bytes(&outcome);
+            assert_eq!(bytes, [&[7, 0][..], &tag.to_le_bytes(), &rest].concat());
+            assert_eq!(from_bytes::<Outcome>(&bytes), Ok(outcome));
+        }
+        let template = bonus::BonusTemplate {
+            code: crate::ids::BonusCode::new("spins").unwrap(),
+            name: crate::ids::Title::new("Spins").unwrap(),
+            kind: bonus::TemplateKind::FreeSpins {
+                count: 10,
+                bet_value: Amount::from_minor(20),
+                games: vec![crate::ids::GameCode::new("slots").unwrap()],
+            },
+            currency,
+            wagering_x: 10,
+            contributions: Vec::new(),
+            default_contribution_pct: 100,
+            max_bet: None,
+            expiry_days: 3,
+            conversion_cap: Some(Amount::from_minor(1000)),
+            automatic: false,
+            claim_code: None,
+            mixed_product: true,
+            enabled: true,
+        };
+        let command = Command::Bonus(bonus::Command::SetTemplate {
+            template: Box::new(template),
+            operator: crate::ids::OperatorId(2),
+        });
+        let bytes = to_bytes(&command);
+        let head = [
+            &81u16.to_le_bytes()[..],
+            &5u32.to_le_bytes(),
+            b"spins",
+            &5u32.to_le_bytes(),
+            b"Spins",
+            &[4],
+            &10u32.to_le_bytes(),
+            &20i64.to_le_bytes(),
+        ]
+        .concat();
+        assert_eq!(bytes[..head.len()], head[..]);
+        assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+    }
+
     /// The jurisdiction-profile commands and rejections took new tags
     /// (47 to 50; 42 to 45) and round-trip.
     #[test]

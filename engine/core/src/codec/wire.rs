@@ -13,9 +13,10 @@ use crate::command::{
     LimitMetric, LimitPeriod, Query, Request, Role, RoundRef, TxRef, Win, WinKind,
 };
 use crate::ids::{
-    BlindIndex, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash, PlayerId,
-    ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
+    BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
+    PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
+use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, TemplateKind};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
@@ -27,12 +28,13 @@ use crate::outcome::{
     PaymentState, Receipt, Rejection, TxState, TxSummary,
 };
 
-// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 89;
-// outcomes 15, 16, 24, 25; rejections 37–39, 68–70. (Tags handed to
-// work done side by side and left unused: the jackpots 69–72,
-// reconciliation and FX 73–76, the sealed credential 77, payment methods
-// 85–89, outcomes 24–25, rejections 67–70. Commands 78–84, outcomes 21–23
-// and rejections 61–66 were handed to other work in progress.)
+// Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 82–84,
+// 89; outcomes 15, 16, 23, 24, 25; rejections 37–39, 64–66, 68–70. (Tags
+// handed to work done side by side and left unused: the jackpots 69–72,
+// reconciliation and FX 73–76, the sealed credential 77, the bonus
+// engine's commands 82–84, outcome 23 and rejections 64–66 of its 78–84,
+// 21–23, 61–66; payment methods' 89, outcomes 24–25, rejections 68–70 of
+// its 85–89, 24–25, 67–70.)
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 90;
 /// The next free [`Outcome`] tag.
@@ -82,7 +84,8 @@ text_codec!(
     ProviderCode,
     Title,
     PasswordHash,
-    JackpotCode
+    JackpotCode,
+    BonusCode
 );
 
 macro_rules! digest_codec {
@@ -204,6 +207,22 @@ codec_struct!(BonusGrant {
     default_contribution_pct,
     conversion_cap,
     expires_at_ms
+});
+codec_struct!(BonusGranted {
+    receipt,
+    serial,
+    position
+});
+codec_struct!(BonusList { currency, bonuses });
+codec_struct!(BonusStatus {
+    serial,
+    position,
+    amount,
+    wagering_required,
+    wagered,
+    conversion_cap,
+    expires_at_ms,
+    max_bet
 });
 codec_struct!(JurisdictionRules {
     kyc_before_deposit,
@@ -337,11 +356,37 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     20 => Grant(grant),
     21 => Forfeit { player, currency },
     22 => Expire { player, currency },
+    78 => GrantQueued { grant, max_bet },
+    79 => ForfeitBonus { player, currency, serial },
+    81 => SetTemplate { template, operator },
+});
+codec_enum!(TemplateKind: u8 {
+    1 => DepositMatch { percent, cap, min_deposit },
+    2 => NoDeposit { amount },
+    3 => Cashback { percent, period_days },
+    4 => FreeSpins { count, bet_value, games },
+});
+codec_struct!(BonusTemplate {
+    code,
+    name,
+    kind,
+    currency,
+    wagering_x,
+    contributions,
+    default_contribution_pct,
+    max_bet,
+    expiry_days,
+    conversion_cap,
+    automatic,
+    claim_code,
+    mixed_product,
+    enabled
 });
 codec_enum_tagged!(Query, "Command": u16 {
     23 => Balance { player, currency },
     24 => Transaction { tx },
     56 => Rg { player, at_ms },
+    80 => Bonuses { player, currency },
 });
 codec_enum_tagged!(access::Command, "Command": u16 {
     25 => CreateOperator { token, role, name, operator },
@@ -481,6 +526,8 @@ codec_enum!(Outcome: u16 {
     18 => MovedInSession(session_move),
     19 => JackpotDropped(payout),
     20 => JackpotPaid(payout),
+    21 => BonusGranted(granted),
+    22 => Bonuses(list),
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -542,5 +589,8 @@ codec_enum!(Rejection: u16 {
     58 => JackpotEmpty,
     59 => ReconciliationTooLarge { max },
     60 => InvalidFxRate,
+    61 => BonusQueueFull { max },
+    62 => BonusMaxBetExceeded { max },
+    63 => UnknownBonus { serial },
     67 => CardNumberAsReference,
 });

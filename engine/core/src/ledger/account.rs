@@ -179,6 +179,15 @@ pub(crate) struct Wallet {
     pub(crate) converted_bits: u64,
     pub(crate) active_bonus: Option<Box<ActiveBonus>>,
     pub(crate) limits: Option<Box<Limits>>,
+    /// Bonuses granted while one was active, in grant order, each waiting
+    /// for the one before it to end (`None`: none waiting, as most
+    /// wallets; boxed to keep the wallet small). Their money is not in
+    /// `bonus`: it is granted when each becomes active.
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer in every wallet, where a bare Vec would take three words in the many without a queue"
+    )]
+    pub(crate) queued: Option<Box<Vec<QueuedBonus>>>,
 }
 
 impl Wallet {
@@ -193,6 +202,7 @@ impl Wallet {
             converted_bits: 0,
             active_bonus: None,
             limits: None,
+            queued: None,
         }
     }
 
@@ -270,6 +280,67 @@ impl Wallet {
         }
     }
 
+    /// How many bonuses wait behind the active one.
+    pub(crate) fn queued_len(&self) -> usize {
+        self.queued.as_deref().map_or(0, Vec::len)
+    }
+
+    /// Appends a bonus to the queue behind the active one.
+    pub(crate) fn enqueue(&mut self, bonus: QueuedBonus) {
+        self.queued.get_or_insert_with(Default::default).push(bonus);
+    }
+
+    /// Takes bonus `serial` out of the queue; whether it was there.
+    pub(crate) fn dequeue(&mut self, serial: u32) -> bool {
+        let Some(queue) = self.queued.as_deref_mut() else {
+            return false;
+        };
+        let Some(position) = queue.iter().position(|q| q.bonus.serial == serial) else {
+            return false;
+        };
+        queue.remove(position);
+        if queue.is_empty() {
+            self.queued = None;
+        }
+        true
+    }
+
+    /// Once no bonus is active, makes the next queued one active: its money
+    /// is granted now (a queued bonus whose own expiry has passed lapses
+    /// unpaid; one without wagering converts at once, and the next one
+    /// follows). Called after a command has moved the wallet's money, so
+    /// that balances computed before it stay right. Returns the money
+    /// granted and the money forfeited by capped conversions.
+    pub(crate) fn promote(&mut self, now_ms: u64) -> Promoted {
+        let mut promoted = Promoted::default();
+        while self.active_bonus.is_none() {
+            let Some(queue) = self.queued.as_deref_mut() else {
+                break;
+            };
+            let next = queue.remove(0);
+            if queue.is_empty() {
+                self.queued = None;
+            }
+            if next.bonus.expires_at_ms <= now_ms {
+                continue;
+            }
+            debug_assert_eq!(self.bonus, Amount::ZERO, "bonus money without an active bonus");
+            let Some(bonus) = self.bonus.checked_add(next.amount) else {
+                // Unreachable: the bonus balance is zero here.
+                continue;
+            };
+            self.bonus = bonus;
+            promoted.granted = Amount::from_minor(promoted.granted.minor().saturating_add(next.amount.minor()));
+            let converts_now = next.bonus.wagering_required <= Amount::ZERO;
+            self.active_bonus = Some(next.bonus);
+            if converts_now {
+                let forfeited = self.convert_bonus();
+                promoted.forfeited = Amount::from_minor(promoted.forfeited.minor().saturating_add(forfeited.minor()));
+            }
+        }
+        promoted
+    }
+
     /// Serial of the live bonus at `now_ms`, 0 if none.
     pub(crate) fn live_serial(&self, now_ms: u64) -> u32 {
         self.live_bonus(now_ms).map_or(0, |b| b.serial)
@@ -285,6 +356,24 @@ impl Wallet {
             BonusRoute::Forfeit
         }
     }
+}
+
+/// What [`Wallet::promote`] did to the money flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Promoted {
+    /// Bonus money granted by the bonuses made active.
+    pub(crate) granted: Amount,
+    /// Bonus money forfeited by their capped conversions.
+    pub(crate) forfeited: Amount,
+}
+
+/// A bonus granted while another was active, waiting for its turn.
+#[derive(Clone, Debug)]
+pub(crate) struct QueuedBonus {
+    /// The bonus money it grants when it becomes active.
+    pub(crate) amount: Amount,
+    /// The bonus as it will be when active (nothing wagered yet).
+    pub(crate) bonus: Box<ActiveBonus>,
 }
 
 /// Where the bonus-funded share of a win or refund lands.
@@ -308,6 +397,10 @@ pub(crate) struct ActiveBonus {
     pub(crate) expires_at_ms: u64,
     pub(crate) contributions: Box<[(GameCode, u8)]>,
     pub(crate) default_contribution_pct: u8,
+    /// The largest stake a bet may have while this bonus is active
+    /// (`None`: no cap). Not in the wallet's encoding (format 11's shape):
+    /// snapshot format 12 appends it (`BonusExtras`).
+    pub(crate) max_bet: Option<Amount>,
 }
 
 impl ActiveBonus {
@@ -359,23 +452,100 @@ impl Decode for Player {
         })
     }
 }
-codec_struct!(Wallet {
+// The wallet as format 11 wrote it; the queued bonuses are not in it:
+// snapshot format 12 appends them (`BonusExtras`).
+impl Encode for Wallet {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.currency.encode(out);
+        self.cash.encode(out);
+        self.bonus.encode(out);
+        self.reserved.encode(out);
+        self.loyalty_points.encode(out);
+        self.bonus_serial.encode(out);
+        self.converted_bits.encode(out);
+        self.active_bonus.encode(out);
+        self.limits.encode(out);
+    }
+}
+
+impl Decode for Wallet {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Wallet {
+            currency: Decode::decode(input)?,
+            cash: Decode::decode(input)?,
+            bonus: Decode::decode(input)?,
+            reserved: Decode::decode(input)?,
+            loyalty_points: Decode::decode(input)?,
+            bonus_serial: Decode::decode(input)?,
+            converted_bits: Decode::decode(input)?,
+            active_bonus: Decode::decode(input)?,
+            limits: Decode::decode(input)?,
+            queued: None,
+        })
+    }
+}
+
+/// A wallet's bonus state that snapshot format 11 had no place for: the
+/// active bonus's max bet and the queued bonuses. Format 12 appends one
+/// for each wallet that has either, in player then currency order.
+#[derive(Clone, Debug)]
+pub(crate) struct BonusExtras {
+    pub(crate) player: crate::ids::PlayerId,
+    pub(crate) currency: Currency,
+    pub(crate) active_max_bet: Option<Amount>,
+    pub(crate) queued: Vec<QueuedBonus>,
+}
+
+codec_struct!(BonusExtras {
+    player,
     currency,
-    cash,
-    bonus,
-    reserved,
-    loyalty_points,
-    bonus_serial,
-    converted_bits,
-    active_bonus,
-    limits
+    active_max_bet,
+    queued
 });
-codec_struct!(ActiveBonus {
-    serial,
-    wagering_required,
-    wagered,
-    conversion_cap,
-    expires_at_ms,
-    contributions,
-    default_contribution_pct
-});
+// The active bonus as format 11 wrote it; the max bet is not in it (see
+// `BonusExtras`).
+impl Encode for ActiveBonus {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.serial.encode(out);
+        self.wagering_required.encode(out);
+        self.wagered.encode(out);
+        self.conversion_cap.encode(out);
+        self.expires_at_ms.encode(out);
+        self.contributions.encode(out);
+        self.default_contribution_pct.encode(out);
+    }
+}
+
+impl Decode for ActiveBonus {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ActiveBonus {
+            serial: Decode::decode(input)?,
+            wagering_required: Decode::decode(input)?,
+            wagered: Decode::decode(input)?,
+            conversion_cap: Decode::decode(input)?,
+            expires_at_ms: Decode::decode(input)?,
+            contributions: Decode::decode(input)?,
+            default_contribution_pct: Decode::decode(input)?,
+            max_bet: None,
+        })
+    }
+}
+
+// A queued bonus in snapshot format 12's `BonusExtras`: its amount, the
+// bonus in the active bonus's encoding, then its max bet.
+impl Encode for QueuedBonus {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.amount.encode(out);
+        self.bonus.encode(out);
+        self.bonus.max_bet.encode(out);
+    }
+}
+
+impl Decode for QueuedBonus {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let amount = Decode::decode(input)?;
+        let mut bonus: Box<ActiveBonus> = Decode::decode(input)?;
+        bonus.max_bet = Decode::decode(input)?;
+        Ok(QueuedBonus { amount, bonus })
+    }
+}

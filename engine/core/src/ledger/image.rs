@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 
 use super::access::Access;
+use super::account::BonusExtras;
 use super::games::Catalogue;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::jackpots::Jackpots;
@@ -68,6 +69,10 @@ pub struct LedgerImage {
     games: Catalogue,
     /// The jackpot pools and their flows (format 11 on; none before).
     jackpots: Jackpots,
+    /// The active bonuses' max bets and the queued bonuses, per wallet that
+    /// has either (format 12 on; none before: one bonus at a time, no max
+    /// bet).
+    bonus_extras: Vec<BonusExtras>,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -93,6 +98,9 @@ pub const IMAGE_FORMAT_GAMES: u32 = 10;
 /// The image layout of snapshot format 11: format 10, then the jackpot
 /// pools and their flows.
 pub const IMAGE_FORMAT_JACKPOTS: u32 = 11;
+/// The image layout of snapshot format 12: format 11, then the wallets'
+/// bonus max bets and queues.
+pub const IMAGE_FORMAT_BONUS_QUEUES: u32 = 12;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -125,7 +133,9 @@ impl Ledger {
         let jurisdictions = Some(self.players.jurisdictions.to_parts());
         let compliance = self.players.compliance();
         let rg = self.players.rg_records();
+        let bonus_extras = self.players.bonus_extras();
         LedgerImage {
+            bonus_extras,
             rg,
             games: self.games,
             jackpots: self.jackpots,
@@ -201,6 +211,9 @@ impl Ledger {
         if !players.restore_rg(image.rg) {
             return inconsistent("RG session records of a player that does not exist, or out of order");
         }
+        if !players.restore_bonus_extras(image.bonus_extras) {
+            return inconsistent("bonus queues or max bets of a wallet without an active bonus, or out of order");
+        }
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
@@ -275,7 +288,8 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // profiles, format 6 the KYC records, format 8 the RG session records;
 // format 9 extends two records (the profiles' play-session rules, the RG
 // records' last activity), decoded in the older layouts by `decode_v1`;
-// format 10 appends the game catalogue, format 11 the jackpot pools.
+// format 10 appends the game catalogue, format 11 the jackpot pools,
+// format 12 the wallets' bonus max bets and queues.
 // [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
@@ -300,6 +314,7 @@ impl Encode for LedgerImage {
         self.rg.encode(out);
         self.games.encode(out);
         self.jackpots.encode(out);
+        self.bonus_extras.encode(out);
     }
 }
 
@@ -307,9 +322,10 @@ impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
     /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`],
     /// [`IMAGE_FORMAT_RG`], [`IMAGE_FORMAT_PLAY_SESSION_RULES`], [`IMAGE_FORMAT_GAMES`] or
-    /// [`IMAGE_FORMAT_JACKPOTS`]) that must use all of `bytes`.
+    /// [`IMAGE_FORMAT_JACKPOTS`] or [`IMAGE_FORMAT_BONUS_QUEUES`]) that must
+    /// use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_JACKPOTS).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_BONUS_QUEUES).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -338,9 +354,10 @@ impl LedgerImage {
             },
             jurisdictions: match format {
                 IMAGE_FORMAT_JURISDICTION_PROFILES | IMAGE_FORMAT_RG => Some(ProfilesParts::decode_v1(input)?),
-                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS => {
-                    Some(Decode::decode(input)?)
-                }
+                IMAGE_FORMAT_PLAY_SESSION_RULES
+                | IMAGE_FORMAT_GAMES
+                | IMAGE_FORMAT_JACKPOTS
+                | IMAGE_FORMAT_BONUS_QUEUES => Some(Decode::decode(input)?),
                 _ => None,
             },
             compliance: match format {
@@ -348,21 +365,29 @@ impl LedgerImage {
                 | IMAGE_FORMAT_RG
                 | IMAGE_FORMAT_PLAY_SESSION_RULES
                 | IMAGE_FORMAT_GAMES
-                | IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
+                | IMAGE_FORMAT_JACKPOTS
+                | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             rg: match format {
                 IMAGE_FORMAT_RG => PlayerRg::decode_v1_list(input)?,
-                IMAGE_FORMAT_PLAY_SESSION_RULES | IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
+                IMAGE_FORMAT_PLAY_SESSION_RULES
+                | IMAGE_FORMAT_GAMES
+                | IMAGE_FORMAT_JACKPOTS
+                | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             games: match format {
-                IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
+                IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
                 _ => Catalogue::default(),
             },
             jackpots: match format {
-                IMAGE_FORMAT_JACKPOTS => Decode::decode(input)?,
+                IMAGE_FORMAT_JACKPOTS | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
                 _ => Jackpots::default(),
+            },
+            bonus_extras: match format {
+                IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
+                _ => Vec::new(),
             },
         };
         input.finish()?;

@@ -60,8 +60,9 @@ use self::games::Catalogue;
 use self::gaming::GamingState;
 pub use self::image::ImageError;
 pub use self::image::{
-    IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JACKPOTS, IMAGE_FORMAT_JURISDICTION_PROFILES, IMAGE_FORMAT_KYC,
-    IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES, IMAGE_FORMAT_RG, LedgerImage,
+    IMAGE_FORMAT_BONUS_QUEUES, IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JACKPOTS, IMAGE_FORMAT_JURISDICTION_PROFILES,
+    IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES,
+    IMAGE_FORMAT_RG, LedgerImage,
 };
 use self::jackpots::Jackpots;
 use self::payments::PaymentsState;
@@ -542,6 +543,10 @@ impl Ledger {
             },
             Query::Rg { player, at_ms } => match self.rg_status(*player, *at_ms) {
                 Ok(status) => Outcome::Rg(Box::new(status)),
+                Err(rejection) => Outcome::Rejected(rejection),
+            },
+            Query::Bonuses { player, currency } => match self.bonuses(*player, *currency) {
+                Ok(list) => Outcome::Bonuses(Box::new(list)),
                 Err(rejection) => Outcome::Rejected(rejection),
             },
         }

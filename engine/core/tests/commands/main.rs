@@ -459,6 +459,7 @@ impl Exclusion {
 
 mod across;
 mod bonus;
+mod bonus_queue;
 mod games;
 mod gaming;
 mod jackpots;

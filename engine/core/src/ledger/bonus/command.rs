@@ -1,19 +1,52 @@
-//! The bonus domain's commands: grant, forfeit, expiry sweep.
+//! The bonus domain's commands: grant (alone, or queued behind the active
+//! bonus), forfeit, expiry sweep.
 
-use crate::ids::{GameCode, PlayerId};
+use super::template::BonusTemplate;
+use crate::ids::{GameCode, OperatorId, PlayerId};
 use crate::money::{Amount, Currency};
 
 /// What the bonus domain can be asked to do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Command {
-    /// Grants a bonus with a wagering requirement.
+    /// Grants a bonus with a wagering requirement, refused while another
+    /// is active (tag 20: as journaled before bonuses could queue, so old
+    /// journals replay to the outcomes they recorded). The gateway sends
+    /// [`Command::GrantQueued`].
     Grant(BonusGrant),
-    /// Takes the active bonus and its balance away.
+    /// Grants a bonus; while another is active it is queued behind it, in
+    /// grant order, and becomes active when the ones before it end.
+    GrantQueued {
+        /// The bonus.
+        grant: BonusGrant,
+        /// The largest stake a bet may have while it is active (`None`: no
+        /// cap).
+        max_bet: Option<Amount>,
+    },
+    /// Takes the active bonus and its balance away (the next queued one
+    /// becomes active).
     Forfeit {
         /// The player.
         player: PlayerId,
         /// The wallet's currency.
         currency: Currency,
+    },
+    /// Takes one bonus away: the active one (with its balance) or a queued
+    /// one (nothing was paid for it yet).
+    ForfeitBonus {
+        /// The player.
+        player: PlayerId,
+        /// The wallet's currency.
+        currency: Currency,
+        /// Which bonus (`None`: the active one).
+        serial: Option<u32>,
+    },
+    /// Sets a bonus template (new, or replacing the one of its code). The
+    /// ledger checks it and keeps nothing; the read model keeps it.
+    SetTemplate {
+        /// The template.
+        template: Box<BonusTemplate>,
+        /// Who set it.
+        operator: OperatorId,
     },
     /// Forfeits the active bonus if its expiry has passed (a sweep; expiry
     /// also happens on the wallet's next money movement).
@@ -26,20 +59,24 @@ pub enum Command {
 }
 
 impl Command {
-    /// The player the command is about.
-    pub fn player(&self) -> PlayerId {
-        match self {
-            Command::Grant(grant) => grant.player,
-            Command::Forfeit { player, .. } | Command::Expire { player, .. } => *player,
-        }
+    /// The player the command is about (`None`: a template).
+    pub fn player(&self) -> Option<PlayerId> {
+        Some(match self {
+            Command::SetTemplate { .. } => return None,
+            Command::Grant(grant) | Command::GrantQueued { grant, .. } => grant.player,
+            Command::Forfeit { player, .. } | Command::ForfeitBonus { player, .. } | Command::Expire { player, .. } => {
+                *player
+            }
+        })
     }
 
     /// A short stable name, for logs, metrics and journal filters.
     pub fn kind(&self) -> &'static str {
         match self {
-            Command::Grant(_) => "bonus_grant",
-            Command::Forfeit { .. } => "bonus_forfeit",
+            Command::Grant(_) | Command::GrantQueued { .. } => "bonus_grant",
+            Command::Forfeit { .. } | Command::ForfeitBonus { .. } => "bonus_forfeit",
             Command::Expire { .. } => "bonus_expire",
+            Command::SetTemplate { .. } => "bonus_template",
         }
     }
 }
@@ -63,4 +100,47 @@ pub struct BonusGrant {
     pub conversion_cap: Amount,
     /// When the bonus expires unconverted, ms since the epoch.
     pub expires_at_ms: u64,
+}
+
+/// Where a bonus stands (query [`crate::Query::Bonuses`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BonusStatus {
+    /// Its serial in the wallet (grant order, from 1).
+    pub serial: u32,
+    /// 0: active; n: n-th in the queue behind it.
+    pub position: u32,
+    /// Active: the bonus money left; queued: what it will grant.
+    pub amount: Amount,
+    /// Total stake (after contribution) needed before conversion to cash.
+    pub wagering_required: Amount,
+    /// Stake counted so far (0 while queued).
+    pub wagered: Amount,
+    /// Most cash a conversion can yield.
+    pub conversion_cap: Amount,
+    /// When it expires, ms since the epoch (its own clock, set at grant).
+    pub expires_at_ms: u64,
+    /// The largest stake a bet may have while it is active.
+    pub max_bet: Option<Amount>,
+}
+
+/// A wallet's bonuses, the active one first, then the queue in order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BonusList {
+    /// The wallet's currency.
+    pub currency: Currency,
+    /// Active (if any), then queued.
+    pub bonuses: Vec<BonusStatus>,
+}
+
+/// What a queued grant did: the receipt (balances move only if the bonus
+/// became active at once), and where the bonus stands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BonusGranted {
+    /// The wallet's movement.
+    pub receipt: crate::outcome::Receipt,
+    /// The new bonus's serial.
+    pub serial: u32,
+    /// 0: active now (or converted at once, without wagering); n: n-th in
+    /// the queue.
+    pub position: u32,
 }

@@ -125,10 +125,16 @@ impl Ledger {
             }
         }
         let (wagering_credit, conversion_forfeit) = wager(wallet, &bet.round, bet.amount);
+        // The bonus this bet converted or the expiry forfeited lets the
+        // next queued one in, after the stake was counted.
+        let promoted = wallet.promote(ctx.time_ms);
         self.rg_count_bet(bet.player, bet.currency, bet.amount, ctx.time_ms, &plan.session_rules);
         let flows = self.flows_mut(bet.currency);
         flows.bets += i128::from(bet.amount.minor());
-        flows.bonus_forfeited += i128::from(expired.minor()) + i128::from(conversion_forfeit.minor());
+        flows.bonus_forfeited += i128::from(expired.minor())
+            + i128::from(conversion_forfeit.minor())
+            + i128::from(promoted.forfeited.minor());
+        flows.bonus_granted += i128::from(promoted.granted.minor());
 
         let funded_by = if plan.bonus.is_positive() {
             bonus_serial
@@ -221,6 +227,11 @@ impl Ledger {
             opened_ms: ctx.time_ms,
         });
         let wallet = self.player_mut(bet.player)?.wallet_mut(bet.currency)?;
+        if let Some(max) = wallet.live_bonus(ctx.time_ms).and_then(|b| b.max_bet)
+            && bet.amount > max
+        {
+            return Err(Rejection::BonusMaxBetExceeded { max });
+        }
         let spendable_bonus = wallet.spendable_bonus(ctx.time_ms);
         let cash = wallet.cash.min(bet.amount);
         let bonus = Amount::from_minor(bet.amount.minor() - cash.minor());
@@ -303,13 +314,16 @@ impl Ledger {
         let expired = wallet.expire_if_due(ctx.time_ms);
         wallet.cash = cash;
         wallet.bonus = bonus;
+        let promoted = wallet.promote(ctx.time_ms);
         if let Some(limits) = wallet.limits.as_deref_mut() {
             limits.record(LimitMetric::Loss, ctx.time_ms, -win.amount.minor());
         }
         self.rg_count_credit(win.player, currency, win.amount, ctx.time_ms);
         let flows = self.flows_mut(currency);
         flows.wins += i128::from(win.amount.minor() - from_pool.minor());
-        flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
+        flows.bonus_forfeited +=
+            i128::from(credit.forfeited.minor()) + i128::from(expired.minor()) + i128::from(promoted.forfeited.minor());
+        flows.bonus_granted += i128::from(promoted.granted.minor());
         if win.close_round {
             self.gaming.rounds.close(round_key);
         }
@@ -354,10 +368,13 @@ impl Ledger {
                 limits.take_back(metric, placed, stake);
             }
         }
+        let promoted = wallet.promote(ctx.time_ms);
         self.rg_count_credit(id, bet.currency, Amount::from_minor(stake), ctx.time_ms);
         let flows = self.flows_mut(bet.currency);
         flows.rollbacks += i128::from(stake);
-        flows.bonus_forfeited += i128::from(credit.forfeited.minor()) + i128::from(expired.minor());
+        flows.bonus_forfeited +=
+            i128::from(credit.forfeited.minor()) + i128::from(expired.minor()) + i128::from(promoted.forfeited.minor());
+        flows.bonus_granted += i128::from(promoted.granted.minor());
         if let Some(round) = self.gaming.rounds.get_mut(bet.round) {
             round.cash = round
                 .cash

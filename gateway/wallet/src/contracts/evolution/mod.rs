@@ -276,7 +276,8 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         | Rejection::InvalidAmount
         | Rejection::Overflow
         | Rejection::GameRefused(_)
-        | Rejection::StakeOutsideGameLimits { .. } => Status::InvalidParameter,
+        | Rejection::StakeOutsideGameLimits { .. }
+        | Rejection::BonusMaxBetExceeded { .. } => Status::InvalidParameter,
         _ => Status::UnknownError,
     }
 }

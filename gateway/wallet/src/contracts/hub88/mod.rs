@@ -353,7 +353,7 @@ fn status_of(rejection: &Rejection, call: Call) -> Status {
         Rejection::GameRefused(GameRefusal::CurrencyNotOffered) => Status::WrongCurrency,
         // Hub88 has no status for a game's stake limits; its limit status
         // tells the game to show the player a limit rather than a fault.
-        Rejection::StakeOutsideGameLimits { .. } => Status::LimitReached,
+        Rejection::StakeOutsideGameLimits { .. } | Rejection::BonusMaxBetExceeded { .. } => Status::LimitReached,
         _ => Status::Unknown,
     }
 }

@@ -390,7 +390,7 @@ fn error_of(rejection: &Rejection, call: Call) -> Error {
         Rejection::GameRefused(GameRefusal::JurisdictionNotAllowed | GameRefusal::CurrencyNotOffered) => {
             Error::BetNotAllowed
         }
-        Rejection::StakeOutsideGameLimits { .. } => Error::BetOutsideGameLimits,
+        Rejection::StakeOutsideGameLimits { .. } | Rejection::BonusMaxBetExceeded { .. } => Error::BetOutsideGameLimits,
         _ if call == Call::EndRound => Error::EndRound,
         _ => Error::InternalNoRetry,
     }

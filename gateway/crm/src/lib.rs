@@ -1,0 +1,67 @@
+//! The bonus engine over the operator API (issue 14, its bonus section).
+//!
+//! The bonuses themselves are ledger state: each wallet's active bonus and
+//! the queue behind it ([`engine::bonus`]). This crate turns them into
+//! HTTP, and adds the one thing the ledger does not keep, the templates:
+//!
+//! - [`templates`]: bonus templates (deposit match, no-deposit, cashback,
+//!   free spins) with their rules (wagering multiple, game contributions,
+//!   max bet, expiry, conversion cap), an optional claim code and the
+//!   automatic flag. Setting one is a ledger command
+//!   ([`engine::bonus::Command::SetTemplate`]) that the ledger checks and
+//!   the read model keeps (`readmodel::bonuses`), so the templates are
+//!   rebuilt from the journal like every other table.
+//! - [`grants`]: a player's bonuses in queue order (read through the ring,
+//!   so they agree with the next bet), a grant from a template or by its
+//!   claim code (the amount worked out from the template and what it is
+//!   based on, the wagering multiple capped by the player's jurisdiction
+//!   profile), and forfeits of the active or a queued bonus.
+//! - [`triggers`]: the worker that grants the automatic templates (a
+//!   deposit match on each confirmed deposit, a no-deposit bonus at
+//!   registration) from the read model's outbox of owed grants.
+//!
+//! It keeps no state of its own and knows nothing of the server or of
+//! other modules.
+
+#![deny(missing_docs)]
+
+pub mod grants;
+pub mod templates;
+pub mod triggers;
+
+use edge::route::{Access, Route, route};
+use engine::Role;
+use utoipa::OpenApi;
+
+/// Who defines templates and grants or forfeits bonuses: `croupier-edge`
+/// has no marketing role yet, so admins alone (bonuses are money).
+const MANAGERS: &[Role] = &[Role::Admin];
+/// Who reads them: every enabled role.
+const READERS: &[Role] = &[
+    Role::Admin,
+    Role::Finance,
+    Role::Compliance,
+    Role::Support,
+    Role::ReadOnly,
+];
+
+/// This module's routes, each with the roles it admits.
+pub fn routes() -> Vec<Route> {
+    use Access::Operator;
+    use grants as g;
+    use templates as t;
+    vec![
+        route::<t::__path_list, _>(Operator(READERS), t::list),
+        route::<t::__path_show, _>(Operator(READERS), t::show),
+        route::<t::__path_put, _>(Operator(MANAGERS), t::put),
+        route::<g::__path_list, _>(Operator(READERS), g::list),
+        route::<g::__path_grant, _>(Operator(MANAGERS), g::grant),
+        route::<g::__path_claim, _>(Operator(MANAGERS), g::claim),
+        route::<g::__path_forfeit, _>(Operator(MANAGERS), g::forfeit),
+    ]
+}
+
+/// The tag of this module's operations.
+#[derive(OpenApi)]
+#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Admins change them, every role reads them. Operators: Authorization: Bearer <token>.")))]
+pub struct Doc;
