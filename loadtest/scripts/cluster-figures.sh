@@ -3,7 +3,8 @@
 # and 64 connections against a single node and against a 3-node group on
 # the same machine (every node on loopback, each on a fresh temporary data
 # directory), alternated ROUNDS times. The group's figures are taken at its
-# leader. Loopback only.
+# leader. Loopback only. Jurisdiction profiles are not shipped: the load
+# test funds each player far past their due-diligence threshold.
 #
 # Usage: loadtest/scripts/cluster-figures.sh [ROUNDS] [SECONDS]
 set -euo pipefail
@@ -33,7 +34,8 @@ wait_ready() {
 # Sets `url` and `token` for a single node.
 start_single() {
   local dir=$root/single-$1
-  "$bin/croupier" serve --data-dir "$dir" --listen 127.0.0.1:18080 --no-quic --log warn &
+  "$bin/croupier" serve --data-dir "$dir" --listen 127.0.0.1:18080 --no-quic --log warn \
+    --ship-jurisdiction-profiles=false &
   pids+=($!)
   wait_ready http://127.0.0.1:18080
   url=http://127.0.0.1:18080
@@ -46,6 +48,7 @@ start_group() {
   for i in 1 2 3; do peers+=(--cluster-peer "$i=127.0.0.1:1740$i=http://127.0.0.1:1808$i"); done
   for i in 1 2 3; do
     "$bin/croupier" serve --data-dir "$root/group-$1-n$i" --listen "127.0.0.1:1808$i" --no-quic --log warn \
+      --ship-jurisdiction-profiles=false \
       --cluster-node-id "$i" --cluster-raft-listen "127.0.0.1:1740$i" "${peers[@]}" \
       --cluster-secret bench-cluster-secret-0123456789 &
     pids+=($!)

@@ -6,7 +6,8 @@ cargo build --release -p croupier-gateway -p croupier-loadtest
 bin=${CARGO_TARGET_DIR:-target}/release
 data=$(mktemp -d)
 port=18080
-"$bin/croupier" serve --data-dir "$data" --listen "127.0.0.1:$port" --quic-listen "127.0.0.1:18443" --log warn &
+"$bin/croupier" serve --data-dir "$data" --listen "127.0.0.1:$port" --quic-listen "127.0.0.1:18443" --log warn \
+  --ship-jurisdiction-profiles=false &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do

@@ -61,6 +61,9 @@ pub async fn spawn(server_bin: Option<&Path>) -> Result<Spawned> {
         .arg(dir.path())
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--quic-listen", &format!("127.0.0.1:{quic_port}"), "--log", "warn"])
+        // The scenarios fund each player far past the shipped profiles'
+        // due-diligence threshold: a load test measures the wallet unregulated.
+        .arg("--ship-jurisdiction-profiles=false")
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;

@@ -325,6 +325,56 @@ struct Inner {
     index: Index,
     vote: Option<Vote>,
     poisoned: bool,
+    /// The latest batches appended, by first seq: what replication reads
+    /// back, nearly always the newest entries. Finding a batch in the
+    /// journal walks its segment's headers from the start, which costs the
+    /// leader more with every batch in the segment.
+    recent: RecentBatches,
+}
+
+/// The newest batches' bytes, oldest first, at most [`RECENT_BYTES_MAX`].
+#[derive(Default)]
+struct RecentBatches {
+    batches: VecDeque<(u64, bytes::Bytes)>,
+    len_bytes: usize,
+}
+
+/// How much of the log's tail is kept in memory for replication to read.
+const RECENT_BYTES_MAX: usize = 32 << 20;
+
+impl RecentBatches {
+    fn push(&mut self, first_seq: u64, bytes: bytes::Bytes) {
+        self.len_bytes += bytes.len();
+        self.batches.push_back((first_seq, bytes));
+        while self.len_bytes > RECENT_BYTES_MAX {
+            let Some((_, gone)) = self.batches.pop_front() else {
+                break;
+            };
+            self.len_bytes -= gone.len();
+        }
+    }
+
+    fn get(&self, first_seq: u64) -> Option<bytes::Bytes> {
+        let at = self.batches.partition_point(|(seq, _)| *seq < first_seq);
+        match self.batches.get(at) {
+            Some((seq, bytes)) if *seq == first_seq => Some(bytes.clone()),
+            _ => None,
+        }
+    }
+
+    /// Forgets the batches from `first_seq` on (a truncation).
+    fn forget_from(&mut self, first_seq: u64) {
+        while self.batches.back().is_some_and(|(seq, _)| *seq >= first_seq) {
+            if let Some((_, gone)) = self.batches.pop_back() {
+                self.len_bytes -= gone.len();
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.batches.clear();
+        self.len_bytes = 0;
+    }
 }
 
 impl Inner {
@@ -369,13 +419,16 @@ impl Inner {
             let payload = match &self.index.slots[position] {
                 Slot::Blank(_) => EntryPayload::Blank,
                 Slot::Membership(_, membership) => EntryPayload::Membership(membership.clone()),
-                Slot::Normal { first_seq, .. } => {
-                    let bytes = self.journal.batch_bytes(*first_seq)?.ok_or(StoreError::Inconsistent {
-                        index,
-                        reason: "its batch is not in the journal",
-                    })?;
-                    EntryPayload::Normal(BatchBytes(bytes.into()))
-                }
+                Slot::Normal { first_seq, .. } => match self.recent.get(*first_seq) {
+                    Some(bytes) => EntryPayload::Normal(BatchBytes(bytes)),
+                    None => {
+                        let bytes = self.journal.batch_bytes(*first_seq)?.ok_or(StoreError::Inconsistent {
+                            index,
+                            reason: "its batch is not in the journal",
+                        })?;
+                        EntryPayload::Normal(BatchBytes(bytes.into()))
+                    }
+                },
             };
             entries.push(Entry { log_id, payload });
         }
@@ -476,6 +529,7 @@ impl LogStore {
             index,
             vote,
             poisoned: false,
+            recent: RecentBatches::default(),
         };
         // Drops records past the end that a crash left (and a torn last one).
         inner.rewrite_control()?;
@@ -588,6 +642,7 @@ impl LogStore {
         // The re-base first: a crash after it leaves the log empty after
         // the purge, its journal continuing where the next append begins.
         if let Some((first_seq, prev_hash)) = rebase {
+            inner.recent.clear();
             let rebased = inner.journal.rebase(first_seq, prev_hash);
             if rebased.is_err() {
                 inner.poisoned = true;
@@ -622,15 +677,18 @@ impl LogStore {
                 .and_then(|()| inner.control.sync_data())
                 .map_err(io_error("append", &path))?;
         }
-        let mut appended = false;
+        let mut appended = Vec::new();
         for entry in entries {
             if let EntryPayload::Normal(BatchBytes(bytes)) = &entry.payload {
-                inner.journal.append_encoded(bytes)?;
-                appended = true;
+                let batch = inner.journal.append_encoded(bytes)?;
+                appended.push((batch.first_seq, bytes.clone()));
             }
         }
-        if appended {
+        if !appended.is_empty() {
             inner.journal.sync()?;
+            for (first_seq, bytes) in appended {
+                inner.recent.push(first_seq, bytes);
+            }
         }
         Ok(())
     }
@@ -649,6 +707,7 @@ impl LogStore {
         });
         let result = (|| {
             if let Some(first_seq) = first_gone_seq {
+                inner.recent.forget_from(first_seq);
                 inner.journal.truncate_after(first_seq - 1)?;
             }
             inner.index.slots.truncate(keep);
