@@ -64,7 +64,13 @@ start_group() {
         url=http://127.0.0.1:1808$i
       fi
     done
-    [ -n "$url" ] && return 0
+    # A leader just elected may still be deposed by a concurrent election:
+    # take it once it still leads two seconds later.
+    if [ -n "$url" ]; then
+      sleep 2
+      curl -sf -H "authorization: Bearer $(cat "$token")" "$url/operator/v1/cluster" | grep -q '"role":"leader"' && return 0
+      url=
+    fi
     sleep 0.1
   done
   echo "the group elected no leader" >&2
