@@ -304,13 +304,13 @@ fn report_form(error: Option<&str>) -> maud::Markup {
             }
             fieldset {
                 legend { "Period" }
-                label { input type="radio" name="period" value="month" checked; " a month" }
+                label.choice { input type="radio" name="period" value="month" checked; " A month" }
                 label for="month" { "Month" }
                 input #month type="month" name="month" placeholder="2026-11";
-                label { input type="radio" name="period" value="quarter"; " a quarter" }
+                label.choice { input type="radio" name="period" value="quarter"; " A quarter" }
                 label for="quarter" { "Quarter" }
                 input #quarter name="quarter" placeholder="2026Q4" pattern="[0-9]{4}Q[1-4]";
-                label { input type="radio" name="period" value="days"; " days" }
+                label.choice { input type="radio" name="period" value="days"; " Days" }
                 label for="from" { "From (UTC day)" }
                 input #from type="date" name="from";
                 label for="to" { "To (UTC day, included)" }

@@ -680,3 +680,17 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
     };
     page("Audit trail", "/backoffice/audit", &viewer, body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_day_is_its_utc_midnight_and_bad_days_are_none() {
+        assert_eq!(day_start_ms("1970-01-02"), Some(86_400_000));
+        assert_eq!(day_start_ms("2026-12-03"), Some(1_796_256_000_000));
+        for bad in ["", "2026-13-01", "2026-02-30", "2026-12", "x-1-1", "2026-12-03-1"] {
+            assert_eq!(day_start_ms(bad), None, "{bad}");
+        }
+    }
+}
