@@ -460,6 +460,37 @@ async fn statement_games_bonuses_reports_and_operators_pages_follow_roles() {
     // Reports: the form leads to the operator API's report; support has none.
     let form = office.page(&fin, "/backoffice/reports").await;
     assert!(form.body.contains("value=\"ukgc-quarterly\""), "{}", form.body);
+    // Every report the form offers is one the API serves.
+    let select = form
+        .body
+        .split("<select id=\"report\"")
+        .nth(1)
+        .unwrap()
+        .split("</select>")
+        .next()
+        .unwrap();
+    let offered: Vec<&str> = select
+        .split("value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(offered.len(), 5, "{select}");
+    for report in offered {
+        let (period, value) = if report == "ukgc-quarterly" {
+            ("quarter", "2026Q1")
+        } else {
+            ("month", "2026-01")
+        };
+        let opened = office
+            .page(
+                &fin,
+                &format!("/backoffice/reports/open?report={report}&period={period}&{period}={value}&format=json"),
+            )
+            .await;
+        let location = opened.location.unwrap_or_else(|| panic!("{report}: {}", opened.body));
+        let served = office.page(&fin, &location).await;
+        assert_eq!(served.status, StatusCode::OK, "{report}: {}", served.body);
+    }
     let opened = office
         .page(
             &fin,
