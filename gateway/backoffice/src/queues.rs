@@ -110,6 +110,7 @@ pub async fn kyc(State(state): State<AppState>, headers: HeaderMap) -> Response 
                         @if viewer.decides_kyc() { td data-label="Decision" { (kyc_decision(row.player)) } }
                     }
                 }
+                @if rows.is_empty() { tr { td colspan="6" { "Nobody is waiting." } } }
             }
         }
         @if !viewer.decides_kyc() { p.note { "Your role (" (viewer.role.name()) ") may view the queue but not decide." } }
@@ -247,7 +248,8 @@ fn open_case_form(alert: &AlertRow) -> Markup {
     }
 }
 
-/// A case's forms: assign, annotate, resolve.
+/// A case's forms: assign, annotate, act on the player (journaled under
+/// the operator's source), resolve.
 fn case_forms(case: &CaseRow, viewer: &Viewer, operators: &[(u32, String)]) -> Markup {
     let id = case.id;
     let base = format!("/operator/v1/risk/cases/{id}");
@@ -268,6 +270,16 @@ fn case_forms(case: &CaseRow, viewer: &Viewer, operators: &[(u32, String)]) -> M
                 label for=(format!("note-{id}")) { "Note" }
                 textarea id=(format!("note-{id}")) name="text" required maxlength="4000" rows="2" {}
                 button type="submit" { "Add note" }
+            }
+            form.act.action data-submit=(format!("{base}/actions")) data-done=(format!("Case {id}: action taken.")) {
+                label for=(format!("action-{id}")) { "Act on player #" (case.player) }
+                select id=(format!("action-{id}")) name="action" {
+                    option value="require_kyc" { "Require KYC again" }
+                    option value="suspend" { "Suspend the account" }
+                }
+                label for=(format!("action-reason-{id}")) { "Why" }
+                input id=(format!("action-reason-{id}")) name="reason" required maxlength="200";
+                button.reject type="submit" { "Act" }
             }
             form.act.resolve data-submit=(format!("{base}/resolution")) data-done=(format!("Case {id} resolved.")) {
                 label for=(format!("outcome-{id}")) { "Outcome" }
@@ -322,9 +334,11 @@ pub async fn aml_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
                         @if works { td data-label="Case" { (open_case_form(alert)) } }
                     }
                 }
+                @if found.queue.is_empty() { tr { td colspan="7" { "No alert is waiting." } } }
             }
         }
         h2 { "Open cases (" (found.cases.len()) ")" }
+        @if found.cases.is_empty() { p.note { "No case is open." } }
         div #cases {
             @for case in &found.cases {
                 article.panel data-case=(case.id) aria-label=(format!("Case {}", case.id)) {

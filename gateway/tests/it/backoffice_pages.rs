@@ -305,6 +305,35 @@ async fn the_kyc_and_aml_queues_are_worked_through_the_operator_api_by_role() {
     assert!(page.body.contains("data-field=\"assignee\">aml<"), "{}", page.body);
     let dashboard = office.page(&aml, "/backoffice").await;
     assert_eq!(figure(&dashboard.body, "open_alerts"), "1", "in an open case");
+    // An action from the case is a journaled command on the player.
+    assert!(
+        page.body.contains(&format!("data-submit=\"{base}/actions\"")),
+        "{}",
+        page.body
+    );
+    let (status, reply) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::POST,
+        &format!("{base}/actions"),
+        json!({"action": "suspend", "reason": "pending source of funds"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let account = office.page(&aml, &format!("/backoffice/players/{player}")).await;
+    assert!(
+        account.body.contains("data-field=\"status\">suspended"),
+        "{}",
+        account.body
+    );
+    let audit = office.page(&aml, "/backoffice/audit").await;
+    let row = audit
+        .body
+        .split("<tr")
+        .find(|row| row.contains("data-kind=\"set_status\""))
+        .unwrap_or_else(|| panic!("the action's audit row: {}", audit.body));
+    assert!(row.contains(">aml<") && row.contains("active → suspended"), "{row}");
     let (status, _) = send(
         &office,
         &aml,
