@@ -615,12 +615,13 @@ type AuditRow = (
     Option<String>,
     Option<String>,
     bool,
+    Option<String>,
 );
 
 fn audit_rows(connection: &Connection, only: Option<u32>) -> Result<Vec<AuditRow>, ReadModelError> {
     let rows = connection
         .prepare_cached(
-            "SELECT seq, time_ms, operator_name, kind, target_type || ' ' || target, field, before, after, ok
+            "SELECT seq, time_ms, operator_name, kind, target_type || ' ' || target, field, before, after, ok, detail
              FROM audit WHERE (?1 IS NULL OR operator = ?1) ORDER BY seq DESC LIMIT 100",
         )?
         .query_map(params![only], |row| {
@@ -634,6 +635,7 @@ fn audit_rows(connection: &Connection, only: Option<u32>) -> Result<Vec<AuditRow
                 row.get(6)?,
                 row.get(7)?,
                 row.get(8)?,
+                row.get(9)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -661,7 +663,7 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
                 th scope="col" { "Target" } th scope="col" { "Change" } th scope="col" { "Result" }
             } }
             tbody {
-                @for (seq, time_ms, operator, kind, target, field, before, after, ok) in &rows {
+                @for (seq, time_ms, operator, kind, target, field, before, after, ok, detail) in &rows {
                     tr data-kind=(kind) {
                         td data-label="Seq" { (seq) }
                         td data-label="Time" { (when(*time_ms)) }
@@ -671,6 +673,7 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
                         td data-label="Change" {
                             (field.as_deref().unwrap_or("")) " "
                             (before.as_deref().unwrap_or("")) @if after.is_some() { " → " (after.as_deref().unwrap_or("")) }
+                            @if let Some(detail) = detail { br; span.note { (detail) } }
                         }
                         td data-label="Result" { (if *ok { "ok" } else { "refused" }) }
                     }

@@ -334,6 +334,7 @@ async fn the_kyc_and_aml_queues_are_worked_through_the_operator_api_by_role() {
         .find(|row| row.contains("data-kind=\"set_status\""))
         .unwrap_or_else(|| panic!("the action's audit row: {}", audit.body));
     assert!(row.contains(">aml<") && row.contains("active → suspended"), "{row}");
+    assert!(row.contains("pending source of funds"), "the reason: {row}");
     let (status, _) = send(
         &office,
         &aml,
