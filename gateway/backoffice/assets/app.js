@@ -1,6 +1,7 @@
 // The back office's page script: the dashboard's server-sent events,
 // panels filled from the operator API's JSON, and buttons that post to the
-// operator API with the session's CSRF token. No build step.
+// operator API with the session's CSRF token (buttons with `data-action`,
+// forms with `data-submit` sending JSON). No build step.
 (function () {
   "use strict";
 
@@ -86,26 +87,100 @@
     });
   }
 
+  // Sends one operator API call with the session's CSRF token; `body` is
+  // a JSON value or undefined.
+  function call(method, url, body) {
+    var headers = { "x-csrf-token": csrf(), accept: "application/json" };
+    var init = { method: method, credentials: "same-origin", headers: headers };
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.text().then(function (text) {
+        var parsed = {};
+        try { parsed = text ? JSON.parse(text) : {}; } catch (e) { parsed = {}; }
+        return { ok: response.ok, body: parsed };
+      });
+    });
+  }
+
+  // Reloads the page's content (not the flash message) after a change, so
+  // queues and panels show the new state.
+  function refresh() {
+    return fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("content");
+        var content = document.getElementById("content");
+        if (fresh && content) {
+          content.replaceWith(fresh);
+          loadPanels(fresh);
+        }
+      });
+  }
+
+  function refused(result) {
+    return (result.body.error && result.body.error.message) || "Refused.";
+  }
+
+  // A form posting JSON to the operator API: `data-submit` is the URL,
+  // `data-method` the method (POST by default); each named field becomes a
+  // key (`data-json=number` fields a number, `data-json=list` a list of
+  // numbers), the clicked submit button's name and value too.
+  function submitForm(form, submitter) {
+    var body = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === "submit" || field.disabled) return;
+      var value = field.value;
+      var kind = field.getAttribute("data-json");
+      if (kind === "number") value = Number(value);
+      if (kind === "list") value = value.split(",").filter(Boolean).map(Number);
+      body[field.name] = value;
+    });
+    if (submitter && submitter.name) body[submitter.name] = submitter.value;
+    var buttons = form.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    call(form.getAttribute("data-method") || "POST", form.getAttribute("data-submit"), body)
+      .then(function (result) {
+        if (result.ok) {
+          flash(form.getAttribute("data-done") || "Done.", false);
+          return refresh();
+        }
+        flash(refused(result), true);
+        buttons.forEach(function (b) { b.disabled = false; });
+      })
+      .catch(function () {
+        flash("The server did not answer.", true);
+        buttons.forEach(function (b) { b.disabled = false; });
+      });
+  }
+
   function bindActions(root) {
+    root.addEventListener("submit", function (event) {
+      var form = event.target.closest("form[data-submit]");
+      if (!form) return;
+      event.preventDefault();
+      submitForm(form, event.submitter);
+    });
     root.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-action]");
       if (!button) return;
       button.disabled = true;
-      fetch(button.getAttribute("data-action"), {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "x-csrf-token": csrf(), accept: "application/json" }
-      })
-        .then(function (response) {
-          return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-        })
+      var body = button.getAttribute("data-body");
+      call(button.getAttribute("data-method") || "POST", button.getAttribute("data-action"),
+           body ? JSON.parse(body) : undefined)
         .then(function (result) {
           if (result.ok) {
+            if (button.hasAttribute("data-done")) {
+              flash(button.getAttribute("data-done"), false);
+              return refresh();
+            }
             flash((result.body.payment || "") + ": " + (result.body.state || "done"), false);
             var row = button.closest("tr");
             if (row && result.body.state !== "awaiting_second_approval") row.remove();
           } else {
-            flash((result.body.error && result.body.error.message) || "Refused.", true);
+            flash(refused(result), true);
             button.disabled = false;
           }
         })

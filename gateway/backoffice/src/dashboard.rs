@@ -1,7 +1,8 @@
 //! The live dashboard's figures, read from the read model: per currency
-//! the deposits, withdrawals paid, GGR (stakes − prizes, rollbacks netted)
-//! and bets; players with a bet in the last 24 hours; the withdrawal
-//! approval queue's depth. [`events`] sends them to an open page as
+//! the deposits, withdrawals paid, GGR and NGR (the reports' definitions,
+//! `reports::build`: cash stakes net of rollbacks − cash prizes; NGR = GGR
+//! − bonus money converted to cash) and bets; players with a bet in the
+//! last 24 hours; the withdrawal approval queue's depth; open AML alerts. [`events`] sends them to an open page as
 //! server-sent events, with bets per second over each interval and a
 //! chart of the last minute.
 //!
@@ -32,8 +33,12 @@ pub struct CurrencyFigures {
     pub deposits_minor: i64,
     /// Withdrawals approved or completed, minor units.
     pub withdrawals_minor: i64,
-    /// Stakes − prizes (rollbacks netted), minor units.
+    /// Cash stakes (rollbacks netted) − cash prizes, minor units: the
+    /// reports' GGR.
     pub ggr_minor: i64,
+    /// GGR − bonus cost (bonus money converted to cash), minor units: the
+    /// reports' NGR.
+    pub ngr_minor: i64,
 }
 
 /// What the dashboard shows.
@@ -47,24 +52,32 @@ pub struct Figures {
     pub active_players: u64,
     /// Withdrawals waiting for approval.
     pub queue_depth: u64,
+    /// AML alerts not in a resolved case (the queue and open cases').
+    pub open_alerts: u64,
     /// The read model's sequence number they are current to.
     pub as_of_seq: u64,
 }
 
 /// Reads the figures.
 pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
+    // The movements' report figures (`readmodel::figures`), summed as the
+    // reports sum them: over all time here.
     let mut statement = connection.prepare_cached(
         "SELECT currency,
             COALESCE(SUM(CASE WHEN kind IN ('deposit', 'deposit_confirm') THEN cash_delta END), 0),
-            COALESCE(-SUM(CASE WHEN kind IN ('bet', 'win', 'rollback') THEN cash_delta + bonus_delta END), 0)
+            COALESCE(SUM(stake - bonus_stake - cash_prize), 0),
+            COALESCE(SUM(converted), 0)
          FROM movements GROUP BY currency ORDER BY currency",
     )?;
     let mut currencies = statement
         .query_map([], |row| {
+            let ggr: i64 = row.get(2)?;
+            let converted: i64 = row.get(3)?;
             Ok(CurrencyFigures {
                 currency: row.get(0)?,
                 deposits_minor: row.get(1)?,
-                ggr_minor: row.get(2)?,
+                ggr_minor: ggr,
+                ngr_minor: ggr - converted,
                 withdrawals_minor: 0,
             })
         })?
@@ -98,8 +111,15 @@ pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
         [],
         |row| row.get(0),
     )?;
+    let open_alerts: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM risk_alerts a LEFT JOIN risk_cases c ON c.id = a.case_id
+         WHERE a.case_id IS NULL OR c.state = 'open'",
+        [],
+        |row| row.get(0),
+    )?;
     Ok(Figures {
         currencies,
+        open_alerts: open_alerts.max(0) as u64,
         bets: bets.max(0) as u64,
         active_players: active_players.max(0) as u64,
         queue_depth: queue_depth.max(0) as u64,
@@ -117,10 +137,11 @@ pub fn cards(figures: &Figures, rates: &[f64]) -> Markup {
             div.card { h2 { "Bets" } p.figure data-figure="bets" { (figures.bets) } }
             div.card { h2 { "Active players (24 h)" } p.figure data-figure="active_players" { (figures.active_players) } }
             div.card { h2 { "Approval queue" } p.figure data-figure="queue_depth" { a href="/backoffice/withdrawals" { (figures.queue_depth) } } }
+            div.card { h2 { "Open AML alerts" } p.figure data-figure="open_alerts" { a href="/backoffice/aml" { (figures.open_alerts) } } }
         }
         table.cardtable {
             caption { "Money by currency (as of sequence " (figures.as_of_seq) ")" }
-            thead { tr { th scope="col" { "Currency" } th scope="col" { "Deposits" } th scope="col" { "Withdrawals paid" } th scope="col" { "GGR" } } }
+            thead { tr { th scope="col" { "Currency" } th scope="col" { "Deposits" } th scope="col" { "Withdrawals paid" } th scope="col" { "GGR" } th scope="col" { "NGR" } } }
             tbody {
                 @for c in &figures.currencies {
                     tr {
@@ -128,10 +149,11 @@ pub fn cards(figures: &Figures, rates: &[f64]) -> Markup {
                         td data-label="Deposits" data-figure=(format!("deposits_{}", c.currency)) { (money(c.deposits_minor, &c.currency)) }
                         td data-label="Withdrawals paid" { (money(c.withdrawals_minor, &c.currency)) }
                         td data-label="GGR" data-figure=(format!("ggr_{}", c.currency)) { (money(c.ggr_minor, &c.currency)) }
+                        td data-label="NGR" data-figure=(format!("ngr_{}", c.currency)) { (money(c.ngr_minor, &c.currency)) }
                     }
                 }
                 @if figures.currencies.is_empty() {
-                    tr { td colspan="4" { "No money has moved yet." } }
+                    tr { td colspan="5" { "No money has moved yet." } }
                 }
             }
         }

@@ -34,13 +34,80 @@ impl Viewer {
     pub fn reads_audit(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Compliance)
     }
+
+    /// Whether the role reads players' KYC state (PAM's rule: admins,
+    /// compliance, support).
+    pub fn reads_kyc(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance | Role::Support)
+    }
+
+    /// Whether the role decides KYC by hand (PAM's rule: admins, compliance).
+    pub fn decides_kyc(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance)
+    }
+
+    /// Whether the role reads AML alerts, cases and risk scores (the risk
+    /// module's rule: admins, compliance, read-only).
+    pub fn reads_risk(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance | Role::ReadOnly)
+    }
+
+    /// Whether the role works AML cases (open, assign, annotate, resolve:
+    /// admins, compliance).
+    pub fn works_cases(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance)
+    }
+
+    /// Whether the role enables and disables games (the games module's
+    /// rule: admins, compliance).
+    pub fn manages_games(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance)
+    }
+
+    /// Whether the role grants, claims and forfeits bonuses (CRM's rule:
+    /// admins).
+    pub fn manages_bonuses(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the role reads reports (the reports module's rule: every
+    /// role but support).
+    pub fn reads_reports(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Finance | Role::Compliance | Role::ReadOnly
+        )
+    }
+
+    /// Whether the role manages operators (admins).
+    pub fn manages_operators(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the role may open the page at `path` (the navigation's).
+    pub fn may_open(&self, path: &str) -> bool {
+        match path {
+            "/backoffice/kyc" => self.reads_kyc(),
+            "/backoffice/aml" => self.reads_risk(),
+            "/backoffice/reports" => self.reads_reports(),
+            "/backoffice/operators" => self.manages_operators(),
+            _ => true,
+        }
+    }
 }
 
-/// The navigation: (path, label).
+/// The navigation: (path, label); each viewer sees the pages their role
+/// may open ([`Viewer::may_open`]).
 const NAV: &[(&str, &str)] = &[
     ("/backoffice", "Dashboard"),
     ("/backoffice/players", "Players"),
     ("/backoffice/withdrawals", "Withdrawals"),
+    ("/backoffice/kyc", "KYC"),
+    ("/backoffice/aml", "AML"),
+    ("/backoffice/games", "Games"),
+    ("/backoffice/bonuses", "Bonuses"),
+    ("/backoffice/reports", "Reports"),
+    ("/backoffice/operators", "Operators"),
     ("/backoffice/audit", "Audit"),
 ];
 
@@ -57,7 +124,7 @@ pub fn page(title: &str, current: &str, viewer: &Viewer, body: Markup) -> Respon
                     span.brand { "Croupier" }
                     nav aria-label="Main" {
                         ul {
-                            @for (path, label) in NAV {
+                            @for (path, label) in NAV.iter().filter(|(path, _)| viewer.may_open(path)) {
                                 li {
                                     @if *path == current {
                                         a href=(path) aria-current="page" { (label) }
@@ -77,7 +144,7 @@ pub fn page(title: &str, current: &str, viewer: &Viewer, body: Markup) -> Respon
                 main #main tabindex="-1" {
                     h1 { (title) }
                     div #flash role="status" aria-live="polite" {}
-                    (body)
+                    div #content { (body) }
                 }
             }
         }
@@ -97,6 +164,18 @@ pub fn head(title: &str) -> Markup {
             script src=(assets::url("app.js")) defer {}
         }
     }
+}
+
+/// The page a role may not open: 403, saying so, with the navigation.
+pub fn forbidden(title: &str, viewer: &Viewer) -> Response {
+    let mut response = page(
+        title,
+        "",
+        viewer,
+        html! { p.error role="alert" { "Your role (" (viewer.role.name()) ") may not open this page." } },
+    );
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
 }
 
 /// An HTML response that no other site may frame or cache.

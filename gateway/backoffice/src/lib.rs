@@ -14,6 +14,9 @@
 //!   handlers, roles and journaled audit as a script with a token.
 //! - [`pages`]: the dashboard, player search and 360, the withdrawal
 //!   queue, the audit trail; [`dashboard`] the figures and their SSE feed.
+//! - [`queues`]: the KYC review and AML alert and case queues.
+//! - [`manage`]: games and jackpot pools, bonus templates, the reports
+//!   form, operators.
 //!
 //! The pages only read (the read model, the access view); every change
 //! goes through an operator API route. This crate knows nothing of the
@@ -26,7 +29,9 @@ pub mod credentials;
 pub mod dashboard;
 mod layout;
 pub mod login;
+pub mod manage;
 pub mod pages;
+pub mod queues;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -113,7 +118,15 @@ pub fn pages() -> axum::Router<AppState> {
         .route("/backoffice/dashboard/events", get(dashboard::events))
         .route("/backoffice/players", get(pages::players))
         .route("/backoffice/players/{player}", get(pages::player))
+        .route("/backoffice/players/{player}/statement", get(pages::statement))
         .route("/backoffice/withdrawals", get(pages::withdrawals))
+        .route("/backoffice/kyc", get(queues::kyc))
+        .route("/backoffice/aml", get(queues::aml_page))
+        .route("/backoffice/games", get(manage::games))
+        .route("/backoffice/bonuses", get(manage::bonuses))
+        .route("/backoffice/reports", get(manage::reports))
+        .route("/backoffice/reports/open", get(manage::open_report))
+        .route("/backoffice/operators", get(manage::operators))
         .route("/backoffice/audit", get(pages::audit))
         .route("/backoffice/assets/{name}", get(assets::asset))
 }

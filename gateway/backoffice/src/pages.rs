@@ -26,7 +26,7 @@ use crate::dashboard;
 use crate::layout::{Viewer, money, page, when};
 
 /// The signed-in viewer of a page, or the redirect to the login form.
-fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
+pub(crate) fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
     let to_login = || (StatusCode::SEE_OTHER, [(header::LOCATION, "/backoffice/login")]).into_response();
     let back_office = crate::of(state).map_err(IntoResponse::into_response)?;
     let session = back_office
@@ -48,7 +48,7 @@ fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
 }
 
 /// A read-model query for a page; errors become an error page.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     state: &AppState,
     query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
 ) -> Result<(T, u64), Response> {
@@ -71,7 +71,7 @@ pub async fn dashboard(State(state): State<AppState>, headers: HeaderMap) -> Res
         section #figures data-sse="/backoffice/dashboard/events" aria-live="polite" {
             (dashboard::cards(&figures, &[]))
         }
-        p.note { "Updated live from the read model; NGR, open alerts and per-game figures come with the reports slice." }
+        p.note { "Updated live from the read model. GGR and NGR are the reports' figures over all time; per period, game and country: " a href="/backoffice/reports" { "reports" } "." }
     };
     page("Dashboard", "/backoffice", &viewer, body)
 }
@@ -248,6 +248,79 @@ fn account(connection: &Connection, player: u64) -> Result<Option<Account>, Read
     }))
 }
 
+/// One event of a player's timeline.
+pub struct TimelineEvent {
+    /// When, ms since the epoch.
+    pub time_ms: u64,
+    /// What happened: a movement's kind, `payment_<kind>_<state>`, an
+    /// operator action's kind (the audit trail's), `registration`,
+    /// `kyc_document`, `aml_alert`, `case_opened`, `case_resolved`.
+    pub what: String,
+    /// Who and what, in words.
+    pub detail: String,
+    /// The money it moved, (minor units, currency).
+    pub amount: Option<(i64, String)>,
+}
+
+/// Timeline entries at most.
+const TIMELINE_MAX: i64 = 100;
+
+/// A player's timeline: one time-ordered list (newest first; the journal
+/// order within a millisecond) merged from what the read model holds:
+/// registration, money movements other than bets and wins (deposits,
+/// withdrawals, bonus grants and conversions, adjustments), the cashier's
+/// payments, KYC documents, operator actions on the player (KYC decisions,
+/// limits, status, RG: the audit trail, less the money movements it
+/// repeats), AML alerts and cases.
+pub fn timeline(connection: &Connection, player: u64) -> Result<Vec<TimelineEvent>, ReadModelError> {
+    let rows = connection
+        .prepare_cached(
+            "SELECT time_ms, what, detail, amount, currency FROM (
+                SELECT registered_at_ms AS time_ms, 'registration' AS what,
+                       'registered in ' || COALESCE(jurisdiction, '?') AS detail,
+                       NULL AS amount, NULL AS currency, -1 AS seq
+                  FROM profiles WHERE player = ?1 AND registered_at_ms IS NOT NULL
+                UNION ALL
+                SELECT time_ms, kind, ext_id, cash_delta + bonus_delta, currency, seq
+                  FROM movements WHERE player = ?1 AND kind NOT IN ('bet', 'win', 'rollback')
+                UNION ALL
+                SELECT created_ms, 'payment_' || kind || '_' || state, source || ':' || ext_id, amount_minor, currency,
+                       COALESCE((SELECT MAX(seq) FROM movements m WHERE m.player = ?1 AND m.ext_id = p.ext_id), 0)
+                  FROM cashier_payments p WHERE player = ?1
+                UNION ALL
+                SELECT at_ms, 'kyc_document', kind || ' ' || issuing_country || ': ' || status, NULL, NULL, 0
+                  FROM kyc_documents WHERE player = ?1
+                UNION ALL
+                SELECT time_ms, kind, operator_name || ': ' || COALESCE(field || ' ', '') || COALESCE(before, '')
+                       || CASE WHEN after IS NULL THEN '' ELSE ' → ' || after END
+                       || CASE WHEN ok THEN '' ELSE ' (refused)' END, NULL, NULL, seq
+                  FROM audit WHERE target_type = 'player' AND target = ?1
+                   AND seq NOT IN (SELECT seq FROM movements WHERE player = ?1)
+                UNION ALL
+                SELECT time_ms, 'aml_alert', rule || ': ' || summary, NULL, NULL, seq
+                  FROM risk_alerts WHERE player = ?1
+                UNION ALL
+                SELECT opened_ms, 'case_opened', 'case ' || id || ': ' || summary, NULL, NULL, 1 << 62
+                  FROM risk_cases WHERE player = ?1
+                UNION ALL
+                SELECT resolved_ms, 'case_resolved', 'case ' || id || ': ' || COALESCE(outcome, ''), NULL, NULL, 1 << 62
+                  FROM risk_cases WHERE player = ?1 AND resolved_ms IS NOT NULL
+             ) ORDER BY time_ms DESC, seq DESC LIMIT ?2",
+        )?
+        .query_map(params![player as i64, TIMELINE_MAX], |row| {
+            let amount: Option<i64> = row.get(3)?;
+            let currency: Option<String> = row.get(4)?;
+            Ok(TimelineEvent {
+                time_ms: row.get::<_, i64>(0)?.max(0) as u64,
+                what: row.get(1)?,
+                detail: row.get(2)?,
+                amount: amount.zip(currency),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// A panel filled from the operator API's JSON (by `app.js`).
 fn api_panel(title: &str, url: &str) -> Markup {
     html! {
@@ -267,11 +340,17 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
     let Ok(player) = text.parse::<u64>() else {
         return not_found(&viewer);
     };
-    let account = match read(&state, move |c| account(c, player)).await {
-        Ok((Some(account), _)) => account,
+    let account = match read(&state, move |c| {
+        Ok(account(c, player)?.map(|account| (account, timeline(c, player))))
+    })
+    .await
+    {
+        Ok((Some((account, Ok(events))), _)) => (account, events),
+        Ok((Some((_, Err(error))), _)) => return edge::ApiError::internal(error).into_response(),
         Ok((None, _)) => return not_found(&viewer),
         Err(error) => return error,
     };
+    let (account, events) = account;
     let api = |tail: &str| format!("/operator/v1/players/{player}/{tail}");
     let body = html! {
         div.grid {
@@ -305,6 +384,44 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
             (api_panel("Limits and responsible gambling", &api("rg")))
             (api_panel("Sessions", &api("sessions")))
             (api_panel("Devices", &api("devices")))
+            @if viewer.reads_risk() { (api_panel("Risk score", &format!("/operator/v1/risk/players/{player}/score"))) }
+            section.panel aria-label="Bonuses" {
+                h2 { "Bonuses" }
+                div.api data-api=(api("bonuses")) { p.note { "Loading…" } }
+                @if viewer.manages_bonuses() {
+                    form.act.forfeit data-submit=(api("bonuses/forfeit")) data-done="Bonus forfeited." {
+                        input type="hidden" name="currency" value=(account.currency);
+                        label for="forfeit-serial" { "Forfeit bonus (serial)" }
+                        input #forfeit-serial name="serial" type="number" min="1" required data-json="number";
+                        button.reject type="submit" { "Forfeit" }
+                    }
+                }
+            }
+            section.panel aria-label="Statement" {
+                h2 { "Statement" }
+                form.act.statement method="get" action=(format!("/backoffice/players/{player}/statement")) {
+                    label for="statement-from" { "From (UTC day)" }
+                    input #statement-from type="date" name="from" required;
+                    label for="statement-to" { "To (UTC day, included)" }
+                    input #statement-to type="date" name="to" required;
+                    label for="statement-format" { "Format" }
+                    select #statement-format name="format" { option value="csv" { "CSV" } option value="json" { "JSON" } }
+                    button type="submit" { "Get statement" }
+                }
+                p { a href=(format!("{}?format=csv", api("statement"))) download { "Whole statement (CSV)" } }
+            }
+        }
+        section.panel aria-label="Timeline" {
+            h2 { "Timeline (latest " (TIMELINE_MAX) ")" }
+            ol.timeline #timeline {
+                @for event in &events {
+                    li data-what=(event.what) {
+                        time { (when(event.time_ms)) } " " strong { (event.what) } " " span { (event.detail) }
+                        @if let Some((minor, currency)) = &event.amount { " " span.amount { (money(*minor, currency)) } }
+                    }
+                }
+                @if events.is_empty() { li { "Nothing yet." } }
+            }
         }
         section.panel aria-label="Payments" {
             h2 { "Payments" }
@@ -341,6 +458,72 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
         }
     };
     page(&format!("Player #{player}"), "/backoffice/players", &viewer, body)
+}
+
+/// The statement form's period: UTC days, `to` included.
+#[derive(Deserialize)]
+pub struct StatementPeriod {
+    /// The first day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub from: String,
+    /// The last day, included.
+    #[serde(default)]
+    pub to: String,
+    /// `csv` or `json`.
+    #[serde(default)]
+    pub format: String,
+}
+
+/// A `YYYY-MM-DD` day's start, ms since the epoch.
+fn day_start_ms(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let year = parts.next()?.parse::<i32>().ok()?;
+    let month = time::Month::try_from(parts.next()?.parse::<u8>().ok()?).ok()?;
+    let day = parts.next()?.parse::<u8>().ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp() * 1000)
+}
+
+/// `GET /backoffice/players/{player}/statement?from=&to=&format=`: the
+/// operator API's statement for those UTC days (a redirect to it, so the
+/// API's own roles and format apply); a bad period is an error page.
+pub async fn statement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(text): Path<String>,
+    Query(period): Query<StatementPeriod>,
+) -> Response {
+    let viewer = match viewer(&state, &headers) {
+        Ok(viewer) => viewer,
+        Err(redirect) => return redirect,
+    };
+    let Ok(player) = text.parse::<u64>() else {
+        return not_found(&viewer);
+    };
+    let format = if period.format == "json" { "json" } else { "csv" };
+    let (Some(from), Some(to)) = (day_start_ms(&period.from), day_start_ms(&period.to)) else {
+        return bad_period(&viewer, player, "Give both days as YYYY-MM-DD.");
+    };
+    if to < from {
+        return bad_period(&viewer, player, "The last day is before the first.");
+    }
+    let to = to + 86_400_000;
+    let location = format!("/operator/v1/players/{player}/statement?from={from}&to={to}&format={format}&limit=10000");
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+fn bad_period(viewer: &Viewer, player: u64, message: &str) -> Response {
+    let mut response = page(
+        "Statement",
+        "/backoffice/players",
+        viewer,
+        html! {
+            p.error role="alert" { (message) }
+            p { a href=(format!("/backoffice/players/{player}")) { "Back to player #" (player) } }
+        },
+    );
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
 }
 
 fn not_found(viewer: &Viewer) -> Response {
@@ -432,12 +615,13 @@ type AuditRow = (
     Option<String>,
     Option<String>,
     bool,
+    Option<String>,
 );
 
 fn audit_rows(connection: &Connection, only: Option<u32>) -> Result<Vec<AuditRow>, ReadModelError> {
     let rows = connection
         .prepare_cached(
-            "SELECT seq, time_ms, operator_name, kind, target_type || ' ' || target, field, before, after, ok
+            "SELECT seq, time_ms, operator_name, kind, target_type || ' ' || target, field, before, after, ok, detail
              FROM audit WHERE (?1 IS NULL OR operator = ?1) ORDER BY seq DESC LIMIT 100",
         )?
         .query_map(params![only], |row| {
@@ -451,6 +635,7 @@ fn audit_rows(connection: &Connection, only: Option<u32>) -> Result<Vec<AuditRow
                 row.get(6)?,
                 row.get(7)?,
                 row.get(8)?,
+                row.get(9)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -478,7 +663,7 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
                 th scope="col" { "Target" } th scope="col" { "Change" } th scope="col" { "Result" }
             } }
             tbody {
-                @for (seq, time_ms, operator, kind, target, field, before, after, ok) in &rows {
+                @for (seq, time_ms, operator, kind, target, field, before, after, ok, detail) in &rows {
                     tr data-kind=(kind) {
                         td data-label="Seq" { (seq) }
                         td data-label="Time" { (when(*time_ms)) }
@@ -488,6 +673,7 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
                         td data-label="Change" {
                             (field.as_deref().unwrap_or("")) " "
                             (before.as_deref().unwrap_or("")) @if after.is_some() { " → " (after.as_deref().unwrap_or("")) }
+                            @if let Some(detail) = detail { br; span.note { (detail) } }
                         }
                         td data-label="Result" { (if *ok { "ok" } else { "refused" }) }
                     }
@@ -496,4 +682,18 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
         }
     };
     page("Audit trail", "/backoffice/audit", &viewer, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_day_is_its_utc_midnight_and_bad_days_are_none() {
+        assert_eq!(day_start_ms("1970-01-02"), Some(86_400_000));
+        assert_eq!(day_start_ms("2026-12-03"), Some(1_796_256_000_000));
+        for bad in ["", "2026-13-01", "2026-02-30", "2026-12", "x-1-1", "2026-12-03-1"] {
+            assert_eq!(day_start_ms(bad), None, "{bad}");
+        }
+    }
 }

@@ -312,3 +312,207 @@ async fn the_back_office_works_in_headless_chromium_at_phone_and_desktop_widths(
     assert_eq!(forced, json!([403, "forbidden"]));
     client.close().await.unwrap();
 }
+
+/// Types `text` into the field `selector` (cleared first).
+async fn fill(client: &Client, selector: &str, text: &str) {
+    let field = wait_for(client, selector).await;
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks `selector` once it is there.
+async fn click(client: &Client, selector: &str) {
+    wait_for(client, selector).await.click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queues_and_management_pages_work_in_headless_chromium_by_role() {
+    let Some(driver_path) = chromedriver() else {
+        assert!(!in_ci(), "chromedriver is missing: run scripts/install-browser");
+        eprintln!("skipped: no chromedriver (run scripts/install-browser)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let (_, _, boss_totp) = office.enrolled("boss", "admin").await;
+    let (_, _, aml_totp) = office.enrolled("aml", "compliance").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let player = office.player();
+    // Something in every queue: a KYC decision due, a large-win alert, a game.
+    let (status, reply) = office
+        .api(
+            office.admin(),
+            reqwest::Method::PUT,
+            &format!("/operator/v1/players/{player}/kyc"),
+            Some(json!({"level": "pending", "reason": "documents asked"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{reply}");
+    let bet = office.world.bet(Http::V1, "bet-1", "1.00", "r-1").await;
+    assert_eq!(bet.status, reqwest::StatusCode::OK, "{}", bet.text());
+    let win = office.world.win(Http::V1, "win-1", "2500.00", "r-1").await;
+    assert_eq!(win.status, reqwest::StatusCode::OK, "{}", win.text());
+    let agg = office.world.aggregator.id;
+    let (status, _) = office
+        .api(
+            office.admin(),
+            reqwest::Method::PUT,
+            "/operator/v1/games/providers/studio",
+            Some(json!({"name": "Studio", "aggregators": [agg]})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let game = json!({"provider": "studio", "name": "Lucky Sevens Deluxe Megaways Edition", "type": "slot",
+        "volatility": "high", "rtp_variants_bp": [9600], "rtp_default_bp": 9600, "rtp_by_jurisdiction": {},
+        "limits": [{"currency": "EUR", "min": "0.10", "max": "50.00"}], "jurisdictions": ["MT", "GB"]});
+    let (status, _) = office
+        .api(
+            office.admin(),
+            reqwest::Method::PUT,
+            &format!("/operator/v1/games/{agg}/sevens"),
+            Some(game),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+
+    let (_driver, port) = start_driver(&driver_path).await;
+    let base = office.server().base.clone();
+    // Every page an admin sees (all of them, with every button), at both widths.
+    let pages = [
+        "/backoffice".to_owned(),
+        format!("/backoffice/players/{player}"),
+        "/backoffice/kyc".to_owned(),
+        "/backoffice/aml".to_owned(),
+        "/backoffice/games".to_owned(),
+        "/backoffice/bonuses".to_owned(),
+        "/backoffice/reports".to_owned(),
+        "/backoffice/operators".to_owned(),
+        "/backoffice/audit".to_owned(),
+    ];
+    let desktop = browser(port, false).await;
+    login(&desktop, &office, "boss", &boss_totp).await;
+    check_widths(&desktop, &base, &pages, 1280).await;
+    desktop.goto(&format!("{base}/backoffice/aml")).await.unwrap();
+    wait_for(&desktop, "#alerts tr[data-alert]").await;
+    shoot(&desktop, "aml-desktop").await;
+    office.server().advance(30_000);
+    let phone = browser(port, true).await;
+    login(&phone, &office, "boss", &boss_totp).await;
+    check_widths(&phone, &base, &pages, 375).await;
+    for (page, name) in [
+        ("/backoffice/aml", "aml-phone"),
+        ("/backoffice/kyc", "kyc-phone"),
+        ("/backoffice/games", "games-phone"),
+    ] {
+        phone.goto(&format!("{base}{page}")).await.unwrap();
+        wait_for(&phone, "main").await;
+        shoot(&phone, name).await;
+    }
+    phone
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
+    wait_for(&phone, "#timeline li[data-what=aml_alert]").await;
+    phone
+        .execute("document.getElementById('timeline').scrollIntoView();", vec![])
+        .await
+        .unwrap();
+    shoot(&phone, "player-360-timeline-phone").await;
+    phone.close().await.unwrap();
+
+    // Compliance works the queues: a KYC rejection, then an AML case from
+    // the alert to its resolution, each through the operator API.
+    desktop.delete_all_cookies().await.unwrap();
+    login(&desktop, &office, "aml", &aml_totp).await;
+    desktop.goto(&format!("{base}/backoffice/kyc")).await.unwrap();
+    let row = format!("#kyc tr[data-player='{player}']");
+    fill(&desktop, &format!("{row} input[name=reason]"), "document forged").await;
+    click(&desktop, &format!("{row} button[value=rejected]")).await;
+    wait_text(&desktop, "#flash", |t| t.contains("KYC decided")).await;
+    wait_text(&desktop, "#kyc caption", |t| t == "0 awaiting a decision").await;
+
+    desktop.goto(&format!("{base}/backoffice/aml")).await.unwrap();
+    fill(
+        &desktop,
+        "#alerts tr[data-alert] input[name=summary]",
+        "large win to review",
+    )
+    .await;
+    click(&desktop, "#alerts tr[data-alert] button[type=submit]").await;
+    wait_text(&desktop, "#flash", |t| t.contains("Case opened")).await;
+    wait_text(&desktop, "#alerts caption", |t| t == "0 alerts in the queue").await;
+    let case = "#cases article[data-case]";
+    click(&desktop, &format!("{case} details.work summary")).await;
+    click(&desktop, &format!("{case} form.assign button")).await;
+    wait_text(&desktop, &format!("{case} [data-field=assignee]"), |t| t == "aml").await;
+    click(&desktop, &format!("{case} details.work summary")).await;
+    fill(&desktop, &format!("{case} form.note textarea"), "source of funds asked").await;
+    click(&desktop, &format!("{case} form.note button")).await;
+    wait_text(&desktop, &format!("{case} ul.notes li[data-kind=note]"), |t| {
+        t.contains("source of funds asked")
+    })
+    .await;
+    click(&desktop, &format!("{case} details.work summary")).await;
+    shoot(&desktop, "aml-case-desktop").await;
+    fill(&desktop, &format!("{case} form.resolve textarea"), "winnings from play").await;
+    click(&desktop, &format!("{case} form.resolve button")).await;
+    wait_text(&desktop, "#flash", |t| t.contains("resolved")).await;
+    wait_text(&desktop, "#resolved tbody", |t| t.contains("no_action")).await;
+    assert!(desktop.find_all(Locator::Css(case)).await.unwrap().is_empty());
+    // The dashboard's open alerts follow.
+    desktop.goto(&format!("{base}/backoffice")).await.unwrap();
+    wait_text(&desktop, "[data-figure=open_alerts]", |t| t == "0").await;
+
+    // A read-only operator sees alerts and cases without a button, no
+    // KYC page, and is refused by the API when forcing a case open.
+    let win = office.world.win(Http::V1, "win-2", "2500.00", "r-1").await;
+    assert_eq!(win.status, reqwest::StatusCode::OK, "{}", win.text());
+    desktop.delete_all_cookies().await.unwrap();
+    login(&desktop, &office, "viewer", &viewer_totp).await;
+    desktop.goto(&format!("{base}/backoffice/aml")).await.unwrap();
+    wait_text(&desktop, "#alerts caption", |t| t == "1 alerts in the queue").await;
+    for selector in ["form[data-submit]", "button[data-action]", "details.work"] {
+        assert!(
+            desktop.find_all(Locator::Css(selector)).await.unwrap().is_empty(),
+            "{selector} shown to read-only"
+        );
+    }
+    assert!(
+        desktop
+            .find_all(Locator::Css("nav a[href='/backoffice/kyc']"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let alert = desktop
+        .find(Locator::Css("#alerts tr[data-alert]"))
+        .await
+        .unwrap()
+        .attr("data-alert")
+        .await
+        .unwrap()
+        .unwrap();
+    let forced = desktop
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const token = JSON.parse(document.body.getAttribute('hx-headers'))['x-csrf-token'];
+             fetch('/operator/v1/risk/cases', {method: 'POST', credentials: 'same-origin',
+                 headers: {'x-csrf-token': token, 'content-type': 'application/json'},
+                 body: JSON.stringify({alerts: [Number(arguments[0])], summary: 'forced'})})
+               .then(r => r.json().then(b => done([r.status, b.error && b.error.code])));",
+            vec![json!(alert)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced, json!([403, "forbidden"]));
+    desktop.goto(&format!("{base}/backoffice/games")).await.unwrap();
+    wait_for(&desktop, "#games tr[data-game]").await;
+    assert!(
+        desktop
+            .find_all(Locator::Css("button[data-action]"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    desktop.close().await.unwrap();
+}

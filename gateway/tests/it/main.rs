@@ -6,6 +6,7 @@
 mod support;
 
 mod backoffice;
+mod backoffice_pages;
 mod backpressure;
 mod bad_input;
 mod bonuses;

@@ -1,0 +1,589 @@
+//! The back office's queues and management pages through the real server,
+//! over HTTP: the dashboard's NGR and open-alerts figures against the
+//! business report, the KYC review and AML queues worked from a
+//! compliance session through the operator API (and refused to a
+//! read-only one), the rest of the player 360 (risk score, bonuses,
+//! statement, timeline), the games, bonuses, reports and operators pages,
+//! each showing its buttons only to the roles the API lets use them.
+
+use crate::backoffice::Office;
+use crate::support::Http;
+
+use reqwest::header::COOKIE;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A JSON call as the pages' script sends it: the session cookie, its CSRF
+/// token, a JSON body.
+async fn send(
+    office: &Office,
+    session: &str,
+    csrf: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = office
+        .http
+        .request(method, format!("{}{path}", office.server().base))
+        .header(COOKIE, format!("croupier_bo={session}"))
+        .header("x-csrf-token", csrf)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The text between `data-figure="{name}"` and the next tag's end.
+fn figure(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("data-figure=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name}: {html}"));
+    let rest = &html[at..];
+    let text: String = rest[rest.find('>').unwrap() + 1..]
+        .split("</")
+        .next()
+        .unwrap()
+        .rsplit('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_reports_ngr_and_open_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let (_, _, totp) = office.enrolled("aml", "compliance").await;
+    let (session, _) = office.session("aml", &totp).await;
+    let dashboard = office.page(&session, "/backoffice").await;
+    assert_eq!(figure(&dashboard.body, "open_alerts"), "0");
+    // A 5.00 bonus without wagering, credited as cash.
+    let gift = json!({"name": "Gift", "kind": "no_deposit", "currency": "EUR", "amount": "5.00",
+        "wagering_x": 0, "expiry_days": 7});
+    let (status, reply) = office
+        .api(
+            office.admin(),
+            Method::PUT,
+            "/operator/v1/bonus-templates/gift",
+            Some(gift),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let grants = format!("/operator/v1/players/{}/bonuses", office.player());
+    let (status, reply) = office
+        .api(office.admin(), Method::POST, &grants, Some(json!({"template": "gift"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    // Two bets of 1.00, then a win of 2,500.00: GGR −2,498.00, a large-win alert.
+    for (id, round) in [("bet-1", "r-1"), ("bet-2", "r-2")] {
+        let bet = office.world.bet(Http::V1, id, "1.00", round).await;
+        assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+    }
+    let win = office.world.win(Http::V1, "win-1", "2500.00", "r-1").await;
+    assert_eq!(win.status, StatusCode::OK, "{}", win.text());
+    let dashboard = office.page(&session, "/backoffice").await;
+    assert_eq!(figure(&dashboard.body, "ggr_EUR"), "-2498.00 EUR");
+    assert_eq!(figure(&dashboard.body, "open_alerts"), "1");
+    // The same figures as the business report's, to the cent.
+    let day = time::OffsetDateTime::from_unix_timestamp((office.server().now() / 1000) as i64)
+        .unwrap()
+        .date();
+    let path = format!("/operator/v1/reports/business?from={day}&to={day}");
+    let (status, report) = office.api(office.admin(), Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let table = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ggr_by_day")
+        .unwrap();
+    let column = |name: &str| {
+        table["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c == name)
+            .unwrap()
+    };
+    let row = &table["rows"][0];
+    for figure_name in ["ggr", "ngr"] {
+        let reported = row[column(figure_name)].as_str().unwrap();
+        assert_eq!(
+            figure(&dashboard.body, &format!("{figure_name}_EUR")),
+            format!("{reported} EUR"),
+            "{figure_name}: {report}"
+        );
+    }
+    let templates = office.page(&session, "/backoffice/bonuses").await;
+    assert!(templates.body.contains("1 bonus templates"), "{}", templates.body);
+    assert!(templates.body.contains("data-template=\"gift\""), "{}", templates.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kyc_and_aml_queues_are_worked_through_the_operator_api_by_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let player = office.player();
+    let (_, _, aml_totp) = office.enrolled("aml", "compliance").await;
+    let (_, _, support_totp) = office.enrolled("desk", "support").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let (aml, aml_csrf) = office.session("aml", &aml_totp).await;
+    let (desk, _) = office.session("desk", &support_totp).await;
+    let (viewer, viewer_csrf) = office.session("viewer", &viewer_totp).await;
+
+    // KYC: a pending player is in the queue; compliance decides there.
+    office.server().advance(1_000);
+    let kyc = format!("/operator/v1/players/{player}/kyc");
+    let (status, reply) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::PUT,
+        &kyc,
+        json!({"level": "pending", "reason": "documents asked"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let queue = office.page(&aml, "/backoffice/kyc").await;
+    assert!(queue.body.contains("1 awaiting a decision"), "{}", queue.body);
+    assert!(queue.body.contains(&format!("data-submit=\"{kyc}\"")), "{}", queue.body);
+    let read_only = office.page(&desk, "/backoffice/kyc").await;
+    assert_eq!(read_only.status, StatusCode::OK);
+    assert!(read_only.body.contains("documents asked"), "{}", read_only.body);
+    assert!(
+        !read_only.body.contains("data-submit"),
+        "support may not decide: {}",
+        read_only.body
+    );
+    let refused = office.page(&viewer, "/backoffice/kyc").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        !refused.body.contains("href=\"/backoffice/kyc\""),
+        "not in the navigation"
+    );
+    // Verifying needs a date of birth: the API's refusal, nothing changes.
+    let (status, reply) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::PUT,
+        &kyc,
+        json!({"level": "verified", "reason": "looked fine"}),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("age_unknown"))
+    );
+    assert!(
+        office
+            .page(&aml, "/backoffice/kyc")
+            .await
+            .body
+            .contains("1 awaiting a decision")
+    );
+    let (status, _) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::PUT,
+        &kyc,
+        json!({"level": "rejected", "reason": "document forged"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        office
+            .page(&aml, "/backoffice/kyc")
+            .await
+            .body
+            .contains("0 awaiting a decision")
+    );
+
+    // AML: a large win raises an alert in the queue.
+    office.server().advance(1_000);
+    assert_eq!(
+        office.world.bet(Http::V1, "bet-1", "1.00", "r-1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        office.world.win(Http::V1, "win-1", "2500.00", "r-1").await.status,
+        StatusCode::OK
+    );
+    let page = office.page(&aml, "/backoffice/aml").await;
+    assert!(page.body.contains("1 alerts in the queue"), "{}", page.body);
+    assert!(page.body.contains("large_win"), "{}", page.body);
+    assert!(
+        page.body.contains("data-submit=\"/operator/v1/risk/cases\""),
+        "{}",
+        page.body
+    );
+    let alert = page
+        .body
+        .split("data-alert=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    // The read-only operator sees the queue, no forms, and is refused by the API.
+    let seen = office.page(&viewer, "/backoffice/aml").await;
+    assert!(seen.body.contains("large_win"), "{}", seen.body);
+    assert!(!seen.body.contains("data-submit"), "{}", seen.body);
+    let (status, reply) = send(
+        &office,
+        &viewer,
+        &viewer_csrf,
+        Method::POST,
+        "/operator/v1/risk/cases",
+        json!({"alerts": [alert], "summary": "forced"}),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    assert_eq!(
+        office.page(&desk, "/backoffice/aml").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Compliance opens, assigns, annotates and resolves a case.
+    let (status, file) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::POST,
+        "/operator/v1/risk/cases",
+        json!({"alerts": [alert], "summary": "large win on player"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let case = file["case"]["id"].as_u64().unwrap();
+    let page = office.page(&aml, "/backoffice/aml").await;
+    assert!(page.body.contains("0 alerts in the queue"), "{}", page.body);
+    assert!(page.body.contains(&format!("data-case=\"{case}\"")), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("data-submit=\"/operator/v1/risk/cases/{case}/resolution\"")),
+        "{}",
+        page.body
+    );
+    let base = format!("/operator/v1/risk/cases/{case}");
+    let (_, me) = office
+        .api(office.admin(), Method::GET, "/operator/v1/operators", None)
+        .await;
+    let aml_id = me["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "aml")
+        .unwrap()["operator"]
+        .clone();
+    let steps = [
+        (Method::PUT, format!("{base}/assignee"), json!({"operator": aml_id})),
+        (
+            Method::POST,
+            format!("{base}/notes"),
+            json!({"text": "source of funds asked"}),
+        ),
+    ];
+    for (method, path, body) in steps {
+        let (status, reply) = send(&office, &aml, &aml_csrf, method, &path, body).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {reply}");
+    }
+    let page = office.page(&aml, "/backoffice/aml").await;
+    assert!(page.body.contains("source of funds asked"), "{}", page.body);
+    assert!(page.body.contains("data-field=\"assignee\">aml<"), "{}", page.body);
+    let dashboard = office.page(&aml, "/backoffice").await;
+    assert_eq!(figure(&dashboard.body, "open_alerts"), "1", "in an open case");
+    // An action from the case is a journaled command on the player.
+    assert!(
+        page.body.contains(&format!("data-submit=\"{base}/actions\"")),
+        "{}",
+        page.body
+    );
+    let (status, reply) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::POST,
+        &format!("{base}/actions"),
+        json!({"action": "suspend", "reason": "pending source of funds"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let account = office.page(&aml, &format!("/backoffice/players/{player}")).await;
+    assert!(
+        account.body.contains("data-field=\"status\">suspended"),
+        "{}",
+        account.body
+    );
+    let audit = office.page(&aml, "/backoffice/audit").await;
+    let row = audit
+        .body
+        .split("<tr")
+        .find(|row| row.contains("data-kind=\"set_status\""))
+        .unwrap_or_else(|| panic!("the action's audit row: {}", audit.body));
+    assert!(row.contains(">aml<") && row.contains("active → suspended"), "{row}");
+    assert!(row.contains("pending source of funds"), "the reason: {row}");
+    let (status, _) = send(
+        &office,
+        &aml,
+        &aml_csrf,
+        Method::POST,
+        &format!("{base}/resolution"),
+        json!({"outcome": "no_action", "text": "winnings from play"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page = office.page(&aml, "/backoffice/aml").await;
+    assert!(page.body.contains("Open cases (0)"), "{}", page.body);
+    assert!(page.body.contains("no_action"), "{}", page.body);
+    let dashboard = office.page(&aml, "/backoffice").await;
+    assert_eq!(figure(&dashboard.body, "open_alerts"), "0");
+
+    // The 360's timeline merges it all; the risk score is for risk readers.
+    let path = format!("/backoffice/players/{player}");
+    let page = office.page(&aml, &path).await;
+    for what in [
+        "registration",
+        "deposit",
+        "payment_deposit_confirmed",
+        "set_kyc_level",
+        "aml_alert",
+        "case_opened",
+        "case_resolved",
+    ] {
+        assert!(
+            page.body.contains(&format!("data-what=\"{what}\"")),
+            "{what}: {}",
+            page.body
+        );
+    }
+    let at = |what: &str| page.body.find(&format!("data-what=\"{what}\"")).unwrap();
+    assert!(at("case_resolved") < at("aml_alert"), "newest first");
+    assert!(at("aml_alert") < at("set_kyc_level"));
+    assert!(at("set_kyc_level") < at("deposit"));
+    assert!(at("deposit") < at("registration"));
+    assert!(
+        page.body.contains("100.00 EUR</span>"),
+        "amounts in money: {}",
+        page.body
+    );
+    assert!(page.body.contains("/risk/players/"), "{}", page.body);
+    assert!(!page.body.contains("bonuses/forfeit"), "compliance may not forfeit");
+    let support_view = office.page(&desk, &path).await;
+    assert!(!support_view.body.contains("/risk/players/"), "{}", support_view.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_games_bonuses_reports_and_operators_pages_follow_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let player = office.player();
+    let (boss_id, _, boss_totp) = office.enrolled("boss", "admin").await;
+    let (fin_id, _, fin_totp) = office.enrolled("fin", "finance").await;
+    let (_, _, desk_totp) = office.enrolled("desk", "support").await;
+    let (boss, boss_csrf) = office.session("boss", &boss_totp).await;
+    let (fin, _) = office.session("fin", &fin_totp).await;
+    let (desk, _) = office.session("desk", &desk_totp).await;
+
+    // The statement: a period's CSV through the operator API.
+    let day = time::OffsetDateTime::from_unix_timestamp((office.server().now() / 1000) as i64)
+        .unwrap()
+        .date();
+    let asked = office
+        .page(
+            &fin,
+            &format!("/backoffice/players/{player}/statement?from={day}&to={day}&format=csv"),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    let location = asked.location.unwrap();
+    assert!(
+        location.starts_with(&format!("/operator/v1/players/{player}/statement?from=")),
+        "{location}"
+    );
+    let csv = office.page(&fin, &location).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert!(csv.body.starts_with("seq,time,"), "{}", csv.body);
+    assert!(csv.body.contains("100.00"), "the deposit: {}", csv.body);
+    for bad in [
+        "from=2026-13-01&to=2026-12-01",
+        "from=2026-12-02&to=2026-12-01",
+        "from=&to=",
+    ] {
+        let refused = office
+            .page(&fin, &format!("/backoffice/players/{player}/statement?{bad}"))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    // Games: a catalogued game, disabled from the page's button by an admin.
+    let agg = office.world.aggregator.id;
+    let (status, reply) = office
+        .api(
+            office.admin(),
+            Method::PUT,
+            "/operator/v1/games/providers/studio",
+            Some(json!({"name": "Studio", "aggregators": [agg]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let game = json!({"provider": "studio", "name": "Lucky Sevens", "type": "slot", "volatility": "high",
+        "rtp_variants_bp": [9600], "rtp_default_bp": 9600, "rtp_by_jurisdiction": {},
+        "limits": [{"currency": "EUR", "min": "0.10", "max": "50.00"}], "jurisdictions": ["MT"]});
+    let (status, reply) = office
+        .api(
+            office.admin(),
+            Method::PUT,
+            &format!("/operator/v1/games/{agg}/sevens"),
+            Some(game),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let disable = format!("/operator/v1/games/{agg}/sevens/disable");
+    let page = office.page(&boss, "/backoffice/games?type=slot&jurisdiction=mt").await;
+    assert!(page.body.contains("1 games"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("data-action=\"{disable}\"")),
+        "{}",
+        page.body
+    );
+    let filtered = office.page(&boss, "/backoffice/games?type=live").await;
+    assert!(filtered.body.contains("0 games"), "{}", filtered.body);
+    let fin_page = office.page(&fin, "/backoffice/games").await;
+    assert!(fin_page.body.contains("Lucky Sevens"), "{}", fin_page.body);
+    assert!(
+        !fin_page.body.contains("data-action"),
+        "finance may not: {}",
+        fin_page.body
+    );
+    let (status, _) = send(&office, &boss, &boss_csrf, Method::POST, &disable, Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = office.page(&boss, "/backoffice/games?enabled=false").await;
+    assert!(page.body.contains("data-field=\"state\">disabled<"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("/operator/v1/games/{agg}/sevens/enable")),
+        "{}",
+        page.body
+    );
+
+    // Bonuses: the templates list for everyone.
+    let bonuses = office.page(&desk, "/backoffice/bonuses").await;
+    assert_eq!(bonuses.status, StatusCode::OK);
+    assert!(bonuses.body.contains("0 bonus templates"), "{}", bonuses.body);
+    // The forfeit button on the 360 is an admin's.
+    let path = format!("/backoffice/players/{player}");
+    assert!(office.page(&boss, &path).await.body.contains("bonuses/forfeit"));
+    assert!(!office.page(&fin, &path).await.body.contains("bonuses/forfeit"));
+
+    // Reports: the form leads to the operator API's report; support has none.
+    let form = office.page(&fin, "/backoffice/reports").await;
+    assert!(form.body.contains("value=\"ukgc-quarterly\""), "{}", form.body);
+    // Every report the form offers is one the API serves.
+    let select = form
+        .body
+        .split("<select id=\"report\"")
+        .nth(1)
+        .unwrap()
+        .split("</select>")
+        .next()
+        .unwrap();
+    let offered: Vec<&str> = select
+        .split("value=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(offered.len(), 5, "{select}");
+    for report in offered {
+        let (period, value) = if report == "ukgc-quarterly" {
+            ("quarter", "2026Q1")
+        } else {
+            ("month", "2026-01")
+        };
+        let opened = office
+            .page(
+                &fin,
+                &format!("/backoffice/reports/open?report={report}&period={period}&{period}={value}&format=json"),
+            )
+            .await;
+        let location = opened.location.unwrap_or_else(|| panic!("{report}: {}", opened.body));
+        let served = office.page(&fin, &location).await;
+        assert_eq!(served.status, StatusCode::OK, "{report}: {}", served.body);
+    }
+    let opened = office
+        .page(
+            &fin,
+            "/backoffice/reports/open?report=business&period=month&month=2026-11&currency=eur&format=csv",
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    let location = opened.location.unwrap();
+    assert_eq!(
+        location,
+        "/operator/v1/reports/business?month=2026-11&currency=EUR&format=csv"
+    );
+    let report = office.page(&fin, &location).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let missing = office
+        .page(&fin, "/backoffice/reports/open?report=business&period=quarter&quarter=")
+        .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        office
+            .page(&fin, "/backoffice/reports/open?report=nope&period=month&month=2026-11")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        office.page(&desk, "/backoffice/reports").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Operators: an admin's page; a role change through it is journaled.
+    assert_eq!(
+        office.page(&fin, "/backoffice/operators").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let page = office.page(&boss, "/backoffice/operators").await;
+    assert!(
+        page.body.contains(&format!("/operator/v1/operators/{fin_id}/role")),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(&format!("/operator/v1/operators/{boss_id}/disable")),
+        "no disabling oneself: {}",
+        page.body
+    );
+    let (status, reply) = send(
+        &office,
+        &boss,
+        &boss_csrf,
+        Method::PUT,
+        &format!("/operator/v1/operators/{fin_id}/role"),
+        json!({"role": "read-only"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let page = office.page(&boss, "/backoffice/operators").await;
+    let row = page
+        .body
+        .split("<tr")
+        .find(|row| row.contains(&format!("data-operator=\"{fin_id}\"")))
+        .unwrap();
+    assert!(row.contains("data-field=\"role\">read-only<"), "{row}");
+    let audit = office.page(&boss, "/backoffice/audit").await;
+    assert!(audit.body.contains("boss"), "{}", audit.body);
+}
