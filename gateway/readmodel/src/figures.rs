@@ -112,6 +112,18 @@ pub(crate) fn of(command: &Command, outcome: &Outcome, receipt: &Receipt, undone
             granted: grant.amount.minor(),
             ..Figures::default()
         },
+        // Active at once (position 0) it is granted now, as the ledger's
+        // flows count it; queued, no money moves until it becomes active.
+        // (A queued bonus that a later movement makes active is not yet
+        // counted here: that movement's receipt does not say how much.)
+        Command::Bonus(bonus::Command::GrantQueued { grant, .. }) => match outcome {
+            Outcome::BonusGranted(granted) if granted.position == 0 => Figures {
+                converted: cash_delta.max(0),
+                granted: grant.amount.minor(),
+                ..Figures::default()
+            },
+            _ => Figures::default(),
+        },
         _ => Figures::default(),
     }
 }

@@ -231,3 +231,61 @@ fn bonus_stakes_bonus_prizes_and_conversions_are_split_exactly() {
     assert_eq!(balances.cash.minor(), 500 + 500 + 3_500);
     assert_eq!(total.stake - total.bonus_stake, 1_000, "b1's cash share");
 }
+
+/// A template's grant (`GrantQueued`, as the gateway sends it) counts as
+/// granted when it is active at once, and not while it waits in the queue,
+/// exactly as the ledger's flows do.
+#[test]
+fn queued_grants_count_when_the_ledger_grants_them() {
+    let mut projection = Projection::new();
+    let player = PlayerId(1);
+    let currency = Currency::EUR;
+    let grant = |minor: i64, wagering: i64| BonusGrant {
+        player,
+        currency,
+        amount: Amount::from_minor(minor),
+        wagering: Amount::from_minor(wagering),
+        contributions: Vec::new(),
+        default_contribution_pct: 100,
+        conversion_cap: Amount::from_minor(100_000),
+        expires_at_ms: T0 + 86_400_000,
+    };
+    projection.run([
+        request(
+            "reg",
+            Command::Players(players::Command::RegisterPlayer {
+                currency,
+                jurisdiction: engine::Jurisdiction::new("MT").unwrap(),
+            }),
+        ),
+        // No wagering: granted and converted to cash at once.
+        request(
+            "g1",
+            Command::Bonus(bonus::Command::GrantQueued {
+                grant: grant(500, 0),
+                max_bet: None,
+            }),
+        ),
+        // Active with wagering, then one queued behind it.
+        request(
+            "g2",
+            Command::Bonus(bonus::Command::GrantQueued {
+                grant: grant(2_000, 10_000),
+                max_bet: None,
+            }),
+        ),
+        request(
+            "g3",
+            Command::Bonus(bonus::Command::GrantQueued {
+                grant: grant(3_000, 10_000),
+                max_bet: None,
+            }),
+        ),
+    ]);
+    assert_eq!(figures(&projection, "g1"), (0, 0, 0, 0, 500), "converted at once");
+    let total = projection.total();
+    let flows = projection.ledger.flows(currency);
+    assert_eq!(total.bonus_granted, 2_500, "g1 and g2; g3 waits");
+    assert_eq!(i128::from(total.bonus_granted), flows.bonus_granted);
+    assert_eq!(total.converted, 500);
+}
