@@ -69,13 +69,15 @@ pub fn spawn(state: AppState, shipped: Vec<(Jurisdiction, bool)>) -> tokio::task
     tokio::spawn(run(state, shipped))
 }
 
-/// One round: shipped rules, tier reviews, cashback.
+/// One round: shipped rules, cashback, tier reviews.
 pub async fn tick(state: &AppState, shipped: &[(Jurisdiction, bool)], progress: &mut Progress) -> Result<(), String> {
     if !progress.shipped {
         progress.shipped = ship_rules(state, shipped).await?;
     }
-    review_tiers(state, progress).await?;
-    grant_cashback(state, progress).await
+    // Cashback first: a period's cashback follows the tier held during
+    // it, before the review of that period changes it.
+    grant_cashback(state, progress).await?;
+    review_tiers(state, progress).await
 }
 
 async fn query<T: Send + 'static>(
