@@ -632,7 +632,7 @@ pub async fn redeem(
     }
     let grant = redemption_grant(&state, player, &config, amount)?;
     let command = Command::Bonus(bonus::Command::RedeemPoints {
-        grant,
+        grant: Box::new(grant),
         max_bet: None,
         points: request.points,
     });

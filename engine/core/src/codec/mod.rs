@@ -1174,7 +1174,7 @@ mod tests {
             (
                 93,
                 bonus::Command::RedeemPoints {
-                    grant,
+                    grant: Box::new(grant),
                     max_bet: None,
                     points: 100,
                 },

@@ -70,8 +70,9 @@ pub enum Command {
     /// [`Command::GrantQueued`], that records the points it spends (the
     /// read model subtracts them; the gateway checks the balance).
     RedeemPoints {
-        /// The bonus.
-        grant: BonusGrant,
+        /// The bonus (boxed: the variant would otherwise be the largest
+        /// command, and every request would grow with it).
+        grant: Box<BonusGrant>,
         /// The largest stake while it is active.
         max_bet: Option<Amount>,
         /// The points spent, at least 1.
@@ -111,9 +112,8 @@ impl Command {
             Command::SetTemplate { .. } | Command::SetLoyalty { .. } | Command::SetPromotionRules { .. } => {
                 return None;
             }
-            Command::Grant(grant) | Command::GrantQueued { grant, .. } | Command::RedeemPoints { grant, .. } => {
-                grant.player
-            }
+            Command::Grant(grant) | Command::GrantQueued { grant, .. } => grant.player,
+            Command::RedeemPoints { grant, .. } => grant.player,
             Command::Forfeit { player, .. }
             | Command::ForfeitBonus { player, .. }
             | Command::Expire { player, .. }
