@@ -302,6 +302,16 @@ async fn tiers_are_reviewed_each_period_and_set_by_operators() {
     assert_eq!(decided.json()["tier"], "silver");
     assert_eq!(decided.json()["period"], 0);
     assert_ne!(decided.json()["operator"], 0);
+    let audit = op(
+        s,
+        admin,
+        Method::GET,
+        &format!("/operator/v1/audit?player={p}&kind=vip_tier"),
+        None,
+    )
+    .await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.text());
+    assert_eq!(audit.json()["entries"][0]["after"], "silver", "{}", audit.text());
     let now = standing(s, &support, p).await;
     assert_eq!(now["tier"]["code"], "silver");
     assert_eq!(now["tier"]["cashback_pct"], 15);
