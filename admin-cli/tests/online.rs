@@ -1473,3 +1473,66 @@ async fn bonuses_templates_grant_list_and_forfeit() {
     assert!(table.contains("active") && table.contains("5.00"), "{table}");
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn loyalty_programme_points_tiers_and_promotion_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(config(dir.path(), false)).await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let player = post(
+        &url,
+        &admin_token,
+        "/operator/v1/players",
+        json!({"currency": "EUR", "jurisdiction": "MT"}),
+    )
+    .await;
+    assert!(player.is_success());
+    let unset = fails(cfg, &["loyalty", "config"], 5).await;
+    assert!(unset.contains("loyalty_not_configured"), "{unset}");
+    let file = home.path().join("loyalty.json");
+    let programme = json!({"rates": {"slot": "1", "live": "0.25"}, "default_rate": "0.5", "currency": "EUR",
+        "redeem_points": 100, "redeem_amount": "1.00", "redeem_wagering_x": 1, "redeem_expiry_days": 30,
+        "review_days": 30, "tiers": [{"code": "gold", "name": "Gold", "min_points": 1000, "cashback_pct": 20}]});
+    std::fs::write(&file, programme.to_string()).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let out = ok(cfg, &["loyalty", "set-config", file_arg]).await;
+    assert!(out.starts_with("set the loyalty programme (seq "), "{out}");
+    let shown = json(cfg, &["loyalty", "config"]).await;
+    assert_eq!(shown["rates"], json!({"live": "0.25", "slot": "1"}));
+    assert_eq!(shown["tiers"][0]["cashback_pct"], 20);
+    std::fs::write(&file, json!({"rates": {}}).to_string()).unwrap();
+    let bad = fails(cfg, &["loyalty", "set-config", file_arg], 2).await;
+    assert!(bad.contains("invalid_request"), "{bad}");
+    std::fs::write(&file, "not json").unwrap();
+    let garbled = fails(cfg, &["loyalty", "set-config", file_arg], 2).await;
+    assert!(garbled.contains("not JSON"), "{garbled}");
+
+    let standing = json(cfg, &["loyalty", "show", "1"]).await;
+    assert_eq!(standing["points_available"], 0);
+    let table = ok(cfg, &["loyalty", "show", "1"]).await;
+    assert!(table.contains("points_available"), "{table}");
+    let broke = fails(cfg, &["loyalty", "redeem", "1", "--points", "10", "--id", "r1"], 5).await;
+    assert!(broke.contains("insufficient_points"), "{broke}");
+    fails(cfg, &["loyalty", "show", "9"], 4).await;
+    let out = ok(cfg, &["loyalty", "tier", "1", "gold"]).await;
+    assert_eq!(out.trim(), "player 1's tier is now gold");
+    assert_eq!(json(cfg, &["loyalty", "show", "1"]).await["tier"]["code"], "gold");
+    let unknown = fails(cfg, &["loyalty", "tier", "1", "platinum"], 5).await;
+    assert!(unknown.contains("unknown_tier"), "{unknown}");
+    let out = ok(cfg, &["loyalty", "tier", "1"]).await;
+    assert_eq!(out.trim(), "player 1's tier is now none");
+
+    let out = ok(cfg, &["loyalty", "set-rules", "MT"]).await;
+    assert_eq!(out.trim(), "mixed-product promotions banned in MT");
+    let out = ok(cfg, &["loyalty", "set-rules", "default", "--allow"]).await;
+    assert_eq!(out.trim(), "mixed-product promotions allowed in default");
+    let table = ok(cfg, &["loyalty", "rules"]).await;
+    assert!(table.contains("MT") && table.contains("true"), "{table}");
+    let bad = fails(cfg, &["loyalty", "set-rules", "Malta"], 2).await;
+    assert!(bad.contains("invalid_request"), "{bad}");
+    running.stop().await.unwrap();
+}

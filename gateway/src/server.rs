@@ -205,6 +205,14 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
     // So does the bonus triggers' worker.
     let bonus_worker = crm::triggers::spawn(state.clone());
+    // And the loyalty worker (tier reviews, cashback, the shipped
+    // promotion rules where profiles are shipped).
+    let shipped_rules = if config.ship_jurisdiction_profiles {
+        pam::jurisdictions::shipped_promotion_rules()
+    } else {
+        Vec::new()
+    };
+    let loyalty_worker = crm::rewards::spawn(state.clone(), shipped_rules);
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
@@ -214,6 +222,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         }
         bonus_worker.abort();
         let _ = bonus_worker.await;
+        loyalty_worker.abort();
+        let _ = loyalty_worker.await;
         stopper.stop(projection).await
     });
     Ok(Running {

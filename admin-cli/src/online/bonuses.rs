@@ -128,6 +128,9 @@ pub struct CreateArgs {
     /// Granted by a trigger (deposit match on deposit, no-deposit at registration).
     #[arg(long)]
     automatic: bool,
+    /// Spans products (refused where the jurisdiction bans mixed-product promotions).
+    #[arg(long)]
+    mixed_product: bool,
     /// Created disabled.
     #[arg(long)]
     disabled: bool,
@@ -164,6 +167,7 @@ const TEMPLATE_FIELDS: &[&str] = &[
     "conversion_cap",
     "automatic",
     "claim_code",
+    "mixed_product",
     "enabled",
 ];
 const BONUS_COLUMNS: &[&str] = &[
@@ -283,6 +287,7 @@ fn template_body(args: CreateArgs) -> Result<(String, Value), Failure> {
         conversion_cap,
         claim_code,
         automatic,
+        mixed_product,
         disabled,
     } = args;
     let contributions = contributions
@@ -325,6 +330,7 @@ fn template_body(args: CreateArgs) -> Result<(String, Value), Failure> {
     body.insert("expiry_days".into(), json!(expiry_days));
     body.insert("contributions".into(), json!(contributions));
     body.insert("automatic".into(), json!(automatic));
+    body.insert("mixed_product".into(), json!(mixed_product));
     body.insert("enabled".into(), json!(!disabled));
     Ok((code, Value::Object(body)))
 }

@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`bonuses`], [`reports`], [`methods`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`reports`], [`methods`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -26,6 +26,7 @@ mod kyc;
 mod limits;
 mod logins;
 mod lookups;
+mod loyalty;
 mod methods;
 mod operators;
 mod players;
@@ -131,6 +132,10 @@ pub enum Command {
     /// grant, forfeit).
     #[command(subcommand)]
     Bonuses(bonuses::Command),
+    /// Loyalty: the programme (show, set), a player's points and tier
+    /// (show, redeem, set the tier), promotion rules (the mixed-product ban).
+    #[command(subcommand)]
+    Loyalty(loyalty::Command),
     /// A regulatory or business report for a period, as JSON, CSV, TSV or HTML, to a file or stdout.
     Reports(reports::ReportArgs),
     /// The replication group: status, transfer-leader, add, remove.
@@ -169,6 +174,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),
         Command::Bonuses(command) => bonuses::run(&Client::from_config()?, command, output),
+        Command::Loyalty(command) => loyalty::run(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

@@ -246,7 +246,7 @@ pub async fn list(
         (status = 403, body = ErrorBody, description = "player_blocked"),
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_template"),
         (status = 409, body = ErrorBody, description = "template_disabled, bonus_queue_full; conflict (Idempotency-Key reused)"),
-        (status = 422, body = ErrorBody, description = "deposit_below_minimum, nothing_to_grant")))]
+        (status = 422, body = ErrorBody, description = "deposit_below_minimum, nothing_to_grant, mixed_product_banned (the template spans products and the player's jurisdiction bans that)")))]
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -275,7 +275,7 @@ pub async fn grant(
         (status = 400, body = ErrorBody, description = "invalid_request (a basis the template needs is missing), invalid_amount"),
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_bonus_code"),
         (status = 409, body = ErrorBody, description = "template_disabled, bonus_queue_full"),
-        (status = 422, body = ErrorBody, description = "deposit_below_minimum, nothing_to_grant")))]
+        (status = 422, body = ErrorBody, description = "deposit_below_minimum, nothing_to_grant, mixed_product_banned")))]
 pub async fn claim(
     State(state): State<AppState>,
     caller: Caller,
@@ -322,6 +322,7 @@ async fn submit_grant(
             .jurisdiction;
         view.profiles.in_force(jurisdiction, now_ms).bonus_wagering_cap_x
     };
+    crate::loyalty::check_mixed_product(state, player, template).await?;
     let grant = grant_of(template, player, basis, cap_x, now_ms)?;
     let (amount, wagering, expires_at_ms) = (grant.amount, grant.wagering, grant.expires_at_ms);
     let command = Command::Bonus(bonus::Command::GrantQueued {

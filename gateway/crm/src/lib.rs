@@ -19,6 +19,12 @@
 //! - [`triggers`]: the worker that grants the automatic templates (a
 //!   deposit match on each confirmed deposit, a no-deposit bonus at
 //!   registration) from the read model's outbox of owed grants.
+//! - [`loyalty`]: the loyalty programme (points per game type from the
+//!   read model's history of bets, redemptions into bonus money, VIP
+//!   tiers with their benefits and history) and the promotion rules per
+//!   jurisdiction (the mixed-product ban, checked at every grant).
+//! - [`rewards`]: the worker that reviews VIP tiers and grants cashback
+//!   at the end of each period, from the read model's history.
 //!
 //! It keeps no state of its own and knows nothing of the server or of
 //! other modules.
@@ -26,6 +32,8 @@
 #![deny(missing_docs)]
 
 pub mod grants;
+pub mod loyalty;
+pub mod rewards;
 pub mod templates;
 pub mod triggers;
 
@@ -36,6 +44,8 @@ use utoipa::OpenApi;
 /// Who defines templates and grants or forfeits bonuses: `croupier-edge`
 /// has no marketing role yet, so admins alone (bonuses are money).
 const MANAGERS: &[Role] = &[Role::Admin];
+/// Who sets promotion rules: admins and compliance (a regulator's rule).
+const RULE_SETTERS: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who reads them: every enabled role.
 const READERS: &[Role] = &[
     Role::Admin,
@@ -49,6 +59,7 @@ const READERS: &[Role] = &[
 pub fn routes() -> Vec<Route> {
     use Access::Operator;
     use grants as g;
+    use loyalty as l;
     use templates as t;
     vec![
         route::<t::__path_list, _>(Operator(READERS), t::list),
@@ -58,10 +69,17 @@ pub fn routes() -> Vec<Route> {
         route::<g::__path_grant, _>(Operator(MANAGERS), g::grant),
         route::<g::__path_claim, _>(Operator(MANAGERS), g::claim),
         route::<g::__path_forfeit, _>(Operator(MANAGERS), g::forfeit),
+        route::<l::__path_show_config, _>(Operator(READERS), l::show_config),
+        route::<l::__path_put_config, _>(Operator(MANAGERS), l::put_config),
+        route::<l::__path_player_loyalty, _>(Operator(READERS), l::player_loyalty),
+        route::<l::__path_redeem, _>(Operator(MANAGERS), l::redeem),
+        route::<l::__path_set_tier, _>(Operator(MANAGERS), l::set_tier),
+        route::<l::__path_list_promotion_rules, _>(Operator(READERS), l::list_promotion_rules),
+        route::<l::__path_put_promotion_rules, _>(Operator(RULE_SETTERS), l::put_promotion_rules),
     ]
 }
 
 /// The tag of this module's operations.
 #[derive(OpenApi)]
-#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Admins change them, every role reads them. Operators: Authorization: Bearer <token>.")))]
+#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Admins change them (compliance too for promotion rules), every role reads them. Operators: Authorization: Bearer <token>.")))]
 pub struct Doc;

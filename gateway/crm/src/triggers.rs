@@ -61,6 +61,15 @@ pub async fn tick(state: &AppState) -> Result<(), String> {
         let Some(template) = template else {
             continue;
         };
+        // Refused where the player's jurisdiction bans mixed-product
+        // promotions: left pending for an operator to see.
+        let player = engine::PlayerId(trigger.player);
+        if crate::loyalty::check_mixed_product(state, player, &template.template)
+            .await
+            .is_err()
+        {
+            continue;
+        }
         let Some(request) = request_of(state, &trigger, &template.template) else {
             continue;
         };

@@ -184,6 +184,22 @@ pub fn shipped() -> Vec<(Option<Jurisdiction>, JurisdictionProfile)> {
     ]
 }
 
+/// The promotion rules this release ships, per jurisdiction: whether
+/// mixed-product promotions are banned. The UK bans them: UKGC LCCP SR
+/// Code 5.1.1(3b) ("must not include more than one type of gambling
+/// product within an incentive"), in force since 19 January 2026. The
+/// ledger's profile has no field for it (a new one would change the
+/// snapshot format), so the rule is journaled beside the profile
+/// (`SetPromotionRules`, kept by the read model) and submitted by the
+/// loyalty worker where no rule is set for the jurisdiction yet.
+pub fn shipped_promotion_rules() -> Vec<(Jurisdiction, bool)> {
+    ["GB", "UK"]
+        .into_iter()
+        .filter_map(|code| Jurisdiction::new(code).ok())
+        .map(|jurisdiction| (jurisdiction, true))
+        .collect()
+}
+
 /// The commands that submit the shipped profiles, each with its request
 /// id (a restart that submits one again gets the recorded outcome): where
 /// the ledger (as `view` shows it at `now_ms`) has no version yet, and

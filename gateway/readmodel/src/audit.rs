@@ -252,6 +252,17 @@ fn change(tx: &Transaction<'_>, command: &Command, outcome: &Outcome) -> Result<
             after: Some(money(grant.amount, grant.currency)),
             ..Change::default()
         },
+        Command::Bonus(bonus::Command::RedeemPoints { grant, points, .. }) => Change {
+            field: Some(format!("bonus:{}", grant.currency)),
+            after: Some(money(grant.amount, grant.currency)),
+            detail: Some(format!("{points} loyalty points")),
+            ..Change::default()
+        },
+        Command::Bonus(bonus::Command::SetVipTier { tier, .. }) => Change {
+            field: Some("vip_tier".to_owned()),
+            after: Some(tier.as_ref().map_or_else(|| "none".to_owned(), ToString::to_string)),
+            ..Change::default()
+        },
         Command::Access(command) => access_change(tx, command, outcome)?,
         _ => Change::default(),
     };

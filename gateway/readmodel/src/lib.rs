@@ -36,6 +36,9 @@
 //! [`figures`] splits each movement's money for the reports (stake and its
 //! bonus share, prize and its cash share, bonus converted and granted,
 //! jackpot paid), and [`reports`] reads the sums they are made of.
+//! [`loyalty`] keeps the loyalty programme's settings, redemptions, VIP
+//! tier history and promotion rules, and sums the movements the points,
+//! tier reviews and cashback are worked out from.
 //!
 //! The projection is the file's writer; the one exception is the risk
 //! module's own rows (rule settings and cases, operators' work that the
@@ -54,6 +57,7 @@ pub mod fx;
 pub mod history;
 pub mod kyc;
 pub mod logins;
+pub mod loyalty;
 pub mod methods;
 pub mod profiles;
 pub mod reconciliation;
@@ -592,6 +596,7 @@ impl Projector {
 fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
+    loyalty::apply(tx, committed)?;
     history::apply(tx, committed, time_ms)
 }
 

@@ -17,6 +17,7 @@ mod evolution;
 mod fx;
 mod games;
 mod hub88;
+mod loyalty;
 mod nowpayments;
 mod openapi_check;
 mod operator;

@@ -1127,6 +1127,84 @@ mod tests {
         assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
     }
 
+    /// The loyalty commands took tags 92 to 95 and round-trip.
+    #[test]
+    fn the_loyalty_commands_have_their_own_tags() {
+        use crate::command::BonusGrant;
+        use crate::ids::{BonusCode, Jurisdiction, OperatorId, Title};
+        use crate::ledger::bonus::{self, LoyaltyConfig, VipTier};
+        use crate::ledger::games::GameType;
+        let config = LoyaltyConfig {
+            rates: vec![(GameType::Slot, 1_000), (GameType::Live, 250)],
+            default_rate_milli: 100,
+            currency: Currency::EUR,
+            redeem_points: 100,
+            redeem_amount: Amount::from_minor(100),
+            redeem_wagering_x: 1,
+            redeem_expiry_days: 30,
+            review_days: 30,
+            tiers: vec![VipTier {
+                code: BonusCode::new("gold").unwrap(),
+                name: Title::new("Gold").unwrap(),
+                min_points: 1_000,
+                min_turnover: Some(Amount::from_minor(100_000)),
+                cashback_pct: Some(15),
+                withdrawal_limit: None,
+                account_manager: true,
+            }],
+        };
+        let grant = BonusGrant {
+            player: PlayerId(5),
+            currency: Currency::EUR,
+            amount: Amount::from_minor(100),
+            wagering: Amount::from_minor(100),
+            contributions: Vec::new(),
+            default_contribution_pct: 100,
+            conversion_cap: Amount::MAX,
+            expires_at_ms: 9,
+        };
+        let commands = [
+            (
+                92u16,
+                bonus::Command::SetLoyalty {
+                    config: Box::new(config),
+                    operator: OperatorId(2),
+                },
+            ),
+            (
+                93,
+                bonus::Command::RedeemPoints {
+                    grant: Box::new(grant),
+                    max_bet: None,
+                    points: 100,
+                },
+            ),
+            (
+                94,
+                bonus::Command::SetVipTier {
+                    player: PlayerId(5),
+                    tier: BonusCode::new("gold").ok(),
+                    period: 700,
+                    operator: OperatorId::SYSTEM,
+                },
+            ),
+            (
+                95,
+                bonus::Command::SetPromotionRules {
+                    jurisdiction: Jurisdiction::new("GB").ok(),
+                    mixed_product_banned: true,
+                    operator: OperatorId(2),
+                },
+            ),
+        ];
+        for (tag, command) in commands {
+            let command = Command::Bonus(command);
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes[..2], tag.to_le_bytes());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+    }
+
     /// The jurisdiction-profile commands and rejections took new tags
     /// (47 to 50; 42 to 45) and round-trip.
     #[test]

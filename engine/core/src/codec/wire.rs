@@ -16,7 +16,7 @@ use crate::ids::{
     BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
     PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
-use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, TemplateKind};
+use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
@@ -29,14 +29,15 @@ use crate::outcome::{
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 82–84,
-// 89; outcomes 15, 16, 23, 24, 25; rejections 37–39, 64–66, 68–70. (Tags
-// handed to work done side by side and left unused: the jackpots 69–72,
-// reconciliation and FX 73–76, the sealed credential 77, the bonus
-// engine's commands 82–84, outcome 23 and rejections 64–66 of its 78–84,
-// 21–23, 61–66; payment methods' 89, outcomes 24–25, rejections 68–70 of
-// its 85–89, 24–25, 67–70.)
+// 89; outcomes 15, 16, 23, 24, 25, 27, 28; rejections 37–39, 64–66, 68–70,
+// 73–75. (Tags handed to work done side by side and left unused: the
+// jackpots 69–72, reconciliation and FX 73–76, the sealed credential 77,
+// the bonus engine's commands 82–84, outcome 23 and rejections 64–66 of
+// its 78–84, 21–23, 61–66; payment methods' 89, outcomes 24–25,
+// rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's outcomes 27–28
+// and rejections 73–75 of its 92–95, 27–28, 73–75.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 90;
+pub const TAG_COMMAND: u16 = 96;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 26;
 /// The next free [`Rejection`] tag.
@@ -359,6 +360,30 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     78 => GrantQueued { grant, max_bet },
     79 => ForfeitBonus { player, currency, serial },
     81 => SetTemplate { template, operator },
+    92 => SetLoyalty { config, operator },
+    93 => RedeemPoints { grant, max_bet, points },
+    94 => SetVipTier { player, tier, period, operator },
+    95 => SetPromotionRules { jurisdiction, mixed_product_banned, operator },
+});
+codec_struct!(VipTier {
+    code,
+    name,
+    min_points,
+    min_turnover,
+    cashback_pct,
+    withdrawal_limit,
+    account_manager
+});
+codec_struct!(LoyaltyConfig {
+    rates,
+    default_rate_milli,
+    currency,
+    redeem_points,
+    redeem_amount,
+    redeem_wagering_x,
+    redeem_expiry_days,
+    review_days,
+    tiers
 });
 codec_enum!(TemplateKind: u8 {
     1 => DepositMatch { percent, cap, min_deposit },

@@ -330,3 +330,86 @@ fn templates_are_checked_and_the_ledger_keeps_nothing_of_them() {
     assert_eq!(h.money(), before, "no money moves");
     assert_eq!(h.serials(p), vec![]);
 }
+
+/// A redemption of loyalty points (tag 93) is a queued grant: the bonus is
+/// granted or queued as by tag 78; one spending no points, or for an
+/// unknown player, is refused and moves nothing. The loyalty settings, tier
+/// changes and promotion rules are recorded, not kept.
+#[test]
+fn a_redemption_is_a_queued_grant_and_loyalty_records_keep_nothing() {
+    use engine_core::bonus::{LoyaltyConfig, VipTier};
+    use engine_core::games::GameType;
+    use engine_core::{BonusCode, Jurisdiction, Title};
+    let mut h = Harness::new();
+    let p = h.register();
+    let redeem = |grant: BonusGrant, points: u64| {
+        Command::Bonus(BonusCommand::RedeemPoints {
+            grant: Box::new(grant),
+            max_bet: None,
+            points,
+        })
+    };
+    let before = h.money();
+    check_rejected(h.run(OPS, redeem(grant(p, 100, 100, 100), 0)), Rejection::InvalidAmount);
+    check_rejected(
+        h.run(OPS, redeem(grant(PlayerId(99), 100, 100, 100), 100)),
+        Rejection::UnknownPlayer,
+    );
+    assert_eq!(h.money(), before, "a refused redemption moves nothing");
+    let first = h.run(OPS, redeem(grant(p, 100, 100, 100), 100));
+    check(first, granted(&h, 1, 0, 0, 100, bal(0, 100, 0, 0)));
+    let second = h.run(OPS, redeem(grant(p, 50, 50, 50), 50));
+    check(second, granted(&h, 2, 1, 0, 0, bal(0, 100, 0, 0)));
+    assert_eq!(h.serials(p), vec![(1, 0, 100), (2, 1, 50)]);
+
+    let tier = VipTier {
+        code: BonusCode::new("gold").unwrap(),
+        name: Title::new("Gold").unwrap(),
+        min_points: 100,
+        min_turnover: None,
+        cashback_pct: Some(20),
+        withdrawal_limit: None,
+        account_manager: true,
+    };
+    let config = LoyaltyConfig {
+        rates: vec![(GameType::Slot, 1_000)],
+        default_rate_milli: 500,
+        currency: EUR,
+        redeem_points: 100,
+        redeem_amount: amt(100),
+        redeem_wagering_x: 1,
+        redeem_expiry_days: 30,
+        review_days: 30,
+        tiers: vec![tier],
+    };
+    let set = |config: LoyaltyConfig| {
+        Command::Bonus(BonusCommand::SetLoyalty {
+            config: Box::new(config),
+            operator: OperatorId(1),
+        })
+    };
+    let before = h.money();
+    check(h.run(OPS, set(config.clone())), Outcome::Accepted);
+    let bad = LoyaltyConfig {
+        redeem_points: 0,
+        ..config
+    };
+    check_rejected(h.run(OPS, set(bad)), Rejection::InvalidAmount);
+    let tier = |player| {
+        Command::Bonus(BonusCommand::SetVipTier {
+            player,
+            tier: BonusCode::new("gold").ok(),
+            period: 7,
+            operator: OperatorId::SYSTEM,
+        })
+    };
+    check(h.run(OPS, tier(p)), Outcome::Accepted);
+    check_rejected(h.run(OPS, tier(PlayerId(99))), Rejection::UnknownPlayer);
+    let rules = Command::Bonus(BonusCommand::SetPromotionRules {
+        jurisdiction: Jurisdiction::new("GB").ok(),
+        mixed_product_banned: true,
+        operator: OperatorId(1),
+    });
+    check(h.run(OPS, rules), Outcome::Accepted);
+    assert_eq!(h.money(), before, "no money moves");
+}

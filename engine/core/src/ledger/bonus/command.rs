@@ -1,8 +1,10 @@
 //! The bonus domain's commands: grant (alone, or queued behind the active
-//! bonus), forfeit, expiry sweep.
+//! bonus), forfeit, expiry sweep; and the loyalty programme's: its
+//! settings, redemptions of points, VIP tier changes, promotion rules.
 
+use super::loyalty::LoyaltyConfig;
 use super::template::BonusTemplate;
-use crate::ids::{GameCode, OperatorId, PlayerId};
+use crate::ids::{BonusCode, GameCode, Jurisdiction, OperatorId, PlayerId};
 use crate::money::{Amount, Currency};
 
 /// What the bonus domain can be asked to do.
@@ -56,17 +58,66 @@ pub enum Command {
         /// The wallet's currency.
         currency: Currency,
     },
+    /// Sets the loyalty programme (rates, redemption, VIP tiers). The
+    /// ledger checks it and keeps nothing; the read model keeps it.
+    SetLoyalty {
+        /// The settings.
+        config: Box<LoyaltyConfig>,
+        /// Who set them.
+        operator: OperatorId,
+    },
+    /// Turns loyalty points into bonus money: a queued grant, as
+    /// [`Command::GrantQueued`], that records the points it spends (the
+    /// read model subtracts them; the gateway checks the balance).
+    RedeemPoints {
+        /// The bonus (boxed: the variant would otherwise be the largest
+        /// command, and every request would grow with it).
+        grant: Box<BonusGrant>,
+        /// The largest stake while it is active.
+        max_bet: Option<Amount>,
+        /// The points spent, at least 1.
+        points: u64,
+    },
+    /// Records a player's VIP tier from a review (or an operator's
+    /// decision). The ledger checks the player exists; the read model keeps
+    /// the tier and its history.
+    SetVipTier {
+        /// The player.
+        player: PlayerId,
+        /// The tier's code (`None`: no tier).
+        tier: Option<BonusCode>,
+        /// The review period it was worked out for (periods since the
+        /// epoch), or 0 for an operator's decision.
+        period: u32,
+        /// Who: [`OperatorId::SYSTEM`] for the review worker.
+        operator: OperatorId,
+    },
+    /// Sets a jurisdiction's promotion rules (`None`: the default's). The
+    /// ledger keeps nothing; the read model keeps them and the grants read
+    /// them.
+    SetPromotionRules {
+        /// The jurisdiction.
+        jurisdiction: Option<Jurisdiction>,
+        /// Whether a template spanning products is refused for its players.
+        mixed_product_banned: bool,
+        /// Who set them.
+        operator: OperatorId,
+    },
 }
 
 impl Command {
     /// The player the command is about (`None`: a template).
     pub fn player(&self) -> Option<PlayerId> {
         Some(match self {
-            Command::SetTemplate { .. } => return None,
-            Command::Grant(grant) | Command::GrantQueued { grant, .. } => grant.player,
-            Command::Forfeit { player, .. } | Command::ForfeitBonus { player, .. } | Command::Expire { player, .. } => {
-                *player
+            Command::SetTemplate { .. } | Command::SetLoyalty { .. } | Command::SetPromotionRules { .. } => {
+                return None;
             }
+            Command::Grant(grant) | Command::GrantQueued { grant, .. } => grant.player,
+            Command::RedeemPoints { grant, .. } => grant.player,
+            Command::Forfeit { player, .. }
+            | Command::ForfeitBonus { player, .. }
+            | Command::Expire { player, .. }
+            | Command::SetVipTier { player, .. } => *player,
         })
     }
 
@@ -77,6 +128,10 @@ impl Command {
             Command::Forfeit { .. } | Command::ForfeitBonus { .. } => "bonus_forfeit",
             Command::Expire { .. } => "bonus_expire",
             Command::SetTemplate { .. } => "bonus_template",
+            Command::SetLoyalty { .. } => "loyalty_config",
+            Command::RedeemPoints { .. } => "loyalty_redeem",
+            Command::SetVipTier { .. } => "vip_tier",
+            Command::SetPromotionRules { .. } => "promotion_rules",
         }
     }
 }

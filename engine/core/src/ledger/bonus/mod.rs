@@ -19,9 +19,11 @@
 //! (`BonusExtras`).
 
 mod command;
+mod loyalty;
 mod template;
 
 pub use self::command::{BonusGrant, BonusGranted, BonusList, BonusStatus, Command};
+pub use self::loyalty::{LoyaltyConfig, RATE_MILLI_MAX, VIP_TIERS_MAX, VipTier};
 pub use self::template::{BonusTemplate, TEMPLATE_GAMES_MAX, TEMPLATE_WAGERING_X_MAX, TemplateKind};
 
 use super::account::{ActiveBonus, Activity, BonusExtras, QueuedBonus, Wallet};
@@ -68,6 +70,19 @@ impl Ledger {
                 Ok(()) => (Outcome::Accepted, Detail::Plain),
                 Err(rejection) => rejected(rejection),
             },
+            Command::SetLoyalty { config, .. } => match config.validate() {
+                Ok(()) => (Outcome::Accepted, Detail::Plain),
+                Err(rejection) => rejected(rejection),
+            },
+            // The points are the read model's to count; the ledger only
+            // refuses a redemption that spends none.
+            Command::RedeemPoints { points: 0, .. } => rejected(Rejection::InvalidAmount),
+            Command::RedeemPoints { grant, max_bet, .. } => self.bonus_grant(ctx, grant, *max_bet, WhenActive::Queue),
+            Command::SetVipTier { player, .. } => match self.player(*player) {
+                Ok(_) => (Outcome::Accepted, Detail::Plain),
+                Err(rejection) => rejected(rejection),
+            },
+            Command::SetPromotionRules { .. } => (Outcome::Accepted, Detail::Plain),
         }
     }
 
