@@ -116,13 +116,20 @@ pub(crate) fn of(command: &Command, outcome: &Outcome, receipt: &Receipt, undone
         // flows count it; queued, no money moves until it becomes active.
         // (A queued bonus that a later movement makes active is not yet
         // counted here: that movement's receipt does not say how much.)
-        Command::Bonus(bonus::Command::GrantQueued { grant, .. }) => match outcome {
-            Outcome::BonusGranted(granted) if granted.position == 0 => Figures {
-                converted: cash_delta.max(0),
-                granted: grant.amount.minor(),
-                ..Figures::default()
-            },
-            _ => Figures::default(),
+        Command::Bonus(bonus::Command::GrantQueued { grant, .. }) => queued_grant(grant, outcome, cash_delta),
+        // A loyalty redemption is such a grant.
+        Command::Bonus(bonus::Command::RedeemPoints { grant, .. }) => queued_grant(grant, outcome, cash_delta),
+        _ => Figures::default(),
+    }
+}
+
+/// A grant that queues: counted when the ledger grants it at once.
+fn queued_grant(grant: &bonus::BonusGrant, outcome: &Outcome, cash_delta: i64) -> Figures {
+    match outcome {
+        Outcome::BonusGranted(granted) if granted.position == 0 => Figures {
+            converted: cash_delta.max(0),
+            granted: grant.amount.minor(),
+            ..Figures::default()
         },
         _ => Figures::default(),
     }

@@ -135,7 +135,7 @@ pub const MIGRATIONS: &[&str] = &[
     // 15: the bonus templates (`crate::bonuses`). Only journals written
     // after it hold any, so no rebuild.
     crate::bonuses::MIGRATION,
-    // 18: the loyalty programme's configurations, redemptions, VIP tier
+    // 16: the loyalty programme's configurations, redemptions, VIP tier
     // history and promotion rules (`crate::loyalty`). Only journals
     // written after it hold any, so no rebuild.
     crate::loyalty::MIGRATION,
