@@ -181,6 +181,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             ..backoffice::Settings::default()
         },
     );
+    modules.insert(risk::holds::Settings {
+        hold_withdrawals_on_case: config.risk_hold_withdrawals_on_case,
+    });
     let cashier = cashier(&config)?;
     if let Some(cashier) = &cashier {
         modules.insert(cashier.clone());
@@ -205,6 +208,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
     // So does the bonus triggers' worker.
     let bonus_worker = crm::triggers::spawn(state.clone());
+    // Open AML cases without their withdrawal hold (opened before holds
+    // were the ledger's) get it once the read model has caught up.
+    let hold_sweep = risk::holds::spawn_sweep(state.clone());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
@@ -214,6 +220,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         }
         bonus_worker.abort();
         let _ = bonus_worker.await;
+        hold_sweep.abort();
+        let _ = hold_sweep.await;
         stopper.stop(projection).await
     });
     Ok(Running {

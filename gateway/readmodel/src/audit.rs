@@ -466,6 +466,15 @@ fn rg_change(tx: &Transaction<'_>, command: &rg::Command) -> Result<Change, Read
     })
 }
 
+/// What a hold change left: the player's holds now.
+fn hold_count(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::WithdrawalHolds { holds: 0 } => "released (no hold left)".into(),
+        Outcome::WithdrawalHolds { holds } => format!("held ({holds} hold(s))"),
+        _ => "unchanged".into(),
+    }
+}
+
 fn payments_change(
     tx: &Transaction<'_>,
     command: &payments::Command,
@@ -507,6 +516,24 @@ fn payments_change(
                 field: Some(format!("reconciliation:{provider}:{file}:{reference}")),
                 before: Some("open".into()),
                 after: Some("resolved".into()),
+                detail: Some(reason.as_str().to_owned()),
+                ..Change::default()
+            });
+        }
+        payments::Command::HoldWithdrawals { hold, reason, .. } => {
+            return Ok(Change {
+                field: Some(format!("withdrawal_hold:{hold}")),
+                before: Some("none".into()),
+                after: Some(hold_count(outcome)),
+                detail: Some(reason.as_str().to_owned()),
+                ..Change::default()
+            });
+        }
+        payments::Command::ReleaseWithdrawals { hold, reason, .. } => {
+            return Ok(Change {
+                field: Some(format!("withdrawal_hold:{hold}")),
+                before: Some("held".into()),
+                after: Some(hold_count(outcome)),
                 detail: Some(reason.as_str().to_owned()),
                 ..Change::default()
             });

@@ -436,16 +436,48 @@ async fn withdrawals_are_held_while_an_aml_case_on_the_player_is_open() {
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text());
     let case = opened.json()["case"]["id"].as_u64().unwrap();
 
-    // The queue shows the hold, and approval is refused with why.
+    // The case notes the hold it placed in the ledger, with its record.
+    let notes = opened.json()["notes"].clone();
+    let hold_note = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "action")
+        .unwrap_or_else(|| panic!("{notes}"))
+        .clone();
+    assert!(
+        hold_note["text"]
+            .as_str()
+            .unwrap()
+            .contains("held the player's withdrawals"),
+        "{hold_note}"
+    );
+    assert!(hold_note["journal_seq"].as_u64().is_some(), "{hold_note}");
+
+    // The queue shows the hold, and the ledger refuses the approval
+    // (single, first and second alike: engine tests); a request is still
+    // taken (its amount reserved) and waits.
     let queued = d.c.state("withdrawals", &w1).await;
     assert_eq!(queued["hold"], format!("aml_case:{case}"), "{queued}");
-    let before = d.applied().await;
     let approve = format!("/cashier/v1/withdrawals/{w1}/approve");
     let held = d.op(&d.c.finance, Method::POST, &approve, None).await;
     assert_eq!(code(&held), (StatusCode::CONFLICT, "withdrawal_held".into()));
-    assert!(held.text().contains(&format!("AML case {case}")), "{}", held.text());
-    assert_eq!(d.applied().await, before, "nothing was journaled");
+    assert!(held.text().contains("held"), "{}", held.text());
+    let big = d
+        .withdraw(p, json!({"withdrawal_id": "w2", "currency": "EUR", "amount": "20.00"}))
+        .await;
+    assert_eq!(
+        big.status,
+        StatusCode::CREATED,
+        "requests are still taken: {}",
+        big.text()
+    );
+    let w2 = big.json()["payment"].as_str().unwrap().to_owned();
+    let approve2 = format!("/cashier/v1/withdrawals/{w2}/approve");
+    let held2 = d.op(&d.c.finance, Method::POST, &approve2, None).await;
+    assert_eq!(code(&held2), (StatusCode::CONFLICT, "withdrawal_held".into()));
     assert_eq!(d.c.state("withdrawals", &w1).await["state"], "requested");
+    assert_eq!(d.c.state("withdrawals", &w2).await["state"], "requested");
 
     // Resolved: the hold lifts and the withdrawal is approved.
     let resolution = json!({"outcome": "no_action", "text": "the card is the spouse's, documented"});
@@ -458,9 +490,13 @@ async fn withdrawals_are_held_while_an_aml_case_on_the_player_is_open() {
         )
         .await;
     assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text());
+    let lifted = resolved.json()["notes"].to_string();
+    assert!(lifted.contains("lifted the case's withdrawal hold"), "{lifted}");
     assert_eq!(d.c.state("withdrawals", &w1).await["hold"], Value::Null);
     let approved = d.op(&d.c.finance, Method::POST, &approve, None).await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    let second = d.op(&d.c.finance, Method::POST, &approve2, None).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text());
     d.c.server.stop().await;
 }
 
