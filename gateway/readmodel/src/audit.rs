@@ -159,9 +159,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
     let outcome = &committed.outcome;
     let who = match operator_of(tx, request.source)? {
         Some(who) => Some(who),
-        // The server creates the first operator under its own source (0).
+        // The server creates the first operator under its own source (0),
+        // and places the holds of AML cases opened before they were the
+        // ledger's (the risk module's start-up sweep).
         None if request.source == SourceId(0)
-            && matches!(command, Command::Access(access::Command::CreateOperator { .. })) =>
+            && matches!(
+                command,
+                Command::Access(access::Command::CreateOperator { .. })
+                    | Command::Payments(payments::Command::HoldWithdrawals { .. })
+            ) =>
         {
             Some((OperatorId::SYSTEM, SYSTEM_NAME.to_owned()))
         }

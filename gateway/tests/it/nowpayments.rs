@@ -39,9 +39,10 @@ fn sandbox_config() -> NowPaymentsSandboxConfig {
 }
 
 /// The server's settings: both providers, NOWPayments the default, payout
-/// retries `retry_ms` apart.
-fn both_config(dir: &std::path::Path, crypto: &str, cards: &str, retry_ms: u64) -> ServeConfig {
+/// retries `retry_ms` apart, AML cases holding withdrawals or not.
+fn both_config(dir: &std::path::Path, crypto: &str, cards: &str, retry_ms: u64, hold_on_case: bool) -> ServeConfig {
     ServeConfig {
+        risk_hold_withdrawals_on_case: hold_on_case,
         stripe_api_url: Some(cards.to_owned()),
         stripe_secret_key: Some("sk_test_both".into()),
         stripe_webhook_secret: Some("whsec_both".into()),
@@ -79,6 +80,12 @@ impl Both {
 
     /// As [`Both::start`], the payout retries `retry_ms` apart.
     pub(crate) async fn start_with(dir: &std::path::Path, retry_ms: u64) -> Both {
+        Both::start_configured(dir, retry_ms, true).await
+    }
+
+    /// As [`Both::start_with`], opening an AML case holding the player's
+    /// withdrawals (`hold_on_case`) or not.
+    pub(crate) async fn start_configured(dir: &std::path::Path, retry_ms: u64, hold_on_case: bool) -> Both {
         let clock = Arc::new(AtomicU64::new(T0));
         let crypto = NowPaymentsSandbox::start(sandbox_config(), "127.0.0.1:0".parse().unwrap())
             .await
@@ -95,7 +102,7 @@ impl Both {
         )
         .await
         .unwrap();
-        let config = both_config(dir, &crypto.url(), &cards.url(), retry_ms);
+        let config = both_config(dir, &crypto.url(), &cards.url(), retry_ms, hold_on_case);
         let server = TestServer::start_at(config, clock).await;
         let admin = server.first_token();
         let mut both = Both {
@@ -155,9 +162,14 @@ impl Both {
     /// Stops the server and starts it again on the same data directory and
     /// sandboxes, the payout retries `retry_ms` apart.
     async fn restart(self, dir: &std::path::Path, retry_ms: u64) -> Both {
+        self.restart_configured(dir, retry_ms, true).await
+    }
+
+    /// As [`Both::restart`], with cases holding withdrawals or not.
+    pub(crate) async fn restart_configured(self, dir: &std::path::Path, retry_ms: u64, hold_on_case: bool) -> Both {
         let clock = self.server.clock.clone();
         self.server.stop().await;
-        let config = both_config(dir, &self.crypto.url(), &self.cards.url(), retry_ms);
+        let config = both_config(dir, &self.crypto.url(), &self.cards.url(), retry_ms, hold_on_case);
         let server = TestServer::start_at(config, clock).await;
         let both = Both { server, ..self };
         both.point_webhooks().await;
