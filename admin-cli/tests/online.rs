@@ -715,6 +715,31 @@ async fn deposits_and_the_withdrawal_queue_over_the_cashier() {
         assert!(std::time::Instant::now() < deadline, "w-1 was not paid out");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // The configured provider, with what went through it; the withdrawals
+    // no provider was chosen for (the queue, the rejected one) beside it.
+    let providers = json(cfg, &["providers"]).await;
+    let stripe = &providers["providers"][0];
+    assert_eq!(providers["providers"].as_array().unwrap().len(), 1, "{providers}");
+    assert_eq!(stripe["name"], "stripe");
+    assert_eq!(stripe["kind"], "card");
+    assert_eq!(stripe["default"], true);
+    let host = sandbox
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(stripe["api_host"], host.as_str());
+    assert_eq!(stripe["webhook_path"], "/webhooks/v1/payments/stripe");
+    assert_eq!(stripe["withdrawals"], json!({"completed": 1}));
+    assert_eq!(stripe["payouts_owed"], 0);
+    assert_eq!(
+        providers["unassigned_withdrawals"],
+        json!({"rejected": 1, "requested": 1})
+    );
+    let table = ok(cfg, &["providers"]).await;
+    for shown in ["stripe", "card", "/webhooks/v1/payments/stripe", "completed=1"] {
+        assert!(table.contains(shown), "{shown}: {table}");
+    }
     running.stop().await.unwrap();
     sandbox.stop().await;
 }
@@ -1003,10 +1028,13 @@ async fn alerts_and_cases_over_the_risk_routes() {
     ok(cfg, &["cases", "assign", &case, "1"]).await;
     ok(cfg, &["cases", "note", &case, "three deposits in a row"]).await;
     let acted = json(cfg, &["cases", "act", &case, "suspend", "--reason", "under review"]).await;
-    assert_eq!(acted["notes"][3]["kind"], "action");
-    assert!(acted["notes"][3]["journal_seq"].is_u64());
+    // Opening held the player's withdrawals (the first action), then the
+    // suspension.
+    assert_eq!(acted["notes"][1]["kind"], "action");
+    assert_eq!(acted["notes"][4]["kind"], "action");
+    assert!(acted["notes"][4]["journal_seq"].is_u64());
     let shown = json(cfg, &["cases", "show", &case]).await;
-    let action = &shown["notes"][3];
+    let action = &shown["notes"][4];
     assert!(
         action["text"]
             .as_str()
@@ -1014,7 +1042,7 @@ async fn alerts_and_cases_over_the_risk_routes() {
             .starts_with("suspended the player: risk case"),
         "{shown}"
     );
-    assert_eq!(action["journal_seq"], acted["notes"][3]["journal_seq"]);
+    assert_eq!(action["journal_seq"], acted["notes"][4]["journal_seq"]);
     assert!(ok(cfg, &["cases", "show", &case]).await.contains("action at"));
     let listed = json(cfg, &["cases", "list", "--state", "open"]).await;
     assert_eq!(listed["cases"].as_array().unwrap().len(), 1);

@@ -75,9 +75,10 @@ pub const SNAPSHOT_DIR_NAME: &str = "snapshots";
 /// 10: format 9, then the game catalogue.
 /// 11: format 10, then the jackpot pools.
 /// 12: format 11, then the wallets' bonus max bets and queues.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 12;
+/// 13: format 12, then the players' withdrawal holds.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 13;
 // The newest snapshot format writes the newest image layout.
-const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_BONUS_QUEUES);
+const _: () = assert!(SNAPSHOT_FORMAT_VERSION == engine_core::ledger::IMAGE_FORMAT_WITHDRAWAL_HOLDS);
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_FORMAT_FIRST: u32 = 4;
 

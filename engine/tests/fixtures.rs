@@ -258,6 +258,17 @@ fn expected_of(ledger: &Ledger, snapshot_seq: u64, records: usize) -> BTreeMap<S
     if !bonuses.is_empty() {
         expected.insert("bonuses".to_owned(), bonuses.join(","));
     }
+    // Since snapshot format 13 (absent before: holds were the gateway's).
+    let holds: Vec<String> = (1..=ledger.players_len() as u64)
+        .filter_map(|id| {
+            let holds = ledger.withdrawal_holds(PlayerId(id));
+            let names: Vec<&str> = holds.iter().map(|h| h.as_str()).collect();
+            (!names.is_empty()).then(|| format!("{id}:{}", names.join("+")))
+        })
+        .collect();
+    if !holds.is_empty() {
+        expected.insert("withdrawal_holds".to_owned(), holds.join(","));
+    }
     // Since snapshot format 11 (absent before: no pools).
     let jackpots = ledger.jackpots();
     if !jackpots.is_empty() {
@@ -1001,6 +1012,55 @@ fn history() -> (Vec<Request>, Vec<Request>) {
                 command,
             }),
     );
+    // Since snapshot format 13: withdrawal holds (two on player 1, one on
+    // player 3) and an approval they refuse; the second part lifts one of
+    // player 1's (still held: refused again), then the other (approved).
+    let hold = |player: u64, name: &str, place: bool| {
+        let (hold, reason, operator) = (id(name), Reason::new("fixture case").unwrap(), OperatorId(1));
+        let player = PlayerId(player);
+        Command::Payments(if place {
+            payments::Command::HoldWithdrawals {
+                player,
+                hold,
+                reason,
+                operator,
+            }
+        } else {
+            payments::Command::ReleaseWithdrawals {
+                player,
+                hold,
+                reason,
+                operator,
+            }
+        })
+    };
+    let approve_held = || {
+        Command::Payments(payments::Command::WithdrawalApprove {
+            withdrawal: TxRef {
+                source: operator,
+                id: id("fx-hold-w"),
+            },
+        })
+    };
+    let held_first = [
+        (
+            "fx-hold-w",
+            Command::Payments(payments::Command::WithdrawalRequest {
+                player: PlayerId(1),
+                currency: eur,
+                amount: Amount::from_minor(5_00),
+            }),
+        ),
+        ("fx-hold-1", hold(1, "case-1", true)),
+        ("fx-hold-2", hold(1, "case-2", true)),
+        ("fx-hold-3", hold(3, "case-3", true)),
+        ("fx-hold-approve-0", approve_held()),
+    ];
+    first.extend(held_first.into_iter().map(|(name, command)| Request {
+        source: operator,
+        id: id(name),
+        command,
+    }));
     let mut second = vec![Request {
         source: operator,
         id: id("fx-expire"),
@@ -1044,6 +1104,18 @@ fn history() -> (Vec<Request>, Vec<Request>) {
             }),
         });
     }
+    let held_second = [
+        ("fx-release-1", hold(1, "case-1", false)),
+        ("fx-hold-approve-1", approve_held()),
+        ("fx-release-2", hold(1, "case-2", false)),
+        ("fx-release-9", hold(1, "case-9", false)),
+        ("fx-hold-approve-2", approve_held()),
+    ];
+    second.extend(held_second.into_iter().map(|(name, command)| Request {
+        source: operator,
+        id: id(name),
+        command,
+    }));
     // Hours later (the workload's requests between): the idle end closed
     // that session, so this bet opens a new one.
     second.push(Request {

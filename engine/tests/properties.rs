@@ -119,6 +119,14 @@ fn payment_command() -> impl Strategy<Value = Command> {
             reason: Reason::new("test").unwrap(),
             operator: OperatorId(1),
         })),
+        1 => (player(), 0u8..3, any::<bool>()).prop_map(|(player, n, place)| {
+            let (hold, reason, operator) = (ExtId::new(&format!("case-{n}")).unwrap(), Reason::new("test").unwrap(), OperatorId(1));
+            Command::Payments(if place {
+                payments::Command::HoldWithdrawals { player, hold, reason, operator }
+            } else {
+                payments::Command::ReleaseWithdrawals { player, hold, reason, operator }
+            })
+        }),
     ]
 }
 

@@ -181,6 +181,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             ..backoffice::Settings::default()
         },
     );
+    modules.insert(risk::holds::Settings {
+        hold_withdrawals_on_case: config.risk_hold_withdrawals_on_case,
+    });
     let cashier = cashier(&config)?;
     if let Some(cashier) = &cashier {
         modules.insert(cashier.clone());
@@ -213,6 +216,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         Vec::new()
     };
     let loyalty_worker = crm::rewards::spawn(state.clone(), shipped_rules);
+    // Open AML cases without their withdrawal hold (opened before holds
+    // were the ledger's) get it once the read model has caught up.
+    let hold_sweep = risk::holds::spawn_sweep(state.clone());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
@@ -224,6 +230,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         let _ = bonus_worker.await;
         loyalty_worker.abort();
         let _ = loyalty_worker.await;
+        hold_sweep.abort();
+        let _ = hold_sweep.await;
         stopper.stop(projection).await
     });
     Ok(Running {

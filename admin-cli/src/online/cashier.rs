@@ -1,7 +1,8 @@
 //! `croupier-admin deposits`, `croupier-admin withdrawals list|approve|reject`,
-//! `croupier-admin fx set|list` and `croupier-admin reconcile`: the cashier's queues, finance's
-//! decisions and the settlement-file reconciliation, over the cashier and
-//! reconciliation routes.
+//! `croupier-admin fx set|list`, `croupier-admin reconcile` and `croupier-admin providers`:
+//! the cashier's queues, finance's decisions, the settlement-file
+//! reconciliation and the configured payment providers, over the cashier
+//! and reconciliation routes.
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -270,5 +271,48 @@ pub fn fx(client: &Client, command: FxCommand, output: Output) -> Result<(), Fai
             });
         }
     }
+    Ok(())
+}
+
+/// The providers table's columns.
+const PROVIDER_COLUMNS: &[&str] = &[
+    "name",
+    "kind",
+    "default",
+    "api_host",
+    "webhook_path",
+    "deposits",
+    "withdrawals",
+    "payouts_owed",
+];
+
+/// Counts by state as `state=count` pairs (`-` for none).
+fn by_state(value: &serde_json::Value) -> String {
+    let pairs: Vec<String> = value
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(state, count)| format!("{state}={}", text(count)))
+        .collect();
+    if pairs.is_empty() {
+        "-".to_owned()
+    } else {
+        pairs.join(" ")
+    }
+}
+
+/// `croupier-admin providers`: the configured payment providers.
+pub fn providers(client: &Client, output: Output) -> Result<(), Failure> {
+    let value = client.get("/operator/v1/payments/providers")?;
+    output.table(&value, |v| {
+        let mut table = table(PROVIDER_COLUMNS);
+        for provider in v["providers"].as_array().into_iter().flatten() {
+            let mut row = cells(provider, PROVIDER_COLUMNS);
+            row[5] = by_state(&provider["deposits"]);
+            row[6] = by_state(&provider["withdrawals"]);
+            table.add_row(row);
+        }
+        table
+    });
     Ok(())
 }

@@ -108,6 +108,8 @@ pub enum Command {
     /// A player's payment methods: list, add (by token), disable, enable, remove.
     #[command(subcommand)]
     Methods(methods::Command),
+    /// The configured payment providers: kind, default, API host, webhook path, payments by state, payouts owed.
+    Providers,
     /// The FX rate table: set a rate from a moment on, list the history.
     #[command(subcommand)]
     Fx(cashier::FxCommand),
@@ -165,6 +167,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
         Command::Methods(command) => methods::run(&Client::from_config()?, command, output),
+        Command::Providers => cashier::providers(&Client::from_config()?, output),
         Command::Fx(command) => cashier::fx(&Client::from_config()?, command, output),
         Command::Reconcile(args) => cashier::reconcile(&Client::from_config()?, args, output),
         Command::Reconciliation(command) => cashier::reconciliation(&Client::from_config()?, command, output),

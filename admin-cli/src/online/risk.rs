@@ -97,7 +97,7 @@ pub enum CasesCommand {
     Act {
         /// The case's id.
         case: u64,
-        /// suspend or require_kyc.
+        /// suspend, require_kyc or hold_withdrawals (the case holds the player's withdrawals until it is resolved).
         action: String,
         /// Why.
         #[arg(long)]

@@ -114,6 +114,14 @@ pub enum Outcome {
     /// A wallet's bonuses, the active one then the queue (query
     /// [`crate::Query::Bonuses`]).
     Bonuses(Box<BonusList>),
+    /// A player's withdrawal holds after a hold was placed or lifted
+    /// ([`crate::payments::Command::HoldWithdrawals`],
+    /// [`crate::payments::Command::ReleaseWithdrawals`]): while any
+    /// remains, no withdrawal of the player is approved.
+    WithdrawalHolds {
+        /// How many holds the player has now (0: withdrawals flow).
+        holds: u32,
+    },
 }
 
 impl Outcome {
@@ -290,6 +298,9 @@ pub enum Capacity {
     Games,
     /// Jackpot pools ([`crate::ledger::jackpots::POOLS_MAX`]).
     JackpotPools,
+    /// A player's withdrawal holds
+    /// ([`crate::ledger::payments::WITHDRAWAL_HOLDS_MAX`]).
+    WithdrawalHolds,
 }
 
 /// Every reason the ledger refuses a command.
@@ -440,6 +451,15 @@ pub enum Rejection {
     /// A payment method's reference looks like a card number (13 to 19
     /// digits passing the Luhn check): only tokenized references are kept.
     CardNumberAsReference,
+    /// The player's withdrawals are held (an AML case is open on them, or
+    /// compliance held them): no approval, first, second or single, until
+    /// every hold is lifted.
+    WithdrawalHeld {
+        /// How many holds the player has.
+        holds: u32,
+    },
+    /// The player has no withdrawal hold under this name.
+    UnknownWithdrawalHold,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -338,6 +338,18 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "reconciliation_too_large",
             format!("a settlement file may differ from the ledger in at most {max} rows per import"),
         ),
+        Rejection::WithdrawalHeld { holds } => (
+            S::CONFLICT,
+            "withdrawal_held",
+            format!(
+                "the player's withdrawals are held ({holds} hold(s): an AML case is open on the player, or compliance held them) until every hold is lifted"
+            ),
+        ),
+        Rejection::UnknownWithdrawalHold => (
+            S::NOT_FOUND,
+            "unknown_withdrawal_hold",
+            "the player has no withdrawal hold under this name".into(),
+        ),
         Rejection::FourEyesRequired => (
             S::CONFLICT,
             "four_eyes_required",
@@ -511,6 +523,7 @@ fn capacity_name(capacity: Capacity) -> &'static str {
         Capacity::ProfileVersions => "profile versions of the jurisdiction",
         Capacity::Games => "games or game providers",
         Capacity::JackpotPools => "jackpot pools",
+        Capacity::WithdrawalHolds => "withdrawal holds of the player",
     }
 }
 

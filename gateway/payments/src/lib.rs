@@ -25,8 +25,12 @@
 //!   (`DepositConfirmChecked`); a deposit a gate refuses is held, and
 //!   finance releases or refuses it. A deposit or withdrawal may name the
 //!   player's payment method (`payment_method_id`, journaled beside it).
-//! - Withdrawals are held while an AML case on the player is open (the
-//!   cases are the read model's): approval is refused, the queue says so.
+//! - Withdrawals are held while an AML case on the player is open: the
+//!   risk module places a hold in the ledger, which refuses the approval
+//!   (`withdrawal_held`) in the same step as the money would move; the
+//!   queue says which case holds it.
+//! - [`provider_list`]: the configured providers for operators (kind,
+//!   default, API host, webhook path, payments by state, payouts owed).
 //! - [`withdrawals`]: a request reserves the funds; finance approves (two
 //!   different operators above the four-eyes amount: the ledger checks
 //!   that the second approval names an accepted first one by someone
@@ -54,6 +58,7 @@
 pub mod deposits;
 pub mod fx;
 pub mod metrics;
+pub mod provider_list;
 pub mod providers;
 pub mod reconciliation;
 pub mod sandbox;
@@ -131,6 +136,7 @@ pub fn routes() -> Vec<Route> {
         route::<withdrawals::__path_reject, _>(Operator(FINANCE), withdrawals::reject),
         route::<withdrawals::__path_reverse, _>(Operator(FRONT_END), withdrawals::reverse),
         // Authenticated by the provider's signature over the body.
+        route::<provider_list::__path_list, _>(Operator(FINANCE), provider_list::list),
         route::<fx::__path_set, _>(Operator(FINANCE), fx::set),
         route::<fx::__path_list, _>(Operator(READERS), fx::list),
         route::<reconciliation::__path_import, _>(Operator(FINANCE), reconciliation::import),

@@ -17,8 +17,11 @@
 //!   it now stands is recorded and sent;
 //! - `POST /sandbox/payouts/{id}/status` `{"status": "FINISHED" |
 //!   "FAILED" …}`: the batch's withdrawal moves, with its IPN;
-//! - `POST /sandbox/faults` `{"errors": n}`: the next n API requests answer
-//!   500;
+//! - `POST /sandbox/faults` `{"errors": n, "lost": m}`: the next n API
+//!   requests answer 500; the next m payouts are made but their answer is
+//!   lost (a 500 after the batch exists, as a timeout or a crash would
+//!   leave it: a retry must find the batch by its `unique_external_id`);
+//! - `GET /sandbox/payouts`: every payout batch made;
 //! - `GET /sandbox/ipns`, `POST /sandbox/ipns/{n}/deliver` (send a recorded
 //!   IPN again, signed: duplicates and reordering), `PUT /sandbox/webhook`
 //!   `{"url"}` (where every IPN goes); every control that makes an IPN takes `"deliver": false`
@@ -74,6 +77,7 @@ struct Inner {
     ipns: Vec<Vec<u8>>,
     token: String,
     errors_left: u32,
+    lost_left: u32,
     counter: u64,
     http: reqwest::Client,
 }
@@ -111,6 +115,7 @@ impl NowPaymentsSandbox {
             ipns: Vec::new(),
             token: String::new(),
             errors_left: 0,
+            lost_left: 0,
             counter: 0,
             http,
         })));
@@ -123,6 +128,7 @@ impl NowPaymentsSandbox {
             .route("/sandbox/payments/{id}/status", post(payment_status))
             .route("/sandbox/payouts/{id}/status", post(payout_status))
             .route("/sandbox/faults", post(faults))
+            .route("/sandbox/payouts", get(payouts))
             .route("/sandbox/ipns", get(ipns))
             .route("/sandbox/ipns/{n}/deliver", post(deliver))
             .route("/sandbox/webhook", put(set_webhook))
@@ -374,6 +380,14 @@ async fn create_payout(State(shared): State<Shared>, headers: HeaderMap, body: B
         inner.by_external_id.insert(external, batch_id.clone());
     }
     inner.batches.insert(batch_id, batch.clone());
+    if inner.lost_left > 0 {
+        inner.lost_left -= 1;
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "sandbox: the answer was lost",
+        );
+    }
     (StatusCode::OK, Json(batch)).into_response()
 }
 
@@ -444,9 +458,21 @@ async fn payout_status(State(shared): State<Shared>, Path(id): Path<String>, bod
 
 async fn faults(State(shared): State<Shared>, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let errors = request.get("errors").and_then(Value::as_u64).unwrap_or(0);
-    shared.lock().errors_left = u32::try_from(errors).unwrap_or(u32::MAX);
+    let count = |key: &str| {
+        let n = request.get(key).and_then(Value::as_u64).unwrap_or(0);
+        u32::try_from(n).unwrap_or(u32::MAX)
+    };
+    let mut inner = shared.lock();
+    inner.errors_left = count("errors");
+    inner.lost_left = count("lost");
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Every payout batch made, oldest id first (to count them).
+async fn payouts(State(shared): State<Shared>) -> Response {
+    let inner = shared.lock();
+    let all: Vec<&PayoutBatch> = inner.batches.values().collect();
+    Json(json!(all)).into_response()
 }
 
 async fn ipns(State(shared): State<Shared>) -> Response {

@@ -162,7 +162,7 @@ fn needs_four_eyes(four_eyes_above: &str, amount_minor: i64, currency: Currency)
         RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (not <source>:<id>)"),
         (status = 404, body = ErrorBody, description = "unknown_withdrawal"),
-        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), four_eyes_required, withdrawal_held (an AML case is open for the player)")))]
+        (status = 409, body = ErrorBody, description = "wrong_payment_state (approved or final already), four_eyes_required, withdrawal_held (the player's withdrawals are held in the ledger: an AML case is open on them)")))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,25 +178,26 @@ pub async fn approve(
             format!("the withdrawal is {}", view.state),
         ));
     }
+    // A hold (an open AML case on the player) is the ledger's to check, in
+    // the same step as the approval: refused there with `withdrawal_held`.
+    // The ledger remembers that refusal under the approval's request id,
+    // so an attempt while a case is open gets its own id (naming the
+    // case): once the case is resolved the next attempt is a new request,
+    // not a retry answered with the old refusal.
     let player = view.player;
     let (case, _) = read(&state, move |c| readmodel::risk::open_case_of(c, player)).await?;
-    if let Some(case) = case {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "withdrawal_held",
-            format!(
-                "AML case {case} is open for player {}: the player's withdrawals are held until it is resolved",
-                player.0
-            ),
-        ));
-    }
+    let while_held = case.map(|case| format!("aml_case:{case}"));
+    let id_of = |step: &str| match &while_held {
+        Some(hold) => derived_id_with(step, &payment, hold),
+        None => derived_id(step, &payment),
+    };
     let four_eyes = needs_four_eyes(&cashier.four_eyes_above, view.amount_minor, currency)?;
     let (command, id) = match (&view.first_approval, four_eyes) {
         (_, false) => (
             payments::Command::WithdrawalApprove {
                 withdrawal: payment.clone(),
             },
-            derived_id("approve", &payment),
+            id_of("approve"),
         ),
         (Some((source, first_id)), true) if *source != caller.source => (
             payments::Command::WithdrawalApproveSecond {
@@ -206,14 +207,14 @@ pub async fn approve(
                     id: wire::ext_id(first_id, "first approval")?,
                 },
             },
-            derived_id("approve2", &payment),
+            id_of("approve2"),
         ),
         // No first approval yet, or this operator gave it: (again) the first.
         (_, true) => (
             payments::Command::WithdrawalFirstApproval {
                 withdrawal: payment.clone(),
             },
-            derived_id("approve1", &payment),
+            id_of("approve1"),
         ),
     };
     match caller.submit(&state, id, Command::Payments(command)).await? {

@@ -159,9 +159,15 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
     let outcome = &committed.outcome;
     let who = match operator_of(tx, request.source)? {
         Some(who) => Some(who),
-        // The server creates the first operator under its own source (0).
+        // The server creates the first operator under its own source (0),
+        // and places the holds of AML cases opened before they were the
+        // ledger's (the risk module's start-up sweep).
         None if request.source == SourceId(0)
-            && matches!(command, Command::Access(access::Command::CreateOperator { .. })) =>
+            && matches!(
+                command,
+                Command::Access(access::Command::CreateOperator { .. })
+                    | Command::Payments(payments::Command::HoldWithdrawals { .. })
+            ) =>
         {
             Some((OperatorId::SYSTEM, SYSTEM_NAME.to_owned()))
         }
@@ -477,6 +483,15 @@ fn rg_change(tx: &Transaction<'_>, command: &rg::Command) -> Result<Change, Read
     })
 }
 
+/// What a hold change left: the player's holds now.
+fn hold_count(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::WithdrawalHolds { holds: 0 } => "released (no hold left)".into(),
+        Outcome::WithdrawalHolds { holds } => format!("held ({holds} hold(s))"),
+        _ => "unchanged".into(),
+    }
+}
+
 fn payments_change(
     tx: &Transaction<'_>,
     command: &payments::Command,
@@ -518,6 +533,24 @@ fn payments_change(
                 field: Some(format!("reconciliation:{provider}:{file}:{reference}")),
                 before: Some("open".into()),
                 after: Some("resolved".into()),
+                detail: Some(reason.as_str().to_owned()),
+                ..Change::default()
+            });
+        }
+        payments::Command::HoldWithdrawals { hold, reason, .. } => {
+            return Ok(Change {
+                field: Some(format!("withdrawal_hold:{hold}")),
+                before: Some("none".into()),
+                after: Some(hold_count(outcome)),
+                detail: Some(reason.as_str().to_owned()),
+                ..Change::default()
+            });
+        }
+        payments::Command::ReleaseWithdrawals { hold, reason, .. } => {
+            return Ok(Change {
+                field: Some(format!("withdrawal_hold:{hold}")),
+                before: Some("held".into()),
+                after: Some(hold_count(outcome)),
                 detail: Some(reason.as_str().to_owned()),
                 ..Change::default()
             });

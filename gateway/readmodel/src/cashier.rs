@@ -243,7 +243,11 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         payments::Command::Adjust { .. }
         | payments::Command::AddPaymentMethod { .. }
         | payments::Command::SetPaymentMethodState { .. }
-        | payments::Command::PaymentMethodUse { .. } => Ok(()),
+        | payments::Command::PaymentMethodUse { .. }
+        // Holds are the ledger's (it refuses the approvals); the audit trail
+        // shows who placed and lifted them.
+        | payments::Command::HoldWithdrawals { .. }
+        | payments::Command::ReleaseWithdrawals { .. } => Ok(()),
         payments::Command::ReconciliationImport { .. } | payments::Command::ReconciliationResolve { .. } => {
             crate::reconciliation::apply(tx, request.source, command, time_ms)
         }

@@ -8,8 +8,14 @@
 //! same change made from PAM's routes): `suspend` sets the account status
 //! to suspended, `require_kyc` sets the KYC level to pending (a new check
 //! is due; where the jurisdiction gates deposits, bets or withdrawals on
-//! verified KYC they stop until it is verified again). The case's note
-//! names the journal record. Without an `Idempotency-Key`, the request id
+//! verified KYC they stop until it is verified again), `hold_withdrawals`
+//! places the case's withdrawal hold (where holds on opening are off, or
+//! to place one that failed). The case's note names the journal record.
+//!
+//! Where configured (the default), opening a case holds the player's
+//! withdrawals in the ledger and resolving it lifts that hold
+//! ([`crate::holds`]); both are noted on the case with their journal
+//! records. Without an `Idempotency-Key`, the request id
 //! is derived from the case and the action, so a retry does not act twice.
 
 use axum::extract::{Path, State};
@@ -22,12 +28,13 @@ use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::{AppState, Caller};
 use engine::command::{AccountStatus, KycLevel};
-use engine::{Command, ExtId, OperatorId, PlayerId, Reason, Request, players};
+use engine::{Command, ExtId, OperatorId, PlayerId, Reason, Request, payments, players};
 use readmodel::risk::{self, CaseFile, CaseFilter, CaseView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::alerts::{AlertReply, ScoreReply, alert_reply, score_reply};
+use crate::holds;
 use crate::shared::{money, path_id, query, text, write};
 
 /// Most cases in one page.
@@ -187,7 +194,9 @@ pub struct OpenRequest {
     pub summary: String,
 }
 
-/// Opens a case on alerts from the queue (admins, compliance).
+/// Opens a case on alerts from the queue (admins, compliance); where
+/// configured, holds the player's withdrawals in the ledger until it is
+/// resolved (noted on the case).
 #[utoipa::path(post, path = "/operator/v1/risk/cases", tag = "risk", request_body = OpenRequest, security(("bearer" = [])),
     responses((status = 201, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_alert"),
@@ -216,7 +225,42 @@ pub async fn open(
     })
     .await?
     .ok_or_else(|| ApiError::internal("the case just opened is missing"))?;
+    let file = if holds::settings(&state).hold_withdrawals_on_case {
+        hold_on_open(&state, &caller, file.case.id, file.case.player).await?
+    } else {
+        file
+    };
     edge::change::ok(StatusCode::CREATED, &file_reply(&file, state.readmodel.applied_seq()))
+}
+
+/// Holds the new case's player's withdrawals in the ledger and notes it on
+/// the case (or notes why not: the case stays open either way, and the
+/// `hold_withdrawals` action or the next start places the hold).
+async fn hold_on_open(state: &AppState, caller: &Caller, id: u64, player: PlayerId) -> Result<CaseFile, ApiError> {
+    let request_id = ExtId::new(&format!("risk-case-{id}-hold")).map_err(ApiError::internal)?;
+    let (note, seq) = match holds::place(state, caller.source, caller.id, request_id, id, player).await {
+        Ok((seq, holds)) => (
+            format!("held the player's withdrawals while the case is open ({holds} hold(s) on the player)"),
+            Some(seq),
+        ),
+        Err(error) => {
+            tracing::warn!(case = id, error = %error.message, "the case's withdrawal hold was not placed");
+            (
+                format!(
+                    "the player's withdrawals were not held: {} (retry with the hold_withdrawals action)",
+                    error.message
+                ),
+                None,
+            )
+        }
+    };
+    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
+    write(state, move |c| {
+        risk::annotate(c, id, "action", &note, seq, operator, now)?;
+        Ok(risk::case_file(c, id)?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::internal("the case just opened is missing"))
 }
 
 /// A case with its alerts, their evidence, and its notes (admins,
@@ -321,8 +365,9 @@ pub async fn note(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
-    /// `suspend` (account status suspended) or `require_kyc` (KYC level
-    /// pending: a new check is due).
+    /// `suspend` (account status suspended), `require_kyc` (KYC level
+    /// pending: a new check is due) or `hold_withdrawals` (the case's
+    /// withdrawal hold, lifted when it is resolved).
     pub action: String,
     /// Why (1 to 200 bytes); the journaled reason is `risk case <id>: <reason>`.
     pub reason: String,
@@ -360,27 +405,36 @@ pub async fn act(
     let player = found.case.player;
     let (command, done) = match request.action.as_str() {
         "suspend" => (
-            players::Command::SetStatus {
+            Command::Players(players::Command::SetStatus {
                 player,
                 status: AccountStatus::Suspended,
                 reason: reason.clone(),
                 operator: caller.id,
-            },
+            }),
             "suspended the player",
         ),
         "require_kyc" => (
-            players::Command::SetKycLevel {
+            Command::Players(players::Command::SetKycLevel {
                 player,
                 level: KycLevel::Pending,
                 reason: reason.clone(),
                 operator: caller.id,
-            },
+            }),
             "set the player's KYC level to pending (a new check is due)",
+        ),
+        "hold_withdrawals" => (
+            Command::Payments(payments::Command::HoldWithdrawals {
+                player,
+                hold: holds::hold_name(id),
+                reason: reason.clone(),
+                operator: caller.id,
+            }),
+            "held the player's withdrawals until the case is resolved",
         ),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_request",
-                "action: suspend or require_kyc",
+                "action: suspend, require_kyc or hold_withdrawals",
             ));
         }
     };
@@ -391,7 +445,7 @@ pub async fn act(
     let sent = Request {
         source: caller.source,
         id: request_id,
-        command: Command::Players(command),
+        command,
     };
     let reply = state.engine.run(sent).await?;
     if !reply.outcome.is_ok() {
@@ -422,7 +476,9 @@ pub struct ResolveRequest {
     pub text: String,
 }
 
-/// Resolves an open case with its outcome (admins, compliance).
+/// Resolves an open case with its outcome (admins, compliance), lifting
+/// its withdrawal hold (the player's withdrawals flow again unless another
+/// open case holds them).
 #[utoipa::path(post, path = "/operator/v1/risk/cases/{case}/resolution", tag = "risk", request_body = ResolveRequest,
     params(("case" = u64, Path)), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
@@ -446,8 +502,29 @@ pub async fn resolve(
         }
     };
     let finding = text(&request.text, "text", NOTE_MAX)?;
+    let (found, _) = case_file(&state, &case).await?;
+    if found.case.state != "open" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "case_resolved",
+            format!("case {id} is resolved"),
+        ));
+    }
+    // The hold is lifted first: a stop before the resolution below leaves
+    // the case open and unheld, and the next start's sweep holds it again.
+    // Lifted whatever the setting now: it may have been placed under it.
+    let lifted = holds::lift(&state, caller.source, caller.id, id, found.case.player).await?;
     let (operator, now) = (u64::from(caller.id.0), state.now_ms());
     change(&state, id, move |c| {
+        if let Some((seq, left)) = lifted {
+            let note = match left {
+                0 => "lifted the case's withdrawal hold: the player's withdrawals flow again".to_owned(),
+                left => format!(
+                    "lifted the case's withdrawal hold; {left} other hold(s) keep the player's withdrawals held"
+                ),
+            };
+            risk::annotate(c, id, "action", &note, Some(seq), operator, now)?;
+        }
         risk::resolve(c, id, &outcome, &finding, operator, now)
     })
     .await

@@ -14,6 +14,9 @@
 //!   CSV). Actions from a case (suspend the player, require a new KYC
 //!   check) are the ledger's own operator commands, sent under the
 //!   operator's source: journaled and in the audit trail.
+//! - [`holds`]: a case holds the player's withdrawals in the ledger while
+//!   it is open (where configured), and the start-up sweep that places the
+//!   holds of cases opened before.
 //! - [`metrics`]: alerts per rule and open cases in `/metrics`.
 //!
 //! Amounts are per currency: exchange rates, and thresholds in a reporting
@@ -24,6 +27,7 @@
 
 pub mod alerts;
 pub mod cases;
+pub mod holds;
 pub mod metrics;
 pub mod rules;
 mod shared;

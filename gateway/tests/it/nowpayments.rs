@@ -2,8 +2,10 @@
 //! its loopback sandbox, beside the Stripe sandbox. Deposits named to
 //! NOWPayments follow its signed IPNs (duplicated, reordered, forged,
 //! partially paid, refunded); the adapter's payouts are one per
-//! withdrawal however often they are retried; a withdrawal is paid back
-//! through the provider the player deposited with (closed loop).
+//! withdrawal however often they are retried, a restart in the middle of
+//! one included (the retry names the same `unique_external_id`); a
+//! withdrawal is paid back through the provider the player deposited with
+//! (closed loop).
 
 use crate::support;
 
@@ -36,6 +38,28 @@ fn sandbox_config() -> NowPaymentsSandboxConfig {
     }
 }
 
+/// The server's settings: both providers, NOWPayments the default, payout
+/// retries `retry_ms` apart, AML cases holding withdrawals or not.
+fn both_config(dir: &std::path::Path, crypto: &str, cards: &str, retry_ms: u64, hold_on_case: bool) -> ServeConfig {
+    ServeConfig {
+        risk_hold_withdrawals_on_case: hold_on_case,
+        stripe_api_url: Some(cards.to_owned()),
+        stripe_secret_key: Some("sk_test_both".into()),
+        stripe_webhook_secret: Some("whsec_both".into()),
+        nowpayments_api_url: Some(crypto.to_owned()),
+        nowpayments_api_key: Some(API_KEY.into()),
+        nowpayments_ipn_secret: Some(IPN_SECRET.into()),
+        nowpayments_email: Some(EMAIL.into()),
+        nowpayments_password: Some(PASSWORD.into()),
+        cashier_default_provider: Some("nowpayments".into()),
+        cashier_tick_ms: 20,
+        cashier_retry_base_ms: retry_ms,
+        cashier_retry_max_ms: retry_ms,
+        cashier_provider_timeout_ms: 1_000,
+        ..support::config(dir)
+    }
+}
+
 /// A server with both providers (NOWPayments the default), an admin, a
 /// finance operator, a front end and a player with 100.00 EUR.
 pub(crate) struct Both {
@@ -51,6 +75,17 @@ pub(crate) struct Both {
 
 impl Both {
     pub(crate) async fn start(dir: &std::path::Path) -> Both {
+        Both::start_with(dir, 20).await
+    }
+
+    /// As [`Both::start`], the payout retries `retry_ms` apart.
+    pub(crate) async fn start_with(dir: &std::path::Path, retry_ms: u64) -> Both {
+        Both::start_configured(dir, retry_ms, true).await
+    }
+
+    /// As [`Both::start_with`], opening an AML case holding the player's
+    /// withdrawals (`hold_on_case`) or not.
+    pub(crate) async fn start_configured(dir: &std::path::Path, retry_ms: u64, hold_on_case: bool) -> Both {
         let clock = Arc::new(AtomicU64::new(T0));
         let crypto = NowPaymentsSandbox::start(sandbox_config(), "127.0.0.1:0".parse().unwrap())
             .await
@@ -67,22 +102,7 @@ impl Both {
         )
         .await
         .unwrap();
-        let config = ServeConfig {
-            stripe_api_url: Some(cards.url()),
-            stripe_secret_key: Some("sk_test_both".into()),
-            stripe_webhook_secret: Some("whsec_both".into()),
-            nowpayments_api_url: Some(crypto.url()),
-            nowpayments_api_key: Some(API_KEY.into()),
-            nowpayments_ipn_secret: Some(IPN_SECRET.into()),
-            nowpayments_email: Some(EMAIL.into()),
-            nowpayments_password: Some(PASSWORD.into()),
-            cashier_default_provider: Some("nowpayments".into()),
-            cashier_tick_ms: 20,
-            cashier_retry_base_ms: 20,
-            cashier_retry_max_ms: 20,
-            cashier_provider_timeout_ms: 1_000,
-            ..support::config(dir)
-        };
+        let config = both_config(dir, &crypto.url(), &cards.url(), retry_ms, hold_on_case);
         let server = TestServer::start_at(config, clock).await;
         let admin = server.first_token();
         let mut both = Both {
@@ -95,21 +115,7 @@ impl Both {
             front: String::new(),
             player: 0,
         };
-        for (sandbox, path) in [
-            (both.crypto.url(), IPN_PATH),
-            (both.cards.url(), "/webhooks/v1/payments/stripe"),
-        ] {
-            let url = format!("http://{}{path}", both.server.addr());
-            let set = both
-                .http
-                .put(format!("{sandbox}/sandbox/webhook"))
-                .header("content-type", "application/json")
-                .body(json!({ "url": url }).to_string())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(set.status(), StatusCode::NO_CONTENT);
-        }
+        both.point_webhooks().await;
         both.finance = both.operator("fin", "finance").await;
         both.front = both.operator("front", "support").await;
         let made = both
@@ -131,6 +137,42 @@ impl Both {
             )
             .await;
         assert_eq!(funded.status, StatusCode::OK, "{}", funded.text());
+        both
+    }
+
+    /// Both sandboxes send their webhooks to this server.
+    async fn point_webhooks(&self) {
+        for (sandbox, path) in [
+            (self.crypto.url(), IPN_PATH),
+            (self.cards.url(), "/webhooks/v1/payments/stripe"),
+        ] {
+            let url = format!("http://{}{path}", self.server.addr());
+            let set = self
+                .http
+                .put(format!("{sandbox}/sandbox/webhook"))
+                .header("content-type", "application/json")
+                .body(json!({ "url": url }).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(set.status(), StatusCode::NO_CONTENT);
+        }
+    }
+
+    /// Stops the server and starts it again on the same data directory and
+    /// sandboxes, the payout retries `retry_ms` apart.
+    async fn restart(self, dir: &std::path::Path, retry_ms: u64) -> Both {
+        self.restart_configured(dir, retry_ms, true).await
+    }
+
+    /// As [`Both::restart`], with cases holding withdrawals or not.
+    pub(crate) async fn restart_configured(self, dir: &std::path::Path, retry_ms: u64, hold_on_case: bool) -> Both {
+        let clock = self.server.clock.clone();
+        self.server.stop().await;
+        let config = both_config(dir, &self.crypto.url(), &self.cards.url(), retry_ms, hold_on_case);
+        let server = TestServer::start_at(config, clock).await;
+        let both = Both { server, ..self };
+        both.point_webhooks().await;
         both
     }
 
@@ -419,4 +461,88 @@ async fn the_adapter_pays_out_once_per_withdrawal_and_reads_where_it_stands() {
     let wrong = client("not-the-key").payout_status(&first.reference).await.unwrap_err();
     assert!(!wrong.is_transient(), "{wrong}");
     sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_a_nowpayments_payout_pays_once() {
+    const ADDRESS: &str = "TEmGwPeRTPiLFLVfBxXkSP91yc5GMNQhfS";
+    let dir = tempfile::tempdir().unwrap();
+    // Retries far apart: the lost first attempt is not retried before the
+    // restart.
+    let c = Both::start_with(dir.path(), 600_000).await;
+    let path = format!("/operator/v1/players/{}/payment-methods", c.player);
+    let body = json!({"method_id": "tron", "kind": "crypto", "reference": ADDRESS});
+    let added = c.op(&c.front, Method::POST, &path, Some(body)).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    c.control(format!("{}/sandbox/faults", c.crypto.url()), json!({"lost": 1}))
+        .await;
+    let path = format!("/cashier/v1/players/{}/withdrawals", c.player);
+    let body = json!({"withdrawal_id": "w-np", "currency": "EUR", "amount": "25.00", "payment_method_id": "tron"});
+    let made = c.op(&c.front, Method::POST, &path, Some(body)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let payment = made.json()["payment"].as_str().unwrap().to_owned();
+    let approve = format!("/cashier/v1/withdrawals/{payment}/approve");
+    let approved = c.op(&c.finance, Method::POST, &approve, None).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    // NOWPayments made the payout, but its answer never arrived.
+    let batches = |c: &Both| {
+        let url = format!("{}/sandbox/payouts", c.crypto.url());
+        let http = c.http.clone();
+        async move {
+            let text = http.get(url).send().await.unwrap().text().await.unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while batches(&c).await.as_array().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no payout was attempted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let view = c.state("withdrawals", &payment).await;
+    assert_eq!(view["state"], "approved", "{view}");
+    assert!(view["reference"].is_null(), "the answer was lost: {view}");
+
+    let c = c.restart(dir.path(), 20).await;
+    // The outbox is found again; the retry names the same
+    // unique_external_id, and NOWPayments answers with the batch it made.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let reference = loop {
+        let view = c.state("withdrawals", &payment).await;
+        if let Some(reference) = view["reference"].as_str() {
+            break reference.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the payout was not retried after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let made = batches(&c).await;
+    assert_eq!(made.as_array().unwrap().len(), 1, "exactly one payout: {made}");
+    assert_eq!(made[0]["id"], reference.as_str());
+    assert!(made[0]["withdrawals"][0]["unique_external_id"].is_string(), "{made}");
+    assert_eq!(made[0]["withdrawals"][0]["address"], ADDRESS);
+    assert_eq!(c.cash().await, "75.00");
+    let url = format!("{}/sandbox/payouts/{reference}/status", c.crypto.url());
+    c.control(url, json!({"status": "FINISHED"})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while c.state("withdrawals", &payment).await["state"] != "completed" {
+        assert!(tokio::time::Instant::now() < deadline, "the payout did not complete");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Money conserved: 100 in, 25 out, 75 left, nothing reserved.
+    let read = c
+        .op(
+            &c.admin,
+            Method::GET,
+            &format!("/operator/v1/players/{}/balance?currency=EUR", c.player),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (read["cash"].as_str(), read["reserved"].as_str()),
+        (Some("75.00"), Some("0.00"))
+    );
+    c.server.stop().await;
 }

@@ -376,6 +376,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/operators/{operator}/disable",
             "/operator/v1/operators/{operator}/role",
             "/operator/v1/operators/{operator}/token",
+            "/operator/v1/payments/providers",
             "/operator/v1/players",
             "/operator/v1/players/{player}/balance",
             "/operator/v1/players/{player}/balances",

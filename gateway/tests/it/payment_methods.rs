@@ -40,7 +40,12 @@ struct Desk {
 
 impl Desk {
     async fn start(dir: &std::path::Path) -> Desk {
-        let c = Both::start(dir).await;
+        Desk::start_configured(dir, true).await
+    }
+
+    /// As [`Desk::start`], AML cases holding withdrawals (`hold_on_case`) or not.
+    async fn start_configured(dir: &std::path::Path, hold_on_case: bool) -> Desk {
+        let c = Both::start_configured(dir, 20, hold_on_case).await;
         let compliance = c.operator("aml", "compliance").await;
         let reader = c.operator("auditor", "read-only").await;
         Desk { c, compliance, reader }
@@ -436,16 +441,48 @@ async fn withdrawals_are_held_while_an_aml_case_on_the_player_is_open() {
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text());
     let case = opened.json()["case"]["id"].as_u64().unwrap();
 
-    // The queue shows the hold, and approval is refused with why.
+    // The case notes the hold it placed in the ledger, with its record.
+    let notes = opened.json()["notes"].clone();
+    let hold_note = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "action")
+        .unwrap_or_else(|| panic!("{notes}"))
+        .clone();
+    assert!(
+        hold_note["text"]
+            .as_str()
+            .unwrap()
+            .contains("held the player's withdrawals"),
+        "{hold_note}"
+    );
+    assert!(hold_note["journal_seq"].as_u64().is_some(), "{hold_note}");
+
+    // The queue shows the hold, and the ledger refuses the approval
+    // (single, first and second alike: engine tests); a request is still
+    // taken (its amount reserved) and waits.
     let queued = d.c.state("withdrawals", &w1).await;
     assert_eq!(queued["hold"], format!("aml_case:{case}"), "{queued}");
-    let before = d.applied().await;
     let approve = format!("/cashier/v1/withdrawals/{w1}/approve");
     let held = d.op(&d.c.finance, Method::POST, &approve, None).await;
     assert_eq!(code(&held), (StatusCode::CONFLICT, "withdrawal_held".into()));
-    assert!(held.text().contains(&format!("AML case {case}")), "{}", held.text());
-    assert_eq!(d.applied().await, before, "nothing was journaled");
+    assert!(held.text().contains("held"), "{}", held.text());
+    let big = d
+        .withdraw(p, json!({"withdrawal_id": "w2", "currency": "EUR", "amount": "20.00"}))
+        .await;
+    assert_eq!(
+        big.status,
+        StatusCode::CREATED,
+        "requests are still taken: {}",
+        big.text()
+    );
+    let w2 = big.json()["payment"].as_str().unwrap().to_owned();
+    let approve2 = format!("/cashier/v1/withdrawals/{w2}/approve");
+    let held2 = d.op(&d.c.finance, Method::POST, &approve2, None).await;
+    assert_eq!(code(&held2), (StatusCode::CONFLICT, "withdrawal_held".into()));
     assert_eq!(d.c.state("withdrawals", &w1).await["state"], "requested");
+    assert_eq!(d.c.state("withdrawals", &w2).await["state"], "requested");
 
     // Resolved: the hold lifts and the withdrawal is approved.
     let resolution = json!({"outcome": "no_action", "text": "the card is the spouse's, documented"});
@@ -458,8 +495,74 @@ async fn withdrawals_are_held_while_an_aml_case_on_the_player_is_open() {
         )
         .await;
     assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text());
+    let lifted = resolved.json()["notes"].to_string();
+    assert!(lifted.contains("lifted the case's withdrawal hold"), "{lifted}");
     assert_eq!(d.c.state("withdrawals", &w1).await["hold"], Value::Null);
     let approved = d.op(&d.c.finance, Method::POST, &approve, None).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    let second = d.op(&d.c.finance, Method::POST, &approve2, None).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text());
+    d.c.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_opened_while_cases_held_nothing_is_held_from_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // Cases hold nothing (as before holds were the ledger's, or configured
+    // off): a case is opened and a withdrawal is still approved.
+    let d = Desk::start_configured(dir.path(), false).await;
+    let p = d.register("Grace Hopper", "grace@example.com").await;
+    d.add_ok(
+        p,
+        json!({"method_id": "visa", "kind": "card", "reference": "pm_card_visa", "holder_name": "Alan Turing"}),
+    )
+    .await;
+    let alert = d.alerts(p, "third_party_method").await[0]["id"].clone();
+    let body = json!({"alerts": [alert], "summary": "third-party card"});
+    let opened = d
+        .op(&d.compliance, Method::POST, "/operator/v1/risk/cases", Some(body))
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text());
+    let case = opened.json()["case"]["id"].as_u64().unwrap();
+    assert_eq!(opened.json()["notes"].as_array().unwrap().len(), 1, "no hold noted");
+    let mut made = Vec::new();
+    for id in ["w0", "w1"] {
+        let reply = d
+            .withdraw(p, json!({"withdrawal_id": id, "currency": "EUR", "amount": "10.00"}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        made.push(reply.json()["payment"].as_str().unwrap().to_owned());
+    }
+    let approve = |w: &str| format!("/cashier/v1/withdrawals/{w}/approve");
+    let first = d.op(&d.c.finance, Method::POST, &approve(&made[0]), None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+
+    // Restarted with holds on: the sweep holds the case still open.
+    let Desk { c, compliance, reader } = d;
+    let c = c.restart_configured(dir.path(), 20, true).await;
+    let d = Desk { c, compliance, reader };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let audit = d
+            .op(&d.c.admin, Method::GET, &format!("/operator/v1/audit?player={p}"), None)
+            .await
+            .text();
+        if audit.contains(&format!("withdrawal_hold:case-{case}")) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the open case was not held: {audit}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let held = d.op(&d.c.finance, Method::POST, &approve(&made[1]), None).await;
+    assert_eq!(code(&held), (StatusCode::CONFLICT, "withdrawal_held".into()));
+    let resolution = json!({"outcome": "no_action", "text": "documented"});
+    let path = format!("/operator/v1/risk/cases/{case}/resolution");
+    let resolved = d.op(&d.compliance, Method::POST, &path, Some(resolution)).await;
+    assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text());
+    let approved = d.op(&d.c.finance, Method::POST, &approve(&made[1]), None).await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     d.c.server.stop().await;
 }

@@ -246,8 +246,19 @@ async fn crafted_histories_raise_each_rule_and_a_case_works_them_through_the_led
     assert_eq!(acted["case"]["assignee"], d.compliance_id);
     let notes = acted["notes"].as_array().unwrap();
     let kinds: Vec<&str> = notes.iter().map(|n| n["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["opened", "assigned", "note", "action"]);
-    let action_seq = notes[3]["journal_seq"].as_u64().unwrap();
+    // Opening the case held the player's withdrawals in the ledger (the
+    // first action, with its journal record), then the suspension.
+    assert_eq!(kinds, ["opened", "action", "assigned", "note", "action"]);
+    assert!(
+        notes[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("held the player's withdrawals"),
+        "{}",
+        notes[1]
+    );
+    assert!(notes[1]["journal_seq"].as_u64().is_some());
+    let action_seq = notes[4]["journal_seq"].as_u64().unwrap();
     // The action went through the ledger: the player is suspended, and the
     // audit trail has it under the compliance operator with the case.
     let blocked = d

@@ -909,6 +909,8 @@ mod tests {
             ),
             (60, Rejection::InvalidFxRate, Vec::new()),
             (67, Rejection::CardNumberAsReference, Vec::new()),
+            (71, Rejection::WithdrawalHeld { holds: 2 }, 2u32.to_le_bytes().to_vec()),
+            (72, Rejection::UnknownWithdrawalHold, Vec::new()),
         ];
         for (tag, rejection, rest) in rejections {
             let outcome = Outcome::Rejected(rejection);
@@ -1618,5 +1620,58 @@ mod tests {
         twice.extend_from_slice(&to_bytes(&long));
         let expected = xxhash_rust::xxh3::xxh3_64_with_seed(&twice, 12);
         assert_eq!(StableHasher::new(12).add(&long).add(&long).finish(), expected);
+    }
+
+    /// The withdrawal holds' tags (commands 90, 91; outcome 26;
+    /// rejections 71, 72 above): the documented bytes, round-tripped.
+    #[test]
+    fn the_withdrawal_hold_tags_are_their_own_and_round_trip() {
+        use crate::ledger::payments;
+        let fields = |hold: &str| {
+            let mut rest = 7u64.to_le_bytes().to_vec();
+            for text in [hold, "case open"] {
+                rest.extend((text.len() as u32).to_le_bytes());
+                rest.extend(text.as_bytes());
+            }
+            rest.extend(1u32.to_le_bytes());
+            rest
+        };
+        let (player, operator) = (PlayerId(7), crate::ids::OperatorId(1));
+        let reason = || crate::ids::Reason::new("case open").unwrap();
+        let hold = || crate::ids::ExtId::new("case-3").unwrap();
+        let commands = [
+            (
+                90u16,
+                Command::Payments(payments::Command::HoldWithdrawals {
+                    player,
+                    hold: hold(),
+                    reason: reason(),
+                    operator,
+                }),
+            ),
+            (
+                91,
+                Command::Payments(payments::Command::ReleaseWithdrawals {
+                    player,
+                    hold: hold(),
+                    reason: reason(),
+                    operator,
+                }),
+            ),
+        ];
+        for (tag, command) in commands {
+            let bytes = to_bytes(&command);
+            assert_eq!(
+                bytes,
+                [&tag.to_le_bytes()[..], &fields("case-3")].concat(),
+                "{}",
+                command.kind()
+            );
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let outcome = Outcome::WithdrawalHolds { holds: 3 };
+        let bytes = to_bytes(&outcome);
+        assert_eq!(bytes, [&26u16.to_le_bytes()[..], &3u32.to_le_bytes()].concat());
+        assert_eq!(from_bytes::<Outcome>(&bytes), Ok(outcome));
     }
 }

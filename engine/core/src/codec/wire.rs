@@ -39,9 +39,9 @@ use crate::outcome::{
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 96;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 26;
+pub const TAG_OUTCOME: u16 = 29;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 71;
+pub const TAG_REJECTION: u16 = 76;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -332,6 +332,8 @@ codec_enum_tagged!(payments::Command, "Command": u16 {
     86 => SetPaymentMethodState { player, method, state, reason, operator },
     87 => PaymentMethodUse { payment, method },
     88 => DepositConfirmChecked { deposit },
+    90 => HoldWithdrawals { player, hold, reason, operator },
+    91 => ReleaseWithdrawals { player, hold, reason, operator },
 });
 codec_enum!(PaymentMethodKind: u8 { 1 => Card, 2 => EWallet, 3 => Bank, 4 => Crypto });
 codec_enum!(HolderMatch: u8 { 1 => Matches, 2 => Mismatch, 3 => Unchecked });
@@ -514,7 +516,7 @@ codec_enum!(BlockReason: u8 {
 codec_enum!(DuplicateOf: u8 { 1 => Email, 2 => Identity });
 codec_enum!(Capacity: u8 {
     1 => Players, 2 => OpenPayments, 3 => BonusContributions, 4 => Operators, 5 => Aggregators, 6 => Sessions,
-    7 => ProfileVersions, 8 => Games, 9 => JackpotPools,
+    7 => ProfileVersions, 8 => Games, 9 => JackpotPools, 10 => WithdrawalHolds,
 });
 codec_enum!(GameRefusal: u8 { 1 => Unknown, 2 => Disabled, 3 => JurisdictionNotAllowed, 4 => CurrencyNotOffered });
 codec_enum!(JackpotFault: u8 {
@@ -553,6 +555,7 @@ codec_enum!(Outcome: u16 {
     20 => JackpotPaid(payout),
     21 => BonusGranted(granted),
     22 => Bonuses(list),
+    26 => WithdrawalHolds { holds },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -618,4 +621,6 @@ codec_enum!(Rejection: u16 {
     62 => BonusMaxBetExceeded { max },
     63 => UnknownBonus { serial },
     67 => CardNumberAsReference,
+    71 => WithdrawalHeld { holds },
+    72 => UnknownWithdrawalHold,
 });

@@ -18,7 +18,7 @@ use super::account::BonusExtras;
 use super::games::Catalogue;
 use super::gaming::{GamingState, RoundParts, RoundStore};
 use super::jackpots::Jackpots;
-use super::payments::PaymentsState;
+use super::payments::{PaymentsState, WithdrawalHolds};
 use super::players::{Compliance, JurisdictionProfiles, Kyc, PlayersState, Profiles, ProfilesParts};
 use super::rg::session::PlayerRg;
 use super::store::{BetDetail, Detail, Key, PaymentDetail};
@@ -73,6 +73,9 @@ pub struct LedgerImage {
     /// has either (format 12 on; none before: one bonus at a time, no max
     /// bet).
     bonus_extras: Vec<BonusExtras>,
+    /// The players' withdrawal holds, by player id (format 13 on; none
+    /// before: an AML case's hold was the gateway's check then).
+    withdrawal_holds: Vec<WithdrawalHolds>,
 }
 
 /// The image layout of snapshot format 4: everything but the profiles.
@@ -101,6 +104,9 @@ pub const IMAGE_FORMAT_JACKPOTS: u32 = 11;
 /// The image layout of snapshot format 12: format 11, then the wallets'
 /// bonus max bets and queues.
 pub const IMAGE_FORMAT_BONUS_QUEUES: u32 = 12;
+/// The image layout of snapshot format 13: format 12, then the players'
+/// withdrawal holds.
+pub const IMAGE_FORMAT_WITHDRAWAL_HOLDS: u32 = 13;
 
 /// Why an image cannot become a ledger.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -134,7 +140,9 @@ impl Ledger {
         let compliance = self.players.compliance();
         let rg = self.players.rg_records();
         let bonus_extras = self.players.bonus_extras();
+        let withdrawal_holds = self.payments.take_holds();
         LedgerImage {
+            withdrawal_holds,
             bonus_extras,
             rg,
             games: self.games,
@@ -214,11 +222,21 @@ impl Ledger {
         if !players.restore_bonus_extras(image.bonus_extras) {
             return inconsistent("bonus queues or max bets of a wallet without an active bonus, or out of order");
         }
+        let mut payments = image.payments;
+        let holds_known = image
+            .withdrawal_holds
+            .last()
+            .is_none_or(|last| last.player.0 <= players.len() as u64 && last.player.0 > 0);
+        if !holds_known || !payments.restore_holds(image.withdrawal_holds) {
+            return inconsistent(
+                "withdrawal holds of a player that does not exist, out of order, repeated or too many",
+            );
+        }
         let ledger = Ledger {
             fingerprints: Fingerprinter::new(config.fingerprint_seed),
             config: image.config,
             players,
-            payments: image.payments,
+            payments,
             gaming: GamingState { rounds },
             access: image.access,
             games: image.games,
@@ -289,7 +307,8 @@ fn config_difference(a: &Config, b: &Config) -> Option<&'static str> {
 // format 9 extends two records (the profiles' play-session rules, the RG
 // records' last activity), decoded in the older layouts by `decode_v1`;
 // format 10 appends the game catalogue, format 11 the jackpot pools,
-// format 12 the wallets' bonus max bets and queues.
+// format 12 the wallets' bonus max bets and queues, format 13 the players'
+// withdrawal holds.
 // [`Encode`] writes the newest layout.
 impl Encode for LedgerImage {
     fn encode<S: Sink>(&self, out: &mut S) {
@@ -315,6 +334,7 @@ impl Encode for LedgerImage {
         self.games.encode(out);
         self.jackpots.encode(out);
         self.bonus_extras.encode(out);
+        self.withdrawal_holds.encode(out);
     }
 }
 
@@ -322,10 +342,10 @@ impl LedgerImage {
     /// Decodes an image of layout `format` ([`IMAGE_FORMAT_NO_PROFILES`],
     /// [`IMAGE_FORMAT_PROFILES`], [`IMAGE_FORMAT_KYC`], [`IMAGE_FORMAT_JURISDICTION_PROFILES`],
     /// [`IMAGE_FORMAT_RG`], [`IMAGE_FORMAT_PLAY_SESSION_RULES`], [`IMAGE_FORMAT_GAMES`] or
-    /// [`IMAGE_FORMAT_JACKPOTS`] or [`IMAGE_FORMAT_BONUS_QUEUES`]) that must
-    /// use all of `bytes`.
+    /// [`IMAGE_FORMAT_JACKPOTS`], [`IMAGE_FORMAT_BONUS_QUEUES`] or
+    /// [`IMAGE_FORMAT_WITHDRAWAL_HOLDS`]) that must use all of `bytes`.
     pub fn decode_format(bytes: &[u8], format: u32) -> Result<LedgerImage, DecodeError> {
-        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_BONUS_QUEUES).contains(&format) {
+        if !(IMAGE_FORMAT_NO_PROFILES..=IMAGE_FORMAT_WITHDRAWAL_HOLDS).contains(&format) {
             return Err(DecodeError::UnknownVersion {
                 what: "snapshot image",
                 version: format,
@@ -357,7 +377,8 @@ impl LedgerImage {
                 IMAGE_FORMAT_PLAY_SESSION_RULES
                 | IMAGE_FORMAT_GAMES
                 | IMAGE_FORMAT_JACKPOTS
-                | IMAGE_FORMAT_BONUS_QUEUES => Some(Decode::decode(input)?),
+                | IMAGE_FORMAT_BONUS_QUEUES
+                | IMAGE_FORMAT_WITHDRAWAL_HOLDS => Some(Decode::decode(input)?),
                 _ => None,
             },
             compliance: match format {
@@ -366,7 +387,8 @@ impl LedgerImage {
                 | IMAGE_FORMAT_PLAY_SESSION_RULES
                 | IMAGE_FORMAT_GAMES
                 | IMAGE_FORMAT_JACKPOTS
-                | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
+                | IMAGE_FORMAT_BONUS_QUEUES
+                | IMAGE_FORMAT_WITHDRAWAL_HOLDS => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             rg: match format {
@@ -374,19 +396,29 @@ impl LedgerImage {
                 IMAGE_FORMAT_PLAY_SESSION_RULES
                 | IMAGE_FORMAT_GAMES
                 | IMAGE_FORMAT_JACKPOTS
-                | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
+                | IMAGE_FORMAT_BONUS_QUEUES
+                | IMAGE_FORMAT_WITHDRAWAL_HOLDS => Decode::decode(input)?,
                 _ => Vec::new(),
             },
             games: match format {
-                IMAGE_FORMAT_GAMES | IMAGE_FORMAT_JACKPOTS | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
+                IMAGE_FORMAT_GAMES
+                | IMAGE_FORMAT_JACKPOTS
+                | IMAGE_FORMAT_BONUS_QUEUES
+                | IMAGE_FORMAT_WITHDRAWAL_HOLDS => Decode::decode(input)?,
                 _ => Catalogue::default(),
             },
             jackpots: match format {
-                IMAGE_FORMAT_JACKPOTS | IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
+                IMAGE_FORMAT_JACKPOTS | IMAGE_FORMAT_BONUS_QUEUES | IMAGE_FORMAT_WITHDRAWAL_HOLDS => {
+                    Decode::decode(input)?
+                }
                 _ => Jackpots::default(),
             },
             bonus_extras: match format {
-                IMAGE_FORMAT_BONUS_QUEUES => Decode::decode(input)?,
+                IMAGE_FORMAT_BONUS_QUEUES | IMAGE_FORMAT_WITHDRAWAL_HOLDS => Decode::decode(input)?,
+                _ => Vec::new(),
+            },
+            withdrawal_holds: match format {
+                IMAGE_FORMAT_WITHDRAWAL_HOLDS => Decode::decode(input)?,
                 _ => Vec::new(),
             },
         };

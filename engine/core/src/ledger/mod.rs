@@ -62,7 +62,7 @@ pub use self::image::ImageError;
 pub use self::image::{
     IMAGE_FORMAT_BONUS_QUEUES, IMAGE_FORMAT_GAMES, IMAGE_FORMAT_JACKPOTS, IMAGE_FORMAT_JURISDICTION_PROFILES,
     IMAGE_FORMAT_KYC, IMAGE_FORMAT_NO_PROFILES, IMAGE_FORMAT_PLAY_SESSION_RULES, IMAGE_FORMAT_PROFILES,
-    IMAGE_FORMAT_RG, LedgerImage,
+    IMAGE_FORMAT_RG, IMAGE_FORMAT_WITHDRAWAL_HOLDS, LedgerImage,
 };
 use self::jackpots::Jackpots;
 use self::payments::PaymentsState;
@@ -575,6 +575,12 @@ impl Ledger {
             .add(&(self.players.len() as u64))
             .add(&(self.payments.open_len() as u64))
             .finish()
+    }
+
+    /// The player's withdrawal holds, in the order placed (empty: their
+    /// withdrawals may be approved).
+    pub fn withdrawal_holds(&self, player: PlayerId) -> &[crate::ids::ExtId] {
+        self.payments.holds_of(player)
     }
 
     /// A wallet's balances.

@@ -4,7 +4,7 @@
 
 use engine_core::bonus::{BONUS_QUEUE_MAX, BonusGranted, BonusList, BonusStatus, Command as BonusCommand};
 use engine_core::codec::Encode;
-use engine_core::ledger::IMAGE_FORMAT_BONUS_QUEUES;
+use engine_core::ledger::IMAGE_FORMAT_WITHDRAWAL_HOLDS;
 use engine_core::ledger::LedgerImage;
 
 use super::*;
@@ -236,7 +236,7 @@ fn queues_and_max_bets_survive_a_snapshot_image() {
     let digest = ledger.digest();
     let mut bytes = Vec::new();
     ledger.into_image().encode(&mut bytes);
-    let image = LedgerImage::decode_format(&bytes, IMAGE_FORMAT_BONUS_QUEUES).unwrap();
+    let image = LedgerImage::decode_format(&bytes, IMAGE_FORMAT_WITHDRAWAL_HOLDS).unwrap();
     h.ledger = Ledger::from_image(image, &h.config).unwrap();
     assert_eq!(h.ledger.digest(), digest);
     let restored: Vec<BonusList> = [p, q].iter().map(|&id| h.ledger.bonuses(id, EUR).unwrap()).collect();

@@ -468,3 +468,4 @@ mod limits;
 mod payments;
 mod players;
 mod rg;
+mod withdrawal_holds;

@@ -253,6 +253,13 @@ pub trait PaymentProvider: Send + Sync {
     /// Its name, as the ledger records it (`stripe`).
     fn name(&self) -> &'static str;
 
+    /// What kind of provider it is, for operators: `card` (a card
+    /// acquirer) or `crypto`.
+    fn kind(&self) -> &'static str;
+
+    /// The base URL of its API, as configured.
+    fn api_url(&self) -> &str;
+
     /// Starts a deposit (idempotent on the payment's key).
     fn start_deposit<'a>(&'a self, deposit: &'a DepositStart) -> ProviderFuture<'a, DepositStarted>;
 

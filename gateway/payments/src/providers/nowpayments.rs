@@ -485,6 +485,14 @@ impl PaymentProvider for NowPaymentsClient {
         NAME
     }
 
+    fn kind(&self) -> &'static str {
+        "crypto"
+    }
+
+    fn api_url(&self) -> &str {
+        &self.config.base_url
+    }
+
     fn start_deposit<'a>(&'a self, deposit: &'a DepositStart) -> ProviderFuture<'a, DepositStarted> {
         Box::pin(async move {
             let currency = deposit.currency.to_ascii_lowercase();

@@ -450,6 +450,14 @@ impl PaymentProvider for StripeClient {
         "stripe"
     }
 
+    fn kind(&self) -> &'static str {
+        "card"
+    }
+
+    fn api_url(&self) -> &str {
+        &self.config.base_url
+    }
+
     fn start_deposit<'a>(&'a self, deposit: &'a DepositStart) -> ProviderFuture<'a, DepositStarted> {
         Box::pin(async move {
             let fields = money_fields(deposit.amount_minor, &deposit.currency, &deposit.key);

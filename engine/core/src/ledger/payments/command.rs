@@ -225,6 +225,38 @@ pub enum Command {
         /// The initiating request.
         deposit: TxRef,
     },
+    /// Holds the player's withdrawals under the name `hold` (an AML case,
+    /// `case-<id>`, or compliance's own): while the player has any hold, the
+    /// ledger refuses every approval of their withdrawals (first, second,
+    /// single) with [`crate::outcome::Rejection::WithdrawalHeld`], in the
+    /// same step as the money would move. Requests are still taken (the
+    /// amount is reserved, so it cannot be played or moved meanwhile);
+    /// rejection, reversal and completion of a withdrawal approved before
+    /// are not held. Placing a hold the player already has under that name
+    /// changes nothing (a retry after a restart). At most
+    /// [`WITHDRAWAL_HOLDS_MAX`] holds per player.
+    HoldWithdrawals {
+        /// The player.
+        player: PlayerId,
+        /// The hold's name: `case-<id>` for an AML case.
+        hold: ExtId,
+        /// Why.
+        reason: Reason,
+        /// Who.
+        operator: OperatorId,
+    },
+    /// Lifts the player's hold named `hold`; the withdrawals flow again
+    /// once no other hold remains (another open case keeps them held).
+    ReleaseWithdrawals {
+        /// The player.
+        player: PlayerId,
+        /// The hold's name, as placed.
+        hold: ExtId,
+        /// Why.
+        reason: Reason,
+        /// Who.
+        operator: OperatorId,
+    },
     /// A manual correction of a cash balance, with who and why.
     Adjust {
         /// The player.
@@ -345,6 +377,10 @@ pub fn looks_like_card_number(reference: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// Most withdrawal holds one player may have at once (one per open AML
+/// case on them, and compliance's own).
+pub const WITHDRAWAL_HOLDS_MAX: usize = 32;
+
 /// The scale of an FX rate: eight decimal places.
 pub const FX_RATE_SCALE: i64 = 100_000_000;
 
@@ -392,6 +428,8 @@ impl Command {
             | Command::WithdrawalReverse { player, .. }
             | Command::AddPaymentMethod { player, .. }
             | Command::SetPaymentMethodState { player, .. }
+            | Command::HoldWithdrawals { player, .. }
+            | Command::ReleaseWithdrawals { player, .. }
             | Command::Adjust { player, .. } => Some(*player),
             Command::DepositConfirm { .. }
             | Command::DepositFail { .. }
@@ -436,6 +474,8 @@ impl Command {
             Command::PaymentMethodUse { .. } => "payment_method_use",
             // The same confirmation as far as movements and reports go.
             Command::DepositConfirmChecked { .. } => "deposit_confirm",
+            Command::HoldWithdrawals { .. } => "hold_withdrawals",
+            Command::ReleaseWithdrawals { .. } => "release_withdrawals",
             Command::Adjust { .. } => "adjust",
         }
     }

@@ -9,15 +9,18 @@ mod command;
 
 pub use self::command::{
     Command, FX_RATE_SCALE, HolderMatch, PaymentMethodKind, PaymentMethodState, RECONCILIATION_ITEMS_MAX,
-    ReconciliationGap, ReconciliationItem, looks_like_card_number,
+    ReconciliationGap, ReconciliationItem, WITHDRAWAL_HOLDS_MAX, looks_like_card_number,
 };
+
+use std::collections::BTreeMap;
 
 use super::account::{Activity, Wallet};
 use super::store::{Detail, PaymentDetail};
 use super::{Applied, Ctx, Ledger, rejected};
 use crate::codec::codec_struct;
+use crate::codec::{Decode, DecodeError, Encode, Reader, Sink};
 use crate::command::{LimitMetric, TxRef};
-use crate::ids::PlayerId;
+use crate::ids::{ExtId, PlayerId};
 use crate::money::{Amount, Currency};
 use crate::outcome::{Capacity, Outcome, PaymentState, Rejection};
 
@@ -38,16 +41,78 @@ fn reconciliation_import(items: &[ReconciliationItem]) -> Applied {
     (Outcome::Accepted, Detail::Plain)
 }
 
-/// Deposits and withdrawals not yet final.
+/// Deposits and withdrawals not yet final, and the players whose
+/// withdrawals are held.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PaymentsState {
     open: usize,
+    /// Each held player's holds, in the order placed (few players have
+    /// any: a map beside the players rather than a field in each).
+    holds: BTreeMap<PlayerId, Vec<ExtId>>,
 }
+
+/// One player's withdrawal holds, as the snapshot image keeps them
+/// (format 13 on; none before).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawalHolds {
+    /// The player.
+    pub player: PlayerId,
+    /// The holds' names, in the order placed; never empty.
+    pub holds: Vec<ExtId>,
+}
+
+codec_struct!(WithdrawalHolds { player, holds });
 
 impl PaymentsState {
     /// Payments not yet final.
     pub(crate) fn open_len(&self) -> usize {
         self.open
+    }
+
+    /// The held players' holds, by player id (the snapshot image's part).
+    pub(crate) fn take_holds(&mut self) -> Vec<WithdrawalHolds> {
+        std::mem::take(&mut self.holds)
+            .into_iter()
+            .map(|(player, holds)| WithdrawalHolds { player, holds })
+            .collect()
+    }
+
+    /// Puts back the holds of an image: false unless they are by player id,
+    /// ascending, each player's non-empty, bounded and without a repeat.
+    pub(crate) fn restore_holds(&mut self, holds: Vec<WithdrawalHolds>) -> bool {
+        let mut last = None;
+        for entry in holds {
+            let repeated = entry
+                .holds
+                .iter()
+                .enumerate()
+                .any(|(i, h)| entry.holds[..i].contains(h));
+            if last.is_some_and(|l| l >= entry.player)
+                || entry.holds.is_empty()
+                || entry.holds.len() > WITHDRAWAL_HOLDS_MAX
+                || repeated
+            {
+                return false;
+            }
+            last = Some(entry.player);
+            self.holds.insert(entry.player, entry.holds);
+        }
+        true
+    }
+
+    /// The player's withdrawal holds, in the order placed.
+    pub(crate) fn holds_of(&self, player: PlayerId) -> &[ExtId] {
+        self.holds.get(&player).map_or(&[], Vec::as_slice)
+    }
+
+    /// Refused while the player has a hold.
+    fn check_not_held(&self, player: PlayerId) -> Result<(), Rejection> {
+        match self.holds.get(&player) {
+            Some(holds) => Err(Rejection::WithdrawalHeld {
+                holds: holds.len() as u32,
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -110,6 +175,33 @@ impl Ledger {
             }
             // Recorded beside an open payment, as its provider reference is.
             Command::PaymentMethodUse { payment, .. } => self.payment_reference(payment),
+            Command::HoldWithdrawals { player, hold, .. } => {
+                check!(self.player(*player));
+                let holds = self.payments.holds.entry(*player).or_default();
+                if !holds.contains(hold) {
+                    if holds.len() >= WITHDRAWAL_HOLDS_MAX {
+                        return rejected(Rejection::CapacityReached(Capacity::WithdrawalHolds));
+                    }
+                    holds.push(hold.clone());
+                }
+                let holds = holds.len() as u32;
+                (Outcome::WithdrawalHolds { holds }, Detail::Plain)
+            }
+            Command::ReleaseWithdrawals { player, hold, .. } => {
+                check!(self.player(*player));
+                let Some(holds) = self.payments.holds.get_mut(player) else {
+                    return rejected(Rejection::UnknownWithdrawalHold);
+                };
+                let Some(at) = holds.iter().position(|h| h == hold) else {
+                    return rejected(Rejection::UnknownWithdrawalHold);
+                };
+                holds.remove(at);
+                let left = holds.len() as u32;
+                if left == 0 {
+                    self.payments.holds.remove(player);
+                }
+                (Outcome::WithdrawalHolds { holds: left }, Detail::Plain)
+            }
             Command::ReconciliationImport { items, .. } => reconciliation_import(items),
             // The read side checks the difference exists; nothing here moves.
             Command::ReconciliationResolve { .. } => (Outcome::Accepted, Detail::Plain),
@@ -333,7 +425,8 @@ impl Ledger {
     /// withdrawal; the second approval names this request.
     fn withdrawal_first_approval(&mut self, withdrawal: &TxRef) -> Applied {
         let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
-        check!(self.open_payment(key, false, &[PaymentState::Requested]));
+        let (payment, _) = check!(self.open_payment(key, false, &[PaymentState::Requested]));
+        check!(self.payments.check_not_held(payment.player));
         (Outcome::Accepted, Detail::Plain)
     }
 
@@ -405,6 +498,9 @@ impl Ledger {
     fn withdrawal_approve(&mut self, ctx: Ctx, withdrawal: &TxRef) -> Applied {
         let key = self.fingerprints.request(withdrawal.source, &withdrawal.id);
         let (payment, _) = check!(self.open_payment(key, false, &[PaymentState::Requested]));
+        // The hold is checked in the same step as the approval: no case
+        // opened between a read and this command can be missed.
+        check!(self.payments.check_not_held(payment.player));
         let before = check!(self.balances(payment.player, payment.currency));
         if let Some(super::store::TxRecord {
             detail: Detail::Payment(p),
@@ -516,5 +612,19 @@ enum Settle {
 }
 
 // The domain's part of the snapshot image (see `crate::codec`): the count
-// of open payments (a `usize` is a `u64` on the wire).
-codec_struct!(PaymentsState { open });
+// of open payments (a `usize` is a `u64` on the wire). The holds are a part
+// of their own, after every older one (format 13, `../image.rs`).
+impl Encode for PaymentsState {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        self.open.encode(out);
+    }
+}
+
+impl Decode for PaymentsState {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(PaymentsState {
+            open: Decode::decode(input)?,
+            holds: BTreeMap::new(),
+        })
+    }
+}
