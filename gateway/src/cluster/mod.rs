@@ -212,13 +212,6 @@ pub async fn start(
         .await
         .map_err(io(format!("binding the raft listener {}", cluster.raft_listen)))?;
     tracing::info!(addr = %raft_addr, node = cluster.node_id, cluster = %cluster.name, "raft listener (HTTP/2)");
-    let durable = DurableSeq::default();
-    let (readmodel, feed) = {
-        let (dir, ledger, durable) = (config.data_dir.clone(), ledger_config.clone(), durable.clone());
-        tokio::task::spawn_blocking(move || readmodel::ReadModel::start(&dir, ledger, durable))
-            .await
-            .map_err(|error| ServeError::Sequencer(format!("read-model task failed: {error}")))??
-    };
     let members: Vec<u64> = cluster.peers.iter().map(|peer| peer.id).collect();
     let credentials = transport::Credentials::new(
         cluster.name.clone(),
@@ -229,9 +222,16 @@ pub async fn start(
     );
     let transport = transport::HttpTransport::new(credentials.clone())
         .map_err(|error| io("the raft client".into())(std::io::Error::other(error)))?;
-    // Before the node's Raft state is touched: a member with another master
+    // Before anything of the node's is opened: a member with another master
     // key could not open what the group sealed.
     keys::check_master_key(&transport, cluster, &vault).await?;
+    let durable = DurableSeq::default();
+    let (readmodel, feed) = {
+        let (dir, ledger, durable) = (config.data_dir.clone(), ledger_config.clone(), durable.clone());
+        tokio::task::spawn_blocking(move || readmodel::ReadModel::start(&dir, ledger, durable))
+            .await
+            .map_err(|error| ServeError::Sequencer(format!("read-model task failed: {error}")))??
+    };
     let settings = NodeSettings {
         id: cluster.node_id,
         cluster_name: cluster.name.clone(),

@@ -3,17 +3,18 @@
 //! from the API's.
 //!
 //! Every call is `POST /raft/v1/<rpc>` with the cluster's name, the sender's
-//! and the target's node ids and a timestamp in headers, and an HMAC-SHA256
-//! (`croupier-protocol`'s signing, keyed with SHA-256 of the cluster
-//! secret) over `"{timestamp}.{cluster}.{from}.{to}." + body`. A call from
+//! and the target's node ids, its PAM master-key check value and a
+//! timestamp in headers, and an HMAC-SHA256 (`croupier-protocol`'s signing,
+//! keyed with SHA-256 of the cluster secret) over
+//! `"{timestamp}.{cluster}.{from}.{to}.{key_check}." + body`. A call from
 //! another cluster, a node that is not a member, for another node, out of
 //! the time window, or with a wrong signature is refused (403/401, logged at
 //! most once a second) and never reaches Raft; so is a body that does not
 //! decode or an append carrying a damaged batch (400).
 //!
-//! Every call also carries the sender's PAM master-key check value
-//! ([`KEY_CHECK_HEADER`], signed with the rest): a member whose master key
-//! differs from the receiver's is refused (403 `master_key_mismatch`), as it
+//! A signed call whose master-key check value ([`KEY_CHECK_HEADER`]:
+//! HMAC-SHA256 of "croupier key check" under the PAM master key) differs
+//! from the receiver's is refused (403 `master_key_mismatch`): the sender
 //! could neither open the profiles the group sealed nor compute the same
 //! blind indexes. The PAM key store's own calls, `pam-key-check`,
 //! `pam-key-store` and `pam-key-fetch` ([`super::keys`]), travel the same
@@ -84,8 +85,8 @@ impl Credentials {
         }
     }
 
-    fn signed_bytes(&self, from: u64, to: u64, body: &[u8]) -> Vec<u8> {
-        let mut signed = format!("{}.{from}.{to}.{}.", self.cluster, self.key_check).into_bytes();
+    fn signed_bytes(&self, from: u64, to: u64, key_check: &str, body: &[u8]) -> Vec<u8> {
+        let mut signed = format!("{}.{from}.{to}.{key_check}.", self.cluster).into_bytes();
         signed.extend_from_slice(body);
         signed
     }
@@ -162,7 +163,7 @@ impl HttpTransport {
     pub async fn post(&self, target: u64, addr: &str, rpc: &str, body: Vec<u8>) -> Result<Vec<u8>, CallError> {
         let credentials = &self.credentials;
         let timestamp = now_ms();
-        let signed = credentials.signed_bytes(credentials.node_id, target, &body);
+        let signed = credentials.signed_bytes(credentials.node_id, target, &credentials.key_check, &body);
         let mac = signature::sign(&credentials.secret, timestamp, &signed);
         let unreachable = |source| CallError::Unreachable { target, source };
         let response = self
@@ -290,13 +291,7 @@ fn authenticate(credentials: &Credentials, node: &Node, headers: &HeaderMap, bod
             "the call is for another node",
         ));
     }
-    if header(headers, KEY_CHECK_HEADER) != Some(credentials.key_check.as_str()) {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            KEY_MISMATCH,
-            "the sender's PAM master key differs from this node's: every member must use the group's master key",
-        ));
-    }
+
     let timestamp = header(headers, signature::TIMESTAMP_HEADER).and_then(|t| t.parse::<u64>().ok());
     let mac = header(headers, signature::SIGNATURE_HEADER).and_then(|mac| hex::decode(mac).ok());
     let (Some(timestamp), Some(mac)) = (timestamp, mac) else {
@@ -306,7 +301,8 @@ fn authenticate(credentials: &Credentials, node: &Node, headers: &HeaderMap, bod
             "the call is not signed",
         ));
     };
-    let signed = credentials.signed_bytes(from, credentials.node_id, body);
+    let key_check = header(headers, KEY_CHECK_HEADER).unwrap_or_default();
+    let signed = credentials.signed_bytes(from, credentials.node_id, key_check, body);
     signature::verify(
         &credentials.secret,
         timestamp,
@@ -315,7 +311,16 @@ fn authenticate(credentials: &Credentials, node: &Node, headers: &HeaderMap, bod
         now_ms(),
         SIGNATURE_WINDOW_MS,
     )
-    .map_err(|error| refuse(StatusCode::UNAUTHORIZED, "bad_signature", &error.to_string()))
+    .map_err(|error| refuse(StatusCode::UNAUTHORIZED, "bad_signature", &error.to_string()))?;
+    // Signed by a member: now its master key may be compared with ours.
+    if key_check != credentials.key_check {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            KEY_MISMATCH,
+            "the sender's PAM master key differs from this node's: every member must use the group's master key",
+        ));
+    }
+    Ok(())
 }
 
 async fn receive(
