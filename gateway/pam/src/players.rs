@@ -196,7 +196,9 @@ async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile, new: bool) -
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "keys_not_replicated",
-                format!("the new data key is not stored on a majority of the group ({why}); nothing was recorded: retry"),
+                format!(
+                    "the new data key is not stored on a majority of the group ({why}); nothing was recorded: retry"
+                ),
             )
         })?;
     }

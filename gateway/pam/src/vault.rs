@@ -20,6 +20,17 @@
 //! derived from it (HMAC-SHA256 with fixed labels): one wraps data keys,
 //! one keys the blind indexes. Losing it loses every profile.
 //!
+//! In a replication group every member holds the same master key (the
+//! members compare its check value, [`Vault::key_check`], at start and on
+//! every call) and the same data keys: the server gives the vault a
+//! [`KeyShare`] (`gateway/src/cluster/keys.rs`) that stores a new data key
+//! on a majority of the group before the command naming it is submitted,
+//! fetches a key this member lacks when a profile must be opened, and
+//! stores keys other members send only once they open under this master
+//! key ([`Vault::store_wrapped`]). There, the start-up sweep is not run
+//! (a key stored ahead of its registration's commit would look orphaned):
+//! erasures destroy keys on every member as the state machine applies them.
+//!
 //! Operators' secrets that the journal must carry but not reveal (a TOTP
 //! secret) are sealed with AES-256-GCM under a third derived key, with a
 //! random nonce and the secret's owner as associated data
@@ -252,7 +263,10 @@ impl Vault {
         let (nonce, sealed) = bytes[KEY_FILE_MAGIC.len()..].split_at(12);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut sealed = sealed.to_vec();
-        let plain = self.wrap.open_in_place(nonce, Aad::from(wrap_aad(id)), &mut sealed).ok()?;
+        let plain = self
+            .wrap
+            .open_in_place(nonce, Aad::from(wrap_aad(id)), &mut sealed)
+            .ok()?;
         <[u8; 32]>::try_from(&plain[..]).ok()
     }
 
@@ -635,7 +649,11 @@ mod tests {
 
     #[test]
     fn wrapped_keys_move_only_between_vaults_of_one_master_key() {
-        let (a, b, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b, other) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
         let leader = Vault::open(a.path(), None).unwrap();
         // A second member given the same master key file.
         let shared = a.path().join(MASTER_KEY_FILE);
@@ -651,16 +669,25 @@ mod tests {
         assert!(!member.has(id));
         member.store_wrapped(id, &wrapped).unwrap();
         assert!(member.has(id));
-        assert_eq!(member.key(id).unwrap().unwrap().open(&sealed).unwrap(), b"{\"name\":\"Ada\"}");
+        assert_eq!(
+            member.key(id).unwrap().unwrap().open(&sealed).unwrap(),
+            b"{\"name\":\"Ada\"}"
+        );
         // Storing it again changes nothing.
         member.store_wrapped(id, &wrapped).unwrap();
         assert_eq!(member.wrapped(id).unwrap().unwrap(), wrapped);
 
         // Another master key, another id, or damaged bytes: refused, nothing written.
-        assert!(matches!(stranger.store_wrapped(id, &wrapped), Err(VaultError::DamagedKey { .. })));
+        assert!(matches!(
+            stranger.store_wrapped(id, &wrapped),
+            Err(VaultError::DamagedKey { .. })
+        ));
         assert!(!stranger.has(id));
         let renamed = leader.random_key_id().unwrap();
-        assert!(matches!(member.store_wrapped(renamed, &wrapped), Err(VaultError::DamagedKey { .. })));
+        assert!(matches!(
+            member.store_wrapped(renamed, &wrapped),
+            Err(VaultError::DamagedKey { .. })
+        ));
         assert!(!member.has(renamed));
         let mut damaged = wrapped.clone();
         damaged[20] ^= 1;

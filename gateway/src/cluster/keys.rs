@@ -97,7 +97,10 @@ pub async fn answer(vault: &Arc<pam::Vault>, call: KeyCall, body: &[u8]) -> Resp
         Ok(Ok(Some(bytes))) => (StatusCode::OK, bytes).into_response(),
         Ok(Ok(None)) => ApiError::not_found("unknown_key", "no such data key here").into_response(),
         Ok(Err(pam::VaultError::DamagedKey { .. })) => {
-            tracing::warn!(?id, "refused a data key that does not open under this node's master key");
+            tracing::warn!(
+                ?id,
+                "refused a data key that does not open under this node's master key"
+            );
             ApiError::bad_request("refused", "the key does not open under this node's master key").into_response()
         }
         Ok(Err(error)) => ApiError::internal(error).into_response(),
@@ -292,7 +295,11 @@ impl GroupKeys {
                 Err(error) => failures.push(error.to_string()),
             }
         }
-        Err(format!("stored on {stored} of {} voters: {}", voters.len(), failures.join("; ")))
+        Err(format!(
+            "stored on {stored} of {} voters: {}",
+            voters.len(),
+            failures.join("; ")
+        ))
     }
 
     async fn fetch(&self, id: KeyId) -> Result<bool, String> {
@@ -301,7 +308,11 @@ impl GroupKeys {
         }
         let mut failures = Vec::new();
         for (target, addr, _) in self.others() {
-            match self.transport.post(target, &addr, KeyCall::Fetch.name(), id.0.to_vec()).await {
+            match self
+                .transport
+                .post(target, &addr, KeyCall::Fetch.name(), id.0.to_vec())
+                .await
+            {
                 Ok(wrapped) => {
                     let live = Arc::clone(&self.live);
                     return tokio::task::spawn_blocking(move || live.store_if_live(id, &wrapped))

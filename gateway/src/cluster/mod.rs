@@ -287,9 +287,15 @@ pub async fn start(
     vault.set_share(group_keys.clone());
     let key_sync = keys::spawn_sync(group_keys, installed);
     let (stop_raft_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let raft_server = tokio::spawn(transport::serve(listener, node.clone(), credentials, vault, async move {
-        let _ = stopped.await;
-    }));
+    let raft_server = tokio::spawn(transport::serve(
+        listener,
+        node.clone(),
+        credentials,
+        vault,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Started {
         handle: ClusterHandle {
             node,

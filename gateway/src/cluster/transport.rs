@@ -195,10 +195,14 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     async fn call(&self, target: u64, addr: &str, rpc: Rpc, body: Vec<u8>) -> io::Result<Vec<u8>> {
-        self.post(target, addr, rpc.name(), body).await.map_err(|error| match error {
-            CallError::Unreachable { source, .. } => io::Error::other(source),
-            refused @ CallError::Refused { .. } => io::Error::new(io::ErrorKind::PermissionDenied, refused.to_string()),
-        })
+        self.post(target, addr, rpc.name(), body)
+            .await
+            .map_err(|error| match error {
+                CallError::Unreachable { source, .. } => io::Error::other(source),
+                refused @ CallError::Refused { .. } => {
+                    io::Error::new(io::ErrorKind::PermissionDenied, refused.to_string())
+                }
+            })
     }
 }
 

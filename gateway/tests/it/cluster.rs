@@ -709,7 +709,14 @@ async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_
     };
     let cases = [
         (
-            signed_headers("another-secret-0123456789", CLUSTER_NAME, &check, leader, follower.id, &body),
+            signed_headers(
+                "another-secret-0123456789",
+                CLUSTER_NAME,
+                &check,
+                leader,
+                follower.id,
+                &body,
+            ),
             401,
             "bad_signature",
         ),
@@ -1261,7 +1268,12 @@ async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destr
     let late = (1..=3).find(|&id| id != first).unwrap();
     group.kill(late);
     let (status, reply) = group
-        .write(&group.member(first).api(), Method::POST, "/operator/v1/registrations", registration.clone())
+        .write(
+            &group.member(first).api(),
+            Method::POST,
+            "/operator/v1/registrations",
+            registration.clone(),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
     let player = reply["player"].as_u64().unwrap();
@@ -1328,7 +1340,10 @@ async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destr
         printed.contains("differs from the group's") && printed.contains("stranger-master-key"),
         "{printed}"
     );
-    assert!(!root.join("stranger").join("raft").exists(), "its Raft state was not made");
+    assert!(
+        !root.join("stranger").join("raft").exists(),
+        "its Raft state was not made"
+    );
 
     // The old leader comes back (the group's key) and catches up.
     group.spawn(index);
@@ -1349,7 +1364,10 @@ async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destr
     for id in 1..=3 {
         // (The refused duplicate's key, derived from its Idempotency-Key,
         // stays for a retry: it seals nothing the ledger holds.)
-        assert!(!key_files(&group, id).contains(&on_leader[0]), "node {id} keeps the key");
+        assert!(
+            !key_files(&group, id).contains(&on_leader[0]),
+            "node {id} keeps the key"
+        );
     }
     let path = format!("/operator/v1/players/{player}/profile");
     let read: Value =
