@@ -366,22 +366,31 @@ impl pam::KeyShare for GroupKeys {
     }
 }
 
-/// How long the sync waits between rounds while keys are still missing.
+/// How long the sync waits before its first round, and between rounds
+/// while keys are still missing (doubling up to [`SYNC_RETRY_MAX`]).
 const SYNC_RETRY: Duration = Duration::from_secs(2);
+/// The longest wait between two rounds of the sync.
+const SYNC_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Fetches the missing live keys once the node has started and after every
 /// snapshot install, retrying while some are missing (a member down).
 pub fn spawn_sync(keys: Arc<GroupKeys>, installed: Arc<Notify>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut wait = SYNC_RETRY;
         loop {
             // A leader known: the log is flowing, so the ledger (and with it
             // the live keys) is catching up.
             while keys.node.status().leader.is_none() {
                 tokio::time::sleep(SYNC_RETRY).await;
             }
-            tokio::time::sleep(SYNC_RETRY).await;
-            if keys.sync().await == 0 {
+            tokio::time::sleep(wait).await;
+            let left = keys.sync().await;
+            if left == 0 {
+                wait = SYNC_RETRY;
                 installed.notified().await;
+            } else {
+                tracing::warn!(left, "PAM: live profiles' data keys still missing here; trying again");
+                wait = (wait * 2).min(SYNC_RETRY_MAX);
             }
         }
     })
