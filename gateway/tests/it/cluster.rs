@@ -1145,6 +1145,26 @@ async fn a_wiped_follower_is_sent_a_snapshot_and_its_journal_starts_there() {
         let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
         acknowledged.insert(id, reply);
     }
+    // A player with a profile: its data key is outside the journal.
+    let profile = json!({
+        "name": "Grace Hopper", "email": "grace@example.org", "phone": "+447700900456",
+        "date_of_birth": "1985-12-09",
+        "address": {"line": "1 Harbour Row", "city": "Whitby", "postcode": "YO22 4AB"},
+        "country": "GB", "language": "en-GB",
+        "marketing": {"email": false, "sms": false, "phone": false, "post": false}
+    });
+    let (status, reply) = group
+        .write(
+            &base,
+            reqwest::Method::POST,
+            "/operator/v1/registrations",
+            json!({"currency": "GBP", "jurisdiction": "GB", "profile": profile}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let player = reply["player"].as_u64().unwrap();
+    let key = key_files(&group, leader);
+    assert_eq!(key.len(), 1);
     group.converged().await;
 
     // A follower loses its disk; the group goes on well past a snapshot.
@@ -1170,6 +1190,14 @@ async fn a_wiped_follower_is_sent_a_snapshot_and_its_journal_starts_there() {
         "node {wiped} replayed the whole log: {rebuilt:?}"
     );
     assert!(!engine::snapshot::list(&group.member(wiped).dir).unwrap().is_empty());
+    // The snapshot names the player's data key: the member fetches it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while key_files(&group, wiped) != key {
+        assert!(Instant::now() < deadline, "node {wiped} did not fetch the data key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let read = profile_at(&group, &group.member(wiped).api(), player).await;
+    assert_eq!(read["profile"]["name"], "Grace Hopper");
     for member in group.live() {
         let report = journal::verify(&member.dir).unwrap();
         assert!(report.is_ok(), "node {}: {report:?}", member.id);
