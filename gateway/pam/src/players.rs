@@ -185,6 +185,21 @@ fn new_key_id(vault: &Vault, caller: &Caller, headers: &HeaderMap, id: &ExtId) -
 /// only then, so whichever member leads next can open the profile.
 async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile, new: bool) -> Result<SealedProfile, ApiError> {
     let json = serde_json::to_vec(profile).map_err(ApiError::internal)?;
+    // A derived key id a retry names may be a live profile's key that this
+    // member (a new leader, down when it was shared) lacks: it is fetched,
+    // never made anew over the group's copies.
+    if new
+        && let Some(share) = vault.share()
+        && !vault.has(key_id)
+    {
+        share.recover(key_id).await.map_err(|why| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keys_not_replicated",
+                format!("the data key this request names could not be fetched from the group ({why}): retry"),
+            )
+        })?;
+    }
     let sealing = Arc::clone(vault);
     let sealed = blocking(move || sealing.key_or_create(key_id)?.seal(&json)).await?;
     if new && let Some(share) = vault.share() {

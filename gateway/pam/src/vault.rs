@@ -128,7 +128,9 @@ pub trait KeyShare: Send + Sync {
     fn replicate(&self, id: KeyId, wrapped: Vec<u8>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
     /// Fetches the key `id`, missing here, from the other members and
     /// stores it, if a live profile in this node's ledger names it (an
-    /// erased key is never brought back); true if it is stored now.
+    /// erased key is never brought back); true if it is stored now, false
+    /// if no live profile names it, an error if one does but no member
+    /// gave it.
     fn recover(&self, id: KeyId) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + '_>>;
 }
 

@@ -325,10 +325,12 @@ impl GroupKeys {
             }
         }
         if failures.is_empty() {
-            Ok(false)
-        } else {
-            Err(format!("no member gave the data key: {}", failures.join("; ")))
+            failures.push("every member answered it has none".into());
         }
+        Err(format!(
+            "no member gave the data key a live profile names: {}",
+            failures.join("; ")
+        ))
     }
 
     /// Fetches every live key missing here; how many are still missing.
@@ -341,7 +343,7 @@ impl GroupKeys {
         for id in missing {
             match self.fetch(id).await {
                 Ok(true) => tracing::info!(?id, "PAM: fetched a missing data key from the group"),
-                Ok(false) => left += usize::from(self.live.is_live(id)),
+                Ok(false) => {}
                 Err(error) => {
                     left += 1;
                     tracing::warn!(?id, %error, "PAM: a missing data key could not be fetched yet");
