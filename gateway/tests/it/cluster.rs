@@ -291,6 +291,18 @@ impl Group {
             now_ms(),
             WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
+        self.write_keyed(base, method, path, body, &key).await
+    }
+
+    /// [`Group::write`] under the `Idempotency-Key` `key`.
+    async fn write_keyed(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        key: &str,
+    ) -> (StatusCode, Value) {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut base = base.to_owned();
         loop {
@@ -298,7 +310,7 @@ impl Group {
                 .http
                 .request(method.clone(), format!("{base}{path}"))
                 .bearer_auth(&self.admin)
-                .header("idempotency-key", &key)
+                .header("idempotency-key", key)
                 .header("content-type", "application/json")
                 .body(body.to_string())
                 .send()
@@ -1296,11 +1308,12 @@ async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destr
     let late = (1..=3).find(|&id| id != first).unwrap();
     group.kill(late);
     let (status, reply) = group
-        .write(
+        .write_keyed(
             &group.member(first).api(),
             Method::POST,
             "/operator/v1/registrations",
             registration.clone(),
+            "reg-ada",
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{reply}");
@@ -1376,6 +1389,48 @@ async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destr
     // The old leader comes back (the group's key) and catches up.
     group.spawn(index);
     group.converged().await;
+
+    // A leader that lacks the key a retried registration's id derives
+    // fetches the group's (a new one made in its place would overwrite the
+    // copies the profile opens with): the retry gets the same player.
+    let key_path = |id: u64| group.member(id).dir.join(pam::vault::KEY_DIR).join(&on_leader[0]);
+    let wrapped = std::fs::read(key_path(second)).unwrap();
+    let third = (1..=3).find(|&id| id != second && id != first).unwrap();
+    std::fs::remove_file(key_path(third)).unwrap();
+    let asked = group
+        .op(
+            &base,
+            Method::POST,
+            "/operator/v1/cluster/transfer-leader",
+            Some(json!({"to": third})),
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    await_leader(&group, third).await;
+    let base = group.member(third).api();
+    let (status, reply) = group
+        .write_keyed(
+            &base,
+            Method::POST,
+            "/operator/v1/registrations",
+            registration.clone(),
+            "reg-ada",
+        )
+        .await;
+    assert_eq!(
+        (status, reply["player"].as_u64()),
+        (StatusCode::CREATED, Some(player)),
+        "{reply}"
+    );
+    for id in 1..=3 {
+        assert_eq!(
+            std::fs::read(key_path(id)).ok().as_ref(),
+            Some(&wrapped),
+            "node {id}'s key"
+        );
+        let read = profile_at(&group, &group.member(id).api(), player).await;
+        assert_eq!(read["profile"]["name"], "Ada Lovelace", "node {id}");
+    }
 
     // Erasure, journaled, destroys the key on every member as it applies.
     let (status, reply) = group
