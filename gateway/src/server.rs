@@ -423,10 +423,11 @@ async fn start_member(
     clock: &Clock,
     metrics: &Arc<Metrics>,
 ) -> Result<Core, ServeError> {
-    let started = crate::cluster::start(config, cluster, ledger).await?;
-    // The ledger is rebuilt by Raft applying the committed log after this:
-    // no sweep of the vault's keys against a ledger not yet replayed.
+    // No sweep of the vault's keys on a member: a key the leader stored
+    // here ahead of its registration's commit looks like an orphan
+    // (`cluster::keys`); erasures destroy keys as they are applied.
     let vault = open_vault(config, None).await?;
+    let started = crate::cluster::start(config, cluster, ledger, Arc::clone(&vault)).await?;
     let engine = Engine::gated(started.gate.clone(), config.retry_after_s);
     let mut supervisor = crate::cluster::Supervisor::spawn(
         started.raft_server,

@@ -79,6 +79,9 @@ pub struct Journal {
     flusher: Option<IntervalFlusher>,
     stats: JournalStats,
     poisoned: bool,
+    /// Where the batches of each segment start, as far as
+    /// [`Journal::batch_bytes`] has read them (`journal/follower.rs`).
+    offsets: std::sync::Mutex<follower::OffsetIndex>,
     /// Holds the directory's advisory lock while the journal is open. Last,
     /// so it is released after the preparer and flusher threads are joined.
     _lock: File,
@@ -259,6 +262,7 @@ impl Journal {
             flusher,
             stats: JournalStats::default(),
             poisoned: false,
+            offsets: std::sync::Mutex::default(),
         };
         Ok((journal, recovered))
     }

@@ -46,9 +46,12 @@ start_single() {
 start_group() {
   local peers=() i
   for i in 1 2 3; do peers+=(--cluster-peer "$i=127.0.0.1:1740$i=http://127.0.0.1:1808$i"); done
+  # One PAM master key for the group (members with different keys are refused).
+  local key=$root/group-$1-pam-master-key
+  [ -f "$key" ] || (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$key")
   for i in 1 2 3; do
     "$bin/croupier" serve --data-dir "$root/group-$1-n$i" --listen "127.0.0.1:1808$i" --no-quic --log warn \
-      --ship-jurisdiction-profiles=false \
+      --ship-jurisdiction-profiles=false --pam-master-key-file "$key" \
       --cluster-node-id "$i" --cluster-raft-listen "127.0.0.1:1740$i" "${peers[@]}" \
       --cluster-secret bench-cluster-secret-0123456789 &
     pids+=($!)

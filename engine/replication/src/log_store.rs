@@ -326,9 +326,8 @@ struct Inner {
     vote: Option<Vote>,
     poisoned: bool,
     /// The latest batches appended, by first seq: what replication reads
-    /// back, nearly always the newest entries. Finding a batch in the
-    /// journal walks its segment's headers from the start, which costs the
-    /// leader more with every batch in the segment.
+    /// back, nearly always the newest entries, without a file read (an
+    /// older batch is found through the journal's offset index).
     recent: RecentBatches,
 }
 

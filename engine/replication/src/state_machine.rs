@@ -54,6 +54,14 @@ pub trait ApplyObserver: Send + 'static {
     /// (the journal's record bytes) and decodes to `committed[i]`.
     fn applied(&mut self, first_seq: u64, bytes: &[u8], ranges: &[std::ops::Range<usize>], committed: &[Committed]);
 
+    /// Record `committed` (of a batch the group committed) is about to be
+    /// applied to `ledger`: what the record changes can be read as it was
+    /// before (the PAM key store learns the data key of a player being
+    /// erased). Nothing by default.
+    fn applying(&mut self, ledger: &Ledger, committed: &Committed) {
+        let _ = (ledger, committed);
+    }
+
     /// The ledger was replaced by a snapshot from the leader (this node was
     /// behind the leader's purged log): what follows the batches starts
     /// after `ledger.last_seq()`, and what was derived from the batches
@@ -301,6 +309,10 @@ impl LedgerStateMachine {
                     seq,
                     reason: format!("it claims seq {}", committed.envelope.seq),
                 });
+            }
+            if let Some(observer) = &mut self.observer {
+                let observer = observer.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+                observer.applying(&self.ledger, &committed);
             }
             let outcome = self.ledger.apply(&committed.envelope);
             if outcome != committed.outcome {

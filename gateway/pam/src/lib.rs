@@ -36,7 +36,7 @@ use edge::route::{Access, Route, route};
 use engine::Role;
 use utoipa::OpenApi;
 
-pub use vault::{Vault, VaultError};
+pub use vault::{KeyShare, Vault, VaultError};
 
 /// Who registers players and changes their profiles.
 const SUPPORT: &[Role] = &[Role::Admin, Role::Support];

@@ -180,22 +180,64 @@ fn new_key_id(vault: &Vault, caller: &Caller, headers: &HeaderMap, id: &ExtId) -
 }
 
 /// Seals `profile` under the key `key_id` (made and stored first if new).
-async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile) -> Result<SealedProfile, ApiError> {
+/// A `new` key is, on a replication group's member, stored on a majority
+/// of the group before this returns: the command naming it is submitted
+/// only then, so whichever member leads next can open the profile.
+async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile, new: bool) -> Result<SealedProfile, ApiError> {
     let json = serde_json::to_vec(profile).map_err(ApiError::internal)?;
-    let vault = Arc::clone(vault);
-    blocking(move || vault.key_or_create(key_id)?.seal(&json)).await
+    // A derived key id a retry names may be a live profile's key that this
+    // member (a new leader, down when it was shared) lacks: it is fetched,
+    // never made anew over the group's copies.
+    if new
+        && let Some(share) = vault.share()
+        && !vault.has(key_id)
+    {
+        share.recover(key_id).await.map_err(|why| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keys_not_replicated",
+                format!("the data key this request names could not be fetched from the group ({why}): retry"),
+            )
+        })?;
+    }
+    let sealing = Arc::clone(vault);
+    let sealed = blocking(move || sealing.key_or_create(key_id)?.seal(&json)).await?;
+    if new && let Some(share) = vault.share() {
+        let reading = Arc::clone(vault);
+        let wrapped = blocking(move || reading.wrapped(key_id))
+            .await?
+            .ok_or_else(|| ApiError::internal("a data key vanished after it was made"))?;
+        share.replicate(key_id, wrapped).await.map_err(|why| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keys_not_replicated",
+                format!(
+                    "the new data key is not stored on a majority of the group ({why}); nothing was recorded: retry"
+                ),
+            )
+        })?;
+    }
+    Ok(sealed)
 }
 
-/// Opens a sealed profile with its data key.
+/// Opens a sealed profile with its data key. On a group's member that
+/// lacks the key (it was down when the key was shared), the key is fetched
+/// from the other members first.
 pub(crate) async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Profile, ApiError> {
-    let vault = Arc::clone(vault);
     let id = sealed.key_id;
-    let plain = blocking(move || {
-        let key: Option<DataKey> = vault.key(id)?;
-        key.map(|key| key.open(&sealed)).transpose()
-    })
-    .await?
-    .ok_or_else(|| ApiError::internal(format!("the data key {id:?} of a live profile is missing")))?;
+    let opening = Arc::clone(vault);
+    let stored = blocking(move || opening.key(id)).await?;
+    let key = match (stored, vault.share()) {
+        (Some(key), _) => Some(key),
+        (None, Some(share)) if share.recover(id).await.map_err(ApiError::internal)? => {
+            let opening = Arc::clone(vault);
+            blocking(move || opening.key(id)).await?
+        }
+        (None, _) => None,
+    };
+    let key: DataKey =
+        key.ok_or_else(|| ApiError::internal(format!("the data key {id:?} of a live profile is missing")))?;
+    let plain = blocking(move || key.open(&sealed)).await?;
     serde_json::from_slice(&plain).map_err(ApiError::internal)
 }
 
@@ -240,7 +282,7 @@ pub async fn register(
     let registry = screening::registration(&state, jurisdiction, &profile).await?;
     let vault = vault(&state)?;
     let key_id = new_key_id(&vault, &caller, &headers, &id)?;
-    let sealed = seal(&vault, key_id, &profile).await?;
+    let sealed = seal(&vault, key_id, &profile, true).await?;
     let command = players::Command::RegisterAged {
         currency,
         jurisdiction,
@@ -371,17 +413,17 @@ pub async fn patch_profile(
             "the player's profile was erased",
         ));
     }
-    let (profile, key_id) = match view.profile {
+    let (profile, key_id, new_key) = match view.profile {
         Some(sealed) => {
             let key_id = sealed.key_id;
-            (patch.apply(open(&vault, sealed).await?), key_id)
+            (patch.apply(open(&vault, sealed).await?), key_id, false)
         }
-        None => (patch.complete()?, new_key_id(&vault, &caller, &headers, &id)?),
+        None => (patch.complete()?, new_key_id(&vault, &caller, &headers, &id)?, true),
     };
     let now_ms = state.now_ms();
     let minimum = crate::profile::minimum_age(&state.view.read().profiles, view.jurisdiction, now_ms);
     let (profile, normalized) = profile.validate(view.jurisdiction, minimum, Date::from_epoch_ms(now_ms))?;
-    let sealed = seal(&vault, key_id, &profile).await?;
+    let sealed = seal(&vault, key_id, &profile, new_key).await?;
     let command = players::Command::UpdateProfile {
         player,
         profile: Box::new(sealed),
@@ -455,6 +497,10 @@ pub async fn erase(
     let vault = vault(&state)?;
     let (view, _) = view(&state, player).await?;
     let key_id = view.profile.map(|sealed| sealed.key_id);
+    // On a group's member the state machine destroys the key as it applies
+    // the erasure, before the reply: whether this request destroyed it is
+    // whether it was there before.
+    let had_key = key_id.is_some_and(|key_id| vault.has(key_id)) && vault.share().is_some();
     let command = players::Command::ErasePlayer {
         player,
         reason,
@@ -472,7 +518,7 @@ pub async fn erase(
         &ErasedReply {
             player: player.0,
             erased: true,
-            data_key_destroyed: destroyed,
+            data_key_destroyed: destroyed || had_key,
         },
     )
 }

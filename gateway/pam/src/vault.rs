@@ -20,6 +20,17 @@
 //! derived from it (HMAC-SHA256 with fixed labels): one wraps data keys,
 //! one keys the blind indexes. Losing it loses every profile.
 //!
+//! In a replication group every member holds the same master key (the
+//! members compare its check value, [`Vault::key_check`], at start and on
+//! every call) and the same data keys: the server gives the vault a
+//! [`KeyShare`] (`gateway/src/cluster/keys.rs`) that stores a new data key
+//! on a majority of the group before the command naming it is submitted,
+//! fetches a key this member lacks when a profile must be opened, and
+//! stores keys other members send only once they open under this master
+//! key ([`Vault::store_wrapped`]). There, the start-up sweep is not run
+//! (a key stored ahead of its registration's commit would look orphaned):
+//! erasures destroy keys on every member as the state machine applies them.
+//!
 //! Operators' secrets that the journal must carry but not reveal (a TOTP
 //! secret) are sealed with AES-256-GCM under a third derived key, with a
 //! random nonce and the secret's owner as associated data
@@ -38,7 +49,10 @@
 //! its recorded outcome, and two different profiles never share a nonce.
 
 use std::fs;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
 use engine::players::SealedProfile;
 use engine::{BlindIndex, ExtId, KeyId, SourceId};
@@ -106,13 +120,32 @@ impl VaultError {
     }
 }
 
+/// What a replication group does with the key store
+/// (`gateway/src/cluster/keys.rs`): every member holds the same data keys.
+pub trait KeyShare: Send + Sync {
+    /// Stores the wrapped key `id` (its file's bytes) on a majority of the
+    /// group, this node counted, before a command naming it is submitted.
+    fn replicate(&self, id: KeyId, wrapped: Vec<u8>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    /// Fetches the key `id`, missing here, from the other members and
+    /// stores it, if a live profile in this node's ledger names it (an
+    /// erased key is never brought back); true if it is stored now, false
+    /// if no live profile names it, an error if one does but no member
+    /// gave it.
+    fn recover(&self, id: KeyId) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + '_>>;
+}
+
 /// The master key's derived keys and the key store.
 pub struct Vault {
     wrap: LessSafeKey,
     secrets: LessSafeKey,
     index: hmac::Key,
+    /// HMAC-SHA256 of a fixed label under the master key: equal on two
+    /// nodes exactly when their master keys are (it reveals nothing of it).
+    check: [u8; 32],
+    master_path: PathBuf,
     dir: PathBuf,
     random: SystemRandom,
+    share: OnceLock<Arc<dyn KeyShare>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -153,12 +186,17 @@ impl Vault {
             .map_err(|_| VaultError::Random)?;
         let secrets = UnboundKey::new(&AES_256_GCM, derive("croupier operator secrets key v1").as_ref())
             .map_err(|_| VaultError::Random)?;
+        let mut check = [0; 32];
+        check.copy_from_slice(derive("croupier key check").as_ref());
         let vault = Vault {
             wrap: LessSafeKey::new(wrap),
             secrets: LessSafeKey::new(secrets),
             index: hmac::Key::new(hmac::HMAC_SHA256, derive("croupier-pam blind index key v1").as_ref()),
+            check,
+            master_path: path.clone(),
             dir,
             random: SystemRandom::new(),
+            share: OnceLock::new(),
         };
         if let Some(id) = vault.stored_keys()?.first() {
             vault.key(*id)?.ok_or_else(|| VaultError::MasterKey {
@@ -167,6 +205,71 @@ impl Vault {
             })?;
         }
         Ok(vault)
+    }
+
+    /// The master key's check value: HMAC-SHA256 of "croupier key check"
+    /// under it. The members of a group compare theirs.
+    pub fn key_check(&self) -> [u8; 32] {
+        self.check
+    }
+
+    /// The master key's file (for errors that name it).
+    pub fn master_key_path(&self) -> &Path {
+        &self.master_path
+    }
+
+    /// Makes `share` the group's key sharing (once; later calls change nothing).
+    pub fn set_share(&self, share: Arc<dyn KeyShare>) {
+        let _ = self.share.set(share);
+    }
+
+    /// The group's key sharing, on a member of a replication group.
+    pub fn share(&self) -> Option<&Arc<dyn KeyShare>> {
+        self.share.get()
+    }
+
+    /// Whether the key `id` is stored.
+    pub fn has(&self, id: KeyId) -> bool {
+        self.path(id).exists()
+    }
+
+    /// The stored key `id` as its file's bytes (still wrapped), if there is one.
+    pub fn wrapped(&self, id: KeyId) -> Result<Option<Vec<u8>>, VaultError> {
+        let path = self.path(id);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(VaultError::io(&path)(error)),
+        }
+    }
+
+    /// Stores the wrapped key `id` another member sent (written and fsynced
+    /// with its directory before this returns), once it is known to open
+    /// under this master key as that id: a file from another master key,
+    /// damaged, or renamed is refused and nothing is written.
+    pub fn store_wrapped(&self, id: KeyId, wrapped: &[u8]) -> Result<(), VaultError> {
+        let path = self.path(id);
+        self.unwrap_file(id, wrapped)
+            .ok_or_else(|| VaultError::DamagedKey { path: path.clone() })?;
+        if self.wrapped(id)?.as_deref() == Some(wrapped) {
+            return Ok(());
+        }
+        edge::tokens::write_private_file(&path, wrapped).map_err(VaultError::io(&path))
+    }
+
+    /// Opens a wrapped key file's bytes as the key `id`.
+    fn unwrap_file(&self, id: KeyId, bytes: &[u8]) -> Option<[u8; 32]> {
+        if bytes.len() != KEY_FILE_LEN || !bytes.starts_with(KEY_FILE_MAGIC) {
+            return None;
+        }
+        let (nonce, sealed) = bytes[KEY_FILE_MAGIC.len()..].split_at(12);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let plain = self
+            .wrap
+            .open_in_place(nonce, Aad::from(wrap_aad(id)), &mut sealed)
+            .ok()?;
+        <[u8; 32]>::try_from(&plain[..]).ok()
     }
 
     /// Seals a secret for `context` (its owner): AES-256-GCM under the
@@ -270,18 +373,9 @@ impl Vault {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(VaultError::io(&path)(error)),
         };
-        let damaged = || VaultError::DamagedKey { path: path.clone() };
-        if bytes.len() != KEY_FILE_LEN || !bytes.starts_with(KEY_FILE_MAGIC) {
-            return Err(damaged());
-        }
-        let (nonce, sealed) = bytes[KEY_FILE_MAGIC.len()..].split_at(12);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| damaged())?;
-        let mut sealed = sealed.to_vec();
-        let plain = self
-            .wrap
-            .open_in_place(nonce, Aad::from(wrap_aad(id)), &mut sealed)
-            .map_err(|_| damaged())?;
-        let key = <[u8; 32]>::try_from(&plain[..]).map_err(|_| damaged())?;
+        let key = self
+            .unwrap_file(id, &bytes)
+            .ok_or_else(|| VaultError::DamagedKey { path: path.clone() })?;
         Ok(Some(DataKey { id, key }))
     }
 
@@ -553,6 +647,57 @@ mod tests {
                 Err(VaultError::MasterKey { .. })
             ));
         }
+    }
+
+    #[test]
+    fn wrapped_keys_move_only_between_vaults_of_one_master_key() {
+        let (a, b, other) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let leader = Vault::open(a.path(), None).unwrap();
+        // A second member given the same master key file.
+        let shared = a.path().join(MASTER_KEY_FILE);
+        let member = Vault::open(b.path(), Some(&shared)).unwrap();
+        let stranger = Vault::open(other.path(), None).unwrap();
+        assert_eq!(leader.key_check(), member.key_check());
+        assert_ne!(leader.key_check(), stranger.key_check());
+        assert_eq!(member.master_key_path(), shared);
+
+        let id = leader.random_key_id().unwrap();
+        let sealed = leader.key_or_create(id).unwrap().seal(b"{\"name\":\"Ada\"}").unwrap();
+        let wrapped = leader.wrapped(id).unwrap().unwrap();
+        assert!(!member.has(id));
+        member.store_wrapped(id, &wrapped).unwrap();
+        assert!(member.has(id));
+        assert_eq!(
+            member.key(id).unwrap().unwrap().open(&sealed).unwrap(),
+            b"{\"name\":\"Ada\"}"
+        );
+        // Storing it again changes nothing.
+        member.store_wrapped(id, &wrapped).unwrap();
+        assert_eq!(member.wrapped(id).unwrap().unwrap(), wrapped);
+
+        // Another master key, another id, or damaged bytes: refused, nothing written.
+        assert!(matches!(
+            stranger.store_wrapped(id, &wrapped),
+            Err(VaultError::DamagedKey { .. })
+        ));
+        assert!(!stranger.has(id));
+        let renamed = leader.random_key_id().unwrap();
+        assert!(matches!(
+            member.store_wrapped(renamed, &wrapped),
+            Err(VaultError::DamagedKey { .. })
+        ));
+        assert!(!member.has(renamed));
+        let mut damaged = wrapped.clone();
+        damaged[20] ^= 1;
+        let fresh = leader.random_key_id().unwrap();
+        assert!(member.store_wrapped(fresh, &damaged).is_err());
+        assert!(member.store_wrapped(fresh, &wrapped[..10]).is_err());
+        assert!(!member.has(fresh));
+        assert!(member.wrapped(fresh).unwrap().is_none());
     }
 
     #[test]

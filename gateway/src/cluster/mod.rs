@@ -19,6 +19,7 @@
 //! id at the leader) and drops its speculative ledger: the state machine's,
 //! which only ever applied committed batches, is the truth.
 
+pub mod keys;
 pub mod routes;
 pub mod transport;
 
@@ -78,10 +79,17 @@ struct Follower {
     view: SharedView,
     durable: DurableSeq,
     config: engine::Config,
+    keys: keys::KeyTracker,
 }
 
 impl ApplyObserver for Follower {
+    fn applying(&mut self, ledger: &engine::Ledger, committed: &Committed) {
+        self.keys.applying(ledger, committed);
+    }
+
     fn applied(&mut self, first_seq: u64, bytes: &[u8], ranges: &[Range<usize>], committed: &[Committed]) {
+        // An erased player's key goes before anything reports the erasure.
+        self.keys.applied();
         self.feed.durable(first_seq, bytes, ranges);
         if committed
             .iter()
@@ -100,6 +108,7 @@ impl ApplyObserver for Follower {
         // models find the gap before the next batch and seed themselves
         // from the snapshot file the state machine kept.
         *self.view.write() = View::of(ledger);
+        self.keys.installed(ledger);
         self.durable.advance(ledger.last_seq());
     }
 }
@@ -182,24 +191,40 @@ pub struct Started {
     pub raft_server: RaftServer,
 }
 
-/// The raft listener's task and its stop switch.
+/// The raft listener's task and its stop switch, and the key sync's task.
 pub struct RaftServer {
     task: JoinHandle<()>,
     stop: tokio::sync::oneshot::Sender<()>,
+    key_sync: JoinHandle<()>,
 }
 
-/// Binds the raft listener, opens the node's log and state machine, starts
-/// the read models and Raft, and serves peers' RPCs.
+/// Binds the raft listener, checks the PAM master key against the group's,
+/// opens the node's log and state machine, starts the read models and
+/// Raft, serves peers' RPCs, and makes `vault` share its keys with the group.
 pub async fn start(
     config: &ServeConfig,
     cluster: &ClusterConfig,
     ledger_config: &engine::Config,
+    vault: Arc<pam::Vault>,
 ) -> Result<Started, ServeError> {
     let io = |what: String| move |source: std::io::Error| ServeError::Io { what, source };
     let (listener, raft_addr) = transport::bind(cluster.raft_listen)
         .await
         .map_err(io(format!("binding the raft listener {}", cluster.raft_listen)))?;
     tracing::info!(addr = %raft_addr, node = cluster.node_id, cluster = %cluster.name, "raft listener (HTTP/2)");
+    let members: Vec<u64> = cluster.peers.iter().map(|peer| peer.id).collect();
+    let credentials = transport::Credentials::new(
+        cluster.name.clone(),
+        cluster.node_id,
+        members,
+        &cluster.secret,
+        vault.key_check(),
+    );
+    let transport = transport::HttpTransport::new(credentials.clone())
+        .map_err(|error| io("the raft client".into())(std::io::Error::other(error)))?;
+    // Before anything of the node's is opened: a member with another master
+    // key could not open what the group sealed.
+    keys::check_master_key(&transport, cluster, &vault).await?;
     let durable = DurableSeq::default();
     let (readmodel, feed) = {
         let (dir, ledger, durable) = (config.data_dir.clone(), ledger_config.clone(), durable.clone());
@@ -207,10 +232,6 @@ pub async fn start(
             .await
             .map_err(|error| ServeError::Sequencer(format!("read-model task failed: {error}")))??
     };
-    let members: Vec<u64> = cluster.peers.iter().map(|peer| peer.id).collect();
-    let credentials = transport::Credentials::new(cluster.name.clone(), cluster.node_id, members, &cluster.secret);
-    let transport = transport::HttpTransport::new(credentials.clone())
-        .map_err(|error| io("the raft client".into())(std::io::Error::other(error)))?;
     let settings = NodeSettings {
         id: cluster.node_id,
         cluster_name: cluster.name.clone(),
@@ -235,30 +256,46 @@ pub async fn start(
         ..JournalConfig::default()
     };
     let mut view = None;
+    let mut live = None;
+    let installed = Arc::new(tokio::sync::Notify::new());
     let node = Node::start(
         &settings,
         &config.data_dir,
         journal_config,
         ledger_config.clone(),
-        transport,
+        transport.clone(),
         |ledger| {
             let shared = SharedView::new(View::of(ledger));
             view = Some(shared.clone());
+            let live_keys = Arc::new(keys::LiveKeys::new(Arc::clone(&vault), ledger));
+            live = Some(Arc::clone(&live_keys));
             Box::new(Follower {
                 feed: Box::new(feed),
                 view: shared,
                 durable: durable.clone(),
                 config: ledger_config.clone(),
+                keys: keys::KeyTracker::new(live_keys, Arc::clone(&installed)),
             })
         },
     )
     .await
     .map_err(|error| ServeError::Cluster(error.to_string()))?;
-    let view = view.ok_or_else(|| ServeError::Cluster("the node started without a ledger".into()))?;
+    let (Some(view), Some(live)) = (view, live) else {
+        return Err(ServeError::Cluster("the node started without a ledger".into()));
+    };
+    let group_keys = Arc::new(keys::GroupKeys::new(node.clone(), transport, live, cluster.node_id));
+    vault.set_share(group_keys.clone());
+    let key_sync = keys::spawn_sync(group_keys, installed);
     let (stop_raft_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let raft_server = tokio::spawn(transport::serve(listener, node.clone(), credentials, async move {
-        let _ = stopped.await;
-    }));
+    let raft_server = tokio::spawn(transport::serve(
+        listener,
+        node.clone(),
+        credentials,
+        vault,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Started {
         handle: ClusterHandle {
             node,
@@ -272,6 +309,7 @@ pub async fn start(
         raft_server: RaftServer {
             task: raft_server,
             stop: stop_raft_server,
+            key_sync,
         },
     })
 }
@@ -339,6 +377,7 @@ impl Supervisor {
         if let Err(error) = self.node.shutdown().await {
             tracing::warn!(%error, "raft did not shut down cleanly");
         }
+        self.raft_server.key_sync.abort();
         let _ = self.raft_server.stop.send(());
         let _ = self.raft_server.task.await;
     }

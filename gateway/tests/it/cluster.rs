@@ -67,6 +67,26 @@ struct Member {
     joining: bool,
 }
 
+/// Writes a fresh PAM master key (64 hex digits, mode 0600) to `path`.
+fn write_master_key(path: &std::path::Path, byte: u8) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    let key: String = (0..32u8).map(|i| format!("{:02x}", i.wrapping_mul(7) ^ byte)).collect();
+    writeln!(file, "{key}").unwrap();
+}
+
+/// The check value of the PAM master key in `path` (what every raft call carries).
+fn key_check(path: &std::path::Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    hex::encode(pam::Vault::open(dir.path(), Some(path)).unwrap().key_check())
+}
+
 impl Member {
     fn api(&self) -> String {
         format!("http://127.0.0.1:{}", self.api_port)
@@ -81,6 +101,8 @@ struct Group {
     admin: String,
     /// Flags every member is started with besides the usual ones.
     extra: Vec<String>,
+    /// The group's PAM master key file, given to every member.
+    master_key: PathBuf,
 }
 
 impl Group {
@@ -92,12 +114,20 @@ impl Group {
     }
 
     fn spawn(&mut self, index: usize) {
+        let mut command = self.command(index, &self.master_key, &self.members[index].dir);
+        self.members[index].child = Some(command.spawn().expect("croupier serve starts"));
+    }
+
+    /// The command that starts member `index` with the master key
+    /// `master_key` and the data directory `dir`.
+    fn command(&self, index: usize, master_key: &std::path::Path, dir: &std::path::Path) -> Command {
         let peers = self.peers();
-        let member = &mut self.members[index];
+        let member = &self.members[index];
         let mut command = Command::new(env!("CARGO_BIN_EXE_croupier"));
         command
             .arg("serve")
-            .args(["--data-dir", member.dir.to_str().unwrap()])
+            .args(["--data-dir", dir.to_str().unwrap()])
+            .args(["--pam-master-key-file", master_key.to_str().unwrap()])
             .args(["--listen", &format!("127.0.0.1:{}", member.api_port)])
             .arg("--no-quic")
             .args(["--journal-segment-bytes", "1048576"])
@@ -120,7 +150,7 @@ impl Group {
             command.arg("--cluster-join");
         }
         command.args(&self.extra);
-        member.child = Some(command.spawn().expect("croupier serve starts"));
+        command
     }
 
     /// Starts three members and waits for the first operator (made by the
@@ -143,12 +173,15 @@ impl Group {
             })
             .collect();
         let http = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let master_key = root.path().join("pam-master-key");
+        write_master_key(&master_key, 0);
         let mut group = Group {
             _root: root,
             members,
             http,
             admin: String::new(),
             extra,
+            master_key,
         };
         for index in 0..3 {
             group.spawn(index);
@@ -258,6 +291,18 @@ impl Group {
             now_ms(),
             WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
+        self.write_keyed(base, method, path, body, &key).await
+    }
+
+    /// [`Group::write`] under the `Idempotency-Key` `key`.
+    async fn write_keyed(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+        key: &str,
+    ) -> (StatusCode, Value) {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut base = base.to_owned();
         loop {
@@ -265,7 +310,7 @@ impl Group {
                 .http
                 .request(method.clone(), format!("{base}{path}"))
                 .bearer_auth(&self.admin)
-                .header("idempotency-key", &key)
+                .header("idempotency-key", key)
                 .header("content-type", "application/json")
                 .body(body.to_string())
                 .send()
@@ -446,15 +491,23 @@ impl Wallet {
 }
 
 /// The cluster secret's key and a call's signature, as a member signs.
-fn signed_headers(secret: &str, cluster: &str, from: u64, to: u64, body: &[u8]) -> Vec<(&'static str, String)> {
+fn signed_headers(
+    secret: &str,
+    cluster: &str,
+    key_check: &str,
+    from: u64,
+    to: u64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
     let key = protocol::signature::Secret(Sha256::digest(secret.as_bytes()).into());
     let timestamp = now_ms();
-    let mut signed = format!("{cluster}.{from}.{to}.").into_bytes();
+    let mut signed = format!("{cluster}.{from}.{to}.{key_check}.").into_bytes();
     signed.extend_from_slice(body);
     vec![
         ("x-croupier-cluster", cluster.to_owned()),
         ("x-croupier-node", from.to_string()),
         ("x-croupier-target", to.to_string()),
+        ("x-croupier-key-check", key_check.to_owned()),
         ("x-croupier-timestamp", timestamp.to_string()),
         (
             "x-croupier-signature",
@@ -655,6 +708,10 @@ async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_
     let before = group.status_within(follower).await;
     let url = format!("http://127.0.0.1:{}/raft/v1/append", follower.raft_port);
     let body = b"not even CBOR".to_vec();
+    let check = key_check(&group.master_key);
+    let other_key = group.master_key.with_file_name("another-master-key");
+    write_master_key(&other_key, 0x5a);
+    let other_check = key_check(&other_key);
     let call = |headers: Vec<(&'static str, String)>| {
         let mut request = group.http.post(&url).body(body.clone());
         for (name, value) in headers {
@@ -664,28 +721,41 @@ async fn a_peer_with_the_wrong_secret_or_another_cluster_is_refused_and_nothing_
     };
     let cases = [
         (
-            signed_headers("another-secret-0123456789", CLUSTER_NAME, leader, follower.id, &body),
+            signed_headers(
+                "another-secret-0123456789",
+                CLUSTER_NAME,
+                &check,
+                leader,
+                follower.id,
+                &body,
+            ),
             401,
             "bad_signature",
         ),
         (
-            signed_headers(SECRET, "other-cluster", leader, follower.id, &body),
+            signed_headers(SECRET, "other-cluster", &check, leader, follower.id, &body),
             403,
             "other_cluster",
         ),
         (
-            signed_headers(SECRET, CLUSTER_NAME, 9, follower.id, &body),
+            signed_headers(SECRET, CLUSTER_NAME, &check, 9, follower.id, &body),
             403,
             "not_a_member",
         ),
         (
-            signed_headers(SECRET, CLUSTER_NAME, leader, 9, &body),
+            signed_headers(SECRET, CLUSTER_NAME, &check, leader, 9, &body),
             403,
             "other_node",
         ),
+        // Signed right by a member with another PAM master key.
+        (
+            signed_headers(SECRET, CLUSTER_NAME, &other_check, leader, follower.id, &body),
+            403,
+            "master_key_mismatch",
+        ),
         // Signed right, but not an append: refused before Raft sees it.
         (
-            signed_headers(SECRET, CLUSTER_NAME, leader, follower.id, &body),
+            signed_headers(SECRET, CLUSTER_NAME, &check, leader, follower.id, &body),
             400,
             "refused",
         ),
@@ -1087,6 +1157,26 @@ async fn a_wiped_follower_is_sent_a_snapshot_and_its_journal_starts_there() {
         let reply = wallet.bet_until_acknowledged(&group, &mut base, &id).await;
         acknowledged.insert(id, reply);
     }
+    // A player with a profile: its data key is outside the journal.
+    let profile = json!({
+        "name": "Grace Hopper", "email": "grace@example.org", "phone": "+447700900456",
+        "date_of_birth": "1985-12-09",
+        "address": {"line": "1 Harbour Row", "city": "Whitby", "postcode": "YO22 4AB"},
+        "country": "GB", "language": "en-GB",
+        "marketing": {"email": false, "sms": false, "phone": false, "post": false}
+    });
+    let (status, reply) = group
+        .write(
+            &base,
+            reqwest::Method::POST,
+            "/operator/v1/registrations",
+            json!({"currency": "GBP", "jurisdiction": "GB", "profile": profile}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let player = reply["player"].as_u64().unwrap();
+    let key = key_files(&group, leader);
+    assert_eq!(key.len(), 1);
     group.converged().await;
 
     // A follower loses its disk; the group goes on well past a snapshot.
@@ -1112,6 +1202,14 @@ async fn a_wiped_follower_is_sent_a_snapshot_and_its_journal_starts_there() {
         "node {wiped} replayed the whole log: {rebuilt:?}"
     );
     assert!(!engine::snapshot::list(&group.member(wiped).dir).unwrap().is_empty());
+    // The snapshot names the player's data key: the member fetches it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while key_files(&group, wiped) != key {
+        assert!(Instant::now() < deadline, "node {wiped} did not fetch the data key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let read = profile_at(&group, &group.member(wiped).api(), player).await;
+    assert_eq!(read["profile"]["name"], "Grace Hopper");
     for member in group.live() {
         let report = journal::verify(&member.dir).unwrap();
         assert!(report.is_ok(), "node {}: {report:?}", member.id);
@@ -1156,4 +1254,206 @@ async fn commits_go_on_on_the_other_majority_while_a_follower_is_frozen() {
     // Resumed, it catches up to the same ledger.
     signal(&group, slow, "CONT");
     check_group(&group, &wallet, &acknowledged).await;
+}
+
+/// The data key files in member `id`'s key store.
+fn key_files(group: &Group, id: u64) -> Vec<String> {
+    let dir = group.member(id).dir.join(pam::vault::KEY_DIR);
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".key"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Player `player`'s profile read at `base`, asked again until it is 200
+/// (the read model may be a moment behind a new leader's ledger), within 10 s.
+async fn profile_at(group: &Group, base: &str, player: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let path = format!("/operator/v1/players/{player}/profile");
+        let reply = group.op(base, reqwest::Method::GET, &path, None).await;
+        let status = reply.status();
+        let body: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap_or(Value::Null);
+        if status == StatusCode::OK && !body["profile"].is_null() {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "no profile at {base}: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destroys_every_copy_of_the_key() {
+    use reqwest::Method;
+    let mut group = Group::start().await;
+    let first = group.leader(Duration::from_secs(10)).await.unwrap();
+    let profile = json!({
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "phone": "+447700900123",
+        "date_of_birth": "1990-05-17",
+        "address": {"line": "12 Quayside Lane", "city": "Whitby", "postcode": "YO21 3PU"},
+        "country": "GB",
+        "language": "en-GB",
+        "marketing": {"email": true, "sms": false, "phone": false, "post": true}
+    });
+    let registration = json!({"currency": "GBP", "jurisdiction": "GB", "profile": profile});
+    // A follower is down while the player registers.
+    let late = (1..=3).find(|&id| id != first).unwrap();
+    group.kill(late);
+    let (status, reply) = group
+        .write_keyed(
+            &group.member(first).api(),
+            Method::POST,
+            "/operator/v1/registrations",
+            registration.clone(),
+            "reg-ada",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let player = reply["player"].as_u64().unwrap();
+    // Acknowledged: the key is stored on a majority (the leader and at
+    // least one other member), under one id everywhere.
+    let on_leader = key_files(&group, first);
+    assert_eq!(on_leader.len(), 1, "{on_leader:?}");
+    let holders: Vec<u64> = (1..=3).filter(|&id| key_files(&group, id) == on_leader).collect();
+    assert_eq!(holders.len(), 2, "the key is on {holders:?}");
+    // Back, the follower fetches the key its ledger now names.
+    group.spawn((late - 1) as usize);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while key_files(&group, late) != on_leader {
+        assert!(Instant::now() < deadline, "node {late} did not fetch the key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A member that lacks the key when a profile must be opened fetches it then.
+    let key_dir = group.member(late).dir.join(pam::vault::KEY_DIR);
+    std::fs::remove_file(key_dir.join(&on_leader[0])).unwrap();
+    let read = profile_at(&group, &group.member(late).api(), player).await;
+    assert_eq!(read["profile"]["name"], "Ada Lovelace");
+    assert_eq!(key_files(&group, late), on_leader);
+
+    // The leader dies: the new one opens the profile and still refuses the
+    // same person twice (the blind indexes are the group's).
+    group.kill(first);
+    let second = group.leader(Duration::from_secs(10)).await.expect("a new leader");
+    let base = group.member(second).api();
+    let read = profile_at(&group, &base, player).await;
+    assert_eq!(read["profile"]["name"], "Ada Lovelace");
+    assert_eq!(read["profile"]["email"], "ada@example.org");
+    assert_eq!(read["profile"]["address"]["postcode"], "YO21 3PU");
+    let (status, reply) = group
+        .write(&base, Method::POST, "/operator/v1/registrations", registration.clone())
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{reply}");
+    assert_eq!(reply["error"]["code"], "duplicate_player");
+    // Every live member can open it.
+    for id in (1..=3).filter(|&id| id != first) {
+        let read = profile_at(&group, &group.member(id).api(), player).await;
+        assert_eq!(read["profile"]["name"], "Ada Lovelace", "node {id}");
+        assert!(key_files(&group, id).contains(&on_leader[0]), "node {id}");
+    }
+
+    // A member started with another master key is refused, with an error
+    // naming the file, before it touches its data directory's Raft state.
+    let root = group.master_key.parent().unwrap().to_path_buf();
+    let stranger_key = root.join("stranger-master-key");
+    write_master_key(&stranger_key, 0x33);
+    let index = (first - 1) as usize;
+    let mut stranger = group.command(index, &stranger_key, &root.join("stranger"));
+    let output = stranger
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("croupier serve runs");
+    assert!(!output.status.success(), "a member with another master key started");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("differs from the group's") && printed.contains("stranger-master-key"),
+        "{printed}"
+    );
+    assert!(
+        !root.join("stranger").join("raft").exists(),
+        "its Raft state was not made"
+    );
+
+    // The old leader comes back (the group's key) and catches up.
+    group.spawn(index);
+    group.converged().await;
+
+    // A leader that lacks the key a retried registration's id derives
+    // fetches the group's (a new one made in its place would overwrite the
+    // copies the profile opens with): the retry gets the same player.
+    let key_path = |id: u64| group.member(id).dir.join(pam::vault::KEY_DIR).join(&on_leader[0]);
+    let wrapped = std::fs::read(key_path(second)).unwrap();
+    let third = (1..=3).find(|&id| id != second && id != first).unwrap();
+    std::fs::remove_file(key_path(third)).unwrap();
+    let asked = group
+        .op(
+            &base,
+            Method::POST,
+            "/operator/v1/cluster/transfer-leader",
+            Some(json!({"to": third})),
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    await_leader(&group, third).await;
+    let base = group.member(third).api();
+    let (status, reply) = group
+        .write_keyed(
+            &base,
+            Method::POST,
+            "/operator/v1/registrations",
+            registration.clone(),
+            "reg-ada",
+        )
+        .await;
+    assert_eq!(
+        (status, reply["player"].as_u64()),
+        (StatusCode::CREATED, Some(player)),
+        "{reply}"
+    );
+    for id in 1..=3 {
+        assert_eq!(
+            std::fs::read(key_path(id)).ok().as_ref(),
+            Some(&wrapped),
+            "node {id}'s key"
+        );
+        let read = profile_at(&group, &group.member(id).api(), player).await;
+        assert_eq!(read["profile"]["name"], "Ada Lovelace", "node {id}");
+    }
+
+    // Erasure, journaled, destroys the key on every member as it applies.
+    let (status, reply) = group
+        .write(
+            &base,
+            Method::POST,
+            &format!("/operator/v1/players/{player}/erasure"),
+            json!({"reason": "GDPR request 11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["data_key_destroyed"], true);
+    group.converged().await;
+    for id in 1..=3 {
+        // (The refused duplicate's key, derived from its Idempotency-Key,
+        // stays for a retry: it seals nothing the ledger holds.)
+        assert!(
+            !key_files(&group, id).contains(&on_leader[0]),
+            "node {id} keeps the key"
+        );
+    }
+    let path = format!("/operator/v1/players/{player}/profile");
+    let read: Value =
+        serde_json::from_slice(&group.op(&base, Method::GET, &path, None).await.bytes().await.unwrap()).unwrap();
+    assert_eq!((read["erased"].as_bool(), &read["profile"]), (Some(true), &Value::Null));
 }

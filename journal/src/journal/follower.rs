@@ -4,6 +4,7 @@
 //! committed truncated so that a crash at any point leaves a valid journal,
 //! and the whole journal re-based past a snapshot installed in its place.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -49,16 +50,101 @@ enum Step {
     Zero { offset: u64, len: usize },
 }
 
+/// Where the batches of each segment start, learnt from their headers as
+/// [`Journal::batch_bytes`] reads them, so that finding a batch far behind
+/// the end (a follower catching up) is a binary search, not a walk over
+/// every header before it from the segment's start. In memory only (no
+/// format change); emptied when a truncation or a re-base rewrites what a
+/// segment holds, and entries for segments no longer listed (retired) are
+/// dropped.
+#[derive(Debug, Default)]
+pub(crate) struct OffsetIndex {
+    segments: HashMap<PathBuf, SegmentOffsets>,
+}
+
+/// One segment's batches as far as read, sorted, and where the next
+/// header would be.
+#[derive(Debug, Default)]
+struct SegmentOffsets {
+    batches: Vec<IndexedBatch>,
+    scanned_to: u64,
+}
+
+/// Where one batch is in its segment.
+#[derive(Clone, Copy, Debug)]
+struct IndexedBatch {
+    first_seq: u64,
+    last_seq: u64,
+    offset: u64,
+    len: usize,
+}
+
+impl OffsetIndex {
+    /// Where the batch of segment `path` that starts at `first_seq` is,
+    /// reading the headers not yet indexed up to `end_bytes` (or the
+    /// file's end); `None` if no batch of it starts there.
+    fn find(
+        &mut self,
+        path: &Path,
+        end_bytes: Option<u64>,
+        first_seq: u64,
+    ) -> Result<Option<IndexedBatch>, JournalError> {
+        let segment = self.segments.entry(path.to_path_buf()).or_default();
+        let known_end = segment.batches.last().map_or(0, |batch| batch.last_seq);
+        if known_end < first_seq {
+            for (offset, header) in batches_from(path, segment.scanned_to, end_bytes, Some(first_seq))? {
+                let len = header.encoded_len_bytes();
+                segment.batches.push(IndexedBatch {
+                    first_seq: header.first_seq,
+                    last_seq: header.last_seq(),
+                    offset,
+                    len,
+                });
+                segment.scanned_to = offset + len as u64;
+            }
+        }
+        let at = segment.batches.partition_point(|batch| batch.last_seq < first_seq);
+        Ok(segment
+            .batches
+            .get(at)
+            .filter(|batch| batch.first_seq == first_seq)
+            .copied())
+    }
+
+    /// How many batches are indexed (tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.segments.values().map(|segment| segment.batches.len()).sum()
+    }
+
+    /// Forgets the segments not in `listed`.
+    fn retain(&mut self, listed: &[segment::SegmentFile]) {
+        self.segments
+            .retain(|path, _| listed.iter().any(|segment| &segment.path == path));
+    }
+}
+
 /// The batches of the segment at `path`, by their headers (checksummed
 /// header, fields in range, extent within `end_bytes` or the file), in
 /// order from offset 0, up to the first place that does not hold one. Cheap:
 /// one 64-byte read per batch; payloads are checked when read.
 fn batches_in(path: &Path, end_bytes: Option<u64>) -> Result<Vec<(u64, BatchHeader)>, JournalError> {
+    batches_from(path, 0, end_bytes, None)
+}
+
+/// [`batches_in`] from `start` (where a batch begins) on, up to the batch
+/// holding `until_seq` if given.
+fn batches_from(
+    path: &Path,
+    start: u64,
+    end_bytes: Option<u64>,
+    until_seq: Option<u64>,
+) -> Result<Vec<(u64, BatchHeader)>, JournalError> {
     let file = File::open(path).map_err(JournalError::io("open", path))?;
     let file_len = file.metadata().map_err(JournalError::io("stat", path))?.len();
     let end = end_bytes.unwrap_or(file_len).min(file_len);
     let mut found = Vec::new();
-    let mut offset = 0u64;
+    let mut offset = start;
     let mut head = [0u8; BATCH_HEADER_SIZE_BYTES];
     while offset + BATCH_HEADER_SIZE_BYTES as u64 <= end {
         file.read_exact_at(&mut head, offset)
@@ -72,11 +158,19 @@ fn batches_in(path: &Path, end_bytes: Option<u64>) -> Result<Vec<(u64, BatchHead
         }
         found.push((offset, header));
         offset += len;
+        if until_seq.is_some_and(|seq| header.last_seq() >= seq) {
+            break;
+        }
     }
     Ok(found)
 }
 
 impl Journal {
+    fn forget_offsets(&mut self) {
+        let index = self.offsets.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *index = OffsetIndex::default();
+    }
+
     /// Makes a replica's journal continue after a snapshot installed in
     /// its place (the leader had retired the batches this journal lacks):
     /// every batch held here, all before `first_seq` and covered by the
@@ -96,6 +190,7 @@ impl Journal {
             }
             .into());
         }
+        self.forget_offsets();
         let result = (|| {
             self.sync_active()?;
             write_anchor(&self.dir, Anchor { first_seq, prev_hash })?;
@@ -191,28 +286,34 @@ impl Journal {
             return Ok(None);
         };
         let end = (segment.path == self.active.path).then_some(self.write_offset_bytes as u64);
-        for (offset, header) in batches_in(&segment.path, end)? {
-            if header.last_seq() < first_seq {
-                continue;
-            }
-            if header.first_seq != first_seq {
-                return Ok(None);
-            }
-            let file = File::open(&segment.path).map_err(JournalError::io("open", &segment.path))?;
-            let mut bytes = vec![0; header.encoded_len_bytes()];
-            file.read_exact_at(&mut bytes, offset)
-                .map_err(JournalError::io("pread", &segment.path))?;
-            if let Err(error) = decode_batch(&bytes) {
-                return Err(JournalError::from(Corruption {
-                    segment: segment.path.clone(),
-                    offset_bytes: offset,
-                    seq: first_seq,
-                    problem: Problem::Unreadable { error },
-                }));
-            }
-            return Ok(Some(bytes));
+        let found = {
+            let mut index = self.offsets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            index.retain(&segments);
+            index.find(&segment.path, end, first_seq)?
+        };
+        let Some(batch) = found else {
+            return Ok(None);
+        };
+        let file = File::open(&segment.path).map_err(JournalError::io("open", &segment.path))?;
+        let mut bytes = vec![0; batch.len];
+        file.read_exact_at(&mut bytes, batch.offset)
+            .map_err(JournalError::io("pread", &segment.path))?;
+        let corrupt = |problem| {
+            JournalError::from(Corruption {
+                segment: segment.path.clone(),
+                offset_bytes: batch.offset,
+                seq: first_seq,
+                problem,
+            })
+        };
+        match decode_batch(&bytes) {
+            Err(error) => Err(corrupt(Problem::Unreadable { error })),
+            Ok(decoded) if decoded.first_seq() != first_seq => Err(corrupt(Problem::SeqMismatch {
+                expected: first_seq,
+                found: decoded.first_seq(),
+            })),
+            Ok(_) => Ok(Some(bytes)),
         }
-        Ok(None)
     }
 
     /// Removes every record after `seq` (which must end a batch, and not lie
@@ -321,6 +422,9 @@ impl Journal {
 
     fn truncate_steps(&mut self, seq: u64, crash_after: Option<usize>) -> Result<Truncated, JournalError> {
         self.check_usable()?;
+        // The cut segment's tail is rewritten, and a later segment may be
+        // made again under a moved one's name.
+        self.forget_offsets();
         // Nothing unsynced may be left behind a cut (or copied half-written).
         let synced = self.sync_active();
         self.poison_on_error(synced)?;
@@ -375,4 +479,82 @@ struct Plan {
     last_hash: BatchHash,
     records: u64,
     steps: Vec<Step>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FlushPolicy, JournalConfig};
+
+    fn config() -> JournalConfig {
+        JournalConfig {
+            segment_size_bytes: 1 << 20,
+            flush: FlushPolicy::Always,
+        }
+    }
+
+    /// Appends one batch of `count` records tagged `tag`; its first seq.
+    fn append(journal: &mut Journal, count: u64, tag: &str) -> u64 {
+        let first_seq = journal.next_seq();
+        let records: Vec<Vec<u8>> = (0..count)
+            .map(|i| format!("{tag} {}", first_seq + i).into_bytes())
+            .collect();
+        journal.append(first_seq, &records).unwrap();
+        journal.flush().unwrap();
+        first_seq
+    }
+
+    fn indexed(journal: &Journal) -> usize {
+        journal.offsets.lock().unwrap().len()
+    }
+
+    #[test]
+    fn batches_are_found_through_the_offset_index_which_reads_each_header_once_and_forgets_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, _) = Journal::open(dir.path(), config()).unwrap();
+        let starts: Vec<u64> = (0..40).map(|n| append(&mut journal, 1 + n % 3, "a")).collect();
+        assert_eq!(indexed(&journal), 0, "built as batches are looked for");
+        // The headers up to the batch asked for are read, no further.
+        let tenth = journal.batch_bytes(starts[9]).unwrap().unwrap();
+        assert_eq!(decode_batch(&tenth).unwrap().first_seq(), starts[9]);
+        assert_eq!(indexed(&journal), 10);
+        // An earlier batch is a search in what is known: nothing more read.
+        let fifth = journal.batch_bytes(starts[4]).unwrap().unwrap();
+        assert_eq!(decode_batch(&fifth).unwrap().first_seq(), starts[4]);
+        assert_eq!(indexed(&journal), 10);
+        // Every batch, as a walk from the segment's start finds it.
+        let walked = batches_in(journal.active_segment(), Some(journal.write_offset_bytes())).unwrap();
+        assert_eq!(walked.len(), starts.len());
+        for (offset, header) in &walked {
+            let bytes = journal.batch_bytes(header.first_seq).unwrap().unwrap();
+            let file = File::open(journal.active_segment()).unwrap();
+            let mut expected = vec![0; header.encoded_len_bytes()];
+            file.read_exact_at(&mut expected, *offset).unwrap();
+            assert_eq!(bytes, expected);
+        }
+        assert_eq!(indexed(&journal), starts.len());
+        // Not where a batch starts, or past the end: none.
+        let inside = starts.iter().zip(&starts[1..]).find(|(a, b)| *b - *a > 1).unwrap();
+        assert_eq!(journal.batch_bytes(inside.0 + 1).unwrap(), None);
+        assert_eq!(journal.batch_bytes(journal.next_seq()).unwrap(), None);
+        // Batches appended later are found (the index reads on from where it stopped).
+        let later = append(&mut journal, 2, "b");
+        assert!(journal.batch_bytes(later).unwrap().is_some());
+        assert_eq!(indexed(&journal), starts.len() + 1);
+
+        // A cut forgets the index: the batches written after it in the same
+        // place are read, not the old offsets.
+        journal.truncate_after(starts[20] - 1).unwrap();
+        assert_eq!(indexed(&journal), 0);
+        let mut again = Vec::new();
+        for _ in 0..5 {
+            again.push(append(&mut journal, 4, "c"));
+        }
+        for first in &again {
+            let bytes = journal.batch_bytes(*first).unwrap().unwrap();
+            let batch = decode_batch(&bytes).unwrap();
+            assert_eq!((batch.first_seq(), batch.header.record_count), (*first, 4));
+            assert!(batch.records().all(|record| record.starts_with(b"c ")));
+        }
+    }
 }
