@@ -114,6 +114,11 @@ pub enum Outcome {
     /// A wallet's bonuses, the active one then the queue (query
     /// [`crate::Query::Bonuses`]).
     Bonuses(Box<BonusList>),
+    /// A case was opened (`risk::CaseCommand::Open`).
+    CaseOpened {
+        /// Its id: the sequence number of the record that opened it.
+        case: u64,
+    },
 }
 
 impl Outcome {
@@ -440,6 +445,12 @@ pub enum Rejection {
     /// A payment method's reference looks like a card number (13 to 19
     /// digits passing the Luhn check): only tokenized references are kept.
     CardNumberAsReference,
+    /// A case command out of bounds: no alerts or too many, unsorted or
+    /// repeated, a blank or too long summary, note or finding.
+    InvalidCase,
+    /// An AML rule's settings out of range (name, window, count, percent,
+    /// amounts).
+    InvalidRiskRule,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -21,7 +21,8 @@ use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
+use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
+use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -34,13 +35,15 @@ use crate::outcome::{
 // reconciliation and FX 73–76, the sealed credential 77, the bonus
 // engine's commands 82–84, outcome 23 and rejections 64–66 of its 78–84,
 // 21–23, 61–66; payment methods' 89, outcomes 24–25, rejections 68–70 of
-// its 85–89, 24–25, 67–70.)
+// its 85–89, 24–25, 67–70.) Handed to work done side by side: commands
+// 90–97, outcomes 26–28, rejections 71–75; the AML cases' (risk) are
+// commands 98–99, outcome 29, rejections 76–77 (100–101 held for them).
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 90;
+pub const TAG_COMMAND: u16 = 102;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 26;
+pub const TAG_OUTCOME: u16 = 30;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 71;
+pub const TAG_REJECTION: u16 = 78;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -407,6 +410,43 @@ codec_enum_tagged!(jackpots::Command, "Command": u16 {
     69 => CreatePool { pool, operator },
     70 => Award { pool, player, operator },
 });
+codec_enum_tagged!(risk::Command, "Command": u16 {
+    98 => Case(command),
+    99 => SetRule { settings, operator },
+});
+codec_enum!(CaseCommand: u8 {
+    1 => Open { player, alerts, summary, operator },
+    2 => Update { case, update, text, operator },
+});
+codec_enum!(CaseUpdate: u8 {
+    1 => Assign { assignee },
+    2 => Note,
+    3 => Action { seq },
+    4 => Resolve { outcome },
+});
+codec_enum!(CaseOutcome: u8 { 1 => Reported, 2 => NoAction, 3 => FalsePositive });
+codec_struct!(RuleSettings {
+    rule,
+    enabled,
+    window_ms,
+    count_min,
+    percent,
+    amounts
+});
+
+// Operators' text, decoded as journaled: the ledger checks it when applied.
+impl Encode for RiskText {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_bytes(self.as_str().as_bytes(), out);
+    }
+}
+
+impl Decode for RiskText {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        input.str("RiskText").map(RiskText::new)
+    }
+}
+
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
 
@@ -426,6 +466,7 @@ impl Encode for Command {
             Command::Access(command) => command.encode(out),
             Command::Games(command) => command.encode(out),
             Command::Jackpots(command) => command.encode(out),
+            Command::Risk(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -454,6 +495,7 @@ impl Decode for Command {
             .or_else(|| access::Command::decode_tagged(tag, input).map(|c| c.map(Command::Access)))
             .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
             .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
+            .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -528,6 +570,7 @@ codec_enum!(Outcome: u16 {
     20 => JackpotPaid(payout),
     21 => BonusGranted(granted),
     22 => Bonuses(list),
+    29 => CaseOpened { case },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -593,4 +636,6 @@ codec_enum!(Rejection: u16 {
     62 => BonusMaxBetExceeded { max },
     63 => UnknownBonus { serial },
     67 => CardNumberAsReference,
+    76 => InvalidCase,
+    77 => InvalidRiskRule,
 });
