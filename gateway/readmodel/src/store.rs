@@ -135,6 +135,10 @@ pub const MIGRATIONS: &[&str] = &[
     // 15: the bonus templates (`crate::bonuses`). Only journals written
     // after it hold any, so no rebuild.
     crate::bonuses::MIGRATION,
+    // 20: the journal record that opened each case (`crate::risk`): cases
+    // are journaled since. No rebuild, so the cases opened before it keep
+    // their rows (a rebuild of such a file cannot recover them).
+    crate::risk::JOURNALED_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -3,6 +3,13 @@
 //! it with an outcome, and exports it as a suspicious-activity report
 //! (JSON or CSV).
 //!
+//! Every change to a case is a journaled ledger command
+//! (`engine::risk::CaseCommand`, submitted by [`submit_case`]) that the
+//! read model derives the case from, so a rebuild loses none of them; the
+//! routes check the read model first (the alerts free, the case open) and
+//! answer once it holds the change. A case's id is its opening record's
+//! sequence number. With an `Idempotency-Key`, a retry gets the same reply.
+//!
 //! An action is the ledger's own operator command, sent under the acting
 //! operator's source (so it is journaled and in the audit trail like the
 //! same change made from PAM's routes): `suspend` sets the account status
@@ -22,7 +29,8 @@ use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::{AppState, Caller};
 use engine::command::{AccountStatus, KycLevel};
-use engine::{Command, ExtId, OperatorId, PlayerId, Reason, Request, players};
+use engine::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText};
+use engine::{Command, ExtId, OperatorId, Outcome, PlayerId, Query, Reason, Request, TxRef, players};
 use readmodel::risk::{self, CaseFile, CaseFilter, CaseView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -188,7 +196,7 @@ pub struct OpenRequest {
 }
 
 /// Opens a case on alerts from the queue (admins, compliance).
-#[utoipa::path(post, path = "/operator/v1/risk/cases", tag = "risk", request_body = OpenRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/operator/v1/risk/cases", tag = "risk", request_body = OpenRequest, params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_alert"),
         (status = 409, body = ErrorBody, description = "alert_in_case"),
@@ -196,6 +204,7 @@ pub struct OpenRequest {
 pub async fn open(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: OpenRequest = decode(&body)?;
@@ -209,14 +218,82 @@ pub async fn open(
     alerts.sort_unstable();
     alerts.dedup();
     let summary = text(&request.summary, "summary", SUMMARY_MAX)?;
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    let file = write(&state, move |c| {
-        let id = risk::open_case(c, &alerts, &summary, operator, now)?;
-        Ok(risk::case_file(c, id)?)
+    let checked = alerts.clone();
+    // A retry is sent as the first time (the ledger answers with the case
+    // it opened), without checking the alerts, taken by it since.
+    let retry = retried(&state, &caller, &headers).await?;
+    let player = write(&state, move |c| match retry {
+        true => risk::alert(c, checked[0])?
+            .map(|alert| alert.player)
+            .ok_or(risk::CaseError::UnknownAlert(checked[0])),
+        false => risk::check_open(c, &checked),
     })
-    .await?
-    .ok_or_else(|| ApiError::internal("the case just opened is missing"))?;
-    edge::change::ok(StatusCode::CREATED, &file_reply(&file, state.readmodel.applied_seq()))
+    .await?;
+    let command = CaseCommand::Open {
+        player,
+        alerts,
+        summary: RiskText::new(&summary),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::CREATED).await
+}
+
+/// Whether the request's `Idempotency-Key` names a request the ledger has
+/// seen: a retry, answered as the first time without checking again.
+async fn retried(state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<bool, ApiError> {
+    if headers.get(IDEMPOTENCY_HEADER).is_none() {
+        return Ok(false);
+    }
+    let tx = TxRef {
+        source: caller.source,
+        id: request_id(headers)?,
+    };
+    let asked = Request {
+        source: caller.source,
+        id: ExtId::new("risk-retry-check").map_err(ApiError::internal)?,
+        command: Command::Query(Query::Transaction { tx }),
+    };
+    Ok(matches!(
+        state.engine.run(asked).await?.outcome,
+        Outcome::Transaction(_)
+    ))
+}
+
+/// Sends a case command through the ledger (journaled, audited) and
+/// answers with the case file once the read model holds it.
+async fn submit_case(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    command: CaseCommand,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let updated = match &command {
+        CaseCommand::Update { case, .. } => Some(*case),
+        CaseCommand::Open { .. } => None,
+    };
+    let sent = Command::Risk(engine::risk::Command::Case(command));
+    let case = match (caller.submit(state, request_id(headers)?, sent).await?, updated) {
+        (Outcome::CaseOpened { case }, None) | (Outcome::Accepted, Some(case)) => case,
+        (other, _) => return Err(edge::change::refusal(&other, engine::Currency::EUR)),
+    };
+    let (file, as_of_seq) = read(state, move |c| risk::case_file(c, case)).await?;
+    let file = file.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "alert_in_case",
+            "another case took these alerts meanwhile: nothing was opened",
+        )
+    })?;
+    edge::change::ok(status, &file_reply(&file, as_of_seq))
+}
+
+/// Checks that case `id` is open, unless the request is a retry.
+async fn check_open_case(state: &AppState, caller: &Caller, headers: &HeaderMap, id: u64) -> Result<(), ApiError> {
+    if !retried(state, caller, headers).await? {
+        write(state, move |c| risk::check_case_open(c, id).map(|_| ())).await?;
+    }
+    Ok(())
 }
 
 /// A case with its alerts, their evidence, and its notes (admins,
@@ -247,7 +324,7 @@ pub struct AssignRequest {
 
 /// Assigns an open case to an operator (admins, compliance).
 #[utoipa::path(put, path = "/operator/v1/risk/cases/{case}/assignee", tag = "risk", request_body = AssignRequest,
-    params(("case" = u64, Path)), security(("bearer" = [])),
+    params(("case" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_case, unknown_operator"),
         (status = 409, body = ErrorBody, description = "case_resolved")))]
@@ -255,6 +332,7 @@ pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     Path(case): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(&case, "unknown_case", "case")?;
@@ -268,23 +346,16 @@ pub async fn assign(
     if !enabled {
         return Err(ApiError::not_found("unknown_operator", "no such enabled operator"));
     }
-    let (operator, now, assignee) = (u64::from(caller.id.0), state.now_ms(), u64::from(request.operator));
-    change(&state, id, move |c| risk::assign(c, id, assignee, operator, now)).await
-}
-
-/// Runs a change on case `id` and answers with the case file.
-async fn change(
-    state: &AppState,
-    id: u64,
-    change: impl FnOnce(&rusqlite::Connection) -> Result<(), risk::CaseError> + Send + 'static,
-) -> Result<Response, ApiError> {
-    let file = write(state, move |c| {
-        change(c)?;
-        Ok(risk::case_file(c, id)?)
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_case", "no such case"))?;
-    edge::change::ok(StatusCode::OK, &file_reply(&file, state.readmodel.applied_seq()))
+    check_open_case(&state, &caller, &headers, id).await?;
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Assign {
+            assignee: OperatorId(request.operator),
+        },
+        text: RiskText::new(&format!("assigned to operator {}", request.operator)),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::OK).await
 }
 
 /// A note.
@@ -297,7 +368,7 @@ pub struct NoteRequest {
 
 /// Annotates an open case (admins, compliance).
 #[utoipa::path(post, path = "/operator/v1/risk/cases/{case}/notes", tag = "risk", request_body = NoteRequest,
-    params(("case" = u64, Path)), security(("bearer" = [])),
+    params(("case" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_case"),
         (status = 409, body = ErrorBody, description = "case_resolved")))]
@@ -305,16 +376,20 @@ pub async fn note(
     State(state): State<AppState>,
     caller: Caller,
     Path(case): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(&case, "unknown_case", "case")?;
     let request: NoteRequest = decode(&body)?;
     let note = text(&request.text, "text", NOTE_MAX)?;
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    change(&state, id, move |c| {
-        risk::annotate(c, id, "note", &note, None, operator, now)
-    })
-    .await
+    check_open_case(&state, &caller, &headers, id).await?;
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Note,
+        text: RiskText::new(&note),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::OK).await
 }
 
 /// An action on the case's player.
@@ -404,11 +479,17 @@ pub async fn act(
         return Err(edge::change::refusal(&reply.outcome, currency));
     }
     let note = format!("{done}: {}", reason.as_str());
-    let (operator, now, seq) = (u64::from(caller.id.0), state.now_ms(), reply.seq);
-    change(&state, id, move |c| {
-        risk::annotate(c, id, "action", &note, Some(seq), operator, now)
-    })
-    .await
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Action { seq: reply.seq },
+        text: RiskText::new(&note),
+        operator: caller.id,
+    };
+    // The note's own request id: one note per action record.
+    let mut noted = HeaderMap::new();
+    let note_id = format!("risk-case-{id}-action-{}", reply.seq);
+    noted.insert(IDEMPOTENCY_HEADER, note_id.parse().map_err(ApiError::internal)?);
+    submit_case(&state, &caller, &noted, command, StatusCode::OK).await
 }
 
 /// A resolution.
@@ -424,7 +505,7 @@ pub struct ResolveRequest {
 
 /// Resolves an open case with its outcome (admins, compliance).
 #[utoipa::path(post, path = "/operator/v1/risk/cases/{case}/resolution", tag = "risk", request_body = ResolveRequest,
-    params(("case" = u64, Path)), security(("bearer" = [])),
+    params(("case" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_case"),
         (status = 409, body = ErrorBody, description = "case_resolved")))]
@@ -432,25 +513,22 @@ pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
     Path(case): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(&case, "unknown_case", "case")?;
     let request: ResolveRequest = decode(&body)?;
-    let outcome = match request.outcome.as_str() {
-        "reported" | "no_action" | "false_positive" => request.outcome.clone(),
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "outcome: reported, no_action or false_positive",
-            ));
-        }
-    };
+    let outcome = CaseOutcome::from_name(&request.outcome)
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "outcome: reported, no_action or false_positive"))?;
     let finding = text(&request.text, "text", NOTE_MAX)?;
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    change(&state, id, move |c| {
-        risk::resolve(c, id, &outcome, &finding, operator, now)
-    })
-    .await
+    check_open_case(&state, &caller, &headers, id).await?;
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Resolve { outcome },
+        text: RiskText::new(&finding),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::OK).await
 }
 
 /// The report's format.

@@ -45,12 +45,21 @@ fn case_commands_are_checked_for_size_and_length() {
     let many: Vec<u64> = (1..=CASE_ALERTS_MAX as u64 + 1).collect();
     assert_eq!(open(many, "too many").validate(), Err(Rejection::InvalidCase));
     assert_eq!(open(vec![1], "  ").validate(), Err(Rejection::InvalidCase));
-    assert_eq!(open(vec![1], &"x".repeat(SUMMARY_MAX + 1)).validate(), Err(Rejection::InvalidCase));
+    assert_eq!(
+        open(vec![1], &"x".repeat(SUMMARY_MAX + 1)).validate(),
+        Err(Rejection::InvalidCase)
+    );
     assert_eq!(open(vec![1], &"x".repeat(SUMMARY_MAX)).validate(), Ok(()));
 
     assert_eq!(update(7, CaseUpdate::Note, "line one\nline two").validate(), Ok(()));
-    assert_eq!(update(0, CaseUpdate::Note, "no case").validate(), Err(Rejection::InvalidCase));
-    assert_eq!(update(7, CaseUpdate::Note, "bell\u{7}").validate(), Err(Rejection::InvalidCase));
+    assert_eq!(
+        update(0, CaseUpdate::Note, "no case").validate(),
+        Err(Rejection::InvalidCase)
+    );
+    assert_eq!(
+        update(7, CaseUpdate::Note, "bell\u{7}").validate(),
+        Err(Rejection::InvalidCase)
+    );
     let long = "y".repeat(NOTE_MAX + 1);
     let resolve = CaseUpdate::Resolve {
         outcome: CaseOutcome::Reported,
@@ -86,7 +95,13 @@ fn rule_settings_are_checked_for_range() {
 fn commands_round_trip_through_the_codec() {
     let commands = [
         open(vec![3, 9], "structuring"),
-        update(5, CaseUpdate::Assign { assignee: OperatorId(4) }, "assigned to operator 4"),
+        update(
+            5,
+            CaseUpdate::Assign {
+                assignee: OperatorId(4),
+            },
+            "assigned to operator 4",
+        ),
         update(5, CaseUpdate::Note, "called the player"),
         update(5, CaseUpdate::Action { seq: 12 }, "suspended the player"),
         update(
@@ -127,7 +142,10 @@ fn the_ledger_names_a_case_by_its_opening_record_and_refuses_bad_input() {
     };
     assert_eq!(send("a", open(vec![1], "one")), Outcome::CaseOpened { case: 1 });
     assert_eq!(send("b", update(1, CaseUpdate::Note, "a note")), Outcome::Accepted);
-    assert_eq!(send("c", open(vec![], "none")), Outcome::Rejected(Rejection::InvalidCase));
+    assert_eq!(
+        send("c", open(vec![], "none")),
+        Outcome::Rejected(Rejection::InvalidCase)
+    );
     // A retry is answered with the case it opened, not a new one.
     assert_eq!(send("a", open(vec![1], "one")), Outcome::CaseOpened { case: 1 });
     let mut bad = rule();
