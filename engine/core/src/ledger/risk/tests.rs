@@ -80,14 +80,14 @@ fn rule_settings_are_checked_for_range() {
     };
     let bad = Err(Rejection::InvalidRiskRule);
     check(|_| {}, Ok(()));
-    check(|s| s.rule = RiskText::new("Large-Win"), bad.clone());
-    check(|s| s.rule = RiskText::new(""), bad.clone());
-    check(|s| s.window_ms = WINDOW_MS_MAX + 1, bad.clone());
-    check(|s| s.count_min = 0, bad.clone());
-    check(|s| s.count_min = COUNT_MAX + 1, bad.clone());
-    check(|s| s.percent = 101, bad.clone());
-    check(|s| s.amounts[0].1 = Amount::ZERO, bad.clone());
-    check(|s| s.amounts.push((Currency::EUR, Amount::from_minor(1))), bad.clone());
+    check(|s| s.rule = RiskText::new("Large-Win"), bad);
+    check(|s| s.rule = RiskText::new(""), bad);
+    check(|s| s.window_ms = WINDOW_MS_MAX + 1, bad);
+    check(|s| s.count_min = 0, bad);
+    check(|s| s.count_min = COUNT_MAX + 1, bad);
+    check(|s| s.percent = 101, bad);
+    check(|s| s.amounts[0].1 = Amount::ZERO, bad);
+    check(|s| s.amounts.push((Currency::EUR, Amount::from_minor(1))), bad);
     check(|s| s.amounts.clear(), Ok(()));
 }
 
