@@ -14,6 +14,9 @@
 //!   CSV). Actions from a case (suspend the player, require a new KYC
 //!   check) are the ledger's own operator commands, sent under the
 //!   operator's source: journaled and in the audit trail.
+//! - Every case change and rule setting is itself a journaled command
+//!   (`engine::risk`, tags 98–99) that the read model derives the cases,
+//!   notes and settings from, so a rebuild of the read model loses none.
 //! - [`metrics`]: alerts per rule and open cases in `/metrics`.
 //!
 //! Amounts are per currency: exchange rates, and thresholds in a reporting
