@@ -122,6 +122,11 @@ pub enum Outcome {
         /// How many holds the player has now (0: withdrawals flow).
         holds: u32,
     },
+    /// A case was opened (`risk::CaseCommand::Open`).
+    CaseOpened {
+        /// Its id: the sequence number of the record that opened it.
+        case: u64,
+    },
 }
 
 impl Outcome {
@@ -460,6 +465,12 @@ pub enum Rejection {
     },
     /// The player has no withdrawal hold under this name.
     UnknownWithdrawalHold,
+    /// A case command out of bounds: no alerts or too many, unsorted or
+    /// repeated, a blank or too long summary, note or finding.
+    InvalidCase,
+    /// An AML rule's settings out of range (name, window, count, percent,
+    /// amounts).
+    InvalidRiskRule,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -333,6 +333,17 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "a payment method's reference must be a token, the last four digits or an address, never a card number"
                 .into(),
         ),
+        Rejection::InvalidCase => (
+            S::BAD_REQUEST,
+            "invalid_case",
+            "a case takes 1 to 100 alerts, a summary of 1 to 500 bytes and notes of 1 to 4000 bytes of text".into(),
+        ),
+        Rejection::InvalidRiskRule => (
+            S::BAD_REQUEST,
+            "invalid_rule",
+            "a rule's window is at most 366 days, its count 1 to 10000, its percent 0 to 100, its amounts positive"
+                .into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

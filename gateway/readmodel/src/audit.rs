@@ -23,7 +23,7 @@ use engine::command::{AccountStatus, Command, KycLevel, LimitMetric, LimitPeriod
 use engine::outcome::Outcome;
 use engine::sequencer::Committed;
 use engine::{Amount, Currency, Ledger, OperatorId, PlayerId, Role, SourceId, TxRef};
-use engine::{access, bonus, payments, players, rg};
+use engine::{access, bonus, payments, players, rg, risk};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -270,12 +270,47 @@ fn change(tx: &Transaction<'_>, command: &Command, outcome: &Outcome) -> Result<
             ..Change::default()
         },
         Command::Access(command) => access_change(tx, command, outcome)?,
+        Command::Risk(command) => risk_change(command, outcome),
         _ => Change::default(),
     };
     Ok(Change {
         target: change.target.or(player),
         ..change
     })
+}
+
+/// An AML case's change (the field names the case: its opening record's
+/// seq) or a rule's settings.
+fn risk_change(command: &risk::Command, outcome: &Outcome) -> Change {
+    match command {
+        risk::Command::Case(risk::CaseCommand::Open { summary, .. }) => Change {
+            field: match outcome {
+                Outcome::CaseOpened { case } => Some(format!("case:{case}")),
+                _ => None,
+            },
+            after: Some("open".into()),
+            detail: Some(summary.as_str().to_owned()),
+            ..Change::default()
+        },
+        risk::Command::Case(risk::CaseCommand::Update { case, update, text, .. }) => Change {
+            field: Some(format!("case:{case}")),
+            after: Some(match update {
+                risk::CaseUpdate::Resolve { outcome } => format!("resolved: {}", outcome.name()),
+                risk::CaseUpdate::Assign { assignee } => format!("assigned: operator {}", assignee.0),
+                other => other.name().to_owned(),
+            }),
+            detail: Some(text.as_str().to_owned()),
+            ..Change::default()
+        },
+        risk::Command::SetRule { settings, .. } => Change {
+            field: Some(format!("rule:{}", settings.rule.as_str())),
+            after: Some(format!(
+                "enabled {}, window {} ms, count {}, percent {}",
+                settings.enabled, settings.window_ms, settings.count_min, settings.percent
+            )),
+            ..Change::default()
+        },
+    }
 }
 
 fn players_change(

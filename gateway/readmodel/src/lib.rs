@@ -40,11 +40,11 @@
 //! tier history and promotion rules, and sums the movements the points,
 //! tier reviews and cashback are worked out from.
 //!
-//! The projection is the file's writer; the one exception is the risk
-//! module's own rows (rule settings and cases, operators' work that the
-//! journal does not hold yet), written through [`ReadModel::write`]. The
-//! projection's transactions take the write lock when they begin, so the
-//! two never meet half-way.
+//! The projection is the file's writer: the risk module's rule settings
+//! and cases are journaled too (`engine::risk`) and derived here; it uses
+//! [`ReadModel::write`] only to check a case change against the rows
+//! before it sends the command. The projection's transactions take the
+//! write lock when they begin, so the two never meet half-way.
 
 pub mod audit;
 pub mod bonuses;
@@ -338,8 +338,8 @@ impl ReadModel {
 
 impl ReadModel {
     /// Runs `change` in one write transaction beside the projection, off
-    /// the async threads: for rows that operators own rather than the
-    /// journal (the risk module's rule settings and cases). An error from
+    /// the async threads (the risk module checks a case change with it
+    /// before sending the journaled command). An error from
     /// `change` rolls everything it did back.
     pub async fn write<T, E>(&self, change: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where

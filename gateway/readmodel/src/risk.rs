@@ -25,15 +25,24 @@
 //! its window, so a burst is one alert with all of its evidence.
 //!
 //! Alerts are derived from the journal alone: a rebuild derives the same
-//! ones. Rule settings and cases are operators' work, written by the risk
-//! module through [`crate::ReadModel::write`]: they are not in the journal
-//! (that needs ledger commands, a later slice), so a rebuild of the file
-//! (damaged, from a newer release) starts them afresh from the shipped
-//! settings. The actions a case takes (suspending the player, requiring a
-//! new KYC check) are ledger commands, journaled and audited.
+//! ones. Rule settings and cases are operators' work, and journaled too
+//! (`engine::risk`): opening a case, assigning it, a note, an action's
+//! record, the resolution, and a rule's settings are ledger commands that
+//! the ledger checks and this projection applies ([`apply_work`]), so a
+//! rebuild of the file (damaged, from a newer release, left unsynced)
+//! derives the same cases, notes and settings, in the audit trail like
+//! every operator command. A case's id is the sequence number of the
+//! record that opened it. A record that no longer applies here (an alert
+//! taken by another case meanwhile, a case resolved) changes nothing, on
+//! every rebuild alike. Cases opened before this release were not
+//! journaled (`opened_seq` is null): the upgrade keeps their rows, but a
+//! rebuild of such a file cannot recover them. The actions a case takes
+//! (suspending the player, requiring a new KYC check) are ledger commands,
+//! journaled and audited.
 
 use engine::command::Command;
 use engine::payments::FX_RATE_SCALE;
+use engine::risk as risk_work;
 use engine::sequencer::Committed;
 use engine::{Currency, PlayerId, TxRef, gaming, payments};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -117,6 +126,12 @@ pub const MIGRATION: &str = "
         journal_seq INTEGER
     );
     CREATE INDEX risk_case_notes_by_case ON risk_case_notes (case_id, id);";
+
+/// The schema change for journaled cases (appended to `store::MIGRATIONS`,
+/// without a rebuild, so the cases made before it keep their rows): the
+/// record that opened each case (its id too); null for a case opened
+/// before cases were journaled, which a rebuild cannot recover.
+pub const JOURNALED_MIGRATION: &str = "ALTER TABLE risk_cases ADD COLUMN opened_seq INTEGER;";
 
 /// Evidence rows kept per alert at most (the summary counts them all).
 pub const EVIDENCE_MAX: u32 = 100;
@@ -330,6 +345,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     }
     let seq = committed.envelope.seq;
     let request = &committed.envelope.request;
+    if let Command::Risk(command) = &request.command {
+        return apply_work(tx, committed, command);
+    }
     match request.command.unwrapped() {
         Command::Payments(payments::Command::Deposit {
             player,
@@ -1490,4 +1508,133 @@ pub fn open_case_of(connection: &Connection, player: PlayerId) -> Result<Option<
         .query_row([player.0 as i64], |row| row.get(0))
         .optional()?;
     Ok(found.map(|id| id as u64))
+}
+
+/// Applies an operator's accepted risk record: a case opened or changed,
+/// a rule's settings. One that no longer applies (a retry journaled by an
+/// older build, an alert in a case already, a case resolved, a rule this
+/// build does not know) changes nothing.
+fn apply_work(tx: &Transaction<'_>, committed: &Committed, command: &risk_work::Command) -> Result<(), ReadModelError> {
+    use risk_work::{CaseCommand, CaseUpdate};
+    let envelope = &committed.envelope;
+    let time_ms = envelope.time_ms;
+    let applied = match command {
+        risk_work::Command::Case(CaseCommand::Open {
+            player,
+            alerts,
+            summary,
+            operator,
+        }) => {
+            let opened = matches!(committed.outcome, engine::Outcome::CaseOpened { case } if case == envelope.seq);
+            if !opened {
+                return Ok(());
+            }
+            open_journaled(
+                tx,
+                envelope.seq,
+                *player,
+                alerts,
+                summary.as_str(),
+                u64::from(operator.0),
+                time_ms,
+            )
+        }
+        risk_work::Command::Case(CaseCommand::Update {
+            case,
+            update,
+            text,
+            operator,
+        }) => {
+            let operator = u64::from(operator.0);
+            match update {
+                CaseUpdate::Assign { assignee } => assign(tx, *case, u64::from(assignee.0), operator, time_ms),
+                CaseUpdate::Note => annotate(tx, *case, "note", text.as_str(), None, operator, time_ms),
+                CaseUpdate::Action { seq } => {
+                    annotate(tx, *case, "action", text.as_str(), Some(*seq), operator, time_ms)
+                }
+                CaseUpdate::Resolve { outcome } => resolve(tx, *case, outcome.name(), text.as_str(), operator, time_ms),
+            }
+        }
+        risk_work::Command::SetRule { settings, operator } => {
+            let Some(rule) = Rule::from_name(settings.rule.as_str()) else {
+                return Ok(());
+            };
+            let stored = RuleSettings {
+                rule,
+                enabled: settings.enabled,
+                window_ms: settings.window_ms,
+                count_min: settings.count_min,
+                percent: settings.percent,
+                amounts: settings.amounts.iter().map(|(c, a)| (*c, a.minor())).collect(),
+                set_by: Some(u64::from(operator.0)),
+                set_ms: Some(time_ms),
+            };
+            return set_rule(tx, &stored);
+        }
+    };
+    match applied {
+        Ok(()) | Err(CaseError::NoAlerts) => Ok(()),
+        Err(CaseError::Store(error)) => Err(error),
+        Err(refused) => {
+            tracing::debug!(seq = envelope.seq, %refused, "risk record no longer applies: nothing changed");
+            Ok(())
+        }
+    }
+}
+
+/// Opens the journaled case `id` (its opening record's sequence number) on
+/// `alerts`, all about `player` and in no case yet.
+fn open_journaled(
+    connection: &Connection,
+    id: u64,
+    player: PlayerId,
+    alerts: &[u64],
+    summary: &str,
+    operator: u64,
+    time_ms: u64,
+) -> Result<(), CaseError> {
+    if check_open(connection, alerts)? != player {
+        return Err(CaseError::PlayersDiffer);
+    }
+    if find_case(connection, id)?.is_some() {
+        // A case kept from before cases were journaled holds the id.
+        return Err(CaseError::AlertInCase {
+            alert: alerts[0],
+            case: id,
+        });
+    }
+    connection.execute(
+        "INSERT INTO risk_cases (id, player, state, summary, opened_by, opened_ms, opened_seq)
+         VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?1)",
+        params![id as i64, player.0 as i64, summary, operator as i64, time_ms as i64],
+    )?;
+    for alert in alerts {
+        connection.execute(
+            "UPDATE risk_alerts SET case_id = ?1 WHERE id = ?2",
+            params![id as i64, *alert as i64],
+        )?;
+    }
+    add_note(connection, id, operator, time_ms, "opened", summary, None)
+}
+
+/// Checks that `alerts` can open a case (each known, in no case, all
+/// about one player) and names their player.
+pub fn check_open(connection: &Connection, alerts: &[u64]) -> Result<PlayerId, CaseError> {
+    let mut player = None;
+    for id in alerts {
+        let found = alert(connection, *id)?.ok_or(CaseError::UnknownAlert(*id))?;
+        if let Some(case) = found.case_id {
+            return Err(CaseError::AlertInCase { alert: *id, case });
+        }
+        if player.is_some_and(|p| p != found.player) {
+            return Err(CaseError::PlayersDiffer);
+        }
+        player = Some(found.player);
+    }
+    player.ok_or(CaseError::NoAlerts)
+}
+
+/// Checks that case `id` exists and is open.
+pub fn check_case_open(connection: &Connection, id: u64) -> Result<CaseView, CaseError> {
+    open_one(connection, id)
 }

@@ -386,3 +386,122 @@ fn a_large_win_in_another_currency_is_converted_into_the_rules_currency() {
     assert_eq!(large[0].evidence[0].rate_scaled, Some(120_000_000));
     assert_eq!(large[0].evidence[0].currency, "GBP");
 }
+
+fn case_command(id: &str, command: engine::risk::CaseCommand) -> Request {
+    request(id, Command::Risk(engine::risk::Command::Case(command)))
+}
+
+fn update(id: &str, case: u64, update: engine::risk::CaseUpdate, text: &str) -> Request {
+    case_command(
+        id,
+        engine::risk::CaseCommand::Update {
+            case,
+            update,
+            text: engine::risk::RiskText::new(text),
+            operator: engine::OperatorId(7),
+        },
+    )
+}
+
+#[test]
+fn journaled_case_work_and_rule_settings_are_derived_and_stale_records_change_nothing() {
+    use engine::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText};
+    let mut projection = registered();
+    projection.run((0..5).map(|n| deposit(&format!("d-{n}"), 10_000)), 60_000);
+    let alert = projection.alerts()[0].id;
+    let open = |id: &str| {
+        case_command(
+            id,
+            CaseCommand::Open {
+                player: PlayerId(1),
+                alerts: vec![alert],
+                summary: RiskText::new("a burst of deposits"),
+                operator: engine::OperatorId(7),
+            },
+        )
+    };
+    projection.run([open("open-1")], 1_000);
+    let case = projection.ledger.last_seq();
+    // A second opening on the same alert: the ledger takes it (it keeps no
+    // cases), the projection finds the alert taken and changes nothing.
+    projection.run([open("open-2")], 1_000);
+    let stale = projection.ledger.last_seq();
+    assert!(find_case(&projection.connection, stale).unwrap().is_none());
+    let resolve = CaseUpdate::Resolve {
+        outcome: CaseOutcome::NoAction,
+    };
+    projection.run(
+        [
+            update(
+                "assign",
+                case,
+                CaseUpdate::Assign {
+                    assignee: engine::OperatorId(9),
+                },
+                "assigned to operator 9",
+            ),
+            update("note", case, CaseUpdate::Note, "called the player"),
+            update("nowhere", 999_999, CaseUpdate::Note, "no such case"),
+            update("resolve", case, resolve, "salary deposits"),
+            update("late", case, CaseUpdate::Note, "after the resolution"),
+        ],
+        1_000,
+    );
+    let file = case_file(&projection.connection, case).unwrap().unwrap();
+    assert_eq!(file.case.id, case);
+    assert_eq!(file.case.player, PlayerId(1));
+    assert_eq!(file.case.assignee, Some(9));
+    assert_eq!(
+        (file.case.state.as_str(), file.case.outcome.as_deref()),
+        ("resolved", Some("no_action"))
+    );
+    assert_eq!(file.alerts.len(), 1);
+    let notes: Vec<(&str, &str)> = file.notes.iter().map(|n| (n.kind.as_str(), n.text.as_str())).collect();
+    assert_eq!(
+        notes,
+        [
+            ("opened", "a burst of deposits"),
+            ("assigned", "assigned to operator 9"),
+            ("note", "called the player"),
+            ("resolved", "no_action: salary deposits"),
+        ]
+    );
+    assert!(find_case(&projection.connection, 999_999).unwrap().is_none());
+
+    let set = |id: &str, name: &str, count_min: u32| {
+        request(
+            id,
+            Command::Risk(engine::risk::Command::SetRule {
+                settings: Box::new(engine::risk::RuleSettings {
+                    rule: RiskText::new(name),
+                    enabled: false,
+                    window_ms: 60_000,
+                    count_min,
+                    percent: 0,
+                    amounts: vec![],
+                }),
+                operator: engine::OperatorId(7),
+            }),
+        )
+    };
+    let before = rule(&projection.connection, Rule::DepositVelocity).unwrap();
+    // Refused by the ledger (count 0), and a name this build does not know:
+    // neither changes a rule.
+    projection.run(
+        [set("bad", "deposit_velocity", 0), set("unknown", "no_such_rule", 3)],
+        1_000,
+    );
+    assert_eq!(rule(&projection.connection, Rule::DepositVelocity).unwrap(), before);
+    projection.run([set("good", "deposit_velocity", 3)], 1_000);
+    let after = rule(&projection.connection, Rule::DepositVelocity).unwrap();
+    assert_eq!(
+        (
+            after.enabled,
+            after.window_ms,
+            after.count_min,
+            after.set_by,
+            after.set_ms
+        ),
+        (false, 60_000, 3, Some(7), Some(projection.time_ms))
+    );
+}

@@ -139,6 +139,10 @@ pub const MIGRATIONS: &[&str] = &[
     // history and promotion rules (`crate::loyalty`). Only journals
     // written after it hold any, so no rebuild.
     crate::loyalty::MIGRATION,
+    // 17: the journal record that opened each case (`crate::risk`): cases
+    // are journaled since. No rebuild, so the cases opened before it keep
+    // their rows (a rebuild of such a file cannot recover them).
+    crate::risk::JOURNALED_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -3,6 +3,13 @@
 //! it with an outcome, and exports it as a suspicious-activity report
 //! (JSON or CSV).
 //!
+//! Every change to a case is a journaled ledger command
+//! (`engine::risk::CaseCommand`, submitted by [`submit_case`]) that the
+//! read model derives the case from, so a rebuild loses none of them; the
+//! routes check the read model first (the alerts free, the case open) and
+//! answer once it holds the change. A case's id is its opening record's
+//! sequence number. With an `Idempotency-Key`, a retry gets the same reply.
+//!
 //! An action is the ledger's own operator command, sent under the acting
 //! operator's source (so it is journaled and in the audit trail like the
 //! same change made from PAM's routes): `suspend` sets the account status
@@ -28,7 +35,8 @@ use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::{AppState, Caller};
 use engine::command::{AccountStatus, KycLevel};
-use engine::{Command, ExtId, OperatorId, PlayerId, Reason, Request, payments, players};
+use engine::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText};
+use engine::{Command, ExtId, OperatorId, Outcome, PlayerId, Query, Reason, Request, TxRef, payments, players};
 use readmodel::risk::{self, CaseFile, CaseFilter, CaseView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -197,7 +205,7 @@ pub struct OpenRequest {
 /// Opens a case on alerts from the queue (admins, compliance); where
 /// configured, holds the player's withdrawals in the ledger until it is
 /// resolved (noted on the case).
-#[utoipa::path(post, path = "/operator/v1/risk/cases", tag = "risk", request_body = OpenRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/operator/v1/risk/cases", tag = "risk", request_body = OpenRequest, params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_alert"),
         (status = 409, body = ErrorBody, description = "alert_in_case"),
@@ -205,6 +213,7 @@ pub struct OpenRequest {
 pub async fn open(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: OpenRequest = decode(&body)?;
@@ -218,49 +227,157 @@ pub async fn open(
     alerts.sort_unstable();
     alerts.dedup();
     let summary = text(&request.summary, "summary", SUMMARY_MAX)?;
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    let file = write(&state, move |c| {
-        let id = risk::open_case(c, &alerts, &summary, operator, now)?;
-        Ok(risk::case_file(c, id)?)
+    let checked = alerts.clone();
+    // A retry is sent as the first time (the ledger answers with the case
+    // it opened), without checking the alerts, taken by it since.
+    let retry = retried(&state, &caller, &headers).await?;
+    let player = write(&state, move |c| match retry {
+        true => risk::alert(c, checked[0])?
+            .map(|alert| alert.player)
+            .ok_or(risk::CaseError::UnknownAlert(checked[0])),
+        false => risk::check_open(c, &checked),
     })
-    .await?
-    .ok_or_else(|| ApiError::internal("the case just opened is missing"))?;
-    let file = if holds::settings(&state).hold_withdrawals_on_case {
+    .await?;
+    let command = CaseCommand::Open {
+        player,
+        alerts,
+        summary: RiskText::new(&summary),
+        operator: caller.id,
+    };
+    let (file, as_of_seq) = submit_case_file(&state, &caller, &headers, command).await?;
+    let (file, as_of_seq) = if holds::settings(&state).hold_withdrawals_on_case {
         hold_on_open(&state, &caller, file.case.id, file.case.player).await?
     } else {
-        file
+        (file, as_of_seq)
     };
-    edge::change::ok(StatusCode::CREATED, &file_reply(&file, state.readmodel.applied_seq()))
+    edge::change::ok(StatusCode::CREATED, &file_reply(&file, as_of_seq))
+}
+
+/// Whether the request's `Idempotency-Key` names a request the ledger has
+/// seen: a retry, answered as the first time without checking again.
+async fn retried(state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<bool, ApiError> {
+    if headers.get(IDEMPOTENCY_HEADER).is_none() {
+        return Ok(false);
+    }
+    let tx = TxRef {
+        source: caller.source,
+        id: request_id(headers)?,
+    };
+    let asked = Request {
+        source: caller.source,
+        id: ExtId::new("risk-retry-check").map_err(ApiError::internal)?,
+        command: Command::Query(Query::Transaction { tx }),
+    };
+    Ok(matches!(
+        state.engine.run(asked).await?.outcome,
+        Outcome::Transaction(_)
+    ))
+}
+
+/// Sends a case command through the ledger (journaled, audited) and
+/// answers with the case file once the read model holds it.
+async fn submit_case(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    command: CaseCommand,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let (file, as_of_seq) = submit_case_file(state, caller, headers, command).await?;
+    edge::change::ok(status, &file_reply(&file, as_of_seq))
+}
+
+/// Sends a case command through the ledger (journaled, audited): the case
+/// file once the read model holds it, and its `as_of_seq`.
+async fn submit_case_file(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    command: CaseCommand,
+) -> Result<(CaseFile, u64), ApiError> {
+    let updated = match &command {
+        CaseCommand::Update { case, .. } => Some(*case),
+        CaseCommand::Open { .. } => None,
+    };
+    let sent = Command::Risk(engine::risk::Command::Case(command));
+    let case = match (caller.submit(state, request_id(headers)?, sent).await?, updated) {
+        (Outcome::CaseOpened { case }, None) | (Outcome::Accepted, Some(case)) => case,
+        (other, _) => return Err(edge::change::refusal(&other, engine::Currency::EUR)),
+    };
+    let (file, as_of_seq) = read(state, move |c| risk::case_file(c, case)).await?;
+    let file = file.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "alert_in_case",
+            "another case took these alerts meanwhile: nothing was opened",
+        )
+    })?;
+    Ok((file, as_of_seq))
+}
+
+/// Journals a note (or an action's record) the server itself makes on
+/// case `id`, under a request id derived from the case and `key`, so a
+/// retried request notes it once.
+async fn note_case(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    update: CaseUpdate,
+    note: &str,
+    key: &str,
+) -> Result<(CaseFile, u64), ApiError> {
+    let command = CaseCommand::Update {
+        case: id,
+        update,
+        text: RiskText::new(note),
+        operator: caller.id,
+    };
+    let mut noted = HeaderMap::new();
+    let note_id = format!("risk-case-{id}-{key}");
+    noted.insert(IDEMPOTENCY_HEADER, note_id.parse().map_err(ApiError::internal)?);
+    submit_case_file(state, caller, &noted, command).await
+}
+
+/// Checks that case `id` is open, unless the request is a retry.
+async fn check_open_case(state: &AppState, caller: &Caller, headers: &HeaderMap, id: u64) -> Result<(), ApiError> {
+    if !retried(state, caller, headers).await? {
+        write(state, move |c| risk::check_case_open(c, id).map(|_| ())).await?;
+    }
+    Ok(())
 }
 
 /// Holds the new case's player's withdrawals in the ledger and notes it on
 /// the case (or notes why not: the case stays open either way, and the
 /// `hold_withdrawals` action or the next start places the hold).
-async fn hold_on_open(state: &AppState, caller: &Caller, id: u64, player: PlayerId) -> Result<CaseFile, ApiError> {
+async fn hold_on_open(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    player: PlayerId,
+) -> Result<(CaseFile, u64), ApiError> {
     let request_id = ExtId::new(&format!("risk-case-{id}-hold")).map_err(ApiError::internal)?;
-    let (note, seq) = match holds::place(state, caller.source, caller.id, request_id, id, player).await {
-        Ok((seq, holds)) => (
-            format!("held the player's withdrawals while the case is open ({holds} hold(s) on the player)"),
-            Some(seq),
-        ),
+    match holds::place(state, caller.source, caller.id, request_id, id, player).await {
+        Ok((seq, holds)) => {
+            let note = format!("held the player's withdrawals while the case is open ({holds} hold(s) on the player)");
+            note_case(
+                state,
+                caller,
+                id,
+                CaseUpdate::Action { seq },
+                &note,
+                &format!("action-{seq}"),
+            )
+            .await
+        }
         Err(error) => {
             tracing::warn!(case = id, error = %error.message, "the case's withdrawal hold was not placed");
-            (
-                format!(
-                    "the player's withdrawals were not held: {} (retry with the hold_withdrawals action)",
-                    error.message
-                ),
-                None,
-            )
+            let note = format!(
+                "the player's withdrawals were not held: {} (retry with the hold_withdrawals action)",
+                error.message
+            );
+            note_case(state, caller, id, CaseUpdate::Note, &note, "hold-failed").await
         }
-    };
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    write(state, move |c| {
-        risk::annotate(c, id, "action", &note, seq, operator, now)?;
-        Ok(risk::case_file(c, id)?)
-    })
-    .await?
-    .ok_or_else(|| ApiError::internal("the case just opened is missing"))
+    }
 }
 
 /// A case with its alerts, their evidence, and its notes (admins,
@@ -291,7 +408,7 @@ pub struct AssignRequest {
 
 /// Assigns an open case to an operator (admins, compliance).
 #[utoipa::path(put, path = "/operator/v1/risk/cases/{case}/assignee", tag = "risk", request_body = AssignRequest,
-    params(("case" = u64, Path)), security(("bearer" = [])),
+    params(("case" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_case, unknown_operator"),
         (status = 409, body = ErrorBody, description = "case_resolved")))]
@@ -299,6 +416,7 @@ pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
     Path(case): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(&case, "unknown_case", "case")?;
@@ -312,23 +430,16 @@ pub async fn assign(
     if !enabled {
         return Err(ApiError::not_found("unknown_operator", "no such enabled operator"));
     }
-    let (operator, now, assignee) = (u64::from(caller.id.0), state.now_ms(), u64::from(request.operator));
-    change(&state, id, move |c| risk::assign(c, id, assignee, operator, now)).await
-}
-
-/// Runs a change on case `id` and answers with the case file.
-async fn change(
-    state: &AppState,
-    id: u64,
-    change: impl FnOnce(&rusqlite::Connection) -> Result<(), risk::CaseError> + Send + 'static,
-) -> Result<Response, ApiError> {
-    let file = write(state, move |c| {
-        change(c)?;
-        Ok(risk::case_file(c, id)?)
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("unknown_case", "no such case"))?;
-    edge::change::ok(StatusCode::OK, &file_reply(&file, state.readmodel.applied_seq()))
+    check_open_case(&state, &caller, &headers, id).await?;
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Assign {
+            assignee: OperatorId(request.operator),
+        },
+        text: RiskText::new(&format!("assigned to operator {}", request.operator)),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::OK).await
 }
 
 /// A note.
@@ -341,7 +452,7 @@ pub struct NoteRequest {
 
 /// Annotates an open case (admins, compliance).
 #[utoipa::path(post, path = "/operator/v1/risk/cases/{case}/notes", tag = "risk", request_body = NoteRequest,
-    params(("case" = u64, Path)), security(("bearer" = [])),
+    params(("case" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_case"),
         (status = 409, body = ErrorBody, description = "case_resolved")))]
@@ -349,16 +460,20 @@ pub async fn note(
     State(state): State<AppState>,
     caller: Caller,
     Path(case): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(&case, "unknown_case", "case")?;
     let request: NoteRequest = decode(&body)?;
     let note = text(&request.text, "text", NOTE_MAX)?;
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    change(&state, id, move |c| {
-        risk::annotate(c, id, "note", &note, None, operator, now)
-    })
-    .await
+    check_open_case(&state, &caller, &headers, id).await?;
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Note,
+        text: RiskText::new(&note),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::OK).await
 }
 
 /// An action on the case's player.
@@ -458,11 +573,17 @@ pub async fn act(
         return Err(edge::change::refusal(&reply.outcome, currency));
     }
     let note = format!("{done}: {}", reason.as_str());
-    let (operator, now, seq) = (u64::from(caller.id.0), state.now_ms(), reply.seq);
-    change(&state, id, move |c| {
-        risk::annotate(c, id, "action", &note, Some(seq), operator, now)
-    })
-    .await
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Action { seq: reply.seq },
+        text: RiskText::new(&note),
+        operator: caller.id,
+    };
+    // The note's own request id: one note per action record.
+    let mut noted = HeaderMap::new();
+    let note_id = format!("risk-case-{id}-action-{}", reply.seq);
+    noted.insert(IDEMPOTENCY_HEADER, note_id.parse().map_err(ApiError::internal)?);
+    submit_case(&state, &caller, &noted, command, StatusCode::OK).await
 }
 
 /// A resolution.
@@ -480,7 +601,7 @@ pub struct ResolveRequest {
 /// its withdrawal hold (the player's withdrawals flow again unless another
 /// open case holds them).
 #[utoipa::path(post, path = "/operator/v1/risk/cases/{case}/resolution", tag = "risk", request_body = ResolveRequest,
-    params(("case" = u64, Path)), security(("bearer" = [])),
+    params(("case" = u64, Path), IdempotencyKey), security(("bearer" = [])),
     responses((status = 200, body = CaseFileReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_case"),
         (status = 409, body = ErrorBody, description = "case_resolved")))]
@@ -488,46 +609,43 @@ pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
     Path(case): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let id = path_id(&case, "unknown_case", "case")?;
     let request: ResolveRequest = decode(&body)?;
-    let outcome = match request.outcome.as_str() {
-        "reported" | "no_action" | "false_positive" => request.outcome.clone(),
-        _ => {
-            return Err(ApiError::bad_request(
-                "invalid_request",
-                "outcome: reported, no_action or false_positive",
-            ));
-        }
-    };
+    let outcome = CaseOutcome::from_name(&request.outcome)
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "outcome: reported, no_action or false_positive"))?;
     let finding = text(&request.text, "text", NOTE_MAX)?;
     let (found, _) = case_file(&state, &case).await?;
-    if found.case.state != "open" {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "case_resolved",
-            format!("case {id} is resolved"),
-        ));
-    }
+    check_open_case(&state, &caller, &headers, id).await?;
     // The hold is lifted first: a stop before the resolution below leaves
     // the case open and unheld, and the next start's sweep holds it again.
     // Lifted whatever the setting now: it may have been placed under it.
-    let lifted = holds::lift(&state, caller.source, caller.id, id, found.case.player).await?;
-    let (operator, now) = (u64::from(caller.id.0), state.now_ms());
-    change(&state, id, move |c| {
-        if let Some((seq, left)) = lifted {
-            let note = match left {
-                0 => "lifted the case's withdrawal hold: the player's withdrawals flow again".to_owned(),
-                left => format!(
-                    "lifted the case's withdrawal hold; {left} other hold(s) keep the player's withdrawals held"
-                ),
-            };
-            risk::annotate(c, id, "action", &note, Some(seq), operator, now)?;
-        }
-        risk::resolve(c, id, &outcome, &finding, operator, now)
-    })
-    .await
+    if let Some((seq, left)) = holds::lift(&state, caller.source, caller.id, id, found.case.player).await? {
+        let note = match left {
+            0 => "lifted the case's withdrawal hold: the player's withdrawals flow again".to_owned(),
+            left => {
+                format!("lifted the case's withdrawal hold; {left} other hold(s) keep the player's withdrawals held")
+            }
+        };
+        note_case(
+            &state,
+            &caller,
+            id,
+            CaseUpdate::Action { seq },
+            &note,
+            &format!("action-{seq}"),
+        )
+        .await?;
+    }
+    let command = CaseCommand::Update {
+        case: id,
+        update: CaseUpdate::Resolve { outcome },
+        text: RiskText::new(&finding),
+        operator: caller.id,
+    };
+    submit_case(&state, &caller, &headers, command, StatusCode::OK).await
 }
 
 /// The report's format.

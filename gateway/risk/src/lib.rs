@@ -17,6 +17,9 @@
 //! - [`holds`]: a case holds the player's withdrawals in the ledger while
 //!   it is open (where configured), and the start-up sweep that places the
 //!   holds of cases opened before.
+//! - Every case change and rule setting is itself a journaled command
+//!   (`engine::risk`, tags 98–99) that the read model derives the cases,
+//!   notes and settings from, so a rebuild of the read model loses none.
 //! - [`metrics`]: alerts per rule and open cases in `/metrics`.
 //!
 //! Amounts are per currency: exchange rates, and thresholds in a reporting

@@ -1,12 +1,16 @@
 //! The AML rules' settings: compliance reads them and changes one at a
 //! time (who and when are kept with it). The projection reads them as it
 //! evaluates each record, so a change applies to records projected after
-//! it; alerts already raised stay.
+//! it; alerts already raised stay. A change is a journaled ledger command
+//! (`engine::risk::Command::SetRule`) that the read model applies, so a
+//! rebuild keeps it; a retry with the same `Idempotency-Key` is answered
+//! as the first time.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use edge::body::{JsonBody, decode};
+use edge::change::{IdempotencyKey, refusal, request_id};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
@@ -16,7 +20,7 @@ use readmodel::risk::{self, Rule, RuleSettings, WINDOW_MS_MAX};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::shared::{money, write};
+use crate::shared::money;
 
 /// Most currencies a rule holds an amount for.
 const AMOUNTS_MAX: usize = 32;
@@ -147,7 +151,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// Replaces a rule's settings (admins, compliance): records projected
 /// from now on are checked with them.
 #[utoipa::path(put, path = "/operator/v1/risk/rules/{rule}", tag = "risk", request_body = RuleRequest,
-    params(("rule" = String, Path, description = "deposit_velocity, little_play, structuring, large_win, payment_methods, cumulative_deposits, bonus_abuse")),
+    params(("rule" = String, Path, description = "deposit_velocity, little_play, structuring, large_win, payment_methods, cumulative_deposits, bonus_abuse"), IdempotencyKey),
     security(("bearer" = [])),
     responses((status = 200, body = RuleReply), BodyErrors, RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_rule")))]
@@ -155,15 +159,37 @@ pub async fn set(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let rule = Rule::from_name(&name).ok_or_else(|| ApiError::not_found("unknown_rule", "no such rule"))?;
     let request: RuleRequest = decode(&body)?;
     let settings = settings(rule, &request, u64::from(caller.id.0), state.now_ms())?;
-    let stored = settings.clone();
-    write(&state, move |c| Ok(risk::set_rule(c, &stored)?)).await?;
+    let command = engine::risk::Command::SetRule {
+        settings: Box::new(engine::risk::RuleSettings {
+            rule: engine::risk::RiskText::new(rule.name()),
+            enabled: settings.enabled,
+            window_ms: settings.window_ms,
+            count_min: settings.count_min,
+            percent: settings.percent,
+            amounts: settings
+                .amounts
+                .iter()
+                .map(|(currency, amount)| (*currency, engine::Amount::from_minor(*amount)))
+                .collect(),
+        }),
+        operator: caller.id,
+    };
+    let outcome = caller
+        .submit(&state, request_id(&headers)?, engine::Command::Risk(command))
+        .await?;
+    if !outcome.is_ok() {
+        return Err(refusal(&outcome, engine::Currency::EUR));
+    }
     tracing::info!(rule = rule.name(), operator = caller.id.0, "risk rule changed");
-    edge::change::ok(StatusCode::OK, &reply(&settings))
+    // As the journal holds it (the ledger's time).
+    let (stored, _) = read(&state, move |c| risk::rule(c, rule)).await?;
+    edge::change::ok(StatusCode::OK, &reply(&stored))
 }
 
 fn settings(rule: Rule, request: &RuleRequest, operator: u64, now_ms: u64) -> Result<RuleSettings, ApiError> {

@@ -50,8 +50,9 @@ pub(crate) fn path_id(text: &str, code: &'static str, what: &str) -> Result<u64,
         .ok_or_else(|| ApiError::not_found(code, format!("no such {what}")))
 }
 
-/// Runs `change` on the risk views once they hold every write
-/// acknowledged before now (alerts raised by them included).
+/// Runs `change` (a case change's check, before its command is sent) on
+/// the risk views once they hold every write acknowledged before now
+/// (alerts raised by them included).
 pub(crate) async fn write<T: Send + 'static>(
     state: &AppState,
     change: impl FnOnce(&Connection) -> Result<T, CaseError> + Send + 'static,

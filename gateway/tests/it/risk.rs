@@ -581,3 +581,205 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(d.w.server.metric("risk_cases_open").await, Some(0));
     assert_eq!(d.w.server.commands_applied().await, applied, "nothing journaled");
 }
+
+/// An operator call with an `Idempotency-Key`.
+async fn keyed(w: &World, token: &str, method: Method, path: &str, key: &str, body: Value) -> Reply {
+    let headers = [
+        ("authorization", format!("Bearer {token}")),
+        ("content-type", "application/json".to_owned()),
+        ("idempotency-key", key.to_owned()),
+    ];
+    let body = Some(body.to_string().into_bytes());
+    w.server.send(w.server.h1(), method, path, &headers, body).await
+}
+
+/// What the read model shows of the cases and rules, without the
+/// sequence numbers answers are current to.
+async fn risk_state(w: &World, token: &str, cases: &[u64]) -> Vec<Value> {
+    let get = |path: String| async move {
+        let reply = w.server.op(w.server.h1(), token, Method::GET, &path, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
+        let mut value = reply.json();
+        value.as_object_mut().unwrap().remove("as_of_seq");
+        value
+    };
+    let mut state = vec![
+        get("/operator/v1/risk/rules".into()).await,
+        get("/operator/v1/risk/cases".into()).await,
+    ];
+    for case in cases {
+        state.push(get(format!("/operator/v1/risk/cases/{case}")).await);
+    }
+    state
+}
+
+#[tokio::test]
+async fn cases_and_rule_settings_are_journaled_and_survive_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Desk::start(dir.path()).await;
+    let (compliance, compliance_id) = (d.compliance.clone(), d.compliance_id);
+    let w = &d.w;
+    // Two wins past EUR 2,000: two large-win alerts.
+    assert_eq!(w.bet(Http::V1, "bet-1", "1.00", "r-1").await.status, StatusCode::OK);
+    for (id, amount) in [("win-1", "2500.00"), ("win-2", "2600.00")] {
+        assert_eq!(w.win(Http::V1, id, amount, "r-1").await.status, StatusCode::OK);
+    }
+    let alerts = d.alerts("rule=large_win").await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let (a1, a2) = (alerts[0]["id"].as_u64().unwrap(), alerts[1]["id"].as_u64().unwrap());
+
+    // A rule change, retried with its key: one change, the same answer.
+    let rule = json!({"enabled": true, "window_minutes": 0, "count": 1, "percent": 0,
+        "amounts": [{"currency": "EUR", "amount": "3000.00"}]});
+    let path = "/operator/v1/risk/rules/large_win";
+    let set = keyed(w, &compliance, Method::PUT, path, "rule-1", rule.clone()).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    let again = keyed(w, &compliance, Method::PUT, path, "rule-1", rule).await;
+    assert_eq!((again.status, again.json()), (StatusCode::OK, set.json()));
+    assert_eq!(set.json()["set_by"], compliance_id);
+    assert_eq!(set.json()["amounts"][0]["amount"], "3000.00");
+
+    // A case opened, retried with its key: the same case.
+    let open = json!({"alerts": [a1], "summary": "large win after one bet"});
+    let opened = keyed(
+        w,
+        &compliance,
+        Method::POST,
+        "/operator/v1/risk/cases",
+        "open-1",
+        open.clone(),
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text());
+    let case = opened.json()["case"]["id"].as_u64().unwrap();
+    let retried = keyed(w, &compliance, Method::POST, "/operator/v1/risk/cases", "open-1", open).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.text());
+    assert_eq!(retried.json()["case"], opened.json()["case"]);
+    // The alert is taken: another opening on it is refused, nothing opened.
+    let taken = d
+        .op(
+            &compliance,
+            Method::POST,
+            "/operator/v1/risk/cases",
+            Some(json!({"alerts": [a1, a2], "summary": "again"})),
+        )
+        .await;
+    assert_eq!(
+        (taken.status, taken.code()),
+        (StatusCode::CONFLICT, "alert_in_case".into())
+    );
+
+    let base = format!("/operator/v1/risk/cases/{case}");
+    let assignee = json!({"operator": compliance_id});
+    d.ok(&compliance, Method::PUT, &format!("{base}/assignee"), Some(assignee))
+        .await;
+    let note = json!({"text": "win checked against the game's log\nlooks genuine"});
+    let noted = keyed(
+        w,
+        &compliance,
+        Method::POST,
+        &format!("{base}/notes"),
+        "note-1",
+        note.clone(),
+    )
+    .await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.text());
+    let noted_again = keyed(w, &compliance, Method::POST, &format!("{base}/notes"), "note-1", note).await;
+    assert_eq!(
+        noted_again.json()["notes"],
+        noted.json()["notes"],
+        "one note for a retry"
+    );
+    let resolution = json!({"outcome": "false_positive", "text": "a genuine jackpot-sized win"});
+    let resolved = d
+        .ok(
+            &compliance,
+            Method::POST,
+            &format!("{base}/resolution"),
+            Some(resolution),
+        )
+        .await;
+    assert_eq!(resolved["case"]["state"], "resolved");
+    let kinds: Vec<&str> = resolved["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["opened", "assigned", "note", "resolved"]);
+    // Error paths as before: a resolved case takes no more, bad input is 400.
+    let late = d
+        .op(
+            &compliance,
+            Method::POST,
+            &format!("{base}/notes"),
+            Some(json!({"text": "late"})),
+        )
+        .await;
+    assert_eq!(
+        (late.status, late.code()),
+        (StatusCode::CONFLICT, "case_resolved".into())
+    );
+    let bad = d
+        .op(
+            &compliance,
+            Method::POST,
+            &format!("{base}/resolution"),
+            Some(json!({"outcome": "maybe", "text": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.code()),
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    // A second case, left open with a note.
+    let second = d
+        .ok(
+            &compliance,
+            Method::POST,
+            "/operator/v1/risk/cases",
+            Some(json!({"alerts": [a2], "summary": "second win"})),
+        )
+        .await;
+    let second = second["case"]["id"].as_u64().unwrap();
+    let path = format!("/operator/v1/risk/cases/{second}/notes");
+    d.ok(
+        &compliance,
+        Method::POST,
+        &path,
+        Some(json!({"text": "waiting for the provider"})),
+    )
+    .await;
+
+    // The work is in the audit trail, under the compliance operator.
+    let audit = d
+        .ok(
+            &d.w.admin,
+            Method::GET,
+            &format!("/operator/v1/audit?operator={compliance_id}"),
+            None,
+        )
+        .await;
+    let kinds: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["risk_rule", "risk_case_open", "risk_case_update"] {
+        assert!(kinds.contains(&kind), "{kind} audited: {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| **k == "risk_case_open").count(), 2, "{kinds:?}");
+
+    let before = risk_state(w, &d.reader, &[case, second]).await;
+    assert_eq!(before[2]["case"]["outcome"], "false_positive");
+    assert_eq!(before[3]["notes"].as_array().unwrap().len(), 2);
+    // The read-model file is lost: the rebuild from the journal gives the
+    // same cases, notes and rule settings.
+    let Desk {
+        w, reader, _sandbox, ..
+    } = d;
+    let w = w.restart_rebuilt(dir.path()).await;
+    let after = risk_state(&w, &reader, &[case, second]).await;
+    assert_eq!(after, before);
+}

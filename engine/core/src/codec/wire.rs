@@ -21,7 +21,8 @@ use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg};
+use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
+use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -29,19 +30,20 @@ use crate::outcome::{
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 82–84,
-// 89; outcomes 15, 16, 23, 24, 25, 27, 28; rejections 37–39, 64–66, 68–70,
-// 73–75. (Tags handed to work done side by side and left unused: the
-// jackpots 69–72, reconciliation and FX 73–76, the sealed credential 77,
-// the bonus engine's commands 82–84, outcome 23 and rejections 64–66 of
-// its 78–84, 21–23, 61–66; payment methods' 89, outcomes 24–25,
-// rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's outcomes 27–28
-// and rejections 73–75 of its 92–95, 27–28, 73–75.)
+// 89, 96, 97, 100, 101; outcomes 15, 16, 23, 24, 25, 27, 28; rejections
+// 37–39, 64–66, 68–70, 73–75. (Tags handed to work done side by side and
+// left unused: the jackpots 69–72, reconciliation and FX 73–76, the sealed
+// credential 77, the bonus engine's commands 82–84, outcome 23 and
+// rejections 64–66 of its 78–84, 21–23, 61–66; payment methods' 89,
+// outcomes 24–25, rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's
+// outcomes 27–28 and rejections 73–75 of its 92–95, 27–28, 73–75; the PAM
+// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 96;
+pub const TAG_COMMAND: u16 = 102;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 29;
+pub const TAG_OUTCOME: u16 = 30;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 76;
+pub const TAG_REJECTION: u16 = 78;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -434,6 +436,43 @@ codec_enum_tagged!(jackpots::Command, "Command": u16 {
     69 => CreatePool { pool, operator },
     70 => Award { pool, player, operator },
 });
+codec_enum_tagged!(risk::Command, "Command": u16 {
+    98 => Case(command),
+    99 => SetRule { settings, operator },
+});
+codec_enum!(CaseCommand: u8 {
+    1 => Open { player, alerts, summary, operator },
+    2 => Update { case, update, text, operator },
+});
+codec_enum!(CaseUpdate: u8 {
+    1 => Assign { assignee },
+    2 => Note,
+    3 => Action { seq },
+    4 => Resolve { outcome },
+});
+codec_enum!(CaseOutcome: u8 { 1 => Reported, 2 => NoAction, 3 => FalsePositive });
+codec_struct!(RuleSettings {
+    rule,
+    enabled,
+    window_ms,
+    count_min,
+    percent,
+    amounts
+});
+
+// Operators' text, decoded as journaled: the ledger checks it when applied.
+impl Encode for RiskText {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_bytes(self.as_str().as_bytes(), out);
+    }
+}
+
+impl Decode for RiskText {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        input.str("RiskText").map(RiskText::new)
+    }
+}
+
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
 
@@ -453,6 +492,7 @@ impl Encode for Command {
             Command::Access(command) => command.encode(out),
             Command::Games(command) => command.encode(out),
             Command::Jackpots(command) => command.encode(out),
+            Command::Risk(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -481,6 +521,7 @@ impl Decode for Command {
             .or_else(|| access::Command::decode_tagged(tag, input).map(|c| c.map(Command::Access)))
             .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
             .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
+            .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -556,6 +597,7 @@ codec_enum!(Outcome: u16 {
     21 => BonusGranted(granted),
     22 => Bonuses(list),
     26 => WithdrawalHolds { holds },
+    29 => CaseOpened { case },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -623,4 +665,6 @@ codec_enum!(Rejection: u16 {
     67 => CardNumberAsReference,
     71 => WithdrawalHeld { holds },
     72 => UnknownWithdrawalHold,
+    76 => InvalidCase,
+    77 => InvalidRiskRule,
 });

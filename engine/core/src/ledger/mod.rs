@@ -52,6 +52,7 @@ pub mod jackpots;
 pub mod payments;
 pub mod players;
 pub mod rg;
+pub mod risk;
 mod store;
 
 pub use self::access::{Access, Aggregator, Operator, Principal, Session};
@@ -526,6 +527,7 @@ impl Ledger {
             Command::Access(command) => self.apply_access(ctx, command),
             Command::Games(command) => self.apply_games(command),
             Command::Jackpots(command) => self.apply_jackpots(ctx, command),
+            Command::Risk(command) => self.apply_risk(ctx, command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }

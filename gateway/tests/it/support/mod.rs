@@ -562,6 +562,18 @@ impl World {
         let server = TestServer::start_at(config_with_tls(dir, tls), clock).await;
         World { server, ..self }
     }
+    /// As [`World::restart`], with the read-model file deleted while the
+    /// server is down: the new one rebuilds it from the journal.
+    pub async fn restart_rebuilt(self, dir: &Path) -> World {
+        let (clock, tls) = (self.server.clock.clone(), self.server.tls);
+        self.server.stop().await;
+        for name in ["readmodel.sqlite", "readmodel.sqlite-wal", "readmodel.sqlite-shm"] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        assert!(!dir.join("readmodel.sqlite").exists());
+        let server = TestServer::start_at(config_with_tls(dir, tls), clock).await;
+        World { server, ..self }
+    }
 }
 
 /// An HTTP/3 client connection (quinn + h3), trusting one certificate.
