@@ -246,7 +246,7 @@ pub async fn open(
     };
     let (file, as_of_seq) = submit_case_file(&state, &caller, &headers, command).await?;
     let (file, as_of_seq) = if holds::settings(&state).hold_withdrawals_on_case {
-        hold_on_open(&state, &caller, file.case.id, file.case.player).await?
+        hold_on_open(&state, &caller, file, as_of_seq).await?
     } else {
         (file, as_of_seq)
     };
@@ -346,26 +346,37 @@ async fn check_open_case(state: &AppState, caller: &Caller, headers: &HeaderMap,
     Ok(())
 }
 
+/// How the note of a case's withdrawal hold begins (a retry finds it).
+const HOLD_PLACED: &str = "held the player's withdrawals";
+/// How the note of a lifted hold begins.
+const HOLD_LIFTED: &str = "lifted the case's withdrawal hold";
+
 /// Holds the new case's player's withdrawals in the ledger and notes it on
 /// the case (or notes why not: the case stays open either way, and the
 /// `hold_withdrawals` action or the next start places the hold).
 async fn hold_on_open(
     state: &AppState,
     caller: &Caller,
-    id: u64,
-    player: PlayerId,
+    file: CaseFile,
+    as_of_seq: u64,
 ) -> Result<(CaseFile, u64), ApiError> {
+    let (id, player) = (file.case.id, file.case.player);
+    // A retried opening finds the hold noted already (the ledger answers a
+    // repeated request with the record's outcome, not its first reply).
+    if file.notes.iter().any(|n| n.text.starts_with(HOLD_PLACED)) {
+        return Ok((file, as_of_seq));
+    }
     let request_id = ExtId::new(&format!("risk-case-{id}-hold")).map_err(ApiError::internal)?;
     match holds::place(state, caller.source, caller.id, request_id, id, player).await {
         Ok((seq, holds)) => {
-            let note = format!("held the player's withdrawals while the case is open ({holds} hold(s) on the player)");
+            let note = format!("{HOLD_PLACED} while the case is open ({holds} hold(s) on the player)");
             note_case(
                 state,
                 caller,
                 id,
                 CaseUpdate::Action { seq },
                 &note,
-                &format!("action-{seq}"),
+                "hold-placed", // one per case, as the hold's own request id
             )
             .await
         }
@@ -622,11 +633,13 @@ pub async fn resolve(
     // The hold is lifted first: a stop before the resolution below leaves
     // the case open and unheld, and the next start's sweep holds it again.
     // Lifted whatever the setting now: it may have been placed under it.
-    if let Some((seq, left)) = holds::lift(&state, caller.source, caller.id, id, found.case.player).await? {
+    let lifted = holds::lift(&state, caller.source, caller.id, id, found.case.player).await?;
+    let noted = found.notes.iter().any(|n| n.text.starts_with(HOLD_LIFTED));
+    if let Some((seq, left)) = lifted.filter(|_| !noted) {
         let note = match left {
-            0 => "lifted the case's withdrawal hold: the player's withdrawals flow again".to_owned(),
+            0 => format!("{HOLD_LIFTED}: the player's withdrawals flow again"),
             left => {
-                format!("lifted the case's withdrawal hold; {left} other hold(s) keep the player's withdrawals held")
+                format!("{HOLD_LIFTED}; {left} other hold(s) keep the player's withdrawals held")
             }
         };
         note_case(
@@ -635,7 +648,7 @@ pub async fn resolve(
             id,
             CaseUpdate::Action { seq },
             &note,
-            &format!("action-{seq}"),
+            "hold-lifted", // one per case, as the release's own request id
         )
         .await?;
     }

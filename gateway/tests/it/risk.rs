@@ -706,7 +706,9 @@ async fn cases_and_rule_settings_are_journaled_and_survive_a_rebuild() {
         .iter()
         .map(|n| n["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["opened", "assigned", "note", "resolved"]);
+    // The withdrawal hold placed at the opening and lifted at the
+    // resolution are noted as actions (holds are on by default).
+    assert_eq!(kinds, ["opened", "action", "assigned", "note", "action", "resolved"]);
     // Error paths as before: a resolved case takes no more, bad input is 400.
     let late = d
         .op(
@@ -773,7 +775,8 @@ async fn cases_and_rule_settings_are_journaled_and_survive_a_rebuild() {
 
     let before = risk_state(w, &d.reader, &[case, second]).await;
     assert_eq!(before[2]["case"]["outcome"], "false_positive");
-    assert_eq!(before[3]["notes"].as_array().unwrap().len(), 2);
+    // Opened, its withdrawal hold noted, the operator's note.
+    assert_eq!(before[3]["notes"].as_array().unwrap().len(), 3);
     // The read-model file is lost: the rebuild from the journal gives the
     // same cases, notes and rule settings.
     let Desk {
