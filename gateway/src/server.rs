@@ -215,6 +215,12 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     } else {
         Vec::new()
     };
+    // Submitted before the first request is served, as the profiles are,
+    // so what a client sees first already holds them (the worker retries
+    // what this could not submit).
+    if let Err(error) = crm::rewards::ship_rules(&state, &shipped_rules).await {
+        tracing::warn!(%error, "submitting the shipped promotion rules failed; the loyalty worker retries");
+    }
     let loyalty_worker = crm::rewards::spawn(state.clone(), shipped_rules);
     // Open AML cases without their withdrawal hold (opened before holds
     // were the ledger's) get it once the read model has caught up.

@@ -111,8 +111,9 @@ async fn submit(state: &AppState, id: &str, command: Command) -> Result<bool, St
     }
 }
 
-/// Submits each shipped rule whose jurisdiction has none set.
-async fn ship_rules(state: &AppState, shipped: &[(Jurisdiction, bool)]) -> Result<bool, String> {
+/// Submits each shipped rule whose jurisdiction has none set: whether
+/// all are (false while this node is not the leader).
+pub async fn ship_rules(state: &AppState, shipped: &[(Jurisdiction, bool)]) -> Result<bool, String> {
     let set = query(state, loyalty::promotion_rules).await?;
     for (jurisdiction, banned) in shipped {
         let code = jurisdiction.to_string();
