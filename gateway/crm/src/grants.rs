@@ -314,14 +314,7 @@ async fn submit_grant(
         ));
     }
     let now_ms = state.now_ms();
-    let cap_x = {
-        let view = state.view.read();
-        let found = view.player(player);
-        let jurisdiction = found
-            .ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?
-            .jurisdiction;
-        view.profiles.in_force(jurisdiction, now_ms).bonus_wagering_cap_x
-    };
+    let cap_x = wagering_cap_x(state, player, now_ms).ok_or_else(unknown_player)?;
     crate::loyalty::check_mixed_product(state, player, template).await?;
     let grant = grant_of(template, player, basis, cap_x, now_ms)?;
     let (amount, wagering, expires_at_ms) = (grant.amount, grant.wagering, grant.expires_at_ms);
@@ -402,13 +395,11 @@ pub fn grant_of(
             "the template grants nothing for this basis",
         ));
     }
-    let multiple = cap_x.map_or(template.wagering_x, |cap| template.wagering_x.min(cap));
-    let wagering = amount.mul_div_floor(i64::from(multiple), 1).unwrap_or(Amount::MAX);
     Ok(BonusGrant {
         player,
         currency,
         amount,
-        wagering,
+        wagering: wagering(amount, template.wagering_x, cap_x),
         contributions: template.contributions.clone(),
         default_contribution_pct: template.default_contribution_pct,
         conversion_cap: template.conversion_cap.unwrap_or(Amount::MAX),
@@ -451,6 +442,27 @@ pub async fn forfeit(
         seq: receipt.seq,
     };
     ok(StatusCode::OK, &reply)
+}
+
+/// The wagering cap (a multiple) of `player`'s jurisdiction profile in
+/// force at `now_ms`: `Some(None)` where it has none, `None` for an
+/// unknown player.
+pub(crate) fn wagering_cap_x(state: &AppState, player: PlayerId, now_ms: u64) -> Option<Option<u32>> {
+    let view = state.view.read();
+    let jurisdiction = view.player(player)?.jurisdiction;
+    Some(view.profiles.in_force(jurisdiction, now_ms).bonus_wagering_cap_x)
+}
+
+/// The wagering requirement of `amount` at `multiple`, capped by the
+/// jurisdiction's `cap_x`.
+pub(crate) fn wagering(amount: Amount, multiple: u32, cap_x: Option<u32>) -> Amount {
+    let multiple = cap_x.map_or(multiple, |cap| multiple.min(cap));
+    amount.mul_div_floor(i64::from(multiple), 1).unwrap_or(Amount::MAX)
+}
+
+/// The answer for a player the ledger does not know.
+pub(crate) fn unknown_player() -> ApiError {
+    ApiError::not_found("unknown_player", "no such player")
 }
 
 #[cfg(test)]

@@ -680,20 +680,12 @@ fn redemption_grant(
     amount: Amount,
 ) -> Result<BonusGrant, ApiError> {
     let now_ms = state.now_ms();
-    let cap_x = {
-        let view = state.view.read();
-        let jurisdiction = view
-            .player(player)
-            .ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?
-            .jurisdiction;
-        view.profiles.in_force(jurisdiction, now_ms).bonus_wagering_cap_x
-    };
-    let multiple = cap_x.map_or(config.redeem_wagering_x, |cap| config.redeem_wagering_x.min(cap));
+    let cap_x = crate::grants::wagering_cap_x(state, player, now_ms).ok_or_else(crate::grants::unknown_player)?;
     Ok(BonusGrant {
         player,
         currency: config.currency,
         amount,
-        wagering: amount.mul_div_floor(i64::from(multiple), 1).unwrap_or(Amount::MAX),
+        wagering: crate::grants::wagering(amount, config.redeem_wagering_x, cap_x),
         contributions: Vec::new(),
         default_contribution_pct: 100,
         conversion_cap: Amount::MAX,

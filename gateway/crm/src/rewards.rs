@@ -263,12 +263,8 @@ async fn cashback(
         *percent = pct;
     }
     let now_ms = state.now_ms();
-    let cap_x = {
-        let view = state.view.read();
-        let Some(found) = view.player(player) else {
-            return Ok(None);
-        };
-        view.profiles.in_force(found.jurisdiction, now_ms).bonus_wagering_cap_x
+    let Some(cap_x) = crate::grants::wagering_cap_x(state, player, now_ms) else {
+        return Ok(None);
     };
     let currency: Currency = template.currency;
     let basis = Basis {
