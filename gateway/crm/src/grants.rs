@@ -26,7 +26,7 @@ use readmodel::bonuses::{self, TemplateView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::templates::{currency_of, unknown_template};
+use crate::templates::{currency_of, unknown_player, unknown_template, wagering, wagering_cap_x};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -204,7 +204,7 @@ fn wallet_currency(state: &AppState, player: PlayerId, given: Option<&str>) -> R
             .read()
             .player(player)
             .map(|p| p.currency)
-            .ok_or_else(|| ApiError::not_found("unknown_player", "no such player")),
+            .ok_or_else(unknown_player),
     }
 }
 
@@ -442,27 +442,6 @@ pub async fn forfeit(
         seq: receipt.seq,
     };
     ok(StatusCode::OK, &reply)
-}
-
-/// The wagering cap (a multiple) of `player`'s jurisdiction profile in
-/// force at `now_ms`: `Some(None)` where it has none, `None` for an
-/// unknown player.
-pub(crate) fn wagering_cap_x(state: &AppState, player: PlayerId, now_ms: u64) -> Option<Option<u32>> {
-    let view = state.view.read();
-    let jurisdiction = view.player(player)?.jurisdiction;
-    Some(view.profiles.in_force(jurisdiction, now_ms).bonus_wagering_cap_x)
-}
-
-/// The wagering requirement of `amount` at `multiple`, capped by the
-/// jurisdiction's `cap_x`.
-pub(crate) fn wagering(amount: Amount, multiple: u32, cap_x: Option<u32>) -> Amount {
-    let multiple = cap_x.map_or(multiple, |cap| multiple.min(cap));
-    amount.mul_div_floor(i64::from(multiple), 1).unwrap_or(Amount::MAX)
-}
-
-/// The answer for a player the ledger does not know.
-pub(crate) fn unknown_player() -> ApiError {
-    ApiError::not_found("unknown_player", "no such player")
 }
 
 #[cfg(test)]

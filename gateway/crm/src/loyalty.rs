@@ -680,12 +680,12 @@ fn redemption_grant(
     amount: Amount,
 ) -> Result<BonusGrant, ApiError> {
     let now_ms = state.now_ms();
-    let cap_x = crate::grants::wagering_cap_x(state, player, now_ms).ok_or_else(crate::grants::unknown_player)?;
+    let cap_x = crate::templates::wagering_cap_x(state, player, now_ms).ok_or_else(crate::templates::unknown_player)?;
     Ok(BonusGrant {
         player,
         currency: config.currency,
         amount,
-        wagering: crate::grants::wagering(amount, config.redeem_wagering_x, cap_x),
+        wagering: crate::templates::wagering(amount, config.redeem_wagering_x, cap_x),
         contributions: Vec::new(),
         default_contribution_pct: 100,
         conversion_cap: Amount::MAX,
@@ -832,7 +832,7 @@ pub async fn check_mixed_product(
         .view
         .read()
         .player(player)
-        .ok_or_else(|| ApiError::not_found("unknown_player", "no such player"))?
+        .ok_or_else(crate::templates::unknown_player)?
         .jurisdiction;
     let code = jurisdiction.to_string();
     let (banned, _) = read(state, move |c| loyalty::mixed_product_banned(c, &code)).await?;

@@ -263,7 +263,7 @@ async fn cashback(
         *percent = pct;
     }
     let now_ms = state.now_ms();
-    let Some(cap_x) = crate::grants::wagering_cap_x(state, player, now_ms) else {
+    let Some(cap_x) = crate::templates::wagering_cap_x(state, player, now_ms) else {
         return Ok(None);
     };
     let currency: Currency = template.currency;

@@ -14,7 +14,7 @@ use edge::reads::read;
 use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
 use engine::bonus::{self, BonusTemplate, TEMPLATE_GAMES_MAX, TEMPLATE_WAGERING_X_MAX, TemplateKind};
-use engine::{Amount, BonusCode, Command, Currency, GameCode, Outcome, Title};
+use engine::{Amount, BonusCode, Command, Currency, GameCode, Outcome, PlayerId, Title};
 use readmodel::bonuses::{self, TemplateView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -395,4 +395,24 @@ pub async fn put(
 /// The currency a template's amounts are in, for errors.
 pub(crate) fn currency_of(view: &TemplateView) -> Currency {
     view.template.currency
+}
+/// The wagering cap (a multiple) of `player`'s jurisdiction profile in
+/// force at `now_ms`: `Some(None)` where it has none, `None` for an
+/// unknown player.
+pub(crate) fn wagering_cap_x(state: &AppState, player: PlayerId, now_ms: u64) -> Option<Option<u32>> {
+    let view = state.view.read();
+    let jurisdiction = view.player(player)?.jurisdiction;
+    Some(view.profiles.in_force(jurisdiction, now_ms).bonus_wagering_cap_x)
+}
+
+/// The wagering requirement of `amount` at `multiple`, capped by the
+/// jurisdiction's `cap_x`.
+pub(crate) fn wagering(amount: Amount, multiple: u32, cap_x: Option<u32>) -> Amount {
+    let multiple = cap_x.map_or(multiple, |cap| multiple.min(cap));
+    amount.mul_div_floor(i64::from(multiple), 1).unwrap_or(Amount::MAX)
+}
+
+/// The answer for a player the ledger does not know.
+pub(crate) fn unknown_player() -> ApiError {
+    ApiError::not_found("unknown_player", "no such player")
 }

@@ -91,7 +91,7 @@ fn request_of(state: &AppState, trigger: &TriggerView, template: &bonus::BonusTe
     let currency = Currency::from_code(&trigger.currency)?;
     let player = PlayerId(trigger.player);
     let now_ms = state.now_ms();
-    let cap_x = crate::grants::wagering_cap_x(state, player, now_ms)?;
+    let cap_x = crate::templates::wagering_cap_x(state, player, now_ms)?;
     let basis = Basis {
         deposit: Some(edge::wire::money(Amount::from_minor(trigger.basis_minor), currency)),
         ..Basis::default()
