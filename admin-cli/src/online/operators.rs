@@ -18,7 +18,7 @@ pub enum Command {
         /// Display name, unique.
         #[arg(long)]
         name: String,
-        /// admin, finance, compliance, support or read-only.
+        /// admin, finance, compliance, support, read-only or marketing.
         #[arg(long)]
         role: String,
     },
@@ -26,7 +26,7 @@ pub enum Command {
     Role {
         /// Operator id.
         operator: u32,
-        /// admin, finance, compliance, support or read-only.
+        /// admin, finance, compliance, support, read-only or marketing.
         role: String,
     },
     /// Disable an operator: its token is refused from now on.

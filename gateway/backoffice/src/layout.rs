@@ -65,9 +65,9 @@ impl Viewer {
     }
 
     /// Whether the role grants, claims and forfeits bonuses (CRM's rule:
-    /// admins).
+    /// admins, marketing).
     pub fn manages_bonuses(&self) -> bool {
-        self.role == Role::Admin
+        matches!(self.role, Role::Admin | Role::Marketing)
     }
 
     /// Whether the role reads reports (the reports module's rule: every

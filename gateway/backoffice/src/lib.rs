@@ -92,13 +92,7 @@ pub(crate) fn of(state: &AppState) -> Result<BackOffice, edge::ApiError> {
 }
 
 /// Every role: the ledger decides whose credential each may set.
-const ANY_ROLE: &[Role] = &[
-    Role::Admin,
-    Role::Finance,
-    Role::Compliance,
-    Role::Support,
-    Role::ReadOnly,
-];
+const ANY_ROLE: &[Role] = &Role::ALL;
 
 /// This module's API routes (enrolment), each with the roles it admits.
 pub fn routes() -> Vec<Route> {

@@ -383,13 +383,7 @@ pub async fn open_report(
 }
 
 /// The roles an admin may give.
-const ROLES: &[Role] = &[
-    Role::Admin,
-    Role::Finance,
-    Role::Compliance,
-    Role::Support,
-    Role::ReadOnly,
-];
+const ROLES: &[Role] = &Role::ALL;
 
 /// `GET /backoffice/operators`: every operator with a role change and a
 /// disable button (admins only, like the API).

@@ -41,19 +41,14 @@ use edge::route::{Access, Route, route};
 use engine::Role;
 use utoipa::OpenApi;
 
-/// Who defines templates and grants or forfeits bonuses: `croupier-edge`
-/// has no marketing role yet, so admins alone (bonuses are money).
-const MANAGERS: &[Role] = &[Role::Admin];
+/// Who defines templates and grants or forfeits bonuses: admins and
+/// marketing (the ledger caps every grant by the template's rules and the
+/// player's jurisdiction).
+const MANAGERS: &[Role] = &[Role::Admin, Role::Marketing];
 /// Who sets promotion rules: admins and compliance (a regulator's rule).
 const RULE_SETTERS: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who reads them: every enabled role.
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::Finance,
-    Role::Compliance,
-    Role::Support,
-    Role::ReadOnly,
-];
+const READERS: &[Role] = &Role::ALL;
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {

@@ -41,13 +41,7 @@ const MANAGERS: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who creates and awards jackpot pools: they move money.
 const JACKPOT_MANAGERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Who reads it: every enabled role.
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::Finance,
-    Role::Compliance,
-    Role::Support,
-    Role::ReadOnly,
-];
+const READERS: &[Role] = &Role::ALL;
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {

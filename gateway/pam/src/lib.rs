@@ -55,13 +55,7 @@ const KYC_DECIDERS: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who sets jurisdiction profiles and records due diligence.
 const COMPLIANCE: &[Role] = &[Role::Admin, Role::Compliance];
 /// Who reads jurisdiction profiles (regulatory data, no personal data).
-const PROFILE_VIEWERS: &[Role] = &[
-    Role::Admin,
-    Role::Compliance,
-    Role::Support,
-    Role::Finance,
-    Role::ReadOnly,
-];
+const PROFILE_VIEWERS: &[Role] = &Role::ALL;
 /// Who records, disables and removes players' payment methods.
 const METHOD_WRITERS: &[Role] = &[Role::Admin, Role::Finance, Role::Support];
 /// Who reads players' payment methods.

@@ -24,7 +24,7 @@ async fn each_route_admits_only_its_roles() {
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(dir.path()).await;
     let mut tokens = vec![("admin", w.admin.clone())];
-    for role in ["finance", "compliance", "support", "read-only"] {
+    for role in ["finance", "compliance", "support", "read-only", "marketing"] {
         tokens.push((role, create_operator(&w, role).await));
     }
     let p = w.player;
@@ -77,13 +77,13 @@ async fn each_route_admits_only_its_roles() {
             Method::GET,
             format!("/operator/v1/players/{p}/balance?currency=EUR"),
             None,
-            &["admin", "finance", "compliance", "support", "read-only"],
+            &["admin", "finance", "compliance", "support", "read-only", "marketing"],
         ),
         (
             Method::GET,
             "/operator/v1/hub88/public-key".into(),
             None,
-            &["admin", "finance", "compliance", "support", "read-only"],
+            &["admin", "finance", "compliance", "support", "read-only", "marketing"],
         ),
         (
             Method::POST,
@@ -113,7 +113,7 @@ async fn each_route_admits_only_its_roles() {
             Method::GET,
             format!("/operator/v1/players/{p}/rg"),
             None,
-            &["admin", "finance", "compliance", "support", "read-only"],
+            &["admin", "finance", "compliance", "support", "read-only", "marketing"],
         ),
         (Method::GET, "/operator/v1/operators".into(), None, &["admin"]),
         (Method::GET, "/operator/v1/audit".into(), None, &["admin", "compliance"]),

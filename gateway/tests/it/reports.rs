@@ -803,6 +803,7 @@ async fn bad_periods_unknown_reports_and_forbidden_roles_are_refused() {
         ("finance", StatusCode::OK),
         ("compliance", StatusCode::OK),
         ("support", StatusCode::FORBIDDEN),
+        ("marketing", StatusCode::FORBIDDEN),
     ] {
         let made = op(
             &w,

@@ -268,7 +268,7 @@ codec_enum!(LimitMetric: u8 { 1 => Deposit, 2 => Loss, 3 => Wager });
 codec_enum!(LimitPeriod: u8 { 1 => Day, 2 => Week, 3 => Month });
 // 6 (Disabled) appended after snapshot format 5: a new variant, so every
 // existing operator record encodes to the same bytes.
-codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly, 6 => Disabled });
+codec_enum!(Role: u8 { 1 => Admin, 2 => Finance, 3 => Compliance, 4 => Support, 5 => ReadOnly, 6 => Disabled, 7 => Marketing });
 // 3 (HashKey) and 4 (AuthToken) appended after format 1: new variants, no
 // new format version.
 codec_enum!(AggregatorCredential: u8 {

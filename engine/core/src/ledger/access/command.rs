@@ -196,18 +196,22 @@ pub enum Role {
     Support,
     /// Reads only.
     ReadOnly,
+    /// CRM: bonus templates and grants, loyalty, segments, campaigns;
+    /// aggregate reads (no player's personal data).
+    Marketing,
     /// Disabled: its token is refused everywhere.
     Disabled,
 }
 
 impl Role {
     /// Every role an enabled operator may have (all but [`Role::Disabled`]).
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Admin,
         Role::Finance,
         Role::Compliance,
         Role::Support,
         Role::ReadOnly,
+        Role::Marketing,
     ];
 
     /// The role's stable lower-case name ("admin", "read-only" …).
@@ -218,6 +222,7 @@ impl Role {
             Role::Compliance => "compliance",
             Role::Support => "support",
             Role::ReadOnly => "read-only",
+            Role::Marketing => "marketing",
             Role::Disabled => "disabled",
         }
     }
