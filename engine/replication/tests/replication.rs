@@ -527,6 +527,40 @@ async fn write_batches(leader: &Raft, proposer: &mut Proposer, batches: usize) -
     last_index
 }
 
+/// [`write_batches`] through whichever node leads: a loaded machine can
+/// delay heartbeats past the election timeout (or a healed follower's
+/// higher term can depose the leader), and a write refused with
+/// `ForwardToLeader` was not appended, so it is sent again to the new
+/// leader. Returns the last log index written.
+async fn write_batches_in(router: &Router, mut leader_id: u64, proposer: &mut Proposer, batches: usize) -> u64 {
+    let mut last_index = 0;
+    for n in 0..batches {
+        let (batch, outcomes) = proposer.batch(1 + n % 7);
+        let first_seq = proposer.next_seq - outcomes.len() as u64;
+        let mut attempts = 0;
+        let reply = loop {
+            let leader = router.nodes.lock().unwrap().get(&leader_id).cloned();
+            let leader = leader.expect("the leader is a running node");
+            match leader.client_write(batch.clone()).await {
+                Ok(reply) => break reply,
+                Err(openraft::error::RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(_)))
+                    if attempts < 20 =>
+                {
+                    attempts += 1;
+                    // (Its view may still be stale: give the election a moment.)
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    leader_id = leader_seen_by(&leader, None, Duration::from_secs(10)).await;
+                }
+                Err(error) => panic!("a write through the leader: {error:?}"),
+            }
+        };
+        assert_eq!(reply.data.first_seq, first_seq);
+        assert_eq!(reply.data.records, outcomes.len() as u64);
+        last_index = reply.log_id.index;
+    }
+    last_index
+}
+
 async fn wait_applied(nodes: &[&Node], index: u64) {
     for node in nodes {
         node.raft
@@ -770,15 +804,17 @@ async fn a_follower_behind_the_purged_log_is_sent_a_snapshot_and_its_journal_con
     let leader_id = leader_seen_by(&nodes[0].raft, None, Duration::from_secs(5)).await;
     takes_office(&nodes[(leader_id - 1) as usize]).await;
     let mut proposer = Proposer::new(77);
-    let written = write_batches(&nodes[(leader_id - 1) as usize].raft, &mut proposer, 5).await;
+    let written = write_batches_in(&router, leader_id, &mut proposer, 5).await;
     wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
 
     // A follower is cut off while the others go on far enough for the
     // leader to snapshot and purge what it lacks.
     let behind_id = (1..=3).find(|&id| id != leader_id).unwrap();
     router.faults.lock().unwrap().cut.insert(behind_id);
+    let written = write_batches_in(&router, leader_id, &mut proposer, 300).await;
+    // (The two that are not cut off may have swapped the lead under load.)
+    let leader_id = leader_seen_by(&nodes[(leader_id - 1) as usize].raft, None, Duration::from_secs(5)).await;
     let leader = &nodes[(leader_id - 1) as usize];
-    let written = write_batches(&leader.raft, &mut proposer, 300).await;
     leader
         .raft
         .wait(Some(Duration::from_secs(10)))
@@ -811,7 +847,7 @@ async fn a_follower_behind_the_purged_log_is_sent_a_snapshot_and_its_journal_con
         )
         .await
         .unwrap();
-    let written = written.max(write_batches(&leader.raft, &mut proposer, 5).await);
+    let written = written.max(write_batches_in(&router, leader_id, &mut proposer, 5).await);
     wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
     for node in &nodes {
         let progress = *node.progress.lock().unwrap();
@@ -840,7 +876,9 @@ async fn a_follower_behind_the_purged_log_is_sent_a_snapshot_and_its_journal_con
     let (id, dir) = (behind.id, behind.dir);
     drop(behind.raft);
     let restarted = start_node_with(id, dir, &router, snapshotting_config()).await;
-    let written = write_batches(&leader_raft(&nodes, leader_id), &mut proposer, 3).await;
+    // (The caught-up follower may have been leading: wait for another.)
+    let leader_id = leader_seen_by(&nodes[0].raft, Some(behind_id), Duration::from_secs(10)).await;
+    let written = write_batches_in(&router, leader_id, &mut proposer, 3).await;
     restarted
         .raft
         .wait(Some(Duration::from_secs(10)))
@@ -853,8 +891,4 @@ async fn a_follower_behind_the_purged_log_is_sent_a_snapshot_and_its_journal_con
     for node in nodes.iter().chain([&restarted]) {
         node.raft.shutdown().await.unwrap();
     }
-}
-
-fn leader_raft(nodes: &[Node], leader_id: u64) -> Raft {
-    nodes.iter().find(|node| node.id == leader_id).unwrap().raft.clone()
 }
