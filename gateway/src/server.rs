@@ -218,8 +218,16 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     // Submitted before the first request is served, as the profiles are,
     // so what a client sees first already holds them (the worker retries
     // what this could not submit).
-    if let Err(error) = crm::rewards::ship_rules(&state, &shipped_rules).await {
-        tracing::warn!(%error, "submitting the shipped promotion rules failed; the loyalty worker retries");
+    // (Its read waits at most `VIEW_WAIT_MAX` for the read model to catch
+    // up, which a loaded machine can exceed at start: a few tries.)
+    for attempt in 1..=5 {
+        match crm::rewards::ship_rules(&state, &shipped_rules).await {
+            Ok(_) => break,
+            Err(error) if attempt == 5 => {
+                tracing::warn!(%error, "submitting the shipped promotion rules failed; the loyalty worker retries");
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
     }
     let loyalty_worker = crm::rewards::spawn(state.clone(), shipped_rules);
     // Open AML cases without their withdrawal hold (opened before holds
