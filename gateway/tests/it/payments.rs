@@ -913,7 +913,7 @@ async fn withdrawals_over_the_vip_tiers_daily_limit_are_refused() {
         .await;
     assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", over.text());
     assert_eq!(over.code(), "tier_withdrawal_limit");
-    let message = over.json()["message"].as_str().unwrap().to_owned();
+    let message = over.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
         message.contains("gold") && message.contains("50.00") && message.contains("20.00 left"),
         "{message}"
