@@ -59,6 +59,9 @@ pub enum ServeError {
     /// The replication group's node could not start.
     #[error("cluster: {0}")]
     Cluster(String),
+    /// The PostgreSQL export is misconfigured.
+    #[error("{0}")]
+    Export(#[from] export::ExportError),
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {

@@ -118,6 +118,14 @@ pub struct ServeConfig {
     /// Opening an AML case holds the player's withdrawals in the ledger
     /// until the case is resolved [default: true].
     pub risk_hold_withdrawals_on_case: bool,
+    /// Export every committed journal record and the report figures to
+    /// this PostgreSQL database (`postgres://user:password@host:port/db`),
+    /// exactly once by sequence number (`croupier-export`); `None`: no
+    /// export [default: none].
+    pub export_postgres_url: Option<String>,
+    /// Most journal records the export writes in one PostgreSQL
+    /// transaction [default: 2000].
+    pub export_batch_records: u64,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -419,6 +427,8 @@ impl Default for ServeConfig {
             self_exclusion_registry_fail_open: Vec::new(),
             ship_jurisdiction_profiles: true,
             risk_hold_withdrawals_on_case: true,
+            export_postgres_url: None,
+            export_batch_records: export::RECORDS_PER_TX,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -607,6 +617,8 @@ pub struct FileConfig {
     pub self_exclusion_registry_fail_open: Option<Vec<String>>,
     pub ship_jurisdiction_profiles: Option<bool>,
     pub risk_hold_withdrawals_on_case: Option<bool>,
+    pub export_postgres_url: Option<String>,
+    pub export_batch_records: Option<u64>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -767,6 +779,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_RISK_HOLD_WITHDRAWALS_ON_CASE", num_args = 0..=1, require_equals = true,
         default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub risk_hold_withdrawals_on_case: Option<bool>,
+    /// Export the journal and the report figures to this PostgreSQL
+    /// database, postgres://user:password@host:port/db [default: none: no export].
+    #[arg(long, env = "CROUPIER_EXPORT_POSTGRES_URL")]
+    pub export_postgres_url: Option<String>,
+    /// Most journal records per PostgreSQL transaction of the export [default: 2000].
+    #[arg(long, env = "CROUPIER_EXPORT_BATCH_RECORDS")]
+    pub export_batch_records: Option<u64>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -963,6 +982,8 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         self_exclusion_registry_fail_open: layer!(self_exclusion_registry_fail_open),
         ship_jurisdiction_profiles: layer!(ship_jurisdiction_profiles),
         risk_hold_withdrawals_on_case: layer!(risk_hold_withdrawals_on_case),
+        export_postgres_url: args.export_postgres_url.clone().or(file.export_postgres_url),
+        export_batch_records: layer!(export_batch_records),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1041,6 +1062,9 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         return Err(ConfigError::Invalid(
             "cashier_four_eyes_above is a decimal amount, zero or more",
         ));
+    }
+    if config.export_batch_records == 0 {
+        return Err(ConfigError::Invalid("export_batch_records must be at least 1"));
     }
     if config.cashier_tick_ms == 0 || config.cashier_retry_base_ms == 0 || config.cashier_provider_timeout_ms == 0 {
         return Err(ConfigError::Invalid(

@@ -72,6 +72,9 @@ pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Ext
     text.push_str(&payments::metrics::render(&state).await);
     text.push_str(&risk::metrics::render(&state).await);
     text.push_str(&games::jackpots::metrics(&state.view.read()));
+    if let Some(exporter) = state.modules.get::<export::Exporter>() {
+        text.push_str(&exporter.render_metrics());
+    }
     if let Some(cluster) = state.modules.get::<crate::cluster::ClusterHandle>() {
         text.push_str(&crate::cluster::routes::render_metrics(cluster));
     }

@@ -132,6 +132,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServeError> {
 /// Starts a server.
 pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Clock) -> Result<Running, ServeError> {
     let dir = config.data_dir.clone();
+    // A malformed export URL stops the start before anything runs.
+    if let Some(url) = &config.export_postgres_url {
+        export::parse_url(url)?;
+    }
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     // Before recovery: a bad certificate or a port in use stops the start
     // before anything runs (and before a recovery that may take seconds).
@@ -160,6 +164,18 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     } = core;
     let (addr, quic_addr) = (transports.tcp_addr, transports.quic_addr);
     let projection = readmodel.clone();
+    // The PostgreSQL export follows the read model, never the sequencer.
+    let exporter = match &config.export_postgres_url {
+        Some(url) => Some(export::start(
+            &export::Settings {
+                url: url.clone(),
+                records_per_tx: config.export_batch_records,
+            },
+            config.data_dir.clone(),
+            readmodel.clone(),
+        )?),
+        None => None,
+    };
     let mut modules = axum::http::Extensions::new();
     let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
     modules.insert(edge::directory::Directory(Arc::new(directory)));
@@ -191,6 +207,10 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     if let Some(cluster) = cluster {
         modules.insert(cluster);
     }
+    let export_worker = exporter.map(|(exporter, worker)| {
+        modules.insert(exporter);
+        worker
+    });
     let state = AppState(Arc::new(Shared {
         modules,
         engine,
@@ -246,6 +266,12 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         let _ = loyalty_worker.await;
         hold_sweep.abort();
         let _ = hold_sweep.await;
+        // What it had not committed is rolled back by PostgreSQL; the next
+        // start resumes from the checkpoint it did commit.
+        if let Some(worker) = export_worker {
+            worker.abort();
+            let _ = worker.await;
+        }
         stopper.stop(projection).await
     });
     Ok(Running {

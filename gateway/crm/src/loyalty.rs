@@ -66,8 +66,9 @@ pub struct TierBody {
     /// template's.
     #[serde(default)]
     pub cashback_pct: Option<u16>,
-    /// Most a player of the tier may withdraw per day (recorded; the
-    /// cashier does not enforce it yet).
+    /// Most a player of the tier may withdraw per UTC day, in the
+    /// programme's currency: the cashier refuses a withdrawal request over
+    /// it (`tier_withdrawal_limit`).
     #[serde(default)]
     pub withdrawal_limit: Option<String>,
     /// Whether the tier has a personal account manager.

@@ -81,7 +81,7 @@ fn reply(payment: &TxRef, state: &'static str, balances: &engine::Balances) -> W
         (status = 403, body = ErrorBody, description = "player_blocked, kyc_required"),
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_payment_method"),
         (status = 409, body = ErrorBody, description = "conflict (withdrawal_id reused for another withdrawal), payment_method_inactive"),
-        (status = 422, body = ErrorBody, description = "insufficient_funds, currency_mismatch, overflow")))]
+        (status = 422, body = ErrorBody, description = "insufficient_funds, currency_mismatch, overflow, tier_withdrawal_limit (over the VIP tier's daily withdrawal limit)")))]
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,6 +99,7 @@ pub async fn request(
         Some(text) => Some(usable_method(&state, player, text).await?.0),
         None => None,
     };
+    tier_limit(&state, player, currency, amount, &caller, &id).await?;
     let command = Command::Payments(payments::Command::WithdrawalRequest {
         player,
         currency,
@@ -116,6 +117,69 @@ pub async fn request(
         record_method(&state, &payment, method, currency).await?;
     }
     edge::change::ok(StatusCode::CREATED, &reply(&payment, "requested", &receipt.balances))
+}
+
+/// One UTC day, the period of a VIP tier's withdrawal limit.
+const DAY_MS: u64 = 86_400_000;
+
+/// Refuses a withdrawal that would take the player's withdrawals of the
+/// ledger's current UTC day over their VIP tier's daily limit
+/// (`tier_withdrawal_limit`, 422). The limit is in the loyalty programme's
+/// currency and counts withdrawals in it that were not rejected or
+/// reversed; a player with no tier, a tier with no limit, or a withdrawal
+/// in another currency is not limited here. A retry of a request already
+/// journaled is let through: the ledger answers it as before.
+async fn tier_limit(
+    state: &AppState,
+    player: PlayerId,
+    currency: Currency,
+    amount: Amount,
+    caller: &Caller,
+    id: &engine::ExtId,
+) -> Result<(), ApiError> {
+    let day = state.now_ms() / DAY_MS * DAY_MS;
+    let (source, ext_id) = (caller.source.0, id.as_str().to_owned());
+    let (limit, _) = read(state, move |c| {
+        if readmodel::loyalty::journaled(c, source, &ext_id)? {
+            return Ok(None);
+        }
+        let Some(config) = readmodel::loyalty::current(c)?.map(|view| view.config) else {
+            return Ok(None);
+        };
+        if config.currency != currency {
+            return Ok(None);
+        }
+        let Some(code) = readmodel::loyalty::tier(c, player.0)? else {
+            return Ok(None);
+        };
+        let Some(tier) = config.tiers.into_iter().find(|t| t.code.as_str() == code) else {
+            return Ok(None);
+        };
+        let Some(limit) = tier.withdrawal_limit else {
+            return Ok(None);
+        };
+        let used = cashier::withdrawn_between(c, player.0, currency.code(), day, day + DAY_MS)?;
+        Ok(Some((code, limit, used)))
+    })
+    .await?;
+    let Some((tier, limit, used)) = limit else {
+        return Ok(());
+    };
+    if i128::from(used) + i128::from(amount.minor()) > i128::from(limit.minor()) {
+        let left = (limit.minor() - used).max(0);
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "tier_withdrawal_limit",
+            format!(
+                "the player's VIP tier {tier} allows {} {} of withdrawals per day; {} already requested today, {} left",
+                wire::money(limit, currency),
+                currency.code(),
+                wire::money(Amount::from_minor(used), currency),
+                wire::money(Amount::from_minor(left), currency),
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Withdrawals, filtered, oldest first: the approval queue is

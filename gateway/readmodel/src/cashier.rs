@@ -461,3 +461,24 @@ pub fn counts(connection: &Connection) -> Result<Vec<(String, String, String, u6
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The amount of a player's withdrawals in `currency` requested in
+/// `[from_ms, to_ms)` and not rejected or reversed (minor units): what a
+/// VIP tier's daily withdrawal limit counts.
+pub fn withdrawn_between(
+    connection: &Connection,
+    player: u64,
+    currency: &str,
+    from_ms: u64,
+    to_ms: u64,
+) -> Result<i64, ReadModelError> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT coalesce(sum(amount_minor), 0) FROM cashier_payments
+             WHERE kind = 'withdrawal' AND player = ?1 AND currency = ?2 AND created_ms >= ?3 AND created_ms < ?4
+               AND state NOT IN ('rejected', 'reversed')",
+        )?
+        .query_row(params![player as i64, currency, from_ms as i64, to_ms as i64], |row| {
+            row.get(0)
+        })?)
+}

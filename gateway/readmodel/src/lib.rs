@@ -269,6 +269,13 @@ impl ReadModel {
         *self.shared.applied.borrow()
     }
 
+    /// Follows [`ReadModel::applied_seq`] without asking the projection to
+    /// hurry (unlike [`ReadModel::wait_for`], which ends its gathering at
+    /// once): for workers that trail the views, like the PostgreSQL export.
+    pub fn applied_watch(&self) -> watch::Receiver<u64> {
+        self.shared.applied.subscribe()
+    }
+
     /// How many times the feed had dropped batches (the projection was
     /// behind by more than the feed holds) and they were read back from the
     /// journal.

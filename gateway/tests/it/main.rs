@@ -14,6 +14,7 @@ mod browser;
 mod cluster;
 mod connections;
 mod evolution;
+mod export;
 mod fx;
 mod games;
 mod hub88;

@@ -878,3 +878,77 @@ async fn forged_webhooks_and_bad_input_change_nothing() {
     assert_eq!(reply.code(), "payment_provider_not_configured");
     w.server.stop().await;
 }
+
+/// A VIP tier's withdrawal limit is enforced by the cashier per UTC day:
+/// a request that would pass it is refused with `tier_withdrawal_limit`
+/// and changes nothing; a retry of an accepted request, a rejected
+/// withdrawal's amount and the next day are not held against the player.
+#[tokio::test]
+async fn withdrawals_over_the_vip_tiers_daily_limit_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cashier::start(dir.path()).await;
+    let admin = c.admin.clone();
+    let programme = json!({"rates": {}, "default_rate": "1", "currency": "EUR",
+        "redeem_points": 100, "redeem_amount": "1.00", "redeem_wagering_x": 1, "redeem_expiry_days": 30,
+        "review_days": 30,
+        "tiers": [{"code": "gold", "name": "Gold", "min_points": 1000000, "withdrawal_limit": "50.00"}]});
+    let set = c
+        .op(&admin, Method::PUT, "/operator/v1/loyalty/config", Some(programme))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    // No tier yet: no tier limit.
+    let first = c.withdraw("w-1", "30.00").await;
+    let tier = format!("/operator/v1/players/{}/loyalty/tier", c.player);
+    let gold = c.op(&admin, Method::PUT, &tier, Some(json!({"tier": "gold"}))).await;
+    assert_eq!(gold.status, StatusCode::OK, "{}", gold.text());
+
+    let path = format!("/cashier/v1/players/{}/withdrawals", c.player);
+    let over = c
+        .op(
+            &c.front,
+            Method::POST,
+            &path,
+            Some(json!({"withdrawal_id": "w-2", "currency": "EUR", "amount": "20.01"})),
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", over.text());
+    assert_eq!(over.code(), "tier_withdrawal_limit");
+    let message = over.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("gold") && message.contains("50.00") && message.contains("20.00 left"),
+        "{message}"
+    );
+    assert_eq!(c.balance(c.player).await, ("70.00".into(), "30.00".into()));
+    // A retry of the accepted request is answered as before.
+    let retried = c
+        .op(
+            &c.front,
+            Method::POST,
+            &path,
+            Some(json!({"withdrawal_id": "w-1", "currency": "EUR", "amount": "30.00"})),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.text());
+    assert_eq!(retried.json()["payment"], first.as_str());
+    // Up to the limit exactly is allowed.
+    c.withdraw("w-3", "20.00").await;
+    assert_eq!(c.balance(c.player).await, ("50.00".into(), "50.00".into()));
+    // A rejected withdrawal no longer counts.
+    let reject = format!("/cashier/v1/withdrawals/{first}/reject");
+    let rejected = c.op(&c.finance[0], Method::POST, &reject, None).await;
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text());
+    c.withdraw("w-4", "30.00").await;
+    let full = c
+        .op(
+            &c.front,
+            Method::POST,
+            &path,
+            Some(json!({"withdrawal_id": "w-5", "currency": "EUR", "amount": "0.01"})),
+        )
+        .await;
+    assert_eq!(full.code(), "tier_withdrawal_limit");
+    // The next day starts afresh.
+    c.server.advance(86_400_000);
+    c.withdraw("w-6", "40.00").await;
+    assert_eq!(c.balance(c.player).await, ("10.00".into(), "90.00".into()));
+}

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
