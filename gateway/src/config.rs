@@ -118,6 +118,9 @@ pub struct ServeConfig {
     /// Opening an AML case holds the player's withdrawals in the ledger
     /// until the case is resolved [default: true].
     pub risk_hold_withdrawals_on_case: bool,
+    /// Zendesk's webhook signing secret; `None`: the support webhook
+    /// (`/webhooks/v1/support/zendesk`) answers 404.
+    pub zendesk_webhook_secret: Option<String>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -419,6 +422,7 @@ impl Default for ServeConfig {
             self_exclusion_registry_fail_open: Vec::new(),
             ship_jurisdiction_profiles: true,
             risk_hold_withdrawals_on_case: true,
+            zendesk_webhook_secret: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -607,6 +611,7 @@ pub struct FileConfig {
     pub self_exclusion_registry_fail_open: Option<Vec<String>>,
     pub ship_jurisdiction_profiles: Option<bool>,
     pub risk_hold_withdrawals_on_case: Option<bool>,
+    pub zendesk_webhook_secret: Option<String>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -767,6 +772,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CROUPIER_RISK_HOLD_WITHDRAWALS_ON_CASE", num_args = 0..=1, require_equals = true,
         default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub risk_hold_withdrawals_on_case: Option<bool>,
+    /// Zendesk's webhook signing secret (the support webhook `/webhooks/v1/support/zendesk` answers 404 without one).
+    #[arg(long, env = "CROUPIER_ZENDESK_WEBHOOK_SECRET")]
+    pub zendesk_webhook_secret: Option<String>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -963,6 +971,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         self_exclusion_registry_fail_open: layer!(self_exclusion_registry_fail_open),
         ship_jurisdiction_profiles: layer!(ship_jurisdiction_profiles),
         risk_hold_withdrawals_on_case: layer!(risk_hold_withdrawals_on_case),
+        zendesk_webhook_secret: args.zendesk_webhook_secret.clone().or(file.zendesk_webhook_secret),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
