@@ -71,6 +71,8 @@ pub mod risk;
 mod risk_tests;
 pub mod store;
 pub mod support;
+#[cfg(test)]
+mod support_tests;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -226,14 +226,13 @@ async fn flush(shared: &Shared, ns: Vec<usize>) {
             };
             let timestamp = rfc3339((inner.config.clock)());
             let signed = signature(&inner.config.webhook_secret, &timestamp, &event.body);
-            let request = inner
+            inner
                 .http
                 .post(url)
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(SIGNATURE_HEADER, signed)
                 .header(TIMESTAMP_HEADER, timestamp)
-                .body(event.body.clone());
-            request
+                .body(event.body.clone())
         };
         let status = match request.send().await {
             Ok(response) => response.status().as_u16(),
