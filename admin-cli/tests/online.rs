@@ -1564,3 +1564,101 @@ async fn loyalty_programme_points_tiers_and_promotion_rules() {
     assert!(bad.contains("invalid_request"), "{bad}");
     running.stop().await.unwrap();
 }
+
+/// `tickets`, `notes` and `timeline`: a ticket opened with the player's
+/// message, answered, assigned, prioritised, listed by filter, closed
+/// (then refused); notes added and listed; the player's timeline holds
+/// the registration, the ticket and the note, filtered by kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_notes_and_timeline_over_the_support_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let running = start(ServeConfig {
+        ship_jurisdiction_profiles: false,
+        ..config(dir.path(), false)
+    })
+    .await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    let p = register_as(cfg, "Grace Hopper", "grace@example.com").await;
+
+    let opened = json(
+        cfg,
+        &[
+            "tickets",
+            "open",
+            &p,
+            "Withdrawal late",
+            "--priority",
+            "high",
+            "--message",
+            "Where is it?",
+            "--from",
+            "player",
+        ],
+    )
+    .await;
+    let ticket = opened["ticket"]["id"].as_u64().unwrap().to_string();
+    assert_eq!(opened["events"][1]["author"], "player");
+    ok(cfg, &["tickets", "message", &ticket, "Looking into it"]).await;
+    let assigned = json(cfg, &["tickets", "assign", &ticket, "1"]).await;
+    assert_eq!(assigned["ticket"]["assignee"], 1);
+    let unassigned = json(cfg, &["tickets", "assign", &ticket, "--nobody"]).await;
+    assert_eq!(unassigned["ticket"]["assignee"], Value::Null);
+    json(cfg, &["tickets", "priority", &ticket, "urgent"]).await;
+    json(cfg, &["tickets", "status", &ticket, "pending"]).await;
+    let listed = json(
+        cfg,
+        &[
+            "tickets",
+            "list",
+            "--status",
+            "pending",
+            "--priority",
+            "urgent",
+            "--player",
+            &p,
+        ],
+    )
+    .await;
+    assert_eq!(listed["tickets"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(cfg, &["tickets", "list", "--status", "open"]).await["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let table = ok(cfg, &["tickets", "show", &ticket]).await;
+    assert!(
+        table.contains("Where is it?") && table.contains("Looking into it"),
+        "{table}"
+    );
+    json(cfg, &["tickets", "status", &ticket, "closed"]).await;
+    let refused = fails(cfg, &["tickets", "message", &ticket, "late"], 5).await;
+    assert!(refused.contains("closed"), "{refused}");
+    fails(cfg, &["tickets", "show", "99999"], 4).await;
+    fails(cfg, &["tickets", "status", &ticket, "reopened"], 2).await;
+
+    let note = json(cfg, &["notes", "add", &p, "Prefers email"]).await;
+    assert_eq!(note["text"], "Prefers email");
+    let notes = json(cfg, &["notes", "list", &p]).await;
+    assert_eq!(notes["notes"][0]["text"], "Prefers email");
+    fails(cfg, &["notes", "add", "99999", "x"], 4).await;
+
+    let timeline = json(cfg, &["timeline", &p]).await;
+    let kinds: Vec<&str> = timeline["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"registration"), "{timeline}");
+    assert_eq!(kinds.last(), Some(&"note"), "{timeline}");
+    let filtered = json(cfg, &["timeline", &p, "--kinds", "note"]).await;
+    assert_eq!(filtered["entries"].as_array().unwrap().len(), 1);
+    assert!(ok(cfg, &["timeline", &p]).await.contains("registration"));
+    running.stop().await.unwrap();
+}

@@ -126,6 +126,9 @@ pub struct ServeConfig {
     /// Most journal records the export writes in one PostgreSQL
     /// transaction [default: 2000].
     pub export_batch_records: u64,
+    /// Zendesk's webhook signing secret; `None`: the support webhook
+    /// (`/webhooks/v1/support/zendesk`) answers 404.
+    pub zendesk_webhook_secret: Option<String>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -429,6 +432,7 @@ impl Default for ServeConfig {
             risk_hold_withdrawals_on_case: true,
             export_postgres_url: None,
             export_batch_records: export::RECORDS_PER_TX,
+            zendesk_webhook_secret: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -619,6 +623,7 @@ pub struct FileConfig {
     pub risk_hold_withdrawals_on_case: Option<bool>,
     pub export_postgres_url: Option<String>,
     pub export_batch_records: Option<u64>,
+    pub zendesk_webhook_secret: Option<String>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -786,6 +791,9 @@ pub struct ServeArgs {
     /// Most journal records per PostgreSQL transaction of the export [default: 2000].
     #[arg(long, env = "CROUPIER_EXPORT_BATCH_RECORDS")]
     pub export_batch_records: Option<u64>,
+    /// Zendesk's webhook signing secret (the support webhook `/webhooks/v1/support/zendesk` answers 404 without one).
+    #[arg(long, env = "CROUPIER_ZENDESK_WEBHOOK_SECRET")]
+    pub zendesk_webhook_secret: Option<String>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -984,6 +992,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         risk_hold_withdrawals_on_case: layer!(risk_hold_withdrawals_on_case),
         export_postgres_url: args.export_postgres_url.clone().or(file.export_postgres_url),
         export_batch_records: layer!(export_batch_records),
+        zendesk_webhook_secret: args.zendesk_webhook_secret.clone().or(file.zendesk_webhook_secret),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),

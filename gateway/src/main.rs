@@ -7,7 +7,8 @@
 //! session through the engine and prints what happened;
 //! `croupier sandbox kyc` runs the KYC provider sandbox on loopback,
 //! `croupier sandbox gamstop` the self-exclusion register sandbox, and
-//! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes.
+//! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes,
+//! `croupier sandbox zendesk` the ticketing system sandbox.
 
 mod demo;
 
@@ -45,6 +46,8 @@ enum SandboxKind {
     Stripe(StripeSandboxArgs),
     /// A crypto payment provider speaking the subset of NOWPayments' API the server's cashier speaks.
     Nowpayments(NowPaymentsSandboxArgs),
+    /// A ticketing system speaking the subset of Zendesk's Tickets API and webhooks the support module speaks.
+    Zendesk(ZendeskSandboxArgs),
 }
 
 #[derive(clap::Args)]
@@ -65,6 +68,29 @@ struct NowPaymentsSandboxArgs {
     #[arg(long, env = "CROUPIER_NOWPAYMENTS_PASSWORD", default_value = "sandbox")]
     password: String,
     /// Where IPNs go, on loopback (e.g. http://127.0.0.1:8080/webhooks/v1/payments/nowpayments).
+    #[arg(long)]
+    webhook_url: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ZendeskSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The agent's email API clients authenticate as.
+    #[arg(long, env = "CROUPIER_ZENDESK_EMAIL", default_value = "agent@example.com")]
+    email: String,
+    /// The API token clients must present.
+    #[arg(long, env = "CROUPIER_ZENDESK_API_TOKEN", default_value = "zendesk-sandbox-token")]
+    api_token: String,
+    /// Secret webhooks are signed with (the server's --zendesk-webhook-secret).
+    #[arg(
+        long,
+        env = "CROUPIER_ZENDESK_WEBHOOK_SECRET",
+        default_value = "zendesk-sandbox-secret"
+    )]
+    webhook_secret: String,
+    /// Where webhooks go, on loopback (e.g. http://127.0.0.1:8080/webhooks/v1/support/zendesk).
     #[arg(long)]
     webhook_url: Option<String>,
 }
@@ -132,6 +158,7 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Gamstop(args)) => gamstop_sandbox(args),
         Mode::Sandbox(SandboxKind::Stripe(args)) => stripe_sandbox(args),
         Mode::Sandbox(SandboxKind::Nowpayments(args)) => nowpayments_sandbox(args),
+        Mode::Sandbox(SandboxKind::Zendesk(args)) => zendesk_sandbox(args),
     }
 }
 
@@ -206,6 +233,27 @@ fn stripe_sandbox(args: StripeSandboxArgs) -> Result<()> {
             .await
             .context("starting the Stripe sandbox")?;
         println!("Stripe sandbox listening on {}", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn zendesk_sandbox(args: ZendeskSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let config = helpdesk::sandbox::SandboxConfig {
+            email: args.email,
+            api_token: args.api_token,
+            webhook_secret: args.webhook_secret,
+            webhook_url: args.webhook_url,
+            clock: std::sync::Arc::new(system_ms),
+        };
+        let sandbox = helpdesk::sandbox::Sandbox::start(config, args.listen)
+            .await
+            .context("starting the Zendesk sandbox")?;
+        println!("Zendesk sandbox listening on {}", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}
             () = shutdown_signal() => {}

@@ -24,6 +24,7 @@ impl OpenApi for ApiDoc {
         doc.merge(games::Doc::openapi());
         doc.merge(reports::Doc::openapi());
         doc.merge(crm::Doc::openapi());
+        doc.merge(helpdesk::Doc::openapi());
         doc.merge(backoffice::Doc::openapi());
         doc.merge(Cluster::openapi());
         doc.merge(Ops::openapi());

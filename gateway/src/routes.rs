@@ -18,6 +18,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(games::routes());
     routes.extend(reports::routes());
     routes.extend(crm::routes());
+    routes.extend(helpdesk::routes());
     routes.extend(backoffice::routes());
     routes.extend(crate::cluster::routes::routes());
     routes.extend(ops::routes());

@@ -197,6 +197,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             ..backoffice::Settings::default()
         },
     );
+    modules.insert(helpdesk::Settings {
+        zendesk_webhook_secret: config.zendesk_webhook_secret.clone(),
+    });
     modules.insert(risk::holds::Settings {
         hold_withdrawals_on_case: config.risk_hold_withdrawals_on_case,
     });

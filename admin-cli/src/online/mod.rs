@@ -2,7 +2,8 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`reports`], [`methods`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`reports`], [`methods`], [`cluster`],
+//! [`tickets`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -34,6 +35,7 @@ mod reports;
 mod rg;
 mod risk;
 mod statements;
+mod tickets;
 
 use std::path::PathBuf;
 
@@ -124,6 +126,14 @@ pub enum Command {
     /// Risk cases: list, show, open, assign, note, act, resolve, export.
     #[command(subcommand)]
     Cases(risk::CasesCommand),
+    /// Support tickets: list, show, open, message, assign, status, priority.
+    #[command(subcommand)]
+    Tickets(tickets::TicketsCommand),
+    /// Internal notes on a player: list, add.
+    #[command(subcommand)]
+    Notes(tickets::NotesCommand),
+    /// A player's timeline: every event in time order, filtered by kind.
+    Timeline(tickets::TimelineArgs),
     /// The game catalogue: list, show, import a provider's list, enable, disable.
     #[command(subcommand)]
     Games(games::Command),
@@ -173,6 +183,9 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Reconciliation(command) => cashier::reconciliation(&Client::from_config()?, command, output),
         Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
+        Command::Tickets(command) => tickets::tickets(&Client::from_config()?, command, output),
+        Command::Notes(command) => tickets::notes(&Client::from_config()?, command, output),
+        Command::Timeline(args) => tickets::timeline(&Client::from_config()?, args, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),

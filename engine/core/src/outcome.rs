@@ -127,6 +127,16 @@ pub enum Outcome {
         /// Its id: the sequence number of the record that opened it.
         case: u64,
     },
+    /// A ticket was opened (`support::Command::OpenTicket`).
+    TicketOpened {
+        /// Its id: the sequence number of the record that opened it.
+        ticket: u64,
+    },
+    /// A note was added on a player (`support::Command::AddNote`).
+    NoteAdded {
+        /// Its id: the sequence number of its record.
+        note: u64,
+    },
 }
 
 impl Outcome {
@@ -471,6 +481,14 @@ pub enum Rejection {
     /// An AML rule's settings out of range (name, window, count, percent,
     /// amounts).
     InvalidRiskRule,
+    /// A ticket command out of bounds: a blank or too long subject or
+    /// external reference, ticket 0.
+    InvalidTicket,
+    /// A ticket message out of bounds: blank or too long text, a blank or
+    /// too long external author.
+    InvalidTicketMessage,
+    /// A note on a player out of bounds: blank or too long text.
+    InvalidNote,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -64,6 +64,18 @@ impl Viewer {
         matches!(self.role, Role::Admin | Role::Compliance)
     }
 
+    /// Whether the role reads tickets and notes on players (the support
+    /// module's rule: admins, compliance, support).
+    pub fn reads_support(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance | Role::Support)
+    }
+
+    /// Whether the role works tickets and writes notes on players (the
+    /// support module's rule: admins, support).
+    pub fn works_support(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Support)
+    }
+
     /// Whether the role grants, claims and forfeits bonuses (CRM's rule:
     /// admins, marketing).
     pub fn manages_bonuses(&self) -> bool {

@@ -341,16 +341,18 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
         return not_found(&viewer);
     };
     let account = match read(&state, move |c| {
-        Ok(account(c, player)?.map(|account| (account, timeline(c, player))))
+        Ok(account(c, player)?.map(|account| (account, timeline(c, player), support_of(c, player))))
     })
     .await
     {
-        Ok((Some((account, Ok(events))), _)) => (account, events),
-        Ok((Some((_, Err(error))), _)) => return edge::ApiError::internal(error).into_response(),
+        Ok((Some((account, Ok(events), Ok(support))), _)) => (account, events, support),
+        Ok((Some((_, Err(error), _) | (_, _, Err(error))), _)) => {
+            return edge::ApiError::internal(error).into_response();
+        }
         Ok((None, _)) => return not_found(&viewer),
         Err(error) => return error,
     };
-    let (account, events) = account;
+    let (account, events, (notes, tickets)) = account;
     let api = |tail: &str| format!("/operator/v1/players/{player}/{tail}");
     let body = html! {
         div.grid {
@@ -423,6 +425,7 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
                 @if events.is_empty() { li { "Nothing yet." } }
             }
         }
+        @if viewer.reads_support() { (support_panels(&viewer, player, &notes, &tickets)) }
         section.panel aria-label="Payments" {
             h2 { "Payments" }
             table.cardtable {
@@ -458,6 +461,76 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
         }
     };
     page(&format!("Player #{player}"), "/backoffice/players", &viewer, body)
+}
+
+/// Notes and tickets shown at most on the player 360.
+const SUPPORT_ROWS_MAX: u32 = 50;
+
+type SupportRows = (Vec<readmodel::support::NoteView>, Vec<readmodel::support::TicketView>);
+
+/// The player's internal notes and tickets, oldest first (the first
+/// [`SUPPORT_ROWS_MAX`] of each).
+fn support_of(connection: &Connection, player: u64) -> Result<SupportRows, ReadModelError> {
+    use readmodel::support::{TicketFilter, notes, tickets};
+    let player = engine::PlayerId(player);
+    let notes = notes(connection, player, 0, SUPPORT_ROWS_MAX)?;
+    let filter = TicketFilter {
+        player: Some(player),
+        limit: SUPPORT_ROWS_MAX,
+        ..TicketFilter::default()
+    };
+    Ok((notes, tickets(connection, &filter)?))
+}
+
+/// The player 360's notes (with the add-note form for support and admins)
+/// and tickets.
+fn support_panels(
+    viewer: &Viewer,
+    player: u64,
+    notes: &[readmodel::support::NoteView],
+    tickets: &[readmodel::support::TicketView],
+) -> Markup {
+    html! {
+        div.grid {
+            section.panel aria-label="Notes" {
+                h2 { "Internal notes" }
+                ul.notes #notes {
+                    @for note in notes {
+                        li data-note=(note.id) {
+                            time { (when(note.time_ms)) } " " strong { "operator " (note.operator) } " " span { (note.text) }
+                        }
+                    }
+                    @if notes.is_empty() { li { "No notes." } }
+                }
+                @if viewer.works_support() {
+                    form.act.add-note data-submit=(format!("/operator/v1/players/{player}/notes")) data-done="Note added." {
+                        label for="note-text" { "Add a note (never shown to the player)" }
+                        textarea #note-text name="text" required maxlength="4000" rows="2" {}
+                        button type="submit" { "Add note" }
+                    }
+                }
+            }
+            section.panel aria-label="Tickets" {
+                h2 { "Tickets" }
+                table.cardtable #tickets {
+                    thead { tr { th scope="col" { "Ticket" } th scope="col" { "Subject" } th scope="col" { "Status" } th scope="col" { "Priority" } th scope="col" { "Assignee" } th scope="col" { "Updated" } } }
+                    tbody {
+                        @for ticket in tickets {
+                            tr data-ticket=(ticket.id) {
+                                td data-label="Ticket" { (ticket.id) }
+                                td data-label="Subject" { (ticket.subject) }
+                                td data-label="Status" data-field="ticket_status" { (ticket.status) }
+                                td data-label="Priority" { (ticket.priority) }
+                                td data-label="Assignee" { (ticket.assignee.map(|a| a.to_string()).unwrap_or_else(|| "—".into())) }
+                                td data-label="Updated" { (when(ticket.updated_ms)) }
+                            }
+                        }
+                    }
+                }
+                @if tickets.is_empty() { p.note { "No tickets." } }
+            }
+        }
+    }
 }
 
 /// The statement form's period: UTC days, `to` included.

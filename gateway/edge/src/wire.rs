@@ -344,6 +344,21 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "a rule's window is at most 366 days, its count 1 to 10000, its percent 0 to 100, its amounts positive"
                 .into(),
         ),
+        Rejection::InvalidTicket => (
+            S::BAD_REQUEST,
+            "invalid_ticket",
+            "a ticket's subject is 1 to 200 bytes of text and its external id 1 to 64".into(),
+        ),
+        Rejection::InvalidTicketMessage => (
+            S::BAD_REQUEST,
+            "invalid_message",
+            "a ticket message is 1 to 8000 bytes of text and an external author 1 to 64".into(),
+        ),
+        Rejection::InvalidNote => (
+            S::BAD_REQUEST,
+            "invalid_note",
+            "a note is 1 to 4000 bytes of text, no control characters but line breaks".into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

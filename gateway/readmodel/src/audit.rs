@@ -23,7 +23,7 @@ use engine::command::{AccountStatus, Command, KycLevel, LimitMetric, LimitPeriod
 use engine::outcome::Outcome;
 use engine::sequencer::Committed;
 use engine::{Amount, Currency, Ledger, OperatorId, PlayerId, Role, SourceId, TxRef};
-use engine::{access, bonus, payments, players, rg, risk};
+use engine::{access, bonus, payments, players, rg, risk, support};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -271,6 +271,7 @@ fn change(tx: &Transaction<'_>, command: &Command, outcome: &Outcome) -> Result<
         },
         Command::Access(command) => access_change(tx, command, outcome)?,
         Command::Risk(command) => risk_change(command, outcome),
+        Command::Support(command) => support_change(command, outcome),
         _ => Change::default(),
     };
     Ok(Change {
@@ -308,6 +309,45 @@ fn risk_change(command: &risk::Command, outcome: &Outcome) -> Change {
                 "enabled {}, window {} ms, count {}, percent {}",
                 settings.enabled, settings.window_ms, settings.count_min, settings.percent
             )),
+            ..Change::default()
+        },
+    }
+}
+
+/// A ticket's change (the field names the ticket: its opening record's
+/// seq) or a note on a player (the field names the note).
+fn support_change(command: &support::Command, outcome: &Outcome) -> Change {
+    match command {
+        support::Command::OpenTicket { subject, priority, .. } => Change {
+            field: match outcome {
+                Outcome::TicketOpened { ticket } => Some(format!("ticket:{ticket}")),
+                _ => None,
+            },
+            after: Some(format!("open, {}", priority.name())),
+            detail: Some(subject.as_str().to_owned()),
+            ..Change::default()
+        },
+        support::Command::UpdateTicket { ticket, change, .. } => Change {
+            field: Some(format!("ticket:{ticket}")),
+            after: Some(match change {
+                support::TicketChange::Assign { assignee: Some(a) } => format!("assigned: operator {}", a.0),
+                support::TicketChange::Assign { assignee: None } => "unassigned".to_owned(),
+                support::TicketChange::Status { status } => format!("status: {}", status.name()),
+                support::TicketChange::Priority { priority } => format!("priority: {}", priority.name()),
+            }),
+            ..Change::default()
+        },
+        support::Command::AddMessage { ticket, author, .. } => Change {
+            field: Some(format!("ticket:{ticket}")),
+            after: Some(format!("message from the {}", author.kind())),
+            ..Change::default()
+        },
+        support::Command::AddNote { .. } => Change {
+            field: match outcome {
+                Outcome::NoteAdded { note } => Some(format!("note:{note}")),
+                _ => None,
+            },
+            after: Some("note".to_owned()),
             ..Change::default()
         },
     }

@@ -39,6 +39,8 @@
 //! [`loyalty`] keeps the loyalty programme's settings, redemptions, VIP
 //! tier history and promotion rules, and sums the movements the points,
 //! tier reviews and cashback are worked out from.
+//! [`support`] keeps the tickets, their messages and changes, operators'
+//! notes on players, and each player's timeline.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -68,6 +70,9 @@ pub mod risk;
 #[cfg(test)]
 mod risk_tests;
 pub mod store;
+pub mod support;
+#[cfg(test)]
+mod support_tests;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -604,7 +609,11 @@ fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) 
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
-    history::apply(tx, committed, time_ms)
+    let clock = history::apply(tx, committed, time_ms)?;
+    // After the history: a settlement's player is its payment's, a
+    // rollback's round its movement's.
+    support::apply(tx, committed)?;
+    Ok(clock)
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {

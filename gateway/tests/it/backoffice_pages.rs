@@ -587,3 +587,94 @@ async fn statement_games_bonuses_reports_and_operators_pages_follow_roles() {
     let audit = office.page(&boss, "/backoffice/audit").await;
     assert!(audit.body.contains("boss"), "{}", audit.body);
 }
+
+/// The player 360's notes and tickets: support adds a note through the
+/// form's API call and sees it with the player's tickets; compliance reads
+/// both without the form; read-only sees neither and is refused by the API
+/// if it forces the note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_360_shows_notes_and_tickets_by_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let player = office.player();
+    let (_, _, desk_totp) = office.enrolled("desk", "support").await;
+    let (_, _, aml_totp) = office.enrolled("aml", "compliance").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let (desk, desk_csrf) = office.session("desk", &desk_totp).await;
+    let (aml, _) = office.session("aml", &aml_totp).await;
+    let (viewer, viewer_csrf) = office.session("viewer", &viewer_totp).await;
+    let path = format!("/backoffice/players/{player}");
+    let notes = format!("/operator/v1/players/{player}/notes");
+
+    let empty = office.page(&desk, &path).await;
+    assert!(
+        empty.body.contains("No notes.") && empty.body.contains("No tickets."),
+        "{}",
+        empty.body
+    );
+    assert!(
+        empty.body.contains(&format!("data-submit=\"{notes}\"")),
+        "support has the form"
+    );
+
+    // The form's call, as the page's script sends it.
+    let (status, note) = send(
+        &office,
+        &desk,
+        &desk_csrf,
+        Method::POST,
+        &notes,
+        json!({"text": "Prefers email <b>"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    let (status, ticket) = office
+        .api(
+            office.admin(),
+            Method::POST,
+            "/operator/v1/tickets",
+            Some(json!({"player": player, "subject": "Withdrawal late", "priority": "high"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    let id = ticket["ticket"]["id"].as_u64().unwrap();
+
+    let page = office.page(&desk, &path).await;
+    assert!(
+        page.body.contains(&format!("data-note=\"{}\"", note["id"])),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Prefers email &lt;b&gt;"), "escaped: {}", page.body);
+    assert!(page.body.contains(&format!("data-ticket=\"{id}\"")), "{}", page.body);
+    assert!(page.body.contains("Withdrawal late"));
+    let compliance = office.page(&aml, &path).await;
+    assert!(compliance.body.contains("Prefers email"), "compliance reads notes");
+    assert!(compliance.body.contains("Withdrawal late"));
+    assert!(
+        !compliance.body.contains(&format!("data-submit=\"{notes}\"")),
+        "no form for compliance"
+    );
+    let read_only = office.page(&viewer, &path).await;
+    assert!(
+        !read_only.body.contains("Prefers email"),
+        "read-only does not read notes"
+    );
+    assert!(!read_only.body.contains("aria-label=\"Tickets\""));
+    let (status, _) = send(
+        &office,
+        &viewer,
+        &viewer_csrf,
+        Method::POST,
+        &notes,
+        json!({"text": "forced"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, listed) = office.api(office.admin(), Method::GET, &notes, None).await;
+    assert_eq!(
+        listed["notes"].as_array().unwrap().len(),
+        1,
+        "the forced note changed nothing"
+    );
+}

@@ -30,6 +30,7 @@ mod reconciliation;
 mod reports;
 mod risk;
 mod routes;
+mod tickets;
 mod tidy;
 mod transports;
 mod wallet;

@@ -400,6 +400,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/loyalty",
             "/operator/v1/players/{player}/loyalty/redemptions",
             "/operator/v1/players/{player}/loyalty/tier",
+            "/operator/v1/players/{player}/notes",
             "/operator/v1/players/{player}/payment-methods",
             "/operator/v1/players/{player}/payment-methods/{method}",
             "/operator/v1/players/{player}/payment-methods/{method}/state",
@@ -413,6 +414,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/statement",
             "/operator/v1/players/{player}/status",
             "/operator/v1/players/{player}/time-out",
+            "/operator/v1/players/{player}/timeline",
             "/operator/v1/promotion-rules",
             "/operator/v1/promotion-rules/{jurisdiction}",
             "/operator/v1/reconciliation",
@@ -434,6 +436,12 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/risk/rules/{rule}",
             "/operator/v1/risk/shared-identifiers",
             "/operator/v1/sessions",
+            "/operator/v1/tickets",
+            "/operator/v1/tickets/{ticket}",
+            "/operator/v1/tickets/{ticket}/assignee",
+            "/operator/v1/tickets/{ticket}/messages",
+            "/operator/v1/tickets/{ticket}/priority",
+            "/operator/v1/tickets/{ticket}/status",
             "/operator/v1/transactions/{source}/{id}",
             "/pragmatic/{aggregator}/adjustment.html",
             "/pragmatic/{aggregator}/authenticate.html",
@@ -456,6 +464,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/webhooks/v1/kyc",
             "/webhooks/v1/payments/nowpayments",
             "/webhooks/v1/payments/stripe",
+            "/webhooks/v1/support/zendesk",
         ]
     );
     let reply = w.server.send(Http::V1, Method::GET, "/healthz", &[], None).await;

@@ -22,7 +22,8 @@ use crate::ledger::payments::{
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk};
+use crate::ledger::support::{Author, SupportText, TicketChange, TicketPriority, TicketStatus};
+use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -38,12 +39,15 @@ use crate::outcome::{
 // outcomes 24–25, rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's
 // outcomes 27–28 and rejections 73–75 of its 92–95, 27–28, 73–75; the PAM
 // keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.)
+// Support (tickets and notes) has commands 106–109, outcomes 32–33,
+// rejections 81–83; 102–105, 30–31 and 78–80 were handed to work done
+// side by side.
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 102;
+pub const TAG_COMMAND: u16 = 110;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 30;
+pub const TAG_OUTCOME: u16 = 34;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 78;
+pub const TAG_REJECTION: u16 = 84;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -459,6 +463,32 @@ codec_struct!(RuleSettings {
     percent,
     amounts
 });
+codec_enum_tagged!(support::Command, "Command": u16 {
+    106 => OpenTicket { player, subject, priority, external, operator },
+    107 => UpdateTicket { ticket, change, external_ms, operator },
+    108 => AddMessage { ticket, author, text, operator },
+    109 => AddNote { player, text, operator },
+});
+codec_enum!(TicketChange: u8 {
+    1 => Assign { assignee },
+    2 => Status { status },
+    3 => Priority { priority },
+});
+codec_enum!(TicketStatus: u8 { 1 => Open, 2 => Pending, 3 => Solved, 4 => Closed });
+codec_enum!(TicketPriority: u8 { 1 => Low, 2 => Normal, 3 => High, 4 => Urgent });
+codec_enum!(Author: u8 { 1 => Player, 2 => Operator(operator), 3 => External(name) });
+
+impl Encode for SupportText {
+    fn encode<S: Sink>(&self, out: &mut S) {
+        encode_bytes(self.as_str().as_bytes(), out);
+    }
+}
+
+impl Decode for SupportText {
+    fn decode(input: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        input.str("SupportText").map(SupportText::new)
+    }
+}
 
 // Operators' text, decoded as journaled: the ledger checks it when applied.
 impl Encode for RiskText {
@@ -493,6 +523,7 @@ impl Encode for Command {
             Command::Games(command) => command.encode(out),
             Command::Jackpots(command) => command.encode(out),
             Command::Risk(command) => command.encode(out),
+            Command::Support(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -522,6 +553,7 @@ impl Decode for Command {
             .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
             .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
             .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
+            .or_else(|| support::Command::decode_tagged(tag, input).map(|c| c.map(Command::Support)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -598,6 +630,8 @@ codec_enum!(Outcome: u16 {
     22 => Bonuses(list),
     26 => WithdrawalHolds { holds },
     29 => CaseOpened { case },
+    32 => TicketOpened { ticket },
+    33 => NoteAdded { note },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -667,4 +701,7 @@ codec_enum!(Rejection: u16 {
     72 => UnknownWithdrawalHold,
     76 => InvalidCase,
     77 => InvalidRiskRule,
+    81 => InvalidTicket,
+    82 => InvalidTicketMessage,
+    83 => InvalidNote,
 });

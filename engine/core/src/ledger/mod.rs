@@ -54,6 +54,7 @@ pub mod players;
 pub mod rg;
 pub mod risk;
 mod store;
+pub mod support;
 
 pub use self::access::{Access, Aggregator, Operator, Principal, Session};
 use self::account::Player;
@@ -528,6 +529,7 @@ impl Ledger {
             Command::Games(command) => self.apply_games(command),
             Command::Jackpots(command) => self.apply_jackpots(ctx, command),
             Command::Risk(command) => self.apply_risk(ctx, command),
+            Command::Support(command) => self.apply_support(ctx, command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }

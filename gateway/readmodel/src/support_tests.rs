@@ -1,0 +1,217 @@
+//! The support projection on ledger-made records: what the gateway checks
+//! first is checked here again, so a record that no longer applies (a
+//! second opening of one external ticket, a change to a closed or missing
+//! ticket, an external change older than the ticket's last) changes
+//! nothing; and the timeline keeps journal order. (Beside `support`, not
+//! inside it: the tests open the store, whose migrations name it.)
+
+use engine::command::Command;
+use engine::sequencer::Committed;
+use engine::support::{self, Author, SupportText, TicketChange, TicketPriority, TicketStatus};
+use engine::{Config, Currency, Envelope, Jurisdiction, Ledger, OperatorId, PlayerId, Request, players};
+use rusqlite::Connection;
+
+use crate::support::*;
+
+const T0: u64 = 1_780_000_000_000;
+
+struct Projection {
+    ledger: Ledger,
+    connection: Connection,
+    _dir: tempfile::TempDir,
+}
+
+impl Projection {
+    fn new() -> Projection {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = crate::store::open_as(&crate::store::path(dir.path()), Some("boot")).unwrap();
+        Projection {
+            ledger: Ledger::new(Config::default()),
+            connection,
+            _dir: dir,
+        }
+    }
+
+    /// Applies `command` under request id `id`, one second after the last.
+    fn run(&mut self, id: &str, command: Command) -> engine::Outcome {
+        let request = Request {
+            source: engine::SourceId(0),
+            id: engine::ExtId::new(id).unwrap(),
+            command,
+        };
+        if let Some(answer) = self.ledger.answer(&request) {
+            return answer;
+        }
+        let seq = self.ledger.last_seq() + 1;
+        let envelope = Envelope {
+            seq,
+            time_ms: T0 + seq * 1_000,
+            request,
+        };
+        let outcome = self.ledger.apply(&envelope);
+        let tx = self.connection.transaction().unwrap();
+        let committed = Committed {
+            envelope,
+            outcome: outcome.clone(),
+        };
+        crate::project(&tx, &committed, T0 + seq * 1_000).unwrap();
+        tx.commit().unwrap();
+        outcome
+    }
+
+    fn file(&self, id: u64) -> TicketFile {
+        ticket_file(&self.connection, id).unwrap().expect("the ticket")
+    }
+}
+
+fn open(external: Option<&str>) -> Command {
+    Command::Support(support::Command::OpenTicket {
+        player: PlayerId(1),
+        subject: SupportText::new("help"),
+        priority: TicketPriority::Normal,
+        external: external.map(SupportText::new),
+        operator: OperatorId::SYSTEM,
+    })
+}
+
+fn update(ticket: u64, change: TicketChange, external_ms: u64) -> Command {
+    Command::Support(support::Command::UpdateTicket {
+        ticket,
+        change,
+        external_ms,
+        operator: OperatorId::SYSTEM,
+    })
+}
+
+fn status(status: TicketStatus) -> TicketChange {
+    TicketChange::Status { status }
+}
+
+fn registered() -> Projection {
+    let mut p = Projection::new();
+    let register = Command::Players(players::Command::RegisterPlayer {
+        currency: Currency::EUR,
+        jurisdiction: Jurisdiction::new("MT").unwrap(),
+    });
+    assert!(matches!(p.run("reg", register), engine::Outcome::Registered { .. }));
+    p
+}
+
+#[test]
+fn a_record_that_no_longer_applies_changes_nothing() {
+    let mut p = registered();
+    let engine::Outcome::TicketOpened { ticket } = p.run("zd-1", open(Some("35436"))) else {
+        panic!("not opened");
+    };
+    // Another event opening the same Zendesk ticket: the ledger accepts
+    // it (it cannot know), the projection keeps the first.
+    let engine::Outcome::TicketOpened { ticket: second } = p.run("zd-2", open(Some("35436"))) else {
+        panic!("not opened");
+    };
+    assert_ne!(ticket, second);
+    assert!(ticket_file(&p.connection, second).unwrap().is_none());
+    assert_eq!(ticket_by_external(&p.connection, "35436").unwrap().unwrap().id, ticket);
+
+    // External changes: the newest wins whatever the delivery order.
+    p.run("zd-3", update(ticket, status(TicketStatus::Solved), T0 + 20_000));
+    p.run("zd-4", update(ticket, status(TicketStatus::Pending), T0 + 10_000));
+    let file = p.file(ticket);
+    assert_eq!(file.ticket.status, "solved");
+    assert_eq!(file.ticket.external_ms, T0 + 20_000);
+    // A local change (external_ms 0) is never stale.
+    p.run("local-1", update(ticket, status(TicketStatus::Open), 0));
+    assert_eq!(p.file(ticket).ticket.status, "open");
+
+    // Closed: no change, no message.
+    p.run("local-2", update(ticket, status(TicketStatus::Closed), 0));
+    let events = p.file(ticket).events.len();
+    p.run("local-3", update(ticket, status(TicketStatus::Open), 0));
+    let message = Command::Support(support::Command::AddMessage {
+        ticket,
+        author: Author::Player,
+        text: SupportText::new("late"),
+        operator: OperatorId::SYSTEM,
+    });
+    assert_eq!(p.run("local-4", message), engine::Outcome::Accepted);
+    let file = p.file(ticket);
+    assert_eq!(file.ticket.status, "closed");
+    assert_eq!(file.events.len(), events);
+
+    // A change to a ticket that does not exist: accepted by the ledger,
+    // nothing here.
+    p.run("local-5", update(999, status(TicketStatus::Solved), 0));
+    assert!(ticket_file(&p.connection, 999).unwrap().is_none());
+    let filter = TicketFilter {
+        limit: 10,
+        ..TicketFilter::default()
+    };
+    assert_eq!(tickets(&p.connection, &filter).unwrap().len(), 1);
+}
+
+#[test]
+fn the_timeline_keeps_journal_order_and_filters_by_kind() {
+    let mut p = registered();
+    let engine::Outcome::TicketOpened { ticket } = p.run("t", open(None)) else {
+        panic!("not opened");
+    };
+    p.run(
+        "u",
+        update(
+            ticket,
+            TicketChange::Priority {
+                priority: TicketPriority::Urgent,
+            },
+            0,
+        ),
+    );
+    let note = Command::Support(support::Command::AddNote {
+        player: PlayerId(1),
+        text: SupportText::new("VIP"),
+        operator: OperatorId(3),
+    });
+    assert_eq!(p.run("n", note), engine::Outcome::NoteAdded { note: 4 });
+    // Refused records are not events.
+    let refused = Command::Support(support::Command::AddNote {
+        player: PlayerId(1),
+        text: SupportText::new(" "),
+        operator: OperatorId(3),
+    });
+    assert!(!p.run("bad", refused).is_ok());
+    let all = TimelineFilter {
+        limit: 100,
+        ..TimelineFilter::default()
+    };
+    let entries = timeline_of(&p.connection, PlayerId(1), &all).unwrap();
+    let found: Vec<(u64, &str, &str)> = entries
+        .iter()
+        .map(|e| (e.seq, e.kind.as_str(), e.event.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (1, "registration", "register_player"),
+            (2, "ticket", "ticket_open"),
+            (3, "ticket", "ticket_update"),
+            (4, "note", "player_note"),
+        ]
+    );
+    assert_eq!(entries[2].detail.as_deref(), Some("ticket 2 priority urgent"));
+    let notes_only = TimelineFilter {
+        kinds: vec!["note".into(), "registration".into()],
+        after_seq: 1,
+        limit: 100,
+    };
+    let found: Vec<u64> = timeline_of(&p.connection, PlayerId(1), &notes_only)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(found, [4]);
+    assert!(timeline_of(&p.connection, PlayerId(2), &all).unwrap().is_empty());
+    let listed = notes(&p.connection, PlayerId(1), 0, 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].id, listed[0].operator, listed[0].text.as_str()),
+        (4, 3, "VIP")
+    );
+}
