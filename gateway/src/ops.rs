@@ -72,6 +72,7 @@ pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Ext
     text.push_str(&payments::metrics::render(&state).await);
     text.push_str(&risk::metrics::render(&state).await);
     text.push_str(&games::jackpots::metrics(&state.view.read()));
+    text.push_str(&games::performance::metrics(&state).await);
     if let Some(cluster) = state.modules.get::<crate::cluster::ClusterHandle>() {
         text.push_str(&crate::cluster::routes::render_metrics(cluster));
     }

@@ -38,7 +38,9 @@
 //! jackpot paid), and [`reports`] reads the sums they are made of.
 //! [`loyalty`] keeps the loyalty programme's settings, redemptions, VIP
 //! tier history and promotion rules, and sums the movements the points,
-//! tier reviews and cashback are worked out from.
+//! tier reviews and cashback are worked out from. [`monitoring`] sums each
+//! game's live performance per hour (rounds, players, stakes, prizes,
+//! refusals, the sums its RTP test needs).
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -59,6 +61,7 @@ pub mod kyc;
 pub mod logins;
 pub mod loyalty;
 pub mod methods;
+pub mod monitoring;
 pub mod profiles;
 pub mod reconciliation;
 pub mod reports;
@@ -597,7 +600,10 @@ fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) 
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
-    history::apply(tx, committed, time_ms)
+    let time_ms = history::apply(tx, committed, time_ms)?;
+    // After the history: it reads the movement's figures back.
+    monitoring::apply(tx, committed, time_ms)?;
+    Ok(time_ms)
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {

@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[&str] = &[
     // are journaled since. No rebuild, so the cases opened before it keep
     // their rows (a rebuild of such a file cannot recover them).
     crate::risk::JOURNALED_MIGRATION,
+    // 18: live game performance per game, currency, jurisdiction and hour,
+    // the players who staked and the refusals by reason
+    // (`crate::monitoring`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so the figures start at the first record.
+    crate::monitoring::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -156,6 +161,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::cashier::MIGRATION,
     crate::risk::MIGRATION,
     crate::figures::MIGRATION,
+    crate::monitoring::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

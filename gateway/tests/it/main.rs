@@ -15,6 +15,7 @@ mod cluster;
 mod connections;
 mod evolution;
 mod fx;
+mod game_monitoring;
 mod games;
 mod hub88;
 mod loyalty;
