@@ -86,7 +86,11 @@ fn hourly(connection: &Connection, now_ms: u64) -> Result<Vec<Hourly>, ReadModel
     let from_hour = to_hour.saturating_sub(HOURS as u64);
     let mut series: Vec<Hourly> = Vec::new();
     let mut put = |currency: String, hour: i64, deposits: i64, ggr: i64| {
-        let Some(at) = (hour as u64).checked_sub(from_hour).map(|i| i as usize).filter(|i| *i < HOURS) else {
+        let Some(at) = (hour as u64)
+            .checked_sub(from_hour)
+            .map(|i| i as usize)
+            .filter(|i| *i < HOURS)
+        else {
             return;
         };
         let index = match series.iter().position(|h| h.currency == currency) {
@@ -387,10 +391,16 @@ mod tests {
     #[test]
     fn bars_scale_to_the_largest_magnitude_and_hang_losses_below_the_axis() {
         let svg = bars(&[0, 50, 100], "deposits");
-        assert!(svg.contains("<rect x=\"80.0\" y=\"1.0\" width=\"39.0\" height=\"31.0\"/>"), "{svg}");
+        assert!(
+            svg.contains("<rect x=\"80.0\" y=\"1.0\" width=\"39.0\" height=\"31.0\"/>"),
+            "{svg}"
+        );
         assert!(svg.contains("<rect x=\"40.0\" y=\"16.5\""), "{svg}");
         let svg = bars(&[-10, 10], "ggr <eur>");
-        assert!(svg.contains("<rect x=\"0.0\" y=\"16.0\" width=\"59.0\" height=\"15.0\"/>"), "{svg}");
+        assert!(
+            svg.contains("<rect x=\"0.0\" y=\"16.0\" width=\"59.0\" height=\"15.0\"/>"),
+            "{svg}"
+        );
         assert!(svg.contains("<rect x=\"60.0\" y=\"1.0\""), "{svg}");
         assert!(svg.contains("aria-label=\"ggr &lt;eur>\""), "{svg}");
         assert!(bars(&[], "none").contains("<g fill=\"currentColor\"></g>"));

@@ -242,7 +242,10 @@ async fn live_performance(state: &AppState) -> Result<Vec<PerformanceRow>, Respo
                 .game
                 .as_ref()
                 .map_or_else(|| t.code.clone(), |g| format!("{} ({})", g.name.as_str(), t.code));
-            let provider = t.game.as_ref().map_or_else(String::new, |g| g.provider.as_str().to_owned());
+            let provider = t
+                .game
+                .as_ref()
+                .map_or_else(String::new, |g| g.provider.as_str().to_owned());
             let players = players.get(&(t.source, t.code.clone())).copied().unwrap_or(0);
             let refusal_rate = t.refusal_rate();
             t.currencies.iter().map(move |c| PerformanceRow {
@@ -296,8 +299,8 @@ fn performance_table(rows: &[PerformanceRow]) -> maud::Markup {
                         td data-label="Provider" { (row.provider) }
                         td data-label="Bets" { (row.bets) }
                         td data-label="Players" { (row.players) }
-                        td data-label="Turnover" { (money(row.turnover_minor, &row.currency)) " " (row.currency) }
-                        td data-label="GGR" { (money(row.ggr_minor, &row.currency)) " " (row.currency) }
+                        td data-label="Turnover" { (money(row.turnover_minor, &row.currency)) }
+                        td data-label="GGR" { (money(row.ggr_minor, &row.currency)) }
                         td data-label="RTP actual" { (percent(row.rtp_actual)) }
                         td data-label="RTP configured" { (percent(row.rtp_configured)) }
                         td data-label="Deviation" { (rtp_badge(row)) }

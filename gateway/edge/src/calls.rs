@@ -112,7 +112,10 @@ impl WalletCalls {
             }
         }
         slot.latency_us_sum.fetch_add(us, Ordering::Relaxed);
-        let bucket = BUCKETS_US.iter().position(|&bound| us <= bound).unwrap_or(BUCKETS_US.len());
+        let bucket = BUCKETS_US
+            .iter()
+            .position(|&bound| us <= bound)
+            .unwrap_or(BUCKETS_US.len());
         slot.buckets[bucket].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -125,7 +128,10 @@ impl WalletCalls {
             let slot = &self.slots[(start + i) % self.slots.len()];
             match slot.source.load(Ordering::Acquire) {
                 found if found == key => return slot,
-                0 => match slot.source.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+                0 => match slot
+                    .source
+                    .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
+                {
                     Ok(_) => return slot,
                     Err(found) if found == key => return slot,
                     Err(_) => {}

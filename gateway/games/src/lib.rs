@@ -51,7 +51,13 @@ const JACKPOT_MANAGERS: &[Role] = &[Role::Admin, Role::Finance];
 const READERS: &[Role] = &Role::ALL;
 /// Who reads the games' performance: business figures (turnover, GGR),
 /// read as the reports are (support works on players, not on figures).
-const FIGURES: &[Role] = &[Role::Admin, Role::Finance, Role::Compliance, Role::ReadOnly, Role::Marketing];
+const FIGURES: &[Role] = &[
+    Role::Admin,
+    Role::Finance,
+    Role::Compliance,
+    Role::ReadOnly,
+    Role::Marketing,
+];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {

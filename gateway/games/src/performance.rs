@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use edge::AppState;
 use edge::calls::CallFigures;
 use edge::change::ok;
 use edge::error::{ApiError, ErrorBody};
@@ -39,7 +40,6 @@ use edge::openapi::RoleErrors;
 use edge::reads::read;
 use edge::view::View;
 use edge::wire::money;
-use edge::AppState;
 use engine::{Amount, SourceId};
 use readmodel::monitoring::{self, CurrencyTotals, GameSum, GameTotals, HOUR_MS, rtp_test};
 use serde::{Deserialize, Serialize};
@@ -536,7 +536,9 @@ pub async fn game_performance(
         players: HashMap::from([((source, code.as_str().to_owned()), players)]),
         refusals,
     };
-    let game = games_of(&view, &sums).pop().unwrap_or_else(|| idle_game(&view, source, code.as_str()));
+    let game = games_of(&view, &sums)
+        .pop()
+        .unwrap_or_else(|| idle_game(&view, source, code.as_str()));
     drop(view);
     let hours = hours
         .iter()
@@ -789,15 +791,30 @@ fn calls_metrics(view: &View, calls: &[CallFigures]) -> String {
         return text;
     }
     let label = |c: &CallFigures| format!("aggregator=\"{}\"", escape(&aggregator_name(view, c.aggregator)));
-    header(&mut text, "wallet_calls_total", "counter", "Wallet calls that reached the ledger, per aggregator");
+    header(
+        &mut text,
+        "wallet_calls_total",
+        "counter",
+        "Wallet calls that reached the ledger, per aggregator",
+    );
     for c in calls {
         text.push_str(&format!("wallet_calls_total{{{}}} {}\n", label(c), c.calls));
     }
-    header(&mut text, "wallet_calls_refused_total", "counter", "Wallet calls the ledger refused, per aggregator");
+    header(
+        &mut text,
+        "wallet_calls_refused_total",
+        "counter",
+        "Wallet calls the ledger refused, per aggregator",
+    );
     for c in calls {
         text.push_str(&format!("wallet_calls_refused_total{{{}}} {}\n", label(c), c.refused));
     }
-    header(&mut text, "wallet_calls_errors_total", "counter", "Wallet calls that ended without an outcome, per aggregator");
+    header(
+        &mut text,
+        "wallet_calls_errors_total",
+        "counter",
+        "Wallet calls that ended without an outcome, per aggregator",
+    );
     for c in calls {
         text.push_str(&format!("wallet_calls_errors_total{{{}}} {}\n", label(c), c.errors));
     }
@@ -827,7 +844,11 @@ fn calls_metrics(view: &View, calls: &[CallFigures]) -> String {
             label(c),
             c.latency_us_sum as f64 / 1e6
         ));
-        text.push_str(&format!("wallet_call_latency_seconds_count{{{}}} {}\n", label(c), c.calls));
+        text.push_str(&format!(
+            "wallet_call_latency_seconds_count{{{}}} {}\n",
+            label(c),
+            c.calls
+        ));
     }
     text
 }
@@ -836,19 +857,51 @@ fn provider_metrics(text: &mut String, providers: &[ProviderPerformance]) {
     if providers.is_empty() {
         return;
     }
-    header(text, "provider_bets_24h", "gauge", "Bets accepted in a provider's games over the last 24 hours");
+    header(
+        text,
+        "provider_bets_24h",
+        "gauge",
+        "Bets accepted in a provider's games over the last 24 hours",
+    );
     for p in providers {
-        text.push_str(&format!("provider_bets_24h{{provider=\"{}\"}} {}\n", escape(&p.provider), p.bets));
+        text.push_str(&format!(
+            "provider_bets_24h{{provider=\"{}\"}} {}\n",
+            escape(&p.provider),
+            p.bets
+        ));
     }
-    header(text, "provider_refused_bets_24h", "gauge", "Bets refused in a provider's games over the last 24 hours");
+    header(
+        text,
+        "provider_refused_bets_24h",
+        "gauge",
+        "Bets refused in a provider's games over the last 24 hours",
+    );
     for p in providers {
-        text.push_str(&format!("provider_refused_bets_24h{{provider=\"{}\"}} {}\n", escape(&p.provider), p.refused));
+        text.push_str(&format!(
+            "provider_refused_bets_24h{{provider=\"{}\"}} {}\n",
+            escape(&p.provider),
+            p.refused
+        ));
     }
-    header(text, "provider_rtp_alerts", "gauge", "A provider's games whose RTP test raises an alert (24 hours)");
+    header(
+        text,
+        "provider_rtp_alerts",
+        "gauge",
+        "A provider's games whose RTP test raises an alert (24 hours)",
+    );
     for p in providers {
-        text.push_str(&format!("provider_rtp_alerts{{provider=\"{}\"}} {}\n", escape(&p.provider), p.alerts));
+        text.push_str(&format!(
+            "provider_rtp_alerts{{provider=\"{}\"}} {}\n",
+            escape(&p.provider),
+            p.alerts
+        ));
     }
-    header(text, "provider_turnover_24h", "gauge", "Stakes in a provider's games over the last 24 hours, major units");
+    header(
+        text,
+        "provider_turnover_24h",
+        "gauge",
+        "Stakes in a provider's games over the last 24 hours, major units",
+    );
     for p in providers {
         for c in &p.currencies {
             text.push_str(&format!(
@@ -859,7 +912,12 @@ fn provider_metrics(text: &mut String, providers: &[ProviderPerformance]) {
             ));
         }
     }
-    header(text, "provider_ggr_24h", "gauge", "GGR of a provider's games over the last 24 hours, major units");
+    header(
+        text,
+        "provider_ggr_24h",
+        "gauge",
+        "GGR of a provider's games over the last 24 hours, major units",
+    );
     for p in providers {
         for c in &p.currencies {
             text.push_str(&format!(
@@ -883,19 +941,38 @@ fn game_metrics(text: &mut String, games: &[GamePerformance]) {
             escape(&g.code)
         )
     };
-    header(text, "game_bets_24h", "gauge", "Bets accepted in one of the busiest games over the last 24 hours");
+    header(
+        text,
+        "game_bets_24h",
+        "gauge",
+        "Bets accepted in one of the busiest games over the last 24 hours",
+    );
     for g in games {
         text.push_str(&format!("game_bets_24h{{{}}} {}\n", label(g), g.bets));
     }
-    header(text, "game_rtp_ratio", "gauge", "Actual RTP of one of the busiest games over the last 24 hours");
+    header(
+        text,
+        "game_rtp_ratio",
+        "gauge",
+        "Actual RTP of one of the busiest games over the last 24 hours",
+    );
     for g in games {
         for c in &g.currencies {
             if let Some(rtp) = c.rtp_actual {
-                text.push_str(&format!("game_rtp_ratio{{{},currency=\"{}\"}} {rtp}\n", label(g), c.currency));
+                text.push_str(&format!(
+                    "game_rtp_ratio{{{},currency=\"{}\"}} {rtp}\n",
+                    label(g),
+                    c.currency
+                ));
             }
         }
     }
-    header(text, "game_rtp_z", "gauge", "RTP test statistic of one of the busiest games (|z| > 3.29: alert)");
+    header(
+        text,
+        "game_rtp_z",
+        "gauge",
+        "RTP test statistic of one of the busiest games (|z| > 3.29: alert)",
+    );
     for g in games {
         for c in &g.currencies {
             if let Some(z) = c.z {

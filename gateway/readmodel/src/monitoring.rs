@@ -21,9 +21,9 @@
 //! most a few hundred rows per game, and a day's dashboard reads little.
 
 use engine::command::Command;
+use engine::games::{Catalogue, Game};
 use engine::outcome::Rejection;
 use engine::sequencer::Committed;
-use engine::games::{Catalogue, Game};
 use engine::{Currency, Jurisdiction, PlayerId, SourceId, gaming};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -629,12 +629,14 @@ pub fn by_game(catalogue: &Catalogue, rows: &[GameSum]) -> Vec<GameTotals> {
     let mut games: std::collections::BTreeMap<(u32, &str), GameTotals> = std::collections::BTreeMap::new();
     for row in rows {
         let Some(currency) = row.currency else { continue };
-        let totals = games.entry((row.source.0, row.game.as_str())).or_insert_with(|| GameTotals {
-            source: row.source,
-            code: row.game.clone(),
-            game: catalogue.game(row.source, &row.game).cloned(),
-            currencies: Vec::new(),
-        });
+        let totals = games
+            .entry((row.source.0, row.game.as_str()))
+            .or_insert_with(|| GameTotals {
+                source: row.source,
+                code: row.game.clone(),
+                game: catalogue.game(row.source, &row.game).cloned(),
+                currencies: Vec::new(),
+            });
         let sigma = rtp_test::sigma(totals.volatility());
         let part = CurrencyTotals {
             currency,

@@ -20,7 +20,13 @@ async fn catalogue(w: &World, codes: &[&str]) {
     let provider = json!({"name": "Studio One", "aggregators": [w.aggregator.id]});
     let put = w
         .server
-        .op(Http::V1, &w.admin, Method::PUT, "/operator/v1/games/providers/studio", Some(provider))
+        .op(
+            Http::V1,
+            &w.admin,
+            Method::PUT,
+            "/operator/v1/games/providers/studio",
+            Some(provider),
+        )
         .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text());
     for code in codes {
@@ -126,8 +132,14 @@ async fn figures_equal_the_hand_computation_per_game_hour_and_provider() {
     let detail = detail.json();
     let hours = detail["hours"].as_array().unwrap();
     assert_eq!(hours.len(), 1, "{hours:?}");
-    assert_eq!(hours[0]["hour_ms"].as_u64().unwrap(), w.server.now() / 3_600_000 * 3_600_000);
-    assert_eq!((hours[0]["bets"].clone(), hours[0]["refused"].clone()), (json!(4), json!(2)));
+    assert_eq!(
+        hours[0]["hour_ms"].as_u64().unwrap(),
+        w.server.now() / 3_600_000 * 3_600_000
+    );
+    assert_eq!(
+        (hours[0]["bets"].clone(), hours[0]["refused"].clone()),
+        (json!(4), json!(2))
+    );
     assert_eq!(hours[0]["turnover"], json!("4.00"));
     assert_eq!(detail["game"]["bets"], json!(4));
     let acme = op(&w, &w.admin, "/operator/v1/games/acme/slots/performance").await;
@@ -143,7 +155,10 @@ async fn figures_equal_the_hand_computation_per_game_hour_and_provider() {
     // Every wallet call of the aggregator reached the ledger: 6 bets, 2
     // wins and a rollback; the 2 refused are counted as refusals.
     assert_eq!(calls["calls"], json!(9), "{calls}");
-    assert_eq!((calls["refused"].clone(), calls["errors"].clone()), (json!(2), json!(0)));
+    assert_eq!(
+        (calls["refused"].clone(), calls["errors"].clone()),
+        (json!(2), json!(0))
+    );
     assert!(calls["latency_us_mean"].is_u64(), "{calls}");
 
     // A period is whole hours ending now: two hours later, the last hour
@@ -151,21 +166,58 @@ async fn figures_equal_the_hand_computation_per_game_hour_and_provider() {
     w.server.advance(2 * 3_600_000);
     let last_hour = op(&w, &w.admin, "/operator/v1/games/performance?period=1h").await;
     assert_eq!(last_hour.json()["games"], json!([]));
-    let day = op(&w, &w.admin, "/operator/v1/games/performance?period=24h&provider=studio").await;
+    let day = op(
+        &w,
+        &w.admin,
+        "/operator/v1/games/performance?period=24h&provider=studio",
+    )
+    .await;
     assert_eq!(day.json()["games"][0]["bets"], json!(4));
     let idle = op(&w, &w.admin, &format!("{path}?period=1h")).await;
-    assert_eq!((idle.status, idle.json()["game"]["bets"].clone()), (StatusCode::OK, json!(0)));
+    assert_eq!(
+        (idle.status, idle.json()["game"]["bets"].clone()),
+        (StatusCode::OK, json!(0))
+    );
 
     for (query, status, code) in [
-        ("/operator/v1/games/performance?period=2h", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("/operator/v1/games/performance?colour=red", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("/operator/v1/games/performance?provider=nobody", StatusCode::NOT_FOUND, "unknown_provider"),
-        ("/operator/v1/providers/performance?period=week", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("/operator/v1/games/acme/nothing/performance", StatusCode::NOT_FOUND, "unknown_game"),
-        ("/operator/v1/games/nobody/slots/performance", StatusCode::NOT_FOUND, "unknown_aggregator"),
+        (
+            "/operator/v1/games/performance?period=2h",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/games/performance?colour=red",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/games/performance?provider=nobody",
+            StatusCode::NOT_FOUND,
+            "unknown_provider",
+        ),
+        (
+            "/operator/v1/providers/performance?period=week",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/games/acme/nothing/performance",
+            StatusCode::NOT_FOUND,
+            "unknown_game",
+        ),
+        (
+            "/operator/v1/games/nobody/slots/performance",
+            StatusCode::NOT_FOUND,
+            "unknown_aggregator",
+        ),
     ] {
         let reply = op(&w, &w.admin, query).await;
-        assert_eq!((reply.status, reply.code()), (status, code.into()), "{query}: {}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.into()),
+            "{query}: {}",
+            reply.text()
+        );
     }
 
     let metrics = w.server.send(Http::V1, Method::GET, "/metrics", &[], None).await.text();
@@ -213,7 +265,11 @@ async fn the_rtp_alert_fires_for_a_rigged_game_and_not_for_a_fair_one() {
     play("rigged", 0, 100).await;
     let alerts = op(&w, &w.admin, "/operator/v1/games/performance/alerts").await;
     assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.text());
-    assert_eq!(alerts.json()["alerts"], json!([]), "100 bets are below the minimum volume");
+    assert_eq!(
+        alerts.json()["alerts"],
+        json!([]),
+        "100 bets are below the minimum volume"
+    );
     assert_eq!(alerts.json()["min_bets"], json!(200));
     play("rigged", 100, 200).await;
 
@@ -238,7 +294,9 @@ async fn the_rtp_alert_fires_for_a_rigged_game_and_not_for_a_fair_one() {
     assert_eq!(find(&providers["providers"], "provider", "studio")["alerts"], json!(1));
     let metrics = w.server.send(Http::V1, Method::GET, "/metrics", &[], None).await.text();
     assert!(
-        metrics.lines().any(|l| l == "provider_rtp_alerts{provider=\"studio\"} 1"),
+        metrics
+            .lines()
+            .any(|l| l == "provider_rtp_alerts{provider=\"studio\"} 1"),
         "{metrics}"
     );
     w.server.stop().await;
