@@ -28,7 +28,13 @@ use engine::{Currency, Jurisdiction, PlayerId, SourceId, gaming};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
-use crate::history::clamp;
+
+/// An hour count as SQLite's integer (hours past `i64::MAX` are as far
+/// as anything goes). Local rather than `history`'s: `store` names this
+/// module's migration, and `history` names `store`.
+fn clamp(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
+}
 
 /// An hour in ms.
 pub const HOUR_MS: u64 = 3_600_000;
