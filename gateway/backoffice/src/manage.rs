@@ -224,9 +224,9 @@ async fn live_performance(state: &AppState) -> Result<Vec<PerformanceRow>, Respo
         let mut players = std::collections::HashMap::new();
         for row in &rows {
             let key = (row.source, row.game.clone());
-            if !players.contains_key(&key) {
-                let n = monitoring::unique_players(c, std::slice::from_ref(&key), from_hour, to_hour)?;
-                players.insert(key, n);
+            if let std::collections::hash_map::Entry::Vacant(slot) = players.entry(key) {
+                let n = monitoring::unique_players(c, std::slice::from_ref(slot.key()), from_hour, to_hour)?;
+                slot.insert(n);
             }
         }
         Ok((rows, players))

@@ -347,9 +347,10 @@ async fn sums(state: &AppState, period: Period) -> Result<(Sums, u64), ApiError>
         let mut players = HashMap::new();
         for row in &rows {
             let key = (row.source, row.game.clone());
-            if !players.contains_key(&key) {
-                let n = monitoring::unique_players(c, std::slice::from_ref(&key), period.from_hour, period.to_hour)?;
-                players.insert(key, n);
+            if let std::collections::hash_map::Entry::Vacant(slot) = players.entry(key) {
+                let n =
+                    monitoring::unique_players(c, std::slice::from_ref(slot.key()), period.from_hour, period.to_hour)?;
+                slot.insert(n);
             }
         }
         let refusals = monitoring::refusals(c, None, period.from_hour, period.to_hour)?;
