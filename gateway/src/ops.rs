@@ -75,6 +75,7 @@ pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Ext
     if let Some(exporter) = state.modules.get::<export::Exporter>() {
         text.push_str(&exporter.render_metrics());
     }
+    text.push_str(&games::performance::metrics(&state).await);
     if let Some(cluster) = state.modules.get::<crate::cluster::ClusterHandle>() {
         text.push_str(&crate::cluster::routes::render_metrics(cluster));
     }

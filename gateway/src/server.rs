@@ -225,6 +225,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         rsa_signer: Arc::new(rsa_signer),
         clock,
         ready: true.into(),
+        wallet_calls: Default::default(),
     }));
     // The cashier's worker submits like a handler: it stops with the
     // transports, before the sequencer.

@@ -4,7 +4,8 @@
 //! − bonus money converted to cash) and bets; players with a bet in the
 //! last 24 hours; the withdrawal approval queue's depth; open AML alerts. [`events`] sends them to an open page as
 //! server-sent events, with bets per second over each interval and a
-//! chart of the last minute.
+//! chart of the last minute, and bar charts of deposits and GGR per hour
+//! over the last day, per currency.
 //!
 //! The sums scan the movements; fine for this slice, a projection of
 //! running totals is what a large operator needs (the reports slice).
@@ -56,9 +57,91 @@ pub struct Figures {
     pub open_alerts: u64,
     /// The read model's sequence number they are current to.
     pub as_of_seq: u64,
+    /// Deposits and GGR per hour over the last [`HOURS`] hours, per
+    /// currency (by code), for the charts.
+    pub hourly: Vec<Hourly>,
 }
 
-/// Reads the figures.
+/// Hours the dashboard's charts cover, the current one last.
+pub const HOURS: usize = 24;
+
+/// One currency's deposits and GGR per hour, oldest first, minor units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hourly {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Deposits credited in each hour.
+    pub deposits_minor: Vec<i64>,
+    /// GGR (the reports' definition) of each hour.
+    pub ggr_minor: Vec<i64>,
+}
+
+/// Deposits and GGR per currency over the [`HOURS`] hours ending with the
+/// hour of `now_ms`: deposits from the movements, GGR from the game
+/// monitoring's hours (`readmodel::monitoring`), which sum the same
+/// figures as the reports.
+fn hourly(connection: &Connection, now_ms: u64) -> Result<Vec<Hourly>, ReadModelError> {
+    let hour_ms = readmodel::monitoring::HOUR_MS;
+    let to_hour = now_ms / hour_ms + 1;
+    let from_hour = to_hour.saturating_sub(HOURS as u64);
+    let mut series: Vec<Hourly> = Vec::new();
+    let mut put = |currency: String, hour: i64, deposits: i64, ggr: i64| {
+        let Some(at) = (hour as u64)
+            .checked_sub(from_hour)
+            .map(|i| i as usize)
+            .filter(|i| *i < HOURS)
+        else {
+            return;
+        };
+        let index = match series.iter().position(|h| h.currency == currency) {
+            Some(index) => index,
+            None => {
+                series.push(Hourly {
+                    currency,
+                    deposits_minor: vec![0; HOURS],
+                    ggr_minor: vec![0; HOURS],
+                });
+                series.len() - 1
+            }
+        };
+        series[index].deposits_minor[at] += deposits;
+        series[index].ggr_minor[at] += ggr;
+    };
+    let mut deposits = connection.prepare_cached(
+        "SELECT currency, time_ms / ?3, SUM(cash_delta) FROM movements
+         WHERE kind IN ('deposit', 'deposit_confirm') AND time_ms >= ?1 AND time_ms < ?2 GROUP BY 1, 2",
+    )?;
+    let rows = deposits.query_map(
+        rusqlite::params![(from_hour * hour_ms) as i64, (to_hour * hour_ms) as i64, hour_ms as i64],
+        |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)),
+    )?;
+    for row in rows {
+        let (currency, hour, minor) = row?;
+        put(currency, hour, minor, 0);
+    }
+    let mut ggr = connection.prepare_cached(
+        "SELECT currency, hour, SUM(stake - bonus_stake - cash_prize) FROM game_hours
+         WHERE hour >= ?1 AND hour < ?2 GROUP BY 1, 2",
+    )?;
+    let rows = ggr.query_map(rusqlite::params![from_hour as i64, to_hour as i64], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    })?;
+    for row in rows {
+        let (currency, hour, minor) = row?;
+        put(currency, hour, 0, minor);
+    }
+    series.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(series)
+}
+
+/// Reads the figures, the charts' hours ending with the hour of `now_ms`.
+pub fn read_at(connection: &Connection, now_ms: u64) -> Result<Figures, ReadModelError> {
+    let mut figures = read(connection)?;
+    figures.hourly = hourly(connection, now_ms)?;
+    Ok(figures)
+}
+
+/// Reads the figures (without the hourly charts).
 pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
     // The movements' report figures (`readmodel::figures`), summed as the
     // reports sum them: over all time here.
@@ -124,6 +207,7 @@ pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
         active_players: active_players.max(0) as u64,
         queue_depth: queue_depth.max(0) as u64,
         as_of_seq: 0,
+        hourly: Vec::new(),
     })
 }
 
@@ -157,7 +241,56 @@ pub fn cards(figures: &Figures, rates: &[f64]) -> Markup {
                 }
             }
         }
+        @if !figures.hourly.is_empty() {
+            section.charts aria-label="Last 24 hours" {
+                h2 { "Last 24 hours, per hour" }
+                div.cards {
+                    @for h in &figures.hourly {
+                        div.card data-chart=(format!("deposits_{}", h.currency)) {
+                            h3 { "Deposits " (h.currency) }
+                            p.figure { (money(h.deposits_minor.iter().sum(), &h.currency)) }
+                            (trusted(bars(&h.deposits_minor, &format!("deposits in {} per hour, last 24 hours", h.currency))))
+                        }
+                        div.card data-chart=(format!("ggr_{}", h.currency)) {
+                            h3 { "GGR " (h.currency) }
+                            p.figure { (money(h.ggr_minor.iter().sum(), &h.currency)) }
+                            (trusted(bars(&h.ggr_minor, &format!("GGR in {} per hour, last 24 hours", h.currency))))
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+/// A bar chart of `values` (one bar each, oldest first) as inline SVG,
+/// scaled to the largest magnitude; negative bars hang below the axis.
+pub fn bars(values: &[i64], label: &str) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 32.0;
+    let top = values.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0).max(1) as f64;
+    let has_negative = values.iter().any(|v| *v < 0);
+    // The axis: the bottom, or the middle when a bar goes below zero.
+    let axis = if has_negative { H / 2.0 } else { H };
+    let room = if has_negative { H / 2.0 - 1.0 } else { H - 1.0 };
+    let width = W / values.len().max(1) as f64;
+    let rects: String = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let height = (v.unsigned_abs() as f64 / top) * room;
+            let y = if *v < 0 { axis } else { axis - height };
+            format!(
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{height:.1}\"/>",
+                i as f64 * width,
+                (width - 1.0).max(0.5)
+            )
+        })
+        .collect();
+    let label = label.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    format!(
+        "<svg class=\"bars\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{label}\"><g fill=\"currentColor\">{rects}</g></svg>"
+    )
 }
 
 /// A sparkline of `values` as inline SVG (scaled to its maximum).
@@ -183,7 +316,8 @@ pub fn chart(values: &[f64]) -> String {
 
 /// Reads the figures, current to every write acknowledged before now.
 pub async fn current(state: &AppState) -> Result<Figures, edge::ApiError> {
-    let (mut figures, as_of) = edge::reads::read(state, read).await?;
+    let now_ms = state.now_ms();
+    let (mut figures, as_of) = edge::reads::read(state, move |c| read_at(c, now_ms)).await?;
     figures.as_of_seq = as_of;
     Ok(figures)
 }
@@ -252,5 +386,23 @@ mod tests {
         let svg = chart(&[0.0, 2.0, 4.0]);
         assert!(svg.contains("points=\"0.0,31.0 60.0,16.0 120.0,1.0\""), "{svg}");
         assert!(chart(&[]).contains("points=\"\""));
+    }
+
+    #[test]
+    fn bars_scale_to_the_largest_magnitude_and_hang_losses_below_the_axis() {
+        let svg = bars(&[0, 50, 100], "deposits");
+        assert!(
+            svg.contains("<rect x=\"80.0\" y=\"1.0\" width=\"39.0\" height=\"31.0\"/>"),
+            "{svg}"
+        );
+        assert!(svg.contains("<rect x=\"40.0\" y=\"16.5\""), "{svg}");
+        let svg = bars(&[-10, 10], "ggr <eur>");
+        assert!(
+            svg.contains("<rect x=\"0.0\" y=\"16.0\" width=\"59.0\" height=\"15.0\"/>"),
+            "{svg}"
+        );
+        assert!(svg.contains("<rect x=\"60.0\" y=\"1.0\""), "{svg}");
+        assert!(svg.contains("aria-label=\"ggr &lt;eur>\""), "{svg}");
+        assert!(bars(&[], "none").contains("<g fill=\"currentColor\"></g>"));
     }
 }

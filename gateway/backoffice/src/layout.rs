@@ -91,6 +91,15 @@ impl Viewer {
         )
     }
 
+    /// Whether the role reads games' live performance (the games module's
+    /// rule: every role but support).
+    pub fn reads_game_figures(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Admin | Role::Finance | Role::Compliance | Role::ReadOnly | Role::Marketing
+        )
+    }
+
     /// Whether the role manages operators (admins).
     pub fn manages_operators(&self) -> bool {
         self.role == Role::Admin

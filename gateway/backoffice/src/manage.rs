@@ -1,7 +1,9 @@
 //! The catalogue and administration pages: games (the catalogue with
 //! filters, enable / disable for the roles the games module lets, the
 //! jackpot pools), bonus templates, the reports form, and operators (role
-//! change and disable, admins only). The catalogue, pools and operators
+//! change and disable, admins only). The games page shows each game's
+//! live performance over the last day (turnover, GGR, actual vs configured
+//! RTP with a deviation badge, refusals) for the roles that read it. The catalogue, pools and operators
 //! are read from the gateway's view of the ledger, the templates from the
 //! read model; every button calls the operator API's own route.
 
@@ -116,6 +118,14 @@ pub async fn games(State(state): State<AppState>, headers: HeaderMap, Query(filt
         (providers, rows, pools)
     };
     let manages = viewer.manages_games();
+    let performance = if viewer.reads_game_figures() {
+        match live_performance(&state).await {
+            Ok(rows) => Some(rows),
+            Err(response) => return response,
+        }
+    } else {
+        None
+    };
     let body = html! {
         form.search role="search" method="get" action="/backoffice/games" {
             label for="provider" { "Provider" }
@@ -167,6 +177,7 @@ pub async fn games(State(state): State<AppState>, headers: HeaderMap, Query(filt
                 }
             }
         }
+        @if let Some(rows) = &performance { (performance_table(rows)) }
         table.cardtable #jackpots {
             caption { "Jackpot pools" }
             thead { tr { th scope="col" { "Pool" } th scope="col" { "Balance" } th scope="col" { "Wins" } } }
@@ -183,6 +194,123 @@ pub async fn games(State(state): State<AppState>, headers: HeaderMap, Query(filt
         @if !manages { p.note { "Your role (" (viewer.role.name()) ") may view the catalogue but not change it." } }
     };
     page("Games", "/backoffice/games", &viewer, body)
+}
+
+/// One game's live figures in one currency, for the games page.
+struct PerformanceRow {
+    game: String,
+    provider: String,
+    currency: String,
+    bets: u64,
+    players: u64,
+    turnover_minor: i64,
+    ggr_minor: i64,
+    rtp_actual: Option<f64>,
+    rtp_configured: Option<f64>,
+    z: Option<f64>,
+    alert: bool,
+    refusal_rate: f64,
+}
+
+/// The last 24 hours of every game with activity, per currency, from the
+/// read model's monitoring projection and the catalogue (the same
+/// computation as `GET /operator/v1/games/performance`).
+async fn live_performance(state: &AppState) -> Result<Vec<PerformanceRow>, Response> {
+    use readmodel::monitoring;
+    let to_hour = state.now_ms() / monitoring::HOUR_MS + 1;
+    let from_hour = to_hour.saturating_sub(24);
+    let ((rows, players), _) = read(state, move |c| {
+        let rows = monitoring::games(c, from_hour, to_hour)?;
+        let mut players = std::collections::HashMap::new();
+        for row in &rows {
+            let key = (row.source, row.game.clone());
+            if let std::collections::hash_map::Entry::Vacant(slot) = players.entry(key) {
+                let n = monitoring::unique_players(c, std::slice::from_ref(slot.key()), from_hour, to_hour)?;
+                slot.insert(n);
+            }
+        }
+        Ok((rows, players))
+    })
+    .await?;
+    let view = state.view.read();
+    let totals = monitoring::by_game(&view.games, &rows);
+    drop(view);
+    Ok(totals
+        .iter()
+        .flat_map(|t| {
+            let game = t
+                .game
+                .as_ref()
+                .map_or_else(|| t.code.clone(), |g| format!("{} ({})", g.name.as_str(), t.code));
+            let provider = t
+                .game
+                .as_ref()
+                .map_or_else(String::new, |g| g.provider.as_str().to_owned());
+            let players = players.get(&(t.source, t.code.clone())).copied().unwrap_or(0);
+            let refusal_rate = t.refusal_rate();
+            t.currencies.iter().map(move |c| PerformanceRow {
+                game: game.clone(),
+                provider: provider.clone(),
+                currency: c.currency.code().to_owned(),
+                bets: c.sum.bets,
+                players,
+                turnover_minor: c.sum.stake,
+                ggr_minor: c.sum.ggr(),
+                rtp_actual: c.rtp_actual(),
+                rtp_configured: c.rtp_configured(),
+                z: c.z(),
+                alert: c.alert(),
+                refusal_rate,
+            })
+        })
+        .collect())
+}
+
+fn percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "–".to_owned(), |r| format!("{:.2} %", r * 100.0))
+}
+
+/// The RTP deviation badge: an alert, within chance, or too few bets to
+/// tell.
+fn rtp_badge(row: &PerformanceRow) -> maud::Markup {
+    let z = row.z.map_or_else(String::new, |z| format!(" (z = {z:.1})"));
+    if row.alert {
+        html! { span.badge.alert data-rtp="alert" { "deviates" (z) } }
+    } else if row.z.is_some() && row.bets >= readmodel::monitoring::rtp_test::MIN_BETS {
+        html! { span.badge.ok data-rtp="ok" { "within chance" (z) } }
+    } else {
+        html! { span.badge.few data-rtp="few" { "too few bets" } }
+    }
+}
+
+fn performance_table(rows: &[PerformanceRow]) -> maud::Markup {
+    html! {
+        table.cardtable #performance {
+            caption { "Live performance, last 24 hours (" (rows.len()) ")" }
+            thead { tr {
+                th scope="col" { "Game" } th scope="col" { "Provider" } th scope="col" { "Bets" } th scope="col" { "Players" }
+                th scope="col" { "Turnover" } th scope="col" { "GGR" } th scope="col" { "RTP actual" }
+                th scope="col" { "RTP configured" } th scope="col" { "Deviation" } th scope="col" { "Refused" }
+            } }
+            tbody {
+                @for row in rows {
+                    tr data-performance=(format!("{}/{}", row.game, row.currency)) {
+                        td data-label="Game" { (row.game) }
+                        td data-label="Provider" { (row.provider) }
+                        td data-label="Bets" { (row.bets) }
+                        td data-label="Players" { (row.players) }
+                        td data-label="Turnover" { (money(row.turnover_minor, &row.currency)) }
+                        td data-label="GGR" { (money(row.ggr_minor, &row.currency)) }
+                        td data-label="RTP actual" { (percent(row.rtp_actual)) }
+                        td data-label="RTP configured" { (percent(row.rtp_configured)) }
+                        td data-label="Deviation" { (rtp_badge(row)) }
+                        td data-label="Refused" { (format!("{:.1} %", row.refusal_rate * 100.0)) }
+                    }
+                }
+                @if rows.is_empty() { tr { td colspan="10" { "No bets in the last 24 hours." } } }
+            }
+        }
+    }
 }
 
 type TemplateRow = (String, Option<String>, String, String, bool, bool, u64);

@@ -17,6 +17,8 @@
 //!   the access view, the read models, the API's limits);
 //! - [`change`]: request ids (`Idempotency-Key`), path player ids and
 //!   refusals of operator changes;
+//! - [`calls`]: wallet calls per aggregator (counts, refusals, errors,
+//!   a latency histogram), lock-free, for the game monitoring;
 //! - [`sandbox`]: the loopback server every third-party sandbox runs on;
 //! - [`secrets`], [`directory`]: what the PAM module lends other modules
 //!   without their depending on it (sealing secrets, facts about players);
@@ -30,6 +32,7 @@
 pub mod body;
 pub mod browser;
 pub mod caller;
+pub mod calls;
 pub mod change;
 pub mod directory;
 pub mod error;

@@ -99,6 +99,9 @@ pub struct Shared {
     pub clock: Clock,
     /// True between start-up and the beginning of shutdown.
     pub ready: AtomicBool,
+    /// Wallet calls per aggregator (counts, refusals, errors, latency),
+    /// recorded by the wallet module, read by the game monitoring.
+    pub wallet_calls: crate::calls::WalletCalls,
     /// What a module made at start-up for its own handlers (the PAM
     /// module's key vault), by type: the edge knows no module's types.
     pub modules: axum::http::Extensions,

@@ -161,14 +161,14 @@ pub async fn list_games(State(state): State<AppState>, uri: Uri) -> Result<Respo
 }
 
 /// The game `code` at the aggregator `aggregator` names (id or name).
-fn game_key(view: &View, aggregator: &str, code: &str) -> Result<(SourceId, GameCode), ApiError> {
+pub(crate) fn game_key(view: &View, aggregator: &str, code: &str) -> Result<(SourceId, GameCode), ApiError> {
     let source = forms::aggregator(view, aggregator)
         .ok_or_else(|| ApiError::not_found("unknown_aggregator", "no such aggregator"))?;
     let code = forms::game_code(code).map_err(|e| e.into_api("invalid_game"))?;
     Ok((source, code))
 }
 
-fn unknown_game() -> ApiError {
+pub(crate) fn unknown_game() -> ApiError {
     ApiError::not_found(
         "unknown_game",
         "the catalogue holds no game of this code from this aggregator",

@@ -18,6 +18,12 @@
 //! - [`jackpots`]: progressive jackpot pools listed, shown (balance,
 //!   contributions, last win), created and awarded; admins and finance
 //!   change them (they move money), every role reads them.
+//! - [`performance`]: live performance per game and per provider (rounds,
+//!   players, turnover, GGR, bonus cost, actual vs configured RTP with a
+//!   statistical alert, refusal rates, each aggregator's wallet calls and
+//!   latency) from the read model's monitoring projection, on the API and
+//!   in `/metrics`; admins, finance, compliance, read-only and marketing
+//!   read it.
 //! - [`forms`]: the JSON and CSV forms of a game and their validation,
 //!   naming the field at fault.
 //!
@@ -30,6 +36,7 @@ pub mod catalogue;
 pub mod forms;
 pub mod import;
 pub mod jackpots;
+pub mod performance;
 
 use edge::route::{Access, Route, route};
 use engine::Role;
@@ -42,12 +49,26 @@ const MANAGERS: &[Role] = &[Role::Admin, Role::Compliance];
 const JACKPOT_MANAGERS: &[Role] = &[Role::Admin, Role::Finance];
 /// Who reads it: every enabled role.
 const READERS: &[Role] = &Role::ALL;
+/// Who reads the games' performance: business figures (turnover, GGR),
+/// read as the reports are (support works on players, not on figures).
+const FIGURES: &[Role] = &[
+    Role::Admin,
+    Role::Finance,
+    Role::Compliance,
+    Role::ReadOnly,
+    Role::Marketing,
+];
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
     use Access::Operator;
     use catalogue as c;
+    use performance as p;
     vec![
+        route::<p::__path_games_performance, _>(Operator(FIGURES), p::games_performance),
+        route::<p::__path_alerts, _>(Operator(FIGURES), p::alerts),
+        route::<p::__path_providers_performance, _>(Operator(FIGURES), p::providers_performance),
+        route::<p::__path_game_performance, _>(Operator(FIGURES), p::game_performance),
         route::<c::__path_list_providers, _>(Operator(READERS), c::list_providers),
         route::<c::__path_show_provider, _>(Operator(READERS), c::show_provider),
         route::<c::__path_put_provider, _>(Operator(MANAGERS), c::put_provider),

@@ -41,6 +41,9 @@
 //! tier reviews and cashback are worked out from.
 //! [`support`] keeps the tickets, their messages and changes, operators'
 //! notes on players, and each player's timeline.
+//! tier reviews and cashback are worked out from. [`monitoring`] sums each
+//! game's live performance per hour (rounds, players, stakes, prizes,
+//! refusals, the sums its RTP test needs).
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -61,6 +64,7 @@ pub mod kyc;
 pub mod logins;
 pub mod loyalty;
 pub mod methods;
+pub mod monitoring;
 pub mod profiles;
 pub mod reconciliation;
 pub mod reports;
@@ -609,11 +613,13 @@ fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) 
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
-    let clock = history::apply(tx, committed, time_ms)?;
+    let time_ms = history::apply(tx, committed, time_ms)?;
     // After the history: a settlement's player is its payment's, a
     // rollback's round its movement's.
     support::apply(tx, committed)?;
-    Ok(clock)
+    // After the history too: it reads the movement's figures back.
+    monitoring::apply(tx, committed, time_ms)?;
+    Ok(time_ms)
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {

@@ -148,6 +148,11 @@ pub const MIGRATIONS: &[&str] = &[
     // rebuilt (`REBUILT_BEFORE`), so every timeline starts at the
     // player's registration.
     crate::support::MIGRATION,
+    // 19: live game performance per game, currency, jurisdiction and hour,
+    // the players who staked and the refusals by reason
+    // (`crate::monitoring`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so the figures start at the first record.
+    crate::monitoring::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -162,6 +167,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::risk::MIGRATION,
     crate::figures::MIGRATION,
     crate::support::MIGRATION,
+    crate::monitoring::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

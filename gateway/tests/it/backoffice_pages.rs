@@ -3,7 +3,8 @@
 //! business report, the KYC review and AML queues worked from a
 //! compliance session through the operator API (and refused to a
 //! read-only one), the rest of the player 360 (risk score, bonuses,
-//! statement, timeline), the games, bonuses, reports and operators pages,
+//! statement, timeline), the games page's live performance and the
+//! dashboard's hourly charts, the games, bonuses, reports and operators pages,
 //! each showing its buttons only to the roles the API lets use them.
 
 use crate::backoffice::Office;
@@ -123,6 +124,55 @@ async fn the_dashboard_shows_the_reports_ngr_and_open_alerts() {
     let templates = office.page(&session, "/backoffice/bonuses").await;
     assert!(templates.body.contains("1 bonus templates"), "{}", templates.body);
     assert!(templates.body.contains("data-template=\"gift\""), "{}", templates.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_games_page_shows_live_performance_and_the_dashboard_hourly_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let (_, _, fin_totp) = office.enrolled("fin", "finance").await;
+    let (_, _, desk_totp) = office.enrolled("desk", "support").await;
+    let (fin, _) = office.session("fin", &fin_totp).await;
+    let (desk, _) = office.session("desk", &desk_totp).await;
+    // 2.00 staked, 0.50 won in the game "slots" (not catalogued).
+    let bet = office.world.bet(Http::V1, "bet-1", "2.00", "r-1").await;
+    assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+    let win = office.world.win(Http::V1, "win-1", "0.50", "r-1").await;
+    assert_eq!(win.status, StatusCode::OK, "{}", win.text());
+
+    let page = office.page(&fin, "/backoffice/games").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let table = page
+        .body
+        .split("id=\"performance\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no performance table: {}", page.body));
+    assert!(table.contains("Live performance, last 24 hours (1)"), "{table}");
+    assert!(table.contains("data-performance=\"slots/EUR\""), "{table}");
+    assert!(table.contains("data-label=\"Turnover\">2.00 EUR<"), "{table}");
+    assert!(table.contains("data-label=\"GGR\">1.50 EUR<"), "{table}");
+    assert!(table.contains("data-label=\"RTP actual\">25.00 %<"), "{table}");
+    // Not in the catalogue: no configured RTP, so no test.
+    assert!(table.contains("data-rtp=\"few\""), "{table}");
+    let support = office.page(&desk, "/backoffice/games").await;
+    assert_eq!(support.status, StatusCode::OK);
+    assert!(!support.body.contains("id=\"performance\""), "support reads no figures");
+
+    let dashboard = office.page(&fin, "/backoffice").await;
+    for chart in ["deposits_EUR", "ggr_EUR"] {
+        assert!(
+            dashboard.body.contains(&format!("data-chart=\"{chart}\"")),
+            "{chart}: {}",
+            dashboard.body
+        );
+    }
+    assert!(
+        dashboard
+            .body
+            .contains("aria-label=\"GGR in EUR per hour, last 24 hours\""),
+        "{}",
+        dashboard.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ mod connections;
 mod evolution;
 mod export;
 mod fx;
+mod game_monitoring;
 mod games;
 mod hub88;
 mod loyalty;

@@ -14,6 +14,7 @@ use engine::rg::RealityCheck;
 use engine::sequencer::Reply;
 use engine::{AggregatorCredential, Command, Currency, ExtId, Outcome, PlayerId, Request, SourceId, TokenHash};
 
+use edge::calls::CallEnd;
 use edge::{ApiError, AppState, tokens};
 
 /// A game session as its aggregator names it: the launch token's digest and
@@ -80,7 +81,26 @@ pub async fn submit(
         },
         None => command,
     };
-    state.engine.run(Request { source, id, command }).await
+    timed(state, source, state.engine.run(Request { source, id, command })).await
+}
+
+/// Runs a wallet call's trip to the ledger and records it for the game
+/// monitoring ([`edge::calls`]): the aggregator, how long it took, and
+/// whether it was accepted, refused or ended without an outcome.
+async fn timed(
+    state: &AppState,
+    source: SourceId,
+    call: impl std::future::Future<Output = Result<Reply, ApiError>>,
+) -> Result<Reply, ApiError> {
+    let started = std::time::Instant::now();
+    let reply = call.await;
+    let end = match &reply {
+        Ok(reply) if reply.outcome.is_ok() => CallEnd::Accepted,
+        Ok(_) => CallEnd::Refused,
+        Err(_) => CallEnd::Error,
+    };
+    state.wallet_calls.record(source, started.elapsed(), end);
+    reply
 }
 
 /// Reads the session's wallet (through the ring, so it sees exactly the
@@ -101,7 +121,7 @@ pub async fn wallet_balance(
         id: edge::wire::ext_id("balance-query", "id")?,
         command: Command::Query(Query::Balance { player, currency }),
     };
-    Ok(state.engine.run(request).await?.outcome)
+    Ok(timed(state, source, state.engine.run(request)).await?.outcome)
 }
 
 /// Where the session player's play session stands on its reality checks
