@@ -344,6 +344,17 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "a rule's window is at most 366 days, its count 1 to 10000, its percent 0 to 100, its amounts positive"
                 .into(),
         ),
+        Rejection::InvalidMarkerAlert => (
+            S::BAD_REQUEST,
+            "invalid_marker_alert",
+            "a marker alert has a score of 1 to 100, distinct markers of 1 to 100 points and a summary of 1 to 1000 bytes of text"
+                .into(),
+        ),
+        Rejection::InvalidIntervention => (
+            S::BAD_REQUEST,
+            "invalid_intervention",
+            "an intervention's message is 1 to 1000 bytes of text; an answer names an intervention".into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

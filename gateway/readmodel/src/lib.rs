@@ -39,6 +39,9 @@
 //! [`loyalty`] keeps the loyalty programme's settings, redemptions, VIP
 //! tier history and promotion rules, and sums the movements the points,
 //! tier reviews and cashback are worked out from.
+//! [`analytics`] keeps the problem-gambling marker alerts and the
+//! interventions sent to players, and reads the facts the marker worker
+//! and the churn model measure.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -46,6 +49,7 @@
 //! before it sends the command. The projection's transactions take the
 //! write lock when they begin, so the two never meet half-way.
 
+pub mod analytics;
 pub mod audit;
 pub mod bonuses;
 pub mod cashier;

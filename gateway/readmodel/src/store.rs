@@ -143,6 +143,10 @@ pub const MIGRATIONS: &[&str] = &[
     // are journaled since. No rebuild, so the cases opened before it keep
     // their rows (a rebuild of such a file cannot recover them).
     crate::risk::JOURNALED_MIGRATION,
+    // 18: problem-gambling marker alerts and interventions
+    // (`crate::analytics`). Only journals written after it hold any, so
+    // no rebuild.
+    crate::analytics::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

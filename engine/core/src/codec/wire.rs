@@ -22,7 +22,8 @@ use crate::ledger::payments::{
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk};
+use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
+use crate::ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -37,13 +38,16 @@ use crate::outcome::{
 // rejections 64–66 of its 78–84, 21–23, 61–66; payment methods' 89,
 // outcomes 24–25, rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's
 // outcomes 27–28 and rejections 73–75 of its 92–95, 27–28, 73–75; the PAM
-// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.)
+// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.
+// Analytics has commands 117–120, outcomes 37–38 and rejections 88–90 and
+// left rejection 90 unused; commands 102–116, outcomes 30–36 and rejections
+// 78–87 were handed to work done beside it.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 102;
+pub const TAG_COMMAND: u16 = 121;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 30;
+pub const TAG_OUTCOME: u16 = 39;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 78;
+pub const TAG_REJECTION: u16 = 91;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -451,6 +455,19 @@ codec_enum!(CaseUpdate: u8 {
     4 => Resolve { outcome },
 });
 codec_enum!(CaseOutcome: u8 { 1 => Reported, 2 => NoAction, 3 => FalsePositive });
+codec_enum_tagged!(analytics::Command, "Command": u16 {
+    117 => RaiseMarkerAlert { player, score, markers, summary, as_of_seq },
+    118 => Intervene { player, kind, message, alert, operator },
+    119 => AnswerIntervention { player, intervention, answer },
+    120 => CloseMarkerAlert { alert, text, operator },
+});
+codec_enum!(MarkerKind: u8 {
+    1 => LossChasing, 2 => RisingDeposits, 3 => NightPlay, 4 => LimitIncreases, 5 => FailedDeposits,
+    6 => CancelledWithdrawals,
+});
+codec_struct!(MarkerPoints { kind, points });
+codec_enum!(InterventionKind: u8 { 1 => RealityCheck, 2 => LimitPrompt, 3 => TimeOutSuggestion });
+codec_enum!(InterventionAnswer: u8 { 1 => Acknowledged, 2 => Accepted, 3 => Declined });
 codec_struct!(RuleSettings {
     rule,
     enabled,
@@ -493,6 +510,7 @@ impl Encode for Command {
             Command::Games(command) => command.encode(out),
             Command::Jackpots(command) => command.encode(out),
             Command::Risk(command) => command.encode(out),
+            Command::Analytics(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -522,6 +540,7 @@ impl Decode for Command {
             .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
             .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
             .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
+            .or_else(|| analytics::Command::decode_tagged(tag, input).map(|c| c.map(Command::Analytics)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -598,6 +617,8 @@ codec_enum!(Outcome: u16 {
     22 => Bonuses(list),
     26 => WithdrawalHolds { holds },
     29 => CaseOpened { case },
+    37 => MarkerAlertRaised { alert },
+    38 => InterventionIssued { intervention },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -667,4 +688,6 @@ codec_enum!(Rejection: u16 {
     72 => UnknownWithdrawalHold,
     76 => InvalidCase,
     77 => InvalidRiskRule,
+    88 => InvalidMarkerAlert,
+    89 => InvalidIntervention,
 });

@@ -43,6 +43,7 @@ macro_rules! check {
 }
 
 pub mod access;
+pub mod analytics;
 mod account;
 pub mod bonus;
 pub mod games;
@@ -528,6 +529,7 @@ impl Ledger {
             Command::Games(command) => self.apply_games(command),
             Command::Jackpots(command) => self.apply_jackpots(ctx, command),
             Command::Risk(command) => self.apply_risk(ctx, command),
+            Command::Analytics(command) => self.apply_analytics(ctx, command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }
