@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod output;
 
+mod analytics;
 mod audit;
 mod bonuses;
 mod cashier;
@@ -124,6 +125,9 @@ pub enum Command {
     /// Risk cases: list, show, open, assign, note, act, resolve, export.
     #[command(subcommand)]
     Cases(risk::CasesCommand),
+    /// Problem-gambling markers and alerts, interventions, churn scores.
+    #[command(subcommand)]
+    Analytics(analytics::Command),
     /// The game catalogue: list, show, import a provider's list, enable, disable.
     #[command(subcommand)]
     Games(games::Command),
@@ -173,6 +177,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Reconciliation(command) => cashier::reconciliation(&Client::from_config()?, command, output),
         Command::Alerts(command) => risk::alerts(&Client::from_config()?, command, output),
         Command::Cases(command) => risk::cases(&Client::from_config()?, command, output),
+        Command::Analytics(command) => analytics::run(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),

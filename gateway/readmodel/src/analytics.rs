@@ -490,16 +490,16 @@ pub fn active_players(
     Ok(found)
 }
 
-/// Interventions and marker alerts in a period, per kind: what the RG
-/// interventions report sums.
+/// Interventions and marker alerts in a period, per kind and the
+/// player's wallet currency: what the RG interventions report sums.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InterventionCounts {
-    /// Per intervention kind and answer (`pending` when unanswered): count.
-    pub interventions: Vec<(String, String, u64)>,
-    /// Per marker: alerts raised that name it.
-    pub markers: Vec<(String, u64)>,
-    /// Alerts raised, and of them closed.
-    pub alerts: (u64, u64),
+    /// (kind, answer or `pending`, currency): count.
+    pub interventions: Vec<(String, String, String, u64)>,
+    /// (marker, currency): alerts raised that name it.
+    pub markers: Vec<(String, String, u64)>,
+    /// (state now, currency): alerts raised.
+    pub alerts: Vec<(String, String, u64)>,
 }
 
 /// What happened in `[from_ms, to_ms)`.
@@ -511,37 +511,42 @@ pub fn intervention_counts(
     let range = params![from_ms as i64, to_ms as i64];
     let interventions = connection
         .prepare_cached(
-            "SELECT kind, COALESCE(answer, 'pending'), COUNT(*) FROM interventions
-             WHERE time_ms >= ?1 AND time_ms < ?2 GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT i.kind, COALESCE(i.answer, 'pending'), COALESCE(p.currency, ''), COUNT(*)
+             FROM interventions i LEFT JOIN players p ON p.player = i.player
+             WHERE i.time_ms >= ?1 AND i.time_ms < ?2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )?
+        .query_map(range, |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get::<_, i64>(3)? as u64))
+        })?
+        .collect::<Result<_, _>>()?;
+    let alerts = connection
+        .prepare_cached(
+            "SELECT a.state, COALESCE(p.currency, ''), COUNT(*)
+             FROM marker_alerts a LEFT JOIN players p ON p.player = a.player
+             WHERE a.time_ms >= ?1 AND a.time_ms < ?2 GROUP BY 1, 2 ORDER BY 1, 2",
         )?
         .query_map(range, |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64)))?
         .collect::<Result<_, _>>()?;
-    let mut markers: Vec<(String, u64)> = engine::analytics::MarkerKind::ALL
-        .iter()
-        .map(|k| (k.name().to_owned(), 0))
-        .collect();
-    let mut raised = 0;
-    let mut closed = 0;
-    let mut statement =
-        connection.prepare_cached("SELECT markers, state FROM marker_alerts WHERE time_ms >= ?1 AND time_ms < ?2")?;
+    let mut markers: Vec<(String, String, u64)> = Vec::new();
+    let mut statement = connection.prepare_cached(
+        "SELECT a.markers, COALESCE(p.currency, '') FROM marker_alerts a LEFT JOIN players p ON p.player = a.player
+         WHERE a.time_ms >= ?1 AND a.time_ms < ?2",
+    )?;
     let mut rows = statement.query(range)?;
     while let Some(row) = rows.next()? {
-        raised += 1;
-        let state: String = row.get(1)?;
-        if state == "closed" {
-            closed += 1;
-        }
-        let names: String = row.get(0)?;
+        let (names, currency): (String, String) = (row.get(0)?, row.get(1)?);
         for pair in names.split(',') {
-            let name = pair.split(':').next().unwrap_or_default();
-            if let Some(slot) = markers.iter_mut().find(|(n, _)| n == name) {
-                slot.1 += 1;
+            let name = pair.split(':').next().unwrap_or_default().to_owned();
+            match markers.iter_mut().find(|(n, c, _)| *n == name && *c == currency) {
+                Some(slot) => slot.2 += 1,
+                None => markers.push((name, currency.clone(), 1)),
             }
         }
     }
+    markers.sort();
     Ok(InterventionCounts {
         interventions,
         markers,
-        alerts: (raised, closed),
+        alerts,
     })
 }
