@@ -261,7 +261,10 @@ pub async fn retrain(state: &AppState) -> Result<Arc<Trained>, String> {
     let (rows, _, as_of_seq) = each_active(state, from_ms, move |c, player| {
         let facts = view::facts(c, player, from_ms)?;
         let example = churn::labelled(&facts, now_ms);
-        let active = facts.movements.iter().any(|m| m.time_ms >= recent_ms);
+        let active = facts
+            .movements
+            .iter()
+            .any(|m| m.kind == view::FactKind::Bet && m.time_ms >= recent_ms);
         let current = active.then(|| churn::features(&facts, now_ms));
         Ok(Some((player, example, current)))
     })

@@ -304,8 +304,8 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
     let train = op(&w, &marketing, Method::POST, "/operator/v1/analytics/churn/training", None).await;
     assert_eq!((train.status, train.code()), (StatusCode::UNPROCESSABLE_ENTITY, "churn_history_too_short".into()));
 
-    // Twelve players play on day 0; six of them come back on days 20
-    // and 40, six never do.
+    // Twelve players play on day 0; six of them come back on days 10,
+    // 14, 20 and 40, six never do.
     let mut players = Vec::new();
     for n in 0..12u64 {
         let player = register(&w).await;
@@ -316,8 +316,10 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
         }
         players.push((player, token, n % 2 == 0));
     }
-    for day in [20, 40] {
-        w.server.advance(20 * DAY);
+    let mut today = 0;
+    for day in [10, 14, 20, 40] {
+        w.server.advance((day - today) * DAY);
+        today = day;
         for (n, (_, token, stays)) in players.iter().enumerate() {
             if *stays {
                 for k in 0..4 {
@@ -330,7 +332,7 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
 
     let model = ok(&w, &marketing, Method::POST, "/operator/v1/analytics/churn/training", None).await;
     // Day 45: the cut is day 15; every player bet in the 60 days before
-    // it, half of them not since.
+    // it (the stayers the day before), half of them not since.
     assert_eq!((model["examples"].as_u64(), model["churners"].as_u64()), (Some(12), Some(6)), "{model}");
     assert_eq!(model["training_auc"], 1.0);
     assert_eq!(model["weights"].as_array().unwrap().len(), 7);
