@@ -146,7 +146,11 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
             output.table(&value, |v| {
                 let mut table = table(&["player", "score", "reasons"]);
                 for row in v["players"].as_array().into_iter().flatten() {
-                    table.add_row(vec![text(&row["player"]), score(&row["score"]), reasons(&row["reasons"])]);
+                    table.add_row(vec![
+                        text(&row["player"]),
+                        score(&row["score"]),
+                        reasons(&row["reasons"]),
+                    ]);
                 }
                 table
             });
@@ -190,7 +194,14 @@ fn reasons(list: &Value) -> String {
     list.as_array()
         .into_iter()
         .flatten()
-        .map(|r| format!("{} = {} ({:+.2})", text(&r["feature"]), score(&r["value"]), r["contribution"].as_f64().unwrap_or(0.0)))
+        .map(|r| {
+            format!(
+                "{} = {} ({:+.2})",
+                text(&r["feature"]),
+                score(&r["value"]),
+                r["contribution"].as_f64().unwrap_or(0.0)
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

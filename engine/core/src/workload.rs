@@ -367,7 +367,11 @@ pub fn churn_cohort(seed: u64, players: u64, days: u32, churn_pct: u64) -> Vec<P
                 // Returns 80–105 % of stakes on average, noisy by day.
                 let won_minor = stake_minor * (60 + rng.below(60) as i64) / 100;
                 played += 1;
-                let deposit_minor = if played % deposit_every == 1 { stake_minor * 2 } else { 0 };
+                let deposit_minor = if played % deposit_every == 1 {
+                    stake_minor * 2
+                } else {
+                    0
+                };
                 history.push(DayActivity {
                     day: day as u32,
                     bets,

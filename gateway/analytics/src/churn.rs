@@ -65,7 +65,10 @@ pub enum ChurnError {
 /// The features of `facts` seen at `at_ms` (facts at or after it ignored).
 pub fn features(facts: &PlayerFacts, at_ms: u64) -> Features {
     let from = at_ms.saturating_sub(LOOKBACK_MS);
-    let seen = facts.movements.iter().filter(|m| m.time_ms >= from && m.time_ms < at_ms);
+    let seen = facts
+        .movements
+        .iter()
+        .filter(|m| m.time_ms >= from && m.time_ms < at_ms);
     let month = at_ms.saturating_sub(30 * DAY_MS);
     let fortnight = at_ms.saturating_sub(14 * DAY_MS);
     let month_before = at_ms.saturating_sub(28 * DAY_MS);
@@ -110,7 +113,9 @@ pub fn features(facts: &PlayerFacts, at_ms: u64) -> Features {
 pub fn labelled(facts: &PlayerFacts, now_ms: u64) -> Option<(Features, bool)> {
     let cut = now_ms.saturating_sub(HORIZON_MS);
     let bets = facts.movements.iter().filter(|m| m.kind == FactKind::Bet);
-    let mut before = bets.clone().filter(|m| m.time_ms < cut && m.time_ms >= cut.saturating_sub(LOOKBACK_MS));
+    let mut before = bets
+        .clone()
+        .filter(|m| m.time_ms < cut && m.time_ms >= cut.saturating_sub(LOOKBACK_MS));
     before.next()?;
     let stayed = bets.clone().any(|m| m.time_ms >= cut && m.time_ms < now_ms);
     Some((features(facts, cut), !stayed))
@@ -337,10 +342,18 @@ mod tests {
         let scored: Vec<(f64, bool)> = churn_cohort(2, 2_000, DAYS, 30)
             .iter()
             .filter(|h| h.days.iter().any(|d| u64::from(d.day) * DAY_MS + START < cut))
-            .map(|h| (model.score(&features(&history_facts(h, START), cut)).probability, h.churner))
+            .map(|h| {
+                (
+                    model.score(&features(&history_facts(h, START), cut)).probability,
+                    h.churner,
+                )
+            })
             .collect();
         let auc = auc(&scored).expect("both classes");
-        println!("churn AUC on the held-out synthetic cohort: {auc:.3} (training {:.3})", model.training_auc);
+        println!(
+            "churn AUC on the held-out synthetic cohort: {auc:.3} (training {:.3})",
+            model.training_auc
+        );
         assert!(auc > 0.80, "AUC {auc}");
         // The weights make sense: the longer since the last bet, the likelier churn.
         assert!(model.weights[0] > 0.0, "{model:?}");

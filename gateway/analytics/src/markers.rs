@@ -95,33 +95,45 @@ pub fn assess(facts: &PlayerFacts, now_ms: u64) -> Assessment {
         night_play(facts, from_ms),
         counted(
             MarkerKind::LimitIncreases,
-            facts.limit_raises.iter().filter(|(_, t)| *t >= from_ms).map(|(seq, t)| Evidence {
-                seq: Some(*seq),
-                time_ms: *t,
-                amount_minor: 0,
-            }),
+            facts
+                .limit_raises
+                .iter()
+                .filter(|(_, t)| *t >= from_ms)
+                .map(|(seq, t)| Evidence {
+                    seq: Some(*seq),
+                    time_ms: *t,
+                    amount_minor: 0,
+                }),
             2,
             (10, 5, 20),
             "limit raises",
         ),
         counted(
             MarkerKind::FailedDeposits,
-            facts.failed_deposits.iter().filter(|(t, _)| *t >= from_ms).map(|(t, a)| Evidence {
-                seq: None,
-                time_ms: *t,
-                amount_minor: *a,
-            }),
+            facts
+                .failed_deposits
+                .iter()
+                .filter(|(t, _)| *t >= from_ms)
+                .map(|(t, a)| Evidence {
+                    seq: None,
+                    time_ms: *t,
+                    amount_minor: *a,
+                }),
             3,
             (10, 2, 20),
             "deposits failed or expired",
         ),
         counted(
             MarkerKind::CancelledWithdrawals,
-            facts.reversed_withdrawals.iter().filter(|(t, _)| *t >= from_ms).map(|(t, a)| Evidence {
-                seq: None,
-                time_ms: *t,
-                amount_minor: *a,
-            }),
+            facts
+                .reversed_withdrawals
+                .iter()
+                .filter(|(t, _)| *t >= from_ms)
+                .map(|(t, a)| Evidence {
+                    seq: None,
+                    time_ms: *t,
+                    amount_minor: *a,
+                }),
             1,
             (10, 10, 25),
             "withdrawals reversed to play on",
@@ -130,7 +142,7 @@ pub fn assess(facts: &PlayerFacts, now_ms: u64) -> Assessment {
     .into_iter()
     .flatten()
     .collect();
-    markers.sort_by(|a, b| b.points.cmp(&a.points));
+    markers.sort_by_key(|m| std::cmp::Reverse(m.points));
     let score = markers.iter().map(|m| m.points).sum::<u32>().min(100);
     Assessment { score, markers }
 }
@@ -244,7 +256,11 @@ fn night_play(facts: &PlayerFacts, from_ms: u64) -> Option<Marker> {
         .filter(|m| m.kind == FactKind::Bet && m.time_ms >= from_ms)
         .collect();
     let night: Vec<_> = bets.iter().filter(|m| (m.time_ms % DAY_MS) < 6 * HOUR_MS).collect();
-    let share_pct = if bets.is_empty() { 0 } else { night.len() * 100 / bets.len() };
+    let share_pct = if bets.is_empty() {
+        0
+    } else {
+        night.len() * 100 / bets.len()
+    };
     (bets.len() >= 20 && share_pct >= 40).then(|| Marker {
         kind: MarkerKind::NightPlay,
         points: if share_pct >= 70 { 20 } else { 15 },
@@ -316,18 +332,26 @@ mod tests {
             let start = NOON + 2 * HOUR_MS + round * 3 * HOUR_MS;
             for bet in 0..4 {
                 seq += 1;
-                facts.movements.push(fact(seq, start + bet * 60_000, FactKind::Bet, 1_000));
+                facts
+                    .movements
+                    .push(fact(seq, start + bet * 60_000, FactKind::Bet, 1_000));
             }
             seq += 1;
-            facts.movements.push(fact(seq, start + 30 * 60_000, FactKind::Deposit, 10_000));
+            facts
+                .movements
+                .push(fact(seq, start + 30 * 60_000, FactKind::Deposit, 10_000));
         }
         // Then a stake tripled right after a losing bet.
-        facts.movements.push(fact(seq + 1, NOON + 9 * HOUR_MS, FactKind::Bet, 3_000));
+        facts
+            .movements
+            .push(fact(seq + 1, NOON + 9 * HOUR_MS, FactKind::Bet, 3_000));
         let found = assess(&facts, NOON + 10 * HOUR_MS);
         let marker = &found.markers[0];
         assert_eq!(marker.kind, MarkerKind::LossChasing);
         assert!(
-            marker.detail.starts_with("2 deposits within an hour of losing play, 1 stakes"),
+            marker
+                .detail
+                .starts_with("2 deposits within an hour of losing play, 1 stakes"),
             "{}",
             marker.detail
         );
@@ -340,7 +364,12 @@ mod tests {
     fn rising_deposits_compare_the_last_fortnight_with_the_one_before() {
         let mut facts = benign();
         for n in 0..5u64 {
-            facts.movements.push(fact(2_000 + n, NOON - n * DAY_MS - 2 * HOUR_MS, FactKind::Deposit, 20_000));
+            facts.movements.push(fact(
+                2_000 + n,
+                NOON - n * DAY_MS - 2 * HOUR_MS,
+                FactKind::Deposit,
+                20_000,
+            ));
         }
         facts.movements.sort_by_key(|m| m.time_ms);
         let found = assess(&facts, NOON + HOUR_MS);
@@ -359,7 +388,11 @@ mod tests {
         facts.movements.sort_by_key(|m| m.time_ms);
         let found = assess(&facts, NOON + HOUR_MS);
         assert_eq!(found.markers[0].kind, MarkerKind::NightPlay);
-        assert!(found.markers[0].detail.contains("300 of 580"), "{}", found.markers[0].detail);
+        assert!(
+            found.markers[0].detail.contains("300 of 580"),
+            "{}",
+            found.markers[0].detail
+        );
     }
 
     #[test]

@@ -189,7 +189,11 @@ pub async fn player_markers(State(state): State<AppState>, Path(player): Path<St
             limit: PAGE_MAX as u32,
             ..Default::default()
         };
-        Ok((found, view::problem_gambling_flagged(c, player)?, view::marker_alerts(c, &filter)?))
+        Ok((
+            found,
+            view::problem_gambling_flagged(c, player)?,
+            view::marker_alerts(c, &filter)?,
+        ))
     })
     .await?;
     let reply = PlayerMarkersReply {
@@ -318,7 +322,11 @@ pub async fn close(
         if found.closed.as_ref().is_some_and(|c| c.2 == finding) {
             return edge::change::ok(StatusCode::OK, &alert_reply(&found));
         }
-        return Err(ApiError::new(StatusCode::CONFLICT, "alert_closed", "the alert is closed"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "alert_closed",
+            "the alert is closed",
+        ));
     }
     let command = Work::CloseMarkerAlert {
         alert: id,
@@ -404,7 +412,10 @@ pub async fn intervene(
     let player = edge::change::player(&state, &player)?;
     let request: InterveneRequest = decode(&body)?;
     let kind = InterventionKind::from_name(&request.kind).ok_or_else(|| {
-        ApiError::bad_request("invalid_request", "kind: reality_check, limit_prompt or time_out_suggestion")
+        ApiError::bad_request(
+            "invalid_request",
+            "kind: reality_check, limit_prompt or time_out_suggestion",
+        )
     })?;
     let message = match &request.message {
         Some(message) => text(message, "message")?,
@@ -414,13 +425,25 @@ pub async fn intervene(
     if alert > 0 {
         let (found, _) = read(&state, move |c| view::marker_alert(c, alert)).await?;
         if found.is_none_or(|a| a.player != player) {
-            return Err(ApiError::not_found("unknown_alert", "no such marker alert of this player"));
+            return Err(ApiError::not_found(
+                "unknown_alert",
+                "no such marker alert of this player",
+            ));
         }
     }
     let id = request_id(&headers)?;
-    let issued = worker::intervene(&state, caller.source, id.as_str(), player, kind, &message, alert, caller.id)
-        .await
-        .map_err(|outcome| refusal(&outcome, Currency::EUR))?;
+    let issued = worker::intervene(
+        &state,
+        caller.source,
+        id.as_str(),
+        player,
+        kind,
+        &message,
+        alert,
+        caller.id,
+    )
+    .await
+    .map_err(|outcome| refusal(&outcome, Currency::EUR))?;
     let (found, _) = read(&state, move |c| view::intervention(c, issued)).await?;
     let found = found.ok_or_else(|| ApiError::internal("a sent intervention is missing"))?;
     edge::change::ok(StatusCode::CREATED, &intervention_reply(&found))
@@ -503,7 +526,10 @@ pub async fn answer(
     match checked {
         Ok(_) => {}
         Err(AnswerRefusal::Unknown) => {
-            return Err(ApiError::not_found("unknown_intervention", "no such intervention of this player"));
+            return Err(ApiError::not_found(
+                "unknown_intervention",
+                "no such intervention of this player",
+            ));
         }
         Err(AnswerRefusal::Answered) => {
             let (found, _) = read(&state, move |c| view::intervention(c, id)).await?;
@@ -605,10 +631,13 @@ fn model_reply(trained: &worker::Trained) -> ModelReply {
 
 fn trained(state: &AppState) -> Result<std::sync::Arc<worker::Trained>, ApiError> {
     let shared = churn_state(state);
-    let guard = shared.0.read().map_err(|_| ApiError::internal("the churn state's lock is poisoned"))?;
+    let guard = shared
+        .0
+        .read()
+        .map_err(|_| ApiError::internal("the churn state's lock is poisoned"))?;
     guard.clone().ok_or_else(|| {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::CONFLICT,
             "churn_model_untrained",
             "no churn model yet: it is trained every 6 hours, or now with POST /operator/v1/analytics/churn/training",
         )
@@ -641,7 +670,7 @@ pub struct ChurnListReply {
     security(("bearer" = [])),
     responses((status = 200, body = ChurnListReply), RoleErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (min_score outside 0–1, limit outside 1–1000)"),
-        (status = 503, body = ErrorBody, description = "churn_model_untrained")))]
+        (status = 409, body = ErrorBody, description = "churn_model_untrained")))]
 pub async fn churn_list(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let q: ChurnQuery = query(&uri, "min_score and limit")?;
     let min_score = q.min_score.unwrap_or(0.5);
@@ -675,7 +704,7 @@ pub async fn churn_list(State(state): State<AppState>, uri: Uri) -> Result<Respo
     params(("player" = u64, Path)), security(("bearer" = [])),
     responses((status = 200, body = ChurnReply), RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_player"),
-        (status = 503, body = ErrorBody, description = "churn_model_untrained")))]
+        (status = 409, body = ErrorBody, description = "churn_model_untrained")))]
 pub async fn player_churn(State(state): State<AppState>, Path(player): Path<String>) -> Result<Response, ApiError> {
     let player = edge::change::player(&state, &player)?;
     let trained = trained(&state)?;

@@ -145,14 +145,27 @@ pub async fn scan(state: &AppState) -> Result<Scanned, String> {
             let kind = suggestion(&found);
             let id = format!("marker-intervention-{alert}");
             let message = default_message(kind);
-            let issued = intervene(state, SYSTEM_SOURCE, &id, player, kind, message, alert, OperatorId::SYSTEM)
-                .await
-                .map_err(|o| format!("intervention for player {}: {o:?}", player.0))?;
+            let issued = intervene(
+                state,
+                SYSTEM_SOURCE,
+                &id,
+                player,
+                kind,
+                message,
+                alert,
+                OperatorId::SYSTEM,
+            )
+            .await
+            .map_err(|o| format!("intervention for player {}: {o:?}", player.0))?;
             scanned.interventions.push(issued);
         }
     }
     if !scanned.alerts.is_empty() {
-        tracing::info!(alerts = scanned.alerts.len(), interventions = scanned.interventions.len(), "problem-gambling markers raised alerts");
+        tracing::info!(
+            alerts = scanned.alerts.len(),
+            interventions = scanned.interventions.len(),
+            "problem-gambling markers raised alerts"
+        );
     }
     Ok(scanned)
 }
@@ -286,7 +299,10 @@ pub async fn retrain(state: &AppState) -> Result<Arc<Trained>, String> {
         scores,
     });
     let shared = churn_state(state);
-    *shared.0.write().map_err(|_| "the churn state's lock is poisoned".to_owned())? = Some(trained.clone());
+    *shared
+        .0
+        .write()
+        .map_err(|_| "the churn state's lock is poisoned".to_owned())? = Some(trained.clone());
     tracing::info!(
         examples = trained.model.examples.0,
         churners = trained.model.examples.1,

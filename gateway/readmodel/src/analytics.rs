@@ -9,11 +9,11 @@
 //! the closing of an alert already closed, changes nothing: the first
 //! one stands, the same on every rebuild.
 
+use engine::PlayerId;
 use engine::analytics::{self as work, InterventionAnswer};
 use engine::command::Command;
 use engine::outcome::Outcome;
 use engine::sequencer::Committed;
-use engine::PlayerId;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -162,7 +162,8 @@ pub struct MarkerAlertView {
     pub closed: Option<(u64, u64, String)>,
 }
 
-const ALERT_COLUMNS: &str = "id, player, score, markers, summary, as_of_seq, time_ms, state, closed_by, closed_ms, finding";
+const ALERT_COLUMNS: &str =
+    "id, player, score, markers, summary, as_of_seq, time_ms, state, closed_by, closed_ms, finding";
 
 fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MarkerAlertView> {
     let markers: String = row.get(3)?;
@@ -525,7 +526,9 @@ pub fn intervention_counts(
              FROM marker_alerts a LEFT JOIN players p ON p.player = a.player
              WHERE a.time_ms >= ?1 AND a.time_ms < ?2 GROUP BY 1, 2 ORDER BY 1, 2",
         )?
-        .query_map(range, |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64)))?
+        .query_map(range, |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+        })?
         .collect::<Result<_, _>>()?;
     let mut markers: Vec<(String, String, u64)> = Vec::new();
     let mut statement = connection.prepare_cached(

@@ -79,7 +79,10 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("mga-tax", "Malta Gaming Authority monthly tax report"),
     ("mga-player-funds", "Malta Gaming Authority monthly player-funds report"),
     ("mga-player-data", "Malta Gaming Authority player-data export"),
-    ("rg-interventions", "Responsible-gambling interventions and problem-gambling markers"),
+    (
+        "rg-interventions",
+        "Responsible-gambling interventions and problem-gambling markers",
+    ),
 ];
 
 /// A report's period and form.
@@ -194,8 +197,10 @@ pub async fn generate(
 ) -> Result<Report, ApiError> {
     let (from_ms, to_ms) = (period.from_ms, period.to_ms);
     if name == "rg-interventions" {
-        let (counts, as_of_seq) =
-            read(state, move |c| readmodel::analytics::intervention_counts(c, from_ms, to_ms)).await?;
+        let (counts, as_of_seq) = read(state, move |c| {
+            readmodel::analytics::intervention_counts(c, from_ms, to_ms)
+        })
+        .await?;
         return Ok(Report {
             name,
             title,

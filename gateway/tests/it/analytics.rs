@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use support::{Http, Reply, T0, World};
 
 const MINUTE: u64 = 60_000;
+
+/// A call refused: token, method, path, body, status, code.
+type Refusal<'a> = (&'a str, Method, String, Option<Value>, StatusCode, &'a str);
 const DAY: u64 = 86_400_000;
 
 async fn op(w: &World, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
@@ -43,7 +46,14 @@ async fn register(w: &World) -> u64 {
 
 async fn deposit(w: &World, player: u64, id: &str, amount: &str) {
     let body = json!({"deposit_id": id, "currency": "EUR", "amount": amount});
-    ok(w, &w.admin, Method::POST, &format!("/operator/v1/players/{player}/deposits"), Some(body)).await;
+    ok(
+        w,
+        &w.admin,
+        Method::POST,
+        &format!("/operator/v1/players/{player}/deposits"),
+        Some(body),
+    )
+    .await;
 }
 
 /// A game session for `player`, valid for a year of the test's clock.
@@ -116,7 +126,14 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
     }
 
     // What compliance sees before any scan: the markers, measured now.
-    let seen = ok(&w, &compliance, Method::GET, &format!("/operator/v1/players/{a}/markers"), None).await;
+    let seen = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        &format!("/operator/v1/players/{a}/markers"),
+        None,
+    )
+    .await;
     assert_eq!(seen["score"], 60, "{seen}");
     assert_eq!(
         names(&seen["markers"], "marker"),
@@ -124,7 +141,10 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
     );
     let chasing = &seen["markers"][0];
     assert!(
-        chasing["detail"].as_str().unwrap().starts_with("2 deposits within an hour of losing play, 1 stakes"),
+        chasing["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 deposits within an hour of losing play, 1 stakes"),
         "{chasing}"
     );
     // The evidence: the two deposits (50.00) and the doubled stake (2.00).
@@ -141,30 +161,86 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
         "24 of 24 bets (100 %) placed 00:00-06:00 UTC"
     );
     assert_eq!(seen["flagged"], false);
-    let benign = ok(&w, &compliance, Method::GET, &format!("/operator/v1/players/{b}/markers"), None).await;
-    assert_eq!((benign["score"].clone(), benign["markers"].clone()), (json!(0), json!([])));
+    let benign = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        &format!("/operator/v1/players/{b}/markers"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (benign["score"].clone(), benign["markers"].clone()),
+        (json!(0), json!([]))
+    );
 
     // The scan raises one alert, for the crafted player only, and
     // suggests a limit prompt (score 60: at least 50).
-    let scanned = ok(&w, &compliance, Method::POST, "/operator/v1/analytics/markers/scan", None).await;
+    let scanned = ok(
+        &w,
+        &compliance,
+        Method::POST,
+        "/operator/v1/analytics/markers/scan",
+        None,
+    )
+    .await;
     assert_eq!(scanned["players"], 2, "{scanned}");
     assert_eq!(scanned["alerts"].as_array().unwrap().len(), 1);
     assert_eq!(scanned["interventions"].as_array().unwrap().len(), 1);
     let alert = scanned["alerts"][0].as_u64().unwrap();
     let suggested = scanned["interventions"][0].as_u64().unwrap();
     // Scanning again raises nothing: the player has an open alert.
-    let again = ok(&w, &compliance, Method::POST, "/operator/v1/analytics/markers/scan", None).await;
-    assert_eq!((again["alerts"].clone(), again["interventions"].clone()), (json!([]), json!([])));
+    let again = ok(
+        &w,
+        &compliance,
+        Method::POST,
+        "/operator/v1/analytics/markers/scan",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (again["alerts"].clone(), again["interventions"].clone()),
+        (json!([]), json!([]))
+    );
 
-    let queue = ok(&w, &compliance, Method::GET, "/operator/v1/analytics/markers?min_score=60", None).await;
+    let queue = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        "/operator/v1/analytics/markers?min_score=60",
+        None,
+    )
+    .await;
     let alerts = queue["alerts"].as_array().unwrap();
     assert_eq!(alerts.len(), 1);
-    assert_eq!((alerts[0]["id"].as_u64(), alerts[0]["player"].as_u64()), (Some(alert), Some(a)));
+    assert_eq!(
+        (alerts[0]["id"].as_u64(), alerts[0]["player"].as_u64()),
+        (Some(alert), Some(a))
+    );
     assert_eq!(names(&alerts[0]["markers"], "marker").len(), 3);
-    assert!(alerts[0]["summary"].as_str().unwrap().contains("night_play: 24 of 24 bets"));
-    let above = ok(&w, &compliance, Method::GET, "/operator/v1/analytics/markers?min_score=61", None).await;
+    assert!(
+        alerts[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("night_play: 24 of 24 bets")
+    );
+    let above = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        "/operator/v1/analytics/markers?min_score=61",
+        None,
+    )
+    .await;
     assert_eq!(above["alerts"], json!([]));
-    let seen = ok(&w, &compliance, Method::GET, &format!("/operator/v1/players/{a}/markers"), None).await;
+    let seen = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        &format!("/operator/v1/players/{a}/markers"),
+        None,
+    )
+    .await;
     assert_eq!(seen["flagged"], true);
     assert_eq!(seen["alerts"][0]["id"].as_u64(), Some(alert));
 
@@ -173,16 +249,43 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
     let pending = ok(&w, &support_token, Method::GET, &path, None).await;
     let listed = &pending["interventions"][0];
     assert_eq!(listed["id"].as_u64(), Some(suggested));
-    assert_eq!((listed["kind"].as_str(), listed["alert"].as_u64()), (Some("limit_prompt"), Some(alert)));
+    assert_eq!(
+        (listed["kind"].as_str(), listed["alert"].as_u64()),
+        (Some("limit_prompt"), Some(alert))
+    );
     assert_eq!(listed["operator"], 0);
     let answer_path = format!("/operator/v1/players/{a}/interventions/{suggested}/answer");
-    let answered = ok(&w, &support_token, Method::POST, &answer_path, Some(json!({"answer": "accepted"}))).await;
+    let answered = ok(
+        &w,
+        &support_token,
+        Method::POST,
+        &answer_path,
+        Some(json!({"answer": "accepted"})),
+    )
+    .await;
     assert_eq!(answered["answer"], "accepted");
     // The same answer again is answered as the first; another is refused.
-    let same = ok(&w, &support_token, Method::POST, &answer_path, Some(json!({"answer": "accepted"}))).await;
+    let same = ok(
+        &w,
+        &support_token,
+        Method::POST,
+        &answer_path,
+        Some(json!({"answer": "accepted"})),
+    )
+    .await;
     assert_eq!(same["answered_ms"], answered["answered_ms"]);
-    let other = op(&w, &support_token, Method::POST, &answer_path, Some(json!({"answer": "declined"}))).await;
-    assert_eq!((other.status, other.code()), (StatusCode::CONFLICT, "intervention_answered".into()));
+    let other = op(
+        &w,
+        &support_token,
+        Method::POST,
+        &answer_path,
+        Some(json!({"answer": "declined"})),
+    )
+    .await;
+    assert_eq!(
+        (other.status, other.code()),
+        (StatusCode::CONFLICT, "intervention_answered".into())
+    );
     let pending = ok(&w, &support_token, Method::GET, &path, None).await;
     assert_eq!(pending["interventions"], json!([]));
 
@@ -200,7 +303,13 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
             let body = json!({"kind": "reality_check", "message": "You have played for an hour."});
             let path = format!("/operator/v1/players/{b}/interventions");
             w.server
-                .send(Http::V1, Method::POST, &path, &headers, Some(body.to_string().into_bytes()))
+                .send(
+                    Http::V1,
+                    Method::POST,
+                    &path,
+                    &headers,
+                    Some(body.to_string().into_bytes()),
+                )
                 .await
         }
     };
@@ -213,10 +322,27 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
 
     // Compliance closes the alert: the player is no longer flagged.
     let close_path = format!("/operator/v1/analytics/markers/{alert}/close");
-    let closed = ok(&w, &compliance, Method::POST, &close_path, Some(json!({"finding": "called the player"}))).await;
+    let closed = ok(
+        &w,
+        &compliance,
+        Method::POST,
+        &close_path,
+        Some(json!({"finding": "called the player"})),
+    )
+    .await;
     assert_eq!(closed["state"], "closed");
-    let twice = op(&w, &compliance, Method::POST, &close_path, Some(json!({"finding": "something else"}))).await;
-    assert_eq!((twice.status, twice.code()), (StatusCode::CONFLICT, "alert_closed".into()));
+    let twice = op(
+        &w,
+        &compliance,
+        Method::POST,
+        &close_path,
+        Some(json!({"finding": "something else"})),
+    )
+    .await;
+    assert_eq!(
+        (twice.status, twice.code()),
+        (StatusCode::CONFLICT, "alert_closed".into())
+    );
 
     // Journaled: a read model rebuilt from the journal has them all.
     let w = w.restart_rebuilt(dir.path()).await;
@@ -228,21 +354,50 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
     let path = format!("/operator/v1/players/{a}/interventions");
     let listed = ok(&w, &compliance, Method::GET, &path, None).await;
     assert_eq!(listed["interventions"][0]["answer"], "accepted");
-    let all = ok(&w, &compliance, Method::GET, "/operator/v1/analytics/markers?state=all", None).await;
+    let all = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        "/operator/v1/analytics/markers?state=all",
+        None,
+    )
+    .await;
     assert_eq!(all["alerts"][0]["finding"], "called the player");
-    let seen = ok(&w, &compliance, Method::GET, &format!("/operator/v1/players/{a}/markers"), None).await;
+    let seen = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        &format!("/operator/v1/players/{a}/markers"),
+        None,
+    )
+    .await;
     assert_eq!(seen["flagged"], false);
 
     // The RG interventions report counts them for the day.
-    let report = ok(&w, &compliance, Method::GET, "/operator/v1/reports/rg-interventions?from=2026-01-01&to=2026-01-01", None).await;
+    let report = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        "/operator/v1/reports/rg-interventions?from=2026-01-01&to=2026-01-01",
+        None,
+    )
+    .await;
     let rows = |name: &str| -> Vec<Vec<String>> {
-        let table = report["tables"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap();
+        let table = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap();
         serde_json::from_value(table["rows"].clone()).unwrap()
     };
     let row = |cells: &[&str]| cells.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
     assert_eq!(
         rows("interventions"),
-        [row(&["limit_prompt", "accepted", "EUR", "native", "1"]), row(&["reality_check", "pending", "EUR", "native", "1"])]
+        [
+            row(&["limit_prompt", "accepted", "EUR", "native", "1"]),
+            row(&["reality_check", "pending", "EUR", "native", "1"])
+        ]
     );
     assert_eq!(rows("marker_alerts"), [row(&["closed", "EUR", "native", "1"])]);
     assert_eq!(
@@ -259,27 +414,129 @@ async fn markers_fire_on_a_crafted_history_not_on_a_benign_one_and_interventions
         assert_eq!(reply.status, StatusCode::OK);
         assert!(reply.text().contains("reality_check"), "{}", reply.text());
     }
-    let next_month = ok(&w, &compliance, Method::GET, "/operator/v1/reports/rg-interventions?month=2026-02", None).await;
-    assert!(next_month["tables"].as_array().unwrap().iter().all(|t| t["rows"] == json!([])));
+    let next_month = ok(
+        &w,
+        &compliance,
+        Method::GET,
+        "/operator/v1/reports/rg-interventions?month=2026-02",
+        None,
+    )
+    .await;
+    assert!(
+        next_month["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["rows"] == json!([]))
+    );
 
     // Refused, changing nothing: roles, unknown ids, bad input.
-    let refusals: Vec<(&str, Method, String, Option<Value>, StatusCode, &str)> = vec![
-        (&marketing, Method::GET, format!("/operator/v1/players/{a}/markers"), None, StatusCode::FORBIDDEN, "forbidden"),
-        (&reader, Method::POST, format!("/operator/v1/players/{b}/interventions"), Some(json!({"kind": "reality_check"})), StatusCode::FORBIDDEN, "forbidden"),
-        (&support_token, Method::POST, "/operator/v1/analytics/markers/scan".into(), None, StatusCode::FORBIDDEN, "forbidden"),
-        (&compliance, Method::GET, "/operator/v1/players/99/markers".into(), None, StatusCode::NOT_FOUND, "unknown_player"),
-        (&compliance, Method::GET, "/operator/v1/analytics/markers?min_score=101".into(), None, StatusCode::BAD_REQUEST, "invalid_request"),
-        (&compliance, Method::GET, "/operator/v1/analytics/markers?state=shut".into(), None, StatusCode::BAD_REQUEST, "invalid_request"),
-        (&compliance, Method::POST, format!("/operator/v1/players/{b}/interventions"), Some(json!({"kind": "nap"})), StatusCode::BAD_REQUEST, "invalid_request"),
-        (&compliance, Method::POST, format!("/operator/v1/players/{b}/interventions"), Some(json!({"kind": "limit_prompt", "message": " "})), StatusCode::BAD_REQUEST, "invalid_request"),
-        (&compliance, Method::POST, format!("/operator/v1/players/{b}/interventions"), Some(json!({"kind": "limit_prompt", "alert": alert})), StatusCode::NOT_FOUND, "unknown_alert"),
-        (&support_token, Method::POST, format!("/operator/v1/players/{b}/interventions/{suggested}/answer"), Some(json!({"answer": "accepted"})), StatusCode::NOT_FOUND, "unknown_intervention"),
-        (&support_token, Method::POST, format!("/operator/v1/players/{b}/interventions/{sent}/answer"), Some(json!({"answer": "maybe"})), StatusCode::BAD_REQUEST, "invalid_request"),
-        (&compliance, Method::POST, "/operator/v1/analytics/markers/12345/close".into(), Some(json!({"finding": "x"})), StatusCode::NOT_FOUND, "unknown_alert"),
+    let refusals: Vec<Refusal> = vec![
+        (
+            &marketing,
+            Method::GET,
+            format!("/operator/v1/players/{a}/markers"),
+            None,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            &reader,
+            Method::POST,
+            format!("/operator/v1/players/{b}/interventions"),
+            Some(json!({"kind": "reality_check"})),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            &support_token,
+            Method::POST,
+            "/operator/v1/analytics/markers/scan".into(),
+            None,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            &compliance,
+            Method::GET,
+            "/operator/v1/players/99/markers".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
+        (
+            &compliance,
+            Method::GET,
+            "/operator/v1/analytics/markers?min_score=101".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &compliance,
+            Method::GET,
+            "/operator/v1/analytics/markers?state=shut".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &compliance,
+            Method::POST,
+            format!("/operator/v1/players/{b}/interventions"),
+            Some(json!({"kind": "nap"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &compliance,
+            Method::POST,
+            format!("/operator/v1/players/{b}/interventions"),
+            Some(json!({"kind": "limit_prompt", "message": " "})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &compliance,
+            Method::POST,
+            format!("/operator/v1/players/{b}/interventions"),
+            Some(json!({"kind": "limit_prompt", "alert": alert})),
+            StatusCode::NOT_FOUND,
+            "unknown_alert",
+        ),
+        (
+            &support_token,
+            Method::POST,
+            format!("/operator/v1/players/{b}/interventions/{suggested}/answer"),
+            Some(json!({"answer": "accepted"})),
+            StatusCode::NOT_FOUND,
+            "unknown_intervention",
+        ),
+        (
+            &support_token,
+            Method::POST,
+            format!("/operator/v1/players/{b}/interventions/{sent}/answer"),
+            Some(json!({"answer": "maybe"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &compliance,
+            Method::POST,
+            "/operator/v1/analytics/markers/12345/close".into(),
+            Some(json!({"finding": "x"})),
+            StatusCode::NOT_FOUND,
+            "unknown_alert",
+        ),
     ];
     for (token, method, path, body, status, code) in refusals {
         let reply = op(&w, token, method, &path, body).await;
-        assert_eq!((reply.status, reply.code()), (status, code.to_owned()), "{path}: {}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
     }
     let path = format!("/operator/v1/players/{b}/interventions");
     let listed = ok(&w, &compliance, Method::GET, &path, None).await;
@@ -298,11 +555,31 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
 
     // No model yet; too little history to train one.
     let list = op(&w, &marketing, Method::GET, "/operator/v1/analytics/churn", None).await;
-    assert_eq!((list.status, list.code()), (StatusCode::SERVICE_UNAVAILABLE, "churn_model_untrained".into()));
-    let one = op(&w, &reader, Method::GET, &format!("/operator/v1/players/{p}/churn"), None).await;
-    assert_eq!(one.status, StatusCode::SERVICE_UNAVAILABLE);
-    let train = op(&w, &marketing, Method::POST, "/operator/v1/analytics/churn/training", None).await;
-    assert_eq!((train.status, train.code()), (StatusCode::UNPROCESSABLE_ENTITY, "churn_history_too_short".into()));
+    assert_eq!(
+        (list.status, list.code()),
+        (StatusCode::CONFLICT, "churn_model_untrained".into())
+    );
+    let one = op(
+        &w,
+        &reader,
+        Method::GET,
+        &format!("/operator/v1/players/{p}/churn"),
+        None,
+    )
+    .await;
+    assert_eq!(one.status, StatusCode::CONFLICT);
+    let train = op(
+        &w,
+        &marketing,
+        Method::POST,
+        "/operator/v1/analytics/churn/training",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (train.status, train.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "churn_history_too_short".into())
+    );
 
     // Twelve players play on day 0; six of them come back on days 10,
     // 14, 20 and 40, six never do.
@@ -330,14 +607,32 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
     }
     w.server.advance(5 * DAY);
 
-    let model = ok(&w, &marketing, Method::POST, "/operator/v1/analytics/churn/training", None).await;
+    let model = ok(
+        &w,
+        &marketing,
+        Method::POST,
+        "/operator/v1/analytics/churn/training",
+        None,
+    )
+    .await;
     // Day 45: the cut is day 15; every player bet in the 60 days before
     // it (the stayers the day before), half of them not since.
-    assert_eq!((model["examples"].as_u64(), model["churners"].as_u64()), (Some(12), Some(6)), "{model}");
+    assert_eq!(
+        (model["examples"].as_u64(), model["churners"].as_u64()),
+        (Some(12), Some(6)),
+        "{model}"
+    );
     assert_eq!(model["training_auc"], 1.0);
     assert_eq!(model["weights"].as_array().unwrap().len(), 7);
 
-    let list = ok(&w, &reader, Method::GET, "/operator/v1/analytics/churn?min_score=0", None).await;
+    let list = ok(
+        &w,
+        &reader,
+        Method::GET,
+        "/operator/v1/analytics/churn?min_score=0",
+        None,
+    )
+    .await;
     let scored = list["players"].as_array().unwrap();
     // Only those who played in the last 60 days are listed: the world's
     // player (a deposit at day 0, no bet) is not.
@@ -350,8 +645,22 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
         assert!(reasons[0]["contribution"].as_f64().unwrap() > 0.0, "{top}");
     }
     let (churner, stayer) = (churner_ids[0], players[0].0);
-    let gone = ok(&w, &marketing, Method::GET, &format!("/operator/v1/players/{churner}/churn"), None).await;
-    let kept = ok(&w, &marketing, Method::GET, &format!("/operator/v1/players/{stayer}/churn"), None).await;
+    let gone = ok(
+        &w,
+        &marketing,
+        Method::GET,
+        &format!("/operator/v1/players/{churner}/churn"),
+        None,
+    )
+    .await;
+    let kept = ok(
+        &w,
+        &marketing,
+        Method::GET,
+        &format!("/operator/v1/players/{stayer}/churn"),
+        None,
+    )
+    .await;
     assert!(gone["score"].as_f64().unwrap() > 0.5, "{gone}");
     assert!(kept["score"].as_f64().unwrap() < 0.5, "{kept}");
     assert!(gone["score"].as_f64() > kept["score"].as_f64());
@@ -375,17 +684,49 @@ async fn the_churn_model_trains_on_the_history_and_explains_each_score() {
         .find(|r| r["feature"] == "days_since_last_bet")
         .expect("the time since the last bet explains a churner's score");
     assert_eq!(since["value"].as_f64(), Some(45.0));
-    let high = ok(&w, &marketing, Method::GET, "/operator/v1/analytics/churn?min_score=0.5", None).await;
+    let high = ok(
+        &w,
+        &marketing,
+        Method::GET,
+        "/operator/v1/analytics/churn?min_score=0.5",
+        None,
+    )
+    .await;
     assert_eq!(high["players"].as_array().unwrap().len(), 6);
 
     for (token, path, status, code) in [
-        (&compliance, "/operator/v1/analytics/churn".to_owned(), StatusCode::FORBIDDEN, "forbidden"),
-        (&reader, "/operator/v1/analytics/churn?min_score=2".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
-        (&reader, "/operator/v1/analytics/churn?limit=0".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
-        (&reader, "/operator/v1/players/999/churn".to_owned(), StatusCode::NOT_FOUND, "unknown_player"),
+        (
+            &compliance,
+            "/operator/v1/analytics/churn".to_owned(),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            &reader,
+            "/operator/v1/analytics/churn?min_score=2".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &reader,
+            "/operator/v1/analytics/churn?limit=0".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            &reader,
+            "/operator/v1/players/999/churn".to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown_player",
+        ),
     ] {
         let reply = op(&w, token, Method::GET, &path, None).await;
-        assert_eq!((reply.status, reply.code()), (status, code.to_owned()), "{path}: {}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
     }
     let refused = op(&w, &reader, Method::POST, "/operator/v1/analytics/churn/training", None).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);

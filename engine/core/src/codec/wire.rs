@@ -16,13 +16,13 @@ use crate::ids::{
     BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
     PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
+use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
 use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
-use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
 use crate::ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk};
 use crate::money::{Amount, Currency};
 use crate::outcome::{

@@ -43,8 +43,8 @@ macro_rules! check {
 }
 
 pub mod access;
-pub mod analytics;
 mod account;
+pub mod analytics;
 pub mod bonus;
 pub mod games;
 pub mod gaming;
