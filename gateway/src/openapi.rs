@@ -21,6 +21,7 @@ impl OpenApi for ApiDoc {
         doc.merge(pam::Doc::openapi());
         doc.merge(payments::Doc::openapi());
         doc.merge(risk::Doc::openapi());
+        doc.merge(analytics::Doc::openapi());
         doc.merge(games::Doc::openapi());
         doc.merge(reports::Doc::openapi());
         doc.merge(crm::Doc::openapi());

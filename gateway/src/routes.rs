@@ -15,6 +15,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(pam::routes());
     routes.extend(payments::routes());
     routes.extend(risk::routes());
+    routes.extend(analytics::routes());
     routes.extend(games::routes());
     routes.extend(reports::routes());
     routes.extend(crm::routes());

@@ -200,6 +200,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     modules.insert(helpdesk::Settings {
         zendesk_webhook_secret: config.zendesk_webhook_secret.clone(),
     });
+    analytics::install(&mut modules);
     modules.insert(risk::holds::Settings {
         hold_withdrawals_on_case: config.risk_hold_withdrawals_on_case,
     });
@@ -257,6 +258,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     // Open AML cases without their withdrawal hold (opened before holds
     // were the ledger's) get it once the read model has caught up.
     let hold_sweep = risk::holds::spawn_sweep(state.clone());
+    // The problem-gambling marker scan and the churn model's retraining.
+    let analytics_worker = analytics::spawn(state.clone());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
@@ -276,6 +279,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             worker.abort();
             let _ = worker.await;
         }
+        analytics_worker.abort();
+        let _ = analytics_worker.await;
         stopper.stop(projection).await
     });
     Ok(Running {

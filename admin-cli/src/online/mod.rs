@@ -16,6 +16,7 @@ mod client;
 mod config;
 mod output;
 
+mod analytics;
 mod audit;
 mod bonuses;
 mod cashier;
@@ -134,6 +135,9 @@ pub enum Command {
     Notes(tickets::NotesCommand),
     /// A player's timeline: every event in time order, filtered by kind.
     Timeline(tickets::TimelineArgs),
+    /// Problem-gambling markers and alerts, interventions, churn scores.
+    #[command(subcommand)]
+    Analytics(analytics::Command),
     /// The game catalogue: list, show, import a provider's list, enable, disable.
     #[command(subcommand)]
     Games(games::Command),
@@ -186,6 +190,7 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Tickets(command) => tickets::tickets(&Client::from_config()?, command, output),
         Command::Notes(command) => tickets::notes(&Client::from_config()?, command, output),
         Command::Timeline(args) => tickets::timeline(&Client::from_config()?, args, output),
+        Command::Analytics(command) => analytics::run(&Client::from_config()?, command, output),
         Command::Games(command) => games::run(&Client::from_config()?, command, output),
         Command::Jackpots(command) => jackpots::run(&Client::from_config()?, command, output),
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),

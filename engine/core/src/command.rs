@@ -13,7 +13,7 @@
 //! own stable tag (`codec/wire.rs`), the same bytes as before the split.
 
 use crate::ids::{ExtId, PlayerId, SourceId, TokenHash};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
+use crate::ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
 use crate::money::Currency;
 
 pub use crate::ledger::access::{AggregatorCredential, Role};
@@ -77,6 +77,9 @@ pub enum Command {
     Risk(risk::Command),
     /// Player support: tickets, their messages, internal notes.
     Support(support::Command),
+    /// Responsible-gambling analytics: marker alerts, interventions and
+    /// the players' answers.
+    Analytics(analytics::Command),
     /// Reads; they change nothing.
     Query(Query),
     /// A wallet command (bet, win, rollback or end of round) an aggregator
@@ -159,6 +162,7 @@ impl Command {
             Command::Jackpots(command) => command.player(),
             Command::Risk(command) => command.player(),
             Command::Support(command) => command.player(),
+            Command::Analytics(command) => command.player(),
             Command::Query(
                 Query::Balance { player, .. } | Query::Rg { player, .. } | Query::Bonuses { player, .. },
             ) => Some(*player),
@@ -180,6 +184,7 @@ impl Command {
             Command::Jackpots(command) => command.kind(),
             Command::Risk(command) => command.kind(),
             Command::Support(command) => command.kind(),
+            Command::Analytics(command) => command.kind(),
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
             Command::Query(Query::Rg { .. }) => "query_rg",
@@ -211,6 +216,7 @@ command_from! {
     jackpots::Command => |command| Command::Jackpots(command),
     risk::Command => |command| Command::Risk(command),
     support::Command => |command| Command::Support(command),
+    analytics::Command => |command| Command::Analytics(command),
     Query => |query| Command::Query(query),
     Bet => |bet| Command::Gaming(gaming::Command::Bet(bet)),
     Win => |win| Command::Gaming(gaming::Command::Win(win)),

@@ -137,6 +137,17 @@ pub enum Outcome {
         /// Its id: the sequence number of its record.
         note: u64,
     },
+    /// A problem-gambling marker alert was raised
+    /// (`analytics::Command::RaiseMarkerAlert`).
+    MarkerAlertRaised {
+        /// Its id: the sequence number of the record that raised it.
+        alert: u64,
+    },
+    /// An intervention was sent to a player (`analytics::Command::Intervene`).
+    InterventionIssued {
+        /// Its id: the sequence number of the record that sent it.
+        intervention: u64,
+    },
 }
 
 impl Outcome {
@@ -489,6 +500,13 @@ pub enum Rejection {
     InvalidTicketMessage,
     /// A note on a player out of bounds: blank or too long text.
     InvalidNote,
+    /// A marker alert out of bounds: a score or points outside 1–100, no
+    /// markers or a repeated one, a blank or too long summary, no alert to
+    /// close.
+    InvalidMarkerAlert,
+    /// An intervention out of bounds: a blank or too long message, or an
+    /// answer naming no intervention.
+    InvalidIntervention,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -291,3 +291,125 @@ fn request(id: &str, command: Command) -> Request {
         command,
     }
 }
+
+/// One day of a synthetic player's play ([`churn_cohort`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayActivity {
+    /// The day, counted from the cohort's first (0).
+    pub day: u32,
+    /// Bets placed.
+    pub bets: u32,
+    /// Their stakes, minor units.
+    pub stake_minor: i64,
+    /// Won back, minor units.
+    pub won_minor: i64,
+    /// Deposited, minor units (0: no deposit that day).
+    pub deposit_minor: i64,
+}
+
+/// A synthetic player's history and whether they churn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerHistory {
+    /// The player.
+    pub player: PlayerId,
+    /// A known churner: their play tapers off and stops.
+    pub churner: bool,
+    /// The days they played, ascending.
+    pub days: Vec<DayActivity>,
+}
+
+/// A cohort of `players` synthetic histories over `days` days (at least
+/// 90), a function of `seed`, about `churn_pct` % of them churners, for
+/// evaluating churn models against known answers.
+///
+/// Every player has a habit: how often they play (20–90 % of days), how
+/// many bets a day (5–50), a stake (0.20–5.00) and a deposit every few
+/// play days. A loyal player keeps it, with noise and, one in five, a
+/// quiet spell of 5–15 days (holidays: what a model must not mistake for
+/// churn). A churner's habit tapers off from a day between 55 and 35 days
+/// before the end, linearly to nothing over 10–30 days, then stops: a
+/// model that sees the history up to 30 days before the end sees some
+/// churners half-way down and some not yet started.
+pub fn churn_cohort(seed: u64, players: u64, days: u32, churn_pct: u64) -> Vec<PlayerHistory> {
+    let days = days.max(90);
+    let mut rng = SplitMix64::new(seed);
+    (1..=players)
+        .map(|n| {
+            let churner = rng.below(100) < churn_pct;
+            let play_pct = 20 + rng.below(71);
+            let bets_mean = 5 + rng.below(46);
+            let stake = 20 + rng.below(481) as i64;
+            let deposit_every = 2 + rng.below(5);
+            let taper = churner.then(|| {
+                let start = u64::from(days) - 35 - rng.below(21);
+                (start, 10 + rng.below(21))
+            });
+            let quiet = (!churner && rng.below(5) == 0).then(|| {
+                let start = rng.below(u64::from(days) - 15);
+                (start, start + 5 + rng.below(11))
+            });
+            let mut played = 0;
+            let mut history = Vec::new();
+            for day in 0..u64::from(days) {
+                // The share of the habit left, in per mille.
+                let left = match taper {
+                    Some((start, _)) if day < start => 1_000,
+                    Some((start, length)) => 1_000u64.saturating_sub((day - start) * 1_000 / length),
+                    None if quiet.is_some_and(|(from, to)| (from..to).contains(&day)) => 0,
+                    None => 1_000,
+                };
+                if rng.below(100_000) >= play_pct * left {
+                    continue;
+                }
+                let spread = bets_mean / 2 + rng.below(bets_mean + 1);
+                let bets = (spread * left / 1_000).max(1) as u32;
+                let stake_minor = stake * i64::from(bets);
+                // Returns 80–105 % of stakes on average, noisy by day.
+                let won_minor = stake_minor * (60 + rng.below(60) as i64) / 100;
+                played += 1;
+                let deposit_minor = if played % deposit_every == 1 {
+                    stake_minor * 2
+                } else {
+                    0
+                };
+                history.push(DayActivity {
+                    day: day as u32,
+                    bets,
+                    stake_minor,
+                    won_minor,
+                    deposit_minor,
+                });
+            }
+            PlayerHistory {
+                player: PlayerId(n),
+                churner,
+                days: history,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod cohort_tests {
+    use super::*;
+
+    #[test]
+    fn a_cohort_is_a_function_of_its_seed_and_churners_stop() {
+        let cohort = churn_cohort(7, 500, 120, 30);
+        assert_eq!(cohort, churn_cohort(7, 500, 120, 30));
+        assert_ne!(cohort, churn_cohort(8, 500, 120, 30));
+        let churners: Vec<_> = cohort.iter().filter(|h| h.churner).collect();
+        assert!((100..=200).contains(&churners.len()), "{}", churners.len());
+        // No churner plays in the last five days (35 + 30 days at most
+        // from the start of the taper to its end is before day 115).
+        for history in &churners {
+            assert!(history.days.iter().all(|d| d.day < 115), "{history:?}");
+        }
+        // Loyal players mostly still play in the last 30 days.
+        let loyal_active = cohort
+            .iter()
+            .filter(|h| !h.churner && h.days.iter().any(|d| d.day >= 90))
+            .count();
+        assert!(loyal_active * 100 >= (cohort.len() - churners.len()) * 95);
+    }
+}

@@ -359,6 +359,17 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_note",
             "a note is 1 to 4000 bytes of text, no control characters but line breaks".into(),
         ),
+        Rejection::InvalidMarkerAlert => (
+            S::BAD_REQUEST,
+            "invalid_marker_alert",
+            "a marker alert has a score of 1 to 100, distinct markers of 1 to 100 points and a summary of 1 to 1000 bytes of text"
+                .into(),
+        ),
+        Rejection::InvalidIntervention => (
+            S::BAD_REQUEST,
+            "invalid_intervention",
+            "an intervention's message is 1 to 1000 bytes of text; an answer names an intervention".into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

@@ -223,6 +223,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     crate::cashier::apply(tx, committed, time_ms)?;
     crate::methods::apply(tx, committed, time_ms)?;
     crate::risk::apply(tx, committed, time_ms)?;
+    crate::analytics::apply(tx, committed)?;
     crate::credentials::apply(tx, committed)?;
     Ok(time_ms)
 }

@@ -40,10 +40,12 @@
 //! tier history and promotion rules, and sums the movements the points,
 //! tier reviews and cashback are worked out from.
 //! [`support`] keeps the tickets, their messages and changes, operators'
-//! notes on players, and each player's timeline.
-//! tier reviews and cashback are worked out from. [`monitoring`] sums each
+//! notes on players, and each player's timeline. [`monitoring`] sums each
 //! game's live performance per hour (rounds, players, stakes, prizes,
 //! refusals, the sums its RTP test needs).
+//! [`analytics`] keeps the problem-gambling marker alerts and the
+//! interventions sent to players, and reads the facts the marker worker
+//! and the churn model measure.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -51,6 +53,7 @@
 //! before it sends the command. The projection's transactions take the
 //! write lock when they begin, so the two never meet half-way.
 
+pub mod analytics;
 pub mod audit;
 pub mod bonuses;
 pub mod cashier;

@@ -153,6 +153,10 @@ pub const MIGRATIONS: &[&str] = &[
     // (`crate::monitoring`). A file made before it is rebuilt
     // (`REBUILT_BEFORE`), so the figures start at the first record.
     crate::monitoring::MIGRATION,
+    // 20: problem-gambling marker alerts and interventions
+    // (`crate::analytics`). Only journals written after it hold any, so
+    // no rebuild.
+    crate::analytics::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

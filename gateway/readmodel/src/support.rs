@@ -407,7 +407,8 @@ fn timeline_kind(command: &Command) -> Option<&'static str> {
         },
         Command::Payments(_) => "payment",
         Command::Gaming(_) => "round",
-        Command::Rg(_) => "rg",
+        // Marker alerts and interventions are responsible gambling too.
+        Command::Rg(_) | Command::Analytics(_) => "rg",
         Command::Bonus(_) => "bonus",
         Command::Jackpots(_) => "jackpot",
         Command::Access(_) => "session",

@@ -627,3 +627,53 @@ pub fn definitions(name: &str) -> &'static [(&'static str, &'static str)] {
 pub fn gaming_definitions() -> &'static [(&'static str, &'static str)] {
     GAMING_DEFINITIONS
 }
+
+/// The RG interventions report's definitions.
+pub const RG_DEFINITIONS: &[(&str, &str)] = &[
+    (
+        "interventions",
+        "Interventions sent to players in the period (reality checks, limit prompts, time-out suggestions; by compliance or suggested by the marker worker), by kind and the player's answer (pending: none yet), in the player's wallet currency.",
+    ),
+    (
+        "marker_alerts",
+        "Problem-gambling marker alerts raised in the period, by their state now (open, closed by compliance).",
+    ),
+    (
+        "markers",
+        "Alerts raised in the period that name each marker (an alert names every marker it found).",
+    ),
+];
+
+/// The RG interventions report: interventions per kind and outcome, marker
+/// alerts per state, markers per kind.
+pub fn rg_interventions(counts: &readmodel::analytics::InterventionCounts) -> Vec<Table> {
+    let mut interventions = Table::new(
+        "interventions",
+        "Interventions by kind and answer",
+        &["kind", "answer"],
+        &["interventions"],
+        &[],
+    );
+    for (kind, answer, currency, n) in &counts.interventions {
+        if let Some(currency) = Currency::from_code(currency) {
+            interventions.add(vec![kind.clone(), answer.clone()], currency, &[*n], &[]);
+        }
+    }
+    let mut alerts = Table::new("marker_alerts", "Marker alerts by state", &["state"], &["alerts"], &[]);
+    for (state, currency, n) in &counts.alerts {
+        if let Some(currency) = Currency::from_code(currency) {
+            alerts.add(vec![state.clone()], currency, &[*n], &[]);
+        }
+    }
+    let mut markers = Table::new("markers", "Alerts naming each marker", &["marker"], &["alerts"], &[]);
+    for (marker, currency, n) in &counts.markers {
+        if let Some(currency) = Currency::from_code(currency) {
+            markers.add(vec![marker.clone()], currency, &[*n], &[]);
+        }
+    }
+    let mut tables = vec![interventions, alerts, markers];
+    for table in &mut tables {
+        table.sort();
+    }
+    tables
+}

@@ -12,6 +12,9 @@
 //! - `mga-tax`, `mga-player-funds`, `mga-player-data`: the Malta Gaming
 //!   Authority's monthly tax report, player-funds report and player-data
 //!   export.
+//! - `rg-interventions`: interventions sent to players per kind and
+//!   answer, problem-gambling marker alerts per state and per marker
+//!   (`readmodel::analytics`).
 //!
 //! Every figure is a sum of the read model's movements
 //! ([`readmodel::reports`]), whose figures the projection derives from
@@ -65,7 +68,7 @@ pub fn routes() -> Vec<Route> {
 #[derive(OpenApi)]
 #[openapi(
     components(schemas(ReportReply, table::TableReply, table::RateUsed, table::Definition)),
-    tags((name = "reports", description = "Regulatory and business reports for a period, per currency and converted into a reporting currency: ukgc-quarterly, business, mga-tax, mga-player-funds, mga-player-data; as JSON, CSV, tab-delimited text or printable HTML. Admins, finance, compliance and read-only operators read them."))
+    tags((name = "reports", description = "Regulatory and business reports for a period, per currency and converted into a reporting currency: ukgc-quarterly, business, mga-tax, mga-player-funds, mga-player-data, rg-interventions; as JSON, CSV, tab-delimited text or printable HTML. Admins, finance, compliance and read-only operators read them."))
 )]
 pub struct Doc;
 
@@ -76,6 +79,10 @@ pub const REPORTS: &[(&str, &str)] = &[
     ("mga-tax", "Malta Gaming Authority monthly tax report"),
     ("mga-player-funds", "Malta Gaming Authority monthly player-funds report"),
     ("mga-player-data", "Malta Gaming Authority player-data export"),
+    (
+        "rg-interventions",
+        "Responsible-gambling interventions and problem-gambling markers",
+    ),
 ];
 
 /// A report's period and form.
@@ -147,7 +154,7 @@ fn format_of(query: &ReportQuery) -> Result<Format, ApiError> {
 
 /// A report for a period (admins, finance, compliance, read-only).
 #[utoipa::path(get, path = "/operator/v1/reports/{report}", tag = "reports",
-    params(("report" = String, Path, description = "ukgc-quarterly, business, mga-tax, mga-player-funds or mga-player-data"), ReportQuery),
+    params(("report" = String, Path, description = "ukgc-quarterly, business, mga-tax, mga-player-funds, mga-player-data or rg-interventions"), ReportQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the report", content(
@@ -189,6 +196,26 @@ pub async fn generate(
     reporting: Option<Currency>,
 ) -> Result<Report, ApiError> {
     let (from_ms, to_ms) = (period.from_ms, period.to_ms);
+    if name == "rg-interventions" {
+        let (counts, as_of_seq) = read(state, move |c| {
+            readmodel::analytics::intervention_counts(c, from_ms, to_ms)
+        })
+        .await?;
+        return Ok(Report {
+            name,
+            title,
+            first_day: period.first_day.clone(),
+            last_day: period.last_day.clone(),
+            from_ms,
+            to_ms,
+            // Counts only: nothing to convert.
+            reporting: None,
+            rates: BTreeMap::new(),
+            as_of_seq,
+            definitions: build::RG_DEFINITIONS.to_vec(),
+            tables: build::rg_interventions(&counts),
+        });
+    }
     let wallets_too = matches!(name, "mga-player-funds" | "mga-player-data");
     let ((gaming, payments, wallets, open_bets), as_of_seq) = read(state, move |c| {
         let gaming = readmodel::reports::gaming(c, from_ms, to_ms)?;

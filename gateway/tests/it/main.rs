@@ -5,6 +5,7 @@
 
 mod support;
 
+mod analytics;
 mod backoffice;
 mod backoffice_pages;
 mod backpressure;

@@ -16,6 +16,7 @@ use crate::ids::{
     BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
     PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
+use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
 use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
@@ -23,7 +24,7 @@ use crate::ledger::payments::{
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
 use crate::ledger::support::{Author, SupportText, TicketChange, TicketPriority, TicketStatus};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
+use crate::ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -31,23 +32,28 @@ use crate::outcome::{
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 82–84,
-// 89, 96, 97, 100, 101; outcomes 15, 16, 23, 24, 25, 27, 28; rejections
-// 37–39, 64–66, 68–70, 73–75. (Tags handed to work done side by side and
+// 89, 96, 97, 100, 101, 115, 116; outcomes 15, 16, 23, 24, 25, 27, 28,
+// 30, 31, 34–36; rejections 37–39, 64–66, 68–70, 73–75, 80, 85–87, 90. (Tags handed to work done side by side and
 // left unused: the jackpots 69–72, reconciliation and FX 73–76, the sealed
 // credential 77, the bonus engine's commands 82–84, outcome 23 and
 // rejections 64–66 of its 78–84, 21–23, 61–66; payment methods' 89,
 // outcomes 24–25, rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's
 // outcomes 27–28 and rejections 73–75 of its 92–95, 27–28, 73–75; the PAM
-// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.)
-// Support (tickets and notes) has commands 106–109, outcomes 32–33,
-// rejections 81–83; 102–105, 30–31 and 78–80 were handed to work done
-// side by side.
+// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.
+// Stop 27's modules, worked on side by side: segments and campaigns have
+// commands 102–105 and rejections 78–79 (outcomes 30–31 and rejection 80
+// unused); support (tickets and notes) commands 106–109, outcomes 32–33,
+// rejections 81–83; affiliates, brands and lobbies commands 110–114 and
+// rejection 84 (outcomes 34–35 and rejections 85–86 unused); game
+// monitoring none (commands 115–116, outcome 36, rejection 87 unused);
+// analytics commands 117–120, outcomes 37–38, rejections 88–89 (90
+// unused).)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 110;
+pub const TAG_COMMAND: u16 = 121;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 34;
+pub const TAG_OUTCOME: u16 = 39;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 84;
+pub const TAG_REJECTION: u16 = 91;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -455,6 +461,19 @@ codec_enum!(CaseUpdate: u8 {
     4 => Resolve { outcome },
 });
 codec_enum!(CaseOutcome: u8 { 1 => Reported, 2 => NoAction, 3 => FalsePositive });
+codec_enum_tagged!(analytics::Command, "Command": u16 {
+    117 => RaiseMarkerAlert { player, score, markers, summary, as_of_seq },
+    118 => Intervene { player, kind, message, alert, operator },
+    119 => AnswerIntervention { player, intervention, answer },
+    120 => CloseMarkerAlert { alert, text, operator },
+});
+codec_enum!(MarkerKind: u8 {
+    1 => LossChasing, 2 => RisingDeposits, 3 => NightPlay, 4 => LimitIncreases, 5 => FailedDeposits,
+    6 => CancelledWithdrawals,
+});
+codec_struct!(MarkerPoints { kind, points });
+codec_enum!(InterventionKind: u8 { 1 => RealityCheck, 2 => LimitPrompt, 3 => TimeOutSuggestion });
+codec_enum!(InterventionAnswer: u8 { 1 => Acknowledged, 2 => Accepted, 3 => Declined });
 codec_struct!(RuleSettings {
     rule,
     enabled,
@@ -524,6 +543,7 @@ impl Encode for Command {
             Command::Jackpots(command) => command.encode(out),
             Command::Risk(command) => command.encode(out),
             Command::Support(command) => command.encode(out),
+            Command::Analytics(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -554,6 +574,7 @@ impl Decode for Command {
             .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
             .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
             .or_else(|| support::Command::decode_tagged(tag, input).map(|c| c.map(Command::Support)))
+            .or_else(|| analytics::Command::decode_tagged(tag, input).map(|c| c.map(Command::Analytics)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -632,6 +653,8 @@ codec_enum!(Outcome: u16 {
     29 => CaseOpened { case },
     32 => TicketOpened { ticket },
     33 => NoteAdded { note },
+    37 => MarkerAlertRaised { alert },
+    38 => InterventionIssued { intervention },
 });
 
 // Rejection tags. Next free: TAG_REJECTION.
@@ -704,4 +727,6 @@ codec_enum!(Rejection: u16 {
     81 => InvalidTicket,
     82 => InvalidTicketMessage,
     83 => InvalidNote,
+    88 => InvalidMarkerAlert,
+    89 => InvalidIntervention,
 });

@@ -44,6 +44,7 @@ macro_rules! check {
 
 pub mod access;
 mod account;
+pub mod analytics;
 pub mod bonus;
 pub mod games;
 pub mod gaming;
@@ -530,6 +531,7 @@ impl Ledger {
             Command::Jackpots(command) => self.apply_jackpots(ctx, command),
             Command::Risk(command) => self.apply_risk(ctx, command),
             Command::Support(command) => self.apply_support(ctx, command),
+            Command::Analytics(command) => self.apply_analytics(ctx, command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }
