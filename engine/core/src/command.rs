@@ -13,7 +13,7 @@
 //! own stable tag (`codec/wire.rs`), the same bytes as before the split.
 
 use crate::ids::{ExtId, PlayerId, SourceId, TokenHash};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk};
+use crate::ledger::{access, bonus, games, gaming, jackpots, marketing, payments, players, rg, risk};
 use crate::money::Currency;
 
 pub use crate::ledger::access::{AggregatorCredential, Role};
@@ -75,6 +75,8 @@ pub enum Command {
     Jackpots(jackpots::Command),
     /// AML work: cases, their notes and resolutions, rule settings.
     Risk(risk::Command),
+    /// Affiliates, commission plans, brands, lobbies, players' attribution.
+    Marketing(marketing::Command),
     /// Reads; they change nothing.
     Query(Query),
     /// A wallet command (bet, win, rollback or end of round) an aggregator
@@ -156,6 +158,7 @@ impl Command {
             Command::Games(_) => None,
             Command::Jackpots(command) => command.player(),
             Command::Risk(command) => command.player(),
+            Command::Marketing(command) => command.player(),
             Command::Query(
                 Query::Balance { player, .. } | Query::Rg { player, .. } | Query::Bonuses { player, .. },
             ) => Some(*player),
@@ -176,6 +179,7 @@ impl Command {
             Command::Games(command) => command.kind(),
             Command::Jackpots(command) => command.kind(),
             Command::Risk(command) => command.kind(),
+            Command::Marketing(command) => command.kind(),
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
             Command::Query(Query::Rg { .. }) => "query_rg",
@@ -206,6 +210,7 @@ command_from! {
     games::Command => |command| Command::Games(command),
     jackpots::Command => |command| Command::Jackpots(command),
     risk::Command => |command| Command::Risk(command),
+    marketing::Command => |command| Command::Marketing(command),
     Query => |query| Command::Query(query),
     Bet => |bet| Command::Gaming(gaming::Command::Bet(bet)),
     Win => |win| Command::Gaming(gaming::Command::Win(win)),

@@ -471,6 +471,9 @@ pub enum Rejection {
     /// An AML rule's settings out of range (name, window, count, percent,
     /// amounts).
     InvalidRiskRule,
+    /// An affiliate, commission plan, brand or lobby breaks its rules (a
+    /// share or fee over 100 %, a negative CPA, a list over its limit).
+    InvalidMarketing,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -38,7 +38,9 @@
 //! jackpot paid), and [`reports`] reads the sums they are made of.
 //! [`loyalty`] keeps the loyalty programme's settings, redemptions, VIP
 //! tier history and promotion rules, and sums the movements the points,
-//! tier reviews and cashback are worked out from.
+//! tier reviews and cashback are worked out from. [`marketing`] keeps the
+//! affiliates, commission plans, brands and lobbies, and each player's
+//! brand and affiliate.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -58,6 +60,7 @@ pub mod history;
 pub mod kyc;
 pub mod logins;
 pub mod loyalty;
+pub mod marketing;
 pub mod methods;
 pub mod profiles;
 pub mod reconciliation;
@@ -597,6 +600,7 @@ fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) 
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
+    marketing::apply(tx, committed)?;
     history::apply(tx, committed, time_ms)
 }
 

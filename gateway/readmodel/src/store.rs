@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[&str] = &[
     // are journaled since. No rebuild, so the cases opened before it keep
     // their rows (a rebuild of such a file cannot recover them).
     crate::risk::JOURNALED_MIGRATION,
+    // 18: affiliates, their tracking codes, commission plans, brands,
+    // lobbies and players' attributions (`crate::marketing`). Only
+    // journals written after it hold any, so no rebuild: players without
+    // an attribution belong to the default brand.
+    crate::marketing::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -9,6 +9,7 @@ mod backoffice;
 mod backoffice_pages;
 mod backpressure;
 mod bad_input;
+mod affiliates;
 mod bonuses;
 mod browser;
 mod cluster;

@@ -22,7 +22,10 @@ use crate::ledger::payments::{
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
-use crate::ledger::{access, bonus, games, gaming, jackpots, payments, players, rg, risk};
+use crate::ledger::marketing::{
+    Affiliate, AffiliateStatus, Brand, CommissionPlan, Lobby, LobbyCategory, LobbyGame, Theme,
+};
+use crate::ledger::{access, bonus, games, gaming, jackpots, marketing, payments, players, rg, risk};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -37,13 +40,15 @@ use crate::outcome::{
 // rejections 64–66 of its 78–84, 21–23, 61–66; payment methods' 89,
 // outcomes 24–25, rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's
 // outcomes 27–28 and rejections 73–75 of its 92–95, 27–28, 73–75; the PAM
-// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.)
+// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101;
+// affiliates and brands' outcomes 34–35 and rejections 85–86 of their
+// 110–114, 34–35, 84–86.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 102;
+pub const TAG_COMMAND: u16 = 115;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 30;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 78;
+pub const TAG_REJECTION: u16 = 87;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -473,6 +478,52 @@ impl Decode for RiskText {
     }
 }
 
+codec_enum_tagged!(marketing::Command, "Command": u16 {
+    110 => SetAffiliate { affiliate, operator },
+    111 => SetCommissionPlan { plan, operator },
+    112 => AttributePlayer { player, brand, affiliate, tracking, operator },
+    113 => SetBrand { brand, operator },
+    114 => SetLobby { lobby, operator },
+});
+codec_enum!(AffiliateStatus: u8 { 1 => Active, 2 => Disabled });
+codec_struct!(Affiliate {
+    code,
+    name,
+    contact,
+    status,
+    tracking_codes,
+    plan
+});
+codec_struct!(CommissionPlan {
+    code,
+    name,
+    currency,
+    revenue_share_bp,
+    admin_fee_bp,
+    negative_carry_over,
+    cpa_amount,
+    cpa_threshold
+});
+codec_struct!(Brand {
+    code,
+    name,
+    currencies,
+    jurisdictions
+});
+codec_struct!(LobbyGame { aggregator, code });
+codec_struct!(LobbyCategory { code, name, games });
+codec_struct!(Theme {
+    primary_colour,
+    secondary_colour,
+    logo_url
+});
+codec_struct!(Lobby {
+    brand,
+    categories,
+    featured,
+    theme
+});
+
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
 
@@ -493,6 +544,7 @@ impl Encode for Command {
             Command::Games(command) => command.encode(out),
             Command::Jackpots(command) => command.encode(out),
             Command::Risk(command) => command.encode(out),
+            Command::Marketing(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -522,6 +574,7 @@ impl Decode for Command {
             .or_else(|| games::Command::decode_tagged(tag, input).map(|c| c.map(Command::Games)))
             .or_else(|| jackpots::Command::decode_tagged(tag, input).map(|c| c.map(Command::Jackpots)))
             .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
+            .or_else(|| marketing::Command::decode_tagged(tag, input).map(|c| c.map(Command::Marketing)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -667,4 +720,5 @@ codec_enum!(Rejection: u16 {
     72 => UnknownWithdrawalHold,
     76 => InvalidCase,
     77 => InvalidRiskRule,
+    84 => InvalidMarketing,
 });

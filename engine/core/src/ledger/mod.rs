@@ -49,6 +49,7 @@ pub mod games;
 pub mod gaming;
 mod image;
 pub mod jackpots;
+pub mod marketing;
 pub mod payments;
 pub mod players;
 pub mod rg;
@@ -528,6 +529,7 @@ impl Ledger {
             Command::Games(command) => self.apply_games(command),
             Command::Jackpots(command) => self.apply_jackpots(ctx, command),
             Command::Risk(command) => self.apply_risk(ctx, command),
+            Command::Marketing(command) => self.apply_marketing(command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }
