@@ -311,7 +311,8 @@ pub async fn generate_filtered(
         }
         "cohort-retention" => {
             let (from_ms, to_ms) = (period.from_ms, period.to_ms);
-            let until_ms = state.now_ms().max(to_ms);
+            // Up to and including the current millisecond.
+            let until_ms = state.now_ms().saturating_add(1).max(to_ms);
             let (mut activity, as_of_seq) = read(state, move |c| {
                 readmodel::marketing::cohort_activity(c, from_ms, to_ms, until_ms)
             })

@@ -467,7 +467,7 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     // in March: D.
     let cohorts = json_ok(&w, &finance, "/operator/v1/reports/cohort-retention?month=2026-01").await;
     for (since, active, share) in [("000", "4", "5714"), ("001", "1", "1428"), ("002", "1", "1428")] {
-        let line = row(&cohorts, "cohort_retention", &["2026-01", since, "EUR"]).unwrap();
+        let line = row(&cohorts, "cohort_retention", &["2026-01", since, "EUR"]).unwrap_or_else(|| panic!("{cohorts}"));
         assert_eq!(line["cohort_players"], "7", "{since}");
         assert_eq!((line["active_players"].as_str(), line["active_share_bp"].as_str()), (active, share), "{since}");
     }
