@@ -122,7 +122,14 @@ pub struct CommissionArgs {
 
 const AFFILIATE_COLUMNS: &[&str] = &["code", "name", "status", "plan", "tracking_codes"];
 const AFFILIATE_FIELDS: &[&str] = &["code", "name", "contact", "status", "tracking_codes", "plan", "seq"];
-const PLAN_COLUMNS: &[&str] = &["code", "name", "currency", "revenue_share_bp", "admin_fee_bp", "cpa_amount"];
+const PLAN_COLUMNS: &[&str] = &[
+    "code",
+    "name",
+    "currency",
+    "revenue_share_bp",
+    "admin_fee_bp",
+    "cpa_amount",
+];
 const PLAN_FIELDS: &[&str] = &[
     "code",
     "name",
@@ -135,7 +142,13 @@ const PLAN_FIELDS: &[&str] = &[
     "seq",
 ];
 
-fn list(client: &Client, path: &str, key: &str, columns: &'static [&'static str], output: Output) -> Result<(), Failure> {
+fn list(
+    client: &Client,
+    path: &str,
+    key: &str,
+    columns: &'static [&'static str],
+    output: Output,
+) -> Result<(), Failure> {
     let value = client.get(path)?;
     output.table(&value, |v| {
         let mut table = super::output::table(columns);
@@ -150,7 +163,13 @@ fn list(client: &Client, path: &str, key: &str, columns: &'static [&'static str]
 /// Runs an affiliates command.
 pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Failure> {
     match command {
-        Command::List => list(client, "/operator/v1/affiliates", "affiliates", AFFILIATE_COLUMNS, output)?,
+        Command::List => list(
+            client,
+            "/operator/v1/affiliates",
+            "affiliates",
+            AFFILIATE_COLUMNS,
+            output,
+        )?,
         Command::Show { code } => {
             let value = client.get(&format!("/operator/v1/affiliates/{}", query_value(&code)))?;
             output.table(&value, |v| fields(v, AFFILIATE_FIELDS));
@@ -188,7 +207,11 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
                 ("format", Some(args.format.clone())),
                 ("currency", args.currency),
             ];
-            let path = format!("/operator/v1/affiliates/{}/commission{}", query_value(&args.code), query(&pairs));
+            let path = format!(
+                "/operator/v1/affiliates/{}/commission{}",
+                query_value(&args.code),
+                query(&pairs)
+            );
             super::reports::fetch_and_write(client, &path, &args.format, &args.out, "affiliate-commission")?;
         }
     }
@@ -270,7 +293,9 @@ pub fn brands(client: &Client, command: BrandsCommand, output: Output) -> Result
         BrandsCommand::List => list(client, "/operator/v1/brands", "brands", BRAND_COLUMNS, output)?,
         BrandsCommand::Show { code } => {
             let value = client.get(&format!("/operator/v1/brands/{}", query_value(&code)))?;
-            output.table(&value, |v| fields(v, &["code", "name", "currencies", "jurisdictions", "seq"]));
+            output.table(&value, |v| {
+                fields(v, &["code", "name", "currencies", "jurisdictions", "seq"])
+            });
         }
         BrandsCommand::Set {
             code,
@@ -313,10 +338,18 @@ pub fn brands(client: &Client, command: BrandsCommand, output: Output) -> Result
 /// A lobby as lines: each category's games in order, the featured first.
 fn lobby_table(value: &Value) -> comfy_table::Table {
     let mut table = super::output::table(&["category", "aggregator", "game", "name", "type"]);
-    let featured = value["featured"].as_array().into_iter().flatten().map(|g| ("featured".to_owned(), g));
+    let featured = value["featured"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| ("featured".to_owned(), g));
     let categories = value["categories"].as_array().into_iter().flatten().flat_map(|c| {
         let code = text(&c["code"]);
-        c["games"].as_array().into_iter().flatten().map(move |g| (code.clone(), g))
+        c["games"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(move |g| (code.clone(), g))
     });
     for (category, game) in featured.chain(categories) {
         let mut row = vec![category];

@@ -288,7 +288,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
         (status = 404, body = ErrorBody, description = "unknown_affiliate")))]
 pub async fn show(State(state): State<AppState>, Path(code): Path<String>) -> Result<Response, ApiError> {
     let (found, _) = read(&state, move |c| view::affiliate(c, &code)).await?;
-    found.map_or_else(|| Err(unknown_affiliate()), |a| ok(StatusCode::OK, &affiliate_reply(&a)))
+    found.map_or_else(
+        || Err(unknown_affiliate()),
+        |a| ok(StatusCode::OK, &affiliate_reply(&a)),
+    )
 }
 
 /// The players an affiliate referred (admins, marketing, finance,
@@ -365,7 +368,10 @@ pub async fn put(
     };
     define(&state, &caller, &headers, command).await?;
     let (found, _) = read(&state, move |c| view::affiliate(c, &code)).await?;
-    found.map_or_else(|| Err(unknown_affiliate()), |a| ok(StatusCode::OK, &affiliate_reply(&a)))
+    found.map_or_else(
+        || Err(unknown_affiliate()),
+        |a| ok(StatusCode::OK, &affiliate_reply(&a)),
+    )
 }
 
 /// Every commission plan, by code (admins, marketing, finance, read-only).

@@ -187,7 +187,11 @@ fn unknown_brand() -> ApiError {
 pub fn to_brand(code_text: &str, body: &BrandBody) -> Result<Brand, ApiError> {
     const E: &str = "invalid_brand";
     if body.currencies.len() > BRAND_LIST_MAX || body.jurisdictions.len() > BRAND_LIST_MAX {
-        return Err(invalid(E, "currencies", format!("at most {BRAND_LIST_MAX} currencies and jurisdictions")));
+        return Err(invalid(
+            E,
+            "currencies",
+            format!("at most {BRAND_LIST_MAX} currencies and jurisdictions"),
+        ));
     }
     let currencies = body
         .currencies
@@ -198,7 +202,9 @@ pub fn to_brand(code_text: &str, body: &BrandBody) -> Result<Brand, ApiError> {
         .jurisdictions
         .iter()
         .enumerate()
-        .map(|(n, j)| Jurisdiction::new(j).map_err(|_| invalid(E, &format!("jurisdictions[{n}]"), "two upper-case letters")))
+        .map(|(n, j)| {
+            Jurisdiction::new(j).map_err(|_| invalid(E, &format!("jurisdictions[{n}]"), "two upper-case letters"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Brand {
         code: code(code_text, E, "code")?,
@@ -237,7 +243,11 @@ pub fn to_lobby(brand: &str, body: &LobbyBody) -> Result<Lobby, ApiError> {
     for (n, category) in body.categories.iter().enumerate() {
         let field = format!("categories[{n}]");
         if category.games.len() > LOBBY_GAMES_MAX {
-            return Err(invalid(E, &format!("{field}.games"), format!("at most {LOBBY_GAMES_MAX}")));
+            return Err(invalid(
+                E,
+                &format!("{field}.games"),
+                format!("at most {LOBBY_GAMES_MAX}"),
+            ));
         }
         let games = category
             .games
@@ -331,7 +341,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
         (status = 404, body = ErrorBody, description = "unknown_brand")))]
 pub async fn show(State(state): State<AppState>, Path(brand): Path<String>) -> Result<Response, ApiError> {
     let (found, _) = read(&state, move |c| find_brand(c, &brand)).await?;
-    found.map_or_else(|| Err(unknown_brand()), |b| ok(StatusCode::OK, &brand_reply(&b.value, b.seq)))
+    found.map_or_else(
+        || Err(unknown_brand()),
+        |b| ok(StatusCode::OK, &brand_reply(&b.value, b.seq)),
+    )
 }
 
 /// Creates a brand, or replaces the one of this code (admins, marketing).
@@ -358,7 +371,10 @@ pub async fn put(
     };
     define(&state, &caller, &headers, command).await?;
     let (found, _) = read(&state, move |c| find_brand(c, &code)).await?;
-    found.map_or_else(|| Err(unknown_brand()), |b| ok(StatusCode::OK, &brand_reply(&b.value, b.seq)))
+    found.map_or_else(
+        || Err(unknown_brand()),
+        |b| ok(StatusCode::OK, &brand_reply(&b.value, b.seq)),
+    )
 }
 
 /// The games of a lobby that may be played: in the catalogue, enabled,
@@ -448,7 +464,11 @@ fn jurisdiction_of(uri: &Uri) -> Result<Option<Jurisdiction>, ApiError> {
     responses((status = 200, body = LobbyReply), RoleErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad jurisdiction)"),
         (status = 404, body = ErrorBody, description = "unknown_brand, no_lobby")))]
-pub async fn show_lobby(State(state): State<AppState>, Path(brand): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+pub async fn show_lobby(
+    State(state): State<AppState>,
+    Path(brand): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     serve(state, brand, uri).await
 }
 
@@ -460,7 +480,11 @@ pub async fn show_lobby(State(state): State<AppState>, Path(brand): Path<String>
     responses((status = 200, body = LobbyReply),
         (status = 400, body = ErrorBody, description = "invalid_request (a bad jurisdiction)"),
         (status = 404, body = ErrorBody, description = "unknown_brand, no_lobby")))]
-pub async fn public_lobby(State(state): State<AppState>, Path(brand): Path<String>, uri: Uri) -> Result<Response, ApiError> {
+pub async fn public_lobby(
+    State(state): State<AppState>,
+    Path(brand): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     serve(state, brand, uri).await
 }
 
@@ -494,12 +518,19 @@ pub async fn put_lobby(
     known.ok_or_else(unknown_brand)?;
     {
         let view = state.view.read();
-        let named = lobby.categories.iter().flat_map(|c| c.games.iter()).chain(&lobby.featured);
+        let named = lobby
+            .categories
+            .iter()
+            .flat_map(|c| c.games.iter())
+            .chain(&lobby.featured);
         for game in named {
             if view.games.game(game.aggregator, game.code.as_str()).is_none() {
                 return Err(ApiError::not_found(
                     "unknown_game",
-                    format!("the catalogue holds no game {} from aggregator {}", game.code, game.aggregator.0),
+                    format!(
+                        "the catalogue holds no game {} from aggregator {}",
+                        game.code, game.aggregator.0
+                    ),
                 ));
             }
         }

@@ -20,8 +20,8 @@ use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::{AppState, Caller, wire};
 use engine::command::AccountStatus;
-use engine::players::{ProfileIndexes, SealedProfile};
 use engine::marketing::{self, AffiliateStatus};
+use engine::players::{ProfileIndexes, SealedProfile};
 use engine::{BonusCode, Command, Currency, ExtId, Jurisdiction, KeyId, Outcome, PlayerId, Reason, players};
 use readmodel::marketing::DEFAULT_BRAND;
 use readmodel::profiles::{self, ProfileView};
@@ -322,7 +322,11 @@ pub async fn register(
                     currency: currency.code(),
                     jurisdiction: jurisdiction.to_string(),
                     self_exclusion_registry: registry,
-                    brand: attribution.brand.as_ref().map_or(DEFAULT_BRAND, |b| b.as_str()).to_owned(),
+                    brand: attribution
+                        .brand
+                        .as_ref()
+                        .map_or(DEFAULT_BRAND, |b| b.as_str())
+                        .to_owned(),
                     affiliate: attribution.affiliate.as_ref().map(ToString::to_string),
                     attribution: attribution.verdict,
                 },

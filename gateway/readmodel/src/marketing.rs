@@ -19,7 +19,6 @@ use engine::{Command, Outcome, PlayerId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
-use crate::history::clamp;
 
 /// The brand of every player not attributed to another.
 pub const DEFAULT_BRAND: &str = "default";
@@ -83,6 +82,13 @@ pub struct Defined<T> {
     pub seq: u64,
     /// When (journal time).
     pub set_ms: u64,
+}
+
+/// A number from the wire as SQLite's integer (`history::clamp`; not
+/// imported: the module that owns a migration must not depend on the
+/// history, which depends on the store that lists the migrations).
+fn clamp(value: u64) -> i64 {
+    value.min(i64::MAX as u64) as i64
 }
 
 /// A player's brand and affiliate.
@@ -377,7 +383,12 @@ pub struct Activity {
 
 /// Every player registered in `[from_ms, to_ms)`, with the days on which
 /// they bet before `until_ms` (the cohort report maps days to months).
-pub fn cohort_activity(c: &Connection, from_ms: u64, to_ms: u64, until_ms: u64) -> Result<Vec<Activity>, ReadModelError> {
+pub fn cohort_activity(
+    c: &Connection,
+    from_ms: u64,
+    to_ms: u64,
+    until_ms: u64,
+) -> Result<Vec<Activity>, ReadModelError> {
     let players: Vec<(i64, i64, String)> = c
         .prepare_cached(
             "SELECT profiles.player, profiles.registered_at_ms, players.currency FROM profiles
@@ -422,7 +433,12 @@ pub struct PlayDay {
 
 /// Every day on which `player` played in `currency` before `until_ms`,
 /// summed, in order.
-pub fn play_days(c: &Connection, player: PlayerId, currency: &str, until_ms: u64) -> Result<Vec<PlayDay>, ReadModelError> {
+pub fn play_days(
+    c: &Connection,
+    player: PlayerId,
+    currency: &str,
+    until_ms: u64,
+) -> Result<Vec<PlayDay>, ReadModelError> {
     let mut statement = c.prepare_cached(
         "SELECT time_ms / 86400000, SUM(stake - bonus_stake), SUM(cash_prize), SUM(converted) FROM movements
          WHERE player = ?1 AND currency = ?2 AND time_ms < ?3

@@ -376,7 +376,10 @@ pub const COHORT_DEFINITIONS: &[(&str, &str)] = &[
         "months_since",
         "Months after the registration month (000: the registration month itself), up to the current month.",
     ),
-    ("active_players", "Players of the cohort with at least one bet in that month."),
+    (
+        "active_players",
+        "Players of the cohort with at least one bet in that month.",
+    ),
     (
         "active_share_bp",
         "active players × 10,000 / cohort players, rounded down (basis points: 10,000 = 100 %).",

@@ -233,9 +233,8 @@ pub async fn affiliate_commission(
     Path(code): Path<String>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let Query(query) = Query::<ReportQuery>::try_from_uri(&uri).map_err(|_| {
-        ApiError::bad_request("invalid_request", "query parameters are month, format and currency")
-    })?;
+    let Query(query) = Query::<ReportQuery>::try_from_uri(&uri)
+        .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are month, format and currency"))?;
     if query.affiliate.is_some() || query.brand.is_some() {
         return Err(ApiError::bad_request(
             "invalid_request",

@@ -131,7 +131,10 @@ async fn affiliates_and_plans_are_journaled_and_refusals_change_nothing() {
         json!({"name": "Acme Media", "contact": "ops@acme.example", "plan": "rs25"}),
     )
     .await;
-    assert_eq!((early.status, early.code()), (StatusCode::NOT_FOUND, "unknown_plan".into()));
+    assert_eq!(
+        (early.status, early.code()),
+        (StatusCode::NOT_FOUND, "unknown_plan".into())
+    );
     let set = put(marketing.clone(), "/operator/v1/affiliate-plans/rs25", plan()).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text());
     let body = set.json();
@@ -168,7 +171,10 @@ async fn affiliates_and_plans_are_journaled_and_refusals_change_nothing() {
         json!({"name": "Other", "contact": "x", "tracking_codes": ["am-2"]}),
     )
     .await;
-    assert_eq!((taken.status, taken.code()), (StatusCode::CONFLICT, "tracking_code_taken".into()));
+    assert_eq!(
+        (taken.status, taken.code()),
+        (StatusCode::CONFLICT, "tracking_code_taken".into())
+    );
     let again = put(w.admin.clone(), "/operator/v1/affiliates/acme-media", acme.clone()).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     for (field, value) in [
@@ -282,14 +288,26 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     // Attribution: an active affiliate's code attributes; a disabled or
     // unknown one is recorded unattributed, and the registration goes on.
     let a = registered(&w, 1, Some("am-1"), Some("lucky")).await;
-    assert_eq!((a["brand"].clone(), a["affiliate"].clone()), (json!("lucky"), json!("acme-media")));
+    assert_eq!(
+        (a["brand"].clone(), a["affiliate"].clone()),
+        (json!("lucky"), json!("acme-media"))
+    );
     assert_eq!(a["attribution"], "attributed");
     let d = registered(&w, 2, Some("am-1"), None).await;
-    assert_eq!((d["brand"].clone(), d["affiliate"].clone()), (json!("default"), json!("acme-media")));
+    assert_eq!(
+        (d["brand"].clone(), d["affiliate"].clone()),
+        (json!("default"), json!("acme-media"))
+    );
     let b = registered(&w, 3, Some("old-1"), Some("lucky")).await;
-    assert_eq!((b["affiliate"].clone(), b["attribution"].clone()), (json!(null), json!("affiliate_disabled")));
+    assert_eq!(
+        (b["affiliate"].clone(), b["attribution"].clone()),
+        (json!(null), json!("affiliate_disabled"))
+    );
     let c = registered(&w, 4, Some("nobody"), None).await;
-    assert_eq!((c["affiliate"].clone(), c["attribution"].clone()), (json!(null), json!("unknown_tracking_code")));
+    assert_eq!(
+        (c["affiliate"].clone(), c["attribution"].clone()),
+        (json!(null), json!("unknown_tracking_code"))
+    );
     let plain = registered(&w, 5, None, None).await;
     assert_eq!(plain["brand"], "default");
     assert!(plain.get("attribution").is_none());
@@ -297,7 +315,10 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     // the registration and records nothing.
     let before = json_ok(&w, &w.admin, "/operator/v1/brands").await;
     let unknown = register(&w, 6, None, Some("nowhere")).await;
-    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "unknown_brand".into()));
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "unknown_brand".into())
+    );
     let mismatch = register(&w, 6, None, Some("uk-only")).await;
     assert_eq!(
         (mismatch.status, mismatch.code()),
@@ -305,7 +326,10 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     );
     let next = registered(&w, 6, None, Some("default")).await;
     assert_eq!(id(&next), id(&plain) + 1, "the refused registrations made no player");
-    assert_eq!(json_ok(&w, &w.admin, "/operator/v1/brands").await["brands"], before["brands"]);
+    assert_eq!(
+        json_ok(&w, &w.admin, "/operator/v1/brands").await["brands"],
+        before["brands"]
+    );
     let (a, d, b, c) = (id(&a), id(&d), id(&b), id(&c));
     let referred = json_ok(&w, &finance, "/operator/v1/affiliates/acme-media/players").await;
     assert_eq!(referred["players"], json!([a, d]));
@@ -351,9 +375,27 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     // Mar: GGR 50.00, bonus 4.00, fee 5.00, NGR 41.00, with −30.00 carried
     //      in: 11.00, share 2.75, nothing carried out.
     let expect = [
-        ("2026-01", ["20.00", "15.00", "10.00", "0.00", "1.00", "9.00", "0.00", "2.25", "50.00", "52.25", "0.00"], ["2", "2", "1"]),
-        ("2026-02", ["10.00", "40.00", "-30.00", "0.00", "0.00", "-30.00", "0.00", "0.00", "0.00", "0.00", "-30.00"], ["2", "0", "0"]),
-        ("2026-03", ["50.00", "0.00", "50.00", "4.00", "5.00", "41.00", "-30.00", "2.75", "0.00", "2.75", "0.00"], ["2", "0", "0"]),
+        (
+            "2026-01",
+            [
+                "20.00", "15.00", "10.00", "0.00", "1.00", "9.00", "0.00", "2.25", "50.00", "52.25", "0.00",
+            ],
+            ["2", "2", "1"],
+        ),
+        (
+            "2026-02",
+            [
+                "10.00", "40.00", "-30.00", "0.00", "0.00", "-30.00", "0.00", "0.00", "0.00", "0.00", "-30.00",
+            ],
+            ["2", "0", "0"],
+        ),
+        (
+            "2026-03",
+            [
+                "50.00", "0.00", "50.00", "4.00", "5.00", "41.00", "-30.00", "2.75", "0.00", "2.75", "0.00",
+            ],
+            ["2", "0", "0"],
+        ),
     ];
     let money = [
         "stakes",
@@ -384,11 +426,22 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
         assert_eq!(rows(&report, "commission"), 1, "only the affiliate asked for");
     }
     // The per-player lines add up to January's figures.
-    let january = json_ok(&w, &finance, "/operator/v1/affiliates/acme-media/commission?month=2026-01").await;
+    let january = json_ok(
+        &w,
+        &finance,
+        "/operator/v1/affiliates/acme-media/commission?month=2026-01",
+    )
+    .await;
     let line_a = row(&january, "commission_players", &["acme-media", &a.to_string()]).unwrap();
-    assert_eq!((line_a["ggr"].as_str(), line_a["cpa_qualifying"].as_str()), ("20.00", "1"));
+    assert_eq!(
+        (line_a["ggr"].as_str(), line_a["cpa_qualifying"].as_str()),
+        ("20.00", "1")
+    );
     let line_d = row(&january, "commission_players", &["acme-media", &d.to_string()]).unwrap();
-    assert_eq!((line_d["ggr"].as_str(), line_d["cpa_qualifying"].as_str()), ("-10.00", "0"));
+    assert_eq!(
+        (line_d["ggr"].as_str(), line_d["cpa_qualifying"].as_str()),
+        ("-10.00", "0")
+    );
     // Reconciled with the business report's GGR by tracking code.
     let business = json_ok(&w, &finance, "/operator/v1/reports/business?month=2026-01").await;
     let by_code = row(&business, "ggr_by_affiliate", &["am-1", "EUR"]).unwrap();
@@ -412,8 +465,9 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.content_type.as_deref(), Some("text/csv; charset=utf-8"));
     assert!(
-        csv.text()
-            .contains("commission,acme-media,rs25,EUR,native,2,2,1,25.00,15.00,10.00,0.00,1.00,9.00,0.00,2.25,50.00,52.25,0.00"),
+        csv.text().contains(
+            "commission,acme-media,rs25,EUR,native,2,2,1,25.00,15.00,10.00,0.00,1.00,9.00,0.00,2.25,50.00,52.25,0.00"
+        ),
         "{}",
         csv.text()
     );
@@ -429,16 +483,49 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
 
     // Its error paths.
     for (path, status, code) in [
-        ("/operator/v1/affiliates/nobody/commission?month=2026-01", StatusCode::NOT_FOUND, "unknown_affiliate"),
-        ("/operator/v1/affiliates/acme-media/commission?quarter=2026Q1", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("/operator/v1/affiliates/acme-media/commission", StatusCode::BAD_REQUEST, "invalid_period"),
-        ("/operator/v1/affiliates/acme-media/commission?month=2026-01&brand=lucky", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("/operator/v1/reports/affiliate-commission?month=2026-01&brand=lucky", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("/operator/v1/reports/business?month=2026-01&affiliate=acme-media", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("/operator/v1/reports/business?month=2026-01&brand=nowhere", StatusCode::NOT_FOUND, "unknown_brand"),
+        (
+            "/operator/v1/affiliates/nobody/commission?month=2026-01",
+            StatusCode::NOT_FOUND,
+            "unknown_affiliate",
+        ),
+        (
+            "/operator/v1/affiliates/acme-media/commission?quarter=2026Q1",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
+        (
+            "/operator/v1/affiliates/acme-media/commission",
+            StatusCode::BAD_REQUEST,
+            "invalid_period",
+        ),
+        (
+            "/operator/v1/affiliates/acme-media/commission?month=2026-01&brand=lucky",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/reports/affiliate-commission?month=2026-01&brand=lucky",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/reports/business?month=2026-01&affiliate=acme-media",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "/operator/v1/reports/business?month=2026-01&brand=nowhere",
+            StatusCode::NOT_FOUND,
+            "unknown_brand",
+        ),
     ] {
         let reply = op(&w, &finance, Method::GET, path, None).await;
-        assert_eq!((reply.status, reply.code()), (status, code.to_owned()), "{path}: {}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{path}: {}",
+            reply.text()
+        );
     }
     let refused = op(
         &w,
@@ -455,7 +542,12 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     let lucky = json_ok(&w, &finance, "/operator/v1/reports/business?month=2026-01&brand=lucky").await;
     let day = row(&lucky, "ggr_by_day", &["2026-01-01", "EUR"]).unwrap();
     assert_eq!((day["stakes"].as_str(), day["ggr"].as_str()), ("27.00", "27.00"));
-    let default = json_ok(&w, &finance, "/operator/v1/reports/business?month=2026-01&brand=default").await;
+    let default = json_ok(
+        &w,
+        &finance,
+        "/operator/v1/reports/business?month=2026-01&brand=default",
+    )
+    .await;
     let day = row(&default, "ggr_by_day", &["2026-01-01", "EUR"]).unwrap();
     assert_eq!((day["stakes"].as_str(), day["ggr"].as_str()), ("8.00", "-7.00"));
     let whole = json_ok(&w, &finance, "/operator/v1/reports/business?month=2026-01").await;
@@ -469,12 +561,24 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
     for (since, active, share) in [("000", "4", "5714"), ("001", "1", "1428"), ("002", "1", "1428")] {
         let line = row(&cohorts, "cohort_retention", &["2026-01", since, "EUR"]).unwrap_or_else(|| panic!("{cohorts}"));
         assert_eq!(line["cohort_players"], "7", "{since}");
-        assert_eq!((line["active_players"].as_str(), line["active_share_bp"].as_str()), (active, share), "{since}");
+        assert_eq!(
+            (line["active_players"].as_str(), line["active_share_bp"].as_str()),
+            (active, share),
+            "{since}"
+        );
     }
     assert_eq!(rows(&cohorts, "cohort_retention"), 3);
-    let lucky = json_ok(&w, &finance, "/operator/v1/reports/cohort-retention?month=2026-01&brand=lucky").await;
+    let lucky = json_ok(
+        &w,
+        &finance,
+        "/operator/v1/reports/cohort-retention?month=2026-01&brand=lucky",
+    )
+    .await;
     let line = row(&lucky, "cohort_retention", &["2026-01", "001", "EUR"]).unwrap();
-    assert_eq!((line["cohort_players"].as_str(), line["active_players"].as_str()), ("2", "1"));
+    assert_eq!(
+        (line["cohort_players"].as_str(), line["active_players"].as_str()),
+        ("2", "1")
+    );
     let csv = op(
         &w,
         &finance,
@@ -483,7 +587,11 @@ async fn registration_attributes_and_the_commission_reconciles_to_the_cent() {
         None,
     )
     .await;
-    assert!(csv.text().contains("cohort_retention,2026-01,000,EUR,native,7,4,5714"), "{}", csv.text());
+    assert!(
+        csv.text().contains("cohort_retention,2026-01,000,EUR,native,7,4,5714"),
+        "{}",
+        csv.text()
+    );
     let html = op(
         &w,
         &finance,

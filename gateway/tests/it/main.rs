@@ -5,11 +5,11 @@
 
 mod support;
 
+mod affiliates;
 mod backoffice;
 mod backoffice_pages;
 mod backpressure;
 mod bad_input;
-mod affiliates;
 mod bonuses;
 mod browser;
 mod cluster;
@@ -18,6 +18,7 @@ mod evolution;
 mod fx;
 mod games;
 mod hub88;
+mod lobby;
 mod loyalty;
 mod nowpayments;
 mod openapi_check;

@@ -17,14 +17,14 @@ use crate::ids::{
     PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
+use crate::ledger::marketing::{
+    Affiliate, AffiliateStatus, Brand, CommissionPlan, Lobby, LobbyCategory, LobbyGame, Theme,
+};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
-use crate::ledger::marketing::{
-    Affiliate, AffiliateStatus, Brand, CommissionPlan, Lobby, LobbyCategory, LobbyGame, Theme,
-};
 use crate::ledger::{access, bonus, games, gaming, jackpots, marketing, payments, players, rg, risk};
 use crate::money::{Amount, Currency};
 use crate::outcome::{

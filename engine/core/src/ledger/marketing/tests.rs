@@ -141,7 +141,10 @@ fn the_ledger_accepts_definitions_and_attributes_only_known_players() {
     );
     assert_eq!(send("b", AnyCommand::Marketing(attribute)), Outcome::Accepted);
     for (n, command) in commands().into_iter().enumerate() {
-        assert_eq!(send(&format!("c{n}"), AnyCommand::Marketing(command)), Outcome::Accepted);
+        assert_eq!(
+            send(&format!("c{n}"), AnyCommand::Marketing(command)),
+            Outcome::Accepted
+        );
     }
     assert_eq!(
         send("d", AnyCommand::Marketing(plan(20_000, 0))),
