@@ -385,3 +385,56 @@ pub const COHORT_DEFINITIONS: &[(&str, &str)] = &[
         "active players × 10,000 / cohort players, rounded down (basis points: 10,000 = 100 %).",
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{Amount, BonusCode, Title};
+
+    fn plan(carry_over: bool) -> CommissionPlan {
+        CommissionPlan {
+            code: BonusCode::new("p").unwrap(),
+            name: Title::new("P").unwrap(),
+            currency: Currency::EUR,
+            revenue_share_bp: 3_000,
+            admin_fee_bp: 500,
+            negative_carry_over: carry_over,
+            cpa_amount: Amount::ZERO,
+            cpa_threshold: Amount::ZERO,
+        }
+    }
+
+    fn month(stakes: i64, prizes: i64, bonus_cost: i64) -> MonthFigures {
+        MonthFigures {
+            stakes,
+            prizes,
+            bonus_cost,
+        }
+    }
+
+    #[test]
+    fn a_negative_month_is_carried_only_where_the_plan_says() {
+        // GGR 100.01: fee ⌊5.0005⌋ = 5.00, NGR 95.01, share ⌊28.503⌋ = 28.50.
+        // Then −50.00, then 80.00 (fee 4.00, NGR 76.00).
+        let months = [month(10_001, 0, 0), month(0, 5_000, 0), month(8_000, 0, 0)];
+        let carried = revenue_share(&plan(true), &months);
+        let shares: Vec<(i64, i64, i64, i64)> = carried
+            .iter()
+            .map(|m| (m.admin_fee, m.carried_in, m.revenue_share, m.carried_out))
+            .collect();
+        assert_eq!(shares, [(500, 0, 2_850, 0), (0, 0, 0, -5_000), (400, -5_000, 780, 0)]);
+        let plain = revenue_share(&plan(false), &months);
+        assert_eq!(plain[2].carried_in, 0);
+        assert_eq!(plain[2].revenue_share, 2_280);
+        assert_eq!(plain[1].carried_out, 0);
+    }
+
+    #[test]
+    fn months_are_counted_in_utc_calendar_months() {
+        let january = month_of(1_767_225_600_000);
+        assert_eq!(month_text(january), "2026-01");
+        assert_eq!(month_start_ms(january), 1_767_225_600_000);
+        assert_eq!(month_of(month_start_ms(january + 1) - 1), january);
+        assert_eq!(month_text(january + 12), "2027-01");
+    }
+}
