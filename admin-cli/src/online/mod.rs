@@ -16,6 +16,7 @@ mod client;
 mod config;
 mod output;
 
+mod affiliates;
 mod analytics;
 mod audit;
 mod bonuses;
@@ -152,6 +153,13 @@ pub enum Command {
     /// (show, redeem, set the tier), promotion rules (the mixed-product ban).
     #[command(subcommand)]
     Loyalty(loyalty::Command),
+    /// Affiliates: list, show, set, their players, commission plans, a
+    /// month's commission.
+    #[command(subcommand)]
+    Affiliates(affiliates::Command),
+    /// Brands: list, show, set, and each brand's lobby (show, set).
+    #[command(subcommand)]
+    Brands(affiliates::BrandsCommand),
     /// A regulatory or business report for a period, as JSON, CSV, TSV or HTML, to a file or stdout.
     Reports(reports::ReportArgs),
     /// The replication group: status, transfer-leader, add, remove.
@@ -196,6 +204,8 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),
         Command::Bonuses(command) => bonuses::run(&Client::from_config()?, command, output),
         Command::Loyalty(command) => loyalty::run(&Client::from_config()?, command, output),
+        Command::Affiliates(command) => affiliates::run(&Client::from_config()?, command, output),
+        Command::Brands(command) => affiliates::brands(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

@@ -14,7 +14,8 @@ use super::{Client, Failure, Output};
 /// Which report, for which period, in which form.
 #[derive(Args)]
 pub struct ReportArgs {
-    /// ukgc-quarterly, business, mga-tax, mga-player-funds or mga-player-data.
+    /// ukgc-quarterly, business, mga-tax, mga-player-funds, mga-player-data,
+    /// affiliate-commission or cohort-retention.
     pub name: String,
     /// The first day, YYYY-MM-DD (UTC), with --to.
     #[arg(long)]
@@ -34,6 +35,12 @@ pub struct ReportArgs {
     /// Also convert every figure into this reporting currency.
     #[arg(long)]
     pub currency: Option<String>,
+    /// Only the players of this brand.
+    #[arg(long)]
+    pub brand: Option<String>,
+    /// affiliate-commission: this affiliate alone.
+    #[arg(long)]
+    pub affiliate: Option<String>,
     /// Where to write it (`-`: stdout).
     #[arg(long, default_value = "-")]
     pub out: PathBuf,
@@ -58,24 +65,37 @@ pub fn run(client: &Client, args: ReportArgs, output: Output) -> Result<(), Fail
         ("month", args.month),
         ("format", Some(args.format.clone())),
         ("currency", args.currency),
+        ("brand", args.brand),
+        ("affiliate", args.affiliate),
     ];
     let path = format!("/operator/v1/reports/{}{}", args.name, query(&pairs));
-    let text = if args.format == "json" {
-        let value = client.get(&path)?;
+    fetch_and_write(client, &path, &args.format, &args.out, &args.name)
+}
+
+/// Fetches `path` in `format` and writes it to `out` (`-`: stdout).
+pub fn fetch_and_write(
+    client: &Client,
+    path: &str,
+    format: &str,
+    out: &std::path::Path,
+    name: &str,
+) -> Result<(), Failure> {
+    let text = if format == "json" {
+        let value = client.get(path)?;
         let mut text = serde_json::to_string_pretty(&value).map_err(|e| Failure::Other(e.to_string()))?;
         text.push('\n');
         text
     } else {
-        client.get_text(&path)?
+        client.get_text(path)?
     };
-    let written = if args.out.as_os_str() == "-" {
+    let written = if out.as_os_str() == "-" {
         std::io::stdout().write_all(text.as_bytes())
     } else {
-        std::fs::write(&args.out, text.as_bytes())
+        std::fs::write(out, text.as_bytes())
     };
-    written.map_err(|error| Failure::Other(format!("writing {}: {error}", args.out.display())))?;
-    if args.out.as_os_str() != "-" {
-        eprintln!("{} report written to {}", args.name, args.out.display());
+    written.map_err(|error| Failure::Other(format!("writing {}: {error}", out.display())))?;
+    if out.as_os_str() != "-" {
+        eprintln!("{} report written to {}", name, out.display());
     }
     Ok(())
 }

@@ -13,7 +13,9 @@
 //! own stable tag (`codec/wire.rs`), the same bytes as before the split.
 
 use crate::ids::{ExtId, PlayerId, SourceId, TokenHash};
-use crate::ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
+use crate::ledger::{
+    access, analytics, bonus, games, gaming, jackpots, marketing, payments, players, rg, risk, support,
+};
 use crate::money::Currency;
 
 pub use crate::ledger::access::{AggregatorCredential, Role};
@@ -80,6 +82,8 @@ pub enum Command {
     /// Responsible-gambling analytics: marker alerts, interventions and
     /// the players' answers.
     Analytics(analytics::Command),
+    /// Affiliates, commission plans, brands, lobbies, players' attribution.
+    Marketing(marketing::Command),
     /// Reads; they change nothing.
     Query(Query),
     /// A wallet command (bet, win, rollback or end of round) an aggregator
@@ -163,6 +167,7 @@ impl Command {
             Command::Risk(command) => command.player(),
             Command::Support(command) => command.player(),
             Command::Analytics(command) => command.player(),
+            Command::Marketing(command) => command.player(),
             Command::Query(
                 Query::Balance { player, .. } | Query::Rg { player, .. } | Query::Bonuses { player, .. },
             ) => Some(*player),
@@ -185,6 +190,7 @@ impl Command {
             Command::Risk(command) => command.kind(),
             Command::Support(command) => command.kind(),
             Command::Analytics(command) => command.kind(),
+            Command::Marketing(command) => command.kind(),
             Command::Query(Query::Balance { .. }) => "query_balance",
             Command::Query(Query::Transaction { .. }) => "query_transaction",
             Command::Query(Query::Rg { .. }) => "query_rg",
@@ -217,6 +223,7 @@ command_from! {
     risk::Command => |command| Command::Risk(command),
     support::Command => |command| Command::Support(command),
     analytics::Command => |command| Command::Analytics(command),
+    marketing::Command => |command| Command::Marketing(command),
     Query => |query| Command::Query(query),
     Bet => |bet| Command::Gaming(gaming::Command::Bet(bet)),
     Win => |win| Command::Gaming(gaming::Command::Win(win)),

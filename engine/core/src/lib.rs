@@ -35,6 +35,6 @@ pub use ids::{
 pub use ledger::{Admission, Config, ConservationError, Flows, Fresh, Ledger, Printer, Prints};
 /// The domains, each with its `Command` enum and the types it carries
 /// (`gaming::Command::Bet(gaming::Bet { .. })`).
-pub use ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
+pub use ledger::{access, analytics, bonus, games, gaming, jackpots, marketing, payments, players, rg, risk, support};
 pub use money::{Amount, Currency, MoneyError};
 pub use outcome::{Balances, CatalogueFault, GameRefusal, JackpotFault, JackpotPayout, Outcome, Receipt, Rejection};

@@ -507,6 +507,9 @@ pub enum Rejection {
     /// An intervention out of bounds: a blank or too long message, or an
     /// answer naming no intervention.
     InvalidIntervention,
+    /// An affiliate, commission plan, brand or lobby breaks its rules (a
+    /// share or fee over 100 %, a negative CPA, a list over its limit).
+    InvalidMarketing,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

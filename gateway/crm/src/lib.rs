@@ -26,11 +26,22 @@
 //! - [`rewards`]: the worker that reviews VIP tiers and grants cashback
 //!   at the end of each period, from the read model's history.
 //!
+//! - [`affiliates`]: affiliate accounts with their tracking codes and
+//!   commission plans (revenue share of NGR with an admin fee and
+//!   negative carry-over, CPA), journaled as definitions
+//!   ([`engine::marketing::Command`]) the read model keeps; the monthly
+//!   commission is a report (`croupier-reports`).
+//! - [`brands`]: brands (currencies, jurisdictions) and each brand's lobby
+//!   (categories, featured games, theme), served to the front end at
+//!   `GET /lobby/v1/{brand}`.
+//!
 //! It keeps no state of its own and knows nothing of the server or of
 //! other modules.
 
 #![deny(missing_docs)]
 
+pub mod affiliates;
+pub mod brands;
 pub mod grants;
 pub mod loyalty;
 pub mod rewards;
@@ -47,12 +58,17 @@ use utoipa::OpenApi;
 const MANAGERS: &[Role] = &[Role::Admin, Role::Marketing];
 /// Who sets promotion rules: admins and compliance (a regulator's rule).
 const RULE_SETTERS: &[Role] = &[Role::Admin, Role::Compliance];
+/// Who reads affiliates and commission plans: those who manage them, and
+/// finance and read-only (who pay and audit the commission).
+const AFFILIATE_READERS: &[Role] = &[Role::Admin, Role::Marketing, Role::Finance, Role::ReadOnly];
 /// Who reads them: every enabled role.
 const READERS: &[Role] = &Role::ALL;
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
-    use Access::Operator;
+    use Access::{Operator, Public};
+    use affiliates as a;
+    use brands as b;
     use grants as g;
     use loyalty as l;
     use templates as t;
@@ -71,10 +87,23 @@ pub fn routes() -> Vec<Route> {
         route::<l::__path_set_tier, _>(Operator(MANAGERS), l::set_tier),
         route::<l::__path_list_promotion_rules, _>(Operator(READERS), l::list_promotion_rules),
         route::<l::__path_put_promotion_rules, _>(Operator(RULE_SETTERS), l::put_promotion_rules),
+        route::<a::__path_list, _>(Operator(AFFILIATE_READERS), a::list),
+        route::<a::__path_show, _>(Operator(AFFILIATE_READERS), a::show),
+        route::<a::__path_players, _>(Operator(AFFILIATE_READERS), a::players),
+        route::<a::__path_put, _>(Operator(MANAGERS), a::put),
+        route::<a::__path_list_plans, _>(Operator(AFFILIATE_READERS), a::list_plans),
+        route::<a::__path_show_plan, _>(Operator(AFFILIATE_READERS), a::show_plan),
+        route::<a::__path_put_plan, _>(Operator(MANAGERS), a::put_plan),
+        route::<b::__path_list, _>(Operator(READERS), b::list),
+        route::<b::__path_show, _>(Operator(READERS), b::show),
+        route::<b::__path_put, _>(Operator(MANAGERS), b::put),
+        route::<b::__path_show_lobby, _>(Operator(READERS), b::show_lobby),
+        route::<b::__path_put_lobby, _>(Operator(MANAGERS), b::put_lobby),
+        route::<b::__path_public_lobby, _>(Public, b::public_lobby),
     ]
 }
 
 /// The tag of this module's operations.
 #[derive(OpenApi)]
-#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Admins change them (compliance too for promotion rules), every role reads them. Operators: Authorization: Bearer <token>.")))]
+#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Affiliates with tracking codes and commission plans (revenue share of NGR, CPA); brands and their lobbies (categories, featured games, theme; served publicly at /lobby/v1/{brand}). Admins and marketing change them (compliance too for promotion rules); every role reads them but affiliates and plans, which admins, marketing, finance and read-only read. Operators: Authorization: Bearer <token>.")))]
 pub struct Doc;

@@ -338,6 +338,12 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_case",
             "a case takes 1 to 100 alerts, a summary of 1 to 500 bytes and notes of 1 to 4000 bytes of text".into(),
         ),
+        Rejection::InvalidMarketing => (
+            S::BAD_REQUEST,
+            "invalid_marketing",
+            "shares and fees are 0 to 10000 basis points, CPA amounts not negative, and lists within their limits"
+                .into(),
+        ),
         Rejection::InvalidRiskRule => (
             S::BAD_REQUEST,
             "invalid_rule",

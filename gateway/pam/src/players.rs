@@ -20,8 +20,10 @@ use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::{AppState, Caller, wire};
 use engine::command::AccountStatus;
+use engine::marketing::{self, AffiliateStatus};
 use engine::players::{ProfileIndexes, SealedProfile};
-use engine::{Command, Currency, ExtId, Jurisdiction, KeyId, Outcome, PlayerId, Reason, players};
+use engine::{BonusCode, Command, Currency, ExtId, Jurisdiction, KeyId, Outcome, PlayerId, Reason, players};
+use readmodel::marketing::DEFAULT_BRAND;
 use readmodel::profiles::{self, ProfileView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -40,6 +42,9 @@ pub struct RegistrationRequest {
     pub jurisdiction: String,
     /// The player's personal data (sealed before it reaches the ledger).
     pub profile: Profile,
+    /// The brand the player registers with (default: `default`); it must
+    /// exist and admit the currency and jurisdiction.
+    pub brand: Option<String>,
 }
 
 /// A registered player.
@@ -55,6 +60,15 @@ pub struct RegistrationReply {
     /// players are checked there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub self_exclusion_registry: Option<RegistryReply>,
+    /// The player's brand.
+    pub brand: String,
+    /// The affiliate the profile's tracking code named, if it is active.
+    pub affiliate: Option<String>,
+    /// What became of the profile's tracking code, if it had one:
+    /// `attributed`, `unknown_tracking_code` or `affiliate_disabled` (the
+    /// player is then recorded unattributed, the code kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<&'static str>,
 }
 
 /// A player's account and profile as the operator sees it.
@@ -250,7 +264,11 @@ pub(crate) async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Pr
 /// indexes and the player's age band (from the date of birth and the
 /// profile's young-adult age, for the stake caps); the same email, or the
 /// same name, date of birth and postcode as another player's, is refused.
-/// The wallet starts with the profile's deposit-limit defaults.
+/// The wallet starts with the profile's deposit-limit defaults. The
+/// player joins the brand named (`default` without one) and the affiliate
+/// whose tracking code the profile carries, if that affiliate is active;
+/// an unknown or disabled code is recorded unattributed (the reply's
+/// `attribution` says which), never refused.
 #[utoipa::path(post, path = "/operator/v1/registrations", tag = "pam", request_body = RegistrationRequest,
     params(IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = RegistrationReply), BodyErrors, RegistryLedgerErrors,
@@ -258,7 +276,9 @@ pub(crate) async fn open(vault: &Arc<Vault>, sealed: SealedProfile) -> Result<Pr
         (status = 403, body = ErrorBody, description = "forbidden: the operator's role may not do this; \
             self_excluded: the person is excluded at the national self-exclusion register"),
         (status = 409, body = ErrorBody, description = "duplicate_player; conflict (Idempotency-Key reused)"),
-        (status = 422, body = ErrorBody, description = "under_age: younger than the jurisdiction's minimum age")))]
+        (status = 404, body = ErrorBody, description = "unknown_brand: the brand named does not exist"),
+        (status = 422, body = ErrorBody, description = "under_age: younger than the jurisdiction's minimum age; \
+            brand_mismatch: the brand does not take the currency or the jurisdiction")))]
 pub async fn register(
     State(state): State<AppState>,
     caller: Caller,
@@ -279,6 +299,7 @@ pub async fn register(
     let born = Date::parse(&profile.date_of_birth).ok_or_else(|| ApiError::internal("a validated date of birth"))?;
     let age_band = crate::profile::age_band(born, today, &age_profile);
     let id = request_id(&headers)?;
+    let attribution = attribution(&state, request.brand.as_deref(), currency, jurisdiction, &profile).await?;
     let registry = screening::registration(&state, jurisdiction, &profile).await?;
     let vault = vault(&state)?;
     let key_id = new_key_id(&vault, &caller, &headers, &id)?;
@@ -292,15 +313,25 @@ pub async fn register(
         operator: caller.id,
     };
     match caller.submit(&state, id, Command::Players(command)).await? {
-        Outcome::Registered { player } => ok(
-            StatusCode::CREATED,
-            &RegistrationReply {
-                player: player.0,
-                currency: currency.code(),
-                jurisdiction: jurisdiction.to_string(),
-                self_exclusion_registry: registry,
-            },
-        ),
+        Outcome::Registered { player } => {
+            attribution.record(&state, &caller, player).await?;
+            ok(
+                StatusCode::CREATED,
+                &RegistrationReply {
+                    player: player.0,
+                    currency: currency.code(),
+                    jurisdiction: jurisdiction.to_string(),
+                    self_exclusion_registry: registry,
+                    brand: attribution
+                        .brand
+                        .as_ref()
+                        .map_or(DEFAULT_BRAND, |b| b.as_str())
+                        .to_owned(),
+                    affiliate: attribution.affiliate.as_ref().map(ToString::to_string),
+                    attribution: attribution.verdict,
+                },
+            )
+        }
         other => {
             // A random key no retry can name is destroyed now; a derived
             // one stays for the retry (it may also seal a live profile:
@@ -313,6 +344,117 @@ pub async fn register(
             Err(refusal(&other, currency))
         }
     }
+}
+
+/// A new player's brand and affiliate, worked out before the registration.
+struct Attribution {
+    /// The brand (`None`: the default).
+    brand: Option<BonusCode>,
+    /// The active affiliate the tracking code names.
+    affiliate: Option<BonusCode>,
+    /// The profile's tracking code.
+    tracking: Option<BonusCode>,
+    /// What became of the tracking code.
+    verdict: Option<&'static str>,
+}
+
+impl Attribution {
+    /// Journals it, unless there is nothing to say (the default brand and
+    /// no tracking code: a player without a row is exactly that). Its
+    /// request id is the player's, so a retried registration, which gets
+    /// the same player back, records it once.
+    async fn record(&self, state: &AppState, caller: &Caller, player: PlayerId) -> Result<(), ApiError> {
+        if self.brand.is_none() && self.tracking.is_none() {
+            return Ok(());
+        }
+        let id = ExtId::new(&format!("attribution:{}", player.0)).map_err(ApiError::internal)?;
+        let command = marketing::Command::AttributePlayer {
+            player,
+            brand: self.brand.clone(),
+            affiliate: self.affiliate.clone(),
+            tracking: self.tracking.clone(),
+            operator: caller.id,
+        };
+        match caller.submit(state, id, Command::Marketing(command)).await? {
+            Outcome::Accepted => Ok(()),
+            other => Err(refusal(&other, Currency::EUR)),
+        }
+    }
+}
+
+/// The brand a registration names (it must exist and admit the currency
+/// and jurisdiction: 404 `unknown_brand`, 422 `brand_mismatch`) and the
+/// affiliate its tracking code names. A tracking code that names no
+/// affiliate, or a disabled one, does not refuse the registration: the
+/// player came anyway, and refusing would lose them over a stale link. It
+/// is recorded unattributed, with the code, and the reply says why.
+async fn attribution(
+    state: &AppState,
+    brand: Option<&str>,
+    currency: Currency,
+    jurisdiction: Jurisdiction,
+    profile: &Profile,
+) -> Result<Attribution, ApiError> {
+    let invalid = |field: &str, e| ApiError::bad_request("invalid_request", format!("{field}: {e}"));
+    let brand = match brand {
+        None => None,
+        Some(code) => Some(BonusCode::new(code).map_err(|e| invalid("brand", e))?),
+    };
+    let tracking = profile
+        .affiliate_code
+        .as_deref()
+        .map(|t| BonusCode::new(t).map_err(|e| invalid("profile.affiliate_code", e)))
+        .transpose()?;
+    let (brand_code, tracking_code) = (brand.clone(), tracking.clone());
+    let ((found, affiliate), _) = read(state, move |c| {
+        let found = match &brand_code {
+            Some(code) => Some(readmodel::marketing::brand(c, code.as_str())?),
+            None => None,
+        };
+        let affiliate = match &tracking_code {
+            Some(code) => Some(readmodel::marketing::affiliate_by_tracking(c, code.as_str())?),
+            None => None,
+        };
+        Ok((found, affiliate))
+    })
+    .await?;
+    if let Some(found) = found {
+        match found {
+            Some(brand) => {
+                let b = &brand.value;
+                let currency_ok = b.currencies.is_empty() || b.currencies.contains(&currency);
+                let jurisdiction_ok = b.jurisdictions.is_empty() || b.jurisdictions.contains(&jurisdiction);
+                if !currency_ok || !jurisdiction_ok {
+                    return Err(ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "brand_mismatch",
+                        format!(
+                            "brand {} does not take players in {} licensed in {jurisdiction}",
+                            b.code,
+                            currency.code()
+                        ),
+                    ));
+                }
+            }
+            None if brand.as_ref().is_some_and(|b| b.as_str() == DEFAULT_BRAND) => {}
+            None => return Err(ApiError::not_found("unknown_brand", "no brand has this code")),
+        }
+    }
+    let brand = brand.filter(|b| b.as_str() != DEFAULT_BRAND);
+    let (affiliate, verdict) = match affiliate {
+        None => (None, None),
+        Some(None) => (None, Some("unknown_tracking_code")),
+        Some(Some(found)) if found.value.status == AffiliateStatus::Active => {
+            (Some(found.value.code), Some("attributed"))
+        }
+        Some(Some(_)) => (None, Some("affiliate_disabled")),
+    };
+    Ok(Attribution {
+        brand,
+        affiliate,
+        tracking,
+        verdict,
+    })
 }
 
 /// Submits a change whose success is `Accepted`; its refusal otherwise.

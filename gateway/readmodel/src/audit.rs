@@ -272,6 +272,17 @@ fn change(tx: &Transaction<'_>, command: &Command, outcome: &Outcome) -> Result<
         Command::Access(command) => access_change(tx, command, outcome)?,
         Command::Risk(command) => risk_change(command, outcome),
         Command::Support(command) => support_change(command, outcome),
+        Command::Marketing(engine::marketing::Command::AttributePlayer { brand, affiliate, .. }) => Change {
+            field: Some("attribution".to_owned()),
+            after: Some(format!(
+                "brand {}, affiliate {}",
+                // `marketing::DEFAULT_BRAND`, spelled out: the audit may not
+                // import a module the store's migrations list (a cycle).
+                brand.as_ref().map_or("default", |b| b.as_str()),
+                affiliate.as_ref().map_or("none", |a| a.as_str())
+            )),
+            ..Change::default()
+        },
         _ => Change::default(),
     };
     Ok(Change {

@@ -46,6 +46,9 @@
 //! [`analytics`] keeps the problem-gambling marker alerts and the
 //! interventions sent to players, and reads the facts the marker worker
 //! and the churn model measure.
+//! tier reviews and cashback are worked out from. [`marketing`] keeps the
+//! affiliates, commission plans, brands and lobbies, and each player's
+//! brand and affiliate.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -66,6 +69,7 @@ pub mod history;
 pub mod kyc;
 pub mod logins;
 pub mod loyalty;
+pub mod marketing;
 pub mod methods;
 pub mod monitoring;
 pub mod profiles;
@@ -616,6 +620,7 @@ fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) 
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
+    marketing::apply(tx, committed)?;
     let time_ms = history::apply(tx, committed, time_ms)?;
     // After the history: a settlement's player is its payment's, a
     // rollback's round its movement's.

@@ -157,6 +157,11 @@ pub const MIGRATIONS: &[&str] = &[
     // (`crate::analytics`). Only journals written after it hold any, so
     // no rebuild.
     crate::analytics::MIGRATION,
+    // 21: affiliates, their tracking codes, commission plans, brands,
+    // lobbies and players' attributions (`crate::marketing`). Only
+    // journals written after it hold any, so no rebuild: players without
+    // an attribution belong to the default brand.
+    crate::marketing::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

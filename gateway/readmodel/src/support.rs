@@ -409,6 +409,7 @@ fn timeline_kind(command: &Command) -> Option<&'static str> {
         Command::Gaming(_) => "round",
         // Marker alerts and interventions are responsible gambling too.
         Command::Rg(_) | Command::Analytics(_) => "rg",
+        Command::Marketing(_) => "account",
         Command::Bonus(_) => "bonus",
         Command::Jackpots(_) => "jackpot",
         Command::Access(_) => "session",

@@ -15,6 +15,15 @@
 //! - `rg-interventions`: interventions sent to players per kind and
 //!   answer, problem-gambling marker alerts per state and per marker
 //!   (`readmodel::analytics`).
+//! - `affiliate-commission`: each affiliate's monthly commission under its
+//!   plan (revenue share of NGR, CPA) and its referred players' figures
+//!   ([`commission`]); also at `/operator/v1/affiliates/{code}/commission`.
+//! - `cohort-retention`: registration-month cohorts and the share of each
+//!   active (a bet) in every month since.
+//!
+//! `?brand=` keeps only the players of one brand in every figure built
+//! per player (the open bets and jackpot funds of `mga-player-funds` are
+//! not per player and are left out under a brand filter).
 //!
 //! Every figure is a sum of the read model's movements
 //! ([`readmodel::reports`]), whose figures the projection derives from
@@ -30,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod build;
+pub mod commission;
 pub mod period;
 pub mod table;
 
@@ -61,7 +71,10 @@ pub const READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Compliance, Rol
 
 /// This module's routes, each with the roles it admits.
 pub fn routes() -> Vec<Route> {
-    vec![route::<__path_report, _>(Access::Operator(READERS), report)]
+    vec![
+        route::<__path_report, _>(Access::Operator(READERS), report),
+        route::<__path_affiliate_commission, _>(Access::Operator(COMMISSION_READERS), affiliate_commission),
+    ]
 }
 
 /// The tag of this module's operations.
@@ -83,7 +96,13 @@ pub const REPORTS: &[(&str, &str)] = &[
         "rg-interventions",
         "Responsible-gambling interventions and problem-gambling markers",
     ),
+    ("affiliate-commission", "Affiliate commission for a month"),
+    ("cohort-retention", "Cohort retention by registration month"),
 ];
+
+/// Who reads an affiliate's commission at its own route: those who read
+/// reports, and marketing (who manages the affiliates).
+pub const COMMISSION_READERS: &[Role] = &[Role::Admin, Role::Finance, Role::Marketing, Role::ReadOnly];
 
 /// A report's period and form.
 #[derive(Clone, Debug, Default, Deserialize, IntoParams)]
@@ -103,6 +122,10 @@ pub struct ReportQuery {
     /// A reporting currency: every table also gets its figures converted
     /// into it at the rates in force at the end of the period.
     pub currency: Option<String>,
+    /// Only the players of this brand (`default`: those of no other).
+    pub brand: Option<String>,
+    /// `affiliate-commission` only: this affiliate alone.
+    pub affiliate: Option<String>,
 }
 
 /// The form a report is rendered in.
@@ -154,7 +177,7 @@ fn format_of(query: &ReportQuery) -> Result<Format, ApiError> {
 
 /// A report for a period (admins, finance, compliance, read-only).
 #[utoipa::path(get, path = "/operator/v1/reports/{report}", tag = "reports",
-    params(("report" = String, Path, description = "ukgc-quarterly, business, mga-tax, mga-player-funds, mga-player-data or rg-interventions"), ReportQuery),
+    params(("report" = String, Path, description = "ukgc-quarterly, business, mga-tax, mga-player-funds, mga-player-data, rg-interventions, affiliate-commission or cohort-retention"), ReportQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the report", content(
@@ -163,8 +186,8 @@ fn format_of(query: &ReportQuery) -> Result<Format, ApiError> {
             (String = "text/tab-separated-values"),
             (String = "text/html"))),
         RoleErrors,
-        (status = 400, body = ErrorBody, description = "invalid_period (none, two, a bad date, to before from, over 367 days), invalid_request (an unknown parameter or format), unknown_currency"),
-        (status = 404, body = ErrorBody, description = "unknown_report"),
+        (status = 400, body = ErrorBody, description = "invalid_period (none, two, a bad date, to before from, over 367 days; affiliate-commission takes a month), invalid_request (an unknown parameter or format, affiliate= on another report), unknown_currency"),
+        (status = 404, body = ErrorBody, description = "unknown_report, unknown_brand, unknown_affiliate"),
         (status = 422, body = ErrorBody, description = "fx_rate_missing: no rate into the reporting currency in force at the end of the period")))]
 pub async fn report(State(state): State<AppState>, Path(name): Path<String>, uri: Uri) -> Result<Response, ApiError> {
     let Some(&(name, title)) = REPORTS.iter().find(|(known, _)| *known == name) else {
@@ -177,14 +200,156 @@ pub async fn report(State(state): State<AppState>, Path(name): Path<String>, uri
     let Query(query) = Query::<ReportQuery>::try_from_uri(&uri).map_err(|_| {
         ApiError::bad_request(
             "invalid_request",
-            "query parameters are quarter, month, from, to, format and currency",
+            "query parameters are quarter, month, from, to, format, currency, brand and affiliate",
         )
     })?;
+    if query.affiliate.is_some() && name != "affiliate-commission" {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "affiliate= is for the affiliate-commission report",
+        ));
+    }
     let period = period_of(&query)?;
     let format = format_of(&query)?;
     let reporting = query.currency.as_deref().map(edge::wire::currency).transpose()?;
-    let report = generate(&state, name, title, &period, reporting).await?;
+    let filter = Filter {
+        brand: query.brand.clone(),
+        affiliate: query.affiliate.clone(),
+    };
+    let report = generate_filtered(&state, name, title, &period, reporting, &filter).await?;
     respond(&report, format)
+}
+
+/// An affiliate's commission for a month (admins, finance, marketing,
+/// read-only): the `affiliate-commission` report for that affiliate alone.
+#[utoipa::path(get, path = "/operator/v1/affiliates/{code}/commission", tag = "reports",
+    params(("code" = String, Path, description = "the affiliate's code"), ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the report", content(
+            (ReportReply = "application/json"),
+            (String = "text/csv"),
+            (String = "text/tab-separated-values"),
+            (String = "text/html"))),
+        RoleErrors,
+        (status = 400, body = ErrorBody, description = "invalid_period (the report takes month=YYYY-MM), invalid_request, unknown_currency"),
+        (status = 404, body = ErrorBody, description = "unknown_affiliate"),
+        (status = 422, body = ErrorBody, description = "fx_rate_missing")))]
+pub async fn affiliate_commission(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let Query(query) = Query::<ReportQuery>::try_from_uri(&uri)
+        .map_err(|_| ApiError::bad_request("invalid_request", "query parameters are month, format and currency"))?;
+    if query.affiliate.is_some() || query.brand.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "the affiliate is in the path; brand= does not apply",
+        ));
+    }
+    let period = period_of(&query)?;
+    let format = format_of(&query)?;
+    let reporting = query.currency.as_deref().map(edge::wire::currency).transpose()?;
+    let filter = Filter {
+        brand: None,
+        affiliate: Some(code),
+    };
+    let (name, title) = ("affiliate-commission", "Affiliate commission for a month");
+    let report = generate_filtered(&state, name, title, &period, reporting, &filter).await?;
+    respond(&report, format)
+}
+
+/// What a report is narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only this brand's players.
+    pub brand: Option<String>,
+    /// `affiliate-commission`: only this affiliate.
+    pub affiliate: Option<String>,
+}
+
+/// Builds report `name` for `period` as [`generate`] does, narrowed by
+/// `filter`.
+pub async fn generate_filtered(
+    state: &AppState,
+    name: &'static str,
+    title: &'static str,
+    period: &Period,
+    reporting: Option<Currency>,
+    filter: &Filter,
+) -> Result<Report, ApiError> {
+    if name == "affiliate-commission" && filter.brand.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "brand= does not apply to the commission report: an affiliate's plan pays on all its players",
+        ));
+    }
+    let brand_players = match &filter.brand {
+        Some(brand) => Some(brand_players(state, brand.clone()).await?),
+        None => None,
+    };
+    let (tables, definitions, as_of_seq) = match name {
+        "affiliate-commission" => {
+            if !period.is_month() {
+                return Err(ApiError::bad_request(
+                    "invalid_period",
+                    "the commission report is monthly: month=YYYY-MM",
+                ));
+            }
+            let only = filter.affiliate.clone();
+            let (from_ms, to_ms) = (period.from_ms, period.to_ms);
+            let (found, as_of_seq) = read(state, move |c| {
+                if let Some(code) = &only
+                    && readmodel::marketing::affiliate(c, code)?.is_none()
+                {
+                    return Ok(None);
+                }
+                commission::affiliate_months(c, only.as_deref(), from_ms, to_ms).map(Some)
+            })
+            .await?;
+            let months = found.ok_or_else(|| ApiError::not_found("unknown_affiliate", "no affiliate has this code"))?;
+            (
+                commission::commission_tables(&months),
+                commission::COMMISSION_DEFINITIONS.to_vec(),
+                as_of_seq,
+            )
+        }
+        "cohort-retention" => {
+            let (from_ms, to_ms) = (period.from_ms, period.to_ms);
+            // Up to and including the current millisecond.
+            let until_ms = state.now_ms().saturating_add(1).max(to_ms);
+            let (mut activity, as_of_seq) = read(state, move |c| {
+                readmodel::marketing::cohort_activity(c, from_ms, to_ms, until_ms)
+            })
+            .await?;
+            if let Some(players) = &brand_players {
+                activity.retain(|a| players.contains(&a.player));
+            }
+            (
+                vec![commission::cohort_table(&activity, until_ms)],
+                commission::COHORT_DEFINITIONS.to_vec(),
+                as_of_seq,
+            )
+        }
+        _ => return generate_for(state, name, title, period, reporting, brand_players.as_ref()).await,
+    };
+    finish(state, name, title, period, reporting, tables, definitions, as_of_seq).await
+}
+
+/// The players of `brand` (404 `unknown_brand` if it is neither set nor
+/// the default).
+async fn brand_players(state: &AppState, brand: String) -> Result<BTreeSet<PlayerId>, ApiError> {
+    let (found, _) = read(state, move |c| {
+        use readmodel::marketing as m;
+        if brand != m::DEFAULT_BRAND && m::brand(c, &brand)?.is_none() {
+            return Ok(None);
+        }
+        m::brand_players(c, &brand).map(Some)
+    })
+    .await?;
+    let players = found.ok_or_else(|| ApiError::not_found("unknown_brand", "no brand has this code"))?;
+    Ok(players.into_iter().collect())
 }
 
 /// Builds report `name` for `period`, converted into `reporting` if given.
@@ -194,6 +359,19 @@ pub async fn generate(
     title: &'static str,
     period: &Period,
     reporting: Option<Currency>,
+) -> Result<Report, ApiError> {
+    generate_filtered(state, name, title, period, reporting, &Filter::default()).await
+}
+
+/// The reports built from the period's sums, narrowed to `players` if
+/// given.
+async fn generate_for(
+    state: &AppState,
+    name: &'static str,
+    title: &'static str,
+    period: &Period,
+    reporting: Option<Currency>,
+    only: Option<&BTreeSet<PlayerId>>,
 ) -> Result<Report, ApiError> {
     let (from_ms, to_ms) = (period.from_ms, period.to_ms);
     if name == "rg-interventions" {
@@ -240,6 +418,12 @@ pub async fn generate(
         players: HashMap::new(),
         games: HashMap::new(),
     };
+    if let Some(only) = only {
+        inputs.gaming.retain(|s| only.contains(&s.player));
+        inputs.payments.retain(|p| only.contains(&p.player));
+        inputs.wallets.retain(|w| only.contains(&w.player));
+        inputs.open_bets.clear();
+    }
     let named: BTreeSet<PlayerId> = inputs
         .gaming
         .iter()
@@ -259,7 +443,7 @@ pub async fn generate(
                 },
             );
         }
-        if name == "mga-player-funds" {
+        if name == "mga-player-funds" && only.is_none() {
             let mut funds: BTreeMap<Currency, i64> = BTreeMap::new();
             for pool in view.jackpots.pools() {
                 *funds.entry(pool.pool.currency).or_default() += pool.balance.minor();
@@ -278,6 +462,25 @@ pub async fn generate(
     if !matches!(name, "mga-player-funds" | "mga-player-data") {
         definitions.extend_from_slice(build::gaming_definitions());
     }
+    finish(state, name, title, period, reporting, tables, definitions, as_of_seq).await
+}
+
+/// The report from its tables: the rates into `reporting` looked up.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: &AppState,
+    name: &'static str,
+    title: &'static str,
+    period: &Period,
+    reporting: Option<Currency>,
+    tables: Vec<crate::table::Table>,
+    mut definitions: Vec<(&'static str, &'static str)>,
+    as_of_seq: u64,
+) -> Result<Report, ApiError> {
+    if name == "affiliate-commission" {
+        definitions.extend_from_slice(build::gaming_definitions());
+    }
+    let (from_ms, to_ms) = (period.from_ms, period.to_ms);
     let currencies: BTreeSet<Currency> = tables.iter().flat_map(|t| t.lines.iter().map(|l| l.currency)).collect();
     let rates = match reporting {
         Some(reporting) => rates(state, currencies, reporting, to_ms).await?,

@@ -17,6 +17,15 @@ pub struct Period {
     pub to_ms: u64,
 }
 
+impl Period {
+    /// Whether the period is one whole calendar month.
+    pub fn is_month(&self) -> bool {
+        let month = crate::commission::month_of(self.from_ms);
+        self.from_ms == crate::commission::month_start_ms(month)
+            && self.to_ms == crate::commission::month_start_ms(month + 1)
+    }
+}
+
 /// Why a period is refused; the message names the parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadPeriod(pub String);

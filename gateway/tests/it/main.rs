@@ -5,6 +5,7 @@
 
 mod support;
 
+mod affiliates;
 mod analytics;
 mod backoffice;
 mod backoffice_pages;
@@ -20,6 +21,7 @@ mod fx;
 mod game_monitoring;
 mod games;
 mod hub88;
+mod lobby;
 mod loyalty;
 mod nowpayments;
 mod openapi_check;

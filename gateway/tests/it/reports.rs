@@ -775,10 +775,11 @@ async fn bad_periods_unknown_reports_and_forbidden_roles_are_refused() {
             "invalid_request",
         ),
         (
-            "mga-tax?month=2026-01&brand=x",
+            "mga-tax?month=2026-01&region=x",
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
+        ("mga-tax?month=2026-01&brand=x", StatusCode::NOT_FOUND, "unknown_brand"),
         (
             "mga-tax?month=2026-01&currency=XXX",
             StatusCode::BAD_REQUEST,

@@ -18,13 +18,18 @@ use crate::ids::{
 };
 use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
 use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
+use crate::ledger::marketing::{
+    Affiliate, AffiliateStatus, Brand, CommissionPlan, Lobby, LobbyCategory, LobbyGame, Theme,
+};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
 use crate::ledger::players::{AgentFamily, Browser, LoginContext, Os, ProfileIndexes, SealedProfile};
 use crate::ledger::risk::{CaseCommand, CaseOutcome, CaseUpdate, RiskText, RuleSettings};
 use crate::ledger::support::{Author, SupportText, TicketChange, TicketPriority, TicketStatus};
-use crate::ledger::{access, analytics, bonus, games, gaming, jackpots, payments, players, rg, risk, support};
+use crate::ledger::{
+    access, analytics, bonus, games, gaming, jackpots, marketing, payments, players, rg, risk, support,
+};
 use crate::money::{Amount, Currency};
 use crate::outcome::{
     Balances, BlockReason, Capacity, CatalogueFault, DuplicateOf, GameRefusal, JackpotFault, JackpotPayout, Outcome,
@@ -522,6 +527,52 @@ impl Decode for RiskText {
     }
 }
 
+codec_enum_tagged!(marketing::Command, "Command": u16 {
+    110 => SetAffiliate { affiliate, operator },
+    111 => SetCommissionPlan { plan, operator },
+    112 => AttributePlayer { player, brand, affiliate, tracking, operator },
+    113 => SetBrand { brand, operator },
+    114 => SetLobby { lobby, operator },
+});
+codec_enum!(AffiliateStatus: u8 { 1 => Active, 2 => Disabled });
+codec_struct!(Affiliate {
+    code,
+    name,
+    contact,
+    status,
+    tracking_codes,
+    plan
+});
+codec_struct!(CommissionPlan {
+    code,
+    name,
+    currency,
+    revenue_share_bp,
+    admin_fee_bp,
+    negative_carry_over,
+    cpa_amount,
+    cpa_threshold
+});
+codec_struct!(Brand {
+    code,
+    name,
+    currencies,
+    jurisdictions
+});
+codec_struct!(LobbyGame { aggregator, code });
+codec_struct!(LobbyCategory { code, name, games });
+codec_struct!(Theme {
+    primary_colour,
+    secondary_colour,
+    logo_url
+});
+codec_struct!(Lobby {
+    brand,
+    categories,
+    featured,
+    theme
+});
+
 /// `Command::InSession`'s tag: the one command that belongs to no domain.
 const TAG_IN_SESSION: u16 = 28;
 
@@ -544,6 +595,7 @@ impl Encode for Command {
             Command::Risk(command) => command.encode(out),
             Command::Support(command) => command.encode(out),
             Command::Analytics(command) => command.encode(out),
+            Command::Marketing(command) => command.encode(out),
             Command::Query(query) => query.encode(out),
             Command::InSession { token, command } => {
                 out.put(&TAG_IN_SESSION.to_le_bytes());
@@ -575,6 +627,7 @@ impl Decode for Command {
             .or_else(|| risk::Command::decode_tagged(tag, input).map(|c| c.map(Command::Risk)))
             .or_else(|| support::Command::decode_tagged(tag, input).map(|c| c.map(Command::Support)))
             .or_else(|| analytics::Command::decode_tagged(tag, input).map(|c| c.map(Command::Analytics)))
+            .or_else(|| marketing::Command::decode_tagged(tag, input).map(|c| c.map(Command::Marketing)))
             .or_else(|| Query::decode_tagged(tag, input).map(|c| c.map(Command::Query)));
         decoded.unwrap_or(Err(DecodeError::UnknownTag { what: "Command", tag }))
     }
@@ -729,4 +782,5 @@ codec_enum!(Rejection: u16 {
     83 => InvalidNote,
     88 => InvalidMarkerAlert,
     89 => InvalidIntervention,
+    84 => InvalidMarketing,
 });

@@ -50,6 +50,7 @@ pub mod games;
 pub mod gaming;
 mod image;
 pub mod jackpots;
+pub mod marketing;
 pub mod payments;
 pub mod players;
 pub mod rg;
@@ -532,6 +533,7 @@ impl Ledger {
             Command::Risk(command) => self.apply_risk(ctx, command),
             Command::Support(command) => self.apply_support(ctx, command),
             Command::Analytics(command) => self.apply_analytics(ctx, command),
+            Command::Marketing(command) => self.apply_marketing(command),
             Command::InSession { token, command } => self.in_session(ctx, token, command),
             Command::Query(_) => unreachable!("queries are answered before execution"),
         }
