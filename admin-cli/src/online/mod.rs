@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`reports`], [`methods`], [`cluster`]) over one
+//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`campaigns`], [`reports`], [`methods`], [`cluster`]) over one
 //! [`client::Client`].
 //!
 //! A new group is one file here: its clap `Subcommand` and a `run` that
@@ -17,6 +17,7 @@ mod output;
 
 mod audit;
 mod bonuses;
+mod campaigns;
 mod cashier;
 mod cluster;
 mod games;
@@ -138,6 +139,12 @@ pub enum Command {
     /// (show, redeem, set the tier), promotion rules (the mixed-product ban).
     #[command(subcommand)]
     Loyalty(loyalty::Command),
+    /// Marketing segments: list, show, set from a JSON file, members.
+    #[command(subcommand)]
+    Segments(campaigns::SegmentsCommand),
+    /// Campaigns: list, show, set from a JSON file, targets, uplift.
+    #[command(subcommand)]
+    Campaigns(campaigns::CampaignsCommand),
     /// A regulatory or business report for a period, as JSON, CSV, TSV or HTML, to a file or stdout.
     Reports(reports::ReportArgs),
     /// The replication group: status, transfer-leader, add, remove.
@@ -178,6 +185,8 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Reports(args) => reports::run(&Client::from_config()?, args, output),
         Command::Bonuses(command) => bonuses::run(&Client::from_config()?, command, output),
         Command::Loyalty(command) => loyalty::run(&Client::from_config()?, command, output),
+        Command::Segments(command) => campaigns::run_segments(&Client::from_config()?, command, output),
+        Command::Campaigns(command) => campaigns::run_campaigns(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

@@ -471,6 +471,12 @@ pub enum Rejection {
     /// An AML rule's settings out of range (name, window, count, percent,
     /// amounts).
     InvalidRiskRule,
+    /// A segment out of bounds: too many rules, an empty list, a window
+    /// or a range out of order.
+    InvalidSegment,
+    /// A campaign out of bounds: a control group above 90 %, or nothing
+    /// to send (no offer and no channel).
+    InvalidCampaign,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -38,7 +38,10 @@
 //! jackpot paid), and [`reports`] reads the sums they are made of.
 //! [`loyalty`] keeps the loyalty programme's settings, redemptions, VIP
 //! tier history and promotion rules, and sums the movements the points,
-//! tier reviews and cashback are worked out from.
+//! tier reviews and cashback are worked out from. [`campaigns`] keeps the
+//! marketing segments and campaigns, each campaign's targets (the control
+//! group and the delivery outbox), works segment membership and uplift out
+//! of the other projections, and says who must get no marketing.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -48,6 +51,7 @@
 
 pub mod audit;
 pub mod bonuses;
+pub mod campaigns;
 pub mod cashier;
 pub mod credentials;
 #[cfg(test)]
@@ -596,6 +600,7 @@ impl Projector {
 fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
+    campaigns::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
     history::apply(tx, committed, time_ms)
 }

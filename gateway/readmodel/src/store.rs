@@ -143,6 +143,13 @@ pub const MIGRATIONS: &[&str] = &[
     // are journaled since. No rebuild, so the cases opened before it keep
     // their rows (a rebuild of such a file cannot recover them).
     crate::risk::JOURNALED_MIGRATION,
+    // 18: marketing segments, campaigns, their targets and delivery
+    // outbox, the triggered campaigns' owed evaluations, and each player's
+    // exclusion and time-out for the marketing suppression
+    // (`crate::campaigns`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so every exclusion and time-out since the first
+    // record suppresses marketing.
+    crate::campaigns::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -156,6 +163,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::cashier::MIGRATION,
     crate::risk::MIGRATION,
     crate::figures::MIGRATION,
+    crate::campaigns::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

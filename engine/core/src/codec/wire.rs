@@ -16,7 +16,10 @@ use crate::ids::{
     BlindIndex, BonusCode, ExtId, GameCode, HashKey, JackpotCode, Jurisdiction, KeyId, Name, OperatorId, PasswordHash,
     PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
-use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
+use crate::ledger::bonus::{
+    BonusGranted, BonusList, BonusStatus, BonusTemplate, Campaign, CampaignStart, Channel, LoyaltyConfig, RgFilter,
+    Segment, SegmentRule, TargetKind, TemplateKind, VipTier,
+};
 use crate::ledger::payments::{
     HolderMatch, PaymentMethodKind, PaymentMethodState, ReconciliationGap, ReconciliationItem,
 };
@@ -30,20 +33,22 @@ use crate::outcome::{
 };
 
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 82–84,
-// 89, 96, 97, 100, 101; outcomes 15, 16, 23, 24, 25, 27, 28; rejections
-// 37–39, 64–66, 68–70, 73–75. (Tags handed to work done side by side and
+// 89, 96, 97, 100, 101; outcomes 15, 16, 23, 24, 25, 27, 28, 30, 31;
+// rejections 37–39, 64–66, 68–70, 73–75, 80. (Tags handed to work done side by side and
 // left unused: the jackpots 69–72, reconciliation and FX 73–76, the sealed
 // credential 77, the bonus engine's commands 82–84, outcome 23 and
 // rejections 64–66 of its 78–84, 21–23, 61–66; payment methods' 89,
 // outcomes 24–25, rejections 68–70 of its 85–89, 24–25, 67–70; loyalty's
 // outcomes 27–28 and rejections 73–75 of its 92–95, 27–28, 73–75; the PAM
-// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101.)
+// keys' commands 96–97; the AML cases' commands 100–101 of their 98–101;
+// segments and campaigns' outcomes 30–31 and rejection 80 of their
+// 102–105, 30–31, 78–80.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 102;
+pub const TAG_COMMAND: u16 = 106;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 30;
+pub const TAG_OUTCOME: u16 = 32;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 78;
+pub const TAG_REJECTION: u16 = 81;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -368,6 +373,36 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     93 => RedeemPoints { grant, max_bet, points },
     94 => SetVipTier { player, tier, period, operator },
     95 => SetPromotionRules { jurisdiction, mixed_product_banned, operator },
+    102 => SetSegment { segment, operator },
+    103 => SetCampaign { campaign, operator },
+    104 => CampaignTargets { campaign, targets, complete },
+    105 => CampaignSent { campaign, player, delivered, attempts },
+});
+codec_enum!(RgFilter: u8 { 1 => NeverRestricted, 2 => PreviouslyRestricted });
+codec_enum!(TargetKind: u8 { 1 => Target, 2 => Control, 3 => Skipped });
+codec_enum!(SegmentRule: u8 {
+    1 => Country { countries },
+    2 => AgeBetween { min_years, max_years },
+    3 => Deposits { currency, window_days, min_total, max_total, min_count },
+    4 => Ggr { currency, window_days, min, max },
+    5 => LastActivity { min_days, max_days },
+    6 => GameTypes { types, window_days },
+    7 => VipTier { tiers, none_too },
+    8 => RgStatus { status },
+});
+codec_struct!(Segment { code, name, all, any });
+codec_enum!(Channel: u8 { 1 => None, 2 => Email, 3 => Sms, 4 => Push });
+codec_enum!(CampaignStart: u8 { 1 => At { at_ms }, 2 => OnDeposit, 3 => OnRegistration });
+codec_struct!(Campaign {
+    code,
+    name,
+    segment,
+    offer,
+    channel,
+    message,
+    start,
+    control_pct,
+    enabled
 });
 codec_struct!(VipTier {
     code,
@@ -667,4 +702,6 @@ codec_enum!(Rejection: u16 {
     72 => UnknownWithdrawalHold,
     76 => InvalidCase,
     77 => InvalidRiskRule,
+    78 => InvalidSegment,
+    79 => InvalidCampaign,
 });
