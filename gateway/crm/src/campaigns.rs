@@ -158,6 +158,7 @@ pub struct UpliftReply {
 
 /// Uplift's query.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UpliftQuery {
     /// The currency (default: the offer's).
@@ -166,6 +167,7 @@ pub struct UpliftQuery {
 
 /// Paging of targets.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TargetsQuery {
     /// Only players with a greater id (default 0).

@@ -170,6 +170,7 @@ pub struct MembersReply {
 
 /// Paging of members.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Only players with a greater id (default 0).
