@@ -129,6 +129,15 @@ pub struct ServeConfig {
     /// Zendesk's webhook signing secret; `None`: the support webhook
     /// (`/webhooks/v1/support/zendesk`) answers 404.
     pub zendesk_webhook_secret: Option<String>,
+    /// The email provider's (SendGrid v3 API) base URL for campaign
+    /// messages; `None`: no email channel (a campaign naming it is refused
+    /// with 400 `channel_unavailable`). Needs `sendgrid_api_key` and
+    /// `campaign_from_email`.
+    pub sendgrid_api_url: Option<String>,
+    /// The SendGrid API key (sent as a Bearer token).
+    pub sendgrid_api_key: Option<String>,
+    /// The sender address of campaign emails.
+    pub campaign_from_email: Option<String>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -433,6 +442,9 @@ impl Default for ServeConfig {
             export_postgres_url: None,
             export_batch_records: export::RECORDS_PER_TX,
             zendesk_webhook_secret: None,
+            sendgrid_api_url: None,
+            sendgrid_api_key: None,
+            campaign_from_email: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -624,6 +636,9 @@ pub struct FileConfig {
     pub export_postgres_url: Option<String>,
     pub export_batch_records: Option<u64>,
     pub zendesk_webhook_secret: Option<String>,
+    pub sendgrid_api_url: Option<String>,
+    pub sendgrid_api_key: Option<String>,
+    pub campaign_from_email: Option<String>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -794,6 +809,15 @@ pub struct ServeArgs {
     /// Zendesk's webhook signing secret (the support webhook `/webhooks/v1/support/zendesk` answers 404 without one).
     #[arg(long, env = "CROUPIER_ZENDESK_WEBHOOK_SECRET")]
     pub zendesk_webhook_secret: Option<String>,
+    /// Email provider base URL for campaign messages (SendGrid v3 API: https://api.sendgrid.com; `croupier sandbox sendgrid` for a local one) [default: none: no email channel].
+    #[arg(long, env = "CROUPIER_SENDGRID_API_URL")]
+    pub sendgrid_api_url: Option<String>,
+    /// SendGrid API key (with --sendgrid-api-url).
+    #[arg(long, env = "CROUPIER_SENDGRID_API_KEY")]
+    pub sendgrid_api_key: Option<String>,
+    /// The sender address of campaign emails (with --sendgrid-api-url).
+    #[arg(long, env = "CROUPIER_CAMPAIGN_FROM_EMAIL")]
+    pub campaign_from_email: Option<String>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -993,6 +1017,9 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         export_postgres_url: args.export_postgres_url.clone().or(file.export_postgres_url),
         export_batch_records: layer!(export_batch_records),
         zendesk_webhook_secret: args.zendesk_webhook_secret.clone().or(file.zendesk_webhook_secret),
+        sendgrid_api_url: args.sendgrid_api_url.clone().or(file.sendgrid_api_url),
+        sendgrid_api_key: args.sendgrid_api_key.clone().or(file.sendgrid_api_key),
+        campaign_from_email: args.campaign_from_email.clone().or(file.campaign_from_email),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1033,6 +1060,12 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "kyc_provider_url needs kyc_app_token, kyc_secret_key and kyc_webhook_secret",
+        ));
+    }
+    if config.sendgrid_api_url.is_some() && (config.sendgrid_api_key.is_none() || config.campaign_from_email.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "sendgrid_api_url needs sendgrid_api_key and campaign_from_email",
         ));
     }
     if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())

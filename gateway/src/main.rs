@@ -9,6 +9,7 @@
 //! `croupier sandbox gamstop` the self-exclusion register sandbox, and
 //! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes,
 //! `croupier sandbox zendesk` the ticketing system sandbox.
+//! `croupier sandbox sendgrid` the campaigns' email provider sandbox.
 
 mod demo;
 
@@ -48,6 +49,18 @@ enum SandboxKind {
     Nowpayments(NowPaymentsSandboxArgs),
     /// A ticketing system speaking the subset of Zendesk's Tickets API and webhooks the support module speaks.
     Zendesk(ZendeskSandboxArgs),
+    /// An email provider speaking the subset of SendGrid's v3 Mail Send API the server's campaigns speak.
+    Sendgrid(SendGridSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct SendGridSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// API key clients must present (the server's --sendgrid-api-key).
+    #[arg(long, env = "CROUPIER_SENDGRID_API_KEY", default_value = "SG.sandbox")]
+    api_key: String,
 }
 
 #[derive(clap::Args)]
@@ -159,6 +172,7 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Stripe(args)) => stripe_sandbox(args),
         Mode::Sandbox(SandboxKind::Nowpayments(args)) => nowpayments_sandbox(args),
         Mode::Sandbox(SandboxKind::Zendesk(args)) => zendesk_sandbox(args),
+        Mode::Sandbox(SandboxKind::Sendgrid(args)) => sendgrid_sandbox(args),
     }
 }
 
@@ -276,6 +290,21 @@ fn nowpayments_sandbox(args: NowPaymentsSandboxArgs) -> Result<()> {
             .await
             .context("starting the NOWPayments sandbox")?;
         println!("NOWPayments sandbox listening on {}", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn sendgrid_sandbox(args: SendGridSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let sandbox = crm::notify::sandbox::Sandbox::start(&args.api_key, args.listen)
+            .await
+            .context("starting the SendGrid sandbox")?;
+        println!("SendGrid sandbox listening on {}", sandbox.url());
+        println!("  messages received: {}/sandbox/messages", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}
             () = shutdown_signal() => {}

@@ -204,6 +204,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     modules.insert(risk::holds::Settings {
         hold_withdrawals_on_case: config.risk_hold_withdrawals_on_case,
     });
+    modules.insert(notification_providers(&config)?);
     let cashier = cashier(&config)?;
     if let Some(cashier) = &cashier {
         modules.insert(cashier.clone());
@@ -233,6 +234,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let cashier_worker = cashier.map(|cashier| payments::worker::spawn(state.clone(), cashier));
     // So does the bonus triggers' worker.
     let bonus_worker = crm::triggers::spawn(state.clone());
+    // And the campaigns' (launches, triggers, the delivery outbox).
+    let campaign_worker = crm::outreach::spawn(state.clone());
     // And the loyalty worker (tier reviews, cashback, the shipped
     // promotion rules where profiles are shipped).
     let shipped_rules = if config.ship_jurisdiction_profiles {
@@ -269,6 +272,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         }
         bonus_worker.abort();
         let _ = bonus_worker.await;
+        campaign_worker.abort();
+        let _ = campaign_worker.await;
         loyalty_worker.abort();
         let _ = loyalty_worker.await;
         hold_sweep.abort();
@@ -507,6 +512,28 @@ async fn start_member(
         cluster: Some(started.handle),
         first_token_path: config.data_dir.join(tokens::FIRST_TOKEN_FILE),
     })
+}
+
+/// The campaign channels' providers configured (`resolve` checked that
+/// their settings are complete).
+fn notification_providers(config: &ServeConfig) -> Result<crm::notify::Providers, ServeError> {
+    use crm::notify::{SendGrid, SendGridConfig};
+    let mut providers: Vec<Arc<dyn crm::notify::NotificationProvider>> = Vec::new();
+    if let (Some(url), Some(api_key), Some(from)) = (
+        &config.sendgrid_api_url,
+        &config.sendgrid_api_key,
+        &config.campaign_from_email,
+    ) {
+        let client = SendGrid::new(SendGridConfig {
+            base_url: url.trim_end_matches('/').to_owned(),
+            api_key: api_key.clone(),
+            from: from.clone(),
+            timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
+        })
+        .map_err(|e| io("the email provider client")(std::io::Error::other(e.to_string())))?;
+        providers.push(Arc::new(client));
+    }
+    Ok(crm::notify::Providers(providers))
 }
 
 /// The cashier with its payment providers' clients, if any is configured

@@ -2,7 +2,7 @@
 //! operator API, one module per command group ([`players`], [`kyc`],
 //! [`limits`], [`rg`], [`lookups`], [`statements`], [`logins`],
 //! [`operators`], [`audit`], [`jurisdictions`], [`cashier`], [`risk`],
-//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`reports`], [`methods`], [`cluster`],
+//! [`games`], [`jackpots`], [`bonuses`], [`loyalty`], [`campaigns`], [`reports`], [`methods`], [`cluster`],
 //! [`tickets`]) over one
 //! [`client::Client`].
 //!
@@ -20,6 +20,7 @@ mod affiliates;
 mod analytics;
 mod audit;
 mod bonuses;
+mod campaigns;
 mod cashier;
 mod cluster;
 mod games;
@@ -160,6 +161,12 @@ pub enum Command {
     /// Brands: list, show, set, and each brand's lobby (show, set).
     #[command(subcommand)]
     Brands(affiliates::BrandsCommand),
+    /// Marketing segments: list, show, set from a JSON file, members.
+    #[command(subcommand)]
+    Segments(campaigns::SegmentsCommand),
+    /// Campaigns: list, show, set from a JSON file, targets, uplift.
+    #[command(subcommand)]
+    Campaigns(campaigns::CampaignsCommand),
     /// A regulatory or business report for a period, as JSON, CSV, TSV or HTML, to a file or stdout.
     Reports(reports::ReportArgs),
     /// The replication group: status, transfer-leader, add, remove.
@@ -206,6 +213,8 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Loyalty(command) => loyalty::run(&Client::from_config()?, command, output),
         Command::Affiliates(command) => affiliates::run(&Client::from_config()?, command, output),
         Command::Brands(command) => affiliates::brands(&Client::from_config()?, command, output),
+        Command::Segments(command) => campaigns::run_segments(&Client::from_config()?, command, output),
+        Command::Campaigns(command) => campaigns::run_campaigns(&Client::from_config()?, command, output),
         Command::Cluster(command) => cluster::run(&Client::from_config()?, command, output),
     }
 }

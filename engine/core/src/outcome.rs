@@ -510,6 +510,12 @@ pub enum Rejection {
     /// An affiliate, commission plan, brand or lobby breaks its rules (a
     /// share or fee over 100 %, a negative CPA, a list over its limit).
     InvalidMarketing,
+    /// A segment out of bounds: too many rules, an empty list, a window
+    /// or a range out of order.
+    InvalidSegment,
+    /// A campaign out of bounds: a control group above 90 %, or nothing
+    /// to send (no offer and no channel).
+    InvalidCampaign,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -25,6 +25,15 @@
 //!   jurisdiction (the mixed-product ban, checked at every grant).
 //! - [`rewards`]: the worker that reviews VIP tiers and grants cashback
 //!   at the end of each period, from the read model's history.
+//! - [`segments`]: marketing segments (rules over country, age, deposits,
+//!   GGR, last activity, game types, VIP tier, RG history; AND, with an
+//!   OR group), journaled like templates, and their live members.
+//! - [`campaigns`]: campaigns (an offer and a message to a segment over a
+//!   channel, scheduled or triggered, with a control group) and their
+//!   measured uplift; [`outreach`], the worker that launches them and
+//!   delivers through the journal's outbox; [`notify`], the
+//!   `NotificationProvider` adapters (SendGrid's v3 Mail Send) and the
+//!   sandbox that speaks it.
 //!
 //! - [`affiliates`]: affiliate accounts with their tracking codes and
 //!   commission plans (revenue share of NGR with an admin fee and
@@ -42,9 +51,13 @@
 
 pub mod affiliates;
 pub mod brands;
+pub mod campaigns;
 pub mod grants;
 pub mod loyalty;
+pub mod notify;
+pub mod outreach;
 pub mod rewards;
+pub mod segments;
 pub mod templates;
 pub mod triggers;
 
@@ -52,8 +65,8 @@ use edge::route::{Access, Route, route};
 use engine::Role;
 use utoipa::OpenApi;
 
-/// Who defines templates and grants or forfeits bonuses: admins and
-/// marketing (the ledger caps every grant by the template's rules and the
+/// Who defines templates, segments and campaigns and grants or forfeits
+/// bonuses: admins and marketing (the ledger caps every grant by the template's rules and the
 /// player's jurisdiction).
 const MANAGERS: &[Role] = &[Role::Admin, Role::Marketing];
 /// Who sets promotion rules: admins and compliance (a regulator's rule).
@@ -69,8 +82,10 @@ pub fn routes() -> Vec<Route> {
     use Access::{Operator, Public};
     use affiliates as a;
     use brands as b;
+    use campaigns as c;
     use grants as g;
     use loyalty as l;
+    use segments as s;
     use templates as t;
     vec![
         route::<t::__path_list, _>(Operator(READERS), t::list),
@@ -100,10 +115,19 @@ pub fn routes() -> Vec<Route> {
         route::<b::__path_show_lobby, _>(Operator(READERS), b::show_lobby),
         route::<b::__path_put_lobby, _>(Operator(MANAGERS), b::put_lobby),
         route::<b::__path_public_lobby, _>(Public, b::public_lobby),
+        route::<s::__path_list, _>(Operator(READERS), s::list),
+        route::<s::__path_show, _>(Operator(READERS), s::show),
+        route::<s::__path_put, _>(Operator(MANAGERS), s::put),
+        route::<s::__path_list_members, _>(Operator(READERS), s::list_members),
+        route::<c::__path_list, _>(Operator(READERS), c::list),
+        route::<c::__path_show, _>(Operator(READERS), c::show),
+        route::<c::__path_put, _>(Operator(MANAGERS), c::put),
+        route::<c::__path_targets, _>(Operator(READERS), c::targets),
+        route::<c::__path_uplift, _>(Operator(READERS), c::uplift),
     ]
 }
 
 /// The tag of this module's operations.
 #[derive(OpenApi)]
-#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Affiliates with tracking codes and commission plans (revenue share of NGR, CPA); brands and their lobbies (categories, featured games, theme; served publicly at /lobby/v1/{brand}). Admins and marketing change them (compliance too for promotion rules); every role reads them but affiliates and plans, which admins, marketing, finance and read-only read. Operators: Authorization: Bearer <token>.")))]
+#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Segments (rules over country, age, deposits, GGR, last activity, game types, VIP tier, RG history) with live members; campaigns (an offer and a message to a segment, scheduled or triggered, with a control group), their targets and measured uplift. Affiliates with tracking codes and commission plans (revenue share of NGR, CPA); brands and their lobbies (categories, featured games, theme; served publicly at /lobby/v1/{brand}). Admins and marketing change them (compliance too for promotion rules); every role reads them but affiliates and plans, which admins, marketing, finance and read-only read. Operators: Authorization: Bearer <token>.")))]
 pub struct Doc;

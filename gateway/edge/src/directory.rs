@@ -29,6 +29,27 @@ pub struct PlayerFacts {
     pub affiliate_code: Option<String>,
 }
 
+/// What marketing may use of a player (the CRM module's segments and
+/// campaigns), opened from the profile: never stored, never logged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MarketingFacts {
+    /// Country of residence, ISO 3166-1 alpha-2.
+    pub country: String,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// Email address.
+    pub email: String,
+    /// Phone number.
+    pub phone: String,
+    /// Consents to marketing by email.
+    pub email_consent: bool,
+    /// Consents to marketing by SMS.
+    pub sms_consent: bool,
+}
+
+/// A boxed future of a marketing answer.
+pub type MarketingFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<MarketingFacts>, ApiError>> + Send + 'a>>;
+
 /// A boxed future of a directory answer.
 pub type FactsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<PlayerFacts>, ApiError>> + Send + 'a>>;
 
@@ -36,6 +57,12 @@ pub type FactsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<PlayerFacts
 pub trait PlayerDirectory: Send + Sync {
     /// The facts about `player`, as of the read model.
     fn facts<'a>(&'a self, state: &'a AppState, player: PlayerId) -> FactsFuture<'a>;
+
+    /// What marketing may use of `player` (`None`: no profile, or erased).
+    fn marketing<'a>(&'a self, state: &'a AppState, player: PlayerId) -> MarketingFuture<'a> {
+        let _ = (state, player);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// The directory a module registered, as `AppState::modules` holds it.

@@ -376,6 +376,17 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_intervention",
             "an intervention's message is 1 to 1000 bytes of text; an answer names an intervention".into(),
         ),
+        Rejection::InvalidSegment => (
+            S::BAD_REQUEST,
+            "invalid_segment",
+            "a segment has at most 32 rules, each list 1 to 32 values, windows of 1 to 3660 days and ranges in order"
+                .into(),
+        ),
+        Rejection::InvalidCampaign => (
+            S::BAD_REQUEST,
+            "invalid_campaign",
+            "a campaign's control group is at most 90 % and it sends something: an offer, a message, or both".into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

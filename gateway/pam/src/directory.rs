@@ -3,11 +3,12 @@
 //! read from the profiles view and opened with the player's data key.
 //!
 //! An erased player has no profile left to tell: only the registration
-//! time remains.
+//! time remains. The CRM module asks it too, for what marketing may use
+//! (country, date of birth, contact, consents per channel).
 
 use std::sync::Arc;
 
-use edge::directory::{FactsFuture, PlayerDirectory, PlayerFacts};
+use edge::directory::{FactsFuture, MarketingFacts, MarketingFuture, PlayerDirectory, PlayerFacts};
 use edge::reads::read;
 use edge::state::AppState;
 use engine::PlayerId;
@@ -44,6 +45,24 @@ impl PlayerDirectory for ProfileDirectory {
                 facts.affiliate_code = profile.affiliate_code;
             }
             Ok(Some(facts))
+        })
+    }
+
+    fn marketing<'a>(&'a self, state: &'a AppState, player: PlayerId) -> MarketingFuture<'a> {
+        Box::pin(async move {
+            let (view, _) = read(state, move |c| profiles::profile(c, player)).await?;
+            let Some(sealed) = view.and_then(|v| v.profile) else {
+                return Ok(None);
+            };
+            let profile = open(&self.vault, sealed).await?;
+            Ok(Some(MarketingFacts {
+                country: profile.country,
+                birth_date: profile.date_of_birth,
+                email: profile.email,
+                phone: profile.phone,
+                email_consent: profile.marketing.email,
+                sms_consent: profile.marketing.sms,
+            }))
         })
     }
 }

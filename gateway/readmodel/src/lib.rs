@@ -49,6 +49,10 @@
 //! tier reviews and cashback are worked out from. [`marketing`] keeps the
 //! affiliates, commission plans, brands and lobbies, and each player's
 //! brand and affiliate.
+//! tier reviews and cashback are worked out from. [`campaigns`] keeps the
+//! marketing segments and campaigns, each campaign's targets (the control
+//! group and the delivery outbox), works segment membership and uplift out
+//! of the other projections, and says who must get no marketing.
 //!
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
@@ -59,6 +63,9 @@
 pub mod analytics;
 pub mod audit;
 pub mod bonuses;
+pub mod campaigns;
+#[cfg(test)]
+mod campaigns_tests;
 pub mod cashier;
 pub mod credentials;
 #[cfg(test)]
@@ -619,6 +626,7 @@ impl Projector {
 fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
+    campaigns::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
     marketing::apply(tx, committed)?;
     let time_ms = history::apply(tx, committed, time_ms)?;

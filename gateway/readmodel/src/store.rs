@@ -162,6 +162,13 @@ pub const MIGRATIONS: &[&str] = &[
     // journals written after it hold any, so no rebuild: players without
     // an attribution belong to the default brand.
     crate::marketing::MIGRATION,
+    // 22: marketing segments, campaigns, their targets and delivery
+    // outbox, the triggered campaigns' owed evaluations, and each player's
+    // exclusion and time-out for the marketing suppression
+    // (`crate::campaigns`). A file made before it is rebuilt
+    // (`REBUILT_BEFORE`), so every exclusion and time-out since the first
+    // record suppresses marketing.
+    crate::campaigns::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -177,6 +184,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::figures::MIGRATION,
     crate::support::MIGRATION,
     crate::monitoring::MIGRATION,
+    crate::campaigns::MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

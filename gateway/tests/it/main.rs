@@ -13,6 +13,7 @@ mod backpressure;
 mod bad_input;
 mod bonuses;
 mod browser;
+mod campaigns;
 mod cluster;
 mod connections;
 mod evolution;

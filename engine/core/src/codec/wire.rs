@@ -17,7 +17,10 @@ use crate::ids::{
     PlayerId, ProviderCode, Reason, RoundId, RsaPublicKeyDer, Secret, SourceId, Title, TokenHash,
 };
 use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
-use crate::ledger::bonus::{BonusGranted, BonusList, BonusStatus, BonusTemplate, LoyaltyConfig, TemplateKind, VipTier};
+use crate::ledger::bonus::{
+    BonusGranted, BonusList, BonusStatus, BonusTemplate, Campaign, CampaignStart, Channel, LoyaltyConfig, RgFilter,
+    Segment, SegmentRule, TargetKind, TemplateKind, VipTier,
+};
 use crate::ledger::marketing::{
     Affiliate, AffiliateStatus, Brand, CommissionPlan, Lobby, LobbyCategory, LobbyGame, Theme,
 };
@@ -383,6 +386,36 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     93 => RedeemPoints { grant, max_bet, points },
     94 => SetVipTier { player, tier, period, operator },
     95 => SetPromotionRules { jurisdiction, mixed_product_banned, operator },
+    102 => SetSegment { segment, operator },
+    103 => SetCampaign { campaign, operator },
+    104 => CampaignTargets { campaign, targets, complete },
+    105 => CampaignSent { campaign, player, delivered, attempts },
+});
+codec_enum!(RgFilter: u8 { 1 => NeverRestricted, 2 => PreviouslyRestricted });
+codec_enum!(TargetKind: u8 { 1 => Target, 2 => Control, 3 => Skipped });
+codec_enum!(SegmentRule: u8 {
+    1 => Country { countries },
+    2 => AgeBetween { min_years, max_years },
+    3 => Deposits { currency, window_days, min_total, max_total, min_count },
+    4 => Ggr { currency, window_days, min, max },
+    5 => LastActivity { min_days, max_days },
+    6 => GameTypes { types, window_days },
+    7 => VipTier { tiers, none_too },
+    8 => RgStatus { status },
+});
+codec_struct!(Segment { code, name, all, any });
+codec_enum!(Channel: u8 { 1 => None, 2 => Email, 3 => Sms, 4 => Push });
+codec_enum!(CampaignStart: u8 { 1 => At { at_ms }, 2 => OnDeposit, 3 => OnRegistration });
+codec_struct!(Campaign {
+    code,
+    name,
+    segment,
+    offer,
+    channel,
+    message,
+    start,
+    control_pct,
+    enabled
 });
 codec_struct!(VipTier {
     code,
@@ -783,4 +816,6 @@ codec_enum!(Rejection: u16 {
     88 => InvalidMarkerAlert,
     89 => InvalidIntervention,
     84 => InvalidMarketing,
+    78 => InvalidSegment,
+    79 => InvalidCampaign,
 });

@@ -2,6 +2,7 @@
 //! bonus), forfeit, expiry sweep; and the loyalty programme's: its
 //! settings, redemptions of points, VIP tier changes, promotion rules.
 
+use super::campaign::{Campaign, Segment, TargetKind};
 use super::loyalty::LoyaltyConfig;
 use super::template::BonusTemplate;
 use crate::ids::{BonusCode, GameCode, Jurisdiction, OperatorId, PlayerId};
@@ -103,13 +104,62 @@ pub enum Command {
         /// Who set them.
         operator: OperatorId,
     },
+    /// Sets a marketing segment (new, or replacing the one of its code).
+    /// The ledger checks its bounds and keeps nothing; the read model keeps
+    /// it and works its members out.
+    SetSegment {
+        /// The segment.
+        segment: Box<Segment>,
+        /// Who set it.
+        operator: OperatorId,
+    },
+    /// Sets a campaign (new, or replacing the one of its code). The ledger
+    /// checks its bounds and keeps nothing; the read model keeps it.
+    SetCampaign {
+        /// The campaign.
+        campaign: Box<Campaign>,
+        /// Who set it.
+        operator: OperatorId,
+    },
+    /// Records whom a campaign targets, a batch of players at a time
+    /// (each player kept once per campaign by the read model): a target
+    /// is owed the offer and the message (the delivery outbox), a control
+    /// gets nothing, a skipped player (suppressed, or not a member when a
+    /// trigger fired) is recorded with nothing owed. `complete` marks a
+    /// scheduled campaign's last batch.
+    CampaignTargets {
+        /// The campaign's code.
+        campaign: BonusCode,
+        /// The players, each with what it is (1 to
+        /// [`super::TARGETS_PER_COMMAND_MAX`], or none in a last batch).
+        targets: Vec<(PlayerId, TargetKind)>,
+        /// Whether this is the launch's last batch.
+        complete: bool,
+    },
+    /// Records a campaign's send to a player: delivered (the provider took
+    /// it) or given up after `attempts`. Settles the outbox row.
+    CampaignSent {
+        /// The campaign's code.
+        campaign: BonusCode,
+        /// The player.
+        player: PlayerId,
+        /// Whether the provider took the message.
+        delivered: bool,
+        /// Attempts made.
+        attempts: u32,
+    },
 }
 
 impl Command {
     /// The player the command is about (`None`: a template).
     pub fn player(&self) -> Option<PlayerId> {
         Some(match self {
-            Command::SetTemplate { .. } | Command::SetLoyalty { .. } | Command::SetPromotionRules { .. } => {
+            Command::SetTemplate { .. }
+            | Command::SetLoyalty { .. }
+            | Command::SetPromotionRules { .. }
+            | Command::SetSegment { .. }
+            | Command::SetCampaign { .. }
+            | Command::CampaignTargets { .. } => {
                 return None;
             }
             Command::Grant(grant) | Command::GrantQueued { grant, .. } => grant.player,
@@ -117,7 +167,8 @@ impl Command {
             Command::Forfeit { player, .. }
             | Command::ForfeitBonus { player, .. }
             | Command::Expire { player, .. }
-            | Command::SetVipTier { player, .. } => *player,
+            | Command::SetVipTier { player, .. }
+            | Command::CampaignSent { player, .. } => *player,
         })
     }
 
@@ -132,6 +183,10 @@ impl Command {
             Command::RedeemPoints { .. } => "loyalty_redeem",
             Command::SetVipTier { .. } => "vip_tier",
             Command::SetPromotionRules { .. } => "promotion_rules",
+            Command::SetSegment { .. } => "segment",
+            Command::SetCampaign { .. } => "campaign",
+            Command::CampaignTargets { .. } => "campaign_targets",
+            Command::CampaignSent { .. } => "campaign_sent",
         }
     }
 }

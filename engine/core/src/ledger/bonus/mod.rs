@@ -18,10 +18,15 @@
 //! wallet's, and since format 12 the max bets and queues after the rest
 //! (`BonusExtras`).
 
+mod campaign;
 mod command;
 mod loyalty;
 mod template;
 
+pub use self::campaign::{
+    CONTROL_PCT_MAX, Campaign, CampaignStart, Channel, RgFilter, SEGMENT_RULES_MAX, SEGMENT_WINDOW_DAYS_MAX, Segment,
+    SegmentRule, TARGETS_PER_COMMAND_MAX, TargetKind, in_control_group,
+};
 pub use self::command::{BonusGrant, BonusGranted, BonusList, BonusStatus, Command};
 pub use self::loyalty::{LoyaltyConfig, RATE_MILLI_MAX, VIP_TIERS_MAX, VipTier};
 pub use self::template::{BonusTemplate, TEMPLATE_GAMES_MAX, TEMPLATE_WAGERING_X_MAX, TemplateKind};
@@ -83,6 +88,29 @@ impl Ledger {
                 Err(rejection) => rejected(rejection),
             },
             Command::SetPromotionRules { .. } => (Outcome::Accepted, Detail::Plain),
+            Command::SetSegment { segment, .. } => match segment.validate() {
+                Ok(()) => (Outcome::Accepted, Detail::Plain),
+                Err(rejection) => rejected(rejection),
+            },
+            Command::SetCampaign { campaign, .. } => match campaign.validate() {
+                Ok(()) => (Outcome::Accepted, Detail::Plain),
+                Err(rejection) => rejected(rejection),
+            },
+            // The read model settles who is targeted; the ledger bounds
+            // the batch and refuses a player it does not know.
+            Command::CampaignTargets { targets, complete, .. } => {
+                if targets.len() > TARGETS_PER_COMMAND_MAX || (targets.is_empty() && !complete) {
+                    return rejected(Rejection::InvalidCampaign);
+                }
+                match targets
+                    .iter()
+                    .try_for_each(|(player, _)| self.player(*player).map(drop))
+                {
+                    Ok(()) => (Outcome::Accepted, Detail::Plain),
+                    Err(rejection) => rejected(rejection),
+                }
+            }
+            Command::CampaignSent { .. } => (Outcome::Accepted, Detail::Plain),
         }
     }
 
