@@ -53,6 +53,7 @@ fn text(value: &str, field: &str) -> Result<String, ApiError> {
 
 /// One record a marker rests on.
 #[derive(Serialize, ToSchema)]
+#[schema(as = MarkerEvidenceReply)]
 pub struct EvidenceReply {
     /// Its journal record (none for a payment's state change).
     pub seq: Option<u64>,
@@ -99,6 +100,7 @@ fn markers_reply(found: &Assessment) -> Vec<MarkerReply> {
 
 /// A marker alert.
 #[derive(Serialize, ToSchema)]
+#[schema(as = MarkerAlertReply)]
 pub struct AlertReply {
     /// Its id (the journal record that raised it).
     pub id: u64,
@@ -226,7 +228,7 @@ pub struct AlertsQuery {
 
 /// A page of marker alerts.
 #[derive(Serialize, ToSchema)]
-pub struct AlertsReply {
+pub struct MarkerAlertsReply {
     /// Oldest first.
     pub alerts: Vec<AlertReply>,
     /// The sequence number this answer is current to.
@@ -236,7 +238,7 @@ pub struct AlertsReply {
 /// Marker alerts for compliance, filtered, oldest first (admins, compliance).
 #[utoipa::path(get, path = "/operator/v1/analytics/markers", tag = "analytics", params(AlertsQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = AlertsReply), RoleErrors, LedgerErrors,
+    responses((status = 200, body = MarkerAlertsReply), RoleErrors, LedgerErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad parameter, min_score above 100, a state not open or all, limit outside 1–1000)")))]
 pub async fn alerts(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let q: AlertsQuery = query(&uri, "min_score, state, player, after and limit")?;
@@ -258,7 +260,7 @@ pub async fn alerts(State(state): State<AppState>, uri: Uri) -> Result<Response,
         limit: limit as u32,
     };
     let (found, as_of_seq) = read(&state, move |c| view::marker_alerts(c, &filter)).await?;
-    let reply = AlertsReply {
+    let reply = MarkerAlertsReply {
         alerts: found.iter().map(alert_reply).collect(),
         as_of_seq,
     };
@@ -562,6 +564,7 @@ pub async fn answer(
 
 /// One reason in a churn score.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ChurnReasonReply)]
 pub struct ReasonReply {
     /// days_since_last_bet, active_days_30, bets_30, stake_30,
     /// bets_trend, stake_trend, deposits_30.

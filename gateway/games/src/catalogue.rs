@@ -20,6 +20,7 @@ use crate::forms::{self, GameBody, GameReply, ProviderBody, ProviderReply};
 
 /// Every provider.
 #[derive(Serialize, ToSchema)]
+#[schema(as = GameProvidersReply)]
 pub struct ProvidersReply {
     /// By code.
     pub providers: Vec<ProviderReply>,
@@ -27,6 +28,7 @@ pub struct ProvidersReply {
 
 /// Games matching a query.
 #[derive(Serialize, ToSchema)]
+#[schema(as = CatalogueGamesReply)]
 pub struct GamesReply {
     /// By aggregator and code.
     pub games: Vec<GameReply>,

@@ -106,6 +106,7 @@ pub enum AggregatorRef {
 
 /// A provider as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = GameProviderReply)]
 pub struct ProviderReply {
     /// Its code.
     pub code: String,

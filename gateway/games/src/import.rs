@@ -34,6 +34,7 @@ pub const ROWS_MAX: usize = 10_000;
 
 /// What an import did.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = GameImportReply)]
 pub struct ImportReply {
     /// Games that were not in the catalogue.
     pub created: usize,

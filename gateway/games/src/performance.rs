@@ -319,7 +319,7 @@ pub struct RtpAlert {
 
 /// The RTP alerts of a period.
 #[derive(Serialize, ToSchema)]
-pub struct AlertsReply {
+pub struct RtpAlertsReply {
     /// First hour of the period, ms since the epoch.
     pub from_ms: u64,
     /// End of the period (excluded).
@@ -692,7 +692,7 @@ fn providers_of(
 /// finance, compliance, read-only, marketing), largest |z| first.
 #[utoipa::path(get, path = "/operator/v1/games/performance/alerts", tag = "games", params(PeriodQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = AlertsReply), RoleErrors,
+    responses((status = 200, body = RtpAlertsReply), RoleErrors,
         (status = 400, body = ErrorBody, description = "invalid_request: an unknown parameter or period"),
         (status = 503, body = ErrorBody, description = "view_behind")))]
 pub async fn alerts(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
@@ -704,7 +704,7 @@ pub async fn alerts(State(state): State<AppState>, uri: Uri) -> Result<Response,
     drop(view);
     ok(
         StatusCode::OK,
-        &AlertsReply {
+        &RtpAlertsReply {
             from_ms: period.from_hour * HOUR_MS,
             to_ms: period.to_hour * HOUR_MS,
             z_threshold: rtp_test::Z_ALERT,

@@ -186,6 +186,7 @@ pub struct PendingSessionLimitReply {
 
 /// The play session and its rules.
 #[derive(Serialize, ToSchema)]
+#[schema(as = RgSessionReply)]
 pub struct SessionReply {
     /// When the open play session started (login, or the first bet without
     /// one), ms since the epoch; null: none is open.

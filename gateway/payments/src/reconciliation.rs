@@ -275,6 +275,7 @@ fn item_reply(provider: &str, file: &str, item: &ReconciliationItem) -> Differen
 
 /// What an import found.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ReconciliationImportReply)]
 pub struct ImportReply {
     /// The file's name in the queue: a digest of its bytes.
     pub file: String,
@@ -436,6 +437,7 @@ pub async fn list(State(state): State<AppState>, uri: Uri) -> Result<Response, A
 
 /// A resolution.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = ReconciliationResolveRequest)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// The file the difference came from (its `file` in the queue).

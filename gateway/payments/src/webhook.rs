@@ -40,6 +40,7 @@ use crate::shared::{cashier as configured, event_id, submit_system, tx_of};
 
 /// What became of a webhook.
 #[derive(Serialize, ToSchema)]
+#[schema(as = PaymentWebhookReply)]
 pub struct WebhookReply {
     /// Whether it changed the ledger (false: a duplicate, an event after
     /// the payment was final, or one the cashier does not act on).

@@ -673,6 +673,7 @@ pub struct ExportQuery {
 /// A suspicious-activity report: the case, its alerts with every journal
 /// record they rest on, its notes, and the player's fraud score.
 #[derive(Serialize, ToSchema)]
+#[schema(as = CaseReportReply)]
 pub struct ReportReply {
     /// What this is: `suspicious_activity_report`.
     pub report: &'static str,

@@ -26,6 +26,7 @@ const PAGE_MAX: usize = 500;
 
 /// A note.
 #[derive(Serialize, ToSchema)]
+#[schema(as = PlayerNoteReply)]
 pub struct NoteReply {
     /// Its id (its record's sequence number).
     pub id: u64,
@@ -94,6 +95,7 @@ pub async fn list(State(state): State<AppState>, Path(player): Path<String>, uri
 
 /// A note to add.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = PlayerNoteRequest)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     /// The text (1 to 4000 bytes).

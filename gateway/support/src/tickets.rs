@@ -208,6 +208,7 @@ fn author(from: Option<&str>, caller: &Caller) -> Result<Author, ApiError> {
 
 /// A ticket to open.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = TicketOpenRequest)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRequest {
     /// The player.
@@ -343,6 +344,7 @@ pub async fn message(
 
 /// Who works a ticket.
 #[derive(Deserialize, Serialize, ToSchema)]
+#[schema(as = TicketAssignRequest)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// The operator's id (an enabled operator); null: nobody.
@@ -401,6 +403,7 @@ async fn change_ticket(
 
 /// A status.
 #[derive(Deserialize, ToSchema)]
+#[schema(as = TicketStatusRequest)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// open, pending, solved or closed (closed is final).

@@ -147,6 +147,7 @@ pub struct TicketDetail {
 
 /// What became of a webhook.
 #[derive(Serialize, ToSchema)]
+#[schema(as = ZendeskWebhookReply)]
 pub struct WebhookReply {
     /// Whether it changed anything.
     pub applied: bool,

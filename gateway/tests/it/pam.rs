@@ -1830,13 +1830,15 @@ async fn the_gamstop_sandbox_subcommand_serves_the_protocol_on_loopback() {
         .spawn()
         .expect("the binary starts");
     let stdout = child.stdout.take().unwrap();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    // The reader keeps draining: the sandbox prints a second line, and a
+    // closed pipe would make that print kill it.
+    let (sender, first) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let _ = sender.send(lines.next().and_then(Result::ok).unwrap_or_default());
+        for _ in lines {}
+    });
+    let first = first.await.unwrap();
     let url = first
         .trim()
         .strip_prefix("GAMSTOP sandbox listening on ")

@@ -202,6 +202,7 @@ pub struct KycGates {
 
 /// The answer to a webhook.
 #[derive(Serialize, ToSchema)]
+#[schema(as = KycWebhookReply)]
 pub struct WebhookReply {
     /// True if its verdict is in effect (a delivery of the same event
     /// again gets the first delivery's answer and changes nothing); false
