@@ -165,17 +165,6 @@ pub struct UpliftQuery {
     pub currency: Option<String>,
 }
 
-/// Paging of targets.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct TargetsQuery {
-    /// Only players with a greater id (default 0).
-    pub after: Option<u64>,
-    /// Most on the page (1–1000, default 100).
-    pub limit: Option<u32>,
-}
-
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_campaign", format!("{field}: {message}"))
 }
@@ -333,19 +322,12 @@ pub async fn put(
 /// A campaign's targets (the control group and the skipped included), by
 /// player id, a page at a time (every role).
 #[utoipa::path(get, path = "/operator/v1/campaigns/{code}/targets", tag = "crm",
-    params(("code" = String, Path, description = "the campaign's code"), TargetsQuery), security(("bearer" = [])),
+    params(("code" = String, Path, description = "the campaign's code"), crate::segments::PageQuery), security(("bearer" = [])),
     responses((status = 200, body = TargetsReply), RoleErrors,
         (status = 400, body = ErrorBody, description = "invalid_request (a bad query parameter)"),
         (status = 404, body = ErrorBody, description = "unknown_campaign")))]
 pub async fn targets(State(state): State<AppState>, Path(code): Path<String>, uri: Uri) -> Result<Response, ApiError> {
-    let query = axum::extract::Query::<TargetsQuery>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|_| ApiError::bad_request("invalid_request", "the query parameters are after and limit"))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_request", "limit: 1 to 1000"));
-    }
-    let after = query.after.unwrap_or(0);
+    let (after, limit) = crate::segments::PageQuery::from_uri(&uri)?;
     let (found, _) = read(&state, move |c| {
         let Some(_) = campaigns::campaign(c, &code)? else {
             return Ok(None);

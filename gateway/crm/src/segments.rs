@@ -179,6 +179,21 @@ pub struct PageQuery {
     pub limit: Option<u32>,
 }
 
+impl PageQuery {
+    /// The page `uri` asks for, checked: `(after, limit)`. Campaign
+    /// targets page the same way.
+    pub(crate) fn from_uri(uri: &Uri) -> Result<(u64, u32), ApiError> {
+        let query = axum::extract::Query::<PageQuery>::try_from_uri(uri)
+            .map(|q| q.0)
+            .map_err(|_| ApiError::bad_request("invalid_request", "the query parameters are after and limit"))?;
+        let limit = query.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request("invalid_request", "limit: 1 to 1000"));
+        }
+        Ok((query.after.unwrap_or(0), limit))
+    }
+}
+
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid_segment", format!("{field}: {message}"))
 }
@@ -574,17 +589,10 @@ pub async fn list_members(
     Path(code): Path<String>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let query = axum::extract::Query::<PageQuery>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|_| ApiError::bad_request("invalid_request", "the query parameters are after and limit"))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_request", "limit: 1 to 1000"));
-    }
+    let (after, limit) = PageQuery::from_uri(&uri)?;
     let (found, _) = read(&state, move |c| campaigns::segment(c, &code)).await?;
     let view = found.ok_or_else(unknown_segment)?;
     let all = members(&state, &view.segment, None).await?;
-    let after = query.after.unwrap_or(0);
     let page: Vec<u64> = all
         .iter()
         .copied()
