@@ -339,8 +339,10 @@ async fn create_ticket(State(shared): State<Shared>, headers: HeaderMap, body: a
         };
         let fields = request.ticket;
         let priority = fields.priority.unwrap_or_else(|| "normal".into());
-        if !PRIORITIES.contains(&priority.as_str()) || inner.tickets.len() >= RECORDS_MAX {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "RecordInvalid", "priority");
+        let status = fields.status.unwrap_or_else(|| "new".into());
+        let valid = PRIORITIES.contains(&priority.as_str()) && STATUSES.contains(&status.as_str());
+        if !valid || inner.tickets.len() >= RECORDS_MAX {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "RecordInvalid", "status or priority");
         }
         let id = inner.next_ticket;
         inner.next_ticket += 1;
@@ -348,14 +350,14 @@ async fn create_ticket(State(shared): State<Shared>, headers: HeaderMap, body: a
         let ticket = json!({
             "id": id,
             "subject": fields.subject.unwrap_or_else(|| "(no subject)".into()),
-            "status": "new",
+            "status": status,
             "priority": priority,
             "external_id": fields.external_id,
             "created_at": now,
             "updated_at": now,
         });
         inner.tickets.insert(id, ticket.clone());
-        let mut sends: Vec<usize> = record(&mut inner, "created", &ticket, json!({"current": {"status": "NEW"}}))
+        let mut sends: Vec<usize> = record(&mut inner, "created", &ticket, json!({"current": {"status": status.to_ascii_uppercase()}}))
             .into_iter()
             .collect();
         if let Some(comment) = fields.comment {
