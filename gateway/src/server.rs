@@ -531,7 +531,11 @@ async fn start_member(
 /// Where and as whom the helpdesk sync calls Zendesk (`resolve` checked
 /// that the settings are complete).
 fn zendesk_api(config: &ServeConfig) -> Option<helpdesk::zendesk_api::ZendeskApiConfig> {
-    match (&config.zendesk_api_url, &config.zendesk_email, &config.zendesk_api_token) {
+    match (
+        &config.zendesk_api_url,
+        &config.zendesk_email,
+        &config.zendesk_api_token,
+    ) {
         (Some(url), Some(email), Some(token)) => Some(helpdesk::zendesk_api::ZendeskApiConfig {
             base_url: url.clone(),
             email: email.clone(),

@@ -224,8 +224,13 @@ impl<H: Helpdesk> Worker<H> {
                         PushError::Retry { after: Some(after), .. } => (*after).min(RETRY_MAX),
                         _ => backoff,
                     };
-                    tracing::info!(ticket, attempts, reason = error.reason(), helpdesk = self.helpdesk.name(),
-                        "a ticket's push is retried");
+                    tracing::info!(
+                        ticket,
+                        attempts,
+                        reason = error.reason(),
+                        helpdesk = self.helpdesk.name(),
+                        "a ticket's push is retried"
+                    );
                     self.retries.insert(ticket, (attempts, Instant::now() + wait));
                 }
             }
@@ -253,7 +258,9 @@ impl<H: Helpdesk> Worker<H> {
                 };
                 // The create carries the opening (its record is the ticket's id).
                 through = through.max(file.ticket.id);
-                record(state, ticket, Some(&id), through, None).await.map_err(Stop::Local)?;
+                record(state, ticket, Some(&id), through, None)
+                    .await
+                    .map_err(Stop::Local)?;
                 id
             }
         };

@@ -197,7 +197,11 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
 /// credentials, or the next injected failure.
 fn refused(inner: &mut Inner, headers: &HeaderMap) -> Option<Response> {
     if !authorized(inner, headers) {
-        return Some(error(StatusCode::UNAUTHORIZED, "Couldn't authenticate you", "bad API token"));
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "Couldn't authenticate you",
+            "bad API token",
+        ));
     }
     if inner.failures.count == 0 {
         return None;
@@ -357,9 +361,14 @@ async fn create_ticket(State(shared): State<Shared>, headers: HeaderMap, body: a
             "updated_at": now,
         });
         inner.tickets.insert(id, ticket.clone());
-        let mut sends: Vec<usize> = record(&mut inner, "created", &ticket, json!({"current": {"status": status.to_ascii_uppercase()}}))
-            .into_iter()
-            .collect();
+        let mut sends: Vec<usize> = record(
+            &mut inner,
+            "created",
+            &ticket,
+            json!({"current": {"status": status.to_ascii_uppercase()}}),
+        )
+        .into_iter()
+        .collect();
         if let Some(comment) = fields.comment {
             // The first comment is the requester's description; a private
             // one is the calling agent's note.

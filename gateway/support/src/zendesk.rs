@@ -297,7 +297,11 @@ async fn send(state: &AppState, id: ExtId, command: support::Command) -> Result<
 async fn receive(state: &AppState, event: &Event) -> Result<WebhookReply, ApiError> {
     let kind = event.kind.strip_prefix("zen:event-type:ticket.").unwrap_or("");
     let id = event_request_id(&event.id);
-    let ours = event.detail.external_id.as_deref().and_then(crate::outbound::ticket_of_external_id);
+    let ours = event
+        .detail
+        .external_id
+        .as_deref()
+        .and_then(crate::outbound::ticket_of_external_id);
     let ticket = match known(state, &event.detail.id).await? {
         Some(ticket) => Some(ticket),
         // Made here and pushed there: ours, whether or not its link is

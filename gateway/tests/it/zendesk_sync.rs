@@ -155,7 +155,10 @@ fn kinds(file: &Value) -> Vec<String> {
 }
 
 fn bodies(comments: &[Value]) -> Vec<String> {
-    comments.iter().map(|c| c["body"].as_str().unwrap().to_owned()).collect()
+    comments
+        .iter()
+        .map(|c| c["body"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -167,7 +170,13 @@ async fn tickets_made_here_reach_zendesk_once_through_failures_and_a_restart() {
     fail(&http, &sandbox, 2, 503, None).await;
     let id = open(&w, "Withdrawal stuck", "Your withdrawal is being checked").await;
     let path = format!("/operator/v1/tickets/{id}");
-    op(&w, Method::PUT, &format!("{path}/status"), Some(json!({"status": "pending"}))).await;
+    op(
+        &w,
+        Method::PUT,
+        &format!("{path}/status"),
+        Some(json!({"status": "pending"})),
+    )
+    .await;
     let file = sync_state(&w, id, "synced").await;
     let found = in_zendesk(&http, &sandbox, &format!("croupier-{id}")).await;
     assert_eq!(found.len(), 1, "one Zendesk ticket: {found:?}");
@@ -180,7 +189,10 @@ async fn tickets_made_here_reach_zendesk_once_through_failures_and_a_restart() {
     assert_eq!(said.len(), 2, "{said:?}");
     assert!(said.iter().all(|c| c["public"] == false), "internal comments: {said:?}");
     assert!(bodies(&said)[0].contains(&format!("player {}", w.player)), "{said:?}");
-    assert!(bodies(&said)[1].ends_with("Your withdrawal is being checked"), "{said:?}");
+    assert!(
+        bodies(&said)[1].ends_with("Your withdrawal is being checked"),
+        "{said:?}"
+    );
 
     // Zendesk's webhooks of those pushes came back, and changed nothing
     // here: no ticket opened, no message, no status recorded twice.
@@ -195,17 +207,33 @@ async fn tickets_made_here_reach_zendesk_once_through_failures_and_a_restart() {
     // An agent answers in Zendesk: the answer arrives here, and is not
     // pushed back (the ticket stays synced, Zendesk has one more comment).
     let answer = json!({"ticket": {"comment": {"body": "Approved now"}}});
-    let (status, _) = zd(&http, &sandbox, Method::PUT, &format!("/api/v2/tickets/{zid}.json"), Some(answer)).await;
+    let (status, _) = zd(
+        &http,
+        &sandbox,
+        Method::PUT,
+        &format!("/api/v2/tickets/{zid}.json"),
+        Some(answer),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let file = ticket(&w, id).await;
     assert_eq!(kinds(&file), ["opened", "message", "status", "message"]);
     assert_eq!(file["events"][3]["author"], "external");
     assert_eq!(file["ticket"]["sync"]["state"], "synced");
     // A later change made here is pushed after it: only it is new there.
-    op(&w, Method::PUT, &format!("{path}/priority"), Some(json!({"priority": "urgent"}))).await;
+    op(
+        &w,
+        Method::PUT,
+        &format!("{path}/priority"),
+        Some(json!({"priority": "urgent"})),
+    )
+    .await;
     sync_state(&w, id, "synced").await;
     assert_eq!(comments(&http, &sandbox, &zid).await.len(), 3);
-    assert_eq!(in_zendesk(&http, &sandbox, &format!("croupier-{id}")).await[0]["priority"], "urgent");
+    assert_eq!(
+        in_zendesk(&http, &sandbox, &format!("croupier-{id}")).await[0]["priority"],
+        "urgent"
+    );
 
     // A ticket opened in Zendesk comes here and is owed nothing back.
     let theirs = json!({"ticket": {"subject": "From the help centre", "external_id": w.player.to_string(),
@@ -257,9 +285,23 @@ async fn a_refused_push_shows_on_its_ticket_and_holds_no_other() {
     let zid = file["ticket"]["external"].as_str().unwrap().to_owned();
     // Closed in Zendesk while its webhooks are held: Zendesk refuses any
     // update of it from now on (422).
-    control(&http, Method::PUT, &sandbox, "/sandbox/delivery", json!({"deliver": false})).await;
+    control(
+        &http,
+        Method::PUT,
+        &sandbox,
+        "/sandbox/delivery",
+        json!({"deliver": false}),
+    )
+    .await;
     let close = json!({"ticket": {"status": "closed"}});
-    let (status, _) = zd(&http, &sandbox, Method::PUT, &format!("/api/v2/tickets/{zid}.json"), Some(close)).await;
+    let (status, _) = zd(
+        &http,
+        &sandbox,
+        Method::PUT,
+        &format!("/api/v2/tickets/{zid}.json"),
+        Some(close),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let path = format!("/operator/v1/tickets/{first}/messages");
     op(&w, Method::POST, &path, Some(json!({"text": "Unlocked"}))).await;
@@ -268,7 +310,10 @@ async fn a_refused_push_shows_on_its_ticket_and_holds_no_other() {
     let failed = sync_state(&w, first, "failed").await;
     let error = failed["ticket"]["sync"]["error"].as_str().unwrap();
     assert!(error.contains("422"), "{error}");
-    assert!(failed["ticket"]["sync"]["through_seq"].as_u64().unwrap() < failed["ticket"]["sync"]["last_seq"].as_u64().unwrap());
+    assert!(
+        failed["ticket"]["sync"]["through_seq"].as_u64().unwrap()
+            < failed["ticket"]["sync"]["last_seq"].as_u64().unwrap()
+    );
     // The other ticket is pushed all the same.
     let synced = sync_state(&w, second, "synced").await;
     let other = synced["ticket"]["external"].as_str().unwrap();
@@ -282,6 +327,8 @@ async fn a_refused_push_shows_on_its_ticket_and_holds_no_other() {
     let failed_again = sync_state(&w, first, "failed").await;
     assert_eq!(
         failed_again["ticket"]["sync"]["last_seq"].as_u64().unwrap(),
-        failed_again["events"].as_array().unwrap().last().unwrap()["seq"].as_u64().unwrap()
+        failed_again["events"].as_array().unwrap().last().unwrap()["seq"]
+            .as_u64()
+            .unwrap()
     );
 }
