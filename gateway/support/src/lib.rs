@@ -19,8 +19,8 @@
 //!   [`zendesk_api`] is Zendesk's, over its Ticketing API.
 //!
 //! Every ticket change and note is a journaled ledger command
-//! (`engine::support`, tags 106–109; the sync's progress 123) that the read model
-//! (`readmodel::support`) derives the tickets, notes and timeline from,
+//! (`engine::support`, tags 106–109; the sync's progress 123) that the
+//! read model (`readmodel::support`) derives the tickets, notes and timeline from,
 //! so a rebuild loses none and the audit trail names who did each. The
 //! routes check the read model first (the ticket exists, is not closed)
 //! and answer once it holds the change. This crate knows nothing of the

@@ -199,6 +199,11 @@ impl<H: Helpdesk> Worker<H> {
     /// Pushes what every owed ticket is owed (those not waiting on a
     /// retry); the error of a read or a journal write, to try next tick.
     pub async fn tick(&mut self, state: &AppState) -> Result<(), String> {
+        // Only the node that journals pushes: a follower would call the
+        // helpdesk and then fail to record it, pushing the same change again.
+        if state.engine.handle().is_none() {
+            return Ok(());
+        }
         let (owed, _) = read(state, |c| sync_owed(c, 0, BATCH_MAX))
             .await
             .map_err(|e| e.message)?;
