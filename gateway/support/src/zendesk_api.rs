@@ -213,6 +213,81 @@ mod tests {
         assert!(ZendeskApi::new(&blank).is_err());
     }
 
+    async fn sandbox() -> crate::sandbox::Sandbox {
+        let config = crate::sandbox::SandboxConfig {
+            email: "agent@example.com".to_owned(),
+            api_token: "t".to_owned(),
+            webhook_secret: "s".to_owned(),
+            webhook_url: None,
+            clock: std::sync::Arc::new(|| 1_780_000_000_000),
+        };
+        crate::sandbox::Sandbox::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("the sandbox starts")
+    }
+
+    fn new_ticket(external_id: &str) -> NewTicket {
+        NewTicket {
+            external_id: external_id.to_owned(),
+            subject: "Withdrawal".to_owned(),
+            description: "Opened in Croupier".to_owned(),
+            status: TicketStatus::Pending,
+            priority: TicketPriority::Urgent,
+        }
+    }
+
+    #[tokio::test]
+    async fn zendesk_answers_are_done_retried_or_refused() {
+        let sandbox = sandbox().await;
+        let api = ZendeskApi::new(&config(&sandbox.url())).unwrap();
+        assert_eq!(api.find("croupier-7").await, Ok(None));
+        let id = api.create(&new_ticket("croupier-7")).await.unwrap();
+        assert_eq!(api.find("croupier-7").await, Ok(Some(id.clone())));
+        let update = TicketUpdate {
+            comment: Some("hello".to_owned()),
+            status: Some(TicketStatus::Closed),
+            priority: None,
+        };
+        assert_eq!(api.update(&id, &update).await, Ok(()));
+        // Closed: Zendesk refuses (422), and retrying would not help.
+        assert!(matches!(
+            api.update(&id, &TicketUpdate::default()).await,
+            Err(PushError::Refused { reason }) if reason.contains("422")
+        ));
+        // No such ticket: refused (404).
+        assert!(matches!(
+            api.update("999999", &TicketUpdate::default()).await,
+            Err(PushError::Refused { .. })
+        ));
+        // Bad credentials are the operator's to fix: retried, not refused.
+        let mut wrong = config(&sandbox.url());
+        wrong.api_token = "wrong".to_owned();
+        let wrong = ZendeskApi::new(&wrong).unwrap();
+        assert!(matches!(wrong.find("croupier-7").await, Err(PushError::Retry { .. })));
+        // Rate-limited: retried after Zendesk's Retry-After.
+        let http = reqwest::Client::new();
+        let failures = http
+            .put(format!("{}/sandbox/failures", sandbox.url()))
+            .header(CONTENT_TYPE, "application/json")
+            .body(json!({"count": 2, "status": 429, "retry_after": 7}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(failures.status().is_success());
+        let limited = api.create(&new_ticket("croupier-8")).await;
+        assert!(
+            matches!(&limited, Err(PushError::Retry { after: Some(after), .. }) if *after == Duration::from_secs(7)),
+            "{limited:?}"
+        );
+        assert!(matches!(api.find("croupier-8").await, Err(PushError::Retry { .. })));
+        // The failed create made nothing; the next one lands.
+        assert_eq!(api.find("croupier-8").await, Ok(None));
+        assert!(api.create(&new_ticket("croupier-8")).await.is_ok());
+        sandbox.stop().await;
+        // Unreachable: retried.
+        assert!(matches!(api.find("croupier-8").await, Err(PushError::Retry { .. })));
+    }
+
     #[test]
     fn ticket_ids_are_read_as_numbers_or_strings() {
         assert_eq!(ticket_id(&json!({"id": 35436})), Some("35436".to_owned()));
