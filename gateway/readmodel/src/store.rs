@@ -169,6 +169,11 @@ pub const MIGRATIONS: &[&str] = &[
     // (`REBUILT_BEFORE`), so every exclusion and time-out since the first
     // record suppresses marketing.
     crate::campaigns::MIGRATION,
+    // 23: each profile's country and birth year in clear, indexed, for
+    // the segments (`crate::profiles`). No rebuild: the rows with a
+    // profile are marked pending and the gateway backfills them from the
+    // vault at start-up.
+    crate::profiles::ATTRIBUTES_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
