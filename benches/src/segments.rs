@@ -82,7 +82,9 @@ pub fn build(dir: &std::path::Path, players: u64) -> Built {
     {
         let tx = connection.transaction().unwrap();
         {
-            let mut player_row = tx.prepare("INSERT INTO players (player, currency) VALUES (?1, 'EUR')").unwrap();
+            let mut player_row = tx
+                .prepare("INSERT INTO players (player, currency) VALUES (?1, 'EUR')")
+                .unwrap();
             let mut profile_row = tx
                 .prepare(
                     "INSERT INTO profiles (player, jurisdiction, status, country, birth_year, attributes_pending)
@@ -111,7 +113,17 @@ pub fn build(dir: &std::path::Path, players: u64) -> Built {
                     let time = (NOW_MS - days_ago * DAY_MS - seq as u64 % DAY_MS) as i64;
                     let game = (kind != "deposit").then_some("book-of-bench");
                     movement
-                        .execute(params![seq, id, kind, format!("m{seq}"), time, cash, stake, prize, game])
+                        .execute(params![
+                            seq,
+                            id,
+                            kind,
+                            format!("m{seq}"),
+                            time,
+                            cash,
+                            stake,
+                            prize,
+                            game
+                        ])
                         .unwrap();
                 };
                 let r = mix(h ^ 1);
@@ -127,7 +139,7 @@ pub fn build(dir: &std::path::Path, players: u64) -> Built {
                         let stake = 100 + (mix(g + n) % 5_000) as i64;
                         let days_ago = mix(g ^ n) % 90;
                         row("bet", days_ago, -stake, stake, 0);
-                        if mix(g + 2 * n) % 2 == 0 {
+                        if mix(g + 2 * n).is_multiple_of(2) {
                             let prize = (mix(g + 3 * n) % (3 * stake as u64)) as i64;
                             row("win", days_ago, prize, 0, prize);
                         }

@@ -100,7 +100,8 @@ pub struct TiersBody {
 pub enum RuleBody {
     /// Country of residence is one of these (ISO 3166-1 alpha-2).
     Country(Vec<String>),
-    /// Age in whole years within the range.
+    /// Age within the range, in whole years as turned this calendar year
+    /// (UTC): the read model keeps only the birth year in clear.
     Age(Range),
     /// Deposits over a window.
     Deposits(DepositsBody),

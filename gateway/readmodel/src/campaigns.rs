@@ -5,7 +5,7 @@
 //! owed evaluations; each player's exclusion and time-out, for
 //! [`suppressed_for_marketing`]; segment membership and campaign uplift.
 //!
-//! Membership is live: [`candidates`] evaluates a segment's behavioural
+//! Membership is live: [`members`] evaluates a segment's
 //! rules over the projections at the moment it is asked, with one
 //! aggregate query per rule (deposits and GGR over the movements in the
 //! window by the time index, the last movement per player by the

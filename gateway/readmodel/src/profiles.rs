@@ -205,7 +205,7 @@ fn set_profile(
         "UPDATE profiles SET profile = ?2, profile_by = ?3, country = NULL, birth_year = NULL,
          attributes_pending = 1 WHERE player = ?1",
     )?
-        .execute(params![player.0 as i64, codec::to_bytes(profile), operator.0])?;
+    .execute(params![player.0 as i64, codec::to_bytes(profile), operator.0])?;
     Ok(())
 }
 
@@ -357,10 +357,16 @@ pub fn set_attributes(
     Ok(changed == 1)
 }
 
+/// A player's plain attributes: country, birth year, and whether they are
+/// still owed.
+pub type Attributes = (Option<String>, Option<i32>, bool);
+
 /// A player's plain attributes: (country, birth year, still pending), if
 /// the player exists.
-pub fn attributes(c: &Connection, player: PlayerId) -> Result<Option<(Option<String>, Option<i32>, bool)>, ReadModelError> {
-    Ok(c.prepare_cached("SELECT country, birth_year, attributes_pending FROM profiles WHERE player = ?1")?
-        .query_row([player.0 as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?)
+pub fn attributes(c: &Connection, player: PlayerId) -> Result<Option<Attributes>, ReadModelError> {
+    Ok(
+        c.prepare_cached("SELECT country, birth_year, attributes_pending FROM profiles WHERE player = ?1")?
+            .query_row([player.0 as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?,
+    )
 }

@@ -134,7 +134,11 @@ fn attributes_are_owed_on_registration_and_change_and_blanked_on_erasure() {
     assert_eq!(p.attributes(a), (None, None, true));
     let owed = pending_attributes(&p.connection, 10).unwrap();
     assert_eq!(owed, vec![(a, sealed(1)), (b, sealed(2))]);
-    assert_eq!(pending_attributes(&p.connection, 1).unwrap().len(), 1, "the limit holds");
+    assert_eq!(
+        pending_attributes(&p.connection, 1).unwrap().len(),
+        1,
+        "the limit holds"
+    );
     assert!(set_attributes(&p.connection, a, &sealed(1), Some("GB"), Some(1990)).unwrap());
     assert!(set_attributes(&p.connection, b, &sealed(2), Some("MT"), Some(2000)).unwrap());
     assert_eq!(p.attributes(a), (Some("GB".into()), Some(1990), false));
@@ -168,7 +172,11 @@ fn attributes_are_owed_on_registration_and_change_and_blanked_on_erasure() {
     assert_eq!(p.attributes(a), (None, None, false));
     assert!(pending_attributes(&p.connection, 10).unwrap().is_empty());
     assert!(!set_attributes(&p.connection, a, &sealed(3), Some("DE"), Some(1980)).unwrap());
-    assert_eq!(p.attributes(b), (Some("MT".into()), Some(2000), false), "another player is untouched");
+    assert_eq!(
+        p.attributes(b),
+        (Some("MT".into()), Some(2000), false),
+        "another player is untouched"
+    );
 }
 
 #[test]
@@ -186,11 +194,14 @@ fn country_and_age_rules_read_the_plain_columns() {
     });
     assert!(p.run("plain", plain).is_ok());
     let owed = register(&mut p, 9);
-    assert_eq!(p.attributes(owed).2, true);
+    assert!(p.attributes(owed).2, "still owed");
     let ids: Vec<u64> = players.iter().map(|p| p.0).collect();
     assert_eq!(year_of(T0), 2026);
 
-    assert_eq!(members_of(&p, &segment(vec![country(&["GB"])], vec![])), [ids[0], ids[1]]);
+    assert_eq!(
+        members_of(&p, &segment(vec![country(&["GB"])], vec![])),
+        [ids[0], ids[1]]
+    );
     assert_eq!(
         members_of(&p, &segment(vec![country(&["GB", "FR"])], vec![])),
         [ids[0], ids[1], ids[3]]
@@ -209,8 +220,15 @@ fn country_and_age_rules_read_the_plain_columns() {
     assert_eq!(members_of(&p, &gb_or_old), [ids[0], ids[3]]);
     // One player asked alone.
     let gb = segment(vec![country(&["GB"])], vec![]);
-    assert_eq!(members(&p.connection, &gb, T0, Some(ids[1]), &NoGames).unwrap(), [ids[1]]);
-    assert!(members(&p.connection, &gb, T0, Some(ids[2]), &NoGames).unwrap().is_empty());
+    assert_eq!(
+        members(&p.connection, &gb, T0, Some(ids[1]), &NoGames).unwrap(),
+        [ids[1]]
+    );
+    assert!(
+        members(&p.connection, &gb, T0, Some(ids[2]), &NoGames)
+            .unwrap()
+            .is_empty()
+    );
     assert!(members(&p.connection, &gb, T0, Some(999), &NoGames).unwrap().is_empty());
 }
 
@@ -238,7 +256,9 @@ fn a_file_made_before_the_attributes_owes_every_profile_without_a_rebuild() {
                 [engine::codec::to_bytes(&sealed(1))],
             )
             .unwrap();
-        connection.execute("UPDATE checkpoint SET seq = 7 WHERE id = 1", []).unwrap();
+        connection
+            .execute("UPDATE checkpoint SET seq = 7 WHERE id = 1", [])
+            .unwrap();
     }
     let connection = crate::store::open_as(&path, Some("boot-a")).unwrap();
     assert_eq!(crate::store::checkpoint(&connection).unwrap().seq, 7, "not rebuilt");

@@ -171,7 +171,7 @@ async fn segments_routes_members_and_errors() {
     assert_eq!(made["all"][0]["deposits"]["min_total"], "10.00");
     assert_eq!(members(s, &reader, "depositors").await, (3, vec![w.player, a, b]));
 
-    // Country and age are profile rules, checked on the candidates.
+    // Country and age: the profiles' plain columns, filled from the vault.
     let gb = json!({"name": "GB adults", "all": [{"country": ["GB"]}, {"age": {"min": 30, "max": 40}}]});
     assert_eq!(
         put(s, admin, "/operator/v1/segments/gb", gb).await.status,
@@ -729,12 +729,22 @@ async fn country_and_age_rules_follow_profile_changes_erasure_and_the_backfill()
     let (s, admin) = (&w.server, w.admin.as_str());
     attributes_become(dir.path(), a, (Some("GB"), Some(1990), false)).await;
     attributes_become(dir.path(), b, (Some("MT"), Some(2000), false)).await;
-    assert_eq!(attributes(dir.path(), w.player), Some((None, None, false)), "no profile, nothing owed");
+    assert_eq!(
+        attributes(dir.path(), w.player),
+        Some((None, None, false)),
+        "no profile, nothing owed"
+    );
 
     let mt = json!({"name": "MT 30s", "all": [{"country": ["MT"]}, {"age": {"min": 30, "max": 40}}]});
-    assert_eq!(put(s, admin, "/operator/v1/segments/mt30", mt).await.status, StatusCode::OK);
+    assert_eq!(
+        put(s, admin, "/operator/v1/segments/mt30", mt).await.status,
+        StatusCode::OK
+    );
     let gb = json!({"name": "GB", "all": [{"country": ["GB"]}]});
-    assert_eq!(put(s, admin, "/operator/v1/segments/gb", gb).await.status, StatusCode::OK);
+    assert_eq!(
+        put(s, admin, "/operator/v1/segments/gb", gb).await.status,
+        StatusCode::OK
+    );
     assert_eq!(members(s, admin, "mt30").await, (0, vec![]));
     assert_eq!(members(s, admin, "gb").await, (1, vec![a]));
 
