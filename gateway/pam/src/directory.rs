@@ -26,6 +26,8 @@ use crate::vault::Vault;
 
 /// Profiles opened per read-model transaction when filling attributes.
 const FILL_BATCH: u32 = 500;
+/// Batches in a row that may write nothing before a fill gives up.
+const STALLS_MAX: u32 = 3;
 
 /// The directory over the profiles view and the vault.
 pub struct ProfileDirectory {
@@ -87,7 +89,7 @@ impl ProfileDirectory {
     /// profile is still the one opened: one changed meanwhile stays owed,
     /// one erased stays blank). Ends when none is owed.
     async fn fill(&self, state: &AppState) -> Result<u64, edge::error::ApiError> {
-        let mut filled = 0;
+        let (mut filled, mut stalls) = (0, 0);
         loop {
             let (pending, _) = read(state, |c| profiles::pending_attributes(c, FILL_BATCH)).await?;
             if pending.is_empty() {
@@ -112,9 +114,12 @@ impl ProfileDirectory {
                 .map_err(edge::error::ApiError::internal)?;
             filled += written;
             // Rows changed under this batch are owed again with their new
-            // profile; a batch that wrote nothing at all is left to the
-            // next call rather than spun on.
-            if written == 0 && asked > 0 {
+            // profile, and rows another filler (the start-up backfill, a
+            // concurrent evaluation) wrote first are no longer owed: go on.
+            // Only batches that write nothing again and again are left to
+            // the next call rather than spun on.
+            stalls = if written == 0 && asked > 0 { stalls + 1 } else { 0 };
+            if stalls == STALLS_MAX {
                 return Ok(filled);
             }
         }
