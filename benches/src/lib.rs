@@ -22,6 +22,8 @@
 //! allocates for each (about 0.3 µs here), a cost the timed regions must
 //! not include.
 
+pub mod segments;
+
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;

@@ -271,6 +271,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     // Open AML cases without their withdrawal hold (opened before holds
     // were the ledger's) get it once the read model has caught up.
     let hold_sweep = risk::holds::spawn_sweep(state.clone());
+    // Profiles' plain country and birth year owed since an upgrade or a
+    // rebuild of the read model are filled from the vault once.
+    let attributes_backfill = pam::directory::spawn_backfill(state.clone());
     // The problem-gambling marker scan and the churn model's retraining.
     let analytics_worker = analytics::spawn(state.clone());
     let (stop, stopped) = oneshot::channel();
@@ -292,6 +295,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         let _ = loyalty_worker.await;
         hold_sweep.abort();
         let _ = hold_sweep.await;
+        attributes_backfill.abort();
+        let _ = attributes_backfill.await;
         // What it had not committed is rolled back by PostgreSQL; the next
         // start resumes from the checkpoint it did commit.
         if let Some(worker) = export_worker {

@@ -1,15 +1,15 @@
 //! Marketing segments over the operator API: list, show, set (journaled:
 //! `SetSegment`, kept by the read model) and the live members.
 //!
-//! Membership is worked out when asked: the read model evaluates the
-//! behavioural rules (deposits, GGR, last activity, game types, VIP tier,
-//! RG history) with one aggregate query per rule and a pass over the
-//! player ids (`readmodel::campaigns::candidates`); this module then
-//! checks the profile rules (country, age) on the candidates alone, by
-//! opening each one's profile through the PAM module's directory. A
-//! segment of behavioural rules scales to a million players in one pass;
-//! profile rules cost one profile opening per candidate, so they are best
-//! combined with a behavioural rule that narrows the set first.
+//! Membership is worked out when asked, by the read model alone
+//! (`readmodel::campaigns::members`): one query per rule (aggregates over
+//! the movements for the behavioural rules, indexed ranges over the plain
+//! `country` and `birth_year` columns for the profile rules) and a pass
+//! over the player ids, so any segment scales to a million players
+//! without opening a sealed profile. First the PAM module's directory
+//! fills the attributes of the profiles registered or changed since the
+//! last evaluation (`PlayerDirectory::fill_attributes`), so an answer is
+//! never older than the profiles it reads.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,8 +25,8 @@ use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
 use engine::bonus::{self, RgFilter, SEGMENT_RULES_MAX, SEGMENT_WINDOW_DAYS_MAX, Segment, SegmentRule};
 use engine::ledger::games::GameType;
-use engine::{Amount, BonusCode, Command, Currency, Jurisdiction, Outcome, PlayerId, Title};
-use readmodel::campaigns::{self, GamesOfType, SegmentView, is_profile_rule};
+use engine::{Amount, BonusCode, Command, Currency, Jurisdiction, Outcome, Title};
+use readmodel::campaigns::{self, GamesOfType, SegmentView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -100,7 +100,8 @@ pub struct TiersBody {
 pub enum RuleBody {
     /// Country of residence is one of these (ISO 3166-1 alpha-2).
     Country(Vec<String>),
-    /// Age in whole years within the range.
+    /// Age within the range, in whole years as turned this calendar year
+    /// (UTC): the read model keeps only the birth year in clear.
     Age(Range),
     /// Deposits over a window.
     Deposits(DepositsBody),
@@ -461,73 +462,19 @@ fn games_of(state: &AppState, segment: &Segment) -> Games {
 
 /// The members of `segment` now (of `only`, if given), ascending.
 pub async fn members(state: &AppState, segment: &Segment, only: Option<u64>) -> Result<Vec<u64>, ApiError> {
+    let profile_rules = segment
+        .all
+        .iter()
+        .chain(&segment.any)
+        .any(|r| matches!(r, SegmentRule::Country { .. } | SegmentRule::AgeBetween { .. }));
+    if profile_rules && let Some(directory) = state.directory() {
+        directory.fill_attributes(state).await?;
+    }
     let games = games_of(state, segment);
     let now_ms = state.now_ms();
     let owned = segment.clone();
-    let (candidates, _) = read(state, move |c| campaigns::candidates(c, &owned, now_ms, only, &games)).await?;
-    let profile_all: Vec<&SegmentRule> = segment.all.iter().filter(|r| is_profile_rule(r)).collect();
-    let profile_any = segment.any.iter().any(is_profile_rule);
-    let directory = state.directory();
-    let mut members = Vec::with_capacity(candidates.len());
-    for candidate in candidates {
-        let any_ok = segment.any.is_empty() || candidate.any_kept != 0;
-        if profile_all.is_empty() && any_ok {
-            members.push(candidate.player);
-            continue;
-        }
-        if !any_ok && !profile_any {
-            continue;
-        }
-        // Profile rules: the player's profile, opened by the PAM module.
-        let facts = match &directory {
-            Some(d) => d.marketing(state, PlayerId(candidate.player)).await?,
-            None => None,
-        };
-        let Some(facts) = facts else { continue };
-        let today = days_since_epoch(now_ms);
-        let keeps = |rule: &SegmentRule| profile_keeps(rule, &facts.country, &facts.birth_date, today);
-        let any_ok = any_ok || segment.any.iter().any(|r| is_profile_rule(r) && keeps(r));
-        if any_ok && profile_all.iter().all(|r| keeps(r)) {
-            members.push(candidate.player);
-        }
-    }
+    let (members, _) = read(state, move |c| campaigns::members(c, &owned, now_ms, only, &games)).await?;
     Ok(members)
-}
-
-fn profile_keeps(rule: &SegmentRule, country: &str, birth_date: &str, today: (i64, u32, u32)) -> bool {
-    match rule {
-        SegmentRule::Country { countries } => countries.iter().any(|c| c.to_string() == country),
-        SegmentRule::AgeBetween { min_years, max_years } => {
-            age_on(birth_date, today).is_some_and(|age| (u32::from(*min_years)..=u32::from(*max_years)).contains(&age))
-        }
-        _ => true,
-    }
-}
-
-/// Whole years from `birth_date` (`YYYY-MM-DD`) to `today`.
-fn age_on(birth_date: &str, (year, month, day): (i64, u32, u32)) -> Option<u32> {
-    let mut parts = birth_date.split('-');
-    let born_year: i64 = parts.next()?.parse().ok()?;
-    let born_month: u32 = parts.next()?.parse().ok()?;
-    let born_day: u32 = parts.next()?.parse().ok()?;
-    let had_birthday = (month, day) >= (born_month, born_day);
-    let years = year - born_year - i64::from(!had_birthday);
-    u32::try_from(years).ok()
-}
-
-/// The civil date (year, month, day) of `ms` since the epoch (Howard
-/// Hinnant's `civil_from_days`).
-fn days_since_epoch(ms: u64) -> (i64, u32, u32) {
-    let z = (ms / 86_400_000) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Every segment, by code (every role).
@@ -609,19 +556,4 @@ pub async fn list_members(
             next_after,
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_and_dates() {
-        // 2026-12-03 is day 20_790 since the epoch.
-        assert_eq!(days_since_epoch(20_790 * 86_400_000), (2026, 12, 3));
-        assert_eq!(days_since_epoch(0), (1970, 1, 1));
-        assert_eq!(age_on("2000-12-03", (2026, 12, 3)), Some(26));
-        assert_eq!(age_on("2000-12-04", (2026, 12, 3)), Some(25));
-        assert_eq!(age_on("garbage", (2026, 12, 3)), None);
-    }
 }

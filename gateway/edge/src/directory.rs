@@ -50,6 +50,9 @@ pub struct MarketingFacts {
 /// A boxed future of a marketing answer.
 pub type MarketingFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<MarketingFacts>, ApiError>> + Send + 'a>>;
 
+/// A boxed future of how many players' plain attributes were filled.
+pub type FillFuture<'a> = Pin<Box<dyn Future<Output = Result<u64, ApiError>> + Send + 'a>>;
+
 /// A boxed future of a directory answer.
 pub type FactsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<PlayerFacts>, ApiError>> + Send + 'a>>;
 
@@ -62,6 +65,16 @@ pub trait PlayerDirectory: Send + Sync {
     fn marketing<'a>(&'a self, state: &'a AppState, player: PlayerId) -> MarketingFuture<'a> {
         let _ = (state, player);
         Box::pin(async { Ok(None) })
+    }
+
+    /// Fills the read model's plain marketing attributes (country, birth
+    /// year) of every player whose profile was registered or changed since
+    /// they were filled (`readmodel::profiles::pending_attributes`), as of
+    /// the read model now; says how many. Segments call it before an
+    /// evaluation, the server once at start-up (the backfill).
+    fn fill_attributes<'a>(&'a self, state: &'a AppState) -> FillFuture<'a> {
+        let _ = state;
+        Box::pin(async { Ok(0) })
     }
 }
 

@@ -4,18 +4,30 @@
 //!
 //! An erased player has no profile left to tell: only the registration
 //! time remains. The CRM module asks it too, for what marketing may use
-//! (country, date of birth, contact, consents per channel).
+//! (country, date of birth, contact, consents per channel), and has it
+//! fill the read model's plain country and birth year, which segments
+//! select on ([`ProfileDirectory::fill_attributes`]; why they are filled
+//! here and not journaled: `readmodel::profiles`). The server runs that
+//! once at start-up too ([`spawn_backfill`]): a read model made before
+//! those columns, or rebuilt, gets them without opening a profile per
+//! evaluation.
 
 use std::sync::Arc;
 
-use edge::directory::{FactsFuture, MarketingFacts, MarketingFuture, PlayerDirectory, PlayerFacts};
+use edge::directory::{FactsFuture, FillFuture, MarketingFacts, MarketingFuture, PlayerDirectory, PlayerFacts};
 use edge::reads::read;
 use edge::state::AppState;
 use engine::PlayerId;
 use readmodel::profiles;
 
 use crate::players::open;
+use crate::profile::Date;
 use crate::vault::Vault;
+
+/// Profiles opened per read-model transaction when filling attributes.
+const FILL_BATCH: u32 = 500;
+/// Batches in a row that may write nothing before a fill gives up.
+const STALLS_MAX: u32 = 3;
 
 /// The directory over the profiles view and the vault.
 pub struct ProfileDirectory {
@@ -65,4 +77,64 @@ impl PlayerDirectory for ProfileDirectory {
             }))
         })
     }
+
+    fn fill_attributes<'a>(&'a self, state: &'a AppState) -> FillFuture<'a> {
+        Box::pin(self.fill(state))
+    }
+}
+
+impl ProfileDirectory {
+    /// Opens the profiles whose plain attributes are owed, a batch at a
+    /// time, and records their country and birth year (each only if the
+    /// profile is still the one opened: one changed meanwhile stays owed,
+    /// one erased stays blank). Ends when none is owed.
+    async fn fill(&self, state: &AppState) -> Result<u64, edge::error::ApiError> {
+        let (mut filled, mut stalls) = (0, 0);
+        loop {
+            let (pending, _) = read(state, |c| profiles::pending_attributes(c, FILL_BATCH)).await?;
+            if pending.is_empty() {
+                return Ok(filled);
+            }
+            let mut opened = Vec::with_capacity(pending.len());
+            for (player, sealed) in pending {
+                let profile = open(&self.vault, sealed.clone()).await?;
+                let year = Date::parse(&profile.date_of_birth).map(|d| d.year());
+                opened.push((player, sealed, profile.country, year));
+            }
+            let (written, asked) = state
+                .readmodel
+                .write(move |c| {
+                    let mut written = 0;
+                    for (player, sealed, country, year) in &opened {
+                        written += u64::from(profiles::set_attributes(c, *player, sealed, Some(country), *year)?);
+                    }
+                    Ok::<_, readmodel::ReadModelError>((written, opened.len()))
+                })
+                .await
+                .map_err(edge::error::ApiError::internal)?;
+            filled += written;
+            // Rows changed under this batch are owed again with their new
+            // profile, and rows another filler (the start-up backfill, a
+            // concurrent evaluation) wrote first are no longer owed: go on.
+            // Only batches that write nothing again and again are left to
+            // the next call rather than spun on.
+            stalls = if written == 0 && asked > 0 { stalls + 1 } else { 0 };
+            if stalls == STALLS_MAX {
+                return Ok(filled);
+            }
+        }
+    }
+}
+
+/// Fills every owed attribute once the server is up (the upgrade's
+/// backfill, idempotent), logging how many.
+pub fn spawn_backfill(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(directory) = state.directory() else { return };
+        match directory.fill_attributes(&state).await {
+            Ok(0) => {}
+            Ok(filled) => tracing::info!(filled, "profiles' marketing attributes filled from the vault"),
+            Err(error) => tracing::warn!(?error, "filling the profiles' marketing attributes failed"),
+        }
+    })
 }

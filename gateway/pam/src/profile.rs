@@ -364,6 +364,11 @@ impl Date {
         ((1..=12).contains(&month) && (1..=date.days_in_month()).contains(&day) && year >= 1900).then_some(date)
     }
 
+    /// The year.
+    pub fn year(&self) -> i32 {
+        self.year
+    }
+
     /// The UTC date of `ms` since the epoch (Howard Hinnant's civil-from-days).
     pub fn from_epoch_ms(ms: u64) -> Date {
         let days = (ms / 86_400_000) as i64 + 719_468;

@@ -5,7 +5,7 @@
 //! owed evaluations; each player's exclusion and time-out, for
 //! [`suppressed_for_marketing`]; segment membership and campaign uplift.
 //!
-//! Membership is live: [`candidates`] evaluates a segment's behavioural
+//! Membership is live: [`members`] evaluates a segment's
 //! rules over the projections at the moment it is asked, with one
 //! aggregate query per rule (deposits and GGR over the movements in the
 //! window by the time index, the last movement per player by the
@@ -13,7 +13,9 @@
 //! of the player ids in memory, a hash-set lookup per rule and player: a
 //! few hundred bytes a player at most, so it scales to a million players
 //! in one pass without a table of members to keep in step. The profile
-//! rules (country, age) are the gateway's: the profile is sealed here.
+//! rules are SQL too, over the plain, indexed `country` and `birth_year`
+//! columns of the profiles view (`crate::profiles`, filled by the gateway
+//! from the sealed profile): no evaluation opens a profile.
 //!
 //! The outbox is the journal, as for the bonus triggers: a target not in
 //! the control group is `pending` until a `CampaignSent` journaled for
@@ -553,39 +555,32 @@ pub fn suppressed_for_marketing(
     Ok(flagged.then_some(Suppression::ProblemGamblingMarkers))
 }
 
-/// A player who keeps a segment's behavioural rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Candidate {
-    /// The player.
-    pub player: u64,
-    /// Which of the segment's `any` rules the player keeps (bit n: rule
-    /// n), profile rules not counted.
-    pub any_kept: u64,
-}
-
-/// What [`candidates`] needs besides the read model: the games of each
+/// What [`members`] needs besides the read model: the games of each
 /// type (the catalogue is the ledger's), as (aggregator source, code).
 pub trait GamesOfType {
     /// The games of any of `types`.
     fn games(&self, types: &[GameType]) -> HashSet<(u32, String)>;
 }
 
-/// Whether a rule is one the gateway checks from the profile.
-pub fn is_profile_rule(rule: &SegmentRule) -> bool {
-    matches!(rule, SegmentRule::Country { .. } | SegmentRule::AgeBetween { .. })
-}
-
-/// The players (of `only`, if given, else every player) who keep every
-/// behavioural rule of the segment's `all` group at `now_ms`, by id,
-/// each with the `any` rules it keeps. Profile rules are left to the
-/// caller ([`is_profile_rule`]).
-pub fn candidates(
+/// The members of `segment` at `now_ms` (of `only`, if given, else of
+/// every player), ascending: the players who keep every rule of its `all`
+/// group and, if it has an `any` group, at least one of those. Each rule
+/// is one query over the projections (one aggregate query for the
+/// behavioural rules, an indexed range for country and age), then one
+/// pass over the player ids with a hash-set lookup per rule.
+///
+/// Country is the profile's country of residence. Age is in whole years
+/// as the player turns this calendar year (UTC): only the birth year is
+/// kept in clear, so a player born in 1990 is 36 for all of 2026.
+/// Players without a profile, erased, or whose attributes the gateway has
+/// not filled yet keep no country or age rule.
+pub fn members(
     c: &Connection,
     segment: &Segment,
     now_ms: u64,
     only: Option<u64>,
     games: &dyn GamesOfType,
-) -> Result<Vec<Candidate>, ReadModelError> {
+) -> Result<Vec<u64>, ReadModelError> {
     let mut players: Vec<u64> = match only {
         Some(player) => c
             .prepare_cached("SELECT player FROM players WHERE player = ?1")?
@@ -598,29 +593,35 @@ pub fn candidates(
             .map(|p| p.map(|p| p as u64))
             .collect::<Result<_, _>>()?,
     };
-    for rule in segment.all.iter().filter(|r| !is_profile_rule(r)) {
+    for rule in &segment.all {
+        if players.is_empty() {
+            return Ok(players);
+        }
         let keeps = keepers(c, rule, now_ms, games)?;
         players.retain(|p| keeps.keeps(*p));
     }
-    let mut any = Vec::new();
-    for rule in &segment.any {
-        any.push(
-            (!is_profile_rule(rule))
-                .then(|| keepers(c, rule, now_ms, games))
-                .transpose()?,
-        );
+    if segment.any.is_empty() || players.is_empty() {
+        return Ok(players);
     }
-    Ok(players
-        .into_iter()
-        .map(|player| {
-            let any_kept = any
-                .iter()
-                .enumerate()
-                .filter(|(_, k)| k.as_ref().is_some_and(|k| k.keeps(player)))
-                .fold(0u64, |bits, (n, _)| bits | (1 << n));
-            Candidate { player, any_kept }
-        })
-        .collect())
+    let any = segment
+        .any
+        .iter()
+        .map(|rule| keepers(c, rule, now_ms, games))
+        .collect::<Result<Vec<_>, _>>()?;
+    players.retain(|p| any.iter().any(|k| k.keeps(*p)));
+    Ok(players)
+}
+
+/// The civil year of `ms` since the epoch (UTC; Howard Hinnant's
+/// `civil_from_days`).
+pub fn year_of(ms: u64) -> i64 {
+    let z = (ms / DAY_MS) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    yoe + era * 400 + i64::from(mp >= 10)
 }
 
 /// The players keeping one rule: those listed, or (when a player with no
@@ -755,7 +756,27 @@ fn keepers(
                 RgFilter::PreviouslyRestricted => Keepers::of(rows, |restricted| *restricted),
             }
         }
-        // Profile rules are the caller's; every player keeps them here.
-        SegmentRule::Country { .. } | SegmentRule::AgeBetween { .. } => Keepers::AllBut(HashSet::new()),
+        SegmentRule::Country { countries } => {
+            let mut statement = c.prepare_cached("SELECT player FROM profiles WHERE country = ?1")?;
+            let mut keep = HashSet::new();
+            for country in countries {
+                for player in statement.query_map([country.as_str()], |r| r.get::<_, i64>(0))? {
+                    keep.insert(player? as u64);
+                }
+            }
+            Keepers::Only(keep)
+        }
+        SegmentRule::AgeBetween { min_years, max_years } => {
+            let year = year_of(now_ms);
+            let keep = c
+                .prepare_cached("SELECT player FROM profiles WHERE birth_year BETWEEN ?1 AND ?2")?
+                .query_map(
+                    params![year - i64::from(*max_years), year - i64::from(*min_years)],
+                    |r| r.get::<_, i64>(0),
+                )?
+                .map(|p| p.map(|p| p as u64))
+                .collect::<Result<_, _>>()?;
+            Keepers::Only(keep)
+        }
     })
 }

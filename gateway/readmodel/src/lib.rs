@@ -80,6 +80,8 @@ pub mod marketing;
 pub mod methods;
 pub mod monitoring;
 pub mod profiles;
+#[cfg(test)]
+mod profiles_tests;
 pub mod reconciliation;
 pub mod reports;
 #[cfg(test)]

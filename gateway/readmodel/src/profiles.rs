@@ -1,11 +1,30 @@
 //! The profiles projection: each player's account status (with its reason
-//! and who set it), the sealed profile, and whether it was erased.
+//! and who set it), the sealed profile, whether it was erased, and the two
+//! plain attributes marketing segments select on (country of residence and
+//! birth year).
 //!
-//! It holds what the ledger holds and nothing more: the profile is the
-//! [`SealedProfile`]'s canonical encoding, ciphertext only, so this file,
-//! like the journal, never holds personal data in clear. An erasure sets
-//! the profile to NULL; the ciphertext the journal still holds is useless
-//! once the gateway has destroyed the data key.
+//! The profile is the [`SealedProfile`]'s canonical encoding, ciphertext
+//! only. An erasure sets the profile to NULL; the ciphertext the journal
+//! still holds is useless once the gateway has destroyed the data key.
+//!
+//! **Country and birth year in clear, and why the journal still holds
+//! neither.** Segments select players by country and age over a million
+//! players, which cannot mean opening a million sealed profiles per
+//! question; so the `country` and `birth_year` columns hold them in clear,
+//! indexed. The journal is immutable: a clear attribute journaled with the
+//! registration could never be erased, which would break the erasure by
+//! crypto-shredding the vault is built on. So the journal's records are
+//! unchanged and the columns are filled by the gateway, which holds the
+//! keys: applying a registration or profile change blanks them and marks
+//! the row `attributes_pending`; the PAM module opens the pending profiles
+//! ([`pending_attributes`]) and writes what it read ([`set_attributes`],
+//! only if the profile is still the one it opened) — at start-up for every
+//! pending row (the backfill of a file made before these columns, or of a
+//! rebuilt one: idempotent, a filled row is no longer pending) and before
+//! each segment evaluation for the few changed since, so an evaluation
+//! never reads a stale row and opens at most the profiles changed since the
+//! last one. An erasure blanks both columns and clears the mark, and a
+//! rebuild after it cannot refill them: the data key is gone.
 
 use engine::codec;
 use engine::command::{AccountStatus, Command};
@@ -41,6 +60,18 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE profiles (
 /// record has the time; players seeded from a snapshot after the journal
 /// before it was retired have none.
 pub(crate) const REGISTERED_AT_MIGRATION: &str = "ALTER TABLE profiles ADD COLUMN registered_at_ms INTEGER;";
+
+/// The migration that adds the plain marketing attributes (country of
+/// residence, birth year), indexed for the segments, and marks every row
+/// with a profile as pending: a file made before it is not rebuilt, the
+/// gateway backfills it from the vault at start-up (see the module doc).
+pub(crate) const ATTRIBUTES_MIGRATION: &str = "ALTER TABLE profiles ADD COLUMN country TEXT;
+    ALTER TABLE profiles ADD COLUMN birth_year INTEGER;
+    ALTER TABLE profiles ADD COLUMN attributes_pending INTEGER NOT NULL DEFAULT 0;
+    UPDATE profiles SET attributes_pending = 1 WHERE profile IS NOT NULL;
+    CREATE INDEX profiles_country ON profiles (country, birth_year);
+    CREATE INDEX profiles_birth_year ON profiles (birth_year);
+    CREATE INDEX profiles_attributes_pending ON profiles (player) WHERE attributes_pending = 1;";
 
 /// What the read model knows of a player's account and profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,7 +173,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
         ) => {
             tx.prepare_cached(
                 "UPDATE profiles SET profile = NULL, status = 'closed', erased_by = ?2, erased_reason = ?3,
-                 erased_at_ms = ?4 WHERE player = ?1",
+                 erased_at_ms = ?4, country = NULL, birth_year = NULL, attributes_pending = 0 WHERE player = ?1",
             )?
             .execute(params![player.0 as i64, operator.0, reason.as_str(), time_ms as i64])?;
             Ok(())
@@ -169,8 +200,12 @@ fn set_profile(
     profile: &SealedProfile,
     operator: OperatorId,
 ) -> Result<(), ReadModelError> {
-    tx.prepare_cached("UPDATE profiles SET profile = ?2, profile_by = ?3 WHERE player = ?1")?
-        .execute(params![player.0 as i64, codec::to_bytes(profile), operator.0])?;
+    // The plain attributes are the gateway's to fill from the new profile.
+    tx.prepare_cached(
+        "UPDATE profiles SET profile = ?2, profile_by = ?3, country = NULL, birth_year = NULL,
+         attributes_pending = 1 WHERE player = ?1",
+    )?
+    .execute(params![player.0 as i64, codec::to_bytes(profile), operator.0])?;
     Ok(())
 }
 
@@ -207,8 +242,8 @@ fn seed_record(
 ) -> Result<(), ReadModelError> {
     let by = |operator: Option<OperatorId>| operator.map(|o| o.0);
     tx.prepare_cached(
-        "UPDATE profiles SET status = ?2, status_reason = ?3, status_by = ?4, profile = ?5, profile_by = ?6
-         WHERE player = ?1",
+        "UPDATE profiles SET status = ?2, status_reason = ?3, status_by = ?4, profile = ?5, profile_by = ?6,
+         country = NULL, birth_year = NULL, attributes_pending = ?5 IS NOT NULL WHERE player = ?1",
     )?
     .execute(params![
         player.0 as i64,
@@ -281,4 +316,57 @@ pub fn profile(connection: &Connection, player: PlayerId) -> Result<Option<Profi
         erased,
         registered_at_ms: registered_at_ms.map(|ms| ms as u64),
     }))
+}
+
+/// Up to `limit` players whose plain attributes are owed (a profile
+/// registered or changed since they were filled, or never filled), by id,
+/// with the sealed profile to open.
+pub fn pending_attributes(c: &Connection, limit: u32) -> Result<Vec<(PlayerId, SealedProfile)>, ReadModelError> {
+    let mut statement = c.prepare_cached(
+        "SELECT player, profile FROM profiles WHERE attributes_pending = 1 AND profile IS NOT NULL
+         ORDER BY player LIMIT ?1",
+    )?;
+    let rows = statement
+        .query_map([limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(player, bytes)| {
+            let sealed = codec::from_bytes::<SealedProfile>(&bytes)
+                .map_err(|_| ReadModelError::Damaged(format!("profile of player {player}: sealed profile")))?;
+            Ok((PlayerId(player as u64), sealed))
+        })
+        .collect()
+}
+
+/// Records `player`'s plain attributes read from `opened`, if that is
+/// still the player's profile and they are owed; says whether it did (a
+/// profile changed or erased meanwhile keeps its own state).
+pub fn set_attributes(
+    c: &Connection,
+    player: PlayerId,
+    opened: &SealedProfile,
+    country: Option<&str>,
+    birth_year: Option<i32>,
+) -> Result<bool, ReadModelError> {
+    let changed = c
+        .prepare_cached(
+            "UPDATE profiles SET country = ?3, birth_year = ?4, attributes_pending = 0
+             WHERE player = ?1 AND profile = ?2 AND attributes_pending = 1",
+        )?
+        .execute(params![player.0 as i64, codec::to_bytes(opened), country, birth_year])?;
+    Ok(changed == 1)
+}
+
+/// A player's plain attributes: country, birth year, and whether they are
+/// still owed.
+pub type Attributes = (Option<String>, Option<i32>, bool);
+
+/// A player's plain attributes: (country, birth year, still pending), if
+/// the player exists.
+pub fn attributes(c: &Connection, player: PlayerId) -> Result<Option<Attributes>, ReadModelError> {
+    Ok(
+        c.prepare_cached("SELECT country, birth_year, attributes_pending FROM profiles WHERE player = ?1")?
+            .query_row([player.0 as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?,
+    )
 }

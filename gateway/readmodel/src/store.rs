@@ -174,6 +174,11 @@ pub const MIGRATIONS: &[&str] = &[
     // A file made before it is rebuilt (`REBUILT_BEFORE`), so every
     // ticket made here is owed, not only those after the upgrade.
     crate::support::SYNC_MIGRATION,
+    // 24: each profile's country and birth year in clear, indexed, for
+    // the segments (`crate::profiles`). No rebuild: the rows with a
+    // profile are marked pending and the gateway backfills them from the
+    // vault at start-up.
+    crate::profiles::ATTRIBUTES_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -171,7 +171,7 @@ async fn segments_routes_members_and_errors() {
     assert_eq!(made["all"][0]["deposits"]["min_total"], "10.00");
     assert_eq!(members(s, &reader, "depositors").await, (3, vec![w.player, a, b]));
 
-    // Country and age are profile rules, checked on the candidates.
+    // Country and age: the profiles' plain columns, filled from the vault.
     let gb = json!({"name": "GB adults", "all": [{"country": ["GB"]}, {"age": {"min": 30, "max": 40}}]});
     assert_eq!(
         put(s, admin, "/operator/v1/segments/gb", gb).await.status,
@@ -693,4 +693,79 @@ async fn triggered_bonus_and_campaign_errors() {
         (json!(0), Value::Null)
     );
     sandbox.stop().await;
+}
+
+type Attributes = (Option<String>, Option<i32>, bool);
+
+/// A player's plain marketing attributes in the server's read model:
+/// (country, birth year, still owed), if it has the player yet.
+fn attributes(dir: &Path, player: u64) -> Option<Attributes> {
+    let c = readmodel::store::open_reader(&readmodel::store::path(dir)).unwrap();
+    readmodel::profiles::attributes(&c, engine::PlayerId(player)).unwrap()
+}
+
+/// Waits until the read model (which follows the journal a moment
+/// behind) shows `wanted` for `player`.
+async fn attributes_become(dir: &Path, player: u64, wanted: (Option<&str>, Option<i32>, bool)) {
+    let wanted = Some((wanted.0.map(str::to_owned), wanted.1, wanted.2));
+    wait_until("attributes", || async { attributes(dir, player) }, |a| *a == wanted).await;
+}
+
+/// Country and age rules read the read model's plain columns: filled from
+/// the vault once at start-up for players registered before (the
+/// backfill), refilled after each profile change before a segment is
+/// evaluated, blanked by an erasure.
+#[tokio::test]
+async fn country_and_age_rules_follow_profile_changes_erasure_and_the_backfill() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new_with(support::config(dir.path())).await;
+    let a = register(&w.server, &w.admin, 1, "GB", "1990-06-01", true, "10.00").await; // 36 in 2026
+    let b = register(&w.server, &w.admin, 2, "MT", "2000-03-01", true, "10.00").await; // 26
+    // No segment evaluated yet: both owed, nothing in clear.
+    attributes_become(dir.path(), a, (None, None, true)).await;
+    attributes_become(dir.path(), b, (None, None, true)).await;
+    // The start-up job fills them from the vault, with no segment asked.
+    let w = w.restart(dir.path()).await;
+    let (s, admin) = (&w.server, w.admin.as_str());
+    attributes_become(dir.path(), a, (Some("GB"), Some(1990), false)).await;
+    attributes_become(dir.path(), b, (Some("MT"), Some(2000), false)).await;
+    assert_eq!(
+        attributes(dir.path(), w.player),
+        Some((None, None, false)),
+        "no profile, nothing owed"
+    );
+
+    let mt = json!({"name": "MT 30s", "all": [{"country": ["MT"]}, {"age": {"min": 30, "max": 40}}]});
+    assert_eq!(
+        put(s, admin, "/operator/v1/segments/mt30", mt).await.status,
+        StatusCode::OK
+    );
+    let gb = json!({"name": "GB", "all": [{"country": ["GB"]}]});
+    assert_eq!(
+        put(s, admin, "/operator/v1/segments/gb", gb).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(members(s, admin, "mt30").await, (0, vec![]));
+    assert_eq!(members(s, admin, "gb").await, (1, vec![a]));
+
+    // A move and a corrected birth date: the next evaluation sees both.
+    let patch = |player: u64, body: Value| async move {
+        let path = format!("/operator/v1/players/{player}/profile");
+        let changed = op(s, admin, Method::PATCH, &path, Some(body)).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    };
+    patch(a, json!({"country": "MT"})).await;
+    attributes_become(dir.path(), a, (None, None, true)).await;
+    assert_eq!(members(s, admin, "mt30").await, (1, vec![a]));
+    assert_eq!(members(s, admin, "gb").await, (0, vec![]));
+    assert_eq!(attributes(dir.path(), a), Some((Some("MT".into()), Some(1990), false)));
+    patch(b, json!({"date_of_birth": "1991-02-02"})).await;
+    assert_eq!(members(s, admin, "mt30").await, (2, vec![a, b]));
+
+    // Erasure blanks them for good.
+    let path = format!("/operator/v1/players/{a}/erasure");
+    let erased = op(s, admin, Method::POST, &path, Some(json!({"reason": "GDPR 9"}))).await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
+    assert_eq!(members(s, admin, "mt30").await, (1, vec![b]));
+    assert_eq!(attributes(dir.path(), a), Some((None, None, false)));
 }
