@@ -169,6 +169,11 @@ pub const MIGRATIONS: &[&str] = &[
     // (`REBUILT_BEFORE`), so every exclusion and time-out since the first
     // record suppresses marketing.
     crate::campaigns::MIGRATION,
+    // 23: the RTP alerts' history (`crate::rtp_alerts`), written by the
+    // games module's evaluator from the monitoring figures rather than
+    // folded in from the journal. No rebuild: the history starts at the
+    // first evaluation.
+    crate::rtp_alerts::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
