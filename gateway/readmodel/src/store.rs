@@ -2,7 +2,9 @@
 //! migrations, and the checkpoint that says how far it follows the journal.
 //!
 //! The file is `<data dir>/readmodel.sqlite`. It holds nothing the journal
-//! does not: deleting it costs a rebuild on the next start, never data. A
+//! does not (the RTP alerts' history, [`crate::rtp_alerts`], is recomputed
+//! from the figures): deleting it costs a rebuild on the next start, never
+//! data. A
 //! migration is appended to [`MIGRATIONS`] and never edited; the schema
 //! version is SQLite's `user_version`. A file whose version is newer than
 //! this build knows (written by a later release) is rebuilt rather than
