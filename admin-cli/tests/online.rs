@@ -2208,3 +2208,115 @@ async fn games_performance_alerts_and_providers_performance() {
     usage(cfg, &["providers", "profits"]).await;
     running.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fx_rates_the_reconciliation_queue_and_cluster_on_a_single_node() {
+    let (dir, home, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    // A Stripe provider configured (its API never called: reconciliation
+    // compares a file with the ledger).
+    let running = start(ServeConfig {
+        stripe_api_url: Some("http://127.0.0.1:9".into()),
+        stripe_secret_key: Some("sk_test_admin".into()),
+        stripe_webhook_secret: Some("whsec_admin".into()),
+        ship_jurisdiction_profiles: false,
+        ..config(dir.path(), false)
+    })
+    .await;
+    let url = format!("http://{}", running.addr());
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &first_token(&running)]).await;
+
+    let out = ok(cfg, &["fx", "set", "EUR", "GBP", "0.85", "--effective-at-ms", "1000"]).await;
+    assert_eq!(out.trim(), "EUR/GBP: 0.85");
+    json(cfg, &["fx", "set", "EUR", "GBP", "0.8612", "--effective-at-ms", "2000"]).await;
+    let listed = json(cfg, &["fx", "list", "--base", "EUR", "--quote", "GBP"]).await;
+    let rates: Vec<(&str, u64)> = listed["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rate"].as_str().unwrap(), r["effective_at_ms"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rates, [("0.8612", 2_000), ("0.85", 1_000)]);
+    assert!(ok(cfg, &["fx", "list"]).await.contains("0.8612"));
+    for rate in ["0", "0.123456789", "lots"] {
+        fails(cfg, &["fx", "set", "EUR", "GBP", rate], 2).await;
+    }
+    let itself = fails(cfg, &["fx", "set", "EUR", "EUR", "1"], 2).await;
+    assert!(itself.contains("invalid_fx_rate"), "{itself}");
+    fails(cfg, &["fx", "list", "--limit", "0"], 2).await;
+    usage(cfg, &["fx", "set", "EUR", "GBP"]).await;
+    assert_eq!(json(cfg, &["fx", "list"]).await["rates"].as_array().unwrap().len(), 2);
+
+    // A settlement file naming a payment the ledger never had.
+    let csv = files.path().join("stripe.csv");
+    std::fs::write(&csv, "reference,currency,amount\npi_unknown,EUR,5.00\n").unwrap();
+    let imported = json(cfg, &["reconcile", "stripe", csv.to_str().unwrap()]).await;
+    let gap = &imported["differences"][0];
+    assert_eq!(
+        (gap["reference"].clone(), gap["gap"].clone(), gap["file_amount"].clone()),
+        (json!("pi_unknown"), json!("missing_in_ledger"), json!("5.00")),
+        "{imported}"
+    );
+    let file = imported["file"].as_str().unwrap().to_owned();
+    let open = json(cfg, &["reconciliation", "list", "--state", "open"]).await;
+    assert_eq!(open["differences"].as_array().unwrap().len(), 1, "{open}");
+    assert!(ok(cfg, &["reconciliation", "list"]).await.contains("pi_unknown"));
+    let args = [
+        "reconciliation",
+        "resolve",
+        "stripe",
+        "pi_unknown",
+        "--file",
+        &file,
+        "--reason",
+        "refunded there",
+    ];
+    let resolved = json(cfg, &args).await;
+    assert_eq!(resolved["state"], "resolved", "{resolved}");
+    fails(cfg, &args, 5).await;
+    let done = json(
+        cfg,
+        &["reconciliation", "list", "--state", "resolved", "--provider", "stripe"],
+    )
+    .await;
+    assert_eq!(done["differences"][0]["reason"], "refunded there");
+
+    let nowhere = [
+        "reconciliation",
+        "resolve",
+        "stripe",
+        "pi_other",
+        "--file",
+        &file,
+        "--reason",
+        "x",
+    ];
+    fails(cfg, &nowhere, 4).await;
+    fails(cfg, &["reconcile", "paypal", csv.to_str().unwrap()], 4).await;
+    let short = files.path().join("short.csv");
+    std::fs::write(&short, "reference,currency\n1,EUR\n").unwrap();
+    fails(cfg, &["reconcile", "stripe", short.to_str().unwrap()], 2).await;
+    fails(cfg, &["reconcile", "stripe", "/no/such/file.csv"], 2).await;
+    fails(cfg, &["reconciliation", "list", "--limit", "0"], 2).await;
+    usage(
+        cfg,
+        &["reconciliation", "resolve", "stripe", "pi_unknown", "--file", &file],
+    )
+    .await;
+
+    // A single node is in no replication group: every cluster command says so.
+    for args in [
+        &["cluster", "status"][..],
+        &["cluster", "transfer-leader", "2"],
+        &["cluster", "remove", "2"],
+    ] {
+        let refused = fails(cfg, args, 5).await;
+        assert!(refused.contains("not_clustered"), "{args:?}: {refused}");
+    }
+    usage(cfg, &["cluster", "transfer-leader"]).await;
+    running.stop().await.unwrap();
+}
