@@ -5,7 +5,10 @@
 //! each one line on stderr with its documented exit code. `kyc start` and
 //! `kyc show` against the KYC sandbox (a real loopback server speaking the
 //! provider's protocol): the player's link, and the verdicts its signed
-//! webhooks bring.
+//! webhooks bring. The CRM commands (segments, campaigns, affiliates,
+//! brands and lobbies, analytics), the games' performance and RTP alerts,
+//! FX, reconciliation and `cluster` on a single node: each happy path and
+//! its errors (unknown codes, refused input, bad flags).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
