@@ -125,13 +125,15 @@ fn sql_u64(value: u64) -> i64 {
     value.min(i64::MAX as u64) as i64
 }
 
-/// Writes a row for every game and currency whose state differs from its
-/// last row: `tests` are the games the evaluation saw; a game with a
-/// `raised` last row that the evaluation no longer saw (it left the
-/// window) is cleared with zero figures. Returns the rows written.
-pub fn record(c: &Connection, tests: &[Test], time_ms: u64, as_of_seq: u64) -> Result<Vec<Event>, ReadModelError> {
+/// The rows [`record`] would write, without writing: for every game and
+/// currency whose state differs from its last row, the crossing. `tests`
+/// are the games the evaluation saw; a game with a `raised` last row that
+/// the evaluation no longer saw (it left the window) is cleared with zero
+/// figures. A reader runs it first, so an evaluation that changes nothing
+/// never takes the write lock from the projection.
+pub fn plan(c: &Connection, tests: &[Test], as_of_seq: u64) -> Result<Vec<(Kind, Test)>, ReadModelError> {
     let mut seen = std::collections::HashSet::new();
-    let mut written = Vec::new();
+    let mut planned = Vec::new();
     for test in tests {
         seen.insert((test.source, test.game.clone(), test.currency.clone()));
         let last = last_state(c, test.source, &test.game, &test.currency)?;
@@ -140,10 +142,13 @@ pub fn record(c: &Connection, tests: &[Test], time_ms: u64, as_of_seq: u64) -> R
             continue;
         }
         let kind = if test.alert { Kind::Raised } else { Kind::Cleared };
-        written.push(insert(c, kind, test, time_ms, as_of_seq)?);
+        planned.push((kind, test.clone()));
     }
     for (source, game, currency) in raised_now(c)? {
         if seen.contains(&(source, game.clone(), currency.clone())) {
+            continue;
+        }
+        if last_state(c, source, &game, &currency)?.is_some_and(|(_, seq)| seq > as_of_seq) {
             continue;
         }
         let gone = Test {
@@ -157,12 +162,18 @@ pub fn record(c: &Connection, tests: &[Test], time_ms: u64, as_of_seq: u64) -> R
             rtp_configured: None,
             z: None,
         };
-        if last_state(c, gone.source, &gone.game, &gone.currency)?.is_some_and(|(_, seq)| seq > as_of_seq) {
-            continue;
-        }
-        written.push(insert(c, Kind::Cleared, &gone, time_ms, as_of_seq)?);
+        planned.push((Kind::Cleared, gone));
     }
-    Ok(written)
+    Ok(planned)
+}
+
+/// Writes the rows [`plan`] finds, in the caller's write transaction (so
+/// two evaluations at once cannot both write a crossing); returns them.
+pub fn record(c: &Connection, tests: &[Test], time_ms: u64, as_of_seq: u64) -> Result<Vec<Event>, ReadModelError> {
+    plan(c, tests, as_of_seq)?
+        .iter()
+        .map(|(kind, test)| insert(c, *kind, test, time_ms, as_of_seq))
+        .collect()
 }
 
 fn last_state(c: &Connection, source: u32, game: &str, currency: &str) -> Result<Option<(Kind, u64)>, ReadModelError> {
