@@ -5,7 +5,10 @@
 //! each one line on stderr with its documented exit code. `kyc start` and
 //! `kyc show` against the KYC sandbox (a real loopback server speaking the
 //! provider's protocol): the player's link, and the verdicts its signed
-//! webhooks bring.
+//! webhooks bring. The CRM commands (segments, campaigns, affiliates,
+//! brands and lobbies, analytics), the games' performance and RTP alerts,
+//! FX, reconciliation and `cluster` on a single node: each happy path and
+//! its errors (unknown codes, refused input, bad flags).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -1660,5 +1663,663 @@ async fn tickets_notes_and_timeline_over_the_support_routes() {
     let filtered = json(cfg, &["timeline", &p, "--kinds", "note"]).await;
     assert_eq!(filtered["entries"].as_array().unwrap().len(), 1);
     assert!(ok(cfg, &["timeline", &p]).await.contains("registration"));
+    running.stop().await.unwrap();
+}
+
+/// A started server and `croupier-admin` logged in to it as the first
+/// admin: the server, its URL, the admin's token, and the login file.
+async fn logged_in(dir: &Path, home: &Path) -> (gateway::server::Running, String, String, PathBuf) {
+    let running = start(config(dir, false)).await;
+    let url = format!("http://{}", running.addr());
+    let admin_token = first_token(&running);
+    let cfg = home.join("admin.toml");
+    ok(&cfg, &["login", "--server", &url, "--token", &admin_token]).await;
+    (running, url, admin_token, cfg)
+}
+
+/// Writes `value` as JSON into `dir/name`; its path.
+fn json_file(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_and_campaigns_over_the_crm_routes() {
+    let (dir, home, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (running, _url, _admin, cfg) = logged_in(dir.path(), home.path()).await;
+    let cfg = &cfg;
+    let p = register_as(cfg, "Grace Hopper", "grace@example.com").await;
+
+    let gb = json_file(
+        files.path(),
+        "gb.json",
+        &json!({"name": "GB", "all": [{"country": ["GB"]}]}),
+    );
+    let out = ok(cfg, &["segments", "set", "gb", &gb]).await;
+    assert!(out.starts_with("set segment gb (seq "), "{out}");
+    let listed = json(cfg, &["segments", "list"]).await;
+    assert_eq!(listed["segments"][0]["code"], "gb", "{listed}");
+    assert!(ok(cfg, &["segments", "list"]).await.contains("gb"));
+    let shown = json(cfg, &["segments", "show", "gb"]).await;
+    assert_eq!(shown["all"], json!([{"country": ["GB"]}]));
+    let members = json(cfg, &["segments", "members", "gb"]).await;
+    assert_eq!(members["members"], json!([p.parse::<u64>().unwrap()]), "{members}");
+    assert_eq!(members["count"], 1);
+    assert!(ok(cfg, &["segments", "members", "gb"]).await.contains("(1 members)"));
+    let mt = json_file(
+        files.path(),
+        "mt.json",
+        &json!({"name": "MT", "all": [{"country": ["MT"]}]}),
+    );
+    ok(cfg, &["segments", "set", "mt", &mt]).await;
+    assert_eq!(json(cfg, &["segments", "members", "mt"]).await["members"], json!([]));
+
+    let missing = fails(cfg, &["segments", "show", "nope"], 4).await;
+    assert!(missing.contains("unknown_segment"), "{missing}");
+    fails(cfg, &["segments", "members", "nope"], 4).await;
+    let lower = json_file(
+        files.path(),
+        "bad.json",
+        &json!({"name": "x", "all": [{"country": ["gb"]}]}),
+    );
+    let refused = fails(cfg, &["segments", "set", "bad", &lower], 2).await;
+    assert!(refused.contains("invalid_segment"), "{refused}");
+    let garbage = files.path().join("garbage.json");
+    std::fs::write(&garbage, "{not json").unwrap();
+    let refused = fails(cfg, &["segments", "set", "bad", garbage.to_str().unwrap()], 2).await;
+    assert!(refused.contains("not JSON"), "{refused}");
+    fails(cfg, &["segments", "set", "bad", "/no/such/file.json"], 2).await;
+    fails(cfg, &["segments", "members", "gb", "--limit", "0"], 2).await;
+    usage(cfg, &["segments", "members"]).await;
+    usage(cfg, &["segments", "members", "gb", "--limit", "many"]).await;
+    assert_eq!(
+        json(cfg, &["segments", "list"]).await["segments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let create = [
+        "bonuses",
+        "templates",
+        "create",
+        "gift",
+        "--name",
+        "Gift",
+        "--kind",
+        "no_deposit",
+        "--currency",
+        "EUR",
+        "--amount",
+        "5.00",
+        "--wagering-x",
+        "1",
+        "--expiry-days",
+        "30",
+    ];
+    ok(cfg, &create).await;
+    let welcome = json!({"name": "Welcome", "segment": "gb", "offer": "gift", "channel": "none",
+        "message": "Welcome", "trigger": "registration"});
+    let welcome = json_file(files.path(), "welcome.json", &welcome);
+    let set = json(cfg, &["campaigns", "set", "welcome", &welcome]).await;
+    assert_eq!(
+        (set["trigger"].clone(), set["channel"].clone()),
+        (json!("registration"), json!("none"))
+    );
+    let listed = json(cfg, &["campaigns", "list"]).await;
+    assert_eq!(listed["campaigns"][0]["code"], "welcome", "{listed}");
+    assert!(ok(cfg, &["campaigns", "list"]).await.contains("welcome"));
+    let shown = json(cfg, &["campaigns", "show", "welcome"]).await;
+    assert_eq!(
+        (shown["segment"].clone(), shown["offer"].clone()),
+        (json!("gb"), json!("gift"))
+    );
+    assert!(
+        ok(cfg, &["campaigns", "show", "welcome"])
+            .await
+            .contains("registration")
+    );
+    let targets = json(cfg, &["campaigns", "targets", "welcome"]).await;
+    assert!(targets["targets"].is_array(), "{targets}");
+    let uplift = json(cfg, &["campaigns", "uplift", "welcome"]).await;
+    assert_eq!(uplift["currency"], "EUR", "the offer's currency: {uplift}");
+    ok(cfg, &["campaigns", "uplift", "welcome", "--currency", "EUR"]).await;
+
+    for args in [
+        &["campaigns", "show", "other"][..],
+        &["campaigns", "targets", "other"],
+        &["campaigns", "uplift", "other"],
+    ] {
+        let missing = fails(cfg, args, 4).await;
+        assert!(missing.contains("unknown_campaign"), "{missing}");
+    }
+    let no_segment = json!({"name": "Lost", "segment": "nowhere", "offer": "gift", "channel": "none",
+        "message": "x", "trigger": "registration"});
+    let no_segment = json_file(files.path(), "lost.json", &no_segment);
+    fails(cfg, &["campaigns", "set", "lost", &no_segment], 4).await;
+    let fax = json!({"name": "Fax", "segment": "gb", "offer": "gift", "channel": "fax",
+        "message": "x", "trigger": "registration"});
+    let fax = json_file(files.path(), "fax.json", &fax);
+    let refused = fails(cfg, &["campaigns", "set", "fax", &fax], 2).await;
+    assert!(refused.contains("invalid_campaign"), "{refused}");
+    let refused = fails(cfg, &["campaigns", "uplift", "welcome", "--currency", "XXX"], 2).await;
+    assert!(refused.contains("unknown_currency"), "{refused}");
+    fails(cfg, &["campaigns", "targets", "welcome", "--limit", "0"], 2).await;
+    usage(cfg, &["campaigns", "launch", "welcome"]).await;
+    assert_eq!(
+        json(cfg, &["campaigns", "list"]).await["campaigns"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn affiliates_plans_brands_and_lobbies() {
+    let (dir, home, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (running, url, admin_token, cfg) = logged_in(dir.path(), home.path()).await;
+    let cfg = &cfg;
+
+    let plan = [
+        "affiliates",
+        "plans",
+        "set",
+        "rs25",
+        "--name",
+        "Rev share 25 %",
+        "--currency",
+        "EUR",
+        "--revenue-share-bp",
+        "2500",
+        "--admin-fee-bp",
+        "1000",
+        "--cpa-amount",
+        "50.00",
+        "--cpa-threshold",
+        "20.00",
+    ];
+    ok(cfg, &plan).await;
+    let shown = json(cfg, &["affiliates", "plans", "show", "rs25"]).await;
+    assert_eq!(
+        (shown["revenue_share_bp"].clone(), shown["cpa_amount"].clone()),
+        (json!(2500), json!("50.00"))
+    );
+    assert!(ok(cfg, &["affiliates", "plans", "list"]).await.contains("rs25"));
+    let set = [
+        "affiliates",
+        "set",
+        "acme-media",
+        "--name",
+        "Acme Media",
+        "--contact",
+        "ops@acme.example",
+        "--tracking-code",
+        "am-1",
+        "--tracking-code",
+        "am-2",
+        "--plan",
+        "rs25",
+    ];
+    let made = json(cfg, &set).await;
+    assert_eq!(made["tracking_codes"], json!(["am-1", "am-2"]));
+    assert!(ok(cfg, &["affiliates", "list"]).await.contains("acme-media"));
+    assert_eq!(json(cfg, &["affiliates", "show", "acme-media"]).await["plan"], "rs25");
+
+    let mut register = REGISTER.to_vec();
+    register.extend(["--affiliate-code", "am-2"]);
+    let player = json(cfg, &register).await["player"].as_u64().unwrap();
+    let players = json(cfg, &["affiliates", "players", "acme-media"]).await;
+    let attributed: Vec<u64> = players["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["player"].as_u64().unwrap_or_else(|| p.as_u64().unwrap()))
+        .collect();
+    assert_eq!(attributed, [player], "{players}");
+    let month = &today()[..7];
+    let report = json(cfg, &["affiliates", "commission", "acme-media", "--month", month]).await;
+    assert!(report.is_object(), "{report}");
+    let csv = files.path().join("commission.csv");
+    let csv_arg = csv.to_str().unwrap();
+    let args = [
+        "affiliates",
+        "commission",
+        "acme-media",
+        "--month",
+        month,
+        "--format",
+        "csv",
+        "--out",
+        csv_arg,
+    ];
+    ok(cfg, &args).await;
+    assert!(std::fs::read_to_string(&csv).unwrap().contains("acme-media"));
+
+    let missing = fails(cfg, &["affiliates", "show", "nobody"], 4).await;
+    assert!(missing.contains("unknown_affiliate"), "{missing}");
+    fails(cfg, &["affiliates", "plans", "show", "nothing"], 4).await;
+    fails(cfg, &["affiliates", "players", "nobody"], 4).await;
+    let bad_plan = [
+        "affiliates",
+        "plans",
+        "set",
+        "bad",
+        "--name",
+        "Bad",
+        "--currency",
+        "EUR",
+        "--revenue-share-bp",
+        "10001",
+    ];
+    let refused = fails(cfg, &bad_plan, 2).await;
+    assert!(refused.contains("invalid_plan"), "{refused}");
+    let taken = [
+        "affiliates",
+        "set",
+        "other",
+        "--name",
+        "Other",
+        "--contact",
+        "x",
+        "--tracking-code",
+        "am-2",
+    ];
+    fails(cfg, &taken, 5).await;
+    fails(
+        cfg,
+        &["affiliates", "commission", "acme-media", "--month", "2026-13"],
+        2,
+    )
+    .await;
+    usage(cfg, &["affiliates", "set", "nameless", "--contact", "x"]).await;
+    usage(
+        cfg,
+        &[
+            "affiliates",
+            "plans",
+            "set",
+            "x",
+            "--name",
+            "X",
+            "--currency",
+            "EUR",
+            "--revenue-share-bp",
+            "-1",
+        ],
+    )
+    .await;
+
+    // Brands and a lobby naming a catalogued game.
+    let brands = json(cfg, &["brands", "list"]).await;
+    let default_brands = brands["brands"].as_array().unwrap().len();
+    let lucky = [
+        "brands",
+        "set",
+        "lucky",
+        "--name",
+        "Lucky",
+        "--currency",
+        "EUR",
+        "--jurisdiction",
+        "MT",
+    ];
+    assert_eq!(json(cfg, &lucky).await["jurisdictions"], json!(["MT"]));
+    assert_eq!(
+        json(cfg, &["brands", "list"]).await["brands"].as_array().unwrap().len(),
+        default_brands + 1
+    );
+    assert_eq!(
+        json(cfg, &["brands", "show", "lucky"]).await["currencies"],
+        json!(["EUR"])
+    );
+    let aggregator = post(&url, &admin_token, "/operator/v1/aggregators", json!({"name": "acme"})).await;
+    assert!(aggregator.is_success());
+    let client = reqwest::Client::new();
+    let provider = client
+        .put(format!("{url}/operator/v1/games/providers/studio"))
+        .bearer_auth(&admin_token)
+        .header("content-type", "application/json")
+        .body(json!({"name": "Studio", "aggregators": ["acme"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(provider.status().is_success());
+    let games = files.path().join("games.csv");
+    std::fs::write(
+        &games,
+        "aggregator,code,provider,name,type,volatility,rtp_variants_bp,rtp_default_bp,rtp_by_jurisdiction,limits,jurisdictions,enabled\n\
+         acme,book,studio,Book,slot,low,9600,9600,,EUR:0.10:10.00,MT,true\n",
+    )
+    .unwrap();
+    ok(cfg, &["games", "import", games.to_str().unwrap()]).await;
+    let aggregator_id = json(cfg, &["games", "show", "acme", "book"]).await["aggregator"].clone();
+    let lobby = json!({
+        "categories": [{"code": "slots", "name": "Slots", "games": [{"aggregator": aggregator_id, "game": "book"}]}],
+        "featured": [{"aggregator": aggregator_id, "game": "book"}],
+        "theme": {"primary_colour": "#0a7d3b", "secondary_colour": "#FFCC00", "logo_url": "https://cdn.example/lucky.svg"}
+    });
+    let lobby_file = json_file(files.path(), "lobby.json", &lobby);
+    ok(cfg, &["brands", "set-lobby", "lucky", "--file", &lobby_file]).await;
+    let served = json(cfg, &["brands", "lobby", "lucky"]).await;
+    assert_eq!(served["featured"][0]["game"], "book", "{served}");
+    assert!(
+        ok(cfg, &["brands", "lobby", "lucky", "--jurisdiction", "MT"])
+            .await
+            .contains("book")
+    );
+
+    fails(cfg, &["brands", "show", "nowhere"], 4).await;
+    fails(cfg, &["brands", "lobby", "nowhere"], 4).await;
+    let mut ghost = lobby.clone();
+    ghost["featured"][0]["game"] = json!("ghost");
+    let ghost = json_file(files.path(), "ghost.json", &ghost);
+    let missing = fails(cfg, &["brands", "set-lobby", "lucky", "--file", &ghost], 4).await;
+    assert!(missing.contains("unknown_game"), "{missing}");
+    let mut green = lobby.clone();
+    green["theme"]["primary_colour"] = json!("green");
+    let green = json_file(files.path(), "green.json", &green);
+    let refused = fails(cfg, &["brands", "set-lobby", "lucky", "--file", &green], 2).await;
+    assert!(refused.contains("invalid_lobby"), "{refused}");
+    let served = json(cfg, &["brands", "lobby", "lucky"]).await;
+    assert_eq!(served["theme"]["primary_colour"], "#0a7d3b", "refusals changed nothing");
+    let refused = fails(cfg, &["brands", "set", "odd", "--name", "Odd", "--currency", "XXX"], 2).await;
+    assert!(refused.contains("unknown_currency"), "{refused}");
+    usage(cfg, &["brands", "set-lobby", "lucky"]).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_markers_interventions_and_churn() {
+    let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (running, _url, _admin, cfg) = logged_in(dir.path(), home.path()).await;
+    let cfg = &cfg;
+    let p = register_as(cfg, "Alan Turing", "alan@example.com").await;
+
+    let markers = json(cfg, &["analytics", "markers", &p]).await;
+    assert_eq!(markers["player"].to_string(), p, "{markers}");
+    assert_eq!(markers["score"], 0, "a new player shows no marker: {markers}");
+    assert!(ok(cfg, &["analytics", "markers", &p]).await.contains("score"));
+    let scan = json(cfg, &["analytics", "scan"]).await;
+    assert_eq!(scan["alerts"], json!([]), "{scan}");
+    assert!(ok(cfg, &["analytics", "scan"]).await.contains("players assessed"));
+    assert_eq!(json(cfg, &["analytics", "alerts", "--all"]).await["alerts"], json!([]));
+
+    let sent = json(cfg, &["analytics", "intervene", &p, "reality_check"]).await;
+    let id = sent["id"].as_u64().unwrap();
+    let out = ok(
+        cfg,
+        &[
+            "analytics",
+            "intervene",
+            &p,
+            "limit_prompt",
+            "--message",
+            "Set a limit?",
+        ],
+    )
+    .await;
+    assert!(out.contains("intervention") && out.contains("sent"), "{out}");
+    let listed = json(cfg, &["analytics", "interventions", &p]).await;
+    let ids: Vec<u64> = listed["interventions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    assert!(ids.contains(&id));
+    let pending = json(cfg, &["analytics", "interventions", &p, "--pending"]).await;
+    assert_eq!(pending["interventions"].as_array().unwrap().len(), 2);
+    assert!(
+        ok(cfg, &["analytics", "interventions", &p])
+            .await
+            .contains("Set a limit?")
+    );
+
+    fails(cfg, &["analytics", "markers", "99999"], 4).await;
+    fails(cfg, &["analytics", "intervene", "99999", "reality_check"], 4).await;
+    fails(cfg, &["analytics", "intervene", &p, "lecture"], 2).await;
+    fails(
+        cfg,
+        &["analytics", "intervene", &p, "reality_check", "--alert", "99999"],
+        4,
+    )
+    .await;
+    let missing = fails(cfg, &["analytics", "close", "99999", "--finding", "nothing"], 4).await;
+    assert!(missing.contains("unknown_alert"), "{missing}");
+    fails(cfg, &["analytics", "interventions", "99999"], 4).await;
+    fails(cfg, &["analytics", "alerts", "--limit", "0"], 2).await;
+    usage(cfg, &["analytics", "close", "1"]).await;
+    usage(cfg, &["analytics", "markers", "someone"]).await;
+
+    // No model yet; one player is too short a history to train on.
+    let untrained = fails(cfg, &["analytics", "churn"], 5).await;
+    assert!(untrained.contains("churn_model_untrained"), "{untrained}");
+    fails(cfg, &["analytics", "churn-player", &p], 5).await;
+    let short = fails(cfg, &["analytics", "train"], 5).await;
+    assert!(short.contains("churn_history_too_short"), "{short}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn games_performance_alerts_and_providers_performance() {
+    let (dir, home, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (running, url, admin_token, cfg) = logged_in(dir.path(), home.path()).await;
+    let cfg = &cfg;
+    let aggregator = post(&url, &admin_token, "/operator/v1/aggregators", json!({"name": "acme"})).await;
+    assert!(aggregator.is_success());
+    let provider = reqwest::Client::new()
+        .put(format!("{url}/operator/v1/games/providers/studio"))
+        .bearer_auth(&admin_token)
+        .header("content-type", "application/json")
+        .body(json!({"name": "Studio One", "aggregators": ["acme"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(provider.status().is_success());
+    let games = files.path().join("games.csv");
+    std::fs::write(
+        &games,
+        "aggregator,code,provider,name,type,volatility,rtp_variants_bp,rtp_default_bp,rtp_by_jurisdiction,limits,jurisdictions,enabled\n\
+         acme,g1,studio,One,slot,low,9600,9600,,EUR:0.10:10.00,MT,true\n",
+    )
+    .unwrap();
+    ok(cfg, &["games", "import", games.to_str().unwrap()]).await;
+
+    // No bets yet: every figure is empty, and still answers.
+    let performance = json(cfg, &["games", "performance"]).await;
+    assert_eq!(performance["games"], json!([]), "{performance}");
+    assert!(performance["to_ms"].as_u64().unwrap() > performance["from_ms"].as_u64().unwrap());
+    let week = json(cfg, &["games", "performance", "--period", "7d", "--provider", "studio"]).await;
+    assert_eq!(
+        week["to_ms"].as_u64().unwrap() - week["from_ms"].as_u64().unwrap(),
+        7 * 24 * 3_600_000
+    );
+    let one = json(cfg, &["games", "performance", "--game", "acme/g1", "--period", "1h"]).await;
+    assert_eq!(
+        (one["game"]["code"].clone(), one["game"]["bets"].clone()),
+        (json!("g1"), json!(0))
+    );
+    assert_eq!(one["game"]["provider"], "studio");
+    let table = ok(cfg, &["games", "performance", "--game", "acme/g1"]).await;
+    assert!(table.contains("g1") && table.contains("hour_ms"), "{table}");
+    assert!(ok(cfg, &["games", "performance"]).await.contains("turnover"));
+    let alerts = json(cfg, &["games", "alerts"]).await;
+    assert_eq!(
+        (alerts["alerts"].clone(), alerts["min_bets"].clone()),
+        (json!([]), json!(200))
+    );
+    let history = json(cfg, &["games", "alerts", "--history", "--game", "g1", "--limit", "10"]).await;
+    assert_eq!(history["events"], json!([]));
+    assert!(ok(cfg, &["games", "alerts", "--history"]).await.contains("kind"));
+    let providers = json(cfg, &["providers", "performance", "--period", "24h"]).await;
+    let studio = &providers["providers"][0];
+    assert_eq!(
+        (
+            studio["provider"].clone(),
+            studio["name"].clone(),
+            studio["bets"].clone()
+        ),
+        (json!("studio"), json!("Studio One"), json!(0))
+    );
+    assert!(ok(cfg, &["providers", "performance"]).await.contains("studio"));
+    // `providers` alone still lists the payment providers.
+    ok(cfg, &["providers"]).await;
+
+    let missing = fails(cfg, &["games", "performance", "--game", "acme/nope"], 4).await;
+    assert!(missing.contains("unknown_game"), "{missing}");
+    let missing = fails(cfg, &["games", "performance", "--game", "nobody/g1"], 4).await;
+    assert!(missing.contains("unknown_aggregator"), "{missing}");
+    let missing = fails(cfg, &["games", "performance", "--provider", "nobody"], 4).await;
+    assert!(missing.contains("unknown_provider"), "{missing}");
+    let bad = fails(cfg, &["games", "performance", "--game", "g1"], 2).await;
+    assert!(bad.contains("AGGREGATOR/CODE"), "{bad}");
+    let bad = fails(cfg, &["games", "performance", "--period", "2h"], 2).await;
+    assert!(bad.contains("invalid_request"), "{bad}");
+    fails(cfg, &["games", "alerts", "--period", "week"], 2).await;
+    fails(cfg, &["providers", "performance", "--period", "week"], 2).await;
+    fails(cfg, &["games", "alerts", "--history", "--limit", "0"], 2).await;
+    fails(
+        cfg,
+        &["games", "alerts", "--history", "--from-ms", "10", "--to-ms", "5"],
+        2,
+    )
+    .await;
+    usage(cfg, &["games", "alerts", "--game", "g1"]).await;
+    usage(cfg, &["games", "alerts", "--history", "--period", "1h"]).await;
+    usage(
+        cfg,
+        &["games", "performance", "--game", "acme/g1", "--provider", "studio"],
+    )
+    .await;
+    usage(cfg, &["providers", "profits"]).await;
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fx_rates_the_reconciliation_queue_and_cluster_on_a_single_node() {
+    let (dir, home, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    // A Stripe provider configured (its API never called: reconciliation
+    // compares a file with the ledger).
+    let running = start(ServeConfig {
+        stripe_api_url: Some("http://127.0.0.1:9".into()),
+        stripe_secret_key: Some("sk_test_admin".into()),
+        stripe_webhook_secret: Some("whsec_admin".into()),
+        ship_jurisdiction_profiles: false,
+        ..config(dir.path(), false)
+    })
+    .await;
+    let url = format!("http://{}", running.addr());
+    let cfg = &home.path().join("admin.toml");
+    ok(cfg, &["login", "--server", &url, "--token", &first_token(&running)]).await;
+
+    let out = ok(cfg, &["fx", "set", "EUR", "GBP", "0.85", "--effective-at-ms", "1000"]).await;
+    assert_eq!(out.trim(), "EUR/GBP: 0.85");
+    json(cfg, &["fx", "set", "EUR", "GBP", "0.8612", "--effective-at-ms", "2000"]).await;
+    let listed = json(cfg, &["fx", "list", "--base", "EUR", "--quote", "GBP"]).await;
+    let rates: Vec<(&str, u64)> = listed["rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rate"].as_str().unwrap(), r["effective_at_ms"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rates, [("0.8612", 2_000), ("0.85", 1_000)]);
+    assert!(ok(cfg, &["fx", "list"]).await.contains("0.8612"));
+    for rate in ["0", "0.123456789", "lots"] {
+        fails(cfg, &["fx", "set", "EUR", "GBP", rate], 2).await;
+    }
+    let itself = fails(cfg, &["fx", "set", "EUR", "EUR", "1"], 2).await;
+    assert!(itself.contains("invalid_fx_rate"), "{itself}");
+    fails(cfg, &["fx", "list", "--limit", "0"], 2).await;
+    usage(cfg, &["fx", "set", "EUR", "GBP"]).await;
+    assert_eq!(json(cfg, &["fx", "list"]).await["rates"].as_array().unwrap().len(), 2);
+
+    // A settlement file naming a payment the ledger never had.
+    let csv = files.path().join("stripe.csv");
+    std::fs::write(&csv, "reference,currency,amount\npi_unknown,EUR,5.00\n").unwrap();
+    let imported = json(cfg, &["reconcile", "stripe", csv.to_str().unwrap()]).await;
+    let gap = &imported["differences"][0];
+    assert_eq!(
+        (gap["reference"].clone(), gap["gap"].clone(), gap["file_amount"].clone()),
+        (json!("pi_unknown"), json!("missing_in_ledger"), json!("5.00")),
+        "{imported}"
+    );
+    let file = imported["file"].as_str().unwrap().to_owned();
+    let open = json(cfg, &["reconciliation", "list", "--state", "open"]).await;
+    assert_eq!(open["differences"].as_array().unwrap().len(), 1, "{open}");
+    assert!(ok(cfg, &["reconciliation", "list"]).await.contains("pi_unknown"));
+    let args = [
+        "reconciliation",
+        "resolve",
+        "stripe",
+        "pi_unknown",
+        "--file",
+        &file,
+        "--reason",
+        "refunded there",
+    ];
+    let resolved = json(cfg, &args).await;
+    assert_eq!(resolved["state"], "resolved", "{resolved}");
+    fails(cfg, &args, 5).await;
+    let done = json(
+        cfg,
+        &["reconciliation", "list", "--state", "resolved", "--provider", "stripe"],
+    )
+    .await;
+    assert_eq!(done["differences"][0]["reason"], "refunded there");
+
+    let nowhere = [
+        "reconciliation",
+        "resolve",
+        "stripe",
+        "pi_other",
+        "--file",
+        &file,
+        "--reason",
+        "x",
+    ];
+    fails(cfg, &nowhere, 4).await;
+    fails(cfg, &["reconcile", "paypal", csv.to_str().unwrap()], 4).await;
+    let short = files.path().join("short.csv");
+    std::fs::write(&short, "reference,currency\n1,EUR\n").unwrap();
+    fails(cfg, &["reconcile", "stripe", short.to_str().unwrap()], 2).await;
+    fails(cfg, &["reconcile", "stripe", "/no/such/file.csv"], 2).await;
+    fails(cfg, &["reconciliation", "list", "--limit", "0"], 2).await;
+    usage(
+        cfg,
+        &["reconciliation", "resolve", "stripe", "pi_unknown", "--file", &file],
+    )
+    .await;
+
+    // A single node is in no replication group: every cluster command says so.
+    for args in [
+        &["cluster", "status"][..],
+        &["cluster", "transfer-leader", "2"],
+        &["cluster", "remove", "2"],
+    ] {
+        let refused = fails(cfg, args, 5).await;
+        assert!(refused.contains("not_clustered"), "{args:?}: {refused}");
+    }
+    usage(cfg, &["cluster", "transfer-leader"]).await;
     running.stop().await.unwrap();
 }

@@ -276,6 +276,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let attributes_backfill = pam::directory::spawn_backfill(state.clone());
     // The problem-gambling marker scan and the churn model's retraining.
     let analytics_worker = analytics::spawn(state.clone());
+    // The RTP test's evaluation, recording alerts raised and cleared.
+    let rtp_alerts_worker = games::alerts::spawn(state.clone());
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
         transports.serve(state, metrics, stopped).await;
@@ -305,6 +307,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         }
         analytics_worker.abort();
         let _ = analytics_worker.await;
+        rtp_alerts_worker.abort();
+        let _ = rtp_alerts_worker.await;
         stopper.stop(projection).await
     });
     Ok(Running {

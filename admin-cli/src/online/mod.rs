@@ -113,8 +113,13 @@ pub enum Command {
     /// A player's payment methods: list, add (by token), disable, enable, remove.
     #[command(subcommand)]
     Methods(methods::Command),
-    /// The configured payment providers: kind, default, API host, webhook path, payments by state, payouts owed.
-    Providers,
+    /// The configured payment providers: kind, default, API host, webhook path, payments by state, payouts owed;
+    /// `providers performance`: the game providers' live performance.
+    Providers {
+        /// `performance` (without it: the payment providers).
+        #[command(subcommand)]
+        command: Option<games::ProvidersCommand>,
+    },
     /// The FX rate table: set a rate from a moment on, list the history.
     #[command(subcommand)]
     Fx(cashier::FxCommand),
@@ -140,7 +145,7 @@ pub enum Command {
     /// Problem-gambling markers and alerts, interventions, churn scores.
     #[command(subcommand)]
     Analytics(analytics::Command),
-    /// The game catalogue: list, show, import a provider's list, enable, disable.
+    /// The game catalogue: list, show, import a provider's list, enable, disable; live performance and RTP alerts.
     #[command(subcommand)]
     Games(games::Command),
     /// Jackpot pools: list, show, create, award.
@@ -196,7 +201,8 @@ pub fn run(command: Command, output: Output) -> Result<(), Failure> {
         Command::Deposits(args) => cashier::deposits(&Client::from_config()?, args, output),
         Command::Withdrawals(command) => cashier::withdrawals(&Client::from_config()?, command, output),
         Command::Methods(command) => methods::run(&Client::from_config()?, command, output),
-        Command::Providers => cashier::providers(&Client::from_config()?, output),
+        Command::Providers { command: None } => cashier::providers(&Client::from_config()?, output),
+        Command::Providers { command: Some(command) } => games::providers(&Client::from_config()?, command, output),
         Command::Fx(command) => cashier::fx(&Client::from_config()?, command, output),
         Command::Reconcile(args) => cashier::reconcile(&Client::from_config()?, args, output),
         Command::Reconciliation(command) => cashier::reconciliation(&Client::from_config()?, command, output),

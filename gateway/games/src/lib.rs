@@ -24,6 +24,10 @@
 //!   latency) from the read model's monitoring projection, on the API and
 //!   in `/metrics`; admins, finance, compliance, read-only and marketing
 //!   read it.
+//! - [`alerts`]: the RTP alerts' history (each crossing into alert and
+//!   back, with the figures of that moment), recorded by an evaluator a
+//!   worker runs every minute and the history route runs on demand; the
+//!   same roles read it.
 //! - [`forms`]: the JSON and CSV forms of a game and their validation,
 //!   naming the field at fault.
 //!
@@ -32,6 +36,7 @@
 
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod catalogue;
 pub mod forms;
 pub mod import;
@@ -67,6 +72,7 @@ pub fn routes() -> Vec<Route> {
     vec![
         route::<p::__path_games_performance, _>(Operator(FIGURES), p::games_performance),
         route::<p::__path_alerts, _>(Operator(FIGURES), p::alerts),
+        route::<alerts::__path_history, _>(Operator(FIGURES), alerts::history),
         route::<p::__path_providers_performance, _>(Operator(FIGURES), p::providers_performance),
         route::<p::__path_game_performance, _>(Operator(FIGURES), p::game_performance),
         route::<c::__path_list_providers, _>(Operator(READERS), c::list_providers),

@@ -335,13 +335,13 @@ pub struct RtpAlertsReply {
 }
 
 /// What the read model gives for a period.
-struct Sums {
-    rows: Vec<GameSum>,
+pub(crate) struct Sums {
+    pub(crate) rows: Vec<GameSum>,
     players: HashMap<(SourceId, String), u64>,
     refusals: Vec<(SourceId, String, String, u64)>,
 }
 
-async fn sums(state: &AppState, period: Period) -> Result<(Sums, u64), ApiError> {
+pub(crate) async fn sums(state: &AppState, period: Period) -> Result<(Sums, u64), ApiError> {
     read(state, move |c| {
         let rows = monitoring::games(c, period.from_hour, period.to_hour)?;
         let mut players = HashMap::new();
@@ -452,7 +452,7 @@ fn period_of(state: &AppState, name: Option<&str>) -> Result<Period, ApiError> {
     Period::named(name, state.now_ms())
 }
 
-fn query<T: serde::de::DeserializeOwned>(uri: &Uri, expected: &str) -> Result<T, ApiError> {
+pub(crate) fn query<T: serde::de::DeserializeOwned>(uri: &Uri, expected: &str) -> Result<T, ApiError> {
     axum::extract::Query::<T>::try_from_uri(uri)
         .map(|query| query.0)
         .map_err(|_| ApiError::bad_request("invalid_request", format!("query parameters are {expected}")))
@@ -763,6 +763,10 @@ pub async fn metrics(state: &AppState) -> String {
         return String::new();
     };
     let calls = state.wallet_calls.figures();
+    let raised = read(state, readmodel::rtp_alerts::raised_total)
+        .await
+        .ok()
+        .map(|(n, _)| n);
     let sums = match sums(state, period).await {
         Ok((sums, _)) => sums,
         // The read model is behind: the page still answers, without the
@@ -779,6 +783,15 @@ pub async fn metrics(state: &AppState) -> String {
     games.truncate(METRICS_TOP_GAMES);
     provider_metrics(&mut text, &providers);
     game_metrics(&mut text, &games);
+    if let Some(raised) = raised {
+        header(
+            &mut text,
+            "game_rtp_alerts_raised_total",
+            "counter",
+            "RTP alerts raised (a game and currency crossing into alert) since the read model was built",
+        );
+        text.push_str(&format!("game_rtp_alerts_raised_total {raised}\n"));
+    }
     text
 }
 

@@ -42,7 +42,11 @@
 //! [`support`] keeps the tickets, their messages and changes, operators'
 //! notes on players, and each player's timeline. [`monitoring`] sums each
 //! game's live performance per hour (rounds, players, stakes, prizes,
-//! refusals, the sums its RTP test needs).
+//! refusals, the sums its RTP test needs). [`rtp_alerts`] is the history
+//! of the RTP test's alerts (raised, cleared), the one table not folded in
+//! from the journal: the games module's evaluator writes it from
+//! [`monitoring`]'s figures, and a rebuild starts it again from the
+//! figures of that moment.
 //! [`analytics`] keeps the problem-gambling marker alerts and the
 //! interventions sent to players, and reads the facts the marker worker
 //! and the churn model measure.
@@ -57,7 +61,8 @@
 //! The projection is the file's writer: the risk module's rule settings
 //! and cases are journaled too (`engine::risk`) and derived here; it uses
 //! [`ReadModel::write`] only to check a case change against the rows
-//! before it sends the command. The projection's transactions take the
+//! before it sends the command. The RTP alert evaluator writes
+//! [`rtp_alerts`] with it (and nothing else). The projection's transactions take the
 //! write lock when they begin, so the two never meet half-way.
 
 pub mod analytics;
@@ -89,6 +94,7 @@ mod reports_tests;
 pub mod risk;
 #[cfg(test)]
 mod risk_tests;
+pub mod rtp_alerts;
 pub mod store;
 pub mod support;
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! migrations, and the checkpoint that says how far it follows the journal.
 //!
 //! The file is `<data dir>/readmodel.sqlite`. It holds nothing the journal
-//! does not: deleting it costs a rebuild on the next start, never data. A
+//! does not (the RTP alerts' history, [`crate::rtp_alerts`], is recomputed
+//! from the figures): deleting it costs a rebuild on the next start, never
+//! data. A
 //! migration is appended to [`MIGRATIONS`] and never edited; the schema
 //! version is SQLite's `user_version`. A file whose version is newer than
 //! this build knows (written by a later release) is rebuilt rather than
@@ -179,6 +181,11 @@ pub const MIGRATIONS: &[&str] = &[
     // profile are marked pending and the gateway backfills them from the
     // vault at start-up.
     crate::profiles::ATTRIBUTES_MIGRATION,
+    // 25: the RTP alerts' history (`crate::rtp_alerts`), written by the
+    // games module's evaluator from the monitoring figures rather than
+    // folded in from the journal. No rebuild: the history starts at the
+    // first evaluation.
+    crate::rtp_alerts::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

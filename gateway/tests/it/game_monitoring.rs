@@ -2,7 +2,9 @@
 //! a rollback and refused bets, the per-game, per-hour and per-provider
 //! figures equal the hand computation; the RTP alert fires for a rigged
 //! sequence and not for a fair one (nor before the minimum volume);
-//! `/metrics` shows the bounded series; the roles that may read it.
+//! `/metrics` shows the bounded series; the roles that may read it; the
+//! alert history records one row per crossing (not per read), and its
+//! filters and errors.
 
 use crate::support;
 
@@ -327,5 +329,108 @@ async fn business_roles_read_the_figures_and_support_does_not() {
     }
     let nobody = op(&w, "not-a-token", &paths[0]).await;
     assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+    w.server.stop().await;
+}
+
+/// Plays `rounds` rounds of 1.00 in `game`, each paying `prize` every
+/// `every` rounds (the rest pay nothing).
+async fn rounds(w: &World, game: &str, from: usize, to: usize, every: usize, prize: &str) {
+    for i in from..to {
+        let round = format!("{game}-{i}");
+        let placed = bet(w, game, &format!("{game}-b{i}"), "1.00", &round).await;
+        assert_eq!(placed.status, StatusCode::OK, "{}", placed.text());
+        let paid = if i % every == every - 1 { prize } else { "0.00" };
+        let won = win(w, game, &format!("{game}-w{i}"), paid, &round).await;
+        assert_eq!(won.status, StatusCode::OK, "{}", won.text());
+    }
+}
+
+const HISTORY: &str = "/operator/v1/games/performance/alerts/history";
+
+#[tokio::test]
+async fn an_rtp_alert_is_recorded_once_when_raised_and_once_when_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    catalogue(&w, &["fair", "rigged"]).await;
+    rounds(&w, "fair", 0, 200, 4, "3.84").await;
+    rounds(&w, "rigged", 0, 200, 2, "6.00").await;
+    let raised_at = w.server.now();
+
+    // Read three times: one row, not one per read.
+    for _ in 0..3 {
+        let reply = op(&w, &w.admin, HISTORY).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let events = reply.json()["events"].clone();
+        assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+        let row = &events[0];
+        assert_eq!(
+            (row["kind"].clone(), row["code"].clone(), row["provider"].clone()),
+            (json!("raised"), json!("rigged"), json!("studio"))
+        );
+        assert_eq!(
+            (row["currency"].clone(), row["bets"].clone()),
+            (json!("EUR"), json!(200))
+        );
+        assert_eq!(row["turnover"], json!("200.00"));
+        assert_eq!(row["rtp_actual"].as_f64().unwrap(), 3.0);
+        assert_eq!(row["rtp_configured"].as_f64().unwrap(), 0.96);
+        let z = (60_000.0 - 19_200.0) / (4.0 * (200.0_f64 * 10_000.0).sqrt());
+        assert!((row["z"].as_f64().unwrap() - z).abs() < 1e-9, "{row}");
+        assert_eq!(row["time_ms"].as_u64().unwrap(), raised_at);
+    }
+    let metrics = w.server.send(Http::V1, Method::GET, "/metrics", &[], None).await.text();
+    assert!(
+        metrics.lines().any(|l| l == "game_rtp_alerts_raised_total 1"),
+        "{metrics}"
+    );
+
+    // A day later the game has left the window: the alert clears, once.
+    w.server.advance(25 * 3_600_000);
+    let cleared_at = w.server.now();
+    for _ in 0..2 {
+        let events = op(&w, &w.admin, HISTORY).await.json()["events"].clone();
+        let kinds: Vec<&Value> = events.as_array().unwrap().iter().map(|e| &e["kind"]).collect();
+        assert_eq!(kinds, [&json!("cleared"), &json!("raised")], "{events}");
+        assert_eq!(events[0]["bets"], json!(0));
+        assert_eq!(events[0]["time_ms"].as_u64().unwrap(), cleared_at);
+    }
+
+    // Filters: by game, by time, by count.
+    let of = |query: String| {
+        let w = &w;
+        async move {
+            let reply = op(w, &w.admin, &format!("{HISTORY}?{query}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text());
+            reply.json()["events"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(of("game=rigged".into()).await, 2);
+    assert_eq!(of("game=fair".into()).await, 0);
+    assert_eq!(of(format!("from_ms={}", raised_at + 1)).await, 1);
+    assert_eq!(of(format!("from_ms={raised_at}&to_ms={}", raised_at + 1)).await, 1);
+    assert_eq!(of("limit=1".into()).await, 1);
+    let newest = op(&w, &w.admin, &format!("{HISTORY}?limit=1")).await.json();
+    assert_eq!(newest["events"][0]["kind"], json!("cleared"));
+
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "from_ms=10&to_ms=10",
+        "game=",
+        "colour=red",
+        "from_ms=yesterday",
+    ] {
+        let reply = op(&w, &w.admin, &format!("{HISTORY}?{query}")).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request".into()),
+            "{query}: {}",
+            reply.text()
+        );
+    }
+    let support = operator(&w, "support").await;
+    assert_eq!(op(&w, &support, HISTORY).await.status, StatusCode::FORBIDDEN);
+    let compliance = operator(&w, "compliance").await;
+    assert_eq!(op(&w, &compliance, HISTORY).await.status, StatusCode::OK);
     w.server.stop().await;
 }

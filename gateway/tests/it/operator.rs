@@ -378,6 +378,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/games/import",
             "/operator/v1/games/performance",
             "/operator/v1/games/performance/alerts",
+            "/operator/v1/games/performance/alerts/history",
             "/operator/v1/games/providers",
             "/operator/v1/games/providers/{provider}",
             "/operator/v1/games/{aggregator}/{code}",
