@@ -138,6 +138,17 @@ pub struct ServeConfig {
     pub sendgrid_api_key: Option<String>,
     /// The sender address of campaign emails.
     pub campaign_from_email: Option<String>,
+    /// The SMS provider's (Twilio Programmable Messaging API) base URL
+    /// for campaign messages; `None`: no SMS channel. Needs
+    /// `twilio_account_sid`, `twilio_auth_token` and `campaign_sms_from`.
+    pub twilio_api_url: Option<String>,
+    /// The Twilio Account SID (`AC…`; the HTTP Basic user).
+    pub twilio_account_sid: Option<String>,
+    /// The Twilio Auth Token (the HTTP Basic password).
+    pub twilio_auth_token: Option<String>,
+    /// The sender of campaign SMS: a Twilio number (E.164), an
+    /// alphanumeric sender id, or a Messaging Service SID (`MG…`).
+    pub campaign_sms_from: Option<String>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -445,6 +456,10 @@ impl Default for ServeConfig {
             sendgrid_api_url: None,
             sendgrid_api_key: None,
             campaign_from_email: None,
+            twilio_api_url: None,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            campaign_sms_from: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -639,6 +654,10 @@ pub struct FileConfig {
     pub sendgrid_api_url: Option<String>,
     pub sendgrid_api_key: Option<String>,
     pub campaign_from_email: Option<String>,
+    pub twilio_api_url: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub campaign_sms_from: Option<String>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -818,6 +837,18 @@ pub struct ServeArgs {
     /// The sender address of campaign emails (with --sendgrid-api-url).
     #[arg(long, env = "CROUPIER_CAMPAIGN_FROM_EMAIL")]
     pub campaign_from_email: Option<String>,
+    /// SMS provider base URL for campaign messages (Twilio API: https://api.twilio.com; `croupier sandbox twilio` for a local one) [default: none: no SMS channel].
+    #[arg(long, env = "CROUPIER_TWILIO_API_URL")]
+    pub twilio_api_url: Option<String>,
+    /// Twilio Account SID, AC... (with --twilio-api-url).
+    #[arg(long, env = "CROUPIER_TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    /// Twilio Auth Token (with --twilio-api-url).
+    #[arg(long, env = "CROUPIER_TWILIO_AUTH_TOKEN")]
+    pub twilio_auth_token: Option<String>,
+    /// The sender of campaign SMS: a Twilio number, an alphanumeric sender id or a Messaging Service SID, MG... (with --twilio-api-url).
+    #[arg(long, env = "CROUPIER_CAMPAIGN_SMS_FROM")]
+    pub campaign_sms_from: Option<String>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -1020,6 +1051,10 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         sendgrid_api_url: args.sendgrid_api_url.clone().or(file.sendgrid_api_url),
         sendgrid_api_key: args.sendgrid_api_key.clone().or(file.sendgrid_api_key),
         campaign_from_email: args.campaign_from_email.clone().or(file.campaign_from_email),
+        twilio_api_url: args.twilio_api_url.clone().or(file.twilio_api_url),
+        twilio_account_sid: args.twilio_account_sid.clone().or(file.twilio_account_sid),
+        twilio_auth_token: args.twilio_auth_token.clone().or(file.twilio_auth_token),
+        campaign_sms_from: args.campaign_sms_from.clone().or(file.campaign_sms_from),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1066,6 +1101,15 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "sendgrid_api_url needs sendgrid_api_key and campaign_from_email",
+        ));
+    }
+    if config.twilio_api_url.is_some()
+        && (config.twilio_account_sid.is_none()
+            || config.twilio_auth_token.is_none()
+            || config.campaign_sms_from.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "twilio_api_url needs twilio_account_sid, twilio_auth_token and campaign_sms_from",
         ));
     }
     if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())

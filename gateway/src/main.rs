@@ -9,7 +9,8 @@
 //! `croupier sandbox gamstop` the self-exclusion register sandbox, and
 //! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes,
 //! `croupier sandbox zendesk` the ticketing system sandbox.
-//! `croupier sandbox sendgrid` the campaigns' email provider sandbox.
+//! `croupier sandbox sendgrid` the campaigns' email provider sandbox,
+//! `croupier sandbox twilio` their SMS provider sandbox.
 
 mod demo;
 
@@ -51,6 +52,21 @@ enum SandboxKind {
     Zendesk(ZendeskSandboxArgs),
     /// An email provider speaking the subset of SendGrid's v3 Mail Send API the server's campaigns speak.
     Sendgrid(SendGridSandboxArgs),
+    /// An SMS provider speaking the subset of Twilio's Programmable Messaging API the server's campaigns speak.
+    Twilio(TwilioSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct TwilioSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Account SID clients must present (the server's --twilio-account-sid).
+    #[arg(long, env = "CROUPIER_TWILIO_ACCOUNT_SID", default_value = "ACsandbox")]
+    account_sid: String,
+    /// Auth Token clients must present (the server's --twilio-auth-token).
+    #[arg(long, env = "CROUPIER_TWILIO_AUTH_TOKEN", default_value = "sandbox-token")]
+    auth_token: String,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +189,7 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Nowpayments(args)) => nowpayments_sandbox(args),
         Mode::Sandbox(SandboxKind::Zendesk(args)) => zendesk_sandbox(args),
         Mode::Sandbox(SandboxKind::Sendgrid(args)) => sendgrid_sandbox(args),
+        Mode::Sandbox(SandboxKind::Twilio(args)) => twilio_sandbox(args),
     }
 }
 
@@ -304,6 +321,21 @@ fn sendgrid_sandbox(args: SendGridSandboxArgs) -> Result<()> {
             .await
             .context("starting the SendGrid sandbox")?;
         println!("SendGrid sandbox listening on {}", sandbox.url());
+        println!("  messages received: {}/sandbox/messages", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn twilio_sandbox(args: TwilioSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let sandbox = crm::notify::twilio::sandbox::Sandbox::start(&args.account_sid, &args.auth_token, args.listen)
+            .await
+            .context("starting the Twilio sandbox")?;
+        println!("Twilio sandbox listening on {}", sandbox.url());
         println!("  messages received: {}/sandbox/messages", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}

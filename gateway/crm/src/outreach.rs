@@ -262,10 +262,11 @@ async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<T
                 Some(d) => d.marketing(state, PlayerId(player)).await.map_err(|e| e.message)?,
                 None => None,
             };
-            // No profile: no address to send to, and no consent.
+            // No profile: no address to send to, and no consent; no
+            // address on the channel: skipped like no consent.
             Some(facts.is_some_and(|f| match channel {
-                Channel::Email => f.email_consent,
-                Channel::Sms => f.sms_consent,
+                Channel::Email => f.email_consent && !f.email.is_empty(),
+                Channel::Sms => f.sms_consent && !f.phone.is_empty(),
                 // No push consent in the profile yet: treated as the SMS
                 // one (both reach the player's phone).
                 Channel::Push => f.sms_consent,
@@ -423,6 +424,7 @@ async fn message(state: &AppState, campaign: &Campaign, player: u64, to: String)
         .ok_or_else(|| MessageError::Transient(format!("no {} provider configured", campaign.channel.name())))?;
     let message = Message {
         to,
+        title: campaign.name.to_string(),
         text: campaign.message.to_string(),
         key: format!("{}:{player}", campaign.code),
     };
