@@ -149,6 +149,16 @@ pub struct ServeConfig {
     /// The sender of campaign SMS: a Twilio number (E.164), an
     /// alphanumeric sender id, or a Messaging Service SID (`MG…`).
     pub campaign_sms_from: Option<String>,
+    /// The push provider's (Firebase Cloud Messaging HTTP v1 API) base
+    /// URL for campaign messages; `None`: no push channel. Needs
+    /// `fcm_project_id` and `fcm_access_token`.
+    pub fcm_api_url: Option<String>,
+    /// The Firebase project's id.
+    pub fcm_project_id: Option<String>,
+    /// The OAuth 2.0 access token sent as a Bearer token (a service
+    /// account's, with the `firebase.messaging` scope; refreshed by
+    /// whatever deploys the gateway: the gateway does not mint it).
+    pub fcm_access_token: Option<String>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -460,6 +470,9 @@ impl Default for ServeConfig {
             twilio_account_sid: None,
             twilio_auth_token: None,
             campaign_sms_from: None,
+            fcm_api_url: None,
+            fcm_project_id: None,
+            fcm_access_token: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -658,6 +671,9 @@ pub struct FileConfig {
     pub twilio_account_sid: Option<String>,
     pub twilio_auth_token: Option<String>,
     pub campaign_sms_from: Option<String>,
+    pub fcm_api_url: Option<String>,
+    pub fcm_project_id: Option<String>,
+    pub fcm_access_token: Option<String>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -849,6 +865,15 @@ pub struct ServeArgs {
     /// The sender of campaign SMS: a Twilio number, an alphanumeric sender id or a Messaging Service SID, MG... (with --twilio-api-url).
     #[arg(long, env = "CROUPIER_CAMPAIGN_SMS_FROM")]
     pub campaign_sms_from: Option<String>,
+    /// Push provider base URL for campaign messages (FCM HTTP v1 API: https://fcm.googleapis.com; `croupier sandbox fcm` for a local one) [default: none: no push channel].
+    #[arg(long, env = "CROUPIER_FCM_API_URL")]
+    pub fcm_api_url: Option<String>,
+    /// The Firebase project id (with --fcm-api-url).
+    #[arg(long, env = "CROUPIER_FCM_PROJECT_ID")]
+    pub fcm_project_id: Option<String>,
+    /// The OAuth 2.0 access token for FCM, a service account's (with --fcm-api-url).
+    #[arg(long, env = "CROUPIER_FCM_ACCESS_TOKEN")]
+    pub fcm_access_token: Option<String>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -1055,6 +1080,9 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         twilio_account_sid: args.twilio_account_sid.clone().or(file.twilio_account_sid),
         twilio_auth_token: args.twilio_auth_token.clone().or(file.twilio_auth_token),
         campaign_sms_from: args.campaign_sms_from.clone().or(file.campaign_sms_from),
+        fcm_api_url: args.fcm_api_url.clone().or(file.fcm_api_url),
+        fcm_project_id: args.fcm_project_id.clone().or(file.fcm_project_id),
+        fcm_access_token: args.fcm_access_token.clone().or(file.fcm_access_token),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1110,6 +1138,11 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "twilio_api_url needs twilio_account_sid, twilio_auth_token and campaign_sms_from",
+        ));
+    }
+    if config.fcm_api_url.is_some() && (config.fcm_project_id.is_none() || config.fcm_access_token.is_none()) {
+        return Err(ConfigError::Invalid(
+            "fcm_api_url needs fcm_project_id and fcm_access_token",
         ));
     }
     if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())

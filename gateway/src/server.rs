@@ -517,6 +517,7 @@ async fn start_member(
 /// The campaign channels' providers configured (`resolve` checked that
 /// their settings are complete).
 fn notification_providers(config: &ServeConfig) -> Result<crm::notify::Providers, ServeError> {
+    use crm::notify::fcm::{Fcm, FcmConfig};
     use crm::notify::twilio::{Sender, Twilio, TwilioConfig};
     use crm::notify::{SendGrid, SendGridConfig};
     let mut providers: Vec<Arc<dyn crm::notify::NotificationProvider>> = Vec::new();
@@ -548,6 +549,18 @@ fn notification_providers(config: &ServeConfig) -> Result<crm::notify::Providers
             timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
         })
         .map_err(|e| io("the SMS provider client")(std::io::Error::other(e.to_string())))?;
+        providers.push(Arc::new(client));
+    }
+    if let (Some(url), Some(project_id), Some(access_token)) =
+        (&config.fcm_api_url, &config.fcm_project_id, &config.fcm_access_token)
+    {
+        let client = Fcm::new(FcmConfig {
+            base_url: url.trim_end_matches('/').to_owned(),
+            project_id: project_id.clone(),
+            access_token: access_token.clone(),
+            timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
+        })
+        .map_err(|e| io("the push provider client")(std::io::Error::other(e.to_string())))?;
         providers.push(Arc::new(client));
     }
     Ok(crm::notify::Providers(providers))

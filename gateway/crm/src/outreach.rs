@@ -267,9 +267,8 @@ async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<T
             Some(facts.is_some_and(|f| match channel {
                 Channel::Email => f.email_consent && !f.email.is_empty(),
                 Channel::Sms => f.sms_consent && !f.phone.is_empty(),
-                // No push consent in the profile yet: treated as the SMS
-                // one (both reach the player's phone).
-                Channel::Push => f.sms_consent,
+                // A device registered for push, and the consent.
+                Channel::Push => f.push_consent && f.push_token.is_some(),
                 Channel::None => true,
             }))
         }
@@ -397,7 +396,13 @@ async fn recipient(state: &AppState, campaign: &Campaign, player: u64) -> Result
         (Channel::None, _) => (None, String::new()),
         (_, None) => return Ok(None),
         (Channel::Email, Some(f)) => (Some(f.email_consent), f.email),
-        (_, Some(f)) => (Some(f.sms_consent), f.phone),
+        (Channel::Sms, Some(f)) => (Some(f.sms_consent), f.phone),
+        // The device's token now: a token cleared since the launch leaves
+        // nowhere to send (recorded as not delivered).
+        (Channel::Push, Some(f)) => match f.push_token {
+            Some(token) => (Some(f.push_consent), token),
+            None => return Ok(None),
+        },
     };
     let now_ms = state.now_ms();
     let (suppressed, _) = read(state, move |c| {
