@@ -221,7 +221,7 @@ impl Profile {
         if let Some(token) = &self.push_token
             && !push_token(token)
         {
-            return Err(invalid("push_token", "1 to 4096 letters, digits or - _ : ."));
+            return Err(invalid("push_token", "1 to 1024 letters, digits or - _ : ."));
         }
         if let Some(code) = &self.affiliate_code {
             let valid = !code.is_empty() && code.len() <= AFFILIATE_MAX && code.bytes().all(|b| b.is_ascii_graphic());
@@ -330,7 +330,7 @@ fn phone(value: &str) -> Result<String, ApiError> {
 }
 
 /// Longest push registration token (FCM's are about 160 characters).
-const PUSH_TOKEN_MAX: usize = 4096;
+const PUSH_TOKEN_MAX: usize = 1024;
 
 /// Whether `value` can be a device's push registration token.
 pub fn push_token(value: &str) -> bool {

@@ -28,7 +28,7 @@ use crate::profile::{Date, minimum_age};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushTokenRequest {
-    /// The FCM registration token (1 to 4096 letters, digits or `-_:.`);
+    /// The FCM registration token (1 to 1024 letters, digits or `-_:.`);
     /// `null` clears it.
     pub token: Option<String>,
 }
@@ -66,7 +66,7 @@ pub async fn set_push_token(
     {
         return Err(ApiError::bad_request(
             "invalid_request",
-            "token: 1 to 4096 letters, digits or - _ : .",
+            "token: 1 to 1024 letters, digits or - _ : .",
         ));
     }
     let player = player(&state, &player_id)?;
