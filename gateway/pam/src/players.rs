@@ -197,7 +197,12 @@ fn new_key_id(vault: &Vault, caller: &Caller, headers: &HeaderMap, id: &ExtId) -
 /// A `new` key is, on a replication group's member, stored on a majority
 /// of the group before this returns: the command naming it is submitted
 /// only then, so whichever member leads next can open the profile.
-pub(crate) async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile, new: bool) -> Result<SealedProfile, ApiError> {
+pub(crate) async fn seal(
+    vault: &Arc<Vault>,
+    key_id: KeyId,
+    profile: &Profile,
+    new: bool,
+) -> Result<SealedProfile, ApiError> {
     let json = serde_json::to_vec(profile).map_err(ApiError::internal)?;
     // A derived key id a retry names may be a live profile's key that this
     // member (a new leader, down when it was shared) lacks: it is fetched,

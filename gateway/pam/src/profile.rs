@@ -336,9 +336,7 @@ const PUSH_TOKEN_MAX: usize = 1024;
 pub fn push_token(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= PUSH_TOKEN_MAX
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
 }
 
 fn postcode(value: &str) -> Result<String, ApiError> {

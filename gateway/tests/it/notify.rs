@@ -70,11 +70,25 @@ async fn register(s: &TestServer, admin: &str, n: u32, phone: &str, sms: bool, p
 async fn campaign(s: &TestServer, marketing: &str, code: &str, channel: &str, control_pct: u8) {
     let segment = json!({"name": "Everyone", "all": [
         {"deposits": {"currency": "EUR", "window_days": 30, "min_total": "1.00"}}]});
-    let made = op(s, marketing, Method::PUT, "/operator/v1/segments/everyone", Some(segment)).await;
+    let made = op(
+        s,
+        marketing,
+        Method::PUT,
+        "/operator/v1/segments/everyone",
+        Some(segment),
+    )
+    .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.text());
     let body = json!({"name": "Spring", "segment": "everyone", "channel": channel,
         "message": "A gift of 5 EUR awaits you", "start_at_ms": T0 + 60_000, "control_pct": control_pct});
-    let made = op(s, marketing, Method::PUT, &format!("/operator/v1/campaigns/{code}"), Some(body)).await;
+    let made = op(
+        s,
+        marketing,
+        Method::PUT,
+        &format!("/operator/v1/campaigns/{code}"),
+        Some(body),
+    )
+    .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.text());
 }
 
@@ -198,7 +212,10 @@ async fn sms_campaign_end_to_end_through_the_twilio_sandbox() {
     // Refused, not retried: a while later nothing more was sent.
     tokio::time::sleep(crm::outreach::RETRY_BASE * 3).await;
     assert_eq!(sandbox_get::<Sms>(&sandbox.url()).await.len(), targets.len());
-    assert_eq!(get(s, &admin, &format!("/operator/v1/campaigns/{code}")).await["failed"], 1);
+    assert_eq!(
+        get(s, &admin, &format!("/operator/v1/campaigns/{code}")).await["failed"],
+        1
+    );
     sandbox.stop().await;
 }
 
@@ -237,7 +254,10 @@ async fn push_campaign_end_to_end_through_the_fcm_sandbox() {
         let device = format!("fcm-device-{n}:APA91b_x-y.z");
         let set = set_token(s, &support_token, player, json!({"token": device})).await;
         assert_eq!(set.status, StatusCode::OK, "{}", set.text());
-        assert_eq!(set.json(), json!({"player": player, "registered": true, "consent": true}));
+        assert_eq!(
+            set.json(),
+            json!({"player": player, "registered": true, "consent": true})
+        );
         devices.insert(player, device);
     }
     let eligible: Vec<u64> = devices.keys().copied().collect();
@@ -256,7 +276,10 @@ async fn push_campaign_end_to_end_through_the_fcm_sandbox() {
     assert_eq!(profile["profile"].get("push_token"), None);
     let opted_out = register(s, &admin, 10, "+35699000010", true, false).await;
     let set = set_token(s, &support_token, opted_out, json!({"token": "device-opted-out"})).await;
-    assert_eq!(set.json(), json!({"player": opted_out, "registered": true, "consent": false}));
+    assert_eq!(
+        set.json(),
+        json!({"player": opted_out, "registered": true, "consent": false})
+    );
     // An app uninstalled since: FCM answers 404 UNREGISTERED.
     let gone = register(s, &admin, 11, "+35699000011", false, true).await;
     assert_eq!(
@@ -265,17 +288,35 @@ async fn push_campaign_end_to_end_through_the_fcm_sandbox() {
             .status,
         StatusCode::OK
     );
-    sandbox_post(&sandbox.url(), "/sandbox/unregistered", json!({"tokens": ["device-gone"]})).await;
+    sandbox_post(
+        &sandbox.url(),
+        "/sandbox/unregistered",
+        json!({"tokens": ["device-gone"]}),
+    )
+    .await;
 
     // The route's errors: nothing changes.
     for (body, status, code) in [
-        (json!({"token": "has space"}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"token": "has space"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
         (json!({"token": ""}), StatusCode::BAD_REQUEST, "invalid_request"),
-        (json!({"token": "a".repeat(1025)}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"token": "a".repeat(1025)}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
         (json!({"device": "x"}), StatusCode::BAD_REQUEST, "invalid_request"),
     ] {
         let reply = set_token(s, &support_token, gone, body).await;
-        assert_eq!((reply.status, reply.code()), (status, code.to_owned()), "{}", reply.text());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code.to_owned()),
+            "{}",
+            reply.text()
+        );
     }
     let reply = set_token(s, &support_token, 999_999, json!({"token": "x"})).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
@@ -293,7 +334,10 @@ async fn push_campaign_end_to_end_through_the_fcm_sandbox() {
     let code = "push";
     let (targets, control) = split(code, &eligible, 30);
     assert!(!targets.is_empty() && !control.is_empty(), "{targets:?} {control:?}");
-    assert!(!in_control_group(code, gone, 30), "the uninstalled app must be a target");
+    assert!(
+        !in_control_group(code, gone, 30),
+        "the uninstalled app must be a target"
+    );
     campaign(s, &marketing, code, "push", 30).await;
     sandbox_post(&sandbox.url(), "/sandbox/faults", json!({"errors": 1})).await;
     s.advance(60_000);
@@ -310,7 +354,10 @@ async fn push_campaign_end_to_end_through_the_fcm_sandbox() {
     assert_eq!(messages.len(), targets.len(), "one message each");
     for m in &messages {
         let player = devices.iter().find(|(_, d)| **d == m.token).map(|(p, _)| *p).unwrap();
-        assert_eq!((m.title.as_str(), m.body.as_str()), ("Spring", "A gift of 5 EUR awaits you"));
+        assert_eq!(
+            (m.title.as_str(), m.body.as_str()),
+            ("Spring", "A gift of 5 EUR awaits you")
+        );
         assert_eq!(m.data.get("croupier_key"), Some(&format!("{code}:{player}")));
         assert!(m.name.starts_with(&format!("projects/{PROJECT}/messages/")));
     }

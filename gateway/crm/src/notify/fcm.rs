@@ -138,7 +138,10 @@ pub fn answer(status: u16, body: &[u8]) -> Result<String, NotifyError> {
     }
     let detail = match serde_json::from_slice::<ErrorBody>(body) {
         Ok(error) => format!("{status}: {}: {}", error.error.fcm_code(), error.error.message),
-        Err(_) => format!("{status}: {}", String::from_utf8_lossy(body).chars().take(200).collect::<String>()),
+        Err(_) => format!(
+            "{status}: {}",
+            String::from_utf8_lossy(body).chars().take(200).collect::<String>()
+        ),
     };
     if status == 429 || status >= 500 {
         Err(NotifyError::Unavailable(detail))
@@ -238,10 +241,17 @@ mod tests {
         let quota = br#"{"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED",
             "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "QUOTA_EXCEEDED"}]}}"#;
         let busy = answer(429, quota).unwrap_err();
-        assert!(busy.is_transient() && busy.to_string().contains("QUOTA_EXCEEDED"), "{busy}");
-        let unavailable = br#"{"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}}"#;
+        assert!(
+            busy.is_transient() && busy.to_string().contains("QUOTA_EXCEEDED"),
+            "{busy}"
+        );
+        let unavailable =
+            br#"{"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}}"#;
         let down = answer(503, unavailable).unwrap_err();
-        assert!(down.is_transient() && down.to_string().contains("UNAVAILABLE"), "{down}");
+        assert!(
+            down.is_transient() && down.to_string().contains("UNAVAILABLE"),
+            "{down}"
+        );
         assert!(answer(502, b"Bad Gateway").unwrap_err().is_transient());
     }
 }

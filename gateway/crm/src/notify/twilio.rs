@@ -114,7 +114,10 @@ pub fn answer(status: u16, body: &[u8]) -> Result<String, NotifyError> {
     }
     let detail = match serde_json::from_slice::<TwilioError>(body) {
         Ok(error) => format!("{status}: Twilio error {}: {}", error.code, error.message),
-        Err(_) => format!("{status}: {}", String::from_utf8_lossy(body).chars().take(200).collect::<String>()),
+        Err(_) => format!(
+            "{status}: {}",
+            String::from_utf8_lossy(body).chars().take(200).collect::<String>()
+        ),
     };
     if status == 429 || status >= 500 {
         Err(NotifyError::Unavailable(detail))
@@ -170,9 +173,7 @@ impl NotificationProvider for Twilio {
 /// 15 digits at most.
 pub fn is_e164(number: &str) -> bool {
     number.strip_prefix('+').is_some_and(|digits| {
-        (2..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
+        (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
     })
 }
 
@@ -202,7 +203,10 @@ mod tests {
             pairs,
             [
                 ("To".to_owned(), "+447700900123".to_owned()),
-                ("MessagingServiceSid".to_owned(), "MG9752274e9e519418a7406176694466fa".to_owned()),
+                (
+                    "MessagingServiceSid".to_owned(),
+                    "MG9752274e9e519418a7406176694466fa".to_owned()
+                ),
                 ("Body".to_owned(), "A gift & 5 EUR".to_owned()),
             ]
         );
@@ -233,7 +237,11 @@ mod tests {
         assert!(!answer(401, auth).unwrap_err().is_transient());
         let busy = br#"{"code": 20429, "message": "Too Many Requests", "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429}"#;
         assert!(answer(429, busy).unwrap_err().is_transient());
-        assert!(answer(503, b"<html>Service Unavailable</html>").unwrap_err().is_transient());
+        assert!(
+            answer(503, b"<html>Service Unavailable</html>")
+                .unwrap_err()
+                .is_transient()
+        );
     }
 
     #[test]
@@ -241,7 +249,14 @@ mod tests {
         for good in ["+447700900123", "+15005550006", "+35699000001"] {
             assert!(is_e164(good), "{good}");
         }
-        for bad in ["447700900123", "+0447700900", "+44 7700 900123", "+", "+1234567890123456", "+44-7700"] {
+        for bad in [
+            "447700900123",
+            "+0447700900",
+            "+44 7700 900123",
+            "+",
+            "+1234567890123456",
+            "+44-7700",
+        ] {
             assert!(!is_e164(bad), "{bad}");
         }
     }

@@ -123,9 +123,7 @@ fn error(status: StatusCode, canonical: &str, fcm_code: Option<&str>, message: &
 fn token_shape(token: &str) -> bool {
     !token.is_empty()
         && token.len() <= TOKEN_MAX
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
 }
 
 async fn send(
@@ -135,7 +133,12 @@ async fn send(
     body: axum::body::Bytes,
 ) -> Response {
     if method != "messages:send" || project != *shared.project_id {
-        return error(StatusCode::NOT_FOUND, "NOT_FOUND", None, "Requested entity was not found.");
+        return error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            None,
+            "Requested entity was not found.",
+        );
     }
     let bearer = headers
         .get("authorization")
@@ -150,7 +153,12 @@ async fn send(
         );
     }
     let Ok(request) = serde_json::from_slice::<SendRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", None, "Invalid JSON payload received.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            None,
+            "Invalid JSON payload received.",
+        );
     };
     let message = request.message;
     if !token_shape(&message.token) {
