@@ -1292,6 +1292,36 @@ mod tests {
     }
 
     #[test]
+    fn sms_and_push_providers_need_all_their_settings() {
+        let file: FileConfig = toml::from_str(
+            "twilio_api_url = \"https://api.twilio.com\"\ntwilio_account_sid = \"ACfile\"\n\
+             twilio_auth_token = \"t\"\ncampaign_sms_from = \"+15005550006\"\n\
+             fcm_api_url = \"https://fcm.googleapis.com\"\nfcm_project_id = \"p\"\nfcm_access_token = \"ya29.x\"",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            twilio_account_sid: Some("ACflag".into()),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, file.clone()).unwrap();
+        assert_eq!(config.twilio_account_sid.as_deref(), Some("ACflag"));
+        assert_eq!(config.campaign_sms_from.as_deref(), Some("+15005550006"));
+        assert_eq!(config.fcm_project_id.as_deref(), Some("p"));
+        let no_sender = FileConfig {
+            campaign_sms_from: None,
+            ..file.clone()
+        };
+        let refused = resolve(&ServeArgs::default(), no_sender).unwrap_err();
+        assert!(refused.to_string().contains("twilio_api_url needs"), "{refused}");
+        let no_token = FileConfig {
+            fcm_access_token: None,
+            ..file
+        };
+        let refused = resolve(&ServeArgs::default(), no_token).unwrap_err();
+        assert!(refused.to_string().contains("fcm_api_url needs"), "{refused}");
+    }
+
+    #[test]
     fn transports_layer_like_every_other_option() {
         let file: FileConfig = toml::from_str("tls = true\nquic = false\nquic_listen = \"127.0.0.1:9443\"").unwrap();
         let config = resolve(&ServeArgs::default(), file.clone()).unwrap();
