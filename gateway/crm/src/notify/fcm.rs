@@ -26,7 +26,7 @@ use super::{KEY_ARG, Message, NotificationProvider, NotifyError, SendFuture};
 pub mod sandbox;
 
 /// How to reach FCM.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FcmConfig {
     /// Base URL (`https://fcm.googleapis.com`, or a sandbox's).
     pub base_url: String,
@@ -36,6 +36,18 @@ pub struct FcmConfig {
     pub access_token: String,
     /// How long a request may take.
     pub timeout: Duration,
+}
+
+/// Without the access token: a config may be logged.
+impl std::fmt::Debug for FcmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FcmConfig")
+            .field("base_url", &self.base_url)
+            .field("project_id", &self.project_id)
+            .field("access_token", &"<hidden>")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The FCM HTTP v1 adapter (push).
@@ -214,6 +226,21 @@ mod tests {
                 "notification": {"title": "Spring", "body": "A gift of 5 EUR"},
                 "data": {"croupier_key": "spring:7"}
             }})
+        );
+    }
+
+    #[test]
+    fn the_debug_form_of_the_config_hides_the_token() {
+        let config = FcmConfig {
+            base_url: "https://fcm.googleapis.com".into(),
+            project_id: "croupier-prod".into(),
+            access_token: "ya29.s3cret".into(),
+            timeout: Duration::from_secs(5),
+        };
+        let text = format!("{config:?}");
+        assert!(
+            text.contains("croupier-prod") && !text.contains("ya29.s3cret"),
+            "{text}"
         );
     }
 

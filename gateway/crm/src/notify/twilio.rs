@@ -44,7 +44,7 @@ impl Sender {
 }
 
 /// How to reach Twilio.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TwilioConfig {
     /// Base URL (`https://api.twilio.com`, or a sandbox's).
     pub base_url: String,
@@ -56,6 +56,19 @@ pub struct TwilioConfig {
     pub sender: Sender,
     /// How long a request may take.
     pub timeout: Duration,
+}
+
+/// Without the Auth Token: a config may be logged.
+impl std::fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<hidden>")
+            .field("sender", &self.sender)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The Twilio Programmable Messaging adapter (SMS).
@@ -242,6 +255,19 @@ mod tests {
                 .unwrap_err()
                 .is_transient()
         );
+    }
+
+    #[test]
+    fn the_debug_form_of_the_config_hides_the_token() {
+        let config = TwilioConfig {
+            base_url: "https://api.twilio.com".into(),
+            account_sid: "ACxx".into(),
+            auth_token: "s3cret-token".into(),
+            sender: Sender::parse("+15005550006"),
+            timeout: Duration::from_secs(5),
+        };
+        let text = format!("{config:?}");
+        assert!(text.contains("ACxx") && !text.contains("s3cret-token"), "{text}");
     }
 
     #[test]
