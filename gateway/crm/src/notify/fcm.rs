@@ -244,6 +244,64 @@ mod tests {
         );
     }
 
+    /// The adapter against its sandbox: each documented answer maps to a
+    /// sent message, a refusal or a retry.
+    #[tokio::test]
+    async fn the_adapter_and_the_sandbox_agree() {
+        let sandbox = sandbox::Sandbox::start("proj", "ya29.ok", "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let config = |access_token: &str| FcmConfig {
+            base_url: sandbox.url(),
+            project_id: "proj".into(),
+            access_token: access_token.into(),
+            timeout: Duration::from_secs(5),
+        };
+        let fcm = Fcm::new(config("ya29.ok")).unwrap();
+        let message = |to: &str| Message {
+            to: to.into(),
+            title: "Spring".into(),
+            text: "A gift".into(),
+            key: "spring:7".into(),
+        };
+        assert_eq!(
+            fcm.send(&message("device-1")).await.unwrap(),
+            "projects/proj/messages/1"
+        );
+        let wrong = Fcm::new(config("ya29.no"))
+            .unwrap()
+            .send(&message("device-1"))
+            .await
+            .unwrap_err();
+        assert!(!wrong.is_transient() && wrong.to_string().contains("401"), "{wrong}");
+        let invalid = fcm.send(&message("not a token")).await.unwrap_err();
+        assert!(
+            !invalid.is_transient() && invalid.to_string().contains("INVALID_ARGUMENT"),
+            "{invalid}"
+        );
+        let http = reqwest::Client::new();
+        for (path, body) in [
+            ("/sandbox/unregistered", r#"{"tokens": ["device-2"]}"#),
+            ("/sandbox/faults", r#"{"errors": 1}"#),
+        ] {
+            let reply = http
+                .post(format!("{}{path}", sandbox.url()))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status().as_u16(), 204);
+        }
+        assert!(fcm.send(&message("device-2")).await.unwrap_err().is_transient());
+        let gone = fcm.send(&message("device-2")).await.unwrap_err();
+        assert!(
+            !gone.is_transient() && gone.to_string().contains("UNREGISTERED"),
+            "{gone}"
+        );
+        sandbox.stop().await;
+    }
+
     #[test]
     fn a_sent_message_gives_its_name() {
         let body = br#"{"name": "projects/myproject-b5ae1/messages/0:1500415314455276%31bd1c9631bd1c96"}"#;

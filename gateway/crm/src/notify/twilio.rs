@@ -270,6 +270,77 @@ mod tests {
         assert!(text.contains("ACxx") && !text.contains("s3cret-token"), "{text}");
     }
 
+    /// The adapter against its sandbox: each documented answer maps to a
+    /// sent message, a refusal or a retry.
+    #[tokio::test]
+    async fn the_adapter_and_the_sandbox_agree() {
+        let sandbox = sandbox::Sandbox::start("ACtest", "token", "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let config = |auth_token: &str| TwilioConfig {
+            base_url: sandbox.url(),
+            account_sid: "ACtest".into(),
+            auth_token: auth_token.into(),
+            sender: Sender::parse("MG9752274e9e519418a7406176694466fa"),
+            timeout: Duration::from_secs(5),
+        };
+        let twilio = Twilio::new(config("token")).unwrap();
+        let sid = twilio.send(&message()).await.unwrap();
+        assert!(sid.starts_with("SM"), "{sid}");
+        let wrong = Twilio::new(config("wrong"))
+            .unwrap()
+            .send(&message())
+            .await
+            .unwrap_err();
+        assert!(!wrong.is_transient() && wrong.to_string().contains("20003"), "{wrong}");
+        let bad = Message {
+            to: "+0447700900".into(),
+            ..message()
+        };
+        let refused = twilio.send(&bad).await.unwrap_err();
+        assert!(
+            !refused.is_transient() && refused.to_string().contains("21211"),
+            "{refused}"
+        );
+        let http = reqwest::Client::new();
+        for (path, body) in [
+            ("/sandbox/unsubscribed", r#"{"numbers": ["+447700900123"]}"#),
+            ("/sandbox/faults", r#"{"errors": 1}"#),
+        ] {
+            let reply = http
+                .post(format!("{}{path}", sandbox.url()))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status().as_u16(), 204);
+        }
+        assert!(twilio.send(&message()).await.unwrap_err().is_transient());
+        let stopped = twilio.send(&message()).await.unwrap_err();
+        assert!(
+            !stopped.is_transient() && stopped.to_string().contains("21610"),
+            "{stopped}"
+        );
+        let kept: Vec<sandbox::Received> = serde_json::from_str(
+            &http
+                .get(format!("{}/sandbox/messages", sandbox.url()))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            (kept[0].sid.as_str(), kept[0].from.as_str(), kept[0].body.as_str()),
+            (sid.as_str(), "MG9752274e9e519418a7406176694466fa", "A gift & 5 EUR")
+        );
+        sandbox.stop().await;
+    }
+
     #[test]
     fn e164_numbers() {
         for good in ["+447700900123", "+15005550006", "+35699000001"] {
