@@ -146,6 +146,27 @@ pub struct ServeConfig {
     pub sendgrid_api_key: Option<String>,
     /// The sender address of campaign emails.
     pub campaign_from_email: Option<String>,
+    /// The SMS provider's (Twilio Programmable Messaging API) base URL
+    /// for campaign messages; `None`: no SMS channel. Needs
+    /// `twilio_account_sid`, `twilio_auth_token` and `campaign_sms_from`.
+    pub twilio_api_url: Option<String>,
+    /// The Twilio Account SID (`AC…`; the HTTP Basic user).
+    pub twilio_account_sid: Option<String>,
+    /// The Twilio Auth Token (the HTTP Basic password).
+    pub twilio_auth_token: Option<String>,
+    /// The sender of campaign SMS: a Twilio number (E.164), an
+    /// alphanumeric sender id, or a Messaging Service SID (`MG…`).
+    pub campaign_sms_from: Option<String>,
+    /// The push provider's (Firebase Cloud Messaging HTTP v1 API) base
+    /// URL for campaign messages; `None`: no push channel. Needs
+    /// `fcm_project_id` and `fcm_access_token`.
+    pub fcm_api_url: Option<String>,
+    /// The Firebase project's id.
+    pub fcm_project_id: Option<String>,
+    /// The OAuth 2.0 access token sent as a Bearer token (a service
+    /// account's, with the `firebase.messaging` scope; refreshed by
+    /// whatever deploys the gateway: the gateway does not mint it).
+    pub fcm_access_token: Option<String>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -456,6 +477,13 @@ impl Default for ServeConfig {
             sendgrid_api_url: None,
             sendgrid_api_key: None,
             campaign_from_email: None,
+            twilio_api_url: None,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            campaign_sms_from: None,
+            fcm_api_url: None,
+            fcm_project_id: None,
+            fcm_access_token: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -653,6 +681,13 @@ pub struct FileConfig {
     pub sendgrid_api_url: Option<String>,
     pub sendgrid_api_key: Option<String>,
     pub campaign_from_email: Option<String>,
+    pub twilio_api_url: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<String>,
+    pub campaign_sms_from: Option<String>,
+    pub fcm_api_url: Option<String>,
+    pub fcm_project_id: Option<String>,
+    pub fcm_access_token: Option<String>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -841,6 +876,27 @@ pub struct ServeArgs {
     /// The sender address of campaign emails (with --sendgrid-api-url).
     #[arg(long, env = "CROUPIER_CAMPAIGN_FROM_EMAIL")]
     pub campaign_from_email: Option<String>,
+    /// SMS provider base URL for campaign messages (Twilio API: https://api.twilio.com; `croupier sandbox twilio` for a local one) [default: none: no SMS channel].
+    #[arg(long, env = "CROUPIER_TWILIO_API_URL")]
+    pub twilio_api_url: Option<String>,
+    /// Twilio Account SID, AC... (with --twilio-api-url).
+    #[arg(long, env = "CROUPIER_TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    /// Twilio Auth Token (with --twilio-api-url).
+    #[arg(long, env = "CROUPIER_TWILIO_AUTH_TOKEN")]
+    pub twilio_auth_token: Option<String>,
+    /// The sender of campaign SMS: a Twilio number, an alphanumeric sender id or a Messaging Service SID, MG... (with --twilio-api-url).
+    #[arg(long, env = "CROUPIER_CAMPAIGN_SMS_FROM")]
+    pub campaign_sms_from: Option<String>,
+    /// Push provider base URL for campaign messages (FCM HTTP v1 API: https://fcm.googleapis.com; `croupier sandbox fcm` for a local one) [default: none: no push channel].
+    #[arg(long, env = "CROUPIER_FCM_API_URL")]
+    pub fcm_api_url: Option<String>,
+    /// The Firebase project id (with --fcm-api-url).
+    #[arg(long, env = "CROUPIER_FCM_PROJECT_ID")]
+    pub fcm_project_id: Option<String>,
+    /// The OAuth 2.0 access token for FCM, a service account's (with --fcm-api-url).
+    #[arg(long, env = "CROUPIER_FCM_ACCESS_TOKEN")]
+    pub fcm_access_token: Option<String>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -1046,6 +1102,13 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         sendgrid_api_url: args.sendgrid_api_url.clone().or(file.sendgrid_api_url),
         sendgrid_api_key: args.sendgrid_api_key.clone().or(file.sendgrid_api_key),
         campaign_from_email: args.campaign_from_email.clone().or(file.campaign_from_email),
+        twilio_api_url: args.twilio_api_url.clone().or(file.twilio_api_url),
+        twilio_account_sid: args.twilio_account_sid.clone().or(file.twilio_account_sid),
+        twilio_auth_token: args.twilio_auth_token.clone().or(file.twilio_auth_token),
+        campaign_sms_from: args.campaign_sms_from.clone().or(file.campaign_sms_from),
+        fcm_api_url: args.fcm_api_url.clone().or(file.fcm_api_url),
+        fcm_project_id: args.fcm_project_id.clone().or(file.fcm_project_id),
+        fcm_access_token: args.fcm_access_token.clone().or(file.fcm_access_token),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1097,6 +1160,20 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "sendgrid_api_url needs sendgrid_api_key and campaign_from_email",
+        ));
+    }
+    if config.twilio_api_url.is_some()
+        && (config.twilio_account_sid.is_none()
+            || config.twilio_auth_token.is_none()
+            || config.campaign_sms_from.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "twilio_api_url needs twilio_account_sid, twilio_auth_token and campaign_sms_from",
+        ));
+    }
+    if config.fcm_api_url.is_some() && (config.fcm_project_id.is_none() || config.fcm_access_token.is_none()) {
+        return Err(ConfigError::Invalid(
+            "fcm_api_url needs fcm_project_id and fcm_access_token",
         ));
     }
     if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())
@@ -1243,6 +1320,36 @@ mod tests {
         };
         assert_eq!(resolve(&args, file).unwrap().log_format, LogFormat::Text);
         assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
+    }
+
+    #[test]
+    fn sms_and_push_providers_need_all_their_settings() {
+        let file: FileConfig = toml::from_str(
+            "twilio_api_url = \"https://api.twilio.com\"\ntwilio_account_sid = \"ACfile\"\n\
+             twilio_auth_token = \"t\"\ncampaign_sms_from = \"+15005550006\"\n\
+             fcm_api_url = \"https://fcm.googleapis.com\"\nfcm_project_id = \"p\"\nfcm_access_token = \"ya29.x\"",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            twilio_account_sid: Some("ACflag".into()),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, file.clone()).unwrap();
+        assert_eq!(config.twilio_account_sid.as_deref(), Some("ACflag"));
+        assert_eq!(config.campaign_sms_from.as_deref(), Some("+15005550006"));
+        assert_eq!(config.fcm_project_id.as_deref(), Some("p"));
+        let no_sender = FileConfig {
+            campaign_sms_from: None,
+            ..file.clone()
+        };
+        let refused = resolve(&ServeArgs::default(), no_sender).unwrap_err();
+        assert!(refused.to_string().contains("twilio_api_url needs"), "{refused}");
+        let no_token = FileConfig {
+            fcm_access_token: None,
+            ..file
+        };
+        let refused = resolve(&ServeArgs::default(), no_token).unwrap_err();
+        assert!(refused.to_string().contains("fcm_api_url needs"), "{refused}");
     }
 
     #[test]

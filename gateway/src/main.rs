@@ -9,7 +9,9 @@
 //! `croupier sandbox gamstop` the self-exclusion register sandbox, and
 //! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes,
 //! `croupier sandbox zendesk` the ticketing system sandbox.
-//! `croupier sandbox sendgrid` the campaigns' email provider sandbox.
+//! `croupier sandbox sendgrid` the campaigns' email provider sandbox,
+//! `croupier sandbox twilio` their SMS provider sandbox, `croupier sandbox
+//! fcm` their push provider sandbox.
 
 mod demo;
 
@@ -51,6 +53,36 @@ enum SandboxKind {
     Zendesk(ZendeskSandboxArgs),
     /// An email provider speaking the subset of SendGrid's v3 Mail Send API the server's campaigns speak.
     Sendgrid(SendGridSandboxArgs),
+    /// An SMS provider speaking the subset of Twilio's Programmable Messaging API the server's campaigns speak.
+    Twilio(TwilioSandboxArgs),
+    /// A push provider speaking the subset of Firebase Cloud Messaging's HTTP v1 API the server's campaigns speak.
+    Fcm(FcmSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct FcmSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The Firebase project id served (the server's --fcm-project-id).
+    #[arg(long, env = "CROUPIER_FCM_PROJECT_ID", default_value = "croupier-sandbox")]
+    project_id: String,
+    /// Access token clients must present (the server's --fcm-access-token).
+    #[arg(long, env = "CROUPIER_FCM_ACCESS_TOKEN", default_value = "ya29.sandbox")]
+    access_token: String,
+}
+
+#[derive(clap::Args)]
+struct TwilioSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Account SID clients must present (the server's --twilio-account-sid).
+    #[arg(long, env = "CROUPIER_TWILIO_ACCOUNT_SID", default_value = "ACsandbox")]
+    account_sid: String,
+    /// Auth Token clients must present (the server's --twilio-auth-token).
+    #[arg(long, env = "CROUPIER_TWILIO_AUTH_TOKEN", default_value = "sandbox-token")]
+    auth_token: String,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +205,8 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Nowpayments(args)) => nowpayments_sandbox(args),
         Mode::Sandbox(SandboxKind::Zendesk(args)) => zendesk_sandbox(args),
         Mode::Sandbox(SandboxKind::Sendgrid(args)) => sendgrid_sandbox(args),
+        Mode::Sandbox(SandboxKind::Twilio(args)) => twilio_sandbox(args),
+        Mode::Sandbox(SandboxKind::Fcm(args)) => fcm_sandbox(args),
     }
 }
 
@@ -304,6 +338,36 @@ fn sendgrid_sandbox(args: SendGridSandboxArgs) -> Result<()> {
             .await
             .context("starting the SendGrid sandbox")?;
         println!("SendGrid sandbox listening on {}", sandbox.url());
+        println!("  messages received: {}/sandbox/messages", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn twilio_sandbox(args: TwilioSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let sandbox = crm::notify::twilio::sandbox::Sandbox::start(&args.account_sid, &args.auth_token, args.listen)
+            .await
+            .context("starting the Twilio sandbox")?;
+        println!("Twilio sandbox listening on {}", sandbox.url());
+        println!("  messages received: {}/sandbox/messages", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn fcm_sandbox(args: FcmSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let sandbox = crm::notify::fcm::sandbox::Sandbox::start(&args.project_id, &args.access_token, args.listen)
+            .await
+            .context("starting the FCM sandbox")?;
+        println!("FCM sandbox listening on {}", sandbox.url());
         println!("  messages received: {}/sandbox/messages", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}

@@ -557,6 +557,8 @@ fn zendesk_api(config: &ServeConfig) -> Option<helpdesk::zendesk_api::ZendeskApi
 /// The campaign channels' providers configured (`resolve` checked that
 /// their settings are complete).
 fn notification_providers(config: &ServeConfig) -> Result<crm::notify::Providers, ServeError> {
+    use crm::notify::fcm::{Fcm, FcmConfig};
+    use crm::notify::twilio::{Sender, Twilio, TwilioConfig};
     use crm::notify::{SendGrid, SendGridConfig};
     let mut providers: Vec<Arc<dyn crm::notify::NotificationProvider>> = Vec::new();
     if let (Some(url), Some(api_key), Some(from)) = (
@@ -571,6 +573,34 @@ fn notification_providers(config: &ServeConfig) -> Result<crm::notify::Providers
             timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
         })
         .map_err(|e| io("the email provider client")(std::io::Error::other(e.to_string())))?;
+        providers.push(Arc::new(client));
+    }
+    if let (Some(url), Some(account_sid), Some(auth_token), Some(from)) = (
+        &config.twilio_api_url,
+        &config.twilio_account_sid,
+        &config.twilio_auth_token,
+        &config.campaign_sms_from,
+    ) {
+        let client = Twilio::new(TwilioConfig {
+            base_url: url.trim_end_matches('/').to_owned(),
+            account_sid: account_sid.clone(),
+            auth_token: auth_token.clone(),
+            sender: Sender::parse(from),
+            timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
+        })
+        .map_err(|e| io("the SMS provider client")(std::io::Error::other(e.to_string())))?;
+        providers.push(Arc::new(client));
+    }
+    if let (Some(url), Some(project_id), Some(access_token)) =
+        (&config.fcm_api_url, &config.fcm_project_id, &config.fcm_access_token)
+    {
+        let client = Fcm::new(FcmConfig {
+            base_url: url.trim_end_matches('/').to_owned(),
+            project_id: project_id.clone(),
+            access_token: access_token.clone(),
+            timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
+        })
+        .map_err(|e| io("the push provider client")(std::io::Error::other(e.to_string())))?;
         providers.push(Arc::new(client));
     }
     Ok(crm::notify::Providers(providers))

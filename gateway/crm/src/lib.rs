@@ -32,8 +32,9 @@
 //!   channel, scheduled or triggered, with a control group) and their
 //!   measured uplift; [`outreach`], the worker that launches them and
 //!   delivers through the journal's outbox; [`notify`], the
-//!   `NotificationProvider` adapters (SendGrid's v3 Mail Send) and the
-//!   sandbox that speaks it.
+//!   `NotificationProvider` adapters (email: SendGrid's v3 Mail Send;
+//!   SMS: Twilio's Messages API; push: FCM HTTP v1) and the sandboxes
+//!   that speak them.
 //!
 //! - [`affiliates`]: affiliate accounts with their tracking codes and
 //!   commission plans (revenue share of NGR with an admin fee and

@@ -1,9 +1,16 @@
 //! How campaign messages leave: the [`NotificationProvider`] adapter trait,
-//! one adapter speaking SendGrid's v3 Mail Send API ([`SendGrid`]: `POST
-//! /v3/mail/send` with a Bearer API key, a JSON body of personalizations,
-//! sender, subject and content, answered `202 Accepted` with the message's
-//! id in `X-Message-Id`), and a sandbox speaking the same subset on
-//! loopback ([`sandbox`], `croupier sandbox sendgrid`).
+//! one adapter per channel, each with a sandbox speaking its subset on
+//! loopback:
+//!
+//! - email: SendGrid's v3 Mail Send API ([`SendGrid`]: `POST
+//!   /v3/mail/send` with a Bearer API key, a JSON body of
+//!   personalizations, sender, subject and content, answered `202
+//!   Accepted` with the message's id in `X-Message-Id`; [`sandbox`],
+//!   `croupier sandbox sendgrid`);
+//! - SMS: Twilio's Programmable Messaging API ([`twilio`], `croupier
+//!   sandbox twilio`);
+//! - push: Firebase Cloud Messaging's HTTP v1 API ([`fcm`], `croupier
+//!   sandbox fcm`).
 //!
 //! The campaign worker gives every message the key of its campaign and
 //! player (as a SendGrid `custom_args` entry), so a provider's records
@@ -17,7 +24,9 @@ use std::time::Duration;
 use engine::bonus::Channel;
 use serde::{Deserialize, Serialize};
 
+pub mod fcm;
 pub mod sandbox;
+pub mod twilio;
 
 /// Why a message did not leave.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +50,12 @@ impl NotifyError {
 /// One message to one player.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
-    /// Where: an email address (email) or a phone number (SMS).
+    /// Where: an email address (email), a phone number (SMS, E.164) or a
+    /// device's registration token (push).
     pub to: String,
-    /// The subject and text.
+    /// A title, where the channel shows one (push): the campaign's name.
+    pub title: String,
+    /// The text (and an email's subject).
     pub text: String,
     /// The campaign and player it is for (`campaign:player`).
     pub key: String,

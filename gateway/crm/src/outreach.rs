@@ -262,13 +262,13 @@ async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<T
                 Some(d) => d.marketing(state, PlayerId(player)).await.map_err(|e| e.message)?,
                 None => None,
             };
-            // No profile: no address to send to, and no consent.
+            // No profile: no address to send to, and no consent; no
+            // address on the channel: skipped like no consent.
             Some(facts.is_some_and(|f| match channel {
-                Channel::Email => f.email_consent,
-                Channel::Sms => f.sms_consent,
-                // No push consent in the profile yet: treated as the SMS
-                // one (both reach the player's phone).
-                Channel::Push => f.sms_consent,
+                Channel::Email => f.email_consent && !f.email.is_empty(),
+                Channel::Sms => f.sms_consent && !f.phone.is_empty(),
+                // A device registered for push, and the consent.
+                Channel::Push => f.push_consent && f.push_token.is_some(),
                 Channel::None => true,
             }))
         }
@@ -396,7 +396,13 @@ async fn recipient(state: &AppState, campaign: &Campaign, player: u64) -> Result
         (Channel::None, _) => (None, String::new()),
         (_, None) => return Ok(None),
         (Channel::Email, Some(f)) => (Some(f.email_consent), f.email),
-        (_, Some(f)) => (Some(f.sms_consent), f.phone),
+        (Channel::Sms, Some(f)) => (Some(f.sms_consent), f.phone),
+        // The device's token now: a token cleared since the launch leaves
+        // nowhere to send (recorded as not delivered).
+        (Channel::Push, Some(f)) => match f.push_token {
+            Some(token) => (Some(f.push_consent), token),
+            None => return Ok(None),
+        },
     };
     let now_ms = state.now_ms();
     let (suppressed, _) = read(state, move |c| {
@@ -423,6 +429,7 @@ async fn message(state: &AppState, campaign: &Campaign, player: u64, to: String)
         .ok_or_else(|| MessageError::Transient(format!("no {} provider configured", campaign.channel.name())))?;
     let message = Message {
         to,
+        title: campaign.name.to_string(),
         text: campaign.message.to_string(),
         key: format!("{}:{player}", campaign.code),
     };

@@ -45,6 +45,10 @@ pub struct MarketingFacts {
     pub email_consent: bool,
     /// Consents to marketing by SMS.
     pub sms_consent: bool,
+    /// The device's push registration token, if the front end set one.
+    pub push_token: Option<String>,
+    /// Consents to marketing by push notification.
+    pub push_consent: bool,
 }
 
 /// A boxed future of a marketing answer.

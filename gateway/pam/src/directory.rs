@@ -74,6 +74,8 @@ impl PlayerDirectory for ProfileDirectory {
                 phone: profile.phone,
                 email_consent: profile.marketing.email,
                 sms_consent: profile.marketing.sms,
+                push_token: profile.push_token,
+                push_consent: profile.marketing.push,
             }))
         })
     }

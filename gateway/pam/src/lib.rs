@@ -5,7 +5,8 @@
 //! drawn from them ([`logins`]), jurisdiction profiles with their effective
 //! dates and due diligence ([`jurisdictions`]), and players' payment
 //! methods by tokenized reference, the holder's name checked against the
-//! sealed profile ([`methods`]), over the operator API.
+//! sealed profile ([`methods`]), and the device's push registration token
+//! kept in the sealed profile ([`push`]), over the operator API.
 //!
 //! Personal data stays in this module: profiles are validated here and
 //! sealed under a per-player data key ([`vault`]) before the command that
@@ -30,6 +31,7 @@ pub mod logins;
 pub mod methods;
 pub mod players;
 pub mod profile;
+pub mod push;
 pub mod vault;
 
 use edge::route::{Access, Route, route};
@@ -70,6 +72,7 @@ pub fn routes() -> Vec<Route> {
         route::<players::__path_patch_profile, _>(Operator(SUPPORT), players::patch_profile),
         route::<players::__path_set_status, _>(Operator(STATUS), players::set_status),
         route::<players::__path_erase, _>(Operator(ERASURE), players::erase),
+        route::<push::__path_set_push_token, _>(Operator(SUPPORT), push::set_push_token),
         route::<kyc::routes::__path_start_check, _>(Operator(KYC_DECIDERS), kyc::routes::start_check),
         route::<kyc::routes::__path_get_kyc, _>(Operator(KYC_READERS), kyc::routes::get_kyc),
         route::<kyc::routes::__path_decide, _>(Operator(KYC_DECIDERS), kyc::routes::decide),

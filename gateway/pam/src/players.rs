@@ -175,7 +175,7 @@ pub(crate) fn reason(text: &str) -> Result<Reason, ApiError> {
     Reason::new(text).map_err(|error| ApiError::bad_request("invalid_request", format!("reason: {error}")))
 }
 
-fn indexes(vault: &Vault, normalized: &Normalized) -> ProfileIndexes {
+pub(crate) fn indexes(vault: &Vault, normalized: &Normalized) -> ProfileIndexes {
     ProfileIndexes {
         email: vault.blind_index("email", &normalized.email),
         identity: vault.blind_index("identity", &normalized.identity),
@@ -197,7 +197,12 @@ fn new_key_id(vault: &Vault, caller: &Caller, headers: &HeaderMap, id: &ExtId) -
 /// A `new` key is, on a replication group's member, stored on a majority
 /// of the group before this returns: the command naming it is submitted
 /// only then, so whichever member leads next can open the profile.
-async fn seal(vault: &Arc<Vault>, key_id: KeyId, profile: &Profile, new: bool) -> Result<SealedProfile, ApiError> {
+pub(crate) async fn seal(
+    vault: &Arc<Vault>,
+    key_id: KeyId,
+    profile: &Profile,
+    new: bool,
+) -> Result<SealedProfile, ApiError> {
     let json = serde_json::to_vec(profile).map_err(ApiError::internal)?;
     // A derived key id a retry names may be a live profile's key that this
     // member (a new leader, down when it was shared) lacks: it is fetched,

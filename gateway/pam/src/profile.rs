@@ -42,6 +42,10 @@ pub struct Consents {
     pub phone: bool,
     /// By post.
     pub post: bool,
+    /// By push notification to the player's device (absent: no; profiles
+    /// sealed before push existed have none).
+    #[serde(default)]
+    pub push: bool,
 }
 
 /// The personal data of a player: sealed under the player's data key.
@@ -68,6 +72,12 @@ pub struct Profile {
     /// The affiliate's tracking code, if the player came through one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affiliate_code: Option<String>,
+    /// The registration token of the player's device for push
+    /// notifications (Firebase Cloud Messaging), set by the front end
+    /// through `PUT /operator/v1/players/{player}/push-token`: device
+    /// data, sealed and erased with the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_token: Option<String>,
 }
 
 /// A profile change: the fields given replace the stored ones.
@@ -107,6 +117,7 @@ impl ProfilePatch {
             language: self.language.unwrap_or(profile.language),
             marketing: self.marketing.unwrap_or(profile.marketing),
             affiliate_code: self.affiliate_code.or(profile.affiliate_code),
+            push_token: profile.push_token,
         }
     }
 
@@ -124,6 +135,7 @@ impl ProfilePatch {
             language: self.language.ok_or_else(|| missing("language"))?,
             marketing: self.marketing.ok_or_else(|| missing("marketing"))?,
             affiliate_code: self.affiliate_code,
+            push_token: None,
         })
     }
 
@@ -205,6 +217,11 @@ impl Profile {
         }
         if !language_tag(&self.language) {
             return Err(invalid("language", "a language tag such as en or en-GB"));
+        }
+        if let Some(token) = &self.push_token
+            && !push_token(token)
+        {
+            return Err(invalid("push_token", "1 to 1024 letters, digits or - _ : ."));
         }
         if let Some(code) = &self.affiliate_code {
             let valid = !code.is_empty() && code.len() <= AFFILIATE_MAX && code.bytes().all(|b| b.is_ascii_graphic());
@@ -310,6 +327,16 @@ fn phone(value: &str) -> Result<String, ApiError> {
         return Err(invalid("phone", "international format: + and 8 to 15 digits"));
     }
     Ok(compact)
+}
+
+/// Longest push registration token (FCM's are about 160 characters).
+const PUSH_TOKEN_MAX: usize = 1024;
+
+/// Whether `value` can be a device's push registration token.
+pub fn push_token(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= PUSH_TOKEN_MAX
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
 }
 
 fn postcode(value: &str) -> Result<String, ApiError> {
@@ -467,6 +494,8 @@ mod tests {
         }
         assert_eq!(phone("+44 (20) 7946-0000").unwrap(), "+442079460000");
         assert!(phone("020 7946 0000").is_err() && phone("+12").is_err());
+        assert!(push_token("bk3RNwTe3H0:CI2k_HHwgIpoDKCIZvvDMExUdFQ3P1-x.y") && !push_token("") && !push_token("a b"));
+        assert!(!push_token(&"a".repeat(PUSH_TOKEN_MAX + 1)));
         assert!(postcode("SW1A 1AA").is_ok() && postcode("!").is_err() && postcode("").is_err());
         assert!(language_tag("en") && language_tag("en-GB") && !language_tag("EN") && !language_tag("e"));
     }

@@ -24,6 +24,7 @@ mod games;
 mod hub88;
 mod lobby;
 mod loyalty;
+mod notify;
 mod nowpayments;
 mod openapi_check;
 mod operator;

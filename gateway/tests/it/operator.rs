@@ -432,6 +432,7 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/payment-methods/{method}",
             "/operator/v1/players/{player}/payment-methods/{method}/state",
             "/operator/v1/players/{player}/profile",
+            "/operator/v1/players/{player}/push-token",
             "/operator/v1/players/{player}/reality-check",
             "/operator/v1/players/{player}/reality-check/acknowledgement",
             "/operator/v1/players/{player}/rg",

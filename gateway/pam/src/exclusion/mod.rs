@@ -248,6 +248,7 @@ mod tests {
             language: "en".into(),
             marketing: Consents::default(),
             affiliate_code: None,
+            push_token: None,
         }
     }
 
