@@ -289,8 +289,13 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
     let Ok(player) = text.parse::<u64>() else {
         return not_found(&viewer);
     };
+    // The timeline carries notes and tickets: the support module's readers only.
+    let reads_timeline = viewer.reads_support();
     let account = match read(&state, move |c| {
-        Ok(account(c, player)?.map(|account| (account, timeline(c, player), support_of(c, player))))
+        Ok(account(c, player)?.map(|account| {
+            let events = if reads_timeline { timeline(c, player) } else { Ok(Vec::new()) };
+            (account, events, support_of(c, player))
+        }))
     })
     .await
     {
@@ -364,19 +369,21 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
                 p { a href=(format!("{}?format=csv", api("statement"))) download { "Whole statement (CSV)" } }
             }
         }
-        section.panel aria-label="Timeline" {
-            h2 { "Timeline (latest " (TIMELINE_MAX) ")" }
-            ol.timeline #timeline {
-                @for event in &events {
-                    li data-kind=(event.kind) data-what=(event.event) data-seq=(event.seq) {
-                        time { (when(event.time_ms)) } " " strong { (event.event) } " " span.note { (event.kind) }
-                        @if let Some(round) = &event.round { " " span { (round) } }
-                        @if let Some(detail) = &event.detail { " " span { (detail) } }
-                        @if let Some(operator) = event.operator { " " span.note { "by operator " (operator) } }
-                        @if let Some(amounts) = round_money(event) { " " span.amount { (amounts) } }
+        @if reads_timeline {
+            section.panel aria-label="Timeline" {
+                h2 { "Timeline (latest " (TIMELINE_MAX) ")" }
+                ol.timeline #timeline {
+                    @for event in &events {
+                        li data-kind=(event.kind) data-what=(event.event) data-seq=(event.seq) {
+                            time { (when(event.time_ms)) } " " strong { (event.event) } " " span.note { (event.kind) }
+                            @if let Some(round) = &event.round { " " span { (round) } }
+                            @if let Some(detail) = &event.detail { " " span { (detail) } }
+                            @if let Some(operator) = event.operator { " " span.note { "by operator " (operator) } }
+                            @if let Some(amounts) = round_money(event) { " " span.amount { (amounts) } }
+                        }
                     }
+                    @if events.is_empty() { li { "Nothing yet." } }
                 }
-                @if events.is_empty() { li { "Nothing yet." } }
             }
         }
         @if viewer.reads_support() { (support_panels(&viewer, player, &notes, &tickets)) }
