@@ -293,7 +293,11 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
     let reads_timeline = viewer.reads_support();
     let account = match read(&state, move |c| {
         Ok(account(c, player)?.map(|account| {
-            let events = if reads_timeline { timeline(c, player) } else { Ok(Vec::new()) };
+            let events = if reads_timeline {
+                timeline(c, player)
+            } else {
+                Ok(Vec::new())
+            };
             (account, events, support_of(c, player))
         }))
     })

@@ -412,7 +412,14 @@ async fn the_kyc_and_aml_queues_are_worked_through_the_operator_api_by_role() {
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap())
         .collect();
-    for what in ["register_player", "deposit", "set_kyc_level", "round", "risk_case_open", "set_status"] {
+    for what in [
+        "register_player",
+        "deposit",
+        "set_kyc_level",
+        "round",
+        "risk_case_open",
+        "set_status",
+    ] {
         assert!(whats.contains(&what), "{what}: {whats:?}");
     }
     let at = |what: &str| whats.iter().position(|w| *w == what).unwrap();
@@ -420,11 +427,7 @@ async fn the_kyc_and_aml_queues_are_worked_through_the_operator_api_by_role() {
     assert!(at("risk_case_open") < at("round"));
     assert!(at("round") < at("deposit"));
     assert!(at("deposit") < at("register_player"));
-    assert!(
-        page.body.contains("staked "),
-        "the round's stake: {}",
-        page.body
-    );
+    assert!(page.body.contains("staked "), "the round's stake: {}", page.body);
     assert!(page.body.contains("/risk/players/"), "{}", page.body);
     assert!(!page.body.contains("bonuses/forfeit"), "compliance may not forfeit");
     let support_view = office.page(&desk, &path).await;
@@ -788,9 +791,7 @@ pub(crate) async fn campaign_with_uplift(office: &Office) -> Value {
 async fn deposit(office: &Office, player: u64, id: &str, amount: &str) {
     let path = format!("/operator/v1/players/{player}/deposits");
     let body = json!({"deposit_id": id, "currency": "EUR", "amount": amount});
-    let (status, reply) = office
-        .api(office.admin(), Method::POST, &path, Some(body))
-        .await;
+    let (status, reply) = office.api(office.admin(), Method::POST, &path, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
 }
 
@@ -806,7 +807,11 @@ fn figure_field(html: &str, field: &str) -> String {
         .find(&format!("data-field=\"{field}\""))
         .unwrap_or_else(|| panic!("no {field}: {html}"));
     let rest = &html[at..];
-    rest[rest.find('>').unwrap() + 1..].split('<').next().unwrap().to_owned()
+    rest[rest.find('>').unwrap() + 1..]
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// The campaigns page shows a campaign's counts and its uplift as the API
@@ -832,7 +837,10 @@ async fn the_campaigns_page_shows_the_apis_uplift_to_marketing_only() {
     }
     assert_eq!(figure_field(row, "state"), "launched");
     for (arm, key) in [("targets", "targets"), ("control", "control")] {
-        assert_eq!(uplift_cell(&page.body, arm, "players"), uplift[key]["players"].to_string());
+        assert_eq!(
+            uplift_cell(&page.body, arm, "players"),
+            uplift[key]["players"].to_string()
+        );
         for field in ["deposits_per_player", "ggr_per_player"] {
             assert_eq!(
                 uplift_cell(&page.body, arm, field),

@@ -557,10 +557,22 @@ async fn campaigns_and_the_player_360s_analytics_work_in_headless_chromium() {
             assert_eq!(shown, format!("{} EUR", uplift[key][field].as_str().unwrap()));
         }
     }
-    let shown = loaded_text(&desktop, &format!("{table} tr[data-arm=uplift] [data-field=deposits_uplift_per_player]")).await;
-    assert_eq!(shown, format!("{} EUR", uplift["deposits_uplift_per_player"].as_str().unwrap()));
+    let shown = loaded_text(
+        &desktop,
+        &format!("{table} tr[data-arm=uplift] [data-field=deposits_uplift_per_player]"),
+    )
+    .await;
+    assert_eq!(
+        shown,
+        format!("{} EUR", uplift["deposits_uplift_per_player"].as_str().unwrap())
+    );
     let (_, members) = office
-        .api(office.admin(), reqwest::Method::GET, "/operator/v1/segments/depositors/members", None)
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            "/operator/v1/segments/depositors/members",
+            None,
+        )
         .await;
     let count = loaded_text(&desktop, "#segments tr[data-segment=depositors] [data-loaded=true]").await;
     assert_eq!(count, members["count"].to_string());
@@ -573,7 +585,12 @@ async fn campaigns_and_the_player_360s_analytics_work_in_headless_chromium() {
     wait_text(&desktop, "#flash", |t| t.contains("Segment saved")).await;
     wait_for(&desktop, "#segments tr[data-segment=malta]").await;
     let (status, made) = office
-        .api(office.admin(), reqwest::Method::GET, "/operator/v1/segments/malta", None)
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            "/operator/v1/segments/malta",
+            None,
+        )
         .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{made}");
     assert_eq!(made["name"], "Malta");
@@ -609,7 +626,10 @@ async fn campaigns_and_the_player_360s_analytics_work_in_headless_chromium() {
     click(&desktop, "#interventions button[value=reality_check]").await;
     wait_text(&desktop, "#flash", |t| t.contains("Intervention sent")).await;
     wait_for(&desktop, "#timeline li[data-what=intervention]").await;
-    wait_text(&desktop, "#interventions div[data-loaded=true]", |t| t.contains("reality_check")).await;
+    wait_text(&desktop, "#interventions div[data-loaded=true]", |t| {
+        t.contains("reality_check")
+    })
+    .await;
     desktop
         .execute("document.getElementById('interventions').scrollIntoView();", vec![])
         .await
