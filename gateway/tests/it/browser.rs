@@ -594,6 +594,51 @@ async fn campaigns_and_the_player_360s_analytics_work_in_headless_chromium() {
         .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{made}");
     assert_eq!(made["name"], "Malta");
+    // A campaign defined from the page's form: triggered by deposits,
+    // the offer alone (no channel).
+    fill(&desktop, "#campaign-code", "malta-gift").await;
+    fill(&desktop, "#campaign-name", "Malta gift").await;
+    fill(&desktop, "#campaign-offer", "gift").await;
+    fill(&desktop, "#campaign-message", "A gift for you").await;
+    for (select, value) in [
+        ("#campaign-segment", "malta"),
+        ("#campaign-channel", "none"),
+        ("#campaign-trigger", "deposit"),
+    ] {
+        wait_for(&desktop, select).await.select_by_value(value).await.unwrap();
+    }
+    click(&desktop, "form.campaign button[type=submit]").await;
+    wait_text(&desktop, "#flash", |t| t.contains("Campaign saved")).await;
+    let row = "#campaigns tr[data-campaign=malta-gift]";
+    assert_eq!(
+        loaded_text(&desktop, &format!("{row} [data-field=state]")).await,
+        "live"
+    );
+    let (status, made) = office
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            "/operator/v1/campaigns/malta-gift",
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{made}");
+    assert_eq!(
+        (
+            &made["segment"],
+            &made["offer"],
+            &made["channel"],
+            &made["trigger"],
+            &made["control_pct"]
+        ),
+        (
+            &json!("malta"),
+            &json!("gift"),
+            &json!("none"),
+            &json!("deposit"),
+            &json!(10)
+        )
+    );
     office.server().advance(30_000);
     let phone = browser(port, true).await;
     login(&phone, &office, "mkt", &mkt_totp).await;
