@@ -3,8 +3,11 @@
 //! and renders HTML; tables carry `data-label`s so that on a phone they
 //! collapse into cards. Panels whose data only the operator API can give
 //! (the profile, opened with the player's data key; the RG state, read
-//! through the ring; sessions and devices) load that API's JSON with the
-//! session's cookie, so they show what the API shows to this role.
+//! through the ring; sessions and devices; the analytics module's
+//! problem-gambling markers, interventions and churn risk) load that API's
+//! JSON with the session's cookie, so they show what the API shows to
+//! this role. The 360's timeline is the support module's
+//! (`readmodel::support::latest_timeline`), as `GET …/timeline` pages it.
 //! Buttons post to the operator API ([`crate::sessions`]); a role the API
 //! would refuse is not shown them.
 
