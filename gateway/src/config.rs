@@ -129,6 +129,14 @@ pub struct ServeConfig {
     /// Zendesk's webhook signing secret; `None`: the support webhook
     /// (`/webhooks/v1/support/zendesk`) answers 404.
     pub zendesk_webhook_secret: Option<String>,
+    /// Zendesk's account URL (`https://<subdomain>.zendesk.com`) tickets
+    /// made here are pushed to (the outbound sync); `None`: they are not.
+    /// Needs `zendesk_email` and `zendesk_api_token`.
+    pub zendesk_api_url: Option<String>,
+    /// The Zendesk agent the API token belongs to.
+    pub zendesk_email: Option<String>,
+    /// The Zendesk API token (HTTP Basic as `{email}/token`).
+    pub zendesk_api_token: Option<String>,
     /// The email provider's (SendGrid v3 API) base URL for campaign
     /// messages; `None`: no email channel (a campaign naming it is refused
     /// with 400 `channel_unavailable`). Needs `sendgrid_api_key` and
@@ -442,6 +450,9 @@ impl Default for ServeConfig {
             export_postgres_url: None,
             export_batch_records: export::RECORDS_PER_TX,
             zendesk_webhook_secret: None,
+            zendesk_api_url: None,
+            zendesk_email: None,
+            zendesk_api_token: None,
             sendgrid_api_url: None,
             sendgrid_api_key: None,
             campaign_from_email: None,
@@ -636,6 +647,9 @@ pub struct FileConfig {
     pub export_postgres_url: Option<String>,
     pub export_batch_records: Option<u64>,
     pub zendesk_webhook_secret: Option<String>,
+    pub zendesk_api_url: Option<String>,
+    pub zendesk_email: Option<String>,
+    pub zendesk_api_token: Option<String>,
     pub sendgrid_api_url: Option<String>,
     pub sendgrid_api_key: Option<String>,
     pub campaign_from_email: Option<String>,
@@ -809,6 +823,15 @@ pub struct ServeArgs {
     /// Zendesk's webhook signing secret (the support webhook `/webhooks/v1/support/zendesk` answers 404 without one).
     #[arg(long, env = "CROUPIER_ZENDESK_WEBHOOK_SECRET")]
     pub zendesk_webhook_secret: Option<String>,
+    /// Zendesk account URL tickets made here are pushed to (https://<subdomain>.zendesk.com; `croupier sandbox zendesk` for a local one) [default: none: no outbound sync].
+    #[arg(long, env = "CROUPIER_ZENDESK_API_URL")]
+    pub zendesk_api_url: Option<String>,
+    /// The Zendesk agent the API token belongs to (needed with --zendesk-api-url).
+    #[arg(long, env = "CROUPIER_ZENDESK_EMAIL")]
+    pub zendesk_email: Option<String>,
+    /// Zendesk API token (needed with --zendesk-api-url).
+    #[arg(long, env = "CROUPIER_ZENDESK_API_TOKEN")]
+    pub zendesk_api_token: Option<String>,
     /// Email provider base URL for campaign messages (SendGrid v3 API: https://api.sendgrid.com; `croupier sandbox sendgrid` for a local one) [default: none: no email channel].
     #[arg(long, env = "CROUPIER_SENDGRID_API_URL")]
     pub sendgrid_api_url: Option<String>,
@@ -1017,6 +1040,9 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         export_postgres_url: args.export_postgres_url.clone().or(file.export_postgres_url),
         export_batch_records: layer!(export_batch_records),
         zendesk_webhook_secret: args.zendesk_webhook_secret.clone().or(file.zendesk_webhook_secret),
+        zendesk_api_url: args.zendesk_api_url.clone().or(file.zendesk_api_url),
+        zendesk_email: args.zendesk_email.clone().or(file.zendesk_email),
+        zendesk_api_token: args.zendesk_api_token.clone().or(file.zendesk_api_token),
         sendgrid_api_url: args.sendgrid_api_url.clone().or(file.sendgrid_api_url),
         sendgrid_api_key: args.sendgrid_api_key.clone().or(file.sendgrid_api_key),
         campaign_from_email: args.campaign_from_email.clone().or(file.campaign_from_email),
@@ -1060,6 +1086,11 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "kyc_provider_url needs kyc_app_token, kyc_secret_key and kyc_webhook_secret",
+        ));
+    }
+    if config.zendesk_api_url.is_some() && (config.zendesk_email.is_none() || config.zendesk_api_token.is_none()) {
+        return Err(ConfigError::Invalid(
+            "zendesk_api_url needs zendesk_email and zendesk_api_token",
         ));
     }
     if config.sendgrid_api_url.is_some() && (config.sendgrid_api_key.is_none() || config.campaign_from_email.is_none())

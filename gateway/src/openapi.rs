@@ -16,22 +16,56 @@ pub struct ApiDoc;
 impl OpenApi for ApiDoc {
     fn openapi() -> utoipa::openapi::OpenApi {
         let mut doc = Header::openapi();
-        doc.merge(wallet::Doc::openapi());
-        doc.merge(operator::Doc::openapi());
-        doc.merge(pam::Doc::openapi());
-        doc.merge(payments::Doc::openapi());
-        doc.merge(risk::Doc::openapi());
-        doc.merge(analytics::Doc::openapi());
-        doc.merge(games::Doc::openapi());
-        doc.merge(reports::Doc::openapi());
-        doc.merge(crm::Doc::openapi());
-        doc.merge(helpdesk::Doc::openapi());
-        doc.merge(backoffice::Doc::openapi());
-        doc.merge(Cluster::openapi());
-        doc.merge(Ops::openapi());
+        for (_, part) in module_docs() {
+            doc.merge(part);
+        }
         edge::route::document(&mut doc, &crate::routes::routes());
         doc
     }
+}
+
+/// Each module's part of the document, by crate.
+pub fn module_docs() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
+    vec![
+        ("wallet", wallet::Doc::openapi()),
+        ("operator", operator::Doc::openapi()),
+        ("pam", pam::Doc::openapi()),
+        ("payments", payments::Doc::openapi()),
+        ("risk", risk::Doc::openapi()),
+        ("analytics", analytics::Doc::openapi()),
+        ("games", games::Doc::openapi()),
+        ("reports", reports::Doc::openapi()),
+        ("crm", crm::Doc::openapi()),
+        ("helpdesk", helpdesk::Doc::openapi()),
+        ("backoffice", backoffice::Doc::openapi()),
+        ("cluster", Cluster::openapi()),
+        ("ops", Ops::openapi()),
+    ]
+}
+
+/// Schema names two modules use for different shapes. Merging keeps only
+/// one of them, so the document would describe the other module's
+/// replies wrongly: each must be empty (`#[schema(as = module::Name)]`
+/// renames one). A test asserts it; the server does not pay for it.
+pub fn schema_name_collisions() -> Vec<String> {
+    type Shape = utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>;
+    let mut seen: std::collections::BTreeMap<String, (&'static str, Shape)> = Default::default();
+    let mut collisions = Vec::new();
+    for (module, part) in module_docs() {
+        let Some(components) = part.components else { continue };
+        for (name, schema) in components.schemas {
+            match seen.get(&name) {
+                Some((first, known)) if *known != schema => {
+                    collisions.push(format!("{name}: {first} and {module} describe different shapes"));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (module, schema));
+                }
+            }
+        }
+    }
+    collisions
 }
 
 /// What the whole document states once.

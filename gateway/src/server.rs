@@ -199,6 +199,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     );
     modules.insert(helpdesk::Settings {
         zendesk_webhook_secret: config.zendesk_webhook_secret.clone(),
+        zendesk_api: zendesk_api(&config),
     });
     analytics::install(&mut modules);
     modules.insert(risk::holds::Settings {
@@ -236,6 +237,15 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let bonus_worker = crm::triggers::spawn(state.clone());
     // And the campaigns' (launches, triggers, the delivery outbox).
     let campaign_worker = crm::outreach::spawn(state.clone());
+    // And the helpdesk sync's, where Zendesk's API is configured.
+    let helpdesk_worker = match zendesk_api(&config) {
+        Some(api) => {
+            let api = helpdesk::zendesk_api::ZendeskApi::new(&api)
+                .map_err(|e| io("the Zendesk API client")(std::io::Error::other(e)))?;
+            Some(helpdesk::outbound::spawn(state.clone(), api))
+        }
+        None => None,
+    };
     // And the loyalty worker (tier reviews, cashback, the shipped
     // promotion rules where profiles are shipped).
     let shipped_rules = if config.ship_jurisdiction_profiles {
@@ -274,6 +284,10 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         let _ = bonus_worker.await;
         campaign_worker.abort();
         let _ = campaign_worker.await;
+        if let Some(worker) = helpdesk_worker {
+            worker.abort();
+            let _ = worker.await;
+        }
         loyalty_worker.abort();
         let _ = loyalty_worker.await;
         hold_sweep.abort();
@@ -512,6 +526,23 @@ async fn start_member(
         cluster: Some(started.handle),
         first_token_path: config.data_dir.join(tokens::FIRST_TOKEN_FILE),
     })
+}
+
+/// Where and as whom the helpdesk sync calls Zendesk (`resolve` checked
+/// that the settings are complete).
+fn zendesk_api(config: &ServeConfig) -> Option<helpdesk::zendesk_api::ZendeskApiConfig> {
+    match (
+        &config.zendesk_api_url,
+        &config.zendesk_email,
+        &config.zendesk_api_token,
+    ) {
+        (Some(url), Some(email), Some(token)) => Some(helpdesk::zendesk_api::ZendeskApiConfig {
+            base_url: url.clone(),
+            email: email.clone(),
+            api_token: token.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// The campaign channels' providers configured (`resolve` checked that

@@ -361,6 +361,23 @@ fn support_change(command: &support::Command, outcome: &Outcome) -> Change {
             after: Some("note".to_owned()),
             ..Change::default()
         },
+        support::Command::TicketSynced {
+            ticket,
+            external,
+            through_seq,
+            failure,
+        } => Change {
+            field: Some(format!("ticket:{ticket}")),
+            after: Some(match failure {
+                Some(_) => format!("sync failed after record {through_seq}"),
+                None => format!("synced through record {through_seq}"),
+            }),
+            detail: failure
+                .as_ref()
+                .map(|f| f.as_str().to_owned())
+                .or_else(|| external.as_ref().map(|e| format!("external {}", e.as_str()))),
+            ..Change::default()
+        },
     }
 }
 

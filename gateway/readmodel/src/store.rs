@@ -169,6 +169,11 @@ pub const MIGRATIONS: &[&str] = &[
     // (`REBUILT_BEFORE`), so every exclusion and time-out since the first
     // record suppresses marketing.
     crate::campaigns::MIGRATION,
+    // 23: each ticket's outbound sync state (`crate::support`): what is
+    // owed to the external ticketing system, what it holds, its refusal.
+    // A file made before it is rebuilt (`REBUILT_BEFORE`), so every
+    // ticket made here is owed, not only those after the upgrade.
+    crate::support::SYNC_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is
@@ -185,6 +190,7 @@ const REBUILT_BEFORE: &[&str] = &[
     crate::support::MIGRATION,
     crate::monitoring::MIGRATION,
     crate::campaigns::MIGRATION,
+    crate::support::SYNC_MIGRATION,
 ];
 
 /// Where Linux says which boot this is (a random id made at each boot).

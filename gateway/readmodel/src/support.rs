@@ -19,10 +19,23 @@
 
 use engine::sequencer::Committed;
 use engine::support::{self, Author, TicketChange, TicketStatus};
-use engine::{Amount, Command, Currency, Outcome, PlayerId, TxRef, gaming, payments, players};
+use engine::{Amount, Command, Currency, OperatorId, Outcome, PlayerId, TxRef, gaming, payments, players};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
+
+/// The outbound sync's state of each ticket (appended to
+/// `store::MIGRATIONS`): the last record made here (owed to the external
+/// ticketing system), the last one that system holds, and why it refused
+/// the next. The outbox is the events past `sync_through` that were made
+/// here (`operator` not 0), of the tickets whose `sync_last` is past it.
+/// A file made before it is rebuilt (`store::REBUILT_BEFORE`), so every
+/// ticket made here is owed, whenever it was opened.
+pub(crate) const SYNC_MIGRATION: &str = "ALTER TABLE support_tickets ADD COLUMN sync_last INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE support_tickets ADD COLUMN sync_through INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE support_tickets ADD COLUMN sync_failure TEXT;
+    CREATE INDEX support_tickets_sync_owed ON support_tickets (id)
+        WHERE sync_last > sync_through AND sync_failure IS NULL;";
 
 /// The schema migration that creates the tables (appended to
 /// `store::MIGRATIONS`).
@@ -122,6 +135,13 @@ pub struct TicketView {
     pub opened_ms: u64,
     /// When it last changed.
     pub updated_ms: u64,
+    /// The last of its records made here (not from the external
+    /// ticketing system), owed to that system (0: none).
+    pub sync_last: u64,
+    /// The last of its records the external ticketing system holds.
+    pub sync_through: u64,
+    /// Why the external system refused the next push, if it did.
+    pub sync_failure: Option<String>,
 }
 
 /// One thing that happened to a ticket: its opening, a message, a change.
@@ -266,9 +286,15 @@ fn project_support(
             if taken {
                 return Ok(());
             }
+            // Made here: owed to the external ticketing system.
+            let owed = if external.is_none() && *operator != OperatorId::SYSTEM {
+                seq
+            } else {
+                0
+            };
             tx.prepare_cached(
                 "INSERT INTO support_tickets (id, player, subject, status, priority, external, opened_by,
-                     opened_ms, updated_ms) VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?7)",
+                     opened_ms, updated_ms, sync_last) VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?7, ?8)",
             )?
             .execute(params![
                 seq,
@@ -277,7 +303,8 @@ fn project_support(
                 priority.name(),
                 external,
                 operator.0,
-                time_ms
+                time_ms,
+                owed
             ])?;
             event(tx, committed, seq, operator.0, "opened", None, subject.as_str())
         }
@@ -321,6 +348,7 @@ fn project_support(
                 "UPDATE support_tickets SET updated_ms = ?2, external_ms = MAX(external_ms, ?3) WHERE id = ?1",
             )?
             .execute(params![*ticket as i64, time_ms, *external_ms as i64])?;
+            owe(tx, *ticket, seq, *operator)?;
             event(tx, committed, *ticket as i64, operator.0, kind, None, &text)
         }
         support::Command::AddMessage {
@@ -337,6 +365,7 @@ fn project_support(
             }
             tx.prepare_cached("UPDATE support_tickets SET updated_ms = ?2 WHERE id = ?1")?
                 .execute(params![*ticket as i64, time_ms])?;
+            owe(tx, *ticket, seq, *operator)?;
             event(
                 tx,
                 committed,
@@ -354,7 +383,44 @@ fn project_support(
             .execute(params![seq, player.0 as i64, operator.0, time_ms, text.as_str()])?;
             Ok(())
         }
+        support::Command::TicketSynced {
+            ticket,
+            external,
+            through_seq,
+            failure,
+        } => {
+            let Some(view) = ticket_row(tx, *ticket)? else {
+                return Ok(());
+            };
+            // The first link stays; an id another ticket holds is not taken.
+            let external = match external.as_ref().map(|e| e.as_str()) {
+                Some(e) if view.external.is_none() && find_external(tx, e)?.is_none() => Some(e),
+                _ => None,
+            };
+            tx.prepare_cached(
+                "UPDATE support_tickets SET external = COALESCE(external, ?2),
+                     sync_through = MAX(sync_through, ?3), sync_failure = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                *ticket as i64,
+                external,
+                *through_seq as i64,
+                failure.as_ref().map(|f| f.as_str())
+            ])?;
+            Ok(())
+        }
     }
+}
+
+/// Marks a ticket's change made here (not by the system, which records
+/// what the external ticketing system sent) as owed to that system; a
+/// refused push is tried again with it.
+fn owe(tx: &Transaction<'_>, ticket: u64, seq: i64, operator: OperatorId) -> Result<(), ReadModelError> {
+    if operator != OperatorId::SYSTEM {
+        tx.prepare_cached("UPDATE support_tickets SET sync_last = ?2, sync_failure = NULL WHERE id = ?1")?
+            .execute(params![ticket as i64, seq])?;
+    }
+    Ok(())
 }
 
 fn event(
@@ -415,6 +481,8 @@ fn timeline_kind(command: &Command) -> Option<&'static str> {
         Command::Access(_) => "session",
         Command::Risk(_) => "risk",
         Command::Support(support::Command::AddNote { .. }) => "note",
+        // The sync's bookkeeping is no event of the player's.
+        Command::Support(support::Command::TicketSynced { .. }) => return None,
         Command::Support(_) => "ticket",
         Command::Games(_) | Command::Query(_) | Command::InSession { .. } => return None,
     })
@@ -609,7 +677,8 @@ fn rolled_back(tx: &Transaction<'_>, seq: i64) -> Result<Option<(String, i64)>, 
 }
 
 fn ticket_columns() -> &'static str {
-    "id, player, subject, status, priority, assignee, external, external_ms, opened_by, opened_ms, updated_ms"
+    "id, player, subject, status, priority, assignee, external, external_ms, opened_by, opened_ms, updated_ms,
+     sync_last, sync_through, sync_failure"
 }
 
 fn ticket_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketView> {
@@ -625,6 +694,9 @@ fn ticket_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketView> {
         opened_by: row.get::<_, i64>(8)? as u64,
         opened_ms: row.get::<_, i64>(9)? as u64,
         updated_ms: row.get::<_, i64>(10)? as u64,
+        sync_last: row.get::<_, i64>(11)? as u64,
+        sync_through: row.get::<_, i64>(12)? as u64,
+        sync_failure: row.get(13)?,
     })
 }
 
@@ -652,6 +724,18 @@ pub fn ticket(connection: &Connection, id: u64) -> Result<Option<TicketView>, Re
 /// The ticket an external ticketing system knows as `external`.
 pub fn ticket_by_external(connection: &Connection, external: &str) -> Result<Option<TicketView>, ReadModelError> {
     find_external(connection, external)
+}
+
+/// Tickets owed to the external ticketing system (a change made here
+/// not yet pushed, and no refusal since), after `after_id`, oldest first.
+pub fn sync_owed(connection: &Connection, after_id: u64, limit: u32) -> Result<Vec<u64>, ReadModelError> {
+    Ok(connection
+        .prepare_cached(
+            "SELECT id FROM support_tickets WHERE sync_last > sync_through AND sync_failure IS NULL AND id > ?1
+             ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![after_id as i64, limit], |row| Ok(row.get::<_, i64>(0)? as u64))?
+        .collect::<Result<_, _>>()?)
 }
 
 /// A ticket with its events, oldest first.

@@ -223,3 +223,75 @@ fn the_timeline_keeps_journal_order_and_filters_by_kind() {
         (4, 3, "VIP")
     );
 }
+
+fn synced(ticket: u64, external: Option<&str>, through_seq: u64, failure: Option<&str>) -> Command {
+    Command::Support(support::Command::TicketSynced {
+        ticket,
+        external: external.map(SupportText::new),
+        through_seq,
+        failure: failure.map(SupportText::new),
+    })
+}
+
+#[test]
+fn changes_made_here_are_owed_to_the_helpdesk_until_synced_and_its_own_are_not() {
+    let mut p = registered();
+    // From Zendesk (the system, an external id): nothing owed.
+    let engine::Outcome::TicketOpened { ticket: theirs } = p.run("zd-1", open(Some("35436"))) else {
+        panic!("not opened");
+    };
+    p.run("zd-2", update(theirs, status(TicketStatus::Pending), T0 + 5_000));
+    assert_eq!(p.file(theirs).ticket.sync_last, 0);
+    // Made here by an operator: owed, each change moving the mark.
+    let local = Command::Support(support::Command::OpenTicket {
+        player: PlayerId(1),
+        subject: SupportText::new("made here"),
+        priority: TicketPriority::High,
+        external: None,
+        operator: OperatorId(2),
+    });
+    let engine::Outcome::TicketOpened { ticket } = p.run("op-1", local) else {
+        panic!("not opened");
+    };
+    assert_eq!(sync_owed(&p.connection, 0, 10).unwrap(), vec![ticket]);
+    let message = Command::Support(support::Command::AddMessage {
+        ticket,
+        author: Author::Operator(OperatorId(2)),
+        text: SupportText::new("we are looking"),
+        operator: OperatorId(2),
+    });
+    p.run("op-2", message);
+    let last = p.file(ticket).ticket.sync_last;
+    assert!(last > ticket);
+
+    // Linked and pushed through the opening: still owed the message.
+    p.run("sync-1", synced(ticket, Some("9001"), ticket, None));
+    let view = p.file(ticket).ticket;
+    assert_eq!((view.external.as_deref(), view.sync_through), (Some("9001"), ticket));
+    assert_eq!(ticket_by_external(&p.connection, "9001").unwrap().unwrap().id, ticket);
+    assert_eq!(sync_owed(&p.connection, 0, 10).unwrap(), vec![ticket]);
+    // A refusal stops it being owed until the next change made here.
+    p.run("sync-2", synced(ticket, None, ticket, Some("422 RecordInvalid")));
+    assert_eq!(p.file(ticket).ticket.sync_failure.as_deref(), Some("422 RecordInvalid"));
+    assert!(sync_owed(&p.connection, 0, 10).unwrap().is_empty());
+    // An echo from Zendesk (the system) does not make it owed again.
+    p.run("zd-3", update(ticket, status(TicketStatus::Open), T0 + 90_000));
+    assert!(sync_owed(&p.connection, 0, 10).unwrap().is_empty());
+    let retry = Command::Support(support::Command::UpdateTicket {
+        ticket,
+        change: status(TicketStatus::Solved),
+        external_ms: 0,
+        operator: OperatorId(2),
+    });
+    p.run("op-3", retry);
+    assert_eq!(p.file(ticket).ticket.sync_failure, None);
+    assert_eq!(sync_owed(&p.connection, 0, 10).unwrap(), vec![ticket]);
+    // Synced through the last: owed nothing; a second link, or one to an
+    // id another ticket holds, does not move the first.
+    let last = p.file(ticket).ticket.sync_last;
+    p.run("sync-3", synced(ticket, Some("9002"), last, None));
+    p.run("sync-4", synced(theirs, Some("9001"), 0, None));
+    assert!(sync_owed(&p.connection, 0, 10).unwrap().is_empty());
+    assert_eq!(p.file(ticket).ticket.external.as_deref(), Some("9001"));
+    assert_eq!(p.file(theirs).ticket.external.as_deref(), Some("35436"));
+}

@@ -13,10 +13,14 @@
 //!   idempotent, order-tolerant) that opens and updates tickets from
 //!   there; [`sandbox`] is a loopback server speaking that protocol, for
 //!   tests and local use.
+//! - [`outbound`]: the sync that pushes every ticket change made here
+//!   (never those that came from the helpdesk) to an external helpdesk,
+//!   in order per ticket, behind the [`outbound::Helpdesk`] trait;
+//!   [`zendesk_api`] is Zendesk's, over its Ticketing API.
 //!
 //! Every ticket change and note is a journaled ledger command
-//! (`engine::support`, tags 106–109) that the read model
-//! (`readmodel::support`) derives the tickets, notes and timeline from,
+//! (`engine::support`, tags 106–109; the sync's progress 123) that the
+//! read model (`readmodel::support`) derives the tickets, notes and timeline from,
 //! so a rebuild loses none and the audit trail names who did each. The
 //! routes check the read model first (the ticket exists, is not closed)
 //! and answer once it holds the change. This crate knows nothing of the
@@ -25,11 +29,13 @@
 #![deny(missing_docs)]
 
 pub mod notes;
+pub mod outbound;
 pub mod sandbox;
 mod shared;
 pub mod tickets;
 pub mod timeline;
 pub mod zendesk;
+pub mod zendesk_api;
 
 use edge::route::{Access, Route, route};
 use engine::Role;
@@ -45,6 +51,9 @@ const READERS: &[Role] = &[Role::Admin, Role::Compliance, Role::Support];
 pub struct Settings {
     /// Zendesk's webhook signing secret; `None`: the webhook answers 404.
     pub zendesk_webhook_secret: Option<String>,
+    /// Where and as whom tickets made here are pushed to Zendesk; `None`:
+    /// they are not (they stay owed, and are pushed once it is set).
+    pub zendesk_api: Option<zendesk_api::ZendeskApiConfig>,
 }
 
 /// This module's routes, each with the roles it admits.

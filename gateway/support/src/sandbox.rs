@@ -7,7 +7,9 @@
 //! checks the API token (HTTP Basic, `{email}/token:{token}`), creates
 //! tickets (`POST /api/v2/tickets.json`), updates them (`PUT
 //! /api/v2/tickets/{id}.json`: status, priority, a comment from the
-//! calling agent) and reads them (`GET /api/v2/tickets/{id}.json`). Each
+//! calling agent) and reads them (`GET /api/v2/tickets/{id}.json`, `GET
+//! /api/v2/tickets.json?external_id=…`, `GET
+//! /api/v2/tickets/{id}/comments.json`: every comment, public or not). Each
 //! change is recorded as a ticket event (`zen:event-type:ticket.created`,
 //! `status_changed`, `priority_changed`, `comment_added`) and sent,
 //! signed with `X-Zendesk-Webhook-Signature` over the timestamp and body,
@@ -22,7 +24,10 @@
 //!   freshly signed: duplicates and reordering);
 //! - `PUT /sandbox/delivery` `{"deliver": bool}`: record events unsent
 //!   (to deliver them later, in any order), `PUT /sandbox/webhook`
-//!   `{"url"}`.
+//!   `{"url"}`;
+//! - `PUT /sandbox/failures` `{"count", "status", "retry_after"}`: the
+//!   next `count` API calls answer `status` (503, 429, …; with
+//!   `Retry-After: retry_after` seconds when given) and change nothing.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -70,9 +75,19 @@ struct Recorded {
     delivered: Option<u16>,
 }
 
+/// Failures to answer the next API calls with.
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    status: u16,
+    retry_after: Option<u64>,
+}
+
 struct Inner {
     config: SandboxConfig,
     tickets: BTreeMap<u64, Value>,
+    comments: BTreeMap<u64, Vec<Value>>,
+    failures: Failures,
     events: Vec<Recorded>,
     deliver: bool,
     next_ticket: u64,
@@ -110,6 +125,8 @@ impl Sandbox {
         let shared = Shared(Arc::new(Mutex::new(Inner {
             config,
             tickets: BTreeMap::new(),
+            comments: BTreeMap::new(),
+            failures: Failures::default(),
             events: Vec::new(),
             deliver: true,
             next_ticket: 35_436,
@@ -117,13 +134,15 @@ impl Sandbox {
             http,
         })));
         let router = axum::Router::new()
-            .route("/api/v2/tickets.json", post(create_ticket))
+            .route("/api/v2/tickets.json", post(create_ticket).get(list_tickets))
             .route("/api/v2/tickets/{id}", get(get_ticket).put(update_ticket))
+            .route("/api/v2/tickets/{id}/comments.json", get(list_comments))
             .route("/sandbox/tickets/{id}/requester_comment", post(requester_comment))
             .route("/sandbox/events", get(events))
             .route("/sandbox/events/{n}/deliver", post(deliver))
             .route("/sandbox/delivery", put(set_delivery))
             .route("/sandbox/webhook", put(set_webhook))
+            .route("/sandbox/failures", put(set_failures))
             .with_state(shared);
         Ok(Sandbox {
             server: LoopbackServer::serve("the Zendesk sandbox", listener, router)?,
@@ -172,6 +191,28 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|v| STANDARD.decode(v.trim()).ok())
         .is_some_and(|given| given == wanted.as_bytes())
+}
+
+/// The answer to an API call before it is served: 401 without the
+/// credentials, or the next injected failure.
+fn refused(inner: &mut Inner, headers: &HeaderMap) -> Option<Response> {
+    if !authorized(inner, headers) {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "Couldn't authenticate you",
+            "bad API token",
+        ));
+    }
+    if inner.failures.count == 0 {
+        return None;
+    }
+    inner.failures.count -= 1;
+    let status = StatusCode::from_u16(inner.failures.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut response = error(status, "SandboxFailure", "an injected failure");
+    if let Some(after) = inner.failures.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, after.into());
+    }
+    Some(response)
 }
 
 /// RFC 3339 of `ms` (UTC, whole seconds, as Zendesk writes times).
@@ -283,6 +324,10 @@ fn comment_event(inner: &mut Inner, ticket: &Value, body: &str, public: bool, st
     } else {
         json!({"id": "2", "is_staff": false, "name": "Requester"})
     };
+    if let Some(ticket) = ticket["id"].as_u64() {
+        let comment = json!({"id": id, "body": body, "public": public, "author_id": if staff { 1 } else { 2 }});
+        inner.comments.entry(ticket).or_default().push(comment);
+    }
     let change = json!({"comment": {"id": id.to_string(), "body": body, "is_public": public, "author": author}});
     record(inner, "comment_added", ticket, change)
 }
@@ -290,16 +335,18 @@ fn comment_event(inner: &mut Inner, ticket: &Value, body: &str, public: bool, st
 async fn create_ticket(State(shared): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let (ticket, sends) = {
         let mut inner = shared.lock();
-        if !authorized(&inner, &headers) {
-            return error(StatusCode::UNAUTHORIZED, "Couldn't authenticate you", "bad API token");
+        if let Some(refused) = refused(&mut inner, &headers) {
+            return refused;
         }
         let Ok(request) = serde_json::from_slice::<TicketBody>(&body) else {
             return error(StatusCode::BAD_REQUEST, "InvalidEndpoint", "a {\"ticket\": {...}} body");
         };
         let fields = request.ticket;
         let priority = fields.priority.unwrap_or_else(|| "normal".into());
-        if !PRIORITIES.contains(&priority.as_str()) || inner.tickets.len() >= RECORDS_MAX {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "RecordInvalid", "priority");
+        let status = fields.status.unwrap_or_else(|| "new".into());
+        let valid = PRIORITIES.contains(&priority.as_str()) && STATUSES.contains(&status.as_str());
+        if !valid || inner.tickets.len() >= RECORDS_MAX {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "RecordInvalid", "status or priority");
         }
         let id = inner.next_ticket;
         inner.next_ticket += 1;
@@ -307,19 +354,26 @@ async fn create_ticket(State(shared): State<Shared>, headers: HeaderMap, body: a
         let ticket = json!({
             "id": id,
             "subject": fields.subject.unwrap_or_else(|| "(no subject)".into()),
-            "status": "new",
+            "status": status,
             "priority": priority,
             "external_id": fields.external_id,
             "created_at": now,
             "updated_at": now,
         });
         inner.tickets.insert(id, ticket.clone());
-        let mut sends: Vec<usize> = record(&mut inner, "created", &ticket, json!({"current": {"status": "NEW"}}))
-            .into_iter()
-            .collect();
+        let mut sends: Vec<usize> = record(
+            &mut inner,
+            "created",
+            &ticket,
+            json!({"current": {"status": status.to_ascii_uppercase()}}),
+        )
+        .into_iter()
+        .collect();
         if let Some(comment) = fields.comment {
-            // The first comment is the requester's description.
-            sends.extend(comment_event(&mut inner, &ticket, &comment.body, true, false));
+            // The first comment is the requester's description; a private
+            // one is the calling agent's note.
+            let public = comment.public;
+            sends.extend(comment_event(&mut inner, &ticket, &comment.body, public, !public));
         }
         (ticket, sends)
     };
@@ -332,9 +386,9 @@ fn ticket_id(text: &str) -> Option<u64> {
 }
 
 async fn get_ticket(State(shared): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let inner = shared.lock();
-    if !authorized(&inner, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "Couldn't authenticate you", "bad API token");
+    let mut inner = shared.lock();
+    if let Some(refused) = refused(&mut inner, &headers) {
+        return refused;
     }
     match ticket_id(&id).and_then(|id| inner.tickets.get(&id)) {
         Some(ticket) => Json(json!({"ticket": ticket})).into_response(),
@@ -350,8 +404,8 @@ async fn update_ticket(
 ) -> Response {
     let (ticket, sends) = {
         let mut inner = shared.lock();
-        if !authorized(&inner, &headers) {
-            return error(StatusCode::UNAUTHORIZED, "Couldn't authenticate you", "bad API token");
+        if let Some(refused) = refused(&mut inner, &headers) {
+            return refused;
         }
         let Ok(request) = serde_json::from_slice::<TicketBody>(&body) else {
             return error(StatusCode::BAD_REQUEST, "InvalidEndpoint", "a {\"ticket\": {...}} body");
@@ -396,6 +450,61 @@ async fn update_ticket(
     };
     flush(&shared, sends).await;
     Json(json!({"ticket": ticket})).into_response()
+}
+
+#[derive(Deserialize)]
+struct ExternalIdQuery {
+    external_id: Option<String>,
+}
+
+/// Tickets, filtered by `external_id` when given (List Tickets).
+async fn list_tickets(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<ExternalIdQuery>,
+) -> Response {
+    let mut inner = shared.lock();
+    if let Some(refused) = refused(&mut inner, &headers) {
+        return refused;
+    }
+    let tickets: Vec<&Value> = inner
+        .tickets
+        .values()
+        .filter(|t| query.external_id.as_deref().is_none_or(|e| t["external_id"] == e))
+        .collect();
+    Json(json!({"tickets": tickets, "count": tickets.len()})).into_response()
+}
+
+/// A ticket's comments, oldest first (List Comments).
+async fn list_comments(State(shared): State<Shared>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    let mut inner = shared.lock();
+    if let Some(refused) = refused(&mut inner, &headers) {
+        return refused;
+    }
+    if !inner.tickets.contains_key(&id) {
+        return error(StatusCode::NOT_FOUND, "RecordNotFound", "Not found");
+    }
+    let comments = inner.comments.get(&id).cloned().unwrap_or_default();
+    Json(json!({"comments": comments, "count": comments.len()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct FailuresRequest {
+    count: u32,
+    status: u16,
+    retry_after: Option<u64>,
+}
+
+async fn set_failures(State(shared): State<Shared>, Json(request): Json<FailuresRequest>) -> Response {
+    if !(400..600).contains(&request.status) {
+        return error(StatusCode::BAD_REQUEST, "InvalidValue", "status: 400 to 599");
+    }
+    shared.lock().failures = Failures {
+        count: request.count,
+        status: request.status,
+        retry_after: request.retry_after,
+    };
+    Json(json!({"count": request.count, "status": request.status})).into_response()
 }
 
 #[derive(Deserialize)]

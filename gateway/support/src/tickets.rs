@@ -46,7 +46,8 @@ pub struct TicketReply {
     pub priority: String,
     /// The operator working it.
     pub assignee: Option<u64>,
-    /// Its id in Zendesk, for a ticket that came from there.
+    /// Its id in Zendesk: for a ticket that came from there, or one made
+    /// here once the sync has created it there.
     pub external: Option<String>,
     /// Who opened it (0: the system, for a webhook).
     pub opened_by: u64,
@@ -54,6 +55,42 @@ pub struct TicketReply {
     pub opened_ms: u64,
     /// When it last changed.
     pub updated_ms: u64,
+    /// Its outbound sync to the external helpdesk.
+    pub sync: SyncReply,
+}
+
+/// Where a ticket's outbound sync stands.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TicketSyncReply)]
+pub struct SyncReply {
+    /// none (nothing made here to push: it came from the helpdesk),
+    /// pending (changes made here not pushed yet), synced, failed (the
+    /// helpdesk refused a push; the next change made here tries again).
+    pub state: &'static str,
+    /// The last of its records the helpdesk holds (0: none).
+    pub through_seq: u64,
+    /// The last of its records made here.
+    pub last_seq: u64,
+    /// What the helpdesk said, when it refused.
+    pub error: Option<String>,
+}
+
+fn sync_reply(ticket: &TicketView) -> SyncReply {
+    let state = if ticket.sync_last == 0 {
+        "none"
+    } else if ticket.sync_failure.is_some() {
+        "failed"
+    } else if ticket.sync_through >= ticket.sync_last {
+        "synced"
+    } else {
+        "pending"
+    };
+    SyncReply {
+        state,
+        through_seq: ticket.sync_through,
+        last_seq: ticket.sync_last,
+        error: ticket.sync_failure.clone(),
+    }
 }
 
 /// Builds the reply of a ticket.
@@ -69,6 +106,7 @@ pub fn ticket_reply(ticket: &TicketView) -> TicketReply {
         opened_by: ticket.opened_by,
         opened_ms: ticket.opened_ms,
         updated_ms: ticket.updated_ms,
+        sync: sync_reply(ticket),
     }
 }
 

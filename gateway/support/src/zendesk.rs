@@ -30,6 +30,15 @@
 //!   (private agent comments stay in Zendesk);
 //! - any other type is acknowledged and ignored.
 //!
+//! Tickets made here reach Zendesk through the outbound sync
+//! ([`crate::outbound`]) with `external_id` `croupier-<ticket>`; their
+//! events come back here and are matched to that ticket (by its journaled
+//! link, or by that `external_id` before the link is journaled). Their
+//! creation opens nothing (`croupier_ticket`), the sync's comments are
+//! private (ignored), and a status or priority the ticket has already is
+//! not recorded again (`unchanged`), so the sync's own pushes do not come
+//! back as changes.
+//!
 //! A forged request (no signature, a wrong one, a replayed timestamp) is
 //! refused with 401 or 400, logged, and changes nothing. Each event is
 //! journaled under the request id `zendesk:<event id>`, so a redelivery is
@@ -156,7 +165,9 @@ pub struct WebhookReply {
     /// The ticket it concerns, if known here.
     pub ticket: Option<u64>,
     /// Why it changed nothing: duplicate, stale, ignored_event,
-    /// private_comment.
+    /// private_comment, unchanged (already so: the echo of a change
+    /// pushed from here), croupier_ticket (the echo of a ticket pushed
+    /// from here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
 }
@@ -286,11 +297,27 @@ async fn send(state: &AppState, id: ExtId, command: support::Command) -> Result<
 async fn receive(state: &AppState, event: &Event) -> Result<WebhookReply, ApiError> {
     let kind = event.kind.strip_prefix("zen:event-type:ticket.").unwrap_or("");
     let id = event_request_id(&event.id);
-    let ticket = known(state, &event.detail.id).await?;
+    let ours = event
+        .detail
+        .external_id
+        .as_deref()
+        .and_then(crate::outbound::ticket_of_external_id);
+    let ticket = match known(state, &event.detail.id).await? {
+        Some(ticket) => Some(ticket),
+        // Made here and pushed there: ours, whether or not its link is
+        // journaled yet.
+        None => match ours {
+            Some(ours) => read(state, move |c| readmodel::support::ticket(c, ours)).await?.0,
+            None => None,
+        },
+    };
     if seen(state, &id).await? {
         return Ok(reply(event, false, ticket.map(|t| t.id), Some("duplicate")));
     }
     match kind {
+        // The echo of the outbound sync's create: the ticket is this
+        // side's already (or was, if it was never opened here).
+        "created" if ours.is_some() => Ok(reply(event, false, ticket.map(|t| t.id), Some("croupier_ticket"))),
         "created" => created(state, event, id, ticket).await,
         "status_changed" | "priority_changed" | "comment_added" => {
             let Some(ticket) = ticket else {
@@ -377,6 +404,16 @@ async fn change(
     // order. The read model would skip it too; nothing is sent.
     if at_ms < ticket.external_ms || readmodel::support::is_closed(ticket) {
         return Ok(reply(event, false, Some(ticket.id), Some("stale")));
+    }
+    // Already so (the echo of a change pushed from here, most often):
+    // nothing to record.
+    let unchanged = match &change {
+        TicketChange::Status { status } => status.name() == ticket.status,
+        TicketChange::Priority { priority } => priority.name() == ticket.priority,
+        TicketChange::Assign { .. } => false,
+    };
+    if unchanged {
+        return Ok(reply(event, false, Some(ticket.id), Some("unchanged")));
     }
     let command = support::Command::UpdateTicket {
         ticket: ticket.id,

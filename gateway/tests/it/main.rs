@@ -39,3 +39,4 @@ mod tickets;
 mod tidy;
 mod transports;
 mod wallet;
+mod zendesk_sync;

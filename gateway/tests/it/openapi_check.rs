@@ -140,3 +140,13 @@ fn the_document_declares_each_parameter_where_it_is_sent() {
     let currency = balance.as_array().unwrap().iter().find(|p| p["name"] == "currency");
     assert_eq!(currency.map(|p| &p["in"]), Some(&serde_json::json!("query")));
 }
+
+/// Two modules' wire types with one schema name: merging the document
+/// keeps one shape, so the other module's replies would be described
+/// wrongly (the RTP, marker and AML alert lists once all read as one
+/// `AlertsReply`).
+#[test]
+fn no_two_modules_give_one_schema_name_different_shapes() {
+    let collisions = gateway::openapi::schema_name_collisions();
+    assert!(collisions.is_empty(), "rename one side with #[schema(as = ...)]:\n{}", collisions.join("\n"));
+}

@@ -55,9 +55,10 @@ use crate::outcome::{
 // rejection 84 (outcomes 34–35 and rejections 85–86 unused); game
 // monitoring none (commands 115–116, outcome 36, rejection 87 unused);
 // analytics commands 117–120, outcomes 37–38, rejections 88–89 (90
-// unused).)
+// unused). The outbound helpdesk sync has command 123 (its outcome 42 and
+// rejection 93 unused); 121–122 are other work's.)
 /// The next free [`Command`] tag.
-pub const TAG_COMMAND: u16 = 121;
+pub const TAG_COMMAND: u16 = 124;
 /// The next free [`Outcome`] tag.
 pub const TAG_OUTCOME: u16 = 39;
 /// The next free [`Rejection`] tag.
@@ -525,6 +526,7 @@ codec_enum_tagged!(support::Command, "Command": u16 {
     107 => UpdateTicket { ticket, change, external_ms, operator },
     108 => AddMessage { ticket, author, text, operator },
     109 => AddNote { player, text, operator },
+    123 => TicketSynced { ticket, external, through_seq, failure },
 });
 codec_enum!(TicketChange: u8 {
     1 => Assign { assignee },

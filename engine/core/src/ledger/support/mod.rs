@@ -30,6 +30,9 @@ pub const NOTE_MAX: usize = 4_000;
 /// Longest external reference (a ticketing system's ticket id, an
 /// author's name there), bytes.
 pub const EXTERNAL_MAX: usize = 64;
+/// Longest reason a ticketing system gave for refusing a pushed change,
+/// bytes.
+pub const SYNC_FAILURE_MAX: usize = 500;
 
 /// Free text (a subject, a message, a note, an external reference).
 /// Decoded as it was journaled; the ledger checks it
@@ -234,6 +237,24 @@ pub enum Command {
         /// Who wrote it.
         operator: OperatorId,
     },
+    /// Records how far a ticket made here has been pushed to the external
+    /// ticketing system (the outbound sync's worker sends it after each
+    /// push): linked to the ticket there, every change up to `through_seq`
+    /// sent, or the last push refused. Refused with
+    /// [`Rejection::InvalidTicket`] for ticket 0, an external id or a
+    /// failure out of bounds.
+    TicketSynced {
+        /// The ticket.
+        ticket: u64,
+        /// Its id in the external system (1 to [`EXTERNAL_MAX`] bytes),
+        /// once created or found there.
+        external: Option<SupportText>,
+        /// The last of its records that the external system holds.
+        through_seq: u64,
+        /// Why the external system refused the next one (1 to
+        /// [`SYNC_FAILURE_MAX`] bytes); `None`: no refusal.
+        failure: Option<SupportText>,
+    },
 }
 
 impl Command {
@@ -241,14 +262,16 @@ impl Command {
     pub fn player(&self) -> Option<PlayerId> {
         match self {
             Command::OpenTicket { player, .. } | Command::AddNote { player, .. } => Some(*player),
-            Command::UpdateTicket { .. } | Command::AddMessage { .. } => None,
+            Command::UpdateTicket { .. } | Command::AddMessage { .. } | Command::TicketSynced { .. } => None,
         }
     }
 
     /// The ticket the command is about (an opening's is its own seq).
     pub fn ticket(&self) -> Option<u64> {
         match self {
-            Command::UpdateTicket { ticket, .. } | Command::AddMessage { ticket, .. } => Some(*ticket),
+            Command::UpdateTicket { ticket, .. }
+            | Command::AddMessage { ticket, .. }
+            | Command::TicketSynced { ticket, .. } => Some(*ticket),
             Command::OpenTicket { .. } | Command::AddNote { .. } => None,
         }
     }
@@ -260,6 +283,7 @@ impl Command {
             Command::UpdateTicket { .. } => "ticket_update",
             Command::AddMessage { .. } => "ticket_message",
             Command::AddNote { .. } => "player_note",
+            Command::TicketSynced { .. } => "ticket_synced",
         }
     }
 
@@ -296,6 +320,18 @@ impl Command {
                     return Err(Rejection::InvalidNote);
                 }
             }
+            Command::TicketSynced {
+                ticket,
+                external,
+                failure,
+                ..
+            } => {
+                let external_ok = external.as_ref().is_none_or(|e| e.check(EXTERNAL_MAX));
+                let failure_ok = failure.as_ref().is_none_or(|f| f.check(SYNC_FAILURE_MAX));
+                if *ticket == 0 || !external_ok || !failure_ok {
+                    return Err(Rejection::InvalidTicket);
+                }
+            }
         }
         Ok(())
     }
@@ -316,7 +352,9 @@ impl Ledger {
         match command {
             Command::OpenTicket { .. } => (Outcome::TicketOpened { ticket: ctx.seq }, Detail::Plain),
             Command::AddNote { .. } => (Outcome::NoteAdded { note: ctx.seq }, Detail::Plain),
-            Command::UpdateTicket { .. } | Command::AddMessage { .. } => (Outcome::Accepted, Detail::Plain),
+            Command::UpdateTicket { .. } | Command::AddMessage { .. } | Command::TicketSynced { .. } => {
+                (Outcome::Accepted, Detail::Plain)
+            }
         }
     }
 }

@@ -65,6 +65,18 @@ fn support_commands_are_checked_for_length_and_ids() {
     check(note(1, "called them"), Ok(()));
     check(note(1, &"n".repeat(NOTE_MAX + 1)), Err(Rejection::InvalidNote));
     check(note(1, "tab\tinside"), Err(Rejection::InvalidNote));
+    let synced = |ticket, external: Option<&str>, failure: Option<&str>| Command::TicketSynced {
+        ticket,
+        external: external.map(SupportText::new),
+        through_seq: 9,
+        failure: failure.map(SupportText::new),
+    };
+    check(synced(5, Some("35436"), None), Ok(()));
+    check(synced(5, None, Some("422 RecordInvalid")), Ok(()));
+    check(synced(0, Some("35436"), None), bad_ticket);
+    check(synced(5, Some(""), None), bad_ticket);
+    check(synced(5, Some(&"e".repeat(EXTERNAL_MAX + 1)), None), bad_ticket);
+    check(synced(5, None, Some(&"f".repeat(SYNC_FAILURE_MAX + 1))), bad_ticket);
 }
 
 #[test]
@@ -88,6 +100,18 @@ fn commands_round_trip_through_the_codec() {
         message(5, Author::Operator(OperatorId(3)), "hello back"),
         message(5, Author::External(SupportText::new("agent 7")), "hi"),
         note(1, "VIP: call before any limit change"),
+        Command::TicketSynced {
+            ticket: 5,
+            external: Some(SupportText::new("35436")),
+            through_seq: 12,
+            failure: None,
+        },
+        Command::TicketSynced {
+            ticket: 5,
+            external: None,
+            through_seq: 5,
+            failure: Some(SupportText::new("422: closed tickets cannot be updated")),
+        },
     ];
     commands.extend(changes.into_iter().map(|change| Command::UpdateTicket {
         ticket: 5,
