@@ -473,6 +473,14 @@ async fn every_online_command_against_a_running_server() {
         table.contains("session limit minutes") && table.contains("day deposit limit"),
         "{table}"
     );
+    // An intervention sent to the player shows in the RG read, not answered.
+    let sent = json(cfg, &["analytics", "intervene", p, "reality_check"]).await;
+    let table = ok(cfg, &["rg", "show", p]).await;
+    assert!(
+        table.contains(&format!("intervention {}", sent["id"])) && table.contains("reality_check at"),
+        "{table}"
+    );
+    assert!(table.contains("not answered"), "{table}");
     usage(cfg, &["rg", "session-limit", p]).await;
     assert!(fails(cfg, &["rg", "show", "99"], 4).await.contains("unknown_player"));
 

@@ -157,5 +157,17 @@ fn show_table(value: &Value) -> comfy_table::Table {
         );
         row("limit prompt due", cell);
     }
+    for intervention in value["interventions"].as_array().into_iter().flatten() {
+        let answer = match intervention["answer"].as_str() {
+            Some(answer) => format!("answered {answer}"),
+            None => "not answered".to_owned(),
+        };
+        let cell = format!(
+            "{} at {} ms, {answer}",
+            text(&intervention["kind"]),
+            text(&intervention["time_ms"])
+        );
+        row(&format!("intervention {}", text(&intervention["id"])), cell);
+    }
     rows
 }

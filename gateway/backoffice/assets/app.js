@@ -57,18 +57,21 @@
     root.querySelectorAll("[data-api]").forEach(function (panel) {
       fetch(panel.getAttribute("data-api"), { credentials: "same-origin", headers: { accept: "application/json" } })
         .then(function (response) {
-          return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+          return response.json().then(function (body) { return { ok: response.ok, status: response.status, body: body }; });
         })
         .then(function (result) {
           panel.textContent = "";
           if (!result.ok) {
+            panel.setAttribute("data-status", String(result.status));
             var p = document.createElement("p");
             p.className = "note";
             p.textContent = (result.body.error && result.body.error.message) || "Not available.";
             panel.appendChild(p);
             return;
           }
-          panel.appendChild(render(result.body));
+          // `data-pick` shows one key of the answer (a count, a score).
+          var pick = panel.getAttribute("data-pick");
+          panel.appendChild(render(pick ? result.body[pick] : result.body));
           panel.setAttribute("data-loaded", "true");
         })
         .catch(function () { panel.textContent = "Not available."; });
@@ -127,21 +130,39 @@
   // A form posting JSON to the operator API: `data-submit` is the URL,
   // `data-method` the method (POST by default); each named field becomes a
   // key (`data-json=number` fields a number, `data-json=list` a list of
-  // numbers), the clicked submit button's name and value too.
+  // numbers, `data-json=json` parsed JSON, `data-json=optional` and
+  // `optional-number` left out when empty), the clicked submit button's
+  // name and value too. `data-path` names a field whose value ends the URL
+  // (a code to create or replace) instead of going in the body.
   function submitForm(form, submitter) {
     var body = {};
+    var url = form.getAttribute("data-submit");
+    var pathField = form.getAttribute("data-path");
+    var bad = null;
     Array.prototype.forEach.call(form.elements, function (field) {
       if (!field.name || field.type === "submit" || field.disabled) return;
       var value = field.value;
+      if (field.name === pathField) {
+        url += encodeURIComponent(value);
+        return;
+      }
       var kind = field.getAttribute("data-json");
-      if (kind === "number") value = Number(value);
+      if ((kind === "optional" || kind === "optional-number") && value.trim() === "") return;
+      if (kind === "number" || kind === "optional-number") value = Number(value);
       if (kind === "list") value = value.split(",").filter(Boolean).map(Number);
+      if (kind === "json") {
+        try { value = JSON.parse(value); } catch (e) { bad = field.name + ": not valid JSON"; }
+      }
       body[field.name] = value;
     });
+    if (bad) {
+      flash(bad, true);
+      return;
+    }
     if (submitter && submitter.name) body[submitter.name] = submitter.value;
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
-    call(form.getAttribute("data-method") || "POST", form.getAttribute("data-submit"), body)
+    call(form.getAttribute("data-method") || "POST", url, body)
       .then(function (result) {
         if (result.ok) {
           flash(form.getAttribute("data-done") || "Done.", false);

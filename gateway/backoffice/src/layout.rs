@@ -82,6 +82,24 @@ impl Viewer {
         matches!(self.role, Role::Admin | Role::Marketing)
     }
 
+    /// Whether the role reads problem-gambling markers and issues
+    /// interventions (the analytics module's rule: admins, compliance).
+    pub fn works_markers(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Compliance)
+    }
+
+    /// Whether the role reads churn scores (the analytics module's rule:
+    /// admins, marketing, read-only).
+    pub fn reads_churn(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Marketing | Role::ReadOnly)
+    }
+
+    /// Whether the role opens the campaigns page and defines campaigns
+    /// and segments (CRM's managers: admins, marketing).
+    pub fn manages_campaigns(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Marketing)
+    }
+
     /// Whether the role reads reports (the reports module's rule: every
     /// role but support).
     pub fn reads_reports(&self) -> bool {
@@ -111,6 +129,7 @@ impl Viewer {
             "/backoffice/kyc" => self.reads_kyc(),
             "/backoffice/aml" => self.reads_risk(),
             "/backoffice/reports" => self.reads_reports(),
+            "/backoffice/campaigns" => self.manages_campaigns(),
             "/backoffice/operators" => self.manages_operators(),
             _ => true,
         }
@@ -127,6 +146,7 @@ const NAV: &[(&str, &str)] = &[
     ("/backoffice/aml", "AML"),
     ("/backoffice/games", "Games"),
     ("/backoffice/bonuses", "Bonuses"),
+    ("/backoffice/campaigns", "Campaigns"),
     ("/backoffice/reports", "Reports"),
     ("/backoffice/operators", "Operators"),
     ("/backoffice/audit", "Audit"),

@@ -17,6 +17,8 @@
 //! - [`queues`]: the KYC review and AML alert and case queues.
 //! - [`manage`]: games and jackpot pools, bonus templates, the reports
 //!   form, operators.
+//! - [`campaigns`]: campaigns with their uplift, segments with their
+//!   member counts, and the forms that define them.
 //!
 //! The pages only read (the read model, the access view); every change
 //! goes through an operator API route. This crate knows nothing of the
@@ -25,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod assets;
+pub mod campaigns;
 pub mod credentials;
 pub mod dashboard;
 mod layout;
@@ -118,6 +121,7 @@ pub fn pages() -> axum::Router<AppState> {
         .route("/backoffice/aml", get(queues::aml_page))
         .route("/backoffice/games", get(manage::games))
         .route("/backoffice/bonuses", get(manage::bonuses))
+        .route("/backoffice/campaigns", get(campaigns::campaigns))
         .route("/backoffice/reports", get(manage::reports))
         .route("/backoffice/reports/open", get(manage::open_report))
         .route("/backoffice/operators", get(manage::operators))

@@ -3,8 +3,11 @@
 //! and renders HTML; tables carry `data-label`s so that on a phone they
 //! collapse into cards. Panels whose data only the operator API can give
 //! (the profile, opened with the player's data key; the RG state, read
-//! through the ring; sessions and devices) load that API's JSON with the
-//! session's cookie, so they show what the API shows to this role.
+//! through the ring; sessions and devices; the analytics module's
+//! problem-gambling markers, interventions and churn risk) load that API's
+//! JSON with the session's cookie, so they show what the API shows to
+//! this role. The 360's timeline is the support module's
+//! (`readmodel::support::latest_timeline`), as `GET …/timeline` pages it.
 //! Buttons post to the operator API ([`crate::sessions`]); a role the API
 //! would refuse is not shown them.
 
@@ -21,6 +24,8 @@ use maud::{Markup, html};
 use readmodel::ReadModelError;
 use rusqlite::{Connection, params};
 use serde::Deserialize;
+
+use readmodel::support::TimelineEntry;
 
 use crate::dashboard;
 use crate::layout::{Viewer, money, page, when};
@@ -248,77 +253,24 @@ fn account(connection: &Connection, player: u64) -> Result<Option<Account>, Read
     }))
 }
 
-/// One event of a player's timeline.
-pub struct TimelineEvent {
-    /// When, ms since the epoch.
-    pub time_ms: u64,
-    /// What happened: a movement's kind, `payment_<kind>_<state>`, an
-    /// operator action's kind (the audit trail's), `registration`,
-    /// `kyc_document`, `aml_alert`, `case_opened`, `case_resolved`.
-    pub what: String,
-    /// Who and what, in words.
-    pub detail: String,
-    /// The money it moved, (minor units, currency).
-    pub amount: Option<(i64, String)>,
+/// Timeline entries at most on the player 360.
+const TIMELINE_MAX: u32 = 100;
+
+/// A player's latest timeline entries, newest first: the support
+/// module's `player_timeline` (every accepted journal record about the
+/// player, a game round folded into one row), the rows
+/// `GET /operator/v1/players/{player}/timeline` pages through, so the 360
+/// and the API show the same events.
+fn timeline(connection: &Connection, player: u64) -> Result<Vec<TimelineEntry>, ReadModelError> {
+    readmodel::support::latest_timeline(connection, engine::PlayerId(player), TIMELINE_MAX)
 }
 
-/// Timeline entries at most.
-const TIMELINE_MAX: i64 = 100;
-
-/// A player's timeline: one time-ordered list (newest first; the journal
-/// order within a millisecond) merged from what the read model holds:
-/// registration, money movements other than bets and wins (deposits,
-/// withdrawals, bonus grants and conversions, adjustments), the cashier's
-/// payments, KYC documents, operator actions on the player (KYC decisions,
-/// limits, status, RG: the audit trail, less the money movements it
-/// repeats), AML alerts and cases.
-pub fn timeline(connection: &Connection, player: u64) -> Result<Vec<TimelineEvent>, ReadModelError> {
-    let rows = connection
-        .prepare_cached(
-            "SELECT time_ms, what, detail, amount, currency FROM (
-                SELECT registered_at_ms AS time_ms, 'registration' AS what,
-                       'registered in ' || COALESCE(jurisdiction, '?') AS detail,
-                       NULL AS amount, NULL AS currency, -1 AS seq
-                  FROM profiles WHERE player = ?1 AND registered_at_ms IS NOT NULL
-                UNION ALL
-                SELECT time_ms, kind, ext_id, cash_delta + bonus_delta, currency, seq
-                  FROM movements WHERE player = ?1 AND kind NOT IN ('bet', 'win', 'rollback')
-                UNION ALL
-                SELECT created_ms, 'payment_' || kind || '_' || state, source || ':' || ext_id, amount_minor, currency,
-                       COALESCE((SELECT MAX(seq) FROM movements m WHERE m.player = ?1 AND m.ext_id = p.ext_id), 0)
-                  FROM cashier_payments p WHERE player = ?1
-                UNION ALL
-                SELECT at_ms, 'kyc_document', kind || ' ' || issuing_country || ': ' || status, NULL, NULL, 0
-                  FROM kyc_documents WHERE player = ?1
-                UNION ALL
-                SELECT time_ms, kind, operator_name || ': ' || COALESCE(field || ' ', '') || COALESCE(before, '')
-                       || CASE WHEN after IS NULL THEN '' ELSE ' → ' || after END
-                       || CASE WHEN ok THEN '' ELSE ' (refused)' END, NULL, NULL, seq
-                  FROM audit WHERE target_type = 'player' AND target = ?1
-                   AND seq NOT IN (SELECT seq FROM movements WHERE player = ?1)
-                UNION ALL
-                SELECT time_ms, 'aml_alert', rule || ': ' || summary, NULL, NULL, seq
-                  FROM risk_alerts WHERE player = ?1
-                UNION ALL
-                SELECT opened_ms, 'case_opened', 'case ' || id || ': ' || summary, NULL, NULL, 1 << 62
-                  FROM risk_cases WHERE player = ?1
-                UNION ALL
-                SELECT resolved_ms, 'case_resolved', 'case ' || id || ': ' || COALESCE(outcome, ''), NULL, NULL, 1 << 62
-                  FROM risk_cases WHERE player = ?1 AND resolved_ms IS NOT NULL
-             ) ORDER BY time_ms DESC, seq DESC LIMIT ?2",
-        )?
-        .query_map(params![player as i64, TIMELINE_MAX], |row| {
-            let amount: Option<i64> = row.get(3)?;
-            let currency: Option<String> = row.get(4)?;
-            Ok(TimelineEvent {
-                time_ms: row.get::<_, i64>(0)?.max(0) as u64,
-                what: row.get(1)?,
-                detail: row.get(2)?,
-                amount: amount.zip(currency),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+/// A timeline entry's money: a round's stake and win, in its currency.
+fn round_money(entry: &TimelineEntry) -> Option<String> {
+    let currency = entry.currency.as_deref()?;
+    let staked = money(entry.stake_minor?, currency);
+    let won = money(entry.win_minor.unwrap_or(0), currency);
+    Some(format!("staked {staked}, won {won}"))
 }
 
 /// A panel filled from the operator API's JSON (by `app.js`).
@@ -340,8 +292,17 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
     let Ok(player) = text.parse::<u64>() else {
         return not_found(&viewer);
     };
+    // The timeline carries notes and tickets: the support module's readers only.
+    let reads_timeline = viewer.reads_support();
     let account = match read(&state, move |c| {
-        Ok(account(c, player)?.map(|account| (account, timeline(c, player), support_of(c, player))))
+        Ok(account(c, player)?.map(|account| {
+            let events = if reads_timeline {
+                timeline(c, player)
+            } else {
+                Ok(Vec::new())
+            };
+            (account, events, support_of(c, player))
+        }))
     })
     .await
     {
@@ -387,6 +348,8 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
             (api_panel("Sessions", &api("sessions")))
             (api_panel("Devices", &api("devices")))
             @if viewer.reads_risk() { (api_panel("Risk score", &format!("/operator/v1/risk/players/{player}/score"))) }
+            @if viewer.works_markers() { (markers_panel(&api("markers"))) (interventions_panel(&api("interventions"))) }
+            @if viewer.reads_churn() { (churn_panel(&api("churn"))) }
             section.panel aria-label="Bonuses" {
                 h2 { "Bonuses" }
                 div.api data-api=(api("bonuses")) { p.note { "Loading…" } }
@@ -413,16 +376,21 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
                 p { a href=(format!("{}?format=csv", api("statement"))) download { "Whole statement (CSV)" } }
             }
         }
-        section.panel aria-label="Timeline" {
-            h2 { "Timeline (latest " (TIMELINE_MAX) ")" }
-            ol.timeline #timeline {
-                @for event in &events {
-                    li data-what=(event.what) {
-                        time { (when(event.time_ms)) } " " strong { (event.what) } " " span { (event.detail) }
-                        @if let Some((minor, currency)) = &event.amount { " " span.amount { (money(*minor, currency)) } }
+        @if reads_timeline {
+            section.panel aria-label="Timeline" {
+                h2 { "Timeline (latest " (TIMELINE_MAX) ")" }
+                ol.timeline #timeline {
+                    @for event in &events {
+                        li data-kind=(event.kind) data-what=(event.event) data-seq=(event.seq) {
+                            time { (when(event.time_ms)) } " " strong { (event.event) } " " span.note { (event.kind) }
+                            @if let Some(round) = &event.round { " " span { (round) } }
+                            @if let Some(detail) = &event.detail { " " span { (detail) } }
+                            @if let Some(operator) = event.operator { " " span.note { "by operator " (operator) } }
+                            @if let Some(amounts) = round_money(event) { " " span.amount { (amounts) } }
+                        }
                     }
+                    @if events.is_empty() { li { "Nothing yet." } }
                 }
-                @if events.is_empty() { li { "Nothing yet." } }
             }
         }
         @if viewer.reads_support() { (support_panels(&viewer, player, &notes, &tickets)) }
@@ -461,6 +429,52 @@ pub async fn player(State(state): State<AppState>, headers: HeaderMap, Path(text
         }
     };
     page(&format!("Player #{player}"), "/backoffice/players", &viewer, body)
+}
+
+/// The problem-gambling markers panel: the score, whether the player is
+/// flagged, the markers that fired with what was seen (the analytics
+/// module's `…/markers`, admins and compliance).
+fn markers_panel(url: &str) -> Markup {
+    html! {
+        section.panel #markers aria-label="Problem-gambling markers" {
+            h2 { "Problem-gambling markers" }
+            p { "Score " strong.api data-api=(url) data-pick="score" { "…" } " of 100 over the last 28 days; flagged: "
+                span.api data-api=(url) data-pick="flagged" { "…" } }
+            h3 { "Markers that fired" }
+            div.api data-api=(url) data-pick="markers" { p.note { "Loading…" } }
+        }
+    }
+}
+
+/// The interventions panel: the player's interventions (kind, when,
+/// answered or not) and the buttons that send one (admins, compliance),
+/// each a journaled command through the operator API.
+fn interventions_panel(url: &str) -> Markup {
+    html! {
+        section.panel #interventions aria-label="Interventions" {
+            h2 { "Interventions" }
+            div.api data-api=(url) data-pick="interventions" { p.note { "Loading…" } }
+            form.act.intervene data-submit=(url) data-done="Intervention sent." {
+                label for="intervention-message" { "Message (empty: the standard text)" }
+                input #intervention-message name="message" maxlength="1000" data-json="optional";
+                button type="submit" name="kind" value="reality_check" { "Reality check" }
+                button type="submit" name="kind" value="limit_prompt" { "Limit prompt" }
+                button type="submit" name="kind" value="time_out_suggestion" { "Suggest a time-out" }
+            }
+        }
+    }
+}
+
+/// The churn panel: the probability and its top reasons; the API answers
+/// 409 while no model is trained, and the panel says so.
+fn churn_panel(url: &str) -> Markup {
+    html! {
+        section.panel #churn aria-label="Churn risk" {
+            h2 { "Churn risk" }
+            p.note { "The probability of no bet in the next 30 days, from a model retrained every 6 hours; until one is trained there is no score." }
+            div.api data-api=(url) { p.note { "Loading…" } }
+        }
+    }
 }
 
 /// Notes and tickets shown at most on the player 360.

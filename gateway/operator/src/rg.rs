@@ -1,7 +1,8 @@
 //! Responsible gambling's play-session rules, for the operator's front end
 //! and back office: the reality-check interval and its acknowledgement
 //! (UKGC RTS 13), the session time limit, the deposit-limit reviews (LCCP
-//! 3.5 prompts), and one read of everything RG knows of a player.
+//! 3.5 prompts), and one read of everything RG knows of a player (with
+//! the interventions sent to them, from the read model).
 //!
 //! The rules themselves are the ledger's (`engine/core/src/ledger/rg/`):
 //! these handlers parse, submit one command or query, and render.
@@ -12,10 +13,12 @@ use axum::response::Response;
 use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody, ErrorDetail};
 use edge::openapi::{BearerErrors, BodyErrors, LedgerErrors, RoleErrors};
+use edge::reads::read;
 use edge::wire::{self, RealityCheckReply};
 use edge::{AppState, Caller};
 use engine::rg::{LimitStatus, PromptReason, RG_DURATION_MAX_MS, RG_DURATION_MIN_MS, RgStatus};
 use engine::{Command, Currency, Outcome, Query, rg};
+use readmodel::analytics::InterventionView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -251,6 +254,44 @@ pub struct RgReply {
     pub session: SessionReply,
     /// The deposit-limit prompts.
     pub prompts: PromptsReply,
+    /// The interventions compliance or the marker worker sent the player
+    /// (reality check, limit prompt, time-out suggestion), newest first,
+    /// the latest [`INTERVENTIONS_MAX`].
+    pub interventions: Vec<RgInterventionReply>,
+}
+
+/// Interventions at most in the RG read.
+pub const INTERVENTIONS_MAX: u32 = 50;
+
+/// An intervention sent to the player, as the RG read shows it (the
+/// analytics module's `…/interventions` has the rest).
+#[derive(Serialize, ToSchema)]
+pub struct RgInterventionReply {
+    /// Its id (the journal record that sent it).
+    pub id: u64,
+    /// reality_check, limit_prompt or time_out_suggestion.
+    pub kind: String,
+    /// When sent, ms since the epoch.
+    pub time_ms: u64,
+    /// Whether the player answered.
+    pub answered: bool,
+    /// acknowledged, accepted or declined; null while pending.
+    pub answer: Option<String>,
+    /// When answered, ms since the epoch.
+    pub answered_ms: Option<u64>,
+}
+
+impl RgInterventionReply {
+    fn of(found: &InterventionView) -> RgInterventionReply {
+        RgInterventionReply {
+            id: found.id,
+            kind: found.kind.clone(),
+            time_ms: found.time_ms,
+            answered: found.answer.is_some(),
+            answer: found.answer.as_ref().map(|a| a.0.clone()),
+            answered_ms: found.answer.as_ref().map(|a| a.1),
+        }
+    }
 }
 
 fn limit_reply(limit: &LimitStatus) -> LimitReply {
@@ -267,8 +308,9 @@ fn limit_reply(limit: &LimitStatus) -> LimitReply {
     }
 }
 
-/// The reply form of the ledger's RG status.
-pub fn rg_reply(status: &RgStatus) -> RgReply {
+/// The reply form of the ledger's RG status, with the player's
+/// interventions (newest first).
+pub fn rg_reply(status: &RgStatus, interventions: &[InterventionView]) -> RgReply {
     let future = |until_ms: u64| (until_ms > status.at_ms).then_some(until_ms);
     let to_minutes = |ms: u64| ms / 60_000;
     let bets_refused = status.bets_refused.map(|rejection| {
@@ -312,13 +354,16 @@ pub fn rg_reply(status: &RgStatus) -> RgReply {
                 due_since_ms: prompt.due_since_ms,
             }),
         },
+        interventions: interventions.iter().map(RgInterventionReply::of).collect(),
     }
 }
 
 /// Everything responsible gambling knows of a player now: limits (with
 /// changes waiting for their cooling-off), exclusions, the play session's
 /// reality check and time limit, and the deposit-limit prompt due with why.
-/// Read through the ring, so it agrees with the next bet (every role).
+/// Read through the ring, so it agrees with the next bet; and the
+/// interventions sent to the player, with whether each was answered, from
+/// the read model the analytics module projects into (every role).
 #[utoipa::path(get, path = "/operator/v1/players/{player}/rg", tag = "operator",
     params(("player" = u64, Path)), security(("bearer" = [])),
     responses((status = 200, body = RgReply), BearerErrors, LedgerErrors,
@@ -333,8 +378,13 @@ pub async fn get_rg(
         player,
         at_ms: state.now_ms(),
     });
-    match caller.submit(&state, wire::ext_id("rg-read", "id")?, query).await? {
-        Outcome::Rg(status) => ok(StatusCode::OK, &rg_reply(&status)),
-        other => Err(refusal(&other, Currency::EUR)),
-    }
+    let status = match caller.submit(&state, wire::ext_id("rg-read", "id")?, query).await? {
+        Outcome::Rg(status) => status,
+        other => return Err(refusal(&other, Currency::EUR)),
+    };
+    let (interventions, _) = read(&state, move |c| {
+        readmodel::analytics::interventions(c, player, false, INTERVENTIONS_MAX)
+    })
+    .await?;
+    ok(StatusCode::OK, &rg_reply(&status, &interventions))
 }

@@ -831,24 +831,43 @@ pub fn timeline_of(
         )?
         .query_map(
             params![player.0 as i64, filter.after_seq as i64, kinds, filter.limit],
-            |row| {
-                Ok(TimelineEntry {
-                    seq: row.get::<_, i64>(0)? as u64,
-                    time_ms: row.get::<_, i64>(1)? as u64,
-                    kind: row.get(2)?,
-                    event: row.get(3)?,
-                    detail: row.get(4)?,
-                    operator: row.get::<_, Option<i64>>(5)?.map(|o| o as u64),
-                    round: row.get(6)?,
-                    currency: row.get(7)?,
-                    stake_minor: row.get(8)?,
-                    win_minor: row.get(9)?,
-                    last_seq: row.get::<_, i64>(10)? as u64,
-                })
-            },
+            timeline_row,
         )?
         .collect::<Result<_, _>>()?;
     Ok(found)
+}
+
+/// A player's latest `limit` timeline entries, newest first: the same
+/// rows as [`timeline_of`] (the back office's player 360 shows these).
+pub fn latest_timeline(
+    connection: &Connection,
+    player: PlayerId,
+    limit: u32,
+) -> Result<Vec<TimelineEntry>, ReadModelError> {
+    let found = connection
+        .prepare_cached(
+            "SELECT seq, time_ms, kind, event, detail, operator, round, currency, stake_minor, win_minor, last_seq
+             FROM player_timeline WHERE player = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?
+        .query_map(params![player.0 as i64, limit], timeline_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(found)
+}
+
+fn timeline_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TimelineEntry> {
+    Ok(TimelineEntry {
+        seq: row.get::<_, i64>(0)? as u64,
+        time_ms: row.get::<_, i64>(1)? as u64,
+        kind: row.get(2)?,
+        event: row.get(3)?,
+        detail: row.get(4)?,
+        operator: row.get::<_, Option<i64>>(5)?.map(|o| o as u64),
+        round: row.get(6)?,
+        currency: row.get(7)?,
+        stake_minor: row.get(8)?,
+        win_minor: row.get(9)?,
+        last_seq: row.get::<_, i64>(10)? as u64,
+    })
 }
 
 /// Whether the ticket is closed: it changes no more.

@@ -207,6 +207,14 @@ fn the_timeline_keeps_journal_order_and_filters_by_kind() {
         .map(|e| e.seq)
         .collect();
     assert_eq!(found, [4]);
+    // The latest entries, newest first: the same rows, the other way.
+    let latest: Vec<u64> = latest_timeline(&p.connection, PlayerId(1), 3)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(latest, [4, 3, 2]);
+    assert_eq!(latest_timeline(&p.connection, PlayerId(1), 100).unwrap()[3], entries[0]);
     assert!(timeline_of(&p.connection, PlayerId(2), &all).unwrap().is_empty());
     let listed = notes(&p.connection, PlayerId(1), 0, 10).unwrap();
     assert_eq!(listed.len(), 1);

@@ -401,34 +401,33 @@ async fn the_kyc_and_aml_queues_are_worked_through_the_operator_api_by_role() {
     let dashboard = office.page(&aml, "/backoffice").await;
     assert_eq!(figure(&dashboard.body, "open_alerts"), "0");
 
-    // The 360's timeline merges it all; the risk score is for risk readers.
+    // The 360's timeline is the support module's: every journaled record
+    // about the player, newest first, a round one row; the risk score is
+    // for risk readers.
     let path = format!("/backoffice/players/{player}");
     let page = office.page(&aml, &path).await;
+    let whats: Vec<&str> = page
+        .body
+        .split("data-what=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
     for what in [
-        "registration",
+        "register_player",
         "deposit",
-        "payment_deposit_confirmed",
         "set_kyc_level",
-        "aml_alert",
-        "case_opened",
-        "case_resolved",
+        "round",
+        "risk_case_open",
+        "set_status",
     ] {
-        assert!(
-            page.body.contains(&format!("data-what=\"{what}\"")),
-            "{what}: {}",
-            page.body
-        );
+        assert!(whats.contains(&what), "{what}: {whats:?}");
     }
-    let at = |what: &str| page.body.find(&format!("data-what=\"{what}\"")).unwrap();
-    assert!(at("case_resolved") < at("aml_alert"), "newest first");
-    assert!(at("aml_alert") < at("set_kyc_level"));
-    assert!(at("set_kyc_level") < at("deposit"));
-    assert!(at("deposit") < at("registration"));
-    assert!(
-        page.body.contains("100.00 EUR</span>"),
-        "amounts in money: {}",
-        page.body
-    );
+    let at = |what: &str| whats.iter().position(|w| *w == what).unwrap();
+    assert!(at("set_status") < at("risk_case_open"), "newest first: {whats:?}");
+    assert!(at("risk_case_open") < at("round"));
+    assert!(at("round") < at("deposit"));
+    assert!(at("deposit") < at("register_player"));
+    assert!(page.body.contains("staked "), "the round's stake: {}", page.body);
     assert!(page.body.contains("/risk/players/"), "{}", page.body);
     assert!(!page.body.contains("bonuses/forfeit"), "compliance may not forfeit");
     let support_view = office.page(&desk, &path).await;
@@ -727,4 +726,205 @@ async fn the_player_360_shows_notes_and_tickets_by_role() {
         1,
         "the forced note changed nothing"
     );
+}
+
+/// A launched campaign with figures on both sides: a no-deposit gift
+/// offered to every depositor (five more players than the office's),
+/// half held back as the control group, then a deposit of a different
+/// amount from each. Returns the API's uplift.
+pub(crate) async fn campaign_with_uplift(office: &Office) -> Value {
+    let admin = office.admin();
+    let gift = json!({"name": "Gift", "kind": "no_deposit", "currency": "EUR", "amount": "5.00",
+        "wagering_x": 0, "expiry_days": 7});
+    let (status, reply) = office
+        .api(admin, Method::PUT, "/operator/v1/bonus-templates/gift", Some(gift))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let mut players = vec![office.player()];
+    for n in 1..=5 {
+        let body = json!({"currency": "EUR", "jurisdiction": "MT"});
+        let (status, made) = office
+            .api(admin, Method::POST, "/operator/v1/players", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let player = made["player"].as_u64().unwrap();
+        deposit(office, player, &format!("seed-{n}"), "10.00").await;
+        players.push(player);
+    }
+    let segment = json!({"name": "Depositors", "all": [
+        {"deposits": {"currency": "EUR", "window_days": 30, "min_total": "1.00"}}]});
+    let (status, reply) = office
+        .api(admin, Method::PUT, "/operator/v1/segments/depositors", Some(segment))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let campaign = json!({"name": "Welcome back", "segment": "depositors", "offer": "gift", "channel": "none",
+        "message": "A gift awaits you", "start_at_ms": office.server().now(), "control_pct": 50});
+    let (status, reply) = office
+        .api(admin, Method::PUT, "/operator/v1/campaigns/welcome", Some(campaign))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, shown) = office
+            .api(admin, Method::GET, "/operator/v1/campaigns/welcome", None)
+            .await;
+        if shown["launched_seq"].is_u64() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not launched: {shown}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    office.server().advance(1_000);
+    for (n, player) in players.iter().enumerate() {
+        let amount = format!("{}.00", 5 * (n + 1));
+        deposit(office, *player, &format!("after-{player}"), &amount).await;
+    }
+    let (status, uplift) = office
+        .api(admin, Method::GET, "/operator/v1/campaigns/welcome/uplift", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{uplift}");
+    assert!(uplift["targets"]["players"].as_u64().unwrap() > 0, "{uplift}");
+    assert!(uplift["control"]["players"].as_u64().unwrap() > 0, "{uplift}");
+    uplift
+}
+
+async fn deposit(office: &Office, player: u64, id: &str, amount: &str) {
+    let path = format!("/operator/v1/players/{player}/deposits");
+    let body = json!({"deposit_id": id, "currency": "EUR", "amount": amount});
+    let (status, reply) = office.api(office.admin(), Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+}
+
+/// The text of the `data-field="{field}"` cell in the uplift row `arm`.
+fn uplift_cell(html: &str, arm: &str, field: &str) -> String {
+    let table = &html[html.find("data-uplift=\"welcome\"").expect("the uplift table")..];
+    let row = &table[table.find(&format!("data-arm=\"{arm}\"")).unwrap()..];
+    figure_field(row, field)
+}
+
+fn figure_field(html: &str, field: &str) -> String {
+    let at = html
+        .find(&format!("data-field=\"{field}\""))
+        .unwrap_or_else(|| panic!("no {field}: {html}"));
+    let rest = &html[at..];
+    rest[rest.find('>').unwrap() + 1..]
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The campaigns page shows a campaign's counts and its uplift as the API
+/// computes it; it is marketing's and admins', not read-only's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_campaigns_page_shows_the_apis_uplift_to_marketing_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let (_, _, mkt_totp) = office.enrolled("mkt", "marketing").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let (mkt, _) = office.session("mkt", &mkt_totp).await;
+    let (viewer, _) = office.session("viewer", &viewer_totp).await;
+    let uplift = campaign_with_uplift(&office).await;
+    let page = office.page(&mkt, "/backoffice/campaigns").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("href=\"/backoffice/campaigns\""), "the nav row");
+    let (_, shown) = office
+        .api(office.admin(), Method::GET, "/operator/v1/campaigns/welcome", None)
+        .await;
+    let row = &page.body[page.body.find("data-campaign=\"welcome\"").expect("the campaign's row")..];
+    for field in ["targets", "delivered", "failed", "controls", "skipped"] {
+        assert_eq!(figure_field(row, field), shown[field].to_string(), "{field}");
+    }
+    assert_eq!(figure_field(row, "state"), "launched");
+    for (arm, key) in [("targets", "targets"), ("control", "control")] {
+        assert_eq!(
+            uplift_cell(&page.body, arm, "players"),
+            uplift[key]["players"].to_string()
+        );
+        for field in ["deposits_per_player", "ggr_per_player"] {
+            assert_eq!(
+                uplift_cell(&page.body, arm, field),
+                format!("{} EUR", uplift[key][field].as_str().unwrap()),
+                "{arm} {field}"
+            );
+        }
+    }
+    for field in ["deposits_uplift_per_player", "ggr_uplift_per_player"] {
+        assert_eq!(
+            uplift_cell(&page.body, "uplift", field),
+            format!("{} EUR", uplift[field].as_str().unwrap()),
+            "{field}"
+        );
+    }
+    // The segment's member count is the API's (loaded by the script).
+    assert!(
+        page.body
+            .contains("data-api=\"/operator/v1/segments/depositors/members?limit=1\" data-pick=\"count\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("data-submit=\"/operator/v1/campaigns/\""));
+    let refused = office.page(&viewer, "/backoffice/campaigns").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains("data-campaign="));
+    let home = office.page(&viewer, "/backoffice").await;
+    assert!(!home.body.contains("href=\"/backoffice/campaigns\""));
+}
+
+/// The player 360's analytics panels follow the analytics API's roles:
+/// markers and interventions (with the buttons) for compliance, churn for
+/// read-only; the timeline is the support module's, round folded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_360_shows_analytics_panels_by_role_and_the_support_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let player = office.player();
+    let (_, _, aml_totp) = office.enrolled("aml", "compliance").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let (aml, _) = office.session("aml", &aml_totp).await;
+    let (viewer, _) = office.session("viewer", &viewer_totp).await;
+    for (id, amount) in [("bet-1", "1.00"), ("bet-2", "2.00")] {
+        let bet = office.world.bet(Http::V1, id, amount, "r-1").await;
+        assert_eq!(bet.status, StatusCode::OK, "{}", bet.text());
+    }
+    let path = format!("/backoffice/players/{player}");
+    let page = office.page(&aml, &path).await;
+    assert!(page.body.contains("id=\"markers\""), "{}", page.body);
+    assert!(page.body.contains("id=\"interventions\""));
+    assert!(
+        page.body
+            .contains(&format!("data-submit=\"/operator/v1/players/{player}/interventions\""))
+    );
+    assert!(!page.body.contains("id=\"churn\""), "compliance reads no churn");
+    let seen = office.page(&viewer, &path).await;
+    assert!(!seen.body.contains("id=\"markers\""));
+    assert!(!seen.body.contains("id=\"interventions\""));
+    assert!(seen.body.contains("id=\"churn\""), "{}", seen.body);
+    // The timeline: the API's entries, newest first, the round one row.
+    let (status, api) = office
+        .api(
+            office.admin(),
+            Method::GET,
+            &format!("/operator/v1/players/{player}/timeline?limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    let mut expected: Vec<u64> = api["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    expected.reverse();
+    let shown: Vec<u64> = page
+        .body
+        .split("data-seq=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(shown, expected);
+    let rounds = page.body.matches("data-what=\"round\"").count();
+    assert_eq!(rounds, 1, "{}", page.body);
+    assert!(page.body.contains("staked 3.00 EUR, won 0.00 EUR"), "{}", page.body);
 }

@@ -385,6 +385,7 @@ async fn the_queues_and_management_pages_work_in_headless_chromium_by_role() {
         "/backoffice/aml".to_owned(),
         "/backoffice/games".to_owned(),
         "/backoffice/bonuses".to_owned(),
+        "/backoffice/campaigns".to_owned(),
         "/backoffice/reports".to_owned(),
         "/backoffice/operators".to_owned(),
         "/backoffice/audit".to_owned(),
@@ -412,7 +413,7 @@ async fn the_queues_and_management_pages_work_in_headless_chromium_by_role() {
         .goto(&format!("{base}/backoffice/players/{player}"))
         .await
         .unwrap();
-    wait_for(&phone, "#timeline li[data-what=aml_alert]").await;
+    wait_for(&phone, "#timeline li[data-what=round]").await;
     phone
         .execute("document.getElementById('timeline').scrollIntoView();", vec![])
         .await
@@ -514,5 +515,211 @@ async fn the_queues_and_management_pages_work_in_headless_chromium_by_role() {
             .unwrap()
             .is_empty()
     );
+    desktop.close().await.unwrap();
+}
+
+/// Reads `selector`'s text once it is there and not "…" (a panel the
+/// script fills).
+async fn loaded_text(client: &Client, selector: &str) -> String {
+    wait_text(client, selector, |t| !t.is_empty() && t != "…").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaigns_and_the_player_360s_analytics_work_in_headless_chromium() {
+    let Some(driver_path) = chromedriver() else {
+        assert!(!in_ci(), "chromedriver is missing: run scripts/install-browser");
+        eprintln!("skipped: no chromedriver (run scripts/install-browser)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let office = Office::start(dir.path()).await;
+    let (_, _, mkt_totp) = office.enrolled("mkt", "marketing").await;
+    let (_, _, aml_totp) = office.enrolled("aml", "compliance").await;
+    let (_, _, viewer_totp) = office.enrolled("viewer", "read-only").await;
+    let player = office.player();
+    let uplift = crate::backoffice_pages::campaign_with_uplift(&office).await;
+    let (_driver, port) = start_driver(&driver_path).await;
+    let base = office.server().base.clone();
+
+    // Marketing: the campaign with its uplift as the API has it, the
+    // segment's member count, at both widths.
+    let desktop = browser(port, false).await;
+    login(&desktop, &office, "mkt", &mkt_totp).await;
+    let pages = ["/backoffice/campaigns".to_owned()];
+    check_widths(&desktop, &base, &pages, 1280).await;
+    let table = "table[data-uplift=welcome]";
+    for (arm, key) in [("targets", "targets"), ("control", "control")] {
+        let row = format!("{table} tr[data-arm={arm}]");
+        let players = loaded_text(&desktop, &format!("{row} [data-field=players]")).await;
+        assert_eq!(players, uplift[key]["players"].to_string());
+        for field in ["deposits_per_player", "ggr_per_player"] {
+            let shown = loaded_text(&desktop, &format!("{row} [data-field={field}]")).await;
+            assert_eq!(shown, format!("{} EUR", uplift[key][field].as_str().unwrap()));
+        }
+    }
+    let shown = loaded_text(
+        &desktop,
+        &format!("{table} tr[data-arm=uplift] [data-field=deposits_uplift_per_player]"),
+    )
+    .await;
+    assert_eq!(
+        shown,
+        format!("{} EUR", uplift["deposits_uplift_per_player"].as_str().unwrap())
+    );
+    let (_, members) = office
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            "/operator/v1/segments/depositors/members",
+            None,
+        )
+        .await;
+    let count = loaded_text(&desktop, "#segments tr[data-segment=depositors] [data-loaded=true]").await;
+    assert_eq!(count, members["count"].to_string());
+    shoot(&desktop, "campaigns-desktop").await;
+    // A segment defined from the page's form, through the operator API.
+    fill(&desktop, "#segment-code", "malta").await;
+    fill(&desktop, "#segment-name", "Malta").await;
+    fill(&desktop, "#segment-all", "[{\"country\": [\"MT\"]}]").await;
+    click(&desktop, "form.segment button[type=submit]").await;
+    wait_text(&desktop, "#flash", |t| t.contains("Segment saved")).await;
+    wait_for(&desktop, "#segments tr[data-segment=malta]").await;
+    let (status, made) = office
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            "/operator/v1/segments/malta",
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{made}");
+    assert_eq!(made["name"], "Malta");
+    // A campaign defined from the page's form: triggered by deposits,
+    // the offer alone (no channel).
+    fill(&desktop, "#campaign-code", "malta-gift").await;
+    fill(&desktop, "#campaign-name", "Malta gift").await;
+    fill(&desktop, "#campaign-offer", "gift").await;
+    fill(&desktop, "#campaign-message", "A gift for you").await;
+    for (select, value) in [
+        ("#campaign-segment", "malta"),
+        ("#campaign-channel", "none"),
+        ("#campaign-trigger", "deposit"),
+    ] {
+        wait_for(&desktop, select).await.select_by_value(value).await.unwrap();
+    }
+    click(&desktop, "form.campaign button[type=submit]").await;
+    wait_text(&desktop, "#flash", |t| t.contains("Campaign saved")).await;
+    let row = "#campaigns tr[data-campaign=malta-gift]";
+    assert_eq!(
+        loaded_text(&desktop, &format!("{row} [data-field=state]")).await,
+        "live"
+    );
+    let (status, made) = office
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            "/operator/v1/campaigns/malta-gift",
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{made}");
+    assert_eq!(
+        (
+            &made["segment"],
+            &made["offer"],
+            &made["channel"],
+            &made["trigger"],
+            &made["control_pct"]
+        ),
+        (
+            &json!("malta"),
+            &json!("gift"),
+            &json!("none"),
+            &json!("deposit"),
+            &json!(10)
+        )
+    );
+    office.server().advance(30_000);
+    let phone = browser(port, true).await;
+    login(&phone, &office, "mkt", &mkt_totp).await;
+    check_widths(&phone, &base, &pages, 375).await;
+    wait_for(&phone, "#segments [data-loaded=true]").await;
+    shoot(&phone, "campaigns-phone").await;
+    phone.close().await.unwrap();
+
+    // Compliance: markers and interventions on the 360, no churn; an
+    // intervention sent from there lands in the timeline and the RG read.
+    desktop.delete_all_cookies().await.unwrap();
+    login(&desktop, &office, "aml", &aml_totp).await;
+    desktop
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
+    let (status, markers) = office
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            &format!("/operator/v1/players/{player}/markers"),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{markers}");
+    let score = loaded_text(&desktop, "#markers strong[data-loaded=true]").await;
+    assert_eq!(score, markers["score"].to_string());
+    wait_for(&desktop, "#interventions div[data-loaded=true]").await;
+    assert!(desktop.find_all(Locator::Css("#churn")).await.unwrap().is_empty());
+    click(&desktop, "#interventions button[value=reality_check]").await;
+    wait_text(&desktop, "#flash", |t| t.contains("Intervention sent")).await;
+    wait_for(&desktop, "#timeline li[data-what=intervention]").await;
+    wait_text(&desktop, "#interventions div[data-loaded=true]", |t| {
+        t.contains("reality_check")
+    })
+    .await;
+    desktop
+        .execute("document.getElementById('interventions').scrollIntoView();", vec![])
+        .await
+        .unwrap();
+    shoot(&desktop, "player-360-analytics-desktop").await;
+    let (status, rg) = office
+        .api(
+            office.admin(),
+            reqwest::Method::GET,
+            &format!("/operator/v1/players/{player}/rg"),
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{rg}");
+    assert_eq!(rg["interventions"][0]["kind"], "reality_check");
+    assert_eq!(rg["interventions"][0]["answered"], false);
+
+    // Read-only: no markers or interventions (nor a way to force one);
+    // the churn panel says plainly that no model is trained yet.
+    desktop.delete_all_cookies().await.unwrap();
+    login(&desktop, &office, "viewer", &viewer_totp).await;
+    desktop
+        .goto(&format!("{base}/backoffice/players/{player}"))
+        .await
+        .unwrap();
+    let churn = wait_text(&desktop, "#churn div[data-status='409']", |t| !t.is_empty()).await;
+    assert!(churn.contains("no churn model yet"), "{churn}");
+    for selector in ["#markers", "#interventions", "form.intervene"] {
+        assert!(
+            desktop.find_all(Locator::Css(selector)).await.unwrap().is_empty(),
+            "{selector} shown to read-only"
+        );
+    }
+    let forced = desktop
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const token = JSON.parse(document.body.getAttribute('hx-headers'))['x-csrf-token'];
+             fetch(arguments[0], {method: 'POST', credentials: 'same-origin',
+                 headers: {'x-csrf-token': token, 'content-type': 'application/json'},
+                 body: JSON.stringify({kind: 'reality_check'})})
+               .then(r => r.json().then(b => done([r.status, b.error && b.error.code])));",
+            vec![json!(format!("/operator/v1/players/{player}/interventions"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced, json!([403, "forbidden"]));
     desktop.close().await.unwrap();
 }

@@ -1535,6 +1535,82 @@ async fn rg_change(w: &World, method: Method, route: &str, body: Value) -> (Stat
     (reply.status, code)
 }
 
+/// The RG read lists the interventions sent to the player (issue #15's
+/// markers): kind, when, answered or not, newest first; a refused one is
+/// not there, and neither is another player's.
+#[tokio::test]
+async fn the_rg_read_lists_the_players_interventions_answered_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = World::new(dir.path()).await;
+    w.token = w.issue_token(86_400_000).await;
+    assert_eq!(rg(&w).await["interventions"], json!([]));
+    let path = format!("/operator/v1/players/{}/interventions", w.player);
+    let send = |kind: &'static str| {
+        w.server
+            .op(Http::V1, &w.admin, Method::POST, &path, Some(json!({"kind": kind})))
+    };
+    let first = send("reality_check").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let first = first.json()["id"].as_u64().unwrap();
+    let second = send("time_out_suggestion").await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text());
+    let second = second.json()["id"].as_u64().unwrap();
+    let refused = send("cold_shower").await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "invalid_request".into())
+    );
+    let answered = w
+        .server
+        .op(
+            Http::V1,
+            &w.admin,
+            Method::POST,
+            &format!("{path}/{first}/answer"),
+            Some(json!({"answer": "acknowledged"})),
+        )
+        .await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.text());
+    let read = rg(&w).await;
+    let listed = read["interventions"].as_array().unwrap();
+    let seen: Vec<(u64, &str, bool, &Value)> = listed
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_u64().unwrap(),
+                i["kind"].as_str().unwrap(),
+                i["answered"].as_bool().unwrap(),
+                &i["answer"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (second, "time_out_suggestion", false, &Value::Null),
+            (first, "reality_check", true, &json!("acknowledged")),
+        ]
+    );
+    assert!(listed[1]["answered_ms"].as_u64().unwrap() >= listed[1]["time_ms"].as_u64().unwrap());
+    assert_eq!(listed[0]["answered_ms"], Value::Null);
+    // Another player's interventions are theirs.
+    let made = w
+        .server
+        .op(
+            Http::V1,
+            &w.admin,
+            Method::POST,
+            "/operator/v1/players",
+            Some(json!({"currency": "EUR", "jurisdiction": "MT"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let other = made.json()["player"].as_u64().unwrap();
+    let other_rg = get_ok(&w, &format!("/operator/v1/players/{other}/rg")).await;
+    assert_eq!(other_rg["interventions"], json!([]));
+    w.server.stop().await;
+}
+
 /// Issue #12, responsible gambling: a reality check falls due an interval
 /// into the play session; the native wallet's replies say so with the
 /// elapsed time and net position; bets are refused until the front end
