@@ -138,6 +138,18 @@ pub struct ServeConfig {
     pub sendgrid_api_key: Option<String>,
     /// The sender address of campaign emails.
     pub campaign_from_email: Option<String>,
+    /// Pragmatic Play's Free Rounds Bonus API base URL; `None`: free spins
+    /// are recorded and credited from the winnings given (no free-rounds
+    /// call). Needs the three settings below.
+    pub pragmatic_frb_api_url: Option<String>,
+    /// The operator's `secureLogin` at Pragmatic Play.
+    pub pragmatic_frb_secure_login: Option<String>,
+    /// The secret key the FRB calls' hash is made with.
+    pub pragmatic_frb_secret_key: Option<String>,
+    /// The aggregator (its source id, `croupier-admin aggregators`) whose
+    /// games the FRB API serves: a free-spins template whose every game
+    /// it carries is granted through the API.
+    pub pragmatic_frb_aggregator: Option<u32>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -445,6 +457,10 @@ impl Default for ServeConfig {
             sendgrid_api_url: None,
             sendgrid_api_key: None,
             campaign_from_email: None,
+            pragmatic_frb_api_url: None,
+            pragmatic_frb_secure_login: None,
+            pragmatic_frb_secret_key: None,
+            pragmatic_frb_aggregator: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -639,6 +655,10 @@ pub struct FileConfig {
     pub sendgrid_api_url: Option<String>,
     pub sendgrid_api_key: Option<String>,
     pub campaign_from_email: Option<String>,
+    pub pragmatic_frb_api_url: Option<String>,
+    pub pragmatic_frb_secure_login: Option<String>,
+    pub pragmatic_frb_secret_key: Option<String>,
+    pub pragmatic_frb_aggregator: Option<u32>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -818,6 +838,18 @@ pub struct ServeArgs {
     /// The sender address of campaign emails (with --sendgrid-api-url).
     #[arg(long, env = "CROUPIER_CAMPAIGN_FROM_EMAIL")]
     pub campaign_from_email: Option<String>,
+    /// Pragmatic Play's Free Rounds Bonus API base URL (`croupier sandbox pragmatic-frb` for a local one) [default: none: free spins are credited from the winnings given].
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_API_URL")]
+    pub pragmatic_frb_api_url: Option<String>,
+    /// The operator's secureLogin at Pragmatic Play (with --pragmatic-frb-api-url).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECURE_LOGIN")]
+    pub pragmatic_frb_secure_login: Option<String>,
+    /// The FRB API's secret key (with --pragmatic-frb-api-url).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECRET_KEY")]
+    pub pragmatic_frb_secret_key: Option<String>,
+    /// The aggregator source id whose games the FRB API serves (with --pragmatic-frb-api-url).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_AGGREGATOR")]
+    pub pragmatic_frb_aggregator: Option<u32>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -1020,6 +1052,13 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         sendgrid_api_url: args.sendgrid_api_url.clone().or(file.sendgrid_api_url),
         sendgrid_api_key: args.sendgrid_api_key.clone().or(file.sendgrid_api_key),
         campaign_from_email: args.campaign_from_email.clone().or(file.campaign_from_email),
+        pragmatic_frb_api_url: args.pragmatic_frb_api_url.clone().or(file.pragmatic_frb_api_url),
+        pragmatic_frb_secure_login: args
+            .pragmatic_frb_secure_login
+            .clone()
+            .or(file.pragmatic_frb_secure_login),
+        pragmatic_frb_secret_key: args.pragmatic_frb_secret_key.clone().or(file.pragmatic_frb_secret_key),
+        pragmatic_frb_aggregator: args.pragmatic_frb_aggregator.or(file.pragmatic_frb_aggregator),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1066,6 +1105,24 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     {
         return Err(ConfigError::Invalid(
             "sendgrid_api_url needs sendgrid_api_key and campaign_from_email",
+        ));
+    }
+    if config.pragmatic_frb_api_url.is_some()
+        && (config.pragmatic_frb_secure_login.is_none()
+            || config.pragmatic_frb_secret_key.is_none()
+            || config.pragmatic_frb_aggregator.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "pragmatic_frb_api_url needs pragmatic_frb_secure_login, pragmatic_frb_secret_key and pragmatic_frb_aggregator",
+        ));
+    }
+    if config
+        .pragmatic_frb_secret_key
+        .as_deref()
+        .is_some_and(|key| engine::HashKey::new(key).is_err())
+    {
+        return Err(ConfigError::Invalid(
+            "pragmatic_frb_secret_key is 1 to 128 bytes of printable ASCII",
         ));
     }
     if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())

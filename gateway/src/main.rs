@@ -9,7 +9,8 @@
 //! `croupier sandbox gamstop` the self-exclusion register sandbox, and
 //! `croupier sandbox stripe` and `croupier sandbox nowpayments` the payment provider sandboxes,
 //! `croupier sandbox zendesk` the ticketing system sandbox.
-//! `croupier sandbox sendgrid` the campaigns' email provider sandbox.
+//! `croupier sandbox sendgrid` the campaigns' email provider sandbox,
+//! `croupier sandbox pragmatic-frb` Pragmatic Play's Free Rounds Bonus API.
 
 mod demo;
 
@@ -51,6 +52,21 @@ enum SandboxKind {
     Zendesk(ZendeskSandboxArgs),
     /// An email provider speaking the subset of SendGrid's v3 Mail Send API the server's campaigns speak.
     Sendgrid(SendGridSandboxArgs),
+    /// Pragmatic Play's Free Rounds Bonus API (createFRB, cancelFRB, getPlayersFRB).
+    PragmaticFrb(PragmaticFrbSandboxArgs),
+}
+
+#[derive(clap::Args)]
+struct PragmaticFrbSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The secureLogin clients must send (the server's --pragmatic-frb-secure-login).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECURE_LOGIN", default_value = "sandbox")]
+    secure_login: String,
+    /// The secret key their hash is made with (the server's --pragmatic-frb-secret-key).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECRET_KEY", default_value = "sandbox-frb-key")]
+    secret_key: String,
 }
 
 #[derive(clap::Args)]
@@ -173,6 +189,7 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Nowpayments(args)) => nowpayments_sandbox(args),
         Mode::Sandbox(SandboxKind::Zendesk(args)) => zendesk_sandbox(args),
         Mode::Sandbox(SandboxKind::Sendgrid(args)) => sendgrid_sandbox(args),
+        Mode::Sandbox(SandboxKind::PragmaticFrb(args)) => pragmatic_frb_sandbox(args),
     }
 }
 
@@ -305,6 +322,22 @@ fn sendgrid_sandbox(args: SendGridSandboxArgs) -> Result<()> {
             .context("starting the SendGrid sandbox")?;
         println!("SendGrid sandbox listening on {}", sandbox.url());
         println!("  messages received: {}/sandbox/messages", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn pragmatic_frb_sandbox(args: PragmaticFrbSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let key = engine::HashKey::new(&args.secret_key).map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?;
+        let sandbox = crm::frb::sandbox::Sandbox::start(&args.secure_login, &key, args.listen)
+            .await
+            .context("starting the Pragmatic Play FRB sandbox")?;
+        println!("Pragmatic Play FRB sandbox listening on {}", sandbox.url());
+        println!("  bonuses held: {}/sandbox/bonuses", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}
             () = shutdown_signal() => {}

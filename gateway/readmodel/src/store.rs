@@ -169,6 +169,10 @@ pub const MIGRATIONS: &[&str] = &[
     // (`REBUILT_BEFORE`), so every exclusion and time-out since the first
     // record suppresses marketing.
     crate::campaigns::MIGRATION,
+    // 23: free rounds granted through an aggregator's free-rounds call,
+    // the outbox of their create and cancel calls (`crate::free_rounds`).
+    // Only journals written after it hold any, so no rebuild.
+    crate::free_rounds::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -41,6 +41,11 @@
 //! (campaigns come without a token, so it is sent outside any session, in
 //! the given currency). `bonusWin` reports the total of free-round winnings
 //! already paid by their results: it moves nothing and answers the balance.
+//! Free rounds the operator granted through Pragmatic Play's Free Rounds
+//! Bonus API are the exception ([`FreeRoundAwards`], registered by the
+//! module that grants them): their results pay nothing (journaled as zero
+//! promotional wins on their rounds), and their `bonusWin` credits the
+//! total as the bonus of the template they came from.
 //! `adjustment` stakes (negative) or pays (positive) on its round.
 //!
 //! Calls that carry no token (`token` is optional for all but `bet`, which
@@ -49,6 +54,10 @@
 //! land regardless.
 
 pub mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -68,6 +77,40 @@ use utoipa::ToSchema;
 use self::wire::{Error, Params, Reply, Sign};
 use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
+
+/// What a [`FreeRoundAwards`] call returns.
+pub type AwardFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// Free rounds granted through Pragmatic Play's Free Rounds Bonus API, as
+/// the module that grants them (the CRM) answers for them. An error is an
+/// unknown outcome: the call answers error 100 so Pragmatic Play retries.
+pub trait FreeRoundAwards: Send + Sync {
+    /// Whether `code` names free rounds granted to `player` this way.
+    fn is_award<'a>(&'a self, state: &'a AppState, player: PlayerId, code: &'a str) -> AwardFuture<'a, bool>;
+    /// Credits the rounds' `winnings` as their template's bonus, once (a
+    /// repeat does nothing), under `source`'s request ids.
+    fn credit<'a>(
+        &'a self,
+        state: &'a AppState,
+        source: SourceId,
+        player: PlayerId,
+        code: &'a str,
+        winnings: Amount,
+    ) -> AwardFuture<'a, ()>;
+}
+
+/// The awards' answerer, as `AppState::modules` holds it.
+#[derive(Clone)]
+pub struct AwardsHook(pub Arc<dyn FreeRoundAwards>);
+
+/// Whether `params` name, by `bonusCode`, free rounds granted to `player`
+/// through the FRB API.
+async fn granted_rounds(state: &AppState, player: PlayerId, params: &Params<'_>) -> Result<bool, ApiError> {
+    let (Some(code), Some(hook)) = (params.get("bonusCode"), state.modules.get::<AwardsHook>()) else {
+        return Ok(false);
+    };
+    hook.0.is_award(state, player, code).await
+}
 
 /// Which call of the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +220,13 @@ async fn balance(state: &AppState, source: SourceId, params: &Params<'_>, call: 
         Call::BalancePerGame => game_list(params.required("gameIdList")?)?,
         Call::BonusWin => {
             ext_id(params.required("reference")?)?;
-            wire::amount(params.required("amount")?, player.currency, Sign::NonNegative)?;
+            let amount = wire::amount(params.required("amount")?, player.currency, Sign::NonNegative)?;
+            if granted_rounds(state, player.id, params).await? {
+                let (Some(hook), Some(code)) = (state.modules.get::<AwardsHook>(), params.get("bonusCode")) else {
+                    return Err(Error::BadParameters.into());
+                };
+                hook.0.credit(state, source, player.id, code, amount).await?;
+            }
             Vec::new()
         }
         _ => Vec::new(),
@@ -242,6 +291,13 @@ async fn payout(state: &AppState, source: SourceId, params: &Params<'_>, call: C
     }
     let amount = wire::amount(params.required("amount")?, player.currency, Sign::NonNegative)?;
     let id = ext_id(params.required("reference")?)?;
+    // Free rounds granted through the FRB API pay at their bonusWin, as a
+    // bonus: their results record the round and pay nothing.
+    let amount = if call == Call::Result && granted_rounds(state, player.id, params).await? {
+        Amount::ZERO
+    } else {
+        amount
+    };
     let (round, kind) = match call {
         Call::Result if params.get("bonusCode").is_some() => (round(params)?, WinKind::Promotional),
         Call::Result => (round(params)?, WinKind::Regular),
