@@ -34,10 +34,9 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use edge::body::{JsonBody, decode};
 use edge::change::{ok, player, refusal, request_id};
 use edge::error::{ApiError, ErrorBody};
-use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
+use edge::openapi::{LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::wire;
 use edge::{AppState, Caller};
@@ -45,7 +44,7 @@ use engine::bonus::{self, BonusTemplate, FreeRoundsAward, FreeRoundsState, Templ
 use engine::{Amount, BonusCode, Command, ExtId, OperatorId, Outcome, PlayerId, Request, SourceId};
 use readmodel::bonuses::{self, TemplateView};
 use readmodel::free_rounds::{self, FreeRoundsView};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use wallet::contracts::pragmatic::{AwardFuture, FreeRoundAwards};
 
@@ -259,20 +258,13 @@ pub async fn list(
     ok(StatusCode::OK, &reply)
 }
 
-/// No body: the cancel names its award in the path.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = crm::CancelFreeRoundsBody)]
-pub struct CancelBody {}
-
 /// Cancels an award's unplayed rounds (admins and marketing): journaled,
 /// then the worker calls the aggregator's cancel. 202 with the award
-/// `cancelling`.
+/// `cancelling`. No body: the path names the award.
 #[utoipa::path(post, path = "/operator/v1/players/{player}/free-rounds/{bonus_code}/cancel", tag = "crm",
-    request_body = CancelBody,
     params(("player" = u64, Path), ("bonus_code" = String, Path), edge::change::IdempotencyKey),
     security(("bearer" = [])),
-    responses((status = 202, body = FreeRoundsReply), BodyErrors, RoleErrors, LedgerErrors,
+    responses((status = 202, body = FreeRoundsReply), RoleErrors, LedgerErrors,
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_free_rounds (no award of this code to this player)"),
         (status = 409, body = ErrorBody, description = "free_rounds_not_cancellable: failed, cancelled or won already")))]
 pub async fn cancel(
@@ -280,11 +272,7 @@ pub async fn cancel(
     caller: Caller,
     Path((player_id, code)): Path<(String, String)>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    if !body.is_empty() {
-        let _: CancelBody = decode(&body)?;
-    }
     let player = player(&state, &player_id)?;
     let unknown = || {
         ApiError::not_found(
