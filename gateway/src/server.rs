@@ -209,9 +209,7 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         modules.insert(settings);
     }
     // The Pragmatic Play contract asks the CRM about free rounds it granted.
-    modules.insert(wallet::contracts::pragmatic::AwardsHook(Arc::new(
-        crm::free_rounds::Awards,
-    )));
+    modules.insert(edge::free_rounds::AwardsHook(Arc::new(crm::free_round_wins::Awards)));
     let cashier = cashier(&config)?;
     if let Some(cashier) = &cashier {
         modules.insert(cashier.clone());

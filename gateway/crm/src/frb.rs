@@ -16,7 +16,7 @@
 //!   Play) and `hash`: the MD5 of the other parameters sorted by name,
 //!   joined as `key=value&…`, followed by the secret key, exactly the
 //!   seamless wallet's hash, so it is computed by the same function
-//!   ([`wallet::contracts::pragmatic::wire::hash`]);
+//!   ([`protocol::pragmatic::hash`]);
 //! - `createFRB` takes `playerId`, `currency`, `gameIDList` (game ids
 //!   separated by commas), `rounds`, `bonusCode` (the operator's unique
 //!   code for the bonus) and `expirationDate`: since v3.15 a timestamp in
@@ -48,7 +48,6 @@ use std::time::Duration;
 
 use engine::HashKey;
 use serde::{Deserialize, Serialize};
-use wallet::contracts::pragmatic::wire;
 
 /// The path of the API's methods under the base URL.
 pub const PATH: &str = "/IntegrationService/v3/http/FreeRoundsBonusAPI";
@@ -236,7 +235,7 @@ pub fn signed_form(secure_login: &str, key: &HashKey, params: &[(&str, &str)]) -
     let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
     all.push(("secureLogin", secure_login));
     all.extend(params.iter().filter(|(_, value)| !value.is_empty()));
-    let hash = wire::hash(all.iter().copied(), key);
+    let hash = protocol::pragmatic::hash(all.iter().copied(), key);
     let mut form = form_urlencoded::Serializer::new(String::new());
     for (name, value) in &all {
         form.append_pair(name, value);
@@ -253,12 +252,11 @@ mod tests {
     fn the_form_is_signed_like_the_wallet_calls() {
         let key = HashKey::new("testKey").unwrap();
         let body = signed_form("login", &key, &[("bonusCode", "cr-1"), ("empty", "")]);
-        let params = wire::Params::parse(body.as_bytes()).unwrap();
+        let params = sandbox::Form::parse(body.as_bytes());
         assert!(params.hash_matches(&key));
         assert_eq!(params.get("secureLogin"), Some("login"));
         assert_eq!(params.get("empty"), None, "an empty parameter is left out");
-        // By hand: sorted, joined, the key appended.
-        let expected = wire::hash([("bonusCode", "cr-1"), ("secureLogin", "login")].into_iter(), &key);
+        let expected = protocol::pragmatic::hash([("bonusCode", "cr-1"), ("secureLogin", "login")].into_iter(), &key);
         assert_eq!(params.get("hash"), Some(expected.as_str()));
         assert!(!params.hash_matches(&HashKey::new("otherKey").unwrap()));
     }

@@ -21,13 +21,12 @@
 //! bonus (the grant path's rules: wagering capped by the jurisdiction,
 //! contributions, expiry, conversion cap) and the award records them;
 //! meanwhile the rounds' own results pay nothing (the wallet's
-//! `pragmatic` contract asks [`Awards`]).
+//! `pragmatic` contract asks [`crate::free_round_wins::Awards`]).
 //!
 //! Templates whose games no configured aggregator carries keep the older
 //! way: the free-round winnings given to a grant are credited as the bonus.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,14 +41,12 @@ use edge::wire;
 use edge::{AppState, Caller};
 use engine::bonus::{self, BonusTemplate, FreeRoundsAward, FreeRoundsState, TemplateKind};
 use engine::{Amount, BonusCode, Command, ExtId, OperatorId, Outcome, PlayerId, Request, SourceId};
-use readmodel::bonuses::{self, TemplateView};
+use readmodel::bonuses::TemplateView;
 use readmodel::free_rounds::{self, FreeRoundsView};
 use serde::Serialize;
 use utoipa::ToSchema;
-use wallet::contracts::pragmatic::{AwardFuture, FreeRoundAwards};
 
 use crate::frb::{CreateFrb, EXPIRY_DAYS_MAX, FrbClient, FrbError};
-use crate::grants::{Basis, grant_of};
 
 /// How often the worker looks for work.
 pub const TICK: Duration = Duration::from_millis(200);
@@ -315,12 +312,20 @@ pub async fn cancel(
 /// The source the system's own requests carry.
 const SYSTEM_SOURCE: SourceId = SourceId(0);
 
-enum Submitted {
+pub(crate) enum Submitted {
+    /// The outcome.
     Done(Outcome),
+    /// This node does not lead.
     NotLeader,
 }
 
-async fn submit(state: &AppState, source: SourceId, id: &str, command: Command) -> Result<Submitted, ApiError> {
+/// Submits `command` under `source` and request id `id`.
+pub(crate) async fn submit(
+    state: &AppState,
+    source: SourceId,
+    id: &str,
+    command: Command,
+) -> Result<Submitted, ApiError> {
     let id = ExtId::new(id).map_err(ApiError::internal)?;
     match state.engine.run(Request { source, id, command }).await {
         Ok(done) => Ok(Submitted::Done(done.outcome)),
@@ -476,96 +481,7 @@ pub(crate) async fn award_for_campaign(
     }
 }
 
-/// The wallet's view of the awards (registered in `AppState::modules` as
-/// `wallet::contracts::pragmatic::Awards`).
-pub struct Awards;
-
-impl FreeRoundAwards for Awards {
-    fn is_award<'a>(&'a self, state: &'a AppState, player: PlayerId, code: &'a str) -> AwardFuture<'a, bool> {
-        Box::pin(async move {
-            let wanted = code.to_owned();
-            let (found, _) = read(state, move |c| free_rounds::by_code(c, &wanted)).await?;
-            Ok(found.is_some_and(|v| v.award.player == player))
-        })
-    }
-
-    fn credit<'a>(
-        &'a self,
-        state: &'a AppState,
-        source: SourceId,
-        player: PlayerId,
-        code: &'a str,
-        winnings: Amount,
-    ) -> AwardFuture<'a, ()> {
-        Box::pin(credit(state, source, player, code, winnings))
-    }
-}
-
-/// Credits an award's winnings as its template's bonus, once (the grant's
-/// request id derives from the code), then records them on the award. A
-/// grant the ledger refuses (the queue full, the player blocked) is
-/// logged and the award left as it was: an operator grants it by hand.
-fn credit<'a>(
-    state: &'a AppState,
-    source: SourceId,
-    player: PlayerId,
-    code: &'a str,
-    winnings: Amount,
-) -> impl Future<Output = Result<(), ApiError>> + Send + 'a {
-    async move {
-        let wanted = code.to_owned();
-        let (found, _) = read(state, move |c| free_rounds::by_code(c, &wanted)).await?;
-        let Some(view) = found.filter(|v| v.award.player == player) else {
-            return Ok(());
-        };
-        let award = view.award;
-        if winnings.is_positive() {
-            let wanted = award.template.to_string();
-            let (template, _) = read(state, move |c| bonuses::by_code(c, &wanted)).await?;
-            let Some(template) = template else {
-                tracing::warn!(code, template = %award.template, "free rounds won: the template is gone");
-                return Ok(());
-            };
-            let now_ms = state.now_ms();
-            let cap_x = crate::templates::wagering_cap_x(state, player, now_ms).flatten();
-            let basis = Basis {
-                winnings: Some(wire::money(winnings, award.currency)),
-                ..Basis::default()
-            };
-            let grant = grant_of(&template.template, player, &basis, cap_x, now_ms)?;
-            let command = Command::Bonus(bonus::Command::GrantQueued {
-                grant,
-                max_bet: template.template.max_bet,
-            });
-            match submit(state, source, &format!("frbw:{code}"), command).await? {
-                Submitted::NotLeader => return Err(not_leader()),
-                Submitted::Done(outcome) if !outcome.is_ok() => {
-                    tracing::warn!(
-                        code,
-                        player = player.0,
-                        ?outcome,
-                        "free rounds won: the bonus grant was refused"
-                    );
-                    return Ok(());
-                }
-                Submitted::Done(_) => {}
-            }
-        }
-        let command = Command::Bonus(bonus::Command::FreeRoundsSettled {
-            player,
-            code: award.code.clone(),
-            state: FreeRoundsState::Won { winnings },
-            attempts: 0,
-            operator: OperatorId::SYSTEM,
-        });
-        match submit(state, source, &format!("frbv:{code}"), command).await? {
-            Submitted::NotLeader => Err(not_leader()),
-            Submitted::Done(_) => Ok(()),
-        }
-    }
-}
-
-fn not_leader() -> ApiError {
+pub(crate) fn not_leader() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "not_leader",

@@ -25,7 +25,8 @@
 //!   creates and cancels the rounds with retries, the winnings credited as
 //!   the template's bonus when the aggregator reports them, and the
 //!   player's awards over the API; [`frb`], the client of Pragmatic Play's
-//!   Free Rounds Bonus API and the sandbox that speaks it.
+//!   Free Rounds Bonus API and the sandbox that speaks it;
+//!   [`free_round_wins`], the winnings credited and the wallet's view.
 //! - [`loyalty`]: the loyalty programme (points per game type from the
 //!   read model's history of bets, redemptions into bonus money, VIP
 //!   tiers with their benefits and history) and the promotion rules per
@@ -60,6 +61,7 @@ pub mod affiliates;
 pub mod brands;
 pub mod campaigns;
 pub mod frb;
+pub mod free_round_wins;
 pub mod free_rounds;
 pub mod grants;
 pub mod loyalty;

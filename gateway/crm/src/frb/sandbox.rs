@@ -24,12 +24,44 @@ use axum::routing::{get, post};
 use edge::sandbox::LoopbackServer;
 use engine::HashKey;
 use serde::{Deserialize, Serialize};
-use wallet::contracts::pragmatic::wire::Params;
 
 use super::{Answer, PATH, PlayerBonus};
 
 /// Most bonuses kept: a sandbox, not a database.
 const BONUSES_MAX: usize = 100_000;
+
+/// A call's form parameters.
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    /// Parses a form body.
+    pub fn parse(body: &[u8]) -> Form {
+        Form(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// A parameter, if given and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Whether its `hash` is Pragmatic Play's hash of the rest with `key`
+    /// (a parameter given twice never matches: which one was signed would
+    /// be a guess).
+    pub fn hash_matches(&self, key: &HashKey) -> bool {
+        let mut names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|pair| pair[0] == pair[1]) {
+            return false;
+        }
+        let params = self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        self.get("hash")
+            .is_some_and(|given| protocol::pragmatic::hash_matches(params, given, key))
+    }
+}
 
 /// A bonus the sandbox holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,9 +158,7 @@ fn answer(error: &str, description: &str) -> Response {
 }
 
 async fn api(State(shared): State<Shared>, Path(method): Path<String>, body: axum::body::Bytes) -> Response {
-    let Ok(params) = Params::parse(&body) else {
-        return answer("7", "Bad parameters");
-    };
+    let params = Form::parse(&body);
     if params.get("secureLogin") != Some(&*shared.secure_login) || !params.hash_matches(&shared.key) {
         return answer("5", "Invalid hash code");
     }
@@ -145,7 +175,7 @@ async fn api(State(shared): State<Shared>, Path(method): Path<String>, body: axu
     }
 }
 
-fn create(inner: &mut Inner, params: &Params<'_>) -> Response {
+fn create(inner: &mut Inner, params: &Form) -> Response {
     let required = [
         "playerId",
         "currency",
@@ -196,7 +226,7 @@ fn create(inner: &mut Inner, params: &Params<'_>) -> Response {
     answer("0", "OK")
 }
 
-fn cancel(inner: &mut Inner, params: &Params<'_>) -> Response {
+fn cancel(inner: &mut Inner, params: &Form) -> Response {
     let Some(code) = params.get("bonusCode") else {
         return answer("7", "Bad parameters");
     };
@@ -210,7 +240,7 @@ fn cancel(inner: &mut Inner, params: &Params<'_>) -> Response {
     }
 }
 
-fn players(inner: &Inner, params: &Params<'_>) -> Response {
+fn players(inner: &Inner, params: &Form) -> Response {
     let Some(player) = params.get("playerId") else {
         return answer("7", "Bad parameters");
     };

@@ -42,8 +42,8 @@
 //! the given currency). `bonusWin` reports the total of free-round winnings
 //! already paid by their results: it moves nothing and answers the balance.
 //! Free rounds the operator granted through Pragmatic Play's Free Rounds
-//! Bonus API are the exception ([`FreeRoundAwards`], registered by the
-//! module that grants them): their results pay nothing (journaled as zero
+//! Bonus API are the exception (`edge::free_rounds::FreeRoundAwards`,
+//! registered by the module that grants them): their results pay nothing (journaled as zero
 //! promotional wins on their rounds), and their `bonusWin` credits the
 //! total as the bonus of the template they came from.
 //! `adjustment` stakes (negative) or pays (positive) on its round.
@@ -55,15 +55,12 @@
 
 pub mod wire;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use axum::response::Response;
 use edge::AppState;
 use edge::body::FormBody;
 use edge::error::{ApiError, json_response};
+use edge::free_rounds::AwardsHook;
 use edge::openapi::partner_failure;
 use engine::GameRefusal;
 use engine::command::{Bet, RoundRef, Win, WinKind};
@@ -77,31 +74,6 @@ use utoipa::ToSchema;
 use self::wire::{Error, Params, Reply, Sign};
 use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
-
-/// What a [`FreeRoundAwards`] call returns.
-pub type AwardFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
-
-/// Free rounds granted through Pragmatic Play's Free Rounds Bonus API, as
-/// the module that grants them (the CRM) answers for them. An error is an
-/// unknown outcome: the call answers error 100 so Pragmatic Play retries.
-pub trait FreeRoundAwards: Send + Sync {
-    /// Whether `code` names free rounds granted to `player` this way.
-    fn is_award<'a>(&'a self, state: &'a AppState, player: PlayerId, code: &'a str) -> AwardFuture<'a, bool>;
-    /// Credits the rounds' `winnings` as their template's bonus, once (a
-    /// repeat does nothing), under `source`'s request ids.
-    fn credit<'a>(
-        &'a self,
-        state: &'a AppState,
-        source: SourceId,
-        player: PlayerId,
-        code: &'a str,
-        winnings: Amount,
-    ) -> AwardFuture<'a, ()>;
-}
-
-/// The awards' answerer, as `AppState::modules` holds it.
-#[derive(Clone)]
-pub struct AwardsHook(pub Arc<dyn FreeRoundAwards>);
 
 /// Whether `params` name, by `bonusCode`, free rounds granted to `player`
 /// through the FRB API.
