@@ -214,3 +214,43 @@ pub fn lapsed(c: &Connection, now_ms: u64, limit: u32) -> Result<Vec<FreeRoundsV
         params![now_ms as i64, limit],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use engine::Amount;
+
+    use super::*;
+
+    #[test]
+    fn each_state_follows_only_the_states_it_can() {
+        let won = FreeRoundsState::Won {
+            winnings: Amount::from_minor(1),
+        };
+        let cases = [
+            (FreeRoundsState::Confirmed, false, "confirmed", &["awarded"][..]),
+            (FreeRoundsState::Failed, false, "failed", &["awarded"][..]),
+            (FreeRoundsState::Failed, true, "cancel_failed", &["cancelling"][..]),
+            (
+                FreeRoundsState::CancelRequested,
+                false,
+                "cancelling",
+                &["awarded", "confirmed"][..],
+            ),
+            (
+                FreeRoundsState::Cancelled,
+                true,
+                "cancelled",
+                &["cancelling", "cancel_failed"][..],
+            ),
+            (won, false, "won", &["confirmed", "cancelling", "cancel_failed"][..]),
+        ];
+        for (state, from_cancel, to, from) in cases {
+            assert_eq!(transition(state, from_cancel), (to, from), "{state:?}");
+        }
+        // Nothing moves a settled award back to owing a call.
+        for state in [FreeRoundsState::Confirmed, FreeRoundsState::CancelRequested] {
+            let (_, from) = transition(state, false);
+            assert!(!from.contains(&"failed") && !from.contains(&"cancelled") && !from.contains(&"won"));
+        }
+    }
+}
