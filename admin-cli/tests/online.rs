@@ -1510,6 +1510,18 @@ async fn bonuses_templates_grant_list_and_forfeit() {
     assert!(unknown.contains("unknown_bonus"), "{unknown}");
     let table = ok(cfg, &["bonuses", "list", "1", "--currency", "EUR"]).await;
     assert!(table.contains("active") && table.contains("5.00"), "{table}");
+    // No free-rounds API configured: no awards, and none to cancel.
+    let awards = json(cfg, &["bonuses", "free-rounds", "list", "1"]).await;
+    assert_eq!((&awards["player"], &awards["free_rounds"]), (&json!(1), &json!([])));
+    let none = fails(
+        cfg,
+        &["bonuses", "free-rounds", "cancel", "1", "cr-0000000000000000"],
+        4,
+    )
+    .await;
+    assert!(none.contains("unknown_free_rounds"), "{none}");
+    let stranger = fails(cfg, &["bonuses", "free-rounds", "list", "99"], 4).await;
+    assert!(stranger.contains("unknown_player"), "{stranger}");
     running.stop().await.unwrap();
 }
 

@@ -167,6 +167,18 @@ pub struct ServeConfig {
     /// account's, with the `firebase.messaging` scope; refreshed by
     /// whatever deploys the gateway: the gateway does not mint it).
     pub fcm_access_token: Option<String>,
+    /// Pragmatic Play's Free Rounds Bonus API base URL; `None`: free spins
+    /// are recorded and credited from the winnings given (no free-rounds
+    /// call). Needs the three settings below.
+    pub pragmatic_frb_api_url: Option<String>,
+    /// The operator's `secureLogin` at Pragmatic Play.
+    pub pragmatic_frb_secure_login: Option<String>,
+    /// The secret key the FRB calls' hash is made with.
+    pub pragmatic_frb_secret_key: Option<String>,
+    /// The aggregator (its source id, `croupier-admin aggregators`) whose
+    /// games the FRB API serves: a free-spins template whose every game
+    /// it carries is granted through the API.
+    pub pragmatic_frb_aggregator: Option<u32>,
     /// The payment provider's (Stripe API) base URL; `None`: no provider (the cashier routes answer 503 `payment_provider_not_configured`). Needs `stripe_secret_key` and `stripe_webhook_secret`.
     pub stripe_api_url: Option<String>,
     /// The provider's secret API key (`sk_…`).
@@ -484,6 +496,10 @@ impl Default for ServeConfig {
             fcm_api_url: None,
             fcm_project_id: None,
             fcm_access_token: None,
+            pragmatic_frb_api_url: None,
+            pragmatic_frb_secure_login: None,
+            pragmatic_frb_secret_key: None,
+            pragmatic_frb_aggregator: None,
             stripe_api_url: None,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
@@ -688,6 +704,10 @@ pub struct FileConfig {
     pub fcm_api_url: Option<String>,
     pub fcm_project_id: Option<String>,
     pub fcm_access_token: Option<String>,
+    pub pragmatic_frb_api_url: Option<String>,
+    pub pragmatic_frb_secure_login: Option<String>,
+    pub pragmatic_frb_secret_key: Option<String>,
+    pub pragmatic_frb_aggregator: Option<u32>,
     pub stripe_api_url: Option<String>,
     pub stripe_secret_key: Option<String>,
     pub stripe_webhook_secret: Option<String>,
@@ -897,6 +917,18 @@ pub struct ServeArgs {
     /// The OAuth 2.0 access token for FCM, a service account's (with --fcm-api-url).
     #[arg(long, env = "CROUPIER_FCM_ACCESS_TOKEN")]
     pub fcm_access_token: Option<String>,
+    /// Pragmatic Play's Free Rounds Bonus API base URL (`croupier sandbox pragmatic-frb` for a local one) [default: none: free spins are credited from the winnings given].
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_API_URL")]
+    pub pragmatic_frb_api_url: Option<String>,
+    /// The operator's secureLogin at Pragmatic Play (with --pragmatic-frb-api-url).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECURE_LOGIN")]
+    pub pragmatic_frb_secure_login: Option<String>,
+    /// The FRB API's secret key (with --pragmatic-frb-api-url).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECRET_KEY")]
+    pub pragmatic_frb_secret_key: Option<String>,
+    /// The aggregator source id whose games the FRB API serves (with --pragmatic-frb-api-url).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_AGGREGATOR")]
+    pub pragmatic_frb_aggregator: Option<u32>,
     /// Payment provider base URL (Stripe API: https://api.stripe.com; `croupier sandbox stripe` for a local one) [default: none: no cashier].
     #[arg(long, env = "CROUPIER_STRIPE_API_URL")]
     pub stripe_api_url: Option<String>,
@@ -1109,6 +1141,15 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         fcm_api_url: args.fcm_api_url.clone().or(file.fcm_api_url),
         fcm_project_id: args.fcm_project_id.clone().or(file.fcm_project_id),
         fcm_access_token: args.fcm_access_token.clone().or(file.fcm_access_token),
+        ));
+    }
+        pragmatic_frb_api_url: args.pragmatic_frb_api_url.clone().or(file.pragmatic_frb_api_url),
+        pragmatic_frb_secure_login: args
+            .pragmatic_frb_secure_login
+            .clone()
+            .or(file.pragmatic_frb_secure_login),
+        pragmatic_frb_secret_key: args.pragmatic_frb_secret_key.clone().or(file.pragmatic_frb_secret_key),
+        pragmatic_frb_aggregator: args.pragmatic_frb_aggregator.or(file.pragmatic_frb_aggregator),
         stripe_api_url: args.stripe_api_url.clone().or(file.stripe_api_url),
         stripe_secret_key: args.stripe_secret_key.clone().or(file.stripe_secret_key),
         stripe_webhook_secret: args.stripe_webhook_secret.clone().or(file.stripe_webhook_secret),
@@ -1174,6 +1215,22 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     if config.fcm_api_url.is_some() && (config.fcm_project_id.is_none() || config.fcm_access_token.is_none()) {
         return Err(ConfigError::Invalid(
             "fcm_api_url needs fcm_project_id and fcm_access_token",
+    if config.pragmatic_frb_api_url.is_some()
+        && (config.pragmatic_frb_secure_login.is_none()
+            || config.pragmatic_frb_secret_key.is_none()
+            || config.pragmatic_frb_aggregator.is_none())
+    {
+        return Err(ConfigError::Invalid(
+            "pragmatic_frb_api_url needs pragmatic_frb_secure_login, pragmatic_frb_secret_key and pragmatic_frb_aggregator",
+        ));
+    }
+    if config
+        .pragmatic_frb_secret_key
+        .as_deref()
+        .is_some_and(|key| engine::HashKey::new(key).is_err())
+    {
+        return Err(ConfigError::Invalid(
+            "pragmatic_frb_secret_key is 1 to 128 bytes of printable ASCII",
         ));
     }
     if config.stripe_api_url.is_some() && (config.stripe_secret_key.is_none() || config.stripe_webhook_secret.is_none())

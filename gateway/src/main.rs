@@ -11,7 +11,8 @@
 //! `croupier sandbox zendesk` the ticketing system sandbox.
 //! `croupier sandbox sendgrid` the campaigns' email provider sandbox,
 //! `croupier sandbox twilio` their SMS provider sandbox, `croupier sandbox
-//! fcm` their push provider sandbox.
+//! fcm` their push provider sandbox, `croupier sandbox pragmatic-frb`
+//! Pragmatic Play's Free Rounds Bonus API.
 
 mod demo;
 
@@ -57,6 +58,8 @@ enum SandboxKind {
     Twilio(TwilioSandboxArgs),
     /// A push provider speaking the subset of Firebase Cloud Messaging's HTTP v1 API the server's campaigns speak.
     Fcm(FcmSandboxArgs),
+    /// Pragmatic Play's Free Rounds Bonus API (createFRB, cancelFRB, getPlayersFRB).
+    PragmaticFrb(PragmaticFrbSandboxArgs),
 }
 
 #[derive(clap::Args)]
@@ -83,6 +86,19 @@ struct TwilioSandboxArgs {
     /// Auth Token clients must present (the server's --twilio-auth-token).
     #[arg(long, env = "CROUPIER_TWILIO_AUTH_TOKEN", default_value = "sandbox-token")]
     auth_token: String,
+}
+
+#[derive(clap::Args)]
+struct PragmaticFrbSandboxArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// The secureLogin clients must send (the server's --pragmatic-frb-secure-login).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECURE_LOGIN", default_value = "sandbox")]
+    secure_login: String,
+    /// The secret key their hash is made with (the server's --pragmatic-frb-secret-key).
+    #[arg(long, env = "CROUPIER_PRAGMATIC_FRB_SECRET_KEY", default_value = "sandbox-frb-key")]
+    secret_key: String,
 }
 
 #[derive(clap::Args)]
@@ -207,6 +223,7 @@ fn main() -> Result<()> {
         Mode::Sandbox(SandboxKind::Sendgrid(args)) => sendgrid_sandbox(args),
         Mode::Sandbox(SandboxKind::Twilio(args)) => twilio_sandbox(args),
         Mode::Sandbox(SandboxKind::Fcm(args)) => fcm_sandbox(args),
+        Mode::Sandbox(SandboxKind::PragmaticFrb(args)) => pragmatic_frb_sandbox(args),
     }
 }
 
@@ -369,6 +386,22 @@ fn fcm_sandbox(args: FcmSandboxArgs) -> Result<()> {
             .context("starting the FCM sandbox")?;
         println!("FCM sandbox listening on {}", sandbox.url());
         println!("  messages received: {}/sandbox/messages", sandbox.url());
+        tokio::select! {
+            () = sandbox.wait() => {}
+            () = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
+
+fn pragmatic_frb_sandbox(args: PragmaticFrbSandboxArgs) -> Result<()> {
+    run_sandbox(async {
+        let key = engine::HashKey::new(&args.secret_key).map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?;
+        let sandbox = crm::frb::sandbox::Sandbox::start(&args.secure_login, &key, args.listen)
+            .await
+            .context("starting the Pragmatic Play FRB sandbox")?;
+        println!("Pragmatic Play FRB sandbox listening on {}", sandbox.url());
+        println!("  bonuses held: {}/sandbox/bonuses", sandbox.url());
         tokio::select! {
             () = sandbox.wait() => {}
             () = shutdown_signal() => {}

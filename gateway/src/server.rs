@@ -206,6 +206,11 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         hold_withdrawals_on_case: config.risk_hold_withdrawals_on_case,
     });
     modules.insert(notification_providers(&config)?);
+    if let Some(settings) = free_rounds(&config)? {
+        modules.insert(settings);
+    }
+    // The Pragmatic Play contract asks the CRM about free rounds it granted.
+    modules.insert(edge::free_rounds::AwardsHook(Arc::new(crm::free_round_wins::Awards)));
     let cashier = cashier(&config)?;
     if let Some(cashier) = &cashier {
         modules.insert(cashier.clone());
@@ -246,6 +251,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         }
         None => None,
     };
+    // And the free rounds' (the create and cancel calls owed).
+    let free_rounds_worker = crm::free_rounds::spawn(state.clone());
     // And the loyalty worker (tier reviews, cashback, the shipped
     // promotion rules where profiles are shipped).
     let shipped_rules = if config.ship_jurisdiction_profiles {
@@ -293,6 +300,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
             worker.abort();
             let _ = worker.await;
         }
+        free_rounds_worker.abort();
+        let _ = free_rounds_worker.await;
         loyalty_worker.abort();
         let _ = loyalty_worker.await;
         hold_sweep.abort();
@@ -604,6 +613,32 @@ fn notification_providers(config: &ServeConfig) -> Result<crm::notify::Providers
         providers.push(Arc::new(client));
     }
     Ok(crm::notify::Providers(providers))
+}
+
+/// The free-rounds API's settings, if Pragmatic Play's FRB API is
+/// configured (`resolve` checked that its settings are given).
+fn free_rounds(config: &ServeConfig) -> Result<Option<crm::free_rounds::Settings>, ServeError> {
+    let (Some(url), Some(login), Some(key), Some(aggregator)) = (
+        &config.pragmatic_frb_api_url,
+        &config.pragmatic_frb_secure_login,
+        &config.pragmatic_frb_secret_key,
+        config.pragmatic_frb_aggregator,
+    ) else {
+        return Ok(None);
+    };
+    let failed = |e: String| io("the free rounds API client")(std::io::Error::other(e));
+    let secret_key = engine::HashKey::new(key).map_err(|e| failed(e.to_string()))?;
+    let client = crm::frb::FrbClient::new(crm::frb::FrbConfig {
+        base_url: url.trim_end_matches('/').to_owned(),
+        secure_login: login.clone(),
+        secret_key,
+        timeout: Duration::from_millis(config.cashier_provider_timeout_ms),
+    })
+    .map_err(|e| failed(e.to_string()))?;
+    Ok(Some(crm::free_rounds::Settings {
+        aggregator: engine::SourceId(aggregator),
+        client: Arc::new(client),
+    }))
 }
 
 /// The cashier with its payment providers' clients, if any is configured

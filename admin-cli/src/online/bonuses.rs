@@ -1,5 +1,6 @@
-//! `croupier-admin bonuses`: bonus templates (list, show, create) and a
-//! player's bonuses (list in queue order, grant from a template, forfeit).
+//! `croupier-admin bonuses`: bonus templates (list, show, create), a
+//! player's bonuses (list in queue order, grant from a template, forfeit)
+//! and the free rounds granted through the aggregator (list, cancel).
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -39,6 +40,9 @@ pub enum Command {
         #[arg(long)]
         winnings: Option<String>,
     },
+    /// Free rounds granted through the aggregator's free-rounds call.
+    #[command(subcommand, name = "free-rounds")]
+    FreeRounds(FreeRoundsCommand),
     /// Forfeit the active bonus, or a queued one by serial.
     Forfeit {
         /// The player id.
@@ -51,6 +55,35 @@ pub enum Command {
         currency: Option<String>,
     },
 }
+
+/// The free-rounds commands.
+#[derive(Subcommand)]
+pub enum FreeRoundsCommand {
+    /// A player's awards, newest first, with their state.
+    List {
+        /// The player id.
+        player: u64,
+    },
+    /// Cancel an award's unplayed rounds (the aggregator is asked).
+    Cancel {
+        /// The player id.
+        player: u64,
+        /// The award's bonus code.
+        bonus_code: String,
+    },
+}
+
+const FREE_ROUNDS_COLUMNS: &[&str] = &[
+    "bonus_code",
+    "template",
+    "state",
+    "rounds",
+    "bet_value",
+    "currency",
+    "expires_at_ms",
+    "attempts",
+    "winnings",
+];
 
 /// The template commands.
 #[derive(Subcommand)]
@@ -184,6 +217,29 @@ const BONUS_COLUMNS: &[&str] = &[
 pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Failure> {
     match command {
         Command::Templates(command) => templates(client, command, output)?,
+        Command::FreeRounds(FreeRoundsCommand::List { player }) => {
+            let value = client.get(&format!("/operator/v1/players/{player}/free-rounds"))?;
+            output.table(&value, |v| {
+                let mut table = super::output::table(FREE_ROUNDS_COLUMNS);
+                for award in v["free_rounds"].as_array().into_iter().flatten() {
+                    table.add_row(cells(award, FREE_ROUNDS_COLUMNS));
+                }
+                table
+            });
+        }
+        Command::FreeRounds(FreeRoundsCommand::Cancel { player, bonus_code }) => {
+            let path = format!(
+                "/operator/v1/players/{player}/free-rounds/{}/cancel",
+                super::client::query_value(&bonus_code)
+            );
+            let value = client.send_json(Method::POST, &path, None)?;
+            let message = format!(
+                "free rounds {} of player {player}: {}",
+                text(&value["bonus_code"]),
+                text(&value["state"])
+            );
+            output.done(&value, &message);
+        }
         Command::List { player, currency } => {
             let mut path = format!("/operator/v1/players/{player}/bonuses");
             if let Some(currency) = currency {
@@ -209,13 +265,24 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
                 json!({"template": template, "deposit": deposit, "net_losses": net_losses, "winnings": winnings});
             let path = format!("/operator/v1/players/{player}/bonuses");
             let value = client.send_json(Method::POST, &path, Some(&body))?;
-            let message = format!(
-                "granted bonus {} ({} {}) to player {player}: {}",
-                text(&value["serial"]),
-                text(&value["amount"]),
-                text(&value["currency"]),
-                text(&value["state"])
-            );
+            let message = if value.get("bonus_code").is_some() {
+                format!(
+                    "awarded free rounds {} ({} at {} {}) to player {player}: {}",
+                    text(&value["bonus_code"]),
+                    text(&value["rounds"]),
+                    text(&value["bet_value"]),
+                    text(&value["currency"]),
+                    text(&value["state"])
+                )
+            } else {
+                format!(
+                    "granted bonus {} ({} {}) to player {player}: {}",
+                    text(&value["serial"]),
+                    text(&value["amount"]),
+                    text(&value["currency"]),
+                    text(&value["state"])
+                )
+            };
             output.done(&value, &message);
         }
         Command::Forfeit {

@@ -516,6 +516,10 @@ pub enum Rejection {
     /// A campaign out of bounds: a control group above 90 %, or nothing
     /// to send (no offer and no channel).
     InvalidCampaign,
+    /// A free-rounds award out of bounds: no rounds or too many, a stake
+    /// not positive, no games, a game twice or too many, an expiry not
+    /// after the award; or negative winnings.
+    InvalidFreeRounds,
     /// A settlement file's differences exceed what one import may carry.
     ReconciliationTooLarge {
         /// The most one import carries.

@@ -5,7 +5,10 @@
 //! of the deposit (up to its cap, for a deposit of at least its minimum), a
 //! no-deposit bonus's amount, a cashback's share of the net losses given,
 //! a free-spins template's free-round winnings given (credited as a bonus
-//! under the template's rules). The wagering requirement is the template's
+//! under the template's rules), unless its games are carried by an
+//! aggregator with a free-rounds call: then the grant awards the rounds
+//! through it ([`crate::free_rounds`], 202) and their winnings are credited
+//! when the aggregator reports them. The wagering requirement is the template's
 //! multiple of that amount, capped by the player's jurisdiction profile
 //! (`bonus_wagering_cap_x`: UK 10×). The ledger queues it behind an active
 //! bonus.
@@ -242,6 +245,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/operator/v1/players/{player}/bonuses", tag = "crm", request_body = GrantBody,
     params(("player" = u64, Path), edge::change::IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = GrantReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 202, body = crate::free_rounds::FreeRoundsReply, description = "free spins on games an aggregator with a free-rounds call carries, without winnings: the rounds awarded through it"),
         (status = 400, body = ErrorBody, description = "invalid_request (a basis the template needs is missing), invalid_amount, too_many_decimals"),
         (status = 403, body = ErrorBody, description = "player_blocked"),
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_template"),
@@ -272,6 +276,7 @@ pub async fn grant(
 #[utoipa::path(post, path = "/operator/v1/players/{player}/bonuses/claim", tag = "crm", request_body = ClaimBody,
     params(("player" = u64, Path), edge::change::IdempotencyKey), security(("bearer" = [])),
     responses((status = 201, body = GrantReply), BodyErrors, RoleErrors, LedgerErrors,
+        (status = 202, body = crate::free_rounds::FreeRoundsReply, description = "free spins awarded through the aggregator, as for a grant"),
         (status = 400, body = ErrorBody, description = "invalid_request (a basis the template needs is missing), invalid_amount"),
         (status = 404, body = ErrorBody, description = "unknown_player, unknown_bonus_code"),
         (status = 409, body = ErrorBody, description = "template_disabled, bonus_queue_full"),
@@ -316,6 +321,13 @@ async fn submit_grant(
     let now_ms = state.now_ms();
     let cap_x = wagering_cap_x(state, player, now_ms).ok_or_else(unknown_player)?;
     crate::loyalty::check_mixed_product(state, player, template).await?;
+    // Free spins on games an aggregator with a free-rounds call carries:
+    // the aggregator grants the rounds; their winnings come later.
+    if basis.winnings.is_none()
+        && let Some(aggregator) = crate::free_rounds::carrier(state, template)
+    {
+        return crate::free_rounds::award(state, caller, headers, player, view, aggregator).await;
+    }
     let grant = grant_of(template, player, basis, cap_x, now_ms)?;
     let (amount, wagering, expires_at_ms) = (grant.amount, grant.wagering, grant.expires_at_ms);
     let command = Command::Bonus(bonus::Command::GrantQueued {

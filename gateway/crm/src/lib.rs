@@ -19,6 +19,14 @@
 //! - [`triggers`]: the worker that grants the automatic templates (a
 //!   deposit match on each confirmed deposit, a no-deposit bonus at
 //!   registration) from the read model's outbox of owed grants.
+//! - [`free_rounds`]: free spins granted through the aggregator's
+//!   free-rounds call where the template's games are carried by one that
+//!   has it: the award journaled first (a durable outbox), the worker that
+//!   creates and cancels the rounds with retries, the winnings credited as
+//!   the template's bonus when the aggregator reports them, and the
+//!   player's awards over the API; [`frb`], the client of Pragmatic Play's
+//!   Free Rounds Bonus API and the sandbox that speaks it;
+//!   [`free_round_wins`], the winnings credited and the wallet's view.
 //! - [`loyalty`]: the loyalty programme (points per game type from the
 //!   read model's history of bets, redemptions into bonus money, VIP
 //!   tiers with their benefits and history) and the promotion rules per
@@ -53,6 +61,9 @@
 pub mod affiliates;
 pub mod brands;
 pub mod campaigns;
+pub mod frb;
+pub mod free_round_wins;
+pub mod free_rounds;
 pub mod grants;
 pub mod loyalty;
 pub mod notify;
@@ -84,6 +95,7 @@ pub fn routes() -> Vec<Route> {
     use affiliates as a;
     use brands as b;
     use campaigns as c;
+    use free_rounds as f;
     use grants as g;
     use loyalty as l;
     use segments as s;
@@ -96,6 +108,8 @@ pub fn routes() -> Vec<Route> {
         route::<g::__path_grant, _>(Operator(MANAGERS), g::grant),
         route::<g::__path_claim, _>(Operator(MANAGERS), g::claim),
         route::<g::__path_forfeit, _>(Operator(MANAGERS), g::forfeit),
+        route::<f::__path_list, _>(Operator(READERS), f::list),
+        route::<f::__path_cancel, _>(Operator(MANAGERS), f::cancel),
         route::<l::__path_show_config, _>(Operator(READERS), l::show_config),
         route::<l::__path_put_config, _>(Operator(MANAGERS), l::put_config),
         route::<l::__path_player_loyalty, _>(Operator(READERS), l::player_loyalty),
@@ -130,5 +144,5 @@ pub fn routes() -> Vec<Route> {
 
 /// The tag of this module's operations.
 #[derive(OpenApi)]
-#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Segments (rules over country, age, deposits, GGR, last activity, game types, VIP tier, RG history) with live members; campaigns (an offer and a message to a segment, scheduled or triggered, with a control group), their targets and measured uplift. Affiliates with tracking codes and commission plans (revenue share of NGR, CPA); brands and their lobbies (categories, featured games, theme; served publicly at /lobby/v1/{brand}). Admins and marketing change them (compliance too for promotion rules); every role reads them but affiliates and plans, which admins, marketing, finance and read-only read. Operators: Authorization: Bearer <token>.")))]
+#[openapi(tags((name = "crm", description = "The bonus engine: templates (deposit match, no-deposit, cashback, free spins) with wagering, game contributions, max bet, expiry and conversion cap; grants from a template or a claim code; each player's bonuses (one active, the rest queued in grant order); forfeits; free spins on games an aggregator with a free-rounds call carries (Pragmatic Play's FRB API) awarded through it, each player's awards and their cancel. Loyalty: points per game type from the history of bets, redemptions into bonus money, VIP tiers (reviewed each period, with cashback %, withdrawal limit, account manager) and their history; promotion rules per jurisdiction (the mixed-product ban). Segments (rules over country, age, deposits, GGR, last activity, game types, VIP tier, RG history) with live members; campaigns (an offer and a message to a segment, scheduled or triggered, with a control group), their targets and measured uplift. Affiliates with tracking codes and commission plans (revenue share of NGR, CPA); brands and their lobbies (categories, featured games, theme; served publicly at /lobby/v1/{brand}). Admins and marketing change them (compliance too for promotion rules); every role reads them but affiliates and plans, which admins, marketing, finance and read-only read. Operators: Authorization: Bearer <token>.")))]
 pub struct Doc;

@@ -17,7 +17,8 @@
 //!    way (one player, skipped when not a member).
 //! 3. **Delivery.** Each pending target: the offer through the grant
 //!    path, under a request id made of campaign and player (so never
-//!    twice), then the message through the channel's
+//!    twice; free spins on games an aggregator with a free-rounds call
+//!    carries are awarded through it, [`crate::free_rounds`]), then the message through the channel's
 //!    [`NotificationProvider`](crate::notify::NotificationProvider), then
 //!    `CampaignSent`, which settles the row. A provider that is down is
 //!    retried with exponential backoff (kept in memory: a restart retries
@@ -345,6 +346,12 @@ async fn grant(state: &AppState, campaign: &Campaign, player: u64) -> Result<Opt
         .is_err()
     {
         return Ok(Some(false));
+    }
+    if let Some(aggregator) = crate::free_rounds::carrier(state, &template.template) {
+        let Some(id) = grant_id(campaign.code.as_str(), player) else {
+            return Ok(Some(false));
+        };
+        return crate::free_rounds::award_for_campaign(state, &template.template, player_id, aggregator, id).await;
     }
     let now_ms = state.now_ms();
     let Some(cap_x) = crate::templates::wagering_cap_x(state, player_id, now_ms) else {

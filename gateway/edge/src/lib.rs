@@ -36,6 +36,7 @@ pub mod calls;
 pub mod change;
 pub mod directory;
 pub mod error;
+pub mod free_rounds;
 pub mod openapi;
 pub mod reads;
 pub mod route;

@@ -387,6 +387,11 @@ fn describe(rejection: &Rejection, currency: Currency) -> (StatusCode, &'static 
             "invalid_campaign",
             "a campaign's control group is at most 90 % and it sends something: an offer, a message, or both".into(),
         ),
+        Rejection::InvalidFreeRounds => (
+            S::BAD_REQUEST,
+            "invalid_free_rounds",
+            "free rounds are 1 to 10,000 rounds at a positive stake on 1 to 256 distinct games, expiring after the award; winnings are not negative".into(),
+        ),
         Rejection::ReconciliationTooLarge { max } => (
             S::PAYLOAD_TOO_LARGE,
             "reconciliation_too_large",

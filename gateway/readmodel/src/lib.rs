@@ -76,6 +76,7 @@ pub mod credentials;
 #[cfg(test)]
 mod credentials_tests;
 pub mod figures;
+pub mod free_rounds;
 pub mod fx;
 pub mod history;
 pub mod kyc;
@@ -635,6 +636,7 @@ fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) 
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     campaigns::apply(tx, committed)?;
+    free_rounds::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
     marketing::apply(tx, committed)?;
     let time_ms = history::apply(tx, committed, time_ms)?;

@@ -186,6 +186,10 @@ pub const MIGRATIONS: &[&str] = &[
     // folded in from the journal. No rebuild: the history starts at the
     // first evaluation.
     crate::rtp_alerts::MIGRATION,
+    // 26: free rounds granted through an aggregator's free-rounds call,
+    // the outbox of their create and cancel calls (`crate::free_rounds`).
+    // Only journals written after it hold any, so no rebuild.
+    crate::free_rounds::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -18,6 +18,7 @@ mod cluster;
 mod connections;
 mod evolution;
 mod export;
+mod free_rounds;
 mod fx;
 mod game_monitoring;
 mod games;

@@ -411,6 +411,8 @@ async fn health_readiness_metrics_and_openapi() {
             "/operator/v1/players/{player}/devices",
             "/operator/v1/players/{player}/due-diligence",
             "/operator/v1/players/{player}/erasure",
+            "/operator/v1/players/{player}/free-rounds",
+            "/operator/v1/players/{player}/free-rounds/{bonus_code}/cancel",
             "/operator/v1/players/{player}/games",
             "/operator/v1/players/{player}/history",
             "/operator/v1/players/{player}/interventions",

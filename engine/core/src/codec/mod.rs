@@ -1207,6 +1207,60 @@ mod tests {
         }
     }
 
+    /// The free-rounds commands (121, 122) and rejection (91) have their
+    /// tags and round-trip.
+    #[test]
+    fn the_free_rounds_commands_have_their_tags() {
+        use crate::ids::{BonusCode, GameCode, OperatorId, PlayerId, SourceId};
+        use crate::ledger::bonus::{self, FreeRoundsAward, FreeRoundsState};
+        let award = FreeRoundsAward {
+            player: PlayerId(5),
+            template: BonusCode::new("spins").unwrap(),
+            code: BonusCode::new("cr-00ff").unwrap(),
+            aggregator: SourceId(3),
+            currency: Currency::EUR,
+            rounds: 10,
+            bet_value: Amount::from_minor(20),
+            games: vec![GameCode::new("vs20olympgate").unwrap()],
+            expires_at_ms: 9,
+        };
+        let settled = |state| bonus::Command::FreeRoundsSettled {
+            player: PlayerId(5),
+            code: BonusCode::new("cr-00ff").unwrap(),
+            state,
+            attempts: 3,
+            operator: OperatorId::SYSTEM,
+        };
+        let commands = [
+            (
+                121u16,
+                bonus::Command::FreeRoundsAwarded {
+                    award: Box::new(award),
+                    operator: OperatorId(2),
+                },
+            ),
+            (122, settled(FreeRoundsState::Confirmed)),
+            (122, settled(FreeRoundsState::Failed)),
+            (122, settled(FreeRoundsState::CancelRequested)),
+            (122, settled(FreeRoundsState::Cancelled)),
+            (
+                122,
+                settled(FreeRoundsState::Won {
+                    winnings: Amount::from_minor(340),
+                }),
+            ),
+        ];
+        for (tag, command) in commands {
+            let command = Command::Bonus(command);
+            let bytes = to_bytes(&command);
+            assert_eq!(bytes[..2], tag.to_le_bytes());
+            assert_eq!(from_bytes::<Command>(&bytes), Ok(command));
+        }
+        let refused = Outcome::Rejected(Rejection::InvalidFreeRounds);
+        assert_eq!(to_bytes(&refused), [7, 0, 91, 0]);
+        assert_eq!(from_bytes::<Outcome>(&to_bytes(&refused)), Ok(refused));
+    }
+
     /// The jurisdiction-profile commands and rejections took new tags
     /// (47 to 50; 42 to 45) and round-trip.
     #[test]

@@ -18,8 +18,8 @@ use crate::ids::{
 };
 use crate::ledger::analytics::{InterventionAnswer, InterventionKind, MarkerKind, MarkerPoints};
 use crate::ledger::bonus::{
-    BonusGranted, BonusList, BonusStatus, BonusTemplate, Campaign, CampaignStart, Channel, LoyaltyConfig, RgFilter,
-    Segment, SegmentRule, TargetKind, TemplateKind, VipTier,
+    BonusGranted, BonusList, BonusStatus, BonusTemplate, Campaign, CampaignStart, Channel, FreeRoundsAward,
+    FreeRoundsState, LoyaltyConfig, RgFilter, Segment, SegmentRule, TargetKind, TemplateKind, VipTier,
 };
 use crate::ledger::marketing::{
     Affiliate, AffiliateStatus, Brand, CommissionPlan, Lobby, LobbyCategory, LobbyGame, Theme,
@@ -41,7 +41,7 @@ use crate::outcome::{
 
 // Unused and reserved: commands 38, 39, 42, 46, 51, 67, 71, 72, 76, 82–84,
 // 89, 96, 97, 100, 101, 115, 116; outcomes 15, 16, 23, 24, 25, 27, 28,
-// 30, 31, 34–36; rejections 37–39, 64–66, 68–70, 73–75, 80, 85–87, 90. (Tags handed to work done side by side and
+// 30, 31, 34–36, 39, 40; rejections 37–39, 64–66, 68–70, 73–75, 80, 85–87, 90, 92. (Tags handed to work done side by side and
 // left unused: the jackpots 69–72, reconciliation and FX 73–76, the sealed
 // credential 77, the bonus engine's commands 82–84, outcome 23 and
 // rejections 64–66 of its 78–84, 21–23, 61–66; payment methods' 89,
@@ -55,14 +55,15 @@ use crate::outcome::{
 // rejection 84 (outcomes 34–35 and rejections 85–86 unused); game
 // monitoring none (commands 115–116, outcome 36, rejection 87 unused);
 // analytics commands 117–120, outcomes 37–38, rejections 88–89 (90
-// unused). The outbound helpdesk sync has command 123 (its outcome 42 and
-// rejection 93 unused); 121–122 are other work's.)
+// unused). Free rounds through the aggregator: commands 121–122,
+// rejection 91 (outcomes 39–40 and rejection 92 unused). The outbound
+// helpdesk sync has command 123 (its refusals reuse rejection 81).)
 /// The next free [`Command`] tag.
 pub const TAG_COMMAND: u16 = 124;
 /// The next free [`Outcome`] tag.
-pub const TAG_OUTCOME: u16 = 39;
+pub const TAG_OUTCOME: u16 = 41;
 /// The next free [`Rejection`] tag.
-pub const TAG_REJECTION: u16 = 91;
+pub const TAG_REJECTION: u16 = 93;
 
 macro_rules! newtype_codec {
     ($($ty:ident($inner:ty)),*) => {$(
@@ -391,6 +392,22 @@ codec_enum_tagged!(bonus::Command, "Command": u16 {
     103 => SetCampaign { campaign, operator },
     104 => CampaignTargets { campaign, targets, complete },
     105 => CampaignSent { campaign, player, delivered, attempts },
+    121 => FreeRoundsAwarded { award, operator },
+    122 => FreeRoundsSettled { player, code, state, attempts, operator },
+});
+codec_struct!(FreeRoundsAward {
+    player,
+    template,
+    code,
+    aggregator,
+    currency,
+    rounds,
+    bet_value,
+    games,
+    expires_at_ms
+});
+codec_enum!(FreeRoundsState: u8 {
+    1 => Confirmed, 2 => Failed, 3 => CancelRequested, 4 => Cancelled, 5 => Won { winnings },
 });
 codec_enum!(RgFilter: u8 { 1 => NeverRestricted, 2 => PreviouslyRestricted });
 codec_enum!(TargetKind: u8 { 1 => Target, 2 => Control, 3 => Skipped });
@@ -820,4 +837,5 @@ codec_enum!(Rejection: u16 {
     84 => InvalidMarketing,
     78 => InvalidSegment,
     79 => InvalidCampaign,
+    91 => InvalidFreeRounds,
 });

@@ -413,3 +413,57 @@ fn a_redemption_is_a_queued_grant_and_loyalty_records_keep_nothing() {
     check(h.run(OPS, rules), Outcome::Accepted);
     assert_eq!(h.money(), before, "no money moves");
 }
+
+/// Free rounds through the aggregator are recorded, not kept: the award is
+/// checked (bounds, expiry after now, the player) and each state change
+/// too; no money moves.
+#[test]
+fn free_rounds_awards_and_their_states_are_checked_and_move_nothing() {
+    use engine_core::bonus::{FreeRoundsAward, FreeRoundsState};
+    use engine_core::{BonusCode, GameCode};
+    let mut h = Harness::new();
+    let p = h.register();
+    let now = h.now;
+    let award = |player, rounds, expires_at_ms| {
+        Command::Bonus(BonusCommand::FreeRoundsAwarded {
+            award: Box::new(FreeRoundsAward {
+                player,
+                template: BonusCode::new("spins").unwrap(),
+                code: BonusCode::new("cr-1").unwrap(),
+                aggregator: SourceId(2),
+                currency: EUR,
+                rounds,
+                bet_value: amt(20),
+                games: vec![GameCode::new("vs20olympgate").unwrap()],
+                expires_at_ms,
+            }),
+            operator: OperatorId(1),
+        })
+    };
+    let settled = |player, state| {
+        Command::Bonus(BonusCommand::FreeRoundsSettled {
+            player,
+            code: BonusCode::new("cr-1").unwrap(),
+            state,
+            attempts: 1,
+            operator: OperatorId::SYSTEM,
+        })
+    };
+    let before = h.money();
+    check(h.run(OPS, award(p, 10, now + 5_000)), Outcome::Accepted);
+    check_rejected(h.run(OPS, award(p, 0, now + 5_000)), Rejection::InvalidFreeRounds);
+    check_rejected(h.run(OPS, award(p, 10, now)), Rejection::InvalidFreeRounds);
+    check_rejected(
+        h.run(OPS, award(PlayerId(99), 10, now + 5_000)),
+        Rejection::UnknownPlayer,
+    );
+    check(h.run(OPS, settled(p, FreeRoundsState::Confirmed)), Outcome::Accepted);
+    let won = |minor| FreeRoundsState::Won { winnings: amt(minor) };
+    check(h.run(OPS, settled(p, won(340))), Outcome::Accepted);
+    check_rejected(h.run(OPS, settled(p, won(-1))), Rejection::InvalidFreeRounds);
+    check_rejected(
+        h.run(OPS, settled(PlayerId(99), FreeRoundsState::Cancelled)),
+        Rejection::UnknownPlayer,
+    );
+    assert_eq!(h.money(), before, "no money moves");
+}

@@ -3,6 +3,7 @@
 //! settings, redemptions of points, VIP tier changes, promotion rules.
 
 use super::campaign::{Campaign, Segment, TargetKind};
+use super::free_rounds::{FreeRoundsAward, FreeRoundsState};
 use super::loyalty::LoyaltyConfig;
 use super::template::BonusTemplate;
 use crate::ids::{BonusCode, GameCode, Jurisdiction, OperatorId, PlayerId};
@@ -148,6 +149,31 @@ pub enum Command {
         /// Attempts made.
         attempts: u32,
     },
+    /// Records free rounds awarded through the aggregator's free-rounds
+    /// call, before the call is made: the read model keeps it as a durable
+    /// outbox row until [`Command::FreeRoundsSettled`] settles it. The
+    /// ledger checks its bounds and the player, and keeps nothing.
+    FreeRoundsAwarded {
+        /// The award (boxed: the largest variant otherwise).
+        award: Box<FreeRoundsAward>,
+        /// Who granted it ([`OperatorId::SYSTEM`] for a campaign).
+        operator: OperatorId,
+    },
+    /// Records where an award stands now: the aggregator confirmed or
+    /// refused it, a cancel was asked for or done, or its winnings were
+    /// credited. The read model applies it to the award's row.
+    FreeRoundsSettled {
+        /// The player.
+        player: PlayerId,
+        /// The award's bonus code.
+        code: BonusCode,
+        /// Its new state.
+        state: FreeRoundsState,
+        /// Calls made to the aggregator for this change (0: none).
+        attempts: u32,
+        /// Who ([`OperatorId::SYSTEM`] for the worker or the wallet).
+        operator: OperatorId,
+    },
 }
 
 impl Command {
@@ -168,7 +194,9 @@ impl Command {
             | Command::ForfeitBonus { player, .. }
             | Command::Expire { player, .. }
             | Command::SetVipTier { player, .. }
-            | Command::CampaignSent { player, .. } => *player,
+            | Command::CampaignSent { player, .. }
+            | Command::FreeRoundsSettled { player, .. } => *player,
+            Command::FreeRoundsAwarded { award, .. } => award.player,
         })
     }
 
@@ -187,6 +215,8 @@ impl Command {
             Command::SetCampaign { .. } => "campaign",
             Command::CampaignTargets { .. } => "campaign_targets",
             Command::CampaignSent { .. } => "campaign_sent",
+            Command::FreeRoundsAwarded { .. } => "free_rounds_award",
+            Command::FreeRoundsSettled { .. } => "free_rounds_settled",
         }
     }
 }

@@ -20,6 +20,7 @@
 
 mod campaign;
 mod command;
+mod free_rounds;
 mod loyalty;
 mod template;
 
@@ -28,6 +29,7 @@ pub use self::campaign::{
     SegmentRule, TARGETS_PER_COMMAND_MAX, TargetKind, in_control_group,
 };
 pub use self::command::{BonusGrant, BonusGranted, BonusList, BonusStatus, Command};
+pub use self::free_rounds::{FREE_ROUNDS_MAX, FreeRoundsAward, FreeRoundsState};
 pub use self::loyalty::{LoyaltyConfig, RATE_MILLI_MAX, VIP_TIERS_MAX, VipTier};
 pub use self::template::{BonusTemplate, TEMPLATE_GAMES_MAX, TEMPLATE_WAGERING_X_MAX, TemplateKind};
 
@@ -111,6 +113,21 @@ impl Ledger {
                 }
             }
             Command::CampaignSent { .. } => (Outcome::Accepted, Detail::Plain),
+            Command::FreeRoundsAwarded { award, .. } => {
+                match award
+                    .validate(ctx.time_ms)
+                    .and_then(|()| self.player(award.player).map(drop))
+                {
+                    Ok(()) => (Outcome::Accepted, Detail::Plain),
+                    Err(rejection) => rejected(rejection),
+                }
+            }
+            Command::FreeRoundsSettled { player, state, .. } => {
+                match state.validate().and_then(|()| self.player(*player).map(drop)) {
+                    Ok(()) => (Outcome::Accepted, Detail::Plain),
+                    Err(rejection) => rejected(rejection),
+                }
+            }
         }
     }
 

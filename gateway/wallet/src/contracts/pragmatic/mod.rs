@@ -41,6 +41,11 @@
 //! (campaigns come without a token, so it is sent outside any session, in
 //! the given currency). `bonusWin` reports the total of free-round winnings
 //! already paid by their results: it moves nothing and answers the balance.
+//! Free rounds the operator granted through Pragmatic Play's Free Rounds
+//! Bonus API are the exception (`edge::free_rounds::FreeRoundAwards`,
+//! registered by the module that grants them): their results pay nothing (journaled as zero
+//! promotional wins on their rounds), and their `bonusWin` credits the
+//! total as the bonus of the template they came from.
 //! `adjustment` stakes (negative) or pays (positive) on its round.
 //!
 //! Calls that carry no token (`token` is optional for all but `bet`, which
@@ -55,6 +60,7 @@ use axum::response::Response;
 use edge::AppState;
 use edge::body::FormBody;
 use edge::error::{ApiError, json_response};
+use edge::free_rounds::AwardsHook;
 use edge::openapi::partner_failure;
 use engine::GameRefusal;
 use engine::command::{Bet, RoundRef, Win, WinKind};
@@ -68,6 +74,15 @@ use utoipa::ToSchema;
 use self::wire::{Error, Params, Reply, Sign};
 use crate::contracts::{Refusal, Stop};
 use crate::seamless::{self, SessionRef};
+
+/// Whether `params` name, by `bonusCode`, free rounds granted to `player`
+/// through the FRB API.
+async fn granted_rounds(state: &AppState, player: PlayerId, params: &Params<'_>) -> Result<bool, ApiError> {
+    let (Some(code), Some(hook)) = (params.get("bonusCode"), state.modules.get::<AwardsHook>()) else {
+        return Ok(false);
+    };
+    hook.0.is_award(state, player, code).await
+}
 
 /// Which call of the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +192,13 @@ async fn balance(state: &AppState, source: SourceId, params: &Params<'_>, call: 
         Call::BalancePerGame => game_list(params.required("gameIdList")?)?,
         Call::BonusWin => {
             ext_id(params.required("reference")?)?;
-            wire::amount(params.required("amount")?, player.currency, Sign::NonNegative)?;
+            let amount = wire::amount(params.required("amount")?, player.currency, Sign::NonNegative)?;
+            if granted_rounds(state, player.id, params).await? {
+                let (Some(hook), Some(code)) = (state.modules.get::<AwardsHook>(), params.get("bonusCode")) else {
+                    return Err(Error::BadParameters.into());
+                };
+                hook.0.credit(state, source, player.id, code, amount).await?;
+            }
             Vec::new()
         }
         _ => Vec::new(),
@@ -242,6 +263,13 @@ async fn payout(state: &AppState, source: SourceId, params: &Params<'_>, call: C
     }
     let amount = wire::amount(params.required("amount")?, player.currency, Sign::NonNegative)?;
     let id = ext_id(params.required("reference")?)?;
+    // Free rounds granted through the FRB API pay at their bonusWin, as a
+    // bonus: their results record the round and pay nothing.
+    let amount = if call == Call::Result && granted_rounds(state, player.id, params).await? {
+        Amount::ZERO
+    } else {
+        amount
+    };
     let (round, kind) = match call {
         Call::Result if params.get("bonusCode").is_some() => (round(params)?, WinKind::Promotional),
         Call::Result => (round(params)?, WinKind::Regular),

@@ -6,12 +6,10 @@
 //! has) and printed exactly ([`crate::contracts::json`]).
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use engine::{Amount, Balances, Currency, HashKey, Jurisdiction};
 
 use crate::contracts::json::Json;
-use md5::{Digest, Md5};
 
 /// Pragmatic Play's error codes, those this wallet answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,32 +131,13 @@ impl<'a> Params<'a> {
         let Some(given) = self.get("hash") else {
             return false;
         };
-        let expected = hash(self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), key);
-        // Compared without an early exit, so timing tells nothing of the hash.
-        given.len() == expected.len()
-            && given
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0, |diff, (a, b)| diff | (a.to_ascii_lowercase() ^ b))
-                == 0
+        protocol::pragmatic::hash_matches(self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), given, key)
     }
 }
 
 /// Pragmatic Play's hash of `params` (its `hash` parameter left out), lower
-/// case hex.
-pub fn hash<'p>(params: impl Iterator<Item = (&'p str, &'p str)>, key: &HashKey) -> String {
-    let mut sorted: Vec<_> = params.filter(|(name, _)| *name != "hash").collect();
-    sorted.sort_unstable();
-    let mut text = String::new();
-    for (index, (name, value)) in sorted.iter().enumerate() {
-        if index > 0 {
-            text.push('&');
-        }
-        let _ = write!(text, "{name}={value}");
-    }
-    text.push_str(key.as_str());
-    hex::encode(Md5::digest(text.as_bytes()))
-}
+/// case hex: the one every Pragmatic Play API shares.
+pub use protocol::pragmatic::hash;
 
 /// What an amount may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,6 +242,8 @@ fn spendable(balances: &Balances) -> Amount {
 
 #[cfg(test)]
 mod tests {
+    use md5::{Digest, Md5};
+
     use super::*;
 
     fn key() -> HashKey {
