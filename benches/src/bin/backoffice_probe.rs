@@ -81,13 +81,22 @@ async fn main() -> Result<()> {
     let player = api.probe_player().await?;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
 
-    let pages = tokio::spawn(pages(api.clone(), session.clone(), player, deadline, args.page_pause_ms));
+    let pages = tokio::spawn(pages(
+        api.clone(),
+        session.clone(),
+        player,
+        deadline,
+        args.page_pause_ms,
+    ));
     let freshness = freshness(&api, &session, player, deadline).await?;
     let pages = pages.await??;
 
     println!("dashboard freshness (deposit acknowledged → shown by the dashboard's event stream):");
     print_row("freshness", &freshness);
-    println!("page latency (one signed-in client, {} ms between fetches):", args.page_pause_ms);
+    println!(
+        "page latency (one signed-in client, {} ms between fetches):",
+        args.page_pause_ms
+    );
     let mut all = Histogram::<u64>::new(3)?;
     for (name, histogram) in &pages {
         print_row(name, histogram);
@@ -163,11 +172,20 @@ impl Api {
     async fn sign_in(&self) -> Result<Session> {
         let name = format!("probe{}", std::process::id());
         let made = self
-            .call(Method::POST, "/operator/v1/operators", json!({"name": name, "role": "admin"}))
+            .call(
+                Method::POST,
+                "/operator/v1/operators",
+                json!({"name": name, "role": "admin"}),
+            )
             .await?;
-        let id = made["operator"].as_u64().ok_or_else(|| anyhow!("no operator id in {made}"))?;
+        let id = made["operator"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("no operator id in {made}"))?;
         let own = Api {
-            token: made["token"].as_str().ok_or_else(|| anyhow!("no token in {made}"))?.to_owned(),
+            token: made["token"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no token in {made}"))?
+                .to_owned(),
             ..self.clone()
         };
         let enrolled = own
@@ -177,7 +195,9 @@ impl Api {
                 json!({"password": PASSWORD}),
             )
             .await?;
-        let uri = enrolled["otpauth_uri"].as_str().ok_or_else(|| anyhow!("no otpauth_uri in {enrolled}"))?;
+        let uri = enrolled["otpauth_uri"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no otpauth_uri in {enrolled}"))?;
         let totp = totp_rs::TOTP::from_url(uri).map_err(|e| anyhow!("otpauth URI: {e}"))?;
 
         let form = self.http.get(format!("{}/backoffice/login", self.base)).send().await?;
@@ -362,8 +382,12 @@ mod tests {
 
     #[test]
     fn reads_the_probe_currency_cell_of_an_event() {
-        let event = "event: figures\ndata: <td data-label=\"Deposits\" data-figure=\"deposits_GBP\">1234.05 GBP</td>\n\n";
+        let event =
+            "event: figures\ndata: <td data-label=\"Deposits\" data-figure=\"deposits_GBP\">1234.05 GBP</td>\n\n";
         assert_eq!(deposits_shown(event), Some(123_405));
-        assert_eq!(deposits_shown("data: <td data-figure=\"deposits_EUR\">1.00 EUR</td>"), None);
+        assert_eq!(
+            deposits_shown("data: <td data-figure=\"deposits_EUR\">1.00 EUR</td>"),
+            None
+        );
     }
 }

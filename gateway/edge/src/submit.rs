@@ -119,6 +119,23 @@ impl Engine {
         }
     }
 
+    /// On a replication group's member that follows: the answer every
+    /// request gets from [`Engine::run`] here (503 `not_leader`, naming the
+    /// leader when known), so a contract can give it before authenticating
+    /// against this node's view, which may lag the leader's (an aggregator
+    /// or a session the leader has made and this node has not applied yet).
+    /// `None` where this node runs the sequencer.
+    pub fn following(&self) -> Option<ApiError> {
+        if self.handle.is_some() {
+            return None;
+        }
+        match self.gate.as_deref().map(LeaderGate::get) {
+            Some(Leadership::Leading(_)) => None,
+            Some(Leadership::Following(leader)) => Some(ApiError::not_leader(leader, self.retry_after_s)),
+            None => Some(ApiError::not_leader(None, self.retry_after_s)),
+        }
+    }
+
     /// Submits `request` and waits until its batch is durable.
     pub async fn run(&self, request: Request) -> Result<Reply, ApiError> {
         if let Some(handle) = &self.handle {

@@ -768,10 +768,17 @@ pub(crate) async fn campaign_with_uplift(office: &Office) -> Value {
         let (_, shown) = office
             .api(admin, Method::GET, "/operator/v1/campaigns/welcome", None)
             .await;
-        if shown["launched_seq"].is_u64() {
+        // Launched, and every target's grant delivered or failed: the
+        // outbox drains in the background, so a page and an API read
+        // compared before then could see two different counts.
+        let settled = shown["delivered"].as_u64().unwrap_or(0) + shown["failed"].as_u64().unwrap_or(0);
+        if shown["launched_seq"].is_u64() && shown["targets"].as_u64() == Some(settled) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not launched: {shown}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not launched and delivered: {shown}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     office.server().advance(1_000);

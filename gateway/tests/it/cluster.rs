@@ -1457,3 +1457,63 @@ async fn profiles_open_on_a_new_leader_duplicates_stay_refused_and_erasure_destr
         serde_json::from_slice(&group.op(&base, Method::GET, &path, None).await.bytes().await.unwrap()).unwrap();
     assert_eq!((read["erased"].as_bool(), &read["profile"]), (Some(true), &Value::Null));
 }
+
+/// A follower answers every contract's wallet call 503 `not_leader` (as
+/// its engine would) before authenticating: its view may not hold an
+/// aggregator or a session the leader has just made, and a 401 or a
+/// partner's "invalid token" for one that exists would be final for the
+/// aggregator, where a 503 naming the leader is retried there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_answers_wallet_calls_not_leader_before_authenticating() {
+    let group = Group::start().await;
+    let leader = group.leader(Duration::from_secs(10)).await.unwrap();
+    let follower = group.members.iter().find(|m| m.id != leader).unwrap().api();
+    // Aggregator 999 exists nowhere: the leader would refuse it, the
+    // follower must not be the one to say so.
+    let calls = [
+        ("/wallet/v1/bet", "application/json", r#"{"token":"t"}"#),
+        ("/hub88/999/transaction/bet", "application/json", "{}"),
+        (
+            "/pragmatic/999/bet.html",
+            "application/x-www-form-urlencoded",
+            "userId=u&hash=x",
+        ),
+        ("/evolution/999/debit?authToken=x", "application/json", "{}"),
+    ];
+    for (path, content_type, body) in calls {
+        let reply = group
+            .http
+            .post(format!("{follower}{path}"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        // The native API names the leader; a partner's reply has its own
+        // shape (its retryable error), and a load balancer retries it.
+        if path.starts_with("/wallet/") {
+            assert!(named_leader(&reply).is_some(), "{path}: the leader is named");
+        }
+    }
+    // The leader itself refuses the unknown aggregator (once its
+    // sequencer runs: elected is a moment before leading).
+    let leader_api = group.member(leader).api();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = group
+            .http
+            .post(format!("{leader_api}/wallet/v1/bet"))
+            .header("content-type", "application/json")
+            .body(r#"{"token":"t"}"#)
+            .send()
+            .await
+            .unwrap();
+        if reply.status() != StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the leader never led");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -148,5 +148,9 @@ fn the_document_declares_each_parameter_where_it_is_sent() {
 #[test]
 fn no_two_modules_give_one_schema_name_different_shapes() {
     let collisions = gateway::openapi::schema_name_collisions();
-    assert!(collisions.is_empty(), "rename one side with #[schema(as = ...)]:\n{}", collisions.join("\n"));
+    assert!(
+        collisions.is_empty(),
+        "rename one side with #[schema(as = ...)]:\n{}",
+        collisions.join("\n")
+    );
 }

@@ -66,12 +66,18 @@ async fn serve(
 ) -> Response {
     let body = body.map(|JsonBody(bytes)| bytes);
     let uuid = body.as_ref().ok().and_then(|bytes| wire::uuid_of(bytes));
-    let result = match authorized(&state, partner, query) {
+    // A follower answers as its engine would (`not_leader`), before its
+    // view, which may lag the leader's, could refuse the token or session.
+    let caller = match state.engine.following() {
+        Some(error) => Err(Stop::Engine(error)),
+        None => authorized(&state, partner, query).map_err(Stop::from),
+    };
+    let result = match caller {
         Ok(source) => match &body {
             Ok(bytes) => run(&state, source, bytes, call).await,
             Err(_) => Err(Status::InvalidParameter.into()),
         },
-        Err(status) => Err(status.into()),
+        Err(stop) => Err(stop),
     };
     let (http, bytes) = match result {
         Ok(reply) => (StatusCode::OK, reply.render(Status::Ok, uuid.as_deref())),

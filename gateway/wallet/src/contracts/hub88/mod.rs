@@ -72,6 +72,11 @@ async fn serve(
     body: Result<JsonBody, ApiError>,
     call: Call,
 ) -> Response {
+    // A follower answers as its engine would (`not_leader`), before its
+    // view, which may lag the leader's, could refuse the partner or token.
+    if let Some(error) = state.engine.following() {
+        return signed(&state, error.status, &Reply::status(Status::Unknown, None)).await;
+    }
     let (source, bytes) = match checked(&state, partner, &headers, &body) {
         Ok(checked) => checked,
         // Nothing is signed or echoed before the caller is authenticated: a

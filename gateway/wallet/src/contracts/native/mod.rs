@@ -196,6 +196,11 @@ fn finish(result: Result<Response, ApiError>) -> Response {
 
 /// Checks the signature; returns the aggregator.
 fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<SourceId, ApiError> {
+    // A follower's view may not hold the aggregator or session yet; the
+    // call would end in `not_leader` anyway.
+    if let Some(error) = state.engine.following() {
+        return Err(error);
+    }
     let signed = signature::parse(headers)?;
     let secret = match seamless::credential(state, signed.aggregator) {
         Some(AggregatorCredential::Hmac(secret)) => secret,

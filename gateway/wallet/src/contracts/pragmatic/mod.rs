@@ -110,9 +110,12 @@ struct Player {
 
 /// Runs one call.
 async fn serve(state: AppState, partner: &str, body: Result<FormBody, ApiError>, call: Call) -> Response {
-    let result = match checked(&state, partner, &body) {
-        Ok((source, params)) => run(&state, source, &params, call).await,
-        Err(error) => Err(error.into()),
+    // A follower answers as its engine would (`not_leader`), before its
+    // view, which may lag the leader's, could refuse the partner or token.
+    let result = match (state.engine.following(), checked(&state, partner, &body)) {
+        (Some(error), _) => Err(Stop::Engine(error)),
+        (None, Ok((source, params))) => run(&state, source, &params, call).await,
+        (None, Err(error)) => Err(error.into()),
     };
     let (http, bytes) = match result {
         Ok(reply) => (StatusCode::OK, reply.render(Error::Success)),
