@@ -1,6 +1,7 @@
 //! Export to PostgreSQL: a worker off the read model that streams every
 //! committed journal record, each money movement with its report figures,
-//! and the payments and players as the read model keeps them into a
+//! the operators' audit trail, and the payments and players as the read
+//! model keeps them into a
 //! PostgreSQL database for BI tools and operators who outgrow the embedded
 //! store.
 //!
@@ -20,8 +21,8 @@
 //!   number, so a duplicate could not even be written, and an upsert only
 //!   replaces a row by one at least as new.
 //! - **Upgrades back-fill.** A database exported by a release without the
-//!   payments and players tables gets them at the next start, filled in
-//!   one transaction with every row changed up to its checkpoint (marked
+//!   audit, payments and players tables gets them at the next start,
+//!   filled in one transaction with every row up to its checkpoint (marked
 //!   `report_tables` in the checkpoint row); the runs after it do the rest.
 //! - **Outages are survived.** Any error (connection refused, server
 //!   restarted, a certificate refused, a statement failing) drops the
@@ -124,6 +125,12 @@ const PENDING_EVERY: Duration = Duration::from_secs(1);
 ///   report figures the read model's reports add up (`stake`,
 ///   `bonus_stake`, `prize`, `cash_prize`, `converted`, `jackpot`,
 ///   `granted`).
+/// - `croupier_audit`: the audit trail, one row per operator action (a
+///   journal record an operator, or the server for one, submitted):
+///   `seq`, `time`, `operator` and `operator_name`, `request_id`, `kind`,
+///   the target (`target_type`: player, operator or aggregator; `target`),
+///   the `field` changed with its `before` and `after`, `detail`, and
+///   `accepted`.
 /// - `croupier_payments`: every deposit and withdrawal as the cashier
 ///   keeps it, by (`source`, `id`) of the request that started it: kind,
 ///   player, currency, `amount`, `state`, `provider`, `reference`,
@@ -140,7 +147,8 @@ const PENDING_EVERY: Duration = Duration::from_secs(1);
 ///   and country.
 /// - `croupier_export_checkpoint`: the last sequence number exported
 ///   (one row), moved in the same transaction as the rows;
-///   `report_tables` once the payments and players were back-filled.
+///   `report_tables` once the audit, payments and players were
+///   back-filled.
 /// - `croupier_export_gaps`: runs of sequence numbers the journal had
 ///   retired before they could be exported.
 pub const SCHEMA: &str = "
@@ -187,6 +195,23 @@ CREATE TABLE IF NOT EXISTS croupier_movements (
 );
 CREATE INDEX IF NOT EXISTS croupier_movements_by_time ON croupier_movements (time);
 CREATE INDEX IF NOT EXISTS croupier_movements_by_player ON croupier_movements (player, seq);
+CREATE TABLE IF NOT EXISTS croupier_audit (
+    seq BIGINT PRIMARY KEY,
+    time TIMESTAMPTZ NOT NULL,
+    operator BIGINT NOT NULL,
+    operator_name TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target_type TEXT,
+    target BIGINT,
+    field TEXT,
+    before TEXT,
+    after TEXT,
+    detail TEXT,
+    accepted BOOLEAN NOT NULL
+);
+CREATE INDEX IF NOT EXISTS croupier_audit_by_operator ON croupier_audit (operator, seq);
+CREATE INDEX IF NOT EXISTS croupier_audit_by_target ON croupier_audit (target_type, target, seq);
 CREATE TABLE IF NOT EXISTS croupier_payments (
     source BIGINT NOT NULL,
     id TEXT NOT NULL,
@@ -537,8 +562,8 @@ impl Worker {
             .get(0))
     }
 
-    /// Fills the payments and players tables (new, or made by an older
-    /// release) with every row changed up to `checkpoint`, which the read
+    /// Fills the audit, payments and players tables (new, or made by an
+    /// older release) with every row up to `checkpoint`, which the read
     /// model holds, in one transaction that marks them filled.
     async fn back_fill(&self, client: &mut tokio_postgres::Client, checkpoint: i64) -> Result<bool, AttemptError> {
         let tx = client.transaction().await?;
@@ -547,6 +572,7 @@ impl Worker {
             .readmodel
             .query(move |c| rows::read(c, -1, checkpoint, &[]))
             .await?;
+        rows::insert_audit(&tx, &reports.audit).await?;
         rows::upsert_payments(&tx, &reports.payments).await?;
         rows::upsert_players(&tx, &reports.players).await?;
         tx.execute(
@@ -558,9 +584,10 @@ impl Worker {
         tx.commit().await?;
         tracing::info!(
             checkpoint,
+            audit = reports.audit.seq.len(),
             payments = reports.payments.seq.len(),
             players = reports.players.seq.len(),
-            "export: payments and players back-filled"
+            "export: the audit trail, payments and players back-filled"
         );
         Ok(pending)
     }
@@ -612,6 +639,7 @@ impl Worker {
         }
         insert_records(&tx, &records).await?;
         rows::insert_movements(&tx, &reports.movements).await?;
+        rows::insert_audit(&tx, &reports.audit).await?;
         rows::upsert_payments(&tx, &reports.payments).await?;
         rows::upsert_players(&tx, &reports.players).await?;
         tx.execute(

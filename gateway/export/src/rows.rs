@@ -1,7 +1,8 @@
 //! The read model's rows the export copies, as columns (what PostgreSQL's
 //! `UNNEST` takes), and the statements that write them.
 //!
-//! Movements are appended (one per sequence number). Payments and players
+//! Movements and the audit trail are appended (each row one sequence
+//! number). Payments and players
 //! are upserted: each row carries the sequence number of its last
 //! journaled change (`changed_seq` in the read model), the export takes
 //! the rows whose change is in the run of sequence numbers it commits,
@@ -77,23 +78,45 @@ pub(crate) struct Players {
     pub seq: Vec<i64>,
 }
 
+/// Operators' actions (the read model's audit trail) as columns.
+#[derive(Default)]
+pub(crate) struct Audit {
+    pub seq: Vec<i64>,
+    pub time_ms: Vec<i64>,
+    pub operator: Vec<i64>,
+    pub operator_name: Vec<String>,
+    pub request_id: Vec<String>,
+    pub kind: Vec<String>,
+    pub target_type: Vec<Option<String>>,
+    pub target: Vec<Option<i64>>,
+    pub field: Vec<Option<String>>,
+    pub before: Vec<Option<String>>,
+    pub after: Vec<Option<String>>,
+    pub detail: Vec<Option<String>>,
+    pub accepted: Vec<bool>,
+}
+
 /// What one transaction copies from the read model, read in one read
 /// transaction (one state of the views).
 #[derive(Default)]
 pub(crate) struct Reports {
     pub movements: Movements,
+    pub audit: Audit,
     pub payments: Payments,
     pub players: Players,
 }
 
 /// The rows changed after `after` up to `until` (`after` −1: every row up
-/// to `until`, the back-fill), and the `pending` players (id, exported
-/// change) whose country has been filled since at that same change.
+/// to `until`, the back-fill: the audit trail, payments and players, not
+/// the movements, which older releases exported), and the `pending`
+/// players (id, exported change) whose country has been filled since at
+/// that same change.
 pub(crate) fn read(c: &Connection, after: i64, until: i64, pending: &[(i64, i64)]) -> Result<Reports, ReadModelError> {
     let mut reports = Reports::default();
     if after >= 0 {
         read_movements(c, after, until, &mut reports.movements)?;
     }
+    read_audit(c, after, until, &mut reports.audit)?;
     read_payments(c, after, until, &mut reports.payments)?;
     read_players(c, after, until, &mut reports.players)?;
     read_filled(c, pending, &mut reports.players)?;
@@ -123,6 +146,31 @@ fn read_movements(c: &Connection, after: i64, until: i64, m: &mut Movements) -> 
         for (i, figure) in m.figures.iter_mut().enumerate() {
             figure.push(row.get(12 + i)?);
         }
+    }
+    Ok(())
+}
+
+fn read_audit(c: &Connection, after: i64, until: i64, a: &mut Audit) -> Result<(), ReadModelError> {
+    let mut statement = c.prepare_cached(
+        "SELECT seq, time_ms, operator, operator_name, request_id, kind, target_type, target, field, before, after,
+                detail, ok
+         FROM audit WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
+    let mut rows = statement.query(params![after, until])?;
+    while let Some(row) = rows.next()? {
+        a.seq.push(row.get(0)?);
+        a.time_ms.push(row.get(1)?);
+        a.operator.push(row.get(2)?);
+        a.operator_name.push(row.get(3)?);
+        a.request_id.push(row.get(4)?);
+        a.kind.push(row.get(5)?);
+        a.target_type.push(row.get(6)?);
+        a.target.push(row.get(7)?);
+        a.field.push(row.get(8)?);
+        a.before.push(row.get(9)?);
+        a.after.push(row.get(10)?);
+        a.detail.push(row.get(11)?);
+        a.accepted.push(row.get(12)?);
     }
     Ok(())
 }
@@ -253,6 +301,40 @@ pub(crate) async fn insert_movements(
             &m.figures[4],
             &m.figures[5],
             &m.figures[6],
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends the audit rows.
+pub(crate) async fn insert_audit(tx: &tokio_postgres::Transaction<'_>, a: &Audit) -> Result<(), tokio_postgres::Error> {
+    if a.seq.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO croupier_audit (seq, time, operator, operator_name, request_id, kind, target_type, target, field,
+             before, after, detail, accepted)
+         SELECT seq, to_timestamp(time_ms / 1000.0), operator, operator_name, request_id, kind, target_type, target,
+             field, before, after, detail, accepted
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                     $8::BIGINT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::BOOLEAN[])
+              AS a (seq, time_ms, operator, operator_name, request_id, kind, target_type, target, field, before,
+                    after, detail, accepted)",
+        &[
+            &a.seq,
+            &a.time_ms,
+            &a.operator,
+            &a.operator_name,
+            &a.request_id,
+            &a.kind,
+            &a.target_type,
+            &a.target,
+            &a.field,
+            &a.before,
+            &a.after,
+            &a.detail,
+            &a.accepted,
         ],
     )
     .await?;

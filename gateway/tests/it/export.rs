@@ -4,8 +4,8 @@
 //! a server killed mid-export and started again resumes from the
 //! checkpoint with neither duplicates nor gaps; a PostgreSQL outage (at
 //! start and mid-stream) is survived with nothing lost; a bad URL stops
-//! the start with a clear error. Payments follow the cashier's states and
-//! players their profiles (country filled from the vault, blanked on
+//! the start with a clear error. Payments follow the cashier's states,
+//! the audit trail the operators' actions, and players their profiles (country filled from the vault, blanked on
 //! erasure), equal to the read model; a database exported by a release
 //! without those tables gains them, filled, on the next start. TLS as
 //! `sslmode` says: `verify-full` with the right CA exports, a wrong CA and
@@ -383,10 +383,12 @@ async fn fund(server: &TestServer, token: &str, player: u64, id: &str, amount: &
 }
 
 /// Payments by (kind, provider, state): count and amount; players: id,
-/// brand, affiliate, country, status, erased, in id order.
+/// brand, affiliate, country, status, erased, in id order; the audit
+/// trail: seq, kind, field, after, accepted.
 type Reports = (
     Vec<(String, String, String, i64, i64)>,
     Vec<(i64, String, Option<String>, Option<String>, String, bool)>,
+    Vec<(i64, String, Option<String>, Option<String>, bool)>,
 );
 
 /// What the read model in `dir` holds.
@@ -419,7 +421,15 @@ fn readmodel_reports(dir: &Path) -> Reports {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    (payments, players)
+    let mut statement = c
+        .prepare("SELECT seq, kind, field, after, ok FROM audit ORDER BY seq")
+        .unwrap();
+    let audit = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (payments, players, audit)
 }
 
 /// What PostgreSQL holds (`None` before the tables exist, or while a
@@ -454,7 +464,17 @@ async fn exported_reports(client: &tokio_postgres::Client) -> Option<Reports> {
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
         .collect();
-    Some((payments, players))
+    let audit = client
+        .query(
+            "SELECT seq, kind, field, after, accepted FROM croupier_audit ORDER BY seq",
+            &[],
+        )
+        .await
+        .ok()?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    Some((payments, players, audit))
 }
 
 /// Waits until PostgreSQL's payments and players equal the read model's
@@ -576,6 +596,18 @@ async fn payments_and_players_arrive_and_follow_their_changes() {
         player(c.player).await,
         (None, "suspended".into(), false, "default".into())
     );
+    // The operators' actions, the suspension among them.
+    let suspension: (Option<String>, Option<String>) = {
+        let r = client
+            .query_one(
+                "SELECT before, after FROM croupier_audit WHERE field = 'status' AND target = $1",
+                &[&(c.player as i64)],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(suspension, (Some("active".into()), Some("suspended".into())));
 
     // An erasure blanks the country.
     let path = format!("/operator/v1/players/{profiled}/erasure");
@@ -611,7 +643,8 @@ async fn an_older_export_database_gains_the_new_tables_filled_without_loss_or_du
     let client = pg.client().await;
     client
         .batch_execute(
-            "DROP VIEW croupier_ggr_daily_by_player_segment; DROP TABLE croupier_payments, croupier_players;
+            "DROP VIEW croupier_ggr_daily_by_player_segment;
+             DROP TABLE croupier_audit, croupier_payments, croupier_players;
              ALTER TABLE croupier_export_checkpoint DROP COLUMN report_tables",
         )
         .await
