@@ -10,7 +10,8 @@
 //! without those tables gains them, filled, on the next start. TLS as
 //! `sslmode` says: `verify-full` with the right CA exports, a wrong CA and
 //! `disable` against a TLS-only server are refused and retried, and
-//! nothing is lost. The shipped Grafana dashboard
+//! nothing is lost; `verify-full` checks the host name and `verify-ca`
+//! does not; `require` with a root certificate checks the chain. The shipped Grafana dashboard
 //! (`docs/grafana/croupier.json`) names only metrics `/metrics` exposes,
 //! and its PostgreSQL queries run on the exported tables.
 
@@ -780,6 +781,44 @@ async fn tls_to_postgres_checks_the_server_as_sslmode_says_and_loses_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(bets, 5);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn verify_full_checks_the_host_name_and_a_root_certificate_makes_require_check_the_chain() {
+    // The server's certificate names another host than the one dialled.
+    let ca = TestCa::new("croupier test CA");
+    let pg = Postgres::start_tls_for(&ca, &["db.example"]);
+    let certs = tempfile::tempdir().unwrap();
+    let (good, wrong) = (certs.path().join("ca.pem"), certs.path().join("wrong.pem"));
+    std::fs::write(&good, &ca.pem).unwrap();
+    std::fs::write(&wrong, TestCa::new("another CA").pem).unwrap();
+    let url = |mode: &str, root: &Path| pg.url_with(&format!("sslmode={mode}&sslrootcert={}", root.display()));
+
+    // verify-ca checks the chain only: the name does not matter.
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new_with(ServeConfig {
+        export_postgres_url: Some(url("verify-ca", &good)),
+        ..support::config(dir.path())
+    })
+    .await;
+    play(&w, "t", 1).await;
+    let first = exported(&w.server).await;
+    let client = pg.client().await;
+    assert_exactly_once(&client, first).await;
+    // verify-full checks the name too: refused.
+    let w = restart_exporting_to(w, dir.path(), url("verify-full", &good)).await;
+    play(&w, "u", 1).await;
+    assert_refused(&w.server, &client, first).await;
+    // require with a root certificate checks the chain (libpq's rule):
+    // another CA is refused.
+    let w = restart_exporting_to(w, dir.path(), url("require", &wrong)).await;
+    assert_refused(&w.server, &client, first).await;
+    // prefer (the default) without one encrypts and checks nothing.
+    let w = restart_exporting_to(w, dir.path(), pg.url()).await;
+    let last = exported(&w.server).await;
+    assert!(last > first);
+    assert_exactly_once(&client, last).await;
     w.server.stop().await;
 }
 

@@ -111,9 +111,14 @@ impl Postgres {
     /// TLS (`hostssl` only in `pg_hba.conf`); the test's own
     /// [`Postgres::client`] comes through the Unix socket.
     pub fn start_tls(ca: &TestCa) -> Postgres {
+        Postgres::start_tls_for(ca, &["localhost", "127.0.0.1"])
+    }
+
+    /// [`Postgres::start_tls`] with a certificate for `names` only.
+    pub fn start_tls_for(ca: &TestCa, names: &[&str]) -> Postgres {
         let mut pg = Postgres::make();
         pg.halt();
-        let (cert, key) = ca.server(&["localhost", "127.0.0.1"]);
+        let (cert, key) = ca.server(names);
         let data = pg.data();
         let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\n";
         for (name, text) in [
