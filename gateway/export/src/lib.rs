@@ -1,9 +1,8 @@
 //! Export to PostgreSQL: a worker off the read model that streams every
 //! committed journal record, each money movement with its report figures,
 //! the operators' audit trail, and the payments and players as the read
-//! model keeps them into a
-//! PostgreSQL database for BI tools and operators who outgrow the embedded
-//! store.
+//! model keeps them into a PostgreSQL database for BI tools and operators
+//! who outgrow the embedded store.
 //!
 //! - **Off the money path.** The worker follows the read model
 //!   ([`readmodel::ReadModel::applied_seq`]), never the sequencer: it reads
@@ -741,4 +740,35 @@ fn read_journal(data_dir: &std::path::Path, from: u64, until: u64) -> Result<(Re
         )));
     }
     Ok((records, start as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_names_the_mode_and_tokio_postgres_gets_the_rest() {
+        for (url, mode) in [
+            ("postgres://u@h/db", SslMode::Prefer),
+            ("postgres://u@h/db?sslmode=verify-full", SslMode::VerifyFull),
+            (
+                "postgres://u@h/db?application_name=x&sslmode=verify-ca",
+                SslMode::VerifyCa,
+            ),
+            ("host=h user=u sslmode=disable", SslMode::Disable),
+            ("host=h user=u sslmode=require dbname=d", SslMode::Require),
+        ] {
+            let target = parse_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(target.ssl_mode(), mode, "{url}");
+            let expected = match mode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                _ => tokio_postgres::config::SslMode::Require,
+            };
+            assert_eq!(target.config.get_ssl_mode(), expected, "{url}");
+        }
+        for url in ["postgres://u@h/db?sslmode=allow", "postgres://", "not a url"] {
+            assert!(parse_url(url).is_err(), "{url}");
+        }
+    }
 }

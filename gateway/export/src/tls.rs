@@ -20,6 +20,8 @@
 //! `~/.postgresql/root.crt`, which a server process should not depend on).
 //! `prefer` and `require` without a root certificate encrypt but accept any
 //! certificate, exactly as libpq does: an active attacker can read them.
+//! libpq's `allow` (cleartext first, TLS if refused) is refused at start:
+//! tokio-postgres cannot try cleartext first, and nobody should want to.
 
 use std::sync::Arc;
 
