@@ -281,6 +281,25 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     // Profiles' plain country and birth year owed since an upgrade or a
     // rebuild of the read model are filled from the vault once.
     let attributes_backfill = pam::directory::spawn_backfill(state.clone());
+    // The export waits for exported players' countries, which only the
+    // vault can read: it asks for them (weakly: the state holds the
+    // exporter).
+    if let Some(exporter) = state.modules.get::<export::Exporter>() {
+        let weak = Arc::downgrade(&state.0);
+        exporter.fill_countries_with(Arc::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                let Some(state) = weak.upgrade().map(AppState) else {
+                    return;
+                };
+                if let Some(directory) = state.directory()
+                    && let Err(error) = directory.fill_attributes(&state).await
+                {
+                    tracing::debug!(?error, "filling the countries the export waits for failed");
+                }
+            })
+        }));
+    }
     // The problem-gambling marker scan and the churn model's retraining.
     let analytics_worker = analytics::spawn(state.clone());
     // The RTP test's evaluation, recording alerts raised and cleared.

@@ -1,43 +1,61 @@
 //! Export to PostgreSQL: a worker off the read model that streams every
-//! committed journal record, and each money movement with its report
-//! figures, into a PostgreSQL database for BI tools and operators who
-//! outgrow the embedded store.
+//! committed journal record, each money movement with its report figures,
+//! the operators' audit trail, and the payments and players as the read
+//! model keeps them into a PostgreSQL database for BI tools and operators
+//! who outgrow the embedded store.
 //!
 //! - **Off the money path.** The worker follows the read model
 //!   ([`readmodel::ReadModel::applied_seq`]), never the sequencer: it reads
-//!   the journal records and the movements the read model has applied, so
+//!   the journal records and the rows the read model has applied, so
 //!   neither the wallet nor the projection ever waits for PostgreSQL. A
 //!   slow or absent server only makes the export lag
 //!   (`croupier_export_seq` in `/metrics`).
 //! - **Exactly once, by sequence number.** Each PostgreSQL transaction
-//!   inserts the rows of a run of sequence numbers *and* moves the
+//!   inserts the rows of a run of sequence numbers, upserts the payments
+//!   and players whose last change is in that run (`rows`), *and* moves the
 //!   checkpoint (`croupier_export_checkpoint`) past them, after locking the
 //!   checkpoint row and checking it is where the worker read it. A crash
 //!   or a lost connection rolls both back together; a restart resumes from
 //!   the checkpoint. The journal table's primary key is the sequence
-//!   number, so a duplicate could not even be written.
+//!   number, so a duplicate could not even be written, and an upsert only
+//!   replaces a row by one at least as new.
+//! - **Upgrades back-fill.** A database exported by a release without the
+//!   audit, payments and players tables gets them at the next start,
+//!   filled in one transaction with every row up to its checkpoint (marked
+//!   `report_tables` in the checkpoint row); the runs after it do the rest.
 //! - **Outages are survived.** Any error (connection refused, server
-//!   restarted, a statement failing) drops the connection, waits a little
-//!   (doubling up to [`RETRY_MAX`]) and starts again from the checkpoint
-//!   PostgreSQL holds: nothing is skipped and nothing is sent twice.
+//!   restarted, a certificate refused, a statement failing) drops the
+//!   connection, waits a little (doubling up to [`RETRY_MAX`]) and starts
+//!   again from the checkpoint PostgreSQL holds: nothing is skipped and
+//!   nothing is sent twice.
 //! - **Retired journal.** If the journal before the checkpoint was retired
 //!   (snapshots and retention), those records cannot be exported: the
 //!   worker records the gap in `croupier_export_gaps` in the same
 //!   transaction and goes on from the journal's first record.
+//! - **TLS** as libpq's `sslmode` and `sslrootcert` in the URL say
+//!   (`tls`).
 //!
 //! The tables ([`SCHEMA`]) are created if missing; amounts are integer
 //! minor units, as in the ledger.
 
 #![deny(missing_docs)]
 
+mod rows;
+mod tls;
+
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use readmodel::ReadModel;
 use tokio::task::JoinHandle;
+
+pub use rows::PENDING_MAX;
+pub use tls::SslMode;
 
 /// What can stop the export from starting.
 #[derive(Debug, thiserror::Error)]
@@ -47,13 +65,30 @@ pub enum ExportError {
         "export to PostgreSQL: invalid --export-postgres-url ({0}); expected postgres://user[:password]@host[:port]/database"
     )]
     Url(String),
+    /// The URL's `sslmode` is not one of libpq's.
+    #[error(
+        "export to PostgreSQL: invalid sslmode {0:?} in --export-postgres-url; expected disable, prefer, require, verify-ca or verify-full"
+    )]
+    SslMode(String),
+    /// The URL's `sslrootcert` file cannot be read as PEM certificates.
+    #[error("export to PostgreSQL: sslrootcert {path} in --export-postgres-url: {reason}")]
+    RootCert {
+        /// The file named.
+        path: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// rustls refused the TLS configuration.
+    #[error("export to PostgreSQL: TLS configuration: {0}")]
+    Tls(String),
 }
 
 /// Where to export to.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The PostgreSQL connection URL (`postgres://user:password@host:port/db`)
-    /// or key-value string (`host=… user=… dbname=…`).
+    /// The PostgreSQL connection URL (`postgres://user:password@host:port/db`,
+    /// with `?sslmode=…&sslrootcert=…` if wanted) or key-value string
+    /// (`host=… user=… dbname=… sslmode=…`).
     pub url: String,
     /// Most journal records written in one transaction (at least 1;
     /// [`RECORDS_PER_TX`] by default).
@@ -70,6 +105,9 @@ pub const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How long an idle worker waits for the read model before it checks its
 /// connection again.
 const FOLLOW_WAIT: Duration = Duration::from_millis(500);
+/// How often players whose country is owed are looked at again (the
+/// gateway asked to fill them first) while any is.
+const PENDING_EVERY: Duration = Duration::from_secs(1);
 
 /// The tables, created if missing (idempotent: run at every connection).
 ///
@@ -86,10 +124,30 @@ const FOLLOW_WAIT: Duration = Duration::from_millis(500);
 ///   report figures the read model's reports add up (`stake`,
 ///   `bonus_stake`, `prize`, `cash_prize`, `converted`, `jackpot`,
 ///   `granted`).
+/// - `croupier_audit`: the audit trail, one row per operator action (a
+///   journal record an operator, or the server for one, submitted):
+///   `seq`, `time`, `operator` and `operator_name`, `request_id`, `kind`,
+///   the target (`target_type`: player, operator or aggregator; `target`),
+///   the `field` changed with its `before` and `after`, `detail`, and
+///   `accepted`.
+/// - `croupier_payments`: every deposit and withdrawal as the cashier
+///   keeps it, by (`source`, `id`) of the request that started it: kind,
+///   player, currency, `amount`, `state`, `provider`, `reference`,
+///   `method`, `held_reason`, `charged_back`, `shortfall`, `created_at`,
+///   `updated_at`, and `seq`, its last change.
+/// - `croupier_players`: every player: `currency`, `jurisdiction`,
+///   `registered_at`, `brand` (`default` when not attributed), `affiliate`,
+///   `country` of residence (blank after an erasure; `country_pending`
+///   while the gateway has not read it from the sealed profile yet),
+///   `status`, `erased`, and `seq`, its last change. Nothing else personal.
 /// - `croupier_ggr_daily`: a view over the movements: turnover, prizes,
-///   GGR, bonus cost and active players per UTC day and currency.
+///   GGR, bonus cost and active players per UTC day and currency;
+///   `croupier_ggr_daily_by_player_segment` the same per brand, affiliate
+///   and country.
 /// - `croupier_export_checkpoint`: the last sequence number exported
-///   (one row), moved in the same transaction as the rows.
+///   (one row), moved in the same transaction as the rows;
+///   `report_tables` once the audit, payments and players were
+///   back-filled.
 /// - `croupier_export_gaps`: runs of sequence numbers the journal had
 ///   retired before they could be exported.
 pub const SCHEMA: &str = "
@@ -99,6 +157,7 @@ CREATE TABLE IF NOT EXISTS croupier_export_checkpoint (
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 INSERT INTO croupier_export_checkpoint (id, seq) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+ALTER TABLE croupier_export_checkpoint ADD COLUMN IF NOT EXISTS report_tables BOOLEAN NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS croupier_journal (
     seq BIGINT PRIMARY KEY,
     time_ms BIGINT NOT NULL,
@@ -135,6 +194,58 @@ CREATE TABLE IF NOT EXISTS croupier_movements (
 );
 CREATE INDEX IF NOT EXISTS croupier_movements_by_time ON croupier_movements (time);
 CREATE INDEX IF NOT EXISTS croupier_movements_by_player ON croupier_movements (player, seq);
+CREATE TABLE IF NOT EXISTS croupier_audit (
+    seq BIGINT PRIMARY KEY,
+    time TIMESTAMPTZ NOT NULL,
+    operator BIGINT NOT NULL,
+    operator_name TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target_type TEXT,
+    target BIGINT,
+    field TEXT,
+    before TEXT,
+    after TEXT,
+    detail TEXT,
+    accepted BOOLEAN NOT NULL
+);
+CREATE INDEX IF NOT EXISTS croupier_audit_by_operator ON croupier_audit (operator, seq);
+CREATE INDEX IF NOT EXISTS croupier_audit_by_target ON croupier_audit (target_type, target, seq);
+CREATE TABLE IF NOT EXISTS croupier_payments (
+    source BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    player BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    amount BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    provider TEXT,
+    reference TEXT,
+    method TEXT,
+    held_reason TEXT,
+    charged_back BIGINT NOT NULL,
+    shortfall BIGINT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (source, id)
+);
+CREATE INDEX IF NOT EXISTS croupier_payments_by_time ON croupier_payments (created_at);
+CREATE INDEX IF NOT EXISTS croupier_payments_by_player ON croupier_payments (player, created_at);
+CREATE TABLE IF NOT EXISTS croupier_players (
+    player BIGINT PRIMARY KEY,
+    currency TEXT,
+    jurisdiction TEXT,
+    registered_at TIMESTAMPTZ,
+    brand TEXT NOT NULL,
+    affiliate TEXT,
+    country TEXT,
+    country_pending BOOLEAN NOT NULL,
+    status TEXT NOT NULL,
+    erased BOOLEAN NOT NULL,
+    seq BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS croupier_players_country_pending ON croupier_players (player) WHERE country_pending;
 CREATE TABLE IF NOT EXISTS croupier_export_gaps (
     from_seq BIGINT PRIMARY KEY,
     to_seq BIGINT NOT NULL,
@@ -150,7 +261,23 @@ CREATE OR REPLACE VIEW croupier_ggr_daily AS
            count(DISTINCT player) FILTER (WHERE stake <> 0) AS active_players
     FROM croupier_movements
     GROUP BY 1, 2;
+CREATE OR REPLACE VIEW croupier_ggr_daily_by_player_segment AS
+    SELECT date_trunc('day', m.time AT TIME ZONE 'UTC') AS day,
+           m.currency,
+           coalesce(p.brand, 'default') AS brand,
+           p.affiliate,
+           p.country,
+           sum(m.stake) AS turnover,
+           sum(m.prize) AS prizes,
+           sum(m.stake - m.prize) AS ggr,
+           count(DISTINCT m.player) FILTER (WHERE m.stake <> 0) AS active_players
+    FROM croupier_movements m LEFT JOIN croupier_players p ON p.player = m.player
+    GROUP BY 1, 2, 3, 4, 5;
 ";
+
+/// Fills the read model's owed plain attributes (a player's country: the
+/// gateway's PAM directory, which holds the keys to the sealed profiles).
+pub type Filler = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// The running export: what `/metrics` reports of it.
 #[derive(Clone)]
@@ -166,6 +293,8 @@ struct Shared {
     errors: AtomicU64,
     /// Whether the worker holds a working connection now.
     connected: AtomicBool,
+    /// Asked to fill players' countries the export waits for.
+    filler: OnceLock<Filler>,
 }
 
 impl Exporter {
@@ -177,6 +306,13 @@ impl Exporter {
     /// Failed attempts since the start.
     pub fn errors(&self) -> u64 {
         self.shared.errors.load(Ordering::Relaxed)
+    }
+
+    /// Has the worker call `filler` when exported players wait for their
+    /// country (at most every second). Set once; the server sets it once
+    /// its modules exist, after the worker started.
+    pub fn fill_countries_with(&self, filler: Filler) {
+        let _ = self.shared.filler.set(filler);
     }
 
     /// The export's metrics in the Prometheus text format.
@@ -200,20 +336,21 @@ impl Exporter {
 
 /// Checks `settings` and starts the worker on the current tokio runtime.
 /// The server's journal is in `data_dir`; `readmodel` says how far the
-/// worker may read. A URL that cannot be parsed is an error here (the
-/// server does not start); an unreachable server is not: the worker
-/// retries until it answers.
+/// worker may read. A URL that cannot be parsed (or names a bad `sslmode`
+/// or an unreadable `sslrootcert`) is an error here (the server does not
+/// start); an unreachable server is not: the worker retries until it
+/// answers.
 pub fn start(
     settings: &Settings,
     data_dir: PathBuf,
     readmodel: ReadModel,
 ) -> Result<(Exporter, JoinHandle<()>), ExportError> {
-    let config = parse_url(&settings.url)?;
+    let target = parse_url(&settings.url)?;
     let exporter = Exporter {
         shared: Arc::new(Shared::default()),
     };
     let worker = Worker {
-        config,
+        target,
         records_per_tx: settings.records_per_tx.max(1),
         data_dir,
         readmodel,
@@ -222,14 +359,54 @@ pub fn start(
     Ok((exporter, tokio::spawn(worker.run())))
 }
 
+/// A parsed connection string: where, and how (TLS).
+#[derive(Clone)]
+pub struct Target {
+    config: tokio_postgres::Config,
+    mode: SslMode,
+    tls: tls::Tls,
+}
+
+impl Target {
+    /// The `sslmode` it asked for (libpq's default, `prefer`, if none).
+    pub fn ssl_mode(&self) -> SslMode {
+        self.mode
+    }
+
+    /// Connects, with TLS as the mode says.
+    async fn connect(&self) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
+        let ended = |error: tokio_postgres::Error| tracing::debug!(%error, "export: PostgreSQL connection ended");
+        Ok(match &self.tls {
+            tls::Tls::Off => {
+                let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+                (
+                    client,
+                    tokio::spawn(async move { connection.await.unwrap_or_else(ended) }),
+                )
+            }
+            tls::Tls::Rustls(connector) => {
+                let (client, connection) = self.config.connect(connector.clone()).await?;
+                (
+                    client,
+                    tokio::spawn(async move { connection.await.unwrap_or_else(ended) }),
+                )
+            }
+        })
+    }
+}
+
 /// Parses a connection URL or key-value string, with the parser's reason
-/// when it is not one.
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, ExportError> {
-    let config = tokio_postgres::Config::from_str(url).map_err(|e| ExportError::Url(e.to_string()))?;
+/// when it is not one; reads the `sslrootcert` file it names.
+pub fn parse_url(url: &str) -> Result<Target, ExportError> {
+    let split = tls::split(url);
+    let mut config = tokio_postgres::Config::from_str(&split.rest).map_err(|e| ExportError::Url(e.to_string()))?;
     if config.get_hosts().is_empty() {
         return Err(ExportError::Url("no host".into()));
     }
-    Ok(config)
+    let mode = tls::mode(split.sslmode.as_deref())?;
+    let (pg_mode, tls) = tls::configure(mode, split.sslrootcert.as_deref())?;
+    config.ssl_mode(pg_mode);
+    Ok(Target { config, mode, tls })
 }
 
 /// Why one attempt failed (logged, then retried).
@@ -250,11 +427,19 @@ enum AttemptError {
 }
 
 struct Worker {
-    config: tokio_postgres::Config,
+    target: Target,
     records_per_tx: u64,
     data_dir: PathBuf,
     readmodel: ReadModel,
     shared: Arc<Shared>,
+}
+
+/// What a transaction left behind.
+struct Committed {
+    /// The new checkpoint.
+    checkpoint: i64,
+    /// Whether exported players still wait for their country.
+    pending: bool,
 }
 
 impl Worker {
@@ -276,43 +461,21 @@ impl Worker {
 
     /// Connects, makes sure the tables exist, then exports until an error.
     async fn attempt(&self, delay: &mut Duration) -> Result<(), AttemptError> {
-        let (mut client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
-        let driver = tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "export: PostgreSQL connection ended");
-            }
-        });
+        let (mut client, driver) = self.target.connect().await?;
         let result = async {
             client.batch_execute(SCHEMA).await?;
             let row = client
-                .query_one("SELECT seq FROM croupier_export_checkpoint WHERE id = 1", &[])
+                .query_one(
+                    "SELECT seq, report_tables FROM croupier_export_checkpoint WHERE id = 1",
+                    &[],
+                )
                 .await?;
-            let mut checkpoint: i64 = row.get(0);
+            let (checkpoint, report_tables): (i64, bool) = (row.get(0), row.get(1));
             self.shared.exported.store(checkpoint as u64, Ordering::Release);
             self.shared.connected.store(true, Ordering::Relaxed);
-            tracing::info!(checkpoint, "export to PostgreSQL connected");
+            tracing::info!(checkpoint, ssl_mode = ?self.target.mode, "export to PostgreSQL connected");
             *delay = RETRY_MIN;
-            let mut applied_watch = self.readmodel.applied_watch();
-            loop {
-                let applied = *applied_watch.borrow_and_update() as i64;
-                if applied <= checkpoint {
-                    // Nothing new yet: wait for the read model, without
-                    // making it hurry (or time out and look again, so a
-                    // dead connection is noticed while idle).
-                    let next = tokio::time::timeout(FOLLOW_WAIT, applied_watch.changed()).await;
-                    if let Ok(Err(_)) = next {
-                        // The read model is gone: the server is stopping.
-                        return Ok(());
-                    }
-                    if client.is_closed() {
-                        return Err(AttemptError::Closed);
-                    }
-                    continue;
-                }
-                let until = applied.min(checkpoint + self.records_per_tx as i64);
-                checkpoint = self.export(&mut client, checkpoint, until).await?;
-                self.shared.exported.store(checkpoint as u64, Ordering::Release);
-            }
+            self.follow(&mut client, checkpoint, report_tables).await
         }
         .await;
         drop(client);
@@ -320,25 +483,60 @@ impl Worker {
         result
     }
 
-    /// Exports the records after `checkpoint` up to `until` in one
-    /// transaction; returns the new checkpoint.
-    async fn export(
+    /// Exports what the read model applies, from `checkpoint`, until an
+    /// error or the server's stop.
+    async fn follow(
         &self,
         client: &mut tokio_postgres::Client,
-        checkpoint: i64,
-        until: i64,
-    ) -> Result<i64, AttemptError> {
-        let data_dir = self.data_dir.clone();
-        let (records, first_seq) =
-            tokio::task::spawn_blocking(move || read_journal(&data_dir, checkpoint as u64 + 1, until as u64))
-                .await
-                .map_err(|e| AttemptError::Journal(e.to_string()))??;
-        let (movements, _) = self
-            .readmodel
-            .query(move |c| read_movements(c, checkpoint, until))
-            .await?;
-        let last = records.seq.last().copied().unwrap_or(checkpoint);
-        let tx = client.transaction().await?;
+        mut checkpoint: i64,
+        mut report_tables: bool,
+    ) -> Result<(), AttemptError> {
+        let mut applied_watch = self.readmodel.applied_watch();
+        let mut pending = true;
+        let mut looked = Instant::now();
+        loop {
+            let applied = *applied_watch.borrow_and_update() as i64;
+            if !report_tables && applied >= checkpoint {
+                pending = self.back_fill(client, checkpoint).await?;
+                report_tables = true;
+                continue;
+            }
+            if pending && report_tables && looked.elapsed() >= PENDING_EVERY {
+                if let Some(filler) = self.shared.filler.get() {
+                    filler().await;
+                }
+                looked = Instant::now();
+                if applied <= checkpoint {
+                    // Idle: a transaction for the pending players alone
+                    // (an empty run); otherwise the next run takes them.
+                    pending = self.export(client, checkpoint, checkpoint).await?.pending;
+                    continue;
+                }
+            }
+            if applied <= checkpoint || !report_tables {
+                // Nothing new yet: wait for the read model, without
+                // making it hurry (or time out and look again, so a
+                // dead connection is noticed while idle).
+                let next = tokio::time::timeout(FOLLOW_WAIT, applied_watch.changed()).await;
+                if let Ok(Err(_)) = next {
+                    // The read model is gone: the server is stopping.
+                    return Ok(());
+                }
+                if client.is_closed() {
+                    return Err(AttemptError::Closed);
+                }
+                continue;
+            }
+            let until = applied.min(checkpoint + self.records_per_tx as i64);
+            let committed = self.export(client, checkpoint, until).await?;
+            checkpoint = committed.checkpoint;
+            pending = committed.pending;
+            self.shared.exported.store(checkpoint as u64, Ordering::Release);
+        }
+    }
+
+    /// Locks the checkpoint row and checks it is still `expected`.
+    async fn lock_checkpoint(tx: &tokio_postgres::Transaction<'_>, expected: i64) -> Result<(), AttemptError> {
         let found: i64 = tx
             .query_one(
                 "SELECT seq FROM croupier_export_checkpoint WHERE id = 1 FOR UPDATE",
@@ -346,12 +544,86 @@ impl Worker {
             )
             .await?
             .get(0);
-        if found != checkpoint {
-            return Err(AttemptError::CheckpointMoved {
-                found,
-                expected: checkpoint,
-            });
+        if found != expected {
+            return Err(AttemptError::CheckpointMoved { found, expected });
         }
+        Ok(())
+    }
+
+    /// Whether exported players wait for their country (after `tx`'s rows).
+    async fn any_pending(tx: &tokio_postgres::Transaction<'_>) -> Result<bool, AttemptError> {
+        Ok(tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM croupier_players WHERE country_pending)",
+                &[],
+            )
+            .await?
+            .get(0))
+    }
+
+    /// Fills the audit, payments and players tables (new, or made by an
+    /// older release) with every row up to `checkpoint`, which the read
+    /// model holds, in one transaction that marks them filled.
+    async fn back_fill(&self, client: &mut tokio_postgres::Client, checkpoint: i64) -> Result<bool, AttemptError> {
+        let tx = client.transaction().await?;
+        Self::lock_checkpoint(&tx, checkpoint).await?;
+        let (reports, _) = self
+            .readmodel
+            .query(move |c| rows::read(c, -1, checkpoint, &[]))
+            .await?;
+        rows::insert_audit(&tx, &reports.audit).await?;
+        rows::upsert_payments(&tx, &reports.payments).await?;
+        rows::upsert_players(&tx, &reports.players).await?;
+        tx.execute(
+            "UPDATE croupier_export_checkpoint SET report_tables = true WHERE id = 1",
+            &[],
+        )
+        .await?;
+        let pending = Self::any_pending(&tx).await?;
+        tx.commit().await?;
+        tracing::info!(
+            checkpoint,
+            audit = reports.audit.seq.len(),
+            payments = reports.payments.seq.len(),
+            players = reports.players.seq.len(),
+            "export: the audit trail, payments and players back-filled"
+        );
+        Ok(pending)
+    }
+
+    /// Exports the records after `checkpoint` up to `until` in one
+    /// transaction, with the rows changed by them and the pending players
+    /// filled since; returns the new checkpoint.
+    async fn export(
+        &self,
+        client: &mut tokio_postgres::Client,
+        checkpoint: i64,
+        until: i64,
+    ) -> Result<Committed, AttemptError> {
+        let (records, first_seq) = if until > checkpoint {
+            let data_dir = self.data_dir.clone();
+            tokio::task::spawn_blocking(move || read_journal(&data_dir, checkpoint as u64 + 1, until as u64))
+                .await
+                .map_err(|e| AttemptError::Journal(e.to_string()))??
+        } else {
+            (Records::default(), checkpoint + 1)
+        };
+        let last = records.seq.last().copied().unwrap_or(checkpoint).max(until);
+        let tx = client.transaction().await?;
+        Self::lock_checkpoint(&tx, checkpoint).await?;
+        let pending: Vec<(i64, i64)> = tx
+            .query(
+                "SELECT player, seq FROM croupier_players WHERE country_pending ORDER BY player LIMIT $1",
+                &[&PENDING_MAX],
+            )
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let (reports, _) = self
+            .readmodel
+            .query(move |c| rows::read(c, checkpoint, until, &pending))
+            .await?;
         if first_seq > checkpoint + 1 {
             tracing::warn!(
                 from = checkpoint + 1,
@@ -364,71 +636,49 @@ impl Worker {
             )
             .await?;
         }
-        if !records.seq.is_empty() {
-            tx.execute(
-                "INSERT INTO croupier_journal (seq, time_ms, time, source, request_id, kind, player, accepted, rejection)
-                 SELECT seq, time_ms, to_timestamp(time_ms / 1000.0), source, request_id, kind, player, accepted, rejection
-                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
-                             $7::BOOLEAN[], $8::TEXT[])
-                      AS r (seq, time_ms, source, request_id, kind, player, accepted, rejection)",
-                &[
-                    &records.seq,
-                    &records.time_ms,
-                    &records.source,
-                    &records.request_id,
-                    &records.kind,
-                    &records.player,
-                    &records.accepted,
-                    &records.rejection,
-                ],
-            )
-            .await?;
-        }
-        if !movements.seq.is_empty() {
-            tx.execute(
-                "INSERT INTO croupier_movements (seq, time, player, currency, kind, cash_delta, bonus_delta, cash,
-                     bonus, reserved, game, round, stake, bonus_stake, prize, cash_prize, converted, jackpot, granted)
-                 SELECT seq, to_timestamp(time_ms / 1000.0), player, currency, kind, cash_delta, bonus_delta, cash,
-                     bonus, reserved, game, round, f[1], f[2], f[3], f[4], f[5], f[6], f[7]
-                 FROM (SELECT *, ARRAY[stake, bonus_stake, prize, cash_prize, converted, jackpot, granted] AS f
-                       FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
-                                   $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[],
-                                   $13::BIGINT[], $14::BIGINT[], $15::BIGINT[], $16::BIGINT[], $17::BIGINT[],
-                                   $18::BIGINT[], $19::BIGINT[])
-                       AS m (seq, time_ms, player, currency, kind, cash_delta, bonus_delta, cash, bonus, reserved,
-                             game, round, stake, bonus_stake, prize, cash_prize, converted, jackpot, granted)) AS m",
-                &[
-                    &movements.seq,
-                    &movements.time_ms,
-                    &movements.player,
-                    &movements.currency,
-                    &movements.kind,
-                    &movements.cash_delta,
-                    &movements.bonus_delta,
-                    &movements.cash,
-                    &movements.bonus,
-                    &movements.reserved,
-                    &movements.game,
-                    &movements.round,
-                    &movements.figures[0],
-                    &movements.figures[1],
-                    &movements.figures[2],
-                    &movements.figures[3],
-                    &movements.figures[4],
-                    &movements.figures[5],
-                    &movements.figures[6],
-                ],
-            )
-            .await?;
-        }
+        insert_records(&tx, &records).await?;
+        rows::insert_movements(&tx, &reports.movements).await?;
+        rows::insert_audit(&tx, &reports.audit).await?;
+        rows::upsert_payments(&tx, &reports.payments).await?;
+        rows::upsert_players(&tx, &reports.players).await?;
         tx.execute(
             "UPDATE croupier_export_checkpoint SET seq = $1, updated_at = now() WHERE id = 1",
-            &[&last.max(until)],
+            &[&last],
         )
         .await?;
+        let pending = Self::any_pending(&tx).await?;
         tx.commit().await?;
-        Ok(last.max(until))
+        Ok(Committed {
+            checkpoint: last,
+            pending,
+        })
     }
+}
+
+/// Inserts the journal records.
+async fn insert_records(tx: &tokio_postgres::Transaction<'_>, records: &Records) -> Result<(), AttemptError> {
+    if records.seq.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO croupier_journal (seq, time_ms, time, source, request_id, kind, player, accepted, rejection)
+         SELECT seq, time_ms, to_timestamp(time_ms / 1000.0), source, request_id, kind, player, accepted, rejection
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
+                     $7::BOOLEAN[], $8::TEXT[])
+              AS r (seq, time_ms, source, request_id, kind, player, accepted, rejection)",
+        &[
+            &records.seq,
+            &records.time_ms,
+            &records.source,
+            &records.request_id,
+            &records.kind,
+            &records.player,
+            &records.accepted,
+            &records.rejection,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Journal records as columns (what `UNNEST` takes).
@@ -492,49 +742,33 @@ fn read_journal(data_dir: &std::path::Path, from: u64, until: u64) -> Result<(Re
     Ok((records, start as i64))
 }
 
-/// Movements as columns.
-#[derive(Default)]
-struct Movements {
-    seq: Vec<i64>,
-    time_ms: Vec<i64>,
-    player: Vec<i64>,
-    currency: Vec<String>,
-    kind: Vec<String>,
-    cash_delta: Vec<i64>,
-    bonus_delta: Vec<i64>,
-    cash: Vec<i64>,
-    bonus: Vec<i64>,
-    reserved: Vec<i64>,
-    game: Vec<Option<String>>,
-    round: Vec<Option<String>>,
-    figures: [Vec<i64>; 7],
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The read model's movements after `after` up to `until`.
-fn read_movements(c: &rusqlite::Connection, after: i64, until: i64) -> Result<Movements, readmodel::ReadModelError> {
-    let mut statement = c.prepare_cached(
-        "SELECT seq, time_ms, player, currency, kind, cash_delta, bonus_delta, cash, bonus, reserved, game, round,
-                stake, bonus_stake, prize, cash_prize, converted, jackpot, granted
-         FROM movements WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
-    )?;
-    let mut rows = statement.query(rusqlite::params![after, until])?;
-    let mut m = Movements::default();
-    while let Some(row) = rows.next()? {
-        m.seq.push(row.get(0)?);
-        m.time_ms.push(row.get(1)?);
-        m.player.push(row.get(2)?);
-        m.currency.push(row.get(3)?);
-        m.kind.push(row.get(4)?);
-        m.cash_delta.push(row.get(5)?);
-        m.bonus_delta.push(row.get(6)?);
-        m.cash.push(row.get(7)?);
-        m.bonus.push(row.get(8)?);
-        m.reserved.push(row.get(9)?);
-        m.game.push(row.get(10)?);
-        m.round.push(row.get(11)?);
-        for (i, figure) in m.figures.iter_mut().enumerate() {
-            figure.push(row.get(12 + i)?);
+    #[test]
+    fn the_url_names_the_mode_and_tokio_postgres_gets_the_rest() {
+        for (url, mode) in [
+            ("postgres://u@h/db", SslMode::Prefer),
+            ("postgres://u@h/db?sslmode=verify-full", SslMode::VerifyFull),
+            (
+                "postgres://u@h/db?application_name=x&sslmode=verify-ca",
+                SslMode::VerifyCa,
+            ),
+            ("host=h user=u sslmode=disable", SslMode::Disable),
+            ("host=h user=u sslmode=require dbname=d", SslMode::Require),
+        ] {
+            let target = parse_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(target.ssl_mode(), mode, "{url}");
+            let expected = match mode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                _ => tokio_postgres::config::SslMode::Require,
+            };
+            assert_eq!(target.config.get_ssl_mode(), expected, "{url}");
+        }
+        for url in ["postgres://u@h/db?sslmode=allow", "postgres://", "not a url"] {
+            assert!(parse_url(url).is_err(), "{url}");
         }
     }
-    Ok(m)
 }

@@ -103,11 +103,27 @@ pub struct PaymentFilter {
     pub limit: u32,
 }
 
-/// Applies one committed record.
+/// Applies one committed record, stamping the payment it changed with the
+/// record's sequence number (`changed_seq`, which the PostgreSQL export
+/// follows).
 pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<(), ReadModelError> {
+    let Some(payment) = fold(tx, committed, time_ms)? else {
+        return Ok(());
+    };
+    tx.prepare_cached("UPDATE cashier_payments SET changed_seq = ?3 WHERE source = ?1 AND ext_id = ?2")?
+        .execute(params![
+            payment.source.0,
+            payment.id.as_str(),
+            committed.envelope.seq as i64
+        ])?;
+    Ok(())
+}
+
+/// Applies the record; says which payment's row it changed.
+fn fold(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<Option<TxRef>, ReadModelError> {
     let request = &committed.envelope.request;
     let Command::Payments(command) = request.command.unwrapped() else {
-        return Ok(());
+        return Ok(None);
     };
     let outcome = &committed.outcome;
     if let (payments::Command::DepositConfirmChecked { deposit }, Some(rejection)) = (command, outcome.rejection())
@@ -119,10 +135,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
              WHERE source = ?1 AND ext_id = ?2 AND state IN ('initiated', 'held')",
         )?
         .execute(params![deposit.source.0, deposit.id.as_str(), reason, time_ms as i64])?;
-        return Ok(());
+        return Ok(Some(deposit.clone()));
     }
     if !outcome.is_ok() {
-        return Ok(());
+        return Ok(None);
     }
     let own = TxRef {
         source: request.source,
@@ -143,7 +159,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             "initiated",
             None,
             time_ms,
-        ),
+        )
+        .map(|()| Some(own)),
         payments::Command::Deposit {
             player,
             currency,
@@ -160,7 +177,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 "confirmed",
                 manual,
                 time_ms,
-            )
+            )?;
+            Ok(Some(own))
         }
         payments::Command::WithdrawalRequest {
             player,
@@ -178,7 +196,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 "requested",
                 None,
                 time_ms,
-            )
+            )?;
+            Ok(Some(own))
         }
         payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit } => {
             set_state(tx, deposit, "confirmed", time_ms)
@@ -198,7 +217,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 amount.minor() - taken,
                 time_ms as i64
             ])?;
-            Ok(())
+            Ok(Some(deposit.clone()))
         }
         payments::Command::PaymentReference {
             payment,
@@ -216,7 +235,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 reference.as_str(),
                 time_ms as i64
             ])?;
-            Ok(())
+            Ok(Some(payment.clone()))
         }
         payments::Command::WithdrawalFirstApproval { withdrawal } => {
             tx.prepare_cached(
@@ -230,7 +249,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 request.id.as_str(),
                 time_ms as i64
             ])?;
-            Ok(())
+            Ok(Some(withdrawal.clone()))
         }
         payments::Command::WithdrawalApprove { withdrawal }
         | payments::Command::WithdrawalApproveSecond { withdrawal, .. } => {
@@ -247,9 +266,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
         // Holds are the ledger's (it refuses the approvals); the audit trail
         // shows who placed and lifted them.
         | payments::Command::HoldWithdrawals { .. }
-        | payments::Command::ReleaseWithdrawals { .. } => Ok(()),
+        | payments::Command::ReleaseWithdrawals { .. } => Ok(None),
         payments::Command::ReconciliationImport { .. } | payments::Command::ReconciliationResolve { .. } => {
-            crate::reconciliation::apply(tx, request.source, command, time_ms)
+            crate::reconciliation::apply(tx, request.source, command, time_ms).map(|()| None)
         }
         payments::Command::SetFxRate {
             base,
@@ -266,7 +285,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             committed.envelope.seq,
             request.source.0,
             time_ms,
-        ),
+        )
+        .map(|()| None),
     }
 }
 
@@ -314,10 +334,15 @@ fn insert(
     Ok(())
 }
 
-fn set_state(tx: &Transaction<'_>, payment: &TxRef, state: &str, time_ms: u64) -> Result<(), ReadModelError> {
+fn set_state(
+    tx: &Transaction<'_>,
+    payment: &TxRef,
+    state: &str,
+    time_ms: u64,
+) -> Result<Option<TxRef>, ReadModelError> {
     tx.prepare_cached("UPDATE cashier_payments SET state = ?3, updated_ms = ?4 WHERE source = ?1 AND ext_id = ?2")?
         .execute(params![payment.source.0, payment.id.as_str(), state, time_ms as i64])?;
-    Ok(())
+    Ok(Some(payment.clone()))
 }
 
 const COLUMNS: &str = "source, ext_id, kind, player, currency, amount_minor, state, provider, reference,

@@ -125,8 +125,16 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             ])?;
         }
         payments::Command::PaymentMethodUse { payment, method } => {
-            tx.prepare_cached("UPDATE cashier_payments SET method = ?3 WHERE source = ?1 AND ext_id = ?2")?
-                .execute(params![payment.source.0, payment.id.as_str(), method.as_str()])?;
+            // A change of the payment's row: the export follows `changed_seq`.
+            tx.prepare_cached(
+                "UPDATE cashier_payments SET method = ?3, changed_seq = ?4 WHERE source = ?1 AND ext_id = ?2",
+            )?
+            .execute(params![
+                payment.source.0,
+                payment.id.as_str(),
+                method.as_str(),
+                committed.envelope.seq as i64
+            ])?;
         }
         _ => {}
     }

@@ -25,6 +25,10 @@
 //! never reads a stale row and opens at most the profiles changed since the
 //! last one. An erasure blanks both columns and clears the mark, and a
 //! rebuild after it cannot refill them: the data key is gone.
+//!
+//! Each row (and each `cashier_payments` row, `crate::cashier`) records the
+//! sequence number of its last journaled change, `changed_seq`, which the
+//! PostgreSQL export follows; the attributes' fill is no such change.
 
 use engine::codec;
 use engine::command::{AccountStatus, Command};
@@ -105,17 +109,37 @@ pub fn status_name(status: AccountStatus) -> &'static str {
     }
 }
 
+/// The migration that records the sequence number of each row's last
+/// journaled change (`changed_seq`), which the PostgreSQL export follows
+/// (`croupier-export`). No rebuild: older rows have 0, and the export's
+/// back-fill takes every row at or before its checkpoint, 0 included.
+pub(crate) const CHANGED_SEQ_MIGRATION: &str = "ALTER TABLE profiles ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX profiles_by_changed_seq ON profiles (changed_seq);
+    ALTER TABLE cashier_payments ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX cashier_by_changed_seq ON cashier_payments (changed_seq);
+    CREATE INDEX attributions_by_seq ON attributions (seq);";
+
 /// Folds one committed record into the table (refused commands change
-/// nothing).
+/// nothing), stamping the changed row with the record's sequence number.
 pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), ReadModelError> {
+    if let Some(player) = fold(tx, committed)? {
+        tx.prepare_cached("UPDATE profiles SET changed_seq = ?2 WHERE player = ?1")?
+            .execute(params![player.0 as i64, committed.envelope.seq as i64])?;
+    }
+    Ok(())
+}
+
+/// Applies the record; says whose row it changed.
+fn fold(tx: &Transaction<'_>, committed: &Committed) -> Result<Option<PlayerId>, ReadModelError> {
     let Command::Players(command) = committed.envelope.request.command.unwrapped() else {
-        return Ok(());
+        return Ok(None);
     };
     let time_ms = committed.envelope.time_ms;
     match (command, &committed.outcome) {
         (players::Command::RegisterPlayer { jurisdiction, .. }, Outcome::Registered { player }) => {
             insert(tx, *player, *jurisdiction)?;
-            registered_at(tx, *player, time_ms)
+            registered_at(tx, *player, time_ms)?;
+            Ok(Some(*player))
         }
         (
             players::Command::RegisterProfiled {
@@ -134,9 +158,10 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
         ) => {
             insert(tx, *player, *jurisdiction)?;
             registered_at(tx, *player, time_ms)?;
-            set_profile(tx, *player, profile, *operator)
+            set_profile(tx, *player, profile, *operator)?;
+            Ok(Some(*player))
         }
-        (_, outcome) if !outcome.is_ok() => Ok(()),
+        (_, outcome) if !outcome.is_ok() => Ok(None),
         (
             players::Command::UpdateProfile {
                 player,
@@ -145,7 +170,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
                 ..
             },
             _,
-        ) => set_profile(tx, *player, profile, *operator),
+        ) => set_profile(tx, *player, profile, *operator).map(|()| Some(*player)),
         (
             players::Command::SetAccountStatus {
                 player,
@@ -153,7 +178,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
                 operator,
             },
             _,
-        ) => set_status(tx, *player, *status, None, *operator),
+        ) => set_status(tx, *player, *status, None, *operator).map(|()| Some(*player)),
         (
             players::Command::SetStatus {
                 player,
@@ -162,7 +187,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
                 operator,
             },
             _,
-        ) => set_status(tx, *player, *status, Some(reason.as_str()), *operator),
+        ) => set_status(tx, *player, *status, Some(reason.as_str()), *operator).map(|()| Some(*player)),
         (
             players::Command::ErasePlayer {
                 player,
@@ -176,9 +201,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
                  erased_at_ms = ?4, country = NULL, birth_year = NULL, attributes_pending = 0 WHERE player = ?1",
             )?
             .execute(params![player.0 as i64, operator.0, reason.as_str(), time_ms as i64])?;
-            Ok(())
+            Ok(Some(*player))
         }
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
@@ -222,7 +247,8 @@ fn set_status(
 }
 
 /// Seeds the table from a snapshot's ledger (when the journal before it was
-/// retired).
+/// retired). Each row counts as changed at the snapshot: an export behind
+/// it takes them with the records after its gap.
 pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadModelError> {
     for id in 1..=ledger.players_len() as u64 {
         let player = PlayerId(id);
@@ -230,6 +256,8 @@ pub(crate) fn seed(tx: &Transaction<'_>, ledger: &Ledger) -> Result<(), ReadMode
         insert(tx, player, info.jurisdiction)?;
         let record = ledger.profile(player).ok().flatten().cloned().unwrap_or_default();
         seed_record(tx, player, info.status, &record)?;
+        tx.prepare_cached("UPDATE profiles SET changed_seq = ?2 WHERE player = ?1")?
+            .execute(params![id as i64, ledger.last_seq() as i64])?;
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //! each profile change, filled only from the profile still current,
 //! blanked for good on erasure, owed for every profile of a file made
 //! before them (the start-up backfill's work list); and the segments'
-//! country and age rules read them. (Beside `profiles`, not inside it:
+//! country and age rules read them; each journaled change of a profile or
+//! a payment stamps its row's `changed_seq`, the fill does not. (Beside
+//! `profiles`, not inside it:
 //! the tests open the store, whose migrations name it.)
 
 use std::collections::HashSet;
@@ -277,4 +279,42 @@ fn a_file_made_before_the_attributes_owes_every_profile_without_a_rebuild() {
         attributes(&connection, PlayerId(1)).unwrap(),
         Some((Some("GB".into()), Some(1990), false))
     );
+}
+
+/// A row's `changed_seq` (the PostgreSQL export follows it).
+fn changed_seq(p: &Projection, table: &str, key: &str) -> i64 {
+    let sql = format!("SELECT changed_seq FROM {table} WHERE {key}");
+    p.connection.query_row(&sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn each_journaled_change_stamps_its_row_and_the_attributes_fill_does_not() {
+    let mut p = Projection::new();
+    let a = register(&mut p, 1);
+    let b = register(&mut p, 2);
+    let profile_seq = |p: &Projection, player: PlayerId| changed_seq(p, "profiles", &format!("player = {}", player.0));
+    assert_eq!((profile_seq(&p, a), profile_seq(&p, b)), (1, 2));
+    // The gateway's fill is no journaled change.
+    assert!(set_attributes(&p.connection, a, &sealed(1), Some("GB"), Some(1990)).unwrap());
+    assert_eq!(profile_seq(&p, a), 1);
+    // A deposit stamps its payment, not the profile.
+    let deposit = Command::Payments(engine::payments::Command::Deposit {
+        player: b,
+        currency: Currency::EUR,
+        amount: engine::Amount::from_minor(1_000),
+    });
+    assert!(p.run("dep-1", deposit).is_ok());
+    assert_eq!(changed_seq(&p, "cashier_payments", "ext_id = 'dep-1'"), 3);
+    assert_eq!(profile_seq(&p, b), 2);
+    // A refused change stamps nothing; an accepted one stamps its row.
+    let erase = |player| {
+        Command::Players(players::Command::ErasePlayer {
+            player,
+            reason: Reason::new("gdpr-1").unwrap(),
+            operator: OperatorId::SYSTEM,
+        })
+    };
+    assert!(!p.run("erase-unknown", erase(PlayerId(99))).is_ok());
+    assert!(p.run("erase", erase(a)).is_ok());
+    assert_eq!((profile_seq(&p, a), profile_seq(&p, b)), (5, 2));
 }

@@ -190,6 +190,9 @@ pub const MIGRATIONS: &[&str] = &[
     // the outbox of their create and cancel calls (`crate::free_rounds`).
     // Only journals written after it hold any, so no rebuild.
     crate::free_rounds::MIGRATION,
+    // 27: each payment's and profile's last journaled change, which the
+    // PostgreSQL export follows. No rebuild (`crate::profiles`).
+    crate::profiles::CHANGED_SEQ_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

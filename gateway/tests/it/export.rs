@@ -4,20 +4,29 @@
 //! a server killed mid-export and started again resumes from the
 //! checkpoint with neither duplicates nor gaps; a PostgreSQL outage (at
 //! start and mid-stream) is survived with nothing lost; a bad URL stops
-//! the start with a clear error. The shipped Grafana dashboard
+//! the start with a clear error. Payments follow the cashier's states,
+//! the audit trail the operators' actions, and players their profiles (country filled from the vault, blanked on
+//! erasure), equal to the read model; a database exported by a release
+//! without those tables gains them, filled, on the next start. TLS as
+//! `sslmode` says: `verify-full` with the right CA exports, a wrong CA and
+//! `disable` against a TLS-only server are refused and retried, and
+//! nothing is lost; `verify-full` checks the host name and `verify-ca`
+//! does not; `require` with a root certificate checks the chain. The shipped Grafana dashboard
 //! (`docs/grafana/croupier.json`) names only metrics `/metrics` exposes,
 //! and its PostgreSQL queries run on the exported tables.
 
+use crate::payments::Cashier;
 use crate::support;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use gateway::config::ServeConfig;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
-use support::postgres::Postgres;
+use serde_json::{Value, json};
+use support::postgres::{Postgres, TestCa};
 use support::{Http, T0, TestServer, World};
 
 fn config(dir: &std::path::Path, pg: &Postgres) -> ServeConfig {
@@ -315,8 +324,502 @@ async fn a_bad_url_stops_the_start_with_a_clear_error() {
         assert!(text.contains("--export-postgres-url"), "{url}: {text}");
         assert!(text.contains("postgres://user"), "{url}: {text}");
     }
+    // A mode libpq does not know, or a root certificate that is not one.
+    let missing = dir.path().join("no-such-ca.pem");
+    for (url, expected) in [
+        ("postgres://u@h/db?sslmode=verify_full".to_owned(), "verify-full"),
+        ("host=h user=u sslmode=on".to_owned(), "sslmode"),
+        (
+            format!(
+                "postgres://u@h/db?sslmode=verify-full&sslrootcert={}",
+                missing.display()
+            ),
+            "sslrootcert",
+        ),
+    ] {
+        let config = ServeConfig {
+            export_postgres_url: Some(url.clone()),
+            ..support::config(dir.path())
+        };
+        let read = Arc::new(AtomicU64::new(T0));
+        let clock: gateway::app::Clock = Arc::new(move || read.load(std::sync::atomic::Ordering::SeqCst));
+        let Err(error) = gateway::server::start_with(config, engine::Config::default(), clock).await else {
+            panic!("{url}: the server started");
+        };
+        let text = error.to_string();
+        assert!(
+            text.contains("--export-postgres-url") && text.contains(expected),
+            "{url}: {text}"
+        );
+    }
     // Nothing ran: no journal was written.
     assert!(std::fs::read_dir(dir.path()).map_or(true, |mut entries| entries.next().is_none()));
+}
+
+/// A profile for a registration (country of residence `country`).
+fn profile(n: u32, country: &str) -> Value {
+    json!({"name": format!("Player Number{n}"), "email": format!("p{n}@example.com"),
+        "phone": "+35621234567", "date_of_birth": "1990-01-01",
+        "address": {"line": "1 Road", "city": "Valletta", "postcode": format!("VLT {n}")},
+        "country": country, "language": "en",
+        "marketing": {"email": false, "sms": false, "phone": false, "post": false}})
+}
+
+/// Registers a player with a profile; returns its id.
+async fn register(server: &TestServer, token: &str, n: u32, country: &str) -> u64 {
+    let body = json!({"currency": "EUR", "jurisdiction": "MT", "profile": profile(n, country)});
+    let made = server
+        .op(Http::V1, token, Method::POST, "/operator/v1/registrations", Some(body))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    made.json()["player"].as_u64().unwrap()
+}
+
+/// An operator's one-step deposit.
+async fn fund(server: &TestServer, token: &str, player: u64, id: &str, amount: &str) {
+    let body = json!({"deposit_id": id, "currency": "EUR", "amount": amount});
+    let path = format!("/operator/v1/players/{player}/deposits");
+    let funded = server.op(Http::V1, token, Method::POST, &path, Some(body)).await;
+    assert_eq!(funded.status, StatusCode::OK, "{}", funded.text());
+}
+
+/// Payments by (kind, provider, state): count and amount; players: id,
+/// brand, affiliate, country, status, erased, in id order; the audit
+/// trail: seq, kind, field, after, accepted.
+type Reports = (
+    Vec<(String, String, String, i64, i64)>,
+    Vec<(i64, String, Option<String>, Option<String>, String, bool)>,
+    Vec<(i64, String, Option<String>, Option<String>, bool)>,
+);
+
+/// What the read model in `dir` holds.
+fn readmodel_reports(dir: &Path) -> Reports {
+    let c =
+        rusqlite::Connection::open_with_flags(dir.join("readmodel.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut statement = c
+        .prepare(
+            "SELECT kind, coalesce(provider, ''), state, count(*), sum(amount_minor) FROM cashier_payments
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+        .unwrap();
+    let payments = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut statement = c
+        .prepare(
+            "SELECT p.player, coalesce(a.brand, 'default'), a.affiliate, p.country, p.status,
+                    p.erased_at_ms IS NOT NULL
+             FROM profiles p LEFT JOIN attributions a ON a.player = p.player ORDER BY p.player",
+        )
+        .unwrap();
+    let players = statement
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut statement = c
+        .prepare("SELECT seq, kind, field, after, ok FROM audit ORDER BY seq")
+        .unwrap();
+    let audit = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (payments, players, audit)
+}
+
+/// What PostgreSQL holds (`None` before the tables exist, or while a
+/// country is owed).
+async fn exported_reports(client: &tokio_postgres::Client) -> Option<Reports> {
+    let pending: i64 = client
+        .query_one("SELECT count(*) FROM croupier_players WHERE country_pending", &[])
+        .await
+        .ok()?
+        .get(0);
+    if pending > 0 {
+        return None;
+    }
+    let payments = client
+        .query(
+            "SELECT kind, coalesce(provider, ''), state, count(*), sum(amount)::BIGINT FROM croupier_payments
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            &[],
+        )
+        .await
+        .ok()?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let players = client
+        .query(
+            "SELECT player, brand, affiliate, country, status, erased FROM croupier_players ORDER BY player",
+            &[],
+        )
+        .await
+        .ok()?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    let audit = client
+        .query(
+            "SELECT seq, kind, field, after, accepted FROM croupier_audit ORDER BY seq",
+            &[],
+        )
+        .await
+        .ok()?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    Some((payments, players, audit))
+}
+
+/// Waits until PostgreSQL's payments and players equal the read model's
+/// (the back-fill and the countries filled from the vault come a little
+/// after the checkpoint), and that no row is newer than the checkpoint.
+async fn assert_reports_match(client: &tokio_postgres::Client, dir: &Path) {
+    let mut last = None;
+    for _ in 0..200 {
+        let (exported, held) = (exported_reports(client).await, readmodel_reports(dir));
+        if exported.as_ref() == Some(&held) {
+            let newest: i64 = client
+                .query_one(
+                    "SELECT greatest((SELECT max(seq) FROM croupier_payments), (SELECT max(seq) FROM croupier_players))",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert!(newest <= checkpoint(client).await);
+            return;
+        }
+        last = Some((exported, held));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (exported, held) = last.unwrap();
+    assert_eq!(exported, Some(held), "PostgreSQL (left) against the read model (right)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_and_players_arrive_and_follow_their_changes() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.url();
+    let c = Cashier::start_with(dir.path(), 20, move |config| ServeConfig {
+        export_postgres_url: Some(url),
+        ..config
+    })
+    .await;
+    // Deposits at the provider: one confirmed, one declined, one open; a
+    // withdrawal approved and paid out.
+    let complete = |reference: &str, outcome: &str| {
+        let path = format!("/sandbox/payment_intents/{reference}/complete");
+        let c = &c;
+        let outcome = outcome.to_owned();
+        async move { c.sandbox_post(&path, json!({ "outcome": outcome })).await }
+    };
+    let d1 = c.deposit("x1", "50.00").await.json();
+    complete(d1["reference"].as_str().unwrap(), "succeeded").await;
+    let d2 = c.deposit("x2", "20.00").await.json();
+    complete(d2["reference"].as_str().unwrap(), "failed").await;
+    let d3 = c.deposit("x3", "5.00").await;
+    assert_eq!(d3.status, StatusCode::CREATED, "{}", d3.text());
+    let w1 = c.withdraw("xw1", "20.00").await;
+    let path = format!("/cashier/v1/withdrawals/{w1}/approve");
+    let approved = c.op(&c.finance[0], Method::POST, &path, None).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    c.wait_for("withdrawals", &w1, "completed").await;
+    // A player with a profile, and the cashier's player suspended.
+    let profiled = register(&c.server, &c.admin, 1, "MT").await;
+    let path = format!("/operator/v1/players/{}/status", c.player);
+    let body = json!({"status": "suspended", "reason": "review"});
+    let suspended = c.op(&c.admin, Method::PUT, &path, Some(body)).await;
+    assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.text());
+
+    exported(&c.server).await;
+    let client = pg.client().await;
+    assert_reports_match(&client, dir.path()).await;
+    let deposits: Vec<(String, String, i64)> = client
+        .query(
+            "SELECT provider, state, amount FROM croupier_payments WHERE kind = 'deposit' ORDER BY created_at, id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let expected = [
+        ("manual", "confirmed", 10_000),
+        ("stripe", "confirmed", 5_000),
+        ("stripe", "failed", 2_000),
+        ("stripe", "initiated", 500),
+    ];
+    let expected: Vec<(String, String, i64)> = expected
+        .iter()
+        .map(|(p, s, a)| (p.to_string(), s.to_string(), *a))
+        .collect();
+    assert_eq!(deposits, expected);
+    let withdrawal: (String, i64) = {
+        let r = client
+            .query_one(
+                "SELECT state, amount FROM croupier_payments WHERE kind = 'withdrawal'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(withdrawal, ("completed".into(), 2_000));
+    let player = |id: u64| {
+        let client = &client;
+        async move {
+            let r = client
+                .query_one(
+                    "SELECT country, status, erased, brand FROM croupier_players WHERE player = $1",
+                    &[&(id as i64)],
+                )
+                .await
+                .unwrap();
+            let row: (Option<String>, String, bool, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            row
+        }
+    };
+    assert_eq!(
+        player(profiled).await,
+        (Some("MT".into()), "active".into(), false, "default".into())
+    );
+    assert_eq!(
+        player(c.player).await,
+        (None, "suspended".into(), false, "default".into())
+    );
+    // The operators' actions, the suspension among them.
+    let suspension: (Option<String>, Option<String>) = {
+        let r = client
+            .query_one(
+                "SELECT before, after FROM croupier_audit WHERE field = 'status' AND target = $1",
+                &[&(c.player as i64)],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(suspension, (Some("active".into()), Some("suspended".into())));
+
+    // An erasure blanks the country.
+    let path = format!("/operator/v1/players/{profiled}/erasure");
+    let erased = c
+        .op(&c.admin, Method::POST, &path, Some(json!({"reason": "GDPR"})))
+        .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text());
+    exported(&c.server).await;
+    assert_eq!(player(profiled).await, (None, "closed".into(), true, "default".into()));
+    assert_reports_match(&client, dir.path()).await;
+    c.server.stop().await;
+}
+
+#[tokio::test]
+async fn an_older_export_database_gains_the_new_tables_filled_without_loss_or_duplicates() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new_with(config(dir.path(), &pg)).await;
+    let first = register(&w.server, &w.admin, 1, "MT").await;
+    fund(&w.server, &w.admin, first, "f-1", "30.00").await;
+    play(&w, "u", 3).await;
+    exported(&w.server).await;
+    let World {
+        server,
+        admin,
+        aggregator,
+        player,
+        token,
+    } = w;
+    let clock = server.clock.clone();
+    server.stop().await;
+    // What a release before the payments and players tables left.
+    let client = pg.client().await;
+    client
+        .batch_execute(
+            "DROP VIEW croupier_ggr_daily_by_player_segment;
+             DROP TABLE croupier_audit, croupier_payments, croupier_players;
+             ALTER TABLE croupier_export_checkpoint DROP COLUMN report_tables",
+        )
+        .await
+        .unwrap();
+
+    let w = World {
+        server: TestServer::start_at(config(dir.path(), &pg), clock).await,
+        admin,
+        aggregator,
+        player,
+        token,
+    };
+    // Back-filled at the start, then followed.
+    assert_reports_match(&client, dir.path()).await;
+    let second = register(&w.server, &w.admin, 2, "GB").await;
+    fund(&w.server, &w.admin, second, "f-2", "12.34").await;
+    fund(&w.server, &w.admin, first, "f-3", "1.00").await;
+    play(&w, "v", 2).await;
+    let last = exported(&w.server).await;
+    assert_exactly_once(&client, last).await;
+    assert_reports_match(&client, dir.path()).await;
+    let (count, sum): (i64, i64) = {
+        let r = client
+            .query_one("SELECT count(*), sum(amount)::BIGINT FROM croupier_payments", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((count, sum), (4, 10_000 + 3_000 + 1_234 + 100));
+    let countries: Vec<Option<String>> = client
+        .query("SELECT country FROM croupier_players ORDER BY player", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(countries, [None, Some("MT".into()), Some("GB".into())]);
+    w.server.stop().await;
+}
+
+/// `w` stopped and started again exporting to `url`.
+async fn restart_exporting_to(w: World, dir: &Path, url: String) -> World {
+    let World {
+        server,
+        admin,
+        aggregator,
+        player,
+        token,
+    } = w;
+    let clock = server.clock.clone();
+    server.stop().await;
+    let config = ServeConfig {
+        export_postgres_url: Some(url),
+        ..support::config(dir)
+    };
+    World {
+        server: TestServer::start_at(config, clock).await,
+        admin,
+        aggregator,
+        player,
+        token,
+    }
+}
+
+/// Waits for the export to fail and checks it exported nothing past `at`.
+async fn assert_refused(server: &TestServer, client: &tokio_postgres::Client, at: u64) {
+    for _ in 0..600 {
+        if server.metric("croupier_export_errors_total").await.unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.metric("croupier_export_errors_total").await.unwrap() > 0);
+    assert_eq!(server.metric("croupier_export_connected").await, Some(0));
+    // Never connected: it reports nothing exported, and PostgreSQL's
+    // checkpoint has not moved.
+    assert_eq!(server.metric("croupier_export_seq").await, Some(0));
+    assert_eq!(checkpoint(client).await, at as i64);
+}
+
+#[tokio::test]
+async fn tls_to_postgres_checks_the_server_as_sslmode_says_and_loses_nothing() {
+    let ca = TestCa::new("croupier test CA");
+    let pg = Postgres::start_tls(&ca);
+    let certs = tempfile::tempdir().unwrap();
+    let (good, wrong) = (certs.path().join("ca.pem"), certs.path().join("wrong.pem"));
+    std::fs::write(&good, &ca.pem).unwrap();
+    std::fs::write(&wrong, TestCa::new("another CA").pem).unwrap();
+    let url = |mode: &str, root: Option<&Path>| match root {
+        Some(root) => pg.url_with(&format!("sslmode={mode}&sslrootcert={}", root.display())),
+        None => pg.url_with(&format!("sslmode={mode}")),
+    };
+
+    // verify-full with the CA that signed the server's certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new_with(ServeConfig {
+        export_postgres_url: Some(url("verify-full", Some(&good))),
+        ..support::config(dir.path())
+    })
+    .await;
+    play(&w, "t", 2).await;
+    let first = exported(&w.server).await;
+    let client = pg.client().await;
+    assert_exactly_once(&client, first).await;
+    let encrypted: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.client_addr IS NOT NULL AND s.ssl",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted >= 1, "the export's connection is not encrypted");
+
+    // Another CA: the certificate is refused, retried, nothing written.
+    let w = restart_exporting_to(w, dir.path(), url("verify-full", Some(&wrong))).await;
+    play(&w, "u", 2).await;
+    assert_refused(&w.server, &client, first).await;
+    // Cleartext to a server that takes TLS only: refused.
+    let w = restart_exporting_to(w, dir.path(), url("disable", None)).await;
+    assert_refused(&w.server, &client, first).await;
+    // `require` without a root certificate encrypts and checks nothing
+    // (libpq's meaning): the backlog arrives, once.
+    let w = restart_exporting_to(w, dir.path(), url("require", None)).await;
+    play(&w, "v", 1).await;
+    let last = exported(&w.server).await;
+    assert!(last > first);
+    assert_exactly_once(&client, last).await;
+    let bets: i64 = client
+        .query_one("SELECT count(*) FROM croupier_movements WHERE kind = 'bet'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bets, 5);
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn verify_full_checks_the_host_name_and_a_root_certificate_makes_require_check_the_chain() {
+    // The server's certificate names another host than the one dialled.
+    let ca = TestCa::new("croupier test CA");
+    let pg = Postgres::start_tls_for(&ca, &["db.example"]);
+    let certs = tempfile::tempdir().unwrap();
+    let (good, wrong) = (certs.path().join("ca.pem"), certs.path().join("wrong.pem"));
+    std::fs::write(&good, &ca.pem).unwrap();
+    std::fs::write(&wrong, TestCa::new("another CA").pem).unwrap();
+    let url = |mode: &str, root: &Path| pg.url_with(&format!("sslmode={mode}&sslrootcert={}", root.display()));
+
+    // verify-ca checks the chain only: the name does not matter.
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new_with(ServeConfig {
+        export_postgres_url: Some(url("verify-ca", &good)),
+        ..support::config(dir.path())
+    })
+    .await;
+    play(&w, "t", 1).await;
+    let first = exported(&w.server).await;
+    let client = pg.client().await;
+    assert_exactly_once(&client, first).await;
+    // verify-full checks the name too: refused.
+    let w = restart_exporting_to(w, dir.path(), url("verify-full", &good)).await;
+    play(&w, "u", 1).await;
+    assert_refused(&w.server, &client, first).await;
+    // require with a root certificate checks the chain (libpq's rule):
+    // another CA is refused.
+    let w = restart_exporting_to(w, dir.path(), url("require", &wrong)).await;
+    assert_refused(&w.server, &client, first).await;
+    // prefer (the default) without one encrypts and checks nothing.
+    let w = restart_exporting_to(w, dir.path(), pg.url()).await;
+    let last = exported(&w.server).await;
+    assert!(last > first);
+    assert_exactly_once(&client, last).await;
+    w.server.stop().await;
 }
 
 /// Words of the dashboard's PromQL that are not metric names.

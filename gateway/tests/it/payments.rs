@@ -31,14 +31,14 @@ const TTL_S: u64 = 900;
 
 /// A server with the cashier on the sandbox, an admin, two finance
 /// operators, a support operator (the front end) and a funded MT player.
-struct Cashier {
-    server: TestServer,
-    sandbox: Sandbox,
+pub(crate) struct Cashier {
+    pub(crate) server: TestServer,
+    pub(crate) sandbox: Sandbox,
     http: reqwest::Client,
-    admin: String,
-    finance: [String; 2],
+    pub(crate) admin: String,
+    pub(crate) finance: [String; 2],
     front: String,
-    player: u64,
+    pub(crate) player: u64,
 }
 
 fn cashier_config(dir: &Path, sandbox: &Sandbox, retry_base_ms: u64) -> ServeConfig {
@@ -62,7 +62,11 @@ impl Cashier {
         Cashier::start_with(dir, 20, |config| config).await
     }
 
-    async fn start_with(dir: &Path, retry_base_ms: u64, adjust: impl FnOnce(ServeConfig) -> ServeConfig) -> Cashier {
+    pub(crate) async fn start_with(
+        dir: &Path,
+        retry_base_ms: u64,
+        adjust: impl FnOnce(ServeConfig) -> ServeConfig,
+    ) -> Cashier {
         let clock = Arc::new(AtomicU64::new(T0));
         let read = clock.clone();
         let sandbox = Sandbox::start(
@@ -121,7 +125,7 @@ impl Cashier {
         assert_eq!(set.status(), StatusCode::NO_CONTENT);
     }
 
-    async fn op(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub(crate) async fn op(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
         self.server.op(self.server.h1(), token, method, path, body).await
     }
 
@@ -168,7 +172,7 @@ impl Cashier {
         )
     }
 
-    async fn deposit(&self, id: &str, amount: &str) -> Reply {
+    pub(crate) async fn deposit(&self, id: &str, amount: &str) -> Reply {
         let body = json!({
             "deposit_id": id, "currency": "EUR", "amount": amount,
             "payment_method": "pm_card_visa", "return_url": "https://casino.example/cashier/back",
@@ -177,7 +181,7 @@ impl Cashier {
         self.op(&self.front, Method::POST, &path, Some(body)).await
     }
 
-    async fn withdraw(&self, id: &str, amount: &str) -> String {
+    pub(crate) async fn withdraw(&self, id: &str, amount: &str) -> String {
         let body = json!({"withdrawal_id": id, "currency": "EUR", "amount": amount});
         let path = format!("/cashier/v1/players/{}/withdrawals", self.player);
         let made = self.op(&self.front, Method::POST, &path, Some(body)).await;
@@ -186,7 +190,7 @@ impl Cashier {
     }
 
     /// The cashier's view of one payment (`kind`: deposits or withdrawals).
-    async fn payment(&self, kind: &str, payment: &str) -> Value {
+    pub(crate) async fn payment(&self, kind: &str, payment: &str) -> Value {
         let list = self
             .op(
                 &self.admin,
@@ -206,7 +210,7 @@ impl Cashier {
     }
 
     /// Waits (at most 10 s) until the payment reaches `state`.
-    async fn wait_for(&self, kind: &str, payment: &str, state: &str) -> Value {
+    pub(crate) async fn wait_for(&self, kind: &str, payment: &str, state: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let found = self.payment(kind, payment).await;
@@ -222,7 +226,7 @@ impl Cashier {
         }
     }
 
-    async fn sandbox_post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn sandbox_post(&self, path: &str, body: Value) -> Value {
         let reply = self
             .http
             .post(format!("{}{path}", self.sandbox.url()))
