@@ -228,6 +228,28 @@ fn pools_are_checked_when_created() {
 /// not), regular and jackpot wins, rollbacks, awards, must-drops and
 /// reseeds. The harness checks conservation after every command; the end
 /// checks that replay and a view following the outcomes agree.
+/// A must-drop paid on top of the bonus the same stake converts would take
+/// the wallet's cash past the largest amount: the bet is refused
+/// `Overflow` and changes nothing (a case the replay property test found:
+/// the plan checked the drop against the cash before the conversion).
+#[test]
+fn a_drop_on_top_of_a_conversion_past_the_largest_amount_is_refused() {
+    let (mut h, player) = setup(Some(10_20));
+    h.bet("b1", player, 10_00, "r1");
+    h.bet("b2", player, 10_00, "r2");
+    assert_eq!(balance(&h, "mega"), 10_20);
+    // A bonus whose wagering the next stake completes, and cash 6.00 short
+    // of the largest amount: the stake of 5.00 converts 11.00 of it (the
+    // headroom), then the drop of 10.25 would not fit.
+    assert!(h.grant(grant(player, 50_00, 1, 50_00)).is_ok());
+    let cash = h.balances(player).cash.minor();
+    h.fund(player, i64::MAX - cash - 6_00);
+    let before = h.money();
+    check_rejected(h.bet("b3", player, 5_00, "r3"), Rejection::Overflow);
+    assert_eq!(h.money(), before);
+    assert_eq!(balance(&h, "mega"), 10_20);
+}
+
 #[test]
 fn conservation_holds_across_every_jackpot_movement() {
     let seed: u64 = std::env::var("JACKPOT_SEED")

@@ -251,6 +251,24 @@ impl Ledger {
             ..round
         };
         let cash_after = Amount::from_minor(wallet.cash.minor() - cash.minor());
+        // A stake that completes the live bonus's wagering converts it into
+        // cash (`wager`, up to the cap and the headroom) before a must-drop
+        // pays the pool: the drop is checked on top of that conversion.
+        let converting = match wallet.live_bonus(ctx.time_ms) {
+            Some(active)
+                if active
+                    .wagered
+                    .checked_add(active.contribution(&bet.round.game, bet.amount))
+                    .is_none_or(|wagered| wagered >= active.wagering_required) =>
+            {
+                let headroom = Amount::MAX.checked_sub(cash_after).unwrap_or(Amount::ZERO);
+                Amount::from_minor(wallet.bonus.minor() - bonus.minor())
+                    .min(active.conversion_cap)
+                    .min(headroom)
+                    .max(Amount::ZERO)
+            }
+            _ => Amount::ZERO,
+        };
         // One emptiness test while there is no pool.
         let jackpot = if self.jackpots.is_empty() {
             None
@@ -259,7 +277,10 @@ impl Ledger {
                 self.jackpots
                     .plan_contribution(ctx.source, bet.round.game.as_str(), bet.currency, bet.amount)?;
             if let Some(paid) = planned.and_then(|c| c.drop) {
-                cash_after.checked_add(paid).ok_or(Rejection::Overflow)?;
+                cash_after
+                    .checked_add(converting)
+                    .and_then(|cash| cash.checked_add(paid))
+                    .ok_or(Rejection::Overflow)?;
             }
             planned
         };
