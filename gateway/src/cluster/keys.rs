@@ -15,8 +15,9 @@
 //!   receiver checks it opens under its master key, writes and fsyncs it).
 //! - **Caught up later.** A member that lacks a key a live profile names
 //!   (it was down) fetches it from the others (`pam-key-fetch`): on demand
-//!   when a profile must be opened, and for every missing key at start and
-//!   after a snapshot install ([`spawn_sync`]).
+//!   when a profile must be opened, and for every missing key at start,
+//!   after a snapshot install and after applying a record that names a key
+//!   not stored here ([`spawn_sync`]).
 //! - **Never resurrected.** The state machine tells [`KeyTracker`] of every
 //!   applied record: an erasure (journaled) destroys the erased player's key
 //!   on every member as it applies it, and a key is fetched and stored only
@@ -157,7 +158,8 @@ pub struct KeyTracker {
     live: Arc<LiveKeys>,
     named: Vec<KeyId>,
     erased: Vec<KeyId>,
-    /// Woken after a snapshot install (the sync fetches what is missing).
+    /// Wakes the sync (it fetches what is missing): after a snapshot
+    /// install, and after a batch named a key not stored here.
     installed: Arc<Notify>,
 }
 
@@ -197,12 +199,15 @@ impl KeyTracker {
         }
     }
 
-    /// After a batch was applied: the keys it named are live, and the keys
-    /// of the players it erased are destroyed here.
+    /// After a batch was applied: the keys it named are live (the sync is
+    /// woken for any not stored here: this member was down or slow when the
+    /// leader stored it on a majority), and the keys of the players it
+    /// erased are destroyed here.
     pub fn applied(&mut self) {
         if self.named.is_empty() && self.erased.is_empty() {
             return;
         }
+        let lacking = self.named.iter().any(|&id| !self.live.vault.has(id));
         let mut live = self.live.lock();
         live.extend(self.named.drain(..));
         for id in self.erased.drain(..) {
@@ -211,6 +216,10 @@ impl KeyTracker {
                 Ok(_) => tracing::info!(?id, "PAM: destroyed the data key of an erased player"),
                 Err(error) => tracing::error!(?id, %error, "PAM: could not destroy an erased player's data key"),
             }
+        }
+        drop(live);
+        if lacking {
+            self.installed.notify_one();
         }
     }
 
@@ -374,9 +383,11 @@ const SYNC_RETRY: Duration = Duration::from_secs(2);
 /// The longest wait between two rounds of the sync.
 const SYNC_RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// Fetches the missing live keys once the node has started and after every
-/// snapshot install, retrying while some are missing (a member down).
-pub fn spawn_sync(keys: Arc<GroupKeys>, installed: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+/// Fetches the missing live keys once the node has started, after every
+/// snapshot install and after a batch that named a key not stored here
+/// (`wake`, from [`KeyTracker`]), retrying while some are missing (a
+/// member down).
+pub fn spawn_sync(keys: Arc<GroupKeys>, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut wait = SYNC_RETRY;
         loop {
@@ -389,7 +400,7 @@ pub fn spawn_sync(keys: Arc<GroupKeys>, installed: Arc<Notify>) -> tokio::task::
             let left = keys.sync().await;
             if left == 0 {
                 wait = SYNC_RETRY;
-                installed.notified().await;
+                wake.notified().await;
             } else {
                 tracing::warn!(left, "PAM: live profiles' data keys still missing here; trying again");
                 wait = (wait * 2).min(SYNC_RETRY_MAX);
