@@ -1141,8 +1141,6 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         fcm_api_url: args.fcm_api_url.clone().or(file.fcm_api_url),
         fcm_project_id: args.fcm_project_id.clone().or(file.fcm_project_id),
         fcm_access_token: args.fcm_access_token.clone().or(file.fcm_access_token),
-        ));
-    }
         pragmatic_frb_api_url: args.pragmatic_frb_api_url.clone().or(file.pragmatic_frb_api_url),
         pragmatic_frb_secure_login: args
             .pragmatic_frb_secure_login
@@ -1215,6 +1213,8 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     if config.fcm_api_url.is_some() && (config.fcm_project_id.is_none() || config.fcm_access_token.is_none()) {
         return Err(ConfigError::Invalid(
             "fcm_api_url needs fcm_project_id and fcm_access_token",
+        ));
+    }
     if config.pragmatic_frb_api_url.is_some()
         && (config.pragmatic_frb_secure_login.is_none()
             || config.pragmatic_frb_secret_key.is_none()
