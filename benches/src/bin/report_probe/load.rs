@@ -349,7 +349,7 @@ impl Month<'_> {
         };
         let amount = (2_000 + (h >> 8) % 8_000) as i64 * scale(currency);
         let amount = amount.max(need * 10);
-        if (h >> 24) % 20 == 0 {
+        if (h >> 24).is_multiple_of(20) {
             let failed = self.next_seq();
             self.payment(player, "deposit", &format!("d{failed}"), amount, "failed", provider)?;
             self.seq += 1; // the failure's record
@@ -474,7 +474,7 @@ impl Month<'_> {
             self.withdraw(player, cash / 2, h >> 8)?;
         }
         let now = self.now_ms as i64;
-        if (h >> 20) % 150 == 0 {
+        if (h >> 20).is_multiple_of(150) {
             let id = self.next_seq();
             let kinds = ["reality_check", "limit_prompt", "time_out_suggestion"];
             let answers = [None, Some("acknowledged"), Some("accepted"), Some("declined")];
@@ -489,10 +489,10 @@ impl Month<'_> {
             ])?;
             self.loaded.interventions += 1;
         }
-        if (h >> 32) % 400 == 0 {
+        if (h >> 32).is_multiple_of(400) {
             let id = self.next_seq();
             let markers = ["loss_chasing:20,night_play:15", "rising_deposits:25", "night_play:10"];
-            let state = if (h >> 40) % 3 == 0 { "closed" } else { "open" };
+            let state = if (h >> 40).is_multiple_of(3) { "closed" } else { "open" };
             self.rows.alert.execute(params![
                 id as i64,
                 i64::from(player),
@@ -748,7 +748,7 @@ fn profile_of(player: u64, country: &str, affiliate_code: Option<String>) -> Pro
         country: country.into(),
         language: "en".into(),
         marketing: Consents {
-            email: h % 2 == 0,
+            email: h.is_multiple_of(2),
             ..Consents::default()
         },
         affiliate_code,
