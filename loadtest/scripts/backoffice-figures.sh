@@ -45,13 +45,15 @@ out=$(mktemp -d)
 lt() { "$bin/croupier-loadtest" run --url "http://127.0.0.1:$port" --token-file "$data/operator-token" --scenario rounds "$@"; }
 probe() { "$bin/backoffice-probe" --url "http://127.0.0.1:$port" --token-file "$data/operator-token" "$@"; }
 rate_of() { python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["per_second"]))' "$1/summary.json"; }
+# Seconds the run's final check waited for the read model to catch up.
+lag_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["consistency"].get("read_model_wait_ms", 0) / 1000)' "$1/summary.json"; }
 
 echo "## export: ${EXPORT_URL:+on}${EXPORT_URL:-off}"
 echo "## 1. closed-loop maximum, 64 connections, ${seconds} s"
 lt --connections 64 --seconds "$seconds" --warmup-seconds 2 --out "$out/max" >/dev/null
 max=$(rate_of "$out/max")
 half=$((max / 2))
-echo "max ${max} req/s; rated load (half) ${half} req/s"
+echo "max ${max} req/s (read model caught up $(lag_of "$out/max") s after); rated load (half) ${half} req/s"
 
 echo "## 2. open loop at ${half} req/s for $((seconds * 3)) s with the back-office probe"
 lt --connections 64 --rate "$half" --seconds $((seconds * 3)) --warmup-seconds 2 --out "$out/rated" >/dev/null &
@@ -75,6 +77,6 @@ for pair in $(seq "$pairs"); do
   sleep 1
   lt --connections 64 --seconds "$seconds" --warmup-seconds 2 --out "$out/busy-$pair" >/dev/null
   wait "$p"
-  echo "pair $pair: idle $(rate_of "$out/idle-$pair") req/s, with the back office in use $(rate_of "$out/busy-$pair") req/s"
+  echo "pair $pair: idle $(rate_of "$out/idle-$pair") req/s (read model +$(lag_of "$out/idle-$pair") s), with the back office in use $(rate_of "$out/busy-$pair") req/s (+$(lag_of "$out/busy-$pair") s)"
 done
 echo "reports in $out"

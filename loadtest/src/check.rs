@@ -4,6 +4,7 @@
 //! figures say.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,10 @@ pub struct Consistency {
     pub acknowledged: u64,
     /// Players whose balance differs, with both figures.
     pub mismatches: Vec<Mismatch>,
+    /// How long the check waited for the server's read model to catch up
+    /// with the run's writes, in milliseconds (absent in older reports).
+    #[serde(default)]
+    pub read_model_wait_ms: u64,
 }
 
 /// One player whose server balance is not the implied one.
@@ -55,6 +60,13 @@ impl Implied {
     }
 }
 
+/// How long the check waits for the server's read model to catch up with
+/// the acknowledged writes: after a run at the wallet's maximum the
+/// projection can be tens of thousands of records behind, and the balance
+/// route answers `503 view_behind` (after waiting 2 s itself) until it
+/// has caught up.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(300);
+
 /// Reads every player in `players` (each started with [`START_CENTS`]) and
 /// compares it with `implied`.
 pub async fn check(wire: &Wire, players: &[u64], implied: &Implied) -> Result<Consistency> {
@@ -62,10 +74,21 @@ pub async fn check(wire: &Wire, players: &[u64], implied: &Implied) -> Result<Co
         players: players.len(),
         acknowledged: implied.acknowledged,
         mismatches: Vec::new(),
+        read_model_wait_ms: 0,
     };
+    let started = Instant::now();
+    let deadline = Instant::now() + CATCH_UP_LIMIT;
     for &player in players {
         let path = format!("/operator/v1/players/{player}/balance?currency=EUR");
-        let reply = wire.send(&Call::OperatorGet { path: path.clone() }).await?;
+        let mut reply = wire.send(&Call::OperatorGet { path: path.clone() }).await?;
+        while reply.status.as_u16() == 503
+            && reply.json()["error"]["code"] == "view_behind"
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            reply = wire.send(&Call::OperatorGet { path: path.clone() }).await?;
+            found.read_model_wait_ms = started.elapsed().as_millis() as u64;
+        }
         if !reply.status.is_success() {
             anyhow::bail!("GET {path}: {} {}", reply.status, reply.text());
         }

@@ -138,6 +138,12 @@ pub fn print(summary: &Summary) {
         consistency.acknowledged,
         consistency.mismatches.len()
     );
+    if consistency.read_model_wait_ms > 0 {
+        println!(
+            "the check waited {:.1} s for the server's read model to catch up",
+            consistency.read_model_wait_ms as f64 / 1000.0
+        );
+    }
 }
 
 /// Writes `summary.json` and `report.html` into `dir`.
