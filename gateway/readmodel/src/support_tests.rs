@@ -295,3 +295,22 @@ fn changes_made_here_are_owed_to_the_helpdesk_until_synced_and_its_own_are_not()
     assert_eq!(p.file(ticket).ticket.external.as_deref(), Some("9001"));
     assert_eq!(p.file(theirs).ticket.external.as_deref(), Some("35436"));
 }
+
+/// A bet or win finds its round's row by the `(player, round)` index, not
+/// by scanning the player's whole timeline.
+#[test]
+fn a_round_is_found_by_its_index_not_by_the_players_timeline() {
+    let projection = Projection::new();
+    let plan: Vec<String> = projection
+        .connection
+        .prepare(&format!("EXPLAIN QUERY PLAN {ROUND_UPDATE}"))
+        .unwrap()
+        .query_map(rusqlite::params![1, "g/r", 0, 0, 0], |row| row.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        plan,
+        ["SEARCH player_timeline USING INDEX player_timeline_rounds (player=? AND round=?)"]
+    );
+}
