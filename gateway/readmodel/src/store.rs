@@ -306,6 +306,7 @@ const PROJECTION_CACHE_KIB: i64 = -64 * 1024;
 /// projection runs a few dozen distinct statements per record across its
 /// modules; with rusqlite's default of 16 the cache thrashed and parsing
 /// SQL was 45 % of the projection's CPU. Every statement of the crate fits.
+/// Readers keep rusqlite's default: a query's few statements fit it.
 const STATEMENT_CACHE: usize = 1024;
 
 fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
@@ -367,7 +368,6 @@ pub fn open_reader(path: &Path) -> Result<Connection, ReadModelError> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(connection)
 }
