@@ -302,11 +302,11 @@ pub fn remove(path: &Path) -> Result<(), ReadModelError> {
 /// The projection's page cache, in KiB (SQLite's negative `cache_size`).
 const PROJECTION_CACHE_KIB: i64 = -64 * 1024;
 
-/// Prepared statements each connection keeps (`prepare_cached`). The
+/// Prepared statements the projection's connection keeps (`prepare_cached`). The
 /// projection runs a few dozen distinct statements per record across its
 /// modules; with rusqlite's default of 16 the cache thrashed and parsing
-/// SQL was 45 % of the projection's CPU. Every statement of the crate fits.
-/// Readers keep rusqlite's default: a query's few statements fit it.
+/// SQL was 57 % of the projection's CPU. Every statement of the crate fits.
+/// Readers and writers keep rusqlite's default: their few statements fit.
 const STATEMENT_CACHE: usize = 1024;
 
 fn open_migrated(path: &Path) -> Result<Connection, ReadModelError> {
@@ -356,7 +356,6 @@ pub fn open_writer(path: &Path) -> Result<Connection, ReadModelError> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(connection)
