@@ -77,7 +77,7 @@ pub async fn check(wire: &Wire, players: &[u64], implied: &Implied) -> Result<Co
         read_model_wait_ms: 0,
     };
     let started = Instant::now();
-    let deadline = Instant::now() + CATCH_UP_LIMIT;
+    let deadline = started + CATCH_UP_LIMIT;
     for &player in players {
         let path = format!("/operator/v1/players/{player}/balance?currency=EUR");
         let mut reply = wire.send(&Call::OperatorGet { path: path.clone() }).await?;
