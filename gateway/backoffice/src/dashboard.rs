@@ -7,8 +7,9 @@
 //! chart of the last minute, and bar charts of deposits and GGR per hour
 //! over the last day, per currency.
 //!
-//! The sums scan the movements; fine for this slice, a projection of
-//! running totals is what a large operator needs (the reports slice).
+//! The money and bets come from the projection's running sums per hour
+//! (`readmodel::summaries`), so a refresh reads a few rows per hour of
+//! history rather than every movement.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -107,14 +108,11 @@ fn hourly(connection: &Connection, now_ms: u64) -> Result<Vec<Hourly>, ReadModel
         series[index].deposits_minor[at] += deposits;
         series[index].ggr_minor[at] += ggr;
     };
-    let mut deposits = connection.prepare_cached(
-        "SELECT currency, time_ms / ?3, SUM(cash_delta) FROM movements
-         WHERE kind IN ('deposit', 'deposit_confirm') AND time_ms >= ?1 AND time_ms < ?2 GROUP BY 1, 2",
-    )?;
-    let rows = deposits.query_map(
-        rusqlite::params![(from_hour * hour_ms) as i64, (to_hour * hour_ms) as i64, hour_ms as i64],
-        |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)),
-    )?;
+    let mut deposits =
+        connection.prepare_cached("SELECT currency, hour, deposits FROM money_hours WHERE hour >= ?1 AND hour < ?2")?;
+    let rows = deposits.query_map(rusqlite::params![from_hour as i64, to_hour as i64], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+    })?;
     for row in rows {
         let (currency, hour, minor) = row?;
         put(currency, hour, minor, 0);
@@ -144,13 +142,11 @@ pub fn read_at(connection: &Connection, now_ms: u64) -> Result<Figures, ReadMode
 /// Reads the figures (without the hourly charts).
 pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
     // The movements' report figures (`readmodel::figures`), summed as the
-    // reports sum them: over all time here.
+    // reports sum them: over all time here, from the hourly running sums
+    // (`readmodel::summaries`), a row per hour and currency.
     let mut statement = connection.prepare_cached(
-        "SELECT currency,
-            COALESCE(SUM(CASE WHEN kind IN ('deposit', 'deposit_confirm') THEN cash_delta END), 0),
-            COALESCE(SUM(stake - bonus_stake - cash_prize), 0),
-            COALESCE(SUM(converted), 0)
-         FROM movements GROUP BY currency ORDER BY currency",
+        "SELECT currency, SUM(deposits), SUM(cash_stake - cash_prize), SUM(converted)
+         FROM money_hours GROUP BY currency ORDER BY currency",
     )?;
     let mut currencies = statement
         .query_map([], |row| {
@@ -180,12 +176,11 @@ pub fn read(connection: &Connection) -> Result<Figures, ReadModelError> {
             }),
         }
     }
-    let bets: i64 = connection.query_row("SELECT COUNT(*) FROM movements WHERE kind = 'bet'", [], |row| {
-        row.get(0)
-    })?;
+    let bets: i64 = connection.query_row("SELECT COALESCE(SUM(bets), 0) FROM money_hours", [], |row| row.get(0))?;
+    // Each player's last bet, counted over an index range.
     let active_players: i64 = connection.query_row(
-        "SELECT COUNT(DISTINCT player) FROM movements
-         WHERE kind = 'bet' AND time_ms >= (SELECT COALESCE(MAX(time_ms), 0) FROM movements) - 86400000",
+        "SELECT COUNT(*) FROM last_bets
+         WHERE time_ms >= (SELECT COALESCE(MAX(time_ms), 0) FROM movements) - 86400000",
         [],
         |row| row.get(0),
     )?;

@@ -701,8 +701,14 @@ fn read_journal(data_dir: &std::path::Path, from: u64, until: u64) -> Result<(Re
     let reader = journal::Reader::open(data_dir).map_err(|e| AttemptError::Journal(e.to_string()))?;
     let start = from.max(reader.first_seq());
     let mut records = Records::default();
-    'batches: for batch in reader.batches_from(start) {
+    let mut batches = reader.batches_from(start);
+    let mut next_seq = start;
+    // Never asks the reader for a batch past `until`: the writer may be
+    // writing it right now, and a half-written batch reads as corrupt.
+    'batches: while next_seq <= until {
+        let Some(batch) = batches.next() else { break };
         let batch = batch.map_err(|e| AttemptError::Journal(e.to_string()))?;
+        next_seq = batch.first_seq + batch.records.len() as u64;
         for (i, bytes) in batch.records.iter().enumerate() {
             let seq = batch.first_seq + i as u64;
             if seq > until {

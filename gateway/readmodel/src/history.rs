@@ -215,6 +215,18 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             f.jackpot,
             f.granted,
         ])?;
+        crate::summaries::add(
+            tx,
+            &crate::summaries::Landed {
+                player: player.0 as i64,
+                currency: b.currency.code(),
+                kind: command.kind(),
+                time_ms,
+                game: round.as_ref().and(game.as_deref()).map(|g| (request.source.0, g)),
+                cash_delta: receipt.cash_delta.minor(),
+                figures: f,
+            },
+        )?;
         upsert_balances(tx, player, b, seq)?;
     }
     crate::profiles::apply(tx, committed)?;

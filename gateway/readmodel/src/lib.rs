@@ -97,6 +97,7 @@ pub mod risk;
 mod risk_tests;
 pub mod rtp_alerts;
 pub mod store;
+pub mod summaries;
 pub mod support;
 #[cfg(test)]
 mod support_tests;

@@ -19,7 +19,9 @@ struct Projection {
     ledger: Ledger,
     connection: Connection,
     time_ms: u64,
-    _dir: tempfile::TempDir,
+    /// Ledger time between two requests.
+    step_ms: u64,
+    dir: tempfile::TempDir,
 }
 
 impl Projection {
@@ -30,7 +32,8 @@ impl Projection {
             ledger: Ledger::new(Config::default()),
             connection,
             time_ms: T0,
-            _dir: dir,
+            step_ms: 1_000,
+            dir,
         }
     }
 
@@ -40,7 +43,7 @@ impl Projection {
             if self.ledger.answer(&request).is_some() {
                 continue;
             }
-            self.time_ms += 1_000;
+            self.time_ms += self.step_ms;
             let envelope = Envelope {
                 seq: self.ledger.last_seq() + 1,
                 time_ms: self.time_ms,
@@ -96,6 +99,109 @@ fn summed_over_mixed_play_the_figures_are_the_ledgers_flows() {
         .unwrap();
     assert_eq!(total.bets, bets as u64);
     cash_moved_is_the_figures(&projection);
+}
+
+/// Every row of the running sums (`crate::summaries`), in key order.
+fn summaries(connection: &Connection) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM gaming_days ORDER BY day, player, currency, source, game",
+        "SELECT * FROM money_hours ORDER BY hour, currency",
+        "SELECT * FROM last_bets ORDER BY player",
+    ] {
+        let mut statement = connection.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        let found = statement
+            .query_map([], |row| {
+                (0..columns).map(|i| row.get(i)).collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap();
+        rows.extend(found.map(Result::unwrap));
+    }
+    rows
+}
+
+/// Mixed play over four days, a request every 47 s.
+fn four_days_of_play() -> Projection {
+    let mut projection = Projection::new();
+    projection.step_ms = 47_000;
+    let mut workload = Workload::new(5, 30, Currency::EUR);
+    let setup: Vec<Request> = workload.setup().collect();
+    projection.run(setup);
+    let stream: Vec<Request> = (0..7_500).map(|_| workload.next_request()).collect();
+    projection.run(stream);
+    projection
+}
+
+#[test]
+fn the_running_sums_kept_movement_by_movement_equal_the_movements_summed_afresh() {
+    let mut projection = four_days_of_play();
+    let days: i64 = projection
+        .connection
+        .query_row("SELECT COUNT(DISTINCT day) FROM gaming_days", [], |row| row.get(0))
+        .unwrap();
+    assert!(days >= 4, "the play spans days: {days}");
+    let kept = summaries(&projection.connection);
+    assert!(kept.len() > 100, "{} rows", kept.len());
+    let tx = projection.connection.transaction().unwrap();
+    crate::summaries::rebuild(&tx).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(summaries(&projection.connection), kept);
+}
+
+#[test]
+fn a_file_from_before_the_running_sums_gets_them_from_its_movements() {
+    let projection = four_days_of_play();
+    let kept = summaries(&projection.connection);
+    let migration = crate::store::MIGRATIONS
+        .iter()
+        .position(|m| *m == crate::summaries::MIGRATION)
+        .unwrap();
+    // The file as the release before wrote it: no sums, the version before.
+    projection
+        .connection
+        .execute_batch(&format!(
+            "DROP TABLE gaming_days; DROP TABLE money_hours; DROP TABLE last_bets; PRAGMA user_version = {migration};"
+        ))
+        .unwrap();
+    let path = crate::store::path(projection.dir.path());
+    let Projection { connection, dir, .. } = projection;
+    crate::store::close(connection).unwrap();
+    let reopened = crate::store::open_as(&path, Some("boot")).unwrap();
+    assert_eq!(summaries(&reopened), kept);
+    drop(dir);
+}
+
+#[test]
+fn a_period_cut_inside_days_sums_the_whole_days_and_the_parts_at_either_end() {
+    let projection = four_days_of_play();
+    let day = crate::reports::DAY_MS;
+    // From 07:13 on the first full day to 16:40 two days later.
+    let from_ms = (T0 / day + 1) * day + 26_000_000;
+    let to_ms = from_ms + 2 * day + 34_000_000;
+    let sums = gaming(&projection.connection, from_ms, to_ms).unwrap();
+    let (bets, stake, prize): (i64, i64, i64) = projection
+        .connection
+        .query_row(
+            "SELECT SUM(kind = 'bet'), SUM(stake), SUM(prize) FROM movements WHERE time_ms >= ?1 AND time_ms < ?2",
+            rusqlite::params![from_ms as i64, to_ms as i64],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert!(bets > 100);
+    assert_eq!(sums.iter().map(|s| s.bets).sum::<u64>(), bets as u64);
+    assert_eq!(sums.iter().map(|s| s.stake).sum::<i64>(), stake);
+    assert_eq!(sums.iter().map(|s| s.prize).sum::<i64>(), prize);
+    // Day, player, currency, game order, as the reports read them.
+    let keys: Vec<_> = sums
+        .iter()
+        .map(|s| (s.day, s.player, s.currency.code(), s.game.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(sums.first().map(|s| s.day), Some(from_ms / day));
+    assert_eq!(sums.last().map(|s| s.day), Some(to_ms / day));
 }
 
 /// Every bet, win and rollback moved cash by exactly its figures.

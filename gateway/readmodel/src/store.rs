@@ -193,6 +193,10 @@ pub const MIGRATIONS: &[&str] = &[
     // 27: each payment's and profile's last journaled change, which the
     // PostgreSQL export follows. No rebuild (`crate::profiles`).
     crate::profiles::CHANGED_SEQ_MIGRATION,
+    // 28: running sums of the movements' figures per player-day and per
+    // hour, and each player's last bet (`crate::summaries`), for the
+    // reports and the dashboard. No rebuild: filled from the movements.
+    crate::summaries::MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

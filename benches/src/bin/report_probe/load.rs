@@ -582,6 +582,9 @@ pub fn load(dir: &Path, shape: &Shape) -> Result<Loaded> {
     } = play(&tx, shape)?;
     players(&tx, &vault, shape, &wallets, &currencies, &mut loaded)?;
     marketing(&tx, shape.from_ms)?;
+    // The projection keeps these as each movement lands; written directly,
+    // they are summed once at the end.
+    readmodel::summaries::rebuild(&tx)?;
     let checkpoint = Checkpoint {
         seq,
         time_ms: now_ms,

@@ -1,0 +1,176 @@
+//! Running sums of the movements' figures, kept by the history projection
+//! as each movement lands, so that reports and the dashboard add up a few
+//! rows per player-day or per hour instead of scanning every movement.
+//!
+//! - `gaming_days`: one row per UTC day, player, currency and game (source
+//!   `-1` and game `''`: outside any game) with the figures
+//!   [`crate::reports::gaming`] sums. A month at 1M players is a few
+//!   million rows, read in key order, where the movements are tens of
+//!   millions that had to be sorted.
+//! - `money_hours`: one row per hour and currency, the dashboard's all-time
+//!   totals and its hourly charts.
+//! - `last_bets`: each player's latest bet, the dashboard's players active
+//!   in the last 24 hours by an index range instead of a scan.
+//!
+//! Each sum covers exactly the movements table: the migration fills them
+//! from the movements already projected, and [`add`] runs in the same
+//! transaction as the movement's insert (the projection applies each
+//! sequence number once, behind its checkpoint).
+
+use rusqlite::{Transaction, params};
+
+use crate::ReadModelError;
+use crate::monitoring::HOUR_MS;
+use crate::reports::DAY_MS;
+
+/// Source and game of a movement outside any game in `gaming_days`
+/// (primary-key columns cannot be NULL).
+pub(crate) const NO_SOURCE: i64 = -1;
+pub(crate) const NO_GAME: &str = "";
+
+/// The statements that fill the sums from the movements (a macro so that
+/// the migration and [`rebuild`] share one literal).
+macro_rules! fill_sql {
+    () => {
+        "INSERT INTO gaming_days
+            SELECT time_ms / 86400000, player, currency,
+                CASE WHEN round IS NULL OR game IS NULL THEN -1 ELSE source END,
+                CASE WHEN round IS NULL OR game IS NULL THEN '' ELSE game END,
+                SUM(kind = 'bet'), SUM(stake), SUM(bonus_stake), SUM(prize), SUM(cash_prize), SUM(converted),
+                SUM(jackpot), SUM(granted)
+            FROM movements
+            WHERE stake <> 0 OR prize <> 0 OR converted <> 0 OR granted <> 0 OR kind = 'bet'
+            GROUP BY 1, 2, 3, 4, 5;
+        INSERT INTO money_hours
+            SELECT time_ms / 3600000, currency, SUM(kind = 'bet'), SUM(stake - bonus_stake), SUM(cash_prize),
+                SUM(converted), COALESCE(SUM(CASE WHEN kind IN ('deposit', 'deposit_confirm') THEN cash_delta END), 0)
+            FROM movements GROUP BY 1, 2;
+        INSERT INTO last_bets SELECT player, MAX(time_ms) FROM movements WHERE kind = 'bet' GROUP BY player;"
+    };
+}
+
+/// The schema migration: the three tables, filled from the movements
+/// already projected.
+pub(crate) const MIGRATION: &str = concat!(
+    "CREATE TABLE gaming_days (
+        day INTEGER NOT NULL,
+        player INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        source INTEGER NOT NULL,
+        game TEXT NOT NULL,
+        bets INTEGER NOT NULL,
+        stake INTEGER NOT NULL,
+        bonus_stake INTEGER NOT NULL,
+        prize INTEGER NOT NULL,
+        cash_prize INTEGER NOT NULL,
+        converted INTEGER NOT NULL,
+        jackpot INTEGER NOT NULL,
+        granted INTEGER NOT NULL,
+        PRIMARY KEY (day, player, currency, source, game)
+    ) WITHOUT ROWID;
+    CREATE TABLE money_hours (
+        hour INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        bets INTEGER NOT NULL,
+        cash_stake INTEGER NOT NULL,
+        cash_prize INTEGER NOT NULL,
+        converted INTEGER NOT NULL,
+        deposits INTEGER NOT NULL,
+        PRIMARY KEY (hour, currency)
+    ) WITHOUT ROWID;
+    CREATE TABLE last_bets (
+        player INTEGER PRIMARY KEY,
+        time_ms INTEGER NOT NULL
+    );
+    CREATE INDEX last_bets_in_time ON last_bets (time_ms);
+    ",
+    fill_sql!()
+);
+
+/// What [`add`] needs of a movement just inserted.
+pub(crate) struct Landed<'a> {
+    pub player: i64,
+    pub currency: &'a str,
+    pub kind: &'a str,
+    pub time_ms: u64,
+    /// The aggregator and game, for a movement in a game round.
+    pub game: Option<(u32, &'a str)>,
+    pub cash_delta: i64,
+    pub figures: crate::figures::Figures,
+}
+
+/// Adds a movement to the sums, in the transaction that inserts it.
+pub(crate) fn add(tx: &Transaction<'_>, m: &Landed<'_>) -> Result<(), ReadModelError> {
+    let f = &m.figures;
+    let is_bet = m.kind == "bet";
+    let time_ms = crate::history::clamp(m.time_ms);
+    if is_bet || f.stake != 0 || f.prize != 0 || f.converted != 0 || f.granted != 0 {
+        let (source, game) = m.game.map_or((NO_SOURCE, NO_GAME), |(s, g)| (i64::from(s), g));
+        tx.prepare_cached(
+            "INSERT INTO gaming_days (day, player, currency, source, game, bets, stake, bonus_stake, prize,
+                 cash_prize, converted, jackpot, granted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (day, player, currency, source, game) DO UPDATE SET
+                 bets = bets + excluded.bets, stake = stake + excluded.stake,
+                 bonus_stake = bonus_stake + excluded.bonus_stake, prize = prize + excluded.prize,
+                 cash_prize = cash_prize + excluded.cash_prize, converted = converted + excluded.converted,
+                 jackpot = jackpot + excluded.jackpot, granted = granted + excluded.granted",
+        )?
+        .execute(params![
+            time_ms / DAY_MS as i64,
+            m.player,
+            m.currency,
+            source,
+            game,
+            i64::from(is_bet),
+            f.stake,
+            f.bonus_stake,
+            f.prize,
+            f.cash_prize,
+            f.converted,
+            f.jackpot,
+            f.granted,
+        ])?;
+    }
+    let deposit = if matches!(m.kind, "deposit" | "deposit_confirm") {
+        m.cash_delta
+    } else {
+        0
+    };
+    tx.prepare_cached(
+        "INSERT INTO money_hours (hour, currency, bets, cash_stake, cash_prize, converted, deposits)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (hour, currency) DO UPDATE SET
+             bets = bets + excluded.bets, cash_stake = cash_stake + excluded.cash_stake,
+             cash_prize = cash_prize + excluded.cash_prize, converted = converted + excluded.converted,
+             deposits = deposits + excluded.deposits",
+    )?
+    .execute(params![
+        time_ms / HOUR_MS as i64,
+        m.currency,
+        i64::from(is_bet),
+        f.stake - f.bonus_stake,
+        f.cash_prize,
+        f.converted,
+        deposit,
+    ])?;
+    if is_bet {
+        tx.prepare_cached(
+            "INSERT INTO last_bets (player, time_ms) VALUES (?1, ?2)
+             ON CONFLICT (player) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
+        )?
+        .execute(params![m.player, time_ms])?;
+    }
+    Ok(())
+}
+
+/// Fills the sums from the movements table alone, replacing what they
+/// held: for a file whose movements were written without the projection
+/// (the report probe's loader).
+pub fn rebuild(tx: &Transaction<'_>) -> Result<(), ReadModelError> {
+    tx.execute_batch(concat!(
+        "DELETE FROM gaming_days; DELETE FROM money_hours; DELETE FROM last_bets;",
+        fill_sql!()
+    ))?;
+    Ok(())
+}
