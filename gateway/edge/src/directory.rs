@@ -6,6 +6,7 @@
 //! Only facts a partner contract may be told are here; the profile itself
 //! stays with the PAM module, which opens it with the player's data key.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -60,10 +61,29 @@ pub type FillFuture<'a> = Pin<Box<dyn Future<Output = Result<u64, ApiError>> + S
 /// A boxed future of a directory answer.
 pub type FactsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<PlayerFacts>, ApiError>> + Send + 'a>>;
 
+/// A boxed future of the facts about many players (those that exist).
+pub type FactsManyFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<HashMap<PlayerId, PlayerFacts>, ApiError>> + Send + 'a>>;
+
 /// Tells what partners may know of a player (`None`: no such player).
 pub trait PlayerDirectory: Send + Sync {
     /// The facts about `player`, as of the read model.
     fn facts<'a>(&'a self, state: &'a AppState, player: PlayerId) -> FactsFuture<'a>;
+
+    /// The facts about each of `players` that exists, as of the read model:
+    /// what a report naming a million players asks, in one go rather than
+    /// a million (by default, [`PlayerDirectory::facts`] one at a time).
+    fn facts_of<'a>(&'a self, state: &'a AppState, players: Vec<PlayerId>) -> FactsManyFuture<'a> {
+        Box::pin(async move {
+            let mut found = HashMap::with_capacity(players.len());
+            for player in players {
+                if let Some(facts) = self.facts(state, player).await? {
+                    found.insert(player, facts);
+                }
+            }
+            Ok(found)
+        })
+    }
 
     /// What marketing may use of `player` (`None`: no profile, or erased).
     fn marketing<'a>(&'a self, state: &'a AppState, player: PlayerId) -> MarketingFuture<'a> {

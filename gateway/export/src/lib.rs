@@ -752,6 +752,64 @@ fn read_journal(data_dir: &std::path::Path, from: u64, until: u64) -> Result<(Re
 mod tests {
     use super::*;
 
+    /// A journal in `dir` of `batches` batches of two real records each
+    /// (a workload's set-up applied by a ledger); returns each batch's
+    /// byte offset in the first segment.
+    fn journal_of(dir: &std::path::Path, batches: usize) -> Vec<u64> {
+        use engine::workload::Workload;
+        use engine::{Config, Currency, Envelope, Ledger};
+        let config = journal::JournalConfig {
+            segment_size_bytes: 1 << 20,
+            flush: journal::FlushPolicy::Always,
+        };
+        let (mut writer, _) = journal::Journal::open(dir, config).unwrap();
+        let mut ledger = Ledger::new(Config::default());
+        let mut workload = Workload::new(3, 50, Currency::EUR);
+        let mut requests = workload.setup();
+        let mut offsets = Vec::new();
+        for _ in 0..batches {
+            offsets.push(writer.write_offset_bytes());
+            let first_seq = writer.next_seq();
+            let records: Vec<Vec<u8>> = (0..2)
+                .map(|i| {
+                    let envelope = Envelope {
+                        seq: first_seq + i,
+                        time_ms: 1_000 + first_seq + i,
+                        request: requests.next().unwrap(),
+                    };
+                    let outcome = ledger.apply(&envelope);
+                    engine::record::encode(&engine::sequencer::Committed { envelope, outcome })
+                })
+                .collect();
+            writer.append(first_seq, &records).unwrap();
+            writer.flush().unwrap();
+        }
+        offsets
+    }
+
+    #[test]
+    fn the_journal_is_read_up_to_the_applied_record_and_never_the_batch_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let offsets = journal_of(dir.path(), 3);
+        // The batch after record 2 as a reader may meet it while the
+        // writer is writing it: its header not there yet, the batch
+        // after it already whole.
+        let segment = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|path| path.extension().is_some_and(|e| e == "seg"))
+            .unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let at = offsets[1] as usize;
+        bytes[at..at + 8].fill(0);
+        std::fs::write(&segment, bytes).unwrap();
+
+        let (records, start) = read_journal(dir.path(), 1, 2).unwrap();
+        assert_eq!((records.seq, start), (vec![1, 2], 1));
+        // Asked past it, the reader does meet it.
+        assert!(matches!(read_journal(dir.path(), 1, 4), Err(AttemptError::Journal(_))));
+    }
+
     #[test]
     fn the_url_names_the_mode_and_tokio_postgres_gets_the_rest() {
         for (url, mode) in [

@@ -12,17 +12,22 @@
 //! those columns, or rebuilt, gets them without opening a profile per
 //! evaluation.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use edge::directory::{FactsFuture, FillFuture, MarketingFacts, MarketingFuture, PlayerDirectory, PlayerFacts};
+use edge::directory::{
+    FactsFuture, FactsManyFuture, FillFuture, MarketingFacts, MarketingFuture, PlayerDirectory, PlayerFacts,
+};
+use edge::error::ApiError;
 use edge::reads::read;
 use edge::state::AppState;
-use engine::PlayerId;
+use engine::{KeyId, PlayerId};
 use readmodel::profiles;
 
 use crate::players::open;
-use crate::profile::Date;
-use crate::vault::Vault;
+use crate::profile::{Date, Profile};
+use crate::vault::{DataKey, Vault};
 
 /// Profiles opened per read-model transaction when filling attributes.
 const FILL_BATCH: u32 = 500;
@@ -57,6 +62,63 @@ impl PlayerDirectory for ProfileDirectory {
                 facts.affiliate_code = profile.affiliate_code;
             }
             Ok(Some(facts))
+        })
+    }
+
+    fn facts_of<'a>(&'a self, state: &'a AppState, players: Vec<PlayerId>) -> FactsManyFuture<'a> {
+        Box::pin(async move {
+            let (views, _) = read(state, move |c| {
+                let mut views = Vec::with_capacity(players.len());
+                for player in players {
+                    if let Some(view) = profiles::profile(c, player)? {
+                        views.push((player, view));
+                    }
+                }
+                Ok(views)
+            })
+            .await?;
+            // One blocking task opens them all, each data key read and
+            // unwrapped once for the batch (and dropped with it).
+            let vault = Arc::clone(&self.vault);
+            let opening = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+                let mut keys: HashMap<KeyId, Option<DataKey>> = HashMap::new();
+                let mut found = HashMap::with_capacity(views.len());
+                let mut unkeyed = Vec::new();
+                for (player, view) in views {
+                    let mut facts = PlayerFacts {
+                        registered_at_ms: view.registered_at_ms,
+                        ..PlayerFacts::default()
+                    };
+                    if let Some(sealed) = view.profile {
+                        let key = match keys.entry(sealed.key_id) {
+                            Entry::Occupied(stored) => stored.into_mut(),
+                            Entry::Vacant(slot) => slot.insert(vault.key(sealed.key_id).map_err(ApiError::internal)?),
+                        };
+                        let Some(key) = key else {
+                            unkeyed.push((player, facts, sealed));
+                            continue;
+                        };
+                        let plain = key.open(&sealed).map_err(ApiError::internal)?;
+                        let profile: Profile = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+                        facts.country = Some(profile.country);
+                        facts.birth_date = Some(profile.date_of_birth);
+                        facts.affiliate_code = profile.affiliate_code;
+                    }
+                    found.insert(player, facts);
+                }
+                Ok((found, unkeyed))
+            });
+            let (mut found, unkeyed) = opening.await.map_err(ApiError::internal)??;
+            // A key this member lacks: the one-by-one path fetches it from
+            // the group (or fails as a lone profile's read would).
+            for (player, mut facts, sealed) in unkeyed {
+                let profile = open(&self.vault, sealed).await?;
+                facts.country = Some(profile.country);
+                facts.birth_date = Some(profile.date_of_birth);
+                facts.affiliate_code = profile.affiliate_code;
+                found.insert(player, facts);
+            }
+            Ok(found)
         })
     }
 

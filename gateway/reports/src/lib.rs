@@ -505,13 +505,13 @@ async fn finish(
 /// birth and affiliate through the PAM module's directory, else the
 /// licensing jurisdiction.
 async fn players(state: &AppState, named: BTreeSet<PlayerId>) -> Result<HashMap<PlayerId, PlayerInfo>, ApiError> {
-    let directory = state.directory();
+    let mut facts_of = match state.directory() {
+        Some(directory) => directory.facts_of(state, named.iter().copied().collect()).await?,
+        None => HashMap::new(),
+    };
     let mut players = HashMap::with_capacity(named.len());
     for player in named {
-        let facts = match &directory {
-            Some(directory) => directory.facts(state, player).await?,
-            None => None,
-        };
+        let facts = facts_of.remove(&player);
         let jurisdiction = state.view.read().player(player).map(|p| p.jurisdiction);
         let mut info = PlayerInfo {
             country: jurisdiction.map_or_else(|| "unknown".to_owned(), |j| j.as_str().to_owned()),
