@@ -19,6 +19,7 @@ use engine::{Command, Outcome, PlayerId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
+use crate::reports::DAY_MS;
 
 /// The brand of every player not attributed to another.
 pub const DEFAULT_BRAND: &str = "default";
@@ -400,14 +401,28 @@ pub fn cohort_activity(
         })?
         .collect::<Result<_, _>>()?;
     let mut found = Vec::with_capacity(players.len());
+    // Whole days from the running sums (`crate::summaries`), the day
+    // `until_ms` cuts from the movements.
+    let cut_day = until_ms / DAY_MS;
     for (player, registered, currency) in players {
-        let days: Vec<i64> = c
+        let mut days: Vec<i64> = c
             .prepare_cached(
-                "SELECT DISTINCT time_ms / 86400000 FROM movements
-                 WHERE player = ?1 AND kind = 'bet' AND time_ms < ?2 ORDER BY 1",
+                "SELECT DISTINCT day FROM gaming_days INDEXED BY gaming_days_by_player
+                 WHERE player = ?1 AND day < ?2 AND bets > 0 ORDER BY 1",
             )?
-            .query_map(params![player, clamp(until_ms)], |row| row.get(0))?
+            .query_map(params![player, clamp(cut_day)], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
+        let bet_on_cut_day: bool = c
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM movements INDEXED BY movements_by_time
+                 WHERE player = ?1 AND time_ms >= ?2 AND time_ms < ?3 AND kind = 'bet')",
+            )?
+            .query_row(params![player, clamp(cut_day * DAY_MS), clamp(until_ms)], |row| {
+                row.get(0)
+            })?;
+        if bet_on_cut_day {
+            days.push(cut_day as i64);
+        }
         found.push(Activity {
             player: PlayerId(player as u64),
             registered_at_ms: registered as u64,
@@ -439,19 +454,43 @@ pub fn play_days(
     currency: &str,
     until_ms: u64,
 ) -> Result<Vec<PlayDay>, ReadModelError> {
-    let mut statement = c.prepare_cached(
-        "SELECT time_ms / 86400000, SUM(stake - bonus_stake), SUM(cash_prize), SUM(converted) FROM movements
-         WHERE player = ?1 AND currency = ?2 AND time_ms < ?3
-           AND (stake <> 0 OR cash_prize <> 0 OR converted <> 0)
-         GROUP BY 1 ORDER BY 1",
-    )?;
-    let rows = statement.query_map(params![player.0 as i64, currency, clamp(until_ms)], |row| {
+    // Whole days from the running sums (`crate::summaries`): a day counts
+    // when a movement on it has a stake, a cash prize or a conversion,
+    // which in its sums is a bet, a (rollback's) stake, a cash prize or a
+    // conversion, since only bets add stakes and only rollbacks take them
+    // away. The day `until_ms` cuts comes from the movements.
+    let cut_day = until_ms / DAY_MS;
+    let play_day = |row: &rusqlite::Row<'_>| {
         Ok(PlayDay {
             day: row.get::<_, i64>(0)? as u64,
             stakes: row.get(1)?,
             prizes: row.get(2)?,
             bonus_cost: row.get(3)?,
         })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    };
+    let mut days = c
+        .prepare_cached(
+            "SELECT day, SUM(stake - bonus_stake), SUM(cash_prize), SUM(converted)
+             FROM gaming_days INDEXED BY gaming_days_by_player
+             WHERE player = ?1 AND currency = ?2 AND day < ?3
+             GROUP BY day HAVING SUM(bets) > 0 OR SUM(stake) <> 0 OR SUM(cash_prize) <> 0 OR SUM(converted) <> 0
+             ORDER BY day",
+        )?
+        .query_map(params![player.0 as i64, currency, clamp(cut_day)], play_day)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let cut = c
+        .prepare_cached(
+            "SELECT time_ms / 86400000, SUM(stake - bonus_stake), SUM(cash_prize), SUM(converted)
+             FROM movements INDEXED BY movements_by_time
+             WHERE player = ?1 AND currency = ?2 AND time_ms >= ?3 AND time_ms < ?4
+               AND (stake <> 0 OR cash_prize <> 0 OR converted <> 0)
+             GROUP BY 1",
+        )?
+        .query_map(
+            params![player.0 as i64, currency, clamp(cut_day * DAY_MS), clamp(until_ms)],
+            play_day,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    days.extend(cut);
+    Ok(days)
 }

@@ -204,6 +204,69 @@ fn a_period_cut_inside_days_sums_the_whole_days_and_the_parts_at_either_end() {
     assert_eq!(sums.last().map(|s| s.day), Some(to_ms / day));
 }
 
+#[test]
+fn play_days_and_bet_days_from_the_sums_are_those_of_the_movements() {
+    let projection = four_days_of_play();
+    let c = &projection.connection;
+    let day = crate::reports::DAY_MS;
+    let players: Vec<i64> = c
+        .prepare("SELECT DISTINCT player FROM movements ORDER BY player")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(players.len() >= 20);
+    // Cut mid-day (the cut day from the movements) and at midnight.
+    for until_ms in [(T0 / day + 3) * day + 40_000_000, (T0 / day + 3) * day] {
+        for &player in &players {
+            let mut expected = c
+                .prepare(
+                    "SELECT time_ms / 86400000, SUM(stake - bonus_stake), SUM(cash_prize), SUM(converted)
+                     FROM movements WHERE player = ?1 AND currency = 'EUR' AND time_ms < ?2
+                       AND (stake <> 0 OR cash_prize <> 0 OR converted <> 0)
+                     GROUP BY 1 ORDER BY 1",
+                )
+                .unwrap();
+            let expected: Vec<crate::marketing::PlayDay> = expected
+                .query_map(rusqlite::params![player, until_ms as i64], |row| {
+                    Ok(crate::marketing::PlayDay {
+                        day: row.get::<_, i64>(0)? as u64,
+                        stakes: row.get(1)?,
+                        prizes: row.get(2)?,
+                        bonus_cost: row.get(3)?,
+                    })
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let found = crate::marketing::play_days(c, PlayerId(player as u64), "EUR", until_ms).unwrap();
+            assert_eq!(found, expected, "player {player} until {until_ms}");
+        }
+        let bet_days: Vec<(u64, Vec<u64>)> = crate::marketing::cohort_activity(c, 0, u64::MAX / 4, until_ms)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.player.0, a.bet_days))
+            .collect();
+        assert!(!bet_days.is_empty());
+        for (player, days) in bet_days {
+            let expected: Vec<u64> = c
+                .prepare(
+                    "SELECT DISTINCT time_ms / 86400000 FROM movements
+                     WHERE player = ?1 AND kind = 'bet' AND time_ms < ?2 ORDER BY 1",
+                )
+                .unwrap()
+                .query_map(rusqlite::params![player as i64, until_ms as i64], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .unwrap()
+                .map(|d| d.unwrap() as u64)
+                .collect();
+            assert_eq!(days, expected, "player {player} until {until_ms}");
+        }
+    }
+}
+
 /// Every bet, win and rollback moved cash by exactly its figures.
 fn cash_moved_is_the_figures(projection: &Projection) {
     let wrong: i64 = projection

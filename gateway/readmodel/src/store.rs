@@ -197,6 +197,8 @@ pub const MIGRATIONS: &[&str] = &[
     // hour, and each player's last bet (`crate::summaries`), for the
     // reports and the dashboard. No rebuild: filled from the movements.
     crate::summaries::MIGRATION,
+    // 29: the player-day sums by player (`crate::summaries`).
+    crate::summaries::BY_PLAYER_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -96,6 +96,13 @@ pub(crate) const MIGRATION: &str = concat!(
     fill_sql!()
 );
 
+/// Migration 29: `gaming_days` by player, for the per-player reads
+/// (an affiliate's players' play days, a cohort's bet days). An update of
+/// an existing row leaves it alone: only a player's first movement of a
+/// day in a game adds an entry.
+pub(crate) const BY_PLAYER_MIGRATION: &str =
+    "CREATE INDEX gaming_days_by_player ON gaming_days (player, currency, day);";
+
 /// What [`add`] needs of a movement just inserted.
 pub(crate) struct Landed<'a> {
     pub player: i64,
