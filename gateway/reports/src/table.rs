@@ -9,7 +9,7 @@
 //! the period (`basis` `converted`, each currency's sum converted and
 //! rounded down, then added), and the report lists the rates used.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use engine::{Amount, Currency};
 use maud::{DOCTYPE, Markup, html};
@@ -44,6 +44,10 @@ pub struct Table {
     pub money: &'static [&'static str],
     /// Its lines, in key then currency order.
     pub lines: Vec<Line>,
+    /// Where each (key, currency) line is in `lines`, so that adding to a
+    /// table of a million lines (the MGA player data) is not quadratic;
+    /// rebuilt whenever it no longer matches `lines`.
+    positions: HashMap<(Vec<String>, Currency), usize>,
 }
 
 impl Table {
@@ -62,18 +66,23 @@ impl Table {
             counts,
             money,
             lines: Vec::new(),
+            positions: HashMap::new(),
         }
     }
 
     /// Adds `counts` and `money` to the line of `key` in `currency`.
     pub fn add(&mut self, key: Vec<String>, currency: Currency, counts: &[u64], money: &[i64]) {
-        let at = self
-            .lines
-            .iter()
-            .position(|line| line.key == key && line.currency == currency);
+        let slot = (key, currency);
+        let mut at = self.position(&slot);
+        if at.is_none() && self.positions.len() != self.lines.len() {
+            self.reindex();
+            at = self.position(&slot);
+        }
         let line = match at {
             Some(at) => &mut self.lines[at],
             None => {
+                self.positions.insert(slot.clone(), self.lines.len());
+                let (key, currency) = slot;
                 self.lines.push(Line {
                     key,
                     currency,
@@ -91,10 +100,36 @@ impl Table {
         }
     }
 
+    /// The line of `slot`, if the positions still say where it is (lines
+    /// sorted or changed since are found again by [`Table::reindex`]).
+    fn position(&mut self, slot: &(Vec<String>, Currency)) -> Option<usize> {
+        let at = *self.positions.get(slot)?;
+        let found = |lines: &[Line], at: usize| {
+            lines
+                .get(at)
+                .is_some_and(|line| line.key == slot.0 && line.currency == slot.1)
+        };
+        if found(&self.lines, at) {
+            return Some(at);
+        }
+        self.reindex();
+        self.positions.get(slot).copied().filter(|&at| found(&self.lines, at))
+    }
+
+    fn reindex(&mut self) {
+        self.positions = self
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(at, line)| ((line.key.clone(), line.currency), at))
+            .collect();
+    }
+
     /// Sorts the lines by key, then currency.
     pub fn sort(&mut self) {
         self.lines
             .sort_by(|a, b| (&a.key, a.currency.code()).cmp(&(&b.key, b.currency.code())));
+        self.reindex();
     }
 
     /// Every column's name, in order.
@@ -425,6 +460,41 @@ mod tests {
             definitions: vec![("stakes", "what was staked")],
             tables: vec![table],
         }
+    }
+
+    #[test]
+    fn a_line_is_found_again_after_sorting_and_after_lines_are_pushed_directly() {
+        let mut table = Table::new("t", "T", &["player"], &["bets"], &[]);
+        for player in (0..50_000).rev() {
+            table.add(vec![player.to_string()], Currency::EUR, &[1], &[]);
+        }
+        table.sort();
+        for player in (0..50_000).step_by(7) {
+            table.add(vec![player.to_string()], Currency::EUR, &[1], &[]);
+        }
+        table.lines.push(Line {
+            key: vec!["pushed".into()],
+            currency: Currency::GBP,
+            counts: vec![5],
+            money: vec![],
+        });
+        table.add(vec!["pushed".into()], Currency::GBP, &[1], &[]);
+        table.add(vec!["0".into()], Currency::GBP, &[1], &[]);
+        assert_eq!(table.lines.len(), 50_002);
+        let bets = |key: &str, currency: Currency| {
+            let found: Vec<u64> = table
+                .lines
+                .iter()
+                .filter(|l| l.key == [key] && l.currency == currency)
+                .map(|l| l.counts[0])
+                .collect();
+            found
+        };
+        assert_eq!(bets("0", Currency::EUR), [2]);
+        assert_eq!(bets("1", Currency::EUR), [1]);
+        assert_eq!(bets("49994", Currency::EUR), [2]);
+        assert_eq!(bets("pushed", Currency::GBP), [6]);
+        assert_eq!(bets("0", Currency::GBP), [1]);
     }
 
     #[test]
