@@ -66,7 +66,7 @@ pub fn gaming(connection: &Connection, from_ms: u64, to_ms: u64) -> Result<Vec<G
     let rows = statement.query_map(params![clamp(first_whole), clamp(end_whole)], |row| {
         let source: i64 = row.get(3)?;
         let game: String = row.get(4)?;
-        let game = (source != crate::summaries::NO_SOURCE).then(|| (SourceId(source as u32), game));
+        let game = (source != crate::summaries::NO_SOURCE).then_some((SourceId(source as u32), game));
         gaming_row(row, game)
     })?;
     for row in rows {

@@ -396,7 +396,13 @@ async fn generate_for(
     }
     let wallets_too = matches!(name, "mga-player-funds" | "mga-player-data");
     let ((gaming, payments, wallets, open_bets), as_of_seq) = read(state, move |c| {
-        let gaming = readmodel::reports::gaming(c, from_ms, to_ms)?;
+        // The MGA's funds and player data are built from the wallets alone
+        // (which count their bets from the same sums).
+        let gaming = if wallets_too {
+            Vec::new()
+        } else {
+            readmodel::reports::gaming(c, from_ms, to_ms)?
+        };
         let payments = readmodel::reports::payments(c, from_ms, to_ms)?;
         let (wallets, open_bets) = if wallets_too {
             (
