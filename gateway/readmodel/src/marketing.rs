@@ -19,7 +19,7 @@ use engine::{Command, Outcome, PlayerId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
-use crate::reports::DAY_MS;
+use crate::summaries::DAY_MS;
 
 /// The brand of every player not attributed to another.
 pub const DEFAULT_BRAND: &str = "default";

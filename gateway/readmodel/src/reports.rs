@@ -13,8 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::ReadModelError;
 use crate::history::clamp;
 
-/// A day in ms.
-pub const DAY_MS: u64 = 86_400_000;
+pub use crate::summaries::DAY_MS;
 
 /// The figures of one player's movements in one currency, on one UTC day,
 /// in one game (or outside any game), summed.

@@ -21,7 +21,9 @@ use rusqlite::{Transaction, params};
 
 use crate::ReadModelError;
 use crate::monitoring::HOUR_MS;
-use crate::reports::DAY_MS;
+
+/// A day in ms (the sums' days are UTC days since the epoch).
+pub const DAY_MS: u64 = 86_400_000;
 
 /// Source and game of a movement outside any game in `gaming_days`
 /// (primary-key columns cannot be NULL).
@@ -119,7 +121,8 @@ pub(crate) struct Landed<'a> {
 pub(crate) fn add(tx: &Transaction<'_>, m: &Landed<'_>) -> Result<(), ReadModelError> {
     let f = &m.figures;
     let is_bet = m.kind == "bet";
-    let time_ms = crate::history::clamp(m.time_ms);
+    // SQLite's integers are signed.
+    let time_ms = m.time_ms.min(i64::MAX as u64) as i64;
     if is_bet || f.stake != 0 || f.prize != 0 || f.converted != 0 || f.granted != 0 {
         let (source, game) = m.game.map_or((NO_SOURCE, NO_GAME), |(s, g)| (i64::from(s), g));
         tx.prepare_cached(
