@@ -353,7 +353,18 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
         if !feed.state.ready.load(Ordering::Relaxed) {
             return None;
         }
-        let figures = current(&feed.state).await.ok()?;
+        // A read the read model cannot answer yet (behind by more than a
+        // read waits, say while the machine is busy) skips this refresh;
+        // ending the stream would leave the page without figures for good.
+        let figures = match current(&feed.state).await {
+            Ok(figures) => figures,
+            Err(_) => {
+                return Some((
+                    Ok(Event::default().comment("figures skipped: the read model is behind")),
+                    feed,
+                ));
+            }
+        };
         let now = feed.state.now_ms();
         let rate = match feed.last {
             Some((bets, at)) if now > at => figures.bets.saturating_sub(bets) as f64 * 1000.0 / (now - at) as f64,
