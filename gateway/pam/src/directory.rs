@@ -39,6 +39,13 @@ pub struct ProfileDirectory {
     vault: Arc<Vault>,
 }
 
+/// What a partner may know of a player, from their opened profile.
+fn learn(facts: &mut PlayerFacts, profile: Profile) {
+    facts.country = Some(profile.country);
+    facts.birth_date = Some(profile.date_of_birth);
+    facts.affiliate_code = profile.affiliate_code;
+}
+
 impl ProfileDirectory {
     /// A directory opening profiles with `vault`'s keys.
     pub fn new(vault: Arc<Vault>) -> ProfileDirectory {
@@ -57,9 +64,7 @@ impl PlayerDirectory for ProfileDirectory {
             };
             if let Some(sealed) = view.profile {
                 let profile = open(&self.vault, sealed).await?;
-                facts.country = Some(profile.country);
-                facts.birth_date = Some(profile.date_of_birth);
-                facts.affiliate_code = profile.affiliate_code;
+                learn(&mut facts, profile);
             }
             Ok(Some(facts))
         })
@@ -100,9 +105,7 @@ impl PlayerDirectory for ProfileDirectory {
                         };
                         let plain = key.open(&sealed).map_err(ApiError::internal)?;
                         let profile: Profile = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
-                        facts.country = Some(profile.country);
-                        facts.birth_date = Some(profile.date_of_birth);
-                        facts.affiliate_code = profile.affiliate_code;
+                        learn(&mut facts, profile);
                     }
                     found.insert(player, facts);
                 }
@@ -113,9 +116,7 @@ impl PlayerDirectory for ProfileDirectory {
             // the group (or fails as a lone profile's read would).
             for (player, mut facts, sealed) in unkeyed {
                 let profile = open(&self.vault, sealed).await?;
-                facts.country = Some(profile.country);
-                facts.birth_date = Some(profile.date_of_birth);
-                facts.affiliate_code = profile.affiliate_code;
+                learn(&mut facts, profile);
                 found.insert(player, facts);
             }
             Ok(found)
