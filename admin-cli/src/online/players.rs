@@ -74,7 +74,7 @@ pub struct RegisterArgs {
     /// Language, e.g. en.
     #[arg(long)]
     language: String,
-    /// Marketing consents: any of email, sms, phone, post (comma-separated).
+    /// Marketing consents: any of email, sms, phone, post, push (comma-separated).
     #[arg(long, value_delimiter = ',')]
     marketing: Vec<String>,
     /// Affiliate tracking code.
@@ -144,13 +144,13 @@ pub fn run(client: &Client, command: Command, output: Output) -> Result<(), Fail
 }
 
 fn register(client: &Client, args: RegisterArgs, output: Output) -> Result<(), Failure> {
-    let mut marketing = json!({"email": false, "sms": false, "phone": false, "post": false});
+    let mut marketing = json!({"email": false, "sms": false, "phone": false, "post": false, "push": false});
     for channel in &args.marketing {
         match marketing.get_mut(channel.as_str()) {
             Some(consent) => *consent = Value::Bool(true),
             None => {
                 return Err(Failure::Usage(format!(
-                    "--marketing {channel:?}: the channels are email, sms, phone and post"
+                    "--marketing {channel:?}: the channels are email, sms, phone, post and push"
                 )));
             }
         }

@@ -80,6 +80,55 @@ pub struct Profile {
     pub push_token: Option<String>,
 }
 
+/// A change of marketing consents: each channel given replaces the stored
+/// one, each absent keeps it (so a client that predates a channel, such as
+/// `push`, does not withdraw it by leaving it out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentsPatch {
+    /// By email.
+    pub email: Option<bool>,
+    /// By SMS.
+    pub sms: Option<bool>,
+    /// By phone.
+    pub phone: Option<bool>,
+    /// By post.
+    pub post: Option<bool>,
+    /// By push notification.
+    pub push: Option<bool>,
+}
+
+impl ConsentsPatch {
+    /// `consents` with the channels given in place of its own.
+    pub fn apply(self, consents: Consents) -> Consents {
+        Consents {
+            email: self.email.unwrap_or(consents.email),
+            sms: self.sms.unwrap_or(consents.sms),
+            phone: self.phone.unwrap_or(consents.phone),
+            post: self.post.unwrap_or(consents.post),
+            push: self.push.unwrap_or(consents.push),
+        }
+    }
+
+    /// The consents of a player who has none yet: the four original
+    /// channels must be given; push, absent, is no.
+    fn complete(self) -> Result<Consents, ApiError> {
+        let missing = |channel: &str| {
+            invalid(
+                &format!("marketing.{channel}"),
+                "required: the player has no profile yet, so give every channel",
+            )
+        };
+        Ok(Consents {
+            email: self.email.ok_or_else(|| missing("email"))?,
+            sms: self.sms.ok_or_else(|| missing("sms"))?,
+            phone: self.phone.ok_or_else(|| missing("phone"))?,
+            post: self.post.ok_or_else(|| missing("post"))?,
+            push: self.push.unwrap_or(false),
+        })
+    }
+}
+
 /// A profile change: the fields given replace the stored ones.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -98,8 +147,8 @@ pub struct ProfilePatch {
     pub country: Option<String>,
     /// Preferred language.
     pub language: Option<String>,
-    /// Marketing consents (all four channels).
-    pub marketing: Option<Consents>,
+    /// Marketing consents: the channels given change, the others stay.
+    pub marketing: Option<ConsentsPatch>,
     /// The affiliate's tracking code.
     pub affiliate_code: Option<String>,
 }
@@ -115,7 +164,7 @@ impl ProfilePatch {
             address: self.address.unwrap_or(profile.address),
             country: self.country.unwrap_or(profile.country),
             language: self.language.unwrap_or(profile.language),
-            marketing: self.marketing.unwrap_or(profile.marketing),
+            marketing: self.marketing.map_or(profile.marketing, |patch| patch.apply(profile.marketing)),
             affiliate_code: self.affiliate_code.or(profile.affiliate_code),
             push_token: profile.push_token,
         }
@@ -133,7 +182,7 @@ impl ProfilePatch {
             address: self.address.ok_or_else(|| missing("address"))?,
             country: self.country.ok_or_else(|| missing("country"))?,
             language: self.language.ok_or_else(|| missing("language"))?,
-            marketing: self.marketing.ok_or_else(|| missing("marketing"))?,
+            marketing: self.marketing.ok_or_else(|| missing("marketing"))?.complete()?,
             affiliate_code: self.affiliate_code,
             push_token: None,
         })

@@ -210,6 +210,57 @@ async fn a_profile_is_registered_read_changed_suspended_and_erased() {
     w.server.stop().await;
 }
 
+/// A consent change names the channels it changes: the others, push among
+/// them, stay as they were (a client that predates push must not withdraw
+/// it by leaving it out); an unknown channel changes nothing; a player
+/// without a profile must give the four original channels.
+#[tokio::test]
+async fn a_consent_patch_changes_only_the_channels_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(dir.path()).await;
+    let s = &w.server;
+    let mut given = profile("Ada Lovelace", "ada@example.org", "+44 20 7946 0001", "W1 2AB");
+    given["marketing"]["push"] = json!(true);
+    let player = register_ok(s, &w.admin, given).await;
+    let path = format!("/operator/v1/players/{player}/profile");
+    let consents = |read: &Value| {
+        let m = &read["profile"]["marketing"];
+        [&m["email"], &m["sms"], &m["phone"], &m["post"], &m["push"]].map(|v| v.as_bool().unwrap())
+    };
+    assert_eq!(consents(&get_profile(s, &w.admin, player).await), [true, false, false, true, true]);
+
+    let patch = json!({"marketing": {"email": false, "sms": true}});
+    let reply = op(s, &w.admin, Method::PATCH, &path, Some(patch)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        consents(&get_profile(s, &w.admin, player).await),
+        [false, true, false, true, true],
+        "push kept"
+    );
+    let patch = json!({"marketing": {"push": false}});
+    let reply = op(s, &w.admin, Method::PATCH, &path, Some(patch)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(consents(&get_profile(s, &w.admin, player).await), [false, true, false, true, false]);
+    let patch = json!({"marketing": {"fax": true}});
+    let reply = op(s, &w.admin, Method::PATCH, &path, Some(patch)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert_eq!(consents(&get_profile(s, &w.admin, player).await), [false, true, false, true, false]);
+
+    // No profile yet: every original channel is required, push is optional.
+    let legacy_path = format!("/operator/v1/players/{}/profile", w.player);
+    let mut partial = profile("Grace Hopper", "grace@example.org", "+1 202 555 0101", "20500");
+    partial["marketing"] = json!({"email": true, "phone": false, "post": false});
+    let reply = op(s, &w.admin, Method::PATCH, &legacy_path, Some(partial.clone())).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("marketing.sms"), "{}", reply.text());
+    assert_eq!(get_profile(s, &w.admin, w.player).await["profile"], Value::Null);
+    partial["marketing"]["sms"] = json!(true);
+    let reply = op(s, &w.admin, Method::PATCH, &legacy_path, Some(partial)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(consents(&get_profile(s, &w.admin, w.player).await), [true, true, false, false, false]);
+    w.server.stop().await;
+}
+
 #[tokio::test]
 async fn a_retried_registration_gets_the_same_player() {
     let dir = tempfile::tempdir().unwrap();
