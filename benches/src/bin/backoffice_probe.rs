@@ -14,7 +14,10 @@
 //! - **Page latency**: one browser-like client fetches the main pages in
 //!   turn (dashboard, player search, a player 360, the withdrawal, KYC and
 //!   AML queues, games, bonuses, reports, operators, audit), each with the
-//!   session cookie, and keeps a histogram per page.
+//!   session cookie, and keeps a histogram per page. A page answered `503`
+//!   (its read model further behind than a read waits) is counted as
+//!   unavailable, its wait kept in the histogram, and the probe goes on, as
+//!   an operator would reload; any other failure stops it.
 //!
 //! It prints a table and writes `--out` (JSON) when given. Run it beside
 //! `croupier-loadtest` (`loadtest/scripts/backoffice-figures.sh` does both).
@@ -89,7 +92,7 @@ async fn main() -> Result<()> {
         args.page_pause_ms,
     ));
     let freshness = freshness(&api, &session, player, deadline).await?;
-    let pages = pages.await??;
+    let (pages, unavailable) = pages.await??;
 
     println!("dashboard freshness (deposit acknowledged → shown by the dashboard's event stream):");
     print_row("freshness", &freshness);
@@ -103,12 +106,18 @@ async fn main() -> Result<()> {
         all.add(histogram)?;
     }
     print_row("all pages", &all);
+    let unavailable_total: u64 = unavailable.values().sum();
+    if unavailable_total > 0 {
+        let list: Vec<String> = unavailable.iter().map(|(n, count)| format!("{n} {count}")).collect();
+        println!("  unavailable (503, read model behind): {}", list.join(", "));
+    }
     if let Some(out) = &args.out {
         let mut figures = serde_json::Map::new();
         figures.insert("freshness".into(), summary(&freshness));
         figures.insert("all_pages".into(), summary(&all));
         let per_page: serde_json::Map<String, Value> = pages.iter().map(|(n, h)| (n.clone(), summary(h))).collect();
         figures.insert("pages".into(), Value::Object(per_page));
+        figures.insert("unavailable".into(), json!(unavailable));
         std::fs::write(out, serde_json::to_vec_pretty(&Value::Object(figures))?)?;
     }
     Ok(())
@@ -333,7 +342,7 @@ async fn pages(
     player: u64,
     deadline: Instant,
     pause_ms: u64,
-) -> Result<BTreeMap<String, Histogram<u64>>> {
+) -> Result<(BTreeMap<String, Histogram<u64>>, BTreeMap<String, u64>)> {
     let paths = [
         ("dashboard", "/backoffice".to_owned()),
         ("player search", format!("/backoffice/players?q={player}")),
@@ -348,6 +357,7 @@ async fn pages(
         ("audit", "/backoffice/audit".to_owned()),
     ];
     let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+    let mut unavailable: BTreeMap<String, u64> = BTreeMap::new();
     'rounds: loop {
         for (name, path) in &paths {
             if Instant::now() >= deadline {
@@ -363,7 +373,9 @@ async fn pages(
             let status = response.status();
             let _ = response.bytes().await?;
             let took = start.elapsed();
-            if status != StatusCode::OK {
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                *unavailable.entry((*name).to_owned()).or_default() += 1;
+            } else if status != StatusCode::OK {
                 bail!("{path} answered {status}");
             }
             histograms
@@ -373,7 +385,7 @@ async fn pages(
             tokio::time::sleep(Duration::from_millis(pause_ms)).await;
         }
     }
-    Ok(histograms)
+    Ok((histograms, unavailable))
 }
 
 #[cfg(test)]
