@@ -164,7 +164,9 @@ impl ProfilePatch {
             address: self.address.unwrap_or(profile.address),
             country: self.country.unwrap_or(profile.country),
             language: self.language.unwrap_or(profile.language),
-            marketing: self.marketing.map_or(profile.marketing, |patch| patch.apply(profile.marketing)),
+            marketing: self
+                .marketing
+                .map_or(profile.marketing, |patch| patch.apply(profile.marketing)),
             affiliate_code: self.affiliate_code.or(profile.affiliate_code),
             push_token: profile.push_token,
         }

@@ -617,7 +617,11 @@ async fn check_group(group: &Group, wallet: &Wallet, acknowledged: &BTreeMap<Str
             // A member that just installed a snapshot may answer 503 (its
             // read model behind, `view_behind`) until it has caught up.
             let busy = status == StatusCode::SERVICE_UNAVAILABLE;
-            assert!(status == StatusCode::OK || busy, "node {}: {status} {balance}", member.id);
+            assert!(
+                status == StatusCode::OK || busy,
+                "node {}: {status} {balance}",
+                member.id
+            );
             if status == StatusCode::OK && balance["cash"] == expected.as_str() {
                 assert!(balance["as_of_seq"].as_u64().is_some(), "{balance}");
                 break;

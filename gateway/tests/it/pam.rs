@@ -227,7 +227,10 @@ async fn a_consent_patch_changes_only_the_channels_it_names() {
         let m = &read["profile"]["marketing"];
         [&m["email"], &m["sms"], &m["phone"], &m["post"], &m["push"]].map(|v| v.as_bool().unwrap())
     };
-    assert_eq!(consents(&get_profile(s, &w.admin, player).await), [true, false, false, true, true]);
+    assert_eq!(
+        consents(&get_profile(s, &w.admin, player).await),
+        [true, false, false, true, true]
+    );
 
     let patch = json!({"marketing": {"email": false, "sms": true}});
     let reply = op(s, &w.admin, Method::PATCH, &path, Some(patch)).await;
@@ -240,11 +243,17 @@ async fn a_consent_patch_changes_only_the_channels_it_names() {
     let patch = json!({"marketing": {"push": false}});
     let reply = op(s, &w.admin, Method::PATCH, &path, Some(patch)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(consents(&get_profile(s, &w.admin, player).await), [false, true, false, true, false]);
+    assert_eq!(
+        consents(&get_profile(s, &w.admin, player).await),
+        [false, true, false, true, false]
+    );
     let patch = json!({"marketing": {"fax": true}});
     let reply = op(s, &w.admin, Method::PATCH, &path, Some(patch)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
-    assert_eq!(consents(&get_profile(s, &w.admin, player).await), [false, true, false, true, false]);
+    assert_eq!(
+        consents(&get_profile(s, &w.admin, player).await),
+        [false, true, false, true, false]
+    );
 
     // No profile yet: every original channel is required, push is optional.
     let legacy_path = format!("/operator/v1/players/{}/profile", w.player);
@@ -257,7 +266,10 @@ async fn a_consent_patch_changes_only_the_channels_it_names() {
     partial["marketing"]["sms"] = json!(true);
     let reply = op(s, &w.admin, Method::PATCH, &legacy_path, Some(partial)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(consents(&get_profile(s, &w.admin, w.player).await), [true, true, false, false, false]);
+    assert_eq!(
+        consents(&get_profile(s, &w.admin, w.player).await),
+        [true, true, false, false, false]
+    );
     w.server.stop().await;
 }
 
