@@ -449,6 +449,22 @@ impl<C: Clock> Worker<C> {
         let mut in_flight = false;
         let mut stopping = false;
         loop {
+            if in_flight {
+                // Collected without waiting: see the select below.
+                match self.committed.try_recv() {
+                    Ok(batch) => {
+                        in_flight = false;
+                        spare.push(batch);
+                    }
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => {
+                        // Fail-stop, as below; the requests drained but not
+                        // applied are answered `ShutDown` as they drop.
+                        current.fail();
+                        break;
+                    }
+                }
+            }
             if !requests.is_empty() {
                 self.last_time_ms = self.clock.now_ms().max(self.last_time_ms);
                 current.apply(&mut self.ledger, requests.drain(..), self.last_time_ms);
@@ -473,9 +489,12 @@ impl<C: Clock> Worker<C> {
             let room = max - current.len();
             let mut select = Select::new();
             // While the batch is full (or we are stopping), wait for the
-            // commit thread only.
+            // commit thread only. While there is nothing to hand it, do not
+            // wait for it at all: its answer would wake this thread for
+            // nothing (at a few requests a batch, once a request), and the
+            // top of the loop collects it when the next request arrives.
             let ring = (room > 0 && !stopping).then(|| select.recv(&self.drain));
-            let done = in_flight.then(|| select.recv(&self.committed));
+            let done = (in_flight && (!current.is_empty() || stopping)).then(|| select.recv(&self.committed));
             let operation = select.select();
             if Some(operation.index()) == ring {
                 match operation.recv(&self.drain) {

@@ -246,6 +246,44 @@ fn a_failed_commit_halts_without_acknowledging() {
     assert_eq!(handle.submit(register(1, 1_000)).err(), Some(SubmitError::ShutDown));
 }
 
+/// One request at a time: the sequencer is idle (waiting on the ring only)
+/// when the flush fails, and learns of it from the next request.
+#[test]
+fn a_flush_that_fails_while_the_sequencer_idles_stops_it_at_the_next_request() {
+    let durable = Arc::new(AtomicU64::new(0));
+    let sink = FailingSink {
+        fail_at: 3,
+        durable: durable.clone(),
+    };
+    let sequencer = Sequencer::start(
+        Ledger::new(Config::default()),
+        sink,
+        clock(),
+        SequencerConfig::default(),
+    )
+    .unwrap();
+    let handle = sequencer.handle();
+    for n in 0..2 {
+        let reply = handle.submit(register(1, n)).unwrap().wait().unwrap();
+        assert_eq!(reply.seq, n + 1);
+    }
+    let failed = handle.submit(register(1, 2)).unwrap().wait();
+    assert_eq!(failed, Err(ReplyError::CommitFailed));
+    // Never acknowledged: refused, dropped unapplied, or (if it raced the
+    // news of the failure into the ledger) in doubt with the failed batch.
+    let after = handle.submit(register(1, 3)).map(|c| c.wait());
+    assert!(
+        matches!(
+            after,
+            Err(SubmitError::ShutDown) | Ok(Err(ReplyError::ShutDown | ReplyError::CommitFailed))
+        ),
+        "{after:?}"
+    );
+    assert_eq!(durable.load(Ordering::SeqCst), 2);
+    assert!(matches!(sequencer.shutdown(), Err(SequencerError::Commit(_))));
+    assert_eq!(handle.submit(register(1, 4)).err(), Some(SubmitError::ShutDown));
+}
+
 #[test]
 fn completions_can_be_awaited() {
     let config = SequencerConfig::default();

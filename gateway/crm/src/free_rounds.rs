@@ -38,6 +38,7 @@ use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{LedgerErrors, RoleErrors};
 use edge::reads::read;
 use edge::wire;
+use edge::worker::{TickError, TickLog};
 use edge::{AppState, Caller};
 use engine::bonus::{self, BonusTemplate, FreeRoundsAward, FreeRoundsState, TemplateKind};
 use engine::{Amount, BonusCode, Command, ExtId, OperatorId, Outcome, PlayerId, Request, SourceId};
@@ -344,6 +345,7 @@ pub struct Worker {
 /// Runs the worker until the task is aborted (idle without [`Settings`]).
 pub async fn run(state: AppState) {
     let mut worker = Worker::default();
+    let mut log = TickLog::new("free rounds");
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -351,9 +353,7 @@ pub async fn run(state: AppState) {
         let Some(settings) = state.modules.get::<Settings>().cloned() else {
             continue;
         };
-        if let Err(error) = worker.tick(&state, &settings).await {
-            tracing::warn!(error = %error.message, "free rounds");
-        }
+        log.record(&worker.tick(&state, &settings).await.map_err(TickError::from));
     }
 }
 
@@ -465,7 +465,7 @@ pub(crate) async fn award_for_campaign(
     player: PlayerId,
     aggregator: SourceId,
     id: ExtId,
-) -> Result<Option<bool>, String> {
+) -> Result<Option<bool>, TickError> {
     let code = bonus_code(SYSTEM_SOURCE, &id);
     let Some(award) = award_of(template, player, code, aggregator, state.now_ms()) else {
         return Ok(Some(false));
@@ -477,7 +477,7 @@ pub(crate) async fn award_for_campaign(
     match submit(state, SYSTEM_SOURCE, id.as_str(), command).await {
         Ok(Submitted::Done(outcome)) => Ok(Some(outcome.is_ok())),
         Ok(Submitted::NotLeader) => Ok(None),
-        Err(error) => Err(error.message),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use edge::AppState;
 use edge::reads::read;
+use edge::worker::{TickError, TickLog};
 use engine::bonus::{self, Campaign, Channel, TARGETS_PER_COMMAND_MAX, TargetKind, in_control_group};
 use engine::{Command, ExtId, PlayerId, Request, SourceId};
 use readmodel::bonuses;
@@ -60,13 +61,12 @@ pub struct Worker {
 /// Runs the worker until the task is aborted.
 pub async fn run(state: AppState) {
     let mut worker = Worker::default();
+    let mut log = TickLog::new("campaigns");
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = worker.tick(&state).await {
-            tracing::warn!(%error, "campaigns");
-        }
+        log.record(&worker.tick(&state).await);
     }
 }
 
@@ -93,7 +93,7 @@ enum Submitted {
     NotLeader,
 }
 
-async fn submit(state: &AppState, id: Option<ExtId>, command: Command) -> Result<Submitted, String> {
+async fn submit(state: &AppState, id: Option<ExtId>, command: Command) -> Result<Submitted, TickError> {
     let id = id.ok_or("request id")?;
     let request = Request {
         source: SYSTEM_SOURCE,
@@ -103,33 +103,27 @@ async fn submit(state: &AppState, id: Option<ExtId>, command: Command) -> Result
     match state.engine.run(request).await {
         Ok(done) => Ok(Submitted::Done(done.outcome)),
         Err(error) if error.code == "not_leader" => Ok(Submitted::NotLeader),
-        Err(error) => Err(error.message),
+        Err(error) => Err(error.into()),
     }
 }
 
 impl Worker {
     /// Launches, evaluates and delivers what is due now.
-    pub async fn tick(&mut self, state: &AppState) -> Result<(), String> {
+    pub async fn tick(&mut self, state: &AppState) -> Result<(), TickError> {
         let now_ms = state.now_ms();
-        let (due, _) = read(state, move |c| campaigns::due_scheduled(c, now_ms))
-            .await
-            .map_err(|e| e.message)?;
+        let (due, _) = read(state, move |c| campaigns::due_scheduled(c, now_ms)).await?;
         for view in due {
             if !launch(state, &view.campaign, view.seq).await? {
                 return Ok(());
             }
         }
-        let (owed, _) = read(state, |c| campaigns::due_triggered(c, BATCH_MAX))
-            .await
-            .map_err(|e| e.message)?;
+        let (owed, _) = read(state, |c| campaigns::due_triggered(c, BATCH_MAX)).await?;
         for (code, player, seq) in owed {
             if !self.evaluate(state, &code, player, seq).await? {
                 return Ok(());
             }
         }
-        let (pending, _) = read(state, |c| campaigns::pending_sends(c, BATCH_MAX))
-            .await
-            .map_err(|e| e.message)?;
+        let (pending, _) = read(state, |c| campaigns::pending_sends(c, BATCH_MAX)).await?;
         for send in pending {
             if !self.deliver(state, &send).await? {
                 return Ok(());
@@ -138,18 +132,15 @@ impl Worker {
         Ok(())
     }
 
-    async fn evaluate(&mut self, state: &AppState, code: &str, player: u64, seq: u64) -> Result<bool, String> {
+    async fn evaluate(&mut self, state: &AppState, code: &str, player: u64, seq: u64) -> Result<bool, TickError> {
         let wanted = code.to_owned();
-        let (found, _) = read(state, move |c| campaigns::campaign(c, &wanted))
-            .await
-            .map_err(|e| e.message)?;
+        let (found, _) = read(state, move |c| campaigns::campaign(c, &wanted)).await?;
         let member = match &found {
             Some(view) if view.campaign.enabled => {
                 let segment = segment_of(state, &view.campaign).await?;
                 match segment {
                     Some(segment) => crate::segments::members(state, &segment, Some(player))
-                        .await
-                        .map_err(|e| e.message)?
+                        .await?
                         .contains(&player),
                     None => false,
                 }
@@ -171,7 +162,7 @@ impl Worker {
         Ok(matches!(submit(state, id, command).await?, Submitted::Done(_)))
     }
 
-    async fn deliver(&mut self, state: &AppState, send: &PendingSend) -> Result<bool, String> {
+    async fn deliver(&mut self, state: &AppState, send: &PendingSend) -> Result<bool, TickError> {
         let key = (send.campaign.clone(), send.player);
         let now = Instant::now();
         if let Some(&(_, next)) = self.retries.get(&key)
@@ -180,9 +171,7 @@ impl Worker {
             return Ok(true);
         }
         let wanted = send.campaign.clone();
-        let (found, _) = read(state, move |c| campaigns::campaign(c, &wanted))
-            .await
-            .map_err(|e| e.message)?;
+        let (found, _) = read(state, move |c| campaigns::campaign(c, &wanted)).await?;
         // A campaign disabled after its launch holds its sends.
         let Some(view) = found.filter(|v| v.campaign.enabled) else {
             return Ok(true);
@@ -192,11 +181,13 @@ impl Worker {
         // Exclusion, consent and risk are asked again at the send: they
         // may have changed since the launch.
         let delivered = match recipient(state, campaign, send.player).await {
-            Err(error) if attempts < ATTEMPTS_MAX => {
+            // A lag is no attempt: the send waits for the next round.
+            Err(TickError::ViewBehind) => return Err(TickError::ViewBehind),
+            Err(TickError::Failed(error)) if attempts < ATTEMPTS_MAX => {
                 self.retry(key.clone(), attempts, now, campaign, send.player, &error);
                 None
             }
-            Err(_) | Ok(None) => Some(false),
+            Err(TickError::Failed(_)) | Ok(None) => Some(false),
             Ok(Some(to)) => match grant(state, campaign, send.player).await? {
                 None => return Ok(false),
                 // The offer was refused (a blocked player, a full queue):
@@ -244,23 +235,21 @@ impl Worker {
     }
 }
 
-async fn segment_of(state: &AppState, campaign: &Campaign) -> Result<Option<bonus::Segment>, String> {
+async fn segment_of(state: &AppState, campaign: &Campaign) -> Result<Option<bonus::Segment>, TickError> {
     let code = campaign.segment.to_string();
-    let (found, _) = read(state, move |c| campaigns::segment(c, &code))
-        .await
-        .map_err(|e| e.message)?;
+    let (found, _) = read(state, move |c| campaigns::segment(c, &code)).await?;
     Ok(found.map(|v| v.segment))
 }
 
 /// Whether `player`, a member, is a target, in the control group, or
 /// suppressed. The control group is drawn among the players who could be
 /// targeted, so the two arms of the uplift are alike.
-async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<TargetKind, String> {
+async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<TargetKind, TickError> {
     let consented = match campaign.channel {
         Channel::None => None,
         channel => {
             let facts = match state.directory() {
-                Some(d) => d.marketing(state, PlayerId(player)).await.map_err(|e| e.message)?,
+                Some(d) => d.marketing(state, PlayerId(player)).await?,
                 None => None,
             };
             // No profile: no address to send to, and no consent; no
@@ -278,8 +267,7 @@ async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<T
     let (suppressed, _) = read(state, move |c| {
         campaigns::suppressed_for_marketing(c, player, consented, now_ms)
     })
-    .await
-    .map_err(|e| e.message)?;
+    .await?;
     Ok(match suppressed {
         Some(_) => TargetKind::Skipped,
         None if in_control_group(campaign.code.as_str(), player, campaign.control_pct) => TargetKind::Control,
@@ -289,14 +277,12 @@ async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<T
 
 /// Targets a scheduled campaign's segment; false if this node is not the
 /// leader (the leader's worker launches).
-async fn launch(state: &AppState, campaign: &Campaign, seq: u64) -> Result<bool, String> {
+async fn launch(state: &AppState, campaign: &Campaign, seq: u64) -> Result<bool, TickError> {
     let Some(segment) = segment_of(state, campaign).await? else {
         tracing::warn!(campaign = %campaign.code, "campaign: its segment is gone; not launched");
         return Ok(true);
     };
-    let members = crate::segments::members(state, &segment, None)
-        .await
-        .map_err(|e| e.message)?;
+    let members = crate::segments::members(state, &segment, None).await?;
     let mut targets = Vec::with_capacity(members.len());
     for player in members {
         targets.push((PlayerId(player), kind_of(state, campaign, player).await?));
@@ -330,13 +316,11 @@ async fn launch(state: &AppState, campaign: &Campaign, seq: u64) -> Result<bool,
 
 /// Grants the campaign's offer: `Some(true)` granted (now or before),
 /// `Some(false)` refused, `None` not the leader.
-async fn grant(state: &AppState, campaign: &Campaign, player: u64) -> Result<Option<bool>, String> {
+async fn grant(state: &AppState, campaign: &Campaign, player: u64) -> Result<Option<bool>, TickError> {
     let Some(offer) = campaign.offer.clone() else {
         return Ok(Some(true));
     };
-    let (template, _) = read(state, move |c| bonuses::by_code(c, offer.as_str()))
-        .await
-        .map_err(|e| e.message)?;
+    let (template, _) = read(state, move |c| bonuses::by_code(c, offer.as_str())).await?;
     let Some(template) = template.filter(|t| t.template.enabled) else {
         return Ok(Some(false));
     };
@@ -394,10 +378,10 @@ impl std::fmt::Display for MessageError {
 /// Where `player` is reached on the campaign's channel, if nothing
 /// suppresses it now (`Some("")` for channel none: no message); `None`:
 /// suppressed, or no profile to send to.
-async fn recipient(state: &AppState, campaign: &Campaign, player: u64) -> Result<Option<String>, String> {
+async fn recipient(state: &AppState, campaign: &Campaign, player: u64) -> Result<Option<String>, TickError> {
     let facts = match (campaign.channel, state.directory()) {
         (Channel::None, _) | (_, None) => None,
-        (_, Some(d)) => d.marketing(state, PlayerId(player)).await.map_err(|e| e.message)?,
+        (_, Some(d)) => d.marketing(state, PlayerId(player)).await?,
     };
     let (consented, to) = match (campaign.channel, facts) {
         (Channel::None, _) => (None, String::new()),
@@ -415,8 +399,7 @@ async fn recipient(state: &AppState, campaign: &Campaign, player: u64) -> Result
     let (suppressed, _) = read(state, move |c| {
         campaigns::suppressed_for_marketing(c, player, consented, now_ms)
     })
-    .await
-    .map_err(|e| e.message)?;
+    .await?;
     if let Some(why) = suppressed {
         tracing::info!(campaign = %campaign.code, player, why = why.name(), "campaign send: suppressed");
         return Ok(None);

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use edge::AppState;
+use edge::worker::{TickError, TickLog};
 use engine::bonus::{self, BonusTemplate, TemplateKind};
 use engine::{Amount, Command, Currency, ExtId, Jurisdiction, OperatorId, PlayerId, Request, SourceId};
 use readmodel::{bonuses, loyalty};
@@ -56,11 +57,10 @@ pub async fn run(state: AppState, shipped: Vec<(Jurisdiction, bool)>) {
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut progress = Progress::default();
+    let mut log = TickLog::new("loyalty");
     loop {
         ticker.tick().await;
-        if let Err(error) = tick(&state, &shipped, &mut progress).await {
-            tracing::warn!(%error, "loyalty worker");
-        }
+        log.record(&tick(&state, &shipped, &mut progress).await);
     }
 }
 
@@ -70,7 +70,11 @@ pub fn spawn(state: AppState, shipped: Vec<(Jurisdiction, bool)>) -> tokio::task
 }
 
 /// One round: shipped rules, cashback, tier reviews.
-pub async fn tick(state: &AppState, shipped: &[(Jurisdiction, bool)], progress: &mut Progress) -> Result<(), String> {
+pub async fn tick(
+    state: &AppState,
+    shipped: &[(Jurisdiction, bool)],
+    progress: &mut Progress,
+) -> Result<(), TickError> {
     if !progress.shipped {
         progress.shipped = ship_rules(state, shipped).await?;
     }
@@ -83,22 +87,17 @@ pub async fn tick(state: &AppState, shipped: &[(Jurisdiction, bool)], progress: 
 async fn query<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, readmodel::ReadModelError> + Send + 'static,
-) -> Result<T, String> {
+) -> Result<T, TickError> {
     state
         .readmodel
         .wait_for(state.durable.get(), edge::reads::VIEW_WAIT_MAX)
-        .await
-        .map_err(|e| e.to_string())?;
-    state
-        .readmodel
-        .query(f)
-        .await
-        .map(|(t, _)| t)
-        .map_err(|e| e.to_string())
+        .await?;
+    let (value, _) = state.readmodel.query(f).await?;
+    Ok(value)
 }
 
 /// Submits; `Ok(false)` on a follower (the leader's worker does it).
-async fn submit(state: &AppState, id: &str, command: Command) -> Result<bool, String> {
+async fn submit(state: &AppState, id: &str, command: Command) -> Result<bool, TickError> {
     let request = Request {
         source: SYSTEM_SOURCE,
         id: ExtId::new(id).map_err(|e| e.to_string())?,
@@ -107,13 +106,16 @@ async fn submit(state: &AppState, id: &str, command: Command) -> Result<bool, St
     match state.engine.run(request).await {
         Ok(_) => Ok(true),
         Err(error) if error.code == "not_leader" => Ok(false),
-        Err(error) => Err(format!("{id}: {}", error.message)),
+        Err(error) => Err(match TickError::from(error) {
+            TickError::Failed(message) => TickError::Failed(format!("{id}: {message}")),
+            behind => behind,
+        }),
     }
 }
 
 /// Submits each shipped rule whose jurisdiction has none set: whether
 /// all are (false while this node is not the leader).
-pub async fn ship_rules(state: &AppState, shipped: &[(Jurisdiction, bool)]) -> Result<bool, String> {
+pub async fn ship_rules(state: &AppState, shipped: &[(Jurisdiction, bool)]) -> Result<bool, TickError> {
     let set = query(state, loyalty::promotion_rules).await?;
     for (jurisdiction, banned) in shipped {
         let code = jurisdiction.to_string();
@@ -134,7 +136,7 @@ pub async fn ship_rules(state: &AppState, shipped: &[(Jurisdiction, bool)]) -> R
 }
 
 /// Reviews every tier for the review period that ended last.
-async fn review_tiers(state: &AppState, progress: &mut Progress) -> Result<(), String> {
+async fn review_tiers(state: &AppState, progress: &mut Progress) -> Result<(), TickError> {
     let Some(config) = query(state, loyalty::current).await? else {
         return Ok(());
     };
@@ -189,7 +191,7 @@ async fn review_tiers(state: &AppState, progress: &mut Progress) -> Result<(), S
 
 /// Grants every automatic cashback template's cashback for its period that
 /// ended last.
-async fn grant_cashback(state: &AppState, progress: &mut Progress) -> Result<(), String> {
+async fn grant_cashback(state: &AppState, progress: &mut Progress) -> Result<(), TickError> {
     let templates = query(state, bonuses::list).await?;
     let config = query(state, loyalty::current).await?.map(|v| v.config);
     for view in templates {
@@ -250,7 +252,7 @@ async fn cashback(
     player: PlayerId,
     lost: i64,
     override_pct: Option<u16>,
-) -> Result<Option<Command>, String> {
+) -> Result<Option<Command>, TickError> {
     if crate::loyalty::check_mixed_product(state, player, template)
         .await
         .is_err()

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use edge::AppState;
+use edge::worker::{TickError, TickLog};
 use engine::bonus;
 use engine::{Amount, Command, Currency, ExtId, PlayerId, Request, SourceId};
 use readmodel::bonuses::{self, TRIGGER_PREFIX, TriggerView};
@@ -29,13 +30,12 @@ const SYSTEM_SOURCE: SourceId = SourceId(0);
 
 /// Runs the worker until the task is aborted.
 pub async fn run(state: AppState) {
+    let mut log = TickLog::new("bonus triggers");
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = tick(&state).await {
-            tracing::warn!(%error, "bonus triggers");
-        }
+        log.record(&tick(&state).await);
     }
 }
 
@@ -45,19 +45,14 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// Submits every grant owed now.
-pub async fn tick(state: &AppState) -> Result<(), String> {
+pub async fn tick(state: &AppState) -> Result<(), TickError> {
     let (owed, _) = state
         .readmodel
         .query(|c| bonuses::pending_triggers(c, BATCH_MAX))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     for trigger in owed {
         let code = trigger.template.clone();
-        let (template, _) = state
-            .readmodel
-            .query(move |c| bonuses::by_code(c, &code))
-            .await
-            .map_err(|e| e.to_string())?;
+        let (template, _) = state.readmodel.query(move |c| bonuses::by_code(c, &code)).await?;
         let Some(template) = template else {
             continue;
         };

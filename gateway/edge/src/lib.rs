@@ -25,7 +25,9 @@
 //! - [`submit`], [`reads`], [`view`], [`tokens`], [`wire`], [`openapi`]:
 //!   ring submission, reads from the read models, the read copy of access
 //!   state, tokens and digests, amounts and rejections on the wire, the
-//!   error groups of the API description.
+//!   error groups of the API description;
+//! - [`worker`]: how a background worker's round ends ([`worker::TickError`])
+//!   and what its log says about a read model that trails the journal.
 
 #![deny(missing_docs)]
 
@@ -47,6 +49,7 @@ pub mod submit;
 pub mod tokens;
 pub mod view;
 pub mod wire;
+pub mod worker;
 
 pub use caller::Caller;
 pub use error::ApiError;

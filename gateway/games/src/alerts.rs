@@ -21,6 +21,7 @@ use edge::openapi::RoleErrors;
 use edge::reads::read;
 use edge::view::View;
 use edge::wire::money;
+use edge::worker::{TickError, TickLog};
 use engine::{Amount, Currency, SourceId};
 use readmodel::monitoring;
 use readmodel::rtp_alerts::{self, Event, Filter, Test};
@@ -84,17 +85,16 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let start = tokio::time::Instant::now();
         let mut ticks = tokio::time::interval_at(start + EVALUATE_EVERY, EVALUATE_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut log = TickLog::new("RTP alerts");
         loop {
             ticks.tick().await;
-            match evaluate(&state).await {
-                Ok(rows) => {
-                    for row in rows.iter().filter(|r| r.kind == rtp_alerts::Kind::Raised) {
-                        tracing::warn!(game = %row.test.game, currency = %row.test.currency,
-                            z = ?row.test.z, "RTP alert raised");
-                    }
+            let evaluated = evaluate(&state).await.map(|rows| {
+                for row in rows.iter().filter(|r| r.kind == rtp_alerts::Kind::Raised) {
+                    tracing::warn!(game = %row.test.game, currency = %row.test.currency,
+                        z = ?row.test.z, "RTP alert raised");
                 }
-                Err(error) => tracing::warn!(?error, "RTP alert evaluation"),
-            }
+            });
+            log.record(&evaluated.map_err(TickError::from));
         }
     })
 }

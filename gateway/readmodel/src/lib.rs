@@ -105,10 +105,11 @@ mod support_tests;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use engine::Config;
 use engine::durable::{DurableSeq, Tap};
 use engine::sequencer::Committed;
@@ -173,7 +174,10 @@ const DROP_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 /// the journal's flush needs) far less than many small ones; a reader that
 /// waits ([`ReadModel::wait_for`]) ends the gathering at once.
 const GATHER_WINDOW: Duration = Duration::from_millis(50);
-/// How often a gathering projection looks whether a reader started waiting.
+/// How often a gathering projection takes what the feed holds. It sleeps
+/// between looks rather than waiting on the feed, so the commit thread's
+/// batches do not wake it one by one (a wake-up costs both threads a trip
+/// through the scheduler); a reader that starts waiting wakes it at once.
 const GATHER_POLL: Duration = Duration::from_millis(2);
 /// Most batches gathered into one transaction.
 const GATHER_BATCHES_MAX: usize = 1024;
@@ -222,6 +226,8 @@ struct Shared {
     /// The highest sequence number a reader has waited for: while it is
     /// ahead of the views, the projection commits what it has at once.
     wanted: AtomicU64,
+    /// The projection thread, which a reader that starts waiting unparks.
+    projector: OnceLock<Thread>,
     /// Times the feed had dropped batches and the journal was read instead.
     gaps: AtomicU64,
     readers: Mutex<Vec<Connection>>,
@@ -271,6 +277,7 @@ impl ReadModel {
             applied,
             finished: watch::channel(false).0,
             wanted: AtomicU64::new(0),
+            projector: OnceLock::new(),
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
             gaps: AtomicU64::new(0),
@@ -287,13 +294,14 @@ impl ReadModel {
             durable,
             shared: shared.clone(),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("croupier-readmodel".into())
             .spawn(move || projector.run())
             .map_err(|source| ReadModelError::Io {
                 path: data_dir.to_path_buf(),
                 source,
             })?;
+        let _ = shared.projector.set(thread.thread().clone());
         Ok((ReadModel { shared }, Feed { sender, dropped }))
     }
 
@@ -335,6 +343,9 @@ impl ReadModel {
         let mut receiver = self.shared.applied.subscribe();
         if *receiver.borrow() < seq {
             self.shared.wanted.fetch_max(seq, Ordering::AcqRel);
+            if let Some(projector) = self.shared.projector.get() {
+                projector.unpark();
+            }
         }
         let reached = tokio::time::timeout(limit, receiver.wait_for(|applied| *applied >= seq)).await;
         match reached {
@@ -424,7 +435,9 @@ impl Projector {
         // The lowest priority (niceness 19 on Linux): under a CPU shortage
         // the sequencer and the transports go first, and the projection
         // lags (visible in `croupier_readmodel_applied_seq`) rather than
-        // slowing the money path.
+        // slowing the money path. (`SCHED_IDLE` was measured beside it,
+        // BENCHMARKS.md 2026-12-04: no clear gain, and it starves the
+        // projection, which holds the file's write lock, outright.)
         if let Err(error) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
             tracing::debug!(?error, "read model: could not lower the projection thread's priority");
         }
@@ -507,18 +520,19 @@ impl Projector {
         let deadline = std::time::Instant::now() + GATHER_WINDOW;
         let mut batches = vec![first];
         loop {
-            let room = GATHER_BATCHES_MAX.saturating_sub(batches.len());
-            batches.extend(self.feed.try_iter().take(room));
+            while batches.len() < GATHER_BATCHES_MAX {
+                match self.feed.try_recv() {
+                    Ok(batch) => batches.push(batch),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return (batches, true),
+                }
+            }
             let waited_for = self.shared.wanted.load(Ordering::Acquire) > self.checkpoint.seq;
             let now = std::time::Instant::now();
             if waited_for || now >= deadline || batches.len() >= GATHER_BATCHES_MAX {
                 return (batches, false);
             }
-            match self.feed.recv_timeout(GATHER_POLL.min(deadline - now)) {
-                Ok(batch) => batches.push(batch),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return (batches, true),
-            }
+            std::thread::park_timeout(GATHER_POLL.min(deadline - now));
         }
     }
 

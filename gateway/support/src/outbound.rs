@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use edge::AppState;
 use edge::reads::read;
+use edge::worker::{TickError, TickLog};
 use engine::support::{self, SupportText, TicketPriority, TicketStatus};
 use engine::{Command, ExtId, Outcome, Request, SourceId};
 use readmodel::support::{TicketEvent, TicketFile, sync_owed, ticket_file};
@@ -184,7 +185,7 @@ pub struct Worker<H> {
 /// Why a ticket's push stopped.
 enum Stop {
     Push(PushError),
-    Local(String),
+    Local(TickError),
 }
 
 impl<H: Helpdesk> Worker<H> {
@@ -198,15 +199,13 @@ impl<H: Helpdesk> Worker<H> {
 
     /// Pushes what every owed ticket is owed (those not waiting on a
     /// retry); the error of a read or a journal write, to try next tick.
-    pub async fn tick(&mut self, state: &AppState) -> Result<(), String> {
+    pub async fn tick(&mut self, state: &AppState) -> Result<(), TickError> {
         // Only the node that journals pushes: a follower would call the
         // helpdesk and then fail to record it, pushing the same change again.
         if state.engine.handle().is_none() {
             return Ok(());
         }
-        let (owed, _) = read(state, |c| sync_owed(c, 0, BATCH_MAX))
-            .await
-            .map_err(|e| e.message)?;
+        let (owed, _) = read(state, |c| sync_owed(c, 0, BATCH_MAX)).await?;
         let now = Instant::now();
         for ticket in owed {
             if self.retries.get(&ticket).is_some_and(|(_, at)| *at > now) {
@@ -247,7 +246,7 @@ impl<H: Helpdesk> Worker<H> {
     async fn push(&self, state: &AppState, ticket: u64) -> Result<(), Stop> {
         let (file, _) = read(state, move |c| ticket_file(c, ticket))
             .await
-            .map_err(|e| Stop::Local(e.message))?;
+            .map_err(|e| Stop::Local(e.into()))?;
         let Some(file) = file else {
             return Ok(());
         };
@@ -293,10 +292,8 @@ impl<H: Helpdesk> Worker<H> {
 
     /// Journals a refusal: the ticket shows it, and is owed nothing more
     /// until its next change made here.
-    async fn refused(&self, state: &AppState, ticket: u64, reason: &str) -> Result<(), String> {
-        let (file, _) = read(state, move |c| ticket_file(c, ticket))
-            .await
-            .map_err(|e| e.message)?;
+    async fn refused(&self, state: &AppState, ticket: u64, reason: &str) -> Result<(), TickError> {
+        let (file, _) = read(state, move |c| ticket_file(c, ticket)).await?;
         let Some(file) = file else {
             return Ok(());
         };
@@ -336,7 +333,7 @@ async fn record(
     external: Option<&str>,
     through_seq: u64,
     failure: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), TickError> {
     let step = if external.is_some() { "link" } else { "sync" };
     record_as(state, ticket, external, through_seq, failure, step).await
 }
@@ -348,14 +345,14 @@ async fn record_as(
     through_seq: u64,
     failure: Option<&str>,
     step: &str,
-) -> Result<(), String> {
+) -> Result<(), TickError> {
     let text = format!("hdsync:{ticket}:{through_seq}:{step}");
     let id = ExtId::new(&text).or_else(|_| {
         let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
         let hex: String = digest.as_ref()[..24].iter().map(|b| format!("{b:02x}")).collect();
         ExtId::new(&format!("hdsync:{hex}"))
     });
-    let id = id.map_err(|e| format!("{e:?}"))?;
+    let id = id.map_err(|e| TickError::Failed(format!("{e:?}")))?;
     let request = Request {
         source: SYSTEM_SOURCE,
         id,
@@ -366,9 +363,9 @@ async fn record_as(
             failure: failure.map(SupportText::new),
         }),
     };
-    let outcome = state.engine.run(request).await.map_err(|e| e.message)?.outcome;
+    let outcome = state.engine.run(request).await?.outcome;
     match outcome {
-        Outcome::Rejected(rejection) => Err(format!("TicketSynced refused: {rejection:?}")),
+        Outcome::Rejected(rejection) => Err(format!("TicketSynced refused: {rejection:?}").into()),
         _ => Ok(()),
     }
 }
@@ -376,13 +373,12 @@ async fn record_as(
 /// Runs the worker until the task is aborted.
 pub async fn run<H: Helpdesk>(state: AppState, helpdesk: H) {
     let mut worker = Worker::new(helpdesk);
+    let mut log = TickLog::new("helpdesk sync");
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = worker.tick(&state).await {
-            tracing::warn!(%error, "the helpdesk sync");
-        }
+        log.record(&worker.tick(&state).await);
     }
 }
 
