@@ -21,8 +21,10 @@
 //!   replaces a row by one at least as new.
 //! - **Upgrades back-fill.** A database exported by a release without the
 //!   audit, payments and players tables gets them at the next start,
-//!   filled in one transaction with every row up to its checkpoint (marked
-//!   `report_tables` in the checkpoint row); the runs after it do the rest.
+//!   filled with every row up to its checkpoint in transactions of a run's
+//!   size (the last marks `report_tables` in the checkpoint row; one cut
+//!   short starts again from the first, keeping what is there); the runs
+//!   after it do the rest.
 //! - **Outages are survived.** Any error (connection refused, server
 //!   restarted, a certificate refused, a statement failing) drops the
 //!   connection, waits a little (doubling up to [`RETRY_MAX`]) and starts
@@ -563,32 +565,50 @@ impl Worker {
 
     /// Fills the audit, payments and players tables (new, or made by an
     /// older release) with every row up to `checkpoint`, which the read
-    /// model holds, in one transaction that marks them filled.
+    /// model holds: the rows last changed in each next `records_per_tx`
+    /// sequence numbers in a transaction of their own, so that neither the
+    /// server's memory nor PostgreSQL's transaction grows with the
+    /// database; the last one marks the tables filled. A row changed again
+    /// meanwhile leaves its range and is exported by the run after
+    /// `checkpoint`. An attempt cut short starts again from the first
+    /// range: the audit rows already there are kept, the payments and
+    /// players upserted again, so nothing is lost or doubled.
     async fn back_fill(&self, client: &mut tokio_postgres::Client, checkpoint: i64) -> Result<bool, AttemptError> {
-        let tx = client.transaction().await?;
-        Self::lock_checkpoint(&tx, checkpoint).await?;
-        let (reports, _) = self
-            .readmodel
-            .query(move |c| rows::read(c, -1, checkpoint, &[]))
+        let step = self.records_per_tx as i64;
+        let (mut after, mut filled) = (-1_i64, rows::Counts::default());
+        loop {
+            let until = (after.max(0) + step).min(checkpoint);
+            let tx = client.transaction().await?;
+            Self::lock_checkpoint(&tx, checkpoint).await?;
+            let (reports, _) = self
+                .readmodel
+                .query(move |c| rows::read_back_fill(c, after, until))
+                .await?;
+            rows::insert_audit_again(&tx, &reports.audit).await?;
+            rows::upsert_payments(&tx, &reports.payments).await?;
+            rows::upsert_players(&tx, &reports.players).await?;
+            filled.add(&reports);
+            if until < checkpoint {
+                tx.commit().await?;
+                after = until;
+                continue;
+            }
+            tx.execute(
+                "UPDATE croupier_export_checkpoint SET report_tables = true WHERE id = 1",
+                &[],
+            )
             .await?;
-        rows::insert_audit(&tx, &reports.audit).await?;
-        rows::upsert_payments(&tx, &reports.payments).await?;
-        rows::upsert_players(&tx, &reports.players).await?;
-        tx.execute(
-            "UPDATE croupier_export_checkpoint SET report_tables = true WHERE id = 1",
-            &[],
-        )
-        .await?;
-        let pending = Self::any_pending(&tx).await?;
-        tx.commit().await?;
-        tracing::info!(
-            checkpoint,
-            audit = reports.audit.seq.len(),
-            payments = reports.payments.seq.len(),
-            players = reports.players.seq.len(),
-            "export: the audit trail, payments and players back-filled"
-        );
-        Ok(pending)
+            let pending = Self::any_pending(&tx).await?;
+            tx.commit().await?;
+            tracing::info!(
+                checkpoint,
+                audit = filled.audit,
+                payments = filled.payments,
+                players = filled.players,
+                "export: the audit trail, payments and players back-filled"
+            );
+            return Ok(pending);
+        }
     }
 
     /// Exports the records after `checkpoint` up to `until` in one

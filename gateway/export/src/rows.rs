@@ -106,21 +106,44 @@ pub(crate) struct Reports {
     pub players: Players,
 }
 
-/// The rows changed after `after` up to `until` (`after` −1: every row up
-/// to `until`, the back-fill: the audit trail, payments and players, not
-/// the movements, which older releases exported), and the `pending`
+/// The rows changed after `after` up to `until`, and the `pending`
 /// players (id, exported change) whose country has been filled since at
 /// that same change.
 pub(crate) fn read(c: &Connection, after: i64, until: i64, pending: &[(i64, i64)]) -> Result<Reports, ReadModelError> {
     let mut reports = Reports::default();
-    if after >= 0 {
-        read_movements(c, after, until, &mut reports.movements)?;
-    }
+    read_movements(c, after, until, &mut reports.movements)?;
     read_audit(c, after, until, &mut reports.audit)?;
     read_payments(c, after, until, &mut reports.payments)?;
     read_players(c, after, until, &mut reports.players)?;
     read_filled(c, pending, &mut reports.players)?;
     Ok(reports)
+}
+
+/// The back-fill's rows changed after `after` (−1: from the first) up to
+/// `until`: the audit trail, payments and players, not the movements,
+/// which older releases exported.
+pub(crate) fn read_back_fill(c: &Connection, after: i64, until: i64) -> Result<Reports, ReadModelError> {
+    let mut reports = Reports::default();
+    read_audit(c, after, until, &mut reports.audit)?;
+    read_payments(c, after, until, &mut reports.payments)?;
+    read_players(c, after, until, &mut reports.players)?;
+    Ok(reports)
+}
+
+/// Rows a back-fill copied, for its log line.
+#[derive(Default)]
+pub(crate) struct Counts {
+    pub audit: usize,
+    pub payments: usize,
+    pub players: usize,
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, reports: &Reports) {
+        self.audit += reports.audit.seq.len();
+        self.payments += reports.payments.source.len();
+        self.players += reports.players.player.len();
+    }
 }
 
 fn read_movements(c: &Connection, after: i64, until: i64, m: &mut Movements) -> Result<(), ReadModelError> {
@@ -309,10 +332,27 @@ pub(crate) async fn insert_movements(
 
 /// Appends the audit rows.
 pub(crate) async fn insert_audit(tx: &tokio_postgres::Transaction<'_>, a: &Audit) -> Result<(), tokio_postgres::Error> {
+    insert_audit_with(tx, a, "").await
+}
+
+/// [`insert_audit`] for a back-fill started again: rows already there
+/// (by sequence number, the same record) are kept.
+pub(crate) async fn insert_audit_again(
+    tx: &tokio_postgres::Transaction<'_>,
+    a: &Audit,
+) -> Result<(), tokio_postgres::Error> {
+    insert_audit_with(tx, a, "ON CONFLICT (seq) DO NOTHING").await
+}
+
+async fn insert_audit_with(
+    tx: &tokio_postgres::Transaction<'_>,
+    a: &Audit,
+    on_conflict: &str,
+) -> Result<(), tokio_postgres::Error> {
     if a.seq.is_empty() {
         return Ok(());
     }
-    tx.execute(
+    let statement = format!(
         "INSERT INTO croupier_audit (seq, time, operator, operator_name, request_id, kind, target_type, target, field,
              before, after, detail, accepted)
          SELECT seq, to_timestamp(time_ms / 1000.0), operator, operator_name, request_id, kind, target_type, target,
@@ -320,7 +360,11 @@ pub(crate) async fn insert_audit(tx: &tokio_postgres::Transaction<'_>, a: &Audit
          FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
                      $8::BIGINT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::BOOLEAN[])
               AS a (seq, time_ms, operator, operator_name, request_id, kind, target_type, target, field, before,
-                    after, detail, accepted)",
+                    after, detail, accepted)
+         {on_conflict}"
+    );
+    tx.execute(
+        statement.as_str(),
         &[
             &a.seq,
             &a.time_ms,

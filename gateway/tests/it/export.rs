@@ -481,6 +481,22 @@ async fn exported_reports(client: &tokio_postgres::Client) -> Option<Reports> {
 /// Waits until PostgreSQL's payments and players equal the read model's
 /// (the back-fill and the countries filled from the vault come a little
 /// after the checkpoint), and that no row is newer than the checkpoint.
+/// Waits until the export marked the report tables filled.
+async fn back_filled(client: &tokio_postgres::Client) {
+    for _ in 0..400 {
+        let filled: bool = client
+            .query_one("SELECT report_tables FROM croupier_export_checkpoint WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if filled {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the back-fill did not finish");
+}
+
 async fn assert_reports_match(client: &tokio_postgres::Client, dir: &Path) {
     let mut last = None;
     for _ in 0..200 {
@@ -651,14 +667,30 @@ async fn an_older_export_database_gains_the_new_tables_filled_without_loss_or_du
         .await
         .unwrap();
 
+    // Back-filled at the start in runs of 3 records (several
+    // transactions), then followed.
+    let small_runs = || ServeConfig {
+        export_batch_records: 3,
+        ..config(dir.path(), &pg)
+    };
+    let server = TestServer::start_at(small_runs(), clock).await;
+    assert_reports_match(&client, dir.path()).await;
+    // A back-fill cut short starts again from the first run, over the rows
+    // it wrote: nothing doubled, nothing refused.
+    let clock = server.clock.clone();
+    server.stop().await;
+    client
+        .batch_execute("UPDATE croupier_export_checkpoint SET report_tables = false WHERE id = 1")
+        .await
+        .unwrap();
     let w = World {
-        server: TestServer::start_at(config(dir.path(), &pg), clock).await,
+        server: TestServer::start_at(small_runs(), clock).await,
         admin,
         aggregator,
         player,
         token,
     };
-    // Back-filled at the start, then followed.
+    back_filled(&client).await;
     assert_reports_match(&client, dir.path()).await;
     let second = register(&w.server, &w.admin, 2, "GB").await;
     fund(&w.server, &w.admin, second, "f-2", "12.34").await;

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Where a server's time goes at saturation: starts SERVER on a fresh
+# temporary data directory on loopback, warms it up, then runs
+# `croupier-loadtest` (scenario `rounds`, closed loop, 64 connections) for
+# SECONDS and prints, from the same run:
+#   - throughput and latency;
+#   - the server's CPU per request by thread (from /proc/<pid>/task/*/stat);
+#   - the machine's busy/idle split (from /proc/stat);
+#   - the journal's batches and flushes (from /metrics): requests a batch,
+#     mean flush, and the share of the run the commit thread spent flushing.
+#
+# Usage: loadtest/scripts/where-time-goes.sh SERVER [SECONDS]
+# The load generator is $LOADTEST (default target/release/croupier-loadtest).
+set -euo pipefail
+binary=$1
+seconds=${2:-10}
+loadtest=${LOADTEST:-${CARGO_TARGET_DIR:-target}/release/croupier-loadtest}
+port=18097
+ticks=$(getconf CLK_TCK)
+out=$(mktemp -d)
+data=$(mktemp -d)
+"$binary" serve --data-dir "$data" --listen "127.0.0.1:$port" --quic-listen "127.0.0.1:18457" --log warn \
+  --ship-jurisdiction-profiles=false &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$data" "$out"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do
+  kill -0 "$server" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.1
+done
+lt=("$loadtest" run --url "http://127.0.0.1:$port" --token-file "$data/operator-token" --scenario rounds
+  --connections 64 --warmup-seconds 0)
+metrics() { curl -sf -H "authorization: Bearer $(cat "$data/operator-token")" "http://127.0.0.1:$port/metrics"; }
+# Per thread name: user and system ticks so far.
+threads() {
+  for task in /proc/"$server"/task/*; do
+    echo "$(tr ' ' '_' < "$task/comm") $(awk '{print $14, $15}' "$task/stat")"
+  done | awk '{u[$1] += $2; s[$1] += $3} END {for (k in u) print k, u[k], s[k]}' | sort
+}
+
+"${lt[@]}" --seconds 2 --out "$out/warm" >/dev/null
+threads > "$out/threads-before"
+metrics > "$out/metrics-before"
+head -1 /proc/stat > "$out/stat-before"
+"${lt[@]}" --seconds "$seconds" --out "$out/run" >/dev/null
+head -1 /proc/stat > "$out/stat-after"
+metrics > "$out/metrics-after"
+threads > "$out/threads-after"
+
+python3 - "$out" "$ticks" <<'EOF'
+import json, sys
+out, ticks = sys.argv[1], int(sys.argv[2])
+s = json.load(open(f"{out}/run/summary.json"))
+requests = s["requests"]
+print(f"rounds, 64 connections: {s['per_second']:,.0f} req/s, p50 {s['latency_us']['p50']:,.0f} µs, "
+      f"p99 {s['latency_us']['p99']:,.0f} µs ({requests:,} requests)")
+def table(name):
+    return {line.split()[0]: tuple(map(int, line.split()[1:])) for line in open(f"{out}/{name}")}
+before, after = table("threads-before"), table("threads-after")
+print("server CPU per request, by thread:")
+for thread in sorted(after):
+    user = after[thread][0] - before.get(thread, (0, 0))[0]
+    system = after[thread][1] - before.get(thread, (0, 0))[1]
+    if user + system:
+        print(f"  {thread:<24} {(user + system) * 1e6 / ticks / requests:6.1f} µs  (kernel {system * 100 // (user + system)} %)")
+a = list(map(int, open(f"{out}/stat-before").read().split()[1:]))
+b = list(map(int, open(f"{out}/stat-after").read().split()[1:]))
+d = [y - x for x, y in zip(a, b)]
+total = sum(d)
+print(f"machine: user {100 * (d[0] + d[1]) / total:.0f} %, system {100 * d[2] / total:.0f} %, "
+      f"softirq {100 * d[6] / total:.0f} %, idle {100 * (d[3] + d[4]) / total:.0f} %")
+def metric(name, key):
+    for line in open(f"{out}/{name}"):
+        if line.startswith(key + " "):
+            return float(line.split()[1])
+    return 0.0
+def delta(key):
+    return metric("metrics-after", key) - metric("metrics-before", key)
+batches = delta("croupier_batch_len_count")
+if batches:
+    flushing = delta("croupier_flush_duration_seconds_sum")
+    run_s = requests / s["per_second"]
+    print(f"journal: {batches / run_s:,.0f} batches/s, {delta('croupier_batch_len_sum') / batches:.1f} requests a batch, "
+          f"mean flush {flushing / batches * 1e6:.0f} µs, flushing {100 * flushing / run_s:.0f} % of the run")
+EOF
