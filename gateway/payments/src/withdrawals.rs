@@ -12,6 +12,13 @@
 //! operator can approve it alone. Each operator's approval of a given
 //! withdrawal is one request id (derived from the withdrawal's), so a
 //! repeated click is a retry.
+//!
+//! A VIP tier's daily withdrawal limit is checked against the read model,
+//! so the requests of one player are serialized here: the day's sum is
+//! read (current to every write acknowledged before) and the request
+//! submitted while holding the player's lock, so two concurrent requests
+//! cannot both fit in the same room. The lock lives in this process: in a
+//! replication group only the leader's process submits.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -99,6 +106,7 @@ pub async fn request(
         Some(text) => Some(usable_method(&state, player, text).await?.0),
         None => None,
     };
+    let held = REQUESTING[(player.0 % LOCKS as u64) as usize].lock().await;
     tier_limit(&state, player, currency, amount, &caller, &id).await?;
     let command = Command::Payments(payments::Command::WithdrawalRequest {
         player,
@@ -106,6 +114,7 @@ pub async fn request(
         amount,
     });
     let outcome = caller.submit(&state, id.clone(), command).await?;
+    drop(held);
     let Some(receipt) = outcome.receipt() else {
         return Err(edge::change::refusal(&outcome, currency));
     };
@@ -121,6 +130,10 @@ pub async fn request(
 
 /// One UTC day, the period of a VIP tier's withdrawal limit.
 const DAY_MS: u64 = 86_400_000;
+/// Withdrawal request locks: a player's is `player % LOCKS`. Bounded, and
+/// two players sharing one only wait for each other.
+const LOCKS: usize = 64;
+static REQUESTING: [tokio::sync::Mutex<()>; LOCKS] = [const { tokio::sync::Mutex::const_new(()) }; LOCKS];
 
 /// Refuses a withdrawal that would take the player's withdrawals of the
 /// ledger's current UTC day over their VIP tier's daily limit

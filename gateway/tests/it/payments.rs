@@ -955,4 +955,41 @@ async fn withdrawals_over_the_vip_tiers_daily_limit_are_refused() {
     c.server.advance(86_400_000);
     c.withdraw("w-6", "40.00").await;
     assert_eq!(c.balance(c.player).await, ("10.00".into(), "90.00".into()));
+    c.server.stop().await;
+}
+
+/// Requests sent at once cannot together pass the tier's daily limit: the
+/// cashier checks and submits one player's requests one at a time.
+#[tokio::test]
+async fn concurrent_withdrawals_cannot_together_pass_the_vip_tiers_daily_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cashier::start(dir.path()).await;
+    let admin = c.admin.clone();
+    let programme = json!({"rates": {}, "default_rate": "1", "currency": "EUR",
+        "redeem_points": 100, "redeem_amount": "1.00", "redeem_wagering_x": 1, "redeem_expiry_days": 30,
+        "review_days": 30,
+        "tiers": [{"code": "gold", "name": "Gold", "min_points": 1000000, "withdrawal_limit": "50.00"}]});
+    let set = c
+        .op(&admin, Method::PUT, "/operator/v1/loyalty/config", Some(programme))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    let tier = format!("/operator/v1/players/{}/loyalty/tier", c.player);
+    let gold = c.op(&admin, Method::PUT, &tier, Some(json!({"tier": "gold"}))).await;
+    assert_eq!(gold.status, StatusCode::OK, "{}", gold.text());
+
+    let path = format!("/cashier/v1/players/{}/withdrawals", c.player);
+    let request = |n: u32| {
+        let body = json!({"withdrawal_id": format!("race-{n}"), "currency": "EUR", "amount": "20.00"});
+        c.op(&c.front, Method::POST, &path, Some(body))
+    };
+    let (a, b, d, e) = tokio::join!(request(0), request(1), request(2), request(3));
+    let replies = [a, b, d, e];
+    let accepted = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    for reply in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text());
+        assert_eq!(reply.code(), "tier_withdrawal_limit");
+    }
+    assert_eq!(accepted, 2, "two of 20.00 fit in 50.00");
+    assert_eq!(c.balance(c.player).await, ("60.00".into(), "40.00".into()));
+    c.server.stop().await;
 }
