@@ -80,7 +80,7 @@ async fn credit(
             max_bet: template.template.max_bet,
         });
         match submit(state, source, &format!("frbw:{code}"), command).await? {
-            Submitted::NotLeader => return Err(not_leader()),
+            Submitted::NotLeader => return Err(not_leader(state)),
             Submitted::Done(outcome) if !outcome.is_ok() => {
                 tracing::warn!(
                     code,
@@ -101,7 +101,7 @@ async fn credit(
         operator: OperatorId::SYSTEM,
     });
     match submit(state, source, &format!("frbv:{code}"), command).await? {
-        Submitted::NotLeader => Err(not_leader()),
+        Submitted::NotLeader => Err(not_leader(state)),
         Submitted::Done(_) => Ok(()),
     }
 }

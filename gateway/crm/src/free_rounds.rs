@@ -481,10 +481,11 @@ pub(crate) async fn award_for_campaign(
     }
 }
 
-pub(crate) fn not_leader() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not_leader",
-        "this node does not lead the group",
-    )
+/// The answer of a node that found itself following while it submitted:
+/// 503 `not_leader`, naming the leader where this node knows it.
+pub(crate) fn not_leader(state: &AppState) -> ApiError {
+    state
+        .engine
+        .following()
+        .unwrap_or_else(|| ApiError::not_leader(None, state.config.retry_after_s))
 }
