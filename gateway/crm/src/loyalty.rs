@@ -28,6 +28,7 @@ use edge::body::{JsonBody, decode};
 use edge::change::{ok, player, refusal, request_id};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
+use edge::player_locks::PlayerLocks;
 use edge::reads::read;
 use edge::view::View;
 use edge::wire::{self, Sign};
@@ -43,10 +44,8 @@ use utoipa::ToSchema;
 const DAY_MS: u64 = 86_400_000;
 /// Most tier changes and redemptions a player's loyalty read lists.
 const HISTORY_MAX: u32 = 100;
-/// Redemption locks: a player's is `player % LOCKS`. Bounded, and two
-/// players sharing one only wait for each other.
-const LOCKS: usize = 64;
-static REDEEMING: [tokio::sync::Mutex<()>; LOCKS] = [const { tokio::sync::Mutex::const_new(()) }; LOCKS];
+/// Redemptions of one player, one at a time.
+static REDEEMING: PlayerLocks = PlayerLocks::new();
 
 /// A VIP tier as the API takes and shows it.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
@@ -602,7 +601,7 @@ pub async fn redeem(
         &format!("loyalty:{}:{}", player.0, request.redemption_id),
         "redemption_id",
     )?;
-    let _held = REDEEMING[(player.0 % LOCKS as u64) as usize].lock().await;
+    let _held = REDEEMING.lock(player).await;
     // A retry: answer what the first redemption did.
     let (source, key) = (caller.source.0, id.as_str().to_owned());
     let (done, _) = read(&state, move |c| loyalty::redemption(c, source, &key)).await?;

@@ -26,6 +26,7 @@
 //!   ring submission, reads from the read models, the read copy of access
 //!   state, tokens and digests, amounts and rejections on the wire, the
 //!   error groups of the API description;
+//! - [`player_locks`]: per-player locks for a read-then-submit check;
 //! - [`worker`]: how a background worker's round ends ([`worker::TickError`])
 //!   and what its log says about a read model that trails the journal.
 
@@ -40,6 +41,7 @@ pub mod directory;
 pub mod error;
 pub mod free_rounds;
 pub mod openapi;
+pub mod player_locks;
 pub mod reads;
 pub mod route;
 pub mod sandbox;

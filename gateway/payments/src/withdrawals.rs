@@ -26,6 +26,7 @@ use axum::response::Response;
 use edge::body::{JsonBody, decode};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{BodyErrors, LedgerErrors, RoleErrors};
+use edge::player_locks::PlayerLocks;
 use edge::reads::read;
 use edge::wire::{self, Sign};
 use edge::{AppState, Caller};
@@ -106,7 +107,7 @@ pub async fn request(
         Some(text) => Some(usable_method(&state, player, text).await?.0),
         None => None,
     };
-    let held = REQUESTING[(player.0 % LOCKS as u64) as usize].lock().await;
+    let held = REQUESTING.lock(player).await;
     tier_limit(&state, player, currency, amount, &caller, &id).await?;
     let command = Command::Payments(payments::Command::WithdrawalRequest {
         player,
@@ -130,10 +131,8 @@ pub async fn request(
 
 /// One UTC day, the period of a VIP tier's withdrawal limit.
 const DAY_MS: u64 = 86_400_000;
-/// Withdrawal request locks: a player's is `player % LOCKS`. Bounded, and
-/// two players sharing one only wait for each other.
-const LOCKS: usize = 64;
-static REQUESTING: [tokio::sync::Mutex<()>; LOCKS] = [const { tokio::sync::Mutex::const_new(()) }; LOCKS];
+/// Withdrawal requests of one player, one at a time.
+static REQUESTING: PlayerLocks = PlayerLocks::new();
 
 /// Refuses a withdrawal that would take the player's withdrawals of the
 /// ledger's current UTC day over their VIP tier's daily limit

@@ -883,6 +883,25 @@ async fn forged_webhooks_and_bad_input_change_nothing() {
     w.server.stop().await;
 }
 
+/// A loyalty programme whose tier `gold` limits withdrawals to 50.00 EUR a day.
+async fn gold_tier_programme(c: &Cashier) {
+    let programme = json!({"rates": {}, "default_rate": "1", "currency": "EUR",
+        "redeem_points": 100, "redeem_amount": "1.00", "redeem_wagering_x": 1, "redeem_expiry_days": 30,
+        "review_days": 30,
+        "tiers": [{"code": "gold", "name": "Gold", "min_points": 1000000, "withdrawal_limit": "50.00"}]});
+    let set = c
+        .op(&c.admin, Method::PUT, "/operator/v1/loyalty/config", Some(programme))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+}
+
+/// Puts `c`'s player in the tier `gold`.
+async fn promote_to_gold(c: &Cashier) {
+    let tier = format!("/operator/v1/players/{}/loyalty/tier", c.player);
+    let gold = c.op(&c.admin, Method::PUT, &tier, Some(json!({"tier": "gold"}))).await;
+    assert_eq!(gold.status, StatusCode::OK, "{}", gold.text());
+}
+
 /// A VIP tier's withdrawal limit is enforced by the cashier per UTC day:
 /// a request that would pass it is refused with `tier_withdrawal_limit`
 /// and changes nothing; a retry of an accepted request, a rejected
@@ -891,20 +910,10 @@ async fn forged_webhooks_and_bad_input_change_nothing() {
 async fn withdrawals_over_the_vip_tiers_daily_limit_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let c = Cashier::start(dir.path()).await;
-    let admin = c.admin.clone();
-    let programme = json!({"rates": {}, "default_rate": "1", "currency": "EUR",
-        "redeem_points": 100, "redeem_amount": "1.00", "redeem_wagering_x": 1, "redeem_expiry_days": 30,
-        "review_days": 30,
-        "tiers": [{"code": "gold", "name": "Gold", "min_points": 1000000, "withdrawal_limit": "50.00"}]});
-    let set = c
-        .op(&admin, Method::PUT, "/operator/v1/loyalty/config", Some(programme))
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    gold_tier_programme(&c).await;
     // No tier yet: no tier limit.
     let first = c.withdraw("w-1", "30.00").await;
-    let tier = format!("/operator/v1/players/{}/loyalty/tier", c.player);
-    let gold = c.op(&admin, Method::PUT, &tier, Some(json!({"tier": "gold"}))).await;
-    assert_eq!(gold.status, StatusCode::OK, "{}", gold.text());
+    promote_to_gold(&c).await;
 
     let path = format!("/cashier/v1/players/{}/withdrawals", c.player);
     let over = c
@@ -964,18 +973,8 @@ async fn withdrawals_over_the_vip_tiers_daily_limit_are_refused() {
 async fn concurrent_withdrawals_cannot_together_pass_the_vip_tiers_daily_limit() {
     let dir = tempfile::tempdir().unwrap();
     let c = Cashier::start(dir.path()).await;
-    let admin = c.admin.clone();
-    let programme = json!({"rates": {}, "default_rate": "1", "currency": "EUR",
-        "redeem_points": 100, "redeem_amount": "1.00", "redeem_wagering_x": 1, "redeem_expiry_days": 30,
-        "review_days": 30,
-        "tiers": [{"code": "gold", "name": "Gold", "min_points": 1000000, "withdrawal_limit": "50.00"}]});
-    let set = c
-        .op(&admin, Method::PUT, "/operator/v1/loyalty/config", Some(programme))
-        .await;
-    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
-    let tier = format!("/operator/v1/players/{}/loyalty/tier", c.player);
-    let gold = c.op(&admin, Method::PUT, &tier, Some(json!({"tier": "gold"}))).await;
-    assert_eq!(gold.status, StatusCode::OK, "{}", gold.text());
+    gold_tier_programme(&c).await;
+    promote_to_gold(&c).await;
 
     let path = format!("/cashier/v1/players/{}/withdrawals", c.player);
     let request = |n: u32| {
