@@ -55,6 +55,18 @@ pub struct Figures {
     pub granted: i64,
 }
 
+impl std::ops::AddAssign for Figures {
+    fn add_assign(&mut self, other: Figures) {
+        self.stake += other.stake;
+        self.bonus_stake += other.bonus_stake;
+        self.prize += other.prize;
+        self.cash_prize += other.cash_prize;
+        self.converted += other.converted;
+        self.jackpot += other.jackpot;
+        self.granted += other.granted;
+    }
+}
+
 /// The figures of an accepted money movement, from its command and receipt
 /// alone (the wallet before it is the receipt's balances minus its deltas).
 /// For every bet, win and rollback the cash moved is exactly

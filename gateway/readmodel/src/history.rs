@@ -18,6 +18,8 @@ use engine::outcome::{Balances, Outcome, Rejection};
 use engine::sequencer::Committed;
 use engine::{Amount, Currency, ExtId, Ledger, PlayerId, SourceId, TxRef};
 use engine::{gaming, payments, players};
+use std::collections::BTreeMap;
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -70,7 +72,12 @@ pub struct Movement {
 
 /// Applies one committed record. `time_ms` is the ledger's clock before it
 /// (the ledger never lets time go back); returns the clock after.
-pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    committed: &Committed,
+    time_ms: u64,
+    deferred: &mut crate::Deferred,
+) -> Result<u64, ReadModelError> {
     let envelope = &committed.envelope;
     let request = &envelope.request;
     let command = request.command.unwrapped();
@@ -90,11 +97,14 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     {
         tx.prepare_cached("INSERT OR REPLACE INTO players (player, currency) VALUES (?1, ?2)")?
             .execute(params![player.0 as i64, currency.code()])?;
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO balances (player, currency, cash, bonus, reserved, loyalty_points, seq)
-             VALUES (?1, ?2, 0, 0, 0, 0, ?3)",
-        )?
-        .execute(params![player.0 as i64, currency.code(), seq as i64])?;
+        let empty = Balances {
+            currency: *currency,
+            cash: Amount::ZERO,
+            bonus: Amount::ZERO,
+            reserved: Amount::ZERO,
+            loyalty_points: 0,
+        };
+        deferred.balances.set(*player, &empty, seq);
     }
 
     // The payment a follow-up moves on, and its new state.
@@ -215,19 +225,16 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
             f.jackpot,
             f.granted,
         ])?;
-        crate::summaries::add(
-            tx,
-            &crate::summaries::Landed {
-                player: player.0 as i64,
-                currency: b.currency.code(),
-                kind: command.kind(),
-                time_ms,
-                game: round.as_ref().and(game.as_deref()).map(|g| (request.source.0, g)),
-                cash_delta: receipt.cash_delta.minor(),
-                figures: f,
-            },
-        )?;
-        upsert_balances(tx, player, b, seq)?;
+        deferred.sums.add(&crate::summaries::Landed {
+            player: player.0 as i64,
+            currency: b.currency.code(),
+            kind: command.kind(),
+            time_ms,
+            game: round.as_ref().and(game.as_deref()).map(|g| (request.source.0, g)),
+            cash_delta: receipt.cash_delta.minor(),
+            figures: f,
+        });
+        deferred.balances.set(player, b, seq);
     }
     crate::profiles::apply(tx, committed)?;
     crate::kyc::apply(tx, committed)?;
@@ -304,6 +311,30 @@ fn set_state(tx: &Transaction<'_>, source: SourceId, id: &ExtId, state: &str) ->
 
 fn payment_player(tx: &Transaction<'_>, payment: &TxRef) -> Result<Option<PlayerId>, ReadModelError> {
     Ok(find(tx, payment.source, &payment.id)?.and_then(|view| view.player))
+}
+
+/// The wallets a projection transaction moved, as they stand after it,
+/// written once at its end ([`PendingBalances::write`], before the
+/// commit): a player betting through a busy transaction is one row write
+/// instead of one a movement. Nothing in the projection reads `balances`.
+#[derive(Default)]
+pub(crate) struct PendingBalances {
+    latest: BTreeMap<(PlayerId, Currency), (Balances, u64)>,
+}
+
+impl PendingBalances {
+    /// `player`'s wallet `b` after the record at `seq`.
+    fn set(&mut self, player: PlayerId, b: &Balances, seq: u64) {
+        self.latest.insert((player, b.currency), (*b, seq));
+    }
+
+    /// Writes the wallets the transaction moved, and forgets them.
+    pub(crate) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), ReadModelError> {
+        for ((player, _), (b, seq)) in std::mem::take(&mut self.latest) {
+            upsert_balances(tx, player, &b, seq)?;
+        }
+        Ok(())
+    }
 }
 
 fn upsert_balances(tx: &Transaction<'_>, player: PlayerId, b: &Balances, seq: u64) -> Result<(), ReadModelError> {

@@ -75,6 +75,8 @@ pub mod cashier;
 pub mod credentials;
 #[cfg(test)]
 mod credentials_tests;
+#[cfg(test)]
+mod deferred_tests;
 pub mod figures;
 pub mod free_rounds;
 pub mod fx;
@@ -492,6 +494,7 @@ impl Projector {
                 .connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut checkpoint = self.checkpoint;
+            let mut deferred = Deferred::default();
             for batch in &batches {
                 for (i, range) in batch.ranges.iter().enumerate() {
                     let seq = batch.first_seq + i as u64;
@@ -499,12 +502,11 @@ impl Projector {
                         continue;
                     }
                     let committed = decode(seq, &batch.bytes[range.clone()])?;
-                    checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms)?;
+                    checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms, &mut deferred)?;
                     checkpoint.seq = seq;
                 }
             }
-            store::set_checkpoint(&tx, checkpoint)?;
-            tx.commit()?;
+            commit(tx, &mut deferred, checkpoint)?;
             self.advance(checkpoint);
             if disconnected {
                 return Ok(());
@@ -560,6 +562,7 @@ impl Projector {
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut checkpoint = self.checkpoint;
+        let mut deferred = Deferred::default();
         let mut in_tx = 0;
         let mut batches = reader.batches_from(checkpoint.seq + 1);
         // Never asks the reader for a batch past `until`: the writer may be
@@ -576,13 +579,12 @@ impl Projector {
                     continue;
                 }
                 let committed = decode(seq, bytes)?;
-                checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms)?;
+                checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms, &mut deferred)?;
                 checkpoint.seq = seq;
                 in_tx += 1;
             }
             if in_tx >= CATCH_UP_RECORDS_PER_TX {
-                store::set_checkpoint(&tx, checkpoint)?;
-                tx.commit()?;
+                commit(tx, &mut deferred, checkpoint)?;
                 self.advance(checkpoint);
                 tx = self
                     .connection
@@ -590,8 +592,7 @@ impl Projector {
                 in_tx = 0;
             }
         }
-        store::set_checkpoint(&tx, checkpoint)?;
-        tx.commit()?;
+        commit(tx, &mut deferred, checkpoint)?;
         self.advance(checkpoint);
         Ok(())
     }
@@ -646,21 +647,66 @@ impl Projector {
 
 /// Applies one committed record to every projection; returns the ledger's
 /// clock after it. The audit trail goes first: it reads the state before
-/// the record (a status, a payment's state) from the other views.
-fn project(tx: &rusqlite::Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<u64, ReadModelError> {
+/// the record (a status, a payment's state) from the other views. Running
+/// sums, balances and round rows go to `deferred`, which the transaction
+/// must write before it commits ([`commit`]).
+fn project(
+    tx: &rusqlite::Transaction<'_>,
+    committed: &Committed,
+    time_ms: u64,
+    deferred: &mut Deferred,
+) -> Result<u64, ReadModelError> {
     audit::apply(tx, committed)?;
     bonuses::apply(tx, committed)?;
     campaigns::apply(tx, committed)?;
     free_rounds::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
     marketing::apply(tx, committed)?;
-    let time_ms = history::apply(tx, committed, time_ms)?;
+    let time_ms = history::apply(tx, committed, time_ms, deferred)?;
     // After the history: a settlement's player is its payment's, a
     // rollback's round its movement's.
-    support::apply(tx, committed)?;
+    support::apply(tx, committed, &mut deferred.rounds)?;
     // After the history too: it reads the movement's figures back.
-    monitoring::apply(tx, committed, time_ms)?;
+    monitoring::apply(tx, committed, time_ms, &mut deferred.games)?;
     Ok(time_ms)
+}
+
+/// The rows a projection transaction changes many times over (a player's
+/// balance, a round, a game's hour, a player's day), kept in memory as its
+/// records are applied and written once, at its end. Under load one
+/// transaction holds hundreds of records of a few players and games, and
+/// each of these rows cost a B-tree write a record. No projection reads
+/// them back, and readers see only committed transactions, so the files
+/// are the same as with a write a record.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    pub(crate) balances: history::PendingBalances,
+    pub(crate) sums: summaries::Pending,
+    pub(crate) rounds: support::PendingRounds,
+    pub(crate) games: monitoring::Pending,
+}
+
+impl Deferred {
+    /// Writes what the transaction deferred, and forgets it.
+    pub(crate) fn write(&mut self, tx: &rusqlite::Transaction<'_>) -> Result<(), ReadModelError> {
+        self.balances.write(tx)?;
+        self.sums.write(tx)?;
+        self.rounds.write(tx)?;
+        self.games.write(tx)
+    }
+}
+
+/// Ends a projection transaction: its deferred rows, its checkpoint, the
+/// commit.
+fn commit(
+    tx: rusqlite::Transaction<'_>,
+    deferred: &mut Deferred,
+    checkpoint: Checkpoint,
+) -> Result<(), ReadModelError> {
+    deferred.write(&tx)?;
+    store::set_checkpoint(&tx, checkpoint)?;
+    tx.commit()?;
+    Ok(())
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {

@@ -25,6 +25,8 @@ use engine::games::{Catalogue, Game};
 use engine::outcome::Rejection;
 use engine::sequencer::Committed;
 use engine::{Currency, Jurisdiction, PlayerId, SourceId, gaming};
+use std::collections::{BTreeMap, BTreeSet};
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
@@ -89,7 +91,7 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE game_hours (
     ) WITHOUT ROWID;";
 
 /// One movement's contribution to a game's hour.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Delta {
     rounds: i64,
     bets: i64,
@@ -103,17 +105,115 @@ struct Delta {
     stake_sq: f64,
 }
 
+impl Delta {
+    fn add(&mut self, d: &Delta) {
+        self.rounds += d.rounds;
+        self.bets += d.bets;
+        self.refused += d.refused;
+        self.stake += d.stake;
+        self.bonus_stake += d.bonus_stake;
+        self.prize += d.prize;
+        self.cash_prize += d.cash_prize;
+        self.jackpot += d.jackpot;
+        self.converted += d.converted;
+        self.stake_sq += d.stake_sq;
+    }
+}
+
+/// A `game_hours` row's key: source, game, currency, jurisdiction, hour.
+type HourKey = (u32, String, String, String, i64);
+
+/// What a projection transaction adds to the monitoring tables, kept in
+/// memory and written once at its end ([`Pending::write`], before the
+/// commit): a busy game's hour is one upsert a transaction instead of one
+/// a bet. Nothing in the projection reads these tables, and readers see
+/// only committed transactions.
+#[derive(Default)]
+pub(crate) struct Pending {
+    hours: BTreeMap<HourKey, Delta>,
+    /// `game_players` rows: source, game, hour, player.
+    players: BTreeSet<(u32, String, i64, i64)>,
+    /// `game_refusals` counts by source, game, hour and reason.
+    refusals: BTreeMap<(u32, String, i64, String), i64>,
+}
+
+impl Pending {
+    fn add(&mut self, source: SourceId, game: &str, currency: &str, jurisdiction: String, hour: u64, d: &Delta) {
+        let key = (
+            source.0,
+            game.to_owned(),
+            currency.to_owned(),
+            jurisdiction,
+            clamp(hour),
+        );
+        self.hours.entry(key).or_default().add(d);
+    }
+
+    /// Adds what the transaction gathered to the tables, and forgets it.
+    pub(crate) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), ReadModelError> {
+        let mut hours = tx.prepare_cached(
+            "INSERT INTO game_hours (source, game, currency, jurisdiction, hour, rounds, bets, refused, stake,
+                 bonus_stake, prize, cash_prize, jackpot, converted, stake_sq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (source, game, currency, jurisdiction, hour) DO UPDATE SET
+                 rounds = rounds + excluded.rounds, bets = bets + excluded.bets, refused = refused + excluded.refused,
+                 stake = stake + excluded.stake, bonus_stake = bonus_stake + excluded.bonus_stake,
+                 prize = prize + excluded.prize, cash_prize = cash_prize + excluded.cash_prize,
+                 jackpot = jackpot + excluded.jackpot, converted = converted + excluded.converted,
+                 stake_sq = stake_sq + excluded.stake_sq",
+        )?;
+        for ((source, game, currency, jurisdiction, hour), d) in std::mem::take(&mut self.hours) {
+            hours.execute(params![
+                source,
+                game,
+                currency,
+                jurisdiction,
+                hour,
+                d.rounds,
+                d.bets,
+                d.refused,
+                d.stake,
+                d.bonus_stake,
+                d.prize,
+                d.cash_prize,
+                d.jackpot,
+                d.converted,
+                d.stake_sq,
+            ])?;
+        }
+        let mut players = tx.prepare_cached(
+            "INSERT OR IGNORE INTO game_players (source, game, hour, player) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (source, game, hour, player) in std::mem::take(&mut self.players) {
+            players.execute(params![source, game, hour, player])?;
+        }
+        let mut refusals = tx.prepare_cached(
+            "INSERT INTO game_refusals (source, game, hour, reason, count) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (source, game, hour, reason) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((source, game, hour, reason), count) in std::mem::take(&mut self.refusals) {
+            refusals.execute(params![source, game, hour, reason, count])?;
+        }
+        Ok(())
+    }
+}
+
 /// Folds one committed record into the monitoring tables (after the
 /// history projection has written its movement). `time_ms` is the ledger's
 /// clock at the record.
-pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<(), ReadModelError> {
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    committed: &Committed,
+    time_ms: u64,
+    pending: &mut Pending,
+) -> Result<(), ReadModelError> {
     let request = &committed.envelope.request;
     let command = request.command.unwrapped();
     if !matches!(command, Command::Gaming(_)) {
         return Ok(());
     }
     if let (Command::Gaming(gaming::Command::Bet(bet)), Some(rejection)) = (command, committed.outcome.rejection()) {
-        return refused(tx, request.source, bet, rejection, time_ms);
+        return refused(tx, request.source, bet, rejection, time_ms, pending);
     }
     let seq = committed.envelope.seq;
     let row = tx
@@ -163,10 +263,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
     };
     let hour = at_ms as u64 / HOUR_MS;
     let jurisdiction = jurisdiction_of(tx, player)?;
-    add(tx, request.source, &game, &currency, &jurisdiction, hour, &delta)?;
+    pending.add(request.source, &game, &currency, jurisdiction, hour, &delta);
     if bet {
-        tx.prepare_cached("INSERT OR IGNORE INTO game_players (source, game, hour, player) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![request.source.0, game, hour as i64, player])?;
+        pending.players.insert((request.source.0, game, clamp(hour), player));
     }
     Ok(())
 }
@@ -194,6 +293,7 @@ fn refused(
     bet: &gaming::Bet,
     rejection: &Rejection,
     time_ms: u64,
+    pending: &mut Pending,
 ) -> Result<(), ReadModelError> {
     let hour = time_ms / HOUR_MS;
     let game = bet.round.game.as_str();
@@ -202,12 +302,11 @@ fn refused(
         refused: 1,
         ..Delta::default()
     };
-    add(tx, source, game, bet.currency.code(), &jurisdiction, hour, &delta)?;
-    tx.prepare_cached(
-        "INSERT INTO game_refusals (source, game, hour, reason, count) VALUES (?1, ?2, ?3, ?4, 1)
-         ON CONFLICT (source, game, hour, reason) DO UPDATE SET count = count + 1",
-    )?
-    .execute(params![source.0, game, hour as i64, reason(rejection)])?;
+    pending.add(source, game, bet.currency.code(), jurisdiction, hour, &delta);
+    *pending
+        .refusals
+        .entry((source.0, game.to_owned(), clamp(hour), reason(rejection)))
+        .or_default() += 1;
     Ok(())
 }
 
@@ -235,46 +334,6 @@ fn jurisdiction_of(tx: &Transaction<'_>, player: i64) -> Result<String, ReadMode
         .query_row(params![player], |row| row.get(0))
         .optional()?;
     Ok(found.flatten().unwrap_or_else(|| UNKNOWN_JURISDICTION.to_owned()))
-}
-
-fn add(
-    tx: &Transaction<'_>,
-    source: SourceId,
-    game: &str,
-    currency: &str,
-    jurisdiction: &str,
-    hour: u64,
-    d: &Delta,
-) -> Result<(), ReadModelError> {
-    tx.prepare_cached(
-        "INSERT INTO game_hours (source, game, currency, jurisdiction, hour, rounds, bets, refused, stake,
-             bonus_stake, prize, cash_prize, jackpot, converted, stake_sq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         ON CONFLICT (source, game, currency, jurisdiction, hour) DO UPDATE SET
-             rounds = rounds + excluded.rounds, bets = bets + excluded.bets, refused = refused + excluded.refused,
-             stake = stake + excluded.stake, bonus_stake = bonus_stake + excluded.bonus_stake,
-             prize = prize + excluded.prize, cash_prize = cash_prize + excluded.cash_prize,
-             jackpot = jackpot + excluded.jackpot, converted = converted + excluded.converted,
-             stake_sq = stake_sq + excluded.stake_sq",
-    )?
-    .execute(params![
-        source.0,
-        game,
-        currency,
-        jurisdiction,
-        hour as i64,
-        d.rounds,
-        d.bets,
-        d.refused,
-        d.stake,
-        d.bonus_stake,
-        d.prize,
-        d.cash_prize,
-        d.jackpot,
-        d.converted,
-        d.stake_sq,
-    ])?;
-    Ok(())
 }
 
 /// A game's sums in one currency and jurisdiction, over a period (or one

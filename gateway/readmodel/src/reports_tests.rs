@@ -39,6 +39,7 @@ impl Projection {
 
     fn run(&mut self, requests: impl IntoIterator<Item = Request>) {
         let tx = self.connection.transaction().unwrap();
+        let mut deferred = crate::Deferred::default();
         for request in requests {
             if self.ledger.answer(&request).is_some() {
                 continue;
@@ -50,8 +51,9 @@ impl Projection {
                 request,
             };
             let outcome = self.ledger.apply(&envelope);
-            crate::project(&tx, &Committed { envelope, outcome }, self.time_ms).unwrap();
+            crate::project(&tx, &Committed { envelope, outcome }, self.time_ms, &mut deferred).unwrap();
         }
+        deferred.write(&tx).unwrap();
         tx.commit().unwrap();
     }
 

@@ -461,12 +461,11 @@ fn player_currency(tx: &Transaction<'_>, player: PlayerId) -> Result<Option<Curr
 /// own if the rule has an amount in it (or has no amounts), else the first
 /// currency the rule has an amount in (by code), into which the records are
 /// converted at the rates in force.
-fn rule_currency(tx: &Transaction<'_>, which: Rule, currency: Currency) -> Result<Currency, ReadModelError> {
-    let settings = rule(tx, which)?;
-    Ok(match settings.amounts.first() {
+fn rule_currency(settings: &RuleSettings, currency: Currency) -> Currency {
+    match settings.amounts.first() {
         Some((first, _)) if settings.amount(currency).is_none() => *first,
         _ => currency,
-    })
+    }
 }
 
 /// `minor` of `from` in `into` at the rate in force at `at_ms`: the amount
@@ -552,7 +551,31 @@ fn deposit_rules(
 /// The rule's settings if it is on and has not alerted on this player and
 /// currency within its window.
 fn armed(tx: &Transaction<'_>, which: Rule, now: &Event) -> Result<Option<RuleSettings>, ReadModelError> {
+    armed_with(tx, rule(tx, which)?, now)
+}
+
+/// [`armed`] for a rule that measures in its own currency: the settings
+/// and the event in that currency ([`rule_currency`]), if it is armed.
+/// Reads the settings once (the projection runs a rule on every win).
+fn armed_in_its_currency(
+    tx: &Transaction<'_>,
+    which: Rule,
+    now: &Event,
+) -> Result<Option<(RuleSettings, Event)>, ReadModelError> {
     let settings = rule(tx, which)?;
+    let at = Event {
+        currency: rule_currency(&settings, now.currency),
+        ..*now
+    };
+    Ok(armed_with(tx, settings, &at)?.map(|settings| (settings, at)))
+}
+
+fn armed_with(
+    tx: &Transaction<'_>,
+    settings: RuleSettings,
+    now: &Event,
+) -> Result<Option<RuleSettings>, ReadModelError> {
+    let which = settings.rule;
     if !settings.enabled {
         return Ok(None);
     }
@@ -644,11 +667,7 @@ fn wagered(tx: &Transaction<'_>, now: &Event, window_ms: u64) -> Result<i64, Rea
 }
 
 fn deposit_velocity(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let at = Event {
-        currency: rule_currency(tx, Rule::DepositVelocity, now.currency)?,
-        ..*now
-    };
-    let Some(settings) = armed(tx, Rule::DepositVelocity, &at)? else {
+    let Some((settings, at)) = armed_in_its_currency(tx, Rule::DepositVelocity, now)? else {
         return Ok(());
     };
     let found = deposits_converted(tx, &at, settings.window_ms)?;
@@ -669,11 +688,7 @@ fn deposit_velocity(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelEr
 }
 
 fn structuring(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let at = Event {
-        currency: rule_currency(tx, Rule::Structuring, now.currency)?,
-        ..*now
-    };
-    let Some(settings) = armed(tx, Rule::Structuring, &at)? else {
+    let Some((settings, at)) = armed_in_its_currency(tx, Rule::Structuring, now)? else {
         return Ok(());
     };
     let Some(threshold) = settings.amount(at.currency) else {
@@ -705,11 +720,7 @@ fn structuring(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> 
 }
 
 fn cumulative_deposits(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let at = Event {
-        currency: rule_currency(tx, Rule::CumulativeDeposits, now.currency)?,
-        ..*now
-    };
-    let Some(settings) = armed(tx, Rule::CumulativeDeposits, &at)? else {
+    let Some((settings, at)) = armed_in_its_currency(tx, Rule::CumulativeDeposits, now)? else {
         return Ok(());
     };
     let Some(threshold) = settings.amount(at.currency) else {
@@ -799,11 +810,7 @@ fn bonus_abuse(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> 
 }
 
 fn large_win(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let at = Event {
-        currency: rule_currency(tx, Rule::LargeWin, now.currency)?,
-        ..*now
-    };
-    let Some(settings) = armed(tx, Rule::LargeWin, &at)? else {
+    let Some((settings, at)) = armed_in_its_currency(tx, Rule::LargeWin, now)? else {
         return Ok(());
     };
     let Some(threshold) = settings.amount(at.currency) else {

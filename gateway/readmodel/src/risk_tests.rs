@@ -39,6 +39,7 @@ impl Projection {
     /// Applies `requests`, `step_ms` apart, in one transaction.
     fn run(&mut self, requests: impl IntoIterator<Item = Request>, step_ms: u64) {
         let tx = self.connection.transaction().unwrap();
+        let mut deferred = crate::Deferred::default();
         for request in requests {
             if self.ledger.answer(&request).is_some() {
                 continue;
@@ -51,8 +52,9 @@ impl Projection {
             };
             let outcome = self.ledger.apply(&envelope);
             let committed = Committed { envelope, outcome };
-            crate::project(&tx, &committed, self.time_ms).unwrap();
+            crate::project(&tx, &committed, self.time_ms, &mut deferred).unwrap();
         }
+        deferred.write(&tx).unwrap();
         tx.commit().unwrap();
     }
 

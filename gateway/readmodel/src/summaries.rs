@@ -13,13 +13,18 @@
 //!   in the last 24 hours by an index range instead of a scan.
 //!
 //! Each sum covers exactly the movements table: the migration fills them
-//! from the movements already projected, and [`add`] runs in the same
-//! transaction as the movement's insert (the projection applies each
-//! sequence number once, behind its checkpoint).
+//! from the movements already projected, and the projection adds each
+//! movement in the transaction that inserts it (it applies each sequence
+//! number once, behind its checkpoint). A transaction adds its movements
+//! up in memory first ([`Pending`]) and writes each row's sum once, at its
+//! end.
+
+use std::collections::BTreeMap;
 
 use rusqlite::{Transaction, params};
 
 use crate::ReadModelError;
+use crate::figures::Figures;
 use crate::monitoring::HOUR_MS;
 
 /// A day in ms (the sums' days are UTC days since the epoch).
@@ -105,27 +110,82 @@ pub(crate) const MIGRATION: &str = concat!(
 pub(crate) const BY_PLAYER_MIGRATION: &str =
     "CREATE INDEX gaming_days_by_player ON gaming_days (player, currency, day);";
 
-/// What [`add`] needs of a movement just inserted.
+/// What [`Pending::add`] needs of a movement just inserted.
 pub(crate) struct Landed<'a> {
     pub player: i64,
-    pub currency: &'a str,
+    pub currency: &'static str,
     pub kind: &'a str,
     pub time_ms: u64,
     /// The aggregator and game, for a movement in a game round.
     pub game: Option<(u32, &'a str)>,
     pub cash_delta: i64,
-    pub figures: crate::figures::Figures,
+    pub figures: Figures,
 }
 
-/// Adds a movement to the sums, in the transaction that inserts it.
-pub(crate) fn add(tx: &Transaction<'_>, m: &Landed<'_>) -> Result<(), ReadModelError> {
-    let f = &m.figures;
-    let is_bet = m.kind == "bet";
-    // SQLite's integers are signed.
-    let time_ms = m.time_ms.min(i64::MAX as u64) as i64;
-    if is_bet || f.stake != 0 || f.prize != 0 || f.converted != 0 || f.granted != 0 {
-        let (source, game) = m.game.map_or((NO_SOURCE, NO_GAME), |(s, g)| (i64::from(s), g));
-        tx.prepare_cached(
+/// A `gaming_days` row's key: day, player, currency, source, game.
+type DayKey = (i64, i64, &'static str, i64, String);
+
+/// A `gaming_days` row's sums: bets, and the movements' figures.
+#[derive(Clone, Copy, Default)]
+struct DaySums {
+    bets: i64,
+    figures: Figures,
+}
+
+/// A `money_hours` row's sums.
+#[derive(Clone, Copy, Default)]
+struct HourSums {
+    bets: i64,
+    cash_stake: i64,
+    cash_prize: i64,
+    converted: i64,
+    deposits: i64,
+}
+
+/// The sums a projection transaction adds, kept in memory and written once
+/// at its end ([`Pending::write`], before the commit): a player's day in a
+/// game is one upsert a transaction instead of one a movement. Nothing in
+/// the projection reads these tables, and readers see only committed
+/// transactions, so the tables end up as if each movement had been added
+/// on its own.
+#[derive(Default)]
+pub(crate) struct Pending {
+    days: BTreeMap<DayKey, DaySums>,
+    hours: BTreeMap<(i64, &'static str), HourSums>,
+    last_bets: BTreeMap<i64, i64>,
+}
+
+impl Pending {
+    /// Adds a movement to the sums, in the transaction that inserts it.
+    pub(crate) fn add(&mut self, m: &Landed<'_>) {
+        let f = &m.figures;
+        let is_bet = m.kind == "bet";
+        // SQLite's integers are signed.
+        let time_ms = m.time_ms.min(i64::MAX as u64) as i64;
+        if is_bet || f.stake != 0 || f.prize != 0 || f.converted != 0 || f.granted != 0 {
+            let (source, game) = m.game.map_or((NO_SOURCE, NO_GAME), |(s, g)| (i64::from(s), g));
+            let key = (time_ms / DAY_MS as i64, m.player, m.currency, source, game.to_owned());
+            let day = self.days.entry(key).or_default();
+            day.bets += i64::from(is_bet);
+            day.figures += *f;
+        }
+        let hour = self.hours.entry((time_ms / HOUR_MS as i64, m.currency)).or_default();
+        hour.bets += i64::from(is_bet);
+        hour.cash_stake += f.stake - f.bonus_stake;
+        hour.cash_prize += f.cash_prize;
+        hour.converted += f.converted;
+        if matches!(m.kind, "deposit" | "deposit_confirm") {
+            hour.deposits += m.cash_delta;
+        }
+        if is_bet {
+            let last = self.last_bets.entry(m.player).or_insert(time_ms);
+            *last = (*last).max(time_ms);
+        }
+    }
+
+    /// Adds what the transaction gathered to the tables, and forgets it.
+    pub(crate) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), ReadModelError> {
+        let mut days = tx.prepare_cached(
             "INSERT INTO gaming_days (day, player, currency, source, game, bets, stake, bonus_stake, prize,
                  cash_prize, converted, jackpot, granted)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
@@ -134,53 +194,52 @@ pub(crate) fn add(tx: &Transaction<'_>, m: &Landed<'_>) -> Result<(), ReadModelE
                  bonus_stake = bonus_stake + excluded.bonus_stake, prize = prize + excluded.prize,
                  cash_prize = cash_prize + excluded.cash_prize, converted = converted + excluded.converted,
                  jackpot = jackpot + excluded.jackpot, granted = granted + excluded.granted",
-        )?
-        .execute(params![
-            time_ms / DAY_MS as i64,
-            m.player,
-            m.currency,
-            source,
-            game,
-            i64::from(is_bet),
-            f.stake,
-            f.bonus_stake,
-            f.prize,
-            f.cash_prize,
-            f.converted,
-            f.jackpot,
-            f.granted,
-        ])?;
-    }
-    let deposit = if matches!(m.kind, "deposit" | "deposit_confirm") {
-        m.cash_delta
-    } else {
-        0
-    };
-    tx.prepare_cached(
-        "INSERT INTO money_hours (hour, currency, bets, cash_stake, cash_prize, converted, deposits)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (hour, currency) DO UPDATE SET
-             bets = bets + excluded.bets, cash_stake = cash_stake + excluded.cash_stake,
-             cash_prize = cash_prize + excluded.cash_prize, converted = converted + excluded.converted,
-             deposits = deposits + excluded.deposits",
-    )?
-    .execute(params![
-        time_ms / HOUR_MS as i64,
-        m.currency,
-        i64::from(is_bet),
-        f.stake - f.bonus_stake,
-        f.cash_prize,
-        f.converted,
-        deposit,
-    ])?;
-    if is_bet {
-        tx.prepare_cached(
+        )?;
+        for ((day, player, currency, source, game), DaySums { bets, figures: f }) in std::mem::take(&mut self.days) {
+            days.execute(params![
+                day,
+                player,
+                currency,
+                source,
+                game,
+                bets,
+                f.stake,
+                f.bonus_stake,
+                f.prize,
+                f.cash_prize,
+                f.converted,
+                f.jackpot,
+                f.granted,
+            ])?;
+        }
+        let mut hours = tx.prepare_cached(
+            "INSERT INTO money_hours (hour, currency, bets, cash_stake, cash_prize, converted, deposits)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (hour, currency) DO UPDATE SET
+                 bets = bets + excluded.bets, cash_stake = cash_stake + excluded.cash_stake,
+                 cash_prize = cash_prize + excluded.cash_prize, converted = converted + excluded.converted,
+                 deposits = deposits + excluded.deposits",
+        )?;
+        for ((hour, currency), h) in std::mem::take(&mut self.hours) {
+            hours.execute(params![
+                hour,
+                currency,
+                h.bets,
+                h.cash_stake,
+                h.cash_prize,
+                h.converted,
+                h.deposits
+            ])?;
+        }
+        let mut last_bets = tx.prepare_cached(
             "INSERT INTO last_bets (player, time_ms) VALUES (?1, ?2)
              ON CONFLICT (player) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
-        )?
-        .execute(params![m.player, time_ms])?;
+        )?;
+        for (player, time_ms) in std::mem::take(&mut self.last_bets) {
+            last_bets.execute(params![player, time_ms])?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Fills the sums from the movements table alone, replacing what they

@@ -17,6 +17,8 @@
 //! rest. Its migration is in `store::REBUILT_BEFORE`: an older file is
 //! rebuilt, so every timeline starts at the player's registration.
 
+use std::collections::BTreeMap;
+
 use engine::sequencer::Committed;
 use engine::support::{self, Author, TicketChange, TicketStatus};
 use engine::{Amount, Command, Currency, OperatorId, Outcome, PlayerId, TxRef, gaming, payments, players};
@@ -245,7 +247,11 @@ pub struct TimelineFilter {
 }
 
 /// Projects one committed record: tickets, messages, notes, the timeline.
-pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), ReadModelError> {
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    committed: &Committed,
+    rounds: &mut PendingRounds,
+) -> Result<(), ReadModelError> {
     if !committed.outcome.is_ok() {
         return Ok(());
     }
@@ -253,7 +259,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed) -> Result<(), R
     if let Command::Support(command) = command {
         project_support(tx, committed, command)?;
     }
-    timeline(tx, committed, command)
+    timeline(tx, committed, command, rounds)
 }
 
 fn project_support(
@@ -585,7 +591,12 @@ fn detail(command: &Command, outcome: &Outcome) -> Option<String> {
     }
 }
 
-fn timeline(tx: &Transaction<'_>, committed: &Committed, command: &Command) -> Result<(), ReadModelError> {
+fn timeline(
+    tx: &Transaction<'_>,
+    committed: &Committed,
+    command: &Command,
+    rounds: &mut PendingRounds,
+) -> Result<(), ReadModelError> {
     let Some(kind) = timeline_kind(command) else {
         return Ok(());
     };
@@ -593,10 +604,10 @@ fn timeline(tx: &Transaction<'_>, committed: &Committed, command: &Command) -> R
         return Ok(());
     };
     let (seq, time_ms) = (committed.envelope.seq as i64, committed.envelope.time_ms as i64);
-    let operator = operator_of(tx, committed)?;
     if let Command::Gaming(gaming) = command {
-        return round(tx, player, seq, time_ms, gaming);
+        return round(tx, player, seq, time_ms, gaming, rounds);
     }
+    let operator = operator_of(tx, committed)?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO player_timeline (player, seq, time_ms, kind, event, detail, operator, last_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?2)",
@@ -622,6 +633,50 @@ pub(crate) const ROUND_UPDATE: &str = "UPDATE player_timeline INDEXED BY player_
      SET stake_minor = stake_minor + ?3, win_minor = win_minor + ?4, last_seq = ?5
      WHERE player = ?1 AND round = ?2";
 
+/// A round's row as a projection transaction changes it: the stake and
+/// win its records add, and the first record's seq, time and currency for
+/// a row it creates.
+struct RoundChange {
+    seq: i64,
+    time_ms: i64,
+    currency: Option<&'static str>,
+    stake: i64,
+    win: i64,
+    last_seq: i64,
+}
+
+/// The round rows a projection transaction changes, kept in memory and
+/// written once at its end ([`PendingRounds::write`], before the commit):
+/// a bet and its win in one transaction are one row write instead of an
+/// insert and an update. Nothing in the projection reads the round rows,
+/// and readers see only committed transactions.
+#[derive(Default)]
+pub(crate) struct PendingRounds {
+    /// By player and round key (`game/round`).
+    rounds: BTreeMap<(i64, String), RoundChange>,
+}
+
+impl PendingRounds {
+    /// Adds each changed round to its row (a new row if the round has
+    /// none yet), and forgets them.
+    pub(crate) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), ReadModelError> {
+        let mut update = tx.prepare_cached(ROUND_UPDATE)?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO player_timeline (player, seq, time_ms, kind, event, detail, round, currency,
+                 stake_minor, win_minor, last_seq)
+             VALUES (?1, ?2, ?3, 'round', 'round', NULL, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for ((player, key), r) in std::mem::take(&mut self.rounds) {
+            if update.execute(params![player, key, r.stake, r.win, r.last_seq])? == 0 {
+                insert.execute(params![
+                    player, r.seq, r.time_ms, key, r.currency, r.stake, r.win, r.last_seq
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Folds a gaming record into its round's one row.
 fn round(
     tx: &Transaction<'_>,
@@ -629,6 +684,7 @@ fn round(
     seq: i64,
     time_ms: i64,
     command: &gaming::Command,
+    rounds: &mut PendingRounds,
 ) -> Result<(), ReadModelError> {
     let (round, currency, stake, win) = match command {
         gaming::Command::Bet(bet) => (Some(&bet.round), Some(bet.currency), bet.amount.minor(), 0),
@@ -645,25 +701,17 @@ fn round(
             None => return Ok(()),
         },
     };
-    let updated = tx
-        .prepare_cached(ROUND_UPDATE)?
-        .execute(params![player.0 as i64, key, stake, win, seq])?;
-    if updated == 0 {
-        tx.prepare_cached(
-            "INSERT INTO player_timeline (player, seq, time_ms, kind, event, detail, round, currency,
-                 stake_minor, win_minor, last_seq)
-             VALUES (?1, ?2, ?3, 'round', 'round', NULL, ?4, ?5, ?6, ?7, ?2)",
-        )?
-        .execute(params![
-            player.0 as i64,
-            seq,
-            time_ms,
-            key,
-            currency.map(|c| c.code().to_owned()),
-            stake,
-            win
-        ])?;
-    }
+    let change = rounds.rounds.entry((player.0 as i64, key)).or_insert(RoundChange {
+        seq,
+        time_ms,
+        currency: currency.map(|c| c.code()),
+        stake: 0,
+        win: 0,
+        last_seq: seq,
+    });
+    change.stake += stake;
+    change.win += win;
+    change.last_seq = seq;
     Ok(())
 }
 

@@ -54,7 +54,9 @@ impl Projection {
             envelope,
             outcome: outcome.clone(),
         };
-        crate::project(&tx, &committed, T0 + seq * 1_000).unwrap();
+        let mut deferred = crate::Deferred::default();
+        crate::project(&tx, &committed, T0 + seq * 1_000, &mut deferred).unwrap();
+        deferred.write(&tx).unwrap();
         tx.commit().unwrap();
         outcome
     }
