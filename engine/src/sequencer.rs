@@ -437,8 +437,9 @@ struct Worker<C> {
 impl<C: Clock> Worker<C> {
     /// Applies batch n+1 while the commit thread flushes batch n: a batch
     /// takes every request that arrives while the one before it is being
-    /// made durable, and goes to the commit thread as soon as that one is
-    /// answered. Ends with the ledger when stopped, or when the commit
+    /// made durable (the first as it arrives, the rest from the ring when
+    /// the flush ends, so that their producers need not wake this thread),
+    /// and goes to the commit thread as soon as that one is answered. Ends with the ledger when stopped, or when the commit
     /// thread failed (the ledger then holds effects never acknowledged, so
     /// only recovery from the journal may go on).
     fn run(mut self) -> Ledger {
@@ -488,13 +489,19 @@ impl<C: Clock> Worker<C> {
             }
             let room = max - current.len();
             let mut select = Select::new();
-            // While the batch is full (or we are stopping), wait for the
-            // commit thread only. While there is nothing to hand it, do not
-            // wait for it at all: its answer would wake this thread for
-            // nothing (at a few requests a batch, once a request), and the
-            // top of the loop collects it when the next request arrives.
-            let ring = (room > 0 && !stopping).then(|| select.recv(&self.drain));
-            let done = (in_flight && (!current.is_empty() || stopping)).then(|| select.recv(&self.committed));
+            // While there is nothing to hand the commit thread, do not wait
+            // for it at all: its answer would wake this thread for nothing
+            // (at a few requests a batch, once a request), and the top of
+            // the loop collects it when the next request arrives. Once the
+            // next batch holds a request (or is full, or we are stopping),
+            // wait for the commit thread only: requests that arrive
+            // meanwhile wait in the ring and join the batch as soon as the
+            // flush ends (below), so that their producers do not each have
+            // to wake this thread (a futex call and a context switch per
+            // request, at a few requests a flush).
+            let waiting_for_flush = in_flight && (!current.is_empty() || stopping);
+            let ring = (room > 0 && !stopping && !waiting_for_flush).then(|| select.recv(&self.drain));
+            let done = waiting_for_flush.then(|| select.recv(&self.committed));
             let operation = select.select();
             if Some(operation.index()) == ring {
                 match operation.recv(&self.drain) {
@@ -513,6 +520,12 @@ impl<C: Clock> Worker<C> {
                     Ok(batch) => {
                         in_flight = false;
                         spare.push(batch);
+                        // What arrived during the flush goes with the batch
+                        // the top of the loop sends now.
+                        if !stopping && self.fill(&mut requests, room) {
+                            stopping = true;
+                            self.shared.close();
+                        }
                     }
                     Err(_) => {
                         // Fail-stop: the batch in flight failed. What this

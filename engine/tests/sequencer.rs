@@ -450,7 +450,8 @@ fn requests_arriving_during_a_flush_are_applied_into_the_next_batch_and_answered
     let batches = batches.lock().unwrap();
     assert_eq!(batches[0], [1]);
     // Everything that arrived during the first flush went in one batch
-    // (the sequencer applied it while the flush ran).
+    // (the sequencer applied the first of it while the flush ran, and
+    // took the rest from the ring as the flush ended).
     assert_eq!(batches[1], (2..=11).collect::<Vec<u64>>());
 }
 
