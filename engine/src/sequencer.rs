@@ -439,9 +439,10 @@ impl<C: Clock> Worker<C> {
     /// takes every request that arrives while the one before it is being
     /// made durable (the first as it arrives, the rest from the ring when
     /// the flush ends, so that their producers need not wake this thread),
-    /// and goes to the commit thread as soon as that one is answered. Ends with the ledger when stopped, or when the commit
-    /// thread failed (the ledger then holds effects never acknowledged, so
-    /// only recovery from the journal may go on).
+    /// and goes to the commit thread as soon as that one is answered. Ends
+    /// with the ledger when stopped, or when the commit thread failed (the
+    /// ledger then holds effects never acknowledged, so only recovery from
+    /// the journal may go on).
     fn run(mut self) -> Ledger {
         let max = self.config.batch_len_max;
         let mut requests = Vec::with_capacity(max);

@@ -12,14 +12,14 @@
 //! row. That is what makes deposit confirmations and withdrawal settlements
 //! part of a player's history.
 
+use std::collections::BTreeMap;
+
 use engine::codec;
 use engine::command::Command;
 use engine::outcome::{Balances, Outcome, Rejection};
 use engine::sequencer::Committed;
 use engine::{Amount, Currency, ExtId, Ledger, PlayerId, SourceId, TxRef};
 use engine::{gaming, payments, players};
-use std::collections::BTreeMap;
-
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;

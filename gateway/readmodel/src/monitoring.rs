@@ -20,13 +20,13 @@
 //! Everything is bucketed by hour, so a period's figures are sums over at
 //! most a few hundred rows per game, and a day's dashboard reads little.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use engine::command::Command;
 use engine::games::{Catalogue, Game};
 use engine::outcome::Rejection;
 use engine::sequencer::Committed;
 use engine::{Currency, Jurisdiction, PlayerId, SourceId, gaming};
-use std::collections::{BTreeMap, BTreeSet};
-
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;

@@ -570,6 +570,7 @@ fn armed_in_its_currency(
     Ok(armed_with(tx, settings, &at)?.map(|settings| (settings, at)))
 }
 
+/// [`armed`] with the rule's settings already read.
 fn armed_with(
     tx: &Transaction<'_>,
     settings: RuleSettings,
