@@ -16,7 +16,7 @@ use engine::{Amount, Command, OperatorId, PlayerId, SourceId};
 use readmodel::bonuses;
 use readmodel::free_rounds;
 
-use crate::free_rounds::{Submitted, not_leader, submit};
+use crate::free_rounds::{Submitted, submit};
 use crate::grants::{Basis, grant_of};
 
 /// The wallet's view of the awards (registered in `AppState::modules` as
@@ -80,7 +80,7 @@ async fn credit(
             max_bet: template.template.max_bet,
         });
         match submit(state, source, &format!("frbw:{code}"), command).await? {
-            Submitted::NotLeader => return Err(not_leader(state)),
+            Submitted::NotLeader(error) => return Err(error),
             Submitted::Done(outcome) if !outcome.is_ok() => {
                 tracing::warn!(
                     code,
@@ -101,7 +101,7 @@ async fn credit(
         operator: OperatorId::SYSTEM,
     });
     match submit(state, source, &format!("frbv:{code}"), command).await? {
-        Submitted::NotLeader => Err(not_leader(state)),
+        Submitted::NotLeader(error) => Err(error),
         Submitted::Done(_) => Ok(()),
     }
 }

@@ -316,8 +316,9 @@ const SYSTEM_SOURCE: SourceId = SourceId(0);
 pub(crate) enum Submitted {
     /// The outcome.
     Done(Outcome),
-    /// This node does not lead.
-    NotLeader,
+    /// This node does not lead: the error a caller answers (503
+    /// `not_leader`, naming the leader where this node knows it).
+    NotLeader(ApiError),
 }
 
 /// Submits `command` under `source` and request id `id`.
@@ -330,7 +331,7 @@ pub(crate) async fn submit(
     let id = ExtId::new(id).map_err(ApiError::internal)?;
     match state.engine.run(Request { source, id, command }).await {
         Ok(done) => Ok(Submitted::Done(done.outcome)),
-        Err(error) if error.code == "not_leader" => Ok(Submitted::NotLeader),
+        Err(error) if error.code == "not_leader" => Ok(Submitted::NotLeader(error)),
         Err(error) => Err(error),
     }
 }
@@ -377,7 +378,7 @@ impl Worker {
                 attempts: 0,
                 operator: OperatorId::SYSTEM,
             });
-            if let Submitted::NotLeader = submit(state, SYSTEM_SOURCE, &id, command).await? {
+            if let Submitted::NotLeader(_) = submit(state, SYSTEM_SOURCE, &id, command).await? {
                 return Ok(());
             }
         }
@@ -476,16 +477,7 @@ pub(crate) async fn award_for_campaign(
     });
     match submit(state, SYSTEM_SOURCE, id.as_str(), command).await {
         Ok(Submitted::Done(outcome)) => Ok(Some(outcome.is_ok())),
-        Ok(Submitted::NotLeader) => Ok(None),
+        Ok(Submitted::NotLeader(_)) => Ok(None),
         Err(error) => Err(error.into()),
     }
-}
-
-/// The answer of a node that found itself following while it submitted:
-/// 503 `not_leader`, naming the leader where this node knows it.
-pub(crate) fn not_leader(state: &AppState) -> ApiError {
-    state
-        .engine
-        .following()
-        .unwrap_or_else(|| ApiError::not_leader(None, state.config.retry_after_s))
 }

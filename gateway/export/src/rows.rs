@@ -110,11 +110,8 @@ pub(crate) struct Reports {
 /// players (id, exported change) whose country has been filled since at
 /// that same change.
 pub(crate) fn read(c: &Connection, after: i64, until: i64, pending: &[(i64, i64)]) -> Result<Reports, ReadModelError> {
-    let mut reports = Reports::default();
+    let mut reports = read_back_fill(c, after, until)?;
     read_movements(c, after, until, &mut reports.movements)?;
-    read_audit(c, after, until, &mut reports.audit)?;
-    read_payments(c, after, until, &mut reports.payments)?;
-    read_players(c, after, until, &mut reports.players)?;
     read_filled(c, pending, &mut reports.players)?;
     Ok(reports)
 }

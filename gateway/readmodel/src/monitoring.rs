@@ -91,7 +91,7 @@ pub(crate) const MIGRATION: &str = "CREATE TABLE game_hours (
     ) WITHOUT ROWID;";
 
 /// One movement's contribution to a game's hour.
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 struct Delta {
     rounds: i64,
     bets: i64,
