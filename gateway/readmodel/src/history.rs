@@ -70,14 +70,31 @@ pub struct Movement {
     pub round: Option<(String, String)>,
 }
 
+/// The movement a record made, as [`apply`] inserted it: what the
+/// projections after the history (the timeline's rounds, the games'
+/// monitoring) would otherwise read back from `movements`.
+pub(crate) struct Moved {
+    pub(crate) player: i64,
+    pub(crate) currency: &'static str,
+    /// The command's kind.
+    pub(crate) kind: &'static str,
+    /// The aggregator's round id and the game code, for a movement in a
+    /// round (a rollback's: its bet's).
+    pub(crate) round: Option<(String, String)>,
+    /// Cash and bonus moved together.
+    pub(crate) delta: i64,
+    pub(crate) figures: crate::figures::Figures,
+}
+
 /// Applies one committed record. `time_ms` is the ledger's clock before it
-/// (the ledger never lets time go back); returns the clock after.
+/// (the ledger never lets time go back); returns the clock after, and the
+/// movement the record made, if it made one.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     committed: &Committed,
     time_ms: u64,
     deferred: &mut crate::Deferred,
-) -> Result<u64, ReadModelError> {
+) -> Result<(u64, Option<Moved>), ReadModelError> {
     let envelope = &committed.envelope;
     let request = &envelope.request;
     let command = request.command.unwrapped();
@@ -180,6 +197,7 @@ pub(crate) fn apply(
     }
 
     // In a game session with reality checks a movement is `MovedInSession`.
+    let mut moved = None;
     if let (Some(receipt), Some(player)) = (outcome.receipt(), player) {
         let b = &receipt.balances;
         let (round, game) = match command {
@@ -197,7 +215,7 @@ pub(crate) fn apply(
         };
         let f = crate::figures::of(command, outcome, receipt, undone);
         tx.prepare_cached(
-            "INSERT OR REPLACE INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
+            "INSERT INTO movements (seq, player, currency, kind, source, ext_id, time_ms,
                  cash_delta, bonus_delta, cash, bonus, reserved, round, game,
                  stake, bonus_stake, prize, cash_prize, converted, jackpot, granted)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
@@ -235,16 +253,24 @@ pub(crate) fn apply(
             figures: f,
         });
         deferred.balances.set(player, b, seq);
+        moved = Some(Moved {
+            player: player.0 as i64,
+            currency: b.currency.code(),
+            kind: command.kind(),
+            round: round.zip(game),
+            delta: receipt.cash_delta.minor() + receipt.bonus_delta.minor(),
+            figures: f,
+        });
     }
     crate::profiles::apply(tx, committed)?;
     crate::kyc::apply(tx, committed)?;
     crate::logins::apply(tx, committed, time_ms)?;
     crate::cashier::apply(tx, committed, time_ms)?;
     crate::methods::apply(tx, committed, time_ms)?;
-    crate::risk::apply(tx, committed, time_ms)?;
+    crate::risk::apply(tx, committed, time_ms, &mut deferred.rules)?;
     crate::analytics::apply(tx, committed)?;
     crate::credentials::apply(tx, committed)?;
-    Ok(time_ms)
+    Ok((time_ms, moved))
 }
 
 /// The stake and its bonus share of the bet `bet` from `source`, from

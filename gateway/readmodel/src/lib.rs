@@ -49,11 +49,9 @@
 //! figures of that moment.
 //! [`analytics`] keeps the problem-gambling marker alerts and the
 //! interventions sent to players, and reads the facts the marker worker
-//! and the churn model measure.
-//! tier reviews and cashback are worked out from. [`marketing`] keeps the
+//! and the churn model measure. [`marketing`] keeps the
 //! affiliates, commission plans, brands and lobbies, and each player's
-//! brand and affiliate.
-//! tier reviews and cashback are worked out from. [`campaigns`] keeps the
+//! brand and affiliate. [`campaigns`] keeps the
 //! marketing segments and campaigns, each campaign's targets (the control
 //! group and the delivery outbox), works segment membership and uplift out
 //! of the other projections, and says who must get no marketing.
@@ -662,12 +660,12 @@ fn project(
     free_rounds::apply(tx, committed)?;
     loyalty::apply(tx, committed)?;
     marketing::apply(tx, committed)?;
-    let time_ms = history::apply(tx, committed, time_ms, deferred)?;
+    let (time_ms, moved) = history::apply(tx, committed, time_ms, deferred)?;
     // After the history: a settlement's player is its payment's, a
     // rollback's round its movement's.
-    support::apply(tx, committed, &mut deferred.rounds)?;
-    // After the history too: it reads the movement's figures back.
-    monitoring::apply(tx, committed, time_ms, &mut deferred.games)?;
+    support::apply(tx, committed, moved.as_ref(), &mut deferred.rounds)?;
+    // After the history too: it sums the movement's figures.
+    monitoring::apply(tx, committed, time_ms, moved.as_ref(), &mut deferred.games)?;
     Ok(time_ms)
 }
 
@@ -677,13 +675,15 @@ fn project(
 /// transaction holds hundreds of records of a few players and games, and
 /// each of these rows cost a B-tree write a record. No projection reads
 /// them back, and readers see only committed transactions, so the files
-/// are the same as with a write a record.
+/// are the same as with a write a record. Beside them, what the
+/// transaction read that only its own records change (`rules`).
 #[derive(Default)]
 pub(crate) struct Deferred {
     pub(crate) balances: history::PendingBalances,
     pub(crate) sums: summaries::Pending,
     pub(crate) rounds: support::PendingRounds,
     pub(crate) games: monitoring::Pending,
+    pub(crate) rules: risk::RuleMemo,
 }
 
 impl Deferred {

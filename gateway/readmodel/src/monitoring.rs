@@ -20,7 +20,7 @@
 //! Everything is bucketed by hour, so a period's figures are sums over at
 //! most a few hundred rows per game, and a day's dashboard reads little.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use engine::command::Command;
 use engine::games::{Catalogue, Game};
@@ -30,6 +30,7 @@ use engine::{Currency, Jurisdiction, PlayerId, SourceId, gaming};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
+use crate::history::Moved;
 
 /// An hour count as SQLite's integer (hours past `i64::MAX` are as far
 /// as anything goes). Local rather than `history`'s: `store` names this
@@ -135,9 +136,31 @@ pub(crate) struct Pending {
     players: BTreeSet<(u32, String, i64, i64)>,
     /// `game_refusals` counts by source, game, hour and reason.
     refusals: BTreeMap<(u32, String, i64, String), i64>,
+    /// Players' jurisdictions read so far: set at registration and never
+    /// changed, so a row once read holds for the transaction (a player not
+    /// registered yet is not remembered: a later record may register him).
+    jurisdictions: HashMap<i64, String>,
 }
 
 impl Pending {
+    /// The jurisdiction `player` plays under.
+    fn jurisdiction_of(&mut self, tx: &Transaction<'_>, player: i64) -> Result<String, ReadModelError> {
+        if let Some(known) = self.jurisdictions.get(&player) {
+            return Ok(known.clone());
+        }
+        let found: Option<Option<String>> = tx
+            .prepare_cached("SELECT jurisdiction FROM profiles WHERE player = ?1")?
+            .query_row(params![player], |row| row.get(0))
+            .optional()?;
+        match found.flatten() {
+            Some(jurisdiction) => {
+                self.jurisdictions.insert(player, jurisdiction.clone());
+                Ok(jurisdiction)
+            }
+            None => Ok(UNKNOWN_JURISDICTION.to_owned()),
+        }
+    }
+
     fn add(&mut self, source: SourceId, game: &str, currency: &str, jurisdiction: String, hour: u64, d: &Delta) {
         let key = (
             source.0,
@@ -198,13 +221,13 @@ impl Pending {
     }
 }
 
-/// Folds one committed record into the monitoring tables (after the
-/// history projection has written its movement). `time_ms` is the ledger's
-/// clock at the record.
+/// Folds one committed record into the monitoring tables, with the
+/// movement the history projection made of it.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     committed: &Committed,
     time_ms: u64,
+    moved: Option<&Moved>,
     pending: &mut Pending,
 ) -> Result<(), ReadModelError> {
     let request = &committed.envelope.request;
@@ -215,57 +238,37 @@ pub(crate) fn apply(
     if let (Command::Gaming(gaming::Command::Bet(bet)), Some(rejection)) = (command, committed.outcome.rejection()) {
         return refused(tx, request.source, bet, rejection, time_ms, pending);
     }
-    let seq = committed.envelope.seq;
-    let row = tx
-        .prepare_cached(
-            "SELECT player, currency, kind, round, game, time_ms, stake, bonus_stake, prize, cash_prize, jackpot, converted
-             FROM movements WHERE seq = ?1 AND game IS NOT NULL",
-        )?
-        .query_row(params![seq as i64], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, Option<String>>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, i64>(5)?,
-                [
-                    row.get::<_, i64>(6)?,
-                    row.get::<_, i64>(7)?,
-                    row.get::<_, i64>(8)?,
-                    row.get::<_, i64>(9)?,
-                    row.get::<_, i64>(10)?,
-                    row.get::<_, i64>(11)?,
-                ],
-            ))
-        })
-        .optional()?;
-    let Some((player, currency, kind, round, game, at_ms, [stake, bonus_stake, prize, cash_prize, jackpot, converted])) =
-        row
-    else {
+    let Some(moved) = moved else {
         return Ok(());
     };
-    let bet = kind == "bet";
-    let new_round = bet && round.is_some() && !round_seen(tx, player, request.source, round.as_deref(), seq)?;
+    let Some((round, game)) = &moved.round else {
+        return Ok(());
+    };
+    let seq = committed.envelope.seq;
+    let f = &moved.figures;
+    let bet = moved.kind == "bet";
+    let new_round = bet && !round_seen(tx, moved.player, request.source, round, seq)?;
     // A rollback's stake is minus its bet's: its square comes off.
-    let stake_sq = (stake as f64) * (stake as f64) * (stake.signum() as f64);
+    let stake_sq = (f.stake as f64) * (f.stake as f64) * (f.stake.signum() as f64);
     let delta = Delta {
         rounds: i64::from(new_round),
         bets: i64::from(bet),
-        stake,
-        bonus_stake,
-        prize,
-        cash_prize,
-        jackpot,
-        converted,
+        stake: f.stake,
+        bonus_stake: f.bonus_stake,
+        prize: f.prize,
+        cash_prize: f.cash_prize,
+        jackpot: f.jackpot,
+        converted: f.converted,
         stake_sq,
         ..Delta::default()
     };
-    let hour = at_ms as u64 / HOUR_MS;
-    let jurisdiction = jurisdiction_of(tx, player)?;
-    pending.add(request.source, &game, &currency, jurisdiction, hour, &delta);
+    let hour = time_ms / HOUR_MS;
+    let jurisdiction = pending.jurisdiction_of(tx, moved.player)?;
+    pending.add(request.source, game, moved.currency, jurisdiction, hour, &delta);
     if bet {
-        pending.players.insert((request.source.0, game, clamp(hour), player));
+        pending
+            .players
+            .insert((request.source.0, game.clone(), clamp(hour), moved.player));
     }
     Ok(())
 }
@@ -275,7 +278,7 @@ fn round_seen(
     tx: &Transaction<'_>,
     player: i64,
     source: SourceId,
-    round: Option<&str>,
+    round: &str,
     seq: u64,
 ) -> Result<bool, ReadModelError> {
     Ok(tx
@@ -297,7 +300,7 @@ fn refused(
 ) -> Result<(), ReadModelError> {
     let hour = time_ms / HOUR_MS;
     let game = bet.round.game.as_str();
-    let jurisdiction = jurisdiction_of(tx, bet.player.0 as i64)?;
+    let jurisdiction = pending.jurisdiction_of(tx, bet.player.0 as i64)?;
     let delta = Delta {
         refused: 1,
         ..Delta::default()
@@ -326,14 +329,6 @@ pub fn reason(rejection: &Rejection) -> String {
         [outer] => (*outer).to_owned(),
         _ => "Other".to_owned(),
     }
-}
-
-fn jurisdiction_of(tx: &Transaction<'_>, player: i64) -> Result<String, ReadModelError> {
-    let found: Option<Option<String>> = tx
-        .prepare_cached("SELECT jurisdiction FROM profiles WHERE player = ?1")?
-        .query_row(params![player], |row| row.get(0))
-        .optional()?;
-    Ok(found.flatten().unwrap_or_else(|| UNKNOWN_JURISDICTION.to_owned()))
 }
 
 /// A game's sums in one currency and jurisdiction, over a period (or one

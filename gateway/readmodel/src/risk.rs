@@ -337,30 +337,60 @@ impl Evidence {
     }
 }
 
+/// The rules' settings a projection transaction has read: they change
+/// only with the risk module's records, which make it forget them, and
+/// the projection runs a rule on every win.
+#[derive(Default)]
+pub(crate) struct RuleMemo {
+    read: Vec<RuleSettings>,
+}
+
+impl RuleMemo {
+    /// `which`'s settings.
+    fn get(&mut self, tx: &Transaction<'_>, which: Rule) -> Result<RuleSettings, ReadModelError> {
+        if let Some(known) = self.read.iter().find(|settings| settings.rule == which) {
+            return Ok(known.clone());
+        }
+        let settings = rule(tx, which)?;
+        self.read.push(settings.clone());
+        Ok(settings)
+    }
+}
+
 /// Applies one committed record: runs the rules it can raise.
-pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -> Result<(), ReadModelError> {
+pub(crate) fn apply(
+    tx: &Transaction<'_>,
+    committed: &Committed,
+    time_ms: u64,
+    rules: &mut RuleMemo,
+) -> Result<(), ReadModelError> {
+    let request = &committed.envelope.request;
+    if let Command::Risk(command) = &request.command {
+        // Refused or not: forgetting costs one read.
+        rules.read.clear();
+        if !committed.outcome.is_ok() {
+            return Ok(());
+        }
+        return apply_work(tx, committed, command);
+    }
     let outcome = &committed.outcome;
     if !outcome.is_ok() {
         return Ok(());
     }
     let seq = committed.envelope.seq;
-    let request = &committed.envelope.request;
-    if let Command::Risk(command) = &request.command {
-        return apply_work(tx, committed, command);
-    }
     match request.command.unwrapped() {
         Command::Payments(payments::Command::Deposit {
             player,
             currency,
             amount,
-        }) => deposit_rules(tx, *player, *currency, seq, amount.minor(), time_ms),
+        }) => deposit_rules(tx, rules, *player, *currency, seq, amount.minor(), time_ms),
         Command::Payments(
             payments::Command::DepositConfirm { deposit } | payments::Command::DepositConfirmChecked { deposit },
         ) => {
             let Some((player, currency, amount)) = payment(tx, deposit)? else {
                 return Ok(());
             };
-            deposit_rules(tx, player, currency, seq, amount, time_ms)
+            deposit_rules(tx, rules, player, currency, seq, amount, time_ms)
         }
         Command::Payments(payments::Command::WithdrawalRequest {
             player,
@@ -374,8 +404,8 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 amount_minor: amount.minor(),
                 time_ms,
             };
-            little_play(tx, &now)?;
-            bonus_abuse(tx, &now)
+            little_play(tx, rules, &now)?;
+            bonus_abuse(tx, rules, &now)
         }
         Command::Gaming(gaming::Command::Win(win)) => {
             let Some(receipt) = outcome.receipt() else {
@@ -388,7 +418,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 amount_minor: receipt.cash_delta.minor() + receipt.bonus_delta.minor(),
                 time_ms,
             };
-            large_win(tx, &now)
+            large_win(tx, rules, &now)
         }
         Command::Payments(payments::Command::PaymentReference { payment: paid, .. }) => {
             let Some((player, currency, _)) = payment(tx, paid)? else {
@@ -401,7 +431,7 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 amount_minor: 0,
                 time_ms,
             };
-            payment_methods(tx, &now)
+            payment_methods(tx, rules, &now)
         }
         Command::Payments(payments::Command::AddPaymentMethod {
             player, method, holder, ..
@@ -417,9 +447,9 @@ pub(crate) fn apply(tx: &Transaction<'_>, committed: &Committed, time_ms: u64) -
                 time_ms,
             };
             if *holder == payments::HolderMatch::Mismatch {
-                third_party_method(tx, &now, method.as_str())?;
+                third_party_method(tx, rules, &now, method.as_str())?;
             }
-            payment_methods(tx, &now)
+            payment_methods(tx, rules, &now)
         }
         _ => Ok(()),
     }
@@ -530,6 +560,7 @@ fn converted_total(found: &[Evidence], into: Currency) -> (i64, String) {
 
 fn deposit_rules(
     tx: &Transaction<'_>,
+    rules: &mut RuleMemo,
     player: PlayerId,
     currency: Currency,
     seq: u64,
@@ -543,26 +574,32 @@ fn deposit_rules(
         amount_minor,
         time_ms,
     };
-    deposit_velocity(tx, &now)?;
-    structuring(tx, &now)?;
-    cumulative_deposits(tx, &now)
+    deposit_velocity(tx, rules, &now)?;
+    structuring(tx, rules, &now)?;
+    cumulative_deposits(tx, rules, &now)
 }
 
 /// The rule's settings if it is on and has not alerted on this player and
 /// currency within its window.
-fn armed(tx: &Transaction<'_>, which: Rule, now: &Event) -> Result<Option<RuleSettings>, ReadModelError> {
-    armed_with(tx, rule(tx, which)?, now)
+fn armed(
+    tx: &Transaction<'_>,
+    rules: &mut RuleMemo,
+    which: Rule,
+    now: &Event,
+) -> Result<Option<RuleSettings>, ReadModelError> {
+    armed_with(tx, rules.get(tx, which)?, now)
 }
 
 /// [`armed`] for a rule that measures in its own currency: the settings
 /// and the event in that currency ([`rule_currency`]), if it is armed.
-/// Reads the settings once (the projection runs a rule on every win).
+/// Reads the settings once.
 fn armed_in_its_currency(
     tx: &Transaction<'_>,
+    rules: &mut RuleMemo,
     which: Rule,
     now: &Event,
 ) -> Result<Option<(RuleSettings, Event)>, ReadModelError> {
-    let settings = rule(tx, which)?;
+    let settings = rules.get(tx, which)?;
     let at = Event {
         currency: rule_currency(&settings, now.currency),
         ..*now
@@ -667,8 +704,8 @@ fn wagered(tx: &Transaction<'_>, now: &Event, window_ms: u64) -> Result<i64, Rea
     Ok(-moved.iter().map(|m| m.amount_minor).sum::<i64>())
 }
 
-fn deposit_velocity(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some((settings, at)) = armed_in_its_currency(tx, Rule::DepositVelocity, now)? else {
+fn deposit_velocity(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let Some((settings, at)) = armed_in_its_currency(tx, rules, Rule::DepositVelocity, now)? else {
         return Ok(());
     };
     let found = deposits_converted(tx, &at, settings.window_ms)?;
@@ -688,8 +725,8 @@ fn deposit_velocity(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelEr
     raise(tx, Rule::DepositVelocity, &at, total, &summary, &found)
 }
 
-fn structuring(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some((settings, at)) = armed_in_its_currency(tx, Rule::Structuring, now)? else {
+fn structuring(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let Some((settings, at)) = armed_in_its_currency(tx, rules, Rule::Structuring, now)? else {
         return Ok(());
     };
     let Some(threshold) = settings.amount(at.currency) else {
@@ -720,8 +757,8 @@ fn structuring(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> 
     raise(tx, Rule::Structuring, &at, total, &summary, &found)
 }
 
-fn cumulative_deposits(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some((settings, at)) = armed_in_its_currency(tx, Rule::CumulativeDeposits, now)? else {
+fn cumulative_deposits(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let Some((settings, at)) = armed_in_its_currency(tx, rules, Rule::CumulativeDeposits, now)? else {
         return Ok(());
     };
     let Some(threshold) = settings.amount(at.currency) else {
@@ -740,8 +777,8 @@ fn cumulative_deposits(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadMode
     raise(tx, Rule::CumulativeDeposits, &at, total, &summary, &found)
 }
 
-fn little_play(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::LittlePlay, now)? else {
+fn little_play(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let Some(settings) = armed(tx, rules, Rule::LittlePlay, now)? else {
         return Ok(());
     };
     let found = deposits(tx, now, settings.window_ms)?;
@@ -776,8 +813,8 @@ fn withdrawal(now: &Event) -> Evidence {
     )
 }
 
-fn bonus_abuse(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::BonusAbuse, now)? else {
+fn bonus_abuse(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let Some(settings) = armed(tx, rules, Rule::BonusAbuse, now)? else {
         return Ok(());
     };
     let since = now.time_ms.saturating_sub(settings.window_ms);
@@ -810,9 +847,16 @@ fn bonus_abuse(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> 
     raise(tx, Rule::BonusAbuse, now, now.amount_minor, &summary, &evidence)
 }
 
-fn large_win(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some((settings, at)) = armed_in_its_currency(tx, Rule::LargeWin, now)? else {
+/// Runs on every win: the threshold is compared before the alert window
+/// is looked up, which most wins never need.
+fn large_win(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let settings = rules.get(tx, Rule::LargeWin)?;
+    if !settings.enabled {
         return Ok(());
+    }
+    let at = Event {
+        currency: rule_currency(&settings, now.currency),
+        ..*now
     };
     let Some(threshold) = settings.amount(at.currency) else {
         return Ok(());
@@ -823,7 +867,7 @@ fn large_win(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
         // taken for under the threshold, it raises nothing it cannot measure.
         return Ok(());
     };
-    if amount < threshold {
+    if amount < threshold || armed_with(tx, settings, &at)?.is_none() {
         return Ok(());
     }
     let rate = rate_scaled.map_or_else(String::new, |r| {
@@ -843,8 +887,8 @@ fn large_win(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
     raise(tx, Rule::LargeWin, &at, amount, &summary, &evidence)
 }
 
-fn payment_methods(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelError> {
-    let Some(settings) = armed(tx, Rule::PaymentMethods, now)? else {
+fn payment_methods(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<(), ReadModelError> {
+    let Some(settings) = armed(tx, rules, Rule::PaymentMethods, now)? else {
         return Ok(());
     };
     let since = now.time_ms.saturating_sub(settings.window_ms) as i64;
@@ -913,8 +957,13 @@ fn payment_methods(tx: &Transaction<'_>, now: &Event) -> Result<(), ReadModelErr
 
 /// A method whose holder is not the player: one alert per method, with the
 /// record that added it as evidence.
-fn third_party_method(tx: &Transaction<'_>, now: &Event, method: &str) -> Result<(), ReadModelError> {
-    let Some(_settings) = armed(tx, Rule::ThirdPartyMethod, now)? else {
+fn third_party_method(
+    tx: &Transaction<'_>,
+    rules: &mut RuleMemo,
+    now: &Event,
+    method: &str,
+) -> Result<(), ReadModelError> {
+    let Some(_settings) = armed(tx, rules, Rule::ThirdPartyMethod, now)? else {
         return Ok(());
     };
     let kind: Option<String> = tx

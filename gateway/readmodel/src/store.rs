@@ -199,6 +199,9 @@ pub const MIGRATIONS: &[&str] = &[
     crate::summaries::MIGRATION,
     // 29: the player-day sums by player (`crate::summaries`).
     crate::summaries::BY_PLAYER_MIGRATION,
+    // 30: one timeline row a round, said by a unique index
+    // (`crate::support`). No rebuild.
+    crate::support::UNIQUE_ROUNDS_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

@@ -25,6 +25,7 @@ use engine::{Amount, Command, Currency, OperatorId, Outcome, PlayerId, TxRef, ga
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::ReadModelError;
+use crate::history::Moved;
 
 /// The outbound sync's state of each ticket (appended to
 /// `store::MIGRATIONS`): the last record made here (owed to the external
@@ -247,9 +248,11 @@ pub struct TimelineFilter {
 }
 
 /// Projects one committed record: tickets, messages, notes, the timeline.
+/// `moved` is the movement the history projection made of it.
 pub(crate) fn apply(
     tx: &Transaction<'_>,
     committed: &Committed,
+    moved: Option<&Moved>,
     rounds: &mut PendingRounds,
 ) -> Result<(), ReadModelError> {
     if !committed.outcome.is_ok() {
@@ -259,7 +262,7 @@ pub(crate) fn apply(
     if let Command::Support(command) = command {
         project_support(tx, committed, command)?;
     }
-    timeline(tx, committed, command, rounds)
+    timeline(tx, committed, command, moved, rounds)
 }
 
 fn project_support(
@@ -595,6 +598,7 @@ fn timeline(
     tx: &Transaction<'_>,
     committed: &Committed,
     command: &Command,
+    moved: Option<&Moved>,
     rounds: &mut PendingRounds,
 ) -> Result<(), ReadModelError> {
     let Some(kind) = timeline_kind(command) else {
@@ -605,7 +609,8 @@ fn timeline(
     };
     let (seq, time_ms) = (committed.envelope.seq as i64, committed.envelope.time_ms as i64);
     if let Command::Gaming(gaming) = command {
-        return round(tx, player, seq, time_ms, gaming, rounds);
+        round(player, seq, time_ms, gaming, moved, rounds);
+        return Ok(());
     }
     let operator = operator_of(tx, committed)?;
     tx.prepare_cached(
@@ -624,14 +629,21 @@ fn timeline(
     Ok(())
 }
 
-/// Adds a gaming record's stake and win to its round's row. `INDEXED BY`:
-/// without statistics, SQLite 3.50's planner preferred the primary key's
-/// `player = ?` (every row of the player, read on each bet and win: the
-/// projection's top cost for a player with a long history, 30× slower at
-/// 3,000 rows) to the partial index on `(player, round)`.
-pub(crate) const ROUND_UPDATE: &str = "UPDATE player_timeline INDEXED BY player_timeline_rounds
-     SET stake_minor = stake_minor + ?3, win_minor = win_minor + ?4, last_seq = ?5
-     WHERE player = ?1 AND round = ?2";
+/// Migration 30: a round has one timeline row, which the index now says,
+/// so that a transaction's round rows are written with one upsert each
+/// (an update that found no row, then an insert, before). Rows were only
+/// ever made one per round, so no rebuild.
+pub(crate) const UNIQUE_ROUNDS_MIGRATION: &str = "DROP INDEX player_timeline_rounds;
+    CREATE UNIQUE INDEX player_timeline_rounds ON player_timeline (player, round) WHERE round IS NOT NULL;";
+
+/// Adds a transaction's stake and win of a round to its row, made by its
+/// first record if the round has none yet.
+const ROUND_UPSERT: &str = "INSERT INTO player_timeline (player, seq, time_ms, kind, event, detail, round, currency,
+         stake_minor, win_minor, last_seq)
+     VALUES (?1, ?2, ?3, 'round', 'round', NULL, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (player, round) WHERE round IS NOT NULL DO UPDATE SET
+         stake_minor = stake_minor + excluded.stake_minor, win_minor = win_minor + excluded.win_minor,
+         last_seq = excluded.last_seq";
 
 /// A round's row as a projection transaction changes it: the stake and
 /// win its records add, and the first record's seq, time and currency for
@@ -660,18 +672,11 @@ impl PendingRounds {
     /// Adds each changed round to its row (a new row if the round has
     /// none yet), and forgets them.
     pub(crate) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), ReadModelError> {
-        let mut update = tx.prepare_cached(ROUND_UPDATE)?;
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO player_timeline (player, seq, time_ms, kind, event, detail, round, currency,
-                 stake_minor, win_minor, last_seq)
-             VALUES (?1, ?2, ?3, 'round', 'round', NULL, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        let mut upsert = tx.prepare_cached(ROUND_UPSERT)?;
         for ((player, key), r) in std::mem::take(&mut self.rounds) {
-            if update.execute(params![player, key, r.stake, r.win, r.last_seq])? == 0 {
-                insert.execute(params![
-                    player, r.seq, r.time_ms, key, r.currency, r.stake, r.win, r.last_seq
-                ])?;
-            }
+            upsert.execute(params![
+                player, r.seq, r.time_ms, key, r.currency, r.stake, r.win, r.last_seq
+            ])?;
         }
         Ok(())
     }
@@ -679,26 +684,31 @@ impl PendingRounds {
 
 /// Folds a gaming record into its round's one row.
 fn round(
-    tx: &Transaction<'_>,
     player: PlayerId,
     seq: i64,
     time_ms: i64,
     command: &gaming::Command,
+    moved: Option<&Moved>,
     rounds: &mut PendingRounds,
-) -> Result<(), ReadModelError> {
+) {
     let (round, currency, stake, win) = match command {
         gaming::Command::Bet(bet) => (Some(&bet.round), Some(bet.currency), bet.amount.minor(), 0),
         gaming::Command::Win(win) => (Some(&win.round), Some(win.currency), 0, win.amount.minor()),
         gaming::Command::EndRound { round, .. } => (Some(round), None, 0, 0),
-        // A rollback names its bet, not the round: the movements keep
-        // the bet's round, so the stake comes off the right row.
+        // A rollback names its bet, not the round: the history files its
+        // movement under the bet's round, so the stake comes off the
+        // right row.
         gaming::Command::Rollback { .. } => (None, None, 0, 0),
     };
     let (key, stake) = match round {
         Some(round) => (format!("{}/{}", round.game.as_str(), round.id.as_str()), stake),
-        None => match rolled_back(tx, seq)? {
+        None => match moved.and_then(|m| {
+            m.round
+                .as_ref()
+                .map(|(round, game)| (format!("{game}/{round}"), m.delta))
+        }) {
             Some((key, refund)) => (key, -refund),
-            None => return Ok(()),
+            None => return,
         },
     };
     let change = rounds.rounds.entry((player.0 as i64, key)).or_insert(RoundChange {
@@ -712,22 +722,6 @@ fn round(
     change.stake += stake;
     change.win += win;
     change.last_seq = seq;
-    Ok(())
-}
-
-/// The round and the refund of the rollback at `seq`, from its movement
-/// (the history, projected before this, files a rollback under its bet's
-/// round).
-fn rolled_back(tx: &Transaction<'_>, seq: i64) -> Result<Option<(String, i64)>, ReadModelError> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT game, round, cash_delta + bonus_delta FROM movements WHERE seq = ?1 AND round IS NOT NULL",
-        )?
-        .query_row([seq], |row| {
-            let (game, round): (Option<String>, String) = (row.get(0)?, row.get(1)?);
-            Ok((format!("{}/{round}", game.unwrap_or_default()), row.get::<_, i64>(2)?))
-        })
-        .optional()?)
 }
 
 fn ticket_columns() -> &'static str {

@@ -5,10 +5,14 @@
 //! nothing; and the timeline keeps journal order. (Beside `support`, not
 //! inside it: the tests open the store, whose migrations name it.)
 
-use engine::command::Command;
+use engine::command::{Bet, Command, RoundRef};
+use engine::gaming::{Win, WinKind};
 use engine::sequencer::Committed;
 use engine::support::{self, Author, SupportText, TicketChange, TicketPriority, TicketStatus};
-use engine::{Config, Currency, Envelope, Jurisdiction, Ledger, OperatorId, PlayerId, Request, players};
+use engine::{
+    Amount, Config, Currency, Envelope, GameCode, Jurisdiction, Ledger, OperatorId, PlayerId, Request, RoundId, gaming,
+    payments, players,
+};
 use rusqlite::Connection;
 
 use crate::support::*;
@@ -298,21 +302,53 @@ fn changes_made_here_are_owed_to_the_helpdesk_until_synced_and_its_own_are_not()
     assert_eq!(p.file(theirs).ticket.external.as_deref(), Some("35436"));
 }
 
-/// A bet or win finds its round's row by the `(player, round)` index, not
-/// by scanning the player's whole timeline.
+/// A round's records in separate transactions add up in its one row: the
+/// first makes it, the later ones find it by the `(player, round)` index.
 #[test]
-fn a_round_is_found_by_its_index_not_by_the_players_timeline() {
-    let projection = Projection::new();
-    let plan: Vec<String> = projection
-        .connection
-        .prepare(&format!("EXPLAIN QUERY PLAN {ROUND_UPDATE}"))
-        .unwrap()
-        .query_map(rusqlite::params![1, "g/r", 0, 0, 0], |row| row.get::<_, String>(3))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(
-        plan,
-        ["SEARCH player_timeline USING INDEX player_timeline_rounds (player=? AND round=?)"]
-    );
+fn a_round_keeps_one_timeline_row_across_transactions() {
+    let mut p = registered();
+    let player = PlayerId(1);
+    let deposit = Command::Payments(payments::Command::Deposit {
+        player,
+        currency: Currency::EUR,
+        amount: Amount::from_minor(10_000),
+    });
+    assert!(p.run("dep", deposit).is_ok());
+    let round = RoundRef {
+        id: RoundId::new("r-1").unwrap(),
+        game: GameCode::new("g").unwrap(),
+    };
+    let bet = |amount| {
+        Command::Gaming(gaming::Command::Bet(Bet {
+            player,
+            currency: Currency::EUR,
+            amount: Amount::from_minor(amount),
+            round: round.clone(),
+            close_round: false,
+        }))
+    };
+    assert!(p.run("bet-1", bet(300)).is_ok());
+    assert!(p.run("bet-2", bet(200)).is_ok());
+    let win = Command::Gaming(gaming::Command::Win(Win {
+        player,
+        currency: Currency::EUR,
+        amount: Amount::from_minor(1_250),
+        round: round.clone(),
+        kind: WinKind::Regular,
+        close_round: true,
+        bet: None,
+    }));
+    assert!(p.run("win-1", win).is_ok());
+    let filter = TimelineFilter {
+        kinds: vec!["round".to_owned()],
+        after_seq: 0,
+        limit: 10,
+    };
+    let rounds = timeline_of(&p.connection, player, &filter).unwrap();
+    assert_eq!(rounds.len(), 1, "{rounds:?}");
+    let row = &rounds[0];
+    assert_eq!(row.round.as_deref(), Some("g/r-1"));
+    assert_eq!((row.stake_minor, row.win_minor), (Some(500), Some(1_250)));
+    // Made by the first bet, last changed by the win.
+    assert_eq!(row.seq + 2, row.last_seq);
 }
