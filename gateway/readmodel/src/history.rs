@@ -22,7 +22,7 @@ use engine::{Amount, Currency, ExtId, Ledger, PlayerId, SourceId, TxRef};
 use engine::{gaming, payments, players};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::ReadModelError;
+use crate::{Moved, ReadModelError};
 
 /// What the history remembers of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,22 +68,6 @@ pub struct Movement {
     /// aggregator's round id and the game code. None for other movements,
     /// and for movements projected before the read model kept rounds.
     pub round: Option<(String, String)>,
-}
-
-/// The movement a record made, as [`apply`] inserted it: what the
-/// projections after the history (the timeline's rounds, the games'
-/// monitoring) would otherwise read back from `movements`.
-pub(crate) struct Moved {
-    pub(crate) player: i64,
-    pub(crate) currency: &'static str,
-    /// The command's kind.
-    pub(crate) kind: &'static str,
-    /// The aggregator's round id and the game code, for a movement in a
-    /// round (a rollback's: its bet's).
-    pub(crate) round: Option<(String, String)>,
-    /// Cash and bonus moved together.
-    pub(crate) delta: i64,
-    pub(crate) figures: crate::figures::Figures,
 }
 
 /// Applies one committed record. `time_ms` is the ledger's clock before it

@@ -669,6 +669,22 @@ fn project(
     Ok(time_ms)
 }
 
+/// The movement a record made, as [`history::apply`] inserted it: what the
+/// projections after the history (the timeline's rounds, the games'
+/// monitoring) would otherwise read back from `movements`.
+pub(crate) struct Moved {
+    pub(crate) player: i64,
+    pub(crate) currency: &'static str,
+    /// The command's kind.
+    pub(crate) kind: &'static str,
+    /// The aggregator's round id and the game code, for a movement in a
+    /// round (a rollback's: its bet's).
+    pub(crate) round: Option<(String, String)>,
+    /// Cash and bonus moved together.
+    pub(crate) delta: i64,
+    pub(crate) figures: crate::figures::Figures,
+}
+
 /// The rows a projection transaction changes many times over (a player's
 /// balance, a round, a game's hour, a player's day), kept in memory as its
 /// records are applied and written once, at its end. Under load one

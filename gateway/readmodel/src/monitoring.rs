@@ -29,8 +29,7 @@ use engine::sequencer::Committed;
 use engine::{Currency, Jurisdiction, PlayerId, SourceId, gaming};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::ReadModelError;
-use crate::history::Moved;
+use crate::{Moved, ReadModelError};
 
 /// An hour count as SQLite's integer (hours past `i64::MAX` are as far
 /// as anything goes). Local rather than `history`'s: `store` names this

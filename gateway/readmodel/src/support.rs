@@ -24,8 +24,7 @@ use engine::support::{self, Author, TicketChange, TicketStatus};
 use engine::{Amount, Command, Currency, OperatorId, Outcome, PlayerId, TxRef, gaming, payments, players};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::ReadModelError;
-use crate::history::Moved;
+use crate::{Moved, ReadModelError};
 
 /// The outbound sync's state of each ticket (appended to
 /// `store::MIGRATIONS`): the last record made here (owed to the external
