@@ -284,7 +284,7 @@ pub struct ScanReply {
 #[utoipa::path(post, path = "/operator/v1/analytics/markers/scan", tag = "analytics", security(("bearer" = [])),
     responses((status = 200, body = ScanReply), RoleErrors, LedgerErrors))]
 pub async fn scan(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let done = worker::scan(&state).await.map_err(ApiError::internal)?;
+    let done = worker::scan(&state).await.map_err(worker::WorkerError::into_api)?;
     let reply = ScanReply {
         players: done.players,
         alerts: done.alerts,
@@ -730,8 +730,6 @@ pub async fn player_churn(State(state): State<AppState>, Path(player): Path<Stri
     responses((status = 200, body = ModelReply), RoleErrors, LedgerErrors,
         (status = 422, body = ErrorBody, description = "churn_history_too_short (too few churners or players who stayed)")))]
 pub async fn train(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let trained = worker::retrain(&state)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "churn_history_too_short", e))?;
+    let trained = worker::retrain(&state).await.map_err(worker::WorkerError::into_api)?;
     edge::change::ok(StatusCode::OK, &model_reply(&trained))
 }

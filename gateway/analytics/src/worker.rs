@@ -14,10 +14,13 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use edge::AppState;
+use edge::error::ApiError;
 use engine::analytics::{Command as Work, InterventionKind, MarkerKind, MarkerPoints};
 use engine::risk::RiskText;
 use engine::{Command, ExtId, OperatorId, Outcome, PlayerId, Request, SourceId};
+use readmodel::ReadModelError;
 use readmodel::analytics as view;
 
 use crate::churn::{self, ChurnError, ChurnModel, Reason};
@@ -62,6 +65,59 @@ pub fn churn_state(state: &AppState) -> ChurnState {
     state.modules.get::<ChurnState>().cloned().unwrap_or_default()
 }
 
+/// Why a scan or a retraining did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The read model failed, or did not reach the journal's durable end
+    /// within a minute.
+    #[error("read model: {0}")]
+    ReadModel(#[from] ReadModelError),
+    /// A request id the worker made is not a valid id.
+    #[error("request id {0:?} is not a valid id")]
+    Id(String),
+    /// The ledger did not take a command (the ring full, the replication
+    /// group's leader elsewhere, a timeout): its answer.
+    #[error("{}: {}", .0.code, .0.message)]
+    Ledger(ApiError),
+    /// The ledger answered a command with an outcome the worker cannot use.
+    #[error("{what} for player {player}: the ledger answered {outcome}")]
+    Unexpected {
+        /// The command.
+        what: &'static str,
+        /// Its player.
+        player: u64,
+        /// The outcome, as its debug text.
+        outcome: String,
+    },
+    /// The churn model could not be trained.
+    #[error(transparent)]
+    Churn(#[from] ChurnError),
+}
+
+impl From<ApiError> for WorkerError {
+    fn from(error: ApiError) -> WorkerError {
+        WorkerError::Ledger(error)
+    }
+}
+
+impl WorkerError {
+    /// The answer to an operator who asked for the scan or the training:
+    /// the ledger's own answer when it did not take a command (busy, not
+    /// the leader), 422 `churn_history_too_short` when the history is too
+    /// short to train on, and a 500 for the rest.
+    pub fn into_api(self) -> ApiError {
+        match self {
+            WorkerError::Ledger(error) => error,
+            WorkerError::Churn(error @ ChurnError::TooLittleHistory { .. }) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "churn_history_too_short",
+                error.to_string(),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 /// What a scan did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scanned {
@@ -82,7 +138,7 @@ async fn each_active<T: Send + 'static>(
     + Sync
     + Clone
     + 'static,
-) -> Result<(Vec<T>, usize, u64), String> {
+) -> Result<(Vec<T>, usize, u64), WorkerError> {
     let mut after = PlayerId(0);
     let (mut found, mut players, mut as_of) = (Vec::new(), 0, 0);
     while players < PLAYERS_MAX {
@@ -99,8 +155,7 @@ async fn each_active<T: Send + 'static>(
                 }
                 Ok((ids, out))
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let (ids, out) = page;
         as_of = seq;
         found.extend(out);
@@ -115,7 +170,7 @@ async fn each_active<T: Send + 'static>(
 
 /// Assesses every active player and raises what is due (see the module's
 /// comment).
-pub async fn scan(state: &AppState) -> Result<Scanned, String> {
+pub async fn scan(state: &AppState) -> Result<Scanned, WorkerError> {
     catch_up(state).await?;
     let now_ms = state.now_ms();
     let from_ms = now_ms.saturating_sub(markers::WINDOW_MS);
@@ -156,7 +211,11 @@ pub async fn scan(state: &AppState) -> Result<Scanned, String> {
                 OperatorId::SYSTEM,
             )
             .await
-            .map_err(|o| format!("intervention for player {}: {o:?}", player.0))?;
+            .map_err(|outcome| WorkerError::Unexpected {
+                what: "intervention",
+                player: player.0,
+                outcome: format!("{outcome:?}"),
+            })?;
             scanned.interventions.push(issued);
         }
     }
@@ -170,17 +229,13 @@ pub async fn scan(state: &AppState) -> Result<Scanned, String> {
     Ok(scanned)
 }
 
-async fn catch_up(state: &AppState) -> Result<(), String> {
+async fn catch_up(state: &AppState) -> Result<(), WorkerError> {
     let wanted = state.durable.get();
-    state
-        .readmodel
-        .wait_for(wanted, Duration::from_secs(60))
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    state.readmodel.wait_for(wanted, Duration::from_secs(60)).await?;
+    Ok(())
 }
 
-async fn raise(state: &AppState, player: PlayerId, found: &Assessment, as_of_seq: u64) -> Result<u64, String> {
+async fn raise(state: &AppState, player: PlayerId, found: &Assessment, as_of_seq: u64) -> Result<u64, WorkerError> {
     let command = Work::RaiseMarkerAlert {
         player,
         score: found.score,
@@ -198,7 +253,11 @@ async fn raise(state: &AppState, player: PlayerId, found: &Assessment, as_of_seq
     let id = format!("marker-alert-{}-{as_of_seq}", player.0);
     match submit(state, SYSTEM_SOURCE, &id, command).await? {
         Outcome::MarkerAlertRaised { alert } => Ok(alert),
-        other => Err(format!("marker alert for player {}: {other:?}", player.0)),
+        other => Err(WorkerError::Unexpected {
+            what: "marker alert",
+            player: player.0,
+            outcome: format!("{other:?}"),
+        }),
     }
 }
 
@@ -231,14 +290,13 @@ pub(crate) async fn intervene(
     }
 }
 
-async fn submit(state: &AppState, source: SourceId, id: &str, command: Work) -> Result<Outcome, String> {
+async fn submit(state: &AppState, source: SourceId, id: &str, command: Work) -> Result<Outcome, WorkerError> {
     let request = Request {
         source,
-        id: ExtId::new(id).map_err(|e| e.to_string())?,
+        id: ExtId::new(id).map_err(|_| WorkerError::Id(id.to_owned()))?,
         command: Command::Analytics(command),
     };
-    let reply = state.engine.run(request).await.map_err(|e| format!("{e:?}"))?;
-    Ok(reply.outcome)
+    Ok(state.engine.run(request).await?.outcome)
 }
 
 /// The intervention a marker worker suggests for `found`: a time-out for
@@ -266,7 +324,7 @@ pub fn default_message(kind: InterventionKind) -> &'static str {
 
 /// Retrains the churn model on the history and rescores every active
 /// player; the model in force stays when this fails.
-pub async fn retrain(state: &AppState) -> Result<Arc<Trained>, String> {
+pub async fn retrain(state: &AppState) -> Result<Arc<Trained>, WorkerError> {
     catch_up(state).await?;
     let now_ms = state.now_ms();
     let from_ms = now_ms.saturating_sub(churn::HORIZON_MS + churn::LOOKBACK_MS);
@@ -283,7 +341,7 @@ pub async fn retrain(state: &AppState) -> Result<Arc<Trained>, String> {
     })
     .await?;
     let examples: Vec<_> = rows.iter().filter_map(|(_, e, _)| *e).collect();
-    let model = churn::train(&examples).map_err(|e: ChurnError| e.to_string())?;
+    let model = churn::train(&examples)?;
     let mut scores: Vec<(PlayerId, f64, Vec<Reason>)> = rows
         .iter()
         .filter_map(|(player, _, current)| {
@@ -299,10 +357,9 @@ pub async fn retrain(state: &AppState) -> Result<Arc<Trained>, String> {
         scores,
     });
     let shared = churn_state(state);
-    *shared
-        .0
-        .write()
-        .map_err(|_| "the churn state's lock is poisoned".to_owned())? = Some(trained.clone());
+    // The model is replaced whole: whatever a writer that panicked left
+    // behind is overwritten.
+    *shared.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(trained.clone());
     tracing::info!(
         examples = trained.model.examples.0,
         churners = trained.model.examples.1,
@@ -337,4 +394,39 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operator who asked for a scan or a training gets the ledger's
+    /// own answer when it did not take a command, 422 only for a history
+    /// too short to train on, and a 500 for a read model that failed.
+    #[test]
+    fn each_failure_answers_the_operator_with_its_own_status() {
+        let busy = ApiError::busy("busy", "the ring is full", 1);
+        assert_eq!(WorkerError::from(busy.clone()).into_api(), busy);
+
+        let short = WorkerError::Churn(ChurnError::TooLittleHistory {
+            churners: 1,
+            stayed: 40,
+        })
+        .into_api();
+        assert_eq!(
+            (short.status, short.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "churn_history_too_short")
+        );
+        assert!(
+            short.message.contains("1 churners and 40 who stayed"),
+            "{}",
+            short.message
+        );
+
+        let failed = WorkerError::ReadModel(ReadModelError::Stopped).into_api();
+        assert_eq!(
+            (failed.status, failed.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        );
+    }
 }

@@ -27,8 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edge::AppState;
+use edge::error::ApiError;
 use engine::command::TxRef;
 use engine::{Command, Currency, ExtId, Outcome, payments};
+use readmodel::ReadModelError;
 use readmodel::cashier::{self, PaymentFilter, PaymentView};
 use readmodel::methods::{self, PayoutAddress};
 
@@ -39,6 +41,31 @@ use crate::{Cashier, PaymentProvider};
 
 /// Most payments looked at per tick, per kind.
 const BATCH_MAX: u32 = 256;
+
+/// Why a tick of the worker stopped early. It is logged; the next tick
+/// starts again from the read model, which still lists what is owed.
+#[derive(Debug, thiserror::Error)]
+enum WorkerError {
+    /// The read model could not be read.
+    #[error("read model: {0}")]
+    ReadModel(#[from] ReadModelError),
+    /// A payment's row holds what the ledger cannot take back.
+    #[error("payment {id}: {problem}")]
+    Row { id: String, problem: String },
+    /// A command was not taken (the ring full, the replication group's
+    /// leader elsewhere, a timeout).
+    #[error("{code}: {message}")]
+    Submit { code: &'static str, message: String },
+}
+
+impl From<ApiError> for WorkerError {
+    fn from(error: ApiError) -> WorkerError {
+        WorkerError::Submit {
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
 
 /// When a payment may be tried again.
 #[derive(Clone, Copy)]
@@ -107,14 +134,18 @@ fn wait(memory: &mut Memory, view: &PaymentView, every: Duration) {
     );
 }
 
-fn tx(view: &PaymentView) -> Result<TxRef, String> {
+fn tx(view: &PaymentView) -> Result<TxRef, WorkerError> {
+    let id = ExtId::new(&view.id).map_err(|e| WorkerError::Row {
+        id: view.id.clone(),
+        problem: e.to_string(),
+    })?;
     Ok(TxRef {
         source: view.source,
-        id: ExtId::new(&view.id).map_err(|e| e.to_string())?,
+        id,
     })
 }
 
-async fn owed(state: &AppState, kind: &str, state_name: &str) -> Result<Vec<PaymentView>, String> {
+async fn owed(state: &AppState, kind: &str, state_name: &str) -> Result<Vec<PaymentView>, WorkerError> {
     let filter = PaymentFilter {
         kind: kind.into(),
         state: Some(state_name.into()),
@@ -126,17 +157,20 @@ async fn owed(state: &AppState, kind: &str, state_name: &str) -> Result<Vec<Paym
         .query(move |c| cashier::list(c, &filter))
         .await
         .map(|(rows, _)| rows)
-        .map_err(|e| e.to_string())
+        .map_err(WorkerError::from)
 }
 
-async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), String> {
+async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), WorkerError> {
     let now = Instant::now();
     for view in owed(state, "withdrawal", "approved").await? {
         if !due(memory, &view, now) {
             continue;
         }
         let withdrawal = tx(&view)?;
-        let currency = Currency::from_code(&view.currency).ok_or("a withdrawal in an unknown currency")?;
+        let currency = Currency::from_code(&view.currency).ok_or_else(|| WorkerError::Row {
+            id: view.id.clone(),
+            problem: format!("a withdrawal in an unknown currency {:?}", view.currency),
+        })?;
         let address = payout_address(state, &view, &withdrawal).await?;
         let Some(provider) = payout_provider(state, cashier, &view, address.as_ref()).await? else {
             tracing::error!(withdrawal = %withdrawal.id, provider = ?view.provider, "the payout's provider is not configured");
@@ -171,9 +205,7 @@ async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Re
                 let reject = Command::Payments(payments::Command::WithdrawalReject {
                     withdrawal: withdrawal.clone(),
                 });
-                submit_system(state, derived_id("payout-refused", &withdrawal), reject)
-                    .await
-                    .map_err(|e| e.message)?;
+                submit_system(state, derived_id("payout-refused", &withdrawal), reject).await?;
             }
         }
     }
@@ -186,14 +218,14 @@ async fn payout_address(
     state: &AppState,
     view: &PaymentView,
     withdrawal: &TxRef,
-) -> Result<Option<PayoutAddress>, String> {
+) -> Result<Option<PayoutAddress>, WorkerError> {
     let (player, payment, before_ms) = (view.player, withdrawal.clone(), view.created_ms);
     state
         .readmodel
         .query(move |c| methods::payout_address(c, player, &payment, before_ms))
         .await
         .map(|(row, _)| row)
-        .map_err(|e| e.to_string())
+        .map_err(WorkerError::from)
 }
 
 /// The provider that pays a withdrawal out: the one its payout was sent
@@ -209,7 +241,7 @@ async fn payout_provider(
     cashier: &Cashier,
     view: &PaymentView,
     address: Option<&PayoutAddress>,
-) -> Result<Option<Arc<dyn PaymentProvider>>, String> {
+) -> Result<Option<Arc<dyn PaymentProvider>>, WorkerError> {
     if let Some(name) = &view.provider {
         return Ok(cashier.provider(name).cloned());
     }
@@ -222,9 +254,8 @@ async fn payout_provider(
     let source = state
         .readmodel
         .query(move |c| cashier::closed_loop_source(c, player, &currency, before_ms))
-        .await
-        .map(|(row, _)| row)
-        .map_err(|e| e.to_string())?;
+        .await?
+        .0;
     let closed_loop = source
         .and_then(|deposit| deposit.provider)
         .and_then(|name| cashier.provider(&name).cloned())
@@ -238,10 +269,8 @@ async fn settle_payout(
     withdrawal: &TxRef,
     payout: &ProviderPayment,
     currency: Currency,
-) -> Result<(), String> {
-    record_reference(state, withdrawal, provider, &payout.reference, currency)
-        .await
-        .map_err(|e| e.message)?;
+) -> Result<(), WorkerError> {
+    record_reference(state, withdrawal, provider, &payout.reference, currency).await?;
     let (command, step) = match payout.settlement {
         Settlement::Pending => return Ok(()),
         Settlement::Succeeded => (
@@ -258,21 +287,18 @@ async fn settle_payout(
         ),
     };
     // A webhook may have settled it first: then this is refused, harmlessly.
-    submit_system(state, derived_id(step, withdrawal), Command::Payments(command))
-        .await
-        .map(|_| ())
-        .map_err(|e| e.message)
+    submit_system(state, derived_id(step, withdrawal), Command::Payments(command)).await?;
+    Ok(())
 }
 
-async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), String> {
+async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), WorkerError> {
     let ttl_ms = cashier.deposit_ttl.as_millis() as u64;
     let before_ms = state.now_ms().saturating_sub(ttl_ms);
     let stale = state
         .readmodel
         .query(move |c| cashier::stale_deposits(c, before_ms, BATCH_MAX))
-        .await
-        .map(|(rows, _)| rows)
-        .map_err(|e| e.to_string())?;
+        .await?
+        .0;
     let now = Instant::now();
     for view in stale {
         if !due(memory, &view, now) {
@@ -318,7 +344,7 @@ async fn expire(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Res
                 failed(memory, cashier, &view);
             }
             Ok(_) => {}
-            Err(error) => return Err(error.message),
+            Err(error) => return Err(error.into()),
         }
     }
     Ok(())
