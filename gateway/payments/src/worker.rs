@@ -152,12 +152,8 @@ async fn owed(state: &AppState, kind: &str, state_name: &str) -> Result<Vec<Paym
         limit: BATCH_MAX,
         ..PaymentFilter::default()
     };
-    state
-        .readmodel
-        .query(move |c| cashier::list(c, &filter))
-        .await
-        .map(|(rows, _)| rows)
-        .map_err(WorkerError::from)
+    let (rows, _) = state.readmodel.query(move |c| cashier::list(c, &filter)).await?;
+    Ok(rows)
 }
 
 async fn pay_out(state: &AppState, cashier: &Cashier, memory: &mut Memory) -> Result<(), WorkerError> {
@@ -220,12 +216,11 @@ async fn payout_address(
     withdrawal: &TxRef,
 ) -> Result<Option<PayoutAddress>, WorkerError> {
     let (player, payment, before_ms) = (view.player, withdrawal.clone(), view.created_ms);
-    state
+    let (row, _) = state
         .readmodel
         .query(move |c| methods::payout_address(c, player, &payment, before_ms))
-        .await
-        .map(|(row, _)| row)
-        .map_err(WorkerError::from)
+        .await?;
+    Ok(row)
 }
 
 /// The provider that pays a withdrawal out: the one its payout was sent

@@ -227,24 +227,18 @@ pub(crate) fn apply(
             f.jackpot,
             f.granted,
         ])?;
-        deferred.sums.add(&crate::summaries::Landed {
-            player: player.0 as i64,
-            currency: b.currency.code(),
-            kind: command.kind(),
-            time_ms,
-            game: round.as_ref().and(game.as_deref()).map(|g| (request.source.0, g)),
-            cash_delta: receipt.cash_delta.minor(),
-            figures: f,
-        });
-        deferred.balances.set(player, b, seq);
-        moved = Some(Moved {
+        let movement = Moved {
             player: player.0 as i64,
             currency: b.currency.code(),
             kind: command.kind(),
             round: round.zip(game),
-            delta: receipt.cash_delta.minor() + receipt.bonus_delta.minor(),
+            cash_delta: receipt.cash_delta.minor(),
+            bonus_delta: receipt.bonus_delta.minor(),
             figures: f,
-        });
+        };
+        deferred.sums.add(&movement, request.source, time_ms);
+        deferred.balances.set(player, b, seq);
+        moved = Some(movement);
     }
     crate::profiles::apply(tx, committed)?;
     crate::kyc::apply(tx, committed)?;

@@ -670,8 +670,9 @@ fn project(
 }
 
 /// The movement a record made, as [`history::apply`] inserted it: what the
-/// projections after the history (the timeline's rounds, the games'
-/// monitoring) would otherwise read back from `movements`.
+/// running sums and the projections after the history (the timeline's
+/// rounds, the games' monitoring) take from it, rather than reading it
+/// back from `movements`.
 pub(crate) struct Moved {
     pub(crate) player: i64,
     pub(crate) currency: &'static str,
@@ -680,8 +681,10 @@ pub(crate) struct Moved {
     /// The aggregator's round id and the game code, for a movement in a
     /// round (a rollback's: its bet's).
     pub(crate) round: Option<(String, String)>,
-    /// Cash and bonus moved together.
-    pub(crate) delta: i64,
+    /// Cash moved (negative: taken).
+    pub(crate) cash_delta: i64,
+    /// Bonus moved.
+    pub(crate) bonus_delta: i64,
     pub(crate) figures: crate::figures::Figures,
 }
 

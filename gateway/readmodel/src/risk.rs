@@ -498,6 +498,14 @@ fn rule_currency(settings: &RuleSettings, currency: Currency) -> Currency {
     }
 }
 
+/// `now` measured in the rule's currency ([`rule_currency`]).
+fn in_rule_currency(settings: &RuleSettings, now: &Event) -> Event {
+    Event {
+        currency: rule_currency(settings, now.currency),
+        ..*now
+    }
+}
+
 /// `minor` of `from` in `into` at the rate in force at `at_ms`: the amount
 /// (`None` without a rate, or on overflow) and the rate used (`None` in
 /// the same currency). A rate set only the other way round is inverted.
@@ -600,10 +608,7 @@ fn armed_in_its_currency(
     now: &Event,
 ) -> Result<Option<(RuleSettings, Event)>, ReadModelError> {
     let settings = rules.get(tx, which)?;
-    let at = Event {
-        currency: rule_currency(&settings, now.currency),
-        ..*now
-    };
+    let at = in_rule_currency(&settings, now);
     Ok(armed_with(tx, settings, &at)?.map(|settings| (settings, at)))
 }
 
@@ -854,10 +859,7 @@ fn large_win(tx: &Transaction<'_>, rules: &mut RuleMemo, now: &Event) -> Result<
     if !settings.enabled {
         return Ok(());
     }
-    let at = Event {
-        currency: rule_currency(&settings, now.currency),
-        ..*now
-    };
+    let at = in_rule_currency(&settings, now);
     let Some(threshold) = settings.amount(at.currency) else {
         return Ok(());
     };

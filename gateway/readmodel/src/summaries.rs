@@ -21,11 +21,12 @@
 
 use std::collections::BTreeMap;
 
+use engine::SourceId;
 use rusqlite::{Transaction, params};
 
-use crate::ReadModelError;
 use crate::figures::Figures;
 use crate::monitoring::HOUR_MS;
+use crate::{Moved, ReadModelError};
 
 /// A day in ms (the sums' days are UTC days since the epoch).
 pub const DAY_MS: u64 = 86_400_000;
@@ -110,18 +111,6 @@ pub(crate) const MIGRATION: &str = concat!(
 pub(crate) const BY_PLAYER_MIGRATION: &str =
     "CREATE INDEX gaming_days_by_player ON gaming_days (player, currency, day);";
 
-/// What [`Pending::add`] needs of a movement just inserted.
-pub(crate) struct Landed<'a> {
-    pub player: i64,
-    pub currency: &'static str,
-    pub kind: &'a str,
-    pub time_ms: u64,
-    /// The aggregator and game, for a movement in a game round.
-    pub game: Option<(u32, &'a str)>,
-    pub cash_delta: i64,
-    pub figures: Figures,
-}
-
 /// A `gaming_days` row's key: day, player, currency, source, game.
 type DayKey = (i64, i64, &'static str, i64, String);
 
@@ -156,14 +145,18 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// Adds a movement to the sums, in the transaction that inserts it.
-    pub(crate) fn add(&mut self, m: &Landed<'_>) {
+    /// Adds a movement from `source` at `time_ms` to the sums, in the
+    /// transaction that inserts it.
+    pub(crate) fn add(&mut self, m: &Moved, source: SourceId, time_ms: u64) {
         let f = &m.figures;
         let is_bet = m.kind == "bet";
         // SQLite's integers are signed.
-        let time_ms = m.time_ms.min(i64::MAX as u64) as i64;
+        let time_ms = time_ms.min(i64::MAX as u64) as i64;
         if is_bet || f.stake != 0 || f.prize != 0 || f.converted != 0 || f.granted != 0 {
-            let (source, game) = m.game.map_or((NO_SOURCE, NO_GAME), |(s, g)| (i64::from(s), g));
+            let (source, game) = m
+                .round
+                .as_ref()
+                .map_or((NO_SOURCE, NO_GAME), |(_, game)| (i64::from(source.0), game.as_str()));
             let key = (time_ms / DAY_MS as i64, m.player, m.currency, source, game.to_owned());
             let day = self.days.entry(key).or_default();
             day.bets += i64::from(is_bet);

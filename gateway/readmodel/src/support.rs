@@ -681,6 +681,11 @@ impl PendingRounds {
     }
 }
 
+/// A round's key in the timeline: `game/round`.
+fn round_key(game: &str, round: &str) -> String {
+    format!("{game}/{round}")
+}
+
 /// Folds a gaming record into its round's one row.
 fn round(
     player: PlayerId,
@@ -700,11 +705,11 @@ fn round(
         gaming::Command::Rollback { .. } => (None, None, 0, 0),
     };
     let (key, stake) = match round {
-        Some(round) => (format!("{}/{}", round.game.as_str(), round.id.as_str()), stake),
+        Some(round) => (round_key(round.game.as_str(), round.id.as_str()), stake),
         None => match moved.and_then(|m| {
             m.round
                 .as_ref()
-                .map(|(round, game)| (format!("{game}/{round}"), m.delta))
+                .map(|(round, game)| (round_key(game, round), m.cash_delta + m.bonus_delta))
         }) {
             Some((key, refund)) => (key, -refund),
             None => return,
