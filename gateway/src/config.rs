@@ -43,6 +43,9 @@ pub struct ServeConfig {
     pub ring_capacity: usize,
     /// Most requests the sequencer applies and flushes as one batch.
     pub batch_len_max: usize,
+    /// Threads serving HTTP (the async runtime's workers); 0: one fewer
+    /// than the machine's CPUs, at least one ([`ServeConfig::http_worker_threads`]).
+    pub http_workers: usize,
     /// `Retry-After` of a 503, in seconds.
     pub retry_after_s: u64,
     /// Size of each pre-allocated journal segment file.
@@ -454,6 +457,7 @@ impl Default for ServeConfig {
             session_ttl_ms: 4 * 3_600_000,
             ring_capacity: 65_536,
             batch_len_max: 4_096,
+            http_workers: 0,
             retry_after_s: 1,
             journal_segment_bytes: journal::SEGMENT_SIZE_DEFAULT_BYTES,
             snapshot_every_commands: 5_000_000,
@@ -602,6 +606,20 @@ impl ServeConfig {
         Duration::from_millis(self.header_read_timeout_ms)
     }
 
+    /// How many threads serve HTTP: [`ServeConfig::http_workers`], or
+    /// when it is 0, one fewer than `cpus` (at least one). The sequencer,
+    /// the journal's commit thread and the read models' projection each
+    /// have a thread of their own, busy whenever the wallet is; a worker
+    /// per CPU beside them only adds switches between threads (measured
+    /// on 2 CPUs, BENCHMARKS.md: a third fewer switches a request, the
+    /// same CPU a request, closed-loop throughput equal or better).
+    pub fn http_worker_threads(&self, cpus: usize) -> usize {
+        match self.http_workers {
+            0 => cpus.saturating_sub(1).max(1),
+            n => n,
+        }
+    }
+
     /// [`ServeConfig::idle_timeout_ms`] as a duration.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
@@ -638,6 +656,9 @@ impl ServeConfig {
     }
 }
 
+/// Most HTTP worker threads (far beyond any machine's useful count).
+const HTTP_WORKERS_MAX: usize = 1024;
+
 /// Longest idle timeout: a day (QUIC needs it to fit its variable-length integers).
 const IDLE_TIMEOUT_MAX_MS: u64 = 86_400_000;
 
@@ -662,6 +683,7 @@ pub struct FileConfig {
     pub session_ttl_ms: Option<u64>,
     pub ring_capacity: Option<usize>,
     pub batch_len_max: Option<usize>,
+    pub http_workers: Option<usize>,
     pub retry_after_s: Option<u64>,
     pub journal_segment_bytes: Option<u64>,
     pub snapshot_every_commands: Option<u64>,
@@ -778,6 +800,9 @@ pub struct ServeArgs {
     /// Most requests per sequencer batch [default: 4096].
     #[arg(long, env = "CROUPIER_BATCH_LEN_MAX")]
     pub batch_len_max: Option<usize>,
+    /// Threads serving HTTP, 0 for one fewer than the CPUs (at least one) [default: 0].
+    #[arg(long, env = "CROUPIER_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
     /// Retry-After of a busy answer, s [default: 1].
     #[arg(long, env = "CROUPIER_RETRY_AFTER_S")]
     pub retry_after_s: Option<u64>,
@@ -1090,6 +1115,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         session_ttl_ms: layer!(session_ttl_ms),
         ring_capacity: layer!(ring_capacity),
         batch_len_max: layer!(batch_len_max),
+        http_workers: layer!(http_workers),
         retry_after_s: layer!(retry_after_s),
         journal_segment_bytes: layer!(journal_segment_bytes),
         snapshot_every_commands: layer!(snapshot_every_commands),
@@ -1297,6 +1323,11 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
             "max_connections_per_ip, header_read_timeout_ms, idle_timeout_ms and http2_keep_alive_timeout_ms must be at least 1",
         ));
     }
+    if config.http_workers > HTTP_WORKERS_MAX {
+        return Err(ConfigError::Invalid(
+            "http_workers must be at most 1024 (0: one fewer than the CPUs)",
+        ));
+    }
     if config.idle_timeout_ms > IDLE_TIMEOUT_MAX_MS {
         return Err(ConfigError::Invalid("idle_timeout_ms must be at most 86400000 (a day)"));
     }
@@ -1355,6 +1386,24 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 2000);
         assert_eq!(config.log, "debug");
         assert_eq!(config.data_dir, PathBuf::from("./croupier-data"));
+    }
+
+    #[test]
+    fn http_workers_default_to_one_fewer_than_the_cpus_and_refuse_absurd_counts() {
+        let automatic = resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(automatic.http_workers, 0);
+        assert_eq!(automatic.http_worker_threads(1), 1);
+        assert_eq!(automatic.http_worker_threads(2), 1);
+        assert_eq!(automatic.http_worker_threads(16), 15);
+        let file: FileConfig = toml::from_str("http_workers = 3").unwrap();
+        let chosen = resolve(&ServeArgs::default(), file).unwrap();
+        assert_eq!(chosen.http_worker_threads(2), 3);
+        let args = ServeArgs {
+            http_workers: Some(5000),
+            ..ServeArgs::default()
+        };
+        let refused = resolve(&args, FileConfig::default()).unwrap_err();
+        assert!(refused.to_string().contains("http_workers"), "{refused}");
     }
 
     #[test]

@@ -421,11 +421,15 @@ fn serve(args: &ServeArgs) -> Result<()> {
             .with_env_filter(filter)
             .init(),
     }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = config.http_worker_threads(cpus);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        tracing::info!(workers, cpus, "HTTP worker threads");
         let running = gateway::server::start(config).await.context("starting the server")?;
         running.run_until(shutdown_signal()).await.context("serving")?;
         tracing::info!("stopped cleanly");
