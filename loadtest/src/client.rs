@@ -1,7 +1,12 @@
-//! One connection's HTTP client (HTTP/1.1 and HTTP/2 through reqwest,
-//! HTTP/3 through quinn + h3), and signing each request the way its
-//! contract wants: HMAC for the native wallet API, RSA for Hub88, the
-//! bearer token for the operator API.
+//! One connection's HTTP client (HTTP/1.1 and HTTP/2 on one hyper
+//! connection, or through reqwest over TLS; HTTP/3 through quinn + h3), and
+//! signing each request the way its contract wants: HMAC for the native
+//! wallet API, RSA for Hub88, the bearer token for the operator API.
+//!
+//! The generator shares the server's machine, so what it spends a request
+//! is taken from the server: a cleartext connection is hyper's own
+//! connection, with none of reqwest's per-request work (parsing the URL,
+//! checking a pool out and in, cloning its connector).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use bytes::{Buf, Bytes};
+use http_body_util::{BodyExt, Full};
 use protocol::rsa_signature::RsaSigner;
 use protocol::signature::{AGGREGATOR_HEADER, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, sign};
 use reqwest::{Client, Method, StatusCode};
@@ -84,6 +90,7 @@ impl Reply {
 /// One connection to the server, with what it needs to sign.
 pub struct Wire {
     transport: Transport,
+    /// The URL before each request's path (for reqwest).
     base: String,
     admin: String,
     aggregator: u32,
@@ -114,8 +121,11 @@ pub enum Call {
 
 /// How requests travel.
 enum Transport {
-    /// HTTP/1.1 or HTTP/2.
-    Tcp(Client),
+    /// HTTP/1.1 or HTTP/2 in clear: one hyper connection, opened again
+    /// after the server closes it.
+    Plain(Plain),
+    /// HTTP/1.1 or HTTP/2 over TLS.
+    Tls(Client),
     /// HTTP/3: the QUIC connection's request sender (and its endpoint,
     /// which must live as long).
     H3 {
@@ -142,10 +152,13 @@ impl Wire {
         aggregator: u32,
         credential: Credential,
     ) -> Result<Wire> {
+        let uri: http::Uri = base.parse().with_context(|| format!("the server URL {base}"))?;
+        let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let transport = match http {
-            Http::Http1 => Transport::Tcp(Client::builder().http1_only().pool_max_idle_per_host(1).build()?),
-            Http::Http2 => Transport::Tcp(Client::builder().http2_prior_knowledge().build()?),
             Http::Http3 => h3_connect(quic.context("HTTP/3 needs the server's QUIC address")?).await?,
+            Http::Http1 if tls => Transport::Tls(Client::builder().http1_only().pool_max_idle_per_host(1).build()?),
+            Http::Http2 if tls => Transport::Tls(Client::builder().http2_prior_knowledge().build()?),
+            Http::Http1 | Http::Http2 => Transport::Plain(Plain::new(http, &uri)?),
         };
         Ok(Wire {
             transport,
@@ -161,7 +174,8 @@ impl Wire {
     pub async fn send(&self, call: &Call) -> Result<Reply> {
         let prepared = self.prepare(call)?;
         let reply = match &self.transport {
-            Transport::Tcp(client) => {
+            Transport::Plain(plain) => plain.send(prepared).await.with_context(|| format!("{call:?}"))?,
+            Transport::Tls(client) => {
                 let mut request = client.request(prepared.method, format!("{}{}", self.base, prepared.path));
                 for (name, value) in prepared.headers {
                     request = request.header(name, value);
@@ -271,6 +285,110 @@ pub fn pragmatic_hash(params: &[(&str, String)], key: &str) -> String {
     sorted.sort_by_key(|(name, _)| *name);
     let joined: Vec<String> = sorted.iter().map(|(name, value)| format!("{name}={value}")).collect();
     hex::encode(Md5::digest(format!("{}{key}", joined.join("&"))))
+}
+
+/// A cleartext HTTP/1.1 or HTTP/2 connection (prior knowledge) to one
+/// server. It carries one request at a time, as a wire does.
+struct Plain {
+    http: Http,
+    /// `host:port`, to connect to and to name in each request.
+    authority: http::uri::Authority,
+    /// The URL's path before each request's own (usually empty).
+    prefix: String,
+    sender: tokio::sync::Mutex<Option<Sender>>,
+}
+
+/// hyper's handle on an open connection.
+enum Sender {
+    Http1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    Http2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl Plain {
+    fn new(http: Http, uri: &http::Uri) -> Result<Plain> {
+        let authority = uri
+            .authority()
+            .with_context(|| format!("the server URL {uri} has no host"))?
+            .clone();
+        anyhow::ensure!(
+            authority.port_u16().is_some(),
+            "the server URL {uri} needs a port (a cleartext server listens on 8080 by default)"
+        );
+        Ok(Plain {
+            http,
+            authority,
+            prefix: uri.path().trim_end_matches('/').to_owned(),
+            sender: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Sends one request, opening the connection first if there is none
+    /// (the first request, or the server closed it); a failed request
+    /// drops the connection, so the caller's retry opens a new one.
+    async fn send(&self, prepared: Prepared) -> Result<Reply> {
+        let mut sender = self.sender.lock().await;
+        let open = match sender.as_mut() {
+            Some(Sender::Http1(send)) => send.ready().await.is_ok(),
+            Some(Sender::Http2(send)) => send.ready().await.is_ok(),
+            None => false,
+        };
+        if !open {
+            *sender = Some(self.connect().await?);
+        }
+        let Some(current) = sender.as_mut() else {
+            anyhow::bail!("no connection");
+        };
+        let result = self.exchange(current, prepared).await;
+        if result.is_err() {
+            *sender = None;
+        }
+        result
+    }
+
+    async fn exchange(&self, sender: &mut Sender, prepared: Prepared) -> Result<Reply> {
+        // HTTP/1.1 names the server in `host`; HTTP/2 in the URI's authority.
+        let uri = match sender {
+            Sender::Http1(_) => format!("{}{}", self.prefix, prepared.path),
+            Sender::Http2(_) => format!("http://{}{}{}", self.authority, self.prefix, prepared.path),
+        };
+        let mut request = http::Request::builder().method(prepared.method).uri(uri);
+        if let Sender::Http1(_) = sender {
+            request = request.header(http::header::HOST, self.authority.as_str());
+        }
+        for (name, value) in prepared.headers {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(prepared.body.unwrap_or_default())))?;
+        let response = match sender {
+            Sender::Http1(send) => send.send_request(request).await?,
+            Sender::Http2(send) => send.send_request(request).await?,
+        };
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(Reply {
+            status,
+            body: body.to_vec(),
+        })
+    }
+
+    async fn connect(&self) -> Result<Sender> {
+        let stream = tokio::net::TcpStream::connect(self.authority.as_str())
+            .await
+            .with_context(|| format!("connecting to {}", self.authority))?;
+        // Small requests and replies: each goes out at once.
+        stream.set_nodelay(true)?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        if self.http == Http::Http2 {
+            let executor = hyper_util::rt::TokioExecutor::new();
+            let (send, connection) = hyper::client::conn::http2::handshake(executor, io).await?;
+            tokio::spawn(connection);
+            Ok(Sender::Http2(send))
+        } else {
+            let (send, connection) = hyper::client::conn::http1::handshake(io).await?;
+            tokio::spawn(connection);
+            Ok(Sender::Http1(send))
+        }
+    }
 }
 
 /// One QUIC connection to the server, trusting its certificate only.
