@@ -1,30 +1,35 @@
 //! The application: the one [`Router`] every transport serves, built from
 //! the merged route table ([`crate::routes`]) over the handlers' shared
-//! state ([`AppState`], from the edge), with its layers (request ids,
-//! tracing, timeout, metrics, JSON errors).
+//! state ([`AppState`], from the edge), inside the [`Envelope`] every
+//! request passes (its request id, tracing span, timeout, JSON errors and,
+//! over TCP, `Alt-Svc`), and with the metrics of each route.
 //!
 //! Every error is `{"error": {...}}`: handlers answer in that shape, and
 //! what the router answers by itself (no such route, a method the route
 //! does not take, a path parameter that does not parse) is turned into it
-//! by the innermost layer ([`json_errors`]).
+//! by the envelope ([`json_errors`]).
 //!
 //! Routes: `/wallet/v1/*` (aggregators, HMAC-signed), `/hub88/{aggregator}/*`
 //! (Hub88's contract, RSA-signed), `/operator/v1/*` (operators, bearer
 //! tokens), `/backoffice/*` (the back office's HTML pages, merged from
 //! `backoffice::pages`), and `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use edge::error::ApiError;
 use edge::submit::Submission;
-use tower::ServiceBuilder;
-use tower_http::classify::ServerErrorsFailureClass;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower::Service;
+use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
+use tracing::Instrument;
 use utoipa::OpenApi;
 
 use crate::log_limit::LogLimit;
@@ -36,62 +41,138 @@ pub use edge::state::{AppState, Clock, Shared, system_clock};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The router with every route and layer. The metrics registry and the
-/// API description (rendered once, here) reach their handlers as request
-/// extensions.
-pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
-    let timeout = state.config.request_timeout();
-    let retry_after_s = state.config.retry_after_s;
+/// Every route with its metrics, without the envelope ([`Envelope::wrap`]
+/// puts it around). The metrics registry and the API description
+/// (rendered once, here) reach their handlers as request extensions.
+pub fn routes(state: AppState, metrics: Arc<Metrics>) -> Router {
     let openapi = OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into());
-    let routes = edge::route::router(crate::routes::routes(), &state)
+    edge::route::router(crate::routes::routes(), &state)
         .merge(backoffice::pages())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        // A route layer: only a routed request knows its route's template.
         .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
         .layer(Extension(metrics))
         .layer(Extension(openapi))
-        .layer(axum::middleware::map_response(json_errors));
-    routes.with_state(state).layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(|request: &axum::http::Request<_>| {
-                        let id = request
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
-                    })
-                    .on_failure(log_failure),
-            )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(axum::middleware::from_fn(move |request, next| {
-                deadline(timeout, retry_after_s, request, next)
-            })),
-    )
+        .with_state(state)
+}
+
+/// `Alt-Svc: h3=":<port>"`, which tells a TCP client that it may switch to
+/// HTTP/3 on that port.
+pub fn alt_svc(port: u16) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("h3=\":{port}\"; ma=86400")).ok()
+}
+
+/// What every request passes on its way in and out, in one layer (one
+/// future a request, where a stack of tower layers boxes and clones a
+/// service for each):
+/// - its id: the client's `x-request-id`, or a new UUID; echoed in the reply;
+/// - a tracing span `request` with the method, path and id;
+/// - its deadline ([`deadline`]);
+/// - an error reply that is not JSON turned into the error shape ([`json_errors`]);
+/// - a server error logged, at most a line a second ([`log_failure`]);
+/// - over TCP, `Alt-Svc`.
+#[derive(Clone)]
+pub struct Envelope {
+    inner: Router,
+    settings: Arc<EnvelopeSettings>,
+}
+
+struct EnvelopeSettings {
+    timeout: Duration,
+    retry_after_s: u64,
+    alt_svc: Option<HeaderValue>,
+}
+
+impl Envelope {
+    /// `routes` inside the envelope, as a router the transports serve;
+    /// `alt_svc` is added to every reply.
+    pub fn wrap(routes: Router, state: &AppState, alt_svc: Option<HeaderValue>) -> Router {
+        let envelope = Envelope {
+            inner: routes,
+            settings: Arc::new(EnvelopeSettings {
+                timeout: state.config.request_timeout(),
+                retry_after_s: state.config.retry_after_s,
+                alt_svc,
+            }),
+        };
+        // A router with no routes sends everything to its fallback.
+        Router::new().fallback_service(envelope)
+    }
+}
+
+impl Service<Request> for Envelope {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let id = match request.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let made = MakeRequestUuid
+                    .make_request_id(&request)
+                    .map(|id| id.header_value().clone());
+                let id = made.unwrap_or(HeaderValue::from_static("-"));
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            id = id.to_str().unwrap_or("-")
+        );
+        let mut inner = self.inner.clone();
+        let settings = self.settings.clone();
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let response = deadline(&settings, inner.call(request)).await;
+                let mut response = json_errors(response).await;
+                if response.status().is_server_error() {
+                    log_failure(response.status(), started.elapsed());
+                }
+                tracing::debug!(
+                    status = response.status().as_u16(),
+                    latency_us = started.elapsed().as_micros() as u64,
+                    "finished processing request"
+                );
+                let headers = response.headers_mut();
+                if !headers.contains_key(REQUEST_ID) {
+                    headers.insert(REQUEST_ID, id);
+                }
+                if let Some(alt_svc) = &settings.alt_svc {
+                    headers.insert(header::ALT_SVC, alt_svc.clone());
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
 }
 
 /// Bounds a request's time. A request that timed out before it reached the
 /// sequencer changed nothing: 408, retrying is safe (in practice, a body
 /// that did not arrive). A wallet or operator change that timed out after
 /// may still be applied: 503 + `Retry-After`, and the client must retry with
-/// the same id to learn its outcome. No client waits longer than `timeout`,
-/// whatever the sequencer or the replication group does.
-async fn deadline(
-    timeout: Duration,
-    retry_after_s: u64,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+/// the same id to learn its outcome. No client waits longer than the
+/// timeout, whatever the sequencer or the replication group does.
+async fn deadline(settings: &EnvelopeSettings, routed: impl Future<Output = Result<Response, Infallible>>) -> Response {
     let submission = Submission::default();
-    match tokio::time::timeout(timeout, submission.track(next.run(request))).await {
-        Ok(response) => response,
+    match tokio::time::timeout(settings.timeout, submission.track(routed)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
         Err(_) if submission.submitted() => ApiError::busy(
             "timeout",
             "the request took too long; its outcome is unknown: retry with the same id",
-            retry_after_s,
+            settings.retry_after_s,
         )
         .into_response(),
         Err(_) => ApiError::new(
@@ -99,7 +180,7 @@ async fn deadline(
             "request_timeout",
             format!(
                 "the request did not arrive in full within {} ms; nothing was submitted, so retrying is safe",
-                timeout.as_millis()
+                settings.timeout.as_millis()
             ),
         )
         .into_response(),
@@ -110,11 +191,11 @@ async fn deadline(
 /// at will (a full ring answers 503), so at most one line a second, as a
 /// warning: what is an error of ours (a failed commit, a response that
 /// could not be signed) is logged as one where it happens.
-fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+fn log_failure(status: StatusCode, latency: Duration) {
     static FAILURES: LogLimit = LogLimit::new();
     if let Some(suppressed) = FAILURES.admit() {
         tracing::warn!(
-            %failure,
+            failure = %format_args!("Status code: {status}"),
             latency_ms = latency.as_millis() as u64,
             suppressed,
             "request answered with a server error (suppressed: such lines left out in the last second)"

@@ -13,7 +13,7 @@
 //! ([`server`]: recovery, the sequencer, the snapshotter, the read models,
 //! the first operator), the metrics registry ([`metrics`]), the commit sink
 //! that keeps the handlers' access view in step ([`projection`]), and the
-//! transports. One [`axum::Router`] ([`app::router`]) serves every
+//! transports. One [`axum::Router`] ([`app::routes`] in [`app::Envelope`]) serves every
 //! transport, so a request gets the same answer on each: TCP with HTTP/1.1
 //! and HTTP/2, in cleartext or over TLS ([`tcp`]), and HTTP/3 over QUIC
 //! ([`quic`]), with the certificate from [`tls`].

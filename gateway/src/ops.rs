@@ -4,7 +4,7 @@
 //!
 //! The metrics registry and the rendered description belong to the server,
 //! not to the handlers' shared state: the router hands them to these
-//! handlers as request extensions ([`crate::app::router`]).
+//! handlers as request extensions ([`crate::app::routes`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -20,8 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{HeaderValue, header};
 use engine::durable::{SnapshotPolicy, recover};
 use engine::sequencer::{Sequencer, SequencerConfig};
 use engine::snapshotter::{Snapshotter, SnapshotterConfig};
@@ -874,9 +872,11 @@ impl Transports {
     /// Serves until `stopped` fires (or its sender is dropped), then lets
     /// every transport drain.
     async fn serve(self, state: AppState, metrics: Arc<Metrics>, stopped: oneshot::Receiver<()>) {
-        let router = app::router(state.clone(), metrics);
+        let routes = app::routes(state.clone(), metrics);
+        let router = app::Envelope::wrap(routes.clone(), &state, None);
         let tcp_router = match self.quic_addr {
-            Some(addr) => advertise_http3(router.clone(), addr.port()),
+            // Tells TCP clients they may switch to HTTP/3.
+            Some(addr) => app::Envelope::wrap(routes, &state, app::alt_svc(addr.port())),
             None => router.clone(),
         };
         let (stopping, _) = watch::channel(false);
@@ -908,19 +908,4 @@ fn quic_transport(config: &ServeConfig) -> quinn::TransportConfig {
     let idle_ms = u32::try_from(config.idle_timeout_ms).unwrap_or(u32::MAX);
     transport.max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(idle_ms))));
     transport
-}
-
-/// Adds `Alt-Svc: h3=":<port>"` to every reply, so that clients learn they
-/// may switch to HTTP/3.
-fn advertise_http3(router: Router, port: u16) -> Router {
-    let value = HeaderValue::from_str(&format!("h3=\":{port}\"; ma=86400"));
-    let Ok(value) = value else {
-        return router;
-    };
-    router.layer(tower::util::MapResponseLayer::new(
-        move |mut response: axum::response::Response| {
-            response.headers_mut().insert(header::ALT_SVC, value.clone());
-            response
-        },
-    ))
 }
