@@ -21,39 +21,32 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use edge::error::ApiError;
 use edge::submit::Submission;
 use tower::Service;
 use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
 use tracing::Instrument;
-use utoipa::OpenApi;
 
 use crate::log_limit::LogLimit;
 use crate::metrics::{self, Metrics};
-use crate::openapi::ApiDoc;
-use crate::ops::OpenApiJson;
 
 pub use edge::state::{AppState, Clock, Shared, system_clock};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route with its metrics, without the envelope ([`Envelope::wrap`]
-/// puts it around). The metrics registry and the API description
-/// (rendered once, here) reach their handlers as request extensions.
+/// puts it around).
 pub fn routes(state: AppState, metrics: Arc<Metrics>) -> Router {
-    let openapi = OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into());
     edge::route::router(crate::routes::routes(), &state)
         .merge(backoffice::pages())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // A route layer: only a routed request knows its route's template.
-        .route_layer(axum::middleware::from_fn_with_state(metrics.clone(), metrics::track))
-        .layer(Extension(metrics))
-        .layer(Extension(openapi))
+        .route_layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
 }
 

@@ -2,22 +2,23 @@
 //! readiness (`/readyz`), Prometheus metrics (`/metrics`) and the API
 //! description (`/openapi.json`).
 //!
-//! The metrics registry and the rendered description belong to the server,
-//! not to the handlers' shared state: the router hands them to these
-//! handlers as request extensions ([`crate::app::routes`]).
+//! The metrics registry and the rendered description belong to the server:
+//! it puts them among the modules' start-up state (`AppState::modules`),
+//! where only these handlers look for them.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use edge::AppState;
-use edge::error::json_response;
+use edge::error::{ApiError, json_response};
 use edge::route::{Access, Route, route};
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
 
 /// The body of `/healthz` and `/readyz`.
 #[derive(ToSchema)]
@@ -26,9 +27,16 @@ pub struct HealthReply {
     pub status: &'static str,
 }
 
-/// The API description as served, rendered once when the router is built.
+/// The API description as served, rendered once at start-up.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<[u8]>);
+
+impl OpenApiJson {
+    /// Renders the server's API description.
+    pub fn render() -> OpenApiJson {
+        OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into())
+    }
+}
 
 /// The server's own routes: anyone may call them.
 pub fn routes() -> Vec<Route> {
@@ -63,7 +71,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses(
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Extension<Arc<Metrics>>) -> Response {
+pub async fn metrics_text(State(state): State<AppState>) -> Response {
+    let Some(metrics) = state.modules.get::<Arc<Metrics>>() else {
+        return ApiError::internal("the server started without its metrics registry").into_response();
+    };
     let mut text = metrics.render(
         state.engine.handle().as_ref(),
         state.durable.get(),
@@ -85,6 +96,9 @@ pub async fn metrics_text(State(state): State<AppState>, Extension(metrics): Ext
 /// Serves the description.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops", operation_id = "serve",
     responses((status = 200, description = "OpenAPI 3 document", content_type = "application/json")))]
-pub async fn openapi_json(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> Response {
-    json_response(StatusCode::OK, json.to_vec())
+pub async fn openapi_json(State(state): State<AppState>) -> Response {
+    match state.modules.get::<OpenApiJson>() {
+        Some(OpenApiJson(json)) => json_response(StatusCode::OK, json.to_vec()),
+        None => ApiError::internal("the server started without its API description").into_response(),
+    }
 }

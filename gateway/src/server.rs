@@ -175,6 +175,9 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
         None => None,
     };
     let mut modules = axum::http::Extensions::new();
+    // For `/metrics` and `/openapi.json` (`crate::ops`).
+    modules.insert(metrics.clone());
+    modules.insert(crate::ops::OpenApiJson::render());
     let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
     modules.insert(edge::directory::Directory(Arc::new(directory)));
     modules.insert(edge::secrets::Sealer(vault.clone()));

@@ -18,21 +18,8 @@ loadtest=${LOADTEST:-${CARGO_TARGET_DIR:-target}/release/croupier-loadtest}
 port=18097
 ticks=$(getconf CLK_TCK)
 out=$(mktemp -d)
-data=$(mktemp -d)
-"$binary" serve --data-dir "$data" --listen "127.0.0.1:$port" --quic-listen "127.0.0.1:18457" --log warn \
-  --ship-jurisdiction-profiles=false &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$data" "$out"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-  kill -0 "$server" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-  sleep 0.1
-done
+quic_port=18457
+source "$(dirname "$0")/given-server.sh"
 lt=("$loadtest" run --url "http://127.0.0.1:$port" --token-file "$data/operator-token" --scenario rounds
   --connections 64 --warmup-seconds 0)
 metrics() { curl -sf -H "authorization: Bearer $(cat "$data/operator-token")" "http://127.0.0.1:$port/metrics"; }
