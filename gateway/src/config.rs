@@ -610,9 +610,9 @@ impl ServeConfig {
     /// when it is 0, one fewer than `cpus` (at least one). The sequencer,
     /// the journal's commit thread and the read models' projection each
     /// have a thread of their own, busy whenever the wallet is; a worker
-    /// per CPU beside them only adds switches between threads (measured
-    /// on 2 CPUs, BENCHMARKS.md: a third fewer switches a request, the
-    /// same CPU a request, closed-loop throughput equal or better).
+    /// per CPU beside them mostly adds switches between threads (measured
+    /// on 2 CPUs, BENCHMARKS.md: fewer switches a request, the wallet's
+    /// closed-loop throughput 1.16×).
     pub fn http_worker_threads(&self, cpus: usize) -> usize {
         match self.http_workers {
             0 => cpus.saturating_sub(1).max(1),

@@ -15,10 +15,9 @@ use axum::response::{IntoResponse, Response};
 use edge::AppState;
 use edge::error::{ApiError, json_response};
 use edge::route::{Access, Route, route};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::metrics::Metrics;
-use crate::openapi::ApiDoc;
 
 /// The body of `/healthz` and `/readyz`.
 #[derive(ToSchema)]
@@ -30,13 +29,6 @@ pub struct HealthReply {
 /// The API description as served, rendered once at start-up.
 #[derive(Clone)]
 pub struct OpenApiJson(pub Arc<[u8]>);
-
-impl OpenApiJson {
-    /// Renders the server's API description.
-    pub fn render() -> OpenApiJson {
-        OpenApiJson(edge::error::to_json(&ApiDoc::openapi()).into())
-    }
-}
 
 /// The server's own routes: anyone may call them.
 pub fn routes() -> Vec<Route> {

@@ -27,6 +27,7 @@ use journal::JournalConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use utoipa::OpenApi;
 
 use crate::admission::Admission;
 use crate::app::{self, AppState, Clock, Shared};
@@ -177,7 +178,8 @@ pub async fn start_with(config: ServeConfig, ledger: engine::Config, clock: Cloc
     let mut modules = axum::http::Extensions::new();
     // For `/metrics` and `/openapi.json` (`crate::ops`).
     modules.insert(metrics.clone());
-    modules.insert(crate::ops::OpenApiJson::render());
+    let openapi = edge::error::to_json(&crate::openapi::ApiDoc::openapi());
+    modules.insert(crate::ops::OpenApiJson(openapi.into()));
     let directory = pam::directory::ProfileDirectory::new(Arc::clone(&vault));
     modules.insert(edge::directory::Directory(Arc::new(directory)));
     modules.insert(edge::secrets::Sealer(vault.clone()));
