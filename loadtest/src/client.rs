@@ -291,8 +291,10 @@ pub fn pragmatic_hash(params: &[(&str, String)], key: &str) -> String {
 /// server. It carries one request at a time, as a wire does.
 struct Plain {
     http: Http,
-    /// `host:port`, to connect to and to name in each request.
+    /// The URL's `host[:port]`, named in each request.
     authority: http::uri::Authority,
+    /// `host:port` to connect to (port 80 when the URL names none).
+    address: String,
     /// The URL's path before each request's own (usually empty).
     prefix: String,
     sender: tokio::sync::Mutex<Option<Sender>>,
@@ -310,13 +312,11 @@ impl Plain {
             .authority()
             .with_context(|| format!("the server URL {uri} has no host"))?
             .clone();
-        anyhow::ensure!(
-            authority.port_u16().is_some(),
-            "the server URL {uri} needs a port (a cleartext server listens on 8080 by default)"
-        );
+        let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80));
         Ok(Plain {
             http,
             authority,
+            address,
             prefix: uri.path().trim_end_matches('/').to_owned(),
             sender: tokio::sync::Mutex::new(None),
         })
@@ -372,9 +372,9 @@ impl Plain {
     }
 
     async fn connect(&self) -> Result<Sender> {
-        let stream = tokio::net::TcpStream::connect(self.authority.as_str())
+        let stream = tokio::net::TcpStream::connect(&self.address)
             .await
-            .with_context(|| format!("connecting to {}", self.authority))?;
+            .with_context(|| format!("connecting to {}", self.address))?;
         // Small requests and replies: each goes out at once.
         stream.set_nodelay(true)?;
         let io = hyper_util::rt::TokioIo::new(stream);
