@@ -1,4 +1,4 @@
-//! The application: the one [`Router`] every transport serves, built from
+//! The application every transport serves: one [`Router`], built from
 //! the merged route table ([`crate::routes`]) over the handlers' shared
 //! state ([`AppState`], from the edge), inside the [`Envelope`] every
 //! request passes (its request id, tracing span, timeout, JSON errors and,
@@ -78,19 +78,17 @@ struct EnvelopeSettings {
 }
 
 impl Envelope {
-    /// `routes` inside the envelope, as a router the transports serve;
-    /// `alt_svc` is added to every reply.
-    pub fn wrap(routes: Router, state: &AppState, alt_svc: Option<HeaderValue>) -> Router {
-        let envelope = Envelope {
+    /// `routes` inside the envelope: what the transports serve; `alt_svc`
+    /// is added to every reply.
+    pub fn wrap(routes: Router, state: &AppState, alt_svc: Option<HeaderValue>) -> Envelope {
+        Envelope {
             inner: routes,
             settings: Arc::new(EnvelopeSettings {
                 timeout: state.config.request_timeout(),
                 retry_after_s: state.config.retry_after_s,
                 alt_svc,
             }),
-        };
-        // A router with no routes sends everything to its fallback.
-        Router::new().fallback_service(envelope)
+        }
     }
 }
 

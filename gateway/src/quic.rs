@@ -23,7 +23,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderValue, Request, Response, header};
 use bytes::Buf;
@@ -35,6 +34,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::admission::{Admission, Permit, Refusal};
+use crate::app::Envelope;
 use crate::log_limit::LogLimit;
 
 /// Most bytes of a request's headers (HTTP/3's SETTINGS_MAX_FIELD_SECTION_SIZE):
@@ -76,7 +76,7 @@ pub struct QuicTransport {
 impl QuicTransport {
     /// Serves `router` over HTTP/3 until `shutdown` completes and every
     /// connection has finished (or the drain timeout passed).
-    pub async fn serve(self, router: Router, shutdown: impl Future<Output = ()>) {
+    pub async fn serve(self, router: Envelope, shutdown: impl Future<Output = ()>) {
         let QuicTransport {
             endpoint,
             drain_timeout,
@@ -172,7 +172,7 @@ fn log_join(joined: Result<(), tokio::task::JoinError>) {
 /// connection limits, given back when it ends.
 async fn connection(
     incoming: quinn::Incoming,
-    router: Router,
+    router: Envelope,
     mut stopping: watch::Receiver<()>,
     idle: Idle,
     _permit: Permit,
@@ -254,7 +254,7 @@ type RecvHalf = RequestStream<h3_quinn::RecvStream, Bytes>;
 
 /// Reads one request's head, runs it through the router with its body
 /// streaming in, and sends the reply.
-async fn request(resolver: Resolver, router: Router, peer: SocketAddr) {
+async fn request(resolver: Resolver, router: Envelope, peer: SocketAddr) {
     let (head, stream) = match tokio::time::timeout(HEAD_TIMEOUT, resolver.resolve_request()).await {
         Ok(Ok(resolved)) => resolved,
         Ok(Err(error)) => return tracing::debug!(%peer, %error, "HTTP/3 request head unreadable"),

@@ -35,7 +35,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::http::Request;
 use axum::response::Response;
@@ -51,6 +50,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
 use crate::admission::{Admission, Permit, Refusal};
+use crate::app::Envelope;
 use crate::log_limit::LogLimit;
 
 /// Longest a client may take to finish its TLS handshake.
@@ -91,7 +91,7 @@ pub struct TcpTransport {
 impl TcpTransport {
     /// Serves `router` until `shutdown` completes and every connection has
     /// finished (or the drain timeout passed).
-    pub async fn serve(self, router: Router, shutdown: impl Future<Output = ()>) {
+    pub async fn serve(self, router: Envelope, shutdown: impl Future<Output = ()>) {
         let TcpTransport {
             listener,
             tls,
@@ -200,7 +200,7 @@ fn log_join(joined: Result<(), tokio::task::JoinError>) {
 /// One accepted connection and what it needs to be served.
 struct Connection {
     builder: auto::Builder<TokioExecutor>,
-    router: Router,
+    router: Envelope,
     stopping: watch::Receiver<bool>,
     peer: SocketAddr,
     timeouts: Timeouts,
@@ -308,7 +308,7 @@ impl Activity {
 /// The router, counting the requests in flight on one connection.
 #[derive(Clone)]
 struct Counted {
-    router: Router,
+    router: Envelope,
     activity: Arc<Activity>,
 }
 
@@ -328,7 +328,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let in_flight = InFlight::enter(&self.activity);
-        let reply = self.router.call(request);
+        let reply = self.router.call(request.map(axum::body::Body::new));
         Box::pin(async move {
             let reply = reply.await;
             drop(in_flight);
