@@ -119,61 +119,35 @@ fn every_request_of_every_producer_gets_one_reply_in_order() {
     );
 }
 
-/// A sink that holds its first batch until released, so the ring can fill.
-struct GatedSink {
-    gate: Arc<Barrier>,
-    first: bool,
-}
-
-impl CommitSink for GatedSink {
-    fn commit(&mut self, _batch: &[Committed]) -> Result<(), CommitError> {
-        if std::mem::take(&mut self.first) {
-            self.gate.wait();
-        }
-        Ok(())
-    }
-}
-
 #[test]
 fn a_full_ring_answers_busy_and_memory_stays_bounded() {
-    let gate = Arc::new(Barrier::new(2));
+    let (sink, open, in_flush, _) = FlushGate::new();
     let config = SequencerConfig {
         ring_capacity: 8,
         batch_len_max: 1,
-    };
-    let sink = GatedSink {
-        gate: gate.clone(),
-        first: true,
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
     let handle = sequencer.handle();
     // Writes: reads would not reach the gated sink.
     let first = handle.submit(register(1, 0)).unwrap();
-    // Wait until the sequencer has taken request 0 and is held at the gate.
-    while handle.ring_depth() > 0 {
-        std::thread::yield_now();
-    }
-    // While batch 1 is flushed the sequencer applies one more batch (of
-    // one request here), then waits for the flush with the ring left alone.
-    let second = handle.submit(register(1, 1)).unwrap();
-    while handle.ring_depth() > 0 {
-        std::thread::yield_now();
-    }
-    let mut accepted = vec![first, second];
+    // With nothing else in the ring, the sequencer flushes request 0
+    // itself, held at the gate, and takes nothing from the ring meanwhile.
+    in_flush.recv().unwrap();
+    let mut accepted = vec![first];
     let mut busy = 0;
-    for n in 2..101 {
+    for n in 1..101 {
         match handle.submit(register(1, n)) {
             Ok(completion) => accepted.push(completion),
             Err(SubmitError::Busy) => busy += 1,
             Err(other) => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(accepted.len(), 2 + 8, "the ring holds exactly its capacity");
-    assert_eq!(busy, 99 - 8);
+    assert_eq!(accepted.len(), 1 + 8, "the ring holds exactly its capacity");
+    assert_eq!(busy, 100 - 8);
     // A refused request comes back intact for a later retry.
     let (error, returned) = handle.try_submit(register(1, 500)).expect_err("ring still full");
     assert_eq!((error, returned), (SubmitError::Busy, register(1, 500)));
-    gate.wait();
+    open.send(()).unwrap();
     for completion in accepted {
         assert!(completion.wait().is_ok());
     }
@@ -386,13 +360,37 @@ fn queries_and_retries_take_no_sequence_number_and_reach_no_sink() {
     assert_eq!((ledger.last_seq(), sink.records.len()), (1, 1));
 }
 
-/// A sink whose first commit waits for the test to open a gate, and which
-/// records the length of every batch it is given.
+/// A sink whose first commit waits for the test to open a gate (so the
+/// ring can fill), and which records every batch it is given: its sequence numbers, and the thread
+/// that flushed it.
 struct FlushGate {
     gate: std::sync::mpsc::Receiver<()>,
     entered: std::sync::mpsc::Sender<()>,
     first: bool,
-    batches: Arc<std::sync::Mutex<Vec<Vec<u64>>>>,
+    batches: Arc<std::sync::Mutex<Vec<(String, Vec<u64>)>>>,
+}
+
+impl FlushGate {
+    /// The sink, a sender that opens its gate, a receiver told when its
+    /// first commit reached the gate, and what it records.
+    #[allow(clippy::type_complexity)]
+    fn new() -> (
+        FlushGate,
+        std::sync::mpsc::Sender<()>,
+        std::sync::mpsc::Receiver<()>,
+        Arc<std::sync::Mutex<Vec<(String, Vec<u64>)>>>,
+    ) {
+        let (open, gate) = std::sync::mpsc::channel();
+        let (entered, in_flush) = std::sync::mpsc::channel();
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = FlushGate {
+            gate,
+            entered,
+            first: true,
+            batches: batches.clone(),
+        };
+        (sink, open, in_flush, batches)
+    }
 }
 
 impl CommitSink for FlushGate {
@@ -402,36 +400,55 @@ impl CommitSink for FlushGate {
             self.entered.send(()).unwrap();
             self.gate.recv().unwrap();
         }
+        let thread = std::thread::current().name().unwrap_or_default().to_owned();
         let seqs = batch.iter().map(|c| c.envelope.seq).collect();
-        self.batches.lock().unwrap().push(seqs);
+        self.batches.lock().unwrap().push((thread, seqs));
         Ok(())
     }
 }
 
+/// A clock whose first reading (the sequencer's first batch) waits until
+/// the test opens it, and which counts its readings (one a batch applied).
+fn held_clock() -> (impl FnMut() -> u64 + Send + 'static, Arc<Barrier>, Arc<AtomicU64>) {
+    let release = Arc::new(Barrier::new(2));
+    let readings = Arc::new(AtomicU64::new(0));
+    let (held, counted) = (release.clone(), readings.clone());
+    let clock = move || {
+        if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+            held.wait();
+        }
+        T0 + counted.load(Ordering::SeqCst)
+    };
+    (clock, release, readings)
+}
+
 #[test]
 fn requests_arriving_during_a_flush_are_applied_into_the_next_batch_and_answered_after_it() {
-    let (open, gate) = std::sync::mpsc::channel();
-    let (entered, in_flush) = std::sync::mpsc::channel();
-    let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = FlushGate {
-        gate,
-        entered,
-        first: true,
-        batches: batches.clone(),
-    };
+    let (sink, open, in_flush, batches) = FlushGate::new();
+    let (clock, release, readings) = held_clock();
     let config = SequencerConfig {
         ring_capacity: 1_000,
         batch_len_max: 64,
     };
-    let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
+    let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock, config).unwrap();
     let handle = sequencer.handle();
+    // The sequencer took the first request and waits on the clock to apply
+    // it (past taking requests from the ring); the rest wait in the ring, so batch 1 goes to the commit thread
+    // and the sequencer applies the rest meanwhile.
     let first = handle.submit(register(1, 0)).unwrap();
-    in_flush.recv().unwrap();
-    // Batch 1 is being flushed: these are applied into batch 2 meanwhile,
-    // and a query among them sees batch 1's player, not yet durable.
+    while readings.load(Ordering::SeqCst) == 0 {
+        std::thread::yield_now();
+    }
     let later: Vec<_> = (1..=10).map(|n| handle.submit(register(1, n)).unwrap()).collect();
     let read = handle.submit(query(1, 0)).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    release.wait();
+    in_flush.recv().unwrap();
+    // Batch 1 is being flushed: batch 2 is applied meanwhile (the clock is
+    // read once for it), and the query in it sees batch 1's player, which
+    // is not durable yet.
+    while readings.load(Ordering::SeqCst) < 2 {
+        std::thread::yield_now();
+    }
     assert!(
         batches.lock().unwrap().is_empty(),
         "nothing is durable before the gate opens"
@@ -448,11 +465,47 @@ fn requests_arriving_during_a_flush_are_applied_into_the_next_batch_and_answered
     );
     sequencer.shutdown().unwrap();
     let batches = batches.lock().unwrap();
-    assert_eq!(batches[0], [1]);
-    // Everything that arrived during the first flush went in one batch
-    // (the sequencer applied the first of it while the flush ran, and
-    // took the rest from the ring as the flush ended).
-    assert_eq!(batches[1], (2..=11).collect::<Vec<u64>>());
+    assert_eq!(batches[0], ("journal-commit".to_owned(), vec![1]));
+    // Everything that arrived during the first flush went in one batch.
+    assert_eq!(batches[1].1, (2..=11).collect::<Vec<u64>>());
+}
+
+#[test]
+fn with_nothing_waiting_to_be_applied_the_sequencer_flushes_the_batch_itself() {
+    let (sink, open, in_flush, batches) = FlushGate::new();
+    let config = SequencerConfig {
+        ring_capacity: 1_000,
+        batch_len_max: 64,
+    };
+    let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
+    let handle = sequencer.handle();
+    let first = handle.submit(register(1, 0)).unwrap();
+    in_flush.recv().unwrap();
+    // The sequencer itself is in the flush: what arrives now waits in the
+    // ring, and is applied only once the flush ends, as one batch.
+    let later: Vec<_> = (1..=10).map(|n| handle.submit(register(1, n)).unwrap()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        handle.ring_depth(),
+        10,
+        "nothing is applied while the sequencer flushes"
+    );
+    open.send(()).unwrap();
+    assert_eq!(first.wait().unwrap().seq, 1);
+    for (n, completion) in (2..).zip(later) {
+        assert_eq!(completion.wait().unwrap().seq, n);
+    }
+    // One request at a time: each flushed where it was applied.
+    for n in 11..15 {
+        assert_eq!(handle.submit(register(1, n)).unwrap().wait().unwrap().seq, n + 1);
+    }
+    let (ledger, _) = sequencer.shutdown().unwrap();
+    assert_eq!(ledger.last_seq(), 15);
+    let batches = batches.lock().unwrap();
+    assert_eq!(batches[0], ("sequencer".to_owned(), vec![1]));
+    assert_eq!(batches[1].1, (2..=11).collect::<Vec<u64>>());
+    let lone: Vec<_> = batches[2..].iter().map(|(thread, _)| thread.as_str()).collect();
+    assert_eq!(lone, ["sequencer"; 4]);
 }
 
 #[test]

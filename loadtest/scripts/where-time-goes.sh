@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where a server's time goes at saturation: starts SERVER on a fresh
 # temporary data directory on loopback, warms it up, then runs
-# `croupier-loadtest` (scenario `rounds`, closed loop, 64 connections) for
+# `croupier-loadtest` (scenario `rounds`, closed loop, $CONNECTIONS
+# connections, 64 unless set) for
 # SECONDS and prints, from the same run:
 #   - throughput and latency;
 #   - the server's CPU per request by thread (from /proc/<pid>/task/*/stat);
@@ -14,6 +15,7 @@
 set -euo pipefail
 binary=$1
 seconds=${2:-10}
+connections=${CONNECTIONS:-64}
 loadtest=${LOADTEST:-${CARGO_TARGET_DIR:-target}/release/croupier-loadtest}
 port=18097
 ticks=$(getconf CLK_TCK)
@@ -21,7 +23,7 @@ out=$(mktemp -d)
 quic_port=18457
 source "$(dirname "$0")/given-server.sh"
 lt=("$loadtest" run --url "http://127.0.0.1:$port" --token-file "$data/operator-token" --scenario rounds
-  --connections 64 --warmup-seconds 0)
+  --connections "$connections" --warmup-seconds 0)
 metrics() { curl -sf -H "authorization: Bearer $(cat "$data/operator-token")" "http://127.0.0.1:$port/metrics"; }
 # Per thread name: user and system ticks so far.
 threads() {
@@ -39,12 +41,12 @@ head -1 /proc/stat > "$out/stat-after"
 metrics > "$out/metrics-after"
 threads > "$out/threads-after"
 
-python3 - "$out" "$ticks" <<'EOF'
+python3 - "$out" "$ticks" "$connections" <<'EOF'
 import json, sys
-out, ticks = sys.argv[1], int(sys.argv[2])
+out, ticks, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = json.load(open(f"{out}/run/summary.json"))
 requests = s["requests"]
-print(f"rounds, 64 connections: {s['per_second']:,.0f} req/s, p50 {s['latency_us']['p50']:,.0f} µs, "
+print(f"rounds, {connections} connections: {s['per_second']:,.0f} req/s, p50 {s['latency_us']['p50']:,.0f} µs, "
       f"p99 {s['latency_us']['p99']:,.0f} µs ({requests:,} requests)")
 def table(name):
     return {line.split()[0]: tuple(map(int, line.split()[1:])) for line in open(f"{out}/{name}")}
