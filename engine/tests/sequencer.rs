@@ -367,18 +367,21 @@ struct FlushGate {
     gate: std::sync::mpsc::Receiver<()>,
     entered: std::sync::mpsc::Sender<()>,
     first: bool,
-    batches: Arc<std::sync::Mutex<Vec<(String, Vec<u64>)>>>,
+    batches: Flushed,
 }
+
+/// Every batch a [`FlushGate`] was given: the thread that flushed it, and
+/// its sequence numbers.
+type Flushed = Arc<std::sync::Mutex<Vec<(String, Vec<u64>)>>>;
 
 impl FlushGate {
     /// The sink, a sender that opens its gate, a receiver told when its
     /// first commit reached the gate, and what it records.
-    #[allow(clippy::type_complexity)]
     fn new() -> (
         FlushGate,
         std::sync::mpsc::Sender<()>,
         std::sync::mpsc::Receiver<()>,
-        Arc<std::sync::Mutex<Vec<(String, Vec<u64>)>>>,
+        Flushed,
     ) {
         let (open, gate) = std::sync::mpsc::channel();
         let (entered, in_flush) = std::sync::mpsc::channel();
