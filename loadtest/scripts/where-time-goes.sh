@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a server's time goes at saturation: starts SERVER on a fresh
+# Where a server's time goes under a closed loop: starts SERVER on a fresh
 # temporary data directory on loopback, warms it up, then runs
 # `croupier-loadtest` (scenario `rounds`, closed loop, $CONNECTIONS
 # connections, 64 unless set) for
