@@ -361,8 +361,8 @@ fn queries_and_retries_take_no_sequence_number_and_reach_no_sink() {
 }
 
 /// A sink whose first commit waits for the test to open a gate (so the
-/// ring can fill), and which records every batch it is given: its sequence numbers, and the thread
-/// that flushed it.
+/// ring can fill), and which records every batch it is given: its
+/// sequence numbers, and the thread that flushed it.
 struct FlushGate {
     gate: std::sync::mpsc::Receiver<()>,
     entered: std::sync::mpsc::Sender<()>,
@@ -436,8 +436,9 @@ fn requests_arriving_during_a_flush_are_applied_into_the_next_batch_and_answered
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock, config).unwrap();
     let handle = sequencer.handle();
     // The sequencer took the first request and waits on the clock to apply
-    // it (past taking requests from the ring); the rest wait in the ring, so batch 1 goes to the commit thread
-    // and the sequencer applies the rest meanwhile.
+    // it (past taking requests from the ring); the rest wait in the ring,
+    // so batch 1 goes to the commit thread and the sequencer applies the
+    // rest meanwhile.
     let first = handle.submit(register(1, 0)).unwrap();
     while readings.load(Ordering::SeqCst) == 0 {
         std::thread::yield_now();
