@@ -8,7 +8,10 @@
 #   - the server's CPU per request by thread (from /proc/<pid>/task/*/stat);
 #   - the machine's busy/idle split (from /proc/stat);
 #   - the journal's batches and flushes (from /metrics): requests a batch,
-#     mean flush, and the share of the run the commit thread spent flushing.
+#     mean flush, and the share of the run the commit thread spent flushing;
+#   - the bytes the server sent to the disk per request (`write_bytes` of
+#     /proc/<pid>/io: page-cache write-back it caused, journal and read
+#     model together).
 #
 # Usage: loadtest/scripts/where-time-goes.sh SERVER [SECONDS]
 # The load generator is $LOADTEST (default target/release/croupier-loadtest).
@@ -34,12 +37,14 @@ threads() {
 
 "${lt[@]}" --seconds 2 --out "$out/warm" >/dev/null
 threads > "$out/threads-before"
+grep '^write_bytes' "/proc/$server/io" > "$out/io-before"
 metrics > "$out/metrics-before"
 head -1 /proc/stat > "$out/stat-before"
 "${lt[@]}" --seconds "$seconds" --out "$out/run" >/dev/null
 head -1 /proc/stat > "$out/stat-after"
 metrics > "$out/metrics-after"
 threads > "$out/threads-after"
+grep '^write_bytes' "/proc/$server/io" > "$out/io-after"
 
 python3 - "$out" "$ticks" "$connections" <<'EOF'
 import json, sys
@@ -76,4 +81,6 @@ if batches:
     run_s = requests / s["per_second"]
     print(f"journal: {batches / run_s:,.0f} batches/s, {delta('croupier_batch_len_sum') / batches:.1f} requests a batch, "
           f"mean flush {flushing / batches * 1e6:.0f} µs, flushing {100 * flushing / run_s:.0f} % of the run")
+written = int(open(f"{out}/io-after").read().split()[1]) - int(open(f"{out}/io-before").read().split()[1])
+print(f"disk: {written / requests / 1024:,.1f} KiB written per request ({written / 2**20 / (requests / s['per_second']):,.0f} MiB/s)")
 EOF
