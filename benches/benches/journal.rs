@@ -190,7 +190,10 @@ impl PlainFile {
 }
 
 /// Creates `path` with `size_bytes` zeros written and synced (data, size and
-/// the directory entry), as the journal prepares a segment.
+/// the directory entry), as the journal prepares a segment: a page a write,
+/// so that the page cache holds page-sized folios and a flush writes back
+/// only the pages written since (zeros written 1 MiB at a time made each
+/// flush write 1 MiB on Linux 6.18's ext4).
 fn create_zeroed(path: &Path, size_bytes: u64) -> File {
     let mut file = File::options()
         .read(true)
@@ -199,7 +202,7 @@ fn create_zeroed(path: &Path, size_bytes: u64) -> File {
         .truncate(true)
         .open(path)
         .expect("create file");
-    let zeros = vec![0u8; 1 << 20];
+    let zeros = vec![0u8; 4096];
     let mut left = size_bytes;
     while left > 0 {
         let chunk = left.min(zeros.len() as u64) as usize;
