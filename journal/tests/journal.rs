@@ -650,7 +650,6 @@ fn interval_and_none_policies_keep_the_same_format() {
     }
 }
 
-
 /// Bytes this thread has caused to be written to storage so far
 /// (`/proc/thread-self/io`); None where the kernel does not account them.
 fn thread_write_bytes() -> Option<u64> {
