@@ -205,8 +205,11 @@ impl Journal {
     /// scans every batch, copies a torn tail (a last write that never
     /// completed) to `quarantine/` and zeroes it, and refuses with
     /// [`JournalError::Corrupt`] on damage, including a last batch that was
-    /// written completely but does not check out. Prepares the next segment
-    /// in the background.
+    /// written completely but does not check out. Gives the active
+    /// segment's unwritten zeros page-sized page-cache folios again
+    /// ([`OpenSegment::refill_unwritten_tail`](crate::segment::OpenSegment)),
+    /// so that a flush writes back only its batch's pages. Prepares the next
+    /// segment in the background.
     pub fn open(dir: impl AsRef<Path>, config: JournalConfig) -> Result<(Journal, Recovered), JournalError> {
         Journal::open_from(dir, config, 1)
     }
@@ -235,6 +238,7 @@ impl Journal {
                 if let Some(torn) = &mut recovered.torn_tail {
                     torn.quarantined_to = Some(quarantine_and_zero(&dir, &mut active, torn)?);
                 }
+                active.refill_unwritten_tail(end.data_end_bytes)?;
                 active
             }
             // A new journal, or one re-based whose first segment was never made.

@@ -1,7 +1,7 @@
 //! Segment files: names, listing, pre-allocation ahead of need, directory fsync.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -123,6 +123,38 @@ impl OpenSegment {
     pub fn sync(&self) -> Result<(), JournalError> {
         self.file.sync_data().map_err(JournalError::io("fdatasync", &self.path))
     }
+
+    /// Gives the zeros after `data_end` page-sized folios again, as the
+    /// segment had when it was prepared ([`ZERO_CHUNK_BYTES`]): drops the
+    /// file from the page cache, writes those zeros again a page at a time
+    /// (the page holding `data_end` is left as it is), and syncs them.
+    /// Recovery reads a segment to its end through a mapping; on a cold
+    /// cache (after a reboot) that read fills large folios, and every flush
+    /// of a small batch would write one back whole. Zeros over zeros: a
+    /// crash part-way leaves the same bytes.
+    pub fn refill_unwritten_tail(&self, data_end: u64) -> Result<(), JournalError> {
+        rustix::fs::fadvise(&*self.file, 0, None, rustix::fs::Advice::DontNeed)
+            .map_err(|errno| JournalError::io("fadvise", &self.path)(errno.into()))?;
+        let start = data_end.next_multiple_of(ZERO_CHUNK_BYTES as u64);
+        if start >= self.len_bytes {
+            return Ok(());
+        }
+        write_zeros(&self.file, start, self.len_bytes).map_err(JournalError::io("pwrite", &self.path))?;
+        self.sync()
+    }
+}
+
+/// Writes zeros over `start..end` of `file`, a page ([`ZERO_CHUNK_BYTES`])
+/// a write.
+fn write_zeros(file: &File, start: u64, end: u64) -> io::Result<()> {
+    let zeros = [0u8; ZERO_CHUNK_BYTES];
+    let mut offset = start;
+    while offset < end {
+        let chunk = (end - offset).min(ZERO_CHUNK_BYTES as u64) as usize;
+        file.write_all_at(&zeros[..chunk], offset)?;
+        offset += chunk as u64;
+    }
+    Ok(())
 }
 
 /// Opens an existing segment for writing.
@@ -144,19 +176,13 @@ pub(crate) fn open_segment(path: &Path) -> Result<OpenSegment, JournalError> {
 /// blocks are allocated and the size is synced, so later appends only
 /// overwrite data in place and an `fdatasync` of them needs no metadata.
 fn create_zeroed(path: &Path, size_bytes: u64) -> io::Result<File> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)?;
-    let zeros = vec![0u8; ZERO_CHUNK_BYTES];
-    let mut left = size_bytes;
-    while left > 0 {
-        let chunk = left.min(ZERO_CHUNK_BYTES as u64) as usize;
-        file.write_all(&zeros[..chunk])?;
-        left -= chunk as u64;
-    }
+    write_zeros(&file, 0, size_bytes)?;
     file.sync_all()?;
     Ok(file)
 }

@@ -2,7 +2,9 @@
 """What one small flush costs the disk, by how the file was zero-filled.
 
 Zero-fills a 64 MiB file in DIR (as the journal prepares a segment) with
-writes of 1 MiB or of one page, syncs it, then appends SIZE-byte writes,
+writes of 1 MiB or of one page, syncs it (and, in two more variants, drops
+it from the page cache, then maps and reads it back as recovery does after
+a reboot, or leaves it out of the cache), then appends SIZE-byte writes,
 each followed by fdatasync, as the journal flushes lone batches. Prints the
 median time of a write + flush and the bytes the kernel sent to the disk
 for it (`write_bytes` of /proc/self/io). The page cache sizes a folio by the
@@ -12,6 +14,7 @@ zeros written 1 MiB at a time make every small flush write 1 MiB.
 Usage: loadtest/scripts/flush-writeback.py [DIR] [FLUSHES]
 DIR must be on the disk to measure (default: the current directory).
 """
+import mmap
 import os
 import sys
 import time
@@ -39,8 +42,26 @@ def zero_fill(chunk):
     os.close(fd)
 
 
-def measure(chunk, size):
+def drop_from_cache():
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+
+
+def read_through_a_mapping():
+    fd = os.open(path, os.O_RDONLY)
+    with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as mapping:
+        for offset in range(0, size_bytes, 4096):
+            mapping[offset]
+    os.close(fd)
+
+
+def measure(chunk, size, then=""):
     zero_fill(chunk)
+    if then:
+        drop_from_cache()
+    if then == "mapped":
+        read_through_a_mapping()
     fd = os.open(path, os.O_RDWR)
     data = b"y" * size
     before = write_bytes()
@@ -53,8 +74,9 @@ def measure(chunk, size):
     written = write_bytes() - before
     os.close(fd)
     times.sort()
+    how = {"": "", "dropped": ", dropped from the cache", "mapped": ", dropped, read back mapped"}[then]
     print(
-        f"zeroed in {chunk // 1024:>5} KiB writes, {size:>6} B a flush: "
+        f"zeroed in {chunk // 1024:>4} KiB writes{how:<27}, {size:>5} B a flush: "
         f"p50 {times[len(times) // 2] * 1e6:4.0f} µs, {written / flushes / 1024:7.1f} KiB written a flush"
     )
 
@@ -63,6 +85,8 @@ try:
     for size in (600, 3000, 20000):
         for chunk in (1 << 20, 4096):
             measure(chunk, size)
+        measure(1 << 20, size, "dropped")
+        measure(1 << 20, size, "mapped")
 finally:
     if os.path.exists(path):
         os.remove(path)
