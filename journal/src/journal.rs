@@ -206,10 +206,9 @@ impl Journal {
     /// completed) to `quarantine/` and zeroes it, and refuses with
     /// [`JournalError::Corrupt`] on damage, including a last batch that was
     /// written completely but does not check out. Gives the active
-    /// segment's unwritten zeros page-sized page-cache folios again
-    /// ([`OpenSegment::refill_unwritten_tail`](crate::segment::OpenSegment)),
-    /// so that a flush writes back only its batch's pages. Prepares the next
-    /// segment in the background.
+    /// segment's unwritten zeros page-sized page-cache folios again (see
+    /// `FORMAT.md`, recovery step 7), so that a flush writes back only its
+    /// batch's pages. Prepares the next segment in the background.
     pub fn open(dir: impl AsRef<Path>, config: JournalConfig) -> Result<(Journal, Recovered), JournalError> {
         Journal::open_from(dir, config, 1)
     }

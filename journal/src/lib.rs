@@ -17,7 +17,9 @@
 //! grows). The zeros are written a page at a time, so that the page cache
 //! holds them in page-sized folios and a flush writes back only the pages
 //! its batch touched (written 1 MiB at a time, they made every flush write
-//! 1 MiB; BENCHMARKS.md, issue #16). The writer used to write through a memory map and `msync` it;
+//! 1 MiB; BENCHMARKS.md, issue #16); opening a journal does the same again
+//! for the active segment's unwritten zeros. The writer used to write
+//! through a memory map and `msync` it;
 //! `pwrite` + `fdatasync` of the same bytes measured 1.9× (one record) to
 //! 13× (8,192) faster per batch (BENCHMARKS.md, issue #1),
 //! and the mapping's page faults left the append path too. Readers still
