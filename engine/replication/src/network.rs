@@ -8,6 +8,18 @@
 //! call is ([`Rpc`]) and what its bytes are, so openraft's types stay here.
 //! A received append is checked batch by batch (framing, CRC32C, BLAKE3)
 //! before Raft sees it: a damaged batch is refused and nothing is appended.
+//!
+//! An append's entries must start right after its `prev_log_id`, on both
+//! sides. openraft 0.10's replication stream can break that: when a wiped
+//! follower's log reverts, the leader resets its progress and purges, but a
+//! stale stream still pipelines from the old match and reads a range whose
+//! start is purged; the log returns the rest (as the storage contract
+//! allows), and the request skips entries. In debug builds openraft's own
+//! assertion then kills the stream's task (the follower is never sent
+//! anything again); in release builds the gap would reach the follower. So
+//! the leader refuses to send such a request (openraft ends the stream and
+//! plans again from the follower's real match: a snapshot or the log after
+//! it), and a follower refuses to take one.
 
 use std::future::Future;
 use std::io;
@@ -19,7 +31,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{EntryPayload, OptionalSend};
+use openraft::{EntryPayload, LogIdOptionExt, OptionalSend};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -94,6 +106,33 @@ pub enum Refused {
         /// What the journal's decoder said.
         error: journal::DecodeError,
     },
+    /// An append's entries do not start right after its `prev_log_id`.
+    #[error("{0}")]
+    Gap(Gap),
+}
+
+/// An append whose first entry is not the one after its `prev_log_id`: it
+/// would leave a hole in the receiver's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the append's entries start at index {first}, not at {expected} right after its prev_log_id")]
+pub struct Gap {
+    /// The index after `prev_log_id` (0 without one).
+    pub expected: u64,
+    /// The index of the first entry.
+    pub first: u64,
+}
+
+/// Whether `request`'s entries start right after its `prev_log_id` (an
+/// append without entries always does).
+pub fn check_contiguous(request: &AppendEntriesRequest<TypeConfig>) -> Result<(), Gap> {
+    let Some(first) = request.entries.first() else {
+        return Ok(());
+    };
+    let expected = request.prev_log_id.next_index();
+    match first.log_id.index {
+        index if index == expected => Ok(()),
+        first => Err(Gap { expected, first }),
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -140,6 +179,7 @@ pub async fn answer(raft: &Raft, rpc: Rpc, body: &[u8]) -> Result<Vec<u8>, Refus
     let reply = match rpc {
         Rpc::Append => {
             let request: AppendEntriesRequest<TypeConfig> = decode(body).map_err(undecodable)?;
+            check_contiguous(&request).map_err(Refused::Gap)?;
             for entry in &request.entries {
                 if let EntryPayload::Normal(BatchBytes(bytes)) = &entry.payload {
                     journal::decode_batch(bytes).map_err(|error| Refused::DamagedBatch {
@@ -243,6 +283,12 @@ impl<T: Transport> RaftNetworkV2<TypeConfig> for Connection<T> {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        // A stale replication stream's request (see the module doc): not
+        // sent; the error ends the stream, and openraft plans again.
+        if let Err(gap) = check_contiguous(&rpc) {
+            tracing::warn!(target = self.target, %gap, "not sending an append that skips entries");
+            return Err(unreachable(gap).into());
+        }
         Ok(self.call(Rpc::Append, encode(&rpc)).await?)
     }
 
@@ -283,5 +329,88 @@ impl<T: Transport> RaftNetworkV2<TypeConfig> for Connection<T> {
         _option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
         Ok(self.call(Rpc::TransferLeader, encode(&request)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Entry, LeaderId, LogId};
+
+    /// Counts the calls it is given and answers none of them.
+    #[derive(Clone, Default)]
+    struct CountingTransport {
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Transport for CountingTransport {
+        async fn call(&self, _target: u64, _addr: &str, _rpc: Rpc, _body: Vec<u8>) -> io::Result<Vec<u8>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Err(io::Error::new(io::ErrorKind::ConnectionRefused, "a test transport"))
+        }
+    }
+
+    fn blank(index: u64) -> Entry {
+        Entry {
+            log_id: LogId::new(LeaderId { term: 2, node_id: 3 }, index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn append(prev: Option<u64>, entries: &[u64]) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(2, 3),
+            prev_log_id: prev.map(|index| LogId::new(LeaderId { term: 2, node_id: 3 }, index)),
+            leader_commit: None,
+            entries: entries.iter().map(|&index| blank(index)).collect(),
+        }
+    }
+
+    #[test]
+    fn an_append_must_start_right_after_its_prev_log_id() {
+        assert_eq!(check_contiguous(&append(Some(44), &[45, 46])), Ok(()));
+        assert_eq!(check_contiguous(&append(None, &[0, 1])), Ok(()));
+        assert_eq!(check_contiguous(&append(Some(44), &[])), Ok(()), "a heartbeat");
+        assert_eq!(
+            check_contiguous(&append(Some(44), &[48, 49])),
+            Err(Gap {
+                expected: 45,
+                first: 48
+            })
+        );
+        assert_eq!(
+            check_contiguous(&append(None, &[5])),
+            Err(Gap { expected: 0, first: 5 })
+        );
+    }
+
+    #[tokio::test]
+    async fn the_leader_does_not_send_an_append_that_skips_entries() {
+        let transport = CountingTransport::default();
+        let mut network = Network::new(transport.clone());
+        let node = BasicNode {
+            addr: "127.0.0.1:1 http://127.0.0.1:2".to_owned(),
+        };
+        let mut connection = network.new_client(1, &node).await;
+        let option = RPCOption::new(Duration::from_millis(100));
+
+        // What a stale stream built after the leader purged 45..=47.
+        let refused = connection
+            .append_entries(append(Some(44), &[48, 49]), option.clone())
+            .await;
+        let Err(RPCError::Unreachable(error)) = refused else {
+            panic!("a gapped append was not refused: {refused:?}");
+        };
+        assert!(error.to_string().contains("start at index 48, not at 45"), "{error}");
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 0, "it reached the transport");
+
+        // A contiguous one and a heartbeat go out.
+        let _ = connection.append_entries(append(Some(44), &[45]), option.clone()).await;
+        let _ = connection.append_entries(append(Some(44), &[]), option).await;
+        assert_eq!(transport.calls.load(Ordering::SeqCst), 2);
     }
 }

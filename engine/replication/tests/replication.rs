@@ -892,3 +892,46 @@ async fn a_follower_behind_the_purged_log_is_sent_a_snapshot_and_its_journal_con
         node.raft.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_refuses_an_append_that_skips_entries_and_its_log_is_unchanged() {
+    use openraft::async_runtime::WatchReceiver;
+    use replication::network::{Gap, Refused, Rpc, answer};
+
+    let router = Router::default();
+    let (nodes, leader_id) = start_group(&router).await;
+    let mut proposer = Proposer::new(7);
+    let written = write_batches(&nodes[(leader_id - 1) as usize].raft, &mut proposer, 3).await;
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), written).await;
+    let follower = nodes.iter().find(|node| node.id != leader_id).unwrap();
+    let before = follower.raft.metrics().borrow_watched().clone();
+    let last = before.last_log_index.unwrap();
+
+    // The leader's own vote and log, but the next entry is two past the end.
+    let (batch, _) = proposer.batch(1);
+    let request: AppendEntriesRequest<TypeConfig> = AppendEntriesRequest {
+        vote: before.vote,
+        prev_log_id: Some(log_id(before.vote.leader_id.term, leader_id, last)),
+        leader_commit: None,
+        entries: vec![normal(before.vote.leader_id.term, last + 3, batch)],
+    };
+    let mut body = Vec::new();
+    ciborium::into_writer(&request, &mut body).unwrap();
+    let refused = answer(&follower.raft, Rpc::Append, &body).await;
+    let Err(Refused::Gap(gap)) = refused else {
+        panic!("a gapped append was taken: {:?}", refused.map(|_| ()));
+    };
+    assert_eq!(
+        gap,
+        Gap {
+            expected: last + 1,
+            first: last + 3
+        }
+    );
+    let after = follower.raft.metrics().borrow_watched().clone();
+    assert_eq!(after.last_log_index, Some(last), "the follower's log changed");
+    assert_eq!(after.last_applied, before.last_applied);
+    for node in &nodes {
+        node.raft.shutdown().await.unwrap();
+    }
+}

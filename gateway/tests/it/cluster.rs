@@ -37,8 +37,8 @@ fn log_level() -> String {
     std::env::var("CROUPIER_IT_LOG").unwrap_or_else(|_| "warn".into())
 }
 
-/// Where member `id` logs: `$CROUPIER_IT_LOG_DIR/node-<id>.log` (appended
-/// across restarts, kept after the test) when set, else nowhere.
+/// Where member `id` logs and panics: `$CROUPIER_IT_LOG_DIR/node-<id>.log`
+/// (appended across restarts, kept after the test) when set, else nowhere.
 fn log_file(id: u64) -> Stdio {
     let Ok(dir) = std::env::var("CROUPIER_IT_LOG_DIR") else {
         return Stdio::null();
@@ -142,7 +142,7 @@ impl Group {
             .args(["--cluster-election-timeout-max-ms", "600"])
             .env_remove("CROUPIER_CONFIG")
             .stdout(log_file(member.id))
-            .stderr(Stdio::null());
+            .stderr(log_file(member.id));
         for peer in &peers {
             command.args(["--cluster-peer", peer]);
         }
