@@ -16,10 +16,11 @@
 //! start is purged; the log returns the rest (as the storage contract
 //! allows), and the request skips entries. In debug builds openraft's own
 //! assertion then kills the stream's task (the follower is never sent
-//! anything again); in release builds the gap would reach the follower. So
-//! the leader refuses to send such a request (openraft ends the stream and
-//! plans again from the follower's real match: a snapshot or the log after
-//! it), and a follower refuses to take one.
+//! anything again); in release builds the gap would reach the follower,
+//! whose log store refuses it as a storage error, fatal to its Raft. So the
+//! leader refuses to send such a request (openraft ends the stream and plans
+//! again from the follower's real match: a snapshot or the log after it),
+//! and a follower refuses to take one before Raft sees it.
 
 use std::future::Future;
 use std::io;
