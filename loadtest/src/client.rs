@@ -119,6 +119,29 @@ pub enum Call {
     Get { path: &'static str },
 }
 
+/// What an error names: the call and its body as text (a `Debug` of the
+/// body would print its bytes as numbers).
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |body: &[u8]| String::from_utf8_lossy(body).into_owned();
+        match self {
+            Call::Native { route, body } => write!(f, "native {route} {}", text(body)),
+            Call::Hub88 { route, body } => write!(f, "Hub88 {route} {}", text(body)),
+            Call::Pragmatic { method, params } => {
+                write!(f, "Pragmatic Play {method}")?;
+                for (name, value) in params {
+                    write!(f, " {name}={value}")?;
+                }
+                Ok(())
+            }
+            Call::Evolution { route, body } => write!(f, "Evolution {route} {}", text(body)),
+            Call::OperatorPost { path, body } => write!(f, "POST {path} {}", text(body)),
+            Call::OperatorGet { path } => write!(f, "GET {path}"),
+            Call::Get { path } => write!(f, "GET {path}"),
+        }
+    }
+}
+
 /// How requests travel.
 enum Transport {
     /// HTTP/1.1 or HTTP/2 in clear: one hyper connection, opened again
@@ -174,7 +197,7 @@ impl Wire {
     pub async fn send(&self, call: &Call) -> Result<Reply> {
         let prepared = self.prepare(call)?;
         let reply = match &self.transport {
-            Transport::Plain(plain) => plain.send(prepared).await.with_context(|| format!("{call:?}"))?,
+            Transport::Plain(plain) => plain.send(prepared).await.with_context(|| format!("{call}"))?,
             Transport::Tls(client) => {
                 let mut request = client.request(prepared.method, format!("{}{}", self.base, prepared.path));
                 for (name, value) in prepared.headers {
@@ -183,12 +206,12 @@ impl Wire {
                 if let Some(body) = prepared.body {
                     request = request.body(body);
                 }
-                let response = request.send().await.with_context(|| format!("{call:?}"))?;
+                let response = request.send().await.with_context(|| format!("{call}"))?;
                 let status = response.status();
                 let body = response
                     .bytes()
                     .await
-                    .with_context(|| format!("reading the reply to {call:?}"))?;
+                    .with_context(|| format!("reading the reply to {call}"))?;
                 Reply {
                     status,
                     body: body.to_vec(),
@@ -196,7 +219,7 @@ impl Wire {
             }
             Transport::H3 { send, .. } => h3_send(send.clone(), prepared)
                 .await
-                .with_context(|| format!("{call:?} over HTTP/3"))?,
+                .with_context(|| format!("{call} over HTTP/3"))?,
         };
         Ok(reply)
     }
@@ -481,6 +504,20 @@ pub fn decimal(cents: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_is_named_with_its_body_as_text() {
+        let bet = Call::Native {
+            route: "bet",
+            body: br#"{"amount":"1.00"}"#.to_vec(),
+        };
+        assert_eq!(bet.to_string(), r#"native bet {"amount":"1.00"}"#);
+        let pragmatic = Call::Pragmatic {
+            method: "bet",
+            params: vec![("userId", "421".to_owned()), ("amount", "1.00".to_owned())],
+        };
+        assert_eq!(pragmatic.to_string(), "Pragmatic Play bet userId=421 amount=1.00");
+    }
 
     #[test]
     fn the_pragmatic_hash_is_md5_of_the_sorted_parameters_and_the_key() {

@@ -38,7 +38,9 @@ pub struct RunArgs {
     /// What each connection does.
     #[arg(long, value_enum, default_value = "rounds")]
     scenario: Scenario,
-    /// Connections, each with at most one request in flight.
+    /// Connections, each with at most one request in flight. A server admits
+    /// 256 from one client address unless started with a higher
+    /// `--max-connections-per-ip`; `--spawn` starts it with enough.
     #[arg(long, default_value_t = 1)]
     connections: usize,
     /// Open loop: requests per second on a fixed schedule, latency from the
@@ -135,7 +137,7 @@ pub fn run(mut args: RunArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let spawned = if args.spawn {
-            Some(spawn::spawn(args.server_bin.as_deref()).await?)
+            Some(spawn::spawn(args.server_bin.as_deref(), args.connections).await?)
         } else {
             None
         };

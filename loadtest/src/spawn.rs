@@ -50,20 +50,35 @@ fn free_ports() -> Result<(u16, u16)> {
     Ok((tcp, udp))
 }
 
-/// Starts the server and waits until it is ready (at most 30 s).
-pub async fn spawn(server_bin: Option<&Path>) -> Result<Spawned> {
+/// Connections from this program besides the run's own: the fixture's and
+/// the final check's clients.
+const OWN_CLIENTS: usize = 16;
+
+/// `croupier serve`'s arguments for a run of `connections` connections on
+/// the data directory `dir`, HTTP on `port` and QUIC on `quic_port`.
+fn serve_args(dir: &Path, port: u16, quic_port: u16, connections: usize) -> Vec<String> {
+    let mut args = vec!["serve".to_owned(), "--data-dir".to_owned(), dir.display().to_string()];
+    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    args.extend(["--quic-listen".to_owned(), format!("127.0.0.1:{quic_port}")]);
+    args.extend(["--log", "warn"].map(str::to_owned));
+    // The scenarios fund each player far past the shipped profiles'
+    // due-diligence threshold: a load test measures the wallet unregulated.
+    args.push("--ship-jurisdiction-profiles=false".to_owned());
+    // Every connection comes from 127.0.0.1: past the default per-address
+    // limit (256), the server would refuse the run's own connections.
+    let per_ip = (connections + OWN_CLIENTS).max(256);
+    args.extend(["--max-connections-per-ip".to_owned(), per_ip.to_string()]);
+    args
+}
+
+/// Starts the server, admitting `connections` from loopback, and waits
+/// until it is ready (at most 30 s).
+pub async fn spawn(server_bin: Option<&Path>, connections: usize) -> Result<Spawned> {
     let binary = server_binary(server_bin)?;
     let dir = tempfile::Builder::new().prefix("croupier-loadtest-").tempdir()?;
     let (port, quic_port) = free_ports()?;
     let child = Command::new(&binary)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--quic-listen", &format!("127.0.0.1:{quic_port}"), "--log", "warn"])
-        // The scenarios fund each player far past the shipped profiles'
-        // due-diligence threshold: a load test measures the wallet unregulated.
-        .arg("--ship-jurisdiction-profiles=false")
+        .args(serve_args(dir.path(), port, quic_port, connections))
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
@@ -92,5 +107,28 @@ pub async fn spawn(server_bin: Option<&Path>) -> Result<Spawned> {
             bail!("the spawned server was not ready within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value following `flag` in `args`.
+    fn value_of<'a>(args: &'a [String], flag: &str) -> &'a str {
+        let at = args.iter().position(|arg| arg == flag).unwrap();
+        &args[at + 1]
+    }
+
+    #[test]
+    fn the_spawned_server_admits_every_connection_of_the_run() {
+        let dir = Path::new("/tmp/croupier-loadtest-x");
+        let args = serve_args(dir, 8080, 8443, 1024);
+        assert_eq!(value_of(&args, "--max-connections-per-ip"), "1040");
+        assert_eq!(value_of(&args, "--listen"), "127.0.0.1:8080");
+        assert_eq!(value_of(&args, "--data-dir"), "/tmp/croupier-loadtest-x");
+        // Never below the server's own default.
+        let args = serve_args(dir, 8080, 8443, 4);
+        assert_eq!(value_of(&args, "--max-connections-per-ip"), "256");
     }
 }
