@@ -36,6 +36,7 @@ pub struct Seat {
 }
 
 /// The operator side of the set-up.
+#[derive(Clone)]
 pub struct Setup {
     client: Client,
     base: String,
@@ -106,6 +107,26 @@ impl Setup {
                 Ok((id(&created)?, Credential::Hmac(Secret(bytes))))
             }
         }
+    }
+
+    /// `count` new players ([`Setup::seat`]), set up 32 at a time, in the
+    /// order they were made.
+    pub async fn seats(&self, aggregator: u32, count: usize) -> Result<Vec<Seat>> {
+        let mut seats = Vec::with_capacity(count);
+        let mut made = 0;
+        while made < count {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in made..count.min(made + 32) {
+                let setup = self.clone();
+                tasks.spawn(async move { setup.seat(aggregator).await });
+            }
+            made = count.min(made + 32);
+            while let Some(seat) = tasks.join_next().await {
+                seats.push(seat??);
+            }
+        }
+        seats.sort_by_key(|seat| seat.player);
+        Ok(seats)
     }
 
     /// A new player with [`START_CENTS`] EUR and a day-long game-launch token.

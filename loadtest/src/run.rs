@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 
 use crate::check::{self, Implied};
 use crate::client::{Call, Http, Quic, Reply, Wire};
-use crate::fixture::Setup;
+use crate::fixture::{Seat, Setup};
 use crate::pace::Pace;
 use crate::report::{self, KindFigures, Percentiles, Second, Summary};
 use crate::scenario::{Kind, Scenario, Script, Verdict};
@@ -43,6 +43,12 @@ pub struct RunArgs {
     /// `--max-connections-per-ip`; `--spawn` starts it with enough.
     #[arg(long, default_value_t = 1)]
     connections: usize,
+    /// Players, shared out among the connections, each playing its players
+    /// a round at a time in turn (at least one a connection) [default: one
+    /// a connection]. Many players make the read model write where a
+    /// casino's many concurrent players would.
+    #[arg(long)]
+    players: Option<usize>,
     /// Open loop: requests per second on a fixed schedule, latency from the
     /// intended send time. Without it: closed loop.
     #[arg(long)]
@@ -124,6 +130,10 @@ impl Recorded {
 /// Runs the load and reports; fails on any unexpected reply or a money mismatch.
 pub fn run(mut args: RunArgs) -> Result<()> {
     ensure!(args.connections > 0, "--connections must be at least 1");
+    ensure!(
+        args.players.is_none_or(|players| players >= args.connections),
+        "--players must be at least --connections"
+    );
     ensure!(args.seconds > 0, "--seconds must be at least 1");
     if let Some(rate) = args.rate {
         ensure!(
@@ -176,10 +186,9 @@ pub fn run(mut args: RunArgs) -> Result<()> {
 async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let setup = Setup::new(&args.url, admin);
     let (aggregator, credential) = setup.aggregator(args.scenario.scheme()).await?;
-    let mut seats = Vec::new();
-    for _ in 0..args.scenario.seats(args.connections) {
-        seats.push(setup.seat(aggregator).await?);
-    }
+    let seats = setup
+        .seats(aggregator, args.scenario.seats(args.connections, args.players))
+        .await?;
     let players: Vec<u64> = seats.iter().map(|seat| seat.player).collect();
     println!(
         "{} connection(s), scenario {:?}, {}, over {:?}, {} s measured after {} s warm-up",
@@ -200,12 +209,7 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let progress = progress(args.warmup_seconds + args.seconds, done.clone());
     let mut connections = Vec::with_capacity(args.connections);
     for n in 0..args.connections {
-        let seat = if seats.is_empty() {
-            None
-        } else {
-            Some(seats[n % seats.len()].clone())
-        };
-        let script = Script::new(args.scenario, n, seat, args.seed);
+        let script = Script::new(args.scenario, n, seats_of(&seats, n, args.connections), args.seed);
         let wire = Wire::new(args.http, &args.url, quic, admin, aggregator, credential.clone()).await?;
         let (pace, done) = (pace.clone(), done.clone());
         let open = args.rate.is_some();
@@ -266,6 +270,16 @@ fn progress(seconds: u64, done: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     })
+}
+
+/// Connection `n`'s players among `seats`: every `connections`-th from the
+/// `n`-th; with fewer players than connections (one hot player), the `n`-th
+/// modulo their number.
+fn seats_of(seats: &[Seat], n: usize, connections: usize) -> Vec<Seat> {
+    if seats.len() < connections {
+        return seats.get(n % seats.len().max(1)).cloned().into_iter().collect();
+    }
+    seats.iter().skip(n).step_by(connections).cloned().collect()
 }
 
 /// One connection: takes slots until the run ends.
@@ -370,5 +384,34 @@ fn summarize(args: &RunArgs, started_unix_ms: u64, recorded: &Recorded, consiste
         curve: report::curve(&recorded.all),
         timeline,
         consistency,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seats(count: u64) -> Vec<Seat> {
+        (1..=count)
+            .map(|player| Seat {
+                player,
+                token: String::new(),
+            })
+            .collect()
+    }
+
+    fn players(seats: Vec<Seat>) -> Vec<u64> {
+        seats.into_iter().map(|seat| seat.player).collect()
+    }
+
+    #[test]
+    fn players_are_shared_out_among_the_connections() {
+        let ten = seats(10);
+        assert_eq!(players(seats_of(&ten, 0, 4)), [1, 5, 9]);
+        assert_eq!(players(seats_of(&ten, 3, 4)), [4, 8]);
+        // One a connection, and one hot player for all.
+        assert_eq!(players(seats_of(&seats(4), 2, 4)), [3]);
+        assert_eq!(players(seats_of(&seats(1), 2, 4)), [1]);
+        assert!(seats_of(&[], 2, 4).is_empty());
     }
 }

@@ -64,12 +64,13 @@ impl Scenario {
         }
     }
 
-    /// Players the fixture needs for `connections` connections.
-    pub fn seats(self, connections: usize) -> usize {
+    /// Players the fixture needs for `connections` connections and
+    /// `players` asked for (at least one a connection).
+    pub fn seats(self, connections: usize, players: Option<usize>) -> usize {
         match self {
             Scenario::Noop | Scenario::Registrations => 0,
             Scenario::HotPlayer => 1,
-            _ => connections,
+            _ => players.unwrap_or(connections).max(connections),
         }
     }
 }
@@ -150,7 +151,10 @@ pub enum Verdict {
 pub struct Script {
     scenario: Scenario,
     connection: usize,
-    seat: Option<Seat>,
+    /// The players this connection plays, one round (or request) each in
+    /// turn; `current` is the one playing now.
+    seats: Vec<Seat>,
+    current: usize,
     /// Requests made so far (ids are unique per connection).
     made: u64,
     rng: u64,
@@ -166,11 +170,12 @@ pub struct Script {
 }
 
 impl Script {
-    pub fn new(scenario: Scenario, connection: usize, seat: Option<Seat>, seed: u64) -> Script {
+    pub fn new(scenario: Scenario, connection: usize, seats: Vec<Seat>, seed: u64) -> Script {
         Script {
             scenario,
             connection,
-            seat,
+            seats,
+            current: 0,
             made: 0,
             // SplitMix64 needs any non-zero-ish start; distinct per connection.
             rng: seed ^ (connection as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
@@ -191,16 +196,20 @@ impl Script {
     }
 
     fn player(&self) -> u64 {
-        self.seat.as_ref().map_or(0, |seat| seat.player)
+        self.seats.get(self.current).map_or(0, |seat| seat.player)
     }
 
     fn token(&self) -> &str {
-        self.seat.as_ref().map_or("", |seat| seat.token.as_str())
+        self.seats.get(self.current).map_or("", |seat| seat.token.as_str())
     }
 
     /// The next request.
     pub fn next(&mut self) -> Step {
         self.made += 1;
+        // The next player takes over between rounds, never inside one.
+        if self.open.is_none() && self.to_end.is_none() && self.made > 1 && !self.seats.is_empty() {
+            self.current = (self.current + 1) % self.seats.len();
+        }
         match self.scenario {
             Scenario::Noop => self.step(Kind::Noop, Call::Get { path: "/healthz" }, 0, Expect::Accepted),
             Scenario::WalletBalance => {
@@ -481,11 +490,36 @@ fn hub88(route: &'static str, body: &serde_json::Value) -> Call {
 mod tests {
     use super::*;
 
-    fn seat() -> Option<Seat> {
-        Some(Seat {
+    fn seat() -> Vec<Seat> {
+        vec![Seat {
             player: 7,
             token: "t".into(),
-        })
+        }]
+    }
+
+    #[test]
+    fn a_connections_players_take_turns_a_whole_round_each() {
+        let seats = (1..=3)
+            .map(|player| Seat {
+                player,
+                token: format!("t{player}"),
+            })
+            .collect();
+        let mut script = Script::new(Scenario::Rounds, 0, seats, 1);
+        let played: Vec<_> = (0..8).map(|_| script.next()).map(|s| (s.kind, s.player)).collect();
+        assert_eq!(
+            played,
+            [
+                (Kind::Bet, 1),
+                (Kind::Win, 1),
+                (Kind::Bet, 2),
+                (Kind::Win, 2),
+                (Kind::Bet, 3),
+                (Kind::Win, 3),
+                (Kind::Bet, 1),
+                (Kind::Win, 1)
+            ]
+        );
     }
 
     #[test]
@@ -531,7 +565,7 @@ mod tests {
 
     #[test]
     fn registrations_are_distinct_people_and_must_be_created() {
-        let mut script = Script::new(Scenario::Registrations, 2, None, 1);
+        let mut script = Script::new(Scenario::Registrations, 2, Vec::new(), 1);
         let bodies: Vec<serde_json::Value> = (0..3)
             .map(|_| match script.next().call {
                 Call::OperatorPost { path, body } => {

@@ -83,6 +83,9 @@ async fn every_scenario_plays_and_passes_the_money_check() {
     };
     for (scenario, extra) in [
         ("rounds", &[][..]),
+        // More players than connections: each plays its own in turn.
+        ("rounds", &["--players", "7"][..]),
+        ("wallet", &["--players", "5"][..]),
         ("rounds", &["--http", "http2"][..]),
         // The certificate is found beside the token file.
         ("rounds", &["--http", "http3", "--quic-addr", &quic_addr][..]),
@@ -106,6 +109,13 @@ async fn every_scenario_plays_and_passes_the_money_check() {
                 count(&stdout, "consistency: ") > 0,
                 "{scenario} checks its players: {stdout}"
             );
+            let players = extra
+                .iter()
+                .position(|arg| *arg == "--players")
+                .map_or(if scenario == "hot-player" { 1 } else { 2 }, |at| {
+                    extra[at + 1].parse().unwrap()
+                });
+            assert_eq!(count(&stdout, "consistency: "), players, "{scenario}: {stdout}");
             let movements = stdout.split(" player(s), ").nth(1).unwrap();
             assert!(!movements.starts_with("0 "), "{scenario} moved money: {stdout}");
         }
@@ -161,6 +171,7 @@ fn the_loadtest_refuses_a_non_loopback_target_and_bad_options() {
         &["run", "--url", "http://192.0.2.1:8080", "--seconds", "1"][..],
         &["run", "--rate", "0"][..],
         &["run", "--connections", "0"][..],
+        &["run", "--connections", "4", "--players", "3"][..],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
             .args(args)
@@ -169,7 +180,10 @@ fn the_loadtest_refuses_a_non_loopback_target_and_bad_options() {
         assert!(!output.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            stderr.contains("loopback") || stderr.contains("--rate") || stderr.contains("--connections"),
+            stderr.contains("loopback")
+                || stderr.contains("--rate")
+                || stderr.contains("--connections")
+                || stderr.contains("--players"),
             "{args:?}: {stderr}"
         );
     }
