@@ -230,9 +230,45 @@ struct Shared {
     projector: OnceLock<Thread>,
     /// Times the feed had dropped batches and the journal was read instead.
     gaps: AtomicU64,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReaderPool>,
     /// The connection of [`ReadModel::write`], once opened.
     writer: Mutex<Option<Connection>>,
+}
+
+/// The read connections kept open between queries, and which file they
+/// were opened on: seeding from a snapshot replaces the file, and a
+/// connection on the old one (even one out in a query then) must never be
+/// pooled again, or later reads would answer from the removed file.
+#[derive(Default)]
+struct ReaderPool {
+    /// Bumped each time the file is replaced.
+    generation: u64,
+    idle: Vec<Connection>,
+}
+
+impl ReaderPool {
+    /// A connection for one query, and the file generation it belongs to.
+    fn take(&mut self, path: &Path) -> Result<(u64, Connection), ReadModelError> {
+        let connection = match self.idle.pop() {
+            Some(connection) => connection,
+            None => store::open_reader(path)?,
+        };
+        Ok((self.generation, connection))
+    }
+
+    /// Keeps `connection` for the next query if its file is still the
+    /// current one and there is room; else closes it.
+    fn give_back(&mut self, generation: u64, connection: Connection) {
+        if generation == self.generation && self.idle.len() < READERS_MAX {
+            self.idle.push(connection);
+        }
+    }
+
+    /// The file was replaced: every connection open on it is stale.
+    fn renew(&mut self) {
+        self.idle.clear();
+        self.generation += 1;
+    }
 }
 
 impl ReadModel {
@@ -278,7 +314,7 @@ impl ReadModel {
             finished: watch::channel(false).0,
             wanted: AtomicU64::new(0),
             projector: OnceLock::new(),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReaderPool::default()),
             writer: Mutex::new(None),
             gaps: AtomicU64::new(0),
         });
@@ -367,19 +403,20 @@ impl ReadModel {
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
             let as_of = *shared.applied.borrow();
-            let pooled = shared.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let connection = match pooled {
-                Some(connection) => connection,
-                None => store::open_reader(&shared.path)?,
-            };
+            let (generation, connection) = shared
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(&shared.path)?;
             // A read transaction: every statement of the query sees one state.
             connection.execute_batch("BEGIN")?;
             let result = query(&connection);
             connection.execute_batch("COMMIT")?;
-            let mut readers = shared.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if readers.len() < READERS_MAX {
-                readers.push(connection);
-            }
+            shared
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .give_back(generation, connection);
             result.map(|value| (value, as_of))
         })
         .await
@@ -607,9 +644,11 @@ impl Projector {
                         snapshot_seq = info.seq,
                         "read model: the journal before the snapshot was retired; balances start from the snapshot, the history after it"
                     );
+                    // Held until the new file is seeded: no reader opens it
+                    // half made, and none opened on the old one is pooled.
+                    let mut readers = self.shared.readers.lock().unwrap_or_else(|p| p.into_inner());
                     store::remove(&self.shared.path)?;
-                    // Pooled readers would still see the removed file.
-                    self.shared.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                    readers.renew();
                     self.shared.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
                     self.connection = store::open(&self.shared.path)?;
                     let tx = self
@@ -624,6 +663,7 @@ impl Projector {
                     };
                     store::set_checkpoint(&tx, checkpoint)?;
                     tx.commit()?;
+                    drop(readers);
                     self.advance(checkpoint);
                     return Ok(());
                 }
@@ -737,4 +777,38 @@ fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {
         )));
     }
     Ok(committed)
+}
+
+#[cfg(test)]
+mod reader_pool_tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_on_a_replaced_file_is_never_pooled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("readmodel.sqlite");
+        drop(store::open(&path).unwrap());
+        let mut pool = ReaderPool::default();
+
+        // Out in a query while the file is replaced: closed on return.
+        let (generation, out) = pool.take(&path).unwrap();
+        pool.renew();
+        pool.give_back(generation, out);
+        assert!(pool.idle.is_empty());
+
+        // One opened after it is kept, up to the limit.
+        let (generation, fresh) = pool.take(&path).unwrap();
+        assert_eq!(generation, 1);
+        pool.give_back(generation, fresh);
+        assert_eq!(pool.idle.len(), 1);
+        let taken: Vec<_> = (0..READERS_MAX + 1).map(|_| pool.take(&path).unwrap()).collect();
+        for (generation, connection) in taken {
+            pool.give_back(generation, connection);
+        }
+        assert_eq!(pool.idle.len(), READERS_MAX);
+
+        // Idle ones are forgotten when the file is replaced.
+        pool.renew();
+        assert!(pool.idle.is_empty());
+    }
 }
