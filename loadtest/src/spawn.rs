@@ -2,6 +2,7 @@
 //! directory and a free loopback port, stopped and removed when the run
 //! ends (also when it fails).
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -56,18 +57,18 @@ const OWN_CLIENTS: usize = 16;
 
 /// `croupier serve`'s arguments for a run of `connections` connections on
 /// the data directory `dir`, HTTP on `port` and QUIC on `quic_port`.
-fn serve_args(dir: &Path, port: u16, quic_port: u16, connections: usize) -> Vec<String> {
-    let mut args = vec!["serve".to_owned(), "--data-dir".to_owned(), dir.display().to_string()];
-    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
-    args.extend(["--quic-listen".to_owned(), format!("127.0.0.1:{quic_port}")]);
-    args.extend(["--log", "warn"].map(str::to_owned));
+fn serve_args(dir: &Path, port: u16, quic_port: u16, connections: usize) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["serve".into(), "--data-dir".into(), dir.into()];
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}").into()]);
+    args.extend(["--quic-listen".into(), format!("127.0.0.1:{quic_port}").into()]);
+    args.extend(["--log".into(), "warn".into()]);
     // The scenarios fund each player far past the shipped profiles'
     // due-diligence threshold: a load test measures the wallet unregulated.
-    args.push("--ship-jurisdiction-profiles=false".to_owned());
+    args.push("--ship-jurisdiction-profiles=false".into());
     // Every connection comes from 127.0.0.1: past the default per-address
     // limit (256), the server would refuse the run's own connections.
     let per_ip = (connections + OWN_CLIENTS).max(256);
-    args.extend(["--max-connections-per-ip".to_owned(), per_ip.to_string()]);
+    args.extend(["--max-connections-per-ip".into(), per_ip.to_string().into()]);
     args
 }
 
@@ -115,9 +116,9 @@ mod tests {
     use super::*;
 
     /// The value following `flag` in `args`.
-    fn value_of<'a>(args: &'a [String], flag: &str) -> &'a str {
+    fn value_of<'a>(args: &'a [OsString], flag: &str) -> &'a str {
         let at = args.iter().position(|arg| arg == flag).unwrap();
-        &args[at + 1]
+        args[at + 1].to_str().unwrap()
     }
 
     #[test]
