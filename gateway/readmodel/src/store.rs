@@ -202,6 +202,9 @@ pub const MIGRATIONS: &[&str] = &[
     // 30: one timeline row a round, said by a unique index
     // (`crate::support`). No rebuild.
     crate::support::UNIQUE_ROUNDS_MIGRATION,
+    // 31: the timeline's unread index by kind dropped (`crate::support`).
+    // No rebuild.
+    crate::support::NO_KIND_INDEX_MIGRATION,
 ];
 
 /// Migrations that a file made before them does not get: such a file is

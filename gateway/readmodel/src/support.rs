@@ -635,6 +635,12 @@ fn timeline(
 pub(crate) const UNIQUE_ROUNDS_MIGRATION: &str = "DROP INDEX player_timeline_rounds;
     CREATE UNIQUE INDEX player_timeline_rounds ON player_timeline (player, round) WHERE round IS NOT NULL;";
 
+/// Migration 31: the timeline's index by kind goes. No query reads it
+/// ([`timeline_of`] filters kinds over the player's rows in `seq` order,
+/// by the primary key), and every record paid a page of it per player
+/// and commit. No rebuild.
+pub(crate) const NO_KIND_INDEX_MIGRATION: &str = "DROP INDEX IF EXISTS player_timeline_by_kind;";
+
 /// Adds a transaction's stake and win of a round to its row, made by its
 /// first record if the round has none yet.
 const ROUND_UPSERT: &str = "INSERT INTO player_timeline (player, seq, time_ms, kind, event, detail, round, currency,
@@ -866,6 +872,14 @@ pub fn notes(
     Ok(found)
 }
 
+/// A player's timeline after a seq, of some kinds (`?3`, comma-joined
+/// between commas; NULL: every kind), in journal order.
+pub(crate) const TIMELINE_AFTER: &str =
+    "SELECT seq, time_ms, kind, event, detail, operator, round, currency, stake_minor,
+        win_minor, last_seq
+     FROM player_timeline WHERE player = ?1 AND seq > ?2
+     AND (?3 IS NULL OR instr(?3, ',' || kind || ',') > 0) ORDER BY seq LIMIT ?4";
+
 /// A player's timeline after `filter.after_seq`, in time order.
 pub fn timeline_of(
     connection: &Connection,
@@ -876,11 +890,7 @@ pub fn timeline_of(
     // keeps one prepared statement for every filter.
     let kinds = (!filter.kinds.is_empty()).then(|| format!(",{},", filter.kinds.join(",")));
     let found = connection
-        .prepare_cached(
-            "SELECT seq, time_ms, kind, event, detail, operator, round, currency, stake_minor, win_minor, last_seq
-             FROM player_timeline WHERE player = ?1 AND seq > ?2
-             AND (?3 IS NULL OR instr(?3, ',' || kind || ',') > 0) ORDER BY seq LIMIT ?4",
-        )?
+        .prepare_cached(TIMELINE_AFTER)?
         .query_map(
             params![player.0 as i64, filter.after_seq as i64, kinds, filter.limit],
             timeline_row,

@@ -352,3 +352,30 @@ fn a_round_keeps_one_timeline_row_across_transactions() {
     // Made by the first bet, last changed by the win.
     assert_eq!(row.seq + 2, row.last_seq);
 }
+
+#[test]
+fn the_timeline_filtered_by_kind_is_read_by_its_primary_key() {
+    // Migration 31 dropped the index by kind: the filter never used it.
+    let p = registered();
+    let indexes: Vec<String> = p
+        .connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'player_timeline'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !indexes.iter().any(|name| name == "player_timeline_by_kind"),
+        "{indexes:?}"
+    );
+    let plan: Vec<String> = p
+        .connection
+        .prepare(&format!("EXPLAIN QUERY PLAN {TIMELINE_AFTER}"))
+        .unwrap()
+        .query_map(rusqlite::params![1, 0, ",note,", 10], |row| row.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(plan, ["SEARCH player_timeline USING PRIMARY KEY (player=? AND seq>?)"]);
+}
