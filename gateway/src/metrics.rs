@@ -37,6 +37,8 @@ pub struct Metrics {
     connections_refused: IntCounterVec,
     durable_seq: IntGauge,
     readmodel_seq: IntGauge,
+    readmodel_commits: IntCounter,
+    readmodel_commits_hurried: IntCounter,
 }
 
 const LATENCY_BUCKETS_S: [f64; 14] = [
@@ -63,6 +65,14 @@ impl Metrics {
         let readmodel_seq = IntGauge::new(
             "readmodel_applied_seq",
             "The last sequence number the read models hold (lag: journal_durable_seq minus this)",
+        )?;
+        let readmodel_commits = IntCounter::new(
+            "readmodel_commits_total",
+            "SQLite transactions the read-model projection committed",
+        )?;
+        let readmodel_commits_hurried = IntCounter::new(
+            "readmodel_commits_hurried_total",
+            "Of readmodel_commits_total, those a reader waiting for newer records cut short",
         )?;
         let answered = IntCounter::new(
             "requests_answered_total",
@@ -99,6 +109,8 @@ impl Metrics {
         registry.register(Box::new(flush_seconds.clone()))?;
         registry.register(Box::new(durable_seq.clone()))?;
         registry.register(Box::new(readmodel_seq.clone()))?;
+        registry.register(Box::new(readmodel_commits.clone()))?;
+        registry.register(Box::new(readmodel_commits_hurried.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -113,6 +125,8 @@ impl Metrics {
             connections_refused,
             durable_seq,
             readmodel_seq,
+            readmodel_commits,
+            readmodel_commits_hurried,
         })
     }
 
@@ -126,9 +140,17 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the sequencer's counters read now.
-    pub fn render(&self, sequencer: Option<&SequencerHandle>, durable_seq: u64, readmodel_seq: u64) -> String {
+    pub fn render(
+        &self,
+        sequencer: Option<&SequencerHandle>,
+        durable_seq: u64,
+        readmodel_seq: u64,
+        readmodel_commits: readmodel::Commits,
+    ) -> String {
         self.durable_seq.set(durable_seq as i64);
         self.readmodel_seq.set(readmodel_seq as i64);
+        catch_up(&self.readmodel_commits, readmodel_commits.total);
+        catch_up(&self.readmodel_commits_hurried, readmodel_commits.hurried);
         // A follower of a replication group runs no sequencer; its counters
         // stay where its last term as leader left them.
         if let Some(sequencer) = sequencer {

@@ -71,6 +71,7 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
         state.engine.handle().as_ref(),
         state.durable.get(),
         state.readmodel.applied_seq(),
+        state.readmodel.commits(),
     );
     text.push_str(&payments::metrics::render(&state).await);
     text.push_str(&risk::metrics::render(&state).await);

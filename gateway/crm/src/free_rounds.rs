@@ -36,7 +36,7 @@ use axum::response::Response;
 use edge::change::{ok, player, refusal, request_id};
 use edge::error::{ApiError, ErrorBody};
 use edge::openapi::{LedgerErrors, RoleErrors};
-use edge::reads::read;
+use edge::reads::{read, read_in_background};
 use edge::wire;
 use edge::worker::{TickError, TickLog};
 use edge::{AppState, Caller};
@@ -367,7 +367,7 @@ impl Worker {
     /// Asks for the cancel of lapsed rounds, then makes the calls owed.
     pub async fn tick(&mut self, state: &AppState, settings: &Settings) -> Result<(), ApiError> {
         let now_ms = state.now_ms();
-        let (lapsed, _) = read(state, move |c| free_rounds::lapsed(c, now_ms, BATCH_MAX)).await?;
+        let (lapsed, _) = read_in_background(state, move |c| free_rounds::lapsed(c, now_ms, BATCH_MAX)).await?;
         for view in lapsed {
             let award = &view.award;
             let id = format!("frbx:{}", award.code);
@@ -382,7 +382,7 @@ impl Worker {
                 return Ok(());
             }
         }
-        let (owed, _) = read(state, |c| free_rounds::owed(c, BATCH_MAX)).await?;
+        let (owed, _) = read_in_background(state, |c| free_rounds::owed(c, BATCH_MAX)).await?;
         for view in owed {
             if !self.call(state, settings, &view).await? {
                 return Ok(());

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use edge::AppState;
-use edge::reads::read;
+use edge::reads::read_in_background;
 use edge::worker::{TickError, TickLog};
 use engine::bonus::{self, Campaign, Channel, TARGETS_PER_COMMAND_MAX, TargetKind, in_control_group};
 use engine::{Command, ExtId, PlayerId, Request, SourceId};
@@ -111,19 +111,19 @@ impl Worker {
     /// Launches, evaluates and delivers what is due now.
     pub async fn tick(&mut self, state: &AppState) -> Result<(), TickError> {
         let now_ms = state.now_ms();
-        let (due, _) = read(state, move |c| campaigns::due_scheduled(c, now_ms)).await?;
+        let (due, _) = read_in_background(state, move |c| campaigns::due_scheduled(c, now_ms)).await?;
         for view in due {
             if !launch(state, &view.campaign, view.seq).await? {
                 return Ok(());
             }
         }
-        let (owed, _) = read(state, |c| campaigns::due_triggered(c, BATCH_MAX)).await?;
+        let (owed, _) = read_in_background(state, |c| campaigns::due_triggered(c, BATCH_MAX)).await?;
         for (code, player, seq) in owed {
             if !self.evaluate(state, &code, player, seq).await? {
                 return Ok(());
             }
         }
-        let (pending, _) = read(state, |c| campaigns::pending_sends(c, BATCH_MAX)).await?;
+        let (pending, _) = read_in_background(state, |c| campaigns::pending_sends(c, BATCH_MAX)).await?;
         for send in pending {
             if !self.deliver(state, &send).await? {
                 return Ok(());
@@ -134,7 +134,7 @@ impl Worker {
 
     async fn evaluate(&mut self, state: &AppState, code: &str, player: u64, seq: u64) -> Result<bool, TickError> {
         let wanted = code.to_owned();
-        let (found, _) = read(state, move |c| campaigns::campaign(c, &wanted)).await?;
+        let (found, _) = read_in_background(state, move |c| campaigns::campaign(c, &wanted)).await?;
         let member = match &found {
             Some(view) if view.campaign.enabled => {
                 let segment = segment_of(state, &view.campaign).await?;
@@ -171,7 +171,7 @@ impl Worker {
             return Ok(true);
         }
         let wanted = send.campaign.clone();
-        let (found, _) = read(state, move |c| campaigns::campaign(c, &wanted)).await?;
+        let (found, _) = read_in_background(state, move |c| campaigns::campaign(c, &wanted)).await?;
         // A campaign disabled after its launch holds its sends.
         let Some(view) = found.filter(|v| v.campaign.enabled) else {
             return Ok(true);
@@ -237,7 +237,7 @@ impl Worker {
 
 async fn segment_of(state: &AppState, campaign: &Campaign) -> Result<Option<bonus::Segment>, TickError> {
     let code = campaign.segment.to_string();
-    let (found, _) = read(state, move |c| campaigns::segment(c, &code)).await?;
+    let (found, _) = read_in_background(state, move |c| campaigns::segment(c, &code)).await?;
     Ok(found.map(|v| v.segment))
 }
 
@@ -264,7 +264,7 @@ async fn kind_of(state: &AppState, campaign: &Campaign, player: u64) -> Result<T
         }
     };
     let now_ms = state.now_ms();
-    let (suppressed, _) = read(state, move |c| {
+    let (suppressed, _) = read_in_background(state, move |c| {
         campaigns::suppressed_for_marketing(c, player, consented, now_ms)
     })
     .await?;
@@ -320,7 +320,7 @@ async fn grant(state: &AppState, campaign: &Campaign, player: u64) -> Result<Opt
     let Some(offer) = campaign.offer.clone() else {
         return Ok(Some(true));
     };
-    let (template, _) = read(state, move |c| bonuses::by_code(c, offer.as_str())).await?;
+    let (template, _) = read_in_background(state, move |c| bonuses::by_code(c, offer.as_str())).await?;
     let Some(template) = template.filter(|t| t.template.enabled) else {
         return Ok(Some(false));
     };
@@ -396,7 +396,7 @@ async fn recipient(state: &AppState, campaign: &Campaign, player: u64) -> Result
         },
     };
     let now_ms = state.now_ms();
-    let (suppressed, _) = read(state, move |c| {
+    let (suppressed, _) = read_in_background(state, move |c| {
         campaigns::suppressed_for_marketing(c, player, consented, now_ms)
     })
     .await?;

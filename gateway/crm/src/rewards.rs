@@ -90,7 +90,7 @@ async fn query<T: Send + 'static>(
 ) -> Result<T, TickError> {
     state
         .readmodel
-        .wait_for(state.durable.get(), edge::reads::VIEW_WAIT_MAX)
+        .wait_in_background(state.durable.get(), edge::reads::VIEW_WAIT_MAX)
         .await?;
     let (value, _) = state.readmodel.query(f).await?;
     Ok(value)

@@ -35,6 +35,23 @@ pub async fn read<T: Send + 'static>(
     state.readmodel.query(query).await.map_err(|e| view_error(state, e))
 }
 
+/// [`read`] for a background worker's round: as current, but the read
+/// model is not asked to commit early for it (see
+/// [`readmodel::ReadModel::wait_in_background`]); a worker can wait for the
+/// projection's next commit where a request someone waits on should not.
+pub async fn read_in_background<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
+) -> Result<(T, u64), ApiError> {
+    let wanted = state.durable.get();
+    state
+        .readmodel
+        .wait_in_background(wanted, VIEW_WAIT_MAX)
+        .await
+        .map_err(|e| view_error(state, e))?;
+    state.readmodel.query(query).await.map_err(|e| view_error(state, e))
+}
+
 fn view_error(state: &AppState, error: ReadModelError) -> ApiError {
     match error {
         ReadModelError::Behind { at, wanted } => ApiError::busy(

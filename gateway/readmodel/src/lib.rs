@@ -182,6 +182,16 @@ const GATHER_POLL: Duration = Duration::from_millis(2);
 /// Most batches gathered into one transaction.
 const GATHER_BATCHES_MAX: usize = 1024;
 
+/// How the projection has committed since it started ([`ReadModel::commits`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Commits {
+    /// SQLite transactions committed.
+    pub total: u64,
+    /// Of them, those whose gathering ended early because a reader waited
+    /// ([`ReadModel::wait_for`]) for records they held.
+    pub hurried: u64,
+}
+
 /// One durable batch, as the journal holds it.
 struct FeedBatch {
     first_seq: u64,
@@ -230,6 +240,10 @@ struct Shared {
     projector: OnceLock<Thread>,
     /// Times the feed had dropped batches and the journal was read instead.
     gaps: AtomicU64,
+    /// SQLite transactions the projection committed.
+    commits: AtomicU64,
+    /// Of them, those whose gathering ended early for a waiting reader.
+    hurried: AtomicU64,
     readers: Mutex<ReaderPool>,
     /// The connection of [`ReadModel::write`], once opened.
     writer: Mutex<Option<Connection>>,
@@ -317,6 +331,8 @@ impl ReadModel {
             readers: Mutex::new(ReaderPool::default()),
             writer: Mutex::new(None),
             gaps: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            hurried: AtomicU64::new(0),
         });
         let (sender, receiver) = crossbeam_channel::bounded(feed_batches.max(1));
         let dropped = Arc::new(AtomicBool::new(false));
@@ -360,6 +376,15 @@ impl ReadModel {
         self.shared.gaps.load(Ordering::Relaxed)
     }
 
+    /// How many transactions the projection has committed, and how many of
+    /// them a waiting reader cut short.
+    pub fn commits(&self) -> Commits {
+        Commits {
+            total: self.shared.commits.load(Ordering::Relaxed),
+            hurried: self.shared.hurried.load(Ordering::Relaxed),
+        }
+    }
+
     /// Waits (at most `limit`) until the projection thread has ended, which
     /// it does once the journal sink holding its [`Feed`] is dropped: it
     /// applies what the feed still holds, then syncs and closes its file so
@@ -374,10 +399,25 @@ impl ReadModel {
     }
 
     /// Waits until the views hold `seq` (at most `limit`); returns the
-    /// sequence number they are current to.
+    /// sequence number they are current to. The projection commits what
+    /// it has gathered at once: someone is waiting on this read.
     pub async fn wait_for(&self, seq: u64, limit: Duration) -> Result<u64, ReadModelError> {
+        self.wait(seq, limit, true).await
+    }
+
+    /// [`ReadModel::wait_for`] for background workers: the views reach
+    /// `seq` at the projection's next commit, within its gathering window
+    /// ([`GATHER_WINDOW`]) of a busy feed, and are not asked to hurry.
+    /// Workers that ticked several times a second each ended a gathering
+    /// early, and under load made the projection commit four times as
+    /// often (each commit writes every page it touched to the WAL again).
+    pub async fn wait_in_background(&self, seq: u64, limit: Duration) -> Result<u64, ReadModelError> {
+        self.wait(seq, limit, false).await
+    }
+
+    async fn wait(&self, seq: u64, limit: Duration, hurry: bool) -> Result<u64, ReadModelError> {
         let mut receiver = self.shared.applied.subscribe();
-        if *receiver.borrow() < seq {
+        if hurry && *receiver.borrow() < seq {
             self.shared.wanted.fetch_max(seq, Ordering::AcqRel);
             if let Some(projector) = self.shared.projector.get() {
                 projector.unpark();
@@ -515,7 +555,7 @@ impl Projector {
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
-            let (batches, disconnected) = self.gather(first);
+            let (batches, disconnected, hurried) = self.gather(first);
             let mut next = self.checkpoint.seq + 1;
             for batch in &batches {
                 if batch.first_seq > next {
@@ -542,6 +582,9 @@ impl Projector {
                 }
             }
             commit(tx, &mut deferred, checkpoint)?;
+            if hurried {
+                self.shared.hurried.fetch_add(1, Ordering::Relaxed);
+            }
             self.advance(checkpoint);
             if disconnected {
                 return Ok(());
@@ -552,8 +595,8 @@ impl Projector {
 
     /// Gathers the batches that arrive within [`GATHER_WINDOW`] after
     /// `first`, or until a reader waits for more than the views hold; says
-    /// whether the feed closed meanwhile.
-    fn gather(&self, first: FeedBatch) -> (Vec<FeedBatch>, bool) {
+    /// whether the feed closed meanwhile, and whether a reader cut it short.
+    fn gather(&self, first: FeedBatch) -> (Vec<FeedBatch>, bool, bool) {
         let deadline = std::time::Instant::now() + GATHER_WINDOW;
         let mut batches = vec![first];
         loop {
@@ -561,13 +604,13 @@ impl Projector {
                 match self.feed.try_recv() {
                     Ok(batch) => batches.push(batch),
                     Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return (batches, true),
+                    Err(TryRecvError::Disconnected) => return (batches, true, false),
                 }
             }
             let waited_for = self.shared.wanted.load(Ordering::Acquire) > self.checkpoint.seq;
             let now = std::time::Instant::now();
             if waited_for || now >= deadline || batches.len() >= GATHER_BATCHES_MAX {
-                return (batches, false);
+                return (batches, false, waited_for);
             }
             std::thread::park_timeout(GATHER_POLL.min(deadline - now));
         }
@@ -677,7 +720,9 @@ impl Projector {
         )))
     }
 
+    /// After each commit: the views now hold `checkpoint`.
     fn advance(&mut self, checkpoint: Checkpoint) {
+        self.shared.commits.fetch_add(1, Ordering::Relaxed);
         self.checkpoint = checkpoint;
         self.shared.applied.send_replace(checkpoint.seq);
     }

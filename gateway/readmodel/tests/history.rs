@@ -200,6 +200,24 @@ async fn lookups_and_balances_agree_with_the_ledger_and_survive_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_wait_is_answered_by_a_commit_it_never_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::open(dir.path());
+    node.run(workload(5, 1_000));
+    let last = node.ledger.last_seq();
+    let applied = node.view.wait_in_background(last, WAIT).await.unwrap();
+    assert!(applied >= last, "answered at {applied}, before {last}");
+    let commits = node.view.commits();
+    assert!(commits.total >= 1, "{commits:?}");
+    assert_eq!(
+        commits.hurried, 0,
+        "a background wait cut a gathering short: {commits:?}"
+    );
+    // What it waited for is there.
+    node.check_against_ledger().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_players_history_holds_every_movement_including_payment_follow_ups() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = Node::open(dir.path());

@@ -34,7 +34,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use edge::AppState;
-use edge::reads::read;
+use edge::reads::read_in_background;
 use edge::worker::{TickError, TickLog};
 use engine::support::{self, SupportText, TicketPriority, TicketStatus};
 use engine::{Command, ExtId, Outcome, Request, SourceId};
@@ -205,7 +205,7 @@ impl<H: Helpdesk> Worker<H> {
         if state.engine.handle().is_none() {
             return Ok(());
         }
-        let (owed, _) = read(state, |c| sync_owed(c, 0, BATCH_MAX)).await?;
+        let (owed, _) = read_in_background(state, |c| sync_owed(c, 0, BATCH_MAX)).await?;
         let now = Instant::now();
         for ticket in owed {
             if self.retries.get(&ticket).is_some_and(|(_, at)| *at > now) {
@@ -244,7 +244,7 @@ impl<H: Helpdesk> Worker<H> {
 
     /// Pushes one ticket's owed changes, oldest first, journaling each.
     async fn push(&self, state: &AppState, ticket: u64) -> Result<(), Stop> {
-        let (file, _) = read(state, move |c| ticket_file(c, ticket))
+        let (file, _) = read_in_background(state, move |c| ticket_file(c, ticket))
             .await
             .map_err(|e| Stop::Local(e.into()))?;
         let Some(file) = file else {
@@ -293,7 +293,7 @@ impl<H: Helpdesk> Worker<H> {
     /// Journals a refusal: the ticket shows it, and is owed nothing more
     /// until its next change made here.
     async fn refused(&self, state: &AppState, ticket: u64, reason: &str) -> Result<(), TickError> {
-        let (file, _) = read(state, move |c| ticket_file(c, ticket)).await?;
+        let (file, _) = read_in_background(state, move |c| ticket_file(c, ticket)).await?;
         let Some(file) = file else {
             return Ok(());
         };

@@ -685,6 +685,15 @@ async fn history_and_lookups_come_from_the_read_model_current_to_acknowledged_wr
     let durable = w.server.metric("croupier_journal_durable_seq").await.unwrap();
     assert!(durable >= last as i64);
     assert_eq!(w.server.metric("croupier_readmodel_applied_seq").await, Some(durable));
+    // And how it commits (the reads above waited for it, so they may have
+    // cut some of its gatherings short).
+    let commits = w.server.metric("croupier_readmodel_commits_total").await.unwrap();
+    let hurried = w
+        .server
+        .metric("croupier_readmodel_commits_hurried_total")
+        .await
+        .unwrap();
+    assert!(commits >= 1 && hurried <= commits, "{hurried} of {commits}");
     w.server.stop().await;
 
     // A stop closes the read model's file cleanly: synced and marked so, so
