@@ -206,7 +206,8 @@ impl Script {
     /// The next request.
     pub fn next(&mut self) -> Step {
         self.made += 1;
-        // The next player takes over between rounds, never inside one.
+        // The next player takes over between rounds, never inside one (the
+        // first request is the first player's).
         if self.open.is_none() && self.to_end.is_none() && self.made > 1 && !self.seats.is_empty() {
             self.current = (self.current + 1) % self.seats.len();
         }

@@ -130,10 +130,8 @@ pub fn check_contiguous(request: &AppendEntriesRequest<TypeConfig>) -> Result<()
         return Ok(());
     };
     let expected = request.prev_log_id.next_index();
-    match first.log_id.index {
-        index if index == expected => Ok(()),
-        first => Err(Gap { expected, first }),
-    }
+    let first = first.log_id.index;
+    if first == expected { Ok(()) } else { Err(Gap { expected, first }) }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
