@@ -131,7 +131,11 @@ pub fn check_contiguous(request: &AppendEntriesRequest<TypeConfig>) -> Result<()
     };
     let expected = request.prev_log_id.next_index();
     let first = first.log_id.index;
-    if first == expected { Ok(()) } else { Err(Gap { expected, first }) }
+    if first == expected {
+        Ok(())
+    } else {
+        Err(Gap { expected, first })
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

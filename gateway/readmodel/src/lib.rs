@@ -187,8 +187,8 @@ const GATHER_BATCHES_MAX: usize = 1024;
 pub struct Commits {
     /// SQLite transactions committed.
     pub total: u64,
-    /// Of them, those whose gathering ended early because a reader waited
-    /// ([`ReadModel::wait_for`]) for records they held.
+    /// Of them, those whose gathering ended early because a reader was
+    /// waiting ([`ReadModel::wait_for`]) for records the views lacked.
     pub hurried: u64,
 }
 
@@ -409,8 +409,8 @@ impl ReadModel {
     /// `seq` at the projection's next commit, within its gathering window
     /// ([`GATHER_WINDOW`]) of a busy feed, and are not asked to hurry.
     /// Workers that ticked several times a second each ended a gathering
-    /// early, and under load made the projection commit four times as
-    /// often (each commit writes every page it touched to the WAL again).
+    /// early, and under load made the projection commit about three times
+    /// as often (each commit writes every page it touched to the WAL again).
     pub async fn wait_in_background(&self, seq: u64, limit: Duration) -> Result<u64, ReadModelError> {
         self.wait(seq, limit, false).await
     }
