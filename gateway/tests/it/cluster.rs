@@ -280,7 +280,8 @@ impl Group {
     }
 
     /// An operator write at `base` under one `Idempotency-Key`, asked again
-    /// (at the leader it names) while the answer is 503: `not_leader`
+    /// (at the leader it names, or at each live member in turn while there
+    /// is no answer) while the answer is 503: `not_leader`
     /// (nothing was submitted: a leader still taking office, or an election
     /// under a loaded machine) or an outcome in doubt (`commit_failed`,
     /// `timeout`: the key makes the retry exactly-once).
@@ -305,6 +306,7 @@ impl Group {
     ) -> (StatusCode, Value) {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut base = base.to_owned();
+        let mut next = 0;
         loop {
             let sent = self
                 .http
@@ -317,6 +319,14 @@ impl Group {
                 .await;
             let Ok(reply) = sent else {
                 assert!(Instant::now() < deadline, "{path}: no answer from {base}");
+                // A leader hint can name a member that has since died (one
+                // this test killed): ask each live member in turn instead
+                // of that address until the deadline.
+                let live: Vec<String> = self.live().map(Member::api).collect();
+                next = (next + 1) % live.len().max(1);
+                if let Some(other) = live.get(next) {
+                    base = other.clone();
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
