@@ -27,12 +27,7 @@ pub async fn read<T: Send + 'static>(
 ) -> Result<(T, u64), ApiError> {
     let wanted = state.durable.get();
     let limit = VIEW_WAIT_MAX.min(state.config.request_timeout() / 2);
-    state
-        .readmodel
-        .wait_for(wanted, limit)
-        .await
-        .map_err(|e| view_error(state, e))?;
-    state.readmodel.query(query).await.map_err(|e| view_error(state, e))
+    query_after(state, state.readmodel.wait_for(wanted, limit), query).await
 }
 
 /// [`read`] for a background worker's round: as current, but the read
@@ -44,11 +39,16 @@ pub async fn read_in_background<T: Send + 'static>(
     query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
 ) -> Result<(T, u64), ApiError> {
     let wanted = state.durable.get();
-    state
-        .readmodel
-        .wait_in_background(wanted, VIEW_WAIT_MAX)
-        .await
-        .map_err(|e| view_error(state, e))?;
+    query_after(state, state.readmodel.wait_in_background(wanted, VIEW_WAIT_MAX), query).await
+}
+
+/// Runs `query` once `waited` (a wait for the read model) has ended.
+async fn query_after<T: Send + 'static>(
+    state: &AppState,
+    waited: impl Future<Output = Result<u64, ReadModelError>>,
+    query: impl FnOnce(&Connection) -> Result<T, ReadModelError> + Send + 'static,
+) -> Result<(T, u64), ApiError> {
+    waited.await.map_err(|e| view_error(state, e))?;
     state.readmodel.query(query).await.map_err(|e| view_error(state, e))
 }
 

@@ -192,6 +192,15 @@ pub struct Commits {
     pub hurried: u64,
 }
 
+/// What [`Projector::gather`] took from the feed for one transaction.
+struct Gathered {
+    batches: Vec<FeedBatch>,
+    /// The feed closed meanwhile: the projection ends after these.
+    disconnected: bool,
+    /// A reader waiting for records the views lacked ended the gathering.
+    hurried: bool,
+}
+
 /// One durable batch, as the journal holds it.
 struct FeedBatch {
     first_seq: u64,
@@ -555,7 +564,11 @@ impl Projector {
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
-            let (batches, disconnected, hurried) = self.gather(first);
+            let Gathered {
+                batches,
+                disconnected,
+                hurried,
+            } = self.gather(first);
             let mut next = self.checkpoint.seq + 1;
             for batch in &batches {
                 if batch.first_seq > next {
@@ -596,7 +609,7 @@ impl Projector {
     /// Gathers the batches that arrive within [`GATHER_WINDOW`] after
     /// `first`, or until a reader waits for more than the views hold; says
     /// whether the feed closed meanwhile, and whether a reader cut it short.
-    fn gather(&self, first: FeedBatch) -> (Vec<FeedBatch>, bool, bool) {
+    fn gather(&self, first: FeedBatch) -> Gathered {
         let deadline = std::time::Instant::now() + GATHER_WINDOW;
         let mut batches = vec![first];
         loop {
@@ -604,13 +617,23 @@ impl Projector {
                 match self.feed.try_recv() {
                     Ok(batch) => batches.push(batch),
                     Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return (batches, true, false),
+                    Err(TryRecvError::Disconnected) => {
+                        return Gathered {
+                            batches,
+                            disconnected: true,
+                            hurried: false,
+                        };
+                    }
                 }
             }
             let waited_for = self.shared.wanted.load(Ordering::Acquire) > self.checkpoint.seq;
             let now = std::time::Instant::now();
             if waited_for || now >= deadline || batches.len() >= GATHER_BATCHES_MAX {
-                return (batches, false, waited_for);
+                return Gathered {
+                    batches,
+                    disconnected: false,
+                    hurried: waited_for,
+                };
             }
             std::thread::park_timeout(GATHER_POLL.min(deadline - now));
         }
