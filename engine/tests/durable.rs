@@ -32,6 +32,7 @@ fn run(dir: &std::path::Path, requests: Vec<Request>) -> (Vec<Outcome>, u64, u64
     let config = SequencerConfig {
         ring_capacity: 256,
         batch_len_max: 16,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(recovered.ledger, recovered.sink, clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -119,6 +120,7 @@ fn a_batch_larger_than_a_segment_is_split_not_refused() {
     let config = SequencerConfig {
         ring_capacity: 4_096,
         batch_len_max: 4_096,
+        ..SequencerConfig::default()
     };
     let mut started = false;
     let gate = std::sync::Arc::new(std::sync::Barrier::new(2));

@@ -1,7 +1,7 @@
 //! The sequencer with real threads: every submitted request gets exactly
 //! one reply, in submission order per producer, only after its batch was
 //! committed; a full ring answers `Busy`; shutdown drains; a failing sink
-//! halts without acknowledging.
+//! halts without acknowledging; an idle sequencer spins, then parks.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +54,7 @@ fn every_request_of_every_producer_gets_one_reply_in_order() {
     let config = SequencerConfig {
         ring_capacity: 256,
         batch_len_max: 64,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), MemorySink::keeping(), clock(), config).unwrap();
     let start = Arc::new(Barrier::new(PRODUCERS as usize));
@@ -125,6 +126,7 @@ fn a_full_ring_answers_busy_and_memory_stays_bounded() {
     let config = SequencerConfig {
         ring_capacity: 8,
         batch_len_max: 1,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -159,6 +161,7 @@ fn shutdown_drains_the_ring_and_refuses_new_requests() {
     let config = SequencerConfig {
         ring_capacity: 10_000,
         batch_len_max: 16,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), MemorySink::counting(), clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -202,6 +205,7 @@ fn a_failed_commit_halts_without_acknowledging() {
     let config = SequencerConfig {
         ring_capacity: 1_000,
         batch_len_max: 8,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -293,6 +297,7 @@ fn the_sequencer_and_a_direct_replay_agree() {
     let config = SequencerConfig {
         ring_capacity: 1_024,
         batch_len_max: 32,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), MemorySink::keeping(), clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -432,6 +437,7 @@ fn requests_arriving_during_a_flush_are_applied_into_the_next_batch_and_answered
     let config = SequencerConfig {
         ring_capacity: 1_000,
         batch_len_max: 64,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock, config).unwrap();
     let handle = sequencer.handle();
@@ -480,6 +486,7 @@ fn with_nothing_waiting_to_be_applied_the_sequencer_flushes_the_batch_itself() {
     let config = SequencerConfig {
         ring_capacity: 1_000,
         batch_len_max: 64,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -522,6 +529,7 @@ fn after_a_failed_flush_no_later_batch_reaches_the_sink_or_is_acknowledged() {
     let config = SequencerConfig {
         ring_capacity: 10_000,
         batch_len_max: 4,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
     let handle = sequencer.handle();
@@ -550,4 +558,77 @@ fn after_a_failed_flush_no_later_batch_reaches_the_sink_or_is_acknowledged() {
     }
     assert!(failed >= 1);
     assert!(matches!(sequencer.shutdown(), Err(SequencerError::Commit(_))));
+}
+
+/// Submits a balance query after the sequencer has surely gone idle, and
+/// waits for its reply; returns the sequencer's (spun, parked) waits.
+fn idle_waits(idle_spin: std::time::Duration) -> (u64, u64) {
+    let config = SequencerConfig {
+        idle_spin,
+        ..SequencerConfig::default()
+    };
+    let sequencer = Sequencer::start(Ledger::new(Config::default()), MemorySink::counting(), clock(), config).unwrap();
+    let handle = sequencer.handle();
+    handle.submit(register(1, 0)).unwrap().wait().unwrap();
+    for n in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        handle.submit(query(1, n)).unwrap().wait().unwrap();
+    }
+    let stats = handle.stats();
+    let waits = (
+        stats.waits_spun.load(Ordering::Relaxed),
+        stats.waits_parked.load(Ordering::Relaxed),
+    );
+    let (ledger, _) = sequencer.shutdown().unwrap();
+    assert_eq!(ledger.last_seq(), 1);
+    waits
+}
+
+#[test]
+fn an_idle_sequencer_catches_a_request_within_its_spin_and_parks_after_it() {
+    // A spin far longer than the test's pauses: each request arrives while
+    // the sequencer still spins, and it never parks.
+    let (spun, parked) = idle_waits(std::time::Duration::from_secs(10));
+    assert_eq!(parked, 0);
+    assert!(spun >= 3, "spun {spun}");
+    // No spin: every pause ends with the thread parked.
+    let (spun, parked) = idle_waits(std::time::Duration::ZERO);
+    assert_eq!(spun, 0);
+    assert!(parked >= 3, "parked {parked}");
+    // A spin shorter than the pauses: it spins, finds nothing, and parks.
+    let (spun, parked) = idle_waits(std::time::Duration::from_micros(200));
+    assert!(parked >= 3, "spun {spun}, parked {parked}");
+}
+
+#[test]
+fn a_sequencer_whose_batch_is_being_flushed_parks_without_spinning() {
+    let (sink, open, in_flush, _) = FlushGate::new();
+    let config = SequencerConfig {
+        idle_spin: std::time::Duration::from_secs(10),
+        ..SequencerConfig::default()
+    };
+    let sequencer = Sequencer::start(Ledger::new(Config::default()), sink, clock(), config).unwrap();
+    let handle = sequencer.handle();
+    // Alone in the ring, the first request is flushed by the sequencer
+    // itself, which the gate holds while 19 more wait in the ring.
+    let first = handle.submit(register(1, 0)).unwrap();
+    in_flush.recv().unwrap();
+    let later: Vec<_> = (1..20).map(|n| handle.submit(register(1, n)).unwrap()).collect();
+    open.send(()).unwrap();
+    // The 19 make a batch too large to flush in place: it goes to the
+    // commit thread, and the sequencer, with the ring empty and that batch
+    // in flight until the next request collects it, parks at once.
+    first.wait().unwrap();
+    for completion in later {
+        completion.wait().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let stats = handle.stats();
+    let spun = stats.waits_spun.load(Ordering::Relaxed);
+    let parked = stats.waits_parked.load(Ordering::Relaxed);
+    // At most one spin: the wait for the first request, if the sequencer
+    // reached it before the request did.
+    assert!(spun <= 1 && parked == 1, "spun {spun}, parked {parked}");
+    let (ledger, _) = sequencer.shutdown().unwrap();
+    assert_eq!(ledger.last_seq(), 20);
 }

@@ -304,6 +304,7 @@ fn the_snapshotter_runs_beside_a_live_sequencer() {
     let sequencer_config = SequencerConfig {
         ring_capacity: 1_024,
         batch_len_max: 64,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(recovered.ledger, recovered.sink, clock, sequencer_config).unwrap();
     let handle = sequencer.handle();

@@ -43,6 +43,10 @@ pub struct ServeConfig {
     pub ring_capacity: usize,
     /// Most requests the sequencer applies and flushes as one batch.
     pub batch_len_max: usize,
+    /// How long the sequencer, finding its ring empty, spins for the next
+    /// request before it sleeps, µs; 0: it sleeps at once
+    /// ([`engine::sequencer::SequencerConfig::idle_spin`]).
+    pub sequencer_spin_us: u64,
     /// Threads serving HTTP (the async runtime's workers); 0: one fewer
     /// than the machine's CPUs, at least one ([`ServeConfig::http_worker_threads`]).
     pub http_workers: usize,
@@ -457,6 +461,7 @@ impl Default for ServeConfig {
             session_ttl_ms: 4 * 3_600_000,
             ring_capacity: 65_536,
             batch_len_max: 4_096,
+            sequencer_spin_us: engine::sequencer::IDLE_SPIN_DEFAULT.as_micros() as u64,
             http_workers: 0,
             retry_after_s: 1,
             journal_segment_bytes: journal::SEGMENT_SIZE_DEFAULT_BYTES,
@@ -662,6 +667,10 @@ const HTTP_WORKERS_MAX: usize = 1024;
 /// Longest idle timeout: a day (QUIC needs it to fit its variable-length integers).
 const IDLE_TIMEOUT_MAX_MS: u64 = 86_400_000;
 
+/// Longest `sequencer_spin_us`: 10 ms is already far past any gap a spin
+/// can usefully bridge (the default is 100 µs).
+const SEQUENCER_SPIN_US_MAX: u64 = 10_000;
+
 /// What a graceful stop adds to the request timeout for replies to be written.
 const DRAIN_MARGIN: Duration = Duration::from_secs(2);
 
@@ -683,6 +692,7 @@ pub struct FileConfig {
     pub session_ttl_ms: Option<u64>,
     pub ring_capacity: Option<usize>,
     pub batch_len_max: Option<usize>,
+    pub sequencer_spin_us: Option<u64>,
     pub http_workers: Option<usize>,
     pub retry_after_s: Option<u64>,
     pub journal_segment_bytes: Option<u64>,
@@ -800,6 +810,9 @@ pub struct ServeArgs {
     /// Most requests per sequencer batch [default: 4096].
     #[arg(long, env = "CROUPIER_BATCH_LEN_MAX")]
     pub batch_len_max: Option<usize>,
+    /// How long the sequencer spins for the next request before it sleeps, µs; 0: at once; at most 10000 [default: 100].
+    #[arg(long, env = "CROUPIER_SEQUENCER_SPIN_US")]
+    pub sequencer_spin_us: Option<u64>,
     /// Threads serving HTTP, 0 for one fewer than the CPUs (at least one) [default: 0].
     #[arg(long, env = "CROUPIER_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
@@ -1115,6 +1128,7 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
         session_ttl_ms: layer!(session_ttl_ms),
         ring_capacity: layer!(ring_capacity),
         batch_len_max: layer!(batch_len_max),
+        sequencer_spin_us: layer!(sequencer_spin_us),
         http_workers: layer!(http_workers),
         retry_after_s: layer!(retry_after_s),
         journal_segment_bytes: layer!(journal_segment_bytes),
@@ -1307,6 +1321,11 @@ pub fn resolve(args: &ServeArgs, file: FileConfig) -> Result<ServeConfig, Config
     if config.ring_capacity == 0 || config.batch_len_max == 0 || config.max_connections == 0 {
         return Err(ConfigError::Invalid(
             "ring_capacity, batch_len_max and max_connections must be at least 1",
+        ));
+    }
+    if config.sequencer_spin_us > SEQUENCER_SPIN_US_MAX {
+        return Err(ConfigError::Invalid(
+            "sequencer_spin_us is at most 10000 (a longer spin only burns CPU between requests)",
         ));
     }
     if config.body_limit_bytes == 0 || config.request_timeout_ms == 0 || config.session_ttl_ms == 0 {
@@ -1591,5 +1610,19 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(resolve(&args, FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn the_sequencer_spin_defaults_to_100_us_and_is_bounded() {
+        let default = resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(default.sequencer_spin_us, 100);
+        let file: FileConfig = toml::from_str("sequencer_spin_us = 0").unwrap();
+        assert_eq!(resolve(&ServeArgs::default(), file).unwrap().sequencer_spin_us, 0);
+        let args = ServeArgs {
+            sequencer_spin_us: Some(10_001),
+            ..ServeArgs::default()
+        };
+        let refused = resolve(&args, FileConfig::default()).unwrap_err().to_string();
+        assert!(refused.contains("sequencer_spin_us is at most 10000"), "{refused}");
     }
 }

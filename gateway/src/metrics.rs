@@ -1,7 +1,7 @@
 //! Prometheus metrics: one registry per server (no globals, so tests can run
 //! several servers in one process), a middleware that counts and times every
 //! request by route and status, and the sequencer's figures, read at scrape
-//! time (ring depth, commands, batches) or recorded by the commit sink
+//! time (ring depth, commands, batches, how its waits for requests ended) or recorded by the commit sink
 //! (batch size, flush latency), and the transports' connections (open,
 //! turned away by which limit).
 
@@ -29,6 +29,8 @@ pub struct Metrics {
     commands: IntCounter,
     answered: IntCounter,
     batches: IntCounter,
+    sequencer_waits_spun: IntCounter,
+    sequencer_waits_parked: IntCounter,
     /// Commands per committed batch.
     pub batch_len: Histogram,
     /// Time to make a batch durable.
@@ -79,6 +81,15 @@ impl Metrics {
             "Queries and retries answered without a journal record",
         )?;
         let batches = IntCounter::new("batches_committed_total", "Batches committed")?;
+        let sequencer_waits = IntCounterVec::new(
+            Opts::new(
+                "sequencer_waits_total",
+                "Times the sequencer found its ring empty, by how the wait ended: a request arrived while it spun (spun), or it slept until one did (parked)",
+            ),
+            &["ended"],
+        )?;
+        let sequencer_waits_spun = sequencer_waits.with_label_values(&["spun"]);
+        let sequencer_waits_parked = sequencer_waits.with_label_values(&["parked"]);
         let batch_len = Histogram::with_opts(
             HistogramOpts::new("batch_len", "Commands per committed batch").buckets(BATCH_BUCKETS.to_vec()),
         )?;
@@ -105,6 +116,7 @@ impl Metrics {
         registry.register(Box::new(commands.clone()))?;
         registry.register(Box::new(answered.clone()))?;
         registry.register(Box::new(batches.clone()))?;
+        registry.register(Box::new(sequencer_waits))?;
         registry.register(Box::new(batch_len.clone()))?;
         registry.register(Box::new(flush_seconds.clone()))?;
         registry.register(Box::new(durable_seq.clone()))?;
@@ -119,6 +131,8 @@ impl Metrics {
             commands,
             answered,
             batches,
+            sequencer_waits_spun,
+            sequencer_waits_parked,
             batch_len,
             flush_seconds,
             connections_open,
@@ -159,6 +173,8 @@ impl Metrics {
             catch_up(&self.commands, stats.commands.load(Ordering::Relaxed));
             catch_up(&self.answered, stats.answered.load(Ordering::Relaxed));
             catch_up(&self.batches, stats.batches.load(Ordering::Relaxed));
+            catch_up(&self.sequencer_waits_spun, stats.waits_spun.load(Ordering::Relaxed));
+            catch_up(&self.sequencer_waits_parked, stats.waits_parked.load(Ordering::Relaxed));
         }
         let mut text = Vec::new();
         // Encoding into a Vec fails only on invalid metric data, which the

@@ -500,6 +500,7 @@ async fn start_single(
     let sequencer_config = SequencerConfig {
         ring_capacity: config.ring_capacity,
         batch_len_max: config.batch_len_max,
+        idle_spin: Duration::from_micros(config.sequencer_spin_us),
     };
     let sequencer = Sequencer::start(recovered.ledger, sink, move || sequencer_clock(), sequencer_config)
         .map_err(io("starting the sequencer"))?;
@@ -548,6 +549,7 @@ async fn start_member(
             sequencer: SequencerConfig {
                 ring_capacity: config.ring_capacity,
                 batch_len_max: config.batch_len_max,
+                idle_spin: Duration::from_micros(config.sequencer_spin_us),
             },
             metrics: metrics.clone(),
             data_dir: config.data_dir.clone(),

@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = SequencerConfig {
         ring_capacity: 1_024,
         batch_len_max: 32,
+        ..SequencerConfig::default()
     };
     let sequencer = Sequencer::start(recovered.ledger, recovered.sink, SystemClock, config)?;
     let handle = sequencer.handle();

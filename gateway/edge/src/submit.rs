@@ -242,6 +242,7 @@ mod tests {
         let config = SequencerConfig {
             ring_capacity: 1,
             batch_len_max: 1,
+            ..SequencerConfig::default()
         };
         let sequencer = Sequencer::start(Ledger::new(Config::default()), gate, || 0_u64, config).unwrap();
         let engine = Engine::new(sequencer.handle(), 7);

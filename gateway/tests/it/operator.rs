@@ -303,6 +303,8 @@ async fn health_readiness_metrics_and_openapi() {
         "croupier_batch_len_bucket",
         "croupier_flush_duration_seconds_bucket",
         "croupier_batches_committed_total",
+        r#"croupier_sequencer_waits_total{ended="spun"}"#,
+        r#"croupier_sequencer_waits_total{ended="parked"}"#,
     ] {
         assert!(metrics.contains(family), "missing {family}");
     }
