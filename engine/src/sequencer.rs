@@ -73,8 +73,10 @@ pub struct SequencerConfig {
     /// LMAX's busy-spin wait strategy, bounded and polite (it yields to any
     /// thread ready on its CPU): a wallet whose requests arrive within the
     /// spin of each other keeps its sequencer awake, an idle one sleeps.
-    /// The price is CPU: at most this much per gap between requests (about
-    /// 7 % of a CPU at 1,000 isolated requests a second, BENCHMARKS.md).
+    /// The price is CPU, at most this much per gap between requests, and
+    /// only while the recent gaps averaged at most twice the spin (`Gaps`):
+    /// at 1,000 isolated requests a second, spinning after each one cost
+    /// 8 % of a CPU and bought nothing (BENCHMARKS.md).
     pub idle_spin: Duration,
 }
 
@@ -498,6 +500,7 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
         let mut current = Batch::with_capacity(max);
         let mut spare: Vec<Batch> = Vec::new();
         let mut stopping = false;
+        let mut gaps = Gaps::default();
         let ended = loop {
             if self.sink.is_none() {
                 // Collected without waiting: see the select below.
@@ -568,9 +571,14 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
             // thread flushes, the wallet is busy and the other threads need
             // the CPU more than this one needs to wake fast (spinning then
             // cost 5 % of the throughput at 64 connections).
+            let mut idle_since = None;
             if ring.is_some() && self.drain.is_empty() {
                 let stats = &self.shared.stats;
-                if !in_flight && spin_until_ready(&self.drain, self.config.idle_spin) {
+                let limit = self.config.idle_spin;
+                if !in_flight {
+                    idle_since = Some(Instant::now());
+                }
+                if !in_flight && gaps.worth_spinning(limit) && spin_until_ready(&self.drain, limit) {
                     stats.waits_spun.fetch_add(1, Ordering::Relaxed);
                 } else {
                     stats.waits_parked.fetch_add(1, Ordering::Relaxed);
@@ -578,6 +586,9 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
             }
             let done = waiting_for_flush.then(|| select.recv(&self.committed));
             let operation = select.select();
+            if let Some(since) = idle_since {
+                gaps.record(since.elapsed());
+            }
             if Some(operation.index()) == ring {
                 match operation.recv(&self.drain) {
                     Ok(Message::Submit(submitted)) => {
@@ -640,6 +651,32 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
             }
         }
         stop
+    }
+}
+
+/// How long the idle sequencer has waited for its next request lately:
+/// an average that weighs the last wait 1/8. Spinning pays only when
+/// requests come within the spin of each other; at a few isolated requests
+/// a millisecond it misses nearly always, and its CPU (and the CPU it
+/// takes from the other threads) buys nothing. So the sequencer spins only
+/// while the recent waits were at most twice the spin; the waits it parks
+/// through are measured all the same, so it starts spinning again as soon
+/// as requests come closer.
+#[derive(Debug, Default)]
+struct Gaps {
+    recent_ns: u64,
+}
+
+impl Gaps {
+    /// Adds a wait to the average.
+    fn record(&mut self, gap: Duration) {
+        let gap_ns = u64::try_from(gap.as_nanos()).unwrap_or(u64::MAX);
+        self.recent_ns = self.recent_ns - self.recent_ns / 8 + gap_ns / 8;
+    }
+
+    /// Whether a spin of `limit` is likely to catch the next request.
+    fn worth_spinning(&self, limit: Duration) -> bool {
+        !limit.is_zero() && u128::from(self.recent_ns) <= 2 * limit.as_nanos()
     }
 }
 
@@ -789,5 +826,40 @@ impl Batch {
         for reply in self.replies.drain(..).chain(answered) {
             let _ = reply.send(Err(ReplyError::CommitFailed));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sequencer_spins_while_its_recent_waits_were_short() {
+        let limit = Duration::from_micros(100);
+        let mut gaps = Gaps::default();
+        assert!(gaps.worth_spinning(limit), "a fresh sequencer spins");
+        assert!(!gaps.worth_spinning(Duration::ZERO), "no spin configured");
+        // Requests every 90 µs (one connection, closed loop): keep spinning.
+        for _ in 0..100 {
+            gaps.record(Duration::from_micros(90));
+        }
+        assert!(gaps.worth_spinning(limit));
+        // Isolated requests a millisecond apart: a few waits stop the spin.
+        let mut waits = 0;
+        while gaps.worth_spinning(limit) {
+            gaps.record(Duration::from_millis(1));
+            waits += 1;
+        }
+        assert!((1..=8).contains(&waits), "{waits} waits");
+        // Requests close together again: a few waits start it again.
+        let mut waits = 0;
+        while !gaps.worth_spinning(limit) {
+            gaps.record(Duration::from_micros(50));
+            waits += 1;
+        }
+        assert!((1..=32).contains(&waits), "{waits} waits");
+        // A pause of hours saturates nothing.
+        gaps.record(Duration::from_secs(u64::MAX));
+        assert!(!gaps.worth_spinning(limit));
     }
 }
