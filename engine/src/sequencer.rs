@@ -23,10 +23,9 @@
 //! arrives. Either way one batch at a time is being flushed, and batches
 //! are committed and answered in the order they were applied. Finding the
 //! ring empty and no batch being flushed, the sequencer spins a little
-//! before it parks
-//! ([`SequencerConfig::idle_spin`]), so that a request arriving soon after
-//! the last one does not pay for waking it. If the sink
-//! fails, both stop (fail-stop): the failed batch and every batch applied
+//! before it parks ([`SequencerConfig::idle_spin`]), while requests have
+//! lately come close together, so that the next one does not pay for
+//! waking it. If the sink fails, both stop (fail-stop): the failed batch and every batch applied
 //! after it are answered `CommitFailed`, and nothing after a failed flush
 //! is ever acknowledged.
 //!
@@ -573,16 +572,14 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
             // cost 5 % of the throughput at 64 connections).
             let mut idle_since = None;
             if ring.is_some() && self.drain.is_empty() {
-                let stats = &self.shared.stats;
                 let limit = self.config.idle_spin;
-                if !in_flight {
+                let spun = !in_flight && {
                     idle_since = Some(Instant::now());
-                }
-                if !in_flight && gaps.worth_spinning(limit) && spin_until_ready(&self.drain, limit) {
-                    stats.waits_spun.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    stats.waits_parked.fetch_add(1, Ordering::Relaxed);
-                }
+                    gaps.worth_spinning(limit) && spin_until_ready(&self.drain, limit)
+                };
+                let stats = &self.shared.stats;
+                let waits = if spun { &stats.waits_spun } else { &stats.waits_parked };
+                waits.fetch_add(1, Ordering::Relaxed);
             }
             let done = waiting_for_flush.then(|| select.recv(&self.committed));
             let operation = select.select();
@@ -656,8 +653,8 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
 
 /// How long the idle sequencer has waited for its next request lately:
 /// an average that weighs the last wait 1/8. Spinning pays only when
-/// requests come within the spin of each other; at a few isolated requests
-/// a millisecond it misses nearly always, and its CPU (and the CPU it
+/// requests come within the spin of each other; at 1,000 isolated
+/// requests a second it misses nearly always, and its CPU (and the CPU it
 /// takes from the other threads) buys nothing. So the sequencer spins only
 /// while the recent waits were at most twice the spin; the waits it parks
 /// through are measured all the same, so it starts spinning again as soon

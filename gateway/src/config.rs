@@ -43,8 +43,9 @@ pub struct ServeConfig {
     pub ring_capacity: usize,
     /// Most requests the sequencer applies and flushes as one batch.
     pub batch_len_max: usize,
-    /// How long the sequencer, finding its ring empty, spins for the next
-    /// request before it sleeps, µs; 0: it sleeps at once
+    /// How long the sequencer, finding its ring empty and no batch being
+    /// flushed, spins for the next request before it sleeps, µs (only while
+    /// requests have lately come close together); 0: it sleeps at once
     /// ([`engine::sequencer::SequencerConfig::idle_spin`]).
     pub sequencer_spin_us: u64,
     /// Threads serving HTTP (the async runtime's workers); 0: one fewer

@@ -1,9 +1,9 @@
 //! Prometheus metrics: one registry per server (no globals, so tests can run
 //! several servers in one process), a middleware that counts and times every
 //! request by route and status, and the sequencer's figures, read at scrape
-//! time (ring depth, commands, batches, how its waits for requests ended) or recorded by the commit sink
-//! (batch size, flush latency), and the transports' connections (open,
-//! turned away by which limit).
+//! time (ring depth, commands, batches, how its waits for requests ended)
+//! or recorded by the commit sink (batch size, flush latency), and the
+//! transports' connections (open, turned away by which limit).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
