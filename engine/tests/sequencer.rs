@@ -560,8 +560,9 @@ fn after_a_failed_flush_no_later_batch_reaches_the_sink_or_is_acknowledged() {
     assert!(matches!(sequencer.shutdown(), Err(SequencerError::Commit(_))));
 }
 
-/// Submits a balance query after the sequencer has surely gone idle, and
-/// waits for its reply; returns the sequencer's (spun, parked) waits.
+/// Registers a player, then submits three balance queries, each after a
+/// 20 ms pause (the sequencer has surely gone idle) and waiting for its
+/// reply; returns the sequencer's (spun, parked) waits.
 fn idle_waits(idle_spin: std::time::Duration) -> (u64, u64) {
     let config = SequencerConfig {
         idle_spin,
@@ -595,7 +596,8 @@ fn an_idle_sequencer_catches_a_request_within_its_spin_and_parks_after_it() {
     let (spun, parked) = idle_waits(std::time::Duration::ZERO);
     assert_eq!(spun, 0);
     assert!(parked >= 3, "parked {parked}");
-    // A spin shorter than the pauses: it spins, finds nothing, and parks.
+    // A spin shorter than the pauses: it parks, after spinning in vain or,
+    // once its recent waits were long, at once.
     let (spun, parked) = idle_waits(std::time::Duration::from_micros(200));
     assert!(parked >= 3, "spun {spun}, parked {parked}");
 }
