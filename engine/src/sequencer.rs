@@ -573,10 +573,10 @@ impl<S: CommitSink, C: Clock> Worker<S, C> {
             let mut idle_since = None;
             if ring.is_some() && self.drain.is_empty() {
                 let limit = self.config.idle_spin;
-                let spun = !in_flight && {
+                if !in_flight {
                     idle_since = Some(Instant::now());
-                    gaps.worth_spinning(limit) && spin_until_ready(&self.drain, limit)
-                };
+                }
+                let spun = idle_since.is_some() && gaps.worth_spinning(limit) && spin_until_ready(&self.drain, limit);
                 let stats = &self.shared.stats;
                 let waits = if spun { &stats.waits_spun } else { &stats.waits_parked };
                 waits.fetch_add(1, Ordering::Relaxed);
