@@ -107,7 +107,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use engine::Config;
@@ -181,6 +181,13 @@ const GATHER_WINDOW: Duration = Duration::from_millis(50);
 const GATHER_POLL: Duration = Duration::from_millis(2);
 /// Most batches gathered into one transaction.
 const GATHER_BATCHES_MAX: usize = 1024;
+/// How long the projection applies records before it offers its CPU to any
+/// thread waiting for it. A running niceness-19 thread keeps its CPU until
+/// its time slice ends (milliseconds, under Linux's EEVDF scheduler), even
+/// when a thread of the money path wakes up behind it; yielding this often
+/// bounds that wait. At one connection it took the p99.9 from 2.5 ms to
+/// under 1 ms (BENCHMARKS.md, 2026-12-05, tenth stop).
+const TURN: Duration = Duration::from_micros(100);
 
 /// How the projection has committed since it started ([`ReadModel::commits`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -504,6 +511,33 @@ impl ReadModel {
     }
 }
 
+/// Counts the projection's turn on its CPU ([`TURN`]).
+struct Turn {
+    started: Instant,
+}
+
+impl Turn {
+    fn start(now: Instant) -> Turn {
+        Turn { started: now }
+    }
+
+    /// After a record: whether the turn is over (a new one starts at `now`).
+    fn over(&mut self, now: Instant) -> bool {
+        if now.saturating_duration_since(self.started) < TURN {
+            return false;
+        }
+        self.started = now;
+        true
+    }
+
+    /// Offers the CPU to a waiting thread once the turn is over.
+    fn offer_cpu(&mut self) {
+        if self.over(Instant::now()) {
+            std::thread::yield_now();
+        }
+    }
+}
+
 /// The projection thread.
 struct Projector {
     data_dir: PathBuf,
@@ -521,9 +555,11 @@ impl Projector {
         // The lowest priority (niceness 19 on Linux): under a CPU shortage
         // the sequencer and the transports go first, and the projection
         // lags (visible in `croupier_readmodel_applied_seq`) rather than
-        // slowing the money path. (`SCHED_IDLE` was measured beside it,
-        // BENCHMARKS.md 2026-12-04: no clear gain, and it starves the
-        // projection, which holds the file's write lock, outright.)
+        // slowing the money path. It also yields every `TURN` of work, so a
+        // waking thread does not wait out its time slice. (`SCHED_IDLE` did
+        // as well at one connection, BENCHMARKS.md 2026-12-05, but when both
+        // CPUs are busy it starves the projection, which holds the file's
+        // write lock, far longer.)
         if let Err(error) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
             tracing::debug!(?error, "read model: could not lower the projection thread's priority");
         }
@@ -583,6 +619,7 @@ impl Projector {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut checkpoint = self.checkpoint;
             let mut deferred = Deferred::default();
+            let mut turn = Turn::start(Instant::now());
             for batch in &batches {
                 for (i, range) in batch.ranges.iter().enumerate() {
                     let seq = batch.first_seq + i as u64;
@@ -592,6 +629,7 @@ impl Projector {
                     let committed = decode(seq, &batch.bytes[range.clone()])?;
                     checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms, &mut deferred)?;
                     checkpoint.seq = seq;
+                    turn.offer_cpu();
                 }
             }
             commit(tx, &mut deferred, checkpoint)?;
@@ -610,7 +648,7 @@ impl Projector {
     /// `first`, or until a reader waits for more than the views hold; says
     /// whether the feed closed meanwhile, and whether a reader cut it short.
     fn gather(&self, first: FeedBatch) -> Gathered {
-        let deadline = std::time::Instant::now() + GATHER_WINDOW;
+        let deadline = Instant::now() + GATHER_WINDOW;
         let mut batches = vec![first];
         loop {
             while batches.len() < GATHER_BATCHES_MAX {
@@ -627,7 +665,7 @@ impl Projector {
                 }
             }
             let waited_for = self.shared.wanted.load(Ordering::Acquire) > self.checkpoint.seq;
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             if waited_for || now >= deadline || batches.len() >= GATHER_BATCHES_MAX {
                 return Gathered {
                     batches,
@@ -665,6 +703,7 @@ impl Projector {
         let mut checkpoint = self.checkpoint;
         let mut deferred = Deferred::default();
         let mut in_tx = 0;
+        let mut turn = Turn::start(Instant::now());
         let mut batches = reader.batches_from(checkpoint.seq + 1);
         // Never asks the reader for a batch past `until`: the writer may be
         // writing it right now, and a half-written batch must not be read.
@@ -683,6 +722,7 @@ impl Projector {
                 checkpoint.time_ms = project(&tx, &committed, checkpoint.time_ms, &mut deferred)?;
                 checkpoint.seq = seq;
                 in_tx += 1;
+                turn.offer_cpu();
             }
             if in_tx >= CATCH_UP_RECORDS_PER_TX {
                 commit(tx, &mut deferred, checkpoint)?;
@@ -845,6 +885,24 @@ fn decode(seq: u64, bytes: &[u8]) -> Result<Committed, ReadModelError> {
         )));
     }
     Ok(committed)
+}
+
+#[cfg(test)]
+mod turn_tests {
+    use super::*;
+
+    #[test]
+    fn the_projection_offers_its_cpu_once_per_turn() {
+        let start = Instant::now();
+        let mut turn = Turn::start(start);
+        // Records applied within the turn keep the CPU.
+        assert!(!turn.over(start + TURN / 2));
+        assert!(!turn.over(start + TURN - Duration::from_nanos(1)));
+        // The first record past it gives the CPU away, and a new turn starts.
+        assert!(turn.over(start + TURN));
+        assert!(!turn.over(start + TURN + TURN / 2));
+        assert!(turn.over(start + 3 * TURN));
+    }
 }
 
 #[cfg(test)]
