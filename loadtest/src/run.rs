@@ -79,6 +79,18 @@ pub struct RunArgs {
     seed: u64,
 }
 
+/// The latency (ns) a histogram holds without growing. A slower reply still
+/// counts: the histogram grows for it.
+const LATENCY_MAX_NS: u64 = 60_000_000_000;
+
+/// A latency histogram with `significant` digits, sized up to
+/// [`LATENCY_MAX_NS`].
+fn latency_histogram(significant: u8) -> Result<Histogram<u64>> {
+    let mut histogram = Histogram::new_with_bounds(1, LATENCY_MAX_NS, significant)?;
+    histogram.auto(true);
+    Ok(histogram)
+}
+
 /// What one connection measured.
 struct Recorded {
     all: Histogram<u64>,
@@ -90,13 +102,24 @@ struct Recorded {
 }
 
 impl Recorded {
+    /// Made before the run: growing a histogram reallocates and zeroes its
+    /// counts, and when every connection's histograms grew at once, at the
+    /// start of the measured window, the load generator's own burst of work
+    /// showed as a p99 of 20–30 ms in the first measured second
+    /// (BENCHMARKS.md, 2026-12-05, tenth stop). So they start sized for
+    /// [`LATENCY_MAX_NS`], and the two that take every request have their
+    /// pages written now, not on a request's way.
     fn new() -> Result<Recorded> {
+        let mut all = latency_histogram(3)?;
+        let mut lag = latency_histogram(3)?;
+        all.reset();
+        lag.reset();
         Ok(Recorded {
-            all: Histogram::new(3)?,
+            all,
             kinds: (0..Kind::ALL.len())
-                .map(|_| Histogram::new(3))
+                .map(|_| latency_histogram(3))
                 .collect::<Result<_, _>>()?,
-            lag: Histogram::new(3)?,
+            lag,
             timeline: Vec::new(),
             implied: Implied::default(),
             transport_retries: 0,
@@ -121,7 +144,7 @@ impl Recorded {
         while self.timeline.len() <= second {
             // Two significant digits: a second's p99 needs no more, and
             // there is one of these per second per connection.
-            self.timeline.push(Histogram::new(2)?);
+            self.timeline.push(latency_histogram(2)?);
         }
         Ok(&mut self.timeline[second])
     }
@@ -200,6 +223,10 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
         args.seconds,
         args.warmup_seconds
     );
+    // Each connection's histograms, made before the clock starts.
+    let mut unused = (0..args.connections)
+        .map(|_| Recorded::new())
+        .collect::<Result<Vec<_>>>()?;
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup_seconds);
@@ -213,7 +240,16 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
         let wire = Wire::new(args.http, &args.url, quic, admin, aggregator, credential.clone()).await?;
         let (pace, done) = (pace.clone(), done.clone());
         let open = args.rate.is_some();
-        connections.push(tokio::spawn(connection(script, wire, pace, measure_from, open, done)));
+        let recorded = unused.pop().context("one set of histograms a connection")?;
+        connections.push(tokio::spawn(connection(
+            script,
+            wire,
+            pace,
+            measure_from,
+            open,
+            done,
+            recorded,
+        )));
     }
     let mut recorded = Recorded::new()?;
     let mut failure = None;
@@ -290,8 +326,8 @@ async fn connection(
     measure_from: Instant,
     open: bool,
     done: Arc<AtomicU64>,
+    mut recorded: Recorded,
 ) -> Result<Recorded> {
-    let mut recorded = Recorded::new()?;
     while let Some(slot) = pace.next().await {
         let step = script.next();
         let (kind, player, delta) = (step.kind, step.player, step.delta);
