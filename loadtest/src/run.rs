@@ -105,10 +105,11 @@ impl Recorded {
     /// Made before the run: growing a histogram reallocates and zeroes its
     /// counts, and when every connection's histograms grew at once, at the
     /// start of the measured window, the load generator's own burst of work
-    /// showed as a p99 of 20–30 ms in the first measured second
+    /// showed as a p99 of 20–45 ms in the first measured second
     /// (BENCHMARKS.md, 2026-12-05, tenth stop). So they start sized for
     /// [`LATENCY_MAX_NS`], and the two that take every request have their
-    /// pages written now, not on a request's way.
+    /// pages written now (`reset` writes every count), not on a request's
+    /// way.
     fn new() -> Result<Recorded> {
         let mut all = latency_histogram(3)?;
         let mut lag = latency_histogram(3)?;
