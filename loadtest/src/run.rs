@@ -225,7 +225,7 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
         args.warmup_seconds
     );
     // Each connection's histograms, made before the clock starts.
-    let mut unused = (0..args.connections)
+    let histograms = (0..args.connections)
         .map(|_| Recorded::new())
         .collect::<Result<Vec<_>>>()?;
     let started_unix_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
@@ -236,12 +236,11 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let done = Arc::new(AtomicU64::new(0));
     let progress = progress(args.warmup_seconds + args.seconds, done.clone());
     let mut connections = Vec::with_capacity(args.connections);
-    for n in 0..args.connections {
+    for (n, recorded) in histograms.into_iter().enumerate() {
         let script = Script::new(args.scenario, n, seats_of(&seats, n, args.connections), args.seed);
         let wire = Wire::new(args.http, &args.url, quic, admin, aggregator, credential.clone()).await?;
         let (pace, done) = (pace.clone(), done.clone());
         let open = args.rate.is_some();
-        let recorded = unused.pop().context("one set of histograms a connection")?;
         connections.push(tokio::spawn(connection(
             script,
             wire,
