@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
 use bytes::{Buf, Bytes};
@@ -90,6 +90,10 @@ impl Reply {
 /// One connection to the server, with what it needs to sign.
 pub struct Wire {
     transport: Transport,
+    /// How long a request may wait for its whole reply (connecting
+    /// included) before it is a transport failure: a stalled server never
+    /// holds a run up.
+    timeout: Duration,
     /// The URL before each request's path (for reqwest).
     base: String,
     admin: String,
@@ -166,7 +170,8 @@ struct Prepared {
 }
 
 impl Wire {
-    /// A client that keeps one connection to `base` (for HTTP/3: to `quic`).
+    /// A client that keeps one connection to `base` (for HTTP/3: to `quic`),
+    /// each request answered within `timeout` or failed.
     pub async fn new(
         http: Http,
         base: &str,
@@ -174,17 +179,30 @@ impl Wire {
         admin: &str,
         aggregator: u32,
         credential: Credential,
+        timeout: Duration,
     ) -> Result<Wire> {
         let uri: http::Uri = base.parse().with_context(|| format!("the server URL {base}"))?;
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let transport = match http {
-            Http::Http3 => h3_connect(quic.context("HTTP/3 needs the server's QUIC address")?).await?,
-            Http::Http1 if tls => Transport::Tls(Client::builder().http1_only().pool_max_idle_per_host(1).build()?),
-            Http::Http2 if tls => Transport::Tls(Client::builder().http2_prior_knowledge().build()?),
+            Http::Http3 => {
+                let quic = quic.context("HTTP/3 needs the server's QUIC address")?;
+                within(timeout, h3_connect(quic))
+                    .await
+                    .with_context(|| format!("QUIC handshake with {}", quic.addr))?
+            }
+            Http::Http1 if tls => Transport::Tls(
+                Client::builder()
+                    .http1_only()
+                    .pool_max_idle_per_host(1)
+                    .timeout(timeout)
+                    .build()?,
+            ),
+            Http::Http2 if tls => Transport::Tls(Client::builder().http2_prior_knowledge().timeout(timeout).build()?),
             Http::Http1 | Http::Http2 => Transport::Plain(Plain::new(http, &uri)?),
         };
         Ok(Wire {
             transport,
+            timeout,
             base: base.trim_end_matches('/').to_owned(),
             admin: admin.to_owned(),
             aggregator,
@@ -197,7 +215,10 @@ impl Wire {
     pub async fn send(&self, call: &Call) -> Result<Reply> {
         let prepared = self.prepare(call)?;
         let reply = match &self.transport {
-            Transport::Plain(plain) => plain.send(prepared).await.with_context(|| format!("{call}"))?,
+            Transport::Plain(plain) => plain
+                .send(prepared, self.timeout)
+                .await
+                .with_context(|| format!("{call}"))?,
             Transport::Tls(client) => {
                 let mut request = client.request(prepared.method, format!("{}{}", self.base, prepared.path));
                 for (name, value) in prepared.headers {
@@ -217,7 +238,7 @@ impl Wire {
                     body: body.to_vec(),
                 }
             }
-            Transport::H3 { send, .. } => h3_send(send.clone(), prepared)
+            Transport::H3 { send, .. } => within(self.timeout, h3_send(send.clone(), prepared))
                 .await
                 .with_context(|| format!("{call} over HTTP/3"))?,
         };
@@ -346,10 +367,19 @@ impl Plain {
     }
 
     /// Sends one request, opening the connection first if there is none
-    /// (the first request, or the server closed it); a failed request
-    /// drops the connection, so the caller's retry opens a new one.
-    async fn send(&self, prepared: Prepared) -> Result<Reply> {
+    /// (the first request, or the server closed it); a failed request, or
+    /// one not answered within `timeout`, drops the connection, so the
+    /// caller's retry opens a new one.
+    async fn send(&self, prepared: Prepared, timeout: Duration) -> Result<Reply> {
         let mut sender = self.sender.lock().await;
+        let result = within(timeout, self.send_on(&mut sender, prepared)).await;
+        if result.is_err() {
+            *sender = None;
+        }
+        result
+    }
+
+    async fn send_on(&self, sender: &mut Option<Sender>, prepared: Prepared) -> Result<Reply> {
         let open = match sender.as_mut() {
             Some(Sender::Http1(send)) => send.ready().await.is_ok(),
             Some(Sender::Http2(send)) => send.ready().await.is_ok(),
@@ -361,11 +391,7 @@ impl Plain {
         let Some(current) = sender.as_mut() else {
             anyhow::bail!("no connection");
         };
-        let result = self.exchange(current, prepared).await;
-        if result.is_err() {
-            *sender = None;
-        }
-        result
+        self.exchange(current, prepared).await
     }
 
     async fn exchange(&self, sender: &mut Sender, prepared: Prepared) -> Result<Reply> {
@@ -414,6 +440,13 @@ impl Plain {
     }
 }
 
+/// `work`'s result, or an error once `timeout` has passed without one.
+pub async fn within<T>(timeout: Duration, work: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(anyhow!("no reply within {} ms", timeout.as_millis())))
+}
+
 /// One QUIC connection to the server, trusting its certificate only.
 async fn h3_connect(quic: &Quic) -> Result<Transport> {
     let mut roots = rustls::RootCertStore::empty();
@@ -429,10 +462,7 @@ async fn h3_connect(quic: &Quic) -> Result<Transport> {
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)?;
     let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
-    let connection = endpoint
-        .connect(quic.addr, "localhost")?
-        .await
-        .with_context(|| format!("QUIC handshake with {}", quic.addr))?;
+    let connection = endpoint.connect(quic.addr, "localhost")?.await?;
     let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(connection))
         .await
         .map_err(|error| anyhow!("HTTP/3 connection: {error}"))?;
@@ -529,6 +559,48 @@ mod tests {
         use md5::{Digest, Md5};
         let expected = hex::encode(Md5::digest("providerId=PragmaticPlay&userId=421testKey"));
         assert_eq!(pragmatic_hash(&params, "testKey"), expected);
+    }
+
+    /// A server that accepts connections and never answers.
+    async fn silent_listener() -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_a_transport_failure_within_the_timeout() {
+        let addr = silent_listener().await;
+        for http in [Http::Http1, Http::Http2] {
+            let wire = Wire::new(
+                http,
+                &format!("http://{addr}"),
+                None,
+                "token",
+                1,
+                Credential::AuthToken("x".into()),
+                Duration::from_millis(200),
+            )
+            .await
+            .unwrap();
+            // Twice: the first failure drops the stalled connection, so the
+            // second (the caller's retry) is bounded as well.
+            for _ in 0..2 {
+                let started = std::time::Instant::now();
+                let error = wire.send(&Call::Get { path: "/healthz" }).await.unwrap_err();
+                assert!(
+                    format!("{error:#}").contains("no reply within 200 ms"),
+                    "{http:?}: {error:#}"
+                );
+                assert!(started.elapsed() < Duration::from_secs(5), "{http:?}");
+            }
+        }
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! would: one aggregator, and the players (each funded with
 //! [`START_CENTS`]) with their game-launch tokens.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use protocol::rsa_signature::RsaSigner;
 use protocol::signature::Secret;
 use reqwest::Client;
@@ -41,14 +41,27 @@ pub struct Setup {
     client: Client,
     base: String,
     admin: String,
+    timeout: Duration,
 }
 
 impl Setup {
-    pub fn new(base: &str, admin: &str) -> Setup {
-        Setup {
-            client: Client::new(),
+    /// The operator API at `base` with the token `admin`; each call
+    /// answered within `timeout` or failed.
+    pub fn new(base: &str, admin: &str, timeout: Duration) -> Result<Setup> {
+        Ok(Setup {
+            client: Client::builder().timeout(timeout).build()?,
             base: base.trim_end_matches('/').to_owned(),
             admin: admin.to_owned(),
+            timeout,
+        })
+    }
+
+    /// A failed call, a timeout said as the run's other requests say it.
+    fn failure(&self, error: reqwest::Error) -> anyhow::Error {
+        if error.is_timeout() {
+            anyhow!("no reply within {} ms", self.timeout.as_millis())
+        } else {
+            error.into()
         }
     }
 
@@ -61,9 +74,14 @@ impl Setup {
             .body(body.to_string())
             .send()
             .await
+            .map_err(|error| self.failure(error))
             .with_context(|| format!("POST {path}"))?;
         let status = response.status();
-        let text = response.text().await?;
+        let text = response
+            .text()
+            .await
+            .map_err(|error| self.failure(error))
+            .with_context(|| format!("POST {path}"))?;
         if !status.is_success() {
             bail!("POST {path}: {status}: {text}");
         }

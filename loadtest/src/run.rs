@@ -77,6 +77,19 @@ pub struct RunArgs {
     /// Seed of the scenario's choices (the wallet mix).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How long a request may wait for its reply (connecting included).
+    /// One not answered in time is a transport failure: sent again with the
+    /// same id (the server applies it at most once), at most three times,
+    /// then the run stops with an error. So a stalled server never holds a
+    /// run up: it ends by itself.
+    #[arg(long, default_value_t = 10_000)]
+    request_timeout_ms: u64,
+}
+
+impl RunArgs {
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
 }
 
 /// The latency (ns) a histogram holds without growing. A slower reply still
@@ -159,6 +172,7 @@ pub fn run(mut args: RunArgs) -> Result<()> {
         "--players must be at least --connections"
     );
     ensure!(args.seconds > 0, "--seconds must be at least 1");
+    ensure!(args.request_timeout_ms > 0, "--request-timeout-ms must be at least 1");
     if let Some(rate) = args.rate {
         ensure!(
             rate.is_finite() && rate > 0.0,
@@ -208,7 +222,7 @@ pub fn run(mut args: RunArgs) -> Result<()> {
 }
 
 async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
-    let setup = Setup::new(&args.url, admin);
+    let setup = Setup::new(&args.url, admin, args.request_timeout())?;
     let (aggregator, credential) = setup.aggregator(args.scenario.scheme()).await?;
     let seats = setup
         .seats(aggregator, args.scenario.seats(args.connections, args.players))
@@ -238,7 +252,16 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     let mut connections = Vec::with_capacity(args.connections);
     for (n, recorded) in histograms.into_iter().enumerate() {
         let script = Script::new(args.scenario, n, seats_of(&seats, n, args.connections), args.seed);
-        let wire = Wire::new(args.http, &args.url, quic, admin, aggregator, credential.clone()).await?;
+        let wire = Wire::new(
+            args.http,
+            &args.url,
+            quic,
+            admin,
+            aggregator,
+            credential.clone(),
+            args.request_timeout(),
+        )
+        .await?;
         let (pace, done) = (pace.clone(), done.clone());
         let open = args.rate.is_some();
         connections.push(tokio::spawn(connection(
@@ -263,7 +286,16 @@ async fn drive(args: &RunArgs, quic: Option<&Quic>, admin: &str) -> Result<()> {
     if let Some(error) = failure {
         return Err(error.context("the run stopped on an unexpected reply"));
     }
-    let wire = Wire::new(Http::Http1, &args.url, None, admin, aggregator, credential).await?;
+    let wire = Wire::new(
+        Http::Http1,
+        &args.url,
+        None,
+        admin,
+        aggregator,
+        credential,
+        args.request_timeout(),
+    )
+    .await?;
     let consistency = check::check(&wire, &players, &recorded.implied).await?;
     let summary = summarize(args, started_unix_ms, &recorded, consistency);
     report::print(&summary);

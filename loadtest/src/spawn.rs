@@ -90,7 +90,9 @@ pub async fn spawn(server_bin: Option<&Path>, connections: usize) -> Result<Spaw
         token_file: dir.path().join("operator-token"),
         _dir: dir,
     };
-    let client = reqwest::Client::new();
+    // Each probe bounded too: a server that accepts and never answers
+    // must not hold the start-up past its deadline.
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(1)).build()?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = spawned.child.try_wait()? {

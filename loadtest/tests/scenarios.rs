@@ -165,6 +165,115 @@ async fn every_scenario_plays_and_passes_the_money_check() {
     running.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_money_mismatch_fails_the_run_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServeConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        quic_listen: "127.0.0.1:0".parse().unwrap(),
+        journal_segment_bytes: 1 << 20,
+        log: "warn".into(),
+        ship_jurisdiction_profiles: false,
+        ..ServeConfig::default()
+    };
+    let running = gateway::server::start(config).await.expect("server starts");
+    let url = format!("http://{}", running.addr());
+    let token_file = running.first_token_path();
+    let admin = std::fs::read_to_string(token_file).unwrap().trim().to_owned();
+    let run = tokio::spawn(loadtest(
+        [
+            "run",
+            "--url",
+            &url,
+            "--token-file",
+            &token_file.display().to_string(),
+            "--connections",
+            "1",
+            "--seconds",
+            "3",
+            "--warmup-seconds",
+            "0",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ));
+    // While it plays, money the load tester did not move: an operator's
+    // deposit to its player (the first one registered on this server).
+    let client = reqwest::Client::new();
+    let mut tries = 0;
+    while !client
+        .get(format!("{url}/operator/v1/players/1/balance?currency=EUR"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success()
+    {
+        tries += 1;
+        assert!(tries < 200, "the load tester registered no player");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let deposit = client
+        .post(format!("{url}/operator/v1/players/1/deposits"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(r#"{"deposit_id":"not-the-load-tester","currency":"EUR","amount":"10.00"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(deposit.status().is_success(), "{}", deposit.text().await.unwrap());
+    let output = run.await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("1 mismatch(es)"), "{stdout}");
+    assert!(
+        stderr.contains("MONEY MISMATCH: 1 player(s)") && stderr.contains("player 1 holds"),
+        "{stderr}"
+    );
+    running.stop().await.unwrap();
+}
+
+#[test]
+fn a_stalled_server_ends_the_run_by_itself() {
+    // Accepts connections, never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("operator-token");
+    std::fs::write(&token_file, "token").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
+        .args(["run", "--url", &format!("http://{addr}"), "--token-file"])
+        .arg(&token_file)
+        .args(["--seconds", "1", "--warmup-seconds", "0", "--request-timeout-ms", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the run against a silent server did not end by itself");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no reply within 200 ms"), "{stderr}");
+}
+
 #[test]
 fn the_loadtest_refuses_a_non_loopback_target_and_bad_options() {
     for args in [
@@ -172,6 +281,7 @@ fn the_loadtest_refuses_a_non_loopback_target_and_bad_options() {
         &["run", "--rate", "0"][..],
         &["run", "--connections", "0"][..],
         &["run", "--connections", "4", "--players", "3"][..],
+        &["run", "--request-timeout-ms", "0"][..],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_croupier-loadtest"))
             .args(args)
@@ -183,7 +293,8 @@ fn the_loadtest_refuses_a_non_loopback_target_and_bad_options() {
             stderr.contains("loopback")
                 || stderr.contains("--rate")
                 || stderr.contains("--connections")
-                || stderr.contains("--players"),
+                || stderr.contains("--players")
+                || stderr.contains("--request-timeout-ms"),
             "{args:?}: {stderr}"
         );
     }
