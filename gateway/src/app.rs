@@ -149,32 +149,14 @@ impl Service<Request> for Envelope {
     }
 }
 
-/// Bounds a request's time. A request that timed out before it reached the
-/// sequencer changed nothing: 408, retrying is safe (in practice, a body
-/// that did not arrive). A wallet or operator change that timed out after
-/// may still be applied: 503 + `Retry-After`, and the client must retry with
-/// the same id to learn its outcome. No client waits longer than the
-/// timeout, whatever the sequencer or the replication group does.
+/// Bounds a request's time ([`Submission::track`]): no client waits longer
+/// than the timeout, whatever the sequencer or the replication group does.
 async fn deadline(settings: &EnvelopeSettings, routed: impl Future<Output = Result<Response, Infallible>>) -> Response {
-    let submission = Submission::default();
-    match tokio::time::timeout(settings.timeout, submission.track(routed)).await {
+    let submission = Submission::new(settings.timeout, settings.retry_after_s);
+    match submission.track(routed).await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
-        Err(_) if submission.submitted() => ApiError::busy(
-            "timeout",
-            "the request took too long; its outcome is unknown: retry with the same id",
-            settings.retry_after_s,
-        )
-        .into_response(),
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request did not arrive in full within {} ms; nothing was submitted, so retrying is safe",
-                settings.timeout.as_millis()
-            ),
-        )
-        .into_response(),
+        Err(late) => late.into_response(),
     }
 }
 

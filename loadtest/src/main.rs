@@ -10,8 +10,9 @@
 //! imply (`check.rs`), and writes `summary.json` and `report.html` if asked
 //! (`report.rs`). `compare a.json b.json` prints the ratios of two runs.
 //!
-//! It speaks only the wire protocols (`croupier-protocol`); it links no
-//! engine and no server. The in-process sequencer ceiling is
+//! It speaks only the wire protocols (`croupier-protocol`, which brings
+//! the engine's value types: amounts, currencies, ids); it links no engine
+//! runtime (sequencer, journal) and no server. The in-process sequencer ceiling is
 //! `croupier-benches`' `sequencer-load`.
 
 mod check;

@@ -4,12 +4,19 @@
 //! failed commit 500 "in doubt".
 //!
 //! A request in the router runs under a [`Submission`], which records
-//! whether it reached the ring: a request that timed out before that changed
-//! nothing and may be retried as it is; one that timed out after has an
-//! unknown outcome, which only a retry with the same id can tell.
+//! whether it reached the ring and holds its deadline: a request that timed
+//! out before that changed nothing and may be retried as it is; one that
+//! timed out after has an unknown outcome, which only a retry with the same
+//! id can tell. A partner contract bounds its own work by that deadline
+//! ([`bounded`]), so that a late reply still speaks the partner's protocol.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use tokio::time::Instant;
 
 use engine::Request;
 use engine::sequencer::{Reply, ReplyError, SequencerHandle, SubmitError};
@@ -21,28 +28,116 @@ tokio::task_local! {
     static SUBMISSION: Submission;
 }
 
-/// Whether a request has reached the sequencer's ring.
-#[derive(Clone, Debug, Default)]
-pub struct Submission(Arc<AtomicBool>);
+/// Whether a request has reached the sequencer's ring, and by when it
+/// must be answered.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    flags: Arc<Flags>,
+    deadline: Instant,
+    timeout: Duration,
+    retry_after_s: u64,
+}
+
+/// What a request's handling records while it runs (one allocation a
+/// request for both).
+#[derive(Debug, Default)]
+struct Flags {
+    /// Handed to the ring.
+    submitted: AtomicBool,
+    /// Set by [`bounded`] when a contract's work ran out of time and the
+    /// contract is writing its own late answer.
+    answering_late: AtomicBool,
+}
 
 impl Submission {
-    /// Runs `future` (a request in the router), recording here whether
-    /// anything it runs submits to the ring.
-    pub async fn track<F: std::future::Future>(&self, future: F) -> F::Output {
-        SUBMISSION.scope(self.clone(), future).await
+    /// A request arriving now, to be answered within `timeout`; a late one
+    /// whose outcome is unknown is told to retry after `retry_after_s`.
+    pub fn new(timeout: Duration, retry_after_s: u64) -> Submission {
+        Submission {
+            flags: Arc::default(),
+            deadline: Instant::now() + timeout,
+            timeout,
+            retry_after_s,
+        }
+    }
+
+    /// Runs `future` (a request in the router) until the deadline,
+    /// recording here whether anything it runs submits to the ring; past
+    /// the deadline, the answer [`Submission::late`] gives. A partner
+    /// contract whose own bounded work ([`bounded`]) ran out of time at the
+    /// deadline gets [`LATE_ANSWER_GRACE`] more to write its late answer
+    /// (Hub88's is signed).
+    pub async fn track<F: Future>(&self, future: F) -> Result<F::Output, ApiError> {
+        let tracked = SUBMISSION.scope(self.clone(), future);
+        tokio::pin!(tracked);
+        match tokio::time::timeout_at(self.deadline, &mut tracked).await {
+            Ok(output) => Ok(output),
+            Err(_) if self.flags.answering_late.load(Ordering::SeqCst) => {
+                tokio::time::timeout(LATE_ANSWER_GRACE, tracked)
+                    .await
+                    .map_err(|_| self.late())
+            }
+            Err(_) => Err(self.late()),
+        }
     }
 
     /// True once the request was handed to the ring (whether or not it was
     /// then applied).
     pub fn submitted(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flags.submitted.load(Ordering::SeqCst)
+    }
+
+    /// What a request not answered by its deadline is told. Before it
+    /// reached the sequencer it changed nothing: 408, retrying is safe (in
+    /// practice, a body that did not arrive). A wallet or operator change
+    /// that timed out after may still be applied: 503 + `Retry-After`, and
+    /// the client must retry with the same id to learn its outcome.
+    pub fn late(&self) -> ApiError {
+        if self.submitted() {
+            ApiError::busy(
+                "timeout",
+                "the request took too long; its outcome is unknown: retry with the same id",
+                self.retry_after_s,
+            )
+        } else {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request did not arrive in full within {} ms; nothing was submitted, so retrying is safe",
+                    self.timeout.as_millis()
+                ),
+            )
+        }
     }
 }
+
+/// Runs `future` until the current request's deadline: a partner
+/// contract's work, which must answer in the partner's protocol even when it
+/// is late. Past the deadline, the error [`Submission::late`] gives, which
+/// the contract renders as its own (`RS_ERROR_UNKNOWN`, error 100,
+/// `TEMPORARY_ERROR`). Outside a request (no [`Submission::track`]), not
+/// bounded.
+pub async fn bounded<F: Future>(future: F) -> Result<F::Output, ApiError> {
+    match SUBMISSION.try_with(Submission::clone) {
+        Ok(submission) => tokio::time::timeout_at(submission.deadline, future).await.map_err(|_| {
+            // The envelope's timer has the same deadline, and it polls the
+            // request (this) first: it sees this before it gives up.
+            submission.flags.answering_late.store(true, Ordering::SeqCst);
+            submission.late()
+        }),
+        Err(_) => Ok(future.await),
+    }
+}
+
+/// How long a partner contract may take to write its late answer (render
+/// and sign it) after the deadline ran out its work.
+pub const LATE_ANSWER_GRACE: Duration = Duration::from_secs(1);
 
 /// Records that the current request is about to reach the ring (nothing
 /// to record outside a [`Submission::track`], e.g. at start-up).
 fn mark_submitted() {
-    let _ = SUBMISSION.try_with(|submission| submission.0.store(true, Ordering::SeqCst));
+    let _ = SUBMISSION.try_with(|submission| submission.flags.submitted.store(true, Ordering::SeqCst));
 }
 
 /// Where a member of a replication group sends requests: its own
@@ -271,13 +366,42 @@ mod tests {
         )
         .unwrap();
         let engine = Engine::new(sequencer.handle(), 1);
-        let submission = Submission::default();
-        submission.track(async {}).await;
+        let submission = Submission::new(Duration::from_secs(30), 1);
+        submission.track(async {}).await.unwrap();
         assert!(!submission.submitted(), "nothing ran");
-        submission.track(engine.run(query())).await.unwrap();
+        submission.track(engine.run(query())).await.unwrap().unwrap();
         assert!(submission.submitted());
         // Outside a tracked request there is nothing to record, and no panic.
         engine.run(query()).await.unwrap();
         sequencer.shutdown().unwrap();
+    }
+
+    #[tokio::test]
+    async fn work_bounded_by_the_deadline_answers_before_the_envelope_does() {
+        let submission = Submission::new(Duration::from_millis(50), 3);
+        let contract = submission
+            .track(async { bounded(std::future::pending::<()>()).await })
+            .await
+            .expect("the bounded work's own answer, not the envelope's");
+        let late = contract.unwrap_err();
+        assert_eq!(late.status, StatusCode::REQUEST_TIMEOUT, "nothing was submitted");
+        // A late answer that takes time to write (Hub88 signs it) is still
+        // the contract's, within the grace.
+        let submission = Submission::new(Duration::from_millis(50), 3);
+        let contract = submission
+            .track(async {
+                let late = bounded(std::future::pending::<()>()).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                late
+            })
+            .await
+            .expect("the contract's own late answer");
+        assert!(contract.is_err());
+        // Work that is not bounded gets no grace: the envelope answers.
+        let submission = Submission::new(Duration::from_millis(50), 3);
+        let unbounded = submission.track(std::future::pending::<()>()).await;
+        assert_eq!(unbounded.unwrap_err().status, StatusCode::REQUEST_TIMEOUT);
+        // Outside a tracked request, nothing bounds it.
+        assert_eq!(bounded(async { 7 }).await.unwrap(), 7);
     }
 }

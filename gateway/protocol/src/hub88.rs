@@ -14,7 +14,7 @@
 //! contract allows), and any other non-integer number is
 //! `RS_ERROR_WRONG_TYPES`. Everything here is a pure function of its input.
 
-use engine::{Amount, Balances, Currency, PlayerId};
+use engine_core::{Amount, Balances, Currency, PlayerId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
@@ -88,8 +88,8 @@ pub enum Status {
 
 /// Every response body: `user`, `status`, `request_uuid`, `currency`,
 /// `balance`, and for `/user/info` the player's details (`country`,
-/// `jurisdiction`, `birth_date`, `registration_date`, `affiliate_id`),
-/// each present when known.
+/// `jurisdiction`, `sub_partner_id`, `birth_date`, `registration_date`,
+/// `affiliate_id`), each present when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Reply {
     /// The user, as Hub88 names it (`player-<id>`).
@@ -109,6 +109,10 @@ pub struct Reply {
     /// (`MGA`, `UKGC`), where the jurisdiction has a well-known one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jurisdiction: Option<&'static str>,
+    /// `/user/info` only: the operator's sub-partner (brand, site) the
+    /// player belongs to: its brand's code, unless it is the default brand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_partner_id: Option<String>,
     /// `/user/info` only: date of birth, `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<String>,
@@ -139,6 +143,7 @@ impl Reply {
             birth_date: None,
             registration_date: None,
             affiliate_id: None,
+            sub_partner_id: None,
             currency: None,
             balance: None,
         }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use engine::HashKey;
+use engine_core::HashKey;
 use md5::{Digest, Md5};
 
 /// Pragmatic Play's hash of `params` (a `hash` parameter left out), lower

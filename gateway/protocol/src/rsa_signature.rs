@@ -4,7 +4,7 @@
 //! Two keys are involved. The aggregator's public key checks its requests:
 //! an operator registers it as PEM, it is validated here (2048 to 8192
 //! bits) and stored by the ledger as SubjectPublicKeyInfo DER
-//! (`engine::RsaPublicKeyDer`); a check walks that DER to the key (no
+//! (`engine_core::RsaPublicKeyDer`); a check walks that DER to the key (no
 //! big-number work) and verifies. The operator's own private key signs our
 //! responses: generated (2048 bits) into the data directory on the first
 //! start (by the server, which owns the file), and reused afterwards; its
@@ -20,7 +20,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use engine::RsaPublicKeyDer;
+use engine_core::RsaPublicKeyDer;
 use std::sync::Arc;
 
 use ring::rand::SystemRandom;

@@ -9,7 +9,7 @@
 
 /// The aggregator's shared secret (the engine's type: it is journaled with
 /// the aggregator), re-exported for clients that sign without the engine.
-pub use engine::Secret;
+pub use engine_core::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

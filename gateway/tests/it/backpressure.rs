@@ -13,40 +13,12 @@
 
 use crate::support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use support::{Http, T0, TestServer, World, wallet_ok};
-
-/// Holds the sequencer thread in its clock read while closed.
-#[derive(Default)]
-struct SequencerGate {
-    closed: Mutex<bool>,
-    opened: Condvar,
-    held: AtomicU64,
-}
-
-impl SequencerGate {
-    fn hold_if_closed(&self) {
-        if std::thread::current().name() != Some("sequencer") {
-            return;
-        }
-        let mut closed = self.closed.lock().unwrap();
-        if *closed {
-            self.held.fetch_add(1, Ordering::SeqCst);
-            while *closed {
-                closed = self.opened.wait(closed).unwrap();
-            }
-        }
-    }
-
-    fn set(&self, closed: bool) {
-        *self.closed.lock().unwrap() = closed;
-        self.opened.notify_all();
-    }
-}
+use support::{Http, TestServer, World, wallet_ok};
 
 /// Polls `condition` every few milliseconds for up to 30 s.
 async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
@@ -73,16 +45,8 @@ async fn a_full_ring_answers_503_with_retry_after_over_http_and_the_retry_lands_
     config.ring_capacity = 1;
     config.batch_len_max = 1;
     config.retry_after_s = 3;
-    let gate = Arc::new(SequencerGate::default());
-    let clock = Arc::new(AtomicU64::new(T0));
-    let read = {
-        let (gate, clock) = (gate.clone(), clock.clone());
-        Arc::new(move || {
-            gate.hold_if_closed();
-            clock.load(Ordering::SeqCst)
-        })
-    };
-    let w = Arc::new(World::on(TestServer::start_with_clock(config, clock, read).await).await);
+    let (server, gate) = TestServer::start_gated(config).await;
+    let w = Arc::new(World::on(server).await);
     let applied = w.server.commands_applied().await;
 
     gate.set(true);
@@ -135,16 +99,8 @@ async fn a_request_that_times_out_after_it_was_submitted_has_an_unknown_outcome(
     let dir = tempfile::tempdir().unwrap();
     let mut config = support::config(dir.path());
     config.request_timeout_ms = 300;
-    let gate = Arc::new(SequencerGate::default());
-    let clock = Arc::new(AtomicU64::new(T0));
-    let read = {
-        let (gate, clock) = (gate.clone(), clock.clone());
-        Arc::new(move || {
-            gate.hold_if_closed();
-            clock.load(Ordering::SeqCst)
-        })
-    };
-    let w = World::on(TestServer::start_with_clock(config, clock, read).await).await;
+    let (server, gate) = TestServer::start_gated(config).await;
+    let w = World::on(server).await;
     gate.set(true);
     let timed_out = w.bet(Http::V1, "b-held", "1.00", "r-1").await;
     assert_eq!(

@@ -8,7 +8,7 @@ use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{ALL, Http, World};
+use support::{ALL, Http, TestServer, World};
 
 const DAY: u64 = 86_400_000;
 
@@ -23,7 +23,12 @@ struct Evo {
 impl Evo {
     async fn start() -> (tempfile::TempDir, Evo) {
         let dir = tempfile::tempdir().unwrap();
-        let w = World::new(dir.path()).await;
+        let evo = Evo::on(World::new(dir.path()).await).await;
+        (dir, evo)
+    }
+
+    /// An Evolution aggregator and a session on the world `w`.
+    async fn on(w: World) -> Evo {
         let created = w
             .create_aggregator(Http::V1, json!({"name": "evolution", "evolution": true}))
             .await;
@@ -38,13 +43,12 @@ impl Evo {
             .op(Http::V1, &w.admin, Method::POST, "/operator/v1/sessions", Some(body))
             .await;
         let sid = issued.json()["token"].as_str().unwrap().to_owned();
-        let evo = Evo {
+        Evo {
             w,
             partner,
             auth_token,
             sid,
-        };
-        (dir, evo)
+        }
     }
 
     /// Posts `body` to `/evolution/{partner}/{call}?authToken={token}`.
@@ -147,6 +151,45 @@ async fn one_settlement_per_bet_and_retransmissions_move_nothing() {
     let late_credit = evo.call(Http::V1, "credit", &evo.money("u7", "C3", "R2", 50.0)).await;
     assert_eq!(status(&late_credit), "BET_ALREADY_SETTLED");
     assert_eq!(evo.cash().await, "120.00");
+    evo.w.server.stop().await;
+}
+
+/// An outcome in doubt (the debit held in the sequencer past the request
+/// timeout) answers `TEMPORARY_ERROR` with HTTP 503, the status on which
+/// Evolution retransmits; the retransmission learns the outcome, and the
+/// debit is taken once.
+#[tokio::test]
+async fn an_outcome_in_doubt_is_a_temporary_error_and_the_retransmission_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::config(dir.path());
+    config.request_timeout_ms = 300;
+    let (server, gate) = TestServer::start_gated(config).await;
+    let evo = Evo::on(World::on(server).await).await;
+    let debit = evo.money("u-held", "d-held", "ref-held", 10.0);
+    gate.set(true);
+    let path = format!("/evolution/{}/debit?authToken={}", evo.partner, evo.auth_token);
+    let headers = [("content-type", "application/json".to_owned())];
+    let held = evo
+        .w
+        .server
+        .send(
+            Http::V1,
+            Method::POST,
+            &path,
+            &headers,
+            Some(debit.to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::SERVICE_UNAVAILABLE, "{}", held.text());
+    assert_eq!(
+        (status(&held.json()), held.json()["uuid"].clone()),
+        ("TEMPORARY_ERROR", json!("u-held"))
+    );
+    gate.set(false);
+    let retransmitted = evo.call(Http::V2, "debit", &debit).await;
+    assert_eq!(status(&retransmitted), "OK", "{retransmitted}");
+    assert_eq!(retransmitted["balance"], json!(90.0));
+    assert_eq!(evo.cash().await, "90.00", "taken once");
     evo.w.server.stop().await;
 }
 

@@ -12,7 +12,7 @@ use engine::RsaPublicKeyDer;
 use gateway::rsa_signature::{self, RsaSigner};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{ALL, Http, Reply, World};
+use support::{ALL, Http, Reply, TestServer, World};
 
 const DAY: u64 = 86_400_000;
 /// One euro in Hub88 units (1/100,000).
@@ -35,7 +35,11 @@ struct Hub {
 
 impl Hub {
     async fn new(dir: &std::path::Path) -> Hub {
-        let w = World::new(dir).await;
+        Hub::on(World::new(dir).await).await
+    }
+
+    /// A Hub88 aggregator and a session on the world `w`.
+    async fn on(w: World) -> Hub {
         let rsa = json!({"name": "hub88", "rsa_public_key": aggregator_key().public_key_pem()});
         let created = w.create_aggregator(Http::V1, rsa).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
@@ -369,6 +373,34 @@ async fn limits_and_self_exclusion_block_bets_but_not_wins() {
     let blocked = h.bet(Http::V1, "b-3", EUR, "r-1").await;
     expect(&blocked, "RS_ERROR_USER_DISABLED", "b-3", 115 * EUR);
     expect(&h.win(Http::V1, "w-2", EUR, "r-1").await, "RS_OK", "w-2", 116 * EUR);
+    h.w.server.stop().await;
+}
+
+/// An outcome in doubt (the bet held in the sequencer past the request
+/// timeout) answers `RS_ERROR_UNKNOWN`, signed, with HTTP 503; Hub88's
+/// retry of the same transaction learns the outcome, and the bet is taken
+/// once.
+#[tokio::test]
+async fn an_outcome_in_doubt_is_rs_error_unknown_and_the_retry_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::config(dir.path());
+    config.request_timeout_ms = 300;
+    let (server, gate) = TestServer::start_gated(config).await;
+    let h = Hub::on(World::on(server).await).await;
+    gate.set(true);
+    let held = h.bet(Http::V1, "b-held", 10 * EUR, "r-1").await;
+    assert_eq!(held.status, StatusCode::SERVICE_UNAVAILABLE, "{}", held.text());
+    assert_eq!(
+        held.text(),
+        r#"{"status":"RS_ERROR_UNKNOWN","request_uuid":"rq-b-held"}"#
+    );
+    gate.set(false);
+    expect(
+        &h.bet(Http::V2, "b-held", 10 * EUR, "r-1").await,
+        "RS_OK",
+        "b-held",
+        90 * EUR,
+    );
     h.w.server.stop().await;
 }
 
@@ -778,14 +810,27 @@ fn with_unknown_fields(mut body: Value) -> Value {
 /// Hub88's `/user/info` (docs.hub88.io, Operator API reference, Wallet
 /// API: "The Operator is expected to return all available details"):
 /// `country`, `jurisdiction`, `birth_date` and `registration_date` as
-/// `YYYY-MM-DD`, `affiliate_id`, from the player's profile. After an
+/// `YYYY-MM-DD`, `affiliate_id`, from the player's profile, and
+/// `sub_partner_id` ("ID of Operator's sub-partner (brand, whitelabel,
+/// site, etc.)") from the brand the player registered with. After an
 /// erasure only what is not personal data is left.
 #[tokio::test]
 async fn user_info_tells_what_the_profile_holds_and_nothing_after_an_erasure() {
     let dir = tempfile::tempdir().unwrap();
     let h = Hub::new(dir.path()).await;
     h.w.server.advance(86_400_000 + 5);
-    let profile = json!({"currency": "EUR", "jurisdiction": "MT", "profile": {
+    let brand =
+        h.w.server
+            .op(
+                Http::V1,
+                &h.w.admin,
+                Method::PUT,
+                "/operator/v1/brands/lucky",
+                Some(json!({"name": "Lucky", "currencies": ["EUR"], "jurisdictions": ["MT"]})),
+            )
+            .await;
+    assert_eq!(brand.status, StatusCode::OK, "{}", brand.text());
+    let profile = json!({"currency": "EUR", "jurisdiction": "MT", "brand": "lucky", "profile": {
         "name": "Grace Hopper", "email": "grace@example.org", "phone": "+356 2123 4567",
         "date_of_birth": "1986-12-09", "address": {"line": "1 Republic Street", "city": "Valletta",
         "postcode": "VLT 1117"}, "country": "IE", "language": "en",
@@ -808,7 +853,7 @@ async fn user_info_tells_what_the_profile_holds_and_nothing_after_an_erasure() {
     assert_eq!(
         told.text(),
         format!(
-            r#"{{"user":"{user}","status":"RS_OK","request_uuid":"rq-1","country":"IE","jurisdiction":"MGA","birth_date":"1986-12-09","registration_date":"2026-01-02","affiliate_id":"aff-7"}}"#
+            r#"{{"user":"{user}","status":"RS_OK","request_uuid":"rq-1","country":"IE","jurisdiction":"MGA","sub_partner_id":"lucky","birth_date":"1986-12-09","registration_date":"2026-01-02","affiliate_id":"aff-7"}}"#
         )
     );
     let path = format!("/operator/v1/players/{}/erasure", registered.json()["player"]);
@@ -827,7 +872,7 @@ async fn user_info_tells_what_the_profile_holds_and_nothing_after_an_erasure() {
     assert_eq!(
         told.text(),
         format!(
-            r#"{{"user":"{user}","status":"RS_OK","request_uuid":"rq-2","country":"MT","jurisdiction":"MGA","registration_date":"2026-01-02"}}"#
+            r#"{{"user":"{user}","status":"RS_OK","request_uuid":"rq-2","country":"MT","jurisdiction":"MGA","sub_partner_id":"lucky","registration_date":"2026-01-02"}}"#
         )
     );
 }

@@ -10,7 +10,7 @@ use crate::support;
 use md5::{Digest, Md5};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{ALL, Http, Reply, World};
+use support::{ALL, Http, Reply, TestServer, World};
 
 const KEY: &str = "testKey";
 const DAY: u64 = 86_400_000;
@@ -31,7 +31,11 @@ impl Pp {
     }
 
     async fn new(dir: &std::path::Path) -> Pp {
-        let w = World::new(dir).await;
+        Pp::on(World::new(dir).await).await
+    }
+
+    /// A Pragmatic Play aggregator and a session on the world `w`.
+    async fn on(w: World) -> Pp {
         let body = json!({"name": "pragmatic", "pragmatic_secret_key": KEY});
         let created = w.create_aggregator(Http::V1, body).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
@@ -332,6 +336,63 @@ async fn a_refund_before_its_bet_succeeds_and_the_late_bet_is_refused() {
         assert_eq!((error(&refunded), refunded["cash"].clone()), (0, json!(100.0)));
     }
     assert_eq!(pp.cash().await, "100.00");
+    pp.w.server.stop().await;
+}
+
+/// A responsible-gambling limit reached answers 50 (bet limit) and a due
+/// reality check 210 (reality check warning), each with the balance, and
+/// neither moves money.
+#[tokio::test]
+async fn a_limit_answers_50_and_a_due_reality_check_210() {
+    let (_dir, mut pp) = Pp::start().await;
+    // A session that outlives the reality check's minute.
+    pp.token = pp.issue_token(DAY).await;
+    let (s, admin) = (&pp.w.server, &pp.w.admin);
+    let limit = json!({"currency": "EUR", "metric": "wager", "period": "day", "amount": "20.00"});
+    let path = format!("/operator/v1/players/{}/limits", pp.w.player);
+    let set = s.op(Http::V1, admin, Method::PUT, &path, Some(limit)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    assert_eq!(error(&pp.bet(Http::V1, "7001", "15.00").await), 0);
+    let over = pp.bet(Http::V2, "7002", "10.00").await;
+    assert_eq!((error(&over), over["cash"].clone()), (50, json!(85.0)));
+
+    let path = format!("/operator/v1/players/{}/reality-check", pp.w.player);
+    let every_minute = json!({"interval_minutes": 1});
+    let set = s.op(Http::V1, admin, Method::PUT, &path, Some(every_minute)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    // The first bet opens the play session; a minute later a check is due.
+    assert_eq!(error(&pp.bet(Http::V1, "7003", "1.00").await), 0);
+    s.advance(60_000);
+    let due = pp.bet(Http::V3, "7004", "1.00").await;
+    assert_eq!((error(&due), due["cash"].clone()), (210, json!(84.0)));
+    assert_eq!(pp.cash().await, "84.00", "refusals moved nothing");
+    pp.w.server.stop().await;
+}
+
+/// An outcome in doubt (the bet held in the sequencer past the request
+/// timeout) answers 100, the retryable internal error, with HTTP 503.
+/// Pragmatic Play's retry of the same reference learns the outcome: the
+/// bet is taken once.
+#[tokio::test]
+async fn an_outcome_in_doubt_answers_100_and_the_retry_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::config(dir.path());
+    config.request_timeout_ms = 300;
+    let (server, gate) = TestServer::start_gated(config).await;
+    let pp = Pp::on(World::on(server).await).await;
+    let user = pp.user();
+    gate.set(true);
+    let held = pp
+        .call_with(Http::V1, "bet", &pp.bet_params(&user, "6001", "10.00"), Some(KEY))
+        .await;
+    assert_eq!(held.status, StatusCode::SERVICE_UNAVAILABLE, "{}", held.text());
+    assert_eq!(error(&held.json()), 100, "{}", held.text());
+    gate.set(false);
+    let retried = pp.bet(Http::V1, "6001", "10.00").await;
+    assert_eq!((error(&retried), retried["cash"].clone()), (0, json!(90.0)));
+    let again = pp.bet(Http::V2, "6001", "10.00").await;
+    assert_eq!(again["transactionId"], retried["transactionId"]);
+    assert_eq!(pp.cash().await, "90.00", "taken once");
     pp.w.server.stop().await;
 }
 

@@ -5,7 +5,7 @@
 //!   `croupier-loadtest`) use the server only through `croupier-protocol`
 //!   (plus the engine and journal for offline work), never
 //!   `croupier-gateway`; the protocol crate links no HTTP stack or async
-//!   runtime; the journal depends on no other workspace crate; the pure
+//!   runtime, and of the engine only its value types (`croupier-engine-core`); the journal depends on no other workspace crate; the pure
 //!   ledger reaches no runtime module (sequencer, durability, snapshots,
 //!   records, the journal).
 //! - The server is a composition root over module crates: an API module
@@ -51,9 +51,12 @@ const TOOLS: &[&str] = &["croupier-admin", "croupier-loadtest"];
 /// over the wire only, like any client (the in-process sequencer load is a
 /// bench).
 const LOADTEST_MAY_USE: &[&str] = &["croupier-protocol"];
-/// What the protocol crate must not link: the server, HTTP stacks, runtimes.
+/// What the protocol crate must not link: the server, the engine's runtime
+/// (its value types are in `croupier-engine-core`), HTTP stacks, runtimes.
 const PROTOCOL_MUST_NOT_USE: &[&str] = &[
     "croupier-gateway",
+    "croupier-engine",
+    "croupier-journal",
     "axum",
     "hyper",
     "hyper-util",
@@ -810,9 +813,9 @@ mod rules {
         let lock = r#"
             [[package]]
             name = "croupier-protocol"
-            dependencies = ["croupier-engine", "serde"]
+            dependencies = ["croupier-engine-core", "serde"]
             [[package]]
-            name = "croupier-engine"
+            name = "croupier-engine-core"
             dependencies = ["hyper 1.0.0"]
             [[package]]
             name = "hyper"

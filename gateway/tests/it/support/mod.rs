@@ -11,8 +11,8 @@ pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -26,6 +26,39 @@ use serde_json::{Value, json};
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: u64 = 1_767_225_600_000;
+
+/// Holds the sequencer thread in its clock read while closed (the
+/// sequencer reads the clock once a batch, before applying): a request
+/// submitted then waits inside the sequencer, and the ring behind it fills,
+/// without depending on timing ([`TestServer::start_gated`]).
+#[derive(Default)]
+pub struct SequencerGate {
+    closed: Mutex<bool>,
+    opened: Condvar,
+    /// How many times the sequencer was held.
+    pub held: AtomicU64,
+}
+
+impl SequencerGate {
+    fn hold_if_closed(&self) {
+        if std::thread::current().name() != Some("sequencer") {
+            return;
+        }
+        let mut closed = self.closed.lock().unwrap();
+        if *closed {
+            self.held.fetch_add(1, Ordering::SeqCst);
+            while *closed {
+                closed = self.opened.wait(closed).unwrap();
+            }
+        }
+    }
+
+    /// Closes (holds the sequencer's next batch) or opens the gate.
+    pub fn set(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.opened.notify_all();
+    }
+}
 
 /// Which HTTP version a client speaks, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +172,21 @@ impl TestServer {
     pub async fn start_at(config: ServeConfig, clock: Arc<AtomicU64>) -> TestServer {
         let read = clock.clone();
         TestServer::start_with_clock(config, clock, Arc::new(move || read.load(Ordering::SeqCst))).await
+    }
+
+    /// A server (clock at [`T0`]) whose sequencer `SequencerGate` holds
+    /// while it is closed.
+    pub async fn start_gated(config: ServeConfig) -> (TestServer, Arc<SequencerGate>) {
+        let gate = Arc::new(SequencerGate::default());
+        let clock = Arc::new(AtomicU64::new(T0));
+        let read = {
+            let (gate, clock) = (gate.clone(), clock.clone());
+            Arc::new(move || {
+                gate.hold_if_closed();
+                clock.load(Ordering::SeqCst)
+            })
+        };
+        (TestServer::start_with_clock(config, clock, read).await, gate)
     }
 
     /// A server whose clock is `read`; `clock` is what [`TestServer::now`]

@@ -74,7 +74,11 @@ async fn serve(
     };
     let result = match caller {
         Ok(source) => match &body {
-            Ok(bytes) => run(&state, source, bytes, call).await,
+            // Bounded by the request's deadline here, so that a late
+            // answer is still Evolution's (`TEMPORARY_ERROR`).
+            Ok(bytes) => edge::submit::bounded(run(&state, source, bytes, call))
+                .await
+                .unwrap_or_else(|late| Err(late.into())),
             Err(_) => Err(Status::InvalidParameter.into()),
         },
         Err(stop) => Err(stop),

@@ -84,7 +84,11 @@ async fn serve(
         // must never cover bytes a stranger chose.
         Err(status) => return json_response(StatusCode::OK, to_json(&Reply::status(status, None))),
     };
-    let result = run(&state, source, bytes, call).await;
+    // Bounded by the request's deadline here, so that a late answer is
+    // still Hub88's (`RS_ERROR_UNKNOWN`, signed).
+    let result = edge::submit::bounded(run(&state, source, bytes, call))
+        .await
+        .unwrap_or_else(|late| Err(late.into()));
     let request_uuid = || wire::request_uuid_of(bytes);
     let (http, reply) = match result {
         Ok(reply) => (StatusCode::OK, reply),
@@ -132,10 +136,14 @@ async fn run(state: &AppState, source: SourceId, body: &[u8], call: Call) -> Res
 /// the player's profile (through the PAM module's directory): the country
 /// of residence, the date of birth and the affiliate code; the registration
 /// date from the read model; the licensing authority from the player's
-/// jurisdiction (`licensing_authority`). Not sent, because we do not hold
-/// them: `sub_partner_id` (no brands yet), `tags` (no segments yet) and
-/// `sex` (not collected). An erased player is reported with its
-/// registration date only, and the jurisdiction's code as its country.
+/// jurisdiction (`licensing_authority`); `sub_partner_id`, Hub88's name for
+/// the operator's brand or site, from the brand the player registered with
+/// (none for the default brand: an operator with one site has no
+/// sub-partner). Not sent: `sex` (registration does not collect it, and
+/// nothing else needs it) and `tags` (free labels for which we have no
+/// source: a segment is live membership, not a label). An erased player is
+/// reported with its registration date and brand only, and the
+/// jurisdiction's code as its country.
 async fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>> {
     let request: wire::UserInfoRequest = wire::decode(body)?;
     let found = wire::user_player(&request.user).and_then(|id| Some((id, state.view.read().player(id)?)));
@@ -146,6 +154,10 @@ async fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>>
         Some(directory) => directory.facts(state, id).await?.unwrap_or_default(),
         None => Default::default(),
     };
+    let (attribution, _) = edge::reads::read(state, move |c| readmodel::marketing::attribution(c, id)).await?;
+    let sub_partner_id = attribution
+        .map(|attribution| attribution.brand)
+        .filter(|brand| brand != readmodel::marketing::DEFAULT_BRAND);
     Ok(Reply {
         user: Some(request.user),
         country: Some(facts.country.unwrap_or_else(|| player.jurisdiction.as_str().to_owned())),
@@ -153,6 +165,7 @@ async fn user_info(state: &AppState, body: &[u8]) -> Result<Reply, Stop<Status>>
         birth_date: facts.birth_date,
         registration_date: facts.registered_at_ms.and_then(utc_date),
         affiliate_id: facts.affiliate_code,
+        sub_partner_id,
         ..Reply::status(Status::Ok, Some(request.request_uuid))
     })
 }

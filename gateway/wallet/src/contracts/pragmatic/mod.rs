@@ -114,7 +114,11 @@ async fn serve(state: AppState, partner: &str, body: Result<FormBody, ApiError>,
     // view, which may lag the leader's, could refuse the partner or token.
     let result = match (state.engine.following(), checked(&state, partner, &body)) {
         (Some(error), _) => Err(Stop::Engine(error)),
-        (None, Ok((source, params))) => run(&state, source, &params, call).await,
+        // Bounded by the request's deadline here, so that a late answer is
+        // still Pragmatic Play's (error 100).
+        (None, Ok((source, params))) => edge::submit::bounded(run(&state, source, &params, call))
+            .await
+            .unwrap_or_else(|late| Err(late.into())),
         (None, Err(error)) => Err(error.into()),
     };
     let (http, bytes) = match result {
@@ -701,5 +705,16 @@ mod tests {
             (210, "Reality check warning")
         );
         assert_eq!(error_of(&reached, Call::Bet), Error::BetLimit);
+    }
+
+    /// A refusal the contract has no code of its own for is 130 (`endRound`
+    /// error) on `endRound`, 120 (non-retryable internal error) elsewhere.
+    #[test]
+    fn an_unmapped_refusal_is_130_on_end_round_and_120_elsewhere() {
+        let other = Rejection::RoundPlayerMismatch;
+        assert_eq!(error_of(&other, Call::EndRound).code(), 130);
+        for call in [Call::Bet, Call::Result, Call::Refund] {
+            assert_eq!(error_of(&other, call).code(), 120, "{call:?}");
+        }
     }
 }
