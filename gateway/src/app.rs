@@ -150,7 +150,9 @@ impl Service<Request> for Envelope {
 }
 
 /// Bounds a request's time ([`Submission::track`]): no client waits longer
-/// than the timeout, whatever the sequencer or the replication group does.
+/// than the timeout, whatever the sequencer or the replication group does
+/// (a partner contract writing its own late answer: at most
+/// [`edge::submit::LATE_ANSWER_GRACE`] more).
 async fn deadline(settings: &EnvelopeSettings, routed: impl Future<Output = Result<Response, Infallible>>) -> Response {
     let submission = Submission::new(settings.timeout, settings.retry_after_s);
     match submission.track(routed).await {

@@ -227,11 +227,16 @@ impl Wire {
                 if let Some(body) = prepared.body {
                     request = request.body(body);
                 }
-                let response = request.send().await.with_context(|| format!("{call}"))?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|error| reqwest_failure(error, self.timeout))
+                    .with_context(|| format!("{call}"))?;
                 let status = response.status();
                 let body = response
                     .bytes()
                     .await
+                    .map_err(|error| reqwest_failure(error, self.timeout))
                     .with_context(|| format!("reading the reply to {call}"))?;
                 Reply {
                     status,
@@ -441,10 +446,19 @@ impl Plain {
 }
 
 /// `work`'s result, or an error once `timeout` has passed without one.
-pub async fn within<T>(timeout: Duration, work: impl Future<Output = Result<T>>) -> Result<T> {
+async fn within<T>(timeout: Duration, work: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::time::timeout(timeout, work)
         .await
         .unwrap_or_else(|_| Err(anyhow!("no reply within {} ms", timeout.as_millis())))
+}
+
+/// A reqwest failure, a timeout said as the other transports say it.
+pub fn reqwest_failure(error: reqwest::Error, timeout: Duration) -> anyhow::Error {
+    if error.is_timeout() {
+        anyhow!("no reply within {} ms", timeout.as_millis())
+    } else {
+        error.into()
+    }
 }
 
 /// One QUIC connection to the server, trusting its certificate only.

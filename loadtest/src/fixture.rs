@@ -4,13 +4,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use protocol::rsa_signature::RsaSigner;
 use protocol::signature::Secret;
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::client::{Credential, decimal};
+use crate::client::{Credential, decimal, reqwest_failure};
 
 /// Every player's cash at the start: 1,000,000.00 EUR.
 pub const START_CENTS: i64 = 100_000_000;
@@ -56,15 +56,6 @@ impl Setup {
         })
     }
 
-    /// A failed call, a timeout said as the run's other requests say it.
-    fn failure(&self, error: reqwest::Error) -> anyhow::Error {
-        if error.is_timeout() {
-            anyhow!("no reply within {} ms", self.timeout.as_millis())
-        } else {
-            error.into()
-        }
-    }
-
     async fn post(&self, path: &str, body: Value) -> Result<Value> {
         let response = self
             .client
@@ -74,13 +65,13 @@ impl Setup {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|error| self.failure(error))
+            .map_err(|error| reqwest_failure(error, self.timeout))
             .with_context(|| format!("POST {path}"))?;
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|error| self.failure(error))
+            .map_err(|error| reqwest_failure(error, self.timeout))
             .with_context(|| format!("POST {path}"))?;
         if !status.is_success() {
             bail!("POST {path}: {status}: {text}");

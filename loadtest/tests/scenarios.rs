@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use gateway::config::ServeConfig;
+use gateway::server::Running;
 
 /// Runs the load tester with `args`; its output.
 async fn loadtest(args: Vec<String>) -> Output {
@@ -44,11 +45,10 @@ fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scenario_plays_and_passes_the_money_check() {
-    let dir = tempfile::tempdir().unwrap();
+/// A server to load, on loopback ports, its data in `dir`.
+async fn server(dir: &Path) -> Running {
     let config = ServeConfig {
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         // Tests run side by side: no fixed QUIC port.
         quic_listen: "127.0.0.1:0".parse().unwrap(),
@@ -60,7 +60,13 @@ async fn every_scenario_plays_and_passes_the_money_check() {
         ship_jurisdiction_profiles: false,
         ..ServeConfig::default()
     };
-    let running = gateway::server::start(config).await.expect("server starts");
+    gateway::server::start(config).await.expect("server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_plays_and_passes_the_money_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = server(dir.path()).await;
     let url = format!("http://{}", running.addr());
     let token_file = running.first_token_path().display().to_string();
     let quic_addr = running.quic_addr().expect("QUIC is on").to_string();
@@ -168,16 +174,7 @@ async fn every_scenario_plays_and_passes_the_money_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_money_mismatch_fails_the_run_loudly() {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        quic_listen: "127.0.0.1:0".parse().unwrap(),
-        journal_segment_bytes: 1 << 20,
-        log: "warn".into(),
-        ship_jurisdiction_profiles: false,
-        ..ServeConfig::default()
-    };
-    let running = gateway::server::start(config).await.expect("server starts");
+    let running = server(dir.path()).await;
     let url = format!("http://{}", running.addr());
     let token_file = running.first_token_path();
     let admin = std::fs::read_to_string(token_file).unwrap().trim().to_owned();

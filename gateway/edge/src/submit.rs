@@ -121,8 +121,9 @@ impl Submission {
 pub async fn bounded<F: Future>(future: F) -> Result<F::Output, ApiError> {
     match SUBMISSION.try_with(Submission::clone) {
         Ok(submission) => tokio::time::timeout_at(submission.deadline, future).await.map_err(|_| {
-            // The envelope's timer has the same deadline, and it polls the
-            // request (this) first: it sees this before it gives up.
+            // The envelope's timer has the same deadline, and
+            // `tokio::time::timeout` polls the request (this) before its own
+            // timer: the flag is set before the envelope gives up.
             submission.flags.answering_late.store(true, Ordering::SeqCst);
             submission.late()
         }),
@@ -130,8 +131,8 @@ pub async fn bounded<F: Future>(future: F) -> Result<F::Output, ApiError> {
     }
 }
 
-/// How long a partner contract may take to write its late answer (render
-/// and sign it) after the deadline ran out its work.
+/// How long a partner contract whose work ran out of time at the deadline
+/// may take to write its late answer (render and sign it).
 pub const LATE_ANSWER_GRACE: Duration = Duration::from_secs(1);
 
 /// Records that the current request is about to reach the ring (nothing

@@ -97,9 +97,7 @@ async fn a_full_ring_answers_503_with_retry_after_over_http_and_the_retry_lands_
 #[tokio::test]
 async fn a_request_that_times_out_after_it_was_submitted_has_an_unknown_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = support::config(dir.path());
-    config.request_timeout_ms = 300;
-    let (server, gate) = TestServer::start_gated(config).await;
+    let (server, gate) = TestServer::start_gated_timing_out(dir.path(), 300).await;
     let w = World::on(server).await;
     gate.set(true);
     let timed_out = w.bet(Http::V1, "b-held", "1.00", "r-1").await;

@@ -161,9 +161,7 @@ async fn one_settlement_per_bet_and_retransmissions_move_nothing() {
 #[tokio::test]
 async fn an_outcome_in_doubt_is_a_temporary_error_and_the_retransmission_lands_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = support::config(dir.path());
-    config.request_timeout_ms = 300;
-    let (server, gate) = TestServer::start_gated(config).await;
+    let (server, gate) = TestServer::start_gated_timing_out(dir.path(), 300).await;
     let evo = Evo::on(World::on(server).await).await;
     let debit = evo.money("u-held", "d-held", "ref-held", 10.0);
     gate.set(true);

@@ -383,9 +383,7 @@ async fn limits_and_self_exclusion_block_bets_but_not_wins() {
 #[tokio::test]
 async fn an_outcome_in_doubt_is_rs_error_unknown_and_the_retry_lands_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = support::config(dir.path());
-    config.request_timeout_ms = 300;
-    let (server, gate) = TestServer::start_gated(config).await;
+    let (server, gate) = TestServer::start_gated_timing_out(dir.path(), 300).await;
     let h = Hub::on(World::on(server).await).await;
     gate.set(true);
     let held = h.bet(Http::V1, "b-held", 10 * EUR, "r-1").await;

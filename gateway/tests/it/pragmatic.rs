@@ -376,9 +376,7 @@ async fn a_limit_answers_50_and_a_due_reality_check_210() {
 #[tokio::test]
 async fn an_outcome_in_doubt_answers_100_and_the_retry_lands_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = support::config(dir.path());
-    config.request_timeout_ms = 300;
-    let (server, gate) = TestServer::start_gated(config).await;
+    let (server, gate) = TestServer::start_gated_timing_out(dir.path(), 300).await;
     let pp = Pp::on(World::on(server).await).await;
     let user = pp.user();
     gate.set(true);

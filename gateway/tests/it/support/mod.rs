@@ -189,6 +189,15 @@ impl TestServer {
         (TestServer::start_with_clock(config, clock, read).await, gate)
     }
 
+    /// A gated server ([`TestServer::start_gated`]) in `dir` whose requests
+    /// time out after `timeout_ms`: a request held in the sequencer then
+    /// has an unknown outcome.
+    pub async fn start_gated_timing_out(dir: &Path, timeout_ms: u64) -> (TestServer, Arc<SequencerGate>) {
+        let mut config = config(dir);
+        config.request_timeout_ms = timeout_ms;
+        TestServer::start_gated(config).await
+    }
+
     /// A server whose clock is `read`; `clock` is what [`TestServer::now`]
     /// reports and [`TestServer::advance`] moves (`read` should follow it).
     pub async fn start_with_clock(config: ServeConfig, clock: Arc<AtomicU64>, read: gateway::app::Clock) -> TestServer {
