@@ -8,7 +8,9 @@
 //! - a tier review works out each player's points and turnover in the
 //!   period (the players who staked, and those with a tier, who may lose
 //!   it) and journals a tier change ([`bonus::Command::SetVipTier`]) where
-//!   the tier reached differs from the one held;
+//!   the tier reached differs from the one held, unless the tier was
+//!   decided after the period ended (an operator's decision is newer than
+//!   the period reviewed: the next review covers it);
 //! - cashback grants each player with net losses (stakes less prizes) in
 //!   the template's currency its percent of them — the player's VIP tier's
 //!   cashback percent where the tier sets one.
@@ -154,13 +156,17 @@ async fn review_tiers(state: &AppState, progress: &mut Progress) -> Result<(), T
         let page = query(state, move |c| loyalty::review_candidates(c, from, to, after, PAGE)).await?;
         let Some(&last) = page.last() else { break };
         for player in page {
-            let (stakes, held) = query(state, move |c| {
+            let (stakes, latest) = query(state, move |c| {
                 Ok((
                     loyalty::stakes_between_times(c, player, from, to)?,
-                    loyalty::tier(c, player)?,
+                    loyalty::tiers(c, player, 1)?.pop(),
                 ))
             })
             .await?;
+            if decided_since(latest.as_ref(), to) {
+                continue;
+            }
+            let held = latest.and_then(|decided| decided.tier);
             let points = whole_points(milli_points(&config, &state.view.read(), &stakes));
             let turnover: i64 = stakes
                 .iter()
@@ -187,6 +193,16 @@ async fn review_tiers(state: &AppState, progress: &mut Progress) -> Result<(), T
     }
     progress.reviewed = Some(period);
     Ok(())
+}
+
+/// Whether the player's latest tier decision was made at or after
+/// `period_end_ms`: an operator's decision made after the period ended is
+/// newer than what that period's review knows, and stands until the next
+/// period's review (which counts the play since). Without it, a review
+/// running late (the worker's first tick after a restart, or one that
+/// raced the operator) undid the operator's decision.
+fn decided_since(latest: Option<&loyalty::TierView>, period_end_ms: u64) -> bool {
+    latest.is_some_and(|decided| decided.time_ms >= period_end_ms)
 }
 
 /// Grants every automatic cashback template's cashback for its period that
@@ -280,4 +296,31 @@ async fn cashback(
         grant,
         max_bet: template.max_bet,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decided(tier: Option<&str>, operator: u32, time_ms: u64) -> loyalty::TierView {
+        loyalty::TierView {
+            tier: tier.map(str::to_owned),
+            period: 0,
+            operator,
+            seq: 1,
+            time_ms,
+        }
+    }
+
+    #[test]
+    fn a_review_leaves_a_tier_decided_after_its_period() {
+        let end = 86_400_000;
+        // Decided by an operator after the period ended: left for the next review.
+        assert!(decided_since(Some(&decided(Some("gold"), 7, end)), end));
+        assert!(decided_since(Some(&decided(Some("gold"), 7, end + 1)), end));
+        // Decided within the period, or never: reviewed.
+        assert!(!decided_since(Some(&decided(Some("gold"), 7, end - 1)), end));
+        assert!(!decided_since(Some(&decided(None, 0, end - 1)), end));
+        assert!(!decided_since(None, end));
+    }
 }
