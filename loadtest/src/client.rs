@@ -445,17 +445,23 @@ impl Plain {
     }
 }
 
+/// A request that was not answered within `timeout`, as every transport
+/// says it.
+fn no_reply(timeout: Duration) -> anyhow::Error {
+    anyhow!("no reply within {} ms", timeout.as_millis())
+}
+
 /// `work`'s result, or an error once `timeout` has passed without one.
 async fn within<T>(timeout: Duration, work: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::time::timeout(timeout, work)
         .await
-        .unwrap_or_else(|_| Err(anyhow!("no reply within {} ms", timeout.as_millis())))
+        .unwrap_or_else(|_| Err(no_reply(timeout)))
 }
 
 /// A reqwest failure, a timeout said as the other transports say it.
 pub fn reqwest_failure(error: reqwest::Error, timeout: Duration) -> anyhow::Error {
     if error.is_timeout() {
-        anyhow!("no reply within {} ms", timeout.as_millis())
+        no_reply(timeout)
     } else {
         error.into()
     }

@@ -8,7 +8,7 @@ use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{ALL, Http, TestServer, World};
+use support::{ALL, Http, Reply, TestServer, World};
 
 const DAY: u64 = 86_400_000;
 
@@ -51,16 +51,21 @@ impl Evo {
         }
     }
 
-    /// Posts `body` to `/evolution/{partner}/{call}?authToken={token}`.
-    async fn post(&self, http: Http, call: &str, token: &str, body: &Value) -> Value {
+    /// Posts `body` to `/evolution/{partner}/{call}?authToken={token}`:
+    /// the reply, whatever its status.
+    async fn send(&self, http: Http, call: &str, token: &str, body: &Value) -> Reply {
         let path = format!("/evolution/{}/{call}?authToken={token}", self.partner);
         let headers = [("content-type", "application/json".to_owned())];
         let bytes = body.to_string().into_bytes();
-        let reply = self
-            .w
+        self.w
             .server
             .send(http, Method::POST, &path, &headers, Some(bytes))
-            .await;
+            .await
+    }
+
+    /// [`Evo::send`], answered HTTP 200: its JSON.
+    async fn post(&self, http: Http, call: &str, token: &str, body: &Value) -> Value {
+        let reply = self.send(http, call, token, body).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         reply.json()
     }
@@ -165,19 +170,7 @@ async fn an_outcome_in_doubt_is_a_temporary_error_and_the_retransmission_lands_o
     let evo = Evo::on(World::on(server).await).await;
     let debit = evo.money("u-held", "d-held", "ref-held", 10.0);
     gate.set(true);
-    let path = format!("/evolution/{}/debit?authToken={}", evo.partner, evo.auth_token);
-    let headers = [("content-type", "application/json".to_owned())];
-    let held = evo
-        .w
-        .server
-        .send(
-            Http::V1,
-            Method::POST,
-            &path,
-            &headers,
-            Some(debit.to_string().into_bytes()),
-        )
-        .await;
+    let held = evo.send(Http::V1, "debit", &evo.auth_token, &debit).await;
     assert_eq!(held.status, StatusCode::SERVICE_UNAVAILABLE, "{}", held.text());
     assert_eq!(
         (status(&held.json()), held.json()["uuid"].clone()),
